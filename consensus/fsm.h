@@ -1,0 +1,175 @@
+/* fsm: the pure, deterministic state machine that Raft drives.
+ *
+ * Holds the topology (sites, members, pools, pairs, SBAs), CMS placement,
+ * owner/epoch/failover state of every pool's user set, the policy and a
+ * bounded history of decisions. No I/O, no clocks, no allocation that
+ * depends on anything but the commands: time arrives inside each command.
+ *
+ * Commands are poolpair.Command protobufs (proto/control.proto). Snapshots
+ * are poolpair.State protobufs; fsm_snapshot() of a restored snapshot yields
+ * the same bytes.
+ *
+ * All functions: loop thread of the owner only (no locking inside). */
+#ifndef POOLPAIR_FSM_H
+#define POOLPAIR_FSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FSM_NAME_LEN 64     /* names: sites, pools, SBAs, members, os */
+#define FSM_ADDR_LEN 128    /* host:port */
+#define FSM_WHO_LEN 96
+#define FSM_WHAT_LEN 192
+#define FSM_REASON_LEN 192
+
+#define FSM_MAX_SITES 16
+#define FSM_MAX_MEMBERS 32
+#define FSM_MAX_POOLS 64
+#define FSM_MAX_SBAS 256
+#define FSM_HISTORY 256     /* ring of the most recent decisions */
+#define FSM_MAX_TOPOLOGY_STEPS 256
+
+/* Result codes of a command. 0 is success; the rest are refusals that
+ * leave the state unchanged (but are recorded in the history). */
+enum fsm_code {
+	FSM_OK = 0,
+	FSM_E_MALFORMED,        /* not a decodable Command, or no op */
+	FSM_E_INVALID,          /* a field is empty, too long or not allowed */
+	FSM_E_EXISTS,           /* the name or id is already defined */
+	FSM_E_NOT_FOUND,        /* a named site, pool, SBA or member is unknown */
+	FSM_E_FULL,             /* a fixed capacity is reached */
+	FSM_E_IN_USE,           /* still referenced (pool paired, hosts CMS, SBA backup, ...) */
+	FSM_E_PAIR_EDITION,     /* pairing rule: same edition */
+	FSM_E_PAIR_KIND,        /* pairing rule: same kind (physical/virtual) */
+	FSM_E_PAIR_OS,          /* pairing rule: same OS */
+	FSM_E_PAIR_SITE,        /* pairing rule: different sites */
+	FSM_E_PAIR_ALREADY,     /* pairing rule: each pool in at most one pair */
+	FSM_E_PAIR_SELF,        /* a pool cannot pair with itself */
+	FSM_E_FAILED_OVER,      /* not allowed while the pool is not in state normal */
+	FSM_E_NOT_PAIRED,       /* the pool has no pair */
+	FSM_E_NESTED,           /* a topology step is itself a topology */
+	FSM_CODE_COUNT
+};
+
+/* Stable machine-readable name of a code ("pair_edition", ...). */
+const char *fsm_code_name(int code);
+
+/* HTTP-ish category for a code: 0 ok, 400 invalid, 404 not found,
+ * 409 conflict (exists, in use, rule, state), 507 full. */
+int fsm_code_http(int code);
+
+enum fsm_failover_state {
+	FSM_STATE_NORMAL = 0,
+	FSM_STATE_FAILING_OVER,
+	FSM_STATE_FAILED_OVER,
+	FSM_STATE_RECOVERING,
+	FSM_STATE_FAILING_BACK,
+};
+const char *fsm_failover_state_name(int state); /* "normal", "failing_over", ... */
+
+struct fsm_site {
+	char name[FSM_NAME_LEN];
+};
+
+struct fsm_member {
+	uint64_t id;
+	char name[FSM_NAME_LEN];
+	char site[FSM_NAME_LEN];
+	char pool[FSM_NAME_LEN]; /* "" for a witness */
+	char raft_address[FSM_ADDR_LEN];
+	char data_address[FSM_ADDR_LEN];
+	char api_address[FSM_ADDR_LEN];
+};
+
+struct fsm_pool {
+	char name[FSM_NAME_LEN];
+	char site[FSM_NAME_LEN];
+	char edition[FSM_NAME_LEN];
+	char kind[FSM_NAME_LEN];
+	char os[FSM_NAME_LEN];
+	uint32_t capacity;
+	char pair[FSM_NAME_LEN];   /* "" when unpaired */
+	bool pair_supported;       /* false: forced pairing that breaks a rule */
+	char unsupported_reason[FSM_REASON_LEN];
+	char owner[FSM_NAME_LEN];  /* pool that may write this user set */
+	uint64_t epoch;            /* raised by every change of owner */
+	int state;                 /* enum fsm_failover_state */
+};
+
+struct fsm_sba {
+	char name[FSM_NAME_LEN];
+	char site[FSM_NAME_LEN];
+	char backup_pool[FSM_NAME_LEN];
+};
+
+struct fsm_policy {
+	char failover[16];         /* "auto" | "manual" */
+	uint32_t max_lag_on_failover_ms;
+	uint32_t cooldown_ms;
+};
+
+struct fsm_history {
+	uint64_t seq;              /* decision number, 1-based */
+	uint64_t time_ms;
+	char who[FSM_WHO_LEN];
+	char what[FSM_WHAT_LEN];   /* human summary: "pair pool-east pool-west" */
+	int code;                  /* enum fsm_code */
+	char reason[FSM_REASON_LEN];
+	bool forced;
+};
+
+/* The whole state. Read it freely (loop thread); change it only through
+ * fsm_apply() and fsm_restore(). Arrays keep insertion order. */
+struct fsm {
+	struct fsm_site sites[FSM_MAX_SITES];
+	unsigned n_sites;
+	struct fsm_member members[FSM_MAX_MEMBERS];
+	unsigned n_members;
+	struct fsm_pool pools[FSM_MAX_POOLS];
+	unsigned n_pools;
+	struct fsm_sba sbas[FSM_MAX_SBAS];
+	unsigned n_sbas;
+	char cms_active[FSM_NAME_LEN]; /* "" until placed */
+	uint64_t cms_epoch;
+	struct fsm_policy policy;
+	struct fsm_history history[FSM_HISTORY]; /* ring: entry of seq s at (s-1) % FSM_HISTORY */
+	uint64_t decisions;        /* commands applied so far = seq of the newest history entry */
+};
+
+/* Outcome of one command. */
+struct fsm_result {
+	int code;                  /* enum fsm_code */
+	char reason[FSM_REASON_LEN]; /* human text; "" on success */
+	uint64_t seq;              /* history sequence of this decision */
+};
+
+/* Empty state with the default policy (failover "manual", max lag 1000 ms,
+ * cooldown 60000 ms). Never fails. */
+void fsm_init(struct fsm *f);
+
+/* Apply one encoded poolpair.Command. Never fails as a function: a
+ * malformed or refused command leaves the state unchanged except that a
+ * history entry (and the decision counter) records the refusal.
+ * `res` (borrowed, may be NULL) receives the outcome. Returns res->code. */
+int fsm_apply(struct fsm *f, const void *buf, size_t len, struct fsm_result *res);
+
+/* Encode the whole state as a poolpair.State. On success *buf is malloc()ed
+ * and owned by the caller. Returns 0 or -ENOMEM. */
+int fsm_snapshot(const struct fsm *f, void **buf, size_t *len);
+
+/* Replace the state with a decoded poolpair.State. On error (-EINVAL:
+ * undecodable or out of bounds) the state is unchanged. Does not take
+ * ownership of buf. */
+int fsm_restore(struct fsm *f, const void *buf, size_t len);
+
+/* Lookups; NULL when absent. Pointers valid until the next apply/restore. */
+const struct fsm_pool *fsm_pool_find(const struct fsm *f, const char *name);
+const struct fsm_member *fsm_member_find(const struct fsm *f, uint64_t id);
+const struct fsm_sba *fsm_sba_find(const struct fsm *f, const char *name);
+bool fsm_site_exists(const struct fsm *f, const char *name);
+
+/* History entry with sequence seq, or NULL when it fell out of the ring. */
+const struct fsm_history *fsm_history_get(const struct fsm *f, uint64_t seq);
+
+#endif
