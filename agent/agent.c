@@ -1,1 +1,288 @@
-extern int poolpair_placeholder_;
+/* agent: wiring of one poolpaird process (see agent.h). */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "agent/api.h"
+#include "agent/log.h"
+#include "agent/notify.h"
+
+#define MOD "agent"
+
+static const char *state_name(int state)
+{
+	switch (state) {
+	case AGENT_INIT:
+		return "init";
+	case AGENT_RUNNING:
+		return "running";
+	case AGENT_STOPPING:
+		return "stopping";
+	case AGENT_CLOSING:
+		return "closing";
+	case AGENT_CLOSED:
+		return "closed";
+	default:
+		return "?";
+	}
+}
+
+void agent_set_state(struct agent *a, int state)
+{
+	if (a->state == state)
+		return;
+	LOG_INFO(MOD, "%s -> %s", state_name(a->state), state_name(state));
+	a->state = state;
+}
+
+uint64_t agent_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+void agent_who(const struct http_request *req, char *out, size_t len)
+{
+	const char *who = http_request_header(req, "X-Poolpair-Who");
+
+	if (who != NULL && who[0] != '\0')
+		snprintf(out, len, "%s", who);
+	else
+		snprintf(out, len, "api:%s", req->peer);
+}
+
+static void on_applied(void *arg)
+{
+	struct agent *a = arg;
+
+	members_on_applied(&a->members);
+}
+
+/* ---- closing ---- */
+
+void agent_closed_one(struct agent *a)
+{
+	if (a->pending_closes == 0 && a->state == AGENT_CLOSING) {
+		agent_set_state(a, AGENT_CLOSED);
+		LOG_INFO(MOD, "stopped");
+	}
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct agent *a = h->data;
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
+static void api_closed(struct http_server *s)
+{
+	struct agent *a = s->data;
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
+static void close_handle(struct agent *a, uv_handle_t *h)
+{
+	if (h->loop == NULL || uv_is_closing(h))
+		return;
+	h->data = a;
+	a->pending_closes++;
+	uv_close(h, handle_closed);
+}
+
+static void node_closed_cb(struct node *n)
+{
+	struct agent *a = (struct agent *)((char *)n -
+					   offsetof(struct agent, node));
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
+static void close_all(struct agent *a)
+{
+	if (a->state == AGENT_CLOSING || a->state == AGENT_CLOSED)
+		return;
+	agent_set_state(a, AGENT_CLOSING);
+	members_close(&a->members);
+	if (a->api.state == HTTP_SERVER_RUNNING && a->api.loop != NULL) {
+		a->pending_closes++;
+		http_server_close(&a->api, api_closed);
+	}
+	a->pending_closes++;
+	node_close(&a->node, node_closed_cb);
+	close_handle(a, (uv_handle_t *)&a->sigterm);
+	close_handle(a, (uv_handle_t *)&a->sigint);
+	close_handle(a, (uv_handle_t *)&a->watchdog);
+}
+
+static void transferred(void *arg, int status)
+{
+	struct agent *a = arg;
+
+	LOG_INFO(MOD, "leadership transfer %s",
+		 node_is_leader(&a->node) ? "did not complete" : "done");
+	close_all(a);
+}
+
+void agent_stop(struct agent *a)
+{
+	int rv;
+
+	if (a->state != AGENT_RUNNING && a->state != AGENT_INIT)
+		return;
+	notify_stopping();
+	agent_set_state(a, AGENT_STOPPING);
+	if (node_is_leader(&a->node)) {
+		rv = node_transfer(&a->node, 0, transferred, a);
+		if (rv == 0) {
+			LOG_INFO(MOD, "transferring leadership before stopping");
+			return;
+		}
+		LOG_INFO(MOD, "no leadership transfer: %s", node_strerror(rv));
+	}
+	close_all(a);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct agent *a = s->data;
+
+	LOG_INFO(MOD, "received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	agent_stop(a);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	notify_watchdog();
+}
+
+/* ---- set-up ---- */
+
+static void to_node_config(const struct config *c, struct node_config *nc)
+{
+	memset(nc, 0, sizeof *nc);
+	nc->id = c->agent_id;
+	snprintf(nc->address, sizeof nc->address, "%s", c->listen_raft.address);
+	snprintf(nc->dir, sizeof nc->dir, "%s/raft", c->data_dir);
+	for (unsigned i = 0; i < c->n_bootstrap && i < NODE_MAX_PEERS; i++) {
+		nc->bootstrap[i].id = c->bootstrap[i].id;
+		snprintf(nc->bootstrap[i].address,
+			 sizeof nc->bootstrap[i].address, "%s",
+			 c->bootstrap[i].address);
+		nc->n_bootstrap++;
+	}
+	nc->max_voters = c->max_voters;
+	nc->election_timeout_ms = c->election_timeout_ms;
+	nc->heartbeat_timeout_ms = c->heartbeat_timeout_ms;
+	nc->snapshot_threshold = c->snapshot_threshold;
+	nc->snapshot_trailing = c->snapshot_trailing;
+}
+
+int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
+{
+	struct node_config nc;
+	struct http_server_config hc;
+	int rv;
+
+	memset(a, 0, sizeof *a);
+	a->loop = loop;
+	a->cfg = *cfg;
+	a->started_ns = uv_hrtime();
+	a->state = AGENT_INIT;
+	fsm_init(&a->fsm);
+	metrics_init(&a->metrics);
+
+	to_node_config(cfg, &nc);
+	rv = node_init(&a->node, loop, &nc, &a->fsm);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "raft: %s",
+			 a->node.errmsg);
+		return rv;
+	}
+	node_set_applied_cb(&a->node, on_applied, a);
+
+	rv = members_init(&a->members, a);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "members: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+
+	memset(&hc, 0, sizeof hc);
+	hc.host = strcmp(cfg->listen_api.host, "localhost") == 0
+		      ? "127.0.0.1"
+		      : cfg->listen_api.host;
+	hc.port = cfg->listen_api.port;
+	hc.on_done = api_on_done;
+	rv = http_server_init(&a->api, loop, &hc, api_handle, a);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "api listen %s: %s",
+			 cfg->listen_api.address, uv_strerror(rv));
+		a->api.state = HTTP_SERVER_CLOSED;
+		return rv;
+	}
+
+	uv_signal_init(loop, &a->sigterm);
+	uv_signal_init(loop, &a->sigint);
+	uv_timer_init(loop, &a->watchdog);
+	a->sigterm.data = a;
+	a->sigint.data = a;
+	a->watchdog.data = a;
+	return 0;
+}
+
+int agent_start(struct agent *a)
+{
+	char status[128];
+	int rv;
+
+	rv = node_start(&a->node);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "raft: %s",
+			 a->node.errmsg);
+		return rv;
+	}
+	rv = members_start(&a->members, a->cfg.join[0] != '\0' &&
+					    a->cfg.n_bootstrap == 0);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "members: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&a->sigint, on_signal, SIGINT);
+	a->watchdog_usec = notify_watchdog_usec();
+	if (a->watchdog_usec > 0)
+		uv_timer_start(&a->watchdog, on_watchdog, 0,
+			       a->watchdog_usec / 2000);
+	agent_set_state(a, AGENT_RUNNING);
+	LOG_INFO(MOD,
+		 "agent %s (id %" PRIu64 ", site %s%s%s) raft %s api %s",
+		 a->cfg.agent_name, a->cfg.agent_id, a->cfg.site,
+		 a->cfg.pool[0] ? ", pool " : ", witness", a->cfg.pool,
+		 a->cfg.listen_raft.address, a->cfg.listen_api.address);
+	snprintf(status, sizeof status, "serving api on %s",
+		 a->cfg.listen_api.address);
+	notify_ready(status);
+	return 0;
+}
+
+void agent_abort(struct agent *a)
+{
+	if (a->state == AGENT_INIT)
+		a->state = AGENT_RUNNING; /* so close_all proceeds */
+	close_all(a);
+}

@@ -1,1 +1,1027 @@
-extern int poolpair_placeholder_;
+/* api: HTTP routes of the agent (see api.h, docs/api.md). */
+#include "agent/api.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "agent/request.h"
+#include "agent/view.h"
+
+#define MOD "api"
+
+/* What a pending write answers with once its decision is known. */
+enum api_op_kind {
+	OP_PLAIN,    /* {"decision": N} */
+	OP_SITE,     /* 201 {"site", "decision"} */
+	OP_POOL,     /* 201 {"pool", "decision"} */
+	OP_PAIR,     /* 201 {"pair", "decision"} */
+	OP_SBA,	     /* 201 {"sba", "decision"} */
+	OP_POLICY,   /* 200 {"policy", "decision"} */
+	OP_TOPOLOGY, /* 200 {"diff", "applied", "decision"} */
+	OP_REGISTER, /* 200 {"decision"} */
+	OP_MEMBER_REMOVE,
+};
+
+struct api_op {
+	struct agent *a;
+	struct http_request *req;
+	int kind;
+	char name[FSM_NAME_LEN];
+	char name2[FSM_NAME_LEN];
+	uint64_t id;
+	json_t *diff; /* OP_TOPOLOGY: owned */
+};
+
+/* ---- answers ---- */
+
+static void respond_json(struct http_request *req, int status, json_t *body,
+			 const char *extra_headers)
+{
+	char *text;
+
+	if (body == NULL) {
+		http_respond_error(req, 500, "internal",
+				   "out of memory rendering the answer");
+		return;
+	}
+	text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(body);
+	if (text == NULL) {
+		http_respond_error(req, 500, "internal",
+				   "out of memory rendering the answer");
+		return;
+	}
+	http_respond_json(req, status, text, extra_headers);
+	free(text);
+}
+
+static void respond_request_error(struct http_request *req,
+				  const struct request_error *err)
+{
+	http_respond_error(req, err->status, err->code, err->message);
+}
+
+static void respond_node_error(struct agent *a, struct http_request *req,
+			       int rv)
+{
+	switch (rv) {
+	case NODE_E_UNKNOWN:
+		a->metrics.decisions_unknown++;
+		http_respond_error(req, 503, "unavailable",
+				   "leadership was lost while deciding: the "
+				   "outcome is unknown, read the state again");
+		break;
+	case NODE_E_CLOSING:
+		http_respond_error(req, 503, "unavailable",
+				   "the agent is shutting down");
+		break;
+	case NODE_E_BUSY:
+		http_respond_error(req, 409, "busy",
+				   "a membership change is already in "
+				   "progress: retry shortly");
+		break;
+	case NODE_E_NOT_LEADER:
+		http_respond_error(req, 503, "no_leader",
+				   "this agent lost the leadership: retry");
+		break;
+	default: {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "consensus: %s", node_strerror(rv));
+		http_respond_error(req, 500, "internal", msg);
+	}
+	}
+}
+
+/* A write reached a follower: send the client to the leader. Returns true
+ * when the request was answered. */
+static bool redirect_to_leader(struct agent *a, struct http_request *req)
+{
+	uint64_t leader;
+	const struct fsm_member *m;
+	char location[FSM_ADDR_LEN + 1024];
+	char headers[sizeof location + 32];
+	json_t *body;
+
+	if (node_is_leader(&a->node))
+		return false;
+	leader = node_leader(&a->node, NULL);
+	if (leader == 0) {
+		http_respond_error(req, 503, "no_leader",
+				   "no leader is known yet: retry shortly");
+		return true;
+	}
+	m = fsm_member_find(&a->fsm, leader);
+	if (m == NULL || m->api_address[0] == '\0') {
+		char msg[128];
+
+		snprintf(msg, sizeof msg,
+			 "leader %" PRIu64 " has not registered its API "
+			 "address yet: retry shortly",
+			 leader);
+		http_respond_error(req, 503, "no_leader", msg);
+		return true;
+	}
+	snprintf(location, sizeof location, "http://%s%s%s%s", m->api_address,
+		 req->path, req->query[0] != '\0' ? "?" : "", req->query);
+	snprintf(headers, sizeof headers, "Location: %s\r\n", location);
+	body = json_pack("{s:s, s:s, s:s}", "error", "not_leader", "message",
+			 "this agent is a follower: repeat the request at the "
+			 "leader",
+			 "leader", m->api_address);
+	a->metrics.redirects++;
+	respond_json(req, 307, body, headers);
+	return true;
+}
+
+static void request_context(struct agent *a, struct http_request *req,
+			    char *who, size_t wholen, struct request_ctx *ctx)
+{
+	(void)a;
+	agent_who(req, who, wholen);
+	ctx->time_ms = agent_now_ms();
+	ctx->who = who;
+}
+
+/* ---- decisions ---- */
+
+static void op_free(struct api_op *op)
+{
+	json_decref(op->diff);
+	free(op);
+}
+
+static void op_decided(void *arg, int status, const struct fsm_result *res)
+{
+	struct api_op *op = arg;
+	struct agent *a = op->a;
+	struct http_request *req = op->req;
+	json_t *body = NULL;
+	int code = 200;
+
+	if (status != 0) {
+		respond_node_error(a, req, status);
+		op_free(op);
+		return;
+	}
+	if (res->code != FSM_OK) {
+		char msg[FSM_REASON_LEN + 64];
+
+		a->metrics.decisions_refused++;
+		snprintf(msg, sizeof msg, "%s",
+			 res->reason[0] != '\0' ? res->reason
+						: fsm_code_name(res->code));
+		LOG_INFO(MOD, "refused decision %" PRIu64 ": %s: %s", res->seq,
+			 fsm_code_name(res->code), msg);
+		http_respond_error(req, fsm_code_http(res->code),
+				   fsm_code_name(res->code), msg);
+		op_free(op);
+		return;
+	}
+	a->metrics.decisions_ok++;
+	switch (op->kind) {
+	case OP_SITE:
+		code = 201;
+		body = json_pack("{s:s, s:I}", "site", op->name, "decision",
+				 (json_int_t)res->seq);
+		break;
+	case OP_POOL: {
+		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
+
+		code = 201;
+		body = json_pack("{s:o, s:I}", "pool",
+				 p != NULL ? view_pool(a, p) : json_null(),
+				 "decision", (json_int_t)res->seq);
+		break;
+	}
+	case OP_PAIR: {
+		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
+
+		code = 201;
+		body = json_pack("{s:{s:s, s:s, s:b, s:s}, s:I}", "pair", "a",
+				 op->name, "b", op->name2, "supported",
+				 p != NULL && p->pair_supported, "reason",
+				 p != NULL ? p->unsupported_reason : "",
+				 "decision", (json_int_t)res->seq);
+		break;
+	}
+	case OP_SBA: {
+		const struct fsm_sba *s = fsm_sba_find(&a->fsm, op->name);
+
+		code = 201;
+		body = json_pack("{s:{s:s, s:s, s:s}, s:I}", "sba", "name",
+				 op->name, "site", s != NULL ? s->site : "",
+				 "backup_pool", s != NULL ? s->backup_pool : "",
+				 "decision", (json_int_t)res->seq);
+		break;
+	}
+	case OP_POLICY:
+		body = json_pack("{s:o, s:I}", "policy", view_policy(&a->fsm),
+				 "decision", (json_int_t)res->seq);
+		break;
+	case OP_TOPOLOGY:
+		body = json_pack("{s:O, s:b, s:I}", "diff", op->diff, "applied",
+				 1, "decision", (json_int_t)res->seq);
+		break;
+	case OP_MEMBER_REMOVE:
+		body = json_pack("{s:I, s:I}", "id", (json_int_t)op->id,
+				 "decision", (json_int_t)res->seq);
+		break;
+	default:
+		body = json_pack("{s:I}", "decision", (json_int_t)res->seq);
+		break;
+	}
+	respond_json(req, code, body, NULL);
+	op_free(op);
+}
+
+static struct api_op *op_new(struct agent *a, struct http_request *req,
+			     int kind)
+{
+	struct api_op *op = calloc(1, sizeof *op);
+
+	if (op == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return NULL;
+	}
+	op->a = a;
+	op->req = req;
+	op->kind = kind;
+	return op;
+}
+
+/* Propose cmd (ownership taken) and answer when decided. */
+static void propose(struct agent *a, struct api_op *op, struct request_cmd *cmd)
+{
+	int rv = node_apply(&a->node, cmd->buf, cmd->len, op_decided, op);
+
+	cmd->buf = NULL;
+	if (rv != 0) {
+		respond_node_error(a, op->req, rv);
+		op_free(op);
+	}
+}
+
+/* Copy "name" from a validated JSON body into op->name (best effort, for
+ * the answer). */
+static void body_string(const struct http_request *req, const char *key,
+			char *out, size_t len)
+{
+	json_t *root = json_loadb(req->body, req->body_len, 0, NULL);
+	json_t *v = root != NULL ? json_object_get(root, key) : NULL;
+
+	out[0] = '\0';
+	if (json_is_string(v))
+		snprintf(out, len, "%s", json_string_value(v));
+	json_decref(root);
+}
+
+typedef int (*body_parser)(const char *body, size_t len,
+			   const struct request_ctx *ctx,
+			   struct request_cmd *out, struct request_error *err);
+
+/* Answer a parse failure, or propose the parsed command. */
+static void submit_parsed(struct agent *a, struct http_request *req, int rv,
+			  struct request_cmd *cmd,
+			  const struct request_error *err, int kind,
+			  const char *key1, const char *key2)
+{
+	struct api_op *op;
+
+	if (rv != 0) {
+		respond_request_error(req, err);
+		return;
+	}
+	op = op_new(a, req, kind);
+	if (op == NULL) {
+		free(cmd->buf);
+		return;
+	}
+	if (key1 != NULL)
+		body_string(req, key1, op->name, sizeof op->name);
+	if (key2 != NULL)
+		body_string(req, key2, op->name2, sizeof op->name2);
+	propose(a, op, cmd);
+}
+
+static void write_from_body(struct agent *a, struct http_request *req,
+			    body_parser parse, int kind, const char *key1,
+			    const char *key2)
+{
+	struct request_cmd cmd = {0};
+	struct request_error err;
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	int rv;
+
+	if (redirect_to_leader(a, req))
+		return;
+	request_context(a, req, who, sizeof who, &ctx);
+	rv = parse(req->body, req->body_len, &ctx, &cmd, &err);
+	submit_parsed(a, req, rv, &cmd, &err, kind, key1, key2);
+}
+
+static void policy_set(struct agent *a, struct http_request *req)
+{
+	struct request_cmd cmd = {0};
+	struct request_error err;
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	int rv;
+
+	if (redirect_to_leader(a, req))
+		return;
+	request_context(a, req, who, sizeof who, &ctx);
+	rv = request_policy_set(req->body, req->body_len, &a->fsm.policy, &ctx,
+				&cmd, &err);
+	submit_parsed(a, req, rv, &cmd, &err, OP_POLICY, NULL, NULL);
+}
+
+static void write_by_name(struct agent *a, struct http_request *req,
+			  int op_kind, const char *name)
+{
+	struct request_cmd cmd = {0};
+	struct request_error err;
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	struct api_op *op;
+
+	if (redirect_to_leader(a, req))
+		return;
+	request_context(a, req, who, sizeof who, &ctx);
+	if (request_cmd_name(op_kind, name, &ctx, &cmd, &err) != 0) {
+		respond_request_error(req, &err);
+		return;
+	}
+	op = op_new(a, req, OP_PLAIN);
+	if (op == NULL) {
+		free(cmd.buf);
+		return;
+	}
+	propose(a, op, &cmd);
+}
+
+static void topology(struct agent *a, struct http_request *req)
+{
+	struct topology_plan plan = {0};
+	struct request_error err;
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	struct api_op *op;
+	json_t *diff;
+
+	if (redirect_to_leader(a, req))
+		return;
+	request_context(a, req, who, sizeof who, &ctx);
+	if (request_topology(req->body, req->body_len, &a->fsm, &ctx, &plan,
+			     &err) != 0) {
+		respond_request_error(req, &err);
+		return;
+	}
+	diff = json_array();
+	for (unsigned i = 0; diff != NULL && i < plan.n; i++)
+		json_array_append_new(diff, json_pack("{s:s, s:s}", "op",
+						      plan.items[i].op, "what",
+						      plan.items[i].what));
+	if (diff == NULL) {
+		topology_plan_free(&plan);
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	if (plan.dry_run || plan.cmd.buf == NULL) {
+		respond_json(req, 200,
+			     json_pack("{s:o, s:b, s:n}", "diff", diff,
+				       "applied", 0, "decision"),
+			     NULL);
+		topology_plan_free(&plan);
+		return;
+	}
+	op = op_new(a, req, OP_TOPOLOGY);
+	if (op == NULL) {
+		json_decref(diff);
+		topology_plan_free(&plan);
+		return;
+	}
+	op->diff = diff;
+	propose(a, op, &plan.cmd);
+	topology_plan_free(&plan);
+}
+
+/* ---- members ---- */
+
+struct member_op {
+	struct agent *a;
+	struct http_request *req;
+	uint64_t id;
+};
+
+static void member_added(void *arg, int status)
+{
+	struct member_op *op = arg;
+
+	if (status != 0) {
+		respond_node_error(op->a, op->req, status);
+	} else {
+		LOG_INFO(MOD, "added member %" PRIu64 " as spare", op->id);
+		respond_json(op->req, 202,
+			     json_pack("{s:I, s:s}", "id", (json_int_t)op->id,
+				       "role", "spare"),
+			     NULL);
+	}
+	free(op);
+}
+
+static void member_add(struct agent *a, struct http_request *req)
+{
+	struct request_member m;
+	struct request_error err;
+	const struct raft_configuration *c;
+	struct member_op *op;
+	int rv;
+
+	if (redirect_to_leader(a, req))
+		return;
+	if (request_member_add(req->body, req->body_len, &m, &err) != 0) {
+		respond_request_error(req, &err);
+		return;
+	}
+	c = node_configuration(&a->node);
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+
+		if (s->id == m.id && strcmp(s->address, m.address) == 0) {
+			respond_json(req, 200,
+				     json_pack("{s:I, s:s}", "id",
+					       (json_int_t)m.id, "role",
+					       s->role == RAFT_VOTER ? "voter"
+					       : s->role == RAFT_STANDBY
+						   ? "standby"
+						   : "spare"),
+				     NULL);
+			return;
+		}
+		if (s->id == m.id || strcmp(s->address, m.address) == 0) {
+			char msg[256];
+
+			snprintf(msg, sizeof msg,
+				 "member %" PRIu64 " at %s is already in the "
+				 "cluster with another id or address",
+				 (uint64_t)s->id, s->address);
+			http_respond_error(req, 409, "exists", msg);
+			return;
+		}
+	}
+	op = calloc(1, sizeof *op);
+	if (op == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	op->a = a;
+	op->req = req;
+	op->id = m.id;
+	rv = node_add(&a->node, m.id, m.address, member_added, op);
+	if (rv != 0) {
+		free(op);
+		respond_node_error(a, req, rv);
+	}
+}
+
+static void member_removed(void *arg, int status)
+{
+	struct member_op *mop = arg;
+	struct agent *a = mop->a;
+	struct request_cmd cmd = {0};
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	struct api_op *op;
+
+	if (status != 0) {
+		respond_node_error(a, mop->req, status);
+		free(mop);
+		return;
+	}
+	LOG_INFO(MOD, "removed member %" PRIu64 " from the raft configuration",
+		 mop->id);
+	if (fsm_member_find(&a->fsm, mop->id) == NULL ||
+	    !node_is_leader(&a->node)) {
+		respond_json(mop->req, 200,
+			     json_pack("{s:I, s:n}", "id", (json_int_t)mop->id,
+				       "decision"),
+			     NULL);
+		free(mop);
+		return;
+	}
+	request_context(a, mop->req, who, sizeof who, &ctx);
+	op = op_new(a, mop->req, OP_MEMBER_REMOVE);
+	if (op == NULL || request_cmd_remove_member(mop->id, &ctx, &cmd) != 0) {
+		if (op != NULL) {
+			http_respond_error(mop->req, 500, "internal",
+					   "out of memory");
+			op_free(op);
+		}
+		free(mop);
+		return;
+	}
+	op->id = mop->id;
+	free(mop);
+	propose(a, op, &cmd);
+}
+
+static void member_remove(struct agent *a, struct http_request *req,
+			  const char *idstr)
+{
+	char *end;
+	unsigned long long id;
+	struct member_op *op;
+	int rv;
+
+	if (redirect_to_leader(a, req))
+		return;
+	errno = 0;
+	id = strtoull(idstr, &end, 10);
+	if (errno != 0 || *end != '\0' || id == 0 || idstr[0] == '-') {
+		http_respond_error(req, 400, "invalid",
+				   "member id must be a positive integer");
+		return;
+	}
+	if (node_role_of(&a->node, id) < 0) {
+		http_respond_error(req, 404, "not_found",
+				   "no such member in the raft configuration");
+		return;
+	}
+	if (id == a->cfg.agent_id) {
+		http_respond_error(req, 409, "in_use",
+				   "the leader cannot remove itself: transfer "
+				   "leadership or ask another agent");
+		return;
+	}
+	op = calloc(1, sizeof *op);
+	if (op == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	op->a = a;
+	op->req = req;
+	op->id = id;
+	rv = node_remove(&a->node, id, member_removed, op);
+	if (rv != 0) {
+		free(op);
+		respond_node_error(a, req, rv);
+	}
+}
+
+/* ---- internal calls between agents ---- */
+
+static void heartbeat(struct agent *a, struct http_request *req)
+{
+	json_error_t jerr;
+	json_t *root;
+	json_int_t id = 0, applied = 0;
+
+	if (!node_is_leader(&a->node)) {
+		http_respond_error(req, 421, "not_leader",
+				   "heartbeats go to the leader");
+		return;
+	}
+	root =
+	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL ||
+	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I}", "id", &id,
+			   "applied", &applied) != 0 ||
+	    id <= 0 || applied < 0) {
+		json_decref(root);
+		http_respond_error(req, 400, "bad_json",
+				   "heartbeat body must be {\"id\": N, "
+				   "\"applied\": N}");
+		return;
+	}
+	json_decref(root);
+	members_heartbeat_seen(&a->members, (uint64_t)id, (uint64_t)applied);
+	respond_json(req, 200,
+		     json_pack("{s:I, s:I}", "term",
+			       (json_int_t)node_term(&a->node), "leader",
+			       (json_int_t)a->cfg.agent_id),
+		     NULL);
+}
+
+static void register_member(struct agent *a, struct http_request *req)
+{
+	json_error_t jerr;
+	json_t *root;
+	json_int_t id = 0;
+	const char *name, *site, *pool, *raft, *data, *api;
+	struct fsm_member m;
+	struct request_cmd cmd = {0};
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	struct api_op *op;
+
+	if (!node_is_leader(&a->node)) {
+		http_respond_error(req, 421, "not_leader",
+				   "registration goes to the leader");
+		return;
+	}
+	root =
+	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL ||
+	    json_unpack_ex(root, &jerr, JSON_STRICT,
+			   "{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id", &id,
+			   "name", &name, "site", &site, "pool", &pool, "raft",
+			   &raft, "data", &data, "api", &api) != 0 ||
+	    id <= 0) {
+		char msg[300];
+
+		snprintf(msg, sizeof msg, "bad registration: %s", jerr.text);
+		json_decref(root);
+		http_respond_error(req, 400, "bad_json", msg);
+		return;
+	}
+	memset(&m, 0, sizeof m);
+	m.id = (uint64_t)id;
+	if (strlen(name) >= sizeof m.name || strlen(site) >= sizeof m.site ||
+	    strlen(pool) >= sizeof m.pool ||
+	    strlen(raft) >= sizeof m.raft_address ||
+	    strlen(data) >= sizeof m.data_address ||
+	    strlen(api) >= sizeof m.api_address) {
+		json_decref(root);
+		http_respond_error(req, 400, "invalid",
+				   "a registration field is too long");
+		return;
+	}
+	strcpy(m.name, name);
+	strcpy(m.site, site);
+	strcpy(m.pool, pool);
+	strcpy(m.raft_address, raft);
+	strcpy(m.data_address, data);
+	strcpy(m.api_address, api);
+	json_decref(root);
+
+	snprintf(who, sizeof who, "agent:%s", m.name);
+	ctx.time_ms = agent_now_ms();
+	ctx.who = who;
+	if (request_cmd_register_member(&m, &ctx, &cmd) != 0) {
+		http_respond_error(req, 400, "invalid", "bad registration");
+		return;
+	}
+	op = op_new(a, req, OP_REGISTER);
+	if (op == NULL) {
+		free(cmd.buf);
+		return;
+	}
+	propose(a, op, &cmd);
+}
+
+/* ---- routing ---- */
+
+static bool is_method(const struct http_request *req, const char *m)
+{
+	return strcmp(req->method, m) == 0;
+}
+
+static void method_not_allowed(struct http_request *req, const char *allow)
+{
+	char headers[64];
+	char msg[96];
+
+	snprintf(headers, sizeof headers, "Allow: %s\r\n", allow);
+	snprintf(msg, sizeof msg, "%s is not allowed here (allowed: %s)",
+		 req->method, allow);
+	respond_json(req, 405,
+		     json_pack("{s:s, s:s}", "error", "method_not_allowed",
+			       "message", msg),
+		     headers);
+}
+
+static unsigned history_limit(const struct http_request *req, bool *ok)
+{
+	char buf[32];
+	char *end;
+	unsigned long v;
+
+	*ok = true;
+	if (http_query_param(req, "limit", buf, sizeof buf) != 0)
+		return 50;
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || buf[0] == '\0' || buf[0] == '-' ||
+	    v == 0 || v > FSM_HISTORY) {
+		*ok = false;
+		return 0;
+	}
+	return (unsigned)v;
+}
+
+/* "/v1/pools/NAME" → "NAME" when path starts with prefix and the rest is
+ * one non-empty segment. */
+static const char *tail(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(path, prefix, n) != 0)
+		return NULL;
+	path += n;
+	if (*path == '\0' || strchr(path, '/') != NULL)
+		return NULL;
+	return path;
+}
+
+static void route_v1(struct agent *a, struct http_request *req)
+{
+	const char *p = req->path;
+	const char *name;
+
+	if (strcmp(p, "/v1/status") == 0) {
+		if (!is_method(req, "GET")) {
+			method_not_allowed(req, "GET");
+			return;
+		}
+		{
+			respond_json(req, 200, view_status(a), NULL);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/sites") == 0) {
+		if (is_method(req, "GET")) {
+			respond_json(req, 200,
+				     json_pack("{s:o}", "sites", view_sites(a)),
+				     NULL);
+			return;
+		}
+		if (is_method(req, "POST")) {
+			write_from_body(a, req, request_site_add, OP_SITE,
+					"name", NULL);
+			return;
+		}
+		{
+			method_not_allowed(req, "GET, POST");
+			return;
+		}
+	}
+	if ((name = tail(p, "/v1/sites/")) != NULL) {
+		if (!is_method(req, "DELETE")) {
+			method_not_allowed(req, "DELETE");
+			return;
+		}
+		{
+			write_by_name(a, req, REQUEST_REMOVE_SITE, name);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/pools") == 0) {
+		if (is_method(req, "GET")) {
+			respond_json(req, 200,
+				     json_pack("{s:o}", "pools", view_pools(a)),
+				     NULL);
+			return;
+		}
+		if (is_method(req, "POST")) {
+			write_from_body(a, req, request_pool_add, OP_POOL,
+					"name", NULL);
+			return;
+		}
+		{
+			method_not_allowed(req, "GET, POST");
+			return;
+		}
+	}
+	if ((name = tail(p, "/v1/pools/")) != NULL) {
+		if (is_method(req, "GET")) {
+			const struct fsm_pool *pool =
+			    fsm_pool_find(&a->fsm, name);
+
+			if (pool == NULL) {
+				http_respond_error(req, 404, "not_found",
+						   "no such pool");
+				return;
+			}
+			{
+				respond_json(req, 200,
+					     json_pack("{s:o}", "pool",
+						       view_pool(a, pool)),
+					     NULL);
+				return;
+			}
+		}
+		if (is_method(req, "DELETE")) {
+			write_by_name(a, req, REQUEST_REMOVE_POOL, name);
+			return;
+		}
+		{
+			method_not_allowed(req, "GET, DELETE");
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/pairs") == 0) {
+		if (is_method(req, "GET")) {
+			respond_json(req, 200,
+				     json_pack("{s:o}", "pairs", view_pairs(a)),
+				     NULL);
+			return;
+		}
+		if (is_method(req, "POST")) {
+			write_from_body(a, req, request_pair, OP_PAIR, "a",
+					"b");
+			return;
+		}
+		{
+			method_not_allowed(req, "GET, POST");
+			return;
+		}
+	}
+	if ((name = tail(p, "/v1/pairs/")) != NULL) {
+		if (!is_method(req, "DELETE")) {
+			method_not_allowed(req, "DELETE");
+			return;
+		}
+		{
+			write_by_name(a, req, REQUEST_UNPAIR, name);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/sbas") == 0) {
+		if (is_method(req, "GET")) {
+			respond_json(req, 200,
+				     json_pack("{s:o}", "sbas", view_sbas(a)),
+				     NULL);
+			return;
+		}
+		if (is_method(req, "POST")) {
+			write_from_body(a, req, request_sba_add, OP_SBA, "name",
+					NULL);
+			return;
+		}
+		{
+			method_not_allowed(req, "GET, POST");
+			return;
+		}
+	}
+	if ((name = tail(p, "/v1/sbas/")) != NULL) {
+		if (!is_method(req, "DELETE")) {
+			method_not_allowed(req, "DELETE");
+			return;
+		}
+		{
+			write_by_name(a, req, REQUEST_REMOVE_SBA, name);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/cms") == 0) {
+		if (!is_method(req, "GET")) {
+			method_not_allowed(req, "GET");
+			return;
+		}
+		{
+			respond_json(req, 200, view_cms(a), NULL);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/policy") == 0) {
+		if (is_method(req, "GET")) {
+			respond_json(
+			    req, 200,
+			    json_pack("{s:o}", "policy", view_policy(&a->fsm)),
+			    NULL);
+			return;
+		}
+		if (is_method(req, "PUT")) {
+			policy_set(a, req);
+			return;
+		}
+		{
+			method_not_allowed(req, "GET, PUT");
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/members") == 0) {
+		if (is_method(req, "GET")) {
+			respond_json(
+			    req, 200,
+			    json_pack("{s:o}", "members", view_members(a)),
+			    NULL);
+			return;
+		}
+		if (is_method(req, "POST")) {
+			member_add(a, req);
+			return;
+		}
+		{
+			method_not_allowed(req, "GET, POST");
+			return;
+		}
+	}
+	if ((name = tail(p, "/v1/members/")) != NULL) {
+		if (!is_method(req, "DELETE")) {
+			method_not_allowed(req, "DELETE");
+			return;
+		}
+		{
+			member_remove(a, req, name);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/history") == 0) {
+		bool ok;
+		unsigned limit;
+
+		if (!is_method(req, "GET")) {
+			method_not_allowed(req, "GET");
+			return;
+		}
+		limit = history_limit(req, &ok);
+		if (!ok) {
+			http_respond_error(
+			    req, 400, "invalid",
+			    "limit must be an integer from 1 to 256");
+			return;
+		}
+		{
+			respond_json(req, 200,
+				     json_pack("{s:o}", "history",
+					       view_history(a, limit)),
+				     NULL);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/topology") == 0) {
+		if (!is_method(req, "POST")) {
+			method_not_allowed(req, "POST");
+			return;
+		}
+		{
+			topology(a, req);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/internal/heartbeat") == 0) {
+		if (!is_method(req, "POST")) {
+			method_not_allowed(req, "POST");
+			return;
+		}
+		{
+			heartbeat(a, req);
+			return;
+		}
+	}
+	if (strcmp(p, "/v1/internal/register") == 0) {
+		if (!is_method(req, "POST")) {
+			method_not_allowed(req, "POST");
+			return;
+		}
+		{
+			register_member(a, req);
+			return;
+		}
+	}
+	http_respond_error(req, 404, "not_found", "no such path");
+}
+
+void api_handle(struct http_request *req)
+{
+	struct agent *a = req->data;
+
+	if (strcmp(req->path, "/healthz") == 0) {
+		if (!is_method(req, "GET")) {
+			method_not_allowed(req, "GET");
+			return;
+		}
+		http_respond(req, 200, "text/plain", "ok\n", 3, NULL);
+		return;
+	}
+	if (strcmp(req->path, "/metrics") == 0) {
+		size_t len;
+		char *text;
+
+		if (!is_method(req, "GET")) {
+			method_not_allowed(req, "GET");
+			return;
+		}
+		text = metrics_render(a, &len);
+		if (text == NULL) {
+			http_respond_error(req, 500, "internal",
+					   "out of memory");
+			return;
+		}
+		http_respond(req, 200, "text/plain; version=0.0.4", text, len,
+			     NULL);
+		free(text);
+		return;
+	}
+	if (strncmp(req->path, "/v1/", 4) == 0) {
+		route_v1(a, req);
+		return;
+	}
+	http_respond_error(req, 404, "not_found", "no such path");
+}
+
+void api_on_done(void *data, const struct http_request *req, int status,
+		 uint64_t duration_ns)
+{
+	struct agent *a = data;
+
+	metrics_observe(&a->metrics, req->method, status, duration_ns);
+}

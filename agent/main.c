@@ -1,1 +1,87 @@
-int main(void) { return 0; }
+/* poolpaird: the poolpair agent. Loads the config, wires the agent and runs
+ * the loop; everything else lives in the modules. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: poolpaird [--check] -c FILE\n"
+		   "\n"
+		   "  -c, --config FILE  agent configuration (INI, see "
+		   "poolpaird.conf(5))\n"
+		   "  -n, --check        validate the configuration and exit "
+		   "(0 valid, 1 not)\n"
+		   "  -h, --help         this text\n"
+		   "  -V, --version      print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	int check = 0;
+	int c, rv;
+	static struct config cfg;
+	static struct agent agent;
+	uv_loop_t loop;
+
+	while ((c = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("poolpaird %s\n", POOLPAIR_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	config_defaults(&cfg);
+	if (config_load(&cfg, path) != 0) {
+		fprintf(stderr, "poolpaird: %s\n", cfg.errmsg);
+		return 1;
+	}
+	if (check) {
+		printf("%s: ok\n", path);
+		return 0;
+	}
+	log_set_level(cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	uv_loop_init(&loop);
+	rv = agent_init(&agent, &loop, &cfg);
+	if (rv == 0)
+		rv = agent_start(&agent);
+	if (rv != 0) {
+		LOG_ERROR("main", "%s", agent.errmsg);
+		agent_abort(&agent);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return rv == 0 ? agent.exit_code : 1;
+}

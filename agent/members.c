@@ -1,1 +1,514 @@
-extern int poolpair_placeholder_;
+/* members: registration, join, heartbeats and voter placement (see
+ * members.h). */
+#include "agent/members.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/hclient.h"
+#include "agent/log.h"
+#include "agent/request.h"
+#include "consensus/placement.h"
+
+#define MOD "members"
+#define MS 1000000ULL /* ns per ms */
+
+static uint64_t reachable_window_ns(const struct members *m)
+{
+	const struct config *c = &m->agent->cfg;
+
+	return (uint64_t)(c->lease_ms + c->grace_ms) * MS;
+}
+
+/* How long a voter must be silent before the placement replaces it. */
+static uint64_t replace_window_ns(const struct members *m)
+{
+	const struct config *c = &m->agent->cfg;
+	uint64_t ms = 10ULL * c->election_timeout_ms;
+
+	if (ms < 10000)
+		ms = 10000;
+	return ms * MS;
+}
+
+int members_init(struct members *m, struct agent *a)
+{
+	int rv;
+
+	memset(m, 0, sizeof *m);
+	m->agent = a;
+	m->reg_state = REG_UNREGISTERED;
+	m->join_state = JOIN_NONE;
+	m->join_backoff_ms = 250;
+	rv = uv_timer_init(a->loop, &m->tick);
+	m->tick.data = m;
+	return rv;
+}
+
+/* ---- where the leader's API is ---- */
+
+struct target {
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+};
+
+/* The leader's API from the applied state, else the join URL (a follower
+ * there redirects us). Returns 0 when a target is known. */
+static int leader_target(struct members *m, struct target *t)
+{
+	struct agent *a = m->agent;
+	uint64_t leader = node_leader(&a->node, NULL);
+	const struct fsm_member *lm =
+	    leader != 0 ? fsm_member_find(&a->fsm, leader) : NULL;
+	char url[FSM_ADDR_LEN + 16];
+
+	if (lm != NULL && lm->api_address[0] != '\0') {
+		snprintf(url, sizeof url, "http://%s/", lm->api_address);
+		return hclient_parse_url(url, t->host, sizeof t->host, &t->port,
+					 NULL, 0);
+	}
+	if (a->cfg.join[0] != '\0')
+		return hclient_parse_url(a->cfg.join, t->host, sizeof t->host,
+					 &t->port, NULL, 0);
+	return -1;
+}
+
+/* ---- registration ---- */
+
+static void self_member(struct members *m, struct fsm_member *out)
+{
+	const struct config *c = &m->agent->cfg;
+
+	memset(out, 0, sizeof *out);
+	out->id = c->agent_id;
+	snprintf(out->name, sizeof out->name, "%s", c->agent_name);
+	snprintf(out->site, sizeof out->site, "%s", c->site);
+	snprintf(out->pool, sizeof out->pool, "%s", c->pool);
+	snprintf(out->raft_address, sizeof out->raft_address, "%s",
+		 c->listen_raft.address);
+	snprintf(out->data_address, sizeof out->data_address, "%s",
+		 c->listen_data.address);
+	snprintf(out->api_address, sizeof out->api_address, "%s",
+		 c->listen_api.address);
+}
+
+static bool registered(struct members *m)
+{
+	struct fsm_member want;
+	const struct fsm_member *have;
+
+	self_member(m, &want);
+	have = fsm_member_find(&m->agent->fsm, want.id);
+	return have != NULL && strcmp(have->name, want.name) == 0 &&
+	       strcmp(have->site, want.site) == 0 &&
+	       strcmp(have->pool, want.pool) == 0 &&
+	       strcmp(have->raft_address, want.raft_address) == 0 &&
+	       strcmp(have->data_address, want.data_address) == 0 &&
+	       strcmp(have->api_address, want.api_address) == 0;
+}
+
+void members_on_applied(struct members *m)
+{
+	if (m->reg_state == REG_SENDING)
+		return;
+	m->reg_state = registered(m) ? REG_DONE : REG_UNREGISTERED;
+}
+
+static void reg_local_done(void *arg, int status, const struct fsm_result *res)
+{
+	struct members *m = arg;
+
+	m->reg_state = REG_UNREGISTERED;
+	if (status != 0 || res->code != FSM_OK) {
+		LOG_WARN(MOD, "registration failed: %s",
+			 status != 0 ? node_strerror(status) : res->reason);
+		m->reg_next_ns = uv_hrtime() + 1000 * MS;
+		return;
+	}
+	members_on_applied(m);
+	if (m->reg_state == REG_DONE)
+		LOG_INFO(MOD, "registered as member %" PRIu64,
+			 m->agent->cfg.agent_id);
+}
+
+static void reg_remote_done(void *arg, int err,
+			    const struct hclient_response *resp)
+{
+	struct members *m = arg;
+
+	m->reg_req = NULL;
+	m->reg_state = REG_UNREGISTERED;
+	if (m->closing)
+		return;
+	if (err != 0 || resp->status != 200) {
+		LOG_DEBUG(MOD, "registration not accepted yet: %s",
+			  err != 0 ? uv_strerror(err) : resp->body);
+		m->reg_next_ns = uv_hrtime() + 1000 * MS;
+		return;
+	}
+	/* done once the command reaches our own FSM */
+	m->reg_next_ns = uv_hrtime() + 2000 * MS;
+	members_on_applied(m);
+}
+
+static void register_self(struct members *m)
+{
+	struct agent *a = m->agent;
+	struct fsm_member self;
+	uint64_t now = uv_hrtime();
+
+	if (m->reg_state != REG_UNREGISTERED || now < m->reg_next_ns)
+		return;
+	self_member(m, &self);
+	if (node_is_leader(&a->node)) {
+		struct request_cmd cmd = {0};
+		struct request_ctx ctx;
+		char who[FSM_WHO_LEN];
+		int rv;
+
+		snprintf(who, sizeof who, "agent:%s", a->cfg.agent_name);
+		ctx.time_ms = agent_now_ms();
+		ctx.who = who;
+		if (request_cmd_register_member(&self, &ctx, &cmd) != 0)
+			return;
+		m->reg_state = REG_SENDING;
+		rv = node_apply(&a->node, cmd.buf, cmd.len, reg_local_done, m);
+		if (rv != 0) {
+			m->reg_state = REG_UNREGISTERED;
+			m->reg_next_ns = now + 500 * MS;
+		}
+		return;
+	}
+	{
+		struct target t;
+		json_t *body;
+		char *text;
+		int rv;
+
+		if (leader_target(m, &t) != 0)
+			return;
+		body = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+				 (json_int_t)self.id, "name", self.name, "site",
+				 self.site, "pool", self.pool, "raft",
+				 self.raft_address, "data", self.data_address,
+				 "api", self.api_address);
+		text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		if (text == NULL)
+			return;
+		rv = hclient_request(a->loop, "POST", t.host, t.port,
+				     "/v1/internal/register", NULL, text,
+				     strlen(text), 2000, reg_remote_done, m,
+				     &m->reg_req);
+		free(text);
+		if (rv == 0)
+			m->reg_state = REG_SENDING;
+		else
+			m->reg_next_ns = now + 1000 * MS;
+	}
+}
+
+/* ---- join ---- */
+
+static void join_done(void *arg, int err, const struct hclient_response *resp)
+{
+	struct members *m = arg;
+
+	m->join_req = NULL;
+	if (m->closing)
+		return;
+	if (err == 0 && (resp->status == 200 || resp->status == 202)) {
+		LOG_INFO(MOD, "joined the cluster through %s", m->agent->cfg.join);
+		m->join_state = JOIN_DONE;
+		return;
+	}
+	if (err == 0 && resp->status == 307 && resp->location != NULL) {
+		/* ask the leader directly next time */
+		snprintf(m->join_redirect, sizeof m->join_redirect, "%s",
+			 resp->location);
+		m->join_state = JOIN_WAITING;
+		m->join_next_ns = uv_hrtime();
+		return;
+	}
+	LOG_WARN(MOD, "join through %s not accepted yet: %s",
+		 m->join_redirect[0] ? m->join_redirect : m->agent->cfg.join,
+		 err != 0 ? uv_strerror(err) : resp->body);
+	m->join_redirect[0] = '\0';
+	m->join_state = JOIN_WAITING;
+	m->join_next_ns = uv_hrtime() + (uint64_t)m->join_backoff_ms * MS;
+	if (m->join_backoff_ms < 5000)
+		m->join_backoff_ms *= 2;
+}
+
+static void join(struct members *m)
+{
+	struct agent *a = m->agent;
+	char host[HCLIENT_HOST_MAX];
+	char path[512];
+	uint16_t port;
+	char body[FSM_ADDR_LEN + 64];
+	const char *url = m->join_redirect[0] ? m->join_redirect : a->cfg.join;
+	int rv;
+
+	if (m->join_state != JOIN_WAITING || uv_hrtime() < m->join_next_ns)
+		return;
+	if (node_role_of(&a->node, a->cfg.agent_id) >= 0) {
+		m->join_state = JOIN_DONE; /* already in the configuration */
+		return;
+	}
+	if (hclient_parse_url(url, host, sizeof host, &port, path,
+			      sizeof path) != 0) {
+		LOG_ERROR(MOD, "join url %s is not a valid http url", url);
+		m->join_redirect[0] = '\0';
+		m->join_next_ns = uv_hrtime() + 5000 * MS;
+		return;
+	}
+	snprintf(body, sizeof body, "{\"id\":%" PRIu64 ",\"address\":\"%s\"}",
+		 a->cfg.agent_id, a->cfg.listen_raft.address);
+	rv = hclient_request(a->loop, "POST", host, port, "/v1/members", NULL,
+			     body, strlen(body), 3000, join_done, m,
+			     &m->join_req);
+	if (rv != 0) {
+		m->join_next_ns = uv_hrtime() + 1000 * MS;
+		return;
+	}
+	m->join_state = JOIN_ASKING;
+}
+
+/* ---- heartbeats ---- */
+
+static struct members_seen *seen_slot(struct members *m, uint64_t id,
+				      bool create)
+{
+	for (unsigned i = 0; i < m->n_seen; i++)
+		if (m->seen[i].id == id)
+			return &m->seen[i];
+	if (!create || m->n_seen == FSM_MAX_MEMBERS)
+		return NULL;
+	m->seen[m->n_seen].id = id;
+	m->seen[m->n_seen].last_ns = 0;
+	m->seen[m->n_seen].applied = 0;
+	return &m->seen[m->n_seen++];
+}
+
+void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied)
+{
+	struct members_seen *s = seen_slot(m, id, true);
+
+	if (s == NULL)
+		return;
+	s->last_ns = uv_hrtime();
+	s->applied = applied;
+}
+
+/* Silent for longer than window (from the leader's point of view)? */
+static bool silent_for(struct members *m, uint64_t id, uint64_t window)
+{
+	uint64_t now = uv_hrtime();
+	struct members_seen *s;
+
+	if (id == m->agent->cfg.agent_id)
+		return false;
+	s = seen_slot(m, id, false);
+	if (s != NULL && s->last_ns >= m->leader_since_ns)
+		return now - s->last_ns > window;
+	return now - m->leader_since_ns > window;
+}
+
+int members_reachable(struct members *m, uint64_t id)
+{
+	if (!node_is_leader(&m->agent->node) || m->leader_since_ns == 0)
+		return -1;
+	return silent_for(m, id, reachable_window_ns(m)) ? 0 : 1;
+}
+
+static void heartbeat_done(void *arg, int err,
+			   const struct hclient_response *resp)
+{
+	struct members *m = arg;
+
+	m->hb_req = NULL;
+	if (m->closing)
+		return;
+	if (err != 0 || resp->status != 200)
+		m->heartbeats_failed++;
+}
+
+static void heartbeat(struct members *m)
+{
+	struct agent *a = m->agent;
+	struct target t;
+	char body[96];
+
+	if (m->hb_req != NULL || leader_target(m, &t) != 0)
+		return;
+	snprintf(body, sizeof body, "{\"id\":%" PRIu64 ",\"applied\":%" PRIu64
+		 "}", a->cfg.agent_id, node_applied_index(&a->node));
+	if (hclient_request(a->loop, "POST", t.host, t.port,
+			    "/v1/internal/heartbeat", NULL, body, strlen(body),
+			    a->cfg.heartbeat_ms * 4, heartbeat_done, m,
+			    &m->hb_req) == 0)
+		m->heartbeats_sent++;
+}
+
+/* ---- voter placement (leader) ---- */
+
+static int to_placement_role(int raft_role)
+{
+	switch (raft_role) {
+	case RAFT_VOTER:
+		return PLACEMENT_VOTER;
+	case RAFT_STANDBY:
+		return PLACEMENT_STANDBY;
+	default:
+		return PLACEMENT_SPARE;
+	}
+}
+
+static int to_raft_role(int role)
+{
+	switch (role) {
+	case PLACEMENT_VOTER:
+		return RAFT_VOTER;
+	case PLACEMENT_STANDBY:
+		return RAFT_STANDBY;
+	default:
+		return RAFT_SPARE;
+	}
+}
+
+static void placement_done(void *arg, int status)
+{
+	struct members *m = arg;
+
+	m->placing = false;
+	if (status != 0)
+		LOG_WARN(MOD, "placement change failed: %s",
+			 node_strerror(status));
+}
+
+static void place(struct members *m)
+{
+	struct agent *a = m->agent;
+	const struct raft_configuration *c = node_configuration(&a->node);
+	struct placement_member pm[PLACEMENT_MAX];
+	struct placement_change ch;
+	uint64_t last = node_last_index(&a->node);
+	unsigned n = 0;
+	int rv;
+
+	if (m->placing || node_changing(&a->node) || c->n > PLACEMENT_MAX)
+		return;
+	/* judge nobody during the first window of a new leadership */
+	if (uv_hrtime() - m->leader_since_ns < reachable_window_ns(m))
+		return;
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+		const struct fsm_member *fm = fsm_member_find(&a->fsm, s->id);
+		bool is_self = s->id == a->cfg.agent_id;
+		uint64_t match = 0;
+		bool reach = !silent_for(m, s->id, s->role == RAFT_VOTER
+							 ? replace_window_ns(m)
+							 : reachable_window_ns(m));
+
+		memset(&pm[n], 0, sizeof pm[n]);
+		pm[n].id = s->id;
+		snprintf(pm[n].site, sizeof pm[n].site, "%s",
+			 fm != NULL && fm->site[0] ? fm->site : "-");
+		pm[n].role = to_placement_role(s->role);
+		pm[n].reachable = reach;
+		pm[n].is_leader = is_self;
+		if (is_self)
+			pm[n].caught_up = true;
+		else if (fm == NULL)
+			pm[n].caught_up = false; /* never promote the unknown */
+		else if (s->role == RAFT_SPARE)
+			pm[n].caught_up = reach; /* a spare gets no log */
+		else
+			pm[n].caught_up =
+			    node_match_index(&a->node, s->id, &match) == 0 &&
+			    match + 64 >= last;
+		n++;
+	}
+	rv = placement_next(pm, n, a->cfg.max_voters, &ch);
+	if (rv <= 0) {
+		if (rv < 0)
+			LOG_DEBUG(MOD, "placement: %s", placement_strerror(rv));
+		return;
+	}
+	LOG_INFO(MOD, "placement: member %" PRIu64 " becomes %s", ch.id,
+		 placement_role_name(ch.role));
+	m->placing = true;
+	rv = node_assign(&a->node, ch.id, to_raft_role(ch.role), placement_done,
+			 m);
+	if (rv != 0) {
+		m->placing = false;
+		LOG_WARN(MOD, "placement: assign %" PRIu64 ": %s", ch.id,
+			 node_strerror(rv));
+		return;
+	}
+	m->placement_changes++;
+}
+
+/* ---- the tick ---- */
+
+static void tick(uv_timer_t *t)
+{
+	struct members *m = t->data;
+	struct agent *a = m->agent;
+
+	if (m->closing)
+		return;
+	if (node_is_leader(&a->node)) {
+		if (m->leader_since_ns == 0) {
+			m->leader_since_ns = uv_hrtime();
+			LOG_INFO(MOD, "leading term %" PRIu64,
+				 node_term(&a->node));
+		}
+		register_self(m);
+		place(m);
+	} else {
+		m->leader_since_ns = 0;
+		join(m);
+		register_self(m);
+		heartbeat(m);
+	}
+}
+
+int members_start(struct members *m, bool join_cluster)
+{
+	m->tick.data = m;
+	if (join_cluster) {
+		m->join_state = JOIN_WAITING;
+		m->join_next_ns = 0;
+	}
+	return uv_timer_start(&m->tick, tick, 0, m->agent->cfg.heartbeat_ms);
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	struct members *m = h->data;
+
+	m->agent->pending_closes--;
+	agent_closed_one(m->agent);
+}
+
+void members_close(struct members *m)
+{
+	if (m->agent == NULL || m->closing)
+		return;
+	m->closing = true;
+	if (m->hb_req != NULL)
+		hclient_cancel(m->hb_req);
+	if (m->reg_req != NULL)
+		hclient_cancel(m->reg_req);
+	if (m->join_req != NULL)
+		hclient_cancel(m->join_req);
+	m->hb_req = m->reg_req = m->join_req = NULL;
+	m->agent->pending_closes++;
+	uv_close((uv_handle_t *)&m->tick, tick_closed);
+}

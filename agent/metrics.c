@@ -1,1 +1,226 @@
-extern int poolpair_placeholder_;
+/* metrics: Prometheus text rendering of the agent's figures (see
+ * metrics.h). */
+#include "agent/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+
+/* Upper bounds of the latency buckets, seconds. */
+static const double bucket_le[METRICS_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
+
+static const char *method_names[METRICS_METHODS] = {"GET", "POST", "PUT",
+						     "DELETE", "other"};
+static const char *class_names[METRICS_CLASSES] = {"1xx", "2xx", "3xx",
+						    "4xx", "5xx", "other"};
+
+void metrics_init(struct metrics *m)
+{
+	memset(m, 0, sizeof *m);
+}
+
+static int method_index(const char *method)
+{
+	for (int i = 0; i < METRICS_METHODS - 1; i++)
+		if (strcmp(method, method_names[i]) == 0)
+			return i;
+	return METRICS_METHODS - 1;
+}
+
+void metrics_observe(struct metrics *m, const char *method, int status,
+		     uint64_t duration_ns)
+{
+	int cls = status >= 100 && status < 600 ? status / 100 - 1
+						: METRICS_CLASSES - 1;
+	double secs = (double)duration_ns / 1e9;
+
+	m->requests[method_index(method)][cls]++;
+	m->latency_count++;
+	m->latency_sum += secs;
+	for (int i = 0; i < METRICS_BUCKETS; i++)
+		if (secs <= bucket_le[i])
+			m->latency_buckets[i]++;
+}
+
+/* A growing text buffer. */
+struct out {
+	char *buf;
+	size_t len, cap;
+	int failed;
+};
+
+static void put(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->failed)
+		return;
+	for (;;) {
+		size_t room = o->cap - o->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->failed = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			o->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = o->cap * 2 + (size_t)n + 1;
+			char *nb = realloc(o->buf, cap);
+
+			if (nb == NULL) {
+				o->failed = 1;
+				return;
+			}
+			o->buf = nb;
+			o->cap = cap;
+		}
+	}
+}
+
+static void gauge(struct out *o, const char *name, const char *help,
+		  double value)
+{
+	put(o, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name,
+	    name, value);
+}
+
+char *metrics_render(struct agent *a, size_t *len)
+{
+	struct metrics *m = &a->metrics;
+	struct out o = {0};
+	const struct raft_configuration *c = node_configuration(&a->node);
+	unsigned roles[3] = {0, 0, 0};
+	const char *role_names[3] = {"standby", "voter", "spare"};
+	uint64_t cum;
+
+	o.cap = 4096;
+	o.buf = malloc(o.cap);
+	if (o.buf == NULL)
+		return NULL;
+	o.buf[0] = '\0';
+
+	gauge(&o, "poolpair_raft_term", "current raft term",
+	      (double)node_term(&a->node));
+	gauge(&o, "poolpair_raft_leader_id",
+	      "raft id of the leader this agent knows, 0 when none",
+	      (double)node_leader(&a->node, NULL));
+	gauge(&o, "poolpair_raft_is_leader", "1 when this agent leads",
+	      node_is_leader(&a->node) ? 1 : 0);
+	gauge(&o, "poolpair_raft_commit_index", "raft commit index",
+	      (double)node_commit_index(&a->node));
+	gauge(&o, "poolpair_raft_applied_index", "raft last applied index",
+	      (double)node_applied_index(&a->node));
+	gauge(&o, "poolpair_raft_last_index", "raft last log index",
+	      (double)node_last_index(&a->node));
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->servers[i].role >= 0 && c->servers[i].role < 3)
+			roles[c->servers[i].role]++;
+	put(&o, "# HELP poolpair_raft_members members of the raft "
+		"configuration by role\n# TYPE poolpair_raft_members gauge\n");
+	for (int r = 0; r < 3; r++)
+		put(&o, "poolpair_raft_members{role=\"%s\"} %u\n",
+		    role_names[r], roles[r]);
+	put(&o, "# HELP poolpair_member_reachable 1 when the leader hears "
+		"from the member (only on the leader)\n"
+		"# TYPE poolpair_member_reachable gauge\n");
+	for (unsigned i = 0; i < c->n; i++) {
+		int reach = members_reachable(&a->members, c->servers[i].id);
+
+		if (reach >= 0)
+			put(&o, "poolpair_member_reachable{id=\"%llu\"} %d\n",
+			    (unsigned long long)c->servers[i].id, reach);
+	}
+	put(&o, "# HELP poolpair_raft_snapshots_total snapshots taken and "
+		"restored\n# TYPE poolpair_raft_snapshots_total counter\n"
+		"poolpair_raft_snapshots_total{op=\"taken\"} %llu\n"
+		"poolpair_raft_snapshots_total{op=\"restored\"} %llu\n",
+	    (unsigned long long)a->node.snapshots_taken,
+	    (unsigned long long)a->node.snapshots_restored);
+
+	put(&o, "# HELP poolpair_fsm_decisions_total decisions applied to "
+		"the state machine (history sequence)\n"
+		"# TYPE poolpair_fsm_decisions_total counter\n"
+		"poolpair_fsm_decisions_total %llu\n",
+	    (unsigned long long)a->fsm.decisions);
+	put(&o, "# HELP poolpair_api_decisions_total outcomes of decisions "
+		"proposed through this agent\n"
+		"# TYPE poolpair_api_decisions_total counter\n"
+		"poolpair_api_decisions_total{result=\"ok\"} %llu\n"
+		"poolpair_api_decisions_total{result=\"refused\"} %llu\n"
+		"poolpair_api_decisions_total{result=\"unknown\"} %llu\n",
+	    (unsigned long long)m->decisions_ok,
+	    (unsigned long long)m->decisions_refused,
+	    (unsigned long long)m->decisions_unknown);
+	gauge(&o, "poolpair_pools", "pools defined", a->fsm.n_pools);
+	gauge(&o, "poolpair_sites", "sites defined", a->fsm.n_sites);
+	gauge(&o, "poolpair_sbas", "SBAs defined", a->fsm.n_sbas);
+	put(&o, "# HELP poolpair_pool_epoch epoch of each pool's user set\n"
+		"# TYPE poolpair_pool_epoch gauge\n");
+	for (unsigned i = 0; i < a->fsm.n_pools; i++)
+		put(&o, "poolpair_pool_epoch{pool=\"%s\",owner=\"%s\"} %llu\n",
+		    a->fsm.pools[i].name, a->fsm.pools[i].owner,
+		    (unsigned long long)a->fsm.pools[i].epoch);
+
+	put(&o, "# HELP poolpair_api_requests_total API requests by method "
+		"and status class\n"
+		"# TYPE poolpair_api_requests_total counter\n");
+	for (int i = 0; i < METRICS_METHODS; i++)
+		for (int k = 0; k < METRICS_CLASSES; k++)
+			if (m->requests[i][k] > 0)
+				put(&o,
+				    "poolpair_api_requests_total{method=\"%s\","
+				    "code=\"%s\"} %llu\n",
+				    method_names[i], class_names[k],
+				    (unsigned long long)m->requests[i][k]);
+	put(&o, "# HELP poolpair_api_redirects_total writes sent to the "
+		"leader with 307\n# TYPE poolpair_api_redirects_total counter\n"
+		"poolpair_api_redirects_total %llu\n",
+	    (unsigned long long)m->redirects);
+	put(&o, "# HELP poolpair_api_request_duration_seconds API request "
+		"latency\n"
+		"# TYPE poolpair_api_request_duration_seconds histogram\n");
+	cum = 0;
+	for (int i = 0; i < METRICS_BUCKETS; i++) {
+		cum = m->latency_buckets[i];
+		put(&o,
+		    "poolpair_api_request_duration_seconds_bucket{le=\"%g\"} "
+		    "%llu\n",
+		    bucket_le[i], (unsigned long long)cum);
+	}
+	put(&o,
+	    "poolpair_api_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "poolpair_api_request_duration_seconds_sum %.9f\n"
+	    "poolpair_api_request_duration_seconds_count %llu\n",
+	    (unsigned long long)m->latency_count, m->latency_sum,
+	    (unsigned long long)m->latency_count);
+	put(&o, "# HELP poolpair_heartbeats_total heartbeats sent to the "
+		"leader\n# TYPE poolpair_heartbeats_total counter\n"
+		"poolpair_heartbeats_total{result=\"sent\"} %llu\n"
+		"poolpair_heartbeats_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)a->members.heartbeats_sent,
+	    (unsigned long long)a->members.heartbeats_failed);
+	gauge(&o, "poolpair_uptime_seconds", "seconds since the agent started",
+	      (double)(uv_hrtime() - a->started_ns) / 1e9);
+
+	if (o.failed) {
+		free(o.buf);
+		return NULL;
+	}
+	*len = o.len;
+	return o.buf;
+}

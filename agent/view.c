@@ -1,1 +1,225 @@
-extern int poolpair_placeholder_;
+/* view: JSON renderings for the API (see view.h). */
+#include "agent/view.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent.h"
+
+void view_time_iso(uint64_t ms, char *out, size_t len)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+}
+
+static const char *role_name(int role)
+{
+	switch (role) {
+	case RAFT_VOTER:
+		return "voter";
+	case RAFT_STANDBY:
+		return "standby";
+	case RAFT_SPARE:
+		return "spare";
+	default:
+		return "none";
+	}
+}
+
+/* A pool is healthy when the leader hears from an agent of that pool. On a
+ * follower this is unknown (null). */
+static json_t *pool_healthy(struct agent *a, const char *pool)
+{
+	bool any = false;
+
+	if (!node_is_leader(&a->node))
+		return json_null();
+	for (unsigned i = 0; i < a->fsm.n_members; i++) {
+		const struct fsm_member *m = &a->fsm.members[i];
+
+		if (strcmp(m->pool, pool) != 0)
+			continue;
+		if (members_reachable(&a->members, m->id) == 1)
+			any = true;
+	}
+	return json_boolean(any);
+}
+
+json_t *view_pool(struct agent *a, const struct fsm_pool *p)
+{
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:I, "
+	    "s:o, s:b}",
+	    "name", p->name, "site", p->site, "edition", p->edition, "kind",
+	    p->kind, "os", p->os, "capacity", (json_int_t)p->capacity, "pair",
+	    p->pair, "supported", p->pair_supported, "unsupported_reason",
+	    p->unsupported_reason, "state", fsm_failover_state_name(p->state),
+	    "owner", p->owner, "epoch", (json_int_t)p->epoch, "healthy",
+	    pool_healthy(a, p->name), "hosts_cms",
+	    strcmp(a->fsm.cms_active, p->name) == 0);
+}
+
+json_t *view_pools(struct agent *a)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; arr != NULL && i < a->fsm.n_pools; i++)
+		json_array_append_new(arr, view_pool(a, &a->fsm.pools[i]));
+	return arr;
+}
+
+json_t *view_pairs(struct agent *a)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; arr != NULL && i < a->fsm.n_pools; i++) {
+		const struct fsm_pool *p = &a->fsm.pools[i];
+		const struct fsm_pool *q;
+
+		if (p->pair[0] == '\0')
+			continue;
+		q = fsm_pool_find(&a->fsm, p->pair);
+		/* list each pair once, from the pool defined first */
+		if (q == NULL || q < p)
+			continue;
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:b, s:s}", "a", p->name, "b",
+				   q->name, "supported", p->pair_supported,
+				   "reason", p->unsupported_reason));
+	}
+	return arr;
+}
+
+json_t *view_sbas(struct agent *a)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; arr != NULL && i < a->fsm.n_sbas; i++) {
+		const struct fsm_sba *s = &a->fsm.sbas[i];
+		const struct fsm_pool *p = fsm_pool_find(&a->fsm, s->backup_pool);
+		bool resiliency = p != NULL && strcmp(p->owner, p->name) != 0;
+
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:b}", "name", s->name,
+				   "site", s->site, "backup_pool",
+				   s->backup_pool, "resiliency_mode",
+				   resiliency));
+	}
+	return arr;
+}
+
+json_t *view_sites(struct agent *a)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; arr != NULL && i < a->fsm.n_sites; i++)
+		json_array_append_new(arr, json_string(a->fsm.sites[i].name));
+	return arr;
+}
+
+json_t *view_cms(struct agent *a)
+{
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
+
+	return json_pack("{s:s, s:s, s:I}", "active", a->fsm.cms_active,
+			 "standby", p != NULL ? p->pair : "", "epoch",
+			 (json_int_t)a->fsm.cms_epoch);
+}
+
+json_t *view_policy(const struct fsm *f)
+{
+	return json_pack("{s:s, s:I, s:I}", "failover", f->policy.failover,
+			 "max_lag_on_failover_ms",
+			 (json_int_t)f->policy.max_lag_on_failover_ms,
+			 "cooldown_ms", (json_int_t)f->policy.cooldown_ms);
+}
+
+json_t *view_members(struct agent *a)
+{
+	const struct raft_configuration *c = node_configuration(&a->node);
+	json_t *arr = json_array();
+
+	for (unsigned i = 0; arr != NULL && i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+		const struct fsm_member *m = fsm_member_find(&a->fsm, s->id);
+		int reach = members_reachable(&a->members, s->id);
+
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
+			      "id", (json_int_t)s->id, "name",
+			      m != NULL ? m->name : "", "site",
+			      m != NULL ? m->site : "", "pool",
+			      m != NULL ? m->pool : "", "role",
+			      role_name(s->role), "raft", s->address, "api",
+			      m != NULL ? m->api_address : "", "data",
+			      m != NULL ? m->data_address : "", "reachable",
+			      reach < 0 ? json_null() : json_boolean(reach)));
+	}
+	return arr;
+}
+
+json_t *view_history(struct agent *a, unsigned limit)
+{
+	json_t *arr = json_array();
+	uint64_t last = a->fsm.decisions;
+	uint64_t first = last >= limit ? last - limit + 1 : 1;
+
+	for (uint64_t seq = first; arr != NULL && seq <= last && seq > 0;
+	     seq++) {
+		const struct fsm_history *h = fsm_history_get(&a->fsm, seq);
+		char when[40];
+
+		if (h == NULL)
+			continue;
+		view_time_iso(h->time_ms, when, sizeof when);
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+			      "seq", (json_int_t)h->seq, "time_ms",
+			      (json_int_t)h->time_ms, "time", when, "who",
+			      h->who, "what", h->what, "result",
+			      h->code == FSM_OK ? "ok" : "refused", "code",
+			      fsm_code_name(h->code), "reason", h->reason,
+			      "forced", h->forced));
+	}
+	return arr;
+}
+
+json_t *view_status(struct agent *a)
+{
+	const char *leader_addr = NULL;
+	uint64_t leader = node_leader(&a->node, &leader_addr);
+	const struct fsm_member *lm = leader ? fsm_member_find(&a->fsm, leader)
+					     : NULL;
+	json_t *jleader = json_null();
+
+	if (leader != 0)
+		jleader = json_pack("{s:I, s:s, s:s, s:s}", "id",
+				    (json_int_t)leader, "name",
+				    lm != NULL ? lm->name : "", "raft",
+				    leader_addr != NULL ? leader_addr : "",
+				    "api", lm != NULL ? lm->api_address : "");
+
+	return json_pack(
+	    "{s:{s:I, s:s, s:s, s:s, s:s}, "
+	    "s:{s:o, s:I, s:I, s:I, s:o}, "
+	    "s:o, s:o, s:o, s:o, s:o, s:[]}",
+	    "self", "id", (json_int_t)a->cfg.agent_id, "name",
+	    a->cfg.agent_name, "site", a->cfg.site, "pool", a->cfg.pool,
+	    "state", node_state_name(&a->node),
+	    "cluster", "leader", jleader, "term",
+	    (json_int_t)node_term(&a->node), "commit_index",
+	    (json_int_t)node_commit_index(&a->node), "applied_index",
+	    (json_int_t)node_applied_index(&a->node), "members",
+	    view_members(a),
+	    "sites", view_sites(a), "pools", view_pools(a), "sbas",
+	    view_sbas(a), "cms", view_cms(a), "policy", view_policy(&a->fsm),
+	    "backup");
+}

@@ -1,0 +1,78 @@
+/* agent: one poolpaird process. Owns the loop's modules and wires them:
+ * the Raft node and its FSM (consensus/), the HTTP API, membership
+ * (registration, heartbeats, voter placement), metrics and the service
+ * manager notifications. main() only loads the config and runs the loop.
+ *
+ * Loop thread only. */
+#ifndef POOLPAIR_AGENT_H
+#define POOLPAIR_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "agent/config.h"
+#include "agent/http.h"
+#include "agent/members.h"
+#include "agent/metrics.h"
+#include "consensus/fsm.h"
+#include "consensus/node.h"
+
+enum agent_state {
+	AGENT_INIT,
+	AGENT_RUNNING,
+	AGENT_STOPPING, /* transferring leadership */
+	AGENT_CLOSING,  /* closing handles */
+	AGENT_CLOSED,
+};
+
+struct agent {
+	uv_loop_t *loop;        /* borrowed */
+	struct config cfg;      /* copied */
+	struct fsm fsm;
+	struct node node;
+	struct http_server api;
+	struct members members;
+	struct metrics metrics;
+	uv_signal_t sigterm;
+	uv_signal_t sigint;
+	uv_timer_t watchdog;
+	uint64_t watchdog_usec; /* 0: not under a systemd watchdog */
+	int state;              /* enum agent_state */
+	int pending_closes;
+	int exit_code;
+	uint64_t started_ns;
+	char errmsg[512];
+};
+
+/* Set everything up from a validated config: Raft node (bootstrapping on
+ * first start), API listener, signals. Returns 0 or negative with
+ * a->errmsg set; on error the loop must still be run until it ends so that
+ * what was opened closes (agent_init closes it itself). */
+int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg);
+
+/* Start serving: Raft, membership timers, notify READY=1. */
+int agent_start(struct agent *a);
+
+/* Begin a clean shutdown: transfer leadership when leading, close every
+ * handle; the loop ends when everything is closed. Idempotent. */
+void agent_stop(struct agent *a);
+
+/* A module finished closing one of its handles (decrement done by the
+ * caller); ends the shutdown when nothing is left. */
+void agent_closed_one(struct agent *a);
+
+/* After a failed agent_init() or agent_start(): close whatever was opened;
+ * run the loop until it ends. */
+void agent_abort(struct agent *a);
+
+/* Log a state transition of the agent. */
+void agent_set_state(struct agent *a, int state);
+
+/* Milliseconds since the epoch (wall clock, for commands and history). */
+uint64_t agent_now_ms(void);
+
+/* Who asked, for a command: "X-Poolpair-Who" or "api:PEER". */
+void agent_who(const struct http_request *req, char *out, size_t len);
+
+#endif

@@ -1,0 +1,88 @@
+/* members: this agent's place in the cluster.
+ *
+ * - registration: the agent records itself (name, site, pool, addresses)
+ *   in the FSM through a command, so every agent can find every other's
+ *   API and data addresses from the applied state alone;
+ * - join: an agent configured with `[cluster] join` asks the leader to add
+ *   it to the Raft configuration;
+ * - heartbeats: every agent reports to the leader every `heartbeat`; the
+ *   leader's record of them is what "reachable" means in status;
+ * - voter placement: the leader applies consensus/placement.h one change at
+ *   a time (promote caught-up members, spread voters over sites, replace a
+ *   long-unreachable voter).
+ *
+ * Loop thread only. */
+#ifndef POOLPAIR_MEMBERS_H
+#define POOLPAIR_MEMBERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "consensus/fsm.h"
+
+struct agent;
+struct hclient_req;
+
+enum members_reg_state {
+	REG_UNREGISTERED, /* not (or not identically) in the FSM */
+	REG_SENDING,      /* a registration is in flight */
+	REG_DONE,         /* the FSM holds this agent as configured */
+};
+
+enum members_join_state {
+	JOIN_NONE,        /* bootstrapped, or already a member */
+	JOIN_ASKING,      /* request in flight */
+	JOIN_WAITING,     /* backing off before the next try */
+	JOIN_DONE,        /* the leader added us */
+};
+
+struct members_seen {
+	uint64_t id;
+	uint64_t last_ns;     /* uv_hrtime of the last heartbeat received */
+	uint64_t applied;     /* applied index it reported */
+};
+
+struct members {
+	struct agent *agent;  /* borrowed: the owner */
+	uv_timer_t tick;      /* heartbeats, registration retries, placement */
+	int reg_state;
+	int join_state;
+	uint64_t join_next_ns;
+	char join_redirect[512];   /* Location of the last 307, or "" */
+	unsigned join_backoff_ms;
+	struct hclient_req *hb_req;   /* heartbeat in flight */
+	struct hclient_req *reg_req;  /* registration in flight (follower) */
+	struct hclient_req *join_req; /* join in flight */
+	uint64_t reg_next_ns;
+	struct members_seen seen[FSM_MAX_MEMBERS];
+	unsigned n_seen;
+	uint64_t leader_since_ns;     /* when this agent became leader, 0 if not */
+	bool placing;                 /* a placement change is in flight */
+	uint64_t placement_changes;
+	uint64_t heartbeats_sent;
+	uint64_t heartbeats_failed;
+	bool closing;
+};
+
+/* Prepare (no handles started). */
+int members_init(struct members *m, struct agent *a);
+
+/* Start the tick timer. `join` true when the agent must ask to be added. */
+int members_start(struct members *m, bool join);
+
+/* Stop timers and cancel requests; close_cb-style completion through the
+ * agent's pending_closes counter. */
+void members_close(struct members *m);
+
+/* Leader side: record a heartbeat from member id. */
+void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied);
+
+/* Leader view of reachability: 1 reachable, 0 not, -1 unknown (this agent
+ * does not lead). */
+int members_reachable(struct members *m, uint64_t id);
+
+/* Called after every applied command: re-check registration. */
+void members_on_applied(struct members *m);
+
+#endif

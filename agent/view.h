@@ -1,0 +1,29 @@
+/* view: JSON renderings of the applied state and of this agent's view of
+ * the cluster, as served by the HTTP API (docs/api.md).
+ *
+ * Every function returns a new jansson reference owned by the caller, or
+ * NULL on allocation failure. Loop thread only. */
+#ifndef POOLPAIR_VIEW_H
+#define POOLPAIR_VIEW_H
+
+#include <jansson.h>
+
+#include "consensus/fsm.h"
+
+struct agent;
+
+json_t *view_status(struct agent *a);
+json_t *view_pool(struct agent *a, const struct fsm_pool *p);
+json_t *view_pools(struct agent *a);
+json_t *view_pairs(struct agent *a);
+json_t *view_sbas(struct agent *a);
+json_t *view_sites(struct agent *a);
+json_t *view_cms(struct agent *a);
+json_t *view_members(struct agent *a);
+json_t *view_history(struct agent *a, unsigned limit);
+json_t *view_policy(const struct fsm *f);
+
+/* ISO 8601 UTC of a millisecond timestamp: "2026-11-26T11:33:37.123Z". */
+void view_time_iso(uint64_t ms, char *out, size_t len);
+
+#endif

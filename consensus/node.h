@@ -1,0 +1,149 @@
+/* node: this agent's Raft server (libraft over raft_uv and its TCP
+ * transport) driving the pure state machine of fsm.h.
+ *
+ * Every function and every callback runs on the loop thread. The node never
+ * blocks: raft_uv does its disk I/O through kernel AIO or the thread pool. */
+#ifndef POOLPAIR_NODE_H
+#define POOLPAIR_NODE_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "consensus/fsm.h"
+
+#define NODE_MAX_PEERS 16
+#define NODE_ADDR_LEN 128
+
+/* Errors of this module (negative, beside negative RAFT_* codes which are
+ * passed through as -(RAFT_code) - 1000). */
+enum {
+	NODE_E_NOT_LEADER = -2001, /* this server does not lead: ask the leader */
+	NODE_E_UNKNOWN = -2002,    /* leadership lost: the entry may or may not commit */
+	NODE_E_CLOSING = -2003,    /* the node is shutting down */
+	NODE_E_BUSY = -2004,       /* a configuration change is already in flight */
+};
+
+/* Message of a node error code or raft code mapped by node_raft_err(). */
+const char *node_strerror(int rv);
+
+/* Map a RAFT_* code (positive) to this module's negative range. */
+int node_raft_err(int raft_rv);
+
+struct node_peer {
+	uint64_t id;
+	char address[NODE_ADDR_LEN];
+};
+
+struct node_config {
+	uint64_t id;
+	char address[NODE_ADDR_LEN]; /* raft host:port, listened on and advertised */
+	char dir[4096];              /* raft's own directory, created if missing */
+	struct node_peer bootstrap[NODE_MAX_PEERS];
+	unsigned n_bootstrap;        /* 0: never bootstrap (a joiner) */
+	unsigned max_voters;         /* voters in the bootstrap configuration */
+	unsigned election_timeout_ms;
+	unsigned heartbeat_timeout_ms;
+	unsigned snapshot_threshold;
+	unsigned snapshot_trailing;
+};
+
+/* Called once per node_apply with the outcome. status 0: the command was
+ * committed and applied; res holds the FSM's answer (borrowed: valid only
+ * during the callback). status < 0: NODE_E_UNKNOWN (leadership lost: outcome
+ * unknown), NODE_E_CLOSING, or a raft error; res is NULL. */
+typedef void (*node_apply_cb)(void *arg, int status, const struct fsm_result *res);
+
+/* Called once per configuration change / transfer. */
+typedef void (*node_change_cb)(void *arg, int status);
+
+/* Called after every applied command or restored snapshot (e.g. to refresh
+ * views or react to decisions). */
+typedef void (*node_applied_cb)(void *arg);
+
+struct node {
+	uv_loop_t *loop; /* borrowed */
+	struct fsm *fsm; /* borrowed; driven only by raft */
+	struct node_config cfg;
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	struct raft_fsm raft_fsm;
+	int state; /* enum node_state */
+	node_applied_cb on_applied;
+	void *on_applied_arg;
+	void (*close_cb)(struct node *n);
+	uint64_t applied_total;  /* commands applied since start */
+	uint64_t snapshots_taken;
+	uint64_t snapshots_restored;
+	char errmsg[256];
+};
+
+/* Prepare the node: creates cfg->dir, sets up raft_uv and the TCP transport,
+ * bootstraps when cfg->n_bootstrap > 0 and the directory holds no state.
+ * fsm must be fsm_init()ed; it is owned by the caller and must outlive the
+ * node. Returns 0 or a negative code with n->errmsg set; on error nothing
+ * needs closing. */
+int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
+	      struct fsm *fsm);
+
+/* Start Raft: load state from disk and begin serving. */
+int node_start(struct node *n);
+
+/* Register a callback for every applied entry. */
+void node_set_applied_cb(struct node *n, node_applied_cb cb, void *arg);
+
+/* Propose one encoded poolpair.Command. The node takes ownership of buf
+ * (malloc()ed) in every case. Returns 0 (cb will fire exactly once) or a
+ * negative code (NODE_E_NOT_LEADER, NODE_E_CLOSING, raft error: cb never
+ * fires). Leader only. */
+int node_apply(struct node *n, void *buf, size_t len, node_apply_cb cb,
+	       void *arg);
+
+/* Wait until everything committed before now is applied (raft_barrier).
+ * Leader only; same contract as node_apply. */
+int node_barrier(struct node *n, node_change_cb cb, void *arg);
+
+/* Configuration changes, leader only, one at a time (NODE_E_BUSY). role is
+ * RAFT_VOTER, RAFT_STANDBY or RAFT_SPARE. */
+int node_add(struct node *n, uint64_t id, const char *address,
+	     node_change_cb cb, void *arg);
+int node_assign(struct node *n, uint64_t id, int role, node_change_cb cb,
+		void *arg);
+int node_remove(struct node *n, uint64_t id, node_change_cb cb, void *arg);
+
+/* Hand leadership to another voter (id 0: any). cb fires when done or timed
+ * out; check node_is_leader() afterwards. */
+int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg);
+
+/* Close raft and its transport; cb fires once everything is closed. Pending
+ * callbacks fire first with NODE_E_CLOSING or a raft error. */
+void node_close(struct node *n, void (*cb)(struct node *n));
+
+/* Views (hints: a deposed leader may believe it leads for up to an election
+ * timeout; never fence on them). */
+bool node_is_leader(struct node *n);
+uint64_t node_leader(struct node *n, const char **address);
+const char *node_state_name(struct node *n); /* "leader", "follower", ... */
+uint64_t node_term(struct node *n);
+uint64_t node_commit_index(struct node *n);
+uint64_t node_applied_index(struct node *n);
+uint64_t node_last_index(struct node *n);
+
+/* The current Raft configuration (borrowed; valid until the next loop turn).
+ */
+const struct raft_configuration *node_configuration(struct node *n);
+
+/* Role of server id in the configuration, or -1 when absent. */
+int node_role_of(struct node *n, uint64_t id);
+
+/* Leader only: the highest index known to be on server id; -1 when not
+ * leader or unknown id. */
+int node_match_index(struct node *n, uint64_t id, uint64_t *index);
+
+/* True while a configuration change is in flight. */
+bool node_changing(struct node *n);
+
+#endif
