@@ -1,1 +1,430 @@
-extern int poolpair_placeholder_;
+/* client: the HTTP client of poolpairctl. */
+#include "agent/ctl/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The answer body, collected by client_write(). */
+struct client_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int too_big;
+};
+
+static void client_err(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void client_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int client_is_http_url(const char *url)
+{
+	return strncmp(url, "http://", 7) == 0 ||
+	       strncmp(url, "https://", 8) == 0;
+}
+
+/* Copy of s keeping only printable non-blank ASCII (header-safe). */
+static void client_header_safe(char *dst, size_t len, const char *s)
+{
+	size_t n = 0;
+
+	for (; s != NULL && *s != '\0' && n + 1 < len; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch > 0x20 && ch < 0x7f)
+			dst[n++] = (char)ch;
+	}
+	dst[n] = '\0';
+}
+
+static char *client_who_header(void)
+{
+	char user[128] = "";
+	char host[256] = "";
+	char raw[256];
+	const char *login = getlogin();
+	char *hdr;
+
+	if (login == NULL || *login == '\0') {
+		struct passwd *pw = getpwuid(geteuid());
+
+		login = pw != NULL ? pw->pw_name : NULL;
+	}
+	client_header_safe(user, sizeof(user), login);
+	if (gethostname(raw, sizeof(raw)) == 0) {
+		raw[sizeof(raw) - 1] = '\0';
+		client_header_safe(host, sizeof(host), raw);
+	}
+	if (asprintf(&hdr, "X-Poolpair-Who: %s@%s", user[0] ? user : "unknown",
+		     host[0] ? host : "unknown") < 0)
+		return NULL;
+	return hdr;
+}
+
+int client_init(struct client *c, const char *base_url, long timeout_ms)
+{
+	size_t len;
+
+	memset(c, 0, sizeof(*c));
+	if (base_url == NULL || !client_is_http_url(base_url) ||
+	    timeout_ms <= 0)
+		return CLIENT_EINVAL;
+	c->base = strdup(base_url);
+	if (c->base == NULL)
+		goto err;
+	len = strlen(c->base);
+	while (len > 0 && c->base[len - 1] == '/')
+		c->base[--len] = '\0';
+	c->who_header = client_who_header();
+	if (c->who_header == NULL)
+		goto err_after_base;
+	c->curl = curl_easy_init();
+	if (c->curl == NULL)
+		goto err_after_who;
+	c->timeout_ms = timeout_ms;
+	return 0;
+
+err_after_who:
+	free(c->who_header);
+err_after_base:
+	free(c->base);
+err:
+	memset(c, 0, sizeof(*c));
+	return CLIENT_ENOMEM;
+}
+
+void client_close(struct client *c)
+{
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	free(c->who_header);
+	free(c->base);
+	memset(c, 0, sizeof(*c));
+}
+
+static size_t client_write(char *ptr, size_t size, size_t nmemb, void *data)
+{
+	struct client_buf *b = data;
+	size_t n = size * nmemb;
+
+	if (n > (size_t)CLIENT_MAX_RESPONSE - b->len) {
+		b->too_big = 1;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->data, cap);
+		if (p == NULL)
+			return 0;
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* "scheme://host:port" of url, for messages. */
+static void client_origin(char *dst, size_t len, const char *url)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	p = p != NULL ? strchr(p + 3, '/') : NULL;
+	n = p != NULL ? (size_t)(p - url) : strlen(url);
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, url, n);
+	dst[n] = '\0';
+}
+
+/* Append a copy of line to *list. Returns 0 or -1 (out of memory, *list
+ * unchanged). */
+static int client_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*list, line);
+
+	if (n == NULL)
+		return -1;
+	*list = n;
+	return 0;
+}
+
+/* Set up one hop of the request on the (reset) easy handle. */
+static int client_setup(struct client *c, const char *method, const char *url,
+			const char *body, struct curl_slist *headers,
+			struct client_buf *buf, char *curl_err)
+{
+	CURL *curl = c->curl;
+	CURLcode rc = CURLE_OK;
+
+	curl_easy_reset(curl);
+#define CLIENT_SET(opt, val)                                                   \
+	do {                                                                   \
+		if (rc == CURLE_OK)                                            \
+			rc = curl_easy_setopt(curl, opt, val);                 \
+	} while (0)
+	CLIENT_SET(CURLOPT_URL, url);
+	CLIENT_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	CLIENT_SET(CURLOPT_NOSIGNAL, 1L);
+	CLIENT_SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	CLIENT_SET(CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+	CLIENT_SET(CURLOPT_FOLLOWLOCATION, 0L);
+	CLIENT_SET(CURLOPT_HTTPHEADER, headers);
+	CLIENT_SET(CURLOPT_WRITEFUNCTION, client_write);
+	CLIENT_SET(CURLOPT_WRITEDATA, buf);
+	CLIENT_SET(CURLOPT_ERRORBUFFER, curl_err);
+	if (body != NULL) {
+		CLIENT_SET(CURLOPT_POSTFIELDS, body);
+		CLIENT_SET(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		if (strcmp(method, "POST") != 0)
+			CLIENT_SET(CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "POST") == 0) {
+		CLIENT_SET(CURLOPT_POSTFIELDS, "");
+		CLIENT_SET(CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (strcmp(method, "GET") == 0) {
+		CLIENT_SET(CURLOPT_HTTPGET, 1L);
+	} else {
+		CLIENT_SET(CURLOPT_CUSTOMREQUEST, method);
+	}
+#undef CLIENT_SET
+	return rc == CURLE_OK ? 0 : CLIENT_EINVAL;
+}
+
+/* Map a failed transfer to a CLIENT_E* code and message. */
+static int client_transfer_error(struct client *c, CURLcode rc, const char *url,
+				 const struct client_buf *buf,
+				 const char *curl_err, char *errbuf,
+				 size_t errlen)
+{
+	char origin[256];
+	long os_errno = 0;
+	const char *why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
+
+	client_origin(origin, sizeof(origin), url);
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+		if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
+			why = strerror((int)os_errno);
+		client_err(errbuf, errlen, "cannot reach %s: %s", origin, why);
+		return CLIENT_ECONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		client_err(errbuf, errlen, "no answer from %s within %ld ms",
+			   origin, c->timeout_ms);
+		return CLIENT_ETIMEDOUT;
+	case CURLE_WRITE_ERROR:
+		if (buf->too_big) {
+			client_err(errbuf, errlen,
+				   "answer from %s is larger than %ld bytes",
+				   origin, CLIENT_MAX_RESPONSE);
+			return CLIENT_ETOOBIG;
+		}
+		client_err(errbuf, errlen, "out of memory reading from %s",
+			   origin);
+		return CLIENT_ENOMEM;
+	case CURLE_OUT_OF_MEMORY:
+		client_err(errbuf, errlen, "out of memory");
+		return CLIENT_ENOMEM;
+	default:
+		client_err(errbuf, errlen, "request to %s failed: %s", origin,
+			   why);
+		return CLIENT_EPROTO;
+	}
+}
+
+int client_request(struct client *c, const char *method, const char *path,
+		   json_t *body, long *status, json_t **response, char *errbuf,
+		   size_t errlen)
+{
+	struct curl_slist *headers = NULL;
+	struct client_buf buf = {0};
+	char curl_err[CURL_ERROR_SIZE];
+	char *body_str = NULL;
+	char *url = NULL;
+	int hop;
+	int rv;
+
+	*status = 0;
+	*response = NULL;
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (method == NULL || path == NULL || path[0] != '/') {
+		client_err(errbuf, errlen, "bad request path");
+		return CLIENT_EINVAL;
+	}
+	if (body != NULL) {
+		body_str = json_dumps(body, JSON_COMPACT);
+		if (body_str == NULL) {
+			client_err(errbuf, errlen,
+				   "cannot encode request body");
+			return CLIENT_ENOMEM;
+		}
+	}
+	if (asprintf(&url, "%s%s", c->base, path) < 0) {
+		url = NULL;
+		rv = CLIENT_ENOMEM;
+		goto err_nomem;
+	}
+	if (client_header(&headers, "Accept: application/json") != 0 ||
+	    client_header(&headers, "Expect:") != 0 ||
+	    client_header(&headers, c->who_header) != 0 ||
+	    (body_str != NULL &&
+	     client_header(&headers, "Content-Type: application/json") != 0)) {
+		rv = CLIENT_ENOMEM;
+		goto err_nomem;
+	}
+
+	for (hop = 0;; hop++) {
+		CURLcode rc;
+		char *location = NULL;
+		json_error_t jerr;
+
+		curl_err[0] = '\0';
+		buf.len = 0;
+		buf.too_big = 0;
+		rv = client_setup(c, method, url, body_str, headers, &buf,
+				  curl_err);
+		if (rv != 0) {
+			client_err(errbuf, errlen, "cannot set up request");
+			goto out;
+		}
+		rc = curl_easy_perform(c->curl);
+		if (rc != CURLE_OK) {
+			rv = client_transfer_error(c, rc, url, &buf, curl_err,
+						   errbuf, errlen);
+			goto out;
+		}
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+		if (*status == 307 || *status == 308) {
+			char origin[256];
+
+			client_origin(origin, sizeof(origin), url);
+			curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL,
+					  &location);
+			if (location == NULL || !client_is_http_url(location)) {
+				client_err(errbuf, errlen,
+					   "redirect from %s without a usable "
+					   "location",
+					   origin);
+				rv = CLIENT_EREDIRECT;
+				goto out;
+			}
+			if (hop == CLIENT_MAX_REDIRECTS) {
+				client_err(errbuf, errlen,
+					   "too many redirects (more than %d), "
+					   "last from %s",
+					   CLIENT_MAX_REDIRECTS, origin);
+				rv = CLIENT_EREDIRECT;
+				goto out;
+			}
+			location = strdup(location);
+			if (location == NULL) {
+				rv = CLIENT_ENOMEM;
+				goto err_nomem;
+			}
+			free(url);
+			url = location;
+			continue;
+		}
+		if (buf.len == 0) {
+			rv = 0;
+			goto out;
+		}
+		*response = json_loadb(buf.data, buf.len, 0, &jerr);
+		if (*response == NULL) {
+			char origin[256];
+
+			client_origin(origin, sizeof(origin), url);
+			client_err(
+			    errbuf, errlen,
+			    "bad answer from %s (http %ld): not json: %s",
+			    origin, *status, jerr.text);
+			rv = CLIENT_EPROTO;
+			goto out;
+		}
+		rv = 0;
+		goto out;
+	}
+
+err_nomem:
+	client_err(errbuf, errlen, "out of memory");
+out:
+	curl_slist_free_all(headers);
+	free(buf.data);
+	free(url);
+	free(body_str);
+	return rv;
+}
+
+char *client_escape(const char *segment)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(segment);
+	char *out = malloc(len * 3 + 1);
+	char *p = out;
+
+	if (out == NULL)
+		return NULL;
+	for (; *segment != '\0'; segment++) {
+		unsigned char ch = (unsigned char)*segment;
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		    ch == '~' || ch == '-') {
+			*p++ = (char)ch;
+		} else {
+			*p++ = '%';
+			*p++ = hex[ch >> 4];
+			*p++ = hex[ch & 15];
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+const char *client_strerror(int code)
+{
+	switch (code) {
+	case 0:
+		return "ok";
+	case CLIENT_ENOMEM:
+		return "out of memory";
+	case CLIENT_EINVAL:
+		return "invalid argument";
+	case CLIENT_ECONNECT:
+		return "cannot connect";
+	case CLIENT_ETIMEDOUT:
+		return "timed out";
+	case CLIENT_EPROTO:
+		return "bad answer";
+	case CLIENT_EREDIRECT:
+		return "bad redirect";
+	case CLIENT_ETOOBIG:
+		return "answer too large";
+	default:
+		return "unknown error";
+	}
+}

@@ -1,1 +1,1099 @@
-extern int poolpair_placeholder_;
+/* commands: the poolpairctl commands and their table. */
+#include "agent/ctl/commands.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/ctl/table.h"
+#include "agent/ctl/topology.h"
+
+/* Shared helpers. */
+
+void ctl_say(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	const char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (s == NULL) {
+		fputs("poolpairctl: out of memory\n", f);
+		return;
+	}
+	for (p = s; *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+	}
+	fputc('\n', f);
+	free(s);
+}
+
+int ctl_usage_error(struct ctl *ctl, const struct ctl_args *a, const char *fmt,
+		    ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	ctl_say(ctl->err, "poolpairctl: %s", s != NULL ? s : "bad usage");
+	free(s);
+	if (a != NULL && a->cmd != NULL)
+		ctl_say(ctl->err, "usage: poolpairctl %s", a->cmd->usage);
+	return CTL_USAGE;
+}
+
+int ctl_print_json(struct ctl *ctl, json_t *v)
+{
+	if (v == NULL)
+		return CTL_OK;
+	if (json_dumpf(v, ctl->out, JSON_INDENT(2) | JSON_ENCODE_ANY) != 0)
+		return CTL_FAILED;
+	fputc('\n', ctl->out);
+	return ferror(ctl->out) ? CTL_FAILED : CTL_OK;
+}
+
+int ctl_call(struct ctl *ctl, const char *method, const char *path,
+	     json_t *body, json_t **resp)
+{
+	char errbuf[512];
+	long status = 0;
+	json_t *answer = NULL;
+	const char *code;
+	const char *message;
+	int rv;
+
+	*resp = NULL;
+	rv = client_request(ctl->client, method, path, body, &status, &answer,
+			    errbuf, sizeof(errbuf));
+	if (rv != 0) {
+		ctl_say(ctl->err, "poolpairctl: %s",
+			errbuf[0] ? errbuf : client_strerror(rv));
+		return CTL_FAILED;
+	}
+	if (status >= 200 && status < 300) {
+		*resp = answer;
+		return CTL_OK;
+	}
+	code = json_string_value(json_object_get(answer, "error"));
+	message = json_string_value(json_object_get(answer, "message"));
+	if (code != NULL && message != NULL && message[0] != '\0')
+		ctl_say(ctl->err, "poolpairctl: %s: %s", code, message);
+	else if (code != NULL)
+		ctl_say(ctl->err, "poolpairctl: %s: http %ld", code, status);
+	else
+		ctl_say(ctl->err, "poolpairctl: http %ld: %s", status,
+			answer != NULL ? "answer without an error code"
+				       : "empty answer");
+	if (ctl->json)
+		ctl_print_json(ctl, answer);
+	json_decref(answer);
+	return CTL_FAILED;
+}
+
+/* "PREFIX/ESCAPED(seg)" (malloc()ed) or NULL when out of memory. */
+static char *path_join(const char *prefix, const char *seg)
+{
+	char *esc = client_escape(seg);
+	char *path;
+
+	if (esc == NULL)
+		return NULL;
+	if (asprintf(&path, "%s/%s", prefix, esc) < 0)
+		path = NULL;
+	free(esc);
+	return path;
+}
+
+static int out_of_memory(struct ctl *ctl)
+{
+	ctl_say(ctl->err, "poolpairctl: out of memory");
+	return CTL_FAILED;
+}
+
+static int bad_answer(struct ctl *ctl, const char *what)
+{
+	ctl_say(ctl->err, "poolpairctl: bad answer: %s", what);
+	return CTL_FAILED;
+}
+
+/* Decimal without sign, <= max. Returns 0 and *out, or -1. */
+static int parse_uint(const char *s, unsigned long long max,
+		      unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned d;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = (unsigned)(*s - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Whether s can be a JSON string (valid UTF-8). */
+static int utf8_valid(const char *s)
+{
+	json_t *v = json_string(s);
+	int ok = v != NULL;
+
+	json_decref(v);
+	return ok;
+}
+
+/* Refuse arguments that cannot go into a JSON body. Returns CTL_OK or
+ * CTL_USAGE (reported). */
+static int args_utf8(struct ctl *ctl, const struct ctl_args *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->npos; i++)
+		if (!utf8_valid(a->pos[i]))
+			return ctl_usage_error(
+			    ctl, a, "argument %zu is not valid utf-8", i + 1);
+	for (i = 0; i < CTL_MAX_OPTS; i++)
+		if (a->opt[i] != NULL && !utf8_valid(a->opt[i]))
+			return ctl_usage_error(
+			    ctl, a, "option --%.*s is not valid utf-8",
+			    (int)strcspn(a->cmd->opts[i], "="),
+			    a->cmd->opts[i]);
+	return CTL_OK;
+}
+
+static int one_of(const char *s, const char *const *allowed)
+{
+	for (; *allowed != NULL; allowed++)
+		if (strcmp(s, *allowed) == 0)
+			return 1;
+	return 0;
+}
+
+/* Text of a JSON value for a cell: strings as they are ("" as "-"),
+ * numbers, booleans as yes/no, null or absent as "-". */
+static void cell_json(struct table *t, json_t *v)
+{
+	if (json_is_string(v))
+		table_cell(t,
+			   json_string_length(v) ? json_string_value(v) : "-");
+	else if (json_is_integer(v))
+		table_cellf(t, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		table_cellf(t, "%g", json_real_value(v));
+	else if (json_is_true(v))
+		table_cell(t, "yes");
+	else if (json_is_false(v))
+		table_cell(t, "no");
+	else if (v == NULL || json_is_null(v))
+		table_cell(t, "-");
+	else
+		table_cell(t, "?");
+}
+
+static void cell_key(struct table *t, json_t *obj, const char *key)
+{
+	cell_json(t, json_object_get(obj, key));
+}
+
+/* Text of a JSON scalar for a sentence ("-" when absent). buf is used for
+ * numbers; the result is valid while v and buf are. */
+static const char *text_of(json_t *v, char *buf, size_t len)
+{
+	if (json_is_string(v))
+		return json_string_length(v) ? json_string_value(v) : "-";
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(v));
+		return buf;
+	}
+	if (json_is_true(v))
+		return "yes";
+	if (json_is_false(v))
+		return "no";
+	return "-";
+}
+
+static int render(struct ctl *ctl, struct table *t)
+{
+	if (t->err != 0) {
+		table_close(t);
+		return out_of_memory(ctl);
+	}
+	table_render(t, ctl->out);
+	table_close(t);
+	return CTL_OK;
+}
+
+/* Print a finished write: with --json the answer, else the sentence and
+ * " (decision N)" when the answer names one. */
+static int write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
+{
+	json_t *decision = json_object_get(resp, "decision");
+	va_list ap;
+	char *s;
+
+	if (ctl->json) {
+		int rv = ctl_print_json(ctl, resp);
+
+		json_decref(resp);
+		return rv;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (s == NULL) {
+		json_decref(resp);
+		return out_of_memory(ctl);
+	}
+	if (json_is_integer(decision))
+		ctl_say(ctl->out, "%s (decision %" JSON_INTEGER_FORMAT ")", s,
+			json_integer_value(decision));
+	else
+		ctl_say(ctl->out, "%s", s);
+	free(s);
+	json_decref(resp);
+	return CTL_OK;
+}
+
+/* GET path; with --json print the answer and set *list NULL; else set
+ * *list to the array under key (its owner is *resp). */
+static int get_list(struct ctl *ctl, const char *path, const char *key,
+		    json_t **resp, json_t **list)
+{
+	int rv = ctl_call(ctl, "GET", path, NULL, resp);
+
+	*list = NULL;
+	if (rv != CTL_OK)
+		return rv;
+	if (ctl->json) {
+		rv = ctl_print_json(ctl, *resp);
+		json_decref(*resp);
+		*resp = NULL;
+		return rv;
+	}
+	*list = json_object_get(*resp, key);
+	if (!json_is_array(*list)) {
+		json_decref(*resp);
+		*resp = NULL;
+		ctl_say(ctl->err, "poolpairctl: bad answer: no '%s' list", key);
+		return CTL_FAILED;
+	}
+	return CTL_OK;
+}
+
+/* Tables shared by status and the list commands. */
+
+static int render_members(struct ctl *ctl, json_t *members)
+{
+	static const char *const hdr[] = {"ID",	  "NAME", "SITE", "POOL",
+					  "ROLE", "RAFT", "API",  "REACHABLE"};
+	struct table t;
+	json_t *m;
+	size_t i;
+
+	if (table_init(&t, 8, hdr) != 0)
+		return out_of_memory(ctl);
+	json_array_foreach (members, i, m) {
+		table_row(&t);
+		cell_key(&t, m, "id");
+		cell_key(&t, m, "name");
+		cell_key(&t, m, "site");
+		cell_key(&t, m, "pool");
+		cell_key(&t, m, "role");
+		cell_key(&t, m, "raft");
+		cell_key(&t, m, "api");
+		cell_key(&t, m, "reachable");
+	}
+	return render(ctl, &t);
+}
+
+/* cms (borrowed, may be NULL): the CMS object of a status, to also mark
+ * the standby pool. */
+static int render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
+{
+	static const char *const hdr[] = {
+	    "POOL",  "SITE",  "EDITION", "KIND",    "OS",  "PAIR",
+	    "STATE", "OWNER", "EPOCH",	 "HEALTHY", "CMS", "SUPPORTED"};
+	const char *standby =
+	    json_string_value(json_object_get(cms, "standby"));
+	struct table t;
+	json_t *p;
+	size_t i;
+
+	if (table_init(&t, 12, hdr) != 0)
+		return out_of_memory(ctl);
+	json_array_foreach (pools, i, p) {
+		const char *name =
+		    json_string_value(json_object_get(p, "name"));
+		const char *pair =
+		    json_string_value(json_object_get(p, "pair"));
+		json_t *supported = json_object_get(p, "supported");
+		const char *reason =
+		    json_string_value(json_object_get(p, "unsupported_reason"));
+
+		table_row(&t);
+		cell_key(&t, p, "name");
+		cell_key(&t, p, "site");
+		cell_key(&t, p, "edition");
+		cell_key(&t, p, "kind");
+		cell_key(&t, p, "os");
+		cell_key(&t, p, "pair");
+		cell_key(&t, p, "state");
+		cell_key(&t, p, "owner");
+		cell_key(&t, p, "epoch");
+		cell_key(&t, p, "healthy");
+		if (json_is_true(json_object_get(p, "hosts_cms")))
+			table_cell(&t, "active");
+		else if (name != NULL && standby != NULL &&
+			 standby[0] != '\0' && strcmp(name, standby) == 0)
+			table_cell(&t, "standby");
+		else
+			table_cell(&t, "-");
+		if (pair == NULL || pair[0] == '\0' || supported == NULL)
+			table_cell(&t, "-");
+		else if (json_is_false(supported))
+			table_cellf(&t, "no (%s)",
+				    reason != NULL && reason[0] != '\0'
+					? reason
+					: "unknown reason");
+		else
+			cell_json(&t, supported);
+	}
+	return render(ctl, &t);
+}
+
+static int render_sbas(struct ctl *ctl, json_t *sbas)
+{
+	static const char *const hdr[] = {"SBA", "SITE", "BACKUP",
+					  "RESILIENCY"};
+	struct table t;
+	json_t *s;
+	size_t i;
+
+	if (table_init(&t, 4, hdr) != 0)
+		return out_of_memory(ctl);
+	json_array_foreach (sbas, i, s) {
+		table_row(&t);
+		cell_key(&t, s, "name");
+		cell_key(&t, s, "site");
+		cell_key(&t, s, "backup_pool");
+		cell_key(&t, s, "resiliency_mode");
+	}
+	return render(ctl, &t);
+}
+
+static int render_backup(struct ctl *ctl, json_t *backup)
+{
+	static const char *const hdr[] = {"FROM",	"TO",	 "STATE",
+					  "HEAD",	"ACKED", "LAG_RECORDS",
+					  "LAG_SECONDS"};
+	static const char *const keys[] = {
+	    "from",	 "to",		"state",      "head_seq",
+	    "acked_seq", "lag_records", "lag_seconds"};
+	struct table t;
+	json_t *b;
+	size_t i;
+	size_t k;
+
+	if (table_init(&t, 7, hdr) != 0)
+		return out_of_memory(ctl);
+	json_array_foreach (backup, i, b) {
+		table_row(&t);
+		for (k = 0; k < 7; k++)
+			cell_key(&t, b, keys[k]);
+	}
+	return render(ctl, &t);
+}
+
+static void say_cms(struct ctl *ctl, const char *prefix, json_t *cms)
+{
+	char b1[32];
+	char b2[32];
+	char b3[32];
+
+	ctl_say(ctl->out, "%sactive %s, standby %s, epoch %s", prefix,
+		text_of(json_object_get(cms, "active"), b1, sizeof(b1)),
+		text_of(json_object_get(cms, "standby"), b2, sizeof(b2)),
+		text_of(json_object_get(cms, "epoch"), b3, sizeof(b3)));
+}
+
+/* status */
+
+/* "a, b, c" of the strings of arr (malloc()ed), or NULL out of memory. */
+static char *join_strings(json_t *arr)
+{
+	char *out = strdup("");
+	json_t *v;
+	size_t i;
+
+	json_array_foreach (arr, i, v) {
+		char buf[32];
+		char *next;
+
+		if (out == NULL)
+			return NULL;
+		if (asprintf(&next, "%s%s%s", out, i ? ", " : "",
+			     text_of(v, buf, sizeof(buf))) < 0)
+			next = NULL;
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+static void say_cluster(struct ctl *ctl, json_t *st)
+{
+	json_t *self = json_object_get(st, "self");
+	json_t *cl = json_object_get(st, "cluster");
+	json_t *leader = json_object_get(cl, "leader");
+	char b[6][32];
+	char *lead = NULL;
+
+	if (json_is_object(leader) &&
+	    asprintf(&lead, "%s (id %s, api %s)",
+		     text_of(json_object_get(leader, "name"), b[0], 32),
+		     text_of(json_object_get(leader, "id"), b[1], 32),
+		     text_of(json_object_get(leader, "api"), b[2], 32)) < 0)
+		lead = NULL;
+	ctl_say(ctl->out, "cluster: leader %s, term %s, commit %s, applied %s",
+		lead != NULL ? lead : "none known",
+		text_of(json_object_get(cl, "term"), b[3], 32),
+		text_of(json_object_get(cl, "commit_index"), b[4], 32),
+		text_of(json_object_get(cl, "applied_index"), b[5], 32));
+	free(lead);
+	if (json_is_object(self))
+		ctl_say(ctl->out, "answered by: %s (id %s, %s)",
+			text_of(json_object_get(self, "name"), b[0], 32),
+			text_of(json_object_get(self, "id"), b[1], 32),
+			text_of(json_object_get(self, "state"), b[2], 32));
+}
+
+/* A titled section: "TITLE: none" or "TITLE:" and its table. */
+static int status_section(struct ctl *ctl, const char *title, json_t *list,
+			  int (*fn)(struct ctl *, json_t *))
+{
+	ctl_say(ctl->out, "%s", "");
+	if (json_array_size(list) == 0) {
+		ctl_say(ctl->out, "%s: none", title);
+		return CTL_OK;
+	}
+	ctl_say(ctl->out, "%s:", title);
+	return fn(ctl, list);
+}
+
+static int cmd_status(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *st;
+	json_t *cms;
+	json_t *pol;
+	json_t *v;
+	char *sites;
+	char b[3][32];
+	int rv = ctl_call(ctl, "GET", "/v1/status", NULL, &st);
+
+	if (rv != CTL_OK)
+		return rv;
+	if (ctl->json) {
+		rv = ctl_print_json(ctl, st);
+		json_decref(st);
+		return rv;
+	}
+	if (!json_is_object(st)) {
+		json_decref(st);
+		return bad_answer(ctl, "status is not an object");
+	}
+	say_cluster(ctl, st);
+	rv = status_section(
+	    ctl, "members",
+	    json_object_get(json_object_get(st, "cluster"), "members"),
+	    render_members);
+	if (rv != CTL_OK)
+		goto out;
+
+	sites = join_strings(json_object_get(st, "sites"));
+	if (sites == NULL) {
+		rv = out_of_memory(ctl);
+		goto out;
+	}
+	ctl_say(ctl->out, "%s", "");
+	ctl_say(ctl->out, "sites: %s", sites[0] ? sites : "none");
+	free(sites);
+
+	cms = json_object_get(st, "cms");
+	v = json_object_get(st, "pools");
+	ctl_say(ctl->out, "%s", "");
+	if (json_array_size(v) == 0) {
+		ctl_say(ctl->out, "pools: none");
+	} else {
+		ctl_say(ctl->out, "pools:");
+		rv = render_pools(ctl, v, cms);
+		if (rv != CTL_OK)
+			goto out;
+	}
+	rv = status_section(ctl, "sbas", json_object_get(st, "sbas"),
+			    render_sbas);
+	if (rv != CTL_OK)
+		goto out;
+	v = json_object_get(st, "backup");
+	if (json_array_size(v) > 0) {
+		rv = status_section(ctl, "backup", v, render_backup);
+		if (rv != CTL_OK)
+			goto out;
+	}
+
+	ctl_say(ctl->out, "%s", "");
+	if (json_is_object(cms))
+		say_cms(ctl, "cms: ", cms);
+	else
+		ctl_say(ctl->out, "cms: not placed");
+	pol = json_object_get(st, "policy");
+	ctl_say(
+	    ctl->out,
+	    "policy: failover %s, max lag on failover %s ms, "
+	    "cooldown %s ms",
+	    text_of(json_object_get(pol, "failover"), b[0], 32),
+	    text_of(json_object_get(pol, "max_lag_on_failover_ms"), b[1], 32),
+	    text_of(json_object_get(pol, "cooldown_ms"), b[2], 32));
+out:
+	json_decref(st);
+	return rv;
+}
+
+/* members */
+
+static int cmd_member_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *resp;
+	json_t *list;
+	int rv = get_list(ctl, "/v1/members", "members", &resp, &list);
+
+	if (rv != CTL_OK || list == NULL)
+		return rv;
+	if (json_array_size(list) == 0)
+		ctl_say(ctl->out, "no members");
+	else
+		rv = render_members(ctl, list);
+	json_decref(resp);
+	return rv;
+}
+
+static int parse_member_id(const char *s, unsigned long long *id)
+{
+	return parse_uint(s, INT64_MAX, id) != 0 || *id == 0 ? -1 : 0;
+}
+
+static int cmd_member_add(struct ctl *ctl, const struct ctl_args *a)
+{
+	static const char *const roles[] = {"voter", "standby", "spare", NULL};
+	const char *role = a->opt[0];
+	unsigned long long id;
+	json_t *body;
+	json_t *resp;
+	int rv;
+
+	if (parse_member_id(a->pos[0], &id) != 0)
+		return ctl_usage_error(
+		    ctl, a, "bad member id '%s' (a number > 0)", a->pos[0]);
+	if (a->pos[1][0] == '\0')
+		return ctl_usage_error(ctl, a, "empty address");
+	if (args_utf8(ctl, a) != CTL_OK)
+		return CTL_USAGE;
+	if (role != NULL && !one_of(role, roles))
+		return ctl_usage_error(ctl, a,
+				       "bad --role '%s' (voter, standby or "
+				       "spare)",
+				       role);
+	body =
+	    json_pack("{s:I, s:s}", "id", (json_int_t)id, "address", a->pos[1]);
+	if (body != NULL && role != NULL &&
+	    json_object_set_new(body, "role", json_string(role)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	if (body == NULL)
+		return out_of_memory(ctl);
+	rv = ctl_call(ctl, "POST", "/v1/members", body, &resp);
+	json_decref(body);
+	if (rv != CTL_OK)
+		return rv;
+	return write_done(ctl, resp,
+			  "member %llu (%s) added; it becomes %s once it has "
+			  "caught up",
+			  id, a->pos[1],
+			  role != NULL ? role : "voter or standby");
+}
+
+static int cmd_member_remove(struct ctl *ctl, const struct ctl_args *a)
+{
+	unsigned long long id;
+	char path[64];
+	json_t *resp;
+	int rv;
+
+	if (parse_member_id(a->pos[0], &id) != 0)
+		return ctl_usage_error(
+		    ctl, a, "bad member id '%s' (a number > 0)", a->pos[0]);
+	snprintf(path, sizeof(path), "/v1/members/%llu", id);
+	rv = ctl_call(ctl, "DELETE", path, NULL, &resp);
+	if (rv != CTL_OK)
+		return rv;
+	return write_done(ctl, resp, "member %llu removed", id);
+}
+
+/* Simple writes: DELETE PREFIX/NAME and say what was done. */
+static int delete_named(struct ctl *ctl, const char *prefix, const char *name,
+			const char *done_fmt)
+{
+	char *path = path_join(prefix, name);
+	json_t *resp;
+	int rv;
+
+	if (path == NULL)
+		return out_of_memory(ctl);
+	rv = ctl_call(ctl, "DELETE", path, NULL, &resp);
+	free(path);
+	if (rv != CTL_OK)
+		return rv;
+	return write_done(ctl, resp, done_fmt, name);
+}
+
+/* POST body (owned: released here) to path. */
+static int post_owned(struct ctl *ctl, const char *path, json_t *body,
+		      json_t **resp)
+{
+	int rv;
+
+	if (body == NULL)
+		return out_of_memory(ctl);
+	rv = ctl_call(ctl, "POST", path, body, resp);
+	json_decref(body);
+	return rv;
+}
+
+/* sites */
+
+static int cmd_site_add(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *resp;
+	int rv;
+
+	if (args_utf8(ctl, a) != CTL_OK)
+		return CTL_USAGE;
+	rv = post_owned(ctl, "/v1/sites", json_pack("{s:s}", "name", a->pos[0]),
+			&resp);
+	if (rv != CTL_OK)
+		return rv;
+	return write_done(ctl, resp, "site %s added", a->pos[0]);
+}
+
+static int cmd_site_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	static const char *const hdr[] = {"SITE"};
+	struct table t;
+	json_t *resp;
+	json_t *list;
+	json_t *v;
+	size_t i;
+	int rv = get_list(ctl, "/v1/sites", "sites", &resp, &list);
+
+	if (rv != CTL_OK || list == NULL)
+		return rv;
+	if (json_array_size(list) == 0) {
+		ctl_say(ctl->out, "no sites");
+		json_decref(resp);
+		return CTL_OK;
+	}
+	if (table_init(&t, 1, hdr) != 0) {
+		json_decref(resp);
+		return out_of_memory(ctl);
+	}
+	json_array_foreach (list, i, v) {
+		table_row(&t);
+		cell_json(&t, v);
+	}
+	rv = render(ctl, &t);
+	json_decref(resp);
+	return rv;
+}
+
+static int cmd_site_remove(struct ctl *ctl, const struct ctl_args *a)
+{
+	return delete_named(ctl, "/v1/sites", a->pos[0], "site %s removed");
+}
+
+/* pools */
+
+static int cmd_pool_add(struct ctl *ctl, const struct ctl_args *a)
+{
+	static const char *const editions[] = {"enterprise", "standard", NULL};
+	static const char *const kinds[] = {"physical", "virtual", NULL};
+	static const char *const required[] = {"--site", "--edition", "--kind",
+					       "--os"};
+	unsigned long long capacity = 0;
+	json_t *body;
+	json_t *resp;
+	size_t i;
+	int rv;
+
+	for (i = 0; i < 4; i++)
+		if (a->opt[i] == NULL || a->opt[i][0] == '\0')
+			return ctl_usage_error(ctl, a, "missing %s",
+					       required[i]);
+	if (!one_of(a->opt[1], editions))
+		return ctl_usage_error(ctl, a,
+				       "bad --edition '%s' (enterprise or "
+				       "standard)",
+				       a->opt[1]);
+	if (!one_of(a->opt[2], kinds))
+		return ctl_usage_error(
+		    ctl, a, "bad --kind '%s' (physical or virtual)", a->opt[2]);
+	if (a->opt[4] != NULL &&
+	    parse_uint(a->opt[4], UINT32_MAX, &capacity) != 0)
+		return ctl_usage_error(ctl, a,
+				       "bad --capacity '%s' (0 to %u users)",
+				       a->opt[4], UINT32_MAX);
+	if (args_utf8(ctl, a) != CTL_OK)
+		return CTL_USAGE;
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", a->pos[0], "site",
+			 a->opt[0], "edition", a->opt[1], "kind", a->opt[2],
+			 "os", a->opt[3]);
+	if (body != NULL && a->opt[4] != NULL &&
+	    json_object_set_new(body, "capacity",
+				json_integer((json_int_t)capacity)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	rv = post_owned(ctl, "/v1/pools", body, &resp);
+	if (rv != CTL_OK)
+		return rv;
+	return write_done(ctl, resp, "pool %s added", a->pos[0]);
+}
+
+static int cmd_pool_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *resp;
+	json_t *list;
+	int rv = get_list(ctl, "/v1/pools", "pools", &resp, &list);
+
+	if (rv != CTL_OK || list == NULL)
+		return rv;
+	if (json_array_size(list) == 0)
+		ctl_say(ctl->out, "no pools");
+	else
+		rv = render_pools(ctl, list, NULL);
+	json_decref(resp);
+	return rv;
+}
+
+static int cmd_pool_remove(struct ctl *ctl, const struct ctl_args *a)
+{
+	return delete_named(ctl, "/v1/pools", a->pos[0], "pool %s removed");
+}
+
+/* pairs */
+
+static int cmd_pair(struct ctl *ctl, const struct ctl_args *a)
+{
+	int force = a->opt[0] != NULL;
+	json_t *resp;
+	json_t *pair;
+	int rv;
+
+	if (args_utf8(ctl, a) != CTL_OK)
+		return CTL_USAGE;
+	rv = post_owned(ctl, "/v1/pairs",
+			json_pack("{s:s, s:s, s:b}", "a", a->pos[0], "b",
+				  a->pos[1], "force", force),
+			&resp);
+	if (rv != CTL_OK)
+		return rv;
+	pair = json_object_get(resp, "pair");
+	if (!ctl->json && json_is_false(json_object_get(pair, "supported"))) {
+		const char *reason =
+		    json_string_value(json_object_get(pair, "reason"));
+
+		ctl_say(
+		    ctl->err, "poolpairctl: warning: unsupported pairing: %s",
+		    reason != NULL && reason[0] ? reason : "unknown reason");
+	}
+	return write_done(ctl, resp, "paired %s with %s%s", a->pos[0],
+			  a->pos[1],
+			  json_is_false(json_object_get(pair, "supported"))
+			      ? " as an unsupported pair"
+			      : "");
+}
+
+static int cmd_unpair(struct ctl *ctl, const struct ctl_args *a)
+{
+	return delete_named(ctl, "/v1/pairs", a->pos[0], "unpaired %s");
+}
+
+/* sbas */
+
+static int cmd_sba_add(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *resp;
+	int rv;
+
+	if (a->opt[0] == NULL || a->opt[0][0] == '\0')
+		return ctl_usage_error(ctl, a, "missing --site");
+	if (a->opt[1] == NULL || a->opt[1][0] == '\0')
+		return ctl_usage_error(ctl, a, "missing --backup-pool");
+	if (args_utf8(ctl, a) != CTL_OK)
+		return CTL_USAGE;
+	rv = post_owned(ctl, "/v1/sbas",
+			json_pack("{s:s, s:s, s:s}", "name", a->pos[0], "site",
+				  a->opt[0], "backup_pool", a->opt[1]),
+			&resp);
+	if (rv != CTL_OK)
+		return rv;
+	return write_done(ctl, resp, "sba %s added with backup pool %s",
+			  a->pos[0], a->opt[1]);
+}
+
+static int cmd_sba_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *resp;
+	json_t *list;
+	int rv = get_list(ctl, "/v1/sbas", "sbas", &resp, &list);
+
+	if (rv != CTL_OK || list == NULL)
+		return rv;
+	if (json_array_size(list) == 0)
+		ctl_say(ctl->out, "no sbas");
+	else
+		rv = render_sbas(ctl, list);
+	json_decref(resp);
+	return rv;
+}
+
+static int cmd_sba_remove(struct ctl *ctl, const struct ctl_args *a)
+{
+	return delete_named(ctl, "/v1/sbas", a->pos[0], "sba %s removed");
+}
+
+/* cms */
+
+static int cmd_cms_show(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *cms;
+	int rv = ctl_call(ctl, "GET", "/v1/cms", NULL, &cms);
+
+	if (rv != CTL_OK)
+		return rv;
+	if (ctl->json)
+		rv = ctl_print_json(ctl, cms);
+	else if (!json_is_object(cms))
+		rv = bad_answer(ctl, "cms is not an object");
+	else
+		say_cms(ctl, "cms: ", cms);
+	json_decref(cms);
+	return rv;
+}
+
+/* history */
+
+/* TIME cell: the server's ISO 8601 "time", else time_ms formatted. */
+static void cell_time(struct table *t, json_t *h)
+{
+	json_t *iso = json_object_get(h, "time");
+	json_t *ms = json_object_get(h, "time_ms");
+	char buf[64];
+	struct tm tm;
+	time_t sec;
+
+	if (json_is_string(iso) && json_string_length(iso) > 0) {
+		table_cell(t, json_string_value(iso));
+		return;
+	}
+	if (!json_is_integer(ms) || json_integer_value(ms) < 0) {
+		table_cell(t, "-");
+		return;
+	}
+	sec = (time_t)(json_integer_value(ms) / 1000);
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		table_cell(t, "-");
+		return;
+	}
+	table_cell(t, buf);
+}
+
+static void cell_result(struct table *t, json_t *h)
+{
+	const char *result = json_string_value(json_object_get(h, "result"));
+	const char *code = json_string_value(json_object_get(h, "code"));
+	const char *reason = json_string_value(json_object_get(h, "reason"));
+	const char *forced =
+	    json_is_true(json_object_get(h, "forced")) ? " (forced)" : "";
+
+	if (result != NULL && strcmp(result, "refused") == 0)
+		table_cellf(t, "refused %s: %s%s",
+			    code != NULL && code[0] ? code : "-",
+			    reason != NULL && reason[0] ? reason : "-", forced);
+	else
+		table_cellf(t, "%s%s",
+			    result != NULL && result[0] ? result : "-", forced);
+}
+
+static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
+{
+	static const char *const hdr[] = {"SEQ", "TIME", "WHO", "WHAT",
+					  "RESULT"};
+	unsigned long long limit = 0;
+	char path[64] = "/v1/history";
+	struct table t;
+	json_t *resp;
+	json_t *list;
+	json_t *h;
+	size_t i;
+	int rv;
+
+	if (a->opt[0] != NULL) {
+		if (parse_uint(a->opt[0], 256, &limit) != 0 || limit == 0)
+			return ctl_usage_error(
+			    ctl, a, "bad --limit '%s' (1 to 256)", a->opt[0]);
+		snprintf(path, sizeof(path), "/v1/history?limit=%llu", limit);
+	}
+	rv = get_list(ctl, path, "history", &resp, &list);
+	if (rv != CTL_OK || list == NULL)
+		return rv;
+	if (json_array_size(list) == 0) {
+		ctl_say(ctl->out, "no decisions yet");
+		json_decref(resp);
+		return CTL_OK;
+	}
+	if (table_init(&t, 5, hdr) != 0) {
+		json_decref(resp);
+		return out_of_memory(ctl);
+	}
+	json_array_foreach (list, i, h) {
+		table_row(&t);
+		cell_key(&t, h, "seq");
+		cell_time(&t, h);
+		cell_key(&t, h, "who");
+		cell_key(&t, h, "what");
+		cell_result(&t, h);
+	}
+	rv = render(ctl, &t);
+	json_decref(resp);
+	return rv;
+}
+
+/* The table. Option indexes in a->opt follow the order of opts. */
+static const struct ctl_command ctl_commands[] = {
+    {"status", 0, 0, {NULL}, cmd_status, "status"},
+    {"member list", 0, 0, {NULL}, cmd_member_list, "member list"},
+    {"member add",
+     2,
+     2,
+     {"role=", NULL},
+     cmd_member_add,
+     "member add ID ADDRESS [--role voter|standby|spare]"},
+    {"member remove", 1, 1, {NULL}, cmd_member_remove, "member remove ID"},
+    {"pool add",
+     1,
+     1,
+     {"site=", "edition=", "kind=", "os=", "capacity=", NULL},
+     cmd_pool_add,
+     "pool add NAME --site S --edition enterprise|standard "
+     "--kind physical|virtual --os OS [--capacity N]"},
+    {"pool list", 0, 0, {NULL}, cmd_pool_list, "pool list"},
+    {"pool remove", 1, 1, {NULL}, cmd_pool_remove, "pool remove NAME"},
+    {"site add", 1, 1, {NULL}, cmd_site_add, "site add NAME"},
+    {"site list", 0, 0, {NULL}, cmd_site_list, "site list"},
+    {"site remove", 1, 1, {NULL}, cmd_site_remove, "site remove NAME"},
+    {"pair", 2, 2, {"force", NULL}, cmd_pair, "pair A B [--force]"},
+    {"unpair", 1, 1, {NULL}, cmd_unpair, "unpair POOL"},
+    {"sba add",
+     1,
+     1,
+     {"site=", "backup-pool=", NULL},
+     cmd_sba_add,
+     "sba add NAME --site S --backup-pool POOL"},
+    {"sba list", 0, 0, {NULL}, cmd_sba_list, "sba list"},
+    {"sba remove", 1, 1, {NULL}, cmd_sba_remove, "sba remove NAME"},
+    {"cms show", 0, 0, {NULL}, cmd_cms_show, "cms show"},
+    {"topology apply",
+     1,
+     1,
+     {"dry-run", NULL},
+     topology_apply,
+     "topology apply FILE|- [--dry-run]"},
+    {"history", 0, 0, {"limit=", NULL}, cmd_history, "history [--limit N]"},
+};
+
+#define CTL_NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
+
+/* Length of the first word of name. */
+static size_t first_word_len(const char *name)
+{
+	const char *sp = strchr(name, ' ');
+
+	return sp != NULL ? (size_t)(sp - name) : strlen(name);
+}
+
+const struct ctl_command *ctl_command_find(int argc, char *const argv[],
+					   int *words)
+{
+	size_t i;
+
+	if (argc < 1)
+		return NULL;
+	for (i = 0; i < CTL_NCOMMANDS; i++) {
+		const char *name = ctl_commands[i].name;
+		size_t n = first_word_len(name);
+
+		if (strlen(argv[0]) != n || strncmp(name, argv[0], n) != 0)
+			continue;
+		if (name[n] == '\0') {
+			*words = 1;
+			return &ctl_commands[i];
+		}
+		if (argc >= 2 && strcmp(name + n + 1, argv[1]) == 0) {
+			*words = 2;
+			return &ctl_commands[i];
+		}
+	}
+	return NULL;
+}
+
+int ctl_command_usages(FILE *out, const char *group)
+{
+	int lines = 0;
+	size_t i;
+
+	for (i = 0; i < CTL_NCOMMANDS; i++) {
+		const char *name = ctl_commands[i].name;
+		size_t n = first_word_len(name);
+
+		if (group != NULL &&
+		    (strlen(group) != n || strncmp(name, group, n) != 0))
+			continue;
+		if (out != NULL)
+			fprintf(out, "usage: poolpairctl %s\n",
+				ctl_commands[i].usage);
+		lines++;
+	}
+	return lines;
+}

@@ -1,1 +1,384 @@
-int main(void) { return 0; }
+/* poolpairctl: command-line client of the poolpair HTTP API.
+ *
+ * main only reads the command line: global options, the command and its
+ * arguments; then it hands the parsed arguments to the command (see
+ * commands.h), which speaks HTTP through client.h. */
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/ctl/client.h"
+#include "agent/ctl/commands.h"
+
+static const char usage_text[] =
+    "NAME\n"
+    "    poolpairctl - control a poolpair cluster\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    poolpairctl [--api URL] [--json] [--timeout SECONDS] COMMAND ...\n"
+    "    poolpairctl help | --help\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    poolpairctl talks to any agent of a poolpair cluster over its HTTP\n"
+    "    API. Reads are answered by the agent asked; a write sent to a\n"
+    "    follower is redirected (307) to the Raft leader and poolpairctl\n"
+    "    repeats it there, at most 5 times. Every write is recorded in the\n"
+    "    history with the caller USER@HOST.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --api URL          agent to talk to (default: $POOLPAIR_API, else\n"
+    "                       http://127.0.0.1:7101)\n"
+    "    --json             print the server's JSON answer instead of text\n"
+    "    --timeout SECONDS  give up on a request after SECONDS (default 10)\n"
+    "    --help             print this text\n"
+    "    Global options may also follow the command.\n"
+    "\n"
+    "COMMANDS\n"
+    "    status\n"
+    "        Cluster (leader, term, commit and applied index), members,\n"
+    "        sites, pools, SBAs, CMS and failover policy.\n"
+    "\n"
+    "    member list\n"
+    "    member add ID ADDRESS [--role voter|standby|spare]\n"
+    "        Add Raft member ID at its Raft address HOST:PORT. It joins as\n"
+    "        spare and is made voter or standby once it has caught up.\n"
+    "    member remove ID\n"
+    "\n"
+    "    site add NAME\n"
+    "    site list\n"
+    "    site remove NAME\n"
+    "\n"
+    "    pool add NAME --site S --edition enterprise|standard\n"
+    "             --kind physical|virtual --os OS [--capacity N]\n"
+    "        Define a Front End pool. The first pool hosts the active CMS.\n"
+    "    pool list\n"
+    "    pool remove NAME\n"
+    "\n"
+    "    pair A B [--force]\n"
+    "        Pair pools A and B. They must differ in site and match in\n"
+    "        edition, kind and OS; --force pairs them anyway and the pair\n"
+    "        stays marked unsupported.\n"
+    "    unpair POOL\n"
+    "\n"
+    "    sba add NAME --site S --backup-pool POOL\n"
+    "    sba list\n"
+    "    sba remove NAME\n"
+    "\n"
+    "    cms show\n"
+    "        Active and standby pool of the CMS and its epoch.\n"
+    "\n"
+    "    topology apply FILE [--dry-run]\n"
+    "        FILE (or - for stdin) holds the whole wanted topology as JSON:\n"
+    "        {\"sites\": [...], \"pools\": [...], \"pairs\": [...],\n"
+    "         \"sbas\": [...], \"cms\": POOL, \"policy\": {...}}.\n"
+    "        Shows the difference to the cluster (+ add, - remove,\n"
+    "        ~ change), then commits it as one decision unless --dry-run\n"
+    "        is given or nothing changes.\n"
+    "\n"
+    "    history [--limit N]\n"
+    "        The last N decisions (1 to 256, default 50), newest last,\n"
+    "        with who asked and refusals with their reason.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    POOLPAIR_API       default for --api\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0  done\n"
+    "    1  refused by the cluster, or the request failed\n"
+    "       (message on stderr: \"poolpairctl: CODE: MESSAGE\")\n"
+    "    2  bad command line\n"
+    "\n"
+    "EXAMPLES\n"
+    "    poolpairctl pool add pool-east --site east --edition enterprise \\\n"
+    "        --kind physical --os windows-2019\n"
+    "    poolpairctl pair pool-east pool-west\n"
+    "    poolpairctl --api http://10.0.0.2:7101 status\n"
+    "    poolpairctl topology apply topo.json --dry-run\n";
+
+static const char short_usage_text[] =
+    "usage: poolpairctl [--api URL] [--json] [--timeout SECONDS] "
+    "COMMAND ...\n"
+    "run 'poolpairctl help' for the commands\n";
+
+/* Global options, from the command line or the environment. */
+struct ctl_opts {
+	const char *api;     /* borrowed from argv or the environment */
+	const char *api_src; /* "--api" or "POOLPAIR_API", for messages */
+	int json;
+	long timeout_ms;
+	int help;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("poolpairctl: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	fputs(short_usage_text, stderr);
+	return CTL_USAGE;
+}
+
+/* Seconds (decimal, 0 < s <= 3600) as milliseconds, or -1. */
+static long parse_timeout(const char *s)
+{
+	char *end;
+	double sec;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	sec = strtod(s, &end);
+	if (*end != '\0' || !isfinite(sec) || sec <= 0 || sec > 3600)
+		return -1;
+	return sec * 1000 < 1 ? 1 : (long)(sec * 1000 + 0.5);
+}
+
+/* Whether arg is "--NAME" or "--NAME=VALUE" for name; *value is the
+ * inline value or NULL. */
+static int opt_is(const char *arg, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
+		return 0;
+	if (arg[2 + n] == '\0') {
+		*value = NULL;
+		return 1;
+	}
+	if (arg[2 + n] == '=') {
+		*value = arg + 3 + n;
+		return 1;
+	}
+	return 0;
+}
+
+/* Outcome of parse_global(). */
+enum {
+	GLOBAL_NO = 0,	 /* not a global option */
+	GLOBAL_YES = 1,	 /* a global option, taken */
+	GLOBAL_BAD = -1, /* a global option with a bad value (reported) */
+};
+
+/* Try argv[*i] as a global option; on GLOBAL_YES *i has moved past its
+ * value when it took the next argument. */
+static int parse_global(int argc, char *argv[], int *i, struct ctl_opts *o)
+{
+	const char *arg = argv[*i];
+	const char *val;
+
+	if (opt_is(arg, "json", &val) || opt_is(arg, "help", &val)) {
+		if (val != NULL) {
+			usage_error("option %s takes no value", arg);
+			return GLOBAL_BAD;
+		}
+		if (strcmp(arg, "--json") == 0)
+			o->json = 1;
+		else
+			o->help = 1;
+		return GLOBAL_YES;
+	}
+	if (opt_is(arg, "api", &val) || opt_is(arg, "timeout", &val)) {
+		int is_api = strncmp(arg, "--api", 5) == 0;
+
+		if (val == NULL) {
+			if (*i + 1 >= argc) {
+				usage_error("option %s needs a value", arg);
+				return GLOBAL_BAD;
+			}
+			val = argv[++*i];
+		}
+		if (is_api) {
+			o->api = val;
+			o->api_src = "--api";
+		} else {
+			o->timeout_ms = parse_timeout(val);
+			if (o->timeout_ms < 0) {
+				usage_error("bad --timeout '%s' (seconds, more "
+					    "than 0 and at most 3600)",
+					    val);
+				return GLOBAL_BAD;
+			}
+		}
+		return GLOBAL_YES;
+	}
+	return GLOBAL_NO;
+}
+
+/* Parse the arguments of cmd (argv[i..argc-1]) into a. Returns CTL_OK,
+ * or CTL_USAGE (reported). Global options found among them go to o. */
+static int parse_command(struct ctl *ctl, const struct ctl_command *cmd,
+			 int argc, char *argv[], int i, struct ctl_args *a,
+			 struct ctl_opts *o)
+{
+	int only_pos = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->cmd = cmd;
+	for (; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *val = NULL;
+		size_t k;
+		int rv;
+
+		if (only_pos || arg[0] != '-' || strcmp(arg, "-") == 0) {
+			if (a->npos == cmd->max_pos)
+				return ctl_usage_error(ctl, a,
+						       "unexpected argument "
+						       "'%s'",
+						       arg);
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		rv = parse_global(argc, argv, &i, o);
+		if (rv == GLOBAL_BAD)
+			return CTL_USAGE;
+		if (rv == GLOBAL_YES)
+			continue;
+		for (k = 0; cmd->opts[k] != NULL; k++) {
+			size_t n = strcspn(cmd->opts[k], "=");
+			int takes_value = cmd->opts[k][n] == '=';
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", (int)n,
+				 cmd->opts[k]);
+			if (!opt_is(arg, name, &val))
+				continue;
+			if (a->opt[k] != NULL)
+				return ctl_usage_error(
+				    ctl, a, "option --%s given twice", name);
+			if (!takes_value && val != NULL)
+				return ctl_usage_error(ctl, a,
+						       "option --%s takes no "
+						       "value",
+						       name);
+			if (takes_value && val == NULL) {
+				if (i + 1 >= argc)
+					return ctl_usage_error(
+					    ctl, a, "option --%s needs a value",
+					    name);
+				val = argv[++i];
+			}
+			a->opt[k] = takes_value ? val : "";
+			break;
+		}
+		if (cmd->opts[k] == NULL)
+			return ctl_usage_error(ctl, a, "unknown option '%s'",
+					       arg);
+	}
+	if (o->help)
+		return CTL_OK;
+	if (a->npos < cmd->min_pos)
+		return ctl_usage_error(ctl, a, "missing arguments");
+	return CTL_OK;
+}
+
+/* Report an unknown command: the usages of its group when the first word
+ * names one. */
+static int unknown_command(int argc, char *argv[])
+{
+	int group = ctl_command_usages(NULL, argv[0]) > 0;
+
+	if (group && (argc < 2 || argv[1][0] == '-'))
+		fprintf(stderr, "poolpairctl: '%s' needs a subcommand\n",
+			argv[0]);
+	else if (group)
+		fprintf(stderr, "poolpairctl: unknown command '%s %s'\n",
+			argv[0], argv[1]);
+	else
+		fprintf(stderr, "poolpairctl: unknown command '%s'\n", argv[0]);
+	if (ctl_command_usages(stderr, argv[0]) == 0)
+		fputs(short_usage_text, stderr);
+	return CTL_USAGE;
+}
+
+static int check_api(const char *url, const char *src)
+{
+	const char *host = NULL;
+
+	if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	if (host == NULL || *host == '\0' || *host == '/') {
+		fprintf(stderr,
+			"poolpairctl: bad %s '%s' (an http:// or https:// "
+			"URL)\n",
+			src, url);
+		fputs(short_usage_text, stderr);
+		return CTL_USAGE;
+	}
+	return CTL_OK;
+}
+
+int main(int argc, char *argv[])
+{
+	struct ctl_opts o = {.timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS};
+	struct ctl ctl = {.out = stdout, .err = stderr};
+	const struct ctl_command *cmd;
+	struct ctl_args args;
+	struct client client;
+	const char *env = getenv("POOLPAIR_API");
+	int words = 0;
+	int i;
+	int rv;
+
+	o.api = env != NULL && env[0] != '\0' ? env : CLIENT_DEFAULT_URL;
+	o.api_src = env != NULL && env[0] != '\0' ? "POOLPAIR_API" : "--api";
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		rv = parse_global(argc, argv, &i, &o);
+		if (rv == GLOBAL_BAD)
+			return CTL_USAGE;
+		if (rv == GLOBAL_NO)
+			return usage_error("unknown option '%s'", argv[i]);
+	}
+	if (o.help || (i < argc && strcmp(argv[i], "help") == 0)) {
+		fputs(usage_text, stdout);
+		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
+	}
+	if (i >= argc) {
+		fputs("poolpairctl: no command given\n", stderr);
+		fputs(short_usage_text, stderr);
+		return CTL_USAGE;
+	}
+	cmd = ctl_command_find(argc - i, argv + i, &words);
+	if (cmd == NULL)
+		return unknown_command(argc - i, argv + i);
+	rv = parse_command(&ctl, cmd, argc, argv, i + words, &args, &o);
+	if (rv != CTL_OK)
+		return rv;
+	if (o.help) {
+		fputs(usage_text, stdout);
+		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
+	}
+	if (check_api(o.api, o.api_src) != CTL_OK)
+		return CTL_USAGE;
+	ctl.json = o.json;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("poolpairctl: cannot initialise libcurl\n", stderr);
+		return CTL_FAILED;
+	}
+	if (client_init(&client, o.api, o.timeout_ms) != 0) {
+		fputs("poolpairctl: out of memory\n", stderr);
+		curl_global_cleanup();
+		return CTL_FAILED;
+	}
+	ctl.client = &client;
+	rv = cmd->run(&ctl, &args);
+	client_close(&client);
+	curl_global_cleanup();
+	if (fflush(stdout) != 0 && rv == CTL_OK) {
+		fputs("poolpairctl: cannot write the output\n", stderr);
+		rv = CTL_FAILED;
+	}
+	return rv;
+}
