@@ -1,0 +1,179 @@
+/* config: the INI configuration file of poolpaird (`poolpaird -c FILE`).
+ *
+ * Parsed with inih. Every key is known: an unknown section or key, a
+ * duplicate key, a line that is neither `[section]` nor `key = value`, or a
+ * value that does not fit its type is an error. Errors read
+ * `FILE:LINE: message`; only a missing key (or a missing group of keys,
+ * such as part of [tls]) reads `FILE: missing [section] key`. The first
+ * error wins.
+ *
+ *   [agent]     name, id, site, pool (omit for a witness), data_dir
+ *   [listen]    raft, data (required with pool), api          host:port
+ *   [cluster]   bootstrap = id@host:port, ...  | join = http://host:port
+ *               election_timeout, heartbeat_timeout, snapshot_threshold,
+ *               snapshot_trailing, max_voters
+ *   [failover]  heartbeat, lease, grace, drift_margin, policy,
+ *               max_lag_on_failover, cooldown, pre_failover, fence_command,
+ *               on_owner_change, hook_timeout
+ *   [tls]       ca, cert, key (all three or none)
+ *   [log]       level
+ *
+ * Syntax (inih): `;` and `#` start a comment line; ` ;` starts a comment
+ * after a value (so no value, hook commands included, can hold " ;");
+ * leading and trailing blanks are ignored; `key: value` is accepted for
+ * `key = value`. There are no continuation lines. A line holds
+ * at most CONFIG_LINE_MAX characters (inih's line buffer): a longer line is
+ * an error, never cut.
+ *
+ * Durations: `250ms`, `2s`, `1.5s`, `1m`, `1h`, or a bare integer meaning
+ * milliseconds; a whole number of milliseconds up to UINT32_MAX.
+ *
+ * Host and port: `HOST:PORT` where HOST is an IPv4 literal, a host name
+ * (such as `localhost`) or a bracketed IPv6 literal (`[::1]:7001`), and PORT
+ * is 1..65535. The host is stored without brackets.
+ *
+ * No function here keeps a pointer to its arguments. config_load() reads a
+ * file: call it at start, not on the event loop. */
+#ifndef POOLPAIR_CONFIG_H
+#define POOLPAIR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_NAME_LEN 64 /* agent name, site, pool: 1..63 of [A-Za-z0-9._-]  \
+			    */
+#define CONFIG_PATH_LEN 4096 /* paths: up to 4095 characters */
+#define CONFIG_ADDR_LEN 128  /* host:port as written */
+#define CONFIG_HOST_LEN 100  /* host alone, without brackets */
+#define CONFIG_URL_LEN 256
+#define CONFIG_COMMAND_LEN 1024 /* hook command lines */
+#define CONFIG_ERRMSG_LEN 512
+#define CONFIG_MAX_BOOTSTRAP 16
+#define CONFIG_LINE_MAX 197	/* longest line inih's buffer holds */
+#define CONFIG_ID_MAX INT64_MAX /* ids fit a signed 64-bit (JSON) integer */
+
+/* Error codes: 0 is success, these are negative. */
+enum config_error {
+	CONFIG_E_IO = -1,    /* cannot open or read the file */
+	CONFIG_E_NOMEM = -2, /* out of memory */
+	CONFIG_E_SYNTAX =
+	    -3, /* not `[section]` nor `key = value`, line too long */
+	CONFIG_E_UNKNOWN = -4,	 /* unknown section or key */
+	CONFIG_E_DUPLICATE = -5, /* a key set twice */
+	CONFIG_E_MISSING = -6,	 /* a required key is absent */
+	CONFIG_E_CONFLICT = -7,	 /* keys that contradict each other */
+	CONFIG_E_INVALID = -8,	 /* a value is badly formed */
+	CONFIG_E_EMPTY = -9,	 /* a value is empty */
+	CONFIG_E_TOO_LONG = -10, /* a value does not fit its buffer */
+	CONFIG_E_NEGATIVE = -11, /* a negative number where none is allowed */
+	CONFIG_E_OVERFLOW = -12, /* a number too large for its type */
+	CONFIG_E_RANGE = -13,	 /* a number outside its allowed range */
+	CONFIG_E_NO_PORT = -14,	 /* host:port without a port */
+	CONFIG_E_BAD_PORT = -15, /* port not a number */
+	CONFIG_E_BAD_HOST = -16, /* host empty or not a valid name/address */
+};
+
+/* Lowercase description of a code ("missing port"); "unknown error" for a
+ * code that is not one of the above. Static string. */
+const char *config_strerror(int code);
+
+enum config_policy {
+	CONFIG_POLICY_MANUAL = 0, /* failover only when an operator asks */
+	CONFIG_POLICY_AUTO = 1, /* the leader fails over a pool that is down */
+};
+
+/* "manual" or "auto" ("?" when out of range). Static string. */
+const char *config_policy_name(int policy);
+
+/* A host:port as written and split. */
+struct config_addr {
+	char address[CONFIG_ADDR_LEN]; /* as written, "" when not set */
+	char host[CONFIG_HOST_LEN];    /* IPv6 without brackets */
+	uint16_t port;		       /* 0 when not set */
+};
+
+/* One entry of [cluster] bootstrap: `id@host:port`. */
+struct config_peer {
+	uint64_t id;
+	char address[CONFIG_ADDR_LEN]; /* host:port as written */
+	char host[CONFIG_HOST_LEN];
+	uint16_t port;
+};
+
+/* The whole configuration. Plain data: copy it freely. Optional strings are
+ * "" when not set. */
+struct config {
+	char path[CONFIG_PATH_LEN]; /* the file it was loaded from */
+
+	/* [agent] */
+	char agent_name[CONFIG_NAME_LEN];
+	uint64_t agent_id; /* 1..CONFIG_ID_MAX */
+	char site[CONFIG_NAME_LEN];
+	char pool[CONFIG_NAME_LEN]; /* "" for a witness */
+	char data_dir[CONFIG_PATH_LEN];
+
+	/* [listen] */
+	struct config_addr listen_raft;
+	struct config_addr listen_data; /* unset (port 0) for a witness */
+	struct config_addr listen_api;
+
+	/* [cluster]: exactly one of bootstrap (n_bootstrap > 0) and join */
+	struct config_peer bootstrap[CONFIG_MAX_BOOTSTRAP];
+	unsigned n_bootstrap;
+	char join[CONFIG_URL_LEN];     /* http:// URL of a member's API */
+	uint32_t election_timeout_ms;  /* default 1000 */
+	uint32_t heartbeat_timeout_ms; /* default 100, < election */
+	uint32_t snapshot_threshold;   /* default 4096 */
+	uint32_t snapshot_trailing;    /* default 8192 */
+	unsigned max_voters;	       /* 1, 3 or 5; default 5 */
+
+	/* [failover] */
+	uint32_t heartbeat_ms;	  /* default 250, < lease */
+	uint32_t lease_ms;	  /* default 2000 */
+	uint32_t grace_ms;	  /* default 1000 */
+	uint32_t drift_margin_ms; /* default 100, < lease */
+	int policy;		  /* enum config_policy, default manual */
+	uint32_t max_lag_ms;	  /* max_lag_on_failover, default 1000 */
+	uint32_t cooldown_ms;	  /* default 60000 */
+	char pre_failover[CONFIG_COMMAND_LEN];
+	char fence_command[CONFIG_COMMAND_LEN];
+	char on_owner_change[CONFIG_COMMAND_LEN];
+	uint32_t hook_timeout_ms; /* default 10000 */
+
+	/* [tls]: all three or none */
+	char tls_ca[CONFIG_PATH_LEN];
+	char tls_cert[CONFIG_PATH_LEN];
+	char tls_key[CONFIG_PATH_LEN];
+
+	/* [log] */
+	int log_level; /* enum log_level, default info */
+
+	char errmsg[CONFIG_ERRMSG_LEN]; /* first error of config_load() */
+};
+
+/* Fill *c with the defaults above: every string empty, no bootstrap, ids
+ * and ports 0. Never fails. */
+void config_defaults(struct config *c);
+
+/* Load `path` (borrowed) into *c: defaults, then the file, then checks
+ * across keys. Returns 0, or a negative enum config_error with c->errmsg
+ * set to "FILE:LINE: message" (FILE being `path` as given). On error every
+ * field of *c but errmsg is left as it was. Blocking file I/O. */
+int config_load(struct config *c, const char *path);
+
+/* Parse a duration (see above) into *ms. Returns 0, or CONFIG_E_EMPTY,
+ * CONFIG_E_NEGATIVE, CONFIG_E_OVERFLOW (more than UINT32_MAX ms) or
+ * CONFIG_E_INVALID (anything else, including sub-millisecond precision);
+ * *ms is untouched on error. s may be NULL (CONFIG_E_EMPTY). */
+int config_parse_duration(const char *s, uint32_t *ms);
+
+/* Split "HOST:PORT" (see above). host receives the host, without brackets,
+ * NUL-terminated, in hostlen bytes. Returns 0, or CONFIG_E_EMPTY,
+ * CONFIG_E_NO_PORT (no ":PORT"), CONFIG_E_BAD_PORT (not digits),
+ * CONFIG_E_RANGE (port 0 or above 65535), CONFIG_E_BAD_HOST (empty host,
+ * bad name or literal), CONFIG_E_TOO_LONG (host does not fit hostlen).
+ * host and *port are untouched on error. */
+int config_parse_hostport(const char *s, char *host, size_t hostlen,
+			  uint16_t *port);
+
+#endif
