@@ -1,1 +1,1405 @@
-extern int poolpair_placeholder_;
+/* http: HTTP/1.1 server on libuv; see http.h for the contract.
+ *
+ * Every connection walks one state machine (conn_set_state() checks each
+ * transition against the table below):
+ *
+ *   ACCEPTING --admitted--> READING --request complete--> HANDLING
+ *   HANDLING --http_respond--> WRITING --written, keep-alive--> READING
+ *   WRITING --written, last answer--> LINGERING --EOF/timer--> CLOSING
+ *   any state --error, timeout, server close--> CLOSING
+ *
+ * While HANDLING and WRITING the socket is not read; bytes already read
+ * beyond the current request (pipelining) wait in conn->in and are parsed
+ * when the connection is READING again. LINGERING shuts the write side
+ * down and discards input until the peer closes, so that unread request
+ * bytes do not turn the final answer into a reset.
+ *
+ * Memory of a connection is freed only in the close callback of its last
+ * handle. A request with the handler when its connection closes becomes an
+ * orphan: it keeps its own memory, forgets the connection, and
+ * http_respond() only frees it. */
+#include "agent/http.h"
+#include "agent/log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HTTP_READ_CHUNK (16 * 1024)
+#define HTTP_LINGER_MS 2000
+#define HTTP_BACKLOG 511
+
+enum conn_state {
+	CONN_ACCEPTING, /* handles initialised, not admitted yet */
+	CONN_READING,	/* reading and parsing the next request */
+	CONN_HANDLING,	/* a complete request is with the handler */
+	CONN_WRITING,	/* the answer is being written */
+	CONN_LINGERING, /* last answer written, write side shut, draining */
+	CONN_CLOSING,	/* handles closing; freed in the last close callback */
+	CONN_STATE_COUNT
+};
+
+#define BIT(s) (1u << (s))
+static const unsigned conn_transitions[CONN_STATE_COUNT] = {
+    [CONN_ACCEPTING] = BIT(CONN_READING) | BIT(CONN_CLOSING),
+    [CONN_READING] = BIT(CONN_HANDLING) | BIT(CONN_CLOSING),
+    [CONN_HANDLING] = BIT(CONN_WRITING) | BIT(CONN_CLOSING),
+    [CONN_WRITING] =
+	BIT(CONN_READING) | BIT(CONN_LINGERING) | BIT(CONN_CLOSING),
+    [CONN_LINGERING] = BIT(CONN_CLOSING),
+    [CONN_CLOSING] = 0,
+};
+
+/* Reject codes the parser callbacks leave for conn_process(). */
+#define REJECT_SILENT (-1) /* close without an answer */
+
+struct http_conn {
+	struct http_server *server;
+	struct http_conn *prev, *next;
+	enum conn_state state;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_shutdown_t shutdown;
+	int handles_open;
+	int read_active; /* uv_read_start() is in effect */
+	http_parser parser;
+	struct http_request *req; /* being parsed, or with the handler */
+	size_t header_bytes;	  /* of the message being parsed */
+	int headers_done;	  /* of the message being parsed */
+	int reject_status;	  /* 0, an HTTP status or REJECT_SILENT */
+	const char *reject_code;
+	const char *reject_message;
+	char *in; /* bytes read, not parsed yet: in[in_off .. in_off+in_len) */
+	size_t in_off, in_len, in_cap;
+	char peer[HTTP_PEER_LEN];
+};
+
+enum write_kind {
+	WRITE_CONTINUE,	   /* "100 Continue" */
+	WRITE_ANSWER_KEEP, /* an answer; the connection stays open */
+	WRITE_ANSWER_LAST  /* an answer; the connection closes after it */
+};
+
+struct conn_write {
+	uv_write_t req;
+	struct http_conn *conn;
+	enum write_kind kind;
+	size_t len;
+	char bytes[];
+};
+
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static void conn_close(struct http_conn *c);
+static void conn_process(struct http_conn *c);
+
+/* ---- connection state ---- */
+
+static const char *const conn_state_names[CONN_STATE_COUNT] = {
+    [CONN_ACCEPTING] = "accepting", [CONN_READING] = "reading",
+    [CONN_HANDLING] = "handling",   [CONN_WRITING] = "writing",
+    [CONN_LINGERING] = "lingering", [CONN_CLOSING] = "closing",
+};
+
+/* The one place where a connection changes state. */
+static void conn_set_state(struct http_conn *c, enum conn_state next)
+{
+	assert(conn_transitions[c->state] & BIT(next));
+	LOG_DEBUG("http", "conn %s: %s -> %s", c->peer,
+		  conn_state_names[c->state], conn_state_names[next]);
+	c->state = next;
+}
+
+static void conn_timer_cb(uv_timer_t *t) { conn_close(t->data); }
+
+static void conn_timer_start(struct http_conn *c, uint64_t ms)
+{
+	uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+}
+
+static void conn_reject(struct http_conn *c, int status, const char *code,
+			const char *message)
+{
+	if (c->reject_status != 0) {
+		return; /* the first reason wins */
+	}
+	c->reject_status = status;
+	c->reject_code = code;
+	c->reject_message = message;
+}
+
+/* ---- requests ---- */
+
+static struct http_request *request_new(struct http_conn *c)
+{
+	struct http_request *req = calloc(1, sizeof *req);
+
+	if (req == NULL) {
+		return NULL;
+	}
+	req->method = "";
+	req->path = "";
+	req->query = "";
+	req->body = "";
+	memcpy(req->peer, c->peer, sizeof req->peer);
+	req->data = c->server->data;
+	req->start_ns = uv_hrtime();
+	req->conn = c;
+	req->server = c->server;
+	return req;
+}
+
+static void request_free(struct http_request *req)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_headers; i++) {
+		free(req->headers[i].name);
+		free(req->headers[i].value);
+	}
+	free(req->headers);
+	free(req->url);
+	free(req->path_buf);
+	free(req->query_buf);
+	free(req->body_buf);
+	free(req);
+}
+
+static void orphan_link(struct http_server *s, struct http_request *req)
+{
+	req->conn = NULL;
+	req->orphan_prev = NULL;
+	req->orphan_next = s->orphans;
+	if (s->orphans != NULL) {
+		s->orphans->orphan_prev = req;
+	}
+	s->orphans = req;
+}
+
+static void orphan_unlink(struct http_server *s, struct http_request *req)
+{
+	if (req->orphan_prev != NULL) {
+		req->orphan_prev->orphan_next = req->orphan_next;
+	} else {
+		s->orphans = req->orphan_next;
+	}
+	if (req->orphan_next != NULL) {
+		req->orphan_next->orphan_prev = req->orphan_prev;
+	}
+	req->orphan_prev = req->orphan_next = NULL;
+}
+
+/* Appends @n bytes to the NUL-terminated string *@s of length *@len. */
+static int str_append(char **s, size_t *len, const char *at, size_t n)
+{
+	char *p = realloc(*s, *len + n + 1);
+
+	if (p == NULL) {
+		return UV_ENOMEM;
+	}
+	memcpy(p + *len, at, n);
+	*len += n;
+	p[*len] = '\0';
+	*s = p;
+	return 0;
+}
+
+/* ---- percent-decoding ---- */
+
+static int hex_value(int ch)
+{
+	if (ch >= '0' && ch <= '9') {
+		return ch - '0';
+	}
+	if (ch >= 'a' && ch <= 'f') {
+		return ch - 'a' + 10;
+	}
+	if (ch >= 'A' && ch <= 'F') {
+		return ch - 'A' + 10;
+	}
+	return -1;
+}
+
+/* Decodes the character at in[*i] (a %XX escape, or '+' as a space when
+ * @plus), advances *i. Returns the byte 1..255, or -1 when the escape is
+ * malformed or decodes to NUL. */
+static int pct_next(const char *in, size_t len, size_t *i, int plus)
+{
+	int ch = (unsigned char)in[*i];
+
+	if (ch == '%') {
+		int hi, lo;
+
+		if (len - *i < 3) {
+			return -1;
+		}
+		hi = hex_value((unsigned char)in[*i + 1]);
+		lo = hex_value((unsigned char)in[*i + 2]);
+		if (hi < 0 || lo < 0) {
+			return -1;
+		}
+		ch = hi * 16 + lo;
+		*i += 3;
+	} else {
+		if (plus && ch == '+') {
+			ch = ' ';
+		}
+		*i += 1;
+	}
+	return ch == 0 ? -1 : ch;
+}
+
+/* Decodes in[0..len) into @out (@outcap bytes), NUL-terminated. Returns 0,
+ * UV_EINVAL (malformed or NUL) or UV_ENOBUFS. */
+static int pct_decode(const char *in, size_t len, int plus, char *out,
+		      size_t outcap)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		int ch = pct_next(in, len, &i, plus);
+
+		if (ch < 0) {
+			return UV_EINVAL;
+		}
+		if (n + 1 < outcap) {
+			out[n] = (char)ch;
+		}
+		n++;
+	}
+	if (outcap > 0) {
+		out[n < outcap ? n : 0] = '\0';
+	}
+	return n < outcap ? 0 : UV_ENOBUFS;
+}
+
+/* Whether in[0..len), percent-decoded with '+' as space, equals @name. */
+static int pct_equal(const char *in, size_t len, const char *name)
+{
+	size_t i = 0, k = 0;
+
+	while (i < len) {
+		int ch = pct_next(in, len, &i, 1);
+
+		if (ch < 0 || name[k] == '\0' || (unsigned char)name[k] != ch) {
+			return 0;
+		}
+		k++;
+	}
+	return name[k] == '\0';
+}
+
+/* ---- JSON ---- */
+
+/* Length of the valid UTF-8 sequence at @p (a byte >= 0x80), 0 if none. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0) {
+			lo = 0xa0; /* overlong */
+		} else if (p[0] == 0xed) {
+			hi = 0x9f; /* surrogates */
+		}
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0) {
+			lo = 0x90; /* overlong */
+		} else if (p[0] == 0xf4) {
+			hi = 0x8f; /* above U+10FFFF */
+		}
+	} else {
+		return 0;
+	}
+	if (p[1] < lo || p[1] > hi) {
+		return 0;
+	}
+	for (i = 2; i < n; i++) {
+		if (p[i] < 0x80 || p[i] > 0xbf) {
+			return 0;
+		}
+	}
+	return n;
+}
+
+static void quote_put(char *out, size_t outlen, size_t *n, const char *s,
+		      size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++, (*n)++) {
+		if (*n + 1 < outlen) {
+			out[*n] = s[i];
+		}
+	}
+}
+
+size_t http_json_quote(char *out, size_t outlen, const char *in)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(in ? in : "");
+	size_t n = 0;
+
+	quote_put(out, outlen, &n, "\"", 1);
+	while (*p != '\0') {
+		char esc[7];
+		size_t k;
+
+		switch (*p) {
+		case '"':
+			quote_put(out, outlen, &n, "\\\"", 2);
+			break;
+		case '\\':
+			quote_put(out, outlen, &n, "\\\\", 2);
+			break;
+		case '\n':
+			quote_put(out, outlen, &n, "\\n", 2);
+			break;
+		case '\r':
+			quote_put(out, outlen, &n, "\\r", 2);
+			break;
+		case '\t':
+			quote_put(out, outlen, &n, "\\t", 2);
+			break;
+		case '\b':
+			quote_put(out, outlen, &n, "\\b", 2);
+			break;
+		case '\f':
+			quote_put(out, outlen, &n, "\\f", 2);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[*p >> 4];
+				esc[5] = hex[*p & 0xf];
+				quote_put(out, outlen, &n, esc, 6);
+			} else if (*p < 0x80) {
+				quote_put(out, outlen, &n, (const char *)p, 1);
+			} else if ((k = utf8_len(p)) == 0) {
+				quote_put(out, outlen, &n, "\\ufffd", 6);
+			} else {
+				quote_put(out, outlen, &n, (const char *)p, k);
+				p += k - 1;
+			}
+			break;
+		}
+		p++;
+	}
+	quote_put(out, outlen, &n, "\"", 1);
+	if (outlen > 0) {
+		out[n < outlen ? n : outlen - 1] = '\0';
+	}
+	return n;
+}
+
+/* ---- parser callbacks ---- */
+
+static int on_message_begin(http_parser *p)
+{
+	struct http_conn *c = p->data;
+
+	c->header_bytes = 0;
+	c->headers_done = 0;
+	if (c->req == NULL) {
+		c->req = request_new(c);
+	}
+	if (c->req == NULL) {
+		conn_reject(c, REJECT_SILENT, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Counts request-line and header bytes; rejects with 431 past the limit. */
+static int count_header_bytes(struct http_conn *c, size_t n)
+{
+	c->header_bytes += n;
+	if (c->header_bytes > c->server->max_header) {
+		conn_reject(c, 431, "too_large", "request headers too large");
+		return -1;
+	}
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->req;
+
+	if (count_header_bytes(c, n) != 0) {
+		return -1;
+	}
+	if (req->url == NULL) {
+		req->method_id = (enum http_method)p->method;
+		req->method = http_method_str(req->method_id);
+	}
+	if (str_append(&req->url, &req->url_len, at, n) != 0) {
+		conn_reject(c, REJECT_SILENT, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->req;
+	struct http_header *h;
+
+	if (count_header_bytes(c, n) != 0) {
+		return -1;
+	}
+	if (c->headers_done) {
+		return 0; /* trailer of a chunked body: counted, not kept */
+	}
+	if (req->n_headers == 0 || req->last_was_value) {
+		if (count_header_bytes(c, 4) != 0) { /* ": " and CRLF */
+			return -1;
+		}
+		if (req->n_headers == req->cap_headers) {
+			size_t cap =
+			    req->cap_headers ? 2 * req->cap_headers : 8;
+			struct http_header *hs;
+
+			hs = realloc(req->headers, cap * sizeof *hs);
+			if (hs == NULL) {
+				goto err_nomem;
+			}
+			req->headers = hs;
+			req->cap_headers = cap;
+		}
+		h = &req->headers[req->n_headers];
+		h->name = NULL;
+		h->value = strdup("");
+		if (h->value == NULL) {
+			goto err_nomem;
+		}
+		req->n_headers++;
+		req->name_len = 0;
+		req->value_len = 0;
+		req->last_was_value = 0;
+	}
+	h = &req->headers[req->n_headers - 1];
+	if (str_append(&h->name, &req->name_len, at, n) != 0) {
+		goto err_nomem;
+	}
+	return 0;
+
+err_nomem:
+	conn_reject(c, REJECT_SILENT, NULL, NULL);
+	return -1;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->req;
+	struct http_header *h;
+
+	if (count_header_bytes(c, n) != 0) {
+		return -1;
+	}
+	if (c->headers_done || req->n_headers == 0) {
+		return 0;
+	}
+	h = &req->headers[req->n_headers - 1];
+	if (h->name == NULL) {
+		/* a value needs a name; the parser never does this */
+		conn_reject(c, 400, "bad_request", "header value without name");
+		return -1;
+	}
+	req->last_was_value = 1;
+	if (str_append(&h->value, &req->value_len, at, n) != 0) {
+		conn_reject(c, REJECT_SILENT, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Splits the request target into the decoded path and the raw query. */
+static int request_parse_target(struct http_conn *c, struct http_request *req)
+{
+	struct http_parser_url u;
+	const char *path = "/";
+	size_t path_len = 1;
+	int rv;
+
+	if (req->url == NULL || req->url_len > UINT16_MAX) {
+		conn_reject(c, 400, "bad_request", "invalid request target");
+		return -1;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(req->url, req->url_len,
+				  req->method_id == HTTP_CONNECT, &u) != 0) {
+		conn_reject(c, 400, "bad_request", "invalid request target");
+		return -1;
+	}
+	if (u.field_set & (1u << UF_PATH)) {
+		path = req->url + u.field_data[UF_PATH].off;
+		path_len = u.field_data[UF_PATH].len;
+	}
+	req->path_buf = malloc(path_len + 1);
+	if (req->path_buf == NULL) {
+		conn_reject(c, REJECT_SILENT, NULL, NULL);
+		return -1;
+	}
+	rv = pct_decode(path, path_len, 0, req->path_buf, path_len + 1);
+	if (rv != 0) {
+		conn_reject(c, 400, "bad_request",
+			    "invalid percent-encoding in path");
+		return -1;
+	}
+	req->path = req->path_buf;
+	if (u.field_set & (1u << UF_QUERY)) {
+		req->query_buf = strndup(req->url + u.field_data[UF_QUERY].off,
+					 u.field_data[UF_QUERY].len);
+		if (req->query_buf == NULL) {
+			conn_reject(c, REJECT_SILENT, NULL, NULL);
+			return -1;
+		}
+		req->query = req->query_buf;
+	}
+	return 0;
+}
+
+static void conn_write_continue(struct http_conn *c);
+
+static int on_headers_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->req;
+	const char *expect;
+	int has_body;
+	size_t i;
+
+	c->headers_done = 1;
+	for (i = 0; i < req->n_headers; i++) {
+		char *v = req->headers[i].value;
+		size_t n = strlen(v);
+
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+			v[--n] = '\0';
+		}
+	}
+	req->http_major = p->http_major;
+	req->http_minor = p->http_minor;
+	req->method_id = (enum http_method)p->method;
+	req->method = http_method_str(req->method_id);
+	if (request_parse_target(c, req) != 0) {
+		return -1;
+	}
+	has_body = (p->flags & F_CHUNKED) != 0;
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
+		if (p->content_length > c->server->max_body) {
+			conn_reject(c, 413, "too_large",
+				    "request body too large");
+			return -1;
+		}
+		req->body_buf = malloc((size_t)p->content_length + 1);
+		if (req->body_buf == NULL) {
+			conn_reject(c, REJECT_SILENT, NULL, NULL);
+			return -1;
+		}
+		req->body_cap = (size_t)p->content_length + 1;
+		has_body = 1;
+	}
+	expect = http_request_header(req, "Expect");
+	if (has_body && expect != NULL &&
+	    strcasecmp(expect, "100-continue") == 0 &&
+	    (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1))) {
+		conn_write_continue(c);
+		if (c->reject_status != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+	struct http_conn *c = p->data;
+	struct http_request *req = c->req;
+
+	if (n > c->server->max_body - req->body_len) {
+		conn_reject(c, 413, "too_large", "request body too large");
+		return -1;
+	}
+	if (req->body_len + n + 1 > req->body_cap) {
+		size_t cap = req->body_cap ? req->body_cap : 1024;
+		char *b;
+
+		while (cap < req->body_len + n + 1) {
+			cap *= 2;
+		}
+		if (cap > c->server->max_body + 1) {
+			cap = c->server->max_body + 1;
+		}
+		b = realloc(req->body_buf, cap);
+		if (b == NULL) {
+			conn_reject(c, REJECT_SILENT, NULL, NULL);
+			return -1;
+		}
+		req->body_buf = b;
+		req->body_cap = cap;
+	}
+	memcpy(req->body_buf + req->body_len, at, n);
+	req->body_len += n;
+	req->body_buf[req->body_len] = '\0';
+	req->body = req->body_buf;
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct http_conn *c = p->data;
+
+	c->req->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+	/* Stop here: the next pipelined request waits for this answer. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- writing ---- */
+
+static void conn_linger(struct http_conn *c);
+
+static void conn_read_off(struct http_conn *c)
+{
+	if (c->read_active) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->read_active = 0;
+	}
+}
+
+static void conn_write_cb(uv_write_t *wr, int status)
+{
+	struct conn_write *w = wr->data;
+	struct http_conn *c = w->conn;
+	enum write_kind kind = w->kind;
+
+	free(w);
+	if (c->state == CONN_CLOSING) {
+		return;
+	}
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	switch (kind) {
+	case WRITE_CONTINUE:
+		break;
+	case WRITE_ANSWER_LAST:
+		conn_linger(c);
+		break;
+	case WRITE_ANSWER_KEEP:
+		conn_set_state(c, CONN_READING);
+		conn_process(c);
+		break;
+	}
+}
+
+static int conn_write(struct http_conn *c, struct conn_write *w)
+{
+	uv_buf_t buf = uv_buf_init(w->bytes, (unsigned)w->len);
+	int rv;
+
+	w->conn = c;
+	w->req.data = w;
+	rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, conn_write_cb);
+	if (rv != 0) {
+		free(w);
+	}
+	return rv;
+}
+
+static void conn_write_continue(struct http_conn *c)
+{
+	size_t len = sizeof continue_line - 1;
+	struct conn_write *w = malloc(sizeof *w + len);
+
+	if (w == NULL) {
+		conn_reject(c, REJECT_SILENT, NULL, NULL);
+		return;
+	}
+	w->kind = WRITE_CONTINUE;
+	w->len = len;
+	memcpy(w->bytes, continue_line, len);
+	if (conn_write(c, w) != 0) {
+		conn_reject(c, REJECT_SILENT, NULL, NULL);
+	}
+}
+
+static const char *reason_phrase(int status)
+{
+	const char *r = http_status_str((enum http_status)status);
+
+	return strcmp(r, "<unknown>") == 0 ? "Unknown" : r;
+}
+
+/* Formats and writes one answer; the connection moves to WRITING. */
+static int conn_write_answer(struct http_conn *c, int status,
+			     const char *content_type, const char *body,
+			     size_t len, const char *extra, int keep,
+			     int head_only)
+{
+	int no_length = status == 204 || status == 304;
+	size_t extra_len = extra ? strlen(extra) : 0;
+	const char *extra_end = "";
+	char type_line[256] = "";
+	char length_line[48] = "";
+	struct conn_write *w;
+	size_t send_len;
+	int head;
+	int rv;
+
+	if (extra_len > 0 &&
+	    (extra_len < 2 || strcmp(extra + extra_len - 2, "\r\n") != 0)) {
+		extra_end = "\r\n";
+	}
+	if (content_type != NULL &&
+	    (strlen(content_type) > sizeof type_line - 20 ||
+	     strpbrk(content_type, "\r\n") != NULL)) {
+		content_type = "application/octet-stream";
+	}
+	if (content_type != NULL) {
+		snprintf(type_line, sizeof type_line, "Content-Type: %s\r\n",
+			 content_type);
+	}
+	if (no_length) {
+		len = 0;
+	} else {
+		snprintf(length_line, sizeof length_line,
+			 "Content-Length: %zu\r\n", len);
+	}
+	send_len = head_only ? 0 : len;
+	head = snprintf(NULL, 0, "HTTP/1.1 %d %s\r\n%s%sConnection: %s\r\n",
+			status, reason_phrase(status), type_line, length_line,
+			keep ? "keep-alive" : "close");
+	if (head < 0) {
+		return UV_EINVAL;
+	}
+	w = malloc(sizeof *w + (size_t)head + 1 + extra_len + 2 + 2 + send_len);
+	if (w == NULL) {
+		return UV_ENOMEM;
+	}
+	snprintf(w->bytes, (size_t)head + 1,
+		 "HTTP/1.1 %d %s\r\n%s%sConnection: %s\r\n", status,
+		 reason_phrase(status), type_line, length_line,
+		 keep ? "keep-alive" : "close");
+	w->len = (size_t)head;
+	memcpy(w->bytes + w->len, extra ? extra : "", extra_len);
+	w->len += extra_len;
+	memcpy(w->bytes + w->len, extra_end, strlen(extra_end));
+	w->len += strlen(extra_end);
+	memcpy(w->bytes + w->len, "\r\n", 2);
+	w->len += 2;
+	if (send_len > 0) {
+		memcpy(w->bytes + w->len, body, send_len);
+		w->len += send_len;
+	}
+	w->kind = keep ? WRITE_ANSWER_KEEP : WRITE_ANSWER_LAST;
+	rv = conn_write(c, w);
+	if (rv != 0) {
+		return rv;
+	}
+	conn_set_state(c, CONN_WRITING);
+	conn_timer_start(c, c->server->idle_timeout_ms);
+	return 0;
+}
+
+void http_respond(struct http_request *req, int status,
+		  const char *content_type, const char *body, size_t len,
+		  const char *extra_headers)
+{
+	struct http_server *s;
+	struct http_conn *c;
+	int keep, head_only;
+
+	if (req == NULL) {
+		return;
+	}
+	if (status < 200 || status > 599) {
+		status = 500;
+	}
+	if (body == NULL) {
+		len = 0;
+	}
+	s = req->server;
+	c = req->conn;
+	if (s != NULL) {
+		s->requests_total++;
+		if (s->on_done != NULL) {
+			s->on_done(s->data, req, status,
+				   uv_hrtime() - req->start_ns);
+		}
+	}
+	if (c == NULL) {
+		if (s != NULL) {
+			orphan_unlink(s, req);
+		}
+		request_free(req);
+		return;
+	}
+	assert(c->state == CONN_HANDLING && c->req == req);
+	keep = req->keep_alive && s->state == HTTP_SERVER_RUNNING;
+	head_only = req->method_id == HTTP_HEAD && req->url != NULL;
+	c->req = NULL;
+	request_free(req);
+	if (conn_write_answer(c, status, content_type, body, len, extra_headers,
+			      keep, head_only) != 0) {
+		conn_close(c);
+	}
+}
+
+void http_respond_json(struct http_request *req, int status, const char *json,
+		       const char *extra_headers)
+{
+	http_respond(req, status, "application/json", json,
+		     json ? strlen(json) : 0, extra_headers);
+}
+
+void http_respond_error(struct http_request *req, int status, const char *code,
+			const char *message)
+{
+	static const char fallback[] =
+	    "{\"error\":\"internal\",\"message\":\"out of memory\"}";
+	size_t code_len = http_json_quote(NULL, 0, code);
+	size_t msg_len = http_json_quote(NULL, 0, message);
+	size_t cap = code_len + msg_len + 32;
+	char *json = malloc(cap);
+	size_t n;
+
+	if (json == NULL) {
+		http_respond_json(req, status, fallback, NULL);
+		return;
+	}
+	n = (size_t)snprintf(json, cap, "{\"error\":");
+	n += http_json_quote(json + n, cap - n, code);
+	n += (size_t)snprintf(json + n, cap - n, ",\"message\":");
+	n += http_json_quote(json + n, cap - n, message);
+	snprintf(json + n, cap - n, "}");
+	http_respond_json(req, status, json, NULL);
+	free(json);
+}
+
+/* ---- reading ---- */
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct http_conn *c = h->data;
+
+	if (c->state != CONN_READING) {
+		c->in_off = c->in_len = 0; /* lingering: input is discarded */
+	}
+	if (c->in_off > 0) {
+		memmove(c->in, c->in + c->in_off, c->in_len);
+		c->in_off = 0;
+	}
+	if (c->in_cap - c->in_len < HTTP_READ_CHUNK) {
+		size_t cap = c->in_len + HTTP_READ_CHUNK;
+		char *p = realloc(c->in, cap);
+
+		if (p == NULL) {
+			*buf =
+			    uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+			return;
+		}
+		c->in = p;
+		c->in_cap = cap;
+	}
+	*buf =
+	    uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+static void conn_read_cb(uv_stream_t *stream, ssize_t nread,
+			 const uv_buf_t *buf)
+{
+	struct http_conn *c = stream->data;
+
+	if (nread == 0) {
+		return;
+	}
+	if (nread < 0) {
+		conn_close(c); /* EOF, reset or no memory */
+		return;
+	}
+	if (c->state != CONN_READING) {
+		return; /* lingering: discard */
+	}
+	c->in_len += (size_t)nread;
+	conn_process(c);
+}
+
+static int conn_read_on(struct http_conn *c)
+{
+	int rv;
+
+	if (c->read_active) {
+		return 0;
+	}
+	rv = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
+	if (rv == 0) {
+		c->read_active = 1;
+	}
+	return rv;
+}
+
+/* A complete request goes to the handler. */
+static void conn_dispatch(struct http_conn *c)
+{
+	struct http_request *req = c->req;
+
+	conn_set_state(c, CONN_HANDLING);
+	conn_read_off(c);
+	uv_timer_stop(&c->timer);
+	c->server->handler(req);
+}
+
+/* Answers a request the server refuses itself, then closes. */
+static void conn_answer_reject(struct http_conn *c)
+{
+	int status = c->reject_status;
+
+	c->reject_status = 0;
+	if (status == REJECT_SILENT) {
+		conn_close(c);
+		return;
+	}
+	if (c->req == NULL) {
+		c->req = request_new(c);
+		if (c->req == NULL) {
+			conn_close(c);
+			return;
+		}
+	}
+	c->req->keep_alive = 0;
+	conn_set_state(c, CONN_HANDLING);
+	conn_read_off(c);
+	uv_timer_stop(&c->timer);
+	http_respond_error(c->req, status, c->reject_code, c->reject_message);
+}
+
+static void conn_process(struct http_conn *c)
+{
+	while (c->state == CONN_READING && c->in_len > 0) {
+		size_t n = http_parser_execute(&c->parser, &parser_settings,
+					       c->in + c->in_off, c->in_len);
+		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+
+		c->in_off += n;
+		c->in_len -= n;
+		if (c->reject_status != 0) {
+			conn_answer_reject(c);
+			return;
+		}
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->parser, 0);
+			conn_dispatch(c);
+			continue;
+		}
+		if (e == HPE_HEADER_OVERFLOW) {
+			conn_reject(c, 431, "too_large",
+				    "request headers too large");
+			conn_answer_reject(c);
+			return;
+		}
+		if (e != HPE_OK) {
+			conn_reject(c, 400, "bad_request",
+				    http_errno_description(e));
+			conn_answer_reject(c);
+			return;
+		}
+		if (c->in_len > 0) {
+			/* stopped without error or pause: an upgrade to a
+			 * protocol this server does not speak */
+			conn_close(c);
+			return;
+		}
+	}
+	if (c->state != CONN_READING) {
+		return;
+	}
+	c->in_off = 0;
+	if (conn_read_on(c) != 0) {
+		conn_close(c);
+		return;
+	}
+	conn_timer_start(c, c->server->idle_timeout_ms);
+}
+
+/* ---- closing ---- */
+
+static void conn_shutdown_cb(uv_shutdown_t *sr, int status)
+{
+	struct http_conn *c = sr->data;
+
+	if (status < 0 && c->state != CONN_CLOSING) {
+		conn_close(c);
+	}
+}
+
+static void conn_linger(struct http_conn *c)
+{
+	uint64_t ms = c->server->idle_timeout_ms;
+
+	conn_set_state(c, CONN_LINGERING);
+	c->shutdown.data = c;
+	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
+			conn_shutdown_cb) != 0 ||
+	    conn_read_on(c) != 0) {
+		conn_close(c);
+		return;
+	}
+	conn_timer_start(c, ms < HTTP_LINGER_MS ? ms : HTTP_LINGER_MS);
+}
+
+static void server_maybe_closed(struct http_server *s)
+{
+	struct http_request *req;
+
+	if (s->state != HTTP_SERVER_CLOSING || s->listener_open ||
+	    s->conns != NULL) {
+		return;
+	}
+	/* Requests still with the handler outlive the server. */
+	while ((req = s->orphans) != NULL) {
+		orphan_unlink(s, req);
+		req->server = NULL;
+	}
+	s->state = HTTP_SERVER_CLOSED;
+	if (s->close_cb != NULL) {
+		s->close_cb(s);
+	}
+}
+
+static void conn_close_cb(uv_handle_t *h)
+{
+	struct http_conn *c = h->data;
+	struct http_server *s = c->server;
+
+	if (--c->handles_open > 0) {
+		return;
+	}
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		s->conns = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	if (c->req != NULL) {
+		request_free(c->req); /* partly parsed, never handled */
+	}
+	free(c->in);
+	free(c);
+	server_maybe_closed(s);
+}
+
+static void conn_close(struct http_conn *c)
+{
+	enum conn_state old = c->state;
+
+	if (old == CONN_CLOSING) {
+		return;
+	}
+	conn_set_state(c, CONN_CLOSING);
+	if (old != CONN_ACCEPTING) {
+		c->server->n_conns--;
+	}
+	if (old == CONN_HANDLING && c->req != NULL) {
+		orphan_link(c->server, c->req);
+		c->req = NULL;
+	}
+	c->read_active = 0;
+	uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+	uv_close((uv_handle_t *)&c->timer, conn_close_cb);
+}
+
+/* ---- accepting ---- */
+
+static void format_peer(struct http_conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	char host[INET6_ADDRSTRLEN] = "";
+
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
+		return;
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		uv_ip4_name(in, host, sizeof host);
+		snprintf(c->peer, sizeof c->peer, "%s:%u", host,
+			 (unsigned)ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)&ss;
+
+		uv_ip6_name(in6, host, sizeof host);
+		snprintf(c->peer, sizeof c->peer, "[%s]:%u", host,
+			 (unsigned)ntohs(in6->sin6_port));
+	}
+}
+
+static void server_connection_cb(uv_stream_t *listener, int status)
+{
+	struct http_server *s = listener->data;
+	struct http_conn *c;
+
+	if (status < 0) {
+		LOG_WARN("http", "accept: %s", uv_strerror(status));
+		return;
+	}
+	if (s->state != HTTP_SERVER_RUNNING) {
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		/* without a handle libuv pauses accepting until the next
+		 * uv_accept(); nothing better can be done without memory */
+		LOG_ERROR("http", "accept: out of memory");
+		return;
+	}
+	c->server = s;
+	c->state = CONN_ACCEPTING;
+	if (uv_tcp_init(s->loop, &c->tcp) != 0) {
+		free(c);
+		return;
+	}
+	uv_timer_init(s->loop, &c->timer);
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->handles_open = 2;
+	c->next = s->conns;
+	if (s->conns != NULL) {
+		s->conns->prev = c;
+	}
+	s->conns = c;
+	snprintf(c->peer, sizeof c->peer, "unknown");
+	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	format_peer(c);
+	if (s->n_conns >= s->max_connections) {
+		LOG_WARN("http", "conn %s: refused, %u connections open",
+			 c->peer, s->n_conns);
+		conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	conn_set_state(c, CONN_READING);
+	s->n_conns++;
+	conn_process(c);
+}
+
+/* ---- server ---- */
+
+static void listener_free_cb(uv_handle_t *h) { free(h); }
+
+static void listener_close_cb(uv_handle_t *h)
+{
+	struct http_server *s = h->data;
+
+	free(h);
+	s->listener = NULL;
+	s->listener_open = 0;
+	server_maybe_closed(s);
+}
+
+/* Creates a bound, listening, non-blocking socket; returns it or a negative
+ * libuv error. Done by hand so that every common failure (address in use,
+ * permission) leaves no handle behind. */
+static int listen_socket(const struct sockaddr *sa, socklen_t salen, int *port)
+{
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof bound;
+	int one = 1;
+	int fd, rv;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0) {
+		return uv_translate_sys_error(errno);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, sa, salen) != 0 || listen(fd, HTTP_BACKLOG) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+		rv = uv_translate_sys_error(errno);
+		close(fd);
+		return rv;
+	}
+	if (bound.ss_family == AF_INET) {
+		*port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+	} else {
+		*port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+	}
+	return fd;
+}
+
+int http_server_init(struct http_server *s, uv_loop_t *loop,
+		     const struct http_server_config *cfg,
+		     http_handler_fn handler, void *data)
+{
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	const struct sockaddr *sa;
+	socklen_t salen;
+	uv_tcp_t *listener;
+	int fd, port = 0, rv;
+
+	if (s == NULL || loop == NULL || cfg == NULL || handler == NULL ||
+	    cfg->host == NULL || cfg->port < 0 || cfg->port > 65535) {
+		return UV_EINVAL;
+	}
+	if (uv_ip4_addr(cfg->host, cfg->port, &in4) == 0) {
+		sa = (const struct sockaddr *)&in4;
+		salen = sizeof in4;
+	} else if (uv_ip6_addr(cfg->host, cfg->port, &in6) == 0) {
+		sa = (const struct sockaddr *)&in6;
+		salen = sizeof in6;
+	} else {
+		return UV_EINVAL;
+	}
+	fd = listen_socket(sa, salen, &port);
+	if (fd < 0) {
+		return fd;
+	}
+	listener = malloc(sizeof *listener);
+	if (listener == NULL) {
+		rv = UV_ENOMEM;
+		goto err_after_socket;
+	}
+	rv = uv_tcp_init(loop, listener);
+	if (rv != 0) {
+		free(listener);
+		goto err_after_socket;
+	}
+	rv = uv_tcp_open(listener, fd);
+	if (rv != 0) {
+		uv_close((uv_handle_t *)listener, listener_free_cb);
+		goto err_after_socket;
+	}
+	listener->data = s;
+	rv = uv_listen((uv_stream_t *)listener, HTTP_BACKLOG,
+		       server_connection_cb);
+	if (rv != 0) {
+		/* closes fd; the handle is freed on the next loop turn */
+		uv_close((uv_handle_t *)listener, listener_free_cb);
+		return rv;
+	}
+
+	memset(s, 0, sizeof *s);
+	s->state = HTTP_SERVER_RUNNING;
+	s->loop = loop;
+	s->listener = listener;
+	s->listener_open = 1;
+	s->port = port;
+	s->max_body = cfg->max_body ? cfg->max_body : HTTP_DEFAULT_MAX_BODY;
+	s->max_header =
+	    cfg->max_header ? cfg->max_header : HTTP_DEFAULT_MAX_HEADER;
+	s->idle_timeout_ms = cfg->idle_timeout_ms
+				 ? cfg->idle_timeout_ms
+				 : HTTP_DEFAULT_IDLE_TIMEOUT_MS;
+	s->max_connections = cfg->max_connections
+				 ? cfg->max_connections
+				 : HTTP_DEFAULT_MAX_CONNECTIONS;
+	s->handler = handler;
+	s->on_done = cfg->on_done;
+	s->data = data;
+	return 0;
+
+err_after_socket:
+	close(fd);
+	return rv;
+}
+
+int http_server_port(const struct http_server *s) { return s->port; }
+
+void http_server_close(struct http_server *s, void (*cb)(struct http_server *s))
+{
+	struct http_conn *c;
+
+	if (s->state != HTTP_SERVER_RUNNING) {
+		return;
+	}
+	s->state = HTTP_SERVER_CLOSING;
+	s->close_cb = cb;
+	uv_close((uv_handle_t *)s->listener, listener_close_cb);
+	for (c = s->conns; c != NULL; c = c->next) {
+		conn_close(c);
+	}
+}
+
+/* ---- request accessors ---- */
+
+const char *http_request_header(const struct http_request *req,
+				const char *name)
+{
+	size_t i;
+
+	if (req == NULL || name == NULL) {
+		return NULL;
+	}
+	for (i = 0; i < req->n_headers; i++) {
+		if (req->headers[i].name != NULL &&
+		    strcasecmp(req->headers[i].name, name) == 0) {
+			return req->headers[i].value;
+		}
+	}
+	return NULL;
+}
+
+int http_query_param(const struct http_request *req, const char *name,
+		     char *out, size_t outlen)
+{
+	const char *q;
+
+	if (req == NULL || name == NULL || (out == NULL && outlen > 0)) {
+		return UV_EINVAL;
+	}
+	q = req->query;
+	while (*q != '\0') {
+		const char *amp = strchr(q, '&');
+		size_t seg = amp ? (size_t)(amp - q) : strlen(q);
+		const char *eq = memchr(q, '=', seg);
+		size_t name_len = eq ? (size_t)(eq - q) : seg;
+
+		if (pct_equal(q, name_len, name)) {
+			const char *v = eq ? eq + 1 : q + seg;
+			size_t vlen = (size_t)(q + seg - v);
+
+			return pct_decode(v, vlen, 1, out, outlen);
+		}
+		q += seg;
+		if (*q == '&') {
+			q++;
+		}
+	}
+	return UV_ENOENT;
+}

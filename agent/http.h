@@ -1,0 +1,195 @@
+/* http: a small HTTP/1.1 server on a libuv loop (requests parsed by
+ * http-parser 2.9).
+ *
+ * One request at a time per connection: pipelined requests are answered in
+ * order, the next one is parsed only after the previous answer is written.
+ * Bodies are buffered whole, up to max_body bytes (Content-Length or
+ * chunked). The handler answers with exactly one http_respond*() call, at
+ * once or later from any loop callback (e.g. after a Raft commit).
+ *
+ * The server answers on its own, without calling the handler:
+ *   400 bad_request  malformed request, invalid percent-encoding or NUL in
+ *                    the path (then closes the connection)
+ *   413 too_large    body over max_body (closes, the rest is not read)
+ *   431 too_large    request line and headers over max_header (closes)
+ * and sends "HTTP/1.1 100 Continue" to a request with
+ * "Expect: 100-continue" whose body is within the limit.
+ *
+ * All functions: loop thread only. No global state: several servers may run
+ * in one process and on one loop. */
+#ifndef POOLPAIR_HTTP_H
+#define POOLPAIR_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+#include <uv.h>
+
+#define HTTP_DEFAULT_MAX_BODY (64 * 1024)
+#define HTTP_DEFAULT_MAX_HEADER (16 * 1024)
+#define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
+#define HTTP_DEFAULT_MAX_CONNECTIONS 256
+#define HTTP_PEER_LEN 64 /* "[v6 address]:port" fits */
+
+struct http_server;
+struct http_conn;
+struct http_request;
+
+/* Called once per complete, well-formed request. The handler borrows @req
+ * until it passes it to http_respond() (or a convenience wrapper), which it
+ * must do exactly once, now or later, on the loop thread. */
+typedef void (*http_handler_fn)(struct http_request *req);
+
+/* Called from http_respond() for every finished request, including the
+ * 400/413/431 answers the server gives itself and requests whose connection
+ * closed before the answer (as long as the server is not closed yet).
+ * @req is borrowed for the duration of the call; @duration_ns runs from the
+ * first byte of the request to the call. */
+typedef void (*http_done_fn)(void *data, const struct http_request *req,
+			     int status, uint64_t duration_ns);
+
+struct http_server_config {
+	const char *host;	  /* numeric IPv4 or IPv6 address; borrowed
+				     during http_server_init() only */
+	int port;		  /* 0..65535; 0 picks an ephemeral port */
+	size_t max_body;	  /* bytes; 0 = HTTP_DEFAULT_MAX_BODY */
+	size_t max_header;	  /* request line + headers, bytes;
+				     0 = HTTP_DEFAULT_MAX_HEADER */
+	uint64_t idle_timeout_ms; /* 0 = HTTP_DEFAULT_IDLE_TIMEOUT_MS; also
+				     bounds the time to write one answer */
+	unsigned max_connections; /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS; over it
+				     a connection is accepted and closed */
+	http_done_fn on_done;	  /* optional, NULL for none */
+};
+
+struct http_header {
+	char *name;  /* owned by the request, NUL-terminated */
+	char *value; /* owned by the request, NUL-terminated, trimmed */
+};
+
+/* One request. Every field is owned by the server module and valid until
+ * http_respond() returns; the handler reads them and must not free or
+ * modify them. */
+struct http_request {
+	const char *method;	    /* "GET", "POST", ... (static string) */
+	enum http_method method_id; /* the same as http-parser's enum */
+	const char *path;	    /* percent-decoded, no query, no NUL */
+	const char *query;	    /* raw query after '?', "" when none */
+	const char *body;	    /* NUL-terminated; "" when none */
+	size_t body_len;	    /* bytes in body, without the NUL */
+	char peer[HTTP_PEER_LEN];   /* "127.0.0.1:43210", "[::1]:43210" */
+	void *data;		    /* borrowed from http_server_init() */
+	uint64_t start_ns;	    /* uv_hrtime() at the first byte */
+	unsigned short http_major;
+	unsigned short http_minor;
+	int keep_alive; /* 1 if the connection stays open after the answer */
+
+	/* private to http.c */
+	struct http_conn *conn;	    /* NULL once the connection is gone */
+	struct http_server *server; /* NULL once the server is closed */
+	struct http_request *orphan_prev, *orphan_next;
+	struct http_header *headers;
+	size_t n_headers, cap_headers;
+	size_t name_len, value_len; /* of the header being parsed */
+	int last_was_value;
+	char *url;
+	size_t url_len;
+	char *path_buf, *query_buf, *body_buf;
+	size_t body_cap;
+};
+
+enum http_server_state {
+	HTTP_SERVER_RUNNING,
+	HTTP_SERVER_CLOSING,
+	HTTP_SERVER_CLOSED
+};
+
+/* A listening server. Embed it anywhere; it must stay at the same address
+ * from http_server_init() until its close callback. */
+struct http_server {
+	uint64_t requests_total; /* finished requests (read-only) */
+
+	/* private to http.c */
+	enum http_server_state state;
+	uv_loop_t *loop;
+	uv_tcp_t *listener; /* owned; freed in its close callback */
+	int listener_open;
+	int port;
+	size_t max_body;
+	size_t max_header;
+	uint64_t idle_timeout_ms;
+	unsigned max_connections;
+	unsigned n_conns; /* admitted connections not yet closing */
+	http_handler_fn handler;
+	http_done_fn on_done;
+	void *data;
+	struct http_conn *conns;      /* every connection with open handles */
+	struct http_request *orphans; /* pending requests without connection */
+	void (*close_cb)(struct http_server *s);
+};
+
+/* Binds @cfg->host:@cfg->port, listens and starts accepting on @loop.
+ * @handler is required; @data is handed to it as req->data and to
+ * cfg->on_done. @cfg is copied (host is not kept).
+ * Returns 0, or a negative libuv error (UV_EINVAL for a bad argument or a
+ * host that is not a numeric address, UV_EADDRINUSE, UV_EACCES, ...); on
+ * error nothing was started, no callback fires and @s needs no closing. */
+int http_server_init(struct http_server *s, uv_loop_t *loop,
+		     const struct http_server_config *cfg,
+		     http_handler_fn handler, void *data);
+
+/* The port the server listens on (the ephemeral one when cfg->port was 0).
+ * Precondition: http_server_init() returned 0. */
+int http_server_port(const struct http_server *s);
+
+/* Stops listening and closes every connection. @cb (may be NULL) fires
+ * once, from a later loop iteration, when every handle is closed; @s may be
+ * freed from then on. A request still held by the handler stays valid:
+ * answering it later only frees it. A second call is ignored. */
+void http_server_close(struct http_server *s,
+		       void (*cb)(struct http_server *s));
+
+/* Value of the first header named @name (ASCII case-insensitive), or NULL.
+ * The string is owned by the request. */
+const char *http_request_header(const struct http_request *req,
+				const char *name);
+
+/* Looks up @name in the query string (names compared after
+ * percent-decoding) and copies its percent-decoded value ('+' is a space)
+ * into @out, NUL-terminated. A parameter without '=' has the value "".
+ * Returns 0, UV_ENOENT when absent, UV_EINVAL when the value is badly
+ * encoded or decodes to a NUL, UV_ENOBUFS when it does not fit in @outlen
+ * bytes (then @out holds "" when @outlen > 0). */
+int http_query_param(const struct http_request *req, const char *name,
+		     char *out, size_t outlen);
+
+/* Answers @req and frees it: the request is gone when this returns.
+ * @status outside 200..599 is sent as 500. @content_type may be NULL (no
+ * Content-Type). @body (@len bytes, may be NULL when @len is 0) and
+ * @extra_headers (NULL, or complete "Name: value\r\n" lines) are copied.
+ * No body and no Content-Length go with 204 and 304, no body with HEAD.
+ * If the connection is already gone the request is just freed.
+ * Precondition: called exactly once per request handed to the handler. */
+void http_respond(struct http_request *req, int status,
+		  const char *content_type, const char *body, size_t len,
+		  const char *extra_headers);
+
+/* http_respond() with Content-Type application/json and the NUL-terminated
+ * @json (NULL = empty body). */
+void http_respond_json(struct http_request *req, int status, const char *json,
+		       const char *extra_headers);
+
+/* Answers {"error":CODE,"message":MESSAGE} as application/json. Both
+ * strings are JSON-escaped (quotes, backslashes, control characters; bytes
+ * that are not UTF-8 become U+FFFD); NULL counts as "". */
+void http_respond_error(struct http_request *req, int status, const char *code,
+			const char *message);
+
+/* Writes @in as a JSON string literal with its quotes into @out, escaping as
+ * http_respond_error() does. Returns the length it needs without the NUL
+ * (at most 6 * strlen(in) + 2); writes nothing beyond @outlen bytes and
+ * always NUL-terminates when @outlen > 0. */
+size_t http_json_quote(char *out, size_t outlen, const char *in);
+
+#endif /* POOLPAIR_HTTP_H */
