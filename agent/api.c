@@ -92,7 +92,8 @@ static void respond_node_error(struct agent *a, struct http_request *req,
 	default: {
 		char msg[256];
 
-		snprintf(msg, sizeof msg, "consensus: %s", node_strerror(rv));
+		snprintf(msg, sizeof msg, "consensus: %s (%s)", node_strerror(rv),
+			 a->node.errmsg);
 		http_respond_error(req, 500, "internal", msg);
 	}
 	}

@@ -93,13 +93,59 @@ static void result_unpack(const struct fsm *f, void *value,
 		snprintf(res->reason, sizeof res->reason, "%s", h->reason);
 }
 
+/* Log entries: raft_uv wants entry lengths that are multiples of 8, so a
+ * command travels as an 8-byte header (little-endian u32 length of the
+ * protobuf, u32 zero) followed by the protobuf and zero padding. */
+#define ENTRY_HEADER 8
+
+static size_t entry_size(size_t len)
+{
+	return (ENTRY_HEADER + len + 7) & ~(size_t)7;
+}
+
+static void entry_encode(void *dst, const void *cmd, size_t len)
+{
+	uint8_t *p = dst;
+	size_t total = entry_size(len);
+
+	memset(p, 0, total);
+	p[0] = (uint8_t)(len & 0xff);
+	p[1] = (uint8_t)((len >> 8) & 0xff);
+	p[2] = (uint8_t)((len >> 16) & 0xff);
+	p[3] = (uint8_t)((len >> 24) & 0xff);
+	memcpy(p + ENTRY_HEADER, cmd, len);
+}
+
+/* The protobuf inside an entry; a malformed entry yields an empty command
+ * (which the FSM records as malformed). */
+static void entry_decode(const struct raft_buffer *buf, const void **cmd,
+			 size_t *len)
+{
+	const uint8_t *p = buf->base;
+	size_t n;
+
+	*cmd = NULL;
+	*len = 0;
+	if (buf->len < ENTRY_HEADER)
+		return;
+	n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 |
+	    (size_t)p[3] << 24;
+	if (n > buf->len - ENTRY_HEADER)
+		return;
+	*cmd = p + ENTRY_HEADER;
+	*len = n;
+}
+
 static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
 			void **result)
 {
 	struct node *n = rf->data;
 	struct fsm_result res;
+	const void *cmd;
+	size_t len;
 
-	fsm_apply(n->fsm, buf->base, buf->len, &res);
+	entry_decode(buf, &cmd, &len);
+	fsm_apply(n->fsm, cmd, len, &res);
 	*result = result_pack(&res);
 	n->applied_total++;
 	if (n->on_applied != NULL)
@@ -368,16 +414,20 @@ int node_apply(struct node *n, void *buf, size_t len, node_apply_cb cb,
 		free(buf);
 		return NODE_E_NOT_LEADER;
 	}
+	if (len > UINT32_MAX - 16) {
+		free(buf);
+		return -E2BIG;
+	}
 	r = calloc(1, sizeof *r);
-	rb.base = raft_malloc(len > 0 ? len : 1);
+	rb.len = entry_size(len);
+	rb.base = raft_malloc(rb.len);
 	if (r == NULL || rb.base == NULL) {
 		free(r);
 		raft_free(rb.base);
 		free(buf);
 		return -ENOMEM;
 	}
-	memcpy(rb.base, buf, len);
-	rb.len = len;
+	entry_encode(rb.base, buf, len);
 	free(buf);
 	r->node = n;
 	r->cb = cb;
@@ -385,7 +435,13 @@ int node_apply(struct node *n, void *buf, size_t len, node_apply_cb cb,
 	r->req.data = r;
 	rv = raft_apply(&n->raft, &r->req, &rb, 1, apply_done);
 	if (rv != 0) {
-		raft_free(rb.base);
+		/* Refused before appending (not leader), the buffer is still
+		 * ours; after appending, raft discards the entry and frees the
+		 * buffer itself. */
+		if (rv == RAFT_NOTLEADER)
+			raft_free(rb.base);
+		snprintf(n->errmsg, sizeof n->errmsg, "apply: %s",
+			 raft_errmsg(&n->raft));
 		free(r);
 		return rv == RAFT_NOTLEADER ? NODE_E_NOT_LEADER
 					    : node_raft_err(rv);

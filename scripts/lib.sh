@@ -1,0 +1,98 @@
+# Shared helpers of the poolpair scripts: build, write agent configs, start
+# and stop agents on loopback. Sourced, not run.
+
+POOLPAIR_ROOT=${POOLPAIR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILD=${BUILD:-$POOLPAIR_ROOT/build}
+PP_PIDS=()
+
+pp_build() {
+	if [ ! -f "$BUILD/build.ninja" ]; then
+		meson setup "$BUILD" "$POOLPAIR_ROOT" --buildtype=debugoptimized >/dev/null
+	fi
+	ninja -C "$BUILD" >/dev/null
+}
+
+# pp_config DIR NAME ID SITE POOL RAFTPORT APIPORT DATAPORT BOOTSTRAP|"" JOIN|"" [EXTRA]
+pp_config() {
+	local dir=$1 name=$2 id=$3 site=$4 pool=$5 rport=$6 aport=$7 dport=$8 boot=$9 join=${10} extra=${11:-}
+	mkdir -p "$dir/$name"
+	{
+		echo "[agent]"
+		echo "name = $name"
+		echo "id = $id"
+		echo "site = $site"
+		[ -n "$pool" ] && echo "pool = $pool"
+		echo "data_dir = $dir/$name/data"
+		echo
+		echo "[listen]"
+		echo "raft = 127.0.0.1:$rport"
+		echo "api = 127.0.0.1:$aport"
+		[ -n "$pool" ] && echo "data = 127.0.0.1:$dport"
+		echo
+		echo "[cluster]"
+		[ -n "$boot" ] && echo "bootstrap = $boot"
+		[ -n "$join" ] && echo "join = $join"
+		echo "election_timeout = ${PP_ELECTION:-1000ms}"
+		echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
+		[ -n "$extra" ] && printf '%b\n' "$extra"
+	} >"$dir/$name/poolpaird.conf"
+}
+
+# pp_start DIR NAME: start an agent in its own process group, log to DIR/NAME/log
+pp_start() {
+	local dir=$1 name=$2
+	setsid "$BUILD/poolpaird" -c "$dir/$name/poolpaird.conf" \
+		>>"$dir/$name/log" 2>&1 </dev/null &
+	echo $! >"$dir/$name/pid"
+	PP_PIDS+=($!)
+}
+
+pp_pid() { cat "$1/$2/pid" 2>/dev/null; }
+
+# pp_kill DIR NAME [SIGNAL]
+pp_kill() {
+	local pid
+	pid=$(pp_pid "$1" "$2") || return 0
+	[ -n "$pid" ] || return 0
+	kill "-${3:-TERM}" "$pid" 2>/dev/null || true
+}
+
+# pp_wait_exit DIR NAME [SECONDS]: wait for the agent to exit; echo its status
+pp_wait_exit() {
+	local pid i
+	pid=$(pp_pid "$1" "$2")
+	for ((i = 0; i < ${3:-10} * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; echo $?; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+pp_stop_all() {
+	local pid
+	for pid in "${PP_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PP_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	PP_PIDS=()
+}
+
+pp_ctl() { "$BUILD/poolpairctl" "$@"; }
+
+# pp_wait_leader API [SECONDS]: wait until the agent at API knows a leader
+pp_wait_leader() {
+	local api=$1 i
+	for ((i = 0; i < ${2:-20} * 10; i++)); do
+		if curl -sf "http://$api/v1/status" 2>/dev/null | jq -e '.cluster.leader.api != "" and .cluster.leader != null' >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# pp_leader_api API: print the leader's API address as seen by API
+pp_leader_api() {
+	curl -sf "http://$1/v1/status" | jq -r '.cluster.leader.api // empty'
+}
