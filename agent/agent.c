@@ -125,6 +125,15 @@ static void close_all(struct agent *a)
 	close_handle(a, (uv_handle_t *)&a->sigterm);
 	close_handle(a, (uv_handle_t *)&a->sigint);
 	close_handle(a, (uv_handle_t *)&a->watchdog);
+	close_handle(a, (uv_handle_t *)&a->stop_timer);
+}
+
+static void transfer_timeout(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	LOG_WARN(MOD, "leadership transfer did not finish in time");
+	close_all(a);
 }
 
 static void transferred(void *arg, int status)
@@ -148,6 +157,8 @@ void agent_stop(struct agent *a)
 		rv = node_transfer(&a->node, 0, transferred, a);
 		if (rv == 0) {
 			LOG_INFO(MOD, "transferring leadership before stopping");
+			uv_timer_start(&a->stop_timer, transfer_timeout,
+				       2ULL * a->cfg.election_timeout_ms, 0);
 			return;
 		}
 		LOG_INFO(MOD, "no leadership transfer: %s", node_strerror(rv));
@@ -238,6 +249,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	uv_signal_init(loop, &a->sigterm);
 	uv_signal_init(loop, &a->sigint);
 	uv_timer_init(loop, &a->watchdog);
+	uv_timer_init(loop, &a->stop_timer);
+	a->stop_timer.data = a;
 	a->sigterm.data = a;
 	a->sigint.data = a;
 	a->watchdog.data = a;

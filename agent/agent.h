@@ -37,6 +37,7 @@ struct agent {
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	uv_timer_t watchdog;
+	uv_timer_t stop_timer;  /* bounds the leadership transfer at stop */
 	uint64_t watchdog_usec; /* 0: not under a systemd watchdog */
 	int state;              /* enum agent_state */
 	int pending_closes;

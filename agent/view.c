@@ -2,6 +2,7 @@
 #include "agent/view.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -192,6 +193,26 @@ json_t *view_history(struct agent *a, unsigned limit)
 	return arr;
 }
 
+/* FNV-1a of the FSM snapshot: equal on every agent that applied the same
+ * entries (the state machine is deterministic). */
+static json_t *state_digest(struct agent *a)
+{
+	void *buf;
+	size_t len;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char hex[17];
+
+	if (fsm_snapshot(&a->fsm, &buf, &len) != 0)
+		return json_null();
+	for (size_t i = 0; i < len; i++) {
+		h ^= ((const unsigned char *)buf)[i];
+		h *= 0x100000001b3ULL;
+	}
+	free(buf);
+	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+	return json_string(hex);
+}
+
 json_t *view_status(struct agent *a)
 {
 	const char *leader_addr = NULL;
@@ -209,7 +230,7 @@ json_t *view_status(struct agent *a)
 
 	return json_pack(
 	    "{s:{s:I, s:s, s:s, s:s, s:s}, "
-	    "s:{s:o, s:I, s:I, s:I, s:o}, "
+	    "s:{s:o, s:I, s:I, s:I, s:I, s:o, s:o}, "
 	    "s:o, s:o, s:o, s:o, s:o, s:[]}",
 	    "self", "id", (json_int_t)a->cfg.agent_id, "name",
 	    a->cfg.agent_name, "site", a->cfg.site, "pool", a->cfg.pool,
@@ -217,8 +238,9 @@ json_t *view_status(struct agent *a)
 	    "cluster", "leader", jleader, "term",
 	    (json_int_t)node_term(&a->node), "commit_index",
 	    (json_int_t)node_commit_index(&a->node), "applied_index",
-	    (json_int_t)node_applied_index(&a->node), "members",
-	    view_members(a),
+	    (json_int_t)node_applied_index(&a->node), "decisions",
+	    (json_int_t)a->fsm.decisions, "state_digest", state_digest(a),
+	    "members", view_members(a),
 	    "sites", view_sites(a), "pools", view_pools(a), "sbas",
 	    view_sbas(a), "cms", view_cms(a), "policy", view_policy(&a->fsm),
 	    "backup");

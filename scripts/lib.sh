@@ -21,20 +21,20 @@ pp_config() {
 		echo "name = $name"
 		echo "id = $id"
 		echo "site = $site"
-		[ -n "$pool" ] && echo "pool = $pool"
+		if [ -n "$pool" ]; then echo "pool = $pool"; fi
 		echo "data_dir = $dir/$name/data"
 		echo
 		echo "[listen]"
 		echo "raft = 127.0.0.1:$rport"
 		echo "api = 127.0.0.1:$aport"
-		[ -n "$pool" ] && echo "data = 127.0.0.1:$dport"
+		if [ -n "$pool" ]; then echo "data = 127.0.0.1:$dport"; fi
 		echo
 		echo "[cluster]"
-		[ -n "$boot" ] && echo "bootstrap = $boot"
-		[ -n "$join" ] && echo "join = $join"
+		if [ -n "$boot" ]; then echo "bootstrap = $boot"; fi
+		if [ -n "$join" ]; then echo "join = $join"; fi
 		echo "election_timeout = ${PP_ELECTION:-1000ms}"
 		echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
-		[ -n "$extra" ] && printf '%b\n' "$extra"
+		if [ -n "$extra" ]; then printf '%b\n' "$extra"; fi
 	} >"$dir/$name/poolpaird.conf"
 }
 
