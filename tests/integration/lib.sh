@@ -1,0 +1,245 @@
+# Helpers of the poolpair integration tests. Sourced by every t_*.sh: each
+# test gets a fresh directory, its own loopback port range, a trap that stops
+# every agent it started, assertions and status readers. Not run by itself.
+
+set -euo pipefail
+
+IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export POOLPAIR_ROOT=$IT_ROOT
+export BUILD=${BUILD:-$IT_ROOT/build}
+# shellcheck source=../../scripts/lib.sh
+source "$IT_ROOT/scripts/lib.sh"
+
+# Short Raft timeouts: the tests wait on behaviour, these only make it quick.
+export PP_ELECTION=${PP_ELECTION:-300ms}
+export PP_RAFT_HEARTBEAT=${PP_RAFT_HEARTBEAT:-50ms}
+# Failover heartbeats and leases below the Raft timeouts' defaults too.
+IT_EXTRA=${IT_EXTRA:-"[failover]\nheartbeat = 100ms\nlease = 1000ms\ngrace = 500ms"}
+
+for tool in curl jq setsid timeout; do
+	command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+for bin in poolpaird poolpairctl; do
+	[ -x "$BUILD/$bin" ] || { echo "missing $BUILD/$bin (set BUILD)" >&2; exit 1; }
+done
+
+IT_NAME=$(basename "$0" .sh)
+# The runner hands a directory in IT_DIR (and prints its logs on failure).
+if [ -n "${IT_DIR:-}" ]; then
+	mkdir -p "$IT_DIR"
+	IT_OWN_DIR=0
+else
+	IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pp-$IT_NAME.XXXXXX")
+	IT_OWN_DIR=1
+fi
+
+log() { echo "[$IT_NAME $(date +%T)] $*" >&2; }
+fail() {
+	echo "FAILED: $*" >&2
+	exit 1
+}
+
+# ---- ports ---------------------------------------------------------------
+# Agent I (1..9) listens on raft BASE+I, api BASE+10+I, data BASE+20+I.
+# BASE is chosen so that nothing listens anywhere in BASE..BASE+29.
+IT_SPAN=30
+it_port_busy() {
+	# true when something on loopback listens on port $1 (or has it bound)
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+it_pick_base() {
+	local try base p busy
+	for try in $(seq 200); do
+		base=$((20000 + ((RANDOM * 32768 + RANDOM + $$ + try) % 1300) * IT_SPAN))
+		busy=0
+		for ((p = base; p < base + IT_SPAN; p++)); do
+			if it_port_busy "$p"; then busy=1; break; fi
+		done
+		if [ $busy = 0 ] && ! ss -Htan 2>/dev/null | awk '{print $4; print $5}' |
+			grep -Eq ":($(seq -s '|' "$base" $((base + IT_SPAN - 1))))\$"; then
+			echo "$base"
+			return 0
+		fi
+	done
+	fail "no free loopback port range"
+}
+IT_BASE=$(it_pick_base)
+
+raft_port() { echo $((IT_BASE + $1)); }
+api_port() { echo $((IT_BASE + 10 + $1)); }
+data_port() { echo $((IT_BASE + 20 + $1)); }
+
+# ---- agents --------------------------------------------------------------
+declare -A IT_ID=()   # name -> id
+IT_NAMES=()
+
+# it_boot_list ID...: the bootstrap value for those agent ids
+it_boot_list() {
+	local out="" id
+	for id in "$@"; do out+="${out:+, }$id@127.0.0.1:$(raft_port "$id")"; done
+	echo "$out"
+}
+
+# agent NAME ID SITE POOL|"" BOOT|"" JOIN|"": write the config of an agent
+agent() {
+	local name=$1 id=$2 site=$3 pool=$4 boot=$5 join=$6
+	IT_ID[$name]=$id
+	IT_NAMES+=("$name")
+	pp_config "$IT_DIR" "$name" "$id" "$site" "$pool" "$(raft_port "$id")" \
+		"$(api_port "$id")" "$(data_port "$id")" "$boot" "$join" "$IT_EXTRA"
+}
+
+start() { local n; for n in "$@"; do pp_start "$IT_DIR" "$n"; done; }
+api() { echo "127.0.0.1:$(api_port "${IT_ID[$1]}")"; }
+url() { echo "http://$(api "$1")"; }
+pid_of() { pp_pid "$IT_DIR" "$1"; }
+alive() { kill -0 "$(pid_of "$1")" 2>/dev/null; }
+
+# The three agents of the usual deployment, bootstrapped together.
+three_agents() {
+	local boot
+	boot=$(it_boot_list 1 2 3)
+	agent east 1 east pool-east "$boot" ""
+	agent west 2 west pool-west "$boot" ""
+	agent witness 3 witness "" "$boot" ""
+	start east west witness
+}
+
+# wait_exit NAME SECONDS: wait for the agent to exit; its status in IT_STATUS.
+# The agent is a child of this shell, so `wait` gives its real exit status.
+wait_exit() {
+	local pid i
+	pid=$(pid_of "$1")
+	IT_STATUS=""
+	for ((i = 0; i < ${2:-10} * 10; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			IT_STATUS=0
+			wait "$pid" 2>/dev/null || IT_STATUS=$?
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# Stop every agent this test started: SIGTERM to each process group, then
+# SIGKILL whatever is still there after a few seconds, and reap them all.
+it_cleanup() {
+	local rc=$? pid i left
+	trap - EXIT INT TERM
+	for pid in "${PP_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+	for ((i = 0; i < 50; i++)); do
+		left=0
+		for pid in "${PP_PIDS[@]}"; do kill -0 -- "-$pid" 2>/dev/null && left=1; done
+		[ $left = 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${PP_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+	for pid in "${PP_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	if [ $rc = 0 ] && [ "$IT_OWN_DIR" = 1 ]; then rm -rf "$IT_DIR"; fi
+	if [ $rc != 0 ]; then echo "$IT_NAME: failed; agents' files in $IT_DIR" >&2; fi
+	exit $rc
+}
+trap it_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- assertions ----------------------------------------------------------
+assert_eq() { # EXPECTED ACTUAL [WHAT]
+	[ "$1" == "$2" ] || fail "${3:-value}: expected '$1', got '$2'"
+}
+assert_ne() { # UNEXPECTED ACTUAL [WHAT]
+	[ "$1" != "$2" ] || fail "${3:-value}: expected anything but '$1'"
+}
+assert_contains() { # HAYSTACK NEEDLE [WHAT]
+	[[ "$1" == *"$2"* ]] || fail "${3:-output} does not contain '$2': $1"
+}
+assert_not_contains() { # HAYSTACK NEEDLE [WHAT]
+	[[ "$1" != *"$2"* ]] || fail "${3:-output} contains '$2': $1"
+}
+assert_json() { # JSON JQ-FILTER [WHAT]: the filter must yield true
+	jq -e "$2" >/dev/null 2>&1 <<<"$1" || fail "${3:-json}: '$2' is not true of: $1"
+}
+
+# expect_exit CODE CMD...: run CMD, check its exit status; output in OUT
+expect_exit() {
+	local want=$1 got=0
+	shift
+	OUT=$("$@" 2>&1) || got=$?
+	[ "$got" == "$want" ] || fail "'$*' exited $got, expected $want; output: $OUT"
+}
+
+# wait_until SECONDS 'CONDITION': poll CONDITION (eval'd) until true
+wait_until() {
+	local secs=$1 cond=$2 end
+	end=$((SECONDS + secs))
+	while ! eval "$cond" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "not true after ${secs}s: $cond"
+		sleep 0.1
+	done
+}
+
+# ---- reading the state ---------------------------------------------------
+# status NAME: the agent's /v1/status JSON (fails when it does not answer)
+status() { curl -sf --max-time 5 "$(url "$1")/v1/status"; }
+# sfield NAME JQ: one field of the agent's status, raw
+sfield() { status "$1" | jq -r "$2"; }
+leader_name() { sfield "$1" '.cluster.leader.name // empty'; }
+leader_id() { sfield "$1" '.cluster.leader.id // empty'; }
+state_of() { sfield "$1" '.self.state'; }
+digest() { sfield "$1" '.cluster.state_digest'; }
+decisions() { sfield "$1" '.cluster.decisions'; }
+applied() { sfield "$1" '.cluster.applied_index'; }
+voters() { sfield "$1" '[.cluster.members[] | select(.role == "voter")] | length'; }
+role_of() { # AGENT-ASKED MEMBER-ID
+	sfield "$1" ".cluster.members[] | select(.id == $2) | .role"
+}
+
+# agree_leader NAME...: all name the same, known leader (prints its name)
+agree_leader() {
+	local first="" n l
+	for n in "$@"; do
+		l=$(leader_name "$n") || return 1
+		[ -n "$l" ] || return 1
+		[ -z "$first" ] && first=$l
+		[ "$l" == "$first" ] || return 1
+	done
+	echo "$first"
+}
+
+# agree_digest NAME...: all report the same state_digest and applied index
+agree_digest() {
+	local first="" n d
+	for n in "$@"; do
+		d=$(sfield "$n" '"\(.cluster.state_digest) \(.cluster.decisions)"') || return 1
+		[ -n "$d" ] && [ "$d" != "null null" ] || return 1
+		[ -z "$first" ] && first=$d
+		[ "$d" == "$first" ] || return 1
+	done
+}
+
+# wait_leader SECONDS NAME...: until all named agents agree on one leader;
+# its name in LEADER
+wait_leader() {
+	local secs=$1
+	shift
+	wait_until "$secs" "agree_leader $* >/dev/null"
+	LEADER=$(agree_leader "$@")
+}
+
+# ctl NAME ARGS...: poolpairctl against agent NAME
+ctl() {
+	local n=$1
+	shift
+	"$BUILD/poolpairctl" --api "$(url "$n")" "$@"
+}
+
+# others NAME...: the test's agents not named
+others() {
+	local n m skip
+	for n in "${IT_NAMES[@]}"; do
+		skip=0
+		for m in "$@"; do [ "$n" == "$m" ] && skip=1; done
+		[ $skip = 1 ] || echo "$n"
+	done
+}
