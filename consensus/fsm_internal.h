@@ -1,0 +1,98 @@
+/* fsm_internal: helpers shared by the parts of the fsm module (fsm.c,
+ * fsm_check.c, fsm_snapshot.c). Not part of the module's interface: only
+ * those files include it. */
+#ifndef POOLPAIR_CONSENSUS_FSM_INTERNAL_H
+#define POOLPAIR_CONSENSUS_FSM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/fsm.h"
+
+/* Command nesting (topology inside a step inside a topology ...) deeper
+ * than this is refused before decoding, so the decoder never recurses far. */
+#define FSM_MAX_COMMAND_DEPTH 4
+#define CLIP_LEN 64 /* a name as shown in a summary or reason */
+
+/* Outcome of one operation while it is being applied. */
+struct outcome {
+	int code;
+	char what[FSM_WHAT_LEN];
+	char reason[FSM_REASON_LEN];
+	bool forced;
+};
+
+/* ---- text helpers (fsm_check.c) ---- */
+
+/* s, or "" when s is NULL (protobuf-c leaves absent strings NULL). */
+static inline const char *fsm_str(const char *s) { return s != NULL ? s : ""; }
+
+/* snprintf into dst (cap bytes); dst is "" if formatting fails. */
+__attribute__((format(printf, 3, 4))) void fsm_fmt(char *dst, size_t cap,
+						   const char *format, ...);
+
+/* Set o->code to code and o->reason to the formatted text. Returns code. */
+__attribute__((format(printf, 3, 4))) int fsm_fail(struct outcome *o, int code,
+						   const char *format, ...);
+
+/* A name as shown in text: printable ASCII only, at most 63 characters
+ * (longer ones end in "..."). s must not be NULL. Returns dst. */
+const char *fsm_clip(char dst[CLIP_LEN], const char *s);
+
+/* Copy free text (at most len bytes of src, stopping at a NUL) into dst of
+ * cap > 0 bytes: valid UTF-8 is kept, control characters and invalid bytes
+ * become '?', and the copy never ends inside a sequence. */
+void fsm_text_copy(char *dst, size_t cap, const char *src, size_t len);
+
+/* ---- validation (fsm_check.c); strings must not be NULL ---- */
+
+/* Non-empty, shorter than FSM_NAME_LEN, only [A-Za-z0-9._-]. */
+bool fsm_name_ok(const char *s);
+
+/* Refuse with FSM_E_INVALID unless s is a valid name; field says what it
+ * names ("pool name", "site", ...). Returns 0 or the code. */
+int fsm_check_name(struct outcome *o, const char *field, const char *s);
+
+/* Printable ASCII without spaces, shorter than FSM_ADDR_LEN ("" is ok). */
+bool fsm_addr_ok(const char *s);
+
+/* Addresses are host:port: printable ASCII without spaces, shorter than
+ * FSM_ADDR_LEN; required says whether an empty one is refused. Returns 0
+ * or FSM_E_INVALID with o filled in. */
+int fsm_check_addr(struct outcome *o, const char *field, const char *s,
+		   bool required);
+
+bool fsm_edition_ok(const char *s);  /* "enterprise" or "standard" */
+bool fsm_kind_ok(const char *s);     /* "physical" or "virtual" */
+bool fsm_failover_ok(const char *s); /* "auto" or "manual" */
+
+/* ---- lookups (fsm_check.c): index into f's arrays, or -1 ---- */
+
+int fsm_site_index(const struct fsm *f, const char *name);
+int fsm_pool_index(const struct fsm *f, const char *name);
+int fsm_member_index(const struct fsm *f, uint64_t id);
+int fsm_sba_index(const struct fsm *f, const char *name);
+
+/* ---- bounded pre-scan of the wire format (fsm_check.c) ----
+ *
+ * protobuf-c decodes nested messages recursively without a depth limit; a
+ * Command can nest itself through CmdTopology, so 1 MiB of nesting would
+ * exhaust the stack. The scan walks the wire structure iteratively per
+ * level and stops at FSM_MAX_COMMAND_DEPTH, and picks up time_ms and who
+ * of the outer command for the history. */
+
+enum scan_result { SCAN_OK, SCAN_BROKEN, SCAN_DEEP };
+
+struct scan {
+	uint64_t time_ms;
+	const char *who; /* borrowed from the scanned buffer, not terminated */
+	size_t who_len;
+};
+
+/* Scan the Command in buf[0..len) at nesting depth (0 for the outer one),
+ * filling sc from the outer command. buf must not be NULL. */
+enum scan_result fsm_scan_command(const uint8_t *buf, size_t len,
+				  unsigned depth, struct scan *sc);
+
+#endif
