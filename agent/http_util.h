@@ -1,0 +1,20 @@
+/* http_util: string helpers of the http module (http.c, http_util.c); not
+ * used outside it. The public helpers http_json_quote, http_query_param and
+ * http_request_header are declared in http.h. */
+#ifndef POOLPAIR_AGENT_HTTP_UTIL_H
+#define POOLPAIR_AGENT_HTTP_UTIL_H
+
+#include <stddef.h>
+
+/* Percent-decode in[0..len) ('+' as a space when plus is non-zero) into
+ * out (outcap bytes), NUL-terminated. Returns 0, UV_EINVAL (a malformed
+ * escape, or one that decodes to NUL) or UV_ENOBUFS (out is too small; out
+ * then holds ""). */
+int http_util_pct_decode(const char *in, size_t len, int plus, char *out,
+			 size_t outcap);
+
+/* The reason phrase of an HTTP status ("Not Found"), "Unknown" for a code
+ * http-parser does not know. The string is static. */
+const char *http_util_reason_phrase(int status);
+
+#endif
