@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/ctl/status.h"
 #include "agent/ctl/table.h"
 #include "agent/ctl/topology.h"
 
@@ -114,13 +115,13 @@ static char *path_join(const char *prefix, const char *seg)
 	return path;
 }
 
-static int out_of_memory(struct ctl *ctl)
+int ctl_out_of_memory(struct ctl *ctl)
 {
 	ctl_say(ctl->err, "poolpairctl: out of memory");
 	return CTL_FAILED;
 }
 
-static int bad_answer(struct ctl *ctl, const char *what)
+int ctl_bad_answer(struct ctl *ctl, const char *what)
 {
 	ctl_say(ctl->err, "poolpairctl: bad answer: %s", what);
 	return CTL_FAILED;
@@ -185,61 +186,6 @@ static int one_of(const char *s, const char *const *allowed)
 	return 0;
 }
 
-/* Text of a JSON value for a cell: strings as they are ("" as "-"),
- * numbers, booleans as yes/no, null or absent as "-". */
-static void cell_json(struct table *t, json_t *v)
-{
-	if (json_is_string(v))
-		table_cell(t,
-			   json_string_length(v) ? json_string_value(v) : "-");
-	else if (json_is_integer(v))
-		table_cellf(t, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else if (json_is_real(v))
-		table_cellf(t, "%g", json_real_value(v));
-	else if (json_is_true(v))
-		table_cell(t, "yes");
-	else if (json_is_false(v))
-		table_cell(t, "no");
-	else if (v == NULL || json_is_null(v))
-		table_cell(t, "-");
-	else
-		table_cell(t, "?");
-}
-
-static void cell_key(struct table *t, json_t *obj, const char *key)
-{
-	cell_json(t, json_object_get(obj, key));
-}
-
-/* Text of a JSON scalar for a sentence ("-" when absent). buf is used for
- * numbers; the result is valid while v and buf are. */
-static const char *text_of(json_t *v, char *buf, size_t len)
-{
-	if (json_is_string(v))
-		return json_string_length(v) ? json_string_value(v) : "-";
-	if (json_is_integer(v)) {
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT,
-			 json_integer_value(v));
-		return buf;
-	}
-	if (json_is_true(v))
-		return "yes";
-	if (json_is_false(v))
-		return "no";
-	return "-";
-}
-
-static int render(struct ctl *ctl, struct table *t)
-{
-	if (t->err != 0) {
-		table_close(t);
-		return out_of_memory(ctl);
-	}
-	table_render(t, ctl->out);
-	table_close(t);
-	return CTL_OK;
-}
-
 /* Print a finished write: with --json the answer, else the sentence and
  * " (decision N)" when the answer names one. */
 static int write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
@@ -263,7 +209,7 @@ static int write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
 	va_end(ap);
 	if (s == NULL) {
 		json_decref(resp);
-		return out_of_memory(ctl);
+		return ctl_out_of_memory(ctl);
 	}
 	if (json_is_integer(decision))
 		ctl_say(ctl->out, "%s (decision %" JSON_INTEGER_FORMAT ")", s,
@@ -301,284 +247,6 @@ static int get_list(struct ctl *ctl, const char *path, const char *key,
 	return CTL_OK;
 }
 
-/* Tables shared by status and the list commands. */
-
-static int render_members(struct ctl *ctl, json_t *members)
-{
-	static const char *const hdr[] = {"ID",	  "NAME", "SITE", "POOL",
-					  "ROLE", "RAFT", "API",  "REACHABLE"};
-	struct table t;
-	json_t *m;
-	size_t i;
-
-	if (table_init(&t, 8, hdr) != 0)
-		return out_of_memory(ctl);
-	json_array_foreach (members, i, m) {
-		table_row(&t);
-		cell_key(&t, m, "id");
-		cell_key(&t, m, "name");
-		cell_key(&t, m, "site");
-		cell_key(&t, m, "pool");
-		cell_key(&t, m, "role");
-		cell_key(&t, m, "raft");
-		cell_key(&t, m, "api");
-		cell_key(&t, m, "reachable");
-	}
-	return render(ctl, &t);
-}
-
-/* cms (borrowed, may be NULL): the CMS object of a status, to also mark
- * the standby pool. */
-static int render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
-{
-	static const char *const hdr[] = {
-	    "POOL",  "SITE",  "EDITION", "KIND",    "OS",  "PAIR",
-	    "STATE", "OWNER", "EPOCH",	 "HEALTHY", "CMS", "SUPPORTED"};
-	const char *standby =
-	    json_string_value(json_object_get(cms, "standby"));
-	struct table t;
-	json_t *p;
-	size_t i;
-
-	if (table_init(&t, 12, hdr) != 0)
-		return out_of_memory(ctl);
-	json_array_foreach (pools, i, p) {
-		const char *name =
-		    json_string_value(json_object_get(p, "name"));
-		const char *pair =
-		    json_string_value(json_object_get(p, "pair"));
-		json_t *supported = json_object_get(p, "supported");
-		const char *reason =
-		    json_string_value(json_object_get(p, "unsupported_reason"));
-
-		table_row(&t);
-		cell_key(&t, p, "name");
-		cell_key(&t, p, "site");
-		cell_key(&t, p, "edition");
-		cell_key(&t, p, "kind");
-		cell_key(&t, p, "os");
-		cell_key(&t, p, "pair");
-		cell_key(&t, p, "state");
-		cell_key(&t, p, "owner");
-		cell_key(&t, p, "epoch");
-		cell_key(&t, p, "healthy");
-		if (json_is_true(json_object_get(p, "hosts_cms")))
-			table_cell(&t, "active");
-		else if (name != NULL && standby != NULL &&
-			 standby[0] != '\0' && strcmp(name, standby) == 0)
-			table_cell(&t, "standby");
-		else
-			table_cell(&t, "-");
-		if (pair == NULL || pair[0] == '\0' || supported == NULL)
-			table_cell(&t, "-");
-		else if (json_is_false(supported))
-			table_cellf(&t, "no (%s)",
-				    reason != NULL && reason[0] != '\0'
-					? reason
-					: "unknown reason");
-		else
-			cell_json(&t, supported);
-	}
-	return render(ctl, &t);
-}
-
-static int render_sbas(struct ctl *ctl, json_t *sbas)
-{
-	static const char *const hdr[] = {"SBA", "SITE", "BACKUP",
-					  "RESILIENCY"};
-	struct table t;
-	json_t *s;
-	size_t i;
-
-	if (table_init(&t, 4, hdr) != 0)
-		return out_of_memory(ctl);
-	json_array_foreach (sbas, i, s) {
-		table_row(&t);
-		cell_key(&t, s, "name");
-		cell_key(&t, s, "site");
-		cell_key(&t, s, "backup_pool");
-		cell_key(&t, s, "resiliency_mode");
-	}
-	return render(ctl, &t);
-}
-
-static int render_backup(struct ctl *ctl, json_t *backup)
-{
-	static const char *const hdr[] = {"FROM",	"TO",	 "STATE",
-					  "HEAD",	"ACKED", "LAG_RECORDS",
-					  "LAG_SECONDS"};
-	static const char *const keys[] = {
-	    "from",	 "to",		"state",      "head_seq",
-	    "acked_seq", "lag_records", "lag_seconds"};
-	struct table t;
-	json_t *b;
-	size_t i;
-	size_t k;
-
-	if (table_init(&t, 7, hdr) != 0)
-		return out_of_memory(ctl);
-	json_array_foreach (backup, i, b) {
-		table_row(&t);
-		for (k = 0; k < 7; k++)
-			cell_key(&t, b, keys[k]);
-	}
-	return render(ctl, &t);
-}
-
-static void say_cms(struct ctl *ctl, const char *prefix, json_t *cms)
-{
-	char b1[32];
-	char b2[32];
-	char b3[32];
-
-	ctl_say(ctl->out, "%sactive %s, standby %s, epoch %s", prefix,
-		text_of(json_object_get(cms, "active"), b1, sizeof(b1)),
-		text_of(json_object_get(cms, "standby"), b2, sizeof(b2)),
-		text_of(json_object_get(cms, "epoch"), b3, sizeof(b3)));
-}
-
-/* status */
-
-/* "a, b, c" of the strings of arr (malloc()ed), or NULL out of memory. */
-static char *join_strings(json_t *arr)
-{
-	char *out = strdup("");
-	json_t *v;
-	size_t i;
-
-	json_array_foreach (arr, i, v) {
-		char buf[32];
-		char *next;
-
-		if (out == NULL)
-			return NULL;
-		if (asprintf(&next, "%s%s%s", out, i ? ", " : "",
-			     text_of(v, buf, sizeof(buf))) < 0)
-			next = NULL;
-		free(out);
-		out = next;
-	}
-	return out;
-}
-
-static void say_cluster(struct ctl *ctl, json_t *st)
-{
-	json_t *self = json_object_get(st, "self");
-	json_t *cl = json_object_get(st, "cluster");
-	json_t *leader = json_object_get(cl, "leader");
-	char b[6][32];
-	char *lead = NULL;
-
-	if (json_is_object(leader) &&
-	    asprintf(&lead, "%s (id %s, api %s)",
-		     text_of(json_object_get(leader, "name"), b[0], 32),
-		     text_of(json_object_get(leader, "id"), b[1], 32),
-		     text_of(json_object_get(leader, "api"), b[2], 32)) < 0)
-		lead = NULL;
-	ctl_say(ctl->out, "cluster: leader %s, term %s, commit %s, applied %s",
-		lead != NULL ? lead : "none known",
-		text_of(json_object_get(cl, "term"), b[3], 32),
-		text_of(json_object_get(cl, "commit_index"), b[4], 32),
-		text_of(json_object_get(cl, "applied_index"), b[5], 32));
-	free(lead);
-	if (json_is_object(self))
-		ctl_say(ctl->out, "answered by: %s (id %s, %s)",
-			text_of(json_object_get(self, "name"), b[0], 32),
-			text_of(json_object_get(self, "id"), b[1], 32),
-			text_of(json_object_get(self, "state"), b[2], 32));
-}
-
-/* A titled section: "TITLE: none" or "TITLE:" and its table. */
-static int status_section(struct ctl *ctl, const char *title, json_t *list,
-			  int (*fn)(struct ctl *, json_t *))
-{
-	ctl_say(ctl->out, "%s", "");
-	if (json_array_size(list) == 0) {
-		ctl_say(ctl->out, "%s: none", title);
-		return CTL_OK;
-	}
-	ctl_say(ctl->out, "%s:", title);
-	return fn(ctl, list);
-}
-
-static int cmd_status(struct ctl *ctl, const struct ctl_args *a)
-{
-	json_t *st;
-	json_t *cms;
-	json_t *pol;
-	json_t *v;
-	char *sites;
-	char b[3][32];
-	int rv = ctl_call(ctl, "GET", "/v1/status", NULL, &st);
-
-	if (rv != CTL_OK)
-		return rv;
-	if (ctl->json) {
-		rv = ctl_print_json(ctl, st);
-		json_decref(st);
-		return rv;
-	}
-	if (!json_is_object(st)) {
-		json_decref(st);
-		return bad_answer(ctl, "status is not an object");
-	}
-	say_cluster(ctl, st);
-	rv = status_section(
-	    ctl, "members",
-	    json_object_get(json_object_get(st, "cluster"), "members"),
-	    render_members);
-	if (rv != CTL_OK)
-		goto out;
-
-	sites = join_strings(json_object_get(st, "sites"));
-	if (sites == NULL) {
-		rv = out_of_memory(ctl);
-		goto out;
-	}
-	ctl_say(ctl->out, "%s", "");
-	ctl_say(ctl->out, "sites: %s", sites[0] ? sites : "none");
-	free(sites);
-
-	cms = json_object_get(st, "cms");
-	v = json_object_get(st, "pools");
-	ctl_say(ctl->out, "%s", "");
-	if (json_array_size(v) == 0) {
-		ctl_say(ctl->out, "pools: none");
-	} else {
-		ctl_say(ctl->out, "pools:");
-		rv = render_pools(ctl, v, cms);
-		if (rv != CTL_OK)
-			goto out;
-	}
-	rv = status_section(ctl, "sbas", json_object_get(st, "sbas"),
-			    render_sbas);
-	if (rv != CTL_OK)
-		goto out;
-	v = json_object_get(st, "backup");
-	if (json_array_size(v) > 0) {
-		rv = status_section(ctl, "backup", v, render_backup);
-		if (rv != CTL_OK)
-			goto out;
-	}
-
-	ctl_say(ctl->out, "%s", "");
-	if (json_is_object(cms))
-		say_cms(ctl, "cms: ", cms);
-	else
-		ctl_say(ctl->out, "cms: not placed");
-	pol = json_object_get(st, "policy");
-	ctl_say(
-	    ctl->out,
-	    "policy: failover %s, max lag on failover %s ms, "
-	    "cooldown %s ms",
-	    text_of(json_object_get(pol, "failover"), b[0], 32),
-	    text_of(json_object_get(pol, "max_lag_on_failover_ms"), b[1], 32),
-	    text_of(json_object_get(pol, "cooldown_ms"), b[2], 32));
-out:
-	json_decref(st);
-	return rv;
-}
-
 /* members */
 
 static int cmd_member_list(struct ctl *ctl, const struct ctl_args *a)
@@ -592,7 +260,7 @@ static int cmd_member_list(struct ctl *ctl, const struct ctl_args *a)
 	if (json_array_size(list) == 0)
 		ctl_say(ctl->out, "no members");
 	else
-		rv = render_members(ctl, list);
+		rv = ctl_render_members(ctl, list);
 	json_decref(resp);
 	return rv;
 }
@@ -631,7 +299,7 @@ static int cmd_member_add(struct ctl *ctl, const struct ctl_args *a)
 		body = NULL;
 	}
 	if (body == NULL)
-		return out_of_memory(ctl);
+		return ctl_out_of_memory(ctl);
 	rv = ctl_call(ctl, "POST", "/v1/members", body, &resp);
 	json_decref(body);
 	if (rv != CTL_OK)
@@ -669,7 +337,7 @@ static int delete_named(struct ctl *ctl, const char *prefix, const char *name,
 	int rv;
 
 	if (path == NULL)
-		return out_of_memory(ctl);
+		return ctl_out_of_memory(ctl);
 	rv = ctl_call(ctl, "DELETE", path, NULL, &resp);
 	free(path);
 	if (rv != CTL_OK)
@@ -684,7 +352,7 @@ static int post_owned(struct ctl *ctl, const char *path, json_t *body,
 	int rv;
 
 	if (body == NULL)
-		return out_of_memory(ctl);
+		return ctl_out_of_memory(ctl);
 	rv = ctl_call(ctl, "POST", path, body, resp);
 	json_decref(body);
 	return rv;
@@ -725,13 +393,13 @@ static int cmd_site_list(struct ctl *ctl, const struct ctl_args *a)
 	}
 	if (table_init(&t, 1, hdr) != 0) {
 		json_decref(resp);
-		return out_of_memory(ctl);
+		return ctl_out_of_memory(ctl);
 	}
 	json_array_foreach (list, i, v) {
 		table_row(&t);
-		cell_json(&t, v);
+		ctl_cell_json(&t, v);
 	}
-	rv = render(ctl, &t);
+	rv = ctl_render(ctl, &t);
 	json_decref(resp);
 	return rv;
 }
@@ -800,7 +468,7 @@ static int cmd_pool_list(struct ctl *ctl, const struct ctl_args *a)
 	if (json_array_size(list) == 0)
 		ctl_say(ctl->out, "no pools");
 	else
-		rv = render_pools(ctl, list, NULL);
+		rv = ctl_render_pools(ctl, list, NULL);
 	json_decref(resp);
 	return rv;
 }
@@ -882,7 +550,7 @@ static int cmd_sba_list(struct ctl *ctl, const struct ctl_args *a)
 	if (json_array_size(list) == 0)
 		ctl_say(ctl->out, "no sbas");
 	else
-		rv = render_sbas(ctl, list);
+		rv = ctl_render_sbas(ctl, list);
 	json_decref(resp);
 	return rv;
 }
@@ -904,9 +572,9 @@ static int cmd_cms_show(struct ctl *ctl, const struct ctl_args *a)
 	if (ctl->json)
 		rv = ctl_print_json(ctl, cms);
 	else if (!json_is_object(cms))
-		rv = bad_answer(ctl, "cms is not an object");
+		rv = ctl_bad_answer(ctl, "cms is not an object");
 	else
-		say_cms(ctl, "cms: ", cms);
+		ctl_say_cms(ctl, "cms: ", cms);
 	json_decref(cms);
 	return rv;
 }
@@ -985,24 +653,24 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 	}
 	if (table_init(&t, 5, hdr) != 0) {
 		json_decref(resp);
-		return out_of_memory(ctl);
+		return ctl_out_of_memory(ctl);
 	}
 	json_array_foreach (list, i, h) {
 		table_row(&t);
-		cell_key(&t, h, "seq");
+		ctl_cell_key(&t, h, "seq");
 		cell_time(&t, h);
-		cell_key(&t, h, "who");
-		cell_key(&t, h, "what");
+		ctl_cell_key(&t, h, "who");
+		ctl_cell_key(&t, h, "what");
 		cell_result(&t, h);
 	}
-	rv = render(ctl, &t);
+	rv = ctl_render(ctl, &t);
 	json_decref(resp);
 	return rv;
 }
 
 /* The table. Option indexes in a->opt follow the order of opts. */
 static const struct ctl_command ctl_commands[] = {
-    {"status", 0, 0, {NULL}, cmd_status, "status"},
+    {"status", 0, 0, {NULL}, ctl_cmd_status, "status"},
     {"member list", 0, 0, {NULL}, cmd_member_list, "member list"},
     {"member add",
      2,
