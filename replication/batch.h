@@ -1,0 +1,106 @@
+/* batch: change records <-> the payload of a RECORDS frame.
+ *
+ * A batch is one Poolpair__Repl__RecordBatch (proto/replication.proto)
+ * packed with protobuf-c. When lz4 makes it smaller, the payload is
+ *
+ *   u32 little-endian: size of the packed RecordBatch ("raw size")
+ *   an lz4 block (LZ4_compress_default) of those raw bytes
+ *
+ * and the frame carries FRAME_FLAG_LZ4 (frame.h); otherwise the payload is
+ * the packed RecordBatch itself and the flag is clear. The decoder checks
+ * the declared raw size against a maximum before allocating anything, and
+ * decompresses only with LZ4_decompress_safe, so no input can make it read
+ * or write out of bounds or allocate more than max_raw (plus what
+ * protobuf-c needs for a message of that size).
+ *
+ * Decoding checks the encoding; batch_validate() then checks what the
+ * records say (names, sizes, known enums, sequence order) before anything
+ * is applied.
+ *
+ * Pure: no I/O, no clocks, no global state; any thread. */
+#ifndef POOLPAIR_BATCH_H
+#define POOLPAIR_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replication.pb-c.h"
+
+#define BATCH_DEFAULT_MAX_RAW ((size_t)16 << 20) /* 16 MiB */
+#define BATCH_PREFIX_LEN 4	  /* the u32 raw size of a compressed batch */
+#define BATCH_USER_SET_MAX 63	  /* bytes of a user set name */
+#define BATCH_KEY_MAX 1024	  /* bytes of a key */
+#define BATCH_VALUE_MAX ((size_t)1 << 20) /* value of a put: 1 MiB */
+#define BATCH_CHUNK_MAX ((size_t)1 << 20) /* value of a content chunk */
+#define BATCH_ERRMSG_LEN 256	  /* enough for any batch_validate message */
+
+/* Error codes, all negative; batch_strerror() gives their messages. */
+enum batch_error {
+	BATCH_E_ARG = -1,	/* invalid argument (caller error) */
+	BATCH_E_NOMEM = -2,	/* out of memory */
+	BATCH_E_TOO_LARGE = -3, /* raw size over the maximum */
+	BATCH_E_CORRUPT = -4,	/* lz4 block or size prefix is damaged */
+	BATCH_E_PROTO = -5,	/* the protobuf does not decode */
+	BATCH_E_FLAGS = -6,	/* flag bits other than FRAME_FLAG_LZ4 */
+	BATCH_E_INVALID = -7,	/* a record breaks a batch_validate rule */
+};
+
+/* Sizes of one encoded batch, for the compression ratio in status. */
+struct batch_stats {
+	size_t raw_bytes;  /* packed RecordBatch, before compression */
+	size_t wire_bytes; /* the payload as sent (== *len) */
+};
+
+/* Encode the n records at recs (borrowed for the call; recs may be NULL
+ * when n is 0; no element may be NULL) as a RECORDS payload.
+ * On success returns 0, sets *payload to a malloc()ed buffer that the
+ * caller now owns and frees with free() (never NULL, even for an empty
+ * batch), *len to its length, *flags to FRAME_FLAG_LZ4 or 0 (pass it to
+ * frame_encode_header()), and fills *st when st is not NULL.
+ * Records are not validated here; the caller produced them. The caller
+ * keeps batches small enough for the peer's frame maximum (frame.h) by
+ * looking at *len. Errors: BATCH_E_ARG (payload, len or flags NULL, a NULL
+ * record, or recs NULL with n > 0), BATCH_E_TOO_LARGE (packed size over
+ * BATCH_DEFAULT_MAX_RAW, which the peer would refuse), BATCH_E_NOMEM. On
+ * error nothing is written through the output pointers. */
+int batch_encode(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
+		 void **payload, size_t *len, uint16_t *flags,
+		 struct batch_stats *st);
+
+/* Decode the len bytes at payload (borrowed for the call; may be NULL when
+ * len is 0), with the flags of its frame, into a RecordBatch.
+ * max_raw is the largest raw size accepted, 0 for BATCH_DEFAULT_MAX_RAW.
+ * On success returns 0 and sets *out to a message the caller now owns and
+ * frees with poolpair__repl__record_batch__free_unpacked(*out, NULL); it
+ * does not point into payload. Errors: BATCH_E_ARG (out NULL, payload NULL
+ * with len > 0), BATCH_E_FLAGS, BATCH_E_TOO_LARGE (declared raw size, or an
+ * uncompressed payload, over max_raw), BATCH_E_CORRUPT (short prefix, or an
+ * lz4 block that is damaged or does not inflate to exactly the declared
+ * size), BATCH_E_PROTO, BATCH_E_NOMEM. On error *out is untouched. */
+int batch_decode(const void *payload, size_t len, uint16_t flags,
+		 size_t max_raw, Poolpair__Repl__RecordBatch **out);
+
+/* Check every record of b (borrowed) before it is applied:
+ *   - user_set non-empty, at most BATCH_USER_SET_MAX bytes;
+ *   - key non-empty, at most BATCH_KEY_MAX bytes;
+ *   - op, kind and lane are values of the enums in replication.proto;
+ *   - seq >= 1, and strictly increasing within the batch per
+ *     (user_set, lane), in the order the records appear;
+ *   - put: value at most BATCH_VALUE_MAX bytes;
+ *   - delete: empty value;
+ *   - content chunk: kind KIND_CONTENT, lane LANE_CONTENT, value at most
+ *     BATCH_CHUNK_MAX bytes, offset + value length <= total.
+ * An empty batch is valid.
+ * Returns 0, BATCH_E_INVALID (a rule is broken), BATCH_E_NOMEM or
+ * BATCH_E_ARG (b NULL). On error, when errbuf is not NULL and len > 0, a
+ * NUL-terminated lowercase message naming the record is written there
+ * ("record 3: seq 7 does not follow 9 for pool-east/data"), truncated to
+ * len bytes; BATCH_ERRMSG_LEN is always enough. */
+int batch_validate(const Poolpair__Repl__RecordBatch *b, char *errbuf,
+		   size_t len);
+
+/* Message for a batch error code; lowercase, static storage. Unknown
+ * codes give "unknown batch error". */
+const char *batch_strerror(int err);
+
+#endif /* POOLPAIR_BATCH_H */
