@@ -41,16 +41,25 @@ fail() {
 
 # ---- ports ---------------------------------------------------------------
 # Agent I (1..9) listens on raft BASE+I, api BASE+10+I, data BASE+20+I.
-# BASE is chosen so that nothing listens anywhere in BASE..BASE+29.
+# BASE is chosen so that nothing listens anywhere in BASE..BASE+29, and below
+# the kernel's ephemeral range (32768 and up by default on Linux), so that an
+# outgoing connection cannot take an agent's port before it binds it.
 IT_SPAN=30
 it_port_busy() {
 	# true when something on loopback listens on port $1 (or has it bound)
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 it_pick_base() {
-	local try base p busy
+	local try base p busy lo=32768 hi=60999 first=10000 slots
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	slots=$(((lo - first) / IT_SPAN - 1))
+	if [ "$slots" -lt 100 ]; then # ephemeral ports start low: go above them
+		first=$((hi + 1))
+		slots=$(((65535 - first) / IT_SPAN - 1))
+	fi
+	[ "$slots" -ge 1 ] || fail "no port range outside the ephemeral ports"
 	for try in $(seq 200); do
-		base=$((20000 + ((RANDOM * 32768 + RANDOM + $$ + try) % 1300) * IT_SPAN))
+		base=$((first + ((RANDOM * 32768 + RANDOM + $$ + try) % slots) * IT_SPAN))
 		busy=0
 		for ((p = base; p < base + IT_SPAN; p++)); do
 			if it_port_busy "$p"; then busy=1; break; fi
