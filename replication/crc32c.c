@@ -65,10 +65,7 @@ uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if CRC32C_HAVE_X86
-bool crc32c_hw_available(void)
-{
-	return __builtin_cpu_supports("sse4.2");
-}
+bool crc32c_hw_available(void) { return __builtin_cpu_supports("sse4.2"); }
 
 __attribute__((target("sse4.2"))) static uint32_t
 hw_update(uint32_t crc, const uint8_t *p, size_t len)
@@ -101,10 +98,7 @@ uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t len)
 	return hw_update(crc, buf, len);
 }
 #else
-bool crc32c_hw_available(void)
-{
-	return false;
-}
+bool crc32c_hw_available(void) { return false; }
 
 uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {

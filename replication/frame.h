@@ -76,15 +76,15 @@ struct frame {
  * frame (header + max payload) and grows that buffer only as far as the
  * frames it meets need. */
 struct frame_decoder {
-	size_t max_payload;  /* largest payload accepted */
-	const uint8_t *in;   /* borrowed: chunk being decoded */
-	size_t in_len;	     /* its length */
-	size_t in_pos;	     /* bytes of it already used */
-	uint8_t *buf;	     /* owned: partial frame, NULL until needed */
-	size_t buf_cap;	     /* bytes allocated at buf */
-	size_t buf_len;	     /* bytes of the partial frame in buf */
-	int release;	     /* 1: buf holds the frame last returned */
-	int err;	     /* first error met (sticky), or 0 */
+	size_t max_payload; /* largest payload accepted */
+	const uint8_t *in;  /* borrowed: chunk being decoded */
+	size_t in_len;	    /* its length */
+	size_t in_pos;	    /* bytes of it already used */
+	uint8_t *buf;	    /* owned: partial frame, NULL until needed */
+	size_t buf_cap;	    /* bytes allocated at buf */
+	size_t buf_len;	    /* bytes of the partial frame in buf */
+	int release;	    /* 1: buf holds the frame last returned */
+	int err;	    /* first error met (sticky), or 0 */
 };
 
 /* Write the header for a frame of the given type and flags whose payload

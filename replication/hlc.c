@@ -9,15 +9,9 @@ static uint64_t wall_part(uint64_t wall_ms)
 }
 
 /* x + 1, staying at UINT64_MAX instead of wrapping to 0. */
-static uint64_t next_of(uint64_t x)
-{
-	return x == UINT64_MAX ? x : x + 1;
-}
+static uint64_t next_of(uint64_t x) { return x == UINT64_MAX ? x : x + 1; }
 
-void hlc_init(struct hlc *h, uint64_t last)
-{
-	h->last = last;
-}
+void hlc_init(struct hlc *h, uint64_t last) { h->last = last; }
 
 uint64_t hlc_now(struct hlc *h, uint64_t wall_ms)
 {
@@ -38,12 +32,6 @@ uint64_t hlc_update(struct hlc *h, uint64_t remote, uint64_t wall_ms)
 	return h->last;
 }
 
-uint64_t hlc_ms(uint64_t t)
-{
-	return t >> HLC_COUNTER_BITS;
-}
+uint64_t hlc_ms(uint64_t t) { return t >> HLC_COUNTER_BITS; }
 
-uint16_t hlc_counter(uint64_t t)
-{
-	return (uint16_t)(t & HLC_COUNTER_MASK);
-}
+uint16_t hlc_counter(uint64_t t) { return (uint16_t)(t & HLC_COUNTER_MASK); }

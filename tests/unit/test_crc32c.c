@@ -132,12 +132,12 @@ static void test_detects_bit_flip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors_default),
-		cmocka_unit_test(test_vectors_sw),
-		cmocka_unit_test(test_vectors_hw),
-		cmocka_unit_test(test_incremental),
-		cmocka_unit_test(test_sw_hw_agree),
-		cmocka_unit_test(test_detects_bit_flip),
+	    cmocka_unit_test(test_vectors_default),
+	    cmocka_unit_test(test_vectors_sw),
+	    cmocka_unit_test(test_vectors_hw),
+	    cmocka_unit_test(test_incremental),
+	    cmocka_unit_test(test_sw_hw_agree),
+	    cmocka_unit_test(test_detects_bit_flip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -152,14 +152,14 @@ static void test_strictly_increasing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layout),
-		cmocka_unit_test(test_now_follows_wall),
-		cmocka_unit_test(test_wall_goes_backwards),
-		cmocka_unit_test(test_counter_overflow),
-		cmocka_unit_test(test_receive_from_future),
-		cmocka_unit_test(test_receive_from_past),
-		cmocka_unit_test(test_init_and_clamp),
-		cmocka_unit_test(test_strictly_increasing),
+	    cmocka_unit_test(test_layout),
+	    cmocka_unit_test(test_now_follows_wall),
+	    cmocka_unit_test(test_wall_goes_backwards),
+	    cmocka_unit_test(test_counter_overflow),
+	    cmocka_unit_test(test_receive_from_future),
+	    cmocka_unit_test(test_receive_from_past),
+	    cmocka_unit_test(test_init_and_clamp),
+	    cmocka_unit_test(test_strictly_increasing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
