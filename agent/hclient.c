@@ -108,6 +108,10 @@ static void hclient__set_state(struct hclient_req *req, enum hclient_state next)
 	};
 
 	assert(req->state < HCLIENT_NR_STATES);
+	if (!(allowed[req->state] & HCLIENT_BIT(next)))
+		LOG_ERROR("hclient", "bad transition %s -> %s",
+			  hclient__state_names[req->state],
+			  hclient__state_names[next]);
 	assert(allowed[req->state] & HCLIENT_BIT(next));
 	/* The request line is the start of req->out. */
 	LOG_DEBUG("hclient", "%s:%u %.*s: %s -> %s", req->host,

@@ -111,6 +111,9 @@ static const char *const conn_state_names[CONN_STATE_COUNT] = {
 /* The one place where a connection changes state. */
 static void conn_set_state(struct http_conn *c, enum conn_state next)
 {
+	if (!(conn_transitions[c->state] & BIT(next)))
+		LOG_ERROR("http", "conn %s: bad transition %s -> %s", c->peer,
+			  conn_state_names[c->state], conn_state_names[next]);
 	assert(conn_transitions[c->state] & BIT(next));
 	LOG_DEBUG("http", "conn %s: %s -> %s", c->peer,
 		  conn_state_names[c->state], conn_state_names[next]);

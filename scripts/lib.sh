@@ -84,7 +84,9 @@ pp_ctl() { "$BUILD/poolpairctl" "$@"; }
 pp_wait_leader() {
 	local api=$1 i
 	for ((i = 0; i < ${2:-20} * 10; i++)); do
-		if curl -sf "http://$api/v1/status" 2>/dev/null | jq -e '.cluster.leader.api != "" and .cluster.leader != null' >/dev/null 2>&1; then
+		local leader
+		leader=$(curl -sf "http://$api/v1/status" 2>/dev/null | jq -r '.cluster.leader.api // empty' 2>/dev/null)
+		if [ -n "$leader" ]; then
 			return 0
 		fi
 		sleep 0.1
