@@ -41,6 +41,15 @@ assert_not_contains "$lf" "transferring leadership" "log of follower $F"
 assert_contains "$lf" "stopped" "log of $F"
 # one agent alone has no quorum, but it still answers reads
 assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "$(url "$NEW")/healthz")" "/healthz of the last agent"
+# alone, it steps down; a write is then answered 503 (unavailable while it
+# loses the leadership, no_leader once it knows none), never hung
+no_leader() {
+	[ "$(curl -s --max-time 5 -o "$IT_DIR/nl" -w '%{http_code}' -X POST -d '{"name":"s-alone"}' "$(url "$NEW")/v1/sites")" == 503 ] &&
+		jq -e '.error == "no_leader"' "$IT_DIR/nl"
+}
+wait_until 30 no_leader
+assert_json "$(cat "$IT_DIR/nl")" '.error == "no_leader" and (.message | length > 0)' "write without a leader"
+assert_json "$(status "$NEW")" '.cluster.leader == null and .self.state != "leader"' "status of the lone agent"
 # both come back from their data_dir and the three agree again
 start "$OLD" "$F"
 wait_leader 30 "${ALL[@]}"
