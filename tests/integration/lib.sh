@@ -150,6 +150,9 @@ it_cleanup() {
 	exit $rc
 }
 trap it_cleanup EXIT
+# a command failing under set -e says where
+set -E
+trap 'echo "FAILED: exit $? at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

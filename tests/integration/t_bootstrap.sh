@@ -93,4 +93,16 @@ assert_eq "$before_dec" "$(decisions east)" "decisions after a restart that chan
 ctl east site add after-restart >/dev/null
 wait_until 20 "agree_digest ${ALL[*]}"
 assert_contains "$(sfield witness '.sites | join(" ")')" after-restart "sites after restart"
+
+# an agent whose Raft port is taken exits 1 and says why
+agent clash 7 west "" "" "$(url east)"
+sed -i "s/^raft = .*/raft = 127.0.0.1:$(raft_port 1)/" "$IT_DIR/clash/poolpaird.conf"
+expect_exit 1 timeout 20 "$BUILD/poolpaird" -c "$IT_DIR/clash/poolpaird.conf"
+line=$(grep -i 'error' <<<"$OUT" | head -n1 || true)
+[ -n "$line" ] || fail "no error line from an agent whose raft port is taken: $OUT"
+# the message after "start:" names the cause, it is not empty
+if grep -Eq 'start: *$' <<<"$line"; then
+	fail "the error of a taken raft port has no reason: '$line'"
+fi
+alive east || fail "east died when another agent tried its port"
 log "ok"
