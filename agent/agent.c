@@ -62,7 +62,10 @@ void agent_who(const struct http_request *req, char *out, size_t len)
 static void on_applied(void *arg)
 {
 	struct agent *a = arg;
+	unsigned slot = (unsigned)(a->fsm.decisions % 64);
 
+	a->policy_after[slot].seq = a->fsm.decisions;
+	a->policy_after[slot].policy = a->fsm.policy;
 	members_on_applied(&a->members);
 }
 

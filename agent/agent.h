@@ -43,6 +43,12 @@ struct agent {
 	int pending_closes;
 	int exit_code;
 	uint64_t started_ns;
+	/* policy right after each recent decision, so that the answer to a
+	 * policy change shows what that decision made (slot seq % 64) */
+	struct {
+		uint64_t seq;
+		struct fsm_policy policy;
+	} policy_after[64];
 	char errmsg[512];
 };
 

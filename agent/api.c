@@ -221,10 +221,20 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 				 "decision", (json_int_t)res->seq);
 		break;
 	}
-	case OP_POLICY:
-		body = json_pack("{s:o, s:I}", "policy", view_policy(&a->fsm),
-				 "decision", (json_int_t)res->seq);
+	case OP_POLICY: {
+		/* the policy this decision made, not a later one */
+		unsigned slot = (unsigned)(res->seq % 64);
+		if (a->policy_after[slot].seq == res->seq) {
+			body = json_pack("{s:o, s:I}", "policy",
+					 view_policy(&a->policy_after[slot].policy), "decision",
+					 (json_int_t)res->seq);
+		} else {
+			body = json_pack("{s:o, s:I}", "policy",
+					 view_policy(&a->fsm.policy), "decision",
+					 (json_int_t)res->seq);
+		}
 		break;
+	}
 	case OP_TOPOLOGY:
 		body = json_pack("{s:O, s:b, s:I}", "diff", op->diff, "applied",
 				 1, "decision", (json_int_t)res->seq);
@@ -885,7 +895,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 		if (is_method(req, "GET")) {
 			respond_json(
 			    req, 200,
-			    json_pack("{s:o}", "policy", view_policy(&a->fsm)),
+			    json_pack("{s:o}", "policy", view_policy(&a->fsm.policy)),
 			    NULL);
 			return;
 		}

@@ -483,6 +483,15 @@ int request_parse_sba(const json_t *o, const char *where, struct fsm_sba *s,
 int request_parse_policy(const json_t *o, const char *where,
 			 struct fsm_policy *p, struct request_error *err)
 {
+	bool has[3];
+
+	return request_parse_policy_fields(o, where, p, has, err);
+}
+
+int request_parse_policy_fields(const json_t *o, const char *where,
+				struct fsm_policy *p, bool has[3],
+				struct request_error *err)
+{
 	static const char *const keys[] = {"failover", "max_lag_on_failover_ms",
 					   "cooldown_ms", NULL};
 	char failover[sizeof(p->failover)];
@@ -499,7 +508,10 @@ int request_parse_policy(const json_t *o, const char *where,
 			  REQUEST_MAX_DURATION_MS, &cooldown, &has_cooldown,
 			  err)) != 0)
 		return rc;
-	if (failover[0] != '\0')
+	has[0] = failover[0] != '\0';
+	has[1] = has_lag;
+	has[2] = has_cooldown;
+	if (has[0])
 		memcpy(p->failover, failover, sizeof(p->failover));
 	if (has_lag)
 		p->max_lag_on_failover_ms = (uint32_t)lag;
@@ -683,6 +695,7 @@ int request_policy_set(const char *body, size_t len,
 	Poolpair__Command c;
 	struct fsm_policy p = *current;
 	char who[FSM_WHO_LEN];
+	bool has[3];
 	json_t *root;
 	int rc;
 
@@ -690,12 +703,16 @@ int request_policy_set(const char *body, size_t len,
 	p.failover[sizeof(p.failover) - 1] = '\0';
 	if ((rc = request_parse_body(body, len, &root, err)) != 0)
 		return rc;
-	rc = request_parse_policy(root, "", &p, err);
+	rc = request_parse_policy_fields(root, "", &p, has, err);
 	json_decref(root);
 	if (rc != 0)
 		return rc;
 	request_pb_policy(&pol, &p);
 	op.policy = &pol;
+	op.merge = true;
+	op.has_failover = has[0];
+	op.has_max_lag = has[1];
+	op.has_cooldown = has[2];
 	request_cmd_init(&c, ctx, who);
 	c.op_case = POOLPAIR__COMMAND__OP_SET_POLICY;
 	c.set_policy = &op;

@@ -90,7 +90,9 @@ int request_sba_add(const char *body, size_t len, const struct request_ctx *ctx,
 
 /* Policy change {"failover"?, "max_lag_on_failover_ms"?, "cooldown_ms"?}
  * → set_policy holding `current` (borrowed, non-NULL) with the given fields
- * replaced. An empty object yields the current policy unchanged. */
+ * replaced, flagged `merge` with the fields that were present: the FSM
+ * replaces only those, when the decision applies, so concurrent changes of
+ * different fields both take effect. An empty object changes nothing. */
 int request_policy_set(const char *body, size_t len,
 		       const struct fsm_policy *current,
 		       const struct request_ctx *ctx, struct request_cmd *out,

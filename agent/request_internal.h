@@ -85,6 +85,12 @@ int request_parse_sba(const json_t *o, const char *where, struct fsm_sba *s,
 int request_parse_policy(const json_t *o, const char *where,
 			 struct fsm_policy *p, struct request_error *err);
 
+/* As request_parse_policy, also telling which fields were present:
+ * has[0] failover, has[1] max_lag_on_failover_ms, has[2] cooldown_ms. */
+int request_parse_policy_fields(const json_t *o, const char *where,
+				struct fsm_policy *p, bool has[3],
+				struct request_error *err);
+
 /* ---- encoding ---- */
 
 /* protobuf-c string fields are not const; the encoders only read them. */

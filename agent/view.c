@@ -133,12 +133,12 @@ json_t *view_cms(struct agent *a)
 			 (json_int_t)a->fsm.cms_epoch);
 }
 
-json_t *view_policy(const struct fsm *f)
+json_t *view_policy(const struct fsm_policy *p)
 {
-	return json_pack("{s:s, s:I, s:I}", "failover", f->policy.failover,
+	return json_pack("{s:s, s:I, s:I}", "failover", p->failover,
 			 "max_lag_on_failover_ms",
-			 (json_int_t)f->policy.max_lag_on_failover_ms,
-			 "cooldown_ms", (json_int_t)f->policy.cooldown_ms);
+			 (json_int_t)p->max_lag_on_failover_ms,
+			 "cooldown_ms", (json_int_t)p->cooldown_ms);
 }
 
 json_t *view_members(struct agent *a)
@@ -242,6 +242,6 @@ json_t *view_status(struct agent *a)
 	    (json_int_t)a->fsm.decisions, "state_digest", state_digest(a),
 	    "members", view_members(a),
 	    "sites", view_sites(a), "pools", view_pools(a), "sbas",
-	    view_sbas(a), "cms", view_cms(a), "policy", view_policy(&a->fsm),
+	    view_sbas(a), "cms", view_cms(a), "policy", view_policy(&a->fsm.policy),
 	    "backup");
 }

@@ -21,7 +21,7 @@ json_t *view_sites(struct agent *a);
 json_t *view_cms(struct agent *a);
 json_t *view_members(struct agent *a);
 json_t *view_history(struct agent *a, unsigned limit);
-json_t *view_policy(const struct fsm *f);
+json_t *view_policy(const struct fsm_policy *p);
 
 /* ISO 8601 UTC of a millisecond timestamp: "2026-11-26T11:33:37.123Z". */
 void view_time_iso(uint64_t ms, char *out, size_t len);

@@ -615,25 +615,34 @@ static int op_set_policy(struct fsm *f, const Poolpair__CmdSetPolicy *c,
 			 struct outcome *o)
 {
 	const Poolpair__Policy *p = c->policy;
+	struct fsm_policy next = f->policy;
 	char cf[CLIP_LEN];
 
 	if (p == NULL) {
 		fsm_fmt(o->what, sizeof(o->what), "set policy");
 		return fsm_fail(o, FSM_E_INVALID, "set_policy has no policy");
 	}
+	if (!c->merge || c->has_failover) {
+		fsm_clip(cf, fsm_str(p->failover));
+		if (!fsm_failover_ok(fsm_str(p->failover))) {
+			fsm_fmt(o->what, sizeof(o->what), "set policy");
+			return fsm_fail(o, FSM_E_INVALID,
+					"policy failover \"%s\" is not auto or "
+					"manual",
+					cf);
+		}
+		memset(next.failover, 0, sizeof(next.failover));
+		strcpy(next.failover, p->failover);
+	}
+	if (!c->merge || c->has_max_lag)
+		next.max_lag_on_failover_ms = p->max_lag_on_failover_ms;
+	if (!c->merge || c->has_cooldown)
+		next.cooldown_ms = p->cooldown_ms;
 	fsm_fmt(o->what, sizeof(o->what),
 		"set policy failover %s, max lag %" PRIu32
 		" ms, cooldown %" PRIu32 " ms",
-		fsm_clip(cf, fsm_str(p->failover)), p->max_lag_on_failover_ms,
-		p->cooldown_ms);
-	if (!fsm_failover_ok(fsm_str(p->failover)))
-		return fsm_fail(o, FSM_E_INVALID,
-				"policy failover \"%s\" is not auto or manual",
-				cf);
-	memset(&f->policy, 0, sizeof(f->policy));
-	strcpy(f->policy.failover, p->failover);
-	f->policy.max_lag_on_failover_ms = p->max_lag_on_failover_ms;
-	f->policy.cooldown_ms = p->cooldown_ms;
+		next.failover, next.max_lag_on_failover_ms, next.cooldown_ms);
+	f->policy = next;
 	return FSM_OK;
 }
 

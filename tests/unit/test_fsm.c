@@ -1066,6 +1066,32 @@ static void test_policy(void **state)
 	ok(f, c_policy("manual", 0, 0));
 	assert_string_equal(f->policy.failover, "manual");
 	assert_int_equal(f->policy.max_lag_on_failover_ms, 0);
+
+	/* merge: two changes of different fields, proposed against the same
+	 * old policy, both take effect */
+	c = c_policy("auto", 0, 0);
+	c->set_policy->merge = true;
+	c->set_policy->has_failover = true;
+	ok(f, c);
+	c = c_policy("manual", 777, 0);
+	c->set_policy->merge = true;
+	c->set_policy->has_max_lag = true;
+	ok(f, c);
+	assert_string_equal(f->policy.failover, "auto");
+	assert_int_equal(f->policy.max_lag_on_failover_ms, 777);
+	assert_int_equal(f->policy.cooldown_ms, 0);
+	/* a merge that leaves failover alone does not check it */
+	c = c_policy("", 0, 5000);
+	c->set_policy->merge = true;
+	c->set_policy->has_cooldown = true;
+	ok(f, c);
+	assert_string_equal(f->policy.failover, "auto");
+	assert_int_equal(f->policy.cooldown_ms, 5000);
+	/* a merged failover is still validated */
+	c = c_policy("never", 0, 0);
+	c->set_policy->merge = true;
+	c->set_policy->has_failover = true;
+	refused(f, c, FSM_E_INVALID, "not auto or manual");
 }
 
 /* ---- CMS ---- */

@@ -315,6 +315,10 @@ static void test_policy_set(void **state)
 	assert_string_equal(cmd->set_policy->policy->failover, "auto");
 	assert_int_equal(cmd->set_policy->policy->max_lag_on_failover_ms, 1000);
 	assert_int_equal(cmd->set_policy->policy->cooldown_ms, 60000);
+	assert_true(cmd->set_policy->merge);
+	assert_true(cmd->set_policy->has_failover);
+	assert_false(cmd->set_policy->has_max_lag);
+	assert_false(cmd->set_policy->has_cooldown);
 	done(cmd, &out);
 
 	assert_int_equal(
@@ -326,6 +330,10 @@ static void test_policy_set(void **state)
 	assert_string_equal(cmd->set_policy->policy->failover, "manual");
 	assert_int_equal(cmd->set_policy->policy->max_lag_on_failover_ms, 0);
 	assert_int_equal(cmd->set_policy->policy->cooldown_ms, 3600000);
+	assert_true(cmd->set_policy->merge);
+	assert_false(cmd->set_policy->has_failover);
+	assert_true(cmd->set_policy->has_max_lag);
+	assert_true(cmd->set_policy->has_cooldown);
 	done(cmd, &out);
 
 	assert_int_equal(request_policy_set(BODY("{}"), &cur, &ctx, &out, &err),
