@@ -27,12 +27,12 @@
 #include "replication.pb-c.h"
 
 #define BATCH_DEFAULT_MAX_RAW ((size_t)16 << 20) /* 16 MiB */
-#define BATCH_PREFIX_LEN 4	  /* the u32 raw size of a compressed batch */
-#define BATCH_USER_SET_MAX 63	  /* bytes of a user set name */
-#define BATCH_KEY_MAX 1024	  /* bytes of a key */
+#define BATCH_PREFIX_LEN 4    /* the u32 raw size of a compressed batch */
+#define BATCH_USER_SET_MAX 63 /* bytes of a user set name */
+#define BATCH_KEY_MAX 1024    /* bytes of a key */
 #define BATCH_VALUE_MAX ((size_t)1 << 20) /* value of a put: 1 MiB */
 #define BATCH_CHUNK_MAX ((size_t)1 << 20) /* value of a content chunk */
-#define BATCH_ERRMSG_LEN 256	  /* enough for any batch_validate message */
+#define BATCH_ERRMSG_LEN 256 /* enough for any batch_validate message */
 
 /* Error codes, all negative; batch_strerror() gives their messages. */
 enum batch_error {
