@@ -594,11 +594,8 @@ static void heartbeat(struct agent *a, struct http_request *req)
 	json_t *root;
 	json_int_t id = 0, applied = 0;
 
-	if (!node_is_leader(&a->node)) {
-		http_respond_error(req, 421, "not_leader",
-				   "heartbeats go to the leader");
+	if (redirect_to_leader(a, req))
 		return;
-	}
 	root =
 	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL ||
@@ -632,11 +629,8 @@ static void register_member(struct agent *a, struct http_request *req)
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	if (!node_is_leader(&a->node)) {
-		http_respond_error(req, 421, "not_leader",
-				   "registration goes to the leader");
+	if (redirect_to_leader(a, req))
 		return;
-	}
 	root =
 	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL ||

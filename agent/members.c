@@ -71,10 +71,33 @@ static int leader_target(struct members *m, struct target *t)
 		return hclient_parse_url(url, t->host, sizeof t->host, &t->port,
 					 NULL, 0);
 	}
+	if (m->hint_host[0] != '\0') {
+		snprintf(t->host, sizeof t->host, "%s", m->hint_host);
+		t->port = m->hint_port;
+		return 0;
+	}
 	if (a->cfg.join[0] != '\0')
 		return hclient_parse_url(a->cfg.join, t->host, sizeof t->host,
 					 &t->port, NULL, 0);
 	return -1;
+}
+
+/* A follower answered 307: remember the leader it named; anything else
+ * that failed forgets the hint. */
+static void learn_hint(struct members *m, int err,
+		       const struct hclient_response *resp)
+{
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+
+	if (err == 0 && resp->status == 307 && resp->location != NULL &&
+	    hclient_parse_url(resp->location, host, sizeof host, &port, NULL,
+			      0) == 0) {
+		snprintf(m->hint_host, sizeof m->hint_host, "%s", host);
+		m->hint_port = port;
+	} else if (err != 0 || resp->status >= 300) {
+		m->hint_host[0] = '\0';
+	}
 }
 
 /* ---- registration ---- */
@@ -144,6 +167,11 @@ static void reg_remote_done(void *arg, int err,
 	m->reg_state = REG_UNREGISTERED;
 	if (m->closing)
 		return;
+	learn_hint(m, err, resp);
+	if (err == 0 && resp->status == 307) {
+		m->reg_next_ns = uv_hrtime(); /* repeat at the leader now */
+		return;
+	}
 	if (err != 0 || resp->status != 200) {
 		LOG_DEBUG(MOD, "registration not accepted yet: %s",
 			  err != 0 ? uv_strerror(err) : resp->body);
@@ -334,6 +362,7 @@ static void heartbeat_done(void *arg, int err,
 	m->hb_req = NULL;
 	if (m->closing)
 		return;
+	learn_hint(m, err, resp);
 	if (err != 0 || resp->status != 200)
 		m->heartbeats_failed++;
 }

@@ -50,6 +50,10 @@ struct members {
 	int join_state;
 	uint64_t join_next_ns;
 	char join_redirect[512];   /* Location of the last 307, or "" */
+	/* Where a follower last sent us (307): the leader's API, for agents
+	 * that cannot learn it from the log yet (a spare gets no entries). */
+	char hint_host[256];
+	uint16_t hint_port;
 	unsigned join_backoff_ms;
 	struct hclient_req *hb_req;   /* heartbeat in flight */
 	struct hclient_req *reg_req;  /* registration in flight (follower) */

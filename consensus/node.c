@@ -338,8 +338,14 @@ int node_start(struct node *n)
 	int rv = raft_start(&n->raft);
 
 	if (rv != 0) {
-		snprintf(n->errmsg, sizeof n->errmsg, "start: %s",
-			 raft_errmsg(&n->raft));
+		const char *why = raft_errmsg(&n->raft);
+
+		if (why == NULL || why[0] == '\0')
+			why = n->io.errmsg;
+		if (why == NULL || why[0] == '\0')
+			why = raft_strerror(rv);
+		snprintf(n->errmsg, sizeof n->errmsg, "start: %s (listen %s)",
+			 why, n->cfg.address);
 		return node_raft_err(rv);
 	}
 	n->state = NODE_RUNNING;

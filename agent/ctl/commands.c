@@ -501,7 +501,7 @@ static int cmd_pair(struct ctl *ctl, const struct ctl_args *a)
 		    json_string_value(json_object_get(pair, "reason"));
 
 		ctl_say(
-		    ctl->err, "poolpairctl: warning: unsupported pairing: %s",
+		    ctl->err, "poolpairctl: warning: %s",
 		    reason != NULL && reason[0] ? reason : "unknown reason");
 	}
 	return write_done(ctl, resp, "paired %s with %s%s", a->pos[0],
