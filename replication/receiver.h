@@ -1,0 +1,127 @@
+/* receiver: accepts the pair's replication connections and applies the
+ * records they carry to this pool's store.
+ *
+ * It listens on the agent's data address. A connection opens with the
+ * sender's HELLO, which must name the expected peer pool as from_pool, this
+ * pool as to_pool, and only user sets this receiver accepts; otherwise it
+ * is refused with an ERROR frame and a log line. The receiver answers with
+ * its own HELLO holding the sequence it has applied for every (user set,
+ * lane) the sender named (store_stream_positions), so the sender resumes
+ * right after it. A newer connection naming a (user set, lane) replaces
+ * an older one still open.
+ *
+ * Per connection:
+ *
+ *   hello -> positions -> streaming <-> applying
+ *      \          \            \            \
+ *       +----------+------------+------------+--> closing
+ *
+ * Frames are decoded with frame_decoder (at most max_payload bytes), each
+ * RECORDS payload with batch_decode and batch_validate, and applied with
+ * store_apply_batch, one at a time and in order: while an apply is in
+ * flight the connection stops reading (backpressure). After each apply a
+ * cumulative ACK carries the positions the store returned. PING is answered
+ * with PONG. Bad input (CRC mismatch, truncated or oversize frame, unknown
+ * type or version, undecodable protobuf, a batch that fails validation or
+ * names a user set or lane not in the HELLO, a sequence gap), a disk-full
+ * or other store error, or silence for timeout_ms closes that connection
+ * with a log line naming the peer and the reason. The store makes applies
+ * idempotent, so nothing is applied twice or skipped.
+ *
+ * Threads: loop thread only; callbacks fire on the loop thread. No global
+ * state. Memory per connection: one read buffer and the decoder, which
+ * holds at most one frame.
+ *
+ * Errors: 0, or a negative STREAM_E_* (stream_common.h) or libuv code. */
+#ifndef POOLPAIR_REPLICATION_RECEIVER_H
+#define POOLPAIR_REPLICATION_RECEIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "replication/store.h"
+#include "replication/stream_common.h"
+
+#define RECEIVER_MAX_USER_SETS 16
+#define RECEIVER_DEFAULT_MAX_PAYLOAD ((size_t)8 << 20) /* 8 MiB */
+
+/* Why a connection was dropped; index of receiver_stats.errors. */
+enum receiver_reason {
+	RECEIVER_ERR_FRAME = 0, /* damaged, oversize or unknown frame */
+	RECEIVER_ERR_TRUNCATED, /* peer closed in the middle of a frame */
+	RECEIVER_ERR_PROTO,     /* undecodable protobuf or batch */
+	RECEIVER_ERR_BATCH,     /* batch failed validation */
+	RECEIVER_ERR_HELLO,     /* HELLO refused, or a frame out of order */
+	RECEIVER_ERR_GAP,       /* sequence gap (STORE_E_GAP) */
+	RECEIVER_ERR_STORE,     /* store error (disk full, I/O, ...) */
+	RECEIVER_ERR_TIMEOUT,   /* peer silent for timeout_ms */
+	RECEIVER_ERR_IO,        /* socket error */
+	RECEIVER_ERR_COUNT
+};
+
+/* Name of a reason ("frame"), or "?". Static storage. */
+const char *receiver_reason_name(int reason);
+
+struct receiver_config {
+	const char *local_pool; /* required: this pool (copied) */
+	const char *peer_pool;  /* required: the only pool accepted (copied) */
+	uint64_t agent_id;      /* sent in the HELLO answer */
+	const char *host;       /* listen address, numeric ("127.0.0.1",
+				   "::"); required (copied) */
+	uint16_t port;          /* 0: any free port, see receiver_port() */
+	const char *const *user_sets; /* accepted user sets, at most
+					 RECEIVER_MAX_USER_SETS (copied) */
+	size_t n_user_sets;
+	size_t max_payload;     /* largest frame payload; 0: 8 MiB */
+	unsigned timeout_ms;    /* silent connection dropped; 0: 10000 */
+	unsigned max_conns;     /* connections at once; 0: 16 */
+	stream_log_fn log;      /* may be NULL */
+	/* Fired after each successful apply with the new applied position
+	 * of every (user set, lane) the batch named. May be NULL. */
+	void (*on_apply)(void *arg, const char *user_set, int lane,
+			 uint64_t applied_seq);
+	void *arg; /* passed to log and on_apply */
+};
+
+struct receiver_stats {
+	uint64_t connections;     /* accepted since init */
+	uint64_t active;          /* open now */
+	uint64_t handshakes;      /* HELLOs accepted */
+	uint64_t batches;         /* batches applied */
+	uint64_t records_applied; /* records applied to the copy */
+	uint64_t duplicates;      /* already applied: skipped */
+	uint64_t archived;        /* stale epoch: archived */
+	uint64_t errors[RECEIVER_ERR_COUNT]; /* dropped connections */
+	char last_error[STREAM_ERRMSG_LEN];  /* "" when none yet */
+};
+
+struct receiver;
+
+/* Create a receiver applying to store (borrowed; open until the close
+ * callback), bind cfg->host:cfg->port and listen. cfg is copied. On
+ * success *rp owns the receiver until receiver_close(). Returns 0,
+ * STREAM_E_ARG, STREAM_E_NOMEM, or libuv's error (UV_EADDRINUSE,
+ * UV_EINVAL for a bad address...); on error nothing is left behind. */
+int receiver_init(struct receiver **rp, uv_loop_t *loop, struct store *store,
+		  const struct receiver_config *cfg);
+
+/* The port bound (useful with port 0), or a negative libuv code. */
+int receiver_port(const struct receiver *r);
+
+/* Replace the accepted user sets (copied). Connections whose HELLO named a
+ * user set no longer accepted are closed. Returns 0, STREAM_E_ARG,
+ * STREAM_E_CLOSING. */
+int receiver_set_user_sets(struct receiver *r, const char *const *user_sets,
+			   size_t n);
+
+/* Copy the counters into *out. */
+void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);
+
+/* Stop listening, close every connection, wait for applies in flight,
+ * free the receiver, then call cb(arg) (may be NULL). r must not be used
+ * after this call. */
+void receiver_close(struct receiver *r, void (*cb)(void *arg), void *arg);
+
+#endif /* POOLPAIR_REPLICATION_RECEIVER_H */

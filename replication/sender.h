@@ -1,0 +1,168 @@
+/* sender: streams the outbox of this pool's user sets to the pair's agent.
+ *
+ * One sender per pair link. It keeps two TCP connections to the pair's
+ * data address, one per lane (LANE_DATA and LANE_CONTENT), so that small
+ * user-data records never wait behind content chunks. Each connection
+ * carries every configured user set on its lane.
+ *
+ * Per connection:
+ *
+ *   idle -> resolving -> connecting -> handshaking -> streaming
+ *     ^                                                 |
+ *     +--- backoff <------------- closing <---- (any error)
+ *
+ * Every transition is reported through the log callback ("old -> new").
+ * Handshake: the sender reads its stream positions from the store and sends
+ * HELLO (from_pool, to_pool, agent_id, per user set its epoch and acked
+ * sequence); the receiver answers HELLO with the sequence it has applied
+ * per user set. The sender resumes right after that sequence, so nothing
+ * is skipped or sent twice on purpose; a receiver ahead of the store's
+ * acked sequence counts as an acknowledgement (store_outbox_ack).
+ * Streaming: batches read with store_outbox_read, encoded with
+ * batch_encode, sent as RECORDS frames, at most window_bytes of
+ * unacknowledged wire bytes in flight; cumulative ACK frames trim the
+ * outbox (store_outbox_ack) and fire on_ack. PING every ping_ms; no byte
+ * from the peer for timeout_ms drops the connection. On any error the
+ * connection is closed, the peer and reason logged, and it reconnects after
+ * a jittered backoff (backoff_min_ms doubling to backoff_max_ms).
+ *
+ * Threads: every function is loop-thread only; callbacks fire on the loop
+ * thread. No global state. Memory is bounded by the window: the sender
+ * never reads more from the outbox than fits in it.
+ *
+ * Errors: 0, or a negative STREAM_E_* (stream_common.h) or libuv code. */
+#ifndef POOLPAIR_REPLICATION_SENDER_H
+#define POOLPAIR_REPLICATION_SENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "replication/store.h"
+#include "replication/stream_common.h"
+
+#define SENDER_MAX_USER_SETS 16
+#define SENDER_DEFAULT_WINDOW ((size_t)4 << 20) /* 4 MiB */
+#define SENDER_DEFAULT_BATCH_BYTES ((size_t)1 << 20)
+#define SENDER_DEFAULT_BATCH_RECORDS 1024
+
+/* State of one lane's connection. */
+enum sender_state {
+	SENDER_IDLE = 0,    /* no peer address yet */
+	SENDER_RESOLVING,   /* looking up the peer's host */
+	SENDER_CONNECTING,  /* TCP connect in progress */
+	SENDER_HANDSHAKING, /* HELLO sent or being prepared, waiting for it */
+	SENDER_STREAMING,   /* sending batches, receiving acks */
+	SENDER_CLOSING,     /* connection being torn down */
+	SENDER_BACKOFF,     /* waiting before the next attempt */
+	SENDER_STOPPED,     /* sender_close() called */
+};
+
+/* Name of a state ("streaming"), or "?". Static storage. */
+const char *sender_state_name(int state);
+
+struct sender_config {
+	const char *local_pool; /* required: HELLO from_pool (copied) */
+	const char *peer_pool;  /* required: HELLO to_pool (copied) */
+	uint64_t agent_id;      /* HELLO agent_id; also seeds the jitter */
+	const char *host;       /* pair's data address; NULL: stay idle until
+				   sender_set_peer() (copied) */
+	uint16_t port;
+	const char *const *user_sets; /* user sets to stream on both lanes,
+					 at most SENDER_MAX_USER_SETS (copied) */
+	size_t n_user_sets;
+	size_t window_bytes;   /* unacked wire bytes per lane; 0: 4 MiB */
+	size_t batch_bytes;    /* about this much per batch; 0: 1 MiB */
+	size_t batch_records;  /* records per batch; 0: 1024 */
+	unsigned ping_ms;      /* keep-alive period; 0: 1000 */
+	unsigned timeout_ms;   /* silent peer is dead after; 0: 3000 */
+	unsigned backoff_min_ms; /* first retry delay; 0: 100 */
+	unsigned backoff_max_ms; /* longest retry delay; 0: 5000 */
+	unsigned stats_ms;     /* positions/throughput refresh; 0: 1000 */
+	stream_log_fn log;     /* may be NULL */
+	/* Fired when the pair acknowledged (user_set, lane) up to acked_seq
+	 * (durable there). user_set borrowed for the call. May be NULL. */
+	void (*on_ack)(void *arg, const char *user_set, int lane,
+		       uint64_t acked_seq);
+	void *arg; /* passed to log and on_ack */
+};
+
+/* Status of one (user set, lane) stream and of its lane's connection. */
+struct sender_stats {
+	char user_set[STREAM_NAME_MAX];
+	int lane;                 /* POOLPAIR__REPL__LANE__LANE_* */
+	enum sender_state state;  /* of the lane's connection */
+	uint64_t epoch;           /* newest known epoch (store) */
+	uint64_t head_seq;        /* last seq written (store) */
+	uint64_t sent_seq;        /* last seq sent on this connection */
+	uint64_t acked_seq;       /* last seq the pair acknowledged */
+	uint64_t lag_records;     /* unacked records (store) */
+	uint64_t lag_bytes;       /* their key + value bytes (store) */
+	uint64_t oldest_unacked_hlc; /* 0 when nothing is unacked */
+	uint64_t records_sent;    /* of this stream, since init */
+	uint64_t batches_sent;
+	uint64_t bytes_raw;       /* packed before compression */
+	uint64_t bytes_wire;      /* as sent (payloads) */
+	double records_per_s;     /* over the last few seconds */
+	double bytes_per_s;       /* wire bytes */
+	/* lane connection */
+	uint64_t reconnects;      /* connections dropped after an error */
+	uint64_t inflight_bytes;  /* unacked wire bytes now */
+	char peer[STREAM_NAME_MAX + 8]; /* "host:port" */
+	char last_error[STREAM_ERRMSG_LEN]; /* "" when none yet */
+};
+
+struct sender;
+
+/* Create a sender on loop streaming from store (borrowed; must stay open
+ * until the close callback) and start connecting when cfg->host is set.
+ * cfg and everything it points to is copied. On success *sp owns the new
+ * sender until sender_close(). Returns 0, STREAM_E_ARG (missing pool
+ * names, too many or bad user set names, lane or sizes) or
+ * STREAM_E_NOMEM; on error nothing is left behind. */
+int sender_init(struct sender **sp, uv_loop_t *loop, struct store *store,
+		const struct sender_config *cfg);
+
+/* Stop: close both connections, cancel timers, wait for store operations
+ * in flight, free the sender, then call cb(arg) (cb may be NULL). s must
+ * not be used after this call. Calling it twice is a broken invariant. */
+void sender_close(struct sender *s, void (*cb)(void *arg), void *arg);
+
+/* A local write was committed: look at the outbox again. Cheap; many
+ * calls in a row cost one outbox read per stream. */
+void sender_notify(struct sender *s);
+
+/* Point the sender at another data address (host copied): both
+ * connections are dropped and reconnect there at once. host NULL makes
+ * them idle. Returns 0, STREAM_E_ARG, STREAM_E_NOMEM, STREAM_E_CLOSING. */
+int sender_set_peer(struct sender *s, const char *host, uint16_t port);
+
+/* Replace the user sets streamed (copied; at most SENDER_MAX_USER_SETS).
+ * Both connections reconnect to hand over a new HELLO; counters of user
+ * sets that stay are kept. Returns 0, STREAM_E_ARG, STREAM_E_NOMEM,
+ * STREAM_E_CLOSING. */
+int sender_set_user_sets(struct sender *s, const char *const *user_sets,
+			 size_t n);
+
+/* The last sequence of (user_set, lane) the pair acknowledged (or the
+ * store had recorded as acknowledged). Returns 0 with *acked set, or
+ * STREAM_E_NOT_FOUND when the user set is not streamed. Use it with
+ * on_ack to wait until every record up to seq N is on the pair. */
+int sender_acked(const struct sender *s, const char *user_set, int lane,
+		 uint64_t *acked);
+
+/* Number of streams (user sets x 2 lanes); index i in [0, count) for
+ * sender_stats_at(): user set i / 2, lane i % 2. */
+size_t sender_stream_count(const struct sender *s);
+
+/* Fill *out with the status of stream i. Returns 0 or STREAM_E_NOT_FOUND. */
+int sender_stats_at(const struct sender *s, size_t i,
+		    struct sender_stats *out);
+
+/* Fill *out with the status of (user_set, lane). Returns 0 or
+ * STREAM_E_NOT_FOUND. */
+int sender_stats_get(const struct sender *s, const char *user_set, int lane,
+		     struct sender_stats *out);
+
+#endif /* POOLPAIR_REPLICATION_SENDER_H */
