@@ -57,12 +57,20 @@ pp_kill() {
 	kill "-${3:-TERM}" "$pid" 2>/dev/null || true
 }
 
-# pp_wait_exit DIR NAME [SECONDS]: wait for the agent to exit; echo its status
+# pp_wait_exit DIR NAME [SECONDS]: wait for the agent to exit; echo its
+# status and leave it in PP_EXIT_STATUS. Call it directly, not in $(...):
+# only the shell that started the agent can collect its exit status.
 pp_wait_exit() {
 	local pid i
 	pid=$(pp_pid "$1" "$2")
+	PP_EXIT_STATUS=
 	for ((i = 0; i < ${3:-10} * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; echo $?; return 0; }
+		if ! kill -0 "$pid" 2>/dev/null; then
+			PP_EXIT_STATUS=0
+			wait "$pid" 2>/dev/null || PP_EXIT_STATUS=$?
+			echo "$PP_EXIT_STATUS"
+			return 0
+		fi
 		sleep 0.1
 	done
 	return 1
