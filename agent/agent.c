@@ -67,6 +67,7 @@ static void on_applied(void *arg)
 	a->policy_after[slot].seq = a->fsm.decisions;
 	a->policy_after[slot].policy = a->fsm.policy;
 	members_on_applied(&a->members);
+	dataplane_on_applied(&a->data);
 }
 
 /* ---- closing ---- */
@@ -119,6 +120,7 @@ static void close_all(struct agent *a)
 		return;
 	agent_set_state(a, AGENT_CLOSING);
 	members_close(&a->members);
+	dataplane_close(&a->data);
 	if (a->api.state == HTTP_SERVER_RUNNING && a->api.loop != NULL) {
 		a->pending_closes++;
 		http_server_close(&a->api, api_closed);
@@ -235,7 +237,14 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		return rv;
 	}
 
+	rv = dataplane_init(&a->data, a);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "%s", a->data.errmsg);
+		return rv;
+	}
+
 	memset(&hc, 0, sizeof hc);
+	hc.max_body = ((size_t)1 << 20) + 4096; /* a user-data value: 1 MiB */
 	hc.host = strcmp(cfg->listen_api.host, "localhost") == 0
 		      ? "127.0.0.1"
 		      : cfg->listen_api.host;
@@ -294,6 +303,11 @@ int agent_start(struct agent *a)
 		 a->cfg.listen_api.address);
 	notify_ready(status);
 	return 0;
+}
+
+void agent_data_written(struct agent *a)
+{
+	(void)a; /* the replication stream is woken here once wired */
 }
 
 void agent_abort(struct agent *a)

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "agent/config.h"
+#include "agent/dataplane.h"
 #include "agent/http.h"
 #include "agent/members.h"
 #include "agent/metrics.h"
@@ -33,6 +34,7 @@ struct agent {
 	struct node node;
 	struct http_server api;
 	struct members members;
+	struct dataplane data;   /* pool agents: the store */
 	struct metrics metrics;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
@@ -72,6 +74,9 @@ void agent_closed_one(struct agent *a);
 /* After a failed agent_init() or agent_start(): close whatever was opened;
  * run the loop until it ends. */
 void agent_abort(struct agent *a);
+
+/* A local write committed: wake the replication stream. */
+void agent_data_written(struct agent *a);
 
 /* Log a state transition of the agent. */
 void agent_set_state(struct agent *a, int state);

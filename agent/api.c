@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "agent/request.h"
+#include "agent/users.h"
 #include "agent/view.h"
 
 #define MOD "api"
@@ -972,6 +973,8 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 	}
+	if (users_route(a, req))
+		return;
 	if (strcmp(p, "/v1/internal/register") == 0) {
 		if (!is_method(req, "POST")) {
 			method_not_allowed(req, "POST");

@@ -1,0 +1,639 @@
+/* users: data-plane routes (see users.h). */
+#include "agent/users.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "agent/view.h"
+
+#define MOD "users"
+#define SIP_MAX 255
+#define VALUE_MAX ((size_t)1 << 20)
+
+enum uop_what {
+	UOP_ENABLE,
+	UOP_DISABLE,
+	UOP_PUT,     /* profile, contacts, settings, conference */
+	UOP_GET,
+	UOP_LOCATE,
+};
+
+struct uop {
+	struct agent *a;
+	struct http_request *req;
+	int what;                 /* enum uop_what */
+	int kind;                 /* POOLPAIR__REPL__KIND__KIND_* */
+	char sip[SIP_MAX + 1];
+	char conf[FSM_NAME_LEN * 2];
+	char key[STORE_KEY_MAX + 1];
+	char home[FSM_NAME_LEN];
+	void *value;              /* owned copy of the body */
+	size_t value_len;
+};
+
+bool users_sip_valid(const char *sip)
+{
+	const char *at, *p;
+	size_t n = strlen(sip);
+
+	if (n < 7 || n > SIP_MAX || strncmp(sip, "sip:", 4) != 0)
+		return false;
+	at = strchr(sip + 4, '@');
+	if (at == NULL || at == sip + 4 || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL)
+		return false;
+	for (p = sip + 4; *p != '\0'; p++) {
+		char c = *p;
+
+		if (p == at)
+			continue;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '+' || c == '~' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static const char *kind_name(int kind)
+{
+	switch (kind) {
+	case POOLPAIR__REPL__KIND__KIND_PROFILE:
+		return "profile";
+	case POOLPAIR__REPL__KIND__KIND_CONTACTS:
+		return "contacts";
+	case POOLPAIR__REPL__KIND__KIND_SETTINGS:
+		return "settings";
+	case POOLPAIR__REPL__KIND__KIND_CONFERENCE:
+		return "conference";
+	default:
+		return "user";
+	}
+}
+
+static int kind_parse(const char *s)
+{
+	if (strcmp(s, "profile") == 0)
+		return POOLPAIR__REPL__KIND__KIND_PROFILE;
+	if (strcmp(s, "contacts") == 0)
+		return POOLPAIR__REPL__KIND__KIND_CONTACTS;
+	if (strcmp(s, "settings") == 0)
+		return POOLPAIR__REPL__KIND__KIND_SETTINGS;
+	return -1;
+}
+
+static void respond(struct http_request *req, int status, json_t *body)
+{
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (text == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	http_respond_json(req, status, text, NULL);
+	free(text);
+}
+
+static void uop_free(struct uop *op)
+{
+	free(op->value);
+	free(op);
+}
+
+/* API address of an agent of pool, or "" */
+static const char *pool_api(struct agent *a, const char *pool)
+{
+	for (unsigned i = 0; i < a->fsm.n_members; i++)
+		if (strcmp(a->fsm.members[i].pool, pool) == 0 &&
+		    a->fsm.members[i].api_address[0] != '\0')
+			return a->fsm.members[i].api_address;
+	return "";
+}
+
+static void not_owner(struct agent *a, struct http_request *req,
+		      const struct fsm_pool *p)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof msg,
+		 "the user set of %s is owned by %s (epoch %" PRIu64
+		 "): write there",
+		 p->name, p->owner, p->epoch);
+	respond(req, 421,
+		json_pack("{s:s, s:s, s:s, s:s, s:I}", "error", "not_owner",
+			  "message", msg, "owner", p->owner, "owner_api",
+			  pool_api(a, p->owner), "epoch",
+			  (json_int_t)p->epoch));
+}
+
+static void store_error(struct http_request *req, int status,
+			const char *errmsg)
+{
+	char msg[320];
+
+	snprintf(msg, sizeof msg, "store: %s",
+		 errmsg != NULL && errmsg[0] ? errmsg : store_strerror(status));
+	switch (status) {
+	case STORE_E_STALE_EPOCH:
+		http_respond_error(req, 409, "stale_epoch", msg);
+		break;
+	case STORE_E_NOT_FOUND:
+		http_respond_error(req, 404, "not_found", msg);
+		break;
+	case STORE_E_FULL:
+		http_respond_error(req, 507, "full", msg);
+		break;
+	case STORE_E_INVALID:
+		http_respond_error(req, 400, "invalid", msg);
+		break;
+	default:
+		http_respond_error(req, 503, "unavailable", msg);
+		break;
+	}
+}
+
+/* ---- writes ---- */
+
+static void written(void *arg, int status, const struct store_write_result *r)
+{
+	struct uop *op = arg;
+	struct agent *a = op->a;
+	json_t *body;
+
+	if (status != 0) {
+		a->data.writes_refused++;
+		store_error(op->req, status, r != NULL ? r->errmsg : NULL);
+		uop_free(op);
+		return;
+	}
+	a->data.writes_ok++;
+	agent_data_written(a);
+	switch (op->what) {
+	case UOP_ENABLE:
+		body = json_pack("{s:s, s:s, s:I, s:I}", "sip", op->sip, "pool",
+				 op->home, "epoch", (json_int_t)r->epoch,
+				 "seq", (json_int_t)r->seq);
+		respond(op->req, 201, body);
+		break;
+	case UOP_DISABLE:
+		body = json_pack("{s:s, s:I, s:I}", "sip", op->sip, "epoch",
+				 (json_int_t)r->epoch, "seq",
+				 (json_int_t)r->seq);
+		respond(op->req, 200, body);
+		break;
+	default:
+		if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
+			body = json_pack("{s:s, s:s, s:I, s:I}", "sip", op->sip,
+					 "conference", op->conf, "epoch",
+					 (json_int_t)r->epoch, "seq",
+					 (json_int_t)r->seq);
+		else
+			body = json_pack("{s:s, s:s, s:I, s:I}", "sip", op->sip,
+					 "kind", kind_name(op->kind), "epoch",
+					 (json_int_t)r->epoch, "seq",
+					 (json_int_t)r->seq);
+		respond(op->req, 200, body);
+		break;
+	}
+	uop_free(op);
+}
+
+/* The user set of `home` is known: check ownership and write. */
+static void write_at_home(struct uop *op)
+{
+	struct agent *a = op->a;
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->home);
+	struct store_write w;
+	int rv;
+
+	if (p == NULL) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "pool %s is not defined", op->home);
+		http_respond_error(op->req, 404, "not_found", msg);
+		uop_free(op);
+		return;
+	}
+	if (strcmp(p->owner, a->cfg.pool) != 0) {
+		not_owner(a, op->req, p);
+		uop_free(op);
+		return;
+	}
+	memset(&w, 0, sizeof w);
+	w.user_set = p->name;
+	w.epoch = p->epoch;
+	w.hlc = dataplane_hlc(&a->data);
+	w.kind = op->kind;
+	w.key = op->key;
+	w.op = op->what == UOP_DISABLE ? POOLPAIR__REPL__OP__OP_DELETE
+				       : POOLPAIR__REPL__OP__OP_PUT;
+	w.value = op->value;
+	w.value_len = op->value_len;
+	rv = store_write(&a->data.store, &w, written, op);
+	if (rv != 0) {
+		store_error(op->req, rv, NULL);
+		uop_free(op);
+	}
+}
+
+/* ---- reads ---- */
+
+static void got_item(void *arg, int status, const struct store_item *it)
+{
+	struct uop *op = arg;
+	struct agent *a = op->a;
+	const struct fsm_pool *p;
+	json_t *value;
+	bool own;
+
+	if (status != 0) {
+		store_error(op->req, status, it != NULL ? it->errmsg : NULL);
+		uop_free(op);
+		return;
+	}
+	p = fsm_pool_find(&a->fsm, it->user_set);
+	own = p != NULL && strcmp(p->owner, a->cfg.pool) == 0;
+	value = json_loadb((const char *)it->value, it->value_len,
+			   JSON_DECODE_ANY, NULL);
+	if (value == NULL)
+		value = json_stringn((const char *)it->value, it->value_len);
+	if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
+		respond(op->req, 200,
+			json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
+				  op->sip, "conference", op->conf, "value",
+				  value, "epoch", (json_int_t)it->epoch, "seq",
+				  (json_int_t)it->seq, "copy",
+				  own ? "own" : "backup"));
+	else
+		respond(op->req, 200,
+			json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
+				  op->sip, "kind", kind_name(op->kind),
+				  "value", value, "epoch", (json_int_t)it->epoch,
+				  "seq", (json_int_t)it->seq, "copy",
+				  own ? "own" : "backup"));
+	uop_free(op);
+}
+
+static void located(void *arg, int status, const struct store_item *it)
+{
+	struct uop *op = arg;
+	struct agent *a = op->a;
+	const struct fsm_pool *p;
+	int rv;
+
+	if (status == STORE_E_NOT_FOUND) {
+		char msg[SIP_MAX + 32];
+
+		snprintf(msg, sizeof msg, "no user %s", op->sip);
+		http_respond_error(op->req, 404, "not_found", msg);
+		uop_free(op);
+		return;
+	}
+	if (status != 0) {
+		store_error(op->req, status, it != NULL ? it->errmsg : NULL);
+		uop_free(op);
+		return;
+	}
+	snprintf(op->home, sizeof op->home, "%.*s", (int)it->value_len,
+		 (const char *)it->value);
+	if (op->home[0] == '\0')
+		snprintf(op->home, sizeof op->home, "%s", it->user_set);
+	switch (op->what) {
+	case UOP_LOCATE:
+		p = fsm_pool_find(&a->fsm, op->home);
+		respond(op->req, 200,
+			json_pack("{s:s, s:s, s:b, s:s, s:s, s:I}", "sip",
+				  op->sip, "home_pool", op->home, "enabled",
+				  it->enabled, "owner",
+				  p != NULL ? p->owner : "", "owner_api",
+				  p != NULL ? pool_api(a, p->owner) : "",
+				  "epoch", (json_int_t)(p != NULL ? p->epoch : 0)));
+		uop_free(op);
+		return;
+	case UOP_GET:
+		if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
+			rv = store_get_conference(&a->data.store, it->user_set,
+						  op->sip, op->conf, got_item,
+						  op);
+		else
+			rv = store_get_user_data(&a->data.store, it->user_set,
+						 op->sip, op->kind, got_item,
+						 op);
+		if (rv != 0) {
+			store_error(op->req, rv, NULL);
+			uop_free(op);
+		}
+		return;
+	default:
+		if (!it->enabled && op->what == UOP_PUT) {
+			char msg[SIP_MAX + 32];
+
+			snprintf(msg, sizeof msg, "user %s is disabled",
+				 op->sip);
+			http_respond_error(op->req, 404, "not_found", msg);
+			uop_free(op);
+			return;
+		}
+		write_at_home(op);
+		return;
+	}
+}
+
+/* ---- request parsing ---- */
+
+static struct uop *uop_new(struct agent *a, struct http_request *req,
+			   int what, const char *sip)
+{
+	struct uop *op;
+
+	if (!users_sip_valid(sip)) {
+		char msg[64];
+
+		snprintf(msg, sizeof msg,
+			 "not a valid SIP URI (sip:user@host, at most %d "
+			 "characters)",
+			 SIP_MAX);
+		http_respond_error(req, 400, "invalid", msg);
+		return NULL;
+	}
+	op = calloc(1, sizeof *op);
+	if (op == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return NULL;
+	}
+	op->a = a;
+	op->req = req;
+	op->what = what;
+	op->kind = POOLPAIR__REPL__KIND__KIND_USER;
+	snprintf(op->sip, sizeof op->sip, "%s", sip);
+	snprintf(op->key, sizeof op->key, "%s", sip);
+	return op;
+}
+
+/* Take a JSON body as the value. */
+static bool take_value(struct uop *op)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (op->req->body_len > VALUE_MAX) {
+		http_respond_error(op->req, 413, "too_large",
+				   "a value is at most 1 MiB");
+		return false;
+	}
+	v = json_loadb(op->req->body, op->req->body_len,
+		       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "the value is not JSON: %s (line %d)",
+			 jerr.text, jerr.line);
+		http_respond_error(op->req, 400, "bad_json", msg);
+		return false;
+	}
+	json_decref(v);
+	op->value = malloc(op->req->body_len > 0 ? op->req->body_len : 1);
+	if (op->value == NULL) {
+		http_respond_error(op->req, 500, "internal", "out of memory");
+		return false;
+	}
+	memcpy(op->value, op->req->body, op->req->body_len);
+	op->value_len = op->req->body_len;
+	return true;
+}
+
+static void lookup(struct uop *op)
+{
+	int rv = store_user_location(&op->a->data.store, op->sip, located, op);
+
+	if (rv != 0) {
+		store_error(op->req, rv, NULL);
+		uop_free(op);
+	}
+}
+
+static void enable(struct agent *a, struct http_request *req)
+{
+	json_error_t jerr;
+	json_t *root;
+	const char *sip = NULL, *pool = NULL;
+	struct uop *op;
+
+	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+			  &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		json_decref(root);
+		http_respond_error(req, 400, "bad_json",
+				   "body must be {\"sip\": ..., \"pool\": ...}");
+		return;
+	}
+	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s, s:s}", "sip", &sip,
+			   "pool", &pool) != 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "body: %s", jerr.text);
+		json_decref(root);
+		http_respond_error(req, 400, "bad_json", msg);
+		return;
+	}
+	op = uop_new(a, req, UOP_ENABLE, sip);
+	if (op == NULL) {
+		json_decref(root);
+		return;
+	}
+	snprintf(op->home, sizeof op->home, "%s", pool);
+	op->value_len = strlen(pool);
+	op->value = strdup(pool);
+	json_decref(root);
+	if (op->value == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		uop_free(op);
+		return;
+	}
+	write_at_home(op);
+}
+
+static void divergence_listed(void *arg, int status,
+			      const struct store_divergence_list *l)
+{
+	struct http_request *req = arg;
+	json_t *arr;
+	char when[40];
+
+	if (status != 0) {
+		store_error(req, status, l != NULL ? l->errmsg : NULL);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr != NULL && i < l->n; i++) {
+		const struct store_divergence *d = &l->v[i];
+
+		view_time_iso((uint64_t)d->archived_at_ms, when, sizeof when);
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:I, s:s, s:I, s:I, s:s, s:s%, s:s, s:s}", "id",
+			      (json_int_t)d->id, "user_set", d->user_set,
+			      "epoch", (json_int_t)d->epoch, "seq",
+			      (json_int_t)d->seq, "key", d->key, "value",
+			      (const char *)d->value, d->value_len, "archived",
+			      when, "reason", d->reason));
+	}
+	respond(req, 200, json_pack("{s:o}", "divergence", arr));
+}
+
+static bool ready(struct agent *a, struct http_request *req)
+{
+	if (dataplane_ready(&a->data))
+		return true;
+	if (a->data.state == DP_NONE)
+		http_respond_error(req, 503, "no_store",
+				   "this agent holds no user data (a witness): "
+				   "ask an agent of a pool");
+	else
+		http_respond_error(req, 503, "unavailable",
+				   a->data.errmsg[0] ? a->data.errmsg
+						     : "the store is opening");
+	return false;
+}
+
+bool users_route(struct agent *a, struct http_request *req)
+{
+	const char *path = req->path;
+	const char *rest;
+	char sip[SIP_MAX + 2];
+	const char *slash;
+	struct uop *op;
+	bool get = strcmp(req->method, "GET") == 0;
+	bool put = strcmp(req->method, "PUT") == 0;
+
+	if (strcmp(path, "/v1/divergence") == 0) {
+		char buf[16];
+		unsigned long limit = 100;
+
+		if (!get) {
+			http_respond_error(req, 405, "method_not_allowed",
+					   "GET only");
+			return true;
+		}
+		if (http_query_param(req, "limit", buf, sizeof buf) == 0) {
+			char *end;
+
+			errno = 0;
+			limit = strtoul(buf, &end, 10);
+			if (errno || *end || buf[0] == '-' || limit == 0 ||
+			    limit > 10000) {
+				http_respond_error(req, 400, "invalid",
+						   "limit must be 1..10000");
+				return true;
+			}
+		}
+		if (!ready(a, req))
+			return true;
+		if (store_divergence_list(&a->data.store, 0, limit,
+					  divergence_listed, req) != 0)
+			http_respond_error(req, 503, "unavailable",
+					   "store closing");
+		return true;
+	}
+	if (strcmp(path, "/v1/users") == 0) {
+		if (strcmp(req->method, "POST") != 0) {
+			http_respond_error(req, 405, "method_not_allowed",
+					   "POST only");
+			return true;
+		}
+		if (!ready(a, req))
+			return true;
+		enable(a, req);
+		return true;
+	}
+	if (strncmp(path, "/v1/users/", 10) != 0)
+		return false;
+	rest = path + 10;
+	slash = strchr(rest, '/');
+	if ((slash != NULL ? (size_t)(slash - rest) : strlen(rest)) > SIP_MAX) {
+		http_respond_error(req, 400, "invalid", "SIP URI too long");
+		return true;
+	}
+	snprintf(sip, sizeof sip, "%.*s",
+		 (int)(slash != NULL ? (size_t)(slash - rest) : strlen(rest)),
+		 rest);
+	if (slash == NULL) {
+		if (strcmp(req->method, "DELETE") != 0) {
+			http_respond_error(req, 405, "method_not_allowed",
+					   "DELETE only");
+			return true;
+		}
+		if (!ready(a, req) ||
+		    (op = uop_new(a, req, UOP_DISABLE, sip)) == NULL)
+			return true;
+		lookup(op);
+		return true;
+	}
+	rest = slash + 1;
+	if (strcmp(rest, "location") == 0) {
+		if (!get) {
+			http_respond_error(req, 405, "method_not_allowed",
+					   "GET only");
+			return true;
+		}
+		if (!ready(a, req) ||
+		    (op = uop_new(a, req, UOP_LOCATE, sip)) == NULL)
+			return true;
+		lookup(op);
+		return true;
+	}
+	if (strncmp(rest, "conferences/", 12) == 0) {
+		const char *conf = rest + 12;
+
+		if (conf[0] == '\0' || strchr(conf, '/') != NULL ||
+		    strlen(conf) >= FSM_NAME_LEN * 2 - 1)
+			return false; /* content and unknown paths: 404 */
+		if (!get && !put) {
+			http_respond_error(req, 405, "method_not_allowed",
+					   "GET or PUT");
+			return true;
+		}
+		if (!ready(a, req) ||
+		    (op = uop_new(a, req, get ? UOP_GET : UOP_PUT, sip)) ==
+			NULL)
+			return true;
+		op->kind = POOLPAIR__REPL__KIND__KIND_CONFERENCE;
+		snprintf(op->conf, sizeof op->conf, "%s", conf);
+		if (store_key_conference(op->key, sizeof op->key, sip, conf) !=
+		    0) {
+			http_respond_error(req, 400, "invalid",
+					   "bad conference id");
+			uop_free(op);
+			return true;
+		}
+		if (put && !take_value(op)) {
+			uop_free(op);
+			return true;
+		}
+		lookup(op);
+		return true;
+	}
+	if (kind_parse(rest) < 0)
+		return false;
+	if (!get && !put) {
+		http_respond_error(req, 405, "method_not_allowed", "GET or PUT");
+		return true;
+	}
+	if (!ready(a, req) ||
+	    (op = uop_new(a, req, get ? UOP_GET : UOP_PUT, sip)) == NULL)
+		return true;
+	op->kind = kind_parse(rest);
+	if (put && !take_value(op)) {
+		uop_free(op);
+		return true;
+	}
+	lookup(op);
+	return true;
+}

@@ -1,0 +1,26 @@
+/* users: the data-plane routes of the API (docs/api.md, "Data plane"):
+ * users, their data and conferences, locations, divergence.
+ *
+ * A write is accepted only by the agent of the pool that owns the user
+ * set of the user's home pool (421 with the owner's API otherwise) and is
+ * answered once durable, with the epoch and sequence it was stored under.
+ *
+ * Loop thread only. */
+#ifndef POOLPAIR_USERS_H
+#define POOLPAIR_USERS_H
+
+#include <stdbool.h>
+
+#include "agent/http.h"
+
+struct agent;
+
+/* Handle req when its path is a data-plane path; returns false (and does
+ * nothing) otherwise. */
+bool users_route(struct agent *a, struct http_request *req);
+
+/* "sip:user@host" with user and host of [A-Za-z0-9._+~-], at most 255
+ * characters in all. */
+bool users_sip_valid(const char *sip);
+
+#endif
