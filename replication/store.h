@@ -81,21 +81,21 @@
 /* Schema version this code creates and understands. */
 #define STORE_SCHEMA_VERSION 1
 
-#define STORE_NAME_MAX 128          /* user set names, incl. NUL */
-#define STORE_KEY_MAX 1024          /* record keys, excl. NUL */
-#define STORE_VALUE_MAX ((size_t)4 << 20) /* one record's value */
+#define STORE_NAME_MAX 128			/* user set names, incl. NUL */
+#define STORE_KEY_MAX 1024			/* record keys, excl. NUL */
+#define STORE_VALUE_MAX ((size_t)4 << 20)	/* one record's value */
 #define STORE_CONTENT_CHUNK ((size_t)256 << 10) /* recommended chunk */
-#define STORE_READ_MAX ((size_t)4 << 20)  /* one store_content_read() */
+#define STORE_READ_MAX ((size_t)4 << 20)	/* one store_content_read() */
 #define STORE_DIGEST_BUCKETS 64
 #define STORE_ERRMSG_LEN 256
 
 /* Errors of this module (negative). */
 enum {
 	STORE_E_STALE_EPOCH = -4001, /* epoch older than the newest known */
-	STORE_E_GAP = -4002,         /* a record's seq skips past applied + 1 */
-	STORE_E_FULL = -4003,        /* disk or database full (SQLITE_FULL) */
-	STORE_E_IO = -4004,          /* disk I/O or other SQLite error */
-	STORE_E_NOMEM = -4005,       /* out of memory */
+	STORE_E_GAP = -4002,	     /* a record's seq skips past applied + 1 */
+	STORE_E_FULL = -4003,	     /* disk or database full (SQLITE_FULL) */
+	STORE_E_IO = -4004,	     /* disk I/O or other SQLite error */
+	STORE_E_NOMEM = -4005,	     /* out of memory */
 	STORE_E_CORRUPT = -4006,     /* database corrupt, not a database, or
 					written by a newer schema version */
 	STORE_E_NOT_FOUND = -4007,   /* no such item */
@@ -108,7 +108,7 @@ const char *store_strerror(int rv);
 
 struct store_config {
 	unsigned busy_timeout_ms; /* 0: 5000 */
-	unsigned max_group;       /* most operations per transaction; 0: 1024 */
+	unsigned max_group;	  /* most operations per transaction; 0: 1024 */
 	uint64_t max_page_count;  /* 0: unlimited; else PRAGMA max_page_count
 				     (caps the file size; used by tests to
 				     provoke SQLITE_FULL) */
@@ -121,9 +121,9 @@ struct store_config {
 typedef void (*store_done_cb)(void *arg, int status, const char *errmsg);
 
 struct store_write_result {
-	uint64_t epoch;     /* epoch the write was accepted under */
-	uint64_t seq;       /* its sequence number in (user_set, lane) */
-	int lane;           /* POOLPAIR__REPL__LANE__LANE_* */
+	uint64_t epoch;	    /* epoch the write was accepted under */
+	uint64_t seq;	    /* its sequence number in (user_set, lane) */
+	int lane;	    /* POOLPAIR__REPL__LANE__LANE_* */
 	const char *errmsg; /* "" on success */
 };
 /* status 0: committed durably, res->epoch/seq assigned. status < 0:
@@ -134,13 +134,13 @@ typedef void (*store_write_cb)(void *arg, int status,
 /* One stored item (user data, conference, CMS document, user). */
 struct store_item {
 	const char *user_set;
-	int kind;              /* POOLPAIR__REPL__KIND__KIND_* */
-	const char *key;       /* record key */
-	const uint8_t *value;  /* for KIND_USER: the home pool name */
+	int kind;	      /* POOLPAIR__REPL__KIND__KIND_* */
+	const char *key;      /* record key */
+	const uint8_t *value; /* for KIND_USER: the home pool name */
 	size_t value_len;
-	bool enabled;          /* KIND_USER only */
+	bool enabled;		  /* KIND_USER only */
 	uint64_t epoch, seq, hlc; /* of the last change */
-	const char *errmsg;    /* "" on success */
+	const char *errmsg;	  /* "" on success */
 };
 /* status 0: it holds the item. STORE_E_NOT_FOUND or another error: only
  * it->errmsg is meaningful. it is never NULL. */
@@ -149,11 +149,11 @@ typedef void (*store_item_cb)(void *arg, int status,
 
 struct store_content_piece {
 	const uint8_t *data; /* bytes [offset, offset + len) of the item */
-	size_t len;          /* 0 at or past the end of the stored bytes */
+	size_t len;	     /* 0 at or past the end of the stored bytes */
 	uint64_t offset;
-	uint64_t total;      /* declared size of the item */
-	uint64_t stored;     /* bytes stored so far */
-	bool complete;       /* stored == total */
+	uint64_t total;	 /* declared size of the item */
+	uint64_t stored; /* bytes stored so far */
+	bool complete;	 /* stored == total */
 	const char *errmsg;
 };
 typedef void (*store_content_cb)(void *arg, int status,
@@ -162,7 +162,7 @@ typedef void (*store_content_cb)(void *arg, int status,
 struct store_records {
 	Poolpair__Repl__ChangeRecord **records; /* seq order, dense */
 	size_t n;
-	size_t bytes;       /* sum of key and value sizes */
+	size_t bytes; /* sum of key and value sizes */
 	const char *errmsg;
 };
 typedef void (*store_records_cb)(void *arg, int status,
@@ -171,12 +171,12 @@ typedef void (*store_records_cb)(void *arg, int status,
 struct store_position {
 	char user_set[STORE_NAME_MAX];
 	int lane;
-	uint64_t epoch;              /* newest known epoch of the user set */
-	uint64_t head_seq;           /* sender: last seq written here */
-	uint64_t acked_seq;          /* sender: last seq the pair acked */
-	uint64_t applied_seq;        /* receiver: last seq received */
-	uint64_t lag_records;        /* records in the outbox (unacked) */
-	uint64_t lag_bytes;          /* their key + value bytes */
+	uint64_t epoch;		     /* newest known epoch of the user set */
+	uint64_t head_seq;	     /* sender: last seq written here */
+	uint64_t acked_seq;	     /* sender: last seq the pair acked */
+	uint64_t applied_seq;	     /* receiver: last seq received */
+	uint64_t lag_records;	     /* records in the outbox (unacked) */
+	uint64_t lag_bytes;	     /* their key + value bytes */
 	uint64_t oldest_unacked_hlc; /* 0 when nothing is unacked */
 };
 
@@ -189,13 +189,13 @@ typedef void (*store_positions_cb)(void *arg, int status,
 				   const struct store_positions *p);
 
 struct store_apply_result {
-	size_t applied;    /* records applied to the copy */
+	size_t applied;	   /* records applied to the copy */
 	size_t duplicates; /* seq <= applied_seq: skipped */
 	size_t archived;   /* stale epoch: moved to the divergence archive */
-	/* Positions after this batch for every (user set, lane) it named:
-	 * what to acknowledge. Present also with STORE_E_GAP /
-	 * STORE_E_INVALID (what came before the bad record is committed);
-	 * n == 0 when nothing was committed. */
+	/* Positions after this batch for every (user set, lane) it named
+	 * up to where it stopped: what to acknowledge. Present with status
+	 * 0, STORE_E_GAP and STORE_E_INVALID (what came before the bad
+	 * record is committed); n == 0 with other errors. */
 	const struct store_position *positions;
 	size_t n;
 	const char *errmsg;
@@ -205,7 +205,7 @@ typedef void (*store_apply_cb)(void *arg, int status,
 
 struct store_digest_bucket {
 	uint64_t count; /* items whose key hashes into this bucket */
-	uint64_t hash;  /* over kind, key, value, enabled of each, key order */
+	uint64_t hash;	/* over kind, key, value, enabled of each, key order */
 };
 
 struct store_digest {
@@ -242,7 +242,7 @@ struct store_divergence {
 	size_t value_len;
 	uint64_t offset, total;
 	int64_t archived_at_ms; /* unix time */
-	const char *reason;     /* "stale epoch", "never shipped" */
+	const char *reason;	/* "stale epoch", "never shipped" */
 };
 
 struct store_divergence_list {
@@ -255,32 +255,32 @@ typedef void (*store_divergence_cb)(void *arg, int status,
 
 /* Counters, updated on the loop thread; read them there directly. */
 struct store_stats {
-	uint64_t writes;          /* store_write operations completed */
-	uint64_t write_errors;    /* of which failed */
-	uint64_t transactions;    /* committed write transactions */
-	uint64_t group_ops;       /* write-side operations in them */
-	uint64_t group_max;       /* largest group */
-	uint64_t commit_ns;       /* total time in COMMIT (the fsyncs) */
+	uint64_t writes;       /* store_write operations completed */
+	uint64_t write_errors; /* of which failed */
+	uint64_t transactions; /* committed write transactions */
+	uint64_t group_ops;    /* write-side operations in them */
+	uint64_t group_max;    /* largest group */
+	uint64_t commit_ns;    /* total time in COMMIT (the fsyncs) */
 	uint64_t commit_max_ns;
-	uint64_t reads;           /* read operations completed */
-	uint64_t applied;         /* records applied by store_apply_batch */
+	uint64_t reads;	  /* read operations completed */
+	uint64_t applied; /* records applied by store_apply_batch */
 	uint64_t duplicates;
-	uint64_t archived;        /* records put in the divergence archive */
+	uint64_t archived; /* records put in the divergence archive */
 };
 
 /* ---- the store -------------------------------------------------------- */
 
 struct store_op;
-struct sqlite3;
+struct store_conn;
 
 /* One connection with its queue: the writer or the reader. Private. */
 struct store_queue {
 	struct store *s;
-	struct sqlite3 *db;     /* touched only by the in-flight work */
-	struct store_op *head;  /* queued, loop thread only */
+	struct store_conn *conn; /* owned; touched only by the in-flight work */
+	struct store_op *head;	 /* queued, loop thread only */
 	struct store_op *tail;
 	struct store_op *batch; /* detached, owned by the in-flight work */
-	bool busy;              /* a work request is in flight */
+	bool busy;		/* a work request is in flight */
 	bool writer;
 	uv_work_t work;
 };
@@ -349,15 +349,15 @@ int store_key_content(char *buf, size_t len, const char *sip,
 
 struct store_write {
 	const char *user_set; /* required */
-	uint64_t epoch;       /* the caller's current owner epoch, >= 1 */
+	uint64_t epoch;	      /* the caller's current owner epoch, >= 1 */
 	uint64_t hlc;
-	int op;               /* POOLPAIR__REPL__OP__OP_* */
-	int kind;             /* POOLPAIR__REPL__KIND__KIND_* */
-	const char *key;      /* record key, see the top of this file */
-	const void *value;    /* may be NULL when value_len is 0 */
-	size_t value_len;     /* <= STORE_VALUE_MAX */
-	uint64_t offset;      /* OP_CONTENT_CHUNK only */
-	uint64_t total;       /* OP_CONTENT_CHUNK only */
+	int op;		   /* POOLPAIR__REPL__OP__OP_* */
+	int kind;	   /* POOLPAIR__REPL__KIND__KIND_* */
+	const char *key;   /* record key, see the top of this file */
+	const void *value; /* may be NULL when value_len is 0 */
+	size_t value_len;  /* <= STORE_VALUE_MAX */
+	uint64_t offset;   /* OP_CONTENT_CHUNK only */
+	uint64_t total;	   /* OP_CONTENT_CHUNK only */
 };
 
 /* Queue one write. In one transaction (shared with its group): refuse it
@@ -367,24 +367,23 @@ struct store_write {
  * the next seq of (user_set, lane). cb fires after COMMIT. Every field of w
  * is copied. Returns 0, STORE_E_INVALID (bad field: op/kind combination,
  * key, sizes), STORE_E_NOMEM or STORE_E_CLOSING. */
-int store_write(struct store *s, const struct store_write *w,
-		store_write_cb cb, void *arg);
+int store_write(struct store *s, const struct store_write *w, store_write_cb cb,
+		void *arg);
 
 /* ---- reads (read-only connection) ------------------------------------- */
 
 /* The item of (user_set, kind, key), kind not KIND_CONTENT. Strings copied.
  * cb: 0, STORE_E_NOT_FOUND or an error. */
-int store_get(struct store *s, const char *user_set, int kind,
-	      const char *key, store_item_cb cb, void *arg);
+int store_get(struct store *s, const char *user_set, int kind, const char *key,
+	      store_item_cb cb, void *arg);
 
 /* store_get for KIND_PROFILE / KIND_CONTACTS / KIND_SETTINGS of sip. */
-int store_get_user_data(struct store *s, const char *user_set,
-			const char *sip, int kind, store_item_cb cb, void *arg);
+int store_get_user_data(struct store *s, const char *user_set, const char *sip,
+			int kind, store_item_cb cb, void *arg);
 
 /* store_get for KIND_CONFERENCE of (sip, conf_id). */
-int store_get_conference(struct store *s, const char *user_set,
-			 const char *sip, const char *conf_id,
-			 store_item_cb cb, void *arg);
+int store_get_conference(struct store *s, const char *user_set, const char *sip,
+			 const char *conf_id, store_item_cb cb, void *arg);
 
 /* The user record (KIND_USER) of sip in user_set: value = home pool. */
 int store_get_user(struct store *s, const char *user_set, const char *sip,
@@ -399,10 +398,9 @@ int store_user_location(struct store *s, const char *sip, store_item_cb cb,
 /* Up to maxlen (capped at STORE_READ_MAX) bytes of a content item from
  * offset. Stream an item by calling again with offset + p->len until
  * p->len is 0. cb: 0, STORE_E_NOT_FOUND, or an error. */
-int store_content_read(struct store *s, const char *user_set,
-		       const char *sip, const char *conf_id, const char *name,
-		       uint64_t offset, size_t maxlen, store_content_cb cb,
-		       void *arg);
+int store_content_read(struct store *s, const char *user_set, const char *sip,
+		       const char *conf_id, const char *name, uint64_t offset,
+		       size_t maxlen, store_content_cb cb, void *arg);
 
 /* ---- outbox (sender side) --------------------------------------------- */
 

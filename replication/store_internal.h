@@ -1,0 +1,189 @@
+/* store internals shared by store.c (loop thread: queues, lifecycle, API
+ * entry points), store_schema.c (connections, migrations, statements),
+ * store_exec.c (write-side work) and store_read.c (read-side work).
+ *
+ * Thread split: a struct store_op is built on the loop thread, then handed
+ * whole (detached from the queue) to one thread-pool work which fills its
+ * result fields, then handed back to the loop thread which calls its
+ * callback and frees it. The two never touch an op at the same time; the
+ * libuv work queue orders the hand-overs. A struct store_conn is touched
+ * only by the work that currently owns its queue (or by open/close). */
+#ifndef POOLPAIR_REPLICATION_STORE_INTERNAL_H
+#define POOLPAIR_REPLICATION_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "replication/store.h"
+
+/* ---- arena: all memory of one op, freed at once ----------------------- */
+
+struct store_arena_blk;
+
+struct store_arena {
+	struct store_arena_blk *head;
+};
+
+/* NULL when out of memory. Zeroed, aligned for any type. */
+void *store_arena_alloc(struct store_arena *a, size_t n);
+char *store_arena_strdup(struct store_arena *a, const char *str);
+void *store_arena_memdup(struct store_arena *a, const void *p, size_t n);
+void store_arena_free(struct store_arena *a);
+
+/* ---- connections ------------------------------------------------------ */
+
+#define STORE_STMT_MAX 64
+
+struct store_conn {
+	sqlite3 *db;
+	const char *const *sql[STORE_STMT_MAX]; /* cache keys: &static_sql */
+	sqlite3_stmt *stmt[STORE_STMT_MAX];
+	size_t n;
+	uint64_t commit_ns; /* writer: duration of the last COMMIT */
+};
+
+/* Open a connection: the writer creates the file, sets WAL,
+ * synchronous=FULL, foreign keys and migrates; a reader opens read-only.
+ * Returns 0 and *out (owned: store_conn_close), or a negative code with
+ * errmsg set. Blocks (thread pool or start-up only). */
+int store_conn_open(struct store_conn **out, const char *path, bool writer,
+		    const struct store_config *cfg, char *errmsg, size_t len);
+void store_conn_close(struct store_conn *c);
+
+/* The prepared statement for *sqlp (a static const char * holding SQL),
+ * reset and with bindings cleared; NULL on error (see sqlite3_errmsg).
+ * Reset it again (sqlite3_reset) when done so no read stays open. */
+sqlite3_stmt *store_stmt(struct store_conn *c, const char *const *sqlp);
+
+/* Map an SQLite result code to STORE_E_*. */
+int store_sqlite_code(int rc);
+
+/* Run migrations up to STORE_SCHEMA_VERSION on an open writer. */
+int store_schema_migrate(sqlite3 *db, char *errmsg, size_t len);
+
+/* ---- operations ------------------------------------------------------- */
+
+enum store_op_type {
+	STORE_OP_WRITE,
+	STORE_OP_APPLY,
+	STORE_OP_ACK,
+	STORE_OP_SET_EPOCH,
+	STORE_OP_DIVERT,
+	STORE_OP_REPAIR,
+	STORE_OP_GET,
+	STORE_OP_LOCATION,
+	STORE_OP_CONTENT_READ,
+	STORE_OP_OUTBOX_READ,
+	STORE_OP_POSITIONS,
+	STORE_OP_DIGEST,
+	STORE_OP_DIFF_KEYS,
+	STORE_OP_DIVERGENCE,
+};
+
+/* One change (the fields of a ChangeRecord); strings NUL-terminated. */
+struct store_change {
+	const char *user_set;
+	uint64_t epoch, seq, hlc;
+	int op, kind, lane;
+	const char *key;
+	const uint8_t *value;
+	size_t value_len;
+	uint64_t offset, total;
+};
+
+struct store_op {
+	struct store_op *next;
+	enum store_op_type type;
+	union {
+		store_done_cb done;
+		store_write_cb write;
+		store_item_cb item;
+		store_content_cb content;
+		store_records_cb records;
+		store_positions_cb positions;
+		store_apply_cb apply;
+		store_digest_cb digest;
+		store_keys_cb keys;
+		store_divergence_cb divergence;
+	} cb;
+	void *arg;
+	struct store_arena arena; /* copies of the inputs and all results */
+
+	/* inputs (copied into the arena) */
+	struct store_change ch;	   /* write, repair; user_set/kind/key/lane/
+				      seq/epoch of the other ops */
+	struct store_change *recs; /* apply */
+	size_t n_recs;
+	size_t max_records, max_bytes, limit;
+	uint64_t offset;
+	int64_t after_id;
+	unsigned bucket;
+
+	/* outcome, filled by the worker */
+	int status;
+	bool done; /* worker: final within its group */
+	bool keep; /* worker: release (not roll back) its savepoint */
+	char errmsg[STORE_ERRMSG_LEN];
+	union {
+		struct store_write_result write;
+		struct store_item item;
+		struct store_content_piece piece;
+		struct store_records records;
+		struct store_positions positions;
+		struct store_apply_result apply;
+		struct store_digest digest;
+		struct store_key_list keys;
+		struct store_divergence_list divergence;
+	} res;
+};
+
+/* Set op->status and op->errmsg (printf-style); returns status. */
+int store_op_fail(struct store_op *op, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fail op with the connection's last SQLite error, prefixed by what. */
+int store_op_dberr(struct store_op *op, struct store_conn *c, int rc,
+		   const char *what);
+
+/* Check one change: op/kind combination, key form, sizes, lane. Returns 0
+ * or STORE_E_INVALID with errmsg set. */
+int store_change_check(const struct store_change *ch, char *errmsg, size_t len);
+
+/* The parts of a record key "<a>/<b>[/<c>]" (not NUL-terminated). */
+struct store_key_parts {
+	const char *part[3];
+	size_t len[3];
+};
+
+/* Split a key of 2 (conference) or 3 (content) parts. Returns 0 or
+ * STORE_E_INVALID. */
+int store_key_split(const char *key, int parts, struct store_key_parts *kp);
+
+/* Load the position of (user_set, lane) on connection c (zeros for an
+ * unknown stream); user_set is copied into p. Returns an SQLite code. */
+int store_position_load(struct store_conn *c, const char *user_set, int lane,
+			struct store_position *p);
+
+/* A user set name: non-empty and shorter than STORE_NAME_MAX. */
+bool store_name_ok(const char *s);
+
+/* LANE_CONTENT for KIND_CONTENT, else LANE_DATA. */
+int store_lane_of(int kind);
+
+/* Execute one write-side op inside the caller's transaction and savepoint
+ * (sets op->status, op->errmsg, op->keep and the results). */
+void store_exec_write(struct store_conn *c, struct store_op *op);
+
+/* Execute one read op on the read-only connection. */
+void store_exec_read(struct store_conn *c, struct store_op *op);
+
+/* ---- hashing (verify digests) ----------------------------------------- */
+
+#define STORE_HASH_INIT 0xcbf29ce484222325ULL
+
+/* Continue a 64-bit FNV-1a hash over n bytes. */
+uint64_t store_hash(uint64_t h, const void *p, size_t n);
+
+/* Final avalanche of a hash value. */
+uint64_t store_hash_mix(uint64_t h);
+
+#endif
