@@ -213,6 +213,15 @@ static void write_at_home(struct uop *op)
 	struct store_write w;
 	int rv;
 
+	if (p == NULL && (a->fsm.n_pools == 0 ||
+			  node_leader(&a->node, NULL) == 0)) {
+		/* a restarted agent replays the log: until it has, it cannot
+		 * tell an unknown pool from one it has not seen yet */
+		http_respond_error(op->req, 503, "unavailable",
+				   "the cluster state is still loading: retry");
+		uop_free(op);
+		return;
+	}
 	if (p == NULL) {
 		char msg[128];
 

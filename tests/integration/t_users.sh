@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The pool store through the API: users enabled at their home pool's agent,
+# user data and conferences written only at the owner (421 elsewhere),
+# answered durable with epoch and sequence, kept across a kill -9, and bad
+# input answered without touching anything.
+source "$(dirname "$0")/lib.sh"
+
+three_agents
+ALL=(east west witness)
+wait_leader 30 "${ALL[@]}"
+ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pair pool-east pool-west >/dev/null
+wait_until 20 "agree_digest ${ALL[*]}"
+
+E=$(url east)
+W=$(url west)
+A=sip:alice@example.com
+# each agent opens its store asynchronously: wait until east answers
+wait_until 20 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$A/location)\" == 404 ]"
+
+code() { curl -s -o /tmp/it-body.$$ -w '%{http_code}' "$@"; }
+body() { cat /tmp/it-body.$$; }
+trap 'rm -f /tmp/it-body.$$' EXIT
+
+assert_eq 201 "$(code -XPOST "$E/v1/users" -d "{\"sip\":\"$A\",\"pool\":\"pool-east\"}")" "enable at the owner"
+assert_json "$(body)" '.epoch == 1 and .seq == 1 and .pool == "pool-east"' "enable answer"
+
+# a write at the agent of another pool is misdirected, with the owner's API
+assert_eq 421 "$(code -XPOST "$W/v1/users" -d '{"sip":"sip:bob@example.com","pool":"pool-east"}')" "enable at west"
+assert_json "$(body)" ".error == \"not_owner\" and .owner == \"pool-east\" and .owner_api == \"$(api east)\"" "421 body"
+
+assert_eq 200 "$(code -XPUT "$E/v1/users/$A/contacts" -d '[{"sip":"sip:bob@example.com","group":"work"}]')" "put contacts"
+assert_json "$(body)" '.seq == 2 and .epoch == 1 and .kind == "contacts"' "put answer"
+assert_eq 200 "$(code -XPUT "$E/v1/users/$A/conferences/weekly" -d '{"at":"2026-12-01T10:00Z","attendees":3}')" "schedule"
+assert_eq 200 "$(code "$E/v1/users/$A/contacts")" "get contacts"
+assert_json "$(body)" '.value[0].group == "work" and .copy == "own" and .seq == 2' "get answer"
+assert_eq 200 "$(code "$E/v1/users/$A/conferences/weekly")" "get conference"
+assert_json "$(body)" '.value.attendees == 3' "conference value"
+assert_eq 200 "$(code "$E/v1/users/$A/location")" "location"
+assert_json "$(body)" ".home_pool == \"pool-east\" and .owner == \"pool-east\" and .enabled == true" "location answer"
+
+# bad input: answered, nothing stored
+assert_eq 400 "$(code -XPUT "$E/v1/users/alice/contacts" -d '1')" "invalid SIP"
+assert_eq 400 "$(code -XPOST "$E/v1/users" -d '{"sip":"sip:x@y","pool":"pool-east","extra":1}')" "unknown field"
+assert_eq 400 "$(code -XPUT "$E/v1/users/$A/profile" -d '{not json')" "not JSON"
+head -c 1100000 /dev/zero | tr '\0' a | sed 's/^/"/; s/$/"/' >"$IT_DIR/big.json"
+assert_eq 413 "$(code -XPUT "$E/v1/users/$A/settings" --data-binary @"$IT_DIR/big.json")" "value over 1 MiB"
+assert_eq 404 "$(code -XPUT "$E/v1/users/sip:nobody@example.com/profile" -d '{}')" "unknown user"
+assert_eq 404 "$(code -XPOST "$E/v1/users" -d '{"sip":"sip:c@example.com","pool":"pool-nowhere"}')" "unknown pool"
+assert_eq 503 "$(code "$(url witness)/v1/users/$A/location")" "witness holds no data"
+assert_eq 404 "$(code "$E/v1/users/$A/settings")" "settings never written"
+# the next write continues the sequence: nothing above was stored
+assert_eq 200 "$(code -XPUT "$E/v1/users/$A/profile" -d '{"name":"Alice"}')" "put profile"
+assert_json "$(body)" '.seq == 4' "sequence after refusals"
+
+# acknowledged writes survive a kill -9 of the agent
+pp_kill "$IT_DIR" east KILL
+wait_exit east 10 || fail "east still runs after SIGKILL"
+start east
+wait_until 30 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$A/profile)\" == 200 ]"
+assert_eq 200 "$(code "$E/v1/users/$A/profile")" "profile after restart"
+assert_json "$(body)" '.value.name == "Alice" and .seq == 4' "profile kept"
+assert_eq 200 "$(code "$E/v1/users/$A/contacts")" "contacts after restart"
+assert_json "$(body)" '.value[0].sip == "sip:bob@example.com"' "contacts kept"
+wait_until 30 "agree_digest ${ALL[*]}"
+assert_eq 200 "$(code -XDELETE "$E/v1/users/$A")" "disable"
+assert_eq 200 "$(code "$E/v1/users/$A/location")" "location of a disabled user"
+assert_json "$(body)" '.enabled == false' "disabled"
+assert_eq 404 "$(code -XPUT "$E/v1/users/$A/profile" -d '{}')" "write for a disabled user"
+log "ok"
