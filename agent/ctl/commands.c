@@ -7,9 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/ctl/backup.h"
 #include "agent/ctl/status.h"
 #include "agent/ctl/table.h"
 #include "agent/ctl/topology.h"
+#include "agent/ctl/users.h"
 
 /* Shared helpers. */
 
@@ -709,6 +711,58 @@ static const struct ctl_command ctl_commands[] = {
      topology_apply,
      "topology apply FILE|- [--dry-run]"},
     {"history", 0, 0, {"limit=", NULL}, cmd_history, "history [--limit N]"},
+    {"backup status", 0, 0, {NULL}, backup_cmd_status, "backup status"},
+    {"divergence list",
+     0,
+     0,
+     {"limit=", NULL},
+     backup_cmd_divergence_list,
+     "divergence list [--limit N]"},
+    {"user enable",
+     1,
+     1,
+     {"pool=", NULL},
+     users_cmd_enable,
+     "user enable SIP --pool POOL"},
+    {"user disable", 1, 1, {NULL}, users_cmd_disable, "user disable SIP"},
+    {"user set",
+     2,
+     2,
+     {"value=", "file=", NULL},
+     users_cmd_set,
+     "user set SIP profile|contacts|settings (--value JSON | --file "
+     "FILE|-)"},
+    {"user get",
+     2,
+     2,
+     {NULL},
+     users_cmd_get,
+     "user get SIP profile|contacts|settings"},
+    {"user locate", 1, 1, {NULL}, users_cmd_locate, "user locate SIP"},
+    {"conference schedule",
+     2,
+     2,
+     {"value=", "file=", NULL},
+     users_cmd_conference_schedule,
+     "conference schedule SIP ID (--value JSON | --file FILE|-)"},
+    {"conference get",
+     2,
+     2,
+     {NULL},
+     users_cmd_conference_get,
+     "conference get SIP ID"},
+    {"content upload",
+     4,
+     4,
+     {NULL},
+     users_cmd_content_upload,
+     "content upload SIP CONF NAME FILE"},
+    {"content download",
+     4,
+     4,
+     {NULL},
+     users_cmd_content_download,
+     "content download SIP CONF NAME FILE|-"},
 };
 
 #define CTL_NCOMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))

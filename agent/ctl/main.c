@@ -80,6 +80,45 @@ static const char usage_text[] =
     "    history [--limit N]\n"
     "        The last N decisions (1 to 256, default 50), newest last,\n"
     "        with who asked and refusals with their reason.\n"
+    "\n";
+
+/* The rest of usage_text (one literal would be too long for C99). */
+static const char usage_text_data[] =
+    "DATA PLANE COMMANDS\n"
+    "    These go to the agent of a pool. A write is accepted only by the\n"
+    "    agent that owns the user's user set; another agent refuses it\n"
+    "    (\"not the owner: ask HOST:PORT\"). Writes print the epoch and\n"
+    "    sequence number they were stored under.\n"
+    "\n"
+    "    user enable SIP --pool POOL\n"
+    "        Home user SIP (sip:user@host) on POOL.\n"
+    "    user disable SIP\n"
+    "    user set SIP profile|contacts|settings (--value JSON | --file "
+    "FILE|-)\n"
+    "        Store a JSON value (at most 1 MiB), checked before it is\n"
+    "        sent.\n"
+    "    user get SIP profile|contacts|settings\n"
+    "        Print the value on stdout and \"epoch E, seq S, copy\n"
+    "        own|backup\" on stderr.\n"
+    "    user locate SIP\n"
+    "        Home pool, owning pool and its API, epoch.\n"
+    "\n"
+    "    conference schedule SIP ID (--value JSON | --file FILE|-)\n"
+    "    conference get SIP ID\n"
+    "\n"
+    "    content upload SIP CONF NAME FILE\n"
+    "    content download SIP CONF NAME FILE|-\n"
+    "        Stream conference content from or to FILE (download: - for\n"
+    "        stdout). A progress bar is shown while stderr is a terminal.\n"
+    "        A download replaces FILE only once all of it arrived. The\n"
+    "        timeout bounds connecting and any stretch without progress.\n"
+    "\n"
+    "    backup status\n"
+    "        Per direction and category: state, head and acknowledged\n"
+    "        sequence, lag in records, bytes and seconds, rate, ratio.\n"
+    "    divergence list [--limit N]\n"
+    "        Writes kept in the divergence archive: never shipped before a\n"
+    "        failover, or arrived with a stale epoch.\n"
     "\n"
     "ENVIRONMENT\n"
     "    POOLPAIR_API       default for --api\n"
@@ -95,7 +134,11 @@ static const char usage_text[] =
     "        --kind physical --os windows-2019\n"
     "    poolpairctl pair pool-east pool-west\n"
     "    poolpairctl --api http://10.0.0.2:7101 status\n"
-    "    poolpairctl topology apply topo.json --dry-run\n";
+    "    poolpairctl topology apply topo.json --dry-run\n"
+    "    poolpairctl user set sip:alice@example.com profile \\\n"
+    "        --value '{\"display\": \"Alice\"}'\n"
+    "    poolpairctl content upload sip:alice@example.com c1 slides.pdf \\\n"
+    "        ./slides.pdf\n";
 
 static const char short_usage_text[] =
     "usage: poolpairctl [--api URL] [--json] [--timeout SECONDS] "
@@ -342,6 +385,7 @@ int main(int argc, char *argv[])
 	}
 	if (o.help || (i < argc && strcmp(argv[i], "help") == 0)) {
 		fputs(usage_text, stdout);
+		fputs(usage_text_data, stdout);
 		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
 	}
 	if (i >= argc) {
@@ -357,6 +401,7 @@ int main(int argc, char *argv[])
 		return rv;
 	if (o.help) {
 		fputs(usage_text, stdout);
+		fputs(usage_text_data, stdout);
 		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
 	}
 	if (check_api(o.api, o.api_src) != CTL_OK)
