@@ -1,0 +1,1028 @@
+/* Tests of replication/sender.c and replication/receiver.c: two stores on
+ * one loop, real TCP on loopback, a byte-mangling proxy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "replication/receiver.h"
+#include "replication/sender.h"
+#include "replication/store.h"
+
+#define LANE_DATA POOLPAIR__REPL__LANE__LANE_DATA
+#define LANE_CONTENT POOLPAIR__REPL__LANE__LANE_CONTENT
+#define MAX_WATCH 6
+
+struct node {
+	const char *pool;
+	struct store store;
+	int store_open;
+	struct sender *tx;
+	struct receiver *rx;
+	uint64_t head[2]; /* last seq written per lane, own user set */
+};
+
+struct env {
+	uv_loop_t loop;
+	char dir[64];
+	struct node n[2];
+	int writes_pending;
+	int write_errors;
+	int closed;
+	int timed_out;
+	const char *watch[MAX_WATCH];
+	int hits[MAX_WATCH];
+	int verbose;
+	/* test (f): content position when the data lane completed */
+	uint64_t data_done_content_applied;
+	int data_done;
+	uint64_t rx_applied[2];
+};
+
+/* ---- plumbing ------------------------------------------------------------ */
+
+static void on_log(void *arg, int level, const char *msg)
+{
+	struct env *e = arg;
+	int i;
+
+	if (e->verbose || level <= STREAM_LOG_ERROR)
+		printf("# [%d] %s\n", level, msg);
+	for (i = 0; i < MAX_WATCH; i++)
+		if (e->watch[i] != NULL && strstr(msg, e->watch[i]) != NULL)
+			e->hits[i]++;
+}
+
+static void guard_fired(uv_timer_t *t)
+{
+	struct env *e = t->data;
+
+	e->timed_out = 1;
+}
+
+/* Run the loop until pred(e) holds or timeout_ms passes. */
+static int run_until(struct env *e, int (*pred)(struct env *e),
+		     unsigned timeout_ms)
+{
+	uv_timer_t guard;
+	int ok;
+
+	e->timed_out = 0;
+	guard.data = e;
+	uv_timer_init(&e->loop, &guard);
+	uv_timer_start(&guard, guard_fired, timeout_ms, 0);
+	while (!(ok = pred(e)) && !e->timed_out)
+		uv_run(&e->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&guard, NULL);
+	uv_run(&e->loop, UV_RUN_NOWAIT);
+	return ok;
+}
+
+static int writes_done(struct env *e)
+{
+	return e->writes_pending == 0;
+}
+
+static void env_setup(struct env *e, const char *a, const char *b)
+{
+	char path[128], err[256];
+	int i;
+
+	memset(e, 0, sizeof(*e));
+	e->verbose = getenv("STREAM_VERBOSE") != NULL;
+	assert_int_equal(uv_loop_init(&e->loop), 0);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/pp-stream-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	e->n[0].pool = a;
+	e->n[1].pool = b;
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.db", e->dir, e->n[i].pool);
+		assert_int_equal(store_open(&e->n[i].store, &e->loop, path,
+					    NULL, err, sizeof(err)),
+				 0);
+		e->n[i].store_open = 1;
+	}
+}
+
+static void closed_cb(void *arg)
+{
+	struct env *e = arg;
+
+	e->closed++;
+}
+
+static void store_closed(struct store *s)
+{
+	struct env *e = s->loop->data;
+
+	e->closed++;
+}
+
+static int all_closed_pred_n;
+static int all_closed(struct env *e)
+{
+	return e->closed >= all_closed_pred_n;
+}
+
+/* Close every module, then the stores; assert the loop ends empty. */
+static void env_teardown(struct env *e)
+{
+	char path[160];
+	int i, want = 0;
+
+	e->closed = 0;
+	for (i = 0; i < 2; i++) {
+		if (e->n[i].tx != NULL) {
+			sender_close(e->n[i].tx, closed_cb, e);
+			e->n[i].tx = NULL;
+			want++;
+		}
+		if (e->n[i].rx != NULL) {
+			receiver_close(e->n[i].rx, closed_cb, e);
+			e->n[i].rx = NULL;
+			want++;
+		}
+	}
+	all_closed_pred_n = want;
+	assert_true(run_until(e, all_closed, 5000));
+	e->closed = 0;
+	e->loop.data = e;
+	for (i = 0; i < 2; i++)
+		store_close(&e->n[i].store, store_closed);
+	all_closed_pred_n = 2;
+	assert_true(run_until(e, all_closed, 5000));
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&e->loop), 0);
+	for (i = 0; i < 2; i++) {
+		const char *sfx[] = {"", "-wal", "-shm"};
+		int k;
+		for (k = 0; k < 3; k++) {
+			snprintf(path, sizeof(path), "%s/%s.db%s", e->dir,
+				 e->n[i].pool, sfx[k]);
+			unlink(path);
+		}
+	}
+	rmdir(e->dir);
+}
+
+struct write_ctx {
+	struct env *e;
+	struct node *n;
+};
+
+static void write_done(void *arg, int status,
+		       const struct store_write_result *res)
+{
+	struct write_ctx *w = arg;
+
+	w->e->writes_pending--;
+	if (status != 0) {
+		w->e->write_errors++;
+		printf("# write: %s\n", res->errmsg);
+	} else if (res->seq > w->n->head[res->lane]) {
+		w->n->head[res->lane] = res->seq;
+	}
+	free(w);
+}
+
+static void queue_write(struct env *e, struct node *n,
+			const struct store_write *w)
+{
+	struct write_ctx *c = malloc(sizeof(*c));
+
+	assert_non_null(c);
+	c->e = e;
+	c->n = n;
+	assert_int_equal(store_write(&n->store, w, write_done, c), 0);
+	e->writes_pending++;
+}
+
+/* count user-data records of node n's own user set, keys from first. */
+static void write_data(struct env *e, struct node *n, int first, int count)
+{
+	static const int kinds[] = {
+		POOLPAIR__REPL__KIND__KIND_PROFILE,
+		POOLPAIR__REPL__KIND__KIND_CONTACTS,
+		POOLPAIR__REPL__KIND__KIND_SETTINGS,
+	};
+	char key[64], value[256];
+	int i;
+
+	for (i = first; i < first + count; i++) {
+		struct store_write w = {0};
+		snprintf(key, sizeof(key), "sip:user%d@example.com", i % 1500);
+		snprintf(value, sizeof(value),
+			 "{\"contacts\":[\"sip:friend%d@example.com\","
+			 "\"sip:friend%d@example.com\"],\"note\":\"rev %d\"}",
+			 i * 7, i * 13, i);
+		w.user_set = n->pool;
+		w.epoch = 1;
+		w.hlc = (uint64_t)(i + 1) << 16;
+		w.op = POOLPAIR__REPL__OP__OP_PUT;
+		w.kind = kinds[i % 3];
+		w.key = key;
+		w.value = value;
+		w.value_len = strlen(value);
+		queue_write(e, n, &w);
+	}
+	assert_true(run_until(e, writes_done, 30000));
+	assert_int_equal(e->write_errors, 0);
+}
+
+/* One content item of total bytes in chunk-byte chunks. Waits only when
+ * wait is set. */
+static void write_content(struct env *e, struct node *n, const char *name,
+			  size_t total, size_t chunk, int wait)
+{
+	char key[256];
+	uint8_t *buf = malloc(chunk);
+	size_t off, i;
+
+	assert_non_null(buf);
+	assert_int_equal(store_key_content(key, sizeof(key),
+					   "sip:user1@example.com", "conf1",
+					   name),
+			 0);
+	for (off = 0; off < total; off += chunk) {
+		struct store_write w = {0};
+		size_t len = total - off < chunk ? total - off : chunk;
+		for (i = 0; i < len; i++)
+			buf[i] = (uint8_t)((off + i) * 31 + (off + i) / 4099);
+		w.user_set = n->pool;
+		w.epoch = 1;
+		w.hlc = ((uint64_t)1 << 40) + off;
+		w.op = POOLPAIR__REPL__OP__OP_CONTENT_CHUNK;
+		w.kind = POOLPAIR__REPL__KIND__KIND_CONTENT;
+		w.key = key;
+		w.value = buf;
+		w.value_len = len;
+		w.offset = off;
+		w.total = total;
+		queue_write(e, n, &w);
+	}
+	free(buf);
+	if (wait) {
+		assert_true(run_until(e, writes_done, 60000));
+		assert_int_equal(e->write_errors, 0);
+	}
+}
+
+static void on_apply(void *arg, const char *user_set, int lane,
+		     uint64_t applied)
+{
+	struct env *e = arg;
+
+	(void)user_set;
+	if (lane >= 0 && lane < 2 && applied > e->rx_applied[lane])
+		e->rx_applied[lane] = applied;
+	if (lane == LANE_DATA && !e->data_done &&
+	    e->n[0].head[LANE_DATA] > 0 &&
+	    applied == e->n[0].head[LANE_DATA]) {
+		e->data_done = 1;
+		e->data_done_content_applied = e->rx_applied[LANE_CONTENT];
+	}
+}
+
+static struct sender_config tx_config(struct env *e, struct node *from,
+				      struct node *to, int port)
+{
+	static const char *sets[2][1];
+	struct sender_config c = {0};
+	int i = from == &e->n[0] ? 0 : 1;
+
+	sets[i][0] = from->pool;
+	c.local_pool = from->pool;
+	c.peer_pool = to->pool;
+	c.agent_id = (uint64_t)i + 1;
+	c.host = "127.0.0.1";
+	c.port = (uint16_t)port;
+	c.user_sets = sets[i];
+	c.n_user_sets = 1;
+	c.backoff_min_ms = 20;
+	c.backoff_max_ms = 200;
+	c.stats_ms = 50;
+	c.log = on_log;
+	c.arg = e;
+	return c;
+}
+
+static int start_receiver(struct env *e, struct node *at, struct node *from,
+			  int port)
+{
+	static const char *sets[2][1];
+	struct receiver_config c = {0};
+	int i = at == &e->n[0] ? 0 : 1;
+
+	sets[i][0] = from->pool;
+	c.local_pool = at->pool;
+	c.peer_pool = from->pool;
+	c.agent_id = (uint64_t)i + 10;
+	c.host = "127.0.0.1";
+	c.port = (uint16_t)port;
+	c.user_sets = sets[i];
+	c.n_user_sets = 1;
+	c.log = on_log;
+	c.on_apply = on_apply;
+	c.arg = e;
+	assert_int_equal(receiver_init(&at->rx, &e->loop, &at->store, &c), 0);
+	return receiver_port(at->rx);
+}
+
+/* ---- checks ----------------------------------------------------------- */
+
+/* The sender of node i has everything of its own user set acked and its
+ * outbox empty (both lanes). */
+static int synced_node(struct env *e, int i)
+{
+	struct node *n = &e->n[i];
+	struct sender_stats st;
+	int lane;
+
+	for (lane = 0; lane < 2; lane++) {
+		if (sender_stats_get(n->tx, n->pool, lane, &st) != 0)
+			return 0;
+		if (st.acked_seq != n->head[lane] ||
+		    st.head_seq != n->head[lane] || st.lag_records != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int synced0(struct env *e)
+{
+	return synced_node(e, 0);
+}
+
+static int synced_both(struct env *e)
+{
+	return synced_node(e, 0) && synced_node(e, 1);
+}
+
+struct pos_ctx {
+	int done;
+	uint64_t applied[2], acked[2], lag[2], head[2];
+	const char *user_set;
+};
+
+static void pos_done(void *arg, int status, const struct store_positions *p)
+{
+	struct pos_ctx *c = arg;
+	size_t i;
+
+	assert_int_equal(status, 0);
+	for (i = 0; i < p->n; i++) {
+		if (strcmp(p->v[i].user_set, c->user_set) != 0 ||
+		    p->v[i].lane < 0 || p->v[i].lane > 1)
+			continue;
+		c->applied[p->v[i].lane] = p->v[i].applied_seq;
+		c->acked[p->v[i].lane] = p->v[i].acked_seq;
+		c->lag[p->v[i].lane] = p->v[i].lag_records;
+		c->head[p->v[i].lane] = p->v[i].head_seq;
+	}
+	c->done = 1;
+}
+
+static struct pos_ctx *pos_wait;
+static int pos_ready(struct env *e)
+{
+	(void)e;
+	return pos_wait->done;
+}
+
+static void positions(struct env *e, struct store *s, const char *user_set,
+		      struct pos_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->user_set = user_set;
+	assert_int_equal(store_stream_positions(s, pos_done, c), 0);
+	pos_wait = c;
+	assert_true(run_until(e, pos_ready, 5000));
+}
+
+struct digest_ctx {
+	int done;
+	uint64_t items;
+	struct store_digest_bucket b[STORE_DIGEST_BUCKETS];
+};
+
+static void digest_done(void *arg, int status, const struct store_digest *d)
+{
+	struct digest_ctx *c = arg;
+
+	assert_int_equal(status, 0);
+	c->items = d->items;
+	memcpy(c->b, d->buckets, sizeof(c->b));
+	c->done = 1;
+}
+
+static struct digest_ctx *dig_wait;
+static int dig_ready(struct env *e)
+{
+	(void)e;
+	return dig_wait->done;
+}
+
+static void digest(struct env *e, struct store *s, const char *user_set,
+		   struct digest_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_digest(s, user_set, digest_done, c), 0);
+	dig_wait = c;
+	assert_true(run_until(e, dig_ready, 10000));
+}
+
+/* Node src's own user set is on node dst exactly: applied positions equal
+ * the heads, the outbox is empty, the digests agree. */
+static void assert_equal_copies(struct env *e, int src, int dst)
+{
+	struct node *a = &e->n[src], *b = &e->n[dst];
+	struct pos_ctx pa, pb;
+	struct digest_ctx da, db;
+	int lane;
+
+	positions(e, &a->store, a->pool, &pa);
+	positions(e, &b->store, a->pool, &pb);
+	for (lane = 0; lane < 2; lane++) {
+		assert_int_equal(pa.head[lane], a->head[lane]);
+		assert_int_equal(pa.acked[lane], a->head[lane]);
+		assert_int_equal(pa.lag[lane], 0);
+		assert_int_equal(pb.applied[lane], a->head[lane]);
+	}
+	digest(e, &a->store, a->pool, &da);
+	digest(e, &b->store, a->pool, &db);
+	assert_true(da.items > 0);
+	assert_int_equal(da.items, db.items);
+	assert_memory_equal(da.b, db.b, sizeof(da.b));
+}
+
+/* ---- (a) everything arrives ---------------------------------------------- */
+
+static void test_all_records_arrive(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc;
+	struct sender_stats st;
+	struct receiver_stats rs;
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	write_data(e, &e->n[0], 0, 4000);
+	write_content(e, &e->n[0], "deck.pptx", 3 * 256 * 1024 + 1000,
+		      256 * 1024, 1);
+	write_data(e, &e->n[0], 4000, 1000);
+	port = start_receiver(e, &e->n[1], &e->n[0], 0);
+	assert_true(port > 0);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, synced0, 30000));
+	assert_int_equal(e->n[0].head[LANE_DATA], 5000);
+	assert_int_equal(e->n[0].head[LANE_CONTENT], 4);
+	assert_equal_copies(e, 0, 1);
+
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_int_equal(rs.records_applied, 5004);
+	assert_int_equal(rs.handshakes, 2);
+	assert_int_equal(e->n[1].store.stats.applied, 5004);
+	assert_int_equal(sender_stats_get(e->n[0].tx, "pool-east", LANE_DATA,
+					  &st),
+			 0);
+	assert_int_equal(st.state, SENDER_STREAMING);
+	assert_int_equal(st.records_sent, 5000);
+	assert_true(st.batches_sent >= 5);
+	assert_true(st.bytes_wire < st.bytes_raw); /* lz4 helped */
+	assert_int_equal(st.reconnects, 0);
+	assert_int_equal(st.inflight_bytes, 0);
+	assert_int_equal(sender_stream_count(e->n[0].tx), 2);
+	assert_int_equal(sender_stats_get(e->n[0].tx, "nope", 0, &st),
+			 STREAM_E_NOT_FOUND);
+
+	/* new writes flow after a notify */
+	write_data(e, &e->n[0], 5000, 10);
+	sender_notify(e->n[0].tx);
+	assert_true(run_until(e, synced0, 10000));
+	assert_equal_copies(e, 0, 1);
+	env_teardown(e);
+	free(e);
+}
+
+/* ---- (b) receiver restarts mid-stream --------------------------------- */
+
+static int some_applied(struct env *e)
+{
+	return e->rx_applied[LANE_DATA] >= 600;
+}
+
+static int timer_done;
+static void restart_timer(uv_timer_t *t)
+{
+	timer_done = 1;
+	uv_close((uv_handle_t *)t, NULL);
+}
+static int timer_fired(struct env *e)
+{
+	(void)e;
+	return timer_done;
+}
+
+static void test_receiver_restart(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc;
+	struct receiver_stats rs;
+	struct sender_stats st;
+	uv_timer_t t;
+	uint64_t applied_before;
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	write_data(e, &e->n[0], 0, 5000);
+	write_content(e, &e->n[0], "a.bin", 600 * 1000, 64 * 1024, 1);
+	port = start_receiver(e, &e->n[1], &e->n[0], 0);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	tc.batch_records = 40; /* many small batches: a long stream */
+	tc.batch_bytes = 8192;
+	tc.window_bytes = 16384;
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, some_applied, 20000));
+	receiver_get_stats(e->n[1].rx, &rs);
+	applied_before = rs.records_applied;
+	assert_true(applied_before < 5000 + 10);
+	e->closed = 0;
+	receiver_close(e->n[1].rx, closed_cb, e);
+	e->n[1].rx = NULL;
+
+	timer_done = 0;
+	uv_timer_init(&e->loop, &t);
+	uv_timer_start(&t, restart_timer, 200, 0);
+	assert_true(run_until(e, timer_fired, 5000));
+	assert_int_equal(e->closed, 1);
+	assert_int_equal(start_receiver(e, &e->n[1], &e->n[0], port), port);
+	assert_true(run_until(e, synced0, 30000));
+	assert_equal_copies(e, 0, 1);
+	/* every record applied exactly once across both receivers */
+	assert_int_equal(e->n[1].store.stats.applied, 5000 + 10);
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_true(rs.records_applied > 0); /* the second one resumed */
+	assert_true(rs.records_applied + applied_before <= 5000 + 10);
+	assert_int_equal(sender_stats_get(e->n[0].tx, "pool-east", LANE_DATA,
+					  &st),
+			 0);
+	assert_true(st.reconnects >= 1);
+	assert_string_not_equal(st.last_error, "");
+	env_teardown(e);
+	free(e);
+}
+
+/* ---- (c) byte-mangling proxy -------------------------------------------- */
+
+struct proxy;
+
+struct pconn {
+	struct proxy *p;
+	uv_tcp_t down; /* from the sender */
+	uv_tcp_t up;   /* to the receiver */
+	uv_connect_t creq;
+	int open;      /* handles still open */
+	int closing;
+	size_t c2s;    /* bytes forwarded to the receiver */
+	int damaged;
+	char *pending; /* bytes from the sender before up connected */
+	size_t pending_len;
+	int up_ready;
+};
+
+struct proxy {
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	int upstream_port;
+	int step; /* 0 flip, 1 truncate, 2 duplicate, 3 pass through */
+	int conns;
+	int live;
+	int listener_closed;
+};
+
+struct pw {
+	uv_write_t req;
+	char *data;
+};
+
+static void pw_done(uv_write_t *req, int status)
+{
+	struct pw *w = (struct pw *)req;
+
+	(void)status;
+	free(w->data);
+	free(w);
+}
+
+static void proxy_write(uv_tcp_t *to, const char *data, size_t len)
+{
+	struct pw *w = malloc(sizeof(*w));
+	uv_buf_t b;
+
+	assert_non_null(w);
+	w->data = malloc(len);
+	assert_non_null(w->data);
+	memcpy(w->data, data, len);
+	b = uv_buf_init(w->data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)to, &b, 1, pw_done) != 0) {
+		free(w->data);
+		free(w);
+	}
+}
+
+static void pconn_handle_closed(uv_handle_t *h)
+{
+	struct pconn *c = h->data;
+
+	if (--c->open == 0) {
+		c->p->live--;
+		free(c->pending);
+		free(c);
+	}
+}
+
+static void pconn_close(struct pconn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	uv_close((uv_handle_t *)&c->down, pconn_handle_closed);
+	uv_close((uv_handle_t *)&c->up, pconn_handle_closed);
+}
+
+static void palloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	(void)h;
+	buf->base = malloc(hint);
+	buf->len = buf->base != NULL ? hint : 0;
+}
+
+/* Sender -> receiver: damage once per connection past 2000 bytes. */
+static void pread_down(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct pconn *c = s->data;
+	char *d = buf->base;
+
+	if (n < 0 || c->closing) {
+		if (n < 0)
+			pconn_close(c);
+		free(d);
+		return;
+	}
+	if (n == 0) {
+		free(d);
+		return;
+	}
+	if (!c->up_ready) {
+		char *p = realloc(c->pending, c->pending_len + (size_t)n);
+		assert_non_null(p);
+		memcpy(p + c->pending_len, d, (size_t)n);
+		c->pending = p;
+		c->pending_len += (size_t)n;
+		free(d);
+		return;
+	}
+	if (!c->damaged && c->c2s + (size_t)n > 2000 && c->p->step < 3) {
+		size_t at = c->c2s >= 2000 ? 0 : 2000 - c->c2s;
+		c->damaged = 1;
+		switch (c->p->step++) {
+		case 0: /* flip one byte */
+			d[at] ^= 0x5a;
+			break;
+		case 1: /* truncate: forward a part, then drop both sides */
+			proxy_write(&c->up, d, at + 1);
+			free(d);
+			pconn_close(c);
+			return;
+		case 2: /* duplicate a chunk of bytes */
+			proxy_write(&c->up, d, (size_t)n);
+			c->c2s += (size_t)n;
+			break;
+		}
+	}
+	proxy_write(&c->up, d, (size_t)n);
+	c->c2s += (size_t)n;
+	free(d);
+}
+
+static void pread_up(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct pconn *c = s->data;
+
+	if (n < 0 || c->closing) {
+		if (n < 0)
+			pconn_close(c);
+		free(buf->base);
+		return;
+	}
+	if (n > 0)
+		proxy_write(&c->down, buf->base, (size_t)n);
+	free(buf->base);
+}
+
+static void pconnected(uv_connect_t *req, int status)
+{
+	struct pconn *c = req->data;
+
+	if (status != 0 || c->closing) {
+		pconn_close(c);
+		return;
+	}
+	c->up_ready = 1;
+	if (c->pending_len > 0)
+		proxy_write(&c->up, c->pending, c->pending_len);
+	c->c2s += c->pending_len;
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
+	uv_read_start((uv_stream_t *)&c->up, palloc, pread_up);
+}
+
+static void paccept(uv_stream_t *server, int status)
+{
+	struct proxy *p = server->data;
+	struct pconn *c;
+	struct sockaddr_in addr;
+
+	if (status != 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	c->p = p;
+	c->down.data = c;
+	c->up.data = c;
+	c->creq.data = c;
+	uv_tcp_init(p->loop, &c->down);
+	uv_tcp_init(p->loop, &c->up);
+	c->open = 2;
+	p->live++;
+	p->conns++;
+	if (uv_accept(server, (uv_stream_t *)&c->down) != 0) {
+		pconn_close(c);
+		return;
+	}
+	uv_ip4_addr("127.0.0.1", p->upstream_port, &addr);
+	uv_read_start((uv_stream_t *)&c->down, palloc, pread_down);
+	if (uv_tcp_connect(&c->creq, &c->up, (struct sockaddr *)&addr,
+			   pconnected) != 0)
+		pconn_close(c);
+}
+
+static int proxy_start(struct proxy *p, uv_loop_t *loop, int upstream)
+{
+	struct sockaddr_in addr;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	memset(p, 0, sizeof(*p));
+	p->loop = loop;
+	p->upstream_port = upstream;
+	p->listener.data = p;
+	uv_tcp_init(loop, &p->listener);
+	uv_ip4_addr("127.0.0.1", 0, &addr);
+	assert_int_equal(uv_tcp_bind(&p->listener, (struct sockaddr *)&addr, 0),
+			 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&p->listener, 16, paccept),
+			 0);
+	uv_tcp_getsockname(&p->listener, (struct sockaddr *)&ss, &len);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void proxy_listener_closed(uv_handle_t *h)
+{
+	struct proxy *p = h->data;
+
+	p->listener_closed = 1;
+}
+
+static struct proxy *proxy_wait;
+static int proxy_gone(struct env *e)
+{
+	(void)e;
+	return proxy_wait->listener_closed && proxy_wait->live == 0;
+}
+
+static void proxy_stop(struct env *e, struct proxy *p)
+{
+	uv_close((uv_handle_t *)&p->listener, proxy_listener_closed);
+	proxy_wait = p;
+	assert_true(run_until(e, proxy_gone, 5000));
+}
+
+static void test_mangling_proxy(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct proxy *p = calloc(1, sizeof(*p));
+	struct sender_config tc;
+	struct sender_stats sd, sc;
+	struct receiver_stats rs;
+	int port, pport;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	e->watch[0] = "checksum";
+	e->watch[1] = "peer 127.0.0.1";
+	write_data(e, &e->n[0], 0, 5000);
+	write_content(e, &e->n[0], "b.bin", 2 * 1000 * 1000, 128 * 1024, 1);
+	port = start_receiver(e, &e->n[1], &e->n[0], 0);
+	pport = proxy_start(p, &e->loop, port);
+	tc = tx_config(e, &e->n[0], &e->n[1], pport);
+	tc.window_bytes = 64 * 1024;
+	tc.batch_bytes = 32 * 1024;
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, synced0, 60000));
+	assert_int_equal(p->step, 3); /* all three kinds of damage happened */
+	assert_true(p->conns >= 4);
+	assert_equal_copies(e, 0, 1);
+	assert_int_equal(e->n[1].store.stats.applied,
+			 e->n[0].head[0] + e->n[0].head[1]);
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_true(rs.errors[RECEIVER_ERR_FRAME] >= 1); /* flipped byte */
+	assert_true(e->hits[0] >= 1);                    /* logged */
+	assert_true(e->hits[1] >= 2); /* sender logged the peer and why */
+	sender_stats_get(e->n[0].tx, "pool-east", LANE_DATA, &sd);
+	sender_stats_get(e->n[0].tx, "pool-east", LANE_CONTENT, &sc);
+	assert_true(sd.reconnects + sc.reconnects >= 2);
+	assert_true(sd.last_error[0] != '\0' || sc.last_error[0] != '\0');
+	sender_close(e->n[0].tx, NULL, NULL);
+	e->n[0].tx = NULL;
+	proxy_stop(e, p);
+	env_teardown(e);
+	free(p);
+	free(e);
+}
+
+/* ---- (d) wrong pool --------------------------------------------------------- */
+
+static int refused_twice(struct env *e)
+{
+	struct receiver_stats rs;
+
+	receiver_get_stats(e->n[1].rx, &rs);
+	return rs.errors[RECEIVER_ERR_HELLO] >= 4 && e->hits[0] >= 2 &&
+	       e->hits[1] >= 2;
+}
+
+static void test_wrong_pool_refused(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc;
+	struct sender *wrong_set;
+	struct receiver_stats rs;
+	struct pos_ctx pc;
+	static const char *const other[] = {"pool-south"};
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	e->watch[0] = "from pool pool-north, expected pool-east";
+	e->watch[1] = "user set pool-south not accepted";
+	write_data(e, &e->n[0], 0, 50);
+	port = start_receiver(e, &e->n[1], &e->n[0], 0);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	tc.local_pool = "pool-north";
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	tc.user_sets = other;
+	assert_int_equal(sender_init(&wrong_set, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, refused_twice, 10000));
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_int_equal(rs.records_applied, 0);
+	assert_int_equal(rs.handshakes, 0);
+	assert_int_equal(rs.batches, 0);
+	positions(e, &e->n[1].store, "pool-east", &pc);
+	assert_int_equal(pc.applied[0], 0);
+	sender_close(wrong_set, NULL, NULL);
+	env_teardown(e);
+	free(e);
+}
+
+/* ---- (e) both directions ------------------------------------------------- */
+
+static void test_both_directions(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc;
+	int pe, pw;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	write_data(e, &e->n[0], 0, 2000);
+	write_content(e, &e->n[0], "e.bin", 300 * 1000, 64 * 1024, 1);
+	write_data(e, &e->n[1], 10000, 2500);
+	write_content(e, &e->n[1], "w.bin", 200 * 1000, 64 * 1024, 1);
+	pw = start_receiver(e, &e->n[1], &e->n[0], 0); /* west takes east */
+	pe = start_receiver(e, &e->n[0], &e->n[1], 0); /* east takes west */
+	tc = tx_config(e, &e->n[0], &e->n[1], pw);
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	tc = tx_config(e, &e->n[1], &e->n[0], pe);
+	assert_int_equal(sender_init(&e->n[1].tx, &e->loop, &e->n[1].store, &tc),
+			 0);
+	/* writes keep coming on both sides while streaming */
+	write_data(e, &e->n[0], 2000, 500);
+	sender_notify(e->n[0].tx);
+	write_data(e, &e->n[1], 12500, 500);
+	sender_notify(e->n[1].tx);
+	assert_true(run_until(e, synced_both, 30000));
+	assert_equal_copies(e, 0, 1);
+	assert_equal_copies(e, 1, 0);
+	env_teardown(e);
+	free(e);
+}
+
+/* ---- (f) lanes do not block each other ------------------------------------ */
+
+static void test_lanes_independent(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc;
+	struct sender_stats sc;
+	size_t total = (size_t)20 << 20;
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	write_content(e, &e->n[0], "big.mp4", total, 256 * 1024, 1);
+	write_data(e, &e->n[0], 0, 300);
+	port = start_receiver(e, &e->n[1], &e->n[0], 0);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, synced0, 60000));
+	assert_true(e->data_done);
+	/* the small records were all applied while content was still
+	 * arriving */
+	assert_true(e->data_done_content_applied < e->n[0].head[LANE_CONTENT]);
+	assert_int_equal(e->n[0].head[LANE_CONTENT], 80);
+	sender_stats_get(e->n[0].tx, "pool-east", LANE_CONTENT, &sc);
+	assert_int_equal(sc.records_sent, 80);
+	assert_true(sc.bytes_raw >= total);
+	assert_equal_copies(e, 0, 1);
+	env_teardown(e);
+	free(e);
+}
+
+/* ---- argument checks ---------------------------------------------------- */
+
+static void test_bad_config(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc;
+	struct receiver_config rc = {0};
+	struct sender *s = NULL;
+	struct receiver *r = NULL;
+	static const char *const dup[] = {"a", "a"};
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	tc = tx_config(e, &e->n[0], &e->n[1], 1);
+	tc.local_pool = "";
+	assert_int_equal(sender_init(&s, &e->loop, &e->n[0].store, &tc),
+			 STREAM_E_ARG);
+	tc = tx_config(e, &e->n[0], &e->n[1], 1);
+	tc.user_sets = dup;
+	tc.n_user_sets = 2;
+	assert_int_equal(sender_init(&s, &e->loop, &e->n[0].store, &tc),
+			 STREAM_E_ARG);
+	rc.local_pool = "pool-west";
+	rc.peer_pool = "pool-east";
+	rc.host = "not-an-address";
+	assert_int_equal(receiver_init(&r, &e->loop, &e->n[1].store, &rc),
+			 UV_EINVAL);
+	assert_null(s);
+	assert_null(r);
+	assert_string_equal(receiver_reason_name(RECEIVER_ERR_GAP), "gap");
+	assert_string_equal(sender_state_name(SENDER_BACKOFF), "backoff");
+	env_teardown(e);
+	free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_all_records_arrive),
+		cmocka_unit_test(test_receiver_restart),
+		cmocka_unit_test(test_mangling_proxy),
+		cmocka_unit_test(test_wrong_pool_refused),
+		cmocka_unit_test(test_both_directions),
+		cmocka_unit_test(test_lanes_independent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
