@@ -307,7 +307,7 @@ int agent_start(struct agent *a)
 
 void agent_data_written(struct agent *a)
 {
-	(void)a; /* the replication stream is woken here once wired */
+	dataplane_written(&a->data);
 }
 
 void agent_abort(struct agent *a)

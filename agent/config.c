@@ -25,6 +25,7 @@ const char *const config_section_names[SEC_COUNT] = {
     [SEC_AGENT] = "agent",     [SEC_LISTEN] = "listen",
     [SEC_CLUSTER] = "cluster", [SEC_FAILOVER] = "failover",
     [SEC_TLS] = "tls",	       [SEC_LOG] = "log",
+    [SEC_REPLICATION] = "replication",
 };
 
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
@@ -74,6 +75,10 @@ static const struct key_def keys[K_COUNT] = {
     [K_TLS_CERT] = {SEC_TLS, "cert", T_PATH, FIELD(tls_cert), false},
     [K_TLS_KEY] = {SEC_TLS, "key", T_PATH, FIELD(tls_key), false},
     [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false},
+    [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_REPL_MODE, FIELD(repl_mode),
+		     false},
+    [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_TIMEOUT,
+			FIELD(sync_timeout_ms), false},
 };
 
 static const char *const error_messages[] = {
@@ -133,6 +138,8 @@ void config_defaults(struct config *c)
 	c->cooldown_ms = 60000;
 	c->hook_timeout_ms = 10000;
 	c->log_level = LOG_LEVEL_INFO;
+	c->repl_mode = CONFIG_REPL_ASYNC;
+	c->sync_timeout_ms = 2000;
 }
 
 /* ---- parse context ------------------------------------------------ */

@@ -17,6 +17,7 @@
  *               on_owner_change, hook_timeout
  *   [tls]       ca, cert, key (all three or none)
  *   [log]       level
+ *   [replication] mode (async | sync), sync_timeout
  *
  * Syntax (inih): `;` and `#` start a comment line; ` ;` starts a comment
  * after a value (so no value, hook commands included, can hold " ;");
@@ -85,6 +86,11 @@ enum config_policy {
 /* "manual" or "auto" ("?" when out of range). Static string. */
 const char *config_policy_name(int policy);
 
+enum config_repl_mode {
+	CONFIG_REPL_ASYNC = 0, /* a write is answered once durable locally */
+	CONFIG_REPL_SYNC = 1,  /* ... once the pair acknowledged it too */
+};
+
 /* A host:port as written and split. */
 struct config_addr {
 	char address[CONFIG_ADDR_LEN]; /* as written, "" when not set */
@@ -147,6 +153,10 @@ struct config {
 
 	/* [log] */
 	int log_level; /* enum log_level, default info */
+
+	/* [replication] */
+	int repl_mode;            /* enum config_repl_mode, default async */
+	uint32_t sync_timeout_ms; /* sync: fall back to async after; 2000 */
 
 	char errmsg[CONFIG_ERRMSG_LEN]; /* first error of config_load() */
 };

@@ -17,6 +17,7 @@ enum section {
 	SEC_FAILOVER,
 	SEC_TLS,
 	SEC_LOG,
+	SEC_REPLICATION,
 	SEC_COUNT,
 	SEC_NONE = -1,	  /* before the first header */
 	SEC_UNKNOWN = -2, /* after a header that was refused */
@@ -37,6 +38,7 @@ enum type {
 	T_VOTERS,   /* 1, 3 or 5 */
 	T_POLICY,   /* auto | manual */
 	T_LEVEL,    /* log level name */
+	T_REPL_MODE, /* async | sync */
 };
 
 enum key {
@@ -70,6 +72,8 @@ enum key {
 	K_TLS_CERT,
 	K_TLS_KEY,
 	K_LOG_LEVEL,
+	K_REPL_MODE,
+	K_SYNC_TIMEOUT,
 	K_COUNT
 };
 

@@ -415,6 +415,24 @@ static int set_policy(struct parse *p, const struct key_def *k,
 	return 0;
 }
 
+static int set_repl_mode(struct parse *p, const struct key_def *k,
+			 const char *value)
+{
+	int mode;
+
+	if (strcmp(value, "async") == 0) {
+		mode = CONFIG_REPL_ASYNC;
+	} else if (strcmp(value, "sync") == 0) {
+		mode = CONFIG_REPL_SYNC;
+	} else {
+		fail_value(p, CONFIG_E_INVALID, k, value,
+			   "expected async or sync");
+		return CONFIG_E_INVALID;
+	}
+	*(int *)field(p, k) = mode;
+	return 0;
+}
+
 static int set_level(struct parse *p, const struct key_def *k,
 		     const char *value)
 {
@@ -626,6 +644,8 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		return set_policy(p, k, value);
 	case T_LEVEL:
 		return set_level(p, k, value);
+	case T_REPL_MODE:
+		return set_repl_mode(p, k, value);
 	default:
 		config_fail(p, CONFIG_E_INVALID, p->lineno,
 			    "internal: key type %d", k->type);

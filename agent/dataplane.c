@@ -3,14 +3,19 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
 #include "agent/log.h"
 
 #define MOD "data"
+#define MOD_REPL "repl"
 
 static void store_closed_cb(struct store *s);
+static void sync_tick(uv_timer_t *t);
+static void release(struct dataplane *dp, const char *user_set, int lane,
+		    uint64_t acked, bool all);
 
 static void opened(struct store *s, int status)
 {
@@ -52,6 +57,13 @@ int dataplane_init(struct dataplane *dp, struct agent *a)
 		dp->state = DP_NONE;
 		return 0;
 	}
+	if (a->cfg.repl_mode == CONFIG_REPL_SYNC) {
+		dp->sync = SYNC_ON;
+		uv_timer_init(a->loop, &dp->sync_timer);
+		dp->sync_timer.data = dp;
+		dp->sync_timer_open = true;
+		uv_timer_start(&dp->sync_timer, sync_tick, 100, 100);
+	}
 	snprintf(path, sizeof path, "%s/store.db", a->cfg.data_dir);
 	dp->state = DP_OPENING;
 	rv = store_open_async(&dp->store, a->loop, path, NULL, opened);
@@ -81,12 +93,399 @@ static void epoch_set(void *arg, int status, const char *errmsg)
 	(void)arg;
 }
 
+/* ---- replication with the pair ---- */
+
+static void stream_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	switch (level) {
+	case STREAM_LOG_ERROR:
+		LOG_ERROR(MOD_REPL, "%s", msg);
+		break;
+	case STREAM_LOG_WARN:
+		LOG_WARN(MOD_REPL, "%s", msg);
+		break;
+	case STREAM_LOG_INFO:
+		LOG_INFO(MOD_REPL, "%s", msg);
+		break;
+	default:
+		LOG_DEBUG(MOD_REPL, "%s", msg);
+		break;
+	}
+}
+
+/* Data address of an agent of pool, or NULL. */
+static const char *pool_data_addr(const struct fsm *f, const char *pool)
+{
+	for (unsigned i = 0; i < f->n_members; i++)
+		if (strcmp(f->members[i].pool, pool) == 0 &&
+		    f->members[i].data_address[0] != '\0')
+			return f->members[i].data_address;
+	return NULL;
+}
+
+static int split_hostport(const char *addr, char *host, size_t hostlen,
+			  uint16_t *port)
+{
+	const char *colon = strrchr(addr, ':');
+	unsigned long p;
+	char *end;
+	size_t n;
+
+	if (colon == NULL)
+		return -1;
+	p = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || p == 0 || p > 65535)
+		return -1;
+	n = (size_t)(colon - addr);
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+		addr++;
+		n -= 2;
+	}
+	if (n == 0 || n >= hostlen)
+		return -1;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, hostlen, "127.0.0.1");
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* The user sets owned by pool (its own, plus its pair's after a
+ * failover). */
+static unsigned owned_by(const struct fsm *f, const char *pool,
+			 const char **out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->n_pools && n < max; i++)
+		if (strcmp(f->pools[i].owner, pool) == 0)
+			out[n++] = f->pools[i].name;
+	return n;
+}
+
+static void stream_closed(void *arg)
+{
+	struct dataplane *dp = arg;
+
+	dp->stream_closes--;
+	if (dp->state == DP_CLOSING && dp->stream_closes == 0)
+		store_close(&dp->store, store_closed_cb);
+}
+
+static void streams_stop(struct dataplane *dp)
+{
+	release(dp, NULL, 0, 0, true);
+	if (dp->sender != NULL) {
+		dp->stream_closes++;
+		sender_close(dp->sender, stream_closed, dp);
+		dp->sender = NULL;
+	}
+	if (dp->receiver != NULL) {
+		dp->stream_closes++;
+		receiver_close(dp->receiver, stream_closed, dp);
+		dp->receiver = NULL;
+	}
+	dp->pair[0] = '\0';
+	dp->peer_addr[0] = '\0';
+	dp->n_owned = 0;
+}
+
+/* ---- sync mode ---- */
+
+static void sync_set(struct dataplane *dp, int next, const char *why)
+{
+	static const char *const names[] = {"async", "sync",
+					    "async (fallback)"};
+
+	if (dp->sync == next)
+		return;
+	if (next == SYNC_FALLBACK)
+		LOG_WARN(MOD_REPL, "replication mode %s -> %s: %s",
+			 names[dp->sync], names[next], why);
+	else
+		LOG_INFO(MOD_REPL, "replication mode %s -> %s: %s",
+			 names[dp->sync], names[next], why);
+	if (next == SYNC_FALLBACK)
+		dp->sync_fallbacks++;
+	dp->sync = next;
+}
+
+const char *dataplane_sync_name(const struct dataplane *dp)
+{
+	switch (dp->sync) {
+	case SYNC_ON:
+		return "sync";
+	case SYNC_FALLBACK:
+		return "async (fallback)";
+	default:
+		return "async";
+	}
+}
+
+/* Release waiters: all of them (acked false) or those acknowledged. */
+static void release(struct dataplane *dp, const char *user_set, int lane,
+		    uint64_t acked, bool all)
+{
+	struct dataplane_wait **pp = &dp->waiting;
+
+	dp->waiting_tail = NULL;
+	while (*pp != NULL) {
+		struct dataplane_wait *w = *pp;
+
+		if (all || (strcmp(w->user_set, user_set) == 0 &&
+			    w->lane == lane && w->seq <= acked)) {
+			*pp = w->next;
+			dp->n_waiting--;
+			w->cb(w->arg, !all);
+			free(w);
+			continue;
+		}
+		dp->waiting_tail = w;
+		pp = &w->next;
+	}
+}
+
+static void on_ack(void *arg, const char *user_set, int lane,
+		   uint64_t acked_seq)
+{
+	struct dataplane *dp = arg;
+
+	release(dp, user_set, lane, acked_seq, false);
+}
+
+static uint64_t total_lag(struct dataplane *dp, bool *streaming)
+{
+	size_t n = dp->sender != NULL ? sender_stream_count(dp->sender) : 0;
+	uint64_t lag = 0;
+
+	*streaming = n > 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sender_stats st;
+
+		if (sender_stats_at(dp->sender, i, &st) != 0)
+			continue;
+		lag += st.lag_records;
+		if (st.state != SENDER_STREAMING)
+			*streaming = false;
+	}
+	return lag;
+}
+
+static void sync_tick(uv_timer_t *t)
+{
+	struct dataplane *dp = t->data;
+	uint64_t timeout = (uint64_t)dp->agent->cfg.sync_timeout_ms * 1000000;
+	bool streaming;
+
+	if (dp->sync == SYNC_ON && dp->waiting != NULL &&
+	    uv_hrtime() - dp->waiting->since_ns > timeout) {
+		char why[96];
+
+		snprintf(why, sizeof why,
+			 "the pair acknowledged nothing for %u ms",
+			 dp->agent->cfg.sync_timeout_ms);
+		sync_set(dp, SYNC_FALLBACK, why);
+		release(dp, NULL, 0, 0, true);
+	} else if (dp->sync == SYNC_FALLBACK &&
+		   total_lag(dp, &streaming) == 0 && streaming) {
+		sync_set(dp, SYNC_ON, "the pair has caught up");
+	}
+}
+
+int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
+			  uint64_t seq, dataplane_release_cb cb, void *arg)
+{
+	struct dataplane_wait *w;
+
+	if (dp->sync != SYNC_ON || dp->sender == NULL)
+		return 0;
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return 0;
+	snprintf(w->user_set, sizeof w->user_set, "%s", user_set);
+	w->lane = lane;
+	w->seq = seq;
+	w->since_ns = uv_hrtime();
+	w->cb = cb;
+	w->arg = arg;
+	if (dp->waiting_tail != NULL)
+		dp->waiting_tail->next = w;
+	else
+		dp->waiting = w;
+	dp->waiting_tail = w;
+	dp->n_waiting++;
+	return 1;
+}
+
+static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
+{
+	struct agent *a = dp->agent;
+	const struct fsm *f = &a->fsm;
+	const char *mine[FSM_MAX_POOLS], *theirs[FSM_MAX_POOLS];
+	unsigned n_mine = owned_by(f, me->name, mine, SENDER_MAX_USER_SETS);
+	unsigned n_theirs =
+	    owned_by(f, me->pair, theirs, RECEIVER_MAX_USER_SETS);
+	struct sender_config sc;
+	struct receiver_config rc;
+	int rv;
+
+	memset(&rc, 0, sizeof rc);
+	rc.local_pool = me->name;
+	rc.peer_pool = me->pair;
+	rc.agent_id = a->cfg.agent_id;
+	rc.host = strcmp(a->cfg.listen_data.host, "localhost") == 0
+		      ? "127.0.0.1"
+		      : a->cfg.listen_data.host;
+	rc.port = a->cfg.listen_data.port;
+	rc.user_sets = theirs;
+	rc.n_user_sets = n_theirs;
+	rc.log = stream_log;
+	rc.arg = dp;
+	rv = receiver_init(&dp->receiver, a->loop, &dp->store, &rc);
+	if (rv != 0) {
+		LOG_ERROR(MOD_REPL, "receiver on %s: %s",
+			  a->cfg.listen_data.address, uv_strerror(rv));
+		dp->receiver = NULL;
+	}
+
+	memset(&sc, 0, sizeof sc);
+	sc.local_pool = me->name;
+	sc.peer_pool = me->pair;
+	sc.agent_id = a->cfg.agent_id;
+	sc.user_sets = mine;
+	sc.n_user_sets = n_mine;
+	sc.log = stream_log;
+	sc.on_ack = on_ack;
+	sc.arg = dp;
+	rv = sender_init(&dp->sender, a->loop, &dp->store, &sc);
+	if (rv != 0) {
+		LOG_ERROR(MOD_REPL, "sender to %s: %d", me->pair, rv);
+		dp->sender = NULL;
+	}
+	snprintf(dp->pair, sizeof dp->pair, "%s", me->pair);
+	dp->n_owned = 0;
+	for (unsigned i = 0; i < n_mine; i++)
+		snprintf(dp->owned[dp->n_owned++], FSM_NAME_LEN, "%s", mine[i]);
+	LOG_INFO(MOD_REPL, "replicating %s <-> %s", me->name, me->pair);
+}
+
+/* Bring sender and receiver in line with the applied state. */
+static void streams_reconcile(struct dataplane *dp)
+{
+	const struct fsm *f = &dp->agent->fsm;
+	const struct fsm_pool *me = fsm_pool_find(f, dp->agent->cfg.pool);
+	const char *addr;
+	const char *mine[FSM_MAX_POOLS];
+	unsigned n_mine;
+	bool same;
+
+	if (me == NULL || me->pair[0] == '\0') {
+		if (dp->pair[0] != '\0')
+			streams_stop(dp);
+		return;
+	}
+	if (strcmp(dp->pair, me->pair) != 0) {
+		if (dp->pair[0] != '\0')
+			streams_stop(dp);
+		streams_start(dp, me);
+	}
+	addr = pool_data_addr(f, me->pair);
+	if (dp->sender != NULL && addr != NULL &&
+	    strcmp(addr, dp->peer_addr) != 0) {
+		char host[FSM_ADDR_LEN];
+		uint16_t port;
+
+		if (split_hostport(addr, host, sizeof host, &port) == 0 &&
+		    sender_set_peer(dp->sender, host, port) == 0)
+			snprintf(dp->peer_addr, sizeof dp->peer_addr, "%s",
+				 addr);
+	}
+	n_mine = owned_by(f, me->name, mine, SENDER_MAX_USER_SETS);
+	same = n_mine == dp->n_owned;
+	for (unsigned i = 0; same && i < n_mine; i++)
+		same = strcmp(mine[i], dp->owned[i]) == 0;
+	if (!same && dp->sender != NULL) {
+		const char *theirs[FSM_MAX_POOLS];
+		unsigned n_theirs =
+		    owned_by(f, me->pair, theirs, RECEIVER_MAX_USER_SETS);
+
+		sender_set_user_sets(dp->sender, mine, n_mine);
+		if (dp->receiver != NULL)
+			receiver_set_user_sets(dp->receiver, theirs, n_theirs);
+		dp->n_owned = 0;
+		for (unsigned i = 0; i < n_mine; i++)
+			snprintf(dp->owned[dp->n_owned++], FSM_NAME_LEN, "%s",
+				 mine[i]);
+	}
+}
+
+void dataplane_written(struct dataplane *dp)
+{
+	if (dp->sender != NULL)
+		sender_notify(dp->sender);
+}
+
+static const char *backup_state(const struct sender_stats *st)
+{
+	bool connected = st->state == SENDER_STREAMING;
+
+	if (st->lag_records > 0)
+		return connected ? "backlog" : "error";
+	return connected ? "steady" : "final";
+}
+
+json_t *dataplane_backup_status(struct dataplane *dp)
+{
+	json_t *arr = json_array();
+	size_t n = dp->sender != NULL ? sender_stream_count(dp->sender) : 0;
+	uint64_t now = agent_now_ms();
+
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		struct sender_stats st;
+		double lag_s = 0, ratio = 0;
+
+		if (sender_stats_at(dp->sender, i, &st) != 0)
+			continue;
+		if (st.lag_records > 0 && st.oldest_unacked_hlc != 0 &&
+		    hlc_ms(st.oldest_unacked_hlc) < now)
+			lag_s = (double)(now - hlc_ms(st.oldest_unacked_hlc)) /
+				1000.0;
+		if (st.bytes_raw > 0)
+			ratio = (double)st.bytes_wire / (double)st.bytes_raw;
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
+			      "s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:s}",
+			      "from", dp->agent->cfg.pool, "to", dp->pair,
+			      "user_set", st.user_set, "category",
+			      st.lane == POOLPAIR__REPL__LANE__LANE_CONTENT
+				  ? "content"
+			      : strcmp(st.user_set, "cms") == 0 ? "cms"
+								: "user_data",
+			      "state", backup_state(&st), "connection",
+			      sender_state_name(st.state), "head_seq",
+			      (json_int_t)st.head_seq, "acked_seq",
+			      (json_int_t)st.acked_seq, "lag_records",
+			      (json_int_t)st.lag_records, "lag_bytes",
+			      (json_int_t)st.lag_bytes, "lag_seconds", lag_s,
+			      "records_per_second", st.records_per_s,
+			      "bytes_per_second", st.bytes_per_s,
+			      "compression_ratio", ratio, "reconnects",
+			      (json_int_t)st.reconnects, "peer", st.peer,
+			      "error", st.last_error));
+	}
+	return arr;
+}
+
 void dataplane_on_applied(struct dataplane *dp)
 {
 	const struct fsm *f = &dp->agent->fsm;
 
 	if (dp->state != DP_OPEN)
 		return;
+	streams_reconcile(dp);
 	for (unsigned i = 0; i < f->n_pools; i++) {
 		const struct fsm_pool *p = &f->pools[i];
 		unsigned k;
@@ -120,6 +519,14 @@ static void store_closed_cb(struct store *s)
 	agent_closed_one(dp->agent);
 }
 
+static void sync_timer_closed(uv_handle_t *h)
+{
+	struct dataplane *dp = h->data;
+
+	dp->agent->pending_closes--;
+	agent_closed_one(dp->agent);
+}
+
 void dataplane_close(struct dataplane *dp)
 {
 	int was = dp->state;
@@ -129,7 +536,15 @@ void dataplane_close(struct dataplane *dp)
 		return;
 	dp->state = DP_CLOSING;
 	dp->agent->pending_closes++;
-	if (was == DP_OPEN)
-		store_close(&dp->store, store_closed_cb);
+	if (dp->sync_timer_open) {
+		dp->sync_timer_open = false;
+		dp->agent->pending_closes++;
+		uv_close((uv_handle_t *)&dp->sync_timer, sync_timer_closed);
+	}
+	if (was == DP_OPEN) {
+		streams_stop(dp);
+		if (dp->stream_closes == 0)
+			store_close(&dp->store, store_closed_cb);
+	}
 	/* DP_OPENING: opened() finishes the close */
 }

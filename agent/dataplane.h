@@ -10,11 +10,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "consensus/fsm.h"
 #include "replication/hlc.h"
+#include "replication/receiver.h"
+#include "replication/sender.h"
 #include "replication/store.h"
 
 struct agent;
+
+enum dataplane_sync {
+	SYNC_OFF,      /* async mode: answered once durable here */
+	SYNC_ON,       /* answered once the pair acknowledged */
+	SYNC_FALLBACK, /* sync mode, but the pair was gone for sync_timeout:
+			  answered async until it has caught up */
+};
+
+/* Called once when a write waiting for the pair may be answered;
+ * replicated says whether the pair acknowledged it. */
+typedef void (*dataplane_release_cb)(void *arg, bool replicated);
+
+struct dataplane_wait {
+	struct dataplane_wait *next;
+	char user_set[FSM_NAME_LEN];
+	int lane;
+	uint64_t seq;
+	uint64_t since_ns;
+	dataplane_release_cb cb;
+	void *arg;
+};
 
 enum dataplane_state {
 	DP_NONE,    /* witness: no store */
@@ -37,6 +62,22 @@ struct dataplane {
 		uint64_t epoch;
 	} epochs[FSM_MAX_POOLS];
 	unsigned n_epochs;
+	/* replication with the pair (both NULL while unpaired) */
+	struct sender *sender;
+	struct receiver *receiver;
+	char pair[FSM_NAME_LEN];      /* the pair they were made for */
+	char peer_addr[FSM_ADDR_LEN]; /* the pair agent's data address */
+	char owned[FSM_MAX_POOLS][FSM_NAME_LEN]; /* user sets sent now */
+	unsigned n_owned;
+	int stream_closes;            /* sender/receiver closes in flight */
+	/* sync mode */
+	int sync;                     /* enum dataplane_sync */
+	struct dataplane_wait *waiting; /* oldest first */
+	struct dataplane_wait *waiting_tail;
+	unsigned n_waiting;
+	uv_timer_t sync_timer;
+	bool sync_timer_open;
+	uint64_t sync_fallbacks;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
 	char errmsg[256];
@@ -54,6 +95,23 @@ bool dataplane_ready(const struct dataplane *dp);
 
 /* Close the store; completion through the agent's pending_closes. */
 void dataplane_close(struct dataplane *dp);
+
+/* A local write committed: wake the sender. */
+void dataplane_written(struct dataplane *dp);
+
+/* After a durable local write of (user_set, lane, seq): in sync mode,
+ * keep the answer until the pair acknowledged it (or sync falls back to
+ * async) and return 1 — cb fires later, exactly once; otherwise return 0
+ * and cb is not called (answer now). */
+int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
+			  uint64_t seq, dataplane_release_cb cb, void *arg);
+
+/* "async", "sync" or "async (fallback)". */
+const char *dataplane_sync_name(const struct dataplane *dp);
+
+/* JSON array of the backup status per direction and category (new
+ * reference; see docs/api.md). */
+json_t *dataplane_backup_status(struct dataplane *dp);
 
 /* Next hybrid logical timestamp for a local write. */
 uint64_t dataplane_hlc(struct dataplane *dp);

@@ -99,6 +99,99 @@ static void gauge(struct out *o, const char *name, const char *help,
 	    name, value);
 }
 
+/* Data plane: store, replication per stream, sync mode. */
+static void metrics_data(struct agent *a, struct out *o)
+{
+	struct dataplane *dp = &a->data;
+	json_t *arr;
+	size_t i;
+	json_t *v;
+
+	if (dp->state == DP_NONE)
+		return;
+	put(o, "# HELP poolpair_store_writes_total local writes committed "
+	       "(ok) or refused\n# TYPE poolpair_store_writes_total counter\n"
+	       "poolpair_store_writes_total{result=\"ok\"} %llu\n"
+	       "poolpair_store_writes_total{result=\"refused\"} %llu\n",
+	    (unsigned long long)dp->writes_ok,
+	    (unsigned long long)dp->writes_refused);
+	if (dp->state == DP_OPEN)
+		put(o,
+		    "# HELP poolpair_store_transactions_total write "
+		    "transactions committed (group commit)\n"
+		    "# TYPE poolpair_store_transactions_total counter\n"
+		    "poolpair_store_transactions_total %llu\n"
+		    "# HELP poolpair_store_commit_seconds_total time spent in "
+		    "COMMIT (fsync)\n"
+		    "# TYPE poolpair_store_commit_seconds_total counter\n"
+		    "poolpair_store_commit_seconds_total %.6f\n",
+		    (unsigned long long)dp->store.stats.transactions,
+		    (double)dp->store.stats.commit_ns / 1e9);
+	put(o, "# HELP poolpair_replication_sync 1 in the current replication "
+	       "mode (async, sync, fallback)\n"
+	       "# TYPE poolpair_replication_sync gauge\n"
+	       "poolpair_replication_sync{mode=\"async\"} %d\n"
+	       "poolpair_replication_sync{mode=\"sync\"} %d\n"
+	       "poolpair_replication_sync{mode=\"fallback\"} %d\n"
+	       "poolpair_replication_sync_fallbacks_total %llu\n",
+	    dp->sync == SYNC_OFF, dp->sync == SYNC_ON,
+	    dp->sync == SYNC_FALLBACK,
+	    (unsigned long long)dp->sync_fallbacks);
+	arr = dataplane_backup_status(dp);
+	if (arr == NULL)
+		return;
+	put(o, "# HELP poolpair_backup_lag_records records not yet "
+	       "acknowledged by the pair\n"
+	       "# TYPE poolpair_backup_lag_records gauge\n"
+	       "# HELP poolpair_backup_lag_bytes bytes not yet acknowledged\n"
+	       "# TYPE poolpair_backup_lag_bytes gauge\n"
+	       "# HELP poolpair_backup_lag_seconds age of the oldest "
+	       "unacknowledged record\n"
+	       "# TYPE poolpair_backup_lag_seconds gauge\n"
+	       "# HELP poolpair_backup_acked_seq last sequence the pair "
+	       "acknowledged\n# TYPE poolpair_backup_acked_seq gauge\n"
+	       "# HELP poolpair_backup_head_seq last sequence written\n"
+	       "# TYPE poolpair_backup_head_seq gauge\n"
+	       "# HELP poolpair_backup_compression_ratio wire bytes / raw "
+	       "bytes\n# TYPE poolpair_backup_compression_ratio gauge\n"
+	       "# HELP poolpair_backup_records_per_second records shipped "
+	       "per second\n"
+	       "# TYPE poolpair_backup_records_per_second gauge\n");
+	json_array_foreach(arr, i, v)
+	{
+		char labels[256];
+
+		snprintf(labels, sizeof labels,
+			 "from=\"%s\",to=\"%s\",user_set=\"%s\",category=\"%s\"",
+			 json_string_value(json_object_get(v, "from")),
+			 json_string_value(json_object_get(v, "to")),
+			 json_string_value(json_object_get(v, "user_set")),
+			 json_string_value(json_object_get(v, "category")));
+		put(o,
+		    "poolpair_backup_lag_records{%s} %lld\n"
+		    "poolpair_backup_lag_bytes{%s} %lld\n"
+		    "poolpair_backup_lag_seconds{%s} %.3f\n"
+		    "poolpair_backup_acked_seq{%s} %lld\n"
+		    "poolpair_backup_head_seq{%s} %lld\n"
+		    "poolpair_backup_compression_ratio{%s} %.4f\n"
+		    "poolpair_backup_records_per_second{%s} %.1f\n",
+		    labels,
+		    (long long)json_integer_value(json_object_get(v, "lag_records")),
+		    labels,
+		    (long long)json_integer_value(json_object_get(v, "lag_bytes")),
+		    labels, json_real_value(json_object_get(v, "lag_seconds")),
+		    labels,
+		    (long long)json_integer_value(json_object_get(v, "acked_seq")),
+		    labels,
+		    (long long)json_integer_value(json_object_get(v, "head_seq")),
+		    labels,
+		    json_real_value(json_object_get(v, "compression_ratio")),
+		    labels,
+		    json_real_value(json_object_get(v, "records_per_second")));
+	}
+	json_decref(arr);
+}
+
 char *metrics_render(struct agent *a, size_t *len)
 {
 	struct metrics *m = &a->metrics;
@@ -214,6 +307,7 @@ char *metrics_render(struct agent *a, size_t *len)
 		"poolpair_heartbeats_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)a->members.heartbeats_sent,
 	    (unsigned long long)a->members.heartbeats_failed);
+	metrics_data(a, &o);
 	gauge(&o, "poolpair_uptime_seconds", "seconds since the agent started",
 	      (double)(uv_hrtime() - a->started_ns) / 1e9);
 

@@ -19,7 +19,7 @@
 enum uop_what {
 	UOP_ENABLE,
 	UOP_DISABLE,
-	UOP_PUT,     /* profile, contacts, settings, conference */
+	UOP_PUT, /* profile, contacts, settings, conference */
 	UOP_GET,
 	UOP_LOCATE,
 };
@@ -27,14 +27,15 @@ enum uop_what {
 struct uop {
 	struct agent *a;
 	struct http_request *req;
-	int what;                 /* enum uop_what */
-	int kind;                 /* POOLPAIR__REPL__KIND__KIND_* */
+	int what; /* enum uop_what */
+	int kind; /* POOLPAIR__REPL__KIND__KIND_* */
 	char sip[SIP_MAX + 1];
 	char conf[FSM_NAME_LEN * 2];
 	char key[STORE_KEY_MAX + 1];
 	char home[FSM_NAME_LEN];
-	void *value;              /* owned copy of the body */
+	void *value; /* owned copy of the body */
 	size_t value_len;
+	uint64_t epoch, seq; /* where the write was stored */
 };
 
 bool users_sip_valid(const char *sip)
@@ -161,11 +162,51 @@ static void store_error(struct http_request *req, int status,
 
 /* ---- writes ---- */
 
+/* Answer a durable write; replicated: the pair acknowledged it. */
+static void answer_write(struct uop *op, bool replicated)
+{
+	json_t *body;
+	int status = 200;
+
+	switch (op->what) {
+	case UOP_ENABLE:
+		status = 201;
+		body =
+		    json_pack("{s:s, s:s}", "sip", op->sip, "pool", op->home);
+		break;
+	case UOP_DISABLE:
+		body = json_pack("{s:s}", "sip", op->sip);
+		break;
+	default:
+		if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
+			body = json_pack("{s:s, s:s}", "sip", op->sip,
+					 "conference", op->conf);
+		else
+			body = json_pack("{s:s, s:s}", "sip", op->sip, "kind",
+					 kind_name(op->kind));
+		break;
+	}
+	if (body != NULL) {
+		json_object_set_new(body, "epoch",
+				    json_integer((json_int_t)op->epoch));
+		json_object_set_new(body, "seq",
+				    json_integer((json_int_t)op->seq));
+		json_object_set_new(body, "replicated",
+				    json_boolean(replicated));
+	}
+	respond(op->req, status, body);
+	uop_free(op);
+}
+
+static void released(void *arg, bool replicated)
+{
+	answer_write(arg, replicated);
+}
+
 static void written(void *arg, int status, const struct store_write_result *r)
 {
 	struct uop *op = arg;
 	struct agent *a = op->a;
-	json_t *body;
 
 	if (status != 0) {
 		a->data.writes_refused++;
@@ -174,35 +215,14 @@ static void written(void *arg, int status, const struct store_write_result *r)
 		return;
 	}
 	a->data.writes_ok++;
+	op->epoch = r->epoch;
+	op->seq = r->seq;
 	agent_data_written(a);
-	switch (op->what) {
-	case UOP_ENABLE:
-		body = json_pack("{s:s, s:s, s:I, s:I}", "sip", op->sip, "pool",
-				 op->home, "epoch", (json_int_t)r->epoch,
-				 "seq", (json_int_t)r->seq);
-		respond(op->req, 201, body);
-		break;
-	case UOP_DISABLE:
-		body = json_pack("{s:s, s:I, s:I}", "sip", op->sip, "epoch",
-				 (json_int_t)r->epoch, "seq",
-				 (json_int_t)r->seq);
-		respond(op->req, 200, body);
-		break;
-	default:
-		if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
-			body = json_pack("{s:s, s:s, s:I, s:I}", "sip", op->sip,
-					 "conference", op->conf, "epoch",
-					 (json_int_t)r->epoch, "seq",
-					 (json_int_t)r->seq);
-		else
-			body = json_pack("{s:s, s:s, s:I, s:I}", "sip", op->sip,
-					 "kind", kind_name(op->kind), "epoch",
-					 (json_int_t)r->epoch, "seq",
-					 (json_int_t)r->seq);
-		respond(op->req, 200, body);
-		break;
-	}
-	uop_free(op);
+	/* sync mode: answer once the pair has it */
+	if (dataplane_after_write(&a->data, op->home, r->lane, r->seq, released,
+				  op) == 1)
+		return;
+	answer_write(op, false);
 }
 
 /* The user set of `home` is known: check ownership and write. */
@@ -213,8 +233,8 @@ static void write_at_home(struct uop *op)
 	struct store_write w;
 	int rv;
 
-	if (p == NULL && (a->fsm.n_pools == 0 ||
-			  node_leader(&a->node, NULL) == 0)) {
+	if (p == NULL &&
+	    (a->fsm.n_pools == 0 || node_leader(&a->node, NULL) == 0)) {
 		/* a restarted agent replays the log: until it has, it cannot
 		 * tell an unknown pool from one it has not seen yet */
 		http_respond_error(op->req, 503, "unavailable",
@@ -283,9 +303,9 @@ static void got_item(void *arg, int status, const struct store_item *it)
 	else
 		respond(op->req, 200,
 			json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
-				  op->sip, "kind", kind_name(op->kind),
-				  "value", value, "epoch", (json_int_t)it->epoch,
-				  "seq", (json_int_t)it->seq, "copy",
+				  op->sip, "kind", kind_name(op->kind), "value",
+				  value, "epoch", (json_int_t)it->epoch, "seq",
+				  (json_int_t)it->seq, "copy",
 				  own ? "own" : "backup"));
 	uop_free(op);
 }
@@ -317,13 +337,13 @@ static void located(void *arg, int status, const struct store_item *it)
 	switch (op->what) {
 	case UOP_LOCATE:
 		p = fsm_pool_find(&a->fsm, op->home);
-		respond(op->req, 200,
-			json_pack("{s:s, s:s, s:b, s:s, s:s, s:I}", "sip",
-				  op->sip, "home_pool", op->home, "enabled",
-				  it->enabled, "owner",
-				  p != NULL ? p->owner : "", "owner_api",
-				  p != NULL ? pool_api(a, p->owner) : "",
-				  "epoch", (json_int_t)(p != NULL ? p->epoch : 0)));
+		respond(
+		    op->req, 200,
+		    json_pack("{s:s, s:s, s:b, s:s, s:s, s:I}", "sip", op->sip,
+			      "home_pool", op->home, "enabled", it->enabled,
+			      "owner", p != NULL ? p->owner : "", "owner_api",
+			      p != NULL ? pool_api(a, p->owner) : "", "epoch",
+			      (json_int_t)(p != NULL ? p->epoch : 0)));
 		uop_free(op);
 		return;
 	case UOP_GET:
@@ -357,8 +377,8 @@ static void located(void *arg, int status, const struct store_item *it)
 
 /* ---- request parsing ---- */
 
-static struct uop *uop_new(struct agent *a, struct http_request *req,
-			   int what, const char *sip)
+static struct uop *uop_new(struct agent *a, struct http_request *req, int what,
+			   const char *sip)
 {
 	struct uop *op;
 
@@ -435,12 +455,13 @@ static void enable(struct agent *a, struct http_request *req)
 	const char *sip = NULL, *pool = NULL;
 	struct uop *op;
 
-	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
-			  &jerr);
+	root =
+	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL || !json_is_object(root)) {
 		json_decref(root);
-		http_respond_error(req, 400, "bad_json",
-				   "body must be {\"sip\": ..., \"pool\": ...}");
+		http_respond_error(
+		    req, 400, "bad_json",
+		    "body must be {\"sip\": ..., \"pool\": ...}");
 		return;
 	}
 	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s, s:s}", "sip", &sip,
@@ -551,6 +572,20 @@ bool users_route(struct agent *a, struct http_request *req)
 					   "store closing");
 		return true;
 	}
+	if (strcmp(path, "/v1/backup") == 0) {
+		if (!get) {
+			http_respond_error(req, 405, "method_not_allowed",
+					   "GET only");
+			return true;
+		}
+		respond(req, 200,
+			json_pack("{s:o, s:s, s:I}", "backup",
+				  dataplane_backup_status(&a->data), "mode",
+				  dataplane_sync_name(&a->data),
+				  "sync_fallbacks",
+				  (json_int_t)a->data.sync_fallbacks));
+		return true;
+	}
 	if (strcmp(path, "/v1/users") == 0) {
 		if (strcmp(req->method, "POST") != 0) {
 			http_respond_error(req, 405, "method_not_allowed",
@@ -632,7 +667,8 @@ bool users_route(struct agent *a, struct http_request *req)
 	if (kind_parse(rest) < 0)
 		return false;
 	if (!get && !put) {
-		http_respond_error(req, 405, "method_not_allowed", "GET or PUT");
+		http_respond_error(req, 405, "method_not_allowed",
+				   "GET or PUT");
 		return true;
 	}
 	if (!ready(a, req) ||

@@ -120,6 +120,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->cooldown_ms, 60000);
 	assert_int_equal(c->hook_timeout_ms, 10000);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+	assert_int_equal(c->repl_mode, CONFIG_REPL_ASYNC);
+	assert_int_equal(c->sync_timeout_ms, 2000);
 	assert_int_equal(c->n_bootstrap, 0);
 	assert_string_equal(c->pool, "");
 	assert_string_equal(c->join, "");
@@ -247,6 +249,8 @@ static void test_good_everything(void **state)
 	assert_string_equal(c->tls_cert, "/etc/poolpair/east.pem");
 	assert_string_equal(c->tls_key, "/etc/poolpair/east.key");
 	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c->repl_mode, CONFIG_REPL_SYNC);
+	assert_int_equal(c->sync_timeout_ms, 1500);
 	free(c);
 }
 

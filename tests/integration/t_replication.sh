@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The replication stream between paired pools, agents as separate
+# processes: every write at east reaches west's backup copy (and west's at
+# east, both directions at once); a killed receiver leaves a visible
+# backlog that drains, exactly, when it returns.
+source "$(dirname "$0")/lib.sh"
+
+three_agents
+ALL=(east west witness)
+wait_leader 30 "${ALL[@]}"
+ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pair pool-east pool-west >/dev/null
+wait_until 20 "agree_digest ${ALL[*]}"
+E=$(url east)
+W=$(url west)
+
+http() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+wait_until 20 "[ \"\$(http $E/v1/users/sip:x@y/location)\" == 404 ] && [ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+
+N=${IT_USERS:-200}
+put_users() { # URL POOL PREFIX FROM TO
+	local url=$1 pool=$2 p=$3 i
+	for ((i = $4; i <= $5; i++)); do
+		[ "$(http -XPOST "$url/v1/users" -d "{\"sip\":\"sip:$p$i@example.com\",\"pool\":\"$pool\"}")" == 201 ] ||
+			fail "enable sip:$p$i at $pool"
+		[ "$(http -XPUT "$url/v1/users/sip:$p$i@example.com/contacts" -d "[{\"sip\":\"sip:friend$i@example.com\",\"n\":$i}]")" == 200 ] ||
+			fail "contacts of sip:$p$i"
+	done
+}
+lag() { curl -s "$1/v1/backup" | jq '[.backup[] | .lag_records] | add // 0'; }
+acked() { curl -s "$1/v1/backup" | jq '[.backup[] | select(.category == "user_data") | .acked_seq] | add // 0'; }
+
+# both directions at once
+put_users "$E" pool-east e 1 "$N" &
+EAST_WRITER=$!
+put_users "$W" pool-west w 1 "$N"
+wait "$EAST_WRITER" || fail "writes at east failed"
+wait_until 30 "[ \"\$(lag $E)\" == 0 ] && [ \"\$(lag $W)\" == 0 ]"
+assert_eq $((2 * N)) "$(acked "$E")" "records of pool-east acknowledged by west"
+assert_eq $((2 * N)) "$(acked "$W")" "records of pool-west acknowledged by east"
+for i in 1 $((N / 2)) "$N"; do
+	v=$(curl -s "$W/v1/users/sip:e$i@example.com/contacts")
+	assert_json "$v" ".copy == \"backup\" and .value[0].n == $i and .epoch == 1" "east's user e$i at west"
+	v=$(curl -s "$E/v1/users/sip:w$i@example.com/contacts")
+	assert_json "$v" ".copy == \"backup\" and .value[0].n == $i" "west's user w$i at east"
+done
+assert_json "$(curl -s "$E/v1/backup")" '[.backup[] | select(.category == "user_data")][0].state == "steady"' "backup state"
+
+# the receiver dies: the backlog is visible, and drains exactly once it is back
+pp_kill "$IT_DIR" west KILL
+wait_exit west 10 || fail "west still runs after SIGKILL"
+put_users "$E" pool-east late 1 50
+wait_until 10 "[ \"\$(lag $E)\" -gt 0 ]"
+assert_json "$(curl -s "$E/v1/backup")" '[.backup[] | select(.category == "user_data")][0].state == "error"' "state with the pair down"
+start west
+wait_until 40 "[ \"\$(lag $E)\" == 0 ]"
+assert_eq $((2 * N + 100)) "$(acked "$E")" "records acknowledged after the restart"
+v=$(curl -s "$W/v1/users/sip:late50@example.com/contacts")
+assert_json "$v" '.value[0].n == 50 and .copy == "backup"' "a write made while west was down"
+log "ok"
