@@ -78,8 +78,10 @@ struct receiver_config {
 	unsigned timeout_ms;    /* silent connection dropped; 0: 10000 */
 	unsigned max_conns;     /* connections at once; 0: 16 */
 	stream_log_fn log;      /* may be NULL */
-	/* Fired after each successful apply with the new applied position
-	 * of every (user set, lane) the batch named. May be NULL. */
+	/* Fired after each apply with the new applied position of every
+	 * (user set, lane) the batch named. May be NULL. Neither it nor log
+	 * may call receiver_close() or receiver_set_user_sets(): defer
+	 * those (e.g. to a zero timer). */
 	void (*on_apply)(void *arg, const char *user_set, int lane,
 			 uint64_t applied_seq);
 	void *arg; /* passed to log and on_apply */

@@ -82,7 +82,10 @@ struct sender_config {
 	unsigned stats_ms;     /* positions/throughput refresh; 0: 1000 */
 	stream_log_fn log;     /* may be NULL */
 	/* Fired when the pair acknowledged (user_set, lane) up to acked_seq
-	 * (durable there). user_set borrowed for the call. May be NULL. */
+	 * (durable there). user_set borrowed for the call. May be NULL. It
+	 * may call sender_notify(), sender_acked() and sender_stats_*(), but
+	 * not sender_close(), sender_set_peer() or sender_set_user_sets():
+	 * defer those (e.g. to a zero timer). The same holds for log. */
 	void (*on_ack)(void *arg, const char *user_set, int lane,
 		       uint64_t acked_seq);
 	void *arg; /* passed to log and on_ack */

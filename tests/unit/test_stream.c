@@ -978,6 +978,105 @@ static void test_lanes_independent(void **state)
 	free(e);
 }
 
+/* ---- (g) a peer that accepts and never answers -------------------------- */
+
+struct mute {
+	uv_tcp_t listener;
+	uv_tcp_t conns[16];
+	int n;
+	int open;
+};
+
+static void mute_closed(uv_handle_t *h)
+{
+	struct mute *m = h->data;
+
+	m->open--;
+}
+
+static void mute_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	(void)s;
+	(void)n;
+	free(buf->base);
+}
+
+static void mute_accept(uv_stream_t *server, int status)
+{
+	struct mute *m = server->data;
+	uv_tcp_t *t;
+
+	if (status != 0 || m->n == 16)
+		return;
+	t = &m->conns[m->n++];
+	t->data = m;
+	uv_tcp_init(server->loop, t);
+	m->open++;
+	if (uv_accept(server, (uv_stream_t *)t) == 0)
+		uv_read_start((uv_stream_t *)t, palloc, mute_read);
+}
+
+static int silent_detected(struct env *e)
+{
+	return e->hits[0] >= 2 && e->hits[1] >= 1;
+}
+
+static struct mute *mute_wait;
+static int mute_gone(struct env *e)
+{
+	(void)e;
+	return mute_wait->open == 0;
+}
+
+static void test_silent_peer(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct mute *m = calloc(1, sizeof(*m));
+	struct sender_config tc;
+	struct sender_stats st;
+	struct sockaddr_in addr;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), i;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	e->watch[0] = "peer silent for";
+	e->watch[1] = "handshaking -> closing";
+	write_data(e, &e->n[0], 0, 10);
+	m->listener.data = m;
+	uv_tcp_init(&e->loop, &m->listener);
+	m->open = 1;
+	uv_ip4_addr("127.0.0.1", 0, &addr);
+	assert_int_equal(uv_tcp_bind(&m->listener, (struct sockaddr *)&addr, 0),
+			 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&m->listener, 16, mute_accept),
+			 0);
+	uv_tcp_getsockname(&m->listener, (struct sockaddr *)&ss, &len);
+	tc = tx_config(e, &e->n[0], &e->n[1],
+		       ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	tc.ping_ms = 50;
+	tc.timeout_ms = 250;
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, silent_detected, 10000));
+	assert_int_equal(sender_stats_get(e->n[0].tx, "pool-east", LANE_DATA,
+					  &st),
+			 0);
+	assert_true(st.reconnects >= 1);
+	assert_non_null(strstr(st.last_error, "peer silent for"));
+	assert_int_equal(st.acked_seq, 0);
+	sender_close(e->n[0].tx, NULL, NULL);
+	e->n[0].tx = NULL;
+	for (i = 0; i < m->n; i++)
+		uv_close((uv_handle_t *)&m->conns[i], mute_closed);
+	uv_close((uv_handle_t *)&m->listener, mute_closed);
+	mute_wait = m;
+	assert_true(run_until(e, mute_gone, 5000));
+	env_teardown(e);
+	free(m);
+	free(e);
+}
+
 /* ---- argument checks ---------------------------------------------------- */
 
 static void test_bad_config(void **state)
@@ -1023,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_pool_refused),
 		cmocka_unit_test(test_both_directions),
 		cmocka_unit_test(test_lanes_independent),
+		cmocka_unit_test(test_silent_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
