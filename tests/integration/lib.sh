@@ -114,21 +114,12 @@ three_agents() {
 	start east west witness
 }
 
-# wait_exit NAME SECONDS: wait for the agent to exit; its status in IT_STATUS.
-# The agent is a child of this shell, so `wait` gives its real exit status.
+# wait_exit NAME SECONDS: wait for the agent to exit; its status in IT_STATUS
+# shellcheck disable=SC2034 # IT_STATUS and LEADER are read by the tests
 wait_exit() {
-	local pid i
-	pid=$(pid_of "$1")
 	IT_STATUS=""
-	for ((i = 0; i < ${2:-10} * 10; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			IT_STATUS=0
-			wait "$pid" 2>/dev/null || IT_STATUS=$?
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
+	pp_wait_exit "$IT_DIR" "$1" "${2:-10}" >/dev/null || return 1
+	IT_STATUS=$PP_EXIT_STATUS
 }
 
 # Stop every agent this test started: SIGTERM to each process group, then
@@ -230,6 +221,7 @@ agree_digest() {
 	done
 }
 
+# shellcheck disable=SC2034
 # wait_leader SECONDS NAME...: until all named agents agree on one leader;
 # its name in LEADER
 wait_leader() {

@@ -11,7 +11,7 @@ ctl east pool add pool-west --site west --edition enterprise --kind physical --o
 wait_until 20 "agree_digest ${ALL[*]}"
 OLD=$LEADER
 old_term=$(sfield "$OLD" .cluster.term)
-SURV=($(others "$OLD"))
+mapfile -t SURV < <(others "$OLD")
 log "killing leader $OLD (term $old_term); survivors ${SURV[*]}"
 pp_kill "$IT_DIR" "$OLD" KILL
 wait_exit "$OLD" 10 || fail "$OLD still runs after SIGKILL"

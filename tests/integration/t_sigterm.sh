@@ -10,7 +10,7 @@ ctl east pool add pool-east --site east --edition enterprise --kind physical --o
 wait_until 20 "agree_digest ${ALL[*]}"
 OLD=$LEADER
 term=$(sfield "$OLD" .cluster.term)
-SURV=($(others "$OLD"))
+mapfile -t SURV < <(others "$OLD")
 log "SIGTERM to leader $OLD (term $term)"
 pp_kill "$IT_DIR" "$OLD" TERM
 wait_exit "$OLD" 20 || fail "leader $OLD did not exit after SIGTERM"

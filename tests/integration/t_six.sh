@@ -54,7 +54,7 @@ VID=${IT_ID[$VICTIM]}
 log "leader $L; killing voter $VICTIM (id $VID)"
 pp_kill "$IT_DIR" "$VICTIM" KILL
 wait_exit "$VICTIM" 10 || fail "$VICTIM survived SIGKILL"
-SURV=($(others "$VICTIM"))
+mapfile -t SURV < <(others "$VICTIM")
 # the leader replaces it after max(10 s, 10 x election timeout) of silence
 wait_until 90 "placement_ok $L max 5 $VID"
 st=$(status "$L")
