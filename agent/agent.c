@@ -12,6 +12,7 @@
 #include "agent/api.h"
 #include "agent/log.h"
 #include "agent/notify.h"
+#include "agent/users.h"
 
 #define MOD "agent"
 
@@ -120,6 +121,7 @@ static void close_all(struct agent *a)
 		return;
 	agent_set_state(a, AGENT_CLOSING);
 	members_close(&a->members);
+	users_close(a);
 	dataplane_close(&a->data);
 	if (a->api.state == HTTP_SERVER_RUNNING && a->api.loop != NULL) {
 		a->pending_closes++;

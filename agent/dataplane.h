@@ -20,6 +20,8 @@
 
 struct agent;
 
+struct bsync;
+
 enum dataplane_sync {
 	SYNC_OFF,      /* async mode: answered once durable here */
 	SYNC_ON,       /* answered once the pair acknowledged */
@@ -78,6 +80,7 @@ struct dataplane {
 	uv_timer_t sync_timer;
 	bool sync_timer_open;
 	uint64_t sync_fallbacks;
+	struct bsync *bsyncs;         /* backup sync waits (users.c) */
 	uint64_t writes_ok;
 	uint64_t writes_refused;
 	char errmsg[256];

@@ -518,6 +518,181 @@ static void divergence_listed(void *arg, int status,
 	respond(req, 200, json_pack("{s:o}", "divergence", arr));
 }
 
+static bool ready(struct agent *a, struct http_request *req);
+
+/* ---- backup sync: flush and wait until the pair has everything ---- */
+
+struct bsync {
+	struct bsync *next;
+	struct agent *a;
+	struct http_request *req;
+	char user_set[FSM_NAME_LEN];
+	uv_timer_t timer;
+	uint64_t start_ns;
+	uint64_t deadline_ns;
+};
+
+/* Records of user_set not yet acknowledged by the pair; *streams set to
+ * the number of its streams. */
+static uint64_t user_set_lag(struct dataplane *dp, const char *user_set,
+			     unsigned *streams)
+{
+	size_t n = dp->sender != NULL ? sender_stream_count(dp->sender) : 0;
+	uint64_t lag = 0;
+
+	*streams = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sender_stats st;
+
+		if (sender_stats_at(dp->sender, i, &st) != 0 ||
+		    strcmp(st.user_set, user_set) != 0)
+			continue;
+		(*streams)++;
+		lag += st.lag_records;
+	}
+	return lag;
+}
+
+static void bsync_closed(uv_handle_t *h)
+{
+	struct bsync *b = h->data;
+	struct agent *a = b->a;
+	struct bsync **pp;
+
+	for (pp = &a->data.bsyncs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	free(b);
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
+static void bsync_end(struct bsync *b)
+{
+	uv_timer_stop(&b->timer);
+	uv_close((uv_handle_t *)&b->timer, bsync_closed);
+}
+
+void users_close(struct agent *a)
+{
+	for (struct bsync *b = a->data.bsyncs; b != NULL; b = b->next) {
+		if (uv_is_closing((uv_handle_t *)&b->timer))
+			continue;
+		http_respond_error(b->req, 503, "unavailable",
+				   "the agent is shutting down");
+		bsync_end(b);
+	}
+}
+
+static void bsync_tick(uv_timer_t *t)
+{
+	struct bsync *b = t->data;
+	unsigned streams;
+	uint64_t lag = user_set_lag(&b->a->data, b->user_set, &streams);
+	uint64_t now = uv_hrtime();
+
+	if (lag == 0 && streams > 0) {
+		respond(b->req, 200,
+			json_pack("{s:s, s:I, s:I}", "user_set", b->user_set,
+				  "lag_records", (json_int_t)0, "waited_ms",
+				  (json_int_t)((now - b->start_ns) / 1000000)));
+	} else if (now >= b->deadline_ns) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg,
+			 "%" PRIu64 " records of %s still not acknowledged by "
+			 "the pair",
+			 lag, b->user_set);
+		respond(b->req, 504,
+			json_pack("{s:s, s:s, s:I}", "error", "timeout",
+				  "message", msg, "lag_records",
+				  (json_int_t)lag));
+	} else {
+		return;
+	}
+	bsync_end(b);
+}
+
+static void backup_sync(struct agent *a, struct http_request *req,
+			const char *pool_name)
+{
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, pool_name);
+	char buf[16];
+	unsigned long timeout_s = 30;
+	bool wait = true;
+	struct bsync *b;
+	unsigned streams;
+	uint64_t lag;
+
+	if (strcmp(req->method, "POST") != 0) {
+		http_respond_error(req, 405, "method_not_allowed", "POST only");
+		return;
+	}
+	if (http_query_param(req, "timeout", buf, sizeof buf) == 0) {
+		char *end;
+
+		errno = 0;
+		timeout_s = strtoul(buf, &end, 10);
+		if (errno || *end || buf[0] == '-' || timeout_s == 0 ||
+		    timeout_s > 600) {
+			http_respond_error(req, 400, "invalid",
+					   "timeout must be 1..600 seconds");
+			return;
+		}
+	}
+	if (http_query_param(req, "wait", buf, sizeof buf) == 0) {
+		if (strcmp(buf, "false") == 0)
+			wait = false;
+		else if (strcmp(buf, "true") != 0) {
+			http_respond_error(req, 400, "invalid",
+					   "wait must be true or false");
+			return;
+		}
+	}
+	if (p == NULL) {
+		http_respond_error(req, 404, "not_found", "no such pool");
+		return;
+	}
+	if (p->pair[0] == '\0') {
+		http_respond_error(req, 409, "not_paired",
+				   "the pool has no pair to back it up");
+		return;
+	}
+	if (strcmp(p->owner, a->cfg.pool) != 0) {
+		not_owner(a, req, p);
+		return;
+	}
+	if (!ready(a, req))
+		return;
+	dataplane_written(&a->data); /* flush: wake the sender */
+	lag = user_set_lag(&a->data, p->name, &streams);
+	if (!wait || (lag == 0 && streams > 0)) {
+		respond(req, 200,
+			json_pack("{s:s, s:I, s:I}", "user_set", p->name,
+				  "lag_records", (json_int_t)lag, "waited_ms",
+				  (json_int_t)0));
+		return;
+	}
+	b = calloc(1, sizeof *b);
+	if (b == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	b->a = a;
+	b->req = req;
+	snprintf(b->user_set, sizeof b->user_set, "%s", p->name);
+	b->start_ns = uv_hrtime();
+	b->deadline_ns = b->start_ns + (uint64_t)timeout_s * 1000000000ULL;
+	uv_timer_init(a->loop, &b->timer);
+	b->timer.data = b;
+	b->next = a->data.bsyncs;
+	a->data.bsyncs = b;
+	a->pending_closes++;
+	uv_timer_start(&b->timer, bsync_tick, 20, 20);
+}
+
 static bool ready(struct agent *a, struct http_request *req)
 {
 	if (dataplane_ready(&a->data))
@@ -584,6 +759,18 @@ bool users_route(struct agent *a, struct http_request *req)
 				  dataplane_sync_name(&a->data),
 				  "sync_fallbacks",
 				  (json_int_t)a->data.sync_fallbacks));
+		return true;
+	}
+	if (strncmp(path, "/v1/backup/", 11) == 0) {
+		const char *pool = path + 11;
+		const char *sl = strchr(pool, '/');
+		char name[FSM_NAME_LEN];
+
+		if (sl == NULL || strcmp(sl, "/sync") != 0 ||
+		    (size_t)(sl - pool) >= sizeof name || sl == pool)
+			return false;
+		snprintf(name, sizeof name, "%.*s", (int)(sl - pool), pool);
+		backup_sync(a, req, name);
 		return true;
 	}
 	if (strcmp(path, "/v1/users") == 0) {

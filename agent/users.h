@@ -23,4 +23,8 @@ bool users_route(struct agent *a, struct http_request *req);
  * characters in all. */
 bool users_sip_valid(const char *sip);
 
+/* Shutting down: answer every pending backup sync (503) and close its
+ * timer (through the agent's pending_closes). */
+void users_close(struct agent *a);
+
 #endif

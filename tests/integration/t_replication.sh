@@ -46,6 +46,9 @@ for i in 1 $((N / 2)) "$N"; do
 	assert_json "$v" ".copy == \"backup\" and .value[0].n == $i" "west's user w$i at east"
 done
 assert_json "$(curl -s "$E/v1/backup")" '[.backup[] | select(.category == "user_data")][0].state == "steady"' "backup state"
+assert_json "$(curl -s -XPOST "$E/v1/backup/pool-east/sync")" '.lag_records == 0' "backup sync with nothing left"
+assert_eq 421 "$(http -XPOST "$W/v1/backup/pool-east/sync")" "backup sync at the agent that does not own the user set"
+assert_eq 404 "$(http -XPOST "$E/v1/backup/pool-nowhere/sync")" "backup sync of an unknown pool"
 
 # the receiver dies: the backlog is visible, and drains exactly once it is back
 pp_kill "$IT_DIR" west KILL
@@ -53,7 +56,11 @@ wait_exit west 10 || fail "west still runs after SIGKILL"
 put_users "$E" pool-east late 1 50
 wait_until 10 "[ \"\$(lag $E)\" -gt 0 ]"
 assert_json "$(curl -s "$E/v1/backup")" '[.backup[] | select(.category == "user_data")][0].state == "error"' "state with the pair down"
+assert_eq 504 "$(http -XPOST "$E/v1/backup/pool-east/sync?timeout=1")" "backup sync while the pair is down"
 start west
+# backup sync waits until the pair has everything
+out=$(curl -s --max-time 60 -XPOST "$E/v1/backup/pool-east/sync?timeout=50")
+assert_json "$out" '.lag_records == 0' "backup sync after the pair returned"
 wait_until 40 "[ \"\$(lag $E)\" == 0 ]"
 assert_eq $((2 * N + 100)) "$(acked "$E")" "records acknowledged after the restart"
 v=$(curl -s "$W/v1/users/sip:late50@example.com/contacts")
