@@ -1,9 +1,11 @@
 /* backup: `backup status` and `divergence list`. */
 #include "agent/ctl/backup.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "agent/ctl/status.h"
@@ -228,6 +230,107 @@ int backup_cmd_divergence_list(struct ctl *ctl, const struct ctl_args *a)
 		ctl_cell_key(&t, e, "reason");
 	}
 	rv = ctl_render(ctl, &t);
+	json_decref(resp);
+	return rv;
+}
+
+/* Records of user_set not yet acknowledged, from GET /v1/backup at the
+ * agent answering; -1 when it cannot be read. */
+static long long backup_lag(struct ctl *ctl, const char *user_set)
+{
+	json_t *resp = NULL;
+	json_t *list = NULL;
+	json_t *d;
+	size_t i;
+	long long lag = 0;
+	bool any = false;
+
+	if (get_list(ctl, "/v1/backup", "backup", &resp, &list) != CTL_OK ||
+	    list == NULL) {
+		json_decref(resp);
+		return -1;
+	}
+	json_array_foreach (list, i, d) {
+		const char *us = json_string_value(json_object_get(d, "user_set"));
+
+		if (us == NULL || strcmp(us, user_set) != 0)
+			continue;
+		any = true;
+		lag += (long long)json_integer_value(
+		    json_object_get(d, "lag_records"));
+	}
+	json_decref(resp);
+	return any ? lag : -1;
+}
+
+static void sync_progress(FILE *f, long long first, long long lag)
+{
+	int width = 30, done;
+	double frac = first > 0 ? (double)(first - lag) / (double)first : 1.0;
+
+	if (frac < 0)
+		frac = 0;
+	done = (int)(frac * width);
+	fprintf(f, "\r[");
+	for (int i = 0; i < width; i++)
+		fputc(i < done ? '#' : '.', f);
+	fprintf(f, "] %3.0f%%  %lld records left   ", frac * 100.0, lag);
+	fflush(f);
+}
+
+int backup_cmd_sync(struct ctl *ctl, const struct ctl_args *a)
+{
+	const char *pool = a->pos[0];
+	unsigned long timeout_s = 60;
+	char *esc;
+	char path[512];
+	json_t *resp = NULL;
+	long long first, lag;
+	bool tty = isatty(fileno(ctl->err));
+	int rv;
+
+	if (a->opt[0] != NULL && parse_limit(a->opt[0], 600, &timeout_s) != 0)
+		return ctl_usage_error(ctl, a,
+				       "--wait must be 1..600 seconds");
+	esc = client_escape(pool);
+	if (esc == NULL)
+		return ctl_out_of_memory(ctl);
+	/* flush, without waiting: the answer carries the lag now */
+	snprintf(path, sizeof path, "/v1/backup/%s/sync?wait=false", esc);
+	rv = ctl_call(ctl, "POST", path, NULL, &resp);
+	if (rv != CTL_OK) {
+		free(esc);
+		return rv;
+	}
+	first = (long long)json_integer_value(json_object_get(resp, "lag_records"));
+	json_decref(resp);
+	resp = NULL;
+	/* progress while the agent ships the rest */
+	for (lag = first; lag > 0;) {
+		if (tty && !ctl->json)
+			sync_progress(ctl->err, first, lag);
+		usleep(100000);
+		lag = backup_lag(ctl, pool);
+		if (lag < 0)
+			break;
+		if (lag > first)
+			first = lag;
+	}
+	if (tty && !ctl->json && first > 0) {
+		sync_progress(ctl->err, first, lag < 0 ? first : lag);
+		fputc('\n', ctl->err);
+	}
+	/* the agent's word that the pair has everything */
+	snprintf(path, sizeof path, "/v1/backup/%s/sync?timeout=%lu", esc,
+		 timeout_s);
+	free(esc);
+	rv = ctl_call(ctl, "POST", path, NULL, &resp);
+	if (rv != CTL_OK)
+		return rv;
+	if (ctl->json)
+		rv = ctl_print_json(ctl, resp);
+	else
+		ctl_say(ctl->out, "%s: the pair has every change (lag 0)", pool);
 	json_decref(resp);
 	return rv;
 }

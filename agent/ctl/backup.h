@@ -22,4 +22,8 @@ int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a);
  * ARCHIVED REASON. */
 int backup_cmd_divergence_list(struct ctl *ctl, const struct ctl_args *a);
 
+/* backup sync POOL [--wait SECONDS]: flush, show progress on a terminal,
+ * and wait until the pair acknowledged every change of POOL's user set. */
+int backup_cmd_sync(struct ctl *ctl, const struct ctl_args *a);
+
 #endif

@@ -61,6 +61,8 @@ start west
 # backup sync waits until the pair has everything
 out=$(curl -s --max-time 60 -XPOST "$E/v1/backup/pool-east/sync?timeout=50")
 assert_json "$out" '.lag_records == 0' "backup sync after the pair returned"
+expect_exit 0 ctl east backup sync pool-east
+assert_contains "$(ctl east backup status)" "steady" "backup status table"
 wait_until 40 "[ \"\$(lag $E)\" == 0 ]"
 assert_eq $((2 * N + 100)) "$(acked "$E")" "records acknowledged after the restart"
 v=$(curl -s "$W/v1/users/sip:late50@example.com/contacts")
