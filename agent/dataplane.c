@@ -479,6 +479,30 @@ json_t *dataplane_backup_status(struct dataplane *dp)
 	return arr;
 }
 
+json_t *dataplane_receiver_status(struct dataplane *dp)
+{
+	struct receiver_stats st;
+	json_t *errors;
+
+	if (dp->receiver == NULL)
+		return json_null();
+	receiver_get_stats(dp->receiver, &st);
+	errors = json_object();
+	for (int i = 0; errors != NULL && i < RECEIVER_ERR_COUNT; i++)
+		if (st.errors[i] > 0)
+			json_object_set_new(errors, receiver_reason_name(i),
+					    json_integer((json_int_t)st.errors[i]));
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s}",
+			 "from", dp->pair, "to", dp->agent->cfg.pool,
+			 "connections", (json_int_t)st.connections, "active",
+			 (json_int_t)st.active, "batches",
+			 (json_int_t)st.batches, "records_applied",
+			 (json_int_t)st.records_applied, "duplicates",
+			 (json_int_t)st.duplicates, "archived",
+			 (json_int_t)st.archived, "errors", errors,
+			 "last_error", st.last_error);
+}
+
 void dataplane_on_applied(struct dataplane *dp)
 {
 	const struct fsm *f = &dp->agent->fsm;

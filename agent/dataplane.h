@@ -116,6 +116,9 @@ const char *dataplane_sync_name(const struct dataplane *dp);
  * reference; see docs/api.md). */
 json_t *dataplane_backup_status(struct dataplane *dp);
 
+/* JSON object of the receiver's figures (null while unpaired). */
+json_t *dataplane_receiver_status(struct dataplane *dp);
+
 /* Next hybrid logical timestamp for a local write. */
 uint64_t dataplane_hlc(struct dataplane *dp);
 

@@ -754,8 +754,9 @@ bool users_route(struct agent *a, struct http_request *req)
 			return true;
 		}
 		respond(req, 200,
-			json_pack("{s:o, s:s, s:I}", "backup",
-				  dataplane_backup_status(&a->data), "mode",
+			json_pack("{s:o, s:o, s:s, s:I}", "backup",
+				  dataplane_backup_status(&a->data), "received",
+				  dataplane_receiver_status(&a->data), "mode",
 				  dataplane_sync_name(&a->data),
 				  "sync_fallbacks",
 				  (json_int_t)a->data.sync_fallbacks));
