@@ -4,9 +4,17 @@
  * transition against the table below):
  *
  *   ACCEPTING --admitted--> READING --request complete--> HANDLING
- *   HANDLING --http_respond--> WRITING --written, keep-alive--> READING
+ *   READING --headers of a streamed request--> BODY --body read--> HANDLING
+ *   HANDLING, BODY --http_respond--> WRITING
+ *   HANDLING, BODY --http_respond_start--> SENDING --respond_end--> WRITING
+ *   WRITING --written, keep-alive--> READING
  *   WRITING --written, last answer--> LINGERING --EOF/timer--> CLOSING
  *   any state --error, timeout, server close--> CLOSING
+ *
+ * In BODY the handler holds the request and pulls the body: each piece the
+ * parser yields is handed to the body callback, and the socket is read
+ * again only after http_request_resume(). An answer given in BODY is the
+ * last one on the connection (the rest of the body is never parsed).
  *
  * While HANDLING and WRITING the socket is not read; bytes already read
  * beyond the current request (pipelining) wait in conn->in and are parsed
@@ -24,6 +32,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +42,17 @@
 #include <unistd.h>
 
 #define HTTP_READ_CHUNK (16 * 1024)
+#define HTTP_BODY_READ_CHUNK (64 * 1024) /* reads of a streamed body */
 #define HTTP_LINGER_MS 2000
 #define HTTP_BACKLOG 511
 
 enum conn_state {
 	CONN_ACCEPTING, /* handles initialised, not admitted yet */
 	CONN_READING,	/* reading and parsing the next request */
+	CONN_BODY,	/* a streamed request is with the handler, body read
+			   as the handler asks for it */
 	CONN_HANDLING,	/* a complete request is with the handler */
+	CONN_SENDING,	/* a streamed answer is being written in pieces */
 	CONN_WRITING,	/* the answer is being written */
 	CONN_LINGERING, /* last answer written, write side shut, draining */
 	CONN_CLOSING,	/* handles closing; freed in the last close callback */
@@ -49,8 +62,12 @@ enum conn_state {
 #define BIT(s) (1u << (s))
 static const unsigned conn_transitions[CONN_STATE_COUNT] = {
     [CONN_ACCEPTING] = BIT(CONN_READING) | BIT(CONN_CLOSING),
-    [CONN_READING] = BIT(CONN_HANDLING) | BIT(CONN_CLOSING),
-    [CONN_HANDLING] = BIT(CONN_WRITING) | BIT(CONN_CLOSING),
+    [CONN_READING] = BIT(CONN_BODY) | BIT(CONN_HANDLING) | BIT(CONN_CLOSING),
+    [CONN_BODY] = BIT(CONN_HANDLING) | BIT(CONN_SENDING) | BIT(CONN_WRITING) |
+		  BIT(CONN_CLOSING),
+    [CONN_HANDLING] = BIT(CONN_SENDING) | BIT(CONN_WRITING) |
+		      BIT(CONN_CLOSING),
+    [CONN_SENDING] = BIT(CONN_WRITING) | BIT(CONN_CLOSING),
     [CONN_WRITING] =
 	BIT(CONN_READING) | BIT(CONN_LINGERING) | BIT(CONN_CLOSING),
     [CONN_LINGERING] = BIT(CONN_CLOSING),
@@ -59,6 +76,13 @@ static const unsigned conn_transitions[CONN_STATE_COUNT] = {
 
 /* Reject codes the parser callbacks leave for conn_process(). */
 #define REJECT_SILENT (-1) /* close without an answer */
+
+/* Why the parser paused: what conn_process() does next. */
+enum pause_reason {
+	PAUSE_MESSAGE, /* a request is complete */
+	PAUSE_HEADERS, /* the headers of a streamed request are complete */
+	PAUSE_BODY     /* a piece of a streamed body is ready */
+};
 
 struct http_conn {
 	struct http_server *server;
@@ -74,6 +98,10 @@ struct http_conn {
 	size_t header_bytes;	  /* of the message being parsed */
 	int headers_done;	  /* of the message being parsed */
 	int reject_status;	  /* 0, an HTTP status or REJECT_SILENT */
+	enum pause_reason pause;  /* set with every http_parser_pause() */
+	const char *piece;	  /* PAUSE_BODY: the piece, inside in[] */
+	size_t piece_len;
+	int delivering;		  /* inside the body callback */
 	const char *reject_code;
 	const char *reject_message;
 	char *in; /* bytes read, not parsed yet: in[in_off .. in_off+in_len) */
@@ -83,6 +111,8 @@ struct http_conn {
 
 enum write_kind {
 	WRITE_CONTINUE,	   /* "100 Continue" */
+	WRITE_HEAD,	   /* status line and headers of a streamed answer */
+	WRITE_BODY,	   /* a piece of a streamed answer (http_respond_write) */
 	WRITE_ANSWER_KEEP, /* an answer; the connection stays open */
 	WRITE_ANSWER_LAST  /* an answer; the connection closes after it */
 };
@@ -91,6 +121,12 @@ struct conn_write {
 	uv_write_t req;
 	struct http_conn *conn;
 	enum write_kind kind;
+	struct http_request *owner; /* WRITE_BODY: NULL once it ended */
+	http_write_done_fn done;    /* WRITE_BODY */
+	void *arg;
+	uv_buf_t bufs[3]; /* WRITE_BODY: chunk size line, data, CRLF */
+	unsigned nbufs;	  /* 0: the single buffer bytes[0..len) */
+	char chunk_line[24];
 	size_t len;
 	char bytes[];
 };
@@ -104,7 +140,8 @@ static void conn_process(struct http_conn *c);
 
 static const char *const conn_state_names[CONN_STATE_COUNT] = {
     [CONN_ACCEPTING] = "accepting", [CONN_READING] = "reading",
-    [CONN_HANDLING] = "handling",   [CONN_WRITING] = "writing",
+    [CONN_BODY] = "body",	    [CONN_HANDLING] = "handling",
+    [CONN_SENDING] = "sending",	    [CONN_WRITING] = "writing",
     [CONN_LINGERING] = "lingering", [CONN_CLOSING] = "closing",
 };
 
@@ -163,6 +200,9 @@ static void request_free(struct http_request *req)
 {
 	size_t i;
 
+	if (req->send_pending != NULL) {
+		req->send_pending->owner = NULL;
+	}
 	for (i = 0; i < req->n_headers; i++) {
 		free(req->headers[i].name);
 		free(req->headers[i].value);
@@ -411,7 +451,21 @@ static int on_headers_complete(http_parser *p)
 	if (request_parse_target(c, req) != 0) {
 		return -1;
 	}
-	has_body = (p->flags & F_CHUNKED) != 0;
+	has_body = (p->flags & F_CHUNKED) != 0 ||
+		   ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+	expect = http_request_header(req, "Expect");
+	if (has_body && c->server->stream_match != NULL &&
+	    c->server->stream_match(c->server->data, req)) {
+		req->streaming = 1;
+		req->expect_continue =
+		    expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+		    (p->http_major > 1 ||
+		     (p->http_major == 1 && p->http_minor >= 1));
+		/* to the handler now; the body waits for it */
+		c->pause = PAUSE_HEADERS;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
 		if (p->content_length > c->server->max_body) {
 			conn_reject(c, 413, "too_large",
@@ -424,9 +478,7 @@ static int on_headers_complete(http_parser *p)
 			return -1;
 		}
 		req->body_cap = (size_t)p->content_length + 1;
-		has_body = 1;
 	}
-	expect = http_request_header(req, "Expect");
 	if (has_body && expect != NULL &&
 	    strcasecmp(expect, "100-continue") == 0 &&
 	    (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1))) {
@@ -443,6 +495,14 @@ static int on_body(http_parser *p, const char *at, size_t n)
 	struct http_conn *c = p->data;
 	struct http_request *req = c->req;
 
+	if (req->streaming) {
+		/* handed over by conn_process(), which stops the parser here */
+		c->piece = at;
+		c->piece_len = n;
+		c->pause = PAUSE_BODY;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	if (n > c->server->max_body - req->body_len) {
 		conn_reject(c, 413, "too_large", "request body too large");
 		return -1;
@@ -478,6 +538,7 @@ static int on_message_complete(http_parser *p)
 
 	c->req->keep_alive = http_should_keep_alive(p) && !p->upgrade;
 	/* Stop here: the next pipelined request waits for this answer. */
+	c->pause = PAUSE_MESSAGE;
 	http_parser_pause(p, 1);
 	return 0;
 }
@@ -504,13 +565,38 @@ static void conn_read_off(struct http_conn *c)
 	}
 }
 
+/* After the last bytes of an answer are written. */
+static void conn_answer_written(struct http_conn *c, enum write_kind kind)
+{
+	if (kind == WRITE_ANSWER_LAST) {
+		conn_linger(c);
+		return;
+	}
+	conn_set_state(c, CONN_READING);
+	conn_process(c);
+}
+
 static void conn_write_cb(uv_write_t *wr, int status)
 {
 	struct conn_write *w = wr->data;
 	struct http_conn *c = w->conn;
 	enum write_kind kind = w->kind;
+	http_write_done_fn done = w->done;
+	void *arg = w->arg;
 
+	if (w->owner != NULL) {
+		w->owner->send_pending = NULL;
+	}
 	free(w);
+	if (kind == WRITE_BODY) {
+		if (status < 0 && c->state != CONN_CLOSING) {
+			conn_close(c);
+		} else if (status == 0 && c->state == CONN_SENDING) {
+			uv_timer_stop(&c->timer); /* the handler's turn */
+		}
+		done(arg, status);
+		return;
+	}
 	if (c->state == CONN_CLOSING) {
 		return;
 	}
@@ -520,13 +606,17 @@ static void conn_write_cb(uv_write_t *wr, int status)
 	}
 	switch (kind) {
 	case WRITE_CONTINUE:
+	case WRITE_BODY:
+		break;
+	case WRITE_HEAD:
+		if (c->state == CONN_SENDING &&
+		    (c->req == NULL || c->req->send_pending == NULL)) {
+			uv_timer_stop(&c->timer);
+		}
 		break;
 	case WRITE_ANSWER_LAST:
-		conn_linger(c);
-		break;
 	case WRITE_ANSWER_KEEP:
-		conn_set_state(c, CONN_READING);
-		conn_process(c);
+		conn_answer_written(c, kind);
 		break;
 	}
 }
@@ -538,45 +628,57 @@ static int conn_write(struct http_conn *c, struct conn_write *w)
 
 	w->conn = c;
 	w->req.data = w;
-	rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, conn_write_cb);
+	if (w->nbufs > 0) {
+		rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs,
+			      w->nbufs, conn_write_cb);
+	} else {
+		rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1,
+			      conn_write_cb);
+	}
 	if (rv != 0) {
 		free(w);
 	}
 	return rv;
 }
 
-static void conn_write_continue(struct http_conn *c)
+/* A write of the fixed bytes @bytes (@len) of @kind, or NULL. */
+static struct conn_write *write_new(enum write_kind kind, const char *bytes,
+				   size_t len)
 {
-	size_t len = sizeof continue_line - 1;
-	struct conn_write *w = malloc(sizeof *w + len);
+	struct conn_write *w = calloc(1, sizeof *w + len);
 
 	if (w == NULL) {
-		conn_reject(c, REJECT_SILENT, NULL, NULL);
-		return;
+		return NULL;
 	}
-	w->kind = WRITE_CONTINUE;
+	w->kind = kind;
 	w->len = len;
-	memcpy(w->bytes, continue_line, len);
-	if (conn_write(c, w) != 0) {
+	if (len > 0) {
+		memcpy(w->bytes, bytes, len);
+	}
+	return w;
+}
+
+static void conn_write_continue(struct http_conn *c)
+{
+	struct conn_write *w = write_new(WRITE_CONTINUE, continue_line,
+					 sizeof continue_line - 1);
+
+	if (w == NULL || conn_write(c, w) != 0) {
 		conn_reject(c, REJECT_SILENT, NULL, NULL);
 	}
 }
 
-/* Formats and writes one answer; the connection moves to WRITING. */
-static int conn_write_answer(struct http_conn *c, int status,
-			     const char *content_type, const char *body,
-			     size_t len, const char *extra, int keep,
-			     int head_only)
+/* Formats the status line and headers into a new write with room for
+ * @room more bytes; NULL when out of memory. */
+static struct conn_write *answer_head(int status, const char *content_type,
+				      const char *length_line,
+				      const char *extra, int keep, size_t room)
 {
-	int no_length = status == 204 || status == 304;
 	size_t extra_len = extra ? strlen(extra) : 0;
 	const char *extra_end = "";
 	char type_line[256] = "";
-	char length_line[48] = "";
 	struct conn_write *w;
-	size_t send_len;
 	int head;
-	int rv;
 
 	if (extra_len > 0 &&
 	    (extra_len < 2 || strcmp(extra + extra_len - 2, "\r\n") != 0)) {
@@ -591,22 +693,15 @@ static int conn_write_answer(struct http_conn *c, int status,
 		snprintf(type_line, sizeof type_line, "Content-Type: %s\r\n",
 			 content_type);
 	}
-	if (no_length) {
-		len = 0;
-	} else {
-		snprintf(length_line, sizeof length_line,
-			 "Content-Length: %zu\r\n", len);
-	}
-	send_len = head_only ? 0 : len;
 	head = snprintf(NULL, 0, "HTTP/1.1 %d %s\r\n%s%sConnection: %s\r\n",
 			status, http_util_reason_phrase(status), type_line,
 			length_line, keep ? "keep-alive" : "close");
 	if (head < 0) {
-		return UV_EINVAL;
+		return NULL;
 	}
-	w = malloc(sizeof *w + (size_t)head + 1 + extra_len + 2 + 2 + send_len);
+	w = calloc(1, sizeof *w + (size_t)head + 1 + extra_len + 2 + 2 + room);
 	if (w == NULL) {
-		return UV_ENOMEM;
+		return NULL;
 	}
 	snprintf(w->bytes, (size_t)head + 1,
 		 "HTTP/1.1 %d %s\r\n%s%sConnection: %s\r\n", status,
@@ -619,6 +714,32 @@ static int conn_write_answer(struct http_conn *c, int status,
 	w->len += strlen(extra_end);
 	memcpy(w->bytes + w->len, "\r\n", 2);
 	w->len += 2;
+	return w;
+}
+
+/* Formats and writes one answer; the connection moves to WRITING. */
+static int conn_write_answer(struct http_conn *c, int status,
+			     const char *content_type, const char *body,
+			     size_t len, const char *extra, int keep,
+			     int head_only)
+{
+	char length_line[48] = "";
+	struct conn_write *w;
+	size_t send_len;
+	int rv;
+
+	if (status == 204 || status == 304) {
+		len = 0;
+	} else {
+		snprintf(length_line, sizeof length_line,
+			 "Content-Length: %zu\r\n", len);
+	}
+	send_len = head_only ? 0 : len;
+	w = answer_head(status, content_type, length_line, extra, keep,
+			send_len);
+	if (w == NULL) {
+		return UV_ENOMEM;
+	}
 	if (send_len > 0) {
 		memcpy(w->bytes + w->len, body, send_len);
 		w->len += send_len;
@@ -633,6 +754,29 @@ static int conn_write_answer(struct http_conn *c, int status,
 	return 0;
 }
 
+/* The handler is done with @req: count it and tell on_done. */
+static void request_finished(struct http_request *req, int status)
+{
+	struct http_server *s = req->server;
+
+	if (s != NULL) {
+		s->requests_total++;
+		if (s->on_done != NULL) {
+			s->on_done(s->data, req, status,
+				   uv_hrtime() - req->start_ns);
+		}
+	}
+}
+
+/* Frees a request whose connection is gone. */
+static void request_free_orphan(struct http_request *req)
+{
+	if (req->server != NULL) {
+		orphan_unlink(req->server, req);
+	}
+	request_free(req);
+}
+
 void http_respond(struct http_request *req, int status,
 		  const char *content_type, const char *body, size_t len,
 		  const char *extra_headers)
@@ -644,37 +788,208 @@ void http_respond(struct http_request *req, int status,
 	if (req == NULL) {
 		return;
 	}
+	if (req->sending) {
+		/* misuse: a streamed answer was started; finish that */
+		http_respond_end(req);
+		return;
+	}
 	if (status < 200 || status > 599) {
 		status = 500;
 	}
 	if (body == NULL) {
 		len = 0;
 	}
+	request_finished(req, status);
 	s = req->server;
 	c = req->conn;
-	if (s != NULL) {
-		s->requests_total++;
-		if (s->on_done != NULL) {
-			s->on_done(s->data, req, status,
-				   uv_hrtime() - req->start_ns);
-		}
-	}
 	if (c == NULL) {
-		if (s != NULL) {
-			orphan_unlink(s, req);
-		}
-		request_free(req);
+		request_free_orphan(req);
 		return;
 	}
-	assert(c->state == CONN_HANDLING && c->req == req);
-	keep = req->keep_alive && s->state == HTTP_SERVER_RUNNING;
+	assert((c->state == CONN_HANDLING || c->state == CONN_BODY) &&
+	       c->req == req);
+	/* an answer before the whole body was read is the last one */
+	keep = req->keep_alive && c->state == CONN_HANDLING &&
+	       s->state == HTTP_SERVER_RUNNING;
 	head_only = req->method_id == HTTP_HEAD && req->url != NULL;
 	c->req = NULL;
 	request_free(req);
+	conn_read_off(c);
 	if (conn_write_answer(c, status, content_type, body, len, extra_headers,
 			      keep, head_only) != 0) {
 		conn_close(c);
 	}
+}
+
+/* ---- streamed answers ---- */
+
+int http_respond_start(struct http_request *req, int status,
+		       const char *content_type, uint64_t length,
+		       const char *extra_headers)
+{
+	char length_line[64] = "";
+	struct http_conn *c;
+	struct conn_write *w;
+	int chunked, keep;
+
+	if (req == NULL || req->sending) {
+		return UV_EINVAL;
+	}
+	if (status < 200 || status > 599) {
+		status = 500;
+	}
+	req->sending = 1;
+	req->send_status = status;
+	req->send_length = length;
+	req->body_cb = NULL; /* an answer ends the body */
+	req->send_head_only = (req->method_id == HTTP_HEAD &&
+			       req->url != NULL) ||
+			      status == 204 || status == 304;
+	c = req->conn;
+	if (c == NULL) {
+		return UV_ECONNRESET;
+	}
+	assert((c->state == CONN_HANDLING || c->state == CONN_BODY) &&
+	       c->req == req);
+	keep = req->keep_alive && c->state == CONN_HANDLING &&
+	       c->server->state == HTTP_SERVER_RUNNING;
+	chunked = length == HTTP_LENGTH_CHUNKED;
+	if (status == 204 || status == 304) {
+		req->send_length = 0;
+	} else if (chunked &&
+		   (req->http_major > 1 ||
+		    (req->http_major == 1 && req->http_minor >= 1))) {
+		req->send_chunked = 1;
+		snprintf(length_line, sizeof length_line,
+			 "Transfer-Encoding: chunked\r\n");
+	} else if (chunked) {
+		keep = 0; /* HTTP/1.0: the body ends with the connection */
+	} else {
+		snprintf(length_line, sizeof length_line,
+			 "Content-Length: %" PRIu64 "\r\n", length);
+	}
+	req->keep_alive = keep;
+	conn_read_off(c);
+	conn_set_state(c, CONN_SENDING);
+	w = answer_head(status, content_type, length_line, extra_headers, keep,
+			0);
+	if (w == NULL) {
+		conn_close(c);
+		return UV_ENOMEM;
+	}
+	w->kind = WRITE_HEAD;
+	if (conn_write(c, w) != 0) {
+		conn_close(c);
+		return UV_ECONNRESET;
+	}
+	conn_timer_start(c, c->server->idle_timeout_ms);
+	return 0;
+}
+
+int http_respond_write(struct http_request *req, const void *data, size_t len,
+		       http_write_done_fn done, void *arg)
+{
+	struct http_conn *c;
+	struct conn_write *w;
+	int rv;
+
+	if (req == NULL || !req->sending || data == NULL || len == 0 ||
+	    done == NULL) {
+		return UV_EINVAL;
+	}
+	if (req->send_pending != NULL) {
+		return UV_EBUSY;
+	}
+	if (req->send_length != HTTP_LENGTH_CHUNKED &&
+	    len > req->send_length - req->send_written) {
+		return UV_EINVAL;
+	}
+	c = req->conn;
+	if (c == NULL || c->state != CONN_SENDING) {
+		return UV_ECONNRESET;
+	}
+	w = calloc(1, sizeof *w);
+	if (w == NULL) {
+		return UV_ENOMEM;
+	}
+	w->kind = WRITE_BODY;
+	w->owner = req;
+	w->done = done;
+	w->arg = arg;
+	if (req->send_head_only) {
+		w->bufs[0] = uv_buf_init(w->bytes, 0); /* completes at once */
+		w->nbufs = 1;
+	} else if (req->send_chunked) {
+		int n = snprintf(w->chunk_line, sizeof w->chunk_line,
+				 "%zx\r\n", len);
+
+		w->bufs[0] = uv_buf_init(w->chunk_line, (unsigned)n);
+		w->bufs[1] = uv_buf_init((char *)data, (unsigned)len);
+		w->bufs[2] = uv_buf_init("\r\n", 2);
+		w->nbufs = 3;
+	} else {
+		w->bufs[0] = uv_buf_init((char *)data, (unsigned)len);
+		w->nbufs = 1;
+	}
+	rv = conn_write(c, w);
+	if (rv != 0) {
+		conn_close(c);
+		return rv;
+	}
+	req->send_pending = w;
+	req->send_written += len;
+	conn_timer_start(c, c->server->idle_timeout_ms);
+	return 0;
+}
+
+void http_respond_end(struct http_request *req)
+{
+	static const char last_chunk[] = "0\r\n\r\n";
+	struct http_conn *c;
+	struct conn_write *w;
+	int complete, chunked, keep;
+
+	if (req == NULL) {
+		return;
+	}
+	if (!req->sending) {
+		/* misuse: nothing was started; answer something whole */
+		http_respond_error(req, 500, "internal", "answer not started");
+		return;
+	}
+	request_finished(req, req->send_status);
+	c = req->conn;
+	if (c == NULL) {
+		request_free_orphan(req);
+		return;
+	}
+	assert(c->state == CONN_SENDING && c->req == req);
+	complete = req->send_pending == NULL &&
+		   (req->send_head_only ||
+		    req->send_length == HTTP_LENGTH_CHUNKED ||
+		    req->send_written == req->send_length);
+	chunked = req->send_chunked && !req->send_head_only;
+	keep = req->keep_alive;
+	c->req = NULL;
+	request_free(req); /* detaches a write in flight */
+	if (!complete) {
+		conn_close(c); /* the client must see the body is cut */
+		return;
+	}
+	w = chunked ? write_new(WRITE_ANSWER_LAST, last_chunk,
+				sizeof last_chunk - 1)
+		    : write_new(WRITE_ANSWER_LAST, "", 0);
+	if (w == NULL) {
+		conn_close(c);
+		return;
+	}
+	w->kind = keep ? WRITE_ANSWER_KEEP : WRITE_ANSWER_LAST;
+	conn_set_state(c, CONN_WRITING);
+	if (conn_write(c, w) != 0) {
+		conn_close(c);
+		return;
+	}
+	conn_timer_start(c, c->server->idle_timeout_ms);
 }
 
 void http_respond_json(struct http_request *req, int status, const char *json,
@@ -713,16 +1028,18 @@ void http_respond_error(struct http_request *req, int status, const char *code,
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct http_conn *c = h->data;
+	size_t chunk =
+	    c->state == CONN_BODY ? HTTP_BODY_READ_CHUNK : HTTP_READ_CHUNK;
 
-	if (c->state != CONN_READING) {
+	if (c->state != CONN_READING && c->state != CONN_BODY) {
 		c->in_off = c->in_len = 0; /* lingering: input is discarded */
 	}
 	if (c->in_off > 0) {
 		memmove(c->in, c->in + c->in_off, c->in_len);
 		c->in_off = 0;
 	}
-	if (c->in_cap - c->in_len < HTTP_READ_CHUNK) {
-		size_t cap = c->in_len + HTTP_READ_CHUNK;
+	if (c->in_cap - c->in_len < chunk) {
+		size_t cap = c->in_len + chunk;
 		char *p = realloc(c->in, cap);
 
 		if (p == NULL) {
@@ -749,7 +1066,7 @@ static void conn_read_cb(uv_stream_t *stream, ssize_t nread,
 		conn_close(c); /* EOF, reset or no memory */
 		return;
 	}
-	if (c->state != CONN_READING) {
+	if (c->state != CONN_READING && c->state != CONN_BODY) {
 		return; /* lingering: discard */
 	}
 	c->in_len += (size_t)nread;
@@ -787,7 +1104,9 @@ static void conn_answer_reject(struct http_conn *c)
 	int status = c->reject_status;
 
 	c->reject_status = 0;
-	if (status == REJECT_SILENT) {
+	if (status == REJECT_SILENT || c->state == CONN_BODY) {
+		/* in BODY the request is the handler's: it learns of the end
+		 * through its body callback */
 		conn_close(c);
 		return;
 	}
@@ -805,9 +1124,75 @@ static void conn_answer_reject(struct http_conn *c)
 	http_respond_error(c->req, status, c->reject_code, c->reject_message);
 }
 
+/* Whether the parser is to run: a request is being read, or a streamed
+ * body the handler waits for. */
+static int conn_parsing(const struct http_conn *c)
+{
+	if (c->state == CONN_READING) {
+		return 1;
+	}
+	return c->state == CONN_BODY && c->req != NULL &&
+	       c->req->body_cb != NULL && !c->req->body_paused;
+}
+
+/* The headers of a streamed request are complete: to the handler. */
+static void conn_dispatch_stream(struct http_conn *c)
+{
+	conn_set_state(c, CONN_BODY);
+	conn_read_off(c);
+	uv_timer_stop(&c->timer);
+	c->server->handler(c->req);
+}
+
+/* Hands the piece the parser stopped at to the body callback. */
+static void conn_deliver(struct http_conn *c)
+{
+	struct http_request *req = c->req;
+
+	req->body_paused = 1;
+	c->delivering = 1;
+	req->body_cb(req->body_arg, req, c->piece, c->piece_len, 0);
+	c->delivering = 0;
+	c->piece = NULL;
+	c->piece_len = 0;
+}
+
+/* The streamed body is complete: the request becomes a plain one with the
+ * handler. */
+static void conn_body_done(struct http_conn *c)
+{
+	struct http_request *req = c->req;
+	http_body_fn cb = req->body_cb;
+
+	req->body_cb = NULL;
+	conn_set_state(c, CONN_HANDLING);
+	conn_read_off(c);
+	uv_timer_stop(&c->timer);
+	cb(req->body_arg, req, NULL, 0, 1);
+}
+
+static void conn_paused(struct http_conn *c)
+{
+	switch (c->pause) {
+	case PAUSE_HEADERS:
+		conn_dispatch_stream(c);
+		break;
+	case PAUSE_BODY:
+		conn_deliver(c);
+		break;
+	case PAUSE_MESSAGE:
+		if (c->state == CONN_BODY) {
+			conn_body_done(c);
+		} else {
+			conn_dispatch(c);
+		}
+		break;
+	}
+}
+
 static void conn_process(struct http_conn *c)
 {
-	while (c->state == CONN_READING && c->in_len > 0) {
+	while (conn_parsing(c) && c->in_len > 0) {
 		size_t n = http_parser_execute(&c->parser, &parser_settings,
 					       c->in + c->in_off, c->in_len);
 		enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
@@ -820,8 +1205,14 @@ static void conn_process(struct http_conn *c)
 		}
 		if (e == HPE_PAUSED) {
 			http_parser_pause(&c->parser, 0);
-			conn_dispatch(c);
+			conn_paused(c);
 			continue;
+		}
+		if (e != HPE_OK && c->state == CONN_BODY) {
+			LOG_DEBUG("http", "conn %s: bad body: %s", c->peer,
+				  http_errno_description(e));
+			conn_close(c); /* the handler learns of it */
+			return;
 		}
 		if (e == HPE_HEADER_OVERFLOW) {
 			conn_reject(c, 431, "too_large",
@@ -842,7 +1233,14 @@ static void conn_process(struct http_conn *c)
 			return;
 		}
 	}
-	if (c->state != CONN_READING) {
+	if (c->state == CONN_BODY && !conn_parsing(c)) {
+		/* the handler has the piece: nothing is read until it
+		 * resumes, so the client is held back */
+		conn_read_off(c);
+		uv_timer_stop(&c->timer);
+		return;
+	}
+	if (!conn_parsing(c)) {
 		return;
 	}
 	c->in_off = 0;
@@ -851,6 +1249,71 @@ static void conn_process(struct http_conn *c)
 		return;
 	}
 	conn_timer_start(c, c->server->idle_timeout_ms);
+}
+
+/* ---- streamed requests ---- */
+
+static void conn_resume_cb(uv_timer_t *t)
+{
+	struct http_conn *c = t->data;
+
+	if (c->state == CONN_BODY) {
+		conn_process(c);
+	}
+}
+
+/* Parses on in a later loop turn, never inside the caller's call. */
+static void conn_resume_later(struct http_conn *c)
+{
+	uv_timer_start(&c->timer, conn_resume_cb, 0, 0);
+}
+
+int http_request_on_body(struct http_request *req, http_body_fn cb,
+			 void *arg)
+{
+	struct http_conn *c;
+
+	if (req == NULL || cb == NULL || !req->streaming ||
+	    req->body_started || req->sending) {
+		return UV_EINVAL;
+	}
+	c = req->conn;
+	if (c == NULL) {
+		return UV_ECONNRESET;
+	}
+	if (c->state != CONN_BODY || c->req != req) {
+		return UV_EINVAL;
+	}
+	req->body_started = 1;
+	req->body_cb = cb;
+	req->body_arg = arg;
+	req->body_paused = 0;
+	if (req->expect_continue) {
+		struct conn_write *w = write_new(
+		    WRITE_CONTINUE, continue_line, sizeof continue_line - 1);
+
+		req->expect_continue = 0;
+		/* without it a client sends the body after its own wait */
+		if (w != NULL) {
+			conn_write(c, w);
+		}
+	}
+	conn_resume_later(c);
+	return 0;
+}
+
+void http_request_resume(struct http_request *req)
+{
+	struct http_conn *c;
+
+	if (req == NULL || (c = req->conn) == NULL || c->state != CONN_BODY ||
+	    c->req != req || !req->body_paused) {
+		return;
+	}
+	req->body_paused = 0;
+	if (!c->delivering) {
+		conn_resume_later(c);
+	}
 }
 
 /* ---- closing ---- */
@@ -925,6 +1388,7 @@ static void conn_close_cb(uv_handle_t *h)
 static void conn_close(struct http_conn *c)
 {
 	enum conn_state old = c->state;
+	struct http_request *req = NULL;
 
 	if (old == CONN_CLOSING) {
 		return;
@@ -933,13 +1397,23 @@ static void conn_close(struct http_conn *c)
 	if (old != CONN_ACCEPTING) {
 		c->server->n_conns--;
 	}
-	if (old == CONN_HANDLING && c->req != NULL) {
-		orphan_link(c->server, c->req);
+	if ((old == CONN_HANDLING || old == CONN_BODY || old == CONN_SENDING) &&
+	    c->req != NULL) {
+		req = c->req;
+		orphan_link(c->server, req);
 		c->req = NULL;
 	}
 	c->read_active = 0;
 	uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
 	uv_close((uv_handle_t *)&c->timer, conn_close_cb);
+	if (req != NULL && req->body_cb != NULL) {
+		/* a streamed body that will never complete; last, as the
+		 * handler may answer (and so free) the request here */
+		http_body_fn cb = req->body_cb;
+
+		req->body_cb = NULL;
+		cb(req->body_arg, req, NULL, 0, UV_ECONNRESET);
+	}
 }
 
 /* ---- accepting ---- */
@@ -1136,6 +1610,7 @@ int http_server_init(struct http_server *s, uv_loop_t *loop,
 				 : HTTP_DEFAULT_MAX_CONNECTIONS;
 	s->handler = handler;
 	s->on_done = cfg->on_done;
+	s->stream_match = cfg->stream_match;
 	s->data = data;
 	return 0;
 

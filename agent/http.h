@@ -7,6 +7,16 @@
  * chunked). The handler answers with exactly one http_respond*() call, at
  * once or later from any loop callback (e.g. after a Raft commit).
  *
+ * Streaming. A request with a body for which cfg->stream_match() answers
+ * true goes to the handler as soon as its headers are complete, with
+ * req->streaming = 1 and no body: the handler pulls the body through
+ * http_request_on_body() and http_request_resume(), piece by piece, with no
+ * max_body limit (the handler decides). An answer given before the whole
+ * body was read closes the connection after it is written. Any request may
+ * be answered in pieces instead of with http_respond(): http_respond_start(),
+ * then http_respond_write() as often as needed (one write in flight), then
+ * http_respond_end().
+ *
  * The server answers on its own, without calling the handler:
  *   400 bad_request  malformed request, invalid percent-encoding or NUL in
  *                    the path (then closes the connection)
@@ -31,15 +41,39 @@
 #define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
 #define HTTP_DEFAULT_MAX_CONNECTIONS 256
 #define HTTP_PEER_LEN 64 /* "[v6 address]:port" fits */
+#define HTTP_LENGTH_CHUNKED UINT64_MAX /* http_respond_start(): length unknown */
 
 struct http_server;
 struct http_conn;
 struct http_request;
+struct conn_write;
 
-/* Called once per complete, well-formed request. The handler borrows @req
- * until it passes it to http_respond() (or a convenience wrapper), which it
+/* Called once per complete, well-formed request (a streamed one: once its
+ * headers are complete). The handler borrows @req until it passes it to
+ * http_respond() (or a convenience wrapper) or http_respond_end(), which it
  * must do exactly once, now or later, on the loop thread. */
 typedef void (*http_handler_fn)(struct http_request *req);
+
+/* Whether the request whose headers are complete (method, path, query and
+ * headers are set, no body yet) is to be streamed. @data as given to
+ * http_server_init(). Must not keep @req nor answer it. */
+typedef int (*http_stream_match_fn)(void *data, const struct http_request *req);
+
+/* A piece of a streamed request body, in order. @last is 0 while more is to
+ * come, 1 on the final call (the body is complete; @len is 0 then), or a
+ * negative libuv error (UV_ECONNRESET: the connection was lost or the body
+ * was malformed; the body will never complete; @len is 0) on the final call.
+ * @data is borrowed for the call only: copy what you keep. After a call
+ * with @last == 0 nothing more is read from the client until
+ * http_request_resume(). The callback may answer the request (after which
+ * it is not called again). No call follows a call with @last != 0. */
+typedef void (*http_body_fn)(void *arg, struct http_request *req,
+			     const void *data, size_t len, int last);
+
+/* Called once per http_respond_write(): @status 0 once the bytes are handed
+ * to the kernel, or a negative libuv error (the client vanished, the write
+ * timed out, the server closed). */
+typedef void (*http_write_done_fn)(void *arg, int status);
 
 /* Called from http_respond() for every finished request, including the
  * 400/413/431 answers the server gives itself and requests whose connection
@@ -61,6 +95,7 @@ struct http_server_config {
 	unsigned max_connections; /* 0 = HTTP_DEFAULT_MAX_CONNECTIONS; over it
 				     a connection is accepted and closed */
 	http_done_fn on_done;	  /* optional, NULL for none */
+	http_stream_match_fn stream_match; /* optional, NULL: no streaming */
 };
 
 struct http_header {
@@ -84,6 +119,7 @@ struct http_request {
 	unsigned short http_major;
 	unsigned short http_minor;
 	int keep_alive; /* 1 if the connection stays open after the answer */
+	int streaming;	/* 1: the body comes through http_request_on_body() */
 
 	/* private to http.c */
 	struct http_conn *conn;	    /* NULL once the connection is gone */
@@ -97,6 +133,18 @@ struct http_request {
 	size_t url_len;
 	char *path_buf, *query_buf, *body_buf;
 	size_t body_cap;
+	int expect_continue;   /* streaming: send 100 Continue on demand */
+	http_body_fn body_cb;  /* streaming: NULL before and after the body */
+	void *body_arg;
+	int body_paused;       /* streaming: waiting for http_request_resume */
+	int body_started;      /* streaming: http_request_on_body() called */
+	int sending;	       /* http_respond_start() was called */
+	int send_chunked;      /* the answer uses chunked encoding */
+	int send_head_only;    /* HEAD, 204, 304: the body is not sent */
+	int send_status;
+	uint64_t send_length;  /* declared Content-Length */
+	uint64_t send_written; /* body bytes accepted by http_respond_write */
+	struct conn_write *send_pending; /* the write in flight */
 };
 
 enum http_server_state {
@@ -123,6 +171,7 @@ struct http_server {
 	unsigned n_conns; /* admitted connections not yet closing */
 	http_handler_fn handler;
 	http_done_fn on_done;
+	http_stream_match_fn stream_match;
 	void *data;
 	struct http_conn *conns;      /* every connection with open handles */
 	struct http_request *orphans; /* pending requests without connection */
@@ -170,10 +219,55 @@ int http_query_param(const struct http_request *req, const char *name,
  * @extra_headers (NULL, or complete "Name: value\r\n" lines) are copied.
  * No body and no Content-Length go with 204 and 304, no body with HEAD.
  * If the connection is already gone the request is just freed.
- * Precondition: called exactly once per request handed to the handler. */
+ * Precondition: called exactly once per request handed to the handler,
+ * which was not passed to http_respond_start(). */
 void http_respond(struct http_request *req, int status,
 		  const char *content_type, const char *body, size_t len,
 		  const char *extra_headers);
+
+/* Streamed request body: starts delivering the body of @req to @cb.
+ * Precondition: req->streaming, called at most once, @req not answered.
+ * Sends "100 Continue" first when the client asked for it. @cb fires later
+ * (never from within this call). Returns 0, UV_EINVAL (not a streamed
+ * request, or already called) or UV_ECONNRESET (the connection is gone: @cb
+ * never fires; the handler still answers @req, which only frees it). */
+int http_request_on_body(struct http_request *req, http_body_fn cb,
+			 void *arg);
+
+/* Lets the server read the next piece of a streamed body after @cb
+ * returned from a call with last == 0. The next call of @cb comes later,
+ * never from within this function. Does nothing when the body is not
+ * paused, the request was answered or its connection is gone. */
+void http_request_resume(struct http_request *req);
+
+/* Starts a streamed answer to @req: sends the status line and headers.
+ * @length is the body size in bytes (sent as Content-Length), or
+ * HTTP_LENGTH_CHUNKED (chunked encoding; to an HTTP/1.0 client the body
+ * ends with the connection). @content_type and @extra_headers as for
+ * http_respond(). 204, 304 and HEAD answers carry no body: writes are then
+ * accepted and discarded. Precondition: @req not answered yet. Whatever it
+ * returns, the handler must finish with http_respond_end(); the request
+ * stays valid until then. Returns 0, or a negative libuv error
+ * (UV_ECONNRESET when the connection is gone, UV_ENOMEM): writes then
+ * fail. */
+int http_respond_start(struct http_request *req, int status,
+		       const char *content_type, uint64_t length,
+		       const char *extra_headers);
+
+/* Sends @len bytes of the body started by http_respond_start(). @data is
+ * borrowed until @done fires (not copied). At most one write in flight.
+ * Returns 0 (then @done fires exactly once, later, never from within this
+ * call), or a negative libuv error and @done never fires: UV_EINVAL (no
+ * answer started, @len 0, or more than the declared length), UV_EBUSY (a
+ * write is in flight), UV_ECONNRESET (the connection is gone), UV_ENOMEM. */
+int http_respond_write(struct http_request *req, const void *data, size_t len,
+		       http_write_done_fn done, void *arg);
+
+/* Finishes the answer started by http_respond_start() and frees @req: it
+ * is gone when this returns. If fewer bytes than the declared length were
+ * written, or a write is still in flight (its @done then fires with an
+ * error), the connection is closed: the client sees a truncated body. */
+void http_respond_end(struct http_request *req);
 
 /* http_respond() with Content-Type application/json and the NUL-terminated
  * @json (NULL = empty body). */

@@ -49,6 +49,21 @@ struct fx {
 	uint64_t done_duration_ns;
 	int orphan_answered;
 
+	/* loop thread: streamed requests and answers */
+	uv_timer_t stimer;
+	int up_paused;	    /* a piece is held; none may come before resume */
+	int up_early;	    /* pieces delivered while paused (must stay 0) */
+	int up_last;	    /* the last value seen by the body callback */
+	uint64_t up_bytes, up_hash;
+	size_t up_max_piece;
+	uint64_t down_total, down_off;
+	int down_error; /* status of the first failed write, 0 if none */
+	int down_ended;
+	unsigned char *down_buf;
+
+	/* client thread: streamed data received */
+	uint64_t cl_bytes, cl_hash;
+
 	/* client thread: what it received */
 	char out[N_OUT][OUT_CAP];
 	size_t out_len[N_OUT];
@@ -208,6 +223,7 @@ static void maybe_finish(struct fx *f)
 	}
 	if (!uv_is_closing((uv_handle_t *)&f->timer)) {
 		uv_close((uv_handle_t *)&f->timer, NULL);
+		uv_close((uv_handle_t *)&f->stimer, NULL);
 	}
 	if (!f->close_requested) {
 		f->close_requested = 1;
@@ -248,6 +264,168 @@ static void on_done(void *data, const struct http_request *req, int status,
 	assert_non_null(req->path);
 }
 
+/* ---- streaming (loop thread) ---- */
+
+#define BIG ((uint64_t)50 * 1000 * 1000)
+#define DOWN_PIECE ((size_t)1 << 20)
+#define FNV_INIT 14695981039346656037ULL
+
+/* Byte @i of every test stream. */
+static unsigned char pattern(uint64_t i)
+{
+	return (unsigned char)(i ^ (i >> 8) ^ (i >> 17) ^ 0x5a);
+}
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int stream_match(void *data, const struct http_request *req)
+{
+	return strncmp(req->path, "/s/up", 5) == 0;
+}
+
+static void resume_cb(uv_timer_t *t)
+{
+	struct fx *f = t->data;
+
+	f->up_paused = 0;
+	http_request_resume(f->held);
+}
+
+static void up_body(void *arg, struct http_request *req, const void *data,
+		    size_t len, int last)
+{
+	struct fx *f = arg;
+	char text[128];
+	int n;
+
+	if (f->up_paused) {
+		f->up_early++;
+	}
+	f->up_last = last;
+	if (last < 0) {
+		/* the client went away: answering only frees the request */
+		f->held = NULL;
+		http_respond(req, 500, NULL, NULL, 0, NULL);
+		maybe_finish(f);
+		return;
+	}
+	if (last) {
+		n = snprintf(text, sizeof text, "bytes=%llu hash=%016llx",
+			     (unsigned long long)f->up_bytes,
+			     (unsigned long long)f->up_hash);
+		f->held = NULL;
+		http_respond(req, 200, "text/plain", text, (size_t)n, NULL);
+		maybe_finish(f);
+		return;
+	}
+	if (len > f->up_max_piece) {
+		f->up_max_piece = len;
+	}
+	f->up_hash = fnv(f->up_hash, data, len);
+	f->up_bytes += len;
+	/* resume from a later loop turn: the server must wait for it */
+	f->up_paused = 1;
+	uv_timer_start(&f->stimer, resume_cb, 0, 0);
+}
+
+static void down_next(struct fx *f);
+
+static void down_written(void *arg, int status)
+{
+	struct fx *f = arg;
+
+	if (status != 0) {
+		if (f->down_error == 0) {
+			f->down_error = status;
+		}
+		f->down_ended = 1;
+		http_respond_end(f->held);
+		f->held = NULL;
+		maybe_finish(f);
+		return;
+	}
+	down_next(f);
+}
+
+static void down_next(struct fx *f)
+{
+	size_t n = DOWN_PIECE, i;
+	int rv;
+
+	if (f->down_off == f->down_total) {
+		f->down_ended = 1;
+		http_respond_end(f->held);
+		f->held = NULL;
+		maybe_finish(f);
+		return;
+	}
+	if (f->down_total - f->down_off < n) {
+		n = (size_t)(f->down_total - f->down_off);
+	}
+	for (i = 0; i < n; i++) {
+		f->down_buf[i] = pattern(f->down_off + i);
+	}
+	rv = http_respond_write(f->held, f->down_buf, n, down_written, f);
+	if (rv != 0) {
+		down_written(f, rv);
+		return;
+	}
+	/* one write in flight */
+	assert_int_equal(
+	    http_respond_write(f->held, f->down_buf, 1, down_written, f),
+	    UV_EBUSY);
+	f->down_off += n;
+}
+
+static void stream_handler(struct http_request *req)
+{
+	struct fx *f = req->data;
+
+	if (strcmp(req->path, "/s/up413") == 0) {
+		assert_true(req->streaming);
+		http_respond_error(req, 413, "too_large", "no room");
+		return;
+	}
+	if (strncmp(req->path, "/s/up", 5) == 0) {
+		assert_true(req->streaming);
+		assert_int_equal(req->body_len, 0);
+		f->held = req;
+		f->up_hash = FNV_INIT;
+		assert_int_equal(http_request_on_body(req, up_body, f), 0);
+		assert_int_equal(http_request_on_body(req, up_body, f),
+				 UV_EINVAL);
+		return;
+	}
+	/* /s/down, /s/down-chunked: a streamed answer */
+	assert_false(req->streaming);
+	assert_int_equal(http_respond_write(req, "x", 1, down_written, f),
+			 UV_EINVAL); /* not started */
+	f->held = req;
+	f->down_total = BIG;
+	f->down_off = 0;
+	if (f->down_buf == NULL) {
+		f->down_buf = malloc(DOWN_PIECE);
+		assert_non_null(f->down_buf);
+	}
+	assert_int_equal(http_respond_start(req, 200,
+					    "application/octet-stream",
+					    strcmp(req->path, "/s/down") == 0
+						? BIG
+						: HTTP_LENGTH_CHUNKED,
+					    "X-Stream: 1\r\n"),
+			 0);
+	down_next(f);
+}
+
 static void handler(struct http_request *req)
 {
 	struct fx *f = req->data;
@@ -256,6 +434,12 @@ static void handler(struct http_request *req)
 	char *body;
 	size_t cap;
 	int n;
+
+	if (strncmp(req->path, "/s/", 3) == 0) {
+		f->handled++;
+		stream_handler(req);
+		return;
+	}
 
 	if (f->handled < 2) {
 		memcpy(f->peers[f->handled], req->peer, HTTP_PEER_LEN);
@@ -350,6 +534,7 @@ static struct fx *fx_new(const struct http_server_config *cfg)
 	f->cfg.host = "127.0.0.1";
 	f->cfg.port = 0;
 	f->cfg.on_done = on_done;
+	f->cfg.stream_match = stream_match;
 	assert_int_equal(
 	    http_server_init(&f->server, &f->loop, &f->cfg, handler, f), 0);
 	f->port = http_server_port(&f->server);
@@ -359,6 +544,8 @@ static struct fx *fx_new(const struct http_server_config *cfg)
 	f->client_async.data = f;
 	uv_timer_init(&f->loop, &f->timer);
 	f->timer.data = f;
+	uv_timer_init(&f->loop, &f->stimer);
+	f->stimer.data = f;
 	return f;
 }
 
@@ -377,6 +564,7 @@ static void fx_run(struct fx *f, void (*client)(struct fx *f))
 static void fx_free(struct fx *f)
 {
 	alarm(0);
+	free(f->down_buf);
 	free(f);
 }
 
@@ -1080,6 +1268,308 @@ static void test_init_errors(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+
+/* ---- streaming ---- */
+
+/* Reads the head of an answer (byte by byte, up to the blank line) into
+ * out[i]. */
+static void cl_read_head(struct fx *f, int i, int fd)
+{
+	while (strstr(f->out[i], "\r\n\r\n") == NULL) {
+		size_t before = f->out_len[i];
+
+		cl_read_n(f, i, fd, 1);
+		if (f->out_len[i] == before) {
+			return;
+		}
+	}
+}
+
+/* Reads @n body bytes into the running hash; returns the bytes read. */
+static uint64_t cl_read_body(struct fx *f, int fd, uint64_t n)
+{
+	static unsigned char buf[65536];
+	uint64_t got = 0;
+
+	while (got < n) {
+		size_t want = n - got < sizeof buf ? (size_t)(n - got)
+						   : sizeof buf;
+		ssize_t r = recv(fd, buf, want, 0);
+
+		if (r <= 0) {
+			break;
+		}
+		f->cl_hash = fnv(f->cl_hash, buf, (size_t)r);
+		got += (uint64_t)r;
+	}
+	f->cl_bytes += got;
+	return got;
+}
+
+static void cl_send_pattern(int fd, uint64_t from, uint64_t n)
+{
+	static unsigned char buf[100000];
+
+	while (n > 0) {
+		size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
+		size_t i;
+
+		for (i = 0; i < k; i++) {
+			buf[i] = pattern(from + i);
+		}
+		cl_send_n(fd, (const char *)buf, k);
+		from += k;
+		n -= k;
+	}
+}
+
+static uint64_t pattern_hash(uint64_t n)
+{
+	uint64_t h = FNV_INIT, i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char b = pattern(i);
+
+		h = fnv(h, &b, 1);
+	}
+	return h;
+}
+
+static char *up_text(uint64_t n)
+{
+	static char buf[128];
+
+	snprintf(buf, sizeof buf, "bytes=%llu hash=%016llx",
+		 (unsigned long long)n,
+		 (unsigned long long)pattern_hash(n));
+	return buf;
+}
+
+static void client_upload_length(struct fx *f)
+{
+	int fd = cl_connect(f->port);
+	char head[128];
+
+	snprintf(head, sizeof head,
+		 "PUT /s/up HTTP/1.1\r\nContent-Length: %llu\r\n\r\n",
+		 (unsigned long long)BIG);
+	cl_send(fd, head);
+	cl_send_pattern(fd, 0, BIG);
+	cl_read_response(f, 0, fd);
+	/* the connection stays usable: a buffered request follows */
+	cl_send(fd, "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+	cl_read_response(f, 1, fd);
+	close(fd);
+}
+
+static void test_stream_upload_length(void **state)
+{
+	struct fx *f = fx_new(NULL); /* max_body 1024: streaming ignores it */
+
+	f->expect_handled = 2;
+	fx_run(f, client_upload_length);
+	assert_string_equal(f->out[0], ok_text(up_text(BIG), 1));
+	assert_string_equal(
+	    f->out[1], ok_text("POST /echo q= name=- who=- len=2 body=hi", 1));
+	assert_int_equal(f->up_early, 0);
+	assert_int_equal(f->up_last, 1);
+	assert_true(f->up_max_piece <= 2 * 64 * 1024);
+	assert_int_equal(f->done_status[0], 200);
+	fx_free(f);
+}
+
+static void client_upload_chunked(struct fx *f)
+{
+	int fd = cl_connect(f->port);
+	uint64_t off = 0;
+	size_t k = 1;
+
+	cl_send(fd, "PUT /s/up-chunked HTTP/1.1\r\nExpect: 100-continue\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n");
+	cl_read_head(f, 1, fd); /* the 100 Continue */
+	while (off < BIG) {
+		char line[32];
+		size_t n = BIG - off < k ? (size_t)(BIG - off) : k;
+
+		snprintf(line, sizeof line, "%zx\r\n", n);
+		cl_send(fd, line);
+		cl_send_pattern(fd, off, n);
+		cl_send(fd, "\r\n");
+		off += n;
+		k = k * 3 + 7; /* sizes from 1 byte to megabytes */
+		if (k > 3000000) {
+			k = 1;
+		}
+	}
+	cl_send(fd, "0\r\n\r\n");
+	cl_read_response(f, 0, fd);
+	close(fd);
+}
+
+static void test_stream_upload_chunked(void **state)
+{
+	struct fx *f = fx_new(NULL);
+
+	f->expect_handled = 1;
+	fx_run(f, client_upload_chunked);
+	assert_string_equal(f->out[1], "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_string_equal(f->out[0], ok_text(up_text(BIG), 1));
+	assert_int_equal(f->up_early, 0);
+	assert_true(f->up_max_piece <= 2 * 64 * 1024);
+	fx_free(f);
+}
+
+static void client_upload_413(struct fx *f)
+{
+	int fd = cl_connect(f->port);
+
+	cl_send(fd, "PUT /s/up413 HTTP/1.1\r\nContent-Length: 50000000\r\n"
+		    "\r\n");
+	cl_send_pattern(fd, 0, 100000);
+	cl_read_all(f, 0, fd); /* the answer, then the server closes */
+	close(fd);
+}
+
+static void test_stream_upload_early_413(void **state)
+{
+	struct fx *f = fx_new(NULL);
+
+	f->expect_handled = 1;
+	fx_run(f, client_upload_413);
+	expect_error(f->out[0], 413, "Payload Too Large",
+		     "{\"error\":\"too_large\",\"message\":\"no room\"}");
+	assert_int_equal(f->rc[0], 0);
+	fx_free(f);
+}
+
+static void client_upload_vanish(struct fx *f)
+{
+	int fd = cl_connect(f->port);
+
+	cl_send(fd, "PUT /s/up HTTP/1.1\r\nContent-Length: 50000000\r\n\r\n");
+	cl_send_pattern(fd, 0, 1000000);
+	usleep(100000);
+	close(fd);
+}
+
+static void test_stream_upload_client_vanishes(void **state)
+{
+	struct fx *f = fx_new(NULL);
+
+	f->expect_handled = 1;
+	fx_run(f, client_upload_vanish);
+	assert_int_equal(f->up_last, UV_ECONNRESET);
+	assert_true(f->up_bytes > 0 && f->up_bytes <= 1000000);
+	assert_int_equal(f->done_calls, 1);
+	fx_free(f);
+}
+
+/* Reads a chunked body into the running hash. */
+static void cl_read_chunked(struct fx *f, int fd)
+{
+	for (;;) {
+		char line[64] = "";
+		size_t n = 0;
+		unsigned long long k;
+		char crlf[2];
+
+		while (n < sizeof line - 1 && recv(fd, line + n, 1, 0) == 1) {
+			if (n > 0 && line[n - 1] == '\r' && line[n] == '\n') {
+				break;
+			}
+			n++;
+		}
+		k = strtoull(line, NULL, 16);
+		if (k == 0) {
+			recv(fd, crlf, 2, MSG_WAITALL); /* final CRLF */
+			return;
+		}
+		if (cl_read_body(f, fd, k) != k ||
+		    recv(fd, crlf, 2, MSG_WAITALL) != 2) {
+			return;
+		}
+	}
+}
+
+static void client_download(struct fx *f)
+{
+	int fd = cl_connect(f->port);
+	const char *cl;
+
+	f->cl_hash = FNV_INIT;
+	cl_send(fd, "GET /s/down HTTP/1.1\r\n\r\n");
+	cl_read_head(f, 0, fd);
+	cl = strstr(f->out[0], "Content-Length: ");
+	if (cl != NULL) {
+		cl_read_body(f, fd, strtoull(cl + 16, NULL, 10));
+	}
+	cl_send(fd, "GET /s/down-chunked HTTP/1.1\r\n\r\n");
+	cl_read_head(f, 1, fd);
+	cl_read_chunked(f, fd);
+	cl_send(fd, "GET /after HTTP/1.1\r\nConnection: close\r\n\r\n");
+	cl_read_all(f, 2, fd);
+	close(fd);
+}
+
+static void test_stream_download(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	uint64_t h = pattern_hash(BIG);
+	unsigned char b;
+	uint64_t i;
+
+	f->expect_handled = 3;
+	fx_run(f, client_download);
+	assert_string_equal(f->out[0],
+			    "HTTP/1.1 200 OK\r\n"
+			    "Content-Type: application/octet-stream\r\n"
+			    "Content-Length: 50000000\r\n"
+			    "Connection: keep-alive\r\nX-Stream: 1\r\n\r\n");
+	assert_string_equal(f->out[1],
+			    "HTTP/1.1 200 OK\r\n"
+			    "Content-Type: application/octet-stream\r\n"
+			    "Transfer-Encoding: chunked\r\n"
+			    "Connection: keep-alive\r\nX-Stream: 1\r\n\r\n");
+	assert_int_equal(f->cl_bytes, 2 * BIG);
+	/* the hash ran over both bodies, one after the other */
+	for (i = 0; i < BIG; i++) {
+		b = pattern(i);
+		h = fnv(h, &b, 1);
+	}
+	assert_true(f->cl_hash == h);
+	assert_string_equal(f->out[2],
+			    ok_text("GET /after q= name=- who=- len=0 body=",
+				    0));
+	assert_int_equal(f->down_error, 0);
+	assert_int_equal(f->done_calls, 3);
+	assert_int_equal(f->done_status[0], 200);
+	fx_free(f);
+}
+
+static void client_download_vanish(struct fx *f)
+{
+	int fd = cl_connect(f->port);
+
+	f->cl_hash = FNV_INIT;
+	cl_send(fd, "GET /s/down HTTP/1.1\r\n\r\n");
+	cl_read_head(f, 0, fd);
+	cl_read_body(f, fd, 1000000);
+	close(fd);
+}
+
+static void test_stream_download_client_vanishes(void **state)
+{
+	struct fx *f = fx_new(NULL);
+
+	f->expect_handled = 1;
+	fx_run(f, client_download_vanish);
+	assert_true(f->down_error < 0);
+	assert_true(f->down_ended);
+	assert_true(f->down_off < BIG);
+	assert_int_equal(f->done_calls, 1);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1106,6 +1596,12 @@ int main(void)
 	    cmocka_unit_test(test_idle_timeout),
 	    cmocka_unit_test(test_max_connections),
 	    cmocka_unit_test(test_init_errors),
+	    cmocka_unit_test(test_stream_upload_length),
+	    cmocka_unit_test(test_stream_upload_chunked),
+	    cmocka_unit_test(test_stream_upload_early_413),
+	    cmocka_unit_test(test_stream_upload_client_vanishes),
+	    cmocka_unit_test(test_stream_download),
+	    cmocka_unit_test(test_stream_download_client_vanishes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
