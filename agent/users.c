@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/content.h"
 #include "agent/log.h"
 #include "agent/view.h"
 
@@ -718,6 +719,8 @@ bool users_route(struct agent *a, struct http_request *req)
 	bool get = strcmp(req->method, "GET") == 0;
 	bool put = strcmp(req->method, "PUT") == 0;
 
+	if (content_route(a, req))
+		return true;
 	if (strcmp(path, "/v1/divergence") == 0) {
 		char buf[16];
 		unsigned long limit = 100;
@@ -869,4 +872,21 @@ bool users_route(struct agent *a, struct http_request *req)
 	}
 	lookup(op);
 	return true;
+}
+
+void users_respond_not_owner(struct agent *a, struct http_request *req,
+			     const struct fsm_pool *p)
+{
+	not_owner(a, req, p);
+}
+
+void users_respond_store_error(struct http_request *req, int status,
+			       const char *errmsg)
+{
+	store_error(req, status, errmsg);
+}
+
+bool users_ready(struct agent *a, struct http_request *req)
+{
+	return ready(a, req);
 }
