@@ -881,8 +881,10 @@ static int compare_bucket(struct verify *v)
 	size_t i = 0, j = 0;
 	int rv = 0;
 
-	qsort(v->lk.v, v->lk.n, sizeof *v->lk.v, vkey_qcmp);
-	qsort(v->rk.v, v->rk.n, sizeof *v->rk.v, vkey_qcmp);
+	if (v->lk.n > 0) /* v is NULL when empty */
+		qsort(v->lk.v, v->lk.n, sizeof *v->lk.v, vkey_qcmp);
+	if (v->rk.n > 0)
+		qsort(v->rk.v, v->rk.n, sizeof *v->rk.v, vkey_qcmp);
 	while (rv == 0 && (i < v->lk.n || j < v->rk.n)) {
 		const struct vkey *l = i < v->lk.n ? &v->lk.v[i] : NULL;
 		const struct vkey *r = j < v->rk.n ? &v->rk.v[j] : NULL;

@@ -80,6 +80,17 @@ assert_eq 400 "$(code -XPOST "$W/v1/internal/repair" -H 'Content-Type: text/plai
 good=$(printf '\x0a\x09pool-east\x10\x01\x3a\x15sip:alice@example.com\x42\x07{"x":1}' | base64 -w0)
 assert_eq 409 "$(code -XPOST "$E/v1/internal/repair" -H 'Content-Type: text/plain' -d "$good")" "repair at the owner"
 assert_json "$(body)" '.error == "not_backup"' "repair at the owner: code"
+# random bodies, base64 and raw: refused, the agent keeps serving
+for i in $(seq 40); do
+	head -c $((RANDOM % 300 + 1)) /dev/urandom >"$IT_DIR/junk"
+	if ((i % 2)); then
+		c=$(code -XPOST "$W/v1/internal/repair" -H 'Content-Type: text/plain' --data-binary "$(base64 -w0 "$IT_DIR/junk")")
+	else
+		c=$(code -XPOST "$W/v1/internal/repair" -H 'Content-Type: application/x-protobuf' --data-binary @"$IT_DIR/junk")
+	fi
+	[[ "$c" == 400 || "$c" == 404 ]] || fail "random repair body $i answered $c: $(body)"
+done
+alive west || fail "west died on random repair bodies"
 assert_eq "$before" "$(west_digest)" "west's digest after refused repairs"
 assert_eq 200 "$(code "$E/v1/users/$A/profile")" "alice's profile at east"
 assert_json "$(body)" '.value.name == "Alice"' "east's copy untouched"
