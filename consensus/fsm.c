@@ -29,6 +29,8 @@ static const char *const code_names[FSM_CODE_COUNT] = {
     [FSM_E_FAILED_OVER] = "failed_over",
     [FSM_E_NOT_PAIRED] = "not_paired",
     [FSM_E_NESTED] = "nested",
+    [FSM_E_PAIR_DOWN] = "pair_down",
+    [FSM_E_NOT_FAILED_OVER] = "not_failed_over",
 };
 
 const char *fsm_code_name(int code)
@@ -61,6 +63,8 @@ int fsm_code_http(int code)
 	case FSM_E_PAIR_SELF:
 	case FSM_E_FAILED_OVER:
 	case FSM_E_NOT_PAIRED:
+	case FSM_E_PAIR_DOWN:
+	case FSM_E_NOT_FAILED_OVER:
 		return 409;
 	default:
 		return 400;
@@ -307,6 +311,7 @@ static int op_add_pool(struct fsm *f, const Poolpair__CmdAddPool *c,
 	strcpy(dst->owner, p->name);
 	dst->epoch = 1;
 	dst->state = FSM_STATE_NORMAL;
+	dst->failover_since_ms = o->now;
 	if (f->cms_active[0] == '\0') {
 		strcpy(f->cms_active, p->name);
 		f->cms_epoch++;
@@ -329,6 +334,12 @@ static int op_remove_pool(struct fsm *f, const Poolpair__CmdRemovePool *c,
 	if (i < 0)
 		return fsm_fail(o, FSM_E_NOT_FOUND, "pool %s is not defined",
 				cn);
+	if (f->pools[i].state != FSM_STATE_NORMAL)
+		return fsm_fail(
+		    o, FSM_E_FAILED_OVER,
+		    "pool %s is %s, not normal: fail it back before "
+		    "removing it",
+		    cn, fsm_failover_state_name(f->pools[i].state));
 	if (f->pools[i].pair[0] != '\0')
 		return fsm_fail(o, FSM_E_IN_USE,
 				"pool %s is paired with %s: unpair it first",
@@ -711,6 +722,7 @@ static int op_topology(struct fsm *f, const Poolpair__CmdTopology *t,
 		struct outcome step;
 
 		memset(&step, 0, sizeof(step));
+		step.now = o->now;
 		if (apply_op(work, t->steps[i], true, &step) != FSM_OK) {
 			free(work);
 			return fsm_fail(o, step.code, "step %zu (%s): %s",
@@ -726,6 +738,476 @@ static int op_topology(struct fsm *f, const Poolpair__CmdTopology *t,
 	memcpy(f, work, offsetof(struct fsm, history));
 	free(work);
 	return FSM_OK;
+}
+
+/* ---- failover decisions ---- */
+
+/* A state as words in a sentence: "failed over", "recovering", ... */
+static const char *state_words(int state)
+{
+	switch (state) {
+	case FSM_STATE_NORMAL:
+		return "normal";
+	case FSM_STATE_FAILING_OVER:
+		return "failing over";
+	case FSM_STATE_FAILED_OVER:
+		return "failed over";
+	case FSM_STATE_RECOVERING:
+		return "recovering";
+	case FSM_STATE_FAILING_BACK:
+		return "failing back";
+	default:
+		return "in an unknown state";
+	}
+}
+
+/* Set a name field so that no byte of an older, longer value stays behind
+ * (the state is compared and snapshotted as a whole). */
+static void name_set(char dst[FSM_NAME_LEN], const char *src)
+{
+	memset(dst, 0, FSM_NAME_LEN);
+	strcpy(dst, src);
+}
+
+/* Set a reason field from free text (NULL is ""). */
+static void reason_set(char dst[FSM_REASON_LEN], const char *src)
+{
+	src = fsm_str(src);
+	memset(dst, 0, FSM_REASON_LEN);
+	fsm_text_copy(dst, FSM_REASON_LEN, src, strlen(src));
+}
+
+/* "3.4 KB": bytes in binary units with one (truncated) decimal. */
+static void bytes_text(char *dst, size_t cap, uint64_t b)
+{
+	static const char *const units[] = {"B",  "KB", "MB", "GB",
+					    "TB", "PB", "EB"};
+	uint64_t unit = 1;
+	unsigned u = 0;
+
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && b / unit >= 1024) {
+		unit *= 1024;
+		u++;
+	}
+	if (u == 0)
+		fsm_fmt(dst, cap, "%" PRIu64 " B", b);
+	else
+		fsm_fmt(dst, cap, "%" PRIu64 ".%" PRIu64 " %s", b / unit,
+			(b % unit) * 10 / unit, units[u]);
+}
+
+/* "12 records / 3.4 KB / 850 ms at risk", or "nothing at risk". */
+static void risk_text(char *dst, size_t cap, const struct outcome *o)
+{
+	char size[32];
+
+	if (o->risk_records == 0 && o->risk_bytes == 0 && o->risk_ms == 0) {
+		fsm_fmt(dst, cap, "nothing at risk");
+		return;
+	}
+	bytes_text(size, sizeof(size), o->risk_bytes);
+	fsm_fmt(dst, cap, "%" PRIu64 " record%s / %s / %" PRIu64 " ms at risk",
+		o->risk_records, o->risk_records == 1 ? "" : "s", size,
+		o->risk_ms);
+}
+
+/* The pool a failover decision names and its pair, as indexes into f's
+ * pools. Returns 0, or FSM_E_INVALID, FSM_E_NOT_FOUND or FSM_E_NOT_PAIRED
+ * with o filled in. */
+static int pool_and_pair(const struct fsm *f, const char *name,
+			 struct outcome *o, int *pi, int *qi)
+{
+	const struct fsm_pool *p;
+	char cn[CLIP_LEN];
+
+	if (fsm_check_name(o, "pool name", name))
+		return o->code;
+	*pi = fsm_pool_index(f, name);
+	if (*pi < 0)
+		return fsm_fail(o, FSM_E_NOT_FOUND, "pool %s is not defined",
+				fsm_clip(cn, name));
+	p = &f->pools[*pi];
+	if (p->pair[0] == '\0')
+		return fsm_fail(o, FSM_E_NOT_PAIRED,
+				"pool %s is not paired: there is no pool to "
+				"take its user set",
+				p->name);
+	*qi = fsm_pool_index(f, p->pair);
+	if (*qi < 0)
+		return fsm_fail(o, FSM_E_NOT_FOUND,
+				"pair %s of pool %s is not defined", p->pair,
+				p->name);
+	return FSM_OK;
+}
+
+/* Refuse, for an operation that needs pool p in state want, with
+ * FSM_E_NOT_FAILED_OVER when p is normal and FSM_E_FAILED_OVER otherwise;
+ * 0 when p is in state want. */
+static int need_state(const struct fsm_pool *p, int want, struct outcome *o)
+{
+	if (p->state == want)
+		return 0;
+	if (p->state == FSM_STATE_NORMAL)
+		return fsm_fail(o, FSM_E_NOT_FAILED_OVER,
+				"pool %s is normal, not %s: it has not failed "
+				"over",
+				p->name, fsm_failover_state_name(want));
+	return fsm_fail(o, FSM_E_FAILED_OVER, "pool %s is %s, not %s", p->name,
+			fsm_failover_state_name(p->state),
+			fsm_failover_state_name(want));
+}
+
+/* Refuse with FSM_E_FULL when the epoch of p (or the CMS epoch, if p hosts
+ * the active CMS and cms says it moves) cannot be raised. */
+static int epoch_room(const struct fsm *f, const struct fsm_pool *p, bool cms,
+		      struct outcome *o)
+{
+	if (p->epoch == UINT64_MAX)
+		return fsm_fail(
+		    o, FSM_E_FULL,
+		    "the epoch of pool %s cannot be raised any more", p->name);
+	if (cms && strcmp(f->cms_active, p->name) == 0 &&
+	    f->cms_epoch == UINT64_MAX)
+		return fsm_fail(o, FSM_E_FULL,
+				"the cms epoch cannot be raised any more");
+	return FSM_OK;
+}
+
+/* The checks of a failover begin, shared by apply and fsm_failover_check()
+ * so that the what-if answer is the decision. */
+static int failover_begin_check(const struct fsm *f, const char *name,
+				struct outcome *o, int *pi, int *qi)
+{
+	const struct fsm_pool *p, *q;
+
+	if (pool_and_pair(f, name, o, pi, qi))
+		return o->code;
+	p = &f->pools[*pi];
+	q = &f->pools[*qi];
+	if (p->state != FSM_STATE_NORMAL)
+		return fsm_fail(o, FSM_E_FAILED_OVER,
+				"pool %s is %s, not normal: its failover is "
+				"already under way",
+				p->name, fsm_failover_state_name(p->state));
+	if (strcmp(p->owner, p->name) != 0)
+		return fsm_fail(o, FSM_E_FAILED_OVER,
+				"the user set of %s is owned by %s, not by "
+				"itself",
+				p->name, p->owner);
+	if (q->state != FSM_STATE_NORMAL)
+		return fsm_fail(o, FSM_E_PAIR_DOWN,
+				"the pair of %s is %s (%s is %s): it must be "
+				"normal to take over",
+				p->name, state_words(q->state), q->name,
+				fsm_failover_state_name(q->state));
+	return epoch_room(f, p, true, o);
+}
+
+/* The owner change of a failover: the CMS first if p hosts it, then the
+ * user set. Returns whether the CMS moved. */
+static bool fail_over(struct fsm *f, struct fsm_pool *p,
+		      const struct fsm_pool *q, uint64_t now)
+{
+	bool cms = strcmp(f->cms_active, p->name) == 0;
+
+	if (cms) {
+		name_set(f->cms_active, q->name);
+		f->cms_epoch++;
+	}
+	name_set(p->owner, q->name);
+	p->epoch++;
+	p->state = FSM_STATE_FAILED_OVER;
+	p->failover_since_ms = now;
+	return cms;
+}
+
+static int op_failover_begin(struct fsm *f, const Poolpair__CmdFailoverBegin *c,
+			     struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	char cn[CLIP_LEN], risk[96];
+	struct fsm_pool *p;
+	int pi, qi;
+	bool cms;
+
+	o->risk_records = c->data_at_risk_records;
+	o->risk_bytes = c->data_at_risk_bytes;
+	o->risk_ms = c->data_at_risk_ms;
+	risk_text(risk, sizeof(risk), o);
+	fsm_clip(cn, name);
+	if (c->planned)
+		fsm_fmt(o->what, sizeof(o->what), "begin planned failover %s%s",
+			cn, c->forced ? " (forced)" : "");
+	else
+		fsm_fmt(o->what, sizeof(o->what), "failover %s (disaster, %s)",
+			cn, risk);
+	if (failover_begin_check(f, name, o, &pi, &qi))
+		return o->code;
+	p = &f->pools[pi];
+	o->forced = c->forced || !c->planned;
+	reason_set(p->last_failover_reason, c->reason);
+	strcpy(o->reason, p->last_failover_reason);
+	if (c->planned) {
+		p->state = FSM_STATE_FAILING_OVER;
+		p->failover_since_ms = o->now;
+		fsm_fmt(o->what, sizeof(o->what),
+			"begin planned failover %s to %s (%s)%s", p->name,
+			f->pools[qi].name, risk, c->forced ? " (forced)" : "");
+		return FSM_OK;
+	}
+	cms = fail_over(f, p, &f->pools[qi], o->now);
+	fsm_fmt(o->what, sizeof(o->what), "failover %s to %s%s (disaster, %s)",
+		p->name, f->pools[qi].name, cms ? " with the cms" : "", risk);
+	return FSM_OK;
+}
+
+static int op_failover_complete(struct fsm *f,
+				const Poolpair__CmdFailoverComplete *c,
+				struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	char cn[CLIP_LEN], risk[96];
+	struct fsm_pool *p;
+	int pi, qi;
+	bool cms;
+
+	o->risk_records = c->data_at_risk_records;
+	o->risk_bytes = c->data_at_risk_bytes;
+	o->risk_ms = c->data_at_risk_ms;
+	risk_text(risk, sizeof(risk), o);
+	fsm_fmt(o->what, sizeof(o->what), "complete failover %s (%s)",
+		fsm_clip(cn, name), risk);
+	if (pool_and_pair(f, name, o, &pi, &qi))
+		return o->code;
+	p = &f->pools[pi];
+	if (need_state(p, FSM_STATE_FAILING_OVER, o) ||
+	    epoch_room(f, p, true, o))
+		return o->code;
+	cms = fail_over(f, p, &f->pools[qi], o->now);
+	fsm_fmt(o->what, sizeof(o->what), "complete failover %s to %s%s (%s)",
+		p->name, f->pools[qi].name, cms ? " with the cms" : "", risk);
+	return FSM_OK;
+}
+
+static int op_failover_abort(struct fsm *f, const Poolpair__CmdFailoverAbort *c,
+			     struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	char cn[CLIP_LEN];
+	struct fsm_pool *p;
+	int pi, qi;
+
+	fsm_fmt(o->what, sizeof(o->what), "abort failover %s",
+		fsm_clip(cn, name));
+	if (pool_and_pair(f, name, o, &pi, &qi))
+		return o->code;
+	p = &f->pools[pi];
+	if (need_state(p, FSM_STATE_FAILING_OVER, o))
+		return o->code;
+	p->state = FSM_STATE_NORMAL;
+	p->failover_since_ms = o->now;
+	reason_set(p->last_failover_reason, c->reason);
+	strcpy(o->reason, p->last_failover_reason);
+	return FSM_OK;
+}
+
+static int op_pool_recovering(struct fsm *f,
+			      const Poolpair__CmdPoolRecovering *c,
+			      struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	char cn[CLIP_LEN];
+	struct fsm_pool *p;
+	int pi, qi;
+
+	fsm_fmt(o->what, sizeof(o->what), "pool %s recovering",
+		fsm_clip(cn, name));
+	if (pool_and_pair(f, name, o, &pi, &qi))
+		return o->code;
+	p = &f->pools[pi];
+	if (need_state(p, FSM_STATE_FAILED_OVER, o))
+		return o->code;
+	p->state = FSM_STATE_RECOVERING;
+	p->failover_since_ms = o->now;
+	fsm_fmt(o->what, sizeof(o->what), "pool %s recovering (owner stays %s)",
+		p->name, p->owner);
+	return FSM_OK;
+}
+
+static int op_failback_begin(struct fsm *f, const Poolpair__CmdFailbackBegin *c,
+			     struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	char cn[CLIP_LEN];
+	struct fsm_pool *p;
+	int pi, qi;
+
+	fsm_fmt(o->what, sizeof(o->what), "begin failback %s%s",
+		fsm_clip(cn, name), c->forced ? " (forced)" : "");
+	if (pool_and_pair(f, name, o, &pi, &qi))
+		return o->code;
+	p = &f->pools[pi];
+	if (p->state == FSM_STATE_FAILED_OVER && !c->forced)
+		return fsm_fail(o, FSM_E_FAILED_OVER,
+				"pool %s is failed_over, not recovering: it "
+				"must report recovering first, or the failback "
+				"be forced",
+				p->name);
+	if (p->state != FSM_STATE_FAILED_OVER &&
+	    need_state(p, FSM_STATE_RECOVERING, o))
+		return o->code;
+	o->forced = c->forced;
+	p->state = FSM_STATE_FAILING_BACK;
+	p->failover_since_ms = o->now;
+	fsm_fmt(o->what, sizeof(o->what), "begin failback %s from %s%s",
+		p->name, p->owner, c->forced ? " (forced)" : "");
+	return FSM_OK;
+}
+
+static int op_failback_complete(struct fsm *f,
+				const Poolpair__CmdFailbackComplete *c,
+				struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	char cn[CLIP_LEN], from[FSM_NAME_LEN];
+	struct fsm_pool *p;
+	int pi, qi;
+
+	fsm_fmt(o->what, sizeof(o->what), "complete failback %s",
+		fsm_clip(cn, name));
+	if (pool_and_pair(f, name, o, &pi, &qi))
+		return o->code;
+	p = &f->pools[pi];
+	if (need_state(p, FSM_STATE_FAILING_BACK, o) ||
+	    epoch_room(f, p, false, o))
+		return o->code;
+	strcpy(from, p->owner);
+	name_set(p->owner, p->name);
+	p->epoch++;
+	p->state = FSM_STATE_NORMAL;
+	p->failover_since_ms = o->now;
+	fsm_fmt(o->what, sizeof(o->what), "complete failback %s from %s",
+		p->name, from);
+	return FSM_OK;
+}
+
+static int op_failback_abort(struct fsm *f, const Poolpair__CmdFailbackAbort *c,
+			     struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	char cn[CLIP_LEN];
+	struct fsm_pool *p;
+	int pi, qi;
+
+	fsm_fmt(o->what, sizeof(o->what), "abort failback %s",
+		fsm_clip(cn, name));
+	if (pool_and_pair(f, name, o, &pi, &qi))
+		return o->code;
+	p = &f->pools[pi];
+	if (need_state(p, FSM_STATE_FAILING_BACK, o))
+		return o->code;
+	p->state = FSM_STATE_RECOVERING;
+	p->failover_since_ms = o->now;
+	reason_set(p->last_failover_reason, c->reason);
+	strcpy(o->reason, p->last_failover_reason);
+	return FSM_OK;
+}
+
+static int op_cms_failover(struct fsm *f, const Poolpair__CmdCmsFailover *c,
+			   struct outcome *o)
+{
+	const struct fsm_pool *p, *q;
+	char from[FSM_NAME_LEN];
+	int pi, qi;
+
+	fsm_fmt(o->what, sizeof(o->what), "cms failover%s",
+		c->forced ? " (forced)" : "");
+	if (f->cms_active[0] == '\0')
+		return fsm_fail(o, FSM_E_NOT_FOUND,
+				"no CMS is placed: there is nothing to move");
+	pi = fsm_pool_index(f, f->cms_active);
+	if (pi < 0)
+		return fsm_fail(o, FSM_E_NOT_FOUND,
+				"pool %s of the active CMS is not defined",
+				f->cms_active);
+	p = &f->pools[pi];
+	if (p->pair[0] == '\0')
+		return fsm_fail(o, FSM_E_NOT_PAIRED,
+				"pool %s hosts the active CMS but is not "
+				"paired: there is no standby",
+				p->name);
+	qi = fsm_pool_index(f, p->pair);
+	if (qi < 0)
+		return fsm_fail(o, FSM_E_NOT_FOUND,
+				"pair %s of pool %s is not defined", p->pair,
+				p->name);
+	q = &f->pools[qi];
+	if (!c->forced && (q->state == FSM_STATE_FAILING_OVER ||
+			   q->state == FSM_STATE_FAILED_OVER))
+		return fsm_fail(
+		    o, FSM_E_PAIR_DOWN,
+		    "the pair of %s is %s (%s is %s): the CMS moves "
+		    "to it only when forced",
+		    p->name, state_words(q->state), q->name,
+		    fsm_failover_state_name(q->state));
+	if (f->cms_epoch == UINT64_MAX)
+		return fsm_fail(o, FSM_E_FULL,
+				"the cms epoch cannot be raised any more");
+	o->forced = c->forced;
+	strcpy(from, p->name);
+	name_set(f->cms_active, q->name);
+	f->cms_epoch++;
+	fsm_fmt(o->what, sizeof(o->what), "cms failover %s to %s%s", from,
+		f->cms_active, c->forced ? " (forced)" : "");
+	return FSM_OK;
+}
+
+/* Dispatch one failover decision (cmd->op_case is one of them). */
+static int apply_failover_op(struct fsm *f, const Poolpair__Command *cmd,
+			     struct outcome *o)
+{
+	switch (cmd->op_case) {
+	case POOLPAIR__COMMAND__OP_FAILOVER_BEGIN:
+		return op_failover_begin(f, cmd->failover_begin, o);
+	case POOLPAIR__COMMAND__OP_FAILOVER_COMPLETE:
+		return op_failover_complete(f, cmd->failover_complete, o);
+	case POOLPAIR__COMMAND__OP_FAILOVER_ABORT:
+		return op_failover_abort(f, cmd->failover_abort, o);
+	case POOLPAIR__COMMAND__OP_POOL_RECOVERING:
+		return op_pool_recovering(f, cmd->pool_recovering, o);
+	case POOLPAIR__COMMAND__OP_FAILBACK_BEGIN:
+		return op_failback_begin(f, cmd->failback_begin, o);
+	case POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE:
+		return op_failback_complete(f, cmd->failback_complete, o);
+	case POOLPAIR__COMMAND__OP_FAILBACK_ABORT:
+		return op_failback_abort(f, cmd->failback_abort, o);
+	case POOLPAIR__COMMAND__OP_CMS_FAILOVER:
+		return op_cms_failover(f, cmd->cms_failover, o);
+	default:
+		fsm_fmt(o->what, sizeof(o->what), "malformed command");
+		return fsm_fail(o, FSM_E_MALFORMED, "command has no operation");
+	}
+}
+
+int fsm_failover_check(const struct fsm *f, const char *pool, bool planned,
+		       struct fsm_result *res, bool *cms_moves)
+{
+	struct outcome o;
+	int pi = -1, qi = -1;
+
+	(void)planned; /* both kinds need the same state */
+	memset(&o, 0, sizeof(o));
+	failover_begin_check(f, fsm_str(pool), &o, &pi, &qi);
+	if (cms_moves != NULL)
+		*cms_moves = o.code == FSM_OK &&
+			     strcmp(f->cms_active, f->pools[pi].name) == 0;
+	if (res != NULL) {
+		memset(res, 0, sizeof(*res));
+		res->code = o.code;
+		if (o.code != FSM_OK)
+			strcpy(res->reason, o.reason);
+	}
+	return o.code;
 }
 
 /* Apply one decoded command to f. On refusal f is unchanged. */
@@ -758,6 +1240,21 @@ static int apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 		return op_set_policy(f, cmd->set_policy, o);
 	case POOLPAIR__COMMAND__OP_CMS_PLACE:
 		return op_cms_place(f, cmd->cms_place, o);
+	case POOLPAIR__COMMAND__OP_FAILOVER_BEGIN:
+	case POOLPAIR__COMMAND__OP_FAILOVER_COMPLETE:
+	case POOLPAIR__COMMAND__OP_FAILOVER_ABORT:
+	case POOLPAIR__COMMAND__OP_POOL_RECOVERING:
+	case POOLPAIR__COMMAND__OP_FAILBACK_BEGIN:
+	case POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE:
+	case POOLPAIR__COMMAND__OP_FAILBACK_ABORT:
+	case POOLPAIR__COMMAND__OP_CMS_FAILOVER:
+		if (is_step) {
+			fsm_fmt(o->what, sizeof(o->what), "failover decision");
+			return fsm_fail(o, FSM_E_INVALID,
+					"a failover decision cannot be a "
+					"topology step");
+		}
+		return apply_failover_op(f, cmd, o);
 	case POOLPAIR__COMMAND__OP_TOPOLOGY:
 		if (is_step) {
 			fsm_fmt(o->what, sizeof(o->what), "topology");
@@ -790,6 +1287,9 @@ static void record(struct fsm *f, uint64_t time_ms, const char *who,
 	h->code = o->code;
 	strcpy(h->reason, o->reason);
 	h->forced = o->forced;
+	h->data_at_risk_records = o->risk_records;
+	h->data_at_risk_bytes = o->risk_bytes;
+	h->data_at_risk_ms = o->risk_ms;
 	if (res != NULL) {
 		memset(res, 0, sizeof(*res));
 		res->code = o->code;
@@ -853,6 +1353,7 @@ int fsm_apply(struct fsm *f, const void *buf, size_t len,
 	sc.time_ms = cmd->time_ms;
 	sc.who = fsm_str(cmd->who);
 	sc.who_len = strlen(sc.who);
+	o.now = cmd->time_ms;
 	apply_op(f, cmd, false, &o);
 out:
 	record(f, sc.time_ms, sc.who, sc.who_len, &o, res);

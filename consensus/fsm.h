@@ -49,6 +49,8 @@ enum fsm_code {
 	FSM_E_FAILED_OVER,      /* not allowed while the pool is not in state normal */
 	FSM_E_NOT_PAIRED,       /* the pool has no pair */
 	FSM_E_NESTED,           /* a topology step is itself a topology */
+	FSM_E_PAIR_DOWN,        /* the pair (or CMS standby) is not normal: it cannot take over */
+	FSM_E_NOT_FAILED_OVER,  /* the pool is normal: there is no failover to go on with */
 	FSM_CODE_COUNT
 };
 
@@ -95,6 +97,8 @@ struct fsm_pool {
 	char owner[FSM_NAME_LEN];  /* pool that may write this user set */
 	uint64_t epoch;            /* raised by every change of owner */
 	int state;                 /* enum fsm_failover_state */
+	uint64_t failover_since_ms; /* time_ms of the command that set state */
+	char last_failover_reason[FSM_REASON_LEN]; /* of the last failover begin/abort or failback abort */
 };
 
 struct fsm_sba {
@@ -117,6 +121,12 @@ struct fsm_history {
 	int code;                  /* enum fsm_code */
 	char reason[FSM_REASON_LEN];
 	bool forced;
+	/* Data at risk named by a failover decision (0 otherwise): writes of
+	 * the user set not yet acknowledged by the pair, as the proposer
+	 * measured them. */
+	uint64_t data_at_risk_records;
+	uint64_t data_at_risk_bytes;
+	uint64_t data_at_risk_ms;
 };
 
 /* The whole state. Read it freely (loop thread); change it only through
@@ -162,6 +172,48 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len);
  * undecodable or out of bounds) the state is unchanged. Does not take
  * ownership of buf. */
 int fsm_restore(struct fsm *f, const void *buf, size_t len);
+
+/* Failover decisions (commands, see proto/control.proto), with the state
+ * of the pool P they need and what they do. Every refusal leaves the state
+ * unchanged; a command naming a bad pool is FSM_E_INVALID, an unknown one
+ * FSM_E_NOT_FOUND, an unpaired one FSM_E_NOT_PAIRED; a pool in state normal
+ * is FSM_E_NOT_FAILED_OVER for every step but the begin, any other wrong
+ * state FSM_E_FAILED_OVER. None of them may be a topology step
+ * (FSM_E_INVALID).
+ *
+ *   failover_begin    normal, owning itself, pair normal (else
+ *                     FSM_E_PAIR_DOWN). planned: -> failing_over. Not
+ *                     planned (disaster): as failover_complete at once.
+ *   failover_complete failing_over -> failed_over, owner = pair, epoch + 1;
+ *                     if P hosts the active CMS it moves to the pair first
+ *                     (cms_epoch + 1), in the same decision.
+ *   failover_abort    failing_over -> normal.
+ *   pool_recovering   failed_over -> recovering.
+ *   failback_begin    recovering (or failed_over when forced) -> failing_back.
+ *   failback_complete failing_back -> normal, owner = P, epoch + 1. The CMS
+ *                     stays where it is.
+ *   failback_abort    failing_back -> recovering.
+ *   cms_failover      the active CMS moves to the pair of its pool,
+ *                     cms_epoch + 1: FSM_E_NOT_FOUND without a CMS,
+ *                     FSM_E_NOT_PAIRED when its pool is unpaired,
+ *                     FSM_E_PAIR_DOWN when the pair is failing_over or
+ *                     failed_over (down) and the command is not forced.
+ * An epoch that cannot grow any more is FSM_E_FULL. Each success sets
+ * failover_since_ms of P to the command's time_ms; history entries carry
+ * forced (forced flag, or a disaster failover) and the data at risk given.
+ */
+
+/* Would a failover_begin of pool be accepted now? Read-only (--what-if):
+ * exactly the checks fsm_apply() makes for that command. planned is the
+ * kind asked about; both kinds need the same state today. pool is
+ * borrowed (NULL is taken as ""). res (may be NULL) receives the code and,
+ * on refusal, the reason apply would give; res->seq is 0. *cms_moves (may
+ * be NULL) is set to true when the failover would be accepted and pool
+ * hosts the active CMS, which then moves to the pair with the owner
+ * (at once for a disaster failover, at failover_complete for a planned
+ * one). Returns the code. */
+int fsm_failover_check(const struct fsm *f, const char *pool, bool planned,
+		       struct fsm_result *res, bool *cms_moves);
 
 /* Lookups; NULL when absent. Pointers valid until the next apply/restore. */
 const struct fsm_pool *fsm_pool_find(const struct fsm *f, const char *name);

@@ -15,12 +15,17 @@
 #define FSM_MAX_COMMAND_DEPTH 4
 #define CLIP_LEN 64 /* a name as shown in a summary or reason */
 
-/* Outcome of one operation while it is being applied. */
+/* Outcome of one operation while it is being applied. now is an input:
+ * the time_ms of the command (0 when it has none). */
 struct outcome {
 	int code;
 	char what[FSM_WHAT_LEN];
 	char reason[FSM_REASON_LEN];
 	bool forced;
+	uint64_t now;
+	uint64_t risk_records; /* data at risk named by a failover decision */
+	uint64_t risk_bytes;
+	uint64_t risk_ms;
 };
 
 /* ---- text helpers (fsm_check.c) ---- */

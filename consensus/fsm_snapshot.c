@@ -123,6 +123,8 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->owner = (char *)p->owner;
 		ps->epoch = p->epoch;
 		ps->state = (Poolpair__FailoverState)p->state;
+		ps->failover_since_ms = p->failover_since_ms;
+		ps->last_failover_reason = (char *)p->last_failover_reason;
 		s.pool_ptrs[i] = ps;
 	}
 	st.n_pools = f->n_pools;
@@ -162,6 +164,9 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		e->code = h->code;
 		e->reason = (char *)h->reason;
 		e->forced = h->forced;
+		e->data_at_risk_records = h->data_at_risk_records;
+		e->data_at_risk_bytes = h->data_at_risk_bytes;
+		e->data_at_risk_ms = h->data_at_risk_ms;
 		s.history_ptrs[n_hist++] = e;
 	}
 	st.n_history = n_hist;
@@ -262,6 +267,8 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		     !put_name(d->pair, ps->pair)) ||
 		    !put(d->unsupported_reason, FSM_REASON_LEN,
 			 ps->unsupported_reason) ||
+		    !put(d->last_failover_reason, FSM_REASON_LEN,
+			 ps->last_failover_reason) ||
 		    !put_name(d->owner, ps->owner) || ps->epoch == 0 ||
 		    (int)ps->state < FSM_STATE_NORMAL ||
 		    (int)ps->state > FSM_STATE_FAILING_BACK)
@@ -270,17 +277,25 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		d->pair_supported = ps->pair_supported;
 		d->epoch = ps->epoch;
 		d->state = (int)ps->state;
+		d->failover_since_ms = ps->failover_since_ms;
 		t->n_pools++;
 	}
 	/* Pairs are symmetric and consistent; owners are the pool or its
-	 * pair. */
+	 * pair, as the failover state says: the pool itself while normal or
+	 * failing over, its pair from failed over until failed back. An
+	 * unpaired pool is normal and owns itself; of two paired pools at
+	 * most one is not normal. */
 	for (i = 0; i < t->n_pools; i++) {
 		const struct fsm_pool *p = &t->pools[i];
 		int j;
 
+		bool owns_self = p->state == FSM_STATE_NORMAL ||
+				 p->state == FSM_STATE_FAILING_OVER;
+
 		if (p->pair[0] == '\0') {
 			if (!p->pair_supported ||
 			    p->unsupported_reason[0] != '\0' ||
+			    p->state != FSM_STATE_NORMAL ||
 			    strcmp(p->owner, p->name) != 0)
 				return false;
 			continue;
@@ -292,8 +307,9 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		    strcmp(t->pools[j].unsupported_reason,
 			   p->unsupported_reason) != 0 ||
 		    (p->pair_supported && p->unsupported_reason[0] != '\0') ||
-		    (strcmp(p->owner, p->name) != 0 &&
-		     strcmp(p->owner, p->pair) != 0))
+		    strcmp(p->owner, owns_self ? p->name : p->pair) != 0 ||
+		    (p->state != FSM_STATE_NORMAL &&
+		     t->pools[j].state != FSM_STATE_NORMAL))
 			return false;
 	}
 	return true;
@@ -325,6 +341,9 @@ static bool restore_history(struct fsm *t, const Poolpair__State *st)
 		h->time_ms = e->time_ms;
 		h->code = e->code;
 		h->forced = e->forced;
+		h->data_at_risk_records = e->data_at_risk_records;
+		h->data_at_risk_bytes = e->data_at_risk_bytes;
+		h->data_at_risk_ms = e->data_at_risk_ms;
 	}
 	return true;
 }

@@ -211,6 +211,142 @@ static Poolpair__Command *c_cms(const char *pool)
 	return c;
 }
 
+/* ---- failover decisions ---- */
+
+static Poolpair__Command *c_fo_begin(const char *pool, bool planned,
+				     bool forced, uint64_t records,
+				     uint64_t bytes, uint64_t ms,
+				     const char *reason)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdFailoverBegin *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failover_begin__init(b);
+	b->pool = dup(pool);
+	b->planned = planned;
+	b->forced = forced;
+	b->data_at_risk_records = records;
+	b->data_at_risk_bytes = bytes;
+	b->data_at_risk_ms = ms;
+	b->reason = dup(reason);
+	c->op_case = POOLPAIR__COMMAND__OP_FAILOVER_BEGIN;
+	c->failover_begin = b;
+	return c;
+}
+
+static Poolpair__Command *c_planned(const char *pool)
+{
+	return c_fo_begin(pool, true, false, 0, 0, 0, "maintenance");
+}
+
+static Poolpair__Command *c_disaster(const char *pool)
+{
+	return c_fo_begin(pool, false, false, 0, 0, 0, "site lost");
+}
+
+static Poolpair__Command *c_fo_complete(const char *pool, uint64_t records,
+					uint64_t bytes, uint64_t ms)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdFailoverComplete *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failover_complete__init(b);
+	b->pool = dup(pool);
+	b->data_at_risk_records = records;
+	b->data_at_risk_bytes = bytes;
+	b->data_at_risk_ms = ms;
+	c->op_case = POOLPAIR__COMMAND__OP_FAILOVER_COMPLETE;
+	c->failover_complete = b;
+	return c;
+}
+
+static Poolpair__Command *c_complete(const char *pool)
+{
+	return c_fo_complete(pool, 0, 0, 0);
+}
+
+static Poolpair__Command *c_fo_abort(const char *pool, const char *reason)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdFailoverAbort *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failover_abort__init(b);
+	b->pool = dup(pool);
+	b->reason = dup(reason);
+	c->op_case = POOLPAIR__COMMAND__OP_FAILOVER_ABORT;
+	c->failover_abort = b;
+	return c;
+}
+
+static Poolpair__Command *c_recovering(const char *pool)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdPoolRecovering *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_pool_recovering__init(b);
+	b->pool = dup(pool);
+	c->op_case = POOLPAIR__COMMAND__OP_POOL_RECOVERING;
+	c->pool_recovering = b;
+	return c;
+}
+
+static Poolpair__Command *c_fb_begin(const char *pool, bool forced)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdFailbackBegin *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failback_begin__init(b);
+	b->pool = dup(pool);
+	b->forced = forced;
+	c->op_case = POOLPAIR__COMMAND__OP_FAILBACK_BEGIN;
+	c->failback_begin = b;
+	return c;
+}
+
+static Poolpair__Command *c_fb_complete(const char *pool)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdFailbackComplete *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failback_complete__init(b);
+	b->pool = dup(pool);
+	c->op_case = POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE;
+	c->failback_complete = b;
+	return c;
+}
+
+static Poolpair__Command *c_fb_abort(const char *pool, const char *reason)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdFailbackAbort *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failback_abort__init(b);
+	b->pool = dup(pool);
+	b->reason = dup(reason);
+	c->op_case = POOLPAIR__COMMAND__OP_FAILBACK_ABORT;
+	c->failback_abort = b;
+	return c;
+}
+
+static Poolpair__Command *c_cms_failover(bool forced)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdCmsFailover *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_cms_failover__init(b);
+	b->forced = forced;
+	c->op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER;
+	c->cms_failover = b;
+	return c;
+}
+
+/* c with its time set to t. */
+static Poolpair__Command *at(uint64_t t, Poolpair__Command *c)
+{
+	c->time_ms = t;
+	return c;
+}
+
 /* A topology of n steps (ownership of the steps passes to it). */
 static Poolpair__Command *c_topology(size_t n, Poolpair__Command **steps)
 {
@@ -399,14 +535,16 @@ static void test_init_and_names(void **state)
 {
 	struct fsm *f = *state;
 	static const char *const names[FSM_CODE_COUNT] = {
-	    "ok",	 "malformed",	"invalid",    "exists",
-	    "not_found", "full",	"in_use",     "pair_edition",
-	    "pair_kind", "pair_os",	"pair_site",  "pair_already",
-	    "pair_self", "failed_over", "not_paired", "nested",
+	    "ok",	 "malformed",	 "invalid",
+	    "exists",	 "not_found",	 "full",
+	    "in_use",	 "pair_edition", "pair_kind",
+	    "pair_os",	 "pair_site",	 "pair_already",
+	    "pair_self", "failed_over",	 "not_paired",
+	    "nested",	 "pair_down",	 "not_failed_over",
 	};
 	static const int http[FSM_CODE_COUNT] = {
-	    0,	 400, 400, 409, 404, 507, 409, 409,
-	    409, 409, 409, 409, 409, 409, 409, 400,
+	    0,	 400, 400, 409, 404, 507, 409, 409, 409,
+	    409, 409, 409, 409, 409, 409, 400, 409, 409,
 	};
 	int i;
 
@@ -826,21 +964,6 @@ static void test_pair_refusals(void **state)
 
 /* ---- unpair ---- */
 
-static void set_west_failed_over(Poolpair__State *st)
-{
-	Poolpair__PoolState *w = st_pool(st, "pool-west");
-
-	w->state = POOLPAIR__FAILOVER_STATE__FAILOVER_FAILED_OVER;
-}
-
-static void set_west_owned_by_east(Poolpair__State *st)
-{
-	Poolpair__PoolState *w = st_pool(st, "pool-west");
-
-	set_str(&w->owner, "pool-east");
-	w->epoch = 2;
-}
-
 static void test_unpair(void **state)
 {
 	struct fsm *f = *state;
@@ -852,23 +975,23 @@ static void test_unpair(void **state)
 	refused(f, c_unpair("bad name"), FSM_E_INVALID, NULL);
 	ok(f, c_pair("pool-east", "pool-west", false));
 
-	assert_int_equal(restore_edited(f, set_west_failed_over), 0);
+	/* refused in every state of a failover of either pool */
+	ok(f, c_planned("pool-west"));
+	refused(f, c_unpair("pool-east"), FSM_E_FAILED_OVER,
+		"pool-west is failing_over");
+	refused(f, c_unpair("pool-west"), FSM_E_FAILED_OVER, "not normal");
+	ok(f, c_complete("pool-west"));
 	assert_int_equal(pool(f, "pool-west")->state, FSM_STATE_FAILED_OVER);
 	refused(f, c_unpair("pool-east"), FSM_E_FAILED_OVER,
 		"pool-west is failed_over");
 	refused(f, c_unpair("pool-west"), FSM_E_FAILED_OVER, "not normal");
-	fsm_init(f);
-	base(f);
-	ok(f, c_pair("pool-east", "pool-west", false));
-	assert_int_equal(restore_edited(f, set_west_owned_by_east), 0);
-	assert_string_equal(pool(f, "pool-west")->owner, "pool-east");
-	refused(f, c_unpair("pool-east"), FSM_E_FAILED_OVER,
-		"owned by pool-east");
+	ok(f, c_recovering("pool-west"));
 	refused(f, c_unpair("pool-west"), FSM_E_FAILED_OVER,
-		"owned by pool-east");
-	fsm_init(f);
-	base(f);
-	ok(f, c_pair("pool-east", "pool-west", false));
+		"pool-west is recovering");
+	ok(f, c_fb_begin("pool-west", false));
+	refused(f, c_unpair("pool-east"), FSM_E_FAILED_OVER,
+		"pool-west is failing_back");
+	ok(f, c_fb_complete("pool-west"));
 	ok(f, c_unpair("pool-west"));
 	assert_string_equal(last(f)->what, "unpair pool-west");
 	assert_string_equal(pool(f, "pool-east")->pair, "");
@@ -1800,6 +1923,673 @@ static void test_restore_refusals(void **state)
 	free(before);
 }
 
+/* ---- failover and failback ---- */
+
+/* pool name is in state, owned by owner, at epoch. */
+static void expect_pool(const struct fsm *f, const char *name, int state,
+			const char *owner, uint64_t epoch)
+{
+	const struct fsm_pool *p = pool(f, name);
+
+	assert_string_equal(fsm_failover_state_name(p->state),
+			    fsm_failover_state_name(state));
+	assert_string_equal(p->owner, owner);
+	assert_int_equal(p->epoch, epoch);
+}
+
+/* The invariants every applied state keeps: exactly one CMS on a defined
+ * pool (once placed), owners as the failover state says, unpaired pools
+ * normal, at most one pool of a pair not normal. */
+static void check_invariants(const struct fsm *f)
+{
+	unsigned i;
+
+	if (f->n_pools > 0) {
+		assert_true(f->cms_active[0] != '\0');
+		assert_non_null(fsm_pool_find(f, f->cms_active));
+		assert_true(f->cms_epoch >= 1);
+	}
+	for (i = 0; i < f->n_pools; i++) {
+		const struct fsm_pool *p = &f->pools[i];
+		const struct fsm_pool *q;
+		bool self = p->state == FSM_STATE_NORMAL ||
+			    p->state == FSM_STATE_FAILING_OVER;
+
+		assert_true(p->epoch >= 1);
+		if (p->pair[0] == '\0') {
+			assert_int_equal(p->state, FSM_STATE_NORMAL);
+			assert_string_equal(p->owner, p->name);
+			continue;
+		}
+		q = pool(f, p->pair);
+		assert_string_equal(p->owner, self ? p->name : p->pair);
+		assert_true(p->state == FSM_STATE_NORMAL ||
+			    q->state == FSM_STATE_NORMAL);
+	}
+}
+
+/* Last history entry is a success with this summary and forced flag. */
+static void expect_last(const struct fsm *f, const char *what, bool forced)
+{
+	const struct fsm_history *h = last(f);
+
+	assert_int_equal(h->code, FSM_OK);
+	assert_string_equal(h->what, what);
+	assert_int_equal(h->forced, forced);
+}
+
+static void test_failover_cycle(void **state)
+{
+	struct fsm *f = *state;
+	const struct fsm_history *h;
+
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	assert_string_equal(f->cms_active, "pool-east");
+	assert_int_equal(f->cms_epoch, 1);
+	expect_pool(f, "pool-east", FSM_STATE_NORMAL, "pool-east", 1);
+
+	/* normal -> failing_over: owner and epoch stay, the CMS stays */
+	ok(f,
+	   at(1000, c_fo_begin("pool-east", true, false, 0, 0, 0, "patching")));
+	expect_last(f,
+		    "begin planned failover pool-east to pool-west "
+		    "(nothing at risk)",
+		    false);
+	assert_string_equal(last(f)->reason, "patching");
+	expect_pool(f, "pool-east", FSM_STATE_FAILING_OVER, "pool-east", 1);
+	assert_int_equal(pool(f, "pool-east")->failover_since_ms, 1000);
+	assert_string_equal(pool(f, "pool-east")->last_failover_reason,
+			    "patching");
+	assert_string_equal(f->cms_active, "pool-east");
+	assert_int_equal(f->cms_epoch, 1);
+	check_invariants(f);
+
+	/* failing_over -> failed_over: CMS first, then owner = pair, 1 -> 2 */
+	ok(f, at(2000, c_fo_complete("pool-east", 0, 0, 0)));
+	expect_last(f,
+		    "complete failover pool-east to pool-west with the "
+		    "cms (nothing at risk)",
+		    false);
+	expect_pool(f, "pool-east", FSM_STATE_FAILED_OVER, "pool-west", 2);
+	assert_int_equal(pool(f, "pool-east")->failover_since_ms, 2000);
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 2);
+	check_invariants(f);
+
+	/* failed_over -> recovering: the pair still owns the user set */
+	ok(f, at(3000, c_recovering("pool-east")));
+	expect_last(f, "pool pool-east recovering (owner stays pool-west)",
+		    false);
+	expect_pool(f, "pool-east", FSM_STATE_RECOVERING, "pool-west", 2);
+	assert_int_equal(pool(f, "pool-east")->failover_since_ms, 3000);
+	check_invariants(f);
+
+	/* recovering -> failing_back */
+	ok(f, at(4000, c_fb_begin("pool-east", false)));
+	expect_last(f, "begin failback pool-east from pool-west", false);
+	expect_pool(f, "pool-east", FSM_STATE_FAILING_BACK, "pool-west", 2);
+	check_invariants(f);
+
+	/* failing_back -> normal: owner = itself, 2 -> 3; the CMS stays */
+	ok(f, at(5000, c_fb_complete("pool-east")));
+	expect_last(f, "complete failback pool-east from pool-west", false);
+	expect_pool(f, "pool-east", FSM_STATE_NORMAL, "pool-east", 3);
+	assert_int_equal(pool(f, "pool-east")->failover_since_ms, 5000);
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 2);
+	check_invariants(f);
+	/* the pair never changed */
+	expect_pool(f, "pool-west", FSM_STATE_NORMAL, "pool-west", 1);
+	/* who and when of each decision are in the history */
+	h = fsm_history_get(f, f->decisions - 2);
+	assert_non_null(h);
+	assert_int_equal(h->time_ms, 3000);
+	assert_string_equal(h->who, "operator@test");
+
+	/* the pair fails over in turn and takes the CMS back with it */
+	ok(f, c_disaster("pool-west"));
+	expect_pool(f, "pool-west", FSM_STATE_FAILED_OVER, "pool-east", 2);
+	assert_string_equal(f->cms_active, "pool-east");
+	assert_int_equal(f->cms_epoch, 3);
+	check_invariants(f);
+	/* the second cycle of pool-east goes 3 -> 4 -> 5 once west is back */
+	ok(f, c_fb_begin("pool-west", true));
+	ok(f, c_fb_complete("pool-west"));
+	ok(f, c_planned("pool-east"));
+	ok(f, c_complete("pool-east"));
+	expect_pool(f, "pool-east", FSM_STATE_FAILED_OVER, "pool-west", 4);
+	ok(f, c_fb_begin("pool-east", true));
+	ok(f, c_fb_complete("pool-east"));
+	expect_pool(f, "pool-east", FSM_STATE_NORMAL, "pool-east", 5);
+	check_invariants(f);
+}
+
+static void test_failover_disaster(void **state)
+{
+	struct fsm *f = *state;
+	const struct fsm_history *h;
+
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_pair("pool-east2", "pool-2022", true));
+	ok(f, at(777, c_fo_begin("pool-east", false, false, 12, 3482, 850,
+				 "site east lost")));
+	h = last(f);
+	assert_int_equal(h->code, FSM_OK);
+	assert_string_equal(h->what,
+			    "failover pool-east to pool-west with the cms "
+			    "(disaster, 12 records / 3.4 KB / 850 ms at risk)");
+	assert_true(h->forced); /* a disaster is a forced decision */
+	assert_int_equal(h->data_at_risk_records, 12);
+	assert_int_equal(h->data_at_risk_bytes, 3482);
+	assert_int_equal(h->data_at_risk_ms, 850);
+	assert_int_equal(h->time_ms, 777);
+	assert_string_equal(h->reason, "site east lost");
+	/* one decision: owner moved, epoch raised, CMS moved first */
+	expect_pool(f, "pool-east", FSM_STATE_FAILED_OVER, "pool-west", 2);
+	assert_int_equal(pool(f, "pool-east")->failover_since_ms, 777);
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 2);
+	check_invariants(f);
+
+	/* a pool whose pair is failed over cannot fail over */
+	refused(f, c_disaster("pool-west"), FSM_E_PAIR_DOWN,
+		"the pair of pool-west is failed over (pool-east is "
+		"failed_over)");
+	refused(f, c_planned("pool-west"), FSM_E_PAIR_DOWN,
+		"the pair of pool-west is failed over");
+
+	/* another pair, no CMS: units, singular, forced planned */
+	ok(f, c_fo_begin("pool-2022", false, true, 1, 512, 0, ""));
+	assert_string_equal(last(f)->what, "failover pool-2022 to pool-east2 "
+					   "(disaster, 1 record / 512 B / "
+					   "0 ms at risk)");
+	assert_true(last(f)->forced);
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 2);
+	expect_pool(f, "pool-2022", FSM_STATE_FAILED_OVER, "pool-east2", 2);
+	ok(f, c_fb_begin("pool-2022", true));
+	assert_string_equal(
+	    last(f)->what, "begin failback pool-2022 from pool-east2 (forced)");
+	assert_true(last(f)->forced);
+	ok(f, c_fb_complete("pool-2022"));
+	ok(f, c_fo_begin("pool-2022", true, true, 0, 5u * 1024 * 1024 + 1, 3,
+			 "x"));
+	assert_string_equal(last(f)->what,
+			    "begin planned failover pool-2022 to pool-east2 "
+			    "(0 records / 5.0 MB / 3 ms at risk) (forced)");
+	assert_true(last(f)->forced);
+	ok(f, c_fo_complete("pool-2022", 0, UINT64_MAX, 0));
+	assert_string_equal(last(f)->what,
+			    "complete failover pool-2022 to pool-east2 "
+			    "(0 records / 15.9 EB / 0 ms at risk)");
+	assert_false(last(f)->forced);
+	assert_int_equal(last(f)->data_at_risk_bytes, UINT64_MAX);
+	check_invariants(f);
+}
+
+static void test_failover_refusals(void **state)
+{
+	struct fsm *f = *state;
+	Poolpair__Command *steps[1];
+
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+
+	/* every command: bad name, unknown, unpaired */
+	refused(f, c_planned("bad name"), FSM_E_INVALID, "pool name");
+	refused(f, c_planned(""), FSM_E_INVALID, "pool name");
+	refused(f, c_planned("pool-none"), FSM_E_NOT_FOUND,
+		"pool pool-none is not defined");
+	refused(f, c_disaster("pool-std"), FSM_E_NOT_PAIRED,
+		"pool pool-std is not paired");
+	refused(f, c_complete("pool-none"), FSM_E_NOT_FOUND, "pool-none");
+	refused(f, c_complete("pool-std"), FSM_E_NOT_PAIRED, "pool-std");
+	refused(f, c_fo_abort("pool-std", "x"), FSM_E_NOT_PAIRED, "pool-std");
+	refused(f, c_recovering("pool-none"), FSM_E_NOT_FOUND, "pool-none");
+	refused(f, c_fb_begin("pool-std", true), FSM_E_NOT_PAIRED, "pool-std");
+	refused(f, c_fb_complete("x y"), FSM_E_INVALID, NULL);
+	refused(f, c_fb_abort("pool-none", ""), FSM_E_NOT_FOUND, "pool-none");
+
+	/* nothing but a begin applies to a normal pool */
+	refused(f, c_complete("pool-east"), FSM_E_NOT_FAILED_OVER,
+		"pool pool-east is normal, not failing_over");
+	refused(f, c_fo_abort("pool-east", "timeout"), FSM_E_NOT_FAILED_OVER,
+		"normal");
+	refused(f, c_recovering("pool-east"), FSM_E_NOT_FAILED_OVER, "normal");
+	refused(f, c_fb_begin("pool-east", false), FSM_E_NOT_FAILED_OVER,
+		"has not failed over");
+	refused(f, c_fb_begin("pool-east", true), FSM_E_NOT_FAILED_OVER,
+		"normal");
+	refused(f, c_fb_complete("pool-east"), FSM_E_NOT_FAILED_OVER, "normal");
+	refused(f, c_fb_abort("pool-east", ""), FSM_E_NOT_FAILED_OVER,
+		"normal");
+
+	/* failing_over */
+	ok(f, c_planned("pool-east"));
+	refused(f, c_planned("pool-east"), FSM_E_FAILED_OVER,
+		"pool pool-east is failing_over");
+	refused(f, c_disaster("pool-east"), FSM_E_FAILED_OVER,
+		"pool pool-east is failing_over");
+	refused(f, c_planned("pool-west"), FSM_E_PAIR_DOWN,
+		"the pair of pool-west is failing over");
+	refused(f, c_recovering("pool-east"), FSM_E_FAILED_OVER,
+		"pool pool-east is failing_over, not failed_over");
+	refused(f, c_fb_begin("pool-east", true), FSM_E_FAILED_OVER,
+		"not recovering");
+	refused(f, c_fb_complete("pool-east"), FSM_E_FAILED_OVER,
+		"not failing_back");
+	refused(f, c_remove_pool("pool-east"), FSM_E_FAILED_OVER,
+		"fail it back before removing it");
+	/* abort: back to normal, same owner and epoch, reason kept */
+	ok(f, at(4242, c_fo_abort("pool-east", "drain timed out")));
+	expect_last(f, "abort failover pool-east", false);
+	assert_string_equal(last(f)->reason, "drain timed out");
+	expect_pool(f, "pool-east", FSM_STATE_NORMAL, "pool-east", 1);
+	assert_int_equal(pool(f, "pool-east")->failover_since_ms, 4242);
+	assert_string_equal(pool(f, "pool-east")->last_failover_reason,
+			    "drain timed out");
+	assert_string_equal(f->cms_active, "pool-east");
+	assert_int_equal(f->cms_epoch, 1);
+
+	/* failed_over */
+	ok(f, c_disaster("pool-east"));
+	refused(f, c_complete("pool-east"), FSM_E_FAILED_OVER,
+		"pool pool-east is failed_over, not failing_over");
+	refused(f, c_fo_abort("pool-east", ""), FSM_E_FAILED_OVER,
+		"failed_over");
+	refused(f, c_fb_begin("pool-east", false), FSM_E_FAILED_OVER,
+		"must report recovering first");
+	refused(f, c_fb_abort("pool-east", ""), FSM_E_FAILED_OVER,
+		"not failing_back");
+	refused(f, c_remove_pool("pool-east"), FSM_E_FAILED_OVER,
+		"pool pool-east is failed_over");
+	refused(f, c_remove_pool("pool-west"), FSM_E_IN_USE, "paired");
+
+	/* recovering */
+	ok(f, c_recovering("pool-east"));
+	refused(f, c_recovering("pool-east"), FSM_E_FAILED_OVER,
+		"recovering, not failed_over");
+	refused(f, c_fb_complete("pool-east"), FSM_E_FAILED_OVER,
+		"pool pool-east is recovering, not failing_back");
+	refused(f, c_disaster("pool-east"), FSM_E_FAILED_OVER, "recovering");
+	refused(f, c_disaster("pool-west"), FSM_E_PAIR_DOWN,
+		"the pair of pool-west is recovering");
+
+	/* failing_back, and its abort back to recovering */
+	ok(f, c_fb_begin("pool-east", false));
+	refused(f, c_fb_begin("pool-east", true), FSM_E_FAILED_OVER,
+		"failing_back, not recovering");
+	refused(f, c_disaster("pool-west"), FSM_E_PAIR_DOWN, "is failing back");
+	ok(f, at(99, c_fb_abort("pool-east", "pair too slow")));
+	expect_last(f, "abort failback pool-east", false);
+	expect_pool(f, "pool-east", FSM_STATE_RECOVERING, "pool-west", 2);
+	assert_string_equal(pool(f, "pool-east")->last_failover_reason,
+			    "pair too slow");
+	assert_int_equal(pool(f, "pool-east")->failover_since_ms, 99);
+	refused(f, c_fb_abort("pool-east", ""), FSM_E_FAILED_OVER,
+		"recovering, not failing_back");
+	ok(f, c_fb_begin("pool-east", false));
+	ok(f, c_fb_complete("pool-east"));
+	expect_pool(f, "pool-east", FSM_STATE_NORMAL, "pool-east", 3);
+
+	/* failover decisions are not topology steps */
+	steps[0] = c_planned("pool-east");
+	refused(f, c_topology(1, steps), FSM_E_INVALID,
+		"a failover decision cannot be a topology step");
+	steps[0] = c_cms_failover(true);
+	refused(f, c_topology(1, steps), FSM_E_INVALID, "step 1");
+
+	/* free text of a reason is cleaned and bounded */
+	ok(f, c_fo_begin("pool-east", true, false, 0, 0, 0, "a\nb\x01"));
+	assert_string_equal(pool(f, "pool-east")->last_failover_reason, "a?b?");
+	ok(f, c_fo_abort("pool-east", ""));
+	assert_string_equal(pool(f, "pool-east")->last_failover_reason, "");
+	check_invariants(f);
+}
+
+static void set_east_epoch_max(Poolpair__State *st)
+{
+	st_pool(st, "pool-east")->epoch = UINT64_MAX;
+}
+
+static void set_cms_epoch_max(Poolpair__State *st)
+{
+	st->cms->epoch = UINT64_MAX;
+}
+
+static void test_failover_epoch_limit(void **state)
+{
+	struct fsm *f = *state;
+
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	assert_int_equal(restore_edited(f, set_east_epoch_max), 0);
+	refused(f, c_disaster("pool-east"), FSM_E_FULL,
+		"epoch of pool pool-east cannot be raised");
+	/* a planned one is refused at once: it could not complete */
+	refused(f, c_planned("pool-east"), FSM_E_FULL, "epoch");
+	assert_int_equal(fsm_failover_check(f, "pool-east", true, NULL, NULL),
+			 FSM_E_FULL);
+	/* reached mid-failover (from a snapshot): the complete is refused */
+	fsm_init(f);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_planned("pool-east"));
+	assert_int_equal(restore_edited(f, set_east_epoch_max), 0);
+	refused(f, c_complete("pool-east"), FSM_E_FULL, "epoch");
+	ok(f, c_fo_abort("pool-east", ""));
+	/* and mid-failback */
+	fsm_init(f);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_disaster("pool-east"));
+	ok(f, c_fb_begin("pool-east", true));
+	assert_int_equal(restore_edited(f, set_east_epoch_max), 0);
+	refused(f, c_fb_complete("pool-east"), FSM_E_FULL,
+		"epoch of pool pool-east cannot be raised");
+	ok(f, c_fb_abort("pool-east", ""));
+	fsm_init(f);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	assert_int_equal(restore_edited(f, set_cms_epoch_max), 0);
+	refused(f, c_disaster("pool-east"), FSM_E_FULL, "cms epoch");
+	refused(f, c_cms_failover(true), FSM_E_FULL, "cms epoch");
+	/* a pool without the CMS is not held back by the CMS epoch */
+	ok(f, c_disaster("pool-west"));
+}
+
+static void test_cms_failover(void **state)
+{
+	struct fsm *f = *state;
+
+	refused(f, c_cms_failover(false), FSM_E_NOT_FOUND, "no CMS is placed");
+	base(f);
+	refused(f, c_cms_failover(false), FSM_E_NOT_PAIRED,
+		"pool pool-east hosts the active CMS but is not paired");
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_cms_failover(false));
+	expect_last(f, "cms failover pool-east to pool-west", false);
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 2);
+	/* user sets do not move with the CMS */
+	expect_pool(f, "pool-east", FSM_STATE_NORMAL, "pool-east", 1);
+	expect_pool(f, "pool-west", FSM_STATE_NORMAL, "pool-west", 1);
+	ok(f, c_cms_failover(true));
+	expect_last(f, "cms failover pool-west to pool-east (forced)", true);
+	assert_string_equal(f->cms_active, "pool-east");
+	assert_int_equal(f->cms_epoch, 3);
+	check_invariants(f);
+
+	/* the standby is down: only a forced move goes there */
+	ok(f, c_planned("pool-west"));
+	refused(f, c_cms_failover(false), FSM_E_PAIR_DOWN,
+		"the pair of pool-east is failing over (pool-west is "
+		"failing_over)");
+	ok(f, c_complete("pool-west"));
+	assert_string_equal(f->cms_active, "pool-east"); /* not on west */
+	refused(f, c_cms_failover(false), FSM_E_PAIR_DOWN, "failed over");
+	ok(f, c_recovering("pool-west"));
+	/* recovering: its agent is back, the CMS may go there */
+	ok(f, c_cms_failover(false));
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 4);
+	ok(f, c_cms_failover(false));
+	ok(f, c_fb_begin("pool-west", false));
+	ok(f, c_fb_complete("pool-west"));
+	ok(f, c_disaster("pool-west"));
+	ok(f, c_cms_failover(true));
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 6);
+	assert_true(last(f)->forced);
+	check_invariants(f);
+
+	/* the host of the CMS cannot be removed while it hosts it */
+	fsm_init(f);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_cms_failover(false));
+	ok(f, c_unpair("pool-east"));
+	ok(f, c_remove_pool("pool-east"));
+	refused(f, c_remove_pool("pool-west"), FSM_E_IN_USE, "CMS");
+}
+
+/* Agreement of fsm_failover_check() with fsm_apply() of a failover begin,
+ * for every pool name in every state a random walk of failover decisions
+ * reaches; the walk also keeps the invariants and round-trips snapshots
+ * byte for byte. */
+static void test_failover_check_agrees(void **state)
+{
+	static const char *const names[] = {
+	    "pool-east", "pool-west", "pool-east2", "pool-2022", "pool-std",
+	    "pool-virt", "pool-none", "bad name",   "",
+	};
+	const size_t n_names = sizeof(names) / sizeof(names[0]);
+	struct fsm *f = *state;
+	struct fsm *g = malloc(sizeof(*g));
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	unsigned step, accepted = 0, refusals = 0, cms_moves_seen = 0;
+	size_t i;
+	int k;
+
+	assert_non_null(g);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_pair("pool-east2", "pool-2022", true));
+	for (step = 0; step < 600; step++) {
+		const char *name = names[next_random(&seed) % 4];
+		void *a, *b;
+		size_t alen, blen;
+
+		/* the check against apply, for every name and kind */
+		for (i = 0; i < n_names; i++) {
+			for (k = 0; k < 2; k++) {
+				struct fsm_result want, got;
+				bool moves = !k, cms_before;
+				const char *host;
+				int rc;
+
+				memcpy(g, f, sizeof(*g));
+				rc = fsm_failover_check(f, names[i], k == 1,
+							&got, &moves);
+				assert_int_equal(rc, got.code);
+				assert_int_equal(got.seq, 0);
+				assert_memory_equal(f, g, sizeof(*f));
+				cms_before =
+				    strcmp(g->cms_active, names[i]) == 0;
+				run(g,
+				    k == 1 ? c_planned(names[i])
+					   : c_disaster(names[i]),
+				    &want);
+				assert_int_equal(got.code, want.code);
+				assert_string_equal(got.reason, want.reason);
+				if (want.code != FSM_OK) {
+					assert_false(moves);
+					refusals++;
+					continue;
+				}
+				accepted++;
+				if (k == 1) /* planned: it moves at complete */
+					ok(g, c_complete(names[i]));
+				host = g->cms_active;
+				assert_int_equal(
+				    moves,
+				    cms_before && strcmp(host, names[i]) != 0);
+				cms_moves_seen += moves;
+			}
+		}
+		assert_int_equal(fsm_failover_check(f, NULL, true, NULL, NULL),
+				 FSM_E_INVALID);
+
+		/* one random decision */
+		switch (next_random(&seed) % 9) {
+		case 0:
+			run(f, c_planned(name), NULL);
+			break;
+		case 1:
+			run(f, c_disaster(name), NULL);
+			break;
+		case 2:
+			run(f, c_complete(name), NULL);
+			break;
+		case 3:
+			run(f, c_fo_abort(name, "timeout"), NULL);
+			break;
+		case 4:
+			run(f, c_recovering(name), NULL);
+			break;
+		case 5:
+			run(f, c_fb_begin(name, next_random(&seed) % 2), NULL);
+			break;
+		case 6:
+		case 7:
+			run(f, c_fb_complete(name), NULL);
+			break;
+		default:
+			run(f, c_cms_failover(next_random(&seed) % 2), NULL);
+			break;
+		}
+		check_invariants(f);
+		assert_int_equal(fsm_snapshot(f, &a, &alen), 0);
+		fsm_init(g);
+		assert_int_equal(fsm_restore(g, a, alen), 0);
+		assert_int_equal(fsm_snapshot(g, &b, &blen), 0);
+		assert_int_equal(alen, blen);
+		assert_memory_equal(a, b, alen);
+		assert_same_state(f, g);
+		free(a);
+		free(b);
+	}
+	/* the walk did reach both answers, and CMS moves */
+	assert_true(accepted > 100);
+	assert_true(refusals > 100);
+	assert_true(cms_moves_seen > 10);
+	free(g);
+}
+
+/* Snapshot f, restore into g and compare bytes, state and history. */
+static void round_trip(const struct fsm *f, struct fsm *g)
+{
+	void *a, *b;
+	size_t alen, blen;
+	uint64_t seq;
+
+	assert_int_equal(fsm_snapshot(f, &a, &alen), 0);
+	fsm_init(g);
+	assert_int_equal(fsm_restore(g, a, alen), 0);
+	assert_int_equal(fsm_snapshot(g, &b, &blen), 0);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	assert_same_state(f, g);
+	assert_int_equal(f->decisions, g->decisions);
+	for (seq = 1; seq <= f->decisions; seq++) {
+		const struct fsm_history *x = fsm_history_get(f, seq);
+		const struct fsm_history *y = fsm_history_get(g, seq);
+
+		assert_non_null(x);
+		assert_non_null(y);
+		assert_memory_equal(x, y, sizeof(*x));
+	}
+	free(a);
+	free(b);
+}
+
+static void test_failover_snapshot_mid_cycle(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *g = malloc(sizeof(*g));
+	void *a, *b;
+	size_t alen, blen;
+
+	assert_non_null(g);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, at(10, c_fo_begin("pool-east", true, true, 3, 4096, 20,
+				"rolling upgrade")));
+	round_trip(f, g);
+	assert_int_equal(pool(g, "pool-east")->state, FSM_STATE_FAILING_OVER);
+	assert_string_equal(pool(g, "pool-east")->last_failover_reason,
+			    "rolling upgrade");
+	assert_int_equal(pool(g, "pool-east")->failover_since_ms, 10);
+	assert_int_equal(last(g)->data_at_risk_bytes, 4096);
+	assert_true(last(g)->forced);
+	ok(f, at(20, c_fo_complete("pool-east", 1, 2, 3)));
+	round_trip(f, g);
+	assert_string_equal(g->cms_active, "pool-west");
+	ok(f, c_recovering("pool-east"));
+	round_trip(f, g);
+	ok(f, c_fb_begin("pool-east", false));
+	round_trip(f, g);
+
+	/* both go on the same way */
+	ok(f, c_fb_complete("pool-east"));
+	ok(g, c_fb_complete("pool-east"));
+	ok(f, c_disaster("pool-west"));
+	ok(g, c_disaster("pool-west"));
+	assert_int_equal(fsm_snapshot(f, &a, &alen), 0);
+	assert_int_equal(fsm_snapshot(g, &b, &blen), 0);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	free(a);
+	free(b);
+	round_trip(f, g);
+	free(g);
+}
+
+static void edit_failed_over_owning_self(Poolpair__State *st)
+{
+	st_pool(st, "pool-east")->state =
+	    POOLPAIR__FAILOVER_STATE__FAILOVER_FAILED_OVER;
+}
+
+static void edit_normal_owned_by_pair(Poolpair__State *st)
+{
+	set_str(&st_pool(st, "pool-west")->owner, "pool-east");
+}
+
+static void edit_both_failed_over(Poolpair__State *st)
+{
+	Poolpair__PoolState *w = st_pool(st, "pool-west");
+
+	w->state = POOLPAIR__FAILOVER_STATE__FAILOVER_FAILED_OVER;
+	set_str(&w->owner, "pool-east");
+}
+
+static void edit_unpaired_failing_over(Poolpair__State *st)
+{
+	st_pool(st, "pool-std")->state =
+	    POOLPAIR__FAILOVER_STATE__FAILOVER_FAILING_OVER;
+}
+
+static void edit_long_failover_reason(Poolpair__State *st)
+{
+	char r[FSM_REASON_LEN + 1];
+
+	memset(r, 'r', FSM_REASON_LEN);
+	r[FSM_REASON_LEN] = '\0';
+	set_str(&st_pool(st, "pool-east")->last_failover_reason, r);
+}
+
+static void test_failover_restore_refusals(void **state)
+{
+	struct fsm *f = *state;
+
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_disaster("pool-east"));
+	restore_refused(f, edit_normal_owned_by_pair);
+	restore_refused(f, edit_both_failed_over);
+	restore_refused(f, edit_unpaired_failing_over);
+	restore_refused(f, edit_long_failover_reason);
+	assert_int_equal(restore_edited(f, edit_nothing), 0);
+	ok(f, c_fb_begin("pool-east", true));
+	ok(f, c_fb_complete("pool-east"));
+	restore_refused(f, edit_failed_over_owning_self);
+	restore_refused(f, edit_normal_owned_by_pair);
+	assert_int_equal(restore_edited(f, edit_nothing), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1839,6 +2629,14 @@ int main(void)
 	    T(test_history_ring),
 	    T(test_snapshot_round_trip),
 	    T(test_restore_refusals),
+	    T(test_failover_cycle),
+	    T(test_failover_disaster),
+	    T(test_failover_refusals),
+	    T(test_failover_epoch_limit),
+	    T(test_cms_failover),
+	    T(test_failover_check_agrees),
+	    T(test_failover_snapshot_mid_cycle),
+	    T(test_failover_restore_refusals),
 #undef T
 	};
 
