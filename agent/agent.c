@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/api.h"
+#include "agent/content.h"
 #include "agent/log.h"
 #include "agent/notify.h"
 #include "agent/users.h"
@@ -121,6 +122,7 @@ static void close_all(struct agent *a)
 		return;
 	agent_set_state(a, AGENT_CLOSING);
 	members_close(&a->members);
+	failover_close(&a->failover);
 	users_close(a);
 	dataplane_close(&a->data);
 	if (a->api.state == HTTP_SERVER_RUNNING && a->api.loop != NULL) {
@@ -232,6 +234,13 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	}
 	node_set_applied_cb(&a->node, on_applied, a);
 
+	rv = failover_init(&a->failover, a);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "failover: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+
 	rv = members_init(&a->members, a);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "members: %s",
@@ -252,6 +261,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		      : cfg->listen_api.host;
 	hc.port = cfg->listen_api.port;
 	hc.on_done = api_on_done;
+	hc.stream_match = content_stream_match;
 	rv = http_server_init(&a->api, loop, &hc, api_handle, a);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "api listen %s: %s",
@@ -286,6 +296,12 @@ int agent_start(struct agent *a)
 					    a->cfg.n_bootstrap == 0);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "members: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+	rv = failover_start(&a->failover);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "failover: %s",
 			 uv_strerror(rv));
 		return rv;
 	}

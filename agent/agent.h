@@ -13,6 +13,7 @@
 
 #include "agent/config.h"
 #include "agent/dataplane.h"
+#include "agent/failover.h"
 #include "agent/http.h"
 #include "agent/members.h"
 #include "agent/metrics.h"
@@ -35,6 +36,7 @@ struct agent {
 	struct http_server api;
 	struct members members;
 	struct dataplane data;   /* pool agents: the store */
+	struct failover failover; /* leader: failovers and failbacks */
 	struct metrics metrics;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;

@@ -592,30 +592,59 @@ static void member_remove(struct agent *a, struct http_request *req,
 static void heartbeat(struct agent *a, struct http_request *req)
 {
 	json_error_t jerr;
-	json_t *root;
+	json_t *root, *sets = NULL, *v;
 	json_int_t id = 0, applied = 0;
+	struct members_set_report rep[MEMBERS_SETS];
+	unsigned n = 0;
+	size_t i;
 
 	if (redirect_to_leader(a, req))
 		return;
-	root =
-	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+			  &jerr);
 	if (root == NULL ||
-	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I}", "id", &id,
-			   "applied", &applied) != 0 ||
-	    id <= 0 || applied < 0) {
-		json_decref(root);
-		http_respond_error(req, 400, "bad_json",
-				   "heartbeat body must be {\"id\": N, "
-				   "\"applied\": N}");
-		return;
+	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I, s?o}", "id",
+			   &id, "applied", &applied, "sets", &sets) != 0 ||
+	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)))
+		goto bad;
+	memset(rep, 0, sizeof rep);
+	json_array_foreach (sets, i, v) {
+		const char *us;
+		json_int_t lr, lb, lms;
+		int drained;
+
+		if (n == MEMBERS_SETS)
+			break;
+		if (json_unpack_ex(v, &jerr, JSON_STRICT,
+				   "{s:s, s:I, s:I, s:I, s:b}", "user_set", &us,
+				   "lag_records", &lr, "lag_bytes", &lb,
+				   "lag_ms", &lms, "drained", &drained) != 0 ||
+		    lr < 0 || lb < 0 || lms < 0 ||
+		    strlen(us) >= sizeof rep[n].user_set)
+			goto bad;
+		snprintf(rep[n].user_set, sizeof rep[n].user_set, "%s", us);
+		rep[n].lag_records = (uint64_t)lr;
+		rep[n].lag_bytes = (uint64_t)lb;
+		rep[n].lag_ms = (uint64_t)lms;
+		rep[n].drained = drained != 0;
+		n++;
 	}
 	json_decref(root);
-	members_heartbeat_seen(&a->members, (uint64_t)id, (uint64_t)applied);
+	members_heartbeat_seen(&a->members, (uint64_t)id, (uint64_t)applied,
+			       rep, n);
 	respond_json(req, 200,
-		     json_pack("{s:I, s:I}", "term",
+		     json_pack("{s:I, s:I, s:I}", "term",
 			       (json_int_t)node_term(&a->node), "leader",
-			       (json_int_t)a->cfg.agent_id),
+			       (json_int_t)a->cfg.agent_id, "lease_ms",
+			       (json_int_t)members_lease_grant(&a->members)),
 		     NULL);
+	return;
+bad:
+	json_decref(root);
+	http_respond_error(req, 400, "bad_json",
+			   "heartbeat body must be {\"id\": N, \"applied\": "
+			   "N, \"sets\": [{\"user_set\", \"lag_records\", "
+			   "\"lag_bytes\", \"lag_ms\", \"drained\"}]}");
 }
 
 static void register_member(struct agent *a, struct http_request *req)
@@ -973,6 +1002,8 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 	}
+	if (failover_route(&a->failover, req))
+		return;
 	if (users_route(a, req))
 		return;
 	if (strcmp(p, "/v1/internal/register") == 0) {
@@ -1019,6 +1050,8 @@ void api_handle(struct http_request *req)
 		free(text);
 		return;
 	}
+	if (strcmp(req->path, "/readyz") == 0 && users_route(a, req))
+		return;
 	if (strncmp(req->path, "/v1/", 4) == 0) {
 		route_v1(a, req);
 		return;

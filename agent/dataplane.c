@@ -190,6 +190,7 @@ static void streams_stop(struct dataplane *dp)
 	dp->pair[0] = '\0';
 	dp->peer_addr[0] = '\0';
 	dp->n_owned = 0;
+	dp->n_received = 0;
 }
 
 /* ---- sync mode ---- */
@@ -371,6 +372,93 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 	LOG_INFO(MOD_REPL, "replicating %s <-> %s", me->name, me->pair);
 }
 
+#define FENCE_NS (30ULL * 1000000000ULL)
+
+static void streams_reconcile(struct dataplane *dp);
+
+static void streams_reconcile_again(struct dataplane *dp)
+{
+	streams_reconcile(dp);
+}
+
+static bool fenced(struct dataplane *dp, const char *user_set)
+{
+	const struct fsm_pool *p = fsm_pool_find(&dp->agent->fsm, user_set);
+	uint64_t now = uv_hrtime();
+
+	/* until the takeover is decided (the epoch moves) or given up */
+	for (unsigned i = 0; i < dp->n_fenced; i++)
+		if (strcmp(dp->fenced[i].user_set, user_set) == 0)
+			return now - dp->fenced[i].since_ns < FENCE_NS &&
+			       p != NULL && p->epoch == dp->fenced[i].epoch;
+	return false;
+}
+
+/* The user sets the receiver takes now: those the pair owns, except one
+ * we are taking over (fenced) and our own while its divergent tail is not
+ * archived yet. */
+static unsigned receiver_sets(struct dataplane *dp, const struct fsm_pool *me,
+			      const char **out, unsigned max)
+{
+	const char *all[FSM_MAX_POOLS];
+	unsigned n = owned_by(&dp->agent->fsm, me->pair, all, FSM_MAX_POOLS);
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n && k < max; i++) {
+		if (fenced(dp, all[i]))
+			continue;
+		if (strcmp(all[i], me->name) == 0 &&
+		    dp->diverted_epoch != me->epoch)
+			continue;
+		out[k++] = all[i];
+	}
+	return k;
+}
+
+static void divert_done(void *arg, int status, const char *errmsg)
+{
+	(void)arg;
+	if (status != 0)
+		LOG_ERROR(MOD, "archiving the never-shipped tail: %s", errmsg);
+}
+
+static void divert_positions(void *arg, int status,
+			     const struct store_positions *ps)
+{
+	struct dataplane *dp = arg;
+	const struct fsm_pool *me = fsm_pool_find(&dp->agent->fsm,
+						  dp->agent->cfg.pool);
+
+	dp->diverting = false;
+	if (status != 0 || me == NULL || dp->state != DP_OPEN) {
+		LOG_WARN(MOD, "positions for the divergence check: %s",
+			 status != 0 ? ps->errmsg : "state changed");
+		return;
+	}
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct store_position *pos = &ps->v[i];
+		uint64_t keep;
+
+		if (strcmp(pos->user_set, me->name) != 0 || pos->lane < 0 ||
+		    pos->lane > 1)
+			continue;
+		keep = me->takeover_seq[pos->lane];
+		if (pos->head_seq <= keep && pos->lag_records == 0)
+			continue;
+		LOG_WARN(MOD,
+			 "%s lane %d: %" PRIu64 " records written here after "
+			 "seq %" PRIu64 " never reached %s: moving them to the "
+			 "divergence archive",
+			 me->name, pos->lane,
+			 pos->head_seq > keep ? pos->head_seq - keep : 0, keep,
+			 me->pair);
+		store_divert_tail(&dp->store, me->name, pos->lane, keep,
+				  divert_done, dp);
+	}
+	dp->diverted_epoch = me->epoch;
+	streams_reconcile_again(dp);
+}
+
 /* Bring sender and receiver in line with the applied state. */
 static void streams_reconcile(struct dataplane *dp)
 {
@@ -402,23 +490,122 @@ static void streams_reconcile(struct dataplane *dp)
 			snprintf(dp->peer_addr, sizeof dp->peer_addr, "%s",
 				 addr);
 	}
+	/* back after a failover: archive our never-shipped tail first */
+	if (strcmp(me->owner, me->name) != 0 && dp->diverted_epoch != me->epoch &&
+	    !dp->diverting) {
+		if (store_stream_positions(&dp->store, divert_positions, dp) ==
+		    0)
+			dp->diverting = true;
+	} else if (strcmp(me->owner, me->name) == 0) {
+		dp->diverted_epoch = me->epoch;
+	}
 	n_mine = owned_by(f, me->name, mine, SENDER_MAX_USER_SETS);
 	same = n_mine == dp->n_owned;
 	for (unsigned i = 0; same && i < n_mine; i++)
 		same = strcmp(mine[i], dp->owned[i]) == 0;
 	if (!same && dp->sender != NULL) {
-		const char *theirs[FSM_MAX_POOLS];
-		unsigned n_theirs =
-		    owned_by(f, me->pair, theirs, RECEIVER_MAX_USER_SETS);
-
 		sender_set_user_sets(dp->sender, mine, n_mine);
-		if (dp->receiver != NULL)
-			receiver_set_user_sets(dp->receiver, theirs, n_theirs);
 		dp->n_owned = 0;
 		for (unsigned i = 0; i < n_mine; i++)
 			snprintf(dp->owned[dp->n_owned++], FSM_NAME_LEN, "%s",
 				 mine[i]);
 	}
+	if (dp->receiver != NULL) {
+		const char *theirs[FSM_MAX_POOLS];
+		unsigned n_theirs =
+		    receiver_sets(dp, me, theirs, RECEIVER_MAX_USER_SETS);
+		bool rsame = n_theirs == dp->n_received;
+
+		for (unsigned i = 0; rsame && i < n_theirs; i++)
+			rsame = strcmp(theirs[i], dp->received[i]) == 0;
+		if (!rsame) {
+			receiver_set_user_sets(dp->receiver, theirs, n_theirs);
+			dp->n_received = 0;
+			for (unsigned i = 0; i < n_theirs; i++)
+				snprintf(dp->received[dp->n_received++],
+					 FSM_NAME_LEN, "%s", theirs[i]);
+		}
+	}
+}
+
+/* ---- takeover ---- */
+
+struct takeover {
+	struct dataplane *dp;
+	char user_set[FSM_NAME_LEN];
+	dataplane_takeover_cb cb;
+	void *arg;
+};
+
+static void takeover_positions(void *arg, int status,
+			       const struct store_positions *ps)
+{
+	struct takeover *t = arg;
+	uint64_t seq[2] = {0, 0};
+
+	if (status == 0) {
+		for (size_t i = 0; i < ps->n; i++) {
+			const struct store_position *pos = &ps->v[i];
+			uint64_t at;
+
+			if (strcmp(pos->user_set, t->user_set) != 0 ||
+			    pos->lane < 0 || pos->lane > 1)
+				continue;
+			at = pos->applied_seq > pos->head_seq ? pos->applied_seq
+							      : pos->head_seq;
+			seq[pos->lane] = at;
+		}
+	}
+	t->cb(t->arg, status, seq[0], seq[1]);
+	free(t);
+}
+
+int dataplane_takeover(struct dataplane *dp, const char *user_set,
+		       dataplane_takeover_cb cb, void *arg)
+{
+	const struct fsm_pool *me = fsm_pool_find(&dp->agent->fsm,
+						  dp->agent->cfg.pool);
+	struct takeover *t;
+	unsigned i;
+	int rv;
+
+	if (dp->state != DP_OPEN || me == NULL)
+		return STORE_E_CLOSING;
+	if (strcmp(me->pair, user_set) != 0)
+		return STORE_E_INVALID; /* only the pair's user set */
+	for (i = 0; i < dp->n_fenced; i++)
+		if (strcmp(dp->fenced[i].user_set, user_set) == 0)
+			break;
+	if (i == dp->n_fenced) {
+		if (i == sizeof dp->fenced / sizeof dp->fenced[0])
+			i = 0;
+		else
+			dp->n_fenced++;
+		snprintf(dp->fenced[i].user_set, sizeof dp->fenced[i].user_set,
+			 "%s", user_set);
+	}
+	dp->fenced[i].since_ns = uv_hrtime();
+	{
+		const struct fsm_pool *u =
+		    fsm_pool_find(&dp->agent->fsm, user_set);
+
+		dp->fenced[i].epoch = u != NULL ? u->epoch : 0;
+	}
+	streams_reconcile(dp); /* the receiver stops taking it now */
+	t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return STORE_E_NOMEM;
+	t->dp = dp;
+	snprintf(t->user_set, sizeof t->user_set, "%s", user_set);
+	t->cb = cb;
+	t->arg = arg;
+	/* queued after every apply already in flight: the position is
+	 * final */
+	rv = store_stream_positions(&dp->store, takeover_positions, t);
+	if (rv != 0)
+		free(t);
+	LOG_INFO(MOD_REPL, "taking over %s", user_set);
+	return rv;
 }
 
 void dataplane_written(struct dataplane *dp)
@@ -477,6 +664,151 @@ json_t *dataplane_backup_status(struct dataplane *dp)
 			      "error", st.last_error));
 	}
 	return arr;
+}
+
+void dataplane_note_write(struct dataplane *dp, const char *user_set,
+			  int lane, uint64_t seq)
+{
+	unsigned i;
+
+	if (lane < 0 || lane > 1)
+		return;
+	for (i = 0; i < dp->n_written; i++)
+		if (strcmp(dp->written[i].user_set, user_set) == 0)
+			break;
+	if (i == dp->n_written) {
+		if (i == FSM_MAX_POOLS)
+			return;
+		snprintf(dp->written[i].user_set,
+			 sizeof dp->written[i].user_set, "%s", user_set);
+		dp->written[i].seq[0] = dp->written[i].seq[1] = 0;
+		dp->n_written++;
+	}
+	if (seq > dp->written[i].seq[lane])
+		dp->written[i].seq[lane] = seq;
+}
+
+bool dataplane_drained(struct dataplane *dp, const char *user_set)
+{
+	uint64_t written[2] = {0, 0};
+
+	if (dp->sender == NULL)
+		return false;
+	for (unsigned i = 0; i < dp->n_written; i++)
+		if (strcmp(dp->written[i].user_set, user_set) == 0) {
+			written[0] = dp->written[i].seq[0];
+			written[1] = dp->written[i].seq[1];
+		}
+	for (int lane = 0; lane < 2; lane++) {
+		struct sender_stats st;
+		uint64_t acked = 0;
+		uint64_t head = written[lane];
+
+		if (sender_stats_get(dp->sender, user_set, lane, &st) == 0 &&
+		    st.head_seq > head)
+			head = st.head_seq;
+		if (sender_acked(dp->sender, user_set, lane, &acked) != 0)
+			acked = 0;
+		if (acked < head)
+			return false;
+	}
+	return true;
+}
+
+int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
+			char *why, size_t len)
+{
+	struct agent *a = dp->agent;
+
+	if (strcmp(p->owner, a->cfg.pool) != 0) {
+		snprintf(why, len, "the user set of %s is owned by %s", p->name,
+			 p->owner);
+		return 421;
+	}
+	if (dp->state != DP_OPEN) {
+		snprintf(why, len, "the store is not open");
+		return 503;
+	}
+	if (p->state == FSM_STATE_FAILING_OVER) {
+		snprintf(why, len,
+			 "%s is failing over: writes are stopped while its "
+			 "changes drain to %s",
+			 p->name, p->pair);
+		return 503;
+	}
+	if (p->state == FSM_STATE_FAILING_BACK) {
+		snprintf(why, len,
+			 "%s is failing back: writes are stopped while its "
+			 "changes drain back",
+			 p->name);
+		return 503;
+	}
+	if (!members_lease_valid(&a->members)) {
+		snprintf(why, len,
+			 "no lease: this agent has not heard from the "
+			 "cluster's leader in time (cut off from the majority?)");
+		return 503;
+	}
+	return 0;
+}
+
+unsigned dataplane_set_reports(struct dataplane *dp,
+			       struct members_set_report *out, unsigned max)
+{
+	size_t n = dp->sender != NULL ? sender_stream_count(dp->sender) : 0;
+	uint64_t now = agent_now_ms();
+	unsigned k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct sender_stats st;
+		unsigned j;
+
+		if (sender_stats_at(dp->sender, i, &st) != 0)
+			continue;
+		for (j = 0; j < k; j++)
+			if (strcmp(out[j].user_set, st.user_set) == 0)
+				break;
+		if (j == k) {
+			if (k == max)
+				continue;
+			memset(&out[k], 0, sizeof out[k]);
+			snprintf(out[k].user_set, sizeof out[k].user_set, "%s",
+				 st.user_set);
+			out[k].drained = dataplane_drained(dp, st.user_set);
+			k++;
+		}
+		out[j].lag_records += st.lag_records;
+		out[j].lag_bytes += st.lag_bytes;
+		if (st.lag_records > 0 && st.oldest_unacked_hlc != 0 &&
+		    hlc_ms(st.oldest_unacked_hlc) < now &&
+		    now - hlc_ms(st.oldest_unacked_hlc) > out[j].lag_ms)
+			out[j].lag_ms = now - hlc_ms(st.oldest_unacked_hlc);
+	}
+	return k;
+}
+
+bool dataplane_own_lag(struct dataplane *dp, uint64_t *records,
+		       uint64_t *bytes, uint64_t *age_ms)
+{
+	size_t n = dp->sender != NULL ? sender_stream_count(dp->sender) : 0;
+	uint64_t now = agent_now_ms();
+
+	*records = *bytes = *age_ms = 0;
+	if (dp->sender == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		struct sender_stats st;
+
+		if (sender_stats_at(dp->sender, i, &st) != 0)
+			continue;
+		*records += st.lag_records;
+		*bytes += st.lag_bytes;
+		if (st.lag_records > 0 && st.oldest_unacked_hlc != 0 &&
+		    hlc_ms(st.oldest_unacked_hlc) < now &&
+		    now - hlc_ms(st.oldest_unacked_hlc) > *age_ms)
+			*age_ms = now - hlc_ms(st.oldest_unacked_hlc);
+	}
+	return true;
 }
 
 json_t *dataplane_receiver_status(struct dataplane *dp)

@@ -71,6 +71,8 @@ struct dataplane {
 	char peer_addr[FSM_ADDR_LEN]; /* the pair agent's data address */
 	char owned[FSM_MAX_POOLS][FSM_NAME_LEN]; /* user sets sent now */
 	unsigned n_owned;
+	char received[FSM_MAX_POOLS][FSM_NAME_LEN]; /* user sets taken now */
+	unsigned n_received;
 	int stream_closes;            /* sender/receiver closes in flight */
 	/* sync mode */
 	int sync;                     /* enum dataplane_sync */
@@ -81,6 +83,25 @@ struct dataplane {
 	bool sync_timer_open;
 	uint64_t sync_fallbacks;
 	struct bsync *bsyncs;         /* backup sync waits (users.c) */
+	/* last sequence written here per owned user set and lane (to know
+	 * when everything written has been acknowledged: drained) */
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t seq[2];
+	} written[FSM_MAX_POOLS];
+	unsigned n_written;
+	/* user sets this agent took over (failover): records from the old
+	 * owner are no longer taken, until the FSM says who owns them */
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t since_ns;
+		uint64_t epoch; /* the user set's epoch when fenced */
+	} fenced[4];
+	unsigned n_fenced;
+	/* recovering: the never-shipped tail of our own user set was moved
+	 * to the divergence archive for this epoch */
+	uint64_t diverted_epoch;
+	bool diverting;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
 	char errmsg[256];
@@ -108,6 +129,40 @@ void dataplane_written(struct dataplane *dp);
  * and cb is not called (answer now). */
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
 			  uint64_t seq, dataplane_release_cb cb, void *arg);
+
+struct members_set_report;
+
+/* Fill out (at most max) with a report per user set this agent sends its
+ * pair: lag and drained. Returns how many. */
+unsigned dataplane_set_reports(struct dataplane *dp,
+			       struct members_set_report *out, unsigned max);
+
+/* Lag of everything this pool sends its pair (the user sets it owns):
+ * records, bytes, and age in ms of the oldest unacknowledged record.
+ * False when there is no sender (unpaired, or a witness). */
+bool dataplane_own_lag(struct dataplane *dp, uint64_t *records,
+		       uint64_t *bytes, uint64_t *age_ms);
+
+/* Remember that seq was written in (user_set, lane). */
+void dataplane_note_write(struct dataplane *dp, const char *user_set,
+			  int lane, uint64_t seq);
+
+/* True when the pair acknowledged everything written to user_set here. */
+bool dataplane_drained(struct dataplane *dp, const char *user_set);
+
+/* May this agent accept a write to the user set of pool p now? 0 yes;
+ * 421 another pool owns it; 503 not now (draining for a failover or
+ * failback, no lease, no store). why receives the reason. */
+int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
+			char *why, size_t len);
+
+/* Take over user_set from the pair: stop taking its records from the
+ * old owner and report where this copy stands per lane. cb fires once
+ * (status 0 or a negative code). */
+typedef void (*dataplane_takeover_cb)(void *arg, int status,
+				      uint64_t data_seq, uint64_t content_seq);
+int dataplane_takeover(struct dataplane *dp, const char *user_set,
+		       dataplane_takeover_cb cb, void *arg);
 
 /* "async", "sync" or "async (fallback)". */
 const char *dataplane_sync_name(const struct dataplane *dp);

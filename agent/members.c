@@ -323,7 +323,8 @@ static struct members_seen *seen_slot(struct members *m, uint64_t id,
 	return &m->seen[m->n_seen++];
 }
 
-void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied)
+void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied,
+			    const struct members_set_report *sets, unsigned n)
 {
 	struct members_seen *s = seen_slot(m, id, true);
 
@@ -331,6 +332,96 @@ void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied)
 		return;
 	s->last_ns = uv_hrtime();
 	s->applied = applied;
+	if (n > MEMBERS_SETS)
+		n = MEMBERS_SETS;
+	memcpy(s->sets, sets, n * sizeof *sets);
+	s->n_sets = n;
+}
+
+const struct members_set_report *
+members_set_report(struct members *m, const char *pool, const char *user_set,
+		   uint64_t max_age_ms)
+{
+	struct agent *a = m->agent;
+	uint64_t now = uv_hrtime();
+
+	for (unsigned i = 0; i < a->fsm.n_members; i++) {
+		const struct fsm_member *fm = &a->fsm.members[i];
+		struct members_seen *s;
+
+		if (strcmp(fm->pool, pool) != 0)
+			continue;
+		if (fm->id == a->cfg.agent_id) {
+			/* this agent: its own live report */
+			m->self_n = dataplane_set_reports(&a->data, m->self_sets,
+							  MEMBERS_SETS);
+			for (unsigned k = 0; k < m->self_n; k++)
+				if (strcmp(m->self_sets[k].user_set,
+					   user_set) == 0)
+					return &m->self_sets[k];
+			continue;
+		}
+		s = seen_slot(m, fm->id, false);
+		if (s == NULL || s->last_ns == 0 ||
+		    (now - s->last_ns) / MS > max_age_ms)
+			continue;
+		for (unsigned k = 0; k < s->n_sets; k++)
+			if (strcmp(s->sets[k].user_set, user_set) == 0)
+				return &s->sets[k];
+	}
+	return NULL;
+}
+
+const struct members_seen *members_seen_get(struct members *m, uint64_t id)
+{
+	return seen_slot(m, id, false);
+}
+
+bool members_lease_valid(const struct members *m)
+{
+	return uv_hrtime() < m->lease_until_ns;
+}
+
+unsigned members_lease_grant(struct members *m)
+{
+	if (!node_is_leader(&m->agent->node) || !members_lease_valid(m))
+		return 0;
+	m->leases_granted++;
+	return m->agent->cfg.lease_ms;
+}
+
+uint64_t members_pool_silence_ms(struct members *m, const char *pool,
+				 const struct members_seen **lag)
+{
+	struct agent *a = m->agent;
+	uint64_t now = uv_hrtime();
+	uint64_t best = UINT64_MAX;
+
+	if (lag != NULL)
+		*lag = NULL;
+	for (unsigned i = 0; i < a->fsm.n_members; i++) {
+		const struct fsm_member *fm = &a->fsm.members[i];
+		struct members_seen *s;
+		uint64_t ms;
+
+		if (strcmp(fm->pool, pool) != 0)
+			continue;
+		if (fm->id == a->cfg.agent_id) {
+			best = 0;
+			continue;
+		}
+		s = seen_slot(m, fm->id, false);
+		if (s == NULL || s->last_ns < m->leader_since_ns ||
+		    s->last_ns == 0)
+			continue;
+		ms = (now - s->last_ns) / MS;
+		if (ms < best) {
+			best = ms;
+			if (lag != NULL)
+				*lag = s;
+		}
+	}
+	return best;
 }
 
 /* Silent for longer than window (from the leader's point of view)? */
@@ -358,30 +449,67 @@ static void heartbeat_done(void *arg, int err,
 			   const struct hclient_response *resp)
 {
 	struct members *m = arg;
+	json_t *root;
+	json_int_t lease = 0;
 
 	m->hb_req = NULL;
 	if (m->closing)
 		return;
 	learn_hint(m, err, resp);
-	if (err != 0 || resp->status != 200)
+	if (err != 0 || resp->status != 200) {
 		m->heartbeats_failed++;
+		return;
+	}
+	root = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (root != NULL &&
+	    json_unpack(root, "{s:I}", "lease_ms", &lease) == 0 && lease > 0) {
+		uint64_t drift = m->agent->cfg.drift_margin_ms;
+		uint64_t until;
+
+		if ((uint64_t)lease > drift) {
+			until = m->hb_sent_ns +
+				((uint64_t)lease - drift) * MS;
+			if (until > m->lease_until_ns)
+				m->lease_until_ns = until;
+		}
+	}
+	json_decref(root);
 }
 
 static void heartbeat(struct members *m)
 {
 	struct agent *a = m->agent;
 	struct target t;
-	char body[96];
+	struct members_set_report sets[MEMBERS_SETS];
+	unsigned n = dataplane_set_reports(&a->data, sets, MEMBERS_SETS);
+	json_t *body, *arr;
+	char *text;
 
 	if (m->hb_req != NULL || leader_target(m, &t) != 0)
 		return;
-	snprintf(body, sizeof body, "{\"id\":%" PRIu64 ",\"applied\":%" PRIu64
-		 "}", a->cfg.agent_id, node_applied_index(&a->node));
+	arr = json_array();
+	for (unsigned i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:I, s:I, s:I, s:b}", "user_set",
+				   sets[i].user_set, "lag_records",
+				   (json_int_t)sets[i].lag_records, "lag_bytes",
+				   (json_int_t)sets[i].lag_bytes, "lag_ms",
+				   (json_int_t)sets[i].lag_ms, "drained",
+				   sets[i].drained));
+	body = json_pack("{s:I, s:I, s:o}", "id", (json_int_t)a->cfg.agent_id,
+			 "applied", (json_int_t)node_applied_index(&a->node),
+			 "sets", arr);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL)
+		return;
+	m->hb_sent_ns = uv_hrtime();
 	if (hclient_request(a->loop, "POST", t.host, t.port,
-			    "/v1/internal/heartbeat", NULL, body, strlen(body),
+			    "/v1/internal/heartbeat", NULL, text, strlen(text),
 			    a->cfg.heartbeat_ms * 4, heartbeat_done, m,
 			    &m->hb_req) == 0)
 		m->heartbeats_sent++;
+	free(text);
 }
 
 /* ---- voter placement (leader) ---- */
@@ -483,6 +611,38 @@ static void place(struct members *m)
 	m->placement_changes++;
 }
 
+/* ---- the leader's own lease ---- */
+
+static void barrier_done(void *arg, int status)
+{
+	struct members *m = arg;
+
+	m->barrier_inflight = false;
+	if (m->closing || status != 0)
+		return;
+	if (m->agent->cfg.lease_ms > m->agent->cfg.drift_margin_ms) {
+		uint64_t until =
+		    m->barrier_start_ns +
+		    (uint64_t)(m->agent->cfg.lease_ms -
+			       m->agent->cfg.drift_margin_ms) *
+			MS;
+
+		if (until > m->lease_until_ns)
+			m->lease_until_ns = until;
+	}
+}
+
+/* A committed barrier proves this leader still has a majority at its
+ * start: the leader's own lease runs from there. */
+static void self_lease(struct members *m)
+{
+	if (m->barrier_inflight)
+		return;
+	m->barrier_start_ns = uv_hrtime();
+	if (node_barrier(&m->agent->node, barrier_done, m) == 0)
+		m->barrier_inflight = true;
+}
+
 /* ---- the tick ---- */
 
 static void tick(uv_timer_t *t)
@@ -498,6 +658,7 @@ static void tick(uv_timer_t *t)
 			LOG_INFO(MOD, "leading term %" PRIu64,
 				 node_term(&a->node));
 		}
+		self_lease(m);
 		register_self(m);
 		place(m);
 	} else {

@@ -37,10 +37,26 @@ enum members_join_state {
 	JOIN_DONE,        /* the leader added us */
 };
 
+#define MEMBERS_SETS 4
+
+/* One user set a pool agent sends to its pair, as it reported it: what
+ * the pair has not acknowledged yet, and whether everything written is
+ * acknowledged (drained). */
+struct members_set_report {
+	char user_set[FSM_NAME_LEN];
+	uint64_t lag_records;
+	uint64_t lag_bytes;
+	uint64_t lag_ms;
+	bool drained;
+};
+
 struct members_seen {
 	uint64_t id;
 	uint64_t last_ns;     /* uv_hrtime of the last heartbeat received */
 	uint64_t applied;     /* applied index it reported */
+	/* what a pool agent reported of the user sets it sends its pair */
+	struct members_set_report sets[MEMBERS_SETS];
+	unsigned n_sets;
 };
 
 struct members {
@@ -63,6 +79,17 @@ struct members {
 	unsigned n_seen;
 	uint64_t leader_since_ns;     /* when this agent became leader, 0 if not */
 	bool placing;                 /* a placement change is in flight */
+	/* lease: this agent may accept writes until lease_until_ns (its own
+	 * monotonic clock): heartbeat send time + lease - drift margin, as
+	 * granted by the leader; on the leader, the start of the last
+	 * barrier that committed + lease - drift margin */
+	uint64_t lease_until_ns;
+	uint64_t hb_sent_ns;          /* send time of the heartbeat in flight */
+	bool barrier_inflight;
+	uint64_t barrier_start_ns;
+	uint64_t leases_granted;      /* leader: leases given to others */
+	struct members_set_report self_sets[MEMBERS_SETS]; /* own, live */
+	unsigned self_n;
 	uint64_t placement_changes;
 	uint64_t heartbeats_sent;
 	uint64_t heartbeats_failed;
@@ -79,8 +106,32 @@ int members_start(struct members *m, bool join);
  * agent's pending_closes counter. */
 void members_close(struct members *m);
 
-/* Leader side: record a heartbeat from member id. */
-void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied);
+/* Leader side: record a heartbeat from member id with the reports of the
+ * user sets it sends (copied; n at most MEMBERS_SETS). */
+void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied,
+			    const struct members_set_report *sets, unsigned n);
+
+/* Leader side: the newest report about user_set from an agent of pool
+ * heard within max_age_ms, or NULL. */
+const struct members_set_report *
+members_set_report(struct members *m, const char *pool, const char *user_set,
+		   uint64_t max_age_ms);
+
+/* Leader side: the lease to grant with a heartbeat answer, in ms; 0 when
+ * this agent's own authority is not established (no recent barrier). */
+unsigned members_lease_grant(struct members *m);
+
+/* Whether this agent holds a valid lease now. */
+bool members_lease_valid(const struct members *m);
+
+/* Leader side: the newest report of member id, or NULL. */
+const struct members_seen *members_seen_get(struct members *m, uint64_t id);
+
+/* Leader side: milliseconds since an agent of pool was last heard (the
+ * leader counts itself), or UINT64_MAX when none ever was since this
+ * agent leads; *lag (may be NULL) receives that agent's report. */
+uint64_t members_pool_silence_ms(struct members *m, const char *pool,
+				 const struct members_seen **lag);
 
 /* Leader view of reachability: 1 reachable, 0 not, -1 unknown (this agent
  * does not lead). */

@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/content.h"
 #include "agent/log.h"
+#include "agent/verify.h"
 #include "agent/view.h"
 
 #define MOD "users"
@@ -218,6 +219,7 @@ static void written(void *arg, int status, const struct store_write_result *r)
 	a->data.writes_ok++;
 	op->epoch = r->epoch;
 	op->seq = r->seq;
+	dataplane_note_write(&a->data, op->home, r->lane, r->seq);
 	agent_data_written(a);
 	/* sync mode: answer once the pair has it */
 	if (dataplane_after_write(&a->data, op->home, r->lane, r->seq, released,
@@ -251,10 +253,20 @@ static void write_at_home(struct uop *op)
 		uop_free(op);
 		return;
 	}
-	if (strcmp(p->owner, a->cfg.pool) != 0) {
-		not_owner(a, op->req, p);
-		uop_free(op);
-		return;
+	{
+		char why[256];
+		int code = dataplane_may_write(&a->data, p, why, sizeof why);
+
+		if (code == 421) {
+			not_owner(a, op->req, p);
+			uop_free(op);
+			return;
+		}
+		if (code != 0) {
+			http_respond_error(op->req, 503, "unavailable", why);
+			uop_free(op);
+			return;
+		}
 	}
 	memset(&w, 0, sizeof w);
 	w.user_set = p->name;
@@ -709,6 +721,56 @@ static bool ready(struct agent *a, struct http_request *req)
 	return false;
 }
 
+/* ---- takeover (agent to agent, asked by the leader) ---- */
+
+static void taken_over(void *arg, int status, uint64_t data_seq,
+		       uint64_t content_seq)
+{
+	struct http_request *req = arg;
+
+	if (status != 0) {
+		store_error(req, status, NULL);
+		return;
+	}
+	respond(req, 200,
+		json_pack("{s:I, s:I}", "data_seq", (json_int_t)data_seq,
+			  "content_seq", (json_int_t)content_seq));
+}
+
+static void takeover_call(struct agent *a, struct http_request *req)
+{
+	json_error_t jerr;
+	json_t *root;
+	const char *user_set = NULL;
+	int rv;
+
+	if (strcmp(req->method, "POST") != 0) {
+		http_respond_error(req, 405, "method_not_allowed", "POST only");
+		return;
+	}
+	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+			  &jerr);
+	if (root == NULL || json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s}",
+					   "user_set", &user_set) != 0) {
+		json_decref(root);
+		http_respond_error(req, 400, "bad_json",
+				   "body must be {\"user_set\": POOL}");
+		return;
+	}
+	if (!ready(a, req)) {
+		json_decref(root);
+		return;
+	}
+	rv = dataplane_takeover(&a->data, user_set, taken_over, req);
+	json_decref(root);
+	if (rv == STORE_E_INVALID)
+		http_respond_error(req, 409, "not_pair",
+				   "this agent's pool is not the pair of that "
+				   "user set");
+	else if (rv != 0)
+		store_error(req, rv, NULL);
+}
+
 bool users_route(struct agent *a, struct http_request *req)
 {
 	const char *path = req->path;
@@ -721,6 +783,28 @@ bool users_route(struct agent *a, struct http_request *req)
 
 	if (content_route(a, req))
 		return true;
+	if (verify_route(a, req))
+		return true;
+	if (strcmp(path, "/readyz") == 0) {
+		char pool[FSM_NAME_LEN], why[256];
+		const struct fsm_pool *p;
+		int code;
+
+		if (http_query_param(req, "pool", pool, sizeof pool) != 0) {
+			snprintf(pool, sizeof pool, "%s", a->cfg.pool);
+		}
+		p = fsm_pool_find(&a->fsm, pool);
+		if (p == NULL) {
+			http_respond_error(req, 404, "not_found", "no such pool");
+			return true;
+		}
+		code = dataplane_may_write(&a->data, p, why, sizeof why);
+		if (code == 0)
+			http_respond(req, 200, "text/plain", "ready\n", 6, NULL);
+		else
+			http_respond_error(req, 503, "not_ready", why);
+		return true;
+	}
 	if (strcmp(path, "/v1/divergence") == 0) {
 		char buf[16];
 		unsigned long limit = 100;
@@ -748,6 +832,10 @@ bool users_route(struct agent *a, struct http_request *req)
 					  divergence_listed, req) != 0)
 			http_respond_error(req, 503, "unavailable",
 					   "store closing");
+		return true;
+	}
+	if (strcmp(path, "/v1/internal/takeover") == 0) {
+		takeover_call(a, req);
 		return true;
 	}
 	if (strcmp(path, "/v1/backup") == 0) {

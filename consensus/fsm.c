@@ -906,10 +906,13 @@ static int failover_begin_check(const struct fsm *f, const char *name,
 /* The owner change of a failover: the CMS first if p hosts it, then the
  * user set. Returns whether the CMS moved. */
 static bool fail_over(struct fsm *f, struct fsm_pool *p,
-		      const struct fsm_pool *q, uint64_t now)
+		      const struct fsm_pool *q, uint64_t now,
+		      uint64_t takeover_data, uint64_t takeover_content)
 {
 	bool cms = strcmp(f->cms_active, p->name) == 0;
 
+	p->takeover_seq[0] = takeover_data;
+	p->takeover_seq[1] = takeover_content;
 	if (cms) {
 		name_set(f->cms_active, q->name);
 		f->cms_epoch++;
@@ -955,7 +958,8 @@ static int op_failover_begin(struct fsm *f, const Poolpair__CmdFailoverBegin *c,
 			f->pools[qi].name, risk, c->forced ? " (forced)" : "");
 		return FSM_OK;
 	}
-	cms = fail_over(f, p, &f->pools[qi], o->now);
+	cms = fail_over(f, p, &f->pools[qi], o->now, c->takeover_data_seq,
+			c->takeover_content_seq);
 	fsm_fmt(o->what, sizeof(o->what), "failover %s to %s%s (disaster, %s)",
 		p->name, f->pools[qi].name, cms ? " with the cms" : "", risk);
 	return FSM_OK;
@@ -983,7 +987,8 @@ static int op_failover_complete(struct fsm *f,
 	if (need_state(p, FSM_STATE_FAILING_OVER, o) ||
 	    epoch_room(f, p, true, o))
 		return o->code;
-	cms = fail_over(f, p, &f->pools[qi], o->now);
+	cms = fail_over(f, p, &f->pools[qi], o->now, c->takeover_data_seq,
+			c->takeover_content_seq);
 	fsm_fmt(o->what, sizeof(o->what), "complete failover %s to %s%s (%s)",
 		p->name, f->pools[qi].name, cms ? " with the cms" : "", risk);
 	return FSM_OK;

@@ -98,6 +98,10 @@ struct fsm_pool {
 	uint64_t epoch;            /* raised by every change of owner */
 	int state;                 /* enum fsm_failover_state */
 	uint64_t failover_since_ms; /* time_ms of the command that set state */
+	/* where the pair's copy stood when it last took this user set over,
+	 * per lane (0 data, 1 content): the pool archives, on its return,
+	 * what it wrote after that and never shipped */
+	uint64_t takeover_seq[2];
 	char last_failover_reason[FSM_REASON_LEN]; /* of the last failover begin/abort or failback abort */
 };
 

@@ -124,6 +124,8 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->epoch = p->epoch;
 		ps->state = (Poolpair__FailoverState)p->state;
 		ps->failover_since_ms = p->failover_since_ms;
+		ps->takeover_data_seq = p->takeover_seq[0];
+		ps->takeover_content_seq = p->takeover_seq[1];
 		ps->last_failover_reason = (char *)p->last_failover_reason;
 		s.pool_ptrs[i] = ps;
 	}
@@ -278,6 +280,8 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		d->epoch = ps->epoch;
 		d->state = (int)ps->state;
 		d->failover_since_ms = ps->failover_since_ms;
+		d->takeover_seq[0] = ps->takeover_data_seq;
+		d->takeover_seq[1] = ps->takeover_content_seq;
 		t->n_pools++;
 	}
 	/* Pairs are symmetric and consistent; owners are the pool or its

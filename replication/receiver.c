@@ -325,7 +325,13 @@ static void rx_positions_done(void *arg, int status,
 			    strcmp(p->v[j].user_set, c->named[i].user_set) ==
 				    0) {
 				pos[i].epoch = p->v[j].epoch;
-				pos[i].acked_seq = p->v[j].applied_seq;
+				/* a stream this store also wrote (its own user
+				 * set, back after a failover) stands where its
+				 * own writes ended, if that is further */
+				pos[i].acked_seq =
+				    p->v[j].applied_seq > p->v[j].head_seq
+					? p->v[j].applied_seq
+					: p->v[j].head_seq;
 			}
 		}
 		ptrs[i] = &pos[i];

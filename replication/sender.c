@@ -37,6 +37,8 @@ struct tx_stream {
 	int lane;
 	/* from the store */
 	uint64_t epoch, head_seq, lag_records, lag_bytes, oldest_hlc;
+	uint64_t applied_seq; /* records of this stream the store received
+				 from the pair (before it took the set over) */
 	uint64_t acked_seq; /* max of store and pair acks */
 	/* this connection */
 	uint64_t sent_seq;
@@ -379,6 +381,7 @@ static void tx_take_positions(struct sender *s, const struct store_positions *p)
 				continue;
 			st->epoch = q->epoch;
 			st->head_seq = q->head_seq;
+			st->applied_seq = q->applied_seq;
 			st->lag_records = q->lag_records;
 			st->lag_bytes = q->lag_bytes;
 			st->oldest_hlc = q->oldest_unacked_hlc;
@@ -509,7 +512,9 @@ static void tx_on_hello(struct tx_lane *l, const struct frame *f)
 			goto out;
 		}
 		r = q->acked_seq;
-		if (r > st->head_seq) {
+		/* the receiver may also hold what this store only received
+		 * (a user set taken over): it resumes after that */
+		if (r > st->head_seq && r > st->applied_seq) {
 			tx_stream_block(l, st,
 					"receiver applied up to %llu, past "
 					"the last seq %llu written here",

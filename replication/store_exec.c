@@ -490,6 +490,11 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 	rc = stream_get(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "read stream");
+	/* a stream this store wrote itself (its own user set, back after a
+	 * failover) continues after its own writes: the pair's records
+	 * follow from there, exactly as a local write would */
+	if (s.head > s.applied)
+		s.applied = s.head;
 	if (ch->seq <= s.applied) {
 		r->duplicates++;
 		return 0;

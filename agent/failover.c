@@ -1,0 +1,1127 @@
+/* failover: the leader's orchestration of failovers and failbacks (see
+ * failover.h). */
+#include "agent/failover.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/hclient.h"
+#include "agent/hooks.h"
+#include "agent/log.h"
+#include "control.pb-c.h"
+
+#define MOD "failover"
+#define MS 1000000ULL
+#define STEP_TIMEOUT_MS 15000 /* a takeover or hook that hangs */
+#define DRAIN_TIMEOUT_MS 30000
+#define WAIT_MAX_MS 60000
+
+/* An API call waiting for a pool (or the CMS) to reach an outcome. */
+struct failover_wait {
+	struct failover_wait *next;
+	struct http_request *req;
+	char pool[FSM_NAME_LEN];
+	int done_state;   /* answer 200 once the pool is in this state */
+	int abort_state;  /* answer 409 if it falls back to this one */
+	uint64_t epoch;   /* ... with an epoch above this */
+	uint64_t decision;
+	uint64_t deadline_ns;
+	bool disaster;    /* commit once the pool's lease ran out */
+	bool forced;
+	char who[FSM_WHO_LEN];
+};
+
+static const char *step_name(int step)
+{
+	switch (step) {
+	case FO_IDLE:
+		return "idle";
+	case FO_HOOK:
+		return "pre_failover hook";
+	case FO_TAKEOVER:
+		return "takeover";
+	case FO_PROPOSING:
+		return "proposing";
+	default:
+		return "?";
+	}
+}
+
+static void step_set(struct failover_pool *fp, int next)
+{
+	if (fp->step == next)
+		return;
+	LOG_INFO(MOD, "%s: %s -> %s", fp->pool, step_name(fp->step),
+		 step_name(next));
+	fp->step = next;
+	fp->step_since_ns = uv_hrtime();
+}
+
+static struct failover_pool *slot(struct failover *fo, const char *pool)
+{
+	for (unsigned i = 0; i < fo->n_pools; i++)
+		if (strcmp(fo->pools[i].pool, pool) == 0)
+			return &fo->pools[i];
+	if (fo->n_pools == FSM_MAX_POOLS)
+		return NULL;
+	memset(&fo->pools[fo->n_pools], 0, sizeof fo->pools[0]);
+	snprintf(fo->pools[fo->n_pools].pool, FSM_NAME_LEN, "%s", pool);
+	return &fo->pools[fo->n_pools++];
+}
+
+const char *failover_refusal(struct failover *fo, const char *pool)
+{
+	for (unsigned i = 0; i < fo->n_pools; i++)
+		if (strcmp(fo->pools[i].pool, pool) == 0)
+			return fo->pools[i].refusal;
+	return "";
+}
+
+static uint64_t alive_ms(struct failover *fo)
+{
+	return fo->agent->cfg.lease_ms;
+}
+
+static uint64_t down_ms(struct failover *fo)
+{
+	return (uint64_t)fo->agent->cfg.lease_ms + fo->agent->cfg.grace_ms;
+}
+
+/* ---- commands ---- */
+
+static void cmd_init(Poolpair__Command *c, const char *who)
+{
+	poolpair__command__init(c);
+	c->time_ms = agent_now_ms();
+	c->who = (char *)who;
+}
+
+static void *cmd_pack(const Poolpair__Command *c, size_t *len)
+{
+	void *buf;
+
+	*len = poolpair__command__get_packed_size(c);
+	buf = malloc(*len > 0 ? *len : 1);
+	if (buf != NULL)
+		poolpair__command__pack(c, buf);
+	return buf;
+}
+
+struct proposal {
+	struct failover *fo;
+	char pool[FSM_NAME_LEN];
+	char what[64];
+};
+
+static void proposed(void *arg, int status, const struct fsm_result *res)
+{
+	struct proposal *p = arg;
+	struct failover_pool *fp = slot(p->fo, p->pool);
+
+	if (status != 0)
+		LOG_WARN(MOD, "%s of %s: %s", p->what, p->pool,
+			 node_strerror(status));
+	else if (res->code != FSM_OK)
+		LOG_WARN(MOD, "%s of %s refused: %s", p->what, p->pool,
+			 res->reason);
+	else
+		LOG_INFO(MOD, "%s of %s committed (decision %" PRIu64 ")",
+			 p->what, p->pool, res->seq);
+	if (fp != NULL && fp->step == FO_PROPOSING)
+		step_set(fp, FO_IDLE);
+	free(p);
+}
+
+/* Propose c (borrowed, packed here); what names it in the log. */
+static int propose(struct failover *fo, const char *pool,
+		   const Poolpair__Command *c, const char *what)
+{
+	size_t len;
+	void *buf = cmd_pack(c, &len);
+	struct proposal *p = calloc(1, sizeof *p);
+	int rv;
+
+	if (buf == NULL || p == NULL) {
+		free(buf);
+		free(p);
+		return -ENOMEM;
+	}
+	p->fo = fo;
+	snprintf(p->pool, sizeof p->pool, "%s", pool);
+	snprintf(p->what, sizeof p->what, "%s", what);
+	rv = node_apply(&fo->agent->node, buf, len, proposed, p);
+	if (rv != 0) {
+		LOG_WARN(MOD, "%s of %s: %s", what, pool, node_strerror(rv));
+		free(p);
+	}
+	return rv;
+}
+
+static int propose_simple(struct failover *fo, const char *pool, int op,
+			  const char *who, const char *reason)
+{
+	Poolpair__Command c;
+	Poolpair__CmdFailoverAbort abort_ = POOLPAIR__CMD_FAILOVER_ABORT__INIT;
+	Poolpair__CmdPoolRecovering rec = POOLPAIR__CMD_POOL_RECOVERING__INIT;
+	Poolpair__CmdFailbackComplete fbc =
+	    POOLPAIR__CMD_FAILBACK_COMPLETE__INIT;
+	Poolpair__CmdFailbackAbort fba = POOLPAIR__CMD_FAILBACK_ABORT__INIT;
+	const char *what = "decision";
+
+	cmd_init(&c, who);
+	c.op_case = op;
+	switch (op) {
+	case POOLPAIR__COMMAND__OP_FAILOVER_ABORT:
+		abort_.pool = (char *)pool;
+		abort_.reason = (char *)reason;
+		c.failover_abort = &abort_;
+		what = "failover abort";
+		break;
+	case POOLPAIR__COMMAND__OP_POOL_RECOVERING:
+		rec.pool = (char *)pool;
+		c.pool_recovering = &rec;
+		what = "recovering";
+		break;
+	case POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE:
+		fbc.pool = (char *)pool;
+		c.failback_complete = &fbc;
+		what = "failback";
+		break;
+	case POOLPAIR__COMMAND__OP_FAILBACK_ABORT:
+		fba.pool = (char *)pool;
+		fba.reason = (char *)reason;
+		c.failback_abort = &fba;
+		what = "failback abort";
+		break;
+	default:
+		return -EINVAL;
+	}
+	return propose(fo, pool, &c, what);
+}
+
+/* ---- the takeover position at the new owner, then the decision ---- */
+
+static void takeover_answer(void *arg, int err,
+			    const struct hclient_response *resp)
+{
+	struct failover_pool *fp = arg;
+	struct failover *fo;
+	Poolpair__Command c;
+	Poolpair__CmdFailoverBegin b = POOLPAIR__CMD_FAILOVER_BEGIN__INIT;
+	Poolpair__CmdFailoverComplete d = POOLPAIR__CMD_FAILOVER_COMPLETE__INIT;
+	json_t *root;
+	json_int_t data_seq = -1, content_seq = -1;
+
+	fp->req = NULL;
+	fo = fp->owner;
+	if (fo->closing)
+		return;
+	if (err != 0 || resp->status != 200) {
+		LOG_WARN(MOD, "%s: takeover at the pair failed: %s", fp->pool,
+			 err != 0 ? uv_strerror(err) : resp->body);
+		snprintf(fp->refusal, sizeof fp->refusal,
+			 "the pair did not confirm the takeover: %s",
+			 err != 0 ? uv_strerror(err) : "refused");
+		step_set(fp, FO_IDLE);
+		return;
+	}
+	root = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (root == NULL || json_unpack(root, "{s:I, s:I}", "data_seq",
+					&data_seq, "content_seq",
+					&content_seq) != 0 ||
+	    data_seq < 0 || content_seq < 0) {
+		json_decref(root);
+		LOG_WARN(MOD, "%s: bad takeover answer", fp->pool);
+		step_set(fp, FO_IDLE);
+		return;
+	}
+	json_decref(root);
+	cmd_init(&c, fp->who);
+	if (fp->complete) {
+		d.pool = fp->pool;
+		d.data_at_risk_records = fp->risk_records;
+		d.data_at_risk_bytes = fp->risk_bytes;
+		d.data_at_risk_ms = fp->risk_ms;
+		d.takeover_data_seq = (uint64_t)data_seq;
+		d.takeover_content_seq = (uint64_t)content_seq;
+		c.op_case = POOLPAIR__COMMAND__OP_FAILOVER_COMPLETE;
+		c.failover_complete = &d;
+	} else {
+		b.pool = fp->pool;
+		b.planned = false;
+		b.forced = fp->forced;
+		b.data_at_risk_records = fp->risk_records;
+		b.data_at_risk_bytes = fp->risk_bytes;
+		b.data_at_risk_ms = fp->risk_ms;
+		b.reason = fp->reason;
+		b.takeover_data_seq = (uint64_t)data_seq;
+		b.takeover_content_seq = (uint64_t)content_seq;
+		c.op_case = POOLPAIR__COMMAND__OP_FAILOVER_BEGIN;
+		c.failover_begin = &b;
+	}
+	step_set(fp, FO_PROPOSING);
+	if (propose(fo, fp->pool, &c, fp->complete ? "failover" : "disaster failover") != 0)
+		step_set(fp, FO_IDLE);
+}
+
+/* Ask the agent of pool's pair to take the user set over. */
+static void takeover(struct failover *fo, struct failover_pool *fp,
+		     const struct fsm_pool *p)
+{
+	struct agent *a = fo->agent;
+	const char *api = NULL;
+	char host[HCLIENT_HOST_MAX];
+	char url[FSM_ADDR_LEN + 16];
+	char body[FSM_NAME_LEN + 32];
+	uint16_t port;
+
+	for (unsigned i = 0; i < a->fsm.n_members; i++)
+		if (strcmp(a->fsm.members[i].pool, p->pair) == 0 &&
+		    a->fsm.members[i].api_address[0] != '\0')
+			api = a->fsm.members[i].api_address;
+	if (api == NULL) {
+		snprintf(fp->refusal, sizeof fp->refusal,
+			 "no agent of %s is registered", p->pair);
+		step_set(fp, FO_IDLE);
+		return;
+	}
+	snprintf(url, sizeof url, "http://%s/", api);
+	if (hclient_parse_url(url, host, sizeof host, &port, NULL, 0) != 0) {
+		step_set(fp, FO_IDLE);
+		return;
+	}
+	snprintf(body, sizeof body, "{\"user_set\":\"%s\"}", p->name);
+	fp->owner = fo;
+	step_set(fp, FO_TAKEOVER);
+	if (hclient_request(a->loop, "POST", host, port,
+			    "/v1/internal/takeover", NULL, body, strlen(body),
+			    5000, takeover_answer, fp, &fp->req) != 0) {
+		fp->req = NULL;
+		step_set(fp, FO_IDLE);
+	}
+}
+
+/* ---- hooks ---- */
+
+struct hook_ctx {
+	struct failover *fo;
+	char pool[FSM_NAME_LEN];
+	bool pre; /* pre_failover: go on with the takeover when it passes */
+};
+
+static void hook_env(const struct fsm_pool *p, const char *hook,
+		     const char *reason, const struct failover_pool *fp,
+		     struct hook_env *env, char vals[][64], size_t *n)
+{
+	*n = 0;
+	env[(*n)++] = (struct hook_env){"POOLPAIR_HOOK", hook};
+	env[(*n)++] = (struct hook_env){"POOLPAIR_POOL", p->name};
+	env[(*n)++] = (struct hook_env){"POOLPAIR_PAIR", p->pair};
+	env[(*n)++] = (struct hook_env){"POOLPAIR_OWNER", p->owner};
+	snprintf(vals[0], 64, "%" PRIu64, p->epoch);
+	env[(*n)++] = (struct hook_env){"POOLPAIR_EPOCH", vals[0]};
+	env[(*n)++] = (struct hook_env){"POOLPAIR_STATE",
+					fsm_failover_state_name(p->state)};
+	env[(*n)++] = (struct hook_env){"POOLPAIR_REASON", reason};
+	if (fp != NULL) {
+		snprintf(vals[1], 64, "%" PRIu64, fp->risk_records);
+		env[(*n)++] =
+		    (struct hook_env){"POOLPAIR_DATA_AT_RISK_RECORDS", vals[1]};
+		snprintf(vals[2], 64, "%" PRIu64, fp->risk_bytes);
+		env[(*n)++] =
+		    (struct hook_env){"POOLPAIR_DATA_AT_RISK_BYTES", vals[2]};
+		snprintf(vals[3], 64, "%" PRIu64, fp->risk_ms);
+		env[(*n)++] =
+		    (struct hook_env){"POOLPAIR_DATA_AT_RISK_MS", vals[3]};
+	}
+}
+
+static void hook_done(void *arg, const struct hook_outcome *o)
+{
+	struct hook_ctx *h = arg;
+	struct failover *fo = h->fo;
+	struct failover_pool *fp = slot(fo, h->pool);
+	char summary[200];
+
+	hooks_outcome_summary(o, summary, sizeof summary);
+	snprintf(fo->last_hook, sizeof fo->last_hook, "%s for %s: %s", o->name,
+		 h->pool, summary);
+	if (hooks_outcome_ok(o))
+		LOG_INFO(MOD, "hook %s", fo->last_hook);
+	else
+		LOG_WARN(MOD, "hook %s", fo->last_hook);
+	if (h->pre && fp != NULL && fp->step == FO_HOOK && !fo->closing) {
+		const struct fsm_pool *p = fsm_pool_find(&fo->agent->fsm,
+							 h->pool);
+
+		if (!hooks_outcome_ok(o) || p == NULL) {
+			snprintf(fp->refusal, sizeof fp->refusal,
+				 "pre_failover hook refused: %s", summary);
+			step_set(fp, FO_IDLE);
+		} else {
+			takeover(fo, fp, p);
+		}
+	}
+	free(h);
+}
+
+/* Run a configured hook; pre: go on with the takeover after it. Returns
+ * 0 when started. */
+static int run_hook(struct failover *fo, const char *name, const char *command,
+		    const struct fsm_pool *p, const char *reason,
+		    struct failover_pool *fp, bool pre)
+{
+	struct hook_env env[16];
+	char vals[4][64];
+	size_t n;
+	struct hook_ctx *h;
+	int rv;
+
+	if (command[0] == '\0')
+		return -ENOENT;
+	h = calloc(1, sizeof *h);
+	if (h == NULL)
+		return -ENOMEM;
+	h->fo = fo;
+	h->pre = pre;
+	snprintf(h->pool, sizeof h->pool, "%s", p->name);
+	hook_env(p, name, reason, fp, env, vals, &n);
+	rv = hooks_run(fo->agent->loop, name, command, env, n,
+		       fo->agent->cfg.hook_timeout_ms, hook_done, h, NULL);
+	if (rv != 0) {
+		LOG_WARN(MOD, "hook %s: cannot start: %s", name,
+			 uv_strerror(rv));
+		free(h);
+	}
+	return rv;
+}
+
+/* ---- the tick ---- */
+
+/* Start a disaster move of p to its pair (hook, takeover, decision). */
+static void start_move(struct failover *fo, struct failover_pool *fp,
+		       const struct fsm_pool *p, bool complete,
+		       const char *who, const char *reason, bool forced)
+{
+	const struct members_set_report *rep =
+	    members_set_report(&fo->agent->members, p->name, p->name,
+			       UINT64_MAX);
+
+	fp->complete = complete;
+	fp->forced = forced;
+	fp->risk_records = rep != NULL ? rep->lag_records : 0;
+	fp->risk_bytes = rep != NULL ? rep->lag_bytes : 0;
+	fp->risk_ms = rep != NULL ? rep->lag_ms : 0;
+	snprintf(fp->who, sizeof fp->who, "%s", who);
+	snprintf(fp->reason, sizeof fp->reason, "%s", reason);
+	takeover(fo, fp, p);
+}
+
+static void auto_check(struct failover *fo, struct failover_pool *fp,
+		       const struct fsm_pool *p, uint64_t now_ms)
+{
+	struct agent *a = fo->agent;
+	const struct members_set_report *rep;
+	uint64_t silent = members_pool_silence_ms(&a->members, p->name, NULL);
+	uint64_t pair_silent =
+	    members_pool_silence_ms(&a->members, p->pair, NULL);
+	struct fsm_result res;
+
+	if (silent <= down_ms(fo)) {
+		fp->refusal[0] = '\0';
+		return;
+	}
+	if (uv_hrtime() - a->members.leader_since_ns < down_ms(fo) * MS)
+		return; /* a new leader first waits one full lease + grace */
+	if (pair_silent > alive_ms(fo)) {
+		snprintf(fp->refusal, sizeof fp->refusal,
+			 "%s is down but its pair %s holds no lease", p->name,
+			 p->pair);
+		return;
+	}
+	rep = members_set_report(&a->members, p->name, p->name, UINT64_MAX);
+	if (rep == NULL) {
+		snprintf(fp->refusal, sizeof fp->refusal,
+			 "%s is down and its lag is unknown", p->name);
+		return;
+	}
+	if (rep->lag_ms > a->fsm.policy.max_lag_on_failover_ms) {
+		snprintf(fp->refusal, sizeof fp->refusal,
+			 "%s is down but was %" PRIu64
+			 " ms behind (max_lag_on_failover %u ms)",
+			 p->name, rep->lag_ms,
+			 a->fsm.policy.max_lag_on_failover_ms);
+		return;
+	}
+	if (fp->last_auto_ms != 0 &&
+	    now_ms - fp->last_auto_ms < a->fsm.policy.cooldown_ms) {
+		snprintf(fp->refusal, sizeof fp->refusal,
+			 "cooldown: the last automatic move was %" PRIu64
+			 " ms ago",
+			 now_ms - fp->last_auto_ms);
+		return;
+	}
+	if (fsm_failover_check(&a->fsm, p->name, false, &res, NULL) != FSM_OK) {
+		snprintf(fp->refusal, sizeof fp->refusal, "%s", res.reason);
+		return;
+	}
+	fp->last_auto_ms = now_ms;
+	fo->automatic++;
+	snprintf(fp->reason, sizeof fp->reason,
+		 "automatic: %s silent for %" PRIu64 " ms", p->name, silent);
+	LOG_WARN(MOD, "%s is down (silent %" PRIu64 " ms): failing over to %s",
+		 p->name, silent, p->pair);
+	fp->complete = false;
+	fp->forced = true;
+	fp->risk_records = rep->lag_records;
+	fp->risk_bytes = rep->lag_bytes;
+	fp->risk_ms = rep->lag_ms;
+	snprintf(fp->who, sizeof fp->who, "leader:auto");
+	if (a->cfg.pre_failover[0] != '\0') {
+		step_set(fp, FO_HOOK);
+		if (run_hook(fo, "pre_failover", a->cfg.pre_failover, p,
+			     fp->reason, fp, true) != 0)
+			step_set(fp, FO_IDLE);
+		return;
+	}
+	takeover(fo, fp, p);
+}
+
+static void pool_tick(struct failover *fo, const struct fsm_pool *p,
+		      uint64_t now_ms)
+{
+	struct agent *a = fo->agent;
+	struct failover_pool *fp = slot(fo, p->name);
+	const struct members_set_report *rep;
+
+	if (fp == NULL)
+		return;
+	if (fp->step != FO_IDLE) {
+		if (uv_hrtime() - fp->step_since_ns > STEP_TIMEOUT_MS * MS) {
+			LOG_WARN(MOD, "%s: %s timed out", p->name,
+				 step_name(fp->step));
+			if (fp->req != NULL)
+				hclient_cancel(fp->req);
+			step_set(fp, FO_IDLE);
+		}
+		return;
+	}
+	switch (p->state) {
+	case FSM_STATE_NORMAL:
+		if (p->pair[0] != '\0' && strcmp(p->owner, p->name) == 0 &&
+		    strcmp(a->fsm.policy.failover, "auto") == 0)
+			auto_check(fo, fp, p, now_ms);
+		break;
+	case FSM_STATE_FAILING_OVER:
+		rep = members_set_report(&a->members, p->name, p->name,
+					 alive_ms(fo));
+		if (rep != NULL && rep->drained) {
+			start_move(fo, fp, p, true, "leader:drained",
+				   "planned: drained", false);
+		} else if (now_ms - p->failover_since_ms > DRAIN_TIMEOUT_MS) {
+			step_set(fp, FO_PROPOSING);
+			if (propose_simple(fo, p->name,
+					   POOLPAIR__COMMAND__OP_FAILOVER_ABORT,
+					   "leader:timeout",
+					   "the drain did not finish in time") != 0)
+				step_set(fp, FO_IDLE);
+		}
+		break;
+	case FSM_STATE_FAILED_OVER:
+		if (members_pool_silence_ms(&a->members, p->name, NULL) <
+		    alive_ms(fo)) {
+			step_set(fp, FO_PROPOSING);
+			if (propose_simple(fo, p->name,
+					   POOLPAIR__COMMAND__OP_POOL_RECOVERING,
+					   "leader:heard", NULL) != 0)
+				step_set(fp, FO_IDLE);
+		}
+		break;
+	case FSM_STATE_FAILING_BACK:
+		rep = members_set_report(&a->members, p->pair, p->name,
+					 alive_ms(fo));
+		if (rep != NULL && rep->drained) {
+			step_set(fp, FO_PROPOSING);
+			if (propose_simple(fo, p->name,
+					   POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE,
+					   "leader:drained", NULL) != 0)
+				step_set(fp, FO_IDLE);
+		} else if (now_ms - p->failover_since_ms > DRAIN_TIMEOUT_MS) {
+			step_set(fp, FO_PROPOSING);
+			if (propose_simple(fo, p->name,
+					   POOLPAIR__COMMAND__OP_FAILBACK_ABORT,
+					   "leader:timeout",
+					   "the drain back did not finish in "
+					   "time") != 0)
+				step_set(fp, FO_IDLE);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Owner changes seen on the leader: fence and on_owner_change hooks. */
+static void owner_hooks(struct failover *fo, const struct fsm_pool *p)
+{
+	struct agent *a = fo->agent;
+	struct failover_pool *fp = slot(fo, p->name);
+
+	if (fp == NULL)
+		return;
+	if (fp->seen_epoch == 0) {
+		fp->seen_epoch = p->epoch; /* first look: nothing changed */
+		return;
+	}
+	if (p->epoch <= fp->seen_epoch)
+		return;
+	fp->seen_epoch = p->epoch;
+	if (strcmp(p->owner, p->name) != 0)
+		run_hook(fo, "fence", a->cfg.fence_command, p,
+			 "the user set moved away from this pool", fp, false);
+	run_hook(fo, "on_owner_change", a->cfg.on_owner_change, p,
+		 "the owner changed", fp, false);
+}
+
+static void waits_tick(struct failover *fo);
+
+static void tick(uv_timer_t *t)
+{
+	struct failover *fo = t->data;
+	struct agent *a = fo->agent;
+	uint64_t now_ms = agent_now_ms();
+
+	if (fo->closing)
+		return;
+	waits_tick(fo);
+	if (!node_is_leader(&a->node) || a->members.leader_since_ns == 0 ||
+	    !members_lease_valid(&a->members)) {
+		for (unsigned i = 0; i < fo->n_pools; i++)
+			fo->pools[i].seen_epoch = 0;
+		return;
+	}
+	for (unsigned i = 0; i < a->fsm.n_pools; i++) {
+		owner_hooks(fo, &a->fsm.pools[i]);
+		pool_tick(fo, &a->fsm.pools[i], now_ms);
+	}
+}
+
+int failover_init(struct failover *fo, struct agent *a)
+{
+	int rv;
+
+	memset(fo, 0, sizeof *fo);
+	fo->agent = a;
+	rv = uv_timer_init(a->loop, &fo->tick);
+	fo->tick.data = fo;
+	return rv;
+}
+
+int failover_start(struct failover *fo)
+{
+	return uv_timer_start(&fo->tick, tick, 50, 50);
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	struct failover *fo = h->data;
+
+	fo->agent->pending_closes--;
+	agent_closed_one(fo->agent);
+}
+
+void failover_close(struct failover *fo)
+{
+	struct failover_wait *w;
+
+	if (fo->agent == NULL || fo->closing)
+		return;
+	fo->closing = true;
+	for (unsigned i = 0; i < fo->n_pools; i++)
+		if (fo->pools[i].req != NULL) {
+			hclient_cancel(fo->pools[i].req);
+			fo->pools[i].req = NULL;
+		}
+	while ((w = fo->waits) != NULL) {
+		fo->waits = w->next;
+		http_respond_error(w->req, 503, "unavailable",
+				   "the agent is shutting down");
+		free(w);
+	}
+	fo->agent->pending_closes++;
+	uv_close((uv_handle_t *)&fo->tick, tick_closed);
+}
+
+/* ---- API ---- */
+
+static void respond(struct http_request *req, int status, json_t *body)
+{
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (text == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	http_respond_json(req, status, text, NULL);
+	free(text);
+}
+
+/* Optional JSON body {what_if?, disaster?, force?}; query parameters of the
+ * same names also count. Returns false after answering 400. */
+static bool flags(struct http_request *req, bool *what_if, bool *disaster,
+		  bool *force)
+{
+	json_error_t jerr;
+	json_t *root;
+	int w = 0, d = 0, f = 0;
+	char buf[8];
+
+	*what_if = *disaster = *force = false;
+	if (req->body_len > 0) {
+		root = json_loadb(req->body, req->body_len,
+				  JSON_REJECT_DUPLICATES, &jerr);
+		if (root == NULL ||
+		    json_unpack_ex(root, &jerr, JSON_STRICT, "{s?b, s?b, s?b}",
+				   "what_if", &w, "disaster", &d, "force",
+				   &f) != 0) {
+			char msg[300];
+
+			snprintf(msg, sizeof msg,
+				 "body must be {\"what_if\", \"disaster\", "
+				 "\"force\"} (booleans): %s",
+				 jerr.text);
+			json_decref(root);
+			http_respond_error(req, 400, "bad_json", msg);
+			return false;
+		}
+		json_decref(root);
+	}
+	*what_if = w;
+	*disaster = d;
+	*force = f;
+	if (http_query_param(req, "what_if", buf, sizeof buf) == 0)
+		*what_if = strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
+	if (http_query_param(req, "disaster", buf, sizeof buf) == 0)
+		*disaster = strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
+	if (http_query_param(req, "force", buf, sizeof buf) == 0)
+		*force = strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
+	return true;
+}
+
+static json_t *risk_json(const struct members_set_report *rep)
+{
+	if (rep == NULL)
+		return json_pack("{s:n, s:n, s:n}", "records", "bytes",
+				 "seconds");
+	return json_pack("{s:I, s:I, s:f}", "records",
+			 (json_int_t)rep->lag_records, "bytes",
+			 (json_int_t)rep->lag_bytes, "seconds",
+			 (double)rep->lag_ms / 1000.0);
+}
+
+static void wait_add(struct failover *fo, struct http_request *req,
+		     const char *pool, int done_state, int abort_state,
+		     uint64_t epoch, bool disaster, bool forced,
+		     const char *who)
+{
+	struct failover_wait *w = calloc(1, sizeof *w);
+
+	if (w == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	w->req = req;
+	snprintf(w->pool, sizeof w->pool, "%s", pool);
+	w->done_state = done_state;
+	w->abort_state = abort_state;
+	w->epoch = epoch;
+	w->disaster = disaster;
+	w->forced = forced;
+	snprintf(w->who, sizeof w->who, "%s", who);
+	w->deadline_ns = uv_hrtime() + WAIT_MAX_MS * MS;
+	w->next = fo->waits;
+	fo->waits = w;
+}
+
+static void waits_tick(struct failover *fo)
+{
+	struct agent *a = fo->agent;
+	struct failover_wait **pp = &fo->waits;
+	uint64_t now = uv_hrtime();
+
+	while (*pp != NULL) {
+		struct failover_wait *w = *pp;
+		const struct fsm_pool *p = fsm_pool_find(&a->fsm, w->pool);
+		bool done = false;
+
+		if (p == NULL) {
+			http_respond_error(w->req, 404, "not_found",
+					   "the pool is gone");
+			done = true;
+		} else if (p->state == w->done_state && p->epoch > w->epoch) {
+			respond(w->req, 200,
+				json_pack("{s:s, s:s, s:s, s:I, s:s}", "pool",
+					  p->name, "state",
+					  fsm_failover_state_name(p->state),
+					  "owner", p->owner, "epoch",
+					  (json_int_t)p->epoch, "cms",
+					  a->fsm.cms_active));
+			done = true;
+		} else if (w->abort_state >= 0 && p->state == w->abort_state &&
+			   p->epoch == w->epoch &&
+			   now - (w->deadline_ns - WAIT_MAX_MS * MS) > 500 * MS &&
+			   !w->disaster) {
+			http_respond_error(w->req, 409, "aborted",
+					   "the move was aborted: see history");
+			done = true;
+		} else if (now > w->deadline_ns) {
+			http_respond_error(w->req, 504, "timeout",
+					   "the move did not finish in time; "
+					   "it may still: see status");
+			done = true;
+		} else if (w->disaster && node_is_leader(&a->node)) {
+			/* commit once the pool's lease has surely run out */
+			struct failover_pool *fp = slot(fo, p->name);
+			uint64_t silent = members_pool_silence_ms(
+			    &a->members, p->name, NULL);
+
+			if (fp != NULL && fp->step == FO_IDLE &&
+			    p->state == FSM_STATE_NORMAL &&
+			    (silent > down_ms(fo) || w->forced)) {
+				char reason[96];
+
+				snprintf(reason, sizeof reason,
+					 "disaster: %s silent for %" PRIu64
+					 " ms",
+					 p->name, silent);
+				w->disaster = false;
+				start_move(fo, fp, p, false, w->who, reason,
+					   true);
+			}
+		}
+		if (done) {
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+static bool leader_only(struct agent *a, struct http_request *req)
+{
+	if (node_is_leader(&a->node))
+		return true;
+	/* the API's redirect: repeat at the leader */
+	{
+		uint64_t leader = node_leader(&a->node, NULL);
+		const struct fsm_member *m =
+		    leader != 0 ? fsm_member_find(&a->fsm, leader) : NULL;
+		char loc[FSM_ADDR_LEN + 512];
+		char hdr[sizeof loc + 16];
+
+		if (m == NULL || m->api_address[0] == '\0') {
+			http_respond_error(req, 503, "no_leader",
+					   "no leader is known yet: retry");
+			return false;
+		}
+		snprintf(loc, sizeof loc, "http://%s%s%s%s", m->api_address,
+			 req->path, req->query[0] ? "?" : "", req->query);
+		snprintf(hdr, sizeof hdr, "Location: %s\r\n", loc);
+		respond(req, 307,
+			json_pack("{s:s, s:s, s:s}", "error", "not_leader",
+				  "message", "repeat at the leader", "leader",
+				  m->api_address));
+		(void)hdr;
+		return false;
+	}
+}
+
+static void failover_call(struct failover *fo, struct http_request *req,
+			  const char *pool)
+{
+	struct agent *a = fo->agent;
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, pool);
+	bool what_if, disaster, force, cms_moves = false, alive;
+	struct fsm_result res;
+	const struct members_set_report *rep;
+	uint64_t silent;
+	char who[FSM_WHO_LEN];
+	int code;
+
+	if (!flags(req, &what_if, &disaster, &force) || !leader_only(a, req))
+		return;
+	if (p == NULL) {
+		http_respond_error(req, 404, "not_found", "no such pool");
+		return;
+	}
+	silent = members_pool_silence_ms(&a->members, p->name, NULL);
+	alive = silent <= alive_ms(fo);
+	rep = members_set_report(&a->members, p->name, p->name, UINT64_MAX);
+	code = fsm_failover_check(&a->fsm, p->name, !disaster, &res,
+				  &cms_moves);
+	if (code == FSM_OK && !alive && !disaster)
+		snprintf(res.reason, sizeof res.reason,
+			 "%s is not reachable (silent %" PRIu64
+			 " ms): a failover now is a disaster failover "
+			 "(--disaster)",
+			 p->name, silent);
+	if (what_if) {
+		respond(req, 200,
+			json_pack("{s:s, s:b, s:s, s:s, s:s, s:b, s:b, s:I, "
+				  "s:o}",
+				  "pool", p->name, "allowed",
+				  code == FSM_OK && (alive || disaster), "code",
+				  code == FSM_OK && !alive && !disaster
+				      ? "not_reachable"
+				      : fsm_code_name(code),
+				  "reason", res.reason, "mode",
+				  alive && !disaster ? "planned" : "disaster",
+				  "cms_moves", cms_moves, "pool_alive", alive,
+				  "silent_ms",
+				  (json_int_t)(silent == UINT64_MAX ? -1
+								    : (int64_t)silent),
+				  "data_at_risk",
+				  alive && !disaster ? json_pack("{s:i, s:i, s:i}",
+								 "records", 0,
+								 "bytes", 0,
+								 "seconds", 0)
+						     : risk_json(rep)));
+		return;
+	}
+	if (code != FSM_OK) {
+		http_respond_error(req, fsm_code_http(code), fsm_code_name(code),
+				   res.reason);
+		return;
+	}
+	agent_who(req, who, sizeof who);
+	if (!disaster) {
+		Poolpair__Command c;
+		Poolpair__CmdFailoverBegin b = POOLPAIR__CMD_FAILOVER_BEGIN__INIT;
+
+		if (!alive) {
+			http_respond_error(req, 409, "not_reachable",
+					   res.reason);
+			return;
+		}
+		cmd_init(&c, who);
+		b.pool = (char *)p->name;
+		b.planned = true;
+		b.forced = force;
+		b.reason = "planned";
+		c.op_case = POOLPAIR__COMMAND__OP_FAILOVER_BEGIN;
+		c.failover_begin = &b;
+		if (propose(fo, p->name, &c, "planned failover") != 0) {
+			http_respond_error(req, 503, "unavailable",
+					   "could not propose the failover");
+			return;
+		}
+		wait_add(fo, req, p->name, FSM_STATE_FAILED_OVER,
+			 FSM_STATE_NORMAL, p->epoch, false, false, who);
+		return;
+	}
+	if (alive && !force) {
+		http_respond_error(req, 409, "pool_alive",
+				   "the pool is alive: a planned failover "
+				   "loses nothing (drop --disaster, or add "
+				   "--force)");
+		return;
+	}
+	wait_add(fo, req, p->name, FSM_STATE_FAILED_OVER, -1, p->epoch, true,
+		 force, who);
+}
+
+static void failback_call(struct failover *fo, struct http_request *req,
+			  const char *pool)
+{
+	struct agent *a = fo->agent;
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, pool);
+	bool what_if, disaster, force, allowed;
+	const struct members_set_report *rep;
+	char reason[256] = "";
+	const char *code = "ok";
+	char who[FSM_WHO_LEN];
+	Poolpair__Command c;
+	Poolpair__CmdFailbackBegin b = POOLPAIR__CMD_FAILBACK_BEGIN__INIT;
+
+	if (!flags(req, &what_if, &disaster, &force) || !leader_only(a, req))
+		return;
+	if (p == NULL) {
+		http_respond_error(req, 404, "not_found", "no such pool");
+		return;
+	}
+	rep = members_set_report(&a->members, p->pair, p->name, alive_ms(fo));
+	if (p->state == FSM_STATE_NORMAL) {
+		code = "not_failed_over";
+		snprintf(reason, sizeof reason, "%s is not failed over",
+			 p->name);
+	} else if (p->state != FSM_STATE_RECOVERING &&
+		   !(force && p->state == FSM_STATE_FAILED_OVER)) {
+		code = "failed_over";
+		snprintf(reason, sizeof reason,
+			 "%s is %s: it must be recovering (back and catching "
+			 "up)",
+			 p->name, fsm_failover_state_name(p->state));
+	} else if (!force && (rep == NULL || rep->lag_records > 0)) {
+		code = "not_caught_up";
+		if (rep == NULL)
+			snprintf(reason, sizeof reason,
+				 "the lag of %s's copy at %s is unknown",
+				 p->name, p->name);
+		else
+			snprintf(reason, sizeof reason,
+				 "%s has not caught up: %" PRIu64
+				 " records (%" PRIu64 " bytes, %" PRIu64
+				 " ms) behind %s",
+				 p->name, rep->lag_records, rep->lag_bytes,
+				 rep->lag_ms, p->pair);
+	}
+	allowed = strcmp(code, "ok") == 0;
+	if (what_if) {
+		respond(req, 200,
+			json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "pool",
+				  p->name, "allowed", allowed, "code", code,
+				  "reason", reason, "mode", "planned", "lag",
+				  risk_json(rep)));
+		return;
+	}
+	if (!allowed) {
+		http_respond_error(req, strcmp(code, "not_failed_over") == 0 ||
+						strcmp(code, "failed_over") == 0 ||
+						strcmp(code, "not_caught_up") == 0
+					    ? 409
+					    : 400,
+				   code, reason);
+		return;
+	}
+	agent_who(req, who, sizeof who);
+	cmd_init(&c, who);
+	b.pool = (char *)p->name;
+	b.forced = force;
+	c.op_case = POOLPAIR__COMMAND__OP_FAILBACK_BEGIN;
+	c.failback_begin = &b;
+	if (propose(fo, p->name, &c, "failback") != 0) {
+		http_respond_error(req, 503, "unavailable",
+				   "could not propose the failback");
+		return;
+	}
+	wait_add(fo, req, p->name, FSM_STATE_NORMAL, FSM_STATE_RECOVERING,
+		 p->epoch, false, false, who);
+}
+
+struct cms_call {
+	struct failover *fo;
+	struct http_request *req;
+};
+
+static void cms_decided(void *arg, int status, const struct fsm_result *res)
+{
+	struct cms_call *cc = arg;
+	struct agent *a = cc->fo->agent;
+
+	if (status != 0)
+		http_respond_error(cc->req, 503, "unavailable",
+				   node_strerror(status));
+	else if (res->code != FSM_OK)
+		http_respond_error(cc->req, fsm_code_http(res->code),
+				   fsm_code_name(res->code), res->reason);
+	else
+		respond(cc->req, 200,
+			json_pack("{s:s, s:I, s:I}", "active",
+				  a->fsm.cms_active, "epoch",
+				  (json_int_t)a->fsm.cms_epoch, "decision",
+				  (json_int_t)res->seq));
+	free(cc);
+}
+
+static void cms_call(struct failover *fo, struct http_request *req)
+{
+	struct agent *a = fo->agent;
+	bool what_if, disaster, force;
+	const struct fsm_pool *p;
+	char who[FSM_WHO_LEN];
+	Poolpair__Command c;
+	Poolpair__CmdCmsFailover m = POOLPAIR__CMD_CMS_FAILOVER__INIT;
+	struct cms_call *cc;
+	size_t len;
+	void *buf;
+	int rv;
+
+	if (!flags(req, &what_if, &disaster, &force) || !leader_only(a, req))
+		return;
+	p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
+	if (what_if) {
+		bool ok = p != NULL && p->pair[0] != '\0';
+
+		respond(req, 200,
+			json_pack("{s:b, s:s, s:s, s:s}", "allowed", ok,
+				  "active", a->fsm.cms_active, "standby",
+				  p != NULL ? p->pair : "", "reason",
+				  ok ? ""
+				     : "the CMS pool has no pair to move to"));
+		return;
+	}
+	agent_who(req, who, sizeof who);
+	cmd_init(&c, who);
+	m.forced = force;
+	c.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER;
+	c.cms_failover = &m;
+	buf = cmd_pack(&c, &len);
+	cc = calloc(1, sizeof *cc);
+	if (buf == NULL || cc == NULL) {
+		free(buf);
+		free(cc);
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	cc->fo = fo;
+	cc->req = req;
+	rv = node_apply(&a->node, buf, len, cms_decided, cc);
+	if (rv != 0) {
+		free(cc);
+		http_respond_error(req, 503, "unavailable", node_strerror(rv));
+	}
+}
+
+bool failover_route(struct failover *fo, struct http_request *req)
+{
+	const char *path = req->path;
+	char pool[FSM_NAME_LEN];
+	const char *rest;
+	size_t n;
+
+	if (strcmp(path, "/v1/cms/failover") == 0) {
+		if (strcmp(req->method, "POST") != 0)
+			http_respond_error(req, 405, "method_not_allowed",
+					   "POST only");
+		else
+			cms_call(fo, req);
+		return true;
+	}
+	if (strncmp(path, "/v1/pools/", 10) != 0)
+		return false;
+	rest = strchr(path + 10, '/');
+	if (rest == NULL)
+		return false;
+	n = (size_t)(rest - (path + 10));
+	if (n == 0 || n >= sizeof pool)
+		return false;
+	if (strcmp(rest, "/failover") != 0 && strcmp(rest, "/failback") != 0)
+		return false;
+	snprintf(pool, sizeof pool, "%.*s", (int)n, path + 10);
+	if (strcmp(req->method, "POST") != 0) {
+		http_respond_error(req, 405, "method_not_allowed", "POST only");
+		return true;
+	}
+	if (strcmp(rest, "/failover") == 0)
+		failover_call(fo, req, pool);
+	else
+		failback_call(fo, req, pool);
+	return true;
+}
