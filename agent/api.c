@@ -589,7 +589,9 @@ static void member_remove(struct agent *a, struct http_request *req,
 
 /* ---- internal calls between agents ---- */
 
-static void heartbeat(struct agent *a, struct http_request *req)
+/* A heartbeat (to the leader: answered with a lease) or a report (to any
+ * agent: recorded only). */
+static void heartbeat(struct agent *a, struct http_request *req, bool report)
 {
 	json_error_t jerr;
 	json_t *root, *sets = NULL, *v;
@@ -598,7 +600,7 @@ static void heartbeat(struct agent *a, struct http_request *req)
 	unsigned n = 0;
 	size_t i;
 
-	if (redirect_to_leader(a, req))
+	if (!report && redirect_to_leader(a, req))
 		return;
 	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
 			  &jerr);
@@ -632,6 +634,10 @@ static void heartbeat(struct agent *a, struct http_request *req)
 	json_decref(root);
 	members_heartbeat_seen(&a->members, (uint64_t)id, (uint64_t)applied,
 			       rep, n);
+	if (report) {
+		http_respond(req, 204, "application/json", "", 0, NULL);
+		return;
+	}
 	respond_json(req, 200,
 		     json_pack("{s:I, s:I, s:I}", "term",
 			       (json_int_t)node_term(&a->node), "leader",
@@ -992,15 +998,14 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 	}
-	if (strcmp(p, "/v1/internal/heartbeat") == 0) {
+	if (strcmp(p, "/v1/internal/heartbeat") == 0 ||
+	    strcmp(p, "/v1/internal/report") == 0) {
 		if (!is_method(req, "POST")) {
 			method_not_allowed(req, "POST");
 			return;
 		}
-		{
-			heartbeat(a, req);
-			return;
-		}
+		heartbeat(a, req, strcmp(p, "/v1/internal/report") == 0);
+		return;
 	}
 	if (failover_route(&a->failover, req))
 		return;

@@ -476,17 +476,55 @@ static void heartbeat_done(void *arg, int err,
 	json_decref(root);
 }
 
-static void heartbeat(struct members *m)
+static void report_done(void *arg, int err,
+			const struct hclient_response *resp)
+{
+	struct members *m = arg;
+
+	(void)err;
+	(void)resp;
+	m->reports_inflight--;
+}
+
+/* The same report to every other agent, so that whichever becomes leader
+ * knows every pool's last lag (the data at risk) even when the pool's
+ * agent was the leader itself when it died. */
+static void report_peers(struct members *m, const char *text,
+			 const char *leader_host, uint16_t leader_port)
 {
 	struct agent *a = m->agent;
-	struct target t;
+	char url[FSM_ADDR_LEN + 16];
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+
+	for (unsigned i = 0; i < a->fsm.n_members; i++) {
+		const struct fsm_member *fm = &a->fsm.members[i];
+
+		if (fm->id == a->cfg.agent_id || fm->api_address[0] == '\0' ||
+		    m->reports_inflight >= 16)
+			continue;
+		snprintf(url, sizeof url, "http://%s/", fm->api_address);
+		if (hclient_parse_url(url, host, sizeof host, &port, NULL, 0) !=
+			0 ||
+		    (port == leader_port && strcmp(host, leader_host) == 0))
+			continue;
+		if (hclient_request(a->loop, "POST", host, port,
+				    "/v1/internal/report", NULL, text,
+				    strlen(text), a->cfg.heartbeat_ms * 4,
+				    report_done, m, NULL) == 0)
+			m->reports_inflight++;
+	}
+}
+
+/* This agent's report as JSON text (malloc()ed), or NULL. */
+static char *report_text(struct members *m)
+{
+	struct agent *a = m->agent;
 	struct members_set_report sets[MEMBERS_SETS];
 	unsigned n = dataplane_set_reports(&a->data, sets, MEMBERS_SETS);
 	json_t *body, *arr;
 	char *text;
 
-	if (m->hb_req != NULL || leader_target(m, &t) != 0)
-		return;
 	arr = json_array();
 	for (unsigned i = 0; arr != NULL && i < n; i++)
 		json_array_append_new(
@@ -501,6 +539,18 @@ static void heartbeat(struct members *m)
 			 "sets", arr);
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
+	return text;
+}
+
+static void heartbeat(struct members *m)
+{
+	struct agent *a = m->agent;
+	struct target t;
+	char *text;
+
+	if (m->hb_req != NULL || leader_target(m, &t) != 0)
+		return;
+	text = report_text(m);
 	if (text == NULL)
 		return;
 	m->hb_sent_ns = uv_hrtime();
@@ -509,6 +559,21 @@ static void heartbeat(struct members *m)
 			    a->cfg.heartbeat_ms * 4, heartbeat_done, m,
 			    &m->hb_req) == 0)
 		m->heartbeats_sent++;
+	report_peers(m, text, t.host, t.port);
+	free(text);
+}
+
+/* The leader sends no heartbeat, but reports like everyone else. */
+static void leader_report(struct members *m)
+{
+	char *text;
+
+	if (m->agent->cfg.pool[0] == '\0')
+		return;
+	text = report_text(m);
+	if (text == NULL)
+		return;
+	report_peers(m, text, "", 0);
 	free(text);
 }
 
@@ -659,6 +724,7 @@ static void tick(uv_timer_t *t)
 				 node_term(&a->node));
 		}
 		self_lease(m);
+		leader_report(m);
 		register_self(m);
 		place(m);
 	} else {

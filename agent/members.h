@@ -89,6 +89,7 @@ struct members {
 	uint64_t barrier_start_ns;
 	uint64_t leases_granted;      /* leader: leases given to others */
 	struct members_set_report self_sets[MEMBERS_SETS]; /* own, live */
+	unsigned reports_inflight;    /* reports to other agents */
 	unsigned self_n;
 	uint64_t placement_changes;
 	uint64_t heartbeats_sent;

@@ -33,6 +33,8 @@ static const char *role_name(int role)
 	}
 }
 
+static json_t *view_pool_base(struct agent *a, const struct fsm_pool *p);
+
 /* A pool is healthy when the leader hears from an agent of that pool. On a
  * follower this is unknown (null). */
 static json_t *pool_healthy(struct agent *a, const char *pool)
@@ -53,6 +55,23 @@ static json_t *pool_healthy(struct agent *a, const char *pool)
 }
 
 json_t *view_pool(struct agent *a, const struct fsm_pool *p)
+{
+	json_t *v = view_pool_base(a, p);
+
+	if (v == NULL)
+		return NULL;
+	json_object_set_new(v, "failover_since_ms",
+			    json_integer((json_int_t)p->failover_since_ms));
+	json_object_set_new(v, "last_failover_reason",
+			    json_string(p->last_failover_reason));
+	if (node_is_leader(&a->node))
+		json_object_set_new(
+		    v, "auto_failover_refusal",
+		    json_string(failover_refusal(&a->failover, p->name)));
+	return v;
+}
+
+static json_t *view_pool_base(struct agent *a, const struct fsm_pool *p)
 {
 	return json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:I, "
