@@ -13,6 +13,7 @@
 #include "agent/content.h"
 #include "agent/log.h"
 #include "agent/notify.h"
+#include "agent/recover.h"
 #include "agent/users.h"
 
 #define MOD "agent"
@@ -226,6 +227,10 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	metrics_init(&a->metrics);
 
 	to_node_config(cfg, &nc);
+	rv = recover_load(cfg->data_dir, &nc, a->recover_note,
+			  sizeof a->recover_note, a->errmsg, sizeof a->errmsg);
+	if (rv != 0)
+		return rv;
 	rv = node_init(&a->node, loop, &nc, &a->fsm);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "raft: %s",
@@ -292,6 +297,8 @@ int agent_start(struct agent *a)
 			 a->node.errmsg);
 		return rv;
 	}
+	if (a->recover_note[0] != '\0')
+		recover_done(a->cfg.data_dir);
 	rv = members_start(&a->members, a->cfg.join[0] != '\0' &&
 					    a->cfg.n_bootstrap == 0);
 	if (rv != 0) {

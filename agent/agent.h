@@ -47,6 +47,9 @@ struct agent {
 	int pending_closes;
 	int exit_code;
 	uint64_t started_ns;
+	bool restart_requested;  /* re-exec after the loop ends (recovery) */
+	char recover_note[FSM_WHAT_LEN]; /* a recovery to record, "" none */
+	bool recover_noting;
 	/* policy right after each recent decision, so that the answer to a
 	 * policy change shows what that decision made (slot seq % 64) */
 	struct {

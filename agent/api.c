@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "agent/log.h"
+#include "agent/recover.h"
 #include "agent/request.h"
 #include "agent/users.h"
 #include "agent/view.h"
@@ -1008,6 +1009,8 @@ static void route_v1(struct agent *a, struct http_request *req)
 		return;
 	}
 	if (failover_route(&a->failover, req))
+		return;
+	if (recover_route(a, req))
 		return;
 	if (users_route(a, req))
 		return;

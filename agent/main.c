@@ -1,10 +1,12 @@
 /* poolpaird: the poolpair agent. Loads the config, wires the agent and runs
  * the loop; everything else lives in the modules. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "agent/config.h"
@@ -83,5 +85,12 @@ int main(int argc, char **argv)
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	if (rv == 0 && agent.restart_requested) {
+		/* a forced quorum recovery: start again to apply it */
+		LOG_WARN("main", "restarting to apply the recovery");
+		execv("/proc/self/exe", argv);
+		LOG_ERROR("main", "restart failed: %s", strerror(errno));
+		return 1;
+	}
 	return rv == 0 ? agent.exit_code : 1;
 }

@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
+#include "agent/recover.h"
 #include "agent/request.h"
 #include "consensus/placement.h"
 
@@ -377,6 +378,17 @@ const struct members_seen *members_seen_get(struct members *m, uint64_t id)
 	return seen_slot(m, id, false);
 }
 
+bool members_heard(struct members *m, uint64_t id, uint64_t window_ms)
+{
+	struct members_seen *s;
+
+	if (id == m->agent->cfg.agent_id)
+		return true;
+	s = seen_slot(m, id, false);
+	return s != NULL && s->last_ns != 0 &&
+	       (uv_hrtime() - s->last_ns) / MS <= window_ms;
+}
+
 bool members_lease_valid(const struct members *m)
 {
 	return uv_hrtime() < m->lease_until_ns;
@@ -725,6 +737,7 @@ static void tick(uv_timer_t *t)
 		}
 		self_lease(m);
 		leader_report(m);
+		recover_note_tick(a);
 		register_self(m);
 		place(m);
 	} else {

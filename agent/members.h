@@ -122,6 +122,10 @@ members_set_report(struct members *m, const char *pool, const char *user_set,
  * this agent's own authority is not established (no recent barrier). */
 unsigned members_lease_grant(struct members *m);
 
+/* Whether member id was heard (heartbeat or report) within window_ms;
+ * this agent always counts. Works on any agent. */
+bool members_heard(struct members *m, uint64_t id, uint64_t window_ms);
+
 /* Whether this agent holds a valid lease now. */
 bool members_lease_valid(const struct members *m);
 

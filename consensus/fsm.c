@@ -31,6 +31,7 @@ static const char *const code_names[FSM_CODE_COUNT] = {
     [FSM_E_NESTED] = "nested",
     [FSM_E_PAIR_DOWN] = "pair_down",
     [FSM_E_NOT_FAILED_OVER] = "not_failed_over",
+    [FSM_E_REFUSED_EVENT] = "event_failed",
 };
 
 const char *fsm_code_name(int code)
@@ -65,6 +66,7 @@ int fsm_code_http(int code)
 	case FSM_E_NOT_PAIRED:
 	case FSM_E_PAIR_DOWN:
 	case FSM_E_NOT_FAILED_OVER:
+	case FSM_E_REFUSED_EVENT:
 		return 409;
 	default:
 		return 400;
@@ -1167,6 +1169,25 @@ static int op_cms_failover(struct fsm *f, const Poolpair__CmdCmsFailover *c,
 	return FSM_OK;
 }
 
+static int op_record_event(struct fsm *f, const Poolpair__CmdRecordEvent *c,
+			   struct outcome *o)
+{
+	(void)f;
+	if (fsm_str(c->detail)[0] != '\0' && c->ok)
+		fsm_fmt(o->what, sizeof(o->what), "%s: %s", fsm_str(c->what),
+			fsm_str(c->detail));
+	else
+		fsm_fmt(o->what, sizeof(o->what), "%s", fsm_str(c->what));
+	if (fsm_str(c->what)[0] == '\0')
+		return fsm_fail(o, FSM_E_INVALID, "an event needs a what");
+	if (!c->ok)
+		return fsm_fail(o, FSM_E_REFUSED_EVENT, "%s",
+				fsm_str(c->detail)[0] ? fsm_str(c->detail)
+						      : "failed");
+	o->forced = c->forced;
+	return FSM_OK;
+}
+
 /* Dispatch one failover decision (cmd->op_case is one of them). */
 static int apply_failover_op(struct fsm *f, const Poolpair__Command *cmd,
 			     struct outcome *o)
@@ -1260,6 +1281,13 @@ static int apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 					"topology step");
 		}
 		return apply_failover_op(f, cmd, o);
+	case POOLPAIR__COMMAND__OP_RECORD_EVENT:
+		if (is_step) {
+			fsm_fmt(o->what, sizeof(o->what), "event");
+			return fsm_fail(o, FSM_E_INVALID,
+					"an event cannot be a topology step");
+		}
+		return op_record_event(f, cmd->record_event, o);
 	case POOLPAIR__COMMAND__OP_TOPOLOGY:
 		if (is_step) {
 			fsm_fmt(o->what, sizeof(o->what), "topology");

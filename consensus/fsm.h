@@ -51,6 +51,7 @@ enum fsm_code {
 	FSM_E_NESTED,           /* a topology step is itself a topology */
 	FSM_E_PAIR_DOWN,        /* the pair (or CMS standby) is not normal: it cannot take over */
 	FSM_E_NOT_FAILED_OVER,  /* the pool is normal: there is no failover to go on with */
+	FSM_E_REFUSED_EVENT,    /* a recorded event that failed (hook exit) */
 	FSM_CODE_COUNT
 };
 

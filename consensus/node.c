@@ -314,7 +314,28 @@ int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 	if (cfg->snapshot_trailing > 0)
 		raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
 
-	if (cfg->n_bootstrap > 0) {
+	if (cfg->n_recover > 0) {
+		struct raft_configuration conf;
+
+		raft_configuration_init(&conf);
+		for (unsigned i = 0; i < cfg->n_recover; i++) {
+			rv = raft_configuration_add(&conf, cfg->recover[i].id,
+						    cfg->recover[i].address,
+						    RAFT_VOTER);
+			if (rv != 0)
+				break;
+		}
+		if (rv == 0)
+			rv = raft_recover(&n->raft, &conf);
+		raft_configuration_close(&conf);
+		if (rv != 0) {
+			snprintf(n->errmsg, sizeof n->errmsg, "recover: %s",
+				 raft_errmsg(&n->raft)[0] ? raft_errmsg(&n->raft)
+							  : raft_strerror(rv));
+			n->state = NODE_INIT;
+			return node_raft_err(rv);
+		}
+	} else if (cfg->n_bootstrap > 0) {
 		rv = bootstrap(n);
 		if (rv != 0) {
 			/* raft_init succeeded: closing is asynchronous. The

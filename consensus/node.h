@@ -43,6 +43,11 @@ struct node_config {
 	char dir[4096];              /* raft's own directory, created if missing */
 	struct node_peer bootstrap[NODE_MAX_PEERS];
 	unsigned n_bootstrap;        /* 0: never bootstrap (a joiner) */
+	/* forced recovery of a lost quorum: when n_recover > 0 the node
+	 * replaces its configuration with these voters (raft_recover) before
+	 * starting. Dangerous: see poolpairctl recover --force-quorum. */
+	struct node_peer recover[NODE_MAX_PEERS];
+	unsigned n_recover;
 	unsigned max_voters;         /* voters in the bootstrap configuration */
 	unsigned election_timeout_ms;
 	unsigned heartbeat_timeout_ms;

@@ -541,10 +541,12 @@ static void test_init_and_names(void **state)
 	    "pair_os",	 "pair_site",	 "pair_already",
 	    "pair_self", "failed_over",	 "not_paired",
 	    "nested",	 "pair_down",	 "not_failed_over",
+	    "event_failed",
 	};
 	static const int http[FSM_CODE_COUNT] = {
 	    0,	 400, 400, 409, 404, 507, 409, 409, 409,
 	    409, 409, 409, 409, 409, 409, 400, 409, 409,
+	    409,
 	};
 	int i;
 
@@ -1215,6 +1217,42 @@ static void test_policy(void **state)
 	c->set_policy->merge = true;
 	c->set_policy->has_failover = true;
 	refused(f, c, FSM_E_INVALID, "not auto or manual");
+}
+
+/* ---- recorded events ---- */
+
+static Poolpair__Command *c_event(const char *what, bool forced, bool okay,
+				  const char *detail)
+{
+	Poolpair__Command *c = cmd_new();
+
+	c->op_case = POOLPAIR__COMMAND__OP_RECORD_EVENT;
+	c->record_event = zalloc(sizeof(*c->record_event));
+	poolpair__cmd_record_event__init(c->record_event);
+	c->record_event->what = dup(what);
+	c->record_event->forced = forced;
+	c->record_event->ok = okay;
+	c->record_event->detail = dup(detail);
+	return c;
+}
+
+static void test_record_event(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *before;
+
+	base(f);
+	before = copy_of(f);
+	ok(f, c_event("recover --force-quorum", true, true, "voters: 2"));
+	assert_same_state(before, f);
+	assert_string_equal(last(f)->what, "recover --force-quorum: voters: 2");
+	assert_true(last(f)->forced);
+	assert_int_equal(last(f)->code, FSM_OK);
+	refused(f, c_event("hook fence for pool-east", false, false, "exit 3"),
+		FSM_E_REFUSED_EVENT, "exit 3");
+	assert_string_equal(fsm_code_name(FSM_E_REFUSED_EVENT), "event_failed");
+	refused(f, c_event("", false, true, ""), FSM_E_INVALID, "needs a what");
+	free(before);
 }
 
 /* ---- CMS ---- */
@@ -2615,6 +2653,7 @@ int main(void)
 	    T(test_member_capacity),
 	    T(test_register_without_member),
 	    T(test_policy),
+	    T(test_record_event),
 	    T(test_cms_place),
 	    T(test_topology_applies),
 	    T(test_topology_atomic),

@@ -1,0 +1,244 @@
+/* recover: forced quorum recovery (see recover.h). */
+#include "agent/recover.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "control.pb-c.h"
+
+#define MOD "recover"
+#define FILE_NAME "raft-recover.json"
+
+static void file_path(const char *data_dir, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", data_dir, FILE_NAME);
+}
+
+int recover_load(const char *data_dir, struct node_config *nc, char *what,
+		 size_t whatlen, char *errmsg, size_t errlen)
+{
+	char path[4200];
+	json_error_t jerr;
+	json_t *root, *voters, *v;
+	size_t i;
+
+	what[0] = '\0';
+	file_path(data_dir, path, sizeof path);
+	if (access(path, F_OK) != 0)
+		return 0;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	voters = root != NULL ? json_object_get(root, "voters") : NULL;
+	if (!json_is_array(voters) || json_array_size(voters) == 0 ||
+	    json_array_size(voters) > NODE_MAX_PEERS) {
+		snprintf(errmsg, errlen, "%s: not a recovery file (%s)", path,
+			 root == NULL ? jerr.text : "bad voters");
+		json_decref(root);
+		return -EINVAL;
+	}
+	nc->n_recover = 0;
+	json_array_foreach (voters, i, v) {
+		json_int_t id = 0;
+		const char *addr = NULL;
+
+		if (json_unpack(v, "{s:I, s:s}", "id", &id, "address", &addr) !=
+			0 ||
+		    id <= 0 || strlen(addr) >= NODE_ADDR_LEN) {
+			snprintf(errmsg, errlen, "%s: bad voter %zu", path, i);
+			json_decref(root);
+			return -EINVAL;
+		}
+		nc->recover[nc->n_recover].id = (uint64_t)id;
+		snprintf(nc->recover[nc->n_recover].address, NODE_ADDR_LEN,
+			 "%s", addr);
+		nc->n_recover++;
+	}
+	snprintf(what, whatlen, "%s",
+		 json_string_value(json_object_get(root, "what")) != NULL
+		     ? json_string_value(json_object_get(root, "what"))
+		     : "recover --force-quorum");
+	json_decref(root);
+	LOG_WARN(MOD, "APPLYING A FORCED QUORUM RECOVERY: the raft "
+		      "configuration becomes %u voter(s) from %s",
+		 nc->n_recover, path);
+	return 0;
+}
+
+void recover_done(const char *data_dir)
+{
+	char path[4200];
+
+	file_path(data_dir, path, sizeof path);
+	if (unlink(path) != 0 && errno != ENOENT)
+		LOG_WARN(MOD, "cannot remove %s: %s", path, strerror(errno));
+}
+
+/* ---- the request ---- */
+
+static void respond(struct http_request *req, int status, json_t *body)
+{
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (text == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	http_respond_json(req, status, text, NULL);
+	free(text);
+}
+
+static void recover_call(struct agent *a, struct http_request *req)
+{
+	const struct raft_configuration *c = node_configuration(&a->node);
+	uint64_t window = (uint64_t)a->cfg.lease_ms + a->cfg.grace_ms;
+	json_error_t jerr;
+	json_t *root, *voters, *file;
+	int force = 0;
+	unsigned voters_old = 0, voters_heard = 0, n_new = 0;
+	char path[4200], tmp[4300], what[FSM_WHAT_LEN], who[FSM_WHO_LEN];
+	char names[160] = "";
+
+	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+			  &jerr);
+	if (root == NULL || json_unpack_ex(root, &jerr, JSON_STRICT, "{s:b}",
+					   "force_quorum", &force) != 0 ||
+	    !force) {
+		json_decref(root);
+		http_respond_error(req, 400, "invalid",
+				   "body must be {\"force_quorum\": true}: a "
+				   "forced recovery must be asked for "
+				   "explicitly");
+		return;
+	}
+	json_decref(root);
+	voters = json_array();
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+		bool heard = members_heard(&a->members, s->id, window);
+
+		if (s->role == RAFT_VOTER) {
+			voters_old++;
+			if (heard)
+				voters_heard++;
+		}
+		if (!heard || n_new == NODE_MAX_PEERS || n_new == 5)
+			continue;
+		json_array_append_new(voters,
+				      json_pack("{s:I, s:s}", "id",
+						(json_int_t)s->id, "address",
+						s->address));
+		n_new++;
+		snprintf(names + strlen(names), sizeof names - strlen(names),
+			 "%s%" PRIu64, names[0] ? "," : "", (uint64_t)s->id);
+	}
+	if (voters_old == 0 || voters_heard * 2 > voters_old) {
+		char msg[200];
+
+		json_decref(voters);
+		snprintf(msg, sizeof msg,
+			 "the quorum is not lost: %u of %u voters answer; "
+			 "nothing to recover",
+			 voters_heard, voters_old);
+		http_respond_error(req, 409, "quorum_not_lost", msg);
+		return;
+	}
+	if (n_new == 0 || node_role_of(&a->node, a->cfg.agent_id) < 0) {
+		json_decref(voters);
+		http_respond_error(req, 409, "not_member",
+				   "this agent is not in the raft "
+				   "configuration");
+		return;
+	}
+	agent_who(req, who, sizeof who);
+	snprintf(what, sizeof what,
+		 "recover --force-quorum by %s: voters %s (%u of %u old voters "
+		 "lost)",
+		 who, names, voters_old - voters_heard, voters_old);
+	file = json_pack("{s:o, s:s}", "voters", json_deep_copy(voters), "what",
+			 what);
+	file_path(a->cfg.data_dir, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	/* written once, before the agent restarts: a blocking write of a few
+	 * bytes is acceptable on this exceptional path */
+	if (file == NULL || json_dump_file(file, tmp, JSON_INDENT(2)) != 0 ||
+	    rename(tmp, path) != 0) {
+		json_decref(file);
+		json_decref(voters);
+		http_respond_error(req, 500, "internal",
+				   "cannot write the recovery file");
+		return;
+	}
+	json_decref(file);
+	LOG_WARN(MOD, "FORCED QUORUM RECOVERY asked by %s: %u of %u voters "
+		      "are lost; the new configuration is voters %s. The agent "
+		      "restarts to apply it. Lost voters that return must be "
+		      "removed or re-added.",
+		 who, voters_old - voters_heard, voters_old, names);
+	respond(req, 202,
+		json_pack("{s:o, s:s}", "voters", voters, "warning",
+			  "forced recovery: decisions the lost voters had "
+			  "acknowledged but that never reached a survivor are "
+			  "gone; the agent restarts now"));
+	a->restart_requested = true;
+	agent_stop(a);
+}
+
+bool recover_route(struct agent *a, struct http_request *req)
+{
+	if (strcmp(req->path, "/v1/recover") != 0)
+		return false;
+	if (strcmp(req->method, "POST") != 0) {
+		http_respond_error(req, 405, "method_not_allowed", "POST only");
+		return true;
+	}
+	recover_call(a, req);
+	return true;
+}
+
+/* ---- the history note ---- */
+
+static void noted(void *arg, int status, const struct fsm_result *res)
+{
+	struct agent *a = arg;
+
+	a->recover_noting = false;
+	if (status == 0 && res->code == FSM_OK) {
+		LOG_WARN(MOD, "forced recovery recorded in the history "
+			      "(decision %" PRIu64 ")",
+			 res->seq);
+		a->recover_note[0] = '\0';
+	}
+}
+
+void recover_note_tick(struct agent *a)
+{
+	Poolpair__Command c = POOLPAIR__COMMAND__INIT;
+	Poolpair__CmdRecordEvent e = POOLPAIR__CMD_RECORD_EVENT__INIT;
+	size_t len;
+	void *buf;
+
+	if (a->recover_note[0] == '\0' || a->recover_noting ||
+	    !node_is_leader(&a->node))
+		return;
+	c.time_ms = agent_now_ms();
+	c.who = "agent:recover";
+	e.what = a->recover_note;
+	e.forced = true;
+	e.ok = true;
+	c.op_case = POOLPAIR__COMMAND__OP_RECORD_EVENT;
+	c.record_event = &e;
+	len = poolpair__command__get_packed_size(&c);
+	buf = malloc(len > 0 ? len : 1);
+	if (buf == NULL)
+		return;
+	poolpair__command__pack(&c, buf);
+	if (node_apply(&a->node, buf, len, noted, a) == 0)
+		a->recover_noting = true;
+}
