@@ -319,7 +319,7 @@ static void hook_env(const struct fsm_pool *p, const char *hook,
 		     struct hook_env *env, char vals[][64], size_t *n)
 {
 	*n = 0;
-	env[(*n)++] = (struct hook_env){"POOLPAIR_HOOK", hook};
+	(void)hook; /* POOLPAIR_HOOK is set by hooks_run itself */
 	env[(*n)++] = (struct hook_env){"POOLPAIR_POOL", p->name};
 	env[(*n)++] = (struct hook_env){"POOLPAIR_PAIR", p->pair};
 	env[(*n)++] = (struct hook_env){"POOLPAIR_OWNER", p->owner};
@@ -341,6 +341,26 @@ static void hook_env(const struct fsm_pool *p, const char *hook,
 	}
 }
 
+/* The outcome of a hook goes into the history (leader only). */
+static void record_hook(struct failover *fo, const char *pool,
+			const struct hook_outcome *o, const char *summary)
+{
+	Poolpair__Command c;
+	Poolpair__CmdRecordEvent e = POOLPAIR__CMD_RECORD_EVENT__INIT;
+	char what[FSM_WHAT_LEN];
+
+	if (!node_is_leader(&fo->agent->node))
+		return;
+	snprintf(what, sizeof what, "hook %s for %s", o->name, pool);
+	cmd_init(&c, "leader:hooks");
+	e.what = what;
+	e.ok = hooks_outcome_ok(o);
+	e.detail = (char *)summary;
+	c.op_case = POOLPAIR__COMMAND__OP_RECORD_EVENT;
+	c.record_event = &e;
+	propose(fo, pool, &c, "hook record");
+}
+
 static void hook_done(void *arg, const struct hook_outcome *o)
 {
 	struct hook_ctx *h = arg;
@@ -355,6 +375,8 @@ static void hook_done(void *arg, const struct hook_outcome *o)
 		LOG_INFO(MOD, "hook %s", fo->last_hook);
 	else
 		LOG_WARN(MOD, "hook %s", fo->last_hook);
+	if (!fo->closing)
+		record_hook(fo, h->pool, o, summary);
 	if (h->pre && fp != NULL && fp->step == FO_HOOK && !fo->closing) {
 		const struct fsm_pool *p = fsm_pool_find(&fo->agent->fsm,
 							 h->pool);
@@ -362,6 +384,9 @@ static void hook_done(void *arg, const struct hook_outcome *o)
 		if (!hooks_outcome_ok(o) || p == NULL) {
 			snprintf(fp->refusal, sizeof fp->refusal,
 				 "pre_failover hook refused: %s", summary);
+			/* ask the hook again later, not at every tick */
+			fp->retry_after_ms = agent_now_ms() + 5000;
+			fp->last_auto_ms = 0;
 			step_set(fp, FO_IDLE);
 		} else {
 			takeover(fo, fp, p);
@@ -458,6 +483,8 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 			 a->fsm.policy.max_lag_on_failover_ms);
 		return;
 	}
+	if (now_ms < fp->retry_after_ms)
+		return;
 	if (fp->last_auto_ms != 0 &&
 	    now_ms - fp->last_auto_ms < a->fsm.policy.cooldown_ms) {
 		snprintf(fp->refusal, sizeof fp->refusal,
@@ -472,10 +499,23 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	}
 	fp->last_auto_ms = now_ms;
 	fo->automatic++;
-	snprintf(fp->reason, sizeof fp->reason,
-		 "automatic: %s silent for %" PRIu64 " ms", p->name, silent);
-	LOG_WARN(MOD, "%s is down (silent %" PRIu64 " ms): failing over to %s",
-		 p->name, silent, p->pair);
+	if (silent == UINT64_MAX) {
+		snprintf(fp->reason, sizeof fp->reason,
+			 "automatic: %s not heard since this leader was "
+			 "elected",
+			 p->name);
+		LOG_WARN(MOD, "%s is down (not heard since this leader was "
+			      "elected): failing over to %s",
+			 p->name, p->pair);
+	} else {
+		snprintf(fp->reason, sizeof fp->reason,
+			 "automatic: %s silent for %" PRIu64 " ms", p->name,
+			 silent);
+		LOG_WARN(MOD,
+			 "%s is down (silent %" PRIu64
+			 " ms): failing over to %s",
+			 p->name, silent, p->pair);
+	}
 	fp->complete = false;
 	fp->forced = true;
 	fp->risk_records = rep->lag_records;
@@ -485,8 +525,12 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	if (a->cfg.pre_failover[0] != '\0') {
 		step_set(fp, FO_HOOK);
 		if (run_hook(fo, "pre_failover", a->cfg.pre_failover, p,
-			     fp->reason, fp, true) != 0)
+			     fp->reason, fp, true) != 0) {
+			snprintf(fp->refusal, sizeof fp->refusal,
+				 "the pre_failover hook cannot start");
+			fp->retry_after_ms = now_ms + 5000;
 			step_set(fp, FO_IDLE);
+		}
 		return;
 	}
 	takeover(fo, fp, p);

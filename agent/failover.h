@@ -56,6 +56,7 @@ struct failover_pool {
 	struct hclient_req *req;
 	struct failover *owner;     /* back pointer for callbacks */
 	uint64_t seen_epoch;        /* leader: epoch last seen (hooks) */
+	uint64_t retry_after_ms;    /* no automatic attempt before (wall) */
 };
 
 struct failover {

@@ -208,6 +208,19 @@ json_t *view_history(struct agent *a, unsigned limit)
 			      h->code == FSM_OK ? "ok" : "refused", "code",
 			      fsm_code_name(h->code), "reason", h->reason,
 			      "forced", h->forced));
+		if (h->data_at_risk_records || h->data_at_risk_bytes ||
+		    h->data_at_risk_ms) {
+			json_t *entry =
+			    json_array_get(arr, json_array_size(arr) - 1);
+
+			json_object_set_new(
+			    entry, "data_at_risk",
+			    json_pack("{s:I, s:I, s:f}", "records",
+				      (json_int_t)h->data_at_risk_records,
+				      "bytes", (json_int_t)h->data_at_risk_bytes,
+				      "seconds",
+				      (double)h->data_at_risk_ms / 1000.0));
+		}
 	}
 	return arr;
 }
