@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent/ctl/backup.h"
+#include "agent/ctl/failover.h"
 #include "agent/ctl/status.h"
 #include "agent/ctl/table.h"
 #include "agent/ctl/topology.h"
@@ -626,10 +627,31 @@ static void cell_result(struct table *t, json_t *h)
 			    result != NULL && result[0] ? result : "-", forced);
 }
 
+/* DATA AT RISK cell: "R rec, B, S s" of the entry's data_at_risk object
+ * (present only on failovers that named a loss), else "-". */
+static void cell_risk(struct table *t, json_t *h)
+{
+	json_t *risk = json_object_get(h, "data_at_risk");
+	json_t *r = json_object_get(risk, "records");
+	json_t *b = json_object_get(risk, "bytes");
+	json_t *s = json_object_get(risk, "seconds");
+	char bytes[32];
+
+	if (!json_is_integer(r) || !json_is_number(b) || !json_is_number(s)) {
+		table_cell(t, "-");
+		return;
+	}
+	table_cellf(t, "%" JSON_INTEGER_FORMAT " rec, %s, %.1f s",
+		    json_integer_value(r),
+		    users_format_bytes(json_number_value(b), bytes,
+				       sizeof(bytes)),
+		    json_number_value(s));
+}
+
 static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 {
-	static const char *const hdr[] = {"SEQ", "TIME", "WHO", "WHAT",
-					  "RESULT"};
+	static const char *const hdr[] = {"SEQ",  "TIME",   "WHO",
+					  "WHAT", "RESULT", "DATA AT RISK"};
 	unsigned long long limit = 0;
 	char path[64] = "/v1/history";
 	struct table t;
@@ -637,6 +659,7 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 	json_t *list;
 	json_t *h;
 	size_t i;
+	int risk = 0;
 	int rv;
 
 	if (a->opt[0] != NULL) {
@@ -653,7 +676,10 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 		json_decref(resp);
 		return CTL_OK;
 	}
-	if (table_init(&t, 5, hdr) != 0) {
+	json_array_foreach (list, i, h)
+		if (json_is_object(json_object_get(h, "data_at_risk")))
+			risk = 1;
+	if (table_init(&t, risk ? 6 : 5, hdr) != 0) {
 		json_decref(resp);
 		return ctl_out_of_memory(ctl);
 	}
@@ -664,6 +690,8 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 		ctl_cell_key(&t, h, "who");
 		ctl_cell_key(&t, h, "what");
 		cell_result(&t, h);
+		if (risk)
+			cell_risk(&t, h);
 	}
 	rv = ctl_render(ctl, &t);
 	json_decref(resp);
@@ -704,6 +732,30 @@ static const struct ctl_command ctl_commands[] = {
     {"sba list", 0, 0, {NULL}, cmd_sba_list, "sba list"},
     {"sba remove", 1, 1, {NULL}, cmd_sba_remove, "sba remove NAME"},
     {"cms show", 0, 0, {NULL}, cmd_cms_show, "cms show"},
+    {"cms failover",
+     0,
+     0,
+     {"what-if", "force", NULL},
+     failover_cmd_cms,
+     "cms failover [--what-if] [--force]"},
+    {"failover",
+     1,
+     1,
+     {"disaster", "what-if", "force", NULL},
+     failover_cmd_failover,
+     "failover POOL [--disaster] [--what-if] [--force]"},
+    {"failback",
+     1,
+     1,
+     {"what-if", "force", NULL},
+     failover_cmd_failback,
+     "failback POOL [--what-if] [--force]"},
+    {"recover",
+     0,
+     0,
+     {"force-quorum", NULL},
+     failover_cmd_recover,
+     "recover --force-quorum"},
     {"topology apply",
      1,
      1,
@@ -718,6 +770,12 @@ static const struct ctl_command ctl_commands[] = {
      {"wait=", NULL},
      backup_cmd_sync,
      "backup sync POOL [--wait SECONDS]"},
+    {"backup verify",
+     1,
+     1,
+     {"no-repair", NULL},
+     failover_cmd_verify,
+     "backup verify POOL [--no-repair]"},
     {"divergence list",
      0,
      0,

@@ -79,7 +79,38 @@ static const char usage_text[] =
     "\n"
     "    history [--limit N]\n"
     "        The last N decisions (1 to 256, default 50), newest last,\n"
-    "        with who asked and refusals with their reason.\n"
+    "        with who asked, refusals with their reason, forced ones\n"
+    "        and the data at risk a failover named.\n"
+    "\n";
+
+/* The disaster recovery commands (one literal would be too long for
+ * C99). */
+static const char usage_text_dr[] =
+    "DISASTER RECOVERY COMMANDS\n"
+    "    These go to the Raft leader (a follower redirects them). With\n"
+    "    --what-if nothing changes: the answer says whether the move is\n"
+    "    allowed and why, planned or disaster, whether the CMS moves and\n"
+    "    the data at risk; the exit status is 0 when allowed, else 1.\n"
+    "\n"
+    "    failover POOL [--disaster] [--what-if] [--force]\n"
+    "        Move POOL's users to its pair. A planned failover (POOL\n"
+    "        alive) stops its writes and drains its changes first: nothing\n"
+    "        is lost. --disaster skips the drain for a pool that is gone\n"
+    "        (once its lease ran out; --force does not wait). Waits up to\n"
+    "        60 s for the outcome.\n"
+    "    failback POOL [--what-if] [--force]\n"
+    "        Move POOL's users home once it is recovering and has caught\n"
+    "        up (refused not_caught_up with the lag; --force anyway).\n"
+    "    cms failover [--what-if] [--force]\n"
+    "        Move the active CMS to its standby pool.\n"
+    "    backup verify POOL [--no-repair]\n"
+    "        Compare both copies of POOL's user set and repair the\n"
+    "        backup copy from the owner's; exit 1 when they still differ.\n"
+    "        May take up to about 2 minutes.\n"
+    "    recover --force-quorum\n"
+    "        On a survivor when the majority of voters is lost for good:\n"
+    "        make a new Raft configuration from the members it hears.\n"
+    "        Decisions it never received are lost.\n"
     "\n";
 
 /* The rest of usage_text (one literal would be too long for C99). */
@@ -388,6 +419,7 @@ int main(int argc, char *argv[])
 	}
 	if (o.help || (i < argc && strcmp(argv[i], "help") == 0)) {
 		fputs(usage_text, stdout);
+		fputs(usage_text_dr, stdout);
 		fputs(usage_text_data, stdout);
 		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
 	}
@@ -404,6 +436,7 @@ int main(int argc, char *argv[])
 		return rv;
 	if (o.help) {
 		fputs(usage_text, stdout);
+		fputs(usage_text_dr, stdout);
 		fputs(usage_text_data, stdout);
 		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
 	}

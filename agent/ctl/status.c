@@ -90,6 +90,31 @@ int ctl_render_members(struct ctl *ctl, json_t *members)
 	return ctl_render(ctl, &t);
 }
 
+/* Under the pools table, per pool when the answer has them: why its last
+ * failover was made, and why an automatic failover is not made now. */
+static void say_pool_notes(struct ctl *ctl, json_t *pools)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach (pools, i, p) {
+		const char *name =
+		    json_string_value(json_object_get(p, "name"));
+		const char *last =
+		    json_string_value(json_object_get(p, "last_failover_reason"));
+		const char *refusal = json_string_value(
+		    json_object_get(p, "auto_failover_refusal"));
+
+		if (name == NULL)
+			continue;
+		if (last != NULL && last[0] != '\0')
+			ctl_say(ctl->out, "%s: last failover: %s", name, last);
+		if (refusal != NULL && refusal[0] != '\0')
+			ctl_say(ctl->out, "%s: no automatic failover: %s", name,
+				refusal);
+	}
+}
+
 /* cms (borrowed, may be NULL): the CMS object of a status, to also mark
  * the standby pool. */
 int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
@@ -102,6 +127,7 @@ int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 	struct table t;
 	json_t *p;
 	size_t i;
+	int rv;
 
 	if (table_init(&t, 12, hdr) != 0)
 		return ctl_out_of_memory(ctl);
@@ -142,7 +168,10 @@ int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 		else
 			ctl_cell_json(&t, supported);
 	}
-	return ctl_render(ctl, &t);
+	rv = ctl_render(ctl, &t);
+	if (rv == CTL_OK)
+		say_pool_notes(ctl, pools);
+	return rv;
 }
 
 int ctl_render_sbas(struct ctl *ctl, json_t *sbas)
@@ -160,7 +189,12 @@ int ctl_render_sbas(struct ctl *ctl, json_t *sbas)
 		ctl_cell_key(&t, s, "name");
 		ctl_cell_key(&t, s, "site");
 		ctl_cell_key(&t, s, "backup_pool");
-		ctl_cell_key(&t, s, "resiliency_mode");
+		if (json_is_true(json_object_get(s, "resiliency_mode")))
+			table_cell(&t, "resiliency mode");
+		else if (json_is_false(json_object_get(s, "resiliency_mode")))
+			table_cell(&t, "normal");
+		else
+			table_cell(&t, "-");
 	}
 	return ctl_render(ctl, &t);
 }
