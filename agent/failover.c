@@ -878,11 +878,25 @@ static bool leader_only(struct agent *a, struct http_request *req)
 		snprintf(loc, sizeof loc, "http://%s%s%s%s", m->api_address,
 			 req->path, req->query[0] ? "?" : "", req->query);
 		snprintf(hdr, sizeof hdr, "Location: %s\r\n", loc);
-		respond(req, 307,
-			json_pack("{s:s, s:s, s:s}", "error", "not_leader",
-				  "message", "repeat at the leader", "leader",
-				  m->api_address));
-		(void)hdr;
+		{
+			json_t *body = json_pack(
+			    "{s:s, s:s, s:s}", "error", "not_leader", "message",
+			    "this agent is a follower: repeat the request at "
+			    "the leader",
+			    "leader", m->api_address);
+			char *text = body != NULL
+					 ? json_dumps(body, JSON_COMPACT)
+					 : NULL;
+
+			json_decref(body);
+			if (text == NULL) {
+				http_respond_error(req, 500, "internal",
+						   "out of memory");
+				return false;
+			}
+			http_respond_json(req, 307, text, hdr);
+			free(text);
+		}
 		return false;
 	}
 }
