@@ -247,3 +247,121 @@ others() {
 		[ $skip = 1 ] || echo "$n"
 	done
 }
+
+# ---- network partitions on loopback ---------------------------------------
+# Every agent listens on 127.0.0.1, and the connections an agent opens leave
+# from ephemeral ports, so ports alone cannot tell which agent sends a
+# packet. net_start starts an agent in a cgroup (v2) of its group; iptables
+# rules in the OUTPUT chain of lo then match the sending socket's cgroup and
+# the agents' own ports. Everything is tagged with the test's name (chain,
+# comments, cgroups), removed on exit, and leftovers of an earlier run of the
+# same test are removed by net_init. Needs root, iptables and cgroup v2.
+NET_TAG="pp-it-$IT_NAME"
+NET_CHAIN="PPIT-${IT_NAME:0:20}"
+NET_CG_ROOT=""
+
+# net_rule TAG ARGS...: append a rule tagged TAG to the test's chain
+net_rule() {
+	local tag=$1
+	shift
+	iptables -w -A "$NET_CHAIN" -o lo -p tcp "$@" -m comment --comment "$NET_TAG/$tag" -j DROP
+}
+
+# net_del_rules CHAIN COMMENT: delete the rules of CHAIN whose comment is
+# COMMENT (by number, last first: iptables -S quotes some comments)
+net_del_rules() {
+	local n
+	for n in $(iptables -w -S "$1" 2>/dev/null | grep -- '^-A ' |
+		grep -nE -- "--comment \"?$2\"? " | cut -d: -f1 | sort -rn || true); do
+		iptables -w -D "$1" "$n"
+	done
+}
+
+# net_del_tagged: delete this test's rules, chain and cgroups (idempotent)
+net_del_tagged() {
+	local line cg procs
+	net_del_rules OUTPUT "$NET_TAG"
+	iptables -w -F "$NET_CHAIN" 2>/dev/null || true
+	iptables -w -X "$NET_CHAIN" 2>/dev/null || true
+	[ -n "$NET_CG_ROOT" ] || return 0
+	for cg in "$NET_CG_ROOT/$NET_TAG"-*; do
+		[ -d "$cg" ] || continue
+		# the processes go back to the root group; their sockets keep
+		# their tag but no rule names it any more
+		for _ in 1 2 3 4 5; do
+			mapfile -t procs <"$cg/cgroup.procs" 2>/dev/null || procs=()
+			for line in "${procs[@]}"; do
+				echo "$line" >"$NET_CG_ROOT/cgroup.procs" 2>/dev/null || true
+			done
+			rmdir "$cg" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+}
+
+net_on_exit() {
+	local rc=$?
+	set +eE
+	trap - ERR
+	net_del_tagged
+	(exit "$rc")
+	it_cleanup
+}
+
+# net_init: check the tools, clean up after an earlier run, create the
+# test's (empty) chain jumped to from OUTPUT for lo, and install the trap
+net_init() {
+	[ "$(id -u)" = 0 ] || fail "$IT_NAME needs root (iptables, cgroups)"
+	command -v iptables >/dev/null || fail "$IT_NAME needs iptables"
+	NET_CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$NET_CG_ROOT" ] || fail "$IT_NAME needs a cgroup v2 mount"
+	net_del_tagged
+	trap net_on_exit EXIT
+	iptables -w -N "$NET_CHAIN"
+	iptables -w -I OUTPUT -o lo -p tcp -m comment --comment "$NET_TAG" -j "$NET_CHAIN"
+}
+
+# net_cgroup GROUP: the cgroup path of a group, relative to the v2 root
+net_cgroup() { echo "$NET_TAG-$1"; }
+
+# net_start GROUP NAME...: start agents (like start) inside the group's
+# cgroup, before they open any socket
+net_start() {
+	local group=$1 name dir procs
+	shift
+	dir="$NET_CG_ROOT/$(net_cgroup "$group")"
+	mkdir -p "$dir"
+	procs="$dir/cgroup.procs"
+	for name in "$@"; do
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		setsid bash -c 'echo $$ >"$0" && exec "$@"' "$procs" \
+			"$BUILD/poolpaird" -c "$IT_DIR/$name/poolpaird.conf" \
+			>>"$IT_DIR/$name/log" 2>&1 </dev/null &
+		echo $! >"$IT_DIR/$name/pid"
+		PP_PIDS+=($!)
+	done
+}
+
+# net_cut TAG GROUP-A "PORTS-A" GROUP-B "PORTS-B": drop what group A's
+# agents send to group B's listening ports and what B's agents send to A's
+# (PORTS: comma separated agent ports, up to 15). Both directions of every
+# connection between the groups are cut that way: whoever opened it, the
+# opener's packets (requests, Raft messages, records) are dropped, so its
+# peer has nothing to answer. Packets between agents of one group and the
+# test's own requests (not in a group) pass. TAG names the rules for
+# net_heal.
+net_cut() {
+	local tag=$1 ga pa=$3 gb pb=$5
+	ga=$(net_cgroup "$2")
+	gb=$(net_cgroup "$4")
+	net_rule "$tag" -m cgroup --path "$ga" -m multiport --dports "$pb"
+	net_rule "$tag" -m cgroup --path "$gb" -m multiport --dports "$pa"
+}
+
+# net_heal TAG: remove the rules of one cut
+net_heal() { net_del_rules "$NET_CHAIN" "$NET_TAG/$1"; }
+
+# net_dropped: packets dropped so far by the test's rules
+net_dropped() {
+	iptables -w -L "$NET_CHAIN" -v -n -x | awk 'NR > 2 { n += $1 } END { print n + 0 }'
+}
