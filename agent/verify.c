@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/users.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
 
@@ -183,48 +184,6 @@ static void respond(struct http_request *req, int status, json_t *body)
 	}
 	http_respond_json(req, status, text, NULL);
 	free(text);
-}
-
-/* Store error to an HTTP answer. */
-static void store_error(struct http_request *req, int status,
-			const char *errmsg)
-{
-	char msg[320];
-
-	snprintf(msg, sizeof msg, "store: %s",
-		 errmsg != NULL && errmsg[0] ? errmsg : store_strerror(status));
-	switch (status) {
-	case STORE_E_STALE_EPOCH:
-		http_respond_error(req, 409, "stale_epoch", msg);
-		break;
-	case STORE_E_INVALID:
-		http_respond_error(req, 400, "invalid", msg);
-		break;
-	case STORE_E_NOT_FOUND:
-		http_respond_error(req, 404, "not_found", msg);
-		break;
-	case STORE_E_FULL:
-		http_respond_error(req, 507, "full", msg);
-		break;
-	default:
-		http_respond_error(req, 503, "unavailable", msg);
-		break;
-	}
-}
-
-static bool ready(struct agent *a, struct http_request *req)
-{
-	if (dataplane_ready(&a->data))
-		return true;
-	if (a->data.state == DP_NONE)
-		http_respond_error(req, 503, "no_store",
-				   "this agent holds no user data (a witness): "
-				   "ask an agent of a pool");
-	else
-		http_respond_error(req, 503, "unavailable",
-				   a->data.errmsg[0] ? a->data.errmsg
-						     : "the store is opening");
-	return false;
 }
 
 /* A user set name as in the FSM: 1..63 of [A-Za-z0-9._-]. */
@@ -1416,7 +1375,7 @@ static void verify_start(struct agent *a, struct http_request *req,
 				   "repair must be true or false");
 		return;
 	}
-	if (!ready(a, req))
+	if (!users_ready(a, req))
 		return;
 	p = name_ok(pool) ? fsm_pool_find(&a->fsm, pool) : NULL;
 	if (p == NULL &&
@@ -1510,7 +1469,7 @@ static void digest_answer(void *arg, int status, const struct store_digest *d)
 	char hex[17];
 
 	if (status != 0) {
-		store_error(req, status, d != NULL ? d->errmsg : NULL);
+		users_respond_store_error(req, status, d != NULL ? d->errmsg : NULL);
 		return;
 	}
 	arr = json_array();
@@ -1536,11 +1495,11 @@ static void internal_digest(struct agent *a, struct http_request *req)
 	char us[FSM_NAME_LEN + 1];
 	int rv;
 
-	if (!query_user_set(req, us, sizeof us) || !ready(a, req))
+	if (!query_user_set(req, us, sizeof us) || !users_ready(a, req))
 		return;
 	rv = store_digest(&a->data.store, us, digest_answer, req);
 	if (rv != 0)
-		store_error(req, rv, NULL);
+		users_respond_store_error(req, rv, NULL);
 }
 
 /* ---- GET /v1/internal/keys --------------------------------------------- */
@@ -1572,7 +1531,7 @@ static void keys_answer(void *arg, int status, const struct store_key_list *l)
 	char hex[17];
 
 	if (status != 0) {
-		store_error(req, status, l != NULL ? l->errmsg : NULL);
+		users_respond_store_error(req, status, l != NULL ? l->errmsg : NULL);
 		goto out;
 	}
 	sorted = malloc((l->n > 0 ? l->n : 1) * sizeof *sorted);
@@ -1631,7 +1590,7 @@ static void internal_keys(struct agent *a, struct http_request *req)
 				   "offset must be a non-negative integer");
 		return;
 	}
-	if (!ready(a, req))
+	if (!users_ready(a, req))
 		return;
 	kr = calloc(1, sizeof *kr);
 	if (kr == NULL) {
@@ -1645,7 +1604,7 @@ static void internal_keys(struct agent *a, struct http_request *req)
 	rv = store_diff_keys(&a->data.store, us, kr->bucket, keys_answer, kr);
 	if (rv != 0) {
 		free(kr);
-		store_error(req, rv, NULL);
+		users_respond_store_error(req, rv, NULL);
 	}
 }
 
@@ -1667,7 +1626,7 @@ static void repair_applied(void *arg, int status, const char *errmsg)
 			 kind_name(rr->kind), rr->key,
 			 errmsg != NULL && errmsg[0] ? errmsg
 						     : store_strerror(status));
-		store_error(rr->req, status, errmsg);
+		users_respond_store_error(rr->req, status, errmsg);
 		free(rr);
 		return;
 	}
@@ -1697,7 +1656,7 @@ static void internal_repair(struct agent *a, struct http_request *req)
 	size_t rawlen;
 	int rv;
 
-	if (!ready(a, req))
+	if (!users_ready(a, req))
 		return;
 	if (ct != NULL && strncmp(ct, "application/x-protobuf", 22) == 0) {
 		rec = poolpair__repl__change_record__unpack(
@@ -1750,7 +1709,7 @@ static void internal_repair(struct agent *a, struct http_request *req)
 	rv = store_repair(&a->data.store, rec, repair_applied, rr);
 	if (rv != 0) {
 		free(rr);
-		store_error(req, rv,
+		users_respond_store_error(req, rv,
 			    rv == STORE_E_INVALID ? "malformed change record"
 						  : NULL);
 	}
