@@ -13,6 +13,7 @@
 #define MOD_REPL "repl"
 
 static void store_closed_cb(struct store *s);
+static void live_figures(struct dataplane *dp, struct sender_stats *st);
 static void sync_tick(uv_timer_t *t);
 static void release(struct dataplane *dp, const char *user_set, int lane,
 		    uint64_t acked, bool all);
@@ -162,6 +163,9 @@ static unsigned owned_by(const struct fsm *f, const char *pool,
 	for (unsigned i = 0; i < f->n_pools && n < max; i++)
 		if (strcmp(f->pools[i].owner, pool) == 0)
 			out[n++] = f->pools[i].name;
+	/* the CMS documents travel like a user set, from the active CMS */
+	if (n < max && strcmp(f->cms_active, pool) == 0)
+		out[n++] = DATAPLANE_CMS;
 	return n;
 }
 
@@ -560,6 +564,23 @@ static void takeover_positions(void *arg, int status,
 	free(t);
 }
 
+static void takeover_barrier(void *arg, int status, const char *errmsg)
+{
+	struct takeover *t = arg;
+	int rv;
+
+	(void)errmsg;
+	if (status == 0) {
+		rv = store_stream_positions(&t->dp->store, takeover_positions,
+					    t);
+		if (rv == 0)
+			return;
+		status = rv;
+	}
+	t->cb(t->arg, status, 0, 0);
+	free(t);
+}
+
 int dataplane_takeover(struct dataplane *dp, const char *user_set,
 		       dataplane_takeover_cb cb, void *arg)
 {
@@ -599,9 +620,10 @@ int dataplane_takeover(struct dataplane *dp, const char *user_set,
 	snprintf(t->user_set, sizeof t->user_set, "%s", user_set);
 	t->cb = cb;
 	t->arg = arg;
-	/* queued after every apply already in flight: the position is
-	 * final */
-	rv = store_stream_positions(&dp->store, takeover_positions, t);
+	/* A no-op write (an ack of nothing) queued behind every apply in
+	 * flight: once it completes, a read sees them all, and the position
+	 * is final (the receiver takes nothing more of this user set). */
+	rv = store_outbox_ack(&dp->store, user_set, 0, 0, takeover_barrier, t);
 	if (rv != 0)
 		free(t);
 	LOG_INFO(MOD_REPL, "taking over %s", user_set);
@@ -635,6 +657,7 @@ json_t *dataplane_backup_status(struct dataplane *dp)
 
 		if (sender_stats_at(dp->sender, i, &st) != 0)
 			continue;
+		live_figures(dp, &st);
 		if (st.lag_records > 0 && st.oldest_unacked_hlc != 0 &&
 		    hlc_ms(st.oldest_unacked_hlc) < now)
 			lag_s = (double)(now - hlc_ms(st.oldest_unacked_hlc)) /
@@ -715,6 +738,36 @@ bool dataplane_drained(struct dataplane *dp, const char *user_set)
 	return true;
 }
 
+int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len)
+{
+	struct agent *a = dp->agent;
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
+
+	if (p == NULL || strcmp(a->fsm.cms_active, a->cfg.pool) != 0) {
+		snprintf(why, len, "the active CMS is on %s",
+			 a->fsm.cms_active[0] ? a->fsm.cms_active : "no pool");
+		return 421;
+	}
+	if (dp->state != DP_OPEN) {
+		snprintf(why, len, "the store is not open");
+		return 503;
+	}
+	if (p->state == FSM_STATE_FAILING_OVER) {
+		snprintf(why, len,
+			 "%s is failing over: the CMS moves with it, writes are "
+			 "stopped while it drains",
+			 p->name);
+		return 503;
+	}
+	if (!members_lease_valid(&a->members)) {
+		snprintf(why, len,
+			 "no lease: this agent has not heard from the "
+			 "cluster's leader in time");
+		return 503;
+	}
+	return 0;
+}
+
 int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 			char *why, size_t len)
 {
@@ -752,6 +805,28 @@ int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 	return 0;
 }
 
+/* Head and lag of a stream from what this agent wrote (live) and the
+ * sender's figures (refreshed from the store every second): the larger. */
+static void live_figures(struct dataplane *dp, struct sender_stats *st)
+{
+	uint64_t acked = st->acked_seq;
+
+	for (unsigned i = 0; i < dp->n_written; i++)
+		if (strcmp(dp->written[i].user_set, st->user_set) == 0 &&
+		    st->lane >= 0 && st->lane <= 1 &&
+		    dp->written[i].seq[st->lane] > st->head_seq)
+			st->head_seq = dp->written[i].seq[st->lane];
+	if (dp->sender != NULL)
+		sender_acked(dp->sender, st->user_set, st->lane, &acked);
+	if (acked > st->acked_seq)
+		st->acked_seq = acked;
+	if (st->head_seq > st->acked_seq &&
+	    st->head_seq - st->acked_seq > st->lag_records)
+		st->lag_records = st->head_seq - st->acked_seq;
+	if (st->head_seq <= st->acked_seq)
+		st->lag_records = 0;
+}
+
 unsigned dataplane_set_reports(struct dataplane *dp,
 			       struct members_set_report *out, unsigned max)
 {
@@ -765,6 +840,7 @@ unsigned dataplane_set_reports(struct dataplane *dp,
 
 		if (sender_stats_at(dp->sender, i, &st) != 0)
 			continue;
+		live_figures(dp, &st);
 		for (j = 0; j < k; j++)
 			if (strcmp(out[j].user_set, st.user_set) == 0)
 				break;
@@ -842,6 +918,10 @@ void dataplane_on_applied(struct dataplane *dp)
 	if (dp->state != DP_OPEN)
 		return;
 	streams_reconcile(dp);
+	if (f->cms_epoch > dp->cms_epoch &&
+	    store_set_epoch(&dp->store, DATAPLANE_CMS, f->cms_epoch, epoch_set,
+			    dp) == 0)
+		dp->cms_epoch = f->cms_epoch;
 	for (unsigned i = 0; i < f->n_pools; i++) {
 		const struct fsm_pool *p = &f->pools[i];
 		unsigned k;

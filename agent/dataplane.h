@@ -22,6 +22,9 @@ struct agent;
 
 struct bsync;
 
+/* The user set of the CMS documents. */
+#define DATAPLANE_CMS "cms"
+
 enum dataplane_sync {
 	SYNC_OFF,      /* async mode: answered once durable here */
 	SYNC_ON,       /* answered once the pair acknowledged */
@@ -101,6 +104,7 @@ struct dataplane {
 	/* recovering: the never-shipped tail of our own user set was moved
 	 * to the divergence archive for this epoch */
 	uint64_t diverted_epoch;
+	uint64_t cms_epoch;           /* newest CMS epoch handed to the store */
 	bool diverting;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
@@ -163,6 +167,10 @@ typedef void (*dataplane_takeover_cb)(void *arg, int status,
 				      uint64_t data_seq, uint64_t content_seq);
 int dataplane_takeover(struct dataplane *dp, const char *user_set,
 		       dataplane_takeover_cb cb, void *arg);
+
+/* May this agent write CMS documents now (it hosts the active CMS, holds
+ * a lease, no drain)? 0, 421 or 503 with why. */
+int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len);
 
 /* "async", "sync" or "async (fallback)". */
 const char *dataplane_sync_name(const struct dataplane *dp);

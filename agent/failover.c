@@ -564,6 +564,16 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 	case FSM_STATE_FAILING_OVER:
 		rep = members_set_report(&a->members, p->name, p->name,
 					 alive_ms(fo));
+		/* the CMS documents drain too when the CMS moves with it */
+		if (rep != NULL && rep->drained &&
+		    strcmp(a->fsm.cms_active, p->name) == 0) {
+			const struct members_set_report *cms =
+			    members_set_report(&a->members, p->name,
+					       DATAPLANE_CMS, alive_ms(fo));
+
+			if (cms != NULL && !cms->drained)
+				rep = NULL;
+		}
 		if (rep != NULL && rep->drained) {
 			start_move(fo, fp, p, true, "leader:drained",
 				   "planned: drained", false);
@@ -840,10 +850,16 @@ static void waits_tick(struct failover *fo)
 			    (silent > down_ms(fo) || w->forced)) {
 				char reason[96];
 
-				snprintf(reason, sizeof reason,
-					 "disaster: %s silent for %" PRIu64
-					 " ms",
-					 p->name, silent);
+				if (silent == UINT64_MAX)
+					snprintf(reason, sizeof reason,
+						 "disaster: %s not heard since "
+						 "this leader was elected",
+						 p->name);
+				else
+					snprintf(reason, sizeof reason,
+						 "disaster: %s silent for %" PRIu64
+						 " ms",
+						 p->name, silent);
 				w->disaster = false;
 				start_move(fo, fp, p, false, w->who, reason,
 					   true);
@@ -924,12 +940,20 @@ static void failover_call(struct failover *fo, struct http_request *req,
 	rep = members_set_report(&a->members, p->name, p->name, UINT64_MAX);
 	code = fsm_failover_check(&a->fsm, p->name, !disaster, &res,
 				  &cms_moves);
-	if (code == FSM_OK && !alive && !disaster)
-		snprintf(res.reason, sizeof res.reason,
-			 "%s is not reachable (silent %" PRIu64
-			 " ms): a failover now is a disaster failover "
-			 "(--disaster)",
-			 p->name, silent);
+	if (code == FSM_OK && !alive && !disaster) {
+		if (silent == UINT64_MAX)
+			snprintf(res.reason, sizeof res.reason,
+				 "%s is not reachable (not heard since this "
+				 "leader was elected): a failover now is a "
+				 "disaster failover (--disaster)",
+				 p->name);
+		else
+			snprintf(res.reason, sizeof res.reason,
+				 "%s is not reachable (silent %" PRIu64
+				 " ms): a failover now is a disaster failover "
+				 "(--disaster)",
+				 p->name, silent);
+	}
 	if (what_if) {
 		respond(req, 200,
 			json_pack("{s:s, s:b, s:s, s:s, s:s, s:b, s:b, s:I, "

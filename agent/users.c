@@ -721,6 +721,175 @@ static bool ready(struct agent *a, struct http_request *req)
 	return false;
 }
 
+/* ---- CMS documents: a user set of their own ("cms"), written at the
+ * agent of the pool hosting the active CMS ---- */
+
+struct cms_op {
+	struct agent *a;
+	struct http_request *req;
+	char name[FSM_NAME_LEN];
+	uint64_t epoch, seq;
+};
+
+static void cms_answer(struct cms_op *op, bool replicated)
+{
+	respond(op->req, 200,
+		json_pack("{s:s, s:I, s:I, s:b}", "name", op->name, "epoch",
+			  (json_int_t)op->epoch, "seq", (json_int_t)op->seq,
+			  "replicated", replicated));
+	free(op);
+}
+
+static void cms_released(void *arg, bool replicated)
+{
+	cms_answer(arg, replicated);
+}
+
+static void cms_written(void *arg, int status,
+			const struct store_write_result *r)
+{
+	struct cms_op *op = arg;
+	struct agent *a = op->a;
+
+	if (status != 0) {
+		a->data.writes_refused++;
+		store_error(op->req, status, r != NULL ? r->errmsg : NULL);
+		free(op);
+		return;
+	}
+	a->data.writes_ok++;
+	op->epoch = r->epoch;
+	op->seq = r->seq;
+	dataplane_note_write(&a->data, DATAPLANE_CMS, r->lane, r->seq);
+	agent_data_written(a);
+	if (dataplane_after_write(&a->data, DATAPLANE_CMS, r->lane, r->seq,
+				  cms_released, op) == 1)
+		return;
+	cms_answer(op, false);
+}
+
+static void cms_got(void *arg, int status, const struct store_item *it)
+{
+	struct cms_op *op = arg;
+	struct agent *a = op->a;
+	json_t *value;
+
+	if (status != 0) {
+		store_error(op->req, status, it != NULL ? it->errmsg : NULL);
+		free(op);
+		return;
+	}
+	value = json_loadb((const char *)it->value, it->value_len,
+			   JSON_DECODE_ANY, NULL);
+	if (value == NULL)
+		value = json_stringn((const char *)it->value, it->value_len);
+	respond(op->req, 200,
+		json_pack("{s:s, s:o, s:I, s:I, s:s}", "name", op->name,
+			  "value", value, "epoch", (json_int_t)it->epoch, "seq",
+			  (json_int_t)it->seq, "copy",
+			  strcmp(a->fsm.cms_active, a->cfg.pool) == 0
+			      ? "active"
+			      : "standby"));
+	free(op);
+}
+
+static void cms_document(struct agent *a, struct http_request *req,
+			 const char *name)
+{
+	bool get = strcmp(req->method, "GET") == 0;
+	bool put = strcmp(req->method, "PUT") == 0;
+	struct cms_op *op;
+	const char *p;
+	int rv;
+
+	if (!get && !put) {
+		http_respond_error(req, 405, "method_not_allowed", "GET or PUT");
+		return;
+	}
+	if (name[0] == '\0' || strlen(name) >= FSM_NAME_LEN) {
+		http_respond_error(req, 400, "invalid",
+				   "a document name is 1..63 characters of "
+				   "[A-Za-z0-9._-]");
+		return;
+	}
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		      *p == '-')) {
+			http_respond_error(req, 400, "invalid",
+					   "a document name is 1..63 characters "
+					   "of [A-Za-z0-9._-]");
+			return;
+		}
+	if (!ready(a, req))
+		return;
+	op = calloc(1, sizeof *op);
+	if (op == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	op->a = a;
+	op->req = req;
+	snprintf(op->name, sizeof op->name, "%s", name);
+	if (get) {
+		rv = store_get(&a->data.store, DATAPLANE_CMS,
+			       POOLPAIR__REPL__KIND__KIND_CMS, name, cms_got, op);
+	} else {
+		char why[256];
+		int code = dataplane_may_write_cms(&a->data, why, sizeof why);
+		json_error_t jerr;
+		json_t *v;
+		struct store_write w;
+
+		if (code == 421) {
+			respond(req, 421,
+				json_pack("{s:s, s:s, s:s, s:s}", "error",
+					  "not_owner", "message", why, "owner",
+					  a->fsm.cms_active, "owner_api",
+					  pool_api(a, a->fsm.cms_active)));
+			free(op);
+			return;
+		}
+		if (code != 0) {
+			http_respond_error(req, 503, "unavailable", why);
+			free(op);
+			return;
+		}
+		if (req->body_len > VALUE_MAX) {
+			http_respond_error(req, 413, "too_large",
+					   "a document is at most 1 MiB");
+			free(op);
+			return;
+		}
+		v = json_loadb(req->body, req->body_len,
+			       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+		if (v == NULL) {
+			char msg[256];
+
+			snprintf(msg, sizeof msg, "the document is not JSON: %s",
+				 jerr.text);
+			http_respond_error(req, 400, "bad_json", msg);
+			free(op);
+			return;
+		}
+		json_decref(v);
+		memset(&w, 0, sizeof w);
+		w.user_set = DATAPLANE_CMS;
+		w.epoch = a->fsm.cms_epoch;
+		w.hlc = dataplane_hlc(&a->data);
+		w.op = POOLPAIR__REPL__OP__OP_PUT;
+		w.kind = POOLPAIR__REPL__KIND__KIND_CMS;
+		w.key = op->name;
+		w.value = req->body;
+		w.value_len = req->body_len;
+		rv = store_write(&a->data.store, &w, cms_written, op);
+	}
+	if (rv != 0) {
+		store_error(req, rv, NULL);
+		free(op);
+	}
+}
+
 /* ---- takeover (agent to agent, asked by the leader) ---- */
 
 static void taken_over(void *arg, int status, uint64_t data_seq,
@@ -832,6 +1001,10 @@ bool users_route(struct agent *a, struct http_request *req)
 					  divergence_listed, req) != 0)
 			http_respond_error(req, 503, "unavailable",
 					   "store closing");
+		return true;
+	}
+	if (strncmp(path, "/v1/cms/documents/", 18) == 0) {
+		cms_document(a, req, path + 18);
 		return true;
 	}
 	if (strcmp(path, "/v1/internal/takeover") == 0) {

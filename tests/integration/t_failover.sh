@@ -33,6 +33,12 @@ assert_eq 307 "$(http -XPOST "$F/v1/pools/pool-east/failover?what_if=true")" "fa
 assert_json "$(curl -s -L -XPOST "$F/v1/pools/pool-east/failover?what_if=true")" '.allowed == true' "what-if through the redirect"
 wait_until 10 "[ \"\$(digest east)\" == \"$before\" ]"
 
+# CMS documents: written at the active CMS, replicated like a user set
+assert_eq 200 "$(http -XPUT "$E/v1/cms/documents/topology" -d '{"rev":1}')" "CMS document at the active CMS"
+assert_eq 421 "$(http -XPUT "$W/v1/cms/documents/topology" -d '{"rev":2}')" "CMS document at the standby"
+assert_eq 400 "$(http -XPUT "$E/v1/cms/documents/bad%20name" -d '{}')" "bad document name"
+wait_until 20 "curl -s $W/v1/cms/documents/topology | jq -e '.value.rev == 1 and .copy == \"standby\"' >/dev/null"
+
 # a writer: every write acknowledged by some agent is recorded
 N=0
 writer() {
@@ -54,6 +60,9 @@ sleep 1
 out=$(curl -s --max-time 60 -XPOST "$L/v1/pools/pool-east/failover")
 assert_json "$out" '.state == "failed_over" and .owner == "pool-west" and .epoch == 2 and .cms == "pool-west"' "planned failover"
 assert_json "$(curl -s "$L/v1/cms")" '.active == "pool-west" and .standby == "pool-east"' "the CMS moved with it"
+assert_json "$(curl -s "$W/v1/cms/documents/topology")" '.value.rev == 1 and .copy == "active"' "CMS documents at the new active CMS"
+assert_eq 200 "$(http -XPUT "$W/v1/cms/documents/topology" -d '{"rev":2}')" "CMS document at the new active CMS"
+assert_eq 421 "$(http -XPUT "$E/v1/cms/documents/topology" -d '{"rev":3}')" "CMS document at the old active CMS"
 wait_until 10 "[ \"\$(http $W/readyz?pool=pool-east)\" == 200 ]"
 assert_eq 503 "$(http "$E/readyz?pool=pool-east")" "east may no longer write pool-east"
 sleep 1
@@ -83,6 +92,7 @@ while read -r sip; do
 done <"$IT_DIR/sips"
 assert_eq 0 "$missing" "acknowledged writes missing at the pair"
 assert_json "$(curl -s "$E/v1/divergence")" '.divergence | length == 0' "nothing diverged in planned moves"
+wait_until 20 "curl -s $E/v1/cms/documents/topology | jq -e '.value.rev == 2' >/dev/null"
 h=$(curl -s "$L/v1/history?limit=20")
 assert_json "$h" '[.history[] | select(.what | test("planned failover"))] | length >= 1' "history names the failover"
 assert_json "$h" '[.history[] | select(.what | test("failback"))] | length >= 1' "history names the failback"

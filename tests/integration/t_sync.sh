@@ -35,7 +35,8 @@ out=$(curl -s --max-time 20 -XPUT "$E/v1/users/sip:alice@example.com/profile" -d
 assert_json "$out" '.replicated == false and .seq == 3' "write while the pair is gone"
 assert_eq "async (fallback)" "$(mode)" "mode after the pair was gone for sync_timeout"
 assert_json "$(curl -s "$E/v1/backup")" '.sync_fallbacks == 1' "fallbacks counted"
-curl -s "$E/metrics" | grep -q '^poolpair_replication_sync{mode="fallback"} 1$' || fail "metrics do not show the fallback"
+metrics=$(curl -s "$E/metrics")
+grep -q '^poolpair_replication_sync{mode="fallback"} 1$' <<<"$metrics" || fail "metrics do not show the fallback"
 grep -q "sync -> async (fallback)" "$IT_DIR/east/log" || fail "the fallback is not in the log"
 out=$(curl -s --max-time 5 -XPUT "$E/v1/users/sip:alice@example.com/profile" -d '{"n":3}')
 assert_json "$out" '.replicated == false' "answered at once while in fallback"
