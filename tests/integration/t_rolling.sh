@@ -129,7 +129,10 @@ for n in "${ORDER[@]}"; do
 	t_down=$(date +%s%3N)
 	if [ "$was" == "$n" ]; then
 		leader_restarts=$((leader_restarts + 1))
-		assert_contains "$(cat "$IT_DIR/$n/log")" "leadership transfer done" "log of leader $n"
+		lg=$(cat "$IT_DIR/$n/log")
+		assert_contains "$lg" "leadership transfer done" "log of leader $n"
+		assert_not_contains "$lg" "did not finish" "log of leader $n (the other two were up)"
+		assert_not_contains "$lg" "did not complete" "log of leader $n (the other two were up)"
 	fi
 	# the other two keep a quorum: a decision commits while n is down
 	wait_leader 10 "${rest[@]}"
