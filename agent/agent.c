@@ -150,8 +150,13 @@ static void transferred(void *arg, int status)
 {
 	struct agent *a = arg;
 
-	LOG_INFO(MOD, "leadership transfer %s",
-		 node_is_leader(&a->node) ? "did not complete" : "done");
+	/* after the timeout the node is already closing: nothing to say */
+	if (a->state == AGENT_STOPPING) {
+		uv_timer_stop(&a->stop_timer);
+		LOG_INFO(MOD, "leadership transfer %s",
+			 node_is_leader(&a->node) ? "did not complete"
+						  : "done");
+	}
 	close_all(a);
 }
 
