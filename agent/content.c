@@ -176,6 +176,16 @@ static void up_write(struct upload *op)
 		up_fail(op, 421, "not_owner", "no longer the owner");
 		return;
 	}
+	{
+		/* no lease, or a drain began: stop here (the item stays
+		 * incomplete) */
+		char why[256];
+
+		if (dataplane_may_write(&a->data, p, why, sizeof why) != 0) {
+			up_fail(op, 503, "unavailable", why);
+			return;
+		}
+	}
 	memset(&w, 0, sizeof w);
 	w.user_set = p->name;
 	w.epoch = p->epoch;
@@ -328,11 +338,20 @@ static void up_located(void *arg, int status, const struct store_item *it)
 		up_fail(op, 404, "not_found", msg);
 		return;
 	}
-	if (strcmp(p->owner, a->cfg.pool) != 0) {
-		users_respond_not_owner(a, op->req, p);
-		op->req = NULL;
-		up_end(op);
-		return;
+	{
+		char why[256];
+		int code = dataplane_may_write(&a->data, p, why, sizeof why);
+
+		if (code == 421) {
+			users_respond_not_owner(a, op->req, p);
+			op->req = NULL;
+			up_end(op);
+			return;
+		}
+		if (code != 0) {
+			up_fail(op, 503, "unavailable", why);
+			return;
+		}
 	}
 	snprintf(op->user_set, sizeof op->user_set, "%s", p->name);
 	if (!op->req->streaming) {

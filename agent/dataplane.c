@@ -827,6 +827,60 @@ static void live_figures(struct dataplane *dp, struct sender_stats *st)
 		st->lag_records = 0;
 }
 
+/* The pool whose user set this agent is draining now (its own failing
+ * over, or the pair's failing back while owned here), or NULL. */
+static const struct fsm_pool *draining_pool(struct dataplane *dp)
+{
+	const struct fsm *f = &dp->agent->fsm;
+	const struct fsm_pool *me = fsm_pool_find(f, dp->agent->cfg.pool);
+	const struct fsm_pool *pair;
+
+	if (me == NULL)
+		return NULL;
+	if (me->state == FSM_STATE_FAILING_OVER &&
+	    strcmp(me->owner, me->name) == 0)
+		return me;
+	pair = me->pair[0] ? fsm_pool_find(f, me->pair) : NULL;
+	if (pair != NULL && pair->state == FSM_STATE_FAILING_BACK &&
+	    strcmp(pair->owner, me->name) == 0)
+		return pair;
+	return NULL;
+}
+
+static void drain_barrier_done(void *arg, int status, const char *errmsg)
+{
+	struct dataplane *dp = arg;
+
+	(void)errmsg;
+	if (status == 0)
+		dp->drain_done = dp->drain_mark;
+	else
+		dp->drain_mark = 0; /* ask again at the next report */
+}
+
+/* Is the drain of user_set final here: the pool is draining it and every
+ * write queued before the drain began has committed? Starts the barrier
+ * when needed. */
+static bool drain_final(struct dataplane *dp, const char *user_set)
+{
+	const struct fsm_pool *d = draining_pool(dp);
+	const struct fsm *f = &dp->agent->fsm;
+
+	if (d == NULL)
+		return false;
+	if (strcmp(user_set, d->name) != 0 &&
+	    !(strcmp(user_set, DATAPLANE_CMS) == 0 &&
+	      strcmp(f->cms_active, d->name) == 0))
+		return false;
+	if (dp->drain_done == d->failover_since_ms)
+		return true;
+	if (dp->drain_mark != d->failover_since_ms &&
+	    store_outbox_ack(&dp->store, d->name, 0, 0, drain_barrier_done,
+			     dp) == 0)
+		dp->drain_mark = d->failover_since_ms;
+	return false;
+}
+
 unsigned dataplane_set_reports(struct dataplane *dp,
 			       struct members_set_report *out, unsigned max)
 {
@@ -850,7 +904,10 @@ unsigned dataplane_set_reports(struct dataplane *dp,
 			memset(&out[k], 0, sizeof out[k]);
 			snprintf(out[k].user_set, sizeof out[k].user_set, "%s",
 				 st.user_set);
-			out[k].drained = dataplane_drained(dp, st.user_set);
+			/* drained only counts once writes are stopped and
+			 * every write from before has committed */
+			out[k].drained = drain_final(dp, st.user_set) &&
+					 dataplane_drained(dp, st.user_set);
 			k++;
 		}
 		out[j].lag_records += st.lag_records;

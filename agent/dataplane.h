@@ -105,6 +105,12 @@ struct dataplane {
 	 * to the divergence archive for this epoch */
 	uint64_t diverted_epoch;
 	uint64_t cms_epoch;           /* newest CMS epoch handed to the store */
+	/* drains (failover of our pool, failback of the pair's): a write
+	 * queued before the drain began may still commit; a no-op write
+	 * behind them marks the point after which "drained" is final. Keyed
+	 * by the failover_since_ms of the pool that started draining. */
+	uint64_t drain_mark;          /* barrier asked for this mark */
+	uint64_t drain_done;          /* barrier completed for this mark */
 	bool diverting;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
