@@ -231,14 +231,27 @@ static void takeover_answer(void *arg, int err,
 		return;
 	}
 	root = json_loadb(resp->body, resp->body_len, 0, NULL);
-	if (root == NULL || json_unpack(root, "{s:I, s:I}", "data_seq",
-					&data_seq, "content_seq",
-					&content_seq) != 0 ||
-	    data_seq < 0 || content_seq < 0) {
-		json_decref(root);
-		LOG_WARN(MOD, "%s: bad takeover answer", fp->pool);
-		step_set(fp, FO_IDLE);
-		return;
+	{
+		const char *by = NULL;
+		const struct fsm_pool *p = fsm_pool_find(&fo->agent->fsm,
+							 fp->pool);
+
+		if (root == NULL ||
+		    json_unpack(root, "{s:I, s:I, s:s}", "data_seq", &data_seq,
+				"content_seq", &content_seq, "pool", &by) != 0 ||
+		    data_seq < 0 || content_seq < 0 || p == NULL ||
+		    strcmp(by, p->pair) != 0) {
+			LOG_WARN(MOD, "%s: bad takeover answer: %.*s", fp->pool,
+				 (int)(resp->body_len > 200 ? 200
+							    : resp->body_len),
+				 resp->body);
+			json_decref(root);
+			step_set(fp, FO_IDLE);
+			return;
+		}
+		LOG_INFO(MOD,
+			 "%s: %s took over at data %" PRId64 ", content %" PRId64,
+			 fp->pool, by, (int64_t)data_seq, (int64_t)content_seq);
 	}
 	json_decref(root);
 	cmd_init(&c, fp->who);

@@ -896,14 +896,18 @@ static void taken_over(void *arg, int status, uint64_t data_seq,
 		       uint64_t content_seq)
 {
 	struct http_request *req = arg;
+	struct agent *a = req->data;
 
 	if (status != 0) {
 		store_error(req, status, NULL);
 		return;
 	}
+	LOG_INFO(MOD, "takeover position: data %" PRIu64 ", content %" PRIu64,
+		 data_seq, content_seq);
 	respond(req, 200,
-		json_pack("{s:I, s:I}", "data_seq", (json_int_t)data_seq,
-			  "content_seq", (json_int_t)content_seq));
+		json_pack("{s:I, s:I, s:s}", "data_seq", (json_int_t)data_seq,
+			  "content_seq", (json_int_t)content_seq, "pool",
+			  a->cfg.pool));
 }
 
 static void takeover_call(struct agent *a, struct http_request *req)
