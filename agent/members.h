@@ -79,8 +79,6 @@ struct members {
 	unsigned n_seen;
 	uint64_t leader_since_ns;     /* when this agent became leader, 0 if not */
 	bool placing;                 /* a placement change is in flight */
-	bool transferring;            /* handing the leadership to a witness */
-	uint64_t lead_try_ns;         /* last such attempt */
 	/* lease: this agent may accept writes until lease_until_ns (its own
 	 * monotonic clock): heartbeat send time + lease - drift margin, as
 	 * granted by the leader; on the leader, the start of the last

@@ -713,5 +713,10 @@ int node_match_index(struct node *n, uint64_t id, uint64_t *index)
 
 bool node_changing(struct node *n)
 {
-	return n->raft.configuration_uncommitted_index != 0;
+	/* a server that learnt a change as a follower may keep its index
+	 * after it committed: only an index above the commit index is a
+	 * change still in flight */
+	return n->raft.configuration_uncommitted_index != 0 &&
+	       n->raft.configuration_uncommitted_index >
+		   raft_commit_index(&n->raft);
 }

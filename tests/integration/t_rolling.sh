@@ -185,10 +185,7 @@ terms=$(awk '{ print $5 }' "$IT_DIR/samples" | sort -n | uniq | wc -l)
 log "status samples: $samples, longest time without an agent reporting itself leader: $gap ms, terms seen: $terms"
 [ "$gap" -lt 2000 ] || fail "no leader for $gap ms during the drill"
 # one election per leader hand-over, none for a follower's restart (pre-vote)
-# each restart may cost at most two elections: the restart of a leader, and
-# the leadership going back to the witness once it is back (pool agents
-# hand it to a healthy witness)
-[ "$terms" -le $((2 * (leader_restarts + 1) + 1)) ] || fail "$terms terms for $leader_restarts leader restarts"
+[ "$terms" -le $((leader_restarts + 1)) ] || fail "$terms terms for $leader_restarts leader restarts"
 
 # ---- nothing lost -------------------------------------------------------------
 for pw in "pool-east e $E $W" "pool-west w $W $E"; do
