@@ -150,6 +150,7 @@ static void up_written(void *arg, int status,
 		return;
 	}
 	a->data.writes_ok++;
+	dataplane_note_write(&a->data, op->user_set, r->lane, r->seq);
 	agent_data_written(a);
 	op->epoch = r->epoch;
 	op->seq = r->seq;
