@@ -64,6 +64,8 @@ assert_json "$(body)" '.value.name == "Alice" and .seq == 4' "profile kept"
 assert_eq 200 "$(code "$E/v1/users/$A/contacts")" "contacts after restart"
 assert_json "$(body)" '.value[0].sip == "sip:bob@example.com"' "contacts kept"
 wait_until 30 "agree_digest ${ALL[*]}"
+# a restarted agent writes again once it holds a lease
+wait_until 20 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/readyz?pool=pool-east)\" == 200 ]"
 assert_eq 200 "$(code -XDELETE "$E/v1/users/$A")" "disable"
 assert_eq 200 "$(code "$E/v1/users/$A/location")" "location of a disabled user"
 assert_json "$(body)" '.enabled == false' "disabled"
