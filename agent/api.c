@@ -41,7 +41,7 @@ struct api_op {
 
 /* ---- answers ---- */
 
-static void respond_json(struct http_request *req, int status, json_t *body,
+void api_respond_headers(struct http_request *req, int status, json_t *body,
 			 const char *extra_headers)
 {
 	char *text;
@@ -60,6 +60,11 @@ static void respond_json(struct http_request *req, int status, json_t *body,
 	}
 	http_respond_json(req, status, text, extra_headers);
 	free(text);
+}
+
+void api_respond(struct http_request *req, int status, json_t *body)
+{
+	api_respond_headers(req, status, body, NULL);
 }
 
 static void respond_request_error(struct http_request *req,
@@ -103,7 +108,7 @@ static void respond_node_error(struct agent *a, struct http_request *req,
 
 /* A write reached a follower: send the client to the leader. Returns true
  * when the request was answered. */
-static bool redirect_to_leader(struct agent *a, struct http_request *req)
+bool api_redirect_to_leader(struct agent *a, struct http_request *req)
 {
 	uint64_t leader;
 	const struct fsm_member *m;
@@ -138,7 +143,7 @@ static bool redirect_to_leader(struct agent *a, struct http_request *req)
 			 "leader",
 			 "leader", m->api_address);
 	a->metrics.redirects++;
-	respond_json(req, 307, body, headers);
+	api_respond_headers(req, 307, body, headers);
 	return true;
 }
 
@@ -249,7 +254,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 		body = json_pack("{s:I}", "decision", (json_int_t)res->seq);
 		break;
 	}
-	respond_json(req, code, body, NULL);
+	api_respond_headers(req, code, body, NULL);
 	op_free(op);
 }
 
@@ -332,7 +337,7 @@ static void write_from_body(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	int rv;
 
-	if (redirect_to_leader(a, req))
+	if (api_redirect_to_leader(a, req))
 		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	rv = parse(req->body, req->body_len, &ctx, &cmd, &err);
@@ -347,7 +352,7 @@ static void policy_set(struct agent *a, struct http_request *req)
 	char who[FSM_WHO_LEN];
 	int rv;
 
-	if (redirect_to_leader(a, req))
+	if (api_redirect_to_leader(a, req))
 		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	rv = request_policy_set(req->body, req->body_len, &a->fsm.policy, &ctx,
@@ -364,7 +369,7 @@ static void write_by_name(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	if (redirect_to_leader(a, req))
+	if (api_redirect_to_leader(a, req))
 		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_cmd_name(op_kind, name, &ctx, &cmd, &err) != 0) {
@@ -388,7 +393,7 @@ static void topology(struct agent *a, struct http_request *req)
 	struct api_op *op;
 	json_t *diff;
 
-	if (redirect_to_leader(a, req))
+	if (api_redirect_to_leader(a, req))
 		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_topology(req->body, req->body_len, &a->fsm, &ctx, &plan,
@@ -407,7 +412,7 @@ static void topology(struct agent *a, struct http_request *req)
 		return;
 	}
 	if (plan.dry_run || plan.cmd.buf == NULL) {
-		respond_json(req, 200,
+		api_respond_headers(req, 200,
 			     json_pack("{s:o, s:b, s:n}", "diff", diff,
 				       "applied", 0, "decision"),
 			     NULL);
@@ -441,7 +446,7 @@ static void member_added(void *arg, int status)
 		respond_node_error(op->a, op->req, status);
 	} else {
 		LOG_INFO(MOD, "added member %" PRIu64 " as spare", op->id);
-		respond_json(op->req, 202,
+		api_respond_headers(op->req, 202,
 			     json_pack("{s:I, s:s}", "id", (json_int_t)op->id,
 				       "role", "spare"),
 			     NULL);
@@ -457,7 +462,7 @@ static void member_add(struct agent *a, struct http_request *req)
 	struct member_op *op;
 	int rv;
 
-	if (redirect_to_leader(a, req))
+	if (api_redirect_to_leader(a, req))
 		return;
 	if (request_member_add(req->body, req->body_len, &m, &err) != 0) {
 		respond_request_error(req, &err);
@@ -468,7 +473,7 @@ static void member_add(struct agent *a, struct http_request *req)
 		const struct raft_server *s = &c->servers[i];
 
 		if (s->id == m.id && strcmp(s->address, m.address) == 0) {
-			respond_json(req, 200,
+			api_respond_headers(req, 200,
 				     json_pack("{s:I, s:s}", "id",
 					       (json_int_t)m.id, "role",
 					       s->role == RAFT_VOTER ? "voter"
@@ -522,7 +527,7 @@ static void member_removed(void *arg, int status)
 		 mop->id);
 	if (fsm_member_find(&a->fsm, mop->id) == NULL ||
 	    !node_is_leader(&a->node)) {
-		respond_json(mop->req, 200,
+		api_respond_headers(mop->req, 200,
 			     json_pack("{s:I, s:n}", "id", (json_int_t)mop->id,
 				       "decision"),
 			     NULL);
@@ -553,7 +558,7 @@ static void member_remove(struct agent *a, struct http_request *req,
 	struct member_op *op;
 	int rv;
 
-	if (redirect_to_leader(a, req))
+	if (api_redirect_to_leader(a, req))
 		return;
 	errno = 0;
 	id = strtoull(idstr, &end, 10);
@@ -601,7 +606,7 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 	unsigned n = 0;
 	size_t i;
 
-	if (!report && redirect_to_leader(a, req))
+	if (!report && api_redirect_to_leader(a, req))
 		return;
 	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
 			  &jerr);
@@ -639,7 +644,7 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 		http_respond(req, 204, "application/json", "", 0, NULL);
 		return;
 	}
-	respond_json(req, 200,
+	api_respond_headers(req, 200,
 		     json_pack("{s:I, s:I, s:I}", "term",
 			       (json_int_t)node_term(&a->node), "leader",
 			       (json_int_t)a->cfg.agent_id, "lease_ms",
@@ -666,7 +671,7 @@ static void register_member(struct agent *a, struct http_request *req)
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	if (redirect_to_leader(a, req))
+	if (api_redirect_to_leader(a, req))
 		return;
 	root =
 	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -733,7 +738,7 @@ static void method_not_allowed(struct http_request *req, const char *allow)
 	snprintf(headers, sizeof headers, "Allow: %s\r\n", allow);
 	snprintf(msg, sizeof msg, "%s is not allowed here (allowed: %s)",
 		 req->method, allow);
-	respond_json(req, 405,
+	api_respond_headers(req, 405,
 		     json_pack("{s:s, s:s}", "error", "method_not_allowed",
 			       "message", msg),
 		     headers);
@@ -783,13 +788,13 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 		{
-			respond_json(req, 200, view_status(a), NULL);
+			api_respond_headers(req, 200, view_status(a), NULL);
 			return;
 		}
 	}
 	if (strcmp(p, "/v1/sites") == 0) {
 		if (is_method(req, "GET")) {
-			respond_json(req, 200,
+			api_respond_headers(req, 200,
 				     json_pack("{s:o}", "sites", view_sites(a)),
 				     NULL);
 			return;
@@ -816,7 +821,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/pools") == 0) {
 		if (is_method(req, "GET")) {
-			respond_json(req, 200,
+			api_respond_headers(req, 200,
 				     json_pack("{s:o}", "pools", view_pools(a)),
 				     NULL);
 			return;
@@ -842,7 +847,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 				return;
 			}
 			{
-				respond_json(req, 200,
+				api_respond_headers(req, 200,
 					     json_pack("{s:o}", "pool",
 						       view_pool(a, pool)),
 					     NULL);
@@ -860,7 +865,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/pairs") == 0) {
 		if (is_method(req, "GET")) {
-			respond_json(req, 200,
+			api_respond_headers(req, 200,
 				     json_pack("{s:o}", "pairs", view_pairs(a)),
 				     NULL);
 			return;
@@ -887,7 +892,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/sbas") == 0) {
 		if (is_method(req, "GET")) {
-			respond_json(req, 200,
+			api_respond_headers(req, 200,
 				     json_pack("{s:o}", "sbas", view_sbas(a)),
 				     NULL);
 			return;
@@ -918,13 +923,13 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 		{
-			respond_json(req, 200, view_cms(a), NULL);
+			api_respond_headers(req, 200, view_cms(a), NULL);
 			return;
 		}
 	}
 	if (strcmp(p, "/v1/policy") == 0) {
 		if (is_method(req, "GET")) {
-			respond_json(
+			api_respond_headers(
 			    req, 200,
 			    json_pack("{s:o}", "policy", view_policy(&a->fsm.policy)),
 			    NULL);
@@ -941,7 +946,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/members") == 0) {
 		if (is_method(req, "GET")) {
-			respond_json(
+			api_respond_headers(
 			    req, 200,
 			    json_pack("{s:o}", "members", view_members(a)),
 			    NULL);
@@ -982,7 +987,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 		{
-			respond_json(req, 200,
+			api_respond_headers(req, 200,
 				     json_pack("{s:o}", "history",
 					       view_history(a, limit)),
 				     NULL);

@@ -8,11 +8,27 @@
 #ifndef POOLPAIR_API_H
 #define POOLPAIR_API_H
 
+#include <jansson.h>
+#include <stdbool.h>
+
 #include "agent/http.h"
 
 /* http_handler_fn for the agent's API server; req->data is the struct
  * agent. */
 void api_handle(struct http_request *req);
+
+/* Answer with a JSON body (a new reference: taken, freed here); a NULL
+ * body or an encoding failure is answered 500. extra_headers as for
+ * http_respond(). */
+void api_respond(struct http_request *req, int status, json_t *body);
+void api_respond_headers(struct http_request *req, int status, json_t *body,
+			 const char *extra_headers);
+
+struct agent;
+
+/* A write reached a follower: answer 307 to the leader's API (or 503 when
+ * no leader is known) and return true; false when this agent leads. */
+bool api_redirect_to_leader(struct agent *a, struct http_request *req);
 
 /* Called by the HTTP server for every finished request (metrics). */
 void api_on_done(void *data, const struct http_request *req, int status,

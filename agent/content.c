@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "agent/agent.h"
+#include "agent/api.h"
 #include "agent/log.h"
 #include "agent/users.h"
 
@@ -94,19 +95,6 @@ static bool path_split(const char *path, struct content_path *cp)
 int content_stream_match(void *data, const struct http_request *req)
 {
 	return req->method_id == HTTP_PUT && path_split(req->path, NULL);
-}
-
-static void respond(struct http_request *req, int status, json_t *body)
-{
-	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	json_decref(body);
-	if (text == NULL) {
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	http_respond_json(req, status, text, NULL);
-	free(text);
 }
 
 /* ---- upload ---- */
@@ -225,7 +213,7 @@ static void up_pump(struct upload *op)
 		LOG_INFO(MOD, "%s: %" PRIu64 " bytes stored (epoch %" PRIu64
 			      ", seq %" PRIu64 ")",
 			 op->cp.key, op->total, op->epoch, op->seq);
-		respond(op->req, 201,
+		api_respond(op->req, 201,
 			json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "sip",
 				  op->cp.sip, "conference", op->cp.conf, "name",
 				  op->cp.name, "size", (json_int_t)op->total,

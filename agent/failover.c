@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/api.h"
 #include "agent/hclient.h"
 #include "agent/hooks.h"
 #include "agent/log.h"
@@ -726,19 +727,6 @@ void failover_close(struct failover *fo)
 
 /* ---- API ---- */
 
-static void respond(struct http_request *req, int status, json_t *body)
-{
-	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	json_decref(body);
-	if (text == NULL) {
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	http_respond_json(req, status, text, NULL);
-	free(text);
-}
-
 /* Optional JSON body {what_if?, disaster?, force?}; query parameters of the
  * same names also count. Returns false after answering 400. */
 static bool flags(struct http_request *req, bool *what_if, bool *disaster,
@@ -832,7 +820,7 @@ static void waits_tick(struct failover *fo)
 					   "the pool is gone");
 			done = true;
 		} else if (p->state == w->done_state && p->epoch > w->epoch) {
-			respond(w->req, 200,
+			api_respond(w->req, 200,
 				json_pack("{s:s, s:s, s:s, s:I, s:s}", "pool",
 					  p->name, "state",
 					  fsm_failover_state_name(p->state),
@@ -889,45 +877,7 @@ static void waits_tick(struct failover *fo)
 
 static bool leader_only(struct agent *a, struct http_request *req)
 {
-	if (node_is_leader(&a->node))
-		return true;
-	/* the API's redirect: repeat at the leader */
-	{
-		uint64_t leader = node_leader(&a->node, NULL);
-		const struct fsm_member *m =
-		    leader != 0 ? fsm_member_find(&a->fsm, leader) : NULL;
-		char loc[FSM_ADDR_LEN + 512];
-		char hdr[sizeof loc + 16];
-
-		if (m == NULL || m->api_address[0] == '\0') {
-			http_respond_error(req, 503, "no_leader",
-					   "no leader is known yet: retry");
-			return false;
-		}
-		snprintf(loc, sizeof loc, "http://%s%s%s%s", m->api_address,
-			 req->path, req->query[0] ? "?" : "", req->query);
-		snprintf(hdr, sizeof hdr, "Location: %s\r\n", loc);
-		{
-			json_t *body = json_pack(
-			    "{s:s, s:s, s:s}", "error", "not_leader", "message",
-			    "this agent is a follower: repeat the request at "
-			    "the leader",
-			    "leader", m->api_address);
-			char *text = body != NULL
-					 ? json_dumps(body, JSON_COMPACT)
-					 : NULL;
-
-			json_decref(body);
-			if (text == NULL) {
-				http_respond_error(req, 500, "internal",
-						   "out of memory");
-				return false;
-			}
-			http_respond_json(req, 307, text, hdr);
-			free(text);
-		}
-		return false;
-	}
+	return !api_redirect_to_leader(a, req);
 }
 
 static void failover_call(struct failover *fo, struct http_request *req,
@@ -968,7 +918,7 @@ static void failover_call(struct failover *fo, struct http_request *req,
 				 p->name, silent);
 	}
 	if (what_if) {
-		respond(req, 200,
+		api_respond(req, 200,
 			json_pack("{s:s, s:b, s:s, s:s, s:s, s:b, s:b, s:I, "
 				  "s:o}",
 				  "pool", p->name, "allowed",
@@ -1079,7 +1029,7 @@ static void failback_call(struct failover *fo, struct http_request *req,
 	}
 	allowed = strcmp(code, "ok") == 0;
 	if (what_if) {
-		respond(req, 200,
+		api_respond(req, 200,
 			json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "pool",
 				  p->name, "allowed", allowed, "code", code,
 				  "reason", reason, "mode", "planned", "lag",
@@ -1127,7 +1077,7 @@ static void cms_decided(void *arg, int status, const struct fsm_result *res)
 		http_respond_error(cc->req, fsm_code_http(res->code),
 				   fsm_code_name(res->code), res->reason);
 	else
-		respond(cc->req, 200,
+		api_respond(cc->req, 200,
 			json_pack("{s:s, s:I, s:I}", "active",
 				  a->fsm.cms_active, "epoch",
 				  (json_int_t)a->fsm.cms_epoch, "decision",
@@ -1154,7 +1104,7 @@ static void cms_call(struct failover *fo, struct http_request *req)
 	if (what_if) {
 		bool ok = p != NULL && p->pair[0] != '\0';
 
-		respond(req, 200,
+		api_respond(req, 200,
 			json_pack("{s:b, s:s, s:s, s:s}", "allowed", ok,
 				  "active", a->fsm.cms_active, "standby",
 				  p != NULL ? p->pair : "", "reason",

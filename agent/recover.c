@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/api.h"
 #include "agent/log.h"
 #include "control.pb-c.h"
 
@@ -80,19 +81,6 @@ void recover_done(const char *data_dir)
 }
 
 /* ---- the request ---- */
-
-static void respond(struct http_request *req, int status, json_t *body)
-{
-	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	json_decref(body);
-	if (text == NULL) {
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	http_respond_json(req, status, text, NULL);
-	free(text);
-}
 
 static void recover_call(struct agent *a, struct http_request *req)
 {
@@ -181,7 +169,7 @@ static void recover_call(struct agent *a, struct http_request *req)
 		      "restarts to apply it. Lost voters that return must be "
 		      "removed or re-added.",
 		 who, voters_old - voters_heard, voters_old, names);
-	respond(req, 202,
+	api_respond(req, 202,
 		json_pack("{s:o, s:s}", "voters", voters, "warning",
 			  "forced recovery: decisions the lost voters had "
 			  "acknowledged but that never reached a survivor are "

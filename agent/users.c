@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/api.h"
 #include "agent/content.h"
 #include "agent/log.h"
 #include "agent/verify.h"
@@ -91,19 +92,6 @@ static int kind_parse(const char *s)
 	return -1;
 }
 
-static void respond(struct http_request *req, int status, json_t *body)
-{
-	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	json_decref(body);
-	if (text == NULL) {
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	http_respond_json(req, status, text, NULL);
-	free(text);
-}
-
 static void uop_free(struct uop *op)
 {
 	free(op->value);
@@ -129,7 +117,7 @@ static void not_owner(struct agent *a, struct http_request *req,
 		 "the user set of %s is owned by %s (epoch %" PRIu64
 		 "): write there",
 		 p->name, p->owner, p->epoch);
-	respond(req, 421,
+	api_respond(req, 421,
 		json_pack("{s:s, s:s, s:s, s:s, s:I}", "error", "not_owner",
 			  "message", msg, "owner", p->owner, "owner_api",
 			  pool_api(a, p->owner), "epoch",
@@ -196,7 +184,7 @@ static void answer_write(struct uop *op, bool replicated)
 		json_object_set_new(body, "replicated",
 				    json_boolean(replicated));
 	}
-	respond(op->req, status, body);
+	api_respond(op->req, status, body);
 	uop_free(op);
 }
 
@@ -307,14 +295,14 @@ static void got_item(void *arg, int status, const struct store_item *it)
 	if (value == NULL)
 		value = json_stringn((const char *)it->value, it->value_len);
 	if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
-		respond(op->req, 200,
+		api_respond(op->req, 200,
 			json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
 				  op->sip, "conference", op->conf, "value",
 				  value, "epoch", (json_int_t)it->epoch, "seq",
 				  (json_int_t)it->seq, "copy",
 				  own ? "own" : "backup"));
 	else
-		respond(op->req, 200,
+		api_respond(op->req, 200,
 			json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
 				  op->sip, "kind", kind_name(op->kind), "value",
 				  value, "epoch", (json_int_t)it->epoch, "seq",
@@ -350,7 +338,7 @@ static void located(void *arg, int status, const struct store_item *it)
 	switch (op->what) {
 	case UOP_LOCATE:
 		p = fsm_pool_find(&a->fsm, op->home);
-		respond(
+		api_respond(
 		    op->req, 200,
 		    json_pack("{s:s, s:s, s:b, s:s, s:s, s:I}", "sip", op->sip,
 			      "home_pool", op->home, "enabled", it->enabled,
@@ -528,7 +516,7 @@ static void divergence_listed(void *arg, int status,
 			      (const char *)d->value, d->value_len, "archived",
 			      when, "reason", d->reason));
 	}
-	respond(req, 200, json_pack("{s:o}", "divergence", arr));
+	api_respond(req, 200, json_pack("{s:o}", "divergence", arr));
 }
 
 static bool ready(struct agent *a, struct http_request *req);
@@ -607,7 +595,7 @@ static void bsync_tick(uv_timer_t *t)
 	uint64_t now = uv_hrtime();
 
 	if (lag == 0 && streams > 0) {
-		respond(b->req, 200,
+		api_respond(b->req, 200,
 			json_pack("{s:s, s:I, s:I}", "user_set", b->user_set,
 				  "lag_records", (json_int_t)0, "waited_ms",
 				  (json_int_t)((now - b->start_ns) / 1000000)));
@@ -618,7 +606,7 @@ static void bsync_tick(uv_timer_t *t)
 			 "%" PRIu64 " records of %s still not acknowledged by "
 			 "the pair",
 			 lag, b->user_set);
-		respond(b->req, 504,
+		api_respond(b->req, 504,
 			json_pack("{s:s, s:s, s:I}", "error", "timeout",
 				  "message", msg, "lag_records",
 				  (json_int_t)lag));
@@ -682,7 +670,7 @@ static void backup_sync(struct agent *a, struct http_request *req,
 	dataplane_written(&a->data); /* flush: wake the sender */
 	lag = user_set_lag(&a->data, p->name, &streams);
 	if (!wait || (lag == 0 && streams > 0)) {
-		respond(req, 200,
+		api_respond(req, 200,
 			json_pack("{s:s, s:I, s:I}", "user_set", p->name,
 				  "lag_records", (json_int_t)lag, "waited_ms",
 				  (json_int_t)0));
@@ -733,7 +721,7 @@ struct cms_op {
 
 static void cms_answer(struct cms_op *op, bool replicated)
 {
-	respond(op->req, 200,
+	api_respond(op->req, 200,
 		json_pack("{s:s, s:I, s:I, s:b}", "name", op->name, "epoch",
 			  (json_int_t)op->epoch, "seq", (json_int_t)op->seq,
 			  "replicated", replicated));
@@ -783,7 +771,7 @@ static void cms_got(void *arg, int status, const struct store_item *it)
 			   JSON_DECODE_ANY, NULL);
 	if (value == NULL)
 		value = json_stringn((const char *)it->value, it->value_len);
-	respond(op->req, 200,
+	api_respond(op->req, 200,
 		json_pack("{s:s, s:o, s:I, s:I, s:s}", "name", op->name,
 			  "value", value, "epoch", (json_int_t)it->epoch, "seq",
 			  (json_int_t)it->seq, "copy",
@@ -842,7 +830,7 @@ static void cms_document(struct agent *a, struct http_request *req,
 		struct store_write w;
 
 		if (code == 421) {
-			respond(req, 421,
+			api_respond(req, 421,
 				json_pack("{s:s, s:s, s:s, s:s}", "error",
 					  "not_owner", "message", why, "owner",
 					  a->fsm.cms_active, "owner_api",
@@ -904,7 +892,7 @@ static void taken_over(void *arg, int status, uint64_t data_seq,
 	}
 	LOG_INFO(MOD, "takeover position: data %" PRIu64 ", content %" PRIu64,
 		 data_seq, content_seq);
-	respond(req, 200,
+	api_respond(req, 200,
 		json_pack("{s:I, s:I, s:s}", "data_seq", (json_int_t)data_seq,
 			  "content_seq", (json_int_t)content_seq, "pool",
 			  a->cfg.pool));
@@ -1021,7 +1009,7 @@ bool users_route(struct agent *a, struct http_request *req)
 					   "GET only");
 			return true;
 		}
-		respond(req, 200,
+		api_respond(req, 200,
 			json_pack("{s:o, s:o, s:s, s:I}", "backup",
 				  dataplane_backup_status(&a->data), "received",
 				  dataplane_receiver_status(&a->data), "mode",

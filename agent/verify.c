@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/api.h"
 #include "agent/users.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
@@ -171,19 +172,6 @@ static const char *op_name(int op)
 	default:
 		return "unknown";
 	}
-}
-
-static void respond(struct http_request *req, int status, json_t *body)
-{
-	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	json_decref(body);
-	if (text == NULL) {
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	http_respond_json(req, status, text, NULL);
-	free(text);
 }
 
 /* A user set name as in the FSM: 1..63 of [A-Za-z0-9._-]. */
@@ -529,7 +517,7 @@ static void verify_finish(struct verify *v, int status, const char *code,
 			    (json_int_t)v->lag_before, "outbox_drained",
 			    v->drained, "duration_ms", (json_int_t)ms,
 			    "complete", !v->incomplete);
-	respond(v->req, 200, body);
+	api_respond(v->req, 200, body);
 	verify_free(v);
 }
 
@@ -1408,7 +1396,7 @@ static void verify_start(struct agent *a, struct http_request *req,
 		snprintf(msg, sizeof msg,
 			 "the user set of %s is owned by %s: verify there",
 			 p->name, p->owner);
-		respond(req, 421,
+		api_respond(req, 421,
 			json_pack("{s:s, s:s, s:s, s:s}", "error", "not_owner",
 				  "message", msg, "owner", p->owner,
 				  "owner_api", pool_api(a, p->owner)));
@@ -1483,7 +1471,7 @@ static void digest_answer(void *arg, int status, const struct store_digest *d)
 			arr = NULL;
 		}
 	}
-	respond(req, 200,
+	api_respond(req, 200,
 		arr == NULL
 		    ? NULL
 		    : json_pack("{s:s, s:I, s:o}", "user_set", d->user_set,
@@ -1554,7 +1542,7 @@ static void keys_answer(void *arg, int status, const struct store_key_list *l)
 		bytes += 6 * strlen(sorted[i]->key) + 64;
 	}
 	next = i < l->n ? json_integer((json_int_t)i) : json_null();
-	respond(req, 200,
+	api_respond(req, 200,
 		json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "user_set",
 			  kr->user_set, "bucket", (json_int_t)kr->bucket,
 			  "total", (json_int_t)l->n, "offset",
@@ -1641,7 +1629,7 @@ static void repair_applied(void *arg, int status, const char *errmsg)
 			json_decref(o);
 			o = NULL;
 		}
-		respond(rr->req, 200, o);
+		api_respond(rr->req, 200, o);
 	}
 	free(rr);
 }

@@ -14,32 +14,6 @@
 
 #define BACKUP_VALUE_CELL 32 /* bytes of an archived value shown */
 
-/* GET path; with --json print the answer and set *list NULL; else *list
- * is the array under key, owned by *resp. */
-static int get_list(struct ctl *ctl, const char *path, const char *key,
-		    json_t **resp, json_t **list)
-{
-	int rv = ctl_call(ctl, "GET", path, NULL, resp);
-
-	*list = NULL;
-	if (rv != CTL_OK)
-		return rv;
-	if (ctl->json) {
-		rv = ctl_print_json(ctl, *resp);
-		json_decref(*resp);
-		*resp = NULL;
-		return rv;
-	}
-	*list = json_object_get(*resp, key);
-	if (!json_is_array(*list)) {
-		json_decref(*resp);
-		*resp = NULL;
-		ctl_say(ctl->err, "poolpairctl: bad answer: no '%s' list", key);
-		return CTL_FAILED;
-	}
-	return CTL_OK;
-}
-
 /* The first of the members named (NULL-terminated) that obj has. */
 static json_t *member(json_t *obj, const char *const *keys)
 {
@@ -91,7 +65,7 @@ int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 	json_t *list;
 	json_t *d;
 	size_t i;
-	int rv = get_list(ctl, "/v1/backup", "backup", &resp, &list);
+	int rv = ctl_get_list(ctl, "/v1/backup", "backup", &resp, &list);
 
 	if (rv != CTL_OK || list == NULL)
 		return rv;
@@ -206,7 +180,7 @@ int backup_cmd_divergence_list(struct ctl *ctl, const struct ctl_args *a)
 		snprintf(path, sizeof(path), "/v1/divergence?limit=%lu",
 			 limit);
 	}
-	rv = get_list(ctl, path, "divergence", &resp, &list);
+	rv = ctl_get_list(ctl, path, "divergence", &resp, &list);
 	if (rv != CTL_OK || list == NULL)
 		return rv;
 	if (json_array_size(list) == 0) {
@@ -245,7 +219,7 @@ static long long backup_lag(struct ctl *ctl, const char *user_set)
 	long long lag = 0;
 	bool any = false;
 
-	if (get_list(ctl, "/v1/backup", "backup", &resp, &list) != CTL_OK ||
+	if (ctl_get_list(ctl, "/v1/backup", "backup", &resp, &list) != CTL_OK ||
 	    list == NULL) {
 		json_decref(resp);
 		return -1;

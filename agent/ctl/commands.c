@@ -224,9 +224,7 @@ static int write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
 	return CTL_OK;
 }
 
-/* GET path; with --json print the answer and set *list NULL; else set
- * *list to the array under key (its owner is *resp). */
-static int get_list(struct ctl *ctl, const char *path, const char *key,
+int ctl_get_list(struct ctl *ctl, const char *path, const char *key,
 		    json_t **resp, json_t **list)
 {
 	int rv = ctl_call(ctl, "GET", path, NULL, resp);
@@ -256,7 +254,7 @@ static int cmd_member_list(struct ctl *ctl, const struct ctl_args *a)
 {
 	json_t *resp;
 	json_t *list;
-	int rv = get_list(ctl, "/v1/members", "members", &resp, &list);
+	int rv = ctl_get_list(ctl, "/v1/members", "members", &resp, &list);
 
 	if (rv != CTL_OK || list == NULL)
 		return rv;
@@ -385,7 +383,7 @@ static int cmd_site_list(struct ctl *ctl, const struct ctl_args *a)
 	json_t *list;
 	json_t *v;
 	size_t i;
-	int rv = get_list(ctl, "/v1/sites", "sites", &resp, &list);
+	int rv = ctl_get_list(ctl, "/v1/sites", "sites", &resp, &list);
 
 	if (rv != CTL_OK || list == NULL)
 		return rv;
@@ -464,7 +462,7 @@ static int cmd_pool_list(struct ctl *ctl, const struct ctl_args *a)
 {
 	json_t *resp;
 	json_t *list;
-	int rv = get_list(ctl, "/v1/pools", "pools", &resp, &list);
+	int rv = ctl_get_list(ctl, "/v1/pools", "pools", &resp, &list);
 
 	if (rv != CTL_OK || list == NULL)
 		return rv;
@@ -546,7 +544,7 @@ static int cmd_sba_list(struct ctl *ctl, const struct ctl_args *a)
 {
 	json_t *resp;
 	json_t *list;
-	int rv = get_list(ctl, "/v1/sbas", "sbas", &resp, &list);
+	int rv = ctl_get_list(ctl, "/v1/sbas", "sbas", &resp, &list);
 
 	if (rv != CTL_OK || list == NULL)
 		return rv;
@@ -668,7 +666,7 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 			    ctl, a, "bad --limit '%s' (1 to 256)", a->opt[0]);
 		snprintf(path, sizeof(path), "/v1/history?limit=%llu", limit);
 	}
-	rv = get_list(ctl, path, "history", &resp, &list);
+	rv = ctl_get_list(ctl, path, "history", &resp, &list);
 	if (rv != CTL_OK || list == NULL)
 		return rv;
 	if (json_array_size(list) == 0) {

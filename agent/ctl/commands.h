@@ -82,6 +82,12 @@ int ctl_usage_error(struct ctl *ctl, const struct ctl_args *a, const char *fmt,
 int ctl_call(struct ctl *ctl, const char *method, const char *path,
 	     json_t *body, json_t **resp);
 
+/* GET path; with --json print the answer and set *list NULL; else set
+ * *list to the array under key (its owner is *resp, which the caller
+ * releases). Returns CTL_OK or CTL_FAILED (reported on ctl->err). */
+int ctl_get_list(struct ctl *ctl, const char *path, const char *key,
+		 json_t **resp, json_t **list);
+
 /* Print v (borrowed; NULL prints nothing) as indented JSON and a newline
  * on ctl->out. Returns CTL_OK, or CTL_FAILED when it cannot be written. */
 int ctl_print_json(struct ctl *ctl, json_t *v);
