@@ -391,15 +391,39 @@ bool members_heard(struct members *m, uint64_t id, uint64_t window_ms)
 
 bool members_lease_valid(const struct members *m)
 {
+#ifdef POOLPAIR_UNSAFE_NO_FENCING
+	/*
+	 * DANGER: BROKEN ON PURPOSE. This build (meson -Dunsafe_no_fencing=true)
+	 * reports the lease valid always, so an owner that is cut off from the
+	 * leader or was paused past its lease keeps accepting writes while its
+	 * pair takes over: two owners at once, the exact failure the lease
+	 * exists to prevent. It exists only to prove that the fault-injection
+	 * harness (jepsen/) catches a broken fence. Never build it for any
+	 * other purpose, never deploy it.
+	 */
+	(void)m;
+	return true;
+#else
 	return uv_hrtime() < m->lease_until_ns;
+#endif
 }
 
 unsigned members_lease_grant(struct members *m)
 {
+	uint64_t now = uv_hrtime();
+	uint64_t left_ms;
+
 	if (!node_is_leader(&m->agent->node) || !members_lease_valid(m))
 		return 0;
+	/* Never beyond the leader's own lease: a deposed leader's grants
+	 * then all end when its own lease does, which a new leader's wait of
+	 * lease + grace covers. */
+	left_ms = m->lease_until_ns > now ? (m->lease_until_ns - now) / MS : 0;
+	if (left_ms == 0)
+		return 0;
 	m->leases_granted++;
-	return m->agent->cfg.lease_ms;
+	return left_ms < m->agent->cfg.lease_ms ? (unsigned)left_ms
+						: m->agent->cfg.lease_ms;
 }
 
 uint64_t members_pool_silence_ms(struct members *m, const char *pool,

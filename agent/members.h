@@ -118,8 +118,10 @@ const struct members_set_report *
 members_set_report(struct members *m, const char *pool, const char *user_set,
 		   uint64_t max_age_ms);
 
-/* Leader side: the lease to grant with a heartbeat answer, in ms; 0 when
- * this agent's own authority is not established (no recent barrier). */
+/* Leader side: the lease to grant with a heartbeat answer, in ms: the
+ * configured lease, but never past this leader's own lease (so every lease
+ * a deposed leader granted ends with its own); 0 when this agent's own
+ * authority is not established (no recent barrier). */
 unsigned members_lease_grant(struct members *m);
 
 /* Whether member id was heard (heartbeat or report) within window_ms;
