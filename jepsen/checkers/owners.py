@@ -1,0 +1,208 @@
+"""Who owned each user set when: from client observations and from the
+decisions in final.json history.
+
+An observation is an ok owner read (key = pool, value {owner, epoch}) or an
+ok write (user_set, epoch, the pool of the agent that accepted it). A
+decision is an owner change committed by the leader, with the leader's wall
+clock time; its new epoch is counted back from final.json owners.
+"""
+
+import re
+
+from .run import INF
+
+_CHANGES = (
+    # (pattern, kind): groups are the pool and the other pool; a third
+    # group, when present, says the cms moved with the pool
+    (re.compile(r"^failover (\S+) to (\S+)( with the cms)? \(disaster"),
+     "failover"),
+    (re.compile(r"^complete failover (\S+) to (\S+)( with the cms)?"),
+     "failover"),
+    (re.compile(r"^complete failback (\S+) from (\S+)"), "failback"),
+    (re.compile(r"^cms failover (\S+) to (\S+)"), "cms"),
+)
+
+
+class Observation:
+    __slots__ = ("user_set", "owner", "epoch", "inv", "ret", "op")
+
+    def __init__(self, user_set, owner, epoch, op):
+        self.user_set = user_set
+        self.owner = owner
+        self.epoch = epoch
+        self.inv = op.inv
+        self.ret = op.ret
+        self.op = op
+
+
+class Change:
+    """One owner change decision of final.json history."""
+
+    __slots__ = ("user_set", "owner", "time", "who", "what", "auto", "kind",
+                 "cms", "epoch", "seq")
+
+    def __init__(self, **kw):
+        for k in self.__slots__:
+            setattr(self, k, kw.get(k))
+
+    def as_dict(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+def pool_of_node(run, node):
+    """The pool whose agent is node; the node name itself when unknown."""
+    p = run.agent_pool(node) if node is not None else None
+    return p if p is not None else node
+
+
+def observations(run):
+    """user set -> [Observation] of every ok owner read and ok write."""
+    out = {}
+    for op in run.ops:
+        if op.type != "ok":
+            continue
+        if op.f == "owner" and isinstance(op.result, dict):
+            o = Observation(op.key, op.result.get("owner"),
+                            op.result.get("epoch"), op)
+        elif op.f == "write" and op.user_set is not None \
+                and op.epoch is not None:
+            o = Observation(op.user_set, pool_of_node(run, op.node),
+                            op.epoch, op)
+        else:
+            continue
+        out.setdefault(o.user_set, []).append(o)
+    return out
+
+
+def changes(run):
+    """Owner changes committed in final.json history, oldest first.
+
+    The new epoch of each is counted back from final.json owners (the last
+    change of a user set set its final epoch); None when unknown.
+    """
+    out = []
+    for h in run.final.get("history", []):
+        if h.get("result") != "ok" or not isinstance(h.get("what"), str):
+            continue
+        tm = h.get("time_ms")
+        if not isinstance(tm, (int, float)) or isinstance(tm, bool):
+            continue
+        for pat, kind in _CHANGES:
+            m = pat.match(h["what"])
+            if not m:
+                continue
+            if kind == "failback":
+                us, owner = m.group(1), m.group(1)
+            elif kind == "cms":
+                us, owner = "cms", m.group(2)
+            else:
+                us, owner = m.group(1), m.group(2)
+            who = h.get("who") if isinstance(h.get("who"), str) else ""
+            moves_cms = kind == "failover" and m.group(3) is not None
+            out.append(Change(user_set=us, owner=owner,
+                              time=run.wall_ms_to_ns(tm), who=who,
+                              what=h["what"], auto=who.startswith("leader:"),
+                              kind=kind, cms=moves_cms, epoch=None,
+                              seq=h.get("seq")))
+            if moves_cms:
+                out.append(Change(user_set="cms", owner=owner,
+                                  time=run.wall_ms_to_ns(tm), who=who,
+                                  what=h["what"],
+                                  auto=who.startswith("leader:"),
+                                  kind="cms", cms=True, epoch=None,
+                                  seq=h.get("seq")))
+            break
+    owners = run.final.get("owners", {})
+    for us in {c.user_set for c in out}:
+        fin = owners.get(us)
+        if not isinstance(fin, dict) or not isinstance(fin.get("epoch"), int):
+            continue
+        mine = [c for c in out if c.user_set == us]
+        for back, c in enumerate(reversed(mine)):
+            c.epoch = fin["epoch"] - back
+    return out
+
+
+class OwnerTimeline:
+    """Owner and epoch of every user set over run time."""
+
+    def __init__(self, run):
+        self.run = run
+        self.obs = observations(run)
+        self.changes = changes(run)
+
+    def user_sets(self):
+        s = set(self.run.pools()) | set(self.obs)
+        return sorted(s)
+
+    def bracket(self, user_set, epoch):
+        """(lo, hi): the change of user_set away from epoch happened after
+        lo and before hi, as clients saw it (hi INF when never seen)."""
+        lo, hi = 0, INF
+        for o in self.obs.get(user_set, []):
+            if o.epoch is None:
+                continue
+            if o.epoch <= epoch:
+                lo = max(lo, o.inv)
+            else:
+                hi = min(hi, o.ret)
+        return lo, hi
+
+    def change_after(self, user_set, epoch):
+        """The owner change that followed epoch of user_set:
+        (time estimate in ns or None, source, Change or None)."""
+        lo, hi = self.bracket(user_set, epoch)
+        dec = None
+        for c in self.changes:
+            if c.user_set == user_set and c.epoch is not None \
+                    and c.epoch > epoch:
+                dec = c
+                break
+        if dec is not None:
+            t = dec.time
+            if lo <= hi:
+                t = min(max(t, lo), hi)
+            return t, "history", dec
+        if hi < INF:
+            return lo, "owner reads (lower bound)", None
+        return None, "none", None
+
+    def owner_at(self, user_set, t):
+        """(owner, epoch) of the newest epoch known at time t."""
+        best = None
+        for o in self.obs.get(user_set, []):
+            if o.ret <= t and o.epoch is not None:
+                if best is None or o.epoch > best[1]:
+                    best = (o.owner, o.epoch)
+        for c in self.changes:
+            if c.user_set == user_set and c.time <= t and c.epoch is not None:
+                if best is None or c.epoch > best[1]:
+                    best = (c.owner, c.epoch)
+        if best is None:
+            return user_set, None
+        return best
+
+    def lanes(self, end):
+        """user set -> [(start, end, owner)] intervals of ownership."""
+        out = {}
+        for us in self.user_sets():
+            points = []
+            for o in self.obs.get(us, []):
+                if o.epoch is not None and o.ret < INF:
+                    points.append((o.ret, o.epoch, o.owner))
+            for c in self.changes:
+                if c.user_set == us and c.epoch is not None:
+                    points.append((c.time, c.epoch, c.owner))
+            points.sort(key=lambda p: p[0])
+            segs = []
+            cur_owner, cur_epoch, cur_start = us, None, 0
+            for t, e, owner in points:
+                if cur_epoch is not None and e <= cur_epoch:
+                    continue
+                if owner != cur_owner:
+                    segs.append((cur_start, t, cur_owner))
+                    cur_start, cur_owner = t, owner
+                cur_epoch = e
+            segs.append((cur_start, end, cur_owner))
+            out[us] = segs
+        return out
