@@ -74,6 +74,8 @@ static const struct key_def keys[K_COUNT] = {
     [K_TLS_CA] = {SEC_TLS, "ca", T_PATH, FIELD(tls_ca), false},
     [K_TLS_CERT] = {SEC_TLS, "cert", T_PATH, FIELD(tls_cert), false},
     [K_TLS_KEY] = {SEC_TLS, "key", T_PATH, FIELD(tls_key), false},
+    [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require),
+		       false},
     [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false},
     [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_REPL_MODE, FIELD(repl_mode),
 		     false},
@@ -139,6 +141,7 @@ void config_defaults(struct config *c)
 	c->hook_timeout_ms = 10000;
 	c->log_level = LOG_LEVEL_INFO;
 	c->repl_mode = CONFIG_REPL_ASYNC;
+	c->tls_require = 1;
 	c->sync_timeout_ms = 2000;
 }
 
@@ -362,7 +365,7 @@ static void check(struct parse *p)
 		config_fail(p, CONFIG_E_MISSING, 0,
 			    "missing [cluster] bootstrap or join");
 	if (p->key_line[K_TLS_CA] != 0 || p->key_line[K_TLS_CERT] != 0 ||
-	    p->key_line[K_TLS_KEY] != 0)
+	    p->key_line[K_TLS_KEY] != 0 || p->key_line[K_TLS_REQUIRE] != 0)
 		for (i = K_TLS_CA; i <= K_TLS_KEY; i++)
 			if (p->key_line[i] == 0)
 				config_fail(

@@ -15,7 +15,8 @@
  *   [failover]  heartbeat, lease, grace, drift_margin, policy,
  *               max_lag_on_failover, cooldown, pre_failover, fence_command,
  *               on_owner_change, hook_timeout
- *   [tls]       ca, cert, key (all three or none)
+ *   [tls]       ca, cert, key (all three or none), require (true|false,
+ *               default true; needs the other three)
  *   [log]       level
  *   [replication] mode (async | sync), sync_timeout
  *
@@ -150,6 +151,8 @@ struct config {
 	char tls_ca[CONFIG_PATH_LEN];
 	char tls_cert[CONFIG_PATH_LEN];
 	char tls_key[CONFIG_PATH_LEN];
+	int tls_require; /* 1 (default): every link TLS; 0: plain peers
+			    also accepted on incoming links (migration) */
 
 	/* [log] */
 	int log_level; /* enum log_level, default info */

@@ -39,6 +39,7 @@ enum type {
 	T_POLICY,   /* auto | manual */
 	T_LEVEL,    /* log level name */
 	T_REPL_MODE, /* async | sync */
+	T_BOOL,	     /* true | false (int 1 | 0) */
 };
 
 enum key {
@@ -71,6 +72,7 @@ enum key {
 	K_TLS_CA,
 	K_TLS_CERT,
 	K_TLS_KEY,
+	K_TLS_REQUIRE,
 	K_LOG_LEVEL,
 	K_REPL_MODE,
 	K_SYNC_TIMEOUT,

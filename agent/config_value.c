@@ -433,6 +433,24 @@ static int set_repl_mode(struct parse *p, const struct key_def *k,
 	return 0;
 }
 
+static int set_bool(struct parse *p, const struct key_def *k,
+		    const char *value)
+{
+	int b;
+
+	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0) {
+		b = 1;
+	} else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0) {
+		b = 0;
+	} else {
+		fail_value(p, CONFIG_E_INVALID, k, value,
+			   "expected true or false");
+		return CONFIG_E_INVALID;
+	}
+	*(int *)field(p, k) = b;
+	return 0;
+}
+
 static int set_level(struct parse *p, const struct key_def *k,
 		     const char *value)
 {
@@ -646,6 +664,8 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		return set_level(p, k, value);
 	case T_REPL_MODE:
 		return set_repl_mode(p, k, value);
+	case T_BOOL:
+		return set_bool(p, k, value);
 	default:
 		config_fail(p, CONFIG_E_INVALID, p->lineno,
 			    "internal: key type %d", k->type);

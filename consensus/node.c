@@ -256,6 +256,21 @@ static int bootstrap(struct node *n)
 	return 0;
 }
 
+static void transport_close(struct node *n)
+{
+	if (n->cfg.tls.ctx != NULL)
+		transport_tls_close(&n->transport);
+	else
+		raft_uv_tcp_close(&n->transport);
+}
+
+unsigned node_tls_links(struct node *n)
+{
+	if (n->cfg.tls.ctx == NULL)
+		return 0;
+	return transport_tls_links(&n->transport);
+}
+
 int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 	      struct fsm *fsm)
 {
@@ -277,7 +292,10 @@ int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 
 	n->transport.version = 1;
 	n->transport.data = n;
-	rv = raft_uv_tcp_init(&n->transport, loop);
+	if (cfg->tls.ctx != NULL)
+		rv = transport_tls_init(&n->transport, loop, &cfg->tls);
+	else
+		rv = raft_uv_tcp_init(&n->transport, loop);
 	if (rv != 0) {
 		snprintf(n->errmsg, sizeof n->errmsg, "transport: %s",
 			 raft_strerror(rv));
@@ -350,7 +368,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 err_after_io:
 	raft_uv_close(&n->io);
 err_after_transport:
-	raft_uv_tcp_close(&n->transport);
+	transport_close(n);
 	return rv > 0 ? node_raft_err(rv) : rv;
 }
 
@@ -384,7 +402,7 @@ static void raft_close_done(struct raft *r)
 	struct node *n = r->data;
 
 	raft_uv_close(&n->io);
-	raft_uv_tcp_close(&n->transport);
+	transport_close(n);
 	n->state = NODE_CLOSED;
 	if (n->close_cb != NULL)
 		n->close_cb(n);

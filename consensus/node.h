@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "consensus/fsm.h"
+#include "consensus/transport_tls.h"
 
 #define NODE_MAX_PEERS 16
 #define NODE_ADDR_LEN 128
@@ -53,6 +54,10 @@ struct node_config {
 	unsigned heartbeat_timeout_ms;
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	/* Raft links over TLS (consensus/transport_tls.h) when tls.ctx is
+	 * set (borrowed: it must outlive the node); plain raft_uv_tcp when
+	 * NULL. */
+	struct transport_tls_config tls;
 };
 
 /* Called once per node_apply with the outcome. status 0: the command was
@@ -86,7 +91,8 @@ struct node {
 	char errmsg[256];
 };
 
-/* Prepare the node: creates cfg->dir, sets up raft_uv and the TCP transport,
+/* Prepare the node: creates cfg->dir, sets up raft_uv and the transport
+ * (TLS when cfg->tls.ctx is set, plain TCP otherwise),
  * bootstraps when cfg->n_bootstrap > 0 and the directory holds no state.
  * fsm must be fsm_init()ed; it is owned by the caller and must outlive the
  * node. Returns 0 or a negative code with n->errmsg set; on error nothing
@@ -126,6 +132,9 @@ int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg);
 /* Close raft and its transport; cb fires once everything is closed. Pending
  * callbacks fire first with NODE_E_CLOSING or a raft error. */
 void node_close(struct node *n, void (*cb)(struct node *n));
+
+/* Raft links currently up over TLS (0 with the plain transport). */
+unsigned node_tls_links(struct node *n);
 
 /* Views (hints: a deposed leader may believe it leads for up to an election
  * timeout; never fence on them). */

@@ -1,0 +1,59 @@
+/* transport_tls: a raft_uv_transport that carries Raft traffic over TLS 1.3
+ * with mutual authentication (tls/tls.h), in place of raft_uv_tcp.
+ *
+ * Outgoing: resolve the peer, connect TCP, run the TLS handshake (the peer
+ * must hold role agent), send the handshake raft_uv_tcp would send (protocol
+ * 1, our id, our address) and wait for the peer's acknowledgement; then raft
+ * receives one end of a socketpair (a uv_pipe_t allocated with raft_malloc,
+ * which raft closes and frees) while a bridge pumps bytes between the other
+ * end and the TLS connection.
+ *
+ * Incoming: accept TCP, run the handshake (role agent required), read the
+ * peer's id and address, acknowledge, and hand raft the plaintext end
+ * through the accept callback, exactly as raft_uv_tcp hands it the TCP
+ * stream.
+ *
+ * With require false, an incoming peer that does not start a TLS handshake
+ * is accepted as plain raft_uv_tcp (for a rolling migration; a warning is
+ * logged); outgoing links always use TLS.
+ *
+ * Every refused or failed link is reported through the log callback with
+ * the peer and the reason ("raft: refused 127.0.0.1:41234: peer certificate
+ * from an unknown CA (CN=rogue)"). Loop thread only. */
+#ifndef POOLPAIR_TRANSPORT_TLS_H
+#define POOLPAIR_TRANSPORT_TLS_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "tls/tls.h"
+
+/* Receives one line (borrowed, no newline); warn: false for routine events
+ * (a link up), true for failures. */
+typedef void (*transport_tls_log_fn)(void *arg, bool warn, const char *msg);
+
+struct transport_tls_config {
+	struct tls_ctx *ctx;	   /* borrowed; outlives the transport */
+	bool require;		   /* refuse peers that do not speak TLS */
+	unsigned handshake_ms;	   /* 0: TLS_HANDSHAKE_TIMEOUT_MS */
+	transport_tls_log_fn log;  /* may be NULL */
+	void *log_arg;
+};
+
+/* Fill t (t->version must be 1 already; t->data is left alone) with this
+ * transport. cfg is copied; cfg->ctx must stay valid until
+ * transport_tls_close(). Returns 0 or RAFT_NOMEM / RAFT_INVALID (positive
+ * raft codes, as raft_uv_tcp_init) with nothing to release. */
+int transport_tls_init(struct raft_uv_transport *t, uv_loop_t *loop,
+		       const struct transport_tls_config *cfg);
+
+/* Release the memory of the transport. Only after raft closed it (the close
+ * method's callback fired) or when it never listened nor connected. */
+void transport_tls_close(struct raft_uv_transport *t);
+
+/* Links currently up (bridged), for status and tests. */
+unsigned transport_tls_links(struct raft_uv_transport *t);
+
+#endif

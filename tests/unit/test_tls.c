@@ -1,0 +1,732 @@
+/* Tests of tls/tls.c over real loopback connections on a libuv loop, with
+ * certificates made by scripts/poolpair-cert. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "tls/tls.h"
+
+#define CERT_TOOL "../../scripts/poolpair-cert"
+
+static char dir[256];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int rv;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	rv = system(cmd);
+	if (rv != 0)
+		fail_msg("command failed (%d): %s", rv, cmd);
+}
+
+static const char *path(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static const char *path(const char *fmt, ...)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+	char name[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	snprintf(b, 512, "%s/%s", dir, name);
+	return b;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof dir, "/tmp/pp-test-tls-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	sh(CERT_TOOL " ca %s/a >/dev/null", dir);
+	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n1 --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n2 --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a old --role agent --not-before '10 days ago' "
+		     "--not-after '1 day ago' >/dev/null",
+	   dir);
+	sh(CERT_TOOL " issue %s/a fut --role agent --not-before '+5 days' "
+		     ">/dev/null",
+	   dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", dir);
+	/* a certificate with no role at all */
+	sh("openssl req -new -x509 -nodes -newkey ec -pkeyopt "
+	   "ec_paramgen_curve:P-256 -subj /CN=norole -keyout %s/norole.key "
+	   "-out %s/norole.crt -days 2 2>/dev/null",
+	   dir, dir);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	sh("rm -rf %s", dir);
+	return 0;
+}
+
+/* ---- a client and a server over loopback ---- */
+
+struct side {
+	struct tls_conn conn;
+	bool started;
+	bool hs_done;
+	int hs_status;
+	char hs_err[TLS_ERRMSG_LEN];
+	int role;
+	char identity[TLS_NAME_LEN];
+	char got[256];
+	size_t ngot;
+	int read_end; /* 0 while reading, else the code that ended it */
+	char read_err[TLS_ERRMSG_LEN];
+	bool closed;
+	int state_at_handshake;
+};
+
+struct pair {
+	uv_loop_t loop;
+	uv_tcp_t listener;
+	uv_tcp_t raw; /* plain client */
+	uv_connect_t creq;
+	uv_write_t wreq;
+	uv_timer_t guard;
+	struct tls_ctx *sctx, *cctx;
+	unsigned s_allowed, c_allowed;
+	bool allow_plain;
+	bool plain_client;
+	bool silent;	     /* plain client sends nothing */
+	unsigned timeout_ms; /* server handshake timeout, 0: 5000 */
+	struct side s, c;
+	int port;
+	/* keep the connections open at the end (for reload tests) */
+	bool keep;
+};
+
+static void side_closed(struct tls_conn *conn)
+{
+	struct side *sd = conn->data;
+
+	sd->closed = true;
+}
+
+static void on_guard(uv_timer_t *t)
+{
+	struct pair *p = t->data;
+
+	fail_msg("test timed out (server hs %d, client hs %d)", p->s.hs_status,
+		 p->c.hs_status);
+}
+
+static void maybe_stop_guard(struct pair *p)
+{
+	bool s_done = !p->s.started || p->s.closed || p->keep;
+	bool c_done = p->plain_client || p->c.closed || p->keep;
+
+	if (s_done && c_done)
+		uv_close((uv_handle_t *)&p->guard, NULL);
+}
+
+static void on_server_read(struct tls_conn *conn, ssize_t n, const char *d);
+static void on_client_read(struct tls_conn *conn, ssize_t n, const char *d);
+
+static void record_read(struct side *sd, ssize_t n, const char *d)
+{
+	if (n < 0) {
+		sd->read_end = (int)n;
+		snprintf(sd->read_err, sizeof sd->read_err, "%s",
+			 sd->conn.errmsg);
+		return;
+	}
+	if (sd->ngot + (size_t)n < sizeof sd->got) {
+		memcpy(sd->got + sd->ngot, d, (size_t)n);
+		sd->ngot += (size_t)n;
+		sd->got[sd->ngot] = '\0';
+	}
+}
+
+static struct pair *pair_of_server(struct tls_conn *conn)
+{
+	return (struct pair *)((char *)conn->data - offsetof(struct pair, s));
+}
+
+static struct pair *pair_of_client(struct tls_conn *conn)
+{
+	return (struct pair *)((char *)conn->data - offsetof(struct pair, c));
+}
+
+static void close_side(struct pair *p, struct side *sd)
+{
+	tls_conn_close(&sd->conn, side_closed);
+	(void)p;
+}
+
+static void on_server_read(struct tls_conn *conn, ssize_t n, const char *d)
+{
+	struct pair *p = pair_of_server(conn);
+	struct side *sd = &p->s;
+
+	record_read(sd, n, d);
+	if (n < 0) {
+		close_side(p, sd);
+		return;
+	}
+	if (strstr(sd->got, "ping") != NULL && !p->plain_client) {
+		uv_buf_t b = uv_buf_init("pong", 4);
+
+		assert_int_equal(tls_conn_write(conn, &b, 1, NULL, NULL), 0);
+	}
+	if (p->plain_client && strstr(sd->got, "hello") != NULL) {
+		uv_buf_t b = uv_buf_init("plain-answer", 12);
+
+		assert_int_equal(tls_conn_write(conn, &b, 1, NULL, NULL), 0);
+		close_side(p, sd);
+	}
+}
+
+static void on_client_read(struct tls_conn *conn, ssize_t n, const char *d)
+{
+	struct pair *p = pair_of_client(conn);
+	struct side *sd = &p->c;
+
+	record_read(sd, n, d);
+	if (n < 0 || (strstr(sd->got, "pong") != NULL && !p->keep))
+		close_side(p, sd);
+}
+
+static void on_handshake(struct side *sd, int status)
+{
+	sd->hs_done = true;
+	sd->hs_status = status;
+	sd->state_at_handshake = sd->conn.state;
+	snprintf(sd->hs_err, sizeof sd->hs_err, "%s", sd->conn.errmsg);
+	sd->role = sd->conn.peer_role;
+	snprintf(sd->identity, sizeof sd->identity, "%s",
+		 sd->conn.peer_identity);
+}
+
+static void on_server_handshake(struct tls_conn *conn, int status)
+{
+	struct pair *p = pair_of_server(conn);
+
+	on_handshake(&p->s, status);
+	if (status != 0)
+		close_side(p, &p->s);
+}
+
+static void on_client_handshake(struct tls_conn *conn, int status)
+{
+	struct pair *p = pair_of_client(conn);
+
+	on_handshake(&p->c, status);
+	if (status != 0) {
+		close_side(p, &p->c);
+		return;
+	}
+	uv_buf_t b = uv_buf_init("ping", 4);
+	assert_int_equal(tls_conn_write(conn, &b, 1, NULL, NULL), 0);
+}
+
+static void on_accept(uv_stream_t *server, int status)
+{
+	struct pair *p = server->data;
+
+	assert_int_equal(status, 0);
+	assert_int_equal(tls_conn_init(&p->s.conn, &p->loop, p->sctx,
+				       TLS_SERVER, p->s_allowed),
+			 0);
+	p->s.conn.data = &p->s;
+	p->s.started = true;
+	tls_conn_allow_plain(&p->s.conn, p->allow_plain);
+	tls_conn_set_timeout(&p->s.conn, p->timeout_ms ? p->timeout_ms : 5000);
+	assert_int_equal(uv_accept(server, (uv_stream_t *)&p->s.conn.tcp), 0);
+	assert_int_equal(tls_conn_start(&p->s.conn, on_server_handshake,
+					on_server_read),
+			 0);
+	uv_close((uv_handle_t *)&p->listener, NULL); /* one connection */
+}
+
+static void on_tls_connected(uv_connect_t *req, int status)
+{
+	struct pair *p = req->data;
+
+	assert_int_equal(status, 0);
+	assert_int_equal(tls_conn_start(&p->c.conn, on_client_handshake,
+					on_client_read),
+			 0);
+}
+
+static void on_raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct pair *p = s->data;
+
+	if (n > 0 && p->c.ngot + (size_t)n < sizeof p->c.got) {
+		memcpy(p->c.got + p->c.ngot, buf->base, (size_t)n);
+		p->c.ngot += (size_t)n;
+	}
+	free(buf->base);
+	if (n < 0) {
+		p->c.read_end = (int)n;
+		uv_close((uv_handle_t *)s, NULL);
+		p->c.closed = true;
+	}
+}
+
+static void raw_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+	(void)h;
+	buf->base = malloc(size);
+	buf->len = size;
+}
+
+static void on_raw_connected(uv_connect_t *req, int status)
+{
+	struct pair *p = req->data;
+	static char hello[] = "hello, this is not tls\r\n";
+	uv_buf_t b = uv_buf_init(hello, sizeof hello - 1);
+
+	assert_int_equal(status, 0);
+	if (!p->silent)
+		assert_int_equal(uv_write(&p->wreq, (uv_stream_t *)&p->raw, &b, 1,
+					  NULL),
+				 0);
+	assert_int_equal(uv_read_start((uv_stream_t *)&p->raw, raw_alloc,
+				       on_raw_read),
+			 0);
+}
+
+static void pair_start(struct pair *p)
+{
+	struct sockaddr_in addr;
+	struct sockaddr_storage bound;
+	int len = sizeof bound;
+
+	assert_int_equal(uv_loop_init(&p->loop), 0);
+	uv_tcp_init(&p->loop, &p->listener);
+	p->listener.data = p;
+	uv_ip4_addr("127.0.0.1", 0, &addr);
+	assert_int_equal(uv_tcp_bind(&p->listener, (struct sockaddr *)&addr, 0),
+			 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&p->listener, 8, on_accept),
+			 0);
+	uv_tcp_getsockname(&p->listener, (struct sockaddr *)&bound, &len);
+	p->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+	uv_ip4_addr("127.0.0.1", p->port, &addr);
+	p->creq.data = p;
+	if (p->plain_client) {
+		uv_tcp_init(&p->loop, &p->raw);
+		p->raw.data = p;
+		assert_int_equal(uv_tcp_connect(&p->creq, &p->raw,
+						(struct sockaddr *)&addr,
+						on_raw_connected),
+				 0);
+	} else {
+		assert_int_equal(tls_conn_init(&p->c.conn, &p->loop, p->cctx,
+					       TLS_CLIENT, p->c_allowed),
+				 0);
+		p->c.conn.data = &p->c;
+		p->c.started = true;
+		assert_int_equal(uv_tcp_connect(&p->creq, &p->c.conn.tcp,
+						(struct sockaddr *)&addr,
+						on_tls_connected),
+				 0);
+	}
+	uv_timer_init(&p->loop, &p->guard);
+	p->guard.data = p;
+	uv_timer_start(&p->guard, on_guard, 15000, 0);
+}
+
+/* Run until both sides closed and every handle is gone. */
+static void pair_run(struct pair *p)
+{
+	while (uv_run(&p->loop, UV_RUN_ONCE) != 0) {
+		if (!uv_is_closing((uv_handle_t *)&p->guard)) {
+			bool s_done = !p->s.started || p->s.closed;
+			bool c_done = p->c.closed;
+
+			if (s_done && c_done)
+				maybe_stop_guard(p);
+		}
+	}
+	assert_int_equal(uv_loop_close(&p->loop), 0);
+}
+
+static struct tls_ctx *ctx_new(const char *ca, const char *name)
+{
+	struct tls_ctx *c = malloc(sizeof *c);
+	int rv;
+
+	assert_non_null(c);
+	rv = tls_ctx_init(c, path("%s/ca.crt", ca), path("%s/%s.crt", ca, name),
+			  path("%s/%s.key", ca, name));
+	if (rv != 0)
+		fail_msg("ctx %s/%s: %s", ca, name, c->errmsg);
+	return c;
+}
+
+/* ctx over a CA of one directory and the certificate of another */
+static struct tls_ctx *ctx_cross(const char *trust, const char *ca,
+				 const char *name)
+{
+	struct tls_ctx *c = malloc(sizeof *c);
+
+	assert_non_null(c);
+	assert_int_equal(tls_ctx_init(c, path("%s/ca.crt", trust),
+				      path("%s/%s.crt", ca, name),
+				      path("%s/%s.key", ca, name)),
+			 0);
+	return c;
+}
+
+static void ctx_free(struct tls_ctx *c)
+{
+	tls_ctx_close(c);
+	free(c);
+}
+
+static struct pair *pair_new(struct tls_ctx *sctx, struct tls_ctx *cctx)
+{
+	struct pair *p = calloc(1, sizeof *p);
+
+	assert_non_null(p);
+	p->sctx = sctx;
+	p->cctx = cctx;
+	p->s_allowed = TLS_ROLES_ANY;
+	p->c_allowed = TLS_ROLE_AGENT;
+	return p;
+}
+
+/* ---- tests ---- */
+
+static void test_handshake_roles(void **state)
+{
+	const char *names[] = {"n2", "op", "rd"};
+	const int roles[] = {TLS_ROLE_AGENT, TLS_ROLE_OPERATOR,
+			     TLS_ROLE_READER};
+	struct tls_ctx *s = ctx_new("a", "n1");
+
+	(void)state;
+	assert_int_equal(s->role, TLS_ROLE_AGENT);
+	assert_string_equal(s->identity, "n1");
+	assert_int_equal(s->generation, 1);
+	for (int i = 0; i < 3; i++) {
+		struct tls_ctx *c = ctx_new("a", names[i]);
+		struct pair *p = pair_new(s, c);
+
+		pair_start(p);
+		pair_run(p);
+		assert_int_equal(p->s.hs_status, 0);
+		assert_int_equal(p->c.hs_status, 0);
+		assert_int_equal(p->s.state_at_handshake, TLS_CONN_OPEN);
+		assert_int_equal(p->s.role, roles[i]);
+		assert_string_equal(p->s.identity, names[i]);
+		assert_int_equal(p->c.role, TLS_ROLE_AGENT);
+		assert_string_equal(p->c.identity, "n1");
+		assert_string_equal(p->s.got, "ping");
+		assert_string_equal(p->c.got, "pong");
+		/* the client closed with close_notify: clean EOF */
+		assert_int_equal(p->s.read_end, TLS_E_EOF);
+		free(p);
+		ctx_free(c);
+	}
+	ctx_free(s);
+}
+
+static void test_role_not_allowed(void **state)
+{
+	struct tls_ctx *s = ctx_new("a", "n1");
+	struct tls_ctx *c = ctx_new("a", "op");
+	struct pair *p = pair_new(s, c);
+
+	(void)state;
+	p->s_allowed = TLS_ROLE_AGENT;
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, TLS_E_ROLE);
+	assert_string_equal(p->s.hs_err, "role operator not allowed here (CN=op)");
+	/* TLS 1.3: the client finished its side, then the server hung up */
+	assert_int_equal(p->c.hs_status, 0);
+	assert_true(p->c.read_end < 0);
+	assert_string_equal(p->c.got, "");
+	free(p);
+	ctx_free(c);
+	ctx_free(s);
+}
+
+static void test_unknown_ca(void **state)
+{
+	struct tls_ctx *s = ctx_new("a", "n1");
+	struct tls_ctx *c = ctx_cross("a", "b", "rogue"); /* trusts a, is b */
+	struct pair *p = pair_new(s, c);
+
+	(void)state;
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, TLS_E_UNKNOWN_CA);
+	assert_string_equal(p->s.hs_err,
+			    "peer certificate from an unknown CA (CN=rogue)");
+	assert_int_equal(p->c.read_end, TLS_E_REFUSED);
+	assert_string_equal(p->c.read_err,
+			    "peer refused our certificate: unknown CA");
+	free(p);
+	ctx_free(c);
+
+	/* the other direction: a server from another CA */
+	c = ctx_new("a", "n2");
+	struct tls_ctx *rogue = ctx_cross("a", "b", "rogue");
+	p = pair_new(rogue, c);
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->c.hs_status, TLS_E_UNKNOWN_CA);
+	assert_string_equal(p->c.hs_err,
+			    "peer certificate from an unknown CA (CN=rogue)");
+	assert_int_equal(p->s.hs_status, TLS_E_REFUSED);
+	assert_string_equal(p->s.hs_err,
+			    "peer refused our certificate: unknown CA");
+	free(p);
+	ctx_free(rogue);
+	ctx_free(c);
+	ctx_free(s);
+}
+
+static void test_expired_and_not_yet_valid(void **state)
+{
+	struct tls_ctx *s = ctx_new("a", "n1");
+	struct tls_ctx *old = ctx_new("a", "old");
+	struct tls_ctx *fut = ctx_new("a", "fut");
+	struct pair *p = pair_new(s, old);
+
+	(void)state;
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, TLS_E_EXPIRED);
+	assert_string_equal(p->s.hs_err, "peer certificate expired (CN=old)");
+	assert_int_equal(p->c.read_end, TLS_E_REFUSED);
+	assert_string_equal(p->c.read_err,
+			    "peer refused our certificate: certificate expired");
+	free(p);
+
+	p = pair_new(s, fut);
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, TLS_E_NOT_YET_VALID);
+	assert_string_equal(p->s.hs_err,
+			    "peer certificate not yet valid (CN=fut)");
+	assert_int_equal(p->c.read_end, TLS_E_REFUSED);
+	free(p);
+
+	/* an expired server is refused by the client */
+	p = pair_new(old, s);
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->c.hs_status, TLS_E_EXPIRED);
+	assert_string_equal(p->c.hs_err, "peer certificate expired (CN=old)");
+	assert_int_equal(p->s.hs_status, TLS_E_REFUSED);
+	free(p);
+	ctx_free(fut);
+	ctx_free(old);
+	ctx_free(s);
+}
+
+static void test_plain_refused(void **state)
+{
+	struct tls_ctx *s = ctx_new("a", "n1");
+	struct pair *p = pair_new(s, NULL);
+
+	(void)state;
+	p->plain_client = true;
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, TLS_E_NOT_TLS);
+	assert_string_equal(p->s.hs_err, "plain connection refused: not TLS");
+	assert_int_equal(p->c.read_end, UV_EOF);
+	assert_int_equal(p->c.ngot, 0);
+	free(p);
+
+	/* with allow_plain the bytes come through as they are */
+	p = pair_new(s, NULL);
+	p->plain_client = true;
+	p->allow_plain = true;
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, 0);
+	assert_int_equal(p->s.state_at_handshake, TLS_CONN_PLAIN);
+	assert_int_equal(p->s.role, TLS_ROLE_NONE);
+	assert_string_equal(p->s.got, "hello, this is not tls\r\n");
+	assert_string_equal(p->c.got, "plain-answer");
+	free(p);
+	ctx_free(s);
+}
+
+static void test_ctx_errors(void **state)
+{
+	struct tls_ctx c;
+
+	(void)state;
+	assert_int_equal(tls_ctx_init(&c, path("a/ca.crt"), path("a/none.crt"),
+				      path("a/n1.key")),
+			 TLS_E_CONFIG);
+	assert_non_null(strstr(c.errmsg, "none.crt: No such file"));
+	assert_int_equal(tls_ctx_init(&c, path("a/ca.crt"), path("a/n1.crt"),
+				      path("a/n2.key")),
+			 TLS_E_CONFIG);
+	assert_non_null(strstr(c.errmsg, "does not match"));
+	assert_int_equal(tls_ctx_init(&c, path("a/n1.key"), path("a/n1.crt"),
+				      path("a/n1.key")),
+			 TLS_E_CONFIG);
+	assert_non_null(strstr(c.errmsg, "ca "));
+	assert_int_equal(tls_ctx_init(&c, path("a/ca.crt"), path("norole.crt"),
+				      path("norole.key")),
+			 TLS_E_CONFIG);
+	assert_non_null(strstr(c.errmsg, "no role"));
+	assert_null(c.ssl);
+}
+
+static void on_reloaded(struct tls_ctx *c, int status, void *arg)
+{
+	int *out = arg;
+
+	(void)c;
+	*out = status;
+}
+
+static void test_reload(void **state)
+{
+	struct tls_ctx *s, *c = ctx_new("a", "n2");
+	struct pair *p1, *p2;
+	uv_loop_t loop;
+	int st = 1;
+
+	(void)state;
+	/* the server's files: a copy of n1's */
+	sh("mkdir -p %s/srv && cp %s/a/n1.crt %s/srv/me.crt && "
+	   "cp %s/a/n1.key %s/srv/me.key",
+	   dir, dir, dir, dir, dir);
+	s = malloc(sizeof *s);
+	assert_int_equal(tls_ctx_init(s, path("a/ca.crt"), path("srv/me.crt"),
+				      path("srv/me.key")),
+			 0);
+	p1 = pair_new(s, c);
+	p1->keep = true; /* first connection stays open */
+	pair_start(p1);
+	while (strstr(p1->c.got, "pong") == NULL)
+		uv_run(&p1->loop, UV_RUN_ONCE);
+	assert_string_equal(p1->c.identity, "n1");
+
+	/* broken files: error, old context kept */
+	sh("echo garbage > %s/srv/me.crt", dir);
+	assert_int_equal(tls_ctx_reload(s), TLS_E_CONFIG);
+	assert_non_null(strstr(s->errmsg, "me.crt"));
+	assert_int_equal(s->generation, 1);
+	assert_string_equal(s->identity, "n1");
+
+	/* renewed files (another name, to tell them apart) */
+	sh("cp %s/a/n2.crt %s/srv/me.crt && cp %s/a/n2.key %s/srv/me.key", dir,
+	   dir, dir, dir);
+	uv_loop_init(&loop);
+	assert_int_equal(tls_ctx_reload_async(s, &loop, on_reloaded, &st), 0);
+	assert_int_equal(tls_ctx_reload_async(s, &loop, on_reloaded, &st),
+			 TLS_E_STATE);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(st, 0);
+	assert_int_equal(s->generation, 2);
+	assert_string_equal(s->identity, "n2");
+
+	/* a new connection sees the new certificate */
+	p2 = pair_new(s, c);
+	pair_start(p2);
+	pair_run(p2);
+	assert_int_equal(p2->c.hs_status, 0);
+	assert_string_equal(p2->c.identity, "n2");
+	assert_string_equal(p2->c.got, "pong");
+	free(p2);
+
+	/* the old connection still works on the old context */
+	{
+		uv_buf_t b = uv_buf_init("ping", 4);
+
+		p1->s.ngot = 0;
+		p1->s.got[0] = '\0';
+		p1->c.ngot = 0;
+		p1->c.got[0] = '\0';
+		p1->keep = false;
+		assert_int_equal(
+		    tls_conn_write(&p1->c.conn, &b, 1, NULL, NULL), 0);
+		pair_run(p1);
+		assert_string_equal(p1->c.got, "pong");
+		assert_int_equal(p1->s.read_end, TLS_E_EOF);
+	}
+	free(p1);
+	ctx_free(s);
+	ctx_free(c);
+}
+
+static void test_timeout(void **state)
+{
+	/* a client that connects and says nothing: the server gives up */
+	struct tls_ctx *s = ctx_new("a", "n1");
+	struct pair *p = pair_new(s, NULL);
+
+	(void)state;
+	p->plain_client = true;
+	p->silent = true;
+	p->timeout_ms = 200;
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, TLS_E_TIMEOUT);
+	assert_string_equal(p->s.hs_err, "tls handshake timed out after 200 ms");
+	assert_int_equal(p->c.read_end, UV_EOF);
+	free(p);
+	ctx_free(s);
+}
+
+static void test_strings(void **state)
+{
+	(void)state;
+	assert_string_equal(tls_role_name(TLS_ROLE_OPERATOR), "operator");
+	assert_int_equal(tls_role_parse("reader"), TLS_ROLE_READER);
+	assert_int_equal(tls_role_parse("admin"), TLS_ROLE_NONE);
+	assert_string_equal(tls_strerror(TLS_E_NOT_TLS),
+			    "plain connection refused: not TLS");
+	assert_string_equal(tls_strerror(UV_ECONNRESET),
+			    uv_strerror(UV_ECONNRESET));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_ctx_errors),
+	    cmocka_unit_test(test_handshake_roles),
+	    cmocka_unit_test(test_role_not_allowed),
+	    cmocka_unit_test(test_unknown_ca),
+	    cmocka_unit_test(test_expired_and_not_yet_valid),
+	    cmocka_unit_test(test_plain_refused),
+	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_timeout),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,226 @@
+/* tls: TLS 1.3 with mutual authentication for every link of poolpair (Raft,
+ * replication, HTTP API), on a libuv loop, with OpenSSL over memory BIOs.
+ *
+ * Two objects:
+ *
+ * - struct tls_ctx: the deployment's CA, this process's certificate and key.
+ *   TLS 1.3 only; the peer must present a certificate signed by the CA, in
+ *   both directions; host names are never checked. A peer's identity is
+ *   its certificate subject CN, its role the subject OU ("agent",
+ *   "operator" or "reader") or, without an OU, a URI SAN
+ *   "urn:poolpair:role:ROLE". tls_ctx_reload() swaps in a context built
+ *   from the files again: new connections use it, established ones keep
+ *   theirs.
+ *
+ * - struct tls_conn: one connection over a uv_tcp_t it owns. The caller
+ *   connects or accepts the TCP handle, then tls_conn_start() runs the
+ *   handshake; plaintext arrives through a read callback and leaves through
+ *   tls_conn_write(). Nothing blocks: OpenSSL only sees memory BIOs and all
+ *   socket I/O is libuv's.
+ *
+ * Everything runs on the loop thread, except that tls_ctx_reload_async()
+ * reads the files on the thread pool. */
+#ifndef POOLPAIR_TLS_H
+#define POOLPAIR_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct ssl_ctx_st;
+struct ssl_st;
+struct bio_st;
+
+#define TLS_PATH_LEN 4096
+#define TLS_ERRMSG_LEN 256
+#define TLS_NAME_LEN 128
+#define TLS_HANDSHAKE_TIMEOUT_MS 10000
+
+/* Error codes (negative; libuv codes are passed through as they are). */
+enum {
+	TLS_E_CONFIG = -3001,	    /* CA, certificate or key unusable */
+	TLS_E_NOMEM = -3002,	    /* out of memory */
+	TLS_E_UNKNOWN_CA = -3003,   /* peer certificate from an unknown CA */
+	TLS_E_EXPIRED = -3004,	    /* peer certificate expired */
+	TLS_E_NOT_YET_VALID = -3005, /* peer certificate not yet valid */
+	TLS_E_NO_CERT = -3006,	    /* peer presented no certificate */
+	TLS_E_REFUSED = -3007,	    /* peer refused our certificate */
+	TLS_E_NOT_TLS = -3008,	    /* the peer does not speak TLS */
+	TLS_E_ROLE = -3009,	    /* peer role not allowed on this link */
+	TLS_E_PROTOCOL = -3010,	    /* any other TLS failure */
+	TLS_E_TIMEOUT = -3011,	    /* handshake took too long */
+	TLS_E_EOF = -3012,	    /* peer closed (close_notify or TCP EOF) */
+	TLS_E_STATE = -3013,	    /* call not valid in this state */
+	TLS_E_CLOSING = -3014,	    /* the connection is being closed */
+};
+
+/* Static lowercase message of a TLS_E_* or libuv code. */
+const char *tls_strerror(int rv);
+
+/* Roles carried by certificates; a set of them is a bit mask. */
+enum tls_role {
+	TLS_ROLE_NONE = 0,
+	TLS_ROLE_AGENT = 1,
+	TLS_ROLE_OPERATOR = 2,
+	TLS_ROLE_READER = 4,
+};
+#define TLS_ROLES_ANY (TLS_ROLE_AGENT | TLS_ROLE_OPERATOR | TLS_ROLE_READER)
+
+/* "agent", "operator", "reader", or "none". Static string. */
+const char *tls_role_name(int role);
+
+/* TLS_ROLE_* of a name, or TLS_ROLE_NONE for anything else. */
+int tls_role_parse(const char *name);
+
+/* ---- context ---- */
+
+struct tls_ctx {
+	struct ssl_ctx_st *ssl; /* owned reference; connections hold their own */
+	char ca[TLS_PATH_LEN];	/* copied paths, read again by reloads */
+	char cert[TLS_PATH_LEN];
+	char key[TLS_PATH_LEN];
+	char identity[TLS_NAME_LEN]; /* CN of our own certificate */
+	int role;		     /* TLS_ROLE_* of our own certificate */
+	uint64_t generation;	     /* 1 after init, +1 per successful reload */
+	bool reloading;		     /* an async reload is in flight */
+	char errmsg[TLS_ERRMSG_LEN];
+};
+
+/* Build a context from PEM files (paths copied): ca holds the trusted CA
+ * certificate(s), cert our certificate (chain), key its private key. The
+ * certificate must match the key and carry a role. Blocking file reads:
+ * call at start. Returns 0, or TLS_E_CONFIG / TLS_E_NOMEM with c->errmsg
+ * naming the file and the reason; on error nothing needs closing. */
+int tls_ctx_init(struct tls_ctx *c, const char *ca, const char *cert,
+		 const char *key);
+
+/* Read the same three files again and, when they make a valid context,
+ * use it for every connection started afterwards (established ones keep
+ * the old one until they close). Returns 0, or TLS_E_CONFIG / TLS_E_NOMEM
+ * with c->errmsg set; on error the old context stays in use. Blocking. */
+int tls_ctx_reload(struct tls_ctx *c);
+
+/* Called once by tls_ctx_reload_async(): status 0 (new context in use) or
+ * as tls_ctx_reload() (c->errmsg set, old context kept). */
+typedef void (*tls_reload_cb)(struct tls_ctx *c, int status, void *arg);
+
+/* tls_ctx_reload() with the files read on libuv's thread pool; the swap
+ * happens on the loop thread before cb. Returns 0 (cb fires once), TLS_E_STATE
+ * (a reload is already in flight) or a libuv error (cb never fires). c must
+ * stay valid until cb. Loop thread. */
+int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop,
+			 tls_reload_cb cb, void *arg);
+
+/* Release our reference. Connections still open keep theirs. Not while an
+ * async reload is in flight. */
+void tls_ctx_close(struct tls_ctx *c);
+
+/* ---- connection ---- */
+
+enum tls_conn_state {
+	TLS_CONN_IDLE,	      /* initialised, TCP not yet handed over */
+	TLS_CONN_HANDSHAKE,   /* TLS handshake running */
+	TLS_CONN_OPEN,	      /* plaintext flows */
+	TLS_CONN_PLAIN,	      /* plain TCP accepted (allow_plain) */
+	TLS_CONN_SHUTDOWN,    /* close_notify sent, waiting for writes */
+	TLS_CONN_CLOSING,     /* handles closing */
+	TLS_CONN_CLOSED,
+};
+
+enum tls_mode {
+	TLS_CLIENT = 0,
+	TLS_SERVER = 1,
+};
+
+struct tls_conn;
+
+/* Handshake outcome, once: 0 (state OPEN or PLAIN; peer role and identity
+ * set) or a negative TLS_E_* / libuv code with c->errmsg set. After an
+ * error the caller closes the connection. */
+typedef void (*tls_handshake_cb)(struct tls_conn *c, int status);
+
+/* Plaintext received: n > 0 bytes at data (borrowed, valid during the
+ * call). n < 0: the stream ended: TLS_E_EOF (peer closed cleanly or TCP
+ * EOF) or an error with c->errmsg set; no more reads follow; the caller
+ * closes. */
+typedef void (*tls_read_cb)(struct tls_conn *c, ssize_t n, const char *data);
+
+/* A tls_conn_write() finished: status 0 (handed to the kernel) or error. */
+typedef void (*tls_write_cb)(struct tls_conn *c, int status, void *arg);
+
+/* Memory of the connection may be released. */
+typedef void (*tls_close_cb)(struct tls_conn *c);
+
+struct tls_conn {
+	void *data;	 /* user data */
+	uv_loop_t *loop; /* borrowed */
+	uv_tcp_t tcp;	 /* owned; connect or accept it before tls_conn_start */
+	uv_timer_t timer; /* handshake timeout */
+	struct ssl_st *ssl;
+	struct bio_st *net_in;	/* ciphertext from the socket, read by SSL */
+	struct bio_st *net_out; /* ciphertext written by SSL, sent by us */
+	int state;		/* enum tls_conn_state */
+	int mode;		/* enum tls_mode */
+	unsigned allowed_roles; /* TLS_ROLE_* mask the peer must match */
+	bool allow_plain;	/* server: accept a peer that sends no TLS */
+	bool reading;		/* plaintext delivery wanted */
+	bool failed;		/* the read side ended with an error */
+	int peer_role;		/* TLS_ROLE_* after the handshake */
+	char peer_identity[TLS_NAME_LEN]; /* subject CN, "" when plain */
+	char peer_address[64];		  /* "ip:port" of the TCP peer */
+	unsigned timeout_ms;
+	size_t write_queue; /* ciphertext bytes not yet written */
+	unsigned pending;   /* uv handles still to close */
+	tls_handshake_cb on_handshake;
+	tls_read_cb on_read;
+	tls_close_cb on_close;
+	char errmsg[TLS_ERRMSG_LEN];
+};
+
+/* Prepare c (caller-owned memory, valid until the close callback) and its
+ * TCP handle on loop: then uv_tcp_connect() or uv_accept() c->tcp. The
+ * connection takes a reference to the current context of ctx (so a later
+ * reload does not affect it). allowed_roles: mask of TLS_ROLE_* the peer
+ * must hold (TLS_ROLES_ANY: any role). Returns 0, or TLS_E_NOMEM with
+ * c->errmsg set (nothing to close then). */
+int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
+		  int mode, unsigned allowed_roles);
+
+/* Server only, before tls_conn_start: accept a peer whose first byte is not
+ * a TLS handshake record as a plain connection (state PLAIN, role NONE,
+ * bytes passed through unencrypted). Off by default: such a peer fails
+ * with TLS_E_NOT_TLS. */
+void tls_conn_allow_plain(struct tls_conn *c, bool allow);
+
+/* Handshake timeout (default TLS_HANDSHAKE_TIMEOUT_MS; 0: none). Before
+ * tls_conn_start. */
+void tls_conn_set_timeout(struct tls_conn *c, unsigned ms);
+
+/* Start the handshake on the connected TCP handle. on_handshake fires once;
+ * on_read then receives plaintext (reading starts right after a successful
+ * handshake). Returns 0 or a libuv error (no callback fires; close c). */
+int tls_conn_start(struct tls_conn *c, tls_handshake_cb on_handshake,
+		   tls_read_cb on_read);
+
+/* Pause and resume plaintext delivery (back-pressure). */
+void tls_conn_read_stop(struct tls_conn *c);
+void tls_conn_read_start(struct tls_conn *c);
+
+/* Encrypt and send n buffers (copied: the caller may reuse them at once).
+ * cb (may be NULL) fires once the ciphertext was written or failed.
+ * Returns 0 (cb will fire), TLS_E_STATE (handshake not done, or closing),
+ * TLS_E_NOMEM, TLS_E_PROTOCOL or a libuv error (cb never fires). */
+int tls_conn_write(struct tls_conn *c, const uv_buf_t bufs[], unsigned n,
+		   tls_write_cb cb, void *arg);
+
+/* Bytes of ciphertext queued in the kernel-bound write queue. */
+size_t tls_conn_write_queue(const struct tls_conn *c);
+
+/* Send close_notify (when the session is open), let queued writes finish,
+ * close the handles and call cb (may be NULL). Pending write callbacks fire
+ * with an error or 0 first; no read callback fires after this call.
+ * Idempotent: a second call only replaces cb. */
+void tls_conn_close(struct tls_conn *c, tls_close_cb cb);
+
+#endif
