@@ -34,6 +34,7 @@ past the bound the result is "unknown" rather than a guess.
 import time as _time
 
 from .owners import changes as owner_changes
+from .rto import faults
 from .run import INF, NS_PER_MS
 
 FS = ("owner", "failover", "failback", "cms-failover", "cms")
@@ -107,6 +108,7 @@ def search(ops, step, init, deadline=None, max_steps=None):
     state = init
     lin = 0
     best = []
+    stuck = None
     steps = 0
     entry = head.next
     while head.next is not None:
@@ -133,13 +135,15 @@ def search(ops, step, init, deadline=None, max_steps=None):
                 break
             if not moved:
                 entry = entry.next
-            if len(stack) > len(best):
-                best = [s[0].op for s in stack]
             continue
-        # a return whose call is not linearized yet: backtrack
+        # a return whose call is not linearized yet: backtrack; the op
+        # that stops the longest linearized prefix is the one to report
+        if stuck is None or len(stack) > len(best):
+            best = [s[0].op for s in stack]
+            stuck = entry.op
         while True:
             if not stack:
-                return False, {"prefix": best, "stuck": entry.op}
+                return False, {"prefix": best, "stuck": stuck}
             e, st, k = stack.pop()
             _unlift(e)
             bit = 1 << e.id
@@ -275,16 +279,30 @@ class _View:
 
 
 def _slack_ns(run, slack_ms):
-    worst = 0
-    for e in run.nemesis:
+    """Slack around the leader's wall-clock time of a decision: the given
+    slack plus the worst clock fault (its offset and the drift of its rate
+    over the fault's duration)."""
+    worst = 0.0
+    for e, stop in faults(run):
         if e["fault"] != "clock":
             continue
-        for k, v in (e.get("detail") or {}).items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                if k.endswith("_ms"):
-                    worst = max(worst, abs(v))
-                elif k.endswith("_s"):
-                    worst = max(worst, abs(v) * 1000)
+        d = e.get("detail") or {}
+        off = 0.0
+        for k, v in d.items():
+            if isinstance(v, bool):
+                continue
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                continue
+            if k.endswith("_ms"):
+                off += abs(v)
+            elif k.endswith("_s"):
+                off += abs(v) * 1000
+            elif k == "rate":
+                dur = (min(stop, run.end_time()) - e["time"]) / NS_PER_MS
+                off += abs(v - 1) * max(dur, 0)
+        worst = max(worst, off if off == off else 0.0)
     return int((slack_ms + worst) * NS_PER_MS)
 
 
@@ -330,7 +348,6 @@ def check(run, max_ops=DEFAULT_MAX_OPS, time_limit_s=DEFAULT_TIME_LIMIT_S,
     valid = True
     unknown = []
     failures = []
-    start = _time.monotonic()
     for key in sorted(subs):
         ops = subs[key]
         r = {"ops": len(ops)}
@@ -347,7 +364,7 @@ def check(run, max_ops=DEFAULT_MAX_OPS, time_limit_s=DEFAULT_TIME_LIMIT_S,
         else:
             step = pool_step(key, pools[key].get("pair"))
             inits = [(key, 0, False)]
-        deadline = start + time_limit_s
+        deadline = _time.monotonic() + time_limit_s
         try:
             bad = None
             for init in inits or [None]:

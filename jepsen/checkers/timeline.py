@@ -1,6 +1,7 @@
 """timeline.svg of a run: faults, owners, write latency, replication lag
 and checker failures on one time axis."""
 
+import math
 from xml.sax.saxutils import escape, quoteattr
 
 from .owners import OwnerTimeline
@@ -154,8 +155,8 @@ def render(run, verdict=None):
     nem_bottom = y
 
     # owner lanes
-    y += 10
-    svg.text(LEFT - 8, y - 2, "owner", anchor="end", weight="bold")
+    y += 20
+    svg.text(LEFT - 8, y - 4, "owner", anchor="end", weight="bold")
     for us, segs in sorted(lanes.items()):
         svg.text(LEFT - 8, y + 14, us, anchor="end")
         for s, t, owner in segs:
@@ -166,31 +167,41 @@ def render(run, verdict=None):
                 svg.text(x(s) + 3, y + 13, owner, size=10, fill="#fff")
         y += LANE_H
 
-    # write latency
+    # write latency, log scale
     y += 16
-    lat_top = y
     writes = [op for op in run.ops if op.f == "write"]
     lats = [(op.done - op.inv) / NS_PER_MS for op in writes
             if op.done is not None]
-    top_ms = max(lats) if lats else 1.0
-    top_ms = max(top_ms, 1.0)
+    top_ms = max(lats + [10.0])
+    decades = max(1, math.ceil(math.log10(top_ms)))
+
+    def ly(ms):
+        v = math.log10(min(max(ms, 1.0), 10 ** decades)) / decades
+        return y + PLOT_H - PLOT_H * v
+
     svg.text(LEFT - 8, y + 12, "write latency", anchor="end", weight="bold")
-    svg.text(LEFT - 8, y + 26, "(ms, max %.0f)" % top_ms, anchor="end",
-             size=10)
+    svg.text(LEFT - 8, y + 26, "(ms, log)", anchor="end", size=10)
     svg.rect(LEFT, y, plot_w, PLOT_H, "#f7f7f7", 1.0)
-    for op in writes:
+    for d in range(decades + 1):
+        svg.line(LEFT, ly(10 ** d), LEFT + plot_w, ly(10 ** d), "#e0e0e0",
+                 0.5)
+        svg.text(LEFT - 4, ly(10 ** d) + 4, "%g" % 10 ** d, size=9,
+                 anchor="end")
+    order = {"ok": 0, "info": 1, "fail": 2}
+    for op in sorted(writes, key=lambda o: order.get(o.type, 3)):
         if op.done is None:
-            lat, t = top_ms, end
+            lat, t = 10 ** decades, end
         else:
             lat, t = (op.done - op.inv) / NS_PER_MS, op.done
-        yy = y + PLOT_H - PLOT_H * min(lat / top_ms, 1.0)
-        svg.circle(x(t), yy, 2.2, TYPE_COLOURS.get(op.type, "#777"),
+        svg.circle(x(t), ly(lat), 2.0 if op.type == "ok" else 3.0,
+                   TYPE_COLOURS.get(op.type, "#777"),
                    title="#%d %s %s %.1f ms%s" % (
                        op.index, op.type, op.key, lat,
                        "" if op.error is None else " " + str(op.error)))
     for i, (typ, col) in enumerate(sorted(TYPE_COLOURS.items())):
-        svg.circle(LEFT + 8 + i * 60, y + 10, 4, col)
-        svg.text(LEFT + 15 + i * 60, y + 14, typ, size=10)
+        lx = LEFT + plot_w - 180 + i * 60
+        svg.circle(lx, y + 10, 4, col)
+        svg.text(lx + 7, y + 14, typ, size=10)
     y += PLOT_H
 
     # replication lag per (agent, direction)
@@ -225,6 +236,14 @@ def render(run, verdict=None):
         col = FAULT_COLOURS.get(e["fault"], "#999999")
         svg.rect(x(e["time"]), nem_bottom, x(stop) - x(e["time"]),
                  plot_bottom - nem_bottom, col, 0.10)
+
+    # heals
+    for e in run.nemesis:
+        if e["fault"] == "heal":
+            svg.line(x(e["time"]), nem_top, x(e["time"]), plot_bottom,
+                     "#2ca02c", 1.2)
+            svg.text(x(e["time"]) + 2, nem_bottom + 8, "heal", size=9,
+                     fill="#2ca02c")
 
     # checker failures
     marks = _failure_marks(run, verdict)

@@ -241,6 +241,30 @@ class TestLinearizable(Base):
         self.assertTrue(res["valid"], res)
         self.assertEqual(len(res["automatic_changes"]), 1)
 
+    def test_automatic_failover_under_a_clock_fault(self):
+        r = Run()
+        r.owner("pool-east", 0, 5, "pool-east", 1)
+        r.owner("pool-east", 3990, 4000, "pool-east", 1)
+        r.owner("pool-east", 4100, 4110, "pool-west", 2)
+        # the leader's clock runs 60 s ahead: its time is far off
+        r.decision(64050, "failover pool-east to pool-west (disaster, "
+                   "0 records at risk)", who="leader:auto")
+        r.final["owners"]["pool-east"] = {"owner": "pool-west", "epoch": 2}
+        self.assertFalse(self.run_check(linearizable.check, r)["valid"])
+        r.fault("clock", ["witness"], 1000, 9000)
+        r.nemesis[-2]["detail"] = {"offset_s": 60, "rate": "1"}
+        self.assertTrue(self.run_check(linearizable.check, r)["valid"])
+
+    def test_timed_out_failover_may_have_happened(self):
+        r = Run()
+        r.owner("pool-east", 0, 5, "pool-east", 1)
+        r.op("failover", "pool-east", 10, 20, typ="fail",
+             value={"disaster": False}, error="504 timeout")
+        r.owner("pool-east", 30, 35, "pool-west", 2)
+        self.assertTrue(self.run_check(linearizable.check, r)["valid"])
+        r.ops[1]["extra"]["error"] = "409 pool_alive"
+        self.assertFalse(self.run_check(linearizable.check, r)["valid"])
+
     def test_cms(self):
         r = Run()
         r.op("cms", "cms", 0, 5, result="pool-east")
