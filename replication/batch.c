@@ -1,4 +1,5 @@
-/* batch: RecordBatch protobuf, lz4 block with a u32 raw-size prefix. */
+/* batch: RecordBatch protobuf, lz4 block with a u32 raw-size prefix, on
+ * its own or against the connection's history (dictionary mode). */
 #include "replication/batch.h"
 
 #include <inttypes.h>
@@ -25,15 +26,17 @@ static uint32_t get_le32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-int batch_encode(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
-		 void **payload, size_t *len, uint16_t *flags,
-		 struct batch_stats *st)
-{
-	Poolpair__Repl__RecordBatch b = POOLPAIR__REPL__RECORD_BATCH__INIT;
-	uint8_t *raw, *z;
-	size_t raw_len;
-	int bound, zlen;
+/* Room for history kept between batches: what is allocated above this
+ * after a large batch is given back. */
+#define DICT_KEEP_CAP (BATCH_DICT_MAX + ((size_t)64 << 10))
 
+/* Common checks of the encoders; the batch view of recs in *b, its packed
+ * size in *raw_len. */
+static int encode_prepare(const Poolpair__Repl__ChangeRecord *const *recs,
+			  size_t n, void **payload, size_t *len,
+			  uint16_t *flags, Poolpair__Repl__RecordBatch *b,
+			  size_t *raw_len)
+{
 	if (payload == NULL || len == NULL || flags == NULL ||
 	    (recs == NULL && n > 0))
 		return BATCH_E_ARG;
@@ -41,11 +44,39 @@ int batch_encode(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
 		if (recs[i] == NULL)
 			return BATCH_E_ARG;
 	/* protobuf-c only reads the records while packing. */
-	b.n_records = n;
-	b.records = (Poolpair__Repl__ChangeRecord **)recs;
-	raw_len = poolpair__repl__record_batch__get_packed_size(&b);
-	if (raw_len > BATCH_DEFAULT_MAX_RAW)
+	b->n_records = n;
+	b->records = (Poolpair__Repl__ChangeRecord **)recs;
+	*raw_len = poolpair__repl__record_batch__get_packed_size(b);
+	if (*raw_len > BATCH_DEFAULT_MAX_RAW)
 		return BATCH_E_TOO_LARGE;
+	return 0;
+}
+
+static void encode_done(void *payload, size_t len, uint16_t flags,
+			size_t raw_len, void **payload_out, size_t *len_out,
+			uint16_t *flags_out, struct batch_stats *st)
+{
+	*payload_out = payload;
+	*len_out = len;
+	*flags_out = flags;
+	if (st != NULL) {
+		st->raw_bytes = raw_len;
+		st->wire_bytes = len;
+	}
+}
+
+int batch_encode(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
+		 void **payload, size_t *len, uint16_t *flags,
+		 struct batch_stats *st)
+{
+	Poolpair__Repl__RecordBatch b = POOLPAIR__REPL__RECORD_BATCH__INIT;
+	uint8_t *raw, *z;
+	size_t raw_len;
+	int bound, zlen, rc;
+
+	rc = encode_prepare(recs, n, payload, len, flags, &b, &raw_len);
+	if (rc != 0)
+		return rc;
 	raw = malloc(raw_len > 0 ? raw_len : 1);
 	if (raw == NULL)
 		return BATCH_E_NOMEM;
@@ -64,21 +95,152 @@ int batch_encode(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
 
 		put_le32(z, (uint32_t)raw_len);
 		shrunk = realloc(z, BATCH_PREFIX_LEN + (size_t)zlen);
-		*payload = shrunk != NULL ? shrunk : z;
-		*len = BATCH_PREFIX_LEN + (size_t)zlen;
-		*flags = FRAME_FLAG_LZ4;
+		encode_done(shrunk != NULL ? shrunk : z,
+			    BATCH_PREFIX_LEN + (size_t)zlen, FRAME_FLAG_LZ4,
+			    raw_len, payload, len, flags, st);
 		free(raw);
 	} else {
 		/* Compression did not help (or had no memory): send raw. */
 		free(z);
-		*payload = raw;
-		*len = raw_len;
-		*flags = 0;
+		encode_done(raw, raw_len, 0, raw_len, payload, len, flags, st);
 	}
-	if (st != NULL) {
-		st->raw_bytes = raw_len;
-		st->wire_bytes = *len;
+	return 0;
+}
+
+/* ---- dictionary mode ---------------------------------------------------- */
+
+void batch_dict_init(struct batch_dict *d) { memset(d, 0, sizeof(*d)); }
+
+void batch_dict_close(struct batch_dict *d)
+{
+	if (d == NULL)
+		return;
+	free(d->buf);
+	if (d->lz != NULL)
+		LZ4_freeStream(d->lz);
+	memset(d, 0, sizeof(*d));
+}
+
+void batch_dict_reset(struct batch_dict *d)
+{
+	d->len = 0;
+	if (d->cap > DICT_KEEP_CAP) {
+		free(d->buf);
+		d->buf = NULL;
+		d->cap = 0;
 	}
+	/* forget the old history and every position lz4 indexed in it */
+	if (d->lz != NULL)
+		LZ4_initStream(d->lz, sizeof(LZ4_stream_t));
+}
+
+/* Encoder: move the history to a new buffer of cap bytes. The stream
+ * refers to the history where it is, so LZ4_saveDict does the move: it
+ * copies the bytes and re-points the stream without indexing them again.
+ * On failure nothing changes. */
+static int enc_move(struct batch_dict *d, size_t cap)
+{
+	uint8_t *nb = malloc(cap);
+
+	if (nb == NULL)
+		return BATCH_E_NOMEM;
+	d->len = (size_t)LZ4_saveDict(d->lz, (char *)nb, (int)d->len);
+	free(d->buf);
+	d->buf = nb;
+	d->cap = cap;
+	return 0;
+}
+
+/* Encoder: make room for need raw bytes right after the history, where
+ * lz4 reads them as the continuation of its prefix. */
+static int enc_reserve(struct batch_dict *d, size_t need)
+{
+	size_t cap;
+
+	if (d->lz == NULL) {
+		if (d->len > 0)
+			return BATCH_E_ARG; /* a decoder's history */
+		d->lz = LZ4_createStream();
+		if (d->lz == NULL)
+			return BATCH_E_NOMEM;
+	}
+	if (d->buf != NULL && d->cap - d->len >= need)
+		return 0;
+	cap = d->len + need;
+	if (cap < DICT_KEEP_CAP)
+		cap = DICT_KEEP_CAP;
+	return enc_move(d, cap);
+}
+
+int batch_encode_dict(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
+		      struct batch_dict *dict, void **payload, size_t *len,
+		      uint16_t *flags, struct batch_stats *st)
+{
+	Poolpair__Repl__RecordBatch b = POOLPAIR__REPL__RECORD_BATCH__INIT;
+	uint8_t *raw, *z, *shrunk;
+	size_t raw_len, out_len;
+	uint16_t out_flags;
+	int bound, zlen, rc;
+
+	if (dict == NULL)
+		return BATCH_E_ARG;
+	rc = encode_prepare(recs, n, payload, len, flags, &b, &raw_len);
+	if (rc != 0)
+		return rc;
+	if (raw_len == 0) {
+		/* nothing to add to the history */
+		z = malloc(1);
+		if (z == NULL)
+			return BATCH_E_NOMEM;
+		encode_done(z, 0, 0, 0, payload, len, flags, st);
+		return 0;
+	}
+	rc = enc_reserve(dict, raw_len);
+	if (rc != 0)
+		return rc;
+	raw = dict->buf + dict->len;
+	if (poolpair__repl__record_batch__pack(&b, raw) != raw_len)
+		return BATCH_E_ARG;
+	/* Big enough for the compressed block or, when that does not help,
+	 * for the raw batch (the bound is never below the raw size), so
+	 * nothing can fail once the stream has taken the batch. */
+	bound = LZ4_compressBound((int)raw_len);
+	z = malloc(BATCH_PREFIX_LEN + (size_t)bound);
+	if (z == NULL)
+		return BATCH_E_NOMEM;
+	/* raw follows the history in memory: lz4 sees history + raw as one
+	 * stream and may refer back into the history */
+	zlen = LZ4_compress_fast_continue(dict->lz, (const char *)raw,
+					  (char *)z + BATCH_PREFIX_LEN,
+					  (int)raw_len, bound, 1);
+	if (zlen > 0 && BATCH_PREFIX_LEN + (size_t)zlen < raw_len) {
+		put_le32(z, (uint32_t)raw_len);
+		out_len = BATCH_PREFIX_LEN + (size_t)zlen;
+		out_flags = FRAME_FLAG_LZ4 | FRAME_FLAG_DICT;
+	} else {
+		memcpy(z, raw, raw_len);
+		out_len = raw_len;
+		out_flags = 0;
+	}
+	if (zlen > 0) {
+		/* keep the last BATCH_DICT_MAX bytes of history + raw */
+		dict->len = (size_t)LZ4_saveDict(dict->lz, (char *)dict->buf,
+						 (int)BATCH_DICT_MAX);
+	} else {
+		/* lz4 refused the block (it cannot with this bound): start
+		 * the history over from its bytes, as the decoder keeps it */
+		size_t total = dict->len + raw_len;
+		size_t keep = total < BATCH_DICT_MAX ? total : BATCH_DICT_MAX;
+
+		memmove(dict->buf, dict->buf + total - keep, keep);
+		dict->len = keep;
+		LZ4_loadDict(dict->lz, (const char *)dict->buf, (int)keep);
+	}
+	if (dict->cap > DICT_KEEP_CAP)
+		(void)enc_move(dict, DICT_KEEP_CAP); /* else keep the room */
+	shrunk = realloc(z, out_len > 0 ? out_len : 1);
+	encode_done(shrunk != NULL ? shrunk : z, out_len, out_flags, raw_len,
+		    payload, len, flags, st);
 	return 0;
 }
 
@@ -96,8 +258,132 @@ static int unpack(const uint8_t *p, size_t len,
 	return 0;
 }
 
+/* The flag checks of both decoders. */
+static int decode_flags(uint16_t flags, const struct batch_dict *dict)
+{
+	if ((flags & ~(FRAME_FLAG_LZ4 | FRAME_FLAG_DICT)) != 0)
+		return BATCH_E_FLAGS;
+	if ((flags & FRAME_FLAG_DICT) != 0 && (flags & FRAME_FLAG_LZ4) == 0)
+		return BATCH_E_FLAGS;
+	if ((flags & FRAME_FLAG_DICT) != 0 && dict == NULL)
+		return BATCH_E_DICT;
+	return 0;
+}
+
+/* The size prefix of an lz4 payload, checked against max_raw. */
+static int decode_prefix(const uint8_t *p, size_t len, size_t max_raw,
+			 uint32_t *raw_len)
+{
+	if (len < BATCH_PREFIX_LEN)
+		return BATCH_E_CORRUPT;
+	*raw_len = get_le32(p);
+	if (*raw_len > max_raw || *raw_len > LZ4_MAX_INPUT_SIZE)
+		return BATCH_E_TOO_LARGE;
+	if (len - BATCH_PREFIX_LEN > (size_t)LZ4_MAX_INPUT_SIZE)
+		return BATCH_E_CORRUPT;
+	return 0;
+}
+
 int batch_decode(const void *payload, size_t len, uint16_t flags,
 		 size_t max_raw, Poolpair__Repl__RecordBatch **out)
+{
+	return batch_decode_dict(payload, len, flags, max_raw, NULL, out);
+}
+
+/* Decoder: room for need bytes after the history (need <= max_raw, which
+ * the caller checked). */
+static int dec_reserve(struct batch_dict *d, size_t need)
+{
+	size_t cap;
+	uint8_t *nb;
+
+	if (d->lz != NULL)
+		return BATCH_E_ARG; /* an encoder's history */
+	if (d->buf != NULL && d->cap - d->len >= need)
+		return 0;
+	cap = d->len + need;
+	if (cap < DICT_KEEP_CAP)
+		cap = DICT_KEEP_CAP;
+	nb = realloc(d->buf, cap);
+	if (nb == NULL)
+		return BATCH_E_NOMEM;
+	d->buf = nb;
+	d->cap = cap;
+	return 0;
+}
+
+/* Decoder: the added bytes after the history joined it; keep the last
+ * BATCH_DICT_MAX and give back room a large batch took. */
+static void dec_slide(struct batch_dict *d, size_t added)
+{
+	size_t total = d->len + added;
+	uint8_t *nb;
+
+	if (total > BATCH_DICT_MAX) {
+		memmove(d->buf, d->buf + total - BATCH_DICT_MAX,
+			BATCH_DICT_MAX);
+		total = BATCH_DICT_MAX;
+	}
+	d->len = total;
+	if (d->cap > DICT_KEEP_CAP) {
+		nb = realloc(d->buf, DICT_KEEP_CAP);
+		if (nb != NULL) {
+			d->buf = nb;
+			d->cap = DICT_KEEP_CAP;
+		}
+	}
+}
+
+/* Dictionary mode: the raw batch is put right after the history, unpacked
+ * from there, and joins the history only when it decoded. */
+static int decode_with_dict(const uint8_t *p, size_t len, uint16_t flags,
+			    size_t max_raw, struct batch_dict *d,
+			    Poolpair__Repl__RecordBatch **out)
+{
+	uint8_t *raw;
+	uint32_t raw_len;
+	int rc;
+
+	if ((flags & FRAME_FLAG_LZ4) == 0) {
+		if (len > max_raw)
+			return BATCH_E_TOO_LARGE;
+		rc = dec_reserve(d, len);
+		if (rc != 0)
+			return rc;
+		raw = d->buf + d->len;
+		if (len > 0)
+			memcpy(raw, p, len);
+		raw_len = (uint32_t)len;
+	} else {
+		rc = decode_prefix(p, len, max_raw, &raw_len);
+		if (rc != 0)
+			return rc;
+		rc = dec_reserve(d, raw_len);
+		if (rc != 0)
+			return rc;
+		raw = d->buf + d->len;
+		if ((flags & FRAME_FLAG_DICT) != 0)
+			rc = LZ4_decompress_safe_usingDict(
+			    (const char *)p + BATCH_PREFIX_LEN, (char *)raw,
+			    (int)(len - BATCH_PREFIX_LEN), (int)raw_len,
+			    (const char *)d->buf, (int)d->len);
+		else
+			rc = LZ4_decompress_safe(
+			    (const char *)p + BATCH_PREFIX_LEN, (char *)raw,
+			    (int)(len - BATCH_PREFIX_LEN), (int)raw_len);
+		if (rc < 0 || (uint32_t)rc != raw_len)
+			return BATCH_E_CORRUPT;
+	}
+	rc = unpack(raw, raw_len, out);
+	if (rc != 0)
+		return rc;
+	dec_slide(d, raw_len);
+	return 0;
+}
+
+int batch_decode_dict(const void *payload, size_t len, uint16_t flags,
+		      size_t max_raw, struct batch_dict *dict,
+		      Poolpair__Repl__RecordBatch **out)
 {
 	const uint8_t *p = payload;
 	uint8_t *raw;
@@ -106,22 +392,21 @@ int batch_decode(const void *payload, size_t len, uint16_t flags,
 
 	if (out == NULL || (payload == NULL && len > 0))
 		return BATCH_E_ARG;
-	if ((flags & ~FRAME_FLAG_LZ4) != 0)
-		return BATCH_E_FLAGS;
+	rc = decode_flags(flags, dict);
+	if (rc != 0)
+		return rc;
 	if (max_raw == 0)
 		max_raw = BATCH_DEFAULT_MAX_RAW;
+	if (dict != NULL)
+		return decode_with_dict(p, len, flags, max_raw, dict, out);
 	if ((flags & FRAME_FLAG_LZ4) == 0) {
 		if (len > max_raw)
 			return BATCH_E_TOO_LARGE;
 		return unpack(p, len, out);
 	}
-	if (len < BATCH_PREFIX_LEN)
-		return BATCH_E_CORRUPT;
-	raw_len = get_le32(p);
-	if (raw_len > max_raw || raw_len > LZ4_MAX_INPUT_SIZE)
-		return BATCH_E_TOO_LARGE;
-	if (len - BATCH_PREFIX_LEN > (size_t)LZ4_MAX_INPUT_SIZE)
-		return BATCH_E_CORRUPT;
+	rc = decode_prefix(p, len, max_raw, &raw_len);
+	if (rc != 0)
+		return rc;
 	raw = malloc(raw_len > 0 ? raw_len : 1);
 	if (raw == NULL)
 		return BATCH_E_NOMEM;
@@ -309,6 +594,8 @@ const char *batch_strerror(int err)
 		return "unknown batch flags";
 	case BATCH_E_INVALID:
 		return "invalid record";
+	case BATCH_E_DICT:
+		return "dictionary batch without the dictionary mode";
 	default:
 		return "unknown batch error";
 	}

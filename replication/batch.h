@@ -4,20 +4,40 @@
  * packed with protobuf-c. When lz4 makes it smaller, the payload is
  *
  *   u32 little-endian: size of the packed RecordBatch ("raw size")
- *   an lz4 block (LZ4_compress_default) of those raw bytes
+ *   an lz4 block of those raw bytes
  *
  * and the frame carries FRAME_FLAG_LZ4 (frame.h); otherwise the payload is
- * the packed RecordBatch itself and the flag is clear. The decoder checks
- * the declared raw size against a maximum before allocating anything, and
- * decompresses only with LZ4_decompress_safe, so no input can make it read
- * or write out of bounds or allocate more than max_raw (plus what
- * protobuf-c needs for a message of that size).
+ * the packed RecordBatch itself and the flag is clear.
+ *
+ * Dictionary mode. A batch of a few records has little to compress on its
+ * own, but much in common with the batches sent just before it on the same
+ * connection. When both ends agreed on it in the HELLO exchange
+ * (Hello.lz4_dict), each end keeps a struct batch_dict: the last
+ * BATCH_DICT_MAX raw bytes of every batch of the connection, in order (the
+ * raw bytes of batch 1, then of batch 2, ..., truncated at the front). The
+ * sender compresses each batch with that history as an lz4 prefix
+ * dictionary and marks the frame FRAME_FLAG_LZ4 | FRAME_FLAG_DICT (or sends
+ * it raw, flags 0, when that is not smaller); the receiver decompresses it
+ * against its own copy. Every batch enters the history of both ends after
+ * it was encoded or decoded, whatever its flags, so the two copies stay
+ * equal as long as batches are decoded in the order they were encoded and
+ * none is lost, which one TCP connection guarantees. Both ends start a
+ * connection with an empty history; a decoding error drops the connection,
+ * and the next one starts empty again.
+ *
+ * The decoder checks the declared raw size against a maximum before
+ * allocating anything, and decompresses only with LZ4_decompress_safe or
+ * LZ4_decompress_safe_usingDict with the output limited to that size, so
+ * no input can make it read or write out of bounds or allocate more than
+ * max_raw plus the history (plus what protobuf-c needs for a message of
+ * that size).
  *
  * Decoding checks the encoding; batch_validate() then checks what the
  * records say (names, sizes, known enums, sequence order) before anything
  * is applied.
  *
- * Pure: no I/O, no clocks, no global state; any thread. */
+ * Pure: no I/O, no clocks, no global state; any thread (a batch_dict is
+ * used by one thread at a time). */
 #ifndef POOLPAIR_BATCH_H
 #define POOLPAIR_BATCH_H
 
@@ -33,6 +53,7 @@
 #define BATCH_VALUE_MAX ((size_t)1 << 20) /* value of a put: 1 MiB */
 #define BATCH_CHUNK_MAX ((size_t)1 << 20) /* value of a content chunk */
 #define BATCH_ERRMSG_LEN 256 /* enough for any batch_validate message */
+#define BATCH_DICT_MAX ((size_t)64 << 10) /* history kept: lz4's window */
 
 /* Error codes, all negative; batch_strerror() gives their messages. */
 enum batch_error {
@@ -41,8 +62,9 @@ enum batch_error {
 	BATCH_E_TOO_LARGE = -3, /* raw size over the maximum */
 	BATCH_E_CORRUPT = -4,	/* lz4 block or size prefix is damaged */
 	BATCH_E_PROTO = -5,	/* the protobuf does not decode */
-	BATCH_E_FLAGS = -6,	/* flag bits other than FRAME_FLAG_LZ4 */
+	BATCH_E_FLAGS = -6,	/* unknown flag bits, or DICT without LZ4 */
 	BATCH_E_INVALID = -7,	/* a record breaks a batch_validate rule */
+	BATCH_E_DICT = -8,	/* dictionary batch, dictionary mode off */
 };
 
 /* Sizes of one encoded batch, for the compression ratio in status. */
@@ -50,6 +72,30 @@ struct batch_stats {
 	size_t raw_bytes;  /* packed RecordBatch, before compression */
 	size_t wire_bytes; /* the payload as sent (== *len) */
 };
+
+/* The history of one direction of one connection in dictionary mode (see
+ * above). Fields are private: use the functions below. An encoder's and a
+ * decoder's history are equal when buf[0, len) are the same bytes; tests
+ * may compare them. A batch_dict serves one end: use it only with
+ * batch_encode_dict() or only with batch_decode_dict(). */
+struct batch_dict {
+	uint8_t *buf; /* owned: the history is buf[0, len); NULL until used */
+	size_t len;   /* bytes of history, at most BATCH_DICT_MAX */
+	size_t cap;   /* bytes allocated at buf */
+	void *lz;     /* owned: an encoder's LZ4_stream_t, NULL until used */
+};
+
+/* Make d an empty history (so is a zeroed struct). Allocates nothing;
+ * cannot fail. d not NULL. */
+void batch_dict_init(struct batch_dict *d);
+
+/* Empty the history (a new connection). Keeps what is allocated, but no
+ * more than about BATCH_DICT_MAX of history room. d not NULL. */
+void batch_dict_reset(struct batch_dict *d);
+
+/* Free what d holds; d may be NULL. Afterwards d is an empty history
+ * again (batch_dict_init() is not needed to reuse it). */
+void batch_dict_close(struct batch_dict *d);
 
 /* Encode the n records at recs (borrowed for the call; recs may be NULL
  * when n is 0; no element may be NULL) as a RECORDS payload.
@@ -67,18 +113,45 @@ int batch_encode(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
 		 void **payload, size_t *len, uint16_t *flags,
 		 struct batch_stats *st);
 
+/* Same in dictionary mode: compress against dict (borrowed for the call;
+ * the encoder's history of this connection, not NULL), then add the batch
+ * to it. *flags is FRAME_FLAG_LZ4 | FRAME_FLAG_DICT or 0; either way the
+ * batch is now part of dict, as it will be of the receiver's history once
+ * it decodes the frame, so the caller must send every batch encoded here,
+ * in this order, on the connection dict belongs to (or drop the
+ * connection). Errors as batch_encode, plus BATCH_E_ARG for dict NULL; on
+ * error dict is unchanged and nothing is to be sent. */
+int batch_encode_dict(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
+		      struct batch_dict *dict, void **payload, size_t *len,
+		      uint16_t *flags, struct batch_stats *st);
+
 /* Decode the len bytes at payload (borrowed for the call; may be NULL when
  * len is 0), with the flags of its frame, into a RecordBatch.
  * max_raw is the largest raw size accepted, 0 for BATCH_DEFAULT_MAX_RAW.
  * On success returns 0 and sets *out to a message the caller now owns and
  * frees with poolpair__repl__record_batch__free_unpacked(*out, NULL); it
  * does not point into payload. Errors: BATCH_E_ARG (out NULL, payload NULL
- * with len > 0), BATCH_E_FLAGS, BATCH_E_TOO_LARGE (declared raw size, or an
- * uncompressed payload, over max_raw), BATCH_E_CORRUPT (short prefix, or an
- * lz4 block that is damaged or does not inflate to exactly the declared
- * size), BATCH_E_PROTO, BATCH_E_NOMEM. On error *out is untouched. */
+ * with len > 0), BATCH_E_FLAGS (unknown bits, FRAME_FLAG_DICT without
+ * FRAME_FLAG_LZ4), BATCH_E_DICT (FRAME_FLAG_DICT: this call has no
+ * history), BATCH_E_TOO_LARGE (declared raw size, or an uncompressed
+ * payload, over max_raw), BATCH_E_CORRUPT (short prefix, or an lz4 block
+ * that is damaged or does not inflate to exactly the declared size),
+ * BATCH_E_PROTO, BATCH_E_NOMEM. On error *out is untouched. */
 int batch_decode(const void *payload, size_t len, uint16_t flags,
 		 size_t max_raw, Poolpair__Repl__RecordBatch **out);
+
+/* Same on a connection in dictionary mode: dict (borrowed for the call)
+ * is the receiver's history of this connection, or NULL when the mode was
+ * not agreed (then this is batch_decode). Frames with FRAME_FLAG_DICT are
+ * decompressed against it; on success the batch, whatever its flags, is
+ * added to it. Frames must be decoded in the order they arrived. Errors as
+ * batch_decode; on error dict keeps the bytes it had, and the caller drops
+ * the connection (the sender's history already holds the batch). The
+ * history costs at most BATCH_DICT_MAX + max_raw bytes while a batch is
+ * decoded, about BATCH_DICT_MAX between batches. */
+int batch_decode_dict(const void *payload, size_t len, uint16_t flags,
+		      size_t max_raw, struct batch_dict *dict,
+		      Poolpair__Repl__RecordBatch **out);
 
 /* Check every record of b (borrowed) before it is applied:
  *   - user_set non-empty, at most BATCH_USER_SET_MAX bytes;

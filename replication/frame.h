@@ -29,8 +29,12 @@
 
 #define FRAME_HEADER_LEN 16
 #define FRAME_VERSION 1
-#define FRAME_FLAG_LZ4 0x0001u	  /* payload is an lz4 batch (batch.h) */
-#define FRAME_FLAGS_KNOWN 0x0001u /* every flag this version understands */
+#define FRAME_FLAG_LZ4 0x0001u /* payload is an lz4 batch (batch.h) */
+/* With FRAME_FLAG_LZ4 only: the lz4 block was compressed against the
+ * connection's history of earlier batches (batch.h, "dictionary mode").
+ * Sent only to a receiver whose HELLO answer set lz4_dict. */
+#define FRAME_FLAG_DICT 0x0002u
+#define FRAME_FLAGS_KNOWN 0x0003u /* every flag this version understands */
 #define FRAME_DEFAULT_MAX_PAYLOAD ((size_t)4 << 20) /* 4 MiB */
 #define FRAME_HARD_MAX_PAYLOAD ((size_t)64 << 20)   /* 64 MiB */
 

@@ -38,6 +38,8 @@ struct rx_conn {
 	char peer[64];
 	struct frame_decoder dec;
 	char *rbuf;           /* owned, RX_READ_BUF bytes */
+	struct batch_dict dict; /* history of the batches, in dict_mode */
+	int dict_mode;        /* HELLO agreed on the dictionary mode */
 	int reading;          /* uv_read_start in effect */
 	int ops;              /* store operations in flight */
 	int handle_closed;
@@ -57,6 +59,7 @@ struct receiver {
 	size_t max_payload;
 	unsigned timeout_ms;
 	unsigned max_conns;
+	int lz4_dict_off;
 	stream_log_fn log;
 	void (*on_apply)(void *arg, const char *user_set, int lane,
 			 uint64_t applied_seq);
@@ -148,6 +151,7 @@ static void rx_conn_maybe_free(struct rx_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	frame_decoder_close(&c->dec);
+	batch_dict_close(&c->dict);
 	free(c->rbuf);
 	free(c);
 	r->stats.active--;
@@ -341,6 +345,7 @@ static void rx_positions_done(void *arg, int status,
 	hello.agent_id = r->agent_id;
 	hello.positions = ptrs;
 	hello.n_positions = c->n_named;
+	hello.lz4_dict = c->dict_mode;
 	rv = stream_write_message((uv_stream_t *)&c->tcp, FRAME_HELLO,
 				  &hello.base);
 	if (rv != 0) {
@@ -349,8 +354,10 @@ static void rx_positions_done(void *arg, int status,
 		return;
 	}
 	r->stats.handshakes++;
-	rx_log(r, STREAM_LOG_INFO, "receiver: %s (%s) streams %zu position%s",
-	       c->peer, r->peer_pool, c->n_named, c->n_named == 1 ? "" : "s");
+	rx_log(r, STREAM_LOG_INFO,
+	       "receiver: %s (%s) streams %zu position%s%s", c->peer,
+	       r->peer_pool, c->n_named, c->n_named == 1 ? "" : "s",
+	       c->dict_mode ? ", lz4 dictionary mode" : "");
 	rx_set_state(c, RX_STREAMING);
 	rx_process(c);
 }
@@ -423,6 +430,9 @@ static void rx_on_hello(struct rx_conn *c, const struct frame *f)
 		c->named[i].lane = h->positions[i]->lane;
 	}
 	c->n_named = h->n_positions;
+	/* accepted only when offered; the connection's history starts empty
+	 * (the dict of a new rx_conn is zeroed) */
+	c->dict_mode = !r->lz4_dict_off && h->lz4_dict;
 	rx_replace_older(c);
 	rx_set_state(c, RX_POSITIONS);
 	rv = store_stream_positions(r->store, rx_positions_done, c);
@@ -519,12 +529,18 @@ static void rx_on_records(struct rx_conn *c, const struct frame *f)
 	size_t i;
 	int rv;
 
-	rv = batch_decode(f->payload, f->len, f->flags, 0, &b);
+	/* Decoded here on the loop thread, one frame at a time in arrival
+	 * order (rx_process stops while an apply is in flight): the history
+	 * must see the batches in the order the sender encoded them. */
+	rv = batch_decode_dict(f->payload, f->len, f->flags, 0,
+			       c->dict_mode ? &c->dict : NULL, &b);
 	if (rv != 0) {
 		rx_conn_fail(c, RECEIVER_ERR_PROTO, 1, "batch: %s",
 			     batch_strerror(rv));
 		return;
 	}
+	if ((f->flags & FRAME_FLAG_DICT) != 0)
+		r->stats.batches_dict++;
 	rv = batch_validate(b, err, sizeof(err));
 	if (rv != 0) {
 		rx_conn_fail(c, RECEIVER_ERR_BATCH, 1, "batch: %s",
@@ -797,6 +813,7 @@ int receiver_init(struct receiver **rp, uv_loop_t *loop, struct store *store,
 					  : RECEIVER_DEFAULT_MAX_PAYLOAD;
 	r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
 	r->max_conns = cfg->max_conns ? cfg->max_conns : 16;
+	r->lz4_dict_off = cfg->lz4_dict_off != 0;
 	r->log = cfg->log;
 	r->on_apply = cfg->on_apply;
 	r->arg = cfg->arg;

@@ -7,7 +7,11 @@
  * is refused with an ERROR frame and a log line. The receiver answers with
  * its own HELLO holding the sequence it has applied for every (user set,
  * lane) the sender named (store_stream_positions), so the sender resumes
- * right after it. A newer connection naming a (user set, lane) replaces
+ * right after it. The answer accepts the lz4 dictionary mode (batch.h)
+ * when the sender's HELLO offered it and lz4_dict_off is not set; the
+ * connection then keeps the history of its batches (empty at the start of
+ * each connection), and a batch with FRAME_FLAG_DICT on a connection that
+ * did not agree on it is bad input. A newer connection naming a (user set, lane) replaces
  * an older one still open.
  *
  * Per connection:
@@ -17,8 +21,9 @@
  *       +----------+------------+------------+--> closing
  *
  * Frames are decoded with frame_decoder (at most max_payload bytes), each
- * RECORDS payload with batch_decode and batch_validate, and applied with
- * store_apply_batch, one at a time and in order: while an apply is in
+ * RECORDS payload with batch_decode_dict (on the loop thread, strictly in
+ * arrival order, as the history requires) and batch_validate, and applied
+ * with store_apply_batch, one at a time and in order: while an apply is in
  * flight the connection stops reading (backpressure). After each apply a
  * cumulative ACK carries the positions the store returned. PING is answered
  * with PONG. Bad input (CRC mismatch, truncated or oversize frame, unknown
@@ -29,8 +34,9 @@
  * idempotent, so nothing is applied twice or skipped.
  *
  * Threads: loop thread only; callbacks fire on the loop thread. No global
- * state. Memory per connection: one read buffer and the decoder, which
- * holds at most one frame.
+ * state. Memory per connection: one read buffer, the decoder, which holds
+ * at most one frame, and in dictionary mode the history (about
+ * BATCH_DICT_MAX bytes, plus the batch being decoded).
  *
  * Errors: 0, or a negative STREAM_E_* (stream_common.h) or libuv code. */
 #ifndef POOLPAIR_REPLICATION_RECEIVER_H
@@ -77,6 +83,8 @@ struct receiver_config {
 	size_t max_payload;     /* largest frame payload; 0: 8 MiB */
 	unsigned timeout_ms;    /* silent connection dropped; 0: 10000 */
 	unsigned max_conns;     /* connections at once; 0: 16 */
+	int lz4_dict_off;       /* 1: never accept the dictionary mode, as a
+				   peer that predates it */
 	stream_log_fn log;      /* may be NULL */
 	/* Fired after each apply with the new applied position of every
 	 * (user set, lane) the batch named. May be NULL. Neither it nor log
@@ -92,6 +100,7 @@ struct receiver_stats {
 	uint64_t active;          /* open now */
 	uint64_t handshakes;      /* HELLOs accepted */
 	uint64_t batches;         /* batches applied */
+	uint64_t batches_dict;    /* decoded against the history */
 	uint64_t records_applied; /* records applied to the copy */
 	uint64_t duplicates;      /* already applied: skipped */
 	uint64_t archived;        /* stale epoch: archived */

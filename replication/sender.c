@@ -49,7 +49,8 @@ struct tx_stream {
 	struct tx_inflight *inflight; /* owned ring */
 	size_t if_cap, if_head, if_n;
 	/* counters */
-	uint64_t records_sent, batches_sent, bytes_raw, bytes_wire;
+	uint64_t records_sent, batches_sent, batches_dict, bytes_raw,
+		bytes_wire;
 	struct stream_rate rate;
 };
 
@@ -71,6 +72,8 @@ struct tx_lane {
 	enum tx_after after;
 	struct frame_decoder dec;
 	char *rbuf; /* owned */
+	struct batch_dict dict; /* history of this connection's batches */
+	int dict_mode;		/* the receiver accepted the dictionary mode */
 	int hello_sent;
 	int reading_outbox; /* an outbox read of this connection in flight */
 	size_t rr;	    /* round robin over user sets */
@@ -93,6 +96,7 @@ struct sender {
 	struct tx_stream streams[SENDER_MAX_USER_SETS * TX_LANES];
 	struct tx_lane lanes[TX_LANES];
 	size_t window, batch_bytes, batch_records;
+	int lz4_dict_off;
 	unsigned ping_ms, timeout_ms, backoff_min, backoff_max, stats_ms;
 	stream_log_fn log;
 	void (*on_ack)(void *arg, const char *user_set, int lane,
@@ -300,6 +304,10 @@ static void tx_lane_reset(struct tx_lane *l, enum tx_after after)
 	l->reading_outbox = 0;
 	l->inflight_bytes = 0;
 	l->hello_sent = 0;
+	/* the next connection starts with an empty history, as the
+	 * receiver's does */
+	l->dict_mode = 0;
+	batch_dict_reset(&l->dict);
 	for (i = 0; i < s->n_user_sets; i++) {
 		struct tx_stream *st = tx_lane_stream(s, l, i);
 		st->ready = 0;
@@ -461,6 +469,7 @@ static void tx_hello_positions(void *arg, int status,
 	hello.agent_id = s->agent_id;
 	hello.positions = ptrs;
 	hello.n_positions = s->n_user_sets;
+	hello.lz4_dict = !s->lz4_dict_off;
 	rv = stream_write_message((uv_stream_t *)&l->tcp, FRAME_HELLO,
 				  &hello.base);
 	if (rv != 0) {
@@ -538,6 +547,11 @@ static void tx_on_hello(struct tx_lane *l, const struct frame *f)
 			tx_acked(s, st, r);
 	}
 	l->backoff_ms = s->backoff_min;
+	/* only what this sender offered and the receiver accepted */
+	l->dict_mode = !s->lz4_dict_off && h->lz4_dict;
+	tx_log(s, STREAM_LOG_DEBUG, "sender %s->%s %s: lz4 dictionary mode %s",
+	       s->local_pool, s->peer_pool, lane_name(l),
+	       l->dict_mode ? "on" : "off");
 	tx_set_state(l, SENDER_STREAMING);
 	tx_pump(l);
 out:
@@ -583,9 +597,18 @@ static void tx_outbox_read_done(void *arg, int status,
 		tx_pump(l);
 		return;
 	}
-	rv = batch_encode((const Poolpair__Repl__ChangeRecord *const *)
-				  r->records,
-			  r->n, &payload, &len, &flags, &bst);
+	/* Encoded here, in the order the frames are written: in dictionary
+	 * mode each batch joins the history the next one is compressed
+	 * against. On an error the history is unchanged. */
+	if (l->dict_mode)
+		rv = batch_encode_dict((const Poolpair__Repl__ChangeRecord
+					    *const *)r->records,
+				       r->n, &l->dict, &payload, &len, &flags,
+				       &bst);
+	else
+		rv = batch_encode((const Poolpair__Repl__ChangeRecord *const *)
+					  r->records,
+				  r->n, &payload, &len, &flags, &bst);
 	if (rv != 0) {
 		tx_stream_block(l, st, "encode batch at seq %llu: %s",
 				(unsigned long long)st->sent_seq + 1,
@@ -596,6 +619,8 @@ static void tx_outbox_read_done(void *arg, int status,
 	last = r->records[r->n - 1]->seq;
 	if (tx_inflight_push(st, last, len + FRAME_HEADER_LEN) != 0) {
 		free(payload);
+		/* the batch is in the history but will not be sent: this
+		 * connection cannot go on */
 		tx_lane_fail(l, "out of memory");
 		return;
 	}
@@ -609,6 +634,8 @@ static void tx_outbox_read_done(void *arg, int status,
 	st->sent_seq = last;
 	st->records_sent += r->n;
 	st->batches_sent++;
+	if ((flags & FRAME_FLAG_DICT) != 0)
+		st->batches_dict++;
 	st->bytes_raw += bst.raw_bytes;
 	st->bytes_wire += bst.wire_bytes;
 	tx_pump(l);
@@ -1009,6 +1036,7 @@ static void tx_maybe_finish(struct sender *s)
 		free(s->streams[i].inflight);
 	for (i = 0; i < TX_LANES; i++) {
 		frame_decoder_close(&s->lanes[i].dec);
+		batch_dict_close(&s->lanes[i].dict);
 		free(s->lanes[i].rbuf);
 	}
 	free(s->host);
@@ -1059,6 +1087,7 @@ int sender_init(struct sender **sp, uv_loop_t *loop, struct store *store,
 	if (s->backoff_max < s->backoff_min)
 		s->backoff_max = s->backoff_min;
 	s->stats_ms = cfg->stats_ms ? cfg->stats_ms : 1000;
+	s->lz4_dict_off = cfg->lz4_dict_off != 0;
 	s->log = cfg->log;
 	s->on_ack = cfg->on_ack;
 	s->arg = cfg->arg;
@@ -1080,6 +1109,7 @@ int sender_init(struct sender **sp, uv_loop_t *loop, struct store *store,
 		struct tx_lane *ln = &s->lanes[l];
 		ln->s = s;
 		ln->lane = l;
+		batch_dict_init(&ln->dict);
 		ln->state = SENDER_IDLE;
 		ln->backoff_ms = s->backoff_min;
 		ln->backoff.data = ln;
@@ -1246,6 +1276,7 @@ static void tx_fill_stats(const struct sender *s, const struct tx_stream *st,
 	out->oldest_unacked_hlc = st->oldest_hlc;
 	out->records_sent = st->records_sent;
 	out->batches_sent = st->batches_sent;
+	out->batches_dict = st->batches_dict;
 	out->bytes_raw = st->bytes_raw;
 	out->bytes_wire = st->bytes_wire;
 	stream_rate_get(&st->rate, &out->records_per_s, &out->bytes_per_s);

@@ -18,8 +18,13 @@
  * per user set. The sender resumes right after that sequence, so nothing
  * is skipped or sent twice on purpose; a receiver ahead of the store's
  * acked sequence counts as an acknowledgement (store_outbox_ack).
+ * The HELLO offers the lz4 dictionary mode (Hello.lz4_dict, batch.h) unless
+ * lz4_dict_off is set; when the receiver's answer accepts it, every batch of
+ * that connection is compressed against the connection's recent batches
+ * (the history starts empty on each new connection and is dropped with it).
  * Streaming: batches read with store_outbox_read, encoded with
- * batch_encode, sent as RECORDS frames, at most window_bytes of
+ * batch_encode (batch_encode_dict in dictionary mode), in the order they
+ * are sent, sent as RECORDS frames, at most window_bytes of
  * unacknowledged wire bytes in flight; cumulative ACK frames trim the
  * outbox (store_outbox_ack) and fire on_ack. PING every ping_ms; no byte
  * from the peer for timeout_ms drops the connection. On any error the
@@ -80,6 +85,8 @@ struct sender_config {
 	unsigned backoff_min_ms; /* first retry delay; 0: 100 */
 	unsigned backoff_max_ms; /* longest retry delay; 0: 5000 */
 	unsigned stats_ms;     /* positions/throughput refresh; 0: 1000 */
+	int lz4_dict_off;      /* 1: never offer the dictionary mode, as a
+				  peer that predates it */
 	stream_log_fn log;     /* may be NULL */
 	/* Fired when the pair acknowledged (user_set, lane) up to acked_seq
 	 * (durable there). user_set borrowed for the call. May be NULL. It
@@ -105,6 +112,7 @@ struct sender_stats {
 	uint64_t oldest_unacked_hlc; /* 0 when nothing is unacked */
 	uint64_t records_sent;    /* of this stream, since init */
 	uint64_t batches_sent;
+	uint64_t batches_dict;    /* of them compressed against the history */
 	uint64_t bytes_raw;       /* packed before compression */
 	uint64_t bytes_wire;      /* as sent (payloads) */
 	double records_per_s;     /* over the last few seconds */

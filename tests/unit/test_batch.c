@@ -153,7 +153,8 @@ static void test_empty_batch(void **state)
 
 /* A contacts document as a front end would store it: a JSON array of
  * contacts with the same field names again and again. */
-static size_t contacts_json(char *out, size_t cap, unsigned user, uint64_t *s)
+static size_t contacts_json_n(char *out, size_t cap, unsigned user,
+			      int ncontacts, uint64_t *s)
 {
 	static const char *first[] = {"alice", "bob",	"carol", "dave",
 				      "erin",  "frank", "grace", "heidi"};
@@ -164,7 +165,7 @@ static size_t contacts_json(char *out, size_t cap, unsigned user, uint64_t *s)
 				    "example.com\",\"contacts\":[",
 				    user);
 
-	for (int c = 0; c < 20; c++) {
+	for (int c = 0; c < ncontacts; c++) {
 		uint64_t x = rng_next(s);
 
 		n += (size_t)snprintf(
@@ -184,6 +185,11 @@ static size_t contacts_json(char *out, size_t cap, unsigned user, uint64_t *s)
 	n += (size_t)snprintf(out + n, cap - n, "]}");
 	assert_true(n < cap);
 	return n;
+}
+
+static size_t contacts_json(char *out, size_t cap, unsigned user, uint64_t *s)
+{
+	return contacts_json_n(out, cap, user, 20, s);
 }
 
 static void test_compression_ratio(void **state)
@@ -407,7 +413,9 @@ static void test_decode_arguments(void **state)
 	const record *nullrec = NULL;
 
 	(void)state;
-	assert_int_equal(batch_decode("x", 1, 0x0002, 0, &b), BATCH_E_FLAGS);
+	assert_int_equal(batch_decode("x", 1, 0x0004, 0, &b), BATCH_E_FLAGS);
+	assert_int_equal(batch_decode("x", 1, FRAME_FLAG_DICT, 0, &b),
+			 BATCH_E_FLAGS);
 	assert_int_equal(batch_decode("x", 1, 0, 0, NULL), BATCH_E_ARG);
 	assert_int_equal(batch_decode(NULL, 1, 0, 0, &b), BATCH_E_ARG);
 	assert_int_equal(batch_encode(NULL, 1, &payload, &len, &flags, NULL),
@@ -607,6 +615,439 @@ static void test_decode_then_refuse(void **state)
 	free(payload);
 }
 
+/* ---- dictionary mode ------------------------------------------------------
+ */
+
+/* Both ends of one connection in dictionary mode, and what their history
+ * must hold: the last BATCH_DICT_MAX packed bytes of every batch so far. */
+struct link {
+	struct batch_dict enc, dec;
+	uint8_t want[BATCH_DICT_MAX];
+	size_t want_len;
+	size_t raw, wire; /* totals */
+	size_t dict_frames;
+};
+
+static void link_init(struct link *l)
+{
+	memset(l, 0, sizeof(*l));
+	batch_dict_init(&l->enc);
+	batch_dict_init(&l->dec);
+}
+
+static void link_close(struct link *l)
+{
+	batch_dict_close(&l->enc);
+	batch_dict_close(&l->dec);
+}
+
+/* What a new connection does on both ends. */
+static void link_reset(struct link *l)
+{
+	batch_dict_reset(&l->enc);
+	batch_dict_reset(&l->dec);
+	l->want_len = 0;
+}
+
+static void want_append(struct link *l, const uint8_t *p, size_t n)
+{
+	if (n >= BATCH_DICT_MAX) {
+		memcpy(l->want, p + n - BATCH_DICT_MAX, BATCH_DICT_MAX);
+		l->want_len = BATCH_DICT_MAX;
+		return;
+	}
+	if (l->want_len + n > BATCH_DICT_MAX) {
+		size_t keep = BATCH_DICT_MAX - n;
+
+		memmove(l->want, l->want + l->want_len - keep, keep);
+		l->want_len = keep;
+	}
+	memcpy(l->want + l->want_len, p, n);
+	l->want_len += n;
+}
+
+static void assert_histories(const struct link *l)
+{
+	assert_int_equal(l->enc.len, l->want_len);
+	assert_int_equal(l->dec.len, l->want_len);
+	if (l->want_len > 0) {
+		assert_memory_equal(l->enc.buf, l->want, l->want_len);
+		assert_memory_equal(l->dec.buf, l->want, l->want_len);
+	}
+}
+
+/* Encode on one end, decode on the other, compare records and both
+ * histories. Returns the flags; *payload_out, when not NULL, gets the
+ * payload (caller frees). */
+static uint16_t link_send(struct link *l, const record *const *recs, size_t n,
+			  void **payload_out, size_t *len_out)
+{
+	Poolpair__Repl__RecordBatch view = POOLPAIR__REPL__RECORD_BATCH__INIT;
+	Poolpair__Repl__RecordBatch *b = NULL;
+	struct batch_stats st;
+	void *payload = NULL;
+	size_t len = 0, raw_len;
+	uint16_t flags = 0xffff;
+	uint8_t *raw;
+
+	view.n_records = n;
+	view.records = (record **)recs;
+	raw_len = poolpair__repl__record_batch__get_packed_size(&view);
+	raw = malloc(raw_len + 1);
+	assert_non_null(raw);
+	poolpair__repl__record_batch__pack(&view, raw);
+
+	assert_int_equal(
+	    batch_encode_dict(recs, n, &l->enc, &payload, &len, &flags, &st),
+	    0);
+	assert_non_null(payload);
+	assert_true(flags == 0 || flags == (FRAME_FLAG_LZ4 | FRAME_FLAG_DICT));
+	assert_int_equal(st.raw_bytes, raw_len);
+	assert_int_equal(st.wire_bytes, len);
+	assert_int_equal(batch_decode_dict(payload, len, flags, 0, &l->dec, &b),
+			 0);
+	assert_int_equal(b->n_records, n);
+	for (size_t i = 0; i < n; i++)
+		assert_rec_equal(recs[i], b->records[i]);
+	poolpair__repl__record_batch__free_unpacked(b, NULL);
+	want_append(l, raw, raw_len);
+	assert_histories(l);
+	free(raw);
+	l->raw += raw_len;
+	l->wire += len;
+	if (flags != 0)
+		l->dict_frames++;
+	if (payload_out != NULL) {
+		*payload_out = payload;
+		*len_out = len;
+	} else {
+		free(payload);
+	}
+	return flags;
+}
+
+/* n contacts-like records of user set pool-east from seq, values of 1 to
+ * 12 contacts (about 0.3 to 3.5 KB). Storage is the caller's. */
+static void contacts_batch(record *r, const record **p, char (*json)[8192],
+			   char (*keys)[80], size_t n, uint64_t seq,
+			   uint64_t *rng)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned user = (unsigned)(rng_next(rng) % 40000);
+		int nc = 1 + (int)(rng_next(rng) % 12);
+		size_t len =
+		    contacts_json_n(json[i], sizeof(json[i]), user, nc, rng);
+
+		snprintf(keys[i], sizeof(keys[i]),
+			 "sip:u%07u@bench.example.com/contacts", user);
+		rec_set(&r[i], "pool-east", seq + i, OP_PUT,
+			POOLPAIR__REPL__KIND__KIND_CONTACTS, LANE_DATA, keys[i],
+			json[i], len);
+		p[i] = &r[i];
+	}
+}
+
+/* Many batches of one to three records, as at a low write rate: both
+ * histories stay equal after every batch, and the dictionary gets the
+ * small batches to what a large batch achieves alone. */
+static void test_dict_small_batches(void **state)
+{
+	enum { BATCHES = 600, MAXN = 3 };
+	struct link *l = malloc(sizeof(*l));
+	record r[MAXN];
+	const record *p[MAXN];
+	char(*json)[8192] = calloc(MAXN, sizeof(*json));
+	char(*keys)[80] = calloc(MAXN, sizeof(*keys));
+	uint64_t rng = 42, seq = 1;
+	size_t plain_wire = 0;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(json);
+	assert_non_null(keys);
+	link_init(l);
+	for (int i = 0; i < BATCHES; i++) {
+		size_t n = 1 + (size_t)(rng_next(&rng) % MAXN);
+		void *payload;
+		size_t len;
+		uint16_t flags;
+
+		contacts_batch(r, p, json, keys, n, seq, &rng);
+		seq += n;
+		link_send(l, p, n, NULL, NULL);
+		/* the same batch on its own, for comparison */
+		assert_int_equal(
+		    batch_encode(p, n, &payload, &len, &flags, NULL), 0);
+		plain_wire += len;
+		free(payload);
+	}
+	printf("# %d batches: %zu raw bytes, %zu on the wire with the "
+	       "history (%.1f %%), %zu each on its own (%.1f %%)\n",
+	       BATCHES, l->raw, l->wire,
+	       100.0 * (double)l->wire / (double)l->raw, plain_wire,
+	       100.0 * (double)plain_wire / (double)l->raw);
+	assert_int_equal(l->enc.len, BATCH_DICT_MAX); /* history full */
+	assert_true(l->dict_frames >= BATCHES - 5);
+	/* on its own each small batch compresses worse than with the
+	 * connection's history, which is at most 35 % of raw here */
+	assert_true(l->wire * 100 <= l->raw * 35);
+	assert_true(l->wire * 10 <= plain_wire * 8);
+	link_close(l);
+	free(l);
+	free(json);
+	free(keys);
+}
+
+/* Empty, incompressible and large (over the history size) batches in the
+ * stream: every one enters both histories the same way. */
+static void test_dict_mixed_batches(void **state)
+{
+	static uint8_t noise[5000];
+	struct link *l = malloc(sizeof(*l));
+	record r[40];
+	const record *p[40];
+	char(*json)[8192] = calloc(40, sizeof(*json));
+	char(*keys)[80] = calloc(40, sizeof(*keys));
+	uint64_t rng = 9, seq = 1;
+	size_t big_cap;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(json);
+	assert_non_null(keys);
+	for (size_t i = 0; i < sizeof(noise); i++)
+		noise[i] = (uint8_t)rng_next(&rng);
+	link_init(l);
+	/* empty batch first: nothing enters the history */
+	assert_int_equal(link_send(l, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(l->enc.len, 0);
+	contacts_batch(r, p, json, keys, 2, seq, &rng);
+	seq += 2;
+	assert_int_equal(link_send(l, p, 2, NULL, NULL),
+			 FRAME_FLAG_LZ4 | FRAME_FLAG_DICT);
+	/* incompressible (nothing in it is in the history either): sent
+	 * raw, and still part of both histories */
+	rec_set(&r[0], "q", 7, OP_PUT, POOLPAIR__REPL__KIND__KIND_SETTINGS,
+		LANE_DATA, "k", noise, sizeof(noise));
+	assert_int_equal(link_send(l, p, 1, NULL, NULL), 0);
+	/* the same noise again is now found in the history */
+	rec_set(&r[0], "q", 8, OP_PUT, POOLPAIR__REPL__KIND__KIND_SETTINGS,
+		LANE_DATA, "k", noise, sizeof(noise));
+	assert_int_equal(link_send(l, p, 1, NULL, NULL),
+			 FRAME_FLAG_LZ4 | FRAME_FLAG_DICT);
+	assert_true(l->wire < l->raw / 2);
+	/* a batch larger than the history: only its tail is kept */
+	contacts_batch(r, p, json, keys, 40, seq, &rng);
+	for (int i = 0; i < 40; i++) {
+		/* 40 x ~5 KB */
+		size_t len = contacts_json_n(json[i], sizeof(json[i]),
+					     (unsigned)i, 20, &rng);
+		r[i].value.len = len;
+	}
+	seq += 40;
+	link_send(l, p, 40, NULL, NULL);
+	assert_int_equal(l->enc.len, BATCH_DICT_MAX);
+	big_cap = l->dec.cap;
+	/* the room a large batch took is given back afterwards */
+	assert_true(big_cap <= 2 * BATCH_DICT_MAX);
+	assert_true(l->enc.cap <= 2 * BATCH_DICT_MAX);
+	contacts_batch(r, p, json, keys, 1, seq, &rng);
+	link_send(l, p, 1, NULL, NULL);
+	link_close(l);
+	free(l);
+	free(json);
+	free(keys);
+}
+
+/* A damaged dictionary batch is refused and leaves the history as it was;
+ * a batch decoded against the wrong history (one end reset, the other
+ * not) is refused; after both ends reset, the stream goes on. */
+static void test_dict_corrupt(void **state)
+{
+	struct link *l = malloc(sizeof(*l));
+	record r[3];
+	const record *p[3];
+	char(*json)[8192] = calloc(3, sizeof(*json));
+	char(*keys)[80] = calloc(3, sizeof(*keys));
+	uint8_t *before = malloc(BATCH_DICT_MAX);
+	Poolpair__Repl__RecordBatch *b = NULL;
+	uint64_t rng = 5, seq = 1;
+	void *payload;
+	uint8_t *z, *copy;
+	size_t len, hist_len;
+	uint16_t flags;
+	uint32_t raw;
+	int errors = 0;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(json);
+	assert_non_null(keys);
+	assert_non_null(before);
+	link_init(l);
+	for (int i = 0; i < 30; i++) {
+		contacts_batch(r, p, json, keys, 2, seq, &rng);
+		seq += 2;
+		link_send(l, p, 2, NULL, NULL);
+	}
+	/* the next batch repeats the last one's values: mostly references
+	 * into the history */
+	contacts_batch(r, p, json, keys, 2, seq, &rng);
+	assert_int_equal(
+	    batch_encode_dict(p, 2, &l->enc, &payload, &len, &flags, NULL), 0);
+	assert_int_equal(flags, FRAME_FLAG_LZ4 | FRAME_FLAG_DICT);
+	z = payload;
+	copy = malloc(len);
+	assert_non_null(copy);
+	hist_len = l->dec.len;
+	memcpy(before, l->dec.buf, hist_len);
+	raw = (uint32_t)z[0] | (uint32_t)z[1] << 8 | (uint32_t)z[2] << 16 |
+	      (uint32_t)z[3] << 24;
+
+	/* truncated, declared size off by one, size over the maximum */
+	assert_int_equal(batch_decode_dict(z, len - 1, flags, 0, &l->dec, &b),
+			 BATCH_E_CORRUPT);
+	assert_int_equal(batch_decode_dict(z, 3, flags, 0, &l->dec, &b),
+			 BATCH_E_CORRUPT);
+	memcpy(copy, z, len);
+	copy[0] = (uint8_t)(raw + 1);
+	assert_int_equal(batch_decode_dict(copy, len, flags, 0, &l->dec, &b),
+			 BATCH_E_CORRUPT);
+	assert_int_equal(batch_decode_dict(z, len, flags, raw - 1, &l->dec, &b),
+			 BATCH_E_TOO_LARGE);
+	copy[0] = copy[1] = copy[2] = copy[3] = 0xff;
+	assert_int_equal(batch_decode_dict(copy, len, flags, 0, &l->dec, &b),
+			 BATCH_E_TOO_LARGE);
+	/* the dictionary flag is needed to read it: without it lz4 finds
+	 * references to bytes it does not have */
+	assert_int_equal(
+	    batch_decode_dict(z, len, FRAME_FLAG_LZ4, 0, &l->dec, &b),
+	    BATCH_E_CORRUPT);
+	assert_null(b);
+	assert_int_equal(l->dec.len, hist_len);
+	assert_memory_equal(l->dec.buf, before, hist_len);
+
+	/* random damage: an error or some batch, never a crash, and the
+	 * history moves only when a batch decoded */
+	for (int round = 0; round < 5000; round++) {
+		struct batch_dict d;
+		Poolpair__Repl__RecordBatch *got = NULL;
+		int rc;
+
+		batch_dict_init(&d);
+		d.buf = malloc(BATCH_DICT_MAX);
+		assert_non_null(d.buf);
+		d.cap = BATCH_DICT_MAX;
+		d.len = hist_len;
+		memcpy(d.buf, before, hist_len);
+		memcpy(copy, z, len);
+		for (int k = 1 + (int)(rng_next(&rng) % 3); k > 0; k--)
+			copy[4 + rng_next(&rng) % (len - 4)] ^=
+			    (uint8_t)(1 + rng_next(&rng) % 255);
+		rc = batch_decode_dict(copy, len, flags, 0, &d, &got);
+		if (rc == 0) {
+			poolpair__repl__record_batch__free_unpacked(got, NULL);
+		} else {
+			assert_true(rc == BATCH_E_CORRUPT ||
+				    rc == BATCH_E_PROTO);
+			assert_null(got);
+			assert_int_equal(d.len, hist_len);
+			assert_memory_equal(d.buf, before, hist_len);
+			errors++;
+		}
+		batch_dict_close(&d);
+	}
+	assert_true(errors > 500);
+
+	/* the receiver reconnected (empty history), the sender did not */
+	batch_dict_reset(&l->dec);
+	assert_int_equal(batch_decode_dict(z, len, flags, 0, &l->dec, &b),
+			 BATCH_E_CORRUPT);
+	assert_int_equal(l->dec.len, 0);
+	free(payload);
+	free(copy);
+
+	/* a new connection: both ends start over and agree again */
+	link_reset(l);
+	assert_histories(l);
+	for (int i = 0; i < 10; i++) {
+		contacts_batch(r, p, json, keys, 3, seq, &rng);
+		seq += 3;
+		link_send(l, p, 3, NULL, NULL);
+	}
+	assert_true(l->enc.len > 0);
+	link_close(l);
+	free(l);
+	free(before);
+	free(json);
+	free(keys);
+}
+
+/* A peer that did not agree on the dictionary mode refuses its frames;
+ * misuse of a history is refused and changes nothing. */
+static void test_dict_not_negotiated(void **state)
+{
+	struct batch_dict enc, dec;
+	record r[2];
+	const record *p[2] = {&r[0], &r[1]};
+	Poolpair__Repl__RecordBatch *b = NULL;
+	const char *v = "{\"presence\":\"available\",\"presence2\":"
+			"\"available\",\"presence3\":\"available\"}";
+	void *payload, *other;
+	size_t len, olen;
+	uint16_t flags, oflags;
+
+	(void)state;
+	batch_dict_init(&enc);
+	batch_dict_init(&dec);
+	rec_set(&r[0], "pool-east", 1, OP_PUT,
+		POOLPAIR__REPL__KIND__KIND_SETTINGS, LANE_DATA,
+		"sip:alice@example.com/settings", v, strlen(v));
+	rec_set(&r[1], "pool-east", 2, OP_PUT,
+		POOLPAIR__REPL__KIND__KIND_SETTINGS, LANE_DATA,
+		"sip:bob@example.com/settings", v, strlen(v));
+	assert_int_equal(
+	    batch_encode_dict(p, 2, &enc, &payload, &len, &flags, NULL), 0);
+	assert_int_equal(flags, FRAME_FLAG_LZ4 | FRAME_FLAG_DICT);
+	assert_int_equal(batch_decode(payload, len, flags, 0, &b),
+			 BATCH_E_DICT);
+	assert_int_equal(batch_decode_dict(payload, len, flags, 0, NULL, &b),
+			 BATCH_E_DICT);
+	assert_null(b);
+	assert_string_equal(batch_strerror(BATCH_E_DICT),
+			    "dictionary batch without the dictionary mode");
+	/* the frame itself is well-formed: a peer that agreed reads it */
+	assert_int_equal(batch_decode_dict(payload, len, flags, 0, &dec, &b),
+			 0);
+	assert_int_equal(b->n_records, 2);
+	poolpair__repl__record_batch__free_unpacked(b, NULL);
+	/* a history serves one end only */
+	assert_int_equal(
+	    batch_encode_dict(p, 2, &dec, &other, &olen, &oflags, NULL),
+	    BATCH_E_ARG);
+	assert_int_equal(batch_decode_dict(payload, len, flags, 0, &enc, &b),
+			 BATCH_E_ARG);
+	assert_int_equal(
+	    batch_encode_dict(p, 2, NULL, &other, &olen, &oflags, NULL),
+	    BATCH_E_ARG);
+	assert_int_equal(enc.len, dec.len);
+	assert_memory_equal(enc.buf, dec.buf, enc.len);
+	/* a frame without the dictionary flag on a dictionary connection
+	 * (plain lz4 or raw) decodes and joins the history */
+	free(payload);
+	assert_int_equal(batch_encode(p, 2, &payload, &len, &flags, NULL), 0);
+	assert_int_equal(flags, FRAME_FLAG_LZ4);
+	olen = dec.len;
+	assert_int_equal(batch_decode_dict(payload, len, flags, 0, &dec, &b),
+			 0);
+	poolpair__repl__record_batch__free_unpacked(b, NULL);
+	assert_true(dec.len > olen);
+	free(payload);
+	batch_dict_close(&enc);
+	batch_dict_close(&dec);
+	batch_dict_close(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +1061,10 @@ int main(void)
 	    cmocka_unit_test(test_decode_arguments),
 	    cmocka_unit_test(test_validation_refusals),
 	    cmocka_unit_test(test_decode_then_refuse),
+	    cmocka_unit_test(test_dict_small_batches),
+	    cmocka_unit_test(test_dict_mixed_batches),
+	    cmocka_unit_test(test_dict_corrupt),
+	    cmocka_unit_test(test_dict_not_negotiated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -207,6 +207,17 @@ static void test_header_layout(void **state)
 	assert_int_equal(h[5], FRAME_VERSION);
 	assert_int_equal(h[6], 1);
 	assert_int_equal(h[7], 0);
+	/* a dictionary-mode batch: both bits */
+	{
+		uint8_t d[FRAME_HEADER_LEN];
+
+		assert_int_equal(
+		    frame_encode_header(d, FRAME_RECORDS,
+					FRAME_FLAG_LZ4 | FRAME_FLAG_DICT, p, 3),
+		    0);
+		assert_int_equal(d[6], 3);
+		assert_int_equal(d[7], 0);
+	}
 	assert_int_equal((uint32_t)h[8] | (uint32_t)h[9] << 8 |
 			     (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24,
 			 crc32c(0, p, 3));
@@ -224,7 +235,7 @@ static void test_encode_refusals(void **state)
 	memcpy(before, h, sizeof(h));
 	assert_int_equal(frame_encode_header(h, 0, 0, NULL, 0), FRAME_E_TYPE);
 	assert_int_equal(frame_encode_header(h, 7, 0, NULL, 0), FRAME_E_TYPE);
-	assert_int_equal(frame_encode_header(h, FRAME_PING, 2, NULL, 0),
+	assert_int_equal(frame_encode_header(h, FRAME_PING, 4, NULL, 0),
 			 FRAME_E_FLAGS);
 	assert_int_equal(frame_encode_header(h, FRAME_PING, 0, NULL, 1),
 			 FRAME_E_ARG);
@@ -475,6 +486,11 @@ static void test_bad_fields(void **state)
 	assert_int_equal(decode_error(&s, 0), FRAME_E_TYPE);
 	s.len = 0;
 	craft_header(h, 0, FRAME_PING, FRAME_VERSION, 0x8000, 0);
+	stream_put(&s, h, sizeof(h));
+	assert_int_equal(decode_error(&s, 0), FRAME_E_FLAGS);
+	s.len = 0;
+	/* the first bit past the dictionary flag */
+	craft_header(h, 0, FRAME_RECORDS, FRAME_VERSION, 0x0004, 0);
 	stream_put(&s, h, sizeof(h));
 	assert_int_equal(decode_error(&s, 0), FRAME_E_FLAGS);
 	s.len = 0;

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "replication/batch.h"
+#include "replication/frame.h"
 #include "replication/receiver.h"
 #include "replication/sender.h"
 #include "replication/store.h"
@@ -313,8 +315,8 @@ static struct sender_config tx_config(struct env *e, struct node *from,
 	return c;
 }
 
-static int start_receiver(struct env *e, struct node *at, struct node *from,
-			  int port)
+static int start_receiver_opt(struct env *e, struct node *at,
+			      struct node *from, int port, int dict_off)
 {
 	static const char *sets[2][1];
 	struct receiver_config c = {0};
@@ -331,8 +333,15 @@ static int start_receiver(struct env *e, struct node *at, struct node *from,
 	c.log = on_log;
 	c.on_apply = on_apply;
 	c.arg = e;
+	c.lz4_dict_off = dict_off;
 	assert_int_equal(receiver_init(&at->rx, &e->loop, &at->store, &c), 0);
 	return receiver_port(at->rx);
+}
+
+static int start_receiver(struct env *e, struct node *at, struct node *from,
+			  int port)
+{
+	return start_receiver_opt(e, at, from, port, 0);
 }
 
 /* ---- checks ----------------------------------------------------------- */
@@ -499,6 +508,9 @@ static void test_all_records_arrive(void **state)
 	assert_int_equal(st.records_sent, 5000);
 	assert_true(st.batches_sent >= 5);
 	assert_true(st.bytes_wire < st.bytes_raw); /* lz4 helped */
+	/* both ends offer the dictionary mode by default */
+	assert_true(st.batches_dict > 0);
+	assert_true(rs.batches_dict >= st.batches_dict);
 	assert_int_equal(st.reconnects, 0);
 	assert_int_equal(st.inflight_bytes, 0);
 	assert_int_equal(sender_stream_count(e->n[0].tx), 2);
@@ -580,6 +592,11 @@ static void test_receiver_restart(void **state)
 			 0);
 	assert_true(st.reconnects >= 1);
 	assert_string_not_equal(st.last_error, "");
+	/* the new connection started both histories over: the second
+	 * receiver decoded dictionary batches, and nothing was refused */
+	assert_true(st.batches_dict > 0);
+	assert_true(rs.batches_dict > 0);
+	assert_int_equal(rs.errors[RECEIVER_ERR_PROTO], 0);
 	env_teardown(e);
 	free(e);
 }
@@ -857,6 +874,11 @@ static void test_mangling_proxy(void **state)
 	sender_stats_get(e->n[0].tx, "pool-east", LANE_CONTENT, &sc);
 	assert_true(sd.reconnects + sc.reconnects >= 2);
 	assert_true(sd.last_error[0] != '\0' || sc.last_error[0] != '\0');
+	/* in dictionary mode, with both histories dropped and started over
+	 * on every reconnect (a stale one would make the next batch fail to
+	 * decode, or decode wrong, and the copies differ) */
+	assert_true(sd.batches_dict > 0);
+	assert_true(rs.batches_dict > 0);
 	sender_close(e->n[0].tx, NULL, NULL);
 	e->n[0].tx = NULL;
 	proxy_stop(e, p);
@@ -1077,6 +1099,355 @@ static void test_silent_peer(void **state)
 	free(e);
 }
 
+
+/* ---- (h) dictionary mode: negotiation and small batches ---------------- */
+
+struct dict_phase {
+	struct sender_stats st;
+	struct receiver_stats rs;
+};
+
+/* Stream count new records of node 0 in batches of two through a new
+ * sender and receiver, with the dictionary mode offered or not on each
+ * side; both are closed afterwards. */
+static void dict_phase_run(struct env *e, int first, int count, int tx_off,
+			   int rx_off, struct dict_phase *out)
+{
+	struct sender_config tc;
+	int port;
+
+	write_data(e, &e->n[0], first, count);
+	port = start_receiver_opt(e, &e->n[1], &e->n[0], 0, rx_off);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	tc.batch_records = 2; /* the user model's rate: small batches */
+	tc.lz4_dict_off = tx_off;
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, synced0, 30000));
+	assert_equal_copies(e, 0, 1);
+	assert_int_equal(sender_stats_get(e->n[0].tx, "pool-east", LANE_DATA,
+					  &out->st),
+			 0);
+	receiver_get_stats(e->n[1].rx, &out->rs);
+	assert_int_equal(out->st.records_sent, (uint64_t)count);
+	assert_int_equal(out->st.reconnects, 0);
+	e->closed = 0;
+	sender_close(e->n[0].tx, closed_cb, e);
+	receiver_close(e->n[1].rx, closed_cb, e);
+	e->n[0].tx = NULL;
+	e->n[1].rx = NULL;
+	all_closed_pred_n = 2;
+	assert_true(run_until(e, all_closed, 5000));
+}
+
+static void test_dict_negotiation(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct dict_phase both, old_rx, old_tx;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	e->watch[0] = "dictionary mode on";	      /* sender */
+	e->watch[1] = "position, lz4 dictionary mode"; /* receiver */
+
+	/* both ends offer it: every batch is compressed against the
+	 * connection's history */
+	dict_phase_run(e, 0, 2000, 0, 0, &both);
+	assert_int_equal(both.st.batches_sent, 1000);
+	assert_true(both.st.batches_dict >= 990);
+	assert_int_equal(both.rs.batches_dict, both.st.batches_dict);
+	assert_int_equal(e->hits[0], 2); /* one per lane */
+	assert_int_equal(e->hits[1], 2);
+
+	/* a receiver that does not know the mode never sees such a frame */
+	dict_phase_run(e, 2000, 2000, 0, 1, &old_rx);
+	assert_int_equal(old_rx.st.batches_sent, 1000);
+	assert_int_equal(old_rx.st.batches_dict, 0);
+	assert_int_equal(old_rx.rs.batches_dict, 0);
+
+	/* nor does a sender that does not offer it send one */
+	dict_phase_run(e, 4000, 2000, 1, 0, &old_tx);
+	assert_int_equal(old_tx.st.batches_dict, 0);
+	assert_int_equal(old_tx.rs.batches_dict, 0);
+	assert_int_equal(e->hits[0], 2);
+	assert_int_equal(e->hits[1], 2);
+	assert_int_equal(both.rs.errors[RECEIVER_ERR_PROTO] +
+			     old_rx.rs.errors[RECEIVER_ERR_PROTO] +
+			     old_tx.rs.errors[RECEIVER_ERR_PROTO],
+			 0);
+
+	/* small batches are much smaller on the wire with the history */
+	printf("# batches of 2: %.1f %% of raw with the history, %.1f %% "
+	       "without\n",
+	       100.0 * (double)both.st.bytes_wire / (double)both.st.bytes_raw,
+	       100.0 * (double)old_rx.st.bytes_wire /
+		   (double)old_rx.st.bytes_raw);
+	assert_true(both.st.bytes_wire * 100 <
+		    old_rx.st.bytes_wire * 80 * both.st.bytes_raw /
+			old_rx.st.bytes_raw);
+	env_teardown(e);
+	free(e);
+}
+
+/* ---- (i) a hand-made peer sends dictionary frames ------------------------ */
+
+struct rawc {
+	struct env *e;
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	struct frame_decoder dec;
+	char buf[16384];
+	int connected, eof, closed;
+	int hellos, hello_dict, errors, acks;
+};
+
+static void rawc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct rawc *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->buf, sizeof(c->buf));
+}
+
+static void rawc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct rawc *c = s->data;
+	struct frame f;
+	int rv;
+
+	(void)buf;
+	if (n < 0) {
+		c->eof = 1;
+		return;
+	}
+	assert_int_equal(frame_decoder_feed(&c->dec, c->buf, (size_t)n), 0);
+	while ((rv = frame_decoder_next(&c->dec, &f)) == 1) {
+		if (f.type == FRAME_HELLO) {
+			Poolpair__Repl__Hello *h = poolpair__repl__hello__unpack(
+			    NULL, f.len, f.payload);
+			assert_non_null(h);
+			c->hellos++;
+			c->hello_dict = h->lz4_dict;
+			poolpair__repl__hello__free_unpacked(h, NULL);
+		} else if (f.type == FRAME_ERROR) {
+			c->errors++;
+		} else if (f.type == FRAME_ACK) {
+			c->acks++;
+		}
+	}
+	assert_int_equal(rv, 0);
+}
+
+static void rawc_connected(uv_connect_t *req, int status)
+{
+	struct rawc *c = req->data;
+
+	assert_int_equal(status, 0);
+	c->connected = 1;
+	assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, rawc_alloc,
+				       rawc_read),
+			 0);
+}
+
+static struct rawc *rawc_wait;
+static int rawc_is_connected(struct env *e)
+{
+	(void)e;
+	return rawc_wait->connected;
+}
+static int rawc_got_hello(struct env *e)
+{
+	(void)e;
+	return rawc_wait->hellos > 0;
+}
+static int rawc_got_ack(struct env *e)
+{
+	(void)e;
+	return rawc_wait->acks > 0;
+}
+static int rawc_dropped(struct env *e)
+{
+	(void)e;
+	return rawc_wait->eof;
+}
+static int rawc_closed_pred(struct env *e)
+{
+	(void)e;
+	return rawc_wait->closed;
+}
+
+static void rawc_closed(uv_handle_t *h)
+{
+	struct rawc *c = h->data;
+
+	c->closed = 1;
+}
+
+/* Connect to port and send the sender's HELLO for pool-east's data lane,
+ * offering the dictionary mode or not; wait for the answer. */
+static void rawc_open(struct env *e, struct rawc *c, int port, int offer)
+{
+	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
+	Poolpair__Repl__StreamPosition pos =
+	    POOLPAIR__REPL__STREAM_POSITION__INIT;
+	Poolpair__Repl__StreamPosition *ptrs[1] = {&pos};
+	struct sockaddr_in addr;
+
+	memset(c, 0, sizeof(*c));
+	c->e = e;
+	c->tcp.data = c;
+	c->creq.data = c;
+	assert_int_equal(frame_decoder_init(&c->dec, 0), 0);
+	uv_tcp_init(&e->loop, &c->tcp);
+	uv_ip4_addr("127.0.0.1", port, &addr);
+	assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp,
+					(struct sockaddr *)&addr,
+					rawc_connected),
+			 0);
+	rawc_wait = c;
+	assert_true(run_until(e, rawc_is_connected, 5000));
+	pos.user_set = "pool-east";
+	pos.lane = LANE_DATA;
+	pos.epoch = 1;
+	hello.from_pool = "pool-east";
+	hello.to_pool = "pool-west";
+	hello.agent_id = 77;
+	hello.positions = ptrs;
+	hello.n_positions = 1;
+	hello.lz4_dict = offer;
+	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
+					      FRAME_HELLO, &hello.base),
+			 0);
+	assert_true(run_until(e, rawc_got_hello, 5000));
+}
+
+static void rawc_close(struct env *e, struct rawc *c)
+{
+	uv_close((uv_handle_t *)&c->tcp, rawc_closed);
+	rawc_wait = c;
+	assert_true(run_until(e, rawc_closed_pred, 5000));
+	frame_decoder_close(&c->dec);
+}
+
+/* A batch of n settings records of pool-east from seq, in dictionary mode
+ * against d. */
+static void dict_batch(struct batch_dict *d, uint64_t seq, int n,
+		       void **payload, size_t *len, uint16_t *flags)
+{
+	Poolpair__Repl__ChangeRecord r[4];
+	const Poolpair__Repl__ChangeRecord *p[4];
+	static const char v[] = "{\"presence\":\"available\",\"note\":"
+				"\"in the office\",\"ringTimeout\":20}";
+	char keys[4][64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		poolpair__repl__change_record__init(&r[i]);
+		snprintf(keys[i], sizeof(keys[i]),
+			 "sip:user%d@example.com", (int)seq + i);
+		r[i].user_set = "pool-east";
+		r[i].epoch = 1;
+		r[i].seq = seq + (uint64_t)i;
+		r[i].hlc = (seq + (uint64_t)i) << 16;
+		r[i].op = POOLPAIR__REPL__OP__OP_PUT;
+		r[i].kind = POOLPAIR__REPL__KIND__KIND_SETTINGS;
+		r[i].lane = LANE_DATA;
+		r[i].key = keys[i];
+		r[i].value.data = (uint8_t *)v;
+		r[i].value.len = sizeof(v) - 1;
+		p[i] = &r[i];
+	}
+	assert_int_equal(batch_encode_dict(p, (size_t)n, d, payload, len,
+					   flags, NULL),
+			 0);
+	assert_int_equal(*flags, FRAME_FLAG_LZ4 | FRAME_FLAG_DICT);
+}
+
+static void test_dict_frames_refused(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct rawc *c = calloc(1, sizeof(*c));
+	struct receiver_stats rs;
+	struct batch_dict d;
+	struct pos_ctx pc;
+	void *payload;
+	size_t len;
+	uint16_t flags;
+	uint8_t *z;
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	e->watch[0] = "receiver: dropping 127.0.0.1:";
+	e->watch[1] = "(proto): batch: dictionary batch without the "
+		      "dictionary mode";
+	e->watch[2] = "(proto): batch: corrupt lz4 block";
+	port = start_receiver(e, &e->n[1], &e->n[0], 0);
+
+	/* not offered, so not agreed: a dictionary frame is bad input */
+	rawc_open(e, c, port, 0);
+	assert_int_equal(c->hello_dict, 0);
+	batch_dict_init(&d);
+	dict_batch(&d, 1, 3, &payload, &len, &flags);
+	assert_int_equal(stream_write_frame_owned((uv_stream_t *)&c->tcp,
+						  FRAME_RECORDS, flags,
+						  payload, len),
+			 0);
+	assert_true(run_until(e, rawc_dropped, 5000));
+	assert_int_equal(c->errors, 1); /* told why */
+	assert_int_equal(e->hits[0], 1);
+	assert_int_equal(e->hits[1], 1);
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_PROTO], 1);
+	assert_int_equal(rs.records_applied, 0);
+	rawc_close(e, c);
+
+	/* offered and agreed: dictionary frames are applied, from an empty
+	 * history on this new connection */
+	batch_dict_reset(&d);
+	rawc_open(e, c, port, 1);
+	assert_int_equal(c->hello_dict, 1);
+	dict_batch(&d, 1, 3, &payload, &len, &flags);
+	assert_int_equal(stream_write_frame_owned((uv_stream_t *)&c->tcp,
+						  FRAME_RECORDS, flags,
+						  payload, len),
+			 0);
+	assert_true(run_until(e, rawc_got_ack, 5000));
+	c->acks = 0;
+	dict_batch(&d, 4, 2, &payload, &len, &flags);
+	assert_int_equal(stream_write_frame_owned((uv_stream_t *)&c->tcp,
+						  FRAME_RECORDS, flags,
+						  payload, len),
+			 0);
+	assert_true(run_until(e, rawc_got_ack, 5000));
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_int_equal(rs.records_applied, 5);
+	assert_int_equal(rs.batches_dict, 2);
+
+	/* a damaged dictionary batch (its frame checksum is right: the
+	 * damage happened before framing) drops the connection */
+	dict_batch(&d, 6, 2, &payload, &len, &flags);
+	z = payload;
+	z[0]++; /* declared raw size one too large */
+	assert_int_equal(stream_write_frame_owned((uv_stream_t *)&c->tcp,
+						  FRAME_RECORDS, flags,
+						  payload, len),
+			 0);
+	assert_true(run_until(e, rawc_dropped, 5000));
+	assert_int_equal(e->hits[0], 2);
+	assert_int_equal(e->hits[2], 1);
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_PROTO], 2);
+	assert_int_equal(rs.records_applied, 5);
+	rawc_close(e, c);
+	batch_dict_close(&d);
+	positions(e, &e->n[1].store, "pool-east", &pc);
+	assert_int_equal(pc.applied[LANE_DATA], 5); /* resume point */
+	env_teardown(e);
+	free(c);
+	free(e);
+}
+
 /* ---- argument checks ---------------------------------------------------- */
 
 static void test_bad_config(void **state)
@@ -1123,6 +1494,8 @@ int main(void)
 		cmocka_unit_test(test_both_directions),
 		cmocka_unit_test(test_lanes_independent),
 		cmocka_unit_test(test_silent_peer),
+		cmocka_unit_test(test_dict_negotiation),
+		cmocka_unit_test(test_dict_frames_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
