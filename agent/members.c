@@ -744,56 +744,6 @@ static void self_lease(struct members *m)
 		m->barrier_inflight = true;
 }
 
-/* ---- where the leader should be ---- */
-
-#define LEAD_STABLE_NS (5ULL * 1000000000ULL)   /* lead this long first */
-#define LEAD_RETRY_NS (30ULL * 1000000000ULL)   /* between attempts */
-
-static void lead_transferred(void *arg, int status)
-{
-	struct members *m = arg;
-
-	(void)status;
-	m->transferring = false;
-}
-
-/* A pool agent that leads hands the leadership to a healthy witness:
- * then a pool's failure never costs an election, and the failover starts
- * after lease + grace instead of election + lease + grace. */
-static void prefer_witness(struct members *m)
-{
-	struct agent *a = m->agent;
-	const struct raft_configuration *c = node_configuration(&a->node);
-	uint64_t now = uv_hrtime();
-	uint64_t last = node_last_index(&a->node);
-
-	if (a->cfg.pool[0] == '\0' || m->transferring || m->placing ||
-	    node_changing(&a->node) || now - m->leader_since_ns < LEAD_STABLE_NS ||
-	    (m->lead_try_ns != 0 && now - m->lead_try_ns < LEAD_RETRY_NS))
-		return;
-	for (unsigned i = 0; i < c->n; i++) {
-		const struct raft_server *s = &c->servers[i];
-		const struct fsm_member *fm = fsm_member_find(&a->fsm, s->id);
-		uint64_t match = 0;
-
-		if (s->role != RAFT_VOTER || s->id == a->cfg.agent_id ||
-		    fm == NULL || fm->pool[0] != '\0' ||
-		    silent_for(m, s->id, reachable_window_ns(m) / 2) ||
-		    node_match_index(&a->node, s->id, &match) != 0 ||
-		    match + 16 < last)
-			continue;
-		m->lead_try_ns = now;
-		if (node_transfer(&a->node, s->id, lead_transferred, m) == 0) {
-			m->transferring = true;
-			LOG_INFO(MOD,
-				 "handing the leadership to witness %s (%" PRIu64
-				 "): a pool's failure then costs no election",
-				 fm->name, (uint64_t)s->id);
-		}
-		return;
-	}
-}
-
 /* ---- the tick ---- */
 
 static void tick(uv_timer_t *t)
@@ -814,7 +764,6 @@ static void tick(uv_timer_t *t)
 		recover_note_tick(a);
 		register_self(m);
 		place(m);
-		prefer_witness(m);
 	} else {
 		m->leader_since_ns = 0;
 		join(m);
