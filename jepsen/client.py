@@ -381,34 +381,49 @@ def control(out, cfg, h, proc, deadline_ns, clock):
         hist.op("info" if unknown else "fail", f, key, value, node, error=err_text(st, ans))
         return None
 
+    def leader_read(f, key, path, pick):
+        """An owner or CMS read, at the Raft leader: reads are answered from
+        the applied state of whichever agent is asked, and a follower cut off
+        from the leader answers from its stale state; the leader answers from
+        the newest committed state (a deposed leader steps down within an
+        election timeout, long before any owner change)."""
+        node = rng.choice(names)
+        hist.op("invoke", f, key, None, node)
+        try:
+            st, ans, _ = call(cl.api(node), "GET", "/v1/status", timeout=2)
+            if st != 200 or not isinstance(ans, dict):
+                hist.op("fail", f, key, None, node, error="status: " + err_text(st, ans))
+                return
+            ld = (ans.get("cluster") or {}).get("leader") or {}
+            if (ans.get("self") or {}).get("state") != "leader":
+                lname = cl.name_of(ld.get("api") or "") if ld.get("api") else None
+                if lname is None:
+                    hist.op("fail", f, key, None, node, error="no leader known at " + node)
+                    return
+                node = lname
+            st, ans, _ = call(cl.api(node), "GET", path, timeout=2)
+            if st == 200 and isinstance(ans, dict):
+                v = pick(ans)
+                if v is not None:
+                    hist.op("ok", f, key, v, node)
+                    return
+            hist.op("fail", f, key, None, node, error=err_text(st, ans))
+        except NotSent as e:
+            hist.op("fail", f, key, None, node, error=str(e))
+        except Indeterminate as e:
+            # a read changes nothing: the outcome does not matter
+            hist.op("fail", f, key, None, node, error=str(e))
+
+    def pick_owner(ans):
+        p = ans.get("pool")
+        if not isinstance(p, dict) or not isinstance(p.get("epoch"), int):
+            return None
+        return {"owner": p.get("owner"), "epoch": p["epoch"]}
+
     while clock.now() < deadline_ns:
         for pool in sorted(cl.pool_agent):
-            node = rng.choice(names)
-            hist.op("invoke", "owner", pool, None, node)
-            try:
-                st, ans, _ = call(cl.api(node), "GET", "/v1/pools/" + pool, timeout=2)
-                if st == 200 and isinstance(ans, dict) and isinstance(ans.get("pool"), dict):
-                    p = ans["pool"]
-                    hist.op("ok", "owner", pool, {"owner": p.get("owner"), "epoch": p.get("epoch")},
-                            node)
-                else:
-                    hist.op("fail", "owner", pool, None, node, error=err_text(st, ans))
-            except NotSent as e:
-                hist.op("fail", "owner", pool, None, node, error=str(e))
-            except Indeterminate as e:
-                hist.op("info", "owner", pool, None, node, error=str(e))
-        node = rng.choice(names)
-        hist.op("invoke", "cms", "cms", None, node)
-        try:
-            st, ans, _ = call(cl.api(node), "GET", "/v1/cms", timeout=2)
-            if st == 200 and isinstance(ans, dict):
-                hist.op("ok", "cms", "cms", ans.get("active"), node)
-            else:
-                hist.op("fail", "cms", "cms", None, node, error=err_text(st, ans))
-        except NotSent as e:
-            hist.op("fail", "cms", "cms", None, node, error=str(e))
-        except Indeterminate as e:
-            hist.op("info", "cms", "cms", None, node, error=str(e))
+            leader_read("owner", pool, "/v1/pools/" + pool, pick_owner)
+        leader_read("cms", "cms", "/v1/cms", lambda a: a.get("active"))
 
         now = clock.now()
         states = pool_states(cl, rng)
