@@ -101,14 +101,14 @@ def changes(run):
             moves_cms = kind == "failover" and m.group(3) is not None
             out.append(Change(user_set=us, owner=owner,
                               time=run.wall_ms_to_ns(tm), who=who,
-                              what=h["what"], auto=who.startswith("leader:"),
+                              what=h["what"], auto=who == "leader:auto",
                               kind=kind, cms=moves_cms, epoch=None,
                               seq=h.get("seq")))
             if moves_cms:
                 out.append(Change(user_set="cms", owner=owner,
                                   time=run.wall_ms_to_ns(tm), who=who,
                                   what=h["what"],
-                                  auto=who.startswith("leader:"),
+                                  auto=who == "leader:auto",
                                   kind="cms", cms=True, epoch=None,
                                   seq=h.get("seq")))
             break

@@ -173,19 +173,21 @@ def render(run, verdict=None):
     lats = [(op.done - op.inv) / NS_PER_MS for op in writes
             if op.done is not None]
     top_ms = max(lats + [10.0])
+    low = -1                       # 0.1 ms at the bottom
     decades = max(1, math.ceil(math.log10(top_ms)))
 
     def ly(ms):
-        v = math.log10(min(max(ms, 1.0), 10 ** decades)) / decades
+        ms = min(max(ms, 10.0 ** low), 10.0 ** decades)
+        v = (math.log10(ms) - low) / (decades - low)
         return y + PLOT_H - PLOT_H * v
 
     svg.text(LEFT - 8, y + 12, "write latency", anchor="end", weight="bold")
     svg.text(LEFT - 8, y + 26, "(ms, log)", anchor="end", size=10)
     svg.rect(LEFT, y, plot_w, PLOT_H, "#f7f7f7", 1.0)
-    for d in range(decades + 1):
-        svg.line(LEFT, ly(10 ** d), LEFT + plot_w, ly(10 ** d), "#e0e0e0",
-                 0.5)
-        svg.text(LEFT - 4, ly(10 ** d) + 4, "%g" % 10 ** d, size=9,
+    for d in range(low, decades + 1):
+        svg.line(LEFT, ly(10.0 ** d), LEFT + plot_w, ly(10.0 ** d),
+                 "#e0e0e0", 0.5)
+        svg.text(LEFT - 4, ly(10.0 ** d) + 4, "%g" % 10.0 ** d, size=9,
                  anchor="end")
     order = {"ok": 0, "info": 1, "fail": 2}
     for op in sorted(writes, key=lambda o: order.get(o.type, 3)):

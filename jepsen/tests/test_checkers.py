@@ -241,6 +241,20 @@ class TestLinearizable(Base):
         self.assertTrue(res["valid"], res)
         self.assertEqual(len(res["automatic_changes"]), 1)
 
+    def test_planned_move_completed_by_the_leader(self):
+        r = Run()
+        r.owner("pool-east", 0, 5, "pool-east", 1)
+        r.op("failover", "pool-east", 1000, 3000, value={"disaster": False})
+        r.decision(1010, "begin planned failover pool-east to pool-west "
+                   "(nothing at risk)", who="jepsen@client")
+        r.decision(2500, "complete failover pool-east to pool-west with the "
+                   "cms (nothing at risk)", who="leader:drained")
+        r.owner("pool-east", 3100, 3110, "pool-west", 2)
+        r.final["owners"]["pool-east"] = {"owner": "pool-west", "epoch": 2}
+        res = self.run_check(linearizable.check, r)
+        self.assertTrue(res["valid"], res)
+        self.assertEqual(res["automatic_changes"], [])
+
     def test_automatic_failover_under_a_clock_fault(self):
         r = Run()
         r.owner("pool-east", 0, 5, "pool-east", 1)
