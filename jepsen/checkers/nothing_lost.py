@@ -1,7 +1,9 @@
 """Nothing lost silently (DESIGN invariant 2), from final.json.
 
 Every ok write is in final.json data with its value, or in some agent's
-divergence archive (same key and value). A failed write appears neither
+divergence archive (same key and value). An archived ok write (whether or
+not it is also back in the data after a failback) missed the owner change
+that followed it, so the window and sync rules below apply to it. A failed write appears neither
 in the data nor in an archive. Every value in the data was written by the
 write of that key. An archived ok write was acknowledged at most
 rpo_window_ms before the owner change that followed its epoch (that
@@ -77,19 +79,22 @@ def check(run):
             continue
         if in_data:
             counts["in_data"] += 1
-            continue
-        if not arch and op.key in unread:
+        elif op.key in unread and not arch:
             lost.append({"problem": "acknowledged write could not be read "
                          "back", "key": op.key, "user_set": op.user_set,
                          "error": unread[op.key], "ops": [op.ref()]})
             continue
-        if not arch:
+        elif not arch:
             lost.append({"problem": "acknowledged write lost",
                          "key": op.key, "user_set": op.user_set,
                          "epoch": op.epoch,
                          "data": data.get(op.key, "absent"),
                          "ops": [op.ref()]})
             continue
+        if not arch:
+            continue
+        # archived (and maybe back in the data after a failback): the
+        # owner change that followed it went without it
         counts["archived"] += 1
         if sync:
             sync_bad.append({"problem": "acknowledged write archived in "

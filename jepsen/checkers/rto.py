@@ -7,7 +7,10 @@ A fault lasts from its start to the next stop of the same fault and
 targets, or to a heal. For each such fault and each user set whose owner
 (as known at the fault's start) has an agent among the targets, the RTO is
 the completion of the first ok write of that user set invoked after the
-start, minus the start. It must be at most rto_bound_ms, unless the fault
+start, minus the start, counting only writes accepted by an agent the
+fault does not stop, or completed after the fault ended: a cut-off owner
+that still takes writes within its lease has not recovered anything (those
+writes are counted apart). It must be at most rto_bound_ms, unless the fault
 healed before the bound ran out (then it is reported, not judged).
 """
 
@@ -67,8 +70,14 @@ def check(run):
             if not stopped & set(run.pool_agents(owner)):
                 continue
             first = None
+            tail = 0
             for w in writes.get(us, []):
-                if w.inv >= e["time"] and (first is None or w.ret < first.ret):
+                if w.inv < e["time"]:
+                    continue
+                if w.node in stopped and w.ret < end:
+                    tail += 1      # the stopped owner, still in its lease
+                    continue
+                if first is None or w.ret < first.ret:
                     first = w
             rto = None if first is None else first.ret - e["time"]
             m = {"fault": e["fault"], "targets": e["targets"],
@@ -76,6 +85,7 @@ def check(run):
                  "start_ms": e["time"] / NS_PER_MS,
                  "healed_ms": None if end == INF else end / NS_PER_MS,
                  "user_set": us, "owner": owner,
+                 "writes_at_stopped_agents": tail,
                  "rto_ms": None if rto is None else rto / NS_PER_MS}
             if first is not None:
                 m["ops"] = [first.ref()]

@@ -428,6 +428,14 @@ class TestNothingLost(Base):
         self.assertEqual(res["outside_rpo"], 1)
         self.assertAlmostEqual(res["violations"][0]["gap_ms"], 2900)
 
+    def test_archived_and_back_after_failback_still_in_window(self):
+        r = self.archived(1000, 3900)
+        r.final["data"]["sip:a@x|7"] = "v-sip:a@x|7"
+        res = self.run_check(nothing_lost.check, r)
+        self.assertFalse(res["valid"])
+        self.assertEqual(res["outside_rpo"], 1)
+        self.assertEqual(res["lost"], 0)
+
     def test_archive_in_sync_mode(self):
         res = self.run_check(nothing_lost.check,
                              self.archived(3500, 3900, sync=True))
@@ -472,6 +480,17 @@ class TestRto(Base):
                                                    fault="pause"))
         self.assertTrue(res["valid"], res)
         self.assertEqual(res["faults"][0]["result"], "healed first")
+
+    def test_cut_off_owner_in_its_lease_is_no_recovery(self):
+        r = Run()
+        r.write("sip:a@x|0", 0, 10, "east", 1)
+        r.fault("partition-site", ["east"], 1000, 30000)
+        r.write("sip:a@x|1", 1005, 1015, "east", 1)   # lease still valid
+        r.write("sip:a@x|2", 8000, 8010, "west", 2, user_set="pool-east")
+        res = self.run_check(rto.check, r)
+        self.assertFalse(res["valid"])
+        self.assertAlmostEqual(res["faults"][0]["rto_ms"], 7010)
+        self.assertEqual(res["faults"][0]["writes_at_stopped_agents"], 1)
 
     def test_never_recovered(self):
         r = Run()
