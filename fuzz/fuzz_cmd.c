@@ -1,0 +1,404 @@
+/* fuzz_cmd: encoded commands and the populated state of the fuzz targets. */
+#include "fuzz/fuzz_cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.pb-c.h"
+
+/* protobuf-c takes char * for strings it only reads while packing. */
+#define S(s) ((char *)(s))
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n > 0 ? n : 1);
+
+	if (p == NULL) {
+		fputs("fuzz: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+/* Pack c (stack storage, borrowed) after setting the common fields. */
+static void *pack(Poolpair__Command *c, size_t *len)
+{
+	void *buf;
+
+	c->time_ms = FUZZ_TIME_MS;
+	c->who = S("operator@fuzz");
+	*len = poolpair__command__get_packed_size(c);
+	buf = xmalloc(*len);
+	poolpair__command__pack(c, buf);
+	return buf;
+}
+
+#define CMD(field, CASE, msg)                                                  \
+	Poolpair__Command c = POOLPAIR__COMMAND__INIT;                         \
+	c.op_case = POOLPAIR__COMMAND__OP_##CASE;                              \
+	c.field = &(msg);                                                      \
+	return pack(&c, len)
+
+void *fuzz_cmd_add_site(const char *name, size_t *len)
+{
+	Poolpair__CmdAddSite m = POOLPAIR__CMD_ADD_SITE__INIT;
+
+	m.name = S(name);
+	CMD(add_site, ADD_SITE, m);
+}
+
+void *fuzz_cmd_remove_site(const char *name, size_t *len)
+{
+	Poolpair__CmdRemoveSite m = POOLPAIR__CMD_REMOVE_SITE__INIT;
+
+	m.name = S(name);
+	CMD(remove_site, REMOVE_SITE, m);
+}
+
+void *fuzz_cmd_add_pool(const char *name, const char *site,
+			const char *edition, const char *kind, const char *os,
+			uint32_t capacity, size_t *len)
+{
+	Poolpair__Pool p = POOLPAIR__POOL__INIT;
+	Poolpair__CmdAddPool m = POOLPAIR__CMD_ADD_POOL__INIT;
+
+	p.name = S(name);
+	p.site = S(site);
+	p.edition = S(edition);
+	p.kind = S(kind);
+	p.os = S(os);
+	p.capacity = capacity;
+	m.pool = &p;
+	CMD(add_pool, ADD_POOL, m);
+}
+
+void *fuzz_cmd_remove_pool(const char *name, size_t *len)
+{
+	Poolpair__CmdRemovePool m = POOLPAIR__CMD_REMOVE_POOL__INIT;
+
+	m.name = S(name);
+	CMD(remove_pool, REMOVE_POOL, m);
+}
+
+void *fuzz_cmd_pair(const char *a, const char *b, bool force, size_t *len)
+{
+	Poolpair__CmdPair m = POOLPAIR__CMD_PAIR__INIT;
+
+	m.a = S(a);
+	m.b = S(b);
+	m.force = force;
+	CMD(pair, PAIR, m);
+}
+
+void *fuzz_cmd_unpair(const char *pool, size_t *len)
+{
+	Poolpair__CmdUnpair m = POOLPAIR__CMD_UNPAIR__INIT;
+
+	m.pool = S(pool);
+	CMD(unpair, UNPAIR, m);
+}
+
+void *fuzz_cmd_add_sba(const char *name, const char *site,
+		       const char *backup_pool, size_t *len)
+{
+	Poolpair__Sba s = POOLPAIR__SBA__INIT;
+	Poolpair__CmdAddSba m = POOLPAIR__CMD_ADD_SBA__INIT;
+
+	s.name = S(name);
+	s.site = S(site);
+	s.backup_pool = S(backup_pool);
+	m.sba = &s;
+	CMD(add_sba, ADD_SBA, m);
+}
+
+void *fuzz_cmd_remove_sba(const char *name, size_t *len)
+{
+	Poolpair__CmdRemoveSba m = POOLPAIR__CMD_REMOVE_SBA__INIT;
+
+	m.name = S(name);
+	CMD(remove_sba, REMOVE_SBA, m);
+}
+
+void *fuzz_cmd_register_member(uint64_t id, const char *name,
+			       const char *site, const char *pool, size_t *len)
+{
+	Poolpair__Member mb = POOLPAIR__MEMBER__INIT;
+	Poolpair__CmdRegisterMember m = POOLPAIR__CMD_REGISTER_MEMBER__INIT;
+	char raft[32], data[32], api[32];
+
+	snprintf(raft, sizeof raft, "127.0.0.1:%u", 7000u + (unsigned)(id % 100));
+	snprintf(data, sizeof data, "127.0.0.1:%u", 7200u + (unsigned)(id % 100));
+	snprintf(api, sizeof api, "127.0.0.1:%u", 7100u + (unsigned)(id % 100));
+	mb.id = id;
+	mb.name = S(name);
+	mb.site = S(site);
+	mb.pool = S(pool);
+	mb.raft_address = raft;
+	mb.data_address = pool[0] != '\0' ? data : S("");
+	mb.api_address = api;
+	m.member = &mb;
+	CMD(register_member, REGISTER_MEMBER, m);
+}
+
+void *fuzz_cmd_remove_member(uint64_t id, size_t *len)
+{
+	Poolpair__CmdRemoveMember m = POOLPAIR__CMD_REMOVE_MEMBER__INIT;
+
+	m.id = id;
+	CMD(remove_member, REMOVE_MEMBER, m);
+}
+
+void *fuzz_cmd_set_policy(const char *failover, uint32_t max_lag_ms,
+			  uint32_t cooldown_ms, bool merge, size_t *len)
+{
+	Poolpair__Policy p = POOLPAIR__POLICY__INIT;
+	Poolpair__CmdSetPolicy m = POOLPAIR__CMD_SET_POLICY__INIT;
+
+	p.failover = S(failover);
+	p.max_lag_on_failover_ms = max_lag_ms;
+	p.cooldown_ms = cooldown_ms;
+	m.policy = &p;
+	m.merge = merge;
+	m.has_failover = merge;
+	m.has_cooldown = merge;
+	CMD(set_policy, SET_POLICY, m);
+}
+
+void *fuzz_cmd_cms_place(const char *pool, size_t *len)
+{
+	Poolpair__CmdCmsPlace m = POOLPAIR__CMD_CMS_PLACE__INIT;
+
+	m.pool = S(pool);
+	CMD(cms_place, CMS_PLACE, m);
+}
+
+void *fuzz_cmd_failover_begin(const char *pool, bool planned, bool forced,
+			      size_t *len)
+{
+	Poolpair__CmdFailoverBegin m = POOLPAIR__CMD_FAILOVER_BEGIN__INIT;
+
+	m.pool = S(pool);
+	m.planned = planned;
+	m.forced = forced;
+	m.data_at_risk_records = 3;
+	m.data_at_risk_bytes = 4096;
+	m.data_at_risk_ms = 250;
+	m.reason = S("pool down");
+	m.takeover_data_seq = 41;
+	m.takeover_content_seq = 7;
+	CMD(failover_begin, FAILOVER_BEGIN, m);
+}
+
+void *fuzz_cmd_failover_complete(const char *pool, size_t *len)
+{
+	Poolpair__CmdFailoverComplete m = POOLPAIR__CMD_FAILOVER_COMPLETE__INIT;
+
+	m.pool = S(pool);
+	m.takeover_data_seq = 42;
+	m.takeover_content_seq = 8;
+	CMD(failover_complete, FAILOVER_COMPLETE, m);
+}
+
+void *fuzz_cmd_failover_abort(const char *pool, size_t *len)
+{
+	Poolpair__CmdFailoverAbort m = POOLPAIR__CMD_FAILOVER_ABORT__INIT;
+
+	m.pool = S(pool);
+	m.reason = S("drain timed out");
+	CMD(failover_abort, FAILOVER_ABORT, m);
+}
+
+void *fuzz_cmd_pool_recovering(const char *pool, size_t *len)
+{
+	Poolpair__CmdPoolRecovering m = POOLPAIR__CMD_POOL_RECOVERING__INIT;
+
+	m.pool = S(pool);
+	CMD(pool_recovering, POOL_RECOVERING, m);
+}
+
+void *fuzz_cmd_failback_begin(const char *pool, bool forced, size_t *len)
+{
+	Poolpair__CmdFailbackBegin m = POOLPAIR__CMD_FAILBACK_BEGIN__INIT;
+
+	m.pool = S(pool);
+	m.forced = forced;
+	CMD(failback_begin, FAILBACK_BEGIN, m);
+}
+
+void *fuzz_cmd_failback_complete(const char *pool, size_t *len)
+{
+	Poolpair__CmdFailbackComplete m = POOLPAIR__CMD_FAILBACK_COMPLETE__INIT;
+
+	m.pool = S(pool);
+	CMD(failback_complete, FAILBACK_COMPLETE, m);
+}
+
+void *fuzz_cmd_failback_abort(const char *pool, size_t *len)
+{
+	Poolpair__CmdFailbackAbort m = POOLPAIR__CMD_FAILBACK_ABORT__INIT;
+
+	m.pool = S(pool);
+	m.reason = S("resync failed");
+	CMD(failback_abort, FAILBACK_ABORT, m);
+}
+
+void *fuzz_cmd_cms_failover(bool forced, size_t *len)
+{
+	Poolpair__CmdCmsFailover m = POOLPAIR__CMD_CMS_FAILOVER__INIT;
+
+	m.forced = forced;
+	CMD(cms_failover, CMS_FAILOVER, m);
+}
+
+void *fuzz_cmd_record_event(const char *what, bool ok, size_t *len)
+{
+	Poolpair__CmdRecordEvent m = POOLPAIR__CMD_RECORD_EVENT__INIT;
+
+	m.what = S(what);
+	m.ok = ok;
+	m.detail = S(ok ? "" : "fence_command exited with 1");
+	CMD(record_event, RECORD_EVENT, m);
+}
+
+void *fuzz_cmd_topology(void *const *steps, const size_t *lens, size_t n,
+			size_t *len)
+{
+	Poolpair__CmdTopology m = POOLPAIR__CMD_TOPOLOGY__INIT;
+	Poolpair__Command **dec = xmalloc(n * sizeof *dec);
+	Poolpair__Command c = POOLPAIR__COMMAND__INIT;
+	void *buf;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dec[i] = poolpair__command__unpack(NULL, lens[i], steps[i]);
+		if (dec[i] == NULL) {
+			fputs("fuzz: a topology step does not decode\n", stderr);
+			abort();
+		}
+	}
+	m.n_steps = n;
+	m.steps = dec;
+	c.op_case = POOLPAIR__COMMAND__OP_TOPOLOGY;
+	c.topology = &m;
+	buf = pack(&c, len);
+	for (i = 0; i < n; i++) {
+		poolpair__command__free_unpacked(dec[i], NULL);
+	}
+	free(dec);
+	return buf;
+}
+
+/* Apply buf (owned: freed here) to f; abort unless it is accepted. */
+static void must(struct fsm *f, void *buf, size_t len, const char *what)
+{
+	struct fsm_result res;
+
+	if (fsm_apply(f, buf, len, &res) != FSM_OK) {
+		fprintf(stderr, "fuzz: populate: %s refused: %s: %s\n", what,
+			fsm_code_name(res.code), res.reason);
+		abort();
+	}
+	free(buf);
+}
+
+void fuzz_state_populate(struct fsm *f)
+{
+	static const char *const sites[] = {"east", "west", "north", "south"};
+	size_t len;
+	size_t i;
+
+	for (i = 0; i < sizeof sites / sizeof sites[0]; i++) {
+		must(f, fuzz_cmd_add_site(sites[i], &len), len, "add_site");
+	}
+	must(f, fuzz_cmd_add_pool("pool-east", "east", "enterprise", "physical",
+				  "windows-2019", 10000, &len),
+	     len, "add_pool");
+	must(f, fuzz_cmd_add_pool("pool-west", "west", "enterprise", "physical",
+				  "windows-2019", 10000, &len),
+	     len, "add_pool");
+	must(f, fuzz_cmd_add_pool("pool-std-e", "east", "standard", "virtual",
+				  "windows-2016", 2000, &len),
+	     len, "add_pool");
+	must(f, fuzz_cmd_add_pool("pool-south", "south", "standard", "virtual",
+				  "windows-2016", 2000, &len),
+	     len, "add_pool");
+	must(f, fuzz_cmd_add_pool("pool-lone", "north", "enterprise", "virtual",
+				  "windows-2022", 0, &len),
+	     len, "add_pool");
+	must(f, fuzz_cmd_register_member(1, "east-1", "east", "pool-east", &len),
+	     len, "register_member");
+	must(f, fuzz_cmd_register_member(2, "west-1", "west", "pool-west", &len),
+	     len, "register_member");
+	must(f, fuzz_cmd_register_member(3, "witness-1", "north", "", &len), len,
+	     "register_member");
+	must(f, fuzz_cmd_pair("pool-east", "pool-west", false, &len), len,
+	     "pair");
+	must(f, fuzz_cmd_pair("pool-std-e", "pool-south", false, &len), len,
+	     "pair");
+	must(f, fuzz_cmd_add_sba("sba-east", "east", "pool-east", &len), len,
+	     "add_sba");
+	must(f, fuzz_cmd_cms_place("pool-east", &len), len, "cms_place");
+	must(f, fuzz_cmd_set_policy("auto", 2000, 30000, false, &len), len,
+	     "set_policy");
+	must(f, fuzz_cmd_failover_begin("pool-std-e", false, false, &len), len,
+	     "failover_begin");
+	must(f, fuzz_cmd_pool_recovering("pool-std-e", &len), len,
+	     "pool_recovering");
+}
+
+void fuzz_seed_commands(void (*emit)(void *arg, const char *name,
+				     const void *buf, size_t len),
+			void *arg)
+{
+	void *steps[3];
+	size_t lens[3];
+	void *b;
+	size_t len;
+
+#define EMIT(name, call)                                                       \
+	do {                                                                   \
+		b = (call);                                                    \
+		emit(arg, name, b, len);                                       \
+		free(b);                                                       \
+	} while (0)
+
+	EMIT("add_site", fuzz_cmd_add_site("central", &len));
+	EMIT("remove_site", fuzz_cmd_remove_site("south", &len));
+	EMIT("add_pool", fuzz_cmd_add_pool("pool-new", "west", "standard",
+					   "virtual", "windows-2016", 500,
+					   &len));
+	EMIT("remove_pool", fuzz_cmd_remove_pool("pool-lone", &len));
+	EMIT("pair", fuzz_cmd_pair("pool-lone", "pool-east", true, &len));
+	EMIT("unpair", fuzz_cmd_unpair("pool-east", &len));
+	EMIT("add_sba", fuzz_cmd_add_sba("sba-west", "west", "pool-west", &len));
+	EMIT("remove_sba", fuzz_cmd_remove_sba("sba-east", &len));
+	EMIT("register_member",
+	     fuzz_cmd_register_member(4, "west-2", "west", "pool-west", &len));
+	EMIT("remove_member", fuzz_cmd_remove_member(3, &len));
+	EMIT("set_policy", fuzz_cmd_set_policy("manual", 500, 1000, true, &len));
+	EMIT("cms_place", fuzz_cmd_cms_place("pool-west", &len));
+	EMIT("failover_begin",
+	     fuzz_cmd_failover_begin("pool-east", true, false, &len));
+	EMIT("failover_disaster",
+	     fuzz_cmd_failover_begin("pool-west", false, true, &len));
+	EMIT("failover_complete", fuzz_cmd_failover_complete("pool-east", &len));
+	EMIT("failover_abort", fuzz_cmd_failover_abort("pool-east", &len));
+	EMIT("pool_recovering", fuzz_cmd_pool_recovering("pool-std-e", &len));
+	EMIT("failback_begin", fuzz_cmd_failback_begin("pool-std-e", false, &len));
+	EMIT("failback_complete",
+	     fuzz_cmd_failback_complete("pool-std-e", &len));
+	EMIT("failback_abort", fuzz_cmd_failback_abort("pool-std-e", &len));
+	EMIT("cms_failover", fuzz_cmd_cms_failover(false, &len));
+	EMIT("record_event", fuzz_cmd_record_event("fence pool-east", false, &len));
+
+	steps[0] = fuzz_cmd_add_site("central", &lens[0]);
+	steps[1] = fuzz_cmd_add_pool("pool-c", "central", "enterprise",
+				     "virtual", "windows-2022", 100, &lens[1]);
+	steps[2] = fuzz_cmd_pair("pool-c", "pool-lone", false, &lens[2]);
+	EMIT("topology", fuzz_cmd_topology(steps, lens, 3, &len));
+	free(steps[0]);
+	free(steps[1]);
+	free(steps[2]);
+#undef EMIT
+}

@@ -1,0 +1,71 @@
+/* fuzz_cmd: encoded poolpair.Command values and a populated FSM state,
+ * shared by the consensus and request fuzz targets and the seed corpus
+ * generator.
+ *
+ * Every builder returns a malloc()ed buffer the caller owns and frees with
+ * free(), its length in *len; it aborts when out of memory (a fuzz harness
+ * has nothing better to do). Strings are borrowed for the call. */
+#ifndef POOLPAIR_FUZZ_CMD_H
+#define POOLPAIR_FUZZ_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/fsm.h"
+
+#define FUZZ_TIME_MS 1764150000000ull /* time_ms of every built command */
+
+/* Commands, one builder per op of proto/control.proto. */
+void *fuzz_cmd_add_site(const char *name, size_t *len);
+void *fuzz_cmd_remove_site(const char *name, size_t *len);
+void *fuzz_cmd_add_pool(const char *name, const char *site,
+			const char *edition, const char *kind, const char *os,
+			uint32_t capacity, size_t *len);
+void *fuzz_cmd_remove_pool(const char *name, size_t *len);
+void *fuzz_cmd_pair(const char *a, const char *b, bool force, size_t *len);
+void *fuzz_cmd_unpair(const char *pool, size_t *len);
+void *fuzz_cmd_add_sba(const char *name, const char *site,
+		       const char *backup_pool, size_t *len);
+void *fuzz_cmd_remove_sba(const char *name, size_t *len);
+void *fuzz_cmd_register_member(uint64_t id, const char *name,
+			       const char *site, const char *pool,
+			       size_t *len);
+void *fuzz_cmd_remove_member(uint64_t id, size_t *len);
+void *fuzz_cmd_set_policy(const char *failover, uint32_t max_lag_ms,
+			  uint32_t cooldown_ms, bool merge, size_t *len);
+void *fuzz_cmd_cms_place(const char *pool, size_t *len);
+void *fuzz_cmd_failover_begin(const char *pool, bool planned, bool forced,
+			      size_t *len);
+void *fuzz_cmd_failover_complete(const char *pool, size_t *len);
+void *fuzz_cmd_failover_abort(const char *pool, size_t *len);
+void *fuzz_cmd_pool_recovering(const char *pool, size_t *len);
+void *fuzz_cmd_failback_begin(const char *pool, bool forced, size_t *len);
+void *fuzz_cmd_failback_complete(const char *pool, size_t *len);
+void *fuzz_cmd_failback_abort(const char *pool, size_t *len);
+void *fuzz_cmd_cms_failover(bool forced, size_t *len);
+void *fuzz_cmd_record_event(const char *what, bool ok, size_t *len);
+
+/* A topology command whose steps are the n encoded commands at steps
+ * (each steps[i] of lens[i] bytes, borrowed). Aborts when a step does not
+ * decode. */
+void *fuzz_cmd_topology(void *const *steps, const size_t *lens, size_t n,
+			size_t *len);
+
+/* Fill f (fsm_init() first) with a small deployment: sites east, west,
+ * north and south; members 1 (east-1, pool-east), 2 (west-1, pool-west)
+ * and 3 (witness-1 at north); pools pool-east and pool-west (paired),
+ * pool-std-e and pool-south (paired; pool-std-e failed over, owned by
+ * pool-south, recovering), pool-lone (unpaired); SBA sba-east backed up by
+ * pool-east; the CMS on pool-east; policy auto. Aborts if a command of
+ * the script is refused: the fuzz targets rely on that state. */
+void fuzz_state_populate(struct fsm *f);
+
+/* Calls emit once per seed command (each valid or near-valid against the
+ * populated state, covering every op) with a short name. buf is borrowed
+ * for the call. */
+void fuzz_seed_commands(void (*emit)(void *arg, const char *name,
+				     const void *buf, size_t len),
+			void *arg);
+
+#endif /* POOLPAIR_FUZZ_CMD_H */

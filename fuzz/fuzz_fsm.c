@@ -1,0 +1,227 @@
+/* fuzz_fsm: arbitrary Raft commands applied to a state that already holds
+ * sites, members, pools, pairs, an SBA, the CMS and a failed-over pool.
+ *
+ * Input: up to FSM_FUZZ_MAX_CMDS commands, each a u16 little-endian length
+ * then that many bytes (the last one takes what is left when the length
+ * runs past the end). Properties checked:
+ *   - the bounded pre-scan (fsm_scan_command) of the whole input returns
+ *     a known result and borrows `who` from inside the input;
+ *   - every command gives a known code, res->code equal to the return, a
+ *     terminated reason, exactly one new history entry holding that code;
+ *   - a refused command changes nothing but the history;
+ *   - the state stays within its capacities, every name terminated;
+ *   - fsm_snapshot -> fsm_restore -> fsm_snapshot is byte-identical;
+ *   - fsm_failover_check of each pool answers what fsm_apply of a
+ *     failover_begin of it answers. */
+#include <stddef.h>
+#include <string.h>
+
+#include "consensus/fsm.h"
+#include "consensus/fsm_internal.h"
+#include "fuzz/fuzz_cmd.h"
+#include "fuzz/fuzz_util.h"
+
+#define FSM_FUZZ_MAX_CMDS 16
+
+static struct fsm base;
+static int base_ready;
+
+/* Whether a and b hold the same topology, CMS and policy (everything but
+ * the history). Elements are compared as bytes: a refused command must not
+ * have written to them at all. */
+static int same_but_history(const struct fsm *a, const struct fsm *b)
+{
+	return a->n_sites == b->n_sites && a->n_members == b->n_members &&
+	       a->n_pools == b->n_pools && a->n_sbas == b->n_sbas &&
+	       memcmp(a->sites, b->sites, sizeof a->sites) == 0 &&
+	       memcmp(a->members, b->members, sizeof a->members) == 0 &&
+	       memcmp(a->pools, b->pools, sizeof a->pools) == 0 &&
+	       memcmp(a->sbas, b->sbas, sizeof a->sbas) == 0 &&
+	       memcmp(a->cms_active, b->cms_active, sizeof a->cms_active) ==
+		   0 &&
+	       a->cms_epoch == b->cms_epoch &&
+	       memcmp(&a->policy, &b->policy, sizeof a->policy) == 0;
+}
+
+static void check_bounds(const struct fsm *f)
+{
+	unsigned i;
+
+	FUZZ_CHECK(f->n_sites <= FSM_MAX_SITES, "n_sites %u", f->n_sites);
+	FUZZ_CHECK(f->n_members <= FSM_MAX_MEMBERS, "n_members %u",
+		   f->n_members);
+	FUZZ_CHECK(f->n_pools <= FSM_MAX_POOLS, "n_pools %u", f->n_pools);
+	FUZZ_CHECK(f->n_sbas <= FSM_MAX_SBAS, "n_sbas %u", f->n_sbas);
+	for (i = 0; i < f->n_sites; i++) {
+		FUZZ_CHECK(fuzz_terminated(f->sites[i].name, FSM_NAME_LEN),
+			   "site %u name", i);
+	}
+	for (i = 0; i < f->n_pools; i++) {
+		const struct fsm_pool *p = &f->pools[i];
+
+		FUZZ_CHECK(fuzz_terminated(p->name, FSM_NAME_LEN) &&
+			       fuzz_terminated(p->pair, FSM_NAME_LEN) &&
+			       fuzz_terminated(p->owner, FSM_NAME_LEN) &&
+			       fuzz_terminated(p->unsupported_reason,
+					       FSM_REASON_LEN) &&
+			       fuzz_terminated(p->last_failover_reason,
+					       FSM_REASON_LEN),
+			   "pool %u strings", i);
+		FUZZ_CHECK(p->state >= FSM_STATE_NORMAL &&
+			       p->state <= FSM_STATE_FAILING_BACK,
+			   "pool %s state %d", p->name, p->state);
+		FUZZ_CHECK(p->pair[0] == '\0' ||
+			       fsm_pool_find(f, p->pair) != NULL,
+			   "pool %s paired with unknown %s", p->name, p->pair);
+	}
+	for (i = 0; i < f->n_members; i++) {
+		FUZZ_CHECK(fuzz_terminated(f->members[i].name, FSM_NAME_LEN) &&
+			       fuzz_terminated(f->members[i].raft_address,
+					       FSM_ADDR_LEN),
+			   "member %u strings", i);
+	}
+	FUZZ_CHECK(fuzz_terminated(f->cms_active, FSM_NAME_LEN), "cms_active");
+}
+
+static void check_round_trip(const struct fsm *f)
+{
+	static struct fsm g;
+	void *s1, *s2;
+	size_t l1, l2;
+
+	FUZZ_CHECK(fsm_snapshot(f, &s1, &l1) == 0, "fsm_snapshot failed");
+	fsm_init(&g);
+	FUZZ_CHECK(fsm_restore(&g, s1, l1) == 0,
+		   "fsm_restore refused the snapshot of a live state");
+	FUZZ_CHECK(fsm_snapshot(&g, &s2, &l2) == 0, "fsm_snapshot failed");
+	FUZZ_CHECK(l1 == l2 && memcmp(s1, s2, l1) == 0,
+		   "snapshot of the restored state differs (%zu vs %zu bytes)",
+		   l1, l2);
+	free(s1);
+	free(s2);
+}
+
+/* fsm_failover_check must answer what fsm_apply answers. */
+static void check_what_if(const struct fsm *f)
+{
+	static struct fsm g;
+	unsigned i;
+	int planned;
+
+	for (i = 0; i < f->n_pools; i++) {
+		for (planned = 0; planned <= 1; planned++) {
+			struct fsm_result r1, r2;
+			bool moves = false;
+			void *cmd;
+			size_t len;
+			int c1, c2;
+
+			c1 = fsm_failover_check(f, f->pools[i].name, planned,
+						&r1, &moves);
+			memcpy(&g, f, sizeof g);
+			cmd = fuzz_cmd_failover_begin(f->pools[i].name, planned,
+						      false, &len);
+			c2 = fsm_apply(&g, cmd, len, &r2);
+			free(cmd);
+			FUZZ_CHECK(c1 == c2,
+				   "failover check of %s (planned %d) says %s, "
+				   "apply says %s (%s)",
+				   f->pools[i].name, planned, fsm_code_name(c1),
+				   fsm_code_name(c2), r2.reason);
+			FUZZ_CHECK(c1 == FSM_OK || strcmp(r1.reason, r2.reason) == 0,
+				   "failover check reason '%s', apply '%s'",
+				   r1.reason, r2.reason);
+			FUZZ_CHECK(!moves || c1 == FSM_OK,
+				   "cms_moves set on a refusal");
+		}
+	}
+}
+
+static void apply_one(struct fsm *f, const uint8_t *data, size_t len)
+{
+	static struct fsm before;
+	struct fsm_result res;
+	const struct fsm_history *h;
+	void *cmd = fuzz_dup(data, len);
+	int code;
+
+	/* everything but the history ring is compared afterwards */
+	memcpy(&before, f, offsetof(struct fsm, history));
+	before.decisions = f->decisions;
+	memset(&res, 0xa5, sizeof res);
+	code = fsm_apply(f, cmd, len, &res);
+	free(cmd);
+	FUZZ_CHECK(code >= 0 && code < FSM_CODE_COUNT, "code %d", code);
+	FUZZ_CHECK(code == res.code, "returned %d, res.code %d", code,
+		   res.code);
+	FUZZ_CHECK(fuzz_terminated(res.reason, sizeof res.reason),
+		   "reason not terminated");
+	FUZZ_CHECK(f->decisions == before.decisions + 1,
+		   "decisions %llu after %llu",
+		   (unsigned long long)f->decisions,
+		   (unsigned long long)before.decisions);
+	FUZZ_CHECK(res.seq == f->decisions, "res.seq %llu",
+		   (unsigned long long)res.seq);
+	h = fsm_history_get(f, res.seq);
+	FUZZ_CHECK(h != NULL && h->code == code &&
+		       fuzz_terminated(h->who, FSM_WHO_LEN) &&
+		       fuzz_terminated(h->what, FSM_WHAT_LEN) &&
+		       fuzz_terminated(h->reason, FSM_REASON_LEN),
+		   "history entry of the decision");
+	FUZZ_CHECK(code == FSM_OK || same_but_history(&before, f),
+		   "refused command (%s: %s) changed the state",
+		   fsm_code_name(code), res.reason);
+	check_bounds(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct fsm f;
+	struct scan sc;
+	enum scan_result sr;
+	size_t pos = 0;
+	unsigned n = 0;
+
+	if (!base_ready) {
+		fsm_init(&base);
+		fuzz_state_populate(&base);
+		base_ready = 1;
+	}
+
+	/* the pre-scan on its own, over the whole input */
+	if (size > 0) {
+		uint8_t *copy = fuzz_dup(data, size);
+
+		memset(&sc, 0, sizeof sc);
+		sr = fsm_scan_command(copy, size, 0, &sc);
+		FUZZ_CHECK(sr == SCAN_OK || sr == SCAN_BROKEN || sr == SCAN_DEEP,
+			   "scan result %d", (int)sr);
+		FUZZ_CHECK(sc.who == NULL ||
+			       ((const uint8_t *)sc.who >= copy &&
+				sc.who_len <= size &&
+				(const uint8_t *)sc.who + sc.who_len <=
+				    copy + size),
+			   "scan borrowed who from outside the input");
+		free(copy);
+	}
+
+	memcpy(&f, &base, sizeof f);
+	while (pos < size && n < FSM_FUZZ_MAX_CMDS) {
+		size_t len;
+
+		if (size - pos < 2) {
+			break;
+		}
+		len = (size_t)data[pos] | (size_t)data[pos + 1] << 8;
+		pos += 2;
+		if (len > size - pos) {
+			len = size - pos;
+		}
+		apply_one(&f, data + pos, len);
+		pos += len;
+		n++;
+	}
+	check_round_trip(&f);
+	check_what_if(&f);
+	return 0;
+}
