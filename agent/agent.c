@@ -79,6 +79,9 @@ void agent_closed_one(struct agent *a)
 {
 	if (a->pending_closes == 0 && a->state == AGENT_CLOSING) {
 		agent_set_state(a, AGENT_CLOSED);
+		/* an async reload in flight releases it when it ends */
+		if (a->tls_on && !a->tls.reloading)
+			tls_ctx_close(&a->tls);
 		LOG_INFO(MOD, "stopped");
 	}
 }
@@ -134,6 +137,7 @@ static void close_all(struct agent *a)
 	node_close(&a->node, node_closed_cb);
 	close_handle(a, (uv_handle_t *)&a->sigterm);
 	close_handle(a, (uv_handle_t *)&a->sigint);
+	close_handle(a, (uv_handle_t *)&a->sighup);
 	close_handle(a, (uv_handle_t *)&a->watchdog);
 	close_handle(a, (uv_handle_t *)&a->stop_timer);
 }
@@ -189,6 +193,84 @@ static void on_signal(uv_signal_t *s, int signum)
 	agent_stop(a);
 }
 
+static void tls_reloaded(struct tls_ctx *c, int status, void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->state == AGENT_CLOSED) {
+		tls_ctx_close(c);
+		return;
+	}
+	if (status != 0) {
+		LOG_ERROR("tls",
+			  "reload failed, the current certificates stay in "
+			  "use: %s",
+			  c->errmsg);
+		return;
+	}
+	LOG_INFO("tls",
+		 "reloaded %s (CN=%s, role %s, generation %llu): new "
+		 "connections use it, open ones keep theirs",
+		 c->cert, c->identity, tls_role_name(c->role),
+		 (unsigned long long)c->generation);
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	struct agent *a = s->data;
+	int rv;
+
+	(void)signum;
+	if (!a->tls_on) {
+		LOG_INFO("tls", "SIGHUP: no [tls] section, nothing to reload");
+		return;
+	}
+	LOG_INFO("tls", "SIGHUP: reloading %s, %s and %s", a->tls.ca,
+		 a->tls.cert, a->tls.key);
+	rv = tls_ctx_reload_async(&a->tls, a->loop, tls_reloaded, a);
+	if (rv != 0)
+		LOG_WARN("tls", "SIGHUP: %s",
+			 rv == TLS_E_STATE ? "a reload is already running"
+					   : tls_strerror(rv));
+}
+
+static void raft_tls_log(void *arg, bool warn, const char *msg)
+{
+	(void)arg;
+	if (warn)
+		LOG_WARN("raft", "%s", msg);
+	else
+		LOG_INFO("raft", "%s", msg);
+}
+
+/* [tls]: the context every link uses. Its own certificate must say agent. */
+static int tls_setup(struct agent *a, const struct config *cfg)
+{
+	int rv;
+
+	if (cfg->tls_ca[0] == '\0')
+		return 0;
+	rv = tls_ctx_init(&a->tls, cfg->tls_ca, cfg->tls_cert, cfg->tls_key);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "tls: %s",
+			 a->tls.errmsg);
+		return rv;
+	}
+	if (a->tls.role != TLS_ROLE_AGENT) {
+		snprintf(a->errmsg, sizeof a->errmsg,
+			 "tls: cert %s has role %s; an agent needs role agent",
+			 cfg->tls_cert, tls_role_name(a->tls.role));
+		tls_ctx_close(&a->tls);
+		return TLS_E_CONFIG;
+	}
+	a->tls_on = true;
+	LOG_INFO("tls", "TLS 1.3 on raft links as %s (role agent)%s",
+		 a->tls.identity,
+		 cfg->tls_require ? "" : "; plain peers accepted (require = "
+					 "false)");
+	return 0;
+}
+
 static void on_watchdog(uv_timer_t *t)
 {
 	(void)t;
@@ -231,7 +313,16 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	fsm_init(&a->fsm);
 	metrics_init(&a->metrics);
 
+	rv = tls_setup(a, cfg);
+	if (rv != 0)
+		return rv;
 	to_node_config(cfg, &nc);
+	if (a->tls_on) {
+		nc.tls.ctx = &a->tls;
+		nc.tls.require = cfg->tls_require != 0;
+		nc.tls.log = raft_tls_log;
+		nc.tls.log_arg = a;
+	}
 	rv = recover_load(cfg->data_dir, &nc, a->recover_note,
 			  sizeof a->recover_note, a->errmsg, sizeof a->errmsg);
 	if (rv != 0)
@@ -282,6 +373,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 
 	uv_signal_init(loop, &a->sigterm);
 	uv_signal_init(loop, &a->sigint);
+	uv_signal_init(loop, &a->sighup);
+	a->sighup.data = a;
 	uv_timer_init(loop, &a->watchdog);
 	uv_timer_init(loop, &a->stop_timer);
 	a->stop_timer.data = a;
@@ -319,6 +412,7 @@ int agent_start(struct agent *a)
 	}
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
+	uv_signal_start(&a->sighup, on_sighup, SIGHUP);
 	a->watchdog_usec = notify_watchdog_usec();
 	if (a->watchdog_usec > 0)
 		uv_timer_start(&a->watchdog, on_watchdog, 0,

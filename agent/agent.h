@@ -19,6 +19,7 @@
 #include "agent/metrics.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
+#include "tls/tls.h"
 
 enum agent_state {
 	AGENT_INIT,
@@ -40,6 +41,9 @@ struct agent {
 	struct metrics metrics;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
+	uv_signal_t sighup;     /* reload the [tls] files */
+	struct tls_ctx tls;     /* [tls]: shared by every link; tls_on */
+	bool tls_on;
 	uv_timer_t watchdog;
 	uv_timer_t stop_timer;  /* bounds the leadership transfer at stop */
 	uint64_t watchdog_usec; /* 0: not under a systemd watchdog */

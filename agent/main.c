@@ -11,6 +11,31 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "tls/tls.h"
+
+/* --check: the [tls] files must make a context with role agent. */
+static int check_tls(const struct config *cfg)
+{
+	struct tls_ctx tls;
+	int ok;
+
+	if (cfg->tls_ca[0] == '\0')
+		return 0;
+	if (tls_ctx_init(&tls, cfg->tls_ca, cfg->tls_cert, cfg->tls_key) !=
+	    0) {
+		fprintf(stderr, "poolpaird: %s: [tls] %s\n", cfg->path,
+			tls.errmsg);
+		return -1;
+	}
+	ok = tls.role == TLS_ROLE_AGENT;
+	if (!ok)
+		fprintf(stderr,
+			"poolpaird: %s: [tls] cert %s has role %s; an agent "
+			"needs role agent\n",
+			cfg->path, cfg->tls_cert, tls_role_name(tls.role));
+	tls_ctx_close(&tls);
+	return ok ? 0 : -1;
+}
 
 static void usage(FILE *f)
 {
@@ -18,8 +43,9 @@ static void usage(FILE *f)
 		   "\n"
 		   "  -c, --config FILE  agent configuration (INI, see "
 		   "poolpaird.conf(5))\n"
-		   "  -n, --check        validate the configuration and exit "
-		   "(0 valid, 1 not)\n"
+		   "  -n, --check        validate the configuration (and the "
+		   "[tls] files) and exit\n"
+		   "                     (0 valid, 1 not)\n"
 		   "  -h, --help         this text\n"
 		   "  -V, --version      print the version\n");
 }
@@ -69,6 +95,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		if (check_tls(&cfg) != 0)
+			return 1;
 		printf("%s: ok\n", path);
 		return 0;
 	}

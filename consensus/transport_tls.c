@@ -372,7 +372,7 @@ static void on_pipe_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	rv = tls_conn_write(&l->conn, &out, 1, on_conn_written, NULL);
 	free(buf->base);
 	if (rv != 0) {
-		tlog(l->tr, true, "raft: link %s: write: %s", link_peer(l),
+		tlog(l->tr, true, "link %s: write: %s", link_peer(l),
 		     tls_strerror(rv));
 		link_close(l);
 		return;
@@ -443,7 +443,7 @@ static void in_hand_over(struct link *l, const char *rest, size_t nrest)
 		put64(ack, 1);
 		rv = tls_conn_write(&l->conn, &b, 1, NULL, NULL);
 		if (rv != 0) {
-			tlog(tr, true, "raft: refused %s: ack: %s",
+			tlog(tr, true, "refused %s: ack: %s",
 			     link_peer(l), tls_strerror(rv));
 			link_close(l);
 			return;
@@ -451,7 +451,7 @@ static void in_hand_over(struct link *l, const char *rest, size_t nrest)
 	}
 	rv = bridge_open(l, &theirs);
 	if (rv != 0) {
-		tlog(tr, true, "raft: refused %s: socketpair: %s",
+		tlog(tr, true, "refused %s: socketpair: %s",
 		     link_peer(l), uv_strerror(rv));
 		link_close(l);
 		return;
@@ -461,7 +461,7 @@ static void in_hand_over(struct link *l, const char *rest, size_t nrest)
 		link_close(l);
 		return;
 	}
-	tlog(tr, false, "raft: link from %s (id %llu, %s, CN=%s) up",
+	tlog(tr, false, "link from %s (id %llu, %s, CN=%s) up",
 	     link_peer(l), (unsigned long long)l->peer_id,
 	     l->conn.state == TLS_CONN_PLAIN ? "plain" : "tls",
 	     l->conn.state == TLS_CONN_PLAIN ? "-" : l->conn.peer_identity);
@@ -489,7 +489,7 @@ static void in_feed(struct link *l, const char *data, size_t n)
 			if (proto != HELLO_PROTOCOL || len == 0 ||
 			    len > HELLO_ADDR_MAX) {
 				tlog(l->tr, true,
-				     "raft: refused %s: bad raft handshake",
+				     "refused %s: bad raft handshake",
 				     link_peer(l));
 				link_close(l);
 				return;
@@ -515,14 +515,14 @@ static void on_in_handshake(struct tls_conn *c, int status)
 	struct link *l = c->data;
 
 	if (status != 0) {
-		tlog(l->tr, true, "raft: refused %s: %s", link_peer(l),
+		tlog(l->tr, true, "refused %s: %s", link_peer(l),
 		     c->errmsg);
 		link_close(l);
 		return;
 	}
 	if (c->state == TLS_CONN_PLAIN)
 		tlog(l->tr, true,
-		     "raft: accepting a plain connection from %s "
+		     "accepting a plain connection from %s "
 		     "([tls] require = false)",
 		     link_peer(l));
 	l->state = LINK_HELLO;
@@ -545,7 +545,7 @@ static void on_accept(uv_stream_t *server, int status)
 	rv = tls_conn_init(&l->conn, tr->loop, tr->cfg.ctx, TLS_SERVER,
 			   TLS_ROLE_AGENT);
 	if (rv != 0) {
-		tlog(tr, true, "raft: accept: %s", l->conn.errmsg);
+		tlog(tr, true, "accept: %s", l->conn.errmsg);
 		link_close(l);
 		return;
 	}
@@ -558,7 +558,7 @@ static void on_accept(uv_stream_t *server, int status)
 	if (rv == 0)
 		rv = tls_conn_start(&l->conn, on_in_handshake, on_link_read);
 	if (rv != 0) {
-		tlog(tr, true, "raft: accept: %s", uv_strerror(rv));
+		tlog(tr, true, "accept: %s", uv_strerror(rv));
 		link_close(l);
 	}
 }
@@ -574,7 +574,7 @@ static void out_hand_over(struct link *l, const char *rest, size_t nrest)
 
 	rv = bridge_open(l, &theirs);
 	if (rv != 0) {
-		tlog(l->tr, true, "raft: connect %s: socketpair: %s",
+		tlog(l->tr, true, "connect %s: socketpair: %s",
 		     l->peer_address, uv_strerror(rv));
 		link_close(l);
 		return;
@@ -586,7 +586,7 @@ static void out_hand_over(struct link *l, const char *rest, size_t nrest)
 	}
 	l->req = NULL;
 	l->req_cb = NULL;
-	tlog(l->tr, false, "raft: link to %s (id %llu, CN=%s) up",
+	tlog(l->tr, false, "link to %s (id %llu, CN=%s) up",
 	     l->peer_address, (unsigned long long)l->peer_id,
 	     l->conn.peer_identity);
 	cb(req, theirs, 0);
@@ -606,7 +606,7 @@ static void out_feed(struct link *l, const char *data, size_t n)
 		if (l->have < HELLO_ACK)
 			return;
 		if (get64(l->hello) != 1) {
-			tlog(l->tr, true, "raft: connect %s: peer refused us",
+			tlog(l->tr, true, "connect %s: peer refused us",
 			     l->peer_address);
 			link_close(l);
 			return;
@@ -624,7 +624,7 @@ static void on_link_read(struct tls_conn *c, ssize_t n, const char *data)
 
 	if (n < 0) {
 		if (l->state == LINK_HELLO)
-			tlog(l->tr, true, "raft: %s %s: %s",
+			tlog(l->tr, true, "%s %s: %s",
 			     l->dir == LINK_OUT ? "connect" : "refused",
 			     link_peer(l),
 			     n == TLS_E_EOF && l->dir == LINK_OUT
@@ -632,7 +632,7 @@ static void on_link_read(struct tls_conn *c, ssize_t n, const char *data)
 				   "accepting us"
 				 : c->errmsg);
 		else if (l->state == LINK_BRIDGE && n != TLS_E_EOF)
-			tlog(l->tr, true, "raft: link %s: %s", link_peer(l),
+			tlog(l->tr, true, "link %s: %s", link_peer(l),
 			     c->errmsg);
 		link_close(l);
 		return;
@@ -653,7 +653,7 @@ static void on_out_handshake(struct tls_conn *c, int status)
 	int rv;
 
 	if (status != 0) {
-		tlog(tr, true, "raft: connect %s: %s", l->peer_address,
+		tlog(tr, true, "connect %s: %s", l->peer_address,
 		     c->errmsg);
 		link_close(l);
 		return;
@@ -667,7 +667,7 @@ static void on_out_handshake(struct tls_conn *c, int status)
 	b = uv_buf_init((char *)hello, (unsigned)(HELLO_PREAMBLE + alen));
 	rv = tls_conn_write(c, &b, 1, NULL, NULL);
 	if (rv != 0) {
-		tlog(tr, true, "raft: connect %s: %s", l->peer_address,
+		tlog(tr, true, "connect %s: %s", l->peer_address,
 		     tls_strerror(rv));
 		link_close(l);
 		return;
@@ -690,7 +690,7 @@ static void on_connected(uv_connect_t *req, int status)
 	l->state = LINK_TLS;
 	rv = tls_conn_start(&l->conn, on_out_handshake, on_link_read);
 	if (rv != 0) {
-		tlog(l->tr, true, "raft: connect %s: %s", l->peer_address,
+		tlog(l->tr, true, "connect %s: %s", l->peer_address,
 		     uv_strerror(rv));
 		link_close(l);
 	}
@@ -710,7 +710,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 		return;
 	}
 	if (status != 0 || res == NULL) {
-		tlog(tr, true, "raft: connect %s: resolve: %s",
+		tlog(tr, true, "connect %s: resolve: %s",
 		     l->peer_address, uv_strerror(status));
 		uv_freeaddrinfo(res);
 		link_close(l);
@@ -720,7 +720,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 	rv = tls_conn_init(&l->conn, tr->loop, tr->cfg.ctx, TLS_CLIENT,
 			   TLS_ROLE_AGENT);
 	if (rv != 0) {
-		tlog(tr, true, "raft: connect %s: %s", l->peer_address,
+		tlog(tr, true, "connect %s: %s", l->peer_address,
 		     l->conn.errmsg);
 		uv_freeaddrinfo(res);
 		link_close(l);

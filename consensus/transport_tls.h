@@ -18,7 +18,7 @@
  * logged); outgoing links always use TLS.
  *
  * Every refused or failed link is reported through the log callback with
- * the peer and the reason ("raft: refused 127.0.0.1:41234: peer certificate
+ * the peer and the reason ("refused 127.0.0.1:41234: peer certificate
  * from an unknown CA (CN=rogue)"). Loop thread only. */
 #ifndef POOLPAIR_TRANSPORT_TLS_H
 #define POOLPAIR_TRANSPORT_TLS_H

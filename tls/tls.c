@@ -157,10 +157,10 @@ static int cert_role(X509 *x, char *identity, size_t len)
 	return role;
 }
 
-/* The reason of the last OpenSSL error ("" when none); clears the queue. */
+/* The reason of the first queued OpenSSL error ("" when none); clears the queue. */
 static void ssl_reason(char *out, size_t len)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error(); /* the first: the root cause */
 
 	out[0] = '\0';
 	if (e != 0) {

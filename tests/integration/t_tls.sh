@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Raft over TLS 1.3 with mutual authentication: three agents with [tls] form
+# a cluster, elect a leader and commit decisions; a killed leader is
+# replaced; plain bytes on the raft port are refused; an agent whose
+# certificate comes from another CA cannot join (and says why, as do the
+# agents it knocks at); SIGHUP with renewed certificates keeps quorum, and a
+# reload of broken files keeps the old ones.
+source "$(dirname "$0")/lib.sh"
+
+CERT=$(cd "$(dirname "$0")/../.." && pwd)/scripts/poolpair-cert
+PKI=$IT_DIR/pki
+"$CERT" ca "$PKI/a" >/dev/null
+"$CERT" ca "$PKI/b" --cn "other CA" >/dev/null
+for n in east west witness; do "$CERT" issue "$PKI/a" "$n" --role agent >/dev/null; done
+"$CERT" issue "$PKI/b" rogue --role agent >/dev/null
+"$CERT" issue "$PKI/a" ops --role operator >/dev/null
+
+# tls_section NAME CA-DIR: the [tls] lines of an agent
+tls_section() {
+	printf '\n[tls]\nca = %s\ncert = %s\nkey = %s\n' "$PKI/a/ca.crt" \
+		"$PKI/$2/$1.crt" "$PKI/$2/$1.key"
+}
+
+boot=$(it_boot_list 1 2 3)
+agent east 1 east pool-east "$boot" ""
+agent west 2 west pool-west "$boot" ""
+agent witness 3 witness "" "$boot" ""
+for n in east west witness; do tls_section "$n" a >>"$IT_DIR/$n/poolpaird.conf"; done
+ALL=(east west witness)
+
+# --check reads the [tls] files too
+"$BUILD/poolpaird" --check -c "$IT_DIR/east/poolpaird.conf" >/dev/null || fail "--check refused a good [tls]"
+cp "$IT_DIR/east/poolpaird.conf" "$IT_DIR/bad-role.conf"
+sed -i "s|$PKI/a/east\.|$PKI/a/ops.|" "$IT_DIR/bad-role.conf"
+out=$("$BUILD/poolpaird" --check -c "$IT_DIR/bad-role.conf" 2>&1) && fail "--check accepted an operator certificate"
+assert_contains "$out" "has role operator; an agent needs role agent" "--check of an operator cert"
+
+start "${ALL[@]}"
+wait_leader 30 "${ALL[@]}"
+log "leader over tls: $LEADER"
+for n in "${ALL[@]}"; do
+	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft links as $n" "tls on at $n"
+done
+wait_until 20 'grep -q "link to 127.0.0.1:.* up" "$IT_DIR/$LEADER/log"'
+
+# a decision commits and all three agree on it
+ctl west pool add pool-east --site east --edition enterprise --kind physical --os windows-2019 >/dev/null
+wait_until 20 'agree_digest "${ALL[@]}"'
+for n in "${ALL[@]}"; do
+	assert_eq pool-east "$(sfield "$n" '[.pools[].name] | join(" ")')" "pool committed over tls, seen by $n"
+done
+
+# plain bytes on a raft port: refused with the reason in the log
+port=$(raft_port 1)
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'hello, not tls\n' >&3
+exec 3>&-
+wait_until 10 'grep -q "refused 127.0.0.1:[0-9]*: plain connection refused: not TLS" "$IT_DIR/east/log"'
+
+# an agent with a certificate of another CA (it knows our CA certificate,
+# as anyone may) knocks at the three: refused, and nothing changes
+agent rogue 4 rogue "" "$(it_boot_list 1 2 3 4)" ""
+tls_section rogue b >>"$IT_DIR/rogue/poolpaird.conf"
+start rogue
+wait_until 30 'grep -q "refused 127.0.0.1:[0-9]*: peer certificate from an unknown CA (CN=rogue)" "$IT_DIR/east/log" "$IT_DIR/west/log" "$IT_DIR/witness/log"'
+wait_until 20 'grep -q "peer refused our certificate: unknown CA" "$IT_DIR/rogue/log"'
+assert_eq 3 "$(sfield "$LEADER" '.cluster.members | length')" "members after the rogue tried"
+assert_eq "" "$(sfield "$LEADER" '.cluster.members[] | select(.id == 4) | .id')" "rogue not a member"
+pp_kill "$IT_DIR" rogue KILL
+wait_exit rogue 10
+
+# kill -9 the leader: the other two elect a new one over tls and commit
+old=$LEADER
+pp_kill "$IT_DIR" "$old" KILL
+wait_exit "$old" 10 || fail "$old still runs after SIGKILL"
+rest=()
+for n in "${ALL[@]}"; do [ "$n" == "$old" ] || rest+=("$n"); done
+wait_until 30 'l=$(agree_leader "${rest[@]}") && [ "$l" != "$old" ]'
+LEADER=$(agree_leader "${rest[@]}")
+log "new leader: $LEADER"
+ctl "${rest[0]}" pool add pool-west --site west --edition enterprise --kind physical --os windows-2019 >/dev/null
+wait_until 20 'agree_digest "${rest[@]}"'
+start "$old"
+wait_until 30 'agree_digest "${ALL[@]}"'
+
+# renewed certificates (same CA, new keys) and SIGHUP everywhere: quorum
+# holds, no election, and new links use the new files
+term=$(sfield "$LEADER" '.cluster.term')
+for n in "${ALL[@]}"; do "$CERT" issue "$PKI/a" "$n" --role agent >/dev/null; done
+for n in "${ALL[@]}"; do kill -HUP "$(pid_of "$n")"; done
+for n in "${ALL[@]}"; do
+	wait_until 10 'grep -q "tls: reloaded .*/$n.crt (CN=$n, role agent, generation 2)" "$IT_DIR/$n/log"'
+	alive "$n" || fail "$n died on SIGHUP"
+done
+before=$(decisions "$LEADER")
+ctl "$LEADER" site add after-reload >/dev/null
+wait_until 20 '[ "$(decisions "$LEADER")" -gt "$before" ] && agree_digest "${ALL[@]}"'
+assert_eq "$term" "$(sfield "$LEADER" '.cluster.term')" "term after SIGHUP (no election)"
+assert_eq "$LEADER" "$(leader_name "$LEADER")" "leader after SIGHUP"
+
+# a follower restarted after the renewal links up with its new certificate
+for f in "${ALL[@]}"; do [ "$f" != "$LEADER" ] && break; done
+pp_kill "$IT_DIR" "$f" KILL
+wait_exit "$f" 10
+n_up=$(grep -c "link from .* up" "$IT_DIR/$LEADER/log")
+start "$f"
+wait_until 30 '[ "$(grep -c "link from .* up" "$IT_DIR/$LEADER/log")" -gt "$n_up" ] && agree_digest "${ALL[@]}"'
+
+# broken files on reload: the error is logged, the old context stays
+echo garbage >"$PKI/a/$LEADER.crt"
+kill -HUP "$(pid_of "$LEADER")"
+wait_until 10 'grep -q "tls: reload failed, the current certificates stay in use: cert .*$LEADER.crt" "$IT_DIR/$LEADER/log"'
+alive "$LEADER" || fail "$LEADER died on a bad reload"
+before=$(decisions "$LEADER")
+ctl "$LEADER" site add after-bad-reload >/dev/null
+wait_until 20 '[ "$(decisions "$LEADER")" -gt "$before" ] && agree_digest "${ALL[@]}"'
+log "ok"
