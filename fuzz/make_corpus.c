@@ -268,6 +268,60 @@ static void batch_corpus(void)
 	free(p);
 }
 
+/* batch_dict: steps of kind, u16 length, bytes (see fuzz_batch_dict.c). */
+static void add_step(struct buf *b, uint8_t kind, const void *p, size_t len)
+{
+	add_u8(b, kind);
+	add_u16(b, (uint16_t)len);
+	add(b, p, len);
+}
+
+static void batch_dict_corpus(void)
+{
+	Poolpair__Repl__ChangeRecord recs[N_RECS];
+	const Poolpair__Repl__ChangeRecord *ptrs[N_RECS];
+	struct batch_dict sender;
+	struct buf rt = {0}, wr = {0};
+	unsigned i, k;
+
+	memset(big_value, 'b', sizeof big_value);
+	sample_records(recs);
+	for (k = 0; k < N_RECS; k++) {
+		ptrs[k] = &recs[k];
+	}
+	batch_dict_init(&sender);
+	for (i = 0; i < 4; i++) {
+		uint16_t flags;
+		size_t len;
+		void *p;
+
+		for (k = 0; k < N_RECS; k++) {
+			recs[k].seq += N_RECS;
+			recs[k].hlc += 1000;
+		}
+		p = pack_batch(recs, 4, &len);
+		add_step(&rt, 0, p, len);
+		free(p);
+		if (batch_encode_dict(ptrs, 4, &sender, &p, &len, &flags,
+				      NULL) != 0) {
+			fputs("make_corpus: batch_encode_dict failed\n", stderr);
+			exit(1);
+		}
+		/* kind odd: flags (kind >> 1) & 3; 7 is LZ4 | DICT */
+		add_step(&wr, flags != 0 ? 7 : 1, p, len);
+		free(p);
+	}
+	put("batch_dict", "records", rt.p, rt.len);
+	put("batch_dict", "wire", wr.p, wr.len);
+	add(&rt, wr.p, wr.len);
+	put("batch_dict", "both", rt.p, rt.len);
+	wr.p[0] = 128 + 7; /* a dictionary frame where the mode is off */
+	put("batch_dict", "wire-no-dict", wr.p, wr.len);
+	batch_dict_close(&sender);
+	free(rt.p);
+	free(wr.p);
+}
+
 /* ---- frames -------------------------------------------------------- */
 
 /* Append a frame with a correct header. */
@@ -589,6 +643,7 @@ int main(int argc, char **argv)
 		die(outdir);
 	}
 	batch_corpus();
+	batch_dict_corpus();
 	frame_corpus();
 	fsm_corpus();
 	request_corpus();
