@@ -43,9 +43,13 @@ def _summary(name, res):
                     res["lost"], res["failed_present"], res["outside_rpo"]))
     if name == "one-leader-per-term":
         return "%d terms in %d logs" % (res["terms"], res["log_files"])
-    v = res.get("violations", [])
-    return "%d violation%s" % (len(v), "" if len(v) == 1 else "s") if v \
-        else "ok"
+    n = res.get("violations_total", len(res.get("violations", [])))
+    if not n:
+        return "ok"
+    first = res["violations"][0].get("problem", "") if res.get(
+        "violations") else ""
+    return "%d violation%s%s" % (n, "" if n == 1 else "s",
+                                 ", first: " + first if first else "")
 
 
 def main(argv=None):

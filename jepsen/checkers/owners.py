@@ -183,7 +183,8 @@ class OwnerTimeline:
         return best
 
     def lanes(self, end):
-        """user set -> [(start, end, owner)] intervals of ownership."""
+        """user set -> [(start, end, owner, epoch or None)] intervals of
+        ownership (epoch: the first one seen in the interval)."""
         out = {}
         for us in self.user_sets():
             points = []
@@ -196,13 +197,16 @@ class OwnerTimeline:
             points.sort(key=lambda p: p[0])
             segs = []
             cur_owner, cur_epoch, cur_start = us, None, 0
+            start_epoch = None
             for t, e, owner in points:
                 if cur_epoch is not None and e <= cur_epoch:
                     continue
                 if owner != cur_owner:
-                    segs.append((cur_start, t, cur_owner))
-                    cur_start, cur_owner = t, owner
+                    segs.append((cur_start, t, cur_owner, start_epoch))
+                    cur_start, cur_owner, start_epoch = t, owner, e
+                elif start_epoch is None:
+                    start_epoch = e
                 cur_epoch = e
-            segs.append((cur_start, end, cur_owner))
+            segs.append((cur_start, end, cur_owner, start_epoch))
             out[us] = segs
         return out

@@ -4,7 +4,7 @@ and checker failures on one time axis."""
 import math
 from xml.sax.saxutils import escape, quoteattr
 
-from .owners import OwnerTimeline
+from .owners import OwnerTimeline, pool_of_node
 from .rto import faults
 from .run import INF, NS_PER_MS
 
@@ -109,7 +109,7 @@ def render(run, verdict=None):
     timeline = OwnerTimeline(run)
     lanes = timeline.lanes(end)
     pools = sorted(set(run.pools()) |
-                   {o for segs in lanes.values() for _, _, o in segs})
+                   {o for segs in lanes.values() for _, _, o, _ in segs})
     pool_colour = {p: POOL_COLOURS[i % len(POOL_COLOURS)]
                    for i, p in enumerate(pools)}
     fl = faults(run)
@@ -154,19 +154,45 @@ def render(run, verdict=None):
         y += LANE_H
     nem_bottom = y
 
-    # owner lanes
+    # owner lanes: the owner as the newest epoch seen says, and under it
+    # one strip per pool with a tick at every ok write that pool accepted
+    # (two pools ticking at once is what a broken fence looks like)
+    accepted = {}
+    for op in run.ops:
+        if op.f == "write" and op.type == "ok" and op.user_set is not None:
+            accepted.setdefault(op.user_set, []).append(op)
     y += 20
     svg.text(LEFT - 8, y - 4, "owner", anchor="end", weight="bold")
     for us, segs in sorted(lanes.items()):
         svg.text(LEFT - 8, y + 14, us, anchor="end")
-        for s, t, owner in segs:
+        for s, t, owner, epoch in segs:
+            name = owner if epoch is None else "%s (epoch %d)" % (owner,
+                                                                   epoch)
             svg.rect(x(s), y, x(t) - x(s), LANE_H - 4,
                      pool_colour.get(owner, "#999"), 0.85,
-                     title="%s owned by %s from %.2f s" % (us, owner, s / 1e9))
-            if x(t) - x(s) > 60:
+                     title="%s owned by %s from %.2f s" % (us, name, s / 1e9))
+            if x(t) - x(s) > 7 * len(name):
+                svg.text(x(s) + 3, y + 13, name, size=10, fill="#fff")
+            elif x(t) - x(s) > 60:
                 svg.text(x(s) + 3, y + 13, owner, size=10, fill="#fff")
-        y += LANE_H
-
+        y += LANE_H - 2
+        by_pool = {}
+        for op in accepted.get(us, []):
+            by_pool.setdefault(pool_of_node(run, op.node) or "?", []).append(
+                op)
+        for pool in sorted(by_pool):
+            svg.text(LEFT - 8, y + 6, "writes at %s" % pool, anchor="end",
+                     size=8, fill="#555")
+            col = pool_colour.get(pool, "#999")
+            last = None
+            for op in sorted(by_pool[pool], key=lambda o: o.ret):
+                px = x(op.ret)
+                if last is not None and px - last < 1.0:
+                    continue
+                svg.rect(px, y, 1.0, 6, col, 1.0)
+                last = px
+            y += 8
+        y += 6
     # write latency, log scale
     y += 16
     writes = [op for op in run.ops if op.f == "write"]
@@ -247,12 +273,28 @@ def render(run, verdict=None):
             svg.text(x(e["time"]) + 2, nem_bottom + 8, "heal", size=9,
                      fill="#2ca02c")
 
-    # checker failures
-    marks = _failure_marks(run, verdict)
-    for t, label in marks[:200]:
-        svg.line(x(t), nem_top, x(t), plot_bottom, "#d62728", 1.2, "4,3")
-    for i, (t, label) in enumerate(marks[:20]):
-        svg.text(x(t) + 2, plot_bottom + 14 + 11 * (i % 4), label, size=9,
+    # checker failures, marks closer than 6 px merged into one
+    marks = sorted(_failure_marks(run, verdict), key=lambda m: m[0])
+    groups = []
+    for t, label in marks:
+        px = x(t)
+        if groups and px - groups[-1][0] < 6:
+            groups[-1][2].add(label.split(" ")[0])
+            groups[-1][3] += 1
+        else:
+            groups.append([px, label, {label.split(" ")[0]}, 1])
+    labels = []
+    for px, label, names, n in groups:
+        svg.line(px, nem_top, px, plot_bottom, "#d62728", 1.2, "4,3")
+        if labels and px - labels[-1][0] < 90:
+            labels[-1][2].update(names)
+            labels[-1][3] += n
+        else:
+            labels.append([px, label, set(names), n])
+    for i, (px, label, names, n) in enumerate(labels[:24]):
+        text = label if n == 1 else "%s: %d ops" % ("+".join(sorted(names)),
+                                                    n)
+        svg.text(px + 2, plot_bottom + 14 + 11 * (i % 3), text, size=9,
                  fill="#d62728")
     y = plot_bottom + 60
 
