@@ -113,7 +113,27 @@ enough() {
 		[ "$(pcount 'client->server: truncate after [1-9]')" -ge 3 ] &&
 		[ "$(pcount 'duplicate a')" -ge 3 ]
 }
+# more writes meanwhile (settings of the users, one at a time), so that
+# records, not only acks and heartbeats, meet the damage
+trickle() {
+	local i=0
+	while [ ! -e "$IT_DIR/trickle.stop" ]; do
+		i=$((i % USERS + 1))
+		curl -s --max-time 5 -o /dev/null -w '%{http_code}\n' -XPUT \
+			"$E/v1/users/sip:m$i@example.com/settings" -d "{\"t\":$i}" >>"$IT_DIR/trickle.codes"
+		sleep 0.02
+	done
+}
+: >"$IT_DIR/trickle.codes"
+trickle &
+TRICKLE=$!
 wait_until 90 enough
+touch "$IT_DIR/trickle.stop"
+wait "$TRICKLE"
+TRICKLED=$(wc -l <"$IT_DIR/trickle.codes")
+assert_eq "$TRICKLED" "$(grep -c '^200$' "$IT_DIR/trickle.codes")" "settings written while mangling answered 200"
+RECORDS=$((2 * USERS + TRICKLED))
+ITEMS=$((2 * USERS + (TRICKLED < USERS ? TRICKLED : USERS))) # users, contacts, settings
 lag() { curl -s "$E/v1/backup" | jq '[.backup[] | select(.user_set == "pool-east" and .category == "user_data") | .lag_records] | add // 0'; }
 log "mangled: $(pcount flip) flips, $(pcount truncate) truncations, $(pcount duplicate) duplicates; lag now $(lag)"
 
@@ -124,14 +144,14 @@ expect_exit 0 ctl east --timeout 150 backup sync pool-east --wait 140
 assert_contains "$OUT" "lag 0" "backup sync"
 expect_exit 0 ctl east --json --timeout 150 backup verify pool-east --no-repair
 assert_json "$OUT" '.differences_total == 0 and .differences == [] and .buckets_differing == 0' "verify: no difference"
-assert_json "$OUT" ".equal_after == true and .complete == true and .items_owner == $((USERS * 2)) and .items_backup == $((USERS * 2))" "verify: equal copies"
+assert_json "$OUT" ".equal_after == true and .complete == true and .items_owner == $ITEMS and .items_backup == $ITEMS" "verify: equal copies"
 
 b=$(curl -s "$E/v1/backup")
-assert_json "$b" "[.backup[] | select(.user_set == \"pool-east\" and .category == \"user_data\")][0] | .head_seq == $((2 * USERS)) and .acked_seq == $((2 * USERS)) and .lag_records == 0" "east's head and acknowledged sequence"
+assert_json "$b" "[.backup[] | select(.user_set == \"pool-east\" and .category == \"user_data\")][0] | .head_seq == $RECORDS and .acked_seq == $RECORDS and .lag_records == 0" "east's head and acknowledged sequence"
 rx=$(curl -s "$W/v1/backup" | jq -c .received)
 log "west received: $rx"
 # each record applied exactly once; what came again was a duplicate
-assert_json "$rx" ".records_applied == $((2 * USERS))" "records applied at west"
+assert_json "$rx" ".records_applied == $RECORDS" "records applied at west"
 for i in 1 2 $((USERS / 3)) $((USERS / 2)) $((USERS - 1)) "$USERS"; do
 	e=$(curl -s "$E/v1/users/sip:m$i@example.com/contacts")
 	w=$(curl -s "$W/v1/users/sip:m$i@example.com/contacts")
