@@ -1,0 +1,453 @@
+/* Tests of consensus/transport_tls.c: the raft_uv_transport methods over
+ * real loopback connections, as raft_uv drives them (init, listen,
+ * connect, close), without a raft instance. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "consensus/transport_tls.h"
+
+#define CERT_TOOL "../../scripts/poolpair-cert"
+#define BIG (4u << 20) /* beyond the bridge's high-water mark */
+
+static char dir[256];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof dir, "/tmp/pp-test-transport-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	sh(CERT_TOOL " ca %s/a >/dev/null && " CERT_TOOL
+		     " ca %s/b >/dev/null",
+	   dir, dir);
+	sh(CERT_TOOL " issue %s/a n1 --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n2 --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", dir);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	sh("rm -rf %s", dir);
+	return 0;
+}
+
+static void ctx_load(struct tls_ctx *c, const char *ca, const char *name)
+{
+	char a[512], b[512], k[512];
+
+	snprintf(a, sizeof a, "%s/a/ca.crt", dir); /* everyone trusts a */
+	snprintf(b, sizeof b, "%s/%s/%s.crt", dir, ca, name);
+	snprintf(k, sizeof k, "%s/%s/%s.key", dir, ca, name);
+	(void)ca;
+	if (tls_ctx_init(c, a, b, k) != 0)
+		fail_msg("ctx %s: %s", name, c->errmsg);
+}
+
+/* A free loopback port (bound, then released). */
+static int free_port(void)
+{
+	uv_loop_t loop;
+	uv_tcp_t t;
+	struct sockaddr_in a;
+	struct sockaddr_storage ss;
+	int len = sizeof ss, port;
+
+	uv_loop_init(&loop);
+	uv_tcp_init(&loop, &t);
+	uv_ip4_addr("127.0.0.1", 0, &a);
+	assert_int_equal(uv_tcp_bind(&t, (struct sockaddr *)&a, 0), 0);
+	uv_tcp_getsockname(&t, (struct sockaddr *)&ss, &len);
+	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	return port;
+}
+
+/* ---- fixture ---- */
+
+struct fix {
+	uv_loop_t loop;
+	struct tls_ctx ctx_srv, ctx_cli;
+	struct raft_uv_transport srv, cli;
+	bool cli_plain; /* client is raft_uv_tcp */
+	char srv_addr[64];
+	char cli_addr[64];
+	char srv_log[2048];
+	char cli_log[2048];
+	/* accepted */
+	int accepted;
+	raft_id acc_id;
+	char acc_addr[64];
+	uv_stream_t *acc_stream;
+	/* connected */
+	struct raft_uv_connect creq;
+	int connect_status;
+	bool connected;
+	uv_stream_t *cli_stream;
+	/* transfer */
+	char *big;
+	size_t got;
+	bool got_mismatch;
+	uv_write_t wreq;
+	char echo[16];
+	size_t echo_got;
+	int closed_transports;
+	uv_timer_t guard;
+};
+
+static void logf_srv(void *arg, bool warn, const char *msg)
+{
+	struct fix *f = arg;
+	size_t n = strlen(f->srv_log);
+
+	(void)warn;
+	snprintf(f->srv_log + n, sizeof f->srv_log - n, "%s\n", msg);
+}
+
+static void logf_cli(void *arg, bool warn, const char *msg)
+{
+	struct fix *f = arg;
+	size_t n = strlen(f->cli_log);
+
+	(void)warn;
+	snprintf(f->cli_log + n, sizeof f->cli_log - n, "%s\n", msg);
+}
+
+static void on_guard(uv_timer_t *t)
+{
+	(void)t;
+	fail_msg("test timed out");
+}
+
+static void on_accept(struct raft_uv_transport *t, raft_id id,
+		      const char *address, uv_stream_t *stream)
+{
+	struct fix *f = t->data;
+
+	f->accepted++;
+	f->acc_id = id;
+	snprintf(f->acc_addr, sizeof f->acc_addr, "%s", address);
+	f->acc_stream = stream;
+	stream->data = f;
+}
+
+static void on_connect(struct raft_uv_connect *req, uv_stream_t *stream,
+		       int status)
+{
+	struct fix *f = req->data;
+
+	f->connected = true;
+	f->connect_status = status;
+	f->cli_stream = stream;
+	if (stream != NULL)
+		stream->data = f;
+}
+
+static void fix_start(struct fix *f, bool require, const char *cli_ca,
+		      const char *cli_name)
+{
+	struct transport_tls_config cfg;
+
+	memset(f, 0, sizeof *f);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	ctx_load(&f->ctx_srv, "a", "n1");
+	snprintf(f->srv_addr, sizeof f->srv_addr, "127.0.0.1:%d", free_port());
+	snprintf(f->cli_addr, sizeof f->cli_addr, "127.0.0.1:%d",
+		 free_port());
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.ctx = &f->ctx_srv;
+	cfg.require = require;
+	cfg.log = logf_srv;
+	cfg.log_arg = f;
+	f->srv.version = 1;
+	f->srv.data = f;
+	assert_int_equal(transport_tls_init(&f->srv, &f->loop, &cfg), 0);
+	assert_int_equal(f->srv.init(&f->srv, 1, f->srv_addr), 0);
+	assert_int_equal(f->srv.listen(&f->srv, on_accept), 0);
+
+	f->cli.version = 1;
+	f->cli.data = f;
+	if (cli_name == NULL) {
+		f->cli_plain = true;
+		assert_int_equal(raft_uv_tcp_init(&f->cli, &f->loop), 0);
+	} else {
+		ctx_load(&f->ctx_cli, cli_ca, cli_name);
+		cfg.ctx = &f->ctx_cli;
+		cfg.require = true;
+		cfg.log = logf_cli;
+		assert_int_equal(transport_tls_init(&f->cli, &f->loop, &cfg),
+				 0);
+	}
+	assert_int_equal(f->cli.init(&f->cli, 2, f->cli_addr), 0);
+	f->creq.data = f;
+	assert_int_equal(
+	    f->cli.connect(&f->cli, &f->creq, 1, f->srv_addr, on_connect), 0);
+	uv_timer_init(&f->loop, &f->guard);
+	f->guard.data = f;
+	uv_timer_start(&f->guard, on_guard, 20000, 0);
+}
+
+static void run_until(struct fix *f, bool (*cond)(struct fix *f))
+{
+	while (!cond(f))
+		uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static void transport_closed(struct raft_uv_transport *t)
+{
+	struct fix *f = t->data;
+
+	f->closed_transports++;
+}
+
+static void fix_end(struct fix *f)
+{
+	if (f->acc_stream != NULL)
+		uv_close((uv_handle_t *)f->acc_stream, (uv_close_cb)raft_free);
+	if (f->cli_stream != NULL)
+		uv_close((uv_handle_t *)f->cli_stream, (uv_close_cb)raft_free);
+	f->srv.close(&f->srv, transport_closed);
+	f->cli.close(&f->cli, transport_closed);
+	uv_close((uv_handle_t *)&f->guard, NULL);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->closed_transports, 2);
+	transport_tls_close(&f->srv);
+	if (f->cli_plain)
+		raft_uv_tcp_close(&f->cli);
+	else
+		transport_tls_close(&f->cli);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	tls_ctx_close(&f->ctx_srv);
+	tls_ctx_close(&f->ctx_cli);
+	free(f->big);
+}
+
+static bool accepted_and_connected(struct fix *f)
+{
+	return f->accepted > 0 && f->connected;
+}
+
+static bool connected(struct fix *f)
+{
+	return f->connected;
+}
+
+/* ---- data through the bridge ---- */
+
+static void big_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
+{
+	(void)h;
+	buf->base = malloc(size);
+	buf->len = size;
+}
+
+static void big_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct fix *f = s->data;
+
+	if (n > 0) {
+		if (f->got + (size_t)n > BIG ||
+		    memcmp(f->big + f->got, buf->base, (size_t)n) != 0)
+			f->got_mismatch = true;
+		f->got += (size_t)n;
+	}
+	free(buf->base);
+}
+
+static void echo_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct fix *f = s->data;
+
+	if (n > 0 && f->echo_got + (size_t)n < sizeof f->echo) {
+		memcpy(f->echo + f->echo_got, buf->base, (size_t)n);
+		f->echo_got += (size_t)n;
+	}
+	free(buf->base);
+}
+
+static bool all_received(struct fix *f)
+{
+	return f->got >= BIG || f->got_mismatch;
+}
+
+static bool echo_received(struct fix *f)
+{
+	return f->echo_got >= 5;
+}
+
+static void test_link_and_bridge(void **state)
+{
+	struct fix *f = malloc(sizeof *f);
+	uv_buf_t b;
+
+	(void)state;
+	fix_start(f, true, "a", "n2");
+	run_until(f, accepted_and_connected);
+	assert_int_equal(f->connect_status, 0);
+	assert_non_null(f->cli_stream);
+	assert_int_equal(f->accepted, 1);
+	/* what raft_uv_tcp would have told raft */
+	assert_int_equal(f->acc_id, 2);
+	assert_string_equal(f->acc_addr, f->cli_addr);
+	assert_non_null(strstr(f->srv_log, "(id 2, tls, CN=n2) up"));
+	assert_non_null(strstr(f->cli_log, "(id 1, CN=n1) up"));
+	assert_int_equal(transport_tls_links(&f->srv), 1);
+	assert_int_equal(transport_tls_links(&f->cli), 1);
+
+	/* 4 MiB from the client's raft end to the server's, in order */
+	f->big = malloc(BIG);
+	for (size_t i = 0; i < BIG; i++)
+		f->big[i] = (char)(i * 2654435761u >> 13);
+	b = uv_buf_init(f->big, BIG);
+	assert_int_equal(uv_read_start(f->acc_stream, big_alloc, big_read), 0);
+	assert_int_equal(uv_write(&f->wreq, f->cli_stream, &b, 1, NULL), 0);
+	run_until(f, all_received);
+	assert_false(f->got_mismatch);
+	assert_int_equal(f->got, BIG);
+
+	/* and back */
+	b = uv_buf_init("hello", 5);
+	assert_int_equal(uv_read_start(f->cli_stream, big_alloc, echo_read), 0);
+	assert_int_equal(uv_write(&f->wreq, f->acc_stream, &b, 1, NULL), 0);
+	run_until(f, echo_received);
+	assert_memory_equal(f->echo, "hello", 5);
+	fix_end(f);
+	free(f);
+}
+
+static void test_other_ca_refused(void **state)
+{
+	struct fix *f = malloc(sizeof *f);
+
+	(void)state;
+	fix_start(f, true, "b", "rogue");
+	run_until(f, connected);
+	assert_int_equal(f->connect_status, RAFT_NOCONNECTION);
+	assert_null(f->cli_stream);
+	assert_int_equal(f->accepted, 0);
+	assert_non_null(strstr(f->srv_log, ": peer certificate from an unknown "
+					   "CA (CN=rogue)"));
+	assert_non_null(
+	    strstr(f->cli_log, "peer refused our certificate: unknown CA"));
+	fix_end(f);
+	free(f);
+}
+
+static void test_role_refused(void **state)
+{
+	struct fix *f = malloc(sizeof *f);
+
+	(void)state;
+	fix_start(f, true, "a", "rd");
+	run_until(f, connected);
+	assert_int_equal(f->connect_status, RAFT_NOCONNECTION);
+	assert_int_equal(f->accepted, 0);
+	assert_non_null(
+	    strstr(f->srv_log, "role reader not allowed here (CN=rd)"));
+	assert_non_null(strstr(f->cli_log, "peer closed the connection "
+					   "before accepting us"));
+	fix_end(f);
+	free(f);
+}
+
+static bool srv_logged(struct fix *f)
+{
+	return strstr(f->srv_log, "plain connection refused") != NULL;
+}
+
+static void test_plain_peer(void **state)
+{
+	struct fix *f = malloc(sizeof *f);
+	uv_buf_t b;
+
+	(void)state;
+	/* require: raft_uv_tcp's plain handshake is refused */
+	fix_start(f, true, NULL, NULL);
+	run_until(f, srv_logged);
+	assert_int_equal(f->accepted, 0);
+	assert_non_null(strstr(f->srv_log, "refused 127.0.0.1:"));
+	run_until(f, connected);
+	fix_end(f);
+
+	/* require = false: accepted as plain, with a warning */
+	fix_start(f, false, NULL, NULL);
+	run_until(f, accepted_and_connected);
+	assert_int_equal(f->connect_status, 0);
+	assert_int_equal(f->acc_id, 2);
+	assert_non_null(strstr(f->srv_log, "accepting a plain connection"));
+	assert_non_null(strstr(f->srv_log, "(id 2, plain, CN=-) up"));
+	b = uv_buf_init("hello", 5);
+	assert_int_equal(uv_read_start(f->acc_stream, big_alloc, echo_read), 0);
+	assert_int_equal(uv_write(&f->wreq, f->cli_stream, &b, 1, NULL), 0);
+	run_until(f, echo_received);
+	assert_memory_equal(f->echo, "hello", 5);
+	fix_end(f);
+	free(f);
+}
+
+static bool cancelled(struct fix *f)
+{
+	return f->connected;
+}
+
+static void test_close_cancels_connect(void **state)
+{
+	struct fix *f = malloc(sizeof *f);
+
+	(void)state;
+	fix_start(f, true, "a", "n2");
+	/* close the client at once: its pending connect ends as canceled */
+	f->cli.close(&f->cli, transport_closed);
+	run_until(f, cancelled);
+	assert_int_equal(f->connect_status, RAFT_CANCELED);
+	f->srv.close(&f->srv, transport_closed);
+	uv_close((uv_handle_t *)&f->guard, NULL);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(f->closed_transports, 2);
+	transport_tls_close(&f->srv);
+	transport_tls_close(&f->cli);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	tls_ctx_close(&f->ctx_srv);
+	tls_ctx_close(&f->ctx_cli);
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_link_and_bridge),
+	    cmocka_unit_test(test_other_ca_refused),
+	    cmocka_unit_test(test_role_refused),
+	    cmocka_unit_test(test_plain_peer),
+	    cmocka_unit_test(test_close_cancels_connect),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
