@@ -457,14 +457,16 @@ int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
 	c->allowed_roles = allowed_roles;
 	c->timeout_ms = TLS_HANDSHAKE_TIMEOUT_MS;
 	c->state = TLS_CONN_IDLE;
-	if (ctx == NULL || ctx->ssl == NULL) {
-		set_errmsg(c, "no tls context");
+	if (ctx != NULL && ctx->ssl == NULL) {
+		set_errmsg(c, "tls context closed or never loaded");
 		return TLS_E_STATE;
 	}
-	c->ssl = SSL_new(ctx->ssl);
+	c->plain_only = ctx == NULL;
+	c->ssl = ctx != NULL ? SSL_new(ctx->ssl) : NULL;
 	c->net_in = BIO_new(BIO_s_mem());
 	c->net_out = BIO_new(BIO_s_mem());
-	if (c->ssl == NULL || c->net_in == NULL || c->net_out == NULL) {
+	if ((c->ssl == NULL && !c->plain_only) || c->net_in == NULL ||
+	    c->net_out == NULL) {
 		BIO_free(c->net_in);
 		BIO_free(c->net_out);
 		SSL_free(c->ssl);
@@ -474,6 +476,13 @@ int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
 	}
 	BIO_set_mem_eof_return(c->net_in, -1);
 	BIO_set_mem_eof_return(c->net_out, -1);
+	uv_tcp_init(loop, &c->tcp);
+	uv_timer_init(loop, &c->timer);
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->pending = 2;
+	if (c->plain_only)
+		return 0; /* the BIOs only buffer: freed at close */
 	SSL_set_bio(c->ssl, c->net_in, c->net_out); /* ssl owns both */
 	SSL_set_app_data(c->ssl, c);
 	SSL_set_verify(c->ssl,
@@ -483,11 +492,6 @@ int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
 		SSL_set_accept_state(c->ssl);
 	else
 		SSL_set_connect_state(c->ssl);
-	uv_tcp_init(loop, &c->tcp);
-	uv_timer_init(loop, &c->timer);
-	c->tcp.data = c;
-	c->timer.data = c;
-	c->pending = 2;
 	return 0;
 }
 
@@ -720,7 +724,7 @@ static void conn_drain(struct tls_conn *c)
 {
 	char buf[16384];
 
-	while (c->reading && !c->failed &&
+	while (c->reading && !c->failed && c->on_handshake == NULL &&
 	       (c->state == TLS_CONN_OPEN || c->state == TLS_CONN_PLAIN)) {
 		int r, err;
 
@@ -820,6 +824,19 @@ static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		conn_drain(c);
 }
 
+/* A connection without TLS is ready as soon as it starts. */
+static void on_plain_ready(uv_timer_t *t)
+{
+	struct tls_conn *c = t->data;
+	tls_handshake_cb cb = c->on_handshake;
+
+	c->on_handshake = NULL;
+	if (cb != NULL && c->state == TLS_CONN_PLAIN)
+		cb(c, 0);
+	if (c->state == TLS_CONN_PLAIN)
+		conn_drain(c);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
 	struct tls_conn *c = t->data;
@@ -867,6 +884,11 @@ int tls_conn_start(struct tls_conn *c, tls_handshake_cb on_handshake,
 	rv = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_tcp_read);
 	if (rv != 0)
 		return rv;
+	if (c->plain_only) {
+		c->state = TLS_CONN_PLAIN;
+		uv_timer_start(&c->timer, on_plain_ready, 0, 0);
+		return 0;
+	}
 	c->state = TLS_CONN_HANDSHAKE;
 	if (c->timeout_ms > 0)
 		uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
@@ -931,6 +953,12 @@ static void on_handle_closed(uv_handle_t *h)
 
 	if (--c->pending > 0)
 		return;
+	if (c->plain_only) {
+		BIO_free(c->net_in);
+		BIO_free(c->net_out);
+	}
+	c->net_in = NULL;
+	c->net_out = NULL;
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	c->state = TLS_CONN_CLOSED;

@@ -164,6 +164,7 @@ struct tls_conn {
 	int mode;		/* enum tls_mode */
 	unsigned allowed_roles; /* TLS_ROLE_* mask the peer must match */
 	bool allow_plain;	/* server: accept a peer that sends no TLS */
+	bool plain_only;	/* no context given: never TLS */
 	bool reading;		/* plaintext delivery wanted */
 	bool failed;		/* the read side ended with an error */
 	int peer_role;		/* TLS_ROLE_* after the handshake */
@@ -182,8 +183,14 @@ struct tls_conn {
  * TCP handle on loop: then uv_tcp_connect() or uv_accept() c->tcp. The
  * connection takes a reference to the current context of ctx (so a later
  * reload does not affect it). allowed_roles: mask of TLS_ROLE_* the peer
- * must hold (TLS_ROLES_ANY: any role). Returns 0, or TLS_E_NOMEM with
- * c->errmsg set (nothing to close then). */
+ * must hold (TLS_ROLES_ANY: any role).
+ *
+ * ctx NULL makes a plain connection with the same interface (state PLAIN,
+ * role NONE, on_handshake(0) on the next loop turn, bytes as they are): a
+ * user of this module needs one code path whether [tls] is set or not.
+ *
+ * Returns 0, or TLS_E_NOMEM / TLS_E_STATE (ctx closed) with c->errmsg set
+ * (nothing to close then). */
 int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
 		  int mode, unsigned allowed_roles);
 

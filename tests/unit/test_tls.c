@@ -579,6 +579,26 @@ static void test_plain_refused(void **state)
 	ctx_free(s);
 }
 
+static void test_without_tls(void **state)
+{
+	/* no context on either end: the same interface, plain bytes */
+	struct pair *p = pair_new(NULL, NULL);
+
+	(void)state;
+	p->c_allowed = TLS_ROLES_ANY;
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->s.hs_status, 0);
+	assert_int_equal(p->c.hs_status, 0);
+	assert_int_equal(p->s.state_at_handshake, TLS_CONN_PLAIN);
+	assert_int_equal(p->c.state_at_handshake, TLS_CONN_PLAIN);
+	assert_int_equal(p->s.role, TLS_ROLE_NONE);
+	assert_string_equal(p->s.got, "ping");
+	assert_string_equal(p->c.got, "pong");
+	assert_int_equal(p->s.read_end, TLS_E_EOF);
+	free(p);
+}
+
 static void test_ctx_errors(void **state)
 {
 	struct tls_ctx c;
@@ -724,6 +744,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_ca),
 	    cmocka_unit_test(test_expired_and_not_yet_valid),
 	    cmocka_unit_test(test_plain_refused),
+	    cmocka_unit_test(test_without_tls),
 	    cmocka_unit_test(test_reload),
 	    cmocka_unit_test(test_timeout),
 	};
