@@ -37,7 +37,6 @@ ctl east pool add pool-west --site west --edition enterprise --kind physical --o
 ctl east pair pool-east pool-west >/dev/null
 wait_until 20 "agree_digest ${ALL[*]}"
 E=$(url east)
-W=$(url west)
 http() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 U=sip:crash@example.com
 wait_until 30 "[ \"\$(http -XPOST $E/v1/users -d '{\"sip\":\"$U\",\"pool\":\"pool-east\"}')\" == 201 ]"
