@@ -434,7 +434,9 @@ static void set_errmsg(struct tls_conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Remember who presented a failing certificate, for the messages. */
+/* Remember who presented the certificate, for the messages, and refuse a
+ * role not allowed here during the handshake, so that the peer gets an
+ * alert rather than a bare close. */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
@@ -442,9 +444,14 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 	struct tls_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
 	X509 *cert = X509_STORE_CTX_get_current_cert(x);
 
-	if (!ok && c != NULL && cert != NULL && X509_STORE_CTX_get_error_depth(x) == 0)
-		subject_entry(cert, NID_commonName, false, c->peer_identity,
-			      sizeof c->peer_identity);
+	if (c == NULL || cert == NULL || X509_STORE_CTX_get_error_depth(x) != 0)
+		return ok;
+	c->peer_role =
+	    cert_role(cert, c->peer_identity, sizeof c->peer_identity);
+	if (ok && (c->peer_role & (int)c->allowed_roles) == 0) {
+		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
 	return ok;
 }
 
@@ -581,6 +588,11 @@ static int classify(struct tls_conn *c)
 		case X509_V_ERR_CERT_NOT_YET_VALID:
 			rv = TLS_E_NOT_YET_VALID;
 			break;
+		case X509_V_ERR_APPLICATION_VERIFICATION: /* verify_cb */
+			set_errmsg(c, "role %s not allowed here (CN=%s)",
+				   tls_role_name(c->peer_role), who);
+			ERR_clear_error();
+			return TLS_E_ROLE;
 		default:
 			set_errmsg(c, "peer certificate rejected (CN=%s): %s",
 				   who, X509_verify_cert_error_string(vr));
@@ -608,6 +620,11 @@ static int classify(struct tls_conn *c)
 		rv = TLS_E_REFUSED;
 		set_errmsg(c, "peer refused our certificate (expired, not yet "
 			      "valid or otherwise bad)");
+		break;
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+		rv = TLS_E_REFUSED;
+		set_errmsg(c, "peer refused the handshake (is our role allowed "
+			      "there?)");
 		break;
 	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
 		rv = TLS_E_REFUSED;

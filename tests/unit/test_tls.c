@@ -465,10 +465,26 @@ static void test_role_not_allowed(void **state)
 	pair_run(p);
 	assert_int_equal(p->s.hs_status, TLS_E_ROLE);
 	assert_string_equal(p->s.hs_err, "role operator not allowed here (CN=op)");
-	/* TLS 1.3: the client finished its side, then the server hung up */
+	/* TLS 1.3: the client finished its side, then got the alert */
 	assert_int_equal(p->c.hs_status, 0);
-	assert_true(p->c.read_end < 0);
+	assert_int_equal(p->c.read_end, TLS_E_REFUSED);
+	assert_string_equal(p->c.read_err,
+			    "peer refused the handshake (is our role allowed "
+			    "there?)");
 	assert_string_equal(p->c.got, "");
+
+	/* and a client that wants an agent but meets a reader */
+	free(p);
+	ctx_free(c);
+	ctx_free(s);
+	s = ctx_new("a", "rd");
+	c = ctx_new("a", "n1");
+	p = pair_new(s, c);
+	pair_start(p);
+	pair_run(p);
+	assert_int_equal(p->c.hs_status, TLS_E_ROLE);
+	assert_string_equal(p->c.hs_err, "role reader not allowed here (CN=rd)");
+	assert_int_equal(p->s.hs_status, TLS_E_REFUSED);
 	free(p);
 	ctx_free(c);
 	ctx_free(s);

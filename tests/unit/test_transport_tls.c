@@ -371,8 +371,8 @@ static void test_role_refused(void **state)
 	assert_int_equal(f->accepted, 0);
 	assert_non_null(
 	    strstr(f->srv_log, "role reader not allowed here (CN=rd)"));
-	assert_non_null(strstr(f->cli_log, "peer closed the connection "
-					   "before accepting us"));
+	assert_non_null(strstr(f->cli_log, "peer refused the handshake (is "
+					   "our role allowed there?)"));
 	fix_end(f);
 	free(f);
 }
