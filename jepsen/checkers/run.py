@@ -133,6 +133,15 @@ def _fail(path, line, msg):
     raise InputError("%s: %s" % (where, msg))
 
 
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _parse(text):
+    """json.loads without NaN/Infinity (they are not JSON)."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def _read_json(path):
     try:
         with open(path, encoding="utf-8") as fh:
@@ -142,10 +151,10 @@ def _read_json(path):
     except UnicodeDecodeError:
         _fail(path, None, "not UTF-8")
     try:
-        return json.loads(text)
+        return _parse(text)
     except ValueError as e:
-        _fail(path, getattr(e, "lineno", None), "bad json: %s" % e.msg
-              if hasattr(e, "msg") else "bad json")
+        _fail(path, getattr(e, "lineno", None),
+              "bad json: %s" % (getattr(e, "msg", None) or e))
 
 
 def _read_jsonl(path):
@@ -160,7 +169,7 @@ def _read_jsonl(path):
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = _parse(line)
                 except ValueError as e:
                     _fail(path, n, "bad json: %s" % getattr(e, "msg", e))
                 if not isinstance(obj, dict):
