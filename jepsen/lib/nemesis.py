@@ -462,8 +462,10 @@ def episode(rng, nem):
         return [make_fault(rng, "loss", nem), make_fault(rng, "delay", nem)], \
             rng.uniform(10, 20), rng.uniform(5, 10)
     if sc == "disk":
-        return [make_fault(rng, rng.choice(["disk-full", "fsync-fail"]), nem)], \
-            rng.uniform(8, 15), rng.uniform(8, 12)
+        # the data tmpfs full, then fsync failing, in turn
+        nem.episodes = getattr(nem, "episodes", 0) + 1
+        kind = "disk-full" if nem.episodes % 2 == 1 else "fsync-fail"
+        return [make_fault(rng, kind, nem)], rng.uniform(8, 12), rng.uniform(6, 10)
     if sc == "planned":
         return [], 1.0, 1.0
     # mixed
