@@ -216,11 +216,16 @@ def render(run, verdict=None):
         svg.text(LEFT - 4, ly(10.0 ** d) + 4, "%g" % 10.0 ** d, size=9,
                  anchor="end")
     order = {"ok": 0, "info": 1, "fail": 2}
+    drawn = set()      # one dot per pixel and type keeps long runs small
     for op in sorted(writes, key=lambda o: order.get(o.type, 3)):
         if op.done is None:
             lat, t = 10 ** decades, end
         else:
             lat, t = (op.done - op.inv) / NS_PER_MS, op.done
+        spot = (int(x(t)), int(ly(lat)), op.type)
+        if spot in drawn:
+            continue
+        drawn.add(spot)
         svg.circle(x(t), ly(lat), 2.0 if op.type == "ok" else 3.0,
                    TYPE_COLOURS.get(op.type, "#777"),
                    title="#%d %s %s %.1f ms%s" % (
