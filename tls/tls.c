@@ -796,9 +796,12 @@ static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 				      "handshake");
 			conn_fail_handshake(c, n == UV_EOF ? TLS_E_EOF : (int)n);
 		} else {
-			set_errmsg(c, "%s", n == UV_EOF
-						? "peer closed the connection"
-						: uv_strerror((int)n));
+			set_errmsg(c, "%s",
+				   n != UV_EOF ? uv_strerror((int)n)
+				   : c->state == TLS_CONN_OPEN
+				       ? "peer closed the connection without "
+					 "close_notify"
+				       : "peer closed the connection");
 			conn_end_read(c, n == UV_EOF ? TLS_E_EOF : (int)n);
 		}
 		return;
@@ -939,7 +942,8 @@ int tls_conn_write(struct tls_conn *c, const uv_buf_t bufs[], unsigned n,
 	size_t total = 0;
 	int rv;
 
-	if (c->state != TLS_CONN_OPEN && c->state != TLS_CONN_PLAIN)
+	if ((c->state != TLS_CONN_OPEN && c->state != TLS_CONN_PLAIN) ||
+	    c->write_closed)
 		return TLS_E_STATE;
 	for (unsigned i = 0; i < n; i++) {
 		if (bufs[i].len == 0)
@@ -962,6 +966,42 @@ int tls_conn_write(struct tls_conn *c, const uv_buf_t bufs[], unsigned n,
 	if (total == 0)
 		return UV_EINVAL;
 	return conn_flush(c, cb, arg);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+	struct tls_conn *c = req->data;
+	tls_write_cb cb = c->on_shutdown;
+
+	c->on_shutdown = NULL;
+	if (cb != NULL)
+		cb(c, status, c->shutdown_arg);
+}
+
+int tls_conn_shutdown(struct tls_conn *c, tls_write_cb cb, void *arg)
+{
+	int rv;
+
+	if ((c->state != TLS_CONN_OPEN && c->state != TLS_CONN_PLAIN) ||
+	    c->write_closed)
+		return TLS_E_STATE;
+	if (c->state == TLS_CONN_OPEN) {
+		ERR_clear_error();
+		if (SSL_shutdown(c->ssl) < 0)
+			ERR_clear_error();
+		rv = conn_flush(c, NULL, NULL); /* close_notify */
+		if (rv != 0)
+			return rv;
+	}
+	c->shutdown_req.data = c;
+	rv = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp,
+			 on_shutdown_done);
+	if (rv != 0)
+		return rv;
+	c->write_closed = true;
+	c->on_shutdown = cb;
+	c->shutdown_arg = arg;
+	return 0;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -1001,7 +1041,7 @@ void tls_conn_close(struct tls_conn *c, tls_close_cb cb)
 		return;
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	uv_timer_stop(&c->timer);
-	if (c->state == TLS_CONN_OPEN) {
+	if (c->state == TLS_CONN_OPEN && !c->write_closed) {
 		ERR_clear_error();
 		if (SSL_shutdown(c->ssl) < 0)
 			ERR_clear_error();

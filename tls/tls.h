@@ -157,6 +157,7 @@ struct tls_conn {
 	uv_loop_t *loop; /* borrowed */
 	uv_tcp_t tcp;	 /* owned; connect or accept it before tls_conn_start */
 	uv_timer_t timer; /* handshake timeout */
+	uv_shutdown_t shutdown_req;
 	struct ssl_st *ssl;
 	struct bio_st *net_in;	/* ciphertext from the socket, read by SSL */
 	struct bio_st *net_out; /* ciphertext written by SSL, sent by us */
@@ -166,7 +167,10 @@ struct tls_conn {
 	bool allow_plain;	/* server: accept a peer that sends no TLS */
 	bool plain_only;	/* no context given: never TLS */
 	bool reading;		/* plaintext delivery wanted */
-	bool failed;		/* the read side ended with an error */
+	bool failed;		/* the read side ended (EOF or error) */
+	bool write_closed;	/* tls_conn_shutdown() called */
+	tls_write_cb on_shutdown;
+	void *shutdown_arg;
 	int peer_role;		/* TLS_ROLE_* after the handshake */
 	char peer_identity[TLS_NAME_LEN]; /* subject CN, "" when plain */
 	char peer_address[64];		  /* "ip:port" of the TCP peer */
@@ -220,6 +224,14 @@ void tls_conn_read_start(struct tls_conn *c);
  * TLS_E_NOMEM, TLS_E_PROTOCOL or a libuv error (cb never fires). */
 int tls_conn_write(struct tls_conn *c, const uv_buf_t bufs[], unsigned n,
 		   tls_write_cb cb, void *arg);
+
+/* Half-close, as uv_shutdown(): send close_notify (TLS), then shut the TCP
+ * write side once queued writes are out; reading goes on until the peer
+ * closes (on_read gets TLS_E_EOF). cb (may be NULL) fires once with 0 or an
+ * error (UV_ECANCELED if the connection is closed first). Later writes get
+ * TLS_E_STATE. Returns 0, TLS_E_STATE (not open, or already shut) or a
+ * libuv error (cb never fires). */
+int tls_conn_shutdown(struct tls_conn *c, tls_write_cb cb, void *arg);
 
 /* Bytes of ciphertext queued in the kernel-bound write queue. */
 size_t tls_conn_write_queue(const struct tls_conn *c);

@@ -122,6 +122,10 @@ struct pair {
 	int port;
 	/* keep the connections open at the end (for reload tests) */
 	bool keep;
+	/* the server half-closes after its answer; the client waits for EOF */
+	bool server_shutdown;
+	int shutdown_status;
+	bool shutdown_done;
 };
 
 static void side_closed(struct tls_conn *conn)
@@ -182,6 +186,15 @@ static void close_side(struct pair *p, struct side *sd)
 	(void)p;
 }
 
+static void on_shut(struct tls_conn *conn, int status, void *arg)
+{
+	struct pair *p = arg;
+
+	(void)conn;
+	p->shutdown_done = true;
+	p->shutdown_status = status;
+}
+
 static void on_server_read(struct tls_conn *conn, ssize_t n, const char *d)
 {
 	struct pair *p = pair_of_server(conn);
@@ -196,6 +209,15 @@ static void on_server_read(struct tls_conn *conn, ssize_t n, const char *d)
 		uv_buf_t b = uv_buf_init("pong", 4);
 
 		assert_int_equal(tls_conn_write(conn, &b, 1, NULL, NULL), 0);
+		if (p->server_shutdown) {
+			assert_int_equal(
+			    tls_conn_shutdown(conn, on_shut, p), 0);
+			assert_int_equal(tls_conn_write(conn, &b, 1, NULL,
+							NULL),
+					 TLS_E_STATE);
+			assert_int_equal(tls_conn_shutdown(conn, on_shut, p),
+					 TLS_E_STATE);
+		}
 	}
 	if (p->plain_client && strstr(sd->got, "hello") != NULL) {
 		uv_buf_t b = uv_buf_init("plain-answer", 12);
@@ -211,7 +233,8 @@ static void on_client_read(struct tls_conn *conn, ssize_t n, const char *d)
 	struct side *sd = &p->c;
 
 	record_read(sd, n, d);
-	if (n < 0 || (strstr(sd->got, "pong") != NULL && !p->keep))
+	if (n < 0 || (strstr(sd->got, "pong") != NULL && !p->keep &&
+		      !p->server_shutdown))
 		close_side(p, sd);
 }
 
@@ -595,6 +618,32 @@ static void test_plain_refused(void **state)
 	ctx_free(s);
 }
 
+static void test_shutdown(void **state)
+{
+	/* half-close, TLS and plain: the answer arrives, then a clean EOF */
+	struct tls_ctx *s = ctx_new("a", "n1");
+	struct tls_ctx *c = ctx_new("a", "n2");
+
+	(void)state;
+	for (int plain = 0; plain < 2; plain++) {
+		struct pair *p = plain ? pair_new(NULL, NULL) : pair_new(s, c);
+
+		p->c_allowed = TLS_ROLES_ANY;
+		p->server_shutdown = true;
+		pair_start(p);
+		pair_run(p);
+		assert_true(p->shutdown_done);
+		assert_int_equal(p->shutdown_status, 0);
+		assert_string_equal(p->c.got, "pong");
+		assert_int_equal(p->c.read_end, TLS_E_EOF);
+		assert_string_equal(p->c.read_err, "peer closed the connection");
+		assert_int_equal(p->s.read_end, TLS_E_EOF);
+		free(p);
+	}
+	ctx_free(c);
+	ctx_free(s);
+}
+
 static void test_without_tls(void **state)
 {
 	/* no context on either end: the same interface, plain bytes */
@@ -761,6 +810,7 @@ int main(void)
 	    cmocka_unit_test(test_expired_and_not_yet_valid),
 	    cmocka_unit_test(test_plain_refused),
 	    cmocka_unit_test(test_without_tls),
+	    cmocka_unit_test(test_shutdown),
 	    cmocka_unit_test(test_reload),
 	    cmocka_unit_test(test_timeout),
 	};
