@@ -43,16 +43,30 @@ static void maybe_close(struct store *s);
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
 
-/* Worker: one group of write-side ops in one transaction. An op whose
- * error took the whole transaction down (SQLite may roll back on FULL,
- * IOERR, NOMEM) is final; the group is then run again without it. */
+static const char *const sql_begin = "BEGIN IMMEDIATE";
+static const char *const sql_commit = "COMMIT";
+static const char *const sql_rollback = "ROLLBACK";
+static const char *const sql_savepoint = "SAVEPOINT op";
+static const char *const sql_release = "RELEASE op";
+static const char *const sql_rollback_to = "ROLLBACK TO op";
+
+/* Worker: one group of write-side ops in one transaction.
+ *
+ * The group first runs in fast mode (no savepoint per op, stream positions
+ * and epochs kept in memory, see struct store_txn). If an op fails there,
+ * the transaction is rolled back and the group runs again in safe mode:
+ * each op in its own savepoint, so the one that fails changes nothing and
+ * the others commit. An op whose error took the whole transaction down
+ * (SQLite may roll back on FULL, IOERR, NOMEM) is final; the group is then
+ * run again without it. */
 static void run_write_group(struct store_conn *c, struct store_op *batch,
 			    uint64_t *commit_ns)
 {
 	sqlite3 *db = c->db;
+	bool fast = true;
 	for (;;) {
 		bool restart = false;
-		int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		int rc = store_stmt_exec(c, &sql_begin);
 		if (rc != SQLITE_OK) {
 			for (struct store_op *op = batch; op; op = op->next) {
 				if (!op->done) {
@@ -62,13 +76,24 @@ static void run_write_group(struct store_conn *c, struct store_op *batch,
 			}
 			return;
 		}
+		store_txn_begin(c, fast);
 		for (struct store_op *op = batch; op; op = op->next) {
 			if (op->done)
 				continue;
 			op->status = 0;
 			op->errmsg[0] = '\0';
 			op->keep = false;
-			rc = sqlite3_exec(db, "SAVEPOINT op", NULL, NULL, NULL);
+			if (fast) {
+				store_exec_write(c, op);
+				if (op->status == 0 && !sqlite3_get_autocommit(db))
+					continue;
+				/* Run the group again, each op in its own
+				 * savepoint. */
+				fast = false;
+				restart = true;
+				break;
+			}
+			rc = store_stmt_exec(c, &sql_savepoint);
 			if (rc != SQLITE_OK)
 				store_op_dberr(op, c, rc, "savepoint");
 			else
@@ -85,16 +110,33 @@ static void run_write_group(struct store_conn *c, struct store_op *batch,
 				break;
 			}
 			if (rc == SQLITE_OK && op->status != 0 && !op->keep)
-				sqlite3_exec(db, "ROLLBACK TO op", NULL, NULL,
-					     NULL);
+				store_stmt_exec(c, &sql_rollback_to);
 			if (rc == SQLITE_OK)
-				sqlite3_exec(db, "RELEASE op", NULL, NULL,
-					     NULL);
+				store_stmt_exec(c, &sql_release);
 		}
-		if (restart)
+		if (!restart && (rc = store_txn_flush(c)) != SQLITE_OK) {
+			/* Positions could not be written: nothing of the
+			 * group may commit. */
+			for (struct store_op *op = batch; op; op = op->next) {
+				if (!op->done) {
+					store_op_dberr(op, c, rc,
+						       "advance stream");
+					if (op->type == STORE_OP_APPLY)
+						op->res.apply.n = 0;
+					op->done = true;
+				}
+			}
+			if (!sqlite3_get_autocommit(db))
+				store_stmt_exec(c, &sql_rollback);
+			return;
+		}
+		if (restart) {
+			if (!sqlite3_get_autocommit(db))
+				store_stmt_exec(c, &sql_rollback);
 			continue;
+		}
 		uint64_t t0 = now_ns();
-		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		rc = store_stmt_exec(c, &sql_commit);
 		*commit_ns = now_ns() - t0;
 		for (struct store_op *op = batch; op; op = op->next) {
 			if (op->done)
@@ -108,20 +150,88 @@ static void run_write_group(struct store_conn *c, struct store_op *batch,
 			}
 		}
 		if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			store_stmt_exec(c, &sql_rollback);
 		return;
 	}
 }
 
+static const char *const sql_begin_read = "BEGIN";
+
+/* Worker: a group of read ops. Consecutive item reads (the most frequent:
+ * one per API write and read) share one read transaction, so the group
+ * reads one snapshot and the connection's page cache stays valid across
+ * it; the other reads open their own transactions. */
+static void run_read_group(struct store_conn *c, struct store_op *batch)
+{
+	bool in_txn = false;
+	for (struct store_op *op = batch; op; op = op->next) {
+		bool item = op->type == STORE_OP_GET ||
+			    op->type == STORE_OP_LOCATION;
+		if (item && !in_txn)
+			in_txn = store_stmt_exec(c, &sql_begin_read) ==
+				 SQLITE_OK;
+		else if (!item && in_txn) {
+			store_stmt_exec(c, &sql_commit);
+			in_txn = false;
+		}
+		store_exec_read(c, op);
+	}
+	if (in_txn)
+		store_stmt_exec(c, &sql_commit);
+}
+
+/* Worker: run the queue until it is empty, one group at a time. */
 static void queue_work(uv_work_t *req)
 {
 	struct store_queue *q = req->data;
-	if (q->writer) {
-		q->conn->commit_ns = 0;
-		run_write_group(q->conn, q->batch, &q->conn->commit_ns);
-	} else {
-		for (struct store_op *op = q->batch; op; op = op->next)
-			store_exec_read(q->conn, op);
+	unsigned max = q->writer ? q->s->cfg.max_group : 1024;
+
+	for (;;) {
+		uv_mutex_lock(&q->lock);
+		struct store_op *first = q->head, *last = q->head;
+		if (first == NULL) {
+			uv_mutex_unlock(&q->lock);
+			return;
+		}
+		for (unsigned n = 1; n < max && last->next != NULL; n++)
+			last = last->next;
+		q->head = last->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		last->next = NULL;
+		uv_mutex_unlock(&q->lock);
+
+		uint64_t n = 0;
+		bool any_ok = false;
+		if (q->writer) {
+			q->conn->commit_ns = 0;
+			run_write_group(q->conn, first, &q->conn->commit_ns);
+			for (struct store_op *o = first; o; o = o->next) {
+				n++;
+				any_ok = any_ok || o->status == 0 || o->keep;
+			}
+		} else {
+			run_read_group(q->conn, first);
+		}
+
+		uv_mutex_lock(&q->lock);
+		if (q->done_tail != NULL)
+			q->done_tail->next = first;
+		else
+			q->done = first;
+		q->done_tail = last;
+		if (any_ok) {
+			uint64_t ns = q->conn->commit_ns;
+			q->acc.transactions++;
+			q->acc.group_ops += n;
+			if (n > q->acc.group_max)
+				q->acc.group_max = n;
+			q->acc.commit_ns += ns;
+			if (ns > q->acc.commit_max_ns)
+				q->acc.commit_max_ns = ns;
+		}
+		uv_mutex_unlock(&q->lock);
+		uv_async_send(&q->s->async);
 	}
 }
 
@@ -193,31 +303,25 @@ static void op_complete(struct store *s, struct store_op *op)
 	}
 }
 
-static void queue_after(uv_work_t *req, int status)
+/* Loop thread: fire the callbacks of every executed op, in order. */
+static void queue_drain(struct store_queue *q)
 {
-	struct store_queue *q = req->data;
 	struct store *s = q->s;
-	struct store_op *op = q->batch;
-	(void)status; /* uv_queue_work is never cancelled here */
 
-	q->batch = NULL;
-	if (q->writer && op != NULL) {
-		uint64_t n = 0, ns = q->conn->commit_ns;
-		bool any_ok = false;
-		for (struct store_op *o = op; o; o = o->next) {
-			n++;
-			any_ok = any_ok || o->status == 0 || o->keep;
-		}
-		if (any_ok) {
-			s->stats.transactions++;
-			s->stats.group_ops += n;
-			if (n > s->stats.group_max)
-				s->stats.group_max = n;
-			s->stats.commit_ns += ns;
-			if (ns > s->stats.commit_max_ns)
-				s->stats.commit_max_ns = ns;
-		}
+	uv_mutex_lock(&q->lock);
+	struct store_op *op = q->done;
+	q->done = q->done_tail = NULL;
+	if (q->acc.transactions > 0) {
+		s->stats.transactions += q->acc.transactions;
+		s->stats.group_ops += q->acc.group_ops;
+		if (q->acc.group_max > s->stats.group_max)
+			s->stats.group_max = q->acc.group_max;
+		s->stats.commit_ns += q->acc.commit_ns;
+		if (q->acc.commit_max_ns > s->stats.commit_max_ns)
+			s->stats.commit_max_ns = q->acc.commit_max_ns;
+		memset(&q->acc, 0, sizeof(q->acc));
 	}
+	uv_mutex_unlock(&q->lock);
 	while (op != NULL) {
 		struct store_op *next = op->next;
 		if (!q->writer)
@@ -226,35 +330,52 @@ static void queue_after(uv_work_t *req, int status)
 		op_free(op);
 		op = next;
 	}
+}
+
+static void queue_async(uv_async_t *h)
+{
+	struct store *s = h->data;
+	queue_drain(&s->wq);
+	queue_drain(&s->rq);
+}
+
+static void queue_after(uv_work_t *req, int status)
+{
+	struct store_queue *q = req->data;
+	(void)status; /* uv_queue_work is never cancelled here */
+
+	queue_drain(q);
 	q->busy = false;
 	queue_kick(q);
-	maybe_close(s);
+	maybe_close(q->s);
+}
+
+static bool queue_empty(struct store_queue *q)
+{
+	uv_mutex_lock(&q->lock);
+	bool empty = q->head == NULL;
+	uv_mutex_unlock(&q->lock);
+	return empty;
 }
 
 static void queue_kick(struct store_queue *q)
 {
-	if (q->busy || q->head == NULL)
+	if (q->busy || queue_empty(q))
 		return;
-	unsigned max = q->writer ? q->s->cfg.max_group : 1024;
-	struct store_op *first = q->head, *last = q->head;
-	for (unsigned n = 1; n < max && last->next != NULL; n++)
-		last = last->next;
-	q->head = last->next;
-	if (q->head == NULL)
-		q->tail = NULL;
-	last->next = NULL;
-	q->batch = first;
 	q->busy = true;
 	q->work.data = q;
 	int rv = uv_queue_work(q->s->loop, &q->work, queue_work, queue_after);
 	if (rv != 0) {
 		/* Cannot happen with a valid loop and callback; fail the
-		 * batch rather than lose it. */
+		 * queued ops rather than lose them. */
+		uv_mutex_lock(&q->lock);
+		struct store_op *first = q->head;
+		q->head = q->tail = NULL;
+		uv_mutex_unlock(&q->lock);
+		q->busy = false;
 		for (struct store_op *op = first; op; op = op->next)
 			store_op_fail(op, STORE_E_IO, "queue work: %s",
 				      uv_strerror(rv));
-		q->busy = false;
-		q->batch = NULL;
 		while (first != NULL) {
 			struct store_op *next = first->next;
 			op_complete(q->s, first);
@@ -262,6 +383,36 @@ static void queue_kick(struct store_queue *q)
 			first = next;
 		}
 	}
+}
+
+/* Loop thread: the queues' locks and the async handle. The handle does
+ * not keep the loop alive (a running work request does). On failure
+ * nothing is left to close. */
+static int queues_init(struct store *s)
+{
+	if (uv_mutex_init(&s->wq.lock) != 0)
+		goto err;
+	if (uv_mutex_init(&s->rq.lock) != 0)
+		goto err_after_wq;
+	if (uv_async_init(s->loop, &s->async, queue_async) != 0)
+		goto err_after_rq;
+	s->async.data = s;
+	uv_unref((uv_handle_t *)&s->async);
+	return 0;
+err_after_rq:
+	uv_mutex_destroy(&s->rq.lock);
+err_after_wq:
+	uv_mutex_destroy(&s->wq.lock);
+err:
+	snprintf(s->errmsg, sizeof(s->errmsg),
+		 "open: cannot start the work queues");
+	return STORE_E_IO;
+}
+
+static void queues_destroy(struct store *s)
+{
+	uv_mutex_destroy(&s->wq.lock);
+	uv_mutex_destroy(&s->rq.lock);
 }
 
 static struct store_op *op_new(enum store_op_type type, void *arg)
@@ -279,11 +430,13 @@ static int op_submit(struct store *s, struct store_op *op)
 	bool writer = op->type <= STORE_OP_REPAIR;
 	struct store_queue *q = writer ? &s->wq : &s->rq;
 	op->next = NULL;
+	uv_mutex_lock(&q->lock);
 	if (q->tail != NULL)
 		q->tail->next = op;
 	else
 		q->head = op;
 	q->tail = op;
+	uv_mutex_unlock(&q->lock);
 	queue_kick(q);
 	return 0;
 }
@@ -335,6 +488,11 @@ int store_open(struct store *s, uv_loop_t *loop, const char *path,
 	int rv = prepare(s, loop, path, cfg);
 	if (rv == 0)
 		rv = open_conns(s);
+	if (rv == 0 && (rv = queues_init(s)) != 0) {
+		store_conn_close(s->rq.conn);
+		store_conn_close(s->wq.conn);
+		s->rq.conn = s->wq.conn = NULL;
+	}
 	if (rv != 0) {
 		if (s != NULL) {
 			if (s->errmsg[0] == '\0')
@@ -360,18 +518,27 @@ static void open_work(uv_work_t *req)
 	s->open_status = open_conns(s);
 }
 
+static void open_failed(uv_handle_t *h)
+{
+	struct store *s = h->data;
+	queues_destroy(s);
+	free(s->path);
+	s->path = NULL;
+	s->state = STORE_STATE_CLOSED;
+	s->open_cb(s, s->open_status);
+}
+
 static void open_after(uv_work_t *req, int status)
 {
 	struct store *s = req->data;
 	(void)status;
 	if (s->open_status != 0) {
-		free(s->path);
-		s->path = NULL;
-		s->state = STORE_STATE_CLOSED;
-	} else {
-		s->state = STORE_STATE_OPEN;
+		/* nothing is open once the async handle is closed */
+		uv_close((uv_handle_t *)&s->async, open_failed);
+		return;
 	}
-	s->open_cb(s, s->open_status);
+	s->state = STORE_STATE_OPEN;
+	s->open_cb(s, 0);
 }
 
 int store_open_async(struct store *s, uv_loop_t *loop, const char *path,
@@ -388,15 +555,23 @@ int store_open_async(struct store *s, uv_loop_t *loop, const char *path,
 		}
 		return rv;
 	}
+	rv = queues_init(s);
+	if (rv != 0) {
+		free(s->path);
+		s->path = NULL;
+		return rv;
+	}
 	s->state = STORE_STATE_OPENING;
 	s->open_cb = cb;
 	s->close_work.data = s;
 	rv = uv_queue_work(loop, &s->close_work, open_work, open_after);
 	if (rv != 0) {
-		free(s->path);
-		s->path = NULL;
-		s->state = STORE_STATE_CLOSED;
-		return STORE_E_IO;
+		/* the handle must be closed before s may go: report the
+		 * failure through cb once it is */
+		s->open_status = STORE_E_IO;
+		snprintf(s->errmsg, sizeof(s->errmsg), "open: queue work: %s",
+			 uv_strerror(rv));
+		uv_close((uv_handle_t *)&s->async, open_failed);
 	}
 	return 0;
 }
@@ -410,10 +585,10 @@ static void close_work(uv_work_t *req)
 	s->wq.conn = NULL;
 }
 
-static void close_after(uv_work_t *req, int status)
+static void closed(uv_handle_t *h)
 {
-	struct store *s = req->data;
-	(void)status;
+	struct store *s = h->data;
+	queues_destroy(s);
 	free(s->path);
 	s->path = NULL;
 	s->state = STORE_STATE_CLOSED;
@@ -421,10 +596,17 @@ static void close_after(uv_work_t *req, int status)
 		s->close_cb(s);
 }
 
+static void close_after(uv_work_t *req, int status)
+{
+	struct store *s = req->data;
+	(void)status;
+	uv_close((uv_handle_t *)&s->async, closed);
+}
+
 static void maybe_close(struct store *s)
 {
 	if (s->state != STORE_STATE_CLOSING || s->wq.busy || s->rq.busy ||
-	    s->wq.head != NULL || s->rq.head != NULL)
+	    !queue_empty(&s->wq) || !queue_empty(&s->rq))
 		return;
 	/* Mark the close as started so a second call does nothing. */
 	s->wq.busy = s->rq.busy = true;

@@ -273,14 +273,26 @@ struct store_stats {
 struct store_op;
 struct store_conn;
 
-/* One connection with its queue: the writer or the reader. Private. */
+/* One connection with its queue: the writer or the reader. Private.
+ *
+ * One work request at a time runs the queue on the thread pool: it takes
+ * a group of queued ops, executes it, hands it back through `done` and
+ * the store's async handle, and goes on with what was queued meanwhile,
+ * so the next group does not wait for the loop thread; it ends when the
+ * queue is empty. */
 struct store_queue {
 	struct store *s;
-	struct store_conn *conn; /* owned; touched only by the in-flight work */
-	struct store_op *head;	 /* queued, loop thread only */
+	struct store_conn *conn; /* owned; touched only by the running work */
+	uv_mutex_t lock;	 /* guards head, tail, done, done_tail, acc */
+	struct store_op *head;	 /* queued */
 	struct store_op *tail;
-	struct store_op *batch; /* detached, owned by the in-flight work */
-	bool busy;		/* a work request is in flight */
+	struct store_op *done; /* executed, callbacks not yet fired */
+	struct store_op *done_tail;
+	struct {
+		uint64_t transactions, group_ops, group_max, commit_ns,
+		    commit_max_ns;
+	} acc;		 /* writer figures not yet in s->stats */
+	bool busy; /* loop thread: a work request is in flight */
 	bool writer;
 	uv_work_t work;
 };
@@ -301,6 +313,7 @@ struct store {
 	struct store_stats stats;
 	void (*close_cb)(struct store *s);
 	uv_work_t close_work;
+	uv_async_t async; /* wakes the loop thread for executed ops */
 	int open_status;
 	void (*open_cb)(struct store *s, int status);
 	char *path; /* owned */

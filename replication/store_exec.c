@@ -51,12 +51,8 @@ static const char *const sql_stream_put =
     " ON CONFLICT (user_set, lane) DO UPDATE SET head_seq = excluded.head_seq,"
     " acked_seq = excluded.acked_seq, applied_seq = excluded.applied_seq";
 
-struct stream {
-	uint64_t head, acked, applied;
-};
-
-static int epoch_get(struct store_conn *c, const char *user_set,
-		     uint64_t *epoch)
+static int epoch_get_db(struct store_conn *c, const char *user_set,
+			uint64_t *epoch)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_epoch_get);
 	if (st == NULL)
@@ -68,8 +64,8 @@ static int epoch_get(struct store_conn *c, const char *user_set,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int epoch_raise(struct store_conn *c, const char *user_set,
-		       uint64_t epoch)
+static int epoch_raise_db(struct store_conn *c, const char *user_set,
+			  uint64_t epoch)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_epoch_raise);
 	if (st == NULL)
@@ -79,8 +75,8 @@ static int epoch_raise(struct store_conn *c, const char *user_set,
 	return step_done(st);
 }
 
-static int stream_get(struct store_conn *c, const char *user_set, int lane,
-		      struct stream *s)
+static int stream_get_db(struct store_conn *c, const char *user_set, int lane,
+			 struct store_stream *s)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_stream_get);
 	if (st == NULL)
@@ -98,8 +94,8 @@ static int stream_get(struct store_conn *c, const char *user_set, int lane,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int stream_put(struct store_conn *c, const char *user_set, int lane,
-		      const struct stream *s)
+static int stream_put_db(struct store_conn *c, const char *user_set, int lane,
+			 const struct store_stream *s)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_stream_put);
 	if (st == NULL)
@@ -110,6 +106,138 @@ static int stream_put(struct store_conn *c, const char *user_set, int lane,
 	sqlite3_bind_int64(st, 4, i64(s->acked));
 	sqlite3_bind_int64(st, 5, i64(s->applied));
 	return step_done(st);
+}
+
+/* ---- the group transaction's cache (fast mode) ------------------------ */
+
+void store_txn_begin(struct store_conn *c, bool fast)
+{
+	c->txn.fast = fast;
+	c->txn.n_streams = 0;
+	c->txn.n_epochs = 0;
+}
+
+int store_txn_flush(struct store_conn *c)
+{
+	struct store_txn *t = &c->txn;
+	for (size_t i = 0; i < t->n_streams; i++) {
+		if (!t->streams[i].dirty)
+			continue;
+		int rc = stream_put_db(c, t->streams[i].user_set,
+				       t->streams[i].lane, &t->streams[i].s);
+		if (rc != SQLITE_OK)
+			return rc;
+		t->streams[i].dirty = false;
+	}
+	return SQLITE_OK;
+}
+
+/* The cached entry of (user_set, lane), or -1. */
+static int txn_stream_find(struct store_txn *t, const char *user_set,
+			   int lane)
+{
+	for (size_t i = 0; i < t->n_streams; i++)
+		if (t->streams[i].lane == lane &&
+		    strcmp(t->streams[i].user_set, user_set) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A free cache slot, making room by writing everything back when the
+ * cache is full. -1 with *rc set on a write error. */
+static int txn_stream_slot(struct store_conn *c, int *rc)
+{
+	struct store_txn *t = &c->txn;
+	*rc = SQLITE_OK;
+	if (t->n_streams == STORE_TXN_CACHE) {
+		*rc = store_txn_flush(c);
+		if (*rc != SQLITE_OK)
+			return -1;
+		t->n_streams = 0;
+	}
+	return (int)t->n_streams++;
+}
+
+static int epoch_get(struct store_conn *c, const char *user_set,
+		     uint64_t *epoch)
+{
+	struct store_txn *t = &c->txn;
+	if (!t->fast)
+		return epoch_get_db(c, user_set, epoch);
+	for (size_t i = 0; i < t->n_epochs; i++) {
+		if (strcmp(t->epochs[i].user_set, user_set) == 0) {
+			*epoch = t->epochs[i].epoch;
+			return SQLITE_OK;
+		}
+	}
+	int rc = epoch_get_db(c, user_set, epoch);
+	if (rc == SQLITE_OK && t->n_epochs < STORE_TXN_CACHE &&
+	    strlen(user_set) < STORE_NAME_MAX) {
+		snprintf(t->epochs[t->n_epochs].user_set, STORE_NAME_MAX, "%s",
+			 user_set);
+		t->epochs[t->n_epochs].epoch = *epoch;
+		t->n_epochs++;
+	}
+	return rc;
+}
+
+static int epoch_raise(struct store_conn *c, const char *user_set,
+		       uint64_t epoch)
+{
+	struct store_txn *t = &c->txn;
+	int rc = epoch_raise_db(c, user_set, epoch);
+	if (rc != SQLITE_OK || !t->fast)
+		return rc;
+	for (size_t i = 0; i < t->n_epochs; i++)
+		if (strcmp(t->epochs[i].user_set, user_set) == 0 &&
+		    t->epochs[i].epoch < epoch)
+			t->epochs[i].epoch = epoch;
+	return SQLITE_OK;
+}
+
+static int stream_get(struct store_conn *c, const char *user_set, int lane,
+		      struct store_stream *s)
+{
+	struct store_txn *t = &c->txn;
+	if (!t->fast || strlen(user_set) >= STORE_NAME_MAX)
+		return stream_get_db(c, user_set, lane, s);
+	int i = txn_stream_find(t, user_set, lane);
+	if (i >= 0) {
+		*s = t->streams[i].s;
+		return SQLITE_OK;
+	}
+	int rc = stream_get_db(c, user_set, lane, s);
+	if (rc != SQLITE_OK)
+		return rc;
+	i = txn_stream_slot(c, &rc);
+	if (i < 0)
+		return rc;
+	snprintf(t->streams[i].user_set, STORE_NAME_MAX, "%s", user_set);
+	t->streams[i].lane = lane;
+	t->streams[i].s = *s;
+	t->streams[i].dirty = false;
+	return SQLITE_OK;
+}
+
+static int stream_put(struct store_conn *c, const char *user_set, int lane,
+		      const struct store_stream *s)
+{
+	struct store_txn *t = &c->txn;
+	int rc;
+	if (!t->fast || strlen(user_set) >= STORE_NAME_MAX)
+		return stream_put_db(c, user_set, lane, s);
+	int i = txn_stream_find(t, user_set, lane);
+	if (i < 0) {
+		i = txn_stream_slot(c, &rc);
+		if (i < 0)
+			return rc;
+		snprintf(t->streams[i].user_set, STORE_NAME_MAX, "%s",
+			 user_set);
+		t->streams[i].lane = lane;
+	}
+	t->streams[i].s = *s;
+	t->streams[i].dirty = true;
+	return SQLITE_OK;
 }
 
 /* ---- applying one change to the copy ---------------------------------- */
@@ -377,7 +505,7 @@ static const char *const sql_outbox_put =
 static int exec_local_write(struct store_conn *c, struct store_op *op)
 {
 	struct store_change *ch = &op->ch;
-	struct stream s;
+	struct store_stream s;
 	uint64_t newest;
 	int rc = epoch_get(c, ch->user_set, &newest);
 	if (rc != SQLITE_OK)
@@ -463,6 +591,10 @@ static int archive(struct store_conn *c, const struct store_change *ch,
 	return step_done(st);
 }
 
+static const char *const sql_savepoint_rec = "SAVEPOINT rec";
+static const char *const sql_release_rec = "RELEASE rec";
+static const char *const sql_rollback_rec = "ROLLBACK TO rec";
+
 struct touched {
 	const char *user_set;
 	int lane;
@@ -475,7 +607,7 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 {
 	struct store_apply_result *r = &op->res.apply;
 	char why[STORE_ERRMSG_LEN];
-	struct stream s;
+	struct store_stream s;
 	uint64_t newest;
 	int rc;
 
@@ -522,21 +654,29 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "archive");
 		r->archived++;
+	} else if (c->txn.fast) {
+		/* no savepoint: a failure re-runs the group in safe mode */
+		if (apply_change(c, op, ch) != 0) {
+			op->keep = op->status == STORE_E_INVALID;
+			return op->status;
+		}
+		if (ch->epoch > newest &&
+		    (rc = epoch_raise(c, ch->user_set, ch->epoch)) != SQLITE_OK)
+			return store_op_dberr(op, c, rc, "raise epoch");
+		r->applied++;
 	} else {
-		rc = sqlite3_exec(c->db, "SAVEPOINT rec", NULL, NULL, NULL);
+		rc = store_stmt_exec(c, &sql_savepoint_rec);
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "savepoint");
 		if (apply_change(c, op, ch) != 0) {
 			if (!sqlite3_get_autocommit(c->db)) {
-				sqlite3_exec(c->db, "ROLLBACK TO rec", NULL,
-					     NULL, NULL);
-				sqlite3_exec(c->db, "RELEASE rec", NULL, NULL,
-					     NULL);
+				store_stmt_exec(c, &sql_rollback_rec);
+				store_stmt_exec(c, &sql_release_rec);
 			}
 			op->keep = op->status == STORE_E_INVALID;
 			return op->status;
 		}
-		rc = sqlite3_exec(c->db, "RELEASE rec", NULL, NULL, NULL);
+		rc = store_stmt_exec(c, &sql_release_rec);
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "release");
 		if (ch->epoch > newest &&
@@ -597,6 +737,12 @@ static void exec_apply(struct store_conn *c, struct store_op *op)
 			return;
 		}
 	}
+	int frc = store_txn_flush(c);
+	if (frc != SQLITE_OK) {
+		op->keep = false;
+		store_op_dberr(op, c, frc, "advance stream");
+		return;
+	}
 	for (size_t j = 0; j < nt; j++) {
 		int rc =
 		    store_position_load(c, t[j].user_set, t[j].lane, &pos[j]);
@@ -623,7 +769,7 @@ static const char *const sql_outbox_divert =
 
 static void exec_ack(struct store_conn *c, struct store_op *op)
 {
-	struct stream s;
+	struct store_stream s;
 	int rc = stream_get(c, op->ch.user_set, op->ch.lane, &s);
 	if (rc != SQLITE_OK) {
 		store_op_dberr(op, c, rc, "read stream");
@@ -659,7 +805,7 @@ static void exec_ack(struct store_conn *c, struct store_op *op)
 static void exec_divert(struct store_conn *c, struct store_op *op)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_outbox_divert);
-	struct stream s;
+	struct store_stream s;
 	int rc;
 
 	if (st == NULL) {

@@ -32,13 +32,43 @@ void store_arena_free(struct store_arena *a);
 /* ---- connections ------------------------------------------------------ */
 
 #define STORE_STMT_MAX 64
+#define STORE_TXN_CACHE 8
+
+/* Positions of one (user set, lane) stream as stored in `streams`. */
+struct store_stream {
+	uint64_t head, acked, applied;
+};
+
+/* Writer: what one group transaction keeps in memory. In fast mode the
+ * ops of a group run without a savepoint each, and the stream positions
+ * and newest epochs they read and write are kept here (read once, written
+ * once before COMMIT by store_txn_flush). Any op that fails in fast mode
+ * makes the group runner roll the whole transaction back and run the
+ * group again in safe mode (a savepoint per op, no cache), so an op that
+ * fails never leaves a partial change behind. */
+struct store_txn {
+	bool fast;
+	struct {
+		char user_set[STORE_NAME_MAX];
+		int lane;
+		struct store_stream s;
+		bool dirty;
+	} streams[STORE_TXN_CACHE];
+	size_t n_streams;
+	struct {
+		char user_set[STORE_NAME_MAX];
+		uint64_t epoch;
+	} epochs[STORE_TXN_CACHE];
+	size_t n_epochs;
+};
 
 struct store_conn {
 	sqlite3 *db;
 	const char *const *sql[STORE_STMT_MAX]; /* cache keys: &static_sql */
 	sqlite3_stmt *stmt[STORE_STMT_MAX];
 	size_t n;
-	uint64_t commit_ns; /* writer: duration of the last COMMIT */
+	uint64_t commit_ns;  /* writer: duration of the last COMMIT */
+	struct store_txn txn; /* writer: the running group transaction */
 };
 
 /* Open a connection: the writer creates the file, sets WAL,
@@ -53,6 +83,10 @@ void store_conn_close(struct store_conn *c);
  * reset and with bindings cleared; NULL on error (see sqlite3_errmsg).
  * Reset it again (sqlite3_reset) when done so no read stays open. */
 sqlite3_stmt *store_stmt(struct store_conn *c, const char *const *sqlp);
+
+/* Step the cached statement for *sqlp (one without bindings or rows, e.g.
+ * "SAVEPOINT op") and reset it. Returns an SQLite code. */
+int store_stmt_exec(struct store_conn *c, const char *const *sqlp);
 
 /* Map an SQLite result code to STORE_E_*. */
 int store_sqlite_code(int rc);
@@ -172,6 +206,15 @@ int store_lane_of(int kind);
 /* Execute one write-side op inside the caller's transaction and savepoint
  * (sets op->status, op->errmsg, op->keep and the results). */
 void store_exec_write(struct store_conn *c, struct store_op *op);
+
+/* Start a group transaction's memory (after BEGIN): fast or safe mode,
+ * nothing cached. */
+void store_txn_begin(struct store_conn *c, bool fast);
+
+/* Write the stream positions changed in fast mode to `streams` (before
+ * COMMIT, and before any statement that reads that table directly).
+ * Returns an SQLite code. */
+int store_txn_flush(struct store_conn *c);
 
 /* Execute one read op on the read-only connection. */
 void store_exec_read(struct store_conn *c, struct store_op *op);

@@ -1,7 +1,8 @@
 /* Tests for replication/store.c: schema and migrations, local writes with
  * their outbox records, group commit, epochs, receiver batches (duplicates,
  * gaps, stale epochs), acks and positions, chunked content, verify digests,
- * failback tail, a full disk.
+ * failback tail, a full disk; groups mixing op types and many streams,
+ * operations queued from callbacks while the queue works on.
  *
  * Every test works on its own database in a fresh temporary directory,
  * runs a libuv loop until the callbacks fired, closes the store and asserts
@@ -1213,6 +1214,208 @@ static void test_divert_tail(void **state)
 	fx_free(f);
 }
 
+/* One group mixing local writes, an ack, a receiver batch and an epoch
+ * change (the group runs with stream positions kept in memory): every
+ * position is right afterwards and nothing of a later group is lost. */
+static void test_mixed_group_positions(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(NULL);
+	struct wres w[6];
+	int acked = 1;
+	struct applied a = {0};
+	char key[32];
+
+	/* two records to acknowledge later */
+	assert_int_equal(put(f, "pool-east", 1, KIND(PROFILE), "sip:a@x", "1")
+			     .status,
+			 0);
+	assert_int_equal(put(f, "pool-east", 1, KIND(PROFILE), "sip:b@x", "2")
+			     .status,
+			 0);
+
+	Poolpair__Repl__ChangeRecord r[2];
+	Poolpair__Repl__ChangeRecord *rp[2] = {&r[0], &r[1]};
+	for (int i = 0; i < 2; i++) {
+		poolpair__repl__change_record__init(&r[i]);
+		r[i].user_set = "pool-west";
+		r[i].epoch = 1;
+		r[i].seq = (uint64_t)i + 1;
+		r[i].hlc = 50 + (uint64_t)i;
+		r[i].op = OPC(PUT);
+		r[i].kind = KIND(CONTACTS);
+		r[i].lane = LANE_DATA;
+		r[i].key = i ? "sip:w2@x" : "sip:w1@x";
+		r[i].value.data = (uint8_t *)"[]";
+		r[i].value.len = 2;
+	}
+	Poolpair__Repl__RecordBatch b;
+	poolpair__repl__record_batch__init(&b);
+	b.records = rp;
+	b.n_records = 2;
+
+	/* all queued before the loop runs: one group after the first */
+	memset(w, 0, sizeof(w));
+	for (int i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "sip:c%d@x", i);
+		assert_int_equal(queue_put(f, "pool-east", 1, KIND(PROFILE),
+					   key, "v", &w[i]),
+				 0);
+	}
+	assert_int_equal(store_outbox_ack(&f->s, "pool-east", LANE_DATA, 2,
+					  on_done, &acked),
+			 0);
+	assert_int_equal(store_apply_batch(&f->s, &b, on_apply, &a), 0);
+	for (int i = 3; i < 6; i++) {
+		snprintf(key, sizeof(key), "sip:c%d@x", i);
+		assert_int_equal(queue_put(f, "pool-east", 1, KIND(PROFILE),
+					   key, "v", &w[i]),
+				 0);
+	}
+	run(f);
+	assert_int_equal(acked, 0);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.applied, 2);
+	assert_int_equal(a.n, 1);
+	assert_string_equal(a.pos[0].user_set, "pool-west");
+	assert_int_equal(a.pos[0].applied_seq, 2);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(w[i].status, 0);
+		assert_int_equal(w[i].seq, (uint64_t)i + 3);
+	}
+	struct store_position p = position(f, "pool-east", LANE_DATA);
+	assert_int_equal(p.head_seq, 8);
+	assert_int_equal(p.acked_seq, 2);
+	assert_int_equal(p.lag_records, 6);
+	p = position(f, "pool-west", LANE_DATA);
+	assert_int_equal(p.applied_seq, 2);
+	/* the next group continues the sequences */
+	assert_int_equal(
+	    put(f, "pool-east", 1, KIND(PROFILE), "sip:d@x", "v").seq, 9);
+	r[0].seq = 3;
+	b.n_records = 1;
+	a = apply(f, &b);
+	assert_int_equal(a.applied, 1);
+	assert_int_equal(a.pos[0].applied_seq, 3);
+	fx_close_store(f);
+
+	/* and all of it is on disk */
+	fx_open(f, NULL);
+	p = position(f, "pool-east", LANE_DATA);
+	assert_int_equal(p.head_seq, 9);
+	assert_int_equal(p.acked_seq, 2);
+	assert_int_equal(position(f, "pool-west", LANE_DATA).applied_seq, 3);
+	fx_free(f);
+}
+
+/* More user sets in one group than the group keeps in memory: each
+ * stream's sequence stays dense and is stored. */
+static void test_group_many_streams(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(NULL);
+	enum { SETS = 11, PER = 4 };
+	struct wres w[SETS * PER];
+	char us[32], key[32];
+
+	memset(w, 0, sizeof(w));
+	for (int j = 0; j < PER; j++)
+		for (int i = 0; i < SETS; i++) {
+			snprintf(us, sizeof(us), "pool-%02d", i);
+			snprintf(key, sizeof(key), "sip:u%d@x", j);
+			assert_int_equal(queue_put(f, us, 1, KIND(SETTINGS),
+						   key, "{}",
+						   &w[j * SETS + i]),
+					 0);
+		}
+	run(f);
+	for (int j = 0; j < PER; j++)
+		for (int i = 0; i < SETS; i++) {
+			assert_int_equal(w[j * SETS + i].status, 0);
+			assert_int_equal(w[j * SETS + i].seq, (uint64_t)j + 1);
+		}
+	assert_true(f->s.stats.transactions <= 3);
+	fx_close_store(f);
+	fx_open(f, NULL);
+	for (int i = 0; i < SETS; i++) {
+		snprintf(us, sizeof(us), "pool-%02d", i);
+		assert_int_equal(
+		    put(f, us, 1, KIND(SETTINGS), "sip:next@x", "{}").seq,
+		    PER + 1);
+		struct outbox o = outbox_read(f, us, LANE_DATA, 0, 0, 0);
+		assert_int_equal(o.batch.n_records, PER + 1);
+		for (size_t k = 0; k < o.batch.n_records; k++)
+			assert_int_equal(o.batch.records[k]->seq, k + 1);
+		outbox_free(&o);
+	}
+	fx_free(f);
+}
+
+/* Operations queued from a callback while the queue works on: they run
+ * in order, and a read queued in a write's callback sees that write. */
+struct chain {
+	struct fx *f;
+	int writes;
+	int reads_seen;
+	uint64_t last_seq;
+	struct wres w;
+};
+
+static void chain_read(void *arg, int status, const struct store_item *it)
+{
+	struct chain *c = arg;
+	assert_int_equal(status, 0);
+	assert_int_equal(it->seq, c->last_seq);
+	c->reads_seen++;
+}
+
+static void chain_write(void *arg, int status,
+			const struct store_write_result *r)
+{
+	struct chain *c = arg;
+	char key[32];
+	assert_int_equal(status, 0);
+	assert_int_equal(r->seq, c->last_seq + 1);
+	c->last_seq = r->seq;
+	snprintf(key, sizeof(key), "sip:k%d@x", c->writes);
+	assert_int_equal(store_get(&c->f->s, "pool-east", KIND(PROFILE), key,
+				   chain_read, c),
+			 0);
+	if (++c->writes == 50)
+		return;
+	snprintf(key, sizeof(key), "sip:k%d@x", c->writes);
+	struct store_write wr = {.user_set = "pool-east",
+				 .epoch = 1,
+				 .op = OPC(PUT),
+				 .kind = KIND(PROFILE),
+				 .key = key,
+				 .value = "1",
+				 .value_len = 1};
+	assert_int_equal(store_write(&c->f->s, &wr, chain_write, c), 0);
+}
+
+static void test_queue_from_callbacks(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(NULL);
+	struct chain c = {.f = f};
+	struct store_write wr = {.user_set = "pool-east",
+				 .epoch = 1,
+				 .op = OPC(PUT),
+				 .kind = KIND(PROFILE),
+				 .key = "sip:k0@x",
+				 .value = "1",
+				 .value_len = 1};
+
+	assert_int_equal(store_write(&f->s, &wr, chain_write, &c), 0);
+	run(f);
+	assert_int_equal(c.writes, 50);
+	assert_int_equal(c.reads_seen, 50);
+	assert_int_equal(f->s.stats.writes, 50);
+	assert_int_equal(f->s.stats.reads, 50);
+	fx_free(f);
+}
+
 static void test_close_runs_queued(void **state)
 {
 	(void)state;
@@ -1255,6 +1458,9 @@ int main(void)
 	    cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_divert_tail),
 	    cmocka_unit_test(test_close_runs_queued),
+	    cmocka_unit_test(test_mixed_group_positions),
+	    cmocka_unit_test(test_group_many_streams),
+	    cmocka_unit_test(test_queue_from_callbacks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
