@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -193,6 +194,20 @@ static void on_signal(uv_signal_t *s, int signum)
 	agent_stop(a);
 }
 
+/* Say when our own certificate is unusable or close to its end. */
+static void tls_check_validity(const struct tls_ctx *c)
+{
+	int64_t left = c->not_after - (int64_t)time(NULL);
+
+	if (c->warning[0] != '\0')
+		LOG_ERROR("tls", "%s", c->warning);
+	else if (left < 30 * 86400)
+		LOG_WARN("tls",
+			 "cert %s expires in %lld days: renew it and send "
+			 "SIGHUP",
+			 c->cert, (long long)(left / 86400));
+}
+
 static void tls_reloaded(struct tls_ctx *c, int status, void *arg)
 {
 	struct agent *a = arg;
@@ -213,6 +228,7 @@ static void tls_reloaded(struct tls_ctx *c, int status, void *arg)
 		 "connections use it, open ones keep theirs",
 		 c->cert, c->identity, tls_role_name(c->role),
 		 (unsigned long long)c->generation);
+	tls_check_validity(c);
 }
 
 static void on_sighup(uv_signal_t *s, int signum)
@@ -268,6 +284,7 @@ static int tls_setup(struct agent *a, const struct config *cfg)
 		 a->tls.identity,
 		 cfg->tls_require ? "" : "; plain peers accepted (require = "
 					 "false)");
+	tls_check_validity(&a->tls);
 	return 0;
 }
 

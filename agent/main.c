@@ -28,6 +28,9 @@ static int check_tls(const struct config *cfg)
 		return -1;
 	}
 	ok = tls.role == TLS_ROLE_AGENT;
+	if (tls.warning[0] != '\0')
+		fprintf(stderr, "poolpaird: %s: [tls] warning: %s\n",
+			cfg->path, tls.warning);
 	if (!ok)
 		fprintf(stderr,
 			"poolpaird: %s: [tls] cert %s has role %s; an agent "

@@ -176,6 +176,8 @@ static void ssl_reason(char *out, size_t len)
 struct built {
 	SSL_CTX *ssl;
 	int role;
+	int64_t not_after;
+	char warning[TLS_ERRMSG_LEN];
 	char identity[TLS_NAME_LEN];
 	char errmsg[TLS_ERRMSG_LEN];
 };
@@ -194,6 +196,56 @@ static int check_file(const char *what, const char *path, char *errmsg)
 	return 0;
 }
 
+/* Our own certificate against our own CA: one from another CA is a
+ * configuration mistake (every peer would refuse it); one outside its
+ * validity is only a warning (peers refuse it, but the files may be renewed
+ * and reloaded without a restart). */
+static int check_own(SSL_CTX *ctx, X509 *own, const char *ca,
+		     const char *cert, struct built *b)
+{
+	X509_STORE_CTX *x = X509_STORE_CTX_new();
+	STACK_OF(X509) *chain = NULL;
+	const ASN1_TIME *na = X509_get0_notAfter(own);
+	struct tm tm;
+	int err;
+
+	if (x == NULL) {
+		snprintf(b->errmsg, sizeof b->errmsg, "out of memory");
+		return TLS_E_NOMEM;
+	}
+	SSL_CTX_get0_chain_certs(ctx, &chain);
+	if (X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx), own, chain) !=
+	    1) {
+		X509_STORE_CTX_free(x);
+		ERR_clear_error();
+		snprintf(b->errmsg, sizeof b->errmsg, "out of memory");
+		return TLS_E_NOMEM;
+	}
+	err = X509_verify_cert(x) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(x);
+	X509_STORE_CTX_free(x);
+	ERR_clear_error();
+	if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
+		b->not_after = (int64_t)timegm(&tm);
+	switch (err) {
+	case X509_V_OK:
+		return 0;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		snprintf(b->warning, sizeof b->warning,
+			 "cert %s has expired: peers will refuse it", cert);
+		return 0;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		snprintf(b->warning, sizeof b->warning,
+			 "cert %s is not yet valid: peers will refuse it",
+			 cert);
+		return 0;
+	default:
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "cert %s does not verify against ca %s: %s", cert, ca,
+			 X509_verify_cert_error_string(err));
+		return TLS_E_CONFIG;
+	}
+}
+
 /* Build a context from the files; thread-safe (no loop access). */
 static int build(const char *ca, const char *cert, const char *key,
 		 struct built *b)
@@ -204,6 +256,7 @@ static int build(const char *ca, const char *cert, const char *key,
 	int rv;
 
 	memset(b, 0, sizeof *b);
+	b->not_after = INT64_MAX;
 	if ((rv = check_file("ca", ca, b->errmsg)) != 0 ||
 	    (rv = check_file("cert", cert, b->errmsg)) != 0 ||
 	    (rv = check_file("key", key, b->errmsg)) != 0)
@@ -262,6 +315,9 @@ static int build(const char *ca, const char *cert, const char *key,
 			 cert);
 		goto err;
 	}
+	rv = check_own(ctx, own, ca, cert, b);
+	if (rv != 0)
+		goto err;
 	SSL_CTX_set_verify(ctx,
 			   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 			   NULL);
@@ -273,7 +329,7 @@ static int build(const char *ca, const char *cert, const char *key,
 
 err:
 	SSL_CTX_free(ctx);
-	return TLS_E_CONFIG;
+	return rv == TLS_E_NOMEM ? TLS_E_NOMEM : TLS_E_CONFIG;
 }
 
 static void install(struct tls_ctx *c, struct built *b)
@@ -282,7 +338,9 @@ static void install(struct tls_ctx *c, struct built *b)
 		SSL_CTX_free(c->ssl); /* live connections hold their own ref */
 	c->ssl = b->ssl;
 	c->role = b->role;
+	c->not_after = b->not_after;
 	memcpy(c->identity, b->identity, sizeof c->identity);
+	memcpy(c->warning, b->warning, sizeof c->warning);
 	c->generation++;
 	c->errmsg[0] = '\0';
 }
@@ -442,13 +500,14 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
 	    x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
-	X509 *cert = X509_STORE_CTX_get_current_cert(x);
+	X509 *leaf = X509_STORE_CTX_get0_cert(x); /* the peer's own */
 
-	if (c == NULL || cert == NULL || X509_STORE_CTX_get_error_depth(x) != 0)
+	if (c == NULL || leaf == NULL)
 		return ok;
 	c->peer_role =
-	    cert_role(cert, c->peer_identity, sizeof c->peer_identity);
-	if (ok && (c->peer_role & (int)c->allowed_roles) == 0) {
+	    cert_role(leaf, c->peer_identity, sizeof c->peer_identity);
+	if (ok && X509_STORE_CTX_get_error_depth(x) == 0 &&
+	    (c->peer_role & (int)c->allowed_roles) == 0) {
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}

@@ -82,6 +82,9 @@ struct tls_ctx {
 	char key[TLS_PATH_LEN];
 	char identity[TLS_NAME_LEN]; /* CN of our own certificate */
 	int role;		     /* TLS_ROLE_* of our own certificate */
+	int64_t not_after;	     /* its end of validity, Unix seconds */
+	char warning[TLS_ERRMSG_LEN]; /* "" or why peers will refuse it
+					 (expired, not yet valid) */
 	uint64_t generation;	     /* 1 after init, +1 per successful reload */
 	bool reloading;		     /* an async reload is in flight */
 	char errmsg[TLS_ERRMSG_LEN];
@@ -90,7 +93,9 @@ struct tls_ctx {
 /* Build a context from PEM files (paths copied): ca holds the trusted CA
  * certificate(s), cert our certificate (chain), key its private key. The
  * certificate must match the key and carry a role. Blocking file reads:
- * call at start. Returns 0, or TLS_E_CONFIG / TLS_E_NOMEM with c->errmsg
+ * call at start. Our certificate must verify against the CA (else
+ * TLS_E_CONFIG); one outside its validity dates loads, with c->warning
+ * saying so. Returns 0, or TLS_E_CONFIG / TLS_E_NOMEM with c->errmsg
  * naming the file and the reason; on error nothing needs closing. */
 int tls_ctx_init(struct tls_ctx *c, const char *ca, const char *cert,
 		 const char *key);

@@ -15,9 +15,11 @@ for n in east west witness; do "$CERT" issue "$PKI/a" "$n" --role agent >/dev/nu
 "$CERT" issue "$PKI/b" rogue --role agent >/dev/null
 "$CERT" issue "$PKI/a" ops --role operator >/dev/null
 
-# tls_section NAME CA-DIR: the [tls] lines of an agent
+cat "$PKI/a/ca.crt" "$PKI/b/ca.crt" >"$PKI/both.crt"
+
+# tls_section NAME CA-DIR [TRUST]: the [tls] lines of an agent
 tls_section() {
-	printf '\n[tls]\nca = %s\ncert = %s\nkey = %s\n' "$PKI/a/ca.crt" \
+	printf '\n[tls]\nca = %s\ncert = %s\nkey = %s\n' "${3:-$PKI/a/ca.crt}" \
 		"$PKI/$2/$1.crt" "$PKI/$2/$1.key"
 }
 
@@ -57,10 +59,10 @@ printf 'hello, not tls\n' >&3
 exec 3>&-
 wait_until 10 'grep -q "refused 127.0.0.1:[0-9]*: plain connection refused: not TLS" "$IT_DIR/east/log"'
 
-# an agent with a certificate of another CA (it knows our CA certificate,
-# as anyone may) knocks at the three: refused, and nothing changes
+# an agent with a certificate of another CA (it trusts ours too, as anyone
+# may) knocks at the three: refused, and nothing changes
 agent rogue 4 rogue "" "$(it_boot_list 1 2 3 4)" ""
-tls_section rogue b >>"$IT_DIR/rogue/poolpaird.conf"
+tls_section rogue b "$PKI/both.crt" >>"$IT_DIR/rogue/poolpaird.conf"
 start rogue
 wait_until 30 'grep -q "refused 127.0.0.1:[0-9]*: peer certificate from an unknown CA (CN=rogue)" "$IT_DIR/east/log" "$IT_DIR/west/log" "$IT_DIR/witness/log"'
 wait_until 20 'grep -q "peer refused our certificate: unknown CA" "$IT_DIR/rogue/log"'

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -72,6 +73,8 @@ static int group_setup(void **state)
 		     ">/dev/null",
 	   dir);
 	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", dir);
+	/* trusting both CAs: an impostor of b that accepts a's servers */
+	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/ab.crt", dir, dir, dir);
 	/* a certificate with no role at all */
 	sh("openssl req -new -x509 -nodes -newkey ec -pkeyopt "
 	   "ec_paramgen_curve:P-256 -subj /CN=norole -keyout %s/norole.key "
@@ -408,14 +411,13 @@ static struct tls_ctx *ctx_new(const char *ca, const char *name)
 	return c;
 }
 
-/* ctx over a CA of one directory and the certificate of another */
-static struct tls_ctx *ctx_cross(const char *trust, const char *ca,
-				 const char *name)
+/* ctx trusting both CAs with a certificate of one of them */
+static struct tls_ctx *ctx_cross(const char *ca, const char *name)
 {
 	struct tls_ctx *c = malloc(sizeof *c);
 
 	assert_non_null(c);
-	assert_int_equal(tls_ctx_init(c, path("%s/ca.crt", trust),
+	assert_int_equal(tls_ctx_init(c, path("ab.crt"),
 				      path("%s/%s.crt", ca, name),
 				      path("%s/%s.key", ca, name)),
 			 0);
@@ -516,7 +518,7 @@ static void test_role_not_allowed(void **state)
 static void test_unknown_ca(void **state)
 {
 	struct tls_ctx *s = ctx_new("a", "n1");
-	struct tls_ctx *c = ctx_cross("a", "b", "rogue"); /* trusts a, is b */
+	struct tls_ctx *c = ctx_cross("b", "rogue"); /* trusts a and b, is b */
 	struct pair *p = pair_new(s, c);
 
 	(void)state;
@@ -533,7 +535,7 @@ static void test_unknown_ca(void **state)
 
 	/* the other direction: a server from another CA */
 	c = ctx_new("a", "n2");
-	struct tls_ctx *rogue = ctx_cross("a", "b", "rogue");
+	struct tls_ctx *rogue = ctx_cross("b", "rogue");
 	p = pair_new(rogue, c);
 	pair_start(p);
 	pair_run(p);
@@ -685,6 +687,30 @@ static void test_ctx_errors(void **state)
 				      path("norole.key")),
 			 TLS_E_CONFIG);
 	assert_non_null(strstr(c.errmsg, "no role"));
+	/* our own certificate from another CA: a configuration mistake */
+	assert_int_equal(tls_ctx_init(&c, path("a/ca.crt"), path("b/rogue.crt"),
+				      path("b/rogue.key")),
+			 TLS_E_CONFIG);
+	assert_non_null(strstr(c.errmsg, "rogue.crt does not verify against "
+					 "ca"));
+	/* outside its dates: loads, with a warning */
+	assert_int_equal(tls_ctx_init(&c, path("a/ca.crt"), path("a/old.crt"),
+				      path("a/old.key")),
+			 0);
+	assert_non_null(strstr(c.warning, "old.crt has expired"));
+	assert_true(c.not_after < (int64_t)time(NULL));
+	tls_ctx_close(&c);
+	assert_int_equal(tls_ctx_init(&c, path("a/ca.crt"), path("a/fut.crt"),
+				      path("a/fut.key")),
+			 0);
+	assert_non_null(strstr(c.warning, "fut.crt is not yet valid"));
+	tls_ctx_close(&c);
+	assert_int_equal(tls_ctx_init(&c, path("a/ca.crt"), path("a/n1.crt"),
+				      path("a/n1.key")),
+			 0);
+	assert_string_equal(c.warning, "");
+	assert_true(c.not_after > (int64_t)time(NULL) + 86400 * 800);
+	tls_ctx_close(&c);
 	assert_null(c.ssl);
 }
 

@@ -46,6 +46,7 @@ static int group_setup(void **state)
 	sh(CERT_TOOL " issue %s/a n2 --role agent >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", dir);
+	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/b/trust.crt", dir, dir, dir);
 	return 0;
 }
 
@@ -60,10 +61,11 @@ static void ctx_load(struct tls_ctx *c, const char *ca, const char *name)
 {
 	char a[512], b[512], k[512];
 
-	snprintf(a, sizeof a, "%s/a/ca.crt", dir); /* everyone trusts a */
+	/* everyone trusts a; b's impostor trusts both */
+	snprintf(a, sizeof a, "%s/%s", dir,
+		 strcmp(ca, "b") == 0 ? "b/trust.crt" : "a/ca.crt");
 	snprintf(b, sizeof b, "%s/%s/%s.crt", dir, ca, name);
 	snprintf(k, sizeof k, "%s/%s/%s.key", dir, ca, name);
-	(void)ca;
 	if (tls_ctx_init(c, a, b, k) != 0)
 		fail_msg("ctx %s: %s", name, c->errmsg);
 }
