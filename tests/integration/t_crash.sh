@@ -18,7 +18,9 @@
 # lag 0; then east's acked == head == west's applied; and a full `backup
 # verify` without repair finds both copies equal, every iteration (it takes
 # a fraction of a second on these few thousand items; IT_CRASH_VERIFY_EVERY
-# makes it every Nth plus the last).
+# makes it every Nth plus the last). 100 iterations take about 6 minutes;
+# the runner's limit for this test is 900 s (the header line above),
+# IT_TIMEOUT overrides it for a larger IT_CRASH_N.
 source "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null || fail "missing tool: sqlite3"
