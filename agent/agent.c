@@ -337,6 +337,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	if (a->tls_on) {
 		nc.tls.ctx = &a->tls;
 		nc.tls.require = cfg->tls_require != 0;
+		nc.tls.handshake_ms = 5000; /* a silent peer costs no more */
 		nc.tls.log = raft_tls_log;
 		nc.tls.log_arg = a;
 	}

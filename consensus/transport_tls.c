@@ -15,6 +15,7 @@
 #define HELLO_ACK 8	     /* u64 LE 1: the peer accepted us */
 #define BRIDGE_HIGH (1u << 20) /* stop reading the other side above */
 #define BRIDGE_LOW (256u << 10) /* ... and resume below */
+#define PENDING_MAX 64 /* incoming links still in their handshakes */
 
 enum transport_state {
 	TRANSPORT_INIT,
@@ -81,6 +82,7 @@ struct transport {
 	raft_uv_transport_close_cb close_cb;
 	struct link *links; /* every link, any state */
 	unsigned bridged;
+	unsigned pending_in; /* incoming links not bridged yet */
 };
 
 struct pipe_write {
@@ -202,7 +204,7 @@ static void on_link_conn_closed(struct tls_conn *c)
 	link_free_if_done(l);
 }
 
-static void on_link_pipe_closed(uv_handle_t *h)
+static void on_link_handle_closed(uv_handle_t *h)
 {
 	struct link *l = h->data;
 
@@ -226,6 +228,8 @@ static void link_close(struct link *l)
 {
 	if (l->state == LINK_CLOSING)
 		return;
+	if (l->dir == LINK_IN && l->state != LINK_BRIDGE)
+		l->tr->pending_in--;
 	if (l->state == LINK_BRIDGE && l->tr->bridged > 0)
 		l->tr->bridged--;
 	if (l->state == LINK_RESOLVE) {
@@ -245,7 +249,7 @@ static void link_close(struct link *l)
 	if (l->pipe_open) {
 		l->pipe_open = false;
 		l->closes++;
-		uv_close((uv_handle_t *)&l->pipe, on_link_pipe_closed);
+		uv_close((uv_handle_t *)&l->pipe, on_link_handle_closed);
 	}
 	if (l->conn_open) {
 		l->conn_open = false;
@@ -422,6 +426,8 @@ static int bridge_open(struct link *l, uv_stream_t **raft_end)
 		return rv;
 	}
 	l->pipe_reading = true;
+	if (l->dir == LINK_IN)
+		l->tr->pending_in--;
 	l->state = LINK_BRIDGE;
 	l->tr->bridged++;
 	*raft_end = (uv_stream_t *)theirs;
@@ -542,6 +548,22 @@ static void on_accept(uv_stream_t *server, int status)
 	if (l == NULL)
 		return;
 	l->state = LINK_TLS;
+	tr->pending_in++;
+	if (tr->pending_in > PENDING_MAX) {
+		/* accept and drop: a flood of silent peers must not pile up */
+		uv_tcp_init(tr->loop, &l->conn.tcp);
+		l->conn.tcp.data = l;
+		if (uv_accept(server, (uv_stream_t *)&l->conn.tcp) == 0)
+			tlog(tr, true,
+			     "refused a connection: %u handshakes already "
+			     "running",
+			     PENDING_MAX);
+		l->state = LINK_CLOSING;
+		tr->pending_in--;
+		l->closes++;
+		uv_close((uv_handle_t *)&l->conn.tcp, on_link_handle_closed);
+		return;
+	}
 	rv = tls_conn_init(&l->conn, tr->loop, tr->cfg.ctx, TLS_SERVER,
 			   TLS_ROLE_AGENT);
 	if (rv != 0) {

@@ -414,6 +414,49 @@ static void test_plain_peer(void **state)
 	free(f);
 }
 
+static bool flood_logged(struct fix *f)
+{
+	return strstr(f->srv_log, "handshakes already running") != NULL;
+}
+
+static void on_flood_connected(uv_connect_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+static void test_handshake_flood(void **state)
+{
+	/* silent peers: at most 64 handshakes wait, the rest are dropped */
+	struct fix *f = malloc(sizeof *f);
+	uv_tcp_t *raw = calloc(80, sizeof *raw);
+	struct sockaddr_in addr;
+	int port;
+
+	(void)state;
+	fix_start(f, true, "a", "n2");
+	run_until(f, accepted_and_connected);
+	sscanf(f->srv_addr, "127.0.0.1:%d", &port);
+	uv_ip4_addr("127.0.0.1", port, &addr);
+	for (int i = 0; i < 80; i++) {
+		uv_connect_t *req = malloc(sizeof *req);
+
+		uv_tcp_init(&f->loop, &raw[i]);
+		assert_int_equal(uv_tcp_connect(req, &raw[i],
+						(struct sockaddr *)&addr,
+						on_flood_connected),
+				 0);
+	}
+	run_until(f, flood_logged);
+	/* the established link is unaffected */
+	assert_int_equal(transport_tls_links(&f->srv), 1);
+	for (int i = 0; i < 80; i++)
+		uv_close((uv_handle_t *)&raw[i], NULL);
+	fix_end(f);
+	free(raw);
+	free(f);
+}
+
 static bool cancelled(struct fix *f)
 {
 	return f->connected;
@@ -449,6 +492,7 @@ int main(void)
 	    cmocka_unit_test(test_role_refused),
 	    cmocka_unit_test(test_plain_peer),
 	    cmocka_unit_test(test_close_cancels_connect),
+	    cmocka_unit_test(test_handshake_flood),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
