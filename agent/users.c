@@ -39,7 +39,24 @@ struct uop {
 	void *value; /* owned copy of the body */
 	size_t value_len;
 	uint64_t epoch, seq; /* where the write was stored */
+	struct ubatch *batch; /* NULL, or the batch this item belongs to */
+	size_t idx;	      /* its index in the batch */
 };
+
+/* POST /v1/users/batch: many user-data writes in one request, each its
+ * own store write (own epoch/seq, all or nothing per item); answered once
+ * every item has its outcome. */
+struct ubatch {
+	struct agent *a;
+	struct http_request *req;
+	json_t *results; /* array, one entry per item (null until known) */
+	size_t pending;	 /* items without an outcome yet */
+	size_t ok, failed;
+};
+
+static void batch_item_done(struct ubatch *b, size_t idx, json_t *res,
+			    bool ok);
+static bool ready(struct agent *a, struct http_request *req);
 
 bool users_sip_valid(const char *sip)
 {
@@ -108,15 +125,20 @@ static const char *pool_api(struct agent *a, const char *pool)
 	return "";
 }
 
+static void not_owner_msg(const struct fsm_pool *p, char *msg, size_t len)
+{
+	snprintf(msg, len,
+		 "the user set of %s is owned by %s (epoch %" PRIu64
+		 "): write there",
+		 p->name, p->owner, p->epoch);
+}
+
 static void not_owner(struct agent *a, struct http_request *req,
 		      const struct fsm_pool *p)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof msg,
-		 "the user set of %s is owned by %s (epoch %" PRIu64
-		 "): write there",
-		 p->name, p->owner, p->epoch);
+	not_owner_msg(p, msg, sizeof msg);
 	api_respond(req, 421,
 		json_pack("{s:s, s:s, s:s, s:s, s:I}", "error", "not_owner",
 			  "message", msg, "owner", p->owner, "owner_api",
@@ -124,30 +146,86 @@ static void not_owner(struct agent *a, struct http_request *req,
 			  (json_int_t)p->epoch));
 }
 
+/* HTTP status and error code answering a failed store operation. */
+static int store_error_http(int status, const char **code)
+{
+	switch (status) {
+	case STORE_E_STALE_EPOCH:
+		*code = "stale_epoch";
+		return 409;
+	case STORE_E_NOT_FOUND:
+		*code = "not_found";
+		return 404;
+	case STORE_E_FULL:
+		*code = "full";
+		return 507;
+	case STORE_E_INVALID:
+		*code = "invalid";
+		return 400;
+	default:
+		*code = "unavailable";
+		return 503;
+	}
+}
+
 static void store_error(struct http_request *req, int status,
 			const char *errmsg)
 {
 	char msg[320];
+	const char *code;
+	int http = store_error_http(status, &code);
 
 	snprintf(msg, sizeof msg, "store: %s",
 		 errmsg != NULL && errmsg[0] ? errmsg : store_strerror(status));
-	switch (status) {
-	case STORE_E_STALE_EPOCH:
-		http_respond_error(req, 409, "stale_epoch", msg);
-		break;
-	case STORE_E_NOT_FOUND:
-		http_respond_error(req, 404, "not_found", msg);
-		break;
-	case STORE_E_FULL:
-		http_respond_error(req, 507, "full", msg);
-		break;
-	case STORE_E_INVALID:
-		http_respond_error(req, 400, "invalid", msg);
-		break;
-	default:
-		http_respond_error(req, 503, "unavailable", msg);
-		break;
+	http_respond_error(req, http, code, msg);
+}
+
+/* The write of op failed: answer it (a batch item: record its outcome)
+ * and free op. */
+static void uop_fail(struct uop *op, int http, const char *code,
+		     const char *msg)
+{
+	if (op->batch != NULL)
+		batch_item_done(
+		    op->batch, op->idx,
+		    json_pack("{s:s, s:s, s:i, s:s, s:s}", "sip", op->sip,
+			      "kind", kind_name(op->kind), "status", http,
+			      "error", code, "message", msg),
+		    false);
+	else
+		http_respond_error(op->req, http, code, msg);
+	uop_free(op);
+}
+
+static void uop_store_fail(struct uop *op, int status, const char *errmsg)
+{
+	char msg[320];
+	const char *code;
+	int http = store_error_http(status, &code);
+
+	snprintf(msg, sizeof msg, "store: %s",
+		 errmsg != NULL && errmsg[0] ? errmsg : store_strerror(status));
+	uop_fail(op, http, code, msg);
+}
+
+static void uop_not_owner(struct uop *op, const struct fsm_pool *p)
+{
+	char msg[256];
+
+	if (op->batch == NULL) {
+		not_owner(op->a, op->req, p);
+		uop_free(op);
+		return;
 	}
+	not_owner_msg(p, msg, sizeof msg);
+	batch_item_done(op->batch, op->idx,
+			json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "sip",
+				  op->sip, "kind", kind_name(op->kind),
+				  "status", 421, "error", "not_owner",
+				  "message", msg, "owner", p->owner,
+				  "owner_api", pool_api(op->a, p->owner)),
+			false);
+	uop_free(op);
 }
 
 /* ---- writes ---- */
@@ -158,6 +236,17 @@ static void answer_write(struct uop *op, bool replicated)
 	json_t *body;
 	int status = 200;
 
+	if (op->batch != NULL) {
+		batch_item_done(
+		    op->batch, op->idx,
+		    json_pack("{s:s, s:s, s:i, s:I, s:I, s:b}", "sip", op->sip,
+			      "kind", kind_name(op->kind), "status", 200,
+			      "epoch", (json_int_t)op->epoch, "seq",
+			      (json_int_t)op->seq, "replicated", replicated),
+		    true);
+		uop_free(op);
+		return;
+	}
 	switch (op->what) {
 	case UOP_ENABLE:
 		status = 201;
@@ -200,8 +289,7 @@ static void written(void *arg, int status, const struct store_write_result *r)
 
 	if (status != 0) {
 		a->data.writes_refused++;
-		store_error(op->req, status, r != NULL ? r->errmsg : NULL);
-		uop_free(op);
+		uop_store_fail(op, status, r != NULL ? r->errmsg : NULL);
 		return;
 	}
 	a->data.writes_ok++;
@@ -228,17 +316,15 @@ static void write_at_home(struct uop *op)
 	    (a->fsm.n_pools == 0 || node_leader(&a->node, NULL) == 0)) {
 		/* a restarted agent replays the log: until it has, it cannot
 		 * tell an unknown pool from one it has not seen yet */
-		http_respond_error(op->req, 503, "unavailable",
-				   "the cluster state is still loading: retry");
-		uop_free(op);
+		uop_fail(op, 503, "unavailable",
+			 "the cluster state is still loading: retry");
 		return;
 	}
 	if (p == NULL) {
 		char msg[128];
 
 		snprintf(msg, sizeof msg, "pool %s is not defined", op->home);
-		http_respond_error(op->req, 404, "not_found", msg);
-		uop_free(op);
+		uop_fail(op, 404, "not_found", msg);
 		return;
 	}
 	{
@@ -246,13 +332,11 @@ static void write_at_home(struct uop *op)
 		int code = dataplane_may_write(&a->data, p, why, sizeof why);
 
 		if (code == 421) {
-			not_owner(a, op->req, p);
-			uop_free(op);
+			uop_not_owner(op, p);
 			return;
 		}
 		if (code != 0) {
-			http_respond_error(op->req, 503, "unavailable", why);
-			uop_free(op);
+			uop_fail(op, 503, "unavailable", why);
 			return;
 		}
 	}
@@ -267,10 +351,8 @@ static void write_at_home(struct uop *op)
 	w.value = op->value;
 	w.value_len = op->value_len;
 	rv = store_write(&a->data.store, &w, written, op);
-	if (rv != 0) {
-		store_error(op->req, rv, NULL);
-		uop_free(op);
-	}
+	if (rv != 0)
+		uop_store_fail(op, rv, NULL);
 }
 
 /* ---- reads ---- */
@@ -322,13 +404,11 @@ static void located(void *arg, int status, const struct store_item *it)
 		char msg[SIP_MAX + 32];
 
 		snprintf(msg, sizeof msg, "no user %s", op->sip);
-		http_respond_error(op->req, 404, "not_found", msg);
-		uop_free(op);
+		uop_fail(op, 404, "not_found", msg);
 		return;
 	}
 	if (status != 0) {
-		store_error(op->req, status, it != NULL ? it->errmsg : NULL);
-		uop_free(op);
+		uop_store_fail(op, status, it != NULL ? it->errmsg : NULL);
 		return;
 	}
 	snprintf(op->home, sizeof op->home, "%.*s", (int)it->value_len,
@@ -367,8 +447,7 @@ static void located(void *arg, int status, const struct store_item *it)
 
 			snprintf(msg, sizeof msg, "user %s is disabled",
 				 op->sip);
-			http_respond_error(op->req, 404, "not_found", msg);
-			uop_free(op);
+			uop_fail(op, 404, "not_found", msg);
 			return;
 		}
 		write_at_home(op);
@@ -443,10 +522,158 @@ static void lookup(struct uop *op)
 {
 	int rv = store_user_location(&op->a->data.store, op->sip, located, op);
 
-	if (rv != 0) {
-		store_error(op->req, rv, NULL);
-		uop_free(op);
+	if (rv != 0)
+		uop_store_fail(op, rv, NULL);
+}
+
+/* ---- batch of user-data writes ---- */
+
+#define BATCH_MAX 1000
+
+static void batch_item_done(struct ubatch *b, size_t idx, json_t *res,
+			    bool ok)
+{
+	if (res == NULL)
+		res = json_pack("{s:i, s:s, s:s}", "status", 500, "error",
+				"internal", "message", "out of memory");
+	json_array_set_new(b->results, idx, res);
+	if (ok)
+		b->ok++;
+	else
+		b->failed++;
+	if (--b->pending > 0)
+		return;
+	api_respond(b->req, 200,
+		json_pack("{s:o, s:I, s:I}", "results", b->results, "ok",
+			  (json_int_t)b->ok, "failed", (json_int_t)b->failed));
+	free(b);
+}
+
+/* One item of a batch body: {"sip", "kind", "value"}. Returns the kind,
+ * or -1 with msg set. */
+static int batch_item_check(json_t *item, size_t i, const char **sip,
+			    json_t **value, char *msg, size_t len)
+{
+	json_error_t jerr;
+	const char *kind = NULL;
+	int k;
+
+	if (json_unpack_ex(item, &jerr, JSON_STRICT, "{s:s, s:s, s:o}", "sip",
+			   sip, "kind", &kind, "value", value) != 0) {
+		snprintf(msg, len, "items[%zu]: %s", i, jerr.text);
+		return -1;
 	}
+	if (!users_sip_valid(*sip)) {
+		snprintf(msg, len,
+			 "items[%zu]: not a valid SIP URI (sip:user@host, at "
+			 "most %d characters)",
+			 i, SIP_MAX);
+		return -1;
+	}
+	k = kind_parse(kind);
+	if (k < 0) {
+		snprintf(msg, len,
+			 "items[%zu]: kind must be profile, contacts or "
+			 "settings",
+			 i);
+		return -1;
+	}
+	return k;
+}
+
+static void batch_write(struct agent *a, struct http_request *req)
+{
+	json_error_t jerr;
+	json_t *root, *items, *item;
+	struct ubatch *b;
+	struct uop **ops;
+	char msg[320];
+	size_t n, i;
+
+	if (strcmp(req->method, "POST") != 0) {
+		http_respond_error(req, 405, "method_not_allowed", "POST only");
+		return;
+	}
+	if (!ready(a, req))
+		return;
+	root =
+	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL || json_unpack_ex(root, &jerr, JSON_STRICT, "{s:o}",
+					   "items", &items) != 0 ||
+	    !json_is_array(items)) {
+		json_decref(root);
+		http_respond_error(req, 400, "bad_json",
+				   "body must be {\"items\": [{\"sip\", "
+				   "\"kind\", \"value\"}, ...]}");
+		return;
+	}
+	n = json_array_size(items);
+	if (n == 0 || n > BATCH_MAX) {
+		json_decref(root);
+		snprintf(msg, sizeof msg, "a batch holds 1..%d items",
+			 BATCH_MAX);
+		http_respond_error(req, 400, "invalid", msg);
+		return;
+	}
+	/* every item is checked before anything is written */
+	b = calloc(1, sizeof *b);
+	ops = calloc(n, sizeof *ops);
+	if (b != NULL)
+		b->results = json_array();
+	if (b == NULL || ops == NULL || b->results == NULL)
+		goto nomem;
+	json_array_foreach(items, i, item)
+	{
+		const char *sip;
+		json_t *value;
+		int kind = batch_item_check(item, i, &sip, &value, msg,
+					    sizeof msg);
+		struct uop *op;
+
+		if (kind < 0) {
+			http_respond_error(req, 400, "invalid", msg);
+			goto err;
+		}
+		if (json_array_append_new(b->results, json_null()) != 0)
+			goto nomem;
+		op = calloc(1, sizeof *op);
+		if (op == NULL)
+			goto nomem;
+		ops[i] = op;
+		op->a = a;
+		op->req = req;
+		op->what = UOP_PUT;
+		op->kind = kind;
+		op->batch = b;
+		op->idx = i;
+		snprintf(op->sip, sizeof op->sip, "%s", sip);
+		snprintf(op->key, sizeof op->key, "%s", sip);
+		op->value = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (op->value == NULL)
+			goto nomem;
+		op->value_len = strlen(op->value);
+	}
+	json_decref(root);
+	b->a = a;
+	b->req = req;
+	b->pending = n;
+	/* from here on every item ends in batch_item_done, which answers
+	 * once the last one has */
+	for (i = 0; i < n; i++)
+		lookup(ops[i]);
+	free(ops);
+	return;
+nomem:
+	http_respond_error(req, 500, "internal", "out of memory");
+err:
+	for (i = 0; ops != NULL && i < n; i++)
+		if (ops[i] != NULL)
+			uop_free(ops[i]);
+	free(ops);
+	if (b != NULL)
+		json_decref(b->results);
+	free(b);
+	json_decref(root);
 }
 
 static void enable(struct agent *a, struct http_request *req)
@@ -518,8 +745,6 @@ static void divergence_listed(void *arg, int status,
 	}
 	api_respond(req, 200, json_pack("{s:o}", "divergence", arr));
 }
-
-static bool ready(struct agent *a, struct http_request *req);
 
 /* ---- backup sync: flush and wait until the pair has everything ---- */
 
@@ -1039,6 +1264,10 @@ bool users_route(struct agent *a, struct http_request *req)
 		if (!ready(a, req))
 			return true;
 		enable(a, req);
+		return true;
+	}
+	if (strcmp(path, "/v1/users/batch") == 0) {
+		batch_write(a, req);
 		return true;
 	}
 	if (strncmp(path, "/v1/users/", 10) != 0)

@@ -14,6 +14,10 @@
  *          1 s or more or whose answered rate falls under 95 % of the
  *          offered one
  *
+ * With `--batch N` (model and ramp) each request is one `POST
+ * /v1/users/batch` carrying N writes instead of N PUTs: rates, answered
+ * counts and lag stay per write; write latency is per request.
+ *
  * Replication lag: a separate connection reads `GET /v1/backup` every
  * `--poll-ms` and takes `acked_seq` of the user_data stream of the pool's
  * own user set. Each write answer carries its `seq`; its lag is the time
@@ -37,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -50,6 +55,8 @@
 #define ADDR_LEN 64
 #define NAME_LEN 64
 #define REQ_MAX (8192 + 512)
+#define BATCH_MAX 1000
+#define ITEM_OVERHEAD 160 /* JSON around one batch item, generous */
 #define TICK_MS 1
 #define DRAIN_MS 10000 /* wait for acks after a phase */
 
@@ -76,6 +83,7 @@ struct opts {
 	double rates[MAX_RATES];
 	unsigned n_rates;
 	unsigned record_bytes; /* ramp */
+	unsigned batch;	       /* writes per request; 0: one PUT each */
 	unsigned poll_ms;
 	unsigned timeout_ms;
 	unsigned deadline_s;
@@ -94,13 +102,14 @@ struct conn {
 	struct lg *lg;
 	enum conn_state state;
 	bool is_poller;
-	char req[REQ_MAX];
-	size_t req_len;
+	char *req; /* owned, req_cap bytes */
+	size_t req_len, req_cap;
 	char *resp;
 	size_t resp_len, resp_cap;
 	bool complete;
 	uint64_t t_sent;
-	size_t payload; /* value bytes of the outstanding write */
+	size_t payload; /* value bytes of the outstanding write(s) */
+	unsigned items; /* writes in the outstanding request */
 };
 
 struct pending {
@@ -130,6 +139,7 @@ struct phase {
 	struct samples wlat; /* write answer latency, ms */
 	struct samples lag;  /* replication lag, ms */
 	struct proc_mark mark0[MAX_PIDS], mark1[MAX_PIDS];
+	double self_cpu0, self_cpu1; /* this process's CPU seconds */
 	double max_lag_records;
 	unsigned status_codes[6]; /* by class: 1xx..5xx, 0 = no answer */
 };
@@ -277,6 +287,16 @@ static void proc_mark(struct lg *g, struct proc_mark *m, int pid)
 		}
 		fclose(f);
 	}
+}
+
+/* CPU seconds (user + system) this process used so far. */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void proc_mark_all(struct lg *g, struct proc_mark *m)
@@ -538,11 +558,76 @@ static uint64_t answer_seq(const char *body)
 	return p ? strtoull(p + 6, NULL, 10) : 0;
 }
 
+static void write_seq(struct lg *g, uint64_t seq, uint64_t t,
+		      uint32_t payload)
+{
+	if (g->ph.first_seq == 0 || seq < g->ph.first_seq)
+		g->ph.first_seq = seq;
+	if (seq > g->ph.last_seq)
+		g->ph.last_seq = seq;
+	struct pending p = {seq, t, payload};
+	if (g->acked_known && seq <= g->acked) {
+		/* already acknowledged by the time it was answered */
+		lag_record(g, &p, t);
+	} else if (heap_push(g, p) != 0) {
+		fail(g, "out of memory");
+	}
+}
+
+/* The answer of POST /v1/users/batch: one result per item. */
+static void batch_answer(struct lg *g, struct conn *c, uint64_t t)
+{
+	unsigned status = c->parser.status_code;
+	json_t *root = NULL, *res, *v;
+	size_t i, ok = 0;
+	uint32_t per = c->items ? (uint32_t)(c->payload / c->items) : 0;
+
+	g->inflight--;
+	g->ph.status_codes[status / 100 < 6 ? status / 100 : 0]++;
+	if (status == 200)
+		root = json_loadb(c->resp, c->resp_len, 0, NULL);
+	res = json_object_get(root, "results");
+	if (!json_is_array(res) || json_array_size(res) != c->items) {
+		g->ph.failed += c->items;
+		if (g->ph.failed <= 5 * c->items)
+			fprintf(stderr, "loadgen: batch answer %u: %.200s\n",
+				status, c->resp ? c->resp : "");
+		json_decref(root);
+		return;
+	}
+	json_array_foreach(res, i, v)
+	{
+		json_t *seq = json_object_get(v, "seq");
+		if (json_integer_value(json_object_get(v, "status")) != 200 ||
+		    !json_is_integer(seq) || json_integer_value(seq) <= 0) {
+			g->ph.failed++;
+			if (g->ph.failed <= 5) {
+				char *d = json_dumps(v, JSON_COMPACT);
+				fprintf(stderr, "loadgen: batch item: %.200s\n",
+					d ? d : "");
+				free(d);
+			}
+			continue;
+		}
+		ok++;
+		write_seq(g, (uint64_t)json_integer_value(seq), t, per);
+	}
+	json_decref(root);
+	g->ph.ok += ok;
+	g->ph.payload_bytes += ok * per;
+	if (samples_add(&g->ph.wlat, (double)(t - c->t_sent) / 1e6) != 0)
+		fail(g, "out of memory");
+}
+
 static void write_answer(struct lg *g, struct conn *c, uint64_t t)
 {
 	unsigned status = c->parser.status_code;
 	uint64_t seq;
 
+	if (c->items > 0) {
+		batch_answer(g, c, t);
+		return;
+	}
 	g->inflight--;
 	g->ph.status_codes[status / 100 < 6 ? status / 100 : 0]++;
 	if (status != 200 && status != 201) {
@@ -561,17 +646,7 @@ static void write_answer(struct lg *g, struct conn *c, uint64_t t)
 	g->ph.payload_bytes += c->payload;
 	if (samples_add(&g->ph.wlat, (double)(t - c->t_sent) / 1e6) != 0)
 		fail(g, "out of memory");
-	if (g->ph.first_seq == 0 || seq < g->ph.first_seq)
-		g->ph.first_seq = seq;
-	if (seq > g->ph.last_seq)
-		g->ph.last_seq = seq;
-	struct pending p = {seq, t, (uint32_t)c->payload};
-	if (g->acked_known && seq <= g->acked) {
-		/* already acknowledged by the time it was answered */
-		lag_record(g, &p, t);
-	} else if (heap_push(g, p) != 0) {
-		fail(g, "out of memory");
-	}
+	write_seq(g, seq, t, (uint32_t)c->payload);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -666,6 +741,17 @@ static int conn_open(struct lg *g, struct conn *c, bool poller)
 	memset(c, 0, sizeof *c);
 	c->lg = g;
 	c->is_poller = poller;
+	/* model values are at most 4 KB, ramp values record_bytes */
+	c->req_cap = poller || g->o.batch == 0
+			 ? REQ_MAX
+			 : (size_t)g->o.batch *
+				   ((g->o.record_bytes > 4096 ? g->o.record_bytes
+							      : 4096) +
+				    ITEM_OVERHEAD) +
+			       1024;
+	c->req = malloc(c->req_cap);
+	if (c->req == NULL)
+		return UV_ENOMEM;
 	http_parser_init(&c->parser, HTTP_RESPONSE);
 	c->parser.data = c;
 	uv_tcp_init(g->loop, &c->tcp);
@@ -695,7 +781,7 @@ static void build_post_user(struct lg *g, struct conn *c, uint64_t i)
 	bl = snprintf(body, sizeof body, "{\"sip\":\"%s\",\"pool\":\"%s\"}",
 		      sip, g->o.pool);
 	c->req_len = (size_t)snprintf(
-	    c->req, sizeof c->req,
+	    c->req, c->req_cap,
 	    "POST /v1/users HTTP/1.1\r\nHost: %s\r\nContent-Type: "
 	    "application/json\r\nContent-Length: %d\r\n\r\n%s",
 	    g->o.api, bl, body);
@@ -714,20 +800,67 @@ static void build_put_value(struct lg *g, struct conn *c, bool model)
 	want = model ? 512 + rnd_below(g, 4096 - 512 + 1) : g->o.record_bytes;
 	user_sip(g, sip, sizeof sip, user);
 	/* header with a fixed-width length, patched once the body is built */
-	hl = snprintf(c->req, sizeof c->req,
+	hl = snprintf(c->req, c->req_cap,
 		      "PUT /v1/users/%s/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
 		      "application/json\r\nContent-Length: %06u\r\n\r\n",
 		      sip, settings ? "settings" : "contacts", g->o.api, 0U);
 	hdr_end = c->req + hl;
-	blen = settings ? body_settings(g, hdr_end, sizeof c->req - (size_t)hl,
+	blen = settings ? body_settings(g, hdr_end, c->req_cap - (size_t)hl,
 					want)
-			: body_contacts(g, hdr_end, sizeof c->req - (size_t)hl,
+			: body_contacts(g, hdr_end, c->req_cap - (size_t)hl,
 					want);
 	char num[8];
 	snprintf(num, sizeof num, "%06u", (unsigned)blen);
 	memcpy(hdr_end - 4 - 6, num, 6);
 	c->req_len = (size_t)hl + blen;
 	c->payload = blen;
+	c->items = 0;
+}
+
+/* POST /v1/users/batch with o.batch writes as build_put_value makes
+ * them. */
+static void build_batch(struct lg *g, struct conn *c, bool model)
+{
+	char sip[128];
+	size_t n, payload = 0;
+	int hl;
+
+	hl = snprintf(c->req, c->req_cap,
+		      "POST /v1/users/batch HTTP/1.1\r\nHost: %s\r\n"
+		      "Content-Type: application/json\r\nContent-Length: "
+		      "%08u\r\n\r\n{\"items\":[",
+		      g->o.api, 0U);
+	n = (size_t)hl;
+	for (unsigned i = 0; i < g->o.batch; i++) {
+		bool settings = model && rnd_below(g, 3) == 0;
+		uint64_t user = rnd(g) % g->o.active;
+		size_t want = model ? 512 + rnd_below(g, 4096 - 512 + 1)
+				    : g->o.record_bytes;
+		size_t vlen;
+
+		user_sip(g, sip, sizeof sip, user);
+		n += (size_t)snprintf(c->req + n, c->req_cap - n,
+				      "%s{\"sip\":\"%s\",\"kind\":\"%s\","
+				      "\"value\":",
+				      i ? "," : "", sip,
+				      settings ? "settings" : "contacts");
+		vlen = settings ? body_settings(g, c->req + n, c->req_cap - n,
+						want)
+				: body_contacts(g, c->req + n, c->req_cap - n,
+						want);
+		n += vlen;
+		payload += vlen;
+		c->req[n++] = '}';
+	}
+	c->req[n++] = ']';
+	c->req[n++] = '}';
+	char num[12];
+	snprintf(num, sizeof num, "%08u", (unsigned)(n - (size_t)hl +
+						      strlen("{\"items\":[")));
+	memcpy(c->req + hl - strlen("{\"items\":[") - 4 - 8, num, 8);
+	c->req_len = n;
+	c->payload = payload;
+	c->items = g->o.batch;
 }
 
 /* Whether a write is due now (open loop) or wanted (closed loop). */
@@ -753,11 +886,16 @@ static void dispatch(struct lg *g)
 			continue;
 		if (!write_wanted(g, t))
 			return;
-		if (g->o.mode == MODE_LOAD)
+		if (g->o.mode == MODE_LOAD) {
 			build_post_user(g, c, g->next_user++);
-		else
+			g->ph.issued++;
+		} else if (g->o.batch > 0) {
+			build_batch(g, c, g->o.mode == MODE_MODEL);
+			g->ph.issued += g->o.batch;
+		} else {
 			build_put_value(g, c, g->o.mode == MODE_MODEL);
-		g->ph.issued++;
+			g->ph.issued++;
+		}
 		g->inflight++;
 		conn_send(c);
 	}
@@ -775,6 +913,7 @@ static void phase_start(struct lg *g, const char *name, double offered)
 	g->ph.t_start = now_ns();
 	g->ph.acked_at_start = g->acked;
 	proc_mark_all(g, g->ph.mark0);
+	g->ph.self_cpu0 = self_cpu_s();
 	g->offering = true;
 	g->draining = false;
 	if (offered > 0)
@@ -839,6 +978,12 @@ static json_t *phase_json(struct lg *g)
 			      "hwm_kb", (json_int_t)p->mark1[i].hwm_kb));
 	}
 	json_object_set_new(o, "agents", procs);
+	json_object_set_new(
+	    o, "loadgen_cpu_percent",
+	    json_real(round3(span_s > 0 ? 100.0 *
+					      (p->self_cpu1 - p->self_cpu0) /
+					      span_s
+					: 0)));
 	return o;
 }
 
@@ -853,6 +998,7 @@ static bool phase_end(struct lg *g)
 	p->acked_at_end = g->acked;
 	p->unacked = g->heap_n;
 	proc_mark_all(g, p->mark1);
+	p->self_cpu1 = self_cpu_s();
 	/* what was not acked counts as lag up to now, so a stuck stream
 	 * shows in the percentiles */
 	while (g->heap_n > 0) {
@@ -973,7 +1119,7 @@ static void on_poll(uv_timer_t *t)
 
 	if (c->state != CONN_READY)
 		return;
-	c->req_len = (size_t)snprintf(c->req, sizeof c->req,
+	c->req_len = (size_t)snprintf(c->req, c->req_cap,
 				      "GET /v1/backup HTTP/1.1\r\nHost: %s\r\n\r\n",
 				      g->o.api);
 	conn_send(c);
@@ -1007,6 +1153,7 @@ static void usage(FILE *f)
 		"  [--connections C (32)] [--users N (200000)] [--active A (40000)]\n"
 		"  [--per-user-min W (1)] [--duration S (60)] [--rates R1,R2,...]\n"
 		"  [--step S (10)] [--record-bytes B (1024)] [--poll-ms P (10)]\n"
+		"  [--batch N (0: one PUT per write; 1..1000: POST /v1/users/batch)]\n"
 		"  [--timeout-ms T (10000)] [--deadline S (300)] [--seed N]\n"
 		"  [--domain D (bench.example.com)] [--pid NAME=PID ...] [--json]\n");
 }
@@ -1112,6 +1259,10 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			if (!parse_ulong(val, 200, 8000, &v))
 				goto bad;
 			o->record_bytes = (unsigned)v;
+		} else if (strcmp(a, "--batch") == 0) {
+			if (!parse_ulong(val, 0, BATCH_MAX, &v))
+				goto bad;
+			o->batch = (unsigned)v;
 		} else if (strcmp(a, "--poll-ms") == 0) {
 			if (!parse_ulong(val, 1, 1000, &v))
 				goto bad;
@@ -1209,9 +1360,9 @@ int main(int argc, char **argv)
 	g.rng = g.o.seed * 0x9E3779B97F4A7C15ULL | 1;
 	g.loop = uv_default_loop();
 	g.conns = calloc(g.o.connections, sizeof *g.conns);
-	g.out = json_pack("{s:s, s:s, s:i, s:[]}", "api", g.o.api, "pool",
+	g.out = json_pack("{s:s, s:s, s:i, s:i, s:[]}", "api", g.o.api, "pool",
 			  g.o.pool, "connections", (int)g.o.connections,
-			  "phases");
+			  "batch", (int)g.o.batch, "phases");
 	if (g.conns == NULL || g.out == NULL) {
 		fprintf(stderr, "loadgen: out of memory\n");
 		return 1;
@@ -1251,9 +1402,12 @@ int main(int argc, char **argv)
 		printf("%s\n", s ? s : "{}");
 		free(s);
 	}
-	for (unsigned i = 0; i < g.o.connections; i++)
+	for (unsigned i = 0; i < g.o.connections; i++) {
 		free(g.conns[i].resp);
+		free(g.conns[i].req);
+	}
 	free(g.poller.resp);
+	free(g.poller.req);
 	free(g.conns);
 	free(g.heap);
 	free(g.ph.wlat.v);
