@@ -929,6 +929,19 @@ static void on_timeout(uv_timer_t *t)
 	}
 }
 
+/* The ClientHello goes out on the next loop turn, so that no callback
+ * fires inside tls_conn_start(). */
+static void on_client_start(uv_timer_t *t)
+{
+	struct tls_conn *c = t->data;
+
+	if (c->state != TLS_CONN_HANDSHAKE || c->failed)
+		return;
+	if (c->timeout_ms > 0)
+		uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
+	conn_handshake_step(c);
+}
+
 int tls_conn_start(struct tls_conn *c, tls_handshake_cb on_handshake,
 		   tls_read_cb on_read)
 {
@@ -969,10 +982,10 @@ int tls_conn_start(struct tls_conn *c, tls_handshake_cb on_handshake,
 		return 0;
 	}
 	c->state = TLS_CONN_HANDSHAKE;
-	if (c->timeout_ms > 0)
-		uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
 	if (c->mode == TLS_CLIENT)
-		conn_handshake_step(c); /* ClientHello */
+		uv_timer_start(&c->timer, on_client_start, 0, 0);
+	else if (c->timeout_ms > 0)
+		uv_timer_start(&c->timer, on_timeout, c->timeout_ms, 0);
 	return 0;
 }
 

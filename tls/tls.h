@@ -213,20 +213,24 @@ void tls_conn_allow_plain(struct tls_conn *c, bool allow);
  * tls_conn_start. */
 void tls_conn_set_timeout(struct tls_conn *c, unsigned ms);
 
-/* Start the handshake on the connected TCP handle. on_handshake fires once;
- * on_read then receives plaintext (reading starts right after a successful
- * handshake). Returns 0 or a libuv error (no callback fires; close c). */
+/* Start the handshake on the connected TCP handle. on_handshake fires once,
+ * never before this call returns; on_read then receives plaintext (reading
+ * starts right after a successful handshake). Returns 0, TLS_E_STATE
+ * (started already) or a libuv error (no callback fires; close c). */
 int tls_conn_start(struct tls_conn *c, tls_handshake_cb on_handshake,
 		   tls_read_cb on_read);
 
-/* Pause and resume plaintext delivery (back-pressure). */
+/* Pause and resume plaintext delivery (back-pressure). read_start hands
+ * over plaintext already decrypted before it returns (on_read may fire
+ * inside it). */
 void tls_conn_read_stop(struct tls_conn *c);
 void tls_conn_read_start(struct tls_conn *c);
 
 /* Encrypt and send n buffers (copied: the caller may reuse them at once).
  * cb (may be NULL) fires once the ciphertext was written or failed.
- * Returns 0 (cb will fire), TLS_E_STATE (handshake not done, or closing),
- * TLS_E_NOMEM, TLS_E_PROTOCOL or a libuv error (cb never fires). */
+ * Returns 0 (cb will fire), TLS_E_STATE (handshake not done, shut or
+ * closing), UV_EINVAL (nothing to send), TLS_E_NOMEM, TLS_E_PROTOCOL or a
+ * libuv error (cb never fires). */
 int tls_conn_write(struct tls_conn *c, const uv_buf_t bufs[], unsigned n,
 		   tls_write_cb cb, void *arg);
 
@@ -243,8 +247,9 @@ size_t tls_conn_write_queue(const struct tls_conn *c);
 
 /* Send close_notify (when the session is open), let queued writes finish,
  * close the handles and call cb (may be NULL). Pending write callbacks fire
- * with an error or 0 first; no read callback fires after this call.
- * Idempotent: a second call only replaces cb. */
+ * with an error or 0 first, as does the callback of a uv_tcp_connect() still
+ * in flight (UV_ECANCELED); no read or handshake callback fires after this
+ * call. Idempotent: a second call only replaces cb. */
 void tls_conn_close(struct tls_conn *c, tls_close_cb cb);
 
 #endif
