@@ -9,13 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HELLO_PROTOCOL 1     /* raft_uv_tcp's handshake protocol */
-#define HELLO_PREAMBLE 24    /* protocol, id, address length: 3 x u64 LE */
-#define HELLO_ADDR_MAX 256   /* longest address accepted, padding included */
-#define HELLO_ACK 8	     /* u64 LE 1: the peer accepted us */
-#define BRIDGE_HIGH (1u << 20) /* stop reading the other side above */
+#define HELLO_PROTOCOL 1	/* raft_uv_tcp's handshake protocol */
+#define HELLO_PREAMBLE 24	/* protocol, id, address length: 3 x u64 LE */
+#define HELLO_ADDR_MAX 256	/* longest address accepted, padding included */
+#define HELLO_ACK 8		/* u64 LE 1: the peer accepted us */
+#define BRIDGE_HIGH (1u << 20)	/* stop reading the other side above */
 #define BRIDGE_LOW (256u << 10) /* ... and resume below */
-#define PENDING_MAX 64 /* incoming links still in their handshakes */
+#define PENDING_MAX 64		/* incoming links still in their handshakes */
 
 enum transport_state {
 	TRANSPORT_INIT,
@@ -53,8 +53,8 @@ struct link {
 	uv_pipe_t pipe; /* our end of the socketpair (BRIDGE) */
 	bool pipe_open;
 	bool pipe_reading;
-	bool conn_open; /* tls_conn_init succeeded: conn must be closed */
-	unsigned closes; /* handles still closing */
+	bool conn_open;	   /* tls_conn_init succeeded: conn must be closed */
+	unsigned closes;   /* handles still closing */
 	size_t pipe_queue; /* bytes queued towards raft */
 	/* outgoing: raft's request until its callback fired */
 	struct raft_uv_connect *req;
@@ -419,8 +419,8 @@ static int bridge_open(struct link *l, uv_stream_t **raft_end)
 		uv_close((uv_handle_t *)theirs, (uv_close_cb)raft_free);
 		return rv;
 	}
-	rv = uv_read_start((uv_stream_t *)&l->pipe, on_pipe_alloc,
-			   on_pipe_read);
+	rv =
+	    uv_read_start((uv_stream_t *)&l->pipe, on_pipe_alloc, on_pipe_read);
 	if (rv != 0) {
 		uv_close((uv_handle_t *)theirs, (uv_close_cb)raft_free);
 		return rv;
@@ -449,16 +449,16 @@ static void in_hand_over(struct link *l, const char *rest, size_t nrest)
 		put64(ack, 1);
 		rv = tls_conn_write(&l->conn, &b, 1, NULL, NULL);
 		if (rv != 0) {
-			tlog(tr, true, "refused %s: ack: %s",
-			     link_peer(l), tls_strerror(rv));
+			tlog(tr, true, "refused %s: ack: %s", link_peer(l),
+			     tls_strerror(rv));
 			link_close(l);
 			return;
 		}
 	}
 	rv = bridge_open(l, &theirs);
 	if (rv != 0) {
-		tlog(tr, true, "refused %s: socketpair: %s",
-		     link_peer(l), uv_strerror(rv));
+		tlog(tr, true, "refused %s: socketpair: %s", link_peer(l),
+		     uv_strerror(rv));
 		link_close(l);
 		return;
 	}
@@ -467,8 +467,8 @@ static void in_hand_over(struct link *l, const char *rest, size_t nrest)
 		link_close(l);
 		return;
 	}
-	tlog(tr, false, "link from %s (id %llu, %s, CN=%s) up",
-	     link_peer(l), (unsigned long long)l->peer_id,
+	tlog(tr, false, "link from %s (id %llu, %s, CN=%s) up", link_peer(l),
+	     (unsigned long long)l->peer_id,
 	     l->conn.state == TLS_CONN_PLAIN ? "plain" : "tls",
 	     l->conn.state == TLS_CONN_PLAIN ? "-" : l->conn.peer_identity);
 	tr->accept_cb(tr->t, l->peer_id, l->peer_address, theirs);
@@ -521,8 +521,7 @@ static void on_in_handshake(struct tls_conn *c, int status)
 	struct link *l = c->data;
 
 	if (status != 0) {
-		tlog(l->tr, true, "refused %s: %s", link_peer(l),
-		     c->errmsg);
+		tlog(l->tr, true, "refused %s: %s", link_peer(l), c->errmsg);
 		link_close(l);
 		return;
 	}
@@ -596,8 +595,8 @@ static void out_hand_over(struct link *l, const char *rest, size_t nrest)
 
 	rv = bridge_open(l, &theirs);
 	if (rv != 0) {
-		tlog(l->tr, true, "connect %s: socketpair: %s",
-		     l->peer_address, uv_strerror(rv));
+		tlog(l->tr, true, "connect %s: socketpair: %s", l->peer_address,
+		     uv_strerror(rv));
 		link_close(l);
 		return;
 	}
@@ -608,9 +607,8 @@ static void out_hand_over(struct link *l, const char *rest, size_t nrest)
 	}
 	l->req = NULL;
 	l->req_cb = NULL;
-	tlog(l->tr, false, "link to %s (id %llu, CN=%s) up",
-	     l->peer_address, (unsigned long long)l->peer_id,
-	     l->conn.peer_identity);
+	tlog(l->tr, false, "link to %s (id %llu, CN=%s) up", l->peer_address,
+	     (unsigned long long)l->peer_id, l->conn.peer_identity);
 	cb(req, theirs, 0);
 }
 
@@ -675,8 +673,7 @@ static void on_out_handshake(struct tls_conn *c, int status)
 	int rv;
 
 	if (status != 0) {
-		tlog(tr, true, "connect %s: %s", l->peer_address,
-		     c->errmsg);
+		tlog(tr, true, "connect %s: %s", l->peer_address, c->errmsg);
 		link_close(l);
 		return;
 	}
@@ -718,8 +715,7 @@ static void on_connected(uv_connect_t *req, int status)
 	}
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-			struct addrinfo *res)
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct link *l = req->data;
 	struct transport *tr = l->tr;
@@ -732,8 +728,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 		return;
 	}
 	if (status != 0 || res == NULL) {
-		tlog(tr, true, "connect %s: resolve: %s",
-		     l->peer_address, uv_strerror(status));
+		tlog(tr, true, "connect %s: resolve: %s", l->peer_address,
+		     uv_strerror(status));
 		uv_freeaddrinfo(res);
 		link_close(l);
 		return;
@@ -762,8 +758,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
 
 /* ---- the raft_uv_transport methods ---- */
 
-static int m_init(struct raft_uv_transport *t, raft_id id,
-		  const char *address)
+static int m_init(struct raft_uv_transport *t, raft_id id, const char *address)
 {
 	struct transport *tr = t->impl;
 
@@ -852,8 +847,8 @@ static int m_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 	if (rv != 0) {
 		link_unlink(l);
 		free(l);
-		snprintf(t->errmsg, sizeof t->errmsg, "resolve %s: %s",
-			 address, uv_strerror(rv));
+		snprintf(t->errmsg, sizeof t->errmsg, "resolve %s: %s", address,
+			 uv_strerror(rv));
 		return RAFT_NOCONNECTION;
 	}
 	l->req = req;

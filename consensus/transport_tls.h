@@ -35,10 +35,10 @@
 typedef void (*transport_tls_log_fn)(void *arg, bool warn, const char *msg);
 
 struct transport_tls_config {
-	struct tls_ctx *ctx;	   /* borrowed; outlives the transport */
-	bool require;		   /* refuse peers that do not speak TLS */
-	unsigned handshake_ms;	   /* 0: TLS_HANDSHAKE_TIMEOUT_MS */
-	transport_tls_log_fn log;  /* may be NULL */
+	struct tls_ctx *ctx;	  /* borrowed; outlives the transport */
+	bool require;		  /* refuse peers that do not speak TLS */
+	unsigned handshake_ms;	  /* 0: TLS_HANDSHAKE_TIMEOUT_MS */
+	transport_tls_log_fn log; /* may be NULL */
 	void *log_arg;
 };
 

@@ -115,8 +115,8 @@ static void subject_entry(X509 *x, int nid, bool want_role, char *out,
 
 static int role_from_san(X509 *x)
 {
-	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-						NULL);
+	GENERAL_NAMES *names =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	size_t plen = strlen(TLS_ROLE_URI_PREFIX);
 	int role = TLS_ROLE_NONE;
 
@@ -157,7 +157,8 @@ static int cert_role(X509 *x, char *identity, size_t len)
 	return role;
 }
 
-/* The reason of the first queued OpenSSL error ("" when none); clears the queue. */
+/* The reason of the first queued OpenSSL error ("" when none); clears the
+ * queue. */
 static void ssl_reason(char *out, size_t len)
 {
 	unsigned long e = ERR_peek_error(); /* the first: the root cause */
@@ -200,8 +201,8 @@ static int check_file(const char *what, const char *path, char *errmsg)
  * configuration mistake (every peer would refuse it); one outside its
  * validity is only a warning (peers refuse it, but the files may be renewed
  * and reloaded without a restart). */
-static int check_own(SSL_CTX *ctx, X509 *own, const char *ca,
-		     const char *cert, struct built *b)
+static int check_own(SSL_CTX *ctx, X509 *own, const char *ca, const char *cert,
+		     struct built *b)
 {
 	X509_STORE_CTX *x = X509_STORE_CTX_new();
 	STACK_OF(X509) *chain = NULL;
@@ -221,7 +222,8 @@ static int check_own(SSL_CTX *ctx, X509 *own, const char *ca,
 		snprintf(b->errmsg, sizeof b->errmsg, "out of memory");
 		return TLS_E_NOMEM;
 	}
-	err = X509_verify_cert(x) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(x);
+	err =
+	    X509_verify_cert(x) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(x);
 	X509_STORE_CTX_free(x);
 	ERR_clear_error();
 	if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
@@ -318,9 +320,8 @@ static int build(const char *ca, const char *cert, const char *key,
 	rv = check_own(ctx, own, ca, cert, b);
 	if (rv != 0)
 		goto err;
-	SSL_CTX_set_verify(ctx,
-			   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-			   NULL);
+	SSL_CTX_set_verify(
+	    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -345,8 +346,7 @@ static void install(struct tls_ctx *c, struct built *b)
 	c->errmsg[0] = '\0';
 }
 
-static int copy_path(char *dst, const char *src, const char *what,
-		     char *errmsg)
+static int copy_path(char *dst, const char *src, const char *what, char *errmsg)
 {
 	size_t n = src != NULL ? strlen(src) : 0;
 
@@ -435,8 +435,8 @@ static void reload_after(uv_work_t *req, int status)
 	free(w);
 }
 
-int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop,
-			 tls_reload_cb cb, void *arg)
+int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop, tls_reload_cb cb,
+			 void *arg)
 {
 	struct reload_work *w;
 	int rv;
@@ -497,8 +497,8 @@ static void set_errmsg(struct tls_conn *c, const char *fmt, ...)
  * alert rather than a bare close. */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
-	SSL *ssl = X509_STORE_CTX_get_ex_data(
-	    x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL *ssl =
+	    X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(x); /* the peer's own */
 
@@ -508,7 +508,8 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 	    cert_role(leaf, c->peer_identity, sizeof c->peer_identity);
 	if (ok && X509_STORE_CTX_get_error_depth(x) == 0 &&
 	    (c->peer_role & (int)c->allowed_roles) == 0) {
-		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+		X509_STORE_CTX_set_error(x,
+					 X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
 	return ok;
@@ -571,10 +572,7 @@ void tls_conn_set_timeout(struct tls_conn *c, unsigned ms)
 	c->timeout_ms = ms;
 }
 
-size_t tls_conn_write_queue(const struct tls_conn *c)
-{
-	return c->write_queue;
-}
+size_t tls_conn_write_queue(const struct tls_conn *c) { return c->write_queue; }
 
 static void on_written(uv_write_t *req, int status)
 {
@@ -746,7 +744,7 @@ static void conn_handshake_done(struct tls_conn *c)
 
 	uv_timer_stop(&c->timer);
 	c->peer_role = peer != NULL ? cert_role(peer, c->peer_identity,
-						 sizeof c->peer_identity)
+						sizeof c->peer_identity)
 				    : TLS_ROLE_NONE;
 	if (peer == NULL) {
 		set_errmsg(c, "peer presented no certificate");
@@ -853,7 +851,8 @@ static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		if (c->state == TLS_CONN_HANDSHAKE) {
 			set_errmsg(c, "connection closed during the tls "
 				      "handshake");
-			conn_fail_handshake(c, n == UV_EOF ? TLS_E_EOF : (int)n);
+			conn_fail_handshake(c,
+					    n == UV_EOF ? TLS_E_EOF : (int)n);
 		} else {
 			set_errmsg(c, "%s",
 				   n != UV_EOF ? uv_strerror((int)n)

@@ -39,20 +39,20 @@ struct bio_st;
 
 /* Error codes (negative; libuv codes are passed through as they are). */
 enum {
-	TLS_E_CONFIG = -3001,	    /* CA, certificate or key unusable */
-	TLS_E_NOMEM = -3002,	    /* out of memory */
-	TLS_E_UNKNOWN_CA = -3003,   /* peer certificate from an unknown CA */
-	TLS_E_EXPIRED = -3004,	    /* peer certificate expired */
+	TLS_E_CONFIG = -3001,	     /* CA, certificate or key unusable */
+	TLS_E_NOMEM = -3002,	     /* out of memory */
+	TLS_E_UNKNOWN_CA = -3003,    /* peer certificate from an unknown CA */
+	TLS_E_EXPIRED = -3004,	     /* peer certificate expired */
 	TLS_E_NOT_YET_VALID = -3005, /* peer certificate not yet valid */
-	TLS_E_NO_CERT = -3006,	    /* peer presented no certificate */
-	TLS_E_REFUSED = -3007,	    /* peer refused our certificate */
-	TLS_E_NOT_TLS = -3008,	    /* the peer does not speak TLS */
-	TLS_E_ROLE = -3009,	    /* peer role not allowed on this link */
-	TLS_E_PROTOCOL = -3010,	    /* any other TLS failure */
-	TLS_E_TIMEOUT = -3011,	    /* handshake took too long */
-	TLS_E_EOF = -3012,	    /* peer closed (close_notify or TCP EOF) */
-	TLS_E_STATE = -3013,	    /* call not valid in this state */
-	TLS_E_CLOSING = -3014,	    /* the connection is being closed */
+	TLS_E_NO_CERT = -3006,	     /* peer presented no certificate */
+	TLS_E_REFUSED = -3007,	     /* peer refused our certificate */
+	TLS_E_NOT_TLS = -3008,	     /* the peer does not speak TLS */
+	TLS_E_ROLE = -3009,	     /* peer role not allowed on this link */
+	TLS_E_PROTOCOL = -3010,	     /* any other TLS failure */
+	TLS_E_TIMEOUT = -3011,	     /* handshake took too long */
+	TLS_E_EOF = -3012,	     /* peer closed (close_notify or TCP EOF) */
+	TLS_E_STATE = -3013,	     /* call not valid in this state */
+	TLS_E_CLOSING = -3014,	     /* the connection is being closed */
 };
 
 /* Static lowercase message of a TLS_E_* or libuv code. */
@@ -76,17 +76,18 @@ int tls_role_parse(const char *name);
 /* ---- context ---- */
 
 struct tls_ctx {
-	struct ssl_ctx_st *ssl; /* owned reference; connections hold their own */
-	char ca[TLS_PATH_LEN];	/* copied paths, read again by reloads */
+	struct ssl_ctx_st
+	    *ssl;	       /* owned reference; connections hold their own */
+	char ca[TLS_PATH_LEN]; /* copied paths, read again by reloads */
 	char cert[TLS_PATH_LEN];
 	char key[TLS_PATH_LEN];
-	char identity[TLS_NAME_LEN]; /* CN of our own certificate */
-	int role;		     /* TLS_ROLE_* of our own certificate */
-	int64_t not_after;	     /* its end of validity, Unix seconds */
+	char identity[TLS_NAME_LEN];  /* CN of our own certificate */
+	int role;		      /* TLS_ROLE_* of our own certificate */
+	int64_t not_after;	      /* its end of validity, Unix seconds */
 	char warning[TLS_ERRMSG_LEN]; /* "" or why peers will refuse it
 					 (expired, not yet valid) */
-	uint64_t generation;	     /* 1 after init, +1 per successful reload */
-	bool reloading;		     /* an async reload is in flight */
+	uint64_t generation; /* 1 after init, +1 per successful reload */
+	bool reloading;	     /* an async reload is in flight */
 	char errmsg[TLS_ERRMSG_LEN];
 };
 
@@ -114,8 +115,8 @@ typedef void (*tls_reload_cb)(struct tls_ctx *c, int status, void *arg);
  * happens on the loop thread before cb. Returns 0 (cb fires once), TLS_E_STATE
  * (a reload is already in flight) or a libuv error (cb never fires). c must
  * stay valid until cb. Loop thread. */
-int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop,
-			 tls_reload_cb cb, void *arg);
+int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop, tls_reload_cb cb,
+			 void *arg);
 
 /* Release our reference. Connections still open keep theirs. Not while an
  * async reload is in flight. */
@@ -124,12 +125,12 @@ void tls_ctx_close(struct tls_ctx *c);
 /* ---- connection ---- */
 
 enum tls_conn_state {
-	TLS_CONN_IDLE,	      /* initialised, TCP not yet handed over */
-	TLS_CONN_HANDSHAKE,   /* TLS handshake running */
-	TLS_CONN_OPEN,	      /* plaintext flows */
-	TLS_CONN_PLAIN,	      /* plain TCP accepted (allow_plain) */
-	TLS_CONN_SHUTDOWN,    /* close_notify sent, waiting for writes */
-	TLS_CONN_CLOSING,     /* handles closing */
+	TLS_CONN_IDLE,	    /* initialised, TCP not yet handed over */
+	TLS_CONN_HANDSHAKE, /* TLS handshake running */
+	TLS_CONN_OPEN,	    /* plaintext flows */
+	TLS_CONN_PLAIN,	    /* plain TCP accepted (allow_plain) */
+	TLS_CONN_SHUTDOWN,  /* close_notify sent, waiting for writes */
+	TLS_CONN_CLOSING,   /* handles closing */
 	TLS_CONN_CLOSED,
 };
 
@@ -176,7 +177,7 @@ struct tls_conn {
 	bool write_closed;	/* tls_conn_shutdown() called */
 	tls_write_cb on_shutdown;
 	void *shutdown_arg;
-	int peer_role;		/* TLS_ROLE_* after the handshake */
+	int peer_role;			  /* TLS_ROLE_* after the handshake */
 	char peer_identity[TLS_NAME_LEN]; /* subject CN, "" when plain */
 	char peer_address[64];		  /* "ip:port" of the TCP peer */
 	unsigned timeout_ms;

@@ -213,11 +213,11 @@ static void on_server_read(struct tls_conn *conn, ssize_t n, const char *d)
 
 		assert_int_equal(tls_conn_write(conn, &b, 1, NULL, NULL), 0);
 		if (p->server_shutdown) {
+			assert_int_equal(tls_conn_shutdown(conn, on_shut, p),
+					 0);
 			assert_int_equal(
-			    tls_conn_shutdown(conn, on_shut, p), 0);
-			assert_int_equal(tls_conn_write(conn, &b, 1, NULL,
-							NULL),
-					 TLS_E_STATE);
+			    tls_conn_write(conn, &b, 1, NULL, NULL),
+			    TLS_E_STATE);
 			assert_int_equal(tls_conn_shutdown(conn, on_shut, p),
 					 TLS_E_STATE);
 		}
@@ -287,9 +287,8 @@ static void on_accept(uv_stream_t *server, int status)
 	tls_conn_allow_plain(&p->s.conn, p->allow_plain);
 	tls_conn_set_timeout(&p->s.conn, p->timeout_ms ? p->timeout_ms : 5000);
 	assert_int_equal(uv_accept(server, (uv_stream_t *)&p->s.conn.tcp), 0);
-	assert_int_equal(tls_conn_start(&p->s.conn, on_server_handshake,
-					on_server_read),
-			 0);
+	assert_int_equal(
+	    tls_conn_start(&p->s.conn, on_server_handshake, on_server_read), 0);
 	uv_close((uv_handle_t *)&p->listener, NULL); /* one connection */
 }
 
@@ -298,9 +297,8 @@ static void on_tls_connected(uv_connect_t *req, int status)
 	struct pair *p = req->data;
 
 	assert_int_equal(status, 0);
-	assert_int_equal(tls_conn_start(&p->c.conn, on_client_handshake,
-					on_client_read),
-			 0);
+	assert_int_equal(
+	    tls_conn_start(&p->c.conn, on_client_handshake, on_client_read), 0);
 }
 
 static void on_raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -334,12 +332,10 @@ static void on_raw_connected(uv_connect_t *req, int status)
 
 	assert_int_equal(status, 0);
 	if (!p->silent)
-		assert_int_equal(uv_write(&p->wreq, (uv_stream_t *)&p->raw, &b, 1,
-					  NULL),
-				 0);
-	assert_int_equal(uv_read_start((uv_stream_t *)&p->raw, raw_alloc,
-				       on_raw_read),
-			 0);
+		assert_int_equal(
+		    uv_write(&p->wreq, (uv_stream_t *)&p->raw, &b, 1, NULL), 0);
+	assert_int_equal(
+	    uv_read_start((uv_stream_t *)&p->raw, raw_alloc, on_raw_read), 0);
 }
 
 static void pair_start(struct pair *p)
@@ -489,7 +485,8 @@ static void test_role_not_allowed(void **state)
 	pair_start(p);
 	pair_run(p);
 	assert_int_equal(p->s.hs_status, TLS_E_ROLE);
-	assert_string_equal(p->s.hs_err, "role operator not allowed here (CN=op)");
+	assert_string_equal(p->s.hs_err,
+			    "role operator not allowed here (CN=op)");
 	/* TLS 1.3: the client finished its side, then got the alert */
 	assert_int_equal(p->c.hs_status, 0);
 	assert_int_equal(p->c.read_end, TLS_E_REFUSED);
@@ -508,7 +505,8 @@ static void test_role_not_allowed(void **state)
 	pair_start(p);
 	pair_run(p);
 	assert_int_equal(p->c.hs_status, TLS_E_ROLE);
-	assert_string_equal(p->c.hs_err, "role reader not allowed here (CN=rd)");
+	assert_string_equal(p->c.hs_err,
+			    "role reader not allowed here (CN=rd)");
 	assert_int_equal(p->s.hs_status, TLS_E_REFUSED);
 	free(p);
 	ctx_free(c);
@@ -564,8 +562,8 @@ static void test_expired_and_not_yet_valid(void **state)
 	assert_int_equal(p->s.hs_status, TLS_E_EXPIRED);
 	assert_string_equal(p->s.hs_err, "peer certificate expired (CN=old)");
 	assert_int_equal(p->c.read_end, TLS_E_REFUSED);
-	assert_string_equal(p->c.read_err,
-			    "peer refused our certificate: certificate expired");
+	assert_string_equal(
+	    p->c.read_err, "peer refused our certificate: certificate expired");
 	free(p);
 
 	p = pair_new(s, fut);
@@ -638,7 +636,8 @@ static void test_shutdown(void **state)
 		assert_int_equal(p->shutdown_status, 0);
 		assert_string_equal(p->c.got, "pong");
 		assert_int_equal(p->c.read_end, TLS_E_EOF);
-		assert_string_equal(p->c.read_err, "peer closed the connection");
+		assert_string_equal(p->c.read_err,
+				    "peer closed the connection");
 		assert_int_equal(p->s.read_end, TLS_E_EOF);
 		free(p);
 	}
@@ -783,8 +782,8 @@ static void test_reload(void **state)
 		p1->c.ngot = 0;
 		p1->c.got[0] = '\0';
 		p1->keep = false;
-		assert_int_equal(
-		    tls_conn_write(&p1->c.conn, &b, 1, NULL, NULL), 0);
+		assert_int_equal(tls_conn_write(&p1->c.conn, &b, 1, NULL, NULL),
+				 0);
 		pair_run(p1);
 		assert_string_equal(p1->c.got, "pong");
 		assert_int_equal(p1->s.read_end, TLS_E_EOF);
@@ -807,7 +806,8 @@ static void test_timeout(void **state)
 	pair_start(p);
 	pair_run(p);
 	assert_int_equal(p->s.hs_status, TLS_E_TIMEOUT);
-	assert_string_equal(p->s.hs_err, "tls handshake timed out after 200 ms");
+	assert_string_equal(p->s.hs_err,
+			    "tls handshake timed out after 200 ms");
 	assert_int_equal(p->c.read_end, UV_EOF);
 	free(p);
 	ctx_free(s);

@@ -39,8 +39,7 @@ static int group_setup(void **state)
 	snprintf(dir, sizeof dir, "/tmp/pp-test-transport-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	sh(CERT_TOOL " ca %s/a >/dev/null && " CERT_TOOL
-		     " ca %s/b >/dev/null",
+	sh(CERT_TOOL " ca %s/a >/dev/null && " CERT_TOOL " ca %s/b >/dev/null",
 	   dir, dir);
 	sh(CERT_TOOL " issue %s/a n1 --role agent >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a n2 --role agent >/dev/null", dir);
@@ -180,8 +179,7 @@ static void fix_start(struct fix *f, bool require, const char *cli_ca,
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	ctx_load(&f->ctx_srv, "a", "n1");
 	snprintf(f->srv_addr, sizeof f->srv_addr, "127.0.0.1:%d", free_port());
-	snprintf(f->cli_addr, sizeof f->cli_addr, "127.0.0.1:%d",
-		 free_port());
+	snprintf(f->cli_addr, sizeof f->cli_addr, "127.0.0.1:%d", free_port());
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.ctx = &f->ctx_srv;
@@ -256,10 +254,7 @@ static bool accepted_and_connected(struct fix *f)
 	return f->accepted > 0 && f->connected;
 }
 
-static bool connected(struct fix *f)
-{
-	return f->connected;
-}
+static bool connected(struct fix *f) { return f->connected; }
 
 /* ---- data through the bridge ---- */
 
@@ -299,10 +294,7 @@ static bool all_received(struct fix *f)
 	return f->got >= BIG || f->got_mismatch;
 }
 
-static bool echo_received(struct fix *f)
-{
-	return f->echo_got >= 5;
-}
+static bool echo_received(struct fix *f) { return f->echo_got >= 5; }
 
 static void test_link_and_bridge(void **state)
 {
@@ -457,10 +449,7 @@ static void test_handshake_flood(void **state)
 	free(f);
 }
 
-static bool cancelled(struct fix *f)
-{
-	return f->connected;
-}
+static bool cancelled(struct fix *f) { return f->connected; }
 
 static void test_close_cancels_connect(void **state)
 {
