@@ -16,6 +16,8 @@
 #define BRIDGE_HIGH (1u << 20)	/* stop reading the other side above */
 #define BRIDGE_LOW (256u << 10) /* ... and resume below */
 #define PENDING_MAX 64		/* incoming links still in their handshakes */
+#define QUIET_SLOTS 16		/* distinct warnings remembered */
+#define QUIET_MS 60000		/* one line per warning and minute */
 
 enum transport_state {
 	TRANSPORT_INIT,
@@ -83,6 +85,13 @@ struct transport {
 	struct link *links; /* every link, any state */
 	unsigned bridged;
 	unsigned pending_in; /* incoming links not bridged yet */
+	/* repeated warnings (a peer retrying every second) are logged once
+	 * a minute, with a count of the ones left out */
+	struct {
+		char key[256];
+		uint64_t last_ms;
+		unsigned quiet;
+	} quiet[QUIET_SLOTS];
 };
 
 struct pipe_write {
@@ -98,9 +107,66 @@ static void on_pipe_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void tlog(struct transport *tr, bool warn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The key of a warning: the message without the ephemeral port of an
+ * incoming peer ("refused 10.0.0.9:41234: ..." -> "refused 10.0.0.9: ..."). */
+static void quiet_key(const char *msg, char *key, size_t len)
+{
+	static const char *const prefixes[] = {
+	    "refused ", "accepting a plain connection from "};
+	const char *addr = NULL, *end, *colon;
+
+	snprintf(key, len, "%s", msg);
+	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
+			addr = msg + strlen(prefixes[i]);
+	if (addr == NULL)
+		return;
+	end = addr + strcspn(addr, " ");
+	if (end > addr && end[-1] == ':')
+		end--;
+	colon = end;
+	while (colon > addr && colon[-1] >= '0' && colon[-1] <= '9')
+		colon--;
+	if (colon == end || colon == addr || colon[-1] != ':')
+		return;
+	snprintf(key, len, "%.*s%s", (int)(colon - 1 - msg), msg, end);
+}
+
+/* Whether to log msg now; *quiet receives how many were left out. */
+static bool quiet_pass(struct transport *tr, const char *msg, unsigned *quiet)
+{
+	uint64_t now = uv_now(tr->loop);
+	char key[256];
+	unsigned oldest = 0;
+
+	quiet_key(msg, key, sizeof key);
+	*quiet = 0;
+	for (unsigned i = 0; i < QUIET_SLOTS; i++) {
+		if (strcmp(tr->quiet[i].key, key) == 0) {
+			if (now - tr->quiet[i].last_ms < QUIET_MS) {
+				tr->quiet[i].quiet++;
+				return false;
+			}
+			*quiet = tr->quiet[i].quiet;
+			tr->quiet[i].quiet = 0;
+			tr->quiet[i].last_ms = now;
+			return true;
+		}
+		if (tr->quiet[i].last_ms < tr->quiet[oldest].last_ms)
+			oldest = i;
+	}
+	snprintf(tr->quiet[oldest].key, sizeof tr->quiet[oldest].key, "%s",
+		 key);
+	tr->quiet[oldest].last_ms = now;
+	tr->quiet[oldest].quiet = 0;
+	return true;
+}
+
 static void tlog(struct transport *tr, bool warn, const char *fmt, ...)
 {
 	char msg[512];
+	unsigned quiet = 0;
+	size_t n;
 	va_list ap;
 
 	if (tr->cfg.log == NULL)
@@ -108,6 +174,12 @@ static void tlog(struct transport *tr, bool warn, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (warn && !quiet_pass(tr, msg, &quiet))
+		return;
+	n = strlen(msg);
+	if (quiet > 0 && n < sizeof msg)
+		snprintf(msg + n, sizeof msg - n,
+			 " (and %u more like it in the last minute)", quiet);
 	tr->cfg.log(tr->cfg.log_arg, warn, msg);
 }
 

@@ -350,6 +350,25 @@ static void test_other_ca_refused(void **state)
 					   "CA (CN=rogue)"));
 	assert_non_null(
 	    strstr(f->cli_log, "peer refused our certificate: unknown CA"));
+
+	/* raft retries: the same refusal is logged once a minute, not
+	 * every time (the peer's port changes, the key does not) */
+	for (int i = 0; i < 3; i++) {
+		f->connected = false;
+		assert_int_equal(f->cli.connect(&f->cli, &f->creq, 1,
+						f->srv_addr, on_connect),
+				 0);
+		run_until(f, connected);
+		assert_int_equal(f->connect_status, RAFT_NOCONNECTION);
+	}
+	{
+		const char *first = strstr(f->srv_log, "unknown CA (CN=rogue)");
+
+		assert_non_null(first);
+		assert_null(strstr(first + 1, "unknown CA (CN=rogue)"));
+		first = strstr(f->cli_log, "refused our certificate");
+		assert_null(strstr(first + 1, "refused our certificate"));
+	}
 	fix_end(f);
 	free(f);
 }
