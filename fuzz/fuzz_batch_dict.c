@@ -16,6 +16,7 @@
  * Every decoded batch is also validated. */
 #include <string.h>
 
+#include "fuzz/fuzz_records.h"
 #include "fuzz/fuzz_util.h"
 #include "replication/batch.h"
 #include "replication/frame.h"
@@ -63,6 +64,10 @@ static void round_trip(const uint8_t *p, size_t n, struct batch_dict *enc,
 
 	in = poolpair__repl__record_batch__unpack(NULL, n, p);
 	if (in == NULL) {
+		return;
+	}
+	if (fuzz_has_field_zero(in)) {
+		poolpair__repl__record_batch__free_unpacked(in, NULL);
 		return;
 	}
 	rv = batch_encode_dict((const Poolpair__Repl__ChangeRecord *const *)
