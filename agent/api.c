@@ -645,10 +645,12 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 		return;
 	}
 	api_respond_headers(req, 200,
-		     json_pack("{s:I, s:I, s:I}", "term",
+		     json_pack("{s:I, s:I, s:I, s:I}", "term",
 			       (json_int_t)node_term(&a->node), "leader",
 			       (json_int_t)a->cfg.agent_id, "lease_ms",
-			       (json_int_t)members_lease_grant(&a->members)),
+			       (json_int_t)members_lease_grant(&a->members),
+			       "commit_index",
+			       (json_int_t)node_commit_index(&a->node)),
 		     NULL);
 	return;
 bad:

@@ -15,6 +15,7 @@
 static void store_closed_cb(struct store *s);
 static void live_figures(struct dataplane *dp, struct sender_stats *st);
 static void sync_tick(uv_timer_t *t);
+static void streams_reconcile(struct dataplane *dp);
 static void release(struct dataplane *dp, const char *user_set, int lane,
 		    uint64_t acked, bool all);
 
@@ -58,13 +59,13 @@ int dataplane_init(struct dataplane *dp, struct agent *a)
 		dp->state = DP_NONE;
 		return 0;
 	}
-	if (a->cfg.repl_mode == CONFIG_REPL_SYNC) {
+	if (a->cfg.repl_mode == CONFIG_REPL_SYNC)
 		dp->sync = SYNC_ON;
-		uv_timer_init(a->loop, &dp->sync_timer);
-		dp->sync_timer.data = dp;
-		dp->sync_timer_open = true;
-		uv_timer_start(&dp->sync_timer, sync_tick, 100, 100);
-	}
+	/* sync mode's fallback and return, and held-back divergence checks */
+	uv_timer_init(a->loop, &dp->sync_timer);
+	dp->sync_timer.data = dp;
+	dp->sync_timer_open = true;
+	uv_timer_start(&dp->sync_timer, sync_tick, 100, 100);
 	snprintf(path, sizeof path, "%s/store.db", a->cfg.data_dir);
 	dp->state = DP_OPENING;
 	rv = store_open_async(&dp->store, a->loop, path, NULL, opened);
@@ -278,6 +279,20 @@ static uint64_t total_lag(struct dataplane *dp, bool *streaming)
 	return lag;
 }
 
+/* A divergence check held back until this agent's view was current (see
+ * streams_reconcile) runs once it is. */
+static void divert_pending_tick(struct dataplane *dp)
+{
+	const struct fsm_pool *me =
+	    fsm_pool_find(&dp->agent->fsm, dp->agent->cfg.pool);
+
+	if (dp->state == DP_OPEN && me != NULL && me->pair[0] != '\0' &&
+	    strcmp(me->owner, me->name) != 0 &&
+	    dp->diverted_epoch != me->epoch && !dp->diverting &&
+	    members_view_current(&dp->agent->members))
+		streams_reconcile(dp);
+}
+
 static void sync_tick(uv_timer_t *t)
 {
 	struct dataplane *dp = t->data;
@@ -297,6 +312,7 @@ static void sync_tick(uv_timer_t *t)
 		   total_lag(dp, &streaming) == 0 && streaming) {
 		sync_set(dp, SYNC_ON, "the pair has caught up");
 	}
+	divert_pending_tick(dp);
 }
 
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
@@ -494,9 +510,11 @@ static void streams_reconcile(struct dataplane *dp)
 			snprintf(dp->peer_addr, sizeof dp->peer_addr, "%s",
 				 addr);
 	}
-	/* back after a failover: archive our never-shipped tail first */
+	/* back after a failover: archive our never-shipped tail first, but
+	 * only from a current view: after a restart the replayed state may
+	 * name an older failover whose takeover position is too low */
 	if (strcmp(me->owner, me->name) != 0 && dp->diverted_epoch != me->epoch &&
-	    !dp->diverting) {
+	    !dp->diverting && members_view_current(&dp->agent->members)) {
 		if (store_stream_positions(&dp->store, divert_positions, dp) ==
 		    0)
 			dp->diverting = true;
@@ -743,6 +761,14 @@ int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len)
 	struct agent *a = dp->agent;
 	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
 
+	if (members_lease_valid(&a->members) &&
+	    !members_view_current(&a->members)) {
+		snprintf(why, len,
+			 "catching up: this agent has not yet applied every "
+			 "decision the cluster had committed (just restarted "
+			 "or rejoined?)");
+		return 503;
+	}
 	if (p == NULL || strcmp(a->fsm.cms_active, a->cfg.pool) != 0) {
 		snprintf(why, len, "the active CMS is on %s",
 			 a->fsm.cms_active[0] ? a->fsm.cms_active : "no pool");
@@ -773,6 +799,14 @@ int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 {
 	struct agent *a = dp->agent;
 
+	if (members_lease_valid(&a->members) &&
+	    !members_view_current(&a->members)) {
+		snprintf(why, len,
+			 "catching up: this agent has not yet applied every "
+			 "decision the cluster had committed (just restarted "
+			 "or rejoined?)");
+		return 503;
+	}
 	if (strcmp(p->owner, a->cfg.pool) != 0) {
 		snprintf(why, len, "the user set of %s is owned by %s", p->name,
 			 p->owner);

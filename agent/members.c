@@ -426,6 +426,22 @@ unsigned members_lease_grant(struct members *m)
 						: m->agent->cfg.lease_ms;
 }
 
+bool members_view_current(struct members *m)
+{
+	struct node *n = &m->agent->node;
+	uint64_t applied = node_applied_index(n);
+
+	if (!members_lease_valid(m))
+		return false;
+	if (m->view_ok)
+		return true;
+	if (node_is_leader(n))
+		m->view_ok = applied >= node_commit_index(n);
+	else
+		m->view_ok = m->hb_commit != 0 && applied >= m->hb_commit;
+	return m->view_ok;
+}
+
 uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 				 const struct members_seen **lag)
 {
@@ -497,6 +513,18 @@ static void heartbeat_done(void *arg, int err,
 		return;
 	}
 	root = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (uv_hrtime() >= m->lease_until_ns && m->view_ok) {
+		/* the lease lapsed: decisions may have been taken meanwhile */
+		m->view_ok = false;
+		m->hb_commit = 0;
+	}
+	if (root != NULL && !m->view_ok) {
+		json_int_t commit = 0;
+
+		if (json_unpack(root, "{s:I}", "commit_index", &commit) == 0 &&
+		    commit > 0 && (uint64_t)commit > m->hb_commit)
+			m->hb_commit = (uint64_t)commit;
+	}
 	if (root != NULL &&
 	    json_unpack(root, "{s:I}", "lease_ms", &lease) == 0 && lease > 0) {
 		uint64_t drift = m->agent->cfg.drift_margin_ms;

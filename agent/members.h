@@ -85,6 +85,10 @@ struct members {
 	 * barrier that committed + lease - drift margin */
 	uint64_t lease_until_ns;
 	uint64_t hb_sent_ns;          /* send time of the heartbeat in flight */
+	uint64_t hb_commit;           /* leader's commit index in the first
+					 heartbeat answer since start or since
+					 the lease lapsed, 0 if none */
+	bool view_ok;                 /* applied state caught up with it */
 	bool barrier_inflight;
 	uint64_t barrier_start_ns;
 	uint64_t leases_granted;      /* leader: leases given to others */
@@ -123,6 +127,18 @@ members_set_report(struct members *m, const char *pool, const char *user_set,
  * a deposed leader granted ends with its own); 0 when this agent's own
  * authority is not established (no recent barrier). */
 unsigned members_lease_grant(struct members *m);
+
+/* Whether this agent's applied state may be trusted: this agent holds a
+ * lease and has applied every decision the cluster had committed when it
+ * got its lease back (a follower: applied index >= the commit index named
+ * by the first heartbeat answer after start or after its lease lapsed; the
+ * leader: applied >= commit). False after a restart or a lapse until then:
+ * the state replayed from disk, or kept through a partition, may be older
+ * than decisions taken meanwhile (an owner change, a failover), so nothing
+ * may be decided from it yet (writes, the divergence archive). Once caught
+ * up it stays true while the lease holds: the ordinary lag of a follower
+ * behind the leader is what the leases already cover. */
+bool members_view_current(struct members *m);
 
 /* Whether member id was heard (heartbeat or report) within window_ms;
  * this agent always counts. Works on any agent. */
