@@ -22,9 +22,12 @@
 #include "agent/log.h"
 
 const char *const config_section_names[SEC_COUNT] = {
-    [SEC_AGENT] = "agent",     [SEC_LISTEN] = "listen",
-    [SEC_CLUSTER] = "cluster", [SEC_FAILOVER] = "failover",
-    [SEC_TLS] = "tls",	       [SEC_LOG] = "log",
+    [SEC_AGENT] = "agent",
+    [SEC_LISTEN] = "listen",
+    [SEC_CLUSTER] = "cluster",
+    [SEC_FAILOVER] = "failover",
+    [SEC_TLS] = "tls",
+    [SEC_LOG] = "log",
     [SEC_REPLICATION] = "replication",
 };
 
@@ -74,8 +77,7 @@ static const struct key_def keys[K_COUNT] = {
     [K_TLS_CA] = {SEC_TLS, "ca", T_PATH, FIELD(tls_ca), false},
     [K_TLS_CERT] = {SEC_TLS, "cert", T_PATH, FIELD(tls_cert), false},
     [K_TLS_KEY] = {SEC_TLS, "key", T_PATH, FIELD(tls_key), false},
-    [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require),
-		       false},
+    [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require), false},
     [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false},
     [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_REPL_MODE, FIELD(repl_mode),
 		     false},
@@ -373,6 +375,12 @@ static void check(struct parse *p)
 				    "missing [tls] %s (ca, cert and key go "
 				    "together)",
 				    keys[i].name);
+	if (p->key_line[K_JOIN] != 0 && p->key_line[K_TLS_CA] == 0 &&
+	    strncmp(c->join, "https://", 8) == 0)
+		config_fail(p, CONFIG_E_CONFLICT, p->key_line[K_JOIN],
+			    "[cluster] join %s is https but there is no [tls] "
+			    "section",
+			    c->join);
 	if (p->key_line[K_BOOTSTRAP] != 0 && p->key_line[K_JOIN] != 0)
 		config_fail(
 		    p, CONFIG_E_CONFLICT, later(p, K_BOOTSTRAP, K_JOIN),

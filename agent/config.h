@@ -10,6 +10,7 @@
  *   [agent]     name, id, site, pool (omit for a witness), data_dir
  *   [listen]    raft, data (required with pool), api          host:port
  *   [cluster]   bootstrap = id@host:port, ...  | join = http://host:port
+ *               (or https://host:port, only with [tls])
  *               election_timeout, heartbeat_timeout, snapshot_threshold,
  *               snapshot_trailing, max_voters
  *   [failover]  heartbeat, lease, grace, drift_margin, policy,
@@ -42,8 +43,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_NAME_LEN 64 /* agent name, site, pool: 1..63 of [A-Za-z0-9._-]  \
-			    */
+#define CONFIG_NAME_LEN                                                        \
+	64 /* agent name, site, pool: 1..63 of [A-Za-z0-9._-]                  \
+	    */
 #define CONFIG_PATH_LEN 4096 /* paths: up to 4095 characters */
 #define CONFIG_ADDR_LEN 128  /* host:port as written */
 #define CONFIG_HOST_LEN 100  /* host alone, without brackets */
@@ -127,7 +129,8 @@ struct config {
 	/* [cluster]: exactly one of bootstrap (n_bootstrap > 0) and join */
 	struct config_peer bootstrap[CONFIG_MAX_BOOTSTRAP];
 	unsigned n_bootstrap;
-	char join[CONFIG_URL_LEN];     /* http:// URL of a member's API */
+	char join[CONFIG_URL_LEN]; /* http:// or https:// URL of a member's API
+				    */
 	uint32_t election_timeout_ms;  /* default 1000 */
 	uint32_t heartbeat_timeout_ms; /* default 100, < election */
 	uint32_t snapshot_threshold;   /* default 4096 */
@@ -158,7 +161,7 @@ struct config {
 	int log_level; /* enum log_level, default info */
 
 	/* [replication] */
-	int repl_mode;            /* enum config_repl_mode, default async */
+	int repl_mode;		  /* enum config_repl_mode, default async */
 	uint32_t sync_timeout_ms; /* sync: fall back to async after; 2000 */
 
 	char errmsg[CONFIG_ERRMSG_LEN]; /* first error of config_load() */

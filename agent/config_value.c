@@ -433,8 +433,7 @@ static int set_repl_mode(struct parse *p, const struct key_def *k,
 	return 0;
 }
 
-static int set_bool(struct parse *p, const struct key_def *k,
-		    const char *value)
+static int set_bool(struct parse *p, const struct key_def *k, const char *value)
 {
 	int b;
 
@@ -467,8 +466,8 @@ static int set_level(struct parse *p, const struct key_def *k,
 
 static int set_url(struct parse *p, const struct key_def *k, const char *value)
 {
-	static const char scheme[] = "http://";
-	const char *auth = value + sizeof scheme - 1, *end, *s;
+	static const char http[] = "http://", https[] = "https://";
+	const char *auth, *end, *s;
 	char buf[CONFIG_URL_LEN], host[CONFIG_URL_LEN];
 	size_t alen;
 	uint16_t port;
@@ -478,7 +477,12 @@ static int set_url(struct parse *p, const struct key_def *k, const char *value)
 		fail_too_long(p, k, k->size - 1);
 		return CONFIG_E_TOO_LONG;
 	}
-	if (strncmp(value, scheme, sizeof scheme - 1) != 0)
+	/* https:// needs [tls], checked once the whole file is read. */
+	if (strncmp(value, http, sizeof http - 1) == 0)
+		auth = value + sizeof http - 1;
+	else if (strncmp(value, https, sizeof https - 1) == 0)
+		auth = value + sizeof https - 1;
+	else
 		goto bad;
 	for (s = value; *s != '\0'; s++)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f)
@@ -487,7 +491,7 @@ static int set_url(struct parse *p, const struct key_def *k, const char *value)
 	alen = (size_t)(end - auth);
 	memcpy(buf, auth, alen);
 	buf[alen] = '\0';
-	/* With or without a port (default 80). */
+	/* With or without a port (default 80, 443 for https). */
 	rv = config_parse_hostport(buf, host, sizeof host, &port);
 	if (rv == CONFIG_E_NO_PORT)
 		rv = 0;
@@ -496,7 +500,7 @@ static int set_url(struct parse *p, const struct key_def *k, const char *value)
 	return set_string(p, k, value);
 bad:
 	fail_value(p, CONFIG_E_INVALID, k, value,
-		   "expected an http://host:port URL");
+		   "expected an http://host:port or https://host:port URL");
 	return CONFIG_E_INVALID;
 }
 
