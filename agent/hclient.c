@@ -2,9 +2,14 @@
  *
  * Each request walks an explicit state machine:
  *
- *   RESOLVING -> CONNECTING -> WRITING -> READING -> CLOSING -> DONE
- *        \            \            \          \
- *         +------------+------------+----------+--> CLOSING (any failure)
+ *   RESOLVING -> CONNECTING -> HANDSHAKE -> WRITING -> READING -> CLOSING
+ *        \            \            \            \          \
+ *         +------------+------------+------------+----------+--> CLOSING
+ *                                                        (any failure)
+ *   CLOSING -> DONE
+ *
+ * The connection is a struct tls_conn: TLS with a context, plain TCP
+ * without one (HANDSHAKE then lasts one loop turn).
  *
  * hclient__finish() is the only way into CLOSING and the only place the
  * user callback is invoked, so it fires exactly once. CLOSING lasts until
@@ -23,14 +28,15 @@
 #include <http_parser.h>
 
 #include "agent/log.h"
+#include "tls/tls.h"
 
-#define HCLIENT_READ_BUF 16384
 #define HCLIENT_FIELD_MAX 16 /* longest header name we need to recognise */
 
 enum hclient_state {
 	HCLIENT_RESOLVING,  /* waiting for uv_getaddrinfo (or about to
 			       connect to a literal address) */
 	HCLIENT_CONNECTING, /* uv_tcp_connect in flight */
+	HCLIENT_HANDSHAKE,  /* TLS handshake (plain: one loop turn) */
 	HCLIENT_WRITING,    /* request bytes being written; reading too */
 	HCLIENT_READING,    /* request sent; parsing the response */
 	HCLIENT_CLOSING,    /* callback done; handles closing */
@@ -40,8 +46,9 @@ enum hclient_state {
 
 static const char *const hclient__state_names[HCLIENT_NR_STATES] = {
     [HCLIENT_RESOLVING] = "resolving", [HCLIENT_CONNECTING] = "connecting",
-    [HCLIENT_WRITING] = "writing",     [HCLIENT_READING] = "reading",
-    [HCLIENT_CLOSING] = "closing",     [HCLIENT_DONE] = "done",
+    [HCLIENT_HANDSHAKE] = "handshake", [HCLIENT_WRITING] = "writing",
+    [HCLIENT_READING] = "reading",     [HCLIENT_CLOSING] = "closing",
+    [HCLIENT_DONE] = "done",
 };
 
 /* What the host argument turned out to be. */
@@ -65,8 +72,7 @@ struct hclient_req {
 
 	uv_getaddrinfo_t gai;
 	uv_connect_t connect;
-	uv_tcp_t tcp;
-	uv_write_t write;
+	struct tls_conn conn; /* TCP handle and, with a context, TLS */
 	uv_timer_t timer;
 	uint16_t port;
 	char host[HCLIENT_HOST_MAX]; /* for log lines */
@@ -85,8 +91,6 @@ struct hclient_req {
 	bool have_location;
 	struct hclient_buf location;
 	struct hclient_buf body;
-
-	char rbuf[HCLIENT_READ_BUF];
 };
 
 /* ---- state machine ---------------------------------------------------- */
@@ -99,6 +103,8 @@ static void hclient__set_state(struct hclient_req *req, enum hclient_state next)
 	    [HCLIENT_RESOLVING] =
 		HCLIENT_BIT(HCLIENT_CONNECTING) | HCLIENT_BIT(HCLIENT_CLOSING),
 	    [HCLIENT_CONNECTING] =
+		HCLIENT_BIT(HCLIENT_HANDSHAKE) | HCLIENT_BIT(HCLIENT_CLOSING),
+	    [HCLIENT_HANDSHAKE] =
 		HCLIENT_BIT(HCLIENT_WRITING) | HCLIENT_BIT(HCLIENT_CLOSING),
 	    [HCLIENT_WRITING] =
 		HCLIENT_BIT(HCLIENT_READING) | HCLIENT_BIT(HCLIENT_CLOSING),
@@ -144,6 +150,11 @@ static void hclient__on_close(uv_handle_t *handle)
 	hclient__release(handle->data);
 }
 
+static void hclient__on_conn_close(struct tls_conn *conn)
+{
+	hclient__release(conn->data);
+}
+
 /* The single completion point: stop everything, close the handles, run the
  * callback (unless this is a silent abort from hclient_request()). */
 static void hclient__finish(struct hclient_req *req, int err)
@@ -157,7 +168,7 @@ static void hclient__finish(struct hclient_req *req, int err)
 	}
 	if (err != 0) {
 		LOG_DEBUG("hclient", "%s:%u: %s in state %s", req->host,
-			  (unsigned)req->port, uv_strerror(err),
+			  (unsigned)req->port, hclient_strerror(err),
 			  hclient__state_names[prev]);
 	}
 	hclient__set_state(req, HCLIENT_CLOSING);
@@ -171,7 +182,7 @@ static void hclient__finish(struct hclient_req *req, int err)
 	}
 	req->pending += 2;
 	uv_close((uv_handle_t *)&req->timer, hclient__on_close);
-	uv_close((uv_handle_t *)&req->tcp, hclient__on_close);
+	tls_conn_close(&req->conn, hclient__on_conn_close);
 
 	if (cb == NULL) {
 		return;
@@ -361,36 +372,28 @@ static void hclient__feed(struct hclient_req *req, const char *data, size_t len)
 
 /* ---- I/O callbacks ---------------------------------------------------- */
 
-static void hclient__on_alloc(uv_handle_t *handle, size_t suggested,
-			      uv_buf_t *buf)
+static void hclient__on_read(struct tls_conn *conn, ssize_t nread,
+			     const char *data)
 {
-	struct hclient_req *req = handle->data;
-
-	buf->base = req->rbuf;
-	buf->len = sizeof req->rbuf;
-}
-
-static void hclient__on_read(uv_stream_t *stream, ssize_t nread,
-			     const uv_buf_t *buf)
-{
-	struct hclient_req *req = stream->data;
+	struct hclient_req *req = conn->data;
 
 	if (req->state != HCLIENT_WRITING && req->state != HCLIENT_READING) {
 		return;
 	}
-	if (nread == UV_EOF) {
+	if (nread == TLS_E_EOF) {
 		hclient__feed(req, NULL, 0);
 	} else if (nread < 0) {
 		hclient__finish(req, (int)nread);
 	} else if (nread > 0) {
-		hclient__feed(req, buf->base, (size_t)nread);
+		hclient__feed(req, data, (size_t)nread);
 	}
 }
 
-static void hclient__on_write(uv_write_t *write, int status)
+static void hclient__on_write(struct tls_conn *conn, int status, void *arg)
 {
-	struct hclient_req *req = write->handle->data;
+	struct hclient_req *req = conn->data;
 
+	(void)arg;
 	if (req->state != HCLIENT_WRITING) {
 		return; /* cancelled by the close, or already answered */
 	}
@@ -401,10 +404,34 @@ static void hclient__on_write(uv_write_t *write, int status)
 	hclient__set_state(req, HCLIENT_READING);
 }
 
+static void hclient__on_handshake(struct tls_conn *conn, int status)
+{
+	struct hclient_req *req = conn->data;
+	uv_buf_t buf;
+	int rv;
+
+	if (req->state != HCLIENT_HANDSHAKE) {
+		return;
+	}
+	if (status < 0) {
+		LOG_WARN("hclient", "%s:%u: %s", req->host, (unsigned)req->port,
+			 conn->errmsg[0] != '\0' ? conn->errmsg
+						 : hclient_strerror(status));
+		hclient__finish(req, status);
+		return;
+	}
+	/* Reading runs already, so an early answer or reset is seen. */
+	hclient__set_state(req, HCLIENT_WRITING);
+	buf = uv_buf_init(req->out, (unsigned)req->out_len);
+	rv = tls_conn_write(&req->conn, &buf, 1, hclient__on_write, NULL);
+	if (rv != 0) {
+		hclient__finish(req, rv);
+	}
+}
+
 static void hclient__on_connect(uv_connect_t *connect, int status)
 {
-	struct hclient_req *req = connect->handle->data;
-	uv_buf_t buf;
+	struct hclient_req *req = connect->data;
 	int rv;
 
 	if (req->state != HCLIENT_CONNECTING) {
@@ -414,17 +441,9 @@ static void hclient__on_connect(uv_connect_t *connect, int status)
 		hclient__finish(req, status);
 		return;
 	}
-	hclient__set_state(req, HCLIENT_WRITING);
-	/* Read while writing, so an early answer or reset is seen. */
-	rv = uv_read_start((uv_stream_t *)&req->tcp, hclient__on_alloc,
-			   hclient__on_read);
-	if (rv != 0) {
-		hclient__finish(req, rv);
-		return;
-	}
-	buf = uv_buf_init(req->out, (unsigned)req->out_len);
-	rv = uv_write(&req->write, (uv_stream_t *)&req->tcp, &buf, 1,
-		      hclient__on_write);
+	hclient__set_state(req, HCLIENT_HANDSHAKE);
+	rv =
+	    tls_conn_start(&req->conn, hclient__on_handshake, hclient__on_read);
 	if (rv != 0) {
 		hclient__finish(req, rv);
 	}
@@ -434,7 +453,8 @@ static int hclient__connect(struct hclient_req *req,
 			    const struct sockaddr *addr)
 {
 	hclient__set_state(req, HCLIENT_CONNECTING);
-	return uv_tcp_connect(&req->connect, &req->tcp, addr,
+	req->connect.data = req;
+	return uv_tcp_connect(&req->connect, &req->conn.tcp, addr,
 			      hclient__on_connect);
 }
 
@@ -712,6 +732,19 @@ int hclient_request(uv_loop_t *loop, const char *method, const char *host,
 		    const char *body, size_t body_len, unsigned timeout_ms,
 		    hclient_cb cb, void *arg, struct hclient_req **out)
 {
+	return hclient_request_tls(loop, NULL, method, host, port, path,
+				   extra_headers, body, body_len, timeout_ms,
+				   cb, arg, out);
+}
+
+const char *hclient_strerror(int err) { return tls_strerror(err); }
+
+int hclient_request_tls(uv_loop_t *loop, struct tls_ctx *tls,
+			const char *method, const char *host, uint16_t port,
+			const char *path, const char *extra_headers,
+			const char *body, size_t body_len, unsigned timeout_ms,
+			hclient_cb cb, void *arg, struct hclient_req **out)
+{
 	struct hclient_req *req;
 	struct sockaddr_storage addr;
 	struct addrinfo hints;
@@ -753,11 +786,11 @@ int hclient_request(uv_loop_t *loop, const char *method, const char *host,
 	http_parser_init(&req->parser, HTTP_RESPONSE);
 	req->parser.data = req;
 
-	rv = uv_tcp_init(loop, &req->tcp);
+	rv = tls_conn_init(&req->conn, loop, tls, TLS_CLIENT, TLS_ROLE_AGENT);
 	if (rv != 0) {
 		goto err_after_alloc;
 	}
-	req->tcp.data = req;
+	req->conn.data = req;
 	rv = uv_timer_init(loop, &req->timer);
 	if (rv != 0) {
 		goto err_after_tcp_init;
@@ -802,7 +835,7 @@ err_silent:
 err_after_tcp_init:
 	hclient__set_state(req, HCLIENT_CLOSING);
 	req->pending = 1;
-	uv_close((uv_handle_t *)&req->tcp, hclient__on_close);
+	tls_conn_close(&req->conn, hclient__on_conn_close);
 	return rv;
 
 err_after_alloc:
@@ -849,7 +882,7 @@ int hclient_parse_url(const char *url, char *host, size_t hostlen,
 	size_t t_end;
 	bool bracketed;
 	bool slash;
-	uint16_t port_num = 80;
+	uint16_t port_num;
 	int rv;
 
 	if (url == NULL || host == NULL || port == NULL) {
@@ -859,7 +892,11 @@ int hclient_parse_url(const char *url, char *host, size_t hostlen,
 	if (sep == NULL || !hclient__valid_scheme(url, (size_t)(sep - url))) {
 		return UV_EINVAL;
 	}
-	if (sep - url != 4 || strncasecmp(url, "http", 4) != 0) {
+	if (sep - url == 4 && strncasecmp(url, "http", 4) == 0) {
+		port_num = 80;
+	} else if (sep - url == 5 && strncasecmp(url, "https", 5) == 0) {
+		port_num = 443;
+	} else {
 		return UV_EPROTONOSUPPORT;
 	}
 

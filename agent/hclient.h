@@ -2,8 +2,11 @@
  *
  * One request = one TCP connection (`Connection: close`), one response
  * parsed with http-parser. Used for heartbeats to the Raft leader, join and
- * registration calls. Nothing blocks: names other than IP literals and
- * "localhost" are resolved with uv_getaddrinfo() (libuv thread pool).
+ * registration calls. With a TLS context (hclient_request_tls()) the
+ * connection is TLS 1.3 with this process's certificate, and the server
+ * must present one of role agent from the same CA. Nothing blocks: names other
+ * than IP literals and "localhost" are resolved with uv_getaddrinfo() (libuv
+ * thread pool).
  *
  * Every function here is loop-thread only: call it from the thread that runs
  * the loop given to hclient_request(), never concurrently. No global state.
@@ -33,6 +36,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+struct tls_ctx;
 
 /* Largest response body accepted; a larger one fails with UV_E2BIG. */
 #define HCLIENT_BODY_MAX ((size_t)1 << 20)
@@ -68,7 +73,11 @@ struct hclient_response {
  *                    protocol upgrade);
  *   - UV_E2BIG       the body exceeds HCLIENT_BODY_MAX, or the Location
  *                    header exceeds HCLIENT_LOCATION_MAX;
- *   - UV_ENOMEM      out of memory while receiving.
+ *   - UV_ENOMEM      out of memory while receiving;
+ *   - TLS_E_*        (tls/tls.h) the TLS handshake or session failed:
+ *                    unknown CA, expired certificate, wrong role, the
+ *                    server does not speak TLS...; the reason is logged.
+ * hclient_strerror() names any of these codes.
  *
  * resp and everything it points to are borrowed and valid only during the
  * callback: copy what you need. When the callback runs, the request handle
@@ -132,12 +141,31 @@ int hclient_request(uv_loop_t *loop, const char *method, const char *host,
  * use-after-free. */
 void hclient_cancel(struct hclient_req *req);
 
-/* Split an absolute URL "http://host[:port][/path][?query][#fragment]".
+/* hclient_request() over TLS when tls is not NULL (borrowed; the request
+ * takes its own reference to the current context, so a reload or
+ * tls_ctx_close() afterwards does not affect it): the handshake presents
+ * tls's certificate and requires the server's to verify against its CA and
+ * carry role agent. tls NULL: exactly hclient_request(). The scheme of a
+ * URL does not choose: the caller does, by passing a context or not.
+ * Returns as hclient_request(), plus TLS_E_NOMEM / TLS_E_STATE (context
+ * closed) when the connection cannot be prepared. */
+int hclient_request_tls(uv_loop_t *loop, struct tls_ctx *tls,
+			const char *method, const char *host, uint16_t port,
+			const char *path, const char *extra_headers,
+			const char *body, size_t body_len, unsigned timeout_ms,
+			hclient_cb cb, void *arg, struct hclient_req **out);
+
+/* Lowercase static message of an error passed to an hclient_cb (libuv or
+ * TLS_E_* code). */
+const char *hclient_strerror(int err);
+
+/* Split an absolute URL "http[s]://host[:port][/path][?query][#fragment]".
  *
  * The scheme is matched case-insensitively. host may be a name, an IPv4
  * literal or an IPv6 literal in brackets ("http://[::1]:8080/"); the
  * brackets are removed in the output, so it can go straight to
- * hclient_request(). The port defaults to 80; port 0 is refused. The path
+ * hclient_request(). The port defaults to 80 (443 for https); port 0 is
+ * refused. The path
  * output is the path plus "?query" (the fragment is dropped), "/" when the
  * URL has none. Use it also on a 307 response's Location value.
  *
@@ -151,8 +179,7 @@ void hclient_cancel(struct hclient_req *req);
  *   UV_EINVAL            not an absolute URL (no "scheme://"), empty or
  *                        malformed host, user info ("user@host"), bad or
  *                        zero port, invalid characters;
- *   UV_EPROTONOSUPPORT   a scheme other than http (https included: this
- *                        client speaks plain HTTP only);
+ *   UV_EPROTONOSUPPORT   a scheme other than http and https;
  *   UV_ENOBUFS           host or path does not fit its buffer.
  * On error the outputs are left unchanged. */
 int hclient_parse_url(const char *url, char *host, size_t hostlen,

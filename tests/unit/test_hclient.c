@@ -1083,6 +1083,8 @@ static void test_parse_url_good(void **state)
 	    {"http://localhost:65535/", "localhost", 65535, "/"},
 	    {"http://h?x=1", "h", 80, "/?x=1"},
 	    {"http://h:81", "h", 81, "/"},
+	    {"https://h", "h", 443, "/"},
+	    {"HTTPS://10.0.0.1:7443/v1/x?y", "10.0.0.1", 7443, "/v1/x?y"},
 	};
 	char host[HCLIENT_HOST_MAX];
 	char path[128];
@@ -1120,8 +1122,9 @@ static void test_parse_url_bad(void **state)
 	    {"example.com/path", UV_EINVAL},	   /* no scheme */
 	    {"//example.com/", UV_EINVAL},	   /* no scheme */
 	    {"://example.com/", UV_EINVAL},	   /* empty scheme */
-	    {"https://example.com/", UV_EPROTONOSUPPORT},
-	    {"HTTPS://example.com/", UV_EPROTONOSUPPORT},
+	    {"httpx://example.com/", UV_EPROTONOSUPPORT},
+	    {"HTTPSS://example.com/", UV_EPROTONOSUPPORT},
+	    {"https://example.com:0/", UV_EINVAL},
 	    {"ftp://example.com/", UV_EPROTONOSUPPORT},
 	    {"http://example.com:0/", UV_EINVAL},     /* port 0 */
 	    {"http://example.com:65536/", UV_EINVAL}, /* port too big */
