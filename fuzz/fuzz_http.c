@@ -13,7 +13,9 @@
  *   /error...    http_respond_error() with the path as message (quoting)
  *   /borrow...   body echoed back straight from the request's own fields
  *                (http.h allows it: they are valid until http_respond()
- *                returns)
+ *                returns); from a copy when FUZZ_SKIP_KNOWN is set in the
+ *                environment, which scripts/fuzz does while the
+ *                regression input of that bug still fails
  *   anything     query parameter and header lookups, body echoed back
  *                from a copy
  * Properties checked: no crash, no leak (LeakSanitizer), every request
@@ -51,6 +53,7 @@ static uv_loop_t loop;
 static struct http_server server;
 static int port;
 static unsigned long handled, done;
+static int skip_known; /* FUZZ_SKIP_KNOWN set: /borrow answers from a copy */
 
 static const char hello[] = "hello, chunked world\n";
 
@@ -181,7 +184,7 @@ static void handler(struct http_request *req)
 	FUZZ_CHECK(rv != 0 || fuzz_terminated(value, sizeof value),
 		   "query value not terminated");
 	h = http_request_header(req, "Content-Type");
-	if (prefix(req->path, "/borrow")) {
+	if (prefix(req->path, "/borrow") && !skip_known) {
 		/* http.h: every field of req stays valid until http_respond()
 		 * returns, so its own strings may be handed back to it */
 		http_respond(req, 200, h, req->body, req->body_len, NULL);
@@ -195,6 +198,7 @@ static void setup(void)
 	struct http_server_config cfg;
 	int rv;
 
+	skip_known = getenv("FUZZ_SKIP_KNOWN") != NULL;
 	FUZZ_CHECK(uv_loop_init(&loop) == 0, "uv_loop_init");
 	memset(&cfg, 0, sizeof cfg);
 	cfg.host = "127.0.0.1";
