@@ -3,7 +3,8 @@
  * Every connection walks one state machine (conn_set_state() checks each
  * transition against the table below):
  *
- *   ACCEPTING --admitted--> READING --request complete--> HANDLING
+ *   ACCEPTING --admitted--> HANDSHAKE --TLS up (plain: next turn)--> READING
+ *   READING --request complete--> HANDLING
  *   READING --headers of a streamed request--> BODY --body read--> HANDLING
  *   HANDLING, BODY --http_respond--> WRITING
  *   HANDLING, BODY --http_respond_start--> SENDING --respond_end--> WRITING
@@ -21,6 +22,10 @@
  * when the connection is READING again. LINGERING shuts the write side
  * down and discards input until the peer closes, so that unread request
  * bytes do not turn the final answer into a reset.
+ *
+ * The socket is a struct tls_conn: TLS 1.3 with the server's context (the
+ * client's certificate role and name go into each request), plain TCP
+ * without one. A failed handshake is logged and closes the connection.
  *
  * Memory of a connection is freed only in the close callback of its last
  * handle. A request with the handler when its connection closes becomes an
@@ -48,6 +53,7 @@
 
 enum conn_state {
 	CONN_ACCEPTING, /* handles initialised, not admitted yet */
+	CONN_HANDSHAKE, /* admitted; TLS handshake running */
 	CONN_READING,	/* reading and parsing the next request */
 	CONN_BODY,	/* a streamed request is with the handler, body read
 			   as the handler asks for it */
@@ -61,12 +67,12 @@ enum conn_state {
 
 #define BIT(s) (1u << (s))
 static const unsigned conn_transitions[CONN_STATE_COUNT] = {
-    [CONN_ACCEPTING] = BIT(CONN_READING) | BIT(CONN_CLOSING),
+    [CONN_ACCEPTING] = BIT(CONN_HANDSHAKE) | BIT(CONN_CLOSING),
+    [CONN_HANDSHAKE] = BIT(CONN_READING) | BIT(CONN_CLOSING),
     [CONN_READING] = BIT(CONN_BODY) | BIT(CONN_HANDLING) | BIT(CONN_CLOSING),
     [CONN_BODY] = BIT(CONN_HANDLING) | BIT(CONN_SENDING) | BIT(CONN_WRITING) |
 		  BIT(CONN_CLOSING),
-    [CONN_HANDLING] = BIT(CONN_SENDING) | BIT(CONN_WRITING) |
-		      BIT(CONN_CLOSING),
+    [CONN_HANDLING] = BIT(CONN_SENDING) | BIT(CONN_WRITING) | BIT(CONN_CLOSING),
     [CONN_SENDING] = BIT(CONN_WRITING) | BIT(CONN_CLOSING),
     [CONN_WRITING] =
 	BIT(CONN_READING) | BIT(CONN_LINGERING) | BIT(CONN_CLOSING),
@@ -88,11 +94,11 @@ struct http_conn {
 	struct http_server *server;
 	struct http_conn *prev, *next;
 	enum conn_state state;
-	uv_tcp_t tcp;
+	struct tls_conn tls; /* the socket, TLS or plain */
 	uv_timer_t timer;
-	uv_shutdown_t shutdown;
 	int handles_open;
-	int read_active; /* uv_read_start() is in effect */
+	int read_active;   /* tls_conn_read_start() is in effect */
+	int read_starting; /* inside tls_conn_read_start(): only buffer */
 	http_parser parser;
 	struct http_request *req; /* being parsed, or with the handler */
 	size_t header_bytes;	  /* of the message being parsed */
@@ -101,7 +107,7 @@ struct http_conn {
 	enum pause_reason pause;  /* set with every http_parser_pause() */
 	const char *piece;	  /* PAUSE_BODY: the piece, inside in[] */
 	size_t piece_len;
-	int delivering;		  /* inside the body callback */
+	int delivering; /* inside the body callback */
 	const char *reject_code;
 	const char *reject_message;
 	char *in; /* bytes read, not parsed yet: in[in_off .. in_off+in_len) */
@@ -110,9 +116,9 @@ struct http_conn {
 };
 
 enum write_kind {
-	WRITE_CONTINUE,	   /* "100 Continue" */
-	WRITE_HEAD,	   /* status line and headers of a streamed answer */
-	WRITE_BODY,	   /* a piece of a streamed answer (http_respond_write) */
+	WRITE_CONTINUE, /* "100 Continue" */
+	WRITE_HEAD,	/* status line and headers of a streamed answer */
+	WRITE_BODY,	/* a piece of a streamed answer (http_respond_write) */
 	WRITE_ANSWER_KEEP, /* an answer; the connection stays open */
 	WRITE_ANSWER_LAST  /* an answer; the connection closes after it */
 };
@@ -139,10 +145,11 @@ static void conn_process(struct http_conn *c);
 /* ---- connection state ---- */
 
 static const char *const conn_state_names[CONN_STATE_COUNT] = {
-    [CONN_ACCEPTING] = "accepting", [CONN_READING] = "reading",
-    [CONN_BODY] = "body",	    [CONN_HANDLING] = "handling",
-    [CONN_SENDING] = "sending",	    [CONN_WRITING] = "writing",
-    [CONN_LINGERING] = "lingering", [CONN_CLOSING] = "closing",
+    [CONN_ACCEPTING] = "accepting", [CONN_HANDSHAKE] = "handshake",
+    [CONN_READING] = "reading",	    [CONN_BODY] = "body",
+    [CONN_HANDLING] = "handling",   [CONN_SENDING] = "sending",
+    [CONN_WRITING] = "writing",	    [CONN_LINGERING] = "lingering",
+    [CONN_CLOSING] = "closing",
 };
 
 /* The one place where a connection changes state. */
@@ -189,6 +196,8 @@ static struct http_request *request_new(struct http_conn *c)
 	req->query = "";
 	req->body = "";
 	memcpy(req->peer, c->peer, sizeof req->peer);
+	req->role = c->tls.peer_role;
+	memcpy(req->identity, c->tls.peer_identity, sizeof req->identity);
 	req->data = c->server->data;
 	req->start_ns = uv_hrtime();
 	req->conn = c;
@@ -560,7 +569,7 @@ static void conn_linger(struct http_conn *c);
 static void conn_read_off(struct http_conn *c)
 {
 	if (c->read_active) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		tls_conn_read_stop(&c->tls);
 		c->read_active = 0;
 	}
 }
@@ -576,9 +585,8 @@ static void conn_answer_written(struct http_conn *c, enum write_kind kind)
 	conn_process(c);
 }
 
-static void conn_write_cb(uv_write_t *wr, int status)
+static void conn_write_done(struct conn_write *w, int status)
 {
-	struct conn_write *w = wr->data;
 	struct http_conn *c = w->conn;
 	enum write_kind kind = w->kind;
 	http_write_done_fn done = w->done;
@@ -621,19 +629,38 @@ static void conn_write_cb(uv_write_t *wr, int status)
 	}
 }
 
+static void conn_write_cb(struct tls_conn *t, int status, void *arg)
+{
+	(void)t;
+	conn_write_done(arg, status);
+}
+
+/* A write of nothing completes after the writes queued before it. */
+static void conn_empty_write_cb(uv_write_t *wr, int status)
+{
+	conn_write_done(wr->data, status);
+}
+
 static int conn_write(struct http_conn *c, struct conn_write *w)
 {
 	uv_buf_t buf = uv_buf_init(w->bytes, (unsigned)w->len);
+	const uv_buf_t *bufs = w->nbufs > 0 ? w->bufs : &buf;
+	unsigned n = w->nbufs > 0 ? w->nbufs : 1;
+	size_t total = 0;
+	unsigned i;
 	int rv;
 
 	w->conn = c;
 	w->req.data = w;
-	if (w->nbufs > 0) {
-		rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs,
-			      w->nbufs, conn_write_cb);
+	for (i = 0; i < n; i++) {
+		total += bufs[i].len;
+	}
+	if (total == 0) {
+		/* nothing for the TLS layer: libuv orders the callback */
+		rv = uv_write(&w->req, (uv_stream_t *)&c->tls.tcp, &buf, 1,
+			      conn_empty_write_cb);
 	} else {
-		rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1,
-			      conn_write_cb);
+		rv = tls_conn_write(&c->tls, bufs, n, conn_write_cb, w);
 	}
 	if (rv != 0) {
 		free(w);
@@ -643,7 +670,7 @@ static int conn_write(struct http_conn *c, struct conn_write *w)
 
 /* A write of the fixed bytes @bytes (@len) of @kind, or NULL. */
 static struct conn_write *write_new(enum write_kind kind, const char *bytes,
-				   size_t len)
+				    size_t len)
 {
 	struct conn_write *w = calloc(1, sizeof *w + len);
 
@@ -660,8 +687,8 @@ static struct conn_write *write_new(enum write_kind kind, const char *bytes,
 
 static void conn_write_continue(struct http_conn *c)
 {
-	struct conn_write *w = write_new(WRITE_CONTINUE, continue_line,
-					 sizeof continue_line - 1);
+	struct conn_write *w =
+	    write_new(WRITE_CONTINUE, continue_line, sizeof continue_line - 1);
 
 	if (w == NULL || conn_write(c, w) != 0) {
 		conn_reject(c, REJECT_SILENT, NULL, NULL);
@@ -842,9 +869,9 @@ int http_respond_start(struct http_request *req, int status,
 	req->send_status = status;
 	req->send_length = length;
 	req->body_cb = NULL; /* an answer ends the body */
-	req->send_head_only = (req->method_id == HTTP_HEAD &&
-			       req->url != NULL) ||
-			      status == 204 || status == 304;
+	req->send_head_only =
+	    (req->method_id == HTTP_HEAD && req->url != NULL) ||
+	    status == 204 || status == 304;
 	c = req->conn;
 	if (c == NULL) {
 		return UV_ECONNRESET;
@@ -856,9 +883,8 @@ int http_respond_start(struct http_request *req, int status,
 	chunked = length == HTTP_LENGTH_CHUNKED;
 	if (status == 204 || status == 304) {
 		req->send_length = 0;
-	} else if (chunked &&
-		   (req->http_major > 1 ||
-		    (req->http_major == 1 && req->http_minor >= 1))) {
+	} else if (chunked && (req->http_major > 1 || (req->http_major == 1 &&
+						       req->http_minor >= 1))) {
 		req->send_chunked = 1;
 		snprintf(length_line, sizeof length_line,
 			 "Transfer-Encoding: chunked\r\n");
@@ -920,8 +946,8 @@ int http_respond_write(struct http_request *req, const void *data, size_t len,
 		w->bufs[0] = uv_buf_init(w->bytes, 0); /* completes at once */
 		w->nbufs = 1;
 	} else if (req->send_chunked) {
-		int n = snprintf(w->chunk_line, sizeof w->chunk_line,
-				 "%zx\r\n", len);
+		int n = snprintf(w->chunk_line, sizeof w->chunk_line, "%zx\r\n",
+				 len);
 
 		w->bufs[0] = uv_buf_init(w->chunk_line, (unsigned)n);
 		w->bufs[1] = uv_buf_init((char *)data, (unsigned)len);
@@ -964,10 +990,10 @@ void http_respond_end(struct http_request *req)
 		return;
 	}
 	assert(c->state == CONN_SENDING && c->req == req);
-	complete = req->send_pending == NULL &&
-		   (req->send_head_only ||
-		    req->send_length == HTTP_LENGTH_CHUNKED ||
-		    req->send_written == req->send_length);
+	complete =
+	    req->send_pending == NULL &&
+	    (req->send_head_only || req->send_length == HTTP_LENGTH_CHUNKED ||
+	     req->send_written == req->send_length);
 	chunked = req->send_chunked && !req->send_head_only;
 	keep = req->keep_alive;
 	c->req = NULL;
@@ -1025,66 +1051,59 @@ void http_respond_error(struct http_request *req, int status, const char *code,
 
 /* ---- reading ---- */
 
-static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Plaintext from the connection (borrowed for the call). */
+static void conn_on_read(struct tls_conn *t, ssize_t nread, const char *data)
 {
-	struct http_conn *c = h->data;
-	size_t chunk =
-	    c->state == CONN_BODY ? HTTP_BODY_READ_CHUNK : HTTP_READ_CHUNK;
+	struct http_conn *c = t->data;
+	size_t n = (size_t)nread;
 
-	if (c->state != CONN_READING && c->state != CONN_BODY) {
-		c->in_off = c->in_len = 0; /* lingering: input is discarded */
+	if (nread < 0) {
+		conn_close(c); /* EOF, reset or a TLS error */
+		return;
+	}
+	if (c->state == CONN_LINGERING || c->state == CONN_CLOSING) {
+		return; /* discarded */
 	}
 	if (c->in_off > 0) {
 		memmove(c->in, c->in + c->in_off, c->in_len);
 		c->in_off = 0;
 	}
-	if (c->in_cap - c->in_len < chunk) {
-		size_t cap = c->in_len + chunk;
-		char *p = realloc(c->in, cap);
+	if (c->in_cap - c->in_len < n) {
+		size_t cap = c->in_len + n;
+		char *p;
 
+		if (cap < HTTP_READ_CHUNK) {
+			cap = HTTP_READ_CHUNK;
+		}
+		p = realloc(c->in, cap);
 		if (p == NULL) {
-			*buf =
-			    uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+			conn_close(c);
 			return;
 		}
 		c->in = p;
 		c->in_cap = cap;
 	}
-	*buf =
-	    uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+	memcpy(c->in + c->in_len, data, n);
+	c->in_len += n;
+	if (c->read_starting) {
+		return; /* conn_read_on()'s caller parses it */
+	}
+	if (c->state == CONN_READING || c->state == CONN_BODY) {
+		conn_process(c);
+	}
 }
 
-static void conn_read_cb(uv_stream_t *stream, ssize_t nread,
-			 const uv_buf_t *buf)
+/* Plaintext may come inside this call: it is only buffered then, for the
+ * caller to parse. */
+static void conn_read_on(struct http_conn *c)
 {
-	struct http_conn *c = stream->data;
-
-	if (nread == 0) {
-		return;
-	}
-	if (nread < 0) {
-		conn_close(c); /* EOF, reset or no memory */
-		return;
-	}
-	if (c->state != CONN_READING && c->state != CONN_BODY) {
-		return; /* lingering: discard */
-	}
-	c->in_len += (size_t)nread;
-	conn_process(c);
-}
-
-static int conn_read_on(struct http_conn *c)
-{
-	int rv;
-
 	if (c->read_active) {
-		return 0;
+		return;
 	}
-	rv = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb);
-	if (rv == 0) {
-		c->read_active = 1;
-	}
-	return rv;
+	c->read_active = 1;
+	c->read_starting = 1;
+	tls_conn_read_start(&c->tls);
+	c->read_starting = 0;
 }
 
 /* A complete request goes to the handler. */
@@ -1192,6 +1211,7 @@ static void conn_paused(struct http_conn *c)
 
 static void conn_process(struct http_conn *c)
 {
+again:
 	while (conn_parsing(c) && c->in_len > 0) {
 		size_t n = http_parser_execute(&c->parser, &parser_settings,
 					       c->in + c->in_off, c->in_len);
@@ -1244,11 +1264,13 @@ static void conn_process(struct http_conn *c)
 		return;
 	}
 	c->in_off = 0;
-	if (conn_read_on(c) != 0) {
-		conn_close(c);
-		return;
+	conn_read_on(c);
+	if (c->in_len > 0) {
+		goto again; /* buffered while reading started */
 	}
-	conn_timer_start(c, c->server->idle_timeout_ms);
+	if (conn_parsing(c)) {
+		conn_timer_start(c, c->server->idle_timeout_ms);
+	}
 }
 
 /* ---- streamed requests ---- */
@@ -1268,13 +1290,12 @@ static void conn_resume_later(struct http_conn *c)
 	uv_timer_start(&c->timer, conn_resume_cb, 0, 0);
 }
 
-int http_request_on_body(struct http_request *req, http_body_fn cb,
-			 void *arg)
+int http_request_on_body(struct http_request *req, http_body_fn cb, void *arg)
 {
 	struct http_conn *c;
 
-	if (req == NULL || cb == NULL || !req->streaming ||
-	    req->body_started || req->sending) {
+	if (req == NULL || cb == NULL || !req->streaming || req->body_started ||
+	    req->sending) {
 		return UV_EINVAL;
 	}
 	c = req->conn;
@@ -1289,8 +1310,8 @@ int http_request_on_body(struct http_request *req, http_body_fn cb,
 	req->body_arg = arg;
 	req->body_paused = 0;
 	if (req->expect_continue) {
-		struct conn_write *w = write_new(
-		    WRITE_CONTINUE, continue_line, sizeof continue_line - 1);
+		struct conn_write *w = write_new(WRITE_CONTINUE, continue_line,
+						 sizeof continue_line - 1);
 
 		req->expect_continue = 0;
 		/* without it a client sends the body after its own wait */
@@ -1318,10 +1339,11 @@ void http_request_resume(struct http_request *req)
 
 /* ---- closing ---- */
 
-static void conn_shutdown_cb(uv_shutdown_t *sr, int status)
+static void conn_shutdown_cb(struct tls_conn *t, int status, void *arg)
 {
-	struct http_conn *c = sr->data;
+	struct http_conn *c = arg;
 
+	(void)t;
 	if (status < 0 && c->state != CONN_CLOSING) {
 		conn_close(c);
 	}
@@ -1332,14 +1354,14 @@ static void conn_linger(struct http_conn *c)
 	uint64_t ms = c->server->idle_timeout_ms;
 
 	conn_set_state(c, CONN_LINGERING);
-	c->shutdown.data = c;
-	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
-			conn_shutdown_cb) != 0 ||
-	    conn_read_on(c) != 0) {
+	if (tls_conn_shutdown(&c->tls, conn_shutdown_cb, c) != 0) {
 		conn_close(c);
 		return;
 	}
-	conn_timer_start(c, ms < HTTP_LINGER_MS ? ms : HTTP_LINGER_MS);
+	conn_read_on(c);
+	if (c->state == CONN_LINGERING) {
+		conn_timer_start(c, ms < HTTP_LINGER_MS ? ms : HTTP_LINGER_MS);
+	}
 }
 
 static void server_maybe_closed(struct http_server *s)
@@ -1361,9 +1383,8 @@ static void server_maybe_closed(struct http_server *s)
 	}
 }
 
-static void conn_close_cb(uv_handle_t *h)
+static void conn_release(struct http_conn *c)
 {
-	struct http_conn *c = h->data;
 	struct http_server *s = c->server;
 
 	if (--c->handles_open > 0) {
@@ -1385,6 +1406,10 @@ static void conn_close_cb(uv_handle_t *h)
 	server_maybe_closed(s);
 }
 
+static void conn_close_cb(uv_handle_t *h) { conn_release(h->data); }
+
+static void conn_tls_close_cb(struct tls_conn *t) { conn_release(t->data); }
+
 static void conn_close(struct http_conn *c)
 {
 	enum conn_state old = c->state;
@@ -1404,7 +1429,7 @@ static void conn_close(struct http_conn *c)
 		c->req = NULL;
 	}
 	c->read_active = 0;
-	uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
+	tls_conn_close(&c->tls, conn_tls_close_cb);
 	uv_close((uv_handle_t *)&c->timer, conn_close_cb);
 	if (req != NULL && req->body_cb != NULL) {
 		/* a streamed body that will never complete; last, as the
@@ -1424,7 +1449,8 @@ static void format_peer(struct http_conn *c)
 	int len = sizeof ss;
 	char host[INET6_ADDRSTRLEN] = "";
 
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
+	if (uv_tcp_getpeername(&c->tls.tcp, (struct sockaddr *)&ss, &len) !=
+	    0) {
 		return;
 	}
 	if (ss.ss_family == AF_INET) {
@@ -1441,6 +1467,28 @@ static void format_peer(struct http_conn *c)
 		snprintf(c->peer, sizeof c->peer, "[%s]:%u", host,
 			 (unsigned)ntohs(in6->sin6_port));
 	}
+}
+
+static void conn_on_handshake(struct tls_conn *t, int status)
+{
+	struct http_conn *c = t->data;
+
+	if (c->state != CONN_HANDSHAKE) {
+		return;
+	}
+	if (status != 0) {
+		LOG_WARN("http", "conn %s: %s", c->peer,
+			 t->errmsg[0] != '\0' ? t->errmsg
+					      : tls_strerror(status));
+		conn_close(c);
+		return;
+	}
+	/* the TLS layer reads from now on */
+	c->read_active = 1;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	conn_set_state(c, CONN_READING);
+	conn_process(c);
 }
 
 static void server_connection_cb(uv_stream_t *listener, int status)
@@ -1464,12 +1512,14 @@ static void server_connection_cb(uv_stream_t *listener, int status)
 	}
 	c->server = s;
 	c->state = CONN_ACCEPTING;
-	if (uv_tcp_init(s->loop, &c->tcp) != 0) {
+	if (tls_conn_init(&c->tls, s->loop, s->tls, TLS_SERVER,
+			  TLS_ROLES_ANY) != 0) {
+		LOG_ERROR("http", "accept: %s", c->tls.errmsg);
 		free(c);
 		return;
 	}
 	uv_timer_init(s->loop, &c->timer);
-	c->tcp.data = c;
+	c->tls.data = c;
 	c->timer.data = c;
 	c->handles_open = 2;
 	c->next = s->conns;
@@ -1478,7 +1528,7 @@ static void server_connection_cb(uv_stream_t *listener, int status)
 	}
 	s->conns = c;
 	snprintf(c->peer, sizeof c->peer, "unknown");
-	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+	if (uv_accept(listener, (uv_stream_t *)&c->tls.tcp) != 0) {
 		conn_close(c);
 		return;
 	}
@@ -1489,12 +1539,16 @@ static void server_connection_cb(uv_stream_t *listener, int status)
 		conn_close(c);
 		return;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->parser.data = c;
-	conn_set_state(c, CONN_READING);
+	uv_tcp_nodelay(&c->tls.tcp, 1);
+	conn_set_state(c, CONN_HANDSHAKE);
 	s->n_conns++;
-	conn_process(c);
+	if (s->tls != NULL &&
+	    s->idle_timeout_ms < (uint64_t)TLS_HANDSHAKE_TIMEOUT_MS) {
+		tls_conn_set_timeout(&c->tls, (unsigned)s->idle_timeout_ms);
+	}
+	if (tls_conn_start(&c->tls, conn_on_handshake, conn_on_read) != 0) {
+		conn_close(c);
+	}
 }
 
 /* ---- server ---- */
@@ -1611,6 +1665,7 @@ int http_server_init(struct http_server *s, uv_loop_t *loop,
 	s->handler = handler;
 	s->on_done = cfg->on_done;
 	s->stream_match = cfg->stream_match;
+	s->tls = cfg->tls;
 	s->data = data;
 	return 0;
 

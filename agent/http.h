@@ -25,6 +25,13 @@
  * and sends "HTTP/1.1 100 Continue" to a request with
  * "Expect: 100-continue" whose body is within the limit.
  *
+ * TLS. With cfg->tls every connection is TLS 1.3 with a client
+ * certificate from the context's CA (any role); a client that fails the
+ * handshake (plain HTTP, unknown CA, expired certificate...) is logged as
+ * `http: conn ADDR: reason` and closed without an answer. Each request
+ * carries the client's role and certificate name for the handler to
+ * authorise.
+ *
  * All functions: loop thread only. No global state: several servers may run
  * in one process and on one loop. */
 #ifndef POOLPAIR_HTTP_H
@@ -36,12 +43,15 @@
 #include <http_parser.h>
 #include <uv.h>
 
+#include "tls/tls.h"
+
 #define HTTP_DEFAULT_MAX_BODY (64 * 1024)
 #define HTTP_DEFAULT_MAX_HEADER (16 * 1024)
 #define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
 #define HTTP_DEFAULT_MAX_CONNECTIONS 256
 #define HTTP_PEER_LEN 64 /* "[v6 address]:port" fits */
-#define HTTP_LENGTH_CHUNKED UINT64_MAX /* http_respond_start(): length unknown */
+#define HTTP_LENGTH_CHUNKED                                                    \
+	UINT64_MAX /* http_respond_start(): length unknown */
 
 struct http_server;
 struct http_conn;
@@ -96,6 +106,9 @@ struct http_server_config {
 				     a connection is accepted and closed */
 	http_done_fn on_done;	  /* optional, NULL for none */
 	http_stream_match_fn stream_match; /* optional, NULL: no streaming */
+	struct tls_ctx *tls; /* optional, NULL: plain HTTP. Borrowed: must
+				outlive the server; a reload of it applies to
+				connections accepted afterwards */
 };
 
 struct http_header {
@@ -120,6 +133,9 @@ struct http_request {
 	unsigned short http_minor;
 	int keep_alive; /* 1 if the connection stays open after the answer */
 	int streaming;	/* 1: the body comes through http_request_on_body() */
+	int role;	/* TLS_ROLE_* of the client certificate; TLS_ROLE_NONE
+			   on a plain connection */
+	char identity[TLS_NAME_LEN]; /* its subject CN, "" when plain */
 
 	/* private to http.c */
 	struct http_conn *conn;	    /* NULL once the connection is gone */
@@ -133,14 +149,14 @@ struct http_request {
 	size_t url_len;
 	char *path_buf, *query_buf, *body_buf;
 	size_t body_cap;
-	int expect_continue;   /* streaming: send 100 Continue on demand */
-	http_body_fn body_cb;  /* streaming: NULL before and after the body */
+	int expect_continue;  /* streaming: send 100 Continue on demand */
+	http_body_fn body_cb; /* streaming: NULL before and after the body */
 	void *body_arg;
-	int body_paused;       /* streaming: waiting for http_request_resume */
-	int body_started;      /* streaming: http_request_on_body() called */
-	int sending;	       /* http_respond_start() was called */
-	int send_chunked;      /* the answer uses chunked encoding */
-	int send_head_only;    /* HEAD, 204, 304: the body is not sent */
+	int body_paused;    /* streaming: waiting for http_request_resume */
+	int body_started;   /* streaming: http_request_on_body() called */
+	int sending;	    /* http_respond_start() was called */
+	int send_chunked;   /* the answer uses chunked encoding */
+	int send_head_only; /* HEAD, 204, 304: the body is not sent */
 	int send_status;
 	uint64_t send_length;  /* declared Content-Length */
 	uint64_t send_written; /* body bytes accepted by http_respond_write */
@@ -172,6 +188,7 @@ struct http_server {
 	http_handler_fn handler;
 	http_done_fn on_done;
 	http_stream_match_fn stream_match;
+	struct tls_ctx *tls; /* borrowed, NULL: plain */
 	void *data;
 	struct http_conn *conns;      /* every connection with open handles */
 	struct http_request *orphans; /* pending requests without connection */
@@ -231,8 +248,7 @@ void http_respond(struct http_request *req, int status,
  * (never from within this call). Returns 0, UV_EINVAL (not a streamed
  * request, or already called) or UV_ECONNRESET (the connection is gone: @cb
  * never fires; the handler still answers @req, which only frees it). */
-int http_request_on_body(struct http_request *req, http_body_fn cb,
-			 void *arg);
+int http_request_on_body(struct http_request *req, http_body_fn cb, void *arg);
 
 /* Lets the server read the next piece of a streamed body after @cb
  * returned from a call with last == 0. The next call of @cb comes later,

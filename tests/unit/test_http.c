@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +21,9 @@
 
 #include <cmocka.h>
 
+#include "agent/hclient.h"
 #include "agent/http.h"
+#include "tls/tls.h"
 
 #define OUT_CAP 16384
 #define N_OUT 4
@@ -51,9 +54,9 @@ struct fx {
 
 	/* loop thread: streamed requests and answers */
 	uv_timer_t stimer;
-	int up_paused;	    /* a piece is held; none may come before resume */
-	int up_early;	    /* pieces delivered while paused (must stay 0) */
-	int up_last;	    /* the last value seen by the body callback */
+	int up_paused; /* a piece is held; none may come before resume */
+	int up_early;  /* pieces delivered while paused (must stay 0) */
+	int up_last;   /* the last value seen by the body callback */
 	uint64_t up_bytes, up_hash;
 	size_t up_max_piece;
 	uint64_t down_total, down_off;
@@ -416,13 +419,12 @@ static void stream_handler(struct http_request *req)
 		f->down_buf = malloc(DOWN_PIECE);
 		assert_non_null(f->down_buf);
 	}
-	assert_int_equal(http_respond_start(req, 200,
-					    "application/octet-stream",
-					    strcmp(req->path, "/s/down") == 0
-						? BIG
-						: HTTP_LENGTH_CHUNKED,
-					    "X-Stream: 1\r\n"),
-			 0);
+	assert_int_equal(
+	    http_respond_start(
+		req, 200, "application/octet-stream",
+		strcmp(req->path, "/s/down") == 0 ? BIG : HTTP_LENGTH_CHUNKED,
+		"X-Stream: 1\r\n"),
+	    0);
 	down_next(f);
 }
 
@@ -1268,7 +1270,6 @@ static void test_init_errors(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-
 /* ---- streaming ---- */
 
 /* Reads the head of an answer (byte by byte, up to the blank line) into
@@ -1292,8 +1293,8 @@ static uint64_t cl_read_body(struct fx *f, int fd, uint64_t n)
 	uint64_t got = 0;
 
 	while (got < n) {
-		size_t want = n - got < sizeof buf ? (size_t)(n - got)
-						   : sizeof buf;
+		size_t want =
+		    n - got < sizeof buf ? (size_t)(n - got) : sizeof buf;
 		ssize_t r = recv(fd, buf, want, 0);
 
 		if (r <= 0) {
@@ -1340,8 +1341,7 @@ static char *up_text(uint64_t n)
 	static char buf[128];
 
 	snprintf(buf, sizeof buf, "bytes=%llu hash=%016llx",
-		 (unsigned long long)n,
-		 (unsigned long long)pattern_hash(n));
+		 (unsigned long long)n, (unsigned long long)pattern_hash(n));
 	return buf;
 }
 
@@ -1537,9 +1537,8 @@ static void test_stream_download(void **state)
 		h = fnv(h, &b, 1);
 	}
 	assert_true(f->cl_hash == h);
-	assert_string_equal(f->out[2],
-			    ok_text("GET /after q= name=- who=- len=0 body=",
-				    0));
+	assert_string_equal(
+	    f->out[2], ok_text("GET /after q= name=- who=- len=0 body=", 0));
 	assert_int_equal(f->down_error, 0);
 	assert_int_equal(f->done_calls, 3);
 	assert_int_equal(f->done_status[0], 200);
@@ -1568,6 +1567,306 @@ static void test_stream_download_client_vanishes(void **state)
 	assert_true(f->down_off < BIG);
 	assert_int_equal(f->done_calls, 1);
 	fx_free(f);
+}
+
+/* ---- TLS: the server with a context, hclient as the client ---- */
+
+#define CERT_TOOL "../../scripts/poolpair-cert"
+#define TLS_BIG (300 * 1024)
+
+static char tls_dir[256];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int rv;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	rv = system(cmd);
+	if (rv != 0) {
+		fail_msg("command failed (%d): %s", rv, cmd);
+	}
+}
+
+/* A context from tls_dir: CA a or b, certificate NAME issued by it. */
+static void tls_load(struct tls_ctx *c, const char *ca, const char *name)
+{
+	char pca[512], pcert[512], pkey[512];
+
+	snprintf(pca, sizeof pca, "%s/%s/ca.crt", tls_dir, ca);
+	snprintf(pcert, sizeof pcert, "%s/%s/%s.crt", tls_dir, ca, name);
+	snprintf(pkey, sizeof pkey, "%s/%s/%s.key", tls_dir, ca, name);
+	if (tls_ctx_init(c, pca, pcert, pkey) != 0) {
+		fail_msg("tls_ctx_init %s: %s", name, c->errmsg);
+	}
+}
+
+static int tls_group_setup(void **state)
+{
+	(void)state;
+	snprintf(tls_dir, sizeof tls_dir, "/tmp/pp-test-http-XXXXXX");
+	if (mkdtemp(tls_dir) == NULL) {
+		return -1;
+	}
+	sh(CERT_TOOL " ca %s/a >/dev/null", tls_dir);
+	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a srv --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a peer --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a old --role agent --not-before '10 days ago' "
+		     "--not-after '1 day ago' >/dev/null",
+	   tls_dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", tls_dir);
+	return 0;
+}
+
+static int tls_group_teardown(void **state)
+{
+	(void)state;
+	sh("rm -rf %s", tls_dir);
+	return 0;
+}
+
+struct tfx {
+	uv_loop_t loop;
+	struct http_server server;
+	struct tls_ctx srv_ctx;
+	struct tls_ctx cli_ctx;
+	bool srv_tls, cli_tls;
+	int port;
+	/* handler side */
+	int handled;
+	int role;
+	char identity[TLS_NAME_LEN];
+	size_t body_len;
+	uint64_t body_hash;
+	char *big;
+	/* client side */
+	int calls;
+	int err;
+	int status;
+	char *body;
+	size_t resp_len;
+};
+
+static void tls_handler(struct http_request *req)
+{
+	struct tfx *t = req->data;
+	char out[256];
+
+	t->handled++;
+	t->role = req->role;
+	snprintf(t->identity, sizeof t->identity, "%s", req->identity);
+	t->body_len = req->body_len;
+	t->body_hash = fnv(14695981039346656037ULL,
+			   (const unsigned char *)req->body, req->body_len);
+	if (strcmp(req->path, "/big") == 0) {
+		http_respond(req, 200, "application/octet-stream", t->big,
+			     TLS_BIG, NULL);
+		return;
+	}
+	snprintf(out, sizeof out, "{\"role\":\"%s\",\"identity\":\"%s\"}",
+		 tls_role_name(req->role), req->identity);
+	http_respond_json(req, 200, out, NULL);
+}
+
+static void tls_server_closed(struct http_server *s) { (void)s; }
+
+static void tls_on_response(void *arg, int err,
+			    const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+
+	t->calls++;
+	t->err = err;
+	if (resp != NULL) {
+		t->status = resp->status;
+		t->resp_len = resp->body_len;
+		t->body = malloc(resp->body_len + 1);
+		assert_non_null(t->body);
+		memcpy(t->body, resp->body, resp->body_len + 1);
+	}
+	http_server_close(&t->server, tls_server_closed);
+}
+
+/* Server with certificate srv of CA a (srv_cert NULL: plain), client with
+ * cli_ca/cli_cert (cli_cert NULL: plain), one request, loop run dry. */
+static struct tfx *tls_exchange(const char *srv_cert, const char *cli_ca,
+				const char *cli_cert, const char *method,
+				const char *path, const char *body,
+				size_t body_len)
+{
+	struct tfx *t = calloc(1, sizeof *t);
+	struct http_server_config cfg;
+	size_t i;
+
+	assert_non_null(t);
+	alarm(20);
+	t->big = malloc(TLS_BIG);
+	assert_non_null(t->big);
+	for (i = 0; i < TLS_BIG; i++) {
+		t->big[i] = (char)pattern(i);
+	}
+	assert_int_equal(uv_loop_init(&t->loop), 0);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.host = "127.0.0.1";
+	cfg.max_body = 1024 * 1024;
+	cfg.idle_timeout_ms = 5000;
+	if (srv_cert != NULL) {
+		tls_load(&t->srv_ctx, "a", srv_cert);
+		t->srv_tls = true;
+		cfg.tls = &t->srv_ctx;
+	}
+	assert_int_equal(
+	    http_server_init(&t->server, &t->loop, &cfg, tls_handler, t), 0);
+	t->port = http_server_port(&t->server);
+	if (cli_cert != NULL) {
+		tls_load(&t->cli_ctx, cli_ca, cli_cert);
+		t->cli_tls = true;
+	}
+	assert_int_equal(hclient_request_tls(
+			     &t->loop, t->cli_tls ? &t->cli_ctx : NULL, method,
+			     "127.0.0.1", (uint16_t)t->port, path, NULL, body,
+			     body_len, 5000, tls_on_response, t, NULL),
+			 0);
+	/* the request holds its own reference to the client's context */
+	if (t->cli_tls) {
+		tls_ctx_close(&t->cli_ctx);
+	}
+	assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
+	if (t->srv_tls) {
+		tls_ctx_close(&t->srv_ctx);
+	}
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+	alarm(0);
+	assert_int_equal(t->calls, 1);
+	return t;
+}
+
+static void tfx_free(struct tfx *t)
+{
+	free(t->big);
+	free(t->body);
+	free(t);
+}
+
+static void test_tls_get_role_and_identity(void **state)
+{
+	struct tfx *t;
+
+	(void)state;
+	t = tls_exchange("srv", "a", "peer", "GET", "/v1/status", NULL, 0);
+	assert_int_equal(t->err, 0);
+	assert_int_equal(t->status, 200);
+	assert_int_equal(t->handled, 1);
+	assert_int_equal(t->role, TLS_ROLE_AGENT);
+	assert_string_equal(t->identity, "peer");
+	assert_string_equal(t->body,
+			    "{\"role\":\"agent\",\"identity\":\"peer\"}");
+	tfx_free(t);
+
+	t = tls_exchange("srv", "a", "op", "GET", "/v1/status", NULL, 0);
+	assert_int_equal(t->err, 0);
+	assert_int_equal(t->role, TLS_ROLE_OPERATOR);
+	assert_string_equal(t->identity, "op");
+	tfx_free(t);
+
+	t = tls_exchange("srv", "a", "rd", "GET", "/v1/status", NULL, 0);
+	assert_int_equal(t->err, 0);
+	assert_int_equal(t->role, TLS_ROLE_READER);
+	tfx_free(t);
+}
+
+/* Bodies over many TLS records, both ways. */
+static void test_tls_large_bodies(void **state)
+{
+	struct tfx *t;
+	char *body = malloc(200 * 1024);
+	size_t i;
+
+	(void)state;
+	assert_non_null(body);
+	for (i = 0; i < 200 * 1024; i++) {
+		body[i] = (char)pattern(i + 7);
+	}
+	t = tls_exchange("srv", "a", "peer", "POST", "/up", body, 200 * 1024);
+	assert_int_equal(t->err, 0);
+	assert_int_equal(t->status, 200);
+	assert_int_equal(t->body_len, 200 * 1024);
+	assert_true(t->body_hash == fnv(14695981039346656037ULL,
+					(unsigned char *)body, 200 * 1024));
+	tfx_free(t);
+	free(body);
+
+	t = tls_exchange("srv", "a", "peer", "GET", "/big", NULL, 0);
+	assert_int_equal(t->err, 0);
+	assert_int_equal(t->resp_len, TLS_BIG);
+	for (i = 0; i < TLS_BIG; i++) {
+		if ((unsigned char)t->body[i] != pattern(i)) {
+			fail_msg("byte %zu differs", i);
+		}
+	}
+	tfx_free(t);
+}
+
+/* Plain mode: role none, no identity, same code path. */
+static void test_tls_plain_server_and_client(void **state)
+{
+	struct tfx *t;
+
+	(void)state;
+	t = tls_exchange(NULL, NULL, NULL, "GET", "/x", NULL, 0);
+	assert_int_equal(t->err, 0);
+	assert_int_equal(t->status, 200);
+	assert_int_equal(t->role, TLS_ROLE_NONE);
+	assert_string_equal(t->identity, "");
+	tfx_free(t);
+}
+
+/* Every refused handshake: the handler never runs, the client gets an
+ * error, not a response. */
+static void test_tls_refused(void **state)
+{
+	struct tfx *t;
+
+	(void)state;
+	/* plain HTTP to a TLS server */
+	t = tls_exchange("srv", NULL, NULL, "GET", "/x", NULL, 0);
+	assert_true(t->err < 0);
+	assert_int_equal(t->handled, 0);
+	tfx_free(t);
+
+	/* a client certificate from another CA */
+	t = tls_exchange("srv", "b", "rogue", "GET", "/x", NULL, 0);
+	assert_true(t->err < 0);
+	assert_int_equal(t->handled, 0);
+	tfx_free(t);
+
+	/* an expired client certificate */
+	t = tls_exchange("srv", "a", "old", "GET", "/x", NULL, 0);
+	assert_true(t->err < 0);
+	assert_int_equal(t->handled, 0);
+	tfx_free(t);
+
+	/* hclient wants an agent behind the address: a reader is refused */
+	t = tls_exchange("rd", "a", "peer", "GET", "/x", NULL, 0);
+	assert_int_equal(t->err, TLS_E_ROLE);
+	assert_int_equal(t->handled, 0);
+	tfx_free(t);
+
+	/* TLS to a plain server */
+	t = tls_exchange(NULL, "a", "peer", "GET", "/x", NULL, 0);
+	assert_true(t->err < 0);
+	assert_int_equal(t->handled, 0);
+	assert_string_equal(hclient_strerror(TLS_E_ROLE),
+			    tls_strerror(TLS_E_ROLE));
+	tfx_free(t);
 }
 
 int main(void)
@@ -1603,6 +1902,16 @@ int main(void)
 	    cmocka_unit_test(test_stream_download),
 	    cmocka_unit_test(test_stream_download_client_vanishes),
 	};
+	const struct CMUnitTest tls_tests[] = {
+	    cmocka_unit_test(test_tls_get_role_and_identity),
+	    cmocka_unit_test(test_tls_large_bodies),
+	    cmocka_unit_test(test_tls_plain_server_and_client),
+	    cmocka_unit_test(test_tls_refused),
+	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests(tls_tests, tls_group_setup,
+					 tls_group_teardown);
+	return failed;
 }
