@@ -280,24 +280,22 @@ class Nemesis:
             detail["faketime"] = spec
             self.write_faketime(targets[0], spec)
         elif fault == "disk-full":
-            written = 0
-            chunk = b"\0" * (1 << 20)
-            with open(self.fill_path(targets[0]), "wb") as fh:
-                try:
+            # unbuffered writes until ENOSPC, then smaller ones down to the
+            # last free block: nothing is left in a buffer to fail later
+            fd = os.open(self.fill_path(targets[0]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for size in (1 << 20, 1 << 16, 4096, 512):
+                    chunk = b"\0" * size
                     while True:
-                        fh.write(chunk)
-                        fh.flush()
-                        written += len(chunk)
-                except OSError as e:
-                    if e.errno != errno.ENOSPC:
-                        raise
-                # the last bytes of the last chunk
-                try:
-                    while True:
-                        fh.write(b"\0" * 4096)
-                        fh.flush()
-                except OSError:
-                    pass
+                        try:
+                            if os.write(fd, chunk) < size:
+                                break
+                        except OSError as e:
+                            if e.errno != errno.ENOSPC:
+                                raise
+                            break
+            finally:
+                os.close(fd)
             detail["filled_bytes"] = os.path.getsize(self.fill_path(targets[0]))
         elif fault == "fsync-fail":
             self.fiu(targets[0], "enable name=posix/io/sync/*,failinfo=%d" % errno.EIO)
@@ -465,7 +463,7 @@ def episode(rng, nem):
         # the data tmpfs full, then fsync failing, in turn
         nem.episodes = getattr(nem, "episodes", 0) + 1
         kind = "disk-full" if nem.episodes % 2 == 1 else "fsync-fail"
-        return [make_fault(rng, kind, nem)], rng.uniform(8, 12), rng.uniform(6, 10)
+        return [make_fault(rng, kind, nem)], rng.uniform(6, 8), rng.uniform(3, 5)
     if sc == "planned":
         return [], 1.0, 1.0
     # mixed
