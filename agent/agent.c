@@ -259,6 +259,16 @@ static void raft_tls_log(void *arg, bool warn, const char *msg)
 		LOG_INFO("raft", "%s", msg);
 }
 
+struct tls_ctx *agent_tls(struct agent *a)
+{
+	return a->tls_on ? &a->tls : NULL;
+}
+
+const char *agent_api_scheme(const struct agent *a)
+{
+	return a->tls_on ? "https" : "http";
+}
+
 /* [tls]: the context every link uses. Its own certificate must say agent. */
 static int tls_setup(struct agent *a, const struct config *cfg)
 {
@@ -280,10 +290,12 @@ static int tls_setup(struct agent *a, const struct config *cfg)
 		return TLS_E_CONFIG;
 	}
 	a->tls_on = true;
-	LOG_INFO("tls", "TLS 1.3 on raft links as %s (role agent)%s",
+	LOG_INFO("tls",
+		 "TLS 1.3 on raft links and the API as %s (role agent)%s",
 		 a->tls.identity,
-		 cfg->tls_require ? "" : "; plain peers accepted (require = "
-					 "false)");
+		 cfg->tls_require ? ""
+				  : "; plain peers accepted (require = "
+				    "false)");
 	tls_check_validity(&a->tls);
 	return 0;
 }
@@ -381,6 +393,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	hc.port = cfg->listen_api.port;
 	hc.on_done = api_on_done;
 	hc.stream_match = content_stream_match;
+	hc.tls = agent_tls(a);
 	rv = http_server_init(&a->api, loop, &hc, api_handle, a);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "api listen %s: %s",

@@ -69,6 +69,14 @@ struct agent {
  * what was opened closes (agent_init closes it itself). */
 int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg);
 
+/* The [tls] context every link of this agent uses (borrowed: valid until
+ * agent_stop() completes), or NULL when there is no [tls] section. */
+struct tls_ctx *agent_tls(struct agent *a);
+
+/* "https" with [tls], else "http": the scheme of the URLs the agent gives
+ * out (redirects to the leader). Static string. */
+const char *agent_api_scheme(const struct agent *a);
+
 /* Start serving: Raft, membership timers, notify READY=1. */
 int agent_start(struct agent *a);
 

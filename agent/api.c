@@ -135,8 +135,9 @@ bool api_redirect_to_leader(struct agent *a, struct http_request *req)
 		http_respond_error(req, 503, "no_leader", msg);
 		return true;
 	}
-	snprintf(location, sizeof location, "http://%s%s%s%s", m->api_address,
-		 req->path, req->query[0] != '\0' ? "?" : "", req->query);
+	snprintf(location, sizeof location, "%s://%s%s%s%s",
+		 agent_api_scheme(a), m->api_address, req->path,
+		 req->query[0] != '\0' ? "?" : "", req->query);
 	snprintf(headers, sizeof headers, "Location: %s\r\n", location);
 	body = json_pack("{s:s, s:s, s:s}", "error", "not_leader", "message",
 			 "this agent is a follower: repeat the request at the "
@@ -1034,9 +1035,47 @@ static void route_v1(struct agent *a, struct http_request *req)
 	http_respond_error(req, 404, "not_found", "no such path");
 }
 
+/* ---- authorization (with [tls]: by the client certificate's role) ----
+ *
+ *   GET, HEAD                        any role (reader, operator, agent)
+ *   other methods                    operator or agent
+ *   /v1/internal/... (any method)    agent only
+ *
+ * POST /v1/members serves both a joining agent and `poolpairctl member
+ * add`, so it is a write like any other. Without [tls] there are no roles
+ * and everything is allowed, as before. */
+
+static bool api_allowed(int role, const char *method, const char *path)
+{
+	if (strncmp(path, "/v1/internal/", 13) == 0)
+		return role == TLS_ROLE_AGENT;
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return (role & TLS_ROLES_ANY) != 0;
+	return role == TLS_ROLE_AGENT || role == TLS_ROLE_OPERATOR;
+}
+
+/* Answers 403 and returns false when the client may not make req. */
+static bool api_authorize(struct agent *a, struct http_request *req)
+{
+	char msg[96];
+
+	if (!a->tls_on || api_allowed(req->role, req->method, req->path))
+		return true;
+	LOG_WARN(MOD, "forbidden: %s (role %s) %s %s from %s",
+		 req->identity[0] != '\0' ? req->identity : "?",
+		 tls_role_name(req->role), req->method, req->path, req->peer);
+	snprintf(msg, sizeof msg, "role %s not allowed here",
+		 tls_role_name(req->role));
+	http_respond_error(req, 403, "forbidden", msg);
+	return false;
+}
+
 void api_handle(struct http_request *req)
 {
 	struct agent *a = req->data;
+
+	if (!api_authorize(a, req))
+		return;
 
 	if (strcmp(req->path, "/healthz") == 0) {
 		if (!is_method(req, "GET")) {
