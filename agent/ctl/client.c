@@ -108,10 +108,77 @@ err:
 	return CLIENT_ENOMEM;
 }
 
+static int client_dup_path(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (src == NULL || src[0] == '\0')
+		return 0;
+	*dst = strdup(src);
+	return *dst != NULL ? 0 : CLIENT_ENOMEM;
+}
+
+int client_set_tls(struct client *c, const char *ca, const char *cert,
+		   const char *key)
+{
+	char *nca, *ncert, *nkey;
+
+	if ((cert == NULL || cert[0] == '\0') !=
+	    (key == NULL || key[0] == '\0'))
+		return CLIENT_EINVAL;
+	if (client_dup_path(&nca, ca) != 0)
+		return CLIENT_ENOMEM;
+	if (client_dup_path(&ncert, cert) != 0) {
+		free(nca);
+		return CLIENT_ENOMEM;
+	}
+	if (client_dup_path(&nkey, key) != 0) {
+		free(nca);
+		free(ncert);
+		return CLIENT_ENOMEM;
+	}
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
+	c->tls_ca = nca;
+	c->tls_cert = ncert;
+	c->tls_key = nkey;
+	return 0;
+}
+
+int client_apply_tls(const struct client *c, void *curl)
+{
+	CURLcode rc = CURLE_OK;
+
+#define CLIENT_TLS_SET(opt, val)                                               \
+	do {                                                                   \
+		if (rc == CURLE_OK)                                            \
+			rc = curl_easy_setopt(curl, opt, val);                 \
+	} while (0)
+	if (c->tls_ca == NULL && c->tls_cert == NULL)
+		return 0;
+	CLIENT_TLS_SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	CLIENT_TLS_SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	/* certificates name roles, not hosts */
+	CLIENT_TLS_SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	if (c->tls_ca != NULL)
+		CLIENT_TLS_SET(CURLOPT_CAINFO, c->tls_ca);
+	if (c->tls_cert != NULL) {
+		CLIENT_TLS_SET(CURLOPT_SSLCERT, c->tls_cert);
+		CLIENT_TLS_SET(CURLOPT_SSLCERTTYPE, "PEM");
+		CLIENT_TLS_SET(CURLOPT_SSLKEY, c->tls_key);
+		CLIENT_TLS_SET(CURLOPT_SSLKEYTYPE, "PEM");
+	}
+#undef CLIENT_TLS_SET
+	return rc == CURLE_OK ? 0 : CLIENT_EINVAL;
+}
+
 void client_close(struct client *c)
 {
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->who_header);
 	free(c->base);
 	memset(c, 0, sizeof(*c));
@@ -208,7 +275,9 @@ static int client_setup(struct client *c, const char *method, const char *url,
 		CLIENT_SET(CURLOPT_CUSTOMREQUEST, method);
 	}
 #undef CLIENT_SET
-	return rc == CURLE_OK ? 0 : CLIENT_EINVAL;
+	if (rc != CURLE_OK || client_apply_tls(c, curl) != 0)
+		return CLIENT_EINVAL;
+	return 0;
 }
 
 /* Map a failed transfer to a CLIENT_E* code and message. */

@@ -6,6 +6,11 @@
  * itself: the same method and body are sent to the Location, at most
  * CLIENT_MAX_REDIRECTS times. Only http and https URLs are used.
  *
+ * TLS (client_set_tls()): TLS 1.3 only, the server's certificate checked
+ * against the given CA (host names are not: poolpair certificates name
+ * roles, not hosts), and our certificate and key presented, whose role
+ * (operator, reader) decides what the agents allow.
+ *
  * Not thread-safe: one struct client per thread. curl_global_init() must
  * have been called before client_init(). */
 #ifndef POOLPAIR_CTL_CLIENT_H
@@ -35,6 +40,9 @@ struct client {
 	char *who_header; /* owned: "X-Poolpair-Who: user@host" */
 	long timeout_ms;  /* per request hop */
 	void *curl;	  /* owned: CURL easy handle */
+	char *tls_ca;	  /* owned: CA file, or NULL (system store) */
+	char *tls_cert;	  /* owned: client certificate (PEM), or NULL */
+	char *tls_key;	  /* owned: its private key (PEM), or NULL */
 };
 
 /* Prepare a client for base_url (copied; "http://host:port", optionally
@@ -43,6 +51,18 @@ struct client {
  * with http:// or https://, or timeout_ms <= 0) or CLIENT_ENOMEM; on error
  * nothing needs closing. */
 int client_init(struct client *c, const char *base_url, long timeout_ms);
+
+/* Use TLS settings for every later request (paths copied; each may be
+ * NULL or "": not set). cert and key go together. Returns 0, CLIENT_EINVAL
+ * (cert without key or key without cert) or CLIENT_ENOMEM; on error the
+ * previous settings stay. */
+int client_set_tls(struct client *c, const char *ca, const char *cert,
+		   const char *key);
+
+/* Apply the TLS settings of c to curl (a CURL easy handle, borrowed), for
+ * transfers made outside client_request(). Returns 0 or CLIENT_EINVAL
+ * (libcurl refused an option: built without TLS). */
+int client_apply_tls(const struct client *c, void *curl);
 
 /* Release everything the client owns. */
 void client_close(struct client *c);

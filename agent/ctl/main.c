@@ -4,10 +4,12 @@
  * arguments; then it hands the parsed arguments to the command (see
  * commands.h), which speaks HTTP through client.h. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/ctl/client.h"
 #include "agent/ctl/commands.h"
@@ -17,7 +19,8 @@ static const char usage_text[] =
     "    poolpairctl - control a poolpair cluster\n"
     "\n"
     "SYNOPSIS\n"
-    "    poolpairctl [--api URL] [--json] [--timeout SECONDS] COMMAND ...\n"
+    "    poolpairctl [--api URL] [--json] [--timeout SECONDS]\n"
+    "                [--ca FILE --cert FILE --key FILE] COMMAND ...\n"
     "    poolpairctl help | --help\n"
     "\n"
     "DESCRIPTION\n"
@@ -32,6 +35,11 @@ static const char usage_text[] =
     "                       http://127.0.0.1:7101)\n"
     "    --json             print the server's JSON answer instead of text\n"
     "    --timeout SECONDS  give up on a request after SECONDS (default 10)\n"
+    "    --ca FILE          CA certificate the agents' certificates must\n"
+    "                       verify against (https:// with [tls] agents)\n"
+    "    --cert FILE        our certificate (PEM), role operator to change\n"
+    "                       things, reader to look\n"
+    "    --key FILE         its private key (PEM)\n"
     "    --help             print this text\n"
     "    Global options may also follow the command.\n"
     "\n"
@@ -156,11 +164,14 @@ static const char usage_text_data[] =
     "\n"
     "ENVIRONMENT\n"
     "    POOLPAIR_API       default for --api\n"
+    "    POOLPAIR_CA, POOLPAIR_CERT, POOLPAIR_KEY\n"
+    "                       defaults for --ca, --cert, --key\n"
     "\n"
     "EXIT STATUS\n"
     "    0  done\n"
     "    1  refused by the cluster, or the request failed\n"
-    "       (message on stderr: \"poolpairctl: CODE: MESSAGE\")\n"
+    "       (message on stderr: \"poolpairctl: CODE: MESSAGE\", such as\n"
+    "       \"poolpairctl: forbidden: role reader not allowed here\")\n"
     "    2  bad command line\n"
     "\n"
     "EXAMPLES\n"
@@ -175,7 +186,8 @@ static const char usage_text_data[] =
     "        ./slides.pdf\n";
 
 static const char short_usage_text[] =
-    "usage: poolpairctl [--api URL] [--json] [--timeout SECONDS] "
+    "usage: poolpairctl [--api URL] [--json] [--timeout SECONDS] [--ca F] "
+    "[--cert F] [--key F] "
     "COMMAND ...\n"
     "run 'poolpairctl help' for the commands\n";
 
@@ -186,7 +198,12 @@ struct ctl_opts {
 	int json;
 	long timeout_ms;
 	int help;
+	const char *tls[3]; /* --ca, --cert, --key (or the environment) */
 };
+
+static const char *const tls_opt_names[3] = {"ca", "cert", "key"};
+static const char *const tls_env_names[3] = {"POOLPAIR_CA", "POOLPAIR_CERT",
+					     "POOLPAIR_KEY"};
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -243,6 +260,7 @@ static int parse_global(int argc, char *argv[], int *i, struct ctl_opts *o)
 {
 	const char *arg = argv[*i];
 	const char *val;
+	int k;
 
 	if (opt_is(arg, "json", &val) || opt_is(arg, "help", &val)) {
 		if (val != NULL) {
@@ -253,6 +271,23 @@ static int parse_global(int argc, char *argv[], int *i, struct ctl_opts *o)
 			o->json = 1;
 		else
 			o->help = 1;
+		return GLOBAL_YES;
+	}
+	for (k = 0; k < 3; k++) {
+		if (!opt_is(arg, tls_opt_names[k], &val))
+			continue;
+		if (val == NULL) {
+			if (*i + 1 >= argc) {
+				usage_error("option %s needs a value", arg);
+				return GLOBAL_BAD;
+			}
+			val = argv[++*i];
+		}
+		if (val[0] == '\0') {
+			usage_error("option %s needs a file", arg);
+			return GLOBAL_BAD;
+		}
+		o->tls[k] = val;
 		return GLOBAL_YES;
 	}
 	if (opt_is(arg, "api", &val) || opt_is(arg, "timeout", &val)) {
@@ -392,6 +427,27 @@ static int check_api(const char *url, const char *src)
 	return CTL_OK;
 }
 
+/* The TLS files: cert and key together, each readable. */
+static int check_tls(const struct ctl_opts *o)
+{
+	int k;
+
+	if ((o->tls[1] == NULL) != (o->tls[2] == NULL)) {
+		fprintf(stderr, "poolpairctl: --cert and --key go together "
+				"(or POOLPAIR_CERT and POOLPAIR_KEY)\n");
+		return CTL_USAGE;
+	}
+	for (k = 0; k < 3; k++) {
+		if (o->tls[k] != NULL && access(o->tls[k], R_OK) != 0) {
+			fprintf(stderr,
+				"poolpairctl: cannot read --%s %s: %s\n",
+				tls_opt_names[k], o->tls[k], strerror(errno));
+			return CTL_USAGE;
+		}
+	}
+	return CTL_OK;
+}
+
 int main(int argc, char *argv[])
 {
 	struct ctl_opts o = {.timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS};
@@ -406,6 +462,10 @@ int main(int argc, char *argv[])
 
 	o.api = env != NULL && env[0] != '\0' ? env : CLIENT_DEFAULT_URL;
 	o.api_src = env != NULL && env[0] != '\0' ? "POOLPAIR_API" : "--api";
+	for (i = 0; i < 3; i++) {
+		env = getenv(tls_env_names[i]);
+		o.tls[i] = env != NULL && env[0] != '\0' ? env : NULL;
+	}
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			i++;
@@ -440,7 +500,7 @@ int main(int argc, char *argv[])
 		fputs(usage_text_data, stdout);
 		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
 	}
-	if (check_api(o.api, o.api_src) != CTL_OK)
+	if (check_api(o.api, o.api_src) != CTL_OK || check_tls(&o) != CTL_OK)
 		return CTL_USAGE;
 	ctl.json = o.json;
 
@@ -450,6 +510,12 @@ int main(int argc, char *argv[])
 	}
 	if (client_init(&client, o.api, o.timeout_ms) != 0) {
 		fputs("poolpairctl: out of memory\n", stderr);
+		curl_global_cleanup();
+		return CTL_FAILED;
+	}
+	if (client_set_tls(&client, o.tls[0], o.tls[1], o.tls[2]) != 0) {
+		fputs("poolpairctl: out of memory\n", stderr);
+		client_close(&client);
 		curl_global_cleanup();
 		return CTL_FAILED;
 	}

@@ -294,7 +294,9 @@ static int xfer_setup(struct xfer *x, const char *method, const char *url,
 		XFER_SET(CURLOPT_CUSTOMREQUEST, method);
 	}
 #undef XFER_SET
-	return rc == CURLE_OK ? 0 : -1;
+	if (rc != CURLE_OK || client_apply_tls(x->ctl->client, curl) != 0)
+		return -1;
+	return 0;
 }
 
 /* Report a failed transfer on ctl->err. Returns CTL_FAILED. */
