@@ -264,6 +264,18 @@ int store_conn_open(struct store_conn **out, const char *path, bool writer,
 		if (rv == 0)
 			rv = exec_pragma(c->db, "PRAGMA cache_size = -16384",
 					 NULL, errmsg, len);
+		/* Checkpoint every 8192 pages (32 MiB of WAL) instead of
+		 * SQLite's 1000: the checkpoint runs inside a COMMIT of this
+		 * connection, and a longer WAL copies each page rewritten by
+		 * many groups (user data, outbox) to the database once. The
+		 * file is cut back to 64 MiB after a checkpoint. */
+		if (rv == 0)
+			rv = exec_pragma(c->db, "PRAGMA wal_autocheckpoint = 8192",
+					 NULL, errmsg, len);
+		if (rv == 0)
+			rv = exec_pragma(c->db,
+					 "PRAGMA journal_size_limit = 67108864",
+					 NULL, errmsg, len);
 		if (rv == 0 && cfg->max_page_count > 0) {
 			snprintf(sql, sizeof(sql),
 				 "PRAGMA max_page_count = %llu",
