@@ -51,8 +51,8 @@ const char *tls_strerror(int rv)
 	case TLS_E_CLOSING:
 		return "connection closing";
 	default:
-		if (rv < 0 && rv > -3000)
-			return uv_strerror(rv);
+		if (rv < 0 && rv > -4100)
+			return uv_strerror(rv); /* libuv's, UV_EAI_* and UV_EOF too */
 		return "unknown error";
 	}
 }

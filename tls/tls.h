@@ -37,22 +37,23 @@ struct bio_st;
 #define TLS_NAME_LEN 128
 #define TLS_HANDSHAKE_TIMEOUT_MS 10000
 
-/* Error codes (negative; libuv codes are passed through as they are). */
+/* Error codes (negative; libuv codes are passed through as they are, so
+ * these stay clear of libuv's range, UV_EAI_* at -3000..-3014 included). */
 enum {
-	TLS_E_CONFIG = -3001,	     /* CA, certificate or key unusable */
-	TLS_E_NOMEM = -3002,	     /* out of memory */
-	TLS_E_UNKNOWN_CA = -3003,    /* peer certificate from an unknown CA */
-	TLS_E_EXPIRED = -3004,	     /* peer certificate expired */
-	TLS_E_NOT_YET_VALID = -3005, /* peer certificate not yet valid */
-	TLS_E_NO_CERT = -3006,	     /* peer presented no certificate */
-	TLS_E_REFUSED = -3007,	     /* peer refused our certificate */
-	TLS_E_NOT_TLS = -3008,	     /* the peer does not speak TLS */
-	TLS_E_ROLE = -3009,	     /* peer role not allowed on this link */
-	TLS_E_PROTOCOL = -3010,	     /* any other TLS failure */
-	TLS_E_TIMEOUT = -3011,	     /* handshake took too long */
-	TLS_E_EOF = -3012,	     /* peer closed (close_notify or TCP EOF) */
-	TLS_E_STATE = -3013,	     /* call not valid in this state */
-	TLS_E_CLOSING = -3014,	     /* the connection is being closed */
+	TLS_E_CONFIG = -3101,	     /* CA, certificate or key unusable */
+	TLS_E_NOMEM = -3102,	     /* out of memory */
+	TLS_E_UNKNOWN_CA = -3103,    /* peer certificate from an unknown CA */
+	TLS_E_EXPIRED = -3104,	     /* peer certificate expired */
+	TLS_E_NOT_YET_VALID = -3105, /* peer certificate not yet valid */
+	TLS_E_NO_CERT = -3106,	     /* peer presented no certificate */
+	TLS_E_REFUSED = -3107,	     /* peer refused our certificate */
+	TLS_E_NOT_TLS = -3108,	     /* the peer does not speak TLS */
+	TLS_E_ROLE = -3109,	     /* peer role not allowed on this link */
+	TLS_E_PROTOCOL = -3110,	     /* any other TLS failure */
+	TLS_E_TIMEOUT = -3111,	     /* handshake took too long */
+	TLS_E_EOF = -3112,	     /* peer closed (close_notify or TCP EOF) */
+	TLS_E_STATE = -3113,	     /* call not valid in this state */
+	TLS_E_CLOSING = -3114,	     /* the connection is being closed */
 };
 
 /* Static lowercase message of a TLS_E_* or libuv code. */
