@@ -20,6 +20,7 @@
 #define MS 1000000ULL
 #define STEP_TIMEOUT_MS 15000 /* a takeover or hook that hangs */
 #define DRAIN_TIMEOUT_MS 30000
+#define VERIFY_TIMEOUT_MS 120000 /* verify and repair before a failback */
 #define WAIT_MAX_MS 60000
 
 /* An API call waiting for a pool (or the CMS) to reach an outcome. */
@@ -48,6 +49,8 @@ static const char *step_name(int step)
 		return "takeover";
 	case FO_PROPOSING:
 		return "proposing";
+	case FO_VERIFY:
+		return "verify";
 	default:
 		return "?";
 	}
@@ -550,6 +553,97 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	takeover(fo, fp, p);
 }
 
+/* ---- failback: the owner repairs the returning pool's copy first ---- */
+
+/* The API address of an agent of pool, or NULL. */
+static const char *pool_api(const struct agent *a, const char *pool)
+{
+	const char *api = NULL;
+
+	for (unsigned i = 0; i < a->fsm.n_members; i++)
+		if (strcmp(a->fsm.members[i].pool, pool) == 0 &&
+		    a->fsm.members[i].api_address[0] != '\0')
+			api = a->fsm.members[i].api_address;
+	return api;
+}
+
+static void verify_answer(void *arg, int err,
+			  const struct hclient_response *resp)
+{
+	struct failover_pool *fp = arg;
+	struct failover *fo = fp->owner;
+	json_t *root = NULL;
+	json_int_t repaired = 0, differences = 0;
+	int equal = 0;
+
+	fp->req = NULL;
+	if (fo->closing)
+		return;
+	if (err == 0 && resp->status == 200)
+		root = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (root == NULL ||
+	    json_unpack(root, "{s:b, s:I, s:I}", "equal_after", &equal,
+			"repaired", &repaired, "differences_total",
+			&differences) != 0 ||
+	    !equal) {
+		LOG_WARN(MOD,
+			 "%s: verify before the failback did not leave both "
+			 "copies equal (%s); trying again",
+			 fp->pool,
+			 err != 0 ? uv_strerror(err)
+			 : root == NULL ? "no answer"
+					: "copies still differ");
+		json_decref(root);
+		fp->retry_after_ms = agent_now_ms() + 1000;
+		step_set(fp, FO_IDLE);
+		return;
+	}
+	json_decref(root);
+	LOG_INFO(MOD,
+		 "%s: copies verified before the failback: %" PRId64
+		 " differences, %" PRId64 " repaired from the owner",
+		 fp->pool, (int64_t)differences, (int64_t)repaired);
+	step_set(fp, FO_PROPOSING);
+	if (propose_simple(fo, fp->pool,
+			   POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE,
+			   "leader:drained", NULL) != 0)
+		step_set(fp, FO_IDLE);
+}
+
+/* Drained back: before the owner changes, the current owner (the pair)
+ * digests both copies and repairs the returning pool's copy from its own.
+ * Whatever the returning pool kept of its never-shipped tail (archived,
+ * but still in its copy) or missed is put right here, so both copies are
+ * equal when it owns its users again. */
+static void failback_verify(struct failover *fo, struct failover_pool *fp,
+			    const struct fsm_pool *p, uint64_t now_ms)
+{
+	struct agent *a = fo->agent;
+	const char *api = pool_api(a, p->pair);
+	char host[HCLIENT_HOST_MAX];
+	char url[FSM_ADDR_LEN + 16];
+	char path[FSM_NAME_LEN + 48];
+	uint16_t port;
+
+	snprintf(url, sizeof url, "http://%s/", api != NULL ? api : "");
+	if (api == NULL ||
+	    hclient_parse_url(url, host, sizeof host, &port, NULL, 0) != 0) {
+		fp->retry_after_ms = now_ms + 1000;
+		return;
+	}
+	snprintf(path, sizeof path, "/v1/backup/%s/verify?repair=true&remove_users=true",
+		 p->name);
+	fp->owner = fo;
+	step_set(fp, FO_VERIFY);
+	if (hclient_request(a->loop, "POST", host, port, path, NULL, NULL, 0,
+			    VERIFY_TIMEOUT_MS, verify_answer, fp,
+			    &fp->req) != 0) {
+		fp->req = NULL;
+		fp->retry_after_ms = now_ms + 1000;
+		step_set(fp, FO_IDLE);
+	}
+}
+
 static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 		      uint64_t now_ms)
 {
@@ -560,7 +654,10 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 	if (fp == NULL)
 		return;
 	if (fp->step != FO_IDLE) {
-		if (uv_hrtime() - fp->step_since_ns > STEP_TIMEOUT_MS * MS) {
+		uint64_t limit = fp->step == FO_VERIFY ? VERIFY_TIMEOUT_MS
+						       : STEP_TIMEOUT_MS;
+
+		if (uv_hrtime() - fp->step_since_ns > limit * MS) {
 			LOG_WARN(MOD, "%s: %s timed out", p->name,
 				 step_name(fp->step));
 			if (fp->req != NULL)
@@ -614,11 +711,8 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 		rep = members_set_report(&a->members, p->pair, p->name,
 					 alive_ms(fo));
 		if (rep != NULL && rep->drained) {
-			step_set(fp, FO_PROPOSING);
-			if (propose_simple(fo, p->name,
-					   POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE,
-					   "leader:drained", NULL) != 0)
-				step_set(fp, FO_IDLE);
+			if (now_ms >= fp->retry_after_ms)
+				failback_verify(fo, fp, p, now_ms);
 		} else if (now_ms - p->failover_since_ms > DRAIN_TIMEOUT_MS) {
 			step_set(fp, FO_PROPOSING);
 			if (propose_simple(fo, p->name,

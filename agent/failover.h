@@ -39,6 +39,8 @@ enum failover_step {
 	FO_HOOK,       /* pre_failover hook running */
 	FO_TAKEOVER,   /* asking the new owner for its takeover position */
 	FO_PROPOSING,  /* the decision is being committed */
+	FO_VERIFY,     /* failback: the owner verifies and repairs the
+			  returning pool's copy before the move */
 };
 
 struct failover_pool {

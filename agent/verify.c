@@ -169,6 +169,8 @@ static const char *op_name(int op)
 		return "delete";
 	case POOLPAIR__REPL__OP__OP_CONTENT_CHUNK:
 		return "content_chunk";
+	case POOLPAIR__REPL__OP__OP_PURGE_USER:
+		return "purge";
 	default:
 		return "unknown";
 	}
@@ -378,6 +380,9 @@ struct verify {
 	struct http_request *req; /* borrowed until verify_finish() */
 	int state;		  /* enum verify_state */
 	bool repair;		  /* repairs wanted (?repair=false: no) */
+	bool remove_users;	  /* users only at the backup are removed too
+				     (?remove_users=true: a failback, where
+				     they are the archived never-shipped tail) */
 	char user_set[FSM_NAME_LEN];
 	char owner[FSM_NAME_LEN];
 	char backup[FSM_NAME_LEN];
@@ -1104,6 +1109,18 @@ static void send_delete(struct verify *v)
 	send_record(v);
 }
 
+/* A user record the owner does not have at all goes from the backup
+ * (only with remove_users: a failback, where it is archived). */
+static void send_purge(struct verify *v)
+{
+	if (set_record(v, POOLPAIR__REPL__OP__OP_PURGE_USER, NULL, 0, 0, 0, 0,
+		       dataplane_hlc(&v->a->data)) != 0) {
+		verify_fail(v, 500, "internal", "out of memory");
+		return;
+	}
+	send_record(v);
+}
+
 static void item_got(void *arg, int status, const struct store_item *it)
 {
 	struct verify *v = arg;
@@ -1237,13 +1254,17 @@ static void next_repair(struct verify *v)
 	v->coff = 0;
 	v->ctotal = v->cstored = 0;
 	if (d->problem == VP_ONLY_AT_BACKUP) {
-		if (d->kind == KIND_USER) {
-			note(v, "a user record is never removed by a repair: "
-				"the owner does not know this user");
+		if (d->kind == KIND_USER && !v->remove_users) {
+			note(v, "a user record is never removed by a repair "
+				"(unless remove_users=true): the owner does not "
+				"know this user");
 			repair_done(v);
 			return;
 		}
-		send_delete(v);
+		if (d->kind == KIND_USER)
+			send_purge(v);
+		else
+			send_delete(v);
 		return;
 	}
 	read_item(v);
@@ -1338,31 +1359,41 @@ static void send_record(struct verify *v)
 
 /* ---- POST /v1/backup/{pool}/verify ------------------------------------- */
 
+/* Query parameter name as true|1|false|0 into *out (left alone when the
+ * parameter is absent); false after answering 400 when it is neither. */
+static bool bool_param(struct http_request *req, const char *name, bool *out)
+{
+	char buf[16];
+	int rv = http_query_param(req, name, buf, sizeof buf);
+
+	if (rv == UV_ENOENT)
+		return true;
+	if (rv == 0 && (strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0)) {
+		*out = true;
+		return true;
+	}
+	if (rv == 0 && (strcmp(buf, "false") == 0 || strcmp(buf, "0") == 0)) {
+		*out = false;
+		return true;
+	}
+	char msg[64];
+
+	snprintf(msg, sizeof msg, "%s must be true or false", name);
+	http_respond_error(req, 400, "invalid", msg);
+	return false;
+}
+
 static void verify_start(struct agent *a, struct http_request *req,
 			 const char *pool)
 {
 	const struct fsm_pool *p, *o;
 	struct verify *v;
-	char url[FSM_ADDR_LEN + 16], buf[16];
-	bool repair = true;
-	int rv;
+	char url[FSM_ADDR_LEN + 16];
+	bool repair = true, remove_users = false;
 
-	rv = http_query_param(req, "repair", buf, sizeof buf);
-	if (rv == 0) {
-		if (strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0) {
-			repair = true;
-		} else if (strcmp(buf, "false") == 0 || strcmp(buf, "0") == 0) {
-			repair = false;
-		} else {
-			http_respond_error(req, 400, "invalid",
-					   "repair must be true or false");
-			return;
-		}
-	} else if (rv != UV_ENOENT) {
-		http_respond_error(req, 400, "invalid",
-				   "repair must be true or false");
+	if (!bool_param(req, "repair", &repair) ||
+	    !bool_param(req, "remove_users", &remove_users))
 		return;
-	}
 	if (!users_ready(a, req))
 		return;
 	p = name_ok(pool) ? fsm_pool_find(&a->fsm, pool) : NULL;
@@ -1411,6 +1442,7 @@ static void verify_start(struct agent *a, struct http_request *req,
 	v->req = req;
 	v->state = VS_INIT;
 	v->repair = repair;
+	v->remove_users = remove_users;
 	v->epoch = p->epoch;
 	v->start_ms = uv_now(a->loop);
 	snprintf(v->user_set, sizeof v->user_set, "%s", p->name);

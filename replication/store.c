@@ -931,8 +931,18 @@ int store_repair(struct store *s, const Poolpair__Repl__ChangeRecord *rec,
 		return rv;
 	op->cb.done = cb;
 	rv = copy_record(op, &op->ch, rec);
-	if (rv == 0 && store_change_check(&op->ch, why, sizeof(why)) != 0)
+	if (rv == 0 && rec->op == POOLPAIR__REPL__OP__OP_PURGE_USER) {
+		/* repair only: checked as the DELETE of a user record */
+		struct store_change as_delete = op->ch;
+
+		as_delete.op = POOLPAIR__REPL__OP__OP_DELETE;
+		if (rec->kind != POOLPAIR__REPL__KIND__KIND_USER ||
+		    store_change_check(&as_delete, why, sizeof(why)) != 0)
+			rv = STORE_E_INVALID;
+	} else if (rv == 0 &&
+		   store_change_check(&op->ch, why, sizeof(why)) != 0) {
 		rv = STORE_E_INVALID;
+	}
 	if (rv != 0) {
 		op_free(op);
 		return rv;

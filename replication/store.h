@@ -469,7 +469,9 @@ int store_divert_tail(struct store *s, const char *user_set, int lane,
 		      uint64_t keep_seq, store_done_cb cb, void *arg);
 
 /* Verify repair: write rec's change (PUT, DELETE or a content chunk) into
- * the copy of rec->user_set without touching outbox or positions. Refused
+ * the copy of rec->user_set without touching outbox or positions; or,
+ * with OP_PURGE_USER (repair only, never accepted in a stream), remove the
+ * user record rec->key that the owner does not have at all. Refused
  * with STORE_E_STALE_EPOCH when rec->epoch is older than the newest known.
  * rec is borrowed for the call only. */
 int store_repair(struct store *s, const Poolpair__Repl__ChangeRecord *rec,

@@ -251,6 +251,9 @@ static const char *const sql_user_put =
 static const char *const sql_user_disable =
     "UPDATE users SET enabled = 0, epoch = ?4, seq = ?5, hlc = ?6"
     " WHERE user_set = ?1 AND sip = ?2";
+/* repair only: the owner has no such user at all */
+static const char *const sql_user_purge =
+    "DELETE FROM users WHERE user_set = ?1 AND sip = ?2";
 static const char *const sql_data_put =
     "INSERT INTO user_data (user_set, sip, kind, value, epoch, seq, hlc)"
     " VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6)"
@@ -853,6 +856,21 @@ static void exec_repair(struct store_conn *c, struct store_op *op)
 			      "%llu",
 			      (unsigned long long)op->ch.epoch, op->ch.user_set,
 			      (unsigned long long)newest);
+		return;
+	}
+	if (op->ch.op == POOLPAIR__REPL__OP__OP_PURGE_USER) {
+		/* the owner does not know the user: the record goes */
+		sqlite3_stmt *st = store_stmt(c, &sql_user_purge);
+
+		if (st == NULL) {
+			store_op_dberr(op, c, sqlite3_errcode(c->db), "purge");
+			return;
+		}
+		sqlite3_bind_text(st, 1, op->ch.user_set, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, op->ch.key, -1, SQLITE_STATIC);
+		rc = step_done(st);
+		if (rc != SQLITE_OK)
+			store_op_dberr(op, c, rc, "purge");
 		return;
 	}
 	apply_change(c, op, &op->ch);

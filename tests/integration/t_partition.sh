@@ -121,4 +121,19 @@ while read -r i _; do
 done < <(awk '$2 == 201' "$IT_DIR/east.log")
 log "east's acknowledged writes: $n_west at west, $n_arch in east's divergence archive"
 assert_eq 0 "$lost" "acknowledged writes lost silently"
+
+# failback: east's copy ends equal to west's, its archived tail included
+# (archived, but it was still in east's own copy: the failback repairs it)
+L=$(url "$(agree_leader east west witness)")
+wait_until 30 "curl -s -XPOST '$L/v1/pools/pool-east/failback?what_if=true' | jq -e .allowed >/dev/null"
+out=$(curl -s --max-time 120 -XPOST "$L/v1/pools/pool-east/failback")
+assert_json "$out" '.state == "normal" and .owner == "pool-east" and .epoch == 3' "failback"
+if [ "$n_arch" -gt 0 ]; then
+	sip=$(jq -r '.divergence[0].key' <<<"$archived")
+	assert_eq "$(http "$W/v1/users/$sip/location")" "$(http "$E/v1/users/$sip/location")" "an archived write: same answer at east and west after the failback"
+fi
+wait_until 20 "[ \"\$(http $E/readyz?pool=pool-east)\" == 200 ]"
+ctl east backup sync pool-east >/dev/null || fail "backup sync"
+out=$(curl -s -XPOST "$E/v1/backup/pool-east/verify")
+assert_json "$out" '.differences_total == 0 and .equal_after == true' "both copies equal after the failback"
 log "ok"
