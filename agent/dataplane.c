@@ -364,6 +364,8 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 	rc.n_user_sets = n_theirs;
 	rc.log = stream_log;
 	rc.arg = dp;
+	rc.tls = agent_tls(a);
+	rc.tls_require = a->cfg.tls_require;
 	rv = receiver_init(&dp->receiver, a->loop, &dp->store, &rc);
 	if (rv != 0) {
 		LOG_ERROR(MOD_REPL, "receiver on %s: %s",
@@ -380,6 +382,7 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 	sc.log = stream_log;
 	sc.on_ack = on_ack;
 	sc.arg = dp;
+	sc.tls = agent_tls(a);
 	rv = sender_init(&dp->sender, a->loop, &dp->store, &sc);
 	if (rv != 0) {
 		LOG_ERROR(MOD_REPL, "sender to %s: %d", me->pair, rv);

@@ -7,6 +7,7 @@
 #include "replication/batch.h"
 #include "replication/frame.h"
 #include "replication/receiver.h"
+#include "tls/tls.h"
 
 #define RX_READ_BUF ((size_t)64 << 10)
 #define RX_MAX_NAMED 64
@@ -31,16 +32,18 @@ struct rx_named {
 struct rx_conn {
 	struct receiver *r;
 	struct rx_conn *prev, *next;
-	uv_tcp_t tcp;
-	uv_shutdown_t shutdown;
+	struct tls_conn conn; /* TLS with the receiver's context, else plain */
+	int conn_closing;     /* tls_conn_close() called */
 	enum rx_state state;
 	uint64_t id;
 	char peer[64];
 	struct frame_decoder dec;
-	char *rbuf;           /* owned, RX_READ_BUF bytes */
+	char *rbuf; /* owned, rbuf_cap bytes: the chunk the
+		       decoder borrows until it drains */
+	size_t rbuf_cap;
 	struct batch_dict dict; /* history of the batches, in dict_mode */
 	int dict_mode;        /* HELLO agreed on the dictionary mode */
-	int reading;          /* uv_read_start in effect */
+	int reading;	      /* tls_conn_read_start in effect */
 	int ops;              /* store operations in flight */
 	int handle_closed;
 	uint64_t last_rx_ms;
@@ -64,6 +67,8 @@ struct receiver {
 	void (*on_apply)(void *arg, const char *user_set, int lane,
 			 uint64_t applied_seq);
 	void *arg;
+	struct tls_ctx *tls; /* borrowed, NULL: plain */
+	int tls_require;     /* with tls: refuse plain senders */
 	uv_tcp_t listener;
 	uv_timer_t timer;
 	struct rx_conn *conns;
@@ -158,33 +163,37 @@ static void rx_conn_maybe_free(struct rx_conn *c)
 	rx_maybe_finish(r);
 }
 
-static void rx_conn_closed(uv_handle_t *h)
+static void rx_conn_closed(struct tls_conn *t)
 {
-	struct rx_conn *c = h->data;
+	struct rx_conn *c = t->data;
 
 	c->handle_closed = 1;
 	rx_conn_maybe_free(c);
 }
 
-static void rx_conn_close(struct rx_conn *c)
+static void rx_conn_close_handle(struct rx_conn *c)
 {
-	if (c->state == RX_CLOSING) {
-		/* a shutdown may still be pending: close now */
-		if (!uv_is_closing((uv_handle_t *)&c->tcp))
-			uv_close((uv_handle_t *)&c->tcp, rx_conn_closed);
-		return;
+	if (!c->conn_closing) {
+		c->conn_closing = 1;
+		tls_conn_close(&c->conn, rx_conn_closed);
 	}
-	rx_set_state(c, RX_CLOSING);
-	uv_close((uv_handle_t *)&c->tcp, rx_conn_closed);
 }
 
-static void rx_shutdown_done(uv_shutdown_t *req, int status)
+static void rx_conn_close(struct rx_conn *c)
 {
-	struct rx_conn *c = req->data;
+	if (c->state != RX_CLOSING)
+		rx_set_state(c, RX_CLOSING);
+	/* a shutdown may still be pending: close now */
+	rx_conn_close_handle(c);
+}
 
+static void rx_shutdown_done(struct tls_conn *t, int status, void *arg)
+{
+	struct rx_conn *c = arg;
+
+	(void)t;
 	(void)status;
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, rx_conn_closed);
+	rx_conn_close_handle(c);
 }
 
 /* Drop c for reason with a log line naming the peer; when tell is set the
@@ -211,18 +220,15 @@ static void rx_conn_fail(struct rx_conn *c, int reason, int tell,
 	rx_log(r, STREAM_LOG_WARN, "receiver: dropping %s (%s): %s", c->peer,
 	       reason_names[reason], msg);
 	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		tls_conn_read_stop(&c->conn);
 		c->reading = 0;
 	}
 	if (tell &&
-	    stream_write_frame((uv_stream_t *)&c->tcp, FRAME_ERROR, 0, msg,
-			       strlen(msg)) == 0) {
-		c->shutdown.data = c;
-		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
-				rx_shutdown_done) == 0) {
-			rx_set_state(c, RX_CLOSING);
-			return;
-		}
+	    stream_tls_write_frame(&c->conn, FRAME_ERROR, 0, msg,
+				   strlen(msg)) == 0 &&
+	    tls_conn_shutdown(&c->conn, rx_shutdown_done, c) == 0) {
+		rx_set_state(c, RX_CLOSING);
+		return;
 	}
 	rx_conn_close(c);
 }
@@ -231,26 +237,22 @@ static void rx_conn_fail(struct rx_conn *c, int reason, int tell,
 
 static void rx_process(struct rx_conn *c);
 
-static void rx_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Plaintext (borrowed for the call): copied, as the decoder borrows the
+ * chunk until it drains, which an apply may postpone. Reading is paused
+ * until then, so no second chunk comes before. */
+static void rx_read(struct tls_conn *t, ssize_t nread, const char *data)
 {
-	struct rx_conn *c = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init(c->rbuf, (unsigned)RX_READ_BUF);
-}
-
-static void rx_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
-{
-	struct rx_conn *c = h->data;
+	struct rx_conn *c = t->data;
 	int rv;
 
-	(void)buf;
 	if (nread == 0 || c->state == RX_CLOSING)
 		return;
 	if (nread < 0) {
-		if (nread != UV_EOF)
+		if (nread != TLS_E_EOF)
 			rx_conn_fail(c, RECEIVER_ERR_IO, 0, "read: %s",
-				     uv_strerror((int)nread));
+				     t->errmsg[0] != '\0'
+					 ? t->errmsg
+					 : tls_strerror((int)nread));
 		else if (frame_decoder_pending(&c->dec) > 0)
 			rx_conn_fail(c, RECEIVER_ERR_TRUNCATED, 0,
 				     "connection closed in the middle of a "
@@ -264,6 +266,17 @@ static void rx_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->last_rx_ms = uv_now(c->r->loop);
+	if ((size_t)nread > c->rbuf_cap) {
+		char *p = realloc(c->rbuf, (size_t)nread);
+
+		if (p == NULL) {
+			rx_conn_fail(c, RECEIVER_ERR_IO, 0, "out of memory");
+			return;
+		}
+		c->rbuf = p;
+		c->rbuf_cap = (size_t)nread;
+	}
+	memcpy(c->rbuf, data, (size_t)nread);
 	rv = frame_decoder_feed(&c->dec, c->rbuf, (size_t)nread);
 	if (rv != 0) {
 		rx_conn_fail(c, RECEIVER_ERR_FRAME, 1, "%s",
@@ -273,27 +286,21 @@ static void rx_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 	rx_process(c);
 }
 
+/* Plaintext already decrypted may be handed to rx_read() inside. */
 static void rx_resume_reading(struct rx_conn *c)
 {
-	int rv;
-
-	if (c->reading)
+	if (c->reading || c->state == RX_CLOSING)
 		return;
 	c->last_rx_ms = uv_now(c->r->loop);
-	rv = uv_read_start((uv_stream_t *)&c->tcp, rx_alloc, rx_read);
-	if (rv != 0) {
-		rx_conn_fail(c, RECEIVER_ERR_IO, 0, "read start: %s",
-			     uv_strerror(rv));
-		return;
-	}
 	c->reading = 1;
+	tls_conn_read_start(&c->conn);
 }
 
 static void rx_pause_reading(struct rx_conn *c)
 {
 	if (!c->reading)
 		return;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	tls_conn_read_stop(&c->conn);
 	c->reading = 0;
 }
 
@@ -346,8 +353,7 @@ static void rx_positions_done(void *arg, int status,
 	hello.positions = ptrs;
 	hello.n_positions = c->n_named;
 	hello.lz4_dict = c->dict_mode;
-	rv = stream_write_message((uv_stream_t *)&c->tcp, FRAME_HELLO,
-				  &hello.base);
+	rv = stream_tls_write_message(&c->conn, FRAME_HELLO, &hello.base);
 	if (rv != 0) {
 		rx_conn_fail(c, RECEIVER_ERR_IO, 0, "write hello: %s",
 			     stream_strerror(rv));
@@ -469,7 +475,7 @@ static void rx_send_ack(struct rx_conn *c, const struct store_apply_result *res)
 		return;
 	ack.positions = ptrs;
 	ack.n_positions = n;
-	rv = stream_write_message((uv_stream_t *)&c->tcp, FRAME_ACK, &ack.base);
+	rv = stream_tls_write_message(&c->conn, FRAME_ACK, &ack.base);
 	if (rv != 0)
 		rx_conn_fail(c, RECEIVER_ERR_IO, 0, "write ack: %s",
 			     stream_strerror(rv));
@@ -594,8 +600,7 @@ static void rx_on_frame(struct rx_conn *c, const struct frame *f)
 		rx_on_records(c, f);
 		return;
 	case FRAME_PING:
-		rv = stream_write_frame((uv_stream_t *)&c->tcp, FRAME_PONG, 0,
-					NULL, 0);
+		rv = stream_tls_write_frame(&c->conn, FRAME_PONG, 0, NULL, 0);
 		if (rv != 0)
 			rx_conn_fail(c, RECEIVER_ERR_IO, 0, "write pong: %s",
 				     stream_strerror(rv));
@@ -667,6 +672,34 @@ static void rx_refused_closed(uv_handle_t *h)
 	free(h);
 }
 
+/* TLS is up (plain: the next loop turn); reading has started. */
+static void rx_handshake_done(struct tls_conn *t, int status)
+{
+	struct rx_conn *c = t->data;
+	struct receiver *r = c->r;
+
+	if (c->state == RX_CLOSING)
+		return;
+	if (status != 0) {
+		const char *why =
+		    t->errmsg[0] != '\0' ? t->errmsg : tls_strerror(status);
+
+		r->stats.errors[RECEIVER_ERR_HELLO]++;
+		snprintf(r->stats.last_error, sizeof(r->stats.last_error),
+			 "%s: tls: %s", c->peer, why);
+		rx_log(r, STREAM_LOG_WARN, "receiver: refused %s: %s", c->peer,
+		       why);
+		rx_conn_close(c);
+		return;
+	}
+	c->reading = 1;
+	c->last_rx_ms = uv_now(r->loop);
+	rx_log(r, STREAM_LOG_DEBUG, "receiver: connection %llu from %s%s%s",
+	       (unsigned long long)c->id, c->peer,
+	       t->state == TLS_CONN_OPEN ? " over tls as " : "",
+	       t->state == TLS_CONN_OPEN ? t->peer_identity : "");
+}
+
 static void rx_on_connection(uv_stream_t *server, int status)
 {
 	struct receiver *r = server->data;
@@ -680,10 +713,14 @@ static void rx_on_connection(uv_stream_t *server, int status)
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->rbuf = malloc(RX_READ_BUF)) == NULL ||
-	    frame_decoder_init(&c->dec, r->max_payload) != 0) {
+	    frame_decoder_init(&c->dec, r->max_payload) != 0 ||
+	    tls_conn_init(&c->conn, r->loop, r->tls, TLS_SERVER,
+			  TLS_ROLE_AGENT) != 0) {
 		uv_tcp_t *t;
-		if (c != NULL)
+		if (c != NULL) {
+			frame_decoder_close(&c->dec);
 			free(c->rbuf);
+		}
 		free(c);
 		t = malloc(sizeof(*t));
 		if (t == NULL || uv_tcp_init(r->loop, t) != 0) {
@@ -698,14 +735,10 @@ static void rx_on_connection(uv_stream_t *server, int status)
 	}
 	c->r = r;
 	c->id = ++r->next_id;
-	c->tcp.data = c;
-	rv = uv_tcp_init(r->loop, &c->tcp);
-	if (rv != 0) {
-		frame_decoder_close(&c->dec);
-		free(c->rbuf);
-		free(c);
-		return;
-	}
+	c->rbuf_cap = RX_READ_BUF;
+	c->conn.data = c;
+	tls_conn_allow_plain(&c->conn, r->tls != NULL && !r->tls_require);
+	c->last_rx_ms = uv_now(r->loop);
 	/* linked before anything can close it */
 	c->next = r->conns;
 	if (r->conns != NULL)
@@ -713,23 +746,24 @@ static void rx_on_connection(uv_stream_t *server, int status)
 	r->conns = c;
 	r->stats.active++;
 	r->stats.connections++;
-	rv = uv_accept(server, (uv_stream_t *)&c->tcp);
+	rv = uv_accept(server, (uv_stream_t *)&c->conn.tcp);
 	if (rv != 0) {
 		snprintf(c->peer, sizeof(c->peer), "?");
 		rx_conn_fail(c, RECEIVER_ERR_IO, 0, "accept: %s",
 			     uv_strerror(rv));
 		return;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	peer_name(&c->tcp, c->peer, sizeof(c->peer));
+	uv_tcp_nodelay(&c->conn.tcp, 1);
+	peer_name(&c->conn.tcp, c->peer, sizeof(c->peer));
 	if (r->stats.active > r->max_conns) {
-		rx_conn_fail(c, RECEIVER_ERR_HELLO, 1,
+		rx_conn_fail(c, RECEIVER_ERR_HELLO, 0,
 			     "too many connections (%u)", r->max_conns);
 		return;
 	}
-	rx_log(r, STREAM_LOG_DEBUG, "receiver: connection %llu from %s",
-	       (unsigned long long)c->id, c->peer);
-	rx_resume_reading(c);
+	rv = tls_conn_start(&c->conn, rx_handshake_done, rx_read);
+	if (rv != 0)
+		rx_conn_fail(c, RECEIVER_ERR_IO, 0, "tls: %s",
+			     tls_strerror(rv));
 }
 
 static void rx_tick(uv_timer_t *t)
@@ -817,6 +851,8 @@ int receiver_init(struct receiver **rp, uv_loop_t *loop, struct store *store,
 	r->log = cfg->log;
 	r->on_apply = cfg->on_apply;
 	r->arg = cfg->arg;
+	r->tls = cfg->tls;
+	r->tls_require = cfg->tls_require != 0;
 
 	r->listener.data = r;
 	r->timer.data = r;

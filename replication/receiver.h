@@ -50,6 +50,8 @@
 #include "replication/store.h"
 #include "replication/stream_common.h"
 
+struct tls_ctx;
+
 #define RECEIVER_MAX_USER_SETS 16
 #define RECEIVER_DEFAULT_MAX_PAYLOAD ((size_t)8 << 20) /* 8 MiB */
 
@@ -86,6 +88,15 @@ struct receiver_config {
 	int lz4_dict_off;       /* 1: never accept the dictionary mode, as a
 				   peer that predates it */
 	stream_log_fn log;      /* may be NULL */
+	struct tls_ctx *tls;	/* NULL: plain TCP; else TLS 1.3 with this
+				   context (tls/tls.h, borrowed: must outlive
+				   the receiver; a reload applies to the next
+				   connection); a sender must hold a
+				   certificate of role agent. A refused
+				   handshake is logged "receiver: refused
+				   ADDR: reason" and counted as hello */
+	int tls_require;	/* with tls, 0: a sender that does not speak
+				   TLS is accepted in plain (migration) */
 	/* Fired after each apply with the new applied position of every
 	 * (user set, lane) the batch named. May be NULL. Neither it nor log
 	 * may call receiver_close() or receiver_set_user_sets(): defer

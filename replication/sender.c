@@ -8,9 +8,9 @@
 #include "replication/batch.h"
 #include "replication/frame.h"
 #include "replication/sender.h"
+#include "tls/tls.h"
 
 #define TX_LANES 2
-#define TX_READ_BUF ((size_t)16 << 10)
 #define TX_MAX_ACK_PAYLOAD ((size_t)64 << 10)
 
 static const char *const state_names[] = {
@@ -64,14 +64,14 @@ struct tx_lane {
 	int lane;
 	enum sender_state state;
 	uint64_t gen; /* bumped whenever a connection ends */
-	uv_tcp_t tcp;
-	int tcp_open;
+	struct tls_conn conn; /* TLS with the sender's context, else plain */
+	int tcp_open;	      /* conn initialised, its close not finished */
+	int conn_closing;     /* tls_conn_close() called */
 	uv_connect_t connect;
 	uv_timer_t backoff;
 	uv_timer_t ping;
 	enum tx_after after;
 	struct frame_decoder dec;
-	char *rbuf; /* owned */
 	struct batch_dict dict; /* history of this connection's batches */
 	int dict_mode;		/* the receiver accepted the dictionary mode */
 	int hello_sent;
@@ -91,6 +91,7 @@ struct sender {
 	char peer_pool[STREAM_NAME_MAX];
 	uint64_t agent_id;
 	char *host; /* owned, NULL: idle */
+	struct tls_ctx *tls; /* borrowed, NULL: plain */
 	uint16_t port;
 	size_t n_user_sets;
 	struct tx_stream streams[SENDER_MAX_USER_SETS * TX_LANES];
@@ -276,13 +277,14 @@ static void tx_after_close(struct tx_lane *l)
 		tx_start_backoff(l);
 }
 
-static void tx_tcp_closed(uv_handle_t *h)
+static void tx_conn_closed(struct tls_conn *c)
 {
-	struct tx_lane *l = h->data;
+	struct tx_lane *l = c->data;
 	struct sender *s = l->s;
 
 	s->handles--;
 	l->tcp_open = 0;
+	l->conn_closing = 0;
 	if (s->closing) {
 		tx_maybe_finish(s);
 		return;
@@ -318,9 +320,10 @@ static void tx_lane_reset(struct tx_lane *l, enum tx_after after)
 	frame_decoder_close(&l->dec);
 	l->after = after;
 	if (l->tcp_open) {
-		if (!uv_is_closing((uv_handle_t *)&l->tcp)) {
+		if (!l->conn_closing) {
 			tx_set_state(l, SENDER_CLOSING);
-			uv_close((uv_handle_t *)&l->tcp, tx_tcp_closed);
+			l->conn_closing = 1;
+			tls_conn_close(&l->conn, tx_conn_closed);
 		}
 		return;
 	}
@@ -470,8 +473,7 @@ static void tx_hello_positions(void *arg, int status,
 	hello.positions = ptrs;
 	hello.n_positions = s->n_user_sets;
 	hello.lz4_dict = !s->lz4_dict_off;
-	rv = stream_write_message((uv_stream_t *)&l->tcp, FRAME_HELLO,
-				  &hello.base);
+	rv = stream_tls_write_message(&l->conn, FRAME_HELLO, &hello.base);
 	if (rv != 0) {
 		tx_lane_fail(l, "write hello: %s", stream_strerror(rv));
 		return;
@@ -624,8 +626,8 @@ static void tx_outbox_read_done(void *arg, int status,
 		tx_lane_fail(l, "out of memory");
 		return;
 	}
-	rv = stream_write_frame_owned((uv_stream_t *)&l->tcp, FRAME_RECORDS,
-				      flags, payload, len);
+	rv = stream_tls_write_frame_owned(&l->conn, FRAME_RECORDS, flags,
+					  payload, len);
 	if (rv != 0) {
 		tx_lane_fail(l, "write: %s", stream_strerror(rv));
 		return;
@@ -748,8 +750,7 @@ static void tx_on_frame(struct tx_lane *l, const struct frame *f)
 		tx_on_ack(l, f);
 		return;
 	case FRAME_PING:
-		rv = stream_write_frame((uv_stream_t *)&l->tcp, FRAME_PONG, 0,
-					NULL, 0);
+		rv = stream_tls_write_frame(&l->conn, FRAME_PONG, 0, NULL, 0);
 		if (rv != 0)
 			tx_lane_fail(l, "write pong: %s", stream_strerror(rv));
 		return;
@@ -767,33 +768,29 @@ static void tx_on_frame(struct tx_lane *l, const struct frame *f)
 	}
 }
 
-static void tx_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Every frame of a chunk is handled before this returns (or the
+ * connection ended), so the decoder may borrow the chunk. */
+static void tx_read(struct tls_conn *c, ssize_t nread, const char *data)
 {
-	struct tx_lane *l = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init(l->rbuf, (unsigned)TX_READ_BUF);
-}
-
-static void tx_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
-{
-	struct tx_lane *l = h->data;
+	struct tx_lane *l = c->data;
 	uint64_t gen = l->gen;
 	struct frame f;
 	int rv;
 
-	(void)buf;
 	if (nread == 0)
 		return;
 	if (nread < 0) {
-		if (nread == UV_EOF)
+		if (nread == TLS_E_EOF)
 			tx_lane_fail(l, "connection closed by the receiver");
 		else
-			tx_lane_fail(l, "read: %s", uv_strerror((int)nread));
+			tx_lane_fail(l, "read: %s",
+				     c->errmsg[0] != '\0'
+					 ? c->errmsg
+					 : tls_strerror((int)nread));
 		return;
 	}
 	l->last_rx_ms = uv_now(l->s->loop);
-	rv = frame_decoder_feed(&l->dec, l->rbuf, (size_t)nread);
+	rv = frame_decoder_feed(&l->dec, data, (size_t)nread);
 	while (rv == 0) {
 		rv = frame_decoder_next(&l->dec, &f);
 		if (rv != 1)
@@ -819,29 +816,31 @@ static void tx_ping(uv_timer_t *t)
 			     (unsigned long long)quiet);
 		return;
 	}
-	rv = stream_write_frame((uv_stream_t *)&l->tcp, FRAME_PING, 0, NULL, 0);
+	rv = stream_tls_write_frame(&l->conn, FRAME_PING, 0, NULL, 0);
 	if (rv != 0)
 		tx_lane_fail(l, "write ping: %s", stream_strerror(rv));
 }
 
-static void tx_connected(uv_connect_t *req, int status)
+/* TLS is up (plain: the next loop turn after connecting); reading has
+ * started. */
+static void tx_handshake_done(struct tls_conn *c, int status)
 {
-	struct tx_lane *l = req->handle->data;
+	struct tx_lane *l = c->data;
 	struct sender *s = l->s;
 	struct tx_op *op;
 	int rv;
 
-	if (status == UV_ECANCELED || l->state != SENDER_CONNECTING)
+	if (l->state != SENDER_CONNECTING)
 		return;
-	if (status < 0) {
-		tx_lane_fail(l, "connect: %s", uv_strerror(status));
+	if (status != 0) {
+		tx_lane_fail(l, "tls: %s",
+			     c->errmsg[0] != '\0' ? c->errmsg
+						  : tls_strerror(status));
 		return;
 	}
 	rv = frame_decoder_init(&l->dec, TX_MAX_ACK_PAYLOAD);
-	if (rv == 0)
-		rv = uv_read_start((uv_stream_t *)&l->tcp, tx_alloc, tx_read);
 	if (rv != 0) {
-		tx_lane_fail(l, "read start: %s", stream_strerror(rv));
+		tx_lane_fail(l, "read start: %s", frame_strerror(rv));
 		return;
 	}
 	l->last_rx_ms = uv_now(s->loop);
@@ -859,6 +858,22 @@ static void tx_connected(uv_connect_t *req, int status)
 		return;
 	}
 	s->pending++;
+}
+
+static void tx_connected(uv_connect_t *req, int status)
+{
+	struct tx_lane *l = req->data;
+	int rv;
+
+	if (status == UV_ECANCELED || l->state != SENDER_CONNECTING)
+		return;
+	if (status < 0) {
+		tx_lane_fail(l, "connect: %s", uv_strerror(status));
+		return;
+	}
+	rv = tls_conn_start(&l->conn, tx_handshake_done, tx_read);
+	if (rv != 0)
+		tx_lane_fail(l, "tls: %s", tls_strerror(rv));
 }
 
 static void tx_resolved(uv_getaddrinfo_t *req, int status,
@@ -879,18 +894,22 @@ static void tx_resolved(uv_getaddrinfo_t *req, int status,
 			     uv_strerror(status < 0 ? status : UV_EAI_NONAME));
 		return;
 	}
-	rv = uv_tcp_init(s->loop, &l->tcp);
+	rv = tls_conn_init(&l->conn, s->loop, s->tls, TLS_CLIENT,
+			   TLS_ROLE_AGENT);
 	if (rv != 0) {
 		uv_freeaddrinfo(res);
-		tx_lane_fail(l, "socket: %s", uv_strerror(rv));
+		tx_lane_fail(l, "tls: %s", l->conn.errmsg);
 		return;
 	}
 	s->handles++;
 	l->tcp_open = 1;
-	l->tcp.data = l;
-	uv_tcp_nodelay(&l->tcp, 1);
+	l->conn_closing = 0;
+	l->conn.data = l;
+	uv_tcp_nodelay(&l->conn.tcp, 1);
 	tx_set_state(l, SENDER_CONNECTING);
-	rv = uv_tcp_connect(&l->connect, &l->tcp, res->ai_addr, tx_connected);
+	l->connect.data = l;
+	rv = uv_tcp_connect(&l->connect, &l->conn.tcp, res->ai_addr,
+			    tx_connected);
 	uv_freeaddrinfo(res);
 	if (rv != 0)
 		tx_lane_fail(l, "connect: %s", uv_strerror(rv));
@@ -1037,7 +1056,6 @@ static void tx_maybe_finish(struct sender *s)
 	for (i = 0; i < TX_LANES; i++) {
 		frame_decoder_close(&s->lanes[i].dec);
 		batch_dict_close(&s->lanes[i].dict);
-		free(s->lanes[i].rbuf);
 	}
 	free(s->host);
 	free(s);
@@ -1092,15 +1110,7 @@ int sender_init(struct sender **sp, uv_loop_t *loop, struct store *store,
 	s->on_ack = cfg->on_ack;
 	s->arg = cfg->arg;
 	s->rng = (cfg->agent_id ^ 0x9E3779B97F4A7C15ULL) | 1;
-	for (l = 0; l < TX_LANES; l++) {
-		s->lanes[l].rbuf = malloc(TX_READ_BUF);
-		if (s->lanes[l].rbuf == NULL) {
-			free(s->lanes[0].rbuf);
-			free(s->host);
-			free(s);
-			return STREAM_E_NOMEM;
-		}
-	}
+	s->tls = cfg->tls;
 	/* uv_timer_init cannot fail on an initialised loop */
 	s->stats_timer.data = s;
 	uv_timer_init(loop, &s->stats_timer);
@@ -1143,8 +1153,10 @@ void sender_close(struct sender *s, void (*cb)(void *arg), void *arg)
 		struct tx_lane *ln = &s->lanes[l];
 		uv_close((uv_handle_t *)&ln->backoff, tx_lane_timer_closed);
 		uv_close((uv_handle_t *)&ln->ping, tx_lane_timer_closed);
-		if (ln->tcp_open && !uv_is_closing((uv_handle_t *)&ln->tcp))
-			uv_close((uv_handle_t *)&ln->tcp, tx_tcp_closed);
+		if (ln->tcp_open && !ln->conn_closing) {
+			ln->conn_closing = 1;
+			tls_conn_close(&ln->conn, tx_conn_closed);
+		}
 	}
 }
 

@@ -47,6 +47,8 @@
 #include "replication/store.h"
 #include "replication/stream_common.h"
 
+struct tls_ctx;
+
 #define SENDER_MAX_USER_SETS 16
 #define SENDER_DEFAULT_WINDOW ((size_t)4 << 20) /* 4 MiB */
 #define SENDER_DEFAULT_BATCH_BYTES ((size_t)1 << 20)
@@ -88,6 +90,13 @@ struct sender_config {
 	int lz4_dict_off;      /* 1: never offer the dictionary mode, as a
 				  peer that predates it */
 	stream_log_fn log;     /* may be NULL */
+	struct tls_ctx *tls;   /* NULL: plain TCP; else TLS 1.3 with this
+				  context (tls/tls.h, borrowed: must outlive
+				  the sender; a reload applies to the next
+				  connection), the receiver must hold a
+				  certificate of role agent. A refused
+				  handshake fails the lane ("tls: reason")
+				  and is retried after the backoff */
 	/* Fired when the pair acknowledged (user_set, lane) up to acked_seq
 	 * (durable there). user_set borrowed for the call. May be NULL. It
 	 * may call sender_notify(), sender_acked() and sender_stats_*(), but

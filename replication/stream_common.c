@@ -5,6 +5,7 @@
 
 #include "replication/frame.h"
 #include "replication/stream_common.h"
+#include "tls/tls.h"
 
 #define STREAM_MAX_POSITIONS 64
 
@@ -24,6 +25,8 @@ const char *stream_strerror(int rv)
 	default:
 		break;
 	}
+	if (rv <= TLS_E_CONFIG && rv >= TLS_E_CLOSING)
+		return tls_strerror(rv); /* sent by tls_conn_write() */
 	if (rv < 0 && rv > -4000)
 		return uv_strerror(rv);
 	return "unknown error";
@@ -116,6 +119,58 @@ int stream_write_message(uv_stream_t *h, uint8_t type,
 		return STREAM_E_NOMEM;
 	protobuf_c_message_pack(msg, buf);
 	return stream_write_frame_owned(h, type, 0, buf, len);
+}
+
+int stream_tls_write_frame_owned(struct tls_conn *c, uint8_t type,
+				 uint16_t flags, void *payload, size_t len)
+{
+	uint8_t header[FRAME_HEADER_LEN];
+	uv_buf_t bufs[2];
+	unsigned nbufs = 1;
+	int rv;
+
+	rv = frame_encode_header(header, type, flags, payload, len);
+	if (rv == 0) {
+		bufs[0] = uv_buf_init((char *)header, FRAME_HEADER_LEN);
+		if (len > 0) {
+			bufs[1] = uv_buf_init(payload, (unsigned)len);
+			nbufs = 2;
+		}
+		/* copied (encrypted) before it returns */
+		rv = tls_conn_write(c, bufs, nbufs, NULL, NULL);
+		if (rv == TLS_E_NOMEM)
+			rv = STREAM_E_NOMEM;
+	}
+	free(payload);
+	return rv;
+}
+
+int stream_tls_write_frame(struct tls_conn *c, uint8_t type, uint16_t flags,
+			   const void *payload, size_t len)
+{
+	void *copy = NULL;
+
+	if (len > 0) {
+		if (payload == NULL)
+			return FRAME_E_ARG;
+		copy = malloc(len);
+		if (copy == NULL)
+			return STREAM_E_NOMEM;
+		memcpy(copy, payload, len);
+	}
+	return stream_tls_write_frame_owned(c, type, flags, copy, len);
+}
+
+int stream_tls_write_message(struct tls_conn *c, uint8_t type,
+			     const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = malloc(len > 0 ? len : 1);
+
+	if (buf == NULL)
+		return STREAM_E_NOMEM;
+	protobuf_c_message_pack(msg, buf);
+	return stream_tls_write_frame_owned(c, type, 0, buf, len);
 }
 
 static int name_ok(const char *s)

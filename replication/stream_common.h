@@ -14,6 +14,8 @@
 
 #include "replication.pb-c.h"
 
+struct tls_conn;
+
 /* Levels handed to the log callback: the same numbers as the agent's
  * enum log_level (0 error, 1 warn, 2 info, 3 debug), so the agent passes
  * them through unchanged. */
@@ -64,6 +66,18 @@ int stream_write_frame_owned(uv_stream_t *h, uint8_t type, uint16_t flags,
  * stream_write_frame_owned returns. */
 int stream_write_message(uv_stream_t *h, uint8_t type,
 			 const ProtobufCMessage *msg);
+
+/* The same three on a struct tls_conn (tls/tls.h), TLS or plain, whose
+ * handshake is done: the frame is encrypted (or copied) at once, so an
+ * owned payload is freed before returning. Return as above, with the
+ * tls_conn_write() errors (TLS_E_STATE once the connection is shut or
+ * closing) in place of uv_write's. */
+int stream_tls_write_frame(struct tls_conn *c, uint8_t type, uint16_t flags,
+			   const void *payload, size_t len);
+int stream_tls_write_frame_owned(struct tls_conn *c, uint8_t type,
+				 uint16_t flags, void *payload, size_t len);
+int stream_tls_write_message(struct tls_conn *c, uint8_t type,
+			     const ProtobufCMessage *msg);
 
 /* Check a HELLO received from the peer (borrowed): from_pool and to_pool
  * non-empty and shorter than STREAM_NAME_MAX, at most 64 positions, each

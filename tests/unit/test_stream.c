@@ -17,6 +17,7 @@
 #include "replication/receiver.h"
 #include "replication/sender.h"
 #include "replication/store.h"
+#include "tls/tls.h"
 
 #define LANE_DATA POOLPAIR__REPL__LANE__LANE_DATA
 #define LANE_CONTENT POOLPAIR__REPL__LANE__LANE_CONTENT
@@ -1483,6 +1484,212 @@ static void test_bad_config(void **state)
 	free(e);
 }
 
+/* ---- (k) over TLS ------------------------------------------------------ */
+
+#define CERT_TOOL "../../scripts/poolpair-cert"
+
+static char tls_dir[64];
+
+static int tls_sh(const char *cmd)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "%s >/dev/null", cmd);
+	return system(line);
+}
+
+static void tls_load(struct tls_ctx *c, const char *ca, const char *name)
+{
+	char pca[160], pcert[160], pkey[160];
+
+	snprintf(pca, sizeof(pca), "%s/%s/ca.crt", tls_dir, ca);
+	snprintf(pcert, sizeof(pcert), "%s/%s/%s.crt", tls_dir, ca, name);
+	snprintf(pkey, sizeof(pkey), "%s/%s/%s.key", tls_dir, ca, name);
+	if (tls_ctx_init(c, pca, pcert, pkey) != 0)
+		fail_msg("tls_ctx_init %s: %s", name, c->errmsg);
+}
+
+static int tls_group_setup(void **state)
+{
+	static const char *const cmds[] = {
+	    CERT_TOOL " ca %s/a",
+	    CERT_TOOL " ca %s/b --cn other",
+	    CERT_TOOL " issue %s/a east --role agent",
+	    CERT_TOOL " issue %s/a west --role agent",
+	    CERT_TOOL " issue %s/a ops --role operator",
+	    CERT_TOOL " issue %s/b rogue --role agent",
+	};
+	char cmd[256];
+	size_t i;
+
+	(void)state;
+	snprintf(tls_dir, sizeof(tls_dir), "/tmp/pp-stream-tls-XXXXXX");
+	if (mkdtemp(tls_dir) == NULL)
+		return -1;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(cmd, sizeof(cmd), cmds[i], tls_dir);
+		if (tls_sh(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int tls_group_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_dir);
+	return tls_sh(cmd) == 0 ? 0 : -1;
+}
+
+/* A receiver at n[1] for n[0]'s user set, with a context (or NULL). */
+static int start_receiver_tls(struct env *e, struct tls_ctx *tls,
+			      int require)
+{
+	static const char *sets[1];
+	struct receiver_config c = {0};
+
+	sets[0] = e->n[0].pool;
+	c.local_pool = e->n[1].pool;
+	c.peer_pool = e->n[0].pool;
+	c.agent_id = 11;
+	c.host = "127.0.0.1";
+	c.user_sets = sets;
+	c.n_user_sets = 1;
+	c.log = on_log;
+	c.on_apply = on_apply;
+	c.arg = e;
+	c.tls = tls;
+	c.tls_require = require;
+	assert_int_equal(
+	    receiver_init(&e->n[1].rx, &e->loop, &e->n[1].store, &c), 0);
+	return receiver_port(e->n[1].rx);
+}
+
+static int watched_both(struct env *e)
+{
+	return e->hits[0] > 0 && e->hits[1] > 0;
+}
+
+/* Everything arrives over TLS, content lane included. */
+static void test_tls_all_records_arrive(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct tls_ctx east, west;
+	struct sender_config tc;
+	struct receiver_stats rs;
+	struct sender_stats st;
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	tls_load(&east, "a", "east");
+	tls_load(&west, "a", "west");
+	write_data(e, &e->n[0], 0, 3000);
+	write_content(e, &e->n[0], "deck.pptx", 2 * 256 * 1024 + 77,
+		      256 * 1024, 1);
+	port = start_receiver_tls(e, &west, 1);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	tc.tls = &east;
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, synced0, 30000));
+	assert_equal_copies(e, 0, 1);
+	receiver_get_stats(e->n[1].rx, &rs);
+	assert_int_equal(rs.records_applied, 3003);
+	assert_int_equal(rs.handshakes, 2);
+	assert_int_equal(sender_stats_get(e->n[0].tx, "pool-east", LANE_DATA,
+					  &st),
+			 0);
+	assert_int_equal(st.reconnects, 0);
+	write_data(e, &e->n[0], 3000, 10);
+	sender_notify(e->n[0].tx);
+	assert_true(run_until(e, synced0, 10000));
+	assert_equal_copies(e, 0, 1);
+	env_teardown(e);
+	tls_ctx_close(&east);
+	tls_ctx_close(&west);
+	free(e);
+}
+
+/* Refused handshakes: another CA, an operator certificate, a plain
+ * sender; nothing is applied, and both ends say why. */
+static void test_tls_refused(void **state)
+{
+	static const struct {
+		const char *ca, *name; /* NULL: plain sender */
+		const char *rx_says, *tx_says;
+	} cases[] = {
+	    {"b", "rogue", "peer certificate from an unknown CA",
+	     "tls: peer certificate from an unknown CA (CN=west)"},
+	    {"a", "ops", "role operator not allowed here (CN=ops)",
+	     "read: peer refused the handshake"},
+	    {NULL, NULL, "plain connection refused: not TLS", "closed"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct env *e = calloc(1, sizeof(*e));
+		struct tls_ctx west, tx;
+		struct sender_config tc;
+		struct receiver_stats rs;
+		int port;
+
+		env_setup(e, "pool-east", "pool-west");
+		tls_load(&west, "a", "west");
+		write_data(e, &e->n[0], 0, 20);
+		e->watch[0] = cases[i].rx_says;
+		e->watch[1] = cases[i].tx_says;
+		port = start_receiver_tls(e, &west, 1);
+		tc = tx_config(e, &e->n[0], &e->n[1], port);
+		if (cases[i].ca != NULL) {
+			tls_load(&tx, cases[i].ca, cases[i].name);
+			tc.tls = &tx;
+		}
+		assert_int_equal(
+		    sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc), 0);
+		if (!run_until(e, watched_both, 10000))
+			fail_msg("case %zu: receiver saw '%s' %d times, sender "
+				 "'%s' %d times",
+				 i, cases[i].rx_says, e->hits[0],
+				 cases[i].tx_says, e->hits[1]);
+		receiver_get_stats(e->n[1].rx, &rs);
+		assert_int_equal(rs.handshakes, 0);
+		assert_int_equal(rs.records_applied, 0);
+		assert_true(rs.errors[RECEIVER_ERR_HELLO] > 0);
+		env_teardown(e);
+		tls_ctx_close(&west);
+		if (cases[i].ca != NULL)
+			tls_ctx_close(&tx);
+		free(e);
+	}
+}
+
+/* require = false: a plain sender is accepted by a TLS receiver. */
+static void test_tls_plain_accepted_without_require(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct tls_ctx west;
+	struct sender_config tc;
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	tls_load(&west, "a", "west");
+	write_data(e, &e->n[0], 0, 500);
+	port = start_receiver_tls(e, &west, 0);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, synced0, 10000));
+	assert_equal_copies(e, 0, 1);
+	env_teardown(e);
+	tls_ctx_close(&west);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1497,5 +1704,14 @@ int main(void)
 		cmocka_unit_test(test_dict_negotiation),
 		cmocka_unit_test(test_dict_frames_refused),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tls_tests[] = {
+		cmocka_unit_test(test_tls_all_records_arrive),
+		cmocka_unit_test(test_tls_refused),
+		cmocka_unit_test(test_tls_plain_accepted_without_require),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+
+	failed += cmocka_run_group_tests(tls_tests, tls_group_setup,
+					 tls_group_teardown);
+	return failed;
 }
