@@ -227,10 +227,10 @@ static void takeover_answer(void *arg, int err,
 		return;
 	if (err != 0 || resp->status != 200) {
 		LOG_WARN(MOD, "%s: takeover at the pair failed: %s", fp->pool,
-			 err != 0 ? uv_strerror(err) : resp->body);
+			 err != 0 ? hclient_strerror(err) : resp->body);
 		snprintf(fp->refusal, sizeof fp->refusal,
 			 "the pair did not confirm the takeover: %s",
-			 err != 0 ? uv_strerror(err) : "refused");
+			 err != 0 ? hclient_strerror(err) : "refused");
 		step_set(fp, FO_IDLE);
 		return;
 	}
@@ -315,9 +315,10 @@ static void takeover(struct failover *fo, struct failover_pool *fp,
 	snprintf(body, sizeof body, "{\"user_set\":\"%s\"}", p->name);
 	fp->owner = fo;
 	step_set(fp, FO_TAKEOVER);
-	if (hclient_request(a->loop, "POST", host, port,
-			    "/v1/internal/takeover", NULL, body, strlen(body),
-			    5000, takeover_answer, fp, &fp->req) != 0) {
+	if (hclient_request_tls(a->loop, agent_tls(a), "POST", host, port,
+				"/v1/internal/takeover", NULL, body,
+				strlen(body), 5000, takeover_answer, fp,
+				&fp->req) != 0) {
 		fp->req = NULL;
 		step_set(fp, FO_IDLE);
 	}
@@ -590,7 +591,7 @@ static void verify_answer(void *arg, int err,
 			 "%s: verify before the failback did not leave both "
 			 "copies equal (%s); trying again",
 			 fp->pool,
-			 err != 0 ? uv_strerror(err)
+			 err != 0 ? hclient_strerror(err)
 			 : root == NULL ? "no answer"
 					: "copies still differ");
 		json_decref(root);
@@ -635,9 +636,9 @@ static void failback_verify(struct failover *fo, struct failover_pool *fp,
 		 p->name);
 	fp->owner = fo;
 	step_set(fp, FO_VERIFY);
-	if (hclient_request(a->loop, "POST", host, port, path, NULL, NULL, 0,
-			    VERIFY_TIMEOUT_MS, verify_answer, fp,
-			    &fp->req) != 0) {
+	if (hclient_request_tls(a->loop, agent_tls(a), "POST", host, port, path,
+				NULL, NULL, 0, VERIFY_TIMEOUT_MS, verify_answer,
+				fp, &fp->req) != 0) {
 		fp->req = NULL;
 		fp->retry_after_ms = now_ms + 1000;
 		step_set(fp, FO_IDLE);
