@@ -23,12 +23,15 @@
  * Group commit. Every write-side operation (store_write, store_apply_batch,
  * store_outbox_ack, store_set_epoch, store_divert_tail, store_repair)
  * queued while a transaction is running is executed together in the next
- * transaction: one COMMIT, one fsync (synchronous=FULL). Each operation runs
- * in its own SAVEPOINT, so one that fails (stale epoch, bad input) changes
- * nothing and does not fail the others. Callbacks fire only after COMMIT
- * returned: a successful write is durable when its callback says so. If the
- * COMMIT itself fails, every operation of the group reports that error and
- * nothing of the group was stored.
+ * transaction: one COMMIT, one fsync (synchronous=FULL). An operation that
+ * fails (stale epoch, bad input) changes nothing and does not fail the
+ * others (the group then runs again with each operation in its own
+ * SAVEPOINT). Callbacks fire only after COMMIT returned: a successful write
+ * is durable when its callback says so. If the COMMIT itself fails, every
+ * operation of the group reports that error and nothing of the group was
+ * stored. Up to max_group operations go in one transaction; the next group
+ * starts as soon as the previous one committed, without waiting for the
+ * loop thread to run its callbacks.
  *
  * Copies and user sets. All data is keyed by user set (a pool's name, or
  * "cms"). A store holds one copy of each user set it knows: the user set
