@@ -239,9 +239,20 @@ static int connect_client(void)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	/* loopback: the kernel completes the handshake from the backlog */
-	FUZZ_CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0,
-		   "connect: %s", strerror(errno));
+	/* loopback: the kernel completes the handshake from the backlog. A
+	 * signal (libFuzzer's timers) may interrupt the call while the
+	 * handshake goes on: wait for it and ask again. */
+	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		struct pollfd pfd = {fd, POLLOUT, 0};
+
+		if (errno == EISCONN) {
+			break;
+		}
+		FUZZ_CHECK(errno == EINTR || errno == EALREADY ||
+			       errno == EINPROGRESS,
+			   "connect: %s", strerror(errno));
+		poll(&pfd, 1, 100);
+	}
 	FUZZ_CHECK(fcntl(fd, F_SETFL, O_NONBLOCK) == 0, "fcntl");
 	return fd;
 }
