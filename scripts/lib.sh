@@ -12,6 +12,52 @@ pp_build() {
 	ninja -C "$BUILD" >/dev/null
 }
 
+# ---- TLS (optional) -------------------------------------------------------
+# With PP_TLS set to a directory made by pp_tls_pki, every agent config gets a
+# [tls] section with PP_TLS/ca.crt and PP_TLS/NAME.{crt,key}, and pp_curl,
+# pp_ctl, pp_wait_leader talk https with the client certificate
+# PP_TLS/$PP_TLS_CLIENT.{crt,key} (default: operator).
+
+# pp_tls_pki DIR NAME...: a CA in DIR, an agent certificate per NAME, and
+# the client certificates "operator" and "reader"
+pp_tls_pki() {
+	local dir=$1 n
+	shift
+	"$POOLPAIR_ROOT/scripts/poolpair-cert" ca "$dir" >/dev/null
+	for n in "$@"; do
+		"$POOLPAIR_ROOT/scripts/poolpair-cert" issue "$dir" "$n" --role agent >/dev/null
+	done
+	"$POOLPAIR_ROOT/scripts/poolpair-cert" issue "$dir" operator --role operator >/dev/null
+	"$POOLPAIR_ROOT/scripts/poolpair-cert" issue "$dir" reader --role reader >/dev/null
+}
+
+# pp_scheme: https with PP_TLS, else http
+pp_scheme() { if [ -n "${PP_TLS:-}" ]; then echo https; else echo http; fi; }
+
+# pp_tls_section NAME: the [tls] lines of agent NAME (PP_TLS set)
+pp_tls_section() {
+	printf '\n[tls]\nca = %s\ncert = %s\nkey = %s\n' "$PP_TLS/ca.crt" \
+		"$PP_TLS/$1.crt" "$PP_TLS/$1.key"
+}
+
+# pp_tls_curl_args [CLIENT]: curl options for the client certificate CLIENT
+# (default PP_TLS_CLIENT, else operator); nothing without PP_TLS. The curl
+# command line cannot skip only the host name check (poolpair certificates
+# name roles, not hosts; poolpairctl skips just that), so these helpers do
+# not check the agent's certificate (-k); the agent still checks ours.
+pp_tls_curl_args() {
+	[ -n "${PP_TLS:-}" ] || return 0
+	local c=${1:-${PP_TLS_CLIENT:-operator}}
+	printf '%s\n' --tlsv1.3 -k --cert "$PP_TLS/$c.crt" --key "$PP_TLS/$c.key"
+}
+
+# pp_curl ARGS...: curl, with the client certificate under PP_TLS
+pp_curl() {
+	local tls=()
+	mapfile -t tls < <(pp_tls_curl_args)
+	curl "${tls[@]}" "$@"
+}
+
 # pp_config DIR NAME ID SITE POOL RAFTPORT APIPORT DATAPORT BOOTSTRAP|"" JOIN|"" [EXTRA]
 pp_config() {
 	local dir=$1 name=$2 id=$3 site=$4 pool=$5 rport=$6 aport=$7 dport=$8 boot=$9 join=${10} extra=${11:-}
@@ -35,6 +81,7 @@ pp_config() {
 		echo "election_timeout = ${PP_ELECTION:-1000ms}"
 		echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
 		if [ -n "$extra" ]; then printf '%b\n' "$extra"; fi
+		if [ -n "${PP_TLS:-}" ]; then pp_tls_section "$name"; fi
 	} >"$dir/$name/poolpaird.conf"
 }
 
@@ -86,14 +133,22 @@ pp_stop_all() {
 	PP_PIDS=()
 }
 
-pp_ctl() { "$BUILD/poolpairctl" "$@"; }
+pp_ctl() {
+	local c=${PP_TLS_CLIENT:-operator}
+	if [ -n "${PP_TLS:-}" ]; then
+		"$BUILD/poolpairctl" --ca "$PP_TLS/ca.crt" --cert "$PP_TLS/$c.crt" \
+			--key "$PP_TLS/$c.key" "$@"
+	else
+		"$BUILD/poolpairctl" "$@"
+	fi
+}
 
 # pp_wait_leader API [SECONDS]: wait until the agent at API knows a leader
 pp_wait_leader() {
 	local api=$1 i
 	for ((i = 0; i < ${2:-20} * 10; i++)); do
 		local leader
-		leader=$(curl -sf "http://$api/v1/status" 2>/dev/null | jq -r '.cluster.leader.api // empty' 2>/dev/null)
+		leader=$(pp_curl -sf "$(pp_scheme)://$api/v1/status" 2>/dev/null | jq -r '.cluster.leader.api // empty' 2>/dev/null)
 		if [ -n "$leader" ]; then
 			return 0
 		fi
@@ -104,5 +159,5 @@ pp_wait_leader() {
 
 # pp_leader_api API: print the leader's API address as seen by API
 pp_leader_api() {
-	curl -sf "http://$1/v1/status" | jq -r '.cluster.leader.api // empty'
+	pp_curl -sf "$(pp_scheme)://$1/v1/status" | jq -r '.cluster.leader.api // empty'
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Raft over TLS 1.3 with mutual authentication: three agents with [tls] form
+# Raft over TLS 1.3 with mutual authentication (the API too, see also
+# t_tls_api): three agents with [tls] form
 # a cluster, elect a leader and commit decisions; a killed leader is
 # replaced; plain bytes on the raft port are refused; an agent whose
 # certificate comes from another CA cannot join (and says why, as do the
@@ -16,6 +17,21 @@ for n in east west witness; do "$CERT" issue "$PKI/a" "$n" --role agent >/dev/nu
 "$CERT" issue "$PKI/a" ops --role operator >/dev/null
 
 cat "$PKI/a/ca.crt" "$PKI/b/ca.crt" >"$PKI/both.crt"
+
+# the API is https with [tls]: status and poolpairctl show the operator's
+# certificate (curl cannot skip only the host name check: -k; poolpairctl
+# checks the agents' certificates against the CA)
+url() { echo "https://$(api "$1")"; }
+status() {
+	curl -sf --max-time 5 --tlsv1.3 -k --cert "$PKI/a/ops.crt" \
+		--key "$PKI/a/ops.key" "$(url "$1")/v1/status"
+}
+ctl() {
+	local n=$1
+	shift
+	"$BUILD/poolpairctl" --api "$(url "$n")" --ca "$PKI/a/ca.crt" \
+		--cert "$PKI/a/ops.crt" --key "$PKI/a/ops.key" "$@"
+}
 
 # tls_section NAME CA-DIR [TRUST]: the [tls] lines of an agent
 tls_section() {
@@ -41,7 +57,7 @@ start "${ALL[@]}"
 wait_leader 30 "${ALL[@]}"
 log "leader over tls: $LEADER"
 for n in "${ALL[@]}"; do
-	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft links as $n" "tls on at $n"
+	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft links and the API as $n" "tls on at $n"
 done
 wait_until 20 'grep -q "link to 127.0.0.1:.* up" "$IT_DIR/$LEADER/log"'
 

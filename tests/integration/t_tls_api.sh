@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The HTTP API, agent-to-agent calls and the replication stream over TLS 1.3
+# with roles by certificate: three agents with [tls] form the cluster; the
+# pools are paired through poolpairctl with an operator certificate; a user
+# write at east reaches west over the TLS stream; a planned failover and a
+# failback go through poolpairctl (agent-to-agent takeover and verify calls
+# over TLS); plain HTTP, a certificate of another CA and an expired one are
+# refused with the reason in the log; a reader may read (status, metrics) but
+# not write (403, nothing changes, poolpairctl exits 1 with the reason); an
+# operator may not call an internal route; a follower redirects to https.
+source "$(dirname "$0")/lib.sh"
+
+CERT=$(cd "$(dirname "$0")/../.." && pwd)/scripts/poolpair-cert
+export PP_TLS=$IT_DIR/pki
+pp_tls_pki "$PP_TLS" east west witness
+"$CERT" ca "$IT_DIR/other" --cn "other CA" >/dev/null
+"$CERT" issue "$IT_DIR/other" intruder --role operator >/dev/null
+"$CERT" issue "$PP_TLS" stale --role operator --not-before '10 days ago' \
+	--not-after '1 day ago' >/dev/null
+
+# the API is https now; every client shows a certificate of the deployment
+url() { echo "https://$(api "$1")"; }
+status() { pp_curl -sf --max-time 5 "$(url "$1")/v1/status"; }
+ctl() {
+	local n=$1
+	shift
+	pp_ctl --api "$(url "$n")" "$@"
+}
+# as CLIENT CURL-ARGS...: curl with the client certificate CLIENT
+as() {
+	local c=$1
+	shift
+	PP_TLS_CLIENT=$c pp_curl -s --max-time 10 "$@"
+}
+code() {
+	local c=$1
+	shift
+	as "$c" -o /dev/null -w '%{http_code}' "$@"
+}
+
+three_agents
+ALL=(east west witness)
+wait_leader 30 "${ALL[@]}"
+for n in "${ALL[@]}"; do
+	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft links and the API as $n" "tls on at $n"
+done
+ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pair pool-east pool-west >/dev/null
+wait_until 20 "agree_digest ${ALL[*]}"
+LEAD=$(agree_leader "${ALL[@]}")
+E=$(url east)
+W=$(url west)
+L=$(url "$LEAD")
+log "leader $LEAD; pools paired over https"
+
+# plain HTTP to the API: no answer, and the agent says why
+curl -s --max-time 5 "http://$(api east)/v1/status" >/dev/null && fail "plain http answered"
+wait_until 10 'grep -q "http: conn 127.0.0.1:[0-9]*: plain connection refused: not TLS" "$IT_DIR/east/log"'
+
+# a certificate of another CA, an expired one: refused, logged with the reason
+curl -s --max-time 5 --tlsv1.3 -k --cert "$IT_DIR/other/intruder.crt" \
+	--key "$IT_DIR/other/intruder.key" "$E/v1/status" >/dev/null && fail "another CA's certificate answered"
+wait_until 10 'grep -q "http: conn 127.0.0.1:[0-9]*: peer certificate from an unknown CA (CN=intruder)" "$IT_DIR/east/log"'
+as stale "$E/v1/status" >/dev/null && fail "an expired certificate answered"
+wait_until 10 'grep -q "http: conn 127.0.0.1:[0-9]*: peer certificate expired (CN=stale)" "$IT_DIR/east/log"'
+expect_exit 1 "$BUILD/poolpairctl" --api "$E" --ca "$PP_TLS/ca.crt" \
+	--cert "$IT_DIR/other/intruder.crt" --key "$IT_DIR/other/intruder.key" status
+# poolpairctl checks the agent's certificate against its --ca
+expect_exit 1 "$BUILD/poolpairctl" --api "$E" --ca "$IT_DIR/other/ca.crt" \
+	--cert "$PP_TLS/operator.crt" --key "$PP_TLS/operator.key" status
+
+# a reader reads, and may not write
+assert_eq 200 "$(code reader "$E/v1/status")" "reader: GET /v1/status"
+assert_eq 200 "$(code reader "$E/metrics")" "reader: GET /metrics"
+assert_eq 200 "$(code reader "$L/v1/pools")" "reader: GET /v1/pools"
+before=$(digest "$LEAD")
+out=$(as reader -XPOST "$L/v1/pools" -d '{"name":"pool-x","site":"east","edition":"enterprise","kind":"physical","os":"w19"}')
+assert_json "$out" '.error == "forbidden" and .message == "role reader not allowed here"' "reader: POST /v1/pools"
+wait_until 10 'grep -q "api: forbidden: reader (role reader) POST /v1/pools from 127.0.0.1:" "$IT_DIR/$LEAD/log"'
+expect_exit 1 env PP_TLS_CLIENT=reader "$BUILD/poolpairctl" --api "$L" --ca "$PP_TLS/ca.crt" \
+	--cert "$PP_TLS/reader.crt" --key "$PP_TLS/reader.key" site add nope
+assert_contains "$OUT" "forbidden: role reader not allowed here" "poolpairctl as a reader"
+sleep 1
+assert_eq "$before" "$(digest "$LEAD")" "nothing changed by the reader"
+assert_eq "" "$(sfield "$LEAD" '.pools[] | select(.name == "pool-x") | .name')" "no pool-x"
+
+# an operator may not speak for an agent
+assert_eq 403 "$(code operator -XPOST "$L/v1/internal/heartbeat" -d '{"id":1,"applied":0}')" \
+	"operator: POST /v1/internal/heartbeat"
+assert_eq 403 "$(code reader "$E/v1/internal/digest?user_set=pool-east")" "reader: an internal read"
+
+# a follower sends a write to the leader with an https Location
+F=$(others "$LEAD" | head -n 1)
+loc=$(as operator -o /dev/null -w '%{redirect_url}' -XPOST "$(url "$F")/v1/sites" -d '{"name":"s1"}')
+assert_eq "https://$(api "$LEAD")/v1/sites" "$loc" "redirect to the leader"
+
+# a user write at east reaches west over the TLS stream
+wait_until 20 "[ \"\$(code reader $E/readyz?pool=pool-east)\" == 200 ]"
+assert_eq 201 "$(code operator -XPOST "$E/v1/users" -d '{"sip":"sip:tls1@example.com","pool":"pool-east"}')" "enable a user at east"
+assert_eq 200 "$(code operator -XPUT "$E/v1/users/sip:tls1@example.com/contacts" -d '[{"n":1}]')" "contacts at east"
+wait_until 20 "as reader $W/v1/users/sip:tls1@example.com/contacts | jq -e '.copy == \"backup\" and .value[0].n == 1' >/dev/null"
+assert_contains "$(cat "$IT_DIR/west/log")" "receiver: 127.0.0.1:" "west's receiver took the stream"
+assert_not_contains "$(cat "$IT_DIR/west/log" "$IT_DIR/east/log")" "receiver: refused" "no refused stream between the agents"
+
+# planned failover and failback through poolpairctl with the operator certificate
+expect_exit 0 ctl "$LEAD" failover pool-east
+assert_contains "$OUT" "pool-east failed over to pool-west (epoch 2)"
+wait_until 20 "[ \"\$(code reader $W/readyz?pool=pool-east)\" == 200 ]"
+assert_eq 201 "$(code operator -XPOST "$W/v1/users" -d '{"sip":"sip:tls2@example.com","pool":"pool-east"}')" "a user enabled at west after the failover"
+wait_until 30 "[ \"\$(sfield east '.pools[] | select(.name == \"pool-east\") | .state')\" == recovering ]"
+wait_until 30 "ctl $LEAD failback pool-east --what-if >/dev/null 2>&1"
+expect_exit 0 ctl "$LEAD" failback pool-east
+assert_contains "$OUT" "pool-east failed back: pool-east owns its user set again (epoch 3)"
+wait_until 20 "as reader $E/v1/users/sip:tls2@example.com/location | jq -e '.home_pool == \"pool-east\"' >/dev/null"
+expect_exit 0 ctl east backup verify pool-east
+assert_contains "$OUT" "equal after: yes"
+log "ok"
