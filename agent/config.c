@@ -128,14 +128,14 @@ const char *config_policy_name(int policy)
 void config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof *c);
-	c->election_timeout_ms = 1000;
+	c->election_timeout_ms = 500;
 	c->heartbeat_timeout_ms = 100;
 	c->snapshot_threshold = 4096;
 	c->snapshot_trailing = 8192;
 	c->max_voters = 5;
 	c->heartbeat_ms = 250;
 	c->lease_ms = 2000;
-	c->grace_ms = 1000;
+	c->grace_ms = 500;
 	c->drift_margin_ms = 100;
 	c->policy = CONFIG_POLICY_MANUAL;
 	c->max_lag_ms = 1000;

@@ -106,14 +106,14 @@ static void test_defaults(void **state)
 	struct config *c = new_config();
 
 	(void)state;
-	assert_int_equal(c->election_timeout_ms, 1000);
+	assert_int_equal(c->election_timeout_ms, 500);
 	assert_int_equal(c->heartbeat_timeout_ms, 100);
 	assert_int_equal(c->snapshot_threshold, 4096);
 	assert_int_equal(c->snapshot_trailing, 8192);
 	assert_int_equal(c->max_voters, 5);
 	assert_int_equal(c->heartbeat_ms, 250);
 	assert_int_equal(c->lease_ms, 2000);
-	assert_int_equal(c->grace_ms, 1000);
+	assert_int_equal(c->grace_ms, 500);
 	assert_int_equal(c->drift_margin_ms, 100);
 	assert_int_equal(c->policy, CONFIG_POLICY_MANUAL);
 	assert_int_equal(c->max_lag_ms, 1000);
