@@ -29,6 +29,10 @@
  * /proc/PID/stat) and the RSS (VmRSS, VmHWM of /proc/PID/status) of each
  * agent are reported per phase.
  *
+ * With `--ca FILE --cert FILE --key FILE` every connection is TLS 1.3 with
+ * that client certificate (role operator to write), as poolpairctl's, for
+ * agents with [tls]; the agent's certificate must be of role agent.
+ *
  * Exit status: 0 ok, 1 the run failed, 2 bad usage. */
 
 #include <errno.h>
@@ -48,12 +52,15 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "tls/tls.h"
+
 #define MAX_CONNECTIONS 1024
 #define MAX_PIDS 4
 #define MAX_RATES 32
 #define MAX_BODY (4 * 1024 * 1024)
 #define ADDR_LEN 64
 #define NAME_LEN 64
+#define PATH_LEN 512
 #define REQ_MAX (8192 + 512)
 #define BATCH_MAX 1000
 #define ITEM_OVERHEAD 160 /* JSON around one batch item, generous */
@@ -71,6 +78,7 @@ enum conn_state {
 
 struct opts {
 	char api[ADDR_LEN];
+	char ca[PATH_LEN], cert[PATH_LEN], key[PATH_LEN]; /* "": plain */
 	char pool[NAME_LEN];
 	char domain[NAME_LEN];
 	enum mode mode;
@@ -95,9 +103,8 @@ struct opts {
 };
 
 struct conn {
-	uv_tcp_t tcp;
+	struct tls_conn tls; /* TLS with --ca/--cert/--key, else plain */
 	uv_connect_t creq;
-	uv_write_t wreq;
 	http_parser parser;
 	struct lg *lg;
 	enum conn_state state;
@@ -147,6 +154,8 @@ struct phase {
 struct lg {
 	struct opts o;
 	uv_loop_t *loop;
+	struct tls_ctx tls;
+	bool tls_on;
 	struct sockaddr_storage addr;
 	struct conn *conns;
 	struct conn poller;
@@ -470,15 +479,6 @@ static size_t body_settings(struct lg *g, char *buf, size_t cap, size_t want)
 static void conn_send(struct conn *c);
 static void dispatch(struct lg *g);
 
-static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
-{
-	static char buf[65536];
-	(void)h;
-	(void)sz;
-	b->base = buf;
-	b->len = sizeof buf;
-}
-
 static int on_body(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
@@ -649,7 +649,7 @@ static void write_answer(struct lg *g, struct conn *c, uint64_t t)
 	write_seq(g, seq, t, (uint32_t)c->payload);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_read(struct tls_conn *s, ssize_t nread, const char *data)
 {
 	struct conn *c = s->data;
 	struct lg *g = c->lg;
@@ -658,15 +658,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		if (!g->stopping)
 			fail(g, "connection to %s: %s", g->o.api,
-			     uv_strerror((int)nread));
-		uv_read_stop(s);
+			     s->errmsg[0] != '\0' ? s->errmsg
+						  : tls_strerror((int)nread));
+		tls_conn_read_stop(s);
 		c->state = CONN_CLOSED;
 		return;
 	}
 	while (off < (size_t)nread) {
 		size_t n = http_parser_execute(&c->parser, &parser_settings,
-					       buf->base + off,
-					       (size_t)nread - off);
+					       data + off, (size_t)nread - off);
 		off += n;
 		if (c->complete) {
 			uint64_t t = now_ns();
@@ -687,7 +687,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
 			fail(g, "bad answer from %s: %s", g->o.api,
 			     http_errno_name(HTTP_PARSER_ERRNO(&c->parser)));
-			uv_read_stop(s);
+			tls_conn_read_stop(s);
 			c->state = CONN_CLOSED;
 			return;
 		}
@@ -696,12 +696,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		dispatch(g);
 }
 
-static void on_written(uv_write_t *w, int status)
+static void on_written(struct tls_conn *t, int status, void *arg)
 {
-	struct conn *c = w->data;
+	struct conn *c = arg;
+
+	(void)t;
 	if (status != 0 && !c->lg->stopping)
 		fail(c->lg, "write to %s: %s", c->lg->o.api,
-		     uv_strerror(status));
+		     tls_strerror(status));
 }
 
 static void conn_send(struct conn *c)
@@ -711,10 +713,26 @@ static void conn_send(struct conn *c)
 
 	c->state = CONN_WAITING;
 	c->t_sent = now_ns();
-	c->wreq.data = c;
-	rv = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+	rv = tls_conn_write(&c->tls, &b, 1, on_written, c);
 	if (rv != 0)
-		fail(c->lg, "write: %s", uv_strerror(rv));
+		fail(c->lg, "write: %s", tls_strerror(rv));
+}
+
+/* TLS up (plain: the next loop turn after connecting); reading runs. */
+static void on_handshake(struct tls_conn *t, int status)
+{
+	struct conn *c = t->data;
+	struct lg *g = c->lg;
+
+	if (status != 0) {
+		fail(g, "tls %s: %s", g->o.api,
+		     t->errmsg[0] != '\0' ? t->errmsg : tls_strerror(status));
+		c->state = CONN_CLOSED;
+		return;
+	}
+	c->state = CONN_READY;
+	if (!c->is_poller)
+		dispatch(g);
 }
 
 static void on_connect(uv_connect_t *r, int status)
@@ -727,11 +745,11 @@ static void on_connect(uv_connect_t *r, int status)
 		c->state = CONN_CLOSED;
 		return;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	c->state = CONN_READY;
-	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-	if (!c->is_poller)
-		dispatch(g);
+	uv_tcp_nodelay(&c->tls.tcp, 1);
+	if (tls_conn_start(&c->tls, on_handshake, on_read) != 0) {
+		fail(g, "connect %s: cannot start", g->o.api);
+		c->state = CONN_CLOSED;
+	}
 }
 
 static int conn_open(struct lg *g, struct conn *c, bool poller)
@@ -754,11 +772,14 @@ static int conn_open(struct lg *g, struct conn *c, bool poller)
 		return UV_ENOMEM;
 	http_parser_init(&c->parser, HTTP_RESPONSE);
 	c->parser.data = c;
-	uv_tcp_init(g->loop, &c->tcp);
-	c->tcp.data = c;
+	rv = tls_conn_init(&c->tls, g->loop, g->tls_on ? &g->tls : NULL,
+			   TLS_CLIENT, TLS_ROLE_AGENT);
+	if (rv != 0)
+		return UV_ENOMEM;
+	c->tls.data = c;
 	c->creq.data = c;
 	c->state = CONN_CONNECTING;
-	rv = uv_tcp_connect(&c->creq, &c->tcp,
+	rv = uv_tcp_connect(&c->creq, &c->tls.tcp,
 			    (const struct sockaddr *)&g->addr, on_connect);
 	if (rv != 0)
 		c->state = CONN_CLOSED;
@@ -1140,8 +1161,8 @@ static void stop_all(struct lg *g)
 	uv_close((uv_handle_t *)&g->tick, on_closed);
 	uv_close((uv_handle_t *)&g->poll_timer, on_closed);
 	for (unsigned i = 0; i < g->o.connections; i++)
-		uv_close((uv_handle_t *)&g->conns[i].tcp, on_closed);
-	uv_close((uv_handle_t *)&g->poller.tcp, on_closed);
+		tls_conn_close(&g->conns[i].tls, NULL);
+	tls_conn_close(&g->poller.tls, NULL);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -1155,7 +1176,8 @@ static void usage(FILE *f)
 		"  [--step S (10)] [--record-bytes B (1024)] [--poll-ms P (10)]\n"
 		"  [--batch N (0: one PUT per write; 1..1000: POST /v1/users/batch)]\n"
 		"  [--timeout-ms T (10000)] [--deadline S (300)] [--seed N]\n"
-		"  [--domain D (bench.example.com)] [--pid NAME=PID ...] [--json]\n");
+		"  [--domain D (bench.example.com)] [--pid NAME=PID ...] [--json]\n"
+		"  [--ca FILE --cert FILE --key FILE (TLS 1.3, for agents with [tls])]\n");
 }
 
 static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi,
@@ -1210,6 +1232,14 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			if (strlen(val) >= ADDR_LEN)
 				goto bad;
 			snprintf(o->api, sizeof o->api, "%s", val);
+		} else if (strcmp(a, "--ca") == 0 || strcmp(a, "--cert") == 0 ||
+			   strcmp(a, "--key") == 0) {
+			char *dst = strcmp(a, "--ca") == 0     ? o->ca
+				    : strcmp(a, "--cert") == 0 ? o->cert
+							       : o->key;
+			if (strlen(val) >= PATH_LEN || *val == '\0')
+				goto bad;
+			snprintf(dst, PATH_LEN, "%s", val);
 		} else if (strcmp(a, "--pool") == 0) {
 			if (strlen(val) >= NAME_LEN || *val == '\0')
 				goto bad;
@@ -1349,6 +1379,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if ((g.o.ca[0] != '\0') != (g.o.cert[0] != '\0') ||
+	    (g.o.ca[0] != '\0') != (g.o.key[0] != '\0')) {
+		fprintf(stderr, "loadgen: --ca, --cert and --key go together\n");
+		return 2;
+	}
+	if (g.o.ca[0] != '\0') {
+		if (tls_ctx_init(&g.tls, g.o.ca, g.o.cert, g.o.key) != 0) {
+			fprintf(stderr, "loadgen: tls: %s\n", g.tls.errmsg);
+			return 2;
+		}
+		g.tls_on = true;
+	}
 	if (resolve(&g) != 0) {
 		fprintf(stderr, "loadgen: bad --api %s (want IPv4:PORT)\n",
 			g.o.api);
@@ -1395,6 +1437,8 @@ int main(int argc, char **argv)
 	}
 	uv_run(g.loop, UV_RUN_DEFAULT);
 	uv_loop_close(g.loop);
+	if (g.tls_on)
+		tls_ctx_close(&g.tls);
 	if (g.o.json) {
 		json_object_set_new(g.out, "ok", json_boolean(!g.failed));
 		json_object_set_new(g.out, "error", json_string(g.errmsg));
