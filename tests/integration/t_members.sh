@@ -50,6 +50,13 @@ roles() { sfield "$1" '[.cluster.members[] | "\(.id):\(.role)"] | sort | join(" 
 ) >"$IT_DIR/samples" 2>/dev/null &
 SAMPLER=$!
 stop_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; }
+members_on_exit() {
+	local rc=$?
+	kill "$SAMPLER" 2>/dev/null || true
+	(exit "$rc")
+	it_cleanup
+}
+trap members_on_exit EXIT
 
 # ---- add ----------------------------------------------------------------------
 boot_join=$(url "$LEADER")

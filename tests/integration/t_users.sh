@@ -19,9 +19,10 @@ A=sip:alice@example.com
 # each agent opens its store asynchronously: wait until east answers
 wait_until 20 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$A/location)\" == 404 ]"
 
-code() { curl -s -o /tmp/it-body.$$ -w '%{http_code}' "$@"; }
-body() { cat /tmp/it-body.$$; }
-trap 'rm -f /tmp/it-body.$$' EXIT
+# (the body goes to the test's own directory: the EXIT trap stays lib's,
+# which stops the agents)
+code() { curl -s -o "$IT_DIR/body" -w '%{http_code}' "$@"; }
+body() { cat "$IT_DIR/body"; }
 
 assert_eq 201 "$(code -XPOST "$E/v1/users" -d "{\"sip\":\"$A\",\"pool\":\"pool-east\"}")" "enable at the owner"
 assert_json "$(body)" '.epoch == 1 and .seq == 1 and .pool == "pool-east"' "enable answer"
