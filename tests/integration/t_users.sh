@@ -55,6 +55,28 @@ assert_eq 404 "$(code "$E/v1/users/$A/settings")" "settings never written"
 assert_eq 200 "$(code -XPUT "$E/v1/users/$A/profile" -d '{"name":"Alice"}')" "put profile"
 assert_json "$(body)" '.seq == 4' "sequence after refusals"
 
+# ---- many writes in one request: per-item outcomes, all or nothing per item
+B=sip:bob@example.com
+assert_eq 201 "$(code -XPOST "$E/v1/users" -d "{\"sip\":\"$B\",\"pool\":\"pool-east\"}")" "enable bob"
+batch='{"items": [
+ {"sip": "'$A'", "kind": "settings", "value": {"dnd": true}},
+ {"sip": "sip:nobody@example.com", "kind": "profile", "value": {"x": 1}},
+ {"sip": "'$B'", "kind": "contacts", "value": [{"sip": "'$A'"}]}]}'
+assert_eq 200 "$(code -XPOST "$E/v1/users/batch" -d "$batch")" "batch at the owner"
+assert_json "$(body)" '.ok == 2 and .failed == 1 and ([.results[].status] == [200, 404, 200])' "batch outcomes in item order"
+assert_json "$(body)" '.results[0].epoch == 1 and .results[2].seq == .results[0].seq + 1' "each item its own sequence"
+assert_eq 200 "$(code "$E/v1/users/$A/settings")" "a batch item reads back"
+assert_json "$(body)" '.value.dnd == true' "batch value stored"
+# at another pool's agent: every item is misdirected, nothing stored
+assert_eq 200 "$(code -XPOST "$W/v1/users/batch" -d '{"items":[{"sip":"'$A'","kind":"profile","value":{"at":"west"}}]}')" "batch at west"
+assert_json "$(body)" '.results[0].status == 421 and .failed == 1' "batch item at the wrong agent"
+# a bad body is refused whole: nothing of it is written
+assert_eq 400 "$(code -XPOST "$E/v1/users/batch" -d '{"items":[{"sip":"'$A'","kind":"profile","value":{"bad":1}},{"sip":"not-a-sip","kind":"profile","value":1}]}')" "batch with a bad item"
+assert_eq 400 "$(code -XPOST "$E/v1/users/batch" -d '{"items":[]}')" "empty batch"
+assert_eq 400 "$(code -XPOST "$E/v1/users/batch" -d 'nonsense')" "batch that is not JSON"
+assert_eq 200 "$(code "$E/v1/users/$A/profile")" "profile after the refused batch"
+assert_json "$(body)" '.value.bad == null' "the refused batch wrote nothing"
+
 # acknowledged writes survive a kill -9 of the agent
 pp_kill "$IT_DIR" east KILL
 wait_exit east 10 || fail "east still runs after SIGKILL"
