@@ -810,7 +810,7 @@ void http_respond(struct http_request *req, int status,
 {
 	struct http_server *s;
 	struct http_conn *c;
-	int keep, head_only;
+	int keep, head_only, rv;
 
 	if (req == NULL) {
 		return;
@@ -840,10 +840,13 @@ void http_respond(struct http_request *req, int status,
 	       s->state == HTTP_SERVER_RUNNING;
 	head_only = req->method_id == HTTP_HEAD && req->url != NULL;
 	c->req = NULL;
-	request_free(req);
 	conn_read_off(c);
-	if (conn_write_answer(c, status, content_type, body, len, extra_headers,
-			      keep, head_only) != 0) {
+	/* the answer may point into the request (a header value, its body):
+	 * it is copied out before the request goes */
+	rv = conn_write_answer(c, status, content_type, body, len,
+			       extra_headers, keep, head_only);
+	request_free(req);
+	if (rv != 0) {
 		conn_close(c);
 	}
 }
