@@ -694,6 +694,11 @@ static void rx_handshake_done(struct tls_conn *t, int status)
 	}
 	c->reading = 1;
 	c->last_rx_ms = uv_now(r->loop);
+	if (r->tls != NULL && t->state == TLS_CONN_PLAIN)
+		rx_log(r, STREAM_LOG_WARN,
+		       "receiver: %s streams in plain TCP (tls require = "
+		       "false)",
+		       c->peer);
 	rx_log(r, STREAM_LOG_DEBUG, "receiver: connection %llu from %s%s%s",
 	       (unsigned long long)c->id, c->peer,
 	       t->state == TLS_CONN_OPEN ? " over tls as " : "",

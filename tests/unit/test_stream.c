@@ -1678,6 +1678,7 @@ static void test_tls_plain_accepted_without_require(void **state)
 	(void)state;
 	env_setup(e, "pool-east", "pool-west");
 	tls_load(&west, "a", "west");
+	e->watch[0] = "streams in plain TCP (tls require = false)";
 	write_data(e, &e->n[0], 0, 500);
 	port = start_receiver_tls(e, &west, 0);
 	tc = tx_config(e, &e->n[0], &e->n[1], port);
@@ -1685,6 +1686,7 @@ static void test_tls_plain_accepted_without_require(void **state)
 			 0);
 	assert_true(run_until(e, synced0, 10000));
 	assert_equal_copies(e, 0, 1);
+	assert_true(e->hits[0] >= 2); /* one warning per lane */
 	env_teardown(e);
 	tls_ctx_close(&west);
 	free(e);
