@@ -31,7 +31,10 @@ import sys
 import time
 import urllib.parse
 
-WRITE_TIMEOUT = 3.0
+# longer than the longest pause the nemesis makes (lease + grace + 8 s): a
+# write sent to an owner that is then paused is still waiting when it wakes,
+# and what the old owner does with it (refuse: its lease is gone) is seen
+WRITE_TIMEOUT = 12.0
 READ_TIMEOUT = 3.0
 CONTROL_TIMEOUT = 75.0
 LAG_PERIOD = 0.5
