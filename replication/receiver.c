@@ -489,9 +489,14 @@ static void rx_apply_done(void *arg, int status,
 	size_t i;
 
 	c->ops--;
-	r->stats.records_applied += res->applied;
-	r->stats.duplicates += res->duplicates;
-	r->stats.archived += res->archived;
+	/* counted only when committed: on another error (disk full, I/O)
+	 * the store rolled the whole batch back */
+	if (status == 0 || status == STORE_E_GAP ||
+	    status == STORE_E_INVALID) {
+		r->stats.records_applied += res->applied;
+		r->stats.duplicates += res->duplicates;
+		r->stats.archived += res->archived;
+	}
 	if (c->state == RX_CLOSING) {
 		rx_conn_maybe_free(c);
 		return;

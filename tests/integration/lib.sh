@@ -231,6 +231,18 @@ wait_leader() {
 	LEADER=$(agree_leader "$@")
 }
 
+# wait_writable SECONDS AGENT POOL [AGENT POOL...]: until each AGENT may
+# write POOL's user set (GET /readyz?pool=POOL answers 200: store open,
+# lease held, its view of the decisions current, owner)
+wait_writable() {
+	local secs=$1
+	shift
+	while [ $# -ge 2 ]; do
+		wait_until "$secs" "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 $(url "$1")/readyz?pool=$2)\" == 200 ]"
+		shift 2
+	done
+}
+
 # ctl NAME ARGS...: poolpairctl against agent NAME
 ctl() {
 	local n=$1

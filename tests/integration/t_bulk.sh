@@ -15,6 +15,7 @@ E=$(url east)
 W=$(url west)
 http() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 wait_until 20 "[ \"\$(http $E/v1/users/sip:x@y/location)\" == 404 ] && [ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+wait_writable 20 east pool-east west pool-west
 
 USERS=${IT_BULK_USERS:-50000} # two records each: enable + contacts
 requests() { # PHASE

@@ -18,6 +18,7 @@ W=$(url west)
 A=sip:carol@example.com
 C="$A/conferences/c42/content"
 wait_until 20 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$A/location)\" == 404 ]"
+wait_writable 20 east pool-east west pool-west
 
 code() { curl -s -o "$IT_DIR/body" -w '%{http_code}' "$@"; }
 body() { cat "$IT_DIR/body"; }

@@ -78,6 +78,7 @@ E=$(url east)
 W=$(url west)
 http() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 wait_until 20 "[ \"\$(http $E/v1/users/sip:x@y/location)\" == 404 ] && [ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+wait_writable 20 east pool-east west pool-west
 
 dir_of() { # POS JQ: a field of pool-east's user data direction at east
 	curl -s --max-time 5 "$E/v1/backup" |

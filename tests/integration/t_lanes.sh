@@ -35,6 +35,7 @@ E=$(url east)
 W=$(url west)
 http() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 wait_until 20 "[ \"\$(http $E/v1/users/sip:x@y/location)\" == 404 ] && [ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+wait_writable 20 east pool-east west pool-west
 
 A=sip:carol@example.com
 ITEM="$E/v1/users/$A/conferences/c7/content/recording.mp4"

@@ -81,6 +81,7 @@ E=$(url east)
 W=$(url west)
 http() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 wait_until 20 "[ \"\$(http $E/v1/users/sip:x@y/location)\" == 404 ] && [ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+wait_writable 20 east pool-east west pool-west
 
 requests() { # PHASE
 	local i

@@ -17,6 +17,7 @@ W=$(url west)
 
 http() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 wait_until 20 "[ \"\$(http $E/v1/users/sip:x@y/location)\" == 404 ] && [ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+wait_writable 20 east pool-east west pool-west
 
 N=${IT_USERS:-200}
 put_users() { # URL POOL PREFIX FROM TO

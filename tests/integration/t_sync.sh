@@ -21,6 +21,7 @@ assert_eq sync "$(mode)" "mode at start"
 
 # the receiver must be up before the first sync write can be acknowledged
 wait_until 20 "[ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+wait_writable 20 east pool-east
 out=$(curl -s -XPOST "$E/v1/users" -d '{"sip":"sip:alice@example.com","pool":"pool-east"}')
 assert_json "$out" '.replicated == true and .seq == 1' "a sync write is on both pools when answered"
 out=$(curl -s -XPUT "$E/v1/users/sip:alice@example.com/profile" -d '{"n":1}')

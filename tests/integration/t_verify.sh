@@ -25,6 +25,7 @@ code() { curl -s --max-time 60 -o "$IT_DIR/body" -w '%{http_code}' "$@"; }
 body() { cat "$IT_DIR/body"; }
 http() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 wait_until 20 "[ \"\$(http $E/v1/users/sip:x@y/location)\" == 404 ] && [ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
+wait_writable 20 east pool-east west pool-west
 
 A=sip:alice@example.com
 B=sip:bob@example.com
