@@ -1,6 +1,7 @@
 /* dataplane: the pool agent's store and clock (see dataplane.h). */
 #include "agent/dataplane.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,7 +271,7 @@ static uint64_t total_lag(struct dataplane *dp, bool *streaming)
 	for (size_t i = 0; i < n; i++) {
 		struct sender_stats st;
 
-		if (sender_stats_at(dp->sender, i, &st) != 0)
+		if (dataplane_stream_stats(dp, i, &st) != 0)
 			continue;
 		lag += st.lag_records;
 		if (st.state != SENDER_STREAMING)
@@ -676,9 +677,8 @@ json_t *dataplane_backup_status(struct dataplane *dp)
 		struct sender_stats st;
 		double lag_s = 0, ratio = 0;
 
-		if (sender_stats_at(dp->sender, i, &st) != 0)
+		if (dataplane_stream_stats(dp, i, &st) != 0)
 			continue;
-		live_figures(dp, &st);
 		if (st.lag_records > 0 && st.oldest_unacked_hlc != 0 &&
 		    hlc_ms(st.oldest_unacked_hlc) < now)
 			lag_s = (double)(now - hlc_ms(st.oldest_unacked_hlc)) /
@@ -864,6 +864,19 @@ static void live_figures(struct dataplane *dp, struct sender_stats *st)
 		st->lag_records = 0;
 }
 
+int dataplane_stream_stats(struct dataplane *dp, size_t i,
+			   struct sender_stats *st)
+{
+	int rv;
+
+	if (dp->sender == NULL)
+		return -ENOENT;
+	rv = sender_stats_at(dp->sender, i, st);
+	if (rv == 0)
+		live_figures(dp, st);
+	return rv;
+}
+
 /* The pool whose user set this agent is draining now (its own failing
  * over, or the pair's failing back while owned here), or NULL. */
 static const struct fsm_pool *draining_pool(struct dataplane *dp)
@@ -929,9 +942,8 @@ unsigned dataplane_set_reports(struct dataplane *dp,
 		struct sender_stats st;
 		unsigned j;
 
-		if (sender_stats_at(dp->sender, i, &st) != 0)
+		if (dataplane_stream_stats(dp, i, &st) != 0)
 			continue;
-		live_figures(dp, &st);
 		for (j = 0; j < k; j++)
 			if (strcmp(out[j].user_set, st.user_set) == 0)
 				break;
@@ -969,7 +981,7 @@ bool dataplane_own_lag(struct dataplane *dp, uint64_t *records,
 	for (size_t i = 0; i < n; i++) {
 		struct sender_stats st;
 
-		if (sender_stats_at(dp->sender, i, &st) != 0)
+		if (dataplane_stream_stats(dp, i, &st) != 0)
 			continue;
 		*records += st.lag_records;
 		*bytes += st.lag_bytes;

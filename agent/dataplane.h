@@ -153,6 +153,13 @@ unsigned dataplane_set_reports(struct dataplane *dp,
 bool dataplane_own_lag(struct dataplane *dp, uint64_t *records,
 		       uint64_t *bytes, uint64_t *age_ms);
 
+/* Figures of the i-th stream the sender runs (sender_stats_at), with head
+ * and lag brought up to what this agent wrote and the pair acknowledged
+ * just now (the sender refreshes its own from the store about once a
+ * second). 0, or a negative error when there is no such stream. */
+int dataplane_stream_stats(struct dataplane *dp, size_t i,
+			   struct sender_stats *st);
+
 /* Remember that seq was written in (user_set, lane). */
 void dataplane_note_write(struct dataplane *dp, const char *user_set,
 			  int lane, uint64_t seq);

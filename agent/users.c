@@ -770,7 +770,7 @@ static uint64_t user_set_lag(struct dataplane *dp, const char *user_set,
 	for (size_t i = 0; i < n; i++) {
 		struct sender_stats st;
 
-		if (sender_stats_at(dp->sender, i, &st) != 0 ||
+		if (dataplane_stream_stats(dp, i, &st) != 0 ||
 		    strcmp(st.user_set, user_set) != 0)
 			continue;
 		(*streams)++;

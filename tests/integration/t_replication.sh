@@ -54,6 +54,8 @@ assert_eq 404 "$(http -XPOST "$E/v1/backup/pool-nowhere/sync")" "backup sync of 
 # the receiver dies: the backlog is visible, and drains exactly once it is back
 pp_kill "$IT_DIR" west KILL
 wait_exit west 10 || fail "west still runs after SIGKILL"
+# (west may have led Raft: east writes once it holds a lease from the next)
+wait_writable 20 east pool-east
 put_users "$E" pool-east late 1 50
 wait_until 10 "[ \"\$(lag $E)\" -gt 0 ]"
 assert_json "$(curl -s "$E/v1/backup")" '[.backup[] | select(.category == "user_data")][0].state == "error"' "state with the pair down"
