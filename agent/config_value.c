@@ -299,7 +299,7 @@ static const char *hostport_why(int rv)
 static int set_addr(struct parse *p, const struct key_def *k, const char *value)
 {
 	struct config_addr *a = field(p, k);
-	struct config_addr tmp;
+	struct config_addr tmp = {0};
 	int rv;
 
 	if (strlen(value) >= sizeof tmp.address) {
