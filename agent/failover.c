@@ -35,6 +35,7 @@ struct failover_wait {
 	uint64_t deadline_ns;
 	bool disaster;    /* commit once the pool's lease ran out */
 	bool forced;
+	bool moving;      /* the move's first decision was seen applied */
 	char who[FSM_WHO_LEN];
 };
 
@@ -910,6 +911,9 @@ static void waits_tick(struct failover *fo)
 		const struct fsm_pool *p = fsm_pool_find(&a->fsm, w->pool);
 		bool done = false;
 
+		if (p != NULL && p->state != w->done_state &&
+		    p->state != w->abort_state)
+			w->moving = true; /* failing_over / failing_back */
 		if (p == NULL) {
 			http_respond_error(w->req, 404, "not_found",
 					   "the pool is gone");
@@ -924,9 +928,9 @@ static void waits_tick(struct failover *fo)
 					  a->fsm.cms_active));
 			done = true;
 		} else if (w->abort_state >= 0 && p->state == w->abort_state &&
-			   p->epoch == w->epoch &&
-			   now - (w->deadline_ns - WAIT_MAX_MS * MS) > 500 * MS &&
-			   !w->disaster) {
+			   p->epoch == w->epoch && w->moving && !w->disaster) {
+			/* back where it started after the move had begun (a
+			 * begin decision slow to commit is not an abort) */
 			http_respond_error(w->req, 409, "aborted",
 					   "the move was aborted: see history");
 			done = true;
