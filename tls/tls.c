@@ -886,6 +886,13 @@ static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		conn_drain(c);
 		return;
 	}
+	if (c->state == TLS_CONN_PLAIN && c->reading &&
+	    c->on_handshake == NULL && BIO_ctrl_pending(c->net_in) == 0) {
+		/* nothing buffered before: hand the bytes over as they are */
+		c->on_read(c, n, buf->base);
+		free(buf->base);
+		return;
+	}
 	if (BIO_write(c->net_in, buf->base, (int)n) != (int)n) {
 		free(buf->base);
 		set_errmsg(c, "out of memory");
@@ -1007,6 +1014,42 @@ void tls_conn_read_start(struct tls_conn *c)
 	conn_drain(c);
 }
 
+/* Plain: the buffers copied into one write, with no BIO in between. */
+static int conn_write_plain(struct tls_conn *c, const uv_buf_t bufs[],
+			    unsigned n, tls_write_cb cb, void *arg)
+{
+	struct write_req *w;
+	size_t total = 0, off = 0;
+	uv_buf_t buf;
+	int rv;
+
+	for (unsigned i = 0; i < n; i++)
+		total += bufs[i].len;
+	if (total == 0)
+		return UV_EINVAL;
+	w = malloc(sizeof *w + total);
+	if (w == NULL)
+		return TLS_E_NOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		if (bufs[i].len > 0)
+			memcpy(w->data + off, bufs[i].base, bufs[i].len);
+		off += bufs[i].len;
+	}
+	w->req.data = w;
+	w->c = c;
+	w->cb = cb;
+	w->arg = arg;
+	w->len = total;
+	buf = uv_buf_init(w->data, (unsigned)total);
+	rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+	if (rv != 0) {
+		free(w);
+		return rv;
+	}
+	c->write_queue += total;
+	return 0;
+}
+
 int tls_conn_write(struct tls_conn *c, const uv_buf_t bufs[], unsigned n,
 		   tls_write_cb cb, void *arg)
 {
@@ -1016,16 +1059,12 @@ int tls_conn_write(struct tls_conn *c, const uv_buf_t bufs[], unsigned n,
 	if ((c->state != TLS_CONN_OPEN && c->state != TLS_CONN_PLAIN) ||
 	    c->write_closed)
 		return TLS_E_STATE;
+	if (c->state == TLS_CONN_PLAIN)
+		return conn_write_plain(c, bufs, n, cb, arg);
 	for (unsigned i = 0; i < n; i++) {
 		if (bufs[i].len == 0)
 			continue;
 		total += bufs[i].len;
-		if (c->state == TLS_CONN_PLAIN) {
-			if (BIO_write(c->net_out, bufs[i].base,
-				      (int)bufs[i].len) != (int)bufs[i].len)
-				return TLS_E_NOMEM;
-			continue;
-		}
 		ERR_clear_error();
 		if (SSL_write(c->ssl, bufs[i].base, (int)bufs[i].len) !=
 		    (int)bufs[i].len) {
