@@ -78,7 +78,7 @@ pp_config() {
 		echo "[cluster]"
 		if [ -n "$boot" ]; then echo "bootstrap = $boot"; fi
 		if [ -n "$join" ]; then echo "join = $join"; fi
-		echo "election_timeout = ${PP_ELECTION:-1000ms}"
+		echo "election_timeout = ${PP_ELECTION:-500ms}"
 		echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
 		if [ -n "$extra" ]; then printf '%b\n' "$extra"; fi
 		if [ -n "${PP_TLS:-}" ]; then pp_tls_section "$name"; fi
