@@ -47,7 +47,6 @@
 #include <unistd.h>
 
 #define HTTP_READ_CHUNK (16 * 1024)
-#define HTTP_BODY_READ_CHUNK (64 * 1024) /* reads of a streamed body */
 #define HTTP_LINGER_MS 2000
 #define HTTP_BACKLOG 511
 
