@@ -10,6 +10,7 @@
 
 #include <lz4.h>
 
+#include "replication/crc32c.h"
 #include "replication/frame.h"
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -205,17 +206,18 @@ int batch_encode_dict(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
 	 * for the raw batch (the bound is never below the raw size), so
 	 * nothing can fail once the stream has taken the batch. */
 	bound = LZ4_compressBound((int)raw_len);
-	z = malloc(BATCH_PREFIX_LEN + (size_t)bound);
+	z = malloc(BATCH_DICT_PREFIX_LEN + (size_t)bound);
 	if (z == NULL)
 		return BATCH_E_NOMEM;
 	/* raw follows the history in memory: lz4 sees history + raw as one
 	 * stream and may refer back into the history */
 	zlen = LZ4_compress_fast_continue(dict->lz, (const char *)raw,
-					  (char *)z + BATCH_PREFIX_LEN,
+					  (char *)z + BATCH_DICT_PREFIX_LEN,
 					  (int)raw_len, bound, 1);
-	if (zlen > 0 && BATCH_PREFIX_LEN + (size_t)zlen < raw_len) {
+	if (zlen > 0 && BATCH_DICT_PREFIX_LEN + (size_t)zlen < raw_len) {
 		put_le32(z, (uint32_t)raw_len);
-		out_len = BATCH_PREFIX_LEN + (size_t)zlen;
+		put_le32(z + BATCH_PREFIX_LEN, crc32c(0, raw, raw_len));
+		out_len = BATCH_DICT_PREFIX_LEN + (size_t)zlen;
 		out_flags = FRAME_FLAG_LZ4 | FRAME_FLAG_DICT;
 	} else {
 		memcpy(z, raw, raw_len);
@@ -362,15 +364,22 @@ static int decode_with_dict(const uint8_t *p, size_t len, uint16_t flags,
 		if (rc != 0)
 			return rc;
 		raw = d->buf + d->len;
-		if ((flags & FRAME_FLAG_DICT) != 0)
+		if ((flags & FRAME_FLAG_DICT) != 0) {
+			if (len < BATCH_DICT_PREFIX_LEN)
+				return BATCH_E_CORRUPT;
 			rc = LZ4_decompress_safe_usingDict(
-			    (const char *)p + BATCH_PREFIX_LEN, (char *)raw,
-			    (int)(len - BATCH_PREFIX_LEN), (int)raw_len,
-			    (const char *)d->buf, (int)d->len);
-		else
+			    (const char *)p + BATCH_DICT_PREFIX_LEN,
+			    (char *)raw, (int)(len - BATCH_DICT_PREFIX_LEN),
+			    (int)raw_len, (const char *)d->buf, (int)d->len);
+			if (rc >= 0 && (uint32_t)rc == raw_len &&
+			    crc32c(0, raw, raw_len) !=
+				get_le32(p + BATCH_PREFIX_LEN))
+				return BATCH_E_CORRUPT; /* another history */
+		} else {
 			rc = LZ4_decompress_safe(
 			    (const char *)p + BATCH_PREFIX_LEN, (char *)raw,
 			    (int)(len - BATCH_PREFIX_LEN), (int)raw_len);
+		}
 		if (rc < 0 || (uint32_t)rc != raw_len)
 			return BATCH_E_CORRUPT;
 	}

@@ -23,7 +23,16 @@
  * equal as long as batches are decoded in the order they were encoded and
  * none is lost, which one TCP connection guarantees. Both ends start a
  * connection with an empty history; a decoding error drops the connection,
- * and the next one starts empty again.
+ * and the next one starts empty again. A FRAME_FLAG_DICT payload is
+ *
+ *   u32 little-endian: raw size;  u32 little-endian: CRC32C of the raw
+ *   batch;  the lz4 block
+ *
+ * The frame's CRC covers the compressed bytes only, and a block decoded
+ * against another history than it was made with (a frame replayed or
+ * duplicated on the way, a history out of step) inflates to other bytes of
+ * the same size, often a well-formed batch with other records: the raw
+ * CRC refuses it (BATCH_E_CORRUPT) before anything is applied.
  *
  * The decoder checks the declared raw size against a maximum before
  * allocating anything, and decompresses only with LZ4_decompress_safe or
@@ -48,6 +57,7 @@
 
 #define BATCH_DEFAULT_MAX_RAW ((size_t)16 << 20) /* 16 MiB */
 #define BATCH_PREFIX_LEN 4    /* the u32 raw size of a compressed batch */
+#define BATCH_DICT_PREFIX_LEN 8 /* raw size and raw CRC32C (dictionary) */
 #define BATCH_USER_SET_MAX 63 /* bytes of a user set name */
 #define BATCH_KEY_MAX 1024    /* bytes of a key */
 #define BATCH_VALUE_MAX ((size_t)1 << 20) /* value of a put: 1 MiB */
