@@ -73,6 +73,7 @@ struct hclient_req {
 	uv_getaddrinfo_t gai;
 	uv_connect_t connect;
 	struct tls_conn conn; /* TCP handle and, with a context, TLS */
+	struct tls_ctx *tls;  /* borrowed, NULL: plain; its quiet table */
 	uv_timer_t timer;
 	uint16_t port;
 	char host[HCLIENT_HOST_MAX]; /* for log lines */
@@ -414,9 +415,20 @@ static void hclient__on_handshake(struct tls_conn *conn, int status)
 		return;
 	}
 	if (status < 0) {
-		LOG_WARN("hclient", "%s:%u: %s", req->host, (unsigned)req->port,
-			 conn->errmsg[0] != '\0' ? conn->errmsg
-						 : hclient_strerror(status));
+		const char *why = conn->errmsg[0] != '\0'
+				      ? conn->errmsg
+				      : hclient_strerror(status);
+		char addr[HCLIENT_HOST_MAX + 8];
+		char msg[TLS_ERRMSG_LEN + 64];
+
+		/* heartbeats retry every few hundred ms: once a minute */
+		snprintf(addr, sizeof addr, "%s:%u", req->host,
+			 (unsigned)req->port);
+		if (req->tls == NULL ||
+		    tls_quiet_pass(&req->tls->quiet, addr, why,
+				   uv_now(req->conn.loop), msg, sizeof msg))
+			LOG_WARN("hclient", "%s: %s", addr,
+				 req->tls != NULL ? msg : why);
 		hclient__finish(req, status);
 		return;
 	}
@@ -791,6 +803,7 @@ int hclient_request_tls(uv_loop_t *loop, struct tls_ctx *tls,
 		goto err_after_alloc;
 	}
 	req->conn.data = req;
+	req->tls = tls;
 	rv = uv_timer_init(loop, &req->timer);
 	if (rv != 0) {
 		goto err_after_tcp_init;

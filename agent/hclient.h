@@ -141,9 +141,11 @@ int hclient_request(uv_loop_t *loop, const char *method, const char *host,
  * use-after-free. */
 void hclient_cancel(struct hclient_req *req);
 
-/* hclient_request() over TLS when tls is not NULL (borrowed; the request
- * takes its own reference to the current context, so a reload or
- * tls_ctx_close() afterwards does not affect it): the handshake presents
+/* hclient_request() over TLS when tls is not NULL (borrowed: its memory
+ * must stay valid until the callback, as a refused handshake is counted in
+ * its quiet table and logged at most once a minute per server and reason;
+ * the request takes its own reference to the current context, so a reload
+ * or tls_ctx_close() afterwards does not affect it): the handshake presents
  * tls's certificate and requires the server's to verify against its CA and
  * carry role agent. tls NULL: exactly hclient_request(). The scheme of a
  * URL does not choose: the caller does, by passing a context or not.

@@ -1479,9 +1479,17 @@ static void conn_on_handshake(struct tls_conn *t, int status)
 		return;
 	}
 	if (status != 0) {
-		LOG_WARN("http", "conn %s: %s", c->peer,
-			 t->errmsg[0] != '\0' ? t->errmsg
-					      : tls_strerror(status));
+		const char *why =
+		    t->errmsg[0] != '\0' ? t->errmsg : tls_strerror(status);
+		char msg[TLS_ERRMSG_LEN + 64];
+
+		/* a client retrying: once a minute per address and reason */
+		if (c->server->tls == NULL)
+			LOG_WARN("http", "conn %s: %s", c->peer, why);
+		else if (tls_quiet_pass(&c->server->tls->quiet, c->peer, why,
+					uv_now(c->server->loop), msg,
+					sizeof msg))
+			LOG_WARN("http", "conn %s: %s", c->peer, msg);
 		conn_close(c);
 		return;
 	}

@@ -689,11 +689,17 @@ static void rx_handshake_done(struct tls_conn *t, int status)
 		const char *why =
 		    t->errmsg[0] != '\0' ? t->errmsg : tls_strerror(status);
 
+		char msg[TLS_ERRMSG_LEN + 64];
+
 		r->stats.errors[RECEIVER_ERR_HELLO]++;
 		snprintf(r->stats.last_error, sizeof(r->stats.last_error),
 			 "%s: tls: %s", c->peer, why);
-		rx_log(r, STREAM_LOG_WARN, "receiver: refused %s: %s", c->peer,
-		       why);
+		/* a sender retrying: once a minute per address and reason */
+		if (r->tls == NULL ||
+		    tls_quiet_pass(&r->tls->quiet, c->peer, why,
+				   uv_now(r->loop), msg, sizeof(msg)))
+			rx_log(r, STREAM_LOG_WARN, "receiver: refused %s: %s",
+			       c->peer, r->tls != NULL ? msg : why);
 		rx_conn_close(c);
 		return;
 	}

@@ -74,6 +74,31 @@ const char *tls_role_name(int role);
 /* TLS_ROLE_* of a name, or TLS_ROLE_NONE for anything else. */
 int tls_role_parse(const char *name);
 
+/* ---- repeated warnings ----
+ *
+ * A peer that keeps retrying with a refused certificate would log a line
+ * per attempt. A struct tls_quiet (zeroed memory is an empty one) keeps the
+ * last TLS_QUIET_SLOTS warnings: the first of a kind in TLS_QUIET_MS is
+ * logged, later ones are only counted. Loop thread only. */
+#define TLS_QUIET_SLOTS 8
+#define TLS_QUIET_MS 60000
+
+struct tls_quiet {
+	struct {
+		char key[TLS_ERRMSG_LEN];
+		uint64_t last_ms; /* when one of this kind was last logged */
+		unsigned left_out;
+	} slot[TLS_QUIET_SLOTS];
+};
+
+/* Whether to log msg, a warning about the peer at addr ("ip:port",
+ * "[v6]:port" or a name; the port is not compared, as a retrying client
+ * gets a new one each time), at now_ms. When it is to be logged, out
+ * (outlen > 0 bytes) receives msg, followed by " (and N more like it in the
+ * last minute)" when some were left out since the last one logged. */
+bool tls_quiet_pass(struct tls_quiet *q, const char *addr, const char *msg,
+		    uint64_t now_ms, char *out, size_t outlen);
+
 /* ---- context ---- */
 
 struct tls_ctx {
@@ -89,6 +114,8 @@ struct tls_ctx {
 					 (expired, not yet valid) */
 	uint64_t generation; /* 1 after init, +1 per successful reload */
 	bool reloading;	     /* an async reload is in flight */
+	struct tls_quiet quiet; /* for the users' own warnings (handshakes
+				   refused by or to the peers it serves) */
 	char errmsg[TLS_ERRMSG_LEN];
 };
 

@@ -825,10 +825,54 @@ static void test_strings(void **state)
 			    uv_strerror(UV_ECONNRESET));
 }
 
+/* Repeated warnings: once a minute per address (without the port) and
+ * message, then with the count of those left out. */
+static void test_quiet(void **state)
+{
+	struct tls_quiet q;
+	char out[TLS_ERRMSG_LEN + 64];
+
+	(void)state;
+	memset(&q, 0, sizeof q);
+	assert_true(tls_quiet_pass(&q, "10.0.0.1:4000", "unknown CA", 1000, out,
+				   sizeof out));
+	assert_string_equal(out, "unknown CA");
+	/* the same client from another port, the same reason: counted */
+	assert_false(tls_quiet_pass(&q, "10.0.0.1:4001", "unknown CA", 2000,
+				    out, sizeof out));
+	assert_false(tls_quiet_pass(&q, "10.0.0.1:4002", "unknown CA", 3000,
+				    out, sizeof out));
+	/* another reason, another address, an IPv6 one: logged */
+	assert_true(tls_quiet_pass(&q, "10.0.0.1:4003", "expired", 3000, out,
+				   sizeof out));
+	assert_true(tls_quiet_pass(&q, "10.0.0.2:4000", "unknown CA", 3000, out,
+				   sizeof out));
+	assert_true(tls_quiet_pass(&q, "[::1]:4000", "unknown CA", 3000, out,
+				   sizeof out));
+	assert_false(tls_quiet_pass(&q, "[::1]:4009", "unknown CA", 3001, out,
+				    sizeof out));
+	/* a minute after the first: logged with the count */
+	assert_true(tls_quiet_pass(&q, "10.0.0.1:4010", "unknown CA",
+				   1000 + TLS_QUIET_MS, out, sizeof out));
+	assert_string_equal(
+	    out, "unknown CA (and 2 more like it in the last minute)");
+	assert_false(tls_quiet_pass(&q, "10.0.0.1:4011", "unknown CA",
+				    1001 + TLS_QUIET_MS, out, sizeof out));
+	/* more kinds than slots: the oldest goes, nothing breaks */
+	for (unsigned i = 0; i < 3 * TLS_QUIET_SLOTS; i++) {
+		char addr[32];
+
+		snprintf(addr, sizeof addr, "10.1.0.%u:1", i);
+		assert_true(tls_quiet_pass(&q, addr, "x", 5000 + TLS_QUIET_MS,
+					   out, sizeof out));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_quiet),
 	    cmocka_unit_test(test_ctx_errors),
 	    cmocka_unit_test(test_handshake_roles),
 	    cmocka_unit_test(test_role_not_allowed),
