@@ -416,7 +416,10 @@ static int verify_send(struct ctl *ctl, const char *path, json_t **resp)
 		json_decref(answer);
 		return rv;
 	}
-	if (asprintf(&base, "http://%s", api) < 0) {
+	/* the owner's agent speaks as ours does: https with [tls] */
+	if (asprintf(&base, "%s://%s",
+		     strncmp(mine->base, "https://", 8) == 0 ? "https" : "http",
+		     api) < 0) {
 		json_decref(answer);
 		return ctl_out_of_memory(ctl);
 	}
@@ -428,6 +431,12 @@ static int verify_send(struct ctl *ctl, const char *path, json_t **resp)
 	json_decref(answer);
 	rv = client_init(&owner, base, mine->timeout_ms);
 	free(base);
+	if (rv == 0) {
+		rv = client_set_tls(&owner, mine->tls_ca, mine->tls_cert,
+				    mine->tls_key);
+		if (rv != 0)
+			client_close(&owner);
+	}
 	if (rv != 0) {
 		ctl_say(ctl->err, "poolpairctl: bad owner api in the answer");
 		return CTL_FAILED;

@@ -4,7 +4,8 @@
 # pools are paired through poolpairctl with an operator certificate; a user
 # write at east reaches west over the TLS stream; a planned failover and a
 # failback go through poolpairctl (agent-to-agent takeover and verify calls
-# over TLS); plain HTTP, a certificate of another CA and an expired one are
+# over TLS; poolpairctl follows a 421 to the owner's agent over https);
+# plain HTTP, a certificate of another CA and an expired one are
 # refused with the reason in the log; a reader may read (status, metrics) but
 # not write (403, nothing changes, poolpairctl exits 1 with the reason); an
 # operator may not call an internal route; a follower redirects to https.
@@ -113,6 +114,13 @@ wait_until 30 "ctl $LEAD failback pool-east --what-if >/dev/null 2>&1"
 expect_exit 0 ctl "$LEAD" failback pool-east
 assert_contains "$OUT" "pool-east failed back: pool-east owns its user set again (epoch 3)"
 wait_until 20 "as reader $E/v1/users/sip:tls2@example.com/location | jq -e '.home_pool == \"pool-east\"' >/dev/null"
+for n in east west; do
+	wait_until 20 "[ \"\$(sfield $n '.pools[] | select(.name == \"pool-east\") | .owner')\" == pool-east ]"
+done
 expect_exit 0 ctl east backup verify pool-east
+assert_contains "$OUT" "equal after: yes"
+# asked of the pair's agent: poolpairctl repeats it at the owner's, over https
+expect_exit 0 ctl west backup verify pool-east
+assert_contains "$OUT" "pool-east owns the user set: asking its agent at $(api east)"
 assert_contains "$OUT" "equal after: yes"
 log "ok"
