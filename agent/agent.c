@@ -291,11 +291,12 @@ static int tls_setup(struct agent *a, const struct config *cfg)
 	}
 	a->tls_on = true;
 	LOG_INFO("tls",
-		 "TLS 1.3 on raft links and the API as %s (role agent)%s",
+		 "TLS 1.3 on raft, replication and the API as %s (role "
+		 "agent)%s",
 		 a->tls.identity,
 		 cfg->tls_require ? ""
 				  : "; plain peers accepted (require = "
-				    "false)");
+				    "false; the API still requires TLS)");
 	tls_check_validity(&a->tls);
 	return 0;
 }

@@ -57,7 +57,7 @@ start "${ALL[@]}"
 wait_leader 30 "${ALL[@]}"
 log "leader over tls: $LEADER"
 for n in "${ALL[@]}"; do
-	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft links and the API as $n" "tls on at $n"
+	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft, replication and the API as $n" "tls on at $n"
 done
 wait_until 20 'grep -q "link to 127.0.0.1:.* up" "$IT_DIR/$LEADER/log"'
 

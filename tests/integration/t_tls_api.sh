@@ -43,7 +43,7 @@ three_agents
 ALL=(east west witness)
 wait_leader 30 "${ALL[@]}"
 for n in "${ALL[@]}"; do
-	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft links and the API as $n" "tls on at $n"
+	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft, replication and the API as $n" "tls on at $n"
 done
 ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
 ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
