@@ -280,6 +280,25 @@ static int client_setup(struct client *c, const char *method, const char *url,
 	return 0;
 }
 
+/* What to try when a transfer failed in a way TLS explains, or "". */
+static const char *client_tls_hint(const struct client *c, CURLcode rc,
+				   const char *url)
+{
+	int https = strncmp(url, "https://", 8) == 0;
+
+	if (!https && rc == CURLE_GOT_NOTHING)
+		return " (an agent with [tls] answers https:// only)";
+	if (https && rc == CURLE_PEER_FAILED_VERIFICATION)
+		return " (the agent's certificate must verify against --ca or "
+		       "POOLPAIR_CA)";
+	if (https && c->tls_cert == NULL &&
+	    (rc == CURLE_RECV_ERROR || rc == CURLE_SSL_CONNECT_ERROR ||
+	     rc == CURLE_SEND_ERROR))
+		return " (the agent wants a client certificate: --cert and "
+		       "--key, or POOLPAIR_CERT and POOLPAIR_KEY)";
+	return "";
+}
+
 /* Map a failed transfer to a CLIENT_E* code and message. */
 static int client_transfer_error(struct client *c, CURLcode rc, const char *url,
 				 const struct client_buf *buf,
@@ -318,8 +337,8 @@ static int client_transfer_error(struct client *c, CURLcode rc, const char *url,
 		client_err(errbuf, errlen, "out of memory");
 		return CLIENT_ENOMEM;
 	default:
-		client_err(errbuf, errlen, "request to %s failed: %s", origin,
-			   why);
+		client_err(errbuf, errlen, "request to %s failed: %s%s", origin,
+			   why, client_tls_hint(c, rc, url));
 		return CLIENT_EPROTO;
 	}
 }

@@ -70,6 +70,12 @@ expect_exit 1 "$BUILD/poolpairctl" --api "$E" --ca "$PP_TLS/ca.crt" \
 # poolpairctl checks the agent's certificate against its --ca
 expect_exit 1 "$BUILD/poolpairctl" --api "$E" --ca "$IT_DIR/other/ca.crt" \
 	--cert "$PP_TLS/operator.crt" --key "$PP_TLS/operator.key" status
+assert_contains "$OUT" "the agent's certificate must verify against --ca" "poolpairctl with another CA"
+# and says what is missing
+expect_exit 1 "$BUILD/poolpairctl" --api "$E" --ca "$PP_TLS/ca.crt" status
+assert_contains "$OUT" "the agent wants a client certificate: --cert and --key" "poolpairctl without a certificate"
+expect_exit 1 "$BUILD/poolpairctl" --api "http://$(api east)" status
+assert_contains "$OUT" "an agent with [tls] answers https:// only" "poolpairctl in plain http"
 
 # a reader reads, and may not write
 assert_eq 200 "$(code reader "$E/v1/status")" "reader: GET /v1/status"
