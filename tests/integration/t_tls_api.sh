@@ -2,7 +2,8 @@
 # The HTTP API, agent-to-agent calls and the replication stream over TLS 1.3
 # with roles by certificate: three agents with [tls] form the cluster; the
 # pools are paired through poolpairctl with an operator certificate; a user
-# write at east reaches west over the TLS stream; a planned failover and a
+# write at east reaches west over the TLS stream, and a 20 MB conference
+# upload on the content lane; a planned failover and a
 # failback go through poolpairctl (agent-to-agent takeover and verify calls
 # over TLS; poolpairctl follows a 421 to the owner's agent over https);
 # plain HTTP, a certificate of another CA and an expired one are
@@ -109,6 +110,16 @@ assert_eq 200 "$(code operator -XPUT "$E/v1/users/sip:tls1@example.com/contacts"
 wait_until 20 "as reader $W/v1/users/sip:tls1@example.com/contacts | jq -e '.copy == \"backup\" and .value[0].n == 1' >/dev/null"
 assert_contains "$(cat "$IT_DIR/west/log")" "receiver: 127.0.0.1:" "west's receiver took the stream"
 assert_not_contains "$(cat "$IT_DIR/west/log" "$IT_DIR/east/log")" "receiver: refused" "no refused stream between the agents"
+
+# conference content: a 20 MB upload streamed over TLS with poolpairctl,
+# replicated on the content lane, read back from west's copy by a reader
+head -c 20000000 /dev/urandom >"$IT_DIR/deck"
+expect_exit 0 ctl east content upload sip:tls1@example.com c1 deck.pptx "$IT_DIR/deck"
+want=$(sha256sum <"$IT_DIR/deck" | cut -d' ' -f1)
+wait_until 60 "[ \"\$(as reader $W/v1/users/sip:tls1@example.com/conferences/c1/content/deck.pptx | sha256sum | cut -d' ' -f1)\" == $want ]"
+expect_exit 0 env PP_TLS_CLIENT=reader "$BUILD/poolpairctl" --api "$E" --ca "$PP_TLS/ca.crt" \
+	--cert "$PP_TLS/reader.crt" --key "$PP_TLS/reader.key" content download sip:tls1@example.com c1 deck.pptx "$IT_DIR/deck.back"
+assert_eq "$want" "$(sha256sum <"$IT_DIR/deck.back" | cut -d' ' -f1)" "content read back by a reader through poolpairctl"
 
 # planned failover and failback through poolpairctl with the operator certificate
 expect_exit 0 ctl "$LEAD" failover pool-east
