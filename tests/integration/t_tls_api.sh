@@ -140,4 +140,12 @@ assert_contains "$OUT" "equal after: yes"
 expect_exit 0 ctl west backup verify pool-east
 assert_contains "$OUT" "pool-east owns the user set: asking its agent at $(api east)"
 assert_contains "$OUT" "equal after: yes"
+# a renewed agent certificate and SIGHUP: the API and the stream go on with it
+"$CERT" issue "$PP_TLS" east --role agent >/dev/null
+kill -HUP "$(pid_of east)"
+wait_until 10 'grep -q "tls: reloaded .*/east.crt (CN=east, role agent, generation 2)" "$IT_DIR/east/log"'
+assert_eq 200 "$(code reader "$E/v1/status")" "reader: status at east after the reload"
+assert_eq 201 "$(code operator -XPOST "$E/v1/users" -d '{"sip":"sip:tls3@example.com","pool":"pool-east"}')" "a write at east after the reload"
+assert_eq 200 "$(code operator -XPUT "$E/v1/users/sip:tls3@example.com/contacts" -d '[{"n":3}]')" "contacts at east after the reload"
+wait_until 20 "as reader $W/v1/users/sip:tls3@example.com/contacts | jq -e '.copy == \"backup\" and .value[0].n == 3' >/dev/null"
 log "ok"
