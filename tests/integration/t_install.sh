@@ -66,7 +66,7 @@ assert_contains "$unit" "ExecStartPre=$SBIN/poolpaird --check -c $SYSCONF/poolpa
 assert_contains "$unit" "ExecStart=$SBIN/poolpaird -c $SYSCONF/poolpair/poolpaird.conf" "ExecStart"
 assert_contains "$unit" "Type=notify" "unit type"
 assert_contains "$unit" "WatchdogSec=" "watchdog"
-assert_contains "$unit" "ExecReload=/bin/kill -HUP $MAINPID" "reload sends SIGHUP (TLS certificates)"
+assert_contains "$unit" 'ExecReload=/bin/kill -HUP $MAINPID' "reload sends SIGHUP (TLS certificates)"
 for u in poolpaird.service poolpaird@.service poolpair-tmpfiles; do
 	f=$UNITDIR/$u
 	[ "$u" == poolpair-tmpfiles ] && f=$TMPFILES
