@@ -478,6 +478,11 @@ static void divert_positions(void *arg, int status,
 			 me->pair);
 		store_divert_tail(&dp->store, me->name, pos->lane, keep,
 				  divert_done, dp);
+		/* what this process wrote past keep is archived, not ahead */
+		for (unsigned w = 0; w < dp->n_written; w++)
+			if (strcmp(dp->written[w].user_set, me->name) == 0 &&
+			    dp->written[w].seq[pos->lane] > keep)
+				dp->written[w].seq[pos->lane] = keep;
 	}
 	dp->diverted_epoch = me->epoch;
 	streams_reconcile_again(dp);

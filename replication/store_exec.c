@@ -778,7 +778,12 @@ static void exec_ack(struct store_conn *c, struct store_op *op)
 		store_op_dberr(op, c, rc, "read stream");
 		return;
 	}
-	if (op->ch.seq > s.head) {
+	if (op->ch.seq > s.head && op->ch.seq <= s.applied) {
+		/* back after a failover: the pair wrote (head, seq] of this
+		 * stream as its owner and this store applied them; the pair
+		 * has them, so the stream's head moves up to them */
+		s.head = op->ch.seq;
+	} else if (op->ch.seq > s.head) {
 		store_op_fail(op, STORE_E_INVALID,
 			      "ack of seq %llu past head %llu of %s lane %d",
 			      (unsigned long long)op->ch.seq,

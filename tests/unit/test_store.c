@@ -1239,9 +1239,21 @@ static void test_divert_tail(void **state)
 	b.records = &rp;
 	b.n_records = 1;
 	assert_int_equal(apply(f, &b).status, 0);
+	/* Owner again, the pair acknowledges the stream up to its own record
+	 * 4, which this store applied: accepted, the head moves up to it;
+	 * beyond what was applied stays refused. */
+	assert_int_equal(ack(f, "pool-east", LANE_DATA, 5), STORE_E_INVALID);
+	assert_int_equal(ack(f, "pool-east", LANE_DATA, 4), 0);
+	p = position(f, "pool-east", LANE_DATA);
+	assert_int_equal(p.head_seq, 4);
+	assert_int_equal(p.acked_seq, 4);
+	assert_int_equal(p.lag_records, 0);
 	struct wres w = put(f, "pool-east", 2, KIND(PROFILE), "sip:x@x", "v");
 	assert_int_equal(w.status, 0);
 	assert_int_equal(w.seq, 5);
+	p = position(f, "pool-east", LANE_DATA);
+	assert_int_equal(p.head_seq, 5);
+	assert_int_equal(p.lag_records, 1);
 	fx_free(f);
 }
 
