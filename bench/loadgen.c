@@ -35,6 +35,7 @@
  *
  * Exit status: 0 ok, 1 the run failed, 2 bad usage. */
 
+#include <signal.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1373,6 +1374,8 @@ int main(int argc, char **argv)
 {
 	struct lg g;
 	int rv;
+
+	signal(SIGPIPE, SIG_IGN); /* an agent killed mid-write: EPIPE, not death */
 
 	memset(&g, 0, sizeof g);
 	if (parse_opts(&g.o, argc, argv) != 0) {
