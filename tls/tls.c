@@ -205,6 +205,11 @@ static int cert_role(X509 *x, char *identity, size_t len)
 	return role;
 }
 
+int tls_cert_role(X509 *x, char *identity, size_t len)
+{
+	return cert_role(x, identity, len);
+}
+
 /* The reason of the first queued OpenSSL error ("" when none); clears the
  * queue. */
 static void ssl_reason(char *out, size_t len)
@@ -667,93 +672,105 @@ static int conn_flush(struct tls_conn *c, tls_write_cb cb, void *arg)
 	return 0;
 }
 
-/* Map the failure of a handshake or read to a code and message. */
-static int classify(struct tls_conn *c)
+int tls_verify_error(long verify_result)
 {
-	long vr = SSL_get_verify_result(c->ssl);
-	unsigned long e = ERR_peek_last_error();
-	int reason = e != 0 ? ERR_GET_REASON(e) : 0;
-	const char *who = c->peer_identity[0] ? c->peer_identity : "?";
-	char why[160];
-	int rv = TLS_E_PROTOCOL;
-
-	if (vr != X509_V_OK) {
-		switch (vr) {
-		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-			rv = TLS_E_UNKNOWN_CA;
-			break;
-		case X509_V_ERR_CERT_HAS_EXPIRED:
-			rv = TLS_E_EXPIRED;
-			break;
-		case X509_V_ERR_CERT_NOT_YET_VALID:
-			rv = TLS_E_NOT_YET_VALID;
-			break;
-		case X509_V_ERR_APPLICATION_VERIFICATION: /* verify_cb */
-			set_errmsg(c, "role %s not allowed here (CN=%s)",
-				   tls_role_name(c->peer_role), who);
-			ERR_clear_error();
-			return TLS_E_ROLE;
-		default:
-			set_errmsg(c, "peer certificate rejected (CN=%s): %s",
-				   who, X509_verify_cert_error_string(vr));
-			ERR_clear_error();
-			return TLS_E_PROTOCOL;
-		}
-		set_errmsg(c, "%s (CN=%s)", tls_strerror(rv), who);
-		ERR_clear_error();
-		return rv;
+	switch (verify_result) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		return TLS_E_UNKNOWN_CA;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return TLS_E_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return TLS_E_NOT_YET_VALID;
+	case X509_V_ERR_APPLICATION_VERIFICATION: /* verify_cb */
+		return TLS_E_ROLE;
+	default:
+		return TLS_E_PROTOCOL;
 	}
-	switch (reason) {
+}
+
+int tls_ssl_error(unsigned long e, char *msg, size_t len)
+{
+	const char *why;
+	int rv = TLS_E_REFUSED;
+
+	switch (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e)
+							  : 0) {
 	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-		rv = TLS_E_REFUSED;
-		set_errmsg(c, "peer refused our certificate: unknown CA");
+		why = "peer refused our certificate: unknown CA";
 		break;
 	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
-		rv = TLS_E_REFUSED;
-		set_errmsg(c,
-			   "peer refused our certificate: certificate expired");
+		why = "peer refused our certificate: certificate expired";
 		break;
 	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
 	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
 	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
 	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
-		rv = TLS_E_REFUSED;
-		set_errmsg(c, "peer refused our certificate (expired, not yet "
-			      "valid or otherwise bad)");
+		why = "peer refused our certificate (expired, not yet valid "
+		      "or otherwise bad)";
 		break;
 	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
-		rv = TLS_E_REFUSED;
-		set_errmsg(c, "peer refused the handshake (is our role allowed "
-			      "there?)");
+		why = "peer refused the handshake (is our role allowed "
+		      "there?)";
 		break;
 	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-		rv = TLS_E_REFUSED;
-		set_errmsg(c, "peer requires a certificate");
+		why = "peer requires a certificate";
 		break;
 	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
 		rv = TLS_E_NO_CERT;
-		set_errmsg(c, "peer presented no certificate");
+		why = "peer presented no certificate";
 		break;
 	case SSL_R_WRONG_VERSION_NUMBER:
 	case SSL_R_PACKET_LENGTH_TOO_LONG:
 	case SSL_R_RECORD_LENGTH_MISMATCH:
 		rv = TLS_E_NOT_TLS;
-		set_errmsg(c, "peer is not speaking TLS");
+		why = "peer is not speaking TLS";
 		break;
 	case SSL_R_UNSUPPORTED_PROTOCOL:
 	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
 		rv = TLS_E_PROTOCOL;
-		set_errmsg(c, "peer does not speak TLS 1.3");
+		why = "peer does not speak TLS 1.3";
 		break;
 	default:
+		rv = TLS_E_PROTOCOL;
+		why = "";
+		break;
+	}
+	snprintf(msg, len, "%s", why);
+	return rv;
+}
+
+/* Map the failure of a handshake or read to a code and message. */
+static int classify(struct tls_conn *c)
+{
+	long vr = SSL_get_verify_result(c->ssl);
+	const char *who = c->peer_identity[0] ? c->peer_identity : "?";
+	char why[160];
+	int rv;
+
+	if (vr != X509_V_OK) {
+		rv = tls_verify_error(vr);
+		if (rv == TLS_E_ROLE)
+			set_errmsg(c, "role %s not allowed here (CN=%s)",
+				   tls_role_name(c->peer_role), who);
+		else if (rv == TLS_E_PROTOCOL)
+			set_errmsg(c, "peer certificate rejected (CN=%s): %s",
+				   who, X509_verify_cert_error_string(vr));
+		else
+			set_errmsg(c, "%s (CN=%s)", tls_strerror(rv), who);
+		ERR_clear_error();
+		return rv;
+	}
+	rv = tls_ssl_error(ERR_peek_last_error(), c->errmsg,
+			   sizeof c->errmsg);
+	if (c->errmsg[0] == '\0') {
 		ssl_reason(why, sizeof why);
 		set_errmsg(c, "tls: %s", why[0] ? why : "protocol error");
-		return TLS_E_PROTOCOL;
+		return rv;
 	}
 	ERR_clear_error();
 	return rv;

@@ -74,6 +74,31 @@ const char *tls_role_name(int role);
 /* TLS_ROLE_* of a name, or TLS_ROLE_NONE for anything else. */
 int tls_role_parse(const char *name);
 
+/* ---- for TLS clients outside this module (libcurl's connections) ----
+ *
+ * The same role and error rules as tls_conn, for a client whose OpenSSL
+ * objects another library drives. */
+struct x509_st;
+
+/* Role (TLS_ROLE_*, TLS_ROLE_NONE when it names none) of certificate x:
+ * its subject OU, else a URI SAN "urn:poolpair:role:ROLE"; its subject CN
+ * into identity (len bytes; "" when it has none). */
+int tls_cert_role(struct x509_st *x, char *identity, size_t len);
+
+/* TLS_E_* of a failed certificate verification, given the X509_V_ERR_*
+ * code (as SSL_get_verify_result() reports it): TLS_E_UNKNOWN_CA,
+ * TLS_E_EXPIRED, TLS_E_NOT_YET_VALID, TLS_E_ROLE for
+ * X509_V_ERR_APPLICATION_VERIFICATION (how a refused role is reported),
+ * TLS_E_PROTOCOL for any other. */
+int tls_verify_error(long verify_result);
+
+/* TLS_E_* of a failed handshake or read, given the OpenSSL error code
+ * (ERR_get_error()), with msg (len > 0 bytes) saying why: the peer refused
+ * our certificate (TLS_E_REFUSED), presented none (TLS_E_NO_CERT), does
+ * not speak TLS (TLS_E_NOT_TLS) or not TLS 1.3 (TLS_E_PROTOCOL). Any other
+ * code: TLS_E_PROTOCOL with msg "". */
+int tls_ssl_error(unsigned long e, char *msg, size_t len);
+
 /* ---- repeated warnings ----
  *
  * A peer that keeps retrying with a refused certificate would log a line
