@@ -112,6 +112,14 @@ static void close_handle(struct agent *a, uv_handle_t *h)
 	uv_close(h, handle_closed);
 }
 
+static void calls_closed(struct hclient *c)
+{
+	struct agent *a = c->data;
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
 static void node_closed_cb(struct node *n)
 {
 	struct agent *a = (struct agent *)((char *)n -
@@ -129,6 +137,11 @@ static void close_all(struct agent *a)
 	members_close(&a->members);
 	failover_close(&a->failover);
 	users_close(a);
+	if (a->calls.state == HCLIENT_OPEN) {
+		/* what is still in flight is cancelled (UV_ECANCELED) */
+		a->pending_closes++;
+		hclient_close(&a->calls, calls_closed);
+	}
 	dataplane_close(&a->data);
 	if (a->api.state == HTTP_SERVER_RUNNING && a->api.loop != NULL) {
 		a->pending_closes++;
@@ -346,6 +359,13 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	rv = tls_setup(a, cfg);
 	if (rv != 0)
 		return rv;
+	rv = hclient_init(&a->calls, loop, agent_tls(a));
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "http client: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+	a->calls.data = a;
 	to_node_config(cfg, &nc);
 	if (a->tls_on) {
 		nc.tls.ctx = &a->tls;

@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "agent/dataplane.h"
 #include "agent/failover.h"
+#include "agent/hclient.h"
 #include "agent/http.h"
 #include "agent/members.h"
 #include "agent/metrics.h"
@@ -44,6 +45,8 @@ struct agent {
 	uv_signal_t sighup;     /* reload the [tls] files */
 	struct tls_ctx tls;     /* [tls]: shared by every link; tls_on */
 	bool tls_on;
+	struct hclient calls;   /* HTTP client of the calls to other agents:
+				   their connections, kept alive */
 	uv_timer_t watchdog;
 	uv_timer_t stop_timer;  /* bounds the leadership transfer at stop */
 	uint64_t watchdog_usec; /* 0: not under a systemd watchdog */

@@ -316,10 +316,9 @@ static void takeover(struct failover *fo, struct failover_pool *fp,
 	snprintf(body, sizeof body, "{\"user_set\":\"%s\"}", p->name);
 	fp->owner = fo;
 	step_set(fp, FO_TAKEOVER);
-	if (hclient_request_tls(a->loop, agent_tls(a), "POST", host, port,
-				"/v1/internal/takeover", NULL, body,
-				strlen(body), 5000, takeover_answer, fp,
-				&fp->req) != 0) {
+	if (hclient_request(&a->calls, "POST", host, port,
+			    "/v1/internal/takeover", NULL, body, strlen(body),
+			    5000, takeover_answer, fp, &fp->req) != 0) {
 		fp->req = NULL;
 		step_set(fp, FO_IDLE);
 	}
@@ -637,9 +636,9 @@ static void failback_verify(struct failover *fo, struct failover_pool *fp,
 		 p->name);
 	fp->owner = fo;
 	step_set(fp, FO_VERIFY);
-	if (hclient_request_tls(a->loop, agent_tls(a), "POST", host, port, path,
-				NULL, NULL, 0, VERIFY_TIMEOUT_MS, verify_answer,
-				fp, &fp->req) != 0) {
+	if (hclient_request(&a->calls, "POST", host, port, path, NULL, NULL, 0,
+			    VERIFY_TIMEOUT_MS, verify_answer, fp,
+			    &fp->req) != 0) {
 		fp->req = NULL;
 		fp->retry_after_ms = now_ms + 1000;
 		step_set(fp, FO_IDLE);

@@ -1,34 +1,49 @@
-/* Asynchronous HTTP/1.1 client on a libuv loop, for agent-to-agent calls.
+/* Asynchronous HTTP/1.1 client on a libuv loop, for agent-to-agent calls
+ * (heartbeats, reports, registration, join, takeover, verify).
  *
- * One request = one TCP connection (`Connection: close`), one response
- * parsed with http-parser. Used for heartbeats to the Raft leader, join and
- * registration calls. With a TLS context (hclient_request_tls()) the
- * connection is TLS 1.3 with this process's certificate, and the server
- * must present one of role agent from the same CA. Nothing blocks: names other
- * than IP literals and "localhost" are resolved with uv_getaddrinfo() (libuv
- * thread pool).
+ * libcurl's multi interface driven by the loop: one struct hclient per
+ * agent holds the connection pool; each socket libcurl opens is watched by
+ * a uv_poll handle and its one timeout by a uv_timer, so nothing blocks and
+ * no thread of ours is involved (names other than IP literals are resolved
+ * by libcurl's threaded resolver; "localhost" by libcurl itself, 127.0.0.1
+ * first). Connections are kept alive and reused: a call to a peer it
+ * already talks to opens no new TCP connection and does no TLS handshake.
+ * A connection is reused while idle for at most HCLIENT_CONN_IDLE_S and
+ * while younger than HCLIENT_CONN_LIFE_S; then it is closed and the next
+ * call opens a new one.
  *
- * Every function here is loop-thread only: call it from the thread that runs
- * the loop given to hclient_request(), never concurrently. No global state.
+ * With a TLS context every connection is TLS 1.3: it presents the
+ * context's certificate and requires the server's to verify against the
+ * context's CA (only that CA: the system's bundle is never loaded) and to
+ * carry role agent; host names are not checked. Certificate, key and CA are
+ * taken from the context when a connection is opened, so after a reload
+ * (tls_ctx_reload*) every new connection uses the new files, and none
+ * older than HCLIENT_CONN_LIFE_S stays in use. libcurl's TLS session cache
+ * is on (it serves only when the server issues session tickets; poolpair's
+ * servers issue none, so a new connection is a full handshake). A refused
+ * handshake is logged at most once a minute per server and reason (the
+ * context's quiet table).
+ *
+ * Every function here is loop-thread only: call it from the thread that
+ * runs the client's loop, never concurrently. No global state, except that
+ * the process calls curl_global_init() once before any hclient_init().
  *
  * Life of a request:
  *
  *   hclient_request() == 0  ->  the callback fires exactly once, later, from
  *                               a loop callback (or synchronously from
- *                               hclient_cancel()), whatever happens: success,
- *                               resolve/connect/write/read error, malformed
- *                               response, timeout or cancellation.
+ *                               hclient_cancel() or hclient_close()),
+ *                               whatever happens: success, resolve/connect/
+ *                               write/read error, malformed response,
+ *                               timeout or cancellation.
  *   hclient_request()  < 0  ->  the callback never fires.
  *
- * The request's memory is released only after its libuv handles have
- * closed, so the loop must keep running for a short while after the
- * callback; uv_loop_close() succeeds once it has. Redirects are not
- * followed: a 3xx response is delivered as is, with its Location header in
- * resp->location (hand it to hclient_parse_url() to follow it).
+ * The request's memory is released when its callback returns. Redirects
+ * are not followed: a 3xx response is delivered as is, with its Location
+ * header in resp->location (hand it to hclient_parse_url() to follow it).
  *
  * The process must ignore SIGPIPE (as any libuv program writing to
- * sockets): a peer that closes early then yields UV_EPIPE, not a signal.
- */
+ * sockets). */
 #ifndef POOLPAIR_AGENT_HCLIENT_H
 #define POOLPAIR_AGENT_HCLIENT_H
 
@@ -38,6 +53,8 @@
 #include <uv.h>
 
 struct tls_ctx;
+struct hclient_sock;
+struct hclient_req;
 
 /* Largest response body accepted; a larger one fails with UV_E2BIG. */
 #define HCLIENT_BODY_MAX ((size_t)1 << 20)
@@ -48,8 +65,65 @@ struct tls_ctx;
 /* Host name buffer size that always suffices for hclient_parse_url(). */
 #define HCLIENT_HOST_MAX 256
 
+/* A kept-alive connection idle this long is not reused (below the agents'
+ * own idle timeout, 60 s, so that a server never closes one as it is
+ * reused). */
+#define HCLIENT_CONN_IDLE_S 30
+
+/* A connection this old is not reused: bounds how long one made before a
+ * reload of the TLS context stays in use. */
+#define HCLIENT_CONN_LIFE_S 60
+
+/* Most idle connections kept in the pool (the oldest go first). */
+#define HCLIENT_CONN_MAX 32
+
+enum hclient_state {
+	HCLIENT_UNINIT = 0, /* zeroed memory, or hclient_init() failed */
+	HCLIENT_OPEN,	    /* requests may be started */
+	HCLIENT_CLOSING,    /* hclient_close() called; handles closing */
+	HCLIENT_CLOSED,	    /* the close callback ran (or is running) */
+};
+
+struct hclient;
+
+/* hclient_close() finished: every handle is closed; c may be freed. */
+typedef void (*hclient_close_cb)(struct hclient *c);
+
+/* One client: the connection pool and its loop handles. The fields are
+ * private to this module, except data. */
+struct hclient {
+	void *data;		    /* user data, untouched */
+	int state;		    /* enum hclient_state */
+	uv_loop_t *loop;	    /* borrowed */
+	struct tls_ctx *tls;	    /* borrowed; NULL: plain http */
+	void *multi;		    /* owned CURLM; NULL once closed */
+	void *share;		    /* owned CURLSH: TLS sessions */
+	uv_timer_t timer;	    /* libcurl's timeout */
+	struct hclient_sock *socks; /* watched sockets, owned */
+	struct hclient_req *reqs;   /* requests in flight, owned */
+	unsigned closing_handles;   /* handles whose close is pending */
+	hclient_close_cb close_cb;
+};
+
+/* Set up c (caller-owned memory, valid until the close callback) on loop.
+ * tls: NULL for plain http, else the context whose certificate, key and CA
+ * every connection uses (borrowed: it must stay loaded — no
+ * tls_ctx_close() — until hclient_close() has completed; reloads are
+ * welcome). Returns 0 (state HCLIENT_OPEN; close it with hclient_close()),
+ * UV_ENOMEM, or UV_ENOTSUP when tls is given and libcurl is not built
+ * with OpenSSL; on error nothing needs closing. */
+int hclient_init(struct hclient *c, uv_loop_t *loop, struct tls_ctx *tls);
+
+/* Close c: every request in flight gets its callback, synchronously,
+ * with UV_ECANCELED (they may start no new request: hclient_request()
+ * refuses them); connections are closed; the handles close, and cb (may
+ * be NULL) fires once from a later loop callback, after which c may be
+ * freed. Allowed from inside a request callback. Only for a client in
+ * state HCLIENT_OPEN; a second call is ignored. */
+void hclient_close(struct hclient *c, hclient_close_cb cb);
+
 struct hclient_response {
-	int status;	      /* HTTP status code, 100..999 */
+	int status;	      /* HTTP status code, 200..999 */
 	const char *body;     /* never NULL; body[body_len] == '\0' (the body
 				 itself may contain NUL bytes); de-chunked */
 	size_t body_len;      /* <= HCLIENT_BODY_MAX */
@@ -60,44 +134,47 @@ struct hclient_response {
 /* Completion callback, called exactly once per request accepted by
  * hclient_request().
  *
- * err is 0 when a complete response was received (any status code, 4xx and
- * 5xx included) and resp then points to it. Otherwise err is negative and
- * resp is NULL:
- *   - libuv codes from resolving/connecting/writing/reading, passed
- *     through (UV_ECONNREFUSED, UV_ECONNRESET, UV_EAI_NONAME, ...);
+ * err is 0 when a complete response was received (any final status code,
+ * 4xx and 5xx included) and resp then points to it. Otherwise err is
+ * negative and resp is NULL:
+ *   - UV_ECONNREFUSED, UV_ECONNRESET, UV_ENETUNREACH, ... the system's
+ *                    error from connecting, sending or receiving;
+ *   - UV_EAI_NONAME  the host name does not resolve;
  *   - UV_ETIMEDOUT   the whole request took longer than timeout_ms;
- *   - UV_ECANCELED   hclient_cancel() was called;
+ *   - UV_ECANCELED   hclient_cancel() or hclient_close() was called;
  *   - UV_EOF         the server closed the connection before the response
  *                    was complete;
- *   - UV_EPROTO      the response is not valid HTTP/1.x (or asks for a
- *                    protocol upgrade);
+ *   - UV_EPROTO      the response is not valid HTTP/1.x (or switches
+ *                    protocols);
  *   - UV_E2BIG       the body exceeds HCLIENT_BODY_MAX, or the Location
  *                    header exceeds HCLIENT_LOCATION_MAX;
- *   - UV_ENOMEM      out of memory while receiving;
+ *   - UV_ENOMEM      out of memory;
  *   - TLS_E_*        (tls/tls.h) the TLS handshake or session failed:
- *                    unknown CA, expired certificate, wrong role, the
- *                    server does not speak TLS...; the reason is logged.
+ *                    TLS_E_UNKNOWN_CA, TLS_E_EXPIRED, TLS_E_NOT_YET_VALID
+ *                    (the server's certificate), TLS_E_ROLE (the server's
+ *                    certificate is not an agent's), TLS_E_REFUSED (the
+ *                    server refused ours), TLS_E_NOT_TLS, TLS_E_EOF (closed
+ *                    during the handshake), TLS_E_STATE (the context is
+ *                    not loaded), TLS_E_PROTOCOL; the reason is logged;
+ *   - UV_EIO         any other failure of libcurl's.
  * hclient_strerror() names any of these codes.
  *
  * resp and everything it points to are borrowed and valid only during the
  * callback: copy what you need. When the callback runs, the request handle
  * returned through hclient_request()'s out is already dead: do not pass it
  * to hclient_cancel() from here or later. The callback may start new
- * requests. */
+ * requests, cancel others, or close the client. */
 typedef void (*hclient_cb)(void *arg, int err,
 			   const struct hclient_response *resp);
 
-/* One in-flight request; opaque, owned by this module. */
-struct hclient_req;
-
-/* Start an HTTP/1.1 request: "METHOD path HTTP/1.1" to host:port.
+/* Start an HTTP/1.1 request "METHOD path" to host:port, over TLS when the
+ * client has a context (https), else plain (http).
  *
- * loop          the loop to run on (borrowed; must outlive the request).
+ * c             an open client.
  * method        an HTTP token such as "GET", "POST", "PUT", "DELETE".
  * host          IPv4 literal, IPv6 literal (bare or in [brackets], with an
- *               optional %zone), "localhost" (taken as 127.0.0.1) or a DNS
- *               name of letters, digits, '.', '-', '_'; at most 255 bytes.
- *               Only the first address a name resolves to is tried.
+ *               optional %zone), "localhost" or a DNS name of letters,
+ *               digits, '.', '-', '_'; at most 255 bytes.
  * port          1..65535.
  * path          origin-form target starting with '/' (query allowed); no
  *               spaces or control characters.
@@ -110,9 +187,9 @@ struct hclient_req;
  *               Content-Length is sent whenever body is non-NULL or the
  *               method is neither GET nor HEAD (so a body-less POST says
  *               "Content-Length: 0").
- * timeout_ms    overall deadline, > 0: covers resolving, connecting, sending
- *               and receiving. When it passes, the connection is closed and
- *               the callback gets UV_ETIMEDOUT.
+ * timeout_ms    overall deadline, > 0: covers resolving, connecting, the
+ *               handshake, sending and receiving. When it passes, the
+ *               connection is closed and the callback gets UV_ETIMEDOUT.
  * cb, arg       completion callback (required) and its argument (borrowed;
  *               must stay valid until the callback has run).
  * out           NULL, or where to store the request handle for
@@ -122,10 +199,10 @@ struct hclient_req;
  * A response to a HEAD request is taken to have no body.
  *
  * Returns 0 when the request started (the callback will fire once), or
- * UV_EINVAL for a bad argument, UV_ENOMEM, or an error from starting the
- * resolver or the connection; on error nothing is left running and the
- * callback never fires. */
-int hclient_request(uv_loop_t *loop, const char *method, const char *host,
+ * UV_EINVAL for a bad argument, UV_ECANCELED when the client is not open,
+ * UV_ENOMEM; on error nothing is left running and the callback never
+ * fires. */
+int hclient_request(struct hclient *c, const char *method, const char *host,
 		    uint16_t port, const char *path, const char *extra_headers,
 		    const char *body, size_t body_len, unsigned timeout_ms,
 		    hclient_cb cb, void *arg, struct hclient_req **out);
@@ -134,28 +211,11 @@ int hclient_request(uv_loop_t *loop, const char *method, const char *host,
  *
  * The callback runs synchronously, inside this call, with UV_ECANCELED and
  * resp NULL; when hclient_cancel() returns the callback has completed and
- * req is no longer valid. The connection and timer are closed
- * asynchronously (the memory goes once they are), so keep the loop
- * running. Precondition: req came from hclient_request() and its callback
- * has not started; calling it from inside that callback, or twice, is a
- * use-after-free. */
+ * req is no longer valid. A connection in use by the request is closed (a
+ * later request opens a new one). Precondition: req came from
+ * hclient_request() and its callback has not started; calling it from
+ * inside that callback, or twice, is a use-after-free. */
 void hclient_cancel(struct hclient_req *req);
-
-/* hclient_request() over TLS when tls is not NULL (borrowed: its memory
- * must stay valid until the callback, as a refused handshake is counted in
- * its quiet table and logged at most once a minute per server and reason;
- * the request takes its own reference to the current context, so a reload
- * or tls_ctx_close() afterwards does not affect it): the handshake presents
- * tls's certificate and requires the server's to verify against its CA and
- * carry role agent. tls NULL: exactly hclient_request(). The scheme of a
- * URL does not choose: the caller does, by passing a context or not.
- * Returns as hclient_request(), plus TLS_E_NOMEM / TLS_E_STATE (context
- * closed) when the connection cannot be prepared. */
-int hclient_request_tls(uv_loop_t *loop, struct tls_ctx *tls,
-			const char *method, const char *host, uint16_t port,
-			const char *path, const char *extra_headers,
-			const char *body, size_t body_len, unsigned timeout_ms,
-			hclient_cb cb, void *arg, struct hclient_req **out);
 
 /* Lowercase static message of an error passed to an hclient_cb (libuv or
  * TLS_E_* code). */

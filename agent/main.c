@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/log.h"
@@ -106,6 +108,10 @@ int main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		LOG_ERROR("main", "cannot initialise libcurl");
+		return 1;
+	}
 	uv_loop_init(&loop);
 	rv = agent_init(&agent, &loop, &cfg);
 	if (rv == 0)
@@ -116,6 +122,7 @@ int main(int argc, char **argv)
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	curl_global_cleanup();
 	if (rv == 0 && agent.restart_requested) {
 		/* a forced quorum recovery: start again to apply it */
 		LOG_WARN("main", "restarting to apply the recovery");

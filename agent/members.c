@@ -229,10 +229,10 @@ static void register_self(struct members *m)
 		json_decref(body);
 		if (text == NULL)
 			return;
-		rv = hclient_request_tls(a->loop, agent_tls(a), "POST", t.host,
-					 t.port, "/v1/internal/register", NULL,
-					 text, strlen(text), 2000,
-					 reg_remote_done, m, &m->reg_req);
+		rv = hclient_request(&a->calls, "POST", t.host, t.port,
+				     "/v1/internal/register", NULL, text,
+				     strlen(text), 2000, reg_remote_done, m,
+				     &m->reg_req);
 		free(text);
 		if (rv == 0)
 			m->reg_state = REG_SENDING;
@@ -298,9 +298,9 @@ static void join(struct members *m)
 	}
 	snprintf(body, sizeof body, "{\"id\":%" PRIu64 ",\"address\":\"%s\"}",
 		 a->cfg.agent_id, a->cfg.listen_raft.address);
-	rv = hclient_request_tls(a->loop, agent_tls(a), "POST", host, port,
-				 "/v1/members", NULL, body, strlen(body), 3000,
-				 join_done, m, &m->join_req);
+	rv = hclient_request(&a->calls, "POST", host, port, "/v1/members", NULL,
+			     body, strlen(body), 3000, join_done, m,
+			     &m->join_req);
 	if (rv != 0) {
 		m->join_next_ns = uv_hrtime() + 1000 * MS;
 		return;
@@ -578,10 +578,10 @@ static void report_peers(struct members *m, const char *text,
 			0 ||
 		    (port == leader_port && strcmp(host, leader_host) == 0))
 			continue;
-		if (hclient_request_tls(a->loop, agent_tls(a), "POST", host,
-					port, "/v1/internal/report", NULL, text,
-					strlen(text), a->cfg.heartbeat_ms * 4,
-					report_done, m, NULL) == 0)
+		if (hclient_request(&a->calls, "POST", host, port,
+				    "/v1/internal/report", NULL, text,
+				    strlen(text), a->cfg.heartbeat_ms * 4,
+				    report_done, m, NULL) == 0)
 			m->reports_inflight++;
 	}
 }
@@ -624,10 +624,10 @@ static void heartbeat(struct members *m)
 	if (text == NULL)
 		return;
 	m->hb_sent_ns = uv_hrtime();
-	if (hclient_request_tls(a->loop, agent_tls(a), "POST", t.host, t.port,
-				"/v1/internal/heartbeat", NULL, text,
-				strlen(text), a->cfg.heartbeat_ms * 4,
-				heartbeat_done, m, &m->hb_req) == 0)
+	if (hclient_request(&a->calls, "POST", t.host, t.port,
+			    "/v1/internal/heartbeat", NULL, text, strlen(text),
+			    a->cfg.heartbeat_ms * 4, heartbeat_done, m,
+			    &m->hb_req) == 0)
 		m->heartbeats_sent++;
 	report_peers(m, text, t.host, t.port);
 	free(text);

@@ -779,9 +779,8 @@ static void digest_remote_got(void *arg, int err,
 
 static void pair_get(struct verify *v, const char *path, hclient_cb cb)
 {
-	int rv = hclient_request_tls(v->a->loop, agent_tls(v->a), "GET",
-				     v->host, v->port, path, NULL, NULL, 0,
-				     pair_timeout(v), cb, v, NULL);
+	int rv = hclient_request(&v->a->calls, "GET", v->host, v->port, path,
+				 NULL, NULL, 0, pair_timeout(v), cb, v, NULL);
 
 	if (rv != 0)
 		verify_fail(v, 502, "pair_unreachable",
@@ -1347,10 +1346,9 @@ static void send_record(struct verify *v)
 		return;
 	}
 	v->attempted = true;
-	rv = hclient_request_tls(v->a->loop, agent_tls(v->a), "POST", v->host,
-				 v->port, "/v1/internal/repair", ctype, body,
-				 body_len, pair_timeout(v), repair_sent, v,
-				 NULL);
+	rv = hclient_request(&v->a->calls, "POST", v->host, v->port,
+			     "/v1/internal/repair", ctype, body, body_len,
+			     pair_timeout(v), repair_sent, v, NULL);
 	free(body);
 	if (rv != 0)
 		verify_fail(v, 502, "pair_unreachable",

@@ -1,10 +1,14 @@
-/* Tests for agent/hclient.c against a small libuv HTTP server on loopback.
+/* Tests for agent/hclient.c (libcurl's multi interface on the loop):
+ * against a small libuv HTTP server on loopback, and against agent/http.c's
+ * server with TLS.
  *
- * The server parses each request with http-parser so the tests can check
- * what the client sent, then writes a canned reply (or nothing) and closes
- * the connection. Every test ends by running the loop dry and asserting
- * that uv_loop_close() succeeds, so a leaked handle fails the test; an
- * unreferenced guard timer stops a loop that would otherwise hang. */
+ * The small server parses each request with http-parser so the tests can
+ * check what the client sent, then writes a canned reply (or nothing) and
+ * closes the connection, or keeps it open for the next request
+ * (keep_alive). Every test ends by closing the client, running the loop
+ * dry and asserting that uv_loop_close() succeeds, so a leaked handle fails
+ * the test; an unreferenced guard timer stops a loop that would otherwise
+ * hang. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,10 +20,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <http_parser.h>
+#include <netdb.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "agent/hclient.h"
+#include "agent/http.h"
+#include "tls/tls.h"
 
 #define GUARD_MS 5000
 #define SRV_CONNS 4
@@ -59,6 +68,9 @@ struct srv {
 	char *reply; /* owned; NULL: never answer */
 	size_t reply_len;
 	struct srv_conn conns[SRV_CONNS];
+	bool keep_alive; /* answer and keep the connection for more */
+	void (*on_request)(struct srv *srv); /* after each request, or NULL */
+	void *data;
 	int accepted;
 	int requests;
 	bool bad_request; /* the server could not parse what it got */
@@ -197,7 +209,11 @@ static int srv_on_body(http_parser *p, const char *at, size_t len)
 
 static void srv_on_write(uv_write_t *write, int status)
 {
-	srv_conn_close(write->data);
+	struct srv_conn *conn = write->data;
+
+	if (!conn->srv->keep_alive || status != 0) {
+		srv_conn_close(conn);
+	}
 }
 
 static int srv_on_message_complete(http_parser *p)
@@ -207,7 +223,10 @@ static int srv_on_message_complete(http_parser *p)
 	uv_buf_t buf;
 
 	srv->requests++;
-	if (srv->reply == NULL) {
+	if (srv->on_request != NULL) {
+		srv->on_request(srv);
+	}
+	if (srv->reply == NULL || srv->closed) {
 		return 0;
 	}
 	buf = uv_buf_init(srv->reply, (unsigned)srv->reply_len);
@@ -362,6 +381,9 @@ struct fx {
 	bool loop_closed;
 	bool hung;
 	struct srv srv;
+	struct srv quiet; /* a second server, never answering */
+	struct hclient client;
+	int client_closed; /* close callbacks seen */
 	struct hclient_req *req;
 
 	/* what the client callback got */
@@ -376,6 +398,8 @@ struct fx {
 	uint64_t t_start;
 	uint64_t t_done;
 	int calls_after_cancel;
+	int cancelled; /* callbacks with UV_ECANCELED */
+	int restart_rv; /* a request started from a cancelled callback */
 };
 
 static void guard_fired(uv_timer_t *timer)
@@ -397,6 +421,8 @@ static int setup(void **state)
 	assert_int_equal(uv_timer_start(&fx->guard, guard_fired, GUARD_MS, 0),
 			 0);
 	uv_unref((uv_handle_t *)&fx->guard);
+	assert_int_equal(hclient_init(&fx->client, &fx->loop, NULL), 0);
+	fx->client.data = fx;
 	*state = fx;
 	return 0;
 }
@@ -409,28 +435,42 @@ static void close_any(uv_handle_t *handle, void *arg)
 	}
 }
 
+static void client_closed(struct hclient *c)
+{
+	struct fx *fx = c->data;
+
+	fx->client_closed++;
+}
+
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
 	if (!fx->loop_closed) {
 		/* A test failed half way: tear down whatever is left. */
+		hclient_close(&fx->client, NULL);
 		uv_walk(&fx->loop, close_any, NULL);
 		uv_run(&fx->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&fx->loop);
 	}
 	free(fx->srv.reply);
+	free(fx->quiet.reply);
 	free(fx->body);
 	free(fx->location);
 	free(fx);
 	return 0;
 }
 
-/* Run until nothing is left, then require a clean loop close. */
+/* Run until nothing is left, close the client, then require a clean loop
+ * close: no handle of the client's (or anyone's) outlives it. */
 static void fx_finish(struct fx *fx)
 {
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	assert_false(fx->hung);
+	hclient_close(&fx->client, client_closed); /* ignored if closed */
+	uv_run(&fx->loop, UV_RUN_DEFAULT);
+	assert_int_equal(fx->client_closed, 1);
+	assert_int_equal(fx->client.state, HCLIENT_CLOSED);
 	uv_close((uv_handle_t *)&fx->guard, NULL);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&fx->loop), 0);
@@ -448,6 +488,7 @@ static void on_response(void *arg, int err, const struct hclient_response *resp)
 	if (resp != NULL) {
 		fx->status = resp->status;
 		fx->body_len = resp->body_len;
+		free(fx->body);
 		fx->body = malloc(resp->body_len + 1);
 		if (fx->body != NULL) {
 			memcpy(fx->body, resp->body, resp->body_len + 1);
@@ -471,7 +512,7 @@ static void start_server(struct fx *fx, const char *reply)
 static int get(struct fx *fx, const char *path, unsigned timeout_ms)
 {
 	fx->t_start = uv_hrtime();
-	return hclient_request(&fx->loop, "GET", "127.0.0.1", fx->srv.port,
+	return hclient_request(&fx->client, "GET", "127.0.0.1", fx->srv.port,
 			       path, NULL, NULL, 0, timeout_ms, on_response, fx,
 			       &fx->req);
 }
@@ -504,7 +545,7 @@ static void test_get_200(void **state)
 	assert_string_equal(fx->srv.seen.url, "/v1/status?x=1");
 	snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)fx->srv.port);
 	assert_string_equal(fx->srv.seen.host, host);
-	assert_string_equal(fx->srv.seen.connection, "close");
+	assert_string_equal(fx->srv.seen.connection, ""); /* kept alive */
 	assert_string_equal(fx->srv.seen.content_length, "");
 	assert_string_equal(fx->srv.seen.content_type, "");
 	assert_int_equal(fx->srv.seen.body_len, 0);
@@ -517,7 +558,7 @@ static void test_post_body(void **state)
 	int rv;
 
 	start_server(fx, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
-	rv = hclient_request(&fx->loop, "POST", "localhost", fx->srv.port,
+	rv = hclient_request(&fx->client, "POST", "localhost", fx->srv.port,
 			     "/v1/members", "X-Pool: pool-a\r\n", body,
 			     strlen(body), 2000, on_response, fx, NULL);
 	assert_int_equal(rv, 0);
@@ -545,7 +586,7 @@ static void test_post_own_content_type(void **state)
 	struct fx *fx = *state;
 
 	start_server(fx, "HTTP/1.1 204 No Content\r\n\r\n");
-	assert_int_equal(hclient_request(&fx->loop, "PUT", "127.0.0.1",
+	assert_int_equal(hclient_request(&fx->client, "PUT", "127.0.0.1",
 					 fx->srv.port, "/x",
 					 "Content-Type: text/plain\r\n", "hi",
 					 2, 2000, on_response, fx, NULL),
@@ -564,7 +605,7 @@ static void test_post_without_body_sends_length(void **state)
 	struct fx *fx = *state;
 
 	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-	assert_int_equal(hclient_request(&fx->loop, "POST", "127.0.0.1",
+	assert_int_equal(hclient_request(&fx->client, "POST", "127.0.0.1",
 					 fx->srv.port, "/v1/cms/failover", NULL,
 					 NULL, 0, 2000, on_response, fx, NULL),
 			 0);
@@ -648,7 +689,7 @@ static void test_head_has_no_body(void **state)
 
 	/* Content-Length describes the GET body; none follows for HEAD. */
 	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
-	assert_int_equal(hclient_request(&fx->loop, "HEAD", "127.0.0.1",
+	assert_int_equal(hclient_request(&fx->client, "HEAD", "127.0.0.1",
 					 fx->srv.port, "/healthz", NULL, NULL,
 					 0, 2000, on_response, fx, NULL),
 			 0);
@@ -672,14 +713,40 @@ static void test_error_status_is_a_response(void **state)
 	assert_string_equal(fx->body, "{\"error\":\"no_leader\"}");
 }
 
-static void test_name_resolved_by_getaddrinfo(void **state)
+/* This machine's own name when it resolves to 127.0.0.1 (NULL: it does
+ * not, and the test is skipped). */
+static const char *own_loopback_name(char *buf, size_t len)
+{
+	struct addrinfo hints, *res = NULL;
+	bool ok;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	if (gethostname(buf, len) != 0 || buf[0] == '\0' ||
+	    getaddrinfo(buf, NULL, &hints, &res) != 0) {
+		return NULL;
+	}
+	ok = ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr ==
+	     htonl(INADDR_LOOPBACK);
+	freeaddrinfo(res);
+	return ok ? buf : NULL;
+}
+
+static void test_name_resolved(void **state)
 {
 	struct fx *fx = *state;
+	char name[256];
+	char host[300];
 
-	/* "127.1" is no strict IPv4 literal, so it goes through
-	 * uv_getaddrinfo(), which reads it numerically as 127.0.0.1. */
+	/* a name that is no literal nor "localhost" goes to the resolver */
 	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes");
-	assert_int_equal(hclient_request(&fx->loop, "GET", "127.1",
+	if (own_loopback_name(name, sizeof name) == NULL) {
+		srv_close(&fx->srv);
+		fx_finish(fx);
+		skip(); /* this machine's name is not 127.0.0.1 */
+	}
+	assert_int_equal(hclient_request(&fx->client, "GET", name,
 					 fx->srv.port, "/", NULL, NULL, 0, 2000,
 					 on_response, fx, NULL),
 			 0);
@@ -687,7 +754,24 @@ static void test_name_resolved_by_getaddrinfo(void **state)
 	assert_int_equal(fx->calls, 1);
 	assert_int_equal(fx->err, 0);
 	assert_string_equal(fx->body, "yes");
-	assert_true(strncmp(fx->srv.seen.host, "127.1:", 6) == 0);
+	snprintf(host, sizeof host, "%s:%u", name, (unsigned)fx->srv.port);
+	assert_string_equal(fx->srv.seen.host, host);
+}
+
+static void test_name_not_found(void **state)
+{
+	struct fx *fx = *state;
+
+	/* .invalid never resolves (RFC 6761) */
+	assert_int_equal(hclient_request(&fx->client, "GET",
+					 "poolpair-test.invalid", 80, "/", NULL,
+					 NULL, 0, GUARD_MS - 500, on_response,
+					 fx, NULL),
+			 0);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 1);
+	assert_int_equal(fx->err, UV_EAI_NONAME);
+	assert_true(fx->resp_null);
 }
 
 static void test_ipv6_literal(void **state)
@@ -702,7 +786,7 @@ static void test_ipv6_literal(void **state)
 		skip(); /* no IPv6 loopback here */
 	}
 	srv_set_reply(&fx->srv, reply, strlen(reply));
-	assert_int_equal(hclient_request(&fx->loop, "GET", "::1", fx->srv.port,
+	assert_int_equal(hclient_request(&fx->client, "GET", "::1", fx->srv.port,
 					 "/", NULL, NULL, 0, 2000, on_response,
 					 fx, NULL),
 			 0);
@@ -711,6 +795,31 @@ static void test_ipv6_literal(void **state)
 	assert_string_equal(fx->body, "v6");
 	snprintf(host, sizeof host, "[::1]:%u", (unsigned)fx->srv.port);
 	assert_string_equal(fx->srv.seen.host, host);
+}
+
+/* "localhost" is 127.0.0.1 then ::1 to libcurl: with the server on ::1
+ * only, the first attempt is refused and its socket closed, and the second
+ * one gets the same descriptor number (watched anew). */
+static void test_localhost_second_address(void **state)
+{
+	struct fx *fx = *state;
+	const char *reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv6";
+
+	if (srv_start(&fx->srv, &fx->loop, "::1") != 0) {
+		srv_close(&fx->srv);
+		fx_finish(fx);
+		skip(); /* no IPv6 loopback here */
+	}
+	srv_set_reply(&fx->srv, reply, strlen(reply));
+	assert_int_equal(hclient_request(&fx->client, "GET", "localhost",
+					 fx->srv.port, "/", NULL, NULL, 0, 2000,
+					 on_response, fx, NULL),
+			 0);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 1);
+	assert_int_equal(fx->err, 0);
+	assert_string_equal(fx->body, "v6");
+	assert_true(strncmp(fx->srv.seen.host, "localhost:", 10) == 0);
 }
 
 static void test_body_exactly_at_limit(void **state)
@@ -760,7 +869,7 @@ static void test_connection_refused(void **state)
 	fx->srv.listening = false;
 	uv_run(&fx->loop, UV_RUN_NOWAIT);
 
-	assert_int_equal(hclient_request(&fx->loop, "GET", "127.0.0.1", port,
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1", port,
 					 "/", NULL, NULL, 0, 2000, on_response,
 					 fx, NULL),
 			 0);
@@ -902,7 +1011,7 @@ static void test_location_too_long(void **state)
 
 /* ---- cancellation ----------------------------------------------------- */
 
-static void test_cancel_while_connecting(void **state)
+static void test_cancel_at_once(void **state)
 {
 	struct fx *fx = *state;
 
@@ -911,25 +1020,26 @@ static void test_cancel_while_connecting(void **state)
 	hclient_cancel(fx->req);
 	/* Synchronous: done by the time hclient_cancel() returns. */
 	expect_error(fx, UV_ECANCELED);
-	fx_finish(fx);
-	expect_error(fx, UV_ECANCELED);
-}
-
-static void test_cancel_while_resolving(void **state)
-{
-	struct fx *fx = *state;
-
-	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-	assert_int_equal(hclient_request(&fx->loop, "GET", "127.1",
-					 fx->srv.port, "/", NULL, NULL, 0, 2000,
-					 on_response, fx, &fx->req),
-			 0);
-	hclient_cancel(fx->req);
-	expect_error(fx, UV_ECANCELED);
-	/* The lookup still returns later; the loop must wait for it. */
+	srv_close(&fx->srv);
 	fx_finish(fx);
 	expect_error(fx, UV_ECANCELED);
 	assert_int_equal(fx->srv.requests, 0);
+}
+
+static void test_cancel_name_at_once(void **state)
+{
+	struct fx *fx = *state;
+
+	/* a name: libcurl's resolver never gets to run for it */
+	assert_int_equal(hclient_request(&fx->client, "GET",
+					 "poolpair-test.invalid", 80, "/", NULL,
+					 NULL, 0, 2000, on_response, fx,
+					 &fx->req),
+			 0);
+	hclient_cancel(fx->req);
+	expect_error(fx, UV_ECANCELED);
+	fx_finish(fx);
+	expect_error(fx, UV_ECANCELED);
 }
 
 static void cancel_fired(uv_timer_t *timer)
@@ -964,7 +1074,7 @@ static void chain_cb(void *arg, int err, const struct hclient_response *resp)
 
 	fx->calls++;
 	if (fx->calls == 1) {
-		fx->err = hclient_request(&fx->loop, "GET", "127.0.0.1",
+		fx->err = hclient_request(&fx->client, "GET", "127.0.0.1",
 					  fx->srv.port, "/second", NULL, NULL,
 					  0, 2000, on_response, fx, NULL);
 	}
@@ -975,7 +1085,8 @@ static void test_request_from_callback(void **state)
 	struct fx *fx = *state;
 
 	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-	assert_int_equal(hclient_request(&fx->loop, "GET", "127.0.0.1",
+	fx->srv.keep_alive = true;
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
 					 fx->srv.port, "/first", NULL, NULL, 0,
 					 2000, chain_cb, fx, NULL),
 			 0);
@@ -985,6 +1096,194 @@ static void test_request_from_callback(void **state)
 	assert_string_equal(fx->body, "ok");
 	assert_int_equal(fx->srv.requests, 2);
 	assert_string_equal(fx->srv.seen.url, "/second");
+}
+
+/* ---- connections kept alive ------------------------------------------- */
+
+static void second_cb(void *arg, int err, const struct hclient_response *resp)
+{
+	struct fx *fx = arg;
+
+	fx->calls++;
+	assert_int_equal(err, 0);
+	assert_int_equal(resp->status, 200);
+	fx->err = hclient_request(&fx->client, "POST", "127.0.0.1",
+				  fx->srv.port, "/two", NULL, "{}", 2, 2000,
+				  on_response, fx, NULL);
+}
+
+/* Two requests one after the other: one TCP connection. */
+static void test_keep_alive_reuses_connection(void **state)
+{
+	struct fx *fx = *state;
+
+	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	fx->srv.keep_alive = true;
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
+					 fx->srv.port, "/one", NULL, NULL, 0,
+					 2000, second_cb, fx, NULL),
+			 0);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 2);
+	assert_int_equal(fx->err, 0);
+	assert_int_equal(fx->status, 200);
+	assert_int_equal(fx->srv.requests, 2);
+	assert_int_equal(fx->srv.accepted, 1);
+	assert_string_equal(fx->srv.seen.url, "/two");
+	assert_false(fx->srv.bad_request);
+}
+
+static void later_fired(uv_timer_t *timer)
+{
+	struct fx *fx = timer->data;
+
+	fx->err = hclient_request(&fx->client, "GET", "127.0.0.1",
+				  fx->srv.port, "/again", NULL, NULL, 0, 2000,
+				  on_response, fx, NULL);
+	uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void then_later_cb(void *arg, int err,
+			  const struct hclient_response *resp)
+{
+	struct fx *fx = arg;
+
+	fx->calls++;
+	assert_int_equal(err, 0);
+	assert_int_equal(resp->status, 200);
+	assert_int_equal(uv_timer_init(&fx->loop, &fx->cancel_timer), 0);
+	fx->cancel_timer.data = fx;
+	assert_int_equal(uv_timer_start(&fx->cancel_timer, later_fired, 50, 0),
+			 0);
+}
+
+/* A kept connection that the server closed meanwhile is not used: the next
+ * request gets an answer over a new one. */
+static void test_connection_closed_by_server_not_reused(void **state)
+{
+	struct fx *fx = *state;
+
+	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
+					 fx->srv.port, "/", NULL, NULL, 0, 2000,
+					 then_later_cb, fx, NULL),
+			 0);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 2);
+	assert_int_equal(fx->err, 0);
+	assert_string_equal(fx->body, "ok");
+	assert_int_equal(fx->srv.accepted, 2);
+	assert_string_equal(fx->srv.seen.url, "/again");
+}
+
+/* ---- closing the client ----------------------------------------------- */
+
+static void never_called_cb(void *arg, int err,
+			    const struct hclient_response *resp)
+{
+	(void)arg;
+	(void)err;
+	(void)resp;
+	fail_msg("a callback of a request refused at start ran");
+}
+
+static void cancelled_cb(void *arg, int err,
+			 const struct hclient_response *resp)
+{
+	struct fx *fx = arg;
+
+	fx->calls++;
+	if (err == UV_ECANCELED && resp == NULL) {
+		fx->cancelled++;
+	}
+	/* a closing client starts nothing new */
+	fx->restart_rv = hclient_request(&fx->client, "GET", "127.0.0.1",
+					 fx->srv.port, "/more", NULL, NULL, 0,
+					 2000, never_called_cb, fx, NULL);
+}
+
+/* The server got the third request: close the client. */
+static void third_request(struct srv *srv)
+{
+	struct fx *fx = srv->data;
+
+	if (srv->requests < 3) {
+		return;
+	}
+	hclient_close(&fx->client, client_closed);
+	fx->calls_after_cancel = fx->calls;
+	srv_close(srv);
+}
+
+/* Closing with requests in flight: each callback once, synchronously, with
+ * UV_ECANCELED; then the close callback; no handle left. */
+static void test_close_with_requests_pending(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	start_server(fx, NULL); /* reads the requests, never answers */
+	fx->srv.on_request = third_request;
+	fx->srv.data = fx;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(hclient_request(&fx->client, "POST",
+						 "127.0.0.1", fx->srv.port,
+						 "/v1/internal/heartbeat", NULL,
+						 "{}", 2, 3000, cancelled_cb,
+						 fx, NULL),
+				 0);
+	}
+	uv_run(&fx->loop, UV_RUN_DEFAULT);
+	assert_false(fx->hung);
+	assert_int_equal(fx->calls_after_cancel, 3);
+	assert_int_equal(fx->calls, 3);
+	assert_int_equal(fx->cancelled, 3);
+	assert_int_equal(fx->restart_rv, UV_ECANCELED);
+	assert_int_equal(fx->srv.requests, 3);
+	assert_int_equal(fx->client_closed, 1);
+	assert_int_equal(fx->client.state, HCLIENT_CLOSED);
+	/* closed: nothing starts */
+	assert_int_equal(get(fx, "/", 100), UV_ECANCELED);
+	fx_finish(fx); /* a second close is ignored */
+	assert_int_equal(fx->calls, 3);
+}
+
+static void close_from_cb(void *arg, int err,
+			  const struct hclient_response *resp)
+{
+	struct fx *fx = arg;
+
+	fx->calls++;
+	fx->err = err;
+	fx->status = resp != NULL ? resp->status : 0;
+	hclient_close(&fx->client, client_closed);
+	srv_close(&fx->srv);
+	srv_close(&fx->quiet);
+}
+
+/* The client may be closed from a request's callback; the other request
+ * still in flight gets UV_ECANCELED. */
+static void test_close_from_callback(void **state)
+{
+	struct fx *fx = *state;
+
+	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	fx->srv.keep_alive = true;
+	assert_int_equal(srv_start(&fx->quiet, &fx->loop, "127.0.0.1"), 0);
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
+					 fx->quiet.port, "/", NULL, NULL, 0,
+					 3000, cancelled_cb, fx, NULL),
+			 0);
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
+					 fx->srv.port, "/", NULL, NULL, 0, 2000,
+					 close_from_cb, fx, NULL),
+			 0);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 2);
+	assert_int_equal(fx->err, 0);
+	assert_int_equal(fx->status, 200);
+	assert_int_equal(fx->cancelled, 1);
+	assert_int_equal(fx->client_closed, 1);
 }
 
 /* ---- argument checks -------------------------------------------------- */
@@ -999,7 +1298,7 @@ static void never_cb(void *arg, int err, const struct hclient_response *resp)
 static void test_bad_arguments(void **state)
 {
 	struct fx *fx = *state;
-	uv_loop_t *l = &fx->loop;
+	struct hclient *l = &fx->client;
 	char sentinel;
 	struct hclient_req *req = (struct hclient_req *)(void *)&sentinel;
 	struct hclient_req *before = req;
@@ -1209,6 +1508,407 @@ static void test_parse_url_buffers(void **state)
 	assert_string_equal(path, "/123456");
 }
 
+/* ---- TLS: agent/http.c's server with a context ------------------------ */
+
+#define CERT_TOOL "../../scripts/poolpair-cert"
+#define TLS_STEPS 4
+
+static char tls_dir[256];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int rv;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	rv = system(cmd);
+	if (rv != 0) {
+		fail_msg("command failed (%d): %s", rv, cmd);
+	}
+}
+
+/* A context from tls_dir/DIR: DIR/ca.crt, DIR/NAME.{crt,key}. */
+static void tls_load(struct tls_ctx *c, const char *dir, const char *name)
+{
+	char pca[512], pcert[512], pkey[512];
+
+	snprintf(pca, sizeof pca, "%s/%s/ca.crt", tls_dir, dir);
+	snprintf(pcert, sizeof pcert, "%s/%s/%s.crt", tls_dir, dir, name);
+	snprintf(pkey, sizeof pkey, "%s/%s/%s.key", tls_dir, dir, name);
+	if (tls_ctx_init(c, pca, pcert, pkey) != 0) {
+		fail_msg("tls_ctx_init %s: %s", name, c->errmsg);
+	}
+}
+
+static int tls_group_setup(void **state)
+{
+	(void)state;
+	snprintf(tls_dir, sizeof tls_dir, "/tmp/pp-test-hclient-XXXXXX");
+	if (mkdtemp(tls_dir) == NULL) {
+		return -1;
+	}
+	sh(CERT_TOOL " ca %s/a >/dev/null", tls_dir);
+	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a srv --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a peer --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a peer2 --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a old --role agent --not-before '10 days ago' "
+		     "--not-after '1 day ago' >/dev/null",
+	   tls_dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", tls_dir);
+	/* the client's files of the reload test: peer's, then peer2's */
+	sh("mkdir %s/cli && cp %s/a/ca.crt %s/cli/ca.crt && "
+	   "cp %s/a/peer.crt %s/cli/me.crt && cp %s/a/peer.key %s/cli/me.key",
+	   tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir);
+	/* the CA reload test: a client trusting only a, then a and b; a
+	 * server of b that trusts both */
+	sh("mkdir %s/cli2 && cp %s/a/ca.crt %s/cli2/ca.crt && "
+	   "cp %s/a/peer.crt %s/a/peer.key %s/cli2/",
+	   tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir);
+	sh("mkdir %s/srvb && cat %s/a/ca.crt %s/b/ca.crt >%s/srvb/ca.crt && "
+	   "cp %s/b/rogue.crt %s/b/rogue.key %s/srvb/",
+	   tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir);
+	return 0;
+}
+
+static int tls_group_teardown(void **state)
+{
+	(void)state;
+	sh("rm -rf %s", tls_dir);
+	return 0;
+}
+
+struct tfx {
+	uv_loop_t loop;
+	struct http_server server;
+	struct tls_ctx srv_ctx;
+	struct tls_ctx cli_ctx;
+	bool srv_tls;
+	struct hclient client;
+	bool server_closed;
+	int client_closed;
+	int port;
+	/* handler side, per request handled */
+	int handled;
+	int role[TLS_STEPS];
+	char identity[TLS_STEPS][TLS_NAME_LEN];
+	char peer[TLS_STEPS][HTTP_PEER_LEN]; /* the client's address */
+	struct http_request *held;	     /* "/hold": answered at the end */
+	struct hclient_req *to_cancel;	     /* cancelled from "/hold" */
+	/* client side */
+	int calls;
+	int err[TLS_STEPS];
+	int status[TLS_STEPS];
+};
+
+static void tfx_close(struct tfx *t);
+
+static void tls_handler(struct http_request *req)
+{
+	struct tfx *t = req->data;
+	int i = t->handled++;
+
+	if (i < TLS_STEPS) {
+		t->role[i] = req->role;
+		snprintf(t->identity[i], sizeof t->identity[i], "%s",
+			 req->identity);
+		snprintf(t->peer[i], sizeof t->peer[i], "%s", req->peer);
+	}
+	if (strcmp(req->path, "/hold") == 0) {
+		/* the client gives up on it: its connection is closed */
+		t->held = req;
+		hclient_cancel(t->to_cancel);
+		return;
+	}
+	http_respond_json(req, 200, "{}", NULL);
+}
+
+static void tls_server_closed(struct http_server *s)
+{
+	(void)s;
+}
+
+static void tls_client_closed(struct hclient *c)
+{
+	struct tfx *t = c->data;
+
+	t->client_closed++;
+}
+
+static void tfx_close(struct tfx *t)
+{
+	if (t->held != NULL) {
+		http_respond_json(t->held, 200, "{}", NULL);
+		t->held = NULL;
+	}
+	hclient_close(&t->client, tls_client_closed);
+	if (!t->server_closed) {
+		t->server_closed = true;
+		http_server_close(&t->server, tls_server_closed);
+	}
+}
+
+/* Record the outcome of request number calls, then close everything. */
+static void tls_last(void *arg, int err, const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	if (i < TLS_STEPS) {
+		t->err[i] = err;
+		t->status[i] = resp != NULL ? resp->status : 0;
+	}
+	tfx_close(t);
+}
+
+/* Server on CA srv_dir with certificate srv_cert (NULL: plain), client
+ * with cli_dir/cli_cert. */
+static struct tfx *tfx_new(const char *srv_dir, const char *srv_cert,
+			   const char *cli_dir, const char *cli_cert)
+{
+	struct tfx *t = calloc(1, sizeof *t);
+	struct http_server_config cfg;
+
+	assert_non_null(t);
+	alarm(20);
+	assert_int_equal(uv_loop_init(&t->loop), 0);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.host = "127.0.0.1";
+	if (srv_cert != NULL) {
+		tls_load(&t->srv_ctx, srv_dir, srv_cert);
+		t->srv_tls = true;
+		cfg.tls = &t->srv_ctx;
+	}
+	assert_int_equal(
+	    http_server_init(&t->server, &t->loop, &cfg, tls_handler, t), 0);
+	t->port = http_server_port(&t->server);
+	tls_load(&t->cli_ctx, cli_dir, cli_cert);
+	assert_int_equal(hclient_init(&t->client, &t->loop, &t->cli_ctx), 0);
+	t->client.data = t;
+	return t;
+}
+
+static int tfx_request(struct tfx *t, const char *path, hclient_cb cb,
+		       struct hclient_req **out)
+{
+	return hclient_request(&t->client, "POST", "127.0.0.1",
+			       (uint16_t)t->port, path, NULL, "{}", 2, 5000,
+			       cb, t, out);
+}
+
+/* Run dry; everything closed, the contexts last; no handle left. */
+static void tfx_finish(struct tfx *t)
+{
+	assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(t->client_closed, 1);
+	tls_ctx_close(&t->cli_ctx);
+	if (t->srv_tls) {
+		tls_ctx_close(&t->srv_ctx);
+	}
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+	alarm(0);
+}
+
+static void tls_again(void *arg, int err, const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	t->err[i] = err;
+	t->status[i] = resp != NULL ? resp->status : 0;
+	assert_int_equal(tfx_request(t, "/two", tls_last, NULL), 0);
+}
+
+/* The server's certificate is an agent's of our CA: answered, and the
+ * second request goes over the same connection (same client port). */
+static void test_tls_agent_answers_over_one_connection(void **state)
+{
+	struct tfx *t = tfx_new("a", "srv", "a", "peer");
+
+	(void)state;
+	assert_int_equal(tfx_request(t, "/one", tls_again, NULL), 0);
+	tfx_finish(t);
+	assert_int_equal(t->calls, 2);
+	assert_int_equal(t->err[0], 0);
+	assert_int_equal(t->status[0], 200);
+	assert_int_equal(t->err[1], 0);
+	assert_int_equal(t->status[1], 200);
+	assert_int_equal(t->handled, 2);
+	assert_int_equal(t->role[0], TLS_ROLE_AGENT);
+	assert_string_equal(t->identity[0], "peer");
+	assert_string_equal(t->identity[1], "peer");
+	assert_string_equal(t->peer[0], t->peer[1]);
+	free(t);
+}
+
+/* Each refused handshake: the handler never runs, the client gets the
+ * reason, not a response. */
+static void expect_refused(const char *srv_dir, const char *srv_cert,
+			   const char *cli_dir, const char *cli_cert, int want)
+{
+	struct tfx *t = tfx_new(srv_dir, srv_cert, cli_dir, cli_cert);
+
+	assert_int_equal(tfx_request(t, "/x", tls_last, NULL), 0);
+	tfx_finish(t);
+	assert_int_equal(t->calls, 1);
+	if (t->err[0] != want) {
+		fail_msg("server %s/%s, client %s/%s: %d (%s), want %d (%s)",
+			 srv_dir, srv_cert ? srv_cert : "plain", cli_dir,
+			 cli_cert, t->err[0], hclient_strerror(t->err[0]),
+			 want, hclient_strerror(want));
+	}
+	assert_int_equal(t->handled, 0);
+	free(t);
+}
+
+static void test_tls_server_of_unknown_ca(void **state)
+{
+	(void)state;
+	expect_refused("b", "rogue", "a", "peer", TLS_E_UNKNOWN_CA);
+}
+
+static void test_tls_server_not_an_agent(void **state)
+{
+	(void)state;
+	expect_refused("a", "rd", "a", "peer", TLS_E_ROLE);
+}
+
+static void test_tls_server_refuses_our_certificate(void **state)
+{
+	(void)state;
+	expect_refused("a", "srv", "a", "old", TLS_E_REFUSED);
+}
+
+static void test_tls_server_speaks_plain_http(void **state)
+{
+	(void)state;
+	expect_refused("a", NULL, "a", "peer", TLS_E_NOT_TLS);
+}
+
+static void tls_fourth(void *arg, int err, const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	t->err[i] = err;
+	t->status[i] = resp != NULL ? resp->status : 0;
+	/* cancelled from the handler: that connection is gone, so the
+	 * next request opens a new one */
+	assert_int_equal(tfx_request(t, "/four", tls_last, NULL), 0);
+}
+
+static void tls_third(void *arg, int err, const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	t->err[i] = err;
+	t->status[i] = resp != NULL ? resp->status : 0;
+	assert_int_equal(tfx_request(t, "/hold", tls_fourth, &t->to_cancel),
+			 0);
+}
+
+static void tls_reload_then_second(void *arg, int err,
+				   const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	t->err[i] = err;
+	t->status[i] = resp != NULL ? resp->status : 0;
+	/* renewed files (another certificate) and a reload */
+	sh("cp %s/a/peer2.crt %s/cli/me.crt && cp %s/a/peer2.key "
+	   "%s/cli/me.key",
+	   tls_dir, tls_dir, tls_dir, tls_dir);
+	assert_int_equal(tls_ctx_reload(&t->cli_ctx), 0);
+	assert_int_equal(t->cli_ctx.generation, 2);
+	assert_int_equal(tfx_request(t, "/two", tls_third, NULL), 0);
+}
+
+/* A reload of the context: the connection made before keeps the old
+ * certificate, the next new connection presents the new one. */
+static void test_tls_reload_applies_to_next_connection(void **state)
+{
+	struct tfx *t = tfx_new("a", "srv", "cli", "me");
+
+	(void)state;
+	assert_int_equal(tfx_request(t, "/one", tls_reload_then_second, NULL),
+			 0);
+	tfx_finish(t);
+	assert_int_equal(t->calls, 4);
+	assert_int_equal(t->err[0], 0);
+	assert_int_equal(t->err[1], 0);
+	assert_int_equal(t->err[2], UV_ECANCELED);
+	assert_int_equal(t->err[3], 0);
+	assert_int_equal(t->status[3], 200);
+	assert_int_equal(t->handled, 4);
+	assert_string_equal(t->identity[0], "peer");
+	assert_string_equal(t->identity[1], "peer"); /* the same connection */
+	assert_string_equal(t->peer[1], t->peer[0]);
+	assert_string_equal(t->identity[2], "peer");
+	assert_string_equal(t->identity[3], "peer2"); /* a new one */
+	assert_string_not_equal(t->peer[3], t->peer[0]);
+	free(t);
+}
+
+static void tls_ca_reloaded(void *arg, int err,
+			    const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	t->err[i] = err;
+	t->status[i] = resp != NULL ? resp->status : 0;
+	/* the deployment now trusts b as well */
+	sh("cat %s/a/ca.crt %s/b/ca.crt >%s/cli2/ca.crt", tls_dir, tls_dir,
+	   tls_dir);
+	assert_int_equal(tls_ctx_reload(&t->cli_ctx), 0);
+	assert_int_equal(tfx_request(t, "/two", tls_last, NULL), 0);
+}
+
+/* The CA of a reloaded context is the one the next connection checks the
+ * server against (libcurl keeps no store of its own from before). */
+static void test_tls_reload_of_ca_applies(void **state)
+{
+	struct tfx *t = tfx_new("srvb", "rogue", "cli2", "peer");
+
+	(void)state;
+	assert_int_equal(tfx_request(t, "/one", tls_ca_reloaded, NULL), 0);
+	tfx_finish(t);
+	assert_int_equal(t->calls, 2);
+	assert_int_equal(t->err[0], TLS_E_UNKNOWN_CA);
+	assert_int_equal(t->err[1], 0);
+	assert_int_equal(t->status[1], 200);
+	assert_int_equal(t->handled, 1);
+	assert_string_equal(t->identity[0], "peer");
+	free(t);
+}
+
+/* Before a connection is made the context is read: a closed one fails the
+ * request with TLS_E_STATE, not the process. */
+static void test_tls_context_not_loaded(void **state)
+{
+	struct tfx *t = tfx_new("a", "srv", "a", "peer");
+
+	(void)state;
+	tls_ctx_close(&t->cli_ctx);
+	assert_int_equal(tfx_request(t, "/x", tls_last, NULL), 0);
+	assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(t->calls, 1);
+	assert_int_equal(t->err[0], TLS_E_STATE);
+	assert_int_equal(t->handled, 0);
+	tls_ctx_close(&t->srv_ctx);
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+	alarm(0);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1223,8 +1923,10 @@ int main(void)
 	    T(test_interim_100_then_final),
 	    T(test_head_has_no_body),
 	    T(test_error_status_is_a_response),
-	    T(test_name_resolved_by_getaddrinfo),
+	    T(test_name_resolved),
+	    T(test_name_not_found),
 	    T(test_ipv6_literal),
+	    T(test_localhost_second_address),
 	    T(test_body_exactly_at_limit),
 	    T(test_connection_refused),
 	    T(test_timeout),
@@ -1236,10 +1938,14 @@ int main(void)
 	    T(test_too_big_content_length),
 	    T(test_too_big_chunked),
 	    T(test_location_too_long),
-	    T(test_cancel_while_connecting),
-	    T(test_cancel_while_resolving),
+	    T(test_cancel_at_once),
+	    T(test_cancel_name_at_once),
 	    T(test_cancel_while_reading),
 	    T(test_request_from_callback),
+	    T(test_keep_alive_reuses_connection),
+	    T(test_connection_closed_by_server_not_reused),
+	    T(test_close_with_requests_pending),
+	    T(test_close_from_callback),
 	    T(test_bad_arguments),
 	    cmocka_unit_test(test_parse_url_good),
 	    cmocka_unit_test(test_parse_url_bad),
@@ -1247,7 +1953,26 @@ int main(void)
 #undef T
 	};
 
+	const struct CMUnitTest tls_tests[] = {
+	    cmocka_unit_test(test_tls_agent_answers_over_one_connection),
+	    cmocka_unit_test(test_tls_server_of_unknown_ca),
+	    cmocka_unit_test(test_tls_server_not_an_agent),
+	    cmocka_unit_test(test_tls_server_refuses_our_certificate),
+	    cmocka_unit_test(test_tls_server_speaks_plain_http),
+	    cmocka_unit_test(test_tls_reload_applies_to_next_connection),
+	    cmocka_unit_test(test_tls_reload_of_ca_applies),
+	    cmocka_unit_test(test_tls_context_not_loaded),
+	};
+	int failed;
+
 	/* A peer closing early must give EPIPE, not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		return 1;
+	}
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests(tls_tests, tls_group_setup,
+					 tls_group_teardown);
+	curl_global_cleanup();
+	return failed;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "agent/hclient.h"
 #include "agent/http.h"
@@ -1639,6 +1640,7 @@ struct tfx {
 	struct http_server server;
 	struct tls_ctx srv_ctx;
 	struct tls_ctx cli_ctx;
+	struct hclient client;
 	bool srv_tls, cli_tls;
 	int port;
 	/* handler side */
@@ -1694,6 +1696,7 @@ static void tls_on_response(void *arg, int err,
 		memcpy(t->body, resp->body, resp->body_len + 1);
 	}
 	http_server_close(&t->server, tls_server_closed);
+	hclient_close(&t->client, NULL);
 }
 
 /* Server with certificate srv of CA a (srv_cert NULL: plain), client with
@@ -1731,16 +1734,19 @@ static struct tfx *tls_exchange(const char *srv_cert, const char *cli_ca,
 		tls_load(&t->cli_ctx, cli_ca, cli_cert);
 		t->cli_tls = true;
 	}
-	assert_int_equal(hclient_request_tls(
-			     &t->loop, t->cli_tls ? &t->cli_ctx : NULL, method,
-			     "127.0.0.1", (uint16_t)t->port, path, NULL, body,
-			     body_len, 5000, tls_on_response, t, NULL),
+	assert_int_equal(hclient_init(&t->client, &t->loop,
+				      t->cli_tls ? &t->cli_ctx : NULL),
 			 0);
-	/* the request holds its own reference to the client's context */
+	assert_int_equal(hclient_request(&t->client, method, "127.0.0.1",
+					 (uint16_t)t->port, path, NULL, body,
+					 body_len, 5000, tls_on_response, t,
+					 NULL),
+			 0);
+	assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(t->client.state, HCLIENT_CLOSED);
 	if (t->cli_tls) {
 		tls_ctx_close(&t->cli_ctx);
 	}
-	assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
 	if (t->srv_tls) {
 		tls_ctx_close(&t->srv_ctx);
 	}
@@ -1907,6 +1913,7 @@ int main(void)
 	/* a peer that closes first must not kill the test with SIGPIPE:
 	 * the write fails with EPIPE, as in poolpaird */
 	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* hclient, the TLS client */
 	const struct CMUnitTest tls_tests[] = {
 	    cmocka_unit_test(test_tls_get_role_and_identity),
 	    cmocka_unit_test(test_tls_large_bodies),
