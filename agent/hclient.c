@@ -92,6 +92,8 @@ static int hclient__outcome(struct hclient_req *req, CURLcode rc, char *why,
 		return UV_EPROTO; /* switching protocols: not ours */
 	if (rc == CURLE_OK)
 		return req->headers_done ? 0 : UV_EOF; /* cut in the headers */
+	if (req->err == TLS_E_STATE)
+		snprintf(why, len, "tls context closed or never loaded");
 	if (req->err != 0)
 		return req->err; /* one of our callbacks stopped it */
 	if (req->client->tls != NULL) {
