@@ -32,6 +32,7 @@ static const char *const code_names[FSM_CODE_COUNT] = {
     [FSM_E_PAIR_DOWN] = "pair_down",
     [FSM_E_NOT_FAILED_OVER] = "not_failed_over",
     [FSM_E_REFUSED_EVENT] = "event_failed",
+    [FSM_E_CMS_MOVING] = "cms_moving",
 };
 
 const char *fsm_code_name(int code)
@@ -67,6 +68,7 @@ int fsm_code_http(int code)
 	case FSM_E_PAIR_DOWN:
 	case FSM_E_NOT_FAILED_OVER:
 	case FSM_E_REFUSED_EVENT:
+	case FSM_E_CMS_MOVING:
 		return 409;
 	default:
 		return 400;
@@ -89,6 +91,24 @@ const char *fsm_failover_state_name(int state)
 	default:
 		return "unknown";
 	}
+}
+
+const char *fsm_repl_mode_name(int mode)
+{
+	switch (mode) {
+	case FSM_REPL_ASYNC:
+		return "async";
+	case FSM_REPL_SYNC:
+		return "sync";
+	default:
+		return "unknown";
+	}
+}
+
+uint32_t fsm_pool_sync_timeout_ms(const struct fsm_pool *p)
+{
+	return p->sync_timeout_ms != 0 ? p->sync_timeout_ms
+				       : FSM_SYNC_TIMEOUT_DEFAULT_MS;
 }
 
 void fsm_init(struct fsm *f)
@@ -445,6 +465,22 @@ static void unsupported_text(char *dst, size_t cap, const struct rule_break *br,
 	}
 }
 
+/* Refuse a replication mode that is not async or sync, or a sync timeout
+ * above FSM_SYNC_TIMEOUT_MAX_MS, with FSM_E_INVALID. */
+static int repl_mode_check(struct outcome *o, int mode, uint32_t timeout_ms)
+{
+	if (mode != FSM_REPL_ASYNC && mode != FSM_REPL_SYNC)
+		return fsm_fail(o, FSM_E_INVALID,
+				"replication mode %d is not async (0) or sync "
+				"(1)",
+				mode);
+	if (timeout_ms > FSM_SYNC_TIMEOUT_MAX_MS)
+		return fsm_fail(o, FSM_E_INVALID,
+				"sync timeout %" PRIu32 " ms is above %d ms",
+				timeout_ms, FSM_SYNC_TIMEOUT_MAX_MS);
+	return FSM_OK;
+}
+
 static int op_pair(struct fsm *f, const Poolpair__CmdPair *c, struct outcome *o)
 {
 	const char *a = fsm_str(c->a), *b = fsm_str(c->b);
@@ -487,16 +523,27 @@ static int op_pair(struct fsm *f, const Poolpair__CmdPair *c, struct outcome *o)
 	n = pair_rules(pa, pb, br);
 	if (n > 0 && !c->force)
 		return fsm_fail(o, br[0].code, "%s", br[0].text);
+	if (repl_mode_check(o, (int)c->mode, c->sync_timeout_ms))
+		return o->code;
 	strcpy(pa->pair, pb->name);
 	strcpy(pb->pair, pa->name);
+	pa->repl_mode = pb->repl_mode = (int)c->mode;
+	pa->sync_timeout_ms = pb->sync_timeout_ms =
+	    c->sync_timeout_ms != 0 ? c->sync_timeout_ms
+				    : FSM_SYNC_TIMEOUT_DEFAULT_MS;
+	if (c->mode != POOLPAIR__REPL_MODE__REPL_ASYNC)
+		fsm_fmt(o->what, sizeof(o->what), "pair %s %s (%s, timeout %" PRIu32
+			" ms)", ca, cb, fsm_repl_mode_name(pa->repl_mode),
+			pa->sync_timeout_ms);
 	pa->pair_supported = pb->pair_supported = n == 0;
 	pa->unsupported_reason[0] = '\0';
 	if (n > 0) {
 		unsupported_text(pa->unsupported_reason,
 				 sizeof(pa->unsupported_reason), br, n);
 		o->forced = true;
-		fsm_fmt(o->what, sizeof(o->what), "pair %s %s (forced)", ca,
-			cb);
+		fsm_fmt(o->what, sizeof(o->what), "pair %s %s (%s%s)", ca, cb,
+			pa->repl_mode == FSM_REPL_SYNC ? "sync, " : "",
+			"forced");
 		fsm_fmt(o->reason, sizeof(o->reason), "%s",
 			pa->unsupported_reason);
 	}
@@ -550,14 +597,65 @@ static int op_unpair(struct fsm *f, const Poolpair__CmdUnpair *c,
 		    "the user set of %s is owned by %s: fail it back "
 		    "before unpairing",
 		    q->name, q->owner);
+	if (f->cms_state != FSM_STATE_NORMAL &&
+	    (strcmp(f->cms_active, p->name) == 0 ||
+	     (q != NULL && strcmp(f->cms_active, q->name) == 0)))
+		return fsm_fail(o, FSM_E_CMS_MOVING,
+				"the CMS is moving from %s to its pair: wait "
+				"for the move to end before unpairing",
+				f->cms_active);
 	p->pair[0] = '\0';
 	p->pair_supported = true;
 	p->unsupported_reason[0] = '\0';
+	p->repl_mode = FSM_REPL_ASYNC;
+	p->sync_timeout_ms = 0;
 	if (q != NULL) {
 		q->pair[0] = '\0';
 		q->pair_supported = true;
 		q->unsupported_reason[0] = '\0';
+		q->repl_mode = FSM_REPL_ASYNC;
+		q->sync_timeout_ms = 0;
 	}
+	return FSM_OK;
+}
+
+static int op_pair_mode(struct fsm *f, const Poolpair__CmdPairMode *c,
+			struct outcome *o)
+{
+	const char *name = fsm_str(c->pool);
+	struct fsm_pool *p, *q;
+	char cn[CLIP_LEN];
+	uint32_t timeout;
+	int i, j;
+
+	fsm_fmt(o->what, sizeof(o->what), "pair mode %s %s",
+		fsm_clip(cn, name), fsm_repl_mode_name((int)c->mode));
+	if (fsm_check_name(o, "pool name", name) ||
+	    repl_mode_check(o, (int)c->mode, c->sync_timeout_ms))
+		return o->code;
+	i = fsm_pool_index(f, name);
+	if (i < 0)
+		return fsm_fail(o, FSM_E_NOT_FOUND, "pool %s is not defined",
+				cn);
+	p = &f->pools[i];
+	if (p->pair[0] == '\0')
+		return fsm_fail(o, FSM_E_NOT_PAIRED,
+				"pool %s is not paired: the mode is the "
+				"pair's",
+				cn);
+	j = fsm_pool_index(f, p->pair);
+	if (j < 0)
+		return fsm_fail(o, FSM_E_NOT_FOUND,
+				"pair %s of pool %s is not defined", p->pair,
+				p->name);
+	q = &f->pools[j];
+	timeout = c->sync_timeout_ms != 0 ? c->sync_timeout_ms
+					  : fsm_pool_sync_timeout_ms(p);
+	p->repl_mode = q->repl_mode = (int)c->mode;
+	p->sync_timeout_ms = q->sync_timeout_ms = timeout;
+	fsm_fmt(o->what, sizeof(o->what),
+		"pair mode %s %s %s (sync timeout %" PRIu32 " ms)", p->name,
+		q->name, fsm_repl_mode_name(p->repl_mode), timeout);
 	return FSM_OK;
 }
 
@@ -744,75 +842,6 @@ static int op_topology(struct fsm *f, const Poolpair__CmdTopology *t,
 
 /* ---- failover decisions ---- */
 
-/* A state as words in a sentence: "failed over", "recovering", ... */
-static const char *state_words(int state)
-{
-	switch (state) {
-	case FSM_STATE_NORMAL:
-		return "normal";
-	case FSM_STATE_FAILING_OVER:
-		return "failing over";
-	case FSM_STATE_FAILED_OVER:
-		return "failed over";
-	case FSM_STATE_RECOVERING:
-		return "recovering";
-	case FSM_STATE_FAILING_BACK:
-		return "failing back";
-	default:
-		return "in an unknown state";
-	}
-}
-
-/* Set a name field so that no byte of an older, longer value stays behind
- * (the state is compared and snapshotted as a whole). */
-static void name_set(char dst[FSM_NAME_LEN], const char *src)
-{
-	memset(dst, 0, FSM_NAME_LEN);
-	strcpy(dst, src);
-}
-
-/* Set a reason field from free text (NULL is ""). */
-static void reason_set(char dst[FSM_REASON_LEN], const char *src)
-{
-	src = fsm_str(src);
-	memset(dst, 0, FSM_REASON_LEN);
-	fsm_text_copy(dst, FSM_REASON_LEN, src, strlen(src));
-}
-
-/* "3.4 KB": bytes in binary units with one (truncated) decimal. */
-static void bytes_text(char *dst, size_t cap, uint64_t b)
-{
-	static const char *const units[] = {"B",  "KB", "MB", "GB",
-					    "TB", "PB", "EB"};
-	uint64_t unit = 1;
-	unsigned u = 0;
-
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && b / unit >= 1024) {
-		unit *= 1024;
-		u++;
-	}
-	if (u == 0)
-		fsm_fmt(dst, cap, "%" PRIu64 " B", b);
-	else
-		fsm_fmt(dst, cap, "%" PRIu64 ".%" PRIu64 " %s", b / unit,
-			(b % unit) * 10 / unit, units[u]);
-}
-
-/* "12 records / 3.4 KB / 850 ms at risk", or "nothing at risk". */
-static void risk_text(char *dst, size_t cap, const struct outcome *o)
-{
-	char size[32];
-
-	if (o->risk_records == 0 && o->risk_bytes == 0 && o->risk_ms == 0) {
-		fsm_fmt(dst, cap, "nothing at risk");
-		return;
-	}
-	bytes_text(size, sizeof(size), o->risk_bytes);
-	fsm_fmt(dst, cap, "%" PRIu64 " record%s / %s / %" PRIu64 " ms at risk",
-		o->risk_records, o->risk_records == 1 ? "" : "s", size,
-		o->risk_ms);
-}
-
 /* The pool a failover decision names and its pair, as indexes into f's
  * pools. Returns 0, or FSM_E_INVALID, FSM_E_NOT_FOUND or FSM_E_NOT_PAIRED
  * with o filled in. */
@@ -900,7 +929,7 @@ static int failover_begin_check(const struct fsm *f, const char *name,
 		return fsm_fail(o, FSM_E_PAIR_DOWN,
 				"the pair of %s is %s (%s is %s): it must be "
 				"normal to take over",
-				p->name, state_words(q->state), q->name,
+				p->name, fsm_state_words(q->state), q->name,
 				fsm_failover_state_name(q->state));
 	return epoch_room(f, p, true, o);
 }
@@ -916,10 +945,15 @@ static bool fail_over(struct fsm *f, struct fsm_pool *p,
 	p->takeover_seq[0] = takeover_data;
 	p->takeover_seq[1] = takeover_content;
 	if (cms) {
-		name_set(f->cms_active, q->name);
+		fsm_name_set(f->cms_active, q->name);
 		f->cms_epoch++;
+		/* a planned CMS move under way ends here: it moved */
+		if (f->cms_state != FSM_STATE_NORMAL) {
+			f->cms_state = FSM_STATE_NORMAL;
+			f->cms_since_ms = now;
+		}
 	}
-	name_set(p->owner, q->name);
+	fsm_name_set(p->owner, q->name);
 	p->epoch++;
 	p->state = FSM_STATE_FAILED_OVER;
 	p->failover_since_ms = now;
@@ -938,7 +972,7 @@ static int op_failover_begin(struct fsm *f, const Poolpair__CmdFailoverBegin *c,
 	o->risk_records = c->data_at_risk_records;
 	o->risk_bytes = c->data_at_risk_bytes;
 	o->risk_ms = c->data_at_risk_ms;
-	risk_text(risk, sizeof(risk), o);
+	fsm_risk_text(risk, sizeof(risk), o);
 	fsm_clip(cn, name);
 	if (c->planned)
 		fsm_fmt(o->what, sizeof(o->what), "begin planned failover %s%s",
@@ -950,7 +984,7 @@ static int op_failover_begin(struct fsm *f, const Poolpair__CmdFailoverBegin *c,
 		return o->code;
 	p = &f->pools[pi];
 	o->forced = c->forced || !c->planned;
-	reason_set(p->last_failover_reason, c->reason);
+	fsm_reason_set(p->last_failover_reason, c->reason);
 	strcpy(o->reason, p->last_failover_reason);
 	if (c->planned) {
 		p->state = FSM_STATE_FAILING_OVER;
@@ -980,7 +1014,7 @@ static int op_failover_complete(struct fsm *f,
 	o->risk_records = c->data_at_risk_records;
 	o->risk_bytes = c->data_at_risk_bytes;
 	o->risk_ms = c->data_at_risk_ms;
-	risk_text(risk, sizeof(risk), o);
+	fsm_risk_text(risk, sizeof(risk), o);
 	fsm_fmt(o->what, sizeof(o->what), "complete failover %s (%s)",
 		fsm_clip(cn, name), risk);
 	if (pool_and_pair(f, name, o, &pi, &qi))
@@ -1013,7 +1047,7 @@ static int op_failover_abort(struct fsm *f, const Poolpair__CmdFailoverAbort *c,
 		return o->code;
 	p->state = FSM_STATE_NORMAL;
 	p->failover_since_ms = o->now;
-	reason_set(p->last_failover_reason, c->reason);
+	fsm_reason_set(p->last_failover_reason, c->reason);
 	strcpy(o->reason, p->last_failover_reason);
 	return FSM_OK;
 }
@@ -1089,7 +1123,7 @@ static int op_failback_complete(struct fsm *f,
 	    epoch_room(f, p, false, o))
 		return o->code;
 	strcpy(from, p->owner);
-	name_set(p->owner, p->name);
+	fsm_name_set(p->owner, p->name);
 	p->epoch++;
 	p->state = FSM_STATE_NORMAL;
 	p->failover_since_ms = o->now;
@@ -1115,57 +1149,8 @@ static int op_failback_abort(struct fsm *f, const Poolpair__CmdFailbackAbort *c,
 		return o->code;
 	p->state = FSM_STATE_RECOVERING;
 	p->failover_since_ms = o->now;
-	reason_set(p->last_failover_reason, c->reason);
+	fsm_reason_set(p->last_failover_reason, c->reason);
 	strcpy(o->reason, p->last_failover_reason);
-	return FSM_OK;
-}
-
-static int op_cms_failover(struct fsm *f, const Poolpair__CmdCmsFailover *c,
-			   struct outcome *o)
-{
-	const struct fsm_pool *p, *q;
-	char from[FSM_NAME_LEN];
-	int pi, qi;
-
-	fsm_fmt(o->what, sizeof(o->what), "cms failover%s",
-		c->forced ? " (forced)" : "");
-	if (f->cms_active[0] == '\0')
-		return fsm_fail(o, FSM_E_NOT_FOUND,
-				"no CMS is placed: there is nothing to move");
-	pi = fsm_pool_index(f, f->cms_active);
-	if (pi < 0)
-		return fsm_fail(o, FSM_E_NOT_FOUND,
-				"pool %s of the active CMS is not defined",
-				f->cms_active);
-	p = &f->pools[pi];
-	if (p->pair[0] == '\0')
-		return fsm_fail(o, FSM_E_NOT_PAIRED,
-				"pool %s hosts the active CMS but is not "
-				"paired: there is no standby",
-				p->name);
-	qi = fsm_pool_index(f, p->pair);
-	if (qi < 0)
-		return fsm_fail(o, FSM_E_NOT_FOUND,
-				"pair %s of pool %s is not defined", p->pair,
-				p->name);
-	q = &f->pools[qi];
-	if (!c->forced && (q->state == FSM_STATE_FAILING_OVER ||
-			   q->state == FSM_STATE_FAILED_OVER))
-		return fsm_fail(
-		    o, FSM_E_PAIR_DOWN,
-		    "the pair of %s is %s (%s is %s): the CMS moves "
-		    "to it only when forced",
-		    p->name, state_words(q->state), q->name,
-		    fsm_failover_state_name(q->state));
-	if (f->cms_epoch == UINT64_MAX)
-		return fsm_fail(o, FSM_E_FULL,
-				"the cms epoch cannot be raised any more");
-	o->forced = c->forced;
-	strcpy(from, p->name);
-	name_set(f->cms_active, q->name);
-	f->cms_epoch++;
-	fsm_fmt(o->what, sizeof(o->what), "cms failover %s to %s%s", from,
-		f->cms_active, c->forced ? " (forced)" : "");
 	return FSM_OK;
 }
 
@@ -1185,6 +1170,7 @@ static int op_record_event(struct fsm *f, const Poolpair__CmdRecordEvent *c,
 				fsm_str(c->detail)[0] ? fsm_str(c->detail)
 						      : "failed");
 	o->forced = c->forced;
+	o->keep = c->keep;
 	return FSM_OK;
 }
 
@@ -1208,7 +1194,12 @@ static int apply_failover_op(struct fsm *f, const Poolpair__Command *cmd,
 	case POOLPAIR__COMMAND__OP_FAILBACK_ABORT:
 		return op_failback_abort(f, cmd->failback_abort, o);
 	case POOLPAIR__COMMAND__OP_CMS_FAILOVER:
-		return op_cms_failover(f, cmd->cms_failover, o);
+		return fsm_op_cms_failover(f, cmd->cms_failover, o);
+	case POOLPAIR__COMMAND__OP_CMS_FAILOVER_COMPLETE:
+		return fsm_op_cms_failover_complete(f, cmd->cms_failover_complete,
+						    o);
+	case POOLPAIR__COMMAND__OP_CMS_FAILOVER_ABORT:
+		return fsm_op_cms_failover_abort(f, cmd->cms_failover_abort, o);
 	default:
 		fsm_fmt(o->what, sizeof(o->what), "malformed command");
 		return fsm_fail(o, FSM_E_MALFORMED, "command has no operation");
@@ -1258,6 +1249,8 @@ static int apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 		return op_pair(f, cmd->pair, o);
 	case POOLPAIR__COMMAND__OP_UNPAIR:
 		return op_unpair(f, cmd->unpair, o);
+	case POOLPAIR__COMMAND__OP_PAIR_MODE:
+		return op_pair_mode(f, cmd->pair_mode, o);
 	case POOLPAIR__COMMAND__OP_ADD_SBA:
 		return op_add_sba(f, cmd->add_sba, o);
 	case POOLPAIR__COMMAND__OP_REMOVE_SBA:
@@ -1274,6 +1267,8 @@ static int apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 	case POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE:
 	case POOLPAIR__COMMAND__OP_FAILBACK_ABORT:
 	case POOLPAIR__COMMAND__OP_CMS_FAILOVER:
+	case POOLPAIR__COMMAND__OP_CMS_FAILOVER_COMPLETE:
+	case POOLPAIR__COMMAND__OP_CMS_FAILOVER_ABORT:
 		if (is_step) {
 			fsm_fmt(o->what, sizeof(o->what), "failover decision");
 			return fsm_fail(o, FSM_E_INVALID,
@@ -1303,34 +1298,6 @@ static int apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 }
 
 /* ---- apply ---- */
-
-static void record(struct fsm *f, uint64_t time_ms, const char *who,
-		   size_t who_len, const struct outcome *o,
-		   struct fsm_result *res)
-{
-	struct fsm_history *h;
-
-	f->decisions++;
-	h = &f->history[(f->decisions - 1) % FSM_HISTORY];
-	memset(h, 0, sizeof(*h));
-	h->seq = f->decisions;
-	h->time_ms = time_ms;
-	fsm_text_copy(h->who, sizeof(h->who), who, who_len);
-	strcpy(h->what, o->what);
-	h->code = o->code;
-	strcpy(h->reason, o->reason);
-	h->forced = o->forced;
-	h->data_at_risk_records = o->risk_records;
-	h->data_at_risk_bytes = o->risk_bytes;
-	h->data_at_risk_ms = o->risk_ms;
-	if (res != NULL) {
-		memset(res, 0, sizeof(*res));
-		res->code = o->code;
-		if (o->code != FSM_OK)
-			strcpy(res->reason, o->reason);
-		res->seq = h->seq;
-	}
-}
 
 int fsm_apply(struct fsm *f, const void *buf, size_t len,
 	      struct fsm_result *res)
@@ -1389,7 +1356,7 @@ int fsm_apply(struct fsm *f, const void *buf, size_t len,
 	o.now = cmd->time_ms;
 	apply_op(f, cmd, false, &o);
 out:
-	record(f, sc.time_ms, sc.who, sc.who_len, &o, res);
+	fsm_history_record(f, sc.time_ms, sc.who, sc.who_len, &o, res);
 	if (cmd != NULL)
 		poolpair__command__free_unpacked(cmd, NULL);
 	return o.code;

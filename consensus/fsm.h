@@ -28,6 +28,9 @@
 #define FSM_MAX_POOLS 64
 #define FSM_MAX_SBAS 256
 #define FSM_HISTORY 256     /* ring of the most recent decisions */
+#define FSM_HISTORY_KEPT 1024 /* kept decisions older than the ring */
+#define FSM_SYNC_TIMEOUT_DEFAULT_MS 2000
+#define FSM_SYNC_TIMEOUT_MAX_MS 3600000
 #define FSM_MAX_TOPOLOGY_STEPS 256
 
 /* Result codes of a command. 0 is success; the rest are refusals that
@@ -52,6 +55,7 @@ enum fsm_code {
 	FSM_E_PAIR_DOWN,        /* the pair (or CMS standby) is not normal: it cannot take over */
 	FSM_E_NOT_FAILED_OVER,  /* the pool is normal: there is no failover to go on with */
 	FSM_E_REFUSED_EVENT,    /* a recorded event that failed (hook exit) */
+	FSM_E_CMS_MOVING,       /* a planned CMS move is (or is not) under way */
 	FSM_CODE_COUNT
 };
 
@@ -70,6 +74,13 @@ enum fsm_failover_state {
 	FSM_STATE_FAILING_BACK,
 };
 const char *fsm_failover_state_name(int state); /* "normal", "failing_over", ... */
+
+/* Replication mode of a pair (proto ReplMode). */
+enum fsm_repl_mode {
+	FSM_REPL_ASYNC = 0, /* a write is answered once durable where taken */
+	FSM_REPL_SYNC = 1,  /* ... once the pair acknowledged it too */
+};
+const char *fsm_repl_mode_name(int mode); /* "async", "sync" */
 
 struct fsm_site {
 	char name[FSM_NAME_LEN];
@@ -104,6 +115,10 @@ struct fsm_pool {
 	 * what it wrote after that and never shipped */
 	uint64_t takeover_seq[2];
 	char last_failover_reason[FSM_REASON_LEN]; /* of the last failover begin/abort or failback abort */
+	/* replication mode of the pair, set on both pools alike (async and 0
+	 * while unpaired); read the timeout with fsm_pool_sync_timeout_ms() */
+	int repl_mode;             /* enum fsm_repl_mode */
+	uint32_t sync_timeout_ms;
 };
 
 struct fsm_sba {
@@ -126,6 +141,11 @@ struct fsm_history {
 	int code;                  /* enum fsm_code */
 	char reason[FSM_REASON_LEN];
 	bool forced;
+	/* kept beyond the ring: an accepted decision that is forced (a
+	 * forced pairing, a forced or disaster move, a forced quorum
+	 * recovery) or of a kind the history keeps (an event recorded with
+	 * keep: a recovery, a rebuild) */
+	bool kept;
 	/* Data at risk named by a failover decision (0 otherwise): writes of
 	 * the user set not yet acknowledged by the pair, as the proposer
 	 * measured them. */
@@ -147,9 +167,21 @@ struct fsm {
 	unsigned n_sbas;
 	char cms_active[FSM_NAME_LEN]; /* "" until placed */
 	uint64_t cms_epoch;
+	int cms_state;             /* FSM_STATE_NORMAL, or FAILING_OVER while a
+				      planned CMS move drains */
+	uint64_t cms_since_ms;     /* time_ms of the last change of cms_state */
 	struct fsm_policy policy;
+	/* Everything from here on is the history (a topology stages and
+	 * copies only what comes before it). */
 	struct fsm_history history[FSM_HISTORY]; /* ring: entry of seq s at (s-1) % FSM_HISTORY */
 	uint64_t decisions;        /* commands applied so far = seq of the newest history entry */
+	/* Kept entries (see struct fsm_history) that left the ring, oldest
+	 * first: entry i at kept[(kept_head + i) % FSM_HISTORY_KEPT]. At the
+	 * cap the oldest is dropped and counted in kept_dropped. */
+	struct fsm_history kept[FSM_HISTORY_KEPT];
+	unsigned n_kept;
+	unsigned kept_head;
+	uint64_t kept_dropped;
 };
 
 /* Outcome of one command. */
@@ -198,11 +230,20 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len);
  *   failback_complete failing_back -> normal, owner = P, epoch + 1. The CMS
  *                     stays where it is.
  *   failback_abort    failing_back -> recovering.
- *   cms_failover      the active CMS moves to the pair of its pool,
- *                     cms_epoch + 1: FSM_E_NOT_FOUND without a CMS,
- *                     FSM_E_NOT_PAIRED when its pool is unpaired,
- *                     FSM_E_PAIR_DOWN when the pair is failing_over or
- *                     failed_over (down) and the command is not forced.
+ *   cms_failover      move the active CMS to the pair of its pool (see
+ *                     fsm_cms_failover_check() for the refusals).
+ *                     planned: cms_state normal -> failing_over (the
+ *                     CMS writes stop and drain). Not planned (disaster):
+ *                     active = pair, cms_epoch + 1 at once, recorded
+ *                     forced with the data at risk given.
+ *   cms_failover_complete  cms_state failing_over, since_ms equal to
+ *                     cms_since_ms (else FSM_E_CMS_MOVING), pair not down
+ *                     (FSM_E_PAIR_DOWN) -> active = pair, cms_epoch + 1,
+ *                     normal.
+ *   cms_failover_abort     the same move -> normal, the CMS stays.
+ * A failover of the pool hosting the CMS moves it, and ends a planned CMS
+ * move under way (cms_state normal). Unpairing the CMS pool during a
+ * planned CMS move is FSM_E_CMS_MOVING.
  * An epoch that cannot grow any more is FSM_E_FULL. Each success sets
  * failover_since_ms of P to the command's time_ms; history entries carry
  * forced (forced flag, or a disaster failover) and the data at risk given.
@@ -220,13 +261,43 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len);
 int fsm_failover_check(const struct fsm *f, const char *pool, bool planned,
 		       struct fsm_result *res, bool *cms_moves);
 
+/* Would a cms_failover (planned or disaster, forced or not) be accepted
+ * now? Read-only: exactly the checks fsm_apply() makes for that command.
+ * FSM_E_NOT_FOUND without a CMS (or its pool unknown), FSM_E_NOT_PAIRED
+ * when its pool is unpaired, FSM_E_CMS_MOVING when a planned CMS move is
+ * under way, FSM_E_FAILED_OVER when the pool hosting it is failing over
+ * (its failover moves the CMS itself), FSM_E_PAIR_DOWN when
+ * the pair is failing_over or failed_over unless a forced disaster,
+ * FSM_E_FULL when the cms epoch cannot be raised. res (may be NULL) as in
+ * fsm_failover_check(). Returns the code. */
+int fsm_cms_failover_check(const struct fsm *f, bool planned, bool forced,
+			   struct fsm_result *res);
+
+/* pair_mode: the replication mode of the pair of pool. FSM_E_INVALID for
+ * a bad pool name, a mode that is not async or sync, or a timeout above
+ * FSM_SYNC_TIMEOUT_MAX_MS; FSM_E_NOT_FOUND, FSM_E_NOT_PAIRED. Sets the
+ * mode (and the timeout when given, else keeps it) on both pools. May be a
+ * topology step. pair takes the mode and timeout (0: the default) too. */
+
+/* The sync timeout of p's pair in ms (FSM_SYNC_TIMEOUT_DEFAULT_MS when it
+ * holds 0). */
+uint32_t fsm_pool_sync_timeout_ms(const struct fsm_pool *p);
+
 /* Lookups; NULL when absent. Pointers valid until the next apply/restore. */
 const struct fsm_pool *fsm_pool_find(const struct fsm *f, const char *name);
 const struct fsm_member *fsm_member_find(const struct fsm *f, uint64_t id);
 const struct fsm_sba *fsm_sba_find(const struct fsm *f, const char *name);
 bool fsm_site_exists(const struct fsm *f, const char *name);
 
-/* History entry with sequence seq, or NULL when it fell out of the ring. */
+/* History entry with sequence seq: from the ring, or from the kept
+ * entries; NULL when it fell out of the ring and was not kept. */
 const struct fsm_history *fsm_history_get(const struct fsm *f, uint64_t seq);
+
+/* A page of the history: up to max entries with seq < before (before 0:
+ * no bound), newest first, the ring and the kept entries merged, each
+ * once. out receives borrowed pointers, valid until the next apply or
+ * restore. Returns how many. */
+size_t fsm_history_page(const struct fsm *f, uint64_t before,
+			const struct fsm_history **out, size_t max);
 
 #endif

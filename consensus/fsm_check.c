@@ -1,6 +1,7 @@
 /* fsm_check: text helpers, name and address validation, lookups and the
  * bounded wire pre-scan shared by apply (fsm.c) and restore
  * (fsm_snapshot.c). */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,72 @@ void fsm_text_copy(char *dst, size_t cap, const char *src, size_t len)
 		in += n;
 	}
 	dst[out] = '\0';
+}
+
+/* ---- words of decisions ---- */
+
+const char *fsm_state_words(int state)
+{
+	switch (state) {
+	case FSM_STATE_NORMAL:
+		return "normal";
+	case FSM_STATE_FAILING_OVER:
+		return "failing over";
+	case FSM_STATE_FAILED_OVER:
+		return "failed over";
+	case FSM_STATE_RECOVERING:
+		return "recovering";
+	case FSM_STATE_FAILING_BACK:
+		return "failing back";
+	default:
+		return "in an unknown state";
+	}
+}
+
+void fsm_name_set(char dst[FSM_NAME_LEN], const char *src)
+{
+	memset(dst, 0, FSM_NAME_LEN);
+	strcpy(dst, src);
+}
+
+void fsm_reason_set(char dst[FSM_REASON_LEN], const char *src)
+{
+	src = fsm_str(src);
+	memset(dst, 0, FSM_REASON_LEN);
+	fsm_text_copy(dst, FSM_REASON_LEN, src, strlen(src));
+}
+
+/* "3.4 KB": bytes in binary units with one (truncated) decimal. */
+static void bytes_text(char *dst, size_t cap, uint64_t b)
+{
+	static const char *const units[] = {"B",  "KB", "MB", "GB",
+					    "TB", "PB", "EB"};
+	uint64_t unit = 1;
+	unsigned u = 0;
+
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && b / unit >= 1024) {
+		unit *= 1024;
+		u++;
+	}
+	if (u == 0)
+		fsm_fmt(dst, cap, "%" PRIu64 " B", b);
+	else
+		fsm_fmt(dst, cap, "%" PRIu64 ".%" PRIu64 " %s", b / unit,
+			(b % unit) * 10 / unit, units[u]);
+}
+
+void fsm_risk_text(char *dst, size_t cap, const struct outcome *o)
+{
+	char size[32];
+
+	if (o->risk_records == 0 && o->risk_bytes == 0 && o->risk_ms == 0) {
+		fsm_fmt(dst, cap, "nothing at risk");
+		return;
+	}
+	bytes_text(size, sizeof(size), o->risk_bytes);
+	fsm_fmt(dst, cap, "%" PRIu64 " record%s / %s / %" PRIu64 " ms at risk",
+		o->risk_records, o->risk_records == 1 ? "" : "s", size,
+		o->risk_ms);
 }
 
 /* ---- validation ---- */
@@ -281,16 +348,6 @@ const struct fsm_sba *fsm_sba_find(const struct fsm *f, const char *name)
 bool fsm_site_exists(const struct fsm *f, const char *name)
 {
 	return name != NULL && fsm_site_index(f, name) >= 0;
-}
-
-const struct fsm_history *fsm_history_get(const struct fsm *f, uint64_t seq)
-{
-	const struct fsm_history *h;
-
-	if (seq == 0 || seq > f->decisions)
-		return NULL;
-	h = &f->history[(seq - 1) % FSM_HISTORY];
-	return h->seq == seq ? h : NULL;
 }
 
 /* ---- bounded pre-scan of the wire format (see fsm_internal.h) ---- */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "consensus/fsm.h"
+#include "control.pb-c.h"
 
 /* Command nesting (topology inside a step inside a topology ...) deeper
  * than this is refused before decoding, so the decoder never recurses far. */
@@ -22,6 +23,7 @@ struct outcome {
 	char what[FSM_WHAT_LEN];
 	char reason[FSM_REASON_LEN];
 	bool forced;
+	bool keep;             /* of a kind the history keeps (see fsm.h) */
 	uint64_t now;
 	uint64_t risk_records; /* data at risk named by a failover decision */
 	uint64_t risk_bytes;
@@ -49,6 +51,20 @@ const char *fsm_clip(char dst[CLIP_LEN], const char *s);
  * cap > 0 bytes: valid UTF-8 is kept, control characters and invalid bytes
  * become '?', and the copy never ends inside a sequence. */
 void fsm_text_copy(char *dst, size_t cap, const char *src, size_t len);
+
+/* A state as words in a sentence: "failed over", "recovering", ... */
+const char *fsm_state_words(int state);
+
+/* Set a name field so that no byte of an older, longer value stays behind
+ * (the state is compared and snapshotted as a whole). */
+void fsm_name_set(char dst[FSM_NAME_LEN], const char *src);
+
+/* Set a reason field from free text (NULL is ""). */
+void fsm_reason_set(char dst[FSM_REASON_LEN], const char *src);
+
+/* "12 records / 3.4 KB / 850 ms at risk", or "nothing at risk", of the
+ * data at risk in o. */
+void fsm_risk_text(char *dst, size_t cap, const struct outcome *o);
 
 /* ---- validation (fsm_check.c); strings must not be NULL ---- */
 
@@ -78,6 +94,27 @@ int fsm_site_index(const struct fsm *f, const char *name);
 int fsm_pool_index(const struct fsm *f, const char *name);
 int fsm_member_index(const struct fsm *f, uint64_t id);
 int fsm_sba_index(const struct fsm *f, const char *name);
+
+/* ---- the history (fsm_history.c) ---- */
+
+/* Record the outcome o of the decision just applied as the next history
+ * entry (time_ms and who, who_len bytes, of the command); an entry it
+ * pushes out of the ring joins the kept ones when kept. Fills res (may be
+ * NULL). */
+void fsm_history_record(struct fsm *f, uint64_t time_ms, const char *who,
+			size_t who_len, const struct outcome *o,
+			struct fsm_result *res);
+
+/* ---- decisions on the CMS (fsm_cms.c); each fills o ---- */
+
+int fsm_op_cms_failover(struct fsm *f, const Poolpair__CmdCmsFailover *c,
+			struct outcome *o);
+int fsm_op_cms_failover_complete(struct fsm *f,
+				 const Poolpair__CmdCmsFailoverComplete *c,
+				 struct outcome *o);
+int fsm_op_cms_failover_abort(struct fsm *f,
+			      const Poolpair__CmdCmsFailoverAbort *c,
+			      struct outcome *o);
 
 /* ---- bounded pre-scan of the wire format (fsm_check.c) ----
  *

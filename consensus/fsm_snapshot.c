@@ -25,6 +25,8 @@ struct snap_parts {
 	Poolpair__Sba **sba_ptrs;
 	Poolpair__HistoryEntry *history;
 	Poolpair__HistoryEntry **history_ptrs;
+	Poolpair__HistoryEntry *kept;
+	Poolpair__HistoryEntry **kept_ptrs;
 };
 
 static void snap_parts_free(struct snap_parts *s)
@@ -40,12 +42,32 @@ static void snap_parts_free(struct snap_parts *s)
 	free(s->sba_ptrs);
 	free(s->history);
 	free(s->history_ptrs);
+	free(s->kept);
+	free(s->kept_ptrs);
 }
 
 /* calloc that never asks for 0 bytes, so NULL always means no memory */
 static void *snap_alloc(size_t n, size_t size)
 {
 	return calloc(n > 0 ? n : 1, size);
+}
+
+/* e points into h (borrowed strings). */
+static void history_entry(Poolpair__HistoryEntry *e,
+			  const struct fsm_history *h)
+{
+	poolpair__history_entry__init(e);
+	e->seq = h->seq;
+	e->time_ms = h->time_ms;
+	e->who = (char *)h->who;
+	e->what = (char *)h->what;
+	e->code = h->code;
+	e->reason = (char *)h->reason;
+	e->forced = h->forced;
+	e->kept = h->kept;
+	e->data_at_risk_records = h->data_at_risk_records;
+	e->data_at_risk_bytes = h->data_at_risk_bytes;
+	e->data_at_risk_ms = h->data_at_risk_ms;
 }
 
 int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
@@ -71,10 +93,13 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 	s.sba_ptrs = snap_alloc(f->n_sbas, sizeof(*s.sba_ptrs));
 	s.history = snap_alloc(FSM_HISTORY, sizeof(*s.history));
 	s.history_ptrs = snap_alloc(FSM_HISTORY, sizeof(*s.history_ptrs));
+	s.kept = snap_alloc(f->n_kept, sizeof(*s.kept));
+	s.kept_ptrs = snap_alloc(f->n_kept, sizeof(*s.kept_ptrs));
 	if (s.sites == NULL || s.site_ptrs == NULL || s.members == NULL ||
 	    s.member_ptrs == NULL || s.pools == NULL || s.pool_states == NULL ||
 	    s.pool_ptrs == NULL || s.sbas == NULL || s.sba_ptrs == NULL ||
-	    s.history == NULL || s.history_ptrs == NULL)
+	    s.history == NULL || s.history_ptrs == NULL || s.kept == NULL ||
+	    s.kept_ptrs == NULL)
 		goto err_after_alloc;
 
 	st.version = FSM_SNAPSHOT_VERSION;
@@ -127,6 +152,8 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->takeover_data_seq = p->takeover_seq[0];
 		ps->takeover_content_seq = p->takeover_seq[1];
 		ps->last_failover_reason = (char *)p->last_failover_reason;
+		ps->repl_mode = (Poolpair__ReplMode)p->repl_mode;
+		ps->sync_timeout_ms = p->sync_timeout_ms;
 		s.pool_ptrs[i] = ps;
 	}
 	st.n_pools = f->n_pools;
@@ -144,6 +171,8 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 
 	cms.active = (char *)f->cms_active;
 	cms.epoch = f->cms_epoch;
+	cms.state = (Poolpair__FailoverState)f->cms_state;
+	cms.since_ms = f->cms_since_ms;
 	st.cms = &cms;
 	policy.failover = (char *)f->policy.failover;
 	policy.max_lag_on_failover_ms = f->policy.max_lag_on_failover_ms;
@@ -153,27 +182,26 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 	first = f->decisions > FSM_HISTORY ? f->decisions - FSM_HISTORY + 1 : 1;
 	count = f->decisions < FSM_HISTORY ? f->decisions : FSM_HISTORY;
 	for (k = 0; k < count; k++) {
-		const struct fsm_history *h = fsm_history_get(f, first + k);
-		Poolpair__HistoryEntry *e = &s.history[n_hist];
+		const struct fsm_history *h =
+		    &f->history[(first + k - 1) % FSM_HISTORY];
 
-		if (h == NULL)
+		if (h->seq != first + k)
 			continue;
-		poolpair__history_entry__init(e);
-		e->seq = h->seq;
-		e->time_ms = h->time_ms;
-		e->who = (char *)h->who;
-		e->what = (char *)h->what;
-		e->code = h->code;
-		e->reason = (char *)h->reason;
-		e->forced = h->forced;
-		e->data_at_risk_records = h->data_at_risk_records;
-		e->data_at_risk_bytes = h->data_at_risk_bytes;
-		e->data_at_risk_ms = h->data_at_risk_ms;
-		s.history_ptrs[n_hist++] = e;
+		history_entry(&s.history[n_hist], h);
+		s.history_ptrs[n_hist] = &s.history[n_hist];
+		n_hist++;
 	}
 	st.n_history = n_hist;
 	st.history = s.history_ptrs;
 	st.decisions = f->decisions;
+	for (i = 0; i < f->n_kept; i++) {
+		history_entry(&s.kept[i],
+			      &f->kept[(f->kept_head + i) % FSM_HISTORY_KEPT]);
+		s.kept_ptrs[i] = &s.kept[i];
+	}
+	st.n_kept_history = f->n_kept;
+	st.kept_history = s.kept_ptrs;
+	st.kept_dropped = f->kept_dropped;
 
 	size = poolpair__state__get_packed_size(&st);
 	out = malloc(size > 0 ? size : 1);
@@ -273,8 +301,13 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 			 ps->last_failover_reason) ||
 		    !put_name(d->owner, ps->owner) || ps->epoch == 0 ||
 		    (int)ps->state < FSM_STATE_NORMAL ||
-		    (int)ps->state > FSM_STATE_FAILING_BACK)
+		    (int)ps->state > FSM_STATE_FAILING_BACK ||
+		    ((int)ps->repl_mode != FSM_REPL_ASYNC &&
+		     (int)ps->repl_mode != FSM_REPL_SYNC) ||
+		    ps->sync_timeout_ms > FSM_SYNC_TIMEOUT_MAX_MS)
 			return false;
+		d->repl_mode = (int)ps->repl_mode;
+		d->sync_timeout_ms = ps->sync_timeout_ms;
 		d->capacity = p->capacity;
 		d->pair_supported = ps->pair_supported;
 		d->epoch = ps->epoch;
@@ -300,7 +333,9 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 			if (!p->pair_supported ||
 			    p->unsupported_reason[0] != '\0' ||
 			    p->state != FSM_STATE_NORMAL ||
-			    strcmp(p->owner, p->name) != 0)
+			    strcmp(p->owner, p->name) != 0 ||
+			    p->repl_mode != FSM_REPL_ASYNC ||
+			    p->sync_timeout_ms != 0)
 				return false;
 			continue;
 		}
@@ -311,6 +346,8 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		    strcmp(t->pools[j].unsupported_reason,
 			   p->unsupported_reason) != 0 ||
 		    (p->pair_supported && p->unsupported_reason[0] != '\0') ||
+		    t->pools[j].repl_mode != p->repl_mode ||
+		    t->pools[j].sync_timeout_ms != p->sync_timeout_ms ||
 		    strcmp(p->owner, owns_self ? p->name : p->pair) != 0 ||
 		    (p->state != FSM_STATE_NORMAL &&
 		     t->pools[j].state != FSM_STATE_NORMAL))
@@ -319,36 +356,62 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 	return true;
 }
 
+/* One entry into h; false when out of bounds. Only an accepted decision
+ * can be kept. */
+static bool restore_entry(struct fsm_history *h,
+			  const Poolpair__HistoryEntry *e)
+{
+	if (e == NULL || e->seq == 0 || e->code < 0 ||
+	    e->code >= FSM_CODE_COUNT || (e->kept && e->code != FSM_OK) ||
+	    !put(h->who, FSM_WHO_LEN, e->who) ||
+	    !put(h->what, FSM_WHAT_LEN, e->what) ||
+	    !put(h->reason, FSM_REASON_LEN, e->reason))
+		return false;
+	h->seq = e->seq;
+	h->time_ms = e->time_ms;
+	h->code = e->code;
+	h->forced = e->forced;
+	h->kept = e->kept;
+	h->data_at_risk_records = e->data_at_risk_records;
+	h->data_at_risk_bytes = e->data_at_risk_bytes;
+	h->data_at_risk_ms = e->data_at_risk_ms;
+	return true;
+}
+
+/* The ring, then the kept entries: kept ones, in seq order, all older
+ * than the ring, at most FSM_HISTORY_KEPT. */
 static bool restore_history(struct fsm *t, const Poolpair__State *st)
 {
-	uint64_t prev = 0;
+	uint64_t prev = 0, first;
 	size_t i;
 
-	if (st->n_history > FSM_HISTORY || st->n_history > st->decisions)
+	if (st->n_history > FSM_HISTORY || st->n_history > st->decisions ||
+	    st->n_kept_history > FSM_HISTORY_KEPT)
 		return false;
 	t->decisions = st->decisions;
+	first = st->decisions > FSM_HISTORY ? st->decisions - FSM_HISTORY + 1
+					    : 1;
 	for (i = 0; i < st->n_history; i++) {
 		const Poolpair__HistoryEntry *e = st->history[i];
-		struct fsm_history *h;
 
 		if (e == NULL || e->seq <= prev || e->seq > st->decisions ||
-		    st->decisions - e->seq >= FSM_HISTORY || e->code < 0 ||
-		    e->code >= FSM_CODE_COUNT)
+		    st->decisions - e->seq >= FSM_HISTORY ||
+		    !restore_entry(&t->history[(e->seq - 1) % FSM_HISTORY], e))
 			return false;
 		prev = e->seq;
-		h = &t->history[(e->seq - 1) % FSM_HISTORY];
-		if (!put(h->who, FSM_WHO_LEN, e->who) ||
-		    !put(h->what, FSM_WHAT_LEN, e->what) ||
-		    !put(h->reason, FSM_REASON_LEN, e->reason))
-			return false;
-		h->seq = e->seq;
-		h->time_ms = e->time_ms;
-		h->code = e->code;
-		h->forced = e->forced;
-		h->data_at_risk_records = e->data_at_risk_records;
-		h->data_at_risk_bytes = e->data_at_risk_bytes;
-		h->data_at_risk_ms = e->data_at_risk_ms;
 	}
+	prev = 0;
+	for (i = 0; i < st->n_kept_history; i++) {
+		const Poolpair__HistoryEntry *e = st->kept_history[i];
+
+		if (e == NULL || e->seq <= prev || e->seq >= first ||
+		    !e->kept || !restore_entry(&t->kept[i], e))
+			return false;
+		prev = e->seq;
+	}
+	t->n_kept = (unsigned)st->n_kept_history;
+	t->kept_head = 0;
+	t->kept_dropped = st->kept_dropped;
 	return true;
 }
 
@@ -388,6 +451,18 @@ static bool restore_into(struct fsm *t, const Poolpair__State *st)
 			return false;
 	}
 	t->cms_epoch = st->cms != NULL ? st->cms->epoch : 0;
+	if (st->cms != NULL) {
+		int cs = (int)st->cms->state;
+		int pi = fsm_pool_index(t, t->cms_active);
+
+		/* a planned move drains only from a placed, paired CMS */
+		if (cs != FSM_STATE_NORMAL &&
+		    (cs != FSM_STATE_FAILING_OVER || pi < 0 ||
+		     t->pools[pi].pair[0] == '\0'))
+			return false;
+		t->cms_state = cs;
+		t->cms_since_ms = st->cms->since_ms;
+	}
 	if (!fsm_failover_ok(fsm_str(st->policy->failover)))
 		return false;
 	strcpy(t->policy.failover, st->policy->failover);

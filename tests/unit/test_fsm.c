@@ -328,6 +328,7 @@ static Poolpair__Command *c_fb_abort(const char *pool, const char *reason)
 	return c;
 }
 
+/* A disaster move of the CMS (at once), forced or not. */
 static Poolpair__Command *c_cms_failover(bool forced)
 {
 	Poolpair__Command *c = cmd_new();
@@ -337,6 +338,80 @@ static Poolpair__Command *c_cms_failover(bool forced)
 	b->forced = forced;
 	c->op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER;
 	c->cms_failover = b;
+	return c;
+}
+
+/* A disaster move of the CMS naming data at risk and a reason. */
+static Poolpair__Command *c_cms_disaster(uint64_t records, uint64_t bytes,
+					 uint64_t ms, const char *reason)
+{
+	Poolpair__Command *c = c_cms_failover(false);
+
+	c->cms_failover->data_at_risk_records = records;
+	c->cms_failover->data_at_risk_bytes = bytes;
+	c->cms_failover->data_at_risk_ms = ms;
+	c->cms_failover->reason = dup(reason);
+	return c;
+}
+
+/* The begin of a planned move of the CMS. */
+static Poolpair__Command *c_cms_planned(bool forced)
+{
+	Poolpair__Command *c = c_cms_failover(forced);
+
+	c->cms_failover->planned = true;
+	return c;
+}
+
+static Poolpair__Command *c_cms_complete(uint64_t since_ms)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdCmsFailoverComplete *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_cms_failover_complete__init(b);
+	b->since_ms = since_ms;
+	c->op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER_COMPLETE;
+	c->cms_failover_complete = b;
+	return c;
+}
+
+static Poolpair__Command *c_cms_abort(uint64_t since_ms, const char *reason)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdCmsFailoverAbort *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_cms_failover_abort__init(b);
+	b->since_ms = since_ms;
+	b->reason = dup(reason);
+	c->op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER_ABORT;
+	c->cms_failover_abort = b;
+	return c;
+}
+
+/* A pairing with a replication mode (0 or 1; others are refused) and a
+ * sync timeout (0: the default). */
+static Poolpair__Command *c_pair_with(const char *a, const char *b, int mode,
+				      uint32_t timeout_ms)
+{
+	Poolpair__Command *c = c_pair(a, b, false);
+
+	c->pair->mode = (Poolpair__ReplMode)mode;
+	c->pair->sync_timeout_ms = timeout_ms;
+	return c;
+}
+
+static Poolpair__Command *c_pair_mode(const char *pool, int mode,
+				      uint32_t timeout_ms)
+{
+	Poolpair__Command *c = cmd_new();
+	Poolpair__CmdPairMode *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_pair_mode__init(b);
+	b->pool = dup(pool);
+	b->mode = (Poolpair__ReplMode)mode;
+	b->sync_timeout_ms = timeout_ms;
+	c->op_case = POOLPAIR__COMMAND__OP_PAIR_MODE;
+	c->pair_mode = b;
 	return c;
 }
 
@@ -541,12 +616,12 @@ static void test_init_and_names(void **state)
 	    "pair_os",	 "pair_site",	 "pair_already",
 	    "pair_self", "failed_over",	 "not_paired",
 	    "nested",	 "pair_down",	 "not_failed_over",
-	    "event_failed",
+	    "event_failed", "cms_moving",
 	};
 	static const int http[FSM_CODE_COUNT] = {
 	    0,	 400, 400, 409, 404, 507, 409, 409, 409,
 	    409, 409, 409, 409, 409, 409, 400, 409, 409,
-	    409,
+	    409, 409,
 	};
 	int i;
 
@@ -576,6 +651,11 @@ static void test_init_and_names(void **state)
 	assert_string_equal(fsm_failover_state_name(FSM_STATE_FAILING_BACK),
 			    "failing_back");
 	assert_string_equal(fsm_failover_state_name(99), "unknown");
+	assert_string_equal(fsm_repl_mode_name(FSM_REPL_ASYNC), "async");
+	assert_string_equal(fsm_repl_mode_name(FSM_REPL_SYNC), "sync");
+	assert_string_equal(fsm_repl_mode_name(2), "unknown");
+	assert_int_equal(f->cms_state, FSM_STATE_NORMAL);
+	assert_int_equal(f->n_kept, 0);
 }
 
 /* ---- sites ---- */
@@ -1987,6 +2067,10 @@ static void check_invariants(const struct fsm *f)
 		assert_non_null(fsm_pool_find(f, f->cms_active));
 		assert_true(f->cms_epoch >= 1);
 	}
+	/* a planned CMS move drains only from a paired pool */
+	assert_true(f->cms_state == FSM_STATE_NORMAL ||
+		    (f->cms_state == FSM_STATE_FAILING_OVER &&
+		     pool(f, f->cms_active)->pair[0] != '\0'));
 	for (i = 0; i < f->n_pools; i++) {
 		const struct fsm_pool *p = &f->pools[i];
 		const struct fsm_pool *q;
@@ -2347,24 +2431,42 @@ static void test_cms_failover(void **state)
 	refused(f, c_cms_failover(false), FSM_E_NOT_PAIRED,
 		"pool pool-east hosts the active CMS but is not paired");
 	ok(f, c_pair("pool-east", "pool-west", false));
-	ok(f, c_cms_failover(false));
-	expect_last(f, "cms failover pool-east to pool-west", false);
+	/* not planned: a disaster move, at once, always forced */
+	ok(f, at(5, c_cms_disaster(7, 3 * 1024 + 512, 850,
+				   "disaster: pool-east silent")));
+	expect_last(f,
+		    "cms failover pool-east to pool-west (disaster, 7 records / "
+		    "3.5 KB / 850 ms at risk)",
+		    true);
+	assert_true(last(f)->kept);
+	assert_int_equal(last(f)->data_at_risk_records, 7);
+	assert_int_equal(last(f)->data_at_risk_bytes, 3 * 1024 + 512);
+	assert_int_equal(last(f)->data_at_risk_ms, 850);
+	assert_string_equal(last(f)->reason, "disaster: pool-east silent");
 	assert_string_equal(f->cms_active, "pool-west");
 	assert_int_equal(f->cms_epoch, 2);
+	assert_int_equal(f->cms_state, FSM_STATE_NORMAL);
+	assert_int_equal(f->cms_since_ms, 5);
 	/* user sets do not move with the CMS */
 	expect_pool(f, "pool-east", FSM_STATE_NORMAL, "pool-east", 1);
 	expect_pool(f, "pool-west", FSM_STATE_NORMAL, "pool-west", 1);
 	ok(f, c_cms_failover(true));
-	expect_last(f, "cms failover pool-west to pool-east (forced)", true);
+	expect_last(f,
+		    "cms failover pool-west to pool-east (disaster, nothing at "
+		    "risk)",
+		    true);
 	assert_string_equal(f->cms_active, "pool-east");
 	assert_int_equal(f->cms_epoch, 3);
 	check_invariants(f);
 
-	/* the standby is down: only a forced move goes there */
+	/* the standby is down: only a forced disaster move goes there, a
+	 * planned one never (it could not drain) */
 	ok(f, c_planned("pool-west"));
 	refused(f, c_cms_failover(false), FSM_E_PAIR_DOWN,
 		"the pair of pool-east is failing over (pool-west is "
 		"failing_over)");
+	refused(f, c_cms_planned(true), FSM_E_PAIR_DOWN,
+		"only in a forced disaster move");
 	ok(f, c_complete("pool-west"));
 	assert_string_equal(f->cms_active, "pool-east"); /* not on west */
 	refused(f, c_cms_failover(false), FSM_E_PAIR_DOWN, "failed over");
@@ -2408,6 +2510,7 @@ static void test_failover_check_agrees(void **state)
 	struct fsm *g = malloc(sizeof(*g));
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	unsigned step, accepted = 0, refusals = 0, cms_moves_seen = 0;
+	unsigned cms_accepted = 0;
 	size_t i;
 	int k;
 
@@ -2459,9 +2562,35 @@ static void test_failover_check_agrees(void **state)
 		}
 		assert_int_equal(fsm_failover_check(f, NULL, true, NULL, NULL),
 				 FSM_E_INVALID);
+		/* the CMS check against apply, for every kind */
+		for (k = 0; k < 4; k++) {
+			struct fsm_result want, got;
+			bool planned = k & 1, forced = k & 2;
+			int rc;
+
+			memcpy(g, f, sizeof(*g));
+			rc = fsm_cms_failover_check(f, planned, forced, &got);
+			assert_int_equal(rc, got.code);
+			assert_memory_equal(f, g, sizeof(*f));
+			run(g, planned ? c_cms_planned(forced)
+				       : c_cms_failover(forced),
+			    &want);
+			assert_int_equal(got.code, want.code);
+			assert_string_equal(got.reason, want.reason);
+			cms_accepted += want.code == FSM_OK;
+		}
 
 		/* one random decision */
-		switch (next_random(&seed) % 9) {
+		switch (next_random(&seed) % 12) {
+		case 9:
+			run(f, c_cms_planned(next_random(&seed) % 2), NULL);
+			break;
+		case 10:
+			run(f, c_cms_complete(f->cms_since_ms), NULL);
+			break;
+		case 11:
+			run(f, c_cms_abort(f->cms_since_ms, "timeout"), NULL);
+			break;
 		case 0:
 			run(f, c_planned(name), NULL);
 			break;
@@ -2503,6 +2632,7 @@ static void test_failover_check_agrees(void **state)
 	assert_true(accepted > 100);
 	assert_true(refusals > 100);
 	assert_true(cms_moves_seen > 10);
+	assert_true(cms_accepted > 100);
 	free(g);
 }
 
@@ -2525,6 +2655,10 @@ static void round_trip(const struct fsm *f, struct fsm *g)
 		const struct fsm_history *x = fsm_history_get(f, seq);
 		const struct fsm_history *y = fsm_history_get(g, seq);
 
+		if (x == NULL && seq + FSM_HISTORY <= f->decisions) {
+			assert_null(y); /* left the ring, not kept */
+			continue;
+		}
 		assert_non_null(x);
 		assert_non_null(y);
 		assert_memory_equal(x, y, sizeof(*x));
@@ -2628,6 +2762,546 @@ static void test_failover_restore_refusals(void **state)
 	assert_int_equal(restore_edited(f, edit_nothing), 0);
 }
 
+/* Last history entry is a success with this summary. */
+static void expect_last_what(const struct fsm *f, const char *what)
+{
+	const struct fsm_history *h = fsm_history_get(f, f->decisions);
+
+	assert_non_null(h);
+	assert_int_equal(h->code, FSM_OK);
+	assert_string_equal(h->what, what);
+}
+
+/* ---- replication mode of a pair ---- */
+
+static void edit_mode_asymmetric(Poolpair__State *st)
+{
+	st_pool(st, "pool-west")->repl_mode = POOLPAIR__REPL_MODE__REPL_ASYNC;
+}
+
+static void edit_timeout_asymmetric(Poolpair__State *st)
+{
+	st_pool(st, "pool-west")->sync_timeout_ms = 999;
+}
+
+static void edit_mode_unknown(Poolpair__State *st)
+{
+	st_pool(st, "pool-east")->repl_mode = (Poolpair__ReplMode)2;
+	st_pool(st, "pool-west")->repl_mode = (Poolpair__ReplMode)2;
+}
+
+static void edit_timeout_too_long(Poolpair__State *st)
+{
+	st_pool(st, "pool-east")->sync_timeout_ms = FSM_SYNC_TIMEOUT_MAX_MS + 1;
+	st_pool(st, "pool-west")->sync_timeout_ms = FSM_SYNC_TIMEOUT_MAX_MS + 1;
+}
+
+static void edit_unpaired_sync(Poolpair__State *st)
+{
+	st_pool(st, "pool-std")->repl_mode = POOLPAIR__REPL_MODE__REPL_SYNC;
+}
+
+static void edit_unpaired_timeout(Poolpair__State *st)
+{
+	st_pool(st, "pool-std")->sync_timeout_ms = 2000;
+}
+
+/* A state from before pairs had a mode: paired, timeout 0. */
+static void edit_timeout_zero(Poolpair__State *st)
+{
+	st_pool(st, "pool-east")->sync_timeout_ms = 0;
+	st_pool(st, "pool-west")->sync_timeout_ms = 0;
+}
+
+static void test_pair_mode(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *g = malloc(sizeof(*g));
+	Poolpair__Command *steps[2];
+
+	assert_non_null(g);
+	base(f);
+	/* a plain pairing is async with the default timeout */
+	ok(f, c_pair("pool-east", "pool-west", false));
+	assert_int_equal(pool(f, "pool-east")->repl_mode, FSM_REPL_ASYNC);
+	assert_int_equal(pool(f, "pool-west")->sync_timeout_ms,
+			 FSM_SYNC_TIMEOUT_DEFAULT_MS);
+	expect_last_what(f, "pair pool-east pool-west");
+	/* changed later, on both pools, the timeout kept when not given */
+	ok(f, c_pair_mode("pool-west", FSM_REPL_SYNC, 0));
+	expect_last_what(f, "pair mode pool-west pool-east sync (sync timeout "
+			    "2000 ms)");
+	assert_int_equal(pool(f, "pool-east")->repl_mode, FSM_REPL_SYNC);
+	assert_int_equal(pool(f, "pool-west")->repl_mode, FSM_REPL_SYNC);
+	assert_int_equal(pool(f, "pool-east")->sync_timeout_ms, 2000);
+	ok(f, c_pair_mode("pool-east", FSM_REPL_SYNC, 750));
+	assert_int_equal(pool(f, "pool-west")->sync_timeout_ms, 750);
+	assert_int_equal(fsm_pool_sync_timeout_ms(pool(f, "pool-west")), 750);
+	ok(f, c_pair_mode("pool-east", FSM_REPL_ASYNC, 0));
+	assert_int_equal(pool(f, "pool-west")->repl_mode, FSM_REPL_ASYNC);
+	assert_int_equal(pool(f, "pool-west")->sync_timeout_ms, 750);
+	assert_false(last(f)->forced);
+	assert_false(last(f)->kept);
+
+	/* refusals change nothing */
+	refused(f, c_pair_mode("pool-std", FSM_REPL_SYNC, 0), FSM_E_NOT_PAIRED,
+		"pool pool-std is not paired");
+	refused(f, c_pair_mode("pool-none", FSM_REPL_SYNC, 0), FSM_E_NOT_FOUND,
+		"pool pool-none is not defined");
+	refused(f, c_pair_mode("bad name", FSM_REPL_SYNC, 0), FSM_E_INVALID,
+		"pool name");
+	refused(f, c_pair_mode("pool-east", 2, 0), FSM_E_INVALID,
+		"replication mode 2 is not async (0) or sync (1)");
+	refused(f, c_pair_mode("pool-east", FSM_REPL_SYNC,
+			       FSM_SYNC_TIMEOUT_MAX_MS + 1),
+		FSM_E_INVALID, "sync timeout 3600001 ms is above 3600000 ms");
+	{
+		Poolpair__Command *c = c_pair_with("pool-east2", "pool-std", 7, 0);
+
+		c->pair->force = true;
+		refused(f, c, FSM_E_INVALID, "replication mode 7");
+	}
+
+	/* the mode at pairing, in the summary; a forced pair says both */
+	ok(f, c_unpair("pool-east"));
+	assert_int_equal(pool(f, "pool-east")->repl_mode, FSM_REPL_ASYNC);
+	assert_int_equal(pool(f, "pool-west")->sync_timeout_ms, 0);
+	ok(f, c_pair_with("pool-east", "pool-west", FSM_REPL_SYNC, 1500));
+	expect_last_what(f, "pair pool-east pool-west (sync, timeout 1500 ms)");
+	assert_int_equal(pool(f, "pool-west")->repl_mode, FSM_REPL_SYNC);
+	assert_int_equal(pool(f, "pool-east")->sync_timeout_ms, 1500);
+	{
+		Poolpair__Command *c =
+		    c_pair_with("pool-east2", "pool-2022", FSM_REPL_SYNC, 0);
+
+		c->pair->force = true;
+		ok(f, c);
+	}
+	expect_last_what(f, "pair pool-east2 pool-2022 (sync, forced)");
+	assert_int_equal(pool(f, "pool-2022")->sync_timeout_ms, 2000);
+
+	/* a topology step too, all or nothing */
+	steps[0] = c_pair_mode("pool-east", FSM_REPL_ASYNC, 3000);
+	steps[1] = c_pair_mode("pool-virt", FSM_REPL_SYNC, 0);
+	refused(f, c_topology(2, steps), FSM_E_NOT_PAIRED, "step 2");
+	assert_int_equal(pool(f, "pool-east")->repl_mode, FSM_REPL_SYNC);
+	steps[0] = c_pair_mode("pool-east", FSM_REPL_ASYNC, 3000);
+	ok(f, c_topology(1, steps));
+	assert_int_equal(pool(f, "pool-west")->repl_mode, FSM_REPL_ASYNC);
+	assert_int_equal(pool(f, "pool-west")->sync_timeout_ms, 3000);
+
+	/* snapshots keep it, and refuse what the FSM cannot reach */
+	ok(f, c_pair_mode("pool-east", FSM_REPL_SYNC, 0));
+	round_trip(f, g);
+	assert_int_equal(pool(g, "pool-east")->repl_mode, FSM_REPL_SYNC);
+	assert_int_equal(pool(g, "pool-west")->sync_timeout_ms, 3000);
+	restore_refused(f, edit_mode_asymmetric);
+	restore_refused(f, edit_timeout_asymmetric);
+	restore_refused(f, edit_mode_unknown);
+	restore_refused(f, edit_timeout_too_long);
+	restore_refused(f, edit_unpaired_sync);
+	restore_refused(f, edit_unpaired_timeout);
+	/* an older state's 0 is the default */
+	assert_int_equal(restore_edited(f, edit_timeout_zero), 0);
+	assert_int_equal(pool(f, "pool-east")->sync_timeout_ms, 0);
+	assert_int_equal(fsm_pool_sync_timeout_ms(pool(f, "pool-east")),
+			 FSM_SYNC_TIMEOUT_DEFAULT_MS);
+	ok(f, c_pair_mode("pool-east", FSM_REPL_SYNC, 0));
+	assert_int_equal(pool(f, "pool-west")->sync_timeout_ms,
+			 FSM_SYNC_TIMEOUT_DEFAULT_MS);
+	free(g);
+}
+
+/* Every seq of f reads the same from g, and the kept ones are kept. */
+static void same_history(const struct fsm *f, const struct fsm *g)
+{
+	uint64_t seq;
+
+	assert_int_equal(f->decisions, g->decisions);
+	assert_int_equal(f->n_kept, g->n_kept);
+	assert_int_equal(f->kept_dropped, g->kept_dropped);
+	for (seq = 0; seq <= f->decisions + 1; seq++) {
+		const struct fsm_history *x = fsm_history_get(f, seq);
+		const struct fsm_history *y = fsm_history_get(g, seq);
+
+		if (x == NULL) {
+			assert_null(y);
+			continue;
+		}
+		assert_non_null(y);
+		assert_memory_equal(x, y, sizeof(*x));
+	}
+}
+
+/* n refused decisions (they are never kept). */
+static void refusals(struct fsm *f, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		run(f, c_remove_site("nowhere"), NULL);
+}
+
+static void test_history_kept(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *g = malloc(sizeof(*g));
+	const struct fsm_history *h;
+	Poolpair__State *st;
+	void *buf;
+	size_t len;
+
+	assert_non_null(g);
+	base(f);                                             /* 1..6 */
+	ok(f, c_pair("pool-east2", "pool-2022", true));      /* 7: forced */
+	ok(f, c_pair("pool-east", "pool-west", false));      /* 8 */
+	ok(f, c_event("recover --force-quorum", true, true, "voters: 2"));
+	ok(f, c_event("rebuild of east-1", false, true, "seeded")); /* 10 */
+	{
+		Poolpair__Command *c =
+		    c_event("rebuild of west-1", false, true, "seeded");
+
+		c->record_event->keep = true;
+		ok(f, c);                                    /* 11: kept */
+	}
+	refused(f, c_event("hook fence for pool-east", true, false, "exit 1"),
+		FSM_E_REFUSED_EVENT, "exit 1");              /* 12: refused */
+	ok(f, at(77, c_disaster("pool-east")));              /* 13: forced */
+	assert_true(fsm_history_get(f, 7)->kept);
+	assert_false(fsm_history_get(f, 8)->kept);
+	assert_true(fsm_history_get(f, 9)->kept);
+	assert_false(fsm_history_get(f, 10)->kept);
+	assert_true(fsm_history_get(f, 11)->kept);
+	assert_false(fsm_history_get(f, 12)->kept);
+	assert_true(fsm_history_get(f, 13)->kept);
+	assert_int_equal(f->n_kept, 0); /* all still in the ring */
+
+	/* 300 more: the ring moves on, the kept ones stay */
+	refusals(f, 300);
+	assert_int_equal(f->decisions, 313);
+	assert_null(fsm_history_get(f, 8));
+	assert_null(fsm_history_get(f, 10));
+	assert_null(fsm_history_get(f, 12));
+	assert_null(fsm_history_get(f, 57)); /* just before the ring */
+	assert_non_null(fsm_history_get(f, 58));
+	h = fsm_history_get(f, 7);
+	assert_non_null(h);
+	assert_int_equal(h->seq, 7);
+	assert_string_equal(h->what, "pair pool-east2 pool-2022 (forced)");
+	assert_true(h->forced);
+	assert_int_equal(fsm_history_get(f, 9)->seq, 9);
+	assert_string_equal(fsm_history_get(f, 11)->what,
+			    "rebuild of west-1: seeded");
+	h = fsm_history_get(f, 13);
+	assert_int_equal(h->time_ms, 77);
+	assert_true(strstr(h->what, "disaster") != NULL);
+	assert_int_equal(f->n_kept, 4);
+	assert_int_equal(f->kept_dropped, 0);
+
+	/* the snapshot carries them after the ring, and a restore keeps them */
+	assert_int_equal(fsm_snapshot(f, &buf, &len), 0);
+	st = poolpair__state__unpack(NULL, len, buf);
+	assert_non_null(st);
+	assert_int_equal(st->n_history, FSM_HISTORY);
+	assert_int_equal(st->n_kept_history, 4);
+	assert_int_equal(st->kept_history[0]->seq, 7);
+	assert_int_equal(st->kept_history[3]->seq, 13);
+	assert_true(st->kept_history[1]->kept);
+	poolpair__state__free_unpacked(st, NULL);
+	free(buf);
+	round_trip(f, g);
+	same_history(f, g);
+	assert_string_equal(fsm_history_get(g, 7)->what,
+			    "pair pool-east2 pool-2022 (forced)");
+
+	/* both go on the same way */
+	refusals(f, 100);
+	refusals(g, 100);
+	ok(f, c_pair("pool-std", "pool-virt", true));
+	ok(g, c_pair("pool-std", "pool-virt", true));
+	same_history(f, g);
+	round_trip(f, g);
+	free(g);
+}
+
+static void test_history_kept_cap(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *g = malloc(sizeof(*g));
+	const struct fsm_history *page[8];
+	unsigned i, total = FSM_HISTORY_KEPT + FSM_HISTORY + 40;
+
+	assert_non_null(g);
+	for (i = 0; i < total; i++)
+		ok(f, at(i + 1, c_event("recover --force-quorum", true, true,
+					"")));
+	/* the ring holds the newest 256, the kept ones the 1024 before; the
+	 * 40 oldest were dropped and counted */
+	assert_int_equal(f->n_kept, FSM_HISTORY_KEPT);
+	assert_int_equal(f->kept_dropped, 40);
+	assert_null(fsm_history_get(f, 40));
+	assert_non_null(fsm_history_get(f, 41));
+	assert_int_equal(fsm_history_get(f, 41)->time_ms, 41);
+	assert_int_equal(fsm_history_get(f, total - FSM_HISTORY)->seq,
+			 total - FSM_HISTORY);
+	/* the oldest page ends at the oldest kept entry */
+	assert_int_equal(fsm_history_page(f, 44, page, 8), 3);
+	assert_int_equal(page[0]->seq, 43);
+	assert_int_equal(page[2]->seq, 41);
+	round_trip(f, g);
+	same_history(f, g);
+	/* and one more drops one more, in both */
+	ok(f, c_event("recover --force-quorum", true, true, ""));
+	ok(g, c_event("recover --force-quorum", true, true, ""));
+	assert_int_equal(f->kept_dropped, 41);
+	same_history(f, g);
+	free(g);
+}
+
+static void expect_page(const struct fsm *f, uint64_t before, size_t max,
+			const uint64_t *want, size_t n)
+{
+	const struct fsm_history *page[64];
+	size_t i, got;
+
+	assert_true(max <= 64);
+	got = fsm_history_page(f, before, page, max);
+	assert_int_equal(got, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(page[i]->seq, want[i]);
+}
+
+static void test_history_paging(void **state)
+{
+	struct fsm *f = *state;
+	static const uint64_t newest[] = {303, 302, 301};
+	static const uint64_t edge[] = {50, 49, 48, 2};
+	static const uint64_t crossing[] = {49, 48, 2};
+	static const uint64_t only_kept[] = {2};
+	const struct fsm_history *page[4];
+	uint64_t before;
+	size_t n, seen = 0;
+
+	assert_int_equal(fsm_history_page(f, 0, page, 4), 0);
+	ok(f, c_add_pool("pool-east", "east", "enterprise", "physical",
+			 "windows-2019"));                   /* 1 */
+	ok(f, c_event("recover --force-quorum", true, true, "")); /* 2 */
+	refusals(f, 301);                                    /* 3..303 */
+	/* the ring: 48..303; kept before it: 2 */
+	expect_page(f, 0, 3, newest, 3);
+	expect_page(f, 304, 3, newest, 3);
+	expect_page(f, UINT64_MAX, 3, newest, 3);
+	expect_page(f, 51, 4, edge, 4);
+	expect_page(f, 50, 3, crossing, 3);
+	expect_page(f, 48, 4, only_kept, 1);
+	expect_page(f, 3, 4, only_kept, 1);
+	expect_page(f, 2, 4, NULL, 0);
+	expect_page(f, 1, 4, NULL, 0);
+	expect_page(f, 0, 0, NULL, 0);
+	/* walking the pages with the cursor sees every entry once, in
+	 * order */
+	before = 0;
+	for (;;) {
+		size_t i;
+
+		n = fsm_history_page(f, before, page, 4);
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			assert_true(before == 0 || page[i]->seq < before);
+			assert_true(i == 0 || page[i]->seq < page[i - 1]->seq);
+		}
+		seen += n;
+		before = page[n - 1]->seq;
+	}
+	assert_int_equal(seen, 256 + 1);
+}
+
+static void edit_kept_in_ring(Poolpair__State *st)
+{
+	/* a kept entry must be older than the ring */
+	st->kept_history[0]->seq = st->history[0]->seq;
+}
+
+static void edit_kept_order(Poolpair__State *st)
+{
+	st->kept_history[1]->seq = st->kept_history[0]->seq;
+}
+
+static void edit_kept_flag(Poolpair__State *st)
+{
+	st->kept_history[0]->kept = false;
+}
+
+static void edit_kept_refused(Poolpair__State *st)
+{
+	st->kept_history[0]->code = FSM_E_NOT_FOUND;
+}
+
+static void edit_kept_too_many(Poolpair__State *st)
+{
+	size_t n = FSM_HISTORY_KEPT + 1, i;
+	Poolpair__HistoryEntry **v = zalloc(n * sizeof(*v));
+
+	for (i = 0; i < n; i++) {
+		v[i] = zalloc(sizeof(*v[i]));
+		poolpair__history_entry__init(v[i]);
+		v[i]->seq = i + 1;
+		v[i]->kept = true;
+	}
+	for (i = 0; i < st->n_kept_history; i++)
+		poolpair__history_entry__free_unpacked(st->kept_history[i],
+							NULL);
+	free(st->kept_history);
+	st->kept_history = v;
+	st->n_kept_history = n;
+	st->decisions += 2000;
+}
+
+static void test_history_restore_refusals(void **state)
+{
+	struct fsm *f = *state;
+
+	ok(f, c_event("recover --force-quorum", true, true, ""));
+	ok(f, c_event("recover --force-quorum", true, true, ""));
+	refusals(f, 300);
+	assert_int_equal(f->n_kept, 2);
+	restore_refused(f, edit_kept_in_ring);
+	restore_refused(f, edit_kept_order);
+	restore_refused(f, edit_kept_flag);
+	restore_refused(f, edit_kept_refused);
+	restore_refused(f, edit_kept_too_many);
+	assert_int_equal(restore_edited(f, edit_nothing), 0);
+	assert_int_equal(f->n_kept, 2);
+}
+
+/* Planned moves of the CMS: begin (writes stop and drain), complete or
+ * abort, each naming the move; what they refuse. */
+static void test_cms_planned(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *g = malloc(sizeof(*g));
+
+	assert_non_null(g);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	refused(f, c_cms_complete(0), FSM_E_CMS_MOVING,
+		"no planned move of the CMS is under way");
+	refused(f, c_cms_abort(0, "x"), FSM_E_CMS_MOVING, "no planned move");
+
+	ok(f, at(100, c_cms_planned(false)));
+	expect_last(f, "begin planned cms failover pool-east to pool-west",
+		    false);
+	assert_false(last(f)->kept);
+	assert_string_equal(f->cms_active, "pool-east"); /* not yet */
+	assert_int_equal(f->cms_epoch, 1);
+	assert_int_equal(f->cms_state, FSM_STATE_FAILING_OVER);
+	assert_int_equal(f->cms_since_ms, 100);
+	round_trip(f, g);
+	assert_int_equal(g->cms_state, FSM_STATE_FAILING_OVER);
+	assert_int_equal(g->cms_since_ms, 100);
+
+	/* while it drains: no other move of it, no unpairing */
+	refused(f, c_cms_planned(false), FSM_E_CMS_MOVING,
+		"a planned move of the CMS from pool-east to pool-west is "
+		"under way");
+	refused(f, c_cms_failover(true), FSM_E_CMS_MOVING, "under way");
+	refused(f, c_unpair("pool-west"), FSM_E_CMS_MOVING,
+		"the CMS is moving from pool-east");
+	refused(f, c_cms_complete(99), FSM_E_CMS_MOVING,
+		"began at 100, not at 99");
+	assert_int_equal(fsm_cms_failover_check(f, true, false, NULL),
+			 FSM_E_CMS_MOVING);
+
+	/* the drain done: it moves, nothing at risk */
+	ok(f, at(150, c_cms_complete(100)));
+	expect_last(f,
+		    "cms failover pool-east to pool-west (planned, drained: "
+		    "nothing at risk)",
+		    false);
+	assert_int_equal(last(f)->data_at_risk_records, 0);
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 2);
+	assert_int_equal(f->cms_state, FSM_STATE_NORMAL);
+	assert_int_equal(f->cms_since_ms, 150);
+	refused(f, c_cms_complete(100), FSM_E_CMS_MOVING, "no planned move");
+	check_invariants(f);
+
+	/* an abort: back to normal, the CMS stays */
+	ok(f, at(200, c_cms_planned(true)));
+	expect_last(f,
+		    "begin planned cms failover pool-west to pool-east (forced)",
+		    true);
+	refused(f, c_cms_abort(150, "late"), FSM_E_CMS_MOVING, "not at 150");
+	ok(f, at(230, c_cms_abort(200, "the drain did not finish in time")));
+	expect_last(f, "abort cms failover of pool-west", false);
+	assert_string_equal(last(f)->reason,
+			    "the drain did not finish in time");
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, 2);
+	assert_int_equal(f->cms_state, FSM_STATE_NORMAL);
+	assert_int_equal(f->cms_since_ms, 230);
+
+	/* the pair went down during the drain: complete refused */
+	ok(f, at(300, c_cms_planned(false)));
+	ok(f, c_disaster("pool-east"));
+	refused(f, c_cms_complete(300), FSM_E_PAIR_DOWN,
+		"the CMS cannot move to it");
+	ok(f, c_cms_abort(300, "pair down"));
+	ok(f, c_recovering("pool-east"));
+	ok(f, c_fb_begin("pool-east", false));
+	ok(f, c_fb_complete("pool-east"));
+
+	/* the failover of the pool hosting it moves it and ends the move */
+	ok(f, at(400, c_cms_planned(false)));
+	refused(f, c_cms_failover(true), FSM_E_CMS_MOVING, NULL);
+	ok(f, at(410, c_planned("pool-west")));
+	/* ... and while that pool fails over, it cannot be moved alone */
+	assert_int_equal(fsm_cms_failover_check(f, false, true, NULL),
+			 FSM_E_CMS_MOVING);
+	ok(f, at(420, c_complete("pool-west")));
+	assert_string_equal(f->cms_active, "pool-east");
+	assert_int_equal(f->cms_state, FSM_STATE_NORMAL);
+	assert_int_equal(f->cms_since_ms, 420);
+	refused(f, c_cms_complete(400), FSM_E_CMS_MOVING, "no planned move");
+	check_invariants(f);
+	round_trip(f, g);
+
+	/* a pool failing over keeps its CMS until it moves with it */
+	fsm_init(f);
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_planned("pool-east"));
+	refused(f, c_cms_planned(false), FSM_E_FAILED_OVER,
+		"its failover moves the CMS with it");
+	refused(f, c_cms_failover(true), FSM_E_FAILED_OVER, NULL);
+	free(g);
+}
+
+static void edit_cms_moving_unpaired(Poolpair__State *st)
+{
+	st->cms->state = POOLPAIR__FAILOVER_STATE__FAILOVER_FAILING_OVER;
+	set_str(&st->cms->active, "pool-std");
+}
+
+static void edit_cms_state_bad(Poolpair__State *st)
+{
+	st->cms->state = POOLPAIR__FAILOVER_STATE__FAILOVER_FAILED_OVER;
+}
+
+static void test_cms_restore_refusals(void **state)
+{
+	struct fsm *f = *state;
+
+	base(f);
+	ok(f, c_pair("pool-east", "pool-west", false));
+	ok(f, c_cms_planned(false));
+	restore_refused(f, edit_cms_moving_unpaired);
+	restore_refused(f, edit_cms_state_bad);
+	assert_int_equal(restore_edited(f, edit_nothing), 0);
+	assert_int_equal(f->cms_state, FSM_STATE_FAILING_OVER);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2676,6 +3350,13 @@ int main(void)
 	    T(test_failover_check_agrees),
 	    T(test_failover_snapshot_mid_cycle),
 	    T(test_failover_restore_refusals),
+	    T(test_pair_mode),
+	    T(test_history_kept),
+	    T(test_history_kept_cap),
+	    T(test_history_paging),
+	    T(test_history_restore_refusals),
+	    T(test_cms_planned),
+	    T(test_cms_restore_refusals),
 #undef T
 	};
 
