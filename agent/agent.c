@@ -136,6 +136,7 @@ static void close_all(struct agent *a)
 	agent_set_state(a, AGENT_CLOSING);
 	members_close(&a->members);
 	failover_close(&a->failover);
+	cms_move_close(&a->cms_move);
 	users_close(a);
 	if (a->calls.state == HCLIENT_OPEN) {
 		/* what is still in flight is cancelled (UV_ECANCELED) */
@@ -392,6 +393,12 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 			 uv_strerror(rv));
 		return rv;
 	}
+	rv = cms_move_init(&a->cms_move, a);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "cms: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
 
 	rv = members_init(&a->members, a);
 	if (rv != 0) {
@@ -459,6 +466,12 @@ int agent_start(struct agent *a)
 	rv = failover_start(&a->failover);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "failover: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+	rv = cms_move_start(&a->cms_move);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "cms: %s",
 			 uv_strerror(rv));
 		return rv;
 	}

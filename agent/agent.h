@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/cms_move.h"
 #include "agent/config.h"
 #include "agent/dataplane.h"
 #include "agent/failover.h"
@@ -39,6 +40,7 @@ struct agent {
 	struct members members;
 	struct dataplane data;   /* pool agents: the store */
 	struct failover failover; /* leader: failovers and failbacks */
+	struct cms_move cms_move; /* leader: moves of the CMS alone */
 	struct metrics metrics;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;

@@ -22,6 +22,7 @@ enum api_op_kind {
 	OP_SITE,     /* 201 {"site", "decision"} */
 	OP_POOL,     /* 201 {"pool", "decision"} */
 	OP_PAIR,     /* 201 {"pair", "decision"} */
+	OP_PAIR_MODE, /* 200 {"pair", "decision"} */
 	OP_SBA,	     /* 201 {"sba", "decision"} */
 	OP_POLICY,   /* 200 {"policy", "decision"} */
 	OP_TOPOLOGY, /* 200 {"diff", "applied", "decision"} */
@@ -208,14 +209,16 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 				 "decision", (json_int_t)res->seq);
 		break;
 	}
-	case OP_PAIR: {
+	case OP_PAIR:
+	case OP_PAIR_MODE: {
 		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
 
-		code = 201;
-		body = json_pack("{s:{s:s, s:s, s:b, s:s}, s:I}", "pair", "a",
-				 op->name, "b", op->name2, "supported",
-				 p != NULL && p->pair_supported, "reason",
-				 p != NULL ? p->unsupported_reason : "",
+		code = op->kind == OP_PAIR ? 201 : 200;
+		body = json_pack("{s:o, s:I}", "pair",
+				 p != NULL && p->pair[0] != '\0'
+				     ? view_pair(p)
+				     : json_pack("{s:s, s:s}", "a", op->name,
+						 "b", op->name2),
 				 "decision", (json_int_t)res->seq);
 		break;
 	}
@@ -382,6 +385,33 @@ static void write_by_name(struct agent *a, struct http_request *req,
 		free(cmd.buf);
 		return;
 	}
+	propose(a, op, &cmd);
+}
+
+/* PUT /v1/pairs/{pool}: the replication mode of the pair. */
+static void pair_mode(struct agent *a, struct http_request *req,
+		      const char *pool)
+{
+	struct request_cmd cmd = {0};
+	struct request_error err;
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	struct api_op *op;
+
+	if (api_redirect_to_leader(a, req))
+		return;
+	request_context(a, req, who, sizeof who, &ctx);
+	if (request_pair_mode(pool, req->body, req->body_len, &ctx, &cmd,
+			      &err) != 0) {
+		respond_request_error(req, &err);
+		return;
+	}
+	op = op_new(a, req, OP_PAIR_MODE);
+	if (op == NULL) {
+		free(cmd.buf);
+		return;
+	}
+	snprintf(op->name, sizeof op->name, "%s", pool);
 	propose(a, op, &cmd);
 }
 
@@ -747,23 +777,44 @@ static void method_not_allowed(struct http_request *req, const char *allow)
 		     headers);
 }
 
-static unsigned history_limit(const struct http_request *req, bool *ok)
+/* Query parameter name as a decimal in 1..max into *out (left as it is
+ * when absent). false when present but not such a number. */
+static bool query_uint(const struct http_request *req, const char *name,
+		       unsigned long long max, unsigned long long *out)
 {
 	char buf[32];
 	char *end;
-	unsigned long v;
+	unsigned long long v;
 
-	*ok = true;
-	if (http_query_param(req, "limit", buf, sizeof buf) != 0)
-		return 50;
+	if (http_query_param(req, name, buf, sizeof buf) != 0)
+		return true;
 	errno = 0;
-	v = strtoul(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || buf[0] == '\0' || buf[0] == '-' ||
-	    v == 0 || v > FSM_HISTORY) {
-		*ok = false;
-		return 0;
+	v = strtoull(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || buf[0] < '0' || buf[0] > '9' ||
+	    v == 0 || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* GET /v1/history?limit=N&before=SEQ */
+static void history(struct agent *a, struct http_request *req)
+{
+	unsigned long long limit = VIEW_HISTORY_DEFAULT, before = 0;
+
+	if (!query_uint(req, "limit", VIEW_HISTORY_MAX, &limit)) {
+		http_respond_error(req, 400, "invalid",
+				   "limit must be an integer from 1 to 1000");
+		return;
 	}
-	return (unsigned)v;
+	if (!query_uint(req, "before", UINT64_MAX, &before)) {
+		http_respond_error(req, 400, "invalid",
+				   "before must be a decision number (an "
+				   "integer from 1)");
+		return;
+	}
+	api_respond_headers(req, 200, view_history(a, before, (size_t)limit),
+			    NULL);
 }
 
 /* "/v1/pools/NAME" → "NAME" when path starts with prefix and the rest is
@@ -884,8 +935,12 @@ static void route_v1(struct agent *a, struct http_request *req)
 		}
 	}
 	if ((name = tail(p, "/v1/pairs/")) != NULL) {
+		if (is_method(req, "PUT")) {
+			pair_mode(a, req, name);
+			return;
+		}
 		if (!is_method(req, "DELETE")) {
-			method_not_allowed(req, "DELETE");
+			method_not_allowed(req, "PUT, DELETE");
 			return;
 		}
 		{
@@ -975,27 +1030,12 @@ static void route_v1(struct agent *a, struct http_request *req)
 		}
 	}
 	if (strcmp(p, "/v1/history") == 0) {
-		bool ok;
-		unsigned limit;
-
 		if (!is_method(req, "GET")) {
 			method_not_allowed(req, "GET");
 			return;
 		}
-		limit = history_limit(req, &ok);
-		if (!ok) {
-			http_respond_error(
-			    req, 400, "invalid",
-			    "limit must be an integer from 1 to 256");
-			return;
-		}
-		{
-			api_respond_headers(req, 200,
-				     json_pack("{s:o}", "history",
-					       view_history(a, limit)),
-				     NULL);
-			return;
-		}
+		history(a, req);
+		return;
 	}
 	if (strcmp(p, "/v1/topology") == 0) {
 		if (!is_method(req, "POST")) {
@@ -1016,6 +1056,8 @@ static void route_v1(struct agent *a, struct http_request *req)
 		heartbeat(a, req, strcmp(p, "/v1/internal/report") == 0);
 		return;
 	}
+	if (cms_move_route(&a->cms_move, req))
+		return;
 	if (failover_route(&a->failover, req))
 		return;
 	if (recover_route(a, req))

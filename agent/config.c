@@ -79,10 +79,11 @@ static const struct key_def keys[K_COUNT] = {
     [K_TLS_KEY] = {SEC_TLS, "key", T_PATH, FIELD(tls_key), false},
     [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require), false},
     [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false},
-    [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_REPL_MODE, FIELD(repl_mode),
-		     false},
-    [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_TIMEOUT,
-			FIELD(sync_timeout_ms), false},
+    /* the replication mode is the pair's, in the replicated state */
+    [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_MOVED, 0, 0, false,
+		     "poolpairctl pair mode POOL sync|async"},
+    [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_MOVED, 0, 0, false,
+			"poolpairctl pair mode POOL sync --sync-timeout D"},
 };
 
 static const char *const error_messages[] = {
@@ -102,6 +103,7 @@ static const char *const error_messages[] = {
     [-CONFIG_E_NO_PORT] = "missing port",
     [-CONFIG_E_BAD_PORT] = "port is not a number",
     [-CONFIG_E_BAD_HOST] = "bad host",
+    [-CONFIG_E_MOVED] = "key moved out of the file",
 };
 
 const char *config_strerror(int code)
@@ -142,9 +144,7 @@ void config_defaults(struct config *c)
 	c->cooldown_ms = 60000;
 	c->hook_timeout_ms = 10000;
 	c->log_level = LOG_LEVEL_INFO;
-	c->repl_mode = CONFIG_REPL_ASYNC;
 	c->tls_require = 1;
-	c->sync_timeout_ms = 2000;
 }
 
 /* ---- parse context ------------------------------------------------ */

@@ -19,7 +19,10 @@
  *   [tls]       ca, cert, key (all three or none), require (true|false,
  *               default true; needs the other three)
  *   [log]       level
- *   [replication] mode (async | sync), sync_timeout
+ *   [replication] no key: mode and sync_timeout, once here, are refused
+ *               (CONFIG_E_MOVED) with a pointer to the pair's mode, a
+ *               property of the pair in the replicated state (`poolpairctl
+ *               pair mode`)
  *
  * Syntax (inih): `;` and `#` start a comment line; ` ;` starts a comment
  * after a value (so no value, hook commands included, can hold " ;");
@@ -75,6 +78,7 @@ enum config_error {
 	CONFIG_E_NO_PORT = -14,	 /* host:port without a port */
 	CONFIG_E_BAD_PORT = -15, /* port not a number */
 	CONFIG_E_BAD_HOST = -16, /* host empty or not a valid name/address */
+	CONFIG_E_MOVED = -17,	 /* a key that is no longer in the file */
 };
 
 /* Lowercase description of a code ("missing port"); "unknown error" for a
@@ -88,11 +92,6 @@ enum config_policy {
 
 /* "manual" or "auto" ("?" when out of range). Static string. */
 const char *config_policy_name(int policy);
-
-enum config_repl_mode {
-	CONFIG_REPL_ASYNC = 0, /* a write is answered once durable locally */
-	CONFIG_REPL_SYNC = 1,  /* ... once the pair acknowledged it too */
-};
 
 /* A host:port as written and split. */
 struct config_addr {
@@ -159,10 +158,6 @@ struct config {
 
 	/* [log] */
 	int log_level; /* enum log_level, default info */
-
-	/* [replication] */
-	int repl_mode;		  /* enum config_repl_mode, default async */
-	uint32_t sync_timeout_ms; /* sync: fall back to async after; 2000 */
 
 	char errmsg[CONFIG_ERRMSG_LEN]; /* first error of config_load() */
 };

@@ -38,7 +38,7 @@ enum type {
 	T_VOTERS,   /* 1, 3 or 5 */
 	T_POLICY,   /* auto | manual */
 	T_LEVEL,    /* log level name */
-	T_REPL_MODE, /* async | sync */
+	T_MOVED,     /* refused: the key moved out of the file */
 	T_BOOL,	     /* true | false (int 1 | 0) */
 };
 
@@ -88,6 +88,7 @@ struct key_def {
 	size_t offset; /* of the field in struct config */
 	size_t size;   /* of that field */
 	bool required;
+	const char *moved; /* T_MOVED: where the setting is now */
 };
 
 /* State of one config_load(), passed to every helper. */

@@ -415,24 +415,6 @@ static int set_policy(struct parse *p, const struct key_def *k,
 	return 0;
 }
 
-static int set_repl_mode(struct parse *p, const struct key_def *k,
-			 const char *value)
-{
-	int mode;
-
-	if (strcmp(value, "async") == 0) {
-		mode = CONFIG_REPL_ASYNC;
-	} else if (strcmp(value, "sync") == 0) {
-		mode = CONFIG_REPL_SYNC;
-	} else {
-		fail_value(p, CONFIG_E_INVALID, k, value,
-			   "expected async or sync");
-		return CONFIG_E_INVALID;
-	}
-	*(int *)field(p, k) = mode;
-	return 0;
-}
-
 static int set_bool(struct parse *p, const struct key_def *k, const char *value)
 {
 	int b;
@@ -635,6 +617,15 @@ static int set_peers(struct parse *p, const struct key_def *k,
 int config_set_value(struct parse *p, const struct key_def *k,
 		     const char *value)
 {
+	if (k->type == T_MOVED) {
+		config_fail(p, CONFIG_E_MOVED, p->lineno,
+			    "[%s] %s is no longer a key of this file: the "
+			    "replication mode is a property of the pair, set "
+			    "for both pools with '%s' (PUT /v1/pairs/POOL)",
+			    config_section_names[k->section], k->name,
+			    k->moved);
+		return CONFIG_E_MOVED;
+	}
 	if (value[0] == '\0') {
 		config_fail(p, CONFIG_E_EMPTY, p->lineno,
 			    "bad [%s] %s: empty value",
@@ -666,8 +657,6 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		return set_policy(p, k, value);
 	case T_LEVEL:
 		return set_level(p, k, value);
-	case T_REPL_MODE:
-		return set_repl_mode(p, k, value);
 	case T_BOOL:
 		return set_bool(p, k, value);
 	default:

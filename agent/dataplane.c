@@ -60,8 +60,9 @@ int dataplane_init(struct dataplane *dp, struct agent *a)
 		dp->state = DP_NONE;
 		return 0;
 	}
-	if (a->cfg.repl_mode == CONFIG_REPL_SYNC)
-		dp->sync = SYNC_ON;
+	/* the mode is the pair's: set from the applied state (sync_follow) */
+	dp->sync = SYNC_OFF;
+	dp->sync_timeout_ms = FSM_SYNC_TIMEOUT_DEFAULT_MS;
 	/* sync mode's fallback and return, and held-back divergence checks */
 	uv_timer_init(a->loop, &dp->sync_timer);
 	dp->sync_timer.data = dp;
@@ -297,7 +298,7 @@ static void divert_pending_tick(struct dataplane *dp)
 static void sync_tick(uv_timer_t *t)
 {
 	struct dataplane *dp = t->data;
-	uint64_t timeout = (uint64_t)dp->agent->cfg.sync_timeout_ms * 1000000;
+	uint64_t timeout = (uint64_t)dp->sync_timeout_ms * 1000000;
 	bool streaming;
 
 	if (dp->sync == SYNC_ON && dp->waiting != NULL &&
@@ -305,8 +306,8 @@ static void sync_tick(uv_timer_t *t)
 		char why[96];
 
 		snprintf(why, sizeof why,
-			 "the pair acknowledged nothing for %u ms",
-			 dp->agent->cfg.sync_timeout_ms);
+			 "the pair acknowledged nothing for %" PRIu32 " ms",
+			 dp->sync_timeout_ms);
 		sync_set(dp, SYNC_FALLBACK, why);
 		release(dp, NULL, 0, 0, true);
 	} else if (dp->sync == SYNC_FALLBACK &&
@@ -314,6 +315,37 @@ static void sync_tick(uv_timer_t *t)
 		sync_set(dp, SYNC_ON, "the pair has caught up");
 	}
 	divert_pending_tick(dp);
+}
+
+/* Follow the replication mode of this pool's pair in the applied state:
+ * sync or async, live. Writes waiting for the pair when it turns async
+ * are answered (not replicated). */
+static void sync_follow(struct dataplane *dp)
+{
+	const struct fsm_pool *me =
+	    fsm_pool_find(&dp->agent->fsm, dp->agent->cfg.pool);
+	bool want = me != NULL && me->pair[0] != '\0' &&
+		    me->repl_mode == FSM_REPL_SYNC;
+	uint32_t timeout = me != NULL ? fsm_pool_sync_timeout_ms(me)
+				      : FSM_SYNC_TIMEOUT_DEFAULT_MS;
+
+	if (timeout != dp->sync_timeout_ms) {
+		if (want)
+			LOG_INFO(MOD_REPL,
+				 "sync timeout %" PRIu32 " -> %" PRIu32
+				 " ms: the pair's",
+				 dp->sync_timeout_ms, timeout);
+		dp->sync_timeout_ms = timeout;
+	}
+	if (want && dp->sync == SYNC_OFF) {
+		sync_set(dp, SYNC_ON, "the pair's mode is sync");
+	} else if (!want && dp->sync != SYNC_OFF) {
+		sync_set(dp, SYNC_OFF,
+			 me != NULL && me->pair[0] != '\0'
+			     ? "the pair's mode is async"
+			     : "not paired");
+		release(dp, NULL, 0, 0, true);
+	}
 }
 
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
@@ -793,6 +825,13 @@ int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len)
 			 p->name);
 		return 503;
 	}
+	if (a->fsm.cms_state == FSM_STATE_FAILING_OVER) {
+		snprintf(why, len,
+			 "the CMS is moving from %s to %s: writes are stopped "
+			 "while its documents drain",
+			 p->name, p->pair);
+		return 503;
+	}
 	if (!members_lease_valid(&a->members)) {
 		snprintf(why, len,
 			 "no lease: this agent has not heard from the "
@@ -913,6 +952,36 @@ static void drain_barrier_done(void *arg, int status, const char *errmsg)
 		dp->drain_mark = 0; /* ask again at the next report */
 }
 
+static void cms_drain_barrier_done(void *arg, int status, const char *errmsg)
+{
+	struct dataplane *dp = arg;
+
+	(void)errmsg;
+	if (status == 0)
+		dp->cms_drain_done = dp->cms_drain_mark;
+	else
+		dp->cms_drain_mark = 0; /* ask again at the next report */
+}
+
+/* A planned move of the CMS alone, from this agent's pool: is the drain
+ * of its documents final (writes stopped, every write queued before the
+ * move began committed)? Starts the barrier when needed. */
+static bool cms_drain_final(struct dataplane *dp)
+{
+	const struct fsm *f = &dp->agent->fsm;
+
+	if (f->cms_state != FSM_STATE_FAILING_OVER ||
+	    strcmp(f->cms_active, dp->agent->cfg.pool) != 0)
+		return false;
+	if (dp->cms_drain_done == f->cms_since_ms)
+		return true;
+	if (dp->cms_drain_mark != f->cms_since_ms &&
+	    store_outbox_ack(&dp->store, DATAPLANE_CMS, 0, 0,
+			     cms_drain_barrier_done, dp) == 0)
+		dp->cms_drain_mark = f->cms_since_ms;
+	return false;
+}
+
 /* Is the drain of user_set final here: the pool is draining it and every
  * write queued before the drain began has committed? Starts the barrier
  * when needed. */
@@ -921,6 +990,8 @@ static bool drain_final(struct dataplane *dp, const char *user_set)
 	const struct fsm_pool *d = draining_pool(dp);
 	const struct fsm *f = &dp->agent->fsm;
 
+	if (strcmp(user_set, DATAPLANE_CMS) == 0 && cms_drain_final(dp))
+		return true;
 	if (d == NULL)
 		return false;
 	if (strcmp(user_set, d->name) != 0 &&
@@ -1026,6 +1097,9 @@ void dataplane_on_applied(struct dataplane *dp)
 {
 	const struct fsm *f = &dp->agent->fsm;
 
+	if (dp->state == DP_NONE)
+		return;
+	sync_follow(dp);
 	if (dp->state != DP_OPEN)
 		return;
 	streams_reconcile(dp);

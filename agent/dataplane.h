@@ -77,8 +77,9 @@ struct dataplane {
 	char received[FSM_MAX_POOLS][FSM_NAME_LEN]; /* user sets taken now */
 	unsigned n_received;
 	int stream_closes;            /* sender/receiver closes in flight */
-	/* sync mode */
+	/* sync mode: the mode of this pool's pair in the applied state */
 	int sync;                     /* enum dataplane_sync */
+	uint32_t sync_timeout_ms;     /* the pair's (applied state) */
 	struct dataplane_wait *waiting; /* oldest first */
 	struct dataplane_wait *waiting_tail;
 	unsigned n_waiting;
@@ -111,6 +112,10 @@ struct dataplane {
 	 * by the failover_since_ms of the pool that started draining. */
 	uint64_t drain_mark;          /* barrier asked for this mark */
 	uint64_t drain_done;          /* barrier completed for this mark */
+	/* the same for a planned move of the CMS alone from this pool,
+	 * keyed by the cms_since_ms of the move */
+	uint64_t cms_drain_mark;
+	uint64_t cms_drain_done;
 	bool diverting;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
@@ -121,7 +126,8 @@ struct dataplane {
  * (data_dir/store.db). Returns 0 or negative with dp->errmsg. */
 int dataplane_init(struct dataplane *dp, struct agent *a);
 
-/* Called after every applied command: hand new epochs to the store. */
+/* Called after every applied command: follow the pair's replication mode
+ * (sync or async, switched live), hand new epochs to the store. */
 void dataplane_on_applied(struct dataplane *dp);
 
 /* True when writes can be served (store open). */
@@ -182,7 +188,8 @@ int dataplane_takeover(struct dataplane *dp, const char *user_set,
 		       dataplane_takeover_cb cb, void *arg);
 
 /* May this agent write CMS documents now (it hosts the active CMS, holds
- * a lease, no drain)? 0, 421 or 503 with why. */
+ * a lease, no drain: neither a failover of its pool nor a planned move of
+ * the CMS under way)? 0, 421 or 503 with why. */
 int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len);
 
 /* "async", "sync" or "async (fallback)". */

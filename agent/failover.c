@@ -1158,80 +1158,6 @@ static void failback_call(struct failover *fo, struct http_request *req,
 		 p->epoch, false, false, who);
 }
 
-struct cms_call {
-	struct failover *fo;
-	struct http_request *req;
-};
-
-static void cms_decided(void *arg, int status, const struct fsm_result *res)
-{
-	struct cms_call *cc = arg;
-	struct agent *a = cc->fo->agent;
-
-	if (status != 0)
-		http_respond_error(cc->req, 503, "unavailable",
-				   node_strerror(status));
-	else if (res->code != FSM_OK)
-		http_respond_error(cc->req, fsm_code_http(res->code),
-				   fsm_code_name(res->code), res->reason);
-	else
-		api_respond(cc->req, 200,
-			json_pack("{s:s, s:I, s:I}", "active",
-				  a->fsm.cms_active, "epoch",
-				  (json_int_t)a->fsm.cms_epoch, "decision",
-				  (json_int_t)res->seq));
-	free(cc);
-}
-
-static void cms_call(struct failover *fo, struct http_request *req)
-{
-	struct agent *a = fo->agent;
-	bool what_if, disaster, force;
-	const struct fsm_pool *p;
-	char who[FSM_WHO_LEN];
-	Poolpair__Command c;
-	Poolpair__CmdCmsFailover m = POOLPAIR__CMD_CMS_FAILOVER__INIT;
-	struct cms_call *cc;
-	size_t len;
-	void *buf;
-	int rv;
-
-	if (!flags(req, &what_if, &disaster, &force) || !leader_only(a, req))
-		return;
-	p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
-	if (what_if) {
-		bool ok = p != NULL && p->pair[0] != '\0';
-
-		api_respond(req, 200,
-			json_pack("{s:b, s:s, s:s, s:s}", "allowed", ok,
-				  "active", a->fsm.cms_active, "standby",
-				  p != NULL ? p->pair : "", "reason",
-				  ok ? ""
-				     : "the CMS pool has no pair to move to"));
-		return;
-	}
-	agent_who(req, who, sizeof who);
-	cmd_init(&c, who);
-	m.forced = force;
-	c.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER;
-	c.cms_failover = &m;
-	buf = cmd_pack(&c, &len);
-	cc = calloc(1, sizeof *cc);
-	if (buf == NULL || cc == NULL) {
-		free(buf);
-		free(cc);
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	cc->fo = fo;
-	cc->req = req;
-	rv = node_apply(&a->node, buf, len, cms_decided, cc);
-	if (rv != 0) {
-		free(cc);
-		http_respond_error(req, 503, "unavailable", node_strerror(rv));
-	}
-}
-
 bool failover_route(struct failover *fo, struct http_request *req)
 {
 	const char *path = req->path;
@@ -1239,14 +1165,6 @@ bool failover_route(struct failover *fo, struct http_request *req)
 	const char *rest;
 	size_t n;
 
-	if (strcmp(path, "/v1/cms/failover") == 0) {
-		if (strcmp(req->method, "POST") != 0)
-			http_respond_error(req, 405, "method_not_allowed",
-					   "POST only");
-		else
-			cms_call(fo, req);
-		return true;
-	}
 	if (strncmp(path, "/v1/pools/", 10) != 0)
 		return false;
 	rest = strchr(path + 10, '/');

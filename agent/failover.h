@@ -16,8 +16,9 @@
  * takeover position), so the returning pool can archive exactly its
  * never-shipped tail.
  *
- * The API calls POST /v1/pools/{P}/failover, /v1/pools/{P}/failback,
- * /v1/cms/failover (each with what_if) are answered here, at the leader.
+ * The API calls POST /v1/pools/{P}/failover and /v1/pools/{P}/failback
+ * (each with what_if) are answered here, at the leader; a move of the CMS
+ * alone is cms_move.h's.
  *
  * Loop thread only. */
 #ifndef POOLPAIR_FAILOVER_H

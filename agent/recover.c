@@ -220,6 +220,7 @@ void recover_note_tick(struct agent *a)
 	e.what = a->recover_note;
 	e.forced = true;
 	e.ok = true;
+	e.keep = true; /* a recovery: kept in the history like forced ones */
 	c.op_case = POOLPAIR__COMMAND__OP_RECORD_EVENT;
 	c.record_event = &e;
 	len = poolpair__command__get_packed_size(&c);

@@ -24,6 +24,7 @@
 static const char *const editions[] = {"enterprise", "standard", NULL};
 static const char *const kinds[] = {"physical", "virtual", NULL};
 static const char *const failovers[] = {"auto", "manual", NULL};
+static const char *const repl_modes[] = {"async", "sync", NULL};
 static const char *const roles[] = {"voter", "standby", "spare", NULL};
 
 /* ---- errors ---- */
@@ -446,17 +447,45 @@ int request_parse_pool(const json_t *o, const char *where, struct fsm_pool *p,
 	return 0;
 }
 
+int request_get_repl_mode(const json_t *obj, const char *where,
+			  bool *has_mode, int *mode, uint32_t *timeout_ms,
+			  struct request_error *err)
+{
+	char m[8];
+	json_int_t t = 0;
+	bool present;
+	int rc;
+
+	*has_mode = false;
+	*mode = FSM_REPL_ASYNC;
+	*timeout_ms = 0;
+	if ((rc = get_choice(obj, where, "mode", false, repl_modes, m,
+			     sizeof(m), err)) != 0 ||
+	    (rc = get_int(obj, where, "sync_timeout_ms", false, 1,
+			  REQUEST_MAX_DURATION_MS, &t, &present, err)) != 0)
+		return rc;
+	if (m[0] != '\0') {
+		*has_mode = true;
+		*mode = strcmp(m, "sync") == 0 ? FSM_REPL_SYNC : FSM_REPL_ASYNC;
+	}
+	*timeout_ms = (uint32_t)t;
+	return 0;
+}
+
 int request_parse_pair(const json_t *o, const char *where, struct pair_req *p,
 		       struct request_error *err)
 {
-	static const char *const keys[] = {"a", "b", "force", NULL};
+	static const char *const keys[] = {"a",	  "b", "force", "mode",
+					   "sync_timeout_ms", NULL};
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	if ((rc = request_check_keys(o, where, keys, err)) != 0 ||
 	    (rc = request_get_name(o, where, "a", true, p->a, err)) != 0 ||
 	    (rc = request_get_name(o, where, "b", true, p->b, err)) != 0 ||
-	    (rc = request_get_bool(o, where, "force", &p->force, err)) != 0)
+	    (rc = request_get_bool(o, where, "force", &p->force, err)) != 0 ||
+	    (rc = request_get_repl_mode(o, where, &p->has_mode, &p->mode,
+					&p->sync_timeout_ms, err)) != 0)
 		return rc;
 	return 0;
 }
@@ -653,9 +682,51 @@ int request_pair(const char *body, size_t len, const struct request_ctx *ctx,
 	op.a = p.a;
 	op.b = p.b;
 	op.force = p.force;
+	op.mode = (Poolpair__ReplMode)p.mode;
+	op.sync_timeout_ms = p.sync_timeout_ms;
 	request_cmd_init(&c, ctx, who);
 	c.op_case = POOLPAIR__COMMAND__OP_PAIR;
 	c.pair = &op;
+	return request_cmd_pack(&c, out, err);
+}
+
+int request_pair_mode(const char *pool, const char *body, size_t len,
+		      const struct request_ctx *ctx, struct request_cmd *out,
+		      struct request_error *err)
+{
+	static const char *const keys[] = {"mode", "sync_timeout_ms", NULL};
+	Poolpair__CmdPairMode op = POOLPAIR__CMD_PAIR_MODE__INIT;
+	Poolpair__Command c;
+	char who[FSM_WHO_LEN];
+	uint32_t timeout_ms;
+	bool has_mode;
+	json_t *root;
+	int mode, rc;
+
+	out_clear(out);
+	if (pool == NULL || !request_name_ok(pool, strnlen(pool, FSM_NAME_LEN)))
+		return request_fail(
+		    err, -EINVAL, "invalid",
+		    "pool name must be 1-%d characters of [A-Za-z0-9._-]",
+		    FSM_NAME_LEN - 1);
+	if ((rc = request_parse_body(body, len, &root, err)) != 0)
+		return rc;
+	rc = request_check_keys(root, "", keys, err);
+	if (rc == 0)
+		rc = request_get_repl_mode(root, "", &has_mode, &mode,
+					   &timeout_ms, err);
+	json_decref(root);
+	if (rc != 0)
+		return rc;
+	if (!has_mode)
+		return request_fail(err, -EINVAL, "missing_field",
+				    "missing field 'mode' (async or sync)");
+	op.pool = request_str(pool);
+	op.mode = (Poolpair__ReplMode)mode;
+	op.sync_timeout_ms = timeout_ms;
+	request_cmd_init(&c, ctx, who);
+	c.op_case = POOLPAIR__COMMAND__OP_PAIR_MODE;
+	c.pair_mode = &op;
 	return request_cmd_pack(&c, out, err);
 }
 

@@ -24,7 +24,8 @@
  * characters of [A-Za-z0-9._-]; edition enterprise|standard; kind
  * physical|virtual; capacity integer 0..10000000; force boolean; member id
  * integer >= 1; address host:port with port 1..65535; policy failover
- * auto|manual; durations (…_ms) integers 0..3600000.
+ * auto|manual; durations (…_ms) integers 0..3600000; a pair's mode
+ * async|sync, its sync_timeout_ms 1..3600000.
  *
  * Thread safety: every function is reentrant (no shared state). */
 #ifndef POOLPAIR_REQUEST_H
@@ -79,10 +80,20 @@ int request_pool_add(const char *body, size_t len,
 		     const struct request_ctx *ctx, struct request_cmd *out,
 		     struct request_error *err);
 
-/* POST /v1/pairs {"a", "b", "force"?} → pair. force defaults to false.
+/* POST /v1/pairs {"a", "b", "force"?, "mode"?, "sync_timeout_ms"?} →
+ * pair. force defaults to false, mode (async|sync) to async,
+ * sync_timeout_ms (1..REQUEST_MAX_DURATION_MS) to the FSM's default.
  * Pairing rules (same pool, editions, sites...) are the FSM's to judge. */
 int request_pair(const char *body, size_t len, const struct request_ctx *ctx,
 		 struct request_cmd *out, struct request_error *err);
+
+/* PUT /v1/pairs/{pool} {"mode", "sync_timeout_ms"?} → pair_mode of the
+ * pair of `pool` (borrowed; a bad name is -EINVAL `invalid`). mode is
+ * required (missing_field); without sync_timeout_ms the pair keeps its
+ * timeout. */
+int request_pair_mode(const char *pool, const char *body, size_t len,
+		      const struct request_ctx *ctx, struct request_cmd *out,
+		      struct request_error *err);
 
 /* POST /v1/sbas {"name", "site", "backup_pool"} → add_sba. */
 int request_sba_add(const char *body, size_t len, const struct request_ctx *ctx,
@@ -145,8 +156,8 @@ int request_cmd_remove_member(uint64_t id, const struct request_ctx *ctx,
 /* One line of the diff shown to the operator. */
 struct topology_diff_item {
 	char op[24];	/* "unpair", "remove_sba", "remove_pool", "remove_site",
-			   "add_site", "add_pool", "pair", "add_sba",
-			   "cms_place", "set_policy" */
+			   "add_site", "add_pool", "pair", "pair_mode",
+			   "add_sba", "cms_place", "set_policy" */
 	char what[192]; /* "add pool pool-east (east, enterprise, physical,
 			   windows-2019)"; cut when longer */
 };
@@ -182,8 +193,11 @@ struct topology_plan {
  *  - pairs/sbas/cms naming a pool not in TOPO "pools", a name listed twice,
  *    a pool in two pairs, a pair of a pool with itself, more objects than
  *    the FSM holds, or more than FSM_MAX_TOPOLOGY_STEPS steps: `invalid`.
+ *  - a pair may name its "mode" (async|sync) and "sync_timeout_ms": a new
+ *    pair is made with them; a pair already so paired gets a pair_mode
+ *    step when they differ from its own (left out: unchanged).
  * Step order: unpair, remove_sba, remove_pool, remove_site, add_site,
- * add_pool, pair, add_sba, cms_place, set_policy.
+ * add_pool, pair, pair_mode, add_sba, cms_place, set_policy.
  * On success *plan is filled and owned by the caller (topology_plan_free);
  * on error *plan is left empty ({0}) and err is filled. */
 int request_topology(const char *body, size_t len, const struct fsm *state,

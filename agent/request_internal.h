@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -57,6 +58,14 @@ int request_bad_type(struct request_error *err, const char *where,
 int request_get_name(const json_t *obj, const char *where, const char *key,
 		     bool required, char *out, struct request_error *err);
 
+/* Optional "mode" (async|sync) and "sync_timeout_ms" (1..
+ * REQUEST_MAX_DURATION_MS) of a pair: *has_mode says whether the mode was
+ * given, *mode gets it (async when absent), *timeout_ms the timeout (0
+ * when absent). */
+int request_get_repl_mode(const json_t *obj, const char *where,
+			  bool *has_mode, int *mode, uint32_t *timeout_ms,
+			  struct request_error *err);
+
 /* An optional boolean; *out untouched when absent. */
 int request_get_bool(const json_t *obj, const char *where, const char *key,
 		     bool *out, struct request_error *err);
@@ -67,13 +76,16 @@ struct pair_req {
 	char a[FSM_NAME_LEN];
 	char b[FSM_NAME_LEN];
 	bool force;
+	bool has_mode;		  /* "mode" given */
+	int mode;		  /* enum fsm_repl_mode (async when absent) */
+	uint32_t sync_timeout_ms; /* 0 when absent */
 };
 
 /* {name, site, edition, kind, os, capacity?} into *p (zeroed first). */
 int request_parse_pool(const json_t *o, const char *where, struct fsm_pool *p,
 		       struct request_error *err);
 
-/* {a, b, force?} into *p (zeroed first). */
+/* {a, b, force?, mode?, sync_timeout_ms?} into *p (zeroed first). */
 int request_parse_pair(const json_t *o, const char *where, struct pair_req *p,
 		       struct request_error *err);
 

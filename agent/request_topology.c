@@ -52,6 +52,7 @@ enum step_op {
 	STEP_ADD_SITE,
 	STEP_ADD_POOL,
 	STEP_PAIR,
+	STEP_PAIR_MODE,
 	STEP_ADD_SBA,
 	STEP_CMS_PLACE,
 	STEP_SET_POLICY,
@@ -65,6 +66,7 @@ static const char *const step_names[] = {
     [STEP_ADD_SITE] = "add_site",
     [STEP_ADD_POOL] = "add_pool",
     [STEP_PAIR] = "pair",
+    [STEP_PAIR_MODE] = "pair_mode",
     [STEP_ADD_SBA] = "add_sba",
     [STEP_CMS_PLACE] = "cms_place",
     [STEP_SET_POLICY] = "set_policy",
@@ -76,6 +78,8 @@ struct step {
 	const char *name; /* site, pool or SBA; unpair: one pool of the pair */
 	const char *b;	  /* pair: second pool */
 	bool force;
+	int mode;		  /* pair, pair_mode: enum fsm_repl_mode */
+	uint32_t sync_timeout_ms; /* pair, pair_mode: 0 default / keep */
 	const struct fsm_pool *pool;	 /* add_pool */
 	const struct fsm_sba *sba;	 /* add_sba */
 	const struct fsm_policy *policy; /* set_policy */
@@ -475,6 +479,32 @@ static int push_add_pool(struct steps *s, const struct fsm_pool *p)
 	return 0;
 }
 
+/* A pair of the file already paired so in state a: a pair_mode step when
+ * the file names a mode or a timeout the pair does not have (what it
+ * leaves out stays as it is). Returns 0 or -ENOMEM. */
+static int pair_mode_step(struct steps *s, const struct fsm_pool *a,
+			  const struct pair_req *p)
+{
+	struct step st = {.op = STEP_PAIR_MODE, .name = p->a, .b = p->b};
+	struct topology_diff_item *it;
+	uint32_t timeout = p->sync_timeout_ms != 0
+			       ? p->sync_timeout_ms
+			       : fsm_pool_sync_timeout_ms(a);
+
+	st.mode = p->has_mode ? p->mode : a->repl_mode;
+	st.sync_timeout_ms = p->sync_timeout_ms;
+	if (st.mode == a->repl_mode &&
+	    timeout == fsm_pool_sync_timeout_ms(a))
+		return 0;
+	if ((it = steps_push(s, &st)) == NULL)
+		return -ENOMEM;
+	say(it->what, sizeof(it->what),
+	    "pair mode %s %s %s -> %s (sync timeout %u ms)", p->a, p->b,
+	    fsm_repl_mode_name(a->repl_mode), fsm_repl_mode_name(st.mode),
+	    (unsigned)timeout);
+	return 0;
+}
+
 /* The steps, in the documented order. */
 static int plan_steps(const struct fsm *f, const struct topo *t,
 		      struct steps *s)
@@ -578,11 +608,17 @@ static int plan_steps(const struct fsm *f, const struct topo *t,
 				  .b = p->b,
 				  .force = p->force};
 
-		if (a != NULL && strcmp(a->pair, p->b) == 0)
+		st.mode = p->mode;
+		st.sync_timeout_ms = p->sync_timeout_ms;
+		if (a != NULL && strcmp(a->pair, p->b) == 0) {
+			if (pair_mode_step(s, a, p) != 0)
+				return -ENOMEM;
 			continue;
+		}
 		if ((it = steps_push(s, &st)) == NULL)
 			return -ENOMEM;
-		say(it->what, sizeof(it->what), "pair %s %s%s", p->a, p->b,
+		say(it->what, sizeof(it->what), "pair %s %s%s%s", p->a, p->b,
+		    p->mode == FSM_REPL_SYNC ? " (sync)" : "",
 		    p->force ? " (forced)" : "");
 	}
 	/* add SBAs new or changed */
@@ -637,6 +673,7 @@ struct pb_step {
 		Poolpair__CmdAddSite add_site;
 		Poolpair__CmdAddPool add_pool;
 		Poolpair__CmdPair pair;
+		Poolpair__CmdPairMode pair_mode;
 		Poolpair__CmdAddSba add_sba;
 		Poolpair__CmdCmsPlace cms_place;
 		Poolpair__CmdSetPolicy set_policy;
@@ -697,8 +734,18 @@ static void pb_step(struct pb_step *p, const struct step *st,
 		p->u.pair.a = request_str(st->name);
 		p->u.pair.b = request_str(st->b);
 		p->u.pair.force = st->force;
+		p->u.pair.mode = (Poolpair__ReplMode)st->mode;
+		p->u.pair.sync_timeout_ms = st->sync_timeout_ms;
 		c->op_case = POOLPAIR__COMMAND__OP_PAIR;
 		c->pair = &p->u.pair;
+		break;
+	case STEP_PAIR_MODE:
+		poolpair__cmd_pair_mode__init(&p->u.pair_mode);
+		p->u.pair_mode.pool = request_str(st->name);
+		p->u.pair_mode.mode = (Poolpair__ReplMode)st->mode;
+		p->u.pair_mode.sync_timeout_ms = st->sync_timeout_ms;
+		c->op_case = POOLPAIR__COMMAND__OP_PAIR_MODE;
+		c->pair_mode = &p->u.pair_mode;
 		break;
 	case STEP_ADD_SBA:
 		poolpair__cmd_add_sba__init(&p->u.add_sba);

@@ -1235,10 +1235,12 @@ bool users_route(struct agent *a, struct http_request *req)
 			return true;
 		}
 		api_respond(req, 200,
-			json_pack("{s:o, s:o, s:s, s:I}", "backup",
+			json_pack("{s:o, s:o, s:s, s:I, s:I}", "backup",
 				  dataplane_backup_status(&a->data), "received",
 				  dataplane_receiver_status(&a->data), "mode",
 				  dataplane_sync_name(&a->data),
+				  "sync_timeout_ms",
+				  (json_int_t)a->data.sync_timeout_ms,
 				  "sync_fallbacks",
 				  (json_int_t)a->data.sync_fallbacks));
 		return true;

@@ -64,6 +64,16 @@ json_t *view_pool(struct agent *a, const struct fsm_pool *p)
 			    json_integer((json_int_t)p->failover_since_ms));
 	json_object_set_new(v, "last_failover_reason",
 			    json_string(p->last_failover_reason));
+	/* the replication mode is the pair's */
+	json_object_set_new(v, "replication_mode",
+			    p->pair[0] != '\0'
+				? json_string(fsm_repl_mode_name(p->repl_mode))
+				: json_null());
+	json_object_set_new(v, "sync_timeout_ms",
+			    p->pair[0] != '\0'
+				? json_integer((json_int_t)
+						   fsm_pool_sync_timeout_ms(p))
+				: json_null());
 	if (node_is_leader(&a->node))
 		json_object_set_new(
 		    v, "auto_failover_refusal",
@@ -108,12 +118,18 @@ json_t *view_pairs(struct agent *a)
 		/* list each pair once, from the pool defined first */
 		if (q == NULL || q < p)
 			continue;
-		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:b, s:s}", "a", p->name, "b",
-				   q->name, "supported", p->pair_supported,
-				   "reason", p->unsupported_reason));
+		json_array_append_new(arr, view_pair(p));
 	}
 	return arr;
+}
+
+json_t *view_pair(const struct fsm_pool *p)
+{
+	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I}", "a", p->name, "b",
+			 p->pair, "supported", p->pair_supported, "reason",
+			 p->unsupported_reason, "mode",
+			 fsm_repl_mode_name(p->repl_mode), "sync_timeout_ms",
+			 (json_int_t)fsm_pool_sync_timeout_ms(p));
 }
 
 json_t *view_sbas(struct agent *a)
@@ -147,9 +163,12 @@ json_t *view_cms(struct agent *a)
 {
 	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
 
-	return json_pack("{s:s, s:s, s:I}", "active", a->fsm.cms_active,
-			 "standby", p != NULL ? p->pair : "", "epoch",
-			 (json_int_t)a->fsm.cms_epoch);
+	return json_pack("{s:s, s:s, s:I, s:s, s:I}", "active",
+			 a->fsm.cms_active, "standby",
+			 p != NULL ? p->pair : "", "epoch",
+			 (json_int_t)a->fsm.cms_epoch, "state",
+			 fsm_failover_state_name(a->fsm.cms_state), "since_ms",
+			 (json_int_t)a->fsm.cms_since_ms);
 }
 
 json_t *view_policy(const struct fsm_policy *p)
@@ -185,19 +204,31 @@ json_t *view_members(struct agent *a)
 	return arr;
 }
 
-json_t *view_history(struct agent *a, unsigned limit)
+json_t *view_history(struct agent *a, uint64_t before, size_t limit)
 {
+	const struct fsm_history **page;
 	json_t *arr = json_array();
-	uint64_t last = a->fsm.decisions;
-	uint64_t first = last >= limit ? last - limit + 1 : 1;
+	json_t *next = json_null();
+	size_t n;
 
-	for (uint64_t seq = first; arr != NULL && seq <= last && seq > 0;
-	     seq++) {
-		const struct fsm_history *h = fsm_history_get(&a->fsm, seq);
+	if (limit > VIEW_HISTORY_MAX)
+		limit = VIEW_HISTORY_MAX;
+	page = calloc(limit + 1, sizeof(*page));
+	if (page == NULL) {
+		json_decref(arr);
+		return NULL;
+	}
+	/* one more than asked: is there an older page? */
+	n = fsm_history_page(&a->fsm, before, page, limit + 1);
+	if (n > limit) {
+		n = limit;
+		json_decref(next);
+		next = json_integer((json_int_t)page[n - 1]->seq);
+	}
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		const struct fsm_history *h = page[i];
 		char when[40];
 
-		if (h == NULL)
-			continue;
 		view_time_iso(h->time_ms, when, sizeof when);
 		json_array_append_new(
 		    arr,
@@ -208,6 +239,10 @@ json_t *view_history(struct agent *a, unsigned limit)
 			      h->code == FSM_OK ? "ok" : "refused", "code",
 			      fsm_code_name(h->code), "reason", h->reason,
 			      "forced", h->forced));
+		if (h->kept)
+			json_object_set_new(
+			    json_array_get(arr, json_array_size(arr) - 1),
+			    "kept", json_true());
 		if (h->data_at_risk_records || h->data_at_risk_bytes ||
 		    h->data_at_risk_ms) {
 			json_t *entry =
@@ -222,7 +257,12 @@ json_t *view_history(struct agent *a, unsigned limit)
 				      (double)h->data_at_risk_ms / 1000.0));
 		}
 	}
-	return arr;
+	free(page);
+	return json_pack("{s:o, s:o, s:I, s:I, s:I}", "history", arr,
+			 "next_before", next, "decisions",
+			 (json_int_t)a->fsm.decisions, "kept",
+			 (json_int_t)a->fsm.n_kept, "kept_dropped",
+			 (json_int_t)a->fsm.kept_dropped);
 }
 
 /* FNV-1a of the FSM snapshot: equal on every agent that applied the same

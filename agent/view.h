@@ -20,7 +20,15 @@ json_t *view_sbas(struct agent *a);
 json_t *view_sites(struct agent *a);
 json_t *view_cms(struct agent *a);
 json_t *view_members(struct agent *a);
-json_t *view_history(struct agent *a, unsigned limit);
+json_t *view_pair(const struct fsm_pool *p); /* p paired */
+
+#define VIEW_HISTORY_DEFAULT 50
+#define VIEW_HISTORY_MAX 1000
+
+/* {"history": [...], "next_before", "decisions", "kept", "kept_dropped"}:
+ * up to limit decisions with seq < before (0: the newest), newest first;
+ * next_before is the cursor of the next (older) page, null on the last. */
+json_t *view_history(struct agent *a, uint64_t before, size_t limit);
 json_t *view_policy(const struct fsm_policy *p);
 
 /* ISO 8601 UTC of a millisecond timestamp: "2026-11-26T11:33:37.123Z". */

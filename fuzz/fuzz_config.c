@@ -93,9 +93,6 @@ static void check_accepted(const struct config *c)
 	FUZZ_CHECK(c->policy == CONFIG_POLICY_MANUAL ||
 		       c->policy == CONFIG_POLICY_AUTO,
 		   "policy %d", c->policy);
-	FUZZ_CHECK(c->repl_mode == CONFIG_REPL_ASYNC ||
-		       c->repl_mode == CONFIG_REPL_SYNC,
-		   "repl_mode %d", c->repl_mode);
 	FUZZ_CHECK(tls == 0 || tls == 3, "%d of the three tls paths", tls);
 	FUZZ_CHECK(fuzz_terminated(c->pre_failover, CONFIG_COMMAND_LEN) &&
 		       fuzz_terminated(c->fence_command, CONFIG_COMMAND_LEN) &&

@@ -449,7 +449,7 @@ static void fsm_corpus(void)
 {
 	struct seeds sd = {{0}};
 	struct buf b = {0};
-	struct fsm f;
+	static struct fsm f;
 	size_t len;
 	void *snap;
 
@@ -616,8 +616,7 @@ static void config_corpus(void)
 		 "auto\nmax_lag_on_failover = 1m\ncooldown = 1h\npre_failover = "
 		 "/usr/bin/true pre\nfence_command = /usr/local/bin/fence "
 		 "--pool east\non_owner_change = logger owner\nhook_timeout = "
-		 "10s\n\n[log]\nlevel = debug\n\n[replication]\nmode = sync\n"
-		 "sync_timeout = 2s\n");
+		 "10s\n\n[log]\nlevel = debug\n");
 	put_text("config", "witness",
 		 "[agent]\nname: witness-1\nid: 3\nsite: north\ndata_dir: /tmp/w"
 		 "\n[listen]\nraft = [::1]:7003\napi = localhost:7103\n"

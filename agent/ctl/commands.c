@@ -152,6 +152,49 @@ static int parse_uint(const char *s, unsigned long long max,
 	return 0;
 }
 
+/* A duration: N (milliseconds), Nms, Ns or Nm, with up to three decimals
+ * before s or m ("1.5s"), a whole number of ms in 1..max. Returns 0 and
+ * *ms, or -1. */
+static int parse_duration_ms(const char *s, unsigned long long max,
+			     unsigned long long *ms)
+{
+	unsigned long long whole = 0, frac = 0, scale = 1, unit;
+	const char *p = s;
+
+	if (s == NULL || *p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (unsigned long long)(*p - '0');
+		if (whole > max)
+			return -1;
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (scale == 1000)
+				return -1;
+			frac = frac * 10 + (unsigned long long)(*p - '0');
+			scale *= 10;
+		}
+		if (scale == 1)
+			return -1;
+	}
+	if (strcmp(p, "") == 0 || strcmp(p, "ms") == 0)
+		unit = 1;
+	else if (strcmp(p, "s") == 0)
+		unit = 1000;
+	else if (strcmp(p, "m") == 0)
+		unit = 60000;
+	else
+		return -1;
+	if ((frac * unit) % scale != 0)
+		return -1; /* finer than a millisecond */
+	whole = whole * unit + frac * unit / scale;
+	if (whole == 0 || whole > max)
+		return -1;
+	*ms = whole;
+	return 0;
+}
+
 /* Whether s can be a JSON string (valid UTF-8). */
 static int utf8_valid(const char *s)
 {
@@ -481,19 +524,66 @@ static int cmd_pool_remove(struct ctl *ctl, const struct ctl_args *a)
 
 /* pairs */
 
+#define SYNC_TIMEOUT_MAX_MS 3600000ULL
+
+/* "--mode" and "--sync-timeout" (at a->opt[mode_i], a->opt[mode_i + 1])
+ * into body, checked. Returns CTL_OK or CTL_USAGE (reported). */
+static int mode_options(struct ctl *ctl, const struct ctl_args *a,
+			const char *mode, const char *timeout, json_t *body)
+{
+	static const char *const modes[] = {"async", "sync", NULL};
+	unsigned long long ms;
+
+	if (mode != NULL && !one_of(mode, modes))
+		return ctl_usage_error(ctl, a, "bad mode '%s' (async or sync)",
+				       mode);
+	if (timeout != NULL &&
+	    parse_duration_ms(timeout, SYNC_TIMEOUT_MAX_MS, &ms) != 0)
+		return ctl_usage_error(
+		    ctl, a,
+		    "bad --sync-timeout '%s' (a duration such as 1500ms or 2s, "
+		    "up to 1h)",
+		    timeout);
+	if (mode != NULL)
+		json_object_set_new(body, "mode", json_string(mode));
+	if (timeout != NULL)
+		json_object_set_new(body, "sync_timeout_ms",
+				    json_integer((json_int_t)ms));
+	return CTL_OK;
+}
+
+/* " (sync, 2000 ms)" of a pair object, or "" when async. */
+static void mode_words(json_t *pair, char *buf, size_t len)
+{
+	const char *mode = json_string_value(json_object_get(pair, "mode"));
+	json_t *t = json_object_get(pair, "sync_timeout_ms");
+
+	buf[0] = '\0';
+	if (mode != NULL && strcmp(mode, "sync") == 0 && json_is_integer(t))
+		snprintf(buf, len, " (sync, timeout %" JSON_INTEGER_FORMAT
+			 " ms)", json_integer_value(t));
+}
+
 static int cmd_pair(struct ctl *ctl, const struct ctl_args *a)
 {
 	int force = a->opt[0] != NULL;
 	json_t *resp;
 	json_t *pair;
+	json_t *body;
+	char mode[64];
 	int rv;
 
 	if (args_utf8(ctl, a) != CTL_OK)
 		return CTL_USAGE;
-	rv = post_owned(ctl, "/v1/pairs",
-			json_pack("{s:s, s:s, s:b}", "a", a->pos[0], "b",
-				  a->pos[1], "force", force),
-			&resp);
+	body = json_pack("{s:s, s:s, s:b}", "a", a->pos[0], "b", a->pos[1],
+			 "force", force);
+	if (body == NULL)
+		return ctl_out_of_memory(ctl);
+	if (mode_options(ctl, a, a->opt[1], a->opt[2], body) != CTL_OK) {
+		json_decref(body);
+		return CTL_USAGE;
+	}
+	rv = post_owned(ctl, "/v1/pairs", body, &resp);
 	if (rv != CTL_OK)
 		return rv;
 	pair = json_object_get(resp, "pair");
@@ -505,11 +595,62 @@ static int cmd_pair(struct ctl *ctl, const struct ctl_args *a)
 		    ctl->err, "poolpairctl: warning: %s",
 		    reason != NULL && reason[0] ? reason : "unknown reason");
 	}
-	return write_done(ctl, resp, "paired %s with %s%s", a->pos[0],
+	mode_words(pair, mode, sizeof(mode));
+	return write_done(ctl, resp, "paired %s with %s%s%s", a->pos[0],
 			  a->pos[1],
 			  json_is_false(json_object_get(pair, "supported"))
 			      ? " as an unsupported pair"
-			      : "");
+			      : "",
+			  mode);
+}
+
+static int cmd_pair_mode(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *resp;
+	json_t *pair;
+	json_t *body;
+	char *path;
+	int rv;
+
+	if (args_utf8(ctl, a) != CTL_OK)
+		return CTL_USAGE;
+	if (a->pos[0][0] == '\0')
+		return ctl_usage_error(ctl, a, "empty pool name");
+	body = json_object();
+	if (body == NULL)
+		return ctl_out_of_memory(ctl);
+	if (mode_options(ctl, a, a->pos[1], a->opt[0], body) != CTL_OK) {
+		json_decref(body);
+		return CTL_USAGE;
+	}
+	path = path_join("/v1/pairs", a->pos[0]);
+	if (path == NULL) {
+		json_decref(body);
+		return ctl_out_of_memory(ctl);
+	}
+	rv = ctl_call(ctl, "PUT", path, body, &resp);
+	free(path);
+	json_decref(body);
+	if (rv != CTL_OK)
+		return rv;
+	pair = json_object_get(resp, "pair");
+	{
+		const char *pa = json_string_value(json_object_get(pair, "a"));
+		const char *pb = json_string_value(json_object_get(pair, "b"));
+		const char *pm =
+		    json_string_value(json_object_get(pair, "mode"));
+		json_t *t = json_object_get(pair, "sync_timeout_ms");
+		char ms[32] = "-";
+
+		if (json_is_integer(t))
+			snprintf(ms, sizeof(ms), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(t));
+		return write_done(
+		    ctl, resp,
+		    "pair %s %s: replication %s, sync timeout %s ms",
+		    pa != NULL ? pa : a->pos[0], pb != NULL ? pb : "-",
+		    pm != NULL ? pm : a->pos[1], ms);
+	}
 }
 
 static int cmd_unpair(struct ctl *ctl, const struct ctl_args *a)
@@ -650,27 +791,40 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 {
 	static const char *const hdr[] = {"SEQ",  "TIME",   "WHO",
 					  "WHAT", "RESULT", "DATA AT RISK"};
-	unsigned long long limit = 0;
-	char path[64] = "/v1/history";
+	unsigned long long limit = 50, before = 0;
+	char path[96];
 	struct table t;
 	json_t *resp;
 	json_t *list;
+	json_t *next;
 	json_t *h;
-	size_t i;
+	size_t i, n;
 	int risk = 0;
 	int rv;
 
-	if (a->opt[0] != NULL) {
-		if (parse_uint(a->opt[0], 256, &limit) != 0 || limit == 0)
-			return ctl_usage_error(
-			    ctl, a, "bad --limit '%s' (1 to 256)", a->opt[0]);
+	if (a->opt[0] != NULL &&
+	    (parse_uint(a->opt[0], 1000, &limit) != 0 || limit == 0))
+		return ctl_usage_error(ctl, a, "bad --limit '%s' (1 to 1000)",
+				       a->opt[0]);
+	if (a->opt[1] != NULL &&
+	    (parse_uint(a->opt[1], UINT64_MAX, &before) != 0 || before == 0))
+		return ctl_usage_error(
+		    ctl, a, "bad --before '%s' (a decision number from 1)",
+		    a->opt[1]);
+	if (before != 0)
+		snprintf(path, sizeof(path),
+			 "/v1/history?limit=%llu&before=%llu", limit, before);
+	else
 		snprintf(path, sizeof(path), "/v1/history?limit=%llu", limit);
-	}
 	rv = ctl_get_list(ctl, path, "history", &resp, &list);
 	if (rv != CTL_OK || list == NULL)
 		return rv;
-	if (json_array_size(list) == 0) {
-		ctl_say(ctl->out, "no decisions yet");
+	n = json_array_size(list);
+	if (n == 0) {
+		if (before != 0)
+			ctl_say(ctl->out, "no decisions before %llu", before);
+		else
+			ctl_say(ctl->out, "no decisions yet");
 		json_decref(resp);
 		return CTL_OK;
 	}
@@ -681,7 +835,9 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 		json_decref(resp);
 		return ctl_out_of_memory(ctl);
 	}
-	json_array_foreach (list, i, h) {
+	/* the server answers newest first; shown oldest first */
+	for (i = n; i-- > 0;) {
+		h = json_array_get(list, i);
 		table_row(&t);
 		ctl_cell_key(&t, h, "seq");
 		cell_time(&t, h);
@@ -692,6 +848,12 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 			cell_risk(&t, h);
 	}
 	rv = ctl_render(ctl, &t);
+	next = json_object_get(resp, "next_before");
+	if (rv == CTL_OK && json_is_integer(next))
+		ctl_say(ctl->out,
+			"older decisions: poolpairctl history --limit %llu "
+			"--before %" JSON_INTEGER_FORMAT,
+			limit, json_integer_value(next));
 	json_decref(resp);
 	return rv;
 }
@@ -719,7 +881,19 @@ static const struct ctl_command ctl_commands[] = {
     {"site add", 1, 1, {NULL}, cmd_site_add, "site add NAME"},
     {"site list", 0, 0, {NULL}, cmd_site_list, "site list"},
     {"site remove", 1, 1, {NULL}, cmd_site_remove, "site remove NAME"},
-    {"pair", 2, 2, {"force", NULL}, cmd_pair, "pair A B [--force]"},
+    /* before "pair": "pair mode" is its own command */
+    {"pair mode",
+     2,
+     2,
+     {"sync-timeout=", NULL},
+     cmd_pair_mode,
+     "pair mode POOL async|sync [--sync-timeout D]"},
+    {"pair",
+     2,
+     2,
+     {"force", "mode=", "sync-timeout=", NULL},
+     cmd_pair,
+     "pair A B [--force] [--mode async|sync] [--sync-timeout D]"},
     {"unpair", 1, 1, {NULL}, cmd_unpair, "unpair POOL"},
     {"sba add",
      1,
@@ -733,9 +907,9 @@ static const struct ctl_command ctl_commands[] = {
     {"cms failover",
      0,
      0,
-     {"what-if", "force", NULL},
+     {"what-if", "force", "disaster", NULL},
      failover_cmd_cms,
-     "cms failover [--what-if] [--force]"},
+     "cms failover [--disaster] [--what-if] [--force]"},
     {"failover",
      1,
      1,
@@ -760,7 +934,12 @@ static const struct ctl_command ctl_commands[] = {
      {"dry-run", NULL},
      topology_apply,
      "topology apply FILE|- [--dry-run]"},
-    {"history", 0, 0, {"limit=", NULL}, cmd_history, "history [--limit N]"},
+    {"history",
+     0,
+     0,
+     {"limit=", "before=", NULL},
+     cmd_history,
+     "history [--limit N] [--before SEQ]"},
     {"backup status", 0, 0, {NULL}, backup_cmd_status, "backup status"},
     {"backup sync",
      1,

@@ -182,9 +182,11 @@ static void say_what_if_failover(struct ctl *ctl, const char *pool,
 		else
 			ctl_say(ctl->out, "  %s: never heard", pool);
 	}
-	ctl_say(ctl->out, "  cms moves: %s",
-		json_is_true(json_object_get(resp, "cms_moves")) ? "yes"
-								 : "no");
+	if (json_is_boolean(json_object_get(resp, "cms_moves")))
+		ctl_say(ctl->out, "  cms moves: %s",
+			json_is_true(json_object_get(resp, "cms_moves"))
+			    ? "yes"
+			    : "no");
 	say_amount(ctl, "data at risk", json_object_get(resp, "data_at_risk"));
 }
 
@@ -308,16 +310,15 @@ int failover_cmd_cms(struct ctl *ctl, const struct ctl_args *a)
 {
 	bool what_if = a->opt[0] != NULL;
 	bool force = a->opt[1] != NULL;
-	char before[128];
+	bool disaster = a->opt[2] != NULL;
 	json_t *resp;
 	int rv;
 
-	if (!what_if)
-		cms_now(ctl, before, sizeof(before));
 	rv = post_move(ctl, "/v1/cms/failover",
-		       json_pack("{s:b, s:b}", "what_if", what_if, "force",
-				 force),
-		       false, "cms failover", &resp);
+		       move_body(disaster, what_if, force), !what_if,
+		       disaster ? "disaster move of the CMS"
+				: "move of the CMS",
+		       &resp);
 	if (rv != CTL_OK)
 		return rv;
 	if (what_if) {
@@ -332,6 +333,7 @@ int failover_cmd_cms(struct ctl *ctl, const struct ctl_args *a)
 		ctl_say(ctl->out, "  moves from %s to %s",
 			active != NULL ? active : "-",
 			standby != NULL ? standby : "-");
+		say_what_if_failover(ctl, active != NULL ? active : "-", resp);
 		json_decref(resp);
 		return rv;
 	}
@@ -339,6 +341,8 @@ int failover_cmd_cms(struct ctl *ctl, const struct ctl_args *a)
 		return print_json_owned(ctl, resp, CTL_OK);
 	{
 		const char *active = str_of(resp, "active");
+		const char *from = str_of(resp, "from");
+		const char *mode = str_of(resp, "mode");
 		json_t *epoch = json_object_get(resp, "epoch");
 		json_t *decision = json_object_get(resp, "decision");
 		char ep[32] = "-";
@@ -351,14 +355,14 @@ int failover_cmd_cms(struct ctl *ctl, const struct ctl_args *a)
 			snprintf(dec, sizeof(dec),
 				 " (decision %" JSON_INTEGER_FORMAT ")",
 				 json_integer_value(decision));
-		if (before[0] != '\0')
-			ctl_say(ctl->out, "the CMS moved from %s to %s "
-					  "(cms epoch %s)%s",
-				before, active != NULL ? active : "-", ep, dec);
-		else
-			ctl_say(ctl->out, "the CMS is now on %s (cms epoch "
-					  "%s)%s",
-				active != NULL ? active : "-", ep, dec);
+		ctl_say(ctl->out, "the CMS moved from %s to %s (%s, cms epoch "
+				  "%s)%s",
+			from != NULL ? from : "-",
+			active != NULL ? active : "-",
+			mode != NULL ? mode : "-", ep, dec);
+		if (mode != NULL && strcmp(mode, "disaster") == 0)
+			say_amount(ctl, "data at risk",
+				   json_object_get(resp, "data_at_risk"));
 	}
 	json_decref(resp);
 	return CTL_OK;

@@ -115,12 +115,29 @@ static void say_pool_notes(struct ctl *ctl, json_t *pools)
 	}
 }
 
+/* MODE cell: the replication mode of the pool's pair, "sync (T ms)" or
+ * "async"; "-" unpaired. */
+static void cell_mode(struct table *t, json_t *p)
+{
+	const char *mode =
+	    json_string_value(json_object_get(p, "replication_mode"));
+	json_t *timeout = json_object_get(p, "sync_timeout_ms");
+
+	if (mode == NULL)
+		table_cell(t, "-");
+	else if (strcmp(mode, "sync") == 0 && json_is_integer(timeout))
+		table_cellf(t, "sync (%" JSON_INTEGER_FORMAT " ms)",
+			    json_integer_value(timeout));
+	else
+		table_cell(t, mode);
+}
+
 /* cms (borrowed, may be NULL): the CMS object of a status, to also mark
  * the standby pool. */
 int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 {
 	static const char *const hdr[] = {
-	    "POOL",  "SITE",  "EDITION", "KIND",    "OS",  "PAIR",
+	    "POOL",  "SITE",  "EDITION", "KIND",    "OS",  "PAIR", "MODE",
 	    "STATE", "OWNER", "EPOCH",	 "HEALTHY", "CMS", "SUPPORTED"};
 	const char *standby =
 	    json_string_value(json_object_get(cms, "standby"));
@@ -129,7 +146,7 @@ int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 	size_t i;
 	int rv;
 
-	if (table_init(&t, 12, hdr) != 0)
+	if (table_init(&t, 13, hdr) != 0)
 		return ctl_out_of_memory(ctl);
 	json_array_foreach (pools, i, p) {
 		const char *name =
@@ -147,6 +164,7 @@ int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 		ctl_cell_key(&t, p, "kind");
 		ctl_cell_key(&t, p, "os");
 		ctl_cell_key(&t, p, "pair");
+		cell_mode(&t, p);
 		ctl_cell_key(&t, p, "state");
 		ctl_cell_key(&t, p, "owner");
 		ctl_cell_key(&t, p, "epoch");
@@ -228,10 +246,16 @@ void ctl_say_cms(struct ctl *ctl, const char *prefix, json_t *cms)
 	char b2[32];
 	char b3[32];
 
-	ctl_say(ctl->out, "%sactive %s, standby %s, epoch %s", prefix,
+	const char *state = json_string_value(json_object_get(cms, "state"));
+
+	ctl_say(ctl->out, "%sactive %s, standby %s, epoch %s%s", prefix,
 		text_of(json_object_get(cms, "active"), b1, sizeof(b1)),
 		text_of(json_object_get(cms, "standby"), b2, sizeof(b2)),
-		text_of(json_object_get(cms, "epoch"), b3, sizeof(b3)));
+		text_of(json_object_get(cms, "epoch"), b3, sizeof(b3)),
+		state != NULL && strcmp(state, "failing_over") == 0
+		    ? "; moving to the standby (writes stopped while its "
+		      "documents drain)"
+		    : "");
 }
 
 /* status */

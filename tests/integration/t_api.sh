@@ -106,11 +106,16 @@ req GET "$(url "$L")/v1/history?limit=abc"
 is_error 400 invalid
 req GET "$(url "$L")/v1/history?limit=0"
 is_error 400 invalid
-req GET "$(url "$L")/v1/history?limit=257"
+req GET "$(url "$L")/v1/history?limit=1001"
+is_error 400 invalid
+req GET "$(url "$L")/v1/history?before=0"
+is_error 400 invalid
+req GET "$(url "$L")/v1/history?before=-3"
 is_error 400 invalid
 req GET "$(url "$L")/v1/history?limit=2"
 assert_eq 200 "$CODE" "history?limit=2"
 assert_json "$BODY" '.history | length == 2' "history?limit=2"
+assert_json "$BODY" '.history[0].seq > .history[1].seq and .next_before == .history[1].seq' "history: newest first, with the cursor"
 # the agents are still all fine after all that
 for n in "${ALL[@]}"; do alive "$n" || fail "$n died"; done
 

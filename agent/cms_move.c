@@ -1,0 +1,604 @@
+/* cms_move: planned and disaster moves of the active CMS (see cms_move.h). */
+#include "agent/cms_move.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/api.h"
+#include "agent/log.h"
+#include "control.pb-c.h"
+
+#define MOD "cms"
+#define MS 1000000ULL
+#define TICK_MS 50
+#define STEP_TIMEOUT_MS 15000 /* a decision that never comes back */
+#define DRAIN_TIMEOUT_MS 30000
+#define CALL_MAX_MS 60000
+
+/* An API call waiting for its move. */
+enum cms_call_state {
+	CALL_WAIT_DOWN,	 /* disaster: until the active side's lease ran out */
+	CALL_PROPOSING,	 /* its decision is being committed */
+	CALL_MOVING,	 /* planned: begun, until the move ends */
+};
+
+struct cms_call {
+	struct http_request *req;
+	uint64_t id;	     /* cm->calls when it came */
+	int state;	     /* enum cms_call_state */
+	bool planned;
+	bool forced;
+	char who[FSM_WHO_LEN];
+	uint64_t epoch;	     /* cms epoch when asked */
+	uint64_t since_ms;   /* planned: time of its begin decision */
+	uint64_t deadline_ns;
+	uint64_t decision;   /* disaster: its decision */
+	struct cms_move_plan plan;
+};
+
+static const char *call_state_name(int state)
+{
+	switch (state) {
+	case CALL_WAIT_DOWN:
+		return "waiting for the lease to run out";
+	case CALL_PROPOSING:
+		return "proposing";
+	case CALL_MOVING:
+		return "draining";
+	default:
+		return "?";
+	}
+}
+
+static void call_set(struct cms_call *c, int next)
+{
+	if (c->state == next)
+		return;
+	LOG_INFO(MOD, "move asked by %s: %s -> %s", c->who,
+		 call_state_name(c->state), call_state_name(next));
+	c->state = next;
+}
+
+static void step_set(struct cms_move *cm, int next)
+{
+	if (cm->step == next)
+		return;
+	LOG_INFO(MOD, "leader step %s -> %s",
+		 cm->step == CMS_STEP_IDLE ? "idle" : "proposing",
+		 next == CMS_STEP_IDLE ? "idle" : "proposing");
+	cm->step = next;
+	cm->step_since_ns = uv_hrtime();
+}
+
+static uint64_t lease_ms(const struct cms_move *cm)
+{
+	return cm->agent->cfg.lease_ms;
+}
+
+static uint64_t down_ms(const struct cms_move *cm)
+{
+	return (uint64_t)cm->agent->cfg.lease_ms + cm->agent->cfg.grace_ms;
+}
+
+/* ---- the plan: what the what-if says and the call does ---- */
+
+void cms_move_plan(struct cms_move *cm, bool disaster, bool force,
+		   struct cms_move_plan *pl)
+{
+	struct agent *a = cm->agent;
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
+	const struct members_set_report *rep;
+	struct fsm_result res;
+	int code;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->planned = !disaster;
+	snprintf(pl->active, sizeof(pl->active), "%s", a->fsm.cms_active);
+	if (p != NULL)
+		snprintf(pl->standby, sizeof(pl->standby), "%s", p->pair);
+	pl->silent_ms = p != NULL ? members_pool_silence_ms(&a->members,
+							    p->name, NULL)
+				  : UINT64_MAX;
+	pl->alive = pl->silent_ms <= lease_ms(cm);
+	if (pl->planned) {
+		pl->risk_known = true; /* drained first: nothing at risk */
+	} else if (p != NULL &&
+		   (rep = members_set_report(&a->members, p->name,
+					     DATAPLANE_CMS, UINT64_MAX)) !=
+		       NULL) {
+		pl->risk_known = true;
+		pl->risk_records = rep->lag_records;
+		pl->risk_bytes = rep->lag_bytes;
+		pl->risk_ms = rep->lag_ms;
+	}
+	code = fsm_cms_failover_check(&a->fsm, pl->planned, force, &res);
+	if (code != FSM_OK) {
+		snprintf(pl->code, sizeof(pl->code), "%s",
+			 fsm_code_name(code));
+		snprintf(pl->reason, sizeof(pl->reason), "%s", res.reason);
+		return;
+	}
+	if (cm->call != NULL) {
+		snprintf(pl->code, sizeof(pl->code), "busy");
+		snprintf(pl->reason, sizeof(pl->reason),
+			 "a move of the CMS asked by %s is under way (%s)",
+			 cm->call->who, call_state_name(cm->call->state));
+		return;
+	}
+	if (pl->planned && !pl->alive) {
+		snprintf(pl->code, sizeof(pl->code), "not_reachable");
+		if (pl->silent_ms == UINT64_MAX)
+			snprintf(pl->reason, sizeof(pl->reason),
+				 "%s, which hosts the active CMS, is not "
+				 "reachable (not heard since this leader was "
+				 "elected): a move now is a disaster move "
+				 "(--disaster)",
+				 pl->active);
+		else
+			snprintf(pl->reason, sizeof(pl->reason),
+				 "%s, which hosts the active CMS, is not "
+				 "reachable (silent %" PRIu64
+				 " ms): a move now is a disaster move "
+				 "(--disaster)",
+				 pl->active, pl->silent_ms);
+		return;
+	}
+	if (!pl->planned && pl->alive && !force) {
+		snprintf(pl->code, sizeof(pl->code), "cms_alive");
+		snprintf(pl->reason, sizeof(pl->reason),
+			 "%s, which hosts the active CMS, is alive: a planned "
+			 "move loses nothing (drop --disaster, or add "
+			 "--force)",
+			 pl->active);
+		return;
+	}
+	pl->allowed = true;
+	snprintf(pl->code, sizeof(pl->code), "ok");
+}
+
+static json_t *risk_json(const struct cms_move_plan *pl)
+{
+	if (!pl->risk_known)
+		return json_pack("{s:n, s:n, s:n}", "records", "bytes",
+				 "seconds");
+	return json_pack("{s:I, s:I, s:f}", "records",
+			 (json_int_t)pl->risk_records, "bytes",
+			 (json_int_t)pl->risk_bytes, "seconds",
+			 (double)pl->risk_ms / 1000.0);
+}
+
+static json_t *plan_json(const struct cms_move_plan *pl)
+{
+	return json_pack(
+	    "{s:b, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:o}", "allowed",
+	    pl->allowed, "code", pl->code, "reason", pl->reason, "mode",
+	    pl->planned ? "planned" : "disaster", "active", pl->active,
+	    "standby", pl->standby, "pool_alive", pl->alive, "silent_ms",
+	    (json_int_t)(pl->silent_ms == UINT64_MAX ? -1
+						     : (int64_t)pl->silent_ms),
+	    "data_at_risk", risk_json(pl));
+}
+
+static int plan_status(const char *code)
+{
+	static const char *const conflicts[] = {"not_reachable", "cms_alive",
+						"busy", NULL};
+
+	for (const char *const *c = conflicts; *c != NULL; c++)
+		if (strcmp(code, *c) == 0)
+			return 409;
+	for (int i = 0; i < FSM_CODE_COUNT; i++)
+		if (strcmp(code, fsm_code_name(i)) == 0)
+			return fsm_code_http(i);
+	return 409;
+}
+
+/* ---- proposals ---- */
+
+/* What a proposal is for, to be found again in its callback. */
+struct proposal {
+	struct cms_move *cm;
+	uint64_t call_id; /* 0: the leader's own step */
+	uint64_t time_ms; /* of the command */
+};
+
+static void call_end(struct cms_move *cm)
+{
+	free(cm->call);
+	cm->call = NULL;
+}
+
+/* The answer of a finished move. */
+static void call_answer_moved(struct cms_move *cm, uint64_t decision)
+{
+	struct agent *a = cm->agent;
+	struct cms_call *c = cm->call;
+	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
+	json_t *body = json_pack(
+	    "{s:s, s:s, s:s, s:I, s:s, s:o}", "active", a->fsm.cms_active,
+	    "standby", p != NULL ? p->pair : "", "from", c->plan.active,
+	    "epoch", (json_int_t)a->fsm.cms_epoch, "mode",
+	    c->planned ? "planned" : "disaster", "data_at_risk",
+	    risk_json(&c->plan));
+
+	if (body != NULL && decision != 0)
+		json_object_set_new(body, "decision",
+				    json_integer((json_int_t)decision));
+	api_respond(c->req, 200, body);
+	call_end(cm);
+}
+
+static void proposed(void *arg, int status, const struct fsm_result *res)
+{
+	struct proposal *pr = arg;
+	struct cms_move *cm = pr->cm;
+	struct cms_call *c = cm->call;
+
+	if (status != 0)
+		LOG_WARN(MOD, "cms decision: %s", node_strerror(status));
+	else if (res->code != FSM_OK)
+		LOG_WARN(MOD, "cms decision refused: %s", res->reason);
+	else
+		LOG_INFO(MOD, "cms decision committed (decision %" PRIu64 ")",
+			 res->seq);
+	if (pr->call_id == 0) {
+		if (cm->step == CMS_STEP_PROPOSING)
+			step_set(cm, CMS_STEP_IDLE);
+	} else if (!cm->closing && c != NULL && c->id == pr->call_id &&
+		   c->state == CALL_PROPOSING) {
+		if (status != 0) {
+			http_respond_error(c->req, 503, "unavailable",
+					   status == NODE_E_UNKNOWN
+					       ? "leadership lost: the move "
+						 "may have been decided, see "
+						 "status and history"
+					       : node_strerror(status));
+			call_end(cm);
+		} else if (res->code != FSM_OK) {
+			http_respond_error(c->req, fsm_code_http(res->code),
+					   fsm_code_name(res->code),
+					   res->reason);
+			call_end(cm);
+		} else if (!c->planned) {
+			call_answer_moved(cm, res->seq);
+		} else {
+			c->since_ms = pr->time_ms;
+			call_set(c, CALL_MOVING);
+		}
+	}
+	free(pr);
+}
+
+/* Propose c (borrowed, packed here). Returns 0 or a negative code (the
+ * callback then never fires). */
+static int propose(struct cms_move *cm, uint64_t call_id,
+		   const Poolpair__Command *c)
+{
+	struct proposal *pr = calloc(1, sizeof(*pr));
+	size_t len = poolpair__command__get_packed_size(c);
+	void *buf = malloc(len > 0 ? len : 1);
+	int rv;
+
+	if (pr == NULL || buf == NULL) {
+		free(pr);
+		free(buf);
+		return -ENOMEM;
+	}
+	poolpair__command__pack(c, buf);
+	pr->cm = cm;
+	pr->call_id = call_id;
+	pr->time_ms = c->time_ms;
+	rv = node_apply(&cm->agent->node, buf, len, proposed, pr);
+	if (rv != 0) {
+		LOG_WARN(MOD, "cms decision: %s", node_strerror(rv));
+		free(pr);
+	}
+	return rv;
+}
+
+static void cmd_init(Poolpair__Command *c, const char *who)
+{
+	poolpair__command__init(c);
+	c->time_ms = agent_now_ms();
+	c->who = (char *)who;
+}
+
+/* The decision a call asks for: a planned begin, or the disaster move
+ * with the data at risk measured now. */
+static void call_propose(struct cms_move *cm)
+{
+	struct cms_call *c = cm->call;
+	struct agent *a = cm->agent;
+	Poolpair__Command cmd;
+	Poolpair__CmdCmsFailover m = POOLPAIR__CMD_CMS_FAILOVER__INIT;
+	char reason[FSM_REASON_LEN];
+	uint64_t silent = members_pool_silence_ms(&a->members, c->plan.active,
+						  NULL);
+	const struct members_set_report *rep;
+
+	cmd_init(&cmd, c->who);
+	m.planned = c->planned;
+	m.forced = c->forced;
+	if (c->planned) {
+		m.reason = "planned";
+	} else {
+		rep = members_set_report(&a->members, c->plan.active,
+					 DATAPLANE_CMS, UINT64_MAX);
+		if (rep != NULL) {
+			c->plan.risk_known = true;
+			c->plan.risk_records = rep->lag_records;
+			c->plan.risk_bytes = rep->lag_bytes;
+			c->plan.risk_ms = rep->lag_ms;
+		}
+		m.data_at_risk_records = c->plan.risk_records;
+		m.data_at_risk_bytes = c->plan.risk_bytes;
+		m.data_at_risk_ms = c->plan.risk_ms;
+		if (silent == UINT64_MAX)
+			snprintf(reason, sizeof(reason),
+				 "disaster: %s not heard since this leader "
+				 "was elected%s",
+				 c->plan.active, c->forced ? " (forced)" : "");
+		else
+			snprintf(reason, sizeof(reason),
+				 "disaster: %s silent for %" PRIu64 " ms%s",
+				 c->plan.active, silent,
+				 c->forced ? " (forced)" : "");
+		m.reason = reason;
+	}
+	cmd.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER;
+	cmd.cms_failover = &m;
+	call_set(c, CALL_PROPOSING);
+	if (propose(cm, c->id, &cmd) != 0) {
+		http_respond_error(c->req, 503, "unavailable",
+				   "could not propose the move of the CMS");
+		call_end(cm);
+	}
+}
+
+/* ---- the tick ---- */
+
+static void call_tick(struct cms_move *cm)
+{
+	struct agent *a = cm->agent;
+	struct cms_call *c = cm->call;
+
+	if (c == NULL)
+		return;
+	if (c->state == CALL_MOVING) {
+		if (a->fsm.cms_epoch > c->epoch) {
+			call_answer_moved(cm, 0);
+			return;
+		}
+		if (a->fsm.cms_state == FSM_STATE_NORMAL ||
+		    a->fsm.cms_since_ms != c->since_ms) {
+			http_respond_error(c->req, 409, "aborted",
+					   "the move of the CMS was aborted: "
+					   "see history");
+			call_end(cm);
+			return;
+		}
+	}
+	if (uv_hrtime() > c->deadline_ns) {
+		http_respond_error(c->req, 504, "timeout",
+				   "the move of the CMS did not finish in time; "
+				   "it may still: see status");
+		call_end(cm);
+		return;
+	}
+	if (c->state != CALL_WAIT_DOWN)
+		return;
+	if (!node_is_leader(&a->node)) {
+		http_respond_error(c->req, 503, "unavailable",
+				   "this agent no longer leads: ask again");
+		call_end(cm);
+		return;
+	}
+	if (c->forced || members_pool_silence_ms(&a->members, c->plan.active,
+						 NULL) > down_ms(cm))
+		call_propose(cm);
+}
+
+/* Leader: take a planned move committed earlier to its end. */
+static void drive(struct cms_move *cm, uint64_t now_ms)
+{
+	struct agent *a = cm->agent;
+	const struct members_set_report *rep;
+	Poolpair__Command cmd;
+	Poolpair__CmdCmsFailoverComplete done =
+	    POOLPAIR__CMD_CMS_FAILOVER_COMPLETE__INIT;
+	Poolpair__CmdCmsFailoverAbort abort_ =
+	    POOLPAIR__CMD_CMS_FAILOVER_ABORT__INIT;
+
+	if (cm->step != CMS_STEP_IDLE) {
+		if (uv_hrtime() - cm->step_since_ns > STEP_TIMEOUT_MS * MS)
+			step_set(cm, CMS_STEP_IDLE);
+		return;
+	}
+	if (a->fsm.cms_state != FSM_STATE_FAILING_OVER)
+		return;
+	rep = members_set_report(&a->members, a->fsm.cms_active, DATAPLANE_CMS,
+				 lease_ms(cm));
+	if (rep != NULL && rep->drained) {
+		LOG_INFO(MOD, "the CMS documents of %s are drained: moving it",
+			 a->fsm.cms_active);
+		cmd_init(&cmd, "leader:drained");
+		done.since_ms = a->fsm.cms_since_ms;
+		cmd.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER_COMPLETE;
+		cmd.cms_failover_complete = &done;
+	} else if (now_ms > a->fsm.cms_since_ms &&
+		   now_ms - a->fsm.cms_since_ms > DRAIN_TIMEOUT_MS) {
+		LOG_WARN(MOD, "the CMS documents of %s did not drain in time: "
+			      "aborting the move",
+			 a->fsm.cms_active);
+		cmd_init(&cmd, "leader:timeout");
+		abort_.since_ms = a->fsm.cms_since_ms;
+		abort_.reason = "the drain of the CMS documents did not finish "
+				"in time";
+		cmd.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER_ABORT;
+		cmd.cms_failover_abort = &abort_;
+	} else {
+		return;
+	}
+	step_set(cm, CMS_STEP_PROPOSING);
+	if (propose(cm, 0, &cmd) != 0)
+		step_set(cm, CMS_STEP_IDLE);
+}
+
+static void tick(uv_timer_t *t)
+{
+	struct cms_move *cm = t->data;
+	struct agent *a = cm->agent;
+
+	if (cm->closing)
+		return;
+	call_tick(cm);
+	if (!node_is_leader(&a->node) || a->members.leader_since_ns == 0 ||
+	    !members_lease_valid(&a->members)) {
+		cm->step = CMS_STEP_IDLE;
+		return;
+	}
+	drive(cm, agent_now_ms());
+}
+
+int cms_move_init(struct cms_move *cm, struct agent *a)
+{
+	int rv;
+
+	memset(cm, 0, sizeof(*cm));
+	cm->agent = a;
+	rv = uv_timer_init(a->loop, &cm->tick);
+	cm->tick.data = cm;
+	return rv;
+}
+
+int cms_move_start(struct cms_move *cm)
+{
+	return uv_timer_start(&cm->tick, tick, TICK_MS, TICK_MS);
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	struct cms_move *cm = h->data;
+
+	cm->agent->pending_closes--;
+	agent_closed_one(cm->agent);
+}
+
+void cms_move_close(struct cms_move *cm)
+{
+	if (cm->agent == NULL || cm->closing)
+		return;
+	cm->closing = true;
+	if (cm->call != NULL) {
+		http_respond_error(cm->call->req, 503, "unavailable",
+				   "the agent is shutting down");
+		call_end(cm);
+	}
+	cm->agent->pending_closes++;
+	uv_close((uv_handle_t *)&cm->tick, tick_closed);
+}
+
+/* ---- API ---- */
+
+/* A boolean flag from the body (already parsed) or the query. */
+static bool query_flag(struct http_request *req, const char *name, bool v)
+{
+	char buf[8];
+
+	if (http_query_param(req, name, buf, sizeof buf) == 0)
+		return strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
+	return v;
+}
+
+/* Optional JSON body {what_if?, disaster?, force?}; query parameters of
+ * the same names also count. Returns false after answering 400. */
+static bool flags(struct http_request *req, bool *what_if, bool *disaster,
+		  bool *force)
+{
+	json_error_t jerr;
+	json_t *root;
+	int w = 0, d = 0, f = 0;
+
+	if (req->body_len > 0) {
+		root = json_loadb(req->body, req->body_len,
+				  JSON_REJECT_DUPLICATES, &jerr);
+		if (root == NULL ||
+		    json_unpack_ex(root, &jerr, JSON_STRICT, "{s?b, s?b, s?b}",
+				   "what_if", &w, "disaster", &d, "force",
+				   &f) != 0) {
+			char msg[300];
+
+			snprintf(msg, sizeof msg,
+				 "body must be {\"what_if\", \"disaster\", "
+				 "\"force\"} (booleans): %s",
+				 jerr.text);
+			json_decref(root);
+			http_respond_error(req, 400, "bad_json", msg);
+			return false;
+		}
+		json_decref(root);
+	}
+	*what_if = query_flag(req, "what_if", w);
+	*disaster = query_flag(req, "disaster", d);
+	*force = query_flag(req, "force", f);
+	return true;
+}
+
+static void call(struct cms_move *cm, struct http_request *req)
+{
+	struct agent *a = cm->agent;
+	bool what_if, disaster, force;
+	struct cms_move_plan plan;
+	struct cms_call *c;
+
+	if (!flags(req, &what_if, &disaster, &force) ||
+	    api_redirect_to_leader(a, req))
+		return;
+	cms_move_plan(cm, disaster, force, &plan);
+	if (what_if) {
+		api_respond(req, 200, plan_json(&plan));
+		return;
+	}
+	if (!plan.allowed) {
+		http_respond_error(req, plan_status(plan.code), plan.code,
+				   plan.reason);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	c->req = req;
+	c->id = ++cm->calls;
+	c->planned = plan.planned;
+	c->forced = force;
+	c->epoch = a->fsm.cms_epoch;
+	c->deadline_ns = uv_hrtime() + CALL_MAX_MS * MS;
+	c->plan = plan;
+	c->state = CALL_WAIT_DOWN;
+	agent_who(req, c->who, sizeof c->who);
+	cm->call = c;
+	LOG_INFO(MOD, "%s move of the CMS from %s to %s asked by %s%s",
+		 plan.planned ? "planned" : "disaster", plan.active,
+		 plan.standby, c->who, force ? " (forced)" : "");
+	if (plan.planned || force)
+		call_propose(cm);
+	/* else the tick proposes once the lease has surely run out */
+}
+
+bool cms_move_route(struct cms_move *cm, struct http_request *req)
+{
+	if (strcmp(req->path, "/v1/cms/failover") != 0)
+		return false;
+	if (strcmp(req->method, "POST") != 0)
+		http_respond_error(req, 405, "method_not_allowed", "POST only");
+	else
+		call(cm, req);
+	return true;
+}
