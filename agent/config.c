@@ -80,10 +80,8 @@ static const struct key_def keys[K_COUNT] = {
     [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require), false},
     [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false},
     /* the replication mode is the pair's, in the replicated state */
-    [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_MOVED, 0, 0, false,
-		     "poolpairctl pair mode POOL sync|async"},
-    [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_MOVED, 0, 0, false,
-			"poolpairctl pair mode POOL sync --sync-timeout D"},
+    [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_MOVED, 0, 0, false},
+    [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_MOVED, 0, 0, false},
 };
 
 static const char *const error_messages[] = {

@@ -88,7 +88,6 @@ struct key_def {
 	size_t offset; /* of the field in struct config */
 	size_t size;   /* of that field */
 	bool required;
-	const char *moved; /* T_MOVED: where the setting is now */
 };
 
 /* State of one config_load(), passed to every helper. */

@@ -621,9 +621,10 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		config_fail(p, CONFIG_E_MOVED, p->lineno,
 			    "[%s] %s is no longer a key of this file: the "
 			    "replication mode is a property of the pair, set "
-			    "for both pools with '%s' (PUT /v1/pairs/POOL)",
-			    config_section_names[k->section], k->name,
-			    k->moved);
+			    "for both pools with 'poolpairctl pair mode POOL "
+			    "sync|async [--sync-timeout D]' (PUT "
+			    "/v1/pairs/POOL)",
+			    config_section_names[k->section], k->name);
 		return CONFIG_E_MOVED;
 	}
 	if (value[0] == '\0') {

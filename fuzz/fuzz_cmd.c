@@ -243,20 +243,58 @@ void *fuzz_cmd_failback_abort(const char *pool, size_t *len)
 	CMD(failback_abort, FAILBACK_ABORT, m);
 }
 
-void *fuzz_cmd_cms_failover(bool forced, size_t *len)
+void *fuzz_cmd_cms_failover(bool planned, bool forced, size_t *len)
 {
 	Poolpair__CmdCmsFailover m = POOLPAIR__CMD_CMS_FAILOVER__INIT;
 
+	m.planned = planned;
 	m.forced = forced;
+	if (!planned) {
+		m.data_at_risk_records = 2;
+		m.data_at_risk_bytes = 700;
+		m.data_at_risk_ms = 120;
+		m.reason = S("disaster: pool-east silent for 3000 ms");
+	}
 	CMD(cms_failover, CMS_FAILOVER, m);
 }
 
-void *fuzz_cmd_record_event(const char *what, bool ok, size_t *len)
+void *fuzz_cmd_cms_failover_complete(uint64_t since_ms, size_t *len)
+{
+	Poolpair__CmdCmsFailoverComplete m =
+	    POOLPAIR__CMD_CMS_FAILOVER_COMPLETE__INIT;
+
+	m.since_ms = since_ms;
+	CMD(cms_failover_complete, CMS_FAILOVER_COMPLETE, m);
+}
+
+void *fuzz_cmd_cms_failover_abort(uint64_t since_ms, size_t *len)
+{
+	Poolpair__CmdCmsFailoverAbort m = POOLPAIR__CMD_CMS_FAILOVER_ABORT__INIT;
+
+	m.since_ms = since_ms;
+	m.reason = S("the drain did not finish in time");
+	CMD(cms_failover_abort, CMS_FAILOVER_ABORT, m);
+}
+
+void *fuzz_cmd_pair_mode(const char *pool, int mode, uint32_t sync_timeout_ms,
+			 size_t *len)
+{
+	Poolpair__CmdPairMode m = POOLPAIR__CMD_PAIR_MODE__INIT;
+
+	m.pool = S(pool);
+	m.mode = (Poolpair__ReplMode)mode;
+	m.sync_timeout_ms = sync_timeout_ms;
+	CMD(pair_mode, PAIR_MODE, m);
+}
+
+void *fuzz_cmd_record_event(const char *what, bool ok, bool keep,
+			    size_t *len)
 {
 	Poolpair__CmdRecordEvent m = POOLPAIR__CMD_RECORD_EVENT__INIT;
 
 	m.what = S(what);
 	m.ok = ok;
+	m.keep = keep;
 	m.detail = S(ok ? "" : "fence_command exited with 1");
 	CMD(record_event, RECORD_EVENT, m);
 }
@@ -351,8 +389,8 @@ void fuzz_seed_commands(void (*emit)(void *arg, const char *name,
 				     const void *buf, size_t len),
 			void *arg)
 {
-	void *steps[3];
-	size_t lens[3];
+	void *steps[4];
+	size_t lens[4];
 	void *b;
 	size_t len;
 
@@ -389,16 +427,27 @@ void fuzz_seed_commands(void (*emit)(void *arg, const char *name,
 	EMIT("failback_complete",
 	     fuzz_cmd_failback_complete("pool-std-e", &len));
 	EMIT("failback_abort", fuzz_cmd_failback_abort("pool-std-e", &len));
-	EMIT("cms_failover", fuzz_cmd_cms_failover(false, &len));
-	EMIT("record_event", fuzz_cmd_record_event("fence pool-east", false, &len));
+	EMIT("cms_failover", fuzz_cmd_cms_failover(false, false, &len));
+	EMIT("cms_failover_planned", fuzz_cmd_cms_failover(true, false, &len));
+	EMIT("cms_failover_complete",
+	     fuzz_cmd_cms_failover_complete(FUZZ_TIME_MS, &len));
+	EMIT("cms_failover_abort",
+	     fuzz_cmd_cms_failover_abort(FUZZ_TIME_MS, &len));
+	EMIT("pair_mode", fuzz_cmd_pair_mode("pool-west", 1, 1500, &len));
+	EMIT("record_event", fuzz_cmd_record_event("fence pool-east", false,
+						   false, &len));
+	EMIT("record_event_kept",
+	     fuzz_cmd_record_event("rebuild of east-1", true, true, &len));
 
 	steps[0] = fuzz_cmd_add_site("central", &lens[0]);
 	steps[1] = fuzz_cmd_add_pool("pool-c", "central", "enterprise",
 				     "virtual", "windows-2022", 100, &lens[1]);
 	steps[2] = fuzz_cmd_pair("pool-c", "pool-lone", false, &lens[2]);
-	EMIT("topology", fuzz_cmd_topology(steps, lens, 3, &len));
+	steps[3] = fuzz_cmd_pair_mode("pool-c", 1, 0, &lens[3]);
+	EMIT("topology", fuzz_cmd_topology(steps, lens, 4, &len));
 	free(steps[0]);
 	free(steps[1]);
 	free(steps[2]);
+	free(steps[3]);
 #undef EMIT
 }

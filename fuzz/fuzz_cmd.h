@@ -43,8 +43,16 @@ void *fuzz_cmd_pool_recovering(const char *pool, size_t *len);
 void *fuzz_cmd_failback_begin(const char *pool, bool forced, size_t *len);
 void *fuzz_cmd_failback_complete(const char *pool, size_t *len);
 void *fuzz_cmd_failback_abort(const char *pool, size_t *len);
-void *fuzz_cmd_cms_failover(bool forced, size_t *len);
-void *fuzz_cmd_record_event(const char *what, bool ok, size_t *len);
+/* planned: the begin of a planned move; else a disaster move naming data
+ * at risk. */
+void *fuzz_cmd_cms_failover(bool planned, bool forced, size_t *len);
+void *fuzz_cmd_cms_failover_complete(uint64_t since_ms, size_t *len);
+void *fuzz_cmd_cms_failover_abort(uint64_t since_ms, size_t *len);
+void *fuzz_cmd_pair_mode(const char *pool, int mode, uint32_t sync_timeout_ms,
+			 size_t *len);
+/* keep: an event of a kept kind (a rebuild, a recovery). */
+void *fuzz_cmd_record_event(const char *what, bool ok, bool keep,
+			    size_t *len);
 
 /* A topology command whose steps are the n encoded commands at steps
  * (each steps[i] of lens[i] bytes, borrowed). Aborts when a step does not

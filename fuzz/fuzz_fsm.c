@@ -12,7 +12,11 @@
  *   - the state stays within its capacities, every name terminated;
  *   - fsm_snapshot -> fsm_restore -> fsm_snapshot is byte-identical;
  *   - fsm_failover_check of each pool answers what fsm_apply of a
- *     failover_begin of it answers. */
+ *     failover_begin of it answers, fsm_cms_failover_check what a
+ *     cms_failover answers;
+ *   - pairs' modes are async or sync (async and 0 unpaired), a planned
+ *     CMS move drains only from a paired pool, the kept history stays
+ *     within its cap. */
 #include <stddef.h>
 #include <string.h>
 
@@ -39,7 +43,8 @@ static int same_but_history(const struct fsm *a, const struct fsm *b)
 	       memcmp(a->sbas, b->sbas, sizeof a->sbas) == 0 &&
 	       memcmp(a->cms_active, b->cms_active, sizeof a->cms_active) ==
 		   0 &&
-	       a->cms_epoch == b->cms_epoch &&
+	       a->cms_epoch == b->cms_epoch && a->cms_state == b->cms_state &&
+	       a->cms_since_ms == b->cms_since_ms &&
 	       memcmp(&a->policy, &b->policy, sizeof a->policy) == 0;
 }
 
@@ -73,6 +78,14 @@ static void check_bounds(const struct fsm *f)
 		FUZZ_CHECK(p->pair[0] == '\0' ||
 			       fsm_pool_find(f, p->pair) != NULL,
 			   "pool %s paired with unknown %s", p->name, p->pair);
+		FUZZ_CHECK((p->repl_mode == FSM_REPL_ASYNC ||
+			    p->repl_mode == FSM_REPL_SYNC) &&
+			       p->sync_timeout_ms <= FSM_SYNC_TIMEOUT_MAX_MS &&
+			       (p->pair[0] != '\0' ||
+				(p->repl_mode == FSM_REPL_ASYNC &&
+				 p->sync_timeout_ms == 0)),
+			   "pool %s mode %d timeout %u", p->name, p->repl_mode,
+			   (unsigned)p->sync_timeout_ms);
 	}
 	for (i = 0; i < f->n_members; i++) {
 		FUZZ_CHECK(fuzz_terminated(f->members[i].name, FSM_NAME_LEN) &&
@@ -81,6 +94,12 @@ static void check_bounds(const struct fsm *f)
 			   "member %u strings", i);
 	}
 	FUZZ_CHECK(fuzz_terminated(f->cms_active, FSM_NAME_LEN), "cms_active");
+	FUZZ_CHECK(f->cms_state == FSM_STATE_NORMAL ||
+		       (f->cms_state == FSM_STATE_FAILING_OVER &&
+			fsm_pool_find(f, f->cms_active) != NULL &&
+			fsm_pool_find(f, f->cms_active)->pair[0] != '\0'),
+		   "cms state %d on %s", f->cms_state, f->cms_active);
+	FUZZ_CHECK(f->n_kept <= FSM_HISTORY_KEPT, "n_kept %u", f->n_kept);
 }
 
 static void check_round_trip(const struct fsm *f)
@@ -101,12 +120,46 @@ static void check_round_trip(const struct fsm *f)
 	free(s2);
 }
 
-/* fsm_failover_check must answer what fsm_apply answers. */
+/* A copy of f good for applying one more command and reading its
+ * outcome: everything before the history, and the history's counters
+ * (the entries themselves are left as they were in dst: the outcome does
+ * not read them, and the whole struct is large). */
+static void copy_for_apply(struct fsm *dst, const struct fsm *src)
+{
+	memcpy(dst, src, offsetof(struct fsm, history));
+	dst->decisions = src->decisions;
+	dst->n_kept = src->n_kept;
+	dst->kept_head = src->kept_head;
+	dst->kept_dropped = src->kept_dropped;
+}
+
+/* fsm_failover_check and fsm_cms_failover_check must answer what
+ * fsm_apply answers. */
 static void check_what_if(const struct fsm *f)
 {
 	static struct fsm g;
 	unsigned i;
 	int planned;
+
+	for (i = 0; i < 4; i++) {
+		bool pl = i & 1, forced = i & 2;
+		struct fsm_result r1, r2;
+		void *cmd;
+		size_t len;
+		int c1, c2;
+
+		c1 = fsm_cms_failover_check(f, pl, forced, &r1);
+		copy_for_apply(&g, f);
+		cmd = fuzz_cmd_cms_failover(pl, forced, &len);
+		c2 = fsm_apply(&g, cmd, len, &r2);
+		free(cmd);
+		FUZZ_CHECK(c1 == c2 && (c1 == FSM_OK ||
+					strcmp(r1.reason, r2.reason) == 0),
+			   "cms check (planned %d, forced %d) says %s (%s), "
+			   "apply says %s (%s)",
+			   pl, forced, fsm_code_name(c1), r1.reason,
+			   fsm_code_name(c2), r2.reason);
+	}
 
 	for (i = 0; i < f->n_pools; i++) {
 		for (planned = 0; planned <= 1; planned++) {
@@ -118,7 +171,7 @@ static void check_what_if(const struct fsm *f)
 
 			c1 = fsm_failover_check(f, f->pools[i].name, planned,
 						&r1, &moves);
-			memcpy(&g, f, sizeof g);
+			copy_for_apply(&g, f);
 			cmd = fuzz_cmd_failover_begin(f->pools[i].name, planned,
 						      false, &len);
 			c2 = fsm_apply(&g, cmd, len, &r2);

@@ -3,7 +3,9 @@
  * FSM state of fuzz_cmd.h.
  *
  * Input: byte 0 picks the parser (and, for some, an option), the rest is
- * the body (for request_cmd_name: the name, up to its first NUL).
+ * the body (for request_cmd_name: the name, up to its first NUL; for
+ * request_pair_mode, byte 0 of 128 and more with the pair selector: the
+ * pool's name up to the first NUL, then the body).
  * Properties checked:
  *   - the return is 0, -EINVAL, -EMSGSIZE or -ENOMEM, and on error the
  *     status matches (400, 413, 500), code and message are terminated, the
@@ -220,6 +222,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_cmd(rv, &cmd, &err, 0);
 		break;
 	case 2:
+		if (data[0] >= 128) {
+			/* pair_mode: the pool's name up to the first NUL,
+			 * then the body */
+			const char *nul = memchr(body, '\0', len);
+			size_t nlen = nul != NULL ? (size_t)(nul - body) : len;
+			char *name = malloc(nlen + 1);
+
+			FUZZ_CHECK(name != NULL, "out of memory");
+			memcpy(name, body, nlen);
+			name[nlen] = '\0';
+			rv = request_pair_mode(name, nul != NULL ? nul + 1 : "",
+					       nul != NULL ? len - nlen - 1 : 0,
+					       &ctx, &cmd, &err);
+			check_cmd(rv, &cmd, &err, 0);
+			free(name);
+			break;
+		}
 		rv = request_pair(body, len, &ctx, &cmd, &err);
 		check_cmd(rv, &cmd, &err, 0);
 		break;

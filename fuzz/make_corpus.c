@@ -471,8 +471,24 @@ static void fsm_corpus(void)
 	add_cmd(&b, fuzz_cmd_failback_complete("pool-std-e", &len), len);
 	add_cmd(&b, fuzz_cmd_unpair("pool-std-e", &len), len);
 	add_cmd(&b, fuzz_cmd_remove_pool("pool-std-e", &len), len);
-	add_cmd(&b, fuzz_cmd_cms_failover(true, &len), len);
+	add_cmd(&b, fuzz_cmd_cms_failover(false, true, &len), len);
 	put("fsm", "failback-and-remove", b.p, b.len);
+	b.len = 0;
+	/* a planned move of the CMS, aborted, then one that completes */
+	add_cmd(&b, fuzz_cmd_cms_failover(true, false, &len), len);
+	add_cmd(&b, fuzz_cmd_cms_failover_abort(FUZZ_TIME_MS, &len), len);
+	add_cmd(&b, fuzz_cmd_cms_failover(true, true, &len), len);
+	add_cmd(&b, fuzz_cmd_pair_mode("pool-east", 1, 800, &len), len);
+	add_cmd(&b, fuzz_cmd_cms_failover_complete(FUZZ_TIME_MS, &len), len);
+	put("fsm", "cms-planned", b.p, b.len);
+	b.len = 0;
+	/* 300 kept events: the history keeps them past its ring */
+	for (int i = 0; i < 300; i++)
+		add_cmd(&b,
+			fuzz_cmd_record_event("rebuild of east-1", true, true,
+					      &len),
+			len);
+	put("fsm", "kept-events", b.p, b.len);
 	b.len = 0;
 	add_u16(&b, 3);
 	add(&b, "\xa2\x01\x00", 3); /* topology, no steps */
@@ -496,6 +512,28 @@ static void fsm_corpus(void)
 	put("fsm_restore", "populated", snap, len);
 	((uint8_t *)snap)[len / 2] ^= 0x20;
 	put("fsm_restore", "populated-flipped", snap, len);
+	free(snap);
+	/* past the ring, with kept entries, a sync pair, a CMS moving */
+	for (int i = 0; i < 300; i++) {
+		void *cmd = fuzz_cmd_record_event("rebuild of east-1", true,
+						  i % 3 == 0, &len);
+
+		fsm_apply(&f, cmd, len, NULL);
+		free(cmd);
+	}
+	{
+		void *cmd = fuzz_cmd_pair_mode("pool-west", 1, 900, &len);
+
+		fsm_apply(&f, cmd, len, NULL);
+		free(cmd);
+		cmd = fuzz_cmd_cms_failover(true, false, &len);
+		fsm_apply(&f, cmd, len, NULL);
+		free(cmd);
+	}
+	if (fsm_snapshot(&f, &snap, &len) != 0) {
+		die("fsm_snapshot");
+	}
+	put("fsm_restore", "kept-history", snap, len);
 	free(snap);
 }
 
@@ -523,6 +561,17 @@ static void request_corpus(void)
 		    "{\"name\": \"p\", \"site\": \"west\", \"edition\": "
 		    "\"enterprise\", \"kind\": \"physical\", \"os\": \"w\", "
 		    "\"color\": \"red\"}");
+	{
+		/* the pool's name, a NUL, then the body */
+		static const char pm[] = "pool-east\0{\"mode\": \"sync\", "
+					 "\"sync_timeout_ms\": 1500}";
+		struct buf b = {0};
+
+		add_u8(&b, 128 + 2);
+		add(&b, pm, sizeof pm - 1);
+		put("request", "pair-mode", b.p, b.len);
+		free(b.p);
+	}
 	put_request("pair", 2,
 		    "{\"a\": \"pool-lone\", \"b\": \"pool-east\", \"force\": "
 		    "true}");

@@ -751,7 +751,9 @@ def final(out):
     try:
         st, ans, _ = call(lapi, "GET", "/v1/history?limit=256", timeout=10)
         if st == 200 and isinstance(ans, dict):
-            hist = ans.get("history", [])
+            # the API answers newest first; the checkers read oldest first
+            hist = sorted((h for h in ans.get("history", []) if isinstance(h, dict)),
+                          key=lambda h: h.get("seq") if isinstance(h.get("seq"), int) else 0)
     except (NotSent, Indeterminate) as e:
         res.setdefault("errors", []).append("history: %s" % e)
     res["history"] = hist

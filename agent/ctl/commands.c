@@ -796,7 +796,6 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 	struct table t;
 	json_t *resp;
 	json_t *list;
-	json_t *next;
 	json_t *h;
 	size_t i, n;
 	int risk = 0;
@@ -848,12 +847,6 @@ static int cmd_history(struct ctl *ctl, const struct ctl_args *a)
 			cell_risk(&t, h);
 	}
 	rv = ctl_render(ctl, &t);
-	next = json_object_get(resp, "next_before");
-	if (rv == CTL_OK && json_is_integer(next))
-		ctl_say(ctl->out,
-			"older decisions: poolpairctl history --limit %llu "
-			"--before %" JSON_INTEGER_FORMAT,
-			limit, json_integer_value(next));
 	json_decref(resp);
 	return rv;
 }

@@ -96,8 +96,8 @@ static const char usage_text[] =
     "        (default: the newest), shown oldest first, with who asked,\n"
     "        refusals with their reason, forced ones and the data at\n"
     "        risk a move named. Forced and disaster decisions and\n"
-    "        recoveries are kept beyond the 256 most recent; the last\n"
-    "        line names the command for the older page.\n"
+    "        recoveries are kept beyond the 256 most recent. For the\n"
+    "        page before, give --before the oldest SEQ shown.\n"
     "\n";
 
 /* The disaster recovery commands (one literal would be too long for

@@ -90,8 +90,9 @@ int ctl_render_members(struct ctl *ctl, json_t *members)
 	return ctl_render(ctl, &t);
 }
 
-/* Under the pools table, per pool when the answer has them: why its last
- * failover was made, and why an automatic failover is not made now. */
+/* Under the pools table, per pool when the answer has them: the
+ * replication mode of its pair when sync, why its last failover was made,
+ * and why an automatic failover is not made now. */
 static void say_pool_notes(struct ctl *ctl, json_t *pools)
 {
 	json_t *p;
@@ -104,9 +105,25 @@ static void say_pool_notes(struct ctl *ctl, json_t *pools)
 		    json_string_value(json_object_get(p, "last_failover_reason"));
 		const char *refusal = json_string_value(
 		    json_object_get(p, "auto_failover_refusal"));
+		const char *mode =
+		    json_string_value(json_object_get(p, "replication_mode"));
+		const char *pair =
+		    json_string_value(json_object_get(p, "pair"));
+		json_t *timeout = json_object_get(p, "sync_timeout_ms");
+		char tbuf[32] = "";
 
+		if (json_is_integer(timeout))
+			snprintf(tbuf, sizeof(tbuf), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(timeout));
 		if (name == NULL)
 			continue;
+		/* async is the default: a pair in sync mode is named */
+		if (mode != NULL && strcmp(mode, "sync") == 0)
+			ctl_say(ctl->out,
+				"%s: replication sync with %s (sync timeout "
+				"%s ms)",
+				name, pair != NULL ? pair : "-",
+				json_is_integer(timeout) ? tbuf : "-");
 		if (last != NULL && last[0] != '\0')
 			ctl_say(ctl->out, "%s: last failover: %s", name, last);
 		if (refusal != NULL && refusal[0] != '\0')
@@ -115,29 +132,12 @@ static void say_pool_notes(struct ctl *ctl, json_t *pools)
 	}
 }
 
-/* MODE cell: the replication mode of the pool's pair, "sync (T ms)" or
- * "async"; "-" unpaired. */
-static void cell_mode(struct table *t, json_t *p)
-{
-	const char *mode =
-	    json_string_value(json_object_get(p, "replication_mode"));
-	json_t *timeout = json_object_get(p, "sync_timeout_ms");
-
-	if (mode == NULL)
-		table_cell(t, "-");
-	else if (strcmp(mode, "sync") == 0 && json_is_integer(timeout))
-		table_cellf(t, "sync (%" JSON_INTEGER_FORMAT " ms)",
-			    json_integer_value(timeout));
-	else
-		table_cell(t, mode);
-}
-
 /* cms (borrowed, may be NULL): the CMS object of a status, to also mark
  * the standby pool. */
 int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 {
 	static const char *const hdr[] = {
-	    "POOL",  "SITE",  "EDITION", "KIND",    "OS",  "PAIR", "MODE",
+	    "POOL",  "SITE",  "EDITION", "KIND",    "OS",  "PAIR",
 	    "STATE", "OWNER", "EPOCH",	 "HEALTHY", "CMS", "SUPPORTED"};
 	const char *standby =
 	    json_string_value(json_object_get(cms, "standby"));
@@ -146,7 +146,7 @@ int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 	size_t i;
 	int rv;
 
-	if (table_init(&t, 13, hdr) != 0)
+	if (table_init(&t, 12, hdr) != 0)
 		return ctl_out_of_memory(ctl);
 	json_array_foreach (pools, i, p) {
 		const char *name =
@@ -164,7 +164,6 @@ int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 		ctl_cell_key(&t, p, "kind");
 		ctl_cell_key(&t, p, "os");
 		ctl_cell_key(&t, p, "pair");
-		cell_mode(&t, p);
 		ctl_cell_key(&t, p, "state");
 		ctl_cell_key(&t, p, "owner");
 		ctl_cell_key(&t, p, "epoch");

@@ -42,7 +42,8 @@ st=$(status witness)
 assert_json "$st" '[.pools[] | select(.replication_mode == "sync" and .sync_timeout_ms == 1000)] | length == 2' "status: both pools sync"
 assert_json "$(curl -s "$W/v1/pairs")" '.pairs[0].mode == "sync" and .pairs[0].sync_timeout_ms == 1000' "GET /v1/pairs"
 out=$(ctl witness status)
-assert_contains "$out" "sync (1000 ms)" "poolpairctl status"
+assert_contains "$out" "pool-east: replication sync with pool-west (sync timeout 1000 ms)" "poolpairctl status"
+assert_contains "$out" "pool-west: replication sync with pool-east (sync timeout 1000 ms)" "poolpairctl status"
 
 # the receiver must be up before the first sync write can be acknowledged
 wait_until 20 "[ \"\$(http $W/v1/users/sip:x@y/location)\" == 404 ]"
