@@ -187,6 +187,20 @@ expect_exit 1 c topology apply "$IT_DIR/change.json"
 assert_contains "$OUT" invalid
 sync
 assert_eq "$dig1" "$(digest "$LEADER")" "state after refused topologies"
+# a pair's replication mode in the file: one pair_mode step, then nothing
+sed 's/{"a": "pe2", "b": "pw2"}/{"a": "pe2", "b": "pw2", "mode": "sync", "sync_timeout_ms": 1200}/' \
+	"$IT_DIR/topo.json" >"$IT_DIR/topo-sync.json"
+ok topology apply "$IT_DIR/topo-sync.json"
+assert_contains "$OUT" "pair mode pe2 pw2 async -> sync (sync timeout 1200 ms)"
+sync
+st=$(status "$F")
+assert_json "$st" '[.pools[] | select(.replication_mode == "sync" and .sync_timeout_ms == 1200) | .name] | sort == ["pe2","pw2"]' "pe2-pw2 in sync mode"
+assert_json "$st" '[.pools[] | select(.name == "pe") | .replication_mode] == ["async"]' "pe-pw still async"
+ok topology apply "$IT_DIR/topo-sync.json"
+assert_contains "$OUT" "nothing to change"
+# the same file without the mode leaves it as it is
+ok topology apply "$IT_DIR/topo.json"
+assert_contains "$OUT" "nothing to change"
 
 # ---- JSON output ---------------------------------------------------------
 for cmd in "status" "pool list" "sba list" "site list" "member list" "history" "cms show"; do

@@ -162,6 +162,7 @@ static void assert_ops(const struct topology_plan *plan, const char *const *ops,
 	    {"add_site", POOLPAIR__COMMAND__OP_ADD_SITE},
 	    {"add_pool", POOLPAIR__COMMAND__OP_ADD_POOL},
 	    {"pair", POOLPAIR__COMMAND__OP_PAIR},
+	    {"pair_mode", POOLPAIR__COMMAND__OP_PAIR_MODE},
 	    {"add_sba", POOLPAIR__COMMAND__OP_ADD_SBA},
 	    {"cms_place", POOLPAIR__COMMAND__OP_CMS_PLACE},
 	    {"set_policy", POOLPAIR__COMMAND__OP_SET_POLICY},
@@ -278,6 +279,108 @@ static void test_pair(void **state)
 	assert_string_equal(cmd->pair->b, "y");
 	assert_false(cmd->pair->force);
 	done(cmd, &out);
+}
+
+/* The replication mode of a pair: at pairing and later. */
+static void test_pair_mode(void **state)
+{
+	static const struct {
+		const char *body;
+		const char *code;
+		const char *part;
+	} bad[] = {
+	    {"{\"a\": \"x\", \"b\": \"y\", \"mode\": \"often\"}", "invalid",
+	     "field 'mode' must be async or sync"},
+	    {"{\"a\": \"x\", \"b\": \"y\", \"mode\": 1}", "bad_type",
+	     "field 'mode' must be a string"},
+	    {"{\"a\": \"x\", \"b\": \"y\", \"sync_timeout_ms\": 0}", "invalid",
+	     "field 'sync_timeout_ms' must be between 1 and 3600000"},
+	    {"{\"a\": \"x\", \"b\": \"y\", \"sync_timeout_ms\": 3600001}",
+	     "invalid", "between 1 and 3600000"},
+	    {"{\"a\": \"x\", \"b\": \"y\", \"sync_timeout_ms\": \"2s\"}",
+	     "bad_type", "field 'sync_timeout_ms' must be an integer"},
+	};
+	struct request_cmd out;
+	struct request_error err;
+	Poolpair__Command *cmd;
+	size_t i;
+
+	assert_int_equal(
+	    request_pair(BODY("{\"a\": \"x\", \"b\": \"y\", \"mode\": "
+			      "\"sync\", \"sync_timeout_ms\": 1500}"),
+			 &ctx, &out, &err),
+	    0);
+	cmd = decode(&out);
+	assert_int_equal(cmd->pair->mode, POOLPAIR__REPL_MODE__REPL_SYNC);
+	assert_int_equal(cmd->pair->sync_timeout_ms, 1500);
+	done(cmd, &out);
+	/* absent: async, and the FSM's default timeout (0) */
+	assert_int_equal(request_pair(BODY("{\"a\": \"x\", \"b\": \"y\"}"),
+				      &ctx, &out, &err),
+			 0);
+	cmd = decode(&out);
+	assert_int_equal(cmd->pair->mode, POOLPAIR__REPL_MODE__REPL_ASYNC);
+	assert_int_equal(cmd->pair->sync_timeout_ms, 0);
+	done(cmd, &out);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out.buf = (void *)1;
+		assert_int_equal(request_pair(BODY(bad[i].body), &ctx, &out,
+					      &err),
+				 -EINVAL);
+		assert_null(out.buf);
+		assert_int_equal(err.status, 400);
+		assert_string_equal(err.code, bad[i].code);
+		if (strstr(err.message, bad[i].part) == NULL)
+			fail_msg("\"%s\" lacks \"%s\"", err.message,
+				 bad[i].part);
+	}
+
+	/* PUT /v1/pairs/{pool} */
+	assert_int_equal(request_pair_mode("pool-east",
+					   BODY("{\"mode\": \"async\"}"), &ctx,
+					   &out, &err),
+			 0);
+	cmd = decode(&out);
+	assert_int_equal(cmd->op_case, POOLPAIR__COMMAND__OP_PAIR_MODE);
+	assert_string_equal(cmd->pair_mode->pool, "pool-east");
+	assert_int_equal(cmd->pair_mode->mode, POOLPAIR__REPL_MODE__REPL_ASYNC);
+	assert_int_equal(cmd->pair_mode->sync_timeout_ms, 0);
+	done(cmd, &out);
+	assert_int_equal(
+	    request_pair_mode("pool-west",
+			      BODY("{\"sync_timeout_ms\": 250, \"mode\": "
+				   "\"sync\"}"),
+			      &ctx, &out, &err),
+	    0);
+	cmd = decode(&out);
+	assert_int_equal(cmd->pair_mode->mode, POOLPAIR__REPL_MODE__REPL_SYNC);
+	assert_int_equal(cmd->pair_mode->sync_timeout_ms, 250);
+	done(cmd, &out);
+	assert_int_equal(request_pair_mode("pool-east",
+					   BODY("{\"sync_timeout_ms\": 250}"),
+					   &ctx, &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "missing_field");
+	assert_string_equal(err.message, "missing field 'mode' (async or sync)");
+	assert_null(out.buf);
+	assert_int_equal(request_pair_mode("bad name",
+					   BODY("{\"mode\": \"sync\"}"), &ctx,
+					   &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "invalid");
+	assert_int_equal(request_pair_mode(NULL, BODY("{\"mode\": \"sync\"}"),
+					   &ctx, &out, &err),
+			 -EINVAL);
+	assert_int_equal(request_pair_mode("pool-east",
+					   BODY("{\"mode\": \"sync\", "
+						"\"force\": true}"),
+					   &ctx, &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "unknown_field");
+	assert_int_equal(request_pair_mode("pool-east", BODY("[1]"), &ctx,
+					   &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "bad_json");
 }
 
 static void test_sba_add(void **state)
@@ -1131,6 +1234,110 @@ static void test_topology_same_state_empty_diff(void **state)
 	free(f);
 }
 
+/* A pair's mode in a topology file: with a new pair, or a pair_mode step
+ * for a pair that exists (what the file leaves out stays). */
+static void test_topology_pair_mode(void **state)
+{
+	static const char *const pm[] = {"pair_mode"};
+	static const char head[] =
+	    "{\"topology\": {\"sites\": [\"east\", \"west\", \"witness\"], "
+	    "\"pools\": ["
+	    "{\"name\": \"pool-east\", \"site\": \"east\", \"edition\": "
+	    "\"enterprise\", \"kind\": \"physical\", \"os\": "
+	    "\"windows-2019\"},"
+	    "{\"name\": \"pool-west\", \"site\": \"west\", \"edition\": "
+	    "\"enterprise\", \"kind\": \"physical\", \"os\": "
+	    "\"windows-2019\"}], "
+	    "\"sbas\": [{\"name\": \"sba-1\", \"site\": \"branch\", "
+	    "\"backup_pool\": \"pool-east\"}], \"cms\": \"pool-east\", "
+	    "\"pairs\": [";
+	struct fsm *f = state_full();
+	struct topology_plan plan;
+	struct request_error err;
+	Poolpair__Command *cmd;
+	char body[2048];
+
+	/* async now: sync wanted */
+	snprintf(body, sizeof(body), "%s%s", head,
+		 "{\"a\": \"pool-west\", \"b\": \"pool-east\", \"mode\": "
+		 "\"sync\"}]}}");
+	assert_int_equal(topo(body, f, &plan, &err), 0);
+	assert_ops(&plan, pm, 1);
+	assert_string_equal(plan.items[0].what,
+			    "pair mode pool-west pool-east async -> sync (sync "
+			    "timeout 2000 ms)");
+	cmd = plan_decode(&plan);
+	assert_string_equal(cmd->topology->steps[0]->pair_mode->pool,
+			    "pool-west");
+	assert_int_equal(cmd->topology->steps[0]->pair_mode->mode,
+			 POOLPAIR__REPL_MODE__REPL_SYNC);
+	assert_int_equal(cmd->topology->steps[0]->pair_mode->sync_timeout_ms,
+			 0);
+	poolpair__command__free_unpacked(cmd, NULL);
+	topology_plan_free(&plan);
+
+	/* sync now: the same mode and timeout change nothing, a timeout
+	 * alone is a step, a file without a mode leaves it */
+	f->pools[0].repl_mode = f->pools[1].repl_mode = FSM_REPL_SYNC;
+	f->pools[0].sync_timeout_ms = f->pools[1].sync_timeout_ms = 1500;
+	snprintf(body, sizeof(body), "%s%s", head,
+		 "{\"a\": \"pool-east\", \"b\": \"pool-west\", \"mode\": "
+		 "\"sync\", \"sync_timeout_ms\": 1500}]}}");
+	assert_int_equal(topo(body, f, &plan, &err), 0);
+	assert_int_equal(plan.n, 0);
+	topology_plan_free(&plan);
+	snprintf(body, sizeof(body), "%s%s", head,
+		 "{\"a\": \"pool-east\", \"b\": \"pool-west\"}]}}");
+	assert_int_equal(topo(body, f, &plan, &err), 0);
+	assert_int_equal(plan.n, 0);
+	topology_plan_free(&plan);
+	snprintf(body, sizeof(body), "%s%s", head,
+		 "{\"a\": \"pool-east\", \"b\": \"pool-west\", "
+		 "\"sync_timeout_ms\": 900}]}}");
+	assert_int_equal(topo(body, f, &plan, &err), 0);
+	assert_ops(&plan, pm, 1);
+	assert_string_equal(plan.items[0].what,
+			    "pair mode pool-east pool-west sync -> sync (sync "
+			    "timeout 900 ms)");
+	cmd = plan_decode(&plan);
+	assert_int_equal(cmd->topology->steps[0]->pair_mode->mode,
+			 POOLPAIR__REPL_MODE__REPL_SYNC);
+	assert_int_equal(cmd->topology->steps[0]->pair_mode->sync_timeout_ms,
+			 900);
+	poolpair__command__free_unpacked(cmd, NULL);
+	topology_plan_free(&plan);
+
+	/* a new pair carries its mode */
+	f->pools[0].pair[0] = f->pools[1].pair[0] = '\0';
+	snprintf(body, sizeof(body), "%s%s", head,
+		 "{\"a\": \"pool-east\", \"b\": \"pool-west\", \"mode\": "
+		 "\"sync\", \"sync_timeout_ms\": 700}]}}");
+	assert_int_equal(topo(body, f, &plan, &err), 0);
+	{
+		static const char *const ops[] = {"pair"};
+
+		assert_ops(&plan, ops, 1);
+	}
+	assert_string_equal(plan.items[0].what,
+			    "pair pool-east pool-west (sync)");
+	cmd = plan_decode(&plan);
+	assert_int_equal(cmd->topology->steps[0]->pair->mode,
+			 POOLPAIR__REPL_MODE__REPL_SYNC);
+	assert_int_equal(cmd->topology->steps[0]->pair->sync_timeout_ms, 700);
+	poolpair__command__free_unpacked(cmd, NULL);
+	topology_plan_free(&plan);
+
+	/* a bad mode in a file */
+	snprintf(body, sizeof(body), "%s%s", head,
+		 "{\"a\": \"pool-east\", \"b\": \"pool-west\", \"mode\": "
+		 "\"fast\"}]}}");
+	assert_int_equal(topo(body, f, &plan, &err), -EINVAL);
+	assert_string_equal(err.code, "invalid");
+	if (strstr(err.message, "pairs[0].mode") == NULL)
+		fail_msg("\"%s\" does not name the field", err.message);
+	free(f);
+}
+
 static void test_topology_removals(void **state)
 {
 	struct fsm *f = state_full();
@@ -1606,6 +1813,7 @@ int main(void)
 	    cmocka_unit_test(test_site_add),
 	    cmocka_unit_test(test_pool_add),
 	    cmocka_unit_test(test_pair),
+	    cmocka_unit_test(test_pair_mode),
 	    cmocka_unit_test(test_sba_add),
 	    cmocka_unit_test(test_policy_set),
 	    cmocka_unit_test(test_member_add),
@@ -1621,6 +1829,7 @@ int main(void)
 	    cmocka_unit_test(test_topology_from_empty),
 	    cmocka_unit_test(test_topology_cms_pool_added_first),
 	    cmocka_unit_test(test_topology_same_state_empty_diff),
+	    cmocka_unit_test(test_topology_pair_mode),
 	    cmocka_unit_test(test_topology_removals),
 	    cmocka_unit_test(test_topology_repair),
 	    cmocka_unit_test(test_topology_changed_pool),
