@@ -3030,11 +3030,31 @@ static void test_history_kept_cap(void **state)
 	struct fsm *g = malloc(sizeof(*g));
 	const struct fsm_history *page[8];
 	unsigned i, total = FSM_HISTORY_KEPT + FSM_HISTORY + 40;
+	char what[FSM_WHAT_LEN + 40], who[FSM_WHO_LEN + 40];
+	void *buf;
+	size_t len;
 
 	assert_non_null(g);
-	for (i = 0; i < total; i++)
-		ok(f, at(i + 1, c_event("recover --force-quorum", true, true,
-					"")));
+	/* the longest texts a decision records: the snapshot of a full
+	 * history must still restore (it stays far below the 4 MiB bound) */
+	memset(what, 'w', sizeof(what) - 1);
+	what[sizeof(what) - 1] = '\0';
+	memset(who, 'o', sizeof(who) - 1);
+	who[sizeof(who) - 1] = '\0';
+	for (i = 0; i < total; i++) {
+		Poolpair__Command *c = c_event(what, true, true, "");
+
+		free(c->who);
+		c->who = dup(who);
+		ok(f, at(i + 1, c));
+	}
+	assert_int_equal(strlen(last(f)->what), FSM_WHAT_LEN - 1);
+	assert_int_equal(strlen(last(f)->who), FSM_WHO_LEN - 1);
+	assert_int_equal(fsm_snapshot(f, &buf, &len), 0);
+	assert_true(len > (FSM_HISTORY + FSM_HISTORY_KEPT) *
+			      (FSM_WHAT_LEN + FSM_WHO_LEN - 2));
+	assert_true(len < 1024 * 1024);
+	free(buf);
 	/* the ring holds the newest 256, the kept ones the 1024 before; the
 	 * 40 oldest were dropped and counted */
 	assert_int_equal(f->n_kept, FSM_HISTORY_KEPT);
