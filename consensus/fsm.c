@@ -114,7 +114,6 @@ uint32_t fsm_pool_sync_timeout_ms(const struct fsm_pool *p)
 void fsm_init(struct fsm *f)
 {
 	memset(f, 0, sizeof(*f));
-	strcpy(f->policy.failover, "manual");
 	f->policy.max_lag_on_failover_ms = 1000;
 	f->policy.cooldown_ms = 60000;
 }
@@ -722,41 +721,6 @@ static int op_remove_sba(struct fsm *f, const Poolpair__CmdRemoveSba *c,
 	return FSM_OK;
 }
 
-static int op_set_policy(struct fsm *f, const Poolpair__CmdSetPolicy *c,
-			 struct outcome *o)
-{
-	const Poolpair__Policy *p = c->policy;
-	struct fsm_policy next = f->policy;
-	char cf[CLIP_LEN];
-
-	if (p == NULL) {
-		fsm_fmt(o->what, sizeof(o->what), "set policy");
-		return fsm_fail(o, FSM_E_INVALID, "set_policy has no policy");
-	}
-	if (!c->merge || c->has_failover) {
-		fsm_clip(cf, fsm_str(p->failover));
-		if (!fsm_failover_ok(fsm_str(p->failover))) {
-			fsm_fmt(o->what, sizeof(o->what), "set policy");
-			return fsm_fail(o, FSM_E_INVALID,
-					"policy failover \"%s\" is not auto or "
-					"manual",
-					cf);
-		}
-		memset(next.failover, 0, sizeof(next.failover));
-		strcpy(next.failover, p->failover);
-	}
-	if (!c->merge || c->has_max_lag)
-		next.max_lag_on_failover_ms = p->max_lag_on_failover_ms;
-	if (!c->merge || c->has_cooldown)
-		next.cooldown_ms = p->cooldown_ms;
-	fsm_fmt(o->what, sizeof(o->what),
-		"set policy failover %s, max lag %" PRIu32
-		" ms, cooldown %" PRIu32 " ms",
-		next.failover, next.max_lag_on_failover_ms, next.cooldown_ms);
-	f->policy = next;
-	return FSM_OK;
-}
-
 static int op_cms_place(struct fsm *f, const Poolpair__CmdCmsPlace *c,
 			struct outcome *o)
 {
@@ -996,8 +960,11 @@ static int op_failover_begin(struct fsm *f, const Poolpair__CmdFailoverBegin *c,
 	}
 	cms = fail_over(f, p, &f->pools[qi], o->now, c->takeover_data_seq,
 			c->takeover_content_seq);
-	fsm_fmt(o->what, sizeof(o->what), "failover %s to %s%s (disaster, %s)",
-		p->name, f->pools[qi].name, cms ? " with the cms" : "", risk);
+	if (c->automatic)
+		p->last_auto_failover_ms = o->now;
+	fsm_fmt(o->what, sizeof(o->what), "%sfailover %s to %s%s (disaster, %s)",
+		c->automatic ? "automatic " : "", p->name, f->pools[qi].name,
+		cms ? " with the cms" : "", risk);
 	return FSM_OK;
 }
 
@@ -1256,7 +1223,7 @@ static int apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 	case POOLPAIR__COMMAND__OP_REMOVE_SBA:
 		return op_remove_sba(f, cmd->remove_sba, o);
 	case POOLPAIR__COMMAND__OP_SET_POLICY:
-		return op_set_policy(f, cmd->set_policy, o);
+		return fsm_op_set_policy(f, cmd->set_policy, o);
 	case POOLPAIR__COMMAND__OP_CMS_PLACE:
 		return op_cms_place(f, cmd->cms_place, o);
 	case POOLPAIR__COMMAND__OP_FAILOVER_BEGIN:
@@ -1276,6 +1243,14 @@ static int apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 					"topology step");
 		}
 		return apply_failover_op(f, cmd, o);
+	case POOLPAIR__COMMAND__OP_POOL_PAUSE:
+		if (is_step) {
+			fsm_fmt(o->what, sizeof(o->what), "pool pause");
+			return fsm_fail(o, FSM_E_INVALID,
+					"a pause or resume cannot be a "
+					"topology step");
+		}
+		return fsm_op_pool_pause(f, cmd->pool_pause, o);
 	case POOLPAIR__COMMAND__OP_RECORD_EVENT:
 		if (is_step) {
 			fsm_fmt(o->what, sizeof(o->what), "event");

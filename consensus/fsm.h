@@ -119,6 +119,15 @@ struct fsm_pool {
 	 * while unpaired); read the timeout with fsm_pool_sync_timeout_ms() */
 	int repl_mode;             /* enum fsm_repl_mode */
 	uint32_t sync_timeout_ms;
+	/* time_ms of the last automatic failover of this pool (the start of
+	 * its cooldown), 0 never */
+	uint64_t last_auto_failover_ms;
+	/* maintenance: automatic failover of this pool is suspended (manual
+	 * failovers are not); since and reason of the pause, 0 and "" when
+	 * not paused */
+	bool paused;
+	uint64_t paused_since_ms;
+	char pause_reason[FSM_REASON_LEN];
 };
 
 struct fsm_sba {
@@ -128,9 +137,12 @@ struct fsm_sba {
 };
 
 struct fsm_policy {
-	char failover[16];         /* "auto" | "manual" */
+	/* "auto" | "manual", or "" while none was chosen: the policy in
+	 * effect is then the default, see fsm_failover_policy() */
+	char failover[16];
 	uint32_t max_lag_on_failover_ms;
 	uint32_t cooldown_ms;
+	bool set;                  /* a set_policy was ever committed */
 };
 
 struct fsm_history {
@@ -191,9 +203,16 @@ struct fsm_result {
 	uint64_t seq;              /* history sequence of this decision */
 };
 
-/* Empty state with the default policy (failover "manual", max lag 1000 ms,
- * cooldown 60000 ms). Never fails. */
+/* Empty state with the default policy: no failover policy chosen (see
+ * fsm_failover_policy()), max lag 1000 ms, cooldown 60000 ms, never set.
+ * Never fails. */
 void fsm_init(struct fsm *f);
+
+/* The failover policy in effect: f->policy.failover when one was chosen,
+ * else the default: "auto" when a witness (a registered member without a
+ * pool) exists, so that losing any one site keeps a quorum, "manual"
+ * otherwise. Static string. */
+const char *fsm_failover_policy(const struct fsm *f);
 
 /* Apply one encoded poolpair.Command. Never fails as a function: a
  * malformed or refused command leaves the state unchanged except that a
@@ -230,6 +249,9 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len);
  *   failback_complete failing_back -> normal, owner = P, epoch + 1. The CMS
  *                     stays where it is.
  *   failback_abort    failing_back -> recovering.
+ *   failover_begin with automatic set (a disaster failover made by the
+ *                     leader's automatic failover) also sets
+ *                     last_auto_failover_ms of P to the command's time_ms.
  *   cms_failover      move the active CMS to the pair of its pool (see
  *                     fsm_cms_failover_check() for the refusals).
  *                     planned: cms_state normal -> failing_over (the
@@ -247,6 +269,21 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len);
  * An epoch that cannot grow any more is FSM_E_FULL. Each success sets
  * failover_since_ms of P to the command's time_ms; history entries carry
  * forced (forced flag, or a disaster failover) and the data at risk given.
+ */
+
+/* Policy and maintenance (fsm_policy.c):
+ *
+ *   set_policy        replaces the policy (merge: only the flagged fields);
+ *                     failover "" goes back to the default; sets `set`.
+ *                     Another failover than auto, manual or "" is
+ *                     FSM_E_INVALID.
+ *   pool_pause        paused: P's automatic failover is suspended, with
+ *                     paused_since_ms (the command's time_ms; kept when P
+ *                     was paused already) and the reason; not paused: both
+ *                     cleared (a pool that is not paused stays as it is).
+ *                     Any failover state; a bad pool name is FSM_E_INVALID,
+ *                     an unknown pool FSM_E_NOT_FOUND; not a topology step
+ *                     (FSM_E_INVALID).
  */
 
 /* Would a failover_begin of pool be accepted now? Read-only (--what-if):

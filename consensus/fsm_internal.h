@@ -116,6 +116,15 @@ int fsm_op_cms_failover_abort(struct fsm *f,
 			      const Poolpair__CmdCmsFailoverAbort *c,
 			      struct outcome *o);
 
+/* ---- policy and maintenance (fsm_policy.c) ---- */
+
+/* The set_policy and pool_pause commands (see fsm.h). On refusal f is
+ * unchanged. Return o->code. */
+int fsm_op_set_policy(struct fsm *f, const Poolpair__CmdSetPolicy *c,
+		      struct outcome *o);
+int fsm_op_pool_pause(struct fsm *f, const Poolpair__CmdPoolPause *c,
+		      struct outcome *o);
+
 /* ---- bounded pre-scan of the wire format (fsm_check.c) ----
  *
  * protobuf-c decodes nested messages recursively without a depth limit; a

@@ -154,6 +154,10 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->last_failover_reason = (char *)p->last_failover_reason;
 		ps->repl_mode = (Poolpair__ReplMode)p->repl_mode;
 		ps->sync_timeout_ms = p->sync_timeout_ms;
+		ps->last_auto_failover_ms = p->last_auto_failover_ms;
+		ps->paused = p->paused;
+		ps->paused_since_ms = p->paused_since_ms;
+		ps->pause_reason = (char *)p->pause_reason;
 		s.pool_ptrs[i] = ps;
 	}
 	st.n_pools = f->n_pools;
@@ -177,6 +181,7 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 	policy.failover = (char *)f->policy.failover;
 	policy.max_lag_on_failover_ms = f->policy.max_lag_on_failover_ms;
 	policy.cooldown_ms = f->policy.cooldown_ms;
+	policy.set = f->policy.set;
 	st.policy = &policy;
 
 	first = f->decisions > FSM_HISTORY ? f->decisions - FSM_HISTORY + 1 : 1;
@@ -299,6 +304,9 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 			 ps->unsupported_reason) ||
 		    !put(d->last_failover_reason, FSM_REASON_LEN,
 			 ps->last_failover_reason) ||
+		    !put(d->pause_reason, FSM_REASON_LEN, ps->pause_reason) ||
+		    (!ps->paused && (ps->paused_since_ms != 0 ||
+				     d->pause_reason[0] != '\0')) ||
 		    !put_name(d->owner, ps->owner) || ps->epoch == 0 ||
 		    (int)ps->state < FSM_STATE_NORMAL ||
 		    (int)ps->state > FSM_STATE_FAILING_BACK ||
@@ -315,6 +323,9 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		d->failover_since_ms = ps->failover_since_ms;
 		d->takeover_seq[0] = ps->takeover_data_seq;
 		d->takeover_seq[1] = ps->takeover_content_seq;
+		d->last_auto_failover_ms = ps->last_auto_failover_ms;
+		d->paused = ps->paused;
+		d->paused_since_ms = ps->paused_since_ms;
 		t->n_pools++;
 	}
 	/* Pairs are symmetric and consistent; owners are the pool or its
@@ -463,11 +474,15 @@ static bool restore_into(struct fsm *t, const Poolpair__State *st)
 		t->cms_state = cs;
 		t->cms_since_ms = st->cms->since_ms;
 	}
-	if (!fsm_failover_ok(fsm_str(st->policy->failover)))
+	if (fsm_str(st->policy->failover)[0] != '\0' &&
+	    !fsm_failover_ok(fsm_str(st->policy->failover)))
 		return false;
-	strcpy(t->policy.failover, st->policy->failover);
+	strcpy(t->policy.failover, fsm_str(st->policy->failover));
 	t->policy.max_lag_on_failover_ms = st->policy->max_lag_on_failover_ms;
 	t->policy.cooldown_ms = st->policy->cooldown_ms;
+	/* a failover policy is only ever chosen by a set_policy; snapshots
+	 * older than the set flag hold one without it */
+	t->policy.set = st->policy->set || t->policy.failover[0] != '\0';
 	return restore_history(t, st);
 }
 

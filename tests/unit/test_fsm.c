@@ -629,7 +629,10 @@ static void test_init_and_names(void **state)
 	assert_string_equal(f->cms_active, "");
 	assert_int_equal(f->cms_epoch, 0);
 	assert_int_equal(f->decisions, 0);
-	assert_string_equal(f->policy.failover, "manual");
+	/* no failover policy chosen yet: the default is in effect */
+	assert_string_equal(f->policy.failover, "");
+	assert_false(f->policy.set);
+	assert_string_equal(fsm_failover_policy(f), "manual");
 	assert_int_equal(f->policy.max_lag_on_failover_ms, 1000);
 	assert_int_equal(f->policy.cooldown_ms, 60000);
 	assert_null(fsm_history_get(f, 0));
@@ -1259,8 +1262,7 @@ static void test_policy(void **state)
 	    last(f)->what,
 	    "set policy failover auto, max lag 500 ms, cooldown 30000 ms");
 	refused(f, c_policy("sometimes", 1, 1), FSM_E_INVALID,
-		"\"sometimes\" is not auto or manual");
-	refused(f, c_policy("", 1, 1), FSM_E_INVALID, "not auto or manual");
+		"\"sometimes\" is not auto, manual or \"\" (the default)");
 	refused(f, c_policy("automatic-with-a-very-long-name", 1, 1),
 		FSM_E_INVALID, NULL);
 	c = cmd_new();
@@ -1296,7 +1298,14 @@ static void test_policy(void **state)
 	c = c_policy("never", 0, 0);
 	c->set_policy->merge = true;
 	c->set_policy->has_failover = true;
-	refused(f, c, FSM_E_INVALID, "not auto or manual");
+	refused(f, c, FSM_E_INVALID, "not auto, manual");
+	/* "" goes back to the default (tests/unit/test_fsm_policy.c) */
+	ok(f, c_policy("", 1, 1));
+	assert_string_equal(f->policy.failover, "");
+	assert_true(f->policy.set);
+	assert_string_equal(
+	    last(f)->what,
+	    "set policy failover default, max lag 1 ms, cooldown 1 ms");
 }
 
 /* ---- recorded events ---- */
