@@ -70,6 +70,9 @@ static void on_applied(void *arg)
 
 	a->policy_after[slot].seq = a->fsm.decisions;
 	a->policy_after[slot].policy = a->fsm.policy;
+	snprintf(a->policy_after[slot].effective,
+		 sizeof a->policy_after[slot].effective, "%s",
+		 fsm_failover_policy(&a->fsm));
 	members_on_applied(&a->members);
 	dataplane_on_applied(&a->data);
 }
@@ -387,6 +390,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	}
 	node_set_applied_cb(&a->node, on_applied, a);
 
+	policy_init(&a->policy, a);
 	rv = failover_init(&a->failover, a);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "failover: %s",

@@ -19,6 +19,7 @@
 #include "agent/http.h"
 #include "agent/members.h"
 #include "agent/metrics.h"
+#include "agent/policy.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
 #include "tls/tls.h"
@@ -41,6 +42,7 @@ struct agent {
 	struct dataplane data;   /* pool agents: the store */
 	struct failover failover; /* leader: failovers and failbacks */
 	struct cms_move cms_move; /* leader: moves of the CMS alone */
+	struct policy_watch policy; /* the config file's [failover] policy */
 	struct metrics metrics;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
@@ -64,6 +66,7 @@ struct agent {
 	struct {
 		uint64_t seq;
 		struct fsm_policy policy;
+		char effective[16]; /* fsm_failover_policy() then */
 	} policy_after[64];
 	char errmsg[512];
 };

@@ -11,6 +11,7 @@
 #include "agent/log.h"
 #include "agent/recover.h"
 #include "agent/request.h"
+#include "agent/risk.h"
 #include "agent/users.h"
 #include "agent/view.h"
 
@@ -27,6 +28,7 @@ enum api_op_kind {
 	OP_POLICY,   /* 200 {"policy", "decision"} */
 	OP_TOPOLOGY, /* 200 {"diff", "applied", "decision"} */
 	OP_REGISTER, /* 200 {"decision"} */
+	OP_PAUSE,    /* 200 {"pool", "decision"} */
 	OP_MEMBER_REMOVE,
 };
 
@@ -237,13 +239,25 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 		unsigned slot = (unsigned)(res->seq % 64);
 		if (a->policy_after[slot].seq == res->seq) {
 			body = json_pack("{s:o, s:I}", "policy",
-					 view_policy(&a->policy_after[slot].policy), "decision",
+					 view_policy(&a->policy_after[slot].policy,
+						     a->policy_after[slot].effective),
+					 "decision",
 					 (json_int_t)res->seq);
 		} else {
 			body = json_pack("{s:o, s:I}", "policy",
-					 view_policy(&a->fsm.policy), "decision",
+					 view_policy(&a->fsm.policy,
+						     fsm_failover_policy(&a->fsm)),
+					 "decision",
 					 (json_int_t)res->seq);
 		}
+		break;
+	}
+	case OP_PAUSE: {
+		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
+
+		body = json_pack("{s:o, s:I}", "pool",
+				 p != NULL ? view_pool(a, p) : json_null(),
+				 "decision", (json_int_t)res->seq);
 		break;
 	}
 	case OP_TOPOLOGY:
@@ -362,6 +376,35 @@ static void policy_set(struct agent *a, struct http_request *req)
 	rv = request_policy_set(req->body, req->body_len, &a->fsm.policy, &ctx,
 				&cmd, &err);
 	submit_parsed(a, req, rv, &cmd, &err, OP_POLICY, NULL, NULL);
+}
+
+/* POST /v1/pools/{pool}/pause and /resume. */
+static void pool_pause(struct agent *a, struct http_request *req,
+		       const char *pool, bool paused)
+{
+	struct request_cmd cmd = {0};
+	struct request_error err;
+	struct request_ctx ctx;
+	char who[FSM_WHO_LEN];
+	struct api_op *op;
+	int rv;
+
+	if (api_redirect_to_leader(a, req))
+		return;
+	request_context(a, req, who, sizeof who, &ctx);
+	rv = request_pool_pause(pool, paused, req->body, req->body_len, &ctx,
+				&cmd, &err);
+	if (rv != 0) {
+		respond_request_error(req, &err);
+		return;
+	}
+	op = op_new(a, req, OP_PAUSE);
+	if (op == NULL) {
+		free(cmd.buf);
+		return;
+	}
+	snprintf(op->name, sizeof op->name, "%s", pool);
+	propose(a, op, &cmd);
 }
 
 static void write_by_name(struct agent *a, struct http_request *req,
@@ -831,10 +874,26 @@ static const char *tail(const char *path, const char *prefix)
 	return path;
 }
 
+/* "/v1/pools/NAME/ACTION" → NAME into out when ACTION is action. */
+static bool pool_action(const char *path, const char *action, char *out,
+			size_t len)
+{
+	const char *name = path + 10, *slash;
+
+	if (strncmp(path, "/v1/pools/", 10) != 0 ||
+	    (slash = strchr(name, '/')) == NULL || slash == name ||
+	    strcmp(slash + 1, action) != 0 || (size_t)(slash - name) >= len)
+		return false;
+	snprintf(out, len, "%.*s", (int)(slash - name), name);
+	return true;
+}
+
 static void route_v1(struct agent *a, struct http_request *req)
 {
 	const char *p = req->path;
 	const char *name;
+	char target[FSM_NAME_LEN];
+	bool pause;
 
 	if (strcmp(p, "/v1/status") == 0) {
 		if (!is_method(req, "GET")) {
@@ -989,7 +1048,9 @@ static void route_v1(struct agent *a, struct http_request *req)
 		if (is_method(req, "GET")) {
 			api_respond_headers(
 			    req, 200,
-			    json_pack("{s:o}", "policy", view_policy(&a->fsm.policy)),
+			    json_pack("{s:o}", "policy",
+				      view_policy(&a->fsm.policy,
+						  fsm_failover_policy(&a->fsm))),
 			    NULL);
 			return;
 		}
@@ -1056,9 +1117,20 @@ static void route_v1(struct agent *a, struct http_request *req)
 		heartbeat(a, req, strcmp(p, "/v1/internal/report") == 0);
 		return;
 	}
+	if ((pause = pool_action(p, "pause", target, sizeof target)) ||
+	    pool_action(p, "resume", target, sizeof target)) {
+		if (!is_method(req, "POST")) {
+			method_not_allowed(req, "POST");
+			return;
+		}
+		pool_pause(a, req, target, pause);
+		return;
+	}
 	if (cms_move_route(&a->cms_move, req))
 		return;
 	if (failover_route(&a->failover, req))
+		return;
+	if (risk_route(a, req))
 		return;
 	if (recover_route(a, req))
 		return;

@@ -31,58 +31,98 @@ const char *const config_section_names[SEC_COUNT] = {
     [SEC_REPLICATION] = "replication",
 };
 
-#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define FIELD(f)                                                               \
+	offsetof(struct config, f), sizeof(((struct config *)0)->f), #f
+
+/* Every key is in effect or refused: used_by names the file that acts on
+ * the field of a key in effect (tests/unit/test_config.c checks that it
+ * does); a key that moved out of the file (T_MOVED) is refused with a
+ * message and has none. Any other key is unknown, and refused too. */
 
 static const struct key_def keys[K_COUNT] = {
-    [K_NAME] = {SEC_AGENT, "name", T_NAME, FIELD(agent_name), true},
-    [K_ID] = {SEC_AGENT, "id", T_ID, FIELD(agent_id), true},
-    [K_SITE] = {SEC_AGENT, "site", T_NAME, FIELD(site), true},
-    [K_POOL] = {SEC_AGENT, "pool", T_NAME, FIELD(pool), false},
-    [K_DATA_DIR] = {SEC_AGENT, "data_dir", T_PATH, FIELD(data_dir), true},
-    [K_RAFT] = {SEC_LISTEN, "raft", T_ADDR, FIELD(listen_raft), true},
-    [K_DATA] = {SEC_LISTEN, "data", T_ADDR, FIELD(listen_data), false},
-    [K_API] = {SEC_LISTEN, "api", T_ADDR, FIELD(listen_api), true},
+    [K_NAME] = {SEC_AGENT, "name", T_NAME, FIELD(agent_name), true,
+		"agent/members.c"},
+    [K_ID] = {SEC_AGENT, "id", T_ID, FIELD(agent_id), true,
+	      "agent/members.c"},
+    [K_SITE] = {SEC_AGENT, "site", T_NAME, FIELD(site), true,
+		"agent/members.c"},
+    [K_POOL] = {SEC_AGENT, "pool", T_NAME, FIELD(pool), false,
+		"agent/dataplane.c"},
+    [K_DATA_DIR] = {SEC_AGENT, "data_dir", T_PATH, FIELD(data_dir), true,
+		    "agent/agent.c"},
+    [K_RAFT] = {SEC_LISTEN, "raft", T_ADDR, FIELD(listen_raft), true,
+		"agent/agent.c"},
+    [K_DATA] = {SEC_LISTEN, "data", T_ADDR, FIELD(listen_data), false,
+		"agent/dataplane.c"},
+    [K_API] = {SEC_LISTEN, "api", T_ADDR, FIELD(listen_api), true,
+	       "agent/agent.c"},
     [K_BOOTSTRAP] = {SEC_CLUSTER, "bootstrap", T_PEERS, FIELD(bootstrap),
-		     false},
-    [K_JOIN] = {SEC_CLUSTER, "join", T_URL, FIELD(join), false},
+		     false, "agent/agent.c"},
+    [K_JOIN] = {SEC_CLUSTER, "join", T_URL, FIELD(join), false,
+		"agent/members.c"},
     [K_ELECTION] = {SEC_CLUSTER, "election_timeout", T_TIMEOUT,
-		    FIELD(election_timeout_ms), false},
+		    FIELD(election_timeout_ms), false, "agent/agent.c"},
     [K_RAFT_HEARTBEAT] = {SEC_CLUSTER, "heartbeat_timeout", T_TIMEOUT,
-			  FIELD(heartbeat_timeout_ms), false},
+			  FIELD(heartbeat_timeout_ms), false, "agent/agent.c"},
     [K_SNAP_THRESHOLD] = {SEC_CLUSTER, "snapshot_threshold", T_COUNT,
-			  FIELD(snapshot_threshold), false},
+			  FIELD(snapshot_threshold), false, "agent/agent.c"},
     [K_SNAP_TRAILING] = {SEC_CLUSTER, "snapshot_trailing", T_COUNT,
-			 FIELD(snapshot_trailing), false},
+			 FIELD(snapshot_trailing), false, "agent/agent.c"},
     [K_MAX_VOTERS] = {SEC_CLUSTER, "max_voters", T_VOTERS, FIELD(max_voters),
-		      false},
+		      false, "agent/members.c"},
     [K_HEARTBEAT] = {SEC_FAILOVER, "heartbeat", T_TIMEOUT, FIELD(heartbeat_ms),
-		     false},
-    [K_LEASE] = {SEC_FAILOVER, "lease", T_TIMEOUT, FIELD(lease_ms), false},
-    [K_GRACE] = {SEC_FAILOVER, "grace", T_DURATION, FIELD(grace_ms), false},
+		     false, "agent/members.c"},
+    [K_LEASE] = {SEC_FAILOVER, "lease", T_TIMEOUT, FIELD(lease_ms), false,
+		 "agent/members.c"},
+    [K_GRACE] = {SEC_FAILOVER, "grace", T_DURATION, FIELD(grace_ms), false,
+		 "agent/failover.c"},
     [K_DRIFT] = {SEC_FAILOVER, "drift_margin", T_DURATION,
-		 FIELD(drift_margin_ms), false},
-    [K_POLICY] = {SEC_FAILOVER, "policy", T_POLICY, FIELD(policy), false},
+		 FIELD(drift_margin_ms), false, "agent/members.c"},
+    [K_POLICY] = {SEC_FAILOVER, "policy", T_POLICY, FIELD(policy), false,
+		  "agent/policy.c"},
     [K_MAX_LAG] = {SEC_FAILOVER, "max_lag_on_failover", T_DURATION,
-		   FIELD(max_lag_ms), false},
+		   FIELD(max_lag_ms), false, "agent/policy.c"},
     [K_COOLDOWN] = {SEC_FAILOVER, "cooldown", T_DURATION, FIELD(cooldown_ms),
-		    false},
+		    false, "agent/policy.c"},
     [K_PRE_FAILOVER] = {SEC_FAILOVER, "pre_failover", T_COMMAND,
-			FIELD(pre_failover), false},
+			FIELD(pre_failover), false, "agent/failover.c"},
     [K_FENCE] = {SEC_FAILOVER, "fence_command", T_COMMAND, FIELD(fence_command),
-		 false},
+		 false, "agent/failover.c"},
     [K_OWNER_CHANGE] = {SEC_FAILOVER, "on_owner_change", T_COMMAND,
-			FIELD(on_owner_change), false},
+			FIELD(on_owner_change), false, "agent/failover.c"},
     [K_HOOK_TIMEOUT] = {SEC_FAILOVER, "hook_timeout", T_TIMEOUT,
-			FIELD(hook_timeout_ms), false},
-    [K_TLS_CA] = {SEC_TLS, "ca", T_PATH, FIELD(tls_ca), false},
-    [K_TLS_CERT] = {SEC_TLS, "cert", T_PATH, FIELD(tls_cert), false},
-    [K_TLS_KEY] = {SEC_TLS, "key", T_PATH, FIELD(tls_key), false},
-    [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require), false},
-    [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false},
-    /* the replication mode is the pair's, in the replicated state */
-    [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_MOVED, 0, 0, false},
-    [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_MOVED, 0, 0, false},
+			FIELD(hook_timeout_ms), false, "agent/failover.c"},
+    [K_TLS_CA] = {SEC_TLS, "ca", T_PATH, FIELD(tls_ca), false,
+		  "agent/agent.c"},
+    [K_TLS_CERT] = {SEC_TLS, "cert", T_PATH, FIELD(tls_cert), false,
+		    "agent/agent.c"},
+    [K_TLS_KEY] = {SEC_TLS, "key", T_PATH, FIELD(tls_key), false,
+		   "agent/agent.c"},
+    [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require), false,
+		       "agent/agent.c"},
+    [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false,
+		     "agent/main.c"},
+    /* the replication mode is the pair's, in the replicated state: the
+     * keys are refused (T_MOVED), and have no consumer */
+    [K_REPL_MODE] = {SEC_REPLICATION, "mode", T_MOVED, 0, 0, NULL, false,
+		     NULL},
+    [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_MOVED, 0, 0, NULL,
+			false, NULL},
 };
+
+unsigned config_key_count(void) { return K_COUNT; }
+
+int config_key_get(unsigned i, struct config_key_info *out)
+{
+	if (i >= K_COUNT)
+		return -1;
+	out->section = config_section_names[keys[i].section];
+	out->name = keys[i].name;
+	out->field = keys[i].field;
+	out->used_by = keys[i].used_by;
+	out->refused = keys[i].type == T_MOVED;
+	return 0;
+}
 
 static const char *const error_messages[] = {
     [-CONFIG_E_IO] = "cannot read file",
@@ -137,7 +177,7 @@ void config_defaults(struct config *c)
 	c->lease_ms = 2000;
 	c->grace_ms = 500;
 	c->drift_margin_ms = 100;
-	c->policy = CONFIG_POLICY_MANUAL;
+	c->policy = CONFIG_POLICY_MANUAL; /* only with CONFIG_HAS_POLICY */
 	c->max_lag_ms = 1000;
 	c->cooldown_ms = 60000;
 	c->hook_timeout_ms = 10000;
@@ -468,6 +508,9 @@ int config_load(struct config *c, const char *path)
 	}
 	if (p.err == 0)
 		check(&p);
+	p.c->failover_keys = (p.key_line[K_POLICY] ? CONFIG_HAS_POLICY : 0) |
+			     (p.key_line[K_MAX_LAG] ? CONFIG_HAS_MAX_LAG : 0) |
+			     (p.key_line[K_COOLDOWN] ? CONFIG_HAS_COOLDOWN : 0);
 	if (p.err != 0) {
 		set_errmsg(c, path, p.err_line, p.err_text);
 		rv = p.err;

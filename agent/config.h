@@ -90,6 +90,17 @@ enum config_policy {
 	CONFIG_POLICY_AUTO = 1, /* the leader fails over a pool that is down */
 };
 
+/* Which of the [failover] policy keys the file sets (struct config
+ * failover_keys). They are the cluster's policy, committed through Raft:
+ * an agent leading a cluster whose policy was never set proposes the keys
+ * its file sets; afterwards a file that disagrees with the committed
+ * policy is warned about (agent/policy.h). */
+enum config_failover_key {
+	CONFIG_HAS_POLICY = 1,	 /* policy */
+	CONFIG_HAS_MAX_LAG = 2,	 /* max_lag_on_failover */
+	CONFIG_HAS_COOLDOWN = 4, /* cooldown */
+};
+
 /* "manual" or "auto" ("?" when out of range). Static string. */
 const char *config_policy_name(int policy);
 
@@ -141,9 +152,12 @@ struct config {
 	uint32_t lease_ms;	  /* default 2000 */
 	uint32_t grace_ms;	  /* default 1000 */
 	uint32_t drift_margin_ms; /* default 100, < lease */
-	int policy;		  /* enum config_policy, default manual */
-	uint32_t max_lag_ms;	  /* max_lag_on_failover, default 1000 */
-	uint32_t cooldown_ms;	  /* default 60000 */
+	/* the cluster's policy as this file wants it, each only with its
+	 * flag in failover_keys (the defaults are the FSM's) */
+	int policy;		  /* enum config_policy */
+	uint32_t max_lag_ms;	  /* max_lag_on_failover, 1000 */
+	uint32_t cooldown_ms;	  /* 60000 */
+	unsigned failover_keys;	  /* enum config_failover_key flags */
 	char pre_failover[CONFIG_COMMAND_LEN];
 	char fence_command[CONFIG_COMMAND_LEN];
 	char on_owner_change[CONFIG_COMMAND_LEN];
@@ -161,6 +175,23 @@ struct config {
 
 	char errmsg[CONFIG_ERRMSG_LEN]; /* first error of config_load() */
 };
+
+/* The key table, for tests and documentation: one entry per key the
+ * file may hold. Strings are static. */
+struct config_key_info {
+	const char *section; /* "failover" */
+	const char *name;    /* "lease" */
+	const char *field;   /* the struct config member it sets: "lease_ms" */
+	const char *used_by; /* the source file acting on that member, from
+				the top of the tree: "agent/members.c" */
+	int refused;	     /* 1: the key is refused (it moved out of the
+				file); field and used_by are NULL */
+};
+
+/* Number of keys; config_key_get() fills *out for key i < that count
+ * and returns 0, or returns -1. */
+unsigned config_key_count(void);
+int config_key_get(unsigned i, struct config_key_info *out);
 
 /* Fill *c with the defaults above: every string empty, no bootstrap, ids
  * and ports 0. Never fails. */

@@ -79,15 +79,18 @@ enum key {
 	K_COUNT
 };
 
-/* One key of the table in config.c: where it lives, how its value is read
- * and which struct config field receives it. */
+/* One key of the table in config.c: where it lives, how its value is read,
+ * which struct config field receives it and which source file acts on it
+ * (see config_key_get()). */
 struct key_def {
 	int section;
 	const char *name;
 	int type;
-	size_t offset; /* of the field in struct config */
-	size_t size;   /* of that field */
+	size_t offset;	     /* of the field in struct config */
+	size_t size;	     /* of that field */
+	const char *field;   /* its name */
 	bool required;
+	const char *used_by; /* "agent/members.c": reads the field */
 };
 
 /* State of one config_load(), passed to every helper. */

@@ -11,9 +11,11 @@
 
 #include "agent/agent.h"
 #include "agent/api.h"
+#include "agent/failover_auto.h"
 #include "agent/hclient.h"
 #include "agent/hooks.h"
 #include "agent/log.h"
+#include "agent/risk.h"
 #include "control.pb-c.h"
 
 #define MOD "failover"
@@ -22,6 +24,7 @@
 #define DRAIN_TIMEOUT_MS 30000
 #define VERIFY_TIMEOUT_MS 120000 /* verify and repair before a failback */
 #define WAIT_MAX_MS 60000
+#define AUTO_RETRY_MS 2000 /* between automatic attempts that fail */
 
 /* An API call waiting for a pool (or the CMS) to reach an outcome. */
 struct failover_wait {
@@ -52,6 +55,8 @@ static const char *step_name(int step)
 		return "proposing";
 	case FO_VERIFY:
 		return "verify";
+	case FO_MEASURE:
+		return "measuring the data at risk";
 	default:
 		return "?";
 	}
@@ -279,6 +284,7 @@ static void takeover_answer(void *arg, int err,
 		b.reason = fp->reason;
 		b.takeover_data_seq = (uint64_t)data_seq;
 		b.takeover_content_seq = (uint64_t)content_seq;
+		b.automatic = fp->automatic;
 		c.op_case = POOLPAIR__COMMAND__OP_FAILOVER_BEGIN;
 		c.failover_begin = &b;
 	}
@@ -404,7 +410,6 @@ static void hook_done(void *arg, const struct hook_outcome *o)
 				 "pre_failover hook refused: %s", summary);
 			/* ask the hook again later, not at every tick */
 			fp->retry_after_ms = agent_now_ms() + 5000;
-			fp->last_auto_ms = 0;
 			step_set(fp, FO_IDLE);
 		} else {
 			takeover(fo, fp, p);
@@ -446,23 +451,55 @@ static int run_hook(struct failover *fo, const char *name, const char *command,
 
 /* ---- the tick ---- */
 
-/* Start a disaster move of p to its pair (hook, takeover, decision). */
+/* The data at risk of a move was measured (risk.h): on to the takeover. */
+static void move_measured(void *arg, const struct risk_figure *r)
+{
+	struct failover_pool *fp = arg;
+	struct failover *fo = fp->owner;
+	const struct fsm_pool *p;
+	size_t n;
+
+	if (fo->closing || fp->step != FO_MEASURE)
+		return; /* timed out meanwhile: the tick gave up on it */
+	fp->risk_records = r->records;
+	fp->risk_bytes = r->bytes;
+	fp->risk_ms = r->ms;
+	n = strlen(fp->reason);
+	if (r->source == RISK_LAST_REPORT && n < sizeof fp->reason)
+		snprintf(fp->reason + n, sizeof fp->reason - n,
+			 "; data at risk as last reported, %" PRIu64
+			 " ms before",
+			 r->age_ms);
+	else if (r->source == RISK_NONE && n < sizeof fp->reason)
+		snprintf(fp->reason + n, sizeof fp->reason - n,
+			 "; data at risk unknown");
+	p = fsm_pool_find(&fo->agent->fsm, fp->pool);
+	if (p == NULL) {
+		step_set(fp, FO_IDLE);
+		return;
+	}
+	takeover(fo, fp, p);
+}
+
+/* Start a disaster move of p to its pair (measure the data at risk, then
+ * takeover and decision). */
 static void start_move(struct failover *fo, struct failover_pool *fp,
 		       const struct fsm_pool *p, bool complete,
 		       const char *who, const char *reason, bool forced)
 {
-	const struct members_set_report *rep =
-	    members_set_report(&fo->agent->members, p->name, p->name,
-			       UINT64_MAX);
+	bool alive = members_pool_silence_ms(&fo->agent->members, p->name,
+					     NULL) <= alive_ms(fo);
 
 	fp->complete = complete;
 	fp->forced = forced;
-	fp->risk_records = rep != NULL ? rep->lag_records : 0;
-	fp->risk_bytes = rep != NULL ? rep->lag_bytes : 0;
-	fp->risk_ms = rep != NULL ? rep->lag_ms : 0;
+	fp->automatic = false;
+	fp->risk_records = fp->risk_bytes = fp->risk_ms = 0;
 	snprintf(fp->who, sizeof fp->who, "%s", who);
 	snprintf(fp->reason, sizeof fp->reason, "%s", reason);
-	takeover(fo, fp, p);
+	fp->owner = fo;
+	step_set(fp, FO_MEASURE);
+	if (risk_measure(fo->agent, p->name, alive, move_measured, fp) != 0)
+		step_set(fp, FO_IDLE);
 }
 
 static void auto_check(struct failover *fo, struct failover_pool *fp,
@@ -470,54 +507,46 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 {
 	struct agent *a = fo->agent;
 	const struct members_set_report *rep;
-	uint64_t silent = members_pool_silence_ms(&a->members, p->name, NULL);
-	uint64_t pair_silent =
-	    members_pool_silence_ms(&a->members, p->pair, NULL);
+	struct auto_facts facts;
 	struct fsm_result res;
+	uint64_t age = 0;
+	int verdict;
 
-	if (silent <= down_ms(fo)) {
-		fp->refusal[0] = '\0';
+	rep = members_set_report_aged(&a->members, p->name, p->name,
+				      UINT64_MAX, &age);
+	memset(&facts, 0, sizeof facts);
+	facts.pool = p->name;
+	facts.pair = p->pair;
+	facts.silent_ms = members_pool_silence_ms(&a->members, p->name, NULL);
+	facts.pair_silent_ms =
+	    members_pool_silence_ms(&a->members, p->pair, NULL);
+	facts.alive_ms = alive_ms(fo);
+	facts.down_ms = down_ms(fo);
+	facts.leading_ms = (uv_hrtime() - a->members.leader_since_ns) / MS;
+	facts.paused = p->paused;
+	facts.paused_since_ms = p->paused_since_ms;
+	facts.pause_reason = p->pause_reason;
+	facts.lag_known = rep != NULL;
+	facts.lag_ms = rep != NULL ? rep->lag_ms : 0;
+	facts.lag_age_ms = age;
+	facts.max_lag_ms = a->fsm.policy.max_lag_on_failover_ms;
+	facts.now_ms = now_ms;
+	facts.last_auto_ms = p->last_auto_failover_ms;
+	facts.cooldown_ms = a->fsm.policy.cooldown_ms;
+	facts.retry_after_ms = fp->retry_after_ms;
+	verdict = failover_auto_gate(&facts, fp->refusal, sizeof fp->refusal);
+	if (verdict != AUTO_GO)
 		return;
-	}
-	if (uv_hrtime() - a->members.leader_since_ns < down_ms(fo) * MS)
-		return; /* a new leader first waits one full lease + grace */
-	if (pair_silent > alive_ms(fo)) {
-		snprintf(fp->refusal, sizeof fp->refusal,
-			 "%s is down but its pair %s holds no lease", p->name,
-			 p->pair);
-		return;
-	}
-	rep = members_set_report(&a->members, p->name, p->name, UINT64_MAX);
-	if (rep == NULL) {
-		snprintf(fp->refusal, sizeof fp->refusal,
-			 "%s is down and its lag is unknown", p->name);
-		return;
-	}
-	if (rep->lag_ms > a->fsm.policy.max_lag_on_failover_ms) {
-		snprintf(fp->refusal, sizeof fp->refusal,
-			 "%s is down but was %" PRIu64
-			 " ms behind (max_lag_on_failover %u ms)",
-			 p->name, rep->lag_ms,
-			 a->fsm.policy.max_lag_on_failover_ms);
-		return;
-	}
-	if (now_ms < fp->retry_after_ms)
-		return;
-	if (fp->last_auto_ms != 0 &&
-	    now_ms - fp->last_auto_ms < a->fsm.policy.cooldown_ms) {
-		snprintf(fp->refusal, sizeof fp->refusal,
-			 "cooldown: the last automatic move was %" PRIu64
-			 " ms ago",
-			 now_ms - fp->last_auto_ms);
-		return;
-	}
-	if (fsm_failover_check(&a->fsm, p->name, false, &res, NULL) != FSM_OK) {
+	if (fsm_failover_check(&a->fsm, p->name, false, &res, NULL) !=
+	    FSM_OK) {
 		snprintf(fp->refusal, sizeof fp->refusal, "%s", res.reason);
 		return;
 	}
-	fp->last_auto_ms = now_ms;
+	/* an attempt that fails (hook, takeover) is not made again at once;
+	 * one that commits starts the cooldown in the FSM */
+	fp->retry_after_ms = now_ms + AUTO_RETRY_MS;
 	fo->automatic++;
-	if (silent == UINT64_MAX) {
+	if (facts.silent_ms == UINT64_MAX) {
 		snprintf(fp->reason, sizeof fp->reason,
 			 "automatic: %s not heard since this leader was "
 			 "elected",
@@ -528,17 +557,28 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	} else {
 		snprintf(fp->reason, sizeof fp->reason,
 			 "automatic: %s silent for %" PRIu64 " ms", p->name,
-			 silent);
+			 facts.silent_ms);
 		LOG_WARN(MOD,
 			 "%s is down (silent %" PRIu64
 			 " ms): failing over to %s",
-			 p->name, silent, p->pair);
+			 p->name, facts.silent_ms, p->pair);
 	}
 	fp->complete = false;
 	fp->forced = true;
+	fp->automatic = true;
+	/* the pool is down: its last report is all there is */
 	fp->risk_records = rep->lag_records;
 	fp->risk_bytes = rep->lag_bytes;
 	fp->risk_ms = rep->lag_ms;
+	{
+		size_t n = strlen(fp->reason);
+
+		if (n < sizeof fp->reason)
+			snprintf(fp->reason + n, sizeof fp->reason - n,
+				 "; data at risk as last reported, %" PRIu64
+				 " ms before",
+				 age);
+	}
 	snprintf(fp->who, sizeof fp->who, "leader:auto");
 	if (a->cfg.pre_failover[0] != '\0') {
 		step_set(fp, FO_HOOK);
@@ -670,7 +710,7 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 	switch (p->state) {
 	case FSM_STATE_NORMAL:
 		if (p->pair[0] != '\0' && strcmp(p->owner, p->name) == 0 &&
-		    strcmp(a->fsm.policy.failover, "auto") == 0)
+		    strcmp(fsm_failover_policy(&a->fsm), "auto") == 0)
 			auto_check(fo, fp, p, now_ms);
 		break;
 	case FSM_STATE_FAILING_OVER:
@@ -761,6 +801,7 @@ static void tick(uv_timer_t *t)
 
 	if (fo->closing)
 		return;
+	policy_tick(&a->policy);
 	waits_tick(fo);
 	if (!node_is_leader(&a->node) || a->members.leader_since_ns == 0 ||
 	    !members_lease_valid(&a->members)) {
@@ -864,7 +905,8 @@ static bool flags(struct http_request *req, bool *what_if, bool *disaster,
 	return true;
 }
 
-static json_t *risk_json(const struct members_set_report *rep)
+/* The lag of a user set as a report gave it (all null when unknown). */
+static json_t *lag_json(const struct members_set_report *rep)
 {
 	if (rep == NULL)
 		return json_pack("{s:n, s:n, s:n}", "records", "bytes",
@@ -985,7 +1027,6 @@ static void failover_call(struct failover *fo, struct http_request *req,
 	const struct fsm_pool *p = fsm_pool_find(&a->fsm, pool);
 	bool what_if, disaster, force, cms_moves = false, alive;
 	struct fsm_result res;
-	const struct members_set_report *rep;
 	uint64_t silent;
 	char who[FSM_WHO_LEN];
 	int code;
@@ -998,7 +1039,6 @@ static void failover_call(struct failover *fo, struct http_request *req,
 	}
 	silent = members_pool_silence_ms(&a->members, p->name, NULL);
 	alive = silent <= alive_ms(fo);
-	rep = members_set_report(&a->members, p->name, p->name, UINT64_MAX);
 	code = fsm_failover_check(&a->fsm, p->name, !disaster, &res,
 				  &cms_moves);
 	if (code == FSM_OK && !alive && !disaster) {
@@ -1016,26 +1056,21 @@ static void failover_call(struct failover *fo, struct http_request *req,
 				 p->name, silent);
 	}
 	if (what_if) {
-		api_respond(req, 200,
-			json_pack("{s:s, s:b, s:s, s:s, s:s, s:b, s:b, s:I, "
-				  "s:o}",
-				  "pool", p->name, "allowed",
-				  code == FSM_OK && (alive || disaster), "code",
-				  code == FSM_OK && !alive && !disaster
-				      ? "not_reachable"
-				      : fsm_code_name(code),
-				  "reason", res.reason, "mode",
-				  alive && !disaster ? "planned" : "disaster",
-				  "cms_moves", cms_moves, "pool_alive", alive,
-				  "silent_ms",
-				  (json_int_t)(silent == UINT64_MAX ? -1
-								    : (int64_t)silent),
-				  "data_at_risk",
-				  alive && !disaster ? json_pack("{s:i, s:i, s:i}",
-								 "records", 0,
-								 "bytes", 0,
-								 "seconds", 0)
-						     : risk_json(rep)));
+		json_t *answer = json_pack(
+		    "{s:s, s:b, s:s, s:s, s:s, s:b, s:b, s:I, s:b}", "pool",
+		    p->name, "allowed", code == FSM_OK && (alive || disaster),
+		    "code",
+		    code == FSM_OK && !alive && !disaster ? "not_reachable"
+							  : fsm_code_name(code),
+		    "reason", res.reason, "mode",
+		    alive && !disaster ? "planned" : "disaster", "cms_moves",
+		    cms_moves, "pool_alive", alive, "silent_ms",
+		    (json_int_t)(silent == UINT64_MAX ? -1 : (int64_t)silent),
+		    "pair_alive",
+		    members_pool_silence_ms(&a->members, p->pair, NULL) <=
+			alive_ms(fo));
+
+		risk_respond(a, req, answer, p->name, alive);
 		return;
 	}
 	if (code != FSM_OK) {
@@ -1131,7 +1166,7 @@ static void failback_call(struct failover *fo, struct http_request *req,
 			json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "pool",
 				  p->name, "allowed", allowed, "code", code,
 				  "reason", reason, "mode", "planned", "lag",
-				  risk_json(rep)));
+				  lag_json(rep)));
 		return;
 	}
 	if (!allowed) {

@@ -2,10 +2,12 @@
  *
  * On the leader, a tick drives every pool's failover state (committed in
  * the FSM, never merely hoped):
- *   - automatic failover (policy auto): a pool silent for lease + grace
- *     whose pair is heard and whose last reported lag was within
- *     max_lag_on_failover moves to its pair (pre_failover hook first, a
- *     cooldown between automatic moves, never an automatic failback);
+ *   - automatic failover (the failover policy in effect is auto): a pool
+ *     silent for lease + grace, not paused, whose pair is heard and whose
+ *     last reported lag was within max_lag_on_failover moves to its pair
+ *     (pre_failover hook first, a cooldown after the pool's last automatic
+ *     failover as committed in the FSM, never an automatic failback); the
+ *     gates are agent/failover_auto.h;
  *   - a planned failover (failing_over) completes once the pool reports
  *     its changes drained to the pair, or is aborted after a timeout;
  *   - a failed-over pool heard again becomes recovering;
@@ -42,6 +44,7 @@ enum failover_step {
 	FO_PROPOSING,  /* the decision is being committed */
 	FO_VERIFY,     /* failback: the owner verifies and repairs the
 			  returning pool's copy before the move */
+	FO_MEASURE,    /* measuring the data at risk (agent/risk.h) */
 };
 
 struct failover_pool {
@@ -53,8 +56,9 @@ struct failover_pool {
 	char who[FSM_WHO_LEN];
 	char reason[FSM_REASON_LEN];
 	uint64_t risk_records, risk_bytes, risk_ms;
+	bool automatic;             /* the decision being prepared is an
+				       automatic failover */
 	uint64_t step_since_ns;
-	uint64_t last_auto_ms;      /* wall clock of the last automatic move */
 	char refusal[256];          /* why an automatic move is not made */
 	struct hclient_req *req;
 	struct failover *owner;     /* back pointer for callbacks */

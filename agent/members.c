@@ -343,6 +343,14 @@ const struct members_set_report *
 members_set_report(struct members *m, const char *pool, const char *user_set,
 		   uint64_t max_age_ms)
 {
+	return members_set_report_aged(m, pool, user_set, max_age_ms, NULL);
+}
+
+const struct members_set_report *
+members_set_report_aged(struct members *m, const char *pool,
+			const char *user_set, uint64_t max_age_ms,
+			uint64_t *age_ms)
+{
 	struct agent *a = m->agent;
 	uint64_t now = uv_hrtime();
 
@@ -358,8 +366,11 @@ members_set_report(struct members *m, const char *pool, const char *user_set,
 							  MEMBERS_SETS);
 			for (unsigned k = 0; k < m->self_n; k++)
 				if (strcmp(m->self_sets[k].user_set,
-					   user_set) == 0)
+					   user_set) == 0) {
+					if (age_ms != NULL)
+						*age_ms = 0;
 					return &m->self_sets[k];
+				}
 			continue;
 		}
 		s = seen_slot(m, fm->id, false);
@@ -367,8 +378,11 @@ members_set_report(struct members *m, const char *pool, const char *user_set,
 		    (now - s->last_ns) / MS > max_age_ms)
 			continue;
 		for (unsigned k = 0; k < s->n_sets; k++)
-			if (strcmp(s->sets[k].user_set, user_set) == 0)
+			if (strcmp(s->sets[k].user_set, user_set) == 0) {
+				if (age_ms != NULL)
+					*age_ms = (now - s->last_ns) / MS;
 				return &s->sets[k];
+			}
 	}
 	return NULL;
 }

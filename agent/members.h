@@ -122,6 +122,13 @@ const struct members_set_report *
 members_set_report(struct members *m, const char *pool, const char *user_set,
 		   uint64_t max_age_ms);
 
+/* The same, and *age_ms (may be NULL) receives how old the report is
+ * in ms (0 for this agent's own figures, which are live). */
+const struct members_set_report *
+members_set_report_aged(struct members *m, const char *pool,
+			const char *user_set, uint64_t max_age_ms,
+			uint64_t *age_ms);
+
 /* Leader side: the lease to grant with a heartbeat answer, in ms: the
  * configured lease, but never past this leader's own lease (so every lease
  * a deposed leader granted ends with its own); 0 when this agent's own

@@ -23,7 +23,8 @@
 
 static const char *const editions[] = {"enterprise", "standard", NULL};
 static const char *const kinds[] = {"physical", "virtual", NULL};
-static const char *const failovers[] = {"auto", "manual", NULL};
+/* "default": no choice, the FSM's default (encoded as "") */
+static const char *const failovers[] = {"auto", "manual", "default", NULL};
 static const char *const repl_modes[] = {"async", "sync", NULL};
 static const char *const roles[] = {"voter", "standby", "spare", NULL};
 
@@ -540,7 +541,9 @@ int request_parse_policy_fields(const json_t *o, const char *where,
 	has[0] = failover[0] != '\0';
 	has[1] = has_lag;
 	has[2] = has_cooldown;
-	if (has[0])
+	if (strcmp(failover, "default") == 0)
+		memset(p->failover, 0, sizeof(p->failover));
+	else if (has[0])
 		memcpy(p->failover, failover, sizeof(p->failover));
 	if (has_lag)
 		p->max_lag_on_failover_ms = (uint32_t)lag;

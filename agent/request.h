@@ -24,8 +24,10 @@
  * characters of [A-Za-z0-9._-]; edition enterprise|standard; kind
  * physical|virtual; capacity integer 0..10000000; force boolean; member id
  * integer >= 1; address host:port with port 1..65535; policy failover
- * auto|manual; durations (…_ms) integers 0..3600000; a pair's mode
- * async|sync, its sync_timeout_ms 1..3600000.
+ * auto|manual|default (default: no choice, encoded as "": the FSM's
+ * default, auto with a witness and manual without); durations (…_ms)
+ * integers 0..3600000; a pair's mode async|sync, its sync_timeout_ms
+ * 1..3600000.
  *
  * Thread safety: every function is reentrant (no shared state). */
 #ifndef POOLPAIR_REQUEST_H
@@ -125,6 +127,14 @@ int request_member_add(const char *body, size_t len, struct request_member *m,
 int request_member_add_parse(const char *body, size_t len, uint64_t *id,
 			     char *address, size_t addrlen,
 			     struct request_error *err);
+
+/* POST /v1/pools/{pool}/pause (paused true) or /resume (false) with an
+ * optional body {"reason"?} (an empty body is {}): pool_pause. pool is
+ * borrowed, NUL-terminated; a bad name is `invalid`; the reason is text of
+ * at most FSM_REASON_LEN - 1 bytes without control characters. */
+int request_pool_pause(const char *pool, bool paused, const char *body,
+		       size_t len, const struct request_ctx *ctx,
+		       struct request_cmd *out, struct request_error *err);
 
 /* Commands that take only a name from the URL path. */
 enum request_name_op {

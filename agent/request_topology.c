@@ -655,7 +655,8 @@ static int plan_steps(const struct fsm *f, const struct topo *t,
 			return -ENOMEM;
 		say(it->what, sizeof(it->what),
 		    "set policy failover %s, max lag %u ms, cooldown %u ms",
-		    t->policy.failover,
+		    t->policy.failover[0] != '\0' ? t->policy.failover
+						   : "default",
 		    (unsigned)t->policy.max_lag_on_failover_ms,
 		    (unsigned)t->policy.cooldown_ms);
 	}

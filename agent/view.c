@@ -74,6 +74,20 @@ json_t *view_pool(struct agent *a, const struct fsm_pool *p)
 				? json_integer((json_int_t)
 						   fsm_pool_sync_timeout_ms(p))
 				: json_null());
+	json_object_set_new(v, "last_auto_failover_ms",
+			    json_integer((json_int_t)p->last_auto_failover_ms));
+	json_object_set_new(v, "paused", json_boolean(p->paused));
+	if (p->paused) {
+		char when[40];
+
+		view_time_iso(p->paused_since_ms, when, sizeof when);
+		json_object_set_new(v, "paused_since", json_string(when));
+		json_object_set_new(
+		    v, "paused_since_ms",
+		    json_integer((json_int_t)p->paused_since_ms));
+		json_object_set_new(v, "pause_reason",
+				    json_string(p->pause_reason));
+	}
 	if (node_is_leader(&a->node))
 		json_object_set_new(
 		    v, "auto_failover_refusal",
@@ -171,9 +185,10 @@ json_t *view_cms(struct agent *a)
 			 (json_int_t)a->fsm.cms_since_ms);
 }
 
-json_t *view_policy(const struct fsm_policy *p)
+json_t *view_policy(const struct fsm_policy *p, const char *effective)
 {
-	return json_pack("{s:s, s:I, s:I}", "failover", p->failover,
+	return json_pack("{s:s, s:b, s:I, s:I}", "failover", effective,
+			 "failover_default", p->failover[0] == '\0',
 			 "max_lag_on_failover_ms",
 			 (json_int_t)p->max_lag_on_failover_ms,
 			 "cooldown_ms", (json_int_t)p->cooldown_ms);
@@ -314,6 +329,7 @@ json_t *view_status(struct agent *a)
 	    (json_int_t)a->fsm.decisions, "state_digest", state_digest(a),
 	    "members", view_members(a),
 	    "sites", view_sites(a), "pools", view_pools(a), "sbas",
-	    view_sbas(a), "cms", view_cms(a), "policy", view_policy(&a->fsm.policy),
+	    view_sbas(a), "cms", view_cms(a), "policy",
+	    view_policy(&a->fsm.policy, fsm_failover_policy(&a->fsm)),
 	    "backup");
 }

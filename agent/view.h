@@ -29,7 +29,10 @@ json_t *view_pair(const struct fsm_pool *p); /* p paired */
  * up to limit decisions with seq < before (0: the newest), newest first;
  * next_before is the cursor of the next (older) page, null on the last. */
 json_t *view_history(struct agent *a, uint64_t before, size_t limit);
-json_t *view_policy(const struct fsm_policy *p);
+/* {"failover": effective (the policy in effect, fsm_failover_policy()),
+ * "failover_default": none was chosen, "max_lag_on_failover_ms",
+ * "cooldown_ms"} of p. */
+json_t *view_policy(const struct fsm_policy *p, const char *effective);
 
 /* ISO 8601 UTC of a millisecond timestamp: "2026-11-26T11:33:37.123Z". */
 void view_time_iso(uint64_t ms, char *out, size_t len);

@@ -276,11 +276,13 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len);
  *   set_policy        replaces the policy (merge: only the flagged fields);
  *                     failover "" goes back to the default; sets `set`.
  *                     Another failover than auto, manual or "" is
- *                     FSM_E_INVALID.
+ *                     FSM_E_INVALID; with if_never_set, a policy that was
+ *                     set already is FSM_E_EXISTS.
  *   pool_pause        paused: P's automatic failover is suspended, with
  *                     paused_since_ms (the command's time_ms; kept when P
  *                     was paused already) and the reason; not paused: both
  *                     cleared (a pool that is not paused stays as it is).
+ *                     The reason given is the history entry's reason.
  *                     Any failover state; a bad pool name is FSM_E_INVALID,
  *                     an unknown pool FSM_E_NOT_FOUND; not a topology step
  *                     (FSM_E_INVALID).

@@ -28,6 +28,12 @@ int fsm_op_set_policy(struct fsm *f, const Poolpair__CmdSetPolicy *c,
 		fsm_fmt(o->what, sizeof(o->what), "set policy");
 		return fsm_fail(o, FSM_E_INVALID, "set_policy has no policy");
 	}
+	if (c->if_never_set && f->policy.set) {
+		fsm_fmt(o->what, sizeof(o->what), "set policy");
+		return fsm_fail(o, FSM_E_EXISTS,
+				"a policy was set already: this one was only "
+				"for a cluster whose policy was never set");
+	}
 	if (!c->merge || c->has_failover) {
 		const char *failover = fsm_str(p->failover);
 
@@ -83,6 +89,8 @@ int fsm_op_pool_pause(struct fsm *f, const Poolpair__CmdPoolPause *c,
 		p->paused = false;
 		p->paused_since_ms = 0;
 		memset(p->pause_reason, 0, sizeof(p->pause_reason));
+		fsm_text_copy(o->reason, sizeof(o->reason), reason,
+			      strlen(reason));
 		fsm_fmt(o->what, sizeof(o->what),
 			"resume pool %s: automatic failover again", p->name);
 		return FSM_OK;

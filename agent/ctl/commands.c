@@ -522,6 +522,48 @@ static int cmd_pool_remove(struct ctl *ctl, const struct ctl_args *a)
 	return delete_named(ctl, "/v1/pools", a->pos[0], "pool %s removed");
 }
 
+/* POST /v1/pools/POOL/ACTION with {"reason"?}. */
+static int pool_pause(struct ctl *ctl, const struct ctl_args *a,
+		      const char *action, const char *done_fmt)
+{
+	char *pool = path_join("/v1/pools", a->pos[0]);
+	char *path = NULL;
+	json_t *resp;
+	json_t *body;
+	int rv;
+
+	if (args_utf8(ctl, a) != CTL_OK) {
+		free(pool);
+		return CTL_USAGE;
+	}
+	if (pool == NULL || asprintf(&path, "%s/%s", pool, action) < 0) {
+		free(pool);
+		return ctl_out_of_memory(ctl);
+	}
+	free(pool);
+	body = a->opt[0] != NULL ? json_pack("{s:s}", "reason", a->opt[0])
+				 : json_object();
+	rv = post_owned(ctl, path, body, &resp);
+	free(path);
+	if (rv != CTL_OK)
+		return rv;
+	return write_done(ctl, resp, done_fmt, a->pos[0]);
+}
+
+static int cmd_pool_pause(struct ctl *ctl, const struct ctl_args *a)
+{
+	return pool_pause(ctl, a, "pause",
+			  "pool %s paused: no automatic failover until "
+			  "resumed");
+}
+
+static int cmd_pool_resume(struct ctl *ctl, const struct ctl_args *a)
+{
+	return pool_pause(ctl, a, "resume",
+			  "pool %s resumed: automatic failover as the policy "
+			  "says");
+}
+
 /* pairs */
 
 #define SYNC_TIMEOUT_MAX_MS 3600000ULL
@@ -871,6 +913,18 @@ static const struct ctl_command ctl_commands[] = {
      "--kind physical|virtual --os OS [--capacity N]"},
     {"pool list", 0, 0, {NULL}, cmd_pool_list, "pool list"},
     {"pool remove", 1, 1, {NULL}, cmd_pool_remove, "pool remove NAME"},
+    {"pool pause",
+     1,
+     1,
+     {"reason=", NULL},
+     cmd_pool_pause,
+     "pool pause NAME [--reason TEXT]"},
+    {"pool resume",
+     1,
+     1,
+     {"reason=", NULL},
+     cmd_pool_resume,
+     "pool resume NAME [--reason TEXT]"},
     {"site add", 1, 1, {NULL}, cmd_site_add, "site add NAME"},
     {"site list", 0, 0, {NULL}, cmd_site_list, "site list"},
     {"site remove", 1, 1, {NULL}, cmd_site_remove, "site remove NAME"},

@@ -90,6 +90,28 @@ static void say_amount(struct ctl *ctl, const char *label, json_t *risk)
 		num_of(s));
 }
 
+/* The data at risk of a failover what-if, with where the figure comes
+ * from; planned: the move drains it first. */
+static void say_risk(struct ctl *ctl, json_t *risk, bool planned)
+{
+	const char *source = str_of(risk, "source");
+	json_t *age = json_object_get(risk, "report_age_ms");
+	json_t *r = json_object_get(risk, "records");
+
+	say_amount(ctl, "data at risk", risk);
+	if (source != NULL && strcmp(source, "live") == 0)
+		ctl_say(ctl->out, "    (measured at the pool's agent now)");
+	else if (source != NULL && strcmp(source, "last_report") == 0 &&
+		 json_is_integer(age))
+		ctl_say(ctl->out,
+			"    (the pool's last report, %" JSON_INTEGER_FORMAT
+			" ms old: writes since are not counted)",
+			json_integer_value(age));
+	if (planned && json_is_integer(r) && json_integer_value(r) > 0)
+		ctl_say(ctl->out, "    (a planned failover ships them to the "
+				  "pair first and loses none)");
+}
+
 /* The first line of a what-if answer and its reason. Returns CTL_OK when
  * allowed, else CTL_FAILED. */
 static int say_allowed(struct ctl *ctl, const char *what, json_t *resp)
@@ -182,12 +204,15 @@ static void say_what_if_failover(struct ctl *ctl, const char *pool,
 		else
 			ctl_say(ctl->out, "  %s: never heard", pool);
 	}
+	if (json_is_false(json_object_get(resp, "pair_alive")))
+		ctl_say(ctl->out, "  its pair: not heard within the lease");
 	if (json_is_boolean(json_object_get(resp, "cms_moves")))
 		ctl_say(ctl->out, "  cms moves: %s",
 			json_is_true(json_object_get(resp, "cms_moves"))
 			    ? "yes"
 			    : "no");
-	say_amount(ctl, "data at risk", json_object_get(resp, "data_at_risk"));
+	say_risk(ctl, json_object_get(resp, "data_at_risk"),
+		 mode != NULL && strcmp(mode, "planned") == 0);
 }
 
 int failover_cmd_failover(struct ctl *ctl, const struct ctl_args *a)

@@ -111,6 +111,9 @@ static void say_pool_notes(struct ctl *ctl, json_t *pools)
 		    json_string_value(json_object_get(p, "pair"));
 		json_t *timeout = json_object_get(p, "sync_timeout_ms");
 		char tbuf[32] = "";
+		const char *why =
+		    json_string_value(json_object_get(p, "pause_reason"));
+		json_t *since = json_object_get(p, "paused_since");
 
 		if (json_is_integer(timeout))
 			snprintf(tbuf, sizeof(tbuf), "%" JSON_INTEGER_FORMAT,
@@ -126,6 +129,16 @@ static void say_pool_notes(struct ctl *ctl, json_t *pools)
 				json_is_integer(timeout) ? tbuf : "-");
 		if (last != NULL && last[0] != '\0')
 			ctl_say(ctl->out, "%s: last failover: %s", name, last);
+		if (json_is_true(json_object_get(p, "paused")))
+			ctl_say(ctl->out,
+				"%s: paused since %s%s%s%s: no automatic "
+				"failover until resumed",
+				name,
+				json_is_string(since) ? json_string_value(since)
+						      : "?",
+				why != NULL && why[0] != '\0' ? " (" : "",
+				why != NULL ? why : "",
+				why != NULL && why[0] != '\0' ? ")" : "");
 		if (refusal != NULL && refusal[0] != '\0')
 			ctl_say(ctl->out, "%s: no automatic failover: %s", name,
 				refusal);
@@ -389,9 +402,12 @@ int ctl_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 	pol = json_object_get(st, "policy");
 	ctl_say(
 	    ctl->out,
-	    "policy: failover %s, max lag on failover %s ms, "
+	    "policy: failover %s%s, max lag on failover %s ms, "
 	    "cooldown %s ms",
 	    text_of(json_object_get(pol, "failover"), b[0], 32),
+	    json_is_true(json_object_get(pol, "failover_default"))
+		? " (default)"
+		: "",
 	    text_of(json_object_get(pol, "max_lag_on_failover_ms"), b[1], 32),
 	    text_of(json_object_get(pol, "cooldown_ms"), b[2], 32));
 out:

@@ -10,16 +10,14 @@
 # every acknowledged write is at its owner and, after a backup sync, at the
 # pair.
 #
-# Lease and grace: the harness's defaults (lease 1000 ms + grace 500 ms)
-# count a pool as down 1.5 s after its agent's last heartbeat, about as long
-# as a stop and a start take, so with policy auto the drill would race an
-# automatic failover. An operator planning maintenance lengthens them
-# first; this test does the same (lease 3 s, grace 3 s: 6 s of allowed
-# silence, against the second or so a restart takes), and keeps policy
-# auto with a large max_lag_on_failover and a short cooldown, so that a
-# pool that did count as down WOULD be failed over and the assertions
-# would see it.
-IT_EXTRA=${IT_EXTRA:-"[failover]\nheartbeat = 100ms\nlease = 3000ms\ngrace = 3000ms"}
+# Maintenance: with policy auto a restarting pool agent that stays silent
+# for lease + grace (the harness's 1000 ms + 500 ms, about as long as a stop
+# and a start take) is failed over. So, like an operator planning the
+# drill, the test pauses automatic failover of both pools first (poolpairctl
+# pool pause) and resumes it after; and it keeps each pool agent down until
+# the leader has counted its pool down and says that only the pause holds
+# the failover back: without the pause that pool WOULD be failed over, and
+# the assertions would see it.
 source "$(dirname "$0")/lib.sh"
 
 three_agents
@@ -34,6 +32,9 @@ http() { curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
 out=$(curl -s -L --max-time 5 -XPUT "$(url witness)/v1/policy" \
 	-d '{"failover":"auto","max_lag_on_failover_ms":60000,"cooldown_ms":1000}')
 assert_json "$out" '.policy.failover == "auto"' "policy auto"
+for pool in pool-east pool-west; do
+	expect_exit 0 ctl witness pool pause "$pool" --reason "rolling restart"
+done
 wait_until 20 "agree_digest ${ALL[*]}"
 wait_until 20 "[ \"\$(http $E/readyz?pool=pool-east)\" == 200 ] && [ \"\$(http $W/readyz?pool=pool-west)\" == 200 ]"
 
@@ -138,6 +139,12 @@ for n in "${ORDER[@]}"; do
 	wait_leader 10 "${rest[@]}"
 	out=$(curl -s -L --max-time 5 -XPOST "$(url "${rest[0]}")/v1/sites" -d "{\"name\":\"drill-$step\"}")
 	assert_json "$out" '.site == "drill-'$step'"' "a decision while $n is down"
+	pool=$(awk -F' = ' '$1 == "pool" { print $2 }' "$IT_DIR/$n/poolpaird.conf")
+	if [ -n "$pool" ]; then
+		# the leader counts the pool down: only the pause holds it back
+		wait_until 20 "sfield $LEADER '.pools[] | select(.name == \"$pool\") | .auto_failover_refusal' | grep -q 'paused for maintenance'"
+		log "while $n is down, $LEADER says: $(sfield "$LEADER" ".pools[] | select(.name == \"$pool\") | .auto_failover_refusal")"
+	fi
 	start "$n"
 	wait_leader 20 "${ALL[@]}"
 	wait_until 30 "agree_digest ${ALL[*]}"
@@ -151,6 +158,9 @@ for n in "${ORDER[@]}"; do
 	wait_until 20 "[ \$(wc -l <$IT_DIR/e.acked) -gt $((before_e + 5)) ] && [ \$(wc -l <$IT_DIR/w.acked) -gt $((before_w + 5)) ]"
 done
 [ "$leader_restarts" -ge 1 ] || fail "the leader was never restarted while leading"
+for pool in pool-east pool-west; do
+	expect_exit 0 ctl witness pool resume "$pool"
+done
 sleep 1
 touch "$IT_DIR/stop"
 wait "$WE" "$WW" "$SAMPLER"
@@ -174,8 +184,10 @@ bad=$(awk '{ n = split($6, p, ","); for (i = 1; i <= n; i++) { split(p[i], f, ":
 h=$(curl -s "$(url witness)/v1/history?limit=256")
 assert_json "$h" '.history | length > 0' "history"
 assert_json "$h" '[.history[] | select(.what | test("failover|failback|recovering")) |
-	select(.what | startswith("set policy") | not)] | length == 0' \
+	select(.what | test("^(set policy|pause pool|resume pool) ") | not)] | length == 0' \
 	"no failover decision in the history"
+assert_json "$h" '[.history[] | select(.what | test("^(pause|resume) pool pool-(east|west): ")) | select(.result == "ok")] | length == 4' \
+	"both pools paused and resumed"
 # leadership: at every sample time some agent leads, except for gaps of an
 # election (the sampler polls each agent at most once per ~100 ms)
 samples=$(wc -l <"$IT_DIR/samples")

@@ -115,9 +115,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->lease_ms, 2000);
 	assert_int_equal(c->grace_ms, 500);
 	assert_int_equal(c->drift_margin_ms, 100);
-	assert_int_equal(c->policy, CONFIG_POLICY_MANUAL);
-	assert_int_equal(c->max_lag_ms, 1000);
-	assert_int_equal(c->cooldown_ms, 60000);
+	assert_int_equal(c->failover_keys, 0); /* the cluster's defaults */
 	assert_int_equal(c->hook_timeout_ms, 10000);
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(c->n_bootstrap, 0);
@@ -156,6 +154,7 @@ static void test_good_pool_bootstrap(void **state)
 	assert_string_equal(c->join, "");
 
 	assert_int_equal(c->policy, CONFIG_POLICY_AUTO);
+	assert_int_equal(c->failover_keys, CONFIG_HAS_POLICY);
 	/* Untouched keys keep their defaults. */
 	assert_int_equal(c->lease_ms, 2000);
 	assert_int_equal(c->max_voters, 5);
@@ -180,7 +179,7 @@ static void test_good_witness(void **state)
 	assert_int_equal(c->listen_api.port, 7080);
 	assert_int_equal(c->n_bootstrap, 3);
 	assert_int_equal(c->max_voters, 3);
-	assert_int_equal(c->policy, CONFIG_POLICY_MANUAL);
+	assert_int_equal(c->failover_keys, 0);
 	free(c);
 }
 
@@ -234,6 +233,9 @@ static void test_good_everything(void **state)
 	assert_int_equal(c->policy, CONFIG_POLICY_MANUAL);
 	assert_int_equal(c->max_lag_ms, 3600000);
 	assert_int_equal(c->cooldown_ms, 178920000);
+	assert_int_equal(c->failover_keys, CONFIG_HAS_POLICY |
+					       CONFIG_HAS_MAX_LAG |
+					       CONFIG_HAS_COOLDOWN);
 	assert_string_equal(
 	    c->pre_failover,
 	    "/usr/lib/poolpair/check --pool \"$POOLPAIR_POOL\"");
@@ -248,6 +250,173 @@ static void test_good_everything(void **state)
 	assert_string_equal(c->tls_key, "/etc/poolpair/east.key");
 	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
 	free(c);
+}
+
+/* ---- every key is in effect -------------------------------------- */
+
+static bool ident_char(char ch)
+{
+	return ch == '_' || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* Whether text reads the config member field: `cfg.field`, `cfg->field`
+ * or `c->field` (the names the agent gives a struct config), field
+ * being the whole member name. */
+static bool reads_member(const char *text, const char *field)
+{
+	size_t n = strlen(field);
+	const char *p;
+
+	for (p = strstr(text, field); p != NULL; p = strstr(p + 1, field)) {
+		const char *end, *start;
+
+		if (ident_char(p[n]))
+			continue;
+		if (p - text >= 1 && p[-1] == '.')
+			end = p - 1;
+		else if (p - text >= 2 && p[-2] == '-' && p[-1] == '>')
+			end = p - 2;
+		else
+			continue;
+		for (start = end; start > text && ident_char(start[-1]);
+		     start--)
+			;
+		if ((end - start == 3 && memcmp(start, "cfg", 3) == 0) ||
+		    (end - start == 1 && *start == 'c'))
+			return true;
+	}
+	return false;
+}
+
+/* Whether name is a word of text between ".SH [section]" and the next
+ * ".SH" (the man page's section of the key). */
+static bool documented(const char *man, const char *section, const char *name)
+{
+	char head[64];
+	const char *from, *to, *p;
+	size_t n = strlen(name);
+
+	snprintf(head, sizeof head, "\n.SH [%s]\n", section);
+	from = strstr(man, head);
+	if (from == NULL)
+		return false;
+	to = strstr(from + 1, "\n.SH ");
+	for (p = strstr(from, name); p != NULL && (to == NULL || p < to);
+	     p = strstr(p + 1, name)) {
+		char before = p[-1], after = p[n];
+
+		if (before != '_' && after != '_' &&
+		    !(before >= 'a' && before <= 'z') &&
+		    !(after >= 'a' && after <= 'z'))
+			return true;
+	}
+	return false;
+}
+
+/* Whole file (tests/unit is the working directory, the tree is ../..). */
+static char *slurp_tree(const char *rel)
+{
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof path, "../../%s", rel);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return NULL;
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+/* A valid witness config with "[section]\nname = value" added: is it
+ * refused? */
+static bool refused_in_file(const char *section, const char *name)
+{
+	static const char head[] = "[agent]\nname = w\nid = 3\nsite = third\n"
+				   "data_dir = /tmp/x\n[listen]\n"
+				   "raft = 127.0.0.1:7001\napi = 127.0.0.1:7080\n"
+				   "[cluster]\njoin = http://127.0.0.1:7180/\n";
+	char text[512];
+	struct config *c = new_config();
+	char *path;
+	int rv;
+
+	snprintf(text, sizeof text, "%s[%s]\n%s = 1\n", head, section, name);
+	path = write_temp(text);
+	rv = config_load(c, path);
+	unlink(path);
+	free(path);
+	free(c);
+	return rv != 0;
+}
+
+/* A key is in effect or refused. Every key of the table is either refused
+ * when a file holds it (a key that moved out of the file), or: the file
+ * named as acting on it exists, is not the config module itself and reads
+ * the key's struct config member. Either way poolpaird.conf(5) names the
+ * key in its section. A key added without a consumer, or whose consumer
+ * stopped reading it, fails here; so does an unknown key that is not
+ * refused. */
+static void test_every_key_in_effect(void **state)
+{
+	char *man = slurp_tree("docs/poolpaird.conf.5");
+	struct config_key_info k;
+	unsigned i, n = config_key_count();
+
+	(void)state;
+	assert_non_null(man);
+	assert_true(n >= 30);
+	assert_true(refused_in_file("failover", "no_such_key"));
+	for (i = 0; i < n; i++) {
+		char *src;
+
+		assert_int_equal(config_key_get(i, &k), 0);
+		assert_non_null(k.section);
+		assert_non_null(k.name);
+		if (!documented(man, k.section, k.name))
+			fail_msg("[%s] %s: not in poolpaird.conf(5) under [%s]",
+				 k.section, k.name, k.section);
+		if (k.refused) {
+			if (!refused_in_file(k.section, k.name))
+				fail_msg("[%s] %s: said refused but accepted",
+					 k.section, k.name);
+			continue;
+		}
+		assert_non_null(k.field);
+		if (k.used_by == NULL)
+			fail_msg("[%s] %s: no consumer named", k.section,
+				 k.name);
+		if (strncmp(k.used_by, "agent/config", 12) == 0)
+			fail_msg("[%s] %s: the config module is no consumer",
+				 k.section, k.name);
+		src = slurp_tree(k.used_by);
+		if (src == NULL)
+			fail_msg("[%s] %s: %s not found", k.section, k.name,
+				 k.used_by);
+		if (!reads_member(src, k.field))
+			fail_msg("[%s] %s: %s does not read ->%s", k.section,
+				 k.name, k.used_by, k.field);
+		free(src);
+	}
+	assert_int_equal(config_key_get(n, &k), -1);
+	/* the check itself tells a member from a longer one or a mention */
+	assert_true(reads_member("x = a->cfg.lease_ms;", "lease_ms"));
+	assert_true(reads_member("c->pool[0]", "pool"));
+	assert_true(reads_member("(cfg->policy)", "policy"));
+	assert_false(reads_member("a->cfg.pool_name", "pool"));
+	assert_false(reads_member("/* lease_ms */", "lease_ms"));
+	assert_false(reads_member("a->fsm.policy.failover", "policy"));
+	assert_false(reads_member("abc->policy", "policy"));
+	free(man);
 }
 
 /* ---- bad files ---------------------------------------------------- */
@@ -723,6 +892,7 @@ int main(void)
 	    cmocka_unit_test(test_good_witness),
 	    cmocka_unit_test(test_good_joiner),
 	    cmocka_unit_test(test_good_everything),
+	    cmocka_unit_test(test_every_key_in_effect),
 	    cmocka_unit_test(test_bad_golden),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_directory_is_not_a_config),

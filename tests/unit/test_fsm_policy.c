@@ -370,10 +370,13 @@ static void test_chosen_policy_wins(void **state)
 	struct fsm *f = *state;
 	static const bool only_cooldown[3] = {false, false, true};
 	static const bool only_failover[3] = {true, false, false};
+	Poolpair__Command *c;
 
 	deployment(f, true);
 	/* a merge of the cooldown alone sets the policy, not the failover */
-	ok(f, c_policy("manual", 0, 5000, only_cooldown));
+	c = c_policy("manual", 0, 5000, only_cooldown);
+	c->set_policy->if_never_set = true; /* as a config file's at start */
+	ok(f, c);
 	assert_true(f->policy.set);
 	assert_string_equal(f->policy.failover, "");
 	assert_string_equal(fsm_failover_policy(f), "auto");
@@ -384,6 +387,10 @@ static void test_chosen_policy_wins(void **state)
 	    "set policy failover default, max lag 1000 ms, cooldown 5000 ms");
 	round_trip(f);
 
+	/* the config file's keys are for a policy never set only */
+	c = c_policy("manual", 0, 0, only_failover);
+	c->set_policy->if_never_set = true;
+	refused(f, c, FSM_E_EXISTS, "a policy was set already");
 	ok(f, c_policy("manual", 0, 0, only_failover));
 	assert_string_equal(fsm_failover_policy(f), "manual");
 	assert_int_equal(f->policy.cooldown_ms, 5000);

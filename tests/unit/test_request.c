@@ -445,6 +445,87 @@ static void test_policy_set(void **state)
 	assert_string_equal(cmd->set_policy->policy->failover, "manual");
 	assert_int_equal(cmd->set_policy->policy->cooldown_ms, 60000);
 	done(cmd, &out);
+
+	/* "default": back to no choice, encoded as "" and flagged */
+	assert_int_equal(request_policy_set(BODY("{\"failover\": \"default\"}"),
+					    &cur, &ctx, &out, &err),
+			 0);
+	cmd = decode(&out);
+	assert_string_equal(cmd->set_policy->policy->failover, "");
+	assert_true(cmd->set_policy->has_failover);
+	assert_false(cmd->set_policy->has_cooldown);
+	done(cmd, &out);
+}
+
+static void test_pool_pause(void **state)
+{
+	struct request_cmd out;
+	struct request_error err;
+	Poolpair__Command *cmd;
+	char big[300];
+
+	(void)state;
+	assert_int_equal(request_pool_pause("pool-east", true,
+					    BODY("{\"reason\": \"patching\"}"),
+					    &ctx, &out, &err),
+			 0);
+	cmd = decode(&out);
+	assert_int_equal(cmd->op_case, POOLPAIR__COMMAND__OP_POOL_PAUSE);
+	assert_string_equal(cmd->pool_pause->pool, "pool-east");
+	assert_true(cmd->pool_pause->paused);
+	assert_string_equal(cmd->pool_pause->reason, "patching");
+	assert_int_equal(cmd->time_ms, ctx.time_ms);
+	assert_string_equal(cmd->who, "alice@ops-1");
+	done(cmd, &out);
+	/* no body, or {}: no reason */
+	assert_int_equal(
+	    request_pool_pause("pool-east", false, NULL, 0, &ctx, &out, &err), 0);
+	cmd = decode(&out);
+	assert_false(cmd->pool_pause->paused);
+	assert_string_equal(cmd->pool_pause->reason, "");
+	done(cmd, &out);
+	assert_int_equal(request_pool_pause("pool-east", true, BODY("{}"), &ctx,
+					    &out, &err),
+			 0);
+	cmd = decode(&out);
+	assert_true(cmd->pool_pause->paused);
+	done(cmd, &out);
+
+	/* refusals leave nothing behind */
+	assert_int_equal(request_pool_pause("bad name", true, BODY("{}"), &ctx,
+					    &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "invalid");
+	assert_null(out.buf);
+	assert_int_equal(request_pool_pause("pool-east", true,
+					    BODY("{\"why\": \"x\"}"), &ctx,
+					    &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "unknown_field");
+	assert_int_equal(request_pool_pause("pool-east", true,
+					    BODY("{\"reason\": 3}"), &ctx, &out,
+					    &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "bad_type");
+	assert_int_equal(request_pool_pause("pool-east", true,
+					    BODY("{\"reason\": \"a\\nb\"}"),
+					    &ctx, &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.message,
+			    "field 'reason' must be text without control "
+			    "characters");
+	memset(big, 'x', sizeof big);
+	memcpy(big, "{\"reason\": \"", 12);
+	memcpy(big + sizeof big - 3, "\"}", 3);
+	assert_int_equal(request_pool_pause("pool-east", true, big, sizeof big - 1,
+					    &ctx, &out, &err),
+			 -EINVAL);
+	assert_string_equal(err.message,
+			    "field 'reason' must be at most 191 bytes");
+	assert_int_equal(request_pool_pause("pool-east", true, BODY("[1]"),
+					    &ctx, &out, &err),
+			 -EINVAL);
+	assert_null(out.buf);
 }
 
 static void test_member_add(void **state)
@@ -829,7 +910,7 @@ static const struct bad bad_cases[] = {
     {SBA, "{\"name\": \"s\", \"site\": \"b\", \"backup_pool\": \"p*\"}",
      "invalid", NULL},
     {POLICY, "{\"failover\": \"sometimes\"}", "invalid",
-     "field 'failover' must be auto or manual"},
+     "field 'failover' must be auto, manual or default"},
     {POLICY, "{\"cooldown_ms\": -1}", "invalid",
      "field 'cooldown_ms' must be between 0 and 3600000"},
     {POLICY, "{\"max_lag_on_failover_ms\": 3600001}", "invalid", NULL},
@@ -1635,7 +1716,8 @@ static void test_topology_bad(void **state)
 	     "field 'topology.policy' must be an object"},
 	    {TOPO, "{\"topology\": {\"policy\": {\"failover\": \"never\"}}}",
 	     "invalid",
-	     "field 'topology.policy.failover' must be auto or manual"},
+	     "field 'topology.policy.failover' must be auto, manual or "
+	     "default"},
 	    {TOPO, "{\"topology\": {\"policy\": {\"cooldown_ms\": 3600001}}}",
 	     "invalid", NULL},
 	};
@@ -1816,6 +1898,7 @@ int main(void)
 	    cmocka_unit_test(test_pair_mode),
 	    cmocka_unit_test(test_sba_add),
 	    cmocka_unit_test(test_policy_set),
+	    cmocka_unit_test(test_pool_pause),
 	    cmocka_unit_test(test_member_add),
 	    cmocka_unit_test(test_cmd_name),
 	    cmocka_unit_test(test_members_cmds),

@@ -1,0 +1,68 @@
+/* failover_auto: the gates of an automatic failover, as one decision.
+ *
+ * The leader's failover tick (agent/failover.c) gathers the facts about a
+ * pool (policy auto, state normal, owning its user set, paired) and asks
+ * failover_auto_gate() whether to fail it over now. Pure: no I/O, no
+ * clock, no state; everything arrives in struct auto_facts.
+ *
+ * The gates, in order (the first that holds answers):
+ *   1. the pool was heard within down_ms (lease + grace): AUTO_HEALTHY;
+ *   2. this leader has led for less than down_ms (a new leader first
+ *      waits one full lease + grace): AUTO_WAIT;
+ *   3. the pool is paused for maintenance: AUTO_REFUSED;
+ *   4. its pair was not heard within alive_ms (the pair holds no lease):
+ *      AUTO_REFUSED;
+ *   5. its lag is unknown, or was more than max_lag_on_failover:
+ *      AUTO_REFUSED;
+ *   6. an earlier attempt asked to wait (retry_after_ms): AUTO_WAIT;
+ *   7. the pool's last automatic failover (committed, so a new leader
+ *      knows it) was less than cooldown ago: AUTO_REFUSED; a time in the
+ *      future (clocks of two leaders apart) counts as just now;
+ *   8. otherwise AUTO_GO.
+ * AUTO_REFUSED comes with the reason for status; AUTO_HEALTHY with "". */
+#ifndef POOLPAIR_FAILOVER_AUTO_H
+#define POOLPAIR_FAILOVER_AUTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum auto_verdict {
+	AUTO_HEALTHY, /* nothing to do: the pool is heard */
+	AUTO_WAIT,    /* not now, no reason to show (why unchanged) */
+	AUTO_REFUSED, /* not now: why says so */
+	AUTO_GO,      /* fail the pool over now */
+};
+
+struct auto_facts {
+	const char *pool;	   /* names, for the reason */
+	const char *pair;
+	uint64_t silent_ms;	   /* since the pool was heard; UINT64_MAX:
+				      never since this leader leads */
+	uint64_t pair_silent_ms;   /* the same of its pair */
+	uint64_t alive_ms;	   /* lease */
+	uint64_t down_ms;	   /* lease + grace */
+	uint64_t leading_ms;	   /* since this agent leads */
+	bool paused;		   /* committed maintenance pause */
+	uint64_t paused_since_ms;
+	const char *pause_reason;  /* "" none */
+	bool lag_known;		   /* a lag report of the pool is known */
+	uint64_t lag_ms;	   /* its age of the oldest unacknowledged write */
+	uint64_t lag_age_ms;	   /* how old that report is */
+	uint32_t max_lag_ms;	   /* policy max_lag_on_failover */
+	uint64_t now_ms;	   /* wall clock of the leader */
+	uint64_t last_auto_ms;	   /* committed last automatic failover, 0
+				      never */
+	uint32_t cooldown_ms;	   /* policy cooldown */
+	uint64_t retry_after_ms;   /* no attempt before (wall), 0 none */
+};
+
+/* The verdict for f (borrowed); why (len bytes, may be NULL when len is
+ * 0) receives the reason of AUTO_REFUSED, "" for AUTO_HEALTHY and
+ * AUTO_GO, and is left alone for AUTO_WAIT. */
+int failover_auto_gate(const struct auto_facts *f, char *why, size_t len);
+
+/* "healthy", "wait", "refused", "go". Static string. */
+const char *failover_auto_verdict_name(int verdict);
+
+#endif

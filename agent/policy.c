@@ -1,0 +1,184 @@
+/* policy: the [failover] policy keys of the config file against the
+ * cluster's committed policy (see policy.h). */
+#include "agent/policy.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "control.pb-c.h"
+
+#define MOD "policy"
+#define MS 1000000ULL
+
+void policy_init(struct policy_watch *pw, struct agent *a)
+{
+	memset(pw, 0, sizeof *pw);
+	pw->agent = a;
+}
+
+static void proposed(void *arg, int status, const struct fsm_result *res)
+{
+	struct policy_watch *pw = arg;
+
+	pw->proposing = false;
+	if (status != 0) {
+		LOG_WARN(MOD, "proposing the [failover] keys of %s: %s",
+			 pw->agent->cfg.path, node_strerror(status));
+		pw->proposed_for = 0; /* ask again */
+	} else if (res->code != FSM_OK) {
+		LOG_INFO(MOD, "the [failover] keys of %s were not proposed: %s",
+			 pw->agent->cfg.path, res->reason);
+	} else {
+		LOG_INFO(MOD,
+			 "the [failover] keys of %s are the cluster's policy "
+			 "(decision %" PRIu64 ")",
+			 pw->agent->cfg.path, res->seq);
+	}
+}
+
+/* Leader, view current, policy never set: propose the keys the file sets,
+ * merged, only for a policy still never set when it applies. */
+static void propose(struct policy_watch *pw)
+{
+	struct agent *a = pw->agent;
+	const struct config *cfg = &a->cfg;
+	Poolpair__Command c = POOLPAIR__COMMAND__INIT;
+	Poolpair__CmdSetPolicy sp = POOLPAIR__CMD_SET_POLICY__INIT;
+	Poolpair__Policy pol = POOLPAIR__POLICY__INIT;
+	char who[FSM_WHO_LEN];
+	size_t len;
+	void *buf;
+	int rv;
+
+	snprintf(who, sizeof who, "agent:%s (config)", cfg->agent_name);
+	c.time_ms = agent_now_ms();
+	c.who = who;
+	pol.failover = (char *)config_policy_name(cfg->policy);
+	pol.max_lag_on_failover_ms = cfg->max_lag_ms;
+	pol.cooldown_ms = cfg->cooldown_ms;
+	sp.policy = &pol;
+	sp.merge = true;
+	sp.has_failover = (cfg->failover_keys & CONFIG_HAS_POLICY) != 0;
+	sp.has_max_lag = (cfg->failover_keys & CONFIG_HAS_MAX_LAG) != 0;
+	sp.has_cooldown = (cfg->failover_keys & CONFIG_HAS_COOLDOWN) != 0;
+	sp.if_never_set = true;
+	c.op_case = POOLPAIR__COMMAND__OP_SET_POLICY;
+	c.set_policy = &sp;
+	len = poolpair__command__get_packed_size(&c);
+	buf = malloc(len > 0 ? len : 1);
+	if (buf == NULL)
+		return;
+	poolpair__command__pack(&c, buf);
+	pw->proposed_for = a->members.leader_since_ns;
+	rv = node_apply(&a->node, buf, len, proposed, pw);
+	if (rv != 0) {
+		LOG_WARN(MOD, "proposing the [failover] keys of %s: %s",
+			 cfg->path, node_strerror(rv));
+		return;
+	}
+	pw->proposing = true;
+	LOG_INFO(MOD,
+		 "no failover policy was ever set: proposing the [failover] "
+		 "keys of %s",
+		 cfg->path);
+}
+
+/* One warning per key of the file that the committed policy contradicts. */
+static void compare(struct policy_watch *pw, const char *effective)
+{
+	struct agent *a = pw->agent;
+	const struct config *cfg = &a->cfg;
+	const struct fsm_policy *p = &a->fsm.policy;
+	const char *how = "set it with PUT /v1/policy or change the file";
+
+	if ((cfg->failover_keys & CONFIG_HAS_POLICY) &&
+	    strcmp(config_policy_name(cfg->policy), effective) != 0) {
+		pw->warnings++;
+		LOG_WARN(MOD,
+			 "%s: [failover] policy = %s disagrees with the "
+			 "cluster's committed policy: failover %s%s is in "
+			 "effect (%s)",
+			 cfg->path, config_policy_name(cfg->policy), effective,
+			 p->failover[0] == '\0' ? " (the default)" : "", how);
+	}
+	if ((cfg->failover_keys & CONFIG_HAS_MAX_LAG) &&
+	    cfg->max_lag_ms != p->max_lag_on_failover_ms) {
+		pw->warnings++;
+		LOG_WARN(MOD,
+			 "%s: [failover] max_lag_on_failover = %" PRIu32
+			 "ms disagrees with the cluster's committed policy: "
+			 "%" PRIu32 "ms is in effect (%s)",
+			 cfg->path, cfg->max_lag_ms, p->max_lag_on_failover_ms,
+			 how);
+	}
+	if ((cfg->failover_keys & CONFIG_HAS_COOLDOWN) &&
+	    cfg->cooldown_ms != p->cooldown_ms) {
+		pw->warnings++;
+		LOG_WARN(MOD,
+			 "%s: [failover] cooldown = %" PRIu32
+			 "ms disagrees with the cluster's committed policy: "
+			 "%" PRIu32 "ms is in effect (%s)",
+			 cfg->path, cfg->cooldown_ms, p->cooldown_ms, how);
+	}
+}
+
+static bool same_policy(const struct fsm_policy *a, const struct fsm_policy *b)
+{
+	return strcmp(a->failover, b->failover) == 0 &&
+	       a->max_lag_on_failover_ms == b->max_lag_on_failover_ms &&
+	       a->cooldown_ms == b->cooldown_ms && a->set == b->set;
+}
+
+void policy_tick(struct policy_watch *pw)
+{
+	struct agent *a = pw->agent;
+	const struct config *cfg = &a->cfg;
+	const struct fsm_policy *p = &a->fsm.policy;
+	const char *effective;
+	uint64_t now = uv_hrtime();
+
+	if (cfg->failover_keys == 0)
+		return;
+	if (!members_view_current(&a->members)) {
+		pw->current_since = 0;
+		return;
+	}
+	if (pw->current_since == 0)
+		pw->current_since = now;
+	if (!p->set) {
+		uint64_t wait = 2 * ((uint64_t)cfg->lease_ms + cfg->grace_ms);
+
+		if (node_is_leader(&a->node) &&
+		    a->members.leader_since_ns != 0 && !pw->proposing &&
+		    pw->proposed_for != a->members.leader_since_ns)
+			propose(pw);
+		if (!pw->unset_warned && !node_is_leader(&a->node) &&
+		    now - pw->current_since > wait * MS) {
+			pw->unset_warned = true;
+			pw->warnings++;
+			LOG_WARN(MOD,
+				 "%s: the cluster never committed a failover "
+				 "policy (the leader's file sets no [failover] "
+				 "policy keys): the keys of this file are not "
+				 "in effect, the defaults are (failover %s, "
+				 "max lag %" PRIu32 "ms, cooldown %" PRIu32
+				 "ms); set it with PUT /v1/policy",
+				 cfg->path, fsm_failover_policy(&a->fsm),
+				 p->max_lag_on_failover_ms, p->cooldown_ms);
+		}
+		return;
+	}
+	effective = fsm_failover_policy(&a->fsm);
+	if (pw->compared && same_policy(&pw->seen, p) &&
+	    strcmp(pw->seen_effective, effective) == 0)
+		return;
+	pw->compared = true;
+	pw->seen = *p;
+	snprintf(pw->seen_effective, sizeof pw->seen_effective, "%s",
+		 effective);
+	compare(pw, effective);
+}

@@ -1,0 +1,79 @@
+/* risk: the data at risk of moving a pool's user set — the writes the
+ * pool's agent acknowledged that its pair has not acknowledged yet
+ * (records, bytes, and the age of the oldest).
+ *
+ * Heartbeat reports carry a pool's lag, but a report is as old as the
+ * heartbeat interval and its byte count as old as the sender's last look
+ * at the store (about a second): writes made since are missing from it.
+ * So a figure for a decision is measured, not remembered, whenever the
+ * pool's agent answers:
+ *   - the leader asks the pool's agent (GET /v1/internal/lag?user_set=P),
+ *     which reads its store now (on the thread pool) and takes the pair's
+ *     newest acknowledgement from its sender: every write acknowledged to
+ *     a client before the question is counted (never fewer: acknowledged
+ *     records not yet trimmed from the outbox only add bytes);
+ *   - when the pool's agent does not answer (it is down), the last report
+ *     is all there is: the figure says so, with the report's age.
+ *
+ * Loop thread only. */
+#ifndef POOLPAIR_RISK_H
+#define POOLPAIR_RISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "agent/http.h"
+
+struct agent;
+
+enum risk_source {
+	RISK_NONE,	  /* no figure: the pool's agent did not answer and
+			     no report is known */
+	RISK_LIVE,	  /* measured at the pool's agent just now */
+	RISK_LAST_REPORT, /* the pool's last heartbeat report */
+};
+
+struct risk_figure {
+	int source;	  /* enum risk_source */
+	uint64_t records; /* unacknowledged records */
+	uint64_t bytes;	  /* their key + value bytes */
+	uint64_t ms;	  /* age of the oldest of them */
+	uint64_t age_ms;  /* RISK_LAST_REPORT: how old the report is */
+	char error[128];  /* why the live figure is missing, "" none */
+};
+
+/* Called exactly once with the figure (borrowed for the call). */
+typedef void (*risk_cb)(void *arg, const struct risk_figure *r);
+
+/* The data at risk of pool's user set. ask_live: the pool is alive (heard
+ * within the lease), so its agent is asked first (timeout 1 s; this
+ * agent's own store when it is the pool's); else, or when that fails, the
+ * last report, with the reason in r->error. cb fires exactly once, maybe
+ * before this returns (no question asked). Returns 0, or -ENOMEM (cb
+ * never fires). Leader only. */
+int risk_measure(struct agent *a, const char *pool, bool ask_live, risk_cb cb,
+		 void *arg);
+
+/* The figure from the last report only, at once (no question asked). */
+void risk_last_report(struct agent *a, const char *pool,
+		      struct risk_figure *r);
+
+/* {"records", "bytes", "seconds", "source": "live"|"last_report",
+ * "report_age_ms"?} or, without a figure, all three null with "source":
+ * "none". New reference. */
+json_t *risk_json(const struct risk_figure *r);
+
+/* Answer req 200 with answer (an object, owned) plus "data_at_risk"
+ * (risk_json) of pool, measured as risk_measure() does, and
+ * "data_at_risk_note" when the live figure could not be had. */
+void risk_respond(struct agent *a, struct http_request *req, json_t *answer,
+		  const char *pool, bool ask_live);
+
+/* GET /v1/internal/lag?user_set=U at a pool agent: {"user_set",
+ * "records", "bytes", "ms", "head_seq", "acked_seq"} of what this agent
+ * sends its pair of U, read now. False when req is not that route. */
+bool risk_route(struct agent *a, struct http_request *req);
+
+#endif
