@@ -209,9 +209,9 @@ struct fsm_result {
 void fsm_init(struct fsm *f);
 
 /* The failover policy in effect: f->policy.failover when one was chosen,
- * else the default: "auto" when a witness (a registered member without a
- * pool) exists, so that losing any one site keeps a quorum, "manual"
- * otherwise. Static string. */
+ * else the default: "auto" when a witness is registered (a member without
+ * a pool, in a site that hosts no pool: a third site, so that losing any
+ * one site keeps a quorum), "manual" otherwise. Static string. */
 const char *fsm_failover_policy(const struct fsm *f);
 
 /* Apply one encoded poolpair.Command. Never fails as a function: a

@@ -7,12 +7,24 @@
 #include "consensus/fsm_internal.h"
 #include "control.pb-c.h"
 
+/* A witness: a member without a pool in a site that hosts no pool (a
+ * poolless member in a pool's site adds no third site). */
+static bool is_witness(const struct fsm *f, const struct fsm_member *m)
+{
+	if (m->pool[0] != '\0')
+		return false;
+	for (unsigned i = 0; i < f->n_pools; i++)
+		if (strcmp(f->pools[i].site, m->site) == 0)
+			return false;
+	return true;
+}
+
 const char *fsm_failover_policy(const struct fsm *f)
 {
 	if (f->policy.failover[0] != '\0')
 		return f->policy.failover;
 	for (unsigned i = 0; i < f->n_members; i++)
-		if (f->members[i].pool[0] == '\0')
+		if (is_witness(f, &f->members[i]))
 			return "auto";
 	return "manual";
 }

@@ -299,6 +299,30 @@ void *fuzz_cmd_record_event(const char *what, bool ok, bool keep,
 	CMD(record_event, RECORD_EVENT, m);
 }
 
+void *fuzz_cmd_pool_pause(const char *pool, bool paused, size_t *len)
+{
+	Poolpair__CmdPoolPause m = POOLPAIR__CMD_POOL_PAUSE__INIT;
+
+	m.pool = S(pool);
+	m.paused = paused;
+	m.reason = S(paused ? "planned work" : "");
+	CMD(pool_pause, POOL_PAUSE, m);
+}
+
+void *fuzz_cmd_failover_auto(const char *pool, size_t *len)
+{
+	Poolpair__CmdFailoverBegin m = POOLPAIR__CMD_FAILOVER_BEGIN__INIT;
+
+	m.pool = S(pool);
+	m.forced = true;
+	m.automatic = true;
+	m.reason = S("automatic: silent for 3000 ms");
+	m.data_at_risk_records = 12;
+	m.data_at_risk_bytes = 4096;
+	m.data_at_risk_ms = 300;
+	CMD(failover_begin, FAILOVER_BEGIN, m);
+}
+
 void *fuzz_cmd_topology(void *const *steps, const size_t *lens, size_t n,
 			size_t *len)
 {
@@ -383,6 +407,8 @@ void fuzz_state_populate(struct fsm *f)
 	     "failover_begin");
 	must(f, fuzz_cmd_pool_recovering("pool-std-e", &len), len,
 	     "pool_recovering");
+	must(f, fuzz_cmd_pool_pause("pool-std-e", true, &len), len,
+	     "pool_pause");
 }
 
 void fuzz_seed_commands(void (*emit)(void *arg, const char *name,
@@ -438,6 +464,9 @@ void fuzz_seed_commands(void (*emit)(void *arg, const char *name,
 						   false, &len));
 	EMIT("record_event_kept",
 	     fuzz_cmd_record_event("rebuild of east-1", true, true, &len));
+	EMIT("pool_pause", fuzz_cmd_pool_pause("pool-east", true, &len));
+	EMIT("pool_resume", fuzz_cmd_pool_pause("pool-std-e", false, &len));
+	EMIT("failover_auto", fuzz_cmd_failover_auto("pool-west", &len));
 
 	steps[0] = fuzz_cmd_add_site("central", &lens[0]);
 	steps[1] = fuzz_cmd_add_pool("pool-c", "central", "enterprise",

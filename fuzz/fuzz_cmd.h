@@ -53,6 +53,9 @@ void *fuzz_cmd_pair_mode(const char *pool, int mode, uint32_t sync_timeout_ms,
 /* keep: an event of a kept kind (a rebuild, a recovery). */
 void *fuzz_cmd_record_event(const char *what, bool ok, bool keep,
 			    size_t *len);
+void *fuzz_cmd_pool_pause(const char *pool, bool paused, size_t *len);
+/* A disaster failover_begin made by the automatic failover. */
+void *fuzz_cmd_failover_auto(const char *pool, size_t *len);
 
 /* A topology command whose steps are the n encoded commands at steps
  * (each steps[i] of lens[i] bytes, borrowed). Aborts when a step does not
@@ -64,8 +67,8 @@ void *fuzz_cmd_topology(void *const *steps, const size_t *lens, size_t n,
  * north and south; members 1 (east-1, pool-east), 2 (west-1, pool-west)
  * and 3 (witness-1 at north); pools pool-east and pool-west (paired),
  * pool-std-e and pool-south (paired; pool-std-e failed over, owned by
- * pool-south, recovering), pool-lone (unpaired); SBA sba-east backed up by
- * pool-east; the CMS on pool-east; policy auto. Aborts if a command of
+ * pool-south, recovering, paused), pool-lone (unpaired); SBA sba-east
+ * backed up by pool-east; the CMS on pool-east; policy auto. Aborts if a command of
  * the script is refused: the fuzz targets rely on that state. */
 void fuzz_state_populate(struct fsm *f);
 

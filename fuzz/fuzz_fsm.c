@@ -70,6 +70,8 @@ static void check_bounds(const struct fsm *f)
 			       fuzz_terminated(p->unsupported_reason,
 					       FSM_REASON_LEN) &&
 			       fuzz_terminated(p->last_failover_reason,
+					       FSM_REASON_LEN) &&
+			       fuzz_terminated(p->pause_reason,
 					       FSM_REASON_LEN),
 			   "pool %u strings", i);
 		FUZZ_CHECK(p->state >= FSM_STATE_NORMAL &&

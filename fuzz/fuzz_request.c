@@ -12,7 +12,7 @@
  *     message is valid UTF-8, and the output is empty;
  *   - an accepted body gives a command the FSM decodes and does not find
  *     invalid (the parser is at least as strict as the FSM), and a policy
- *     change always applies;
+ *     change, a pause and a resume always apply;
  *   - request_member_add and request_member_add_parse agree;
  *   - a topology plan holds a command exactly when its diff is not empty,
  *     and once its command applies, planning the same body again against
@@ -260,7 +260,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(name != NULL, "out of memory");
 		memcpy(name, body, len);
 		name[len] = '\0';
-		rv = request_cmd_name(data[0] / 10 % 6, name, &ctx, &cmd, &err);
+		if (data[0] / 10 % 8 >= 6) {
+			/* pause (6) or resume (7) pool-east, the input the body */
+			rv = request_pool_pause("pool-east",
+						data[0] / 10 % 8 == 6, body, len,
+						&ctx, &cmd, &err);
+			check_cmd(rv, &cmd, &err, 1);
+			free(name);
+			break;
+		}
+		rv = request_cmd_name(data[0] / 10 % 8, name, &ctx, &cmd, &err);
 		if (rv != 0) {
 			check_error(rv, &err);
 			FUZZ_CHECK(cmd.buf == NULL && cmd.len == 0,

@@ -589,6 +589,9 @@ static void request_corpus(void)
 		    "{\"id\": 5, \"address\": \"host-name.example.com:7005\"}");
 	put_request("name-remove-pool", 6 + 10, "pool-lone");
 	put_request("name-cms-place", 6 + 40, "pool-west");
+	put_request("pool-pause", 6 + 60, "{\"reason\": \"planned work\"}");
+	put_request("pool-resume", 6 + 70, "");
+	put_request("policy-default", 4, "{\"failover\": \"default\"}");
 	put_request("topology-same", 7,
 		    "{\"topology\": {\"sites\": [\"east\", \"west\", \"north\", "
 		    "\"south\"], \"pools\": [{\"name\": \"pool-east\", "

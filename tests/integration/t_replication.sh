@@ -11,6 +11,9 @@ wait_leader 30 "${ALL[@]}"
 ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
 ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
 ctl east pair pool-east pool-west >/dev/null
+# west is killed: the backlog is under test, not a failover: policy manual
+assert_json "$(curl -s -L --max-time 5 -XPUT "$(url east)/v1/policy" -d '{"failover":"manual"}')" \
+	'.policy.failover == "manual"' "policy manual"
 wait_until 20 "agree_digest ${ALL[*]}"
 E=$(url east)
 W=$(url west)

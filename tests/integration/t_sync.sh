@@ -28,6 +28,9 @@ expect_exit 2 ctl east pair pool-east pool-west --mode sync --sync-timeout 1.000
 assert_contains "$OUT" "bad --sync-timeout"
 expect_exit 0 ctl east pair pool-east pool-west --mode sync --sync-timeout 1s
 assert_contains "$OUT" "paired pool-east with pool-west (sync, timeout 1000 ms)"
+# west is killed: the fallback to async is under test, not a failover: policy manual
+assert_json "$(curl -s -L --max-time 5 -XPUT "$(url east)/v1/policy" -d '{"failover":"manual"}')" \
+	'.policy.failover == "manual"' "policy manual"
 wait_until 20 "agree_digest ${ALL[*]}"
 E=$(url east)
 W=$(url west)

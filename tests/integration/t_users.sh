@@ -11,6 +11,9 @@ wait_leader 30 "${ALL[@]}"
 ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
 ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
 ctl east pair pool-east pool-west >/dev/null
+# east is killed and started again: its store is under test, not a failover: policy manual
+assert_json "$(curl -s -L --max-time 5 -XPUT "$(url east)/v1/policy" -d '{"failover":"manual"}')" \
+	'.policy.failover == "manual"' "policy manual"
 wait_until 20 "agree_digest ${ALL[*]}"
 
 E=$(url east)
@@ -18,6 +21,8 @@ W=$(url west)
 A=sip:alice@example.com
 # each agent opens its store asynchronously: wait until east answers
 wait_until 20 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$A/location)\" == 404 ]"
+# and may write (lease held, every decision so far applied)
+wait_writable 20 east pool-east
 
 # (the body goes to the test's own directory: the EXIT trap stays lib's,
 # which stops the agents)

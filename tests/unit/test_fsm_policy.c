@@ -354,6 +354,9 @@ static void test_default_follows_witness(void **state)
 	deployment(f, false);
 	/* two sites, no witness: losing either loses the quorum, manual */
 	assert_string_equal(fsm_failover_policy(f), "manual");
+	/* an agent without a pool in a pool's site is no third site */
+	ok(f, c_register(4, "east-spare", "east", ""));
+	assert_string_equal(fsm_failover_policy(f), "manual");
 	ok(f, c_register(3, "witness-1", "third", ""));
 	assert_string_equal(fsm_failover_policy(f), "auto");
 	assert_string_equal(f->policy.failover, "");
@@ -363,6 +366,9 @@ static void test_default_follows_witness(void **state)
 	ok(f, c_register(3, "witness-1", "third", ""));
 	assert_string_equal(fsm_failover_policy(f), "auto");
 	round_trip(f);
+	/* a pool in the witness's site: no third site any more */
+	ok(f, c_add_pool("pool-third", "third"));
+	assert_string_equal(fsm_failover_policy(f), "manual");
 }
 
 static void test_chosen_policy_wins(void **state)
