@@ -138,7 +138,8 @@ static void up_written(void *arg, int status,
 		return;
 	}
 	a->data.writes_ok++;
-	dataplane_note_write(&a->data, op->user_set, r->lane, r->seq);
+	dataplane_note_write(&a->data, op->user_set, r->lane, r->seq,
+			     r->bytes);
 	agent_data_written(a);
 	op->epoch = r->epoch;
 	op->seq = r->seq;

@@ -512,9 +512,12 @@ static void divert_positions(void *arg, int status,
 				  divert_done, dp);
 		/* what this process wrote past keep is archived, not ahead */
 		for (unsigned w = 0; w < dp->n_written; w++)
-			if (strcmp(dp->written[w].user_set, me->name) == 0 &&
-			    dp->written[w].seq[pos->lane] > keep)
-				dp->written[w].seq[pos->lane] = keep;
+			if (strcmp(dp->written[w].user_set, me->name) == 0) {
+				if (dp->written[w].seq[pos->lane] > keep)
+					dp->written[w].seq[pos->lane] = keep;
+				lagtail_trim(&dp->written[w].tail[pos->lane],
+					     0, keep);
+			}
 	}
 	dp->diverted_epoch = me->epoch;
 	streams_reconcile_again(dp);
@@ -748,7 +751,7 @@ json_t *dataplane_backup_status(struct dataplane *dp)
 }
 
 void dataplane_note_write(struct dataplane *dp, const char *user_set,
-			  int lane, uint64_t seq)
+			  int lane, uint64_t seq, uint64_t bytes)
 {
 	unsigned i;
 
@@ -763,10 +766,12 @@ void dataplane_note_write(struct dataplane *dp, const char *user_set,
 		snprintf(dp->written[i].user_set,
 			 sizeof dp->written[i].user_set, "%s", user_set);
 		dp->written[i].seq[0] = dp->written[i].seq[1] = 0;
+		memset(dp->written[i].tail, 0, sizeof dp->written[i].tail);
 		dp->n_written++;
 	}
 	if (seq > dp->written[i].seq[lane])
 		dp->written[i].seq[lane] = seq;
+	lagtail_add(&dp->written[i].tail[lane], seq, bytes, agent_now_ms());
 }
 
 bool dataplane_drained(struct dataplane *dp, const char *user_set)
@@ -887,16 +892,22 @@ int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 }
 
 /* Head and lag of a stream from what this agent wrote (live) and the
- * sender's figures (refreshed from the store every second): the larger. */
+ * sender's figures (refreshed from the store every second): the larger;
+ * the bytes and time of the writes the sender's figures do not hold yet
+ * are added to its bytes and oldest write. */
 static void live_figures(struct dataplane *dp, struct sender_stats *st)
 {
-	uint64_t acked = st->acked_seq;
+	uint64_t acked = st->acked_seq, seen = st->head_seq, extra = 0;
+	uint64_t oldest_ms = 0;
+	struct lagtail *tail = NULL;
 
 	for (unsigned i = 0; i < dp->n_written; i++)
 		if (strcmp(dp->written[i].user_set, st->user_set) == 0 &&
-		    st->lane >= 0 && st->lane <= 1 &&
-		    dp->written[i].seq[st->lane] > st->head_seq)
-			st->head_seq = dp->written[i].seq[st->lane];
+		    st->lane >= 0 && st->lane <= 1) {
+			tail = &dp->written[i].tail[st->lane];
+			if (dp->written[i].seq[st->lane] > st->head_seq)
+				st->head_seq = dp->written[i].seq[st->lane];
+		}
 	if (dp->sender != NULL)
 		sender_acked(dp->sender, st->user_set, st->lane, &acked);
 	if (acked > st->acked_seq)
@@ -904,8 +915,20 @@ static void live_figures(struct dataplane *dp, struct sender_stats *st)
 	if (st->head_seq > st->acked_seq &&
 	    st->head_seq - st->acked_seq > st->lag_records)
 		st->lag_records = st->head_seq - st->acked_seq;
-	if (st->head_seq <= st->acked_seq)
+	if (st->head_seq <= st->acked_seq) {
 		st->lag_records = 0;
+		st->lag_bytes = 0;
+		st->oldest_unacked_hlc = 0;
+		return;
+	}
+	if (tail != NULL) {
+		lagtail_trim(tail, seen, UINT64_MAX);
+		extra = lagtail_above(tail, st->acked_seq, &oldest_ms);
+	}
+	st->lag_bytes += extra;
+	if (oldest_ms != 0 && (st->oldest_unacked_hlc == 0 ||
+			       oldest_ms < hlc_ms(st->oldest_unacked_hlc)))
+		st->oldest_unacked_hlc = oldest_ms << HLC_COUNTER_BITS;
 }
 
 int dataplane_stream_stats(struct dataplane *dp, size_t i,

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "agent/lagtail.h"
 #include "consensus/fsm.h"
 #include "replication/hlc.h"
 #include "replication/receiver.h"
@@ -88,10 +89,13 @@ struct dataplane {
 	uint64_t sync_fallbacks;
 	struct bsync *bsyncs;         /* backup sync waits (users.c) */
 	/* last sequence written here per owned user set and lane (to know
-	 * when everything written has been acknowledged: drained) */
+	 * when everything written has been acknowledged: drained), and the
+	 * writes newer than the sender's last look at the store (so that
+	 * lag figures never count fewer bytes than the truth) */
 	struct {
 		char user_set[FSM_NAME_LEN];
 		uint64_t seq[2];
+		struct lagtail tail[2];
 	} written[FSM_MAX_POOLS];
 	unsigned n_written;
 	/* user sets this agent took over (failover): records from the old
@@ -162,13 +166,16 @@ bool dataplane_own_lag(struct dataplane *dp, uint64_t *records,
 /* Figures of the i-th stream the sender runs (sender_stats_at), with head
  * and lag brought up to what this agent wrote and the pair acknowledged
  * just now (the sender refreshes its own from the store about once a
- * second). 0, or a negative error when there is no such stream. */
+ * second): records, bytes and the oldest unacknowledged write never fewer
+ * nor younger than the truth. 0, or a negative error when there is no such
+ * stream. */
 int dataplane_stream_stats(struct dataplane *dp, size_t i,
 			   struct sender_stats *st);
 
-/* Remember that seq was written in (user_set, lane). */
+/* Remember that seq was written in (user_set, lane), its change record
+ * of `bytes` key + value bytes (store_write_result). */
 void dataplane_note_write(struct dataplane *dp, const char *user_set,
-			  int lane, uint64_t seq);
+			  int lane, uint64_t seq, uint64_t bytes);
 
 /* True when the pair acknowledged everything written to user_set here. */
 bool dataplane_drained(struct dataplane *dp, const char *user_set);

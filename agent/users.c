@@ -295,7 +295,7 @@ static void written(void *arg, int status, const struct store_write_result *r)
 	a->data.writes_ok++;
 	op->epoch = r->epoch;
 	op->seq = r->seq;
-	dataplane_note_write(&a->data, op->home, r->lane, r->seq);
+	dataplane_note_write(&a->data, op->home, r->lane, r->seq, r->bytes);
 	agent_data_written(a);
 	/* sync mode: answer once the pair has it */
 	if (dataplane_after_write(&a->data, op->home, r->lane, r->seq, released,
@@ -973,7 +973,8 @@ static void cms_written(void *arg, int status,
 	a->data.writes_ok++;
 	op->epoch = r->epoch;
 	op->seq = r->seq;
-	dataplane_note_write(&a->data, DATAPLANE_CMS, r->lane, r->seq);
+	dataplane_note_write(&a->data, DATAPLANE_CMS, r->lane, r->seq,
+			     r->bytes);
 	agent_data_written(a);
 	if (dataplane_after_write(&a->data, DATAPLANE_CMS, r->lane, r->seq,
 				  cms_released, op) == 1)

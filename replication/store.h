@@ -127,6 +127,8 @@ struct store_write_result {
 	uint64_t epoch;	    /* epoch the write was accepted under */
 	uint64_t seq;	    /* its sequence number in (user_set, lane) */
 	int lane;	    /* POOLPAIR__REPL__LANE__LANE_* */
+	uint64_t bytes;	    /* key + value bytes of its change record, as
+			       counted in a stream's lag_bytes */
 	const char *errmsg; /* "" on success */
 };
 /* status 0: committed durably, res->epoch/seq assigned. status < 0:

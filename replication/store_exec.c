@@ -562,6 +562,7 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 	op->res.write.epoch = ch->epoch;
 	op->res.write.seq = ch->seq;
 	op->res.write.lane = ch->lane;
+	op->res.write.bytes = strlen(ch->key) + ch->value_len;
 	return 0;
 }
 

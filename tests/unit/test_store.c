@@ -106,7 +106,7 @@ static void run(struct fx *f) { uv_run(&f->loop, UV_RUN_DEFAULT); }
 struct wres {
 	int called;
 	int status;
-	uint64_t epoch, seq;
+	uint64_t epoch, seq, bytes;
 	int order; /* position among completed callbacks */
 };
 
@@ -119,6 +119,7 @@ static void on_write(void *arg, int status, const struct store_write_result *r)
 	w->status = status;
 	w->epoch = r->epoch;
 	w->seq = r->seq;
+	w->bytes = r->bytes;
 	w->order = g_order++;
 	assert_non_null(r->errmsg);
 	if (status == 0)
@@ -1254,6 +1255,9 @@ static void test_divert_tail(void **state)
 	p = position(f, "pool-east", LANE_DATA);
 	assert_int_equal(p.head_seq, 5);
 	assert_int_equal(p.lag_records, 1);
+	/* the write's bytes are what the stream's lag counts for it */
+	assert_int_equal(w.bytes, strlen("sip:x@x") + strlen("v"));
+	assert_int_equal(p.lag_bytes, w.bytes);
 	fx_free(f);
 }
 
