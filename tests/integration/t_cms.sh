@@ -24,6 +24,10 @@ ctl witness pool add pool-west --site west --edition enterprise --kind physical 
 expect_exit 1 ctl witness cms failover --what-if
 assert_contains "$OUT" "cms failover: not allowed (not_paired)"
 ctl witness pair pool-east pool-west >/dev/null
+# the pool agents are stopped and killed to move the CMS alone, not to
+# fail their pools over: policy manual
+assert_json "$(curl -s -L --max-time 5 -XPUT "$(url witness)/v1/policy" -d '{"failover":"manual"}')" \
+	'.policy.failover == "manual"' "policy manual"
 wait_until 20 "agree_digest ${ALL[*]}"
 E=$(url east)
 W=$(url west)
