@@ -332,11 +332,20 @@ static void queue_drain(struct store_queue *q)
 	}
 }
 
+/* Loop thread: executed ops are back, or ops were queued in an earlier
+ * part of this turn (kick_pending): fire the callbacks, then start the
+ * queues with everything queued so far. */
 static void queue_async(uv_async_t *h)
 {
 	struct store *s = h->data;
 	queue_drain(&s->wq);
 	queue_drain(&s->rq);
+	if (s->kick_pending) {
+		s->kick_pending = false;
+		uv_unref((uv_handle_t *)&s->async);
+	}
+	queue_kick(&s->wq);
+	queue_kick(&s->rq);
 }
 
 static void queue_after(uv_work_t *req, int status)
@@ -437,7 +446,14 @@ static int op_submit(struct store *s, struct store_op *op)
 		q->head = op;
 	q->tail = op;
 	uv_mutex_unlock(&q->lock);
-	queue_kick(q);
+	/* A busy queue's work takes it, or queue_after() kicks again. An
+	 * idle one starts from the async callback, so that the ops queued in
+	 * the rest of this loop turn join the same group. */
+	if (!q->busy && !s->kick_pending) {
+		s->kick_pending = true;
+		uv_ref((uv_handle_t *)&s->async);
+		uv_async_send(&s->async);
+	}
 	return 0;
 }
 

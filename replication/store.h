@@ -22,8 +22,11 @@
  *
  * Group commit. Every write-side operation (store_write, store_apply_batch,
  * store_outbox_ack, store_set_epoch, store_divert_tail, store_repair)
- * queued while a transaction is running is executed together in the next
- * transaction: one COMMIT, one fsync (synchronous=FULL). An operation that
+ * queued in one turn of the loop is executed together in one transaction
+ * (the queue is handed to the thread pool only once the loop comes back
+ * to its poll phase, never in the middle of a callback), and what is
+ * queued while a transaction is running goes together in the next one:
+ * one COMMIT, one fsync (synchronous=FULL). An operation that
  * fails (stale epoch, bad input) changes nothing and does not fail the
  * others (the group then runs again with each operation in its own
  * SAVEPOINT). Callbacks fire only after COMMIT returned: a successful write
@@ -280,7 +283,11 @@ struct store_conn;
 
 /* One connection with its queue: the writer or the reader. Private.
  *
- * One work request at a time runs the queue on the thread pool: it takes
+ * An op queued while the queue is idle is not handed over at once: the
+ * store's async handle is signalled (and referenced, so the loop stays
+ * alive for it) and its callback starts the work, after everything the
+ * loop runs in this turn had the chance to queue more. One work request
+ * at a time runs the queue on the thread pool: it takes
  * a group of queued ops, executes it, hands it back through `done` and
  * the store's async handle, and goes on with what was queued meanwhile,
  * so the next group does not wait for the loop thread; it ends when the
@@ -318,7 +325,10 @@ struct store {
 	struct store_stats stats;
 	void (*close_cb)(struct store *s);
 	uv_work_t close_work;
-	uv_async_t async; /* wakes the loop thread for executed ops */
+	uv_async_t async; /* wakes the loop thread for executed ops, and
+			     starts the queues (kick_pending) */
+	bool kick_pending; /* loop thread: async signalled to start a queue;
+			      the handle is referenced meanwhile */
 	int open_status;
 	void (*open_cb)(struct store *s, int status);
 	char *path; /* owned */
