@@ -418,7 +418,7 @@ bool members_lease_valid(const struct members *m)
 	(void)m;
 	return true;
 #else
-	return uv_hrtime() < m->lease_until_ns;
+	return lease_valid(&m->lease, uv_hrtime());
 #endif
 }
 
@@ -432,7 +432,7 @@ unsigned members_lease_grant(struct members *m)
 	/* Never beyond the leader's own lease: a deposed leader's grants
 	 * then all end when its own lease does, which a new leader's wait of
 	 * lease + grace covers. */
-	left_ms = m->lease_until_ns > now ? (m->lease_until_ns - now) / MS : 0;
+	left_ms = lease_left_ms(&m->lease, now);
 	if (left_ms == 0)
 		return 0;
 	m->leases_granted++;
@@ -451,15 +451,8 @@ bool members_view_current(struct members *m)
 	(void)n;
 	return true;
 #endif
-	if (!members_lease_valid(m))
-		return false;
-	if (m->view_ok)
-		return true;
-	if (node_is_leader(n))
-		m->view_ok = applied >= node_commit_index(n);
-	else
-		m->view_ok = m->hb_commit != 0 && applied >= m->hb_commit;
-	return m->view_ok;
+	return lease_view_current(&m->lease, uv_hrtime(), applied,
+				  node_is_leader(n), node_commit_index(n));
 }
 
 uint64_t members_pool_silence_ms(struct members *m, const char *pool,
@@ -533,29 +526,18 @@ static void heartbeat_done(void *arg, int err,
 		return;
 	}
 	root = json_loadb(resp->body, resp->body_len, 0, NULL);
-	if (uv_hrtime() >= m->lease_until_ns && m->view_ok) {
-		/* the lease lapsed: decisions may have been taken meanwhile */
-		m->view_ok = false;
-		m->hb_commit = 0;
-	}
-	if (root != NULL && !m->view_ok) {
+	if (root != NULL) {
 		json_int_t commit = 0;
 
-		if (json_unpack(root, "{s:I}", "commit_index", &commit) == 0 &&
-		    commit > 0 && (uint64_t)commit > m->hb_commit)
-			m->hb_commit = (uint64_t)commit;
-	}
-	if (root != NULL &&
-	    json_unpack(root, "{s:I}", "lease_ms", &lease) == 0 && lease > 0) {
-		uint64_t drift = m->agent->cfg.drift_margin_ms;
-		uint64_t until;
-
-		if ((uint64_t)lease > drift) {
-			until = m->hb_sent_ns +
-				((uint64_t)lease - drift) * MS;
-			if (until > m->lease_until_ns)
-				m->lease_until_ns = until;
-		}
+		if (json_unpack(root, "{s:I}", "commit_index", &commit) != 0 ||
+		    commit < 0)
+			commit = 0;
+		if (json_unpack(root, "{s:I}", "lease_ms", &lease) != 0 ||
+		    lease < 0)
+			lease = 0;
+		lease_answer(&m->lease, uv_hrtime(), m->hb_sent_ns,
+			     (uint64_t)commit, (uint64_t)lease,
+			     m->agent->cfg.drift_margin_ms);
 	}
 	json_decref(root);
 }
@@ -776,8 +758,7 @@ static void barrier_done(void *arg, int status)
 			       m->agent->cfg.drift_margin_ms) *
 			MS;
 
-		if (until > m->lease_until_ns)
-			m->lease_until_ns = until;
+		lease_extend(&m->lease, uv_hrtime(), until);
 	}
 }
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/lease.h"
 #include "consensus/fsm.h"
 
 struct agent;
@@ -79,16 +80,11 @@ struct members {
 	unsigned n_seen;
 	uint64_t leader_since_ns;     /* when this agent became leader, 0 if not */
 	bool placing;                 /* a placement change is in flight */
-	/* lease: this agent may accept writes until lease_until_ns (its own
-	 * monotonic clock): heartbeat send time + lease - drift margin, as
-	 * granted by the leader; on the leader, the start of the last
-	 * barrier that committed + lease - drift margin */
-	uint64_t lease_until_ns;
+	/* this agent's lease and whether its view may be trusted: granted
+	 * by the leader's heartbeat answers (a follower) or its own
+	 * committed barriers (the leader); see lease.h */
+	struct lease lease;
 	uint64_t hb_sent_ns;          /* send time of the heartbeat in flight */
-	uint64_t hb_commit;           /* leader's commit index in the first
-					 heartbeat answer since start or since
-					 the lease lapsed, 0 if none */
-	bool view_ok;                 /* applied state caught up with it */
 	bool barrier_inflight;
 	uint64_t barrier_start_ns;
 	uint64_t leases_granted;      /* leader: leases given to others */
@@ -138,8 +134,9 @@ unsigned members_lease_grant(struct members *m);
 /* Whether this agent's applied state may be trusted: this agent holds a
  * lease and has applied every decision the cluster had committed when it
  * got its lease back (a follower: applied index >= the commit index named
- * by the first heartbeat answer after start or after its lease lapsed; the
- * leader: applied >= commit). False after a restart or a lapse until then:
+ * by the heartbeat answers after start or after its lease lapsed, up to
+ * the one that granted the lease — a target that stays fixed while the
+ * lease holds, see lease.h; the leader: applied >= commit). False after a restart or a lapse until then:
  * the state replayed from disk, or kept through a partition, may be older
  * than decisions taken meanwhile (an owner change, a failover), so nothing
  * may be decided from it yet (writes, the divergence archive). Once caught

@@ -24,12 +24,12 @@ wait_writable 20 east pool-east west pool-west
 
 N=${IT_USERS:-200}
 put_users() { # URL POOL PREFIX FROM TO
-	local url=$1 pool=$2 p=$3 i
+	local url=$1 pool=$2 p=$3 i c body="$IT_DIR/body.$3"
 	for ((i = $4; i <= $5; i++)); do
-		[ "$(http -XPOST "$url/v1/users" -d "{\"sip\":\"sip:$p$i@example.com\",\"pool\":\"$pool\"}")" == 201 ] ||
-			fail "enable sip:$p$i at $pool"
-		[ "$(http -XPUT "$url/v1/users/sip:$p$i@example.com/contacts" -d "[{\"sip\":\"sip:friend$i@example.com\",\"n\":$i}]")" == 200 ] ||
-			fail "contacts of sip:$p$i"
+		c=$(curl -s -o "$body" -w '%{http_code}' -XPOST "$url/v1/users" -d "{\"sip\":\"sip:$p$i@example.com\",\"pool\":\"$pool\"}")
+		[ "$c" == 201 ] || fail "enable sip:$p$i at $pool: $c $(cat "$body")"
+		c=$(curl -s -o "$body" -w '%{http_code}' -XPUT "$url/v1/users/sip:$p$i@example.com/contacts" -d "[{\"sip\":\"sip:friend$i@example.com\",\"n\":$i}]")
+		[ "$c" == 200 ] || fail "contacts of sip:$p$i: $c $(cat "$body")"
 	done
 }
 lag() { curl -s "$1/v1/backup" | jq '[.backup[] | .lag_records] | add // 0'; }

@@ -176,7 +176,8 @@ assert_eq "$(curl -s "$E/v1/internal/digest?user_set=pool-east" | jq -c .buckets
 	"$(curl -s "$W/v1/internal/digest?user_set=pool-east" | jq -c .buckets)" "digests of both copies"
 
 # writes go on and replicate after the repairs
-assert_eq 200 "$(code -XPUT "$E/v1/users/$B/settings" -d '{"lang":"fr"}')" "write after verify"
+c=$(code -XPUT "$E/v1/users/$B/settings" -d '{"lang":"fr"}')
+assert_eq 200 "$c" "write after verify ($(body))"
 wait_until 20 "[ \"\$(http $W/v1/users/$B/settings)\" == 200 ]"
 assert_eq 200 "$(code -XPOST "$E/v1/backup/pool-east/verify")" "verify after a new write"
 assert_json "$(body)" '.differences_total == 0 and .equal_after == true and .items_owner == 9' "verify after a new write: equal"
