@@ -133,6 +133,10 @@ static void metrics_data(struct agent *a, struct out *o)
 	       "poolpair_replication_sync{mode=\"async\"} %d\n"
 	       "poolpair_replication_sync{mode=\"sync\"} %d\n"
 	       "poolpair_replication_sync{mode=\"fallback\"} %d\n"
+	       "# HELP poolpair_replication_sync_fallbacks_total times sync "
+	       "mode fell back to async (the pair acknowledged nothing for "
+	       "sync_timeout)\n"
+	       "# TYPE poolpair_replication_sync_fallbacks_total counter\n"
 	       "poolpair_replication_sync_fallbacks_total %llu\n",
 	    dp->sync == SYNC_OFF, dp->sync == SYNC_ON,
 	    dp->sync == SYNC_FALLBACK,
