@@ -674,46 +674,83 @@ static void member_remove(struct agent *a, struct http_request *req,
 static void heartbeat(struct agent *a, struct http_request *req, bool report)
 {
 	json_error_t jerr;
-	json_t *root, *sets = NULL, *v;
+	json_t *root, *sets = NULL, *streams = NULL, *v;
 	json_int_t id = 0, applied = 0;
-	struct members_set_report rep[MEMBERS_SETS];
-	unsigned n = 0;
+	int lease = -1;
+	struct members_report *r;
 	size_t i;
 
 	if (!report && api_redirect_to_leader(a, req))
 		return;
+	r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
 	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
 			  &jerr);
 	if (root == NULL ||
-	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I, s?o}", "id",
-			   &id, "applied", &applied, "sets", &sets) != 0 ||
-	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)))
+	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I, s?o, s?o, s?b}",
+			   "id", &id, "applied", &applied, "sets", &sets,
+			   "streams", &streams, "lease", &lease) != 0 ||
+	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)) ||
+	    (streams != NULL && !json_is_array(streams)))
 		goto bad;
-	memset(rep, 0, sizeof rep);
+	r->applied = (uint64_t)applied;
+	r->lease = lease;
 	json_array_foreach (sets, i, v) {
+		struct members_set_report *rep = &r->sets[r->n_sets];
 		const char *us;
 		json_int_t lr, lb, lms;
 		int drained;
 
-		if (n == MEMBERS_SETS)
+		if (r->n_sets == MEMBERS_SETS)
 			break;
 		if (json_unpack_ex(v, &jerr, JSON_STRICT,
 				   "{s:s, s:I, s:I, s:I, s:b}", "user_set", &us,
 				   "lag_records", &lr, "lag_bytes", &lb,
 				   "lag_ms", &lms, "drained", &drained) != 0 ||
 		    lr < 0 || lb < 0 || lms < 0 ||
-		    strlen(us) >= sizeof rep[n].user_set)
+		    strlen(us) >= sizeof rep->user_set)
 			goto bad;
-		snprintf(rep[n].user_set, sizeof rep[n].user_set, "%s", us);
-		rep[n].lag_records = (uint64_t)lr;
-		rep[n].lag_bytes = (uint64_t)lb;
-		rep[n].lag_ms = (uint64_t)lms;
-		rep[n].drained = drained != 0;
-		n++;
+		snprintf(rep->user_set, sizeof rep->user_set, "%s", us);
+		rep->lag_records = (uint64_t)lr;
+		rep->lag_bytes = (uint64_t)lb;
+		rep->lag_ms = (uint64_t)lms;
+		rep->drained = drained != 0;
+		r->n_sets++;
+	}
+	json_array_foreach (streams, i, v) {
+		struct members_stream_report *st = &r->streams[r->n_streams];
+		const char *us, *cat, *state;
+		json_int_t head, acked, lr, lb, lms;
+
+		if (r->n_streams == MEMBERS_STREAMS)
+			break;
+		if (json_unpack_ex(v, &jerr, JSON_STRICT,
+				   "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+				   "user_set", &us, "category", &cat, "state",
+				   &state, "head_seq", &head, "acked_seq",
+				   &acked, "lag_records", &lr, "lag_bytes",
+				   &lb, "lag_ms", &lms) != 0 ||
+		    head < 0 || acked < 0 || lr < 0 || lb < 0 || lms < 0 ||
+		    strlen(us) >= sizeof st->user_set ||
+		    strlen(cat) >= sizeof st->category ||
+		    strlen(state) >= sizeof st->state)
+			goto bad;
+		snprintf(st->user_set, sizeof st->user_set, "%s", us);
+		snprintf(st->category, sizeof st->category, "%s", cat);
+		snprintf(st->state, sizeof st->state, "%s", state);
+		st->head_seq = (uint64_t)head;
+		st->acked_seq = (uint64_t)acked;
+		st->lag_records = (uint64_t)lr;
+		st->lag_bytes = (uint64_t)lb;
+		st->lag_ms = (uint64_t)lms;
+		r->n_streams++;
 	}
 	json_decref(root);
-	members_heartbeat_seen(&a->members, (uint64_t)id, (uint64_t)applied,
-			       rep, n);
+	members_heartbeat_seen(&a->members, (uint64_t)id, r);
+	free(r);
 	if (report) {
 		http_respond(req, 204, "application/json", "", 0, NULL);
 		return;
@@ -729,10 +766,15 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 	return;
 bad:
 	json_decref(root);
+	free(r);
 	http_respond_error(req, 400, "bad_json",
 			   "heartbeat body must be {\"id\": N, \"applied\": "
 			   "N, \"sets\": [{\"user_set\", \"lag_records\", "
-			   "\"lag_bytes\", \"lag_ms\", \"drained\"}]}");
+			   "\"lag_bytes\", \"lag_ms\", \"drained\"}], "
+			   "\"streams\": [{\"user_set\", \"category\", "
+			   "\"state\", \"head_seq\", \"acked_seq\", "
+			   "\"lag_records\", \"lag_bytes\", \"lag_ms\"}], "
+			   "\"lease\": bool}");
 }
 
 static void register_member(struct agent *a, struct http_request *req)

@@ -698,58 +698,6 @@ void dataplane_written(struct dataplane *dp)
 		sender_notify(dp->sender);
 }
 
-static const char *backup_state(const struct sender_stats *st)
-{
-	bool connected = st->state == SENDER_STREAMING;
-
-	if (st->lag_records > 0)
-		return connected ? "backlog" : "error";
-	return connected ? "steady" : "final";
-}
-
-json_t *dataplane_backup_status(struct dataplane *dp)
-{
-	json_t *arr = json_array();
-	size_t n = dp->sender != NULL ? sender_stream_count(dp->sender) : 0;
-	uint64_t now = agent_now_ms();
-
-	for (size_t i = 0; arr != NULL && i < n; i++) {
-		struct sender_stats st;
-		double lag_s = 0, ratio = 0;
-
-		if (dataplane_stream_stats(dp, i, &st) != 0)
-			continue;
-		if (st.lag_records > 0 && st.oldest_unacked_hlc != 0 &&
-		    hlc_ms(st.oldest_unacked_hlc) < now)
-			lag_s = (double)(now - hlc_ms(st.oldest_unacked_hlc)) /
-				1000.0;
-		if (st.bytes_raw > 0)
-			ratio = (double)st.bytes_wire / (double)st.bytes_raw;
-		json_array_append_new(
-		    arr,
-		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
-			      "s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:s}",
-			      "from", dp->agent->cfg.pool, "to", dp->pair,
-			      "user_set", st.user_set, "category",
-			      st.lane == POOLPAIR__REPL__LANE__LANE_CONTENT
-				  ? "content"
-			      : strcmp(st.user_set, "cms") == 0 ? "cms"
-								: "user_data",
-			      "state", backup_state(&st), "connection",
-			      sender_state_name(st.state), "head_seq",
-			      (json_int_t)st.head_seq, "acked_seq",
-			      (json_int_t)st.acked_seq, "lag_records",
-			      (json_int_t)st.lag_records, "lag_bytes",
-			      (json_int_t)st.lag_bytes, "lag_seconds", lag_s,
-			      "records_per_second", st.records_per_s,
-			      "bytes_per_second", st.bytes_per_s,
-			      "compression_ratio", ratio, "reconnects",
-			      (json_int_t)st.reconnects, "peer", st.peer,
-			      "error", st.last_error));
-	}
-	return arr;
-}
-
 void dataplane_note_write(struct dataplane *dp, const char *user_set,
 			  int lane, uint64_t seq, uint64_t bytes)
 {

@@ -202,10 +202,6 @@ int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len);
 /* "async", "sync" or "async (fallback)". */
 const char *dataplane_sync_name(const struct dataplane *dp);
 
-/* JSON array of the backup status per direction and category (new
- * reference; see docs/api.md). */
-json_t *dataplane_backup_status(struct dataplane *dp);
-
 /* JSON object of the receiver's figures (null while unpaired). */
 json_t *dataplane_receiver_status(struct dataplane *dp);
 

@@ -6,7 +6,8 @@
 #define MS 1000000ULL /* ns per ms */
 
 void lease_answer(struct lease *l, uint64_t now_ns, uint64_t sent_ns,
-		  uint64_t commit_index, uint64_t lease_ms, uint64_t drift_ms)
+		  uint64_t leader, uint64_t commit_index, uint64_t lease_ms,
+		  uint64_t drift_ms)
 {
 	bool held = now_ns < l->until_ns;
 
@@ -24,10 +25,12 @@ void lease_answer(struct lease *l, uint64_t now_ns, uint64_t sent_ns,
 
 		if (until > l->until_ns)
 			l->until_ns = until;
+		l->granted_by = leader;
 	}
 }
 
-void lease_extend(struct lease *l, uint64_t now_ns, uint64_t until_ns)
+void lease_extend(struct lease *l, uint64_t now_ns, uint64_t self,
+		  uint64_t until_ns)
 {
 	if (!lease_valid(l, now_ns)) {
 		l->view_ok = false;
@@ -35,6 +38,7 @@ void lease_extend(struct lease *l, uint64_t now_ns, uint64_t until_ns)
 	}
 	if (until_ns > l->until_ns)
 		l->until_ns = until_ns;
+	l->granted_by = self;
 }
 
 bool lease_valid(const struct lease *l, uint64_t now_ns)

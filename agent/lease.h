@@ -26,19 +26,24 @@
 
 struct lease {
 	uint64_t until_ns; /* valid while now < until_ns; 0: never held */
+	uint64_t granted_by; /* raft id of the leader of the last grant */
 	uint64_t target;   /* commit index to apply; 0: none named yet */
 	bool view_ok;      /* applied state trusted (while the lease holds) */
 };
 
 /* A heartbeat answer received at now_ns for a heartbeat sent at sent_ns:
- * the leader named commit_index (0 if it did not) and granted lease_ms (0:
- * no lease). drift_ms is subtracted from every grant. */
+ * the leader (raft id leader) named commit_index (0 if it did not) and
+ * granted lease_ms (0: no lease). drift_ms is subtracted from every
+ * grant. */
 void lease_answer(struct lease *l, uint64_t now_ns, uint64_t sent_ns,
-		  uint64_t commit_index, uint64_t lease_ms, uint64_t drift_ms);
+		  uint64_t leader, uint64_t commit_index, uint64_t lease_ms,
+		  uint64_t drift_ms);
 
-/* The leader's own lease, at now_ns: valid until until_ns unless already
- * longer. A lease that had lapsed no longer vouches for the view. */
-void lease_extend(struct lease *l, uint64_t now_ns, uint64_t until_ns);
+/* The leader's own lease (self: its raft id), at now_ns: valid until
+ * until_ns unless already longer. A lease that had lapsed no longer
+ * vouches for the view. */
+void lease_extend(struct lease *l, uint64_t now_ns, uint64_t self,
+		  uint64_t until_ns);
 
 /* Whether the lease is valid at now_ns. */
 bool lease_valid(const struct lease *l, uint64_t now_ns);

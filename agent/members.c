@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/backup.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
 #include "agent/recover.h"
@@ -318,25 +319,29 @@ static struct members_seen *seen_slot(struct members *m, uint64_t id,
 			return &m->seen[i];
 	if (!create || m->n_seen == FSM_MAX_MEMBERS)
 		return NULL;
+	memset(&m->seen[m->n_seen], 0, sizeof m->seen[m->n_seen]);
 	m->seen[m->n_seen].id = id;
-	m->seen[m->n_seen].last_ns = 0;
-	m->seen[m->n_seen].applied = 0;
+	m->seen[m->n_seen].lease = -1;
 	return &m->seen[m->n_seen++];
 }
 
-void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied,
-			    const struct members_set_report *sets, unsigned n)
+void members_heartbeat_seen(struct members *m, uint64_t id,
+			    const struct members_report *r)
 {
 	struct members_seen *s = seen_slot(m, id, true);
+	unsigned n = r->n_sets < MEMBERS_SETS ? r->n_sets : MEMBERS_SETS;
+	unsigned k = r->n_streams < MEMBERS_STREAMS ? r->n_streams
+						     : MEMBERS_STREAMS;
 
 	if (s == NULL)
 		return;
 	s->last_ns = uv_hrtime();
-	s->applied = applied;
-	if (n > MEMBERS_SETS)
-		n = MEMBERS_SETS;
-	memcpy(s->sets, sets, n * sizeof *sets);
+	s->applied = r->applied;
+	memcpy(s->sets, r->sets, n * sizeof *r->sets);
 	s->n_sets = n;
+	memcpy(s->streams, r->streams, k * sizeof *r->streams);
+	s->n_streams = k;
+	s->lease = r->lease;
 }
 
 const struct members_set_report *
@@ -527,16 +532,19 @@ static void heartbeat_done(void *arg, int err,
 	}
 	root = json_loadb(resp->body, resp->body_len, 0, NULL);
 	if (root != NULL) {
-		json_int_t commit = 0;
+		json_int_t commit = 0, leader = 0;
 
 		if (json_unpack(root, "{s:I}", "commit_index", &commit) != 0 ||
 		    commit < 0)
 			commit = 0;
+		if (json_unpack(root, "{s:I}", "leader", &leader) != 0 ||
+		    leader < 0)
+			leader = 0;
 		if (json_unpack(root, "{s:I}", "lease_ms", &lease) != 0 ||
 		    lease < 0)
 			lease = 0;
 		lease_answer(&m->lease, uv_hrtime(), m->hb_sent_ns,
-			     (uint64_t)commit, (uint64_t)lease,
+			     (uint64_t)leader, (uint64_t)commit, (uint64_t)lease,
 			     m->agent->cfg.drift_margin_ms);
 	}
 	json_decref(root);
@@ -588,7 +596,9 @@ static char *report_text(struct members *m)
 	struct agent *a = m->agent;
 	struct members_set_report sets[MEMBERS_SETS];
 	unsigned n = dataplane_set_reports(&a->data, sets, MEMBERS_SETS);
-	json_t *body, *arr;
+	struct members_stream_report streams[MEMBERS_STREAMS];
+	unsigned k = backup_stream_reports(&a->data, streams, MEMBERS_STREAMS);
+	json_t *body, *arr, *sarr;
 	char *text;
 
 	arr = json_array();
@@ -600,9 +610,22 @@ static char *report_text(struct members *m)
 				   (json_int_t)sets[i].lag_bytes, "lag_ms",
 				   (json_int_t)sets[i].lag_ms, "drained",
 				   sets[i].drained));
-	body = json_pack("{s:I, s:I, s:o}", "id", (json_int_t)a->cfg.agent_id,
-			 "applied", (json_int_t)node_applied_index(&a->node),
-			 "sets", arr);
+	sarr = json_array();
+	for (unsigned i = 0; sarr != NULL && i < k; i++)
+		json_array_append_new(
+		    sarr,
+		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+			      "user_set", streams[i].user_set, "category",
+			      streams[i].category, "state", streams[i].state,
+			      "head_seq", (json_int_t)streams[i].head_seq,
+			      "acked_seq", (json_int_t)streams[i].acked_seq,
+			      "lag_records", (json_int_t)streams[i].lag_records,
+			      "lag_bytes", (json_int_t)streams[i].lag_bytes,
+			      "lag_ms", (json_int_t)streams[i].lag_ms));
+	body = json_pack("{s:I, s:I, s:o, s:o, s:b}", "id",
+			 (json_int_t)a->cfg.agent_id, "applied",
+			 (json_int_t)node_applied_index(&a->node), "sets", arr,
+			 "streams", sarr, "lease", members_lease_valid(m));
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	return text;
@@ -758,7 +781,8 @@ static void barrier_done(void *arg, int status)
 			       m->agent->cfg.drift_margin_ms) *
 			MS;
 
-		lease_extend(&m->lease, uv_hrtime(), until);
+		lease_extend(&m->lease, uv_hrtime(), m->agent->cfg.agent_id,
+			     until);
 	}
 }
 

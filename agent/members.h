@@ -51,6 +51,31 @@ struct members_set_report {
 	bool drained;
 };
 
+#define MEMBERS_STREAMS 8
+
+/* One stream a pool agent sends its pair (a user set on one lane), as it
+ * reported it: the figures of its backup status (backup.h). */
+struct members_stream_report {
+	char user_set[FSM_NAME_LEN];
+	char category[16]; /* "user_data", "content" or "cms" */
+	char state[16];    /* "final", "steady", "backlog" or "error" */
+	uint64_t head_seq;
+	uint64_t acked_seq;
+	uint64_t lag_records;
+	uint64_t lag_bytes;
+	uint64_t lag_ms;   /* age of the oldest unacknowledged record */
+};
+
+/* What an agent reports with each heartbeat (and to every other agent). */
+struct members_report {
+	uint64_t applied;  /* its applied index */
+	struct members_set_report sets[MEMBERS_SETS];
+	unsigned n_sets;
+	struct members_stream_report streams[MEMBERS_STREAMS];
+	unsigned n_streams;
+	int lease;         /* 1 it holds a lease, 0 not, -1 not said */
+};
+
 struct members_seen {
 	uint64_t id;
 	uint64_t last_ns;     /* uv_hrtime of the last heartbeat received */
@@ -58,6 +83,10 @@ struct members_seen {
 	/* what a pool agent reported of the user sets it sends its pair */
 	struct members_set_report sets[MEMBERS_SETS];
 	unsigned n_sets;
+	/* and of each of its streams, for the backup status */
+	struct members_stream_report streams[MEMBERS_STREAMS];
+	unsigned n_streams;
+	int lease;            /* whether it said it held a lease: 1, 0, -1 */
 };
 
 struct members {
@@ -107,10 +136,10 @@ int members_start(struct members *m, bool join);
  * agent's pending_closes counter. */
 void members_close(struct members *m);
 
-/* Leader side: record a heartbeat from member id with the reports of the
- * user sets it sends (copied; n at most MEMBERS_SETS). */
-void members_heartbeat_seen(struct members *m, uint64_t id, uint64_t applied,
-			    const struct members_set_report *sets, unsigned n);
+/* Record a heartbeat (leader) or a report (any agent) from member id
+ * (r copied). */
+void members_heartbeat_seen(struct members *m, uint64_t id,
+			    const struct members_report *r);
 
 /* Leader side: the newest report about user_set from an agent of pool
  * heard within max_age_ms, or NULL. */
@@ -151,7 +180,8 @@ bool members_heard(struct members *m, uint64_t id, uint64_t window_ms);
 /* Whether this agent holds a valid lease now. */
 bool members_lease_valid(const struct members *m);
 
-/* Leader side: the newest report of member id, or NULL. */
+/* The newest report of member id (heartbeat or report), or NULL. Any
+ * agent: every pool agent reports to all. */
 const struct members_seen *members_seen_get(struct members *m, uint64_t id);
 
 /* Leader side: milliseconds since an agent of pool was last heard (the

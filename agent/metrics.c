@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/backup.h"
 
 /* Upper bounds of the latency buckets, seconds. */
 static const double bucket_le[METRICS_BUCKETS] = {
@@ -141,7 +142,7 @@ static void metrics_data(struct agent *a, struct out *o)
 	    dp->sync == SYNC_OFF, dp->sync == SYNC_ON,
 	    dp->sync == SYNC_FALLBACK,
 	    (unsigned long long)dp->sync_fallbacks);
-	arr = dataplane_backup_status(dp);
+	arr = backup_local(dp);
 	if (arr == NULL)
 		return;
 	put(o, "# HELP poolpair_backup_lag_records records not yet "

@@ -10,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "agent/api.h"
+#include "agent/backup.h"
 #include "agent/content.h"
 #include "agent/log.h"
 #include "agent/verify.h"
@@ -1237,7 +1238,7 @@ bool users_route(struct agent *a, struct http_request *req)
 		}
 		api_respond(req, 200,
 			json_pack("{s:o, s:o, s:s, s:I, s:I}", "backup",
-				  dataplane_backup_status(&a->data), "received",
+				  backup_local(&a->data), "received",
 				  dataplane_receiver_status(&a->data), "mode",
 				  dataplane_sync_name(&a->data),
 				  "sync_timeout_ms",

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/backup.h"
 
 void view_time_iso(uint64_t ms, char *out, size_t len)
 {
@@ -146,6 +147,57 @@ json_t *view_pair(const struct fsm_pool *p)
 			 (json_int_t)fsm_pool_sync_timeout_ms(p));
 }
 
+/* Whether pool p is down as this agent sees it: not normal (failing over,
+ * failed over, recovering, failing back), or none of its agents heard
+ * within lease + grace, or none of those heard holding a lease. 1 down
+ * (why says how), 0 up, -1 unknown (this agent started too recently to
+ * have heard anyone). */
+static int pool_down(struct agent *a, const struct fsm_pool *p, char *why,
+		     size_t len)
+{
+	uint64_t window_ms = (uint64_t)a->cfg.lease_ms + a->cfg.grace_ms;
+	uint64_t now = uv_hrtime();
+	bool any = false, heard = false;
+
+	why[0] = '\0';
+	if (p->state != FSM_STATE_NORMAL) {
+		snprintf(why, len, "%s is %s", p->name,
+			 fsm_failover_state_name(p->state));
+		return 1;
+	}
+	for (unsigned i = 0; i < a->fsm.n_members; i++) {
+		const struct fsm_member *m = &a->fsm.members[i];
+		const struct members_seen *s;
+
+		if (strcmp(m->pool, p->name) != 0)
+			continue;
+		any = true;
+		if (m->id == a->cfg.agent_id) {
+			if (members_lease_valid(&a->members))
+				return 0;
+			heard = true;
+			continue;
+		}
+		s = members_seen_get(&a->members, m->id);
+		if (s == NULL || s->last_ns == 0 ||
+		    (now - s->last_ns) / 1000000 > window_ms)
+			continue;
+		heard = true;
+		if (s->lease != 0)
+			return 0;
+	}
+	if (!any)
+		snprintf(why, len, "no agent of %s is registered", p->name);
+	else if (heard)
+		snprintf(why, len, "no agent of %s holds a lease", p->name);
+	else if ((now - a->started_ns) / 1000000 <= window_ms)
+		return -1;
+	else
+		snprintf(why, len, "no agent of %s heard for %.1f s", p->name,
+			 (double)window_ms / 1000.0);
+	return 1;
+}
+
 json_t *view_sbas(struct agent *a)
 {
 	json_t *arr = json_array();
@@ -153,13 +205,23 @@ json_t *view_sbas(struct agent *a)
 	for (unsigned i = 0; arr != NULL && i < a->fsm.n_sbas; i++) {
 		const struct fsm_sba *s = &a->fsm.sbas[i];
 		const struct fsm_pool *p = fsm_pool_find(&a->fsm, s->backup_pool);
-		bool resiliency = p != NULL && strcmp(p->owner, p->name) != 0;
+		char why[160] = "";
+		int down = p != NULL ? pool_down(a, p, why, sizeof why) : -1;
+		bool moved = p != NULL && strcmp(p->owner, p->name) != 0;
 
+		/* the users of the SBA lose their backup registrar when the
+		 * backup pool is down, failed over or not */
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:s, s:s, s:b}", "name", s->name,
-				   "site", s->site, "backup_pool",
-				   s->backup_pool, "resiliency_mode",
-				   resiliency));
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:o, s:s, s:o}", "name",
+			      s->name, "site", s->site, "backup_pool",
+			      s->backup_pool, "backup_pool_down",
+			      down < 0 ? json_null() : json_boolean(down),
+			      "backup_pool_down_reason", why,
+			      "resiliency_mode",
+			      down < 0 && !moved ? json_null()
+						 : json_boolean(down > 0 ||
+								moved)));
 	}
 	return arr;
 }
@@ -316,12 +378,16 @@ json_t *view_status(struct agent *a)
 				    "api", lm != NULL ? lm->api_address : "");
 
 	return json_pack(
-	    "{s:{s:I, s:s, s:s, s:s, s:s}, "
+	    "{s:{s:I, s:s, s:s, s:s, s:s, s:{s:b, s:I, s:I, s:b}}, "
 	    "s:{s:o, s:I, s:I, s:I, s:I, s:o, s:o}, "
-	    "s:o, s:o, s:o, s:o, s:o, s:[]}",
+	    "s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "self", "id", (json_int_t)a->cfg.agent_id, "name",
 	    a->cfg.agent_name, "site", a->cfg.site, "pool", a->cfg.pool,
-	    "state", node_state_name(&a->node),
+	    "state", node_state_name(&a->node), "lease", "valid",
+	    members_lease_valid(&a->members), "left_ms",
+	    (json_int_t)lease_left_ms(&a->members.lease, uv_hrtime()),
+	    "granted_by", (json_int_t)a->members.lease.granted_by,
+	    "view_current", members_view_current(&a->members),
 	    "cluster", "leader", jleader, "term",
 	    (json_int_t)node_term(&a->node), "commit_index",
 	    (json_int_t)node_commit_index(&a->node), "applied_index",
@@ -331,5 +397,5 @@ json_t *view_status(struct agent *a)
 	    "sites", view_sites(a), "pools", view_pools(a), "sbas",
 	    view_sbas(a), "cms", view_cms(a), "policy",
 	    view_policy(&a->fsm.policy, fsm_failover_policy(&a->fsm)),
-	    "backup");
+	    "backup", backup_cluster(a));
 }

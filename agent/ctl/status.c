@@ -2,12 +2,14 @@
  * member, pool and SBA commands of commands.c. */
 #include "agent/ctl/status.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/ctl/commands.h"
 #include "agent/ctl/table.h"
+#include "agent/ctl/users.h"
 
 /* Text of a JSON value for a cell: strings as they are ("" as "-"),
  * numbers, booleans as yes/no, null or absent as "-". */
@@ -204,21 +206,36 @@ int ctl_render_pools(struct ctl *ctl, json_t *pools, json_t *cms)
 	return rv;
 }
 
+/* "yes", "no" or "-" of a boolean member; with the reason when there is
+ * one. */
+static void cell_flag(struct table *t, json_t *obj, const char *key,
+		      const char *why_key)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *why = json_string_value(json_object_get(obj, why_key));
+
+	if (json_is_true(v) && why != NULL && why[0] != '\0')
+		table_cellf(t, "yes (%s)", why);
+	else
+		ctl_cell_json(t, v);
+}
+
 int ctl_render_sbas(struct ctl *ctl, json_t *sbas)
 {
 	static const char *const hdr[] = {"SBA", "SITE", "BACKUP",
-					  "RESILIENCY"};
+					  "BACKUP_DOWN", "RESILIENCY"};
 	struct table t;
 	json_t *s;
 	size_t i;
 
-	if (table_init(&t, 4, hdr) != 0)
+	if (table_init(&t, 5, hdr) != 0)
 		return ctl_out_of_memory(ctl);
 	json_array_foreach (sbas, i, s) {
 		table_row(&t);
 		ctl_cell_key(&t, s, "name");
 		ctl_cell_key(&t, s, "site");
 		ctl_cell_key(&t, s, "backup_pool");
+		cell_flag(&t, s, "backup_pool_down", "backup_pool_down_reason");
 		if (json_is_true(json_object_get(s, "resiliency_mode")))
 			table_cell(&t, "resiliency mode");
 		else if (json_is_false(json_object_get(s, "resiliency_mode")))
@@ -229,25 +246,62 @@ int ctl_render_sbas(struct ctl *ctl, json_t *sbas)
 	return ctl_render(ctl, &t);
 }
 
+/* Where a status row's figures come from: "NAME (live)", "NAME, 0.3 s
+ * ago", "NAME, 12.0 s ago (stale)", or "-". */
+static void cell_source(struct table *t, json_t *b)
+{
+	const char *name = json_string_value(json_object_get(b, "source"));
+	json_t *age = json_object_get(b, "age_seconds");
+	double secs = json_is_number(age) ? json_number_value(age) : -1;
+	bool stale = json_is_true(json_object_get(b, "stale"));
+
+	if (name == NULL || name[0] == '\0')
+		table_cell(t, "-");
+	else if (secs < 0)
+		table_cell(t, name);
+	else if (secs == 0 && !stale)
+		table_cellf(t, "%s (live)", name);
+	else
+		table_cellf(t, "%s, %.1f s ago%s", name, secs,
+			    stale ? " (stale)" : "");
+}
+
 static int render_backup(struct ctl *ctl, json_t *backup)
 {
-	static const char *const hdr[] = {"FROM",	"TO",	 "STATE",
-					  "HEAD",	"ACKED", "LAG_RECORDS",
-					  "LAG_SECONDS"};
-	static const char *const keys[] = {
-	    "from",	 "to",		"state",      "head_seq",
-	    "acked_seq", "lag_records", "lag_seconds"};
+	static const char *const hdr[] = {
+	    "FROM",	 "TO",		"USER_SET",    "CATEGORY",
+	    "STATE",	 "HEAD",	"ACKED",       "LAG_RECORDS",
+	    "LAG_BYTES", "LAG_SECONDS", "REPORTED_BY"};
+	static const char *const keys[] = {"from",	"to",
+					   "user_set",	"category",
+					   "state",	"head_seq",
+					   "acked_seq", "lag_records"};
 	struct table t;
 	json_t *b;
 	size_t i;
 	size_t k;
 
-	if (table_init(&t, 7, hdr) != 0)
+	if (table_init(&t, 11, hdr) != 0)
 		return ctl_out_of_memory(ctl);
 	json_array_foreach (backup, i, b) {
+		json_t *bytes = json_object_get(b, "lag_bytes");
+		json_t *secs = json_object_get(b, "lag_seconds");
+		char buf[32];
+
 		table_row(&t);
-		for (k = 0; k < 7; k++)
+		for (k = 0; k < 8; k++)
 			ctl_cell_key(&t, b, keys[k]);
+		if (json_is_number(bytes))
+			table_cell(&t, users_format_bytes(
+					   json_number_value(bytes), buf,
+					   sizeof(buf)));
+		else
+			ctl_cell_json(&t, bytes);
+		if (json_is_number(secs))
+			table_cellf(&t, "%.1f", json_number_value(secs));
+		else
+			ctl_cell_json(&t, secs);
+		cell_source(&t, b);
 	}
 	return ctl_render(ctl, &t);
 }

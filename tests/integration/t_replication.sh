@@ -57,7 +57,13 @@ assert_eq 404 "$(http -XPOST "$E/v1/backup/pool-nowhere/sync")" "backup sync of 
 # the receiver dies: the backlog is visible, and drains exactly once it is back
 pp_kill "$IT_DIR" west KILL
 wait_exit west 10 || fail "west still runs after SIGKILL"
-# (west may have led Raft: east writes once it holds a lease from the next)
+# West may have led Raft, and the lease it granted east runs a little
+# longer than the next leader takes to be elected, but not always: east
+# writes once it holds a lease from the leader that follows (a write in
+# between is refused, 503, as a lease lapse must be).
+wait_leader 20 east witness
+L=$(leader_id east)
+wait_until 20 "[ \"\$(sfield east '.self.lease.granted_by')\" == $L ] && [ \"\$(sfield east '.self.lease.valid')\" == true ]"
 wait_writable 20 east pool-east
 put_users "$E" pool-east late 1 50
 wait_until 10 "[ \"\$(lag $E)\" -gt 0 ]"

@@ -17,7 +17,7 @@
 static void answer(struct lease *l, uint64_t t, uint64_t commit,
 		   uint64_t lease_ms)
 {
-	lease_answer(l, (t + 1) * MS, t * MS, commit, lease_ms, DRIFT);
+	lease_answer(l, (t + 1) * MS, t * MS, 9, commit, lease_ms, DRIFT);
 }
 
 static void test_no_lease_before_an_answer(void **state)
@@ -36,6 +36,7 @@ static void test_grant_runs_from_send_time(void **state)
 
 	(void)state;
 	answer(&l, 1000, 5, LEASE);
+	assert_int_equal(l.granted_by, 9);
 	assert_true(lease_valid(&l, 1899 * MS));
 	assert_false(lease_valid(&l, 1900 * MS));
 	assert_int_equal(lease_left_ms(&l, 1400 * MS), 500);
@@ -119,17 +120,18 @@ static void test_leader_view(void **state)
 
 	(void)state;
 	assert_false(lease_view_current(&l, 1 * MS, 7, true, 7));
-	lease_extend(&l, 1 * MS, 900 * MS);
+	lease_extend(&l, 1 * MS, 4, 900 * MS);
+	assert_int_equal(l.granted_by, 4);
 	assert_false(lease_view_current(&l, 2 * MS, 6, true, 7));
 	assert_true(lease_view_current(&l, 3 * MS, 7, true, 7));
 	/* latched while the lease holds */
 	assert_true(lease_view_current(&l, 4 * MS, 7, true, 8));
 	/* a lease extended after it had lapsed vouches for nothing */
-	lease_extend(&l, 1000 * MS, 1900 * MS);
+	lease_extend(&l, 1000 * MS, 4, 1900 * MS);
 	assert_false(lease_view_current(&l, 1001 * MS, 7, true, 8));
 	assert_true(lease_view_current(&l, 1002 * MS, 8, true, 8));
 	/* an earlier barrier never shortens the lease */
-	lease_extend(&l, 1003 * MS, 1500 * MS);
+	lease_extend(&l, 1003 * MS, 4, 1500 * MS);
 	assert_true(lease_valid(&l, 1899 * MS));
 }
 

@@ -1,0 +1,59 @@
+/* backup: the Backup Service's figures per direction (from a pool to its
+ * pair) and category (user data, conference content, CMS):
+ *
+ * - GET /v1/backup: the streams this agent sends its pair, live;
+ * - the stream reports a pool agent sends with every heartbeat (and to
+ *   every other agent), made of the same rows;
+ * - the backup section of GET /v1/status: every paired pool's streams,
+ *   live for this agent's own, from the newest report of the pool's agents
+ *   for the others, with the report's age (state "unknown" once it is
+ *   older than lease + grace, the time after which a pool is down).
+ *
+ * Every JSON function returns a new reference owned by the caller, or NULL
+ * out of memory. Loop thread only. */
+#ifndef POOLPAIR_BACKUP_H
+#define POOLPAIR_BACKUP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "replication/sender.h"
+
+struct agent;
+struct dataplane;
+struct members_stream_report;
+
+/* One stream this agent sends its pair, with its live figures. */
+struct backup_row {
+	struct sender_stats st;   /* dataplane_stream_stats() */
+	const char *category;     /* "user_data", "content" or "cms" (static) */
+	const char *state;        /* "final": nothing left, not connected;
+				     "steady": nothing left, streaming;
+				     "backlog": records left, streaming;
+				     "error": records left, not connected */
+	double lag_seconds;       /* age of the oldest unacknowledged record */
+	double compression_ratio; /* wire / raw bytes, 0 before any */
+};
+
+/* Streams of this agent's sender (0 without one: unpaired, a witness). */
+size_t backup_stream_count(struct dataplane *dp);
+
+/* Fill row with the i-th stream. Returns 0; 1 when the stream is not
+ * listed (the CMS has no content: its content lane never carries a
+ * record); a negative error when there is no such stream. */
+int backup_row(struct dataplane *dp, size_t i, struct backup_row *row);
+
+/* The rows as stream reports (at most max); returns how many. */
+unsigned backup_stream_reports(struct dataplane *dp,
+			       struct members_stream_report *out, unsigned max);
+
+/* GET /v1/backup's "backup": an array of this agent's streams
+ * (docs/api.md). */
+json_t *backup_local(struct dataplane *dp);
+
+/* GET /v1/status's "backup": an array per direction and category of every
+ * paired pool (docs/api.md). */
+json_t *backup_cluster(struct agent *a);
+
+#endif

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# GET /v1/status and `poolpairctl status` carry the backup figures per
+# direction and category, and what SBAs face: after writes both ways, every
+# agent (the pool agents live for their own streams, the others from the
+# reports they get) shows east -> west and west -> east with their numbers;
+# with west's agent killed (policy manual: no failover) east's direction
+# has a backlog that east and the witness show, west's direction is
+# "unknown" and stale, and the SBA whose backup pool is pool-west shows
+# backup_pool_down and resiliency_mode; both clear once west is back.
+source "$(dirname "$0")/lib.sh"
+
+three_agents
+ALL=(east west witness)
+wait_leader 30 "${ALL[@]}"
+ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
+ctl east pair pool-east pool-west >/dev/null
+ctl east sba add sba-1 --site east --backup-pool pool-west >/dev/null
+curl -s -L -XPUT "$(url witness)/v1/policy" -d '{"failover":"manual"}' >/dev/null
+wait_until 20 "agree_digest ${ALL[*]}"
+assert_eq manual "$(sfield east '.policy.failover')" "policy"
+wait_writable 20 east pool-east west pool-west
+E=$(url east)
+W=$(url west)
+
+http() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+put_users() { # URL POOL PREFIX FROM TO
+	local i
+	for ((i = $4; i <= $5; i++)); do
+		assert_eq 201 "$(http -XPOST "$1/v1/users" -d "{\"sip\":\"sip:$3$i@example.com\",\"pool\":\"$2\"}")" "enable $3$i"
+		assert_eq 200 "$(http -XPUT "$1/v1/users/sip:$3$i@example.com/contacts" -d "[{\"n\":$i}]")" "contacts of $3$i"
+	done
+}
+put_users "$E" pool-east e 1 5
+put_users "$W" pool-west w 1 3
+head -c 100000 /dev/urandom >"$IT_DIR/deck.bin"
+assert_eq 201 "$(http -XPUT "$E/v1/users/sip:e1@example.com/conferences/c1/content/deck.bin" --data-binary @"$IT_DIR/deck.bin")" "content"
+lag() { curl -s "$1/v1/backup" | jq '[.backup[] | .lag_records] | add // 0'; }
+wait_until 30 "[ \"\$(lag $E)\" == 0 ] && [ \"\$(lag $W)\" == 0 ]"
+
+# row FROM CATEGORY: that row of an agent's status backup
+row() { jq -c "[.backup[] | select(.from == \"$1\" and .category == \"$2\")] | first"; }
+steady() { # AGENT: both directions caught up as that agent sees them
+	local st
+	st=$(status "$1") || return 1
+	jq -e '[.backup[] | select(.from == "pool-east" and .to == "pool-west" and .category == "user_data" and .head_seq == 10 and .acked_seq == 10 and .lag_records == 0 and .state == "steady")] | length == 1' <<<"$st" &&
+		jq -e '[.backup[] | select(.from == "pool-west" and .to == "pool-east" and .category == "user_data" and .head_seq == 6 and .acked_seq == 6 and .lag_records == 0 and .state == "steady")] | length == 1' <<<"$st" &&
+		jq -e '[.backup[] | select(.from == "pool-east" and .category == "content" and .head_seq > 0 and .acked_seq == .head_seq)] | length == 1' <<<"$st"
+}
+for n in "${ALL[@]}"; do
+	wait_until 10 "steady $n"
+	st=$(status "$n")
+	assert_json "$st" '(.backup | length) as $n | [.backup[] | select(.stale == false and (.lag_seconds | type) == "number" and (.lag_bytes | type) == "number" and (.age_seconds | type) == "number")] | length == $n' "figures at $n"
+	assert_json "$st" '[.backup[] | select(.category == "cms" or (.user_set == "cms" and .category == "content"))] | length <= 1' "the CMS has no content row at $n"
+done
+assert_json "$(status east | row pool-east user_data)" '.source == "east" and .age_seconds == 0' "east's own direction, live"
+assert_json "$(status witness | row pool-east user_data)" '.source == "east" and .age_seconds < 1.5' "east's direction at the witness, from east's report"
+out=$(ctl witness status)
+assert_contains "$out" "backup:" "status section"
+assert_contains "$out" "REPORTED_BY" "status backup header"
+echo "$out" | grep -Eq '^pool-east +pool-west +pool-east +user_data +steady +10 +10 +0 ' || fail "east -> west row in: $out"
+echo "$out" | grep -Eq '^pool-west +pool-east +pool-west +user_data +steady +6 +6 +0 ' || fail "west -> east row in: $out"
+wait_until 10 "[ \"\$(sfield witness '.sbas[0].backup_pool_down')\" == false ]"
+assert_json "$(status witness)" '.sbas[0] | .backup_pool == "pool-west" and .backup_pool_down == false and .resiliency_mode == false and .backup_pool_down_reason == ""' "sba with its backup pool up"
+echo "$out" | grep -Eq '^sba-1 +east +pool-west +no +normal$' || fail "sba row in: $out"
+
+# west's agent dies; policy manual, nothing fails over
+pp_kill "$IT_DIR" west KILL
+wait_exit west 10 || fail "west still runs after SIGKILL"
+wait_leader 20 east witness
+L=$(leader_id east)
+wait_until 20 "[ \"\$(sfield east '.self.lease.granted_by')\" == $L ] && [ \"\$(sfield east '.self.lease.valid')\" == true ]"
+wait_writable 20 east pool-east
+put_users "$E" pool-east late 1 4
+for n in east witness; do
+	wait_until 10 "status $n | row pool-east user_data | jq -e '.lag_records == 8 and .head_seq == 18 and .acked_seq == 10 and .state == \"error\" and .lag_seconds >= 0 and .lag_bytes > 0'"
+	wait_until 10 "status $n | row pool-west user_data | jq -e '.state == \"unknown\" and .stale == true and .age_seconds > 1'"
+	wait_until 10 "status $n | jq -e '.sbas[0] | .backup_pool_down == true and .resiliency_mode == true'"
+	assert_json "$(status "$n")" '.sbas[0].backup_pool_down_reason | test("no agent of pool-west")' "reason at $n"
+	assert_json "$(status "$n")" '.pools[] | select(.name == "pool-west") | .state == "normal" and .owner == "pool-west"' "no failover at $n"
+done
+out=$(ctl witness status)
+echo "$out" | grep -Eq '^pool-east +pool-west +pool-east +user_data +error +18 +10 +8 ' || fail "backlog row in: $out"
+echo "$out" | grep -Eq '^pool-west +pool-east +pool-west +user_data +unknown .*\(stale\)$' || fail "stale row in: $out"
+echo "$out" | grep -Eq '^sba-1 +east +pool-west +yes \(no agent of pool-west .*\) +resiliency mode$' || fail "sba row in: $out"
+
+# west returns: the backlog drains and the SBA is back to normal
+start west
+wait_until 30 "status witness | jq -e '.sbas[0] | .backup_pool_down == false and .resiliency_mode == false'"
+for n in "${ALL[@]}"; do
+	wait_until 30 "status $n | row pool-east user_data | jq -e '.lag_records == 0 and .acked_seq == 18 and .state == \"steady\"'"
+	wait_until 30 "status $n | row pool-west user_data | jq -e '.state == \"steady\" and .stale == false'"
+	wait_until 10 "status $n | jq -e '.sbas[0] | .backup_pool_down == false and .resiliency_mode == false'"
+done
+out=$(ctl witness status)
+echo "$out" | grep -Eq '^sba-1 +east +pool-west +no +normal$' || fail "sba row after the return in: $out"
+log "ok"
