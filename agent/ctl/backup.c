@@ -57,9 +57,9 @@ static void cell_bytes(struct table *t, json_t *v)
 int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 {
 	static const char *const hdr[] = {
-	    "FROM",	 "TO",	       "CATEGORY", "STATE",
-	    "HEAD",	 "ACKED",      "LAG(REC)", "LAG(BYTES)",
-	    "LAG(S)", "REC/S",     "RATIO",	   "ERROR"};
+	    "FROM",	  "TO",	    "USER-SET",   "CATEGORY", "STATE",
+	    "HEAD",	  "ACKED",  "LAG(REC)",   "LAG(BYTES)", "LAG(S)",
+	    "REC/S",	  "RATIO",  "ERROR"};
 	struct table t;
 	json_t *resp;
 	json_t *list;
@@ -74,7 +74,7 @@ int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 		json_decref(resp);
 		return CTL_OK;
 	}
-	if (table_init(&t, 12, hdr) != 0) {
+	if (table_init(&t, 13, hdr) != 0) {
 		json_decref(resp);
 		return ctl_out_of_memory(ctl);
 	}
@@ -82,6 +82,9 @@ int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 		table_row(&t);
 		ctl_cell_key(&t, d, "from");
 		ctl_cell_key(&t, d, "to");
+		/* after a failover a pool sends two user sets: the category
+		 * alone would name two rows alike */
+		ctl_cell_key(&t, d, "user_set");
 		ctl_cell_key(&t, d, "category");
 		ctl_cell_key(&t, d, "state");
 		ctl_cell_key(&t, d, "head_seq");

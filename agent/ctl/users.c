@@ -854,6 +854,10 @@ static int get_value(struct ctl *ctl, char *path)
 		return ctl_bad_answer(ctl, "no 'value'");
 	}
 	rv = ctl_print_json(ctl, value);
+	/* the value is out before the trailer: a buffered stdout would
+	 * otherwise let the trailer land in the middle of the value where
+	 * both go to one place */
+	fflush(ctl->out);
 	copy = json_string_value(json_object_get(resp, "copy"));
 	ctl_say(ctl->err, "epoch %s, seq %s, copy %s",
 		int_text(resp, "epoch", epoch, sizeof(epoch)),
