@@ -164,6 +164,10 @@ static void cluster_pool(struct agent *a, const struct fsm_pool *p,
 	uint64_t age_ms;
 	bool stale;
 
+	age_ms = s != NULL ? (uv_hrtime() - s->last_ns) / MS : 0;
+	stale = s == NULL || age_ms > stale_ms;
+	if (s != NULL && s->n_streams == 0 && !stale)
+		return; /* heard just now: it sends nothing (it owns nothing) */
 	if (s == NULL || s->n_streams == 0) {
 		/* nothing known of this direction: say so */
 		json_t *row = json_pack(
@@ -174,16 +178,13 @@ static void cluster_pool(struct agent *a, const struct fsm_pool *p,
 		    "acked_seq", "lag_records", "lag_bytes", "lag_seconds",
 		    "source", s != NULL ? json_string(name) : json_null(),
 		    "age_seconds",
-		    s != NULL ? json_real((double)(uv_hrtime() - s->last_ns) /
-					  1e9)
+		    s != NULL ? json_real((double)age_ms / 1000.0)
 			      : json_null(),
 		    "stale", true);
 
 		json_array_append_new(arr, row);
 		return;
 	}
-	age_ms = (uv_hrtime() - s->last_ns) / MS;
-	stale = age_ms > stale_ms;
 	for (unsigned k = 0; k < s->n_streams; k++) {
 		const struct members_stream_report *r = &s->streams[k];
 

@@ -94,7 +94,14 @@ int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 		cell_number(&t, d, "lag_seconds", "%.1f");
 		cell_number(&t, d, "records_per_second", "%.0f");
 		cell_number(&t, d, "compression_ratio", "%.2f");
-		ctl_cell_key(&t, d, "error");
+		/* the last error of the connection, while it is down (once
+		 * streaming again it is history) */
+		if (json_is_string(json_object_get(d, "connection")) &&
+		    strcmp(json_string_value(json_object_get(d, "connection")),
+			   "streaming") == 0)
+			table_cell(&t, "-");
+		else
+			ctl_cell_key(&t, d, "error");
 	}
 	rv = ctl_render(ctl, &t);
 	json_decref(resp);

@@ -47,4 +47,11 @@ for us in pool-west pool-east; do
 	echo "$out" | grep -Eq "^pool-west +pool-east +$us +content " || fail "content of $us at west: $out"
 done
 assert_eq "$(tail -n +2 <<<"$out" | awk '{print $1, $2, $3, $4}' | sort | uniq -d)" "" "rows named twice at west: $out"
+# a connection that streams shows no error (an old one is history)
+assert_eq "" "$(tail -n +2 <<<"$out" | awk '$5 == "steady" && $NF != "-"')" "errors of streaming rows at west: $out"
+# east, recovering, owns nothing and sends nothing: status has no row from
+# it (and no "unknown" one: it is heard)
+wait_until 30 "sfield witness '.pools[] | select(.name == \"pool-east\") | .state' | grep -qx recovering"
+wait_until 10 "status witness | jq -e '[.backup[] | select(.from == \"pool-east\")] | length == 0'"
+assert_json "$(status witness)" '[.backup[] | select(.from == "pool-west" and .user_set == "pool-east")] | length == 2' "west sends east's user set"
 log "ok"
