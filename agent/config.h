@@ -141,7 +141,7 @@ struct config {
 	unsigned n_bootstrap;
 	char join[CONFIG_URL_LEN]; /* http:// or https:// URL of a member's API
 				    */
-	uint32_t election_timeout_ms;  /* default 1000 */
+	uint32_t election_timeout_ms;  /* default 500 */
 	uint32_t heartbeat_timeout_ms; /* default 100, < election */
 	uint32_t snapshot_threshold;   /* default 4096 */
 	uint32_t snapshot_trailing;    /* default 8192 */
@@ -150,7 +150,7 @@ struct config {
 	/* [failover] */
 	uint32_t heartbeat_ms;	  /* default 250, < lease */
 	uint32_t lease_ms;	  /* default 2000 */
-	uint32_t grace_ms;	  /* default 1000 */
+	uint32_t grace_ms;	  /* default 500 */
 	uint32_t drift_margin_ms; /* default 100, < lease */
 	/* the cluster's policy as this file wants it, each only with its
 	 * flag in failover_keys (the defaults are the FSM's) */
