@@ -223,12 +223,24 @@ agree_digest() {
 
 # shellcheck disable=SC2034
 # wait_leader SECONDS NAME...: until all named agents agree on one leader;
-# its name in LEADER
+# its name in LEADER (taken from the same look that saw them agree: a
+# second look may find them on their way to another one). Right after the
+# leader died they may still agree on it: see wait_new_leader.
 wait_leader() {
 	local secs=$1
 	shift
-	wait_until "$secs" "agree_leader $* >/dev/null"
-	LEADER=$(agree_leader "$@")
+	LEADER=""
+	wait_until "$secs" "LEADER=\$(agree_leader $*)"
+}
+
+# shellcheck disable=SC2034
+# wait_new_leader SECONDS GONE NAME...: until all named agents agree on one
+# leader other than GONE (the agent just stopped); its name in LEADER
+wait_new_leader() {
+	local secs=$1 gone=$2
+	shift 2
+	LEADER=""
+	wait_until "$secs" "LEADER=\$(agree_leader $*) && [ \"\$LEADER\" != $gone ]"
 }
 
 # wait_writable SECONDS AGENT POOL [AGENT POOL...]: until each AGENT may

@@ -61,8 +61,8 @@ wait_exit west 10 || fail "west still runs after SIGKILL"
 # longer than the next leader takes to be elected, but not always: east
 # writes once it holds a lease from the leader that follows (a write in
 # between is refused, 503, as a lease lapse must be).
-wait_leader 20 east witness
-L=$(leader_id east)
+wait_new_leader 20 west east witness
+L=${IT_ID[$LEADER]}
 wait_until 20 "[ \"\$(sfield east '.self.lease.granted_by')\" == $L ] && [ \"\$(sfield east '.self.lease.valid')\" == true ]"
 wait_writable 20 east pool-east
 put_users "$E" pool-east late 1 50

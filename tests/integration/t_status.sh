@@ -67,8 +67,8 @@ echo "$out" | grep -Eq '^sba-1 +east +pool-west +no +normal$' || fail "sba row i
 # west's agent dies; policy manual, nothing fails over
 pp_kill "$IT_DIR" west KILL
 wait_exit west 10 || fail "west still runs after SIGKILL"
-wait_leader 20 east witness
-L=$(leader_id east)
+wait_new_leader 20 west east witness
+L=${IT_ID[$LEADER]}
 wait_until 20 "[ \"\$(sfield east '.self.lease.granted_by')\" == $L ] && [ \"\$(sfield east '.self.lease.valid')\" == true ]"
 wait_writable 20 east pool-east
 put_users "$E" pool-east late 1 4
