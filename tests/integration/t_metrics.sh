@@ -5,7 +5,7 @@
 # and TYPE, names and units as Prometheus wants them), and any complaint
 # fails the test. The alerting rules shipped in deploy/prometheus pass
 # `promtool check rules`, and every poolpair metric they name is exported.
-# (TLS changes how /metrics is reached, not what it says.)
+# (t_tls_api lints a scrape over TLS.)
 source "$(dirname "$0")/lib.sh"
 
 command -v promtool >/dev/null || fail "missing tool: promtool (Debian package prometheus)"

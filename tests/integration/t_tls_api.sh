@@ -81,6 +81,11 @@ assert_contains "$OUT" "an agent with [tls] answers https:// only" "poolpairctl 
 # a reader reads, and may not write
 assert_eq 200 "$(code reader "$E/v1/status")" "reader: GET /v1/status"
 assert_eq 200 "$(code reader "$E/metrics")" "reader: GET /metrics"
+# what a TLS scrape gets passes Prometheus' linter too
+command -v promtool >/dev/null || fail "missing tool: promtool (Debian package prometheus)"
+as reader "$E/metrics" >"$IT_DIR/metrics.tls"
+out=$(promtool check metrics <"$IT_DIR/metrics.tls" 2>&1) || fail "promtool check metrics over TLS: $out"
+assert_eq "" "$out" "promtool check metrics over TLS"
 assert_eq 200 "$(code reader "$L/v1/pools")" "reader: GET /v1/pools"
 before=$(digest "$LEAD")
 out=$(as reader -XPOST "$L/v1/pools" -d '{"name":"pool-x","site":"east","edition":"enterprise","kind":"physical","os":"w19"}')
