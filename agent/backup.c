@@ -60,7 +60,8 @@ unsigned backup_stream_reports(struct dataplane *dp,
 		if (backup_row(dp, i, &row) != 0)
 			continue;
 		memset(r, 0, sizeof *r);
-		snprintf(r->user_set, sizeof r->user_set, "%s", row.st.user_set);
+		snprintf(r->user_set, sizeof r->user_set, "%s",
+			 row.st.user_set);
 		snprintf(r->category, sizeof r->category, "%s", row.category);
 		snprintf(r->state, sizeof r->state, "%s", row.state);
 		r->head_seq = row.st.head_seq;
@@ -86,22 +87,21 @@ json_t *backup_local(struct dataplane *dp)
 			continue;
 		json_array_append_new(
 		    arr,
-		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
-			      "s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:s}",
-			      "from", dp->agent->cfg.pool, "to", dp->pair,
-			      "user_set", st->user_set, "category",
-			      row.category, "state", row.state, "connection",
-			      sender_state_name(st->state), "head_seq",
-			      (json_int_t)st->head_seq, "acked_seq",
-			      (json_int_t)st->acked_seq, "lag_records",
-			      (json_int_t)st->lag_records, "lag_bytes",
-			      (json_int_t)st->lag_bytes, "lag_seconds",
-			      row.lag_seconds, "records_per_second",
-			      st->records_per_s, "bytes_per_second",
-			      st->bytes_per_s, "compression_ratio",
-			      row.compression_ratio, "reconnects",
-			      (json_int_t)st->reconnects, "peer", st->peer,
-			      "error", st->last_error));
+		    json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
+			"s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:s}",
+			"from", dp->agent->cfg.pool, "to", dp->pair, "user_set",
+			st->user_set, "category", row.category, "state",
+			row.state, "connection", sender_state_name(st->state),
+			"head_seq", (json_int_t)st->head_seq, "acked_seq",
+			(json_int_t)st->acked_seq, "lag_records",
+			(json_int_t)st->lag_records, "lag_bytes",
+			(json_int_t)st->lag_bytes, "lag_seconds",
+			row.lag_seconds, "records_per_second",
+			st->records_per_s, "bytes_per_second", st->bytes_per_s,
+			"compression_ratio", row.compression_ratio,
+			"reconnects", (json_int_t)st->reconnects, "peer",
+			st->peer, "error", st->last_error));
 	}
 	return arr;
 }
@@ -121,16 +121,14 @@ static json_t *cluster_row(const char *from, const char *to,
 			 "category", category, "state", state, "head_seq",
 			 (json_int_t)head, "acked_seq", (json_int_t)acked,
 			 "lag_records", (json_int_t)lag_records, "lag_bytes",
-			 (json_int_t)lag_bytes, "lag_seconds", lag_s,
-			 "source", source, "age_seconds", age_s, "stale",
-			 stale);
+			 (json_int_t)lag_bytes, "lag_seconds", lag_s, "source",
+			 source, "age_seconds", age_s, "stale", stale);
 }
 
 /* The newest report with streams from an agent of pool (not this one),
  * or of any kind when none has streams; NULL when none was heard. */
-static const struct members_seen *newest_report(struct agent *a,
-						const char *pool,
-						const char **name)
+static const struct members_seen *
+newest_report(struct agent *a, const char *pool, const char **name)
 {
 	const struct members_seen *best = NULL;
 
@@ -138,13 +136,13 @@ static const struct members_seen *newest_report(struct agent *a,
 		const struct fsm_member *fm = &a->fsm.members[i];
 		const struct members_seen *s;
 
-		if (strcmp(fm->pool, pool) != 0 ||
-		    fm->id == a->cfg.agent_id)
+		if (strcmp(fm->pool, pool) != 0 || fm->id == a->cfg.agent_id)
 			continue;
 		s = members_seen_get(&a->members, fm->id);
 		if (s == NULL || s->last_ns == 0)
 			continue;
-		if (best == NULL || (s->n_streams > 0) > (best->n_streams > 0) ||
+		if (best == NULL ||
+		    (s->n_streams > 0) > (best->n_streams > 0) ||
 		    ((s->n_streams > 0) == (best->n_streams > 0) &&
 		     s->last_ns > best->last_ns)) {
 			best = s;
@@ -155,8 +153,7 @@ static const struct members_seen *newest_report(struct agent *a,
 }
 
 /* Rows of pool p (paired) as its agents last reported them. */
-static void cluster_pool(struct agent *a, const struct fsm_pool *p,
-			 json_t *arr)
+static void cluster_pool(struct agent *a, const struct fsm_pool *p, json_t *arr)
 {
 	const char *name = "";
 	const struct members_seen *s = newest_report(a, p->name, &name);
@@ -189,11 +186,11 @@ static void cluster_pool(struct agent *a, const struct fsm_pool *p,
 		const struct members_stream_report *r = &s->streams[k];
 
 		json_array_append_new(
-		    arr, cluster_row(p->name, p->pair, r->user_set,
-				     r->category, stale ? "unknown" : r->state,
-				     r->head_seq, r->acked_seq, r->lag_records,
-				     r->lag_bytes, (double)r->lag_ms / 1000.0,
-				     name, (double)age_ms / 1000.0, stale));
+		    arr, cluster_row(p->name, p->pair, r->user_set, r->category,
+				     stale ? "unknown" : r->state, r->head_seq,
+				     r->acked_seq, r->lag_records, r->lag_bytes,
+				     (double)r->lag_ms / 1000.0, name,
+				     (double)age_ms / 1000.0, stale));
 	}
 }
 

@@ -26,13 +26,13 @@ struct members_stream_report;
 
 /* One stream this agent sends its pair, with its live figures. */
 struct backup_row {
-	struct sender_stats st;   /* dataplane_stream_stats() */
-	const char *category;     /* "user_data", "content" or "cms" (static) */
-	const char *state;        /* "final": nothing left, not connected;
+	struct sender_stats st;	  /* dataplane_stream_stats() */
+	const char *category;	  /* "user_data", "content" or "cms" (static) */
+	const char *state;	  /* "final": nothing left, not connected;
 				     "steady": nothing left, streaming;
 				     "backlog": records left, streaming;
 				     "error": records left, not connected */
-	double lag_seconds;       /* age of the oldest unacknowledged record */
+	double lag_seconds;	  /* age of the oldest unacknowledged record */
 	double compression_ratio; /* wire / raw bytes, 0 before any */
 };
 

@@ -25,10 +25,10 @@
 #include <stdint.h>
 
 struct lease {
-	uint64_t until_ns; /* valid while now < until_ns; 0: never held */
+	uint64_t until_ns;   /* valid while now < until_ns; 0: never held */
 	uint64_t granted_by; /* raft id of the leader of the last grant */
-	uint64_t target;   /* commit index to apply; 0: none named yet */
-	bool view_ok;      /* applied state trusted (while the lease holds) */
+	uint64_t target;     /* commit index to apply; 0: none named yet */
+	bool view_ok;	     /* applied state trusted (while the lease holds) */
 };
 
 /* A heartbeat answer received at now_ns for a heartbeat sent at sent_ns:

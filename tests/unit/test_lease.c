@@ -73,8 +73,8 @@ static void test_view_target_fixed_while_the_lease_holds(void **state)
 		 * leader has committed one more barrier since */
 		applied = 20 + i - 1;
 		answer(&l, t, 20 + i, LEASE);
-		assert_true(lease_view_current(&l, (t + 2) * MS, applied,
-					       false, 0));
+		assert_true(
+		    lease_view_current(&l, (t + 2) * MS, applied, false, 0));
 	}
 	assert_int_equal(l.target, 20);
 }
