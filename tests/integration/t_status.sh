@@ -5,8 +5,9 @@
 # reports they get) shows east -> west and west -> east with their numbers;
 # with west's agent killed (policy manual: no failover) east's direction
 # has a backlog that east and the witness show, west's direction is
-# "unknown" and stale, and the SBA whose backup pool is pool-west shows
-# backup_pool_down and resiliency_mode; both clear once west is back.
+# "unknown" and stale, the SBA whose backup pool is pool-west shows
+# backup_pool_down and resiliency_mode, and (west led) the next leader
+# says it never heard west; all clear once west is back.
 source "$(dirname "$0")/lib.sh"
 
 three_agents
@@ -19,6 +20,17 @@ ctl east sba add sba-1 --site east --backup-pool pool-west >/dev/null
 curl -s -L -XPUT "$(url witness)/v1/policy" -d '{"failover":"manual"}' >/dev/null
 wait_until 20 "agree_digest ${ALL[*]}"
 assert_eq manual "$(sfield east '.policy.failover')" "policy"
+# west leads, so that its death below costs the leadership too (the next
+# leader never heard it): a leader stopped with SIGTERM hands over first
+for _ in $(seq 12); do
+	wait_leader 20 "${ALL[@]}"
+	[ "$LEADER" == west ] && break
+	pp_kill "$IT_DIR" "$LEADER" TERM
+	wait_exit "$LEADER" 15 || fail "$LEADER still runs after SIGTERM"
+	start "$LEADER"
+done
+[ "$LEADER" == west ] || fail "west never led"
+wait_until 20 "agree_digest ${ALL[*]}"
 wait_writable 20 east pool-east west pool-west
 E=$(url east)
 W=$(url west)
@@ -79,6 +91,11 @@ for n in east witness; do
 	assert_json "$(status "$n")" '.sbas[0].backup_pool_down_reason | test("no agent of pool-west")' "reason at $n"
 	assert_json "$(status "$n")" '.pools[] | select(.name == "pool-west") | .state == "normal" and .owner == "pool-west"' "no failover at $n"
 done
+# the new leader never heard west: it says so, not a silence of 2^64 ms
+expect_exit 1 ctl witness failover pool-west --what-if
+assert_contains "$OUT" "pool-west is not reachable (not heard since this leader was elected)" "what-if of the dead leader's pool"
+assert_contains "$OUT" "pool-west: never heard" "what-if of the dead leader's pool"
+assert_not_contains "$OUT" "18446744073709551615" "what-if of the dead leader's pool"
 out=$(ctl witness status)
 echo "$out" | grep -Eq '^pool-east +pool-west +pool-east +user_data +error +18 +10 +8 ' || fail "backlog row in: $out"
 echo "$out" | grep -Eq '^pool-west +pool-east +pool-west +user_data +unknown .*\(stale\)$' || fail "stale row in: $out"
