@@ -9,7 +9,7 @@ ALL=(east west witness)
 wait_leader 30 "${ALL[@]}"
 wait_until 20 "agree_digest ${ALL[*]}"
 L=$LEADER
-F=$(others "$L" | head -n1)
+F=$(others "$L" | sed -n 1p)
 log "leader $L, follower $F"
 sync() { wait_until 20 "agree_digest ${ALL[*]}"; }
 

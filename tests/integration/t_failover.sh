@@ -28,7 +28,7 @@ assert_eq 400 "$(http -XPOST "$L/v1/pools/pool-east/failover" -d '{"disaster":"y
 assert_json "$(curl -s -XPOST "$L/v1/pools/pool-east/failover?what_if=true")" \
 	'.allowed == true and .mode == "planned" and .cms_moves == true and .data_at_risk.records == 0' "what-if"
 # at a follower: redirected to the leader, with a Location
-F=$(url "$(others "$(agree_leader "${ALL[@]}")" | head -n 1)")
+F=$(url "$(others "$(agree_leader "${ALL[@]}")" | sed -n 1p)")
 assert_eq 307 "$(http -XPOST "$F/v1/pools/pool-east/failover?what_if=true")" "failover asked of a follower"
 assert_json "$(curl -s -L -XPOST "$F/v1/pools/pool-east/failover?what_if=true")" '.allowed == true' "what-if through the redirect"
 wait_until 10 "[ \"\$(digest east)\" == \"$before\" ]"

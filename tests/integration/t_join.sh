@@ -11,7 +11,7 @@ ctl east pool add pool-east --site east --edition enterprise --kind physical --o
 ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
 ctl east pair pool-east pool-west >/dev/null
 wait_until 20 "agree_digest ${ALL[*]}"
-F=$(others "$LEADER" | head -n1)
+F=$(others "$LEADER" | sed -n 1p)
 log "leader $LEADER; east2 joins through follower $F"
 
 agent east2 4 east pool-east2 "" "$(url "$F")"

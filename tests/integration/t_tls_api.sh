@@ -104,7 +104,7 @@ assert_eq 403 "$(code operator -XPOST "$L/v1/internal/heartbeat" -d '{"id":1,"ap
 assert_eq 403 "$(code reader "$E/v1/internal/digest?user_set=pool-east")" "reader: an internal read"
 
 # a follower sends a write to the leader with an https Location
-F=$(others "$LEAD" | head -n 1)
+F=$(others "$LEAD" | sed -n 1p)
 loc=$(as operator -o /dev/null -w '%{redirect_url}' -XPOST "$(url "$F")/v1/sites" -d '{"name":"s1"}')
 assert_eq "https://$(api "$LEAD")/v1/sites" "$loc" "redirect to the leader"
 

@@ -9,7 +9,7 @@ ALL=(east west witness)
 wait_leader 30 "${ALL[@]}"
 wait_until 20 "agree_digest ${ALL[*]}"
 # writes go to a follower on purpose: poolpairctl follows the redirect
-F=$(others "$LEADER" | head -n1)
+F=$(others "$LEADER" | sed -n 1p)
 log "leader $LEADER, writing through $F"
 sync() { wait_until 20 "agree_digest ${ALL[*]}"; }
 c() { ctl "$F" "$@"; }
@@ -112,7 +112,8 @@ sync
 ok sba list
 assert_contains "$OUT" "sba-1"
 assert_contains "$OUT" "branch"
-assert_json "$(status "$F")" '.sbas == [{"name":"sba-1","site":"branch","backup_pool":"pe","resiliency_mode":false}]' "sbas in status"
+# no agent serves pe in this test: its SBA's users have no backup registrar
+assert_json "$(status "$F")" '.sbas == [{"name":"sba-1","site":"branch","backup_pool":"pe","backup_pool_down":true,"backup_pool_down_reason":"no agent of pe is registered","resiliency_mode":true}]' "sbas in status"
 expect_exit 1 c sba add sba-2 --site branch --backup-pool nope
 assert_contains "$OUT" "not_found"
 expect_exit 1 c pool remove pe
