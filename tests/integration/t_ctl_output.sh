@@ -33,9 +33,9 @@ wait_until 30 "[ \"\$(lag $(url east))\" == 0 ]"
 out=$(ctl east backup status)
 assert_eq 3 "$(tail -n +2 <<<"$out" | wc -l)" "rows at east (user data, content, cms): $out"
 assert_eq 1 "$(grep -c ' content ' <<<"$out")" "content rows at east: $out"
-echo "$out" | grep -Eq '^pool-east +pool-west +pool-east +user_data +steady ' || fail "user data row: $out"
-echo "$out" | grep -Eq '^pool-east +pool-west +pool-east +content +steady ' || fail "content row: $out"
-echo "$out" | grep -Eq '^pool-east +pool-west +cms +cms +steady ' || fail "cms row: $out"
+grep -Eq '^pool-east +pool-west +pool-east +user_data +steady ' <<<"$out" || fail "user data row: $out"
+grep -Eq '^pool-east +pool-west +pool-east +content +steady ' <<<"$out" || fail "content row: $out"
+grep -Eq '^pool-east +pool-west +cms +cms +steady ' <<<"$out" || fail "cms row: $out"
 assert_json "$(curl -s "$(url east)/v1/backup")" '[.backup[] | select(.user_set == "cms" and .category == "content")] | length == 0' "no CMS content row in GET /v1/backup"
 
 ctl east failover pool-east >/dev/null
@@ -43,8 +43,8 @@ wait_until 30 "sfield west '.pools[] | select(.name == \"pool-east\") | .owner' 
 wait_until 30 "ctl west backup status | grep -Eq '^pool-west +pool-east +pool-east +content '"
 out=$(ctl west backup status)
 for us in pool-west pool-east; do
-	echo "$out" | grep -Eq "^pool-west +pool-east +$us +user_data " || fail "user data of $us at west: $out"
-	echo "$out" | grep -Eq "^pool-west +pool-east +$us +content " || fail "content of $us at west: $out"
+	grep -Eq "^pool-west +pool-east +$us +user_data " <<<"$out" || fail "user data of $us at west: $out"
+	grep -Eq "^pool-west +pool-east +$us +content " <<<"$out" || fail "content of $us at west: $out"
 done
 assert_eq "$(tail -n +2 <<<"$out" | awk '{print $1, $2, $3, $4}' | sort | uniq -d)" "" "rows named twice at west: $out"
 # a connection that streams shows no error (an old one is history)

@@ -69,12 +69,12 @@ wait_until 10 "status witness | row pool-east user_data | jq -e '.source == \"ea
 out=$(ctl witness status)
 assert_contains "$out" "backup:" "status section"
 assert_contains "$out" "REPORTED_BY" "status backup header"
-echo "$out" | grep -Eq '^pool-east +pool-west +pool-east +user_data +steady +10 +10 +0 ' || fail "east -> west row in: $out"
-echo "$out" | grep -Eq '^pool-west +pool-east +pool-west +user_data +steady +6 +6 +0 ' || fail "west -> east row in: $out"
+grep -Eq '^pool-east +pool-west +pool-east +user_data +steady +10 +10 +0 ' <<<"$out" || fail "east -> west row in: $out"
+grep -Eq '^pool-west +pool-east +pool-west +user_data +steady +6 +6 +0 ' <<<"$out" || fail "west -> east row in: $out"
 wait_until 10 "[ \"\$(sfield witness '.sbas[0].backup_pool_down')\" == false ]"
 assert_json "$(status witness)" '.sbas[0] | .backup_pool == "pool-west" and .backup_pool_down == false and .resiliency_mode == false and .backup_pool_down_reason == ""' "sba with its backup pool up"
 out=$(ctl witness status)
-echo "$out" | grep -Eq '^sba-1 +east +pool-west +no +normal$' || fail "sba row in: $out"
+grep -Eq '^sba-1 +east +pool-west +no +normal$' <<<"$out" || fail "sba row in: $out"
 
 # west's agent dies; policy manual, nothing fails over
 pp_kill "$IT_DIR" west KILL
@@ -97,9 +97,9 @@ assert_contains "$OUT" "pool-west is not reachable (not heard since this leader 
 assert_contains "$OUT" "pool-west: never heard" "what-if of the dead leader's pool"
 assert_not_contains "$OUT" "18446744073709551615" "what-if of the dead leader's pool"
 out=$(ctl witness status)
-echo "$out" | grep -Eq '^pool-east +pool-west +pool-east +user_data +error +18 +10 +8 ' || fail "backlog row in: $out"
-echo "$out" | grep -Eq '^pool-west +pool-east +pool-west +user_data +unknown .*\(stale\)$' || fail "stale row in: $out"
-echo "$out" | grep -Eq '^sba-1 +east +pool-west +yes \(no agent of pool-west .*\) +resiliency mode$' || fail "sba row in: $out"
+grep -Eq '^pool-east +pool-west +pool-east +user_data +error +18 +10 +8 ' <<<"$out" || fail "backlog row in: $out"
+grep -Eq '^pool-west +pool-east +pool-west +user_data +unknown .*\(stale\)$' <<<"$out" || fail "stale row in: $out"
+grep -Eq '^sba-1 +east +pool-west +yes \(no agent of pool-west .*\) +resiliency mode$' <<<"$out" || fail "sba row in: $out"
 
 # west returns: the backlog drains and the SBA is back to normal
 start west
@@ -110,5 +110,5 @@ for n in "${ALL[@]}"; do
 	wait_until 10 "status $n | jq -e '.sbas[0] | .backup_pool_down == false and .resiliency_mode == false'"
 done
 out=$(ctl witness status)
-echo "$out" | grep -Eq '^sba-1 +east +pool-west +no +normal$' || fail "sba row after the return in: $out"
+grep -Eq '^sba-1 +east +pool-west +no +normal$' <<<"$out" || fail "sba row after the return in: $out"
 log "ok"
