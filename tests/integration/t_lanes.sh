@@ -17,6 +17,10 @@ UPLOAD=""
 # stop the test's own background jobs too, then the agents
 lanes_on_exit() {
 	local rc=$? pid
+	# with errexit and the ERR trap on, (exit rc) would end this handler
+	# before it_cleanup stops the agents (they were left running)
+	set +eE
+	trap - ERR
 	for pid in $SAMPLER $UPLOAD; do kill "$pid" 2>/dev/null || true; done
 	(exit "$rc")
 	it_cleanup

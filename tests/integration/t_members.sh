@@ -52,6 +52,10 @@ SAMPLER=$!
 stop_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; }
 members_on_exit() {
 	local rc=$?
+	# with errexit and the ERR trap on, (exit rc) would end this handler
+	# before it_cleanup stops the agents (they were left running)
+	set +eE
+	trap - ERR
 	kill "$SAMPLER" 2>/dev/null || true
 	(exit "$rc")
 	it_cleanup
