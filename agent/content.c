@@ -94,7 +94,7 @@ static bool path_split(const char *path, struct content_path *cp)
 
 int content_stream_match(void *data, const struct http_request *req)
 {
-	return req->method_id == HTTP_PUT && path_split(req->path, NULL);
+	return req->method_id == HTTP_METHOD_PUT && path_split(req->path, NULL);
 }
 
 /* ---- upload ---- */
@@ -603,8 +603,8 @@ static void download(struct agent *a, struct http_request *req,
 bool content_route(struct agent *a, struct http_request *req)
 {
 	struct content_path cp;
-	bool get = req->method_id == HTTP_GET;
-	bool put = req->method_id == HTTP_PUT;
+	bool get = req->method_id == HTTP_METHOD_GET;
+	bool put = req->method_id == HTTP_METHOD_PUT;
 
 	if (!path_split(req->path, &cp))
 		return false;

@@ -1,5 +1,5 @@
 /* http: a small HTTP/1.1 server on a libuv loop (requests parsed by
- * http-parser 2.9).
+ * http-parser 2.9, which only agent/http_parse.c knows).
  *
  * One request at a time per connection: pipelined requests are answered in
  * order, the next one is parsed only after the previous answer is written.
@@ -40,7 +40,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <http_parser.h>
 #include <uv.h>
 
 #include "tls/tls.h"
@@ -57,6 +56,22 @@ struct http_server;
 struct http_conn;
 struct http_request;
 struct conn_write;
+
+/* Request methods, as the server names them (req->method_id). Any other
+ * method the parser accepts is HTTP_METHOD_OTHER; req->method spells each
+ * one. */
+enum http_method_id {
+	HTTP_METHOD_OTHER = 0,
+	HTTP_METHOD_DELETE,
+	HTTP_METHOD_GET,
+	HTTP_METHOD_HEAD,
+	HTTP_METHOD_POST,
+	HTTP_METHOD_PUT,
+	HTTP_METHOD_CONNECT,
+	HTTP_METHOD_OPTIONS,
+	HTTP_METHOD_TRACE,
+	HTTP_METHOD_PATCH,
+};
 
 /* Called once per complete, well-formed request (a streamed one: once its
  * headers are complete). The handler borrows @req until it passes it to
@@ -120,15 +135,15 @@ struct http_header {
  * http_respond() returns; the handler reads them and must not free or
  * modify them. */
 struct http_request {
-	const char *method;	    /* "GET", "POST", ... (static string) */
-	enum http_method method_id; /* the same as http-parser's enum */
-	const char *path;	    /* percent-decoded, no query, no NUL */
-	const char *query;	    /* raw query after '?', "" when none */
-	const char *body;	    /* NUL-terminated; "" when none */
-	size_t body_len;	    /* bytes in body, without the NUL */
-	char peer[HTTP_PEER_LEN];   /* "127.0.0.1:43210", "[::1]:43210" */
-	void *data;		    /* borrowed from http_server_init() */
-	uint64_t start_ns;	    /* uv_hrtime() at the first byte */
+	const char *method;	       /* "GET", "POST", ... (static string) */
+	enum http_method_id method_id; /* HTTP_METHOD_* of method */
+	const char *path;	       /* percent-decoded, no query, no NUL */
+	const char *query;	       /* raw query after '?', "" when none */
+	const char *body;	       /* NUL-terminated; "" when none */
+	size_t body_len;	       /* bytes in body, without the NUL */
+	char peer[HTTP_PEER_LEN];      /* "127.0.0.1:43210", "[::1]:43210" */
+	void *data;		       /* borrowed from http_server_init() */
+	uint64_t start_ns;	       /* uv_hrtime() at the first byte */
 	unsigned short http_major;
 	unsigned short http_minor;
 	int keep_alive; /* 1 if the connection stays open after the answer */
@@ -137,7 +152,7 @@ struct http_request {
 			   on a plain connection */
 	char identity[TLS_NAME_LEN]; /* its subject CN, "" when plain */
 
-	/* private to http.c */
+	/* private to the server (agent/http_*.c) */
 	struct http_conn *conn;	    /* NULL once the connection is gone */
 	struct http_server *server; /* NULL once the server is closed */
 	struct http_request *orphan_prev, *orphan_next;
@@ -174,7 +189,7 @@ enum http_server_state {
 struct http_server {
 	uint64_t requests_total; /* finished requests (read-only) */
 
-	/* private to http.c */
+	/* private to the server (agent/http_*.c) */
 	enum http_server_state state;
 	uv_loop_t *loop;
 	uv_tcp_t *listener; /* owned; freed in its close callback */

@@ -1,12 +1,11 @@
-/* http_util: percent-decoding, query parameters, header lookup, JSON
- * string quoting and status reason phrases for the http module. */
+/* http_util: percent-decoding, query parameters, header lookup and JSON
+ * string quoting for the http module. */
 #include "agent/http_util.h"
 #include "agent/http.h"
 
 #include <string.h>
 #include <strings.h>
 
-#include <http_parser.h>
 #include <uv.h>
 
 /* ---- percent-decoding ---- */
@@ -200,15 +199,6 @@ size_t http_json_quote(char *out, size_t outlen, const char *in)
 		out[n < outlen ? n : outlen - 1] = '\0';
 	}
 	return n;
-}
-
-/* ---- status line ---- */
-
-const char *http_util_reason_phrase(int status)
-{
-	const char *r = http_status_str((enum http_status)status);
-
-	return strcmp(r, "<unknown>") == 0 ? "Unknown" : r;
 }
 
 /* ---- request accessors ---- */

@@ -1,5 +1,5 @@
-/* http_util: string helpers of the http module (http.c, http_util.c); not
- * used outside it. The public helpers http_json_quote, http_query_param and
+/* http_util: string helpers of the http module (agent/http_*.c); not used
+ * outside it. The public helpers http_json_quote, http_query_param and
  * http_request_header are declared in http.h. */
 #ifndef POOLPAIR_AGENT_HTTP_UTIL_H
 #define POOLPAIR_AGENT_HTTP_UTIL_H
@@ -12,9 +12,5 @@
  * then holds ""). */
 int http_util_pct_decode(const char *in, size_t len, int plus, char *out,
 			 size_t outcap);
-
-/* The reason phrase of an HTTP status ("Not Found"), "Unknown" for a code
- * http-parser does not know. The string is static. */
-const char *http_util_reason_phrase(int status);
 
 #endif

@@ -32,6 +32,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <http_parser.h> /* to check that the answers parse */
+
 #include "agent/http.h"
 #include "fuzz/fuzz_util.h"
 

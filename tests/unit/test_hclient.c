@@ -1,5 +1,5 @@
 /* Tests for agent/hclient.c (libcurl's multi interface on the loop):
- * against a small libuv HTTP server on loopback, and against agent/http.c's
+ * against a small libuv HTTP server on loopback, and against agent/http.h's
  * server with TLS.
  *
  * The small server parses each request with http-parser so the tests can
@@ -1508,7 +1508,7 @@ static void test_parse_url_buffers(void **state)
 	assert_string_equal(path, "/123456");
 }
 
-/* ---- TLS: agent/http.c's server with a context ------------------------ */
+/* ---- TLS: agent/http.h's server with a context ------------------------ */
 
 #define CERT_TOOL "../../scripts/poolpair-cert"
 #define TLS_STEPS 4

@@ -1,7 +1,7 @@
-/* Tests of agent/http.c: a server on 127.0.0.1, port 0, on a private loop
- * in the main thread; clients are blocking sockets in a second thread that
- * only record what they receive (all assertions run in the main thread).
- * alarm() ends a test that hangs. */
+/* Tests of the HTTP server (agent/http.h, agent/http_*.c): a server on
+ * 127.0.0.1, port 0, on a private loop in the main thread; clients are
+ * blocking sockets in a second thread that only record what they receive
+ * (all assertions run in the main thread). alarm() ends a test that hangs. */
 #include <signal.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <http_parser.h> /* the server's 400 message is the parser's */
 
 #include "agent/hclient.h"
 #include "agent/http.h"
