@@ -1,4 +1,4 @@
-/* Tests of tls/tls.c over real loopback connections on a libuv loop, with
+/* Tests of tls/ (tls.h) over real loopback connections on a libuv loop, with
  * certificates made by scripts/poolpair-cert. */
 #include <signal.h>
 #include <setjmp.h>

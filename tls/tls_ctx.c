@@ -1,0 +1,386 @@
+/* tls_ctx: contexts (the CA, our certificate and key, loaded, checked and
+ * reloaded, on the loop or the thread pool) and the role and identity a
+ * certificate carries; see tls.h. */
+#include "tls/tls.h"
+#include "tls/tls_internal.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TLS_ROLE_URI_PREFIX "urn:poolpair:role:"
+
+/* ---- certificates ---- */
+
+/* Entry nid of the subject into out ("" when absent); with want_role, the
+ * first entry that names a role. */
+static void subject_entry(X509 *x, int nid, bool want_role, char *out,
+			  size_t len)
+{
+	X509_NAME *name = X509_get_subject_name(x);
+	int i = -1;
+
+	out[0] = '\0';
+	if (name == NULL)
+		return;
+	while ((i = X509_NAME_get_index_by_NID(name, nid, i)) >= 0) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		ASN1_STRING *s = X509_NAME_ENTRY_get_data(e);
+		int n = ASN1_STRING_length(s);
+		const unsigned char *d = ASN1_STRING_get0_data(s);
+
+		if (n < 0 || (size_t)n >= len || memchr(d, '\0', (size_t)n))
+			continue;
+		memcpy(out, d, (size_t)n);
+		out[n] = '\0';
+		if (!want_role || tls_role_parse(out) != TLS_ROLE_NONE)
+			return;
+		out[0] = '\0';
+	}
+}
+
+static int role_from_san(X509 *x)
+{
+	GENERAL_NAMES *names =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	size_t plen = strlen(TLS_ROLE_URI_PREFIX);
+	int role = TLS_ROLE_NONE;
+
+	if (names == NULL)
+		return TLS_ROLE_NONE;
+	for (int i = 0; i < sk_GENERAL_NAME_num(names) && role == 0; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		char buf[64];
+		int n;
+
+		if (g->type != GEN_URI)
+			continue;
+		n = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+		if (n <= (int)plen || n >= (int)sizeof buf)
+			continue;
+		memcpy(buf,
+		       ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+		       (size_t)n);
+		buf[n] = '\0';
+		if (strncmp(buf, TLS_ROLE_URI_PREFIX, plen) == 0)
+			role = tls_role_parse(buf + plen);
+	}
+	GENERAL_NAMES_free(names);
+	return role;
+}
+
+/* Role (subject OU, else URI SAN) and identity (CN) of a certificate. */
+int tls_cert_role(X509 *x, char *identity, size_t len)
+{
+	char ou[64];
+	int role;
+
+	subject_entry(x, NID_commonName, false, identity, len);
+	subject_entry(x, NID_organizationalUnitName, true, ou, sizeof ou);
+	role = tls_role_parse(ou);
+	if (role == TLS_ROLE_NONE)
+		role = role_from_san(x);
+	return role;
+}
+
+/* ---- context ---- */
+
+struct built {
+	SSL_CTX *ssl;
+	int role;
+	int64_t not_after;
+	char warning[TLS_ERRMSG_LEN];
+	char identity[TLS_NAME_LEN];
+	char errmsg[TLS_ERRMSG_LEN];
+};
+
+static int check_file(const char *what, const char *path, char *errmsg)
+{
+	if (path == NULL || path[0] == '\0') {
+		snprintf(errmsg, TLS_ERRMSG_LEN, "%s: no file given", what);
+		return TLS_E_CONFIG;
+	}
+	if (access(path, R_OK) != 0) {
+		snprintf(errmsg, TLS_ERRMSG_LEN, "%s %s: %s", what, path,
+			 strerror(errno));
+		return TLS_E_CONFIG;
+	}
+	return 0;
+}
+
+/* Our own certificate against our own CA: one from another CA is a
+ * configuration mistake (every peer would refuse it); one outside its
+ * validity is only a warning (peers refuse it, but the files may be renewed
+ * and reloaded without a restart). */
+static int check_own(SSL_CTX *ctx, X509 *own, const char *ca, const char *cert,
+		     struct built *b)
+{
+	X509_STORE_CTX *x = X509_STORE_CTX_new();
+	STACK_OF(X509) *chain = NULL;
+	const ASN1_TIME *na = X509_get0_notAfter(own);
+	struct tm tm;
+	int err;
+
+	if (x == NULL) {
+		snprintf(b->errmsg, sizeof b->errmsg, "out of memory");
+		return TLS_E_NOMEM;
+	}
+	SSL_CTX_get0_chain_certs(ctx, &chain);
+	if (X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx), own, chain) !=
+	    1) {
+		X509_STORE_CTX_free(x);
+		ERR_clear_error();
+		snprintf(b->errmsg, sizeof b->errmsg, "out of memory");
+		return TLS_E_NOMEM;
+	}
+	err =
+	    X509_verify_cert(x) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(x);
+	X509_STORE_CTX_free(x);
+	ERR_clear_error();
+	if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
+		b->not_after = (int64_t)timegm(&tm);
+	switch (err) {
+	case X509_V_OK:
+		return 0;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		snprintf(b->warning, sizeof b->warning,
+			 "cert %s has expired: peers will refuse it", cert);
+		return 0;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		snprintf(b->warning, sizeof b->warning,
+			 "cert %s is not yet valid: peers will refuse it",
+			 cert);
+		return 0;
+	default:
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "cert %s does not verify against ca %s: %s", cert, ca,
+			 X509_verify_cert_error_string(err));
+		return TLS_E_CONFIG;
+	}
+}
+
+/* Build a context from the files; thread-safe (no loop access). */
+static int build(const char *ca, const char *cert, const char *key,
+		 struct built *b)
+{
+	char why[160];
+	SSL_CTX *ctx;
+	X509 *own;
+	int rv;
+
+	memset(b, 0, sizeof *b);
+	b->not_after = INT64_MAX;
+	if ((rv = check_file("ca", ca, b->errmsg)) != 0 ||
+	    (rv = check_file("cert", cert, b->errmsg)) != 0 ||
+	    (rv = check_file("key", key, b->errmsg)) != 0)
+		return rv;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_method());
+	if (ctx == NULL) {
+		snprintf(b->errmsg, sizeof b->errmsg, "out of memory");
+		return TLS_E_NOMEM;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+		tls_ssl_reason(why, sizeof why);
+		snprintf(b->errmsg, sizeof b->errmsg, "tls 1.3: %s", why);
+		goto err;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		tls_ssl_reason(why, sizeof why);
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "ca %s: no usable certificate (%s)", ca, why);
+		goto err;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_ssl_reason(why, sizeof why);
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "cert %s: no usable certificate (%s)", cert, why);
+		goto err;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			snprintf(b->errmsg, sizeof b->errmsg,
+				 "key %s does not match cert %s", key, cert);
+			goto err;
+		}
+		tls_ssl_reason(why, sizeof why);
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "key %s: no usable private key (%s)", key, why);
+		goto err;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ERR_clear_error();
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "key %s does not match cert %s", key, cert);
+		goto err;
+	}
+	own = SSL_CTX_get0_certificate(ctx);
+	b->role = own != NULL
+		      ? tls_cert_role(own, b->identity, sizeof b->identity)
+		      : TLS_ROLE_NONE;
+	if (b->role == TLS_ROLE_NONE) {
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "cert %s: no role (subject OU agent, operator or "
+			 "reader)",
+			 cert);
+		goto err;
+	}
+	rv = check_own(ctx, own, ca, cert, b);
+	if (rv != 0)
+		goto err;
+	SSL_CTX_set_verify(
+	    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	b->ssl = ctx;
+	return 0;
+
+err:
+	SSL_CTX_free(ctx);
+	return rv == TLS_E_NOMEM ? TLS_E_NOMEM : TLS_E_CONFIG;
+}
+
+static void install(struct tls_ctx *c, struct built *b)
+{
+	if (c->ssl != NULL)
+		SSL_CTX_free(c->ssl); /* live connections hold their own ref */
+	c->ssl = b->ssl;
+	c->role = b->role;
+	c->not_after = b->not_after;
+	memcpy(c->identity, b->identity, sizeof c->identity);
+	memcpy(c->warning, b->warning, sizeof c->warning);
+	c->generation++;
+	c->errmsg[0] = '\0';
+}
+
+static int copy_path(char *dst, const char *src, const char *what, char *errmsg)
+{
+	size_t n = src != NULL ? strlen(src) : 0;
+
+	if (n >= TLS_PATH_LEN) {
+		snprintf(errmsg, TLS_ERRMSG_LEN, "%s: path too long", what);
+		return TLS_E_CONFIG;
+	}
+	memcpy(dst, src != NULL ? src : "", n + 1);
+	return 0;
+}
+
+int tls_ctx_init(struct tls_ctx *c, const char *ca, const char *cert,
+		 const char *key)
+{
+	struct built b;
+	int rv;
+
+	memset(c, 0, sizeof *c);
+	if ((rv = copy_path(c->ca, ca, "ca", c->errmsg)) != 0 ||
+	    (rv = copy_path(c->cert, cert, "cert", c->errmsg)) != 0 ||
+	    (rv = copy_path(c->key, key, "key", c->errmsg)) != 0)
+		return rv;
+	rv = build(c->ca, c->cert, c->key, &b);
+	if (rv != 0) {
+		memcpy(c->errmsg, b.errmsg, sizeof c->errmsg);
+		return rv;
+	}
+	install(c, &b);
+	return 0;
+}
+
+int tls_ctx_reload(struct tls_ctx *c)
+{
+	struct built b;
+	int rv;
+
+	if (c->reloading) {
+		snprintf(c->errmsg, sizeof c->errmsg,
+			 "a reload is already in flight");
+		return TLS_E_STATE;
+	}
+	rv = build(c->ca, c->cert, c->key, &b);
+	if (rv != 0) {
+		memcpy(c->errmsg, b.errmsg, sizeof c->errmsg);
+		return rv;
+	}
+	install(c, &b);
+	return 0;
+}
+
+struct reload_work {
+	uv_work_t req;
+	struct tls_ctx *c;
+	struct built b;
+	int rv;
+	tls_reload_cb cb;
+	void *arg;
+};
+
+static void reload_work(uv_work_t *req)
+{
+	struct reload_work *w = req->data;
+
+	w->rv = build(w->c->ca, w->c->cert, w->c->key, &w->b);
+}
+
+static void reload_after(uv_work_t *req, int status)
+{
+	struct reload_work *w = req->data;
+	struct tls_ctx *c = w->c;
+	int rv = status != 0 ? status : w->rv;
+
+	c->reloading = false;
+	if (rv == 0) {
+		install(c, &w->b);
+	} else {
+		if (w->b.ssl != NULL)
+			SSL_CTX_free(w->b.ssl);
+		if (status != 0)
+			snprintf(c->errmsg, sizeof c->errmsg, "reload: %s",
+				 uv_strerror(status));
+		else
+			memcpy(c->errmsg, w->b.errmsg, sizeof c->errmsg);
+	}
+	w->cb(c, rv, w->arg);
+	free(w);
+}
+
+int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop, tls_reload_cb cb,
+			 void *arg)
+{
+	struct reload_work *w;
+	int rv;
+
+	if (c->reloading)
+		return TLS_E_STATE;
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return TLS_E_NOMEM;
+	w->req.data = w;
+	w->c = c;
+	w->cb = cb;
+	w->arg = arg;
+	rv = uv_queue_work(loop, &w->req, reload_work, reload_after);
+	if (rv != 0) {
+		free(w);
+		return rv;
+	}
+	c->reloading = true;
+	return 0;
+}
+
+void tls_ctx_close(struct tls_ctx *c)
+{
+	if (c->ssl != NULL)
+		SSL_CTX_free(c->ssl);
+	c->ssl = NULL;
+}
