@@ -1,6 +1,6 @@
-/* store: lifecycle, the writer and reader queues (loop thread), the public
- * entry points that build operations, and the checks on their input.
- * Worker-side code lives in store_exec.c (writes) and store_read.c. */
+/* store: lifecycle, the public entry points that build operations, and
+ * the checks on their input. The queues that run them are store_queue.c's;
+ * worker-side code lives in store_exec.c (writes) and store_read.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,426 +36,6 @@ const char *store_strerror(int rv)
 	}
 }
 
-/* ---- queues (loop thread) --------------------------------------------- */
-
-static void queue_kick(struct store_queue *q);
-static void maybe_close(struct store *s);
-
-static uint64_t now_ns(void) { return uv_hrtime(); }
-
-static const char *const sql_begin = "BEGIN IMMEDIATE";
-static const char *const sql_commit = "COMMIT";
-static const char *const sql_rollback = "ROLLBACK";
-static const char *const sql_savepoint = "SAVEPOINT op";
-static const char *const sql_release = "RELEASE op";
-static const char *const sql_rollback_to = "ROLLBACK TO op";
-
-/* Worker: one group of write-side ops in one transaction.
- *
- * The group first runs in fast mode (no savepoint per op, stream positions
- * and epochs kept in memory, see struct store_txn). If an op fails there,
- * the transaction is rolled back and the group runs again in safe mode:
- * each op in its own savepoint, so the one that fails changes nothing and
- * the others commit. An op whose error took the whole transaction down
- * (SQLite may roll back on FULL, IOERR, NOMEM) is final; the group is then
- * run again without it. */
-static void run_write_group(struct store_conn *c, struct store_op *batch,
-			    uint64_t *commit_ns)
-{
-	sqlite3 *db = c->db;
-	bool fast = true;
-	for (;;) {
-		bool restart = false;
-		int rc = store_stmt_exec(c, &sql_begin);
-		if (rc != SQLITE_OK) {
-			for (struct store_op *op = batch; op; op = op->next) {
-				if (!op->done) {
-					store_op_dberr(op, c, rc, "begin");
-					op->done = true;
-				}
-			}
-			return;
-		}
-		store_txn_begin(c, fast);
-		for (struct store_op *op = batch; op; op = op->next) {
-			if (op->done)
-				continue;
-			op->status = 0;
-			op->errmsg[0] = '\0';
-			op->keep = false;
-			if (fast) {
-				store_exec_write(c, op);
-				if (op->status == 0 && !sqlite3_get_autocommit(db))
-					continue;
-				/* Run the group again, each op in its own
-				 * savepoint. */
-				fast = false;
-				restart = true;
-				break;
-			}
-			rc = store_stmt_exec(c, &sql_savepoint);
-			if (rc != SQLITE_OK)
-				store_op_dberr(op, c, rc, "savepoint");
-			else
-				store_exec_write(c, op);
-			if (sqlite3_get_autocommit(db)) {
-				/* The transaction is gone: this op is final
-				 * with its error, the others run again. */
-				if (op->status == 0)
-					store_op_fail(
-					    op, STORE_E_IO,
-					    "transaction rolled back");
-				op->done = true;
-				restart = true;
-				break;
-			}
-			if (rc == SQLITE_OK && op->status != 0 && !op->keep)
-				store_stmt_exec(c, &sql_rollback_to);
-			if (rc == SQLITE_OK)
-				store_stmt_exec(c, &sql_release);
-		}
-		if (!restart && (rc = store_txn_flush(c)) != SQLITE_OK) {
-			/* Positions could not be written: nothing of the
-			 * group may commit. */
-			for (struct store_op *op = batch; op; op = op->next) {
-				if (!op->done) {
-					store_op_dberr(op, c, rc,
-						       "advance stream");
-					if (op->type == STORE_OP_APPLY)
-						op->res.apply.n = 0;
-					op->done = true;
-				}
-			}
-			if (!sqlite3_get_autocommit(db))
-				store_stmt_exec(c, &sql_rollback);
-			return;
-		}
-		if (restart) {
-			if (!sqlite3_get_autocommit(db))
-				store_stmt_exec(c, &sql_rollback);
-			continue;
-		}
-		uint64_t t0 = now_ns();
-		rc = store_stmt_exec(c, &sql_commit);
-		*commit_ns = now_ns() - t0;
-		for (struct store_op *op = batch; op; op = op->next) {
-			if (op->done)
-				continue;
-			op->done = true;
-			if (rc != SQLITE_OK) {
-				/* Nothing of the group is stored. */
-				store_op_dberr(op, c, rc, "commit");
-				if (op->type == STORE_OP_APPLY)
-					op->res.apply.n = 0;
-			}
-		}
-		if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
-			store_stmt_exec(c, &sql_rollback);
-		return;
-	}
-}
-
-static const char *const sql_begin_read = "BEGIN";
-
-/* Worker: a group of read ops. Consecutive item reads (the most frequent:
- * one per API write and read) share one read transaction, so the group
- * reads one snapshot and the connection's page cache stays valid across
- * it; the other reads open their own transactions. */
-static void run_read_group(struct store_conn *c, struct store_op *batch)
-{
-	bool in_txn = false;
-	for (struct store_op *op = batch; op; op = op->next) {
-		bool item = op->type == STORE_OP_GET ||
-			    op->type == STORE_OP_LOCATION;
-		if (item && !in_txn)
-			in_txn = store_stmt_exec(c, &sql_begin_read) ==
-				 SQLITE_OK;
-		else if (!item && in_txn) {
-			store_stmt_exec(c, &sql_commit);
-			in_txn = false;
-		}
-		store_exec_read(c, op);
-	}
-	if (in_txn)
-		store_stmt_exec(c, &sql_commit);
-}
-
-/* Worker: run the queue until it is empty, one group at a time. */
-static void queue_work(uv_work_t *req)
-{
-	struct store_queue *q = req->data;
-	unsigned max = q->writer ? q->s->cfg.max_group : 1024;
-
-	for (;;) {
-		uv_mutex_lock(&q->lock);
-		struct store_op *first = q->head, *last = q->head;
-		if (first == NULL) {
-			uv_mutex_unlock(&q->lock);
-			return;
-		}
-		for (unsigned n = 1; n < max && last->next != NULL; n++)
-			last = last->next;
-		q->head = last->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		last->next = NULL;
-		uv_mutex_unlock(&q->lock);
-
-		uint64_t n = 0;
-		bool any_ok = false;
-		if (q->writer) {
-			q->conn->commit_ns = 0;
-			run_write_group(q->conn, first, &q->conn->commit_ns);
-			for (struct store_op *o = first; o; o = o->next) {
-				n++;
-				any_ok = any_ok || o->status == 0 || o->keep;
-			}
-		} else {
-			run_read_group(q->conn, first);
-		}
-
-		uv_mutex_lock(&q->lock);
-		if (q->done_tail != NULL)
-			q->done_tail->next = first;
-		else
-			q->done = first;
-		q->done_tail = last;
-		if (any_ok) {
-			uint64_t ns = q->conn->commit_ns;
-			q->acc.transactions++;
-			q->acc.group_ops += n;
-			if (n > q->acc.group_max)
-				q->acc.group_max = n;
-			q->acc.commit_ns += ns;
-			if (ns > q->acc.commit_max_ns)
-				q->acc.commit_max_ns = ns;
-		}
-		uv_mutex_unlock(&q->lock);
-		uv_async_send(&q->s->async);
-	}
-}
-
-static void op_free(struct store_op *op)
-{
-	store_arena_free(&op->arena);
-	free(op);
-}
-
-static void op_complete(struct store *s, struct store_op *op)
-{
-	const char *em = op->errmsg;
-	int st = op->status;
-
-	switch (op->type) {
-	case STORE_OP_WRITE:
-		s->stats.writes++;
-		if (st != 0) {
-			s->stats.write_errors++;
-			memset(&op->res.write, 0, sizeof(op->res.write));
-		}
-		op->res.write.errmsg = em;
-		op->cb.write(op->arg, st, &op->res.write);
-		break;
-	case STORE_OP_APPLY:
-		s->stats.applied += op->res.apply.applied;
-		s->stats.duplicates += op->res.apply.duplicates;
-		s->stats.archived += op->res.apply.archived;
-		op->res.apply.errmsg = em;
-		op->cb.apply(op->arg, st, &op->res.apply);
-		break;
-	case STORE_OP_ACK:
-	case STORE_OP_SET_EPOCH:
-	case STORE_OP_DIVERT:
-	case STORE_OP_REPAIR:
-		if (op->type == STORE_OP_DIVERT && st == 0)
-			s->stats.archived += op->res.apply.archived;
-		op->cb.done(op->arg, st, em);
-		break;
-	case STORE_OP_GET:
-	case STORE_OP_LOCATION:
-		op->res.item.errmsg = em;
-		op->cb.item(op->arg, st, &op->res.item);
-		break;
-	case STORE_OP_CONTENT_READ:
-		op->res.piece.errmsg = em;
-		op->cb.content(op->arg, st, &op->res.piece);
-		break;
-	case STORE_OP_OUTBOX_READ:
-		op->res.records.errmsg = em;
-		op->cb.records(op->arg, st, &op->res.records);
-		break;
-	case STORE_OP_POSITIONS:
-		op->res.positions.errmsg = em;
-		op->cb.positions(op->arg, st, &op->res.positions);
-		break;
-	case STORE_OP_DIGEST:
-		op->res.digest.errmsg = em;
-		op->cb.digest(op->arg, st, &op->res.digest);
-		break;
-	case STORE_OP_DIFF_KEYS:
-		op->res.keys.errmsg = em;
-		op->cb.keys(op->arg, st, &op->res.keys);
-		break;
-	case STORE_OP_DIVERGENCE:
-		op->res.divergence.errmsg = em;
-		op->cb.divergence(op->arg, st, &op->res.divergence);
-		break;
-	}
-}
-
-/* Loop thread: fire the callbacks of every executed op, in order. */
-static void queue_drain(struct store_queue *q)
-{
-	struct store *s = q->s;
-
-	uv_mutex_lock(&q->lock);
-	struct store_op *op = q->done;
-	q->done = q->done_tail = NULL;
-	if (q->acc.transactions > 0) {
-		s->stats.transactions += q->acc.transactions;
-		s->stats.group_ops += q->acc.group_ops;
-		if (q->acc.group_max > s->stats.group_max)
-			s->stats.group_max = q->acc.group_max;
-		s->stats.commit_ns += q->acc.commit_ns;
-		if (q->acc.commit_max_ns > s->stats.commit_max_ns)
-			s->stats.commit_max_ns = q->acc.commit_max_ns;
-		memset(&q->acc, 0, sizeof(q->acc));
-	}
-	uv_mutex_unlock(&q->lock);
-	while (op != NULL) {
-		struct store_op *next = op->next;
-		if (!q->writer)
-			s->stats.reads++;
-		op_complete(s, op);
-		op_free(op);
-		op = next;
-	}
-}
-
-/* Loop thread: executed ops are back, or ops were queued in an earlier
- * part of this turn (kick_pending): fire the callbacks, then start the
- * queues with everything queued so far. */
-static void queue_async(uv_async_t *h)
-{
-	struct store *s = h->data;
-	queue_drain(&s->wq);
-	queue_drain(&s->rq);
-	if (s->kick_pending) {
-		s->kick_pending = false;
-		uv_unref((uv_handle_t *)&s->async);
-	}
-	queue_kick(&s->wq);
-	queue_kick(&s->rq);
-}
-
-static void queue_after(uv_work_t *req, int status)
-{
-	struct store_queue *q = req->data;
-	(void)status; /* uv_queue_work is never cancelled here */
-
-	queue_drain(q);
-	q->busy = false;
-	queue_kick(q);
-	maybe_close(q->s);
-}
-
-static bool queue_empty(struct store_queue *q)
-{
-	uv_mutex_lock(&q->lock);
-	bool empty = q->head == NULL;
-	uv_mutex_unlock(&q->lock);
-	return empty;
-}
-
-static void queue_kick(struct store_queue *q)
-{
-	if (q->busy || queue_empty(q))
-		return;
-	q->busy = true;
-	q->work.data = q;
-	int rv = uv_queue_work(q->s->loop, &q->work, queue_work, queue_after);
-	if (rv != 0) {
-		/* Cannot happen with a valid loop and callback; fail the
-		 * queued ops rather than lose them. */
-		uv_mutex_lock(&q->lock);
-		struct store_op *first = q->head;
-		q->head = q->tail = NULL;
-		uv_mutex_unlock(&q->lock);
-		q->busy = false;
-		for (struct store_op *op = first; op; op = op->next)
-			store_op_fail(op, STORE_E_IO, "queue work: %s",
-				      uv_strerror(rv));
-		while (first != NULL) {
-			struct store_op *next = first->next;
-			op_complete(q->s, first);
-			op_free(first);
-			first = next;
-		}
-	}
-}
-
-/* Loop thread: the queues' locks and the async handle. The handle does
- * not keep the loop alive (a running work request does). On failure
- * nothing is left to close. */
-static int queues_init(struct store *s)
-{
-	if (uv_mutex_init(&s->wq.lock) != 0)
-		goto err;
-	if (uv_mutex_init(&s->rq.lock) != 0)
-		goto err_after_wq;
-	if (uv_async_init(s->loop, &s->async, queue_async) != 0)
-		goto err_after_rq;
-	s->async.data = s;
-	uv_unref((uv_handle_t *)&s->async);
-	return 0;
-err_after_rq:
-	uv_mutex_destroy(&s->rq.lock);
-err_after_wq:
-	uv_mutex_destroy(&s->wq.lock);
-err:
-	snprintf(s->errmsg, sizeof(s->errmsg),
-		 "open: cannot start the work queues");
-	return STORE_E_IO;
-}
-
-static void queues_destroy(struct store *s)
-{
-	uv_mutex_destroy(&s->wq.lock);
-	uv_mutex_destroy(&s->rq.lock);
-}
-
-static struct store_op *op_new(enum store_op_type type, void *arg)
-{
-	struct store_op *op = calloc(1, sizeof(*op));
-	if (op != NULL) {
-		op->type = type;
-		op->arg = arg;
-	}
-	return op;
-}
-
-static int op_submit(struct store *s, struct store_op *op)
-{
-	bool writer = op->type <= STORE_OP_REPAIR;
-	struct store_queue *q = writer ? &s->wq : &s->rq;
-	op->next = NULL;
-	uv_mutex_lock(&q->lock);
-	if (q->tail != NULL)
-		q->tail->next = op;
-	else
-		q->head = op;
-	q->tail = op;
-	uv_mutex_unlock(&q->lock);
-	/* A busy queue's work takes it, or queue_after() kicks again. An
-	 * idle one starts from the async callback, so that the ops queued in
-	 * the rest of this loop turn join the same group. */
-	if (!q->busy && !s->kick_pending) {
-		s->kick_pending = true;
-		uv_ref((uv_handle_t *)&s->async);
-		uv_async_send(&s->async);
-	}
-	return 0;
-}
 
 /* ---- open / close ----------------------------------------------------- */
 
@@ -504,7 +84,7 @@ int store_open(struct store *s, uv_loop_t *loop, const char *path,
 	int rv = prepare(s, loop, path, cfg);
 	if (rv == 0)
 		rv = open_conns(s);
-	if (rv == 0 && (rv = queues_init(s)) != 0) {
+	if (rv == 0 && (rv = store_queue_init(s)) != 0) {
 		store_conn_close(s->rq.conn);
 		store_conn_close(s->wq.conn);
 		s->rq.conn = s->wq.conn = NULL;
@@ -537,7 +117,7 @@ static void open_work(uv_work_t *req)
 static void open_failed(uv_handle_t *h)
 {
 	struct store *s = h->data;
-	queues_destroy(s);
+	store_queue_destroy(s);
 	free(s->path);
 	s->path = NULL;
 	s->state = STORE_STATE_CLOSED;
@@ -571,7 +151,7 @@ int store_open_async(struct store *s, uv_loop_t *loop, const char *path,
 		}
 		return rv;
 	}
-	rv = queues_init(s);
+	rv = store_queue_init(s);
 	if (rv != 0) {
 		free(s->path);
 		s->path = NULL;
@@ -604,7 +184,7 @@ static void close_work(uv_work_t *req)
 static void closed(uv_handle_t *h)
 {
 	struct store *s = h->data;
-	queues_destroy(s);
+	store_queue_destroy(s);
 	free(s->path);
 	s->path = NULL;
 	s->state = STORE_STATE_CLOSED;
@@ -619,10 +199,10 @@ static void close_after(uv_work_t *req, int status)
 	uv_close((uv_handle_t *)&s->async, closed);
 }
 
-static void maybe_close(struct store *s)
+void store_maybe_close(struct store *s)
 {
 	if (s->state != STORE_STATE_CLOSING || s->wq.busy || s->rq.busy ||
-	    !queue_empty(&s->wq) || !queue_empty(&s->rq))
+	    !store_queue_empty(&s->wq) || !store_queue_empty(&s->rq))
 		return;
 	/* Mark the close as started so a second call does nothing. */
 	s->wq.busy = s->rq.busy = true;
@@ -640,7 +220,7 @@ void store_close(struct store *s, void (*cb)(struct store *s))
 		return;
 	s->state = STORE_STATE_CLOSING;
 	s->close_cb = cb;
-	maybe_close(s);
+	store_maybe_close(s);
 }
 
 /* ---- public operations ------------------------------------------------ */
@@ -677,7 +257,7 @@ int store_write(struct store *s, const struct store_write *w, store_write_cb cb,
 	};
 	if (store_change_check(&ch, why, sizeof(why)) != 0)
 		return STORE_E_INVALID;
-	struct store_op *op = op_new(STORE_OP_WRITE, arg);
+	struct store_op *op = store_op_new(STORE_OP_WRITE, arg);
 	if (op == NULL)
 		return STORE_E_NOMEM;
 	op->cb.write = cb;
@@ -686,10 +266,10 @@ int store_write(struct store *s, const struct store_write *w, store_write_cb cb,
 	op->ch.key = store_arena_strdup(&op->arena, w->key);
 	op->ch.value = store_arena_memdup(&op->arena, w->value, w->value_len);
 	if (!op->ch.user_set || !op->ch.key || !op->ch.value) {
-		op_free(op);
+		store_op_free(op);
 		return STORE_E_NOMEM;
 	}
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 /* An op naming a user set (and optionally a key); both copied. */
@@ -704,7 +284,7 @@ static int simple_op(struct store *s, enum store_op_type type,
 		return STORE_E_INVALID;
 	if (key != NULL && (key[0] == '\0' || strlen(key) > STORE_KEY_MAX))
 		return STORE_E_INVALID;
-	struct store_op *op = op_new(type, arg);
+	struct store_op *op = store_op_new(type, arg);
 	if (op == NULL)
 		return STORE_E_NOMEM;
 	if (user_set != NULL)
@@ -713,7 +293,7 @@ static int simple_op(struct store *s, enum store_op_type type,
 		op->ch.key = store_arena_strdup(&op->arena, key);
 	if ((user_set != NULL && op->ch.user_set == NULL) ||
 	    (key != NULL && op->ch.key == NULL)) {
-		op_free(op);
+		store_op_free(op);
 		return STORE_E_NOMEM;
 	}
 	*out = op;
@@ -740,7 +320,7 @@ int store_get(struct store *s, const char *user_set, int kind, const char *key,
 		return rv;
 	op->ch.kind = kind;
 	op->cb.item = cb;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_get_user_data(struct store *s, const char *user_set, const char *sip,
@@ -780,7 +360,7 @@ int store_user_location(struct store *s, const char *sip, store_item_cb cb,
 	if (rv != 0)
 		return rv;
 	op->cb.item = cb;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_content_read(struct store *s, const char *user_set, const char *sip,
@@ -799,7 +379,7 @@ int store_content_read(struct store *s, const char *user_set, const char *sip,
 	op->offset = offset;
 	op->max_bytes =
 	    maxlen == 0 || maxlen > STORE_READ_MAX ? STORE_READ_MAX : maxlen;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_outbox_read(struct store *s, const char *user_set, int lane,
@@ -817,7 +397,7 @@ int store_outbox_read(struct store *s, const char *user_set, int lane,
 	op->ch.seq = after_seq;
 	op->max_records = max_records ? max_records : 1024;
 	op->max_bytes = max_bytes ? max_bytes : (size_t)4 << 20;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_outbox_ack(struct store *s, const char *user_set, int lane,
@@ -832,7 +412,7 @@ int store_outbox_ack(struct store *s, const char *user_set, int lane,
 	op->cb.done = cb;
 	op->ch.lane = lane;
 	op->ch.seq = acked_seq;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_stream_positions(struct store *s, store_positions_cb cb, void *arg)
@@ -844,7 +424,7 @@ int store_stream_positions(struct store *s, store_positions_cb cb, void *arg)
 	if (rv != 0)
 		return rv;
 	op->cb.positions = cb;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 /* Copy one record into the op's arena. */
@@ -882,27 +462,27 @@ int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 	op->n_recs = b->n_records;
 	if (b->n_records > 0) {
 		if (b->n_records > SIZE_MAX / sizeof(*op->recs)) {
-			op_free(op);
+			store_op_free(op);
 			return STORE_E_NOMEM;
 		}
 		op->recs = store_arena_alloc(&op->arena,
 					     b->n_records * sizeof(*op->recs));
 		if (op->recs == NULL) {
-			op_free(op);
+			store_op_free(op);
 			return STORE_E_NOMEM;
 		}
 	}
 	for (size_t i = 0; i < b->n_records; i++) {
 		if (b->records[i] == NULL) {
-			op_free(op);
+			store_op_free(op);
 			return STORE_E_INVALID;
 		}
 		if (copy_record(op, &op->recs[i], b->records[i]) != 0) {
-			op_free(op);
+			store_op_free(op);
 			return STORE_E_NOMEM;
 		}
 	}
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_set_epoch(struct store *s, const char *user_set, uint64_t epoch,
@@ -916,7 +496,7 @@ int store_set_epoch(struct store *s, const char *user_set, uint64_t epoch,
 		return rv;
 	op->cb.done = cb;
 	op->ch.epoch = epoch;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_divert_tail(struct store *s, const char *user_set, int lane,
@@ -932,7 +512,7 @@ int store_divert_tail(struct store *s, const char *user_set, int lane,
 	op->cb.done = cb;
 	op->ch.lane = lane;
 	op->ch.seq = keep_seq;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_repair(struct store *s, const Poolpair__Repl__ChangeRecord *rec,
@@ -960,10 +540,10 @@ int store_repair(struct store *s, const Poolpair__Repl__ChangeRecord *rec,
 		rv = STORE_E_INVALID;
 	}
 	if (rv != 0) {
-		op_free(op);
+		store_op_free(op);
 		return rv;
 	}
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_digest(struct store *s, const char *user_set, store_digest_cb cb,
@@ -976,7 +556,7 @@ int store_digest(struct store *s, const char *user_set, store_digest_cb cb,
 	if (rv != 0)
 		return rv;
 	op->cb.digest = cb;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_diff_keys(struct store *s, const char *user_set, unsigned bucket,
@@ -990,7 +570,7 @@ int store_diff_keys(struct store *s, const char *user_set, unsigned bucket,
 		return rv;
 	op->cb.keys = cb;
 	op->bucket = bucket;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }
 
 int store_divergence_list(struct store *s, int64_t after_id, size_t limit,
@@ -1005,5 +585,5 @@ int store_divergence_list(struct store *s, int64_t after_id, size_t limit,
 	op->cb.divergence = cb;
 	op->after_id = after_id;
 	op->limit = limit == 0 ? 100 : limit > 10000 ? 10000 : limit;
-	return op_submit(s, op);
+	return store_queue_submit(s, op);
 }

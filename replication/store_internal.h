@@ -1,6 +1,7 @@
-/* store internals shared by store.c (loop thread: queues, lifecycle, API
- * entry points), store_schema.c (connections, migrations, statements),
- * store_exec.c (write-side work) and store_read.c (read-side work).
+/* store internals shared by store.c (loop thread: lifecycle, API entry
+ * points), store_queue.c (the writer and reader queues, group commit),
+ * store_schema.c (connections, migrations, statements), store_exec.c
+ * (write-side work) and store_read.c (read-side work).
  *
  * Thread split: a struct store_op is built on the loop thread, then handed
  * whole (detached from the queue) to one thread-pool work which fills its
@@ -169,6 +170,40 @@ struct store_op {
 		struct store_divergence_list divergence;
 	} res;
 };
+
+/* ---- queues (store_queue.c) and lifecycle (store.c) ------------------ */
+
+/* Loop thread: the queues' locks and the async handle (which does not keep
+ * the loop alive). Returns 0, or STORE_E_IO with s->errmsg set and nothing
+ * left to close. */
+int store_queue_init(struct store *s);
+
+/* Loop thread: destroys the queues' locks, once the async handle is
+ * closed and no work runs. */
+void store_queue_destroy(struct store *s);
+
+/* Whether @q holds no op waiting for its work (any thread). */
+bool store_queue_empty(struct store_queue *q);
+
+/* A zeroed op of @type for callback argument @arg; NULL when out of
+ * memory. Owned by the caller until store_queue_submit(). */
+struct store_op *store_op_new(enum store_op_type type, void *arg);
+
+/* Frees @op and its arena (an op never submitted, or a completed one). */
+void store_op_free(struct store_op *op);
+
+/* Loop thread: queues @op (ownership passes to the store: its callback
+ * fires once, later, on the loop thread, then it is freed) on the writer
+ * queue (write-side types) or the reader queue. Ops queued in one loop
+ * turn start together. Returns 0. */
+int store_queue_submit(struct store *s, struct store_op *op);
+
+/* Loop thread: once a closing store's queues are idle and empty, closes
+ * its connections on the thread pool and then its handle. Does nothing
+ * before (store.c). */
+void store_maybe_close(struct store *s);
+
+/* ---- ops --------------------------------------------------------------- */
 
 /* Set op->status and op->errmsg (printf-style); returns status. */
 int store_op_fail(struct store_op *op, int status, const char *fmt, ...)
