@@ -1,7 +1,8 @@
 /* store write side (thread pool, writer connection): local writes with
  * their outbox record, receiver batches, acks, epochs, failback tail and
  * verify repairs. Each function runs inside the transaction and savepoint
- * opened by the group runner in store.c and reports through op->status. */
+ * opened by the group runner in store_queue.c and reports through
+ * op->status. Epochs and stream positions go through store_txn.c. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,19 +13,9 @@
 #define OP_DELETE POOLPAIR__REPL__OP__OP_DELETE
 #define OP_CHUNK POOLPAIR__REPL__OP__OP_CONTENT_CHUNK
 
-static int64_t i64(uint64_t v) { return (int64_t)v; }
-
 static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
 {
 	sqlite3_bind_blob64(st, i, n ? p : "", n, SQLITE_STATIC);
-}
-
-/* Step a statement that returns no row; reset it. SQLite code. */
-static int step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int64_t now_ms(void)
@@ -32,212 +23,6 @@ static int64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- epochs and streams ----------------------------------------------- */
-
-static const char *const sql_epoch_get =
-    "SELECT epoch FROM epochs WHERE user_set = ?1";
-static const char *const sql_epoch_raise =
-    "INSERT INTO epochs (user_set, epoch) VALUES (?1, ?2)"
-    " ON CONFLICT (user_set) DO UPDATE"
-    " SET epoch = max(epoch, excluded.epoch)";
-static const char *const sql_stream_get =
-    "SELECT head_seq, acked_seq, applied_seq FROM streams"
-    " WHERE user_set = ?1 AND lane = ?2";
-static const char *const sql_stream_put =
-    "INSERT INTO streams (user_set, lane, head_seq, acked_seq, applied_seq)"
-    " VALUES (?1, ?2, ?3, ?4, ?5)"
-    " ON CONFLICT (user_set, lane) DO UPDATE SET head_seq = excluded.head_seq,"
-    " acked_seq = excluded.acked_seq, applied_seq = excluded.applied_seq";
-
-static int epoch_get_db(struct store_conn *c, const char *user_set,
-			uint64_t *epoch)
-{
-	sqlite3_stmt *st = store_stmt(c, &sql_epoch_get);
-	if (st == NULL)
-		return sqlite3_errcode(c->db);
-	sqlite3_bind_text(st, 1, user_set, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	*epoch = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static int epoch_raise_db(struct store_conn *c, const char *user_set,
-			  uint64_t epoch)
-{
-	sqlite3_stmt *st = store_stmt(c, &sql_epoch_raise);
-	if (st == NULL)
-		return sqlite3_errcode(c->db);
-	sqlite3_bind_text(st, 1, user_set, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, i64(epoch));
-	return step_done(st);
-}
-
-static int stream_get_db(struct store_conn *c, const char *user_set, int lane,
-			 struct store_stream *s)
-{
-	sqlite3_stmt *st = store_stmt(c, &sql_stream_get);
-	if (st == NULL)
-		return sqlite3_errcode(c->db);
-	sqlite3_bind_text(st, 1, user_set, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, lane);
-	int rc = sqlite3_step(st);
-	memset(s, 0, sizeof(*s));
-	if (rc == SQLITE_ROW) {
-		s->head = (uint64_t)sqlite3_column_int64(st, 0);
-		s->acked = (uint64_t)sqlite3_column_int64(st, 1);
-		s->applied = (uint64_t)sqlite3_column_int64(st, 2);
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static int stream_put_db(struct store_conn *c, const char *user_set, int lane,
-			 const struct store_stream *s)
-{
-	sqlite3_stmt *st = store_stmt(c, &sql_stream_put);
-	if (st == NULL)
-		return sqlite3_errcode(c->db);
-	sqlite3_bind_text(st, 1, user_set, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, lane);
-	sqlite3_bind_int64(st, 3, i64(s->head));
-	sqlite3_bind_int64(st, 4, i64(s->acked));
-	sqlite3_bind_int64(st, 5, i64(s->applied));
-	return step_done(st);
-}
-
-/* ---- the group transaction's cache (fast mode) ------------------------ */
-
-void store_txn_begin(struct store_conn *c, bool fast)
-{
-	c->txn.fast = fast;
-	c->txn.n_streams = 0;
-	c->txn.n_epochs = 0;
-}
-
-int store_txn_flush(struct store_conn *c)
-{
-	struct store_txn *t = &c->txn;
-	for (size_t i = 0; i < t->n_streams; i++) {
-		if (!t->streams[i].dirty)
-			continue;
-		int rc = stream_put_db(c, t->streams[i].user_set,
-				       t->streams[i].lane, &t->streams[i].s);
-		if (rc != SQLITE_OK)
-			return rc;
-		t->streams[i].dirty = false;
-	}
-	return SQLITE_OK;
-}
-
-/* The cached entry of (user_set, lane), or -1. */
-static int txn_stream_find(struct store_txn *t, const char *user_set,
-			   int lane)
-{
-	for (size_t i = 0; i < t->n_streams; i++)
-		if (t->streams[i].lane == lane &&
-		    strcmp(t->streams[i].user_set, user_set) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* A free cache slot, making room by writing everything back when the
- * cache is full. -1 with *rc set on a write error. */
-static int txn_stream_slot(struct store_conn *c, int *rc)
-{
-	struct store_txn *t = &c->txn;
-	*rc = SQLITE_OK;
-	if (t->n_streams == STORE_TXN_CACHE) {
-		*rc = store_txn_flush(c);
-		if (*rc != SQLITE_OK)
-			return -1;
-		t->n_streams = 0;
-	}
-	return (int)t->n_streams++;
-}
-
-static int epoch_get(struct store_conn *c, const char *user_set,
-		     uint64_t *epoch)
-{
-	struct store_txn *t = &c->txn;
-	if (!t->fast)
-		return epoch_get_db(c, user_set, epoch);
-	for (size_t i = 0; i < t->n_epochs; i++) {
-		if (strcmp(t->epochs[i].user_set, user_set) == 0) {
-			*epoch = t->epochs[i].epoch;
-			return SQLITE_OK;
-		}
-	}
-	int rc = epoch_get_db(c, user_set, epoch);
-	if (rc == SQLITE_OK && t->n_epochs < STORE_TXN_CACHE &&
-	    strlen(user_set) < STORE_NAME_MAX) {
-		snprintf(t->epochs[t->n_epochs].user_set, STORE_NAME_MAX, "%s",
-			 user_set);
-		t->epochs[t->n_epochs].epoch = *epoch;
-		t->n_epochs++;
-	}
-	return rc;
-}
-
-static int epoch_raise(struct store_conn *c, const char *user_set,
-		       uint64_t epoch)
-{
-	struct store_txn *t = &c->txn;
-	int rc = epoch_raise_db(c, user_set, epoch);
-	if (rc != SQLITE_OK || !t->fast)
-		return rc;
-	for (size_t i = 0; i < t->n_epochs; i++)
-		if (strcmp(t->epochs[i].user_set, user_set) == 0 &&
-		    t->epochs[i].epoch < epoch)
-			t->epochs[i].epoch = epoch;
-	return SQLITE_OK;
-}
-
-static int stream_get(struct store_conn *c, const char *user_set, int lane,
-		      struct store_stream *s)
-{
-	struct store_txn *t = &c->txn;
-	if (!t->fast || strlen(user_set) >= STORE_NAME_MAX)
-		return stream_get_db(c, user_set, lane, s);
-	int i = txn_stream_find(t, user_set, lane);
-	if (i >= 0) {
-		*s = t->streams[i].s;
-		return SQLITE_OK;
-	}
-	int rc = stream_get_db(c, user_set, lane, s);
-	if (rc != SQLITE_OK)
-		return rc;
-	i = txn_stream_slot(c, &rc);
-	if (i < 0)
-		return rc;
-	snprintf(t->streams[i].user_set, STORE_NAME_MAX, "%s", user_set);
-	t->streams[i].lane = lane;
-	t->streams[i].s = *s;
-	t->streams[i].dirty = false;
-	return SQLITE_OK;
-}
-
-static int stream_put(struct store_conn *c, const char *user_set, int lane,
-		      const struct store_stream *s)
-{
-	struct store_txn *t = &c->txn;
-	int rc;
-	if (!t->fast || strlen(user_set) >= STORE_NAME_MAX)
-		return stream_put_db(c, user_set, lane, s);
-	int i = txn_stream_find(t, user_set, lane);
-	if (i < 0) {
-		i = txn_stream_slot(c, &rc);
-		if (i < 0)
-			return rc;
-		snprintf(t->streams[i].user_set, STORE_NAME_MAX, "%s",
-			 user_set);
-		t->streams[i].lane = lane;
-	}
-	t->streams[i].s = *s;
-	t->streams[i].dirty = true;
-	return SQLITE_OK;
 }
 
 /* ---- applying one change to the copy ---------------------------------- */
@@ -302,9 +87,9 @@ static void bind_common(sqlite3_stmt *st, const struct store_change *ch,
 {
 	sqlite3_bind_text(st, 1, ch->user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, k, (int)klen, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, i64(ch->epoch));
-	sqlite3_bind_int64(st, 5, i64(ch->seq));
-	sqlite3_bind_int64(st, 6, i64(ch->hlc));
+	sqlite3_bind_int64(st, 4, store_i64(ch->epoch));
+	sqlite3_bind_int64(st, 5, store_i64(ch->seq));
+	sqlite3_bind_int64(st, 6, store_i64(ch->hlc));
 }
 
 static int apply_chunk(struct store_conn *c, struct store_op *op,
@@ -342,7 +127,7 @@ static int apply_chunk(struct store_conn *c, struct store_op *op,
 						      sqlite3_errcode(c->db),
 						      "content reset");
 			sqlite3_bind_int64(st, 1, id);
-			rc = step_done(st);
+			rc = store_step_done(st);
 			if (rc != SQLITE_OK)
 				return store_op_dberr(op, c, rc,
 						      "content reset");
@@ -358,11 +143,11 @@ static int apply_chunk(struct store_conn *c, struct store_op *op,
 				sqlite3_bind_text(st, 2 + i, kp->part[i],
 						  (int)kp->len[i],
 						  SQLITE_STATIC);
-			sqlite3_bind_int64(st, 5, i64(ch->total));
-			sqlite3_bind_int64(st, 6, i64(ch->epoch));
-			sqlite3_bind_int64(st, 7, i64(ch->seq));
-			sqlite3_bind_int64(st, 8, i64(ch->hlc));
-			rc = step_done(st);
+			sqlite3_bind_int64(st, 5, store_i64(ch->total));
+			sqlite3_bind_int64(st, 6, store_i64(ch->epoch));
+			sqlite3_bind_int64(st, 7, store_i64(ch->seq));
+			sqlite3_bind_int64(st, 8, store_i64(ch->hlc));
+			rc = store_step_done(st);
 			if (rc != SQLITE_OK)
 				return store_op_dberr(op, c, rc,
 						      "content insert");
@@ -394,9 +179,9 @@ static int apply_chunk(struct store_conn *c, struct store_op *op,
 			return store_op_dberr(op, c, sqlite3_errcode(c->db),
 					      "content chunk");
 		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, i64(ch->offset));
+		sqlite3_bind_int64(st, 2, store_i64(ch->offset));
 		bind_blob(st, 3, ch->value, ch->value_len);
-		rc = step_done(st);
+		rc = store_step_done(st);
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "content chunk");
 	}
@@ -404,12 +189,12 @@ static int apply_chunk(struct store_conn *c, struct store_op *op,
 	if (st == NULL)
 		return store_op_dberr(op, c, sqlite3_errcode(c->db), "content");
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, i64(ch->total));
-	sqlite3_bind_int64(st, 3, i64(stored + ch->value_len));
-	sqlite3_bind_int64(st, 4, i64(ch->epoch));
-	sqlite3_bind_int64(st, 5, i64(ch->seq));
-	sqlite3_bind_int64(st, 6, i64(ch->hlc));
-	rc = step_done(st);
+	sqlite3_bind_int64(st, 2, store_i64(ch->total));
+	sqlite3_bind_int64(st, 3, store_i64(stored + ch->value_len));
+	sqlite3_bind_int64(st, 4, store_i64(ch->epoch));
+	sqlite3_bind_int64(st, 5, store_i64(ch->seq));
+	sqlite3_bind_int64(st, 6, store_i64(ch->hlc));
+	rc = store_step_done(st);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "content update");
 	return 0;
@@ -492,7 +277,7 @@ static int apply_change(struct store_conn *c, struct store_op *op,
 		if (put)
 			bind_blob(st, 7, ch->value, ch->value_len);
 	}
-	rc = step_done(st);
+	rc = store_step_done(st);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "apply change");
 	return 0;
@@ -510,7 +295,7 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 	struct store_change *ch = &op->ch;
 	struct store_stream s;
 	uint64_t newest;
-	int rc = epoch_get(c, ch->user_set, &newest);
+	int rc = store_txn_epoch_get(c, ch->user_set, &newest);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "read epoch");
 	if (ch->epoch < newest)
@@ -520,10 +305,11 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 				     (unsigned long long)ch->epoch,
 				     ch->user_set, (unsigned long long)newest);
 	if (ch->epoch > newest &&
-	    (rc = epoch_raise(c, ch->user_set, ch->epoch)) != SQLITE_OK)
+	    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch)) !=
+		SQLITE_OK)
 		return store_op_dberr(op, c, rc, "raise epoch");
 
-	rc = stream_get(c, ch->user_set, ch->lane, &s);
+	rc = store_txn_stream_get(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "read stream");
 	if (s.head < s.applied) {
@@ -537,7 +323,7 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 
 	if (apply_change(c, op, ch) != 0)
 		return op->status;
-	rc = stream_put(c, ch->user_set, ch->lane, &s);
+	rc = store_txn_stream_put(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "advance stream");
 
@@ -546,16 +332,16 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 		return store_op_dberr(op, c, sqlite3_errcode(c->db), "outbox");
 	sqlite3_bind_text(st, 1, ch->user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, ch->lane);
-	sqlite3_bind_int64(st, 3, i64(ch->seq));
-	sqlite3_bind_int64(st, 4, i64(ch->epoch));
-	sqlite3_bind_int64(st, 5, i64(ch->hlc));
+	sqlite3_bind_int64(st, 3, store_i64(ch->seq));
+	sqlite3_bind_int64(st, 4, store_i64(ch->epoch));
+	sqlite3_bind_int64(st, 5, store_i64(ch->hlc));
 	sqlite3_bind_int(st, 6, ch->op);
 	sqlite3_bind_int(st, 7, ch->kind);
 	sqlite3_bind_text(st, 8, ch->key, -1, SQLITE_STATIC);
 	bind_blob(st, 9, ch->value, ch->value_len);
-	sqlite3_bind_int64(st, 10, i64(ch->offset));
-	sqlite3_bind_int64(st, 11, i64(ch->total));
-	rc = step_done(st);
+	sqlite3_bind_int64(st, 10, store_i64(ch->offset));
+	sqlite3_bind_int64(st, 11, store_i64(ch->total));
+	rc = store_step_done(st);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "outbox append");
 
@@ -581,18 +367,18 @@ static int archive(struct store_conn *c, const struct store_change *ch,
 		return sqlite3_errcode(c->db);
 	sqlite3_bind_text(st, 1, ch->user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, ch->lane);
-	sqlite3_bind_int64(st, 3, i64(ch->epoch));
-	sqlite3_bind_int64(st, 4, i64(ch->seq));
-	sqlite3_bind_int64(st, 5, i64(ch->hlc));
+	sqlite3_bind_int64(st, 3, store_i64(ch->epoch));
+	sqlite3_bind_int64(st, 4, store_i64(ch->seq));
+	sqlite3_bind_int64(st, 5, store_i64(ch->hlc));
 	sqlite3_bind_int(st, 6, ch->op);
 	sqlite3_bind_int(st, 7, ch->kind);
 	sqlite3_bind_text(st, 8, ch->key, -1, SQLITE_STATIC);
 	bind_blob(st, 9, ch->value, ch->value_len);
-	sqlite3_bind_int64(st, 10, i64(ch->offset));
-	sqlite3_bind_int64(st, 11, i64(ch->total));
+	sqlite3_bind_int64(st, 10, store_i64(ch->offset));
+	sqlite3_bind_int64(st, 11, store_i64(ch->total));
 	sqlite3_bind_int64(st, 12, now_ms());
 	sqlite3_bind_text(st, 13, reason, -1, SQLITE_STATIC);
-	return step_done(st);
+	return store_step_done(st);
 }
 
 static const char *const sql_savepoint_rec = "SAVEPOINT rec";
@@ -623,7 +409,7 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 				     "record seq %llu: bad user set or lane",
 				     (unsigned long long)ch->seq);
 	}
-	rc = stream_get(c, ch->user_set, ch->lane, &s);
+	rc = store_txn_stream_get(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "read stream");
 	/* a stream this store wrote itself (its own user set, back after a
@@ -649,7 +435,7 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		return store_op_fail(op, STORE_E_INVALID, "record seq %llu: %s",
 				     (unsigned long long)ch->seq, why);
 	}
-	rc = epoch_get(c, ch->user_set, &newest);
+	rc = store_txn_epoch_get(c, ch->user_set, &newest);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "read epoch");
 
@@ -665,7 +451,8 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 			return op->status;
 		}
 		if (ch->epoch > newest &&
-		    (rc = epoch_raise(c, ch->user_set, ch->epoch)) != SQLITE_OK)
+		    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch)) !=
+			SQLITE_OK)
 			return store_op_dberr(op, c, rc, "raise epoch");
 		r->applied++;
 	} else {
@@ -684,12 +471,13 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "release");
 		if (ch->epoch > newest &&
-		    (rc = epoch_raise(c, ch->user_set, ch->epoch)) != SQLITE_OK)
+		    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch)) !=
+			SQLITE_OK)
 			return store_op_dberr(op, c, rc, "raise epoch");
 		r->applied++;
 	}
 	s.applied = ch->seq;
-	rc = stream_put(c, ch->user_set, ch->lane, &s);
+	rc = store_txn_stream_put(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "advance stream");
 	return 0;
@@ -774,7 +562,7 @@ static const char *const sql_outbox_divert =
 static void exec_ack(struct store_conn *c, struct store_op *op)
 {
 	struct store_stream s;
-	int rc = stream_get(c, op->ch.user_set, op->ch.lane, &s);
+	int rc = store_txn_stream_get(c, op->ch.user_set, op->ch.lane, &s);
 	if (rc != SQLITE_OK) {
 		store_op_dberr(op, c, rc, "read stream");
 		return;
@@ -801,11 +589,11 @@ static void exec_ack(struct store_conn *c, struct store_op *op)
 	}
 	sqlite3_bind_text(st, 1, op->ch.user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, op->ch.lane);
-	sqlite3_bind_int64(st, 3, i64(op->ch.seq));
-	rc = step_done(st);
+	sqlite3_bind_int64(st, 3, store_i64(op->ch.seq));
+	rc = store_step_done(st);
 	if (rc == SQLITE_OK) {
 		s.acked = op->ch.seq;
-		rc = stream_put(c, op->ch.user_set, op->ch.lane, &s);
+		rc = store_txn_stream_put(c, op->ch.user_set, op->ch.lane, &s);
 	}
 	if (rc != SQLITE_OK)
 		store_op_dberr(op, c, rc, "outbox trim");
@@ -823,9 +611,9 @@ static void exec_divert(struct store_conn *c, struct store_op *op)
 	}
 	sqlite3_bind_text(st, 1, op->ch.user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, op->ch.lane);
-	sqlite3_bind_int64(st, 3, i64(op->ch.seq));
+	sqlite3_bind_int64(st, 3, store_i64(op->ch.seq));
 	sqlite3_bind_int64(st, 4, now_ms());
-	rc = step_done(st);
+	rc = store_step_done(st);
 	if (rc != SQLITE_OK) {
 		store_op_dberr(op, c, rc, "divert");
 		return;
@@ -840,10 +628,10 @@ static void exec_divert(struct store_conn *c, struct store_op *op)
 	sqlite3_bind_text(st, 1, op->ch.user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, op->ch.lane);
 	sqlite3_bind_int64(st, 3, INT64_MAX);
-	rc = step_done(st);
+	rc = store_step_done(st);
 	s.head = s.acked = s.applied = op->ch.seq;
 	if (rc == SQLITE_OK)
-		rc = stream_put(c, op->ch.user_set, op->ch.lane, &s);
+		rc = store_txn_stream_put(c, op->ch.user_set, op->ch.lane, &s);
 	if (rc != SQLITE_OK)
 		store_op_dberr(op, c, rc, "divert");
 }
@@ -851,7 +639,7 @@ static void exec_divert(struct store_conn *c, struct store_op *op)
 static void exec_repair(struct store_conn *c, struct store_op *op)
 {
 	uint64_t newest;
-	int rc = epoch_get(c, op->ch.user_set, &newest);
+	int rc = store_txn_epoch_get(c, op->ch.user_set, &newest);
 	if (rc != SQLITE_OK) {
 		store_op_dberr(op, c, rc, "read epoch");
 		return;
@@ -874,7 +662,7 @@ static void exec_repair(struct store_conn *c, struct store_op *op)
 		}
 		sqlite3_bind_text(st, 1, op->ch.user_set, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, op->ch.key, -1, SQLITE_STATIC);
-		rc = step_done(st);
+		rc = store_step_done(st);
 		if (rc != SQLITE_OK)
 			store_op_dberr(op, c, rc, "purge");
 		return;
@@ -896,7 +684,7 @@ void store_exec_write(struct store_conn *c, struct store_op *op)
 		exec_ack(c, op);
 		break;
 	case STORE_OP_SET_EPOCH:
-		rc = epoch_raise(c, op->ch.user_set, op->ch.epoch);
+		rc = store_txn_epoch_raise(c, op->ch.user_set, op->ch.epoch);
 		if (rc != SQLITE_OK)
 			store_op_dberr(op, c, rc, "raise epoch");
 		break;

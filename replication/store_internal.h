@@ -92,6 +92,14 @@ int store_stmt_exec(struct store_conn *c, const char *const *sqlp);
 /* Map an SQLite result code to STORE_E_*. */
 int store_sqlite_code(int rc);
 
+/* Step a statement that returns no row (@st, a statement of store_stmt()
+ * with its bindings set) and reset it. Returns SQLITE_OK or the SQLite
+ * error. */
+int store_step_done(sqlite3_stmt *st);
+
+/* @v as the int64 SQLite stores (the same bits). */
+static inline int64_t store_i64(uint64_t v) { return (int64_t)v; }
+
 /* Run migrations up to STORE_SCHEMA_VERSION on an open writer. */
 int store_schema_migrate(sqlite3 *db, char *errmsg, size_t len);
 
@@ -242,6 +250,13 @@ int store_lane_of(int kind);
  * (sets op->status, op->errmsg, op->keep and the results). */
 void store_exec_write(struct store_conn *c, struct store_op *op);
 
+/* ---- epochs and stream positions on the writer (store_txn.c) ---------
+ *
+ * Writer connection c, thread pool, inside the group's transaction. In
+ * fast mode they go through c->txn (read from the database once, positions
+ * written back by store_txn_flush); in safe mode straight to the database.
+ * Each returns an SQLite code. */
+
 /* Start a group transaction's memory (after BEGIN): fast or safe mode,
  * nothing cached. */
 void store_txn_begin(struct store_conn *c, bool fast);
@@ -250,6 +265,23 @@ void store_txn_begin(struct store_conn *c, bool fast);
  * COMMIT, and before any statement that reads that table directly).
  * Returns an SQLite code. */
 int store_txn_flush(struct store_conn *c);
+
+/* The newest epoch known of @user_set into *@epoch (0 when none). */
+int store_txn_epoch_get(struct store_conn *c, const char *user_set,
+			uint64_t *epoch);
+
+/* Raises the newest epoch of @user_set to @epoch (never lowers it). */
+int store_txn_epoch_raise(struct store_conn *c, const char *user_set,
+			  uint64_t epoch);
+
+/* The positions of (@user_set, @lane) into *@s (zeros for a stream never
+ * seen). */
+int store_txn_stream_get(struct store_conn *c, const char *user_set, int lane,
+			 struct store_stream *s);
+
+/* Sets the positions of (@user_set, @lane) to *@s (copied). */
+int store_txn_stream_put(struct store_conn *c, const char *user_set, int lane,
+			 const struct store_stream *s);
 
 /* Execute one read op on the read-only connection. */
 void store_exec_read(struct store_conn *c, struct store_op *op);

@@ -11,8 +11,6 @@
 #define KIND_CONTENT POOLPAIR__REPL__KIND__KIND_CONTENT
 #define KIND_CMS POOLPAIR__REPL__KIND__KIND_CMS
 
-static int64_t i64(uint64_t v) { return (int64_t)v; }
-
 static uint64_t col_u64(sqlite3_stmt *st, int i)
 {
 	return (uint64_t)sqlite3_column_int64(st, i);
@@ -191,7 +189,7 @@ static void read_content(struct store_conn *c, struct store_op *op)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, i64(op->offset));
+	sqlite3_bind_int64(st, 2, store_i64(op->offset));
 	size_t got = 0;
 	while (got < want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t off = col_u64(st, 0);
@@ -241,7 +239,7 @@ static void read_outbox(struct store_conn *c, struct store_op *op)
 	}
 	sqlite3_bind_text(st, 1, op->ch.user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, op->ch.lane);
-	sqlite3_bind_int64(st, 3, i64(op->ch.seq));
+	sqlite3_bind_int64(st, 3, store_i64(op->ch.seq));
 	sqlite3_bind_int64(st, 4, (int64_t)op->max_records);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		size_t klen = (size_t)sqlite3_column_bytes(st, 5);

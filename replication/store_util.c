@@ -1,5 +1,6 @@
 /* store helpers shared by both sides: the per-operation arena, error
- * reporting, record checks and record keys. Thread-safe: no shared state. */
+ * reporting, statements, record checks and record keys. Thread-safe: no
+ * shared state. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,16 @@ int store_op_dberr(struct store_op *op, struct store_conn *c, int rc,
 	if (code == 0)
 		code = STORE_E_IO;
 	return store_op_fail(op, code, "%s: %s", what, sqlite3_errmsg(c->db));
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+/* Step a statement that returns no row; reset it. SQLite code. */
+int store_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* ---- checks ----------------------------------------------------------- */
