@@ -1,6 +1,8 @@
-/* fsm_internal: helpers shared by the parts of the fsm module (fsm.c,
- * fsm_check.c, fsm_snapshot.c). Not part of the module's interface: only
- * those files include it. */
+/* fsm_internal: helpers shared by the parts of the fsm module (fsm.c: apply
+ * and dispatch; fsm_topology.c, fsm_policy.c, fsm_cms.c: the operations;
+ * fsm_check.c: text, validation, lookups, the pre-scan; fsm_history.c;
+ * fsm_snapshot.c). Not part of the module's interface: only those files
+ * (and the fuzz targets, which check the pre-scan) include it. */
 #ifndef POOLPAIR_CONSENSUS_FSM_INTERNAL_H
 #define POOLPAIR_CONSENSUS_FSM_INTERNAL_H
 
@@ -94,6 +96,49 @@ int fsm_site_index(const struct fsm *f, const char *name);
 int fsm_pool_index(const struct fsm *f, const char *name);
 int fsm_member_index(const struct fsm *f, uint64_t id);
 int fsm_sba_index(const struct fsm *f, const char *name);
+
+/* ---- dispatch (fsm.c) ---- */
+
+/* Apply one decoded command to f, filling o (o->now set by the caller).
+ * is_step: cmd is a step of a topology, where only topology operations
+ * are allowed. On refusal f is unchanged. Returns o->code. */
+int fsm_apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
+		 struct outcome *o);
+
+/* ---- the topology (fsm_topology.c) ----
+ *
+ * One function per operation of proto/control.proto (see fsm.h for what
+ * each refuses). Each fills o (what, and reason on refusal); on refusal f
+ * is unchanged. Return o->code. fsm_op_topology applies its steps through
+ * fsm_apply_op on a staged copy and keeps it only when every step was
+ * accepted. */
+
+int fsm_op_register_member(struct fsm *f,
+			   const Poolpair__CmdRegisterMember *c,
+			   struct outcome *o);
+int fsm_op_remove_member(struct fsm *f, const Poolpair__CmdRemoveMember *c,
+			 struct outcome *o);
+int fsm_op_add_site(struct fsm *f, const Poolpair__CmdAddSite *c,
+		    struct outcome *o);
+int fsm_op_remove_site(struct fsm *f, const Poolpair__CmdRemoveSite *c,
+		       struct outcome *o);
+int fsm_op_add_pool(struct fsm *f, const Poolpair__CmdAddPool *c,
+		    struct outcome *o);
+int fsm_op_remove_pool(struct fsm *f, const Poolpair__CmdRemovePool *c,
+		       struct outcome *o);
+int fsm_op_pair(struct fsm *f, const Poolpair__CmdPair *c, struct outcome *o);
+int fsm_op_unpair(struct fsm *f, const Poolpair__CmdUnpair *c,
+		  struct outcome *o);
+int fsm_op_pair_mode(struct fsm *f, const Poolpair__CmdPairMode *c,
+		     struct outcome *o);
+int fsm_op_add_sba(struct fsm *f, const Poolpair__CmdAddSba *c,
+		   struct outcome *o);
+int fsm_op_remove_sba(struct fsm *f, const Poolpair__CmdRemoveSba *c,
+		      struct outcome *o);
+int fsm_op_cms_place(struct fsm *f, const Poolpair__CmdCmsPlace *c,
+		     struct outcome *o);
+int fsm_op_topology(struct fsm *f, const Poolpair__CmdTopology *t,
+		    struct outcome *o);
 
 /* ---- the history (fsm_history.c) ---- */
 
