@@ -229,47 +229,91 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len);
  * ownership of buf. */
 int fsm_restore(struct fsm *f, const void *buf, size_t len);
 
-/* Failover decisions (commands, see proto/control.proto), with the state
- * of the pool P they need and what they do. Every refusal leaves the state
- * unchanged; a command naming a bad pool is FSM_E_INVALID, an unknown one
- * FSM_E_NOT_FOUND, an unpaired one FSM_E_NOT_PAIRED; a pool in state normal
- * is FSM_E_NOT_FAILED_OVER for every step but the begin, any other wrong
- * state FSM_E_FAILED_OVER. None of them may be a topology step
- * (FSM_E_INVALID).
+/* Failover decisions (fsm_failover.c; commands, see proto/control.proto):
+ * two state machines, each a table of transitions {state, op, next}
+ * applied by one function. A pool P's failover state (fsm_pool.state)
+ * moves by the pool ops, the CMS's (fsm.cms_state: normal, or failing_over
+ * while a planned move drains) by the CMS ops. Each command is one op:
  *
- *   failover_begin    normal, owning itself, pair normal (else
- *                     FSM_E_PAIR_DOWN). planned: -> failing_over. Not
- *                     planned (disaster): as failover_complete at once.
- *   failover_complete failing_over -> failed_over, owner = pair, epoch + 1;
- *                     if P hosts the active CMS it moves to the pair first
- *                     (cms_epoch + 1), in the same decision.
- *   failover_abort    failing_over -> normal.
- *   pool_recovering   failed_over -> recovering.
- *   failback_begin    recovering (or failed_over when forced) -> failing_back.
- *   failback_complete failing_back -> normal, owner = P, epoch + 1. The CMS
- *                     stays where it is.
- *   failback_abort    failing_back -> recovering.
- *   failover_begin with automatic set (a disaster failover made by the
- *                     leader's automatic failover) also sets
- *                     last_auto_failover_ms of P to the command's time_ms.
- *   cms_failover      move the active CMS to the pair of its pool (see
- *                     fsm_cms_failover_check() for the refusals).
- *                     planned: cms_state normal -> failing_over (the
- *                     CMS writes stop and drain). Not planned (disaster):
- *                     active = pair, cms_epoch + 1 at once, recorded
- *                     forced with the data at risk given.
- *   cms_failover_complete  cms_state failing_over, since_ms equal to
- *                     cms_since_ms (else FSM_E_CMS_MOVING), pair not down
- *                     (FSM_E_PAIR_DOWN) -> active = pair, cms_epoch + 1,
- *                     normal.
- *   cms_failover_abort     the same move -> normal, the CMS stays.
+ *   op (FSM_OP_)       command                    state -> next
+ *   FAILOVER_PLANNED   failover_begin, planned    normal -> failing_over
+ *   FAILOVER_DISASTER  failover_begin, disaster   normal -> failed_over
+ *   FAILOVER_COMPLETE  failover_complete          failing_over -> failed_over
+ *   FAILOVER_ABORT     failover_abort             failing_over -> normal
+ *   POOL_RECOVERING    pool_recovering            failed_over -> recovering
+ *   FAILBACK_BEGIN     failback_begin             recovering -> failing_back,
+ *                                                 failed_over -> failing_back
+ *   FAILBACK_COMPLETE  failback_complete          failing_back -> normal
+ *   FAILBACK_ABORT     failback_abort             failing_back -> recovering
+ *   CMS_PLANNED        cms_failover, planned      normal -> failing_over
+ *   CMS_DISASTER       cms_failover, disaster     normal -> normal
+ *   CMS_COMPLETE       cms_failover_complete      failing_over -> normal
+ *   CMS_ABORT          cms_failover_abort         failing_over -> normal
+ *
+ * An op in a state the table has no transition from is refused and
+ * changes nothing: a pool op with FSM_E_NOT_FAILED_OVER when P is normal,
+ * else FSM_E_FAILED_OVER; a CMS op with FSM_E_CMS_MOVING. Before the state
+ * is read, a pool op naming a bad pool is FSM_E_INVALID, an unknown one
+ * FSM_E_NOT_FOUND, an unpaired one FSM_E_NOT_PAIRED; a cms_failover needs
+ * a placed CMS on a defined pool (FSM_E_NOT_FOUND) that is paired
+ * (FSM_E_NOT_PAIRED). A transition may still be refused by its guard (any
+ * refusal leaves the state unchanged); an accepted one enters its next
+ * state and sets failover_since_ms of P (cms_since_ms for the CMS) to the
+ * command's time_ms. None of them may be a topology step (FSM_E_INVALID).
+ * Guards and effects:
+ *
+ *   failover_begin    P owning itself (else FSM_E_FAILED_OVER), pair
+ *                     normal (else FSM_E_PAIR_DOWN). Disaster: as
+ *                     failover_complete at once. With automatic set (a
+ *                     disaster failover made by the leader's automatic
+ *                     failover) also sets last_auto_failover_ms of P to
+ *                     the command's time_ms.
+ *   failover_complete owner = pair, epoch + 1; if P hosts the active CMS
+ *                     it moves to the pair first (cms_epoch + 1), in the
+ *                     same decision.
+ *   failback_begin    from failed_over only when forced (else
+ *                     FSM_E_FAILED_OVER: P must report recovering first).
+ *   failback_complete owner = P, epoch + 1. The CMS stays where it is.
+ *   cms_failover      moves the active CMS to the pair of its pool (see
+ *                     fsm_cms_failover_check() for the refusals). Planned:
+ *                     the CMS writes stop and drain. Disaster: active =
+ *                     pair, cms_epoch + 1 at once, recorded forced with
+ *                     the data at risk given.
+ *   cms_failover_complete  since_ms equal to cms_since_ms (else
+ *                     FSM_E_CMS_MOVING), pair not down (FSM_E_PAIR_DOWN)
+ *                     -> active = pair, cms_epoch + 1.
+ *   cms_failover_abort     the same move (since_ms); the CMS stays.
  * A failover of the pool hosting the CMS moves it, and ends a planned CMS
  * move under way (cms_state normal). Unpairing the CMS pool during a
  * planned CMS move is FSM_E_CMS_MOVING.
- * An epoch that cannot grow any more is FSM_E_FULL. Each success sets
- * failover_since_ms of P to the command's time_ms; history entries carry
+ * An epoch that cannot grow any more is FSM_E_FULL. History entries carry
  * forced (forced flag, or a disaster failover) and the data at risk given.
  */
+enum fsm_failover_op {
+	FSM_OP_FAILOVER_PLANNED = 0,
+	FSM_OP_FAILOVER_DISASTER,
+	FSM_OP_FAILOVER_COMPLETE,
+	FSM_OP_FAILOVER_ABORT,
+	FSM_OP_POOL_RECOVERING,
+	FSM_OP_FAILBACK_BEGIN,
+	FSM_OP_FAILBACK_COMPLETE,
+	FSM_OP_FAILBACK_ABORT,
+	FSM_OP_CMS_PLANNED,
+	FSM_OP_CMS_DISASTER,
+	FSM_OP_CMS_COMPLETE,
+	FSM_OP_CMS_ABORT,
+	FSM_OP_COUNT
+};
+
+/* Stable name of an op ("failover_planned", "cms_abort", ...; "unknown"
+ * for others). */
+const char *fsm_failover_op_name(int op);
+
+/* The state the table leads op to from state (enum fsm_failover_state),
+ * or -1 when it has no such transition (the op is then refused as said
+ * above). The ops before FSM_OP_CMS_PLANNED are a pool's, the others the
+ * CMS's. */
+int fsm_failover_next(int op, int state);
 
 /* Policy and maintenance (fsm_policy.c):
  *

@@ -1,8 +1,8 @@
 /* fsm_internal: helpers shared by the parts of the fsm module (fsm.c: apply
- * and dispatch; fsm_topology.c, fsm_policy.c, fsm_cms.c: the operations;
- * fsm_check.c: text, validation, lookups, the pre-scan; fsm_history.c;
- * fsm_snapshot.c). Not part of the module's interface: only those files
- * (and the fuzz targets, which check the pre-scan) include it. */
+ * and dispatch; fsm_topology.c, fsm_failover.c, fsm_policy.c: the
+ * operations; fsm_check.c: text, validation, look-ups, the pre-scan;
+ * fsm_history.c; fsm_snapshot.c). Not part of the module's interface: only
+ * those files (and the fuzz targets, which check the pre-scan) include it. */
 #ifndef POOLPAIR_CONSENSUS_FSM_INTERNAL_H
 #define POOLPAIR_CONSENSUS_FSM_INTERNAL_H
 
@@ -150,16 +150,89 @@ void fsm_history_record(struct fsm *f, uint64_t time_ms, const char *who,
 			size_t who_len, const struct outcome *o,
 			struct fsm_result *res);
 
-/* ---- decisions on the CMS (fsm_cms.c); each fills o ---- */
+/* ---- failover decisions (fsm_failover.c, fsm_cms.c) ----
+ *
+ * Two state machines (see fsm.h): a pool's, given in fsm_failover.c, and
+ * the CMS's, given in fsm_cms.c. Each is a struct fo_machine: its ops and
+ * its table of transitions {state, op, next, guard, effect}. One function
+ * in fsm_failover.c applies both: for a decision it runs the op's
+ * describe and lookup, finds the transition of (state, op) — none: the
+ * op's refuse — runs its guard, then its effect, and enters next. */
 
-int fsm_op_cms_failover(struct fsm *f, const Poolpair__CmdCmsFailover *c,
-			struct outcome *o);
-int fsm_op_cms_failover_complete(struct fsm *f,
-				 const Poolpair__CmdCmsFailoverComplete *c,
-				 struct outcome *o);
-int fsm_op_cms_failover_abort(struct fsm *f,
-			      const Poolpair__CmdCmsFailoverAbort *c,
-			      struct outcome *o);
+/* What a failover decision carries, whatever its command. Strings are
+ * borrowed from the command. */
+struct fo_args {
+	int op;		    /* enum fsm_failover_op */
+	const char *pool;   /* pool ops: the pool named (never NULL) */
+	bool forced;
+	bool automatic;	    /* a failover_begin of the automatic failover */
+	const char *reason; /* free text, may be NULL */
+	uint64_t takeover_seq[2]; /* where the pair's copy stood, per lane */
+	uint64_t since_ms;	  /* CMS complete, abort: the move meant */
+};
+
+/* One decision while it is checked and applied. */
+struct fo_ctx {
+	const struct fo_args *a;
+	/* pool ops: the pool named and its pair; CMS ops: the pool of the
+	 * active CMS and its pair; indexes into f->pools, -1 until a lookup
+	 * or guard found them */
+	int pi, qi;
+	char risk[96]; /* the data at risk of the outcome, as text */
+};
+
+/* A check: 0, or the refusal's code with o filled in; f unchanged. */
+typedef int (*fo_check_fn)(const struct fsm *f, struct fo_ctx *c,
+			   struct outcome *o);
+
+/* What a transition does besides entering its next state; it writes the
+ * outcome's final what (and reason, forced). Runs only after every check
+ * passed. */
+typedef void (*fo_effect_fn)(struct fsm *f, struct fo_ctx *c,
+			     struct outcome *o);
+
+struct fo_op {
+	const char *name; /* fsm_failover_op_name() */
+	/* the outcome's what before anything is checked */
+	void (*describe)(const struct fsm *f, struct fo_ctx *c,
+			 struct outcome *o);
+	fo_check_fn lookup; /* before the state is read; NULL: none */
+	fo_check_fn refuse; /* the state has no transition for the op:
+			       always a refusal */
+	int want;	    /* the state a refusal names, where it names one */
+};
+
+struct fo_transition {
+	int state;
+	int op;
+	int next;
+	fo_check_fn guard;   /* NULL: none */
+	fo_effect_fn effect; /* NULL: none */
+};
+
+struct fo_machine {
+	int first_op; /* its ops are first_op .. first_op + n_ops - 1 */
+	int n_ops;
+	const struct fo_op *ops; /* indexed by op - first_op */
+	const struct fo_transition *table;
+	size_t n_transitions;
+	/* the machine's state (after lookup) */
+	int (*state)(const struct fsm *f, const struct fo_ctx *c);
+	/* record a transition: enter state next, since now */
+	void (*enter)(struct fsm *f, const struct fo_ctx *c, int next,
+		      uint64_t now);
+};
+
+/* The CMS's machine (fsm_cms.c): ops FSM_OP_CMS_PLANNED and after. */
+extern const struct fo_machine fsm_cms_machine;
+
+/* Apply the failover decision cmd (its op_case one of failover_begin,
+ * failover_complete, failover_abort, pool_recovering, failback_begin,
+ * failback_complete, failback_abort, cms_failover, cms_failover_complete,
+ * cms_failover_abort; any other is FSM_E_MALFORMED) as fsm.h says. On
+ * refusal f is unchanged. Returns o->code. */
+int fsm_op_failover(struct fsm *f, const Poolpair__Command *cmd,
+		    struct outcome *o);
 
 /* ---- policy and maintenance (fsm_policy.c) ---- */
 
