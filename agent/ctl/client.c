@@ -10,14 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The answer body, collected by client_write(). */
-struct client_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int too_big;
-};
-
 static void client_err(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -145,7 +137,9 @@ int client_set_tls(struct client *c, const char *ca, const char *cert,
 	return 0;
 }
 
-int client_apply_tls(const struct client *c, void *curl)
+/* Apply the TLS settings of c to curl (an easy handle). Returns 0 or
+ * CLIENT_EINVAL (libcurl refused an option: built without TLS). */
+static int client_apply_tls(const struct client *c, CURL *curl)
 {
 	CURLcode rc = CURLE_OK;
 
@@ -184,31 +178,81 @@ void client_close(struct client *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* ---- transfer ---------------------------------------------------------- */
+
+static size_t client_read(char *ptr, size_t size, size_t nmemb, void *data)
+{
+	struct client_xfer *x = data;
+	int64_t left = x->body_len - x->sent;
+	size_t n = size * nmemb;
+	size_t got;
+
+	if ((int64_t)n > left)
+		n = (size_t)left;
+	if (n == 0)
+		return 0;
+	got = fread(ptr, 1, n, x->in);
+	if (got == 0) {
+		if (ferror(x->in))
+			x->in_errno = errno != 0 ? errno : EIO;
+		else
+			x->in_short = 1;
+		return CURL_READFUNC_ABORT;
+	}
+	x->sent += (int64_t)got;
+	return got;
+}
+
 static size_t client_write(char *ptr, size_t size, size_t nmemb, void *data)
 {
-	struct client_buf *b = data;
+	struct client_xfer *x = data;
 	size_t n = size * nmemb;
 
-	if (n > (size_t)CLIENT_MAX_RESPONSE - b->len) {
-		b->too_big = 1;
+	if (x->out != NULL) {
+		long status = 0;
+
+		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+		x->status = status;
+		if (status >= 200 && status < 300) {
+			if (fwrite(ptr, 1, n, x->out) != n) {
+				x->out_errno = errno != 0 ? errno : EIO;
+				return 0;
+			}
+			x->received += (int64_t)n;
+			return n;
+		}
+	}
+	if (n > x->max - x->len) {
+		x->too_big = 1;
 		return 0;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 4096;
 		char *p;
 
-		while (cap < b->len + n + 1)
+		while (cap < x->len + n + 1)
 			cap *= 2;
-		p = realloc(b->data, cap);
-		if (p == NULL)
+		p = realloc(x->buf, cap);
+		if (p == NULL) {
+			x->nomem = 1;
 			return 0;
-		b->data = p;
-		b->cap = cap;
+		}
+		x->buf = p;
+		x->cap = cap;
 	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
+	memcpy(x->buf + x->len, ptr, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
 	return n;
+}
+
+static int client_info(void *data, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct client_xfer *x = data;
+
+	x->progress(x, (int64_t)dltotal, 0);
+	return 0;
 }
 
 /* "scheme://host:port" of url, for messages. */
@@ -237,10 +281,33 @@ static int client_header(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-/* Set up one hop of the request on the (reset) easy handle. */
-static int client_setup(struct client *c, const char *method, const char *url,
-			const char *body, struct curl_slist *headers,
-			struct client_buf *buf, char *curl_err)
+/* The request headers of x (a list the caller frees), or NULL when out
+ * of memory. */
+static struct curl_slist *client_headers(const struct client *c,
+					 const struct client_xfer *x)
+{
+	struct curl_slist *headers = NULL;
+	char accept[128], ctype[128];
+
+	snprintf(accept, sizeof(accept), "Accept: %s",
+		 x->accept != NULL ? x->accept : "application/json");
+	if (x->content_type != NULL)
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+			 x->content_type);
+	if (client_header(&headers, accept) != 0 ||
+	    client_header(&headers, "Expect:") != 0 ||
+	    client_header(&headers, c->who_header) != 0 ||
+	    (x->content_type != NULL && client_header(&headers, ctype) != 0)) {
+		curl_slist_free_all(headers);
+		return NULL;
+	}
+	return headers;
+}
+
+/* Set up one hop of x on the (reset) easy handle: the one set-up of
+ * every transfer poolpairctl makes. */
+static int client_setup(struct client *c, struct client_xfer *x,
+			struct curl_slist *headers, char *curl_err)
 {
 	CURL *curl = c->curl;
 	CURLcode rc = CURLE_OK;
@@ -251,28 +318,48 @@ static int client_setup(struct client *c, const char *method, const char *url,
 		if (rc == CURLE_OK)                                            \
 			rc = curl_easy_setopt(curl, opt, val);                 \
 	} while (0)
-	CLIENT_SET(CURLOPT_URL, url);
+	CLIENT_SET(CURLOPT_URL, x->url);
 	CLIENT_SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	CLIENT_SET(CURLOPT_NOSIGNAL, 1L);
-	CLIENT_SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	CLIENT_SET(CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+	if (x->stream) {
+		/* no progress at all for the timeout ends the transfer */
+		CLIENT_SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+		CLIENT_SET(CURLOPT_LOW_SPEED_TIME,
+			   (c->timeout_ms + 999) / 1000);
+	} else {
+		CLIENT_SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	}
 	CLIENT_SET(CURLOPT_FOLLOWLOCATION, 0L);
 	CLIENT_SET(CURLOPT_HTTPHEADER, headers);
 	CLIENT_SET(CURLOPT_WRITEFUNCTION, client_write);
-	CLIENT_SET(CURLOPT_WRITEDATA, buf);
+	CLIENT_SET(CURLOPT_WRITEDATA, x);
 	CLIENT_SET(CURLOPT_ERRORBUFFER, curl_err);
-	if (body != NULL) {
-		CLIENT_SET(CURLOPT_POSTFIELDS, body);
-		CLIENT_SET(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-		if (strcmp(method, "POST") != 0)
-			CLIENT_SET(CURLOPT_CUSTOMREQUEST, method);
-	} else if (strcmp(method, "POST") == 0) {
+	if (x->progress != NULL) {
+		CLIENT_SET(CURLOPT_XFERINFOFUNCTION, client_info);
+		CLIENT_SET(CURLOPT_XFERINFODATA, x);
+		CLIENT_SET(CURLOPT_NOPROGRESS, 0L);
+	}
+	if (x->in != NULL) {
+		CLIENT_SET(CURLOPT_UPLOAD, 1L);
+		CLIENT_SET(CURLOPT_READFUNCTION, client_read);
+		CLIENT_SET(CURLOPT_READDATA, x);
+		CLIENT_SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_len);
+		if (strcmp(x->method, "PUT") != 0)
+			CLIENT_SET(CURLOPT_CUSTOMREQUEST, x->method);
+	} else if (x->body != NULL) {
+		CLIENT_SET(CURLOPT_POSTFIELDS, x->body);
+		CLIENT_SET(CURLOPT_POSTFIELDSIZE_LARGE,
+			   (curl_off_t)x->body_len);
+		if (strcmp(x->method, "POST") != 0)
+			CLIENT_SET(CURLOPT_CUSTOMREQUEST, x->method);
+	} else if (strcmp(x->method, "POST") == 0) {
 		CLIENT_SET(CURLOPT_POSTFIELDS, "");
 		CLIENT_SET(CURLOPT_POSTFIELDSIZE, 0L);
-	} else if (strcmp(method, "GET") == 0) {
+	} else if (strcmp(x->method, "GET") == 0) {
 		CLIENT_SET(CURLOPT_HTTPGET, 1L);
 	} else {
-		CLIENT_SET(CURLOPT_CUSTOMREQUEST, method);
+		CLIENT_SET(CURLOPT_CUSTOMREQUEST, x->method);
 	}
 #undef CLIENT_SET
 	if (rc != CURLE_OK || client_apply_tls(c, curl) != 0)
@@ -299,17 +386,43 @@ static const char *client_tls_hint(const struct client *c, CURLcode rc,
 	return "";
 }
 
-/* Map a failed transfer to a CLIENT_E* code and message. */
-static int client_transfer_error(struct client *c, CURLcode rc, const char *url,
-				 const struct client_buf *buf,
-				 const char *curl_err, char *errbuf,
-				 size_t errlen)
+/* Map a failed hop to a CLIENT_E* code and message: first what the
+ * callbacks ran into, then libcurl's code. */
+static int client_transfer_error(struct client *c, const struct client_xfer *x,
+				 CURLcode rc, const char *curl_err,
+				 char *errbuf, size_t errlen)
 {
 	char origin[256];
 	long os_errno = 0;
 	const char *why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
 
-	client_origin(origin, sizeof(origin), url);
+	client_origin(origin, sizeof(origin), x->url);
+	if (x->in_errno != 0) {
+		client_err(errbuf, errlen, "cannot read %s: %s", x->in_name,
+			   strerror(x->in_errno));
+		return CLIENT_EIO;
+	}
+	if (x->in_short) {
+		client_err(errbuf, errlen, "%s shrank while it was sent",
+			   x->in_name);
+		return CLIENT_EIO;
+	}
+	if (x->out_errno != 0) {
+		client_err(errbuf, errlen, "cannot write %s: %s", x->out_name,
+			   strerror(x->out_errno));
+		return CLIENT_EIO;
+	}
+	if (x->too_big) {
+		client_err(errbuf, errlen,
+			   "answer from %s is larger than %zu bytes", origin,
+			   x->max);
+		return CLIENT_ETOOBIG;
+	}
+	if (x->nomem) {
+		client_err(errbuf, errlen, "out of memory reading from %s",
+			   origin);
+		return CLIENT_ENOMEM;
+	}
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -320,39 +433,146 @@ static int client_transfer_error(struct client *c, CURLcode rc, const char *url,
 		client_err(errbuf, errlen, "cannot reach %s: %s", origin, why);
 		return CLIENT_ECONNECT;
 	case CURLE_OPERATION_TIMEDOUT:
-		client_err(errbuf, errlen, "no answer from %s within %ld ms",
-			   origin, c->timeout_ms);
+		client_err(errbuf, errlen, "%s from %s within %ld ms",
+			   x->stream ? "no progress" : "no answer", origin,
+			   c->timeout_ms);
 		return CLIENT_ETIMEDOUT;
-	case CURLE_WRITE_ERROR:
-		if (buf->too_big) {
-			client_err(errbuf, errlen,
-				   "answer from %s is larger than %ld bytes",
-				   origin, CLIENT_MAX_RESPONSE);
-			return CLIENT_ETOOBIG;
-		}
-		client_err(errbuf, errlen, "out of memory reading from %s",
-			   origin);
-		return CLIENT_ENOMEM;
 	case CURLE_OUT_OF_MEMORY:
 		client_err(errbuf, errlen, "out of memory");
 		return CLIENT_ENOMEM;
 	default:
 		client_err(errbuf, errlen, "request to %s failed: %s%s", origin,
-			   why, client_tls_hint(c, rc, url));
+			   why, client_tls_hint(c, rc, x->url));
 		return CLIENT_EPROTO;
 	}
 }
+
+/* Start the body and the answer again for a new hop. */
+static int client_rewind(struct client_xfer *x)
+{
+	x->sent = 0;
+	x->len = 0;
+	x->too_big = 0;
+	if (x->in != NULL && fseeko(x->in, 0, SEEK_SET) != 0) {
+		x->in_errno = errno;
+		return -1;
+	}
+	return 0;
+}
+
+/* After a hop that carried bytes: the progress with its final figures. */
+static void client_progress_end(struct client *c, struct client_xfer *x)
+{
+	curl_off_t total = -1;
+
+	if (x->progress == NULL)
+		return;
+	curl_easy_getinfo(c->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+	x->progress(x, total > 0 ? (int64_t)total : 0, 1);
+}
+
+int client_transfer(struct client *c, struct client_xfer *x, char *errbuf,
+		    size_t errlen)
+{
+	struct curl_slist *headers = NULL;
+	char curl_err[CURL_ERROR_SIZE];
+	int hop;
+	int rv;
+
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	x->curl = c->curl;
+	if (x->max == 0)
+		x->max = (size_t)CLIENT_MAX_RESPONSE;
+	if (x->method == NULL || x->path == NULL || x->path[0] != '/') {
+		client_err(errbuf, errlen, "bad request path");
+		return CLIENT_EINVAL;
+	}
+	if (asprintf(&x->url, "%s%s", c->base, x->path) < 0) {
+		x->url = NULL;
+		client_err(errbuf, errlen, "out of memory");
+		return CLIENT_ENOMEM;
+	}
+	headers = client_headers(c, x);
+	if (headers == NULL) {
+		client_err(errbuf, errlen, "out of memory");
+		return CLIENT_ENOMEM;
+	}
+	for (hop = 0;; hop++) {
+		char *location = NULL;
+		char origin[256];
+		CURLcode rc;
+
+		curl_err[0] = '\0';
+		if (client_rewind(x) != 0) {
+			rv = client_transfer_error(c, x, CURLE_READ_ERROR,
+						   curl_err, errbuf, errlen);
+			break;
+		}
+		rv = client_setup(c, x, headers, curl_err);
+		if (rv != 0) {
+			client_err(errbuf, errlen, "cannot set up request");
+			break;
+		}
+		rc = curl_easy_perform(c->curl);
+		client_progress_end(c, x);
+		if (rc != CURLE_OK) {
+			rv = client_transfer_error(c, x, rc, curl_err, errbuf,
+						   errlen);
+			break;
+		}
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x->status);
+		if (x->status != 307 && x->status != 308)
+			break;
+		client_origin(origin, sizeof(origin), x->url);
+		curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &location);
+		if (location == NULL || !client_is_http_url(location)) {
+			client_err(errbuf, errlen,
+				   "redirect from %s without a usable location",
+				   origin);
+			rv = CLIENT_EREDIRECT;
+			break;
+		}
+		if (hop == CLIENT_MAX_REDIRECTS) {
+			client_err(errbuf, errlen,
+				   "too many redirects (more than %d), last "
+				   "from %s",
+				   CLIENT_MAX_REDIRECTS, origin);
+			rv = CLIENT_EREDIRECT;
+			break;
+		}
+		location = strdup(location);
+		if (location == NULL) {
+			client_err(errbuf, errlen, "out of memory");
+			rv = CLIENT_ENOMEM;
+			break;
+		}
+		free(x->url);
+		x->url = location;
+	}
+	curl_slist_free_all(headers);
+	return rv;
+}
+
+void client_xfer_release(struct client_xfer *x)
+{
+	free(x->buf);
+	free(x->url);
+	x->buf = NULL;
+	x->url = NULL;
+	x->len = 0;
+	x->cap = 0;
+}
+
+/* ---- JSON requests ------------------------------------------------------ */
 
 int client_request(struct client *c, const char *method, const char *path,
 		   json_t *body, long *status, json_t **response, char *errbuf,
 		   size_t errlen)
 {
-	struct curl_slist *headers = NULL;
-	struct client_buf buf = {0};
-	char curl_err[CURL_ERROR_SIZE];
+	struct client_xfer x = {.method = method, .path = path};
 	char *body_str = NULL;
-	char *url = NULL;
-	int hop;
+	json_error_t jerr;
 	int rv;
 
 	*status = 0;
@@ -370,99 +590,26 @@ int client_request(struct client *c, const char *method, const char *path,
 				   "cannot encode request body");
 			return CLIENT_ENOMEM;
 		}
+		x.body = body_str;
+		x.body_len = (int64_t)strlen(body_str);
+		x.content_type = "application/json";
 	}
-	if (asprintf(&url, "%s%s", c->base, path) < 0) {
-		url = NULL;
-		rv = CLIENT_ENOMEM;
-		goto err_nomem;
-	}
-	if (client_header(&headers, "Accept: application/json") != 0 ||
-	    client_header(&headers, "Expect:") != 0 ||
-	    client_header(&headers, c->who_header) != 0 ||
-	    (body_str != NULL &&
-	     client_header(&headers, "Content-Type: application/json") != 0)) {
-		rv = CLIENT_ENOMEM;
-		goto err_nomem;
-	}
-
-	for (hop = 0;; hop++) {
-		CURLcode rc;
-		char *location = NULL;
-		json_error_t jerr;
-
-		curl_err[0] = '\0';
-		buf.len = 0;
-		buf.too_big = 0;
-		rv = client_setup(c, method, url, body_str, headers, &buf,
-				  curl_err);
-		if (rv != 0) {
-			client_err(errbuf, errlen, "cannot set up request");
-			goto out;
-		}
-		rc = curl_easy_perform(c->curl);
-		if (rc != CURLE_OK) {
-			rv = client_transfer_error(c, rc, url, &buf, curl_err,
-						   errbuf, errlen);
-			goto out;
-		}
-		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-		if (*status == 307 || *status == 308) {
-			char origin[256];
-
-			client_origin(origin, sizeof(origin), url);
-			curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL,
-					  &location);
-			if (location == NULL || !client_is_http_url(location)) {
-				client_err(errbuf, errlen,
-					   "redirect from %s without a usable "
-					   "location",
-					   origin);
-				rv = CLIENT_EREDIRECT;
-				goto out;
-			}
-			if (hop == CLIENT_MAX_REDIRECTS) {
-				client_err(errbuf, errlen,
-					   "too many redirects (more than %d), "
-					   "last from %s",
-					   CLIENT_MAX_REDIRECTS, origin);
-				rv = CLIENT_EREDIRECT;
-				goto out;
-			}
-			location = strdup(location);
-			if (location == NULL) {
-				rv = CLIENT_ENOMEM;
-				goto err_nomem;
-			}
-			free(url);
-			url = location;
-			continue;
-		}
-		if (buf.len == 0) {
-			rv = 0;
-			goto out;
-		}
-		*response = json_loadb(buf.data, buf.len, 0, &jerr);
+	rv = client_transfer(c, &x, errbuf, errlen);
+	*status = x.status;
+	if (rv == 0 && x.len > 0) {
+		*response = json_loadb(x.buf, x.len, 0, &jerr);
 		if (*response == NULL) {
 			char origin[256];
 
-			client_origin(origin, sizeof(origin), url);
+			client_origin(origin, sizeof(origin), x.url);
 			client_err(
 			    errbuf, errlen,
 			    "bad answer from %s (http %ld): not json: %s",
-			    origin, *status, jerr.text);
+			    origin, x.status, jerr.text);
 			rv = CLIENT_EPROTO;
-			goto out;
 		}
-		rv = 0;
-		goto out;
 	}
-
-err_nomem:
-	client_err(errbuf, errlen, "out of memory");
-out:
-	curl_slist_free_all(headers);
-	free(buf.data);
-	free(url);
+	client_xfer_release(&x);
 	free(body_str);
 	return rv;
 }
@@ -512,6 +659,8 @@ const char *client_strerror(int code)
 		return "bad redirect";
 	case CLIENT_ETOOBIG:
 		return "answer too large";
+	case CLIENT_EIO:
+		return "input/output error";
 	default:
 		return "unknown error";
 	}

@@ -1,10 +1,13 @@
-/* client: the HTTP client of poolpairctl (libcurl easy interface).
+/* client: the HTTP client of poolpairctl (libcurl easy interface): the
+ * one place its libcurl handle is set up.
  *
- * Sends one JSON request to the poolpair API and parses the JSON answer.
- * Every request carries `X-Poolpair-Who: USER@HOST`. A 307 or 308 answer
- * (a follower pointing at the Raft leader) is followed by the client
- * itself: the same method and body are sent to the Location, at most
- * CLIENT_MAX_REDIRECTS times. Only http and https URLs are used.
+ * client_transfer() sends one request: a body from memory or streamed
+ * from a file, an answer into memory or, when it is a 2xx, streamed to a
+ * file, optionally reporting progress. client_request() is a transfer of
+ * JSON both ways. Every request carries `X-Poolpair-Who: USER@HOST`. A 307
+ * or 308 answer (a follower pointing at the Raft leader) is followed by
+ * the client itself: the same method and body are sent to the Location,
+ * at most CLIENT_MAX_REDIRECTS times. Only http and https URLs are used.
  *
  * TLS (client_set_tls()): TLS 1.3 only, the server's certificate checked
  * against the given CA (host names are not: poolpair certificates name
@@ -18,6 +21,8 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #define CLIENT_DEFAULT_URL "http://127.0.0.1:7101"
 #define CLIENT_DEFAULT_TIMEOUT_MS 10000L
@@ -33,6 +38,7 @@ enum {
 	CLIENT_EPROTO = -5,    /* transfer failed or the answer is not JSON */
 	CLIENT_EREDIRECT = -6, /* too many redirects or a bad Location */
 	CLIENT_ETOOBIG = -7,   /* answer larger than CLIENT_MAX_RESPONSE */
+	CLIENT_EIO = -8, /* reading the body or writing the answer failed */
 };
 
 struct client {
@@ -59,13 +65,69 @@ int client_init(struct client *c, const char *base_url, long timeout_ms);
 int client_set_tls(struct client *c, const char *ca, const char *cert,
 		   const char *key);
 
-/* Apply the TLS settings of c to curl (a CURL easy handle, borrowed), for
- * transfers made outside client_request(). Returns 0 or CLIENT_EINVAL
- * (libcurl refused an option: built without TLS). */
-int client_apply_tls(const struct client *c, void *curl);
-
 /* Release everything the client owns. */
 void client_close(struct client *c);
+
+/* One request of client_transfer(). The caller sets the request fields
+ * (everything borrowed, valid until the call returns) and zeroes the
+ * rest; the answer fields are filled in. Release with
+ * client_xfer_release(). */
+struct client_xfer {
+	/* ---- request ---- */
+	const char *method;	  /* "GET", "POST", "PUT", "DELETE" */
+	const char *path;	  /* escaped (client_escape), from '/' */
+	const char *accept;	  /* Accept header, NULL: application/json */
+	const char *content_type; /* of the body, NULL: no Content-Type */
+	/* the body: body_len bytes from memory (body) or streamed from the
+	 * regular file in (sent from its start again on every hop), or
+	 * none when both are NULL */
+	const char *body;
+	FILE *in;
+	const char *in_name; /* in's name in messages */
+	int64_t body_len;
+	/* a stream: the timeout bounds connecting and any stretch without
+	 * progress, not the whole transfer */
+	int stream;
+	/* where the body of a 2xx answer goes, or NULL: into buf */
+	FILE *out;
+	const char *out_name; /* out's name in messages */
+	size_t max;	      /* bytes buf may hold; 0: CLIENT_MAX_RESPONSE */
+	/* called while bytes move and, with final 1, after each hop
+	 * (answered or failed); total is the answer's length (0 when
+	 * unknown). NULL: none */
+	void (*progress)(struct client_xfer *x, int64_t total, int final);
+	void *data; /* for progress */
+
+	/* ---- answer ---- */
+	long status;  /* of the last answer seen, 0 when none */
+	char *buf;    /* owned: the answer unless it went to out, NUL-ended */
+	size_t len;   /* bytes in buf */
+	int64_t sent; /* bytes of the body sent in the last hop */
+	int64_t received; /* bytes written to out */
+	char *url;	  /* owned: the URL of the last hop */
+
+	/* ---- private ---- */
+	void *curl; /* borrowed: the client's handle */
+	size_t cap;
+	int too_big;
+	int nomem;
+	int in_errno;
+	int in_short;
+	int out_errno;
+};
+
+/* Send x->method to base + x->path on the client's handle, following
+ * 307/308 (the body is sent again from its start). Returns 0 when an
+ * answer arrived (x->status, its body in x->buf or out), or a negative
+ * CLIENT_E* code with errbuf (errlen bytes, may be 0) holding a lowercase
+ * message ("cannot reach http://127.0.0.1:7101: connection refused",
+ * "cannot read FILE: ...", with a hint when TLS explains a failure).
+ * Either way release x with client_xfer_release(). */
+int client_transfer(struct client *c, struct client_xfer *x, char *errbuf,
+		    size_t errlen);
+
+/* Free what client_transfer() left in x (buf, url). */
+void client_xfer_release(struct client_xfer *x);
 
 /* Send `method` ("GET", "POST", "PUT", "DELETE") to base + path. path
  * (borrowed) starts with '/' and is already escaped (see client_escape).

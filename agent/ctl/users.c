@@ -2,7 +2,6 @@
  * and the transfer they share. */
 #include "agent/ctl/users.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,33 +22,12 @@
 
 /* ---- transfer ----------------------------------------------------------
  *
- * One request on the client's easy handle. The request body comes from
- * memory (body) or from a file (in); the answer of a 2xx goes to out when
- * it is set, every other answer (and a 2xx without out) into buf. */
-struct xfer {
-	struct ctl *ctl;	  /* borrowed */
-	CURL *curl;		  /* borrowed: the client's handle */
-	const char *content_type; /* borrowed: of the body, NULL without */
-	const char *body;	  /* borrowed: memory body, or NULL */
-	FILE *in;		  /* borrowed: file body, or NULL */
-	const char *in_name;	  /* borrowed: for messages */
-	curl_off_t body_len;	  /* bytes of the body */
-	curl_off_t sent;	  /* bytes of the body given to curl */
-	int in_errno;		  /* reading in failed with this errno */
-	int in_short;		  /* in ended before body_len */
-	FILE *out;		  /* borrowed: where a 2xx answer goes */
-	const char *out_name;	  /* borrowed: for messages */
-	curl_off_t received;	  /* bytes written to out */
-	int out_errno;		  /* writing out failed with this errno */
-	char *buf;		  /* owned: other answers */
-	size_t len;
-	size_t cap;
-	size_t max; /* bytes buf may hold */
-	int too_big;
-	int nomem;
-	long status;	/* of the last answer seen */
-	int stream;	/* a content transfer: no overall timeout */
-	int progress;	/* draw the bar on ctl->err */
+ * Requests go through client_transfer() on the client's handle; a content
+ * transfer on a terminal draws a progress bar on ctl->err. */
+
+/* The progress bar of one transfer (client_xfer.data). */
+struct bar {
+	FILE *err;	/* borrowed: where it is drawn */
 	double started; /* monotonic seconds */
 	double drawn_at;
 	int drawn; /* the bar is on the screen */
@@ -81,79 +59,10 @@ const char *users_format_bytes(double n, char *buf, size_t len)
 	return buf;
 }
 
-static size_t xfer_read(char *ptr, size_t size, size_t nmemb, void *data)
-{
-	struct xfer *x = data;
-	curl_off_t left = x->body_len - x->sent;
-	size_t n = size * nmemb;
-	size_t got;
-
-	if ((curl_off_t)n > left)
-		n = (size_t)left;
-	if (n == 0)
-		return 0;
-	if (x->body != NULL) {
-		memcpy(ptr, x->body + x->sent, n);
-		got = n;
-	} else {
-		got = fread(ptr, 1, n, x->in);
-		if (got == 0) {
-			if (ferror(x->in))
-				x->in_errno = errno != 0 ? errno : EIO;
-			else
-				x->in_short = 1;
-			return CURL_READFUNC_ABORT;
-		}
-	}
-	x->sent += (curl_off_t)got;
-	return got;
-}
-
-static size_t xfer_write(char *ptr, size_t size, size_t nmemb, void *data)
-{
-	struct xfer *x = data;
-	size_t n = size * nmemb;
-	long status = 0;
-
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-	x->status = status;
-	if (x->out != NULL && status >= 200 && status < 300) {
-		if (fwrite(ptr, 1, n, x->out) != n) {
-			x->out_errno = errno != 0 ? errno : EIO;
-			return 0;
-		}
-		x->received += (curl_off_t)n;
-		return n;
-	}
-	if (n > x->max - x->len) {
-		x->too_big = 1;
-		return 0;
-	}
-	if (x->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
-		char *p;
-
-		while (cap < x->len + n + 1)
-			cap *= 2;
-		p = realloc(x->buf, cap);
-		if (p == NULL) {
-			x->nomem = 1;
-			return 0;
-		}
-		x->buf = p;
-		x->cap = cap;
-	}
-	memcpy(x->buf + x->len, ptr, n);
-	x->len += n;
-	x->buf[x->len] = '\0';
-	return n;
-}
-
 /* Draw the bar: done of total bytes (total 0: unknown). */
-static void xfer_draw(struct xfer *x, curl_off_t done, curl_off_t total,
-		      double now)
+static void bar_draw(struct bar *b, int64_t done, int64_t total, double now)
 {
-	double secs = now - x->started;
+	double secs = now - b->started;
 	double rate = secs > 0 ? (double)done / secs : 0;
 	char d[32], t[32], r[32];
 	char bar[USERS_BAR_WIDTH + 1];
@@ -180,15 +89,15 @@ static void xfer_draw(struct xfer *x, curl_off_t done, curl_off_t total,
 	} else {
 		snprintf(line, sizeof(line), "%s  %s/s", d, r);
 	}
-	fprintf(x->ctl->err, "\r%-72s", line);
-	fflush(x->ctl->err);
-	x->drawn = 1;
-	x->drawn_at = now;
+	fprintf(b->err, "\r%-72s", line);
+	fflush(b->err);
+	b->drawn = 1;
+	b->drawn_at = now;
 }
 
 /* Bytes done and total of the body or the answer, whichever moves. */
-static void xfer_amount(struct xfer *x, curl_off_t dltotal, curl_off_t *done,
-			curl_off_t *total)
+static void bar_amount(const struct client_xfer *x, int64_t dltotal,
+		       int64_t *done, int64_t *total)
 {
 	if (x->in != NULL) {
 		*done = x->sent;
@@ -199,255 +108,50 @@ static void xfer_amount(struct xfer *x, curl_off_t dltotal, curl_off_t *done,
 	}
 }
 
-static int xfer_info(void *data, curl_off_t dltotal, curl_off_t dlnow,
-		     curl_off_t ultotal, curl_off_t ulnow)
+/* client_xfer.progress: draw now and then while bytes move; after a hop,
+ * finish a drawn bar with its last state and a newline. */
+static void bar_progress(struct client_xfer *x, int64_t total, int final)
 {
-	struct xfer *x = data;
+	struct bar *b = x->data;
 	double now = now_seconds();
-	curl_off_t done;
-	curl_off_t total;
+	int64_t done, all;
 
-	if (now - x->drawn_at < USERS_BAR_EVERY)
-		return 0;
-	if (x->in == NULL && x->received == 0)
-		return 0; /* nothing of the content yet */
-	xfer_amount(x, dltotal, &done, &total);
-	xfer_draw(x, done, total, now);
-	return 0;
-}
-
-/* Finish the bar with its last state and a newline. */
-static void xfer_bar_end(struct xfer *x)
-{
-	curl_off_t dltotal = -1;
-	curl_off_t done;
-	curl_off_t total;
-
-	if (!x->drawn)
+	if (final) {
+		if (!b->drawn)
+			return;
+		bar_amount(x, total, &done, &all);
+		bar_draw(b, done, all, now);
+		fputc('\n', b->err);
+		b->drawn = 0;
 		return;
-	curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-			  &dltotal);
-	xfer_amount(x, dltotal > 0 ? dltotal : 0, &done, &total);
-	xfer_draw(x, done, total, now_seconds());
-	fputc('\n', x->ctl->err);
-	x->drawn = 0;
+	}
+	if (now - b->drawn_at < USERS_BAR_EVERY)
+		return;
+	if (x->in == NULL && x->received == 0)
+		return; /* nothing of the content yet */
+	bar_amount(x, total, &done, &all);
+	bar_draw(b, done, all, now);
 }
 
-/* "scheme://host:port" of url, for messages. */
-static void origin_of(char *dst, size_t len, const char *url)
+/* Run x on the client, with a progress bar on ctl->err when it is a
+ * terminal and bar is given. Returns CTL_OK when an answer arrived
+ * (x->status, the body in x->buf or x->out), else CTL_FAILED
+ * (reported). */
+static int xfer_run(struct ctl *ctl, struct client_xfer *x, struct bar *bar)
 {
-	const char *p = strstr(url, "://");
-	size_t n;
+	char errbuf[512];
 
-	p = p != NULL ? strchr(p + 3, '/') : NULL;
-	n = p != NULL ? (size_t)(p - url) : strlen(url);
-	if (n >= len)
-		n = len - 1;
-	memcpy(dst, url, n);
-	dst[n] = '\0';
-}
-
-static int xfer_setup(struct xfer *x, const char *method, const char *url,
-		      struct curl_slist *headers, char *curl_err)
-{
-	long timeout_ms = x->ctl->client->timeout_ms;
-	CURL *curl = x->curl;
-	CURLcode rc = CURLE_OK;
-
-	curl_easy_reset(curl);
-#define XFER_SET(opt, val)                                                     \
-	do {                                                                   \
-		if (rc == CURLE_OK)                                            \
-			rc = curl_easy_setopt(curl, opt, val);                 \
-	} while (0)
-	XFER_SET(CURLOPT_URL, url);
-	XFER_SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	XFER_SET(CURLOPT_NOSIGNAL, 1L);
-	XFER_SET(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	if (x->stream) {
-		/* no progress at all for the timeout ends the transfer */
-		XFER_SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-		XFER_SET(CURLOPT_LOW_SPEED_TIME, (timeout_ms + 999) / 1000);
-	} else {
-		XFER_SET(CURLOPT_TIMEOUT_MS, timeout_ms);
+	if (bar != NULL && isatty(fileno(ctl->err))) {
+		bar->err = ctl->err;
+		bar->started = now_seconds();
+		x->progress = bar_progress;
+		x->data = bar;
 	}
-	XFER_SET(CURLOPT_FOLLOWLOCATION, 0L);
-	XFER_SET(CURLOPT_HTTPHEADER, headers);
-	XFER_SET(CURLOPT_WRITEFUNCTION, xfer_write);
-	XFER_SET(CURLOPT_WRITEDATA, x);
-	XFER_SET(CURLOPT_ERRORBUFFER, curl_err);
-	if (x->progress) {
-		XFER_SET(CURLOPT_XFERINFOFUNCTION, xfer_info);
-		XFER_SET(CURLOPT_XFERINFODATA, x);
-		XFER_SET(CURLOPT_NOPROGRESS, 0L);
+	if (client_transfer(ctl->client, x, errbuf, sizeof(errbuf)) != 0) {
+		ctl_say(ctl->err, "poolpairctl: %s", errbuf);
+		return CTL_FAILED;
 	}
-	if (x->body != NULL || x->in != NULL) {
-		XFER_SET(CURLOPT_UPLOAD, 1L);
-		XFER_SET(CURLOPT_READFUNCTION, xfer_read);
-		XFER_SET(CURLOPT_READDATA, x);
-		XFER_SET(CURLOPT_INFILESIZE_LARGE, x->body_len);
-		if (strcmp(method, "PUT") != 0)
-			XFER_SET(CURLOPT_CUSTOMREQUEST, method);
-	} else if (strcmp(method, "GET") == 0) {
-		XFER_SET(CURLOPT_HTTPGET, 1L);
-	} else {
-		XFER_SET(CURLOPT_CUSTOMREQUEST, method);
-	}
-#undef XFER_SET
-	if (rc != CURLE_OK || client_apply_tls(x->ctl->client, curl) != 0)
-		return -1;
-	return 0;
-}
-
-/* Report a failed transfer on ctl->err. Returns CTL_FAILED. */
-static int xfer_failed(struct xfer *x, CURLcode rc, const char *url,
-		       const char *curl_err)
-{
-	FILE *err = x->ctl->err;
-	char origin[256];
-	long os_errno = 0;
-	const char *why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
-
-	origin_of(origin, sizeof(origin), url);
-	if (x->in_errno != 0) {
-		ctl_say(err, "poolpairctl: cannot read %s: %s", x->in_name,
-			strerror(x->in_errno));
-	} else if (x->in_short) {
-		ctl_say(err, "poolpairctl: %s shrank while it was sent",
-			x->in_name);
-	} else if (x->out_errno != 0) {
-		ctl_say(err, "poolpairctl: cannot write %s: %s", x->out_name,
-			strerror(x->out_errno));
-	} else if (x->too_big) {
-		ctl_say(err, "poolpairctl: answer from %s is larger than %zu "
-			     "bytes",
-			origin, x->max);
-	} else if (x->nomem || rc == CURLE_OUT_OF_MEMORY) {
-		ctl_say(err, "poolpairctl: out of memory");
-	} else if (rc == CURLE_COULDNT_CONNECT ||
-		   rc == CURLE_COULDNT_RESOLVE_HOST ||
-		   rc == CURLE_COULDNT_RESOLVE_PROXY) {
-		curl_easy_getinfo(x->curl, CURLINFO_OS_ERRNO, &os_errno);
-		if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
-			why = strerror((int)os_errno);
-		ctl_say(err, "poolpairctl: cannot reach %s: %s", origin, why);
-	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		ctl_say(err, "poolpairctl: %s from %s within %ld ms",
-			x->stream ? "no progress" : "no answer", origin,
-			x->ctl->client->timeout_ms);
-	} else {
-		ctl_say(err, "poolpairctl: request to %s failed: %s", origin,
-			why);
-	}
-	return CTL_FAILED;
-}
-
-/* Start the body and the answer again for a new hop. */
-static int xfer_rewind(struct xfer *x)
-{
-	x->sent = 0;
-	x->len = 0;
-	x->too_big = 0;
-	x->status = 0;
-	if (x->in != NULL && fseeko(x->in, 0, SEEK_SET) != 0) {
-		x->in_errno = errno;
-		return -1;
-	}
-	return 0;
-}
-
-/* Send method to the client's base + path (escaped), following 307/308.
- * Returns CTL_OK when an answer arrived (x->status, the body in x->buf or
- * x->out), else CTL_FAILED (reported). */
-static int xfer_run(struct xfer *x, const char *method, const char *path)
-{
-	struct client *c = x->ctl->client;
-	struct curl_slist *headers = NULL;
-	struct curl_slist *h;
-	char curl_err[CURL_ERROR_SIZE];
-	char ctype[128];
-	char *url = NULL;
-	int hop;
-	int rv = CTL_FAILED;
-
-	x->curl = c->curl;
-	if (x->max == 0)
-		x->max = (size_t)CLIENT_MAX_RESPONSE;
-	if (asprintf(&url, "%s%s", c->base, path) < 0)
-		return ctl_out_of_memory(x->ctl);
-	snprintf(ctype, sizeof(ctype), "Content-Type: %s",
-		 x->content_type != NULL ? x->content_type : "");
-	h = curl_slist_append(headers, x->out != NULL
-					   ? "Accept: application/octet-stream, "
-					     "application/json"
-					   : "Accept: application/json");
-	if (h != NULL)
-		h = curl_slist_append(headers = h, "Expect:");
-	if (h != NULL)
-		h = curl_slist_append(headers = h, c->who_header);
-	if (h != NULL && x->content_type != NULL)
-		h = curl_slist_append(headers = h, ctype);
-	if (h == NULL) {
-		curl_slist_free_all(headers);
-		free(url);
-		return ctl_out_of_memory(x->ctl);
-	}
-	headers = h;
-	x->started = now_seconds();
-	for (hop = 0;; hop++) {
-		char *location = NULL;
-		char origin[256];
-		CURLcode rc;
-
-		curl_err[0] = '\0';
-		if (xfer_rewind(x) != 0) {
-			rv = xfer_failed(x, CURLE_READ_ERROR, url, curl_err);
-			break;
-		}
-		if (xfer_setup(x, method, url, headers, curl_err) != 0) {
-			ctl_say(x->ctl->err,
-				"poolpairctl: cannot set up request");
-			break;
-		}
-		rc = curl_easy_perform(x->curl);
-		xfer_bar_end(x);
-		if (rc != CURLE_OK) {
-			rv = xfer_failed(x, rc, url, curl_err);
-			break;
-		}
-		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
-		if (x->status != 307 && x->status != 308) {
-			rv = CTL_OK;
-			break;
-		}
-		origin_of(origin, sizeof(origin), url);
-		curl_easy_getinfo(x->curl, CURLINFO_REDIRECT_URL, &location);
-		if (location == NULL || (strncmp(location, "http://", 7) != 0 &&
-					 strncmp(location, "https://", 8) != 0)) {
-			ctl_say(x->ctl->err,
-				"poolpairctl: redirect from %s without a "
-				"usable location",
-				origin);
-			break;
-		}
-		if (hop == CLIENT_MAX_REDIRECTS) {
-			ctl_say(x->ctl->err,
-				"poolpairctl: too many redirects (more than "
-				"%d), last from %s",
-				CLIENT_MAX_REDIRECTS, origin);
-			break;
-		}
-		location = strdup(location);
-		if (location == NULL) {
-			rv = ctl_out_of_memory(x->ctl);
-			break;
-		}
-		free(url);
-		url = location;
-	}
-	curl_slist_free_all(headers);
-	free(url);
-	return rv;
+	return CTL_OK;
 }
 
 /* Report a non-2xx answer (answer borrowed, may be NULL) like ctl_call;
@@ -493,7 +197,8 @@ static int answer_failed(struct ctl *ctl, long status, json_t *answer)
 /* After xfer_run: on a 2xx parse x->buf into *resp (owned by the caller;
  * NULL for an empty body) and return CTL_OK; otherwise report and return
  * CTL_FAILED with *resp NULL. */
-static int xfer_answer(struct xfer *x, json_t **resp)
+static int xfer_answer(struct ctl *ctl, const struct client_xfer *x,
+		       json_t **resp)
 {
 	json_error_t jerr;
 	json_t *answer = NULL;
@@ -504,7 +209,7 @@ static int xfer_answer(struct xfer *x, json_t **resp)
 		answer = json_loadb(x->buf, x->len, 0, &jerr);
 	if (x->status >= 200 && x->status < 300) {
 		if (x->len > 0 && answer == NULL) {
-			ctl_say(x->ctl->err,
+			ctl_say(ctl->err,
 				"poolpairctl: bad answer (http %ld): not "
 				"json: %s",
 				x->status, jerr.text);
@@ -513,7 +218,7 @@ static int xfer_answer(struct xfer *x, json_t **resp)
 		*resp = answer;
 		return CTL_OK;
 	}
-	rv = answer_failed(x->ctl, x->status, answer);
+	rv = answer_failed(ctl, x->status, answer);
 	json_decref(answer);
 	return rv;
 }
@@ -523,7 +228,7 @@ static int xfer_answer(struct xfer *x, json_t **resp)
 static int call_json(struct ctl *ctl, const char *method, const char *path,
 		     json_t *body, json_t **resp)
 {
-	struct xfer x = {.ctl = ctl};
+	struct client_xfer x = {.method = method, .path = path};
 	char *text = NULL;
 	int rv;
 
@@ -533,13 +238,13 @@ static int call_json(struct ctl *ctl, const char *method, const char *path,
 		if (text == NULL)
 			return ctl_out_of_memory(ctl);
 		x.body = text;
-		x.body_len = (curl_off_t)strlen(text);
+		x.body_len = (int64_t)strlen(text);
 		x.content_type = "application/json";
 	}
-	rv = xfer_run(&x, method, path);
+	rv = xfer_run(ctl, &x, NULL);
 	if (rv == CTL_OK)
-		rv = xfer_answer(&x, resp);
-	free(x.buf);
+		rv = xfer_answer(ctl, &x, resp);
+	client_xfer_release(&x);
 	free(text);
 	return rv;
 }
@@ -1052,7 +757,8 @@ int users_cmd_content_upload(struct ctl *ctl, const struct ctl_args *a)
 	const char *conf = a->pos[1];
 	const char *name = a->pos[2];
 	const char *file = a->pos[3];
-	struct xfer x = {.ctl = ctl};
+	struct client_xfer x = {.method = "PUT"};
+	struct bar bar = {0};
 	struct stat st;
 	char size[32];
 	char *path;
@@ -1082,18 +788,18 @@ int users_cmd_content_upload(struct ctl *ctl, const struct ctl_args *a)
 		fclose(x.in);
 		return ctl_out_of_memory(ctl);
 	}
+	x.path = path;
 	x.in_name = file;
-	x.body_len = (curl_off_t)st.st_size;
+	x.body_len = (int64_t)st.st_size;
 	x.content_type = "application/octet-stream";
 	x.stream = 1;
 	x.max = (size_t)USERS_ERROR_BODY;
-	x.progress = isatty(fileno(ctl->err));
-	rv = xfer_run(&x, "PUT", path);
+	rv = xfer_run(ctl, &x, &bar);
 	free(path);
 	fclose(x.in);
 	if (rv == CTL_OK)
-		rv = xfer_answer(&x, &resp);
-	free(x.buf);
+		rv = xfer_answer(ctl, &x, &resp);
+	client_xfer_release(&x);
 	if (rv != CTL_OK)
 		return rv;
 	users_format_bytes((double)st.st_size, size, sizeof(size));
@@ -1170,7 +876,8 @@ int users_cmd_content_download(struct ctl *ctl, const struct ctl_args *a)
 	const char *name = a->pos[2];
 	const char *file = a->pos[3];
 	int to_stdout = strcmp(file, "-") == 0;
-	struct xfer x = {.ctl = ctl};
+	struct client_xfer x = {.method = "GET"};
+	struct bar bar = {0};
 	struct stat st;
 	char *tmp = NULL;
 	char size[32];
@@ -1192,15 +899,16 @@ int users_cmd_content_download(struct ctl *ctl, const struct ctl_args *a)
 		free(path);
 		return CTL_FAILED;
 	}
+	x.path = path;
+	x.accept = "application/octet-stream, application/json";
 	x.out_name = to_stdout ? "stdout" : tmp;
 	x.stream = 1;
 	x.max = (size_t)USERS_ERROR_BODY;
-	x.progress = isatty(fileno(ctl->err));
-	rv = xfer_run(&x, "GET", path);
+	rv = xfer_run(ctl, &x, &bar);
 	free(path);
 	if (rv == CTL_OK)
-		rv = xfer_answer(&x, &resp);
-	free(x.buf);
+		rv = xfer_answer(ctl, &x, &resp);
+	client_xfer_release(&x);
 	json_decref(resp); /* a 2xx body went to the file */
 	if (to_stdout) {
 		if (rv == CTL_OK && fflush(ctl->out) != 0) {

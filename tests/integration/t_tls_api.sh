@@ -125,6 +125,13 @@ wait_until 60 "[ \"\$(as reader $W/v1/users/sip:tls1@example.com/conferences/c1/
 expect_exit 0 env PP_TLS_CLIENT=reader "$BUILD/poolpairctl" --api "$E" --ca "$PP_TLS/ca.crt" \
 	--cert "$PP_TLS/reader.crt" --key "$PP_TLS/reader.key" content download sip:tls1@example.com c1 deck.pptx "$IT_DIR/deck.back"
 assert_eq "$want" "$(sha256sum <"$IT_DIR/deck.back" | cut -d' ' -f1)" "content read back by a reader through poolpairctl"
+# the data-plane commands share the client's set-up: the same hints
+expect_exit 1 "$BUILD/poolpairctl" --api "$E" --ca "$PP_TLS/ca.crt" \
+	content download sip:tls1@example.com c1 deck.pptx "$IT_DIR/deck.nocert"
+assert_contains "$OUT" "the agent wants a client certificate: --cert and --key" "content download without a certificate"
+[ ! -e "$IT_DIR/deck.nocert" ] || fail "a failed download left its file"
+expect_exit 1 "$BUILD/poolpairctl" --api "http://$(api east)" user get sip:tls1@example.com contacts
+assert_contains "$OUT" "an agent with [tls] answers https:// only" "user get in plain http"
 
 # planned failover and failback through poolpairctl with the operator certificate
 expect_exit 0 ctl "$LEAD" failover pool-east
