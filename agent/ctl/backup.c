@@ -10,7 +10,6 @@
 
 #include "agent/ctl/status.h"
 #include "agent/ctl/table.h"
-#include "agent/ctl/users.h"
 
 #define BACKUP_VALUE_CELL 32 /* bytes of an archived value shown */
 
@@ -49,7 +48,7 @@ static void cell_bytes(struct table *t, json_t *v)
 	char buf[32];
 
 	if (json_is_number(v))
-		table_cell(t, users_format_bytes(number(v), buf, sizeof(buf)));
+		table_cell(t, ctl_format_bytes(number(v), buf, sizeof(buf)));
 	else
 		ctl_cell_json(t, v);
 }

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "agent/ctl/backup.h"
+#include "agent/ctl/conference.h"
+#include "agent/ctl/content.h"
 #include "agent/ctl/failover.h"
 #include "agent/ctl/status.h"
 #include "agent/ctl/table.h"
@@ -824,7 +826,7 @@ static void cell_risk(struct table *t, json_t *h)
 	}
 	table_cellf(t, "%" JSON_INTEGER_FORMAT " rec, %s, %.1f s",
 		    json_integer_value(r),
-		    users_format_bytes(json_number_value(b), bytes,
+		    ctl_format_bytes(json_number_value(b), bytes,
 				       sizeof(bytes)),
 		    json_number_value(s));
 }
@@ -1031,25 +1033,25 @@ static const struct ctl_command ctl_commands[] = {
      2,
      2,
      {"value=", "file=", NULL},
-     users_cmd_conference_schedule,
+     conference_cmd_schedule,
      "conference schedule SIP ID (--value JSON | --file FILE|-)"},
     {"conference get",
      2,
      2,
      {NULL},
-     users_cmd_conference_get,
+     conference_cmd_get,
      "conference get SIP ID"},
     {"content upload",
      4,
      4,
      {NULL},
-     users_cmd_content_upload,
+     content_cmd_upload,
      "content upload SIP CONF NAME FILE"},
     {"content download",
      4,
      4,
      {NULL},
-     users_cmd_content_download,
+     content_cmd_download,
      "content download SIP CONF NAME FILE|-"},
 };
 

@@ -10,7 +10,6 @@
 
 #include "agent/ctl/status.h"
 #include "agent/ctl/table.h"
-#include "agent/ctl/users.h"
 
 /* Raise the client's timeout to at least min_ms; returns the old one for
  * timeout_restore(). */
@@ -86,7 +85,7 @@ static void say_amount(struct ctl *ctl, const char *label, json_t *risk)
 		return;
 	}
 	ctl_say(ctl->out, "  %s: %.0f records, %s, %.1f s", label, num_of(r),
-		users_format_bytes(num_of(b), bytes, sizeof(bytes)),
+		ctl_format_bytes(num_of(b), bytes, sizeof(bytes)),
 		num_of(s));
 }
 

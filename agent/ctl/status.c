@@ -4,12 +4,30 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/ctl/commands.h"
 #include "agent/ctl/table.h"
-#include "agent/ctl/users.h"
+
+const char *ctl_format_bytes(double n, char *buf, size_t len)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	size_t u = 0;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%.0f B", n < 0 ? 0.0 : n);
+		return buf;
+	}
+	n /= 1024;
+	while (n >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		n /= 1024;
+		u++;
+	}
+	snprintf(buf, len, n < 10 ? "%.2f %s" : "%.1f %s", n, units[u]);
+	return buf;
+}
 
 /* Text of a JSON value for a cell: strings as they are ("" as "-"),
  * numbers, booleans as yes/no, null or absent as "-". */
@@ -292,7 +310,7 @@ static int render_backup(struct ctl *ctl, json_t *backup)
 		for (k = 0; k < 8; k++)
 			ctl_cell_key(&t, b, keys[k]);
 		if (json_is_number(bytes))
-			table_cell(&t, users_format_bytes(
+			table_cell(&t, ctl_format_bytes(
 					   json_number_value(bytes), buf,
 					   sizeof(buf)));
 		else

@@ -19,6 +19,10 @@ int ctl_bad_answer(struct ctl *ctl, const char *what);
 
 /* ---- in status.c ---- */
 
+/* Write n bytes in a short human form ("512 B", "1.5 KiB", "45.0 MiB",
+ * "1.20 GiB") into buf (len bytes, len > 0). Returns buf. */
+const char *ctl_format_bytes(double n, char *buf, size_t len);
+
 /* Add a cell with the text of a JSON value v (borrowed, may be NULL):
  * strings as they are ("" as "-"), numbers, booleans as yes/no, null or
  * absent as "-". */
