@@ -9,7 +9,7 @@
 #ifndef POOLPAIR_CTL_BACKUP_H
 #define POOLPAIR_CTL_BACKUP_H
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 
 #define BACKUP_MAX_LIMIT 10000 /* largest --limit of divergence list */
 

@@ -7,7 +7,7 @@
 #ifndef POOLPAIR_CTL_CONFERENCE_H
 #define POOLPAIR_CTL_CONFERENCE_H
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 
 /* `conference schedule SIP ID (--value JSON | --file FILE|-)`:
  * PUT /v1/users/{sip}/conferences/{id}. Options as users_cmd_set(). */

@@ -12,7 +12,7 @@
 #ifndef POOLPAIR_CTL_CONTENT_H
 #define POOLPAIR_CTL_CONTENT_H
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 
 /* `content upload SIP CONF NAME FILE`: streams the regular file FILE as
  * PUT /v1/users/{sip}/conferences/{conf}/content/{name}

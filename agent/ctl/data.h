@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "agent/ctl/client.h"
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 
 #define DATA_MAX_VALUE (1024L * 1024) /* bytes of one JSON value */
 #define DATA_MAX_SIP 255	      /* characters of a SIP URI */

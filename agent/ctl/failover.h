@@ -29,7 +29,7 @@
 #ifndef POOLPAIR_CTL_FAILOVER_H
 #define POOLPAIR_CTL_FAILOVER_H
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 
 #define FAILOVER_CALL_TIMEOUT_MS 75000L /* failover, failback, cms */
 #define VERIFY_CALL_TIMEOUT_MS 150000L	/* backup verify */

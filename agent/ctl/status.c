@@ -1,5 +1,5 @@
-/* status: the status command and the table renderers it shares with the
- * member, pool and SBA commands of commands.c. */
+/* status: the status command and the rendering it shares with the other
+ * commands (see status.h). */
 #include "agent/ctl/status.h"
 
 #include <stdbool.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 #include "agent/ctl/table.h"
 
 const char *ctl_format_bytes(double n, char *buf, size_t len)

@@ -1,23 +1,15 @@
-/* status: helpers shared by the two files of the poolpairctl commands
- * module, commands.c and status.c; not used outside them. Every ctl is
+/* status: the poolpairctl status command, and the rendering it shares
+ * with the other commands: cells from JSON values, byte counts, the
+ * tables of members, pools and SBAs, the CMS placement. Every ctl is
  * borrowed and its out/err streams are written to. */
 #ifndef POOLPAIR_AGENT_CTL_STATUS_H
 #define POOLPAIR_AGENT_CTL_STATUS_H
 
 #include <jansson.h>
+#include <stddef.h>
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 #include "agent/ctl/table.h"
-
-/* ---- in commands.c ---- */
-
-/* Say "out of memory" on ctl->err. Returns CTL_FAILED. */
-int ctl_out_of_memory(struct ctl *ctl);
-
-/* Say "bad answer: <what>" on ctl->err. Returns CTL_FAILED. */
-int ctl_bad_answer(struct ctl *ctl, const char *what);
-
-/* ---- in status.c ---- */
 
 /* Write n bytes in a short human form ("512 B", "1.5 KiB", "45.0 MiB",
  * "1.20 GiB") into buf (len bytes, len > 0). Returns buf. */

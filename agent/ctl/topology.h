@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 
 /* Read the topology from path, or from in (borrowed) when path is "-".
  * Duplicate keys are refused. On success returns 0 and *topo is a JSON

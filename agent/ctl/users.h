@@ -8,7 +8,7 @@
 #ifndef POOLPAIR_CTL_USERS_H
 #define POOLPAIR_CTL_USERS_H
 
-#include "agent/ctl/commands.h"
+#include "agent/ctl/ctl.h"
 
 /* Whether kind names a user data kind: profile, contacts or settings. */
 int users_kind_valid(const char *kind);
