@@ -14,8 +14,9 @@ from .run import INF
 _CHANGES = (
     # (pattern, kind): groups are the pool and the other pool; a third
     # group, when present, says the cms moved with the pool
-    (re.compile(r"^failover (\S+) to (\S+)( with the cms)? \(disaster"),
-     "failover"),
+    # an automatic one says so first ("automatic failover P to Q ...")
+    (re.compile(r"^(?:automatic )?failover (\S+) to (\S+)( with the cms)? "
+                r"\(disaster"), "failover"),
     (re.compile(r"^complete failover (\S+) to (\S+)( with the cms)?"),
      "failover"),
     (re.compile(r"^complete failback (\S+) from (\S+)"), "failback"),

@@ -241,6 +241,21 @@ class TestLinearizable(Base):
         self.assertTrue(res["valid"], res)
         self.assertEqual(len(res["automatic_changes"]), 1)
 
+    def test_automatic_failover_as_the_agent_words_it(self):
+        # the text the agent commits for an automatic failover (fsm_failover.c)
+        r = Run()
+        r.op("cms", "cms", 0, 5, result="pool-east")
+        r.owner("pool-east", 0, 5, "pool-east", 1)
+        r.owner("pool-east", 4000, 4010, "pool-west", 2)
+        r.op("cms", "cms", 4020, 4030, result="pool-west")
+        r.decision(3000, "automatic failover pool-east to pool-west with the "
+                   "cms (disaster, nothing at risk)", who="leader:auto")
+        r.final["owners"]["pool-east"] = {"owner": "pool-west", "epoch": 2}
+        res = self.run_check(linearizable.check, r)
+        self.assertTrue(res["valid"], res)
+        self.assertEqual(res["automatic_changes"],
+                         [r.final["history"][-1]["what"]])
+
     def test_planned_move_completed_by_the_leader(self):
         r = Run()
         r.owner("pool-east", 0, 5, "pool-east", 1)
