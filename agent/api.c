@@ -674,8 +674,8 @@ static void member_remove(struct agent *a, struct http_request *req,
 static void heartbeat(struct agent *a, struct http_request *req, bool report)
 {
 	json_error_t jerr;
-	json_t *root, *sets = NULL, *streams = NULL, *v;
-	json_int_t id = 0, applied = 0;
+	json_t *root, *sets = NULL, *streams = NULL, *echo = NULL, *v;
+	json_int_t id = 0, applied = 0, eclock = 0, eterm = 0, eleader = 0;
 	int lease = -1;
 	struct members_report *r;
 	size_t i;
@@ -690,11 +690,19 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
 			  &jerr);
 	if (root == NULL ||
-	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:I, s:I, s?o, s?o, s?b}",
-			   "id", &id, "applied", &applied, "sets", &sets,
-			   "streams", &streams, "lease", &lease) != 0 ||
+	    json_unpack_ex(root, &jerr, JSON_STRICT,
+			   "{s:I, s:I, s?o, s?o, s?b, s?o}", "id", &id,
+			   "applied", &applied, "sets", &sets, "streams",
+			   &streams, "lease", &lease, "echo", &echo) != 0 ||
 	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)) ||
 	    (streams != NULL && !json_is_array(streams)))
+		goto bad;
+	/* the echo of the leader's clock (optional: older agents send none) */
+	if (echo != NULL &&
+	    (json_unpack_ex(echo, &jerr, JSON_STRICT, "{s:I, s:I, s:I}",
+			    "clock_ms", &eclock, "term", &eterm, "leader",
+			    &eleader) != 0 ||
+	     eclock <= 0 || eterm <= 0 || eleader <= 0))
 		goto bad;
 	r->applied = (uint64_t)applied;
 	r->lease = lease;
@@ -755,13 +763,20 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 		http_respond(req, 204, "application/json", "", 0, NULL);
 		return;
 	}
+	if (echo != NULL) {
+		struct members_echo e = {(uint64_t)eclock, (uint64_t)eterm,
+					 (uint64_t)eleader};
+
+		members_echo_seen(&a->members, (uint64_t)id, &e);
+	}
 	api_respond_headers(req, 200,
-		     json_pack("{s:I, s:I, s:I, s:I}", "term",
+		     json_pack("{s:I, s:I, s:I, s:I, s:I}", "term",
 			       (json_int_t)node_term(&a->node), "leader",
 			       (json_int_t)a->cfg.agent_id, "lease_ms",
 			       (json_int_t)members_lease_grant(&a->members),
 			       "commit_index",
-			       (json_int_t)node_commit_index(&a->node)),
+			       (json_int_t)node_commit_index(&a->node),
+			       "clock_ms", (json_int_t)members_clock_ms()),
 		     NULL);
 	return;
 bad:
@@ -774,7 +789,8 @@ bad:
 			   "\"streams\": [{\"user_set\", \"category\", "
 			   "\"state\", \"head_seq\", \"acked_seq\", "
 			   "\"lag_records\", \"lag_bytes\", \"lag_ms\"}], "
-			   "\"lease\": bool}");
+			   "\"lease\": bool, \"echo\": {\"clock_ms\", "
+			   "\"term\", \"leader\"}}");
 }
 
 static void register_member(struct agent *a, struct http_request *req)

@@ -1,9 +1,24 @@
-/* lease: lease and view bookkeeping (see lease.h). */
+/* lease: lease and view bookkeeping, and the leader's echoes (see
+ * lease.h). */
 #include "agent/lease.h"
 
 #include <stddef.h>
 
 #define MS 1000000ULL /* ns per ms */
+
+const char *lease_source_name(int source)
+{
+	switch (source) {
+	case LEASE_GRANT:
+		return "grant";
+	case LEASE_BARRIER:
+		return "barrier";
+	case LEASE_ECHOES:
+		return "echoes";
+	default:
+		return "none";
+	}
+}
 
 void lease_answer(struct lease *l, uint64_t now_ns, uint64_t sent_ns,
 		  uint64_t leader, uint64_t commit_index, uint64_t lease_ms,
@@ -23,21 +38,30 @@ void lease_answer(struct lease *l, uint64_t now_ns, uint64_t sent_ns,
 	if (lease_ms > drift_ms) {
 		uint64_t until = sent_ns + (lease_ms - drift_ms) * MS;
 
-		if (until > l->until_ns)
+		if (until > l->until_ns) {
 			l->until_ns = until;
+			l->source = LEASE_GRANT;
+		}
 		l->granted_by = leader;
 	}
 }
 
-void lease_extend(struct lease *l, uint64_t now_ns, uint64_t self,
-		  uint64_t until_ns)
+void lease_prove(struct lease *l, uint64_t now_ns, uint64_t self, int source,
+		 uint64_t proved_ns, uint64_t lease_ms, uint64_t drift_ms)
 {
+	uint64_t until;
+
+	if (lease_ms <= drift_ms)
+		return;
+	until = proved_ns + (lease_ms - drift_ms) * MS;
 	if (!lease_valid(l, now_ns)) {
 		l->view_ok = false;
 		l->target = 0;
 	}
-	if (until_ns > l->until_ns)
-		l->until_ns = until_ns;
+	if (until > l->until_ns) {
+		l->until_ns = until;
+		l->source = source;
+	}
 	l->granted_by = self;
 }
 
@@ -63,4 +87,77 @@ bool lease_view_current(struct lease *l, uint64_t now_ns, uint64_t applied,
 	else
 		l->view_ok = l->target != 0 && applied >= l->target;
 	return l->view_ok;
+}
+
+/* ---- echoes ---- */
+
+void lease_echoes_term(struct lease_echoes *e, uint64_t term)
+{
+	if (e->term == term)
+		return;
+	e->term = term;
+	e->n = 0;
+}
+
+/* The index of member id's echo, or -1. */
+static int echo_find(const struct lease_echoes *e, uint64_t id)
+{
+	for (unsigned i = 0; i < e->n; i++)
+		if (e->echo[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+bool lease_echo(struct lease_echoes *e, uint64_t self, uint64_t term,
+		uint64_t now_ns, uint64_t from, uint64_t echo_term,
+		uint64_t echo_leader, uint64_t time_ns)
+{
+	int i;
+
+	lease_echoes_term(e, term);
+	if (term == 0 || echo_term != term || echo_leader != self ||
+	    time_ns == 0 || time_ns > now_ns || from == self)
+		return false;
+	i = echo_find(e, from);
+	if (i < 0) {
+		if (e->n == LEASE_ECHOES_MAX)
+			return false;
+		i = (int)e->n++;
+		e->echo[i].id = from;
+		e->echo[i].time_ns = 0;
+	}
+	if (time_ns <= e->echo[i].time_ns)
+		return false;
+	e->echo[i].time_ns = time_ns;
+	return true;
+}
+
+uint64_t lease_echoes_proof(const struct lease_echoes *e, uint64_t self,
+			    uint64_t term, const uint64_t *voters,
+			    unsigned n_voters, uint64_t now_ns)
+{
+	uint64_t t[LEASE_ECHOES_MAX];
+	unsigned n = 0, majority = n_voters / 2 + 1;
+
+	if (term == 0 || e->term != term || n_voters == 0 ||
+	    n_voters > LEASE_ECHOES_MAX)
+		return 0;
+	for (unsigned i = 0; i < n_voters; i++) {
+		int x = echo_find(e, voters[i]);
+		uint64_t v;
+		unsigned k;
+
+		if (voters[i] == self)
+			v = now_ns;
+		else if (x >= 0)
+			v = e->echo[x].time_ns;
+		else
+			continue;
+		/* newest first */
+		for (k = n; k > 0 && t[k - 1] < v; k--)
+			t[k] = t[k - 1];
+		t[k] = v;
+		n++;
+	}
+	return n >= majority ? t[majority - 1] : 0;
 }

@@ -1,12 +1,53 @@
 /* lease: the bookkeeping of an agent's lease and of whether its applied
  * state may be trusted, kept apart from the I/O that feeds it (members.c
- * sends the heartbeats and runs the leader's barriers) so that it can be
- * tested on its own. Pure: every time is handed in (uv_hrtime()
- * nanoseconds), nothing is read from a clock.
+ * sends the heartbeats, runs the leader's barriers and carries the echoes)
+ * so that it can be tested on its own. Pure: every time is handed in
+ * (uv_hrtime() nanoseconds), nothing is read from a clock.
  *
  * A follower's lease runs from the send time of the heartbeat that got it:
  * until send + granted lease - drift margin. The leader's own lease runs
- * from the start of its last committed barrier (lease_extend()).
+ * from the latest time b at which it proved that no leader of a later term
+ * had been elected yet: until b + lease - drift margin (lease_prove()). A
+ * new leader declares nothing down before lease + grace after its
+ * election, which comes after b: by then this lease, and every lease this
+ * leader granted (never past its own), has ended. Two proofs of b:
+ *
+ * - barrier: a committed Raft barrier started at b. It needs disk writes
+ *   on a majority, so a slow disk (fsync under writeback load) makes it
+ *   late and the lease can lapse while every agent reaches the leader.
+ * - echoes (struct lease_echoes): no disk. Every heartbeat answer of the
+ *   leader carries its own monotonic clock s and its term; each agent
+ *   echoes the s of its last answer in its next heartbeat, with the Raft
+ *   term and leader it sees when it sends (only when that term is the
+ *   answer's). The leader keeps, per member, the newest s echoed with its
+ *   current term and itself as leader, and counts itself at now. If a
+ *   majority of the voters echoed s >= b: each of them was still in this
+ *   term at some moment after b (it sent after receiving s), so before b
+ *   none of them had voted in a later term; a leader of a later term needs
+ *   the votes of a majority, which shares a member with this one; so none
+ *   was elected before b. b is the majority-th newest echoed time.
+ *   Only the leader's clock is compared, with itself: s and now both come
+ *   from its monotonic clock, never from another agent's.
+ *
+ * The echo argument holds under these preconditions, which the callers
+ * keep:
+ * - The voters counted are those of the leader's current configuration
+ *   (the latest in its log, committed or not). Raft changes one server at
+ *   a time, so a majority of it shares a member with a majority of any
+ *   configuration a later leader can be elected by. Echoes of non-voters
+ *   (standbys, spares, removed members) never count.
+ * - The term compared is the leader's current term; the echoes are
+ *   forgotten when it changes (lease_echoes_term()), and an echo naming
+ *   another term or another leader is refused. So an s this agent handed
+ *   out in an earlier leadership, or an s from before a restart of its
+ *   machine (the monotonic clock starts again), proves nothing.
+ * - Pre-vote is on (consensus/node.c). Safety does not depend on it, but
+ *   without it an isolated voter coming back raises the term, and every
+ *   echo is forgotten with each such election.
+ * - Leadership is transferred (raft_transfer) only by this agent, when it
+ *   stops. A transferred election is still won by a majority of votes, so
+ *   the argument holds; the new leader's wait of lease + grace is what
+ *   covers the leases running meanwhile, as for any election.
  *
  * The view: after a start, or once the lease lapsed, the applied state may
  * be older than decisions the cluster committed meanwhile. It is trusted
@@ -17,16 +58,29 @@
  * with every answer would keep running ahead of what a follower has
  * applied, and the view would never be trusted. Once trusted, the view
  * stays trusted while the lease holds; the ordinary lag of a follower
- * behind the leader is what the leases already cover. */
+ * behind the leader is what the leases already cover. The leader trusts
+ * its view once it has applied its commit index. */
 #ifndef POOLPAIR_LEASE_H
 #define POOLPAIR_LEASE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Where the end of a lease comes from. */
+enum lease_source {
+	LEASE_NONE,    /* never held */
+	LEASE_GRANT,   /* a heartbeat answer of the leader (a follower) */
+	LEASE_BARRIER, /* a committed barrier (the leader) */
+	LEASE_ECHOES,  /* the heartbeats' echoes of a majority (the leader) */
+};
+
+/* "none", "grant", "barrier" or "echoes". */
+const char *lease_source_name(int source);
+
 struct lease {
 	uint64_t until_ns;   /* valid while now < until_ns; 0: never held */
 	uint64_t granted_by; /* raft id of the leader of the last grant */
+	int source;	     /* enum lease_source of until_ns */
 	uint64_t target;     /* commit index to apply; 0: none named yet */
 	bool view_ok;	     /* applied state trusted (while the lease holds) */
 };
@@ -39,11 +93,14 @@ void lease_answer(struct lease *l, uint64_t now_ns, uint64_t sent_ns,
 		  uint64_t leader, uint64_t commit_index, uint64_t lease_ms,
 		  uint64_t drift_ms);
 
-/* The leader's own lease (self: its raft id), at now_ns: valid until
- * until_ns unless already longer. A lease that had lapsed no longer
- * vouches for the view. */
-void lease_extend(struct lease *l, uint64_t now_ns, uint64_t self,
-		  uint64_t until_ns);
+/* The leader's own lease (self: its raft id), at now_ns: source
+ * (LEASE_BARRIER or LEASE_ECHOES) proved that no leader of a later term
+ * had been elected before proved_ns (see above); the lease then runs until
+ * proved_ns + lease_ms - drift_ms, unless it already runs longer: a proof
+ * never shortens it. Nothing when lease_ms <= drift_ms. A lease that had
+ * lapsed no longer vouches for the view. */
+void lease_prove(struct lease *l, uint64_t now_ns, uint64_t self, int source,
+		 uint64_t proved_ns, uint64_t lease_ms, uint64_t drift_ms);
 
 /* Whether the lease is valid at now_ns. */
 bool lease_valid(const struct lease *l, uint64_t now_ns);
@@ -57,5 +114,44 @@ uint64_t lease_left_ms(const struct lease *l, uint64_t now_ns);
  * unused). Latches true until the lease lapses. */
 bool lease_view_current(struct lease *l, uint64_t now_ns, uint64_t applied,
 			bool leader, uint64_t commit_index);
+
+/* ---- echoes (the leader) ---- */
+
+#define LEASE_ECHOES_MAX 32 /* members remembered (FSM_MAX_MEMBERS) */
+
+struct lease_echo {
+	uint64_t id;	  /* raft id of the member that echoed */
+	uint64_t time_ns; /* the newest leader time it echoed in this term */
+};
+
+/* The echoes a leader received in its current term. Zero-initialise. */
+struct lease_echoes {
+	uint64_t term; /* the term they were echoed in; 0: none */
+	struct lease_echo echo[LEASE_ECHOES_MAX];
+	unsigned n;
+};
+
+/* The term the leader leads now (0 when it does not lead): the echoes of
+ * any other term are forgotten. */
+void lease_echoes_term(struct lease_echoes *e, uint64_t term);
+
+/* The leader self, leading term at now_ns, got a heartbeat from member
+ * from that echoes time_ns (a time of this leader's clock from one of its
+ * answers), sent while from was in echo_term and saw echo_leader lead.
+ * Kept when echo_term is term, echo_leader is self, time_ns is not in the
+ * future (<= now_ns) and newer than what from echoed before; the echoes
+ * of another term are forgotten first. Returns whether it was kept. */
+bool lease_echo(struct lease_echoes *e, uint64_t self, uint64_t term,
+		uint64_t now_ns, uint64_t from, uint64_t echo_term,
+		uint64_t echo_leader, uint64_t time_ns);
+
+/* What the echoes prove at now_ns for the leader self in term: the
+ * majority-th newest of the times echoed by the voters (the n_voters raft
+ * ids of the voters of the current configuration), self counting at now_ns
+ * when it is one of them. 0 when fewer than a majority of the voters
+ * echoed in term, or when the echoes are of another term. */
+uint64_t lease_echoes_proof(const struct lease_echoes *e, uint64_t self,
+			    uint64_t term, const uint64_t *voters,
+			    unsigned n_voters, uint64_t now_ns);
 
 #endif

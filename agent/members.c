@@ -12,6 +12,7 @@
 #include "agent/backup.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
+#include "agent/members_internal.h"
 #include "agent/recover.h"
 #include "agent/request.h"
 #include "consensus/placement.h"
@@ -408,58 +409,6 @@ bool members_heard(struct members *m, uint64_t id, uint64_t window_ms)
 	       (uv_hrtime() - s->last_ns) / MS <= window_ms;
 }
 
-bool members_lease_valid(const struct members *m)
-{
-#ifdef POOLPAIR_UNSAFE_NO_FENCING
-	/*
-	 * DANGER: BROKEN ON PURPOSE. This build (meson -Dunsafe_no_fencing=true)
-	 * reports the lease valid always, so an owner that is cut off from the
-	 * leader or was paused past its lease keeps accepting writes while its
-	 * pair takes over: two owners at once, the exact failure the lease
-	 * exists to prevent. It exists only to prove that the fault-injection
-	 * harness (jepsen/) catches a broken fence. Never build it for any
-	 * other purpose, never deploy it.
-	 */
-	(void)m;
-	return true;
-#else
-	return lease_valid(&m->lease, uv_hrtime());
-#endif
-}
-
-unsigned members_lease_grant(struct members *m)
-{
-	uint64_t now = uv_hrtime();
-	uint64_t left_ms;
-
-	if (!node_is_leader(&m->agent->node) || !members_lease_valid(m))
-		return 0;
-	/* Never beyond the leader's own lease: a deposed leader's grants
-	 * then all end when its own lease does, which a new leader's wait of
-	 * lease + grace covers. */
-	left_ms = lease_left_ms(&m->lease, now);
-	if (left_ms == 0)
-		return 0;
-	m->leases_granted++;
-	return left_ms < m->agent->cfg.lease_ms ? (unsigned)left_ms
-						: m->agent->cfg.lease_ms;
-}
-
-bool members_view_current(struct members *m)
-{
-	struct node *n = &m->agent->node;
-	uint64_t applied = node_applied_index(n);
-
-#ifdef POOLPAIR_UNSAFE_NO_FENCING
-	/* BROKEN ON PURPOSE, like members_lease_valid(): no fence at all */
-	(void)applied;
-	(void)n;
-	return true;
-#endif
-	return lease_view_current(&m->lease, uv_hrtime(), applied,
-				  node_is_leader(n), node_commit_index(n));
-}
-
 uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 				 const struct members_seen **lag)
 {
@@ -532,7 +481,7 @@ static void heartbeat_done(void *arg, int err,
 	}
 	root = json_loadb(resp->body, resp->body_len, 0, NULL);
 	if (root != NULL) {
-		json_int_t commit = 0, leader = 0;
+		json_int_t commit = 0, leader = 0, term = 0, clock = 0;
 
 		if (json_unpack(root, "{s:I}", "commit_index", &commit) != 0 ||
 		    commit < 0)
@@ -546,6 +495,15 @@ static void heartbeat_done(void *arg, int err,
 		lease_answer(&m->lease, uv_hrtime(), m->hb_sent_ns,
 			     (uint64_t)leader, (uint64_t)commit, (uint64_t)lease,
 			     m->agent->cfg.drift_margin_ms);
+		/* the clock to echo; an older leader sends none */
+		memset(&m->echo_next, 0, sizeof m->echo_next);
+		if (json_unpack(root, "{s:I, s:I}", "clock_ms", &clock, "term",
+				&term) == 0 &&
+		    clock > 0 && term > 0 && leader > 0) {
+			m->echo_next.clock_ms = (uint64_t)clock;
+			m->echo_next.term = (uint64_t)term;
+			m->echo_next.leader = (uint64_t)leader;
+		}
 	}
 	json_decref(root);
 }
@@ -590,16 +548,15 @@ static void report_peers(struct members *m, const char *text,
 	}
 }
 
-/* This agent's report as JSON text (malloc()ed), or NULL. */
-static char *report_text(struct members *m)
+/* This agent's report (owned by the caller), or NULL. */
+static json_t *report_json(struct members *m)
 {
 	struct agent *a = m->agent;
 	struct members_set_report sets[MEMBERS_SETS];
 	unsigned n = dataplane_set_reports(&a->data, sets, MEMBERS_SETS);
 	struct members_stream_report streams[MEMBERS_STREAMS];
 	unsigned k = backup_stream_reports(&a->data, streams, MEMBERS_STREAMS);
-	json_t *body, *arr, *sarr;
-	char *text;
+	json_t *arr, *sarr;
 
 	arr = json_array();
 	for (unsigned i = 0; arr != NULL && i < n; i++)
@@ -622,34 +579,69 @@ static char *report_text(struct members *m)
 			      "lag_records", (json_int_t)streams[i].lag_records,
 			      "lag_bytes", (json_int_t)streams[i].lag_bytes,
 			      "lag_ms", (json_int_t)streams[i].lag_ms));
-	body = json_pack("{s:I, s:I, s:o, s:o, s:b}", "id",
+	return json_pack("{s:I, s:I, s:o, s:o, s:b}", "id",
 			 (json_int_t)a->cfg.agent_id, "applied",
 			 (json_int_t)node_applied_index(&a->node), "sets", arr,
 			 "streams", sarr, "lease", members_lease_valid(m));
-	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+}
+
+/* This agent's report as JSON text (malloc()ed), or NULL. */
+static char *report_text(struct members *m)
+{
+	json_t *body = report_json(m);
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
 	json_decref(body);
 	return text;
+}
+
+/* To a heartbeat's body: the echo of the last answer's clock, when this
+ * agent is still in the answer's term and sees the same leader (lease.h).
+ * Only the heartbeat carries it: an agent of an earlier version refuses a
+ * report with it, and only a leader that sends a clock gets one back.
+ * Returns 0 or -1 (out of memory). */
+static int echo_add(struct members *m, json_t *body)
+{
+	struct node *n = &m->agent->node;
+	const struct members_echo *e = &m->echo_next;
+
+	if (e->clock_ms == 0 || node_term(n) != e->term ||
+	    node_leader(n, NULL) != e->leader)
+		return 0;
+	return json_object_set_new(
+	    body, "echo",
+	    json_pack("{s:I, s:I, s:I}", "clock_ms", (json_int_t)e->clock_ms,
+		      "term", (json_int_t)node_term(n), "leader",
+		      (json_int_t)node_leader(n, NULL)));
 }
 
 static void heartbeat(struct members *m)
 {
 	struct agent *a = m->agent;
 	struct target t;
-	char *text;
+	json_t *body;
+	char *report, *text;
 
 	if (m->hb_req != NULL || leader_target(m, &t) != 0)
 		return;
-	text = report_text(m);
-	if (text == NULL)
+	body = report_json(m);
+	if (body == NULL)
 		return;
-	m->hb_sent_ns = uv_hrtime();
-	if (hclient_request(&a->calls, "POST", t.host, t.port,
-			    "/v1/internal/heartbeat", NULL, text, strlen(text),
-			    a->cfg.heartbeat_ms * 4, heartbeat_done, m,
-			    &m->hb_req) == 0)
-		m->heartbeats_sent++;
-	report_peers(m, text, t.host, t.port);
+	report = json_dumps(body, JSON_COMPACT);
+	text = echo_add(m, body) == 0 ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text != NULL) {
+		m->hb_sent_ns = uv_hrtime();
+		if (hclient_request(&a->calls, "POST", t.host, t.port,
+				    "/v1/internal/heartbeat", NULL, text,
+				    strlen(text), a->cfg.heartbeat_ms * 4,
+				    heartbeat_done, m, &m->hb_req) == 0)
+			m->heartbeats_sent++;
+	}
+	if (report != NULL)
+		report_peers(m, report, t.host, t.port);
 	free(text);
+	free(report);
 }
 
 /* The leader sends no heartbeat, but reports like everyone else. */
@@ -765,38 +757,6 @@ static void place(struct members *m)
 	m->placement_changes++;
 }
 
-/* ---- the leader's own lease ---- */
-
-static void barrier_done(void *arg, int status)
-{
-	struct members *m = arg;
-
-	m->barrier_inflight = false;
-	if (m->closing || status != 0)
-		return;
-	if (m->agent->cfg.lease_ms > m->agent->cfg.drift_margin_ms) {
-		uint64_t until =
-		    m->barrier_start_ns +
-		    (uint64_t)(m->agent->cfg.lease_ms -
-			       m->agent->cfg.drift_margin_ms) *
-			MS;
-
-		lease_extend(&m->lease, uv_hrtime(), m->agent->cfg.agent_id,
-			     until);
-	}
-}
-
-/* A committed barrier proves this leader still has a majority at its
- * start: the leader's own lease runs from there. */
-static void self_lease(struct members *m)
-{
-	if (m->barrier_inflight)
-		return;
-	m->barrier_start_ns = uv_hrtime();
-	if (node_barrier(&m->agent->node, barrier_done, m) == 0)
-		m->barrier_inflight = true;
-}
-
 /* ---- the tick ---- */
 
 static void tick(uv_timer_t *t)
@@ -812,13 +772,14 @@ static void tick(uv_timer_t *t)
 			LOG_INFO(MOD, "leading term %" PRIu64,
 				 node_term(&a->node));
 		}
-		self_lease(m);
+		members_lease_tick(m, true);
 		leader_report(m);
 		recover_note_tick(a);
 		register_self(m);
 		place(m);
 	} else {
 		m->leader_since_ns = 0;
+		members_lease_tick(m, false);
 		join(m);
 		register_self(m);
 		heartbeat(m);

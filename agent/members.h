@@ -6,7 +6,11 @@
  * - join: an agent configured with `[cluster] join` asks the leader to add
  *   it to the Raft configuration;
  * - heartbeats: every agent reports to the leader every `heartbeat`; the
- *   leader's record of them is what "reachable" means in status;
+ *   leader's record of them is what "reachable" means in status; the
+ *   leader's answer grants a lease and carries its clock, which the next
+ *   heartbeat echoes;
+ * - the leader's own lease: from its committed barriers and from the
+ *   echoes of a majority of the voters (lease.h);
  * - voter placement: the leader applies consensus/placement.h one change at
  *   a time (promote caught-up members, spread voters over sites, replace a
  *   long-unreachable voter).
@@ -76,6 +80,15 @@ struct members_report {
 	int lease;         /* 1 it holds a lease, 0 not, -1 not said */
 };
 
+/* The echo a heartbeat carries: the clock of the leader's last answer
+ * (members_clock_ms()), and the Raft term and leader the sender saw when
+ * it sent the heartbeat. */
+struct members_echo {
+	uint64_t clock_ms;
+	uint64_t term;
+	uint64_t leader;
+};
+
 struct members_seen {
 	uint64_t id;
 	uint64_t last_ns;     /* uv_hrtime of the last heartbeat received */
@@ -110,12 +123,23 @@ struct members {
 	uint64_t leader_since_ns;     /* when this agent became leader, 0 if not */
 	bool placing;                 /* a placement change is in flight */
 	/* this agent's lease and whether its view may be trusted: granted
-	 * by the leader's heartbeat answers (a follower) or its own
-	 * committed barriers (the leader); see lease.h */
+	 * by the leader's heartbeat answers (a follower) or proved by its own
+	 * committed barriers and by the echoes of its answers (the leader);
+	 * see lease.h */
 	struct lease lease;
 	uint64_t hb_sent_ns;          /* send time of the heartbeat in flight */
+	/* the clock of the last heartbeat answer, with its term and leader,
+	 * to echo in the next heartbeat; clock 0: nothing to echo (none yet,
+	 * or the leader's version sends none) */
+	struct members_echo echo_next;
+	struct lease_echoes echoes;   /* leader: the echoes of this term */
 	bool barrier_inflight;
 	uint64_t barrier_start_ns;
+	/* leader, this leadership: the newest time each source proved (0:
+	 * none yet) and how long the last committed barrier took */
+	uint64_t barrier_proved_ns;
+	uint64_t echoes_proved_ns;
+	uint64_t barrier_took_ns;
 	uint64_t leases_granted;      /* leader: leases given to others */
 	struct members_set_report self_sets[MEMBERS_SETS]; /* own, live */
 	unsigned reports_inflight;    /* reports to other agents */
@@ -154,10 +178,21 @@ members_set_report_aged(struct members *m, const char *pool,
 			const char *user_set, uint64_t max_age_ms,
 			uint64_t *age_ms);
 
+/* The clock a heartbeat answer carries (this agent's monotonic clock, in
+ * ms). */
+uint64_t members_clock_ms(void);
+
+/* Leader side: member from's heartbeat carried echo (copied): it may prove
+ * this leader's own lease (lease.h). Ignored when this agent does not
+ * lead. */
+void members_echo_seen(struct members *m, uint64_t from,
+		       const struct members_echo *echo);
+
 /* Leader side: the lease to grant with a heartbeat answer, in ms: the
  * configured lease, but never past this leader's own lease (so every lease
  * a deposed leader granted ends with its own); 0 when this agent's own
- * authority is not established (no recent barrier). */
+ * authority is not established (no recent barrier, no recent echoes of a
+ * majority). */
 unsigned members_lease_grant(struct members *m);
 
 /* Whether this agent's applied state may be trusted: this agent holds a

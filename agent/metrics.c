@@ -100,6 +100,34 @@ static void gauge(struct out *o, const char *name, const char *help,
 	    name, value);
 }
 
+/* The leader's own lease: how old the newest proof of each source is, and
+ * how long its last barrier took to commit (only on the leader). */
+static void lease_metrics(struct agent *a, struct out *o)
+{
+	const struct members *m = &a->members;
+	uint64_t now = uv_hrtime();
+	const char *names[2] = {"barrier", "echoes"};
+	uint64_t proved[2] = {m->barrier_proved_ns, m->echoes_proved_ns};
+	bool leader = node_is_leader(&a->node);
+
+	put(o, "# HELP poolpair_lease_proof_age_seconds the leader: age of "
+	       "the newest time its own lease was proved from, by source (a "
+	       "committed barrier's start, the heartbeats' echoes)\n"
+	       "# TYPE poolpair_lease_proof_age_seconds gauge\n");
+	for (int i = 0; i < 2; i++)
+		if (leader && proved[i] != 0 && proved[i] <= now)
+			put(o,
+			    "poolpair_lease_proof_age_seconds{source=\"%s\"} "
+			    "%.3f\n",
+			    names[i], (double)(now - proved[i]) / 1e9);
+	put(o, "# HELP poolpair_lease_barrier_seconds the leader: how long "
+	       "its last committed barrier took\n"
+	       "# TYPE poolpair_lease_barrier_seconds gauge\n");
+	if (leader && m->barrier_took_ns != 0)
+		put(o, "poolpair_lease_barrier_seconds %.3f\n",
+		    (double)m->barrier_took_ns / 1e9);
+}
+
 /* Data plane: store, replication per stream, sync mode. */
 static void metrics_data(struct agent *a, struct out *o)
 {
@@ -243,6 +271,7 @@ char *metrics_render(struct agent *a, size_t *len)
 			put(&o, "poolpair_member_reachable{id=\"%llu\"} %d\n",
 			    (unsigned long long)c->servers[i].id, reach);
 	}
+	lease_metrics(a, &o);
 	put(&o, "# HELP poolpair_raft_snapshots_total snapshots taken and "
 		"restored\n# TYPE poolpair_raft_snapshots_total counter\n"
 		"poolpair_raft_snapshots_total{op=\"taken\"} %llu\n"

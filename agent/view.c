@@ -378,7 +378,7 @@ json_t *view_status(struct agent *a)
 				    "api", lm != NULL ? lm->api_address : "");
 
 	return json_pack(
-	    "{s:{s:I, s:s, s:s, s:s, s:s, s:{s:b, s:I, s:I, s:b}}, "
+	    "{s:{s:I, s:s, s:s, s:s, s:s, s:{s:b, s:I, s:I, s:s, s:b}}, "
 	    "s:{s:o, s:I, s:I, s:I, s:I, s:o, s:o}, "
 	    "s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "self", "id", (json_int_t)a->cfg.agent_id, "name",
@@ -386,8 +386,8 @@ json_t *view_status(struct agent *a)
 	    "state", node_state_name(&a->node), "lease", "valid",
 	    members_lease_valid(&a->members), "left_ms",
 	    (json_int_t)lease_left_ms(&a->members.lease, uv_hrtime()),
-	    "granted_by", (json_int_t)a->members.lease.granted_by,
-	    "view_current", members_view_current(&a->members),
+	    "granted_by", (json_int_t)a->members.lease.granted_by, "source",
+	    lease_source_name(a->members.lease.source), "view_current", members_view_current(&a->members),
 	    "cluster", "leader", jleader, "term",
 	    (json_int_t)node_term(&a->node), "commit_index",
 	    (json_int_t)node_commit_index(&a->node), "applied_index",

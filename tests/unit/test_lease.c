@@ -1,5 +1,5 @@
-/* Tests of agent/lease.c: a lease from heartbeat answers or barriers, and
- * when the applied state may be trusted. */
+/* Tests of agent/lease.c: a lease from heartbeat answers, barriers or the
+ * echoes of a majority, and when the applied state may be trusted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,14 @@
 #define MS 1000000ULL
 #define LEASE 1000 /* ms granted */
 #define DRIFT 100  /* ms margin */
+
+/* The leader (raft id 4 unless said) at ms now: a barrier started at ms
+ * start committed. */
+static void barrier(struct lease *l, uint64_t now, uint64_t start)
+{
+	lease_prove(l, now * MS, l->granted_by != 0 ? l->granted_by : 4,
+		    LEASE_BARRIER, start * MS, LEASE, DRIFT);
+}
 
 /* A heartbeat sent at ms t, answered 1 ms later naming commit. */
 static void answer(struct lease *l, uint64_t t, uint64_t commit,
@@ -120,19 +128,219 @@ static void test_leader_view(void **state)
 
 	(void)state;
 	assert_false(lease_view_current(&l, 1 * MS, 7, true, 7));
-	lease_extend(&l, 1 * MS, 4, 900 * MS);
+	barrier(&l, 1, 0);
 	assert_int_equal(l.granted_by, 4);
+	assert_int_equal(l.source, LEASE_BARRIER);
 	assert_false(lease_view_current(&l, 2 * MS, 6, true, 7));
 	assert_true(lease_view_current(&l, 3 * MS, 7, true, 7));
 	/* latched while the lease holds */
 	assert_true(lease_view_current(&l, 4 * MS, 7, true, 8));
 	/* a lease extended after it had lapsed vouches for nothing */
-	lease_extend(&l, 1000 * MS, 4, 1900 * MS);
+	barrier(&l, 1000, 1000);
 	assert_false(lease_view_current(&l, 1001 * MS, 7, true, 8));
 	assert_true(lease_view_current(&l, 1002 * MS, 8, true, 8));
 	/* an earlier barrier never shortens the lease */
-	lease_extend(&l, 1003 * MS, 4, 1500 * MS);
+	barrier(&l, 1003, 600);
 	assert_true(lease_valid(&l, 1899 * MS));
+}
+
+/* ---- the leader's own lease from echoes ---- */
+
+#define SELF 1
+#define TERM 7
+
+static const uint64_t V3[] = {1, 2, 3};
+static const uint64_t V5[] = {1, 2, 3, 4, 5};
+
+/* Member from's heartbeat received at now (ms) echoes the leader's time t
+ * (ms), sent in TERM naming SELF as leader. */
+static bool echo(struct lease_echoes *e, uint64_t now, uint64_t from,
+		 uint64_t t)
+{
+	return lease_echo(e, SELF, TERM, now * MS, from, TERM, SELF, t * MS);
+}
+
+/* What the echoes prove at now (ms) for SELF in TERM, in ms (0: nothing). */
+static uint64_t proof(const struct lease_echoes *e, const uint64_t *voters,
+		      unsigned n, uint64_t now)
+{
+	return lease_echoes_proof(e, SELF, TERM, voters, n, now * MS) / MS;
+}
+
+static void test_echoes_need_a_majority(void **state)
+{
+	struct lease_echoes e = {0};
+
+	(void)state;
+	/* alone, the leader is one of five */
+	assert_int_equal(proof(&e, V5, 5, 1000), 0);
+	assert_true(echo(&e, 1000, 2, 100));
+	assert_int_equal(proof(&e, V5, 5, 1000), 0);
+	/* with a third voter a majority: the older of the two echoes */
+	assert_true(echo(&e, 1000, 3, 200));
+	assert_int_equal(proof(&e, V5, 5, 1000), 100);
+	/* of three voters, one echo is enough */
+	assert_int_equal(proof(&e, V3, 3, 1000), 200);
+	/* of four, three are needed */
+	{
+		static const uint64_t v4[] = {1, 2, 3, 4};
+		struct lease_echoes f = {0};
+
+		assert_true(echo(&f, 1000, 2, 300));
+		assert_int_equal(proof(&f, v4, 4, 1000), 0);
+		assert_true(echo(&f, 1000, 4, 250));
+		assert_int_equal(proof(&f, v4, 4, 1000), 250);
+	}
+}
+
+/* b is the majority-th newest echo, the leader counting at now: neither
+ * the newest nor the oldest. */
+static void test_echoes_majority_th_newest(void **state)
+{
+	struct lease_echoes e = {0};
+
+	(void)state;
+	assert_true(echo(&e, 1000, 2, 100));
+	assert_true(echo(&e, 1000, 3, 400));
+	assert_true(echo(&e, 1000, 4, 300));
+	assert_true(echo(&e, 1000, 5, 200));
+	/* now, 400, 300 */
+	assert_int_equal(proof(&e, V5, 5, 1000), 300);
+	/* of three voters: now, 400 */
+	assert_int_equal(proof(&e, V3, 3, 1000), 400);
+	/* a newer echo of 2 moves it */
+	assert_true(echo(&e, 1100, 2, 900));
+	assert_int_equal(proof(&e, V5, 5, 1100), 400);
+}
+
+static void test_echoes_term_and_leader_must_match(void **state)
+{
+	struct lease_echoes e = {0};
+
+	(void)state;
+	/* sent in another term (say, of an earlier leadership of this
+	 * agent, with its older clock), or naming another leader */
+	assert_false(
+	    lease_echo(&e, SELF, TERM, 1000 * MS, 2, TERM - 2, SELF, 900 * MS));
+	assert_false(
+	    lease_echo(&e, SELF, TERM, 1000 * MS, 2, TERM + 1, SELF, 900 * MS));
+	assert_false(
+	    lease_echo(&e, SELF, TERM, 1000 * MS, 2, TERM, 9, 900 * MS));
+	assert_int_equal(proof(&e, V3, 3, 1000), 0);
+	assert_true(echo(&e, 1000, 2, 900));
+	assert_int_equal(proof(&e, V3, 3, 1000), 900);
+	/* asked for another term, they prove nothing */
+	assert_int_equal(
+	    lease_echoes_proof(&e, SELF, TERM + 1, V3, 3, 1000 * MS), 0);
+	/* a new term forgets them */
+	lease_echoes_term(&e, TERM + 1);
+	lease_echoes_term(&e, TERM);
+	assert_int_equal(proof(&e, V3, 3, 1000), 0);
+	/* so does an echo received in another term */
+	assert_true(echo(&e, 1000, 2, 900));
+	assert_false(
+	    lease_echo(&e, SELF, TERM + 2, 1000 * MS, 3, TERM, SELF, 950 * MS));
+	assert_int_equal(e.term, TERM + 2);
+	assert_int_equal(proof(&e, V3, 3, 1000), 0);
+	/* not leading (term 0): nothing is kept */
+	assert_false(lease_echo(&e, SELF, 0, 1000 * MS, 2, 0, SELF, 900 * MS));
+	assert_int_equal(lease_echoes_proof(&e, SELF, 0, V3, 3, 1000 * MS), 0);
+}
+
+static void test_echoes_of_voters_only(void **state)
+{
+	static const uint64_t after[] = {1, 3, 4};  /* 2 replaced by 4 */
+	static const uint64_t others[] = {2, 3, 4}; /* without the leader */
+	struct lease_echoes e = {0};
+
+	(void)state;
+	/* standbys and spares echo too: they do not count */
+	assert_true(echo(&e, 1000, 6, 900));
+	assert_true(echo(&e, 1000, 7, 800));
+	assert_int_equal(proof(&e, V3, 3, 1000), 0);
+	assert_true(echo(&e, 1000, 2, 500));
+	assert_int_equal(proof(&e, V3, 3, 1000), 500);
+	/* the configuration changed: 2 is no voter any more */
+	assert_int_equal(proof(&e, after, 3, 1000), 0);
+	assert_true(echo(&e, 1000, 4, 700));
+	assert_int_equal(proof(&e, after, 3, 1000), 700);
+	/* a leader that is not a voter does not count itself */
+	assert_int_equal(proof(&e, others, 3, 1000), 500);
+	assert_true(echo(&e, 1100, 3, 400));
+	assert_int_equal(proof(&e, others, 3, 1100), 500);
+}
+
+static void test_echoes_never_from_the_future_nor_older(void **state)
+{
+	struct lease_echoes e = {0};
+
+	(void)state;
+	/* a time this leader's clock has not reached (another boot) */
+	assert_false(echo(&e, 1000, 2, 1001));
+	assert_false(echo(&e, 1000, 2, 0));
+	assert_int_equal(proof(&e, V3, 3, 1000), 0);
+	assert_true(echo(&e, 1000, 2, 800));
+	/* a late heartbeat with an older echo does not go back */
+	assert_false(echo(&e, 1010, 2, 700));
+	assert_int_equal(proof(&e, V3, 3, 1010), 800);
+	/* the leader's own id is no echo */
+	assert_false(echo(&e, 1010, SELF, 1000));
+}
+
+static void test_prove_never_shrinks(void **state)
+{
+	struct lease l = {0};
+
+	(void)state;
+	lease_prove(&l, 1000 * MS, SELF, LEASE_ECHOES, 1000 * MS, LEASE, DRIFT);
+	assert_int_equal(l.until_ns, 1900 * MS);
+	assert_int_equal(l.source, LEASE_ECHOES);
+	lease_prove(&l, 1100 * MS, SELF, LEASE_ECHOES, 800 * MS, LEASE, DRIFT);
+	assert_int_equal(l.until_ns, 1900 * MS);
+	lease_prove(&l, 1100 * MS, SELF, LEASE_BARRIER, 900 * MS, LEASE, DRIFT);
+	assert_int_equal(l.until_ns, 1900 * MS);
+	assert_int_equal(l.source, LEASE_ECHOES);
+	/* no lease at all when the margin eats it */
+	lease_prove(&l, 1100 * MS, SELF, LEASE_BARRIER, 1100 * MS, DRIFT,
+		    DRIFT);
+	assert_int_equal(l.until_ns, 1900 * MS);
+}
+
+/* The barrier and the echoes: the lease runs from whichever proves the
+ * later time. A barrier slow to commit proves its start only once it
+ * commits; the echoes carry the lease meanwhile. */
+static void test_barrier_and_echoes_combined(void **state)
+{
+	struct lease l = {0};
+	struct lease_echoes e = {0};
+
+	(void)state;
+	barrier(&l, 1000, 1000); /* committed at once */
+	assert_int_equal(l.until_ns, 1900 * MS);
+	assert_int_equal(l.source, LEASE_BARRIER);
+	/* the next barrier, started at 1100, takes 1200 ms to commit; the
+	 * heartbeats echo the leader's answers all along */
+	for (uint64_t t = 1100; t < 2300; t += 100) {
+		assert_true(echo(&e, t, 2, t - 100));
+		lease_prove(&l, t * MS, SELF, LEASE_ECHOES,
+			    lease_echoes_proof(&e, SELF, TERM, V3, 3, t * MS),
+			    LEASE, DRIFT);
+		assert_true(lease_valid(&l, (t + 100) * MS));
+	}
+	assert_int_equal(l.source, LEASE_ECHOES);
+	assert_int_equal(l.until_ns, (2100 + 900) * MS);
+	/* the slow barrier commits: its start proves less, nothing changes */
+	barrier(&l, 2300, 1100);
+	assert_int_equal(l.until_ns, 3000 * MS);
+	assert_int_equal(l.source, LEASE_ECHOES);
+	/* a quick one later proves more */
+	barrier(&l, 2301, 2300);
+	assert_int_equal(l.until_ns, 3200 * MS);
+	assert_int_equal(l.source, LEASE_BARRIER);
+	/* the echoes stop (no majority hears): the barrier alone */
+	barrier(&l, 2500, 2500);
+	assert_int_equal(l.until_ns, 3400 * MS);
+	assert_int_equal(l.granted_by, SELF);
 }
 
 int main(void)
@@ -144,6 +352,13 @@ int main(void)
 	    cmocka_unit_test(test_view_not_before_target),
 	    cmocka_unit_test(test_view_reset_when_the_lease_lapses),
 	    cmocka_unit_test(test_leader_view),
+	    cmocka_unit_test(test_echoes_need_a_majority),
+	    cmocka_unit_test(test_echoes_majority_th_newest),
+	    cmocka_unit_test(test_echoes_term_and_leader_must_match),
+	    cmocka_unit_test(test_echoes_of_voters_only),
+	    cmocka_unit_test(test_echoes_never_from_the_future_nor_older),
+	    cmocka_unit_test(test_prove_never_shrinks),
+	    cmocka_unit_test(test_barrier_and_echoes_combined),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
