@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "agent/api.h"
+#include "agent/clock.h"
 #include "agent/content.h"
 #include "agent/log.h"
 #include "agent/notify.h"
@@ -47,10 +47,7 @@ void agent_set_state(struct agent *a, int state)
 
 uint64_t agent_now_ms(void)
 {
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	return clock_wall_ms(clock_system());
 }
 
 void agent_who(const struct http_request *req, char *out, size_t len)
@@ -355,6 +352,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	memset(a, 0, sizeof *a);
 	a->loop = loop;
 	a->cfg = *cfg;
+	a->clock = clock_system();
 	a->started_ns = uv_hrtime();
 	a->state = AGENT_INIT;
 	fsm_init(&a->fsm);

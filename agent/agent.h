@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/clock.h"
 #include "agent/cms_move.h"
 #include "agent/config.h"
 #include "agent/dataplane.h"
@@ -34,6 +35,8 @@ enum agent_state {
 
 struct agent {
 	uv_loop_t *loop;        /* borrowed */
+	const struct clock *clock; /* borrowed: clock_system(); what modules
+				      read the time from */
 	struct config cfg;      /* copied */
 	struct fsm fsm;
 	struct node node;
@@ -106,7 +109,8 @@ void agent_data_written(struct agent *a);
 /* Log a state transition of the agent. */
 void agent_set_state(struct agent *a, int state);
 
-/* Milliseconds since the epoch (wall clock, for commands and history). */
+/* Milliseconds since the epoch (wall clock, for commands and history):
+ * clock_system()'s wall_ms, for the modules that do not take a clock yet. */
 uint64_t agent_now_ms(void);
 
 /* Who asked, for a command: "X-Poolpair-Who" or "api:PEER". */
