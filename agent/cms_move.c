@@ -11,7 +11,7 @@
 #include "agent/agent.h"
 #include "agent/api.h"
 #include "agent/log.h"
-#include "control.pb-c.h"
+#include "consensus/cmd.h"
 
 #define MOD "cms"
 #define MS 1000000ULL
@@ -274,38 +274,33 @@ static void proposed(void *arg, int status, const struct fsm_result *res)
 	free(pr);
 }
 
-/* Propose c (borrowed, packed here). Returns 0 or a negative code (the
- * callback then never fires). */
-static int propose(struct cms_move *cm, uint64_t call_id,
-		   const Poolpair__Command *c)
+/* Propose the packed command (taken in every case) made at time_ms.
+ * Returns 0 or a negative code (the callback then never fires). */
+static int propose(struct cms_move *cm, uint64_t call_id, uint64_t time_ms,
+		   int packed, struct cmd_buf *cmd)
 {
-	struct proposal *pr = calloc(1, sizeof(*pr));
-	size_t len = poolpair__command__get_packed_size(c);
-	void *buf = malloc(len > 0 ? len : 1);
+	struct proposal *pr;
 	int rv;
 
-	if (pr == NULL || buf == NULL) {
-		free(pr);
-		free(buf);
+	if (packed != 0) {
+		cmd_buf_free(cmd);
 		return -ENOMEM;
 	}
-	poolpair__command__pack(c, buf);
+	pr = calloc(1, sizeof(*pr));
+	if (pr == NULL) {
+		cmd_buf_free(cmd);
+		return -ENOMEM;
+	}
 	pr->cm = cm;
 	pr->call_id = call_id;
-	pr->time_ms = c->time_ms;
-	rv = node_apply(&cm->agent->node, buf, len, proposed, pr);
+	pr->time_ms = time_ms;
+	rv = node_apply(&cm->agent->node, cmd->buf, cmd->len, proposed, pr);
+	cmd->buf = NULL;
 	if (rv != 0) {
 		LOG_WARN(MOD, "cms decision: %s", node_strerror(rv));
 		free(pr);
 	}
 	return rv;
-}
-
-static void cmd_init(Poolpair__Command *c, const char *who)
-{
-	poolpair__command__init(c);
-	c->time_ms = agent_now_ms();
-	c->who = (char *)who;
 }
 
 /* The decision a call asks for: a planned begin, or the disaster move
@@ -314,19 +309,17 @@ static void call_propose(struct cms_move *cm)
 {
 	struct cms_call *c = cm->call;
 	struct agent *a = cm->agent;
-	Poolpair__Command cmd;
-	Poolpair__CmdCmsFailover m = POOLPAIR__CMD_CMS_FAILOVER__INIT;
+	struct cmd_ctx ctx = {.time_ms = agent_now_ms(), .who = c->who};
+	struct cmd_risk risk = {0};
+	struct cmd_buf cmd;
+	const char *why = "planned";
 	char reason[FSM_REASON_LEN];
+	int packed;
 	uint64_t silent = members_pool_silence_ms(&a->members, c->plan.active,
 						  NULL);
 	const struct members_set_report *rep;
 
-	cmd_init(&cmd, c->who);
-	m.planned = c->planned;
-	m.forced = c->forced;
-	if (c->planned) {
-		m.reason = "planned";
-	} else {
+	if (!c->planned) {
 		rep = members_set_report(&a->members, c->plan.active,
 					 DATAPLANE_CMS, UINT64_MAX);
 		if (rep != NULL) {
@@ -335,9 +328,9 @@ static void call_propose(struct cms_move *cm)
 			c->plan.risk_bytes = rep->lag_bytes;
 			c->plan.risk_ms = rep->lag_ms;
 		}
-		m.data_at_risk_records = c->plan.risk_records;
-		m.data_at_risk_bytes = c->plan.risk_bytes;
-		m.data_at_risk_ms = c->plan.risk_ms;
+		risk.records = c->plan.risk_records;
+		risk.bytes = c->plan.risk_bytes;
+		risk.ms = c->plan.risk_ms;
 		if (silent == UINT64_MAX)
 			snprintf(reason, sizeof(reason),
 				 "disaster: %s not heard since this leader "
@@ -348,12 +341,11 @@ static void call_propose(struct cms_move *cm)
 				 "disaster: %s silent for %" PRIu64 " ms%s",
 				 c->plan.active, silent,
 				 c->forced ? " (forced)" : "");
-		m.reason = reason;
+		why = reason;
 	}
-	cmd.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER;
-	cmd.cms_failover = &m;
+	packed = cmd_cms_failover(&ctx, c->planned, c->forced, &risk, why, &cmd);
 	call_set(c, CALL_PROPOSING);
-	if (propose(cm, c->id, &cmd) != 0) {
+	if (propose(cm, c->id, ctx.time_ms, packed, &cmd) != 0) {
 		http_respond_error(c->req, 503, "unavailable",
 				   "could not propose the move of the CMS");
 		call_end(cm);
@@ -408,11 +400,9 @@ static void drive(struct cms_move *cm, uint64_t now_ms)
 {
 	struct agent *a = cm->agent;
 	const struct members_set_report *rep;
-	Poolpair__Command cmd;
-	Poolpair__CmdCmsFailoverComplete done =
-	    POOLPAIR__CMD_CMS_FAILOVER_COMPLETE__INIT;
-	Poolpair__CmdCmsFailoverAbort abort_ =
-	    POOLPAIR__CMD_CMS_FAILOVER_ABORT__INIT;
+	struct cmd_ctx ctx = {.time_ms = agent_now_ms()};
+	struct cmd_buf cmd;
+	int packed;
 
 	if (cm->step != CMS_STEP_IDLE) {
 		if (uv_hrtime() - cm->step_since_ns > STEP_TIMEOUT_MS * MS)
@@ -426,26 +416,24 @@ static void drive(struct cms_move *cm, uint64_t now_ms)
 	if (rep != NULL && rep->drained) {
 		LOG_INFO(MOD, "the CMS documents of %s are drained: moving it",
 			 a->fsm.cms_active);
-		cmd_init(&cmd, "leader:drained");
-		done.since_ms = a->fsm.cms_since_ms;
-		cmd.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER_COMPLETE;
-		cmd.cms_failover_complete = &done;
+		ctx.who = "leader:drained";
+		packed = cmd_cms_failover_complete(&ctx, a->fsm.cms_since_ms,
+						   &cmd);
 	} else if (now_ms > a->fsm.cms_since_ms &&
 		   now_ms - a->fsm.cms_since_ms > DRAIN_TIMEOUT_MS) {
 		LOG_WARN(MOD, "the CMS documents of %s did not drain in time: "
 			      "aborting the move",
 			 a->fsm.cms_active);
-		cmd_init(&cmd, "leader:timeout");
-		abort_.since_ms = a->fsm.cms_since_ms;
-		abort_.reason = "the drain of the CMS documents did not finish "
-				"in time";
-		cmd.op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER_ABORT;
-		cmd.cms_failover_abort = &abort_;
+		ctx.who = "leader:timeout";
+		packed = cmd_cms_failover_abort(
+		    &ctx, a->fsm.cms_since_ms,
+		    "the drain of the CMS documents did not finish in time",
+		    &cmd);
 	} else {
 		return;
 	}
 	step_set(cm, CMS_STEP_PROPOSING);
-	if (propose(cm, 0, &cmd) != 0)
+	if (propose(cm, 0, ctx.time_ms, packed, &cmd) != 0)
 		step_set(cm, CMS_STEP_IDLE);
 }
 

@@ -16,7 +16,7 @@
 #include "agent/hooks.h"
 #include "agent/log.h"
 #include "agent/risk.h"
-#include "control.pb-c.h"
+#include "consensus/cmd.h"
 
 #define MOD "failover"
 #define MS 1000000ULL
@@ -104,22 +104,10 @@ static uint64_t down_ms(struct failover *fo)
 
 /* ---- commands ---- */
 
-static void cmd_init(Poolpair__Command *c, const char *who)
+/* Who and when of a command proposed now. */
+static struct cmd_ctx cmd_now(const char *who)
 {
-	poolpair__command__init(c);
-	c->time_ms = agent_now_ms();
-	c->who = (char *)who;
-}
-
-static void *cmd_pack(const Poolpair__Command *c, size_t *len)
-{
-	void *buf;
-
-	*len = poolpair__command__get_packed_size(c);
-	buf = malloc(*len > 0 ? *len : 1);
-	if (buf != NULL)
-		poolpair__command__pack(c, buf);
-	return buf;
+	return (struct cmd_ctx){.time_ms = agent_now_ms(), .who = who};
 }
 
 struct proposal {
@@ -147,71 +135,33 @@ static void proposed(void *arg, int status, const struct fsm_result *res)
 	free(p);
 }
 
-/* Propose c (borrowed, packed here); what names it in the log. */
-static int propose(struct failover *fo, const char *pool,
-		   const Poolpair__Command *c, const char *what)
+/* Propose the command packed by a cmd_* constructor that returned packed
+ * (taken in every case); what names it in the log. */
+static int propose(struct failover *fo, const char *pool, int packed,
+		   struct cmd_buf *cmd, const char *what)
 {
-	size_t len;
-	void *buf = cmd_pack(c, &len);
-	struct proposal *p = calloc(1, sizeof *p);
+	struct proposal *p;
 	int rv;
 
-	if (buf == NULL || p == NULL) {
-		free(buf);
-		free(p);
+	if (packed != 0) {
+		cmd_buf_free(cmd);
+		return -ENOMEM;
+	}
+	p = calloc(1, sizeof *p);
+	if (p == NULL) {
+		cmd_buf_free(cmd);
 		return -ENOMEM;
 	}
 	p->fo = fo;
 	snprintf(p->pool, sizeof p->pool, "%s", pool);
 	snprintf(p->what, sizeof p->what, "%s", what);
-	rv = node_apply(&fo->agent->node, buf, len, proposed, p);
+	rv = node_apply(&fo->agent->node, cmd->buf, cmd->len, proposed, p);
+	cmd->buf = NULL;
 	if (rv != 0) {
 		LOG_WARN(MOD, "%s of %s: %s", what, pool, node_strerror(rv));
 		free(p);
 	}
 	return rv;
-}
-
-static int propose_simple(struct failover *fo, const char *pool, int op,
-			  const char *who, const char *reason)
-{
-	Poolpair__Command c;
-	Poolpair__CmdFailoverAbort abort_ = POOLPAIR__CMD_FAILOVER_ABORT__INIT;
-	Poolpair__CmdPoolRecovering rec = POOLPAIR__CMD_POOL_RECOVERING__INIT;
-	Poolpair__CmdFailbackComplete fbc =
-	    POOLPAIR__CMD_FAILBACK_COMPLETE__INIT;
-	Poolpair__CmdFailbackAbort fba = POOLPAIR__CMD_FAILBACK_ABORT__INIT;
-	const char *what = "decision";
-
-	cmd_init(&c, who);
-	c.op_case = op;
-	switch (op) {
-	case POOLPAIR__COMMAND__OP_FAILOVER_ABORT:
-		abort_.pool = (char *)pool;
-		abort_.reason = (char *)reason;
-		c.failover_abort = &abort_;
-		what = "failover abort";
-		break;
-	case POOLPAIR__COMMAND__OP_POOL_RECOVERING:
-		rec.pool = (char *)pool;
-		c.pool_recovering = &rec;
-		what = "recovering";
-		break;
-	case POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE:
-		fbc.pool = (char *)pool;
-		c.failback_complete = &fbc;
-		what = "failback";
-		break;
-	case POOLPAIR__COMMAND__OP_FAILBACK_ABORT:
-		fba.pool = (char *)pool;
-		fba.reason = (char *)reason;
-		c.failback_abort = &fba;
-		what = "failback abort";
-		break;
-	default:
-		return -EINVAL;
-	}
-	return propose(fo, pool, &c, what);
 }
 
 /* ---- the takeover position at the new owner, then the decision ---- */
@@ -221,10 +171,12 @@ static void takeover_answer(void *arg, int err,
 {
 	struct failover_pool *fp = arg;
 	struct failover *fo;
-	Poolpair__Command c;
-	Poolpair__CmdFailoverBegin b = POOLPAIR__CMD_FAILOVER_BEGIN__INIT;
-	Poolpair__CmdFailoverComplete d = POOLPAIR__CMD_FAILOVER_COMPLETE__INIT;
+	struct cmd_ctx ctx;
+	struct cmd_risk risk;
+	struct cmd_takeover at;
+	struct cmd_buf cmd;
 	json_t *root;
+	int packed;
 	json_int_t data_seq = -1, content_seq = -1;
 
 	fp->req = NULL;
@@ -264,32 +216,27 @@ static void takeover_answer(void *arg, int err,
 			 fp->pool, by, (int64_t)data_seq, (int64_t)content_seq);
 	}
 	json_decref(root);
-	cmd_init(&c, fp->who);
+	ctx = cmd_now(fp->who);
+	risk = (struct cmd_risk){fp->risk_records, fp->risk_bytes, fp->risk_ms};
+	at = (struct cmd_takeover){(uint64_t)data_seq, (uint64_t)content_seq};
 	if (fp->complete) {
-		d.pool = fp->pool;
-		d.data_at_risk_records = fp->risk_records;
-		d.data_at_risk_bytes = fp->risk_bytes;
-		d.data_at_risk_ms = fp->risk_ms;
-		d.takeover_data_seq = (uint64_t)data_seq;
-		d.takeover_content_seq = (uint64_t)content_seq;
-		c.op_case = POOLPAIR__COMMAND__OP_FAILOVER_COMPLETE;
-		c.failover_complete = &d;
+		packed = cmd_failover_complete(&ctx, fp->pool, &risk, &at, &cmd);
 	} else {
-		b.pool = fp->pool;
-		b.planned = false;
-		b.forced = fp->forced;
-		b.data_at_risk_records = fp->risk_records;
-		b.data_at_risk_bytes = fp->risk_bytes;
-		b.data_at_risk_ms = fp->risk_ms;
-		b.reason = fp->reason;
-		b.takeover_data_seq = (uint64_t)data_seq;
-		b.takeover_content_seq = (uint64_t)content_seq;
-		b.automatic = fp->automatic;
-		c.op_case = POOLPAIR__COMMAND__OP_FAILOVER_BEGIN;
-		c.failover_begin = &b;
+		struct cmd_failover f = {
+		    .pool = fp->pool,
+		    .planned = false,
+		    .forced = fp->forced,
+		    .automatic = fp->automatic,
+		    .reason = fp->reason,
+		    .risk = risk,
+		    .takeover = at,
+		};
+
+		packed = cmd_failover_begin(&ctx, &f, &cmd);
 	}
 	step_set(fp, FO_PROPOSING);
-	if (propose(fo, fp->pool, &c, fp->complete ? "failover" : "disaster failover") != 0)
+	if (propose(fo, fp->pool, packed, &cmd,
+		    fp->complete ? "failover" : "disaster failover") != 0)
 		step_set(fp, FO_IDLE);
 }
 
@@ -369,20 +316,18 @@ static void hook_env(const struct fsm_pool *p, const char *hook,
 static void record_hook(struct failover *fo, const char *pool,
 			const struct hook_outcome *o, const char *summary)
 {
-	Poolpair__Command c;
-	Poolpair__CmdRecordEvent e = POOLPAIR__CMD_RECORD_EVENT__INIT;
+	struct cmd_ctx ctx = cmd_now("leader:hooks");
 	char what[FSM_WHAT_LEN];
+	struct cmd_event e = {
+	    .what = what, .detail = summary, .ok = hooks_outcome_ok(o)};
+	struct cmd_buf cmd;
+	int packed;
 
 	if (!node_is_leader(&fo->agent->node))
 		return;
 	snprintf(what, sizeof what, "hook %s for %s", o->name, pool);
-	cmd_init(&c, "leader:hooks");
-	e.what = what;
-	e.ok = hooks_outcome_ok(o);
-	e.detail = (char *)summary;
-	c.op_case = POOLPAIR__COMMAND__OP_RECORD_EVENT;
-	c.record_event = &e;
-	propose(fo, pool, &c, "hook record");
+	packed = cmd_record_event(&ctx, &e, &cmd);
+	propose(fo, pool, packed, &cmd, "hook record");
 }
 
 static void hook_done(void *arg, const struct hook_outcome *o)
@@ -616,6 +561,9 @@ static void verify_answer(void *arg, int err,
 	json_t *root = NULL;
 	json_int_t repaired = 0, differences = 0;
 	int equal = 0;
+	struct cmd_ctx ctx;
+	struct cmd_buf cmd;
+	int packed;
 
 	fp->req = NULL;
 	if (fo->closing)
@@ -644,10 +592,10 @@ static void verify_answer(void *arg, int err,
 		 "%s: copies verified before the failback: %" PRId64
 		 " differences, %" PRId64 " repaired from the owner",
 		 fp->pool, (int64_t)differences, (int64_t)repaired);
+	ctx = cmd_now("leader:drained");
+	packed = cmd_failback_complete(&ctx, fp->pool, &cmd);
 	step_set(fp, FO_PROPOSING);
-	if (propose_simple(fo, fp->pool,
-			   POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE,
-			   "leader:drained", NULL) != 0)
+	if (propose(fo, fp->pool, packed, &cmd, "failback") != 0)
 		step_set(fp, FO_IDLE);
 }
 
@@ -691,6 +639,9 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 	struct agent *a = fo->agent;
 	struct failover_pool *fp = slot(fo, p->name);
 	const struct members_set_report *rep;
+	struct cmd_ctx ctx;
+	struct cmd_buf cmd;
+	int packed;
 
 	if (fp == NULL)
 		return;
@@ -730,21 +681,24 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 			start_move(fo, fp, p, true, "leader:drained",
 				   "planned: drained", false);
 		} else if (now_ms - p->failover_since_ms > DRAIN_TIMEOUT_MS) {
+			ctx = cmd_now("leader:timeout");
+			packed = cmd_failover_abort(
+			    &ctx, p->name, "the drain did not finish in time",
+			    &cmd);
 			step_set(fp, FO_PROPOSING);
-			if (propose_simple(fo, p->name,
-					   POOLPAIR__COMMAND__OP_FAILOVER_ABORT,
-					   "leader:timeout",
-					   "the drain did not finish in time") != 0)
+			if (propose(fo, p->name, packed, &cmd,
+				    "failover abort") != 0)
 				step_set(fp, FO_IDLE);
 		}
 		break;
 	case FSM_STATE_FAILED_OVER:
 		if (members_pool_silence_ms(&a->members, p->name, NULL) <
 		    alive_ms(fo)) {
+			ctx = cmd_now("leader:heard");
+			packed = cmd_pool_recovering(&ctx, p->name, &cmd);
 			step_set(fp, FO_PROPOSING);
-			if (propose_simple(fo, p->name,
-					   POOLPAIR__COMMAND__OP_POOL_RECOVERING,
-					   "leader:heard", NULL) != 0)
+			if (propose(fo, p->name, packed, &cmd, "recovering") !=
+			    0)
 				step_set(fp, FO_IDLE);
 		}
 		break;
@@ -755,12 +709,13 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 			if (now_ms >= fp->retry_after_ms)
 				failback_verify(fo, fp, p, now_ms);
 		} else if (now_ms - p->failover_since_ms > DRAIN_TIMEOUT_MS) {
+			ctx = cmd_now("leader:timeout");
+			packed = cmd_failback_abort(
+			    &ctx, p->name,
+			    "the drain back did not finish in time", &cmd);
 			step_set(fp, FO_PROPOSING);
-			if (propose_simple(fo, p->name,
-					   POOLPAIR__COMMAND__OP_FAILBACK_ABORT,
-					   "leader:timeout",
-					   "the drain back did not finish in "
-					   "time") != 0)
+			if (propose(fo, p->name, packed, &cmd,
+				    "failback abort") != 0)
 				step_set(fp, FO_IDLE);
 		}
 		break;
@@ -1080,22 +1035,21 @@ static void failover_call(struct failover *fo, struct http_request *req,
 	}
 	agent_who(req, who, sizeof who);
 	if (!disaster) {
-		Poolpair__Command c;
-		Poolpair__CmdFailoverBegin b = POOLPAIR__CMD_FAILOVER_BEGIN__INIT;
+		struct cmd_ctx ctx = cmd_now(who);
+		struct cmd_failover f = {
+		    .pool = p->name, .planned = true, .forced = force,
+		    .reason = "planned"};
+		struct cmd_buf cmd;
+		int packed;
 
 		if (!alive) {
 			http_respond_error(req, 409, "not_reachable",
 					   res.reason);
 			return;
 		}
-		cmd_init(&c, who);
-		b.pool = (char *)p->name;
-		b.planned = true;
-		b.forced = force;
-		b.reason = "planned";
-		c.op_case = POOLPAIR__COMMAND__OP_FAILOVER_BEGIN;
-		c.failover_begin = &b;
-		if (propose(fo, p->name, &c, "planned failover") != 0) {
+		packed = cmd_failover_begin(&ctx, &f, &cmd);
+		if (propose(fo, p->name, packed, &cmd, "planned failover") !=
+		    0) {
 			http_respond_error(req, 503, "unavailable",
 					   "could not propose the failover");
 			return;
@@ -1125,8 +1079,9 @@ static void failback_call(struct failover *fo, struct http_request *req,
 	char reason[256] = "";
 	const char *code = "ok";
 	char who[FSM_WHO_LEN];
-	Poolpair__Command c;
-	Poolpair__CmdFailbackBegin b = POOLPAIR__CMD_FAILBACK_BEGIN__INIT;
+	struct cmd_ctx ctx;
+	struct cmd_buf cmd;
+	int packed;
 
 	if (!flags(req, &what_if, &disaster, &force) || !leader_only(a, req))
 		return;
@@ -1179,12 +1134,9 @@ static void failback_call(struct failover *fo, struct http_request *req,
 		return;
 	}
 	agent_who(req, who, sizeof who);
-	cmd_init(&c, who);
-	b.pool = (char *)p->name;
-	b.forced = force;
-	c.op_case = POOLPAIR__COMMAND__OP_FAILBACK_BEGIN;
-	c.failback_begin = &b;
-	if (propose(fo, p->name, &c, "failback") != 0) {
+	ctx = cmd_now(who);
+	packed = cmd_failback_begin(&ctx, p->name, force, &cmd);
+	if (propose(fo, p->name, packed, &cmd, "failback") != 0) {
 		http_respond_error(req, 503, "unavailable",
 				   "could not propose the failback");
 		return;

@@ -9,7 +9,7 @@
 
 #include "agent/agent.h"
 #include "agent/log.h"
-#include "control.pb-c.h"
+#include "consensus/cmd.h"
 
 #define MOD "policy"
 #define MS 1000000ULL
@@ -46,35 +46,26 @@ static void propose(struct policy_watch *pw)
 {
 	struct agent *a = pw->agent;
 	const struct config *cfg = &a->cfg;
-	Poolpair__Command c = POOLPAIR__COMMAND__INIT;
-	Poolpair__CmdSetPolicy sp = POOLPAIR__CMD_SET_POLICY__INIT;
-	Poolpair__Policy pol = POOLPAIR__POLICY__INIT;
 	char who[FSM_WHO_LEN];
-	size_t len;
-	void *buf;
+	struct cmd_ctx ctx = {.time_ms = agent_now_ms(), .who = who};
+	struct cmd_policy pol = {
+	    .failover = config_policy_name(cfg->policy),
+	    .max_lag_on_failover_ms = cfg->max_lag_ms,
+	    .cooldown_ms = cfg->cooldown_ms,
+	    .merge = true,
+	    .has_failover = (cfg->failover_keys & CONFIG_HAS_POLICY) != 0,
+	    .has_max_lag = (cfg->failover_keys & CONFIG_HAS_MAX_LAG) != 0,
+	    .has_cooldown = (cfg->failover_keys & CONFIG_HAS_COOLDOWN) != 0,
+	    .if_never_set = true,
+	};
+	struct cmd_buf cmd;
 	int rv;
 
 	snprintf(who, sizeof who, "agent:%s (config)", cfg->agent_name);
-	c.time_ms = agent_now_ms();
-	c.who = who;
-	pol.failover = (char *)config_policy_name(cfg->policy);
-	pol.max_lag_on_failover_ms = cfg->max_lag_ms;
-	pol.cooldown_ms = cfg->cooldown_ms;
-	sp.policy = &pol;
-	sp.merge = true;
-	sp.has_failover = (cfg->failover_keys & CONFIG_HAS_POLICY) != 0;
-	sp.has_max_lag = (cfg->failover_keys & CONFIG_HAS_MAX_LAG) != 0;
-	sp.has_cooldown = (cfg->failover_keys & CONFIG_HAS_COOLDOWN) != 0;
-	sp.if_never_set = true;
-	c.op_case = POOLPAIR__COMMAND__OP_SET_POLICY;
-	c.set_policy = &sp;
-	len = poolpair__command__get_packed_size(&c);
-	buf = malloc(len > 0 ? len : 1);
-	if (buf == NULL)
+	if (cmd_set_policy(&ctx, &pol, &cmd) != 0)
 		return;
-	poolpair__command__pack(&c, buf);
 	pw->proposed_for = a->members.leader_since_ns;
-	rv = node_apply(&a->node, buf, len, proposed, pw);
+	rv = node_apply(&a->node, cmd.buf, cmd.len, proposed, pw);
 	if (rv != 0) {
 		LOG_WARN(MOD, "proposing the [failover] keys of %s: %s",
 			 cfg->path, node_strerror(rv));

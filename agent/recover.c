@@ -12,7 +12,7 @@
 #include "agent/agent.h"
 #include "agent/api.h"
 #include "agent/log.h"
-#include "control.pb-c.h"
+#include "consensus/cmd.h"
 
 #define MOD "recover"
 #define FILE_NAME "raft-recover.json"
@@ -207,27 +207,21 @@ static void noted(void *arg, int status, const struct fsm_result *res)
 
 void recover_note_tick(struct agent *a)
 {
-	Poolpair__Command c = POOLPAIR__COMMAND__INIT;
-	Poolpair__CmdRecordEvent e = POOLPAIR__CMD_RECORD_EVENT__INIT;
-	size_t len;
-	void *buf;
+	struct cmd_ctx ctx = {.time_ms = agent_now_ms(),
+			      .who = "agent:recover"};
+	struct cmd_event e = {
+	    .what = a->recover_note,
+	    .forced = true,
+	    .ok = true,
+	    .keep = true, /* a recovery: kept in the history like forced ones */
+	};
+	struct cmd_buf cmd;
 
 	if (a->recover_note[0] == '\0' || a->recover_noting ||
 	    !node_is_leader(&a->node))
 		return;
-	c.time_ms = agent_now_ms();
-	c.who = "agent:recover";
-	e.what = a->recover_note;
-	e.forced = true;
-	e.ok = true;
-	e.keep = true; /* a recovery: kept in the history like forced ones */
-	c.op_case = POOLPAIR__COMMAND__OP_RECORD_EVENT;
-	c.record_event = &e;
-	len = poolpair__command__get_packed_size(&c);
-	buf = malloc(len > 0 ? len : 1);
-	if (buf == NULL)
+	if (cmd_record_event(&ctx, &e, &cmd) != 0)
 		return;
-	poolpair__command__pack(&c, buf);
-	if (node_apply(&a->node, buf, len, noted, a) == 0)
+	if (node_apply(&a->node, cmd.buf, cmd.len, noted, a) == 0)
 		a->recover_noting = true;
 }

@@ -148,59 +148,6 @@ static bool address_ok(const char *s, size_t n)
 	return request_name_ok(s, hl);
 }
 
-/* Copy `who` into dst (FSM_WHO_LEN bytes) as valid UTF-8 without control
- * characters: a bad byte becomes '?'; the copy stops at a character
- * boundary. */
-static void who_copy(char *dst, const char *who)
-{
-	const unsigned char *s = (const unsigned char *)(who ? who : "");
-	size_t o = 0;
-
-	while (*s != '\0') {
-		size_t len = 1, i;
-		unsigned char c = s[0];
-		unsigned cp;
-
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4;
-		else if (c >= 0x80)
-			len = 0; /* stray continuation or invalid lead */
-		for (i = 1; i < len; i++) {
-			if ((s[i] & 0xc0) != 0x80) {
-				len = 0;
-				break;
-			}
-		}
-		if (len >= 3) {
-			cp = len == 3 ? (unsigned)(c & 0x0f) << 12 |
-					    (unsigned)(s[1] & 0x3f) << 6
-				      : (unsigned)(c & 0x07) << 18 |
-					    (unsigned)(s[1] & 0x3f) << 12;
-			if ((len == 3 &&
-			     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-			    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-				len = 0;
-		}
-		if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7f))) {
-			if (o + 1 >= FSM_WHO_LEN)
-				break;
-			dst[o++] = '?';
-			s += 1;
-			continue;
-		}
-		if (o + len >= FSM_WHO_LEN)
-			break;
-		memcpy(dst + o, s, len);
-		o += len;
-		s += len;
-	}
-	dst[o] = '\0';
-}
-
 /* ---- JSON ---- */
 
 /* Nesting depth of the text, strings skipped; malformed text is left to
@@ -557,22 +504,20 @@ int request_parse_policy_fields(const json_t *o, const char *where,
 void request_cmd_init(Poolpair__Command *c, const struct request_ctx *ctx,
 		      char *who)
 {
-	poolpair__command__init(c);
-	who_copy(who, ctx->who);
-	c->time_ms = ctx->time_ms;
-	c->who = who;
+	struct cmd_ctx cc = {.time_ms = ctx->time_ms, .who = ctx->who};
+
+	cmd_init(c, &cc, who);
 }
 
 int request_cmd_pack(const Poolpair__Command *c, struct request_cmd *out,
 		     struct request_error *err)
 {
-	size_t len = poolpair__command__get_packed_size(c);
-	void *buf = malloc(len > 0 ? len : 1);
+	struct cmd_buf b;
 
-	if (buf == NULL)
+	if (cmd_pack(c, &b) != 0)
 		return request_fail_nomem(err);
-	out->len = poolpair__command__pack(c, buf);
-	out->buf = buf;
+	out->buf = b.buf;
+	out->len = b.len;
 	return 0;
 }
 
@@ -764,11 +709,10 @@ int request_policy_set(const char *body, size_t len,
 		       const struct request_ctx *ctx, struct request_cmd *out,
 		       struct request_error *err)
 {
-	Poolpair__CmdSetPolicy op = POOLPAIR__CMD_SET_POLICY__INIT;
-	Poolpair__Policy pol;
-	Poolpair__Command c;
+	struct cmd_ctx cc = {.time_ms = ctx->time_ms, .who = ctx->who};
 	struct fsm_policy p = *current;
-	char who[FSM_WHO_LEN];
+	struct cmd_policy pol;
+	struct cmd_buf b;
 	bool has[3];
 	json_t *root;
 	int rc;
@@ -781,16 +725,20 @@ int request_policy_set(const char *body, size_t len,
 	json_decref(root);
 	if (rc != 0)
 		return rc;
-	request_pb_policy(&pol, &p);
-	op.policy = &pol;
-	op.merge = true;
-	op.has_failover = has[0];
-	op.has_max_lag = has[1];
-	op.has_cooldown = has[2];
-	request_cmd_init(&c, ctx, who);
-	c.op_case = POOLPAIR__COMMAND__OP_SET_POLICY;
-	c.set_policy = &op;
-	return request_cmd_pack(&c, out, err);
+	pol = (struct cmd_policy){
+	    .failover = p.failover,
+	    .max_lag_on_failover_ms = p.max_lag_on_failover_ms,
+	    .cooldown_ms = p.cooldown_ms,
+	    .merge = true,
+	    .has_failover = has[0],
+	    .has_max_lag = has[1],
+	    .has_cooldown = has[2],
+	};
+	if (cmd_set_policy(&cc, &pol, &b) != 0)
+		return request_fail_nomem(err);
+	out->buf = b.buf;
+	out->len = b.len;
+	return 0;
 }
 
 int request_member_add(const char *body, size_t len, struct request_member *m,

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "agent/request.h"
+#include "consensus/cmd.h"
 #include "consensus/fsm.h"
 #include "control.pb-c.h"
 
