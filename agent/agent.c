@@ -387,6 +387,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		return rv;
 	}
 	node_set_applied_cb(&a->node, on_applied, a);
+	proposer_node(&a->proposer, &a->node);
 
 	policy_init(&a->policy, a);
 	rv = failover_init(&a->failover, a);

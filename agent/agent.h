@@ -21,6 +21,7 @@
 #include "agent/members.h"
 #include "agent/metrics.h"
 #include "agent/policy.h"
+#include "agent/proposer.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
 #include "tls/tls.h"
@@ -40,6 +41,7 @@ struct agent {
 	struct config cfg;      /* copied */
 	struct fsm fsm;
 	struct node node;
+	struct proposer proposer; /* over node: what modules propose through */
 	struct http_server api;
 	struct members members;
 	struct dataplane data;   /* pool agents: the store */

@@ -294,7 +294,8 @@ static struct api_op *op_new(struct agent *a, struct http_request *req,
 /* Propose cmd (ownership taken) and answer when decided. */
 static void propose(struct agent *a, struct api_op *op, struct request_cmd *cmd)
 {
-	int rv = node_apply(&a->node, cmd->buf, cmd->len, op_decided, op);
+	struct cmd_buf b = {.buf = cmd->buf, .len = cmd->len};
+	int rv = proposer_submit(&a->proposer, &b, op_decided, op);
 
 	cmd->buf = NULL;
 	if (rv != 0) {
