@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/log.h"
 #include "agent/recover.h"
 #include "agent/request.h"
@@ -44,69 +45,13 @@ struct api_op {
 
 /* ---- answers ---- */
 
-void api_respond_headers(struct http_request *req, int status, json_t *body,
-			 const char *extra_headers)
-{
-	char *text;
-
-	if (body == NULL) {
-		http_respond_error(req, 500, "internal",
-				   "out of memory rendering the answer");
-		return;
-	}
-	text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(body);
-	if (text == NULL) {
-		http_respond_error(req, 500, "internal",
-				   "out of memory rendering the answer");
-		return;
-	}
-	http_respond_json(req, status, text, extra_headers);
-	free(text);
-}
-
-void api_respond(struct http_request *req, int status, json_t *body)
-{
-	api_respond_headers(req, status, body, NULL);
-}
-
-static void respond_request_error(struct http_request *req,
-				  const struct request_error *err)
-{
-	http_respond_error(req, err->status, err->code, err->message);
-}
-
+/* A proposal failed: answer it (and count an unknown outcome). */
 static void respond_node_error(struct agent *a, struct http_request *req,
 			       int rv)
 {
-	switch (rv) {
-	case NODE_E_UNKNOWN:
+	if (rv == PROPOSER_E_UNKNOWN)
 		a->metrics.decisions_unknown++;
-		http_respond_error(req, 503, "unavailable",
-				   "leadership was lost while deciding: the "
-				   "outcome is unknown, read the state again");
-		break;
-	case NODE_E_CLOSING:
-		http_respond_error(req, 503, "unavailable",
-				   "the agent is shutting down");
-		break;
-	case NODE_E_BUSY:
-		http_respond_error(req, 409, "busy",
-				   "a membership change is already in "
-				   "progress: retry shortly");
-		break;
-	case NODE_E_NOT_LEADER:
-		http_respond_error(req, 503, "no_leader",
-				   "this agent lost the leadership: retry");
-		break;
-	default: {
-		char msg[256];
-
-		snprintf(msg, sizeof msg, "consensus: %s (%s)", node_strerror(rv),
-			 a->node.errmsg);
-		http_respond_error(req, 500, "internal", msg);
-	}
-	}
+	answer_proposal_error(req, &a->proposer, rv);
 }
 
 /* A write reached a follower: send the client to the leader. Returns true
@@ -147,7 +92,7 @@ bool api_redirect_to_leader(struct agent *a, struct http_request *req)
 			 "leader",
 			 "leader", m->api_address);
 	a->metrics.redirects++;
-	api_respond_headers(req, 307, body, headers);
+	answer_json_headers(req, 307, body, headers);
 	return true;
 }
 
@@ -190,8 +135,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 						: fsm_code_name(res->code));
 		LOG_INFO(MOD, "refused decision %" PRIu64 ": %s: %s", res->seq,
 			 fsm_code_name(res->code), msg);
-		http_respond_error(req, fsm_code_http(res->code),
-				   fsm_code_name(res->code), msg);
+		answer_fsm_refusal(req, res->code, msg);
 		op_free(op);
 		return;
 	}
@@ -272,7 +216,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 		body = json_pack("{s:I}", "decision", (json_int_t)res->seq);
 		break;
 	}
-	api_respond_headers(req, code, body, NULL);
+	answer_json_headers(req, code, body, NULL);
 	op_free(op);
 }
 
@@ -331,7 +275,7 @@ static void submit_parsed(struct agent *a, struct http_request *req, int rv,
 	struct api_op *op;
 
 	if (rv != 0) {
-		respond_request_error(req, err);
+		answer_request_error(req, err);
 		return;
 	}
 	op = op_new(a, req, kind);
@@ -396,7 +340,7 @@ static void pool_pause(struct agent *a, struct http_request *req,
 	rv = request_pool_pause(pool, paused, req->body, req->body_len, &ctx,
 				&cmd, &err);
 	if (rv != 0) {
-		respond_request_error(req, &err);
+		answer_request_error(req, &err);
 		return;
 	}
 	op = op_new(a, req, OP_PAUSE);
@@ -421,7 +365,7 @@ static void write_by_name(struct agent *a, struct http_request *req,
 		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_cmd_name(op_kind, name, &ctx, &cmd, &err) != 0) {
-		respond_request_error(req, &err);
+		answer_request_error(req, &err);
 		return;
 	}
 	op = op_new(a, req, OP_PLAIN);
@@ -447,7 +391,7 @@ static void pair_mode(struct agent *a, struct http_request *req,
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_pair_mode(pool, req->body, req->body_len, &ctx, &cmd,
 			      &err) != 0) {
-		respond_request_error(req, &err);
+		answer_request_error(req, &err);
 		return;
 	}
 	op = op_new(a, req, OP_PAIR_MODE);
@@ -473,7 +417,7 @@ static void topology(struct agent *a, struct http_request *req)
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_topology(req->body, req->body_len, &a->fsm, &ctx, &plan,
 			     &err) != 0) {
-		respond_request_error(req, &err);
+		answer_request_error(req, &err);
 		return;
 	}
 	diff = json_array();
@@ -487,7 +431,7 @@ static void topology(struct agent *a, struct http_request *req)
 		return;
 	}
 	if (plan.dry_run || plan.cmd.buf == NULL) {
-		api_respond_headers(req, 200,
+		answer_json_headers(req, 200,
 			     json_pack("{s:o, s:b, s:n}", "diff", diff,
 				       "applied", 0, "decision"),
 			     NULL);
@@ -521,7 +465,7 @@ static void member_added(void *arg, int status)
 		respond_node_error(op->a, op->req, status);
 	} else {
 		LOG_INFO(MOD, "added member %" PRIu64 " as spare", op->id);
-		api_respond_headers(op->req, 202,
+		answer_json_headers(op->req, 202,
 			     json_pack("{s:I, s:s}", "id", (json_int_t)op->id,
 				       "role", "spare"),
 			     NULL);
@@ -540,7 +484,7 @@ static void member_add(struct agent *a, struct http_request *req)
 	if (api_redirect_to_leader(a, req))
 		return;
 	if (request_member_add(req->body, req->body_len, &m, &err) != 0) {
-		respond_request_error(req, &err);
+		answer_request_error(req, &err);
 		return;
 	}
 	c = node_configuration(&a->node);
@@ -548,7 +492,7 @@ static void member_add(struct agent *a, struct http_request *req)
 		const struct raft_server *s = &c->servers[i];
 
 		if (s->id == m.id && strcmp(s->address, m.address) == 0) {
-			api_respond_headers(req, 200,
+			answer_json_headers(req, 200,
 				     json_pack("{s:I, s:s}", "id",
 					       (json_int_t)m.id, "role",
 					       s->role == RAFT_VOTER ? "voter"
@@ -602,7 +546,7 @@ static void member_removed(void *arg, int status)
 		 mop->id);
 	if (fsm_member_find(&a->fsm, mop->id) == NULL ||
 	    !node_is_leader(&a->node)) {
-		api_respond_headers(mop->req, 200,
+		answer_json_headers(mop->req, 200,
 			     json_pack("{s:I, s:n}", "id", (json_int_t)mop->id,
 				       "decision"),
 			     NULL);
@@ -770,7 +714,7 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 
 		members_echo_seen(&a->members, (uint64_t)id, &e);
 	}
-	api_respond_headers(req, 200,
+	answer_json_headers(req, 200,
 		     json_pack("{s:I, s:I, s:I, s:I, s:I}", "term",
 			       (json_int_t)node_term(&a->node), "leader",
 			       (json_int_t)a->cfg.agent_id, "lease_ms",
@@ -873,7 +817,7 @@ static void method_not_allowed(struct http_request *req, const char *allow)
 	snprintf(headers, sizeof headers, "Allow: %s\r\n", allow);
 	snprintf(msg, sizeof msg, "%s is not allowed here (allowed: %s)",
 		 req->method, allow);
-	api_respond_headers(req, 405,
+	answer_json_headers(req, 405,
 		     json_pack("{s:s, s:s}", "error", "method_not_allowed",
 			       "message", msg),
 		     headers);
@@ -915,7 +859,7 @@ static void history(struct agent *a, struct http_request *req)
 				   "integer from 1)");
 		return;
 	}
-	api_respond_headers(req, 200, view_history(a, before, (size_t)limit),
+	answer_json_headers(req, 200, view_history(a, before, (size_t)limit),
 			    NULL);
 }
 
@@ -960,13 +904,13 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 		{
-			api_respond_headers(req, 200, view_status(a), NULL);
+			answer_json_headers(req, 200, view_status(a), NULL);
 			return;
 		}
 	}
 	if (strcmp(p, "/v1/sites") == 0) {
 		if (is_method(req, "GET")) {
-			api_respond_headers(req, 200,
+			answer_json_headers(req, 200,
 				     json_pack("{s:o}", "sites", view_sites(a)),
 				     NULL);
 			return;
@@ -993,7 +937,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/pools") == 0) {
 		if (is_method(req, "GET")) {
-			api_respond_headers(req, 200,
+			answer_json_headers(req, 200,
 				     json_pack("{s:o}", "pools", view_pools(a)),
 				     NULL);
 			return;
@@ -1019,7 +963,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 				return;
 			}
 			{
-				api_respond_headers(req, 200,
+				answer_json_headers(req, 200,
 					     json_pack("{s:o}", "pool",
 						       view_pool(a, pool)),
 					     NULL);
@@ -1037,7 +981,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/pairs") == 0) {
 		if (is_method(req, "GET")) {
-			api_respond_headers(req, 200,
+			answer_json_headers(req, 200,
 				     json_pack("{s:o}", "pairs", view_pairs(a)),
 				     NULL);
 			return;
@@ -1068,7 +1012,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/sbas") == 0) {
 		if (is_method(req, "GET")) {
-			api_respond_headers(req, 200,
+			answer_json_headers(req, 200,
 				     json_pack("{s:o}", "sbas", view_sbas(a)),
 				     NULL);
 			return;
@@ -1099,13 +1043,13 @@ static void route_v1(struct agent *a, struct http_request *req)
 			return;
 		}
 		{
-			api_respond_headers(req, 200, view_cms(a), NULL);
+			answer_json_headers(req, 200, view_cms(a), NULL);
 			return;
 		}
 	}
 	if (strcmp(p, "/v1/policy") == 0) {
 		if (is_method(req, "GET")) {
-			api_respond_headers(
+			answer_json_headers(
 			    req, 200,
 			    json_pack("{s:o}", "policy",
 				      view_policy(&a->fsm.policy,
@@ -1124,7 +1068,7 @@ static void route_v1(struct agent *a, struct http_request *req)
 	}
 	if (strcmp(p, "/v1/members") == 0) {
 		if (is_method(req, "GET")) {
-			api_respond_headers(
+			answer_json_headers(
 			    req, 200,
 			    json_pack("{s:o}", "members", view_members(a)),
 			    NULL);

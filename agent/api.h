@@ -17,13 +17,6 @@
  * agent. */
 void api_handle(struct http_request *req);
 
-/* Answer with a JSON body (a new reference: taken, freed here); a NULL
- * body or an encoding failure is answered 500. extra_headers as for
- * http_respond(). */
-void api_respond(struct http_request *req, int status, json_t *body);
-void api_respond_headers(struct http_request *req, int status, json_t *body,
-			 const char *extra_headers);
-
 struct agent;
 
 /* A write reached a follower: answer 307 to the leader's API (or 503 when

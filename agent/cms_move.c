@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/api.h"
 #include "agent/log.h"
 #include "consensus/cmd.h"
@@ -194,7 +195,7 @@ static int plan_status(const char *code)
 			return 409;
 	for (int i = 0; i < FSM_CODE_COUNT; i++)
 		if (strcmp(code, fsm_code_name(i)) == 0)
-			return fsm_code_http(i);
+			return answer_fsm_status(i);
 	return 409;
 }
 
@@ -229,7 +230,7 @@ static void call_answer_moved(struct cms_move *cm, uint64_t decision)
 	if (body != NULL && decision != 0)
 		json_object_set_new(body, "decision",
 				    json_integer((json_int_t)decision));
-	api_respond(c->req, 200, body);
+	answer_json(c->req, 200, body);
 	call_end(cm);
 }
 
@@ -260,7 +261,7 @@ static void proposed(void *arg, int status, const struct fsm_result *res)
 					       : node_strerror(status));
 			call_end(cm);
 		} else if (res->code != FSM_OK) {
-			http_respond_error(c->req, fsm_code_http(res->code),
+			http_respond_error(c->req, answer_fsm_status(res->code),
 					   fsm_code_name(res->code),
 					   res->reason);
 			call_end(cm);
@@ -549,7 +550,7 @@ static void call(struct cms_move *cm, struct http_request *req)
 		return;
 	cms_move_plan(cm, disaster, force, &plan);
 	if (what_if) {
-		api_respond(req, 200, plan_json(&plan));
+		answer_json(req, 200, plan_json(&plan));
 		return;
 	}
 	if (!plan.allowed) {

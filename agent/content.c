@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/api.h"
 #include "agent/log.h"
 #include "agent/users.h"
@@ -131,7 +132,7 @@ static void up_written(void *arg, int status,
 		LOG_WARN(MOD, "%s: chunk at %" PRIu64 " refused: %s",
 			 op->cp.key, op->written, store_strerror(status));
 		if (op->req != NULL) {
-			users_respond_store_error(op->req, status, r->errmsg);
+			answer_store_error(op->req, status, r->errmsg);
 			op->req = NULL;
 		}
 		up_end(op);
@@ -161,8 +162,10 @@ static void up_write(struct upload *op)
 
 	if (p == NULL || strcmp(p->owner, a->cfg.pool) != 0) {
 		/* the owner changed during the upload */
-		if (p != NULL && op->req != NULL)
-			users_respond_not_owner(a, op->req, p);
+		if (p != NULL && op->req != NULL) {
+			answer_not_owner(op->req, &a->fsm, p);
+			op->req = NULL; /* answered: up_fail only ends op */
+		}
 		up_fail(op, 421, "not_owner", "no longer the owner");
 		return;
 	}
@@ -189,7 +192,7 @@ static void up_write(struct upload *op)
 	w.total = op->total;
 	rv = store_write(&a->data.store, &w, up_written, op);
 	if (rv != 0) {
-		users_respond_store_error(op->req, rv, NULL);
+		answer_store_error(op->req, rv, NULL);
 		op->req = NULL;
 		up_end(op);
 		return;
@@ -214,7 +217,7 @@ static void up_pump(struct upload *op)
 		LOG_INFO(MOD, "%s: %" PRIu64 " bytes stored (epoch %" PRIu64
 			      ", seq %" PRIu64 ")",
 			 op->cp.key, op->total, op->epoch, op->seq);
-		api_respond(op->req, 201,
+		answer_json(op->req, 201,
 			json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "sip",
 				  op->cp.sip, "conference", op->cp.conf, "name",
 				  op->cp.name, "size", (json_int_t)op->total,
@@ -302,7 +305,7 @@ static void up_located(void *arg, int status, const struct store_item *it)
 		return;
 	}
 	if (status != 0) {
-		users_respond_store_error(op->req, status, it->errmsg);
+		answer_store_error(op->req, status, it->errmsg);
 		op->req = NULL;
 		up_end(op);
 		return;
@@ -332,14 +335,15 @@ static void up_located(void *arg, int status, const struct store_item *it)
 		char why[256];
 		int code = dataplane_may_write(&a->data, p, why, sizeof why);
 
-		if (code == 421) {
-			users_respond_not_owner(a, op->req, p);
+		if (code == DATAPLANE_E_NOT_OWNER) {
+			answer_not_owner(op->req, &a->fsm, p);
 			op->req = NULL;
 			up_end(op);
 			return;
 		}
 		if (code != 0) {
-			up_fail(op, 503, "unavailable", why);
+			up_fail(op, answer_write_status(code), "unavailable",
+				why);
 			return;
 		}
 	}
@@ -437,7 +441,7 @@ static void upload(struct agent *a, struct http_request *req,
 	op->total = total;
 	rv = store_user_location(&a->data.store, cp->sip, up_located, op);
 	if (rv != 0) {
-		users_respond_store_error(req, rv, NULL);
+		answer_store_error(req, rv, NULL);
 		op->req = NULL;
 		up_end(op);
 	}
@@ -487,7 +491,7 @@ static bool dl_start(struct download *op, int status,
 		return false;
 	}
 	if (status != 0) {
-		users_respond_store_error(op->req, status, p->errmsg);
+		answer_store_error(op->req, status, p->errmsg);
 		return false;
 	}
 	if (!p->complete) {
@@ -561,7 +565,7 @@ static void dl_located(void *arg, int status, const struct store_item *it)
 		return;
 	}
 	if (status != 0) {
-		users_respond_store_error(op->req, status, it->errmsg);
+		answer_store_error(op->req, status, it->errmsg);
 		dl_end(op);
 		return;
 	}
@@ -570,7 +574,7 @@ static void dl_located(void *arg, int status, const struct store_item *it)
 				op->cp.conf, op->cp.name, 0, READ_PIECE,
 				dl_read, op);
 	if (rv != 0) {
-		users_respond_store_error(op->req, rv, NULL);
+		answer_store_error(op->req, rv, NULL);
 		dl_end(op);
 	}
 }
@@ -593,7 +597,7 @@ static void download(struct agent *a, struct http_request *req,
 	op->cp = *cp;
 	rv = store_user_location(&a->data.store, cp->sip, dl_located, op);
 	if (rv != 0) {
-		users_respond_store_error(req, rv, NULL);
+		answer_store_error(req, rv, NULL);
 		dl_end(op);
 	}
 }

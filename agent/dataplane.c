@@ -760,36 +760,36 @@ int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len)
 			 "catching up: this agent has not yet applied every "
 			 "decision the cluster had committed (just restarted "
 			 "or rejoined?)");
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (p == NULL || strcmp(a->fsm.cms_active, a->cfg.pool) != 0) {
 		snprintf(why, len, "the active CMS is on %s",
 			 a->fsm.cms_active[0] ? a->fsm.cms_active : "no pool");
-		return 421;
+		return DATAPLANE_E_NOT_OWNER;
 	}
 	if (dp->state != DP_OPEN) {
 		snprintf(why, len, "the store is not open");
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (p->state == FSM_STATE_FAILING_OVER) {
 		snprintf(why, len,
 			 "%s is failing over: the CMS moves with it, writes are "
 			 "stopped while it drains",
 			 p->name);
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (a->fsm.cms_state == FSM_STATE_FAILING_OVER) {
 		snprintf(why, len,
 			 "the CMS is moving from %s to %s: writes are stopped "
 			 "while its documents drain",
 			 p->name, p->pair);
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (!members_lease_valid(&a->members)) {
 		snprintf(why, len,
 			 "no lease: this agent has not heard from the "
 			 "cluster's leader in time");
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	return 0;
 }
@@ -805,36 +805,36 @@ int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 			 "catching up: this agent has not yet applied every "
 			 "decision the cluster had committed (just restarted "
 			 "or rejoined?)");
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (strcmp(p->owner, a->cfg.pool) != 0) {
 		snprintf(why, len, "the user set of %s is owned by %s", p->name,
 			 p->owner);
-		return 421;
+		return DATAPLANE_E_NOT_OWNER;
 	}
 	if (dp->state != DP_OPEN) {
 		snprintf(why, len, "the store is not open");
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (p->state == FSM_STATE_FAILING_OVER) {
 		snprintf(why, len,
 			 "%s is failing over: writes are stopped while its "
 			 "changes drain to %s",
 			 p->name, p->pair);
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (p->state == FSM_STATE_FAILING_BACK) {
 		snprintf(why, len,
 			 "%s is failing back: writes are stopped while its "
 			 "changes drain back",
 			 p->name);
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	if (!members_lease_valid(&a->members)) {
 		snprintf(why, len,
 			 "no lease: this agent has not heard from the "
 			 "cluster's leader in time (cut off from the majority?)");
-		return 503;
+		return DATAPLANE_E_NOT_NOW;
 	}
 	return 0;
 }

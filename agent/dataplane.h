@@ -26,6 +26,18 @@ struct bsync;
 /* The user set of the CMS documents. */
 #define DATAPLANE_CMS "cms"
 
+/* Refusals of a write (dataplane_may_write*), in this module's range
+ * -6000..-6099 (README, "Error codes"); the API answers them
+ * (answer_write_status()). */
+#define DATAPLANE_E_BASE (-6000)
+enum {
+	DATAPLANE_E_NOT_OWNER = DATAPLANE_E_BASE - 1, /* another pool owns it */
+	DATAPLANE_E_NOT_NOW = DATAPLANE_E_BASE - 2,   /* not now: no lease,
+							 a drain, no store,
+							 catching up */
+	DATAPLANE_E_LAST = DATAPLANE_E_BASE - 2,
+};
+
 enum dataplane_sync {
 	SYNC_OFF,      /* async mode: answered once durable here */
 	SYNC_ON,       /* answered once the pair acknowledged */
@@ -181,8 +193,9 @@ void dataplane_note_write(struct dataplane *dp, const char *user_set,
 bool dataplane_drained(struct dataplane *dp, const char *user_set);
 
 /* May this agent accept a write to the user set of pool p now? 0 yes;
- * 421 another pool owns it; 503 not now (draining for a failover or
- * failback, no lease, no store). why receives the reason. */
+ * DATAPLANE_E_NOT_OWNER another pool owns it; DATAPLANE_E_NOT_NOW not now
+ * (catching up, draining for a failover or failback, no lease, no store).
+ * why receives the reason. */
 int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 			char *why, size_t len);
 
@@ -196,7 +209,8 @@ int dataplane_takeover(struct dataplane *dp, const char *user_set,
 
 /* May this agent write CMS documents now (it hosts the active CMS, holds
  * a lease, no drain: neither a failover of its pool nor a planned move of
- * the CMS under way)? 0, 421 or 503 with why. */
+ * the CMS under way)? 0, DATAPLANE_E_NOT_OWNER (the active CMS is on
+ * another pool) or DATAPLANE_E_NOT_NOW, with why. */
 int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len);
 
 /* "async", "sync" or "async (fallback)". */

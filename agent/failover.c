@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/api.h"
 #include "agent/failover_auto.h"
 #include "agent/hclient.h"
@@ -915,7 +916,7 @@ static void waits_tick(struct failover *fo)
 					   "the pool is gone");
 			done = true;
 		} else if (p->state == w->done_state && p->epoch > w->epoch) {
-			api_respond(w->req, 200,
+			answer_json(w->req, 200,
 				json_pack("{s:s, s:s, s:s, s:I, s:s}", "pool",
 					  p->name, "state",
 					  fsm_failover_state_name(p->state),
@@ -1029,7 +1030,7 @@ static void failover_call(struct failover *fo, struct http_request *req,
 		return;
 	}
 	if (code != FSM_OK) {
-		http_respond_error(req, fsm_code_http(code), fsm_code_name(code),
+		http_respond_error(req, answer_fsm_status(code), fsm_code_name(code),
 				   res.reason);
 		return;
 	}
@@ -1117,7 +1118,7 @@ static void failback_call(struct failover *fo, struct http_request *req,
 	}
 	allowed = strcmp(code, "ok") == 0;
 	if (what_if) {
-		api_respond(req, 200,
+		answer_json(req, 200,
 			json_pack("{s:s, s:b, s:s, s:s, s:s, s:o}", "pool",
 				  p->name, "allowed", allowed, "code", code,
 				  "reason", reason, "mode", "planned", "lag",

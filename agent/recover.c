@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/api.h"
 #include "agent/log.h"
 #include "consensus/cmd.h"
@@ -169,7 +170,7 @@ static void recover_call(struct agent *a, struct http_request *req)
 		      "restarts to apply it. Lost voters that return must be "
 		      "removed or re-added.",
 		 who, voters_old - voters_heard, voters_old, names);
-	api_respond(req, 202,
+	answer_json(req, 202,
 		json_pack("{s:o, s:s}", "voters", voters, "warning",
 			  "forced recovery: decisions the lost voters had "
 			  "acknowledged but that never reached a survivor are "

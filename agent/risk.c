@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/api.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
@@ -86,7 +87,7 @@ static void route_done(struct lag_read *lr, int status)
 		http_respond_error(req, 503, "unavailable",
 				   "the store could not be read");
 	else
-		api_respond(req, 200,
+		answer_json(req, 200,
 			json_pack("{s:s, s:I, s:I, s:I, s:[{s:i, s:I, s:I}, "
 				  "{s:i, s:I, s:I}]}",
 				  "user_set", lr->user_set, "records",
@@ -330,7 +331,7 @@ static void respond_measured(void *arg, const struct risk_figure *r)
 		if (r->error[0] != '\0')
 			json_object_set_new(w->answer, "data_at_risk_note",
 					    json_string(r->error));
-		api_respond(w->req, 200, w->answer); /* takes it */
+		answer_json(w->req, 200, w->answer); /* takes it */
 	}
 	free(w);
 }

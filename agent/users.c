@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/api.h"
 #include "agent/backup.h"
 #include "agent/content.h"
@@ -116,71 +117,6 @@ static void uop_free(struct uop *op)
 	free(op);
 }
 
-/* API address of an agent of pool, or "" */
-static const char *pool_api(struct agent *a, const char *pool)
-{
-	for (unsigned i = 0; i < a->fsm.n_members; i++)
-		if (strcmp(a->fsm.members[i].pool, pool) == 0 &&
-		    a->fsm.members[i].api_address[0] != '\0')
-			return a->fsm.members[i].api_address;
-	return "";
-}
-
-static void not_owner_msg(const struct fsm_pool *p, char *msg, size_t len)
-{
-	snprintf(msg, len,
-		 "the user set of %s is owned by %s (epoch %" PRIu64
-		 "): write there",
-		 p->name, p->owner, p->epoch);
-}
-
-static void not_owner(struct agent *a, struct http_request *req,
-		      const struct fsm_pool *p)
-{
-	char msg[256];
-
-	not_owner_msg(p, msg, sizeof msg);
-	api_respond(req, 421,
-		json_pack("{s:s, s:s, s:s, s:s, s:I}", "error", "not_owner",
-			  "message", msg, "owner", p->owner, "owner_api",
-			  pool_api(a, p->owner), "epoch",
-			  (json_int_t)p->epoch));
-}
-
-/* HTTP status and error code answering a failed store operation. */
-static int store_error_http(int status, const char **code)
-{
-	switch (status) {
-	case STORE_E_STALE_EPOCH:
-		*code = "stale_epoch";
-		return 409;
-	case STORE_E_NOT_FOUND:
-		*code = "not_found";
-		return 404;
-	case STORE_E_FULL:
-		*code = "full";
-		return 507;
-	case STORE_E_INVALID:
-		*code = "invalid";
-		return 400;
-	default:
-		*code = "unavailable";
-		return 503;
-	}
-}
-
-static void store_error(struct http_request *req, int status,
-			const char *errmsg)
-{
-	char msg[320];
-	const char *code;
-	int http = store_error_http(status, &code);
-
-	snprintf(msg, sizeof msg, "store: %s",
-		 errmsg != NULL && errmsg[0] ? errmsg : store_strerror(status));
-	http_respond_error(req, http, code, msg);
-}
-
 /* The write of op failed: answer it (a batch item: record its outcome)
  * and free op. */
 static void uop_fail(struct uop *op, int http, const char *code,
@@ -202,10 +138,8 @@ static void uop_store_fail(struct uop *op, int status, const char *errmsg)
 {
 	char msg[320];
 	const char *code;
-	int http = store_error_http(status, &code);
+	int http = answer_store_describe(status, errmsg, &code, msg, sizeof msg);
 
-	snprintf(msg, sizeof msg, "store: %s",
-		 errmsg != NULL && errmsg[0] ? errmsg : store_strerror(status));
 	uop_fail(op, http, code, msg);
 }
 
@@ -214,17 +148,17 @@ static void uop_not_owner(struct uop *op, const struct fsm_pool *p)
 	char msg[256];
 
 	if (op->batch == NULL) {
-		not_owner(op->a, op->req, p);
+		answer_not_owner(op->req, &op->a->fsm, p);
 		uop_free(op);
 		return;
 	}
-	not_owner_msg(p, msg, sizeof msg);
+	answer_not_owner_message(p, msg, sizeof msg);
 	batch_item_done(op->batch, op->idx,
 			json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "sip",
 				  op->sip, "kind", kind_name(op->kind),
 				  "status", 421, "error", "not_owner",
 				  "message", msg, "owner", p->owner,
-				  "owner_api", pool_api(op->a, p->owner)),
+				  "owner_api", answer_owner_api(&op->a->fsm, p->owner)),
 			false);
 	uop_free(op);
 }
@@ -274,7 +208,7 @@ static void answer_write(struct uop *op, bool replicated)
 		json_object_set_new(body, "replicated",
 				    json_boolean(replicated));
 	}
-	api_respond(op->req, status, body);
+	answer_json(op->req, status, body);
 	uop_free(op);
 }
 
@@ -332,12 +266,13 @@ static void write_at_home(struct uop *op)
 		char why[256];
 		int code = dataplane_may_write(&a->data, p, why, sizeof why);
 
-		if (code == 421) {
+		if (code == DATAPLANE_E_NOT_OWNER) {
 			uop_not_owner(op, p);
 			return;
 		}
 		if (code != 0) {
-			uop_fail(op, 503, "unavailable", why);
+			uop_fail(op, answer_write_status(code), "unavailable",
+				 why);
 			return;
 		}
 	}
@@ -367,7 +302,7 @@ static void got_item(void *arg, int status, const struct store_item *it)
 	bool own;
 
 	if (status != 0) {
-		store_error(op->req, status, it != NULL ? it->errmsg : NULL);
+		answer_store_error(op->req, status, it != NULL ? it->errmsg : NULL);
 		uop_free(op);
 		return;
 	}
@@ -378,14 +313,14 @@ static void got_item(void *arg, int status, const struct store_item *it)
 	if (value == NULL)
 		value = json_stringn((const char *)it->value, it->value_len);
 	if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
-		api_respond(op->req, 200,
+		answer_json(op->req, 200,
 			json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
 				  op->sip, "conference", op->conf, "value",
 				  value, "epoch", (json_int_t)it->epoch, "seq",
 				  (json_int_t)it->seq, "copy",
 				  own ? "own" : "backup"));
 	else
-		api_respond(op->req, 200,
+		answer_json(op->req, 200,
 			json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
 				  op->sip, "kind", kind_name(op->kind), "value",
 				  value, "epoch", (json_int_t)it->epoch, "seq",
@@ -419,12 +354,12 @@ static void located(void *arg, int status, const struct store_item *it)
 	switch (op->what) {
 	case UOP_LOCATE:
 		p = fsm_pool_find(&a->fsm, op->home);
-		api_respond(
+		answer_json(
 		    op->req, 200,
 		    json_pack("{s:s, s:s, s:b, s:s, s:s, s:I}", "sip", op->sip,
 			      "home_pool", op->home, "enabled", it->enabled,
 			      "owner", p != NULL ? p->owner : "", "owner_api",
-			      p != NULL ? pool_api(a, p->owner) : "", "epoch",
+			      p != NULL ? answer_owner_api(&a->fsm, p->owner) : "", "epoch",
 			      (json_int_t)(p != NULL ? p->epoch : 0)));
 		uop_free(op);
 		return;
@@ -438,7 +373,7 @@ static void located(void *arg, int status, const struct store_item *it)
 						 op->sip, op->kind, got_item,
 						 op);
 		if (rv != 0) {
-			store_error(op->req, rv, NULL);
+			answer_store_error(op->req, rv, NULL);
 			uop_free(op);
 		}
 		return;
@@ -544,7 +479,7 @@ static void batch_item_done(struct ubatch *b, size_t idx, json_t *res,
 		b->failed++;
 	if (--b->pending > 0)
 		return;
-	api_respond(b->req, 200,
+	answer_json(b->req, 200,
 		json_pack("{s:o, s:I, s:I}", "results", b->results, "ok",
 			  (json_int_t)b->ok, "failed", (json_int_t)b->failed));
 	free(b);
@@ -727,7 +662,7 @@ static void divergence_listed(void *arg, int status,
 	char when[40];
 
 	if (status != 0) {
-		store_error(req, status, l != NULL ? l->errmsg : NULL);
+		answer_store_error(req, status, l != NULL ? l->errmsg : NULL);
 		return;
 	}
 	arr = json_array();
@@ -744,7 +679,7 @@ static void divergence_listed(void *arg, int status,
 			      (const char *)d->value, d->value_len, "archived",
 			      when, "reason", d->reason));
 	}
-	api_respond(req, 200, json_pack("{s:o}", "divergence", arr));
+	answer_json(req, 200, json_pack("{s:o}", "divergence", arr));
 }
 
 /* ---- backup sync: flush and wait until the pair has everything ---- */
@@ -821,7 +756,7 @@ static void bsync_tick(uv_timer_t *t)
 	uint64_t now = uv_hrtime();
 
 	if (lag == 0 && streams > 0) {
-		api_respond(b->req, 200,
+		answer_json(b->req, 200,
 			json_pack("{s:s, s:I, s:I}", "user_set", b->user_set,
 				  "lag_records", (json_int_t)0, "waited_ms",
 				  (json_int_t)((now - b->start_ns) / 1000000)));
@@ -832,7 +767,7 @@ static void bsync_tick(uv_timer_t *t)
 			 "%" PRIu64 " records of %s still not acknowledged by "
 			 "the pair",
 			 lag, b->user_set);
-		api_respond(b->req, 504,
+		answer_json(b->req, 504,
 			json_pack("{s:s, s:s, s:I}", "error", "timeout",
 				  "message", msg, "lag_records",
 				  (json_int_t)lag));
@@ -888,7 +823,7 @@ static void backup_sync(struct agent *a, struct http_request *req,
 		return;
 	}
 	if (strcmp(p->owner, a->cfg.pool) != 0) {
-		not_owner(a, req, p);
+		answer_not_owner(req, &a->fsm, p);
 		return;
 	}
 	if (!ready(a, req))
@@ -896,7 +831,7 @@ static void backup_sync(struct agent *a, struct http_request *req,
 	dataplane_written(&a->data); /* flush: wake the sender */
 	lag = user_set_lag(&a->data, p->name, &streams);
 	if (!wait || (lag == 0 && streams > 0)) {
-		api_respond(req, 200,
+		answer_json(req, 200,
 			json_pack("{s:s, s:I, s:I}", "user_set", p->name,
 				  "lag_records", (json_int_t)lag, "waited_ms",
 				  (json_int_t)0));
@@ -947,7 +882,7 @@ struct cms_op {
 
 static void cms_answer(struct cms_op *op, bool replicated)
 {
-	api_respond(op->req, 200,
+	answer_json(op->req, 200,
 		json_pack("{s:s, s:I, s:I, s:b}", "name", op->name, "epoch",
 			  (json_int_t)op->epoch, "seq", (json_int_t)op->seq,
 			  "replicated", replicated));
@@ -967,7 +902,7 @@ static void cms_written(void *arg, int status,
 
 	if (status != 0) {
 		a->data.writes_refused++;
-		store_error(op->req, status, r != NULL ? r->errmsg : NULL);
+		answer_store_error(op->req, status, r != NULL ? r->errmsg : NULL);
 		free(op);
 		return;
 	}
@@ -990,7 +925,7 @@ static void cms_got(void *arg, int status, const struct store_item *it)
 	json_t *value;
 
 	if (status != 0) {
-		store_error(op->req, status, it != NULL ? it->errmsg : NULL);
+		answer_store_error(op->req, status, it != NULL ? it->errmsg : NULL);
 		free(op);
 		return;
 	}
@@ -998,7 +933,7 @@ static void cms_got(void *arg, int status, const struct store_item *it)
 			   JSON_DECODE_ANY, NULL);
 	if (value == NULL)
 		value = json_stringn((const char *)it->value, it->value_len);
-	api_respond(op->req, 200,
+	answer_json(op->req, 200,
 		json_pack("{s:s, s:o, s:I, s:I, s:s}", "name", op->name,
 			  "value", value, "epoch", (json_int_t)it->epoch, "seq",
 			  (json_int_t)it->seq, "copy",
@@ -1056,17 +991,18 @@ static void cms_document(struct agent *a, struct http_request *req,
 		json_t *v;
 		struct store_write w;
 
-		if (code == 421) {
-			api_respond(req, 421,
+		if (code == DATAPLANE_E_NOT_OWNER) {
+			answer_json(req, answer_write_status(code),
 				json_pack("{s:s, s:s, s:s, s:s}", "error",
 					  "not_owner", "message", why, "owner",
 					  a->fsm.cms_active, "owner_api",
-					  pool_api(a, a->fsm.cms_active)));
+					  answer_owner_api(&a->fsm, a->fsm.cms_active)));
 			free(op);
 			return;
 		}
 		if (code != 0) {
-			http_respond_error(req, 503, "unavailable", why);
+			http_respond_error(req, answer_write_status(code),
+					   "unavailable", why);
 			free(op);
 			return;
 		}
@@ -1100,7 +1036,7 @@ static void cms_document(struct agent *a, struct http_request *req,
 		rv = store_write(&a->data.store, &w, cms_written, op);
 	}
 	if (rv != 0) {
-		store_error(req, rv, NULL);
+		answer_store_error(req, rv, NULL);
 		free(op);
 	}
 }
@@ -1114,12 +1050,12 @@ static void taken_over(void *arg, int status, uint64_t data_seq,
 	struct agent *a = req->data;
 
 	if (status != 0) {
-		store_error(req, status, NULL);
+		answer_store_error(req, status, NULL);
 		return;
 	}
 	LOG_INFO(MOD, "takeover position: data %" PRIu64 ", content %" PRIu64,
 		 data_seq, content_seq);
-	api_respond(req, 200,
+	answer_json(req, 200,
 		json_pack("{s:I, s:I, s:s}", "data_seq", (json_int_t)data_seq,
 			  "content_seq", (json_int_t)content_seq, "pool",
 			  a->cfg.pool));
@@ -1156,7 +1092,7 @@ static void takeover_call(struct agent *a, struct http_request *req)
 				   "this agent's pool is not the pair of that "
 				   "user set");
 	else if (rv != 0)
-		store_error(req, rv, NULL);
+		answer_store_error(req, rv, NULL);
 }
 
 bool users_route(struct agent *a, struct http_request *req)
@@ -1236,7 +1172,7 @@ bool users_route(struct agent *a, struct http_request *req)
 					   "GET only");
 			return true;
 		}
-		api_respond(req, 200,
+		answer_json(req, 200,
 			json_pack("{s:o, s:o, s:s, s:I, s:I}", "backup",
 				  backup_local(&a->data), "received",
 				  dataplane_receiver_status(&a->data), "mode",
@@ -1358,18 +1294,6 @@ bool users_route(struct agent *a, struct http_request *req)
 	}
 	lookup(op);
 	return true;
-}
-
-void users_respond_not_owner(struct agent *a, struct http_request *req,
-			     const struct fsm_pool *p)
-{
-	not_owner(a, req, p);
-}
-
-void users_respond_store_error(struct http_request *req, int status,
-			       const char *errmsg)
-{
-	store_error(req, status, errmsg);
 }
 
 bool users_ready(struct agent *a, struct http_request *req)

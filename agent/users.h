@@ -28,17 +28,6 @@ bool users_sip_valid(const char *sip);
  * timer (through the agent's pending_closes). */
 void users_close(struct agent *a);
 
-/* Answers 421 not_owner: the user set of @p is owned by another pool;
- * the body names the owner, its API address and the epoch. */
-void users_respond_not_owner(struct agent *a, struct http_request *req,
-			     const struct fsm_pool *p);
-
-/* Answers a failed store operation by its STORE_E_* @status: 409
- * stale_epoch, 404 not_found, 507 full, 400 invalid, else 503. @errmsg
- * (may be NULL) replaces the code's message. */
-void users_respond_store_error(struct http_request *req, int status,
-			       const char *errmsg);
-
 /* True when this agent's store serves requests; otherwise answers 503 and
  * returns false. */
 bool users_ready(struct agent *a, struct http_request *req);

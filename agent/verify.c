@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/answer.h"
 #include "agent/api.h"
 #include "agent/users.h"
 #include "agent/hclient.h"
@@ -522,7 +523,7 @@ static void verify_finish(struct verify *v, int status, const char *code,
 			    (json_int_t)v->lag_before, "outbox_drained",
 			    v->drained, "duration_ms", (json_int_t)ms,
 			    "complete", !v->incomplete);
-	api_respond(v->req, 200, body);
+	answer_json(v->req, 200, body);
 	verify_free(v);
 }
 
@@ -1427,7 +1428,7 @@ static void verify_start(struct agent *a, struct http_request *req,
 		snprintf(msg, sizeof msg,
 			 "the user set of %s is owned by %s: verify there",
 			 p->name, p->owner);
-		api_respond(req, 421,
+		answer_json(req, 421,
 			json_pack("{s:s, s:s, s:s, s:s}", "error", "not_owner",
 				  "message", msg, "owner", p->owner,
 				  "owner_api", pool_api(a, p->owner)));
@@ -1489,7 +1490,7 @@ static void digest_answer(void *arg, int status, const struct store_digest *d)
 	char hex[17];
 
 	if (status != 0) {
-		users_respond_store_error(req, status, d != NULL ? d->errmsg : NULL);
+		answer_store_error(req, status, d != NULL ? d->errmsg : NULL);
 		return;
 	}
 	arr = json_array();
@@ -1503,7 +1504,7 @@ static void digest_answer(void *arg, int status, const struct store_digest *d)
 			arr = NULL;
 		}
 	}
-	api_respond(req, 200,
+	answer_json(req, 200,
 		arr == NULL
 		    ? NULL
 		    : json_pack("{s:s, s:I, s:o}", "user_set", d->user_set,
@@ -1519,7 +1520,7 @@ static void internal_digest(struct agent *a, struct http_request *req)
 		return;
 	rv = store_digest(&a->data.store, us, digest_answer, req);
 	if (rv != 0)
-		users_respond_store_error(req, rv, NULL);
+		answer_store_error(req, rv, NULL);
 }
 
 /* ---- GET /v1/internal/keys --------------------------------------------- */
@@ -1551,7 +1552,7 @@ static void keys_answer(void *arg, int status, const struct store_key_list *l)
 	char hex[17];
 
 	if (status != 0) {
-		users_respond_store_error(req, status, l != NULL ? l->errmsg : NULL);
+		answer_store_error(req, status, l != NULL ? l->errmsg : NULL);
 		goto out;
 	}
 	sorted = malloc((l->n > 0 ? l->n : 1) * sizeof *sorted);
@@ -1574,7 +1575,7 @@ static void keys_answer(void *arg, int status, const struct store_key_list *l)
 		bytes += 6 * strlen(sorted[i]->key) + 64;
 	}
 	next = i < l->n ? json_integer((json_int_t)i) : json_null();
-	api_respond(req, 200,
+	answer_json(req, 200,
 		json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "user_set",
 			  kr->user_set, "bucket", (json_int_t)kr->bucket,
 			  "total", (json_int_t)l->n, "offset",
@@ -1624,7 +1625,7 @@ static void internal_keys(struct agent *a, struct http_request *req)
 	rv = store_diff_keys(&a->data.store, us, kr->bucket, keys_answer, kr);
 	if (rv != 0) {
 		free(kr);
-		users_respond_store_error(req, rv, NULL);
+		answer_store_error(req, rv, NULL);
 	}
 }
 
@@ -1646,7 +1647,7 @@ static void repair_applied(void *arg, int status, const char *errmsg)
 			 kind_name(rr->kind), rr->key,
 			 errmsg != NULL && errmsg[0] ? errmsg
 						     : store_strerror(status));
-		users_respond_store_error(rr->req, status, errmsg);
+		answer_store_error(rr->req, status, errmsg);
 		free(rr);
 		return;
 	}
@@ -1661,7 +1662,7 @@ static void repair_applied(void *arg, int status, const char *errmsg)
 			json_decref(o);
 			o = NULL;
 		}
-		api_respond(rr->req, 200, o);
+		answer_json(rr->req, 200, o);
 	}
 	free(rr);
 }
@@ -1729,7 +1730,7 @@ static void internal_repair(struct agent *a, struct http_request *req)
 	rv = store_repair(&a->data.store, rec, repair_applied, rr);
 	if (rv != 0) {
 		free(rr);
-		users_respond_store_error(req, rv,
+		answer_store_error(req, rv,
 			    rv == STORE_E_INVALID ? "malformed change record"
 						  : NULL);
 	}

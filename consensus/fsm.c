@@ -46,39 +46,6 @@ const char *fsm_code_name(int code)
 	return code_names[code];
 }
 
-int fsm_code_http(int code)
-{
-	switch (code) {
-	case FSM_OK:
-		return 0;
-	case FSM_E_MALFORMED:
-	case FSM_E_INVALID:
-	case FSM_E_NESTED:
-		return 400;
-	case FSM_E_NOT_FOUND:
-		return 404;
-	case FSM_E_FULL:
-		return 507;
-	case FSM_E_EXISTS:
-	case FSM_E_IN_USE:
-	case FSM_E_PAIR_EDITION:
-	case FSM_E_PAIR_KIND:
-	case FSM_E_PAIR_OS:
-	case FSM_E_PAIR_SITE:
-	case FSM_E_PAIR_ALREADY:
-	case FSM_E_PAIR_SELF:
-	case FSM_E_FAILED_OVER:
-	case FSM_E_NOT_PAIRED:
-	case FSM_E_PAIR_DOWN:
-	case FSM_E_NOT_FAILED_OVER:
-	case FSM_E_REFUSED_EVENT:
-	case FSM_E_CMS_MOVING:
-		return 409;
-	default:
-		return 400;
-	}
-}
-
 const char *fsm_failover_state_name(int state)
 {
 	switch (state) {

@@ -62,10 +62,6 @@ enum fsm_code {
 /* Stable machine-readable name of a code ("pair_edition", ...). */
 const char *fsm_code_name(int code);
 
-/* HTTP-ish category for a code: 0 ok, 400 invalid, 404 not found,
- * 409 conflict (exists, in use, rule, state), 507 full. */
-int fsm_code_http(int code);
-
 enum fsm_failover_state {
 	FSM_STATE_NORMAL = 0,
 	FSM_STATE_FAILING_OVER,

@@ -618,11 +618,6 @@ static void test_init_and_names(void **state)
 	    "nested",	 "pair_down",	 "not_failed_over",
 	    "event_failed", "cms_moving",
 	};
-	static const int http[FSM_CODE_COUNT] = {
-	    0,	 400, 400, 409, 404, 507, 409, 409, 409,
-	    409, 409, 409, 409, 409, 409, 400, 409, 409,
-	    409, 409,
-	};
 	int i;
 
 	assert_int_equal(f->n_sites + f->n_members + f->n_pools + f->n_sbas, 0);
@@ -637,10 +632,8 @@ static void test_init_and_names(void **state)
 	assert_int_equal(f->policy.cooldown_ms, 60000);
 	assert_null(fsm_history_get(f, 0));
 	assert_null(fsm_history_get(f, 1));
-	for (i = 0; i < FSM_CODE_COUNT; i++) {
+	for (i = 0; i < FSM_CODE_COUNT; i++)
 		assert_string_equal(fsm_code_name(i), names[i]);
-		assert_int_equal(fsm_code_http(i), http[i]);
-	}
 	assert_string_equal(fsm_code_name(-1), "unknown");
 	assert_string_equal(fsm_code_name(FSM_CODE_COUNT), "unknown");
 	assert_string_equal(fsm_failover_state_name(FSM_STATE_NORMAL),
