@@ -11,7 +11,6 @@
 
 #include "agent/api.h"
 #include "agent/clock.h"
-#include "agent/content.h"
 #include "agent/log.h"
 #include "agent/notify.h"
 #include "agent/recover.h"
@@ -416,6 +415,23 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		return rv;
 	}
 
+	{
+		struct router_config rc = {
+		    .routes = agent_routes,
+		    .n_routes = agent_routes_count,
+		    .modules = {[ROUTE_MOD_AGENT] = a,
+				[ROUTE_MOD_FAILOVER] = &a->failover,
+				[ROUTE_MOD_CMS_MOVE] = &a->cms_move},
+		    .proposer = &a->proposer,
+		    .scheme = agent_api_scheme(a),
+		    .roles = a->tls_on,
+		};
+
+		rv = router_init(&a->router, &rc, a->errmsg, sizeof a->errmsg);
+		if (rv != 0)
+			return rv;
+	}
+
 	memset(&hc, 0, sizeof hc);
 	hc.max_body = ((size_t)1 << 20) + 4096; /* a user-data value: 1 MiB */
 	hc.host = strcmp(cfg->listen_api.host, "localhost") == 0
@@ -423,7 +439,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		      : cfg->listen_api.host;
 	hc.port = cfg->listen_api.port;
 	hc.on_done = api_on_done;
-	hc.stream_match = content_stream_match;
+	hc.stream_match = api_stream_match;
 	hc.tls = agent_tls(a);
 	rv = http_server_init(&a->api, loop, &hc, api_handle, a);
 	if (rv != 0) {

@@ -22,6 +22,7 @@
 #include "agent/metrics.h"
 #include "agent/policy.h"
 #include "agent/proposer.h"
+#include "agent/route.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
 #include "tls/tls.h"
@@ -43,6 +44,7 @@ struct agent {
 	struct node node;
 	struct proposer proposer; /* over node: what modules propose through */
 	struct http_server api;
+	struct router router;   /* of the API: the table of routes.c */
 	struct members members;
 	struct dataplane data;   /* pool agents: the store */
 	struct failover failover; /* leader: failovers and failbacks */

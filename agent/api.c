@@ -10,10 +10,7 @@
 #include "agent/agent.h"
 #include "agent/answer.h"
 #include "agent/log.h"
-#include "agent/recover.h"
 #include "agent/request.h"
-#include "agent/risk.h"
-#include "agent/users.h"
 #include "agent/view.h"
 
 #define MOD "api"
@@ -52,48 +49,6 @@ static void respond_node_error(struct agent *a, struct http_request *req,
 	if (rv == PROPOSER_E_UNKNOWN)
 		a->metrics.decisions_unknown++;
 	answer_proposal_error(req, &a->proposer, rv);
-}
-
-/* A write reached a follower: send the client to the leader. Returns true
- * when the request was answered. */
-bool api_redirect_to_leader(struct agent *a, struct http_request *req)
-{
-	uint64_t leader;
-	const struct fsm_member *m;
-	char location[FSM_ADDR_LEN + 1024];
-	char headers[sizeof location + 32];
-	json_t *body;
-
-	if (node_is_leader(&a->node))
-		return false;
-	leader = node_leader(&a->node, NULL);
-	if (leader == 0) {
-		http_respond_error(req, 503, "no_leader",
-				   "no leader is known yet: retry shortly");
-		return true;
-	}
-	m = fsm_member_find(&a->fsm, leader);
-	if (m == NULL || m->api_address[0] == '\0') {
-		char msg[128];
-
-		snprintf(msg, sizeof msg,
-			 "leader %" PRIu64 " has not registered its API "
-			 "address yet: retry shortly",
-			 leader);
-		http_respond_error(req, 503, "no_leader", msg);
-		return true;
-	}
-	snprintf(location, sizeof location, "%s://%s%s%s%s",
-		 agent_api_scheme(a), m->api_address, req->path,
-		 req->query[0] != '\0' ? "?" : "", req->query);
-	snprintf(headers, sizeof headers, "Location: %s\r\n", location);
-	body = json_pack("{s:s, s:s, s:s}", "error", "not_leader", "message",
-			 "this agent is a follower: repeat the request at the "
-			 "leader",
-			 "leader", m->api_address);
-	a->metrics.redirects++;
-	answer_json_headers(req, 307, body, headers);
-	return true;
 }
 
 static void request_context(struct agent *a, struct http_request *req,
@@ -300,8 +255,6 @@ static void write_from_body(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	int rv;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	rv = parse(req->body, req->body_len, &ctx, &cmd, &err);
 	submit_parsed(a, req, rv, &cmd, &err, kind, key1, key2);
@@ -315,8 +268,6 @@ static void policy_set(struct agent *a, struct http_request *req)
 	char who[FSM_WHO_LEN];
 	int rv;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	rv = request_policy_set(req->body, req->body_len, &a->fsm.policy, &ctx,
 				&cmd, &err);
@@ -334,8 +285,6 @@ static void pool_pause(struct agent *a, struct http_request *req,
 	struct api_op *op;
 	int rv;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	rv = request_pool_pause(pool, paused, req->body, req->body_len, &ctx,
 				&cmd, &err);
@@ -361,8 +310,6 @@ static void write_by_name(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_cmd_name(op_kind, name, &ctx, &cmd, &err) != 0) {
 		answer_request_error(req, &err);
@@ -386,8 +333,6 @@ static void pair_mode(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_pair_mode(pool, req->body, req->body_len, &ctx, &cmd,
 			      &err) != 0) {
@@ -412,8 +357,6 @@ static void topology(struct agent *a, struct http_request *req)
 	struct api_op *op;
 	json_t *diff;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	request_context(a, req, who, sizeof who, &ctx);
 	if (request_topology(req->body, req->body_len, &a->fsm, &ctx, &plan,
 			     &err) != 0) {
@@ -481,8 +424,6 @@ static void member_add(struct agent *a, struct http_request *req)
 	struct member_op *op;
 	int rv;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	if (request_member_add(req->body, req->body_len, &m, &err) != 0) {
 		answer_request_error(req, &err);
 		return;
@@ -577,8 +518,6 @@ static void member_remove(struct agent *a, struct http_request *req,
 	struct member_op *op;
 	int rv;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	errno = 0;
 	id = strtoull(idstr, &end, 10);
 	if (errno != 0 || *end != '\0' || id == 0 || idstr[0] == '-') {
@@ -625,8 +564,6 @@ static void heartbeat(struct agent *a, struct http_request *req, bool report)
 	struct members_report *r;
 	size_t i;
 
-	if (!report && api_redirect_to_leader(a, req))
-		return;
 	r = calloc(1, sizeof *r);
 	if (r == NULL) {
 		http_respond_error(req, 500, "internal", "out of memory");
@@ -750,8 +687,6 @@ static void register_member(struct agent *a, struct http_request *req)
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	if (api_redirect_to_leader(a, req))
-		return;
 	root =
 	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL ||
@@ -802,26 +737,7 @@ static void register_member(struct agent *a, struct http_request *req)
 	propose(a, op, &cmd);
 }
 
-/* ---- routing ---- */
-
-static bool is_method(const struct http_request *req, const char *m)
-{
-	return strcmp(req->method, m) == 0;
-}
-
-static void method_not_allowed(struct http_request *req, const char *allow)
-{
-	char headers[64];
-	char msg[96];
-
-	snprintf(headers, sizeof headers, "Allow: %s\r\n", allow);
-	snprintf(msg, sizeof msg, "%s is not allowed here (allowed: %s)",
-		 req->method, allow);
-	answer_json_headers(req, 405,
-		     json_pack("{s:s, s:s}", "error", "method_not_allowed",
-			       "message", msg),
-		     headers);
-}
+/* ---- reads ---- */
 
 /* Query parameter name as a decimal in 1..max into *out (left as it is
  * when absent). false when present but not such a number. */
@@ -863,371 +779,193 @@ static void history(struct agent *a, struct http_request *req)
 			    NULL);
 }
 
-/* "/v1/pools/NAME" → "NAME" when path starts with prefix and the rest is
- * one non-empty segment. */
-static const char *tail(const char *path, const char *prefix)
-{
-	size_t n = strlen(prefix);
+/* ---- the handlers of the route table (routes.c) ---- */
 
-	if (strncmp(path, prefix, n) != 0)
-		return NULL;
-	path += n;
-	if (*path == '\0' || strchr(path, '/') != NULL)
-		return NULL;
-	return path;
+void api_route_healthz(void *module, struct http_request *req,
+		       const struct route_params *p)
+{
+	http_respond(req, 200, "text/plain", "ok\n", 3, NULL);
 }
 
-/* "/v1/pools/NAME/ACTION" → NAME into out when ACTION is action. */
-static bool pool_action(const char *path, const char *action, char *out,
-			size_t len)
+void api_route_metrics(void *module, struct http_request *req,
+		       const struct route_params *p)
 {
-	const char *name = path + 10, *slash;
+	struct agent *a = module;
+	size_t len;
+	char *text = metrics_render(a, &len);
 
-	if (strncmp(path, "/v1/pools/", 10) != 0 ||
-	    (slash = strchr(name, '/')) == NULL || slash == name ||
-	    strcmp(slash + 1, action) != 0 || (size_t)(slash - name) >= len)
-		return false;
-	snprintf(out, len, "%.*s", (int)(slash - name), name);
-	return true;
+	if (text == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	http_respond(req, 200, "text/plain; version=0.0.4", text, len, NULL);
+	free(text);
 }
 
-static void route_v1(struct agent *a, struct http_request *req)
+void api_route_status(void *module, struct http_request *req,
+		      const struct route_params *p)
 {
-	const char *p = req->path;
-	const char *name;
-	char target[FSM_NAME_LEN];
-	bool pause;
-
-	if (strcmp(p, "/v1/status") == 0) {
-		if (!is_method(req, "GET")) {
-			method_not_allowed(req, "GET");
-			return;
-		}
-		{
-			answer_json_headers(req, 200, view_status(a), NULL);
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/sites") == 0) {
-		if (is_method(req, "GET")) {
-			answer_json_headers(req, 200,
-				     json_pack("{s:o}", "sites", view_sites(a)),
-				     NULL);
-			return;
-		}
-		if (is_method(req, "POST")) {
-			write_from_body(a, req, request_site_add, OP_SITE,
-					"name", NULL);
-			return;
-		}
-		{
-			method_not_allowed(req, "GET, POST");
-			return;
-		}
-	}
-	if ((name = tail(p, "/v1/sites/")) != NULL) {
-		if (!is_method(req, "DELETE")) {
-			method_not_allowed(req, "DELETE");
-			return;
-		}
-		{
-			write_by_name(a, req, REQUEST_REMOVE_SITE, name);
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/pools") == 0) {
-		if (is_method(req, "GET")) {
-			answer_json_headers(req, 200,
-				     json_pack("{s:o}", "pools", view_pools(a)),
-				     NULL);
-			return;
-		}
-		if (is_method(req, "POST")) {
-			write_from_body(a, req, request_pool_add, OP_POOL,
-					"name", NULL);
-			return;
-		}
-		{
-			method_not_allowed(req, "GET, POST");
-			return;
-		}
-	}
-	if ((name = tail(p, "/v1/pools/")) != NULL) {
-		if (is_method(req, "GET")) {
-			const struct fsm_pool *pool =
-			    fsm_pool_find(&a->fsm, name);
-
-			if (pool == NULL) {
-				http_respond_error(req, 404, "not_found",
-						   "no such pool");
-				return;
-			}
-			{
-				answer_json_headers(req, 200,
-					     json_pack("{s:o}", "pool",
-						       view_pool(a, pool)),
-					     NULL);
-				return;
-			}
-		}
-		if (is_method(req, "DELETE")) {
-			write_by_name(a, req, REQUEST_REMOVE_POOL, name);
-			return;
-		}
-		{
-			method_not_allowed(req, "GET, DELETE");
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/pairs") == 0) {
-		if (is_method(req, "GET")) {
-			answer_json_headers(req, 200,
-				     json_pack("{s:o}", "pairs", view_pairs(a)),
-				     NULL);
-			return;
-		}
-		if (is_method(req, "POST")) {
-			write_from_body(a, req, request_pair, OP_PAIR, "a",
-					"b");
-			return;
-		}
-		{
-			method_not_allowed(req, "GET, POST");
-			return;
-		}
-	}
-	if ((name = tail(p, "/v1/pairs/")) != NULL) {
-		if (is_method(req, "PUT")) {
-			pair_mode(a, req, name);
-			return;
-		}
-		if (!is_method(req, "DELETE")) {
-			method_not_allowed(req, "PUT, DELETE");
-			return;
-		}
-		{
-			write_by_name(a, req, REQUEST_UNPAIR, name);
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/sbas") == 0) {
-		if (is_method(req, "GET")) {
-			answer_json_headers(req, 200,
-				     json_pack("{s:o}", "sbas", view_sbas(a)),
-				     NULL);
-			return;
-		}
-		if (is_method(req, "POST")) {
-			write_from_body(a, req, request_sba_add, OP_SBA, "name",
-					NULL);
-			return;
-		}
-		{
-			method_not_allowed(req, "GET, POST");
-			return;
-		}
-	}
-	if ((name = tail(p, "/v1/sbas/")) != NULL) {
-		if (!is_method(req, "DELETE")) {
-			method_not_allowed(req, "DELETE");
-			return;
-		}
-		{
-			write_by_name(a, req, REQUEST_REMOVE_SBA, name);
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/cms") == 0) {
-		if (!is_method(req, "GET")) {
-			method_not_allowed(req, "GET");
-			return;
-		}
-		{
-			answer_json_headers(req, 200, view_cms(a), NULL);
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/policy") == 0) {
-		if (is_method(req, "GET")) {
-			answer_json_headers(
-			    req, 200,
-			    json_pack("{s:o}", "policy",
-				      view_policy(&a->fsm.policy,
-						  fsm_failover_policy(&a->fsm))),
-			    NULL);
-			return;
-		}
-		if (is_method(req, "PUT")) {
-			policy_set(a, req);
-			return;
-		}
-		{
-			method_not_allowed(req, "GET, PUT");
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/members") == 0) {
-		if (is_method(req, "GET")) {
-			answer_json_headers(
-			    req, 200,
-			    json_pack("{s:o}", "members", view_members(a)),
-			    NULL);
-			return;
-		}
-		if (is_method(req, "POST")) {
-			member_add(a, req);
-			return;
-		}
-		{
-			method_not_allowed(req, "GET, POST");
-			return;
-		}
-	}
-	if ((name = tail(p, "/v1/members/")) != NULL) {
-		if (!is_method(req, "DELETE")) {
-			method_not_allowed(req, "DELETE");
-			return;
-		}
-		{
-			member_remove(a, req, name);
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/history") == 0) {
-		if (!is_method(req, "GET")) {
-			method_not_allowed(req, "GET");
-			return;
-		}
-		history(a, req);
-		return;
-	}
-	if (strcmp(p, "/v1/topology") == 0) {
-		if (!is_method(req, "POST")) {
-			method_not_allowed(req, "POST");
-			return;
-		}
-		{
-			topology(a, req);
-			return;
-		}
-	}
-	if (strcmp(p, "/v1/internal/heartbeat") == 0 ||
-	    strcmp(p, "/v1/internal/report") == 0) {
-		if (!is_method(req, "POST")) {
-			method_not_allowed(req, "POST");
-			return;
-		}
-		heartbeat(a, req, strcmp(p, "/v1/internal/report") == 0);
-		return;
-	}
-	if ((pause = pool_action(p, "pause", target, sizeof target)) ||
-	    pool_action(p, "resume", target, sizeof target)) {
-		if (!is_method(req, "POST")) {
-			method_not_allowed(req, "POST");
-			return;
-		}
-		pool_pause(a, req, target, pause);
-		return;
-	}
-	if (cms_move_route(&a->cms_move, req))
-		return;
-	if (failover_route(&a->failover, req))
-		return;
-	if (risk_route(a, req))
-		return;
-	if (recover_route(a, req))
-		return;
-	if (users_route(a, req))
-		return;
-	if (strcmp(p, "/v1/internal/register") == 0) {
-		if (!is_method(req, "POST")) {
-			method_not_allowed(req, "POST");
-			return;
-		}
-		{
-			register_member(a, req);
-			return;
-		}
-	}
-	http_respond_error(req, 404, "not_found", "no such path");
+	answer_json(req, 200, view_status(module));
 }
 
-/* ---- authorization (with [tls]: by the client certificate's role) ----
- *
- *   GET, HEAD                        any role (reader, operator, agent)
- *   other methods                    operator or agent
- *   /v1/internal/... (any method)    agent only
- *
- * POST /v1/members serves both a joining agent and `poolpairctl member
- * add`, so it is a write like any other. Without [tls] there are no roles
- * and everything is allowed, as before. */
-
-static bool api_allowed(int role, const char *method, const char *path)
+void api_route_sites(void *module, struct http_request *req,
+		     const struct route_params *p)
 {
-	if (strncmp(path, "/v1/internal/", 13) == 0)
-		return role == TLS_ROLE_AGENT;
-	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-		return (role & TLS_ROLES_ANY) != 0;
-	return role == TLS_ROLE_AGENT || role == TLS_ROLE_OPERATOR;
+	answer_json(req, 200, json_pack("{s:o}", "sites", view_sites(module)));
 }
 
-/* Answers 403 and returns false when the client may not make req. */
-static bool api_authorize(struct agent *a, struct http_request *req)
+void api_route_pools(void *module, struct http_request *req,
+		     const struct route_params *p)
 {
-	char msg[96];
-
-	if (!a->tls_on || api_allowed(req->role, req->method, req->path))
-		return true;
-	LOG_WARN(MOD, "forbidden: %s (role %s) %s %s from %s",
-		 req->identity[0] != '\0' ? req->identity : "?",
-		 tls_role_name(req->role), req->method, req->path, req->peer);
-	snprintf(msg, sizeof msg, "role %s not allowed here",
-		 tls_role_name(req->role));
-	http_respond_error(req, 403, "forbidden", msg);
-	return false;
+	answer_json(req, 200, json_pack("{s:o}", "pools", view_pools(module)));
 }
+
+void api_route_pool(void *module, struct http_request *req,
+		    const struct route_params *p)
+{
+	struct agent *a = module;
+	const struct fsm_pool *pool =
+	    fsm_pool_find(&a->fsm, route_param(p, "name"));
+
+	if (pool == NULL) {
+		http_respond_error(req, 404, "not_found", "no such pool");
+		return;
+	}
+	answer_json(req, 200, json_pack("{s:o}", "pool", view_pool(a, pool)));
+}
+
+void api_route_pairs(void *module, struct http_request *req,
+		     const struct route_params *p)
+{
+	answer_json(req, 200, json_pack("{s:o}", "pairs", view_pairs(module)));
+}
+
+void api_route_sbas(void *module, struct http_request *req,
+		    const struct route_params *p)
+{
+	answer_json(req, 200, json_pack("{s:o}", "sbas", view_sbas(module)));
+}
+
+void api_route_cms(void *module, struct http_request *req,
+		   const struct route_params *p)
+{
+	answer_json(req, 200, view_cms(module));
+}
+
+void api_route_policy(void *module, struct http_request *req,
+		      const struct route_params *p)
+{
+	struct agent *a = module;
+
+	answer_json(req, 200,
+		    json_pack("{s:o}", "policy",
+			      view_policy(&a->fsm.policy,
+					  fsm_failover_policy(&a->fsm))));
+}
+
+void api_route_members(void *module, struct http_request *req,
+		       const struct route_params *p)
+{
+	answer_json(req, 200,
+		    json_pack("{s:o}", "members", view_members(module)));
+}
+
+void api_route_history(void *module, struct http_request *req,
+		       const struct route_params *p)
+{
+	history(module, req);
+}
+
+/* What each API_ADD_* parses and answers with. */
+static const struct {
+	body_parser parse;
+	int kind;
+	const char *key1, *key2; /* body fields named in the answer */
+} adds[] = {
+    [API_ADD_SITE] = {request_site_add, OP_SITE, "name", NULL},
+    [API_ADD_POOL] = {request_pool_add, OP_POOL, "name", NULL},
+    [API_ADD_PAIR] = {request_pair, OP_PAIR, "a", "b"},
+    [API_ADD_SBA] = {request_sba_add, OP_SBA, "name", NULL},
+};
+
+void api_route_add(void *module, struct http_request *req,
+		   const struct route_params *p)
+{
+	int i = p->arg;
+
+	write_from_body(module, req, adds[i].parse, adds[i].kind,
+			adds[i].key1, adds[i].key2);
+}
+
+void api_route_remove(void *module, struct http_request *req,
+		      const struct route_params *p)
+{
+	/* the route's one parameter: {name}, or a pair's {pool} */
+	write_by_name(module, req, p->arg, p->p[0].value);
+}
+
+void api_route_pool_pause(void *module, struct http_request *req,
+			  const struct route_params *p)
+{
+	pool_pause(module, req, route_param(p, "name"), p->arg != 0);
+}
+
+void api_route_pair_mode(void *module, struct http_request *req,
+			 const struct route_params *p)
+{
+	pair_mode(module, req, route_param(p, "pool"));
+}
+
+void api_route_policy_set(void *module, struct http_request *req,
+			  const struct route_params *p)
+{
+	policy_set(module, req);
+}
+
+void api_route_member_add(void *module, struct http_request *req,
+			  const struct route_params *p)
+{
+	member_add(module, req);
+}
+
+void api_route_member_remove(void *module, struct http_request *req,
+			     const struct route_params *p)
+{
+	member_remove(module, req, route_param(p, "id"));
+}
+
+void api_route_topology(void *module, struct http_request *req,
+			const struct route_params *p)
+{
+	topology(module, req);
+}
+
+void api_route_heartbeat(void *module, struct http_request *req,
+			 const struct route_params *p)
+{
+	heartbeat(module, req, p->arg != 0);
+}
+
+void api_route_register(void *module, struct http_request *req,
+			const struct route_params *p)
+{
+	register_member(module, req);
+}
+
+/* ---- the server's entry points ---- */
 
 void api_handle(struct http_request *req)
 {
 	struct agent *a = req->data;
 
-	if (!api_authorize(a, req))
-		return;
+	router_dispatch(&a->router, req);
+}
 
-	if (strcmp(req->path, "/healthz") == 0) {
-		if (!is_method(req, "GET")) {
-			method_not_allowed(req, "GET");
-			return;
-		}
-		http_respond(req, 200, "text/plain", "ok\n", 3, NULL);
-		return;
-	}
-	if (strcmp(req->path, "/metrics") == 0) {
-		size_t len;
-		char *text;
+int api_stream_match(void *data, const struct http_request *req)
+{
+	struct agent *a = data;
 
-		if (!is_method(req, "GET")) {
-			method_not_allowed(req, "GET");
-			return;
-		}
-		text = metrics_render(a, &len);
-		if (text == NULL) {
-			http_respond_error(req, 500, "internal",
-					   "out of memory");
-			return;
-		}
-		http_respond(req, 200, "text/plain; version=0.0.4", text, len,
-			     NULL);
-		free(text);
-		return;
-	}
-	if (strcmp(req->path, "/readyz") == 0 && users_route(a, req))
-		return;
-	if (strncmp(req->path, "/v1/", 4) == 0) {
-		route_v1(a, req);
-		return;
-	}
-	http_respond_error(req, 404, "not_found", "no such path");
+	return router_streams(&a->router, req);
 }
 
 void api_on_done(void *data, const struct http_request *req, int status,

@@ -545,8 +545,7 @@ static void call(struct cms_move *cm, struct http_request *req)
 	struct cms_move_plan plan;
 	struct cms_call *c;
 
-	if (!flags(req, &what_if, &disaster, &force) ||
-	    api_redirect_to_leader(a, req))
+	if (!flags(req, &what_if, &disaster, &force))
 		return;
 	cms_move_plan(cm, disaster, force, &plan);
 	if (what_if) {
@@ -581,13 +580,8 @@ static void call(struct cms_move *cm, struct http_request *req)
 	/* else the tick proposes once the lease has surely run out */
 }
 
-bool cms_move_route(struct cms_move *cm, struct http_request *req)
+void cms_move_route(void *module, struct http_request *req,
+		    const struct route_params *p)
 {
-	if (strcmp(req->path, "/v1/cms/failover") != 0)
-		return false;
-	if (strcmp(req->method, "POST") != 0)
-		http_respond_error(req, 405, "method_not_allowed", "POST only");
-	else
-		call(cm, req);
-	return true;
+	call(module, req);
 }

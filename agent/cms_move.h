@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "agent/http.h"
+#include "agent/route.h"
 #include "consensus/fsm.h"
 
 struct agent;
@@ -71,7 +72,9 @@ void cms_move_close(struct cms_move *cm);
 void cms_move_plan(struct cms_move *cm, bool disaster, bool force,
 		   struct cms_move_plan *plan);
 
-/* Handle POST /v1/cms/failover; false when req is not that path. */
-bool cms_move_route(struct cms_move *cm, struct http_request *req);
+/* Handler of the route table (routes.c, route.h): POST /v1/cms/failover
+ * (leader only); module is the struct cms_move. */
+void cms_move_route(void *module, struct http_request *req,
+		    const struct route_params *p);
 
 #endif

@@ -57,45 +57,21 @@ struct download {
 	bool started;
 };
 
-/* Splits a content path; false when @path is not one. Parts are bounded
- * only by the buffers: values are checked by content_route. */
-static bool path_split(const char *path, struct content_path *cp)
+/* The content path's parameters into cp; parts are bounded only by the
+ * buffers (a part too long is left "", which content_path_ok() refuses). */
+static void path_params(const struct route_params *p, struct content_path *cp)
 {
-	const char *sip, *conf, *name, *slash;
+	const char *sip = route_param(p, "sip");
+	const char *conf = route_param(p, "id");
+	const char *name = route_param(p, "name");
 
-	if (strncmp(path, "/v1/users/", 10) != 0)
-		return false;
-	sip = path + 10;
-	slash = strchr(sip, '/');
-	if (slash == NULL || strncmp(slash + 1, "conferences/", 12) != 0)
-		return false;
-	conf = slash + 13;
-	name = strchr(conf, '/');
-	if (name == NULL || strncmp(name + 1, "content/", 8) != 0)
-		return false;
-	if (cp == NULL)
-		return true;
-	snprintf(cp->sip, sizeof cp->sip, "%.*s",
-		 (int)((size_t)(slash - sip) < sizeof cp->sip
-			   ? (size_t)(slash - sip)
-			   : sizeof cp->sip - 1),
-		 sip);
-	if ((size_t)(slash - sip) >= sizeof cp->sip)
-		cp->sip[0] = '\0'; /* too long: invalid */
-	if ((size_t)(name - conf) > CONF_MAX)
-		cp->conf[0] = '\0';
-	else
-		snprintf(cp->conf, sizeof cp->conf, "%.*s",
-			 (int)(name - conf), conf);
-	snprintf(cp->name, sizeof cp->name, "%s", name + 9);
-	if (strlen(name + 9) >= sizeof cp->name)
-		cp->name[0] = '\0';
-	return true;
-}
-
-int content_stream_match(void *data, const struct http_request *req)
-{
-	return req->method_id == HTTP_METHOD_PUT && path_split(req->path, NULL);
+	cp->sip[0] = cp->conf[0] = cp->name[0] = cp->key[0] = '\0';
+	if (strlen(sip) < sizeof cp->sip)
+		snprintf(cp->sip, sizeof cp->sip, "%s", sip);
+	if (strlen(conf) <= CONF_MAX)
+		snprintf(cp->conf, sizeof cp->conf, "%s", conf);
+	if (strlen(name) < sizeof cp->name)
+		snprintf(cp->name, sizeof cp->name, "%s", name);
 }
 
 /* ---- upload ---- */
@@ -604,36 +580,43 @@ static void download(struct agent *a, struct http_request *req,
 
 /* ---- route ---- */
 
-bool content_route(struct agent *a, struct http_request *req)
+/* Checks the path's parts (answering 400 and returning false when one is
+ * bad) and that the store serves. */
+static bool content_path_ok(struct agent *a, struct http_request *req,
+			    const struct route_params *p,
+			    struct content_path *cp)
 {
-	struct content_path cp;
-	bool get = req->method_id == HTTP_METHOD_GET;
-	bool put = req->method_id == HTTP_METHOD_PUT;
-
-	if (!path_split(req->path, &cp))
-		return false;
-	if (!get && !put) {
-		http_respond_error(req, 405, "method_not_allowed", "GET or PUT");
-		return true;
-	}
-	if (!users_sip_valid(cp.sip)) {
+	path_params(p, cp);
+	if (!users_sip_valid(cp->sip)) {
 		http_respond_error(req, 400, "invalid",
 				   "not a valid SIP URI (sip:user@host, at "
 				   "most 255 characters)");
-		return true;
+		return false;
 	}
-	if (cp.conf[0] == '\0' || cp.name[0] == '\0' ||
-	    store_key_content(cp.key, sizeof cp.key, cp.sip, cp.conf,
-			      cp.name) != 0) {
+	if (cp->conf[0] == '\0' || cp->name[0] == '\0' ||
+	    store_key_content(cp->key, sizeof cp->key, cp->sip, cp->conf,
+			      cp->name) != 0) {
 		http_respond_error(req, 400, "invalid",
 				   "bad conference id or content name");
-		return true;
+		return false;
 	}
-	if (!users_ready(a, req))
-		return true;
-	if (put)
-		upload(a, req, &cp);
-	else
-		download(a, req, &cp);
-	return true;
+	return users_ready(a, req);
+}
+
+void content_route_put(void *module, struct http_request *req,
+		       const struct route_params *p)
+{
+	struct content_path cp;
+
+	if (content_path_ok(module, req, p, &cp))
+		upload(module, req, &cp);
+}
+
+void content_route_get(void *module, struct http_request *req,
+		       const struct route_params *p)
+{
+	struct content_path cp;
+
+	if (content_path_ok(module, req, p, &cp))
+		download(module, req, &cp);
 }

@@ -16,18 +16,17 @@
 #include <stdbool.h>
 
 #include "agent/http.h"
+#include "agent/route.h"
 
 struct agent;
 
-/* Handles @req when its path is a content path; returns false (and does
- * nothing) otherwise. A PUT is expected streamed (content_stream_match);
- * a buffered one (a server without the predicate) is stored the same way
- * from its buffered body. */
-bool content_route(struct agent *a, struct http_request *req);
-
-/* http_server_config.stream_match for the API server: true for a PUT to a
- * content path, so its body is streamed. @data (the agent) is unused;
- * @req is only read. */
-int content_stream_match(void *data, const struct http_request *req);
+/* Handlers of the route table (routes.c, route.h); module is the struct
+ * agent. PUT is a ROUTE_STREAM route: its body comes streamed (a buffered
+ * one, from a server that does not stream it, is stored the same way from
+ * its buffered body). */
+void content_route_put(void *module, struct http_request *req,
+		       const struct route_params *p);
+void content_route_get(void *module, struct http_request *req,
+		       const struct route_params *p);
 
 #endif

@@ -971,11 +971,6 @@ static void waits_tick(struct failover *fo)
 	}
 }
 
-static bool leader_only(struct agent *a, struct http_request *req)
-{
-	return !api_redirect_to_leader(a, req);
-}
-
 static void failover_call(struct failover *fo, struct http_request *req,
 			  const char *pool)
 {
@@ -987,7 +982,7 @@ static void failover_call(struct failover *fo, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	int code;
 
-	if (!flags(req, &what_if, &disaster, &force) || !leader_only(a, req))
+	if (!flags(req, &what_if, &disaster, &force))
 		return;
 	if (p == NULL) {
 		http_respond_error(req, 404, "not_found", "no such pool");
@@ -1084,7 +1079,7 @@ static void failback_call(struct failover *fo, struct http_request *req,
 	struct cmd_buf cmd;
 	int packed;
 
-	if (!flags(req, &what_if, &disaster, &force) || !leader_only(a, req))
+	if (!flags(req, &what_if, &disaster, &force))
 		return;
 	if (p == NULL) {
 		http_respond_error(req, 404, "not_found", "no such pool");
@@ -1146,31 +1141,33 @@ static void failback_call(struct failover *fo, struct http_request *req,
 		 p->epoch, false, false, who);
 }
 
-bool failover_route(struct failover *fo, struct http_request *req)
+/* {pool} of p, or NULL (req answered 404) when longer than a name. */
+static const char *pool_param(struct http_request *req,
+			      const struct route_params *p)
 {
-	const char *path = req->path;
-	char pool[FSM_NAME_LEN];
-	const char *rest;
-	size_t n;
+	const char *pool = route_param(p, "pool");
 
-	if (strncmp(path, "/v1/pools/", 10) != 0)
-		return false;
-	rest = strchr(path + 10, '/');
-	if (rest == NULL)
-		return false;
-	n = (size_t)(rest - (path + 10));
-	if (n == 0 || n >= sizeof pool)
-		return false;
-	if (strcmp(rest, "/failover") != 0 && strcmp(rest, "/failback") != 0)
-		return false;
-	snprintf(pool, sizeof pool, "%.*s", (int)n, path + 10);
-	if (strcmp(req->method, "POST") != 0) {
-		http_respond_error(req, 405, "method_not_allowed", "POST only");
-		return true;
+	if (strlen(pool) >= FSM_NAME_LEN) {
+		http_respond_error(req, 404, "not_found", "no such path");
+		return NULL;
 	}
-	if (strcmp(rest, "/failover") == 0)
-		failover_call(fo, req, pool);
-	else
-		failback_call(fo, req, pool);
-	return true;
+	return pool;
+}
+
+void failover_route_failover(void *module, struct http_request *req,
+			     const struct route_params *p)
+{
+	const char *pool = pool_param(req, p);
+
+	if (pool != NULL)
+		failover_call(module, req, pool);
+}
+
+void failover_route_failback(void *module, struct http_request *req,
+			     const struct route_params *p)
+{
+	const char *pool = pool_param(req, p);
+
+	if (pool != NULL)
+		failback_call(module, req, pool);
 }

@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "agent/http.h"
+#include "agent/route.h"
 #include "consensus/fsm.h"
 
 struct agent;
@@ -82,8 +83,13 @@ int failover_init(struct failover *fo, struct agent *a);
 int failover_start(struct failover *fo);
 void failover_close(struct failover *fo);
 
-/* Handle the failover routes; false when req is not one of them. */
-bool failover_route(struct failover *fo, struct http_request *req);
+/* Handlers of the route table (routes.c, route.h): POST
+ * /v1/pools/{pool}/failover and /failback (leader only); module is the
+ * struct failover. */
+void failover_route_failover(void *module, struct http_request *req,
+			     const struct route_params *p);
+void failover_route_failback(void *module, struct http_request *req,
+			     const struct route_params *p);
 
 /* For status: why an automatic failover of pool is not made ("" none). */
 const char *failover_refusal(struct failover *fo, const char *pool);

@@ -138,6 +138,8 @@ struct http_request {
 	const char *method;	       /* "GET", "POST", ... (static string) */
 	enum http_method_id method_id; /* HTTP_METHOD_* of method */
 	const char *path;	       /* percent-decoded, no query, no NUL */
+	const char *raw_path;	       /* the path as sent (not decoded), no
+					  query; it decodes without error */
 	const char *query;	       /* raw query after '?', "" when none */
 	const char *body;	       /* NUL-terminated; "" when none */
 	size_t body_len;	       /* bytes in body, without the NUL */

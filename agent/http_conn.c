@@ -82,6 +82,7 @@ struct http_request *http_conn_request_new(struct http_conn *c)
 	}
 	req->method = "";
 	req->path = "";
+	req->raw_path = "";
 	req->query = "";
 	req->body = "";
 	memcpy(req->peer, c->peer, sizeof req->peer);

@@ -220,7 +220,8 @@ static int request_parse_target(struct http_conn *c, struct http_request *req)
 		path = req->url + u.field_data[UF_PATH].off;
 		path_len = u.field_data[UF_PATH].len;
 	}
-	req->path_buf = malloc(path_len + 1);
+	/* the decoded path, then the path as sent */
+	req->path_buf = malloc(2 * (path_len + 1));
 	if (req->path_buf == NULL) {
 		http_conn_reject(c, REJECT_SILENT, NULL, NULL);
 		return -1;
@@ -233,6 +234,9 @@ static int request_parse_target(struct http_conn *c, struct http_request *req)
 		return -1;
 	}
 	req->path = req->path_buf;
+	memcpy(req->path_buf + path_len + 1, path, path_len);
+	req->path_buf[2 * path_len + 1] = '\0';
+	req->raw_path = req->path_buf + path_len + 1;
 	if (u.field_set & (1u << UF_QUERY)) {
 		req->query_buf = strndup(req->url + u.field_data[UF_QUERY].off,
 					 u.field_data[UF_QUERY].len);

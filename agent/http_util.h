@@ -1,5 +1,6 @@
-/* http_util: string helpers of the http module (agent/http_*.c); not used
- * outside it. The public helpers http_json_quote, http_query_param and
+/* http_util: string helpers of the http module (agent/http_*.c) and of
+ * the API's router (route.c, which decodes path parameters); not used
+ * elsewhere. The public helpers http_json_quote, http_query_param and
  * http_request_header are declared in http.h. */
 #ifndef POOLPAIR_AGENT_HTTP_UTIL_H
 #define POOLPAIR_AGENT_HTTP_UTIL_H

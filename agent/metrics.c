@@ -317,7 +317,7 @@ char *metrics_render(struct agent *a, size_t *len)
 	put(&o, "# HELP poolpair_api_redirects_total writes sent to the "
 		"leader with 307\n# TYPE poolpair_api_redirects_total counter\n"
 		"poolpair_api_redirects_total %llu\n",
-	    (unsigned long long)m->redirects);
+	    (unsigned long long)a->router.redirects);
 	put(&o, "# HELP poolpair_api_request_duration_seconds API request "
 		"latency\n"
 		"# TYPE poolpair_api_request_duration_seconds histogram\n");

@@ -23,7 +23,6 @@ struct metrics {
 	uint64_t decisions_ok;
 	uint64_t decisions_refused;
 	uint64_t decisions_unknown;
-	uint64_t redirects;
 };
 
 void metrics_init(struct metrics *m);

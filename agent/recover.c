@@ -179,16 +179,10 @@ static void recover_call(struct agent *a, struct http_request *req)
 	agent_stop(a);
 }
 
-bool recover_route(struct agent *a, struct http_request *req)
+void recover_route(void *module, struct http_request *req,
+		   const struct route_params *p)
 {
-	if (strcmp(req->path, "/v1/recover") != 0)
-		return false;
-	if (strcmp(req->method, "POST") != 0) {
-		http_respond_error(req, 405, "method_not_allowed", "POST only");
-		return true;
-	}
-	recover_call(a, req);
-	return true;
+	recover_call(module, req);
 }
 
 /* ---- the history note ---- */

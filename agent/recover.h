@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "agent/http.h"
+#include "agent/route.h"
 #include "consensus/node.h"
 
 struct agent;
@@ -33,8 +34,10 @@ int recover_load(const char *data_dir, struct node_config *nc, char *what,
 /* After the node started: remove the applied file. */
 void recover_done(const char *data_dir);
 
-/* Handle POST /v1/recover; false when req is another path. */
-bool recover_route(struct agent *a, struct http_request *req);
+/* Handler of the route table (routes.c, route.h): POST /v1/recover;
+ * module is the struct agent. */
+void recover_route(void *module, struct http_request *req,
+		   const struct route_params *p);
 
 /* Leader: commit the pending history note of a recovery, if any. */
 void recover_note_tick(struct agent *a);

@@ -101,28 +101,24 @@ static void route_done(struct lag_read *lr, int status)
 	free(lr);
 }
 
-bool risk_route(struct agent *a, struct http_request *req)
+void risk_route_lag(void *module, struct http_request *req,
+		    const struct route_params *p)
 {
+	struct agent *a = module;
 	struct lag_read *lr;
 	char us[FSM_NAME_LEN];
 	int rv;
 
-	if (strcmp(req->path, "/v1/internal/lag") != 0)
-		return false;
-	if (strcmp(req->method, "GET") != 0) {
-		http_respond_error(req, 405, "method_not_allowed", "GET only");
-		return true;
-	}
 	if (http_query_param(req, "user_set", us, sizeof us) != 0 ||
 	    us[0] == '\0') {
 		http_respond_error(req, 400, "invalid",
 				   "query parameter user_set is required");
-		return true;
+		return;
 	}
 	lr = calloc(1, sizeof *lr);
 	if (lr == NULL) {
 		http_respond_error(req, 500, "internal", "out of memory");
-		return true;
+		return;
 	}
 	lr->a = a;
 	snprintf(lr->user_set, sizeof lr->user_set, "%s", us);
@@ -134,7 +130,6 @@ bool risk_route(struct agent *a, struct http_request *req)
 		http_respond_error(req, 503, "unavailable",
 				   "this agent has no open store");
 	}
-	return true;
 }
 
 /* ---- at the leader ---- */

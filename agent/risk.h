@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "agent/http.h"
+#include "agent/route.h"
 
 struct agent;
 
@@ -71,9 +72,11 @@ json_t *risk_json(const struct risk_figure *r);
 void risk_respond(struct agent *a, struct http_request *req, json_t *answer,
 		  const char *pool, bool ask_live);
 
-/* GET /v1/internal/lag?user_set=U at a pool agent: {"user_set",
- * "records", "bytes", "ms", "head_seq", "acked_seq"} of what this agent
- * sends its pair of U, read now. False when req is not that route. */
-bool risk_route(struct agent *a, struct http_request *req);
+/* Handler of the route table (routes.c, route.h): GET
+ * /v1/internal/lag?user_set=U at a pool agent: {"user_set", "records",
+ * "bytes", "ms", "lanes"} of what this agent sends its pair of U, read
+ * now. module is the struct agent. */
+void risk_route_lag(void *module, struct http_request *req,
+		    const struct route_params *p);
 
 #endif

@@ -526,10 +526,6 @@ static void batch_write(struct agent *a, struct http_request *req)
 	char msg[320];
 	size_t n, i;
 
-	if (strcmp(req->method, "POST") != 0) {
-		http_respond_error(req, 405, "method_not_allowed", "POST only");
-		return;
-	}
 	if (!ready(a, req))
 		return;
 	root =
@@ -788,10 +784,6 @@ static void backup_sync(struct agent *a, struct http_request *req,
 	unsigned streams;
 	uint64_t lag;
 
-	if (strcmp(req->method, "POST") != 0) {
-		http_respond_error(req, 405, "method_not_allowed", "POST only");
-		return;
-	}
 	if (http_query_param(req, "timeout", buf, sizeof buf) == 0) {
 		char *end;
 
@@ -946,16 +938,11 @@ static void cms_got(void *arg, int status, const struct store_item *it)
 static void cms_document(struct agent *a, struct http_request *req,
 			 const char *name)
 {
-	bool get = strcmp(req->method, "GET") == 0;
-	bool put = strcmp(req->method, "PUT") == 0;
+	bool get = req->method_id == HTTP_METHOD_GET; /* else PUT (routes.c) */
 	struct cms_op *op;
 	const char *p;
 	int rv;
 
-	if (!get && !put) {
-		http_respond_error(req, 405, "method_not_allowed", "GET or PUT");
-		return;
-	}
 	if (name[0] == '\0' || strlen(name) >= FSM_NAME_LEN) {
 		http_respond_error(req, 400, "invalid",
 				   "a document name is 1..63 characters of "
@@ -1068,10 +1055,6 @@ static void takeover_call(struct agent *a, struct http_request *req)
 	const char *user_set = NULL;
 	int rv;
 
-	if (strcmp(req->method, "POST") != 0) {
-		http_respond_error(req, 405, "method_not_allowed", "POST only");
-		return;
-	}
 	root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
 			  &jerr);
 	if (root == NULL || json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s}",
@@ -1095,205 +1078,202 @@ static void takeover_call(struct agent *a, struct http_request *req)
 		answer_store_error(req, rv, NULL);
 }
 
-bool users_route(struct agent *a, struct http_request *req)
+/* ---- the handlers of the route table (routes.c) ---- */
+
+void users_route_readyz(void *module, struct http_request *req,
+			const struct route_params *p)
 {
-	const char *path = req->path;
-	const char *rest;
-	char sip[SIP_MAX + 2];
-	const char *slash;
-	struct uop *op;
-	bool get = strcmp(req->method, "GET") == 0;
-	bool put = strcmp(req->method, "PUT") == 0;
+	struct agent *a = module;
+	char pool[FSM_NAME_LEN], why[256];
+	const struct fsm_pool *fp;
 
-	if (content_route(a, req))
-		return true;
-	if (verify_route(a, req))
-		return true;
-	if (strcmp(path, "/readyz") == 0) {
-		char pool[FSM_NAME_LEN], why[256];
-		const struct fsm_pool *p;
-		int code;
+	if (http_query_param(req, "pool", pool, sizeof pool) != 0)
+		snprintf(pool, sizeof pool, "%s", a->cfg.pool);
+	fp = fsm_pool_find(&a->fsm, pool);
+	if (fp == NULL) {
+		http_respond_error(req, 404, "not_found", "no such pool");
+		return;
+	}
+	if (dataplane_may_write(&a->data, fp, why, sizeof why) == 0)
+		http_respond(req, 200, "text/plain", "ready\n", 6, NULL);
+	else
+		http_respond_error(req, 503, "not_ready", why);
+}
 
-		if (http_query_param(req, "pool", pool, sizeof pool) != 0) {
-			snprintf(pool, sizeof pool, "%s", a->cfg.pool);
-		}
-		p = fsm_pool_find(&a->fsm, pool);
-		if (p == NULL) {
-			http_respond_error(req, 404, "not_found", "no such pool");
-			return true;
-		}
-		code = dataplane_may_write(&a->data, p, why, sizeof why);
-		if (code == 0)
-			http_respond(req, 200, "text/plain", "ready\n", 6, NULL);
-		else
-			http_respond_error(req, 503, "not_ready", why);
-		return true;
-	}
-	if (strcmp(path, "/v1/divergence") == 0) {
-		char buf[16];
-		unsigned long limit = 100;
+void users_route_divergence(void *module, struct http_request *req,
+			    const struct route_params *p)
+{
+	struct agent *a = module;
+	char buf[16];
+	unsigned long limit = 100;
 
-		if (!get) {
-			http_respond_error(req, 405, "method_not_allowed",
-					   "GET only");
-			return true;
-		}
-		if (http_query_param(req, "limit", buf, sizeof buf) == 0) {
-			char *end;
+	if (http_query_param(req, "limit", buf, sizeof buf) == 0) {
+		char *end;
 
-			errno = 0;
-			limit = strtoul(buf, &end, 10);
-			if (errno || *end || buf[0] == '-' || limit == 0 ||
-			    limit > 10000) {
-				http_respond_error(req, 400, "invalid",
-						   "limit must be 1..10000");
-				return true;
-			}
-		}
-		if (!ready(a, req))
-			return true;
-		if (store_divergence_list(&a->data.store, 0, limit,
-					  divergence_listed, req) != 0)
-			http_respond_error(req, 503, "unavailable",
-					   "store closing");
-		return true;
-	}
-	if (strncmp(path, "/v1/cms/documents/", 18) == 0) {
-		cms_document(a, req, path + 18);
-		return true;
-	}
-	if (strcmp(path, "/v1/internal/takeover") == 0) {
-		takeover_call(a, req);
-		return true;
-	}
-	if (strcmp(path, "/v1/backup") == 0) {
-		if (!get) {
-			http_respond_error(req, 405, "method_not_allowed",
-					   "GET only");
-			return true;
-		}
-		answer_json(req, 200,
-			json_pack("{s:o, s:o, s:s, s:I, s:I}", "backup",
-				  backup_local(&a->data), "received",
-				  dataplane_receiver_status(&a->data), "mode",
-				  dataplane_sync_name(&a->data),
-				  "sync_timeout_ms",
-				  (json_int_t)a->data.sync_timeout_ms,
-				  "sync_fallbacks",
-				  (json_int_t)a->data.sync_fallbacks));
-		return true;
-	}
-	if (strncmp(path, "/v1/backup/", 11) == 0) {
-		const char *pool = path + 11;
-		const char *sl = strchr(pool, '/');
-		char name[FSM_NAME_LEN];
-
-		if (sl == NULL || strcmp(sl, "/sync") != 0 ||
-		    (size_t)(sl - pool) >= sizeof name || sl == pool)
-			return false;
-		snprintf(name, sizeof name, "%.*s", (int)(sl - pool), pool);
-		backup_sync(a, req, name);
-		return true;
-	}
-	if (strcmp(path, "/v1/users") == 0) {
-		if (strcmp(req->method, "POST") != 0) {
-			http_respond_error(req, 405, "method_not_allowed",
-					   "POST only");
-			return true;
-		}
-		if (!ready(a, req))
-			return true;
-		enable(a, req);
-		return true;
-	}
-	if (strcmp(path, "/v1/users/batch") == 0) {
-		batch_write(a, req);
-		return true;
-	}
-	if (strncmp(path, "/v1/users/", 10) != 0)
-		return false;
-	rest = path + 10;
-	slash = strchr(rest, '/');
-	if ((slash != NULL ? (size_t)(slash - rest) : strlen(rest)) > SIP_MAX) {
-		http_respond_error(req, 400, "invalid", "SIP URI too long");
-		return true;
-	}
-	snprintf(sip, sizeof sip, "%.*s",
-		 (int)(slash != NULL ? (size_t)(slash - rest) : strlen(rest)),
-		 rest);
-	if (slash == NULL) {
-		if (strcmp(req->method, "DELETE") != 0) {
-			http_respond_error(req, 405, "method_not_allowed",
-					   "DELETE only");
-			return true;
-		}
-		if (!ready(a, req) ||
-		    (op = uop_new(a, req, UOP_DISABLE, sip)) == NULL)
-			return true;
-		lookup(op);
-		return true;
-	}
-	rest = slash + 1;
-	if (strcmp(rest, "location") == 0) {
-		if (!get) {
-			http_respond_error(req, 405, "method_not_allowed",
-					   "GET only");
-			return true;
-		}
-		if (!ready(a, req) ||
-		    (op = uop_new(a, req, UOP_LOCATE, sip)) == NULL)
-			return true;
-		lookup(op);
-		return true;
-	}
-	if (strncmp(rest, "conferences/", 12) == 0) {
-		const char *conf = rest + 12;
-
-		if (conf[0] == '\0' || strchr(conf, '/') != NULL ||
-		    strlen(conf) >= FSM_NAME_LEN * 2 - 1)
-			return false; /* content and unknown paths: 404 */
-		if (!get && !put) {
-			http_respond_error(req, 405, "method_not_allowed",
-					   "GET or PUT");
-			return true;
-		}
-		if (!ready(a, req) ||
-		    (op = uop_new(a, req, get ? UOP_GET : UOP_PUT, sip)) ==
-			NULL)
-			return true;
-		op->kind = POOLPAIR__REPL__KIND__KIND_CONFERENCE;
-		snprintf(op->conf, sizeof op->conf, "%s", conf);
-		if (store_key_conference(op->key, sizeof op->key, sip, conf) !=
-		    0) {
+		errno = 0;
+		limit = strtoul(buf, &end, 10);
+		if (errno || *end || buf[0] == '-' || limit == 0 ||
+		    limit > 10000) {
 			http_respond_error(req, 400, "invalid",
-					   "bad conference id");
-			uop_free(op);
-			return true;
+					   "limit must be 1..10000");
+			return;
 		}
-		if (put && !take_value(op)) {
-			uop_free(op);
-			return true;
-		}
-		lookup(op);
-		return true;
 	}
-	if (kind_parse(rest) < 0)
+	if (!ready(a, req))
+		return;
+	if (store_divergence_list(&a->data.store, 0, limit, divergence_listed,
+				  req) != 0)
+		http_respond_error(req, 503, "unavailable", "store closing");
+}
+
+void users_route_cms_document(void *module, struct http_request *req,
+			      const struct route_params *p)
+{
+	cms_document(module, req, route_param(p, "name"));
+}
+
+void users_route_takeover(void *module, struct http_request *req,
+			  const struct route_params *p)
+{
+	takeover_call(module, req);
+}
+
+void users_route_backup(void *module, struct http_request *req,
+			const struct route_params *p)
+{
+	struct agent *a = module;
+
+	answer_json(req, 200,
+		    json_pack("{s:o, s:o, s:s, s:I, s:I}", "backup",
+			      backup_local(&a->data), "received",
+			      dataplane_receiver_status(&a->data), "mode",
+			      dataplane_sync_name(&a->data), "sync_timeout_ms",
+			      (json_int_t)a->data.sync_timeout_ms,
+			      "sync_fallbacks",
+			      (json_int_t)a->data.sync_fallbacks));
+}
+
+void users_route_backup_sync(void *module, struct http_request *req,
+			     const struct route_params *p)
+{
+	const char *pool = route_param(p, "pool");
+
+	if (strlen(pool) >= FSM_NAME_LEN) {
+		http_respond_error(req, 404, "not_found", "no such path");
+		return;
+	}
+	backup_sync(module, req, pool);
+}
+
+void users_route_enable(void *module, struct http_request *req,
+			const struct route_params *p)
+{
+	if (!ready(module, req))
+		return;
+	enable(module, req);
+}
+
+void users_route_batch(void *module, struct http_request *req,
+		       const struct route_params *p)
+{
+	batch_write(module, req);
+}
+
+/* The {sip} of p into sip (SIP_MAX + 2 bytes); false when too long (then
+ * req is answered 400). */
+static bool sip_param(const struct route_params *p, struct http_request *req,
+		      char *sip)
+{
+	const char *v = route_param(p, "sip");
+
+	if (strlen(v) > SIP_MAX) {
+		http_respond_error(req, 400, "invalid", "SIP URI too long");
 		return false;
-	if (!get && !put) {
-		http_respond_error(req, 405, "method_not_allowed",
-				   "GET or PUT");
-		return true;
 	}
-	if (!ready(a, req) ||
-	    (op = uop_new(a, req, get ? UOP_GET : UOP_PUT, sip)) == NULL)
-		return true;
-	op->kind = kind_parse(rest);
+	snprintf(sip, SIP_MAX + 2, "%s", v);
+	return true;
+}
+
+void users_route_disable(void *module, struct http_request *req,
+			 const struct route_params *p)
+{
+	char sip[SIP_MAX + 2];
+	struct uop *op;
+
+	if (!sip_param(p, req, sip) || !ready(module, req) ||
+	    (op = uop_new(module, req, UOP_DISABLE, sip)) == NULL)
+		return;
+	lookup(op);
+}
+
+void users_route_locate(void *module, struct http_request *req,
+			const struct route_params *p)
+{
+	char sip[SIP_MAX + 2];
+	struct uop *op;
+
+	if (!sip_param(p, req, sip) || !ready(module, req) ||
+	    (op = uop_new(module, req, UOP_LOCATE, sip)) == NULL)
+		return;
+	lookup(op);
+}
+
+void users_route_conference(void *module, struct http_request *req,
+			    const struct route_params *p)
+{
+	bool put = req->method_id == HTTP_METHOD_PUT;
+	const char *conf = route_param(p, "id");
+	char sip[SIP_MAX + 2];
+	struct uop *op;
+
+	if (!sip_param(p, req, sip))
+		return;
+	if (strlen(conf) >= FSM_NAME_LEN * 2 - 1) {
+		http_respond_error(req, 404, "not_found", "no such path");
+		return;
+	}
+	if (!ready(module, req) ||
+	    (op = uop_new(module, req, put ? UOP_PUT : UOP_GET, sip)) == NULL)
+		return;
+	op->kind = POOLPAIR__REPL__KIND__KIND_CONFERENCE;
+	snprintf(op->conf, sizeof op->conf, "%s", conf);
+	if (store_key_conference(op->key, sizeof op->key, sip, conf) != 0) {
+		http_respond_error(req, 400, "invalid", "bad conference id");
+		uop_free(op);
+		return;
+	}
 	if (put && !take_value(op)) {
 		uop_free(op);
-		return true;
+		return;
 	}
 	lookup(op);
-	return true;
+}
+
+void users_route_data(void *module, struct http_request *req,
+		      const struct route_params *p)
+{
+	bool put = req->method_id == HTTP_METHOD_PUT;
+	int kind = kind_parse(route_param(p, "kind"));
+	char sip[SIP_MAX + 2];
+	struct uop *op;
+
+	if (!sip_param(p, req, sip))
+		return;
+	if (kind < 0) {
+		/* kind is profile, contacts or settings: nothing else is
+		 * here */
+		http_respond_error(req, 404, "not_found", "no such path");
+		return;
+	}
+	if (!ready(module, req) ||
+	    (op = uop_new(module, req, put ? UOP_PUT : UOP_GET, sip)) == NULL)
+		return;
+	op->kind = kind;
+	if (put && !take_value(op)) {
+		uop_free(op);
+		return;
+	}
+	lookup(op);
 }
 
 bool users_ready(struct agent *a, struct http_request *req)

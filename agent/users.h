@@ -12,13 +12,48 @@
 #include <stdbool.h>
 
 #include "agent/http.h"
+#include "agent/route.h"
 
 struct agent;
 struct fsm_pool;
 
-/* Handle req when its path is a data-plane path; returns false (and does
- * nothing) otherwise. */
-bool users_route(struct agent *a, struct http_request *req);
+/* Handlers of the route table (routes.c, route.h); module is the struct
+ * agent. */
+
+/* GET /readyz?pool=P: 200 while this agent may write P's user set (its
+ * own by default), 503 not_ready saying why, 404 for an unknown pool. */
+void users_route_readyz(void *module, struct http_request *req,
+			const struct route_params *p);
+/* GET /v1/divergence?limit=N */
+void users_route_divergence(void *module, struct http_request *req,
+			    const struct route_params *p);
+/* GET and PUT /v1/cms/documents/{name} */
+void users_route_cms_document(void *module, struct http_request *req,
+			      const struct route_params *p);
+/* POST /v1/internal/takeover {"user_set"} */
+void users_route_takeover(void *module, struct http_request *req,
+			  const struct route_params *p);
+/* GET /v1/backup, POST /v1/backup/{pool}/sync */
+void users_route_backup(void *module, struct http_request *req,
+			const struct route_params *p);
+void users_route_backup_sync(void *module, struct http_request *req,
+			     const struct route_params *p);
+/* POST /v1/users, POST /v1/users/batch, DELETE /v1/users/{sip},
+ * GET /v1/users/{sip}/location, GET and PUT
+ * /v1/users/{sip}/conferences/{id} and /v1/users/{sip}/{kind} (kind:
+ * profile, contacts or settings; another is 404). */
+void users_route_enable(void *module, struct http_request *req,
+			const struct route_params *p);
+void users_route_batch(void *module, struct http_request *req,
+		       const struct route_params *p);
+void users_route_disable(void *module, struct http_request *req,
+			 const struct route_params *p);
+void users_route_locate(void *module, struct http_request *req,
+			const struct route_params *p);
+void users_route_conference(void *module, struct http_request *req,
+			    const struct route_params *p);
+void users_route_data(void *module, struct http_request *req,
+		      const struct route_params *p);
 
 /* "sip:user@host" with user and host of [A-Za-z0-9._+~-], at most 255
  * characters in all. */

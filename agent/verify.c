@@ -1738,58 +1738,34 @@ out:
 	poolpair__repl__change_record__free_unpacked(rec, NULL);
 }
 
-/* ---- routing ------------------------------------------------------------ */
+/* ---- the handlers of the route table (routes.c) -------------------------- */
 
-bool verify_route(struct agent *a, struct http_request *req)
+void verify_route_start(void *module, struct http_request *req,
+			const struct route_params *p)
 {
-	const char *path = req->path;
-	bool get = strcmp(req->method, "GET") == 0;
-	bool post = strcmp(req->method, "POST") == 0;
+	const char *pool = route_param(p, "pool");
 
-	if (strncmp(path, "/v1/backup/", 11) == 0) {
-		const char *pool = path + 11;
-		const char *slash = strchr(pool, '/');
-		char name[FSM_NAME_LEN + 1];
+	if (strlen(pool) > FSM_NAME_LEN) {
+		http_respond_error(req, 404, "not_found", "no such pool");
+		return;
+	}
+	verify_start(module, req, pool);
+}
 
-		if (slash == NULL || strcmp(slash, "/verify") != 0)
-			return false;
-		if (!post) {
-			http_respond_error(req, 405, "method_not_allowed",
-					   "POST only");
-			return true;
-		}
-		if ((size_t)(slash - pool) >= sizeof name) {
-			http_respond_error(req, 404, "not_found",
-					   "no such pool");
-			return true;
-		}
-		snprintf(name, sizeof name, "%.*s", (int)(slash - pool), pool);
-		verify_start(a, req, name);
-		return true;
-	}
-	if (strcmp(path, "/v1/internal/digest") == 0) {
-		if (!get)
-			http_respond_error(req, 405, "method_not_allowed",
-					   "GET only");
-		else
-			internal_digest(a, req);
-		return true;
-	}
-	if (strcmp(path, "/v1/internal/keys") == 0) {
-		if (!get)
-			http_respond_error(req, 405, "method_not_allowed",
-					   "GET only");
-		else
-			internal_keys(a, req);
-		return true;
-	}
-	if (strcmp(path, "/v1/internal/repair") == 0) {
-		if (!post)
-			http_respond_error(req, 405, "method_not_allowed",
-					   "POST only");
-		else
-			internal_repair(a, req);
-		return true;
-	}
-	return false;
+void verify_route_digest(void *module, struct http_request *req,
+			 const struct route_params *p)
+{
+	internal_digest(module, req);
+}
+
+void verify_route_keys(void *module, struct http_request *req,
+		       const struct route_params *p)
+{
+	internal_keys(module, req);
+}
+
+void verify_route_repair(void *module, struct http_request *req,
+			 const struct route_params *p)
+{
+	internal_repair(module, req);
 }

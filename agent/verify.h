@@ -42,6 +42,7 @@
 #include <stdbool.h>
 
 #include "agent/http.h"
+#include "agent/route.h"
 
 struct agent;
 
@@ -58,9 +59,16 @@ struct agent;
 /* About the largest JSON answer of GET /v1/internal/keys. */
 #define VERIFY_PAGE_BYTES (512 * 1024)
 
-/* Handle req when its path is one of the routes above and answer it
- * (exactly once, now or later); returns false and does nothing otherwise.
- * a and req are borrowed; a must outlive the request. */
-bool verify_route(struct agent *a, struct http_request *req);
+/* Handlers of the route table (routes.c, route.h) for the routes above;
+ * module is the struct agent (borrowed: it must outlive the request).
+ * Each answers req exactly once, now or later. */
+void verify_route_start(void *module, struct http_request *req,
+			const struct route_params *p);
+void verify_route_digest(void *module, struct http_request *req,
+			 const struct route_params *p);
+void verify_route_keys(void *module, struct http_request *req,
+		       const struct route_params *p);
+void verify_route_repair(void *module, struct http_request *req,
+			 const struct route_params *p);
 
 #endif

@@ -1,0 +1,114 @@
+/* routes: THE table of the agent's HTTP API (route.h; docs/api.md says
+ * what each answers). Every route of the agent is here and nowhere else:
+ * its method, its pattern, who may call it with [tls] (reads: any role;
+ * writes: operator or agent; /v1/internal/: agents only), whether a
+ * follower redirects it to the leader, and the handler with the module
+ * instance it is given. */
+#include "agent/api.h"
+#include "agent/cms_move.h"
+#include "agent/content.h"
+#include "agent/failover.h"
+#include "agent/recover.h"
+#include "agent/request.h"
+#include "agent/risk.h"
+#include "agent/route.h"
+#include "agent/users.h"
+#include "agent/verify.h"
+
+#define R ROUTE_READERS
+#define W ROUTE_WRITERS
+#define A ROUTE_AGENTS
+#define LEADER ROUTE_LEADER
+#define STREAM ROUTE_STREAM
+#define INTERNAL ROUTE_INTERNAL
+#define AGENT ROUTE_MOD_AGENT
+#define FAILOVER ROUTE_MOD_FAILOVER
+#define CMS_MOVE ROUTE_MOD_CMS_MOVE
+
+const struct route agent_routes[] = {
+    /* process */
+    {"GET", "/healthz", R, 0, AGENT, api_route_healthz, 0},
+    {"GET", "/metrics", R, 0, AGENT, api_route_metrics, 0},
+    {"GET", "/readyz", R, 0, AGENT, users_route_readyz, 0},
+
+    /* the applied state, and decisions on it */
+    {"GET", "/v1/status", R, 0, AGENT, api_route_status, 0},
+    {"GET", "/v1/sites", R, 0, AGENT, api_route_sites, 0},
+    {"POST", "/v1/sites", W, LEADER, AGENT, api_route_add, API_ADD_SITE},
+    {"DELETE", "/v1/sites/{name}", W, LEADER, AGENT, api_route_remove,
+     REQUEST_REMOVE_SITE},
+    {"GET", "/v1/pools", R, 0, AGENT, api_route_pools, 0},
+    {"POST", "/v1/pools", W, LEADER, AGENT, api_route_add, API_ADD_POOL},
+    {"GET", "/v1/pools/{name}", R, 0, AGENT, api_route_pool, 0},
+    {"DELETE", "/v1/pools/{name}", W, LEADER, AGENT, api_route_remove,
+     REQUEST_REMOVE_POOL},
+    {"POST", "/v1/pools/{name}/pause", W, LEADER, AGENT, api_route_pool_pause,
+     1},
+    {"POST", "/v1/pools/{name}/resume", W, LEADER, AGENT, api_route_pool_pause,
+     0},
+    {"GET", "/v1/pairs", R, 0, AGENT, api_route_pairs, 0},
+    {"POST", "/v1/pairs", W, LEADER, AGENT, api_route_add, API_ADD_PAIR},
+    {"PUT", "/v1/pairs/{pool}", W, LEADER, AGENT, api_route_pair_mode, 0},
+    {"DELETE", "/v1/pairs/{pool}", W, LEADER, AGENT, api_route_remove,
+     REQUEST_UNPAIR},
+    {"GET", "/v1/sbas", R, 0, AGENT, api_route_sbas, 0},
+    {"POST", "/v1/sbas", W, LEADER, AGENT, api_route_add, API_ADD_SBA},
+    {"DELETE", "/v1/sbas/{name}", W, LEADER, AGENT, api_route_remove,
+     REQUEST_REMOVE_SBA},
+    {"GET", "/v1/cms", R, 0, AGENT, api_route_cms, 0},
+    {"GET", "/v1/policy", R, 0, AGENT, api_route_policy, 0},
+    {"PUT", "/v1/policy", W, LEADER, AGENT, api_route_policy_set, 0},
+    {"GET", "/v1/members", R, 0, AGENT, api_route_members, 0},
+    {"POST", "/v1/members", W, LEADER, AGENT, api_route_member_add, 0},
+    {"DELETE", "/v1/members/{id}", W, LEADER, AGENT, api_route_member_remove,
+     0},
+    {"GET", "/v1/history", R, 0, AGENT, api_route_history, 0},
+    {"POST", "/v1/topology", W, LEADER, AGENT, api_route_topology, 0},
+
+    /* failover, failback, the CMS, a lost majority */
+    {"POST", "/v1/pools/{pool}/failover", W, LEADER, FAILOVER,
+     failover_route_failover, 0},
+    {"POST", "/v1/pools/{pool}/failback", W, LEADER, FAILOVER,
+     failover_route_failback, 0},
+    {"POST", "/v1/cms/failover", W, LEADER, CMS_MOVE, cms_move_route, 0},
+    {"POST", "/v1/recover", W, 0, AGENT, recover_route, 0},
+
+    /* the data plane (pool agents) */
+    {"POST", "/v1/users", W, 0, AGENT, users_route_enable, 0},
+    {"POST", "/v1/users/batch", W, 0, AGENT, users_route_batch, 0},
+    {"DELETE", "/v1/users/{sip}", W, 0, AGENT, users_route_disable, 0},
+    {"GET", "/v1/users/{sip}/location", R, 0, AGENT, users_route_locate, 0},
+    {"GET", "/v1/users/{sip}/{kind}", R, 0, AGENT, users_route_data, 0},
+    {"PUT", "/v1/users/{sip}/{kind}", W, 0, AGENT, users_route_data, 0},
+    {"GET", "/v1/users/{sip}/conferences/{id}", R, 0, AGENT,
+     users_route_conference, 0},
+    {"PUT", "/v1/users/{sip}/conferences/{id}", W, 0, AGENT,
+     users_route_conference, 0},
+    {"GET", "/v1/users/{sip}/conferences/{id}/content/{name*}", R, 0, AGENT,
+     content_route_get, 0},
+    {"PUT", "/v1/users/{sip}/conferences/{id}/content/{name*}", W, STREAM,
+     AGENT, content_route_put, 0},
+    {"GET", "/v1/cms/documents/{name}", R, 0, AGENT, users_route_cms_document,
+     0},
+    {"PUT", "/v1/cms/documents/{name}", W, 0, AGENT, users_route_cms_document,
+     0},
+    {"GET", "/v1/backup", R, 0, AGENT, users_route_backup, 0},
+    {"POST", "/v1/backup/{pool}/sync", W, 0, AGENT, users_route_backup_sync, 0},
+    {"POST", "/v1/backup/{pool}/verify", W, 0, AGENT, verify_route_start, 0},
+    {"GET", "/v1/divergence", R, 0, AGENT, users_route_divergence, 0},
+
+    /* between agents */
+    {"POST", "/v1/internal/register", A, LEADER | INTERNAL, AGENT,
+     api_route_register, 0},
+    {"POST", "/v1/internal/heartbeat", A, LEADER | INTERNAL, AGENT,
+     api_route_heartbeat, 0},
+    {"POST", "/v1/internal/report", A, INTERNAL, AGENT, api_route_heartbeat, 1},
+    {"POST", "/v1/internal/takeover", A, INTERNAL, AGENT, users_route_takeover,
+     0},
+    {"GET", "/v1/internal/lag", A, INTERNAL, AGENT, risk_route_lag, 0},
+    {"GET", "/v1/internal/digest", A, INTERNAL, AGENT, verify_route_digest, 0},
+    {"GET", "/v1/internal/keys", A, INTERNAL, AGENT, verify_route_keys, 0},
+    {"POST", "/v1/internal/repair", A, INTERNAL, AGENT, verify_route_repair, 0},
+};
+
+const size_t agent_routes_count = sizeof agent_routes / sizeof agent_routes[0];
