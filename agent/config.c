@@ -125,31 +125,29 @@ int config_key_get(unsigned i, struct config_key_info *out)
 }
 
 static const char *const error_messages[] = {
-    [-CONFIG_E_IO] = "cannot read file",
-    [-CONFIG_E_NOMEM] = "out of memory",
-    [-CONFIG_E_SYNTAX] = "syntax error",
-    [-CONFIG_E_UNKNOWN] = "unknown section or key",
-    [-CONFIG_E_DUPLICATE] = "duplicate key",
-    [-CONFIG_E_MISSING] = "missing required key",
-    [-CONFIG_E_CONFLICT] = "conflicting keys",
-    [-CONFIG_E_INVALID] = "invalid value",
-    [-CONFIG_E_EMPTY] = "empty value",
-    [-CONFIG_E_TOO_LONG] = "value too long",
-    [-CONFIG_E_NEGATIVE] = "negative value",
-    [-CONFIG_E_OVERFLOW] = "value too large",
-    [-CONFIG_E_RANGE] = "value out of range",
-    [-CONFIG_E_NO_PORT] = "missing port",
-    [-CONFIG_E_BAD_PORT] = "port is not a number",
-    [-CONFIG_E_BAD_HOST] = "bad host",
-    [-CONFIG_E_MOVED] = "key moved out of the file",
+    [CONFIG_E_FIRST - CONFIG_E_IO] = "cannot read file",
+    [CONFIG_E_FIRST - CONFIG_E_NOMEM] = "out of memory",
+    [CONFIG_E_FIRST - CONFIG_E_SYNTAX] = "syntax error",
+    [CONFIG_E_FIRST - CONFIG_E_UNKNOWN] = "unknown section or key",
+    [CONFIG_E_FIRST - CONFIG_E_DUPLICATE] = "duplicate key",
+    [CONFIG_E_FIRST - CONFIG_E_MISSING] = "missing required key",
+    [CONFIG_E_FIRST - CONFIG_E_CONFLICT] = "conflicting keys",
+    [CONFIG_E_FIRST - CONFIG_E_INVALID] = "invalid value",
+    [CONFIG_E_FIRST - CONFIG_E_EMPTY] = "empty value",
+    [CONFIG_E_FIRST - CONFIG_E_TOO_LONG] = "value too long",
+    [CONFIG_E_FIRST - CONFIG_E_NEGATIVE] = "negative value",
+    [CONFIG_E_FIRST - CONFIG_E_OVERFLOW] = "value too large",
+    [CONFIG_E_FIRST - CONFIG_E_RANGE] = "value out of range",
+    [CONFIG_E_FIRST - CONFIG_E_NO_PORT] = "missing port",
+    [CONFIG_E_FIRST - CONFIG_E_BAD_PORT] = "port is not a number",
+    [CONFIG_E_FIRST - CONFIG_E_BAD_HOST] = "bad host",
+    [CONFIG_E_FIRST - CONFIG_E_MOVED] = "key moved out of the file",
 };
 
 const char *config_strerror(int code)
 {
-	if (code < 0 &&
-	    -code < (int)(sizeof error_messages / sizeof error_messages[0]) &&
-	    error_messages[-code] != NULL)
-		return error_messages[-code];
+	if (code <= CONFIG_E_FIRST && code >= CONFIG_E_LAST)
+		return error_messages[CONFIG_E_FIRST - code];
 	return "unknown error";
 }
 

@@ -59,27 +59,30 @@
 #define CONFIG_LINE_MAX 197	/* longest line inih's buffer holds */
 #define CONFIG_ID_MAX INT64_MAX /* ids fit a signed 64-bit (JSON) integer */
 
-/* Error codes: 0 is success, these are negative. */
+/* Error codes: 0 is success; these are negative, in this module's range
+ * -5101..-5199 (README, "Error codes"). */
 enum config_error {
-	CONFIG_E_IO = -1,    /* cannot open or read the file */
-	CONFIG_E_NOMEM = -2, /* out of memory */
-	CONFIG_E_SYNTAX =
-	    -3, /* not `[section]` nor `key = value`, line too long */
-	CONFIG_E_UNKNOWN = -4,	 /* unknown section or key */
-	CONFIG_E_DUPLICATE = -5, /* a key set twice */
-	CONFIG_E_MISSING = -6,	 /* a required key is absent */
-	CONFIG_E_CONFLICT = -7,	 /* keys that contradict each other */
-	CONFIG_E_INVALID = -8,	 /* a value is badly formed */
-	CONFIG_E_EMPTY = -9,	 /* a value is empty */
-	CONFIG_E_TOO_LONG = -10, /* a value does not fit its buffer */
-	CONFIG_E_NEGATIVE = -11, /* a negative number where none is allowed */
-	CONFIG_E_OVERFLOW = -12, /* a number too large for its type */
-	CONFIG_E_RANGE = -13,	 /* a number outside its allowed range */
-	CONFIG_E_NO_PORT = -14,	 /* host:port without a port */
-	CONFIG_E_BAD_PORT = -15, /* port not a number */
-	CONFIG_E_BAD_HOST = -16, /* host empty or not a valid name/address */
-	CONFIG_E_MOVED = -17,	 /* a key that is no longer in the file */
+	CONFIG_E_IO = -5101,	    /* cannot open or read the file */
+	CONFIG_E_NOMEM = -5102,	    /* out of memory */
+	CONFIG_E_SYNTAX = -5103,    /* not `[section]` nor `key = value`, line
+				       too long */
+	CONFIG_E_UNKNOWN = -5104,   /* unknown section or key */
+	CONFIG_E_DUPLICATE = -5105, /* a key set twice */
+	CONFIG_E_MISSING = -5106,   /* a required key is absent */
+	CONFIG_E_CONFLICT = -5107,  /* keys that contradict each other */
+	CONFIG_E_INVALID = -5108,   /* a value is badly formed */
+	CONFIG_E_EMPTY = -5109,	    /* a value is empty */
+	CONFIG_E_TOO_LONG = -5110,  /* a value does not fit its buffer */
+	CONFIG_E_NEGATIVE = -5111, /* a negative number where none is allowed */
+	CONFIG_E_OVERFLOW = -5112, /* a number too large for its type */
+	CONFIG_E_RANGE = -5113,	   /* a number outside its allowed range */
+	CONFIG_E_NO_PORT = -5114,  /* host:port without a port */
+	CONFIG_E_BAD_PORT = -5115, /* port not a number */
+	CONFIG_E_BAD_HOST = -5116, /* host empty or not a valid name/address */
+	CONFIG_E_MOVED = -5117,	   /* a key that is no longer in the file */
 };
+#define CONFIG_E_FIRST CONFIG_E_IO
+#define CONFIG_E_LAST CONFIG_E_MOVED
 
 /* Lowercase description of a code ("missing port"); "unknown error" for a
  * code that is not one of the above. Static string. */

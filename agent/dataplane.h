@@ -27,15 +27,12 @@ struct bsync;
 #define DATAPLANE_CMS "cms"
 
 /* Refusals of a write (dataplane_may_write*), in this module's range
- * -6000..-6099 (README, "Error codes"); the API answers them
+ * -6001..-6099 (README, "Error codes"); the API answers them
  * (answer_write_status()). */
-#define DATAPLANE_E_BASE (-6000)
 enum {
-	DATAPLANE_E_NOT_OWNER = DATAPLANE_E_BASE - 1, /* another pool owns it */
-	DATAPLANE_E_NOT_NOW = DATAPLANE_E_BASE - 2,   /* not now: no lease,
-							 a drain, no store,
-							 catching up */
-	DATAPLANE_E_LAST = DATAPLANE_E_BASE - 2,
+	DATAPLANE_E_NOT_OWNER = -6001, /* another pool owns the user set */
+	DATAPLANE_E_NOT_NOW = -6002,   /* not now: no lease, a drain, no
+					  store, catching up */
 };
 
 enum dataplane_sync {

@@ -9,7 +9,8 @@
  * leader, term, indexes) are hints: a deposed leader may believe it leads
  * for up to an election timeout; never fence on them.
  *
- * Errors: the node's codes, passed through unchanged (consensus/node.h):
+ * Errors: the node's codes, passed through unchanged (consensus/node.h,
+ * -5601..-5799):
  * the PROPOSER_E_* below are the ones a module acts on (equal to the
  * node's, checked at build time); others (a raft error, -ENOMEM) are
  * described by proposer_strerror(). */
@@ -26,11 +27,11 @@
 struct node;
 
 enum {
-	PROPOSER_E_NOT_LEADER = -2001, /* this agent does not lead */
-	PROPOSER_E_UNKNOWN = -2002,    /* leadership lost while deciding: the
+	PROPOSER_E_NOT_LEADER = -5601, /* this agent does not lead */
+	PROPOSER_E_UNKNOWN = -5602,    /* leadership lost while deciding: the
 					  command may or may not commit */
-	PROPOSER_E_CLOSING = -2003,    /* shutting down */
-	PROPOSER_E_BUSY = -2004,       /* a configuration change is in flight */
+	PROPOSER_E_CLOSING = -5603,    /* shutting down */
+	PROPOSER_E_BUSY = -5604,       /* a configuration change is in flight */
 };
 
 /* Once per accepted submit: status 0 and the state machine's answer (res

@@ -42,16 +42,14 @@
 #include "agent/proposer.h"
 
 /* Errors of route_match() and router_check(), in this module's range
- * -5900..-5999 (README, "Error codes"). */
-#define ROUTE_E_BASE (-5900)
+ * -5901..-5999 (README, "Error codes"). */
 enum {
-	ROUTE_E_NOT_FOUND = ROUTE_E_BASE - 1, /* no pattern matches the path */
-	ROUTE_E_METHOD = ROUTE_E_BASE - 2,    /* the path has no such method */
-	ROUTE_E_BAD_PARAM = ROUTE_E_BASE - 3, /* a control character, or an
-						 escape that does not decode */
-	ROUTE_E_BAD_TABLE = ROUTE_E_BASE - 4, /* router_check(): see errmsg */
-	ROUTE_E_NOMEM = ROUTE_E_BASE - 5,     /* out of memory */
-	ROUTE_E_LAST = ROUTE_E_BASE - 5,
+	ROUTE_E_NOT_FOUND = -5901, /* no pattern matches the path */
+	ROUTE_E_METHOD = -5902,	   /* the path has no such method */
+	ROUTE_E_BAD_PARAM = -5903, /* a control character, or an escape that
+				      does not decode */
+	ROUTE_E_BAD_TABLE = -5904, /* router_check(): see errmsg */
+	ROUTE_E_NOMEM = -5905,	   /* out of memory */
 };
 
 #define ROUTE_MAX_PARAMS 4

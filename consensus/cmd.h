@@ -12,7 +12,7 @@
  * Pure: no I/O, no clock (time arrives in struct cmd_ctx), no globals;
  * every function is reentrant.
  *
- * Errors: 0, or a negative code of this module's range, -5800..-5899
+ * Errors: 0, or a negative code of this module's range, -5801..-5899
  * (README, "Error codes"). On error *out is left empty ({NULL, 0}). */
 #ifndef POOLPAIR_CMD_H
 #define POOLPAIR_CMD_H
@@ -24,11 +24,9 @@
 #include "consensus/fsm.h"
 #include "control.pb-c.h"
 
-#define CMD_E_BASE (-5800)
 enum {
-	CMD_E_NOMEM = CMD_E_BASE - 1,	/* out of memory */
-	CMD_E_INVALID = CMD_E_BASE - 2, /* no op set, or a NULL argument */
-	CMD_E_LAST = CMD_E_BASE - 2,
+	CMD_E_NOMEM = -5801,   /* out of memory */
+	CMD_E_INVALID = -5802, /* no op set */
 };
 
 /* Message of a CMD_E_* code ("out of memory"); "unknown error" else. */

@@ -43,7 +43,7 @@ struct node_transfer_req {
 
 int node_raft_err(int raft_rv)
 {
-	return raft_rv == 0 ? 0 : -1000 - raft_rv;
+	return raft_rv == 0 ? 0 : -5700 - raft_rv;
 }
 
 const char *node_strerror(int rv)
@@ -62,8 +62,8 @@ const char *node_strerror(int rv)
 	default:
 		break;
 	}
-	if (rv <= -1000 && rv > -2000)
-		return raft_strerror(-rv - 1000);
+	if (rv <= -5701 && rv > -5800)
+		return raft_strerror(-rv - 5700);
 	if (rv < 0)
 		return uv_strerror(rv);
 	return "unknown error";

@@ -18,19 +18,21 @@
 #define NODE_MAX_PEERS 16
 #define NODE_ADDR_LEN 128
 
-/* Errors of this module (negative, beside negative RAFT_* codes which are
- * passed through as -(RAFT_code) - 1000). */
+/* Errors of this module: negative, in its range -5601..-5699, and
+ * libraft's RAFT_* codes mapped to -5700 - code (-5701..-5799) by
+ * node_raft_err() (README, "Error codes"). */
 enum {
-	NODE_E_NOT_LEADER = -2001, /* this server does not lead: ask the leader */
-	NODE_E_UNKNOWN = -2002,    /* leadership lost: the entry may or may not commit */
-	NODE_E_CLOSING = -2003,    /* the node is shutting down */
-	NODE_E_BUSY = -2004,       /* a configuration change is already in flight */
+	NODE_E_NOT_LEADER = -5601, /* this server does not lead: ask the leader */
+	NODE_E_UNKNOWN = -5602,    /* leadership lost: the entry may or may not commit */
+	NODE_E_CLOSING = -5603,    /* the node is shutting down */
+	NODE_E_BUSY = -5604,       /* a configuration change is already in flight */
 };
 
 /* Message of a node error code or raft code mapped by node_raft_err(). */
 const char *node_strerror(int rv);
 
-/* Map a RAFT_* code (positive) to this module's negative range. */
+/* Map a RAFT_* code (positive, below 100) to this module's negative range:
+ * -5700 - code. */
 int node_raft_err(int raft_rv);
 
 struct node_peer {

@@ -67,19 +67,21 @@ enum placement_role {
 	PLACEMENT_VOTER,     /* replicates the log and votes */
 };
 
-/* Error codes, all negative. Calls that fail change nothing and write
- * nothing through their output pointers. */
+/* Error codes: negative, in this module's range -5501..-5599 (README,
+ * "Error codes"). Calls that fail change nothing and write nothing through
+ * their output pointers. */
 enum placement_error {
-	PLACEMENT_ERR_ARG = -1,	       /* a required pointer is NULL */
-	PLACEMENT_ERR_TOO_MANY = -2,   /* n > PLACEMENT_MAX */
-	PLACEMENT_ERR_MAX_VOTERS = -3, /* max_voters not in 1..5 */
-	PLACEMENT_ERR_ID = -4,	       /* a member has id 0 */
-	PLACEMENT_ERR_DUPLICATE = -5,  /* two members share an id */
-	PLACEMENT_ERR_ROLE = -6,       /* role is not an enum placement_role */
-	PLACEMENT_ERR_SITE = -7,       /* site empty or not NUL-terminated */
-	PLACEMENT_ERR_NO_LEADER = -8,  /* no member has is_leader (or n == 0) */
-	PLACEMENT_ERR_LEADERS = -9,    /* more than one member has is_leader */
-	PLACEMENT_ERR_LEADER_ROLE = -10, /* the leader is not a voter */
+	PLACEMENT_ERR_ARG = -5501,	  /* a required pointer is NULL */
+	PLACEMENT_ERR_TOO_MANY = -5502,	  /* n > PLACEMENT_MAX */
+	PLACEMENT_ERR_MAX_VOTERS = -5503, /* max_voters not in 1..5 */
+	PLACEMENT_ERR_ID = -5504,	  /* a member has id 0 */
+	PLACEMENT_ERR_DUPLICATE = -5505,  /* two members share an id */
+	PLACEMENT_ERR_ROLE = -5506, /* role is not an enum placement_role */
+	PLACEMENT_ERR_SITE = -5507, /* site empty or not NUL-terminated */
+	PLACEMENT_ERR_NO_LEADER =
+	    -5508,		       /* no member has is_leader (or n == 0) */
+	PLACEMENT_ERR_LEADERS = -5509, /* more than one member has is_leader */
+	PLACEMENT_ERR_LEADER_ROLE = -5510, /* the leader is not a voter */
 };
 
 /* Message of an error code ("duplicate member id"); "unknown error" for

@@ -65,16 +65,17 @@
 #define BATCH_ERRMSG_LEN 256 /* enough for any batch_validate message */
 #define BATCH_DICT_MAX ((size_t)64 << 10) /* history kept: lz4's window */
 
-/* Error codes, all negative; batch_strerror() gives their messages. */
+/* Error codes: negative, in this module's range -5301..-5399 (README,
+ * "Error codes"); batch_strerror() gives their messages. */
 enum batch_error {
-	BATCH_E_ARG = -1,	/* invalid argument (caller error) */
-	BATCH_E_NOMEM = -2,	/* out of memory */
-	BATCH_E_TOO_LARGE = -3, /* raw size over the maximum */
-	BATCH_E_CORRUPT = -4,	/* lz4 block or size prefix is damaged */
-	BATCH_E_PROTO = -5,	/* the protobuf does not decode */
-	BATCH_E_FLAGS = -6,	/* unknown flag bits, or DICT without LZ4 */
-	BATCH_E_INVALID = -7,	/* a record breaks a batch_validate rule */
-	BATCH_E_DICT = -8,	/* dictionary batch, dictionary mode off */
+	BATCH_E_ARG = -5301,	   /* invalid argument (caller error) */
+	BATCH_E_NOMEM = -5302,	   /* out of memory */
+	BATCH_E_TOO_LARGE = -5303, /* raw size over the maximum */
+	BATCH_E_CORRUPT = -5304,   /* lz4 block or size prefix is damaged */
+	BATCH_E_PROTO = -5305,	   /* the protobuf does not decode */
+	BATCH_E_FLAGS = -5306,	   /* unknown flag bits, or DICT without LZ4 */
+	BATCH_E_INVALID = -5307,   /* a record breaks a batch_validate rule */
+	BATCH_E_DICT = -5308,	   /* dictionary batch, dictionary mode off */
 };
 
 /* Sizes of one encoded batch, for the compression ratio in status. */

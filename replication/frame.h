@@ -49,17 +49,18 @@ enum frame_type {
 #define FRAME_TYPE_MIN FRAME_HELLO
 #define FRAME_TYPE_MAX FRAME_ERROR
 
-/* Error codes, all negative; frame_strerror() gives their messages. */
+/* Error codes: negative, in this module's range -5201..-5299 (README,
+ * "Error codes"); frame_strerror() gives their messages. */
 enum frame_error {
-	FRAME_E_HEADER_CRC = -1,  /* header checksum mismatch */
-	FRAME_E_PAYLOAD_CRC = -2, /* payload checksum mismatch */
-	FRAME_E_TOO_LARGE = -3,	  /* payload longer than the maximum */
-	FRAME_E_VERSION = -4,	  /* unknown frame version */
-	FRAME_E_TYPE = -5,	  /* unknown frame type */
-	FRAME_E_NOMEM = -6,	  /* out of memory */
-	FRAME_E_FLAGS = -7,	  /* unknown flag bits */
-	FRAME_E_ARG = -8,	  /* invalid argument (caller error) */
-	FRAME_E_BUSY = -9,	  /* fed before the previous chunk drained */
+	FRAME_E_HEADER_CRC = -5201,  /* header checksum mismatch */
+	FRAME_E_PAYLOAD_CRC = -5202, /* payload checksum mismatch */
+	FRAME_E_TOO_LARGE = -5203,   /* payload longer than the maximum */
+	FRAME_E_VERSION = -5204,     /* unknown frame version */
+	FRAME_E_TYPE = -5205,	     /* unknown frame type */
+	FRAME_E_NOMEM = -5206,	     /* out of memory */
+	FRAME_E_FLAGS = -5207,	     /* unknown flag bits */
+	FRAME_E_ARG = -5208,	     /* invalid argument (caller error) */
+	FRAME_E_BUSY = -5209,	     /* fed before the previous chunk drained */
 };
 
 /* A decoded frame. payload is borrowed from the decoder (or from the chunk

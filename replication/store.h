@@ -95,18 +95,19 @@
 #define STORE_DIGEST_BUCKETS 64
 #define STORE_ERRMSG_LEN 256
 
-/* Errors of this module (negative). */
+/* Errors of this module: negative, in its range -5401..-5499 (README,
+ * "Error codes"). */
 enum {
-	STORE_E_STALE_EPOCH = -4001, /* epoch older than the newest known */
-	STORE_E_GAP = -4002,	     /* a record's seq skips past applied + 1 */
-	STORE_E_FULL = -4003,	     /* disk or database full (SQLITE_FULL) */
-	STORE_E_IO = -4004,	     /* disk I/O or other SQLite error */
-	STORE_E_NOMEM = -4005,	     /* out of memory */
-	STORE_E_CORRUPT = -4006,     /* database corrupt, not a database, or
+	STORE_E_STALE_EPOCH = -5401, /* epoch older than the newest known */
+	STORE_E_GAP = -5402,	     /* a record's seq skips past applied + 1 */
+	STORE_E_FULL = -5403,	     /* disk or database full (SQLITE_FULL) */
+	STORE_E_IO = -5404,	     /* disk I/O or other SQLite error */
+	STORE_E_NOMEM = -5405,	     /* out of memory */
+	STORE_E_CORRUPT = -5406,     /* database corrupt, not a database, or
 					written by a newer schema version */
-	STORE_E_NOT_FOUND = -4007,   /* no such item */
-	STORE_E_CLOSING = -4008,     /* store closing or not open */
-	STORE_E_INVALID = -4009,     /* bad argument or malformed record */
+	STORE_E_NOT_FOUND = -5407,   /* no such item */
+	STORE_E_CLOSING = -5408,     /* store closing or not open */
+	STORE_E_INVALID = -5409,     /* bad argument or malformed record */
 };
 
 /* Message of a STORE_E_* code ("unknown error" for others). */

@@ -34,7 +34,8 @@ typedef void (*stream_log_fn)(void *arg, int level, const char *msg);
 #define STREAM_ERRMSG_LEN 256
 #define STREAM_RATE_SAMPLES 8 /* throughput ring: ~the last 7 seconds */
 
-/* Errors of the stream modules (negative), besides libuv's UV_E*. */
+/* Errors of the stream modules: negative, in their range -5001..-5099
+ * (README, "Error codes"), besides libuv's UV_E* and tls's TLS_E_*. */
 enum {
 	STREAM_E_ARG = -5001,      /* invalid argument */
 	STREAM_E_NOMEM = -5002,    /* out of memory */
