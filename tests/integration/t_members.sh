@@ -50,6 +50,15 @@ roles() { sfield "$1" '[.cluster.members[] | "\(.id):\(.role)"] | sort | join(" 
 ) >"$IT_DIR/samples" 2>/dev/null &
 SAMPLER=$!
 stop_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; }
+# sampled "T E W X": wait until the sampler has recorded that leader's view
+# (T voters, E at east, W at west, X at the witness) since the last call, so
+# every stable state below was also seen by the sampler, however slowly it
+# runs on a loaded machine (the rules are checked on what it saw)
+SEEN=0
+sampled() {
+	wait_until 30 "tail -n +$((SEEN + 1)) \"\$IT_DIR/samples\" | grep -qx '$1'"
+	SEEN=$(wc -l <"$IT_DIR/samples")
+}
 members_on_exit() {
 	local rc=$?
 	# with errexit and the ERR trap on, (exit rc) would end this handler
@@ -73,6 +82,7 @@ log "east2 and west2 joined; waiting for five voters"
 wait_until 40 "[ \"\$(voters_by_site \$(agree_leader ${CORE[*]}))\" == 'east=2 west=2 witness=1 total=5' ]"
 LEADER=$(agree_leader "${CORE[@]}")
 wait_until 20 "agree_digest ${CORE[*]} east2 west2"
+sampled "5 2 2 1"
 log "five voters: $(roles "$LEADER")"
 
 # ---- replace a dead one ----------------------------------------------------------------
@@ -87,6 +97,7 @@ log "west3 joins; west2 is replaced once silent for the replace window"
 wait_until 60 "[ \"\$(role_of \$(agree_leader ${CORE[*]}) 6)\" == voter ] && [ \"\$(role_of \$(agree_leader ${CORE[*]}) 5)\" == standby ]"
 LEADER=$(agree_leader "${CORE[@]}")
 assert_eq "east=2 west=2 witness=1 total=5" "$(voters_by_site "$LEADER")" "voters after the replacement"
+sampled "5 2 2 1"
 log "replaced: $(roles "$LEADER")"
 
 # ---- remove ------------------------------------------------------------------------
@@ -110,6 +121,7 @@ LIVE=(east west witness west3)
 wait_until 40 "[ \"\$(voters_by_site \$(agree_leader ${LIVE[*]}))\" == 'east=1 west=1 witness=1 total=3' ]"
 LEADER=$(agree_leader "${LIVE[@]}")
 assert_json "$(status "$LEADER")" '[.cluster.members[] | select(.id == 4)] | length == 0' "east2 gone"
+sampled "3 1 1 1"
 log "after the removals: $(roles "$LEADER")"
 # the group still decides
 expect_exit 0 ctl "$LEADER" pool add pool-x --site east --edition enterprise --kind physical --os w19
@@ -118,7 +130,6 @@ wait_until 20 "agree_digest ${LIVE[*]}"
 # ---- the rules held throughout ---------------------------------------------------------
 stop_sampler
 n=$(wc -l <"$IT_DIR/samples")
-[ "$n" -ge 20 ] || fail "only $n samples of the leader's view"
 bad=$(awk '{ t = $1; maj = int(t / 2) + 1
 	if (t > 6) { print "more than six voters: " $0; next }
 	if (t >= 3 && ($2 >= maj || $3 >= maj || $4 >= maj)) print "a site holds a majority: " $0 }' "$IT_DIR/samples" | head -n3)
