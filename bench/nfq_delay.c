@@ -141,7 +141,8 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	int fd, rc = 0;
 
-	for (int i = 1; i < argc; i++) {
+	/* every option but --help takes a value: they go in pairs */
+	for (int i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -159,7 +160,6 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		i++;
 	}
 	if (!have_queue || !have_delay) {
 		usage(stderr);
