@@ -14,6 +14,7 @@
 #include "agent/log.h"
 #include "agent/notify.h"
 #include "agent/recover.h"
+#include "agent/risk.h"
 #include "agent/users.h"
 
 #define MOD "agent"
@@ -71,6 +72,126 @@ static void on_applied(void *arg)
 		 fsm_failover_policy(&a->fsm));
 	members_on_applied(&a->members);
 	dataplane_on_applied(&a->data);
+}
+
+/* ---- failover: its view of the other modules (failover.h) ---- */
+
+static uint64_t fo_silence_ms(void *impl, const char *pool)
+{
+	struct agent *a = impl;
+
+	return members_pool_silence_ms(&a->members, pool, NULL);
+}
+
+static bool fo_report(void *impl, const char *pool, const char *user_set,
+		      uint64_t max_age_ms, struct failover_lag *lag,
+		      uint64_t *age_ms)
+{
+	struct agent *a = impl;
+	const struct members_set_report *rep = members_set_report_aged(
+	    &a->members, pool, user_set, max_age_ms, age_ms);
+
+	if (rep == NULL)
+		return false;
+	*lag = (struct failover_lag){rep->lag_records, rep->lag_bytes,
+				     rep->lag_ms, rep->drained};
+	return true;
+}
+
+static uint64_t fo_leader_since_ns(void *impl)
+{
+	struct agent *a = impl;
+
+	return a->members.leader_since_ns;
+}
+
+static bool fo_lease_valid(void *impl)
+{
+	struct agent *a = impl;
+
+	return members_lease_valid(&a->members);
+}
+
+static int fo_measure(void *impl, const char *pool, bool ask_live, risk_cb cb,
+		      void *arg)
+{
+	return risk_measure(impl, pool, ask_live, cb, arg);
+}
+
+static const struct failover_liveness_ops fo_liveness = {
+    .silence_ms = fo_silence_ms,
+    .report = fo_report,
+    .leader_since_ns = fo_leader_since_ns,
+    .lease_valid = fo_lease_valid,
+    .measure = fo_measure,
+};
+
+static int failover_setup(struct agent *a)
+{
+	struct failover_deps d = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .calls = &a->calls,
+	    .clock = a->clock,
+	    .liveness = {&fo_liveness, a},
+	    .who = agent_who,
+	    .lease_ms = a->cfg.lease_ms,
+	    .grace_ms = a->cfg.grace_ms,
+	    .hook_timeout_ms = a->cfg.hook_timeout_ms,
+	    .pre_failover = a->cfg.pre_failover,
+	    .fence_command = a->cfg.fence_command,
+	    .on_owner_change = a->cfg.on_owner_change,
+	};
+
+	return failover_init(&a->failover, &d);
+}
+
+static void failover_closed(struct failover *fo)
+{
+	struct agent *a = (struct agent *)((char *)fo -
+					   offsetof(struct agent, failover));
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
+/* ---- the policy watch: its view of members (policy.h) ---- */
+
+static bool pw_current(void *impl)
+{
+	struct agent *a = impl;
+
+	return members_view_current(&a->members);
+}
+
+static const struct policy_view_ops pw_view = {
+    .current = pw_current,
+    .leader_since_ns = fo_leader_since_ns,
+};
+
+static int policy_setup(struct agent *a)
+{
+	struct policy_deps d = {
+	    .loop = a->loop,
+	    .cfg = &a->cfg,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .view = &pw_view,
+	    .view_impl = a,
+	};
+
+	return policy_init(&a->policy, &d);
+}
+
+static void policy_closed(struct policy_watch *pw)
+{
+	struct agent *a = (struct agent *)((char *)pw -
+					   offsetof(struct agent, policy));
+
+	a->pending_closes--;
+	agent_closed_one(a);
 }
 
 /* ---- closing ---- */
@@ -134,7 +255,10 @@ static void close_all(struct agent *a)
 		return;
 	agent_set_state(a, AGENT_CLOSING);
 	members_close(&a->members);
-	failover_close(&a->failover);
+	if (failover_close(&a->failover, failover_closed) == 0)
+		a->pending_closes++;
+	if (policy_close(&a->policy, policy_closed) == 0)
+		a->pending_closes++;
 	cms_move_close(&a->cms_move);
 	users_close(a);
 	if (a->calls.state == HCLIENT_OPEN) {
@@ -388,8 +512,13 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	node_set_applied_cb(&a->node, on_applied, a);
 	proposer_node(&a->proposer, &a->node);
 
-	policy_init(&a->policy, a);
-	rv = failover_init(&a->failover, a);
+	rv = policy_setup(a);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "policy: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+	rv = failover_setup(a);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "failover: %s",
 			 uv_strerror(rv));
@@ -491,6 +620,12 @@ int agent_start(struct agent *a)
 	rv = cms_move_start(&a->cms_move);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "cms: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+	rv = policy_start(&a->policy);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "policy: %s",
 			 uv_strerror(rv));
 		return rv;
 	}

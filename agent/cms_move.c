@@ -162,7 +162,7 @@ void cms_move_plan(struct cms_move *cm, bool disaster, bool force,
 	snprintf(pl->code, sizeof(pl->code), "ok");
 }
 
-static json_t *risk_json(const struct cms_move_plan *pl)
+static json_t *plan_risk_json(const struct cms_move_plan *pl)
 {
 	if (!pl->risk_known)
 		return json_pack("{s:n, s:n, s:n}", "records", "bytes",
@@ -182,7 +182,7 @@ static json_t *plan_json(const struct cms_move_plan *pl)
 	    "standby", pl->standby, "pool_alive", pl->alive, "silent_ms",
 	    (json_int_t)(pl->silent_ms == UINT64_MAX ? -1
 						     : (int64_t)pl->silent_ms),
-	    "data_at_risk", risk_json(pl));
+	    "data_at_risk", plan_risk_json(pl));
 }
 
 static int plan_status(const char *code)
@@ -225,7 +225,7 @@ static void call_answer_moved(struct cms_move *cm, uint64_t decision)
 	    "standby", p != NULL ? p->pair : "", "from", c->plan.active,
 	    "epoch", (json_int_t)a->fsm.cms_epoch, "mode",
 	    c->planned ? "planned" : "disaster", "data_at_risk",
-	    risk_json(&c->plan));
+	    plan_risk_json(&c->plan));
 
 	if (body != NULL && decision != 0)
 		json_object_set_new(body, "decision",

@@ -12,17 +12,22 @@
  *     its changes drained to the pair, or is aborted after a timeout;
  *   - a failed-over pool heard again becomes recovering;
  *   - a failback (failing_back) completes once the pair drained the user
- *     set back.
+ *     set back and verified both copies equal, or is aborted after a
+ *     timeout;
+ *   - an owner change seen runs the fence and on_owner_change hooks.
  * Before the owner changes, the new owner is asked to stop taking the old
  * owner's records for that user set and to say where its copy stands (the
  * takeover position), so the returning pool can archive exactly its
  * never-shipped tail.
  *
- * The API calls POST /v1/pools/{P}/failover and /v1/pools/{P}/failback
- * (each with what_if) are answered here, at the leader; a move of the CMS
- * alone is cms_move.h's.
+ * The module is three files: failover.c (these decisions: the tick, the
+ * moves, the hooks; callable without a running loop), failover_peer.c
+ * (the calls to the new owner: takeover, verify before a failback) and
+ * failover_api.c (POST /v1/pools/{P}/failover and /failback, each with
+ * what_if, answered here at the leader, and the waits of those calls; a
+ * move of the CMS alone is cms_move.h's).
  *
- * Loop thread only. */
+ * Everything here: loop thread only. */
 #ifndef POOLPAIR_FAILOVER_H
 #define POOLPAIR_FAILOVER_H
 
@@ -30,13 +35,74 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/clock.h"
 #include "agent/http.h"
+#include "agent/proposer.h"
+#include "agent/risk.h"
 #include "agent/route.h"
 #include "consensus/fsm.h"
 
-struct agent;
+struct hclient;
 struct hclient_req;
-struct hook_run;
+
+/* What a pool's agent last reported of a user set it sends its pair. */
+struct failover_lag {
+	uint64_t records; /* not acknowledged by the pair */
+	uint64_t bytes;
+	uint64_t ms;	  /* age of the oldest of them */
+	bool drained;	  /* everything written is acknowledged */
+};
+
+/* What the module needs to know from the leader's records of the other
+ * agents (members.h) and of this agent's own authority, and the data at
+ * risk (risk.h). Bound to the real modules in agent.c; a unit test fakes
+ * it. Every operation: loop thread only, answers at once. */
+struct failover_liveness_ops {
+	/* Milliseconds since an agent of pool was last heard by this leader;
+	 * UINT64_MAX when none was heard since it leads. */
+	uint64_t (*silence_ms)(void *impl, const char *pool);
+	/* The newest report by an agent of pool of user_set, at most
+	 * max_age_ms old (UINT64_MAX: any): true with *lag and, when
+	 * age_ms is not NULL, *age_ms (its age) filled; false when none. */
+	bool (*report)(void *impl, const char *pool, const char *user_set,
+		       uint64_t max_age_ms, struct failover_lag *lag,
+		       uint64_t *age_ms);
+	/* The monotonic time (clock_mono_ns) this agent became leader, 0
+	 * when it does not lead. */
+	uint64_t (*leader_since_ns)(void *impl);
+	/* Whether this agent holds a valid lease (its view may be trusted). */
+	bool (*lease_valid)(void *impl);
+	/* Measure the data at risk of pool's user set as risk_measure()
+	 * does (the same contract: cb once, maybe before this returns;
+	 * negative: cb never fires). */
+	int (*measure)(void *impl, const char *pool, bool ask_live,
+		       risk_cb cb, void *arg);
+};
+
+struct failover_liveness {
+	const struct failover_liveness_ops *ops; /* static */
+	void *impl;				 /* borrowed */
+};
+
+/* Everything the module uses; every pointer borrowed, valid until the
+ * close callback has run. */
+struct failover_deps {
+	uv_loop_t *loop;		 /* the tick and the hooks */
+	const struct fsm *fsm;		 /* the applied state, read only */
+	const struct proposer *proposer; /* decisions go through it */
+	struct hclient *calls;		 /* calls to the new owner */
+	const struct clock *clock;
+	struct failover_liveness liveness;
+	/* Who asked, for a command ("X-Poolpair-Who" or "api:PEER"). */
+	void (*who)(const struct http_request *req, char *out, size_t len);
+	/* [failover] of the config */
+	uint32_t lease_ms;	   /* alive: heard within the lease */
+	uint32_t grace_ms;	   /* down: silent for lease + grace */
+	uint32_t hook_timeout_ms;
+	const char *pre_failover;  /* hook commands, "" none */
+	const char *fence_command;
+	const char *on_owner_change;
+};
 
 enum failover_step {
 	FO_IDLE,       /* nothing in progress for this pool */
@@ -51,7 +117,6 @@ enum failover_step {
 struct failover_pool {
 	char pool[FSM_NAME_LEN];
 	int step;                   /* enum failover_step */
-	bool planned;               /* the decision being prepared */
 	bool complete;              /* FailoverComplete rather than Begin */
 	bool forced;
 	char who[FSM_WHO_LEN];
@@ -67,21 +132,51 @@ struct failover_pool {
 	uint64_t retry_after_ms;    /* no automatic attempt before (wall) */
 };
 
+struct failover_wait;
+
 struct failover {
-	struct agent *agent;        /* borrowed: the owner */
+	struct failover_deps d;	    /* copied */
 	uv_timer_t tick;
 	struct failover_pool pools[FSM_MAX_POOLS];
 	unsigned n_pools;
 	struct failover_wait *waits; /* API calls waiting for an outcome */
-	uint64_t automatic;         /* automatic failovers committed */
+	uint64_t automatic;         /* automatic failovers attempted */
 	char last_hook[256];        /* outcome of the last hook run */
 	bool closing;
+	void (*close_cb)(struct failover *);
 };
 
-/* Prepare (the timer is started by failover_start). */
-int failover_init(struct failover *fo, struct agent *a);
+/* Prepare fo from deps (copied; what it points to is borrowed): its
+ * timer is initialised on deps->loop, not started. Returns 0 or a libuv
+ * error (fo then needs no close). */
+int failover_init(struct failover *fo, const struct failover_deps *deps);
+
+/* Start the tick (every 50 ms). Returns 0 or a libuv error. */
 int failover_start(struct failover *fo);
-void failover_close(struct failover *fo);
+
+/* Stop: cancel calls in flight, answer waiting API calls 503, close the
+ * timer. Returns 0: cb (required) fires exactly once, later, from the
+ * timer's close callback; or -EALREADY when fo was never initialised
+ * (zeroed) or is closing already: cb never fires. Proposals and hooks
+ * still in flight find fo closing and do nothing more: fo's memory must
+ * stay valid until they have ended (they end with the node and the hooks'
+ * processes). */
+int failover_close(struct failover *fo, void (*cb)(struct failover *));
+
+/* One tick of the leader's decisions: the waits of API calls, then, when
+ * this agent leads, is established (leader_since_ns) and holds a lease,
+ * the hooks of owner changes and each pool's step as described at the
+ * top. What the timer runs; a unit test calls it itself. */
+void failover_tick(struct failover *fo);
+
+/* A disaster failover of pool asked by who (leader only): once the
+ * pool's lease has surely run out (silent for lease + grace), or at once
+ * when forced, measure the data at risk, take over at the pair and commit
+ * the begin, recorded forced. Nothing when the pool is unknown, not
+ * normal, or a step of it is in progress here, or (not forced) it was
+ * heard too recently. Returns true when the move started. */
+bool failover_disaster(struct failover *fo, const char *pool, const char *who,
+		       bool forced);
 
 /* Handlers of the route table (routes.c, route.h): POST
  * /v1/pools/{pool}/failover and /failback (leader only); module is the
@@ -92,6 +187,6 @@ void failover_route_failback(void *module, struct http_request *req,
 			     const struct route_params *p);
 
 /* For status: why an automatic failover of pool is not made ("" none). */
-const char *failover_refusal(struct failover *fo, const char *pool);
+const char *failover_refusal(const struct failover *fo, const char *pool);
 
 #endif
