@@ -147,6 +147,31 @@ static int failover_setup(struct agent *a)
 	return failover_init(&a->failover, &d);
 }
 
+static int cms_move_setup(struct agent *a)
+{
+	struct cms_move_deps d = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .liveness = {&fo_liveness, a},
+	    .who = agent_who,
+	    .lease_ms = a->cfg.lease_ms,
+	    .grace_ms = a->cfg.grace_ms,
+	};
+
+	return cms_move_init(&a->cms_move, &d);
+}
+
+static void cms_move_closed(struct cms_move *cm)
+{
+	struct agent *a = (struct agent *)((char *)cm -
+					   offsetof(struct agent, cms_move));
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
 static void failover_closed(struct failover *fo)
 {
 	struct agent *a = (struct agent *)((char *)fo -
@@ -259,7 +284,8 @@ static void close_all(struct agent *a)
 		a->pending_closes++;
 	if (policy_close(&a->policy, policy_closed) == 0)
 		a->pending_closes++;
-	cms_move_close(&a->cms_move);
+	if (cms_move_close(&a->cms_move, cms_move_closed) == 0)
+		a->pending_closes++;
 	users_close(a);
 	if (a->calls.state == HCLIENT_OPEN) {
 		/* what is still in flight is cancelled (UV_ECANCELED) */
@@ -524,7 +550,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 			 uv_strerror(rv));
 		return rv;
 	}
-	rv = cms_move_init(&a->cms_move, a);
+	rv = cms_move_setup(a);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "cms: %s",
 			 uv_strerror(rv));

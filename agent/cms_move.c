@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
 #include "agent/answer.h"
-#include "agent/api.h"
+#include "agent/dataplane.h"
 #include "agent/log.h"
 #include "consensus/cmd.h"
 
@@ -73,17 +72,30 @@ static void step_set(struct cms_move *cm, int next)
 		 cm->step == CMS_STEP_IDLE ? "idle" : "proposing",
 		 next == CMS_STEP_IDLE ? "idle" : "proposing");
 	cm->step = next;
-	cm->step_since_ns = uv_hrtime();
+	cm->step_since_ns = clock_mono_ns(cm->d.clock);
 }
 
 static uint64_t lease_ms(const struct cms_move *cm)
 {
-	return cm->agent->cfg.lease_ms;
+	return cm->d.lease_ms;
 }
 
 static uint64_t down_ms(const struct cms_move *cm)
 {
-	return (uint64_t)cm->agent->cfg.lease_ms + cm->agent->cfg.grace_ms;
+	return (uint64_t)cm->d.lease_ms + cm->d.grace_ms;
+}
+
+static uint64_t silence_ms(const struct cms_move *cm, const char *pool)
+{
+	return cm->d.liveness.ops->silence_ms(cm->d.liveness.impl, pool);
+}
+
+static bool report(const struct cms_move *cm, const char *pool,
+		   const char *user_set, uint64_t max_age_ms,
+		   struct failover_lag *lag)
+{
+	return cm->d.liveness.ops->report(cm->d.liveness.impl, pool, user_set,
+					  max_age_ms, lag, NULL);
 }
 
 /* ---- the plan: what the what-if says and the call does ---- */
@@ -91,33 +103,29 @@ static uint64_t down_ms(const struct cms_move *cm)
 void cms_move_plan(struct cms_move *cm, bool disaster, bool force,
 		   struct cms_move_plan *pl)
 {
-	struct agent *a = cm->agent;
-	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
-	const struct members_set_report *rep;
+	const struct fsm *f = cm->d.fsm;
+	const struct fsm_pool *p = fsm_pool_find(f, f->cms_active);
+	struct failover_lag rep;
 	struct fsm_result res;
 	int code;
 
 	memset(pl, 0, sizeof(*pl));
 	pl->planned = !disaster;
-	snprintf(pl->active, sizeof(pl->active), "%s", a->fsm.cms_active);
+	snprintf(pl->active, sizeof(pl->active), "%s", f->cms_active);
 	if (p != NULL)
 		snprintf(pl->standby, sizeof(pl->standby), "%s", p->pair);
-	pl->silent_ms = p != NULL ? members_pool_silence_ms(&a->members,
-							    p->name, NULL)
-				  : UINT64_MAX;
+	pl->silent_ms = p != NULL ? silence_ms(cm, p->name) : UINT64_MAX;
 	pl->alive = pl->silent_ms <= lease_ms(cm);
 	if (pl->planned) {
 		pl->risk_known = true; /* drained first: nothing at risk */
 	} else if (p != NULL &&
-		   (rep = members_set_report(&a->members, p->name,
-					     DATAPLANE_CMS, UINT64_MAX)) !=
-		       NULL) {
+		   report(cm, p->name, DATAPLANE_CMS, UINT64_MAX, &rep)) {
 		pl->risk_known = true;
-		pl->risk_records = rep->lag_records;
-		pl->risk_bytes = rep->lag_bytes;
-		pl->risk_ms = rep->lag_ms;
+		pl->risk_records = rep.records;
+		pl->risk_bytes = rep.bytes;
+		pl->risk_ms = rep.ms;
 	}
-	code = fsm_cms_failover_check(&a->fsm, pl->planned, force, &res);
+	code = fsm_cms_failover_check(f, pl->planned, force, &res);
 	if (code != FSM_OK) {
 		snprintf(pl->code, sizeof(pl->code), "%s",
 			 fsm_code_name(code));
@@ -217,13 +225,13 @@ static void call_end(struct cms_move *cm)
 /* The answer of a finished move. */
 static void call_answer_moved(struct cms_move *cm, uint64_t decision)
 {
-	struct agent *a = cm->agent;
+	const struct fsm *f = cm->d.fsm;
 	struct cms_call *c = cm->call;
-	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
+	const struct fsm_pool *p = fsm_pool_find(f, f->cms_active);
 	json_t *body = json_pack(
-	    "{s:s, s:s, s:s, s:I, s:s, s:o}", "active", a->fsm.cms_active,
+	    "{s:s, s:s, s:s, s:I, s:s, s:o}", "active", f->cms_active,
 	    "standby", p != NULL ? p->pair : "", "from", c->plan.active,
-	    "epoch", (json_int_t)a->fsm.cms_epoch, "mode",
+	    "epoch", (json_int_t)f->cms_epoch, "mode",
 	    c->planned ? "planned" : "disaster", "data_at_risk",
 	    plan_risk_json(&c->plan));
 
@@ -239,9 +247,12 @@ static void proposed(void *arg, int status, const struct fsm_result *res)
 	struct proposal *pr = arg;
 	struct cms_move *cm = pr->cm;
 	struct cms_call *c = cm->call;
+	char err[128];
 
 	if (status != 0)
-		LOG_WARN(MOD, "cms decision: %s", node_strerror(status));
+		LOG_WARN(MOD, "cms decision: %s",
+			 proposer_strerror(cm->d.proposer, status, err,
+					   sizeof err));
 	else if (res->code != FSM_OK)
 		LOG_WARN(MOD, "cms decision refused: %s", res->reason);
 	else
@@ -254,11 +265,11 @@ static void proposed(void *arg, int status, const struct fsm_result *res)
 		   c->state == CALL_PROPOSING) {
 		if (status != 0) {
 			http_respond_error(c->req, 503, "unavailable",
-					   status == NODE_E_UNKNOWN
+					   status == PROPOSER_E_UNKNOWN
 					       ? "leadership lost: the move "
 						 "may have been decided, see "
 						 "status and history"
-					       : node_strerror(status));
+					       : err);
 			call_end(cm);
 		} else if (res->code != FSM_OK) {
 			http_respond_error(c->req, answer_fsm_status(res->code),
@@ -281,6 +292,7 @@ static int propose(struct cms_move *cm, uint64_t call_id, uint64_t time_ms,
 		   int packed, struct cmd_buf *cmd)
 {
 	struct proposal *pr;
+	char err[128];
 	int rv;
 
 	if (packed != 0) {
@@ -295,10 +307,11 @@ static int propose(struct cms_move *cm, uint64_t call_id, uint64_t time_ms,
 	pr->cm = cm;
 	pr->call_id = call_id;
 	pr->time_ms = time_ms;
-	rv = node_apply(&cm->agent->node, cmd->buf, cmd->len, proposed, pr);
-	cmd->buf = NULL;
+	rv = proposer_submit(cm->d.proposer, cmd, proposed, pr);
 	if (rv != 0) {
-		LOG_WARN(MOD, "cms decision: %s", node_strerror(rv));
+		LOG_WARN(MOD, "cms decision: %s",
+			 proposer_strerror(cm->d.proposer, rv, err,
+					   sizeof err));
 		free(pr);
 	}
 	return rv;
@@ -309,25 +322,23 @@ static int propose(struct cms_move *cm, uint64_t call_id, uint64_t time_ms,
 static void call_propose(struct cms_move *cm)
 {
 	struct cms_call *c = cm->call;
-	struct agent *a = cm->agent;
-	struct cmd_ctx ctx = {.time_ms = agent_now_ms(), .who = c->who};
+	struct cmd_ctx ctx = {.time_ms = clock_wall_ms(cm->d.clock),
+			      .who = c->who};
 	struct cmd_risk risk = {0};
 	struct cmd_buf cmd;
 	const char *why = "planned";
 	char reason[FSM_REASON_LEN];
 	int packed;
-	uint64_t silent = members_pool_silence_ms(&a->members, c->plan.active,
-						  NULL);
-	const struct members_set_report *rep;
+	uint64_t silent = silence_ms(cm, c->plan.active);
+	struct failover_lag rep;
 
 	if (!c->planned) {
-		rep = members_set_report(&a->members, c->plan.active,
-					 DATAPLANE_CMS, UINT64_MAX);
-		if (rep != NULL) {
+		if (report(cm, c->plan.active, DATAPLANE_CMS, UINT64_MAX,
+			   &rep)) {
 			c->plan.risk_known = true;
-			c->plan.risk_records = rep->lag_records;
-			c->plan.risk_bytes = rep->lag_bytes;
-			c->plan.risk_ms = rep->lag_ms;
+			c->plan.risk_records = rep.records;
+			c->plan.risk_bytes = rep.bytes;
+			c->plan.risk_ms = rep.ms;
 		}
 		risk.records = c->plan.risk_records;
 		risk.bytes = c->plan.risk_bytes;
@@ -357,18 +368,18 @@ static void call_propose(struct cms_move *cm)
 
 static void call_tick(struct cms_move *cm)
 {
-	struct agent *a = cm->agent;
+	const struct fsm *f = cm->d.fsm;
 	struct cms_call *c = cm->call;
 
 	if (c == NULL)
 		return;
 	if (c->state == CALL_MOVING) {
-		if (a->fsm.cms_epoch > c->epoch) {
+		if (f->cms_epoch > c->epoch) {
 			call_answer_moved(cm, 0);
 			return;
 		}
-		if (a->fsm.cms_state == FSM_STATE_NORMAL ||
-		    a->fsm.cms_since_ms != c->since_ms) {
+		if (f->cms_state == FSM_STATE_NORMAL ||
+		    f->cms_since_ms != c->since_ms) {
 			http_respond_error(c->req, 409, "aborted",
 					   "the move of the CMS was aborted: "
 					   "see history");
@@ -376,7 +387,7 @@ static void call_tick(struct cms_move *cm)
 			return;
 		}
 	}
-	if (uv_hrtime() > c->deadline_ns) {
+	if (clock_mono_ns(cm->d.clock) > c->deadline_ns) {
 		http_respond_error(c->req, 504, "timeout",
 				   "the move of the CMS did not finish in time; "
 				   "it may still: see status");
@@ -385,49 +396,47 @@ static void call_tick(struct cms_move *cm)
 	}
 	if (c->state != CALL_WAIT_DOWN)
 		return;
-	if (!node_is_leader(&a->node)) {
+	if (!proposer_is_leader(cm->d.proposer)) {
 		http_respond_error(c->req, 503, "unavailable",
 				   "this agent no longer leads: ask again");
 		call_end(cm);
 		return;
 	}
-	if (c->forced || members_pool_silence_ms(&a->members, c->plan.active,
-						 NULL) > down_ms(cm))
+	if (c->forced || silence_ms(cm, c->plan.active) > down_ms(cm))
 		call_propose(cm);
 }
 
 /* Leader: take a planned move committed earlier to its end. */
 static void drive(struct cms_move *cm, uint64_t now_ms)
 {
-	struct agent *a = cm->agent;
-	const struct members_set_report *rep;
-	struct cmd_ctx ctx = {.time_ms = agent_now_ms()};
+	const struct fsm *f = cm->d.fsm;
+	struct failover_lag rep;
+	struct cmd_ctx ctx = {.time_ms = clock_wall_ms(cm->d.clock)};
 	struct cmd_buf cmd;
 	int packed;
 
 	if (cm->step != CMS_STEP_IDLE) {
-		if (uv_hrtime() - cm->step_since_ns > STEP_TIMEOUT_MS * MS)
+		if (clock_mono_ns(cm->d.clock) - cm->step_since_ns >
+		    STEP_TIMEOUT_MS * MS)
 			step_set(cm, CMS_STEP_IDLE);
 		return;
 	}
-	if (a->fsm.cms_state != FSM_STATE_FAILING_OVER)
+	if (f->cms_state != FSM_STATE_FAILING_OVER)
 		return;
-	rep = members_set_report(&a->members, a->fsm.cms_active, DATAPLANE_CMS,
-				 lease_ms(cm));
-	if (rep != NULL && rep->drained) {
+	if (report(cm, f->cms_active, DATAPLANE_CMS, lease_ms(cm), &rep) &&
+	    rep.drained) {
 		LOG_INFO(MOD, "the CMS documents of %s are drained: moving it",
-			 a->fsm.cms_active);
+			 f->cms_active);
 		ctx.who = "leader:drained";
-		packed = cmd_cms_failover_complete(&ctx, a->fsm.cms_since_ms,
-						   &cmd);
-	} else if (now_ms > a->fsm.cms_since_ms &&
-		   now_ms - a->fsm.cms_since_ms > DRAIN_TIMEOUT_MS) {
+		packed = cmd_cms_failover_complete(&ctx, f->cms_since_ms, &cmd);
+	} else if (now_ms > f->cms_since_ms &&
+		   now_ms - f->cms_since_ms > DRAIN_TIMEOUT_MS) {
 		LOG_WARN(MOD, "the CMS documents of %s did not drain in time: "
 			      "aborting the move",
-			 a->fsm.cms_active);
+			 f->cms_active);
 		ctx.who = "leader:timeout";
 		packed = cmd_cms_failover_abort(
-		    &ctx, a->fsm.cms_since_ms,
+		    &ctx, f->cms_since_ms,
 		    "the drain of the CMS documents did not finish in time",
 		    &cmd);
 	} else {
@@ -441,28 +450,31 @@ static void drive(struct cms_move *cm, uint64_t now_ms)
 static void tick(uv_timer_t *t)
 {
 	struct cms_move *cm = t->data;
-	struct agent *a = cm->agent;
+	const struct failover_liveness *l = &cm->d.liveness;
 
 	if (cm->closing)
 		return;
 	call_tick(cm);
-	if (!node_is_leader(&a->node) || a->members.leader_since_ns == 0 ||
-	    !members_lease_valid(&a->members)) {
+	if (!proposer_is_leader(cm->d.proposer) ||
+	    l->ops->leader_since_ns(l->impl) == 0 ||
+	    !l->ops->lease_valid(l->impl)) {
 		cm->step = CMS_STEP_IDLE;
 		return;
 	}
-	drive(cm, agent_now_ms());
+	drive(cm, clock_wall_ms(cm->d.clock));
 }
 
-int cms_move_init(struct cms_move *cm, struct agent *a)
+int cms_move_init(struct cms_move *cm, const struct cms_move_deps *deps)
 {
 	int rv;
 
 	memset(cm, 0, sizeof(*cm));
-	cm->agent = a;
-	rv = uv_timer_init(a->loop, &cm->tick);
+	rv = uv_timer_init(deps->loop, &cm->tick);
+	if (rv != 0)
+		return rv;
+	cm->d = *deps;
 	cm->tick.data = cm;
-	return rv;
+	return 0;
 }
 
 int cms_move_start(struct cms_move *cm)
@@ -474,22 +486,22 @@ static void tick_closed(uv_handle_t *h)
 {
 	struct cms_move *cm = h->data;
 
-	cm->agent->pending_closes--;
-	agent_closed_one(cm->agent);
+	cm->close_cb(cm);
 }
 
-void cms_move_close(struct cms_move *cm)
+int cms_move_close(struct cms_move *cm, void (*cb)(struct cms_move *))
 {
-	if (cm->agent == NULL || cm->closing)
-		return;
+	if (cm->d.loop == NULL || cm->closing)
+		return -EALREADY;
 	cm->closing = true;
+	cm->close_cb = cb;
 	if (cm->call != NULL) {
 		http_respond_error(cm->call->req, 503, "unavailable",
 				   "the agent is shutting down");
 		call_end(cm);
 	}
-	cm->agent->pending_closes++;
 	uv_close((uv_handle_t *)&cm->tick, tick_closed);
+	return 0;
 }
 
 /* ---- API ---- */
@@ -540,7 +552,6 @@ static bool flags(struct http_request *req, bool *what_if, bool *disaster,
 
 static void call(struct cms_move *cm, struct http_request *req)
 {
-	struct agent *a = cm->agent;
 	bool what_if, disaster, force;
 	struct cms_move_plan plan;
 	struct cms_call *c;
@@ -566,11 +577,11 @@ static void call(struct cms_move *cm, struct http_request *req)
 	c->id = ++cm->calls;
 	c->planned = plan.planned;
 	c->forced = force;
-	c->epoch = a->fsm.cms_epoch;
-	c->deadline_ns = uv_hrtime() + CALL_MAX_MS * MS;
+	c->epoch = cm->d.fsm->cms_epoch;
+	c->deadline_ns = clock_mono_ns(cm->d.clock) + CALL_MAX_MS * MS;
 	c->plan = plan;
 	c->state = CALL_WAIT_DOWN;
-	agent_who(req, c->who, sizeof c->who);
+	cm->d.who(req, c->who, sizeof c->who);
 	cm->call = c;
 	LOG_INFO(MOD, "%s move of the CMS from %s to %s asked by %s%s",
 		 plan.planned ? "planned" : "disaster", plan.active,

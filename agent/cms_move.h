@@ -25,12 +25,30 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/clock.h"
+#include "agent/failover.h"
 #include "agent/http.h"
+#include "agent/proposer.h"
 #include "agent/route.h"
 #include "consensus/fsm.h"
 
-struct agent;
 struct cms_call;
+
+/* Everything the module uses; every pointer borrowed, valid until the
+ * close callback has run. */
+struct cms_move_deps {
+	uv_loop_t *loop;		 /* the tick */
+	const struct fsm *fsm;		 /* the applied state, read only */
+	const struct proposer *proposer; /* decisions go through it */
+	const struct clock *clock;
+	/* silences, reports, leadership and lease, as failover.h has them
+	 * (measure is not used) */
+	struct failover_liveness liveness;
+	/* Who asked, for a command ("X-Poolpair-Who" or "api:PEER"). */
+	void (*who)(const struct http_request *req, char *out, size_t len);
+	uint32_t lease_ms; /* alive: heard within the lease */
+	uint32_t grace_ms; /* down: silent for lease + grace */
+};
 
 /* The leader's own decision in flight (driving a planned move). */
 enum cms_move_step {
@@ -39,13 +57,14 @@ enum cms_move_step {
 };
 
 struct cms_move {
-	struct agent *agent; /* borrowed: the owner */
+	struct cms_move_deps d; /* copied */
 	uv_timer_t tick;
 	int step;	     /* enum cms_move_step */
 	uint64_t step_since_ns;
 	struct cms_call *call; /* the API call waiting for its outcome */
 	uint64_t calls;	       /* calls so far: names the one waiting */
 	bool closing;
+	void (*close_cb)(struct cms_move *);
 };
 
 /* What a CMS move asked now would be, and whether it is allowed. */
@@ -63,10 +82,20 @@ struct cms_move_plan {
 	uint64_t risk_records, risk_bytes, risk_ms; /* 0 when planned */
 };
 
-int cms_move_init(struct cms_move *cm, struct agent *a);
+/* Prepare cm from deps (copied): its timer is initialised on deps->loop,
+ * not started. Returns 0 or a libuv error (cm then needs no close). */
+int cms_move_init(struct cms_move *cm, const struct cms_move_deps *deps);
+
+/* Start the tick. Returns 0 or a libuv error. */
 int cms_move_start(struct cms_move *cm);
-/* Answer a waiting call (503) and close the timer (pending_closes). */
-void cms_move_close(struct cms_move *cm);
+
+/* Answer a waiting call (503) and close the timer. Returns 0: cb
+ * (required) fires exactly once, later, from the timer's close callback;
+ * or -EALREADY when cm was never initialised (zeroed) or is closing
+ * already: cb never fires. A proposal still in flight finds cm closing
+ * and logs only: cm's memory must stay valid until it has its outcome
+ * (it ends with the node). */
+int cms_move_close(struct cms_move *cm, void (*cb)(struct cms_move *));
 
 /* Leader only: the plan of a move asked with these flags now. */
 void cms_move_plan(struct cms_move *cm, bool disaster, bool force,
