@@ -115,7 +115,9 @@ static bool fo_lease_valid(void *impl)
 static int fo_measure(void *impl, const char *pool, bool ask_live, risk_cb cb,
 		      void *arg)
 {
-	return risk_measure(impl, pool, ask_live, cb, arg);
+	struct agent *a = impl;
+
+	return risk_measure(&a->risk, pool, ask_live, cb, arg);
 }
 
 static const struct failover_liveness_ops fo_liveness = {
@@ -125,6 +127,54 @@ static const struct failover_liveness_ops fo_liveness = {
     .lease_valid = fo_lease_valid,
     .measure = fo_measure,
 };
+
+/* ---- risk: its view of members (risk.h) ---- */
+
+static uint64_t risk_heard_last(void *impl, const char *pool)
+{
+	struct agent *a = impl;
+	const struct members_seen *seen = NULL;
+
+	members_pool_silence_ms(&a->members, pool, &seen);
+	return seen != NULL ? seen->id : 0;
+}
+
+static bool risk_last_report(void *impl, const char *pool,
+			     struct risk_figure *r)
+{
+	struct agent *a = impl;
+	uint64_t age = 0;
+	const struct members_set_report *rep = members_set_report_aged(
+	    &a->members, pool, pool, UINT64_MAX, &age);
+
+	if (rep == NULL)
+		return false;
+	r->records = rep->lag_records;
+	r->bytes = rep->lag_bytes;
+	r->ms = rep->lag_ms;
+	r->age_ms = age;
+	return true;
+}
+
+static const struct risk_ops risk_members = {
+    .heard_last = risk_heard_last,
+    .last_report = risk_last_report,
+};
+
+static void risk_setup(struct agent *a)
+{
+	struct risk_deps d = {
+	    .fsm = &a->fsm,
+	    .calls = &a->calls,
+	    .clock = a->clock,
+	    .data = &a->data,
+	    .agent_id = a->cfg.agent_id,
+	    .ops = &risk_members,
+	    .impl = a,
+	};
+
+	risk_init(&a->risk, &d);
+}
 
 static int failover_setup(struct agent *a)
 {
@@ -544,6 +594,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 			 uv_strerror(rv));
 		return rv;
 	}
+	risk_setup(a);
 	rv = failover_setup(a);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "failover: %s",
@@ -576,7 +627,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		    .n_routes = agent_routes_count,
 		    .modules = {[ROUTE_MOD_AGENT] = a,
 				[ROUTE_MOD_FAILOVER] = &a->failover,
-				[ROUTE_MOD_CMS_MOVE] = &a->cms_move},
+				[ROUTE_MOD_CMS_MOVE] = &a->cms_move,
+				[ROUTE_MOD_RISK] = &a->risk},
 		    .proposer = &a->proposer,
 		    .scheme = agent_api_scheme(a),
 		    .roles = a->tls_on,

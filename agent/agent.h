@@ -22,6 +22,7 @@
 #include "agent/metrics.h"
 #include "agent/policy.h"
 #include "agent/proposer.h"
+#include "agent/risk.h"
 #include "agent/route.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
@@ -49,6 +50,7 @@ struct agent {
 	struct dataplane data;   /* pool agents: the store */
 	struct failover failover; /* leader: failovers and failbacks */
 	struct cms_move cms_move; /* leader: moves of the CMS alone */
+	struct risk risk;       /* the data at risk of a move */
 	struct policy_watch policy; /* the config file's [failover] policy */
 	struct metrics metrics;
 	uv_signal_t sigterm;

@@ -7,19 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
 #include "agent/answer.h"
-#include "agent/api.h"
+#include "agent/dataplane.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
+#include "replication/hlc.h"
+#include "replication/sender.h"
 
 #define MOD "risk"
 #define ASK_TIMEOUT_MS 1000
 
 /* ---- at the pool's agent: read the figures now ---- */
 
+void risk_init(struct risk *rk, const struct risk_deps *deps)
+{
+	rk->d = *deps;
+}
+
 struct lag_read {
-	struct agent *a;
+	struct risk *rk;
 	char user_set[FSM_NAME_LEN];
 	void (*done)(struct lag_read *lr, int status);
 	void *arg;
@@ -32,8 +38,8 @@ static void lag_positions(void *arg, int status,
 			  const struct store_positions *ps)
 {
 	struct lag_read *lr = arg;
-	struct dataplane *dp = &lr->a->data;
-	uint64_t now = agent_now_ms(), oldest = 0;
+	struct dataplane *dp = lr->rk->d.data;
+	uint64_t now = clock_wall_ms(lr->rk->d.clock), oldest = 0;
 
 	if (status == 0) {
 		for (size_t i = 0; i < ps->n; i++) {
@@ -72,7 +78,7 @@ static void lag_positions(void *arg, int status,
  * caller's to free). */
 static int lag_read_start(struct lag_read *lr)
 {
-	struct dataplane *dp = &lr->a->data;
+	struct dataplane *dp = lr->rk->d.data;
 
 	if (dp->state != DP_OPEN)
 		return -EAGAIN;
@@ -104,7 +110,7 @@ static void route_done(struct lag_read *lr, int status)
 void risk_route_lag(void *module, struct http_request *req,
 		    const struct route_params *p)
 {
-	struct agent *a = module;
+	struct risk *rk = module;
 	struct lag_read *lr;
 	char us[FSM_NAME_LEN];
 	int rv;
@@ -120,7 +126,7 @@ void risk_route_lag(void *module, struct http_request *req,
 		http_respond_error(req, 500, "internal", "out of memory");
 		return;
 	}
-	lr->a = a;
+	lr->rk = rk;
 	snprintf(lr->user_set, sizeof lr->user_set, "%s", us);
 	lr->done = route_done;
 	lr->arg = req;
@@ -134,28 +140,21 @@ void risk_route_lag(void *module, struct http_request *req,
 
 /* ---- at the leader ---- */
 
-void risk_last_report(struct agent *a, const char *pool,
-		      struct risk_figure *r)
+/* The figure from the last report only, at once (no question asked). */
+static void last_report(struct risk *rk, const char *pool,
+			struct risk_figure *r)
 {
-	const struct members_set_report *rep;
-	uint64_t age = 0;
-
 	memset(r, 0, sizeof *r);
-	rep = members_set_report_aged(&a->members, pool, pool, UINT64_MAX,
-				      &age);
-	if (rep == NULL) {
+	if (!rk->d.ops->last_report(rk->d.impl, pool, r)) {
+		memset(r, 0, sizeof *r);
 		r->source = RISK_NONE;
 		return;
 	}
 	r->source = RISK_LAST_REPORT;
-	r->records = rep->lag_records;
-	r->bytes = rep->lag_bytes;
-	r->ms = rep->lag_ms;
-	r->age_ms = age;
 }
 
 struct measure {
-	struct agent *a;
+	struct risk *rk;
 	char pool[FSM_NAME_LEN];
 	risk_cb cb;
 	void *arg;
@@ -167,7 +166,7 @@ static void measure_fallback(struct measure *m, const char *why)
 {
 	struct risk_figure r;
 
-	risk_last_report(m->a, m->pool, &r);
+	last_report(m->rk, m->pool, &r);
 	snprintf(r.error, sizeof r.error, "%s", why);
 	LOG_INFO(MOD, "%s: no live figure (%s): the last report counts",
 		 m->pool, why);
@@ -228,22 +227,22 @@ static void measured_there(void *arg, int err,
 }
 
 /* The API address of the agent of pool heard last (NULL: none known). */
-static const struct fsm_member *pool_agent(struct agent *a, const char *pool)
+static const struct fsm_member *pool_agent(struct risk *rk, const char *pool)
 {
-	const struct members_seen *seen = NULL;
+	const struct fsm *f = rk->d.fsm;
 	const struct fsm_member *fm = NULL;
+	uint64_t id = rk->d.ops->heard_last(rk->d.impl, pool);
 
-	members_pool_silence_ms(&a->members, pool, &seen);
-	if (seen != NULL)
-		fm = fsm_member_find(&a->fsm, seen->id);
-	for (unsigned i = 0; fm == NULL && i < a->fsm.n_members; i++)
-		if (strcmp(a->fsm.members[i].pool, pool) == 0 &&
-		    a->fsm.members[i].id == a->cfg.agent_id)
-			fm = &a->fsm.members[i];
+	if (id != 0)
+		fm = fsm_member_find(f, id);
+	for (unsigned i = 0; fm == NULL && i < f->n_members; i++)
+		if (strcmp(f->members[i].pool, pool) == 0 &&
+		    f->members[i].id == rk->d.agent_id)
+			fm = &f->members[i];
 	return fm;
 }
 
-int risk_measure(struct agent *a, const char *pool, bool ask_live, risk_cb cb,
+int risk_measure(struct risk *rk, const char *pool, bool ask_live, risk_cb cb,
 		 void *arg)
 {
 	const struct fsm_member *fm;
@@ -256,13 +255,13 @@ int risk_measure(struct agent *a, const char *pool, bool ask_live, risk_cb cb,
 	m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return -ENOMEM;
-	m->a = a;
+	m->rk = rk;
 	snprintf(m->pool, sizeof m->pool, "%s", pool);
 	m->cb = cb;
 	m->arg = arg;
-	fm = ask_live ? pool_agent(a, pool) : NULL;
-	if (fm != NULL && fm->id == a->cfg.agent_id) {
-		m->lr.a = a;
+	fm = ask_live ? pool_agent(rk, pool) : NULL;
+	if (fm != NULL && fm->id == rk->d.agent_id) {
+		m->lr.rk = rk;
 		snprintf(m->lr.user_set, sizeof m->lr.user_set, "%s", pool);
 		m->lr.done = measured_here;
 		m->lr.arg = m;
@@ -282,7 +281,7 @@ int risk_measure(struct agent *a, const char *pool, bool ask_live, risk_cb cb,
 		measure_fallback(m, "the pool's agent has a bad address");
 		return 0;
 	}
-	rv = hclient_request(&a->calls, "GET", host, port, path, NULL, NULL, 0,
+	rv = hclient_request(rk->d.calls, "GET", host, port, path, NULL, NULL, 0,
 			     ASK_TIMEOUT_MS, measured_there, m, NULL);
 	if (rv != 0)
 		measure_fallback(m, "the pool's agent cannot be asked");
@@ -304,50 +303,4 @@ json_t *risk_json(const struct risk_figure *r)
 		json_object_set_new(o, "report_age_ms",
 				    json_integer((json_int_t)r->age_ms));
 	return o;
-}
-
-/* A what-if waiting for the data at risk. */
-struct respond {
-	struct agent *a;
-	struct http_request *req;
-	json_t *answer; /* owned */
-};
-
-static void respond_measured(void *arg, const struct risk_figure *r)
-{
-	struct respond *w = arg;
-
-	if (w->a->state >= AGENT_CLOSING) {
-		json_decref(w->answer);
-		http_respond_error(w->req, 503, "unavailable",
-				   "the agent is shutting down");
-	} else {
-		json_object_set_new(w->answer, "data_at_risk", risk_json(r));
-		if (r->error[0] != '\0')
-			json_object_set_new(w->answer, "data_at_risk_note",
-					    json_string(r->error));
-		answer_json(w->req, 200, w->answer); /* takes it */
-	}
-	free(w);
-}
-
-void risk_respond(struct agent *a, struct http_request *req, json_t *answer,
-		  const char *pool, bool ask_live)
-{
-	struct respond *w = calloc(1, sizeof *w);
-
-	if (w == NULL || answer == NULL) {
-		free(w);
-		json_decref(answer);
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	w->a = a;
-	w->req = req;
-	w->answer = answer;
-	if (risk_measure(a, pool, ask_live, respond_measured, w) != 0) {
-		json_decref(answer);
-		free(w);
-		http_respond_error(req, 500, "internal", "out of memory");
-	}
 }

@@ -24,10 +24,13 @@
 
 #include <jansson.h>
 
+#include "agent/clock.h"
 #include "agent/http.h"
 #include "agent/route.h"
+#include "consensus/fsm.h"
 
-struct agent;
+struct dataplane;
+struct hclient;
 
 enum risk_source {
 	RISK_NONE,	  /* no figure: the pool's agent did not answer and
@@ -45,6 +48,38 @@ struct risk_figure {
 	char error[128];  /* why the live figure is missing, "" none */
 };
 
+/* What the module needs from the leader's records of the other agents
+ * (members.h), bound in agent.c. Loop thread only, answers at once. */
+struct risk_ops {
+	/* The id of the agent of pool heard last by this leader, 0 none. */
+	uint64_t (*heard_last)(void *impl, const char *pool);
+	/* The newest report of pool's own user set by its agents: true with
+	 * r's records, bytes, ms and age_ms filled; false when none. */
+	bool (*last_report)(void *impl, const char *pool,
+			    struct risk_figure *r);
+};
+
+/* Everything the module uses; every pointer borrowed, valid as long as
+ * the module is used. */
+struct risk_deps {
+	const struct fsm *fsm;	   /* the members and their API addresses */
+	struct hclient *calls;	   /* the question to the pool's agent */
+	const struct clock *clock; /* the age of the oldest write */
+	struct dataplane *data;	   /* this agent's store and sender (the
+				      lag endpoint, and a pool of its own) */
+	uint64_t agent_id;	   /* this agent's member id */
+	const struct risk_ops *ops; /* static */
+	void *impl;
+};
+
+/* The module holds no handle: nothing to close. A question in flight
+ * ends with the HTTP client (hclient_close() answers it) or the store. */
+struct risk {
+	struct risk_deps d; /* copied */
+};
+
+void risk_init(struct risk *r, const struct risk_deps *deps);
+
 /* Called exactly once with the figure (borrowed for the call). */
 typedef void (*risk_cb)(void *arg, const struct risk_figure *r);
 
@@ -54,28 +89,18 @@ typedef void (*risk_cb)(void *arg, const struct risk_figure *r);
  * last report, with the reason in r->error. cb fires exactly once, maybe
  * before this returns (no question asked). Returns 0, or -ENOMEM (cb
  * never fires). Leader only. */
-int risk_measure(struct agent *a, const char *pool, bool ask_live, risk_cb cb,
+int risk_measure(struct risk *rk, const char *pool, bool ask_live, risk_cb cb,
 		 void *arg);
-
-/* The figure from the last report only, at once (no question asked). */
-void risk_last_report(struct agent *a, const char *pool,
-		      struct risk_figure *r);
 
 /* {"records", "bytes", "seconds", "source": "live"|"last_report",
  * "report_age_ms"?} or, without a figure, all three null with "source":
  * "none". New reference. */
 json_t *risk_json(const struct risk_figure *r);
 
-/* Answer req 200 with answer (an object, owned) plus "data_at_risk"
- * (risk_json) of pool, measured as risk_measure() does, and
- * "data_at_risk_note" when the live figure could not be had. */
-void risk_respond(struct agent *a, struct http_request *req, json_t *answer,
-		  const char *pool, bool ask_live);
-
 /* Handler of the route table (routes.c, route.h): GET
  * /v1/internal/lag?user_set=U at a pool agent: {"user_set", "records",
  * "bytes", "ms", "lanes"} of what this agent sends its pair of U, read
- * now. module is the struct agent. */
+ * now. module is the struct risk. */
 void risk_route_lag(void *module, struct http_request *req,
 		    const struct route_params *p);
 

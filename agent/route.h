@@ -73,6 +73,7 @@ enum route_module {
 	ROUTE_MOD_AGENT,    /* struct agent: modules not yet on their own */
 	ROUTE_MOD_FAILOVER, /* struct failover */
 	ROUTE_MOD_CMS_MOVE, /* struct cms_move */
+	ROUTE_MOD_RISK,     /* struct risk */
 	ROUTE_MOD__COUNT
 };
 

@@ -24,6 +24,7 @@
 #define AGENT ROUTE_MOD_AGENT
 #define FAILOVER ROUTE_MOD_FAILOVER
 #define CMS_MOVE ROUTE_MOD_CMS_MOVE
+#define RISK ROUTE_MOD_RISK
 
 const struct route agent_routes[] = {
     /* process */
@@ -105,7 +106,7 @@ const struct route agent_routes[] = {
     {"POST", "/v1/internal/report", A, INTERNAL, AGENT, api_route_heartbeat, 1},
     {"POST", "/v1/internal/takeover", A, INTERNAL, AGENT, users_route_takeover,
      0},
-    {"GET", "/v1/internal/lag", A, INTERNAL, AGENT, risk_route_lag, 0},
+    {"GET", "/v1/internal/lag", A, INTERNAL, RISK, risk_route_lag, 0},
     {"GET", "/v1/internal/digest", A, INTERNAL, AGENT, verify_route_digest, 0},
     {"GET", "/v1/internal/keys", A, INTERNAL, AGENT, verify_route_keys, 0},
     {"POST", "/v1/internal/repair", A, INTERNAL, AGENT, verify_route_repair, 0},
