@@ -269,6 +269,25 @@ static void policy_closed(struct policy_watch *pw)
 	agent_closed_one(a);
 }
 
+/* ---- what verify needs from the data plane ---- */
+
+static bool verify_store_ready(void *impl, struct http_request *req)
+{
+	return users_ready(impl, req);
+}
+
+static uint64_t verify_hlc(void *impl)
+{
+	struct agent *a = impl;
+
+	return dataplane_hlc(&a->data);
+}
+
+static const struct verify_data_ops verify_data_ops = {
+    .ready = verify_store_ready,
+    .hlc = verify_hlc,
+};
+
 /* ---- closing ---- */
 
 void agent_closed_one(struct agent *a)
@@ -324,6 +343,15 @@ static void node_closed_cb(struct node *n)
 	agent_closed_one(a);
 }
 
+static void verify_closed(struct verify *v)
+{
+	struct agent *a = (struct agent *)((char *)v -
+					   offsetof(struct agent, verify));
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
 static void close_all(struct agent *a)
 {
 	if (a->state == AGENT_CLOSING || a->state == AGENT_CLOSED)
@@ -349,6 +377,10 @@ static void close_all(struct agent *a)
 	}
 	a->pending_closes++;
 	node_close(&a->node, node_closed_cb);
+	/* after node_close: the count stays above zero if verify's callback
+	 * fires at once (no verify running) */
+	a->pending_closes++;
+	verify_close(&a->verify, verify_closed);
 	close_handle(a, (uv_handle_t *)&a->sigterm);
 	close_handle(a, (uv_handle_t *)&a->sigint);
 	close_handle(a, (uv_handle_t *)&a->sighup);
@@ -622,13 +654,35 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	}
 
 	{
+		struct verify_deps vd = {
+		    .loop = loop,
+		    .fsm = &a->fsm,
+		    .proposer = &a->proposer,
+		    .store = &a->data.store,
+		    .calls = &a->calls,
+		    .clock = a->clock,
+		    .pool = a->cfg.pool,
+		    .data_ops = &verify_data_ops,
+		    .data = a,
+		};
+
+		rv = verify_init(&a->verify, &vd);
+		if (rv != 0) {
+			snprintf(a->errmsg, sizeof a->errmsg, "verify: %s",
+				 uv_strerror(rv));
+			return rv;
+		}
+	}
+
+	{
 		struct router_config rc = {
 		    .routes = agent_routes,
 		    .n_routes = agent_routes_count,
 		    .modules = {[ROUTE_MOD_AGENT] = a,
 				[ROUTE_MOD_FAILOVER] = &a->failover,
 				[ROUTE_MOD_CMS_MOVE] = &a->cms_move,
-				[ROUTE_MOD_RISK] = &a->risk},
+				[ROUTE_MOD_RISK] = &a->risk,
+				[ROUTE_MOD_VERIFY] = &a->verify},
 		    .proposer = &a->proposer,
 		    .scheme = agent_api_scheme(a),
 		    .roles = a->tls_on,

@@ -24,6 +24,7 @@
 #include "agent/proposer.h"
 #include "agent/risk.h"
 #include "agent/route.h"
+#include "agent/verify.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
 #include "tls/tls.h"
@@ -51,6 +52,7 @@ struct agent {
 	struct failover failover; /* leader: failovers and failbacks */
 	struct cms_move cms_move; /* leader: moves of the CMS alone */
 	struct risk risk;       /* the data at risk of a move */
+	struct verify verify;     /* pool agents: verify and repair the backup */
 	struct policy_watch policy; /* the config file's [failover] policy */
 	struct metrics metrics;
 	uv_signal_t sigterm;

@@ -25,6 +25,7 @@
 #define FAILOVER ROUTE_MOD_FAILOVER
 #define CMS_MOVE ROUTE_MOD_CMS_MOVE
 #define RISK ROUTE_MOD_RISK
+#define VERIFY ROUTE_MOD_VERIFY
 
 const struct route agent_routes[] = {
     /* process */
@@ -95,7 +96,8 @@ const struct route agent_routes[] = {
      0},
     {"GET", "/v1/backup", R, 0, AGENT, users_route_backup, 0},
     {"POST", "/v1/backup/{pool}/sync", W, 0, AGENT, users_route_backup_sync, 0},
-    {"POST", "/v1/backup/{pool}/verify", W, 0, AGENT, verify_route_start, 0},
+    {"POST", "/v1/backup/{pool}/verify", W, 0, VERIFY, verify_route_start,
+     0},
     {"GET", "/v1/divergence", R, 0, AGENT, users_route_divergence, 0},
 
     /* between agents */
@@ -107,9 +109,11 @@ const struct route agent_routes[] = {
     {"POST", "/v1/internal/takeover", A, INTERNAL, AGENT, users_route_takeover,
      0},
     {"GET", "/v1/internal/lag", A, INTERNAL, RISK, risk_route_lag, 0},
-    {"GET", "/v1/internal/digest", A, INTERNAL, AGENT, verify_route_digest, 0},
-    {"GET", "/v1/internal/keys", A, INTERNAL, AGENT, verify_route_keys, 0},
-    {"POST", "/v1/internal/repair", A, INTERNAL, AGENT, verify_route_repair, 0},
+    {"GET", "/v1/internal/digest", A, INTERNAL, VERIFY, verify_route_digest,
+     0},
+    {"GET", "/v1/internal/keys", A, INTERNAL, VERIFY, verify_route_keys, 0},
+    {"POST", "/v1/internal/repair", A, INTERNAL, VERIFY, verify_route_repair,
+     0},
 };
 
 const size_t agent_routes_count = sizeof agent_routes / sizeof agent_routes[0];

@@ -3,7 +3,7 @@
  *
  * Routes (JSON answers, errors as {"error", "message"}):
  *
- *   POST /v1/backup/{pool}/verify[?repair=true|false]
+ *   POST /v1/backup/{pool}/verify[?repair=true|false][&remove_users=...]
  *        At an agent of the pool that owns user set {pool}. Waits (at most
  *        VERIFY_DRAIN_MS) until the outbox of {pool} is empty, digests the
  *        local copy and the pair agent's copy (GET /v1/internal/digest),
@@ -14,6 +14,7 @@
  *        404 unknown pool, 409 not_paired, 421 not_owner (with "owner" and
  *        "owner_api"), 502 when the pair agent fails or answers nonsense,
  *        503 while the store or the cluster state is not ready.
+ *        verify.c runs it (the orchestrator), verify_repair.c the repairs.
  *
  *   GET  /v1/internal/digest?user_set=U
  *        {"user_set", "items", "buckets": [{"count", "hash"}] x 64}, hash
@@ -28,23 +29,30 @@
  *
  *   POST /v1/internal/repair
  *        Body: a packed poolpair.repl.ChangeRecord, base64 (standard
- *        alphabet, padded) or raw with Content-Type application/x-protobuf.
- *        Applied with store_repair() to the backup copy held here; refused
- *        with 409 not_backup when this agent's pool is not the pair of the
- *        user set's owner. 200 {"user_set", "kind", "key", "op"}; 400 when
- *        the body does not decode or the record is malformed (nothing
- *        changes), 409 stale_epoch.
+ *        alphabet, padded: verify_b64.h) or raw with Content-Type
+ *        application/x-protobuf. Applied with store_repair() to the backup
+ *        copy held here; refused with 409 not_backup when this agent's
+ *        pool is not the pair of the user set's owner. 200 {"user_set",
+ *        "kind", "key", "op"}; 400 when the body does not decode or the
+ *        record is malformed (nothing changes), 409 stale_epoch.
+ *        These three, the pair's side, are verify_peer.c.
  *
  * Loop thread only. */
 #ifndef POOLPAIR_VERIFY_H
 #define POOLPAIR_VERIFY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include <uv.h>
+
+#include "agent/clock.h"
+#include "agent/hclient.h"
 #include "agent/http.h"
+#include "agent/proposer.h"
 #include "agent/route.h"
-
-struct agent;
+#include "consensus/fsm.h"
+#include "replication/store.h"
 
 /* Longest wait for the outbox of the user set to drain, before comparing
  * and before the second digest. */
@@ -59,9 +67,71 @@ struct agent;
 /* About the largest JSON answer of GET /v1/internal/keys. */
 #define VERIFY_PAGE_BYTES (512 * 1024)
 
+/* What verify needs from the data plane (bound to it by the agent). */
+struct verify_data_ops {
+	/* Whether the store may be used now. When it may not, answers req
+	 * (503: no store here, or the store is not open yet) and returns
+	 * false. */
+	bool (*ready)(void *impl, struct http_request *req);
+	/* A hybrid logical clock reading, for the repairs that carry no
+	 * stored one (deletes, purges, content chunks). */
+	uint64_t (*hlc)(void *impl);
+};
+
+/* What a verify module is given; every pointer borrowed: it must outlive
+ * the module (until its close callback). */
+struct verify_deps {
+	uv_loop_t *loop;		 /* the drain timers */
+	const struct fsm *fsm;		 /* read only: pools, owners, pairs,
+					    members' API addresses */
+	const struct proposer *proposer; /* only: is a leader known */
+	struct store *store;		 /* used only while data->ready */
+	struct hclient *calls;		 /* the calls to the pair's agent */
+	const struct clock *clock;	 /* monotonic: drain wait, deadline */
+	const char *pool;		 /* this agent's pool, "" for a
+					    witness (copied) */
+	const struct verify_data_ops *data_ops; /* static */
+	void *data;				/* handed to data_ops */
+};
+
+enum verify_module_state {
+	VERIFY_UNINIT = 0, /* zeroed memory */
+	VERIFY_OPEN,
+	VERIFY_CLOSING, /* verify_close() called; runs still ending */
+	VERIFY_CLOSED,	/* the close callback ran (or is running) */
+};
+
+struct verify_run;
+
+/* The module. Fields are private. */
+struct verify {
+	struct verify_deps d; /* copied; d.pool points to pool */
+	char pool[FSM_NAME_LEN];
+	int state;		 /* enum verify_module_state */
+	struct verify_run *runs; /* verifies answering, owned */
+	unsigned n_runs;	 /* runs not yet freed (timers closing too) */
+	void (*close_cb)(struct verify *v);
+};
+
+/* Set v up (caller memory, valid until the close callback). deps is
+ * copied; what it points to is borrowed. Holds no handle until a verify
+ * runs. Returns 0, or UV_EINVAL when a pointer of deps is missing. */
+int verify_init(struct verify *v, const struct verify_deps *deps);
+
+/* Close v: every verify still running ends with an answer — those
+ * waiting on the pair (their call is cancelled: 502) or on a drain timer
+ * (503) at once, those waiting on the store when it answers (503) — and
+ * cb fires once, when the last one is freed: from a later loop callback,
+ * or synchronously from here when no verify is running (v then holds no
+ * handle). cb may be NULL; v may be freed from cb on. Answers already
+ * given to the pair's requests (the internal routes) hold nothing of v.
+ * On zeroed memory (no verify_init()) cb fires at once. A second call is
+ * ignored. */
+void verify_close(struct verify *v, void (*cb)(struct verify *v));
+
 /* Handlers of the route table (routes.c, route.h) for the routes above;
- * module is the struct agent (borrowed: it must outlive the request).
- * Each answers req exactly once, now or later. */
+ * module is the struct verify (ROUTE_MOD_VERIFY). Each answers req exactly
+ * once, now or later. */
 void verify_route_start(void *module, struct http_request *req,
 			const struct route_params *p);
 void verify_route_digest(void *module, struct http_request *req,
