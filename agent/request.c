@@ -13,358 +13,12 @@
 
 #include "control.pb-c.h"
 
-#if JSON_INTEGER_IS_LONG_LONG
-#define JINT_MAX LLONG_MAX
-#else
-#define JINT_MAX LONG_MAX
-#endif
-
-#define FIELD_LEN 96 /* "topology.pools[63].backup_pool" and printable keys */
-
 static const char *const editions[] = {"enterprise", "standard", NULL};
 static const char *const kinds[] = {"physical", "virtual", NULL};
 /* "default": no choice, the FSM's default (encoded as "") */
 static const char *const failovers[] = {"auto", "manual", "default", NULL};
 static const char *const repl_modes[] = {"async", "sync", NULL};
 static const char *const roles[] = {"voter", "standby", "spare", NULL};
-
-/* ---- errors ---- */
-
-/* Fill err (when non-NULL) and return rc. The status follows rc. */
-int request_fail(struct request_error *err, int rc, const char *code,
-		 const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return rc;
-	switch (rc) {
-	case -EMSGSIZE:
-		err->status = 413;
-		break;
-	case -ENOMEM:
-		err->status = 500;
-		break;
-	default:
-		err->status = 400;
-		break;
-	}
-	snprintf(err->code, sizeof(err->code), "%s", code);
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-int request_fail_nomem(struct request_error *err)
-{
-	return request_fail(err, -ENOMEM, "internal", "out of memory");
-}
-
-/* Copy at most n bytes of src into dst (size dstlen) keeping printable
- * ASCII only; anything else becomes '?', a cut is marked with "...". */
-static void printable(char *dst, size_t dstlen, const char *src, size_t n)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < dstlen; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	if (i < n && dstlen >= 4) {
-		o = o > dstlen - 4 ? dstlen - 4 : o;
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
-}
-
-/* Printable "where" + "key" as shown in messages. */
-static void field_name(char *dst, size_t dstlen, const char *where,
-		       const char *key)
-{
-	char k[FIELD_LEN];
-
-	printable(k, sizeof(k), key, strlen(key));
-	if (snprintf(dst, dstlen, "%.*s%s", (int)(dstlen / 2), where, k) < 0)
-		dst[0] = '\0';
-}
-
-/* ---- values ---- */
-
-bool request_name_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n < 1 || n >= FSM_NAME_LEN)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
-}
-
-/* host:port; host is a name or IPv4 of [A-Za-z0-9._-] or a bracketed
- * IPv6 literal; port 1..65535 in decimal. */
-static bool address_ok(const char *s, size_t n)
-{
-	const char *colon;
-	size_t hl, pl, i;
-	unsigned long port = 0;
-
-	if (n == 0 || n >= FSM_ADDR_LEN || memchr(s, '\0', n) != NULL)
-		return false;
-	colon = memrchr(s, ':', n);
-	if (colon == NULL)
-		return false;
-	hl = (size_t)(colon - s);
-	pl = n - hl - 1;
-	if (pl < 1 || pl > 5)
-		return false;
-	for (i = 0; i < pl; i++) {
-		char c = colon[1 + i];
-		if (c < '0' || c > '9')
-			return false;
-		port = port * 10 + (unsigned long)(c - '0');
-	}
-	if (port < 1 || port > 65535)
-		return false;
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		if (hl < 4) /* "[::]" at least */
-			return false;
-		for (i = 1; i + 1 < hl; i++) {
-			char c = s[i];
-			if (!((c >= '0' && c <= '9') ||
-			      (c >= 'a' && c <= 'f') ||
-			      (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
-				return false;
-		}
-		return true;
-	}
-	return request_name_ok(s, hl);
-}
-
-/* ---- JSON ---- */
-
-/* Nesting depth of the text, strings skipped; malformed text is left to
- * the parser. True when deeper than REQUEST_MAX_DEPTH. */
-static bool too_deep(const char *s, size_t n)
-{
-	bool in_str = false, esc = false;
-	int depth = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (c == '\\')
-				esc = true;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > REQUEST_MAX_DEPTH)
-				return true;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return false;
-}
-
-/* Parse a body into a JSON object (owned by the caller). */
-int request_parse_body(const char *body, size_t len, json_t **root,
-		       struct request_error *err)
-{
-	json_error_t je;
-	char text[JSON_ERROR_TEXT_LENGTH];
-	json_t *j;
-
-	*root = NULL;
-	if (len > REQUEST_MAX_BODY)
-		return request_fail(err, -EMSGSIZE, "too_large",
-				    "request body is larger than %d bytes",
-				    REQUEST_MAX_BODY);
-	if (body == NULL)
-		body = "";
-	if (too_deep(body, len))
-		return request_fail(
-		    err, -EINVAL, "bad_json",
-		    "invalid json: nested deeper than %d levels",
-		    REQUEST_MAX_DEPTH);
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL) {
-		if (json_error_code(&je) == json_error_out_of_memory)
-			return request_fail_nomem(err);
-		printable(text, sizeof(text), je.text, strlen(je.text));
-		return request_fail(
-		    err, -EINVAL, "bad_json",
-		    "invalid json at line %d column %d (byte %d): %s", je.line,
-		    je.column, je.position, text);
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return request_fail(err, -EINVAL, "bad_json",
-				    "request body must be a json object");
-	}
-	*root = j;
-	return 0;
-}
-
-/* Every key of obj must be one of `allowed` (NULL-terminated). */
-int request_check_keys(const json_t *obj, const char *where,
-		       const char *const *allowed, struct request_error *err)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach ((json_t *)obj, key, v) {
-		const char *const *a;
-		char f[FIELD_LEN];
-
-		for (a = allowed; *a != NULL; a++)
-			if (strcmp(*a, key) == 0)
-				break;
-		if (*a == NULL) {
-			field_name(f, sizeof(f), where, key);
-			return request_fail(err, -EINVAL, "unknown_field",
-					    "unknown field '%s'", f);
-		}
-	}
-	return 0;
-}
-
-/* Look up key; NULL and 0 when absent and optional. */
-int request_get_field(const json_t *obj, const char *where, const char *key,
-		      bool required, json_t **v, struct request_error *err)
-{
-	*v = json_object_get(obj, key);
-	if (*v == NULL && required)
-		return request_fail(err, -EINVAL, "missing_field",
-				    "missing field '%s%s'", where, key);
-	return 0;
-}
-
-int request_bad_type(struct request_error *err, const char *where,
-		     const char *key, const char *what)
-{
-	return request_fail(err, -EINVAL, "bad_type", "field '%s%s' must be %s",
-			    where, key, what);
-}
-
-/* A name field into out (FSM_NAME_LEN bytes); "" when absent. */
-int request_get_name(const json_t *obj, const char *where, const char *key,
-		     bool required, char *out, struct request_error *err)
-{
-	json_t *v;
-	int rc;
-
-	out[0] = '\0';
-	rc = request_get_field(obj, where, key, required, &v, err);
-	if (rc != 0 || v == NULL)
-		return rc;
-	if (!json_is_string(v))
-		return request_bad_type(err, where, key, "a string");
-	if (!request_name_ok(json_string_value(v), json_string_length(v)))
-		return request_fail(err, -EINVAL, "invalid",
-				    "field '%s%s' must be 1-%d characters of "
-				    "[A-Za-z0-9._-]",
-				    where, key, FSM_NAME_LEN - 1);
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return 0;
-}
-
-/* A string that must be one of `choices` into out (outlen bytes, larger
- * than every choice); "" when absent. */
-static int get_choice(const json_t *obj, const char *where, const char *key,
-		      bool required, const char *const *choices, char *out,
-		      size_t outlen, struct request_error *err)
-{
-	const char *const *c;
-	char list[96] = "";
-	size_t used = 0;
-	json_t *v;
-	int rc;
-
-	out[0] = '\0';
-	rc = request_get_field(obj, where, key, required, &v, err);
-	if (rc != 0 || v == NULL)
-		return rc;
-	if (!json_is_string(v))
-		return request_bad_type(err, where, key, "a string");
-	for (c = choices; *c != NULL; c++) {
-		if (strlen(*c) == json_string_length(v) &&
-		    strcmp(*c, json_string_value(v)) == 0) {
-			snprintf(out, outlen, "%s", *c);
-			return 0;
-		}
-	}
-	for (c = choices; *c != NULL && used < sizeof(list); c++) {
-		const char *sep = c == choices	 ? ""
-				  : c[1] == NULL ? " or "
-						 : ", ";
-		int n =
-		    snprintf(list + used, sizeof(list) - used, "%s%s", sep, *c);
-		used += n > 0 ? (size_t)n : 0;
-	}
-	return request_fail(err, -EINVAL, "invalid", "field '%s%s' must be %s",
-			    where, key, list);
-}
-
-/* An integer in min..max; *present false (and *out untouched) when
- * absent and optional. */
-static int get_int(const json_t *obj, const char *where, const char *key,
-		   bool required, json_int_t min, json_int_t max,
-		   json_int_t *out, bool *present, struct request_error *err)
-{
-	json_int_t x;
-	json_t *v;
-	int rc;
-
-	*present = false;
-	rc = request_get_field(obj, where, key, required, &v, err);
-	if (rc != 0 || v == NULL)
-		return rc;
-	if (!json_is_integer(v))
-		return request_bad_type(err, where, key, "an integer");
-	x = json_integer_value(v);
-	if (x < min || x > max) {
-		if (max == JINT_MAX)
-			return request_fail(err, -EINVAL, "invalid",
-					    "field '%s%s' must be at least "
-					    "%" JSON_INTEGER_FORMAT,
-					    where, key, min);
-		return request_fail(
-		    err, -EINVAL, "invalid",
-		    "field '%s%s' must be between %" JSON_INTEGER_FORMAT
-		    " and %" JSON_INTEGER_FORMAT,
-		    where, key, min, max);
-	}
-	*out = x;
-	*present = true;
-	return 0;
-}
-
-/* An optional boolean; *out untouched when absent. */
-int request_get_bool(const json_t *obj, const char *where, const char *key,
-		     bool *out, struct request_error *err)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v))
-		return request_bad_type(err, where, key, "a boolean");
-	*out = json_is_true(v);
-	return 0;
-}
 
 /* ---- objects shared by single requests and the topology ---- */
 
@@ -383,20 +37,22 @@ int request_parse_pool(const json_t *o, const char *where, struct fsm_pool *p,
 		0 ||
 	    (rc = request_get_name(o, where, "site", true, p->site, err)) !=
 		0 ||
-	    (rc = get_choice(o, where, "edition", true, editions, p->edition,
-			     sizeof(p->edition), err)) != 0 ||
-	    (rc = get_choice(o, where, "kind", true, kinds, p->kind,
-			     sizeof(p->kind), err)) != 0 ||
+	    (rc = request_get_choice(o, where, "edition", true, editions,
+				     p->edition, sizeof(p->edition), err)) !=
+		0 ||
+	    (rc = request_get_choice(o, where, "kind", true, kinds, p->kind,
+				     sizeof(p->kind), err)) != 0 ||
 	    (rc = request_get_name(o, where, "os", true, p->os, err)) != 0 ||
-	    (rc = get_int(o, where, "capacity", false, 0, REQUEST_MAX_CAPACITY,
-			  &cap, &present, err)) != 0)
+	    (rc = request_get_int(o, where, "capacity", false, 0,
+				  REQUEST_MAX_CAPACITY, &cap, &present, err)) !=
+		0)
 		return rc;
 	p->capacity = (uint32_t)cap;
 	return 0;
 }
 
-int request_get_repl_mode(const json_t *obj, const char *where,
-			  bool *has_mode, int *mode, uint32_t *timeout_ms,
+int request_get_repl_mode(const json_t *obj, const char *where, bool *has_mode,
+			  int *mode, uint32_t *timeout_ms,
 			  struct request_error *err)
 {
 	char m[8];
@@ -407,10 +63,11 @@ int request_get_repl_mode(const json_t *obj, const char *where,
 	*has_mode = false;
 	*mode = FSM_REPL_ASYNC;
 	*timeout_ms = 0;
-	if ((rc = get_choice(obj, where, "mode", false, repl_modes, m,
-			     sizeof(m), err)) != 0 ||
-	    (rc = get_int(obj, where, "sync_timeout_ms", false, 1,
-			  REQUEST_MAX_DURATION_MS, &t, &present, err)) != 0)
+	if ((rc = request_get_choice(obj, where, "mode", false, repl_modes, m,
+				     sizeof(m), err)) != 0 ||
+	    (rc = request_get_int(obj, where, "sync_timeout_ms", false, 1,
+				  REQUEST_MAX_DURATION_MS, &t, &present,
+				  err)) != 0)
 		return rc;
 	if (m[0] != '\0') {
 		*has_mode = true;
@@ -423,8 +80,8 @@ int request_get_repl_mode(const json_t *obj, const char *where,
 int request_parse_pair(const json_t *o, const char *where, struct pair_req *p,
 		       struct request_error *err)
 {
-	static const char *const keys[] = {"a",	  "b", "force", "mode",
-					   "sync_timeout_ms", NULL};
+	static const char *const keys[] = {
+	    "a", "b", "force", "mode", "sync_timeout_ms", NULL};
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -477,13 +134,14 @@ int request_parse_policy_fields(const json_t *o, const char *where,
 	int rc;
 
 	if ((rc = request_check_keys(o, where, keys, err)) != 0 ||
-	    (rc = get_choice(o, where, "failover", false, failovers, failover,
-			     sizeof(failover), err)) != 0 ||
-	    (rc = get_int(o, where, "max_lag_on_failover_ms", false, 0,
-			  REQUEST_MAX_DURATION_MS, &lag, &has_lag, err)) != 0 ||
-	    (rc = get_int(o, where, "cooldown_ms", false, 0,
-			  REQUEST_MAX_DURATION_MS, &cooldown, &has_cooldown,
-			  err)) != 0)
+	    (rc = request_get_choice(o, where, "failover", false, failovers,
+				     failover, sizeof(failover), err)) != 0 ||
+	    (rc = request_get_int(o, where, "max_lag_on_failover_ms", false, 0,
+				  REQUEST_MAX_DURATION_MS, &lag, &has_lag,
+				  err)) != 0 ||
+	    (rc = request_get_int(o, where, "cooldown_ms", false, 0,
+				  REQUEST_MAX_DURATION_MS, &cooldown,
+				  &has_cooldown, err)) != 0)
 		return rc;
 	has[0] = failover[0] != '\0';
 	has[1] = has_lag;
@@ -754,15 +412,15 @@ int request_member_add(const char *body, size_t len, struct request_member *m,
 	if ((rc = request_parse_body(body, len, &root, err)) != 0)
 		return rc;
 	if ((rc = request_check_keys(root, "", keys, err)) != 0 ||
-	    (rc = get_int(root, "", "id", true, 1, JINT_MAX, &id, &present,
-			  err)) != 0 ||
+	    (rc = request_get_int(root, "", "id", true, 1, REQUEST_JINT_MAX,
+				  &id, &present, err)) != 0 ||
 	    (rc = request_get_field(root, "", "address", true, &v, err)) != 0)
 		goto out;
 	if (!json_is_string(v)) {
 		rc = request_bad_type(err, "", "address", "a string");
 		goto out;
 	}
-	if (!address_ok(json_string_value(v), json_string_length(v))) {
+	if (!request_address_ok(json_string_value(v), json_string_length(v))) {
 		rc = request_fail(
 		    err, -EINVAL, "invalid",
 		    "field 'address' must be host:port with a port of "
@@ -770,8 +428,8 @@ int request_member_add(const char *body, size_t len, struct request_member *m,
 		goto out;
 	}
 	memcpy(m->address, json_string_value(v), json_string_length(v) + 1);
-	rc = get_choice(root, "", "role", false, roles, m->role,
-			sizeof(m->role), err);
+	rc = request_get_choice(root, "", "role", false, roles, m->role,
+				sizeof(m->role), err);
 	m->id = (uint64_t)id;
 out:
 	json_decref(root);

@@ -1,10 +1,12 @@
-/* request_internal: JSON field readers, shared object parsers and Command
- * encoding used by both parts of the request module (request.c and
- * request_topology.c). Not part of the module's interface: only those
- * files include it. */
+/* request_internal: what the files of the request module share: errors,
+ * JSON field readers and the name and address rules (request_json.c),
+ * shared object parsers and Command encoding (request.c), used by
+ * request.c, request_pause.c and request_topology.c. Not part of the
+ * module's interface: only those files include it. */
 #ifndef POOLPAIR_AGENT_REQUEST_INTERNAL_H
 #define POOLPAIR_AGENT_REQUEST_INTERNAL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +17,12 @@
 #include "consensus/cmd.h"
 #include "consensus/fsm.h"
 #include "control.pb-c.h"
+
+#if JSON_INTEGER_IS_LONG_LONG
+#define REQUEST_JINT_MAX LLONG_MAX
+#else
+#define REQUEST_JINT_MAX LONG_MAX
+#endif
 
 /* ---- errors ---- */
 
@@ -31,6 +39,11 @@ int request_fail_nomem(struct request_error *err);
 
 /* s[0..n) is a valid name: 1..FSM_NAME_LEN-1 bytes of [A-Za-z0-9._-]. */
 bool request_name_ok(const char *s, size_t n);
+
+/* s[0..n) is host:port: host a name or IPv4 of [A-Za-z0-9._-] or a
+ * bracketed IPv6 literal, port 1..65535 in decimal; shorter than
+ * FSM_ADDR_LEN, no NUL inside. */
+bool request_address_ok(const char *s, size_t n);
 
 /* ---- JSON ----
  * `where` is the prefix shown before a key in messages ("" or
@@ -66,6 +79,18 @@ int request_get_name(const json_t *obj, const char *where, const char *key,
 int request_get_repl_mode(const json_t *obj, const char *where,
 			  bool *has_mode, int *mode, uint32_t *timeout_ms,
 			  struct request_error *err);
+
+/* A string that must be one of `choices` (NULL-terminated) into out
+ * (outlen bytes, larger than every choice); "" when absent. */
+int request_get_choice(const json_t *obj, const char *where, const char *key,
+		       bool required, const char *const *choices, char *out,
+		       size_t outlen, struct request_error *err);
+
+/* An integer in min..max into *out; *present false (and *out untouched)
+ * when absent and optional. */
+int request_get_int(const json_t *obj, const char *where, const char *key,
+		    bool required, json_int_t min, json_int_t max,
+		    json_int_t *out, bool *present, struct request_error *err);
 
 /* An optional boolean; *out untouched when absent. */
 int request_get_bool(const json_t *obj, const char *where, const char *key,
