@@ -351,12 +351,20 @@ void *fuzz_cmd_topology(void *const *steps, const size_t *lens, size_t n,
 	return buf;
 }
 
-/* Apply buf (owned: freed here) to f; abort unless it is accepted. */
-static void must(struct fsm *f, void *buf, size_t len, const char *what)
+/* Apply buf (owned: freed here) of *len bytes to f; abort unless it is
+ * accepted. The length is read through a pointer, here: the encoder that
+ * makes buf and sets *len is an argument of the same call, and C leaves
+ * the order in which a call's arguments are evaluated unspecified, so a
+ * length passed by value could be read before the encoder wrote it. */
+static void must(struct fsm *f, void *buf, const size_t *len, const char *what)
 {
 	struct fsm_result res;
 
-	if (fsm_apply(f, buf, len, &res) != FSM_OK) {
+	if (buf == NULL) {
+		fprintf(stderr, "fuzz: populate: %s: encoding failed\n", what);
+		abort();
+	}
+	if (fsm_apply(f, buf, *len, &res) != FSM_OK) {
 		fprintf(stderr, "fuzz: populate: %s refused: %s: %s\n", what,
 			fsm_code_name(res.code), res.reason);
 		abort();
@@ -371,43 +379,43 @@ void fuzz_state_populate(struct fsm *f)
 	size_t i;
 
 	for (i = 0; i < sizeof sites / sizeof sites[0]; i++) {
-		must(f, fuzz_cmd_add_site(sites[i], &len), len, "add_site");
+		must(f, fuzz_cmd_add_site(sites[i], &len), &len, "add_site");
 	}
 	must(f, fuzz_cmd_add_pool("pool-east", "east", "enterprise", "physical",
 				  "windows-2019", 10000, &len),
-	     len, "add_pool");
+	     &len, "add_pool");
 	must(f, fuzz_cmd_add_pool("pool-west", "west", "enterprise", "physical",
 				  "windows-2019", 10000, &len),
-	     len, "add_pool");
+	     &len, "add_pool");
 	must(f, fuzz_cmd_add_pool("pool-std-e", "east", "standard", "virtual",
 				  "windows-2016", 2000, &len),
-	     len, "add_pool");
+	     &len, "add_pool");
 	must(f, fuzz_cmd_add_pool("pool-south", "south", "standard", "virtual",
 				  "windows-2016", 2000, &len),
-	     len, "add_pool");
+	     &len, "add_pool");
 	must(f, fuzz_cmd_add_pool("pool-lone", "north", "enterprise", "virtual",
 				  "windows-2022", 0, &len),
-	     len, "add_pool");
+	     &len, "add_pool");
 	must(f, fuzz_cmd_register_member(1, "east-1", "east", "pool-east", &len),
-	     len, "register_member");
+	     &len, "register_member");
 	must(f, fuzz_cmd_register_member(2, "west-1", "west", "pool-west", &len),
-	     len, "register_member");
-	must(f, fuzz_cmd_register_member(3, "witness-1", "north", "", &len), len,
+	     &len, "register_member");
+	must(f, fuzz_cmd_register_member(3, "witness-1", "north", "", &len), &len,
 	     "register_member");
-	must(f, fuzz_cmd_pair("pool-east", "pool-west", false, &len), len,
+	must(f, fuzz_cmd_pair("pool-east", "pool-west", false, &len), &len,
 	     "pair");
-	must(f, fuzz_cmd_pair("pool-std-e", "pool-south", false, &len), len,
+	must(f, fuzz_cmd_pair("pool-std-e", "pool-south", false, &len), &len,
 	     "pair");
-	must(f, fuzz_cmd_add_sba("sba-east", "east", "pool-east", &len), len,
+	must(f, fuzz_cmd_add_sba("sba-east", "east", "pool-east", &len), &len,
 	     "add_sba");
-	must(f, fuzz_cmd_cms_place("pool-east", &len), len, "cms_place");
-	must(f, fuzz_cmd_set_policy("auto", 2000, 30000, false, &len), len,
+	must(f, fuzz_cmd_cms_place("pool-east", &len), &len, "cms_place");
+	must(f, fuzz_cmd_set_policy("auto", 2000, 30000, false, &len), &len,
 	     "set_policy");
-	must(f, fuzz_cmd_failover_begin("pool-std-e", false, false, &len), len,
+	must(f, fuzz_cmd_failover_begin("pool-std-e", false, false, &len), &len,
 	     "failover_begin");
-	must(f, fuzz_cmd_pool_recovering("pool-std-e", &len), len,
+	must(f, fuzz_cmd_pool_recovering("pool-std-e", &len), &len,
 	     "pool_recovering");
-	must(f, fuzz_cmd_pool_pause("pool-std-e", true, &len), len,
+	must(f, fuzz_cmd_pool_pause("pool-std-e", true, &len), &len,
 	     "pool_pause");
 }
 

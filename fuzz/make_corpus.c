@@ -438,10 +438,14 @@ static void put_fsm_one(void *arg, const char *name, const void *buf,
 	free(b.p);
 }
 
-static void add_cmd(struct buf *b, void *cmd, size_t len)
+/* Append cmd (owned: freed here) of *len bytes. The length is read
+ * through a pointer because the encoder that sets it is an argument of
+ * the same call: C leaves the order of a call's argument evaluations
+ * unspecified, so a length passed by value could be read first. */
+static void add_cmd(struct buf *b, void *cmd, const size_t *len)
 {
-	add_u16(b, (uint16_t)len);
-	add(b, cmd, len);
+	add_u16(b, (uint16_t)*len);
+	add(b, cmd, *len);
 	free(cmd);
 }
 
@@ -458,28 +462,28 @@ static void fsm_corpus(void)
 
 	/* a planned failover and failback, start to end */
 	add_cmd(&b, fuzz_cmd_failover_begin("pool-east", true, false, &len),
-		len);
-	add_cmd(&b, fuzz_cmd_failover_complete("pool-east", &len), len);
-	add_cmd(&b, fuzz_cmd_pool_recovering("pool-east", &len), len);
-	add_cmd(&b, fuzz_cmd_failback_begin("pool-east", false, &len), len);
-	add_cmd(&b, fuzz_cmd_failback_abort("pool-east", &len), len);
-	add_cmd(&b, fuzz_cmd_failback_begin("pool-east", false, &len), len);
-	add_cmd(&b, fuzz_cmd_failback_complete("pool-east", &len), len);
+		&len);
+	add_cmd(&b, fuzz_cmd_failover_complete("pool-east", &len), &len);
+	add_cmd(&b, fuzz_cmd_pool_recovering("pool-east", &len), &len);
+	add_cmd(&b, fuzz_cmd_failback_begin("pool-east", false, &len), &len);
+	add_cmd(&b, fuzz_cmd_failback_abort("pool-east", &len), &len);
+	add_cmd(&b, fuzz_cmd_failback_begin("pool-east", false, &len), &len);
+	add_cmd(&b, fuzz_cmd_failback_complete("pool-east", &len), &len);
 	put("fsm", "failover-cycle", b.p, b.len);
 	b.len = 0;
-	add_cmd(&b, fuzz_cmd_failback_begin("pool-std-e", false, &len), len);
-	add_cmd(&b, fuzz_cmd_failback_complete("pool-std-e", &len), len);
-	add_cmd(&b, fuzz_cmd_unpair("pool-std-e", &len), len);
-	add_cmd(&b, fuzz_cmd_remove_pool("pool-std-e", &len), len);
-	add_cmd(&b, fuzz_cmd_cms_failover(false, true, &len), len);
+	add_cmd(&b, fuzz_cmd_failback_begin("pool-std-e", false, &len), &len);
+	add_cmd(&b, fuzz_cmd_failback_complete("pool-std-e", &len), &len);
+	add_cmd(&b, fuzz_cmd_unpair("pool-std-e", &len), &len);
+	add_cmd(&b, fuzz_cmd_remove_pool("pool-std-e", &len), &len);
+	add_cmd(&b, fuzz_cmd_cms_failover(false, true, &len), &len);
 	put("fsm", "failback-and-remove", b.p, b.len);
 	b.len = 0;
 	/* a planned move of the CMS, aborted, then one that completes */
-	add_cmd(&b, fuzz_cmd_cms_failover(true, false, &len), len);
-	add_cmd(&b, fuzz_cmd_cms_failover_abort(FUZZ_TIME_MS, &len), len);
-	add_cmd(&b, fuzz_cmd_cms_failover(true, true, &len), len);
-	add_cmd(&b, fuzz_cmd_pair_mode("pool-east", 1, 800, &len), len);
-	add_cmd(&b, fuzz_cmd_cms_failover_complete(FUZZ_TIME_MS, &len), len);
+	add_cmd(&b, fuzz_cmd_cms_failover(true, false, &len), &len);
+	add_cmd(&b, fuzz_cmd_cms_failover_abort(FUZZ_TIME_MS, &len), &len);
+	add_cmd(&b, fuzz_cmd_cms_failover(true, true, &len), &len);
+	add_cmd(&b, fuzz_cmd_pair_mode("pool-east", 1, 800, &len), &len);
+	add_cmd(&b, fuzz_cmd_cms_failover_complete(FUZZ_TIME_MS, &len), &len);
 	put("fsm", "cms-planned", b.p, b.len);
 	b.len = 0;
 	/* 300 kept events: the history keeps them past its ring */
@@ -487,7 +491,7 @@ static void fsm_corpus(void)
 		add_cmd(&b,
 			fuzz_cmd_record_event("rebuild of east-1", true, true,
 					      &len),
-			len);
+			&len);
 	put("fsm", "kept-events", b.p, b.len);
 	b.len = 0;
 	add_u16(&b, 3);
