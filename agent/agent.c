@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/api.h"
+#include "agent/backup.h"
 #include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/notify.h"
@@ -554,6 +555,103 @@ static void on_watchdog(uv_timer_t *t)
 
 /* ---- set-up ---- */
 
+/* What the view reads of the other modules (view.h). */
+static const struct raft_configuration *view_configuration(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_configuration(&a->node);
+}
+
+static const char *view_raft_state(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_state_name(&a->node);
+}
+
+static uint64_t view_leader_raft(void *impl, const char **address)
+{
+	struct agent *a = impl;
+
+	return node_leader(&a->node, address);
+}
+
+static int view_reachable(void *impl, uint64_t id)
+{
+	struct agent *a = impl;
+
+	return members_reachable(&a->members, id);
+}
+
+static bool view_heard(void *impl, uint64_t id, struct view_heard *out)
+{
+	struct agent *a = impl;
+	const struct members_seen *s = members_seen_get(&a->members, id);
+
+	if (s == NULL)
+		return false;
+	out->last_ns = s->last_ns;
+	out->lease = s->lease;
+	return true;
+}
+
+static void view_lease(void *impl, struct view_lease *out)
+{
+	struct agent *a = impl;
+
+	out->valid = members_lease_valid(&a->members);
+	out->left_ms =
+	    lease_left_ms(&a->members.lease, clock_mono_ns(a->clock));
+	out->granted_by = a->members.lease.granted_by;
+	out->source = lease_source_name(a->members.lease.source);
+	out->view_current = members_view_current(&a->members);
+}
+
+static const char *view_auto_refusal(void *impl, const char *pool)
+{
+	struct agent *a = impl;
+
+	return failover_refusal(&a->failover, pool);
+}
+
+static json_t *view_backup(void *impl)
+{
+	return backup_cluster(impl);
+}
+
+static const struct view_sources_ops view_sources_ops = {
+    .configuration = view_configuration,
+    .raft_state = view_raft_state,
+    .leader_raft = view_leader_raft,
+    .reachable = view_reachable,
+    .heard = view_heard,
+    .lease = view_lease,
+    .auto_refusal = view_auto_refusal,
+    .backup = view_backup,
+};
+
+static int view_setup(struct agent *a, const struct config *cfg)
+{
+	struct view_deps d = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .src = &a->view_src,
+	    .self_id = cfg->agent_id,
+	    .lease_ms = cfg->lease_ms,
+	    .grace_ms = cfg->grace_ms,
+	    .started_ns = a->started_ns,
+	};
+
+	a->view_src.ops = &view_sources_ops;
+	a->view_src.impl = a;
+	snprintf(d.self_name, sizeof d.self_name, "%s", cfg->agent_name);
+	snprintf(d.self_site, sizeof d.self_site, "%s", cfg->site);
+	snprintf(d.self_pool, sizeof d.self_pool, "%s", cfg->pool);
+	return view_init(&a->view, &d);
+}
+
 static void to_node_config(const struct config *c, struct node_config *nc)
 {
 	memset(nc, 0, sizeof *nc);
@@ -619,6 +717,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	}
 	node_set_applied_cb(&a->node, on_applied, a);
 	proposer_node(&a->proposer, &a->node);
+	view_setup(a, cfg);
 
 	rv = policy_setup(a);
 	if (rv != 0) {

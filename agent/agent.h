@@ -25,6 +25,7 @@
 #include "agent/risk.h"
 #include "agent/route.h"
 #include "agent/verify.h"
+#include "agent/view.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
 #include "tls/tls.h"
@@ -55,6 +56,8 @@ struct agent {
 	struct verify verify;     /* pool agents: verify and repair the backup */
 	struct policy_watch policy; /* the config file's [failover] policy */
 	struct metrics metrics;
+	struct view view;	/* the JSON renderings of the API */
+	struct view_sources view_src; /* what the view reads of the modules */
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	uv_signal_t sighup;     /* reload the [tls] files */

@@ -106,7 +106,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 
 		code = 201;
 		body = json_pack("{s:o, s:I}", "pool",
-				 p != NULL ? view_pool(a, p) : json_null(),
+				 p != NULL ? view_pool(&a->view, p) : json_null(),
 				 "decision", (json_int_t)res->seq);
 		break;
 	}
@@ -155,7 +155,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
 
 		body = json_pack("{s:o, s:I}", "pool",
-				 p != NULL ? view_pool(a, p) : json_null(),
+				 p != NULL ? view_pool(&a->view, p) : json_null(),
 				 "decision", (json_int_t)res->seq);
 		break;
 	}
@@ -775,7 +775,7 @@ static void history(struct agent *a, struct http_request *req)
 				   "integer from 1)");
 		return;
 	}
-	answer_json_headers(req, 200, view_history(a, before, (size_t)limit),
+	answer_json_headers(req, 200, view_history(&a->view, before, (size_t)limit),
 			    NULL);
 }
 
@@ -805,19 +805,19 @@ void api_route_metrics(void *module, struct http_request *req,
 void api_route_status(void *module, struct http_request *req,
 		      const struct route_params *p)
 {
-	answer_json(req, 200, view_status(module));
+	answer_json(req, 200, view_status(&((struct agent *)module)->view));
 }
 
 void api_route_sites(void *module, struct http_request *req,
 		     const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "sites", view_sites(module)));
+	answer_json(req, 200, json_pack("{s:o}", "sites", view_sites(&((struct agent *)module)->view)));
 }
 
 void api_route_pools(void *module, struct http_request *req,
 		     const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "pools", view_pools(module)));
+	answer_json(req, 200, json_pack("{s:o}", "pools", view_pools(&((struct agent *)module)->view)));
 }
 
 void api_route_pool(void *module, struct http_request *req,
@@ -831,25 +831,25 @@ void api_route_pool(void *module, struct http_request *req,
 		http_respond_error(req, 404, "not_found", "no such pool");
 		return;
 	}
-	answer_json(req, 200, json_pack("{s:o}", "pool", view_pool(a, pool)));
+	answer_json(req, 200, json_pack("{s:o}", "pool", view_pool(&a->view, pool)));
 }
 
 void api_route_pairs(void *module, struct http_request *req,
 		     const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "pairs", view_pairs(module)));
+	answer_json(req, 200, json_pack("{s:o}", "pairs", view_pairs(&((struct agent *)module)->view)));
 }
 
 void api_route_sbas(void *module, struct http_request *req,
 		    const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "sbas", view_sbas(module)));
+	answer_json(req, 200, json_pack("{s:o}", "sbas", view_sbas(&((struct agent *)module)->view)));
 }
 
 void api_route_cms(void *module, struct http_request *req,
 		   const struct route_params *p)
 {
-	answer_json(req, 200, view_cms(module));
+	answer_json(req, 200, view_cms(&((struct agent *)module)->view));
 }
 
 void api_route_policy(void *module, struct http_request *req,
@@ -867,7 +867,7 @@ void api_route_members(void *module, struct http_request *req,
 		       const struct route_params *p)
 {
 	answer_json(req, 200,
-		    json_pack("{s:o}", "members", view_members(module)));
+		    json_pack("{s:o}", "members", view_members(&((struct agent *)module)->view)));
 }
 
 void api_route_history(void *module, struct http_request *req,

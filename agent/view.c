@@ -6,9 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/agent.h"
-#include "agent/backup.h"
-
 void view_time_iso(uint64_t ms, char *out, size_t len)
 {
 	time_t secs = (time_t)(ms / 1000);
@@ -34,30 +31,48 @@ static const char *role_name(int role)
 	}
 }
 
-static json_t *view_pool_base(struct agent *a, const struct fsm_pool *p);
+int view_init(struct view *v, const struct view_deps *deps)
+{
+	v->d = *deps;
+	return 0;
+}
+
+void view_close(struct view *v, void (*cb)(struct view *v))
+{
+	if (cb != NULL)
+		cb(v);
+}
+
+static bool leads(const struct view *v)
+{
+	return proposer_is_leader(v->d.proposer);
+}
+
+static json_t *view_pool_base(const struct view *v, const struct fsm_pool *p);
 
 /* A pool is healthy when the leader hears from an agent of that pool. On a
  * follower this is unknown (null). */
-static json_t *pool_healthy(struct agent *a, const char *pool)
+static json_t *pool_healthy(const struct view *v, const char *pool)
 {
+	const struct fsm *f = v->d.fsm;
 	bool any = false;
 
-	if (!node_is_leader(&a->node))
+	if (!leads(v))
 		return json_null();
-	for (unsigned i = 0; i < a->fsm.n_members; i++) {
-		const struct fsm_member *m = &a->fsm.members[i];
+	for (unsigned i = 0; i < f->n_members; i++) {
+		const struct fsm_member *m = &f->members[i];
 
 		if (strcmp(m->pool, pool) != 0)
 			continue;
-		if (members_reachable(&a->members, m->id) == 1)
+		if (v->d.src->ops->reachable(v->d.src->impl, m->id) == 1)
 			any = true;
 	}
 	return json_boolean(any);
 }
 
-json_t *view_pool(struct agent *a, const struct fsm_pool *p)
+json_t *view_pool(const struct view *view, const struct fsm_pool *p)
 {
-	json_t *v = view_pool_base(a, p);
+	json_t *v = view_pool_base(view, p);
 
 	if (v == NULL)
 		return NULL;
@@ -70,11 +85,11 @@ json_t *view_pool(struct agent *a, const struct fsm_pool *p)
 			    p->pair[0] != '\0'
 				? json_string(fsm_repl_mode_name(p->repl_mode))
 				: json_null());
-	json_object_set_new(v, "sync_timeout_ms",
-			    p->pair[0] != '\0'
-				? json_integer((json_int_t)
-						   fsm_pool_sync_timeout_ms(p))
-				: json_null());
+	json_object_set_new(
+	    v, "sync_timeout_ms",
+	    p->pair[0] != '\0'
+		? json_integer((json_int_t)fsm_pool_sync_timeout_ms(p))
+		: json_null());
 	json_object_set_new(v, "last_auto_failover_ms",
 			    json_integer((json_int_t)p->last_auto_failover_ms));
 	json_object_set_new(v, "paused", json_boolean(p->paused));
@@ -89,14 +104,14 @@ json_t *view_pool(struct agent *a, const struct fsm_pool *p)
 		json_object_set_new(v, "pause_reason",
 				    json_string(p->pause_reason));
 	}
-	if (node_is_leader(&a->node))
-		json_object_set_new(
-		    v, "auto_failover_refusal",
-		    json_string(failover_refusal(&a->failover, p->name)));
+	if (leads(view))
+		json_object_set_new(v, "auto_failover_refusal",
+				    json_string(view->d.src->ops->auto_refusal(
+					view->d.src->impl, p->name)));
 	return v;
 }
 
-static json_t *view_pool_base(struct agent *a, const struct fsm_pool *p)
+static json_t *view_pool_base(const struct view *v, const struct fsm_pool *p)
 {
 	return json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:s, s:s, s:I, "
@@ -106,30 +121,30 @@ static json_t *view_pool_base(struct agent *a, const struct fsm_pool *p)
 	    p->pair, "supported", p->pair_supported, "unsupported_reason",
 	    p->unsupported_reason, "state", fsm_failover_state_name(p->state),
 	    "owner", p->owner, "epoch", (json_int_t)p->epoch, "healthy",
-	    pool_healthy(a, p->name), "hosts_cms",
-	    strcmp(a->fsm.cms_active, p->name) == 0);
+	    pool_healthy(v, p->name), "hosts_cms",
+	    strcmp(v->d.fsm->cms_active, p->name) == 0);
 }
 
-json_t *view_pools(struct agent *a)
+json_t *view_pools(const struct view *v)
 {
 	json_t *arr = json_array();
 
-	for (unsigned i = 0; arr != NULL && i < a->fsm.n_pools; i++)
-		json_array_append_new(arr, view_pool(a, &a->fsm.pools[i]));
+	for (unsigned i = 0; arr != NULL && i < v->d.fsm->n_pools; i++)
+		json_array_append_new(arr, view_pool(v, &v->d.fsm->pools[i]));
 	return arr;
 }
 
-json_t *view_pairs(struct agent *a)
+json_t *view_pairs(const struct view *v)
 {
 	json_t *arr = json_array();
 
-	for (unsigned i = 0; arr != NULL && i < a->fsm.n_pools; i++) {
-		const struct fsm_pool *p = &a->fsm.pools[i];
+	for (unsigned i = 0; arr != NULL && i < v->d.fsm->n_pools; i++) {
+		const struct fsm_pool *p = &v->d.fsm->pools[i];
 		const struct fsm_pool *q;
 
 		if (p->pair[0] == '\0')
 			continue;
-		q = fsm_pool_find(&a->fsm, p->pair);
+		q = fsm_pool_find(v->d.fsm, p->pair);
 		/* list each pair once, from the pool defined first */
 		if (q == NULL || q < p)
 			continue;
@@ -152,11 +167,13 @@ json_t *view_pair(const struct fsm_pool *p)
  * within lease + grace, or none of those heard holding a lease. 1 down
  * (why says how), 0 up, -1 unknown (this agent started too recently to
  * have heard anyone). */
-static int pool_down(struct agent *a, const struct fsm_pool *p, char *why,
+static int pool_down(const struct view *v, const struct fsm_pool *p, char *why,
 		     size_t len)
 {
-	uint64_t window_ms = (uint64_t)a->cfg.lease_ms + a->cfg.grace_ms;
-	uint64_t now = uv_hrtime();
+	const struct fsm *f = v->d.fsm;
+	const struct view_sources *src = v->d.src;
+	uint64_t window_ms = (uint64_t)v->d.lease_ms + v->d.grace_ms;
+	uint64_t now = clock_mono_ns(v->d.clock);
 	bool any = false, heard = false;
 
 	why[0] = '\0';
@@ -165,32 +182,34 @@ static int pool_down(struct agent *a, const struct fsm_pool *p, char *why,
 			 fsm_failover_state_name(p->state));
 		return 1;
 	}
-	for (unsigned i = 0; i < a->fsm.n_members; i++) {
-		const struct fsm_member *m = &a->fsm.members[i];
-		const struct members_seen *s;
+	for (unsigned i = 0; i < f->n_members; i++) {
+		const struct fsm_member *m = &f->members[i];
+		struct view_heard h;
 
 		if (strcmp(m->pool, p->name) != 0)
 			continue;
 		any = true;
-		if (m->id == a->cfg.agent_id) {
-			if (members_lease_valid(&a->members))
+		if (m->id == v->d.self_id) {
+			struct view_lease l;
+
+			src->ops->lease(src->impl, &l);
+			if (l.valid)
 				return 0;
 			heard = true;
 			continue;
 		}
-		s = members_seen_get(&a->members, m->id);
-		if (s == NULL || s->last_ns == 0 ||
-		    (now - s->last_ns) / 1000000 > window_ms)
+		if (!src->ops->heard(src->impl, m->id, &h) || h.last_ns == 0 ||
+		    (now - h.last_ns) / 1000000 > window_ms)
 			continue;
 		heard = true;
-		if (s->lease != 0)
+		if (h.lease != 0)
 			return 0;
 	}
 	if (!any)
 		snprintf(why, len, "no agent of %s is registered", p->name);
 	else if (heard)
 		snprintf(why, len, "no agent of %s holds a lease", p->name);
-	else if ((now - a->started_ns) / 1000000 <= window_ms)
+	else if ((now - v->d.started_ns) / 1000000 <= window_ms)
 		return -1;
 	else
 		snprintf(why, len, "no agent of %s heard for %.1f s", p->name,
@@ -198,53 +217,54 @@ static int pool_down(struct agent *a, const struct fsm_pool *p, char *why,
 	return 1;
 }
 
-json_t *view_sbas(struct agent *a)
+json_t *view_sbas(const struct view *v)
 {
+	const struct fsm *f = v->d.fsm;
 	json_t *arr = json_array();
 
-	for (unsigned i = 0; arr != NULL && i < a->fsm.n_sbas; i++) {
-		const struct fsm_sba *s = &a->fsm.sbas[i];
-		const struct fsm_pool *p = fsm_pool_find(&a->fsm, s->backup_pool);
+	for (unsigned i = 0; arr != NULL && i < f->n_sbas; i++) {
+		const struct fsm_sba *s = &f->sbas[i];
+		const struct fsm_pool *p = fsm_pool_find(f, s->backup_pool);
 		char why[160] = "";
-		int down = p != NULL ? pool_down(a, p, why, sizeof why) : -1;
+		int down = p != NULL ? pool_down(v, p, why, sizeof why) : -1;
 		bool moved = p != NULL && strcmp(p->owner, p->name) != 0;
 
 		/* the users of the SBA lose their backup registrar when the
 		 * backup pool is down, failed over or not */
 		json_array_append_new(
 		    arr,
-		    json_pack("{s:s, s:s, s:s, s:o, s:s, s:o}", "name",
-			      s->name, "site", s->site, "backup_pool",
-			      s->backup_pool, "backup_pool_down",
+		    json_pack("{s:s, s:s, s:s, s:o, s:s, s:o}", "name", s->name,
+			      "site", s->site, "backup_pool", s->backup_pool,
+			      "backup_pool_down",
 			      down < 0 ? json_null() : json_boolean(down),
-			      "backup_pool_down_reason", why,
-			      "resiliency_mode",
-			      down < 0 && !moved ? json_null()
-						 : json_boolean(down > 0 ||
-								moved)));
+			      "backup_pool_down_reason", why, "resiliency_mode",
+			      down < 0 && !moved
+				  ? json_null()
+				  : json_boolean(down > 0 || moved)));
 	}
 	return arr;
 }
 
-json_t *view_sites(struct agent *a)
+json_t *view_sites(const struct view *v)
 {
 	json_t *arr = json_array();
 
-	for (unsigned i = 0; arr != NULL && i < a->fsm.n_sites; i++)
-		json_array_append_new(arr, json_string(a->fsm.sites[i].name));
+	for (unsigned i = 0; arr != NULL && i < v->d.fsm->n_sites; i++)
+		json_array_append_new(arr,
+				      json_string(v->d.fsm->sites[i].name));
 	return arr;
 }
 
-json_t *view_cms(struct agent *a)
+json_t *view_cms(const struct view *v)
 {
-	const struct fsm_pool *p = fsm_pool_find(&a->fsm, a->fsm.cms_active);
+	const struct fsm *f = v->d.fsm;
+	const struct fsm_pool *p = fsm_pool_find(f, f->cms_active);
 
-	return json_pack("{s:s, s:s, s:I, s:s, s:I}", "active",
-			 a->fsm.cms_active, "standby",
-			 p != NULL ? p->pair : "", "epoch",
-			 (json_int_t)a->fsm.cms_epoch, "state",
-			 fsm_failover_state_name(a->fsm.cms_state), "since_ms",
-			 (json_int_t)a->fsm.cms_since_ms);
+	return json_pack("{s:s, s:s, s:I, s:s, s:I}", "active", f->cms_active,
+			 "standby", p != NULL ? p->pair : "", "epoch",
+			 (json_int_t)f->cms_epoch, "state",
+			 fsm_failover_state_name(f->cms_state), "since_ms",
+			 (json_int_t)f->cms_since_ms);
 }
 
 json_t *view_policy(const struct fsm_policy *p, const char *effective)
@@ -252,19 +272,20 @@ json_t *view_policy(const struct fsm_policy *p, const char *effective)
 	return json_pack("{s:s, s:b, s:I, s:I}", "failover", effective,
 			 "failover_default", p->failover[0] == '\0',
 			 "max_lag_on_failover_ms",
-			 (json_int_t)p->max_lag_on_failover_ms,
-			 "cooldown_ms", (json_int_t)p->cooldown_ms);
+			 (json_int_t)p->max_lag_on_failover_ms, "cooldown_ms",
+			 (json_int_t)p->cooldown_ms);
 }
 
-json_t *view_members(struct agent *a)
+json_t *view_members(const struct view *v)
 {
-	const struct raft_configuration *c = node_configuration(&a->node);
+	const struct view_sources *src = v->d.src;
+	const struct raft_configuration *c = src->ops->configuration(src->impl);
 	json_t *arr = json_array();
 
 	for (unsigned i = 0; arr != NULL && i < c->n; i++) {
 		const struct raft_server *s = &c->servers[i];
-		const struct fsm_member *m = fsm_member_find(&a->fsm, s->id);
-		int reach = members_reachable(&a->members, s->id);
+		const struct fsm_member *m = fsm_member_find(v->d.fsm, s->id);
+		int reach = src->ops->reachable(src->impl, s->id);
 
 		json_array_append_new(
 		    arr,
@@ -281,7 +302,7 @@ json_t *view_members(struct agent *a)
 	return arr;
 }
 
-json_t *view_history(struct agent *a, uint64_t before, size_t limit)
+json_t *view_history(const struct view *v, uint64_t before, size_t limit)
 {
 	const struct fsm_history **page;
 	json_t *arr = json_array();
@@ -296,7 +317,7 @@ json_t *view_history(struct agent *a, uint64_t before, size_t limit)
 		return NULL;
 	}
 	/* one more than asked: is there an older page? */
-	n = fsm_history_page(&a->fsm, before, page, limit + 1);
+	n = fsm_history_page(v->d.fsm, before, page, limit + 1);
 	if (n > limit) {
 		n = limit;
 		json_decref(next);
@@ -327,31 +348,31 @@ json_t *view_history(struct agent *a, uint64_t before, size_t limit)
 
 			json_object_set_new(
 			    entry, "data_at_risk",
-			    json_pack("{s:I, s:I, s:f}", "records",
-				      (json_int_t)h->data_at_risk_records,
-				      "bytes", (json_int_t)h->data_at_risk_bytes,
-				      "seconds",
-				      (double)h->data_at_risk_ms / 1000.0));
+			    json_pack(
+				"{s:I, s:I, s:f}", "records",
+				(json_int_t)h->data_at_risk_records, "bytes",
+				(json_int_t)h->data_at_risk_bytes, "seconds",
+				(double)h->data_at_risk_ms / 1000.0));
 		}
 	}
 	free(page);
 	return json_pack("{s:o, s:o, s:I, s:I, s:I}", "history", arr,
 			 "next_before", next, "decisions",
-			 (json_int_t)a->fsm.decisions, "kept",
-			 (json_int_t)a->fsm.n_kept, "kept_dropped",
-			 (json_int_t)a->fsm.kept_dropped);
+			 (json_int_t)v->d.fsm->decisions, "kept",
+			 (json_int_t)v->d.fsm->n_kept, "kept_dropped",
+			 (json_int_t)v->d.fsm->kept_dropped);
 }
 
 /* FNV-1a of the FSM snapshot: equal on every agent that applied the same
  * entries (the state machine is deterministic). */
-static json_t *state_digest(struct agent *a)
+static json_t *state_digest(const struct fsm *f)
 {
 	void *buf;
 	size_t len;
 	uint64_t h = 0xcbf29ce484222325ULL;
 	char hex[17];
 
-	if (fsm_snapshot(&a->fsm, &buf, &len) != 0)
+	if (fsm_snapshot(f, &buf, &len) != 0)
 		return json_null();
 	for (size_t i = 0; i < len; i++) {
 		h ^= ((const unsigned char *)buf)[i];
@@ -362,40 +383,41 @@ static json_t *state_digest(struct agent *a)
 	return json_string(hex);
 }
 
-json_t *view_status(struct agent *a)
+json_t *view_status(const struct view *v)
 {
+	const struct fsm *f = v->d.fsm;
+	const struct view_sources *src = v->d.src;
 	const char *leader_addr = NULL;
-	uint64_t leader = node_leader(&a->node, &leader_addr);
-	const struct fsm_member *lm = leader ? fsm_member_find(&a->fsm, leader)
-					     : NULL;
+	uint64_t leader = src->ops->leader_raft(src->impl, &leader_addr);
+	const struct fsm_member *lm =
+	    leader ? fsm_member_find(f, leader) : NULL;
 	json_t *jleader = json_null();
+	struct view_lease l;
 
 	if (leader != 0)
-		jleader = json_pack("{s:I, s:s, s:s, s:s}", "id",
-				    (json_int_t)leader, "name",
-				    lm != NULL ? lm->name : "", "raft",
-				    leader_addr != NULL ? leader_addr : "",
-				    "api", lm != NULL ? lm->api_address : "");
+		jleader =
+		    json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)leader,
+			      "name", lm != NULL ? lm->name : "", "raft",
+			      leader_addr != NULL ? leader_addr : "", "api",
+			      lm != NULL ? lm->api_address : "");
+	src->ops->lease(src->impl, &l);
 
 	return json_pack(
 	    "{s:{s:I, s:s, s:s, s:s, s:s, s:{s:b, s:I, s:I, s:s, s:b}}, "
 	    "s:{s:o, s:I, s:I, s:I, s:I, s:o, s:o}, "
 	    "s:o, s:o, s:o, s:o, s:o, s:o}",
-	    "self", "id", (json_int_t)a->cfg.agent_id, "name",
-	    a->cfg.agent_name, "site", a->cfg.site, "pool", a->cfg.pool,
-	    "state", node_state_name(&a->node), "lease", "valid",
-	    members_lease_valid(&a->members), "left_ms",
-	    (json_int_t)lease_left_ms(&a->members.lease, uv_hrtime()),
-	    "granted_by", (json_int_t)a->members.lease.granted_by, "source",
-	    lease_source_name(a->members.lease.source), "view_current", members_view_current(&a->members),
-	    "cluster", "leader", jleader, "term",
-	    (json_int_t)node_term(&a->node), "commit_index",
-	    (json_int_t)node_commit_index(&a->node), "applied_index",
-	    (json_int_t)node_applied_index(&a->node), "decisions",
-	    (json_int_t)a->fsm.decisions, "state_digest", state_digest(a),
-	    "members", view_members(a),
-	    "sites", view_sites(a), "pools", view_pools(a), "sbas",
-	    view_sbas(a), "cms", view_cms(a), "policy",
-	    view_policy(&a->fsm.policy, fsm_failover_policy(&a->fsm)),
-	    "backup", backup_cluster(a));
+	    "self", "id", (json_int_t)v->d.self_id, "name", v->d.self_name,
+	    "site", v->d.self_site, "pool", v->d.self_pool, "state",
+	    src->ops->raft_state(src->impl), "lease", "valid", l.valid,
+	    "left_ms", (json_int_t)l.left_ms, "granted_by",
+	    (json_int_t)l.granted_by, "source", l.source, "view_current",
+	    l.view_current, "cluster", "leader", jleader, "term",
+	    (json_int_t)proposer_term(v->d.proposer), "commit_index",
+	    (json_int_t)proposer_commit_index(v->d.proposer), "applied_index",
+	    (json_int_t)proposer_applied_index(v->d.proposer), "decisions",
+	    (json_int_t)f->decisions, "state_digest", state_digest(f),
+	    "members", view_members(v), "sites", view_sites(v), "pools",
+	    view_pools(v), "sbas", view_sbas(v), "cms", view_cms(v), "policy",
+	    view_policy(&f->policy, fsm_failover_policy(f)), "backup",
+	    src->ops->backup(src->impl));
 }
