@@ -631,6 +631,68 @@ static const struct view_sources_ops view_sources_ops = {
     .backup = view_backup,
 };
 
+/* What recover asks of the rest of the agent (recover.h). */
+static const struct raft_configuration *recover_configuration(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_configuration(&a->node);
+}
+
+static bool recover_heard(void *impl, uint64_t id, uint64_t window_ms)
+{
+	struct agent *a = impl;
+
+	return members_heard(&a->members, id, window_ms);
+}
+
+static bool recover_is_member(void *impl, uint64_t id)
+{
+	struct agent *a = impl;
+
+	return node_role_of(&a->node, id) >= 0;
+}
+
+static void recover_restart(void *impl)
+{
+	struct agent *a = impl;
+
+	a->restart_requested = true;
+	agent_stop(a);
+}
+
+static const struct recover_host_ops recover_host_ops = {
+    .configuration = recover_configuration,
+    .heard = recover_heard,
+    .is_member = recover_is_member,
+    .restart = recover_restart,
+};
+
+static int recover_setup(struct agent *a, const struct config *cfg,
+			 const char *note)
+{
+	struct recover_deps d = {
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .host = &a->recover_host,
+	    .who = agent_who,
+	    .self_id = cfg->agent_id,
+	    .lease_ms = cfg->lease_ms,
+	    .grace_ms = cfg->grace_ms,
+	};
+
+	a->recover_host.ops = &recover_host_ops;
+	a->recover_host.impl = a;
+	snprintf(d.data_dir, sizeof d.data_dir, "%s", cfg->data_dir);
+	snprintf(d.note, sizeof d.note, "%s", note);
+	return recover_init(&a->recover, &d);
+}
+
+void recover_note_tick(struct agent *a)
+{
+	recover_tick(&a->recover);
+}
+
 static int view_setup(struct agent *a, const struct config *cfg)
 {
 	struct view_deps d = {
@@ -674,6 +736,7 @@ static void to_node_config(const struct config *c, struct node_config *nc)
 
 int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 {
+	char recover_note[FSM_WHAT_LEN];
 	struct node_config nc;
 	struct http_server_config hc;
 	int rv;
@@ -705,8 +768,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		nc.tls.log = raft_tls_log;
 		nc.tls.log_arg = a;
 	}
-	rv = recover_load(cfg->data_dir, &nc, a->recover_note,
-			  sizeof a->recover_note, a->errmsg, sizeof a->errmsg);
+	rv = recover_load(cfg->data_dir, &nc, recover_note, sizeof recover_note,
+			  a->errmsg, sizeof a->errmsg);
 	if (rv != 0)
 		return rv;
 	rv = node_init(&a->node, loop, &nc, &a->fsm);
@@ -718,6 +781,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	node_set_applied_cb(&a->node, on_applied, a);
 	proposer_node(&a->proposer, &a->node);
 	view_setup(a, cfg);
+	recover_setup(a, cfg, recover_note);
 
 	rv = policy_setup(a);
 	if (rv != 0) {
@@ -781,7 +845,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 				[ROUTE_MOD_FAILOVER] = &a->failover,
 				[ROUTE_MOD_CMS_MOVE] = &a->cms_move,
 				[ROUTE_MOD_RISK] = &a->risk,
-				[ROUTE_MOD_VERIFY] = &a->verify},
+				[ROUTE_MOD_VERIFY] = &a->verify,
+				[ROUTE_MOD_RECOVER] = &a->recover},
 		    .proposer = &a->proposer,
 		    .scheme = agent_api_scheme(a),
 		    .roles = a->tls_on,
@@ -833,8 +898,7 @@ int agent_start(struct agent *a)
 			 a->node.errmsg);
 		return rv;
 	}
-	if (a->recover_note[0] != '\0')
-		recover_done(a->cfg.data_dir);
+	recover_started(&a->recover);
 	rv = members_start(&a->members, a->cfg.join[0] != '\0' &&
 					    a->cfg.n_bootstrap == 0);
 	if (rv != 0) {

@@ -22,6 +22,7 @@
 #include "agent/metrics.h"
 #include "agent/policy.h"
 #include "agent/proposer.h"
+#include "agent/recover.h"
 #include "agent/risk.h"
 #include "agent/route.h"
 #include "agent/verify.h"
@@ -73,8 +74,8 @@ struct agent {
 	int exit_code;
 	uint64_t started_ns;
 	bool restart_requested;  /* re-exec after the loop ends (recovery) */
-	char recover_note[FSM_WHAT_LEN]; /* a recovery to record, "" none */
-	bool recover_noting;
+	struct recover recover; /* a lost majority: POST /v1/recover */
+	struct recover_host recover_host; /* what recover asks of the agent */
 	/* policy right after each recent decision, so that the answer to a
 	 * policy change shows what that decision made (slot seq % 64) */
 	struct {
@@ -123,6 +124,10 @@ void agent_set_state(struct agent *a, int state);
 /* Milliseconds since the epoch (wall clock, for commands and history):
  * clock_system()'s wall_ms, for the modules that do not take a clock yet. */
 uint64_t agent_now_ms(void);
+
+/* Leader, every tick of members: recover_tick() of the agent's recover
+ * module (the history note of a forced recovery). */
+void recover_note_tick(struct agent *a);
 
 /* Who asked, for a command: "X-Poolpair-Who" or "api:PEER". */
 void agent_who(const struct http_request *req, char *out, size_t len);

@@ -9,9 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
 #include "agent/answer.h"
-#include "agent/api.h"
 #include "agent/log.h"
 #include "consensus/cmd.h"
 
@@ -72,7 +70,7 @@ int recover_load(const char *data_dir, struct node_config *nc, char *what,
 	return 0;
 }
 
-void recover_done(const char *data_dir)
+static void recover_done(const char *data_dir)
 {
 	char path[4200];
 
@@ -81,12 +79,35 @@ void recover_done(const char *data_dir)
 		LOG_WARN(MOD, "cannot remove %s: %s", path, strerror(errno));
 }
 
+/* ---- the module ---- */
+
+int recover_init(struct recover *r, const struct recover_deps *deps)
+{
+	memset(r, 0, sizeof *r);
+	r->d = *deps;
+	return 0;
+}
+
+void recover_started(struct recover *r)
+{
+	if (r->d.note[0] != '\0')
+		recover_done(r->d.data_dir);
+}
+
+void recover_close(struct recover *r, void (*cb)(struct recover *r))
+{
+	r->closed = true;
+	if (cb != NULL)
+		cb(r);
+}
+
 /* ---- the request ---- */
 
-static void recover_call(struct agent *a, struct http_request *req)
+static void recover_call(struct recover *r, struct http_request *req)
 {
-	const struct raft_configuration *c = node_configuration(&a->node);
-	uint64_t window = (uint64_t)a->cfg.lease_ms + a->cfg.grace_ms;
+	const struct recover_host *h = r->d.host;
+	const struct raft_configuration *c = h->ops->configuration(h->impl);
+	uint64_t window = (uint64_t)r->d.lease_ms + r->d.grace_ms;
 	json_error_t jerr;
 	json_t *root, *voters, *file;
 	int force = 0;
@@ -110,7 +131,7 @@ static void recover_call(struct agent *a, struct http_request *req)
 	voters = json_array();
 	for (unsigned i = 0; i < c->n; i++) {
 		const struct raft_server *s = &c->servers[i];
-		bool heard = members_heard(&a->members, s->id, window);
+		bool heard = h->ops->heard(h->impl, s->id, window);
 
 		if (s->role == RAFT_VOTER) {
 			voters_old++;
@@ -138,21 +159,21 @@ static void recover_call(struct agent *a, struct http_request *req)
 		http_respond_error(req, 409, "quorum_not_lost", msg);
 		return;
 	}
-	if (n_new == 0 || node_role_of(&a->node, a->cfg.agent_id) < 0) {
+	if (n_new == 0 || !h->ops->is_member(h->impl, r->d.self_id)) {
 		json_decref(voters);
 		http_respond_error(req, 409, "not_member",
 				   "this agent is not in the raft "
 				   "configuration");
 		return;
 	}
-	agent_who(req, who, sizeof who);
+	r->d.who(req, who, sizeof who);
 	snprintf(what, sizeof what,
 		 "recover --force-quorum by %s: voters %s (%u of %u old voters "
 		 "lost)",
 		 who, names, voters_old - voters_heard, voters_old);
 	file = json_pack("{s:o, s:s}", "voters", json_deep_copy(voters), "what",
 			 what);
-	file_path(a->cfg.data_dir, path, sizeof path);
+	file_path(r->d.data_dir, path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	/* written once, before the agent restarts: a blocking write of a few
 	 * bytes is acceptable on this exceptional path */
@@ -175,8 +196,7 @@ static void recover_call(struct agent *a, struct http_request *req)
 			  "forced recovery: decisions the lost voters had "
 			  "acknowledged but that never reached a survivor are "
 			  "gone; the agent restarts now"));
-	a->restart_requested = true;
-	agent_stop(a);
+	h->ops->restart(h->impl);
 }
 
 void recover_route(void *module, struct http_request *req,
@@ -189,34 +209,36 @@ void recover_route(void *module, struct http_request *req,
 
 static void noted(void *arg, int status, const struct fsm_result *res)
 {
-	struct agent *a = arg;
+	struct recover *r = arg;
 
-	a->recover_noting = false;
+	r->noting = false;
+	if (r->closed)
+		return;
 	if (status == 0 && res->code == FSM_OK) {
 		LOG_WARN(MOD, "forced recovery recorded in the history "
 			      "(decision %" PRIu64 ")",
 			 res->seq);
-		a->recover_note[0] = '\0';
+		r->d.note[0] = '\0';
 	}
 }
 
-void recover_note_tick(struct agent *a)
+void recover_tick(struct recover *r)
 {
-	struct cmd_ctx ctx = {.time_ms = agent_now_ms(),
+	struct cmd_ctx ctx = {.time_ms = clock_wall_ms(r->d.clock),
 			      .who = "agent:recover"};
 	struct cmd_event e = {
-	    .what = a->recover_note,
+	    .what = r->d.note,
 	    .forced = true,
 	    .ok = true,
 	    .keep = true, /* a recovery: kept in the history like forced ones */
 	};
 	struct cmd_buf cmd;
 
-	if (a->recover_note[0] == '\0' || a->recover_noting ||
-	    !node_is_leader(&a->node))
+	if (r->closed || r->d.note[0] == '\0' || r->noting ||
+	    !proposer_is_leader(r->d.proposer))
 		return;
 	if (cmd_record_event(&ctx, &e, &cmd) != 0)
 		return;
-	if (node_apply(&a->node, cmd.buf, cmd.len, noted, a) == 0)
-		a->recover_noting = true;
+	if (proposer_submit(r->d.proposer, &cmd, noted, r) == 0)
+		r->noting = true;
 }

@@ -75,6 +75,7 @@ enum route_module {
 	ROUTE_MOD_CMS_MOVE, /* struct cms_move */
 	ROUTE_MOD_RISK,     /* struct risk */
 	ROUTE_MOD_VERIFY,   /* struct verify */
+	ROUTE_MOD_RECOVER,  /* struct recover */
 	ROUTE_MOD__COUNT
 };
 

@@ -24,6 +24,7 @@
 #define AGENT ROUTE_MOD_AGENT
 #define FAILOVER ROUTE_MOD_FAILOVER
 #define CMS_MOVE ROUTE_MOD_CMS_MOVE
+#define RECOVER ROUTE_MOD_RECOVER
 #define RISK ROUTE_MOD_RISK
 #define VERIFY ROUTE_MOD_VERIFY
 
@@ -73,7 +74,7 @@ const struct route agent_routes[] = {
     {"POST", "/v1/pools/{pool}/failback", W, LEADER, FAILOVER,
      failover_route_failback, 0},
     {"POST", "/v1/cms/failover", W, LEADER, CMS_MOVE, cms_move_route, 0},
-    {"POST", "/v1/recover", W, 0, AGENT, recover_route, 0},
+    {"POST", "/v1/recover", W, 0, RECOVER, recover_route, 0},
 
     /* the data plane (pool agents) */
     {"POST", "/v1/users", W, 0, AGENT, users_route_enable, 0},
