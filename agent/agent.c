@@ -631,6 +631,102 @@ static const struct view_sources_ops view_sources_ops = {
     .backup = view_backup,
 };
 
+/* What the metrics read of the other modules (metrics.h). */
+static const struct raft_configuration *metrics_configuration(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_configuration(&a->node);
+}
+
+static uint64_t metrics_last_index(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_last_index(&a->node);
+}
+
+static void metrics_snapshots(void *impl, uint64_t *taken, uint64_t *restored)
+{
+	struct agent *a = impl;
+
+	*taken = a->node.snapshots_taken;
+	*restored = a->node.snapshots_restored;
+}
+
+static int metrics_reachable(void *impl, uint64_t id)
+{
+	struct agent *a = impl;
+
+	return members_reachable(&a->members, id);
+}
+
+static void metrics_members(void *impl, struct metrics_members *out)
+{
+	struct agent *a = impl;
+	const struct members *m = &a->members;
+
+	out->barrier_proved_ns = m->barrier_proved_ns;
+	out->echoes_proved_ns = m->echoes_proved_ns;
+	out->barrier_took_ns = m->barrier_took_ns;
+	out->heartbeats_sent = m->heartbeats_sent;
+	out->heartbeats_failed = m->heartbeats_failed;
+}
+
+static uint64_t metrics_redirects(void *impl)
+{
+	struct agent *a = impl;
+
+	return a->router.redirects;
+}
+
+static bool metrics_data(void *impl, struct metrics_data *out)
+{
+	struct agent *a = impl;
+	struct dataplane *dp = &a->data;
+
+	if (dp->state == DP_NONE)
+		return false;
+	out->store_open = dp->state == DP_OPEN;
+	out->writes_ok = dp->writes_ok;
+	out->writes_refused = dp->writes_refused;
+	if (out->store_open) {
+		out->transactions = dp->store.stats.transactions;
+		out->commit_ns = dp->store.stats.commit_ns;
+	}
+	out->sync = dp->sync == SYNC_ON	      ? METRICS_SYNC_ON
+		    : dp->sync == SYNC_FALLBACK ? METRICS_SYNC_FALLBACK
+						: METRICS_SYNC_OFF;
+	out->sync_fallbacks = dp->sync_fallbacks;
+	out->streams = backup_local(dp);
+	return true;
+}
+
+static const struct metrics_sources_ops metrics_sources_ops = {
+    .configuration = metrics_configuration,
+    .last_index = metrics_last_index,
+    .snapshots = metrics_snapshots,
+    .reachable = metrics_reachable,
+    .members = metrics_members,
+    .redirects = metrics_redirects,
+    .data = metrics_data,
+};
+
+static int metrics_setup(struct agent *a)
+{
+	struct metrics_deps d = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .src = &a->metrics_src,
+	    .started_ns = a->started_ns,
+	};
+
+	a->metrics_src.ops = &metrics_sources_ops;
+	a->metrics_src.impl = a;
+	return metrics_init(&a->metrics, &d);
+}
+
 /* What recover asks of the rest of the agent (recover.h). */
 static const struct raft_configuration *recover_configuration(void *impl)
 {
@@ -748,7 +844,6 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	a->started_ns = uv_hrtime();
 	a->state = AGENT_INIT;
 	fsm_init(&a->fsm);
-	metrics_init(&a->metrics);
 
 	rv = tls_setup(a, cfg);
 	if (rv != 0)
@@ -782,6 +877,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	proposer_node(&a->proposer, &a->node);
 	view_setup(a, cfg);
 	recover_setup(a, cfg, recover_note);
+	metrics_setup(a);
 
 	rv = policy_setup(a);
 	if (rv != 0) {

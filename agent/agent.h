@@ -57,6 +57,7 @@ struct agent {
 	struct verify verify;     /* pool agents: verify and repair the backup */
 	struct policy_watch policy; /* the config file's [failover] policy */
 	struct metrics metrics;
+	struct metrics_sources metrics_src; /* what the metrics read */
 	struct view view;	/* the JSON renderings of the API */
 	struct view_sources view_src; /* what the view reads of the modules */
 	uv_signal_t sigterm;

@@ -792,7 +792,7 @@ void api_route_metrics(void *module, struct http_request *req,
 {
 	struct agent *a = module;
 	size_t len;
-	char *text = metrics_render(a, &len);
+	char *text = metrics_render(&a->metrics, &len);
 
 	if (text == NULL) {
 		http_respond_error(req, 500, "internal", "out of memory");

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
-#include "agent/backup.h"
 
 /* Upper bounds of the latency buckets, seconds. */
 static const double bucket_le[METRICS_BUCKETS] = {
@@ -20,9 +18,28 @@ static const char *method_names[METRICS_METHODS] = {"GET", "POST", "PUT",
 static const char *class_names[METRICS_CLASSES] = {"1xx", "2xx", "3xx",
 						    "4xx", "5xx", "other"};
 
-void metrics_init(struct metrics *m)
+int metrics_init(struct metrics *m, const struct metrics_deps *deps)
 {
 	memset(m, 0, sizeof *m);
+	m->d = *deps;
+	return 0;
+}
+
+void metrics_close(struct metrics *m, void (*cb)(struct metrics *m))
+{
+	if (cb != NULL)
+		cb(m);
+}
+
+void metrics_decided(struct metrics *m, int status,
+		     const struct fsm_result *res)
+{
+	if (status == PROPOSER_E_UNKNOWN)
+		m->decisions_unknown++;
+	else if (status == 0 && res->code == FSM_OK)
+		m->decisions_ok++;
+	else if (status == 0)
+		m->decisions_refused++;
 }
 
 static int method_index(const char *method)
@@ -102,13 +119,13 @@ static void gauge(struct out *o, const char *name, const char *help,
 
 /* The leader's own lease: how old the newest proof of each source is, and
  * how long its last barrier took to commit (only on the leader). */
-static void lease_metrics(struct agent *a, struct out *o)
+static void lease_metrics(const struct metrics *mt,
+			  const struct metrics_members *m, struct out *o)
 {
-	const struct members *m = &a->members;
-	uint64_t now = uv_hrtime();
+	uint64_t now = clock_mono_ns(mt->d.clock);
 	const char *names[2] = {"barrier", "echoes"};
 	uint64_t proved[2] = {m->barrier_proved_ns, m->echoes_proved_ns};
-	bool leader = node_is_leader(&a->node);
+	bool leader = proposer_is_leader(mt->d.proposer);
 
 	put(o, "# HELP poolpair_lease_proof_age_seconds the leader: age of "
 	       "the newest time its own lease was proved from, by source (a "
@@ -129,14 +146,16 @@ static void lease_metrics(struct agent *a, struct out *o)
 }
 
 /* Data plane: store, replication per stream, sync mode. */
-static void metrics_data(struct agent *a, struct out *o)
+static void metrics_data(const struct metrics *m, struct out *o)
 {
-	struct dataplane *dp = &a->data;
+	const struct metrics_sources *src = m->d.src;
+	struct metrics_data dd = {0};
+	struct metrics_data *dp = &dd;
 	json_t *arr;
 	size_t i;
 	json_t *v;
 
-	if (dp->state == DP_NONE)
+	if (!src->ops->data(src->impl, &dd))
 		return;
 	put(o, "# HELP poolpair_store_writes_total local writes committed "
 	       "(ok) or refused\n# TYPE poolpair_store_writes_total counter\n"
@@ -144,7 +163,7 @@ static void metrics_data(struct agent *a, struct out *o)
 	       "poolpair_store_writes_total{result=\"refused\"} %llu\n",
 	    (unsigned long long)dp->writes_ok,
 	    (unsigned long long)dp->writes_refused);
-	if (dp->state == DP_OPEN)
+	if (dp->store_open)
 		put(o,
 		    "# HELP poolpair_store_transactions_total write "
 		    "transactions committed (group commit)\n"
@@ -154,8 +173,8 @@ static void metrics_data(struct agent *a, struct out *o)
 		    "COMMIT (fsync)\n"
 		    "# TYPE poolpair_store_commit_seconds_total counter\n"
 		    "poolpair_store_commit_seconds_total %.6f\n",
-		    (unsigned long long)dp->store.stats.transactions,
-		    (double)dp->store.stats.commit_ns / 1e9);
+		    (unsigned long long)dp->transactions,
+		    (double)dp->commit_ns / 1e9);
 	put(o, "# HELP poolpair_replication_sync 1 in the current replication "
 	       "mode (async, sync, fallback)\n"
 	       "# TYPE poolpair_replication_sync gauge\n"
@@ -167,10 +186,10 @@ static void metrics_data(struct agent *a, struct out *o)
 	       "sync_timeout)\n"
 	       "# TYPE poolpair_replication_sync_fallbacks_total counter\n"
 	       "poolpair_replication_sync_fallbacks_total %llu\n",
-	    dp->sync == SYNC_OFF, dp->sync == SYNC_ON,
-	    dp->sync == SYNC_FALLBACK,
+	    dp->sync == METRICS_SYNC_OFF, dp->sync == METRICS_SYNC_ON,
+	    dp->sync == METRICS_SYNC_FALLBACK,
 	    (unsigned long long)dp->sync_fallbacks);
-	arr = backup_local(dp);
+	arr = dd.streams;
 	if (arr == NULL)
 		return;
 	put(o, "# HELP poolpair_backup_lag_records records not yet "
@@ -225,11 +244,16 @@ static void metrics_data(struct agent *a, struct out *o)
 	json_decref(arr);
 }
 
-char *metrics_render(struct agent *a, size_t *len)
+char *metrics_render(const struct metrics *m, size_t *len)
 {
-	struct metrics *m = &a->metrics;
+	const struct metrics_sources *src = m->d.src;
+	const struct proposer *pr = m->d.proposer;
+	const struct fsm *f = m->d.fsm;
+	struct metrics_members mm = {0};
+	uint64_t taken = 0, restored = 0;
 	struct out o = {0};
-	const struct raft_configuration *c = node_configuration(&a->node);
+	const struct raft_configuration *c =
+	    src->ops->configuration(src->impl);
 	unsigned roles[3] = {0, 0, 0};
 	const char *role_names[3] = {"standby", "voter", "spare"};
 	uint64_t cum;
@@ -241,18 +265,18 @@ char *metrics_render(struct agent *a, size_t *len)
 	o.buf[0] = '\0';
 
 	gauge(&o, "poolpair_raft_term", "current raft term",
-	      (double)node_term(&a->node));
+	      (double)proposer_term(pr));
 	gauge(&o, "poolpair_raft_leader_id",
 	      "raft id of the leader this agent knows, 0 when none",
-	      (double)node_leader(&a->node, NULL));
+	      (double)proposer_leader(pr, NULL));
 	gauge(&o, "poolpair_raft_is_leader", "1 when this agent leads",
-	      node_is_leader(&a->node) ? 1 : 0);
+	      proposer_is_leader(pr) ? 1 : 0);
 	gauge(&o, "poolpair_raft_commit_index", "raft commit index",
-	      (double)node_commit_index(&a->node));
+	      (double)proposer_commit_index(pr));
 	gauge(&o, "poolpair_raft_applied_index", "raft last applied index",
-	      (double)node_applied_index(&a->node));
+	      (double)proposer_applied_index(pr));
 	gauge(&o, "poolpair_raft_last_index", "raft last log index",
-	      (double)node_last_index(&a->node));
+	      (double)src->ops->last_index(src->impl));
 	for (unsigned i = 0; i < c->n; i++)
 		if (c->servers[i].role >= 0 && c->servers[i].role < 3)
 			roles[c->servers[i].role]++;
@@ -265,25 +289,26 @@ char *metrics_render(struct agent *a, size_t *len)
 		"from the member (only on the leader)\n"
 		"# TYPE poolpair_member_reachable gauge\n");
 	for (unsigned i = 0; i < c->n; i++) {
-		int reach = members_reachable(&a->members, c->servers[i].id);
+		int reach = src->ops->reachable(src->impl, c->servers[i].id);
 
 		if (reach >= 0)
 			put(&o, "poolpair_member_reachable{id=\"%llu\"} %d\n",
 			    (unsigned long long)c->servers[i].id, reach);
 	}
-	lease_metrics(a, &o);
+	src->ops->members(src->impl, &mm);
+	lease_metrics(m, &mm, &o);
+	src->ops->snapshots(src->impl, &taken, &restored);
 	put(&o, "# HELP poolpair_raft_snapshots_total snapshots taken and "
 		"restored\n# TYPE poolpair_raft_snapshots_total counter\n"
 		"poolpair_raft_snapshots_total{op=\"taken\"} %llu\n"
 		"poolpair_raft_snapshots_total{op=\"restored\"} %llu\n",
-	    (unsigned long long)a->node.snapshots_taken,
-	    (unsigned long long)a->node.snapshots_restored);
+	    (unsigned long long)taken, (unsigned long long)restored);
 
 	put(&o, "# HELP poolpair_fsm_decisions_total decisions applied to "
 		"the state machine (history sequence)\n"
 		"# TYPE poolpair_fsm_decisions_total counter\n"
 		"poolpair_fsm_decisions_total %llu\n",
-	    (unsigned long long)a->fsm.decisions);
+	    (unsigned long long)f->decisions);
 	put(&o, "# HELP poolpair_api_decisions_total outcomes of decisions "
 		"proposed through this agent\n"
 		"# TYPE poolpair_api_decisions_total counter\n"
@@ -293,15 +318,15 @@ char *metrics_render(struct agent *a, size_t *len)
 	    (unsigned long long)m->decisions_ok,
 	    (unsigned long long)m->decisions_refused,
 	    (unsigned long long)m->decisions_unknown);
-	gauge(&o, "poolpair_pools", "pools defined", a->fsm.n_pools);
-	gauge(&o, "poolpair_sites", "sites defined", a->fsm.n_sites);
-	gauge(&o, "poolpair_sbas", "SBAs defined", a->fsm.n_sbas);
+	gauge(&o, "poolpair_pools", "pools defined", f->n_pools);
+	gauge(&o, "poolpair_sites", "sites defined", f->n_sites);
+	gauge(&o, "poolpair_sbas", "SBAs defined", f->n_sbas);
 	put(&o, "# HELP poolpair_pool_epoch epoch of each pool's user set\n"
 		"# TYPE poolpair_pool_epoch gauge\n");
-	for (unsigned i = 0; i < a->fsm.n_pools; i++)
+	for (unsigned i = 0; i < f->n_pools; i++)
 		put(&o, "poolpair_pool_epoch{pool=\"%s\",owner=\"%s\"} %llu\n",
-		    a->fsm.pools[i].name, a->fsm.pools[i].owner,
-		    (unsigned long long)a->fsm.pools[i].epoch);
+		    f->pools[i].name, f->pools[i].owner,
+		    (unsigned long long)f->pools[i].epoch);
 
 	put(&o, "# HELP poolpair_api_requests_total API requests by method "
 		"and status class\n"
@@ -317,7 +342,7 @@ char *metrics_render(struct agent *a, size_t *len)
 	put(&o, "# HELP poolpair_api_redirects_total writes sent to the "
 		"leader with 307\n# TYPE poolpair_api_redirects_total counter\n"
 		"poolpair_api_redirects_total %llu\n",
-	    (unsigned long long)a->router.redirects);
+	    (unsigned long long)src->ops->redirects(src->impl));
 	put(&o, "# HELP poolpair_api_request_duration_seconds API request "
 		"latency\n"
 		"# TYPE poolpair_api_request_duration_seconds histogram\n");
@@ -339,11 +364,11 @@ char *metrics_render(struct agent *a, size_t *len)
 		"leader\n# TYPE poolpair_heartbeats_total counter\n"
 		"poolpair_heartbeats_total{result=\"sent\"} %llu\n"
 		"poolpair_heartbeats_total{result=\"failed\"} %llu\n",
-	    (unsigned long long)a->members.heartbeats_sent,
-	    (unsigned long long)a->members.heartbeats_failed);
-	metrics_data(a, &o);
+	    (unsigned long long)mm.heartbeats_sent,
+	    (unsigned long long)mm.heartbeats_failed);
+	metrics_data(m, &o);
 	gauge(&o, "poolpair_uptime_seconds", "seconds since the agent started",
-	      (double)(uv_hrtime() - a->started_ns) / 1e9);
+	      (double)(clock_mono_ns(m->d.clock) - m->d.started_ns) / 1e9);
 
 	if (o.failed) {
 		free(o.buf);
