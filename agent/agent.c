@@ -335,6 +335,15 @@ static void calls_closed(struct hclient *c)
 	agent_closed_one(a);
 }
 
+static void members_closed(struct members *m)
+{
+	struct agent *a = (struct agent *)((char *)m -
+					   offsetof(struct agent, members));
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
 static void node_closed_cb(struct node *n)
 {
 	struct agent *a = (struct agent *)((char *)n -
@@ -358,7 +367,11 @@ static void close_all(struct agent *a)
 	if (a->state == AGENT_CLOSING || a->state == AGENT_CLOSED)
 		return;
 	agent_set_state(a, AGENT_CLOSING);
-	members_close(&a->members);
+	if (a->members.state == MEMBERS_READY ||
+	    a->members.state == MEMBERS_RUNNING) {
+		a->pending_closes++;
+		members_close(&a->members, members_closed);
+	}
 	if (failover_close(&a->failover, failover_closed) == 0)
 		a->pending_closes++;
 	if (policy_close(&a->policy, policy_closed) == 0)
@@ -810,6 +823,86 @@ static int view_setup(struct agent *a, const struct config *cfg)
 	return view_init(&a->view, &d);
 }
 
+/* What members asks of the rest of the agent (members.h). */
+static unsigned members_set_reports(void *impl, struct members_set_report *out,
+				    unsigned max)
+{
+	struct agent *a = impl;
+
+	return dataplane_set_reports(&a->data, out, max);
+}
+
+static unsigned members_stream_reports(void *impl,
+				       struct members_stream_report *out,
+				       unsigned max)
+{
+	struct agent *a = impl;
+
+	return backup_stream_reports(&a->data, out, max);
+}
+
+static void members_leader_tick(void *impl) { recover_note_tick(impl); }
+
+static int members_may_write(void *impl, const struct fsm_pool *p, char *why,
+			     size_t len)
+{
+	struct agent *a = impl;
+
+	return dataplane_may_write(&a->data, p, why, len);
+}
+
+static void members_decided(void *impl, int status,
+			    const struct fsm_result *res)
+{
+	struct agent *a = impl;
+
+	metrics_decided(&a->metrics, status, res);
+}
+
+static const struct members_host_ops members_host_ops = {
+    .set_reports = members_set_reports,
+    .stream_reports = members_stream_reports,
+    .leader_tick = members_leader_tick,
+    .may_write = members_may_write,
+    .decided = members_decided,
+};
+
+static int members_setup(struct agent *a, const struct config *cfg)
+{
+	struct members_deps d = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .raft = &a->members_raft,
+	    .calls = &a->calls,
+	    .clock = a->clock,
+	    .host = &a->members_host,
+	};
+	struct fsm_member *self = &d.cfg.self;
+
+	members_raft_node(&a->members_raft, &a->node);
+	a->members_host.ops = &members_host_ops;
+	a->members_host.impl = a;
+	self->id = cfg->agent_id;
+	snprintf(self->name, sizeof self->name, "%s", cfg->agent_name);
+	snprintf(self->site, sizeof self->site, "%s", cfg->site);
+	snprintf(self->pool, sizeof self->pool, "%s", cfg->pool);
+	snprintf(self->raft_address, sizeof self->raft_address, "%s",
+		 cfg->listen_raft.address);
+	snprintf(self->data_address, sizeof self->data_address, "%s",
+		 cfg->listen_data.address);
+	snprintf(self->api_address, sizeof self->api_address, "%s",
+		 cfg->listen_api.address);
+	snprintf(d.cfg.join, sizeof d.cfg.join, "%s", cfg->join);
+	d.cfg.heartbeat_ms = cfg->heartbeat_ms;
+	d.cfg.lease_ms = cfg->lease_ms;
+	d.cfg.grace_ms = cfg->grace_ms;
+	d.cfg.drift_margin_ms = cfg->drift_margin_ms;
+	d.cfg.election_timeout_ms = cfg->election_timeout_ms;
+	d.cfg.max_voters = cfg->max_voters;
+	return members_init(&a->members, &d);
+}
+
 static void to_node_config(const struct config *c, struct node_config *nc)
 {
 	memset(nc, 0, sizeof *nc);
@@ -899,7 +992,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		return rv;
 	}
 
-	rv = members_init(&a->members, a);
+	rv = members_setup(a, cfg);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "members: %s",
 			 uv_strerror(rv));
@@ -942,7 +1035,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 				[ROUTE_MOD_CMS_MOVE] = &a->cms_move,
 				[ROUTE_MOD_RISK] = &a->risk,
 				[ROUTE_MOD_VERIFY] = &a->verify,
-				[ROUTE_MOD_RECOVER] = &a->recover},
+				[ROUTE_MOD_RECOVER] = &a->recover,
+				[ROUTE_MOD_MEMBERS] = &a->members},
 		    .proposer = &a->proposer,
 		    .scheme = agent_api_scheme(a),
 		    .roles = a->tls_on,

@@ -50,6 +50,8 @@ struct agent {
 	struct http_server api;
 	struct router router;   /* of the API: the table of routes.c */
 	struct members members;
+	struct members_raft members_raft; /* members' view of the node */
+	struct members_host members_host; /* what members asks of the agent */
 	struct dataplane data;   /* pool agents: the store */
 	struct failover failover; /* leader: failovers and failbacks */
 	struct cms_move cms_move; /* leader: moves of the CMS alone */

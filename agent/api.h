@@ -73,25 +73,12 @@ void api_route_remove(void *module, struct http_request *req,
 void api_route_pool_pause(void *module, struct http_request *req,
 			  const struct route_params *p);
 
-/* PUT /v1/pairs/{pool}, PUT /v1/policy, POST /v1/members,
- * DELETE /v1/members/{id}, POST /v1/topology. */
+/* PUT /v1/pairs/{pool}, PUT /v1/policy, POST /v1/topology. */
 void api_route_pair_mode(void *module, struct http_request *req,
 			 const struct route_params *p);
 void api_route_policy_set(void *module, struct http_request *req,
 			  const struct route_params *p);
-void api_route_member_add(void *module, struct http_request *req,
-			  const struct route_params *p);
-void api_route_member_remove(void *module, struct http_request *req,
-			     const struct route_params *p);
 void api_route_topology(void *module, struct http_request *req,
-			const struct route_params *p);
-
-/* POST /v1/internal/heartbeat (route arg 0: at the leader, answered with
- * a lease) and /v1/internal/report (1: recorded only), POST
- * /v1/internal/register. */
-void api_route_heartbeat(void *module, struct http_request *req,
-			 const struct route_params *p);
-void api_route_register(void *module, struct http_request *req,
 			const struct route_params *p);
 
 #endif

@@ -1,33 +1,52 @@
 /* members: this agent's place in the cluster.
  *
- * - registration: the agent records itself (name, site, pool, addresses)
- *   in the FSM through a command, so every agent can find every other's
- *   API and data addresses from the applied state alone;
- * - join: an agent configured with `[cluster] join` asks the leader to add
- *   it to the Raft configuration;
- * - heartbeats: every agent reports to the leader every `heartbeat`; the
- *   leader's record of them is what "reachable" means in status; the
- *   leader's answer grants a lease and carries its clock, which the next
- *   heartbeat echoes;
- * - the leader's own lease: from its committed barriers and from the
- *   echoes of a majority of the voters (lease.h);
- * - voter placement: the leader applies consensus/placement.h one change at
- *   a time (promote caught-up members, spread voters over sites, replace a
- *   long-unreachable voter).
+ * - registration (members_join.c): the agent records itself (name, site,
+ *   pool, addresses) in the FSM through a command, so every agent can find
+ *   every other's API and data addresses from the applied state alone; the
+ *   leader answers the others' POST /v1/internal/register;
+ * - join (members_join.c): an agent configured with `[cluster] join` asks
+ *   the leader to add it to the Raft configuration (POST /v1/members, and
+ *   DELETE /v1/members/{id} to remove one);
+ * - heartbeats and reports (members_heartbeat.c): every agent reports to
+ *   the leader every `heartbeat`; the leader's record of them is what
+ *   "reachable" means in status; the leader's answer grants a lease and
+ *   carries its clock, which the next heartbeat echoes; every pool agent
+ *   also reports its lag to every other agent;
+ * - the leases (members_lease.c, over the pure rules of lease.h): this
+ *   agent's lease, the leader's grants and its own lease, proved by its
+ *   committed barriers and by the echoes of a majority of the voters;
+ *   /readyz;
+ * - voter placement (members_place.c): the leader applies
+ *   consensus/placement.h one change at a time (promote caught-up members,
+ *   spread voters over sites, replace a long-unreachable voter).
  *
- * Loop thread only. */
+ * The module reads the applied state (const struct fsm *), proposes through
+ * a proposer, changes the Raft configuration through struct members_raft,
+ * calls other agents through an hclient, reads time from a clock and asks
+ * the rest of the agent for what it does not own through struct
+ * members_host. Each is borrowed and must outlive the module (until the
+ * close callback).
+ *
+ * Every function: loop thread only. */
 #ifndef POOLPAIR_MEMBERS_H
 #define POOLPAIR_MEMBERS_H
 
+#include <raft.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/clock.h"
 #include "agent/lease.h"
+#include "agent/proposer.h"
+#include "agent/route.h"
 #include "consensus/fsm.h"
 
-struct agent;
+struct hclient;
 struct hclient_req;
+struct http_request;
+struct node;
 
 enum members_reg_state {
 	REG_UNREGISTERED, /* not (or not identically) in the FSM */
@@ -40,6 +59,15 @@ enum members_join_state {
 	JOIN_ASKING,      /* request in flight */
 	JOIN_WAITING,     /* backing off before the next try */
 	JOIN_DONE,        /* the leader added us */
+};
+
+/* The life of the module. */
+enum members_state {
+	MEMBERS_UNINIT,  /* zeroed, or members_init() failed: nothing to close */
+	MEMBERS_READY,   /* members_init() done: the timer is initialised */
+	MEMBERS_RUNNING, /* members_start() done */
+	MEMBERS_CLOSING, /* members_close() called */
+	MEMBERS_CLOSED,  /* the close callback ran (or is running) */
 };
 
 #define MEMBERS_SETS 4
@@ -80,9 +108,8 @@ struct members_report {
 	int lease;         /* 1 it holds a lease, 0 not, -1 not said */
 };
 
-/* The echo a heartbeat carries: the clock of the leader's last answer
- * (members_clock_ms()), and the Raft term and leader the sender saw when
- * it sent the heartbeat. */
+/* The echo a heartbeat carries: the clock of the leader's last answer, and
+ * the Raft term and leader the sender saw when it sent the heartbeat. */
 struct members_echo {
 	uint64_t clock_ms;
 	uint64_t term;
@@ -91,7 +118,7 @@ struct members_echo {
 
 struct members_seen {
 	uint64_t id;
-	uint64_t last_ns;     /* uv_hrtime of the last heartbeat received */
+	uint64_t last_ns;     /* monotonic time of the last heartbeat received */
 	uint64_t applied;     /* applied index it reported */
 	/* what a pool agent reported of the user sets it sends its pair */
 	struct members_set_report sets[MEMBERS_SETS];
@@ -102,9 +129,101 @@ struct members_seen {
 	int lease;            /* whether it said it held a lease: 1, 0, -1 */
 };
 
+/* ---- what the module is given ---- */
+
+/* What the module reads of the configuration (copied). */
+struct members_config {
+	struct fsm_member self; /* id, name, site, pool and the three
+				   addresses this agent registers */
+	char join[512];		/* [cluster] join URL, "" when none */
+	unsigned heartbeat_ms;
+	unsigned lease_ms;
+	unsigned grace_ms;
+	unsigned drift_margin_ms;
+	unsigned election_timeout_ms;
+	unsigned max_voters;
+};
+
+/* Completion of a Raft configuration change: 0, or a code of the node's
+ * (proposer.h). */
+typedef void (*members_raft_cb)(void *arg, int status);
+
+/* What the module needs of the Raft node beyond the proposer: its
+ * configuration and its changes (join, removal, placement). Loop thread
+ * only; the changes are leader only, one at a time (PROPOSER_E_BUSY), and
+ * follow the proposer's contract: 0 and cb fires once later, or a
+ * negative code and cb never fires. */
+struct members_raft_ops {
+	/* The current configuration (borrowed: valid until the next loop
+	 * turn). */
+	const struct raft_configuration *(*configuration)(void *impl);
+	/* Whether a configuration change is in flight. */
+	bool (*changing)(void *impl);
+	/* The index of the last entry of the log. */
+	uint64_t (*last_index)(void *impl);
+	/* Leader only: the highest index known on server id in *index; 0,
+	 * or negative when not leader or unknown id. */
+	int (*match_index)(void *impl, uint64_t id, uint64_t *index);
+	/* role: RAFT_VOTER, RAFT_STANDBY or RAFT_SPARE. */
+	int (*add)(void *impl, uint64_t id, const char *address,
+		   members_raft_cb cb, void *arg);
+	int (*assign)(void *impl, uint64_t id, int role, members_raft_cb cb,
+		      void *arg);
+	int (*remove)(void *impl, uint64_t id, members_raft_cb cb, void *arg);
+};
+
+struct members_raft {
+	const struct members_raft_ops *ops; /* static */
+	void *impl;			    /* borrowed */
+};
+
+/* A members_raft over n (borrowed: must outlive r; node_init()ed). */
+void members_raft_node(struct members_raft *r, struct node *n);
+
+/* What the module asks of the rest of the agent. Every op: loop thread
+ * only, never NULL. */
+struct members_host_ops {
+	/* This agent's live report of each user set it sends its pair (at
+	 * most max into out); returns how many (0 for a witness). */
+	unsigned (*set_reports)(void *impl, struct members_set_report *out,
+				unsigned max);
+	/* The same of each of its streams. */
+	unsigned (*stream_reports)(void *impl,
+				   struct members_stream_report *out,
+				   unsigned max);
+	/* Every tick while this agent leads (after its lease bookkeeping). */
+	void (*leader_tick)(void *impl);
+	/* /readyz: whether this agent may write pool p's user set now: 0,
+	 * or negative with why (len bytes) saying why not. */
+	int (*may_write)(void *impl, const struct fsm_pool *p, char *why,
+			 size_t len);
+	/* A decision this module proposed for an API caller ended: status
+	 * as a proposer callback's, res NULL unless status is 0 (for the
+	 * agent's counters). */
+	void (*decided)(void *impl, int status, const struct fsm_result *res);
+};
+
+struct members_host {
+	const struct members_host_ops *ops; /* static */
+	void *impl;			    /* borrowed */
+};
+
+struct members_deps {
+	uv_loop_t *loop;		   /* borrowed */
+	const struct fsm *fsm;		   /* borrowed, read only */
+	const struct proposer *proposer;   /* borrowed */
+	const struct members_raft *raft;   /* borrowed */
+	struct hclient *calls;		   /* borrowed: to other agents */
+	const struct clock *clock;	   /* borrowed */
+	const struct members_host *host;   /* borrowed */
+	struct members_config cfg;	   /* copied */
+};
+
 struct members {
-	struct agent *agent;  /* borrowed: the owner */
+	int state;                    /* enum members_state */
+	struct members_deps d;        /* copied; pointers borrowed */
 	uv_timer_t tick;      /* heartbeats, registration retries, placement */
+	void (*close_cb)(struct members *m);
 	int reg_state;
 	int join_state;
 	uint64_t join_next_ns;
@@ -120,7 +239,8 @@ struct members {
 	uint64_t reg_next_ns;
 	struct members_seen seen[FSM_MAX_MEMBERS];
 	unsigned n_seen;
-	uint64_t leader_since_ns;     /* when this agent became leader, 0 if not */
+	uint64_t leader_since_ns;     /* when this agent became leader (the
+					 clock's monotonic ns), 0 if not */
 	bool placing;                 /* a placement change is in flight */
 	/* this agent's lease and whether its view may be trusted: granted
 	 * by the leader's heartbeat answers (a follower) or proved by its own
@@ -147,18 +267,31 @@ struct members {
 	uint64_t placement_changes;
 	uint64_t heartbeats_sent;
 	uint64_t heartbeats_failed;
-	bool closing;
 };
 
-/* Prepare (no handles started). */
-int members_init(struct members *m, struct agent *a);
+/* ---- life ---- */
 
-/* Start the tick timer. `join` true when the agent must ask to be added. */
+/* Prepare m from deps (copied; the pointers borrowed): initialises the
+ * tick timer on deps->loop, starts nothing. 0 (state MEMBERS_READY), or a
+ * libuv code (state MEMBERS_UNINIT: nothing to close). */
+int members_init(struct members *m, const struct members_deps *deps);
+
+/* Start the tick (every heartbeat_ms). join true when the agent must ask
+ * to be added to the cluster (a joiner that did not bootstrap). 0 or a
+ * libuv code. */
 int members_start(struct members *m, bool join);
 
-/* Stop timers and cancel requests; close_cb-style completion through the
- * agent's pending_closes counter. */
-void members_close(struct members *m);
+/* Stop the tick and cancel the requests in flight (their callbacks run
+ * now and do nothing more); cb fires exactly once, from the timer's close
+ * callback, after which m may be freed. Only for a module in state
+ * MEMBERS_READY or MEMBERS_RUNNING (one that never initialised holds no
+ * handle: do not close it); a second call is ignored. */
+void members_close(struct members *m, void (*cb)(struct members *m));
+
+/* Called after every applied command: re-check registration. */
+void members_on_applied(struct members *m);
+
+/* ---- what was heard of the others (members_heartbeat.c) ---- */
 
 /* Record a heartbeat (leader) or a report (any agent) from member id
  * (r copied). */
@@ -166,7 +299,8 @@ void members_heartbeat_seen(struct members *m, uint64_t id,
 			    const struct members_report *r);
 
 /* Leader side: the newest report about user_set from an agent of pool
- * heard within max_age_ms, or NULL. */
+ * heard within max_age_ms, or NULL (borrowed: valid until the next call
+ * into the module). */
 const struct members_set_report *
 members_set_report(struct members *m, const char *pool, const char *user_set,
 		   uint64_t max_age_ms);
@@ -178,42 +312,9 @@ members_set_report_aged(struct members *m, const char *pool,
 			const char *user_set, uint64_t max_age_ms,
 			uint64_t *age_ms);
 
-/* The clock a heartbeat answer carries (this agent's monotonic clock, in
- * ms). */
-uint64_t members_clock_ms(void);
-
-/* Leader side: member from's heartbeat carried echo (copied): it may prove
- * this leader's own lease (lease.h). Ignored when this agent does not
- * lead. */
-void members_echo_seen(struct members *m, uint64_t from,
-		       const struct members_echo *echo);
-
-/* Leader side: the lease to grant with a heartbeat answer, in ms: the
- * configured lease, but never past this leader's own lease (so every lease
- * a deposed leader granted ends with its own); 0 when this agent's own
- * authority is not established (no recent barrier, no recent echoes of a
- * majority). */
-unsigned members_lease_grant(struct members *m);
-
-/* Whether this agent's applied state may be trusted: this agent holds a
- * lease and has applied every decision the cluster had committed when it
- * got its lease back (a follower: applied index >= the commit index named
- * by the heartbeat answers after start or after its lease lapsed, up to
- * the one that granted the lease — a target that stays fixed while the
- * lease holds, see lease.h; the leader: applied >= commit). False after a restart or a lapse until then:
- * the state replayed from disk, or kept through a partition, may be older
- * than decisions taken meanwhile (an owner change, a failover), so nothing
- * may be decided from it yet (writes, the divergence archive). Once caught
- * up it stays true while the lease holds: the ordinary lag of a follower
- * behind the leader is what the leases already cover. */
-bool members_view_current(struct members *m);
-
 /* Whether member id was heard (heartbeat or report) within window_ms;
  * this agent always counts. Works on any agent. */
 bool members_heard(struct members *m, uint64_t id, uint64_t window_ms);
-
-/* Whether this agent holds a valid lease now. */
-bool members_lease_valid(const struct members *m);
 
 /* The newest report of member id (heartbeat or report), or NULL. Any
  * agent: every pool agent reports to all. */
@@ -229,7 +330,59 @@ uint64_t members_pool_silence_ms(struct members *m, const char *pool,
  * does not lead). */
 int members_reachable(struct members *m, uint64_t id);
 
-/* Called after every applied command: re-check registration. */
-void members_on_applied(struct members *m);
+/* ---- the leases (members_lease.c) ---- */
+
+/* Whether this agent holds a valid lease now. */
+bool members_lease_valid(const struct members *m);
+
+/* Leader side: the lease to grant with a heartbeat answer, in ms: the
+ * configured lease, but never past this leader's own lease (so every lease
+ * a deposed leader granted ends with its own); 0 when this agent's own
+ * authority is not established (no recent barrier, no recent echoes of a
+ * majority) or it does not lead. */
+unsigned members_lease_grant(struct members *m);
+
+/* Leader side: member from's heartbeat carried echo (copied): it may prove
+ * this leader's own lease (lease.h). Ignored when this agent does not
+ * lead. */
+void members_echo_seen(struct members *m, uint64_t from,
+		       const struct members_echo *echo);
+
+/* Whether this agent's applied state may be trusted: this agent holds a
+ * lease and has applied every decision the cluster had committed when it
+ * got its lease back (a follower: applied index >= the commit index named
+ * by the heartbeat answers after start or after its lease lapsed, up to
+ * the one that granted the lease — a target that stays fixed while the
+ * lease holds, see lease.h; the leader: applied >= commit). False after a
+ * restart or a lapse until then: the state replayed from disk, or kept
+ * through a partition, may be older than decisions taken meanwhile (an
+ * owner change, a failover), so nothing may be decided from it yet
+ * (writes, the divergence archive). Once caught up it stays true while the
+ * lease holds: the ordinary lag of a follower behind the leader is what
+ * the leases already cover. */
+bool members_view_current(struct members *m);
+
+/* ---- the routes (routes.c; module is the struct members) ---- */
+
+/* POST /v1/internal/heartbeat (p->arg 0: to the leader, answered with a
+ * lease) and POST /v1/internal/report (p->arg 1: to any agent, recorded,
+ * 204). */
+void members_route_heartbeat(void *module, struct http_request *req,
+			     const struct route_params *p);
+/* POST /v1/internal/register {"id", "name", "site", "pool", "raft",
+ * "data", "api"}: the leader proposes the member's registration. */
+void members_route_register(void *module, struct http_request *req,
+			    const struct route_params *p);
+/* POST /v1/members {"id", "address"}: the leader adds a spare. */
+void members_route_add(void *module, struct http_request *req,
+		       const struct route_params *p);
+/* DELETE /v1/members/{id}: the leader removes a member from the Raft
+ * configuration, then from the applied state. */
+void members_route_remove(void *module, struct http_request *req,
+			  const struct route_params *p);
+/* GET /readyz?pool=P: 200 while this agent may write P's user set (its
+ * own by default), 503 not_ready saying why, 404 for an unknown pool. */
+void members_route_readyz(void *module, struct http_request *req,
+			  const struct route_params *p);
 
 #endif

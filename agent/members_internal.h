@@ -1,16 +1,130 @@
-/* members_internal: what the two parts of the members module (members.c,
- * members_lease.c) call of each other. Not part of the module's
- * interface: only those files include it. */
+/* members_internal: what the parts of the members module (members.c,
+ * members_join.c, members_heartbeat.c, members_lease.c, members_place.c)
+ * call of each other, and the pure steps the unit tests drive. Not part
+ * of the module's interface: only those files and tests/unit/test_members*
+ * include it. Loop thread only. */
 #ifndef POOLPAIR_AGENT_MEMBERS_INTERNAL_H
 #define POOLPAIR_AGENT_MEMBERS_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-struct members;
+#include "agent/members.h"
+#include "agent/request.h"
+
+#define MEMBERS_MS 1000000ULL /* ns per ms */
+
+struct hclient_response;
+
+/* The monotonic clock of the module, in ns. */
+static inline uint64_t members_now_ns(const struct members *m)
+{
+	return clock_mono_ns(m->d.clock);
+}
+
+/* Whether the module is closing (or closed): callbacks then do nothing. */
+static inline bool members_closing(const struct members *m)
+{
+	return m->state == MEMBERS_CLOSING || m->state == MEMBERS_CLOSED;
+}
+
+/* ---- members.c ---- */
+
+/* Where the leader's API is: from the applied state, else the hint of a
+ * follower's 307, else the join URL. 0 and host (HCLIENT_HOST_MAX bytes)
+ * and *port set, or -1 when none is known. */
+int members_leader_target(struct members *m, char *host, uint16_t *port);
+
+/* A call to the leader ended: remember the leader a follower named in a
+ * 307; anything else that failed forgets the hint. */
+void members_learn_hint(struct members *m, int err,
+			const struct hclient_response *resp);
+
+/* The window within which the leader counts a member reachable: lease +
+ * grace, in ns. */
+uint64_t members_reachable_window_ns(const struct members *m);
+
+/* Leader view: member id silent for longer than window_ns (since it was
+ * last heard, or since this agent leads)? Never this agent. */
+bool members_silent_for(struct members *m, uint64_t id, uint64_t window_ns);
+
+/* ---- members_join.c ---- */
+
+/* The follower side of each tick: registration and join. */
+void members_register_tick(struct members *m);
+void members_join_tick(struct members *m);
+
+/* Parse a registration body into *out. 0, or -1 with err filled (400
+ * bad_json: not the JSON object of the seven fields, or id < 1; 400
+ * invalid: a field too long). */
+int members_registration_parse(const char *body, size_t len,
+			       struct fsm_member *out,
+			       struct request_error *err);
+
+/* Whether server id at address may be added to configuration c: 0 (add
+ * it); 1 when it is already there with that id and address (*role
+ * receives its RAFT_* role); -1 when its id or its address is there with
+ * the other (msg, len bytes, says which member). */
+int members_join_check(const struct raft_configuration *c, uint64_t id,
+		       const char *address, int *role, char *msg, size_t len);
+
+/* ---- members_heartbeat.c ---- */
+
+/* The follower side of each tick: the heartbeat to the leader (with the
+ * echo of its last answer) and the report to every other agent. */
+void members_heartbeat_tick(struct members *m);
+
+/* The leader side of each tick: its report to every other agent (a pool
+ * agent). */
+void members_leader_report_tick(struct members *m);
+
+/* A heartbeat or report body, parsed. */
+struct members_heartbeat {
+	uint64_t id;
+	struct members_report report;
+	bool has_echo;
+	struct members_echo echo;
+};
+
+/* Parse a heartbeat (or report) body into *hb. 0, or -1 when it is not
+ * {"id": N >= 1, "applied": N >= 0, "sets"?: [...], "streams"?: [...],
+ * "lease"?: bool, "echo"?: {"clock_ms", "term", "leader" all >= 1}}
+ * (more sets or streams than kept are ignored). */
+int members_heartbeat_parse(const char *body, size_t len,
+			    struct members_heartbeat *hb);
+
+/* What the leader answers a heartbeat. */
+struct members_answer {
+	uint64_t term;
+	uint64_t leader;   /* this agent's id */
+	unsigned lease_ms; /* members_lease_grant() */
+	uint64_t commit_index;
+	uint64_t clock_ms; /* this agent's monotonic clock, in ms */
+};
+
+/* The leader received heartbeat hb: record it, take its echo, and fill
+ * *out. */
+void members_heartbeat_received(struct members *m,
+				const struct members_heartbeat *hb,
+				struct members_answer *out);
+
+/* The follower got answer body (len bytes) to the heartbeat it sent at
+ * m->hb_sent_ns: the lease it grants (lease_answer()) and the clock to
+ * echo next. An answer that is not JSON changes nothing. */
+void members_heartbeat_answered(struct members *m, const char *body,
+				size_t len);
+
+/* ---- members_lease.c ---- */
 
 /* Every tick, leader true when this agent leads: the leader starts a
  * barrier when none is in flight and takes what its echoes prove; an agent
  * that does not lead forgets its echoes and proofs. */
 void members_lease_tick(struct members *m, bool leader);
+
+/* ---- members_place.c ---- */
+
+/* The leader side of each tick: at most one placement change. */
+void members_place_tick(struct members *m);
 
 #endif

@@ -8,6 +8,7 @@
 #include "agent/cms_move.h"
 #include "agent/content.h"
 #include "agent/failover.h"
+#include "agent/members.h"
 #include "agent/recover.h"
 #include "agent/request.h"
 #include "agent/risk.h"
@@ -27,12 +28,13 @@
 #define RECOVER ROUTE_MOD_RECOVER
 #define RISK ROUTE_MOD_RISK
 #define VERIFY ROUTE_MOD_VERIFY
+#define MEMBERS ROUTE_MOD_MEMBERS
 
 const struct route agent_routes[] = {
     /* process */
     {"GET", "/healthz", R, 0, AGENT, api_route_healthz, 0},
     {"GET", "/metrics", R, 0, AGENT, api_route_metrics, 0},
-    {"GET", "/readyz", R, 0, AGENT, users_route_readyz, 0},
+    {"GET", "/readyz", R, 0, MEMBERS, members_route_readyz, 0},
 
     /* the applied state, and decisions on it */
     {"GET", "/v1/status", R, 0, AGENT, api_route_status, 0},
@@ -62,8 +64,8 @@ const struct route agent_routes[] = {
     {"GET", "/v1/policy", R, 0, AGENT, api_route_policy, 0},
     {"PUT", "/v1/policy", W, LEADER, AGENT, api_route_policy_set, 0},
     {"GET", "/v1/members", R, 0, AGENT, api_route_members, 0},
-    {"POST", "/v1/members", W, LEADER, AGENT, api_route_member_add, 0},
-    {"DELETE", "/v1/members/{id}", W, LEADER, AGENT, api_route_member_remove,
+    {"POST", "/v1/members", W, LEADER, MEMBERS, members_route_add, 0},
+    {"DELETE", "/v1/members/{id}", W, LEADER, MEMBERS, members_route_remove,
      0},
     {"GET", "/v1/history", R, 0, AGENT, api_route_history, 0},
     {"POST", "/v1/topology", W, LEADER, AGENT, api_route_topology, 0},
@@ -102,11 +104,12 @@ const struct route agent_routes[] = {
     {"GET", "/v1/divergence", R, 0, AGENT, users_route_divergence, 0},
 
     /* between agents */
-    {"POST", "/v1/internal/register", A, LEADER | INTERNAL, AGENT,
-     api_route_register, 0},
-    {"POST", "/v1/internal/heartbeat", A, LEADER | INTERNAL, AGENT,
-     api_route_heartbeat, 0},
-    {"POST", "/v1/internal/report", A, INTERNAL, AGENT, api_route_heartbeat, 1},
+    {"POST", "/v1/internal/register", A, LEADER | INTERNAL, MEMBERS,
+     members_route_register, 0},
+    {"POST", "/v1/internal/heartbeat", A, LEADER | INTERNAL, MEMBERS,
+     members_route_heartbeat, 0},
+    {"POST", "/v1/internal/report", A, INTERNAL, MEMBERS,
+     members_route_heartbeat, 1},
     {"POST", "/v1/internal/takeover", A, INTERNAL, AGENT, users_route_takeover,
      0},
     {"GET", "/v1/internal/lag", A, INTERNAL, RISK, risk_route_lag, 0},

@@ -1080,26 +1080,6 @@ static void takeover_call(struct agent *a, struct http_request *req)
 
 /* ---- the handlers of the route table (routes.c) ---- */
 
-void users_route_readyz(void *module, struct http_request *req,
-			const struct route_params *p)
-{
-	struct agent *a = module;
-	char pool[FSM_NAME_LEN], why[256];
-	const struct fsm_pool *fp;
-
-	if (http_query_param(req, "pool", pool, sizeof pool) != 0)
-		snprintf(pool, sizeof pool, "%s", a->cfg.pool);
-	fp = fsm_pool_find(&a->fsm, pool);
-	if (fp == NULL) {
-		http_respond_error(req, 404, "not_found", "no such pool");
-		return;
-	}
-	if (dataplane_may_write(&a->data, fp, why, sizeof why) == 0)
-		http_respond(req, 200, "text/plain", "ready\n", 6, NULL);
-	else
-		http_respond_error(req, 503, "not_ready", why);
-}
-
 void users_route_divergence(void *module, struct http_request *req,
 			    const struct route_params *p)
 {

@@ -20,10 +20,6 @@ struct fsm_pool;
 /* Handlers of the route table (routes.c, route.h); module is the struct
  * agent. */
 
-/* GET /readyz?pool=P: 200 while this agent may write P's user set (its
- * own by default), 503 not_ready saying why, 404 for an unknown pool. */
-void users_route_readyz(void *module, struct http_request *req,
-			const struct route_params *p);
 /* GET /v1/divergence?limit=N */
 void users_route_divergence(void *module, struct http_request *req,
 			    const struct route_params *p);

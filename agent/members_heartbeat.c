@@ -1,0 +1,509 @@
+/* members_heartbeat: heartbeats and reports (see members.h). Every agent
+ * but the leader sends the leader a heartbeat each tick, answered with a
+ * lease and the leader's clock; every pool agent sends the same report to
+ * every other agent, so whichever becomes leader knows every pool's last
+ * lag. This file also keeps what was heard of the others. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/answer.h"
+#include "agent/hclient.h"
+#include "agent/http.h"
+#include "agent/log.h"
+#include "agent/members.h"
+#include "agent/members_internal.h"
+
+#define MOD "members"
+#define MS MEMBERS_MS
+
+/* ---- what was heard ---- */
+
+static struct members_seen *seen_slot(struct members *m, uint64_t id,
+				      bool create)
+{
+	for (unsigned i = 0; i < m->n_seen; i++)
+		if (m->seen[i].id == id)
+			return &m->seen[i];
+	if (!create || m->n_seen == FSM_MAX_MEMBERS)
+		return NULL;
+	memset(&m->seen[m->n_seen], 0, sizeof m->seen[m->n_seen]);
+	m->seen[m->n_seen].id = id;
+	m->seen[m->n_seen].lease = -1;
+	return &m->seen[m->n_seen++];
+}
+
+void members_heartbeat_seen(struct members *m, uint64_t id,
+			    const struct members_report *r)
+{
+	struct members_seen *s = seen_slot(m, id, true);
+	unsigned n = r->n_sets < MEMBERS_SETS ? r->n_sets : MEMBERS_SETS;
+	unsigned k = r->n_streams < MEMBERS_STREAMS ? r->n_streams
+						     : MEMBERS_STREAMS;
+
+	if (s == NULL)
+		return;
+	s->last_ns = members_now_ns(m);
+	s->applied = r->applied;
+	memcpy(s->sets, r->sets, n * sizeof *r->sets);
+	s->n_sets = n;
+	memcpy(s->streams, r->streams, k * sizeof *r->streams);
+	s->n_streams = k;
+	s->lease = r->lease;
+}
+
+const struct members_set_report *
+members_set_report(struct members *m, const char *pool, const char *user_set,
+		   uint64_t max_age_ms)
+{
+	return members_set_report_aged(m, pool, user_set, max_age_ms, NULL);
+}
+
+const struct members_set_report *
+members_set_report_aged(struct members *m, const char *pool,
+			const char *user_set, uint64_t max_age_ms,
+			uint64_t *age_ms)
+{
+	const struct fsm *f = m->d.fsm;
+	uint64_t now = members_now_ns(m);
+
+	for (unsigned i = 0; i < f->n_members; i++) {
+		const struct fsm_member *fm = &f->members[i];
+		struct members_seen *s;
+
+		if (strcmp(fm->pool, pool) != 0)
+			continue;
+		if (fm->id == m->d.cfg.self.id) {
+			/* this agent: its own live report */
+			m->self_n = m->d.host->ops->set_reports(
+			    m->d.host->impl, m->self_sets, MEMBERS_SETS);
+			for (unsigned k = 0; k < m->self_n; k++)
+				if (strcmp(m->self_sets[k].user_set,
+					   user_set) == 0) {
+					if (age_ms != NULL)
+						*age_ms = 0;
+					return &m->self_sets[k];
+				}
+			continue;
+		}
+		s = seen_slot(m, fm->id, false);
+		if (s == NULL || s->last_ns == 0 ||
+		    (now - s->last_ns) / MS > max_age_ms)
+			continue;
+		for (unsigned k = 0; k < s->n_sets; k++)
+			if (strcmp(s->sets[k].user_set, user_set) == 0) {
+				if (age_ms != NULL)
+					*age_ms = (now - s->last_ns) / MS;
+				return &s->sets[k];
+			}
+	}
+	return NULL;
+}
+
+const struct members_seen *members_seen_get(struct members *m, uint64_t id)
+{
+	return seen_slot(m, id, false);
+}
+
+bool members_heard(struct members *m, uint64_t id, uint64_t window_ms)
+{
+	struct members_seen *s;
+
+	if (id == m->d.cfg.self.id)
+		return true;
+	s = seen_slot(m, id, false);
+	return s != NULL && s->last_ns != 0 &&
+	       (members_now_ns(m) - s->last_ns) / MS <= window_ms;
+}
+
+uint64_t members_pool_silence_ms(struct members *m, const char *pool,
+				 const struct members_seen **lag)
+{
+	const struct fsm *f = m->d.fsm;
+	uint64_t now = members_now_ns(m);
+	uint64_t best = UINT64_MAX;
+
+	if (lag != NULL)
+		*lag = NULL;
+	for (unsigned i = 0; i < f->n_members; i++) {
+		const struct fsm_member *fm = &f->members[i];
+		struct members_seen *s;
+		uint64_t ms;
+
+		if (strcmp(fm->pool, pool) != 0)
+			continue;
+		if (fm->id == m->d.cfg.self.id) {
+			best = 0;
+			continue;
+		}
+		s = seen_slot(m, fm->id, false);
+		if (s == NULL || s->last_ns < m->leader_since_ns ||
+		    s->last_ns == 0)
+			continue;
+		ms = (now - s->last_ns) / MS;
+		if (ms < best) {
+			best = ms;
+			if (lag != NULL)
+				*lag = s;
+		}
+	}
+	return best;
+}
+
+/* ---- the sender's side ---- */
+
+void members_heartbeat_answered(struct members *m, const char *body,
+				size_t len)
+{
+	json_t *root = json_loadb(body, len, 0, NULL);
+	json_int_t commit = 0, leader = 0, term = 0, clock = 0, lease = 0;
+
+	if (root == NULL)
+		return;
+	if (json_unpack(root, "{s:I}", "commit_index", &commit) != 0 ||
+	    commit < 0)
+		commit = 0;
+	if (json_unpack(root, "{s:I}", "leader", &leader) != 0 || leader < 0)
+		leader = 0;
+	if (json_unpack(root, "{s:I}", "lease_ms", &lease) != 0 || lease < 0)
+		lease = 0;
+	lease_answer(&m->lease, members_now_ns(m), m->hb_sent_ns,
+		     (uint64_t)leader, (uint64_t)commit, (uint64_t)lease,
+		     m->d.cfg.drift_margin_ms);
+	/* the clock to echo; an older leader sends none */
+	memset(&m->echo_next, 0, sizeof m->echo_next);
+	if (json_unpack(root, "{s:I, s:I}", "clock_ms", &clock, "term",
+			&term) == 0 &&
+	    clock > 0 && term > 0 && leader > 0) {
+		m->echo_next.clock_ms = (uint64_t)clock;
+		m->echo_next.term = (uint64_t)term;
+		m->echo_next.leader = (uint64_t)leader;
+	}
+	json_decref(root);
+}
+
+static void heartbeat_done(void *arg, int err,
+			   const struct hclient_response *resp)
+{
+	struct members *m = arg;
+
+	m->hb_req = NULL;
+	if (members_closing(m))
+		return;
+	members_learn_hint(m, err, resp);
+	if (err != 0 || resp->status != 200) {
+		m->heartbeats_failed++;
+		return;
+	}
+	members_heartbeat_answered(m, resp->body, resp->body_len);
+}
+
+static void report_done(void *arg, int err,
+			const struct hclient_response *resp)
+{
+	struct members *m = arg;
+
+	(void)err;
+	(void)resp;
+	m->reports_inflight--;
+}
+
+/* The same report to every other agent, so that whichever becomes leader
+ * knows every pool's last lag (the data at risk) even when the pool's
+ * agent was the leader itself when it died. */
+static void report_peers(struct members *m, const char *text,
+			 const char *leader_host, uint16_t leader_port)
+{
+	const struct fsm *f = m->d.fsm;
+	char url[FSM_ADDR_LEN + 16];
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+
+	for (unsigned i = 0; i < f->n_members; i++) {
+		const struct fsm_member *fm = &f->members[i];
+
+		if (fm->id == m->d.cfg.self.id || fm->api_address[0] == '\0' ||
+		    m->reports_inflight >= 16)
+			continue;
+		snprintf(url, sizeof url, "http://%s/", fm->api_address);
+		if (hclient_parse_url(url, host, sizeof host, &port, NULL, 0) !=
+			0 ||
+		    (port == leader_port && strcmp(host, leader_host) == 0))
+			continue;
+		if (hclient_request(m->d.calls, "POST", host, port,
+				    "/v1/internal/report", NULL, text,
+				    strlen(text), m->d.cfg.heartbeat_ms * 4,
+				    report_done, m, NULL) == 0)
+			m->reports_inflight++;
+	}
+}
+
+/* This agent's report (owned by the caller), or NULL. */
+static json_t *report_json(struct members *m)
+{
+	const struct members_host *h = m->d.host;
+	struct members_set_report sets[MEMBERS_SETS];
+	unsigned n = h->ops->set_reports(h->impl, sets, MEMBERS_SETS);
+	struct members_stream_report streams[MEMBERS_STREAMS];
+	unsigned k = h->ops->stream_reports(h->impl, streams, MEMBERS_STREAMS);
+	json_t *arr, *sarr;
+
+	arr = json_array();
+	for (unsigned i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:I, s:I, s:I, s:b}", "user_set",
+				   sets[i].user_set, "lag_records",
+				   (json_int_t)sets[i].lag_records, "lag_bytes",
+				   (json_int_t)sets[i].lag_bytes, "lag_ms",
+				   (json_int_t)sets[i].lag_ms, "drained",
+				   sets[i].drained));
+	sarr = json_array();
+	for (unsigned i = 0; sarr != NULL && i < k; i++)
+		json_array_append_new(
+		    sarr,
+		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+			      "user_set", streams[i].user_set, "category",
+			      streams[i].category, "state", streams[i].state,
+			      "head_seq", (json_int_t)streams[i].head_seq,
+			      "acked_seq", (json_int_t)streams[i].acked_seq,
+			      "lag_records", (json_int_t)streams[i].lag_records,
+			      "lag_bytes", (json_int_t)streams[i].lag_bytes,
+			      "lag_ms", (json_int_t)streams[i].lag_ms));
+	return json_pack("{s:I, s:I, s:o, s:o, s:b}", "id",
+			 (json_int_t)m->d.cfg.self.id, "applied",
+			 (json_int_t)proposer_applied_index(m->d.proposer),
+			 "sets", arr, "streams", sarr, "lease",
+			 members_lease_valid(m));
+}
+
+/* To a heartbeat's body: the echo of the last answer's clock, when this
+ * agent is still in the answer's term and sees the same leader (lease.h).
+ * Only the heartbeat carries it: an agent of an earlier version refuses a
+ * report with it, and only a leader that sends a clock gets one back.
+ * Returns 0 or -1 (out of memory). */
+static int echo_add(struct members *m, json_t *body)
+{
+	const struct proposer *p = m->d.proposer;
+	const struct members_echo *e = &m->echo_next;
+	uint64_t term = proposer_term(p);
+	uint64_t leader = proposer_leader(p, NULL);
+
+	if (e->clock_ms == 0 || term != e->term || leader != e->leader)
+		return 0;
+	return json_object_set_new(
+	    body, "echo",
+	    json_pack("{s:I, s:I, s:I}", "clock_ms", (json_int_t)e->clock_ms,
+		      "term", (json_int_t)term, "leader", (json_int_t)leader));
+}
+
+void members_heartbeat_tick(struct members *m)
+{
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+	json_t *body;
+	char *report, *text;
+
+	if (m->hb_req != NULL || members_leader_target(m, host, &port) != 0)
+		return;
+	body = report_json(m);
+	if (body == NULL)
+		return;
+	report = json_dumps(body, JSON_COMPACT);
+	text = echo_add(m, body) == 0 ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text != NULL) {
+		m->hb_sent_ns = members_now_ns(m);
+		if (hclient_request(m->d.calls, "POST", host, port,
+				    "/v1/internal/heartbeat", NULL, text,
+				    strlen(text), m->d.cfg.heartbeat_ms * 4,
+				    heartbeat_done, m, &m->hb_req) == 0)
+			m->heartbeats_sent++;
+	}
+	if (report != NULL)
+		report_peers(m, report, host, port);
+	free(text);
+	free(report);
+}
+
+void members_leader_report_tick(struct members *m)
+{
+	json_t *body;
+	char *text;
+
+	if (m->d.cfg.self.pool[0] == '\0')
+		return;
+	body = report_json(m);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL)
+		return;
+	report_peers(m, text, "", 0);
+	free(text);
+}
+
+/* ---- the receiver's side ---- */
+
+static int parse_set(json_t *v, struct members_set_report *rep)
+{
+	json_error_t jerr;
+	const char *us;
+	json_int_t lr, lb, lms;
+	int drained;
+
+	if (json_unpack_ex(v, &jerr, JSON_STRICT, "{s:s, s:I, s:I, s:I, s:b}",
+			   "user_set", &us, "lag_records", &lr, "lag_bytes",
+			   &lb, "lag_ms", &lms, "drained", &drained) != 0 ||
+	    lr < 0 || lb < 0 || lms < 0 || strlen(us) >= sizeof rep->user_set)
+		return -1;
+	snprintf(rep->user_set, sizeof rep->user_set, "%s", us);
+	rep->lag_records = (uint64_t)lr;
+	rep->lag_bytes = (uint64_t)lb;
+	rep->lag_ms = (uint64_t)lms;
+	rep->drained = drained != 0;
+	return 0;
+}
+
+static int parse_stream(json_t *v, struct members_stream_report *st)
+{
+	json_error_t jerr;
+	const char *us, *cat, *state;
+	json_int_t head, acked, lr, lb, lms;
+
+	if (json_unpack_ex(v, &jerr, JSON_STRICT,
+			   "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+			   "user_set", &us, "category", &cat, "state", &state,
+			   "head_seq", &head, "acked_seq", &acked,
+			   "lag_records", &lr, "lag_bytes", &lb, "lag_ms",
+			   &lms) != 0 ||
+	    head < 0 || acked < 0 || lr < 0 || lb < 0 || lms < 0 ||
+	    strlen(us) >= sizeof st->user_set ||
+	    strlen(cat) >= sizeof st->category ||
+	    strlen(state) >= sizeof st->state)
+		return -1;
+	snprintf(st->user_set, sizeof st->user_set, "%s", us);
+	snprintf(st->category, sizeof st->category, "%s", cat);
+	snprintf(st->state, sizeof st->state, "%s", state);
+	st->head_seq = (uint64_t)head;
+	st->acked_seq = (uint64_t)acked;
+	st->lag_records = (uint64_t)lr;
+	st->lag_bytes = (uint64_t)lb;
+	st->lag_ms = (uint64_t)lms;
+	return 0;
+}
+
+int members_heartbeat_parse(const char *body, size_t len,
+			    struct members_heartbeat *hb)
+{
+	json_error_t jerr;
+	json_t *root, *sets = NULL, *streams = NULL, *echo = NULL, *v;
+	json_int_t id = 0, applied = 0, eclock = 0, eterm = 0, eleader = 0;
+	struct members_report *r = &hb->report;
+	int lease = -1;
+	size_t i;
+
+	memset(hb, 0, sizeof *hb);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL ||
+	    json_unpack_ex(root, &jerr, JSON_STRICT,
+			   "{s:I, s:I, s?o, s?o, s?b, s?o}", "id", &id,
+			   "applied", &applied, "sets", &sets, "streams",
+			   &streams, "lease", &lease, "echo", &echo) != 0 ||
+	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)) ||
+	    (streams != NULL && !json_is_array(streams)))
+		goto bad;
+	/* the echo of the leader's clock (optional: older agents send none) */
+	if (echo != NULL &&
+	    (json_unpack_ex(echo, &jerr, JSON_STRICT, "{s:I, s:I, s:I}",
+			    "clock_ms", &eclock, "term", &eterm, "leader",
+			    &eleader) != 0 ||
+	     eclock <= 0 || eterm <= 0 || eleader <= 0))
+		goto bad;
+	hb->id = (uint64_t)id;
+	r->applied = (uint64_t)applied;
+	r->lease = lease;
+	json_array_foreach (sets, i, v) {
+		if (r->n_sets == MEMBERS_SETS)
+			break;
+		if (parse_set(v, &r->sets[r->n_sets]) != 0)
+			goto bad;
+		r->n_sets++;
+	}
+	json_array_foreach (streams, i, v) {
+		if (r->n_streams == MEMBERS_STREAMS)
+			break;
+		if (parse_stream(v, &r->streams[r->n_streams]) != 0)
+			goto bad;
+		r->n_streams++;
+	}
+	if (echo != NULL) {
+		hb->has_echo = true;
+		hb->echo.clock_ms = (uint64_t)eclock;
+		hb->echo.term = (uint64_t)eterm;
+		hb->echo.leader = (uint64_t)eleader;
+	}
+	json_decref(root);
+	return 0;
+bad:
+	json_decref(root);
+	memset(hb, 0, sizeof *hb);
+	return -1;
+}
+
+void members_heartbeat_received(struct members *m,
+				const struct members_heartbeat *hb,
+				struct members_answer *out)
+{
+	members_heartbeat_seen(m, hb->id, &hb->report);
+	if (hb->has_echo)
+		members_echo_seen(m, hb->id, &hb->echo);
+	out->term = proposer_term(m->d.proposer);
+	out->leader = m->d.cfg.self.id;
+	out->lease_ms = members_lease_grant(m);
+	out->commit_index = proposer_commit_index(m->d.proposer);
+	out->clock_ms = members_now_ns(m) / MS;
+}
+
+void members_route_heartbeat(void *module, struct http_request *req,
+			     const struct route_params *p)
+{
+	struct members *m = module;
+	struct members_heartbeat *hb;
+	struct members_answer a;
+
+	hb = malloc(sizeof *hb);
+	if (hb == NULL) {
+		http_respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	if (members_heartbeat_parse(req->body, req->body_len, hb) != 0) {
+		free(hb);
+		http_respond_error(
+		    req, 400, "bad_json",
+		    "heartbeat body must be {\"id\": N, \"applied\": "
+		    "N, \"sets\": [{\"user_set\", \"lag_records\", "
+		    "\"lag_bytes\", \"lag_ms\", \"drained\"}], "
+		    "\"streams\": [{\"user_set\", \"category\", "
+		    "\"state\", \"head_seq\", \"acked_seq\", "
+		    "\"lag_records\", \"lag_bytes\", \"lag_ms\"}], "
+		    "\"lease\": bool, \"echo\": {\"clock_ms\", "
+		    "\"term\", \"leader\"}}");
+		return;
+	}
+	if (p->arg != 0) { /* a report: recorded only */
+		members_heartbeat_seen(m, hb->id, &hb->report);
+		free(hb);
+		http_respond(req, 204, "application/json", "", 0, NULL);
+		return;
+	}
+	members_heartbeat_received(m, hb, &a);
+	free(hb);
+	answer_json(req, 200,
+		    json_pack("{s:I, s:I, s:I, s:I, s:I}", "term",
+			      (json_int_t)a.term, "leader",
+			      (json_int_t)a.leader, "lease_ms",
+			      (json_int_t)a.lease_ms, "commit_index",
+			      (json_int_t)a.commit_index, "clock_ms",
+			      (json_int_t)a.clock_ms));
+}
