@@ -343,6 +343,70 @@ static void test_barrier_and_echoes_combined(void **state)
 	assert_int_equal(l.granted_by, SELF);
 }
 
+/* A proof by echoes after the lease lapsed vouches for the view no more
+ * than a barrier's: the leader applies its commit index again first. */
+static void test_echoes_after_a_lapse_reset_the_view(void **state)
+{
+	struct lease l = {0};
+
+	(void)state;
+	lease_prove(&l, 1000 * MS, SELF, LEASE_ECHOES, 1000 * MS, LEASE, DRIFT);
+	assert_true(lease_view_current(&l, 1001 * MS, 7, true, 7));
+	/* proved again while it holds: still trusted */
+	lease_prove(&l, 1500 * MS, SELF, LEASE_ECHOES, 1400 * MS, LEASE, DRIFT);
+	assert_true(lease_view_current(&l, 1501 * MS, 7, true, 9));
+	/* lapsed at 2300; proved again at 2400 */
+	assert_false(lease_view_current(&l, 2300 * MS, 9, true, 9));
+	lease_prove(&l, 2400 * MS, SELF, LEASE_ECHOES, 2350 * MS, LEASE, DRIFT);
+	assert_int_equal(l.until_ns, 3250 * MS);
+	assert_false(lease_view_current(&l, 2401 * MS, 9, true, 10));
+	assert_true(lease_view_current(&l, 2402 * MS, 10, true, 10));
+}
+
+/* The grant of another leader names it, even when it does not extend the
+ * lease; the names of the sources. */
+static void test_granted_by_and_source_names(void **state)
+{
+	struct lease l = {0};
+
+	(void)state;
+	lease_answer(&l, 1001 * MS, 1000 * MS, 9, 5, LEASE, DRIFT);
+	lease_answer(&l, 1002 * MS, 900 * MS, 8, 5, LEASE, DRIFT);
+	assert_int_equal(l.granted_by, 8);
+	assert_int_equal(l.until_ns, 1900 * MS);
+	/* no grant, no new name; nor one the margin eats */
+	lease_answer(&l, 1003 * MS, 1002 * MS, 7, 5, 0, DRIFT);
+	assert_int_equal(l.granted_by, 8);
+	lease_answer(&l, 1004 * MS, 1003 * MS, 6, 5, DRIFT, DRIFT);
+	assert_int_equal(l.granted_by, 8);
+	assert_string_equal(lease_source_name(LEASE_NONE), "none");
+	assert_string_equal(lease_source_name(LEASE_GRANT), "grant");
+	assert_string_equal(lease_source_name(LEASE_BARRIER), "barrier");
+	assert_string_equal(lease_source_name(LEASE_ECHOES), "echoes");
+	assert_string_equal(lease_source_name(99), "none");
+}
+
+/* At most LEASE_ECHOES_MAX members are remembered; a configuration of more
+ * voters than that, or of none, proves nothing. */
+static void test_echoes_bounds(void **state)
+{
+	struct lease_echoes e = {0};
+	uint64_t voters[LEASE_ECHOES_MAX + 1];
+
+	(void)state;
+	for (unsigned i = 0; i < LEASE_ECHOES_MAX; i++)
+		assert_true(echo(&e, 1000, 100 + i, 900));
+	assert_false(echo(&e, 1000, 100 + LEASE_ECHOES_MAX, 900));
+	/* a member already remembered still updates */
+	assert_true(echo(&e, 1000, 100, 950));
+	assert_int_equal(proof(&e, V3, 0, 1000), 0);
+	voters[0] = SELF;
+	for (unsigned i = 1; i <= LEASE_ECHOES_MAX; i++)
+		voters[i] = 100 + i - 1;
+	assert_int_equal(proof(&e, voters, LEASE_ECHOES_MAX, 1000), 900);
+	assert_int_equal(proof(&e, voters, LEASE_ECHOES_MAX + 1, 1000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +423,9 @@ int main(void)
 	    cmocka_unit_test(test_echoes_never_from_the_future_nor_older),
 	    cmocka_unit_test(test_prove_never_shrinks),
 	    cmocka_unit_test(test_barrier_and_echoes_combined),
+	    cmocka_unit_test(test_echoes_after_a_lapse_reset_the_view),
+	    cmocka_unit_test(test_granted_by_and_source_names),
+	    cmocka_unit_test(test_echoes_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1026 @@
+/* Tests of the members module (agent/members*.c) with fakes for the
+ * proposer, the Raft configuration, the clock and the rest of the agent:
+ * a follower's lease from heartbeat answers, the leader's answers and its
+ * own lease from barriers and echoes, the parsing of heartbeats and
+ * registrations and their refusals, the join check, voter placement
+ * driving, and the module's close. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/members.h"
+#include "agent/members_internal.h"
+
+#define MS 1000000ULL
+#define LEASE 1000 /* ms */
+#define DRIFT 100  /* ms */
+#define SELF 1
+
+/* ---- fakes ---- */
+
+struct fake {
+	/* the clock */
+	uint64_t now_ns;
+	/* the proposer */
+	bool leader;
+	uint64_t leader_id;
+	const char *leader_api;
+	uint64_t term, commit, applied;
+	unsigned submits;
+	proposer_cb submit_cb;
+	void *submit_arg;
+	unsigned barriers;
+	proposer_done_cb barrier_cb;
+	void *barrier_arg;
+	/* the raft configuration */
+	struct raft_server servers[8];
+	struct raft_configuration conf;
+	bool changing;
+	uint64_t last_index;
+	uint64_t match[8]; /* by server index */
+	unsigned assigns;
+	uint64_t assigned_id;
+	int assigned_role;
+	/* the host */
+	unsigned decided;
+	int may_write;
+};
+
+static uint64_t fake_wall_ms(void *data)
+{
+	(void)data;
+	return 1700000000000ULL;
+}
+
+static uint64_t fake_mono_ns(void *data)
+{
+	return ((struct fake *)data)->now_ns;
+}
+
+static int fake_submit(void *impl, struct cmd_buf *cmd, proposer_cb cb,
+		       void *arg)
+{
+	struct fake *f = impl;
+
+	cmd_buf_free(cmd);
+	f->submits++;
+	f->submit_cb = cb;
+	f->submit_arg = arg;
+	return 0;
+}
+
+static int fake_barrier(void *impl, proposer_done_cb cb, void *arg)
+{
+	struct fake *f = impl;
+
+	f->barriers++;
+	f->barrier_cb = cb;
+	f->barrier_arg = arg;
+	return 0;
+}
+
+static bool fake_is_leader(void *impl) { return ((struct fake *)impl)->leader; }
+
+static uint64_t fake_leader(void *impl, const char **api)
+{
+	struct fake *f = impl;
+
+	if (api != NULL)
+		*api = f->leader_api != NULL ? f->leader_api : "";
+	return f->leader_id;
+}
+
+static uint64_t fake_term(void *impl) { return ((struct fake *)impl)->term; }
+
+static uint64_t fake_commit(void *impl)
+{
+	return ((struct fake *)impl)->commit;
+}
+
+static uint64_t fake_applied(void *impl)
+{
+	return ((struct fake *)impl)->applied;
+}
+
+static void fake_strerror(void *impl, int rv, char *buf, size_t len)
+{
+	(void)impl;
+	snprintf(buf, len, "error %d", rv);
+}
+
+static const struct proposer_ops fake_proposer_ops = {
+    .submit = fake_submit,
+    .barrier = fake_barrier,
+    .is_leader = fake_is_leader,
+    .leader = fake_leader,
+    .term = fake_term,
+    .commit_index = fake_commit,
+    .applied_index = fake_applied,
+    .strerror = fake_strerror,
+};
+
+static const struct raft_configuration *fake_configuration(void *impl)
+{
+	return &((struct fake *)impl)->conf;
+}
+
+static bool fake_changing(void *impl)
+{
+	return ((struct fake *)impl)->changing;
+}
+
+static uint64_t fake_last_index(void *impl)
+{
+	return ((struct fake *)impl)->last_index;
+}
+
+static int fake_match_index(void *impl, uint64_t id, uint64_t *index)
+{
+	struct fake *f = impl;
+
+	for (unsigned i = 0; i < f->conf.n; i++)
+		if (f->servers[i].id == id) {
+			*index = f->match[i];
+			return 0;
+		}
+	return -1;
+}
+
+static int fake_add(void *impl, uint64_t id, const char *address,
+		    members_raft_cb cb, void *arg)
+{
+	(void)impl;
+	(void)id;
+	(void)address;
+	(void)cb;
+	(void)arg;
+	return PROPOSER_E_BUSY;
+}
+
+static int fake_assign(void *impl, uint64_t id, int role, members_raft_cb cb,
+		       void *arg)
+{
+	struct fake *f = impl;
+
+	(void)cb;
+	(void)arg;
+	f->assigns++;
+	f->assigned_id = id;
+	f->assigned_role = role;
+	return 0;
+}
+
+static int fake_remove(void *impl, uint64_t id, members_raft_cb cb, void *arg)
+{
+	(void)impl;
+	(void)id;
+	(void)cb;
+	(void)arg;
+	return PROPOSER_E_BUSY;
+}
+
+static const struct members_raft_ops fake_raft_ops = {
+    .configuration = fake_configuration,
+    .changing = fake_changing,
+    .last_index = fake_last_index,
+    .match_index = fake_match_index,
+    .add = fake_add,
+    .assign = fake_assign,
+    .remove = fake_remove,
+};
+
+static unsigned fake_set_reports(void *impl, struct members_set_report *out,
+				 unsigned max)
+{
+	(void)impl;
+	(void)out;
+	(void)max;
+	return 0;
+}
+
+static unsigned fake_stream_reports(void *impl,
+				    struct members_stream_report *out,
+				    unsigned max)
+{
+	(void)impl;
+	(void)out;
+	(void)max;
+	return 0;
+}
+
+static void fake_leader_tick(void *impl) { (void)impl; }
+
+static int fake_may_write(void *impl, const struct fsm_pool *p, char *why,
+			  size_t len)
+{
+	(void)p;
+	snprintf(why, len, "no lease");
+	return ((struct fake *)impl)->may_write;
+}
+
+static void fake_decided(void *impl, int status, const struct fsm_result *res)
+{
+	(void)status;
+	(void)res;
+	((struct fake *)impl)->decided++;
+}
+
+static const struct members_host_ops fake_host_ops = {
+    .set_reports = fake_set_reports,
+    .stream_reports = fake_stream_reports,
+    .leader_tick = fake_leader_tick,
+    .may_write = fake_may_write,
+    .decided = fake_decided,
+};
+
+/* One module over fakes, on its own loop. */
+struct fixture {
+	uv_loop_t loop;
+	struct fake f;
+	struct fsm fsm;
+	struct clock clock;
+	struct proposer proposer;
+	struct members_raft raft;
+	struct members_host host;
+	struct members m;
+	unsigned closed;
+};
+
+static void add_server(struct fixture *x, uint64_t id, int role)
+{
+	struct fake *f = &x->f;
+
+	f->servers[f->conf.n].id = id;
+	f->servers[f->conf.n].address = "127.0.0.1:1";
+	f->servers[f->conf.n].role = role;
+	f->conf.n++;
+}
+
+/* Registered in the applied state, at site. */
+static void add_member(struct fixture *x, uint64_t id, const char *site)
+{
+	struct fsm_member *fm = &x->fsm.members[x->fsm.n_members++];
+
+	memset(fm, 0, sizeof *fm);
+	fm->id = id;
+	snprintf(fm->name, sizeof fm->name, "m%llu", (unsigned long long)id);
+	snprintf(fm->site, sizeof fm->site, "%s", site);
+}
+
+static int setup(void **state)
+{
+	struct fixture *x = calloc(1, sizeof *x);
+	struct members_deps d;
+
+	assert_non_null(x);
+	assert_int_equal(uv_loop_init(&x->loop), 0);
+	fsm_init(&x->fsm);
+	x->f.now_ns = 100000 * MS;
+	x->f.term = 3;
+	x->f.conf.servers = x->f.servers;
+	x->clock = (struct clock){fake_wall_ms, fake_mono_ns, &x->f};
+	x->proposer = (struct proposer){&fake_proposer_ops, &x->f};
+	x->raft = (struct members_raft){&fake_raft_ops, &x->f};
+	x->host = (struct members_host){&fake_host_ops, &x->f};
+	memset(&d, 0, sizeof d);
+	d.loop = &x->loop;
+	d.fsm = &x->fsm;
+	d.proposer = &x->proposer;
+	d.raft = &x->raft;
+	d.calls = NULL; /* nothing here sends */
+	d.clock = &x->clock;
+	d.host = &x->host;
+	d.cfg.self.id = SELF;
+	snprintf(d.cfg.self.name, sizeof d.cfg.self.name, "self");
+	snprintf(d.cfg.self.site, sizeof d.cfg.self.site, "a");
+	d.cfg.heartbeat_ms = 100;
+	d.cfg.lease_ms = LEASE;
+	d.cfg.grace_ms = 500;
+	d.cfg.drift_margin_ms = DRIFT;
+	d.cfg.election_timeout_ms = 500;
+	d.cfg.max_voters = 3;
+	assert_int_equal(members_init(&x->m, &d), 0);
+	assert_int_equal(x->m.state, MEMBERS_READY);
+	*state = x;
+	return 0;
+}
+
+static void closed(struct members *m)
+{
+	struct fixture *x =
+	    (struct fixture *)((char *)m - offsetof(struct fixture, m));
+
+	x->closed++;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *x = *state;
+
+	members_close(&x->m, closed);
+	members_close(&x->m, closed); /* ignored */
+	assert_int_equal(uv_run(&x->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(x->closed, 1);
+	assert_int_equal(x->m.state, MEMBERS_CLOSED);
+	assert_int_equal(uv_loop_close(&x->loop), 0);
+	free(x);
+	return 0;
+}
+
+static void at_ms(struct fixture *x, uint64_t ms) { x->f.now_ns = ms * MS; }
+
+static void answered(struct fixture *x, const char *body)
+{
+	members_heartbeat_answered(&x->m, body, strlen(body));
+}
+
+/* ---- a follower's lease, from the leader's answers ---- */
+
+static void test_answer_grants_from_send_time_minus_drift(void **state)
+{
+	struct fixture *x = *state;
+
+	x->m.hb_sent_ns = 200000 * MS;
+	at_ms(x, 200005); /* answered 5 ms later */
+	answered(x, "{\"term\":3,\"leader\":9,\"lease_ms\":1000,"
+		    "\"commit_index\":5,\"clock_ms\":777}");
+	assert_int_equal(x->m.lease.granted_by, 9);
+	assert_int_equal(x->m.lease.source, LEASE_GRANT);
+	at_ms(x, 200000 + LEASE - DRIFT - 1);
+	assert_true(members_lease_valid(&x->m));
+	at_ms(x, 200000 + LEASE - DRIFT);
+	assert_false(members_lease_valid(&x->m));
+	/* the leader's clock is echoed next, with its term and leader */
+	assert_int_equal(x->m.echo_next.clock_ms, 777);
+	assert_int_equal(x->m.echo_next.term, 3);
+	assert_int_equal(x->m.echo_next.leader, 9);
+}
+
+static void test_answer_without_lease_or_clock(void **state)
+{
+	struct fixture *x = *state;
+
+	x->m.hb_sent_ns = 200000 * MS;
+	at_ms(x, 200001);
+	answered(x, "{\"term\":3,\"leader\":9,\"lease_ms\":0,"
+		    "\"commit_index\":5,\"clock_ms\":777}");
+	assert_false(members_lease_valid(&x->m));
+	/* an older leader sends no clock: nothing to echo */
+	answered(x, "{\"term\":3,\"leader\":9,\"lease_ms\":1000,"
+		    "\"commit_index\":5}");
+	assert_true(members_lease_valid(&x->m));
+	assert_int_equal(x->m.echo_next.clock_ms, 0);
+	/* negative figures are none */
+	x->m.hb_sent_ns = 300000 * MS;
+	at_ms(x, 300001);
+	answered(x, "{\"term\":3,\"leader\":9,\"lease_ms\":-5,"
+		    "\"commit_index\":5,\"clock_ms\":1}");
+	assert_false(members_lease_valid(&x->m));
+	/* not JSON: nothing changes */
+	answered(x, "{\"term\":3,\"lease_ms\":1000,\"clock_ms\":1,\"leader\":9,"
+		    "\"commit_index\":5,\"bad");
+	assert_false(members_lease_valid(&x->m));
+	assert_int_equal(x->m.echo_next.clock_ms, 1);
+}
+
+static void test_follower_view_waits_for_the_target(void **state)
+{
+	struct fixture *x = *state;
+
+	x->m.hb_sent_ns = 200000 * MS;
+	at_ms(x, 200001);
+	x->f.applied = 4;
+	answered(x, "{\"term\":3,\"leader\":9,\"lease_ms\":1000,"
+		    "\"commit_index\":5,\"clock_ms\":777}");
+	assert_true(members_lease_valid(&x->m));
+	assert_false(members_view_current(&x->m));
+	x->f.applied = 5;
+	assert_true(members_view_current(&x->m));
+	/* once the lease lapsed, the view is not trusted */
+	at_ms(x, 201000);
+	assert_false(members_view_current(&x->m));
+}
+
+/* ---- the leader: its answers and its own lease ---- */
+
+static void heartbeat_from(struct fixture *x, uint64_t id, uint64_t echo_ms,
+			   uint64_t echo_term, struct members_answer *a)
+{
+	struct members_heartbeat hb;
+
+	memset(&hb, 0, sizeof hb);
+	hb.id = id;
+	hb.report.applied = 7;
+	hb.report.lease = 1;
+	if (echo_ms != 0) {
+		hb.has_echo = true;
+		hb.echo.clock_ms = echo_ms;
+		hb.echo.term = echo_term;
+		hb.echo.leader = SELF;
+	}
+	members_heartbeat_received(&x->m, &hb, a);
+}
+
+static void leader_of_three(struct fixture *x)
+{
+	x->f.leader = true;
+	x->f.leader_id = SELF;
+	x->f.commit = 42;
+	add_server(x, SELF, RAFT_VOTER);
+	add_server(x, 2, RAFT_VOTER);
+	add_server(x, 3, RAFT_VOTER);
+	add_server(x, 4, RAFT_STANDBY);
+}
+
+static void test_leader_grants_nothing_before_a_proof(void **state)
+{
+	struct fixture *x = *state;
+	struct members_answer a;
+
+	leader_of_three(x);
+	at_ms(x, 200000);
+	heartbeat_from(x, 2, 0, 0, &a);
+	assert_int_equal(a.lease_ms, 0);
+	assert_int_equal(a.term, 3);
+	assert_int_equal(a.leader, SELF);
+	assert_int_equal(a.commit_index, 42);
+	assert_int_equal(a.clock_ms, 200000);
+	/* the heartbeat is recorded all the same */
+	assert_non_null(members_seen_get(&x->m, 2));
+	assert_int_equal(members_seen_get(&x->m, 2)->applied, 7);
+	assert_true(members_heard(&x->m, 2, 0));
+}
+
+static void test_leader_lease_from_its_barrier(void **state)
+{
+	struct fixture *x = *state;
+	struct members_answer a;
+
+	leader_of_three(x);
+	at_ms(x, 200000);
+	members_lease_tick(&x->m, true);
+	assert_int_equal(x->f.barriers, 1);
+	members_lease_tick(&x->m, true); /* one barrier at a time */
+	assert_int_equal(x->f.barriers, 1);
+	assert_false(members_lease_valid(&x->m));
+	at_ms(x, 200010);
+	x->f.barrier_cb(x->f.barrier_arg, 0); /* committed */
+	assert_int_equal(x->m.lease.source, LEASE_BARRIER);
+	assert_int_equal(x->m.barrier_took_ns, 10 * MS);
+	assert_int_equal(x->m.barrier_proved_ns, 200000 * MS);
+	/* it runs from the barrier's start */
+	at_ms(x, 200000 + LEASE - DRIFT - 1);
+	assert_true(members_lease_valid(&x->m));
+	/* a grant never runs past the leader's own lease */
+	at_ms(x, 200500);
+	heartbeat_from(x, 2, 0, 0, &a);
+	assert_int_equal(a.lease_ms, LEASE - DRIFT - 500);
+	at_ms(x, 200000 + LEASE - DRIFT);
+	assert_false(members_lease_valid(&x->m));
+	heartbeat_from(x, 2, 0, 0, &a);
+	assert_int_equal(a.lease_ms, 0);
+}
+
+static void test_failed_barrier_proves_nothing(void **state)
+{
+	struct fixture *x = *state;
+
+	leader_of_three(x);
+	at_ms(x, 200000);
+	members_lease_tick(&x->m, true);
+	x->f.barrier_cb(x->f.barrier_arg, PROPOSER_E_UNKNOWN);
+	assert_false(members_lease_valid(&x->m));
+	/* the next tick tries again */
+	members_lease_tick(&x->m, true);
+	assert_int_equal(x->f.barriers, 2);
+}
+
+static void test_grant_capped_by_the_configured_lease(void **state)
+{
+	struct fixture *x = *state;
+	struct members_answer a;
+
+	leader_of_three(x);
+	/* a lease longer than the configured one (the fake proves far ahead) */
+	x->m.lease.until_ns = 300000 * MS;
+	at_ms(x, 200000);
+	heartbeat_from(x, 2, 0, 0, &a);
+	assert_int_equal(a.lease_ms, LEASE);
+	assert_int_equal(x->m.leases_granted, 1);
+	/* a follower grants nothing */
+	x->f.leader = false;
+	heartbeat_from(x, 2, 0, 0, &a);
+	assert_int_equal(a.lease_ms, 0);
+}
+
+static void test_leader_lease_from_echoes_of_a_majority(void **state)
+{
+	struct fixture *x = *state;
+	struct members_answer a;
+
+	leader_of_three(x);
+	at_ms(x, 200000);
+	members_lease_tick(&x->m, true); /* barrier never commits */
+	/* an echo of another term, a standby's echo: nothing */
+	heartbeat_from(x, 2, 199000, 2, &a);
+	assert_false(members_lease_valid(&x->m));
+	heartbeat_from(x, 4, 199000, 3, &a);
+	assert_false(members_lease_valid(&x->m));
+	/* an echo from the future is ignored, and one so far ahead that it
+	 * would wrap around in ns */
+	heartbeat_from(x, 2, 200001, 3, &a);
+	assert_false(members_lease_valid(&x->m));
+	heartbeat_from(x, 2, UINT64_MAX / MS + 2, 3, &a);
+	assert_false(members_lease_valid(&x->m));
+	assert_int_equal(x->m.echoes_proved_ns, 0);
+	/* a voter's echo: with this leader, a majority of three */
+	heartbeat_from(x, 2, 199500, 3, &a);
+	assert_true(members_lease_valid(&x->m));
+	assert_int_equal(x->m.lease.source, LEASE_ECHOES);
+	assert_int_equal(x->m.echoes_proved_ns, 199500 * MS);
+	/* running from the echoed time */
+	at_ms(x, 199500 + LEASE - DRIFT - 1);
+	assert_true(members_lease_valid(&x->m));
+	at_ms(x, 199500 + LEASE - DRIFT);
+	assert_false(members_lease_valid(&x->m));
+	/* the majority-th newest: self now, 3 at 200050, 2 at 199500 */
+	at_ms(x, 200450);
+	heartbeat_from(x, 3, 200050, 3, &a);
+	assert_int_equal(x->m.echoes_proved_ns, 200050 * MS);
+	/* the lease this answer grants is what is left of it */
+	assert_int_equal(a.lease_ms, 200050 + LEASE - DRIFT - 200450);
+}
+
+static void test_echoes_forgotten_when_not_leading(void **state)
+{
+	struct fixture *x = *state;
+	struct members_answer a;
+
+	leader_of_three(x);
+	at_ms(x, 200000);
+	members_lease_tick(&x->m, true);
+	heartbeat_from(x, 2, 199000, 3, &a);
+	assert_int_equal(x->m.echoes.n, 1);
+	members_lease_tick(&x->m, false);
+	assert_int_equal(x->m.echoes.n, 0);
+	assert_int_equal(x->m.echoes_proved_ns, 0);
+	/* a follower takes no echo */
+	x->f.leader = false;
+	heartbeat_from(x, 2, 199500, 3, &a);
+	assert_int_equal(x->m.echoes.n, 0);
+}
+
+/* ---- heartbeats on the wire ---- */
+
+static int parse(const char *body, struct members_heartbeat *hb)
+{
+	return members_heartbeat_parse(body, strlen(body), hb);
+}
+
+static void test_heartbeat_parse(void **state)
+{
+	struct members_heartbeat hb;
+
+	(void)state;
+	assert_int_equal(
+	    parse("{\"id\":2,\"applied\":9,\"lease\":true,"
+		  "\"sets\":[{\"user_set\":\"p\",\"lag_records\":1,"
+		  "\"lag_bytes\":2,\"lag_ms\":3,\"drained\":false}],"
+		  "\"streams\":[{\"user_set\":\"p\",\"category\":\"content\","
+		  "\"state\":\"steady\",\"head_seq\":4,\"acked_seq\":3,"
+		  "\"lag_records\":1,\"lag_bytes\":2,\"lag_ms\":3}],"
+		  "\"echo\":{\"clock_ms\":5,\"term\":6,\"leader\":7}}",
+		  &hb),
+	    0);
+	assert_int_equal(hb.id, 2);
+	assert_int_equal(hb.report.applied, 9);
+	assert_int_equal(hb.report.lease, 1);
+	assert_int_equal(hb.report.n_sets, 1);
+	assert_string_equal(hb.report.sets[0].user_set, "p");
+	assert_int_equal(hb.report.sets[0].lag_ms, 3);
+	assert_int_equal(hb.report.n_streams, 1);
+	assert_string_equal(hb.report.streams[0].category, "content");
+	assert_int_equal(hb.report.streams[0].head_seq, 4);
+	assert_true(hb.has_echo);
+	assert_int_equal(hb.echo.clock_ms, 5);
+	assert_int_equal(hb.echo.term, 6);
+	assert_int_equal(hb.echo.leader, 7);
+	/* the old form: no echo, no lease said */
+	assert_int_equal(parse("{\"id\":2,\"applied\":0}", &hb), 0);
+	assert_false(hb.has_echo);
+	assert_int_equal(hb.report.lease, -1);
+}
+
+static void test_heartbeat_refusals(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "[]",
+	    "{\"id\":0,\"applied\":1}",
+	    "{\"id\":-1,\"applied\":1}",
+	    "{\"id\":2}",
+	    "{\"id\":2,\"applied\":-1}",
+	    "{\"id\":2,\"applied\":1,\"other\":1}",
+	    "{\"id\":2,\"applied\":1,\"id\":3}",
+	    "{\"id\":2,\"applied\":1,\"sets\":{}}",
+	    "{\"id\":2,\"applied\":1,\"streams\":3}",
+	    "{\"id\":2,\"applied\":1,\"lease\":1}",
+	    "{\"id\":2,\"applied\":1,\"sets\":[{\"user_set\":\"p\","
+	    "\"lag_records\":-1,\"lag_bytes\":2,\"lag_ms\":3,"
+	    "\"drained\":false}]}",
+	    "{\"id\":2,\"applied\":1,\"sets\":[{\"user_set\":\"p\"}]}",
+	    "{\"id\":2,\"applied\":1,\"streams\":[{\"user_set\":\"p\","
+	    "\"category\":\"a-category-name-too-long\",\"state\":\"steady\","
+	    "\"head_seq\":4,\"acked_seq\":3,\"lag_records\":1,"
+	    "\"lag_bytes\":2,\"lag_ms\":3}]}",
+	    "{\"id\":2,\"applied\":1,\"echo\":{\"clock_ms\":0,\"term\":1,"
+	    "\"leader\":1}}",
+	    "{\"id\":2,\"applied\":1,\"echo\":{\"clock_ms\":1,\"term\":0,"
+	    "\"leader\":1}}",
+	    "{\"id\":2,\"applied\":1,\"echo\":{\"clock_ms\":1,\"term\":1,"
+	    "\"leader\":0}}",
+	    "{\"id\":2,\"applied\":1,\"echo\":{\"clock_ms\":1,\"term\":1}}",
+	    "{\"id\":2,\"applied\":1,\"echo\":{\"clock_ms\":1,\"term\":1,"
+	    "\"leader\":1,\"x\":1}}",
+	};
+	struct members_heartbeat hb;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&hb, 0xab, sizeof hb);
+		if (parse(bad[i], &hb) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(hb.id, 0); /* nothing left half-filled */
+	}
+}
+
+static void test_heartbeat_keeps_at_most_what_fits(void **state)
+{
+	char body[4096];
+	size_t n;
+	struct members_heartbeat hb;
+
+	(void)state;
+	n = (size_t)snprintf(body, sizeof body, "{\"id\":2,\"applied\":1,"
+						"\"sets\":[");
+	for (int i = 0; i < MEMBERS_SETS + 2; i++)
+		n += (size_t)snprintf(body + n, sizeof body - n,
+				      "%s{\"user_set\":\"s%d\",\"lag_records\":"
+				      "1,\"lag_bytes\":2,\"lag_ms\":3,"
+				      "\"drained\":true}",
+				      i ? "," : "", i);
+	snprintf(body + n, sizeof body - n, "]}");
+	assert_int_equal(parse(body, &hb), 0);
+	assert_int_equal(hb.report.n_sets, MEMBERS_SETS);
+	assert_string_equal(hb.report.sets[MEMBERS_SETS - 1].user_set, "s3");
+	assert_true(hb.report.sets[0].drained);
+}
+
+/* ---- registration and join ---- */
+
+static int reg(const char *body, struct fsm_member *fm,
+	       struct request_error *err)
+{
+	return members_registration_parse(body, strlen(body), fm, err);
+}
+
+static void test_registration_parse(void **state)
+{
+	struct fsm_member fm;
+	struct request_error err;
+
+	(void)state;
+	assert_int_equal(reg("{\"id\":5,\"name\":\"east-1\",\"site\":\"east\","
+			     "\"pool\":\"pool-east\",\"raft\":\"h:1\","
+			     "\"data\":\"h:2\",\"api\":\"h:3\"}",
+			     &fm, &err),
+			 0);
+	assert_int_equal(fm.id, 5);
+	assert_string_equal(fm.name, "east-1");
+	assert_string_equal(fm.site, "east");
+	assert_string_equal(fm.pool, "pool-east");
+	assert_string_equal(fm.raft_address, "h:1");
+	assert_string_equal(fm.data_address, "h:2");
+	assert_string_equal(fm.api_address, "h:3");
+}
+
+static void test_registration_refusals(void **state)
+{
+	static const char *const bad_json[] = {
+	    "nope",
+	    "{\"id\":0,\"name\":\"n\",\"site\":\"s\",\"pool\":\"\","
+	    "\"raft\":\"h:1\",\"data\":\"\",\"api\":\"h:3\"}",
+	    "{\"id\":-2,\"name\":\"n\",\"site\":\"s\",\"pool\":\"\","
+	    "\"raft\":\"h:1\",\"data\":\"\",\"api\":\"h:3\"}",
+	    "{\"id\":5,\"site\":\"s\",\"pool\":\"\","
+	    "\"raft\":\"h:1\",\"data\":\"\",\"api\":\"h:3\"}",
+	    "{\"id\":5,\"name\":\"n\",\"site\":\"s\",\"pool\":\"\","
+	    "\"raft\":\"h:1\",\"data\":\"\",\"api\":\"h:3\",\"x\":1}",
+	    "{\"id\":5,\"name\":\"n\",\"name\":\"m\",\"site\":\"s\","
+	    "\"pool\":\"\",\"raft\":\"h:1\",\"data\":\"\",\"api\":\"h:3\"}",
+	    "{\"id\":5,\"name\":7,\"site\":\"s\",\"pool\":\"\","
+	    "\"raft\":\"h:1\",\"data\":\"\",\"api\":\"h:3\"}",
+	};
+	char body[1024], longname[FSM_ADDR_LEN + 1];
+	struct fsm_member fm;
+	struct request_error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++) {
+		if (reg(bad_json[i], &fm, &err) != -1)
+			fail_msg("accepted: %s", bad_json[i]);
+		assert_int_equal(err.status, 400);
+		assert_string_equal(err.code, "bad_json");
+		assert_non_null(strstr(err.message, "bad registration: "));
+	}
+	/* each field, one byte too long */
+	memset(longname, 'x', FSM_ADDR_LEN);
+	for (int field = 0; field < 6; field++) {
+		int len = field < 3 ? FSM_NAME_LEN : FSM_ADDR_LEN;
+
+		longname[len] = '\0';
+		snprintf(body, sizeof body,
+			 "{\"id\":5,\"name\":\"%s\",\"site\":\"%s\","
+			 "\"pool\":\"%s\",\"raft\":\"%s\",\"data\":\"%s\","
+			 "\"api\":\"%s\"}",
+			 field == 0 ? longname : "n", field == 1 ? longname : "s",
+			 field == 2 ? longname : "", field == 3 ? longname : "h:1",
+			 field == 4 ? longname : "", field == 5 ? longname : "h:3");
+		assert_int_equal(reg(body, &fm, &err), -1);
+		assert_int_equal(err.status, 400);
+		assert_string_equal(err.code, "invalid");
+		assert_string_equal(err.message,
+				    "a registration field is too long");
+		/* one shorter fits */
+		longname[len - 1] = '\0';
+		snprintf(body, sizeof body,
+			 "{\"id\":5,\"name\":\"%s\",\"site\":\"%s\","
+			 "\"pool\":\"%s\",\"raft\":\"%s\",\"data\":\"%s\","
+			 "\"api\":\"%s\"}",
+			 field == 0 ? longname : "n", field == 1 ? longname : "s",
+			 field == 2 ? longname : "", field == 3 ? longname : "h:1",
+			 field == 4 ? longname : "", field == 5 ? longname : "h:3");
+		assert_int_equal(reg(body, &fm, &err), 0);
+		longname[len - 1] = 'x';
+		longname[len] = 'x';
+	}
+}
+
+static void test_join_check(void **state)
+{
+	struct raft_server s[2] = {{1, "h:1", RAFT_VOTER},
+				   {2, "h:2", RAFT_STANDBY}};
+	struct raft_configuration c = {s, 2};
+	char msg[256] = "";
+	int role = -1;
+
+	(void)state;
+	assert_int_equal(members_join_check(&c, 3, "h:3", &role, msg,
+					    sizeof msg),
+			 0);
+	assert_int_equal(members_join_check(&c, 2, "h:2", &role, msg,
+					    sizeof msg),
+			 1);
+	assert_int_equal(role, RAFT_STANDBY);
+	assert_int_equal(members_join_check(&c, 2, "h:9", &role, msg,
+					    sizeof msg),
+			 -1);
+	assert_string_equal(msg, "member 2 at h:2 is already in the cluster "
+				 "with another id or address");
+	assert_int_equal(members_join_check(&c, 9, "h:1", &role, msg,
+					    sizeof msg),
+			 -1);
+	assert_non_null(strstr(msg, "member 1 at h:1"));
+}
+
+static void test_registration_of_the_leader(void **state)
+{
+	struct fixture *x = *state;
+	struct fsm_result res = {0};
+
+	x->f.leader = true;
+	members_on_applied(&x->m);
+	assert_int_equal(x->m.reg_state, REG_UNREGISTERED);
+	members_register_tick(&x->m);
+	assert_int_equal(x->f.submits, 1);
+	assert_int_equal(x->m.reg_state, REG_SENDING);
+	members_register_tick(&x->m); /* one at a time */
+	assert_int_equal(x->f.submits, 1);
+	/* refused: tried again a second later, not before */
+	res.code = FSM_E_INVALID;
+	x->f.submit_cb(x->f.submit_arg, 0, &res);
+	assert_int_equal(x->m.reg_state, REG_UNREGISTERED);
+	members_register_tick(&x->m);
+	assert_int_equal(x->f.submits, 1);
+	x->f.now_ns += 1000 * MS;
+	members_register_tick(&x->m);
+	assert_int_equal(x->f.submits, 2);
+	/* applied as configured: done */
+	add_member(x, SELF, "a");
+	snprintf(x->fsm.members[0].name, sizeof x->fsm.members[0].name,
+		 "self");
+	res.code = FSM_OK;
+	x->f.submit_cb(x->f.submit_arg, 0, &res);
+	assert_int_equal(x->m.reg_state, REG_DONE);
+	/* an applied state that differs (another site) registers again */
+	snprintf(x->fsm.members[0].site, sizeof x->fsm.members[0].site, "b");
+	members_on_applied(&x->m);
+	assert_int_equal(x->m.reg_state, REG_UNREGISTERED);
+}
+
+/* ---- placement ---- */
+
+/* The leader (site a) with two spares at sites b and c, leading for long
+ * enough that placement judges. */
+static void placement_cluster(struct fixture *x)
+{
+	x->f.leader = true;
+	x->f.leader_id = SELF;
+	add_server(x, SELF, RAFT_VOTER);
+	add_server(x, 2, RAFT_SPARE);
+	add_server(x, 3, RAFT_SPARE);
+	add_member(x, SELF, "a");
+	add_member(x, 2, "b");
+	add_member(x, 3, "c");
+	x->m.leader_since_ns = x->f.now_ns;
+	x->f.now_ns += 60000 * MS;
+}
+
+static void heard(struct fixture *x, uint64_t id)
+{
+	struct members_report r = {0};
+
+	members_heartbeat_seen(&x->m, id, &r);
+}
+
+static void test_placement_promotes_the_reachable(void **state)
+{
+	struct fixture *x = *state;
+
+	placement_cluster(x);
+	heard(x, 3); /* 2 is silent */
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 1);
+	assert_int_equal(x->f.assigned_id, 3);
+	assert_int_not_equal(x->f.assigned_role, RAFT_SPARE);
+	assert_true(x->m.placing);
+	assert_int_equal(x->m.placement_changes, 1);
+	/* one change at a time */
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 1);
+}
+
+static void test_placement_never_promotes_the_unknown(void **state)
+{
+	struct fixture *x = *state;
+
+	placement_cluster(x);
+	x->fsm.n_members = 2; /* 3 never registered */
+	heard(x, 3);
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 0);
+	heard(x, 2);
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 1);
+	assert_int_equal(x->f.assigned_id, 2);
+}
+
+static void test_placement_waits(void **state)
+{
+	struct fixture *x = *state;
+
+	placement_cluster(x);
+	heard(x, 2);
+	heard(x, 3);
+	/* not during the first window of a leadership */
+	x->m.leader_since_ns = x->f.now_ns - (LEASE + 500) * MS + 1;
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 0);
+	/* nor while a configuration change is in flight */
+	x->m.leader_since_ns = 1;
+	x->f.changing = true;
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 0);
+	x->f.changing = false;
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 1);
+}
+
+static void test_placement_caught_up_by_match_index(void **state)
+{
+	struct fixture *x = *state;
+
+	x->f.leader = true;
+	add_server(x, SELF, RAFT_VOTER);
+	add_server(x, 2, RAFT_STANDBY);
+	add_server(x, 3, RAFT_STANDBY);
+	add_member(x, SELF, "a");
+	add_member(x, 2, "b");
+	add_member(x, 3, "c");
+	x->m.leader_since_ns = x->f.now_ns;
+	x->f.now_ns += 60000 * MS;
+	heard(x, 2);
+	heard(x, 3);
+	x->f.last_index = 1000;
+	/* three voters need both standbys caught up: 3 is 65 behind */
+	x->f.match[1] = 1000;
+	x->f.match[2] = 1000 - 65;
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 0);
+	/* 64 behind is caught up */
+	x->f.match[2] = 1000 - 64;
+	members_place_tick(&x->m);
+	assert_int_equal(x->f.assigns, 1);
+	assert_int_equal(x->f.assigned_role, RAFT_VOTER);
+}
+
+/* ---- what was heard, the leader's view ---- */
+
+static void test_reachable_and_silence(void **state)
+{
+	struct fixture *x = *state;
+	const struct members_seen *lag;
+
+	add_member(x, SELF, "a");
+	add_member(x, 2, "b");
+	snprintf(x->fsm.members[1].pool, sizeof x->fsm.members[1].pool, "p");
+	assert_int_equal(members_reachable(&x->m, 2), -1); /* not leading */
+	x->f.leader = true;
+	x->m.leader_since_ns = x->f.now_ns;
+	assert_int_equal(members_reachable(&x->m, 2), 1); /* first window */
+	assert_int_equal(members_pool_silence_ms(&x->m, "p", &lag), UINT64_MAX);
+	assert_null(lag);
+	x->f.now_ns += 100 * MS;
+	heard(x, 2);
+	x->f.now_ns += (LEASE + 500) * MS;
+	assert_int_equal(members_reachable(&x->m, 2), 1);
+	assert_int_equal(members_pool_silence_ms(&x->m, "p", &lag),
+			 LEASE + 500);
+	assert_non_null(lag);
+	assert_int_equal(lag->id, 2);
+	x->f.now_ns += 1;
+	assert_int_equal(members_reachable(&x->m, 2), 0);
+	assert_int_equal(members_reachable(&x->m, SELF), 1);
+	assert_false(members_heard(&x->m, 2, LEASE));
+	assert_true(members_heard(&x->m, SELF, 0));
+	/* heard before this leadership: silent since it began */
+	x->m.leader_since_ns = x->f.now_ns;
+	assert_int_equal(members_pool_silence_ms(&x->m, "p", &lag), UINT64_MAX);
+	x->f.now_ns += (LEASE + 500) * MS;
+	assert_int_equal(members_reachable(&x->m, 2), 1);
+	x->f.now_ns += 1;
+	assert_int_equal(members_reachable(&x->m, 2), 0);
+}
+
+/* ---- life ---- */
+
+static void test_close_before_start(void **state)
+{
+	(void)state; /* teardown closes a module never started */
+}
+
+static void test_start_then_close(void **state)
+{
+	struct fixture *x = *state;
+
+	assert_int_equal(members_start(&x->m, false), 0);
+	assert_int_equal(x->m.state, MEMBERS_RUNNING);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	    T(test_answer_grants_from_send_time_minus_drift),
+	    T(test_answer_without_lease_or_clock),
+	    T(test_follower_view_waits_for_the_target),
+	    T(test_leader_grants_nothing_before_a_proof),
+	    T(test_leader_lease_from_its_barrier),
+	    T(test_failed_barrier_proves_nothing),
+	    T(test_grant_capped_by_the_configured_lease),
+	    T(test_leader_lease_from_echoes_of_a_majority),
+	    T(test_echoes_forgotten_when_not_leading),
+	    cmocka_unit_test(test_heartbeat_parse),
+	    cmocka_unit_test(test_heartbeat_refusals),
+	    cmocka_unit_test(test_heartbeat_keeps_at_most_what_fits),
+	    cmocka_unit_test(test_registration_parse),
+	    cmocka_unit_test(test_registration_refusals),
+	    cmocka_unit_test(test_join_check),
+	    T(test_registration_of_the_leader),
+	    T(test_placement_promotes_the_reachable),
+	    T(test_placement_never_promotes_the_unknown),
+	    T(test_placement_waits),
+	    T(test_placement_caught_up_by_match_index),
+	    T(test_reachable_and_silence),
+	    T(test_close_before_start),
+	    T(test_start_then_close),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
