@@ -1,8 +1,9 @@
 /* lease: the bookkeeping of an agent's lease and of whether its applied
- * state may be trusted, kept apart from the I/O that feeds it (members.c
- * sends the heartbeats, runs the leader's barriers and carries the echoes)
- * so that it can be tested on its own. Pure: every time is handed in
- * (uv_hrtime() nanoseconds), nothing is read from a clock.
+ * state may be trusted, kept apart from the I/O that feeds it
+ * (members_heartbeat.c sends the heartbeats and carries the echoes,
+ * members_lease.c runs the leader's barriers) so that it can be tested on
+ * its own. Pure: every time is handed in (monotonic nanoseconds: the
+ * module's clock, clock.h), nothing is read from a clock.
  *
  * A follower's lease runs from the send time of the heartbeat that got it:
  * until send + granted lease - drift margin. The leader's own lease runs
