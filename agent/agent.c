@@ -274,7 +274,9 @@ static void policy_closed(struct policy_watch *pw)
 
 static bool verify_store_ready(void *impl, struct http_request *req)
 {
-	return users_ready(impl, req);
+	struct agent *a = impl;
+
+	return users_ready(&a->data, req);
 }
 
 static uint64_t verify_hlc(void *impl)
@@ -362,6 +364,97 @@ static void verify_closed(struct verify *v)
 	agent_closed_one(a);
 }
 
+/* ---- the data modules: their dependencies on the others ---- */
+
+static bool data_lease_held(void *impl)
+{
+	return members_lease_valid(impl);
+}
+
+static bool data_view_current(void *impl)
+{
+	return members_view_current(impl);
+}
+
+static const struct dataplane_lease_ops data_lease_ops = {
+    .held = data_lease_held,
+    .view_current = data_view_current,
+};
+
+static const struct members_seen *backup_seen(void *impl, uint64_t id)
+{
+	return members_seen_get(impl, id);
+}
+
+static void data_closed(struct dataplane *dp)
+{
+	struct agent *a =
+	    (struct agent *)((char *)dp - offsetof(struct agent, data));
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
+static void users_closed(struct users *u)
+{
+	struct agent *a =
+	    (struct agent *)((char *)u - offsetof(struct agent, users));
+
+	a->pending_closes--;
+	agent_closed_one(a);
+}
+
+static int data_init(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	struct dataplane_deps dd = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .clock = a->clock,
+	    .lease = {&data_lease_ops, &a->members},
+	    .tls = agent_tls(a),
+	    .tls_require = cfg->tls_require != 0,
+	    .agent_id = cfg->agent_id,
+	    .pool = cfg->pool,
+	    .data_dir = cfg->data_dir,
+	    .data_host = cfg->listen_data.host,
+	    .data_port = cfg->listen_data.port,
+	};
+	struct users_deps ud = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .data = &a->data,
+	    .pool = cfg->pool,
+	};
+	struct content_deps cd = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .data = &a->data,
+	    .pool = cfg->pool,
+	};
+	int rv;
+
+	a->backup_src = (struct backup_cluster_src){
+	    .fsm = &a->fsm,
+	    .data = &a->data,
+	    .seen = backup_seen,
+	    .seen_impl = &a->members,
+	    .self_id = cfg->agent_id,
+	    .self_name = cfg->agent_name,
+	    .stale_ms = (uint64_t)cfg->lease_ms + cfg->grace_ms,
+	};
+	rv = dataplane_init(&a->data, &dd);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "%s", a->data.errmsg);
+		return rv;
+	}
+	users_init(&a->users, &ud);
+	content_init(&a->content, &cd);
+	return 0;
+}
+
 static void close_all(struct agent *a)
 {
 	if (a->state == AGENT_CLOSING || a->state == AGENT_CLOSED)
@@ -378,13 +471,19 @@ static void close_all(struct agent *a)
 		a->pending_closes++;
 	if (cms_move_close(&a->cms_move, cms_move_closed) == 0)
 		a->pending_closes++;
-	users_close(a);
+	if (a->users.deps.data != NULL) { /* users_init() done */
+		a->pending_closes++;
+		users_close(&a->users, users_closed);
+	}
 	if (a->calls.state == HCLIENT_OPEN) {
 		/* what is still in flight is cancelled (UV_ECANCELED) */
 		a->pending_closes++;
 		hclient_close(&a->calls, calls_closed);
 	}
-	dataplane_close(&a->data);
+	if (a->data.deps.fsm != NULL) { /* dataplane_init() called */
+		a->pending_closes++;
+		dataplane_close(&a->data, data_closed);
+	}
 	if (a->api.state == HTTP_SERVER_RUNNING && a->api.loop != NULL) {
 		a->pending_closes++;
 		http_server_close(&a->api, api_closed);
@@ -630,7 +729,9 @@ static const char *view_auto_refusal(void *impl, const char *pool)
 
 static json_t *view_backup(void *impl)
 {
-	return backup_cluster(impl);
+	struct agent *a = impl;
+
+	return backup_cluster(&a->backup_src);
 }
 
 static const struct view_sources_ops view_sources_ops = {
@@ -999,11 +1100,9 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		return rv;
 	}
 
-	rv = dataplane_init(&a->data, a);
-	if (rv != 0) {
-		snprintf(a->errmsg, sizeof a->errmsg, "%s", a->data.errmsg);
+	rv = data_init(a);
+	if (rv != 0)
 		return rv;
-	}
 
 	{
 		struct verify_deps vd = {
@@ -1036,7 +1135,9 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 				[ROUTE_MOD_RISK] = &a->risk,
 				[ROUTE_MOD_VERIFY] = &a->verify,
 				[ROUTE_MOD_RECOVER] = &a->recover,
-				[ROUTE_MOD_MEMBERS] = &a->members},
+				[ROUTE_MOD_MEMBERS] = &a->members,
+				[ROUTE_MOD_USERS] = &a->users,
+				[ROUTE_MOD_CONTENT] = &a->content},
 		    .proposer = &a->proposer,
 		    .scheme = agent_api_scheme(a),
 		    .roles = a->tls_on,
@@ -1111,6 +1212,12 @@ int agent_start(struct agent *a)
 	rv = policy_start(&a->policy);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "policy: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
+	rv = dataplane_start(&a->data);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "data: %s",
 			 uv_strerror(rv));
 		return rv;
 	}

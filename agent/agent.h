@@ -13,7 +13,9 @@
 
 #include "agent/clock.h"
 #include "agent/cms_move.h"
+#include "agent/backup.h"
 #include "agent/config.h"
+#include "agent/content.h"
 #include "agent/dataplane.h"
 #include "agent/failover.h"
 #include "agent/hclient.h"
@@ -27,6 +29,7 @@
 #include "agent/route.h"
 #include "agent/verify.h"
 #include "agent/view.h"
+#include "agent/users.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
 #include "tls/tls.h"
@@ -53,6 +56,9 @@ struct agent {
 	struct members_raft members_raft; /* members' view of the node */
 	struct members_host members_host; /* what members asks of the agent */
 	struct dataplane data;   /* pool agents: the store */
+	struct users users;      /* the data-plane routes */
+	struct content content;  /* the conference content routes */
+	struct backup_cluster_src backup_src; /* status's backup section */
 	struct failover failover; /* leader: failovers and failbacks */
 	struct cms_move cms_move; /* leader: moves of the CMS alone */
 	struct risk risk;       /* the data at risk of a move */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/agent.h"
+#include "agent/members.h"
 
 #define MS 1000000ULL /* ns per ms */
 
@@ -24,7 +24,7 @@ size_t backup_stream_count(struct dataplane *dp)
 
 int backup_row(struct dataplane *dp, size_t i, struct backup_row *row)
 {
-	uint64_t now = agent_now_ms();
+	uint64_t now = clock_wall_ms(dp->deps.clock);
 	struct sender_stats *st = &row->st;
 	int rv = dataplane_stream_stats(dp, i, st);
 	bool content = st->lane == POOLPAIR__REPL__LANE__LANE_CONTENT;
@@ -90,7 +90,7 @@ json_t *backup_local(struct dataplane *dp)
 		    json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
 			"s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:s}",
-			"from", dp->agent->cfg.pool, "to", dp->pair, "user_set",
+			"from", dp->pool, "to", dp->pair, "user_set",
 			st->user_set, "category", row.category, "state",
 			row.state, "connection", sender_state_name(st->state),
 			"head_seq", (json_int_t)st->head_seq, "acked_seq",
@@ -128,17 +128,18 @@ static json_t *cluster_row(const char *from, const char *to,
 /* The newest report with streams from an agent of pool (not this one),
  * or of any kind when none has streams; NULL when none was heard. */
 static const struct members_seen *
-newest_report(struct agent *a, const char *pool, const char **name)
+newest_report(const struct backup_cluster_src *src, const char *pool,
+	      const char **name)
 {
 	const struct members_seen *best = NULL;
 
-	for (unsigned i = 0; i < a->fsm.n_members; i++) {
-		const struct fsm_member *fm = &a->fsm.members[i];
+	for (unsigned i = 0; i < src->fsm->n_members; i++) {
+		const struct fsm_member *fm = &src->fsm->members[i];
 		const struct members_seen *s;
 
-		if (strcmp(fm->pool, pool) != 0 || fm->id == a->cfg.agent_id)
+		if (strcmp(fm->pool, pool) != 0 || fm->id == src->self_id)
 			continue;
-		s = members_seen_get(&a->members, fm->id);
+		s = src->seen(src->seen_impl, fm->id);
 		if (s == NULL || s->last_ns == 0)
 			continue;
 		if (best == NULL ||
@@ -153,15 +154,18 @@ newest_report(struct agent *a, const char *pool, const char **name)
 }
 
 /* Rows of pool p (paired) as its agents last reported them. */
-static void cluster_pool(struct agent *a, const struct fsm_pool *p, json_t *arr)
+static void cluster_pool(const struct backup_cluster_src *src,
+			 const struct fsm_pool *p, json_t *arr)
 {
 	const char *name = "";
-	const struct members_seen *s = newest_report(a, p->name, &name);
-	uint64_t stale_ms = (uint64_t)a->cfg.lease_ms + a->cfg.grace_ms;
+	const struct members_seen *s = newest_report(src, p->name, &name);
+	uint64_t stale_ms = src->stale_ms;
 	uint64_t age_ms;
 	bool stale;
 
-	age_ms = s != NULL ? (uv_hrtime() - s->last_ns) / MS : 0;
+	age_ms = s != NULL
+		     ? (clock_mono_ns(src->data->deps.clock) - s->last_ns) / MS
+		     : 0;
 	stale = s == NULL || age_ms > stale_ms;
 	if (s != NULL && s->n_streams == 0 && !stale)
 		return; /* heard just now: it sends nothing (it owns nothing) */
@@ -194,25 +198,26 @@ static void cluster_pool(struct agent *a, const struct fsm_pool *p, json_t *arr)
 	}
 }
 
-json_t *backup_cluster(struct agent *a)
+json_t *backup_cluster(const struct backup_cluster_src *src)
 {
+	const struct fsm *f = src->fsm;
 	json_t *arr = json_array();
 
-	for (unsigned i = 0; arr != NULL && i < a->fsm.n_pools; i++) {
-		const struct fsm_pool *p = &a->fsm.pools[i];
-		size_t n = backup_stream_count(&a->data);
+	for (unsigned i = 0; arr != NULL && i < f->n_pools; i++) {
+		const struct fsm_pool *p = &f->pools[i];
+		size_t n = backup_stream_count(src->data);
 
 		if (p->pair[0] == '\0')
 			continue;
-		if (strcmp(p->name, a->cfg.pool) != 0 || n == 0) {
-			cluster_pool(a, p, arr);
+		if (strcmp(p->name, src->data->pool) != 0 || n == 0) {
+			cluster_pool(src, p, arr);
 			continue;
 		}
 		/* this agent's own streams: live */
 		for (size_t k = 0; k < n; k++) {
 			struct backup_row row;
 
-			if (backup_row(&a->data, k, &row) != 0)
+			if (backup_row(src->data, k, &row) != 0)
 				continue;
 			json_array_append_new(
 			    arr, cluster_row(p->name, p->pair, row.st.user_set,
@@ -220,7 +225,7 @@ json_t *backup_cluster(struct agent *a)
 					     row.st.head_seq, row.st.acked_seq,
 					     row.st.lag_records,
 					     row.st.lag_bytes, row.lag_seconds,
-					     a->cfg.agent_name, 0, false));
+					     src->self_name, 0, false));
 		}
 	}
 	return arr;

@@ -18,11 +18,28 @@
 
 #include <jansson.h>
 
+#include "agent/dataplane.h"
+#include "consensus/fsm.h"
 #include "replication/sender.h"
 
-struct agent;
-struct dataplane;
+struct members_seen;
 struct members_stream_report;
+
+/* Where the cluster's view of the backups comes from (all borrowed; they
+ * outlive every call). */
+struct backup_cluster_src {
+	const struct fsm *fsm;	 /* the applied state, read only */
+	struct dataplane *data;	 /* this agent's (its clock, pool, streams) */
+	/* the newest report heard from agent id (members_seen_get()), NULL
+	 * when none */
+	const struct members_seen *(*seen)(void *impl, uint64_t id);
+	void *seen_impl;
+	uint64_t self_id;	 /* this agent: its own streams are live */
+	const char *self_name;
+	uint64_t stale_ms;	 /* a report older than this is "unknown":
+				    lease + grace, the time after which a
+				    pool is down */
+};
 
 /* One stream this agent sends its pair, with its live figures. */
 struct backup_row {
@@ -54,6 +71,6 @@ json_t *backup_local(struct dataplane *dp);
 
 /* GET /v1/status's "backup": an array per direction and category of every
  * paired pool (docs/api.md). */
-json_t *backup_cluster(struct agent *a);
+json_t *backup_cluster(const struct backup_cluster_src *src);
 
 #endif

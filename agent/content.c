@@ -13,9 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent/agent.h"
 #include "agent/answer.h"
-#include "agent/api.h"
 #include "agent/log.h"
 #include "agent/users.h"
 
@@ -33,13 +31,13 @@ struct content_path {
 };
 
 struct upload {
-	struct agent *a;
+	struct content *c;
 	struct http_request *req; /* NULL once answered */
 	struct content_path cp;
 	char user_set[FSM_NAME_LEN];
-	uint64_t total;	   /* declared size */
-	uint64_t received; /* body bytes taken in */
-	uint64_t written;  /* bytes committed */
+	uint64_t total;	     /* declared size */
+	uint64_t received;   /* body bytes taken in */
+	uint64_t written;    /* bytes committed */
 	uint64_t epoch, seq; /* of the last committed chunk */
 	unsigned char *buf;  /* bytes received, not written yet */
 	size_t len, cap;
@@ -48,7 +46,7 @@ struct upload {
 };
 
 struct download {
-	struct agent *a;
+	struct content *c;
 	struct http_request *req;
 	struct content_path cp;
 	char user_set[FSM_NAME_LEN];
@@ -100,11 +98,10 @@ static void up_written(void *arg, int status,
 		       const struct store_write_result *r)
 {
 	struct upload *op = arg;
-	struct agent *a = op->a;
 
 	op->writing = false;
+	dataplane_write_done(op->c->deps.data, op->user_set, status, r);
 	if (status != 0) {
-		a->data.writes_refused++;
 		LOG_WARN(MOD, "%s: chunk at %" PRIu64 " refused: %s",
 			 op->cp.key, op->written, store_strerror(status));
 		if (op->req != NULL) {
@@ -114,10 +111,6 @@ static void up_written(void *arg, int status,
 		up_end(op);
 		return;
 	}
-	a->data.writes_ok++;
-	dataplane_note_write(&a->data, op->user_set, r->lane, r->seq,
-			     r->bytes);
-	agent_data_written(a);
 	op->epoch = r->epoch;
 	op->seq = r->seq;
 	if (op->req == NULL) {
@@ -130,16 +123,17 @@ static void up_written(void *arg, int status,
 /* Writes the next chunk: the first STORE_CONTENT_CHUNK bytes of buf. */
 static void up_write(struct upload *op)
 {
-	struct agent *a = op->a;
-	const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->user_set);
-	size_t n = op->len < STORE_CONTENT_CHUNK ? op->len : STORE_CONTENT_CHUNK;
+	struct content *c = op->c;
+	const struct fsm_pool *p = fsm_pool_find(c->deps.fsm, op->user_set);
+	size_t n =
+	    op->len < STORE_CONTENT_CHUNK ? op->len : STORE_CONTENT_CHUNK;
 	struct store_write w;
 	int rv;
 
-	if (p == NULL || strcmp(p->owner, a->cfg.pool) != 0) {
+	if (p == NULL || strcmp(p->owner, c->pool) != 0) {
 		/* the owner changed during the upload */
 		if (p != NULL && op->req != NULL) {
-			answer_not_owner(op->req, &a->fsm, p);
+			answer_not_owner(op->req, c->deps.fsm, p);
 			op->req = NULL; /* answered: up_fail only ends op */
 		}
 		up_fail(op, 421, "not_owner", "no longer the owner");
@@ -150,7 +144,8 @@ static void up_write(struct upload *op)
 		 * incomplete) */
 		char why[256];
 
-		if (dataplane_may_write(&a->data, p, why, sizeof why) != 0) {
+		if (dataplane_may_write(c->deps.data, p, why, sizeof why) !=
+		    0) {
 			up_fail(op, 503, "unavailable", why);
 			return;
 		}
@@ -158,7 +153,7 @@ static void up_write(struct upload *op)
 	memset(&w, 0, sizeof w);
 	w.user_set = p->name;
 	w.epoch = p->epoch;
-	w.hlc = dataplane_hlc(&a->data);
+	w.hlc = dataplane_hlc(c->deps.data);
 	w.op = POOLPAIR__REPL__OP__OP_CONTENT_CHUNK;
 	w.kind = POOLPAIR__REPL__KIND__KIND_CONTENT;
 	w.key = op->cp.key;
@@ -166,7 +161,7 @@ static void up_write(struct upload *op)
 	w.value_len = n;
 	w.offset = op->written;
 	w.total = op->total;
-	rv = store_write(&a->data.store, &w, up_written, op);
+	rv = store_write(&c->deps.data->store, &w, up_written, op);
 	if (rv != 0) {
 		answer_store_error(op->req, rv, NULL);
 		op->req = NULL;
@@ -190,15 +185,17 @@ static void up_pump(struct upload *op)
 		return;
 	}
 	if (op->last) {
-		LOG_INFO(MOD, "%s: %" PRIu64 " bytes stored (epoch %" PRIu64
-			      ", seq %" PRIu64 ")",
+		LOG_INFO(MOD,
+			 "%s: %" PRIu64 " bytes stored (epoch %" PRIu64
+			 ", seq %" PRIu64 ")",
 			 op->cp.key, op->total, op->epoch, op->seq);
 		answer_json(op->req, 201,
-			json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "sip",
-				  op->cp.sip, "conference", op->cp.conf, "name",
-				  op->cp.name, "size", (json_int_t)op->total,
-				  "epoch", (json_int_t)op->epoch, "seq",
-				  (json_int_t)op->seq));
+			    json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "sip",
+				      op->cp.sip, "conference", op->cp.conf,
+				      "name", op->cp.name, "size",
+				      (json_int_t)op->total, "epoch",
+				      (json_int_t)op->epoch, "seq",
+				      (json_int_t)op->seq));
 		op->req = NULL;
 		up_end(op);
 		return;
@@ -269,7 +266,7 @@ static void up_piece(void *arg, struct http_request *req, const void *data,
 static void up_located(void *arg, int status, const struct store_item *it)
 {
 	struct upload *op = arg;
-	struct agent *a = op->a;
+	struct content *c = op->c;
 	const struct fsm_pool *p;
 	char home[FSM_NAME_LEN];
 	char msg[SIP_MAX + 64];
@@ -295,9 +292,9 @@ static void up_located(void *arg, int status, const struct store_item *it)
 		 (const char *)it->value);
 	if (home[0] == '\0')
 		snprintf(home, sizeof home, "%s", it->user_set);
-	p = fsm_pool_find(&a->fsm, home);
-	if (p == NULL && (a->fsm.n_pools == 0 ||
-			  node_leader(&a->node, NULL) == 0)) {
+	p = fsm_pool_find(c->deps.fsm, home);
+	if (p == NULL && (c->deps.fsm->n_pools == 0 ||
+			  proposer_leader(c->deps.proposer, NULL) == 0)) {
 		up_fail(op, 503, "unavailable",
 			"the cluster state is still loading: retry");
 		return;
@@ -309,10 +306,11 @@ static void up_located(void *arg, int status, const struct store_item *it)
 	}
 	{
 		char why[256];
-		int code = dataplane_may_write(&a->data, p, why, sizeof why);
+		int code =
+		    dataplane_may_write(c->deps.data, p, why, sizeof why);
 
 		if (code == DATAPLANE_E_NOT_OWNER) {
-			answer_not_owner(op->req, &a->fsm, p);
+			answer_not_owner(op->req, c->deps.fsm, p);
 			op->req = NULL;
 			up_end(op);
 			return;
@@ -397,7 +395,7 @@ static uint64_t upload_size(struct http_request *req)
 	return v;
 }
 
-static void upload(struct agent *a, struct http_request *req,
+static void upload(struct content *c, struct http_request *req,
 		   const struct content_path *cp)
 {
 	uint64_t total = upload_size(req);
@@ -411,11 +409,11 @@ static void upload(struct agent *a, struct http_request *req,
 		http_respond_error(req, 500, "internal", "out of memory");
 		return;
 	}
-	op->a = a;
+	op->c = c;
 	op->req = req;
 	op->cp = *cp;
 	op->total = total;
-	rv = store_user_location(&a->data.store, cp->sip, up_located, op);
+	rv = store_user_location(&c->deps.data->store, cp->sip, up_located, op);
 	if (rv != 0) {
 		answer_store_error(req, rv, NULL);
 		op->req = NULL;
@@ -428,13 +426,13 @@ static void upload(struct agent *a, struct http_request *req,
 static void dl_end(struct download *op)
 {
 	if (op->started)
-		http_respond_end(op->req); /* cut short: the connection closes */
+		http_respond_end(
+		    op->req); /* cut short: the connection closes */
 	free(op->buf);
 	free(op);
 }
 
-static void dl_read(void *arg, int status,
-		    const struct store_content_piece *p);
+static void dl_read(void *arg, int status, const struct store_content_piece *p);
 
 static void dl_written(void *arg, int status)
 {
@@ -445,9 +443,9 @@ static void dl_written(void *arg, int status)
 		dl_end(op);
 		return;
 	}
-	rv = store_content_read(&op->a->data.store, op->user_set, op->cp.sip,
-				op->cp.conf, op->cp.name, op->off, READ_PIECE,
-				dl_read, op);
+	rv = store_content_read(&op->c->deps.data->store, op->user_set,
+				op->cp.sip, op->cp.conf, op->cp.name, op->off,
+				READ_PIECE, dl_read, op);
 	if (rv != 0)
 		dl_end(op);
 }
@@ -478,9 +476,9 @@ static bool dl_start(struct download *op, int status,
 		http_respond_error(op->req, 409, "incomplete", msg);
 		return false;
 	}
-	pool = fsm_pool_find(&op->a->fsm, op->user_set);
+	pool = fsm_pool_find(op->c->deps.fsm, op->user_set);
 	snprintf(extra, sizeof extra, "X-Copy: %s\r\n",
-		 pool != NULL && strcmp(pool->owner, op->a->cfg.pool) == 0
+		 pool != NULL && strcmp(pool->owner, op->c->pool) == 0
 		     ? "own"
 		     : "backup");
 	op->total = p->total;
@@ -490,8 +488,7 @@ static bool dl_start(struct download *op, int status,
 	return true;
 }
 
-static void dl_read(void *arg, int status,
-		    const struct store_content_piece *p)
+static void dl_read(void *arg, int status, const struct store_content_piece *p)
 {
 	struct download *op = arg;
 	int rv;
@@ -546,16 +543,16 @@ static void dl_located(void *arg, int status, const struct store_item *it)
 		return;
 	}
 	snprintf(op->user_set, sizeof op->user_set, "%s", it->user_set);
-	rv = store_content_read(&op->a->data.store, op->user_set, op->cp.sip,
-				op->cp.conf, op->cp.name, 0, READ_PIECE,
-				dl_read, op);
+	rv = store_content_read(&op->c->deps.data->store, op->user_set,
+				op->cp.sip, op->cp.conf, op->cp.name, 0,
+				READ_PIECE, dl_read, op);
 	if (rv != 0) {
 		answer_store_error(op->req, rv, NULL);
 		dl_end(op);
 	}
 }
 
-static void download(struct agent *a, struct http_request *req,
+static void download(struct content *c, struct http_request *req,
 		     const struct content_path *cp)
 {
 	struct download *op = calloc(1, sizeof *op);
@@ -568,10 +565,10 @@ static void download(struct agent *a, struct http_request *req,
 		http_respond_error(req, 500, "internal", "out of memory");
 		return;
 	}
-	op->a = a;
+	op->c = c;
 	op->req = req;
 	op->cp = *cp;
-	rv = store_user_location(&a->data.store, cp->sip, dl_located, op);
+	rv = store_user_location(&c->deps.data->store, cp->sip, dl_located, op);
 	if (rv != 0) {
 		answer_store_error(req, rv, NULL);
 		dl_end(op);
@@ -582,7 +579,7 @@ static void download(struct agent *a, struct http_request *req,
 
 /* Checks the path's parts (answering 400 and returning false when one is
  * bad) and that the store serves. */
-static bool content_path_ok(struct agent *a, struct http_request *req,
+static bool content_path_ok(struct content *c, struct http_request *req,
 			    const struct route_params *p,
 			    struct content_path *cp)
 {
@@ -600,7 +597,16 @@ static bool content_path_ok(struct agent *a, struct http_request *req,
 				   "bad conference id or content name");
 		return false;
 	}
-	return users_ready(a, req);
+	return users_ready(c->deps.data, req);
+}
+
+int content_init(struct content *c, const struct content_deps *deps)
+{
+	memset(c, 0, sizeof *c);
+	c->deps = *deps;
+	snprintf(c->pool, sizeof c->pool, "%s", deps->pool);
+	c->deps.pool = c->pool;
+	return 0;
 }
 
 void content_route_put(void *module, struct http_request *req,

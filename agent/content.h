@@ -15,13 +15,33 @@
 
 #include <stdbool.h>
 
+#include "agent/dataplane.h"
 #include "agent/http.h"
+#include "agent/proposer.h"
 #include "agent/route.h"
+#include "consensus/fsm.h"
 
-struct agent;
+struct content_deps {
+	const struct fsm *fsm;		 /* borrowed, read only */
+	const struct proposer *proposer; /* borrowed: whether a leader is
+					    known (the state still loading) */
+	struct dataplane *data;		 /* borrowed: store, write rules */
+	const char *pool;		 /* copied: "" for a witness */
+};
+
+/* Uploads and downloads in flight hold no handle of their own (each ends
+ * with its request and store operation), so the module has nothing to
+ * close: it must outlive the API server and the store. */
+struct content {
+	struct content_deps deps; /* deps.pool points to pool */
+	char pool[FSM_NAME_LEN];
+};
+
+/* Prepare (deps copied; its pointers must outlive c). Returns 0. */
+int content_init(struct content *c, const struct content_deps *deps);
 
 /* Handlers of the route table (routes.c, route.h); module is the struct
- * agent. PUT is a ROUTE_STREAM route: its body comes streamed (a buffered
+ * content. PUT is a ROUTE_STREAM route: its body comes streamed (a buffered
  * one, from a server that does not stream it, is stored the same way from
  * its buffered body). */
 void content_route_put(void *module, struct http_request *req,

@@ -1,9 +1,19 @@
 /* dataplane: a pool agent's data: its store (replication/store.h), the
- * hybrid logical clock that stamps its writes, and the epochs the control
- * plane hands down. The agent wires the replication stream to it.
+ * hybrid logical clock that stamps its writes, the epochs the control
+ * plane hands down, the replication streams with the pair and the waits of
+ * synchronous mode. It follows the applied state (dataplane_on_applied)
+ * and decides whether a write may be taken now (dataplane_may_write*).
  *
- * A witness has no data plane (dataplane_enabled() is false).
- * Loop thread only. */
+ * Files, one concern each:
+ * - dataplane.c: the store's life, epochs handed to it, the may-write
+ *   rules, what was written here (the head of each stream, drained);
+ * - dataplane_stream.c: the sender and receiver with the pair, the
+ *   divergence archive on return, the takeover fence, the drains, the
+ *   live figures of the streams;
+ * - dataplane_sync.c: synchronous mode, the writes waiting for the pair's
+ *   acknowledgement, its fallback to async and its return.
+ *
+ * A witness has no data plane (state DP_NONE). Loop thread only. */
 #ifndef POOLPAIR_DATAPLANE_H
 #define POOLPAIR_DATAPLANE_H
 
@@ -11,7 +21,9 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <uv.h>
 
+#include "agent/clock.h"
 #include "agent/lagtail.h"
 #include "consensus/fsm.h"
 #include "replication/hlc.h"
@@ -19,9 +31,7 @@
 #include "replication/sender.h"
 #include "replication/store.h"
 
-struct agent;
-
-struct bsync;
+struct tls_ctx;
 
 /* The user set of the CMS documents. */
 #define DATAPLANE_CMS "cms"
@@ -51,7 +61,7 @@ struct dataplane_wait {
 	char user_set[FSM_NAME_LEN];
 	int lane;
 	uint64_t seq;
-	uint64_t since_ns;
+	uint64_t since_ns; /* clock_mono_ns() when it began to wait */
 	dataplane_release_cb cb;
 	void *arg;
 };
@@ -65,8 +75,43 @@ enum dataplane_state {
 	DP_CLOSED,
 };
 
+/* What the data plane needs to know of this agent's lease (members,
+ * lease.h). Loop thread only. */
+struct dataplane_lease_ops {
+	/* This agent holds a valid lease now. */
+	bool (*held)(void *impl);
+	/* Its applied state may be trusted (members_view_current()). */
+	bool (*view_current)(void *impl);
+};
+
+struct dataplane_lease {
+	const struct dataplane_lease_ops *ops; /* static */
+	void *impl;			       /* borrowed */
+};
+
+struct dataplane_deps {
+	uv_loop_t *loop;	   /* borrowed */
+	const struct fsm *fsm;	   /* borrowed, read only: the applied state */
+	const struct clock *clock; /* borrowed */
+	struct dataplane_lease lease;
+	struct tls_ctx *tls;	   /* borrowed, NULL without [tls]: the
+				      streams' */
+	bool tls_require;	   /* [tls] require: refuse plain peers */
+	uint64_t agent_id;
+	const char *pool;	   /* copied: "" for a witness */
+	const char *data_dir;	   /* copied: the store is data_dir/store.db */
+	const char *data_host;	   /* copied: the receiver listens on it */
+	uint16_t data_port;
+};
+
+struct dataplane;
+typedef void (*dataplane_close_cb)(struct dataplane *dp);
+
 struct dataplane {
-	struct agent *agent; /* borrowed: the owner */
+	struct dataplane_deps deps; /* the strings point into the copies below */
+	char pool[FSM_NAME_LEN];
+	char data_dir[4096];
+	char data_host[FSM_ADDR_LEN];
 	int state;           /* enum dataplane_state */
 	struct store store;
 	struct hlc hlc;
@@ -96,7 +141,6 @@ struct dataplane {
 	uv_timer_t sync_timer;
 	bool sync_timer_open;
 	uint64_t sync_fallbacks;
-	struct bsync *bsyncs;         /* backup sync waits (users.c) */
 	/* last sequence written here per owned user set and lane (to know
 	 * when everything written has been acknowledged: drained), and the
 	 * writes newer than the sender's last look at the store (so that
@@ -132,30 +176,51 @@ struct dataplane {
 	bool diverting;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
+	dataplane_close_cb close_cb;
+	int closes;                   /* handles and store closing */
+	bool close_asked;             /* dataplane_close() was called */
 	char errmsg[256];
 };
 
-/* Prepare; opens the store asynchronously when the agent has a pool
- * (data_dir/store.db). Returns 0 or negative with dp->errmsg. */
-int dataplane_init(struct dataplane *dp, struct agent *a);
+/* Prepare from deps (copied; the pointers in it borrowed: they outlive
+ * dp); opens the store asynchronously when deps->pool is not ""
+ * (data_dir/store.db). Returns 0 or negative with dp->errmsg; either way
+ * dataplane_close() must be called. */
+int dataplane_init(struct dataplane *dp, const struct dataplane_deps *deps);
+
+/* Start the timer of sync mode (its fallback and return, and the
+ * divergence checks held back until the view is current). 0 or a libuv
+ * error. */
+int dataplane_start(struct dataplane *dp);
+
+/* Close the streams, the timer and the store; cb fires exactly once when
+ * everything is closed (synchronously when nothing was open: a witness, a
+ * store that failed to open and no timer). Writes waiting for the pair
+ * are answered (not replicated). Idempotent: a second call is ignored. */
+void dataplane_close(struct dataplane *dp, dataplane_close_cb cb);
 
 /* Called after every applied command: follow the pair's replication mode
- * (sync or async, switched live), hand new epochs to the store. */
+ * (sync or async, switched live), hand new epochs to the store, bring the
+ * streams in line with who owns what. */
 void dataplane_on_applied(struct dataplane *dp);
 
 /* True when writes can be served (store open). */
 bool dataplane_ready(const struct dataplane *dp);
 
-/* Close the store; completion through the agent's pending_closes. */
-void dataplane_close(struct dataplane *dp);
-
 /* A local write committed: wake the sender. */
 void dataplane_written(struct dataplane *dp);
 
+/* The outcome of a local write of user_set: status 0 counts it as
+ * written (r: the store's result; remembered with
+ * dataplane_note_write() and the sender woken), otherwise as refused. */
+void dataplane_write_done(struct dataplane *dp, const char *user_set,
+			  int status, const struct store_write_result *r);
+
 /* After a durable local write of (user_set, lane, seq): in sync mode,
- * keep the answer until the pair acknowledged it (or sync falls back to
- * async) and return 1 — cb fires later, exactly once; otherwise return 0
- * and cb is not called (answer now). */
+ * keep the answer until the pair acknowledged it at or past seq (or sync
+ * falls back to async: then answered not replicated) and return 1 — cb
+ * fires later, exactly once; otherwise return 0 and cb is not called
+ * (answer now). */
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
 			  uint64_t seq, dataplane_release_cb cb, void *arg);
 
@@ -181,6 +246,11 @@ bool dataplane_own_lag(struct dataplane *dp, uint64_t *records,
 int dataplane_stream_stats(struct dataplane *dp, size_t i,
 			   struct sender_stats *st);
 
+/* Records of user_set the pair has not acknowledged yet, over its
+ * streams; *streams gets how many streams carry it. */
+uint64_t dataplane_user_set_lag(struct dataplane *dp, const char *user_set,
+				unsigned *streams);
+
 /* Remember that seq was written in (user_set, lane), its change record
  * of `bytes` key + value bytes (store_write_result). */
 void dataplane_note_write(struct dataplane *dp, const char *user_set,
@@ -189,31 +259,39 @@ void dataplane_note_write(struct dataplane *dp, const char *user_set,
 /* True when the pair acknowledged everything written to user_set here. */
 bool dataplane_drained(struct dataplane *dp, const char *user_set);
 
-/* May this agent accept a write to the user set of pool p now? 0 yes;
- * DATAPLANE_E_NOT_OWNER another pool owns it; DATAPLANE_E_NOT_NOW not now
- * (catching up, draining for a failover or failback, no lease, no store).
- * why receives the reason. */
+/* May this agent accept a write to the user set of pool p now? The rules,
+ * in this order:
+ * - it holds a lease but its view is not current yet: DATAPLANE_E_NOT_NOW
+ *   (catching up);
+ * - p's owner is another pool: DATAPLANE_E_NOT_OWNER;
+ * - the store is not open: DATAPLANE_E_NOT_NOW;
+ * - p is failing over or failing back (its writes drain): NOT_NOW;
+ * - no lease: DATAPLANE_E_NOT_NOW;
+ * - otherwise 0. why receives the reason of a refusal (len bytes). */
 int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 			char *why, size_t len);
 
+/* May this agent write CMS documents now? As dataplane_may_write() with
+ * the active CMS's pool as the owner (DATAPLANE_E_NOT_OWNER: the active
+ * CMS is on another pool or none), and NOT_NOW also while the CMS alone
+ * moves from this pool. */
+int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len);
+
 /* Take over user_set from the pair: stop taking its records from the
  * old owner and report where this copy stands per lane. cb fires once
- * (status 0 or a negative code). */
+ * (status 0 or a negative code) when 0 is returned; a negative return
+ * (STORE_E_CLOSING: store not open; STORE_E_INVALID: not the pair's user
+ * set; another store code) means cb never fires. */
 typedef void (*dataplane_takeover_cb)(void *arg, int status,
 				      uint64_t data_seq, uint64_t content_seq);
 int dataplane_takeover(struct dataplane *dp, const char *user_set,
 		       dataplane_takeover_cb cb, void *arg);
 
-/* May this agent write CMS documents now (it hosts the active CMS, holds
- * a lease, no drain: neither a failover of its pool nor a planned move of
- * the CMS under way)? 0, DATAPLANE_E_NOT_OWNER (the active CMS is on
- * another pool) or DATAPLANE_E_NOT_NOW, with why. */
-int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len);
-
 /* "async", "sync" or "async (fallback)". */
 const char *dataplane_sync_name(const struct dataplane *dp);
 
-/* JSON object of the receiver's figures (null while unpaired). */
+/* JSON object of the receiver's figures (null while unpaired); a new
+ * reference. */
 json_t *dataplane_receiver_status(struct dataplane *dp);
 
 /* Next hybrid logical timestamp for a local write. */

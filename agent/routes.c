@@ -29,6 +29,8 @@
 #define RISK ROUTE_MOD_RISK
 #define VERIFY ROUTE_MOD_VERIFY
 #define MEMBERS ROUTE_MOD_MEMBERS
+#define USERS ROUTE_MOD_USERS
+#define CONTENT ROUTE_MOD_CONTENT
 
 const struct route agent_routes[] = {
     /* process */
@@ -79,29 +81,29 @@ const struct route agent_routes[] = {
     {"POST", "/v1/recover", W, 0, RECOVER, recover_route, 0},
 
     /* the data plane (pool agents) */
-    {"POST", "/v1/users", W, 0, AGENT, users_route_enable, 0},
-    {"POST", "/v1/users/batch", W, 0, AGENT, users_route_batch, 0},
-    {"DELETE", "/v1/users/{sip}", W, 0, AGENT, users_route_disable, 0},
-    {"GET", "/v1/users/{sip}/location", R, 0, AGENT, users_route_locate, 0},
-    {"GET", "/v1/users/{sip}/{kind}", R, 0, AGENT, users_route_data, 0},
-    {"PUT", "/v1/users/{sip}/{kind}", W, 0, AGENT, users_route_data, 0},
-    {"GET", "/v1/users/{sip}/conferences/{id}", R, 0, AGENT,
+    {"POST", "/v1/users", W, 0, USERS, users_route_enable, 0},
+    {"POST", "/v1/users/batch", W, 0, USERS, users_route_batch, 0},
+    {"DELETE", "/v1/users/{sip}", W, 0, USERS, users_route_disable, 0},
+    {"GET", "/v1/users/{sip}/location", R, 0, USERS, users_route_locate, 0},
+    {"GET", "/v1/users/{sip}/{kind}", R, 0, USERS, users_route_data, 0},
+    {"PUT", "/v1/users/{sip}/{kind}", W, 0, USERS, users_route_data, 0},
+    {"GET", "/v1/users/{sip}/conferences/{id}", R, 0, USERS,
      users_route_conference, 0},
-    {"PUT", "/v1/users/{sip}/conferences/{id}", W, 0, AGENT,
+    {"PUT", "/v1/users/{sip}/conferences/{id}", W, 0, USERS,
      users_route_conference, 0},
-    {"GET", "/v1/users/{sip}/conferences/{id}/content/{name*}", R, 0, AGENT,
+    {"GET", "/v1/users/{sip}/conferences/{id}/content/{name*}", R, 0, CONTENT,
      content_route_get, 0},
     {"PUT", "/v1/users/{sip}/conferences/{id}/content/{name*}", W, STREAM,
-     AGENT, content_route_put, 0},
-    {"GET", "/v1/cms/documents/{name}", R, 0, AGENT, users_route_cms_document,
+     CONTENT, content_route_put, 0},
+    {"GET", "/v1/cms/documents/{name}", R, 0, USERS, cms_docs_route,
      0},
-    {"PUT", "/v1/cms/documents/{name}", W, 0, AGENT, users_route_cms_document,
+    {"PUT", "/v1/cms/documents/{name}", W, 0, USERS, cms_docs_route,
      0},
-    {"GET", "/v1/backup", R, 0, AGENT, users_route_backup, 0},
-    {"POST", "/v1/backup/{pool}/sync", W, 0, AGENT, users_route_backup_sync, 0},
+    {"GET", "/v1/backup", R, 0, USERS, backup_sync_route_status, 0},
+    {"POST", "/v1/backup/{pool}/sync", W, 0, USERS, backup_sync_route_sync, 0},
     {"POST", "/v1/backup/{pool}/verify", W, 0, VERIFY, verify_route_start,
      0},
-    {"GET", "/v1/divergence", R, 0, AGENT, users_route_divergence, 0},
+    {"GET", "/v1/divergence", R, 0, USERS, divergence_route_list, 0},
 
     /* between agents */
     {"POST", "/v1/internal/register", A, LEADER | INTERNAL, MEMBERS,
@@ -110,7 +112,7 @@ const struct route agent_routes[] = {
      members_route_heartbeat, 0},
     {"POST", "/v1/internal/report", A, INTERNAL, MEMBERS,
      members_route_heartbeat, 1},
-    {"POST", "/v1/internal/takeover", A, INTERNAL, AGENT, users_route_takeover,
+    {"POST", "/v1/internal/takeover", A, INTERNAL, USERS, users_route_takeover,
      0},
     {"GET", "/v1/internal/lag", A, INTERNAL, RISK, risk_route_lag, 0},
     {"GET", "/v1/internal/digest", A, INTERNAL, VERIFY, verify_route_digest,
