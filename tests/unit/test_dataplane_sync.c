@@ -1,0 +1,219 @@
+/* Tests of agent/dataplane_sync.c: synchronous mode's waits. A write
+ * waits for the pair's acknowledgement at or past its sequence; the pair
+ * silent for sync_timeout turns the mode to async (fallback), answering
+ * every waiting write not replicated, until it has caught up. A fake
+ * clock; no store, no stream. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/dataplane_internal.h"
+
+#define MS 1000000ULL
+
+static uint64_t now_ns;
+
+static uint64_t fake_wall(void *data)
+{
+	(void)data;
+	return now_ns / MS;
+}
+
+static uint64_t fake_mono(void *data)
+{
+	(void)data;
+	return now_ns;
+}
+
+static const struct clock fake_clock = {fake_wall, fake_mono, NULL};
+
+/* What a write's release said: 0 not yet, 1 replicated, 2 not. */
+struct write {
+	int released;
+	int calls;
+};
+
+static void released(void *arg, bool replicated)
+{
+	struct write *w = arg;
+
+	w->calls++;
+	w->released = replicated ? 1 : 2;
+}
+
+/* A data plane in sync mode with a 1000 ms timeout. */
+static struct dataplane *dp_sync(void)
+{
+	struct dataplane *dp = calloc(1, sizeof *dp);
+
+	assert_non_null(dp);
+	dp->deps.clock = &fake_clock;
+	dp->state = DP_OPEN;
+	dp->sync = SYNC_OFF;
+	dp->sync_timeout_ms = 1000;
+	now_ns = 10000 * MS;
+	dataplane_sync_follow(dp, true, 1000, "");
+	assert_int_equal(dp->sync, SYNC_ON);
+	return dp;
+}
+
+static void test_ack_at_or_past_seq_releases(void **state)
+{
+	struct dataplane *dp = dp_sync();
+	struct write a = {0}, b = {0}, c = {0};
+
+	(void)state;
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 5, released, &a),
+			 1);
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 7, released, &b),
+			 1);
+	assert_int_equal(dataplane_sync_wait(dp, "east", 1, 2, released, &c),
+			 1);
+	assert_int_equal(dp->n_waiting, 3);
+	/* below the sequence, another lane, another user set: nothing */
+	dataplane_sync_acked(dp, "east", 0, 4);
+	dataplane_sync_acked(dp, "east", 1, 1);
+	dataplane_sync_acked(dp, "west", 0, 100);
+	assert_int_equal(a.calls + b.calls + c.calls, 0);
+	/* at the sequence: that write only */
+	dataplane_sync_acked(dp, "east", 0, 5);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.released, 1);
+	assert_int_equal(b.calls, 0);
+	assert_int_equal(dp->n_waiting, 2);
+	/* past it: the next; a repeated ack releases nothing twice */
+	dataplane_sync_acked(dp, "east", 0, 9);
+	dataplane_sync_acked(dp, "east", 0, 9);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.released, 1);
+	dataplane_sync_acked(dp, "east", 1, 3);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.released, 1);
+	assert_int_equal(dp->n_waiting, 0);
+	assert_null(dp->waiting);
+	/* the queue still works after it emptied (its tail was reset) */
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 10, released, &a),
+			 1);
+	dataplane_sync_acked(dp, "east", 0, 10);
+	assert_int_equal(a.calls, 2);
+	free(dp);
+}
+
+static void test_timeout_falls_back(void **state)
+{
+	struct dataplane *dp = dp_sync();
+	struct write a = {0}, b = {0}, late = {0};
+	uint64_t t0 = now_ns;
+
+	(void)state;
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 1, released, &a),
+			 1);
+	now_ns += 500 * MS;
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 2, released, &b),
+			 1);
+	/* the oldest has waited exactly the timeout: still waiting */
+	now_ns = t0 + 1000 * MS;
+	dataplane_sync_check(dp, now_ns, false);
+	assert_int_equal(dp->sync, SYNC_ON);
+	assert_int_equal(a.calls, 0);
+	/* past it: fallback, every wait answered not replicated, once */
+	now_ns = t0 + 1000 * MS + 1;
+	dataplane_sync_check(dp, now_ns, false);
+	assert_int_equal(dp->sync, SYNC_FALLBACK);
+	assert_int_equal(dp->sync_fallbacks, 1);
+	assert_string_equal(dataplane_sync_name(dp), "async (fallback)");
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.released, 2);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.released, 2);
+	assert_int_equal(dp->n_waiting, 0);
+	/* in fallback a write is answered at once */
+	assert_int_equal(
+	    dataplane_sync_wait(dp, "east", 0, 3, released, &late), 0);
+	/* a late ack changes nothing */
+	dataplane_sync_acked(dp, "east", 0, 3);
+	assert_int_equal(late.calls, 0);
+	assert_int_equal(a.calls, 1);
+	/* back to sync only once the pair has caught up */
+	dataplane_sync_check(dp, now_ns + 1000 * MS, false);
+	assert_int_equal(dp->sync, SYNC_FALLBACK);
+	dataplane_sync_check(dp, now_ns + 2000 * MS, true);
+	assert_int_equal(dp->sync, SYNC_ON);
+	assert_int_equal(dp->sync_fallbacks, 1);
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 4, released, &late),
+			 1);
+	dataplane_sync_release_all(dp);
+	assert_int_equal(late.calls, 1);
+	assert_int_equal(late.released, 2);
+	free(dp);
+}
+
+static void test_no_wait_no_fallback(void **state)
+{
+	struct dataplane *dp = dp_sync();
+
+	(void)state;
+	/* nothing waiting: a silent pair is no reason to fall back */
+	dataplane_sync_check(dp, now_ns + 60000 * MS, false);
+	assert_int_equal(dp->sync, SYNC_ON);
+	assert_int_equal(dp->sync_fallbacks, 0);
+	free(dp);
+}
+
+static void test_async_answers_at_once(void **state)
+{
+	struct dataplane *dp = dp_sync();
+	struct write a = {0}, b = {0};
+
+	(void)state;
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 1, released, &a),
+			 1);
+	/* the pair's mode turns async: the waiting write is answered */
+	dataplane_sync_follow(dp, false, 1000, "the pair's mode is async");
+	assert_int_equal(dp->sync, SYNC_OFF);
+	assert_string_equal(dataplane_sync_name(dp), "async");
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.released, 2);
+	assert_int_equal(dp->sync_fallbacks, 0);
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 2, released, &b),
+			 0);
+	assert_int_equal(b.calls, 0);
+	/* the timeout follows the pair's */
+	dataplane_sync_follow(dp, true, 250, "");
+	assert_int_equal(dp->sync, SYNC_ON);
+	assert_int_equal(dp->sync_timeout_ms, 250);
+	free(dp);
+}
+
+static void test_unpaired_answers_at_once(void **state)
+{
+	struct dataplane *dp = dp_sync();
+	struct write a = {0};
+
+	(void)state;
+	/* sync mode, but no sender (the streams are not up): not held */
+	assert_null(dp->sender);
+	assert_int_equal(
+	    dataplane_after_write(dp, "east", 0, 1, released, &a), 0);
+	assert_int_equal(dp->n_waiting, 0);
+	free(dp);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ack_at_or_past_seq_releases),
+	    cmocka_unit_test(test_timeout_falls_back),
+	    cmocka_unit_test(test_no_wait_no_fallback),
+	    cmocka_unit_test(test_async_answers_at_once),
+	    cmocka_unit_test(test_unpaired_answers_at_once),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
