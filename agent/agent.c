@@ -64,13 +64,8 @@ void agent_who(const struct http_request *req, char *out, size_t len)
 static void on_applied(void *arg)
 {
 	struct agent *a = arg;
-	unsigned slot = (unsigned)(a->fsm.decisions % 64);
 
-	a->policy_after[slot].seq = a->fsm.decisions;
-	a->policy_after[slot].policy = a->fsm.policy;
-	snprintf(a->policy_after[slot].effective,
-		 sizeof a->policy_after[slot].effective, "%s",
-		 fsm_failover_policy(&a->fsm));
+	api_on_applied(&a->apis);
 	members_on_applied(&a->members);
 	dataplane_on_applied(&a->data);
 }
@@ -314,7 +309,8 @@ static void handle_closed(uv_handle_t *h)
 
 static void api_closed(struct http_server *s)
 {
-	struct agent *a = s->data;
+	struct agent *a =
+	    (struct agent *)((char *)s - offsetof(struct agent, api));
 
 	a->pending_closes--;
 	agent_closed_one(a);
@@ -841,6 +837,21 @@ static int metrics_setup(struct agent *a)
 	return metrics_init(&a->metrics, &d);
 }
 
+static int api_setup(struct agent *a)
+{
+	struct api_deps d = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .view = &a->view,
+	    .metrics = &a->metrics,
+	    .router = &a->router,
+	    .who = agent_who,
+	};
+
+	return api_init(&a->apis, &d);
+}
+
 /* What recover asks of the rest of the agent (recover.h). */
 static const struct raft_configuration *recover_configuration(void *impl)
 {
@@ -1072,6 +1083,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	view_setup(a, cfg);
 	recover_setup(a, cfg, recover_note);
 	metrics_setup(a);
+	api_setup(a);
 
 	rv = policy_setup(a);
 	if (rv != 0) {
@@ -1130,6 +1142,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		    .routes = agent_routes,
 		    .n_routes = agent_routes_count,
 		    .modules = {[ROUTE_MOD_AGENT] = a,
+				[ROUTE_MOD_API] = &a->apis,
 				[ROUTE_MOD_FAILOVER] = &a->failover,
 				[ROUTE_MOD_CMS_MOVE] = &a->cms_move,
 				[ROUTE_MOD_RISK] = &a->risk,
@@ -1157,7 +1170,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	hc.on_done = api_on_done;
 	hc.stream_match = api_stream_match;
 	hc.tls = agent_tls(a);
-	rv = http_server_init(&a->api, loop, &hc, api_handle, a);
+	rv = http_server_init(&a->api, loop, &hc, api_handle, &a->apis);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "api listen %s: %s",
 			 cfg->listen_api.address, uv_strerror(rv));

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/api.h"
 #include "agent/clock.h"
 #include "agent/cms_move.h"
 #include "agent/backup.h"
@@ -52,6 +53,7 @@ struct agent {
 	struct proposer proposer; /* over node: what modules propose through */
 	struct http_server api;
 	struct router router;   /* of the API: the table of routes.c */
+	struct api apis;	/* the control-plane handlers of the API */
 	struct members members;
 	struct members_raft members_raft; /* members' view of the node */
 	struct members_host members_host; /* what members asks of the agent */
@@ -85,13 +87,6 @@ struct agent {
 	bool restart_requested;  /* re-exec after the loop ends (recovery) */
 	struct recover recover; /* a lost majority: POST /v1/recover */
 	struct recover_host recover_host; /* what recover asks of the agent */
-	/* policy right after each recent decision, so that the answer to a
-	 * policy change shows what that decision made (slot seq % 64) */
-	struct {
-		uint64_t seq;
-		struct fsm_policy policy;
-		char effective[16]; /* fsm_failover_policy() then */
-	} policy_after[64];
 	char errmsg[512];
 };
 

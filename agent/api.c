@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
 #include "agent/answer.h"
 #include "agent/log.h"
 #include "agent/request.h"
@@ -17,19 +16,19 @@
 
 /* What a pending write answers with once its decision is known. */
 enum api_op_kind {
-	OP_PLAIN,    /* {"decision": N} */
-	OP_SITE,     /* 201 {"site", "decision"} */
-	OP_POOL,     /* 201 {"pool", "decision"} */
-	OP_PAIR,     /* 201 {"pair", "decision"} */
+	OP_PLAIN,     /* {"decision": N} */
+	OP_SITE,      /* 201 {"site", "decision"} */
+	OP_POOL,      /* 201 {"pool", "decision"} */
+	OP_PAIR,      /* 201 {"pair", "decision"} */
 	OP_PAIR_MODE, /* 200 {"pair", "decision"} */
-	OP_SBA,	     /* 201 {"sba", "decision"} */
-	OP_POLICY,   /* 200 {"policy", "decision"} */
-	OP_TOPOLOGY, /* 200 {"diff", "applied", "decision"} */
-	OP_PAUSE,    /* 200 {"pool", "decision"} */
+	OP_SBA,	      /* 201 {"sba", "decision"} */
+	OP_POLICY,    /* 200 {"policy", "decision"} */
+	OP_TOPOLOGY,  /* 200 {"diff", "applied", "decision"} */
+	OP_PAUSE,     /* 200 {"pool", "decision"} */
 };
 
 struct api_op {
-	struct agent *a;
+	struct api *api;
 	struct http_request *req;
 	int kind;
 	char name[FSM_NAME_LEN];
@@ -37,23 +36,48 @@ struct api_op {
 	json_t *diff; /* OP_TOPOLOGY: owned */
 };
 
+/* ---- the module ---- */
+
+int api_init(struct api *api, const struct api_deps *deps)
+{
+	memset(api, 0, sizeof *api);
+	api->d = *deps;
+	return 0;
+}
+
+void api_close(struct api *api, void (*cb)(struct api *api))
+{
+	if (cb != NULL)
+		cb(api);
+}
+
+void api_on_applied(struct api *api)
+{
+	const struct fsm *f = api->d.fsm;
+	unsigned slot = (unsigned)(f->decisions % API_POLICY_SLOTS);
+
+	api->policy_after[slot].seq = f->decisions;
+	api->policy_after[slot].policy = f->policy;
+	snprintf(api->policy_after[slot].effective,
+		 sizeof api->policy_after[slot].effective, "%s",
+		 fsm_failover_policy(f));
+}
+
 /* ---- answers ---- */
 
 /* A proposal failed: answer it (and count an unknown outcome). */
-static void respond_node_error(struct agent *a, struct http_request *req,
+static void respond_node_error(struct api *api, struct http_request *req,
 			       int rv)
 {
-	if (rv == PROPOSER_E_UNKNOWN)
-		a->metrics.decisions_unknown++;
-	answer_proposal_error(req, &a->proposer, rv);
+	metrics_decided(api->d.metrics, rv, NULL);
+	answer_proposal_error(req, api->d.proposer, rv);
 }
 
-static void request_context(struct agent *a, struct http_request *req,
+static void request_context(struct api *api, struct http_request *req,
 			    char *who, size_t wholen, struct request_ctx *ctx)
 {
-	(void)a;
-	agent_who(req, who, wholen);
-	ctx->time_ms = agent_now_ms();
+	api->d.who(req, who, wholen);
+	ctx->time_ms = clock_wall_ms(api->d.clock);
 	ctx->who = who;
 }
 
@@ -68,20 +92,20 @@ static void op_free(struct api_op *op)
 static void op_decided(void *arg, int status, const struct fsm_result *res)
 {
 	struct api_op *op = arg;
-	struct agent *a = op->a;
+	struct api *api = op->api;
 	struct http_request *req = op->req;
 	json_t *body = NULL;
 	int code = 200;
 
 	if (status != 0) {
-		respond_node_error(a, req, status);
+		respond_node_error(api, req, status);
 		op_free(op);
 		return;
 	}
 	if (res->code != FSM_OK) {
 		char msg[FSM_REASON_LEN + 64];
 
-		a->metrics.decisions_refused++;
+		metrics_decided(api->d.metrics, 0, res);
 		snprintf(msg, sizeof msg, "%s",
 			 res->reason[0] != '\0' ? res->reason
 						: fsm_code_name(res->code));
@@ -91,7 +115,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 		op_free(op);
 		return;
 	}
-	a->metrics.decisions_ok++;
+	metrics_decided(api->d.metrics, 0, res);
 	switch (op->kind) {
 	case OP_SITE:
 		code = 201;
@@ -99,17 +123,18 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 				 (json_int_t)res->seq);
 		break;
 	case OP_POOL: {
-		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
+		const struct fsm_pool *p = fsm_pool_find(api->d.fsm, op->name);
 
 		code = 201;
 		body = json_pack("{s:o, s:I}", "pool",
-				 p != NULL ? view_pool(&a->view, p) : json_null(),
+				 p != NULL ? view_pool(api->d.view, p)
+					   : json_null(),
 				 "decision", (json_int_t)res->seq);
 		break;
 	}
 	case OP_PAIR:
 	case OP_PAIR_MODE: {
-		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
+		const struct fsm_pool *p = fsm_pool_find(api->d.fsm, op->name);
 
 		code = op->kind == OP_PAIR ? 201 : 200;
 		body = json_pack("{s:o, s:I}", "pair",
@@ -121,7 +146,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 		break;
 	}
 	case OP_SBA: {
-		const struct fsm_sba *s = fsm_sba_find(&a->fsm, op->name);
+		const struct fsm_sba *s = fsm_sba_find(api->d.fsm, op->name);
 
 		code = 201;
 		body = json_pack("{s:{s:s, s:s, s:s}, s:I}", "sba", "name",
@@ -132,27 +157,28 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 	}
 	case OP_POLICY: {
 		/* the policy this decision made, not a later one */
-		unsigned slot = (unsigned)(res->seq % 64);
-		if (a->policy_after[slot].seq == res->seq) {
-			body = json_pack("{s:o, s:I}", "policy",
-					 view_policy(&a->policy_after[slot].policy,
-						     a->policy_after[slot].effective),
-					 "decision",
-					 (json_int_t)res->seq);
+		unsigned slot = (unsigned)(res->seq % API_POLICY_SLOTS);
+		if (api->policy_after[slot].seq == res->seq) {
+			body = json_pack(
+			    "{s:o, s:I}", "policy",
+			    view_policy(&api->policy_after[slot].policy,
+					api->policy_after[slot].effective),
+			    "decision", (json_int_t)res->seq);
 		} else {
-			body = json_pack("{s:o, s:I}", "policy",
-					 view_policy(&a->fsm.policy,
-						     fsm_failover_policy(&a->fsm)),
-					 "decision",
-					 (json_int_t)res->seq);
+			body = json_pack(
+			    "{s:o, s:I}", "policy",
+			    view_policy(&api->d.fsm->policy,
+					fsm_failover_policy(api->d.fsm)),
+			    "decision", (json_int_t)res->seq);
 		}
 		break;
 	}
 	case OP_PAUSE: {
-		const struct fsm_pool *p = fsm_pool_find(&a->fsm, op->name);
+		const struct fsm_pool *p = fsm_pool_find(api->d.fsm, op->name);
 
 		body = json_pack("{s:o, s:I}", "pool",
-				 p != NULL ? view_pool(&a->view, p) : json_null(),
+				 p != NULL ? view_pool(api->d.view, p)
+					   : json_null(),
 				 "decision", (json_int_t)res->seq);
 		break;
 	}
@@ -168,7 +194,7 @@ static void op_decided(void *arg, int status, const struct fsm_result *res)
 	op_free(op);
 }
 
-static struct api_op *op_new(struct agent *a, struct http_request *req,
+static struct api_op *op_new(struct api *api, struct http_request *req,
 			     int kind)
 {
 	struct api_op *op = calloc(1, sizeof *op);
@@ -177,21 +203,21 @@ static struct api_op *op_new(struct agent *a, struct http_request *req,
 		http_respond_error(req, 500, "internal", "out of memory");
 		return NULL;
 	}
-	op->a = a;
+	op->api = api;
 	op->req = req;
 	op->kind = kind;
 	return op;
 }
 
 /* Propose cmd (ownership taken) and answer when decided. */
-static void propose(struct agent *a, struct api_op *op, struct request_cmd *cmd)
+static void propose(struct api *api, struct api_op *op, struct request_cmd *cmd)
 {
 	struct cmd_buf b = {.buf = cmd->buf, .len = cmd->len};
-	int rv = proposer_submit(&a->proposer, &b, op_decided, op);
+	int rv = proposer_submit(api->d.proposer, &b, op_decided, op);
 
 	cmd->buf = NULL;
 	if (rv != 0) {
-		respond_node_error(a, op->req, rv);
+		respond_node_error(api, op->req, rv);
 		op_free(op);
 	}
 }
@@ -215,7 +241,7 @@ typedef int (*body_parser)(const char *body, size_t len,
 			   struct request_cmd *out, struct request_error *err);
 
 /* Answer a parse failure, or propose the parsed command. */
-static void submit_parsed(struct agent *a, struct http_request *req, int rv,
+static void submit_parsed(struct api *api, struct http_request *req, int rv,
 			  struct request_cmd *cmd,
 			  const struct request_error *err, int kind,
 			  const char *key1, const char *key2)
@@ -226,7 +252,7 @@ static void submit_parsed(struct agent *a, struct http_request *req, int rv,
 		answer_request_error(req, err);
 		return;
 	}
-	op = op_new(a, req, kind);
+	op = op_new(api, req, kind);
 	if (op == NULL) {
 		free(cmd->buf);
 		return;
@@ -235,10 +261,10 @@ static void submit_parsed(struct agent *a, struct http_request *req, int rv,
 		body_string(req, key1, op->name, sizeof op->name);
 	if (key2 != NULL)
 		body_string(req, key2, op->name2, sizeof op->name2);
-	propose(a, op, cmd);
+	propose(api, op, cmd);
 }
 
-static void write_from_body(struct agent *a, struct http_request *req,
+static void write_from_body(struct api *api, struct http_request *req,
 			    body_parser parse, int kind, const char *key1,
 			    const char *key2)
 {
@@ -248,12 +274,12 @@ static void write_from_body(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	int rv;
 
-	request_context(a, req, who, sizeof who, &ctx);
+	request_context(api, req, who, sizeof who, &ctx);
 	rv = parse(req->body, req->body_len, &ctx, &cmd, &err);
-	submit_parsed(a, req, rv, &cmd, &err, kind, key1, key2);
+	submit_parsed(api, req, rv, &cmd, &err, kind, key1, key2);
 }
 
-static void policy_set(struct agent *a, struct http_request *req)
+static void policy_set(struct api *api, struct http_request *req)
 {
 	struct request_cmd cmd = {0};
 	struct request_error err;
@@ -261,14 +287,14 @@ static void policy_set(struct agent *a, struct http_request *req)
 	char who[FSM_WHO_LEN];
 	int rv;
 
-	request_context(a, req, who, sizeof who, &ctx);
-	rv = request_policy_set(req->body, req->body_len, &a->fsm.policy, &ctx,
-				&cmd, &err);
-	submit_parsed(a, req, rv, &cmd, &err, OP_POLICY, NULL, NULL);
+	request_context(api, req, who, sizeof who, &ctx);
+	rv = request_policy_set(req->body, req->body_len, &api->d.fsm->policy,
+				&ctx, &cmd, &err);
+	submit_parsed(api, req, rv, &cmd, &err, OP_POLICY, NULL, NULL);
 }
 
 /* POST /v1/pools/{pool}/pause and /resume. */
-static void pool_pause(struct agent *a, struct http_request *req,
+static void pool_pause(struct api *api, struct http_request *req,
 		       const char *pool, bool paused)
 {
 	struct request_cmd cmd = {0};
@@ -278,23 +304,23 @@ static void pool_pause(struct agent *a, struct http_request *req,
 	struct api_op *op;
 	int rv;
 
-	request_context(a, req, who, sizeof who, &ctx);
+	request_context(api, req, who, sizeof who, &ctx);
 	rv = request_pool_pause(pool, paused, req->body, req->body_len, &ctx,
 				&cmd, &err);
 	if (rv != 0) {
 		answer_request_error(req, &err);
 		return;
 	}
-	op = op_new(a, req, OP_PAUSE);
+	op = op_new(api, req, OP_PAUSE);
 	if (op == NULL) {
 		free(cmd.buf);
 		return;
 	}
 	snprintf(op->name, sizeof op->name, "%s", pool);
-	propose(a, op, &cmd);
+	propose(api, op, &cmd);
 }
 
-static void write_by_name(struct agent *a, struct http_request *req,
+static void write_by_name(struct api *api, struct http_request *req,
 			  int op_kind, const char *name)
 {
 	struct request_cmd cmd = {0};
@@ -303,21 +329,21 @@ static void write_by_name(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	request_context(a, req, who, sizeof who, &ctx);
+	request_context(api, req, who, sizeof who, &ctx);
 	if (request_cmd_name(op_kind, name, &ctx, &cmd, &err) != 0) {
 		answer_request_error(req, &err);
 		return;
 	}
-	op = op_new(a, req, OP_PLAIN);
+	op = op_new(api, req, OP_PLAIN);
 	if (op == NULL) {
 		free(cmd.buf);
 		return;
 	}
-	propose(a, op, &cmd);
+	propose(api, op, &cmd);
 }
 
 /* PUT /v1/pairs/{pool}: the replication mode of the pair. */
-static void pair_mode(struct agent *a, struct http_request *req,
+static void pair_mode(struct api *api, struct http_request *req,
 		      const char *pool)
 {
 	struct request_cmd cmd = {0};
@@ -326,22 +352,22 @@ static void pair_mode(struct agent *a, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	struct api_op *op;
 
-	request_context(a, req, who, sizeof who, &ctx);
+	request_context(api, req, who, sizeof who, &ctx);
 	if (request_pair_mode(pool, req->body, req->body_len, &ctx, &cmd,
 			      &err) != 0) {
 		answer_request_error(req, &err);
 		return;
 	}
-	op = op_new(a, req, OP_PAIR_MODE);
+	op = op_new(api, req, OP_PAIR_MODE);
 	if (op == NULL) {
 		free(cmd.buf);
 		return;
 	}
 	snprintf(op->name, sizeof op->name, "%s", pool);
-	propose(a, op, &cmd);
+	propose(api, op, &cmd);
 }
 
-static void topology(struct agent *a, struct http_request *req)
+static void topology(struct api *api, struct http_request *req)
 {
 	struct topology_plan plan = {0};
 	struct request_error err;
@@ -350,8 +376,8 @@ static void topology(struct agent *a, struct http_request *req)
 	struct api_op *op;
 	json_t *diff;
 
-	request_context(a, req, who, sizeof who, &ctx);
-	if (request_topology(req->body, req->body_len, &a->fsm, &ctx, &plan,
+	request_context(api, req, who, sizeof who, &ctx);
+	if (request_topology(req->body, req->body_len, api->d.fsm, &ctx, &plan,
 			     &err) != 0) {
 		answer_request_error(req, &err);
 		return;
@@ -368,20 +394,20 @@ static void topology(struct agent *a, struct http_request *req)
 	}
 	if (plan.dry_run || plan.cmd.buf == NULL) {
 		answer_json_headers(req, 200,
-			     json_pack("{s:o, s:b, s:n}", "diff", diff,
-				       "applied", 0, "decision"),
-			     NULL);
+				    json_pack("{s:o, s:b, s:n}", "diff", diff,
+					      "applied", 0, "decision"),
+				    NULL);
 		topology_plan_free(&plan);
 		return;
 	}
-	op = op_new(a, req, OP_TOPOLOGY);
+	op = op_new(api, req, OP_TOPOLOGY);
 	if (op == NULL) {
 		json_decref(diff);
 		topology_plan_free(&plan);
 		return;
 	}
 	op->diff = diff;
-	propose(a, op, &plan.cmd);
+	propose(api, op, &plan.cmd);
 	topology_plan_free(&plan);
 }
 
@@ -408,7 +434,7 @@ static bool query_uint(const struct http_request *req, const char *name,
 }
 
 /* GET /v1/history?limit=N&before=SEQ */
-static void history(struct agent *a, struct http_request *req)
+static void history(struct api *api, struct http_request *req)
 {
 	unsigned long long limit = VIEW_HISTORY_DEFAULT, before = 0;
 
@@ -423,8 +449,8 @@ static void history(struct agent *a, struct http_request *req)
 				   "integer from 1)");
 		return;
 	}
-	answer_json_headers(req, 200, view_history(&a->view, before, (size_t)limit),
-			    NULL);
+	answer_json_headers(
+	    req, 200, view_history(api->d.view, before, (size_t)limit), NULL);
 }
 
 /* ---- the handlers of the route table (routes.c) ---- */
@@ -438,9 +464,9 @@ void api_route_healthz(void *module, struct http_request *req,
 void api_route_metrics(void *module, struct http_request *req,
 		       const struct route_params *p)
 {
-	struct agent *a = module;
+	struct api *api = module;
 	size_t len;
-	char *text = metrics_render(&a->metrics, &len);
+	char *text = metrics_render(api->d.metrics, &len);
 
 	if (text == NULL) {
 		http_respond_error(req, 500, "internal", "out of memory");
@@ -453,69 +479,79 @@ void api_route_metrics(void *module, struct http_request *req,
 void api_route_status(void *module, struct http_request *req,
 		      const struct route_params *p)
 {
-	answer_json(req, 200, view_status(&((struct agent *)module)->view));
+	answer_json(req, 200, view_status(((struct api *)module)->d.view));
 }
 
 void api_route_sites(void *module, struct http_request *req,
 		     const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "sites", view_sites(&((struct agent *)module)->view)));
+	answer_json(req, 200,
+		    json_pack("{s:o}", "sites",
+			      view_sites(((struct api *)module)->d.view)));
 }
 
 void api_route_pools(void *module, struct http_request *req,
 		     const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "pools", view_pools(&((struct agent *)module)->view)));
+	answer_json(req, 200,
+		    json_pack("{s:o}", "pools",
+			      view_pools(((struct api *)module)->d.view)));
 }
 
 void api_route_pool(void *module, struct http_request *req,
 		    const struct route_params *p)
 {
-	struct agent *a = module;
+	struct api *api = module;
 	const struct fsm_pool *pool =
-	    fsm_pool_find(&a->fsm, route_param(p, "name"));
+	    fsm_pool_find(api->d.fsm, route_param(p, "name"));
 
 	if (pool == NULL) {
 		http_respond_error(req, 404, "not_found", "no such pool");
 		return;
 	}
-	answer_json(req, 200, json_pack("{s:o}", "pool", view_pool(&a->view, pool)));
+	answer_json(req, 200,
+		    json_pack("{s:o}", "pool", view_pool(api->d.view, pool)));
 }
 
 void api_route_pairs(void *module, struct http_request *req,
 		     const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "pairs", view_pairs(&((struct agent *)module)->view)));
+	answer_json(req, 200,
+		    json_pack("{s:o}", "pairs",
+			      view_pairs(((struct api *)module)->d.view)));
 }
 
 void api_route_sbas(void *module, struct http_request *req,
 		    const struct route_params *p)
 {
-	answer_json(req, 200, json_pack("{s:o}", "sbas", view_sbas(&((struct agent *)module)->view)));
+	answer_json(req, 200,
+		    json_pack("{s:o}", "sbas",
+			      view_sbas(((struct api *)module)->d.view)));
 }
 
 void api_route_cms(void *module, struct http_request *req,
 		   const struct route_params *p)
 {
-	answer_json(req, 200, view_cms(&((struct agent *)module)->view));
+	answer_json(req, 200, view_cms(((struct api *)module)->d.view));
 }
 
 void api_route_policy(void *module, struct http_request *req,
 		      const struct route_params *p)
 {
-	struct agent *a = module;
+	struct api *api = module;
 
 	answer_json(req, 200,
 		    json_pack("{s:o}", "policy",
-			      view_policy(&a->fsm.policy,
-					  fsm_failover_policy(&a->fsm))));
+			      view_policy(&api->d.fsm->policy,
+					  fsm_failover_policy(api->d.fsm))));
 }
 
 void api_route_members(void *module, struct http_request *req,
 		       const struct route_params *p)
 {
 	answer_json(req, 200,
-		    json_pack("{s:o}", "members", view_members(&((struct agent *)module)->view)));
+		    json_pack("{s:o}", "members",
+			      view_members(((struct api *)module)->d.view)));
 }
 
 void api_route_history(void *module, struct http_request *req,
@@ -541,8 +577,8 @@ void api_route_add(void *module, struct http_request *req,
 {
 	int i = p->arg;
 
-	write_from_body(module, req, adds[i].parse, adds[i].kind,
-			adds[i].key1, adds[i].key2);
+	write_from_body(module, req, adds[i].parse, adds[i].kind, adds[i].key1,
+			adds[i].key2);
 }
 
 void api_route_remove(void *module, struct http_request *req,
@@ -580,22 +616,22 @@ void api_route_topology(void *module, struct http_request *req,
 
 void api_handle(struct http_request *req)
 {
-	struct agent *a = req->data;
+	struct api *api = req->data;
 
-	router_dispatch(&a->router, req);
+	router_dispatch(api->d.router, req);
 }
 
 int api_stream_match(void *data, const struct http_request *req)
 {
-	struct agent *a = data;
+	struct api *api = data;
 
-	return router_streams(&a->router, req);
+	return router_streams(api->d.router, req);
 }
 
 void api_on_done(void *data, const struct http_request *req, int status,
 		 uint64_t duration_ns)
 {
-	struct agent *a = data;
+	struct api *api = data;
 
-	metrics_observe(&a->metrics, req->method, status, duration_ns);
+	metrics_observe(api->d.metrics, req->method, status, duration_ns);
 }

@@ -76,6 +76,7 @@ enum route_module {
 	ROUTE_MOD_RISK,     /* struct risk */
 	ROUTE_MOD_VERIFY,   /* struct verify */
 	ROUTE_MOD_RECOVER,  /* struct recover */
+	ROUTE_MOD_API,	    /* struct api */
 	ROUTE_MOD_MEMBERS,  /* struct members */
 	ROUTE_MOD_USERS,    /* struct users (users.h) */
 	ROUTE_MOD_CONTENT,  /* struct content (content.h) */

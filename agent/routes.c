@@ -23,6 +23,7 @@
 #define STREAM ROUTE_STREAM
 #define INTERNAL ROUTE_INTERNAL
 #define AGENT ROUTE_MOD_AGENT
+#define API ROUTE_MOD_API
 #define FAILOVER ROUTE_MOD_FAILOVER
 #define CMS_MOVE ROUTE_MOD_CMS_MOVE
 #define RECOVER ROUTE_MOD_RECOVER
@@ -34,43 +35,43 @@
 
 const struct route agent_routes[] = {
     /* process */
-    {"GET", "/healthz", R, 0, AGENT, api_route_healthz, 0},
-    {"GET", "/metrics", R, 0, AGENT, api_route_metrics, 0},
+    {"GET", "/healthz", R, 0, API, api_route_healthz, 0},
+    {"GET", "/metrics", R, 0, API, api_route_metrics, 0},
     {"GET", "/readyz", R, 0, MEMBERS, members_route_readyz, 0},
 
     /* the applied state, and decisions on it */
-    {"GET", "/v1/status", R, 0, AGENT, api_route_status, 0},
-    {"GET", "/v1/sites", R, 0, AGENT, api_route_sites, 0},
-    {"POST", "/v1/sites", W, LEADER, AGENT, api_route_add, API_ADD_SITE},
-    {"DELETE", "/v1/sites/{name}", W, LEADER, AGENT, api_route_remove,
+    {"GET", "/v1/status", R, 0, API, api_route_status, 0},
+    {"GET", "/v1/sites", R, 0, API, api_route_sites, 0},
+    {"POST", "/v1/sites", W, LEADER, API, api_route_add, API_ADD_SITE},
+    {"DELETE", "/v1/sites/{name}", W, LEADER, API, api_route_remove,
      REQUEST_REMOVE_SITE},
-    {"GET", "/v1/pools", R, 0, AGENT, api_route_pools, 0},
-    {"POST", "/v1/pools", W, LEADER, AGENT, api_route_add, API_ADD_POOL},
-    {"GET", "/v1/pools/{name}", R, 0, AGENT, api_route_pool, 0},
-    {"DELETE", "/v1/pools/{name}", W, LEADER, AGENT, api_route_remove,
+    {"GET", "/v1/pools", R, 0, API, api_route_pools, 0},
+    {"POST", "/v1/pools", W, LEADER, API, api_route_add, API_ADD_POOL},
+    {"GET", "/v1/pools/{name}", R, 0, API, api_route_pool, 0},
+    {"DELETE", "/v1/pools/{name}", W, LEADER, API, api_route_remove,
      REQUEST_REMOVE_POOL},
-    {"POST", "/v1/pools/{name}/pause", W, LEADER, AGENT, api_route_pool_pause,
+    {"POST", "/v1/pools/{name}/pause", W, LEADER, API, api_route_pool_pause,
      1},
-    {"POST", "/v1/pools/{name}/resume", W, LEADER, AGENT, api_route_pool_pause,
+    {"POST", "/v1/pools/{name}/resume", W, LEADER, API, api_route_pool_pause,
      0},
-    {"GET", "/v1/pairs", R, 0, AGENT, api_route_pairs, 0},
-    {"POST", "/v1/pairs", W, LEADER, AGENT, api_route_add, API_ADD_PAIR},
-    {"PUT", "/v1/pairs/{pool}", W, LEADER, AGENT, api_route_pair_mode, 0},
-    {"DELETE", "/v1/pairs/{pool}", W, LEADER, AGENT, api_route_remove,
+    {"GET", "/v1/pairs", R, 0, API, api_route_pairs, 0},
+    {"POST", "/v1/pairs", W, LEADER, API, api_route_add, API_ADD_PAIR},
+    {"PUT", "/v1/pairs/{pool}", W, LEADER, API, api_route_pair_mode, 0},
+    {"DELETE", "/v1/pairs/{pool}", W, LEADER, API, api_route_remove,
      REQUEST_UNPAIR},
-    {"GET", "/v1/sbas", R, 0, AGENT, api_route_sbas, 0},
-    {"POST", "/v1/sbas", W, LEADER, AGENT, api_route_add, API_ADD_SBA},
-    {"DELETE", "/v1/sbas/{name}", W, LEADER, AGENT, api_route_remove,
+    {"GET", "/v1/sbas", R, 0, API, api_route_sbas, 0},
+    {"POST", "/v1/sbas", W, LEADER, API, api_route_add, API_ADD_SBA},
+    {"DELETE", "/v1/sbas/{name}", W, LEADER, API, api_route_remove,
      REQUEST_REMOVE_SBA},
-    {"GET", "/v1/cms", R, 0, AGENT, api_route_cms, 0},
-    {"GET", "/v1/policy", R, 0, AGENT, api_route_policy, 0},
-    {"PUT", "/v1/policy", W, LEADER, AGENT, api_route_policy_set, 0},
-    {"GET", "/v1/members", R, 0, AGENT, api_route_members, 0},
+    {"GET", "/v1/cms", R, 0, API, api_route_cms, 0},
+    {"GET", "/v1/policy", R, 0, API, api_route_policy, 0},
+    {"PUT", "/v1/policy", W, LEADER, API, api_route_policy_set, 0},
+    {"GET", "/v1/members", R, 0, API, api_route_members, 0},
     {"POST", "/v1/members", W, LEADER, MEMBERS, members_route_add, 0},
     {"DELETE", "/v1/members/{id}", W, LEADER, MEMBERS, members_route_remove,
      0},
-    {"GET", "/v1/history", R, 0, AGENT, api_route_history, 0},
-    {"POST", "/v1/topology", W, LEADER, AGENT, api_route_topology, 0},
+    {"GET", "/v1/history", R, 0, API, api_route_history, 0},
+    {"POST", "/v1/topology", W, LEADER, API, api_route_topology, 0},
 
     /* failover, failback, the CMS, a lost majority */
     {"POST", "/v1/pools/{pool}/failover", W, LEADER, FAILOVER,
