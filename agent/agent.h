@@ -1,7 +1,9 @@
-/* agent: one poolpaird process. Owns the loop's modules and wires them:
- * the Raft node and its FSM (consensus/), the HTTP API, membership
- * (registration, heartbeats, voter placement), metrics and the service
- * manager notifications. main() only loads the config and runs the loop.
+/* agent: one poolpaird process. Owns the parts of the process (the TLS
+ * context, the HTTP client, the Raft node and its FSM, the modules, the
+ * API server, the signals) and wires them: agent_init() makes them in
+ * order and builds each module's dependencies (agent_bind.c), agent_stop()
+ * closes them in reverse order and counts what is still closing. No module
+ * includes this header: main() only loads the config and runs the loop.
  *
  * Loop thread only. */
 #ifndef POOLPAIR_AGENT_H
@@ -81,7 +83,8 @@ struct agent {
 	uv_timer_t stop_timer;  /* bounds the leadership transfer at stop */
 	uint64_t watchdog_usec; /* 0: not under a systemd watchdog */
 	int state;              /* enum agent_state */
-	int pending_closes;
+	int pending_closes;     /* parts still closing (close_all() counts
+				   them; no module touches it) */
 	int exit_code;
 	uint64_t started_ns;
 	bool restart_requested;  /* re-exec after the loop ends (recovery) */
@@ -96,14 +99,6 @@ struct agent {
  * what was opened closes (agent_init closes it itself). */
 int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg);
 
-/* The [tls] context every link of this agent uses (borrowed: valid until
- * agent_stop() completes), or NULL when there is no [tls] section. */
-struct tls_ctx *agent_tls(struct agent *a);
-
-/* "https" with [tls], else "http": the scheme of the URLs the agent gives
- * out (redirects to the leader). Static string. */
-const char *agent_api_scheme(const struct agent *a);
-
 /* Start serving: Raft, membership timers, notify READY=1. */
 int agent_start(struct agent *a);
 
@@ -111,29 +106,8 @@ int agent_start(struct agent *a);
  * handle; the loop ends when everything is closed. Idempotent. */
 void agent_stop(struct agent *a);
 
-/* A module finished closing one of its handles (decrement done by the
- * caller); ends the shutdown when nothing is left. */
-void agent_closed_one(struct agent *a);
-
 /* After a failed agent_init() or agent_start(): close whatever was opened;
  * run the loop until it ends. */
 void agent_abort(struct agent *a);
-
-/* A local write committed: wake the replication stream. */
-void agent_data_written(struct agent *a);
-
-/* Log a state transition of the agent. */
-void agent_set_state(struct agent *a, int state);
-
-/* Milliseconds since the epoch (wall clock, for commands and history):
- * clock_system()'s wall_ms, for the modules that do not take a clock yet. */
-uint64_t agent_now_ms(void);
-
-/* Leader, every tick of members: recover_tick() of the agent's recover
- * module (the history note of a forced recovery). */
-void recover_note_tick(struct agent *a);
-
-/* Who asked, for a command: "X-Poolpair-Who" or "api:PEER". */
-void agent_who(const struct http_request *req, char *out, size_t len);
 
 #endif

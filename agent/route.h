@@ -70,7 +70,6 @@ enum {
 /* The module instances a table's handlers are given, by index; the router
  * holds one pointer per index (router_config.modules). */
 enum route_module {
-	ROUTE_MOD_AGENT,    /* struct agent: modules not yet on their own */
 	ROUTE_MOD_FAILOVER, /* struct failover */
 	ROUTE_MOD_CMS_MOVE, /* struct cms_move */
 	ROUTE_MOD_RISK,     /* struct risk */

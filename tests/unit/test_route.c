@@ -58,26 +58,26 @@ static void never(void *module, struct http_request *req,
 #define A ROUTE_AGENTS
 
 static const struct route table[] = {
-    {"GET", "/healthz", R, 0, ROUTE_MOD_AGENT, record, 1},
-    {"GET", "/v1/pools", R, 0, ROUTE_MOD_AGENT, record, 2},
-    {"POST", "/v1/pools", W, ROUTE_LEADER, ROUTE_MOD_AGENT, record, 3},
-    {"GET", "/v1/pools/{name}", R, 0, ROUTE_MOD_AGENT, record, 4},
-    {"DELETE", "/v1/pools/{name}", W, ROUTE_LEADER, ROUTE_MOD_AGENT, record, 5},
+    {"GET", "/healthz", R, 0, ROUTE_MOD_API, record, 1},
+    {"GET", "/v1/pools", R, 0, ROUTE_MOD_API, record, 2},
+    {"POST", "/v1/pools", W, ROUTE_LEADER, ROUTE_MOD_API, record, 3},
+    {"GET", "/v1/pools/{name}", R, 0, ROUTE_MOD_API, record, 4},
+    {"DELETE", "/v1/pools/{name}", W, ROUTE_LEADER, ROUTE_MOD_API, record, 5},
     {"POST", "/v1/pools/{pool}/failover", W, ROUTE_LEADER, ROUTE_MOD_FAILOVER,
      record, 6},
-    {"POST", "/v1/users/batch", W, 0, ROUTE_MOD_AGENT, record, 7},
-    {"DELETE", "/v1/users/{sip}", W, 0, ROUTE_MOD_AGENT, record, 8},
-    {"GET", "/v1/users/{sip}/location", R, 0, ROUTE_MOD_AGENT, record, 9},
-    {"GET", "/v1/users/{sip}/{kind}", R, 0, ROUTE_MOD_AGENT, record, 10},
-    {"PUT", "/v1/users/{sip}/{kind}", W, 0, ROUTE_MOD_AGENT, record, 11},
+    {"POST", "/v1/users/batch", W, 0, ROUTE_MOD_API, record, 7},
+    {"DELETE", "/v1/users/{sip}", W, 0, ROUTE_MOD_API, record, 8},
+    {"GET", "/v1/users/{sip}/location", R, 0, ROUTE_MOD_API, record, 9},
+    {"GET", "/v1/users/{sip}/{kind}", R, 0, ROUTE_MOD_API, record, 10},
+    {"PUT", "/v1/users/{sip}/{kind}", W, 0, ROUTE_MOD_API, record, 11},
     {"GET", "/v1/users/{sip}/conferences/{id}/content/{name*}", R, 0,
-     ROUTE_MOD_AGENT, record, 12},
+     ROUTE_MOD_API, record, 12},
     {"PUT", "/v1/users/{sip}/conferences/{id}/content/{name*}", W, ROUTE_STREAM,
-     ROUTE_MOD_AGENT, record, 13},
-    {"GET", "/v1/files/{rest*}", R, 0, ROUTE_MOD_AGENT, record, 14},
-    {"GET", "/v1/files/{one}/meta", R, 0, ROUTE_MOD_AGENT, record, 15},
+     ROUTE_MOD_API, record, 13},
+    {"GET", "/v1/files/{rest*}", R, 0, ROUTE_MOD_API, record, 14},
+    {"GET", "/v1/files/{one}/meta", R, 0, ROUTE_MOD_API, record, 15},
     {"POST", "/v1/internal/heartbeat", A, ROUTE_LEADER | ROUTE_INTERNAL,
-     ROUTE_MOD_AGENT, record, 16},
+     ROUTE_MOD_API, record, 16},
 };
 #define N (sizeof table / sizeof table[0])
 
@@ -370,7 +370,7 @@ static struct world *world(bool roles)
 	assert_non_null(w);
 	w->leader = (struct leader){.leading = true, .id = 1, .api = ""};
 	w->proposer = (struct proposer){.ops = &fake_ops, .impl = &w->leader};
-	rc.modules[ROUTE_MOD_AGENT] = &w->agent;
+	rc.modules[ROUTE_MOD_API] = &w->agent;
 	rc.modules[ROUTE_MOD_FAILOVER] = &w->failover;
 	rc.proposer = &w->proposer;
 	assert_int_equal(router_init(&w->router, &rc, err, sizeof err), 0);

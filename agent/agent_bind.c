@@ -1,0 +1,662 @@
+/* agent_bind: each module's dependencies, built from the agent's parts,
+ * and the adapters that bind what a module reads of another (its ops
+ * table) to that module's public functions (see agent_internal.h). Only
+ * agent.c calls these, in the order of agent_init(). */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/agent_internal.h"
+#include "agent/backup.h"
+
+/* ---- failover: its view of the other modules (failover.h) ---- */
+
+static uint64_t fo_silence_ms(void *impl, const char *pool)
+{
+	struct agent *a = impl;
+
+	return members_pool_silence_ms(&a->members, pool, NULL);
+}
+
+static bool fo_report(void *impl, const char *pool, const char *user_set,
+		      uint64_t max_age_ms, struct failover_lag *lag,
+		      uint64_t *age_ms)
+{
+	struct agent *a = impl;
+	const struct members_set_report *rep = members_set_report_aged(
+	    &a->members, pool, user_set, max_age_ms, age_ms);
+
+	if (rep == NULL)
+		return false;
+	*lag = (struct failover_lag){rep->lag_records, rep->lag_bytes,
+				     rep->lag_ms, rep->drained};
+	return true;
+}
+
+static uint64_t fo_leader_since_ns(void *impl)
+{
+	struct agent *a = impl;
+
+	return a->members.leader_since_ns;
+}
+
+static bool fo_lease_valid(void *impl)
+{
+	struct agent *a = impl;
+
+	return members_lease_valid(&a->members);
+}
+
+static int fo_measure(void *impl, const char *pool, bool ask_live, risk_cb cb,
+		      void *arg)
+{
+	struct agent *a = impl;
+
+	return risk_measure(&a->risk, pool, ask_live, cb, arg);
+}
+
+static const struct failover_liveness_ops fo_liveness = {
+    .silence_ms = fo_silence_ms,
+    .report = fo_report,
+    .leader_since_ns = fo_leader_since_ns,
+    .lease_valid = fo_lease_valid,
+    .measure = fo_measure,
+};
+
+/* ---- risk: its view of members (risk.h) ---- */
+
+static uint64_t risk_heard_last(void *impl, const char *pool)
+{
+	struct agent *a = impl;
+	const struct members_seen *seen = NULL;
+
+	members_pool_silence_ms(&a->members, pool, &seen);
+	return seen != NULL ? seen->id : 0;
+}
+
+static bool risk_last_report(void *impl, const char *pool,
+			     struct risk_figure *r)
+{
+	struct agent *a = impl;
+	uint64_t age = 0;
+	const struct members_set_report *rep =
+	    members_set_report_aged(&a->members, pool, pool, UINT64_MAX, &age);
+
+	if (rep == NULL)
+		return false;
+	r->records = rep->lag_records;
+	r->bytes = rep->lag_bytes;
+	r->ms = rep->lag_ms;
+	r->age_ms = age;
+	return true;
+}
+
+static const struct risk_ops risk_members = {
+    .heard_last = risk_heard_last,
+    .last_report = risk_last_report,
+};
+
+void agent_bind_risk(struct agent *a)
+{
+	struct risk_deps d = {
+	    .fsm = &a->fsm,
+	    .calls = &a->calls,
+	    .clock = a->clock,
+	    .data = &a->data,
+	    .agent_id = a->cfg.agent_id,
+	    .ops = &risk_members,
+	    .impl = a,
+	};
+
+	risk_init(&a->risk, &d);
+}
+
+int agent_bind_failover(struct agent *a)
+{
+	struct failover_deps d = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .calls = &a->calls,
+	    .clock = a->clock,
+	    .liveness = {&fo_liveness, a},
+	    .who = agent_who,
+	    .lease_ms = a->cfg.lease_ms,
+	    .grace_ms = a->cfg.grace_ms,
+	    .hook_timeout_ms = a->cfg.hook_timeout_ms,
+	    .pre_failover = a->cfg.pre_failover,
+	    .fence_command = a->cfg.fence_command,
+	    .on_owner_change = a->cfg.on_owner_change,
+	};
+
+	return failover_init(&a->failover, &d);
+}
+
+int agent_bind_cms_move(struct agent *a)
+{
+	struct cms_move_deps d = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .liveness = {&fo_liveness, a},
+	    .who = agent_who,
+	    .lease_ms = a->cfg.lease_ms,
+	    .grace_ms = a->cfg.grace_ms,
+	};
+
+	return cms_move_init(&a->cms_move, &d);
+}
+
+/* ---- the policy watch: its view of members (policy.h) ---- */
+
+static bool pw_current(void *impl)
+{
+	struct agent *a = impl;
+
+	return members_view_current(&a->members);
+}
+
+static const struct policy_view_ops pw_view = {
+    .current = pw_current,
+    .leader_since_ns = fo_leader_since_ns,
+};
+
+int agent_bind_policy(struct agent *a)
+{
+	struct policy_deps d = {
+	    .loop = a->loop,
+	    .cfg = &a->cfg,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .view = &pw_view,
+	    .view_impl = a,
+	};
+
+	return policy_init(&a->policy, &d);
+}
+
+/* ---- what verify needs from the data plane ---- */
+
+static bool verify_store_ready(void *impl, struct http_request *req)
+{
+	struct agent *a = impl;
+
+	return users_ready(&a->data, req);
+}
+
+static uint64_t verify_hlc(void *impl)
+{
+	struct agent *a = impl;
+
+	return dataplane_hlc(&a->data);
+}
+
+static const struct verify_data_ops verify_data_ops = {
+    .ready = verify_store_ready,
+    .hlc = verify_hlc,
+};
+
+/* ---- the data modules: their dependencies on the others ---- */
+
+static bool data_lease_held(void *impl) { return members_lease_valid(impl); }
+
+static bool data_view_current(void *impl) { return members_view_current(impl); }
+
+static const struct dataplane_lease_ops data_lease_ops = {
+    .held = data_lease_held,
+    .view_current = data_view_current,
+};
+
+static const struct members_seen *backup_seen(void *impl, uint64_t id)
+{
+	return members_seen_get(impl, id);
+}
+
+int agent_bind_data(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	struct dataplane_deps dd = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .clock = a->clock,
+	    .lease = {&data_lease_ops, &a->members},
+	    .tls = agent_tls(a),
+	    .tls_require = cfg->tls_require != 0,
+	    .agent_id = cfg->agent_id,
+	    .pool = cfg->pool,
+	    .data_dir = cfg->data_dir,
+	    .data_host = cfg->listen_data.host,
+	    .data_port = cfg->listen_data.port,
+	};
+	struct users_deps ud = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .data = &a->data,
+	    .pool = cfg->pool,
+	};
+	struct content_deps cd = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .data = &a->data,
+	    .pool = cfg->pool,
+	};
+	int rv;
+
+	a->backup_src = (struct backup_cluster_src){
+	    .fsm = &a->fsm,
+	    .data = &a->data,
+	    .seen = backup_seen,
+	    .seen_impl = &a->members,
+	    .self_id = cfg->agent_id,
+	    .self_name = cfg->agent_name,
+	    .stale_ms = (uint64_t)cfg->lease_ms + cfg->grace_ms,
+	};
+	rv = dataplane_init(&a->data, &dd);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "%s", a->data.errmsg);
+		return rv;
+	}
+	users_init(&a->users, &ud);
+	content_init(&a->content, &cd);
+	return 0;
+}
+
+/* What the view reads of the other modules (view.h). */
+static const struct raft_configuration *view_configuration(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_configuration(&a->node);
+}
+
+static const char *view_raft_state(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_state_name(&a->node);
+}
+
+static uint64_t view_leader_raft(void *impl, const char **address)
+{
+	struct agent *a = impl;
+
+	return node_leader(&a->node, address);
+}
+
+static int view_reachable(void *impl, uint64_t id)
+{
+	struct agent *a = impl;
+
+	return members_reachable(&a->members, id);
+}
+
+static bool view_heard(void *impl, uint64_t id, struct view_heard *out)
+{
+	struct agent *a = impl;
+	const struct members_seen *s = members_seen_get(&a->members, id);
+
+	if (s == NULL)
+		return false;
+	out->last_ns = s->last_ns;
+	out->lease = s->lease;
+	return true;
+}
+
+static void view_lease(void *impl, struct view_lease *out)
+{
+	struct agent *a = impl;
+
+	out->valid = members_lease_valid(&a->members);
+	out->left_ms =
+	    lease_left_ms(&a->members.lease, clock_mono_ns(a->clock));
+	out->granted_by = a->members.lease.granted_by;
+	out->source = lease_source_name(a->members.lease.source);
+	out->view_current = members_view_current(&a->members);
+}
+
+static const char *view_auto_refusal(void *impl, const char *pool)
+{
+	struct agent *a = impl;
+
+	return failover_refusal(&a->failover, pool);
+}
+
+static json_t *view_backup(void *impl)
+{
+	struct agent *a = impl;
+
+	return backup_cluster(&a->backup_src);
+}
+
+static const struct view_sources_ops view_sources_ops = {
+    .configuration = view_configuration,
+    .raft_state = view_raft_state,
+    .leader_raft = view_leader_raft,
+    .reachable = view_reachable,
+    .heard = view_heard,
+    .lease = view_lease,
+    .auto_refusal = view_auto_refusal,
+    .backup = view_backup,
+};
+
+/* What the metrics read of the other modules (metrics.h). */
+static const struct raft_configuration *metrics_configuration(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_configuration(&a->node);
+}
+
+static uint64_t metrics_last_index(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_last_index(&a->node);
+}
+
+static void metrics_snapshots(void *impl, uint64_t *taken, uint64_t *restored)
+{
+	struct agent *a = impl;
+
+	*taken = a->node.snapshots_taken;
+	*restored = a->node.snapshots_restored;
+}
+
+static int metrics_reachable(void *impl, uint64_t id)
+{
+	struct agent *a = impl;
+
+	return members_reachable(&a->members, id);
+}
+
+static void metrics_members(void *impl, struct metrics_members *out)
+{
+	struct agent *a = impl;
+	const struct members *m = &a->members;
+
+	out->barrier_proved_ns = m->barrier_proved_ns;
+	out->echoes_proved_ns = m->echoes_proved_ns;
+	out->barrier_took_ns = m->barrier_took_ns;
+	out->heartbeats_sent = m->heartbeats_sent;
+	out->heartbeats_failed = m->heartbeats_failed;
+}
+
+static uint64_t metrics_redirects(void *impl)
+{
+	struct agent *a = impl;
+
+	return a->router.redirects;
+}
+
+static bool metrics_data(void *impl, struct metrics_data *out)
+{
+	struct agent *a = impl;
+	struct dataplane *dp = &a->data;
+
+	if (dp->state == DP_NONE)
+		return false;
+	out->store_open = dp->state == DP_OPEN;
+	out->writes_ok = dp->writes_ok;
+	out->writes_refused = dp->writes_refused;
+	if (out->store_open) {
+		out->transactions = dp->store.stats.transactions;
+		out->commit_ns = dp->store.stats.commit_ns;
+	}
+	out->sync = dp->sync == SYNC_ON		? METRICS_SYNC_ON
+		    : dp->sync == SYNC_FALLBACK ? METRICS_SYNC_FALLBACK
+						: METRICS_SYNC_OFF;
+	out->sync_fallbacks = dp->sync_fallbacks;
+	out->streams = backup_local(dp);
+	return true;
+}
+
+static const struct metrics_sources_ops metrics_sources_ops = {
+    .configuration = metrics_configuration,
+    .last_index = metrics_last_index,
+    .snapshots = metrics_snapshots,
+    .reachable = metrics_reachable,
+    .members = metrics_members,
+    .redirects = metrics_redirects,
+    .data = metrics_data,
+};
+
+int agent_bind_metrics(struct agent *a)
+{
+	struct metrics_deps d = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .src = &a->metrics_src,
+	    .started_ns = a->started_ns,
+	};
+
+	a->metrics_src.ops = &metrics_sources_ops;
+	a->metrics_src.impl = a;
+	return metrics_init(&a->metrics, &d);
+}
+
+int agent_bind_api(struct agent *a)
+{
+	struct api_deps d = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .view = &a->view,
+	    .metrics = &a->metrics,
+	    .router = &a->router,
+	    .who = agent_who,
+	};
+
+	return api_init(&a->apis, &d);
+}
+
+/* What recover asks of the rest of the agent (recover.h). */
+static const struct raft_configuration *recover_configuration(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_configuration(&a->node);
+}
+
+static bool recover_heard(void *impl, uint64_t id, uint64_t window_ms)
+{
+	struct agent *a = impl;
+
+	return members_heard(&a->members, id, window_ms);
+}
+
+static bool recover_is_member(void *impl, uint64_t id)
+{
+	struct agent *a = impl;
+
+	return node_role_of(&a->node, id) >= 0;
+}
+
+static void recover_restart(void *impl)
+{
+	struct agent *a = impl;
+
+	a->restart_requested = true;
+	agent_stop(a);
+}
+
+static const struct recover_host_ops recover_host_ops = {
+    .configuration = recover_configuration,
+    .heard = recover_heard,
+    .is_member = recover_is_member,
+    .restart = recover_restart,
+};
+
+int agent_bind_recover(struct agent *a, const char *note)
+{
+	const struct config *cfg = &a->cfg;
+	struct recover_deps d = {
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .host = &a->recover_host,
+	    .who = agent_who,
+	    .self_id = cfg->agent_id,
+	    .lease_ms = cfg->lease_ms,
+	    .grace_ms = cfg->grace_ms,
+	};
+
+	a->recover_host.ops = &recover_host_ops;
+	a->recover_host.impl = a;
+	snprintf(d.data_dir, sizeof d.data_dir, "%s", cfg->data_dir);
+	snprintf(d.note, sizeof d.note, "%s", note);
+	return recover_init(&a->recover, &d);
+}
+
+int agent_bind_view(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	struct view_deps d = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .src = &a->view_src,
+	    .self_id = cfg->agent_id,
+	    .lease_ms = cfg->lease_ms,
+	    .grace_ms = cfg->grace_ms,
+	    .started_ns = a->started_ns,
+	};
+
+	a->view_src.ops = &view_sources_ops;
+	a->view_src.impl = a;
+	snprintf(d.self_name, sizeof d.self_name, "%s", cfg->agent_name);
+	snprintf(d.self_site, sizeof d.self_site, "%s", cfg->site);
+	snprintf(d.self_pool, sizeof d.self_pool, "%s", cfg->pool);
+	return view_init(&a->view, &d);
+}
+
+/* What members asks of the rest of the agent (members.h). */
+static unsigned members_set_reports(void *impl, struct members_set_report *out,
+				    unsigned max)
+{
+	struct agent *a = impl;
+
+	return dataplane_set_reports(&a->data, out, max);
+}
+
+static unsigned members_stream_reports(void *impl,
+				       struct members_stream_report *out,
+				       unsigned max)
+{
+	struct agent *a = impl;
+
+	return backup_stream_reports(&a->data, out, max);
+}
+
+static void members_leader_tick(void *impl)
+{
+	struct agent *a = impl;
+
+	recover_tick(&a->recover);
+}
+
+static int members_may_write(void *impl, const struct fsm_pool *p, char *why,
+			     size_t len)
+{
+	struct agent *a = impl;
+
+	return dataplane_may_write(&a->data, p, why, len);
+}
+
+static void members_decided(void *impl, int status,
+			    const struct fsm_result *res)
+{
+	struct agent *a = impl;
+
+	metrics_decided(&a->metrics, status, res);
+}
+
+static const struct members_host_ops members_host_ops = {
+    .set_reports = members_set_reports,
+    .stream_reports = members_stream_reports,
+    .leader_tick = members_leader_tick,
+    .may_write = members_may_write,
+    .decided = members_decided,
+};
+
+int agent_bind_members(struct agent *a)
+{
+	const struct config *cfg = &a->cfg;
+	struct members_deps d = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .raft = &a->members_raft,
+	    .calls = &a->calls,
+	    .clock = a->clock,
+	    .host = &a->members_host,
+	};
+	struct fsm_member *self = &d.cfg.self;
+
+	members_raft_node(&a->members_raft, &a->node);
+	a->members_host.ops = &members_host_ops;
+	a->members_host.impl = a;
+	self->id = cfg->agent_id;
+	snprintf(self->name, sizeof self->name, "%s", cfg->agent_name);
+	snprintf(self->site, sizeof self->site, "%s", cfg->site);
+	snprintf(self->pool, sizeof self->pool, "%s", cfg->pool);
+	snprintf(self->raft_address, sizeof self->raft_address, "%s",
+		 cfg->listen_raft.address);
+	snprintf(self->data_address, sizeof self->data_address, "%s",
+		 cfg->listen_data.address);
+	snprintf(self->api_address, sizeof self->api_address, "%s",
+		 cfg->listen_api.address);
+	snprintf(d.cfg.join, sizeof d.cfg.join, "%s", cfg->join);
+	d.cfg.heartbeat_ms = cfg->heartbeat_ms;
+	d.cfg.lease_ms = cfg->lease_ms;
+	d.cfg.grace_ms = cfg->grace_ms;
+	d.cfg.drift_margin_ms = cfg->drift_margin_ms;
+	d.cfg.election_timeout_ms = cfg->election_timeout_ms;
+	d.cfg.max_voters = cfg->max_voters;
+	return members_init(&a->members, &d);
+}
+
+/* ---- verify, the router ---- */
+
+int agent_bind_verify(struct agent *a)
+{
+	struct verify_deps d = {
+	    .loop = a->loop,
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .store = &a->data.store,
+	    .calls = &a->calls,
+	    .clock = a->clock,
+	    .pool = a->cfg.pool,
+	    .data_ops = &verify_data_ops,
+	    .data = a,
+	};
+
+	return verify_init(&a->verify, &d);
+}
+
+int agent_bind_router(struct agent *a)
+{
+	struct router_config rc = {
+	    .routes = agent_routes,
+	    .n_routes = agent_routes_count,
+	    .modules = {[ROUTE_MOD_API] = &a->apis,
+			[ROUTE_MOD_FAILOVER] = &a->failover,
+			[ROUTE_MOD_CMS_MOVE] = &a->cms_move,
+			[ROUTE_MOD_RISK] = &a->risk,
+			[ROUTE_MOD_VERIFY] = &a->verify,
+			[ROUTE_MOD_RECOVER] = &a->recover,
+			[ROUTE_MOD_MEMBERS] = &a->members,
+			[ROUTE_MOD_USERS] = &a->users,
+			[ROUTE_MOD_CONTENT] = &a->content},
+	    .proposer = &a->proposer,
+	    .scheme = agent_api_scheme(a),
+	    .roles = a->tls_on,
+	};
+
+	return router_init(&a->router, &rc, a->errmsg, sizeof a->errmsg);
+}
