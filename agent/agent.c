@@ -130,6 +130,11 @@ static void policy_closed(struct policy_watch *pw)
 	part_closed(AGENT_OF(pw, policy));
 }
 
+static void rejoin_closed(struct rejoin *r)
+{
+	part_closed(AGENT_OF(r, rejoin));
+}
+
 static void node_closed(struct node *n) { part_closed(AGENT_OF(n, node)); }
 
 static void calls_closed(struct hclient *c) { part_closed(AGENT_OF(c, calls)); }
@@ -170,6 +175,8 @@ static void close_all(struct agent *a)
 		a->pending_closes++;
 		members_close(&a->members, members_closed);
 	}
+	if (rejoin_close(&a->rejoin, rejoin_closed) == 0)
+		a->pending_closes++;
 	/* these answer 0 and call back later, or -EALREADY and never */
 	if (cms_move_close(&a->cms_move, cms_move_closed) == 0)
 		a->pending_closes++;
@@ -391,6 +398,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	char recover_note[FSM_WHAT_LEN];
 	struct node_config nc;
 	struct http_server_config hc;
+	bool probe;
 	int rv;
 
 	memset(a, 0, sizeof *a);
@@ -420,6 +428,17 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 			  a->errmsg, sizeof a->errmsg);
 	if (rv != 0)
 		return rv;
+	/* an empty Raft directory decides before Raft starts (rejoin.h) */
+	probe = nc.n_recover == 0 &&
+		(nc.n_bootstrap > 0 || cfg->join[0] != '\0') &&
+		!rejoin_raft_has_state(nc.dir);
+	nc.bootstrap_later = probe;
+	rv = rejoin_init(&a->rejoin, a, probe);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "rejoin: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
 	rv = node_init(&a->node, loop, &nc, &a->fsm);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "raft: %s",
@@ -487,20 +506,17 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	return 0;
 }
 
-int agent_start(struct agent *a)
+int agent_start_raft(struct agent *a, bool join)
 {
-	char status[128];
-	int rv;
+	int rv = node_start(&a->node);
 
-	rv = node_start(&a->node);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "raft: %s",
 			 a->node.errmsg);
 		return rv;
 	}
 	recover_started(&a->recover);
-	rv = members_start(&a->members,
-			   a->cfg.join[0] != '\0' && a->cfg.n_bootstrap == 0);
+	rv = members_start(&a->members, join);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "members: %s",
 			 uv_strerror(rv));
@@ -530,6 +546,21 @@ int agent_start(struct agent *a)
 			 uv_strerror(rv));
 		return rv;
 	}
+	return 0;
+}
+
+int agent_start(struct agent *a)
+{
+	char status[128];
+	int rv;
+
+	if (a->rejoin.state == REJOIN_PROBING)
+		rv = rejoin_start(&a->rejoin);
+	else
+		rv = agent_start_raft(a, a->cfg.join[0] != '\0' &&
+					     a->cfg.n_bootstrap == 0);
+	if (rv != 0)
+		return rv;
 	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&a->sigint, on_signal, SIGINT);
 	uv_signal_start(&a->sighup, on_sighup, SIGHUP);

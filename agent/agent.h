@@ -28,6 +28,7 @@
 #include "agent/policy.h"
 #include "agent/proposer.h"
 #include "agent/recover.h"
+#include "agent/rejoin.h"
 #include "agent/risk.h"
 #include "agent/route.h"
 #include "agent/verify.h"
@@ -90,6 +91,7 @@ struct agent {
 	bool restart_requested;  /* re-exec after the loop ends (recovery) */
 	struct recover recover; /* a lost majority: POST /v1/recover */
 	struct recover_host recover_host; /* what recover asks of the agent */
+	struct rejoin rejoin;   /* an empty Raft directory; a lost member */
 	char errmsg[512];
 };
 
@@ -101,6 +103,11 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg);
 
 /* Start serving: Raft, membership timers, notify READY=1. */
 int agent_start(struct agent *a);
+
+/* Start Raft and what runs on it (membership, failover, the CMS, the
+ * policy): from agent_start(), or once rejoin decided (join: ask to be
+ * added). Returns 0 or negative with a->errmsg set. */
+int agent_start_raft(struct agent *a, bool join);
 
 /* Begin a clean shutdown: transfer leadership when leading, close every
  * handle; the loop ends when everything is closed. Idempotent. */

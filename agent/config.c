@@ -60,6 +60,8 @@ static const struct key_def keys[K_COUNT] = {
 		     false, "agent/agent.c"},
     [K_JOIN] = {SEC_CLUSTER, "join", T_URL, FIELD(join), false,
 		"agent/agent.c"},
+    [K_PEERS] = {SEC_CLUSTER, "peers", T_URLS, FIELD(peers), false,
+		 "agent/rejoin.c"},
     [K_ELECTION] = {SEC_CLUSTER, "election_timeout", T_TIMEOUT,
 		    FIELD(election_timeout_ms), false, "agent/agent.c"},
     [K_RAFT_HEARTBEAT] = {SEC_CLUSTER, "heartbeat_timeout", T_TIMEOUT,
@@ -417,6 +419,16 @@ static void check(struct parse *p)
 			    "[cluster] join %s is https but there is no [tls] "
 			    "section",
 			    c->join);
+	if (p->key_line[K_PEERS] != 0 && p->key_line[K_TLS_CA] == 0)
+		for (i = 0; (unsigned)i < c->n_peers; i++)
+			if (strncmp(c->peers[i], "https://", 8) == 0) {
+				config_fail(p, CONFIG_E_CONFLICT,
+					    p->key_line[K_PEERS],
+					    "[cluster] peers %s is https but "
+					    "there is no [tls] section",
+					    c->peers[i]);
+				break;
+			}
 	if (p->key_line[K_BOOTSTRAP] != 0 && p->key_line[K_JOIN] != 0)
 		config_fail(
 		    p, CONFIG_E_CONFLICT, later(p, K_BOOTSTRAP, K_JOIN),

@@ -11,6 +11,8 @@
  *   [listen]    raft, data (required with pool), api          host:port
  *   [cluster]   bootstrap = id@host:port, ...  | join = http://host:port
  *               (or https://host:port, only with [tls])
+ *               peers = URL, ... (the other members' API, asked on an
+ *               empty data_dir: agent/rejoin.h)
  *               election_timeout, heartbeat_timeout, snapshot_threshold,
  *               snapshot_trailing, max_voters
  *   [failover]  heartbeat, lease, grace, drift_margin, policy,
@@ -144,6 +146,13 @@ struct config {
 	unsigned n_bootstrap;
 	char join[CONFIG_URL_LEN]; /* http:// or https:// URL of a member's API
 				    */
+	/* the API URLs of the other members, asked on an empty data_dir
+	 * whether a cluster already exists (agent/rejoin.h) */
+	char peers[CONFIG_MAX_BOOTSTRAP][CONFIG_URL_LEN];
+	unsigned n_peers;
+	/* not a key: `poolpaird --first-start` (a bootstrap member with no
+	 * peers may bootstrap an empty Raft directory) */
+	int first_start; /* 1: given */
 	uint32_t election_timeout_ms;  /* default 500 */
 	uint32_t heartbeat_timeout_ms; /* default 100, < election */
 	uint32_t snapshot_threshold;   /* default 4096 */

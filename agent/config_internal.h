@@ -32,6 +32,7 @@ enum type {
 	T_ADDR,	    /* host:port into a struct config_addr */
 	T_PEERS,    /* [cluster] bootstrap */
 	T_URL,	    /* http:// URL */
+	T_URLS,	    /* URL, URL, ... ([cluster] peers) */
 	T_DURATION, /* milliseconds, may be 0 */
 	T_TIMEOUT,  /* milliseconds, more than 0 */
 	T_COUNT,    /* uint32_t, 1..UINT32_MAX */
@@ -53,6 +54,7 @@ enum key {
 	K_API,
 	K_BOOTSTRAP,
 	K_JOIN,
+	K_PEERS,
 	K_ELECTION,
 	K_RAFT_HEARTBEAT,
 	K_SNAP_THRESHOLD,

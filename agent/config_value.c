@@ -446,7 +446,8 @@ static int set_level(struct parse *p, const struct key_def *k,
 	return 0;
 }
 
-static int set_url(struct parse *p, const struct key_def *k, const char *value)
+/* Whether value is an http://host[:port] or https://host[:port] URL. */
+static bool url_ok(const char *value)
 {
 	static const char http[] = "http://", https[] = "https://";
 	const char *auth, *end, *s;
@@ -455,20 +456,18 @@ static int set_url(struct parse *p, const struct key_def *k, const char *value)
 	uint16_t port;
 	int rv;
 
-	if (strlen(value) >= k->size) {
-		fail_too_long(p, k, k->size - 1);
-		return CONFIG_E_TOO_LONG;
-	}
+	if (strlen(value) >= CONFIG_URL_LEN)
+		return false;
 	/* https:// needs [tls], checked once the whole file is read. */
 	if (strncmp(value, http, sizeof http - 1) == 0)
 		auth = value + sizeof http - 1;
 	else if (strncmp(value, https, sizeof https - 1) == 0)
 		auth = value + sizeof https - 1;
 	else
-		goto bad;
+		return false;
 	for (s = value; *s != '\0'; s++)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			goto bad;
+			return false;
 	end = auth + strcspn(auth, "/?#");
 	alen = (size_t)(end - auth);
 	memcpy(buf, auth, alen);
@@ -477,10 +476,17 @@ static int set_url(struct parse *p, const struct key_def *k, const char *value)
 	rv = config_parse_hostport(buf, host, sizeof host, &port);
 	if (rv == CONFIG_E_NO_PORT)
 		rv = 0;
-	if (rv != 0)
-		goto bad;
-	return set_string(p, k, value);
-bad:
+	return rv == 0;
+}
+
+static int set_url(struct parse *p, const struct key_def *k, const char *value)
+{
+	if (strlen(value) >= k->size) {
+		fail_too_long(p, k, k->size - 1);
+		return CONFIG_E_TOO_LONG;
+	}
+	if (url_ok(value))
+		return set_string(p, k, value);
 	fail_value(p, CONFIG_E_INVALID, k, value,
 		   "expected an http://host:port or https://host:port URL");
 	return CONFIG_E_INVALID;
@@ -614,6 +620,70 @@ static int set_peers(struct parse *p, const struct key_def *k,
 	return 0;
 }
 
+/* URL, URL, ... ([cluster] peers): at most CONFIG_MAX_BOOTSTRAP, each an
+ * http:// or https:// URL, no duplicates. */
+static int set_urls(struct parse *p, const struct key_def *k,
+		    const char *value)
+{
+	char urls[CONFIG_MAX_BOOTSTRAP][CONFIG_URL_LEN];
+	const char *s = value;
+	unsigned n = 0;
+
+	memset(urls, 0, sizeof urls);
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		const char *start = s, *end = comma ? comma : s + strlen(s);
+		size_t len;
+
+		trim(&start, &end);
+		len = (size_t)(end - start);
+		if (len == 0) {
+			config_fail(p, CONFIG_E_INVALID, p->lineno,
+				    "bad [cluster] %s: empty entry, expected "
+				    "http://host:port, ...",
+				    k->name);
+			return CONFIG_E_INVALID;
+		}
+		if (n == CONFIG_MAX_BOOTSTRAP) {
+			config_fail(p, CONFIG_E_INVALID, p->lineno,
+				    "bad [cluster] %s: more than %d entries",
+				    k->name, CONFIG_MAX_BOOTSTRAP);
+			return CONFIG_E_INVALID;
+		}
+		if (len >= CONFIG_URL_LEN) {
+			config_fail(p, CONFIG_E_TOO_LONG, p->lineno,
+				    "bad [cluster] %s: entry %u longer than "
+				    "%d characters",
+				    k->name, n + 1, CONFIG_URL_LEN - 1);
+			return CONFIG_E_TOO_LONG;
+		}
+		memcpy(urls[n], start, len);
+		urls[n][len] = '\0';
+		if (!url_ok(urls[n])) {
+			config_fail(p, CONFIG_E_INVALID, p->lineno,
+				    "bad [cluster] %s entry %s: expected an "
+				    "http://host:port or https://host:port URL",
+				    k->name, config_quote(urls[n]).s);
+			return CONFIG_E_INVALID;
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (strcmp(urls[i], urls[n]) == 0) {
+				config_fail(p, CONFIG_E_INVALID, p->lineno,
+					    "bad [cluster] %s: duplicate "
+					    "entry %s",
+					    k->name, config_quote(urls[n]).s);
+				return CONFIG_E_INVALID;
+			}
+		n++;
+		if (comma == NULL)
+			break;
+		s = comma + 1;
+	}
+	memcpy(p->c->peers, urls, sizeof urls);
+	p->c->n_peers = n;
+	return 0;
+}
+
 int config_set_value(struct parse *p, const struct key_def *k,
 		     const char *value)
 {
@@ -647,6 +717,8 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		return set_peers(p, k, value);
 	case T_URL:
 		return set_url(p, k, value);
+	case T_URLS:
+		return set_urls(p, k, value);
 	case T_DURATION:
 	case T_TIMEOUT:
 		return set_duration(p, k, value);

@@ -2,6 +2,7 @@
  * the loop; everything else lives in the modules. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "agent/agent.h"
+#include "agent/aside.h"
 #include "agent/config.h"
 #include "agent/log.h"
 #include "tls/tls.h"
@@ -42,6 +44,61 @@ static int check_tls(const struct config *cfg)
 	return ok ? 0 : -1;
 }
 
+/* A store that fails PRAGMA integrity_check (on the thread pool, before
+ * the agent runs) is moved aside: the agent starts with an empty one.
+ * Returns 0, or -1 when the broken store could not be moved. */
+static int store_check(uv_loop_t *loop, const struct config *cfg)
+{
+	static const char *const names[] = {"store.db", "store.db-wal",
+					    "store.db-shm"};
+	char path[4200], why[512], where[4200];
+	int rv;
+
+	snprintf(path, sizeof path, "%s/store.db", cfg->data_dir);
+	rv = aside_store_check_run(loop, path, why, sizeof why);
+	if (rv < 0) {
+		LOG_WARN("main", "store %s not checked: %s", path, why);
+		return 0;
+	}
+	if (rv == 0)
+		return 0;
+	LOG_ERROR("main", "store %s fails its integrity check: %s", path,
+		  why);
+	rv = aside_move(cfg->data_dir, names, 3, where, sizeof where, why,
+			sizeof why);
+	if (rv < 0) {
+		LOG_ERROR("main", "cannot move the broken store aside: %s", why);
+		return -1;
+	}
+	LOG_ERROR("main",
+		  "BROKEN STORE MOVED ASIDE to %s (nothing deleted): the "
+		  "agent starts with an empty store",
+		  where);
+	return 0;
+}
+
+/* The Raft directory failed to load: moved aside, the agent starts again
+ * on an empty one (it asks its peers and rejoins). 0 when moved. */
+static int raft_aside(const struct config *cfg)
+{
+	static const char *const names[] = {"raft"};
+	char why[512], where[4200];
+	int rv = aside_move(cfg->data_dir, names, 1, where, sizeof where, why,
+			    sizeof why);
+
+	if (rv <= 0) {
+		LOG_ERROR("main", "cannot move the broken raft directory "
+				  "aside: %s",
+			  rv < 0 ? why : "it is not there");
+		return -1;
+	}
+	LOG_ERROR("main",
+		  "BROKEN RAFT DIRECTORY MOVED ASIDE to %s (nothing deleted): "
+		  "starting again on an empty one, which rejoins the cluster",
+		  where);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: poolpaird [--check] -c FILE\n"
@@ -51,6 +108,10 @@ static void usage(FILE *f)
 		   "  -n, --check        validate the configuration (and the "
 		   "[tls] files) and exit\n"
 		   "                     (0 valid, 1 not)\n"
+		   "      --first-start  a new cluster: an empty data_dir of a "
+		   "bootstrap member\n"
+		   "                     without [cluster] peers may bootstrap "
+		   "(see poolpaird(8))\n"
 		   "  -h, --help         this text\n"
 		   "  -V, --version      print the version\n");
 }
@@ -60,12 +121,15 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"check", no_argument, NULL, 'n'},
+	    {"first-start", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	int check = 0;
+	bool first_start = false;
+	bool raft_broken = false;
 	int c, rv;
 	static struct config cfg;
 	static struct agent agent;
@@ -78,6 +142,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'F':
+			first_start = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -99,6 +166,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "poolpaird: %s\n", cfg.errmsg);
 		return 1;
 	}
+	cfg.first_start = first_start ? 1 : 0;
 	if (check) {
 		if (check_tls(&cfg) != 0)
 			return 1;
@@ -113,9 +181,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uv_loop_init(&loop);
+	if (cfg.pool[0] != '\0' && store_check(&loop, &cfg) != 0) {
+		uv_loop_close(&loop);
+		curl_global_cleanup();
+		return 1;
+	}
 	rv = agent_init(&agent, &loop, &cfg);
-	if (rv == 0)
+	if (rv == 0) {
 		rv = agent_start(&agent);
+		raft_broken = rv != 0 && aside_raft_broken(rv);
+	}
 	if (rv != 0) {
 		LOG_ERROR("main", "%s", agent.errmsg);
 		agent_abort(&agent);
@@ -123,6 +198,19 @@ int main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	curl_global_cleanup();
+	if (raft_broken && raft_aside(&cfg) == 0) {
+		/* start again on an empty Raft directory: it rejoins; never
+		 * with --first-start, which could bootstrap it blindly */
+		int k = 0;
+
+		for (int i = 0; i < argc; i++)
+			if (strcmp(argv[i], "--first-start") != 0)
+				argv[k++] = argv[i];
+		argv[k] = NULL;
+		execv("/proc/self/exe", argv);
+		LOG_ERROR("main", "restart failed: %s", strerror(errno));
+		return 1;
+	}
 	if (rv == 0 && agent.restart_requested) {
 		/* a forced quorum recovery: start again to apply it */
 		LOG_WARN("main", "restarting to apply the recovery");

@@ -10,6 +10,7 @@
 #include "agent/failover.h"
 #include "agent/members.h"
 #include "agent/recover.h"
+#include "agent/rejoin.h"
 #include "agent/request.h"
 #include "agent/risk.h"
 #include "agent/route.h"
@@ -26,6 +27,7 @@
 #define FAILOVER ROUTE_MOD_FAILOVER
 #define CMS_MOVE ROUTE_MOD_CMS_MOVE
 #define RECOVER ROUTE_MOD_RECOVER
+#define REJOIN ROUTE_MOD_REJOIN
 #define RISK ROUTE_MOD_RISK
 #define VERIFY ROUTE_MOD_VERIFY
 #define MEMBERS ROUTE_MOD_MEMBERS
@@ -110,6 +112,8 @@ const struct route agent_routes[] = {
      members_route_register, 0},
     {"POST", "/v1/internal/heartbeat", A, LEADER | INTERNAL, MEMBERS,
      members_route_heartbeat, 0},
+    {"POST", "/v1/internal/rejoin", A, LEADER | INTERNAL, REJOIN,
+     rejoin_route, 0},
     {"POST", "/v1/internal/report", A, INTERNAL, MEMBERS,
      members_route_heartbeat, 1},
     {"POST", "/v1/internal/takeover", A, INTERNAL, USERS, users_route_takeover,

@@ -353,7 +353,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 			n->state = NODE_INIT;
 			return node_raft_err(rv);
 		}
-	} else if (cfg->n_bootstrap > 0) {
+	} else if (cfg->n_bootstrap > 0 && !cfg->bootstrap_later) {
 		rv = bootstrap(n);
 		if (rv != 0) {
 			/* raft_init succeeded: closing is asynchronous. The
@@ -370,6 +370,16 @@ err_after_io:
 err_after_transport:
 	transport_close(n);
 	return rv > 0 ? node_raft_err(rv) : rv;
+}
+
+int node_bootstrap(struct node *n)
+{
+	if (n->state != NODE_INIT || n->cfg.n_bootstrap == 0) {
+		snprintf(n->errmsg, sizeof n->errmsg,
+			 "bootstrap: no list, or raft already started");
+		return NODE_E_CLOSING;
+	}
+	return bootstrap(n);
 }
 
 int node_start(struct node *n)

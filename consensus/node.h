@@ -46,6 +46,9 @@ struct node_config {
 	char dir[4096];              /* raft's own directory, created if missing */
 	struct node_peer bootstrap[NODE_MAX_PEERS];
 	unsigned n_bootstrap;        /* 0: never bootstrap (a joiner) */
+	/* true: node_init() does not bootstrap; node_bootstrap() does, once
+	 * the caller has decided that this is a first start */
+	bool bootstrap_later;
 	/* forced recovery of a lost quorum: when n_recover > 0 the node
 	 * replaces its configuration with these voters (raft_recover) before
 	 * starting. Dangerous: see poolpairctl recover --force-quorum. */
@@ -101,6 +104,10 @@ struct node {
  * needs closing. */
 int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 	      struct fsm *fsm);
+
+/* Bootstrap from cfg->bootstrap (node_init() with bootstrap_later), before
+ * node_start(). 0 when done or when the directory already holds state. */
+int node_bootstrap(struct node *n);
 
 /* Start Raft: load state from disk and begin serving. */
 int node_start(struct node *n);

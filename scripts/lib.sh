@@ -59,6 +59,7 @@ pp_curl() {
 }
 
 # pp_config DIR NAME ID SITE POOL RAFTPORT APIPORT DATAPORT BOOTSTRAP|"" JOIN|"" [EXTRA]
+# [cluster] peers is PP_PEERS when set (the other members' API URLs)
 pp_config() {
 	local dir=$1 name=$2 id=$3 site=$4 pool=$5 rport=$6 aport=$7 dport=$8 boot=$9 join=${10} extra=${11:-}
 	mkdir -p "$dir/$name"
@@ -78,6 +79,7 @@ pp_config() {
 		echo "[cluster]"
 		if [ -n "$boot" ]; then echo "bootstrap = $boot"; fi
 		if [ -n "$join" ]; then echo "join = $join"; fi
+		if [ -n "${PP_PEERS:-}" ]; then echo "peers = $PP_PEERS"; fi
 		echo "election_timeout = ${PP_ELECTION:-500ms}"
 		echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
 		if [ -n "$extra" ]; then printf '%b\n' "$extra"; fi
@@ -86,9 +88,11 @@ pp_config() {
 }
 
 # pp_start DIR NAME: start an agent in its own process group, log to DIR/NAME/log
+# (PP_START_ARGS: more options, e.g. --first-start)
 pp_start() {
 	local dir=$1 name=$2
-	setsid "$BUILD/poolpaird" -c "$dir/$name/poolpaird.conf" \
+	# shellcheck disable=SC2086 # PP_START_ARGS holds words
+	setsid "$BUILD/poolpaird" ${PP_START_ARGS:-} -c "$dir/$name/poolpaird.conf" \
 		>>"$dir/$name/log" 2>&1 </dev/null &
 	echo $! >"$dir/$name/pid"
 	PP_PIDS+=($!)

@@ -89,12 +89,28 @@ it_boot_list() {
 	echo "$out"
 }
 
+# it_peer_list SELF BOOT: the [cluster] peers of agent SELF: the API URLs
+# of the other ids of the bootstrap value BOOT
+it_peer_list() {
+	local self=$1 boot=$2 out="" entry id scheme=http
+	[ -n "${PP_TLS:-}" ] && scheme=https
+	IFS=',' read -ra entries <<<"$boot"
+	for entry in "${entries[@]}"; do
+		id=${entry%%@*}
+		id=${id// /}
+		[ "$id" = "$self" ] && continue
+		out+="${out:+, }$scheme://127.0.0.1:$(api_port "$id")"
+	done
+	echo "$out"
+}
+
 # agent NAME ID SITE POOL|"" BOOT|"" JOIN|"": write the config of an agent
+# (a bootstrap member asks the others' API on an empty data_dir: peers)
 agent() {
 	local name=$1 id=$2 site=$3 pool=$4 boot=$5 join=$6
 	IT_ID[$name]=$id
 	IT_NAMES+=("$name")
-	pp_config "$IT_DIR" "$name" "$id" "$site" "$pool" "$(raft_port "$id")" \
+	PP_PEERS=$(it_peer_list "$id" "$boot") pp_config "$IT_DIR" "$name" "$id" "$site" "$pool" "$(raft_port "$id")" \
 		"$(api_port "$id")" "$(data_port "$id")" "$boot" "$join" "$IT_EXTRA"
 }
 

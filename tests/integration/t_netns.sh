@@ -163,6 +163,11 @@ host_config() { # NAME ID SITE POOL|""
 		echo
 		echo "[cluster]"
 		echo "bootstrap = $BOOT"
+		peers=""
+		for o in east west witness; do
+			[ "$o" = "$name" ] || peers+="${peers:+, }http://${ADDR[$o]}:7101"
+		done
+		echo "peers = $peers"
 		echo "election_timeout = $PP_ELECTION"
 		echo "heartbeat_timeout = $PP_RAFT_HEARTBEAT"
 		echo

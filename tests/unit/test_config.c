@@ -152,6 +152,9 @@ static void test_good_pool_bootstrap(void **state)
 	assert_int_equal(c->bootstrap[2].id, 3);
 	assert_string_equal(c->bootstrap[2].host, "witness.example.net");
 	assert_string_equal(c->join, "");
+	assert_int_equal(c->n_peers, 2);
+	assert_string_equal(c->peers[0], "http://10.0.2.10:7080");
+	assert_string_equal(c->peers[1], "http://witness.example.net:7080/");
 
 	assert_int_equal(c->policy, CONFIG_POLICY_AUTO);
 	assert_int_equal(c->failover_keys, CONFIG_HAS_POLICY);
@@ -199,6 +202,7 @@ static void test_good_joiner(void **state)
 	assert_int_equal(c->listen_api.port, 7180);
 	assert_int_equal(c->n_bootstrap, 0);
 	assert_string_equal(c->join, "http://10.0.1.10:7080");
+	assert_int_equal(c->n_peers, 0);
 	free(c);
 }
 
