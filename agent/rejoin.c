@@ -424,6 +424,34 @@ static void serve_end(struct rejoin *r, int status, const char *code,
 		http_respond_error(req, status, code, msg);
 }
 
+static void transferred(void *arg, int status)
+{
+	(void)arg;
+	(void)status;
+}
+
+/* Raft refuses every configuration change although none is in flight
+ * (its uncommitted index is at or below the commit index: seen on a
+ * leader that learnt the last change as a follower): this leader can
+ * neither remove nor add a member, so it hands the leadership over (at
+ * most every 10 s); the rejoining agent asks the next leader. */
+static void unstick(struct rejoin *r)
+{
+	struct node *n = &r->agent->node;
+	uint64_t now = uv_now(r->agent->loop);
+
+	if (node_changing(n) || now - r->unstick_ms < 10000)
+		return;
+	r->unstick_ms = now;
+	LOG_WARN(MOD,
+		 "raft refuses configuration changes although none is in "
+		 "flight (uncommitted index %llu, commit index %llu): handing "
+		 "the leadership over",
+		 (unsigned long long)n->raft.configuration_uncommitted_index,
+		 (unsigned long long)node_commit_index(n));
+	node_transfer(n, 0, transferred, NULL);
+}
+
 static void serve_fail(struct rejoin *r, int rv, const char *step)
 {
 	char msg[256];
@@ -432,6 +460,8 @@ static void serve_fail(struct rejoin *r, int rv, const char *step)
 		 r->serving.id, step, node_strerror(rv));
 	LOG_WARN(MOD, "%s", msg);
 	serve_end(r, 503, "unavailable", msg);
+	if (rv == NODE_E_BUSY)
+		unstick(r);
 }
 
 /* A history entry, kept beyond the ring like forced decisions. */

@@ -70,6 +70,7 @@ struct rejoin {
 		bool removed;
 	} serving;
 	bool busy;
+	uint64_t unstick_ms; /* last leadership hand-over (uv_now) */
 };
 
 /* Whether the Raft directory dir holds any state (a missing directory
