@@ -65,14 +65,15 @@ static void hclient__on_timer_closed(uv_handle_t *h)
 static void hclient__sock_close(struct hclient_sock *k)
 {
 	struct hclient *c = k->client;
-	struct hclient_sock **p;
 
-	for (p = &c->socks; *p != NULL; p = &(*p)->next) {
-		if (*p == k) {
-			*p = k->next;
-			break;
-		}
-	}
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		c->socks = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	if ((size_t)k->fd < c->by_fd_len && c->by_fd[k->fd] == k)
+		c->by_fd[k->fd] = NULL;
 	c->closing_handles++;
 	uv_close((uv_handle_t *)&k->poll, hclient__on_sock_closed);
 }
@@ -209,11 +210,32 @@ static int hclient__on_socket(CURL *easy, curl_socket_t s, int what,
 	if (k == NULL) {
 		struct hclient_sock *old;
 
+		if (s < 0) {
+			LOG_ERROR(MOD, "cannot watch socket %d", (int)s);
+			return 0;
+		}
+		if ((size_t)s >= c->by_fd_len) {
+			size_t len = c->by_fd_len != 0 ? c->by_fd_len : 64;
+			struct hclient_sock **t;
+
+			while (len <= (size_t)s)
+				len *= 2;
+			t = realloc(c->by_fd, len * sizeof *t);
+			if (t == NULL) {
+				LOG_ERROR(MOD,
+					  "cannot watch socket %d: out of "
+					  "memory",
+					  (int)s);
+				return 0; /* the transfer times out */
+			}
+			memset(t + c->by_fd_len, 0,
+			       (len - c->by_fd_len) * sizeof *t);
+			c->by_fd = t;
+			c->by_fd_len = len;
+		}
 		/* a socket new to libcurl: a watcher of ours on the same
 		 * number belongs to one closed without a word */
-		for (old = c->socks; old != NULL; old = old->next)
-			if (old->fd == s)
-				break;
+		old = c->by_fd[s];
 		if (old != NULL)
 			hclient__sock_close(old);
 		k = calloc(1, sizeof *k);
@@ -233,7 +255,10 @@ static int hclient__on_socket(CURL *easy, curl_socket_t s, int what,
 		k->client = c;
 		k->fd = s;
 		k->next = c->socks;
+		if (c->socks != NULL)
+			c->socks->prev = k;
 		c->socks = k;
+		c->by_fd[s] = k;
 		if (c->multi != NULL)
 			curl_multi_assign(c->multi, s, k);
 	} else {
@@ -285,7 +310,8 @@ int hclient_init(struct hclient *c, uv_loop_t *loop, struct tls_ctx *tls)
 	}
 	c->multi = curl_multi_init();
 	c->share = curl_share_init();
-	if (c->multi == NULL || c->share == NULL ||
+	c->spare = calloc(HCLIENT_CONN_MAX, sizeof *c->spare);
+	if (c->multi == NULL || c->share == NULL || c->spare == NULL ||
 	    curl_share_setopt(c->share, CURLSHOPT_SHARE,
 			      CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
 	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION,
@@ -300,11 +326,15 @@ int hclient_init(struct hclient *c, uv_loop_t *loop, struct tls_ctx *tls)
 			curl_multi_cleanup(c->multi);
 		if (c->share != NULL)
 			curl_share_cleanup(c->share);
+		free(c->spare);
 		memset(c, 0, sizeof *c);
 		return UV_ENOMEM;
 	}
 	uv_timer_init(loop, &c->timer);
 	c->timer.data = c;
+	c->conn_max = HCLIENT_CONN_MAX;
+	c->conn_idle_s = HCLIENT_CONN_IDLE_S;
+	c->conn_life_s = HCLIENT_CONN_LIFE_S;
 	c->loop = loop;
 	c->tls = tls;
 	c->state = HCLIENT_OPEN;
@@ -327,8 +357,43 @@ void hclient_close(struct hclient *c, hclient_close_cb cb)
 	c->share = NULL;
 	while (c->socks != NULL)
 		hclient__sock_close(c->socks);
+	free(c->by_fd);
+	c->by_fd = NULL;
+	c->by_fd_len = 0;
+	while (c->n_spare > 0)
+		curl_easy_cleanup(c->spare[--c->n_spare]);
+	free(c->spare);
+	c->spare = NULL;
 	c->closing_handles++;
 	uv_close((uv_handle_t *)&c->timer, hclient__on_timer_closed);
+}
+
+int hclient_set_pool(struct hclient *c, unsigned conn_max, unsigned idle_s,
+		     unsigned life_s)
+{
+	if (conn_max < 1 || conn_max > HCLIENT_POOL_CONN_LIMIT || idle_s < 1 ||
+	    idle_s > HCLIENT_POOL_SECONDS_LIMIT || life_s < 1 ||
+	    life_s > HCLIENT_POOL_SECONDS_LIMIT)
+		return UV_EINVAL;
+	if (c->state != HCLIENT_OPEN)
+		return UV_ECANCELED;
+	if (conn_max != c->conn_max) {
+		void **t;
+
+		while (c->n_spare > conn_max)
+			curl_easy_cleanup(c->spare[--c->n_spare]);
+		t = realloc(c->spare, conn_max * sizeof *t);
+		if (t == NULL)
+			return UV_ENOMEM;
+		c->spare = t;
+	}
+	if (curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)conn_max) !=
+	    CURLM_OK)
+		return UV_EINVAL;
+	c->conn_max = conn_max;
+	c->conn_idle_s = idle_s;
+	c->conn_life_s = life_s;
+	return 0;
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -359,6 +424,7 @@ static void hclient__finish(struct hclient_req *req, int err, const char *why)
 	struct hclient *c = req->client;
 	struct hclient_response resp;
 	long status = 0;
+	long connects = 0;
 
 	hclient__set_state(req, HCLIENT_REQ_DONE);
 	if (req->prev != NULL)
@@ -369,12 +435,20 @@ static void hclient__finish(struct hclient_req *req, int err, const char *why)
 		req->next->prev = req->prev;
 	if (err == 0) {
 		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(req->easy, CURLINFO_NUM_CONNECTS, &connects);
 		if (status < 200 || status > 999)
 			err = UV_EPROTO; /* an interim or upgrade answer */
 	}
 	if (c->multi != NULL)
 		curl_multi_remove_handle(c->multi, req->easy);
-	curl_easy_cleanup(req->easy);
+	if (c->state == HCLIENT_OPEN && c->spare != NULL &&
+	    c->n_spare < c->conn_max) {
+		/* kept for the next request: no allocation per request */
+		curl_easy_reset(req->easy);
+		c->spare[c->n_spare++] = req->easy;
+	} else {
+		curl_easy_cleanup(req->easy);
+	}
 	req->easy = NULL;
 
 	if (err <= TLS_E_CONFIG && err >= TLS_E_CLOSING && c->tls != NULL) {
@@ -399,6 +473,7 @@ static void hclient__finish(struct hclient_req *req, int err, const char *why)
 		resp.body = req->body.data != NULL ? req->body.data : "";
 		resp.body_len = req->body.len;
 		resp.location = req->have_location ? req->location.data : NULL;
+		resp.new_connection = connects > 0;
 		req->cb(req->arg, 0, &resp);
 	}
 	hclient__free(req);
@@ -588,8 +663,8 @@ static int hclient__setup(struct hclient_req *req, const char *url,
 	HCLIENT_SET(CURLOPT_QUICK_EXIT, 1L); /* cancelling a lookup: no join */
 	HCLIENT_SET(CURLOPT_FOLLOWLOCATION, 0L);
 	HCLIENT_SET(CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	HCLIENT_SET(CURLOPT_MAXAGE_CONN, (long)HCLIENT_CONN_IDLE_S);
-	HCLIENT_SET(CURLOPT_MAXLIFETIME_CONN, (long)HCLIENT_CONN_LIFE_S);
+	HCLIENT_SET(CURLOPT_MAXAGE_CONN, (long)c->conn_idle_s);
+	HCLIENT_SET(CURLOPT_MAXLIFETIME_CONN, (long)c->conn_life_s);
 	HCLIENT_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HCLIENT_BODY_MAX);
 	HCLIENT_SET(CURLOPT_SHARE, c->share);
 	HCLIENT_SET(CURLOPT_PRIVATE, req);
@@ -659,7 +734,7 @@ int hclient_request(struct hclient *c, const char *method, const char *host,
 	req->port = port;
 	memcpy(req->host, name, strlen(name) + 1);
 	snprintf(req->what, sizeof req->what, "%s %s", method, path);
-	req->easy = curl_easy_init();
+	req->easy = c->n_spare > 0 ? c->spare[--c->n_spare] : curl_easy_init();
 	if (req->easy == NULL) {
 		rv = UV_ENOMEM;
 		goto err;

@@ -10,7 +10,8 @@
  * already talks to opens no new TCP connection and does no TLS handshake.
  * A connection is reused while idle for at most HCLIENT_CONN_IDLE_S and
  * while younger than HCLIENT_CONN_LIFE_S; then it is closed and the next
- * call opens a new one.
+ * call opens a new one (hclient_set_pool() changes both, and how many
+ * connections are kept).
  *
  * With a TLS context every connection is TLS 1.3: it presents the
  * context's certificate and requires the server's to verify against the
@@ -77,6 +78,10 @@ struct hclient_req;
 /* Most idle connections kept in the pool (the oldest go first). */
 #define HCLIENT_CONN_MAX 32
 
+/* Bounds of hclient_set_pool()'s arguments. */
+#define HCLIENT_POOL_CONN_LIMIT 4096
+#define HCLIENT_POOL_SECONDS_LIMIT 86400
+
 enum hclient_state {
 	HCLIENT_UNINIT = 0, /* zeroed memory, or hclient_init() failed */
 	HCLIENT_OPEN,	    /* requests may be started */
@@ -92,17 +97,26 @@ typedef void (*hclient_close_cb)(struct hclient *c);
 /* One client: the connection pool and its loop handles. The fields are
  * private to this module, except data. */
 struct hclient {
-	void *data;		    /* user data, untouched */
-	int state;		    /* enum hclient_state */
-	uv_loop_t *loop;	    /* borrowed */
-	struct tls_ctx *tls;	    /* borrowed; NULL: plain http */
-	void *multi;		    /* owned CURLM; NULL once closed */
-	void *share;		    /* owned CURLSH: TLS sessions */
-	uv_timer_t timer;	    /* libcurl's timeout */
-	struct hclient_sock *socks; /* watched sockets, owned */
-	struct hclient_req *reqs;   /* requests in flight, owned */
-	unsigned closing_handles;   /* handles whose close is pending */
+	void *data;		     /* user data, untouched */
+	int state;		     /* enum hclient_state */
+	uv_loop_t *loop;	     /* borrowed */
+	struct tls_ctx *tls;	     /* borrowed; NULL: plain http */
+	void *multi;		     /* owned CURLM; NULL once closed */
+	void *share;		     /* owned CURLSH: TLS sessions */
+	uv_timer_t timer;	     /* libcurl's timeout */
+	struct hclient_sock *socks;  /* watched sockets, owned */
+	struct hclient_sock **by_fd; /* owned: the watcher in socks of each
+					socket number, or NULL */
+	size_t by_fd_len;
+	void **spare; /* owned: finished CURL easy handles,
+			 reset, for the next requests */
+	unsigned n_spare;
+	struct hclient_req *reqs; /* requests in flight, owned */
+	unsigned closing_handles; /* handles whose close is pending */
 	hclient_close_cb close_cb;
+	unsigned conn_max; /* hclient_set_pool() */
+	unsigned conn_idle_s;
+	unsigned conn_life_s;
 };
 
 /* Set up c (caller-owned memory, valid until the close callback) on loop.
@@ -122,6 +136,31 @@ int hclient_init(struct hclient *c, uv_loop_t *loop, struct tls_ctx *tls);
  * state HCLIENT_OPEN; a second call is ignored. */
 void hclient_close(struct hclient *c, hclient_close_cb cb);
 
+/* Size and ages of c's connection pool. hclient_init() sets
+ * HCLIENT_CONN_MAX, HCLIENT_CONN_IDLE_S and HCLIENT_CONN_LIFE_S, which
+ * suit an agent's few peers; a client with many requests in flight to one
+ * server (the load generators in bench/) sets its own so that every
+ * connection it opened stays in use for the whole run.
+ *
+ * conn_max      1..HCLIENT_POOL_CONN_LIMIT: most connections kept open
+ *               (in use or idle; beyond it the oldest idle one is closed
+ *               when a request ends). Takes effect at once.
+ * idle_s        1..HCLIENT_POOL_SECONDS_LIMIT: a connection idle longer is
+ *               not reused.
+ * life_s        1..HCLIENT_POOL_SECONDS_LIMIT: a connection older is not
+ *               reused (libcurl counts whole seconds: one is reused until
+ *               it is life_s + 1 s old; likewise idle_s).
+ * idle_s and life_s apply to requests started after the call.
+ *
+ * The client also keeps up to conn_max finished libcurl transfer handles
+ * (reset) for the next requests, so that a busy client does not allocate
+ * one per request.
+ *
+ * Returns 0, UV_EINVAL for a value out of bounds (nothing changed),
+ * UV_ECANCELED when c is not open, or UV_ENOMEM. */
+int hclient_set_pool(struct hclient *c, unsigned conn_max, unsigned idle_s,
+		     unsigned life_s);
+
 struct hclient_response {
 	int status;	      /* HTTP status code, 200..999 */
 	const char *body;     /* never NULL; body[body_len] == '\0' (the body
@@ -129,6 +168,8 @@ struct hclient_response {
 	size_t body_len;      /* <= HCLIENT_BODY_MAX */
 	const char *location; /* Location header value, NUL-terminated, or
 				 NULL when the response has none */
+	int new_connection;   /* 1: this request opened the connection it
+				 was answered on; 0: it reused a kept one */
 };
 
 /* Completion callback, called exactly once per request accepted by

@@ -19,9 +19,9 @@
  * of its poll handle. */
 struct hclient_sock {
 	uv_poll_t poll;
-	struct hclient *client;	   /* borrowed */
-	curl_socket_t fd;	   /* libcurl's; closed by libcurl */
-	struct hclient_sock *next; /* in client->socks */
+	struct hclient *client;		  /* borrowed */
+	curl_socket_t fd;		  /* libcurl's; closed by libcurl */
+	struct hclient_sock *prev, *next; /* in client->socks */
 };
 
 enum hclient_req_state {

@@ -398,6 +398,9 @@ struct fx {
 	uint64_t t_start;
 	uint64_t t_done;
 	int calls_after_cancel;
+	int new_connection; /* of the last response */
+	int new_connections; /* responses that opened their connection */
+	int round;	     /* test_pool_*: requests still to answer */
 	int cancelled; /* callbacks with UV_ECANCELED */
 	int restart_rv; /* a request started from a cancelled callback */
 };
@@ -494,6 +497,8 @@ static void on_response(void *arg, int err, const struct hclient_response *resp)
 			memcpy(fx->body, resp->body, resp->body_len + 1);
 		}
 		fx->body_terminated = resp->body[resp->body_len] == '\0';
+		fx->new_connection = resp->new_connection;
+		fx->new_connections += resp->new_connection;
 		if (resp->location != NULL) {
 			fx->location = strdup(resp->location);
 		}
@@ -1107,6 +1112,7 @@ static void second_cb(void *arg, int err, const struct hclient_response *resp)
 	fx->calls++;
 	assert_int_equal(err, 0);
 	assert_int_equal(resp->status, 200);
+	assert_int_equal(resp->new_connection, 1);
 	fx->err = hclient_request(&fx->client, "POST", "127.0.0.1",
 				  fx->srv.port, "/two", NULL, "{}", 2, 2000,
 				  on_response, fx, NULL);
@@ -1129,8 +1135,149 @@ static void test_keep_alive_reuses_connection(void **state)
 	assert_int_equal(fx->status, 200);
 	assert_int_equal(fx->srv.requests, 2);
 	assert_int_equal(fx->srv.accepted, 1);
+	assert_int_equal(fx->new_connection, 0); /* the second reused it */
 	assert_string_equal(fx->srv.seen.url, "/two");
 	assert_false(fx->srv.bad_request);
+}
+
+/* ---- pool size and ages (hclient_set_pool) ----------------------------- */
+
+static void pool_cb(void *arg, int err, const struct hclient_response *resp);
+
+static void pool_two(struct fx *fx)
+{
+	fx->round = 2;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
+						 fx->srv.port, "/p", NULL, NULL,
+						 0, 2000, pool_cb, fx, NULL),
+				 0);
+}
+
+/* Two rounds of two requests at once: the second round starts when the
+ * first is answered; the server is closed after the second. */
+static void pool_cb(void *arg, int err, const struct hclient_response *resp)
+{
+	struct fx *fx = arg;
+
+	assert_int_equal(err, 0);
+	assert_int_equal(resp->status, 200);
+	fx->calls++;
+	fx->new_connections += resp->new_connection;
+	if (--fx->round > 0)
+		return;
+	if (fx->calls == 2)
+		pool_two(fx);
+	else
+		srv_close(&fx->srv);
+}
+
+/* With the default pool the two connections of the first round serve the
+ * second: two accepted. */
+static void test_pool_default_keeps_both(void **state)
+{
+	struct fx *fx = *state;
+
+	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	fx->srv.keep_alive = true;
+	pool_two(fx);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 4);
+	assert_int_equal(fx->srv.accepted, 2);
+	assert_int_equal(fx->new_connections, 2);
+}
+
+/* A pool of one keeps one of the two: the second round opens one more. */
+static void test_pool_of_one(void **state)
+{
+	struct fx *fx = *state;
+
+	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	fx->srv.keep_alive = true;
+	assert_int_equal(hclient_set_pool(&fx->client, 1, 30, 60), 0);
+	pool_two(fx);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 4);
+	assert_int_equal(fx->srv.accepted, 3);
+	assert_int_equal(fx->new_connections, 3);
+}
+
+static void life_fired(uv_timer_t *timer)
+{
+	struct fx *fx = timer->data;
+
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
+					 fx->srv.port, "/late", NULL, NULL, 0,
+					 2000, on_response, fx, NULL),
+			 0);
+	uv_close((uv_handle_t *)timer, NULL);
+}
+
+static void life_first_cb(void *arg, int err,
+			  const struct hclient_response *resp)
+{
+	struct fx *fx = arg;
+
+	fx->calls++;
+	assert_int_equal(err, 0);
+	assert_int_equal(resp->new_connection, 1);
+	assert_int_equal(uv_timer_init(&fx->loop, &fx->cancel_timer), 0);
+	fx->cancel_timer.data = fx;
+	assert_int_equal(
+	    uv_timer_start(&fx->cancel_timer, life_fired, 2200, 0), 0);
+}
+
+/* A connection older than life_s is not reused, although the server
+ * keeps it (libcurl counts whole seconds: at 1 s it is 2.2 s old) (with the default life of 60 s the second request reuses it:
+ * test_keep_alive_reuses_connection). */
+static void test_pool_life(void **state)
+{
+	struct fx *fx = *state;
+
+	start_server(fx, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	fx->srv.keep_alive = true;
+	assert_int_equal(hclient_set_pool(&fx->client, 8, 30, 1), 0);
+	assert_int_equal(hclient_request(&fx->client, "GET", "127.0.0.1",
+					 fx->srv.port, "/early", NULL, NULL, 0,
+					 2000, life_first_cb, fx, NULL),
+			 0);
+	fx_finish(fx);
+	assert_int_equal(fx->calls, 2);
+	assert_int_equal(fx->err, 0);
+	assert_int_equal(fx->new_connection, 1);
+	assert_int_equal(fx->srv.accepted, 2);
+	assert_string_equal(fx->srv.seen.url, "/late");
+}
+
+static void test_pool_bad_arguments(void **state)
+{
+	struct fx *fx = *state;
+	struct hclient *c = &fx->client;
+
+	assert_int_equal(hclient_set_pool(c, 0, 30, 60), UV_EINVAL);
+	assert_int_equal(
+	    hclient_set_pool(c, HCLIENT_POOL_CONN_LIMIT + 1, 30, 60),
+	    UV_EINVAL);
+	assert_int_equal(hclient_set_pool(c, 8, 0, 60), UV_EINVAL);
+	assert_int_equal(hclient_set_pool(c, 8, 30, 0), UV_EINVAL);
+	assert_int_equal(
+	    hclient_set_pool(c, 8, HCLIENT_POOL_SECONDS_LIMIT + 1, 60),
+	    UV_EINVAL);
+	assert_int_equal(
+	    hclient_set_pool(c, 8, 30, HCLIENT_POOL_SECONDS_LIMIT + 1),
+	    UV_EINVAL);
+	/* nothing changed */
+	assert_int_equal(c->conn_max, HCLIENT_CONN_MAX);
+	assert_int_equal(c->conn_idle_s, HCLIENT_CONN_IDLE_S);
+	assert_int_equal(c->conn_life_s, HCLIENT_CONN_LIFE_S);
+	assert_int_equal(hclient_set_pool(c, HCLIENT_POOL_CONN_LIMIT,
+					  HCLIENT_POOL_SECONDS_LIMIT,
+					  HCLIENT_POOL_SECONDS_LIMIT),
+			 0);
+	assert_int_equal(c->conn_max, HCLIENT_POOL_CONN_LIMIT);
+	hclient_close(c, client_closed);
+	assert_int_equal(hclient_set_pool(c, 8, 30, 60), UV_ECANCELED);
+	fx_finish(fx);
 }
 
 static void later_fired(uv_timer_t *timer)
@@ -1944,6 +2091,10 @@ int main(void)
 	    T(test_request_from_callback),
 	    T(test_keep_alive_reuses_connection),
 	    T(test_connection_closed_by_server_not_reused),
+	    T(test_pool_default_keeps_both),
+	    T(test_pool_of_one),
+	    T(test_pool_life),
+	    T(test_pool_bad_arguments),
 	    T(test_close_with_requests_pending),
 	    T(test_close_from_callback),
 	    T(test_bad_arguments),
