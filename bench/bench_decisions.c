@@ -1,16 +1,21 @@
 /* bench_decisions: control-plane decisions per second through the HTTP API.
  *
- * A closed-loop load generator on libuv: C keep-alive HTTP/1.1 connections,
- * each with one request outstanding. A write is `PUT /v1/policy` with a new
- * `cooldown_ms` each time, i.e. one committed Raft decision; its 200 answer
- * must carry that value and a decision number above the connection's
- * previous one. A read is `GET /v1/status`. When the given agent answers
- * the first write with 307, the run moves to the leader it names (once).
+ * A closed-loop load generator on libuv: C request slots, each with one
+ * request outstanding, over agent/hclient.h (libcurl's multi interface on
+ * the loop, connections kept alive: C slots use C connections). A write is
+ * `PUT /v1/policy` with a new `cooldown_ms` each time, i.e. one committed
+ * Raft decision; its 200 answer must carry that value and a decision number
+ * above the slot's previous one. A read is `GET /v1/status`. When the given
+ * agent answers the first write with 307, the run moves to the leader it
+ * names (once). More new connections to one agent than slots means the
+ * agent does not keep connections alive: the run fails.
  *
- * Latency is from the first byte written to the complete answer parsed.
+ * Latency is from the start of the request (hclient_request()) to the
+ * complete answer received.
  * Exit status: 0 ok, 1 the run failed, 2 bad usage. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,15 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <http_parser.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include <uv.h>
 
+#include "agent/hclient.h"
+
 #define MAX_CONNECTIONS 256
 #define MAX_COUNT 10000000UL
-#define MAX_BODY (1024 * 1024)
 #define MAX_COOLDOWN_MS 3600000U /* the API's bound on durations */
 #define ADDR_LEN 64
+#define RUN_CONN_S 86400 /* connections are kept for the whole run */
 
 enum op { OP_WRITE, OP_READ };
 
@@ -37,16 +44,6 @@ enum phase {
 	PHASE_CLOSING,
 };
 
-enum conn_state {
-	CONN_IDLE_CLOSED, /* handle initialised, not connected */
-	CONN_CONNECTING,
-	CONN_READY, /* connected, no request outstanding */
-	CONN_WAITING,
-	CONN_REOPENING, /* closing to connect to the leader */
-	CONN_CLOSING,
-	CONN_CLOSED,
-};
-
 struct opts {
 	char api[ADDR_LEN];
 	enum op op;
@@ -54,30 +51,16 @@ struct opts {
 	unsigned connections;
 	unsigned long count;
 	unsigned long warmup;
-	unsigned timeout_ms; /* per request, and for connecting */
+	unsigned timeout_ms; /* per request, connecting included */
 	unsigned deadline_s; /* whole run */
 	bool json;
 };
 
+/* One request outstanding at a time. */
 struct conn {
 	struct bench *b;
 	unsigned idx;
-	enum conn_state state;
-	uv_tcp_t tcp;
-	uv_connect_t connect;
-	uv_write_t write;
-	uv_timer_t timer;
-	unsigned open_handles; /* of tcp and timer, while closing */
-	http_parser parser;
-	char req[512];
-	size_t req_len;
-	char rbuf[64 * 1024];
-	char *body; /* owned, MAX_BODY + 1 */
-	size_t body_len;
-	bool body_too_large;
-	bool in_location;
-	char location[256];
-	bool complete;
+	bool waiting;	   /* a request is outstanding */
 	uint32_t value;	   /* cooldown_ms sent */
 	uint64_t start_ns; /* of the outstanding request */
 	json_int_t last_decision;
@@ -88,9 +71,13 @@ struct bench {
 	struct opts o;
 	uv_loop_t loop;
 	uv_timer_t deadline;
+	struct hclient client;
+	bool client_open;
 	struct conn *conns;
-	char target[ADDR_LEN]; /* where requests go */
-	struct sockaddr_in addr;
+	char target[ADDR_LEN]; /* where requests go, "HOST:PORT" */
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+	unsigned new_conns; /* connections opened to target */
 	bool redirected;
 	enum phase phase;
 	unsigned long issued, done, target_n;
@@ -110,17 +97,14 @@ static void bench_fail(struct bench *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void bench_close(struct bench *b);
 static void conn_next(struct conn *c);
-static void conn_open(struct conn *c);
-static void conn_close_cb(uv_handle_t *h);
 
-/* Opens the connections after the first: once the leader is known. */
+/* Starts the slots after the first: once the leader is known. */
 static void open_rest(struct bench *b)
 {
 	unsigned i;
 
 	for (i = 1; i < b->o.connections; i++)
-		if (b->conns[i].state == CONN_IDLE_CLOSED)
-			conn_open(&b->conns[i]);
+		conn_next(&b->conns[i]);
 }
 
 /* The warmup or measured run is complete: no request is outstanding. */
@@ -141,18 +125,6 @@ static void phase_end(struct bench *b)
 		conn_next(&b->conns[i]);
 }
 
-/* The tcp handle of a redirected connection is closed: reconnect it. */
-static void reopen_close_cb(uv_handle_t *h)
-{
-	struct conn *c = h->data;
-
-	if (c->b->phase == PHASE_CLOSING) {
-		conn_close_cb(h);
-		return;
-	}
-	conn_open(c);
-}
-
 static const char *op_path(enum op op)
 {
 	return op == OP_WRITE ? "PUT /v1/policy" : "GET /v1/status";
@@ -160,47 +132,34 @@ static const char *op_path(enum op op)
 
 /* ---- addresses ---- */
 
-/* Parses "A.B.C.D:PORT" or "localhost:PORT". */
-static int addr_parse(const char *s, struct sockaddr_in *out)
+/* Parses "A.B.C.D:PORT" or "localhost:PORT" (as 127.0.0.1) into host and
+ * port. */
+static int addr_parse(const char *s, char *host, size_t hostlen,
+		      uint16_t *port)
 {
-	char host[ADDR_LEN];
+	struct sockaddr_in sa;
 	const char *colon = strrchr(s, ':');
 	char *end;
-	unsigned long port;
+	unsigned long p;
 	size_t hl;
 
 	if (colon == NULL || colon == s)
 		return -EINVAL;
 	hl = (size_t)(colon - s);
-	if (hl >= sizeof host)
+	if (hl >= hostlen || hl >= ADDR_LEN)
 		return -EINVAL;
 	memcpy(host, s, hl);
 	host[hl] = '\0';
 	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
+		snprintf(host, hostlen, "127.0.0.1");
 	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
+	p = strtoul(colon + 1, &end, 10);
 	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
-	    port == 0 || port > 65535)
+	    p == 0 || p > 65535)
 		return -EINVAL;
-	return uv_ip4_addr(host, (int)port, out);
-}
-
-/* "http://HOST:PORT/..." → "HOST:PORT". */
-static int location_addr(const char *loc, char *out, size_t outlen)
-{
-	const char *p, *slash;
-	size_t n;
-
-	if (strncmp(loc, "http://", 7) != 0)
+	if (uv_ip4_addr(host, (int)p, &sa) != 0)
 		return -EINVAL;
-	p = loc + 7;
-	slash = strchr(p, '/');
-	n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-	if (n == 0 || n >= outlen)
-		return -EINVAL;
-	memcpy(out, p, n);
-	out[n] = '\0';
+	*port = (uint16_t)p;
 	return 0;
 }
 
@@ -246,58 +205,6 @@ static double percentile(const double *v, size_t n, double p)
 
 /* ---- HTTP answers ---- */
 
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-	struct conn *c = p->data;
-
-	c->in_location = len == 8 && strncasecmp(at, "location", 8) == 0;
-	return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-	struct conn *c = p->data;
-	size_t have;
-
-	if (!c->in_location)
-		return 0;
-	have = strlen(c->location);
-	if (have + len >= sizeof c->location)
-		return -1;
-	memcpy(c->location + have, at, len);
-	c->location[have + len] = '\0';
-	return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-	struct conn *c = p->data;
-
-	if (c->body_len + len > MAX_BODY) {
-		c->body_too_large = true;
-		return -1;
-	}
-	memcpy(c->body + c->body_len, at, len);
-	c->body_len += len;
-	return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-	struct conn *c = p->data;
-
-	c->complete = true;
-	http_parser_pause(p, 1);
-	return 0;
-}
-
-static const http_parser_settings parser_settings = {
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
-};
-
 /* Checks a write's answer; returns 0 or -1 with the reason in why. */
 static int check_write(struct conn *c, const json_t *root, char *why,
 		       size_t whylen)
@@ -334,49 +241,70 @@ static int check_write(struct conn *c, const json_t *root, char *why,
 	return 0;
 }
 
-/* Handles a complete answer on c. */
-static void conn_answer(struct conn *c)
+/* A 307 to the first write: the run moves to the leader it names. */
+static void redirect(struct conn *c, const char *location)
 {
 	struct bench *b = c->b;
-	unsigned status = c->parser.status_code;
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+
+	if (location == NULL ||
+	    hclient_parse_url(location, host, sizeof host, &port, NULL, 0) !=
+		0 ||
+	    strlen(host) + 7 > sizeof b->target) {
+		bench_fail(b, "307 with unusable Location \"%s\"",
+			   location != NULL ? location : "");
+		return;
+	}
+	memcpy(b->host, host, strlen(host) + 1);
+	b->port = port;
+	snprintf(b->target, sizeof b->target, "%s:%u", host, (unsigned)port);
+	b->redirected = true;
+	b->new_conns = 0;
+	b->issued--; /* the redirected write is sent again */
+	conn_next(c);
+}
+
+/* Completion of c's request (hclient_cb). */
+static void conn_answer(void *arg, int err, const struct hclient_response *r)
+{
+	struct conn *c = arg;
+	struct bench *b = c->b;
 	double ms = (double)(uv_hrtime() - c->start_ns) / 1e6;
 	json_t *root;
 	json_error_t jerr;
 	char why[160];
 	int rv;
 
-	uv_timer_stop(&c->timer);
-	c->state = CONN_READY;
-	c->body[c->body_len] = '\0';
-	if (b->phase == PHASE_RESOLVE && status == 307 && !b->redirected) {
-		if (location_addr(c->location, b->target, sizeof b->target) !=
-			    0 ||
-		    addr_parse(b->target, &b->addr) != 0) {
-			bench_fail(b, "307 with unusable Location \"%s\"",
-				   c->location);
-			return;
-		}
-		b->redirected = true;
-		c->state = CONN_REOPENING;
-		b->issued--; /* the redirected write is sent again */
-		uv_close((uv_handle_t *)&c->tcp, reopen_close_cb);
+	c->waiting = false;
+	if (b->phase == PHASE_CLOSING)
+		return; /* cancelled by the close */
+	if (err != 0) {
+		bench_fail(b, "connection %u: %s", c->idx,
+			   err == UV_ETIMEDOUT ? "no answer in time"
+			   : err == UV_EOF     ? "closed by the server"
+					       : hclient_strerror(err));
 		return;
 	}
-	if (status != 200) {
-		bench_fail(b, "%s: status %u: %.200s", op_path(b->o.op),
-			   status, c->body);
-		return;
-	}
-	if (!http_should_keep_alive(&c->parser)) {
+	if (r->new_connection && ++b->new_conns > b->o.connections) {
 		bench_fail(b, "%s: server does not keep the connection alive",
 			   op_path(b->o.op));
 		return;
 	}
-	root = json_loadb(c->body, c->body_len, 0, &jerr);
+	if (b->phase == PHASE_RESOLVE && r->status == 307 && !b->redirected) {
+		redirect(c, r->location);
+		return;
+	}
+	if (r->status != 200) {
+		bench_fail(b, "%s: status %d: %.200s", op_path(b->o.op),
+			   r->status, r->body);
+		return;
+	}
+	root = json_loadb(r->body, r->body_len, 0, &jerr);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		bench_fail(b, "%s: answer is not a JSON object: %.200s",
-			   op_path(b->o.op), c->body);
+			   op_path(b->o.op), r->body);
 		return;
 	}
 	if (b->o.op == OP_WRITE) {
@@ -403,179 +331,42 @@ static void conn_answer(struct conn *c)
 		conn_next(c);
 }
 
-/* ---- connections ---- */
-
-static void conn_timeout_cb(uv_timer_t *t)
-{
-	struct conn *c = t->data;
-
-	bench_fail(c->b, "connection %u: %s after %u ms", c->idx,
-		   c->state == CONN_CONNECTING ? "no connection"
-					       : "no answer",
-		   c->b->o.timeout_ms);
-}
-
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct conn *c = h->data;
-
-	(void)hint;
-	buf->base = c->rbuf;
-	buf->len = sizeof c->rbuf;
-}
-
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct conn *c = s->data;
-	struct bench *b = c->b;
-	size_t used;
-
-	if (c->state == CONN_CLOSING || c->state == CONN_REOPENING ||
-	    b->phase == PHASE_CLOSING)
-		return;
-	if (nread < 0) {
-		bench_fail(b, "connection %u: %s", c->idx,
-			   nread == UV_EOF ? "closed by the server"
-					   : uv_strerror((int)nread));
-		return;
-	}
-	if (nread == 0)
-		return;
-	if (c->state != CONN_WAITING) {
-		bench_fail(b, "connection %u: unexpected bytes from the server",
-			   c->idx);
-		return;
-	}
-	used = http_parser_execute(&c->parser, &parser_settings, buf->base,
-				   (size_t)nread);
-	if (c->complete) {
-		if (used != (size_t)nread) {
-			bench_fail(b, "connection %u: bytes after the answer",
-				   c->idx);
-			return;
-		}
-		conn_answer(c);
-		return;
-	}
-	if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-		bench_fail(b, "connection %u: bad answer: %s", c->idx,
-			   c->body_too_large
-				   ? "body too large"
-				   : http_errno_description(
-					     HTTP_PARSER_ERRNO(&c->parser)));
-	}
-}
-
-static void write_cb(uv_write_t *w, int status)
-{
-	struct conn *c = w->data;
-
-	if (status != 0 && status != UV_ECANCELED)
-		bench_fail(c->b, "connection %u: write: %s", c->idx,
-			   uv_strerror(status));
-}
+/* ---- requests ---- */
 
 /* Sends the next request on c if the phase wants one. */
 static void conn_next(struct conn *c)
 {
 	struct bench *b = c->b;
-	uv_buf_t buf;
 	char body[48];
-	int n, rv;
+	int rv;
 
-	if (c->state != CONN_READY || b->phase == PHASE_CLOSING ||
+	if (c->waiting || b->phase == PHASE_CLOSING ||
 	    b->issued >= b->target_n)
 		return;
 	if (b->phase == PHASE_RESOLVE && c->idx != 0)
 		return;
+	c->in_measure = b->phase == PHASE_MEASURE;
+	b->issued++;
+	c->waiting = true;
+	c->start_ns = uv_hrtime();
 	if (b->o.op == OP_WRITE) {
 		c->value = 1 + (b->value_base + b->seq++) % MAX_COOLDOWN_MS;
 		snprintf(body, sizeof body, "{\"cooldown_ms\":%u}", c->value);
-		n = snprintf(c->req, sizeof c->req,
-			     "PUT /v1/policy HTTP/1.1\r\nHost: %s\r\n"
-			     "Content-Type: application/json\r\n"
-			     "X-Poolpair-Who: bench_decisions\r\n"
-			     "Content-Length: %zu\r\n\r\n%s",
-			     b->target, strlen(body), body);
+		rv = hclient_request(&b->client, "PUT", b->host, b->port,
+				     "/v1/policy",
+				     "X-Poolpair-Who: bench_decisions\r\n", body,
+				     strlen(body), b->o.timeout_ms, conn_answer,
+				     c, NULL);
 	} else {
-		n = snprintf(c->req, sizeof c->req,
-			     "GET /v1/status HTTP/1.1\r\nHost: %s\r\n\r\n",
-			     b->target);
+		rv = hclient_request(&b->client, "GET", b->host, b->port,
+				     "/v1/status", NULL, NULL, 0,
+				     b->o.timeout_ms, conn_answer, c, NULL);
 	}
-	if (n < 0 || (size_t)n >= sizeof c->req) {
-		bench_fail(b, "request too long");
-		return;
-	}
-	c->req_len = (size_t)n;
-	http_parser_init(&c->parser, HTTP_RESPONSE);
-	c->parser.data = c;
-	c->body_len = 0;
-	c->body_too_large = false;
-	c->location[0] = '\0';
-	c->in_location = false;
-	c->complete = false;
-	c->in_measure = b->phase == PHASE_MEASURE;
-	b->issued++;
-	c->state = CONN_WAITING;
-	c->start_ns = uv_hrtime();
-	buf = uv_buf_init(c->req, (unsigned)c->req_len);
-	c->write.data = c;
-	rv = uv_write(&c->write, (uv_stream_t *)&c->tcp, &buf, 1, write_cb);
 	if (rv != 0) {
-		bench_fail(b, "connection %u: write: %s", c->idx,
-			   uv_strerror(rv));
-		return;
+		c->waiting = false;
+		bench_fail(b, "connection %u: request: %s", c->idx,
+			   hclient_strerror(rv));
 	}
-	uv_timer_start(&c->timer, conn_timeout_cb, b->o.timeout_ms, 0);
-}
-
-static void connect_cb(uv_connect_t *req, int status)
-{
-	struct conn *c = req->data;
-	struct bench *b = c->b;
-	int rv;
-
-	if (c->state != CONN_CONNECTING)
-		return;
-	uv_timer_stop(&c->timer);
-	if (status != 0) {
-		bench_fail(b, "connection %u: connect %s: %s", c->idx,
-			   b->target, uv_strerror(status));
-		return;
-	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	rv = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-	if (rv != 0) {
-		bench_fail(b, "connection %u: read: %s", c->idx,
-			   uv_strerror(rv));
-		return;
-	}
-	c->state = CONN_READY;
-	conn_next(c);
-}
-
-/* Connects c (its tcp handle free) to b->addr. */
-static void conn_open(struct conn *c)
-{
-	struct bench *b = c->b;
-	int rv;
-
-	rv = uv_tcp_init(&b->loop, &c->tcp);
-	if (rv != 0) {
-		bench_fail(b, "connection %u: %s", c->idx, uv_strerror(rv));
-		return;
-	}
-	c->tcp.data = c;
-	c->connect.data = c;
-	c->state = CONN_CONNECTING;
-	rv = uv_tcp_connect(&c->connect, &c->tcp,
-			    (const struct sockaddr *)&b->addr, connect_cb);
-	if (rv != 0) {
-		bench_fail(b, "connection %u: connect %s: %s", c->idx,
-			   b->target, uv_strerror(rv));
-		return;
-	}
-	uv_timer_start(&c->timer, conn_timeout_cb, b->o.timeout_ms, 0);
 }
 
 /* ---- life cycle ---- */
@@ -601,36 +392,16 @@ static void bench_fail(struct bench *b, const char *fmt, ...)
 	bench_close(b);
 }
 
-static void conn_close_cb(uv_handle_t *h)
-{
-	struct conn *c = h->data;
-
-	if (--c->open_handles == 0)
-		c->state = CONN_CLOSED;
-}
-
+/* Cancels what is outstanding (the callbacks see PHASE_CLOSING), closes
+ * the connections and the handles; uv_run() then returns. */
 static void bench_close(struct bench *b)
 {
-	unsigned i;
-
 	if (b->phase == PHASE_CLOSING)
 		return;
 	b->phase = PHASE_CLOSING;
 	uv_close((uv_handle_t *)&b->deadline, NULL);
-	for (i = 0; i < b->o.connections; i++) {
-		struct conn *c = &b->conns[i];
-
-		if (c->state == CONN_CLOSED || c->state == CONN_CLOSING)
-			continue;
-		/* a reopening tcp handle is already closing: reopen_close_cb
-		 * counts it; an idle one was never initialised */
-		c->open_handles = c->state == CONN_IDLE_CLOSED ? 1 : 2;
-		if (c->state != CONN_IDLE_CLOSED &&
-		    c->state != CONN_REOPENING)
-			uv_close((uv_handle_t *)&c->tcp, conn_close_cb);
-		c->state = CONN_CLOSING;
-		uv_close((uv_handle_t *)&c->timer, conn_close_cb);
-	}
+	if (b->client_open)
+		hclient_close(&b->client, NULL);
 }
 
 /* ---- output ---- */
@@ -730,7 +501,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		bool ok = true, takes = true;
-		struct sockaddr_in sa;
+		char host[ADDR_LEN];
+		uint16_t port;
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
@@ -740,7 +512,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			takes = false;
 		} else if (strcmp(a, "--api") == 0) {
 			ok = val != NULL && strlen(val) < sizeof o->api &&
-			     addr_parse(val, &sa) == 0;
+			     addr_parse(val, host, sizeof host, &port) == 0;
 			if (ok)
 				strcpy(o->api, val);
 		} else if (strcmp(a, "--mode") == 0) {
@@ -805,6 +577,7 @@ int main(int argc, char **argv)
 	int rv, status = 1;
 	json_int_t dup;
 
+	signal(SIGPIPE, SIG_IGN); /* libcurl writing to a closed socket */
 	b = calloc(1, sizeof *b);
 	if (b == NULL) {
 		fprintf(stderr, "bench_decisions: out of memory\n");
@@ -816,7 +589,7 @@ int main(int argc, char **argv)
 		return rv;
 	}
 	strcpy(b->target, b->o.api);
-	addr_parse(b->target, &b->addr);
+	addr_parse(b->target, b->host, sizeof b->host, &b->port);
 	b->lat = calloc(b->o.count, sizeof *b->lat);
 	b->conns = calloc(b->o.connections, sizeof *b->conns);
 	b->max_decisions = b->o.count + b->o.warmup + 1;
@@ -825,24 +598,36 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_decisions: out of memory\n");
 		goto out;
 	}
-	for (i = 0; i < b->o.connections; i++) {
-		b->conns[i].body = malloc(MAX_BODY + 1);
-		if (b->conns[i].body == NULL) {
-			fprintf(stderr, "bench_decisions: out of memory\n");
-			goto out;
-		}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "bench_decisions: libcurl: cannot initialise\n");
+		goto out;
 	}
 	rv = uv_loop_init(&b->loop);
 	if (rv != 0) {
 		fprintf(stderr, "bench_decisions: loop: %s\n", uv_strerror(rv));
-		goto out;
+		goto out_curl;
 	}
+	rv = hclient_init(&b->client, &b->loop, NULL);
+	if (rv == 0)
+		rv = hclient_set_pool(&b->client, b->o.connections + 1,
+				      RUN_CONN_S, RUN_CONN_S);
+	if (rv != 0) {
+		fprintf(stderr, "bench_decisions: http client: %s\n",
+			hclient_strerror(rv));
+		if (b->client.state == HCLIENT_OPEN) {
+			hclient_close(&b->client, NULL);
+			uv_run(&b->loop, UV_RUN_DEFAULT);
+		}
+		uv_loop_close(&b->loop);
+		goto out_curl;
+	}
+	b->client_open = true;
 	b->value_base = (uint32_t)((uv_hrtime() / 1000) % MAX_COOLDOWN_MS);
 	uv_timer_init(&b->loop, &b->deadline);
 	b->deadline.data = b;
 	uv_timer_start(&b->deadline, deadline_cb, b->o.deadline_s * 1000ULL, 0);
-	/* Writes start with one request on connection 0 to find the leader;
-	 * it is part of the warmup. */
+	/* Writes start with one request on slot 0 to find the leader; it is
+	 * part of the warmup. */
 	if (b->o.op == OP_WRITE) {
 		b->phase = PHASE_RESOLVE;
 		b->target_n = b->o.warmup > 0 ? b->o.warmup : 1;
@@ -854,15 +639,10 @@ int main(int argc, char **argv)
 		b->target_n = b->o.count;
 	}
 	for (i = 0; i < b->o.connections; i++) {
-		struct conn *c = &b->conns[i];
-
-		c->b = b;
-		c->idx = i;
-		c->state = CONN_IDLE_CLOSED;
-		uv_timer_init(&b->loop, &c->timer);
-		c->timer.data = c;
+		b->conns[i].b = b;
+		b->conns[i].idx = i;
 	}
-	conn_open(&b->conns[0]);
+	conn_next(&b->conns[0]);
 	if (b->o.op == OP_READ)
 		open_rest(b);
 	uv_run(&b->loop, UV_RUN_DEFAULT);
@@ -883,10 +663,9 @@ int main(int argc, char **argv)
 		print_results(b);
 		status = 0;
 	}
+out_curl:
+	curl_global_cleanup();
 out:
-	if (b->conns != NULL)
-		for (i = 0; i < b->o.connections; i++)
-			free(b->conns[i].body);
 	free(b->conns);
 	free(b->decisions);
 	free(b->lat);
