@@ -637,6 +637,7 @@ int main(int argc, char **argv)
 	} else {
 		b->phase = PHASE_MEASURE;
 		b->target_n = b->o.count;
+		b->measure_start_ns = uv_hrtime();
 	}
 	for (i = 0; i < b->o.connections; i++) {
 		b->conns[i].b = b;
