@@ -278,6 +278,11 @@ static const char *view_raft_state(void *impl)
 {
 	struct agent *a = impl;
 
+	/* an empty Raft directory: asking the peers, then the leader */
+	if (a->rejoin.state == REJOIN_PROBING)
+		return "probing";
+	if (a->rejoin.state == REJOIN_ASKING)
+		return "rejoining";
 	return node_state_name(&a->node);
 }
 

@@ -19,7 +19,9 @@
 #   the store is moved aside (kept), east comes back with an empty store
 #   and its Raft log as it was;
 # - a joiner (east2, [cluster] join) killed -9 and wiped is known to the
-#   cluster: it rejoins the same way instead of joining as a new member.
+#   cluster: it rejoins the same way instead of joining as a new member;
+# - an agent whose only peer never answers keeps asking, says whom it
+#   waits for, shows `probing` in status, and writes no Raft state.
 source "$(dirname "$0")/lib.sh"
 
 three_agents
@@ -143,4 +145,15 @@ H=$(curl -s --max-time 5 "$(url "$LEADER")/v1/history?limit=50")
 assert_json "$H" '[.history[] | select(.what == "rebuild member 4 east2 (data lost): old incarnation removed")] | length == 1' "east2's rebuild in the history"
 wait_until 60 "[ -n \"\$(role_of $LEADER 4)\" ] && [ \"\$(role_of $LEADER 4)\" != spare ]"
 wait_until 60 "agree_digest ${ALL[*]} east2"
+
+# ---- nobody answers: it keeps asking and never runs Raft ----
+log "an agent whose only peer never answers"
+agent lone 9 lone "" "$(it_boot_list 9 8)" ""
+start lone
+wait_until 30 "grep -q 'raft not started, waiting for http://127.0.0.1:$(api_port 8)' \"\$IT_DIR/lone/log\""
+wait_until 10 "[ \"\$(state_of lone)\" == probing ]"
+expect_exit 0 ctl lone status
+assert_contains "$OUT" "probing" "poolpairctl status shows it"
+assert_eq "" "$(ls -A "$IT_DIR/lone/data/raft" 2>/dev/null)" "no raft state written"
+assert_not_contains "$(cat "$IT_DIR/lone/log")" "bootstrapping" "it never bootstraps"
 log "ok"
