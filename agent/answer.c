@@ -132,11 +132,9 @@ int answer_write_status(int refusal)
 
 const char *answer_owner_api(const struct fsm *f, const char *pool)
 {
-	for (unsigned i = 0; i < f->n_members; i++)
-		if (strcmp(f->members[i].pool, pool) == 0 &&
-		    f->members[i].api_address[0] != '\0')
-			return f->members[i].api_address;
-	return "";
+	const char *api = fsm_pool_api(f, pool);
+
+	return api != NULL ? api : "";
 }
 
 void answer_not_owner_message(const struct fsm_pool *p, char *msg, size_t len)

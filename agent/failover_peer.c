@@ -17,18 +17,6 @@ static void step_set(struct failover_pool *fp, int next)
 	failover_step_set(fp->owner, fp, next);
 }
 
-/* The API address of an agent of pool (the last registered), or NULL. */
-static const char *pool_api(const struct fsm *f, const char *pool)
-{
-	const char *api = NULL;
-
-	for (unsigned i = 0; i < f->n_members; i++)
-		if (strcmp(f->members[i].pool, pool) == 0 &&
-		    f->members[i].api_address[0] != '\0')
-			api = f->members[i].api_address;
-	return api;
-}
-
 /* ---- the takeover position at the new owner, then the decision ---- */
 
 /* The takeover answer {data_seq, content_seq, pool}: true with the
@@ -114,7 +102,7 @@ static void takeover_answer(void *arg, int err,
 void failover_takeover(struct failover *fo, struct failover_pool *fp,
 		       const struct fsm_pool *p)
 {
-	const char *api = pool_api(fo->d.fsm, p->pair);
+	const char *api = fsm_pool_api(fo->d.fsm, p->pair);
 	char host[HCLIENT_HOST_MAX];
 	char url[FSM_ADDR_LEN + 16];
 	char body[FSM_NAME_LEN + 32];
@@ -197,7 +185,7 @@ static void verify_answer(void *arg, int err,
 void failover_failback_verify(struct failover *fo, struct failover_pool *fp,
 			      const struct fsm_pool *p, uint64_t now_ms)
 {
-	const char *api = pool_api(fo->d.fsm, p->pair);
+	const char *api = fsm_pool_api(fo->d.fsm, p->pair);
 	char host[HCLIENT_HOST_MAX];
 	char url[FSM_ADDR_LEN + 16];
 	char path[FSM_NAME_LEN + 48];

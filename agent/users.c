@@ -127,22 +127,6 @@ bool users_sip_valid(const char *sip)
 	return true;
 }
 
-static const char *kind_name(int kind)
-{
-	switch (kind) {
-	case POOLPAIR__REPL__KIND__KIND_PROFILE:
-		return "profile";
-	case POOLPAIR__REPL__KIND__KIND_CONTACTS:
-		return "contacts";
-	case POOLPAIR__REPL__KIND__KIND_SETTINGS:
-		return "settings";
-	case POOLPAIR__REPL__KIND__KIND_CONFERENCE:
-		return "conference";
-	default:
-		return "user";
-	}
-}
-
 static int kind_parse(const char *s)
 {
 	if (strcmp(s, "profile") == 0)
@@ -168,7 +152,7 @@ static void uop_fail(struct uop *op, int http, const char *code,
 	if (op->batch != NULL)
 		batch_item_done(op->batch, op->idx,
 				json_pack("{s:s, s:s, s:i, s:s, s:s}", "sip",
-					  op->sip, "kind", kind_name(op->kind),
+					  op->sip, "kind", store_kind_name(op->kind),
 					  "status", http, "error", code,
 					  "message", msg),
 				false);
@@ -200,7 +184,7 @@ static void uop_not_owner(struct uop *op, const struct fsm_pool *p)
 	batch_item_done(
 	    op->batch, op->idx,
 	    json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "sip", op->sip,
-		      "kind", kind_name(op->kind), "status", 421, "error",
+		      "kind", store_kind_name(op->kind), "status", 421, "error",
 		      "not_owner", "message", msg, "owner", p->owner,
 		      "owner_api", answer_owner_api(op->u->deps.fsm, p->owner)),
 	    false);
@@ -219,7 +203,7 @@ static void answer_write(struct uop *op, bool replicated)
 		batch_item_done(
 		    op->batch, op->idx,
 		    json_pack("{s:s, s:s, s:i, s:I, s:I, s:b}", "sip", op->sip,
-			      "kind", kind_name(op->kind), "status", 200,
+			      "kind", store_kind_name(op->kind), "status", 200,
 			      "epoch", (json_int_t)op->epoch, "seq",
 			      (json_int_t)op->seq, "replicated", replicated),
 		    true);
@@ -241,7 +225,7 @@ static void answer_write(struct uop *op, bool replicated)
 					 "conference", op->conf);
 		else
 			body = json_pack("{s:s, s:s}", "sip", op->sip, "kind",
-					 kind_name(op->kind));
+					 store_kind_name(op->kind));
 		break;
 	}
 	if (body != NULL) {
@@ -365,7 +349,7 @@ static void got_item(void *arg, int status, const struct store_item *it)
 	else
 		answer_json(op->req, 200,
 			    json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
-				      op->sip, "kind", kind_name(op->kind),
+				      op->sip, "kind", store_kind_name(op->kind),
 				      "value", value, "epoch",
 				      (json_int_t)it->epoch, "seq",
 				      (json_int_t)it->seq, "copy",

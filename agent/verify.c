@@ -175,7 +175,7 @@ static json_t *diffs_json(const struct verify_run *r)
 	for (size_t i = 0; arr != NULL && i < r->n_diffs; i++) {
 		const struct vdiff *d = &r->diffs[i];
 		json_t *o = json_pack("{s:s, s:s, s:b}", "kind",
-				      verify_kind_name(d->kind), "problem",
+				      store_kind_name(d->kind), "problem",
 				      problem_names[d->problem], "repaired",
 				      d->repaired);
 
@@ -753,16 +753,6 @@ static bool bool_param(struct http_request *req, const char *name, bool *out)
 	return false;
 }
 
-/* API address of an agent of pool, or "". */
-static const char *pool_api(const struct fsm *f, const char *pool)
-{
-	for (unsigned i = 0; i < f->n_members; i++)
-		if (strcmp(f->members[i].pool, pool) == 0 &&
-		    f->members[i].api_address[0] != '\0')
-			return f->members[i].api_address;
-	return "";
-}
-
 /* The checks before a run: answers req and returns NULL when one fails,
  * else the pool of user set pool (p) and of its owner (*o). */
 static const struct fsm_pool *start_checks(struct verify *m,
@@ -810,7 +800,7 @@ static const struct fsm_pool *start_checks(struct verify *m,
 			    json_pack("{s:s, s:s, s:s, s:s}", "error",
 				      "not_owner", "message", msg, "owner",
 				      p->owner, "owner_api",
-				      pool_api(f, p->owner)));
+				      answer_owner_api(f, p->owner)));
 		return NULL;
 	}
 	return p;
@@ -858,7 +848,7 @@ static void verify_start(struct verify *m, struct http_request *req,
 	snprintf(r->owner, sizeof r->owner, "%s", p->owner);
 	snprintf(r->backup, sizeof r->backup, "%s", o->pair);
 	snprintf(r->backup_api, sizeof r->backup_api, "%s",
-		 pool_api(m->d.fsm, o->pair));
+		 answer_owner_api(m->d.fsm, o->pair));
 	snprintf(url, sizeof url, "http://%s", r->backup_api);
 	if (r->backup_api[0] == '\0' ||
 	    hclient_parse_url(url, r->host, sizeof r->host, &r->port, NULL,

@@ -37,7 +37,6 @@
 /* ---- verify_util.c: names, parsing, key lists ------------------------ */
 
 /* "profile", ..., "user"; "unknown" otherwise. Static strings. */
-const char *verify_kind_name(int kind);
 /* "put", "delete", "content_chunk", "purge"; "unknown" otherwise. */
 const char *verify_op_name(int op);
 /* The message of a failed store operation: errmsg when set, else the

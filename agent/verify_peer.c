@@ -207,16 +207,16 @@ static void repair_applied(void *arg, int status, const char *errmsg)
 
 	if (status != 0) {
 		LOG_WARN(MOD, "%s: repair of %s %s refused: %s", rr->user_set,
-			 verify_kind_name(rr->kind), rr->key,
+			 store_kind_name(rr->kind), rr->key,
 			 verify_emsg(errmsg, status));
 		answer_store_error(rr->req, status, errmsg);
 		free(rr);
 		return;
 	}
 	LOG_INFO(MOD, "%s: repaired %s %s (%s)", rr->user_set,
-		 verify_kind_name(rr->kind), rr->key, verify_op_name(rr->op));
+		 store_kind_name(rr->kind), rr->key, verify_op_name(rr->op));
 	o = json_pack("{s:s, s:s, s:s}", "user_set", rr->user_set, "kind",
-		      verify_kind_name(rr->kind), "op", verify_op_name(rr->op));
+		      store_kind_name(rr->kind), "op", verify_op_name(rr->op));
 	if (o != NULL && verify_json_set_key(o, rr->key) != 0) {
 		json_decref(o);
 		o = NULL;

@@ -66,7 +66,7 @@ static void note(struct verify_run *r, const char *fmt, ...)
 	free(d->note);
 	d->note = strdup(buf);
 	LOG_WARN(MOD, "%s: %s %s not repaired: %s", r->user_set,
-		 verify_kind_name(d->kind), d->key, buf);
+		 store_kind_name(d->kind), d->key, buf);
 }
 
 /* Fill r->rec for the current difference (value copied into vbuf). */

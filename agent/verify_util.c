@@ -7,28 +7,6 @@
 #include "agent/verify_b64.h"
 #include "agent/verify_internal.h"
 
-const char *verify_kind_name(int kind)
-{
-	switch (kind) {
-	case POOLPAIR__REPL__KIND__KIND_PROFILE:
-		return "profile";
-	case POOLPAIR__REPL__KIND__KIND_CONTACTS:
-		return "contacts";
-	case POOLPAIR__REPL__KIND__KIND_SETTINGS:
-		return "settings";
-	case POOLPAIR__REPL__KIND__KIND_CONFERENCE:
-		return "conference";
-	case KIND_CONTENT:
-		return "content";
-	case POOLPAIR__REPL__KIND__KIND_CMS:
-		return "cms";
-	case KIND_USER:
-		return "user";
-	default:
-		return "unknown";
-	}
-}
-
 const char *verify_op_name(int op)
 {
 	switch (op) {

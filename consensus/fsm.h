@@ -367,6 +367,9 @@ const struct fsm_pool *fsm_pool_find(const struct fsm *f, const char *name);
 const struct fsm_member *fsm_member_find(const struct fsm *f, uint64_t id);
 const struct fsm_sba *fsm_sba_find(const struct fsm *f, const char *name);
 bool fsm_site_exists(const struct fsm *f, const char *name);
+/* The API address of the agent of pool: the first member registered for
+ * it that gave one; NULL when none did. */
+const char *fsm_pool_api(const struct fsm *f, const char *pool);
 
 /* History entry with sequence seq: from the ring, or from the kept
  * entries; NULL when it fell out of the ring and was not kept. */

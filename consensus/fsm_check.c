@@ -350,6 +350,17 @@ bool fsm_site_exists(const struct fsm *f, const char *name)
 	return name != NULL && fsm_site_index(f, name) >= 0;
 }
 
+const char *fsm_pool_api(const struct fsm *f, const char *pool)
+{
+	if (pool == NULL || pool[0] == '\0')
+		return NULL;
+	for (unsigned i = 0; i < f->n_members; i++)
+		if (strcmp(f->members[i].pool, pool) == 0 &&
+		    f->members[i].api_address[0] != '\0')
+			return f->members[i].api_address;
+	return NULL;
+}
+
 /* ---- bounded pre-scan of the wire format (see fsm_internal.h) ---- */
 
 static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)

@@ -8,6 +8,28 @@
 
 #include "replication/store_internal.h"
 
+const char *store_kind_name(int kind)
+{
+	switch (kind) {
+	case POOLPAIR__REPL__KIND__KIND_USER:
+		return "user";
+	case POOLPAIR__REPL__KIND__KIND_PROFILE:
+		return "profile";
+	case POOLPAIR__REPL__KIND__KIND_CONTACTS:
+		return "contacts";
+	case POOLPAIR__REPL__KIND__KIND_SETTINGS:
+		return "settings";
+	case POOLPAIR__REPL__KIND__KIND_CONFERENCE:
+		return "conference";
+	case POOLPAIR__REPL__KIND__KIND_CONTENT:
+		return "content";
+	case POOLPAIR__REPL__KIND__KIND_CMS:
+		return "cms";
+	default:
+		return "unknown";
+	}
+}
+
 const char *store_strerror(int rv)
 {
 	switch (rv) {

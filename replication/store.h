@@ -113,6 +113,11 @@ enum {
 /* Message of a STORE_E_* code ("unknown error" for others). */
 const char *store_strerror(int rv);
 
+/* Name of a change record's kind (POOLPAIR__REPL__KIND__*) as the API and
+ * the logs say it: "user", "profile", "contacts", "settings",
+ * "conference", "content", "cms"; "unknown" for any other value. */
+const char *store_kind_name(int kind);
+
 struct store_config {
 	unsigned busy_timeout_ms; /* 0: 5000 */
 	unsigned max_group;	  /* most operations per transaction; 0: 1024 */

@@ -1168,11 +1168,19 @@ static void test_members(void **state)
 	assert_string_equal(m->pool, "pool-east2");
 	assert_string_equal(m->raft_address, "10.0.0.9:7000");
 	assert_string_equal(m->api_address, "10.0.0.9:8080");
+	/* the API of a pool's agent follows its registration */
+	assert_string_equal(fsm_pool_api(f, "pool-east2"), "10.0.0.9:8080");
+	assert_string_equal(fsm_pool_api(f, "pool-west"), "[::1]:8080");
+	assert_null(fsm_pool_api(f, "pool-east"));
+	assert_null(fsm_pool_api(f, ""));
+	assert_null(fsm_pool_api(f, NULL));
 
 	/* a witness has no pool and no data address */
 	ok(f, c_register(3, "witness-1", "third", "", "10.0.0.3:7000", "",
 			 "10.0.0.3:8080"));
 	assert_string_equal(fsm_member_find(f, 3)->pool, "");
+	/* a member without a pool is no pool's agent */
+	assert_null(fsm_pool_api(f, ""));
 	assert_string_equal(last(f)->what,
 			    "register member 3 witness-1 (third, witness)");
 

@@ -371,6 +371,29 @@ static void on_opened(struct store *s, int status)
 	*st = status;
 }
 
+/* The names of the kinds, as the API and the logs give them. */
+static void test_kind_names(void **state)
+{
+	(void)state;
+	assert_string_equal(store_kind_name(POOLPAIR__REPL__KIND__KIND_USER),
+			    "user");
+	assert_string_equal(
+	    store_kind_name(POOLPAIR__REPL__KIND__KIND_PROFILE), "profile");
+	assert_string_equal(
+	    store_kind_name(POOLPAIR__REPL__KIND__KIND_CONTACTS), "contacts");
+	assert_string_equal(
+	    store_kind_name(POOLPAIR__REPL__KIND__KIND_SETTINGS), "settings");
+	assert_string_equal(
+	    store_kind_name(POOLPAIR__REPL__KIND__KIND_CONFERENCE),
+	    "conference");
+	assert_string_equal(
+	    store_kind_name(POOLPAIR__REPL__KIND__KIND_CONTENT), "content");
+	assert_string_equal(store_kind_name(POOLPAIR__REPL__KIND__KIND_CMS),
+			    "cms");
+	assert_string_equal(store_kind_name(-1), "unknown");
+	assert_string_equal(store_kind_name(1000), "unknown");
+}
+
 static void test_schema_reopen(void **state)
 {
 	(void)state;
@@ -1513,6 +1536,7 @@ static void test_close_runs_queued(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_kind_names),
 	    cmocka_unit_test(test_schema_reopen),
 	    cmocka_unit_test(test_write_read),
 	    cmocka_unit_test(test_outbox_order),
