@@ -353,17 +353,20 @@ void hclient_close(struct hclient *c, hclient_close_cb cb)
 	 * watched: libcurl removed them when their transfers ended) */
 	curl_multi_cleanup(c->multi);
 	c->multi = NULL;
-	curl_share_cleanup(c->share);
+	/* the spare handles still name the share: libcurl refuses to free a
+	 * share in use (CURLSHE_IN_USE), so they go first */
+	while (c->n_spare > 0)
+		curl_easy_cleanup(c->spare[--c->n_spare]);
+	free(c->spare);
+	c->spare = NULL;
+	if (curl_share_cleanup(c->share) != CURLSHE_OK)
+		LOG_ERROR(MOD, "the tls session cache is still in use: leaked");
 	c->share = NULL;
 	while (c->socks != NULL)
 		hclient__sock_close(c->socks);
 	free(c->by_fd);
 	c->by_fd = NULL;
 	c->by_fd_len = 0;
-	while (c->n_spare > 0)
-		curl_easy_cleanup(c->spare[--c->n_spare]);
-	free(c->spare);
-	c->spare = NULL;
 	c->closing_handles++;
 	uv_close((uv_handle_t *)&c->timer, hclient__on_timer_closed);
 }
