@@ -47,6 +47,9 @@ wait_leader 30 east witness
 wait_writable 30 east pool-east
 N=25
 write stop "$N"
+# when west led, the new leader has not heard east yet: until it has, it
+# rightly calls pool-east not reachable (a disaster what-if)
+wait_until 20 "what_if witness | jq -e '.pool_alive == true'"
 out=$(what_if witness)
 log "what-if with west stopped: $(jq -c .data_at_risk <<<"$out")"
 assert_json "$out" ".pool_alive == true and .mode == \"planned\" and .data_at_risk.source == \"live\" and .data_at_risk.records >= $N and .data_at_risk.bytes > 0" "what-if (poolpairctl --json)"
