@@ -506,57 +506,13 @@ int cms_move_close(struct cms_move *cm, void (*cb)(struct cms_move *))
 
 /* ---- API ---- */
 
-/* A boolean flag from the body (already parsed) or the query. */
-static bool query_flag(struct http_request *req, const char *name, bool v)
-{
-	char buf[8];
-
-	if (http_query_param(req, name, buf, sizeof buf) == 0)
-		return strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
-	return v;
-}
-
-/* Optional JSON body {what_if?, disaster?, force?}; query parameters of
- * the same names also count. Returns false after answering 400. */
-static bool flags(struct http_request *req, bool *what_if, bool *disaster,
-		  bool *force)
-{
-	json_error_t jerr;
-	json_t *root;
-	int w = 0, d = 0, f = 0;
-
-	if (req->body_len > 0) {
-		root = json_loadb(req->body, req->body_len,
-				  JSON_REJECT_DUPLICATES, &jerr);
-		if (root == NULL ||
-		    json_unpack_ex(root, &jerr, JSON_STRICT, "{s?b, s?b, s?b}",
-				   "what_if", &w, "disaster", &d, "force",
-				   &f) != 0) {
-			char msg[300];
-
-			snprintf(msg, sizeof msg,
-				 "body must be {\"what_if\", \"disaster\", "
-				 "\"force\"} (booleans): %s",
-				 jerr.text);
-			json_decref(root);
-			http_respond_error(req, 400, "bad_json", msg);
-			return false;
-		}
-		json_decref(root);
-	}
-	*what_if = query_flag(req, "what_if", w);
-	*disaster = query_flag(req, "disaster", d);
-	*force = query_flag(req, "force", f);
-	return true;
-}
-
 static void call(struct cms_move *cm, struct http_request *req)
 {
 	bool what_if, disaster, force;
 	struct cms_move_plan plan;
 	struct cms_call *c;
 
-	if (!flags(req, &what_if, &disaster, &force))
+	if (!failover_move_flags(req, &what_if, &disaster, &force))
 		return;
 	cms_move_plan(cm, disaster, force, &plan);
 	if (what_if) {

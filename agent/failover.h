@@ -186,6 +186,14 @@ void failover_route_failover(void *module, struct http_request *req,
 void failover_route_failback(void *module, struct http_request *req,
 			     const struct route_params *p);
 
+/* The flags of a request to move a user set or the CMS (failover,
+ * failback, cms failover): an optional JSON body {what_if?, disaster?,
+ * force?} of booleans, then query parameters of the same names ("true" or
+ * "1" set one, anything else clears it). Returns false after answering
+ * 400 bad_json. */
+bool failover_move_flags(struct http_request *req, bool *what_if,
+			 bool *disaster, bool *force);
+
 /* For status: why an automatic failover of pool is not made ("" none). */
 const char *failover_refusal(const struct failover *fo, const char *pool);
 

@@ -25,17 +25,23 @@ struct failover_wait {
 	char who[FSM_WHO_LEN];
 };
 
-/* Optional JSON body {what_if?, disaster?, force?}; query parameters of the
- * same names also count. Returns false after answering 400. */
-static bool flags(struct http_request *req, bool *what_if, bool *disaster,
-		  bool *force)
+/* A boolean flag from the body (already read) or the query. */
+static bool query_flag(struct http_request *req, const char *name, bool v)
+{
+	char buf[8];
+
+	if (http_query_param(req, name, buf, sizeof buf) == 0)
+		return strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
+	return v;
+}
+
+bool failover_move_flags(struct http_request *req, bool *what_if,
+			 bool *disaster, bool *force)
 {
 	json_error_t jerr;
 	json_t *root;
 	int w = 0, d = 0, f = 0;
-	char buf[8];
 
-	*what_if = *disaster = *force = false;
 	if (req->body_len > 0) {
 		root = json_loadb(req->body, req->body_len,
 				  JSON_REJECT_DUPLICATES, &jerr);
@@ -55,15 +61,9 @@ static bool flags(struct http_request *req, bool *what_if, bool *disaster,
 		}
 		json_decref(root);
 	}
-	*what_if = w;
-	*disaster = d;
-	*force = f;
-	if (http_query_param(req, "what_if", buf, sizeof buf) == 0)
-		*what_if = strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
-	if (http_query_param(req, "disaster", buf, sizeof buf) == 0)
-		*disaster = strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
-	if (http_query_param(req, "force", buf, sizeof buf) == 0)
-		*force = strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0;
+	*what_if = query_flag(req, "what_if", w);
+	*disaster = query_flag(req, "disaster", d);
+	*force = query_flag(req, "force", f);
 	return true;
 }
 
@@ -232,7 +232,7 @@ static void failover_call(struct failover *fo, struct http_request *req,
 	char who[FSM_WHO_LEN];
 	int code;
 
-	if (!flags(req, &what_if, &disaster, &force))
+	if (!failover_move_flags(req, &what_if, &disaster, &force))
 		return;
 	if (p == NULL) {
 		http_respond_error(req, 404, "not_found", "no such pool");
@@ -327,7 +327,7 @@ static void failback_call(struct failover *fo, struct http_request *req,
 	struct cmd_buf cmd;
 	int packed;
 
-	if (!flags(req, &what_if, &disaster, &force))
+	if (!failover_move_flags(req, &what_if, &disaster, &force))
 		return;
 	if (p == NULL) {
 		http_respond_error(req, 404, "not_found", "no such pool");

@@ -33,6 +33,11 @@ E=$(url east)
 W=$(url west)
 wait_writable 20 east pool-east west pool-west
 assert_json "$(curl -s "$W/v1/cms")" '.active == "pool-east" and .standby == "pool-west" and .state == "normal"' "the CMS at start"
+# a body that is not the move's flags is refused and moves nothing
+out=$(curl -s -L -XPOST "$W/v1/cms/failover" -d '{"disaster":"yes"}')
+assert_json "$out" '.error == "bad_json"' "a bad body of cms failover"
+assert_json "$(curl -s -L -XPOST "$W/v1/cms/failover" -d '{"what_if":true,"at":1}')" '.error == "bad_json"' "an unknown key in the body of cms failover"
+assert_json "$(curl -s "$W/v1/cms")" '.active == "pool-east" and .state == "normal"' "the CMS after the refused moves"
 
 # ---- planned: the pool hosting the CMS is alive ---------------------------
 expect_exit 0 ctl witness cms failover --what-if
