@@ -181,10 +181,9 @@ int ctl_one_of(const char *s, const char *const *allowed)
 
 /* Print a finished write: with --json the answer, else the sentence and
  * " (decision N)" when the answer names one. */
-int ctl_write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
+int ctl_vwrite_done(struct ctl *ctl, json_t *resp, const char *trailer,
+		    const char *fmt, va_list ap)
 {
-	json_t *decision = json_object_get(resp, "decision");
-	va_list ap;
 	char *s;
 
 	if (ctl->json) {
@@ -193,22 +192,31 @@ int ctl_write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
 		json_decref(resp);
 		return rv;
 	}
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	if (s == NULL) {
+	if (vasprintf(&s, fmt, ap) < 0) {
 		json_decref(resp);
 		return ctl_out_of_memory(ctl);
 	}
-	if (json_is_integer(decision))
-		ctl_say(ctl->out, "%s (decision %" JSON_INTEGER_FORMAT ")", s,
-			json_integer_value(decision));
-	else
-		ctl_say(ctl->out, "%s", s);
+	ctl_say(ctl->out, "%s%s", s, trailer);
 	free(s);
 	json_decref(resp);
 	return CTL_OK;
+}
+
+int ctl_write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
+{
+	json_t *decision = json_object_get(resp, "decision");
+	char trailer[64] = "";
+	va_list ap;
+	int rv;
+
+	if (json_is_integer(decision))
+		snprintf(trailer, sizeof trailer,
+			 " (decision %" JSON_INTEGER_FORMAT ")",
+			 json_integer_value(decision));
+	va_start(ap, fmt);
+	rv = ctl_vwrite_done(ctl, resp, trailer, fmt, ap);
+	va_end(ap);
+	return rv;
 }
 
 int ctl_get_list(struct ctl *ctl, const char *path, const char *key,

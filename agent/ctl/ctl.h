@@ -10,6 +10,7 @@
 #define POOLPAIR_CTL_CTL_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "agent/ctl/client.h"
@@ -95,6 +96,11 @@ int ctl_bad_answer(struct ctl *ctl, const char *what);
  * ctl->out. Releases resp. Returns CTL_OK or CTL_FAILED. */
 int ctl_write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with the text after the sentence given (trailer, "" for none)
+ * and the arguments as a va_list; what every "done" printer calls. */
+int ctl_vwrite_done(struct ctl *ctl, json_t *resp, const char *trailer,
+		    const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* POST body (owned: released here; NULL: out of memory) to path; as
  * ctl_call(). */

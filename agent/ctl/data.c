@@ -363,30 +363,17 @@ const char *data_int_text(json_t *resp, const char *key, char *buf, size_t len)
  * E, seq S)". Releases resp. */
 int data_write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
 {
-	char epoch[32], seq[32];
+	char epoch[32], seq[32], trailer[96];
 	va_list ap;
-	char *s;
+	int rv;
 
-	if (ctl->json) {
-		int rv = ctl_print_json(ctl, resp);
-
-		json_decref(resp);
-		return rv;
-	}
+	snprintf(trailer, sizeof trailer, " (epoch %s, seq %s)",
+		 data_int_text(resp, "epoch", epoch, sizeof(epoch)),
+		 data_int_text(resp, "seq", seq, sizeof(seq)));
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	rv = ctl_vwrite_done(ctl, resp, trailer, fmt, ap);
 	va_end(ap);
-	if (s == NULL) {
-		json_decref(resp);
-		return ctl_out_of_memory(ctl);
-	}
-	ctl_say(ctl->out, "%s (epoch %s, seq %s)", s,
-		data_int_text(resp, "epoch", epoch, sizeof(epoch)),
-		data_int_text(resp, "seq", seq, sizeof(seq)));
-	free(s);
-	json_decref(resp);
-	return CTL_OK;
+	return rv;
 }
 
 /* GET path (owned: freed here) and print its value (see data.h). */
