@@ -42,6 +42,7 @@
 #ifndef POOLPAIR_REPLICATION_RECEIVER_H
 #define POOLPAIR_REPLICATION_RECEIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,6 +141,24 @@ int receiver_set_user_sets(struct receiver *r, const char *const *user_sets,
 
 /* Copy the counters into *out. */
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);
+
+/* A seed (store_seed.h) this receiver carried since init, running or
+ * ended. */
+struct receiver_seed {
+	char user_set[STREAM_NAME_MAX];
+	int lane;		   /* POOLPAIR__REPL__LANE__LANE_* */
+	bool active;		   /* false: ended (caught up to from_seq) */
+	uint64_t from_seq;	   /* the owner's position F */
+	uint64_t items;		   /* stored so far, over resumes */
+	uint64_t bytes;
+	uint64_t items_total;	   /* as the sender counted them */
+	uint64_t bytes_total;
+};
+
+/* Copy up to max seeds into out (newest state of each (user set, lane)).
+ * Returns how many there are (may be more than max). */
+size_t receiver_seeds(const struct receiver *r, struct receiver_seed *out,
+		      size_t max);
 
 /* Stop listening, close every connection, wait for applies in flight,
  * free the receiver, then call cb(arg) (may be NULL). r must not be used

@@ -39,6 +39,7 @@
 #ifndef POOLPAIR_REPLICATION_SENDER_H
 #define POOLPAIR_REPLICATION_SENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,6 +132,15 @@ struct sender_stats {
 	uint64_t inflight_bytes;  /* unacked wire bytes now */
 	char peer[STREAM_NAME_MAX + 8]; /* "host:port" */
 	char last_error[STREAM_ERRMSG_LEN]; /* "" when none yet */
+	/* seed of this stream (store_seed.h): the receiver lacked records
+	 * the outbox no longer holds */
+	bool seeding;		   /* a seed is in progress on the lane */
+	uint64_t seed_from_seq;	   /* its position F */
+	uint64_t seed_items;	   /* items the receiver stored, over resumes */
+	uint64_t seed_bytes;
+	uint64_t seed_items_total; /* store_seed_count at its start */
+	uint64_t seed_bytes_total;
+	uint64_t seeds_done;	   /* seeds completed since init */
 };
 
 struct sender;
