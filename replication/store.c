@@ -449,9 +449,8 @@ int store_stream_positions(struct store *s, store_positions_cb cb, void *arg)
 	return store_queue_submit(s, op);
 }
 
-/* Copy one record into the op's arena. */
-static int copy_record(struct store_op *op, struct store_change *dst,
-		       const Poolpair__Repl__ChangeRecord *r)
+int store_record_copy(struct store_op *op, struct store_change *dst,
+		      const Poolpair__Repl__ChangeRecord *r)
 {
 	struct store_arena *a = &op->arena;
 	dst->user_set = store_arena_strdup(a, r->user_set ? r->user_set : "");
@@ -499,7 +498,7 @@ int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 			store_op_free(op);
 			return STORE_E_INVALID;
 		}
-		if (copy_record(op, &op->recs[i], b->records[i]) != 0) {
+		if (store_record_copy(op, &op->recs[i], b->records[i]) != 0) {
 			store_op_free(op);
 			return STORE_E_NOMEM;
 		}
@@ -548,7 +547,7 @@ int store_repair(struct store *s, const Poolpair__Repl__ChangeRecord *rec,
 	if (rv != 0)
 		return rv;
 	op->cb.done = cb;
-	rv = copy_record(op, &op->ch, rec);
+	rv = store_record_copy(op, &op->ch, rec);
 	if (rv == 0 && rec->op == POOLPAIR__REPL__OP__OP_PURGE_USER) {
 		/* repair only: checked as the DELETE of a user record */
 		struct store_change as_delete = op->ch;

@@ -84,8 +84,9 @@
 
 #include "replication.pb-c.h"
 
-/* Schema version this code creates and understands. */
-#define STORE_SCHEMA_VERSION 1
+/* Schema version this code creates and understands; an older store is
+ * migrated when opened (2: the seeds table of store_seed.h). */
+#define STORE_SCHEMA_VERSION 2
 
 #define STORE_NAME_MAX 128			/* user set names, incl. NUL */
 #define STORE_KEY_MAX 1024			/* record keys, excl. NUL */
@@ -470,6 +471,12 @@ int store_stream_positions(struct store *s, store_positions_cb cb, void *arg);
  *   otherwise               -> applied to the copy, applied advances, a
  *                              newer epoch raises the newest known.
  * A malformed record stops the batch like a gap with STORE_E_INVALID.
+ * A content chunk at an offset > 0 that does not continue the copy's item
+ * (its total or stored bytes other than the chunk's) is refused the same
+ * way, unless that item holds a state at or after the record's (epoch,
+ * seq); one for an item the copy does not hold is skipped too: both are
+ * records a seed's item states supersede (store_seed.h), applied as
+ * no-ops.
  * STORE_E_FULL or another error: nothing of the batch is stored. */
 int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 		      store_apply_cb cb, void *arg);

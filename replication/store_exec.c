@@ -63,8 +63,8 @@ static const char *const sql_cms_put =
 static const char *const sql_cms_del =
     "DELETE FROM cms WHERE user_set = ?1 AND key = ?2";
 static const char *const sql_content_get =
-    "SELECT id, total, stored FROM content WHERE user_set = ?1 AND sip = ?2"
-    " AND conf_id = ?3 AND name = ?4";
+    "SELECT id, total, stored, epoch, seq FROM content WHERE user_set = ?1"
+    " AND sip = ?2 AND conf_id = ?3 AND name = ?4";
 static const char *const sql_content_new =
     "INSERT INTO content (user_set, sip, conf_id, name, total, stored,"
     " complete, epoch, seq, hlc) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7,"
@@ -92,13 +92,34 @@ static void bind_common(sqlite3_stmt *st, const struct store_change *ch,
 	sqlite3_bind_int64(st, 6, store_i64(ch->hlc));
 }
 
+/* Whether a stream record that continues a content upload (offset > 0)
+ * but does not fit the copy's item is superseded by what the copy holds:
+ * after a seed (store_seed.h), the copy holds each item as the owner's
+ * state when the seed read it, at or after the records of the live stream
+ * that follow the seed's position; those records' chunks continue an
+ * upload the copy holds a later state of (the item's epoch and seq at or
+ * after the record's), or one it does not hold at all (deleted or
+ * restarted since, and the records that end that are in the stream too).
+ * Such a chunk changes nothing. Only store_apply_batch skips them: a
+ * local write or a repair that does not fit is refused. */
+static bool chunk_superseded(const struct store_op *op,
+			     const struct store_change *ch, bool exists,
+			     uint64_t epoch, uint64_t seq)
+{
+	if (op->type != STORE_OP_APPLY || ch->offset == 0)
+		return false;
+	if (!exists)
+		return true;
+	return ch->epoch < epoch || (ch->epoch == epoch && ch->seq <= seq);
+}
+
 static int apply_chunk(struct store_conn *c, struct store_op *op,
 		       const struct store_change *ch,
 		       const struct store_key_parts *kp)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_content_get);
 	int64_t id = 0;
-	uint64_t total = 0, stored = 0;
+	uint64_t total = 0, stored = 0, epoch = 0, seq = 0;
 	bool exists;
 	int rc;
 
@@ -114,10 +135,15 @@ static int apply_chunk(struct store_conn *c, struct store_op *op,
 		id = sqlite3_column_int64(st, 0);
 		total = (uint64_t)sqlite3_column_int64(st, 1);
 		stored = (uint64_t)sqlite3_column_int64(st, 2);
+		epoch = (uint64_t)sqlite3_column_int64(st, 3);
+		seq = (uint64_t)sqlite3_column_int64(st, 4);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_op_dberr(op, c, rc, "content lookup");
+	if ((!exists || total != ch->total || ch->offset != stored) &&
+	    chunk_superseded(op, ch, exists, epoch, seq))
+		return 0;
 
 	if (ch->offset == 0) {
 		if (exists) {
@@ -201,8 +227,8 @@ static int apply_chunk(struct store_conn *c, struct store_op *op,
 }
 
 /* Apply ch (already checked) to the copy of its user set. */
-static int apply_change(struct store_conn *c, struct store_op *op,
-			const struct store_change *ch)
+int store_change_apply(struct store_conn *c, struct store_op *op,
+		       const struct store_change *ch)
 {
 	const char *const *sql = NULL;
 	struct store_key_parts kp;
@@ -321,7 +347,7 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 	}
 	ch->seq = ++s.head;
 
-	if (apply_change(c, op, ch) != 0)
+	if (store_change_apply(c, op, ch) != 0)
 		return op->status;
 	rc = store_txn_stream_put(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)
@@ -446,7 +472,7 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		r->archived++;
 	} else if (c->txn.fast) {
 		/* no savepoint: a failure re-runs the group in safe mode */
-		if (apply_change(c, op, ch) != 0) {
+		if (store_change_apply(c, op, ch) != 0) {
 			op->keep = op->status == STORE_E_INVALID;
 			return op->status;
 		}
@@ -459,7 +485,7 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		rc = store_stmt_exec(c, &sql_savepoint_rec);
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "savepoint");
-		if (apply_change(c, op, ch) != 0) {
+		if (store_change_apply(c, op, ch) != 0) {
 			if (!sqlite3_get_autocommit(c->db)) {
 				store_stmt_exec(c, &sql_rollback_rec);
 				store_stmt_exec(c, &sql_release_rec);
@@ -667,7 +693,7 @@ static void exec_repair(struct store_conn *c, struct store_op *op)
 			store_op_dberr(op, c, rc, "purge");
 		return;
 	}
-	apply_change(c, op, &op->ch);
+	store_change_apply(c, op, &op->ch);
 }
 
 void store_exec_write(struct store_conn *c, struct store_op *op)
@@ -693,6 +719,11 @@ void store_exec_write(struct store_conn *c, struct store_op *op)
 		break;
 	case STORE_OP_REPAIR:
 		exec_repair(c, op);
+		break;
+	case STORE_OP_SEED_BEGIN:
+	case STORE_OP_SEED_APPLY:
+	case STORE_OP_SEED_END:
+		store_seed_exec_write(c, op);
 		break;
 	default:
 		store_op_fail(op, STORE_E_INVALID, "not a write operation");

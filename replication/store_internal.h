@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "replication/store.h"
+#include "replication/store_seed.h"
 
 /* ---- arena: all memory of one op, freed at once ----------------------- */
 
@@ -112,6 +113,9 @@ enum store_op_type {
 	STORE_OP_SET_EPOCH,
 	STORE_OP_DIVERT,
 	STORE_OP_REPAIR,
+	STORE_OP_SEED_BEGIN,
+	STORE_OP_SEED_APPLY,
+	STORE_OP_SEED_END, /* the last write-side type (store_op_is_write) */
 	STORE_OP_GET,
 	STORE_OP_LOCATION,
 	STORE_OP_CONTENT_READ,
@@ -120,7 +124,16 @@ enum store_op_type {
 	STORE_OP_DIGEST,
 	STORE_OP_DIFF_KEYS,
 	STORE_OP_DIVERGENCE,
+	STORE_OP_SEED_COUNT,
+	STORE_OP_SEED_READ,
+	STORE_OP_SEED_STATES,
 };
+
+/* Whether ops of @type run on the writer queue. */
+static inline bool store_op_is_write(enum store_op_type type)
+{
+	return type <= STORE_OP_SEED_END;
+}
 
 /* One change (the fields of a ChangeRecord); strings NUL-terminated. */
 struct store_change {
@@ -147,6 +160,9 @@ struct store_op {
 		store_digest_cb digest;
 		store_keys_cb keys;
 		store_divergence_cb divergence;
+		store_seed_totals_cb seed_totals;
+		store_seed_batch_cb seed_batch;
+		store_seed_states_cb seed_states;
 	} cb;
 	void *arg;
 	struct store_arena arena; /* copies of the inputs and all results */
@@ -154,12 +170,13 @@ struct store_op {
 	/* inputs (copied into the arena) */
 	struct store_change ch;	   /* write, repair; user_set/kind/key/lane/
 				      seq/epoch of the other ops */
-	struct store_change *recs; /* apply */
+	struct store_change *recs; /* apply, seed apply */
 	size_t n_recs;
 	size_t max_records, max_bytes, limit;
 	uint64_t offset;
 	int64_t after_id;
 	unsigned bucket;
+	struct store_seed_mark *mark; /* seed read: after (in the arena) */
 
 	/* outcome, filled by the worker */
 	int status;
@@ -176,6 +193,9 @@ struct store_op {
 		struct store_digest digest;
 		struct store_key_list keys;
 		struct store_divergence_list divergence;
+		struct store_seed_totals seed_totals;
+		struct store_seed_batch seed_batch;
+		struct store_seed_states seed_states;
 	} res;
 };
 
@@ -249,6 +269,22 @@ int store_lane_of(int kind);
 /* Execute one write-side op inside the caller's transaction and savepoint
  * (sets op->status, op->errmsg, op->keep and the results). */
 void store_exec_write(struct store_conn *c, struct store_op *op);
+
+/* Apply ch (checked with store_change_check) to the copy of its user set,
+ * as a record of the stream does (store_exec.c). Returns 0 or op's new
+ * status. */
+int store_change_apply(struct store_conn *c, struct store_op *op,
+		       const struct store_change *ch);
+
+/* Copy one record into op's arena (strings NUL-terminated). Returns 0 or
+ * STORE_E_NOMEM. */
+int store_record_copy(struct store_op *op, struct store_change *dst,
+		      const Poolpair__Repl__ChangeRecord *r);
+
+/* The seed ops (store_seed.c): write side inside the group's transaction,
+ * read side on the read connection. */
+void store_seed_exec_write(struct store_conn *c, struct store_op *op);
+void store_seed_exec_read(struct store_conn *c, struct store_op *op);
 
 /* ---- epochs and stream positions on the writer (store_txn.c) ---------
  *

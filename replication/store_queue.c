@@ -274,6 +274,29 @@ static void op_complete(struct store *s, struct store_op *op)
 		op->res.divergence.errmsg = em;
 		op->cb.divergence(op->arg, st, &op->res.divergence);
 		break;
+	case STORE_OP_SEED_BEGIN:
+	case STORE_OP_SEED_APPLY:
+	case STORE_OP_SEED_END:
+		op->cb.done(op->arg, st, em);
+		break;
+	case STORE_OP_SEED_COUNT:
+		op->res.seed_totals.errmsg = em;
+		op->cb.seed_totals(op->arg, st, &op->res.seed_totals);
+		break;
+	case STORE_OP_SEED_READ:
+		if (st != 0) {
+			op->res.seed_batch.n = 0;
+			op->res.seed_batch.done = false;
+		}
+		op->res.seed_batch.errmsg = em;
+		op->cb.seed_batch(op->arg, st, &op->res.seed_batch);
+		break;
+	case STORE_OP_SEED_STATES:
+		if (st != 0)
+			op->res.seed_states.n = 0;
+		op->res.seed_states.errmsg = em;
+		op->cb.seed_states(op->arg, st, &op->res.seed_states);
+		break;
 	}
 }
 
@@ -410,7 +433,7 @@ struct store_op *store_op_new(enum store_op_type type, void *arg)
 
 int store_queue_submit(struct store *s, struct store_op *op)
 {
-	bool writer = op->type <= STORE_OP_REPAIR;
+	bool writer = store_op_is_write(op->type);
 	struct store_queue *q = writer ? &s->wq : &s->rq;
 	op->next = NULL;
 	uv_mutex_lock(&q->lock);

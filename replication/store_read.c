@@ -639,6 +639,11 @@ void store_exec_read(struct store_conn *c, struct store_op *op)
 	case STORE_OP_DIVERGENCE:
 		read_divergence(c, op);
 		break;
+	case STORE_OP_SEED_COUNT:
+	case STORE_OP_SEED_READ:
+	case STORE_OP_SEED_STATES:
+		store_seed_exec_read(c, op);
+		break;
 	default:
 		store_op_fail(op, STORE_E_INVALID, "not a read operation");
 		break;

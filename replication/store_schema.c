@@ -119,6 +119,21 @@ static const char *const migrations[] = {
     "         epoch, seq, hlc FROM conferences"
     "  UNION ALL SELECT user_set, 5, key, value, 1, epoch, seq, hlc"
     "         FROM cms;",
+
+    /* 1 -> 2: a copy rebuilt from its owner's store (store_seed.h): the
+     * seed of each (user set, lane) begun and not ended, with its mark. */
+    "CREATE TABLE seeds ("
+    "  user_set TEXT NOT NULL,"
+    "  lane INTEGER NOT NULL,"
+    "  from_seq INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL,"
+    "  started INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  offset INTEGER NOT NULL,"
+    "  items INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  PRIMARY KEY (user_set, lane)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
