@@ -775,6 +775,73 @@ static void test_fuzzy_reads(void **state)
 	fx_free(copy);
 }
 
+/* The owner changes the content item the mark is inside of between two
+ * reads: it grows, is restarted with another total (more, or fewer bytes
+ * than the mark names), or is deleted. The seed goes on (continuing the
+ * item, or with the next one) and the replay of the records after F ends
+ * equal. */
+static void test_mark_item_changes(void **state)
+{
+	(void)state;
+	static const char *const x = "sip:a@x/c1/x.bin";
+	static const char *const y = "sip:b@x/c1/y.bin";
+	for (int variant = 0; variant < 4; variant++) {
+		struct fx *own = fx_new(), *copy = fx_new();
+		upload(own, x, 1, 800000, 0, 600000, 600 * 1024);
+		upload(own, y, 2, 1000, 0, 1000, 1000);
+		uint64_t from = position(own, US, LANE_CONTENT).head_seq;
+		assert_int_equal(seed_begin(copy, US, LANE_CONTENT, from, 1),
+				 0);
+		struct sbatch b = seed_read(own, US, LANE_CONTENT, NULL, 1, 0);
+		assert_int_equal(seed_apply(copy, US, LANE_CONTENT, &b.batch),
+				 0);
+		struct store_seed_mark m = b.next;
+		sbatch_free(&b);
+		assert_string_equal(m.key, x);
+		assert_int_equal(m.offset, STORE_CONTENT_CHUNK);
+
+		uint64_t want_total = 800000, want_offset = m.offset;
+		const char *want_key = x;
+		switch (variant) {
+		case 0: /* grows */
+			upload(own, x, 1, 800000, 600000, 800000, 100000);
+			break;
+		case 1: /* restarted, another total, more than the mark */
+			upload(own, x, 3, 500000, 0, 400000, 100000);
+			want_total = 500000;
+			break;
+		case 2: /* restarted, fewer bytes than the mark */
+			upload(own, x, 4, 900000, 0, 100000, 100000);
+			want_key = y;
+			want_offset = 0;
+			want_total = 1000;
+			break;
+		default: /* deleted */
+			write1(own, US, OPC(DELETE), KIND(CONTENT), x, NULL, 0,
+			       0, 0);
+			want_key = y;
+			want_offset = 0;
+			want_total = 1000;
+			break;
+		}
+		b = seed_read(own, US, LANE_CONTENT, &m, 1, 0);
+		assert_int_equal(b.batch.n_records, 1);
+		assert_string_equal(b.batch.records[0]->key, want_key);
+		assert_int_equal(b.batch.records[0]->offset, want_offset);
+		assert_int_equal(b.batch.records[0]->total, want_total);
+		sbatch_free(&b);
+
+		struct progress pr = {0};
+		assert_true(
+		    seed_some(own, copy, US, LANE_CONTENT, &m, 1, 0, 0, &pr));
+		assert_int_equal(seed_end(copy, US, LANE_CONTENT, from), 0);
+		replay(own, copy, US, LANE_CONTENT, from);
+		assert_same(own, copy, US);
+		fx_free(own);
+		fx_free(copy);
+	}
+}
+
 /* ---- refusals --------------------------------------------------------- */
 
 static Poolpair__Repl__ChangeRecord *mkrec(const char *us, int lane, int op,
@@ -1218,6 +1285,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_resume),
 	    cmocka_unit_test(test_fuzzy_reads),
+	    cmocka_unit_test(test_mark_item_changes),
 	    cmocka_unit_test(test_apply_refusals),
 	    cmocka_unit_test(test_begin),
 	    cmocka_unit_test(test_old_store),
