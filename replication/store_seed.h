@@ -24,10 +24,11 @@
  * delete, the chunks of a content item from its offset 0), so applying it
  * to a state that already reflects it changes nothing in the end: each key
  * ends at the owner's latest state. A content chunk at an offset > 0 does
- * not set the whole state: one that continues an upload the copy does not
- * hold as its latest state of the item (the item absent, or holding a
- * state at or after the record's epoch and seq) is skipped by
- * store_apply_batch, see store.h. The owner's outbox holds every record
+ * not set the whole state: when the copy's item does not continue at its
+ * offset, store_apply_batch skips it as superseded if the item is absent
+ * or holds a state at or after the record's (epoch, seq) (store.h): the
+ * seed read the item after that record, or after the delete or restart
+ * that ended its upload. The owner's outbox holds every record
  * after F until the copy acknowledges it: the copy acknowledges nothing of
  * the stream until store_seed_end.
  *
@@ -40,10 +41,10 @@
  * Seed order. LANE_DATA: every kind but KIND_CONTENT, by (kind, key),
  * the kinds in the order profile, contacts, settings, conference, cms,
  * user (their enum values). LANE_CONTENT: KIND_CONTENT items by key, each
- * item as OP_CONTENT_CHUNK
- * records of at most STORE_CONTENT_CHUNK bytes by offset (offset, total as
- * stored; an item whose upload is not complete at the owner is sent as far
- * as it is stored). The mark of a content item names the bytes of it
+ * item as OP_CONTENT_CHUNK records of at most STORE_CONTENT_CHUNK bytes by
+ * offset (offset, total as stored; an item whose upload is not complete at
+ * the owner is sent as far as it is stored; an empty item as one empty
+ * chunk). The mark of a content item names the bytes of it
  * stored so far (offset = end of the last chunk). Keys compare part by
  * part as the store's indexes order them: a conference key as (sip,
  * conf_id), a content key as (sip, conf_id, name), each part bytewise
