@@ -429,7 +429,8 @@ static bool seed_some(struct fx *own, struct fx *copy, const char *us, int lane,
 		struct sbatch b =
 		    seed_read(own, us, lane, mark, max_records, max_bytes);
 		uint64_t items, bytes;
-		assert_true(b.batch.n_records <= max_records);
+		assert_true(b.batch.n_records <=
+			    (max_records ? max_records : 1024));
 		assert_true(b.batch.n_records == 1 ||
 			    b.bytes <= (max_bytes ? max_bytes : 1u << 20));
 		store_seed_figures(&b.batch, &items, &bytes);
@@ -840,6 +841,31 @@ static void test_mark_item_changes(void **state)
 		fx_free(own);
 		fx_free(copy);
 	}
+}
+
+/* An item of 12 MiB stored in chunks of STORE_VALUE_MAX: read with the
+ * default limits, no batch holds more than 1 MiB, and the copy ends
+ * equal. */
+static void test_big_item(void **state)
+{
+	(void)state;
+	struct fx *own = fx_new(), *copy = fx_new();
+	const uint64_t total = (uint64_t)12 << 20;
+	upload(own, "sip:a@x/c1/big.bin", 1, total, 0, total, STORE_VALUE_MAX);
+	uint64_t from = position(own, US, LANE_CONTENT).head_seq;
+	assert_int_equal(from, 3);
+	assert_int_equal(seed_begin(copy, US, LANE_CONTENT, from, 1), 0);
+	struct store_seed_mark m = {0};
+	struct progress pr = {0};
+	assert_true(seed_some(own, copy, US, LANE_CONTENT, &m, 0, 0, 0, &pr));
+	assert_int_equal(pr.records, total / STORE_CONTENT_CHUNK);
+	assert_true(pr.batches >= total / ((size_t)1 << 20));
+	assert_int_equal(pr.items, 1);
+	assert_int_equal(m.offset, total);
+	assert_int_equal(seed_end(copy, US, LANE_CONTENT, from), 0);
+	assert_same(own, copy, US);
+	fx_free(own);
+	fx_free(copy);
 }
 
 /* ---- refusals --------------------------------------------------------- */
@@ -1290,6 +1316,7 @@ int main(void)
 	    cmocka_unit_test(test_begin),
 	    cmocka_unit_test(test_old_store),
 	    cmocka_unit_test(test_read_limits),
+	    cmocka_unit_test(test_big_item),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
