@@ -457,6 +457,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	if (rv != 0)
 		return init_failed(a, "policy", rv);
 	agent_bind_risk(a);
+	agent_bind_rebuild(a);
 	rv = agent_bind_failover(a);
 	if (rv != 0)
 		return init_failed(a, "failover", rv);

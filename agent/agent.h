@@ -18,6 +18,7 @@
 #include "agent/cms_move.h"
 #include "agent/backup.h"
 #include "agent/config.h"
+#include "agent/rebuild.h"
 #include "agent/content.h"
 #include "agent/dataplane.h"
 #include "agent/failover.h"
@@ -67,6 +68,7 @@ struct agent {
 	struct failover failover; /* leader: failovers and failbacks */
 	struct cms_move cms_move; /* leader: moves of the CMS alone */
 	struct risk risk;       /* the data at risk of a move */
+	struct rebuild rebuild; /* where a pool's rebuild from its pair stands */
 	struct verify verify;     /* pool agents: verify and repair the backup */
 	struct policy_watch policy; /* the config file's [failover] policy */
 	struct metrics metrics;

@@ -29,8 +29,10 @@ static bool fo_report(void *impl, const char *pool, const char *user_set,
 
 	if (rep == NULL)
 		return false;
-	*lag = (struct failover_lag){rep->lag_records, rep->lag_bytes,
-				     rep->lag_ms, rep->drained};
+	*lag = (struct failover_lag){rep->lag_records,	rep->lag_bytes,
+				     rep->lag_ms,	rep->drained,
+				     rep->seeding,	rep->seed_items,
+				     rep->seed_items_total};
 	return true;
 }
 
@@ -110,6 +112,63 @@ void agent_bind_risk(struct agent *a)
 	};
 
 	risk_init(&a->risk, &d);
+}
+
+/* ---- rebuild: the reports it reads (rebuild.h) ---- */
+
+static bool rebuild_report(void *impl, const char *pool,
+			   struct members_seen *out)
+{
+	struct agent *a = impl;
+	const struct fsm *f = &a->fsm;
+	uint64_t now = clock_mono_ns(a->clock);
+	uint64_t stale_ns =
+	    ((uint64_t)a->cfg.lease_ms + a->cfg.grace_ms) * 1000000ULL;
+	const struct members_seen *best = NULL;
+
+	memset(out, 0, sizeof *out);
+	if (a->cfg.pool[0] != '\0' && strcmp(a->cfg.pool, pool) == 0) {
+		/* this agent's own side, live */
+		out->id = a->cfg.agent_id;
+		out->last_ns = now;
+		out->n_sets =
+		    dataplane_set_reports(&a->data, out->sets, MEMBERS_SETS);
+		out->n_streams = backup_stream_reports(&a->data, out->streams,
+						       MEMBERS_STREAMS);
+		out->n_seeds = dataplane_seed_reports(&a->data, out->seeds,
+						      MEMBERS_SEEDS);
+		return true;
+	}
+	for (unsigned i = 0; i < f->n_members; i++) {
+		const struct members_seen *s;
+
+		if (strcmp(f->members[i].pool, pool) != 0)
+			continue;
+		s = members_seen_get(&a->members, f->members[i].id);
+		if (s == NULL || s->last_ns == 0 || now - s->last_ns > stale_ns)
+			continue;
+		if (best == NULL || s->last_ns > best->last_ns)
+			best = s;
+	}
+	if (best == NULL)
+		return false;
+	*out = *best;
+	return true;
+}
+
+static const struct rebuild_sources_ops rebuild_sources = {
+    .report = rebuild_report,
+};
+
+void agent_bind_rebuild(struct agent *a)
+{
+	struct rebuild_deps d = {
+	    .fsm = &a->fsm,
+	    .ops = &rebuild_sources,
+	    .impl = a,
+	};
+
+	rebuild_init(&a->rebuild, &d);
 }
 
 int agent_bind_failover(struct agent *a)
@@ -338,6 +397,13 @@ static json_t *view_backup(void *impl)
 	return backup_cluster(&a->backup_src);
 }
 
+static json_t *view_rebuild(void *impl)
+{
+	struct agent *a = impl;
+
+	return dataplane_seeds_status(&a->data);
+}
+
 static const struct view_sources_ops view_sources_ops = {
     .configuration = view_configuration,
     .raft_state = view_raft_state,
@@ -347,6 +413,7 @@ static const struct view_sources_ops view_sources_ops = {
     .lease = view_lease,
     .auto_refusal = view_auto_refusal,
     .backup = view_backup,
+    .rebuild = view_rebuild,
 };
 
 /* What the metrics read of the other modules (metrics.h). */
@@ -417,6 +484,7 @@ static bool metrics_data(void *impl, struct metrics_data *out)
 						: METRICS_SYNC_OFF;
 	out->sync_fallbacks = dp->sync_fallbacks;
 	out->streams = backup_local(dp);
+	out->seeds = dataplane_seed_rows(dp);
 	return true;
 }
 
@@ -557,6 +625,15 @@ static unsigned members_stream_reports(void *impl,
 	return backup_stream_reports(&a->data, out, max);
 }
 
+static unsigned members_seed_reports(void *impl,
+				     struct members_seed_report *out,
+				     unsigned max)
+{
+	struct agent *a = impl;
+
+	return dataplane_seed_reports(&a->data, out, max);
+}
+
 static void members_leader_tick(void *impl)
 {
 	struct agent *a = impl;
@@ -583,6 +660,7 @@ static void members_decided(void *impl, int status,
 static const struct members_host_ops members_host_ops = {
     .set_reports = members_set_reports,
     .stream_reports = members_stream_reports,
+    .seed_reports = members_seed_reports,
     .leader_tick = members_leader_tick,
     .may_write = members_may_write,
     .decided = members_decided,
@@ -658,7 +736,8 @@ int agent_bind_router(struct agent *a)
 			[ROUTE_MOD_MEMBERS] = &a->members,
 			[ROUTE_MOD_USERS] = &a->users,
 			[ROUTE_MOD_CONTENT] = &a->content,
-			[ROUTE_MOD_REJOIN] = &a->rejoin},
+			[ROUTE_MOD_REJOIN] = &a->rejoin,
+			[ROUTE_MOD_REBUILD] = &a->rebuild},
 	    .proposer = &a->proposer,
 	    .scheme = agent_api_scheme(a),
 	    .roles = a->tls_on,

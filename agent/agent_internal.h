@@ -27,6 +27,7 @@ int agent_bind_metrics(struct agent *a);
 int agent_bind_api(struct agent *a);
 int agent_bind_policy(struct agent *a);
 void agent_bind_risk(struct agent *a);
+void agent_bind_rebuild(struct agent *a);
 int agent_bind_failover(struct agent *a);
 int agent_bind_cms_move(struct agent *a);
 int agent_bind_members(struct agent *a);

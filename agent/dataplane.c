@@ -102,11 +102,15 @@ static void sync_tick(uv_timer_t *t)
 	bool streaming = false;
 	bool caught_up = false;
 
+	if (dp->sync == SYNC_ON && dataplane_sender_seeding(dp))
+		dataplane_sync_seeding(dp);
+	/* a seed counts in the lag: sync mode returns after its end */
 	if (dp->sync == SYNC_FALLBACK)
 		caught_up =
 		    dataplane_total_lag(dp, &streaming) == 0 && streaming;
 	dataplane_sync_check(dp, clock_mono_ns(dp->deps.clock), caught_up);
 	dataplane_divert_pending(dp);
+	dataplane_seeds_tick(dp);
 }
 
 int dataplane_start(struct dataplane *dp)
@@ -254,6 +258,13 @@ bool dataplane_drained(struct dataplane *dp, const char *user_set)
 			acked = 0;
 		if (acked < head)
 			return false;
+		/* a seed of the pair's copy: nothing is acknowledged before
+		 * its end, whatever the positions say */
+		if (sender_stats_get(dp->sender, user_set, lane, &st) == 0) {
+			dataplane_seed_unfinished(dp, &st);
+			if (st.seeding)
+				return false;
+		}
 	}
 	return true;
 }

@@ -11,7 +11,10 @@
  *   divergence archive on return, the takeover fence, the drains, the
  *   live figures of the streams;
  * - dataplane_sync.c: synchronous mode, the writes waiting for the pair's
- *   acknowledgement, its fallback to async and its return.
+ *   acknowledgement, its fallback to async and its return;
+ * - dataplane_seed.c: the seeds of the streams (a copy rebuilt from its
+ *   owner's store) as an operator follows them: rates, time left, the
+ *   log, status and the reports.
  *
  * A witness has no data plane (state DP_NONE). Loop thread only. */
 #ifndef POOLPAIR_DATAPLANE_H
@@ -25,6 +28,7 @@
 
 #include "agent/clock.h"
 #include "agent/lagtail.h"
+#include "agent/seedwatch.h"
 #include "consensus/fsm.h"
 #include "replication/hlc.h"
 #include "replication/receiver.h"
@@ -174,6 +178,10 @@ struct dataplane {
 	uint64_t cms_drain_mark;
 	uint64_t cms_drain_done;
 	bool diverting;
+	/* the seeds of the streams (sender and receiver side), sampled
+	 * every half second (dataplane_seed.c) */
+	struct seedwatch seeds;
+	uint64_t seeds_ms;	      /* last sample, monotonic ms */
 	uint64_t writes_ok;
 	uint64_t writes_refused;
 	dataplane_close_cb close_cb;
@@ -241,8 +249,11 @@ bool dataplane_own_lag(struct dataplane *dp, uint64_t *records,
  * and lag brought up to what this agent wrote and the pair acknowledged
  * just now (the sender refreshes its own from the store about once a
  * second): records, bytes and the oldest unacknowledged write never fewer
- * nor younger than the truth. 0, or a negative error when there is no such
- * stream. */
+ * nor younger than the truth. While the stream seeds the pair's copy
+ * (seeding; also while a cut seed is unfinished, with its last figures),
+ * lag_records is at least the items the seed has left (at least 1) and
+ * lag_bytes at least its bytes left: the copy is not caught up. 0, or a
+ * negative error when there is no such stream. */
 int dataplane_stream_stats(struct dataplane *dp, size_t i,
 			   struct sender_stats *st);
 
@@ -256,7 +267,8 @@ uint64_t dataplane_user_set_lag(struct dataplane *dp, const char *user_set,
 void dataplane_note_write(struct dataplane *dp, const char *user_set,
 			  int lane, uint64_t seq, uint64_t bytes);
 
-/* True when the pair acknowledged everything written to user_set here. */
+/* True when the pair acknowledged everything written to user_set here and
+ * no seed of the pair's copy of it runs. */
 bool dataplane_drained(struct dataplane *dp, const char *user_set);
 
 /* May this agent accept a write to the user set of pool p now? The rules,
@@ -293,6 +305,23 @@ const char *dataplane_sync_name(const struct dataplane *dp);
 /* JSON object of the receiver's figures (null while unpaired); a new
  * reference. */
 json_t *dataplane_receiver_status(struct dataplane *dp);
+
+struct members_seed_report;
+
+/* The seeds of this agent's streams (dataplane_seed.c): GET /v1/status's
+ * self.rebuild, {"rebuilding": any seed runs, "streams": [every seed
+ * followed since the start, seedwatch_json()]}, null for a witness; a new
+ * reference. */
+json_t *dataplane_seeds_status(struct dataplane *dp);
+
+/* The streams of dataplane_seeds_status() alone (for the metrics); a new
+ * reference. */
+json_t *dataplane_seed_rows(struct dataplane *dp);
+
+/* The seeds that run now, for the reports to the other agents (at most
+ * max into out). Returns how many. */
+unsigned dataplane_seed_reports(struct dataplane *dp,
+				struct members_seed_report *out, unsigned max);
 
 /* Next hybrid logical timestamp for a local write. */
 uint64_t dataplane_hlc(struct dataplane *dp);

@@ -1,5 +1,6 @@
 /* dataplane_internal: what crosses the files of the data plane
- * (dataplane.c, dataplane_stream.c, dataplane_sync.c); see dataplane.h.
+ * (dataplane.c, dataplane_stream.c, dataplane_sync.c, dataplane_seed.c);
+ * see dataplane.h.
  * Not for other modules. Loop thread only. */
 #ifndef POOLPAIR_DATAPLANE_INTERNAL_H
 #define POOLPAIR_DATAPLANE_INTERNAL_H
@@ -39,7 +40,35 @@ void dataplane_divert_pending(struct dataplane *dp);
  * stream and every one is connected. */
 uint64_t dataplane_total_lag(struct dataplane *dp, bool *streaming);
 
+/* ---- dataplane_seed.c ---- */
+
+/* Sample the seeds of the sender and the receiver (at most every half
+ * second; from the sync timer) and log when one starts, every 5 s while
+ * it runs, and when it ends. */
+void dataplane_seeds_tick(struct dataplane *dp);
+
+/* A stream that seeds the pair's copy (st->seeding) is not caught up
+ * however its positions stand: raise st's lag_records to at least the
+ * items the seed has left (at least 1) and lag_bytes to at least its
+ * bytes left. Nothing when it does not seed. */
+void dataplane_seed_lag(struct sender_stats *st);
+
+/* A seed of st's stream that was cut (the link lost, the sender made
+ * anew) and not settled since (seedwatch.h) still runs as far as the
+ * pair's copy goes: st->seeding is set, with the seed's last figures. */
+void dataplane_seed_unfinished(struct dataplane *dp, struct sender_stats *st);
+
+/* Whether a stream of the sender seeds the pair's copy now (or a cut seed
+ * of it is unfinished). */
+bool dataplane_sender_seeding(struct dataplane *dp);
+
 /* ---- dataplane_sync.c: synchronous mode's waits ---- */
+
+/* A seed of the pair's copy runs: in SYNC_ON, fall back at once (the
+ * pair acknowledges nothing of a seeded stream before the seed ends) and
+ * release every wait, not replicated; the return to SYNC_ON waits until
+ * the pair has caught up (dataplane_sync_check). */
+void dataplane_sync_seeding(struct dataplane *dp);
 
 /* Follow the applied state: want sync mode (the pair's mode is sync) with
  * timeout_ms; why_off says why not when !want. Turning async answers

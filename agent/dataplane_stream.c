@@ -494,6 +494,7 @@ static void live_figures(struct dataplane *dp, struct sender_stats *st)
 		st->lag_records = 0;
 		st->lag_bytes = 0;
 		st->oldest_unacked_hlc = 0;
+		dataplane_seed_lag(st);
 		return;
 	}
 	if (tail != NULL) {
@@ -504,6 +505,7 @@ static void live_figures(struct dataplane *dp, struct sender_stats *st)
 	if (oldest_ms != 0 && (st->oldest_unacked_hlc == 0 ||
 			       oldest_ms < hlc_ms(st->oldest_unacked_hlc)))
 		st->oldest_unacked_hlc = oldest_ms << HLC_COUNTER_BITS;
+	dataplane_seed_lag(st);
 }
 
 int dataplane_stream_stats(struct dataplane *dp, size_t i,
@@ -514,8 +516,10 @@ int dataplane_stream_stats(struct dataplane *dp, size_t i,
 	if (dp->sender == NULL)
 		return -ENOENT;
 	rv = sender_stats_at(dp->sender, i, st);
-	if (rv == 0)
+	if (rv == 0) {
+		dataplane_seed_unfinished(dp, st);
 		live_figures(dp, st);
+	}
 	return rv;
 }
 
@@ -635,6 +639,12 @@ unsigned dataplane_set_reports(struct dataplane *dp,
 		}
 		out[j].lag_records += st.lag_records;
 		out[j].lag_bytes += st.lag_bytes;
+		if (st.seeding) {
+			out[j].seeding = true;
+			out[j].drained = false;
+			out[j].seed_items += st.seed_items;
+			out[j].seed_items_total += st.seed_items_total;
+		}
 		if (st.lag_records > 0 && st.oldest_unacked_hlc != 0 &&
 		    hlc_ms(st.oldest_unacked_hlc) < now &&
 		    now - hlc_ms(st.oldest_unacked_hlc) > out[j].lag_ms)

@@ -98,6 +98,16 @@ void dataplane_sync_check(struct dataplane *dp, uint64_t now_ns, bool caught_up)
 	}
 }
 
+void dataplane_sync_seeding(struct dataplane *dp)
+{
+	if (dp->sync != SYNC_ON)
+		return;
+	sync_set(dp, SYNC_FALLBACK,
+		 "the pair's copy is being rebuilt (seeded): it acknowledges "
+		 "nothing before the seed ends");
+	release(dp, NULL, 0, 0, true);
+}
+
 void dataplane_sync_follow(struct dataplane *dp, bool want, uint32_t timeout_ms,
 			   const char *why_off)
 {

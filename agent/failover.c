@@ -395,6 +395,9 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	facts.pause_reason = p->pause_reason;
 	facts.lag_known = rep_known;
 	facts.lag_ms = rep_known ? rep.ms : 0;
+	facts.seeding = rep_known && rep.seeding;
+	facts.seed_items = rep.seed_items;
+	facts.seed_items_total = rep.seed_items_total;
 	facts.lag_age_ms = age;
 	facts.max_lag_ms = f->policy.max_lag_on_failover_ms;
 	facts.now_ms = now_ms;
@@ -540,7 +543,7 @@ static void pool_tick(struct failover *fo, const struct fsm_pool *p,
 	case FSM_STATE_FAILING_BACK:
 		if (failover_report(fo, p->pair, p->name, failover_alive_ms(fo),
 				    &rep, NULL) &&
-		    rep.drained) {
+		    rep.drained && !rep.seeding) {
 			if (now_ms >= fp->retry_after_ms)
 				failover_failback_verify(fo, fp, p, now_ms);
 		} else if (now_ms - p->failover_since_ms > FO_DRAIN_TIMEOUT_MS) {

@@ -47,10 +47,14 @@ struct hclient_req;
 
 /* What a pool's agent last reported of a user set it sends its pair. */
 struct failover_lag {
-	uint64_t records; /* not acknowledged by the pair */
+	uint64_t records; /* not acknowledged by the pair (while seeding, at
+			     least the seed's items left, at least 1) */
 	uint64_t bytes;
 	uint64_t ms;	  /* age of the oldest of them */
 	bool drained;	  /* everything written is acknowledged */
+	bool seeding;	  /* the pair's copy is being rebuilt (seeded) */
+	uint64_t seed_items;	   /* of the seed: items stored */
+	uint64_t seed_items_total; /* of that many */
 };
 
 /* What the module needs to know from the leader's records of the other

@@ -346,12 +346,19 @@ static void failback_call(struct failover *fo, struct http_request *req,
 			 "%s is %s: it must be recovering (back and catching "
 			 "up)",
 			 p->name, fsm_failover_state_name(p->state));
-	} else if (!force && (!known || rep.records > 0)) {
+	} else if (!force && (!known || rep.records > 0 || rep.seeding)) {
 		code = "not_caught_up";
 		if (!known)
 			snprintf(reason, sizeof reason,
 				 "the lag of %s's copy at %s is unknown",
 				 p->name, p->name);
+		else if (rep.seeding)
+			snprintf(reason, sizeof reason,
+				 "%s's copy is being rebuilt: %" PRIu64
+				 " of %" PRIu64 " items (poolpairctl pool "
+				 "rebuild-status %s)",
+				 p->name, rep.seed_items, rep.seed_items_total,
+				 p->name);
 		else
 			snprintf(reason, sizeof reason,
 				 "%s has not caught up: %" PRIu64

@@ -78,6 +78,16 @@ int failover_auto_gate(const struct auto_facts *f, char *why, size_t len)
 				 f->pool);
 		return AUTO_REFUSED;
 	}
+	if (f->seeding) {
+		if (len > 0)
+			snprintf(why, len,
+				 "%s is down but %s's copy of it was being "
+				 "rebuilt: %" PRIu64 " of %" PRIu64
+				 " items (reported %" PRIu64 " ms before)",
+				 f->pool, f->pair, f->seed_items,
+				 f->seed_items_total, f->lag_age_ms);
+		return AUTO_REFUSED;
+	}
 	if (f->lag_ms > f->max_lag_ms) {
 		if (len > 0)
 			snprintf(why, len,

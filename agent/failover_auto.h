@@ -12,8 +12,9 @@
  *   3. the pool is paused for maintenance: AUTO_REFUSED;
  *   4. its pair was not heard within alive_ms (the pair holds no lease):
  *      AUTO_REFUSED;
- *   5. its lag is unknown, or was more than max_lag_on_failover:
- *      AUTO_REFUSED;
+ *   5. its lag is unknown, or was more than max_lag_on_failover, or the
+ *      pair's copy was being rebuilt (seeded, store_seed.h: it lacks
+ *      items until the seed ends): AUTO_REFUSED;
  *   6. an earlier attempt asked to wait (retry_after_ms): AUTO_WAIT;
  *   7. the pool's last automatic failover (committed, so a new leader
  *      knows it) was less than cooldown ago: AUTO_REFUSED; a time in the
@@ -50,6 +51,10 @@ struct auto_facts {
 	uint64_t lag_ms;	   /* its age of the oldest unacknowledged write */
 	uint64_t lag_age_ms;	   /* how old that report is */
 	uint32_t max_lag_ms;	   /* policy max_lag_on_failover */
+	bool seeding;		   /* the report said the pair's copy was
+				      being seeded */
+	uint64_t seed_items;	   /* of it: items stored, of the total */
+	uint64_t seed_items_total;
 	uint64_t now_ms;	   /* wall clock of the leader */
 	uint64_t last_auto_ms;	   /* committed last automatic failover, 0
 				      never */

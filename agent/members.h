@@ -74,13 +74,36 @@ enum members_state {
 
 /* One user set a pool agent sends to its pair, as it reported it: what
  * the pair has not acknowledged yet, and whether everything written is
- * acknowledged (drained). */
+ * acknowledged (drained). While the pair's copy of it is being seeded
+ * (replication/store_seed.h), seeding is true, lag_records is at least
+ * the items the seed has left (at least 1) and drained is false. */
 struct members_set_report {
 	char user_set[FSM_NAME_LEN];
 	uint64_t lag_records;
 	uint64_t lag_bytes;
 	uint64_t lag_ms;
 	bool drained;
+	bool seeding;		   /* a seed of the pair's copy runs */
+	uint64_t seed_items;	   /* its items stored, over its lanes */
+	uint64_t seed_items_total; /* of that many */
+};
+
+#define MEMBERS_SEEDS 8
+
+/* A seed a pool agent takes part in (agent/seedwatch.h), as it reported
+ * it: as the sender (its store seeds its pair's copy) or as the receiver
+ * (its copy is seeded by its pair). */
+struct members_seed_report {
+	char user_set[FSM_NAME_LEN];
+	int lane;	   /* 0 data, 1 content */
+	bool receiver;	   /* its own copy is the one seeded */
+	uint64_t items;	   /* stored so far */
+	uint64_t items_total;
+	uint64_t bytes;
+	uint64_t bytes_total;
+	double rate_items_s; /* over the last seconds */
+	double rate_bytes_s;
+	int64_t eta_s;	   /* -1 unknown */
 };
 
 #define MEMBERS_STREAMS 8
@@ -105,6 +128,8 @@ struct members_report {
 	unsigned n_sets;
 	struct members_stream_report streams[MEMBERS_STREAMS];
 	unsigned n_streams;
+	struct members_seed_report seeds[MEMBERS_SEEDS]; /* running seeds */
+	unsigned n_seeds;
 	int lease;         /* 1 it holds a lease, 0 not, -1 not said */
 };
 
@@ -126,6 +151,10 @@ struct members_seen {
 	/* and of each of its streams, for the backup status */
 	struct members_stream_report streams[MEMBERS_STREAMS];
 	unsigned n_streams;
+	/* and of the seeds it takes part in (none from an agent of an
+	 * earlier version) */
+	struct members_seed_report seeds[MEMBERS_SEEDS];
+	unsigned n_seeds;
 	int lease;            /* whether it said it held a lease: 1, 0, -1 */
 };
 
@@ -191,6 +220,9 @@ struct members_host_ops {
 	unsigned (*stream_reports)(void *impl,
 				   struct members_stream_report *out,
 				   unsigned max);
+	/* The seeds it takes part in that run now (either side). */
+	unsigned (*seed_reports)(void *impl, struct members_seed_report *out,
+				 unsigned max);
 	/* Every tick while this agent leads (after its lease bookkeeping). */
 	void (*leader_tick)(void *impl);
 	/* /readyz: whether this agent may write pool p's user set now: 0,
@@ -261,6 +293,18 @@ struct members {
 	uint64_t echoes_proved_ns;
 	uint64_t barrier_took_ns;
 	uint64_t leases_granted;      /* leader: leases given to others */
+	/* agents (by API host and port) that refused a report carrying
+	 * seeds (an earlier version, whose parser knows no new key): sent
+	 * the report without them until until_ns, then tried again */
+	struct {
+		char host[256];
+		uint16_t port;
+		uint64_t until_ns;
+	} plain[8];
+	unsigned n_plain;
+	bool hb_extended;	      /* the heartbeat in flight carries seeds */
+	char hb_host[256];	      /* and goes there */
+	uint16_t hb_port;
 	struct members_set_report self_sets[MEMBERS_SETS]; /* own, live */
 	unsigned reports_inflight;    /* reports to other agents */
 	unsigned self_n;

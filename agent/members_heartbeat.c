@@ -51,6 +51,9 @@ void members_heartbeat_seen(struct members *m, uint64_t id,
 	s->n_sets = n;
 	memcpy(s->streams, r->streams, k * sizeof *r->streams);
 	s->n_streams = k;
+	k = r->n_seeds < MEMBERS_SEEDS ? r->n_seeds : MEMBERS_SEEDS;
+	memcpy(s->seeds, r->seeds, k * sizeof *r->seeds);
+	s->n_seeds = k;
 	s->lease = r->lease;
 }
 
@@ -184,6 +187,46 @@ void members_heartbeat_answered(struct members *m, const char *body,
 	json_decref(root);
 }
 
+/* ---- reports to agents of an earlier version ---- */
+
+bool members_plain_wanted(struct members *m, const char *host, uint16_t port)
+{
+	uint64_t now = members_now_ns(m);
+
+	for (unsigned i = 0; i < m->n_plain; i++)
+		if (m->plain[i].port == port &&
+		    strcmp(m->plain[i].host, host) == 0)
+			return now < m->plain[i].until_ns;
+	return false;
+}
+
+void members_plain_mark(struct members *m, const char *host, uint16_t port)
+{
+	unsigned n = sizeof m->plain / sizeof m->plain[0];
+	unsigned i, oldest = 0;
+
+	for (i = 0; i < m->n_plain; i++) {
+		if (m->plain[i].port == port &&
+		    strcmp(m->plain[i].host, host) == 0)
+			break;
+		if (m->plain[i].until_ns < m->plain[oldest].until_ns)
+			oldest = i;
+	}
+	if (i == m->n_plain) {
+		if (m->n_plain < n)
+			m->n_plain++;
+		else
+			i = oldest;
+	}
+	snprintf(m->plain[i].host, sizeof m->plain[i].host, "%s", host);
+	m->plain[i].port = port;
+	m->plain[i].until_ns = members_now_ns(m) + MEMBERS_PLAIN_NS;
+	LOG_INFO(MOD,
+		 "%s:%u refused a report with seeds (an earlier version): "
+		 "sending it reports without them",
+		 host, (unsigned)port);
+}
+
 static void heartbeat_done(void *arg, int err,
 			   const struct hclient_response *resp)
 {
@@ -193,6 +236,8 @@ static void heartbeat_done(void *arg, int err,
 	if (members_closing(m))
 		return;
 	members_learn_hint(m, err, resp);
+	if (err == 0 && resp->status == 400 && m->hb_extended)
+		members_plain_mark(m, m->hb_host, m->hb_port);
 	if (err != 0 || resp->status != 200) {
 		m->heartbeats_failed++;
 		return;
@@ -200,21 +245,35 @@ static void heartbeat_done(void *arg, int err,
 	members_heartbeat_answered(m, resp->body, resp->body_len);
 }
 
+/* A report in flight to another agent. */
+struct report_call {
+	struct members *m;
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+	bool extended; /* it carries seeds */
+};
+
 static void report_done(void *arg, int err,
 			const struct hclient_response *resp)
 {
-	struct members *m = arg;
+	struct report_call *rc = arg;
+	struct members *m = rc->m;
 
-	(void)err;
-	(void)resp;
 	m->reports_inflight--;
+	if (err == 0 && resp->status == 400 && rc->extended &&
+	    !members_closing(m))
+		members_plain_mark(m, rc->host, rc->port);
+	free(rc);
 }
 
 /* The same report to every other agent, so that whichever becomes leader
  * knows every pool's last lag (the data at risk) even when the pool's
- * agent was the leader itself when it died. */
-static void report_peers(struct members *m, const char *text,
-			 const char *leader_host, uint16_t leader_port)
+ * agent was the leader itself when it died. full carries the seeds,
+ * plain not (NULL: the same as full): an agent that refused full gets
+ * plain. */
+static void report_peers(struct members *m, const char *full,
+			 const char *plain, const char *leader_host,
+			 uint16_t leader_port)
 {
 	const struct fsm *f = m->d.fsm;
 	char url[FSM_ADDR_LEN + 16];
@@ -223,6 +282,8 @@ static void report_peers(struct members *m, const char *text,
 
 	for (unsigned i = 0; i < f->n_members; i++) {
 		const struct fsm_member *fm = &f->members[i];
+		struct report_call *rc;
+		const char *text = full;
 
 		if (fm->id == m->d.cfg.self.id || fm->api_address[0] == '\0' ||
 		    m->reports_inflight >= 16)
@@ -232,33 +293,81 @@ static void report_peers(struct members *m, const char *text,
 			0 ||
 		    (port == leader_port && strcmp(host, leader_host) == 0))
 			continue;
+		rc = malloc(sizeof *rc);
+		if (rc == NULL)
+			return;
+		rc->m = m;
+		snprintf(rc->host, sizeof rc->host, "%s", host);
+		rc->port = port;
+		rc->extended = plain != NULL;
+		if (plain != NULL && members_plain_wanted(m, host, port)) {
+			text = plain;
+			rc->extended = false;
+		}
 		if (hclient_request(m->d.calls, "POST", host, port,
 				    "/v1/internal/report", NULL, text,
 				    strlen(text), m->d.cfg.heartbeat_ms * 4,
-				    report_done, m, NULL) == 0)
+				    report_done, rc, NULL) == 0)
 			m->reports_inflight++;
+		else
+			free(rc);
 	}
 }
 
-/* This agent's report (owned by the caller), or NULL. */
-static json_t *report_json(struct members *m)
+/* The JSON of a set report: the keys of seeding only while it seeds and
+ * extended (an agent of an earlier version refuses them). */
+static json_t *set_json(const struct members_set_report *r, bool extended)
+{
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:b}", "user_set",
+			      r->user_set, "lag_records",
+			      (json_int_t)r->lag_records, "lag_bytes",
+			      (json_int_t)r->lag_bytes, "lag_ms",
+			      (json_int_t)r->lag_ms, "drained", r->drained);
+
+	if (o != NULL && extended && r->seeding) {
+		json_object_set_new(o, "seeding", json_true());
+		json_object_set_new(o, "seed_items",
+				    json_integer((json_int_t)r->seed_items));
+		json_object_set_new(
+		    o, "seed_items_total",
+		    json_integer((json_int_t)r->seed_items_total));
+	}
+	return o;
+}
+
+static json_t *seed_json(const struct members_seed_report *r)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:I}",
+			 "user_set", r->user_set, "lane",
+			 r->lane == 1 ? "content" : "data", "role",
+			 r->receiver ? "receiver" : "sender", "items",
+			 (json_int_t)r->items, "items_total",
+			 (json_int_t)r->items_total, "bytes",
+			 (json_int_t)r->bytes, "bytes_total",
+			 (json_int_t)r->bytes_total, "rate_items_s",
+			 r->rate_items_s, "rate_bytes_s", r->rate_bytes_s,
+			 "eta_s", (json_int_t)r->eta_s);
+}
+
+json_t *members_report_json(struct members *m, bool extended,
+			    bool *has_seeds)
 {
 	const struct members_host *h = m->d.host;
 	struct members_set_report sets[MEMBERS_SETS];
 	unsigned n = h->ops->set_reports(h->impl, sets, MEMBERS_SETS);
 	struct members_stream_report streams[MEMBERS_STREAMS];
 	unsigned k = h->ops->stream_reports(h->impl, streams, MEMBERS_STREAMS);
-	json_t *arr, *sarr;
+	struct members_seed_report seeds[MEMBERS_SEEDS];
+	unsigned ns = h->ops->seed_reports(h->impl, seeds, MEMBERS_SEEDS);
+	json_t *arr, *sarr, *root;
 
+	*has_seeds = ns > 0;
+	for (unsigned i = 0; i < n; i++)
+		if (sets[i].seeding)
+			*has_seeds = true;
 	arr = json_array();
 	for (unsigned i = 0; arr != NULL && i < n; i++)
-		json_array_append_new(
-		    arr, json_pack("{s:s, s:I, s:I, s:I, s:b}", "user_set",
-				   sets[i].user_set, "lag_records",
-				   (json_int_t)sets[i].lag_records, "lag_bytes",
-				   (json_int_t)sets[i].lag_bytes, "lag_ms",
-				   (json_int_t)sets[i].lag_ms, "drained",
-				   sets[i].drained));
+		json_array_append_new(arr, set_json(&sets[i], extended));
 	sarr = json_array();
 	for (unsigned i = 0; sarr != NULL && i < k; i++)
 		json_array_append_new(
@@ -271,11 +380,44 @@ static json_t *report_json(struct members *m)
 			      "lag_records", (json_int_t)streams[i].lag_records,
 			      "lag_bytes", (json_int_t)streams[i].lag_bytes,
 			      "lag_ms", (json_int_t)streams[i].lag_ms));
-	return json_pack("{s:I, s:I, s:o, s:o, s:b}", "id",
+	root = json_pack("{s:I, s:I, s:o, s:o, s:b}", "id",
 			 (json_int_t)m->d.cfg.self.id, "applied",
 			 (json_int_t)proposer_applied_index(m->d.proposer),
 			 "sets", arr, "streams", sarr, "lease",
 			 members_lease_valid(m));
+	if (root != NULL && extended && ns > 0) {
+		json_t *darr = json_array();
+
+		for (unsigned i = 0; darr != NULL && i < ns; i++)
+			json_array_append_new(darr, seed_json(&seeds[i]));
+		if (darr == NULL ||
+		    json_object_set_new(root, "seeds", darr) != 0) {
+			json_decref(root);
+			return NULL;
+		}
+	}
+	return root;
+}
+
+/* This agent's report as text: *full with the seeds, *plain (NULL when
+ * it would be the same) without. Both owned by the caller (free). */
+static void report_texts(struct members *m, char **full, char **plain)
+{
+	bool has_seeds = false;
+	json_t *body = members_report_json(m, true, &has_seeds);
+
+	*full = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	*plain = NULL;
+	if (*full == NULL || !has_seeds)
+		return;
+	body = members_report_json(m, false, &has_seeds);
+	*plain = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (*plain == NULL) {
+		free(*full);
+		*full = NULL;
+	}
 }
 
 /* To a heartbeat's body: the echo of the last answer's clock, when this
@@ -303,44 +445,50 @@ void members_heartbeat_tick(struct members *m)
 	char host[HCLIENT_HOST_MAX];
 	uint16_t port;
 	json_t *body;
-	char *report, *text;
+	char *full, *plain, *text;
+	bool extended;
 
 	if (m->hb_req != NULL || members_leader_target(m, host, &port) != 0)
 		return;
-	body = report_json(m);
-	if (body == NULL)
+	report_texts(m, &full, &plain);
+	if (full == NULL)
 		return;
-	report = json_dumps(body, JSON_COMPACT);
-	text = echo_add(m, body) == 0 ? json_dumps(body, JSON_COMPACT) : NULL;
+	/* the heartbeat: the report, with the echo (lease.h) */
+	extended = plain != NULL && !members_plain_wanted(m, host, port);
+	body = json_loads(extended || plain == NULL ? full : plain, 0, NULL);
+	text = body != NULL && echo_add(m, body) == 0
+		   ? json_dumps(body, JSON_COMPACT)
+		   : NULL;
 	json_decref(body);
 	if (text != NULL) {
 		m->hb_sent_ns = members_now_ns(m);
+		m->hb_extended = extended;
+		snprintf(m->hb_host, sizeof m->hb_host, "%s", host);
+		m->hb_port = port;
 		if (hclient_request(m->d.calls, "POST", host, port,
 				    "/v1/internal/heartbeat", NULL, text,
 				    strlen(text), m->d.cfg.heartbeat_ms * 4,
 				    heartbeat_done, m, &m->hb_req) == 0)
 			m->heartbeats_sent++;
 	}
-	if (report != NULL)
-		report_peers(m, report, host, port);
+	report_peers(m, full, plain, host, port);
 	free(text);
-	free(report);
+	free(full);
+	free(plain);
 }
 
 void members_leader_report_tick(struct members *m)
 {
-	json_t *body;
-	char *text;
+	char *full, *plain;
 
 	if (m->d.cfg.self.pool[0] == '\0')
 		return;
-	body = report_json(m);
-	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (text == NULL)
+	report_texts(m, &full, &plain);
+	if (full == NULL)
 		return;
-	report_peers(m, text, "", 0);
-	free(text);
+	report_peers(m, full, plain, "", 0);
+	free(full);
+	free(plain);
 }
 
 /* ---- the receiver's side ---- */
@@ -349,19 +497,60 @@ static int parse_set(json_t *v, struct members_set_report *rep)
 {
 	json_error_t jerr;
 	const char *us;
-	json_int_t lr, lb, lms;
-	int drained;
+	json_int_t lr, lb, lms, si = 0, st = 0;
+	int drained, seeding = 0;
 
-	if (json_unpack_ex(v, &jerr, JSON_STRICT, "{s:s, s:I, s:I, s:I, s:b}",
+	/* seeding and its figures: optional (an earlier version sends none) */
+	if (json_unpack_ex(v, &jerr, JSON_STRICT,
+			   "{s:s, s:I, s:I, s:I, s:b, s?b, s?I, s?I}",
 			   "user_set", &us, "lag_records", &lr, "lag_bytes",
-			   &lb, "lag_ms", &lms, "drained", &drained) != 0 ||
-	    lr < 0 || lb < 0 || lms < 0 || strlen(us) >= sizeof rep->user_set)
+			   &lb, "lag_ms", &lms, "drained", &drained, "seeding",
+			   &seeding, "seed_items", &si, "seed_items_total",
+			   &st) != 0 ||
+	    lr < 0 || lb < 0 || lms < 0 || si < 0 || st < 0 ||
+	    strlen(us) >= sizeof rep->user_set)
 		return -1;
 	snprintf(rep->user_set, sizeof rep->user_set, "%s", us);
 	rep->lag_records = (uint64_t)lr;
 	rep->lag_bytes = (uint64_t)lb;
 	rep->lag_ms = (uint64_t)lms;
 	rep->drained = drained != 0;
+	rep->seeding = seeding != 0;
+	rep->seed_items = (uint64_t)si;
+	rep->seed_items_total = (uint64_t)st;
+	return 0;
+}
+
+static int parse_seed(json_t *v, struct members_seed_report *sr)
+{
+	json_error_t jerr;
+	const char *us, *lane, *role;
+	json_int_t items, items_total, bytes, bytes_total, eta;
+	double ri, rb;
+
+	if (json_unpack_ex(v, &jerr, JSON_STRICT,
+			   "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:F, s:F, s:I}",
+			   "user_set", &us, "lane", &lane, "role", &role,
+			   "items", &items, "items_total", &items_total,
+			   "bytes", &bytes, "bytes_total", &bytes_total,
+			   "rate_items_s", &ri, "rate_bytes_s", &rb, "eta_s",
+			   &eta) != 0 ||
+	    items < 0 || items_total < 0 || bytes < 0 || bytes_total < 0 ||
+	    !(ri >= 0) || !(rb >= 0) || eta < -1 ||
+	    strlen(us) >= sizeof sr->user_set ||
+	    (strcmp(lane, "data") != 0 && strcmp(lane, "content") != 0) ||
+	    (strcmp(role, "sender") != 0 && strcmp(role, "receiver") != 0))
+		return -1;
+	snprintf(sr->user_set, sizeof sr->user_set, "%s", us);
+	sr->lane = strcmp(lane, "content") == 0;
+	sr->receiver = strcmp(role, "receiver") == 0;
+	sr->items = (uint64_t)items;
+	sr->items_total = (uint64_t)items_total;
+	sr->bytes = (uint64_t)bytes;
+	sr->bytes_total = (uint64_t)bytes_total;
+	sr->rate_items_s = ri;
+	sr->rate_bytes_s = rb;
+	sr->eta_s = (int64_t)eta;
 	return 0;
 }
 
@@ -398,6 +587,7 @@ int members_heartbeat_parse(const char *body, size_t len,
 {
 	json_error_t jerr;
 	json_t *root, *sets = NULL, *streams = NULL, *echo = NULL, *v;
+	json_t *seeds = NULL;
 	json_int_t id = 0, applied = 0, eclock = 0, eterm = 0, eleader = 0;
 	struct members_report *r = &hb->report;
 	int lease = -1;
@@ -407,11 +597,13 @@ int members_heartbeat_parse(const char *body, size_t len,
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL ||
 	    json_unpack_ex(root, &jerr, JSON_STRICT,
-			   "{s:I, s:I, s?o, s?o, s?b, s?o}", "id", &id,
+			   "{s:I, s:I, s?o, s?o, s?b, s?o, s?o}", "id", &id,
 			   "applied", &applied, "sets", &sets, "streams",
-			   &streams, "lease", &lease, "echo", &echo) != 0 ||
+			   &streams, "lease", &lease, "echo", &echo, "seeds",
+			   &seeds) != 0 ||
 	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)) ||
-	    (streams != NULL && !json_is_array(streams)))
+	    (streams != NULL && !json_is_array(streams)) ||
+	    (seeds != NULL && !json_is_array(seeds)))
 		goto bad;
 	/* the echo of the leader's clock (optional: older agents send none) */
 	if (echo != NULL &&
@@ -436,6 +628,14 @@ int members_heartbeat_parse(const char *body, size_t len,
 		if (parse_stream(v, &r->streams[r->n_streams]) != 0)
 			goto bad;
 		r->n_streams++;
+	}
+	/* the seeds (optional: an earlier version sends none) */
+	json_array_foreach (seeds, i, v) {
+		if (r->n_seeds == MEMBERS_SEEDS)
+			break;
+		if (parse_seed(v, &r->seeds[r->n_seeds]) != 0)
+			goto bad;
+		r->n_seeds++;
 	}
 	if (echo != NULL) {
 		hb->has_echo = true;
@@ -483,12 +683,17 @@ void members_route_heartbeat(void *module, struct http_request *req,
 		    req, 400, "bad_json",
 		    "heartbeat body must be {\"id\": N, \"applied\": "
 		    "N, \"sets\": [{\"user_set\", \"lag_records\", "
-		    "\"lag_bytes\", \"lag_ms\", \"drained\"}], "
+		    "\"lag_bytes\", \"lag_ms\", \"drained\", "
+		    "\"seeding\"?, \"seed_items\"?, "
+		    "\"seed_items_total\"?}], "
 		    "\"streams\": [{\"user_set\", \"category\", "
 		    "\"state\", \"head_seq\", \"acked_seq\", "
 		    "\"lag_records\", \"lag_bytes\", \"lag_ms\"}], "
 		    "\"lease\": bool, \"echo\": {\"clock_ms\", "
-		    "\"term\", \"leader\"}}");
+		    "\"term\", \"leader\"}, \"seeds\": "
+		    "[{\"user_set\", \"lane\", \"role\", \"items\", "
+		    "\"items_total\", \"bytes\", \"bytes_total\", "
+		    "\"rate_items_s\", \"rate_bytes_s\", \"eta_s\"}]}");
 		return;
 	}
 	if (p->arg != 0) { /* a report: recorded only */

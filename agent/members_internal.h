@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "agent/members.h"
 #include "agent/request.h"
 
@@ -79,6 +81,26 @@ void members_heartbeat_tick(struct members *m);
  * agent). */
 void members_leader_report_tick(struct members *m);
 
+/* This agent's report (a new reference, NULL out of memory). With
+ * extended, the seeds it takes part in and the seeding figures of its
+ * sets, when there are any; without (or when there are none) the report
+ * is exactly as an earlier version's, whose parser refuses any other key.
+ * *has_seeds says whether there are. */
+json_t *members_report_json(struct members *m, bool extended,
+			    bool *has_seeds);
+
+/* An agent that refused a report with seeds (400: an earlier version) is
+ * sent the report without them for this long, then the full one again
+ * (it may have been upgraded meanwhile). */
+#define MEMBERS_PLAIN_NS (600ULL * 1000000000ULL)
+
+/* Remember that the agent at host:port refused a report with seeds. */
+void members_plain_mark(struct members *m, const char *host, uint16_t port);
+
+/* Whether host:port is to get the report without seeds now. */
+bool members_plain_wanted(struct members *m, const char *host,
+			  uint16_t port);
+
 /* A heartbeat or report body, parsed. */
 struct members_heartbeat {
 	uint64_t id;
@@ -89,8 +111,10 @@ struct members_heartbeat {
 
 /* Parse a heartbeat (or report) body into *hb. 0, or -1 when it is not
  * {"id": N >= 1, "applied": N >= 0, "sets"?: [...], "streams"?: [...],
- * "lease"?: bool, "echo"?: {"clock_ms", "term", "leader" all >= 1}}
- * (more sets or streams than kept are ignored). */
+ * "lease"?: bool, "echo"?: {"clock_ms", "term", "leader" all >= 1},
+ * "seeds"?: [...]} (more sets, streams or seeds than kept are ignored).
+ * A set's "seeding", "seed_items" and "seed_items_total" and the "seeds"
+ * are optional: a report of an earlier version has none. */
 int members_heartbeat_parse(const char *body, size_t len,
 			    struct members_heartbeat *hb);
 

@@ -145,7 +145,56 @@ static void lease_metrics(const struct metrics *mt,
 		    (double)m->barrier_took_ns / 1e9);
 }
 
-/* Data plane: store, replication per stream, sync mode. */
+/* The seeds of the streams (rows of dataplane_seed_rows()), labelled
+ * user_set, lane and role (sender: this store seeds the pair's copy;
+ * receiver: this copy is seeded). */
+static void seed_metrics(struct out *o, json_t *rows)
+{
+	/* the JSON's names, and the metrics' (a gauge cannot end in _total:
+	 * promtool check metrics) */
+	static const char *const keys[] = {"items", "items_total", "bytes",
+					   "bytes_total", "active"};
+	static const char *const names[] = {"items", "items_expected",
+					    "bytes", "bytes_expected",
+					    "active"};
+	static const char *const help[] = {
+	    "items of the seed stored so far at the copy",
+	    "items the seed sends in all (counted at its start)",
+	    "bytes (keys and values) of the seed stored so far",
+	    "bytes the seed sends in all (counted at its start)",
+	    "1 while the seed runs (the copy rebuilt from the owner's "
+	    "store)"};
+	json_t *v;
+	size_t i;
+
+	/* each family in one group */
+	for (int k = 0; k < 5; k++) {
+		put(o, "# HELP poolpair_seed_%s %s\n"
+		       "# TYPE poolpair_seed_%s gauge\n",
+		    names[k], help[k], names[k]);
+		json_array_foreach(rows, i, v)
+		{
+			char labels[256];
+
+			snprintf(
+			    labels, sizeof labels,
+			    "user_set=\"%s\",lane=\"%s\",role=\"%s\"",
+			    json_string_value(json_object_get(v, "user_set")),
+			    json_string_value(json_object_get(v, "lane")),
+			    json_string_value(json_object_get(v, "role")));
+			if (k < 4)
+				put(o, "poolpair_seed_%s{%s} %lld\n", names[k],
+				    labels,
+				    (long long)json_integer_value(
+					json_object_get(v, keys[k])));
+			else
+				put(o, "poolpair_seed_%s{%s} %d\n", names[k],
+				    labels,
+				    json_is_true(json_object_get(v, "active")));
+		}
+	}
+}
+
 static void metrics_data(const struct metrics *m, struct out *o)
 {
 	const struct metrics_sources *src = m->d.src;
@@ -189,6 +238,8 @@ static void metrics_data(const struct metrics *m, struct out *o)
 	    dp->sync == METRICS_SYNC_OFF, dp->sync == METRICS_SYNC_ON,
 	    dp->sync == METRICS_SYNC_FALLBACK,
 	    (unsigned long long)dp->sync_fallbacks);
+	seed_metrics(o, dd.seeds);
+	json_decref(dd.seeds);
 	arr = dd.streams;
 	if (arr == NULL)
 		return;

@@ -62,6 +62,10 @@ struct metrics_data {
 	 * compression_ratio, records_per_second); a new reference the
 	 * metrics release, NULL when none */
 	json_t *streams;
+	/* the seeds followed since the start (dataplane_seed_rows(): role,
+	 * user_set, lane, active, items, items_total, bytes, bytes_total); a
+	 * new reference the metrics release, NULL when none */
+	json_t *seeds;
 };
 
 /* What the metrics read of other modules. Every op: loop thread only,

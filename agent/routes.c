@@ -9,6 +9,7 @@
 #include "agent/content.h"
 #include "agent/failover.h"
 #include "agent/members.h"
+#include "agent/rebuild.h"
 #include "agent/recover.h"
 #include "agent/rejoin.h"
 #include "agent/request.h"
@@ -28,6 +29,7 @@
 #define CMS_MOVE ROUTE_MOD_CMS_MOVE
 #define RECOVER ROUTE_MOD_RECOVER
 #define REJOIN ROUTE_MOD_REJOIN
+#define REBUILD ROUTE_MOD_REBUILD
 #define RISK ROUTE_MOD_RISK
 #define VERIFY ROUTE_MOD_VERIFY
 #define MEMBERS ROUTE_MOD_MEMBERS
@@ -81,6 +83,7 @@ const struct route agent_routes[] = {
      failover_route_failback, 0},
     {"POST", "/v1/cms/failover", W, LEADER, CMS_MOVE, cms_move_route, 0},
     {"POST", "/v1/recover", W, 0, RECOVER, recover_route, 0},
+    {"GET", "/v1/pools/{pool}/rebuild", R, 0, REBUILD, rebuild_route, 0},
 
     /* the data plane (pool agents) */
     {"POST", "/v1/users", W, 0, USERS, users_route_enable, 0},

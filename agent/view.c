@@ -403,7 +403,7 @@ json_t *view_status(const struct view *v)
 	src->ops->lease(src->impl, &l);
 
 	return json_pack(
-	    "{s:{s:I, s:s, s:s, s:s, s:s, s:{s:b, s:I, s:I, s:s, s:b}}, "
+	    "{s:{s:I, s:s, s:s, s:s, s:s, s:{s:b, s:I, s:I, s:s, s:b}, s:o}, "
 	    "s:{s:o, s:I, s:I, s:I, s:I, s:o, s:o}, "
 	    "s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "self", "id", (json_int_t)v->d.self_id, "name", v->d.self_name,
@@ -411,7 +411,8 @@ json_t *view_status(const struct view *v)
 	    src->ops->raft_state(src->impl), "lease", "valid", l.valid,
 	    "left_ms", (json_int_t)l.left_ms, "granted_by",
 	    (json_int_t)l.granted_by, "source", l.source, "view_current",
-	    l.view_current, "cluster", "leader", jleader, "term",
+	    l.view_current, "rebuild", src->ops->rebuild(src->impl),
+	    "cluster", "leader", jleader, "term",
 	    (json_int_t)proposer_term(v->d.proposer), "commit_index",
 	    (json_int_t)proposer_commit_index(v->d.proposer), "applied_index",
 	    (json_int_t)proposer_applied_index(v->d.proposer), "decisions",

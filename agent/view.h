@@ -70,6 +70,10 @@ struct view_sources_ops {
 	/* GET /v1/status's "backup": per direction and category of every
 	 * paired pool (a new reference, NULL out of memory). */
 	json_t *(*backup)(void *impl);
+	/* GET /v1/status's self.rebuild: the seeds of this agent's streams
+	 * (dataplane_seeds_status()), null for a witness (a new reference,
+	 * NULL out of memory). */
+	json_t *(*rebuild)(void *impl);
 };
 
 struct view_sources {
@@ -106,7 +110,8 @@ int view_init(struct view *v, const struct view_deps *deps);
 /* A view holds no handle: cb (may be NULL) is called at once. */
 void view_close(struct view *v, void (*cb)(struct view *v));
 
-/* GET /v1/status: self (with its lease), cluster (leader, term, indexes,
+/* GET /v1/status: self (with its lease and the seeds of its streams,
+ * "rebuild"), cluster (leader, term, indexes,
  * decisions, the digest of the applied state), members, sites, pools,
  * sbas, cms, policy, backup. */
 json_t *view_status(const struct view *v);

@@ -154,6 +154,113 @@ static void test_timeout_falls_back(void **state)
 	free(dp);
 }
 
+/* A seed of the pair's copy: the pair acknowledges nothing before its
+ * end, so sync mode falls back at once (not after the timeout), and
+ * returns only once caught up. */
+static void test_seed_falls_back_at_once(void **state)
+{
+	struct dataplane *dp = dp_sync();
+	struct write a = {0};
+
+	(void)state;
+	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 1, released, &a),
+			 1);
+	dataplane_sync_seeding(dp);
+	assert_int_equal(dp->sync, SYNC_FALLBACK);
+	assert_int_equal(dp->sync_fallbacks, 1);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.released, 2);
+	/* again: nothing more */
+	dataplane_sync_seeding(dp);
+	assert_int_equal(dp->sync_fallbacks, 1);
+	dataplane_sync_check(dp, now_ns, true);
+	assert_int_equal(dp->sync, SYNC_ON);
+	/* async mode is left alone */
+	dataplane_sync_follow(dp, false, 1000, "the pair's mode is async");
+	dataplane_sync_seeding(dp);
+	assert_int_equal(dp->sync, SYNC_OFF);
+	free(dp);
+}
+
+/* The lag of a stream that seeds is at least what the seed has left. */
+static void test_seed_lag(void **state)
+{
+	struct sender_stats st;
+
+	(void)state;
+	memset(&st, 0, sizeof st);
+	st.lag_records = 3;
+	st.lag_bytes = 30;
+	dataplane_seed_lag(&st); /* no seed: as it was */
+	assert_int_equal(st.lag_records, 3);
+	assert_int_equal(st.lag_bytes, 30);
+	st.seeding = true;
+	st.seed_items = 120000;
+	st.seed_items_total = 200000;
+	st.seed_bytes = 45100000;
+	st.seed_bytes_total = 80000000;
+	dataplane_seed_lag(&st);
+	assert_int_equal(st.lag_records, 80000);
+	assert_int_equal(st.lag_bytes, 34900000);
+	/* every item stored, the seed not ended: still not caught up */
+	memset(&st, 0, sizeof st);
+	st.seeding = true;
+	st.seed_items = st.seed_items_total = 7;
+	dataplane_seed_lag(&st);
+	assert_int_equal(st.lag_records, 1);
+	/* a larger lag stays */
+	st.lag_records = 10;
+	dataplane_seed_lag(&st);
+	assert_int_equal(st.lag_records, 10);
+}
+
+/* A seed cut before its end (the link lost) still counts: the stream is
+ * seeding with the seed's last figures until a connection settles it. */
+static void test_cut_seed_still_seeds(void **state)
+{
+	struct dataplane *dp = dp_sync();
+	struct seedwatch_sample x = {
+	    .role = SEEDWATCH_SENDER,
+	    .user_set = "east",
+	    .lane = 0,
+	    .peer = "west",
+	    .active = true,
+	    .from_seq = 9,
+	    .items = 40,
+	    .items_total = 100,
+	    .bytes = 400,
+	    .bytes_total = 1000,
+	};
+	struct sender_stats st;
+	char line[320];
+
+	(void)state;
+	seedwatch_sample(&dp->seeds, &x, 0, line, sizeof line);
+	x.active = false;
+	assert_int_equal(
+	    seedwatch_sample(&dp->seeds, &x, 500, line, sizeof line),
+	    SEEDWATCH_CUT);
+	memset(&st, 0, sizeof st);
+	snprintf(st.user_set, sizeof st.user_set, "east");
+	st.lane = 1; /* another lane: nothing */
+	dataplane_seed_unfinished(dp, &st);
+	assert_false(st.seeding);
+	st.lane = 0;
+	dataplane_seed_unfinished(dp, &st);
+	assert_true(st.seeding);
+	assert_int_equal(st.seed_items, 40);
+	assert_int_equal(st.seed_items_total, 100);
+	dataplane_seed_lag(&st);
+	assert_int_equal(st.lag_records, 60);
+	assert_int_equal(st.lag_bytes, 600);
+	seedwatch_settled(&dp->seeds, SEEDWATCH_SENDER, "east", 0);
+	memset(&st, 0, sizeof st);
+	snprintf(st.user_set, sizeof st.user_set, "east");
+	dataplane_seed_unfinished(dp, &st);
+	assert_false(st.seeding);
+	free(dp);
+}
+
 static void test_no_wait_no_fallback(void **state)
 {
 	struct dataplane *dp = dp_sync();
@@ -211,6 +318,9 @@ int main(void)
 	    cmocka_unit_test(test_ack_at_or_past_seq_releases),
 	    cmocka_unit_test(test_timeout_falls_back),
 	    cmocka_unit_test(test_no_wait_no_fallback),
+	    cmocka_unit_test(test_seed_falls_back_at_once),
+	    cmocka_unit_test(test_seed_lag),
+	    cmocka_unit_test(test_cut_seed_still_seeds),
 	    cmocka_unit_test(test_async_answers_at_once),
 	    cmocka_unit_test(test_unpaired_answers_at_once),
 	};

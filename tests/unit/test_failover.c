@@ -325,6 +325,14 @@ static void pair_handler(struct http_request *req)
 				      : "{\"equal_after\":false,\"repaired\":0,"
 					"\"differences_total\":2}",
 				  NULL);
+	} else if (strcmp(req->path, "/v1/pools/east/failback") == 0) {
+		/* this server is also the leader's API */
+		struct route_params rp = {.n = 1};
+
+		rp.p[0].name = "pool";
+		rp.p[0].name_len = 4;
+		rp.p[0].value = "east";
+		failover_route_failback(&fx->fo, req, &rp);
 	} else {
 		http_respond_error(req, 404, "not_found", "no such path");
 	}
@@ -575,7 +583,7 @@ static void test_planned_waits_for_the_drain(void **state)
 
 	begin_planned(fx);
 	fx->report_known[0][0] = true;
-	fx->report[0][0] = (struct failover_lag){3, 30, 40, false};
+	fx->report[0][0] = (struct failover_lag){.records = 3, .bytes = 30, .ms = 40, .drained = false};
 	advance(fx, 1000);
 	failover_tick(&fx->fo);
 	assert_int_equal(step_of(fx, "east"), FO_IDLE);
@@ -590,7 +598,7 @@ static void test_planned_drained_completes(void **state)
 
 	begin_planned(fx);
 	fx->report_known[0][0] = true;
-	fx->report[0][0] = (struct failover_lag){0, 0, 0, true};
+	fx->report[0][0] = (struct failover_lag){.records = 0, .bytes = 0, .ms = 0, .drained = true};
 	failover_tick(&fx->fo);
 	/* the data at risk measured, then the takeover asked at west */
 	assert_int_equal(fx->measured, 1);
@@ -628,10 +636,10 @@ static void test_planned_cms_must_drain_too(void **state)
 	assert_string_equal(fx->fsm.cms_active, "east");
 	begin_planned(fx);
 	fx->report_known[0][0] = true;
-	fx->report[0][0] = (struct failover_lag){0, 0, 0, true};
+	fx->report[0][0] = (struct failover_lag){.records = 0, .bytes = 0, .ms = 0, .drained = true};
 	/* east's user set drained, the CMS documents not yet */
 	fx->cms_report_known = true;
-	fx->cms_report = (struct failover_lag){1, 100, 5, false};
+	fx->cms_report = (struct failover_lag){.records = 1, .bytes = 100, .ms = 5, .drained = false};
 	failover_tick(&fx->fo);
 	assert_int_equal(step_of(fx, "east"), FO_IDLE);
 	assert_int_equal(fx->server_requests, 0);
@@ -651,7 +659,7 @@ static void test_planned_timeout_aborts(void **state)
 
 	begin_planned(fx);
 	fx->report_known[0][0] = true;
-	fx->report[0][0] = (struct failover_lag){3, 30, 40, false};
+	fx->report[0][0] = (struct failover_lag){.records = 3, .bytes = 30, .ms = 40, .drained = false};
 	advance(fx, 29000);
 	failover_tick(&fx->fo);
 	assert_int_equal(fx->n_queued, 0);
@@ -674,7 +682,7 @@ static void test_planned_takeover_refused(void **state)
 
 	begin_planned(fx);
 	fx->report_known[0][0] = true;
-	fx->report[0][0] = (struct failover_lag){0, 0, 0, true};
+	fx->report[0][0] = (struct failover_lag){.records = 0, .bytes = 0, .ms = 0, .drained = true};
 	fx->takeover_status = 409;
 	failover_tick(&fx->fo);
 	run_call(fx, "east");
@@ -707,7 +715,7 @@ static void test_disaster_commits(void **state)
 
 	fx->silence[0] = 5000;
 	fx->report_known[0][0] = true;
-	fx->report[0][0] = (struct failover_lag){4, 40, 400, false};
+	fx->report[0][0] = (struct failover_lag){.records = 4, .bytes = 40, .ms = 400, .drained = false};
 	assert_true(failover_disaster(&fx->fo, "east", "operator@test",
 				      false));
 	assert_int_equal(step_of(fx, "east"), FO_TAKEOVER);
@@ -752,7 +760,7 @@ static void auto_ready(struct fx *fx)
 	fx->silence[0] = 5000;
 	fx->silence[1] = 100;
 	fx->report_known[0][0] = true;
-	fx->report[0][0] = (struct failover_lag){2, 20, 300, false};
+	fx->report[0][0] = (struct failover_lag){.records = 2, .bytes = 20, .ms = 300, .drained = false};
 }
 
 /* A tick makes no move of east; its refusal contains why (NULL: no
@@ -954,11 +962,11 @@ static void test_failback_verifies_then_completes(void **state)
 	begin_failback(fx);
 	/* west has not drained east's user set back yet */
 	fx->report_known[1][0] = true;
-	fx->report[1][0] = (struct failover_lag){1, 10, 10, false};
+	fx->report[1][0] = (struct failover_lag){.records = 1, .bytes = 10, .ms = 10, .drained = false};
 	failover_tick(&fx->fo);
 	assert_int_equal(fx->n_queued, 0);
 	assert_int_equal(step_of(fx, "east"), FO_IDLE);
-	fx->report[1][0] = (struct failover_lag){0, 0, 0, true};
+	fx->report[1][0] = (struct failover_lag){.records = 0, .bytes = 0, .ms = 0, .drained = true};
 	failover_tick(&fx->fo);
 	assert_int_equal(step_of(fx, "east"), FO_VERIFY);
 	run_call(fx, "east");
@@ -978,7 +986,7 @@ static void test_failback_unequal_copies_wait(void **state)
 	to_recovering(fx);
 	begin_failback(fx);
 	fx->report_known[1][0] = true;
-	fx->report[1][0] = (struct failover_lag){0, 0, 0, true};
+	fx->report[1][0] = (struct failover_lag){.records = 0, .bytes = 0, .ms = 0, .drained = true};
 	fx->verify_equal = false;
 	failover_tick(&fx->fo);
 	run_call(fx, "east");
@@ -995,6 +1003,114 @@ static void test_failback_unequal_copies_wait(void **state)
 	assert_int_equal(fx->server_requests, asked + 1);
 	assert_int_equal(commit(fx), 1);
 	assert_int_equal(east(fx)->state, FSM_STATE_NORMAL);
+}
+
+/* An API call on the fixture's server: status and body of the answer. */
+struct api_answer {
+	bool done;
+	int status;
+	char body[1024];
+};
+
+static void api_done(void *arg, int err, const struct hclient_response *resp)
+{
+	struct api_answer *a = arg;
+
+	a->done = true;
+	a->status = err != 0 ? -1 : resp->status;
+	if (err == 0)
+		snprintf(a->body, sizeof a->body, "%s", resp->body);
+}
+
+static int api_call(struct fx *fx, const char *method, const char *path,
+		    struct api_answer *a)
+{
+	memset(a, 0, sizeof *a);
+	assert_int_equal(hclient_request(&fx->calls, method, "127.0.0.1",
+					 (uint16_t)http_server_port(&fx->server),
+					 path, NULL, NULL, 0, 5000, api_done, a,
+					 NULL),
+			 0);
+	for (int i = 0; i < 10000 && !a->done; i++)
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	assert_true(a->done);
+	return a->status;
+}
+
+/* While west seeds east's copy (east's store rebuilt after a site loss)
+ * east is not caught up whatever the positions say: the failback is
+ * refused naming the rebuild, and a failback under way waits. */
+static void test_failback_refused_while_seeding(void **state)
+{
+	struct fx *fx = *state;
+	struct api_answer a;
+	unsigned asked;
+
+	to_recovering(fx);
+	fx->report_known[1][0] = true;
+	fx->report[1][0] = (struct failover_lag){.records = 80000,
+						 .seeding = true,
+						 .seed_items = 120000,
+						 .seed_items_total = 200000};
+	assert_int_equal(
+	    api_call(fx, "POST", "/v1/pools/east/failback", &a), 409);
+	assert_non_null(strstr(a.body, "\"not_caught_up\""));
+	assert_non_null(strstr(a.body, "east's copy is being rebuilt: 120000 "
+				       "of 200000 items"));
+	assert_int_equal(fx->n_queued, 0);
+	/* the what-if says the same */
+	assert_int_equal(api_call(fx, "POST",
+				  "/v1/pools/east/failback?what_if=true", &a),
+			 200);
+	assert_non_null(strstr(a.body, "\"allowed\":false"));
+	assert_non_null(strstr(a.body, "being rebuilt"));
+	/* seeding even with no record left to acknowledge */
+	fx->report[1][0].records = 0;
+	assert_int_equal(
+	    api_call(fx, "POST", "/v1/pools/east/failback", &a), 409);
+	assert_non_null(strstr(a.body, "being rebuilt"));
+	/* a failback begun anyway (forced) waits while the seed runs, even
+	 * when a report says drained */
+	begin_failback(fx);
+	fx->report[1][0].drained = true;
+	asked = fx->server_requests;
+	failover_tick(&fx->fo);
+	assert_int_equal(step_of(fx, "east"), FO_IDLE);
+	assert_int_equal(fx->server_requests, asked); /* no verify asked */
+	/* the seed ended, nothing left: the drain goes on to the verify */
+	fx->report[1][0] = (struct failover_lag){.drained = true};
+	failover_tick(&fx->fo);
+	assert_int_equal(step_of(fx, "east"), FO_VERIFY);
+	run_call(fx, "east");
+	assert_int_equal(commit(fx), 1);
+	assert_int_equal(east(fx)->state, FSM_STATE_NORMAL);
+}
+
+static void test_failback_allowed_once_caught_up(void **state)
+{
+	struct fx *fx = *state;
+	struct api_answer a;
+
+	to_recovering(fx);
+	fx->report_known[1][0] = true;
+	fx->report[1][0] = (struct failover_lag){.drained = true};
+	assert_int_equal(api_call(fx, "POST",
+				  "/v1/pools/east/failback?what_if=true", &a),
+			 200);
+	assert_non_null(strstr(a.body, "\"allowed\":true"));
+}
+
+/* An automatic failover of a pool that was seeding its pair's copy is
+ * refused: that copy lacks items until the seed ends. */
+static void test_auto_refused_while_seeding(void **state)
+{
+	struct fx *fx = *state;
+
+	auto_ready(fx);
+	fx->report[0][0].seeding = true;
+	fx->report[0][0].seed_items = 5;
+	fx->report[0][0].seed_items_total = 9;
+	expect_no_move(fx, "west's copy of it was being rebuilt: 5 of 9 items");
 }
 
 static void test_failback_timeout_aborts(void **state)
@@ -1039,6 +1155,9 @@ int main(void)
 	    T(test_failback_verifies_then_completes),
 	    T(test_failback_unequal_copies_wait),
 	    T(test_failback_timeout_aborts),
+	    T(test_failback_refused_while_seeding),
+	    T(test_failback_allowed_once_caught_up),
+	    T(test_auto_refused_while_seeding),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

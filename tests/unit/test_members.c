@@ -49,6 +49,10 @@ struct fake {
 	/* the host */
 	unsigned decided;
 	int may_write;
+	struct members_set_report sets[MEMBERS_SETS];
+	unsigned n_sets;
+	struct members_seed_report seeds[MEMBERS_SEEDS];
+	unsigned n_seeds;
 };
 
 static uint64_t fake_wall_ms(void *data)
@@ -197,10 +201,11 @@ static const struct members_raft_ops fake_raft_ops = {
 static unsigned fake_set_reports(void *impl, struct members_set_report *out,
 				 unsigned max)
 {
-	(void)impl;
-	(void)out;
-	(void)max;
-	return 0;
+	struct fake *f = impl;
+	unsigned n = f->n_sets < max ? f->n_sets : max;
+
+	memcpy(out, f->sets, n * sizeof *out);
+	return n;
 }
 
 static unsigned fake_stream_reports(void *impl,
@@ -211,6 +216,16 @@ static unsigned fake_stream_reports(void *impl,
 	(void)out;
 	(void)max;
 	return 0;
+}
+
+static unsigned fake_seed_reports(void *impl, struct members_seed_report *out,
+				  unsigned max)
+{
+	struct fake *f = impl;
+	unsigned n = f->n_seeds < max ? f->n_seeds : max;
+
+	memcpy(out, f->seeds, n * sizeof *out);
+	return n;
 }
 
 static void fake_leader_tick(void *impl) { (void)impl; }
@@ -233,6 +248,7 @@ static void fake_decided(void *impl, int status, const struct fsm_result *res)
 static const struct members_host_ops fake_host_ops = {
     .set_reports = fake_set_reports,
     .stream_reports = fake_stream_reports,
+    .seed_reports = fake_seed_reports,
     .leader_tick = fake_leader_tick,
     .may_write = fake_may_write,
     .decided = fake_decided,
@@ -681,6 +697,181 @@ static void test_heartbeat_keeps_at_most_what_fits(void **state)
 	assert_true(hb.report.sets[0].drained);
 }
 
+/* ---- seeds in the reports ---- */
+
+static char *report_text(struct fixture *x, bool extended, bool *has_seeds)
+{
+	json_t *body = members_report_json(&x->m, extended, has_seeds);
+	char *text;
+
+	assert_non_null(body);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	assert_non_null(text);
+	return text;
+}
+
+/* A report without a seed is exactly what an earlier version sends and
+ * parses (its parser refuses any key it does not know). */
+static void test_report_without_seeds_is_the_old_form(void **state)
+{
+	struct fixture *x = *state;
+	struct members_heartbeat hb;
+	bool has = true;
+	char *text;
+
+	x->f.n_sets = 1;
+	snprintf(x->f.sets[0].user_set, FSM_NAME_LEN, "pool-east");
+	x->f.sets[0].lag_records = 2;
+	text = report_text(x, true, &has);
+	assert_false(has);
+	assert_null(strstr(text, "seed"));
+	assert_int_equal(parse(text, &hb), 0);
+	assert_int_equal(hb.report.n_sets, 1);
+	assert_false(hb.report.sets[0].seeding);
+	assert_int_equal(hb.report.n_seeds, 0);
+	free(text);
+}
+
+static void test_report_with_seeds_round_trip(void **state)
+{
+	struct fixture *x = *state;
+	struct members_heartbeat hb;
+	bool has = false;
+	char *text;
+
+	x->f.n_sets = 1;
+	snprintf(x->f.sets[0].user_set, FSM_NAME_LEN, "pool-east");
+	x->f.sets[0].lag_records = 80000;
+	x->f.sets[0].seeding = true;
+	x->f.sets[0].seed_items = 120000;
+	x->f.sets[0].seed_items_total = 200000;
+	x->f.n_seeds = 2;
+	x->f.seeds[0] = (struct members_seed_report){
+	    .user_set = "pool-east",
+	    .lane = 0,
+	    .receiver = false,
+	    .items = 120000,
+	    .items_total = 200000,
+	    .bytes = 45100000,
+	    .bytes_total = 80000000,
+	    .rate_items_s = 32000.5,
+	    .rate_bytes_s = 12300000,
+	    .eta_s = 7,
+	};
+	x->f.seeds[1] = (struct members_seed_report){
+	    .user_set = "cms",
+	    .lane = 1,
+	    .receiver = true,
+	    .eta_s = -1,
+	};
+	text = report_text(x, true, &has);
+	assert_true(has);
+	assert_int_equal(parse(text, &hb), 0);
+	assert_true(hb.report.sets[0].seeding);
+	assert_int_equal(hb.report.sets[0].seed_items, 120000);
+	assert_int_equal(hb.report.sets[0].seed_items_total, 200000);
+	assert_int_equal(hb.report.sets[0].lag_records, 80000);
+	assert_int_equal(hb.report.n_seeds, 2);
+	assert_string_equal(hb.report.seeds[0].user_set, "pool-east");
+	assert_false(hb.report.seeds[0].receiver);
+	assert_int_equal(hb.report.seeds[0].lane, 0);
+	assert_int_equal(hb.report.seeds[0].bytes_total, 80000000);
+	assert_true(hb.report.seeds[0].rate_items_s == 32000.5);
+	assert_int_equal(hb.report.seeds[0].eta_s, 7);
+	assert_true(hb.report.seeds[1].receiver);
+	assert_int_equal(hb.report.seeds[1].lane, 1);
+	assert_int_equal(hb.report.seeds[1].eta_s, -1);
+	free(text);
+	/* for an agent of an earlier version: the old form */
+	text = report_text(x, false, &has);
+	assert_null(strstr(text, "seed"));
+	assert_int_equal(parse(text, &hb), 0);
+	assert_int_equal(hb.report.sets[0].lag_records, 80000);
+	free(text);
+	/* what was heard is kept with the report */
+	members_heartbeat_seen(&x->m, 7, &hb.report);
+	assert_int_equal(members_seen_get(&x->m, 7)->n_seeds, 0);
+	text = report_text(x, true, &has);
+	assert_int_equal(parse(text, &hb), 0);
+	members_heartbeat_seen(&x->m, 7, &hb.report);
+	assert_int_equal(members_seen_get(&x->m, 7)->n_seeds, 2);
+	assert_int_equal(members_seen_get(&x->m, 7)->seeds[0].items, 120000);
+	free(text);
+}
+
+static void test_seed_refusals(void **state)
+{
+	static const char *const bad[] = {
+	    /* a seed with a key missing, of another lane or role, negative */
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\"}]}",
+	    "{\"id\":2,\"applied\":1,\"seeds\":{}}",
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\","
+	    "\"lane\":\"video\",\"role\":\"sender\",\"items\":1,"
+	    "\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
+	    "\"rate_items_s\":1,\"rate_bytes_s\":1,\"eta_s\":1}]}",
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\",\"role\":\"owner\",\"items\":1,"
+	    "\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
+	    "\"rate_items_s\":1,\"rate_bytes_s\":1,\"eta_s\":1}]}",
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\",\"role\":\"sender\",\"items\":-1,"
+	    "\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
+	    "\"rate_items_s\":1,\"rate_bytes_s\":1,\"eta_s\":1}]}",
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\",\"role\":\"sender\",\"items\":1,"
+	    "\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
+	    "\"rate_items_s\":-1,\"rate_bytes_s\":1,\"eta_s\":1}]}",
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\",\"role\":\"sender\",\"items\":1,"
+	    "\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
+	    "\"rate_items_s\":1,\"rate_bytes_s\":1,\"eta_s\":-2}]}",
+	    "{\"id\":2,\"applied\":1,\"sets\":[{\"user_set\":\"p\","
+	    "\"lag_records\":1,\"lag_bytes\":2,\"lag_ms\":3,"
+	    "\"drained\":false,\"seeding\":1}]}",
+	    "{\"id\":2,\"applied\":1,\"sets\":[{\"user_set\":\"p\","
+	    "\"lag_records\":1,\"lag_bytes\":2,\"lag_ms\":3,"
+	    "\"drained\":false,\"seeding\":true,\"seed_items\":-4}]}",
+	};
+	struct members_heartbeat hb;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&hb, 0xab, sizeof hb);
+		if (parse(bad[i], &hb) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(hb.id, 0);
+	}
+}
+
+/* An agent that refused the report with seeds gets the old form, and the
+ * full one again after MEMBERS_PLAIN_NS (it may have been upgraded). */
+static void test_plain_for_an_earlier_version(void **state)
+{
+	struct fixture *x = *state;
+
+	assert_false(members_plain_wanted(&x->m, "10.0.0.1", 7101));
+	members_plain_mark(&x->m, "10.0.0.1", 7101);
+	assert_true(members_plain_wanted(&x->m, "10.0.0.1", 7101));
+	assert_false(members_plain_wanted(&x->m, "10.0.0.1", 7102));
+	assert_false(members_plain_wanted(&x->m, "10.0.0.2", 7101));
+	x->f.now_ns += MEMBERS_PLAIN_NS - 1;
+	assert_true(members_plain_wanted(&x->m, "10.0.0.1", 7101));
+	x->f.now_ns += 1;
+	assert_false(members_plain_wanted(&x->m, "10.0.0.1", 7101));
+	/* more agents than places: the oldest mark gives way */
+	for (int i = 0; i < 9; i++) {
+		char host[32];
+
+		snprintf(host, sizeof host, "10.0.1.%d", i);
+		x->f.now_ns += MS;
+		members_plain_mark(&x->m, host, 7101);
+	}
+	assert_true(members_plain_wanted(&x->m, "10.0.1.8", 7101));
+	assert_true(members_plain_wanted(&x->m, "10.0.1.1", 7101));
+	assert_false(members_plain_wanted(&x->m, "10.0.1.0", 7101));
+}
+
 /* ---- registration and join ---- */
 
 static int reg(const char *body, struct fsm_member *fm,
@@ -1008,6 +1199,10 @@ int main(void)
 	    cmocka_unit_test(test_heartbeat_parse),
 	    cmocka_unit_test(test_heartbeat_refusals),
 	    cmocka_unit_test(test_heartbeat_keeps_at_most_what_fits),
+	    cmocka_unit_test(test_seed_refusals),
+	    T(test_report_without_seeds_is_the_old_form),
+	    T(test_report_with_seeds_round_trip),
+	    T(test_plain_for_an_earlier_version),
 	    cmocka_unit_test(test_registration_parse),
 	    cmocka_unit_test(test_registration_refusals),
 	    cmocka_unit_test(test_join_check),

@@ -157,6 +157,15 @@ static bool src_data(void *impl, struct metrics_data *out)
 	    (json_int_t)512, "lag_seconds", 0.25, "acked_seq", (json_int_t)95,
 	    "head_seq", (json_int_t)100, "compression_ratio", 0.5,
 	    "records_per_second", 12.5);
+	out->seeds = json_pack(
+	    "[{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}, "
+	    "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}]",
+	    "role", "sender", "user_set", "pool-east", "lane", "data", "active",
+	    1, "items", (json_int_t)120000, "items_total", (json_int_t)200000,
+	    "bytes", (json_int_t)45100000, "bytes_total", (json_int_t)80000000,
+	    "role", "receiver", "user_set", "pool-west", "lane", "content",
+	    "active", 0, "items", (json_int_t)3, "items_total", (json_int_t)3,
+	    "bytes", (json_int_t)3000, "bytes_total", (json_int_t)3000);
 	return true;
 }
 
@@ -324,6 +333,23 @@ static void test_data_plane(void **state)
 	snprintf(line, sizeof line, "poolpair_backup_acked_seq%s 95", labels);
 	assert_line(t, line);
 
+	/* the seeds, by user set, lane and role */
+	assert_line(t, "# TYPE poolpair_seed_items gauge");
+	assert_line(t, "# TYPE poolpair_seed_items_expected gauge");
+	assert_line(t, "# TYPE poolpair_seed_active gauge");
+	assert_line(t, "poolpair_seed_items{user_set=\"pool-east\",lane="
+		       "\"data\",role=\"sender\"} 120000");
+	assert_line(t, "poolpair_seed_items_expected{user_set=\"pool-east\","
+		       "lane=\"data\",role=\"sender\"} 200000");
+	assert_line(t, "poolpair_seed_bytes{user_set=\"pool-east\",lane="
+		       "\"data\",role=\"sender\"} 45100000");
+	assert_line(t, "poolpair_seed_bytes_expected{user_set=\"pool-east\","
+		       "lane=\"data\",role=\"sender\"} 80000000");
+	assert_line(t, "poolpair_seed_active{user_set=\"pool-east\",lane="
+		       "\"data\",role=\"sender\"} 1");
+	assert_line(t, "poolpair_seed_active{user_set=\"pool-west\",lane="
+		       "\"content\",role=\"receiver\"} 0");
+
 	/* a store not open yet: no store figures */
 	x->store_open = false;
 	t = render(x);
@@ -335,6 +361,7 @@ static void test_data_plane(void **state)
 	t = render(x);
 	assert_null(strstr(t, "poolpair_store_writes_total"));
 	assert_null(strstr(t, "poolpair_backup_lag_records"));
+	assert_null(strstr(t, "poolpair_seed_"));
 }
 
 static void test_requests_and_decisions(void **state)

@@ -157,6 +157,12 @@ static json_t *src_backup(void *impl)
 	return json_pack("[{s:s}]", "from", "backup-marker");
 }
 
+static json_t *src_rebuild(void *impl)
+{
+	(void)impl;
+	return json_pack("{s:b, s:[]}", "rebuilding", 1, "streams");
+}
+
 static const struct view_sources_ops fake_sources_ops = {
     .configuration = src_configuration,
     .raft_state = src_raft_state,
@@ -166,6 +172,7 @@ static const struct view_sources_ops fake_sources_ops = {
     .lease = src_lease,
     .auto_refusal = src_auto_refusal,
     .backup = src_backup,
+    .rebuild = src_rebuild,
 };
 
 /* ---- the state ---- */
@@ -377,6 +384,9 @@ static void test_status_self_and_cluster(void **state)
 	assert_string_equal(
 	    str(json_array_get(json_object_get(st, "backup"), 0), "from"),
 	    "backup-marker");
+	assert_true(json_is_true(json_object_get(
+	    json_object_get(json_object_get(st, "self"), "rebuild"),
+	    "rebuilding")));
 	assert_int_equal(json_array_size(json_object_get(st, "sites")), 3);
 	assert_string_equal(str(json_object_get(st, "cms"), "active"),
 			    "pool-east");
