@@ -11,6 +11,7 @@
 #include "agent/ctl/failover.h"
 #include "agent/ctl/history.h"
 #include "agent/ctl/pools.h"
+#include "agent/ctl/rebuild.h"
 #include "agent/ctl/status.h"
 #include "agent/ctl/topology.h"
 #include "agent/ctl/users.h"
@@ -52,6 +53,12 @@ static const struct ctl_command ctl_commands[] = {
      {"reason=", NULL},
      pools_cmd_resume,
      "pool resume NAME [--reason TEXT]"},
+    {"pool rebuild-status",
+     1,
+     1,
+     {"follow", NULL},
+     rebuild_cmd_status,
+     "pool rebuild-status POOL [--follow]"},
     {"site add", 1, 1, {NULL}, cluster_cmd_site_add, "site add NAME"},
     {"site list", 0, 0, {NULL}, cluster_cmd_site_list, "site list"},
     {"site remove", 1, 1, {NULL}, cluster_cmd_site_remove, "site remove NAME"},
