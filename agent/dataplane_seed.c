@@ -121,6 +121,7 @@ void dataplane_seeds_tick(struct dataplane *dp)
 		    .bytes = st->bytes,
 		    .bytes_total = st->bytes_total,
 		    .done = st->done,
+		    .gone = true,
 		};
 		seed_log(
 		    seedwatch_sample(&dp->seeds, &x, now, line, sizeof line),

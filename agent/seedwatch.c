@@ -263,8 +263,9 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 	}
 	if (!x->active) {
 		if (was_active) {
-			bool done = st->role == SEEDWATCH_RECEIVER ||
-				    x->done > st->done;
+			bool done =
+			    !x->gone && (st->role == SEEDWATCH_RECEIVER ||
+					 x->done > st->done);
 
 			st->active = false;
 			st->unfinished = !done;

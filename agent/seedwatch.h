@@ -40,6 +40,8 @@ struct seedwatch_sample {
 	uint64_t bytes, bytes_total;
 	uint64_t done; /* sender: seeds completed since its
 			  start (tells an end from a cut) */
+	bool gone;     /* the stream itself is gone (its sender or receiver
+			  closed): not active, and cut, not ended */
 };
 
 /* A seed followed. */

@@ -182,6 +182,17 @@ static void test_receiver_side(void **state)
 	assert_int_equal(seedwatch_sample(&w, &x, 2000, line, sizeof line),
 			 SEEDWATCH_ENDED);
 	assert_non_null(strstr(line, " done: 3 items, 3.0 MB in 2.0 s"));
+	/* a receiver closed in the middle of a seed: cut, not done */
+	x.active = true;
+	x.from_seq = 10;
+	x.items = 1;
+	assert_int_equal(seedwatch_sample(&w, &x, 3000, line, sizeof line),
+			 SEEDWATCH_STARTED);
+	x.active = false;
+	x.gone = true;
+	assert_int_equal(seedwatch_sample(&w, &x, 4000, line, sizeof line),
+			 SEEDWATCH_CUT);
+	assert_non_null(strstr(line, " cut at 1 of 3 items"));
 }
 
 /* A cut seed is unfinished (the copy still lacks items) until it resumes
