@@ -29,10 +29,17 @@ static bool fo_report(void *impl, const char *pool, const char *user_set,
 
 	if (rep == NULL)
 		return false;
-	*lag = (struct failover_lag){rep->lag_records,	rep->lag_bytes,
-				     rep->lag_ms,	rep->drained,
-				     rep->seeding,	rep->seed_items,
-				     rep->seed_items_total};
+	*lag = (struct failover_lag){
+	    .records = rep->lag_records,
+	    .bytes = rep->lag_bytes,
+	    .ms = rep->lag_ms,
+	    .drained = rep->drained,
+	    .seeding = rep->seeding,
+	    .seed_items = rep->seed_items,
+	    .seed_items_total = rep->seed_items_total,
+	    .disconnected = !members_set_connected(&a->members, pool, user_set,
+						   max_age_ms),
+	};
 	return true;
 }
 

@@ -55,6 +55,8 @@ struct failover_lag {
 	bool seeding;	  /* the pair's copy is being rebuilt (seeded) */
 	uint64_t seed_items;	   /* of the seed: items stored */
 	uint64_t seed_items_total; /* of that many */
+	bool disconnected; /* a stream of it was not connected (the pair's
+			      copy is not known to have what was acked) */
 };
 
 /* What the module needs to know from the leader's records of the other

@@ -346,7 +346,8 @@ static void failback_call(struct failover *fo, struct http_request *req,
 			 "%s is %s: it must be recovering (back and catching "
 			 "up)",
 			 p->name, fsm_failover_state_name(p->state));
-	} else if (!force && (!known || rep.records > 0 || rep.seeding)) {
+	} else if (!force && (!known || rep.records > 0 || rep.seeding ||
+			      rep.disconnected)) {
 		code = "not_caught_up";
 		if (!known)
 			snprintf(reason, sizeof reason,
@@ -359,6 +360,11 @@ static void failback_call(struct failover *fo, struct http_request *req,
 				 "rebuild-status %s)",
 				 p->name, rep.seed_items, rep.seed_items_total,
 				 p->name);
+		else if (rep.disconnected)
+			snprintf(reason, sizeof reason,
+				 "%s's stream of %s's user set to %s is not "
+				 "connected: %s has not shown it is caught up",
+				 p->pair, p->name, p->name, p->name);
 		else
 			snprintf(reason, sizeof reason,
 				 "%s has not caught up: %" PRIu64

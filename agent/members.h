@@ -356,6 +356,13 @@ members_set_report_aged(struct members *m, const char *pool,
 			const char *user_set, uint64_t max_age_ms,
 			uint64_t *age_ms);
 
+/* Whether the agent whose report members_set_report_aged() picks (the
+ * same arguments) reported every stream of user_set connected (state
+ * steady or backlog; true when it reported no stream of it, as an
+ * earlier version); false when no report is picked. */
+bool members_set_connected(struct members *m, const char *pool,
+			   const char *user_set, uint64_t max_age_ms);
+
 /* Whether member id was heard (heartbeat or report) within window_ms;
  * this agent always counts. Works on any agent. */
 bool members_heard(struct members *m, uint64_t id, uint64_t window_ms);

@@ -105,6 +105,61 @@ members_set_report_aged(struct members *m, const char *pool,
 	return NULL;
 }
 
+/* Every stream of user_set in streams[n] connected (steady or backlog);
+ * true when there is none (an earlier version reports no streams). */
+static bool streams_connected(const struct members_stream_report *streams,
+			      unsigned n, const char *user_set)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(streams[i].user_set, user_set) == 0 &&
+		    strcmp(streams[i].state, "steady") != 0 &&
+		    strcmp(streams[i].state, "backlog") != 0)
+			return false;
+	return true;
+}
+
+bool members_set_connected(struct members *m, const char *pool,
+			   const char *user_set, uint64_t max_age_ms)
+{
+	const struct fsm *f = m->d.fsm;
+	uint64_t now = members_now_ns(m);
+
+	/* the same agent as members_set_report_aged() picks */
+	for (unsigned i = 0; i < f->n_members; i++) {
+		const struct fsm_member *fm = &f->members[i];
+		struct members_seen *s;
+
+		if (strcmp(fm->pool, pool) != 0)
+			continue;
+		if (fm->id == m->d.cfg.self.id) {
+			struct members_stream_report st[MEMBERS_STREAMS];
+			unsigned n;
+
+			m->self_n = m->d.host->ops->set_reports(
+			    m->d.host->impl, m->self_sets, MEMBERS_SETS);
+			for (unsigned k = 0; k < m->self_n; k++)
+				if (strcmp(m->self_sets[k].user_set,
+					   user_set) == 0) {
+					n = m->d.host->ops->stream_reports(
+					    m->d.host->impl, st,
+					    MEMBERS_STREAMS);
+					return streams_connected(st, n,
+								 user_set);
+				}
+			continue;
+		}
+		s = seen_slot(m, fm->id, false);
+		if (s == NULL || s->last_ns == 0 ||
+		    (now - s->last_ns) / MS > max_age_ms)
+			continue;
+		for (unsigned k = 0; k < s->n_sets; k++)
+			if (strcmp(s->sets[k].user_set, user_set) == 0)
+				return streams_connected(s->streams,
+							 s->n_streams, user_set);
+	}
+	return false;
+}
+
 const struct members_seen *members_seen_get(struct members *m, uint64_t id)
 {
 	return seen_slot(m, id, false);

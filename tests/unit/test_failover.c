@@ -1093,6 +1093,17 @@ static void test_failback_allowed_once_caught_up(void **state)
 
 	to_recovering(fx);
 	fx->report_known[1][0] = true;
+	/* nothing left to acknowledge, but west's stream of east's user set
+	 * is not connected (east's copy may be empty: before the handshake
+	 * that starts its seed) */
+	fx->report[1][0] = (struct failover_lag){.drained = true,
+						 .disconnected = true};
+	assert_int_equal(
+	    api_call(fx, "POST", "/v1/pools/east/failback", &a), 409);
+	assert_non_null(strstr(a.body, "\"not_caught_up\""));
+	assert_non_null(strstr(a.body, "west's stream of east's user set to "
+				       "east is not connected"));
+	assert_int_equal(fx->n_queued, 0);
 	fx->report[1][0] = (struct failover_lag){.drained = true};
 	assert_int_equal(api_call(fx, "POST",
 				  "/v1/pools/east/failback?what_if=true", &a),

@@ -53,6 +53,8 @@ struct fake {
 	unsigned n_sets;
 	struct members_seed_report seeds[MEMBERS_SEEDS];
 	unsigned n_seeds;
+	struct members_stream_report streams[MEMBERS_STREAMS];
+	unsigned n_streams;
 };
 
 static uint64_t fake_wall_ms(void *data)
@@ -212,10 +214,11 @@ static unsigned fake_stream_reports(void *impl,
 				    struct members_stream_report *out,
 				    unsigned max)
 {
-	(void)impl;
-	(void)out;
-	(void)max;
-	return 0;
+	struct fake *f = impl;
+	unsigned n = f->n_streams < max ? f->n_streams : max;
+
+	memcpy(out, f->streams, n * sizeof *out);
+	return n;
 }
 
 static unsigned fake_seed_reports(void *impl, struct members_seed_report *out,
@@ -1168,6 +1171,54 @@ static void test_reachable_and_silence(void **state)
 	assert_int_equal(members_reachable(&x->m, 2), 0);
 }
 
+/* Whether the reporter of a user set has its streams connected: as
+ * members_set_report_aged() picks it, live for this agent. */
+static void test_set_connected(void **state)
+{
+	struct fixture *x = *state;
+	struct members_report r;
+
+	add_member(x, SELF, "a");
+	add_member(x, 2, "b");
+	snprintf(x->fsm.members[0].pool, sizeof x->fsm.members[0].pool, "pa");
+	snprintf(x->fsm.members[1].pool, sizeof x->fsm.members[1].pool, "pb");
+	/* nobody heard of pb: no report, not connected */
+	assert_false(members_set_connected(&x->m, "pb", "pa", UINT64_MAX));
+	memset(&r, 0, sizeof r);
+	r.n_sets = 2;
+	snprintf(r.sets[0].user_set, FSM_NAME_LEN, "pa");
+	snprintf(r.sets[1].user_set, FSM_NAME_LEN, "pb");
+	/* an earlier version's report: no streams, so nothing says no */
+	members_heartbeat_seen(&x->m, 2, &r);
+	assert_true(members_set_connected(&x->m, "pb", "pa", UINT64_MAX));
+	r.n_streams = 3;
+	snprintf(r.streams[0].user_set, FSM_NAME_LEN, "pa");
+	snprintf(r.streams[0].state, sizeof r.streams[0].state, "steady");
+	snprintf(r.streams[1].user_set, FSM_NAME_LEN, "pa");
+	snprintf(r.streams[1].state, sizeof r.streams[1].state, "final");
+	snprintf(r.streams[2].user_set, FSM_NAME_LEN, "pb");
+	snprintf(r.streams[2].state, sizeof r.streams[2].state, "backlog");
+	members_heartbeat_seen(&x->m, 2, &r);
+	assert_false(members_set_connected(&x->m, "pb", "pa", UINT64_MAX));
+	assert_true(members_set_connected(&x->m, "pb", "pb", UINT64_MAX));
+	snprintf(r.streams[1].state, sizeof r.streams[1].state, "backlog");
+	members_heartbeat_seen(&x->m, 2, &r);
+	assert_true(members_set_connected(&x->m, "pb", "pa", UINT64_MAX));
+	/* too old a report is none */
+	x->f.now_ns += 2000 * MS;
+	assert_false(members_set_connected(&x->m, "pb", "pa", 1000));
+	/* this agent: its own figures, live */
+	x->f.n_sets = 1;
+	snprintf(x->f.sets[0].user_set, FSM_NAME_LEN, "pa");
+	x->f.n_streams = 1;
+	snprintf(x->f.streams[0].user_set, FSM_NAME_LEN, "pa");
+	snprintf(x->f.streams[0].state, sizeof x->f.streams[0].state, "error");
+	assert_false(members_set_connected(&x->m, "pa", "pa", 0));
+	snprintf(x->f.streams[0].state, sizeof x->f.streams[0].state, "steady");
+	assert_true(members_set_connected(&x->m, "pa", "pa", 0));
+	assert_false(members_set_connected(&x->m, "pa", "other", 0));
+}
+
 /* ---- life ---- */
 
 static void test_close_before_start(void **state)
@@ -1203,6 +1254,7 @@ int main(void)
 	    T(test_report_without_seeds_is_the_old_form),
 	    T(test_report_with_seeds_round_trip),
 	    T(test_plain_for_an_earlier_version),
+	    T(test_set_connected),
 	    cmocka_unit_test(test_registration_parse),
 	    cmocka_unit_test(test_registration_refusals),
 	    cmocka_unit_test(test_join_check),
