@@ -12,6 +12,8 @@
  *           the ones not defined yet included).
  * Properties checked, whenever a batch decodes:
  *   - batch_validate gives 0 or BATCH_E_INVALID with a terminated message;
+ *   - so does batch_validate_seed (a SEED_RECORDS batch), and a batch it
+ *     accepts holds records of one (user set, lane) only;
  *   - batch_encode of its records decodes again to the same message
  *     (packed bytes compared) that validates the same way. */
 #include <lz4.h>
@@ -47,6 +49,28 @@ static int validate(const Poolpair__Repl__RecordBatch *b)
 	return rv;
 }
 
+static void validate_seed(const Poolpair__Repl__RecordBatch *b)
+{
+	char msg[BATCH_ERRMSG_LEN];
+	int rv;
+
+	memset(msg, 'x', sizeof msg);
+	rv = batch_validate_seed(b, msg, sizeof msg);
+	FUZZ_CHECK(rv == 0 || rv == BATCH_E_INVALID,
+		   "batch_validate_seed returned %d", rv);
+	if (rv == BATCH_E_INVALID) {
+		FUZZ_CHECK(fuzz_terminated(msg, sizeof msg) && strlen(msg) > 0,
+			   "validate_seed message not terminated or empty");
+		return;
+	}
+	FUZZ_CHECK(b->n_records > 0, "seed batch without records accepted");
+	for (size_t i = 1; i < b->n_records; i++)
+		FUZZ_CHECK(b->records[i]->lane == b->records[0]->lane &&
+			       strcmp(b->records[i]->user_set,
+				      b->records[0]->user_set) == 0,
+			   "seed batch of two streams accepted");
+}
+
 /* The records of b packed as a RecordBatch (fields of the batch message
  * that this version does not know are left out: batch_encode() writes
  * only the records). */
@@ -75,6 +99,7 @@ static void check_decoded(const Poolpair__Repl__RecordBatch *b)
 	int v1, rv;
 
 	v1 = validate(b);
+	validate_seed(b);
 	if (fuzz_has_field_zero(b)) {
 		return;
 	}

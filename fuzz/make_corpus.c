@@ -255,6 +255,25 @@ static void batch_corpus(void)
 	put_batch("invalid-chunks", 2, p, len);
 	free(p);
 
+	/* a SEED_RECORDS batch: item states in key order, seqs of their
+	 * last changes, a disabled user as a delete with its home pool */
+	sample_records(recs);
+	recs[0].seq = 90;
+	recs[1].seq = 4;
+	recs[2].seq = 61;
+	recs[3].kind = POOLPAIR__REPL__KIND__KIND_USER;
+	recs[3].key = (char *)"sip:carol@example.com";
+	recs[3].value.data = (uint8_t *)"pool-east";
+	recs[3].value.len = 9;
+	p = encode(recs, 4, &len, &flags);
+	put_batch("seed-items", 0, p, len);
+	free(p);
+	sample_records(recs);
+	recs[5].seq = 3; /* the item's last change, not a stream order */
+	p = encode(recs + 4, 2, &len, &flags);
+	put_batch("seed-content", flags ? 1 : 0, p, len);
+	free(p);
+
 	/* mode 3: the flags are given */
 	p = encode(recs, 2, &len, &flags);
 	add_u8(&b, 3);
@@ -366,6 +385,63 @@ static void put_frames(const char *name, uint8_t max_sel, const struct buf *s)
 	free(b.p);
 }
 
+/* A seed on a connection: SEED_BEGIN, SEED_RECORDS, the ACK of its
+ * progress, SEED_END, the ACK of F. */
+static void put_seed_session(Poolpair__Repl__ChangeRecord recs[N_RECS])
+{
+	struct buf t = {0};
+	Poolpair__Repl__SeedBegin sb = POOLPAIR__REPL__SEED_BEGIN__INIT;
+	Poolpair__Repl__SeedEnd se = POOLPAIR__REPL__SEED_END__INIT;
+	Poolpair__Repl__SeedProgress sp =
+	    POOLPAIR__REPL__SEED_PROGRESS__INIT;
+	Poolpair__Repl__StreamPosition pos =
+	    POOLPAIR__REPL__STREAM_POSITION__INIT;
+	Poolpair__Repl__StreamPosition *pp[1] = {&pos};
+	Poolpair__Repl__Ack ack = POOLPAIR__REPL__ACK__INIT;
+	uint8_t m[256];
+	size_t ml;
+	uint16_t flags;
+	size_t len;
+	void *p;
+
+	add_frame(&t, FRAME_HELLO, 0,
+		  "\x0a\x09pool-east\x12\x09pool-west", 22);
+	sb.user_set = (char *)"pool-east";
+	sb.from_seq = 1200;
+	sb.epoch = 3;
+	sb.items_total = 4;
+	sb.bytes_total = 180;
+	ml = poolpair__repl__seed_begin__pack(&sb, m);
+	add_frame(&t, FRAME_SEED_BEGIN, 0, m, ml);
+	p = encode(recs, 4, &len, &flags);
+	add_frame(&t, FRAME_SEED_RECORDS, flags, p, len);
+	free(p);
+	sp.from_seq = 1200;
+	sp.epoch = 3;
+	sp.started = 1;
+	sp.key = (char *)"sip:bob@example.com/contacts";
+	sp.items = 4;
+	sp.bytes = 180;
+	pos.user_set = (char *)"pool-east";
+	pos.seed = &sp;
+	ack.positions = pp;
+	ack.n_positions = 1;
+	ml = poolpair__repl__ack__pack(&ack, m);
+	add_frame(&t, FRAME_ACK, 0, m, ml);
+	se.user_set = (char *)"pool-east";
+	se.from_seq = 1200;
+	se.items = 4;
+	se.bytes = 180;
+	ml = poolpair__repl__seed_end__pack(&se, m);
+	add_frame(&t, FRAME_SEED_END, 0, m, ml);
+	pos.seed = NULL;
+	pos.acked_seq = 1200;
+	ml = poolpair__repl__ack__pack(&ack, m);
+	add_frame(&t, FRAME_ACK, 0, m, ml);
+	put_frames("session-seed", 0, &t);
+	free(t.p);
+}
+
 static void frame_corpus(void)
 {
 	Poolpair__Repl__ChangeRecord recs[N_RECS];
@@ -385,6 +461,7 @@ static void frame_corpus(void)
 	add_frame(&s, FRAME_PING, 0, NULL, 0);
 	add_frame(&s, FRAME_PONG, 0, NULL, 0);
 	put_frames("session", 0, &s);
+	put_seed_session(recs);
 	put_frames("session-max-100", 4, &s);
 	put_frames("session-cut", 0,
 		   &(struct buf){s.p, s.len - 7, s.cap}); /* mid-frame */
@@ -400,7 +477,7 @@ static void frame_corpus(void)
 	s.len = 0;
 	add_raw_header(&s, 4, FRAME_PING, FRAME_VERSION, 0, crc32c(0, "abcd", 4));
 	add(&s, "abcd", 4);
-	add_raw_header(&s, 0, 9, FRAME_VERSION, 0, 0);
+	add_raw_header(&s, 0, FRAME_TYPE_MAX + 1, FRAME_VERSION, 0, 0);
 	put_frames("bad-type", 0, &s);
 	s.len = 0;
 	add_raw_header(&s, 0, FRAME_PING, 2, 0, 0);

@@ -451,9 +451,11 @@ static int invalid(char *errbuf, size_t len, const char *fmt, ...)
 	return BATCH_E_INVALID;
 }
 
-/* Checks of one record on its own; i is its index for messages. */
+/* Checks of one record on its own; i is its index for messages. seed: an
+ * item state of a seed batch (any seq; a disabled user is a delete that
+ * carries its home pool; no other delete). */
 static int record_check(const Poolpair__Repl__ChangeRecord *r, size_t i,
-			char *errbuf, size_t len)
+			int seed, char *errbuf, size_t len)
 {
 	const char *us = r->user_set != NULL ? r->user_set : "";
 	const char *key = r->key != NULL ? r->key : "";
@@ -477,8 +479,21 @@ static int record_check(const Poolpair__Repl__ChangeRecord *r, size_t i,
 	if ((unsigned)r->lane > POOLPAIR__REPL__LANE__LANE_CONTENT)
 		return invalid(errbuf, len, "record %zu: unknown lane %d", i,
 			       (int)r->lane);
-	if (r->seq == 0)
+	if (r->seq == 0 && !seed)
 		return invalid(errbuf, len, "record %zu: seq 0", i);
+	if (seed && (r->kind == POOLPAIR__REPL__KIND__KIND_CONTENT) !=
+			(r->lane == POOLPAIR__REPL__LANE__LANE_CONTENT))
+		return invalid(
+		    errbuf, len, "record %zu: %s item on the %s lane", i,
+		    r->kind == POOLPAIR__REPL__KIND__KIND_CONTENT ? "content"
+								  : "data",
+		    lane_name((int)r->lane));
+	if (seed && r->kind == POOLPAIR__REPL__KIND__KIND_CONTENT &&
+	    r->op != POOLPAIR__REPL__OP__OP_CONTENT_CHUNK)
+		return invalid(errbuf, len,
+			       "record %zu: content item state other than a "
+			       "chunk",
+			       i);
 	if (vlen > 0 && r->value.data == NULL)
 		return invalid(errbuf, len, "record %zu: value without data",
 			       i);
@@ -491,7 +506,16 @@ static int record_check(const Poolpair__Repl__ChangeRecord *r, size_t i,
 				       i, vlen, BATCH_VALUE_MAX);
 		break;
 	case POOLPAIR__REPL__OP__OP_DELETE:
-		if (vlen > 0)
+		if (seed && r->kind != POOLPAIR__REPL__KIND__KIND_USER)
+			return invalid(errbuf, len,
+				       "record %zu: delete in a seed of other "
+				       "than a user",
+				       i);
+		if (seed && vlen > BATCH_USER_SET_MAX)
+			return invalid(errbuf, len,
+				       "record %zu: home pool of %zu bytes", i,
+				       vlen);
+		if (vlen > 0 && !seed)
 			return invalid(errbuf, len,
 				       "record %zu: delete carries a value", i);
 		break;
@@ -551,7 +575,7 @@ int batch_validate(const Poolpair__Repl__RecordBatch *b, char *errbuf,
 	for (size_t i = 0; i < b->n_records; i++) {
 		if (b->records[i] == NULL)
 			return BATCH_E_ARG;
-		rc = record_check(b->records[i], i, errbuf, len);
+		rc = record_check(b->records[i], i, 0, errbuf, len);
 		if (rc != 0)
 			return rc;
 	}
@@ -582,6 +606,38 @@ int batch_validate(const Poolpair__Repl__RecordBatch *b, char *errbuf,
 	}
 	free(keys);
 	return rc;
+}
+
+int batch_validate_seed(const Poolpair__Repl__RecordBatch *b, char *errbuf,
+			size_t len)
+{
+	const Poolpair__Repl__ChangeRecord *first;
+
+	if (b == NULL || (b->records == NULL && b->n_records > 0))
+		return BATCH_E_ARG;
+	if (b->n_records == 0)
+		return invalid(errbuf, len, "seed batch without records");
+	for (size_t i = 0; i < b->n_records; i++) {
+		if (b->records[i] == NULL)
+			return BATCH_E_ARG;
+		int rc = record_check(b->records[i], i, 1, errbuf, len);
+		if (rc != 0)
+			return rc;
+	}
+	first = b->records[0];
+	for (size_t i = 1; i < b->n_records; i++) {
+		const Poolpair__Repl__ChangeRecord *r = b->records[i];
+
+		if (r->lane != first->lane ||
+		    strcmp(r->user_set, first->user_set) != 0)
+			return invalid(errbuf, len,
+				       "record %zu: %s/%s in a seed batch of "
+				       "%s/%s",
+				       i, r->user_set, lane_name((int)r->lane),
+				       first->user_set,
+				       lane_name((int)first->lane));
+	}
+	return 0;
 }
 
 const char *batch_strerror(int err)

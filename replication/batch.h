@@ -183,6 +183,20 @@ int batch_decode_dict(const void *payload, size_t len, uint16_t flags,
 int batch_validate(const Poolpair__Repl__RecordBatch *b, char *errbuf,
 		   size_t len);
 
+/* Check a SEED_RECORDS batch (item states of a seed, store_seed.h) before
+ * it is stored: every record as batch_validate() checks it, except that
+ * seq is not checked (a record carries the seq of its item's last change,
+ * in key order, not a stream sequence) and:
+ *   - at least one record, all of one (user_set, lane);
+ *   - KIND_CONTENT exactly on LANE_CONTENT, and only as content chunks;
+ *   - a delete only for KIND_USER (a disabled user), whose value is the
+ *     home pool (at most BATCH_USER_SET_MAX bytes).
+ * Whether the records follow the copy's seed mark, and chunks the bytes
+ * already stored, is checked by store_seed_apply(). Returns and messages
+ * as batch_validate(). */
+int batch_validate_seed(const Poolpair__Repl__RecordBatch *b, char *errbuf,
+			size_t len);
+
 /* Message for a batch error code; lowercase, static storage. Unknown
  * codes give "unknown batch error". */
 const char *batch_strerror(int err);

@@ -302,6 +302,12 @@ const char *frame_type_name(uint8_t type)
 		return "pong";
 	case FRAME_ERROR:
 		return "error";
+	case FRAME_SEED_BEGIN:
+		return "seed-begin";
+	case FRAME_SEED_RECORDS:
+		return "seed-records";
+	case FRAME_SEED_END:
+		return "seed-end";
 	default:
 		return "unknown";
 	}

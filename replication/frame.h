@@ -16,7 +16,10 @@
  * corrupted length never makes a receiver wait for or allocate a bogus
  * amount of data. Payloads are protobuf messages of proto/replication.proto
  * (HELLO: Hello, RECORDS: a batch from batch.h, ACK: Ack, ERROR: UTF-8
- * text); PING and PONG (keep-alive) normally carry none.
+ * text, SEED_BEGIN: SeedBegin, SEED_RECORDS: a batch from batch.h of item
+ * states, never in dictionary mode, SEED_END: SeedEnd); PING and PONG
+ * (keep-alive) normally carry none. The seed frames fill a copy that lacks
+ * records its owner's outbox no longer holds (store_seed.h, sender.h).
  *
  * Pure: no I/O, no clocks. The encoder is stateless; a decoder is owned by
  * one connection (one thread) and decodes only from the bytes it was given,
@@ -39,15 +42,18 @@
 #define FRAME_HARD_MAX_PAYLOAD ((size_t)64 << 20)   /* 64 MiB */
 
 enum frame_type {
-	FRAME_HELLO = 1,   /* handshake: pools, user sets, positions */
-	FRAME_RECORDS = 2, /* a batch of change records */
-	FRAME_ACK = 3,	   /* cumulative acknowledgement */
-	FRAME_PING = 4,	   /* keep-alive request */
-	FRAME_PONG = 5,	   /* keep-alive answer */
-	FRAME_ERROR = 6,   /* the peer explains why it drops the link */
+	FRAME_HELLO = 1,	/* handshake: pools, user sets, positions */
+	FRAME_RECORDS = 2,	/* a batch of change records */
+	FRAME_ACK = 3,		/* cumulative acknowledgement */
+	FRAME_PING = 4,		/* keep-alive request */
+	FRAME_PONG = 5,		/* keep-alive answer */
+	FRAME_ERROR = 6,	/* the peer explains why it drops the link */
+	FRAME_SEED_BEGIN = 7,	/* a seed of one stream starts */
+	FRAME_SEED_RECORDS = 8, /* a batch of item states of that seed */
+	FRAME_SEED_END = 9,	/* every item state was sent */
 };
 #define FRAME_TYPE_MIN FRAME_HELLO
-#define FRAME_TYPE_MAX FRAME_ERROR
+#define FRAME_TYPE_MAX FRAME_SEED_END
 
 /* Error codes: negative, in this module's range -5201..-5299 (README,
  * "Error codes"); frame_strerror() gives their messages. */
@@ -143,7 +149,8 @@ size_t frame_decoder_pending(const struct frame_decoder *d);
  * static storage. Unknown codes give "unknown frame error". */
 const char *frame_strerror(int err);
 
-/* Name of a frame type ("records"), or "unknown". Static storage. */
+/* Name of a frame type ("records", "seed-begin"), or "unknown". Static
+ * storage. */
 const char *frame_type_name(uint8_t type);
 
 #endif /* POOLPAIR_FRAME_H */

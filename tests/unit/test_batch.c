@@ -591,6 +591,89 @@ static void test_validation_refusals(void **state)
 	assert_int_equal(validate(r, 1, err, 0), BATCH_E_INVALID);
 }
 
+static int validate_seed(record *r, size_t n, char *err, size_t errlen)
+{
+	Poolpair__Repl__RecordBatch b = POOLPAIR__REPL__RECORD_BATCH__INIT;
+	record *p[8];
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = &r[i];
+	b.n_records = n;
+	b.records = p;
+	err[0] = '\0';
+	return batch_validate_seed(&b, err, errlen);
+}
+
+static void expect_seed_refusal(record *r, size_t n, const char *msg)
+{
+	char err[BATCH_ERRMSG_LEN];
+
+	assert_int_equal(validate_seed(r, n, err, sizeof(err)),
+			 BATCH_E_INVALID);
+	assert_string_equal(err, msg);
+}
+
+/* Item states of a seed: any seq in any order, a disabled user as a
+ * delete with its home pool; one stream per batch, content only as
+ * chunks on the content lane; the per-record rules of batch_validate. */
+static void test_validate_seed(void **state)
+{
+	record r[4];
+	char err[BATCH_ERRMSG_LEN];
+
+	(void)state;
+	/* key order, seqs of the items' last changes: 9, 3, 0 */
+	put(&r[0], "pool-east", 9);
+	put(&r[1], "pool-east", 3);
+	r[1].key = "sip:b@example.com";
+	rec_set(&r[2], "pool-east", 0, OP_DELETE,
+		POOLPAIR__REPL__KIND__KIND_USER, LANE_DATA,
+		"sip:c@example.com", "pool-east", 9);
+	assert_int_equal(validate_seed(r, 3, err, sizeof(err)), 0);
+	/* batch_validate refuses the same batch */
+	assert_int_equal(validate(r, 3, err, sizeof(err)), BATCH_E_INVALID);
+
+	expect_seed_refusal(r, 0, "seed batch without records");
+	put(&r[1], "pool-west", 3);
+	expect_seed_refusal(r, 2,
+			    "record 1: pool-west/data in a seed batch of "
+			    "pool-east/data");
+	chunk(&r[1], 4, 0, 10, 10);
+	expect_seed_refusal(r, 2,
+			    "record 1: pool-east/content in a seed batch of "
+			    "pool-east/data");
+	rec_set(&r[1], "pool-east", 3, OP_DELETE,
+		POOLPAIR__REPL__KIND__KIND_CONTACTS, LANE_DATA, "sip:b", NULL,
+		0);
+	expect_seed_refusal(r, 2,
+			    "record 1: delete in a seed of other than a user");
+	put(&r[1], "pool-east", 3);
+	r[1].kind = POOLPAIR__REPL__KIND__KIND_CONTENT;
+	expect_seed_refusal(r, 2, "record 1: content item on the data lane");
+	put(&r[1], "pool-east", 3);
+	r[1].lane = LANE_CONTENT;
+	expect_seed_refusal(r, 2, "record 1: data item on the content lane");
+	rec_set(&r[1], "pool-east", 3, OP_PUT,
+		POOLPAIR__REPL__KIND__KIND_CONTENT, LANE_CONTENT, "k", "x", 1);
+	expect_seed_refusal(r, 2,
+			    "record 1: content item state other than a chunk");
+
+	/* content: chunks of two items, the second cut short by the owner's
+	 * upload; a chunk past its total is refused as in a stream */
+	chunk(&r[0], 7, 0, 64, 100);
+	chunk(&r[1], 7, 64, 36, 100);
+	chunk(&r[2], 2, 0, 10, 50);
+	r[2].key = "sip:a@example.com/conferences/1/content/b.bin";
+	assert_int_equal(validate_seed(r, 3, err, sizeof(err)), 0);
+	chunk(&r[2], 2, 45, 10, 50);
+	expect_seed_refusal(r, 3,
+			    "record 2: chunk at 45 of 10 bytes past total 50");
+	put(&r[0], "", 1);
+	expect_seed_refusal(r, 1, "record 0: empty user set");
+	assert_int_equal(batch_validate_seed(NULL, err, sizeof(err)),
+			 BATCH_E_ARG);
+}
+
 /* A decoded batch with a broken record is refused by validation: the
  * receiver's path end to end. */
 static void test_decode_then_refuse(void **state)
@@ -1162,6 +1245,7 @@ int main(void)
 	    cmocka_unit_test(test_undecodable_protobuf),
 	    cmocka_unit_test(test_decode_arguments),
 	    cmocka_unit_test(test_validation_refusals),
+	    cmocka_unit_test(test_validate_seed),
 	    cmocka_unit_test(test_decode_then_refuse),
 	    cmocka_unit_test(test_dict_small_batches),
 	    cmocka_unit_test(test_dict_mixed_batches),

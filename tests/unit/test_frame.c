@@ -163,9 +163,12 @@ static const char *sample[] = {"hello from pool-east",
 			       "{\"seq\":1,\"key\":\"sip:a@example.com\"}",
 			       "ping",
 			       "pong",
-			       "peer went away"};
+			       "peer went away",
+			       "seed of pool-east from 1200",
+			       "item states",
+			       "seed sent"};
 
-/* One frame of each type, in order HELLO..ERROR, plus an lz4-flagged
+/* One frame of each type, in order HELLO..SEED_END, plus an lz4-flagged
  * RECORDS frame at the end. */
 static void stream_all_types(struct stream *s)
 {
@@ -234,7 +237,8 @@ static void test_encode_refusals(void **state)
 	memset(h, 0xaa, sizeof(h));
 	memcpy(before, h, sizeof(h));
 	assert_int_equal(frame_encode_header(h, 0, 0, NULL, 0), FRAME_E_TYPE);
-	assert_int_equal(frame_encode_header(h, 7, 0, NULL, 0), FRAME_E_TYPE);
+	assert_int_equal(frame_encode_header(h, FRAME_TYPE_MAX + 1, 0, NULL, 0),
+			 FRAME_E_TYPE);
 	assert_int_equal(frame_encode_header(h, FRAME_PING, 4, NULL, 0),
 			 FRAME_E_FLAGS);
 	assert_int_equal(frame_encode_header(h, FRAME_PING, 0, NULL, 1),
@@ -481,7 +485,7 @@ static void test_bad_fields(void **state)
 	stream_put(&s, h, sizeof(h));
 	assert_int_equal(decode_error(&s, 0), FRAME_E_TYPE);
 	s.len = 0;
-	craft_header(h, 0, 7, FRAME_VERSION, 0, 0);
+	craft_header(h, 0, FRAME_TYPE_MAX + 1, FRAME_VERSION, 0, 0);
 	stream_put(&s, h, sizeof(h));
 	assert_int_equal(decode_error(&s, 0), FRAME_E_TYPE);
 	s.len = 0;
@@ -711,6 +715,11 @@ static void test_strerror(void **state)
 	assert_string_equal(frame_strerror(-100), "unknown frame error");
 	assert_string_equal(frame_type_name(FRAME_RECORDS), "records");
 	assert_string_equal(frame_type_name(0), "unknown");
+	assert_string_equal(frame_type_name(FRAME_SEED_BEGIN), "seed-begin");
+	assert_string_equal(frame_type_name(FRAME_SEED_RECORDS),
+			    "seed-records");
+	assert_string_equal(frame_type_name(FRAME_SEED_END), "seed-end");
+	assert_string_equal(frame_type_name(FRAME_TYPE_MAX + 1), "unknown");
 }
 
 int main(void)
