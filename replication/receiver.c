@@ -20,7 +20,7 @@ static const char *const rx_state_names[] = {
 
 static const char *const reason_names[RECEIVER_ERR_COUNT] = {
     "frame", "truncated", "proto",   "batch", "hello",
-    "gap",   "store",	  "timeout", "io",
+    "gap",   "store",	  "timeout", "io",    "seed",
 };
 
 const char *receiver_reason_name(int reason)
@@ -82,6 +82,7 @@ void receiver_conn_maybe_free(struct rx_conn *c)
 	frame_decoder_close(&c->dec);
 	batch_dict_close(&c->dict);
 	free(c->rbuf);
+	free(c->step);
 	free(c);
 	r->stats.active--;
 	rx_maybe_finish(r);
@@ -457,11 +458,11 @@ void receiver_get_stats(const struct receiver *r, struct receiver_stats *out)
 size_t receiver_seeds(const struct receiver *r, struct receiver_seed *out,
 		      size_t max)
 {
-	/* no seed is carried until the seed frames are handled */
-	(void)r;
-	(void)out;
-	(void)max;
-	return 0;
+	size_t i;
+
+	for (i = 0; i < r->n_seeds && i < max && out != NULL; i++)
+		out[i] = r->seeds[i];
+	return r->n_seeds;
 }
 
 static void rx_maybe_finish(struct receiver *r)

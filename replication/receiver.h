@@ -11,12 +11,31 @@
  * when the sender's HELLO offered it and lz4_dict_off is not set; the
  * connection then keeps the history of its batches (empty at the start of
  * each connection), and a batch with FRAME_FLAG_DICT on a connection that
- * did not agree on it is bad input. A newer connection naming a (user set, lane) replaces
- * an older one still open.
+ * did not agree on it is bad input. A newer connection naming a (user set,
+ * lane) replaces an older one still open.
+ *
+ * Seed (store_seed.h). The HELLO answer also carries, per (user set,
+ * lane), the seed row of that stream when one is there (store_seed_states:
+ * F, epoch, mark, counters), so the sender resumes it after the mark. The
+ * sender then sends SEED_BEGIN (stored with store_seed_begin, which keeps
+ * a row of the same F), SEED_RECORDS batches (batch_decode, never in
+ * dictionary mode, batch_validate_seed, the records of the one stream
+ * whose seed began on this connection, store_seed_apply), each answered
+ * with an ACK of acked_seq 0 and the seed's progress, and SEED_END, whose
+ * from_seq, items and bytes must equal this connection's SEED_BEGIN and
+ * what it stored since (store_seed_figures); store_seed_end, then the ACK
+ * of acked_seq F and on_apply(F). RECORDS of a stream with a seed row are
+ * refused until its SEED_END is stored. Every step is stored in order, one
+ * at a time, reading paused meanwhile, as for RECORDS. Bad input (a seed
+ * frame for a stream not in the HELLO or not the one seeding, seed records
+ * before SEED_BEGIN, a record of another user set or lane, a chunk that
+ * is not the next bytes of its item, a SEED_END that differs) drops the
+ * connection like any other: nothing of a refused batch is stored, and
+ * the seed row's mark stays where the last stored batch left it.
  *
  * Per connection:
  *
- *   hello -> positions -> streaming <-> applying
+ *   hello -> positions -> streaming <-> applying (a batch or a seed step)
  *      \          \            \            \
  *       +----------+------------+------------+--> closing
  *
@@ -67,6 +86,9 @@ enum receiver_reason {
 	RECEIVER_ERR_STORE,     /* store error (disk full, I/O, ...) */
 	RECEIVER_ERR_TIMEOUT,   /* peer silent for timeout_ms */
 	RECEIVER_ERR_IO,        /* socket error */
+	RECEIVER_ERR_SEED,      /* a seed frame out of order, for another
+				   stream, or a SEED_END that does not
+				   match what was stored */
 	RECEIVER_ERR_COUNT
 };
 
@@ -143,7 +165,8 @@ int receiver_set_user_sets(struct receiver *r, const char *const *user_sets,
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);
 
 /* A seed (store_seed.h) this receiver carried since init, running or
- * ended. */
+ * ended: known from a seed row in a HELLO answer or from a SEED_BEGIN,
+ * updated with each stored batch. */
 struct receiver_seed {
 	char user_set[STREAM_NAME_MAX];
 	int lane;		   /* POOLPAIR__REPL__LANE__LANE_* */
@@ -151,11 +174,13 @@ struct receiver_seed {
 	uint64_t from_seq;	   /* the owner's position F */
 	uint64_t items;		   /* stored so far, over resumes */
 	uint64_t bytes;
-	uint64_t items_total;	   /* as the sender counted them */
+	uint64_t items_total;	   /* as the sender counted them (0 until
+				      its SEED_BEGIN on this receiver) */
 	uint64_t bytes_total;
 };
 
-/* Copy up to max seeds into out (newest state of each (user set, lane)).
+/* Copy up to max seeds into out (newest state of each (user set, lane),
+ * at most RECEIVER_MAX_USER_SETS * 2). out may be NULL when max is 0.
  * Returns how many there are (may be more than max). */
 size_t receiver_seeds(const struct receiver *r, struct receiver_seed *out,
 		      size_t max);

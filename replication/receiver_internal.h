@@ -1,4 +1,4 @@
-/* receiver_internal: what the receiver's two files share; not used
+/* receiver_internal: what the receiver's three files share; not used
  * outside them. The contract is receiver.h.
  *
  *   receiver.c         the API, accepting connections (TLS, limits,
@@ -6,6 +6,9 @@
  *                      connections
  *   receiver_stream.c  on a connection that is up: reading, HELLO,
  *                      RECORDS applied in order, ACK, PING
+ *   receiver_seed.c    the seed rows in the HELLO answer, SEED_BEGIN,
+ *                      SEED_RECORDS and SEED_END stored in order, their
+ *                      ACKs, the seeds this receiver carried
  *
  * Everything here: loop thread only. */
 #ifndef POOLPAIR_REPLICATION_RECEIVER_INTERNAL_H
@@ -19,6 +22,7 @@
 #include "replication/batch.h"
 #include "replication/frame.h"
 #include "replication/receiver.h"
+#include "replication/store_seed.h"
 #include "replication/stream_common.h"
 #include "tls/tls.h"
 
@@ -28,13 +32,40 @@ enum rx_state {
 	RX_HELLO = 0, /* waiting for the sender's HELLO */
 	RX_POSITIONS, /* reading positions for the HELLO answer */
 	RX_STREAMING, /* reading frames */
-	RX_APPLYING,  /* a batch is being applied; not reading */
+	RX_APPLYING,  /* a batch or a seed step is being stored; not reading */
 	RX_CLOSING,   /* handle closing; freed when nothing is in flight */
 };
 
+/* A (user set, lane) the sender's HELLO named. */
 struct rx_named {
 	char user_set[STREAM_NAME_MAX];
 	int lane;
+	/* the HELLO answer */
+	uint64_t epoch;
+	uint64_t acked_seq;
+	/* its seed (receiver_seed.c) */
+	int seed_row;		       /* a seed row was there at the HELLO, or
+					  a SEED_BEGIN stored one: no RECORDS
+					  until its SEED_END is stored */
+	uint64_t row_from_seq;	       /* that row's F */
+	uint64_t row_items, row_bytes; /* its counters then */
+	int seeding;		       /* SEED_BEGIN stored on this connection,
+					  SEED_END not yet */
+	uint64_t seed_from_seq, seed_epoch;
+	uint64_t base_items, base_bytes; /* the row's counters at SEED_BEGIN */
+	uint64_t items, bytes;		 /* stored since SEED_BEGIN
+					    (store_seed_figures) */
+};
+
+/* The seed step being stored on a connection (one at a time). */
+struct rx_seed_step {
+	size_t named;			   /* index in c->named */
+	uint64_t from_seq, epoch;	   /* SEED_BEGIN, SEED_END */
+	uint64_t items_total, bytes_total; /* SEED_BEGIN */
+	uint64_t items, bytes; /* SEED_RECORDS: store_seed_figures */
+	int kind;	       /* the batch's last record: the mark */
+	char key[STORE_KEY_MAX + 1];
+	uint64_t offset;
 };
 
 struct rx_conn {
@@ -57,6 +88,7 @@ struct rx_conn {
 	uint64_t last_rx_ms;
 	struct rx_named named[RX_MAX_NAMED];
 	size_t n_named;
+	struct rx_seed_step *step; /* owned, NULL until a seed batch came */
 };
 
 struct receiver {
@@ -86,6 +118,8 @@ struct receiver {
 	void (*close_cb)(void *arg);
 	void *close_arg;
 	struct receiver_stats stats;
+	struct receiver_seed seeds[RECEIVER_MAX_USER_SETS * 2];
+	size_t n_seeds;
 };
 
 /* ---- receiver.c ---- */
@@ -120,5 +154,30 @@ void receiver_conn_maybe_free(struct rx_conn *c);
 /* Read callback of a connection's tls_conn (t->data is the rx_conn):
  * plaintext borrowed for the call. */
 void receiver_stream_read(struct tls_conn *t, ssize_t nread, const char *data);
+
+/* Index in c->named of (user_set, lane), or -1. */
+int receiver_named_find(const struct rx_conn *c, const char *user_set,
+			int lane);
+
+/* Write the HELLO answer: every named stream's position (c->named) and
+ * the seed row of each found in @rows (borrowed; NULL: none); then c
+ * streams. Called once the store was read (state RX_POSITIONS). */
+void receiver_stream_answer_hello(struct rx_conn *c,
+				  const struct store_seed_states *rows);
+
+/* A store step of c (apply, seed step) ended without error: read the next
+ * frames (state RX_STREAMING). */
+void receiver_stream_resume(struct rx_conn *c);
+
+/* ---- receiver_seed.c ---- */
+
+/* Read the seed rows for the HELLO answer of c (state RX_POSITIONS, the
+ * positions already in c->named), then answer. */
+void receiver_seed_hello(struct rx_conn *c);
+
+/* Handle a SEED_BEGIN, SEED_RECORDS or SEED_END frame of c (state
+ * RX_STREAMING): bad input drops c; otherwise the step is stored (state
+ * RX_APPLYING) and acknowledged. */
+void receiver_seed_frame(struct rx_conn *c, const struct frame *f);
 
 #endif /* POOLPAIR_REPLICATION_RECEIVER_INTERNAL_H */

@@ -2,8 +2,9 @@
  * up: reading (paused while an apply runs), the sender's HELLO and the
  * answer with the store's positions, RECORDS decoded, validated and
  * applied in order, cumulative ACKs, PING. Accepting and dropping
- * connections is receiver.c's; see receiver.h for the protocol and
- * receiver_internal.h for the shared structures. */
+ * connections is receiver.c's, the seed frames receiver_seed.c's; see
+ * receiver.h for the protocol and receiver_internal.h for the shared
+ * structures. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +17,20 @@
 
 static void rx_process(struct rx_conn *c);
 
-static int names(const struct rx_conn *c, const char *user_set, int lane)
+int receiver_named_find(const struct rx_conn *c, const char *user_set, int lane)
 {
 	size_t i;
 
 	for (i = 0; i < c->n_named; i++)
 		if (c->named[i].lane == lane &&
 		    strcmp(c->named[i].user_set, user_set) == 0)
-			return 1;
-	return 0;
+			return (int)i;
+	return -1;
+}
+
+static int names(const struct rx_conn *c, const char *user_set, int lane)
+{
+	return receiver_named_find(c, user_set, lane) >= 0;
 }
 
 /* ---- reading ---------------------------------------------------------- */
@@ -106,12 +112,7 @@ static void rx_positions_done(void *arg, int status,
 			      const struct store_positions *p)
 {
 	struct rx_conn *c = arg;
-	struct receiver *r = c->r;
-	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
-	Poolpair__Repl__StreamPosition pos[RX_MAX_NAMED];
-	Poolpair__Repl__StreamPosition *ptrs[RX_MAX_NAMED];
 	size_t i, j;
-	int rv;
 
 	c->ops--;
 	if (c->state == RX_CLOSING) {
@@ -124,22 +125,57 @@ static void rx_positions_done(void *arg, int status,
 		return;
 	}
 	for (i = 0; i < c->n_named; i++) {
-		poolpair__repl__stream_position__init(&pos[i]);
-		pos[i].user_set = c->named[i].user_set;
-		pos[i].lane = c->named[i].lane;
+		struct rx_named *n = &c->named[i];
 		for (j = 0; j < p->n; j++) {
-			if (p->v[j].lane == c->named[i].lane &&
-			    strcmp(p->v[j].user_set, c->named[i].user_set) ==
-				0) {
-				pos[i].epoch = p->v[j].epoch;
+			if (p->v[j].lane == n->lane &&
+			    strcmp(p->v[j].user_set, n->user_set) == 0) {
+				n->epoch = p->v[j].epoch;
 				/* a stream this store also wrote (its own user
 				 * set, back after a failover) stands where its
 				 * own writes ended, if that is further */
-				pos[i].acked_seq =
+				n->acked_seq =
 				    p->v[j].applied_seq > p->v[j].head_seq
 					? p->v[j].applied_seq
 					: p->v[j].head_seq;
 			}
+		}
+	}
+	receiver_seed_hello(c);
+}
+
+void receiver_stream_answer_hello(struct rx_conn *c,
+				  const struct store_seed_states *rows)
+{
+	struct receiver *r = c->r;
+	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
+	Poolpair__Repl__StreamPosition pos[RX_MAX_NAMED];
+	Poolpair__Repl__StreamPosition *ptrs[RX_MAX_NAMED];
+	Poolpair__Repl__SeedProgress seed[RX_MAX_NAMED];
+	size_t i, j;
+	int rv;
+
+	for (i = 0; i < c->n_named; i++) {
+		struct rx_named *n = &c->named[i];
+		poolpair__repl__stream_position__init(&pos[i]);
+		pos[i].user_set = n->user_set;
+		pos[i].lane = n->lane;
+		pos[i].epoch = n->epoch;
+		pos[i].acked_seq = n->acked_seq;
+		for (j = 0; rows != NULL && j < rows->n; j++) {
+			const struct store_seed_state *w = &rows->v[j];
+			if (w->lane != n->lane ||
+			    strcmp(w->user_set, n->user_set) != 0)
+				continue;
+			poolpair__repl__seed_progress__init(&seed[i]);
+			seed[i].from_seq = w->from_seq;
+			seed[i].epoch = w->epoch;
+			seed[i].started = w->mark.started;
+			seed[i].kind = w->mark.kind;
+			seed[i].key = (char *)w->mark.key;
+			seed[i].offset = w->mark.offset;
+			seed[i].items = w->items;
+			seed[i].bytes = w->bytes;
+			pos[i].seed = &seed[i];
 		}
 		ptrs[i] = &pos[i];
 	}
@@ -325,6 +361,11 @@ static void rx_apply_done(void *arg, int status,
 		return;
 	}
 	r->stats.batches++;
+	receiver_stream_resume(c);
+}
+
+void receiver_stream_resume(struct rx_conn *c)
+{
 	receiver_conn_set_state(c, RX_STREAMING);
 	rx_process(c);
 }
@@ -358,12 +399,20 @@ static void rx_on_records(struct rx_conn *c, const struct frame *f)
 	}
 	for (i = 0; i < b->n_records; i++) {
 		const Poolpair__Repl__ChangeRecord *rec = b->records[i];
-		if (!names(c, rec->user_set, rec->lane)) {
+		int k = receiver_named_find(c, rec->user_set, rec->lane);
+		if (k < 0) {
 			receiver_conn_fail(
 			    c, RECEIVER_ERR_BATCH, 1,
 			    "batch: record %zu names %s/%s, not in "
 			    "the hello",
 			    i, rec->user_set, stream_lane_name(rec->lane));
+			goto out;
+		}
+		if (c->named[k].seed_row) {
+			receiver_conn_fail(
+			    c, RECEIVER_ERR_SEED, 1,
+			    "records of %s/%s before its seed ended",
+			    rec->user_set, stream_lane_name(rec->lane));
 			goto out;
 		}
 	}
@@ -401,6 +450,17 @@ static void rx_on_frame(struct rx_conn *c, const struct frame *f)
 			return;
 		}
 		rx_on_records(c, f);
+		return;
+	case FRAME_SEED_BEGIN:
+	case FRAME_SEED_RECORDS:
+	case FRAME_SEED_END:
+		if (c->state != RX_STREAMING) {
+			receiver_conn_fail(c, RECEIVER_ERR_HELLO, 1,
+					   "%s before hello",
+					   frame_type_name(f->type));
+			return;
+		}
+		receiver_seed_frame(c, f);
 		return;
 	case FRAME_PING:
 		rv = stream_tls_write_frame(&c->conn, FRAME_PONG, 0, NULL, 0);

@@ -438,6 +438,13 @@ static void tx_fill_stats(const struct sender *s, const struct tx_stream *st,
 	snprintf(out->peer, sizeof(out->peer), "%s:%u",
 		 s->host != NULL ? s->host : "-", (unsigned)s->port);
 	snprintf(out->last_error, sizeof(out->last_error), "%s", l->last_error);
+	out->seeding = st->seed.active != 0;
+	out->seed_from_seq = st->seed.from_seq;
+	out->seed_items = st->seed.items;
+	out->seed_bytes = st->seed.bytes;
+	out->seed_items_total = st->seed.items_total;
+	out->seed_bytes_total = st->seed.bytes_total;
+	out->seeds_done = st->seed.done;
 }
 
 int sender_stats_at(const struct sender *s, size_t i, struct sender_stats *out)

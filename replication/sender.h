@@ -22,6 +22,23 @@
  * lz4_dict_off is set; when the receiver's answer accepts it, every batch of
  * that connection is compressed against the connection's recent batches
  * (the history starts empty on each new connection and is dropped with it).
+ * Seed (store_seed.h). At the HELLO answer, per (user set, lane), with r
+ * the receiver's acked_seq and A, P, H this store's acked, applied and
+ * head seq read at the handshake: a receiver that reports a seed in
+ * progress (its StreamPosition.seed) resumes it, same F and epoch, after
+ * its mark (unless F is past max(H, P): a new seed then); a receiver with
+ * r < max(A, P) lacks records this outbox no longer holds and is seeded
+ * from F = max(H, P); any other streams as below. A seeding stream counts
+ * what it will send (store_seed_count), sends SEED_BEGIN, then the item
+ * states read with store_seed_read after the mark as SEED_RECORDS batches
+ * (batch_encode, never in dictionary mode, one read per connection at a
+ * time as for the outbox, within the same window: the receiver's ACK of
+ * each stored batch, acked_seq 0 with the seed's progress, opens it and
+ * never trims the outbox), then SEED_END with what it sent since its
+ * SEED_BEGIN. The receiver's ACK of F ends the seed: the stream then
+ * continues with the outbox records after F, as below. The outbox keeps
+ * them meanwhile (nothing of the stream is acknowledged before). A seed cut
+ * by a lost connection resumes on the next one.
  * Streaming: batches read with store_outbox_read, encoded with
  * batch_encode (batch_encode_dict in dictionary mode), in the order they
  * are sent, sent as RECORDS frames, at most window_bytes of
@@ -120,11 +137,13 @@ struct sender_stats {
 	uint64_t lag_records;     /* unacked records (store) */
 	uint64_t lag_bytes;       /* their key + value bytes (store) */
 	uint64_t oldest_unacked_hlc; /* 0 when nothing is unacked */
-	uint64_t records_sent;    /* of this stream, since init */
-	uint64_t batches_sent;
+	uint64_t records_sent;    /* of this stream, since init (outbox
+				     records; a seed's item states are not
+				     counted) */
+	uint64_t batches_sent;    /* RECORDS and SEED_RECORDS */
 	uint64_t batches_dict;    /* of them compressed against the history */
-	uint64_t bytes_raw;       /* packed before compression */
-	uint64_t bytes_wire;      /* as sent (payloads) */
+	uint64_t bytes_raw;       /* packed before compression (both) */
+	uint64_t bytes_wire;      /* as sent (payloads, both) */
 	double records_per_s;     /* over the last few seconds */
 	double bytes_per_s;       /* wire bytes */
 	/* lane connection */
@@ -133,7 +152,8 @@ struct sender_stats {
 	char peer[STREAM_NAME_MAX + 8]; /* "host:port" */
 	char last_error[STREAM_ERRMSG_LEN]; /* "" when none yet */
 	/* seed of this stream (store_seed.h): the receiver lacked records
-	 * the outbox no longer holds */
+	 * the outbox no longer holds. The figures stay over a lost
+	 * connection; the next handshake resumes the seed or clears them. */
 	bool seeding;		   /* a seed is in progress on the lane */
 	uint64_t seed_from_seq;	   /* its position F */
 	uint64_t seed_items;	   /* items the receiver stored, over resumes */

@@ -96,6 +96,7 @@ void sender_dial_reset(struct tx_lane *l, enum tx_after after)
 		st->blocked = 0;
 		st->if_n = 0;
 		st->if_head = 0;
+		sender_seed_reset(st);
 	}
 	frame_decoder_close(&l->dec);
 	l->after = after;

@@ -1,4 +1,4 @@
-/* sender_internal: what the sender's three files share; not used outside
+/* sender_internal: what the sender's four files share; not used outside
  * them. The contract is sender.h.
  *
  *   sender.c         the API, lane states, stats, and the plumbing below
@@ -6,6 +6,9 @@
  *                    backoff, reconnect
  *   sender_stream.c  on a connection that is up: positions and HELLO, the
  *                    outbox pump and its window, acks, pings, frames read
+ *   sender_seed.c    the seed of a stream whose receiver lacks records the
+ *                    outbox no longer holds: when, count, SEED_BEGIN, item
+ *                    states within the window, SEED_END, its acks
  *
  * A lane's connection is current while its gen has not moved: every
  * request the sender makes of the store or the resolver (struct tx_op)
@@ -25,6 +28,7 @@
 #include "replication/frame.h"
 #include "replication/sender.h"
 #include "replication/store.h"
+#include "replication/store_seed.h"
 #include "replication/stream_common.h"
 #include "tls/tls.h"
 
@@ -34,6 +38,34 @@
 struct tx_inflight {
 	uint64_t last_seq;
 	uint64_t bytes;
+};
+
+/* Where the seed of a stream is on the lane's current connection. */
+enum tx_seed_phase {
+	TX_SEED_NONE = 0, /* not seeding on this connection */
+	TX_SEED_COUNTING, /* store_seed_count in flight */
+	TX_SEED_SENDING,  /* SEED_BEGIN sent: item states read and sent */
+	TX_SEED_ENDING,	  /* SEED_END sent: waiting for the ACK of F */
+};
+
+/* The seed of one stream (sender_seed.c). */
+struct tx_seed {
+	/* kept over connections, for the stats */
+	int active;	       /* a seed of the stream is in progress */
+	uint64_t from_seq;     /* F */
+	uint64_t epoch;	       /* of F */
+	uint64_t items, bytes; /* stored by the receiver, over resumes */
+	uint64_t items_total;  /* store_seed_count when it (re)started */
+	uint64_t bytes_total;
+	uint64_t done; /* seeds completed since init */
+	/* this connection */
+	enum tx_seed_phase phase;
+	int read_all;		     /* store_seed_read said done */
+	struct store_seed_mark mark; /* after the last item state sent */
+	uint64_t sent_items;	     /* since this connection's SEED_BEGIN,
+					store_seed_figures */
+	uint64_t sent_bytes;
+	uint64_t batches, acks; /* SEED_RECORDS sent, and acknowledged */
 };
 
 /* One (user set, lane) stream. */
@@ -57,6 +89,7 @@ struct tx_stream {
 	uint64_t records_sent, batches_sent, batches_dict, bytes_raw,
 	    bytes_wire;
 	struct stream_rate rate;
+	struct tx_seed seed;
 };
 
 /* What to do once a connection's handle has closed. */
@@ -196,5 +229,54 @@ void sender_stream_pump(struct tx_lane *l);
  * head, lag; acked_seq only grows. */
 void sender_stream_take_positions(struct sender *s,
 				  const struct store_positions *p);
+
+/* Stream-level trouble that reconnecting cannot fix: logged, kept in
+ * last_error, and @st waits for the next connection (blocked). */
+void sender_stream_block(struct tx_lane *l, struct tx_stream *st,
+			 const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The pair holds @st up to @acked: trim the outbox, fire on_ack. */
+void sender_stream_acked(struct sender *s, struct tx_stream *st,
+			 uint64_t acked);
+
+/* A batch of @bytes wire bytes in flight on @st, acknowledged once the
+ * pair acks @last (a seq, or a seed batch's ordinal). 0 or
+ * STREAM_E_NOMEM. */
+int sender_stream_inflight_push(struct tx_stream *st, uint64_t last,
+				uint64_t bytes);
+
+/* Retire @st's batches acked up to @acked; returns the bytes they held. */
+uint64_t sender_stream_inflight_pop(struct tx_stream *st, uint64_t acked);
+
+/* ---- sender_seed.c ---- */
+
+/* At the receiver's HELLO answer @q (borrowed) for stream @st of @l,
+ * whose positions were read at the handshake: resume the seed the receiver
+ * reports, or start one when the receiver lacks records this outbox does
+ * not hold (its acked_seq below the sender's acked or applied seq).
+ * Returns 1 when @st seeds on this connection (it is not ready for the
+ * outbox until the seed ends) or was blocked, 0 when it streams as before
+ * (its seed figures are cleared), or -1 when the connection failed. */
+int sender_seed_handshake(struct tx_lane *l, struct tx_stream *st,
+			  const Poolpair__Repl__StreamPosition *q);
+
+/* The pump's turn for seeding stream @st of @l with @room bytes left in
+ * the window: reads the next item states (one read per connection, as for
+ * the outbox), or sends SEED_END once every state was sent. Returns 1 when
+ * a read was issued, 0 when there is nothing to do now, -1 when the
+ * connection failed. */
+int sender_seed_pump(struct tx_lane *l, struct tx_stream *st, size_t room);
+
+/* An ACK position @q (borrowed) for seeding stream @st of @l: a stored
+ * seed batch (progress, window), or the ACK of from_seq once SEED_END was
+ * stored, after which @st streams the outbox after from_seq. Returns 0, or
+ * -1 when the ACK was wrong and the connection failed. */
+int sender_seed_ack(struct tx_lane *l, struct tx_stream *st,
+		    const Poolpair__Repl__StreamPosition *q);
+
+/* The connection of @st's lane ended: what this connection knew of the
+ * seed is forgotten; the figures stay until the next handshake. */
+void sender_seed_reset(struct tx_stream *st);
 
 #endif /* POOLPAIR_REPLICATION_SENDER_INTERNAL_H */

@@ -2,8 +2,9 @@
  * handshake (the store's positions, HELLO and the receiver's answer), the
  * outbox pump (batches read, encoded and sent within the window of
  * unacknowledged bytes), acknowledgements, pings and the frames read.
- * Dialling and failing are sender_dial.c's. See sender.h for the protocol
- * and sender_internal.h for the shared structures. */
+ * Dialling and failing are sender_dial.c's, a seed's steps sender_seed.c's.
+ * See sender.h for the protocol and sender_internal.h for the shared
+ * structures. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@ static void tx_ping(uv_timer_t *t);
 
 /* ---- in-flight batches ------------------------------------------------- */
 
-static int tx_inflight_push(struct tx_stream *st, uint64_t last_seq,
-			    uint64_t bytes)
+int sender_stream_inflight_push(struct tx_stream *st, uint64_t last_seq,
+				uint64_t bytes)
 {
 	size_t i;
 
@@ -46,7 +47,7 @@ static int tx_inflight_push(struct tx_stream *st, uint64_t last_seq,
 }
 
 /* Retire the batches acked up to acked; returns the bytes they held. */
-static uint64_t tx_inflight_pop(struct tx_stream *st, uint64_t acked)
+uint64_t sender_stream_inflight_pop(struct tx_stream *st, uint64_t acked)
 {
 	uint64_t bytes = 0;
 
@@ -58,14 +59,8 @@ static uint64_t tx_inflight_pop(struct tx_stream *st, uint64_t acked)
 	return bytes;
 }
 
-/* Stream-level trouble that reconnecting cannot fix: logged, kept in
- * last_error, and the stream waits for the next connection. */
-static void tx_stream_block(struct tx_lane *l, struct tx_stream *st,
-			    const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void tx_stream_block(struct tx_lane *l, struct tx_stream *st,
-			    const char *fmt, ...)
+void sender_stream_block(struct tx_lane *l, struct tx_stream *st,
+			 const char *fmt, ...)
 {
 	struct sender *s = l->s;
 	char msg[STREAM_ERRMSG_LEN];
@@ -120,7 +115,7 @@ static void tx_store_ack_done(void *arg, int status, const char *errmsg)
 }
 
 /* The pair holds st up to acked: trim the outbox, tell the caller. */
-static void tx_acked(struct sender *s, struct tx_stream *st, uint64_t acked)
+void sender_stream_acked(struct sender *s, struct tx_stream *st, uint64_t acked)
 {
 	struct tx_op *op;
 	int rv;
@@ -222,6 +217,7 @@ static void tx_on_hello(struct tx_lane *l, const struct frame *f)
 	Poolpair__Repl__Hello *h;
 	char err[STREAM_ERRMSG_LEN];
 	size_t i, j;
+	int rv;
 
 	if (l->state != SENDER_HANDSHAKING || !l->hello_sent) {
 		sender_dial_fail(l, "unexpected hello from the receiver");
@@ -260,28 +256,26 @@ static void tx_on_hello(struct tx_lane *l, const struct frame *f)
 		r = q->acked_seq;
 		/* the receiver may also hold what this store only received
 		 * (a user set taken over): it resumes after that */
-		if (r > st->head_seq && r > st->applied_seq) {
-			tx_stream_block(l, st,
-					"receiver applied up to %llu, past "
-					"the last seq %llu written here",
-					(unsigned long long)r,
-					(unsigned long long)st->head_seq);
+		if (r > st->head_seq && r > st->applied_seq &&
+		    (q->seed == NULL || q->seed->from_seq == 0)) {
+			sender_stream_block(l, st,
+					    "receiver applied up to %llu, past "
+					    "the last seq %llu written here",
+					    (unsigned long long)r,
+					    (unsigned long long)st->head_seq);
 			continue;
 		}
-		if (r < st->acked_seq) {
-			tx_stream_block(l, st,
-					"receiver applied only up to %llu but "
-					"acknowledged %llu earlier: those "
-					"records are gone from the outbox",
-					(unsigned long long)r,
-					(unsigned long long)st->acked_seq);
+		/* a receiver lacking records gone from the outbox is seeded */
+		rv = sender_seed_handshake(l, st, q);
+		if (rv < 0)
+			goto out;
+		if (rv > 0)
 			continue;
-		}
 		st->sent_seq = r;
 		st->ready = 1;
 		st->wake++;
 		if (r > st->acked_seq)
-			tx_acked(s, st, r);
+			sender_stream_acked(s, st, r);
 	}
 	l->backoff_ms = s->backoff_min;
 	/* only what this sender offered and the receiver accepted */
@@ -327,11 +321,11 @@ static void tx_outbox_read_done(void *arg, int status,
 		return;
 	}
 	if (r->records[0]->seq != st->sent_seq + 1) {
-		tx_stream_block(l, st,
-				"outbox starts at seq %llu, the pair needs "
-				"%llu",
-				(unsigned long long)r->records[0]->seq,
-				(unsigned long long)st->sent_seq + 1);
+		sender_stream_block(l, st,
+				    "outbox starts at seq %llu, the pair needs "
+				    "%llu",
+				    (unsigned long long)r->records[0]->seq,
+				    (unsigned long long)st->sent_seq + 1);
 		sender_stream_pump(l);
 		return;
 	}
@@ -347,14 +341,15 @@ static void tx_outbox_read_done(void *arg, int status,
 		    (const Poolpair__Repl__ChangeRecord *const *)r->records,
 		    r->n, &payload, &len, &flags, &bst);
 	if (rv != 0) {
-		tx_stream_block(l, st, "encode batch at seq %llu: %s",
-				(unsigned long long)st->sent_seq + 1,
-				batch_strerror(rv));
+		sender_stream_block(l, st, "encode batch at seq %llu: %s",
+				    (unsigned long long)st->sent_seq + 1,
+				    batch_strerror(rv));
 		sender_stream_pump(l);
 		return;
 	}
 	last = r->records[r->n - 1]->seq;
-	if (tx_inflight_push(st, last, len + FRAME_HEADER_LEN) != 0) {
+	if (sender_stream_inflight_push(st, last, len + FRAME_HEADER_LEN) !=
+	    0) {
 		free(payload);
 		/* the batch is in the history but will not be sent: this
 		 * connection cannot go on */
@@ -395,6 +390,16 @@ void sender_stream_pump(struct tx_lane *l)
 		size_t room = s->window - (size_t)l->inflight_bytes;
 		struct tx_op *op;
 
+		if (st->seed.phase != TX_SEED_NONE) {
+			rv = sender_seed_pump(l, st, room);
+			if (rv < 0)
+				return;
+			if (rv > 0) {
+				l->rr = (i + 1) % s->n_user_sets;
+				return;
+			}
+			continue;
+		}
 		if (!st->ready || st->blocked || st->wake == st->wake_done)
 			continue;
 		op = sender_op_new(s, l, i * TX_LANES + (size_t)l->lane);
@@ -451,11 +456,17 @@ static void tx_on_ack(struct tx_lane *l, const struct frame *f)
 			    strcmp(c->user_set, q->user_set) == 0)
 				st = c;
 		}
-		if (st == NULL || !st->ready) {
+		if (st == NULL ||
+		    (!st->ready && st->seed.phase == TX_SEED_NONE)) {
 			sender_dial_fail(l, "ack for %s/%s, not streamed here",
 					 q->user_set,
 					 stream_lane_name(q->lane));
 			goto out;
+		}
+		if (st->seed.phase != TX_SEED_NONE) {
+			if (sender_seed_ack(l, st, q) != 0)
+				goto out;
+			continue;
 		}
 		if (q->acked_seq > st->sent_seq) {
 			sender_dial_fail(l,
@@ -466,9 +477,10 @@ static void tx_on_ack(struct tx_lane *l, const struct frame *f)
 					 (unsigned long long)st->sent_seq);
 			goto out;
 		}
-		l->inflight_bytes -= tx_inflight_pop(st, q->acked_seq);
+		l->inflight_bytes -=
+		    sender_stream_inflight_pop(st, q->acked_seq);
 		if (q->acked_seq > st->acked_seq)
-			tx_acked(s, st, q->acked_seq);
+			sender_stream_acked(s, st, q->acked_seq);
 	}
 	if (l->gen == gen)
 		sender_stream_pump(l);
