@@ -179,7 +179,7 @@ struct dataplane {
 	uint64_t cms_drain_done;
 	bool diverting;
 	/* the seeds of the streams (sender and receiver side), sampled
-	 * every half second (dataplane_seed.c) */
+	 * every 100 ms (dataplane_seed.c) */
 	struct seedwatch seeds;
 	uint64_t seeds_ms;	      /* last sample, monotonic ms */
 	uint64_t writes_ok;

@@ -42,9 +42,9 @@ uint64_t dataplane_total_lag(struct dataplane *dp, bool *streaming);
 
 /* ---- dataplane_seed.c ---- */
 
-/* Sample the seeds of the sender and the receiver (at most every half
- * second; from the sync timer) and log when one starts, every 5 s while
- * it runs, and when it ends. */
+/* Sample the seeds of the sender and the receiver (every sync timer
+ * tick, 100 ms) and log when one starts, every 5 s while it runs, and
+ * when it ends. */
 void dataplane_seeds_tick(struct dataplane *dp);
 
 /* A stream that seeds the pair's copy (st->seeding) is not caught up

@@ -11,7 +11,7 @@
 #include "agent/members.h"
 
 #define MOD DATAPLANE_MOD_REPL
-#define SEED_SAMPLE_MS 500
+#define SEED_SAMPLE_MS 50 /* the sync timer ticks every 100 ms */
 
 static void seed_log(int ev, const char *line)
 {

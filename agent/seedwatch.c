@@ -168,22 +168,24 @@ static void progress_line(const struct seedwatch_stream *st, char *line,
 		 (double)st->bytes_total / MB, bytes_s / MB, etabuf);
 }
 
-static void start_line(const struct seedwatch_stream *st, char *line,
-		       size_t len)
+/* resumed: the stream was seen cut with the same position */
+static void start_line(const struct seedwatch_stream *st, bool resumed,
+		       char *line, size_t len)
 {
 	int n = head(st, line, len);
 
-	if (st->items > 0)
-		snprintf(line + n, len - (size_t)n,
-			 " resumed from seq %" PRIu64 " at %" PRIu64
-			 " of %" PRIu64 " items, %.1f of %.1f MB",
-			 st->from_seq, st->items, st->items_total,
-			 (double)st->bytes / MB, (double)st->bytes_total / MB);
-	else
+	if (st->items == 0)
 		snprintf(line + n, len - (size_t)n,
 			 " started from seq %" PRIu64 ": %" PRIu64
 			 " items, %.1f MB",
 			 st->from_seq, st->items_total,
+			 (double)st->bytes_total / MB);
+	else
+		snprintf(line + n, len - (size_t)n,
+			 " %s from seq %" PRIu64 " at %" PRIu64 " of %" PRIu64
+			 " items, %.1f of %.1f MB",
+			 resumed ? "resumed" : "under way", st->from_seq,
+			 st->items, st->items_total, (double)st->bytes / MB,
 			 (double)st->bytes_total / MB);
 }
 
@@ -192,20 +194,27 @@ static void end_line(const struct seedwatch_stream *st, bool done,
 {
 	int n = head(st, line, len);
 	double secs = (double)(now_ms - st->started_ms) / 1000.0;
-	double moved = (double)(st->bytes - st->first_bytes);
+	double moved = st->bytes >= st->first_bytes
+			   ? (double)(st->bytes - st->first_bytes)
+			   : 0;
+	double rate = secs > 0 ? moved / MB / secs : 0.0;
 
-	if (!done) {
+	if (!done)
 		snprintf(line + n, len - (size_t)n,
 			 " cut at %" PRIu64 " of %" PRIu64
 			 " items: it resumes there when the link is back",
 			 st->items, st->items_total);
-		return;
-	}
-	snprintf(line + n, len - (size_t)n,
-		 " done: %" PRIu64 " items, %.1f MB in %.1f s (%.1f MB/s)",
-		 st->items, (double)st->bytes / MB, secs,
-		 secs > 0 && st->bytes >= st->first_bytes ? moved / MB / secs
-							  : 0.0);
+	else if (st->first_items == 0 && st->first_bytes == 0)
+		snprintf(line + n, len - (size_t)n,
+			 " done: %" PRIu64 " items, %.1f MB in %.1f s "
+			 "(%.1f MB/s)",
+			 st->items, (double)st->bytes / MB, secs, rate);
+	else /* seen from its middle on */
+		snprintf(line + n, len - (size_t)n,
+			 " done: %" PRIu64 " items, %.1f MB (the last %.1f "
+			 "MB in %.1f s, %.1f MB/s)",
+			 st->items, (double)st->bytes / MB, moved / MB, secs,
+			 rate);
 }
 
 static void add_sample(struct seedwatch_stream *st, uint64_t now_ms)
@@ -229,7 +238,7 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 		     uint64_t now_ms, char *line, size_t len)
 {
 	struct seedwatch_stream *st = find(w, x, x->active);
-	bool was_active, restarted;
+	bool was_active, restarted, resumed;
 	int ev = SEEDWATCH_NONE;
 
 	if (len > 0)
@@ -238,6 +247,7 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 		return SEEDWATCH_NONE;
 	was_active = st->active;
 	restarted = was_active && x->active && x->from_seq != st->from_seq;
+	resumed = st->cut && x->from_seq == st->from_seq;
 	if (x->active || was_active) {
 		/* an ended or cut seed keeps its last figures */
 		snprintf(st->peer, sizeof st->peer, "%s", x->peer);
@@ -250,6 +260,7 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 	if (x->active && (!was_active || restarted)) {
 		st->active = true;
 		st->unfinished = false;
+		st->cut = false;
 		st->n = 0;
 		st->started_ms = now_ms;
 		st->ended_ms = 0;
@@ -258,7 +269,7 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 		st->logged_ms = now_ms;
 		st->done = x->done;
 		add_sample(st, now_ms);
-		start_line(st, line, len);
+		start_line(st, resumed, line, len);
 		return SEEDWATCH_STARTED;
 	}
 	if (!x->active) {
@@ -269,6 +280,7 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 
 			st->active = false;
 			st->unfinished = !done;
+			st->cut = !done;
 			st->ended_ms = now_ms;
 			ev = done ? SEEDWATCH_ENDED : SEEDWATCH_CUT;
 			end_line(st, done, now_ms, line, len);

@@ -17,8 +17,9 @@
 
 #include <jansson.h>
 
-#define SEEDWATCH_MAX 16	 /* streams followed at once */
-#define SEEDWATCH_SAMPLES 16	 /* samples kept for the rate */
+#define SEEDWATCH_MAX 16 /* streams followed at once */
+#define SEEDWATCH_SAMPLES                                                      \
+	64 /* samples kept for the rate: 6.4 s at 10 a second */
 #define SEEDWATCH_WINDOW_MS 5000 /* the rate is over this much time */
 #define SEEDWATCH_LOG_MS 5000	 /* a progress line this often */
 #define SEEDWATCH_NAME_LEN 64
@@ -59,6 +60,7 @@ struct seedwatch_stream {
 	uint64_t first_items; /* items and bytes then, for the average */
 	uint64_t first_bytes;
 	uint64_t ended_ms;  /* when it was seen to end, 0 while active */
+	bool cut;	    /* it was last seen cut (from_seq its position) */
 	bool unfinished;    /* it was cut (not active, not done) and no
 			       connection settled it since
 			       (seedwatch_settled): the copy still lacks
@@ -93,7 +95,10 @@ void seedwatch_init(struct seedwatch *w);
  * slot, else the oldest ended one's. Returns the event and, when it is
  * not SEEDWATCH_NONE, the line to log into line (len bytes): "seed of
  * pool-east data lane to pool-east: 120000 of 200000 items, 45.1 of 80.0
- * MB, 12.3 MB/s, eta 7 s" (from POOL at the receiving side). */
+ * MB, 12.3 MB/s, eta 7 s" (from POOL at the receiving side). A seed first
+ * seen with items stored is "resumed" when it was seen cut at the same
+ * position, else "under way" (it was quicker than the samples, or began
+ * before this agent). */
 int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 		     uint64_t now_ms, char *line, size_t len);
 

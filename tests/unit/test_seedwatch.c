@@ -141,10 +141,10 @@ static void test_life_and_lines(void **state)
 	x = sender(200000, 80000000, false, 1);
 	assert_int_equal(seedwatch_sample(&w, &x, 14000, line, sizeof line),
 			 SEEDWATCH_ENDED);
-	/* 34.9 MB in 5 s */
+	/* seen from its middle: 34.9 MB in 5 s */
 	assert_string_equal(line, "seed of pool-east data lane to pool-east "
-				  "done: 200000 items, 80.0 MB in 5.0 s "
-				  "(7.0 MB/s)");
+				  "done: 200000 items, 80.0 MB (the last 34.9 "
+				  "MB in 5.0 s, 7.0 MB/s)");
 	/* nothing more once ended */
 	assert_int_equal(seedwatch_sample(&w, &x, 20000, line, sizeof line),
 			 SEEDWATCH_NONE);
@@ -251,6 +251,31 @@ static void test_cut_is_unfinished(void **state)
 			 SEEDWATCH_ENDED);
 	assert_false(st->unfinished);
 	assert_false(seedwatch_active(&w));
+}
+
+/* A seed first seen with items stored that was not seen cut there is
+ * under way, not resumed (quicker than the samples, or begun before this
+ * agent started); one cut at another position is not resumed either. */
+static void test_under_way(void **state)
+{
+	struct seedwatch w;
+	struct seedwatch_sample x = sender(4096, 1000000, true, 0);
+	char line[320];
+
+	(void)state;
+	seedwatch_init(&w);
+	assert_int_equal(seedwatch_sample(&w, &x, 0, line, sizeof line),
+			 SEEDWATCH_STARTED);
+	assert_string_equal(line, "seed of pool-east data lane to pool-east "
+				  "under way from seq 4242 at 4096 of 200000 "
+				  "items, 1.0 of 80.0 MB");
+	x = sender(5000, 2000000, false, 0);
+	assert_int_equal(seedwatch_sample(&w, &x, 500, line, sizeof line),
+			 SEEDWATCH_CUT);
+	x = sender(5000, 2000000, true, 0);
+	x.from_seq = 9999;
+	seedwatch_sample(&w, &x, 1000, line, sizeof line);
+	assert_non_null(strstr(line, " under way from seq 9999 at 5000 "));
 }
 
 /* A seed that starts over from another position is a new seed. */
@@ -362,6 +387,7 @@ int main(void)
 	    cmocka_unit_test(test_life_and_lines),
 	    cmocka_unit_test(test_receiver_side),
 	    cmocka_unit_test(test_cut_is_unfinished),
+	    cmocka_unit_test(test_under_way),
 	    cmocka_unit_test(test_new_position_restarts),
 	    cmocka_unit_test(test_slots),
 	    cmocka_unit_test(test_json),
