@@ -111,9 +111,9 @@ static void plain_lines(struct ctl *ctl, json_t *r)
 
 		eta_text(json_object_get(s, "eta_s"), eta, sizeof eta);
 		ctl_say(ctl->out,
-			"%s %s %s lane: %lld of %lld items, %.1f of %.1f MB, "
-			"%.1f MB/s, %s",
-			str(r, "pool"), str(s, "user_set"), str(s, "lane"),
+			"seed of %s %s lane to %s: %lld of %lld items, %.1f of "
+			"%.1f MB, %.1f MB/s, %s",
+			str(s, "user_set"), str(s, "lane"), str(r, "pool"),
 			num(s, "items"), num(s, "items_total"),
 			(double)num(s, "bytes") / MB,
 			(double)num(s, "bytes_total") / MB,
@@ -175,6 +175,32 @@ static void bar(struct ctl *ctl, json_t *r)
 	fflush(ctl->out);
 }
 
+/* GET path as ctl_call(); with a bar on the line (drawn), an error is
+ * said on a line of its own. */
+static int poll_once(struct ctl *ctl, const char *path, json_t **r, bool drawn)
+{
+	struct ctl quiet = *ctl;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int rv;
+
+	mem = drawn ? open_memstream(&buf, &len) : NULL;
+	if (mem == NULL)
+		return ctl_call(ctl, "GET", path, NULL, r);
+	quiet.err = mem;
+	rv = ctl_call(&quiet, "GET", path, NULL, r);
+	fclose(mem);
+	if (rv != CTL_OK) {
+		fputc('\n', ctl->out);
+		fflush(ctl->out);
+	}
+	if (buf != NULL)
+		fputs(buf, ctl->err);
+	free(buf);
+	return rv;
+}
+
 int rebuild_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 {
 	bool follow = a->opt[0] != NULL;
@@ -195,9 +221,11 @@ int rebuild_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 	for (;;) {
 		bool caught_up;
 
-		rv = ctl_call(ctl, "GET", path, NULL, &r);
-		if (rv != CTL_OK)
+		rv = poll_once(ctl, path, &r, drawn);
+		if (rv != CTL_OK) {
+			drawn = false; /* the line was ended */
 			break;
+		}
 		if (!json_is_object(r) ||
 		    !json_is_string(json_object_get(r, "pool"))) {
 			rv = ctl_bad_answer(ctl, "no rebuild figures");
