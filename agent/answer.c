@@ -67,6 +67,7 @@ int answer_fsm_status(int code)
 	case FSM_E_NOT_FAILED_OVER:
 	case FSM_E_REFUSED_EVENT:
 	case FSM_E_CMS_MOVING:
+	case FSM_E_STALE:
 		return 409;
 	default:
 		return 400;

@@ -334,3 +334,20 @@ int cmd_set_policy(const struct cmd_ctx *ctx, const struct cmd_policy *p,
 	c.set_policy = &op;
 	return cmd_pack(&c, out);
 }
+
+int cmd_pool_writer(const struct cmd_ctx *ctx, const struct cmd_writer *w,
+		    struct cmd_buf *out)
+{
+	Poolpair__CmdPoolWriter op = POOLPAIR__CMD_POOL_WRITER__INIT;
+	Poolpair__Command c;
+	char who[FSM_WHO_LEN];
+
+	cmd_init(&c, ctx, who);
+	op.pool = str(w->pool);
+	op.member_id = w->member_id;
+	op.expect_token = w->expect_token;
+	op.reason = str(w->reason);
+	c.op_case = POOLPAIR__COMMAND__OP_POOL_WRITER;
+	c.pool_writer = &op;
+	return cmd_pack(&c, out);
+}

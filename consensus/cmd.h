@@ -160,4 +160,16 @@ struct cmd_policy {
 int cmd_set_policy(const struct cmd_ctx *ctx, const struct cmd_policy *p,
 		   struct cmd_buf *out);
 
+/* pool_writer: member_id becomes the writer of pool if the pool's writer
+ * token is still expect_token (the token of the view the decision was made
+ * on); reason says why, for the history. */
+struct cmd_writer {
+	const char *pool;
+	uint64_t member_id;
+	uint64_t expect_token;
+	const char *reason;
+};
+int cmd_pool_writer(const struct cmd_ctx *ctx, const struct cmd_writer *w,
+		    struct cmd_buf *out);
+
 #endif

@@ -37,6 +37,7 @@ static const char *const code_names[FSM_CODE_COUNT] = {
     [FSM_E_NOT_FAILED_OVER] = "not_failed_over",
     [FSM_E_REFUSED_EVENT] = "event_failed",
     [FSM_E_CMS_MOVING] = "cms_moving",
+    [FSM_E_STALE] = "stale",
 };
 
 const char *fsm_code_name(int code)
@@ -166,6 +167,14 @@ int fsm_apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 					"topology step");
 		}
 		return fsm_op_pool_pause(f, cmd->pool_pause, o);
+	case POOLPAIR__COMMAND__OP_POOL_WRITER:
+		if (is_step) {
+			fsm_fmt(o->what, sizeof(o->what), "pool writer");
+			return fsm_fail(o, FSM_E_INVALID,
+					"a change of writer cannot be a "
+					"topology step");
+		}
+		return fsm_op_pool_writer(f, cmd->pool_writer, o);
 	case POOLPAIR__COMMAND__OP_RECORD_EVENT:
 		if (is_step) {
 			fsm_fmt(o->what, sizeof(o->what), "event");

@@ -56,6 +56,7 @@ enum fsm_code {
 	FSM_E_NOT_FAILED_OVER,  /* the pool is normal: there is no failover to go on with */
 	FSM_E_REFUSED_EVENT,    /* a recorded event that failed (hook exit) */
 	FSM_E_CMS_MOVING,       /* a planned CMS move is (or is not) under way */
+	FSM_E_STALE,            /* the writer changed since the decision's view */
 	FSM_CODE_COUNT
 };
 
@@ -124,6 +125,12 @@ struct fsm_pool {
 	bool paused;
 	uint64_t paused_since_ms;
 	char pause_reason[FSM_REASON_LEN];
+	/* the pool's writer: the member (of this pool, in its site) that may
+	 * accept writes and run the pool's streams, 0 none; every other
+	 * member of the pool is a standby. writer_token is raised by every
+	 * change of writer, never lowered (see pool_writer below). */
+	uint64_t writer;
+	uint64_t writer_token;
 };
 
 struct fsm_sba {
@@ -328,6 +335,34 @@ int fsm_failover_next(int op, int state);
  *                     (FSM_E_INVALID).
  */
 
+/* The writer of a pool (fsm_writer.c; command pool_writer, see
+ * proto/control.proto): at most one member per pool, fsm_pool.writer, with
+ * a fencing token, fsm_pool.writer_token. Changes of writer:
+ *
+ *   command / op        effect                           token
+ *   pool_writer         writer = member_id               + 1
+ *   remove_member       of the writer: writer = 0        + 1
+ *
+ * pool_writer is a compare and set on the token, decided on a view of the
+ * state that may be stale by the time it applies. Refused, in this order,
+ * with the state unchanged:
+ *   FSM_E_INVALID      a bad pool name, member_id 0
+ *   FSM_E_NOT_FOUND    the pool or the member is unknown
+ *   FSM_E_INVALID      the member is not registered for the pool ("member 5
+ *                      (east2) is an agent of pool-west, not pool-east"),
+ *                      or not in the pool's site
+ *   FSM_E_STALE        expect_token is not the pool's writer_token: the
+ *                      writer changed since the decision was made
+ *   FSM_E_EXISTS       member_id is the writer already
+ *   FSM_E_FULL         writer_token is UINT64_MAX
+ * Accepted in any failover state (which writer may be chosen when is the
+ * proposer's rule, not the FSM's); the history entry reads "writer of
+ * pool-east: east2 (member 5), token 3" with the command's reason. Not a
+ * topology step (FSM_E_INVALID). Removing the member that is a writer
+ * clears the writer and raises the token in the same decision, which says
+ * so ("remove member 5 (east2), writer of pool-east: no writer, token 4").
+ */
+
 /* Would a failover_begin of pool be accepted now? Read-only (--what-if):
  * exactly the checks fsm_apply() makes for that command. planned is the
  * kind asked about; both kinds need the same state today. pool is
@@ -370,6 +405,10 @@ bool fsm_site_exists(const struct fsm *f, const char *name);
 /* The API address of the agent of pool: the first member registered for
  * it that gave one; NULL when none did. */
 const char *fsm_pool_api(const struct fsm *f, const char *pool);
+/* The writer of pool (a member registered for it, in its site); NULL
+ * when pool is unknown or has no writer. pool may be NULL. */
+const struct fsm_member *fsm_pool_writer(const struct fsm *f,
+					 const char *pool);
 
 /* History entry with sequence seq: from the ring, or from the kept
  * entries; NULL when it fell out of the ring and was not kept. */

@@ -243,6 +243,25 @@ int fsm_op_set_policy(struct fsm *f, const Poolpair__CmdSetPolicy *c,
 int fsm_op_pool_pause(struct fsm *f, const Poolpair__CmdPoolPause *c,
 		      struct outcome *o);
 
+/* ---- the writer of a pool (fsm_writer.c) ---- */
+
+/* The pool_writer command (see fsm.h). On refusal f is unchanged.
+ * Returns o->code. */
+int fsm_op_pool_writer(struct fsm *f, const Poolpair__CmdPoolWriter *c,
+		       struct outcome *o);
+
+/* Before member id is removed: FSM_E_FULL (o filled in) when it is the
+ * writer of a pool whose token cannot be raised any more, else 0. */
+int fsm_writer_check_remove(const struct fsm *f, uint64_t id,
+			    struct outcome *o);
+
+/* Member m (borrowed) is being removed: a pool it is the writer of gets
+ * no writer and a raised token (fsm_writer_check_remove() said yes); the
+ * change is appended to o->what: "remove member 5 (east2), writer of
+ * pool-east: no writer, token 4". */
+void fsm_writer_removed(struct fsm *f, const struct fsm_member *m,
+			struct outcome *o);
+
 /* ---- bounded pre-scan of the wire format (fsm_check.c) ----
  *
  * protobuf-c decodes nested messages recursively without a depth limit; a

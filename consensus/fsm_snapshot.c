@@ -158,6 +158,8 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->paused = p->paused;
 		ps->paused_since_ms = p->paused_since_ms;
 		ps->pause_reason = (char *)p->pause_reason;
+		ps->writer = p->writer;
+		ps->writer_token = p->writer_token;
 		s.pool_ptrs[i] = ps;
 	}
 	st.n_pools = f->n_pools;
@@ -275,6 +277,21 @@ static bool restore_members(struct fsm *t, const Poolpair__State *st)
 	return true;
 }
 
+/* A writer is a member registered for pool p, in its site, with a token
+ * raised at least once; no writer (0, and in states older than the field)
+ * goes with any token. The members are restored already. */
+static bool writer_ok(const struct fsm *t, const struct fsm_pool *p,
+		      uint64_t writer, uint64_t token)
+{
+	int m;
+
+	if (writer == 0)
+		return true;
+	m = fsm_member_index(t, writer);
+	return token != 0 && m >= 0 && strcmp(t->members[m].pool, p->name) == 0 &&
+	       strcmp(t->members[m].site, p->site) == 0;
+}
+
 static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 {
 	size_t i;
@@ -326,6 +343,10 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		d->last_auto_failover_ms = ps->last_auto_failover_ms;
 		d->paused = ps->paused;
 		d->paused_since_ms = ps->paused_since_ms;
+		if (!writer_ok(t, d, ps->writer, ps->writer_token))
+			return false;
+		d->writer = ps->writer;
+		d->writer_token = ps->writer_token;
 		t->n_pools++;
 	}
 	/* Pairs are symmetric and consistent; owners are the pool or its

@@ -101,6 +101,9 @@ int fsm_op_remove_member(struct fsm *f, const Poolpair__CmdRemoveMember *c,
 	if (i < 0)
 		return fsm_fail(o, FSM_E_NOT_FOUND,
 				"member %" PRIu64 " is not registered", c->id);
+	if (fsm_writer_check_remove(f, c->id, o))
+		return o->code;
+	fsm_writer_removed(f, &f->members[i], o);
 	memmove(&f->members[i], &f->members[i + 1],
 		(f->n_members - (unsigned)i - 1) * sizeof(f->members[0]));
 	f->n_members--;

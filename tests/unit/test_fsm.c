@@ -616,7 +616,7 @@ static void test_init_and_names(void **state)
 	    "pair_os",	 "pair_site",	 "pair_already",
 	    "pair_self", "failed_over",	 "not_paired",
 	    "nested",	 "pair_down",	 "not_failed_over",
-	    "event_failed", "cms_moving",
+	    "event_failed", "cms_moving", "stale",
 	};
 	int i;
 

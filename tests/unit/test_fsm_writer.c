@@ -1,0 +1,622 @@
+/* Unit tests of consensus/fsm_writer.c: the one writer of each pool (the
+ * pool_writer command and its encoder cmd_pool_writer(), each refusal, the
+ * token), what removing the writer does, the lookups of a pool's writer,
+ * and the writer through snapshots (old ones without it included). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "consensus/cmd.h"
+#include "consensus/fsm.h"
+#include "control.pb-c.h"
+
+#define T0 1700000000000ull
+
+/* ---- building commands ---- */
+
+static char *dup(const char *s)
+{
+	char *d = strdup(s);
+
+	assert_non_null(d);
+	return d;
+}
+
+static void *zalloc(size_t size)
+{
+	void *p = calloc(1, size);
+
+	assert_non_null(p);
+	return p;
+}
+
+static Poolpair__Command *cmd_new(const char *who)
+{
+	Poolpair__Command *c = zalloc(sizeof(*c));
+
+	poolpair__command__init(c);
+	c->time_ms = T0;
+	c->who = dup(who);
+	return c;
+}
+
+static Poolpair__Command *c_add_pool(const char *name, const char *site)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+	Poolpair__Pool *p = zalloc(sizeof(*p));
+
+	poolpair__pool__init(p);
+	p->name = dup(name);
+	p->site = dup(site);
+	p->edition = dup("enterprise");
+	p->kind = dup("physical");
+	p->os = dup("windows-2019");
+	c->op_case = POOLPAIR__COMMAND__OP_ADD_POOL;
+	c->add_pool = zalloc(sizeof(*c->add_pool));
+	poolpair__cmd_add_pool__init(c->add_pool);
+	c->add_pool->pool = p;
+	return c;
+}
+
+static Poolpair__Command *c_pair(const char *a, const char *b)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+
+	c->op_case = POOLPAIR__COMMAND__OP_PAIR;
+	c->pair = zalloc(sizeof(*c->pair));
+	poolpair__cmd_pair__init(c->pair);
+	c->pair->a = dup(a);
+	c->pair->b = dup(b);
+	return c;
+}
+
+/* A registration of member id; its addresses are made from tag (so that a
+ * re-registration can move them). */
+static Poolpair__Command *c_register_at(uint64_t id, const char *name,
+					const char *site, const char *pool,
+					unsigned tag)
+{
+	Poolpair__Command *c = cmd_new("agent:test");
+	Poolpair__Member *m = zalloc(sizeof(*m));
+	char addr[32];
+
+	poolpair__member__init(m);
+	m->id = id;
+	m->name = dup(name);
+	m->site = dup(site);
+	m->pool = dup(pool);
+	snprintf(addr, sizeof(addr), "10.0.%u.%u:7000", tag, (unsigned)id);
+	m->raft_address = dup(addr);
+	m->data_address = dup(pool[0] != '\0' ? addr : "");
+	snprintf(addr, sizeof(addr), "10.0.%u.%u:8080", tag, (unsigned)id);
+	m->api_address = dup(addr);
+	c->op_case = POOLPAIR__COMMAND__OP_REGISTER_MEMBER;
+	c->register_member = zalloc(sizeof(*c->register_member));
+	poolpair__cmd_register_member__init(c->register_member);
+	c->register_member->member = m;
+	return c;
+}
+
+static Poolpair__Command *c_register(uint64_t id, const char *name,
+				     const char *site, const char *pool)
+{
+	return c_register_at(id, name, site, pool, 0);
+}
+
+static Poolpair__Command *c_remove_member(uint64_t id)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+
+	c->op_case = POOLPAIR__COMMAND__OP_REMOVE_MEMBER;
+	c->remove_member = zalloc(sizeof(*c->remove_member));
+	poolpair__cmd_remove_member__init(c->remove_member);
+	c->remove_member->id = id;
+	return c;
+}
+
+/* A disaster failover of pool. */
+static Poolpair__Command *c_disaster(const char *pool)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+	Poolpair__CmdFailoverBegin *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failover_begin__init(b);
+	b->pool = dup(pool);
+	b->forced = true;
+	b->reason = dup("disaster");
+	c->op_case = POOLPAIR__COMMAND__OP_FAILOVER_BEGIN;
+	c->failover_begin = b;
+	return c;
+}
+
+/* A topology of the one step (taken). */
+static Poolpair__Command *c_topology1(Poolpair__Command *step)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+
+	c->op_case = POOLPAIR__COMMAND__OP_TOPOLOGY;
+	c->topology = zalloc(sizeof(*c->topology));
+	poolpair__cmd_topology__init(c->topology);
+	c->topology->n_steps = 1;
+	c->topology->steps = zalloc(sizeof(*c->topology->steps));
+	c->topology->steps[0] = step;
+	return c;
+}
+
+/* A pool_writer command, decoded from what cmd_pool_writer() encodes (so
+ * that it can be a topology step too). */
+static Poolpair__Command *c_writer(const char *pool, uint64_t id,
+				   uint64_t expect, const char *reason)
+{
+	const struct cmd_ctx ctx = {T0, "leader:writer"};
+	const struct cmd_writer w = {pool, id, expect, reason};
+	struct cmd_buf b;
+	Poolpair__Command *c;
+
+	assert_int_equal(cmd_pool_writer(&ctx, &w, &b), 0);
+	c = poolpair__command__unpack(NULL, b.len, b.buf);
+	assert_non_null(c);
+	cmd_buf_free(&b);
+	return c;
+}
+
+/* Pack c (freed), apply it, return the code. */
+static int run(struct fsm *f, Poolpair__Command *c, struct fsm_result *res)
+{
+	size_t len = poolpair__command__get_packed_size(c);
+	uint8_t *buf = zalloc(len > 0 ? len : 1);
+	int rv;
+
+	assert_int_equal(poolpair__command__pack(c, buf), len);
+	poolpair__command__free_unpacked(c, NULL);
+	rv = fsm_apply(f, buf, len, res);
+	free(buf);
+	return rv;
+}
+
+static void ok(struct fsm *f, Poolpair__Command *c)
+{
+	struct fsm_result res;
+
+	if (run(f, c, &res) != FSM_OK)
+		fail_msg("refused (%s): %s", fsm_code_name(res.code),
+			 res.reason);
+	assert_string_equal(res.reason, "");
+}
+
+/* Refused with code and exactly the reason given, nothing but the history
+ * changed, the refusal in the history. */
+static void refused(struct fsm *f, Poolpair__Command *c, int code,
+		    const char *reason)
+{
+	struct fsm *before = malloc(sizeof(*before));
+	const struct fsm_history *h;
+	struct fsm_result res;
+
+	assert_non_null(before);
+	memcpy(before, f, sizeof(*f));
+	assert_int_equal(run(f, c, &res), code);
+	assert_string_equal(res.reason, reason);
+	assert_memory_equal(before, f, offsetof(struct fsm, history));
+	assert_int_equal(f->decisions, before->decisions + 1);
+	h = fsm_history_get(f, f->decisions);
+	assert_non_null(h);
+	assert_int_equal(h->code, code);
+	assert_string_equal(h->reason, reason);
+	free(before);
+}
+
+static const struct fsm_history *last(const struct fsm *f)
+{
+	const struct fsm_history *h = fsm_history_get(f, f->decisions);
+
+	assert_non_null(h);
+	return h;
+}
+
+static const struct fsm_pool *pool(const struct fsm *f, const char *name)
+{
+	const struct fsm_pool *p = fsm_pool_find(f, name);
+
+	assert_non_null(p);
+	return p;
+}
+
+/* Snapshot f, restore into a fresh state: same bytes, same state. */
+static void round_trip(const struct fsm *f)
+{
+	struct fsm *g = malloc(sizeof(*g));
+	void *a, *b;
+	size_t alen, blen;
+
+	assert_non_null(g);
+	assert_int_equal(fsm_snapshot(f, &a, &alen), 0);
+	fsm_init(g);
+	assert_int_equal(fsm_restore(g, a, alen), 0);
+	assert_int_equal(fsm_snapshot(g, &b, &blen), 0);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	assert_memory_equal(f, g, offsetof(struct fsm, history));
+	free(a);
+	free(b);
+	free(g);
+}
+
+/* Re-encode f's snapshot after edit() and restore it into f. */
+static int restore_edited(struct fsm *f, void (*edit)(Poolpair__State *))
+{
+	Poolpair__State *st;
+	uint8_t *out;
+	void *buf;
+	size_t len, n;
+	int rv;
+
+	assert_int_equal(fsm_snapshot(f, &buf, &len), 0);
+	st = poolpair__state__unpack(NULL, len, buf);
+	assert_non_null(st);
+	free(buf);
+	edit(st);
+	n = poolpair__state__get_packed_size(st);
+	out = zalloc(n > 0 ? n : 1);
+	poolpair__state__pack(st, out);
+	poolpair__state__free_unpacked(st, NULL);
+	rv = fsm_restore(f, out, n);
+	free(out);
+	return rv;
+}
+
+static void set_str(char **field, const char *value)
+{
+	if (*field != NULL && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = dup(value);
+}
+
+/* The PoolState of name in st. */
+static Poolpair__PoolState *state_pool(Poolpair__State *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_pools; i++)
+		if (strcmp(st->pools[i]->pool->name, name) == 0)
+			return st->pools[i];
+	fail_msg("no pool %s in the snapshot", name);
+	return NULL;
+}
+
+static Poolpair__Member *state_member(Poolpair__State *st, uint64_t id)
+{
+	for (size_t i = 0; i < st->n_members; i++)
+		if (st->members[i]->id == id)
+			return st->members[i];
+	fail_msg("no member %llu in the snapshot", (unsigned long long)id);
+	return NULL;
+}
+
+/* pool-east (east) paired with pool-west (west); agents east (1) and
+ * east2 (5) of pool-east, west (2) of pool-west, a witness (3). */
+static void deployment(struct fsm *f)
+{
+	ok(f, c_add_pool("pool-east", "east"));
+	ok(f, c_add_pool("pool-west", "west"));
+	ok(f, c_pair("pool-east", "pool-west"));
+	ok(f, c_register(1, "east", "east", "pool-east"));
+	ok(f, c_register(2, "west", "west", "pool-west"));
+	ok(f, c_register(3, "witness", "third", ""));
+	ok(f, c_register(5, "east2", "east", "pool-east"));
+}
+
+static int setup(void **state)
+{
+	struct fsm *f = malloc(sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	fsm_init(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+/* ---- the encoder ---- */
+
+static void test_cmd_pool_writer(void **state)
+{
+	const struct cmd_ctx ctx = {T0 + 7, "leader:east"};
+	const struct cmd_writer w = {"pool-east", 5, 3, "the writer is silent"};
+	const struct cmd_writer empty = {NULL, 5, 0, NULL};
+	Poolpair__Command *c;
+	struct cmd_buf b;
+
+	(void)state;
+	assert_int_equal(cmd_pool_writer(&ctx, &w, &b), 0);
+	c = poolpair__command__unpack(NULL, b.len, b.buf);
+	assert_non_null(c);
+	assert_int_equal(c->op_case, POOLPAIR__COMMAND__OP_POOL_WRITER);
+	assert_int_equal(c->time_ms, T0 + 7);
+	assert_string_equal(c->who, "leader:east");
+	assert_string_equal(c->pool_writer->pool, "pool-east");
+	assert_int_equal(c->pool_writer->member_id, 5);
+	assert_int_equal(c->pool_writer->expect_token, 3);
+	assert_string_equal(c->pool_writer->reason, "the writer is silent");
+	poolpair__command__free_unpacked(c, NULL);
+	cmd_buf_free(&b);
+	/* NULL strings encode "" */
+	assert_int_equal(cmd_pool_writer(&ctx, &empty, &b), 0);
+	c = poolpair__command__unpack(NULL, b.len, b.buf);
+	assert_non_null(c);
+	assert_string_equal(c->pool_writer->pool, "");
+	assert_string_equal(c->pool_writer->reason, "");
+	poolpair__command__free_unpacked(c, NULL);
+	cmd_buf_free(&b);
+}
+
+/* ---- pool_writer ---- */
+
+static void test_writer_assign(void **state)
+{
+	struct fsm *f = *state;
+	const struct fsm_member *w;
+
+	deployment(f);
+	assert_int_equal(pool(f, "pool-east")->writer, 0);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 0);
+	assert_null(fsm_pool_writer(f, "pool-east"));
+
+	/* from no writer: token 0 -> 1 */
+	ok(f, c_writer("pool-east", 5, 0, "no writer"));
+	assert_int_equal(pool(f, "pool-east")->writer, 5);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 1);
+	assert_string_equal(last(f)->what,
+			    "writer of pool-east: east2 (member 5), token 1");
+	assert_string_equal(last(f)->reason, "no writer");
+	assert_string_equal(last(f)->who, "leader:writer");
+	assert_int_equal(last(f)->code, FSM_OK);
+	w = fsm_pool_writer(f, "pool-east");
+	assert_non_null(w);
+	assert_int_equal(w->id, 5);
+	assert_string_equal(w->name, "east2");
+	/* the other pool is untouched */
+	assert_int_equal(pool(f, "pool-west")->writer, 0);
+	assert_int_equal(pool(f, "pool-west")->writer_token, 0);
+	assert_null(fsm_pool_writer(f, "pool-west"));
+	assert_null(fsm_pool_writer(f, "pool-nowhere"));
+	assert_null(fsm_pool_writer(f, NULL));
+
+	/* another writer: token 1 -> 2, in any failover state */
+	ok(f, c_disaster("pool-east"));
+	ok(f, c_writer("pool-east", 1, 1, "the writer is silent"));
+	assert_int_equal(pool(f, "pool-east")->writer, 1);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 2);
+	assert_string_equal(last(f)->what,
+			    "writer of pool-east: east (member 1), token 2");
+	assert_string_equal(last(f)->reason, "the writer is silent");
+	assert_int_equal(fsm_pool_writer(f, "pool-east")->id, 1);
+	ok(f, c_writer("pool-west", 2, 0, ""));
+	assert_int_equal(pool(f, "pool-west")->writer, 2);
+	assert_int_equal(pool(f, "pool-west")->writer_token, 1);
+	assert_string_equal(fsm_code_name(FSM_E_STALE), "stale");
+	round_trip(f);
+}
+
+static void test_writer_refusals(void **state)
+{
+	struct fsm *f = *state;
+
+	deployment(f);
+	refused(f, c_writer("", 5, 0, ""), FSM_E_INVALID, "pool name is empty");
+	refused(f, c_writer("pool-east", 0, 0, ""), FSM_E_INVALID,
+		"member id must be greater than 0");
+	refused(f, c_writer("pool-north", 5, 0, ""), FSM_E_NOT_FOUND,
+		"pool pool-north is not defined");
+	refused(f, c_writer("pool-east", 9, 0, ""), FSM_E_NOT_FOUND,
+		"member 9 is not registered");
+	assert_string_equal(last(f)->what, "writer of pool-east: member 9");
+	refused(f, c_writer("pool-east", 2, 0, ""), FSM_E_INVALID,
+		"member 2 (west) is an agent of pool-west, not pool-east");
+	refused(f, c_writer("pool-east", 3, 0, ""), FSM_E_INVALID,
+		"member 3 (witness) is a witness, not an agent of pool-east");
+	/* a stale view: the token moved since */
+	refused(f, c_writer("pool-east", 5, 1, ""), FSM_E_STALE,
+		"the writer of pool-east changed since: its token is 0, the "
+		"decision was made at 1");
+	ok(f, c_writer("pool-east", 5, 0, "no writer"));
+	refused(f, c_writer("pool-east", 1, 0, "no writer"), FSM_E_STALE,
+		"the writer of pool-east changed since: its token is 1, the "
+		"decision was made at 0");
+	assert_string_equal(last(f)->what,
+			    "writer of pool-east: east (member 1)");
+	refused(f, c_writer("pool-east", 5, 1, ""), FSM_E_EXISTS,
+		"east2 (member 5) is the writer of pool-east already");
+	/* not a topology step */
+	refused(f, c_topology1(c_writer("pool-east", 1, 1, "")), FSM_E_INVALID,
+		"step 1 (pool writer): a change of writer cannot be a "
+		"topology step");
+	assert_int_equal(pool(f, "pool-east")->writer, 5);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 1);
+}
+
+static void edit_member5_west(Poolpair__State *st)
+{
+	set_str(&state_member(st, 5)->site, "west");
+}
+
+static void edit_member1_west(Poolpair__State *st)
+{
+	set_str(&state_member(st, 1)->site, "west");
+}
+
+static void edit_token_max(Poolpair__State *st)
+{
+	state_pool(st, "pool-east")->writer_token = UINT64_MAX;
+}
+
+/* A member of the pool in another site (registered before such were
+ * refused, so only a restored state holds one) cannot be its writer. */
+static void test_writer_other_site(void **state)
+{
+	struct fsm *f = *state;
+
+	deployment(f);
+	assert_int_equal(restore_edited(f, edit_member5_west), 0);
+	refused(f, c_writer("pool-east", 5, 0, ""), FSM_E_INVALID,
+		"member 5 (east2) is in site west, pool-east is in site east");
+	ok(f, c_writer("pool-east", 1, 0, ""));
+}
+
+/* A token that cannot be raised: no change of writer, no removal of it */
+static void test_writer_token_full(void **state)
+{
+	struct fsm *f = *state;
+
+	deployment(f);
+	ok(f, c_writer("pool-east", 5, 0, ""));
+	assert_int_equal(restore_edited(f, edit_token_max), 0);
+	refused(f, c_writer("pool-east", 1, UINT64_MAX, ""), FSM_E_FULL,
+		"the writer token of pool-east cannot be raised");
+	refused(f, c_remove_member(5), FSM_E_FULL,
+		"member 5 is the writer of pool-east, whose writer token "
+		"cannot be raised");
+	/* a standby goes */
+	ok(f, c_remove_member(1));
+}
+
+/* ---- removal ---- */
+
+static void test_writer_removed(void **state)
+{
+	struct fsm *f = *state;
+
+	deployment(f);
+	ok(f, c_writer("pool-east", 5, 0, ""));
+	ok(f, c_writer("pool-west", 2, 0, ""));
+	/* a standby leaves: nothing changes for the writer */
+	ok(f, c_remove_member(1));
+	assert_string_equal(last(f)->what, "remove member 1");
+	assert_int_equal(pool(f, "pool-east")->writer, 5);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 1);
+	/* the writer leaves: no writer, token raised, in the same decision */
+	ok(f, c_remove_member(5));
+	assert_string_equal(last(f)->what,
+			    "remove member 5 (east2), writer of pool-east: no "
+			    "writer, token 2");
+	assert_int_equal(pool(f, "pool-east")->writer, 0);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 2);
+	assert_null(fsm_pool_writer(f, "pool-east"));
+	assert_int_equal(pool(f, "pool-west")->writer, 2);
+	round_trip(f);
+	/* a decision made before the removal is stale now */
+	ok(f, c_register(6, "east3", "east", "pool-east"));
+	refused(f, c_writer("pool-east", 6, 1, ""), FSM_E_STALE,
+		"the writer of pool-east changed since: its token is 2, the "
+		"decision was made at 1");
+	ok(f, c_writer("pool-east", 6, 2, ""));
+	assert_int_equal(pool(f, "pool-east")->writer_token, 3);
+	/* a removal as a topology step clears it too */
+	ok(f, c_topology1(c_remove_member(6)));
+	assert_int_equal(pool(f, "pool-east")->writer, 0);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 4);
+	round_trip(f);
+}
+
+/* ---- snapshots ---- */
+
+static void edit_no_writer_fields(Poolpair__State *st)
+{
+	for (size_t i = 0; i < st->n_pools; i++) {
+		st->pools[i]->writer = 0;
+		st->pools[i]->writer_token = 0;
+	}
+}
+
+static void edit_writer_unknown(Poolpair__State *st)
+{
+	state_pool(st, "pool-east")->writer = 9;
+}
+
+static void edit_writer_other_pool(Poolpair__State *st)
+{
+	state_pool(st, "pool-east")->writer = 2;
+}
+
+static void edit_writer_witness(Poolpair__State *st)
+{
+	state_pool(st, "pool-east")->writer = 3;
+}
+
+static void edit_writer_no_token(Poolpair__State *st)
+{
+	state_pool(st, "pool-east")->writer_token = 0;
+}
+
+static void edit_token_only(Poolpair__State *st)
+{
+	state_pool(st, "pool-west")->writer = 0;
+	state_pool(st, "pool-west")->writer_token = 7;
+}
+
+static void test_writer_snapshot(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *saved = malloc(sizeof(*saved));
+
+	assert_non_null(saved);
+	deployment(f);
+	ok(f, c_writer("pool-east", 5, 0, ""));
+	ok(f, c_writer("pool-east", 1, 1, ""));
+	round_trip(f);
+	memcpy(saved, f, sizeof(*f));
+
+	/* a snapshot from before the fields: no writer, token 0 */
+	assert_int_equal(restore_edited(f, edit_no_writer_fields), 0);
+	assert_int_equal(pool(f, "pool-east")->writer, 0);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 0);
+	assert_null(fsm_pool_writer(f, "pool-east"));
+	ok(f, c_writer("pool-east", 5, 0, "no writer"));
+	assert_int_equal(pool(f, "pool-east")->writer_token, 1);
+
+	/* no writer with a token: kept as is */
+	memcpy(f, saved, sizeof(*f));
+	assert_int_equal(restore_edited(f, edit_token_only), 0);
+	assert_int_equal(pool(f, "pool-west")->writer, 0);
+	assert_int_equal(pool(f, "pool-west")->writer_token, 7);
+
+	/* refused, the state unchanged: a writer that is not a member of the
+	 * pool in its site, a writer without a token */
+	memcpy(f, saved, sizeof(*f));
+	assert_int_equal(restore_edited(f, edit_writer_unknown), -EINVAL);
+	assert_int_equal(restore_edited(f, edit_writer_other_pool), -EINVAL);
+	assert_int_equal(restore_edited(f, edit_writer_witness), -EINVAL);
+	assert_int_equal(restore_edited(f, edit_writer_no_token), -EINVAL);
+	assert_int_equal(restore_edited(f, edit_member1_west), -EINVAL);
+	assert_memory_equal(f, saved, sizeof(*f));
+	/* a standby in another site (registered before such were refused)
+	 * does not stop a restore */
+	assert_int_equal(restore_edited(f, edit_member5_west), 0);
+	assert_int_equal(pool(f, "pool-east")->writer, 1);
+	free(saved);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	    T(test_cmd_pool_writer),   T(test_writer_assign),
+	    T(test_writer_refusals),   T(test_writer_other_site),
+	    T(test_writer_token_full), T(test_writer_removed),
+	    T(test_writer_snapshot),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
