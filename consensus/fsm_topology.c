@@ -34,6 +34,62 @@ static void site_ensure(struct fsm *f, const char *site)
 	f->n_sites++;
 }
 
+/* "east2 (east, pool-east)", or "(east, witness)" without a pool. */
+static void identity_text(char *dst, size_t cap, const char *name,
+			  const char *site, const char *pool)
+{
+	char cn[CLIP_LEN], cs[CLIP_LEN], cp[CLIP_LEN];
+
+	fsm_fmt(dst, cap, "%s (%s, %s)", fsm_clip(cn, name), fsm_clip(cs, site),
+		pool[0] != '\0' ? fsm_clip(cp, pool) : "witness");
+}
+
+/* Refuse a registration of m (fields valid, pool the member's pool, ""
+ * for a witness) that would give a member another identity: an id
+ * registered already keeps its name, site and pool (only its addresses
+ * may change); a new id cannot take the name of another; the member of a
+ * defined pool sits in the pool's site. Returns 0 or the code. */
+static int identity_check(const struct fsm *f, const Poolpair__Member *m,
+			  const char *pool, struct outcome *o)
+{
+	char have[3 * CLIP_LEN + 8], want[3 * CLIP_LEN + 8];
+	char cs[CLIP_LEN], cp[CLIP_LEN];
+	int i = fsm_member_index(f, m->id);
+	int p;
+
+	if (i >= 0) {
+		const struct fsm_member *d = &f->members[i];
+
+		if (strcmp(d->name, m->name) != 0 ||
+		    strcmp(d->site, m->site) != 0 ||
+		    strcmp(d->pool, pool) != 0) {
+			identity_text(have, sizeof(have), d->name, d->site,
+				      d->pool);
+			identity_text(want, sizeof(want), m->name, m->site,
+				      pool);
+			return fsm_fail(o, FSM_E_EXISTS,
+					"member %" PRIu64
+					" is %s, not %s: remove it before it "
+					"registers with another name, site or "
+					"pool",
+					m->id, have, want);
+		}
+	} else {
+		for (unsigned j = 0; j < f->n_members; j++)
+			if (strcmp(f->members[j].name, m->name) == 0)
+				return fsm_fail(o, FSM_E_EXISTS,
+						"name %s is member %" PRIu64,
+						f->members[j].name,
+						f->members[j].id);
+	}
+	p = pool[0] != '\0' ? fsm_pool_index(f, pool) : -1;
+	if (p >= 0 && strcmp(f->pools[p].site, m->site) != 0)
+		return fsm_fail(o, FSM_E_INVALID, "%s is in site %s, not %s",
+				fsm_clip(cp, pool), f->pools[p].site,
+				fsm_clip(cs, m->site));
+	return FSM_OK;
+}
+
 int fsm_op_register_member(struct fsm *f, const Poolpair__CmdRegisterMember *c,
 			   struct outcome *o)
 {
@@ -62,7 +118,8 @@ int fsm_op_register_member(struct fsm *f, const Poolpair__CmdRegisterMember *c,
 	    fsm_check_addr(o, "raft address", fsm_str(m->raft_address), true) ||
 	    fsm_check_addr(o, "data address", fsm_str(m->data_address),
 			   pool[0] != '\0') ||
-	    fsm_check_addr(o, "api address", fsm_str(m->api_address), true))
+	    fsm_check_addr(o, "api address", fsm_str(m->api_address), true) ||
+	    identity_check(f, m, pool, o))
 		return o->code;
 	i = fsm_member_index(f, m->id);
 	if (i < 0 && f->n_members >= FSM_MAX_MEMBERS)
@@ -204,6 +261,14 @@ int fsm_op_add_pool(struct fsm *f, const Poolpair__CmdAddPool *c,
 	if (fsm_pool_index(f, p->name) >= 0)
 		return fsm_fail(o, FSM_E_EXISTS, "pool %s is already defined",
 				cn);
+	for (unsigned i = 0; i < f->n_members; i++)
+		if (strcmp(f->members[i].pool, p->name) == 0 &&
+		    strcmp(f->members[i].site, p->site) != 0)
+			return fsm_fail(o, FSM_E_INVALID,
+					"member %" PRIu64
+					" (%s) of %s is in site %s, not %s",
+					f->members[i].id, f->members[i].name,
+					cn, f->members[i].site, cs);
 	if (f->n_pools >= FSM_MAX_POOLS)
 		return fsm_fail(
 		    o, FSM_E_FULL,

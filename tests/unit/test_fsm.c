@@ -826,7 +826,7 @@ static void test_pool_site_capacity(void **state)
 		c_add_pool("pool-b", "s16", "standard", "virtual", "debian-12"),
 		FSM_E_FULL, "site s16");
 	refused(f, c_add_sba("sba-1", "s17", "pool-a"), FSM_E_FULL, "site s17");
-	refused(f, c_register(1, "m1", "s18", "pool-a", "h:1", "h:2", "h:3"),
+	refused(f, c_register(1, "m1", "s18", "pool-z", "h:1", "h:2", "h:3"),
 		FSM_E_FULL, "site s18");
 	assert_null(fsm_pool_find(f, "pool-b"));
 	assert_null(fsm_sba_find(f, "sba-1"));
@@ -1155,23 +1155,25 @@ static void test_members(void **state)
 	assert_string_equal(last(f)->what,
 			    "register member 1 east-1 (east, pool-east)");
 
-	/* re-registration updates in place */
+	/* re-registration (same name, site and pool) moves the addresses in
+	 * place; another identity is refused (test_fsm_writer.c) */
 	ok(f, c_register(2, "west-1", "west", "pool-west", "[::1]:7000",
 			 "[::1]:7001", "[::1]:8080"));
-	ok(f, c_register(1, "east-1b", "east2", "pool-east2", "10.0.0.9:7000",
+	ok(f, c_register(1, "east-1", "east", "pool-east", "10.0.0.9:7000",
 			 "10.0.0.9:7001", "10.0.0.9:8080"));
 	assert_int_equal(f->n_members, 2);
 	assert_int_equal(f->members[0].id, 1);
 	m = fsm_member_find(f, 1);
-	assert_string_equal(m->name, "east-1b");
-	assert_string_equal(m->site, "east2");
-	assert_string_equal(m->pool, "pool-east2");
+	assert_string_equal(m->name, "east-1");
+	assert_string_equal(m->site, "east");
+	assert_string_equal(m->pool, "pool-east");
 	assert_string_equal(m->raft_address, "10.0.0.9:7000");
+	assert_string_equal(m->data_address, "10.0.0.9:7001");
 	assert_string_equal(m->api_address, "10.0.0.9:8080");
 	/* the API of a pool's agent follows its registration */
-	assert_string_equal(fsm_pool_api(f, "pool-east2"), "10.0.0.9:8080");
+	assert_string_equal(fsm_pool_api(f, "pool-east"), "10.0.0.9:8080");
 	assert_string_equal(fsm_pool_api(f, "pool-west"), "[::1]:8080");
-	assert_null(fsm_pool_api(f, "pool-east"));
+	assert_null(fsm_pool_api(f, "pool-east2"));
 	assert_null(fsm_pool_api(f, ""));
 	assert_null(fsm_pool_api(f, NULL));
 
@@ -1233,8 +1235,8 @@ static void test_member_capacity(void **state)
 	refused(f, c_register(100, "m100", "east", "", "h:1", "", "h:3"),
 		FSM_E_FULL, "at most 32");
 	/* an update still works when full */
-	ok(f, c_register(5, "m5-renamed", "east", "", "h:1", "", "h:3"));
-	assert_string_equal(fsm_member_find(f, 5)->name, "m5-renamed");
+	ok(f, c_register(5, "m5", "east", "", "h:9", "", "h:3"));
+	assert_string_equal(fsm_member_find(f, 5)->raft_address, "h:9");
 }
 
 static void test_register_without_member(void **state)

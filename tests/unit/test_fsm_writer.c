@@ -607,6 +607,107 @@ static void test_writer_snapshot(void **state)
 	free(saved);
 }
 
+/* ---- registration: one identity per member ---- */
+
+static void test_register_identity(void **state)
+{
+	struct fsm *f = *state;
+	const struct fsm_member *m;
+
+	deployment(f);
+	ok(f, c_writer("pool-east", 5, 0, ""));
+	/* a second member with a name in use */
+	refused(f, c_register(6, "east2", "east", "pool-east"), FSM_E_EXISTS,
+		"name east2 is member 5");
+	refused(f, c_register(6, "witness", "fourth", ""), FSM_E_EXISTS,
+		"name witness is member 3");
+	assert_false(fsm_site_exists(f, "fourth"));
+	/* a member registered already under another name, site or pool */
+	refused(f, c_register(5, "east3", "east", "pool-east"), FSM_E_EXISTS,
+		"member 5 is east2 (east, pool-east), not east3 (east, "
+		"pool-east): remove it before it registers with another name, "
+		"site or pool");
+	refused(f, c_register(5, "east2", "west", "pool-east"), FSM_E_EXISTS,
+		"member 5 is east2 (east, pool-east), not east2 (west, "
+		"pool-east): remove it before it registers with another name, "
+		"site or pool");
+	refused(f, c_register(5, "east2", "east", "pool-west"), FSM_E_EXISTS,
+		"member 5 is east2 (east, pool-east), not east2 (east, "
+		"pool-west): remove it before it registers with another name, "
+		"site or pool");
+	refused(f, c_register(3, "witness", "third", "pool-west"),
+		FSM_E_EXISTS,
+		"member 3 is witness (third, witness), not witness (third, "
+		"pool-west): remove it before it registers with another name, "
+		"site or pool");
+	/* the same identity with new addresses: in place, the writer kept */
+	ok(f, c_register_at(5, "east2", "east", "pool-east", 1));
+	m = fsm_member_find(f, 5);
+	assert_non_null(m);
+	assert_string_equal(m->raft_address, "10.0.1.5:7000");
+	assert_string_equal(m->data_address, "10.0.1.5:7000");
+	assert_string_equal(m->api_address, "10.0.1.5:8080");
+	assert_int_equal(pool(f, "pool-east")->writer, 5);
+	assert_int_equal(pool(f, "pool-east")->writer_token, 1);
+	ok(f, c_register_at(3, "witness", "third", "", 1));
+	/* once removed, the name is free */
+	ok(f, c_remove_member(5));
+	ok(f, c_register(6, "east2", "east", "pool-east"));
+	/* in a topology: the whole topology is refused */
+	refused(f, c_topology1(c_register(7, "east", "east", "pool-east")),
+		FSM_E_EXISTS,
+		"step 1 (register member 7 east (east, pool-east)): name east "
+		"is member 1");
+}
+
+static void test_register_site(void **state)
+{
+	struct fsm *f = *state;
+
+	deployment(f);
+	/* an agent of a defined pool in another site */
+	refused(f, c_register(7, "east3", "west", "pool-east"), FSM_E_INVALID,
+		"pool-east is in site east, not west");
+	refused(f, c_register(7, "east3", "north", "pool-east"), FSM_E_INVALID,
+		"pool-east is in site east, not north");
+	assert_false(fsm_site_exists(f, "north"));
+	/* a pool not defined yet: any site, but then the pool is defined in
+	 * that site or refused */
+	ok(f, c_register(7, "north1", "west", "pool-north"));
+	ok(f, c_register(8, "north2", "west", "pool-north"));
+	refused(f, c_add_pool("pool-north", "north"), FSM_E_INVALID,
+		"member 7 (north1) of pool-north is in site west, not north");
+	assert_null(fsm_pool_find(f, "pool-north"));
+	ok(f, c_add_pool("pool-north", "west"));
+	ok(f, c_writer("pool-north", 8, 0, ""));
+	/* a witness has no pool to agree with */
+	ok(f, c_register(9, "witness2", "fourth", ""));
+}
+
+static void edit_duplicate_name(Poolpair__State *st)
+{
+	set_str(&state_member(st, 5)->name, "east");
+}
+
+/* A state from before the refusals may hold two members of one name, or
+ * a member away from its pool's site: each may still re-register as it
+ * is, while the site rule holds. */
+static void test_register_legacy(void **state)
+{
+	struct fsm *f = *state;
+
+	deployment(f);
+	assert_int_equal(restore_edited(f, edit_duplicate_name), 0);
+	ok(f, c_register_at(5, "east", "east", "pool-east", 2));
+	ok(f, c_register_at(1, "east", "east", "pool-east", 2));
+	refused(f, c_register(6, "east", "east", "pool-east"), FSM_E_EXISTS,
+		"name east is member 1");
+	assert_int_equal(restore_edited(f, edit_member5_west), 0);
+	refused(f, c_register_at(5, "east", "west", "pool-east", 3),
+		FSM_E_INVALID, "pool-east is in site east, not west");
+	ok(f, c_remove_member(5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -615,6 +716,9 @@ int main(void)
 	    T(test_writer_refusals),   T(test_writer_other_site),
 	    T(test_writer_token_full), T(test_writer_removed),
 	    T(test_writer_snapshot),
+	    T(test_register_identity),
+	    T(test_register_site),
+	    T(test_register_legacy),
 #undef T
 	};
 
