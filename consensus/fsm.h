@@ -335,7 +335,23 @@ int fsm_failover_next(int op, int state);
  *                     (FSM_E_INVALID).
  */
 
-/* The writer of a pool (fsm_writer.c; command pool_writer, see
+/* Members (fsm_topology.c). register_member records an agent (or, without
+ * a pool, a witness); an id registered already is updated in place, its
+ * addresses only. Besides bad fields (FSM_E_INVALID) and a full table
+ * (FSM_E_FULL) it refuses, changing nothing:
+ *   FSM_E_EXISTS   a new id with the name of another member ("name east2
+ *                  is member 5"); a registered id with another name, site
+ *                  or pool ("member 5 is east2 (east, pool-east), not
+ *                  east3 (east, pool-east): remove it before ..."). States
+ *                  from before this rule may hold two members of one name:
+ *                  each still re-registers as it is.
+ *   FSM_E_INVALID  an agent of a defined pool in another site than the
+ *                  pool's ("pool-east is in site east, not west").
+ * add_pool refuses with FSM_E_INVALID a pool whose registered agents sit
+ * in another site than the one given ("member 5 (east2) of pool-east is
+ * in site west, not east"). remove_member of a writer: see below.
+ *
+ * The writer of a pool (fsm_writer.c; command pool_writer, see
  * proto/control.proto): at most one member per pool, fsm_pool.writer, with
  * a fencing token, fsm_pool.writer_token. Changes of writer:
  *
