@@ -216,7 +216,8 @@ def setup(out):
         "sites": sorted({a["site"] for a in cl.agents.values()}),
         "pools": [{"name": p, "site": cfg["pools"][p]["site"], "edition": "enterprise",
                    "kind": "physical", "os": "windows-2019"} for p in sorted(cfg["pools"])],
-        "pairs": [{"a": "pool-east", "b": "pool-west", "force": False}],
+        "pairs": [{"a": "pool-east", "b": "pool-west", "force": False,
+                   "mode": h.get("pair_mode", "async")}],
         "sbas": [],
         "cms": "pool-east",
         "policy": h["policy"],
@@ -250,8 +251,9 @@ def setup(out):
                               "/v1/backup/%s/sync?timeout=20" % pool, timeout=25)
             return st == 200 and isinstance(ans, dict) and ans.get("lag_records") == 0
         wait_for("backup sync of %s" % pool, synced, 60)
-    print("client: cluster ready: pools %s paired, CMS on pool-east, policy auto, %d users"
-          % (", ".join(sorted(cfg["pools"])), sum(len(u) for u in h["users"].values())),
+    print("client: cluster ready: pools %s paired (%s), CMS on pool-east, policy auto, %d users"
+          % (", ".join(sorted(cfg["pools"])), h.get("pair_mode", "async"),
+             sum(len(u) for u in h["users"].values())),
           file=sys.stderr)
 
 

@@ -14,7 +14,10 @@ Runs in the host's namespaces as root; reads OUT/run/harness.json. Faults:
   ring            each agent keeps only its ring neighbours (with three agents:
                   one random link cut; every agent still sees a majority)
   oneway          packets from one agent to another dropped, not the reverse
-  kill            kill -9 the agent; stop = restarted with its unit's command
+  kill            kill -9 the agent; stop = restarted with its unit's command;
+                  with detail wipe (scenario site-loss) its data_dir is
+                  removed once it is dead: the site lost with its disks,
+                  restarted on an empty data_dir
   pause           SIGSTOP; stop = SIGCONT
   clock           the agent's wall clock stepped and/or running at a rate
                   (libfaketime timestamp file, read again every second)
@@ -32,6 +35,7 @@ import errno
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,6 +125,66 @@ class Nemesis:
             f.write("%d\n" % c.pid)
         os.replace(os.path.join(d, "pid.tmp"), os.path.join(d, "pid"))
         return c.pid
+
+    def data_dir(self, name):
+        """The agent's data_dir as jepsen/run configured it."""
+        d = self.agents[name]["run_dir"]
+        if name in self.h.get("disk_agents", []):
+            return os.path.join(d, "disk", "data")
+        return os.path.join(d, "data")
+
+    def wipe(self, name, detail):
+        """The agent's data_dir removed, once its process is gone (a dead
+        process keeps nothing open that could write it again)."""
+        for _ in range(100):
+            if not self.alive(name):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("%s still alive after kill -9: not wiped" % name)
+        path = self.data_dir(name)
+        size = 0
+        for root, _dirs, files in os.walk(path):
+            for fn in files:
+                try:
+                    size += os.path.getsize(os.path.join(root, fn))
+                except OSError:
+                    pass
+        shutil.rmtree(path, ignore_errors=True)
+        detail["wiped"] = path
+        detail["wiped_bytes"] = size
+
+    def api_get(self, name, path):
+        """GET of an agent's API from the client's host (the host itself is
+        not cabled to the agents); None when it does not answer."""
+        url = "http://%s:7101%s" % (self.addr(name), path)
+        r = subprocess.run(["ip", "netns", "exec", self.h["client_ns"], "curl", "-sf",
+                            "--max-time", "2", url], capture_output=True, text=True)
+        if r.returncode != 0:
+            return None
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            return None
+
+    def settled(self, name):
+        """The pool of agent NAME is owned by it again (normal, failed back)
+        and its copy at the pair is caught up in sync mode: losing the
+        agent's disk now loses nothing acknowledged. The pair must not be
+        the only copy left when a disk goes (a second disaster)."""
+        pool = self.agents[name].get("pool")
+        st = self.api_get(name, "/v1/status")
+        if not st:
+            return False
+        p = [x for x in st.get("pools", []) if x.get("name") == pool]
+        if not p or p[0].get("state") != "normal" or p[0].get("owner") != pool:
+            return False
+        b = self.api_get(name, "/v1/backup")
+        if not b or b.get("mode") != "sync":
+            return False
+        rows = [d for d in b.get("backup", []) if d.get("from") == pool]
+        return bool(rows) and all(d.get("lag_records") == 0 and d.get("connection") == "streaming"
+                                  for d in rows)
 
     def addr(self, name):
         return self.agents[name]["addr"]
@@ -271,6 +335,8 @@ class Nemesis:
                 except ProcessLookupError:
                     pass
             detail["pid"] = p
+            if detail.get("wipe"):
+                self.wipe(targets[0], detail)
         elif fault == "pause":
             p = self.pid(targets[0])
             detail["pid"] = p
@@ -443,6 +509,11 @@ def episode(rng, nem):
         return [("partition-site", ["east"], {})], rng.uniform(8, 15), rng.uniform(8, 14)
     if sc == "kill-owner":
         return [("kill", ["east"], {})], rng.uniform(8, 15), rng.uniform(10, 15)
+    if sc == "site-loss":
+        # east's site lost with its disks; restarted empty, it rejoins, is
+        # rebuilt from west and failed back by the workload's control
+        # process; run() waits for that before the next loss
+        return [("kill", ["east"], {"wipe": True})], rng.uniform(8, 15), rng.uniform(3, 6)
     if sc == "pause-owner":
         lease = nem.h["defaults"]["lease_ms"] / 1000.0
         grace = nem.h["defaults"]["grace_ms"] / 1000.0
@@ -513,6 +584,12 @@ def run(nem):
     sleep_until(5e9)
     while not stop_req:
         faults, hold, gap = episode(rng, nem)
+        if nem.h["scenario"] == "site-loss":
+            # the next disk lost only once the last loss is repaired
+            while not stop_req and nem.now() + hold * 1e9 <= dur - 3e9 and \
+                    not nem.settled("east"):
+                nem.reap()
+                time.sleep(0.5)
         if nem.now() + hold * 1e9 > dur - 3e9:
             break
         started = []

@@ -50,6 +50,10 @@ def main():
     pools["pool-east"]["pair"] = "pool-west"
     pools["pool-west"]["pair"] = "pool-east"
     lease, grace = d["lease_ms"], d["grace_ms"]
+    # site-loss: the pair replicates in sync mode, so that losing the
+    # owner's disk loses nothing acknowledged and nothing-lost stays strict
+    # (in async mode the owner's unshipped tail goes with its disk: the RPO)
+    sync = os.environ["scenario"] == "site-loss"
     election = d["election_timeout_ms"]
     cfg = {
         "seed": int(os.environ["seed"]),
@@ -65,7 +69,7 @@ def main():
         # an automatic failover is made only while the last reported lag is
         # within max_lag_on_failover, and that report is up to lease + grace old
         "rpo_window_ms": MAX_LAG_MS + lease + grace,
-        "sync": False,
+        "sync": sync,
         "pools": pools,
         "agents": agents,
         "unsafe": os.environ.get("unsafe") == "1",
@@ -97,6 +101,7 @@ def main():
         "disk_agents": os.environ.get("DISK_SPEC", "").split(),
         "faults": [f for f in os.environ.get("FAULTS_SPEC", "").split(",") if f],
         "users": users,
+        "pair_mode": "sync" if sync else "async",
         "policy": {"failover": "auto", "max_lag_on_failover_ms": MAX_LAG_MS,
                    "cooldown_ms": COOLDOWN_MS},
         "defaults": d,
