@@ -257,46 +257,69 @@ verify_equal
 assert_eq 201 "$(http -XPOST "$E/v1/users" -d '{"sip":"sip:back@example.com","pool":"pool-east"}')" "east writes again"
 echo "user sip:back@example.com pool-east" >>"$ACKED"
 
-# halfway NAME: the stream of the seed that is halfway, as "USER_SET LANE
-# BYTES" (GET /v1/pools/pool-east/rebuild at NAME)
-halfway() {
-	rebuild "$1" | jq -r '[.streams[] | select(.bytes > 0 and .bytes < .bytes_total)][0] |
-		"\(.user_set) \(.lane) \(.bytes) \(.bytes_total)"'
+# content_halfway NAME: the seed of pool-east's content (178 MB here) under
+# way and not yet half done, as NAME's GET /v1/pools/pool-east/rebuild says
+# (those figures lag a little behind the copy: half of the stream leaves
+# room to be cut before its end)
+content_halfway() {
+	rebuild "$1" | jq -e '.rebuilding == true and ([.streams[] | select(.user_set == "pool-east" and
+		.lane == "content" and .bytes > 0 and .bytes < .bytes_total / 2)] | length == 1)' >/dev/null
 }
-# never_below NAME USER_SET LANE BYTES: until the seed is over, every look at
-# the stream's progress finds at least BYTES stored (a seed that started
-# over would count from 0 again)
+# seed_row [DIR]: east's seed row of pool-east's content lane, "FROM_SEQ
+# ITEMS BYTES", read from its store (read only; empty: no seed under way);
+# a store whose agent was killed is read from a copy made in DIR
+seed_row() {
+	local db=$IT_DIR/east/data/store.db f
+	if [ -n "${1:-}" ]; then
+		rm -rf "$1" && mkdir -p "$1"
+		for f in "$db" "$db-wal"; do [ -f "$f" ] && cp "$f" "$1/"; done
+		db=$1/store.db
+	fi
+	sqlite3 -readonly "$db" \
+		"SELECT from_seq || ' ' || items || ' ' || bytes FROM seeds WHERE user_set = 'pool-east' AND lane = 1" 2>/dev/null
+}
+# never_below FROM BYTES: until the seed of pool-east's content ends, east's
+# seed row keeps position FROM and at least BYTES stored (a seed that
+# started over would have cleared the lane and counted from 0 again)
 never_below() {
-	local r b
-	while ! seed_over "$1"; do
-		r=$(rebuild "$1")
-		b=$(jq -r --arg u "$2" --arg l "$3" '[.streams[]? | select(.user_set == $u and .lane == $l) | .bytes][0] // empty' <<<"$r")
-		[ -z "$b" ] || [ "$b" -ge "$4" ] || fail "$2/$3: $b bytes stored after the restart, $4 before: the seed started over"
-		[ $SECONDS -lt "$5" ] || fail "the seed did not end"
+	local f n b end=$((SECONDS + 180)) looks=0
+	while read -r f n b <<<"$(seed_row)" && [ -n "$f" ]; do
+		assert_eq "$1" "$f" "position of the seed after the restart"
+		[ "$b" -ge "$2" ] || fail "$b bytes stored after the restart, $2 before: the seed started over"
+		looks=$((looks + 1))
+		[ $SECONDS -lt $end ] || fail "the seed did not end"
 		sleep 0.1
 	done
+	log "east's seed row looked at $looks times after the restart, never below $2 bytes"
+}
+# resumed_in LOG FROM: east's receiver resumed the seed of pool-east's
+# content at FROM after line LINES_BEFORE of LOG, and did not start it again
+resumed_in() {
+	tail -n +$((LINES_BEFORE + 1)) "$1" >"$IT_DIR/log.after"
+	assert_contains "$(cat "$IT_DIR/log.after")" "seeds pool-east/content from $2 (resumed" "the seed resumed at the same position"
+	assert_not_contains "$(cat "$IT_DIR/log.after")" "seeds pool-east/content from $2 (started" "the seed did not start over"
 }
 
 # ---- 2. the rebuilding agent killed -9 halfway ----------------------------------
+command -v sqlite3 >/dev/null || fail "missing tool: sqlite3"
 # a seed long enough to be cut halfway: 40 items of 4 MiB more
 for i in $(seq 1 40); do upload "$E" "sip:u$i@example.com" "weekly$i" "bulk/$i.bin" 4194304; done
 assert_json "$(curl -s --max-time 70 -XPOST "$E/v1/backup/pool-east/sync?timeout=60")" '.lag_records == 0' "pool-east replicated"
 lose_east
 start east
-wait_until 120 "seeding_now west"
-read -r us lane bytes total <<<"$(halfway west)"
+wait_until 120 "content_halfway west"
 kill -KILL "$(pid_of east)"
 wait_exit east 10 || fail "east still runs"
-log "east killed -9 halfway through the seed: $us/$lane at $bytes of $total bytes"
-if [ -z "$us" ] || [ "$us" == null ]; then fail "no seed halfway when east was killed"; fi
-from=$(grep -o "seeds $us/$lane from [0-9]* (started" "$IT_DIR/east/log" | tail -1 | awk '{ print $4 }')
-[ -n "$from" ] || fail "east's log has no start of the seed of $us/$lane"
-lines=$(wc -l <"$IT_DIR/east/log")
+read -r from items bytes <<<"$(seed_row "$IT_DIR/killed")"
+if [ -z "$from" ] || [ "$bytes" -le 0 ]; then fail "no seed of pool-east's content stored in part when east was killed"; fi
+log "east killed -9 halfway through the seed of pool-east's content: from $from, $items items, $bytes bytes stored"
+assert_contains "$(cat "$IT_DIR/east/log")" "seeds pool-east/content from $from (started" "east started that seed"
+LINES_BEFORE=$(wc -l <"$IT_DIR/east/log")
 start east
-never_below west "$us" "$lane" "$bytes" $((SECONDS + 180))
-tail -n +$((lines + 1)) "$IT_DIR/east/log" >"$IT_DIR/east.after"
-assert_contains "$(cat "$IT_DIR/east.after")" "seeds $us/$lane from $from (resumed" "east's log: the seed resumed from the same position"
-assert_not_contains "$(cat "$IT_DIR/east.after")" "seeds $us/$lane from $from (started" "east's log: the seed did not start over"
+wait_until 60 "grep -q 'seeds pool-east/content from' <(tail -n +$((LINES_BEFORE + 1)) \"\$IT_DIR/east/log\")"
+never_below "$from" "$bytes"
+resumed_in "$IT_DIR/east/log" "$from"
+wait_until 180 "seed_over west"
 fail_back
 check_east
 verify_equal
@@ -304,20 +327,21 @@ verify_equal
 # ---- 3. the owner killed -9 halfway ------------------------------------------------
 lose_east
 start east
-wait_until 120 "seeding_now west"
-read -r us lane bytes total <<<"$(halfway west)"
+wait_until 120 "content_halfway west"
 kill -KILL "$(pid_of west)"
 wait_exit west 10 || fail "west still runs"
-log "west killed -9 halfway through the seed: $us/$lane at $bytes of $total bytes"
-if [ -z "$us" ] || [ "$us" == null ]; then fail "no seed halfway when west was killed"; fi
-lines=$(wc -l <"$IT_DIR/west/log")
+read -r from items bytes <<<"$(seed_row)"
+if [ -z "$from" ] || [ "$bytes" -le 0 ]; then fail "no seed of pool-east's content stored in part when west was killed"; fi
+log "west killed -9 halfway through the seed of pool-east's content: from $from, $items items, $bytes bytes stored at east"
+LINES_BEFORE=$(wc -l <"$IT_DIR/east/log")
+W_LINES=$(wc -l <"$IT_DIR/west/log")
 start west
-wait_until 60 "[ -n \"\$(rebuild west)\" ]"
-never_below west "$us" "$lane" "${bytes:-0}" $((SECONDS + 180))
-tail -n +$((lines + 1)) "$IT_DIR/west/log" >"$IT_DIR/west.after"
-assert_contains "$(cat "$IT_DIR/west.after")" "seed from" "west's log: the seed after its restart"
-assert_contains "$(cat "$IT_DIR/west.after")" "resumed" "west's log: the seed resumed"
-assert_eq "pool-west" "$(sfield witness '.pools[] | select(.name == "pool-west") | .owner')" "pool-west never failed over to a copy being rebuilt"
+wait_until 60 "grep -q 'seeds pool-east/content from' <(tail -n +$((LINES_BEFORE + 1)) \"\$IT_DIR/east/log\")"
+never_below "$from" "$bytes"
+resumed_in "$IT_DIR/east/log" "$from"
+assert_contains "$(tail -n +$((W_LINES + 1)) "$IT_DIR/west/log")" "pool-east: seed from $from resumed" "west's log: the seed resumed"
+wait_until 180 "seed_over west"
+assert_eq "normal pool-west" "$(pool_state witness pool-west)" "pool-west never failed over to a copy being rebuilt"
 fail_back
 check_east
 verify_equal
