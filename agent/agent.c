@@ -141,10 +141,10 @@ static void calls_closed(struct hclient *c) { part_closed(AGENT_OF(c, calls)); }
 
 /* Close every part: the agent's own handles, then the modules in the
  * reverse order of agent_init() (those that hold no handle close at once:
- * the router, content, risk, api, metrics, recover, view), then the API
- * server (after the modules, so that what they answer as they close still
- * reaches the client), the node and the HTTP client (what is still in
- * flight is cancelled). Each part that closes later is counted in
+ * the router, content, risk, writer, api, metrics, recover, view), then
+ * the API server (after the modules, so that what they answer as they
+ * close still reaches the client), the node and the HTTP client (what is still
+ * in flight is cancelled). Each part that closes later is counted in
  * pending_closes; the agent is closed when the count is back to 0. */
 static void close_all(struct agent *a)
 {
@@ -184,6 +184,7 @@ static void close_all(struct agent *a)
 		a->pending_closes++;
 	if (policy_close(&a->policy, policy_closed) == 0)
 		a->pending_closes++;
+	writer_close(&a->writer);
 	api_close(&a->apis, NULL);
 	metrics_close(&a->metrics, NULL);
 	recover_close(&a->recover, NULL);
@@ -464,6 +465,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	rv = agent_bind_cms_move(a);
 	if (rv != 0)
 		return init_failed(a, "cms", rv);
+	agent_bind_writer(a);
 	rv = agent_bind_members(a);
 	if (rv != 0)
 		return init_failed(a, "members", rv);

@@ -35,6 +35,7 @@
 #include "agent/verify.h"
 #include "agent/view.h"
 #include "agent/users.h"
+#include "agent/writer.h"
 #include "consensus/fsm.h"
 #include "consensus/node.h"
 #include "tls/tls.h"
@@ -69,6 +70,7 @@ struct agent {
 	struct cms_move cms_move; /* leader: moves of the CMS alone */
 	struct risk risk;       /* the data at risk of a move */
 	struct rebuild rebuild; /* where a pool's rebuild from its pair stands */
+	struct writer writer;   /* leader: each pool's writer */
 	struct verify verify;     /* pool agents: verify and repair the backup */
 	struct policy_watch policy; /* the config file's [failover] policy */
 	struct metrics metrics;

@@ -646,6 +646,7 @@ static void members_leader_tick(void *impl)
 	struct agent *a = impl;
 
 	recover_tick(&a->recover);
+	writer_tick(&a->writer);
 }
 
 static int members_may_write(void *impl, const struct fsm_pool *p, char *why,
@@ -751,4 +752,82 @@ int agent_bind_router(struct agent *a)
 	};
 
 	return router_init(&a->router, &rc, a->errmsg, sizeof a->errmsg);
+}
+
+/* ---- the writers: what the leader knows of the agents (writer.h) ---- */
+
+static uint64_t wr_silent_ms(void *impl, uint64_t id)
+{
+	struct agent *a = impl;
+	uint64_t since = a->members.leader_since_ns;
+	uint64_t now = clock_mono_ns(a->clock);
+	const struct members_seen *s;
+	uint64_t last;
+
+	if (id == a->cfg.agent_id)
+		return 0;
+	if (since == 0 || !proposer_is_leader(&a->proposer))
+		return UINT64_MAX;
+	s = members_seen_get(&a->members, id);
+	last = s != NULL && s->last_ns >= since ? s->last_ns : since;
+	return now > last ? (now - last) / 1000000ULL : 0;
+}
+
+static bool wr_head(void *impl, uint64_t id, const char *pool, uint64_t *head)
+{
+	struct agent *a = impl;
+	struct members_stream_report own[MEMBERS_STREAMS];
+	const struct members_stream_report *r;
+	const struct members_seen *s;
+	unsigned n;
+	bool found = false;
+
+	if (id == a->cfg.agent_id) {
+		n = backup_stream_reports(&a->data, own, MEMBERS_STREAMS);
+		r = own;
+	} else {
+		s = members_seen_get(&a->members, id);
+		if (s == NULL)
+			return false;
+		n = s->n_streams;
+		r = s->streams;
+	}
+	*head = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(r[i].user_set, pool) == 0 &&
+		    strcmp(r[i].category, "user_data") == 0) {
+			found = true;
+			if (r[i].head_seq > *head)
+				*head = r[i].head_seq;
+		}
+	return found;
+}
+
+static bool wr_may_decide(void *impl)
+{
+	struct agent *a = impl;
+
+	return proposer_is_leader(&a->proposer) &&
+	       a->members.leader_since_ns != 0 &&
+	       members_lease_valid(&a->members) &&
+	       members_view_current(&a->members);
+}
+
+static const struct writer_members_ops writer_members_ops = {
+    .silent_ms = wr_silent_ms,
+    .head = wr_head,
+    .may_decide = wr_may_decide,
+};
+
+void agent_bind_writer(struct agent *a)
+{
+	struct writer_deps d = {
+	    .fsm = &a->fsm,
+	    .proposer = &a->proposer,
+	    .clock = a->clock,
+	    .members = {&writer_members_ops, a},
+	    .lease_ms = a->cfg.lease_ms,
+	};
+
+	writer_init(&a->writer, &d);
 }

@@ -10,8 +10,9 @@
  * agent_bind_router(), which write it themselves). agent_init() calls
  * them in this order, after the node and the proposer exist; what a
  * module reads of a later one is only read once the agent runs:
- *   view, recover, metrics, api, policy, risk, failover, cms_move,
- *   members, data (data plane, users, content), verify, router.
+ *   view, recover, metrics, api, policy, risk, rebuild, failover,
+ *   cms_move, writer, members, data (data plane, users, content), verify,
+ *   router.
  * Loop thread only. */
 #ifndef POOLPAIR_AGENT_INTERNAL_H
 #define POOLPAIR_AGENT_INTERNAL_H
@@ -30,6 +31,7 @@ void agent_bind_risk(struct agent *a);
 void agent_bind_rebuild(struct agent *a);
 int agent_bind_failover(struct agent *a);
 int agent_bind_cms_move(struct agent *a);
+void agent_bind_writer(struct agent *a);
 int agent_bind_members(struct agent *a);
 int agent_bind_data(struct agent *a);
 int agent_bind_verify(struct agent *a);
