@@ -128,7 +128,40 @@ void answer_store_error(struct http_request *req, int rv, const char *errmsg)
 
 int answer_write_status(int refusal)
 {
-	return refusal == DATAPLANE_E_NOT_OWNER ? 421 : 503;
+	return refusal == DATAPLANE_E_NOT_OWNER ||
+		       refusal == DATAPLANE_E_NOT_WRITER
+		   ? 421
+		   : 503;
+}
+
+const char *answer_write_code(int refusal)
+{
+	switch (refusal) {
+	case DATAPLANE_E_NOT_OWNER:
+		return "not_owner";
+	case DATAPLANE_E_NOT_WRITER:
+		return "not_writer";
+	default:
+		return "unavailable";
+	}
+}
+
+void answer_not_writer(struct http_request *req, const char *pool,
+		       const struct fsm_member *writer, const char *scheme)
+{
+	const char *name = writer != NULL ? writer->name : "";
+	char msg[256], api[FSM_ADDR_LEN + 16] = "";
+
+	if (writer != NULL && writer->api_address[0] != '\0')
+		snprintf(api, sizeof api, "%s://%s", scheme,
+			 writer->api_address);
+	snprintf(msg, sizeof msg,
+		 "standby of %s; the writer is %s: send it there", pool,
+		 name[0] != '\0' ? name : "an unknown member");
+	answer_json(req, 421,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "error",
+			      "not_writer", "message", msg, "pool", pool,
+			      "writer", name, "api", api));
 }
 
 const char *answer_owner_api(const struct fsm *f, const char *pool)

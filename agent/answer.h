@@ -59,10 +59,23 @@ void answer_store_error(struct http_request *req, int rv, const char *errmsg);
 /* ---- writes the data plane refuses ---- */
 
 /* HTTP status of a refusal of dataplane_may_write() or
- * dataplane_may_write_cms(): 421 for DATAPLANE_E_NOT_OWNER, 503 for
- * anything else (not now: no lease, a drain, the store not open, catching
- * up). */
+ * dataplane_may_write_cms(): 421 for DATAPLANE_E_NOT_OWNER and
+ * DATAPLANE_E_NOT_WRITER, 503 for anything else (not now: no lease, a
+ * drain, the store not open, catching up, no writer yet). */
 int answer_write_status(int refusal);
+
+/* The error code of such a refusal: "not_owner", "not_writer" or
+ * "unavailable". Static string. */
+const char *answer_write_code(int refusal);
+
+/* Answers 421 not_writer: this agent is a standby of pool, whose writer
+ * (NULL: not known here) takes its writes and reads. The body also names
+ * "pool", "writer" (its name, "" unknown) and "api", the writer's API as
+ * a URL (scheme "http" or "https", "" unknown):
+ * {"error": "not_writer", "message": "standby of P; the writer is W: ...",
+ *  "pool": P, "writer": W, "api": "http://host:port"}. */
+void answer_not_writer(struct http_request *req, const char *pool,
+		       const struct fsm_member *writer, const char *scheme);
 
 /* API address of the first agent of pool registered in f with one, ""
  * when none (borrowed from f: valid until the next apply). */

@@ -137,7 +137,7 @@ static void cms_document(struct users *u, struct http_request *req,
 		}
 		if (code != 0) {
 			http_respond_error(req, answer_write_status(code),
-					   "unavailable", why);
+					   answer_write_code(code), why);
 			free(op);
 			return;
 		}

@@ -143,10 +143,12 @@ static void up_write(struct upload *op)
 		/* no lease, or a drain began: stop here (the item stays
 		 * incomplete) */
 		char why[256];
+		int code =
+		    dataplane_may_write(c->deps.data, p, why, sizeof why);
 
-		if (dataplane_may_write(c->deps.data, p, why, sizeof why) !=
-		    0) {
-			up_fail(op, 503, "unavailable", why);
+		if (code != 0) {
+			up_fail(op, answer_write_status(code),
+				answer_write_code(code), why);
 			return;
 		}
 	}
@@ -316,8 +318,8 @@ static void up_located(void *arg, int status, const struct store_item *it)
 			return;
 		}
 		if (code != 0) {
-			up_fail(op, answer_write_status(code), "unavailable",
-				why);
+			up_fail(op, answer_write_status(code),
+				answer_write_code(code), why);
 			return;
 		}
 	}

@@ -109,6 +109,7 @@ static void sync_tick(uv_timer_t *t)
 		caught_up =
 		    dataplane_total_lag(dp, &streaming) == 0 && streaming;
 	dataplane_sync_check(dp, clock_mono_ns(dp->deps.clock), caught_up);
+	dataplane_streams_follow(dp);
 	dataplane_divert_pending(dp);
 	dataplane_seeds_tick(dp);
 }
@@ -271,10 +272,57 @@ bool dataplane_drained(struct dataplane *dp, const char *user_set)
 
 /* ---- the may-write rules ---- */
 
+int dataplane_writer(const struct dataplane *dp,
+		     const struct fsm_member **writer)
+{
+	const struct fsm_pool *me =
+	    dp->pool[0] != '\0' ? dataplane_me(dp) : NULL;
+	const struct fsm_member *w;
+
+	if (writer != NULL)
+		*writer = NULL;
+	if (me == NULL || me->writer == 0)
+		return 0;
+	if (me->writer == dp->deps.agent_id)
+		return 1;
+	w = fsm_member_find(dp->deps.fsm, me->writer);
+	if (writer != NULL)
+		*writer = w;
+	return -1;
+}
+
+const char *dataplane_api_scheme(const struct dataplane *dp)
+{
+	return dp->deps.tls != NULL ? "https" : "http";
+}
+
+/* The writer rule of dataplane_may_write*(): 0 when this agent is its
+ * pool's writer, else the refusal with why. */
+static int writer_rule(const struct dataplane *dp, char *why, size_t len)
+{
+	const struct fsm_member *w;
+
+	switch (dataplane_writer(dp, &w)) {
+	case 1:
+		return 0;
+	case -1:
+		snprintf(why, len, "standby of %s; the writer is %s", dp->pool,
+			 w != NULL ? w->name : "an unknown member");
+		return DATAPLANE_E_NOT_WRITER;
+	default:
+		snprintf(why, len,
+			 "%s has no writer yet: the cluster's leader chooses "
+			 "one among its alive agents",
+			 dp->pool);
+		return DATAPLANE_E_NOT_NOW;
+	}
+}
+
 int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len)
 {
 	const struct fsm *f = dp->deps.fsm;
 	const struct fsm_pool *p = fsm_pool_find(f, f->cms_active);
+	int rv;
 
 	if (lease_held(dp) && !view_current(dp)) {
 		snprintf(why, len,
@@ -288,6 +336,9 @@ int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len)
 			 f->cms_active[0] ? f->cms_active : "no pool");
 		return DATAPLANE_E_NOT_OWNER;
 	}
+	rv = writer_rule(dp, why, len);
+	if (rv != 0)
+		return rv;
 	if (dp->state != DP_OPEN) {
 		snprintf(why, len, "the store is not open");
 		return DATAPLANE_E_NOT_NOW;
@@ -319,6 +370,8 @@ int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len)
 int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 			char *why, size_t len)
 {
+	int rv;
+
 	if (lease_held(dp) && !view_current(dp)) {
 		snprintf(why, len,
 			 "catching up: this agent has not yet applied every "
@@ -331,6 +384,9 @@ int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
 			 p->owner);
 		return DATAPLANE_E_NOT_OWNER;
 	}
+	rv = writer_rule(dp, why, len);
+	if (rv != 0)
+		return rv;
 	if (dp->state != DP_OPEN) {
 		snprintf(why, len, "the store is not open");
 		return DATAPLANE_E_NOT_NOW;

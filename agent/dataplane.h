@@ -46,7 +46,9 @@ struct tls_ctx;
 enum {
 	DATAPLANE_E_NOT_OWNER = -6001, /* another pool owns the user set */
 	DATAPLANE_E_NOT_NOW = -6002,   /* not now: no lease, a drain, no
-					  store, catching up */
+					  store, catching up, no writer */
+	DATAPLANE_E_NOT_WRITER = -6003, /* this agent is a standby of its
+					   pool: another agent is its writer */
 };
 
 enum dataplane_sync {
@@ -276,6 +278,9 @@ bool dataplane_drained(struct dataplane *dp, const char *user_set);
  * - it holds a lease but its view is not current yet: DATAPLANE_E_NOT_NOW
  *   (catching up);
  * - p's owner is another pool: DATAPLANE_E_NOT_OWNER;
+ * - this agent is not the writer of its pool (dataplane_writer()): its
+ *   pool has another writer, DATAPLANE_E_NOT_WRITER ("standby of P; the
+ *   writer is NAME"), or none yet, DATAPLANE_E_NOT_NOW;
  * - the store is not open: DATAPLANE_E_NOT_NOW;
  * - p is failing over or failing back (its writes drain): NOT_NOW;
  * - no lease: DATAPLANE_E_NOT_NOW;
@@ -288,6 +293,21 @@ int dataplane_may_write(struct dataplane *dp, const struct fsm_pool *p,
  * CMS is on another pool or none), and NOT_NOW also while the CMS alone
  * moves from this pool. */
 int dataplane_may_write_cms(struct dataplane *dp, char *why, size_t len);
+
+/* This agent's standing in its pool by the applied state:
+ * - 1: it is its pool's writer (fsm_pool.writer is its id);
+ * - 0: its pool has no writer yet, or is not defined yet (or a witness);
+ * - -1: it is a standby: *writer (when not NULL) receives the writer
+ *   (borrowed from the applied state: valid until the next apply).
+ * Only the writer may write (dataplane_may_write()) and runs the pool's
+ * streams; a standby answers the data routes 421 not_writer
+ * (users_ready()). */
+int dataplane_writer(const struct dataplane *dp,
+		     const struct fsm_member **writer);
+
+/* "http" or "https" (with [tls]): the scheme of the writer's API URL a
+ * standby gives out. Static string. */
+const char *dataplane_api_scheme(const struct dataplane *dp);
 
 /* Take over user_set from the pair: stop taking its records from the
  * old owner and report where this copy stands per lane. cb fires once

@@ -27,6 +27,10 @@ void dataplane_store_close(struct dataplane *dp);
  * fences, the divergence archive on return). */
 void dataplane_streams_reconcile(struct dataplane *dp);
 
+/* Start or stop the streams when this agent became or stopped being its
+ * pool's writer, or its view became current (from the sync timer). */
+void dataplane_streams_follow(struct dataplane *dp);
+
 /* Close sender and receiver (counted in dp->stream_closes; while the data
  * plane closes, the last one closes the store); waiting writes are
  * answered not replicated. */

@@ -41,14 +41,35 @@ static void stream_log(void *arg, int level, const char *msg)
 	}
 }
 
-/* Data address of an agent of pool, or NULL. */
+/* Data address of the writer of pool (the one agent of it that runs its
+ * streams), or NULL when it has none. */
 static const char *pool_data_addr(const struct fsm *f, const char *pool)
 {
-	for (unsigned i = 0; i < f->n_members; i++)
-		if (strcmp(f->members[i].pool, pool) == 0 &&
-		    f->members[i].data_address[0] != '\0')
-			return f->members[i].data_address;
-	return NULL;
+	const struct fsm_member *w = fsm_pool_writer(f, pool);
+
+	return w != NULL && w->data_address[0] != '\0' ? w->data_address : NULL;
+}
+
+/* Whether the streams with the pair run here: this agent is the writer of
+ * its paired pool in the applied state; to start them, its view must be
+ * current too (a restarted agent replays an older state, which may still
+ * name it the writer). */
+static bool streams_wanted(struct dataplane *dp, const struct fsm_pool *me)
+{
+	if (me == NULL || me->pair[0] == '\0' ||
+	    me->writer != dp->deps.agent_id)
+		return false;
+	return dp->pair[0] != '\0' ||
+	       dp->deps.lease.ops->view_current(dp->deps.lease.impl);
+}
+
+void dataplane_streams_follow(struct dataplane *dp)
+{
+	bool running = dp->pair[0] != '\0';
+
+	if (dp->state == DP_OPEN &&
+	    streams_wanted(dp, dataplane_me(dp)) != running)
+		dataplane_streams_reconcile(dp);
 }
 
 static int split_hostport(const char *addr, char *host, size_t hostlen,
@@ -205,7 +226,8 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 	dp->n_owned = 0;
 	for (unsigned i = 0; i < n_mine; i++)
 		snprintf(dp->owned[dp->n_owned++], FSM_NAME_LEN, "%s", mine[i]);
-	LOG_INFO(MOD, "replicating %s <-> %s", me->name, me->pair);
+	LOG_INFO(MOD, "replicating %s <-> %s (this agent is the writer of %s)",
+		 me->name, me->pair, me->name);
 }
 
 #define FENCE_NS (30ULL * 1000000000ULL)
@@ -307,9 +329,15 @@ void dataplane_streams_reconcile(struct dataplane *dp)
 	unsigned n_mine;
 	bool same;
 
-	if (me == NULL || me->pair[0] == '\0') {
-		if (dp->pair[0] != '\0')
+	if (!streams_wanted(dp, me)) {
+		if (dp->pair[0] != '\0') {
+			if (me != NULL && me->pair[0] != '\0')
+				LOG_INFO(MOD,
+					 "standby of %s: no streams with %s "
+					 "(the writer runs them)",
+					 me->name, me->pair);
 			dataplane_streams_stop(dp);
+		}
 		return;
 	}
 	if (strcmp(dp->pair, me->pair) != 0) {
@@ -317,6 +345,8 @@ void dataplane_streams_reconcile(struct dataplane *dp)
 			dataplane_streams_stop(dp);
 		streams_start(dp, me);
 	}
+	/* the pair's writer: the sender follows it as it changes, and
+	 * waits while the pair has none */
 	addr = pool_data_addr(f, me->pair);
 	if (dp->sender != NULL && addr != NULL &&
 	    strcmp(addr, dp->peer_addr) != 0) {
@@ -324,9 +354,18 @@ void dataplane_streams_reconcile(struct dataplane *dp)
 		uint16_t port;
 
 		if (split_hostport(addr, host, sizeof host, &port) == 0 &&
-		    sender_set_peer(dp->sender, host, port) == 0)
+		    sender_set_peer(dp->sender, host, port) == 0) {
+			if (dp->peer_addr[0] != '\0')
+				LOG_INFO(MOD, "%s's writer is at %s now",
+					 me->pair, addr);
 			snprintf(dp->peer_addr, sizeof dp->peer_addr, "%s",
 				 addr);
+		}
+	} else if (dp->sender != NULL && addr == NULL &&
+		   dp->peer_addr[0] != '\0' &&
+		   sender_set_peer(dp->sender, NULL, 0) == 0) {
+		LOG_INFO(MOD, "%s has no writer: the sender waits", me->pair);
+		dp->peer_addr[0] = '\0';
 	}
 	/* back after a failover: archive our never-shipped tail first, but
 	 * only from a current view: after a restart the replayed state may

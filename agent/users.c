@@ -90,6 +90,13 @@ void users_close(struct users *u, users_close_cb cb)
 
 bool users_ready(const struct dataplane *dp, struct http_request *req)
 {
+	const struct fsm_member *w;
+
+	/* a standby keeps no copy: the writer answers */
+	if (dp->state != DP_NONE && dataplane_writer(dp, &w) < 0) {
+		answer_not_writer(req, dp->pool, w, dataplane_api_scheme(dp));
+		return false;
+	}
 	if (dataplane_ready(dp))
 		return true;
 	if (dp->state == DP_NONE)
@@ -297,8 +304,8 @@ static void write_at_home(struct uop *op)
 			return;
 		}
 		if (code != 0) {
-			uop_fail(op, answer_write_status(code), "unavailable",
-				 why);
+			uop_fail(op, answer_write_status(code),
+				 answer_write_code(code), why);
 			return;
 		}
 	}

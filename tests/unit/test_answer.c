@@ -95,6 +95,13 @@ static void write_statuses(void **state)
 	(void)state;
 	assert_int_equal(answer_write_status(DATAPLANE_E_NOT_OWNER), 421);
 	assert_int_equal(answer_write_status(DATAPLANE_E_NOT_NOW), 503);
+	assert_int_equal(answer_write_status(DATAPLANE_E_NOT_WRITER), 421);
+	assert_string_equal(answer_write_code(DATAPLANE_E_NOT_OWNER),
+			    "not_owner");
+	assert_string_equal(answer_write_code(DATAPLANE_E_NOT_WRITER),
+			    "not_writer");
+	assert_string_equal(answer_write_code(DATAPLANE_E_NOT_NOW),
+			    "unavailable");
 }
 
 static struct fsm *two_pools(void)
@@ -110,6 +117,7 @@ static struct fsm *two_pools(void)
 	f->members[1].id = 2;
 	snprintf(f->members[1].pool, FSM_NAME_LEN, "pool-west");
 	snprintf(f->members[1].api_address, FSM_ADDR_LEN, "10.0.2.1:7101");
+	snprintf(f->members[1].name, FSM_NAME_LEN, "west2");
 	f->members[2].id = 3;
 	snprintf(f->members[2].pool, FSM_NAME_LEN, "pool-west");
 	snprintf(f->members[2].api_address, FSM_ADDR_LEN, "10.0.2.2:7101");
@@ -167,6 +175,11 @@ static void handler(struct http_request *req)
 		answer_store_error(req, n, NULL);
 	} else if (strcmp(req->path, "/not-owner") == 0) {
 		answer_not_owner(req, w->fsm, &w->fsm->pools[0]);
+	} else if (strcmp(req->path, "/not-writer") == 0) {
+		answer_not_writer(req, "pool-west", &w->fsm->members[1],
+				  "https");
+	} else if (strcmp(req->path, "/not-writer-unknown") == 0) {
+		answer_not_writer(req, "pool-west", NULL, "http");
 	} else if (sscanf(req->path, "/proposal/%d", &n) == 1) {
 		answer_proposal_error(req, &w->proposer, n);
 	} else if (strcmp(req->path, "/request") == 0) {
@@ -228,6 +241,16 @@ static void answers(void **state)
 	      "pool-east is owned by pool-west (epoch 2): write there\","
 	      "\"owner\":\"pool-west\",\"owner_api\":\"10.0.2.1:7101\","
 	      "\"epoch\":2}");
+
+	check(rt, "/not-writer", 421,
+	      "{\"error\":\"not_writer\",\"message\":\"standby of "
+	      "pool-west; the writer is west2: send it there\",\"pool\":"
+	      "\"pool-west\",\"writer\":\"west2\",\"api\":"
+	      "\"https://10.0.2.1:7101\"}");
+	check(rt, "/not-writer-unknown", 421,
+	      "{\"error\":\"not_writer\",\"message\":\"standby of "
+	      "pool-west; the writer is an unknown member: send it there\","
+	      "\"pool\":\"pool-west\",\"writer\":\"\",\"api\":\"\"}");
 
 	snprintf(path, sizeof path, "/proposal/%d", PROPOSER_E_UNKNOWN);
 	check(rt, path, 503,

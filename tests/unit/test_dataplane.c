@@ -77,6 +77,23 @@ static void add_pool(struct fsm *f, const char *name, const char *pair)
 	snprintf(p->owner, sizeof p->owner, "%s", name);
 	p->epoch = 1;
 	p->state = FSM_STATE_NORMAL;
+	/* the agent under test (id 1) is east's writer; west's is 2 */
+	p->writer = strcmp(name, "east") == 0 ? 1 : 2;
+	p->writer_token = 1;
+}
+
+static void add_member(struct fsm *f, uint64_t id, const char *name,
+		       const char *pool)
+{
+	struct fsm_member *m = &f->members[f->n_members++];
+
+	memset(m, 0, sizeof *m);
+	m->id = id;
+	snprintf(m->name, sizeof m->name, "%s", name);
+	snprintf(m->site, sizeof m->site, "%s", pool);
+	snprintf(m->pool, sizeof m->pool, "%s", pool);
+	snprintf(m->api_address, sizeof m->api_address, "127.0.0.1:%d",
+		 9000 + (int)id);
 }
 
 static struct fsm_pool *pool(struct fx *f, const char *name)
@@ -323,6 +340,48 @@ static void test_cms(void **state)
 	fx_free(f);
 }
 
+/* Only the writer of its pool may write: a standby is refused NOT_WRITER
+ * naming the writer (what /readyz says), a pool without a writer NOT_NOW;
+ * a user set another pool owns is still NOT_OWNER first (the client goes
+ * to that pool straight away). The CMS the same. */
+static void test_only_the_writer(void **state)
+{
+	struct fx *f = fx_new();
+	const struct fsm_member *w = NULL;
+	char why[256];
+
+	(void)state;
+	fx_open(f);
+	add_member(&f->fsm, 1, "east1", "east");
+	add_member(&f->fsm, 3, "east2", "east");
+	assert_int_equal(dataplane_writer(&f->dp, &w), 1);
+	assert_null(w);
+	pool(f, "east")->writer = 3;
+	assert_int_equal(dataplane_writer(&f->dp, &w), -1);
+	assert_non_null(w);
+	assert_string_equal(w->name, "east2");
+	assert_int_equal(may(f, "east", why, sizeof why),
+			 DATAPLANE_E_NOT_WRITER);
+	assert_string_equal(why, "standby of east; the writer is east2");
+	assert_int_equal(dataplane_may_write_cms(&f->dp, why, sizeof why),
+			 DATAPLANE_E_NOT_WRITER);
+	assert_string_equal(why, "standby of east; the writer is east2");
+	assert_int_equal(may(f, "west", why, sizeof why),
+			 DATAPLANE_E_NOT_OWNER);
+	/* a failover to east: the writer of east writes west's user set */
+	snprintf(pool(f, "west")->owner, sizeof pool(f, "west")->owner, "east");
+	assert_int_equal(may(f, "west", why, sizeof why),
+			 DATAPLANE_E_NOT_WRITER);
+	pool(f, "east")->writer = 1;
+	assert_int_equal(may(f, "west", why, sizeof why), 0);
+	/* no writer yet */
+	pool(f, "east")->writer = 0;
+	assert_int_equal(dataplane_writer(&f->dp, &w), 0);
+	assert_int_equal(may(f, "east", why, sizeof why), DATAPLANE_E_NOT_NOW);
+	assert_non_null(strstr(why, "east has no writer yet"));
+	fx_free(f);
+}
+
 static void test_witness_closes_at_once(void **state)
 {
 	struct fx f;
@@ -368,6 +427,7 @@ int main(void)
 	    cmocka_unit_test(test_drains),
 	    cmocka_unit_test(test_epoch_does_not_decide),
 	    cmocka_unit_test(test_cms),
+	    cmocka_unit_test(test_only_the_writer),
 	    cmocka_unit_test(test_witness_closes_at_once),
 	};
 
