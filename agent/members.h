@@ -371,9 +371,11 @@ bool members_heard(struct members *m, uint64_t id, uint64_t window_ms);
  * agent: every pool agent reports to all. */
 const struct members_seen *members_seen_get(struct members *m, uint64_t id);
 
-/* Leader side: milliseconds since an agent of pool was last heard (the
- * leader counts itself), or UINT64_MAX when none ever was since this
- * agent leads; *lag (may be NULL) receives that agent's report. */
+/* Leader side: milliseconds since pool was last heard: its writer when
+ * the applied state names one, else any agent of pool (the leader counts
+ * itself); UINT64_MAX when none ever was since this agent leads; *lag
+ * (may be NULL) receives that agent's report. The liveness of a pool for
+ * failover: a standby alive beside a dead writer does not keep it up. */
 uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 				 const struct members_seen **lag);
 

@@ -180,6 +180,7 @@ uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 				 const struct members_seen **lag)
 {
 	const struct fsm *f = m->d.fsm;
+	const struct fsm_member *writer = fsm_pool_writer(f, pool);
 	uint64_t now = members_now_ns(m);
 	uint64_t best = UINT64_MAX;
 
@@ -191,6 +192,10 @@ uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 		uint64_t ms;
 
 		if (strcmp(fm->pool, pool) != 0)
+			continue;
+		/* the pool lives while its writer does: an alive standby
+		 * keeps no copy and writes nothing */
+		if (writer != NULL && fm->id != writer->id)
 			continue;
 		if (fm->id == m->d.cfg.self.id) {
 			best = 0;

@@ -378,6 +378,19 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		put(&o, "poolpair_pool_epoch{pool=\"%s\",owner=\"%s\"} %llu\n",
 		    f->pools[i].name, f->pools[i].owner,
 		    (unsigned long long)f->pools[i].epoch);
+	put(&o, "# HELP poolpair_pool_writer member id of each pool's writer "
+		"(0: none)\n"
+		"# TYPE poolpair_pool_writer gauge\n");
+	for (unsigned i = 0; i < f->n_pools; i++)
+		put(&o, "poolpair_pool_writer{pool=\"%s\"} %llu\n",
+		    f->pools[i].name, (unsigned long long)f->pools[i].writer);
+	put(&o, "# HELP poolpair_pool_writer_token fencing token of each "
+		"pool's writer, raised by every change of writer\n"
+		"# TYPE poolpair_pool_writer_token gauge\n");
+	for (unsigned i = 0; i < f->n_pools; i++)
+		put(&o, "poolpair_pool_writer_token{pool=\"%s\"} %llu\n",
+		    f->pools[i].name,
+		    (unsigned long long)f->pools[i].writer_token);
 
 	put(&o, "# HELP poolpair_api_requests_total API requests by method "
 		"and status class\n"

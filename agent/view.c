@@ -50,11 +50,13 @@ static bool leads(const struct view *v)
 
 static json_t *view_pool_base(const struct view *v, const struct fsm_pool *p);
 
-/* A pool is healthy when the leader hears from an agent of that pool. On a
- * follower this is unknown (null). */
+/* A pool is healthy when the leader hears from its writer (from an agent
+ * of that pool while it has none). On a follower this is unknown
+ * (null). */
 static json_t *pool_healthy(const struct view *v, const char *pool)
 {
 	const struct fsm *f = v->d.fsm;
+	const struct fsm_pool *p = fsm_pool_find(f, pool);
 	bool any = false;
 
 	if (!leads(v))
@@ -64,10 +66,35 @@ static json_t *pool_healthy(const struct view *v, const char *pool)
 
 		if (strcmp(m->pool, pool) != 0)
 			continue;
+		/* the writer, when there is one: a standby writes nothing */
+		if (p != NULL && p->writer != 0 && m->id != p->writer)
+			continue;
 		if (v->d.src->ops->reachable(v->d.src->impl, m->id) == 1)
 			any = true;
 	}
 	return json_boolean(any);
+}
+
+/* The pool's writer {id, name, token} (id 0 and name "" while it has
+ * none) and its standbys, the names of its other agents. */
+static void view_pool_writer(const struct fsm *f, const struct fsm_pool *p,
+			     json_t *v)
+{
+	const struct fsm_member *w = fsm_pool_writer(f, p->name);
+	json_t *standbys = json_array();
+
+	for (unsigned i = 0; standbys != NULL && i < f->n_members; i++)
+		if (strcmp(f->members[i].pool, p->name) == 0 &&
+		    (w == NULL || f->members[i].id != w->id))
+			json_array_append_new(
+			    standbys, json_string(f->members[i].name));
+	json_object_set_new(
+	    v, "writer",
+	    json_pack("{s:I, s:s, s:I}", "id",
+		      (json_int_t)(w != NULL ? w->id : 0), "name",
+		      w != NULL ? w->name : "", "token",
+		      (json_int_t)p->writer_token));
+	json_object_set_new(v, "standbys", standbys);
 }
 
 json_t *view_pool(const struct view *view, const struct fsm_pool *p)
@@ -76,6 +103,7 @@ json_t *view_pool(const struct view *view, const struct fsm_pool *p)
 
 	if (v == NULL)
 		return NULL;
+	view_pool_writer(view->d.fsm, p, v);
 	json_object_set_new(v, "failover_since_ms",
 			    json_integer((json_int_t)p->failover_since_ms));
 	json_object_set_new(v, "last_failover_reason",
@@ -187,6 +215,9 @@ static int pool_down(const struct view *v, const struct fsm_pool *p, char *why,
 		struct view_heard h;
 
 		if (strcmp(m->pool, p->name) != 0)
+			continue;
+		/* the writer, when there is one: a standby writes nothing */
+		if (p->writer != 0 && m->id != p->writer)
 			continue;
 		any = true;
 		if (m->id == v->d.self_id) {
