@@ -178,6 +178,24 @@ void client_close(struct client *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int client_set_base(struct client *c, const char *base_url)
+{
+	char *base;
+	size_t len;
+
+	if (base_url == NULL || !client_is_http_url(base_url))
+		return CLIENT_EINVAL;
+	base = strdup(base_url);
+	if (base == NULL)
+		return CLIENT_ENOMEM;
+	len = strlen(base);
+	while (len > 0 && base[len - 1] == '/')
+		base[--len] = '\0';
+	free(c->base);
+	c->base = base;
+	return 0;
+}
+
 /* ---- transfer ---------------------------------------------------------- */
 
 static size_t client_read(char *ptr, size_t size, size_t nmemb, void *data)

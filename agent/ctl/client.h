@@ -65,6 +65,11 @@ int client_init(struct client *c, const char *base_url, long timeout_ms);
 int client_set_tls(struct client *c, const char *ca, const char *cert,
 		   const char *key);
 
+/* Send later requests to base_url instead (copied; as client_init()
+ * takes it). Returns 0, CLIENT_EINVAL (not an http:// or https:// URL) or
+ * CLIENT_ENOMEM; on error the base stays. */
+int client_set_base(struct client *c, const char *base_url);
+
 /* Release everything the client owns. */
 void client_close(struct client *c);
 

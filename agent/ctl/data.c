@@ -226,11 +226,59 @@ int data_load_value(struct ctl *ctl, const struct ctl_args *a, json_t **value)
 
 /* ---- calls ------------------------------------------------------------- */
 
+/* The writer's API URL a 421 not_writer answer in x names (malloc()ed,
+ * owned by the caller), or NULL for any other answer. */
+static char *not_writer_api(const struct client_xfer *x)
+{
+	json_t *answer;
+	const char *code, *api;
+	char *out = NULL;
+
+	if (x->status != 421 || x->buf == NULL || x->len == 0)
+		return NULL;
+	answer = json_loadb(x->buf, x->len, 0, NULL);
+	code = json_string_value(json_object_get(answer, "error"));
+	api = json_string_value(json_object_get(answer, "api"));
+	if (code != NULL && strcmp(code, "not_writer") == 0 && api != NULL &&
+	    (strncmp(api, "http://", 7) == 0 ||
+	     strncmp(api, "https://", 8) == 0))
+		out = strdup(api);
+	json_decref(answer);
+	return out;
+}
+
 int data_transfer(struct ctl *ctl, struct client_xfer *x)
 {
 	char errbuf[512];
+	char *asked, *writer;
+	int rv;
 
 	if (client_transfer(ctl->client, x, errbuf, sizeof(errbuf)) != 0) {
+		ctl_say(ctl->err, "poolpairctl: %s", errbuf);
+		return CTL_FAILED;
+	}
+	writer = not_writer_api(x);
+	if (writer == NULL)
+		return CTL_OK;
+	/* a standby of the pool: ask its writer, once, then the --api agent
+	 * again for what follows */
+	asked = strdup(ctl->client->base);
+	if (asked == NULL || client_set_base(ctl->client, writer) != 0) {
+		free(asked);
+		free(writer);
+		return CTL_OK; /* reported as the 421 it is */
+	}
+	client_xfer_release(x);
+	x->buf = NULL;
+	x->len = x->cap = 0;
+	x->url = NULL;
+	x->status = 0;
+	x->sent = x->received = 0;
+	rv = client_transfer(ctl->client, x, errbuf, sizeof(errbuf));
+	client_set_base(ctl->client, asked);
+	free(asked);
+	free(writer);
+	if (rv != 0) {
 		ctl_say(ctl->err, "poolpairctl: %s", errbuf);
 		return CTL_FAILED;
 	}
@@ -246,7 +294,11 @@ static int answer_failed(struct ctl *ctl, long status, json_t *answer)
 	const char *message =
 	    json_string_value(json_object_get(answer, "message"));
 
-	if (status == 421) {
+	if (status == 421 && code != NULL && strcmp(code, "not_writer") == 0) {
+		/* followed once already: the writer named is a standby too */
+		ctl_say(ctl->err, "poolpairctl: not_writer: %s",
+			message != NULL ? message : "not the writer");
+	} else if (status == 421) {
 		const char *api =
 		    json_string_value(json_object_get(answer, "owner_api"));
 		const char *owner =

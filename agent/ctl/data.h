@@ -4,9 +4,11 @@
  * They talk to the agent named by --api through client_transfer() on the
  * client's handle, base URL and timeout, because user data may be any
  * JSON value (not only an object) and content is streamed. A 307/308
- * answer is followed as client_request() does; a 421 answer names the
- * agent that owns the user set and is reported as "not the owner: ask
- * OWNER_API" (exit 1).
+ * answer is followed as client_request() does; a 421 not_writer answer
+ * (the agent asked is a standby of its pool) is followed once, to the
+ * writer's API it names; a 421 not_owner answer names the agent that owns
+ * the user set and is reported as "not the owner: ask OWNER_API" (exit
+ * 1).
  *
  * Every function takes a borrowed ctl and reports on ctl->err what it
  * refuses or what failed; return values are CTL_OK, CTL_FAILED or
@@ -52,9 +54,11 @@ int data_load_value(struct ctl *ctl, const struct ctl_args *a, json_t **value);
 
 /* ---- calls ---- */
 
-/* Run x (see client_transfer(); x->progress may be set) on ctl's client.
- * CTL_OK when an answer arrived (x->status, its body in x->buf or
- * x->out), else CTL_FAILED (reported). Release x either way. */
+/* Run x (see client_transfer(); x->progress may be set) on ctl's client;
+ * a 421 not_writer answer is run once more at the writer's API it names
+ * (the body sent again from its start). CTL_OK when an answer arrived
+ * (x->status, its body in x->buf or x->out), else CTL_FAILED (reported).
+ * Release x either way. */
 int data_transfer(struct ctl *ctl, struct client_xfer *x);
 
 /* After data_transfer(): on a 2xx, *resp is x->buf parsed (owned by the

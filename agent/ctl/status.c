@@ -113,6 +113,40 @@ int ctl_render_members(struct ctl *ctl, json_t *members)
 /* Under the pools table, per pool when the answer has them: the
  * replication mode of its pair when sync, why its last failover was made,
  * and why an automatic failover is not made now. */
+/* A pool of several agents: "POOL: writer NAME (member ID, token T),
+ * standbys A, B" ("no writer" while it has none); nothing for a pool of
+ * one agent or none. */
+static void say_writer(struct ctl *ctl, const char *name, json_t *p)
+{
+	json_t *w = json_object_get(p, "writer");
+	json_t *standbys = json_object_get(p, "standbys");
+	const char *wname = json_string_value(json_object_get(w, "name"));
+	json_int_t id = json_integer_value(json_object_get(w, "id"));
+	json_int_t token = json_integer_value(json_object_get(w, "token"));
+	char list[512] = "";
+	size_t n = 0, i;
+	json_t *s;
+
+	if (json_array_size(standbys) == 0)
+		return;
+	json_array_foreach (standbys, i, s) {
+		const char *sn = json_string_value(s);
+
+		if (sn != NULL && n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+					      "%s%s", i > 0 ? ", " : "", sn);
+	}
+	if (id > 0 && wname != NULL)
+		ctl_say(ctl->out,
+			"%s: writer %s (member %" JSON_INTEGER_FORMAT
+			", token %" JSON_INTEGER_FORMAT "), standbys %s",
+			name, wname, id, token, list);
+	else
+		ctl_say(ctl->out, "%s: no writer (token %" JSON_INTEGER_FORMAT
+				  "), standbys %s",
+			name, token, list);
+}
+
 static void say_pool_notes(struct ctl *ctl, json_t *pools)
 {
 	json_t *p;
@@ -162,6 +196,7 @@ static void say_pool_notes(struct ctl *ctl, json_t *pools)
 		if (refusal != NULL && refusal[0] != '\0')
 			ctl_say(ctl->out, "%s: no automatic failover: %s", name,
 				refusal);
+		say_writer(ctl, name, p);
 	}
 }
 
