@@ -72,6 +72,10 @@ enum members_state {
 
 #define MEMBERS_SETS 4
 
+/* A registration the state machine refused is asked again after this long
+ * (the configuration must change first, or the topology). */
+#define MEMBERS_REG_REFUSED_MS 10000
+
 /* One user set a pool agent sends to its pair, as it reported it: what
  * the pair has not acknowledged yet, and whether everything written is
  * acknowledged (drained). While the pair's copy of it is being seeded
@@ -269,6 +273,10 @@ struct members {
 	struct hclient_req *reg_req;  /* registration in flight (follower) */
 	struct hclient_req *join_req; /* join in flight */
 	uint64_t reg_next_ns;
+	/* the state machine's last refusal of this agent's registration
+	 * ("exists: name east2 is member 5"), "" none: logged once as an
+	 * error, tried again every MEMBERS_REG_REFUSED_MS */
+	char reg_refusal[256];
 	struct members_seen seen[FSM_MAX_MEMBERS];
 	unsigned n_seen;
 	uint64_t leader_since_ns;     /* when this agent became leader (the

@@ -56,12 +56,37 @@ void members_on_applied(struct members *m)
 	m->reg_state = registered(m) ? REG_DONE : REG_UNREGISTERED;
 }
 
+/* The state machine refused this agent's registration (code: its name,
+ * message its reason): say it once as an error, ask again much later. */
+static void reg_refused(struct members *m, const char *code,
+			const char *message)
+{
+	char text[sizeof m->reg_refusal];
+
+	snprintf(text, sizeof text, "%s: %s", code, message);
+	m->reg_next_ns = members_now_ns(m) + MEMBERS_REG_REFUSED_MS * MS;
+	if (strcmp(text, m->reg_refusal) == 0)
+		return;
+	snprintf(m->reg_refusal, sizeof m->reg_refusal, "%s", text);
+	LOG_ERROR(MOD,
+		  "registration of %s (id %" PRIu64 ", site %s, pool %s) "
+		  "refused: %s; this agent serves nothing until its [agent] "
+		  "section or the topology is fixed",
+		  m->d.cfg.self.name, m->d.cfg.self.id, m->d.cfg.self.site,
+		  m->d.cfg.self.pool[0] ? m->d.cfg.self.pool : "(witness)",
+		  text);
+}
+
 static void reg_local_done(void *arg, int status, const struct fsm_result *res)
 {
 	struct members *m = arg;
 	char buf[256];
 
 	m->reg_state = REG_UNREGISTERED;
+	if (status == 0 && res->code != FSM_OK) {
+		reg_refused(m, fsm_code_name(res->code), res->reason);
+		return;
+	}
 	if (status != 0 || res->code != FSM_OK) {
 		LOG_WARN(MOD, "registration failed: %s",
 			 status != 0 ? proposer_strerror(m->d.proposer, status,
@@ -71,6 +96,7 @@ static void reg_local_done(void *arg, int status, const struct fsm_result *res)
 		return;
 	}
 	members_on_applied(m);
+	m->reg_refusal[0] = '\0';
 	if (m->reg_state == REG_DONE)
 		LOG_INFO(MOD, "registered as member %" PRIu64,
 			 m->d.cfg.self.id);
@@ -89,6 +115,22 @@ static void reg_remote_done(void *arg, int err,
 	if (err == 0 && resp->status == 307) {
 		m->reg_next_ns = members_now_ns(m); /* repeat at the leader now */
 		return;
+	}
+	if (err == 0 && (resp->status == 400 || resp->status == 409)) {
+		/* refused by the state machine: {"error", "message"} */
+		json_t *root = json_loadb(resp->body, resp->body_len, 0, NULL);
+		const char *code =
+		    json_string_value(json_object_get(root, "error"));
+		const char *msg =
+		    json_string_value(json_object_get(root, "message"));
+
+		if (code == NULL || strcmp(code, "busy") != 0) {
+			reg_refused(m, code != NULL ? code : "refused",
+				    msg != NULL ? msg : "");
+			json_decref(root);
+			return;
+		}
+		json_decref(root); /* busy: asked again shortly */
 	}
 	if (err != 0 || resp->status != 200) {
 		LOG_DEBUG(MOD, "registration not accepted yet: %s",

@@ -1005,13 +1005,21 @@ static void test_registration_of_the_leader(void **state)
 	assert_int_equal(x->m.reg_state, REG_SENDING);
 	members_register_tick(&x->m); /* one at a time */
 	assert_int_equal(x->f.submits, 1);
-	/* refused: tried again a second later, not before */
+	/* refused by the state machine: said once, tried again only after
+	 * MEMBERS_REG_REFUSED_MS (the configuration must change first) */
 	res.code = FSM_E_INVALID;
+	snprintf(res.reason, sizeof res.reason,
+		 "pool-east is in site east, not west");
 	x->f.submit_cb(x->f.submit_arg, 0, &res);
 	assert_int_equal(x->m.reg_state, REG_UNREGISTERED);
+	assert_string_equal(x->m.reg_refusal,
+			    "invalid: pool-east is in site east, not west");
 	members_register_tick(&x->m);
 	assert_int_equal(x->f.submits, 1);
-	x->f.now_ns += 1000 * MS;
+	x->f.now_ns += (MEMBERS_REG_REFUSED_MS - 1) * MS;
+	members_register_tick(&x->m);
+	assert_int_equal(x->f.submits, 1);
+	x->f.now_ns += 1 * MS;
 	members_register_tick(&x->m);
 	assert_int_equal(x->f.submits, 2);
 	/* applied as configured: done */
