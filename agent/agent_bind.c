@@ -132,9 +132,12 @@ static bool rebuild_report(void *impl, const char *pool,
 	uint64_t stale_ns =
 	    ((uint64_t)a->cfg.lease_ms + a->cfg.grace_ms) * 1000000ULL;
 	const struct members_seen *best = NULL;
+	/* the writer's, when the pool has one: a standby runs no stream */
+	const struct fsm_member *w = fsm_pool_writer(f, pool);
 
 	memset(out, 0, sizeof *out);
-	if (a->cfg.pool[0] != '\0' && strcmp(a->cfg.pool, pool) == 0) {
+	if (a->cfg.pool[0] != '\0' && strcmp(a->cfg.pool, pool) == 0 &&
+	    (w == NULL || w->id == a->cfg.agent_id)) {
 		/* this agent's own side, live */
 		out->id = a->cfg.agent_id;
 		out->last_ns = now;
@@ -149,7 +152,8 @@ static bool rebuild_report(void *impl, const char *pool,
 	for (unsigned i = 0; i < f->n_members; i++) {
 		const struct members_seen *s;
 
-		if (strcmp(f->members[i].pool, pool) != 0)
+		if (strcmp(f->members[i].pool, pool) != 0 ||
+		    (w != NULL && f->members[i].id != w->id))
 			continue;
 		s = members_seen_get(&a->members, f->members[i].id);
 		if (s == NULL || s->last_ns == 0 || now - s->last_ns > stale_ns)
