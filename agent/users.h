@@ -9,11 +9,12 @@
  * - divergence.c: GET /v1/divergence, the archive of writes that never
  *   reached the pair before a failover.
  *
- * A write is accepted only by the agent of the pool that owns the user
- * set of the user's home pool (421 with the owner's API otherwise; the
- * rules: dataplane_may_write()) and is answered once durable (in sync
- * mode once the pair has it), with the epoch and sequence it was stored
- * under.
+ * A write is accepted only by the writer of the pool that owns the user
+ * set of the user's home pool (421 not_owner with the owner's API from
+ * another pool's agent, 421 not_writer with the writer's from a standby;
+ * the rules: dataplane_may_write(), users_ready()) and is answered once
+ * durable (in sync mode once the pair has it), with the epoch and
+ * sequence it was stored under.
  *
  * Loop thread only. */
 #ifndef POOLPAIR_USERS_H
@@ -102,8 +103,10 @@ void divergence_route_list(void *module, struct http_request *req,
  * characters in all. */
 bool users_sip_valid(const char *sip);
 
-/* True when dp's store serves requests; otherwise answers req 503 (a
- * witness: no_store; else unavailable with why) and returns false. */
+/* True when dp's store serves requests; otherwise answers req and
+ * returns false: 421 not_writer when this agent is a standby of its pool
+ * (answer_not_writer(): the writer takes its writes and reads), 503 for a
+ * witness (no_store) or a store not open (unavailable with why). */
 bool users_ready(const struct dataplane *dp, struct http_request *req);
 
 #endif
