@@ -16,6 +16,8 @@ ctl east pool add pool-east --site east --edition enterprise --kind physical --o
 ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
 ctl east pool add pool-odd --site east --edition standard --kind virtual --os w22 >/dev/null
 ctl east pool add pool-odd2 --site west --edition enterprise --kind physical --os w22 >/dev/null
+# the leader's choice of each pool's writer is a decision too: made first
+wait_until 20 "status witness | jq -e '[.pools[] | select(.name == \"pool-east\" or .name == \"pool-west\") | .writer.id > 0] == [true, true]'"
 expect_exit 0 ctl east pair pool-odd pool-odd2 --force
 forced=$(curl -s "$L/v1/history?limit=1" | jq -r '.history[0].seq')
 assert_json "$(curl -s "$L/v1/history?limit=1")" '.history[0].what == "pair pool-odd pool-odd2 (forced)" and .history[0].forced == true and .history[0].kept == true' "the forced pairing"
