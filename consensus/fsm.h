@@ -418,8 +418,9 @@ const struct fsm_pool *fsm_pool_find(const struct fsm *f, const char *name);
 const struct fsm_member *fsm_member_find(const struct fsm *f, uint64_t id);
 const struct fsm_sba *fsm_sba_find(const struct fsm *f, const char *name);
 bool fsm_site_exists(const struct fsm *f, const char *name);
-/* The API address of the agent of pool: the first member registered for
- * it that gave one; NULL when none did. */
+/* The API address of pool's writer (fsm_pool_writer()); NULL when pool
+ * has no writer. Every other agent of the pool is a standby, never
+ * named here. pool may be NULL. */
 const char *fsm_pool_api(const struct fsm *f, const char *pool);
 /* The writer of pool (a member registered for it, in its site); NULL
  * when pool is unknown or has no writer. pool may be NULL. */

@@ -352,13 +352,10 @@ bool fsm_site_exists(const struct fsm *f, const char *name)
 
 const char *fsm_pool_api(const struct fsm *f, const char *pool)
 {
-	if (pool == NULL || pool[0] == '\0')
-		return NULL;
-	for (unsigned i = 0; i < f->n_members; i++)
-		if (strcmp(f->members[i].pool, pool) == 0 &&
-		    f->members[i].api_address[0] != '\0')
-			return f->members[i].api_address;
-	return NULL;
+	const struct fsm_member *w = fsm_pool_writer(f, pool);
+
+	return w != NULL && w->api_address[0] != '\0' ? w->api_address
+							: NULL;
 }
 
 /* ---- bounded pre-scan of the wire format (see fsm_internal.h) ---- */

@@ -113,7 +113,7 @@ static struct fsm *two_pools(void)
 	f->n_members = 3;
 	f->members[0].id = 1;
 	snprintf(f->members[0].pool, FSM_NAME_LEN, "pool-west");
-	/* registered without an API address: skipped */
+	/* a standby of pool-west (not its API) */
 	f->members[1].id = 2;
 	snprintf(f->members[1].pool, FSM_NAME_LEN, "pool-west");
 	snprintf(f->members[1].api_address, FSM_ADDR_LEN, "10.0.2.1:7101");
@@ -125,6 +125,13 @@ static struct fsm *two_pools(void)
 	snprintf(f->pools[0].name, FSM_NAME_LEN, "pool-east");
 	snprintf(f->pools[0].owner, FSM_NAME_LEN, "pool-west");
 	f->pools[0].epoch = 2;
+	/* the API of pool-west is its writer's: member 2 */
+	f->n_pools = 2;
+	snprintf(f->pools[1].name, FSM_NAME_LEN, "pool-west");
+	snprintf(f->pools[1].owner, FSM_NAME_LEN, "pool-west");
+	f->pools[1].epoch = 1;
+	f->pools[1].writer = 2;
+	f->pools[1].writer_token = 1;
 	return f;
 }
 

@@ -433,6 +433,14 @@ static void topology(struct fx *fx, int pair_port)
 		c.register_member = &rm;
 		apply_cmd(fx, &c);
 	}
+	/* each agent is its pool's writer: the one whose API is called */
+	for (int i = 0; i < 2; i++) {
+		struct cmd_writer w = {.pool = sites[i],
+				       .member_id = (uint64_t)i + 1};
+		struct cmd_buf b;
+
+		apply_buf(fx, cmd_pool_writer(&ctx, &w, &b), &b);
+	}
 }
 
 static void set_policy(struct fx *fx, const char *failover, uint32_t max_lag,

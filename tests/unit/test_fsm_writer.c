@@ -372,6 +372,8 @@ static void test_writer_assign(void **state)
 	assert_int_equal(pool(f, "pool-east")->writer, 0);
 	assert_int_equal(pool(f, "pool-east")->writer_token, 0);
 	assert_null(fsm_pool_writer(f, "pool-east"));
+	/* the API of a pool is its writer's: none without one */
+	assert_null(fsm_pool_api(f, "pool-east"));
 
 	/* from no writer: token 0 -> 1 */
 	ok(f, c_writer("pool-east", 5, 0, "no writer"));
@@ -386,12 +388,16 @@ static void test_writer_assign(void **state)
 	assert_non_null(w);
 	assert_int_equal(w->id, 5);
 	assert_string_equal(w->name, "east2");
+	assert_string_equal(fsm_pool_api(f, "pool-east"), "10.0.0.5:8080");
 	/* the other pool is untouched */
 	assert_int_equal(pool(f, "pool-west")->writer, 0);
 	assert_int_equal(pool(f, "pool-west")->writer_token, 0);
 	assert_null(fsm_pool_writer(f, "pool-west"));
 	assert_null(fsm_pool_writer(f, "pool-nowhere"));
 	assert_null(fsm_pool_writer(f, NULL));
+	assert_null(fsm_pool_api(f, "pool-west"));
+	assert_null(fsm_pool_api(f, NULL));
+	assert_null(fsm_pool_api(f, ""));
 
 	/* another writer: token 1 -> 2, in any failover state */
 	ok(f, c_disaster("pool-east"));
@@ -402,6 +408,12 @@ static void test_writer_assign(void **state)
 			    "writer of pool-east: east (member 1), token 2");
 	assert_string_equal(last(f)->reason, "the writer is silent");
 	assert_int_equal(fsm_pool_writer(f, "pool-east")->id, 1);
+	/* the first agent registered is not the API any more: the writer is */
+	assert_string_equal(fsm_pool_api(f, "pool-east"), "10.0.0.1:8080");
+	ok(f, c_writer("pool-east", 5, 2, "back"));
+	assert_string_equal(fsm_pool_api(f, "pool-east"), "10.0.0.5:8080");
+	ok(f, c_register_at(5, "east2", "east", "pool-east", 4));
+	assert_string_equal(fsm_pool_api(f, "pool-east"), "10.0.4.5:8080");
 	ok(f, c_writer("pool-west", 2, 0, ""));
 	assert_int_equal(pool(f, "pool-west")->writer, 2);
 	assert_int_equal(pool(f, "pool-west")->writer_token, 1);
@@ -513,6 +525,7 @@ static void test_writer_removed(void **state)
 	assert_int_equal(pool(f, "pool-east")->writer, 0);
 	assert_int_equal(pool(f, "pool-east")->writer_token, 2);
 	assert_null(fsm_pool_writer(f, "pool-east"));
+	assert_null(fsm_pool_api(f, "pool-east"));
 	assert_int_equal(pool(f, "pool-west")->writer, 2);
 	round_trip(f);
 	/* a decision made before the removal is stale now */

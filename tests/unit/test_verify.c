@@ -249,6 +249,11 @@ static int setup(void **state)
 	add_pool(f->fsm, "pool-west", "pool-east");
 	add_member(f->fsm, 1, "pool-east", east_port);
 	add_member(f->fsm, 2, "pool-west", west_port);
+	/* each is its pool's writer, whose API is the pool's */
+	f->fsm->pools[0].writer = 1;
+	f->fsm->pools[0].writer_token = 1;
+	f->fsm->pools[1].writer = 2;
+	f->fsm->pools[1].writer_token = 1;
 	init_module(f, &f->east, &f->east_store, "pool-east");
 	init_module(f, &f->west, &f->west_store, "pool-west");
 	*state = f;
