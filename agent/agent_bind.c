@@ -167,8 +167,16 @@ static bool rebuild_report(void *impl, const char *pool,
 	return true;
 }
 
+static uint64_t rebuild_now_ns(void *impl)
+{
+	struct agent *a = impl;
+
+	return clock_mono_ns(a->clock);
+}
+
 static const struct rebuild_sources_ops rebuild_sources = {
     .report = rebuild_report,
+    .now_ns = rebuild_now_ns,
 };
 
 void agent_bind_rebuild(struct agent *a)

@@ -338,8 +338,9 @@ json_t *dataplane_seeds_status(struct dataplane *dp);
  * reference. */
 json_t *dataplane_seed_rows(struct dataplane *dp);
 
-/* The seeds that run now, for the reports to the other agents (at most
- * max into out). Returns how many. */
+/* The seeds that run now (or were cut), then those that ended (with
+ * ended set), for the reports to the other agents (at most max into
+ * out). Returns how many. */
 unsigned dataplane_seed_reports(struct dataplane *dp,
 				struct members_seed_report *out, unsigned max);
 

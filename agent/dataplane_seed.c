@@ -203,16 +203,21 @@ unsigned dataplane_seed_reports(struct dataplane *dp,
 {
 	unsigned k = 0;
 
-	for (unsigned i = 0; i < dp->seeds.n && k < max; i++) {
-		const struct seedwatch_stream *st = &dp->seeds.v[i];
+	/* the running (or cut) ones first, then those that ended */
+	for (unsigned i = 0; i < 2 * dp->seeds.n && k < max; i++) {
+		const struct seedwatch_stream *st =
+		    &dp->seeds.v[i % dp->seeds.n];
 		struct members_seed_report *r = &out[k];
+		bool ended = !st->active && !st->unfinished && !st->cut &&
+			     st->ended_ms != 0;
 
-		if (!st->active && !st->unfinished)
+		if (i < dp->seeds.n ? !st->active && !st->unfinished : !ended)
 			continue;
 		memset(r, 0, sizeof *r);
 		snprintf(r->user_set, sizeof r->user_set, "%s", st->user_set);
 		r->lane = st->lane;
 		r->receiver = st->role == SEEDWATCH_RECEIVER;
+		r->from_seq = st->from_seq;
 		r->items = st->items;
 		r->items_total = st->items_total;
 		r->bytes = st->bytes;
@@ -221,6 +226,7 @@ unsigned dataplane_seed_reports(struct dataplane *dp,
 		r->eta_s = seedwatch_eta_s(st->items, st->items_total,
 					   st->bytes, st->bytes_total,
 					   r->rate_items_s, r->rate_bytes_s);
+		r->ended = ended;
 		k++;
 	}
 	return k;

@@ -101,6 +101,7 @@ struct members_seed_report {
 	char user_set[FSM_NAME_LEN];
 	int lane;	   /* 0 data, 1 content */
 	bool receiver;	   /* its own copy is the one seeded */
+	uint64_t from_seq; /* its position F; 0 not said */
 	uint64_t items;	   /* stored so far */
 	uint64_t items_total;
 	uint64_t bytes;
@@ -108,6 +109,9 @@ struct members_seed_report {
 	double rate_items_s; /* over the last seconds */
 	double rate_bytes_s;
 	int64_t eta_s;	   /* -1 unknown */
+	bool ended;	   /* it ended since (sender: the pair's copy
+			      acknowledged its end; receiver: its end
+			      stored): the figures are its last */
 };
 
 #define MEMBERS_STREAMS 8

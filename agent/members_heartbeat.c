@@ -397,16 +397,25 @@ static json_t *set_json(const struct members_set_report *r, bool extended)
 
 static json_t *seed_json(const struct members_seed_report *r)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:I}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
+			 "s:I}",
 			 "user_set", r->user_set, "lane",
 			 r->lane == 1 ? "content" : "data", "role",
-			 r->receiver ? "receiver" : "sender", "items",
+			 r->receiver ? "receiver" : "sender", "from_seq",
+			 (json_int_t)r->from_seq, "items",
 			 (json_int_t)r->items, "items_total",
 			 (json_int_t)r->items_total, "bytes",
 			 (json_int_t)r->bytes, "bytes_total",
 			 (json_int_t)r->bytes_total, "rate_items_s",
 			 r->rate_items_s, "rate_bytes_s", r->rate_bytes_s,
 			 "eta_s", (json_int_t)r->eta_s);
+
+	if (o != NULL && r->ended &&
+	    json_object_set_new(o, "ended", json_true()) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *members_report_json(struct members *m, bool extended,
@@ -585,17 +594,20 @@ static int parse_seed(json_t *v, struct members_seed_report *sr)
 {
 	json_error_t jerr;
 	const char *us, *lane, *role;
-	json_int_t items, items_total, bytes, bytes_total, eta;
+	json_int_t from = 0, items, items_total, bytes, bytes_total, eta;
 	double ri, rb;
+	int ended = 0;
 
 	if (json_unpack_ex(v, &jerr, JSON_STRICT,
-			   "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:F, s:F, s:I}",
+			   "{s:s, s:s, s:s, s?I, s:I, s:I, s:I, s:I, s:F, s:F, "
+			   "s:I, s?b}",
 			   "user_set", &us, "lane", &lane, "role", &role,
-			   "items", &items, "items_total", &items_total,
+			   "from_seq", &from, "items", &items, "items_total", &items_total,
 			   "bytes", &bytes, "bytes_total", &bytes_total,
 			   "rate_items_s", &ri, "rate_bytes_s", &rb, "eta_s",
-			   &eta) != 0 ||
-	    items < 0 || items_total < 0 || bytes < 0 || bytes_total < 0 ||
+			   &eta, "ended", &ended) != 0 ||
+	    from < 0 || items < 0 || items_total < 0 || bytes < 0 ||
+	    bytes_total < 0 ||
 	    !(ri >= 0) || !(rb >= 0) || eta < -1 ||
 	    strlen(us) >= sizeof sr->user_set ||
 	    (strcmp(lane, "data") != 0 && strcmp(lane, "content") != 0) ||
@@ -604,6 +616,7 @@ static int parse_seed(json_t *v, struct members_seed_report *sr)
 	snprintf(sr->user_set, sizeof sr->user_set, "%s", us);
 	sr->lane = strcmp(lane, "content") == 0;
 	sr->receiver = strcmp(role, "receiver") == 0;
+	sr->from_seq = (uint64_t)from;
 	sr->items = (uint64_t)items;
 	sr->items_total = (uint64_t)items_total;
 	sr->bytes = (uint64_t)bytes;
@@ -611,6 +624,7 @@ static int parse_seed(json_t *v, struct members_seed_report *sr)
 	sr->rate_items_s = ri;
 	sr->rate_bytes_s = rb;
 	sr->eta_s = (int64_t)eta;
+	sr->ended = ended != 0;
 	return 0;
 }
 
@@ -751,9 +765,11 @@ void members_route_heartbeat(void *module, struct http_request *req,
 		    "\"lag_records\", \"lag_bytes\", \"lag_ms\"}], "
 		    "\"lease\": bool, \"echo\": {\"clock_ms\", "
 		    "\"term\", \"leader\"}, \"seeds\": "
-		    "[{\"user_set\", \"lane\", \"role\", \"items\", "
+		    "[{\"user_set\", \"lane\", \"role\", "
+		    "\"from_seq\"?, \"items\", "
 		    "\"items_total\", \"bytes\", \"bytes_total\", "
-		    "\"rate_items_s\", \"rate_bytes_s\", \"eta_s\"}]}");
+		    "\"rate_items_s\", \"rate_bytes_s\", \"eta_s\", "
+		    "\"ended\"?}]}");
 		return;
 	}
 	if (p->arg != 0) { /* a report: recorded only */

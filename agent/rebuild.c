@@ -12,15 +12,30 @@ void rebuild_init(struct rebuild *r, const struct rebuild_deps *deps)
 	r->d = *deps;
 }
 
-static json_t *stream_json(const struct members_seed_report *s)
+/* A seed as shown: its figures (merged from both sides when both report
+ * it) and the age of each side's report of it (-1: not reported). */
+struct shown {
+	struct members_seed_report r;
+	int64_t sender_ms, receiver_ms;
+};
+
+static json_t *age_json(int64_t ms)
 {
-	json_t *o =
-	    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f}", "user_set",
-		      s->user_set, "lane", s->lane == 1 ? "content" : "data",
-		      "items", (json_int_t)s->items, "items_total",
-		      (json_int_t)s->items_total, "bytes", (json_int_t)s->bytes,
-		      "bytes_total", (json_int_t)s->bytes_total, "rate_items_s",
-		      s->rate_items_s, "rate_bytes_s", s->rate_bytes_s);
+	return ms < 0 ? json_null() : json_integer((json_int_t)ms);
+}
+
+static json_t *stream_json(const struct shown *v)
+{
+	const struct members_seed_report *s = &v->r;
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:{s:o, s:o}}",
+	    "user_set", s->user_set, "lane", s->lane == 1 ? "content" : "data",
+	    "from_seq", (json_int_t)s->from_seq, "items", (json_int_t)s->items,
+	    "items_total", (json_int_t)s->items_total, "bytes",
+	    (json_int_t)s->bytes, "bytes_total", (json_int_t)s->bytes_total,
+	    "rate_items_s", s->rate_items_s, "rate_bytes_s", s->rate_bytes_s,
+	    "age_ms", "sender", age_json(v->sender_ms), "receiver",
+	    age_json(v->receiver_ms));
 
 	if (o != NULL &&
 	    json_object_set_new(
@@ -31,6 +46,54 @@ static json_t *stream_json(const struct members_seed_report *s)
 		return NULL;
 	}
 	return o;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* Milliseconds since rep was heard at now_ns; -1 without rep. */
+static int64_t age_ms(const struct members_seen *rep, uint64_t now_ns)
+{
+	if (rep == NULL)
+		return -1;
+	return now_ns > rep->last_ns
+		   ? (int64_t)((now_ns - rep->last_ns) / 1000000ULL)
+		   : 0;
+}
+
+/* Whether the pair's report has the stream of (user_set, lane) connected:
+ * its handshake resumes any seed the pool's copy has in progress, so
+ * without a seed of it reported there is none. */
+static bool pair_connected(const struct members_seen *pair_rep,
+			   const char *user_set, int lane)
+{
+	for (unsigned i = 0; i < pair_rep->n_streams; i++) {
+		const struct members_stream_report *st = &pair_rep->streams[i];
+
+		if (strcmp(st->user_set, user_set) == 0 &&
+		    (strcmp(st->category, "content") == 0) == (lane == 1) &&
+		    (strcmp(st->state, "steady") == 0 ||
+		     strcmp(st->state, "backlog") == 0))
+			return true;
+	}
+	return false;
+}
+
+/* The one seed of (sender s, receiver r) both reported, the same seed:
+ * the figures never below either side's, the rate and time left of the
+ * side heard last. */
+static void merge_same(struct shown *v, const struct members_seed_report *s,
+		       const struct members_seed_report *r, bool r_fresher)
+{
+	const struct members_seed_report *fresh = r_fresher ? r : s;
+
+	v->r = *fresh;
+	v->r.from_seq = max_u64(s->from_seq, r->from_seq);
+	v->r.items = max_u64(s->items, r->items);
+	v->r.bytes = max_u64(s->bytes, r->bytes);
+	v->r.items_total = max_u64(s->items_total, r->items_total);
+	v->r.bytes_total = max_u64(s->bytes_total, r->bytes_total);
+	if (v->r.items >= v->r.items_total && v->r.bytes >= v->r.bytes_total)
+		v->r.eta_s = 0;
 }
 
 /* Whether the pair's report says the pool's own user set, when the pair
@@ -57,48 +120,110 @@ static bool own_set_caught_up(const struct fsm_pool *p,
 	return true;
 }
 
+/* Decide what to show of the seed of (user set, lane) from the sender's
+ * report s (the pair's, NULL when none) and the receiver's r (the
+ * pool's, NULL when none), each side's report ms old. Returns whether it
+ * runs, with its figures in *v. */
+static bool decide(struct shown *v, const struct members_seed_report *s,
+		   int64_t s_ms, const struct members_seed_report *r,
+		   int64_t r_ms, const struct members_seen *pair_rep)
+{
+	bool r_fresher = r != NULL && (s == NULL || r_ms < s_ms);
+
+	memset(v, 0, sizeof *v);
+	v->sender_ms = s != NULL ? s_ms : -1;
+	v->receiver_ms = r != NULL ? r_ms : -1;
+	if (s != NULL && r != NULL) {
+		/* the same seed when both name its position (or one of them
+		 * does not say it): it is over once either side saw its end */
+		if (s->from_seq == r->from_seq || s->from_seq == 0 ||
+		    r->from_seq == 0) {
+			if (s->ended || r->ended)
+				return false;
+			merge_same(v, s, r, r_fresher);
+			return true;
+		}
+		/* two seeds: the one of the report heard last */
+		v->r = r_fresher ? *r : *s;
+		return !v->r.ended;
+	}
+	if (s != NULL) {
+		v->r = *s;
+		return !s->ended;
+	}
+	/* the receiver's side alone: not from a report older than the
+	 * pair's whose stream is connected without that seed */
+	if (r->ended || (pair_rep != NULL && s_ms >= 0 && s_ms < r_ms &&
+			 pair_connected(pair_rep, r->user_set, r->lane)))
+		return false;
+	v->r = *r;
+	return true;
+}
+
+/* The seed of (user_set, lane) of role in rep, or NULL. */
+static const struct members_seed_report *seed_of(const struct members_seen *rep,
+						 bool receiver,
+						 const char *user_set, int lane)
+{
+	for (unsigned i = 0; rep != NULL && i < rep->n_seeds; i++) {
+		const struct members_seed_report *x = &rep->seeds[i];
+
+		if (x->receiver == receiver && x->lane == lane &&
+		    strcmp(x->user_set, user_set) == 0)
+			return x;
+	}
+	return NULL;
+}
+
 json_t *rebuild_json(const struct fsm_pool *p,
 		     const struct members_seen *pair_rep,
-		     const struct members_seen *pool_rep)
+		     const struct members_seen *pool_rep, uint64_t now_ns)
 {
-	const struct members_seed_report *v[2 * MEMBERS_SEEDS];
+	struct shown v[2 * MEMBERS_SEEDS];
 	unsigned n = 0;
+	int64_t pair_ms = age_ms(pair_rep, now_ns);
+	int64_t pool_ms = age_ms(pool_rep, now_ns);
 	json_t *streams = json_array();
 	json_t *o;
 
 	/* the pair's seeds toward the pool, then the pool's own side of
 	 * those the pair did not report */
-	for (unsigned i = 0; pair_rep != NULL && i < pair_rep->n_seeds; i++)
-		if (!pair_rep->seeds[i].receiver)
-			v[n++] = &pair_rep->seeds[i];
-	for (unsigned i = 0; pool_rep != NULL && i < pool_rep->n_seeds; i++) {
-		const struct members_seed_report *s = &pool_rep->seeds[i];
-		unsigned k;
+	for (unsigned i = 0; pair_rep != NULL && i < pair_rep->n_seeds; i++) {
+		const struct members_seed_report *s = &pair_rep->seeds[i];
 
-		if (!s->receiver)
+		if (s->receiver)
 			continue;
-		for (k = 0; k < n; k++)
-			if (v[k]->lane == s->lane &&
-			    strcmp(v[k]->user_set, s->user_set) == 0)
-				break;
-		if (k == n)
-			v[n++] = s;
+		if (decide(&v[n], s, pair_ms,
+			   seed_of(pool_rep, true, s->user_set, s->lane),
+			   pool_ms, pair_rep))
+			n++;
+	}
+	for (unsigned i = 0; pool_rep != NULL && i < pool_rep->n_seeds; i++) {
+		const struct members_seed_report *r = &pool_rep->seeds[i];
+
+		if (!r->receiver ||
+		    seed_of(pair_rep, false, r->user_set, r->lane) != NULL)
+			continue;
+		if (decide(&v[n], NULL, pair_ms, r, pool_ms, pair_rep))
+			n++;
 	}
 	for (unsigned i = 0; streams != NULL && i < n; i++)
-		if (json_array_append_new(streams, stream_json(v[i])) != 0) {
+		if (json_array_append_new(streams, stream_json(&v[i])) != 0) {
 			json_decref(streams);
 			streams = NULL;
 		}
 	if (streams == NULL)
 		return NULL;
 	o = json_pack(
-	    "{s:s, s:o, s:s, s:b, s:o, s:b, s:{s:b, s:b}}", "pool", p->name,
-	    "pair", p->pair[0] != '\0' ? json_string(p->pair) : json_null(),
-	    "state", fsm_failover_state_name(p->state), "rebuilding", n > 0,
-	    "streams", streams, "caught_up",
+	    "{s:s, s:o, s:s, s:b, s:o, s:b, s:{s:b, s:b}, s:{s:o, s:o}}",
+	    "pool", p->name, "pair",
+	    p->pair[0] != '\0' ? json_string(p->pair) : json_null(), "state",
+	    fsm_failover_state_name(p->state), "rebuilding", n > 0, "streams",
+	    streams, "caught_up",
 	    p->pair[0] != '\0' && n == 0 && pair_rep != NULL &&
 		own_set_caught_up(p, pair_rep),
-	    "heard", "pair", pair_rep != NULL, "pool", pool_rep != NULL);
+	    "heard", "pair", pair_rep != NULL, "pool", pool_rep != NULL,
+	    "age_ms", "pair", age_json(pair_ms), "pool", age_json(pool_ms));
 	return o;
 }
 
@@ -127,7 +252,8 @@ void rebuild_route(void *module, struct http_request *req,
 	    p->pair[0] != '\0' && r->d.ops->report(r->d.impl, p->pair, pair_rep)
 		? pair_rep
 		: NULL,
-	    r->d.ops->report(r->d.impl, p->name, pool_rep) ? pool_rep : NULL);
+	    r->d.ops->report(r->d.impl, p->name, pool_rep) ? pool_rep : NULL,
+	    r->d.ops->now_ns(r->d.impl));
 	free(pair_rep);
 	if (body == NULL) {
 		http_respond_error(req, 500, "internal", "out of memory");

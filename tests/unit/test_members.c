@@ -754,6 +754,7 @@ static void test_report_with_seeds_round_trip(void **state)
 	    .user_set = "pool-east",
 	    .lane = 0,
 	    .receiver = false,
+	    .from_seq = 50020,
 	    .items = 120000,
 	    .items_total = 200000,
 	    .bytes = 45100000,
@@ -767,6 +768,7 @@ static void test_report_with_seeds_round_trip(void **state)
 	    .lane = 1,
 	    .receiver = true,
 	    .eta_s = -1,
+	    .ended = true,
 	};
 	text = report_text(x, true, &has);
 	assert_true(has);
@@ -782,6 +784,9 @@ static void test_report_with_seeds_round_trip(void **state)
 	assert_int_equal(hb.report.seeds[0].bytes_total, 80000000);
 	assert_true(hb.report.seeds[0].rate_items_s == 32000.5);
 	assert_int_equal(hb.report.seeds[0].eta_s, 7);
+	assert_int_equal(hb.report.seeds[0].from_seq, 50020);
+	assert_false(hb.report.seeds[0].ended);
+	assert_true(hb.report.seeds[1].ended);
 	assert_true(hb.report.seeds[1].receiver);
 	assert_int_equal(hb.report.seeds[1].lane, 1);
 	assert_int_equal(hb.report.seeds[1].eta_s, -1);
@@ -829,6 +834,16 @@ static void test_seed_refusals(void **state)
 	    "\"lane\":\"data\",\"role\":\"sender\",\"items\":1,"
 	    "\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
 	    "\"rate_items_s\":1,\"rate_bytes_s\":1,\"eta_s\":-2}]}",
+	    /* a negative position, an end that is not a boolean */
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\",\"role\":\"sender\",\"from_seq\":-1,"
+	    "\"items\":1,\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
+	    "\"rate_items_s\":1,\"rate_bytes_s\":1,\"eta_s\":1}]}",
+	    "{\"id\":2,\"applied\":1,\"seeds\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\",\"role\":\"sender\",\"items\":1,"
+	    "\"items_total\":2,\"bytes\":1,\"bytes_total\":2,"
+	    "\"rate_items_s\":1,\"rate_bytes_s\":1,\"eta_s\":1,"
+	    "\"ended\":1}]}",
 	    "{\"id\":2,\"applied\":1,\"sets\":[{\"user_set\":\"p\","
 	    "\"lag_records\":1,\"lag_bytes\":2,\"lag_ms\":3,"
 	    "\"drained\":false,\"seeding\":1}]}",
