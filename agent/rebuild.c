@@ -92,7 +92,8 @@ static void merge_same(struct shown *v, const struct members_seed_report *s,
 	v->r.bytes = max_u64(s->bytes, r->bytes);
 	v->r.items_total = max_u64(s->items_total, r->items_total);
 	v->r.bytes_total = max_u64(s->bytes_total, r->bytes_total);
-	if (v->r.items >= v->r.items_total && v->r.bytes >= v->r.bytes_total)
+	if ((v->r.items_total > 0 || v->r.bytes_total > 0) &&
+	    v->r.items >= v->r.items_total && v->r.bytes >= v->r.bytes_total)
 		v->r.eta_s = 0;
 }
 

@@ -63,6 +63,8 @@ int64_t seedwatch_eta_s(uint64_t items, uint64_t items_total, uint64_t bytes,
 {
 	double left;
 
+	if (items_total == 0 && bytes_total == 0)
+		return -1; /* the sender is counting them */
 	if (items >= items_total && bytes >= bytes_total)
 		return 0;
 	if (bytes_total > 0 && bytes_s > 0) {
@@ -131,6 +133,13 @@ find(struct seedwatch *w, const struct seedwatch_sample *x, bool create)
 	st->lane = x->lane;
 	snprintf(st->user_set, sizeof st->user_set, "%s", x->user_set);
 	return st;
+}
+
+/* Whether the totals of st are not known yet (the sender counts them
+ * before its SEED_BEGIN). */
+static bool counting(const struct seedwatch_stream *st)
+{
+	return st->items_total == 0 && st->bytes_total == 0;
 }
 
 /* "seed of pool-east data lane to pool-east" */
@@ -269,6 +278,11 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 		st->logged_ms = now_ms;
 		st->done = x->done;
 		add_sample(st, now_ms);
+		/* its totals are not counted yet: the line waits for them */
+		st->start_pending = counting(st);
+		st->start_resumed = resumed;
+		if (st->start_pending)
+			return SEEDWATCH_NONE;
 		start_line(st, resumed, line, len);
 		return SEEDWATCH_STARTED;
 	}
@@ -279,6 +293,7 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 					 x->done > st->done);
 
 			st->active = false;
+			st->start_pending = false;
 			st->unfinished = !done;
 			st->cut = !done;
 			st->ended_ms = now_ms;
@@ -289,6 +304,14 @@ int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 		return ev;
 	}
 	add_sample(st, now_ms);
+	if (st->start_pending) {
+		if (counting(st))
+			return SEEDWATCH_NONE;
+		st->start_pending = false;
+		st->logged_ms = now_ms;
+		start_line(st, st->start_resumed, line, len);
+		return SEEDWATCH_STARTED;
+	}
 	if (now_ms - st->logged_ms >= SEEDWATCH_LOG_MS) {
 		st->logged_ms = now_ms;
 		progress_line(st, line, len);

@@ -66,6 +66,10 @@ struct seedwatch_stream {
 			       (seedwatch_settled): the copy still lacks
 			       items */
 	uint64_t logged_ms; /* last line handed out */
+	bool start_pending; /* seen to start before its totals were known
+			       (the sender counts them first): its start
+			       line waits for them */
+	bool start_resumed; /* and it resumed a cut seed */
 	struct {
 		uint64_t ms, items, bytes;
 	} s[SEEDWATCH_SAMPLES]; /* ring, oldest at (head + SAMPLES - n) */
@@ -98,7 +102,10 @@ void seedwatch_init(struct seedwatch *w);
  * MB, 12.3 MB/s, eta 7 s" (from POOL at the receiving side). A seed first
  * seen with items stored is "resumed" when it was seen cut at the same
  * position, else "under way" (it was quicker than the samples, or began
- * before this agent). */
+ * before this agent). SEEDWATCH_STARTED comes once its totals are known
+ * (not both 0): a seed seen to start before is followed meanwhile
+ * without a line (no progress lines either); one that ends before has
+ * its end line alone. */
 int seedwatch_sample(struct seedwatch *w, const struct seedwatch_sample *x,
 		     uint64_t now_ms, char *line, size_t len);
 
@@ -109,7 +116,8 @@ void seedwatch_rate(const struct seedwatch_stream *st, double *items_s,
 
 /* Seconds left at the rates given: from the bytes when their total is
  * known and they move, else from the items; -1 when unknown (nothing
- * moves); 0 once everything is there. */
+ * moves, or both totals are 0: not counted yet); 0 once everything is
+ * there. */
 int64_t seedwatch_eta_s(uint64_t items, uint64_t items_total, uint64_t bytes,
 			uint64_t bytes_total, double items_s, double bytes_s);
 

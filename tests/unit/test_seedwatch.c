@@ -151,6 +151,77 @@ static void test_life_and_lines(void **state)
 	assert_int_equal(w.n, 1);
 }
 
+/* The sender is seen seeding before its count is in (totals 0): no
+ * "0 items, 0.0 MB" start line, no time left of 0 s; the line comes with
+ * the totals. */
+static void test_start_waits_for_the_totals(void **state)
+{
+	struct seedwatch w;
+	struct seedwatch_sample x;
+	char line[320];
+	json_t *o;
+
+	(void)state;
+	seedwatch_init(&w);
+	x = sender(0, 0, true, 0);
+	x.from_seq = 50020;
+	x.items_total = 0;
+	x.bytes_total = 0;
+	assert_int_equal(seedwatch_sample(&w, &x, 1000, line, sizeof line),
+			 SEEDWATCH_NONE);
+	assert_string_equal(line, "");
+	assert_true(seedwatch_active(&w)); /* followed meanwhile */
+	o = seedwatch_json(&w.v[0]);
+	assert_true(json_is_null(json_object_get(o, "eta_s")));
+	json_decref(o);
+	assert_int_equal(seedwatch_eta_s(0, 0, 0, 0, 0, 0), -1);
+	assert_int_equal(seedwatch_eta_s(0, 0, 0, 0, 10, 10), -1);
+	/* still counting 6 s on: no progress line either */
+	assert_int_equal(seedwatch_sample(&w, &x, 7000, line, sizeof line),
+			 SEEDWATCH_NONE);
+	assert_string_equal(line, "");
+	/* the count is in */
+	x.items_total = 2137;
+	x.bytes_total = 1068315;
+	assert_int_equal(seedwatch_sample(&w, &x, 7100, line, sizeof line),
+			 SEEDWATCH_STARTED);
+	assert_string_equal(line, "seed of pool-east data lane to pool-east "
+				  "started from seq 50020: 2137 items, 1.1 "
+				  "MB");
+	/* once only */
+	x.items = 10;
+	x.bytes = 5000;
+	assert_int_equal(seedwatch_sample(&w, &x, 7200, line, sizeof line),
+			 SEEDWATCH_NONE);
+	/* a resumed seed counted again: "resumed" once the totals are in */
+	x.active = false;
+	assert_int_equal(seedwatch_sample(&w, &x, 7300, line, sizeof line),
+			 SEEDWATCH_CUT);
+	x.active = true;
+	x.items_total = 0;
+	x.bytes_total = 0;
+	assert_int_equal(seedwatch_sample(&w, &x, 7400, line, sizeof line),
+			 SEEDWATCH_NONE);
+	x.items_total = 2137;
+	x.bytes_total = 1068315;
+	assert_int_equal(seedwatch_sample(&w, &x, 7500, line, sizeof line),
+			 SEEDWATCH_STARTED);
+	assert_non_null(strstr(line, " resumed from seq 50020 at 10 of 2137"));
+	/* an empty user set: its seed ends with totals 0, the end line
+	 * alone */
+	seedwatch_init(&w);
+	x = sender(0, 0, true, 0);
+	x.items_total = 0;
+	x.bytes_total = 0;
+	assert_int_equal(seedwatch_sample(&w, &x, 1000, line, sizeof line),
+			 SEEDWATCH_NONE);
+	x.active = false;
+	x.done = 1;
+	assert_int_equal(seedwatch_sample(&w, &x, 2000, line, sizeof line),
+			 SEEDWATCH_ENDED);
+	assert_non_null(strstr(line, " done: 0 items, 0.0 MB in 1.0 s"));
+}
+
 static void test_receiver_side(void **state)
 {
 	struct seedwatch w;
@@ -383,6 +454,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_remaining),
 	    cmocka_unit_test(test_eta),
+	    cmocka_unit_test(test_start_waits_for_the_totals),
 	    cmocka_unit_test(test_rate_over_the_window),
 	    cmocka_unit_test(test_life_and_lines),
 	    cmocka_unit_test(test_receiver_side),
