@@ -26,7 +26,14 @@ static json_t *age_json(int64_t ms)
 
 static json_t *stream_json(const struct shown *v)
 {
-	const struct members_seed_report *s = &v->r;
+	struct members_seed_report c = v->r;
+	const struct members_seed_report *s = &c;
+
+	/* never past the totals (the receiver counts its bytes its own way) */
+	if (c.items_total > 0 && c.items > c.items_total)
+		c.items = c.items_total;
+	if (c.bytes_total > 0 && c.bytes > c.bytes_total)
+		c.bytes = c.bytes_total;
 	json_t *o = json_pack(
 	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:{s:o, s:o}}",
 	    "user_set", s->user_set, "lane", s->lane == 1 ? "content" : "data",
@@ -72,24 +79,30 @@ static bool pair_connected(const struct members_seen *pair_rep,
 		if (strcmp(st->user_set, user_set) == 0 &&
 		    (strcmp(st->category, "content") == 0) == (lane == 1) &&
 		    (strcmp(st->state, "steady") == 0 ||
-		     strcmp(st->state, "backlog") == 0))
+		     strcmp(st->state, "backlog") == 0 ||
+		     strcmp(st->state, "seeding") == 0))
 			return true;
 	}
 	return false;
 }
 
 /* The one seed of (sender s, receiver r) both reported, the same seed:
- * the figures never below either side's, the rate and time left of the
- * side heard last. */
+ * the figures of the side further on (the two count bytes apart: never
+ * mixed), so they never go below either side's, with the rate and time
+ * left of the side heard last. */
 static void merge_same(struct shown *v, const struct members_seed_report *s,
 		       const struct members_seed_report *r, bool r_fresher)
 {
+	const struct members_seed_report *ahead =
+	    r->items > s->items || (r->items == s->items && r->bytes > s->bytes)
+		? r
+		: s;
 	const struct members_seed_report *fresh = r_fresher ? r : s;
 
 	v->r = *fresh;
 	v->r.from_seq = max_u64(s->from_seq, r->from_seq);
-	v->r.items = max_u64(s->items, r->items);
-	v->r.bytes = max_u64(s->bytes, r->bytes);
+	v->r.items = ahead->items;
+	v->r.bytes = ahead->bytes;
 	v->r.items_total = max_u64(s->items_total, r->items_total);
 	v->r.bytes_total = max_u64(s->bytes_total, r->bytes_total);
 	if ((v->r.items_total > 0 || v->r.bytes_total > 0) &&

@@ -357,6 +357,20 @@ static void test_same_seed_never_backwards(void **state)
 	assert_int_equal(int_of(s, "from_seq"), 50020);
 	assert_int_equal(int_of(s, "bytes"), 519588);
 	json_decref(r);
+	/* the receiver counts its bytes its own way (past the sender's
+	 * total): the figures of one side, never past the totals */
+	se->from_seq = 50020;
+	sw->items = 0;
+	sw->bytes = 0;
+	se->items = 1;
+	se->bytes = 900124;
+	sw->items_total = se->items_total = 1;
+	sw->bytes_total = se->bytes_total = 900031;
+	r = rebuild_json(&p, &west, &east, now);
+	s = stream_of(r, "data");
+	assert_int_equal(int_of(s, "items"), 1);
+	assert_int_equal(int_of(s, "bytes"), 900031);
+	json_decref(r);
 }
 
 static void test_unpaired(void **state)
