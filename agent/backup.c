@@ -12,6 +12,8 @@ static const char *row_state(const struct sender_stats *st)
 {
 	bool connected = st->state == SENDER_STREAMING;
 
+	if (st->seeding && connected)
+		return "seeding";
 	if (st->lag_records > 0)
 		return connected ? "backlog" : "error";
 	return connected ? "steady" : "final";
@@ -22,29 +24,37 @@ size_t backup_stream_count(struct dataplane *dp)
 	return dp->sender != NULL ? sender_stream_count(dp->sender) : 0;
 }
 
-int backup_row(struct dataplane *dp, size_t i, struct backup_row *row)
+int backup_row_figures(struct backup_row *row, uint64_t now_ms)
 {
-	uint64_t now = clock_wall_ms(dp->deps.clock);
 	struct sender_stats *st = &row->st;
-	int rv = dataplane_stream_stats(dp, i, st);
 	bool content = st->lane == POOLPAIR__REPL__LANE__LANE_CONTENT;
 	bool cms = strcmp(st->user_set, DATAPLANE_CMS) == 0;
 
-	if (rv != 0)
-		return rv;
 	if (cms && content)
 		return 1;
+	/* the position of a user set taken over counts what was received */
+	if (st->applied_seq > st->head_seq)
+		st->head_seq = st->applied_seq;
 	row->category = content ? "content" : cms ? "cms" : "user_data";
 	row->state = row_state(st);
 	row->lag_seconds = 0;
 	if (st->lag_records > 0 && st->oldest_unacked_hlc != 0 &&
-	    hlc_ms(st->oldest_unacked_hlc) < now)
+	    hlc_ms(st->oldest_unacked_hlc) < now_ms)
 		row->lag_seconds =
-		    (double)(now - hlc_ms(st->oldest_unacked_hlc)) / 1000.0;
+		    (double)(now_ms - hlc_ms(st->oldest_unacked_hlc)) / 1000.0;
 	row->compression_ratio =
 	    st->bytes_raw > 0 ? (double)st->bytes_wire / (double)st->bytes_raw
 			      : 0;
 	return 0;
+}
+
+int backup_row(struct dataplane *dp, size_t i, struct backup_row *row)
+{
+	int rv = dataplane_stream_stats(dp, i, &row->st);
+
+	if (rv != 0)
+		return rv;
+	return backup_row_figures(row, clock_wall_ms(dp->deps.clock));
 }
 
 unsigned backup_stream_reports(struct dataplane *dp,
@@ -74,6 +84,39 @@ unsigned backup_stream_reports(struct dataplane *dp,
 	return k;
 }
 
+json_t *backup_row_json(const char *from, const char *to,
+			const struct backup_row *row)
+{
+	const struct sender_stats *st = &row->st;
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, "
+	    "s:f, s:f, s:I, s:s, s:s}",
+	    "from", from, "to", to, "user_set", st->user_set, "category",
+	    row->category, "state", row->state, "connection",
+	    sender_state_name(st->state), "head_seq", (json_int_t)st->head_seq,
+	    "acked_seq", (json_int_t)st->acked_seq, "lag_records",
+	    (json_int_t)st->lag_records, "lag_bytes", (json_int_t)st->lag_bytes,
+	    "lag_seconds", row->lag_seconds, "records_per_second",
+	    st->records_per_s, "bytes_per_second", st->bytes_per_s,
+	    "compression_ratio", row->compression_ratio, "reconnects",
+	    (json_int_t)st->reconnects, "peer", st->peer, "error",
+	    st->last_error);
+
+	/* a seed of the pair's copy: how far it is */
+	if (o != NULL && st->seeding &&
+	    json_object_update_new(
+		o, json_pack("{s:b, s:I, s:I, s:I, s:I}", "seeding", 1,
+			     "seed_items", (json_int_t)st->seed_items,
+			     "seed_items_total",
+			     (json_int_t)st->seed_items_total, "seed_bytes",
+			     (json_int_t)st->seed_bytes, "seed_bytes_total",
+			     (json_int_t)st->seed_bytes_total)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *backup_local(struct dataplane *dp)
 {
 	json_t *arr = json_array();
@@ -81,27 +124,11 @@ json_t *backup_local(struct dataplane *dp)
 
 	for (size_t i = 0; arr != NULL && i < n; i++) {
 		struct backup_row row;
-		const struct sender_stats *st = &row.st;
 
 		if (backup_row(dp, i, &row) != 0)
 			continue;
-		json_array_append_new(
-		    arr,
-		    json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
-			"s:I, s:f, s:f, s:f, s:f, s:I, s:s, s:s}",
-			"from", dp->pool, "to", dp->pair, "user_set",
-			st->user_set, "category", row.category, "state",
-			row.state, "connection", sender_state_name(st->state),
-			"head_seq", (json_int_t)st->head_seq, "acked_seq",
-			(json_int_t)st->acked_seq, "lag_records",
-			(json_int_t)st->lag_records, "lag_bytes",
-			(json_int_t)st->lag_bytes, "lag_seconds",
-			row.lag_seconds, "records_per_second",
-			st->records_per_s, "bytes_per_second", st->bytes_per_s,
-			"compression_ratio", row.compression_ratio,
-			"reconnects", (json_int_t)st->reconnects, "peer",
-			st->peer, "error", st->last_error));
+		json_array_append_new(arr,
+				      backup_row_json(dp->pool, dp->pair, &row));
 	}
 	return arr;
 }

@@ -48,7 +48,10 @@ struct backup_row {
 	const char *state;	  /* "final": nothing left, not connected;
 				     "steady": nothing left, streaming;
 				     "backlog": records left, streaming;
-				     "error": records left, not connected */
+				     "seeding": streaming a seed of the
+				     pair's copy (st.seed_*);
+				     "error": records left (or a seed cut),
+				     not connected */
 	double lag_seconds;	  /* age of the oldest unacknowledged record */
 	double compression_ratio; /* wire / raw bytes, 0 before any */
 };
@@ -56,10 +59,25 @@ struct backup_row {
 /* Streams of this agent's sender (0 without one: unpaired, a witness). */
 size_t backup_stream_count(struct dataplane *dp);
 
-/* Fill row with the i-th stream. Returns 0; 1 when the stream is not
+/* Fill row with the i-th stream. Its st.head_seq is the stream's
+ * position, max(head_seq, applied_seq): of a user set this store took
+ * over, the records received from the pair count (the pair acknowledged
+ * them, or a seed from there). Returns 0; 1 when the stream is not
  * listed (the CMS has no content: its content lane never carries a
  * record); a negative error when there is no such stream. */
 int backup_row(struct dataplane *dp, size_t i, struct backup_row *row);
+
+/* The figures of row from its row->st as sampled at now_ms (wall
+ * clock): category, state, lag_seconds, compression_ratio, and st.head_seq
+ * made the stream's position as in backup_row(). Returns 0; 1 when the
+ * stream is not listed (the CMS's content lane). Pure. */
+int backup_row_figures(struct backup_row *row, uint64_t now_ms);
+
+/* A row of GET /v1/backup (docs/api.md) for the stream from pool from to
+ * pool to: with "seeding", "seed_items", "seed_items_total", "seed_bytes"
+ * and "seed_bytes_total" while it seeds the pair's copy. Pure. */
+json_t *backup_row_json(const char *from, const char *to,
+			const struct backup_row *row);
 
 /* The rows as stream reports (at most max); returns how many. */
 unsigned backup_stream_reports(struct dataplane *dp,

@@ -121,7 +121,8 @@ struct members_seed_report {
 struct members_stream_report {
 	char user_set[FSM_NAME_LEN];
 	char category[16]; /* "user_data", "content" or "cms" */
-	char state[16];    /* "final", "steady", "backlog" or "error" */
+	char state[16];    /* "final", "steady", "backlog", "seeding" or
+			      "error" */
 	uint64_t head_seq;
 	uint64_t acked_seq;
 	uint64_t lag_records;

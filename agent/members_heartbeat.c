@@ -105,15 +105,17 @@ members_set_report_aged(struct members *m, const char *pool,
 	return NULL;
 }
 
-/* Every stream of user_set in streams[n] connected (steady or backlog);
- * true when there is none (an earlier version reports no streams). */
+/* Every stream of user_set in streams[n] connected (steady, backlog or
+ * seeding); true when there is none (an earlier version reports no
+ * streams). */
 static bool streams_connected(const struct members_stream_report *streams,
 			      unsigned n, const char *user_set)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (strcmp(streams[i].user_set, user_set) == 0 &&
 		    strcmp(streams[i].state, "steady") != 0 &&
-		    strcmp(streams[i].state, "backlog") != 0)
+		    strcmp(streams[i].state, "backlog") != 0 &&
+		    strcmp(streams[i].state, "seeding") != 0)
 			return false;
 	return true;
 }

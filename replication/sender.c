@@ -424,6 +424,7 @@ static void tx_fill_stats(const struct sender *s, const struct tx_stream *st,
 	out->head_seq = st->head_seq;
 	out->sent_seq = st->sent_seq;
 	out->acked_seq = st->acked_seq;
+	out->applied_seq = st->applied_seq;
 	out->lag_records = st->lag_records;
 	out->lag_bytes = st->lag_bytes;
 	out->oldest_unacked_hlc = st->oldest_hlc;

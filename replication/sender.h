@@ -134,6 +134,10 @@ struct sender_stats {
 	uint64_t head_seq;        /* last seq written (store) */
 	uint64_t sent_seq;        /* last seq sent on this connection */
 	uint64_t acked_seq;       /* last seq the pair acknowledged */
+	uint64_t applied_seq;     /* records of this stream the store
+				     received from the pair before it took
+				     the user set over (store); the stream's
+				     position is max(head_seq, applied_seq) */
 	uint64_t lag_records;     /* unacked records (store) */
 	uint64_t lag_bytes;       /* their key + value bytes (store) */
 	uint64_t oldest_unacked_hlc; /* 0 when nothing is unacked */

@@ -53,6 +53,22 @@ static void cell_bytes(struct table *t, json_t *v)
 		ctl_cell_json(t, v);
 }
 
+/* The state of stream d: "seeding N of M" (items) while it seeds the
+ * pair's copy, else its state as the agent says it. */
+static void cell_state(struct table *t, json_t *d)
+{
+	json_t *items = json_object_get(d, "seed_items");
+	json_t *total = json_object_get(d, "seed_items_total");
+
+	if (json_is_true(json_object_get(d, "seeding")) &&
+	    json_is_integer(items) && json_is_integer(total))
+		table_cellf(t, "seeding %lld of %lld",
+			    (long long)json_integer_value(items),
+			    (long long)json_integer_value(total));
+	else
+		ctl_cell_key(t, d, "state");
+}
+
 int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 {
 	static const char *const hdr[] = {
@@ -85,7 +101,7 @@ int backup_cmd_status(struct ctl *ctl, const struct ctl_args *a)
 		 * alone would name two rows alike */
 		ctl_cell_key(&t, d, "user_set");
 		ctl_cell_key(&t, d, "category");
-		ctl_cell_key(&t, d, "state");
+		cell_state(&t, d);
 		ctl_cell_key(&t, d, "head_seq");
 		ctl_cell_key(&t, d, "acked_seq");
 		ctl_cell_key(&t, d, "lag_records");
