@@ -17,8 +17,9 @@
  *
  * The freshest evidence decides, a seed per (user set, lane): when both
  * sides report the same seed (the same from_seq), it is over once either
- * saw its end, else its figures are the larger of both sides' (they
- * never go back), its rate and time left the side heard last; when they
+ * saw its end, else its figures are those of the side further on (they
+ * never go back; never past the totals), its rate and time left the
+ * side heard last; when they
  * report different seeds, the one heard last; the receiver's report
  * alone does not show a seed when the pair's, heard since, has that
  * stream connected without one (its handshake would have resumed it). caught_up: the pair's report is held,
