@@ -281,8 +281,8 @@ int store_change_apply(struct store_conn *c, struct store_op *op,
 int store_record_copy(struct store_op *op, struct store_change *dst,
 		      const Poolpair__Repl__ChangeRecord *r);
 
-/* The seed ops (store_seed.c): write side inside the group's transaction,
- * read side on the read connection. */
+/* The seed ops (store_seed*.c): write side inside the group's transaction
+ * (store_seed_apply.c), read side on the read connection (store_seed.c). */
 void store_seed_exec_write(struct store_conn *c, struct store_op *op);
 void store_seed_exec_read(struct store_conn *c, struct store_op *op);
 

@@ -1,4 +1,4 @@
-/* Tests for replication/store_seed.c: a copy rebuilt from its owner's store.
+/* Tests for replication/store_seed*.c: a copy rebuilt from its owner's store.
  * Round trip owner -> copy with every kind, resume after a reopen, fuzzy
  * reads while the owner writes (then the outbox records after F replayed
  * with store_apply_batch), every refusal of store_seed_apply, the seed row
