@@ -468,7 +468,8 @@ static void rows_done(void *arg, int status, const struct store_seed_states *w)
 
 	assert_int_equal(status, 0);
 	c->n = w->n < 8 ? w->n : 8;
-	memcpy(c->v, w->v, c->n * sizeof(c->v[0]));
+	if (c->n > 0) /* v may be NULL when there is no seed row */
+		memcpy(c->v, w->v, c->n * sizeof(c->v[0]));
 	c->done = 1;
 }
 
