@@ -470,6 +470,27 @@ int store_record_copy(struct store_op *op, struct store_change *dst,
 	return 0;
 }
 
+int store_op_copy_batch(struct store_op *op,
+			const Poolpair__Repl__RecordBatch *b)
+{
+	op->n_recs = b->n_records;
+	if (b->n_records == 0)
+		return 0;
+	if (b->n_records > SIZE_MAX / sizeof(*op->recs))
+		return STORE_E_NOMEM;
+	op->recs =
+	    store_arena_alloc(&op->arena, b->n_records * sizeof(*op->recs));
+	if (op->recs == NULL)
+		return STORE_E_NOMEM;
+	for (size_t i = 0; i < b->n_records; i++) {
+		if (b->records[i] == NULL)
+			return STORE_E_INVALID;
+		if (store_record_copy(op, &op->recs[i], b->records[i]) != 0)
+			return STORE_E_NOMEM;
+	}
+	return 0;
+}
+
 int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 		      store_apply_cb cb, void *arg)
 {
@@ -480,28 +501,10 @@ int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 	if (rv != 0)
 		return rv;
 	op->cb.apply = cb;
-	op->n_recs = b->n_records;
-	if (b->n_records > 0) {
-		if (b->n_records > SIZE_MAX / sizeof(*op->recs)) {
-			store_op_free(op);
-			return STORE_E_NOMEM;
-		}
-		op->recs = store_arena_alloc(&op->arena,
-					     b->n_records * sizeof(*op->recs));
-		if (op->recs == NULL) {
-			store_op_free(op);
-			return STORE_E_NOMEM;
-		}
-	}
-	for (size_t i = 0; i < b->n_records; i++) {
-		if (b->records[i] == NULL) {
-			store_op_free(op);
-			return STORE_E_INVALID;
-		}
-		if (store_record_copy(op, &op->recs[i], b->records[i]) != 0) {
-			store_op_free(op);
-			return STORE_E_NOMEM;
-		}
+	rv = store_op_copy_batch(op, b);
+	if (rv != 0) {
+		store_op_free(op);
+		return rv;
 	}
 	return store_queue_submit(s, op);
 }

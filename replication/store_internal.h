@@ -278,6 +278,12 @@ int store_change_apply(struct store_conn *c, struct store_op *op,
 
 /* Copy one record into op's arena (strings NUL-terminated). Returns 0 or
  * STORE_E_NOMEM. */
+/* Copy the records of b into op's arena (op->recs, op->n_recs): 0,
+ * STORE_E_INVALID (a NULL record) or STORE_E_NOMEM; the caller frees op
+ * on error. */
+int store_op_copy_batch(struct store_op *op,
+			const Poolpair__Repl__RecordBatch *b);
+
 int store_record_copy(struct store_op *op, struct store_change *dst,
 		      const Poolpair__Repl__ChangeRecord *r);
 

@@ -276,25 +276,10 @@ int store_seed_apply(struct store *s, const char *user_set, int lane,
 	if (rv != 0)
 		return rv;
 	op->cb.done = cb;
-	op->n_recs = b->n_records;
-	if (b->n_records > 0) {
-		if (b->n_records > SIZE_MAX / sizeof(*op->recs) ||
-		    (op->recs = store_arena_alloc(
-			 &op->arena, b->n_records * sizeof(*op->recs))) ==
-			NULL) {
-			store_op_free(op);
-			return STORE_E_NOMEM;
-		}
-	}
-	for (size_t i = 0; i < b->n_records; i++) {
-		if (b->records[i] == NULL) {
-			store_op_free(op);
-			return STORE_E_INVALID;
-		}
-		if (store_record_copy(op, &op->recs[i], b->records[i]) != 0) {
-			store_op_free(op);
-			return STORE_E_NOMEM;
-		}
+	rv = store_op_copy_batch(op, b);
+	if (rv != 0) {
+		store_op_free(op);
+		return rv;
 	}
 	return store_queue_submit(s, op);
 }
