@@ -12,6 +12,10 @@
  *   live figures of the streams;
  * - dataplane_sync.c: synchronous mode, the writes waiting for the pair's
  *   acknowledgement, its fallback to async and its return;
+ * - dataplane_lsync.c: the local synchronous copy ([replication]
+ *   local_sync): the writes waiting for one standby of the pool (the
+ *   committed sync standby, or a caught-up one chosen and asked for), the
+ *   pool_sync asks to the leader, the fallback when it is lost;
  * - dataplane_seed.c: the seeds of the streams (a copy rebuilt from its
  *   owner's store) as an operator follows them: rates, time left, the
  *   log, status and the reports.
@@ -95,6 +99,98 @@ struct dataplane_lease {
 	void *impl;			       /* borrowed */
 };
 
+/* ---- the local synchronous copy (dataplane_lsync.c) ---- */
+
+/* Where the writer stands with its local synchronous copy. */
+enum dataplane_lsync_state {
+	LSYNC_OFF,	 /* [replication] local_sync = false, or this agent is
+			    not its pool's writer: no write waits */
+	LSYNC_NONE,	 /* no synchronous standby and none chosen: a write
+			    is answered once durable here */
+	LSYNC_CANDIDATE, /* a caught-up standby T chosen: writes wait for
+			    T's acknowledgement; pool_sync standby=T asked */
+	LSYNC_SYNC,	 /* the committed synchronous standby S: writes wait
+			    for S's acknowledgement */
+	LSYNC_DROPPING,	 /* the target was lost: pool_sync standby=0 asked;
+			    writes wait until that is known committed */
+};
+
+/* What came of a pool_sync asked of the leader. */
+enum dataplane_ask_outcome {
+	DATAPLANE_ASK_COMMITTED, /* committed: the pool's sync standby is
+				    now the value given */
+	DATAPLANE_ASK_REFUSED,	 /* refused (409): nothing changed */
+	DATAPLANE_ASK_UNKNOWN,	 /* no answer (timeout, leader change, 5xx):
+				    it may or may not commit */
+};
+
+/* Once per accepted ask: outcome, the committed sync standby (with
+ * DATAPLANE_ASK_COMMITTED) and a message (borrowed for the call; "" when
+ * none). */
+typedef void (*dataplane_ask_cb)(void *arg, int outcome, uint64_t standby,
+				 const char *msg);
+
+/* How the writer asks the leader to commit pool_sync {pool, writer_token,
+ * standby, reason} (agent/lsync_client.h over the agents' HTTP client). */
+struct dataplane_ask_ops {
+	/* 0: cb fires exactly once, later; negative: cb never fires (try
+	 * again later). Strings borrowed for the call. */
+	int (*ask)(void *impl, const char *pool, uint64_t writer_token,
+		   uint64_t standby, const char *reason, dataplane_ask_cb cb,
+		   void *arg);
+};
+
+struct dataplane_ask {
+	const struct dataplane_ask_ops *ops; /* static; NULL: never asks */
+	void *impl;			     /* borrowed */
+};
+
+/* A standby of the pool as the writer's local sender sees it
+ * (dataplane_lsync_standbys()). */
+struct dataplane_lsync_standby {
+	uint64_t id;
+	bool connected; /* its local sender is connected */
+	bool caught_up; /* it acknowledged the outbox head of every
+			   (user set, lane) streamed to it */
+};
+
+/* The state of the local synchronous copy (in struct dataplane). */
+struct dataplane_lsync {
+	bool enabled;	     /* [replication] local_sync */
+	uint32_t timeout_ms; /* [replication] local_sync_timeout_ms */
+	int state;	     /* enum dataplane_lsync_state */
+	uint64_t target;     /* the member writes wait for (CANDIDATE, SYNC,
+				DROPPING), else 0 */
+	uint64_t committed;  /* the pool's sync standby in the applied state */
+	uint64_t token;	     /* the pool's writer_token there */
+	uint64_t gone;	     /* known no longer the sync standby (an answer
+				said so) while the applied state still names
+				it */
+	bool lost;	     /* CANDIDATE: T was lost before its commit was
+				known */
+	uint64_t lost_since_ns; /* the target seen disconnected since (0:
+				   connected) */
+	char lost_why[160];
+	/* the pool_sync asked (one at a time) */
+	bool asking;	       /* an ask is in flight */
+	uint64_t ask_standby;  /* what it asks for */
+	uint64_t retry_ns;     /* no new ask before (clock_mono_ns) */
+	uint64_t choose_ns;    /* no candidate chosen before */
+	uint64_t asks;	       /* asks sent */
+	/* the target's acknowledgements per (user set, lane) */
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t acked[2];
+	} acks[FSM_MAX_POOLS + 1];
+	unsigned n_acks;
+	/* writes waiting for the target, oldest first */
+	struct dataplane_wait *waiting;
+	struct dataplane_wait *waiting_tail;
+	unsigned n_waiting;
+	uint64_t fallbacks; /* times the target was lost and dropped */
+	unsigned n_standbys; /* standbys seen at the last check */
+};
+
 struct dataplane_deps {
 	uv_loop_t *loop;	   /* borrowed */
 	const struct fsm *fsm;	   /* borrowed, read only: the applied state */
@@ -108,6 +204,9 @@ struct dataplane_deps {
 	const char *data_dir;	   /* copied: the store is data_dir/store.db */
 	const char *data_host;	   /* copied: the receiver listens on it */
 	uint16_t data_port;
+	bool local_sync;	   /* [replication] local_sync */
+	uint32_t local_sync_timeout_ms; /* [replication] */
+	struct dataplane_ask ask;  /* pool_sync to the leader */
 };
 
 struct dataplane;
@@ -184,6 +283,8 @@ struct dataplane {
 	 * every 100 ms (dataplane_seed.c) */
 	struct seedwatch seeds;
 	uint64_t seeds_ms;	      /* last sample, monotonic ms */
+	/* the local synchronous copy (dataplane_lsync.c) */
+	struct dataplane_lsync lsync;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
 	dataplane_close_cb close_cb;
@@ -226,11 +327,16 @@ void dataplane_written(struct dataplane *dp);
 void dataplane_write_done(struct dataplane *dp, const char *user_set,
 			  int status, const struct store_write_result *r);
 
-/* After a durable local write of (user_set, lane, seq): in sync mode,
- * keep the answer until the pair acknowledged it at or past seq (or sync
- * falls back to async: then answered not replicated) and return 1 — cb
- * fires later, exactly once; otherwise return 0 and cb is not called
- * (answer now). */
+/* After a durable local write of (user_set, lane, seq): keep the answer
+ * while a wait applies and return 1 — cb fires later, exactly once, when
+ * every wait that applies is over; otherwise return 0 and cb is not
+ * called (answer now). The waits:
+ * - sync mode with the pair: until the pair acknowledged it at or past
+ *   seq (or sync falls back to async: replicated false);
+ * - the local synchronous copy (dataplane_lsync_target() != 0): until the
+ *   target acknowledged it at or past seq, or the target is known dropped
+ *   (dataplane_lsync.c).
+ * replicated tells whether the pair acknowledged it. */
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
 			  uint64_t seq, dataplane_release_cb cb, void *arg);
 
@@ -343,6 +449,25 @@ json_t *dataplane_seed_rows(struct dataplane *dp);
  * out). Returns how many. */
 unsigned dataplane_seed_reports(struct dataplane *dp,
 				struct members_seed_report *out, unsigned max);
+
+/* ---- the local synchronous copy (dataplane_lsync.c) ---- */
+
+/* The member writes wait for now: the committed sync standby, or the
+ * candidate chosen (its commit asked or not yet known), also while it is
+ * being dropped; 0 when no write waits (local_sync off, not the writer, no
+ * standby in sync). */
+uint64_t dataplane_lsync_target(const struct dataplane *dp);
+
+/* The local sender to standby_id had (user_set, lane) acknowledged up to
+ * acked (called by the local senders on every acknowledgement): releases
+ * the writes waiting for it when standby_id is the target. */
+void dataplane_lsync_on_ack(struct dataplane *dp, uint64_t standby_id,
+			    const char *user_set, int lane, uint64_t acked);
+
+/* "sync" (writes wait for a standby: committed or candidate), "fallback"
+ * (standbys exist but none is in sync, or the target is being dropped),
+ * "none" (no standby), "off" (local_sync = false). Static string. */
+const char *dataplane_lsync_name(const struct dataplane *dp);
 
 /* Next hybrid logical timestamp for a local write. */
 uint64_t dataplane_hlc(struct dataplane *dp);

@@ -101,4 +101,36 @@ void dataplane_sync_release_all(struct dataplane *dp);
 void dataplane_sync_check(struct dataplane *dp, uint64_t now_ns,
 			  bool caught_up);
 
+/* ---- dataplane_lsync.c: the local synchronous copy ---- */
+
+/* Follow the applied state: this agent is its pool's writer (writer),
+ * the pool's committed sync standby and writer token. Off (local_sync
+ * false, or not the writer): every wait released. */
+void dataplane_lsync_follow(struct dataplane *dp, bool writer,
+			    uint64_t committed, uint64_t token);
+
+/* Queue a wait for (user_set, lane, seq) when a target exists and has not
+ * acknowledged seq yet: 1 (cb fires later, once, replicated false), else 0
+ * (cb never fires). 0 also out of memory. */
+int dataplane_lsync_wait(struct dataplane *dp, const char *user_set, int lane,
+			 uint64_t seq, dataplane_release_cb cb, void *arg);
+
+/* Periodic check at now_ns with the standbys of the pool (n of them): a
+ * target disconnected or silent on a waiting write for timeout_ms is
+ * dropped (pool_sync standby=0 asked); with none, a caught-up standby is
+ * chosen (the lowest id) and asked for; an ask whose outcome is unknown is
+ * asked again. */
+void dataplane_lsync_check(struct dataplane *dp, uint64_t now_ns,
+			   const struct dataplane_lsync_standby *sb,
+			   unsigned n);
+
+/* The standbys of the pool as the local senders see them (at most max
+ * into out); how many. */
+unsigned dataplane_lsync_standbys(struct dataplane *dp,
+				  struct dataplane_lsync_standby *out,
+				  unsigned max);
+
+/* Release every wait of the local copy (closing). */
+void dataplane_lsync_release_all(struct dataplane *dp);
+
 #endif

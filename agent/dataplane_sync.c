@@ -151,11 +151,3 @@ int dataplane_sync_wait(struct dataplane *dp, const char *user_set, int lane,
 	dp->n_waiting++;
 	return 1;
 }
-
-int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
-			  uint64_t seq, dataplane_release_cb cb, void *arg)
-{
-	if (dp->sender == NULL)
-		return 0;
-	return dataplane_sync_wait(dp, user_set, lane, seq, cb, arg);
-}
