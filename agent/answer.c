@@ -68,6 +68,7 @@ int answer_fsm_status(int code)
 	case FSM_E_REFUSED_EVENT:
 	case FSM_E_CMS_MOVING:
 	case FSM_E_STALE:
+	case FSM_E_REFUSED:
 		return 409;
 	default:
 		return 400;

@@ -339,15 +339,58 @@ int cmd_pool_writer(const struct cmd_ctx *ctx, const struct cmd_writer *w,
 		    struct cmd_buf *out)
 {
 	Poolpair__CmdPoolWriter op = POOLPAIR__CMD_POOL_WRITER__INIT;
+	Poolpair__WriterSeq *seqs = NULL;
+	Poolpair__WriterSeq **ptrs = NULL;
 	Poolpair__Command c;
 	char who[FSM_WHO_LEN];
+	int rv;
 
+	out->buf = NULL;
+	out->len = 0;
+	if (w->n_seqs > 0) {
+		seqs = calloc(w->n_seqs, sizeof(*seqs));
+		ptrs = calloc(w->n_seqs, sizeof(*ptrs));
+		if (seqs == NULL || ptrs == NULL) {
+			free(seqs);
+			free(ptrs);
+			return CMD_E_NOMEM;
+		}
+	}
 	cmd_init(&c, ctx, who);
 	op.pool = str(w->pool);
 	op.member_id = w->member_id;
 	op.expect_token = w->expect_token;
 	op.reason = str(w->reason);
+	for (size_t i = 0; i < w->n_seqs; i++) {
+		poolpair__writer_seq__init(&seqs[i]);
+		seqs[i].user_set = str(w->seqs[i].user_set);
+		seqs[i].data_seq = w->seqs[i].seq[0];
+		seqs[i].content_seq = w->seqs[i].seq[1];
+		ptrs[i] = &seqs[i];
+	}
+	op.n_seqs = w->n_seqs;
+	op.seqs = ptrs;
 	c.op_case = POOLPAIR__COMMAND__OP_POOL_WRITER;
 	c.pool_writer = &op;
+	rv = cmd_pack(&c, out);
+	free(seqs);
+	free(ptrs);
+	return rv;
+}
+
+int cmd_pool_sync(const struct cmd_ctx *ctx, const struct cmd_pool_sync *s,
+		  struct cmd_buf *out)
+{
+	Poolpair__CmdPoolSync op = POOLPAIR__CMD_POOL_SYNC__INIT;
+	Poolpair__Command c;
+	char who[FSM_WHO_LEN];
+
+	cmd_init(&c, ctx, who);
+	op.pool = str(s->pool);
+	op.writer_token = s->writer_token;
+	op.standby = s->standby;
+	op.reason = str(s->reason);
+	c.op_case = POOLPAIR__COMMAND__OP_POOL_SYNC;
+	c.pool_sync = &op;
 	return cmd_pack(&c, out);
 }

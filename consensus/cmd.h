@@ -160,16 +160,39 @@ struct cmd_policy {
 int cmd_set_policy(const struct cmd_ctx *ctx, const struct cmd_policy *p,
 		   struct cmd_buf *out);
 
+/* Where the copy of user_set stood at the new writer, per lane (0 data,
+ * 1 content). */
+struct cmd_writer_seq {
+	const char *user_set;
+	uint64_t seq[2];
+};
+
 /* pool_writer: member_id becomes the writer of pool if the pool's writer
  * token is still expect_token (the token of the view the decision was made
- * on); reason says why, for the history. */
+ * on); reason says why, for the history. A local takeover (fsm.h) needs
+ * seqs: one per user set the pool owns (fsm_pool_owned_sets()); n_seqs
+ * entries of seqs (borrowed; NULL with 0). */
 struct cmd_writer {
 	const char *pool;
 	uint64_t member_id;
 	uint64_t expect_token;
 	const char *reason;
+	const struct cmd_writer_seq *seqs;
+	size_t n_seqs;
 };
 int cmd_pool_writer(const struct cmd_ctx *ctx, const struct cmd_writer *w,
 		    struct cmd_buf *out);
+
+/* pool_sync: standby (0: none) becomes the synchronous standby of pool if
+ * the pool's writer token is still writer_token (asked by that writer);
+ * reason says why, for the history. */
+struct cmd_pool_sync {
+	const char *pool;
+	uint64_t writer_token;
+	uint64_t standby;
+	const char *reason;
+};
+int cmd_pool_sync(const struct cmd_ctx *ctx, const struct cmd_pool_sync *s,
+		  struct cmd_buf *out);
 
 #endif

@@ -38,6 +38,7 @@ static const char *const code_names[FSM_CODE_COUNT] = {
     [FSM_E_REFUSED_EVENT] = "event_failed",
     [FSM_E_CMS_MOVING] = "cms_moving",
     [FSM_E_STALE] = "stale",
+    [FSM_E_REFUSED] = "refused",
 };
 
 const char *fsm_code_name(int code)
@@ -175,6 +176,14 @@ int fsm_apply_op(struct fsm *f, const Poolpair__Command *cmd, bool is_step,
 					"topology step");
 		}
 		return fsm_op_pool_writer(f, cmd->pool_writer, o);
+	case POOLPAIR__COMMAND__OP_POOL_SYNC:
+		if (is_step) {
+			fsm_fmt(o->what, sizeof(o->what), "pool sync");
+			return fsm_fail(o, FSM_E_INVALID,
+					"a change of sync standby cannot be a "
+					"topology step");
+		}
+		return fsm_op_pool_sync(f, cmd->pool_sync, o);
 	case POOLPAIR__COMMAND__OP_RECORD_EVENT:
 		if (is_step) {
 			fsm_fmt(o->what, sizeof(o->what), "event");
@@ -254,8 +263,14 @@ int fsm_apply(struct fsm *f, const void *buf, size_t len,
 	sc.who_len = strlen(sc.who);
 	o.now = cmd->time_ms;
 	fsm_apply_op(f, cmd, false, &o);
+	if (o.code == FSM_OK && o.quiet) {
+		if (res != NULL)
+			memset(res, 0, sizeof(*res));
+		goto out_free;
+	}
 out:
 	fsm_history_record(f, sc.time_ms, sc.who, sc.who_len, &o, res);
+out_free:
 	if (cmd != NULL)
 		poolpair__command__free_unpacked(cmd, NULL);
 	return o.code;

@@ -32,6 +32,8 @@
 #define FSM_SYNC_TIMEOUT_DEFAULT_MS 2000
 #define FSM_SYNC_TIMEOUT_MAX_MS 3600000
 #define FSM_MAX_TOPOLOGY_STEPS 256
+#define FSM_CMS_USER_SET "cms" /* the user set of the CMS documents */
+#define FSM_MAX_OWNED_SETS 3   /* user sets a pool owns at most */
 
 /* Result codes of a command. 0 is success; the rest are refusals that
  * leave the state unchanged (but are recorded in the history). */
@@ -57,6 +59,7 @@ enum fsm_code {
 	FSM_E_REFUSED_EVENT,    /* a recorded event that failed (hook exit) */
 	FSM_E_CMS_MOVING,       /* a planned CMS move is (or is not) under way */
 	FSM_E_STALE,            /* the writer changed since the decision's view */
+	FSM_E_REFUSED,          /* not allowed now (a writer that is not caught up) */
 	FSM_CODE_COUNT
 };
 
@@ -131,6 +134,16 @@ struct fsm_pool {
 	 * change of writer, never lowered (see pool_writer below). */
 	uint64_t writer;
 	uint64_t writer_token;
+	/* the synchronous standby: a member of this pool (not the writer)
+	 * that holds every write the writer answered, 0 none. Set by the
+	 * writer through pool_sync; cleared by any change of writer and by
+	 * the removal of that member. */
+	uint64_t sync_standby;
+	/* where the copy of the user set named by this pool stood, per lane
+	 * (0 data, 1 content), at the member that became its writer by the
+	 * last local takeover (0 before any): the former writer, back as a
+	 * standby, archives what it wrote after that with an older epoch */
+	uint64_t writer_seq[2];
 };
 
 struct fsm_sba {
@@ -185,6 +198,8 @@ struct fsm {
 	int cms_state;             /* FSM_STATE_NORMAL, or FAILING_OVER while a
 				      planned CMS move drains */
 	uint64_t cms_since_ms;     /* time_ms of the last change of cms_state */
+	/* as fsm_pool.writer_seq, for the CMS documents (user set "cms") */
+	uint64_t cms_writer_seq[2];
 	struct fsm_policy policy;
 	/* Everything from here on is the history (a topology stages and
 	 * copies only what comes before it). */
@@ -220,7 +235,10 @@ const char *fsm_failover_policy(const struct fsm *f);
 /* Apply one encoded poolpair.Command. Never fails as a function: a
  * malformed or refused command leaves the state unchanged except that a
  * history entry (and the decision counter) records the refusal.
- * `res` (borrowed, may be NULL) receives the outcome. Returns res->code. */
+ * `res` (borrowed, may be NULL) receives the outcome. Every command adds
+ * one history entry (res->seq, = f->decisions) except an accepted one
+ * that changes nothing and says so (pool_sync of the value held): no
+ * entry, the counter unchanged, res->seq 0. Returns res->code. */
 int fsm_apply(struct fsm *f, const void *buf, size_t len, struct fsm_result *res);
 
 /* Encode the whole state as a poolpair.State. On success *buf is malloc()ed
@@ -358,6 +376,7 @@ int fsm_failover_next(int op, int state);
  *   command / op        effect                           token
  *   pool_writer         writer = member_id               + 1
  *   remove_member       of the writer: writer = 0        + 1
+ * and every change of writer sets sync_standby to 0.
  *
  * pool_writer is a compare and set on the token, decided on a view of the
  * state that may be stale by the time it applies. Refused, in this order,
@@ -370,14 +389,67 @@ int fsm_failover_next(int op, int state);
  *   FSM_E_STALE        expect_token is not the pool's writer_token: the
  *                      writer changed since the decision was made
  *   FSM_E_EXISTS       member_id is the writer already
- *   FSM_E_FULL         writer_token is UINT64_MAX
- * Accepted in any failover state (which writer may be chosen when is the
- * proposer's rule, not the FSM's); the history entry reads "writer of
- * pool-east: east2 (member 5), token 3" with the command's reason. Not a
- * topology step (FSM_E_INVALID). Removing the member that is a writer
- * clears the writer and raises the token in the same decision, which says
- * so ("remove member 5 (east2), writer of pool-east: no writer, token 4").
+ *   FSM_E_REFUSED      a local takeover (below) to a member that is not
+ *                      the pool's sync_standby: "east2 is not caught up:
+ *                      the synchronous standby of pool-east is east3"
+ *                      ("... is none" when it has none)
+ *   FSM_E_FULL         writer_token is UINT64_MAX, or (local takeover) an
+ *                      epoch to raise is
+ *   FSM_E_INVALID      a local takeover whose seqs miss a user set the
+ *                      pool owns, or name one twice (entries for other
+ *                      user sets are ignored)
+ * A *local takeover* is a change of writer of a pool that owns its own
+ * user set (owner == the pool: normal or failing over) from a writer W !=
+ * 0: only to its synchronous standby S, the one member known to hold every
+ * write W answered. Accepted, it raises the epoch of every user set the
+ * pool owns (fsm_pool_owned_sets(): its own, its pair's when failed over
+ * onto it — epoch of that pool + 1 —, "cms" when it hosts the active CMS
+ * — cms_epoch + 1) and records where S's copy of each stood, the seqs of
+ * the command: fsm_pool.writer_seq of the pool naming the user set,
+ * fsm.cms_writer_seq for "cms"; the history entry reads "writer of
+ * pool-east: east -> east2 (member 5), token 4, epoch pool-east 3, cms 2"
+ * with the command's reason. Any other change of writer (from no writer,
+ * or of a pool failed over: its user set is written by the pair) needs no
+ * synchronous standby, raises no epoch, ignores seqs and reads "writer of
+ * pool-east: east2 (member 5), token 3" with the command's reason. Accepted
+ * in any failover state (which writer may be chosen when is the proposer's
+ * rule, not the FSM's). Not a topology step (FSM_E_INVALID). Removing the
+ * member that is a writer clears the writer and raises the token in the
+ * same decision, which says so ("remove member 5 (east2), writer of
+ * pool-east: no writer, token 4"); removing the sync_standby clears it
+ * (", sync standby of pool-east: none").
+ *
+ * pool_sync {pool, writer_token, standby, reason} sets sync_standby; only
+ * the writer asks it, with its token. Refused, in this order:
+ *   FSM_E_INVALID      a bad pool name
+ *   FSM_E_NOT_FOUND    the pool is unknown
+ *   FSM_E_STALE        writer_token is not the pool's token, or the pool
+ *                      has no writer
+ *   FSM_E_NOT_FOUND    standby (not 0) is not registered
+ *   FSM_E_INVALID      standby is not an agent of the pool in its site, or
+ *                      is the writer
+ * The value held already: accepted, no history entry (fsm_apply). A
+ * change: "sync standby of pool-east: east2 -> none" (names, "none" for
+ * 0) with the command's reason. Not a topology step (FSM_E_INVALID).
  */
+
+/* The user sets pool owns now, at most FSM_MAX_OWNED_SETS: its own (while
+ * its owner is itself), its pair's (while the pair's owner is pool), and
+ * FSM_CMS_USER_SET (while pool hosts the active CMS). out[i] are borrowed
+ * (pool names, or the static "cms"), valid until the next apply or
+ * restore. Returns how many (0 for an unknown pool, or NULL). */
+size_t fsm_pool_owned_sets(const struct fsm *f, const char *pool,
+			   const char *out[FSM_MAX_OWNED_SETS]);
+
+/* Would a pool_writer making member_id the writer of pool be accepted now
+ * (over the current token, with seqs for every user set the pool owns)?
+ * Read-only: exactly the checks fsm_apply() makes for that command but
+ * the token's and the seqs'; res (may be NULL) as in fsm_failover_check(),
+ * e.g. FSM_E_REFUSED "east2 is not caught up: the synchronous standby of
+ * pool-east is none". pool is borrowed (NULL is taken as ""). Returns
+ * the code. */
+int fsm_pool_writer_check(const struct fsm *f, const char *pool,
+			  uint64_t member_id, struct fsm_result *res);
 
 /* Would a failover_begin of pool be accepted now? Read-only (--what-if):
  * exactly the checks fsm_apply() makes for that command. planned is the

@@ -26,6 +26,7 @@ struct outcome {
 	char reason[FSM_REASON_LEN];
 	bool forced;
 	bool keep;             /* of a kind the history keeps (see fsm.h) */
+	bool quiet;            /* accepted, changed nothing: no history entry */
 	uint64_t now;
 	uint64_t risk_records; /* data at risk named by a failover decision */
 	uint64_t risk_bytes;
@@ -250,15 +251,21 @@ int fsm_op_pool_pause(struct fsm *f, const Poolpair__CmdPoolPause *c,
 int fsm_op_pool_writer(struct fsm *f, const Poolpair__CmdPoolWriter *c,
 		       struct outcome *o);
 
+/* The pool_sync command (see fsm.h). On refusal f is unchanged; the value
+ * held already sets o->quiet. Returns o->code. */
+int fsm_op_pool_sync(struct fsm *f, const Poolpair__CmdPoolSync *c,
+		     struct outcome *o);
+
 /* Before member id is removed: FSM_E_FULL (o filled in) when it is the
  * writer of a pool whose token cannot be raised any more, else 0. */
 int fsm_writer_check_remove(const struct fsm *f, uint64_t id,
 			    struct outcome *o);
 
 /* Member m (borrowed) is being removed: a pool it is the writer of gets
- * no writer and a raised token (fsm_writer_check_remove() said yes); the
- * change is appended to o->what: "remove member 5 (east2), writer of
- * pool-east: no writer, token 4". */
+ * no writer, no sync standby and a raised token (fsm_writer_check_remove()
+ * said yes), a pool it is the sync standby of gets none; the changes are
+ * appended to o->what: "remove member 5 (east2), writer of pool-east: no
+ * writer, token 4", "..., sync standby of pool-east: none". */
 void fsm_writer_removed(struct fsm *f, const struct fsm_member *m,
 			struct outcome *o);
 

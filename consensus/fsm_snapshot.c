@@ -160,6 +160,9 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->pause_reason = (char *)p->pause_reason;
 		ps->writer = p->writer;
 		ps->writer_token = p->writer_token;
+		ps->sync_standby = p->sync_standby;
+		ps->writer_data_seq = p->writer_seq[0];
+		ps->writer_content_seq = p->writer_seq[1];
 		s.pool_ptrs[i] = ps;
 	}
 	st.n_pools = f->n_pools;
@@ -179,6 +182,8 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 	cms.epoch = f->cms_epoch;
 	cms.state = (Poolpair__FailoverState)f->cms_state;
 	cms.since_ms = f->cms_since_ms;
+	cms.writer_data_seq = f->cms_writer_seq[0];
+	cms.writer_content_seq = f->cms_writer_seq[1];
 	st.cms = &cms;
 	policy.failover = (char *)f->policy.failover;
 	policy.max_lag_on_failover_ms = f->policy.max_lag_on_failover_ms;
@@ -347,6 +352,14 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 			return false;
 		d->writer = ps->writer;
 		d->writer_token = ps->writer_token;
+		/* a sync standby is a standby: of a pool with a writer */
+		if (ps->sync_standby != 0 &&
+		    (ps->writer == 0 || ps->sync_standby == ps->writer ||
+		     !writer_ok(t, d, ps->sync_standby, ps->writer_token)))
+			return false;
+		d->sync_standby = ps->sync_standby;
+		d->writer_seq[0] = ps->writer_data_seq;
+		d->writer_seq[1] = ps->writer_content_seq;
 		t->n_pools++;
 	}
 	/* Pairs are symmetric and consistent; owners are the pool or its
@@ -494,6 +507,8 @@ static bool restore_into(struct fsm *t, const Poolpair__State *st)
 			return false;
 		t->cms_state = cs;
 		t->cms_since_ms = st->cms->since_ms;
+		t->cms_writer_seq[0] = st->cms->writer_data_seq;
+		t->cms_writer_seq[1] = st->cms->writer_content_seq;
 	}
 	if (fsm_str(st->policy->failover)[0] != '\0' &&
 	    !fsm_failover_ok(fsm_str(st->policy->failover)))

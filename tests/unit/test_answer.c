@@ -42,6 +42,7 @@ static void fsm_statuses(void **state)
 	    [FSM_E_REFUSED_EVENT] = 409,
 	    [FSM_E_CMS_MOVING] = 409,
 	    [FSM_E_STALE] = 409,
+	    [FSM_E_REFUSED] = 409,
 	};
 
 	(void)state;

@@ -617,6 +617,7 @@ static void test_init_and_names(void **state)
 	    "pair_self", "failed_over",	 "not_paired",
 	    "nested",	 "pair_down",	 "not_failed_over",
 	    "event_failed", "cms_moving", "stale",
+	    "refused",
 	};
 	int i;
 

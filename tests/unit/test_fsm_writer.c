@@ -156,7 +156,10 @@ static Poolpair__Command *c_writer(const char *pool, uint64_t id,
 				   uint64_t expect, const char *reason)
 {
 	const struct cmd_ctx ctx = {T0, "leader:writer"};
-	const struct cmd_writer w = {pool, id, expect, reason};
+	const struct cmd_writer w = {.pool = pool,
+				     .member_id = id,
+				     .expect_token = expect,
+				     .reason = reason};
 	struct cmd_buf b;
 	Poolpair__Command *c;
 
@@ -333,8 +336,11 @@ static int teardown(void **state)
 static void test_cmd_pool_writer(void **state)
 {
 	const struct cmd_ctx ctx = {T0 + 7, "leader:east"};
-	const struct cmd_writer w = {"pool-east", 5, 3, "the writer is silent"};
-	const struct cmd_writer empty = {NULL, 5, 0, NULL};
+	const struct cmd_writer w = {.pool = "pool-east",
+				     .member_id = 5,
+				     .expect_token = 3,
+				     .reason = "the writer is silent"};
+	const struct cmd_writer empty = {.member_id = 5};
 	Poolpair__Command *c;
 	struct cmd_buf b;
 
@@ -493,6 +499,8 @@ static void test_writer_token_full(void **state)
 
 	deployment(f);
 	ok(f, c_writer("pool-east", 5, 0, ""));
+	/* failed over: a change of writer needs no synchronous standby */
+	ok(f, c_disaster("pool-east"));
 	assert_int_equal(restore_edited(f, edit_token_max), 0);
 	refused(f, c_writer("pool-east", 1, UINT64_MAX, ""), FSM_E_FULL,
 		"the writer token of pool-east cannot be raised");
@@ -586,6 +594,7 @@ static void test_writer_snapshot(void **state)
 	assert_non_null(saved);
 	deployment(f);
 	ok(f, c_writer("pool-east", 5, 0, ""));
+	ok(f, c_disaster("pool-east"));
 	ok(f, c_writer("pool-east", 1, 1, ""));
 	round_trip(f);
 	memcpy(saved, f, sizeof(*f));
