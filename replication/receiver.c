@@ -367,6 +367,7 @@ int receiver_init(struct receiver **rp, uv_loop_t *loop, struct store *store,
 	r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
 	r->max_conns = cfg->max_conns ? cfg->max_conns : 16;
 	r->lz4_dict_off = cfg->lz4_dict_off != 0;
+	r->outbox_mode = cfg->outbox_mode != 0;
 	r->log = cfg->log;
 	r->on_apply = cfg->on_apply;
 	r->arg = cfg->arg;
@@ -437,6 +438,48 @@ int receiver_set_user_sets(struct receiver *r, const char *const *user_sets,
 		return rv;
 	for (c = r->conns; c != NULL; c = next) {
 		next = c->next;
+		for (i = 0; i < c->n_named; i++) {
+			if (!receiver_accepts(r, c->named[i].user_set)) {
+				receiver_conn_fail(
+				    c, RECEIVER_ERR_HELLO, 1,
+				    "user set %s no longer accepted",
+				    c->named[i].user_set);
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+int receiver_set_peer(struct receiver *r, const char *peer_pool,
+		      const char *const *user_sets, size_t n)
+{
+	struct rx_conn *c, *next;
+	size_t i;
+	int rv;
+
+	if (r->closing)
+		return STREAM_E_CLOSING;
+	if (!name_ok(peer_pool))
+		return STREAM_E_ARG;
+	rv = copy_user_sets(r, user_sets, n);
+	if (rv != 0)
+		return rv;
+	if (strcmp(r->peer_pool, peer_pool) != 0)
+		receiver_log(r, STREAM_LOG_INFO,
+			     "receiver: %s now accepts %s (was %s)",
+			     r->local_pool, peer_pool, r->peer_pool);
+	snprintf(r->peer_pool, sizeof(r->peer_pool), "%s", peer_pool);
+	for (c = r->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == RX_HELLO || c->state == RX_CLOSING)
+			continue; /* its HELLO is checked when it comes */
+		if (strcmp(c->from_pool, r->peer_pool) != 0) {
+			receiver_conn_fail(c, RECEIVER_ERR_HELLO, 1,
+					   "pool %s no longer accepted",
+					   c->from_pool);
+			continue;
+		}
 		for (i = 0; i < c->n_named; i++) {
 			if (!receiver_accepts(r, c->named[i].user_set)) {
 				receiver_conn_fail(

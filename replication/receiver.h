@@ -52,6 +52,15 @@
  * with a log line naming the peer and the reason. The store makes applies
  * idempotent, so nothing is applied twice or skipped.
  *
+ * In-site copy. A receiver whose peer_pool is its own local_pool accepts
+ * the stream of its own pool's writer (HELLO from_pool == to_pool): a hot
+ * standby's copy. With outbox_mode, RECORDS are applied with
+ * store_apply_batch_outbox instead of store_apply_batch, so that each
+ * record is also kept in this store's outbox as if written here; the
+ * position of a stream (HELLO answer, ACK, on_apply) is then its head_seq
+ * (in general: the larger of applied_seq and head_seq). Seeds are stored
+ * with store_seed_* in either mode.
+ *
  * Threads: loop thread only; callbacks fire on the loop thread. No global
  * state. Memory per connection: one read buffer, the decoder, which holds
  * at most one frame, and in dictionary mode the history (about
@@ -110,6 +119,10 @@ struct receiver_config {
 	unsigned max_conns;     /* connections at once; 0: 16 */
 	int lz4_dict_off;       /* 1: never accept the dictionary mode, as a
 				   peer that predates it */
+	int outbox_mode;        /* 1: RECORDS applied with
+				   store_apply_batch_outbox (a standby's
+				   copy: each record also kept in the outbox
+				   as if written here) */
 	stream_log_fn log;      /* may be NULL */
 	struct tls_ctx *tls;	/* NULL: plain TCP; else TLS 1.3 with this
 				   context (tls/tls.h, borrowed: must outlive
@@ -120,8 +133,8 @@ struct receiver_config {
 				   ADDR: reason" and counted as hello */
 	int tls_require;	/* with tls, 0: a sender that does not speak
 				   TLS is accepted in plain (migration) */
-	/* Fired after each apply with the new applied position of every
-	 * (user set, lane) the batch named. May be NULL. Neither it nor log
+	/* Fired after each apply with the new position of every (user set,
+	 * lane) the batch named (the larger of applied and head seq). May be NULL. Neither it nor log
 	 * may call receiver_close() or receiver_set_user_sets(): defer
 	 * those (e.g. to a zero timer). */
 	void (*on_apply)(void *arg, const char *user_set, int lane,
@@ -160,6 +173,17 @@ int receiver_port(const struct receiver *r);
  * STREAM_E_CLOSING. */
 int receiver_set_user_sets(struct receiver *r, const char *const *user_sets,
 			   size_t n);
+
+/* Replace the accepted peer pool (copied; it may be local_pool: an
+ * in-site stream from this pool's own writer) and user sets (copied, as
+ * receiver_set_user_sets). Connections whose HELLO no longer matches
+ * (another from_pool, or a user set no longer accepted) are closed with an
+ * ERROR frame and counted as hello errors; those still waiting for their
+ * HELLO are checked against the new values when it comes. Nothing changes
+ * on error. Returns 0, STREAM_E_ARG (bad pool name, too many or bad user
+ * set names), STREAM_E_CLOSING. Not from on_apply or log (defer it). */
+int receiver_set_peer(struct receiver *r, const char *peer_pool,
+		      const char *const *user_sets, size_t n);
 
 /* Copy the counters into *out. */
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);

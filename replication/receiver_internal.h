@@ -86,6 +86,7 @@ struct rx_conn {
 	int ops;		/* store operations in flight */
 	int handle_closed;
 	uint64_t last_rx_ms;
+	char from_pool[STREAM_NAME_MAX]; /* of the accepted HELLO */
 	struct rx_named named[RX_MAX_NAMED];
 	size_t n_named;
 	struct rx_seed_step *step; /* owned, NULL until a seed batch came */
@@ -103,6 +104,7 @@ struct receiver {
 	unsigned timeout_ms;
 	unsigned max_conns;
 	int lz4_dict_off;
+	int outbox_mode; /* RECORDS through store_apply_batch_outbox */
 	stream_log_fn log;
 	void (*on_apply)(void *arg, const char *user_set, int lane,
 			 uint64_t applied_seq);

@@ -265,6 +265,7 @@ static void rx_on_hello(struct rx_conn *c, const struct frame *f)
 			goto out;
 		}
 	}
+	snprintf(c->from_pool, sizeof(c->from_pool), "%s", h->from_pool);
 	for (i = 0; i < h->n_positions; i++) {
 		snprintf(c->named[i].user_set, STREAM_NAME_MAX, "%s",
 			 h->positions[i]->user_set);
@@ -289,6 +290,13 @@ out:
 
 /* ---- RECORDS ------------------------------------------------------------ */
 
+/* Where a stream of the copy stands: what it applied, or, in outbox mode
+ * (or for a stream this store also wrote), the head of its outbox. */
+static uint64_t rx_position_seq(const struct store_position *p)
+{
+	return p->applied_seq > p->head_seq ? p->applied_seq : p->head_seq;
+}
+
 static void rx_send_ack(struct rx_conn *c, const struct store_apply_result *res)
 {
 	Poolpair__Repl__Ack ack = POOLPAIR__REPL__ACK__INIT;
@@ -302,7 +310,7 @@ static void rx_send_ack(struct rx_conn *c, const struct store_apply_result *res)
 		pos[n].user_set = (char *)res->positions[i].user_set;
 		pos[n].lane = res->positions[i].lane;
 		pos[n].epoch = res->positions[i].epoch;
-		pos[n].acked_seq = res->positions[i].applied_seq;
+		pos[n].acked_seq = rx_position_seq(&res->positions[i]);
 		ptrs[n] = &pos[n];
 		n++;
 	}
@@ -343,7 +351,7 @@ static void rx_apply_done(void *arg, int status,
 		for (i = 0; r->on_apply != NULL && i < res->n; i++)
 			r->on_apply(r->arg, res->positions[i].user_set,
 				    res->positions[i].lane,
-				    res->positions[i].applied_seq);
+				    rx_position_seq(&res->positions[i]));
 	}
 	if (status == STORE_E_GAP) {
 		receiver_conn_fail(c, RECEIVER_ERR_GAP, 1, "%s", res->errmsg);
@@ -416,7 +424,9 @@ static void rx_on_records(struct rx_conn *c, const struct frame *f)
 			goto out;
 		}
 	}
-	rv = store_apply_batch(r->store, b, rx_apply_done, c);
+	rv = r->outbox_mode
+		 ? store_apply_batch_outbox(r->store, b, rx_apply_done, c)
+		 : store_apply_batch(r->store, b, rx_apply_done, c);
 	if (rv != 0) {
 		receiver_conn_fail(c, RECEIVER_ERR_STORE, 1, "apply: %s",
 				   store_strerror(rv));

@@ -102,8 +102,10 @@ static void tx_stats_positions(void *arg, int status,
 	s->stats_reading = 0;
 	if (!sender_op_end(op))
 		return;
-	if (status == 0)
+	if (status == 0) {
 		sender_stream_take_positions(s, p);
+		sender_stream_check_trimmed(s);
+	}
 }
 
 static void tx_stats_tick(uv_timer_t *t)
@@ -165,6 +167,7 @@ static void tx_stream_setup(struct tx_stream *st, const char *user_set,
 	memset(st, 0, sizeof(*st));
 	snprintf(st->user_set, sizeof(st->user_set), "%s", user_set);
 	st->lane = lane;
+	st->limit_seq = UINT64_MAX;
 }
 
 static void tx_handle_closed(uv_handle_t *h)
@@ -246,6 +249,7 @@ int sender_init(struct sender **sp, uv_loop_t *loop, struct store *store,
 		s->backoff_max = s->backoff_min;
 	s->stats_ms = cfg->stats_ms ? cfg->stats_ms : 1000;
 	s->lz4_dict_off = cfg->lz4_dict_off != 0;
+	s->no_trim = cfg->no_trim != 0;
 	s->log = cfg->log;
 	s->on_ack = cfg->on_ack;
 	s->arg = cfg->arg;
@@ -395,6 +399,31 @@ static const struct tx_stream *tx_find(const struct sender *s,
 	return NULL;
 }
 
+int sender_set_limit(struct sender *s, const char *user_set, int lane,
+		     uint64_t seq)
+{
+	struct tx_stream *st = (struct tx_stream *)tx_find(s, user_set, lane);
+	uint64_t old;
+
+	if (s->closing)
+		return STREAM_E_CLOSING;
+	if (st == NULL)
+		return STREAM_E_NOT_FOUND;
+	old = st->limit_seq;
+	st->limit_seq = seq;
+	if (seq != old)
+		sender_log(s, STREAM_LOG_DEBUG,
+			   "sender %s->%s %s: %s: limit %llu -> %llu",
+			   s->local_pool, s->peer_pool,
+			   stream_lane_name(lane), st->user_set,
+			   (unsigned long long)old, (unsigned long long)seq);
+	if (seq > old) {
+		st->wake++;
+		sender_stream_pump(&s->lanes[lane]);
+	}
+	return 0;
+}
+
 int sender_acked(const struct sender *s, const char *user_set, int lane,
 		 uint64_t *acked)
 {
@@ -424,6 +453,7 @@ static void tx_fill_stats(const struct sender *s, const struct tx_stream *st,
 	out->head_seq = st->head_seq;
 	out->sent_seq = st->sent_seq;
 	out->acked_seq = st->acked_seq;
+	out->limit_seq = st->limit_seq;
 	out->applied_seq = st->applied_seq;
 	out->lag_records = st->lag_records;
 	out->lag_bytes = st->lag_bytes;

@@ -48,6 +48,19 @@
  * connection is closed, the peer and reason logged, and it reconnects after
  * a jittered backoff (backoff_min_ms doubling to backoff_max_ms).
  *
+ * Local copy (no_trim). A sender with no_trim streams the same outbox to
+ * a copy that is not the pair (a hot standby of the same pool): the acks of
+ * its peer fire on_ack and advance this sender's own acked view
+ * (sender_acked, sender_stats.acked_seq) but never trim the outbox nor move
+ * the store's acked position (store_outbox_ack is never called: both
+ * belong to the pair's stream). Its seed decision still compares r with
+ * the store's A and P as above. When the pair's acks trimmed the outbox
+ * past what this sender sent (store acked > sent_seq), the connection is
+ * dropped so that the next handshake seeds the copy.
+ * Limit (sender_set_limit). Per (user set, lane) an upper bound on the
+ * outbox records sent: none with seq > limit is read or sent (those sent
+ * before a lower limit stay sent); a seed's item states are not limited.
+ *
  * Threads: every function is loop-thread only; callbacks fire on the loop
  * thread. No global state. Memory is bounded by the window: the sender
  * never reads more from the outbox than fits in it.
@@ -107,6 +120,9 @@ struct sender_config {
 	unsigned stats_ms;     /* positions/throughput refresh; 0: 1000 */
 	int lz4_dict_off;      /* 1: never offer the dictionary mode, as a
 				  peer that predates it */
+	int no_trim;           /* 1: a local copy's sender: the peer's acks
+				  fire on_ack and advance sender_acked but
+				  never call store_outbox_ack (see above) */
 	stream_log_fn log;     /* may be NULL */
 	struct tls_ctx *tls;   /* NULL: plain TCP; else TLS 1.3 with this
 				  context (tls/tls.h, borrowed: must outlive
@@ -133,7 +149,9 @@ struct sender_stats {
 	uint64_t epoch;           /* newest known epoch (store) */
 	uint64_t head_seq;        /* last seq written (store) */
 	uint64_t sent_seq;        /* last seq sent on this connection */
-	uint64_t acked_seq;       /* last seq the pair acknowledged */
+	uint64_t acked_seq;       /* last seq the pair acknowledged (with
+				     no_trim: this sender's peer only) */
+	uint64_t limit_seq;       /* sender_set_limit; UINT64_MAX: none */
 	uint64_t applied_seq;     /* records of this stream the store
 				     received from the pair before it took
 				     the user set over (store); the stream's
@@ -199,8 +217,20 @@ int sender_set_peer(struct sender *s, const char *host, uint16_t port);
 int sender_set_user_sets(struct sender *s, const char *const *user_sets,
 			 size_t n);
 
+/* Send no outbox record of (user_set, lane) with seq > seq (UINT64_MAX:
+ * no limit, the default of every stream, also of a user set added later
+ * by sender_set_user_sets). Records sent before stay sent; raising the
+ * limit looks at the outbox again at once. The limit holds over
+ * reconnections; a seed's item states are not limited (the stream
+ * continues after the seed's position only up to the limit). Returns 0,
+ * STREAM_E_NOT_FOUND when the user set is not streamed (or lane is not
+ * one), or STREAM_E_CLOSING. */
+int sender_set_limit(struct sender *s, const char *user_set, int lane,
+		     uint64_t seq);
+
 /* The last sequence of (user_set, lane) the pair acknowledged (or the
- * store had recorded as acknowledged). Returns 0 with *acked set, or
+ * store had recorded as acknowledged; with no_trim only what this
+ * sender's peer acknowledged). Returns 0 with *acked set, or
  * STREAM_E_NOT_FOUND when the user set is not streamed. Use it with
  * on_ack to wait until every record up to seq N is on the pair. */
 int sender_acked(const struct sender *s, const char *user_set, int lane,

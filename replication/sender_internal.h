@@ -76,7 +76,10 @@ struct tx_stream {
 	uint64_t epoch, head_seq, lag_records, lag_bytes, oldest_hlc;
 	uint64_t applied_seq; /* records of this stream the store received
 				 from the pair (before it took the set over) */
-	uint64_t acked_seq;   /* max of store and pair acks */
+	uint64_t acked_seq;   /* max of store and pair acks (no_trim: the
+				 peer's acks only) */
+	uint64_t store_acked; /* the store's acked position, as last read */
+	uint64_t limit_seq;   /* sender_set_limit: send no seq past it */
 	/* this connection */
 	uint64_t sent_seq;
 	int ready;	    /* resumed: may send */
@@ -134,6 +137,7 @@ struct sender {
 	struct tx_lane lanes[TX_LANES];
 	size_t window, batch_bytes, batch_records;
 	int lz4_dict_off;
+	int no_trim; /* the peer's acks never trim the outbox */
 	unsigned ping_ms, timeout_ms, backoff_min, backoff_max, stats_ms;
 	stream_log_fn log;
 	void (*on_ack)(void *arg, const char *user_set, int lane,
@@ -230,13 +234,19 @@ void sender_stream_pump(struct tx_lane *l);
 void sender_stream_take_positions(struct sender *s,
 				  const struct store_positions *p);
 
+/* no_trim: every lane whose stream the pair's acks trimmed past what it
+ * sent (the store's acked beyond sent_seq) is dropped, so that its next
+ * handshake seeds the copy. Does nothing without no_trim. */
+void sender_stream_check_trimmed(struct sender *s);
+
 /* Stream-level trouble that reconnecting cannot fix: logged, kept in
  * last_error, and @st waits for the next connection (blocked). */
 void sender_stream_block(struct tx_lane *l, struct tx_stream *st,
 			 const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The pair holds @st up to @acked: trim the outbox, fire on_ack. */
+/* The pair holds @st up to @acked: trim the outbox (not with no_trim),
+ * fire on_ack. */
 void sender_stream_acked(struct sender *s, struct tx_stream *st,
 			 uint64_t acked);
 
@@ -245,6 +255,11 @@ void sender_stream_acked(struct sender *s, struct tx_stream *st,
  * STREAM_E_NOMEM. */
 int sender_stream_inflight_push(struct tx_stream *st, uint64_t last,
 				uint64_t bytes);
+
+/* The acked position the seed decision compares the receiver with: the
+ * store's (no_trim), else this sender's view (store and pair acks). */
+uint64_t sender_stream_lacks_acked(const struct sender *s,
+				   const struct tx_stream *st);
 
 /* Retire @st's batches acked up to @acked; returns the bytes they held. */
 uint64_t sender_stream_inflight_pop(struct tx_stream *st, uint64_t acked);

@@ -110,8 +110,8 @@ int sender_seed_handshake(struct tx_lane *l, struct tx_stream *st,
 	const Poolpair__Repl__SeedProgress *p = q->seed;
 	uint64_t have =
 	    st->head_seq > st->applied_seq ? st->head_seq : st->applied_seq;
-	uint64_t lacks =
-	    st->acked_seq > st->applied_seq ? st->acked_seq : st->applied_seq;
+	uint64_t acked = sender_stream_lacks_acked(s, st);
+	uint64_t lacks = acked > st->applied_seq ? acked : st->applied_seq;
 
 	sender_seed_reset(st);
 	if (p != NULL && p->from_seq > 0 && p->from_seq <= have) {

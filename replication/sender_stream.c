@@ -97,7 +97,10 @@ void sender_stream_take_positions(struct sender *s,
 			st->lag_records = q->lag_records;
 			st->lag_bytes = q->lag_bytes;
 			st->oldest_hlc = q->oldest_unacked_hlc;
-			if (q->acked_seq > st->acked_seq)
+			st->store_acked = q->acked_seq;
+			/* with no_trim the store's acks are the pair's, not
+			 * this sender's peer's */
+			if (!s->no_trim && q->acked_seq > st->acked_seq)
 				st->acked_seq = q->acked_seq;
 		}
 	}
@@ -114,14 +117,46 @@ static void tx_store_ack_done(void *arg, int status, const char *errmsg)
 	sender_op_end(op);
 }
 
-/* The pair holds st up to acked: trim the outbox, tell the caller. */
+uint64_t sender_stream_lacks_acked(const struct sender *s,
+				   const struct tx_stream *st)
+{
+	return s->no_trim ? st->store_acked : st->acked_seq;
+}
+
+void sender_stream_check_trimmed(struct sender *s)
+{
+	size_t i;
+
+	if (!s->no_trim || s->closing)
+		return;
+	for (i = 0; i < s->n_user_sets * TX_LANES; i++) {
+		struct tx_stream *st = &s->streams[i];
+		struct tx_lane *l = &s->lanes[st->lane];
+
+		if (l->state != SENDER_STREAMING || !st->ready ||
+		    st->seed.phase != TX_SEED_NONE ||
+		    st->store_acked <= st->sent_seq)
+			continue;
+		sender_dial_fail(l,
+				 "%s: the pair's acks trimmed the outbox up "
+				 "to %llu, past the seq %llu sent here: seed "
+				 "again",
+				 st->user_set,
+				 (unsigned long long)st->store_acked,
+				 (unsigned long long)st->sent_seq);
+	}
+}
+
+/* The pair holds st up to acked: trim the outbox (not with no_trim: the
+ * outbox and the store's acked position are the pair's stream's), tell
+ * the caller. */
 void sender_stream_acked(struct sender *s, struct tx_stream *st, uint64_t acked)
 {
 	struct tx_op *op;
 	int rv;
 
 	st->acked_seq = acked;
-	op = sender_op_new(s, NULL, 0);
+	op = s->no_trim ? NULL : sender_op_new(s, NULL, 0);
 	if (op != NULL) {
 		rv = store_outbox_ack(s->store, st->user_set, st->lane, acked,
 				      tx_store_ack_done, op);
@@ -269,8 +304,17 @@ static void tx_on_hello(struct tx_lane *l, const struct frame *f)
 		rv = sender_seed_handshake(l, st, q);
 		if (rv < 0)
 			goto out;
-		if (rv > 0)
+		if (rv > 0) {
+			/* a local copy being seeded (or stuck) holds nothing
+			 * to count on until its seed ends */
+			if (s->no_trim)
+				st->acked_seq = 0;
 			continue;
+		}
+		/* a local copy holds what it reports, nothing more (it may
+		 * have been reset since: store_divert_stale) */
+		if (s->no_trim && r < st->acked_seq)
+			st->acked_seq = r;
 		st->sent_seq = r;
 		st->ready = 1;
 		st->wake++;
@@ -305,6 +349,7 @@ static void tx_outbox_read_done(void *arg, int status,
 	size_t len;
 	uint16_t flags;
 	uint64_t last;
+	size_t n;
 	int rv;
 
 	if (!sender_op_end(op))
@@ -320,6 +365,16 @@ static void tx_outbox_read_done(void *arg, int status,
 		sender_stream_pump(l);
 		return;
 	}
+	if (r->records[0]->seq != st->sent_seq + 1 && s->no_trim) {
+		/* the pair's acks trimmed what this copy still lacks */
+		sender_dial_fail(l,
+				 "%s: outbox starts at seq %llu, the copy "
+				 "needs %llu: seed again",
+				 st->user_set,
+				 (unsigned long long)r->records[0]->seq,
+				 (unsigned long long)st->sent_seq + 1);
+		return;
+	}
 	if (r->records[0]->seq != st->sent_seq + 1) {
 		sender_stream_block(l, st,
 				    "outbox starts at seq %llu, the pair needs "
@@ -329,17 +384,25 @@ static void tx_outbox_read_done(void *arg, int status,
 		sender_stream_pump(l);
 		return;
 	}
+	/* the limit may have been lowered while the read ran */
+	n = r->n;
+	while (n > 0 && r->records[n - 1]->seq > st->limit_seq)
+		n--;
+	if (n == 0) {
+		sender_stream_pump(l);
+		return;
+	}
 	/* Encoded here, in the order the frames are written: in dictionary
 	 * mode each batch joins the history the next one is compressed
 	 * against. On an error the history is unchanged. */
 	if (l->dict_mode)
 		rv = batch_encode_dict(
-		    (const Poolpair__Repl__ChangeRecord *const *)r->records,
-		    r->n, &l->dict, &payload, &len, &flags, &bst);
+		    (const Poolpair__Repl__ChangeRecord *const *)r->records, n,
+		    &l->dict, &payload, &len, &flags, &bst);
 	else
 		rv = batch_encode(
-		    (const Poolpair__Repl__ChangeRecord *const *)r->records,
-		    r->n, &payload, &len, &flags, &bst);
+		    (const Poolpair__Repl__ChangeRecord *const *)r->records, n,
+		    &payload, &len, &flags, &bst);
 	if (rv != 0) {
 		sender_stream_block(l, st, "encode batch at seq %llu: %s",
 				    (unsigned long long)st->sent_seq + 1,
@@ -347,7 +410,7 @@ static void tx_outbox_read_done(void *arg, int status,
 		sender_stream_pump(l);
 		return;
 	}
-	last = r->records[r->n - 1]->seq;
+	last = r->records[n - 1]->seq;
 	if (sender_stream_inflight_push(st, last, len + FRAME_HEADER_LEN) !=
 	    0) {
 		free(payload);
@@ -364,7 +427,7 @@ static void tx_outbox_read_done(void *arg, int status,
 	}
 	l->inflight_bytes += len + FRAME_HEADER_LEN;
 	st->sent_seq = last;
-	st->records_sent += r->n;
+	st->records_sent += n;
 	st->batches_sent++;
 	if ((flags & FRAME_FLAG_DICT) != 0)
 		st->batches_dict++;
@@ -389,6 +452,7 @@ void sender_stream_pump(struct tx_lane *l)
 		struct tx_stream *st = sender_lane_stream(s, l, i);
 		size_t room = s->window - (size_t)l->inflight_bytes;
 		struct tx_op *op;
+		size_t max;
 
 		if (st->seed.phase != TX_SEED_NONE) {
 			rv = sender_seed_pump(l, st, room);
@@ -400,7 +464,8 @@ void sender_stream_pump(struct tx_lane *l)
 			}
 			continue;
 		}
-		if (!st->ready || st->blocked || st->wake == st->wake_done)
+		if (!st->ready || st->blocked || st->wake == st->wake_done ||
+		    st->sent_seq >= st->limit_seq)
 			continue;
 		op = sender_op_new(s, l, i * TX_LANES + (size_t)l->lane);
 		if (op == NULL) {
@@ -408,8 +473,11 @@ void sender_stream_pump(struct tx_lane *l)
 			return;
 		}
 		op->wake = st->wake;
+		max = s->batch_records;
+		if (st->limit_seq - st->sent_seq < max)
+			max = (size_t)(st->limit_seq - st->sent_seq);
 		rv = store_outbox_read(s->store, st->user_set, l->lane,
-				       st->sent_seq, s->batch_records,
+				       st->sent_seq, max,
 				       room < s->batch_bytes ? room
 							     : s->batch_bytes,
 				       tx_outbox_read_done, op);

@@ -509,6 +509,26 @@ int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 	return store_queue_submit(s, op);
 }
 
+int store_apply_batch_outbox(struct store *s,
+			     const Poolpair__Repl__RecordBatch *b,
+			     store_apply_cb cb, void *arg)
+{
+	struct store_op *op;
+	if (cb == NULL || b == NULL || (b->n_records > 0 && !b->records))
+		return STORE_E_INVALID;
+	int rv = simple_op(s, STORE_OP_APPLY, NULL, NULL, arg, &op);
+	if (rv != 0)
+		return rv;
+	op->cb.apply = cb;
+	op->outbox_mode = true;
+	rv = store_op_copy_batch(op, b);
+	if (rv != 0) {
+		store_op_free(op);
+		return rv;
+	}
+	return store_queue_submit(s, op);
+}
+
 int store_set_epoch(struct store *s, const char *user_set, uint64_t epoch,
 		    store_done_cb cb, void *arg)
 {
@@ -536,6 +556,24 @@ int store_divert_tail(struct store *s, const char *user_set, int lane,
 	op->cb.done = cb;
 	op->ch.lane = lane;
 	op->ch.seq = keep_seq;
+	return store_queue_submit(s, op);
+}
+
+int store_divert_stale(struct store *s, const char *user_set, int lane,
+		       uint64_t keep_seq, uint64_t epoch, store_divert_cb cb,
+		       void *arg)
+{
+	struct store_op *op;
+	if (cb == NULL || user_set == NULL || !lane_ok(lane) ||
+	    keep_seq > INT64_MAX || epoch > INT64_MAX)
+		return STORE_E_INVALID;
+	int rv = simple_op(s, STORE_OP_DIVERT_STALE, user_set, NULL, arg, &op);
+	if (rv != 0)
+		return rv;
+	op->cb.divert = cb;
+	op->ch.lane = lane;
+	op->ch.seq = keep_seq;
+	op->ch.epoch = epoch;
 	return store_queue_submit(s, op);
 }
 

@@ -21,7 +21,8 @@
  * write.
  *
  * Group commit. Every write-side operation (store_write, store_apply_batch,
- * store_outbox_ack, store_set_epoch, store_divert_tail, store_repair)
+ * store_apply_batch_outbox, store_outbox_ack, store_set_epoch,
+ * store_divert_tail, store_divert_stale, store_repair, the seed steps)
  * queued in one turn of the loop is executed together in one transaction
  * (the queue is handed to the thread pool only once the loop comes back
  * to its poll phase, never in the middle of a callback), and what is
@@ -481,6 +482,24 @@ int store_stream_positions(struct store *s, store_positions_cb cb, void *arg);
 int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 		      store_apply_cb cb, void *arg);
 
+/* Outbox mode (a hot standby's copy, fed by its own pool's writer): the
+ * same as store_apply_batch (same checks, idempotence, archive of stale
+ * epochs, result), and every record of the batch that is not a duplicate
+ * is also kept in this store's outbox exactly as received (user set, lane,
+ * seq, epoch, hlc, op, kind, key, value, offset, total), as if written
+ * here: the stream's head_seq becomes its seq (applied_seq is left as it
+ * is), lag counts it, store_outbox_read returns it, store_outbox_ack trims
+ * it and a later store_write continues after it. A record archived for its
+ * stale epoch is kept in the outbox too (its stream stays dense; whoever
+ * receives it judges its epoch). A stream's position here is the larger of
+ * head_seq and applied_seq: records at or below it are duplicates, and
+ * positions report both (acknowledge the larger). After a seed
+ * (store_seed.h; seeds are stored with store_seed_* in either mode) the
+ * stream stands at its F: the next record is F + 1. */
+int store_apply_batch_outbox(struct store *s,
+			     const Poolpair__Repl__RecordBatch *b,
+			     store_apply_cb cb, void *arg);
+
 /* ---- epochs, failback, repair ----------------------------------------- */
 
 /* Raise the newest known epoch of user_set to epoch (never lowers it). */
@@ -495,6 +514,31 @@ int store_set_epoch(struct store *s, const char *user_set, uint64_t epoch,
  * verify repair overwrite them. */
 int store_divert_tail(struct store *s, const char *user_set, int lane,
 		      uint64_t keep_seq, store_done_cb cb, void *arg);
+
+/* Completion of store_divert_stale: archived is how many outbox records
+ * went to the divergence archive (0 on error); errmsg borrowed, "" on
+ * success. */
+typedef void (*store_divert_cb)(void *arg, int status, uint64_t archived,
+				const char *errmsg);
+
+/* Return of a former writer as a standby: its pool's new writer continued
+ * (user_set, lane) after keep_seq under epoch. In one transaction, move
+ * every outbox record of the stream with seq > keep_seq AND epoch < epoch
+ * to the divergence archive ("never shipped"). If it moved at least one,
+ * reset the stream for a full reseed: drop its remaining outbox records,
+ * set its head, acked and applied positions to 0, drop a seed in progress
+ * (store_seed.h) and the copy's items of the lane (those of the data lane:
+ * users, user data, conferences, CMS documents; of the content lane:
+ * content items), so that whatever the new writer sends next (a seed from
+ * its F, or its outbox from seq 1) rebuilds the copy exactly. Otherwise
+ * nothing changes: a second call archives nothing and changes nothing
+ * (idempotent). The newest known epoch is not changed. cb: 0 with
+ * archived, or an error (nothing changed). Returns 0, STORE_E_INVALID
+ * (bad user set, lane, keep_seq or epoch past INT64_MAX, no cb),
+ * STORE_E_NOMEM or STORE_E_CLOSING. */
+int store_divert_stale(struct store *s, const char *user_set, int lane,
+		       uint64_t keep_seq, uint64_t epoch, store_divert_cb cb,
+		       void *arg);
 
 /* Verify repair: write rec's change (PUT, DELETE or a content chunk) into
  * the copy of rec->user_set without touching outbox or positions; or,

@@ -316,6 +316,25 @@ static const char *const sql_outbox_put =
     " value, offset, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
     " ?10, ?11)";
 
+int store_outbox_append(struct store_conn *c, const struct store_change *ch)
+{
+	sqlite3_stmt *st = store_stmt(c, &sql_outbox_put);
+	if (st == NULL)
+		return sqlite3_errcode(c->db);
+	sqlite3_bind_text(st, 1, ch->user_set, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, ch->lane);
+	sqlite3_bind_int64(st, 3, store_i64(ch->seq));
+	sqlite3_bind_int64(st, 4, store_i64(ch->epoch));
+	sqlite3_bind_int64(st, 5, store_i64(ch->hlc));
+	sqlite3_bind_int(st, 6, ch->op);
+	sqlite3_bind_int(st, 7, ch->kind);
+	sqlite3_bind_text(st, 8, ch->key, -1, SQLITE_STATIC);
+	bind_blob(st, 9, ch->value, ch->value_len);
+	sqlite3_bind_int64(st, 10, store_i64(ch->offset));
+	sqlite3_bind_int64(st, 11, store_i64(ch->total));
+	return store_step_done(st);
+}
+
 static int exec_local_write(struct store_conn *c, struct store_op *op)
 {
 	struct store_change *ch = &op->ch;
@@ -353,21 +372,7 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "advance stream");
 
-	sqlite3_stmt *st = store_stmt(c, &sql_outbox_put);
-	if (st == NULL)
-		return store_op_dberr(op, c, sqlite3_errcode(c->db), "outbox");
-	sqlite3_bind_text(st, 1, ch->user_set, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, ch->lane);
-	sqlite3_bind_int64(st, 3, store_i64(ch->seq));
-	sqlite3_bind_int64(st, 4, store_i64(ch->epoch));
-	sqlite3_bind_int64(st, 5, store_i64(ch->hlc));
-	sqlite3_bind_int(st, 6, ch->op);
-	sqlite3_bind_int(st, 7, ch->kind);
-	sqlite3_bind_text(st, 8, ch->key, -1, SQLITE_STATIC);
-	bind_blob(st, 9, ch->value, ch->value_len);
-	sqlite3_bind_int64(st, 10, store_i64(ch->offset));
-	sqlite3_bind_int64(st, 11, store_i64(ch->total));
-	rc = store_step_done(st);
+	rc = store_outbox_append(c, ch);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "outbox append");
 
@@ -424,7 +429,7 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 	struct store_apply_result *r = &op->res.apply;
 	char why[STORE_ERRMSG_LEN];
 	struct store_stream s;
-	uint64_t newest;
+	uint64_t newest, at;
 	int rc;
 
 	if (ch->user_set[0] == '\0' || strlen(ch->user_set) >= STORE_NAME_MAX ||
@@ -440,21 +445,23 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		return store_op_dberr(op, c, rc, "read stream");
 	/* a stream this store wrote itself (its own user set, back after a
 	 * failover) continues after its own writes: the pair's records
-	 * follow from there, exactly as a local write would */
-	if (s.head > s.applied)
-		s.applied = s.head;
-	if (ch->seq <= s.applied) {
+	 * follow from there, exactly as a local write would; in outbox mode
+	 * the head is the stream's position */
+	at = s.head > s.applied ? s.head : s.applied;
+	if (!op->outbox_mode)
+		s.applied = at;
+	if (ch->seq <= at) {
 		r->duplicates++;
 		return 0;
 	}
-	if (ch->seq > s.applied + 1) {
+	if (ch->seq > at + 1) {
 		op->keep = true;
 		return store_op_fail(op, STORE_E_GAP,
 				     "%s lane %d: record seq %llu after "
 				     "applied %llu",
 				     ch->user_set, ch->lane,
 				     (unsigned long long)ch->seq,
-				     (unsigned long long)s.applied);
+				     (unsigned long long)at);
 	}
 	if (store_change_check(ch, why, sizeof(why)) != 0) {
 		op->keep = true;
@@ -502,7 +509,15 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 			return store_op_dberr(op, c, rc, "raise epoch");
 		r->applied++;
 	}
-	s.applied = ch->seq;
+	if (op->outbox_mode) {
+		/* kept as if written here: the stream goes on from it */
+		rc = store_outbox_append(c, ch);
+		if (rc != SQLITE_OK)
+			return store_op_dberr(op, c, rc, "outbox append");
+		s.head = ch->seq;
+	} else {
+		s.applied = ch->seq;
+	}
 	rc = store_txn_stream_put(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "advance stream");
@@ -716,6 +731,9 @@ void store_exec_write(struct store_conn *c, struct store_op *op)
 		break;
 	case STORE_OP_DIVERT:
 		exec_divert(c, op);
+		break;
+	case STORE_OP_DIVERT_STALE:
+		store_exec_divert_stale(c, op);
 		break;
 	case STORE_OP_REPAIR:
 		exec_repair(c, op);

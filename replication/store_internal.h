@@ -112,6 +112,7 @@ enum store_op_type {
 	STORE_OP_ACK,
 	STORE_OP_SET_EPOCH,
 	STORE_OP_DIVERT,
+	STORE_OP_DIVERT_STALE,
 	STORE_OP_REPAIR,
 	STORE_OP_SEED_BEGIN,
 	STORE_OP_SEED_APPLY,
@@ -151,6 +152,7 @@ struct store_op {
 	enum store_op_type type;
 	union {
 		store_done_cb done;
+		store_divert_cb divert;
 		store_write_cb write;
 		store_item_cb item;
 		store_content_cb content;
@@ -172,6 +174,7 @@ struct store_op {
 				      seq/epoch of the other ops */
 	struct store_change *recs; /* apply, seed apply */
 	size_t n_recs;
+	bool outbox_mode;	   /* apply: store_apply_batch_outbox */
 	size_t max_records, max_bytes, limit;
 	uint64_t offset;
 	int64_t after_id;
@@ -190,6 +193,7 @@ struct store_op {
 		struct store_records records;
 		struct store_positions positions;
 		struct store_apply_result apply;
+		uint64_t archived; /* divert stale */
 		struct store_digest digest;
 		struct store_key_list keys;
 		struct store_divergence_list divergence;
@@ -286,6 +290,20 @@ int store_op_copy_batch(struct store_op *op,
 
 int store_record_copy(struct store_op *op, struct store_change *dst,
 		      const Poolpair__Repl__ChangeRecord *r);
+
+/* Append ch (checked, seq assigned) to the outbox of its stream (writer
+ * connection, store_exec.c). Returns an SQLite code. */
+int store_outbox_append(struct store_conn *c, const struct store_change *ch);
+
+/* Delete the copy's items of (user_set, lane): on the data lane users,
+ * user data, conferences and CMS documents, on the content lane content
+ * items with their chunks (store_seed_apply.c, writer connection). Returns
+ * an SQLite code. */
+int store_copy_clear(struct store_conn *c, const char *user_set, int lane);
+
+/* STORE_OP_DIVERT_STALE (store_outbox.c), inside the group's
+ * transaction. */
+void store_exec_divert_stale(struct store_conn *c, struct store_op *op);
 
 /* The seed ops (store_seed*.c): write side inside the group's transaction
  * (store_seed_apply.c), read side on the read connection (store_seed.c). */

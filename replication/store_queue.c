@@ -245,6 +245,13 @@ static void op_complete(struct store *s, struct store_op *op)
 			s->stats.archived += op->res.apply.archived;
 		op->cb.done(op->arg, st, em);
 		break;
+	case STORE_OP_DIVERT_STALE:
+		if (st == 0)
+			s->stats.archived += op->res.archived;
+		else
+			op->res.archived = 0;
+		op->cb.divert(op->arg, st, op->res.archived, em);
+		break;
 	case STORE_OP_GET:
 	case STORE_OP_LOCATION:
 		op->res.item.errmsg = em;

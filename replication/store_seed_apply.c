@@ -83,6 +83,22 @@ static int exec_sql_user_set(struct store_conn *c, const char *const *sql,
 	return store_step_done(st);
 }
 
+int store_copy_clear(struct store_conn *c, const char *user_set, int lane)
+{
+	int rc = SQLITE_OK;
+
+	if (lane == LANE_DATA) {
+		const char *const *clear[] = {&sql_clear_users, &sql_clear_data,
+					      &sql_clear_conf, &sql_clear_cms};
+		for (size_t i = 0; i < 4 && rc == SQLITE_OK; i++)
+			rc = exec_sql_user_set(c, clear[i], user_set);
+	} else {
+		/* the chunks go with their items (ON DELETE CASCADE) */
+		rc = exec_sql_user_set(c, &sql_clear_content, user_set);
+	}
+	return rc;
+}
+
 static void exec_begin(struct store_conn *c, struct store_op *op)
 {
 	struct store_seed_state s;
@@ -97,15 +113,7 @@ static void exec_begin(struct store_conn *c, struct store_op *op)
 	if (found && s.from_seq == op->ch.seq)
 		return; /* a resume: everything stays */
 
-	if (op->ch.lane == LANE_DATA) {
-		const char *const *clear[] = {&sql_clear_users, &sql_clear_data,
-					      &sql_clear_conf, &sql_clear_cms};
-		for (size_t i = 0; i < 4 && rc == SQLITE_OK; i++)
-			rc = exec_sql_user_set(c, clear[i], op->ch.user_set);
-	} else {
-		/* the chunks go with their items (ON DELETE CASCADE) */
-		rc = exec_sql_user_set(c, &sql_clear_content, op->ch.user_set);
-	}
+	rc = store_copy_clear(c, op->ch.user_set, op->ch.lane);
 	if (rc != SQLITE_OK) {
 		store_op_dberr(op, c, rc, "seed: clear the copy");
 		return;
