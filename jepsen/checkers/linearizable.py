@@ -10,6 +10,8 @@ Model of pool P (home P, pair Q), state (owner, epoch):
   owner read  -> must return (owner, epoch)
   failover P  -> needs owner == P; owner = Q, epoch + 1
   failback P  -> needs owner == Q; owner = P, epoch + 1
+  writer W    -> (a change of writer of pool W, from final.json history,
+                 while W owned the user set) needs owner == W; epoch + 1
 The initial owner is P; the initial epoch is not assumed: the first read
 binds it (the state carries "epoch base unknown + k" until then).
 
@@ -25,7 +27,8 @@ with a timeout (504: "it may still finish") counts as info. An info op
 may take effect at any point after its invoke, or never. Owner changes
 that no client asked for (automatic failovers, "leader:auto" in
 final.json history) are added as ops at their committed time, widened by
-a clock slack on both sides.
+a clock slack on both sides; so are the epoch raises of a change of a
+pool's writer (a local takeover: the owner stays, the epoch goes up).
 
 The search of each sub-history is bounded by operation count and time;
 past the bound the result is "unknown" rather than a guess.
@@ -219,6 +222,9 @@ def pool_step(home, pair):
         elif op.f == "failback":
             ok = owner == pair and pair is not None
             nxt = (home, epoch + 1, known)
+        elif op.f == "writer":
+            ok = owner == op.value
+            nxt = (owner, epoch + 1, known)
         else:
             return [state]
         if _applies(op):
@@ -336,6 +342,11 @@ def check(run, max_ops=DEFAULT_MAX_OPS, time_limit_s=DEFAULT_TIME_LIMIT_S,
             s = _Synth("failover", c.user_set, c.time, slack, c.what)
             subs.setdefault(c.user_set, []).append(s)
             subs.setdefault("cms", []).append(s)
+            auto.append(c.what)
+        elif c.kind == "writer" and c.user_set in pools:
+            s = _Synth("writer", c.user_set, c.time, slack, c.what)
+            s.value = c.owner
+            subs.setdefault(c.user_set, []).append(s)
             auto.append(c.what)
         elif c.kind == "cms" and not c.cms:
             s = _Synth("cms-failover", "cms", c.time, slack, c.what)

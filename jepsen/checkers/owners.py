@@ -5,6 +5,14 @@ An observation is an ok owner read (key = pool, value {owner, epoch}) or an
 ok write (user_set, epoch, the pool of the agent that accepted it). A
 decision is an owner change committed by the leader, with the leader's wall
 clock time; its new epoch is counted back from final.json owners.
+
+A pool of several agents has one writer (the agent that takes its writes);
+a change of writer of a pool that owns user sets ("writer of P: ..." in the
+history, from one writer to another, while P owns them) raises the epoch of
+each of them with the owner unchanged: such a change is a decision of kind
+"writer" for every user set P owned then. A change of writer while the
+pool's user set is owned by its pair, or the first writer a pool gets,
+raises nothing (nobody in the pool writes then, or nobody wrote before).
 """
 
 import re
@@ -22,6 +30,9 @@ _CHANGES = (
     (re.compile(r"^complete failback (\S+) from (\S+)"), "failback"),
     (re.compile(r"^cms failover (\S+) to (\S+)"), "cms"),
 )
+# "writer of P: NAME (member N), token T"; "writer of P: W -> S (...)";
+# "..., writer of P: no writer, token T" when the writer is removed
+_WRITER = re.compile(r"writer of ([^\s:,]+): ([^,]*)")
 
 
 class Observation:
@@ -75,19 +86,63 @@ def observations(run):
     return out
 
 
-def changes(run):
-    """Owner changes committed in final.json history, oldest first.
+def _writer_named(rest):
+    """The new writer a "writer of P: ..." text names; None for no writer."""
+    if rest.startswith("no writer"):
+        return None
+    tail = rest.split("->", 1)[1] if "->" in rest else rest
+    words = tail.split()
+    return words[0] if words else None
 
-    The new epoch of each is counted back from final.json owners (the last
-    change of a user set set its final epoch); None when unknown.
-    """
+
+def writer_changes(run):
+    """[(time ns, pool, old writer or None, new writer or None, entry)] of
+    every committed change of a pool's writer in final.json history, oldest
+    first (the old writer as the history itself told it; None before the
+    pool's first writer or after its writer was removed)."""
     out = []
+    cur = {}
     for h in run.final.get("history", []):
         if h.get("result") != "ok" or not isinstance(h.get("what"), str):
             continue
         tm = h.get("time_ms")
         if not isinstance(tm, (int, float)) or isinstance(tm, bool):
             continue
+        for m in _WRITER.finditer(h["what"]):
+            pool = m.group(1)
+            new = _writer_named(m.group(2).strip())
+            out.append((run.wall_ms_to_ns(tm), pool, cur.get(pool), new, h))
+            cur[pool] = new
+    return out
+
+
+def changes(run):
+    """Owner changes committed in final.json history, oldest first, and
+    the epoch raises of a change of writer (kind "writer", see above).
+
+    The new epoch of each is counted back from final.json owners (the last
+    change of a user set set its final epoch); None when unknown.
+    """
+    out = []
+    owned_by = {p: p for p in run.pools()}   # user set -> owner pool
+    raises = {}                              # history seq -> [user sets]
+    for t, pool, old, new, h in writer_changes(run):
+        if old is None or new is None or old == new:
+            continue
+        raises.setdefault(id(h), []).append(pool)
+    for h in run.final.get("history", []):
+        if h.get("result") != "ok" or not isinstance(h.get("what"), str):
+            continue
+        tm = h.get("time_ms")
+        if not isinstance(tm, (int, float)) or isinstance(tm, bool):
+            continue
+        who = h.get("who") if isinstance(h.get("who"), str) else ""
+        for pool in raises.get(id(h), []):
+            for us in sorted(u for u, o in owned_by.items() if o == pool):
+                out.append(Change(user_set=us, owner=pool,
+                                  time=run.wall_ms_to_ns(tm), who=who,
+                                  what=h["what"], auto=True, kind="writer",
+                                  cms=False, epoch=None, seq=h.get("seq")))
         for pat, kind in _CHANGES:
             m = pat.match(h["what"])
             if not m:
@@ -98,7 +153,8 @@ def changes(run):
                 us, owner = "cms", m.group(2)
             else:
                 us, owner = m.group(1), m.group(2)
-            who = h.get("who") if isinstance(h.get("who"), str) else ""
+            if kind != "cms":
+                owned_by[us] = owner
             moves_cms = kind == "failover" and m.group(3) is not None
             out.append(Change(user_set=us, owner=owner,
                               time=run.wall_ms_to_ns(tm), who=who,

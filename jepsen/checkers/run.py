@@ -34,7 +34,7 @@ class Op:
 
     __slots__ = ("index", "comp_index", "process", "f", "key", "value",
                  "type", "inv", "ret", "result", "user_set", "epoch",
-                 "node", "error", "synthetic", "done")
+                 "seq", "node", "error", "synthetic", "done")
 
     def __init__(self, inv_entry):
         self.index = inv_entry["index"]
@@ -49,6 +49,7 @@ class Op:
         self.result = None
         self.user_set = None
         self.epoch = None
+        self.seq = None
         self.node = inv_entry.get("node")
         self.error = None
         self.synthetic = False
@@ -60,6 +61,7 @@ class Op:
         self.result = entry.get("value")
         self.user_set = entry.get("user_set")
         self.epoch = entry.get("epoch")
+        self.seq = entry.get("seq")
         if entry.get("node") is not None:
             self.node = entry["node"]
         self.error = entry.get("error")

@@ -155,8 +155,8 @@ def render(run, verdict=None):
     nem_bottom = y
 
     # owner lanes: the owner as the newest epoch seen says, and under it
-    # one strip per pool with a tick at every ok write that pool accepted
-    # (two pools ticking at once is what a broken fence looks like)
+    # one strip per agent with a tick at every ok write that agent accepted
+    # (two strips ticking at once is what a broken fence looks like)
     accepted = {}
     for op in run.ops:
         if op.f == "write" and op.type == "ok" and op.user_set is not None:
@@ -176,16 +176,21 @@ def render(run, verdict=None):
             elif x(t) - x(s) > 60:
                 svg.text(x(s) + 3, y + 13, owner, size=10, fill="#fff")
         y += LANE_H - 2
-        by_pool = {}
+        # one strip per agent (a pool of several agents has one per agent:
+        # two of them ticking at once is a second writer)
+        by_agent = {}
         for op in accepted.get(us, []):
-            by_pool.setdefault(pool_of_node(run, op.node) or "?", []).append(
-                op)
-        for pool in sorted(by_pool):
-            svg.text(LEFT - 8, y + 6, "writes at %s" % pool, anchor="end",
+            by_agent.setdefault(op.node or "?", []).append(op)
+        for agent in sorted(by_agent, key=lambda n: (
+                pool_of_node(run, n) or "?", n)):
+            pool = pool_of_node(run, agent) or "?"
+            label = pool if agent in (pool, "?") or \
+                len(run.pool_agents(pool)) <= 1 else "%s (%s)" % (agent, pool)
+            svg.text(LEFT - 8, y + 6, "writes at %s" % label, anchor="end",
                      size=8, fill="#555")
             col = pool_colour.get(pool, "#999")
             last = None
-            for op in sorted(by_pool[pool], key=lambda o: o.ret):
+            for op in sorted(by_agent[agent], key=lambda o: o.ret):
                 px = x(op.ret)
                 if last is not None and px - last < 1.0:
                     continue

@@ -43,6 +43,21 @@ def config(**kw):
     return c
 
 
+def two_agents_per_pool():
+    """config() keywords for east, east2 (pool-east) and west, west2
+    (pool-west) beside the witness."""
+    c = config()
+    agents = dict(c["agents"])
+    agents["east2"] = {"addr": "10.0.0.4", "api": "http://e2",
+                       "pool": "pool-east", "site": "east"}
+    agents["west2"] = {"addr": "10.0.0.5", "api": "http://w2",
+                       "pool": "pool-west", "site": "west"}
+    pools = {p: dict(v, agents=sorted(n for n, a in agents.items()
+                                      if a["pool"] == p))
+             for p, v in c["pools"].items()}
+    return {"agents": agents, "pools": pools}
+
+
 class Run:
     """A run folder under construction; times in ms."""
 
@@ -335,6 +350,11 @@ class TestOneOwner(Base):
         r.write("sip:a@x|3", 5000, 5010, "west", 2, user_set="pool-east")
         r.write("sip:a@x|4", 9000, 9010, "east", 3)
         r.write("sip:b@x|1", 0, 10, "west", 1)
+        # the two owner changes that explain east, west, then east again
+        r.decision(4000, "automatic failover pool-east to pool-west "
+                   "(disaster, east silent)", who="leader:auto")
+        r.decision(8000, "complete failback pool-east from pool-west")
+        r.final["owners"]["pool-east"]["epoch"] = 3
         return r
 
     def test_valid(self):
@@ -374,6 +394,173 @@ class TestOneOwner(Base):
         r.write("sip:a@x|1", 0, 100, "east", 2)
         r.write("sip:a@x|2", 50, 60, "east", 1)
         self.assertTrue(self.run_check(one_owner.check, r)["valid"])
+
+
+class TestOneWriter(Base):
+    """one-owner with two agents per pool: one writer at a time."""
+
+    def setup(self):
+        r = Run(**two_agents_per_pool())
+        # the setup's decisions: before time 0, so the history covers the run
+        r.decision(-900, "writer of pool-east: east (member 1), token 1",
+                   who="leader:writer")
+        r.decision(-800, "writer of pool-west: west (member 2), token 1",
+                   who="leader:writer")
+        return r
+
+    def takeover(self, r, t, new, token):
+        r.decision(t, "writer of pool-east: %s (member %d), token %d"
+                   % (new, 1 if new == "east" else 4, token),
+                   who="leader:auto")
+        r.final["owners"]["pool-east"]["epoch"] += 1
+
+    def problems(self, res):
+        return {v["problem"] for v in res["violations"]}
+
+    def test_clean_handover_is_valid(self):
+        r = self.setup()
+        for i in range(10):
+            r.write("sip:a@x|e%d" % i, i * 100, i * 100 + 20, "east", 1,
+                    seq=i + 1)
+        # east killed at 1000; its standby takes over at 4000 (epoch 2)
+        self.takeover(r, 4000, "east2", 2)
+        for i in range(10):
+            r.write("sip:a@x|f%d" % i, 4100 + i * 100, 4120 + i * 100,
+                    "east2", 2, seq=11 + i)
+        r.write("sip:b@x|1", 0, 10, "west", 1, seq=1)
+        res = self.run_check(one_owner.check, r)
+        self.assertTrue(res["valid"], res)
+        self.assertEqual(res["ok_writes_by_agent"]["pool-east"],
+                         {"east": 10, "east2": 10})
+
+    def test_handover_and_back_is_valid(self):
+        r = self.setup()
+        r.write("sip:a@x|1", 0, 20, "east", 1, seq=1)
+        self.takeover(r, 4000, "east2", 2)
+        r.write("sip:a@x|2", 4100, 4120, "east2", 2, seq=2)
+        self.takeover(r, 9000, "east", 3)
+        r.write("sip:a@x|3", 9100, 9120, "east", 3, seq=3)
+        self.assertTrue(self.run_check(one_owner.check, r)["valid"])
+
+    def test_write_in_flight_during_the_handover_is_valid(self):
+        r = self.setup()
+        # a write at east still open when east2 took over and wrote: east
+        # may have accepted it before the handover
+        r.write("sip:a@x|1", 0, 5000, "east", 1, seq=1)
+        self.takeover(r, 3000, "east2", 2)
+        r.write("sip:a@x|2", 3100, 3120, "east2", 2, seq=2)
+        self.assertTrue(self.run_check(one_owner.check, r)["valid"])
+
+    def test_two_concurrent_writers_same_epoch(self):
+        r = self.setup()
+        # the report of issue 14: both agents of pool-east take writes,
+        # with the same epoch, interleaved in real time
+        for i in range(6):
+            node = "east" if i % 2 == 0 else "east2"
+            r.write("sip:a@x|%d" % i, i * 100, i * 100 + 20, node, 1,
+                    seq=100 + i)
+        res = self.run_check(one_owner.check, r)
+        self.assertFalse(res["valid"])
+        self.assertIn("one epoch accepted by two agents", self.problems(res))
+        self.assertIn("agents took turns without the handovers to explain "
+                      "it", self.problems(res))
+        turn = [v for v in res["violations"]
+                if v["problem"].startswith("agents took turns")][0]
+        self.assertEqual(turn["handovers_in_window"], 0)
+
+    def test_two_writers_with_epochs_but_no_decision(self):
+        r = self.setup()
+        # epochs that look like handovers, but no writer or owner changed
+        # in the history: two agents wrote in turn on their own
+        r.write("sip:a@x|1", 0, 20, "east", 1, seq=1)
+        r.write("sip:a@x|2", 100, 120, "east2", 2, seq=1)
+        r.write("sip:a@x|3", 200, 220, "east", 3, seq=1)
+        r.final["owners"]["pool-east"]["epoch"] = 3
+        res = self.run_check(one_owner.check, r)
+        self.assertFalse(res["valid"])
+        self.assertEqual(self.problems(res),
+                         {"agents took turns without the handovers to "
+                          "explain it"})
+
+    def test_one_handover_does_not_explain_two_turns(self):
+        r = self.setup()
+        r.write("sip:a@x|1", 0, 20, "east", 1, seq=1)
+        self.takeover(r, 4000, "east2", 2)
+        r.write("sip:a@x|2", 4100, 4120, "east2", 2, seq=2)
+        r.write("sip:a@x|3", 4200, 4220, "east", 3, seq=3)
+        res = self.run_check(one_owner.check, r)
+        self.assertFalse(res["valid"])
+        self.assertIn("agents took turns without the handovers to explain "
+                      "it", self.problems(res))
+
+    def test_old_writer_accepts_after_the_takeover(self):
+        r = self.setup()
+        r.write("sip:a@x|1", 0, 20, "east", 1, seq=1)
+        self.takeover(r, 4000, "east2", 2)
+        r.write("sip:a@x|2", 4100, 4120, "east2", 2, seq=2)
+        # the old writer, paused, wakes and takes a new write at epoch 1
+        r.write("sip:a@x|3", 4200, 4220, "east", 1, seq=2)
+        res = self.run_check(one_owner.check, r)
+        self.assertFalse(res["valid"])
+        self.assertIn("accepted after another agent took over",
+                      self.problems(res))
+
+    def test_one_sequence_number_twice(self):
+        r = self.setup()
+        r.write("sip:a@x|1", 0, 20, "east", 1, seq=7)
+        r.write("sip:a@x|2", 100, 120, "east", 1, seq=7)
+        res = self.run_check(one_owner.check, r)
+        self.assertFalse(res["valid"])
+        self.assertEqual(self.problems(res),
+                         {"one sequence number acknowledged for two "
+                          "writes"})
+
+    def test_history_not_covering_the_window_is_not_judged(self):
+        r = Run(**two_agents_per_pool())
+        # a full page of history whose oldest decision is after the
+        # writes: the handovers may be among the decisions it lost
+        r.write("sip:a@x|1", 0, 20, "east", 1, seq=1)
+        r.write("sip:a@x|2", 100, 120, "east2", 2, seq=1)
+        r.write("sip:a@x|3", 200, 220, "east", 3, seq=1)
+        r.final["owners"]["pool-east"]["epoch"] = 3
+        for i in range(one_owner.HISTORY_PAGE):
+            r.decision(5000 + i, "pause pool pool-west: no automatic "
+                       "failover until resumed")
+        res = self.run_check(one_owner.check, r)
+        self.assertTrue(res["valid"], res)
+        self.assertEqual(res["turns_judged_from_ms"], 5000)
+        # the same page one decision short is the whole history: judged
+        r.final["history"].pop()
+        self.assertFalse(self.run_check(one_owner.check, r)["valid"])
+
+    def test_local_takeover_raises_the_epoch_for_linearizable(self):
+        r = self.setup()
+        r.owner("pool-east", 0, 10, "pool-east", 1)
+        self.takeover(r, 4000, "east2", 2)
+        r.owner("pool-east", 7000, 7010, "pool-east", 2)
+        res = self.run_check(linearizable.check, r)
+        self.assertTrue(res["valid"], res)
+        self.assertEqual(res["keys"]["pool-east"]["result"], "linearizable")
+        # the first writer a pool gets raises nothing; a change of writer
+        # of a pool failed over to its pair neither
+        r = self.setup()
+        r.owner("pool-east", 0, 10, "pool-east", 1)
+        r.decision(2000, "automatic failover pool-east to pool-west "
+                   "(disaster, writer east silent)", who="leader:auto")
+        r.decision(4000, "writer of pool-east: east2 (member 4), token 2",
+                   who="leader:writer")
+        r.owner("pool-east", 7000, 7010, "pool-west", 2)
+        r.final["owners"]["pool-east"] = {"owner": "pool-west", "epoch": 2}
+        res = self.run_check(linearizable.check, r)
+        self.assertTrue(res["valid"], res)
+
+    def test_epoch_raised_without_a_writer_change(self):
+        r = self.setup()
+        r.owner("pool-east", 0, 10, "pool-east", 1)
+        r.owner("pool-east", 7000, 7010, "pool-east", 2)
+        r.final["owners"]["pool-east"]["epoch"] = 2
+        res = self.run_check(linearizable.check, r)
+        self.assertFalse(res["valid"])
 
 
 # ---- nothing-lost ----
