@@ -158,8 +158,15 @@ class Cluster:
         self.h = h
         self.agents = cfg["agents"]
         self.by_addr = {hostport(a["api"]): n for n, a in self.agents.items()}
+        # a pool's first agent (its only one, or where to start looking for
+        # its writer) and every agent of each pool
         self.pool_agent = {p: v["agent"] for p, v in cfg["pools"].items()}
-        self.pool_agents = sorted(self.pool_agent.values())
+        self.pool_members = {p: sorted(n for n, a in self.agents.items()
+                                       if a.get("pool") == p)
+                             for p in cfg["pools"]}
+        self.pool_agents = sorted(n for m in self.pool_members.values()
+                                  for n in m)
+        self.multi = any(len(m) > 1 for m in self.pool_members.values())
         self.user_pool = {}
         for pool, users in h["users"].items():
             for u in users:
@@ -177,6 +184,62 @@ class Cluster:
 
 def quote_sip(sip):
     return urllib.parse.quote(sip, safe=":@")
+
+
+def redirect(cl, st, ans):
+    """The agent a 421 answer sends the request to: not_owner names the
+    owner's API (owner_api), not_writer (a standby of its pool) the
+    writer's (api); None for any other answer."""
+    if st != 421 or not isinstance(ans, dict):
+        return None
+    if ans.get("error") == "not_writer":
+        return cl.name_of(ans.get("api") or "")
+    return cl.name_of(ans.get("owner_api") or "")
+
+
+def call_follow(cl, node, method, path, body=None, timeout=5.0, hops=4):
+    """call() at agent node, following 421 not_owner and not_writer to the
+    agent they name (at most hops times, never back to the same agent).
+    Returns (status, answer, the agent that answered last)."""
+    seen = {node}
+    for _ in range(hops + 1):
+        st, ans, _ = call(cl.api(node), method, path, body, timeout)
+        nxt = redirect(cl, st, ans)
+        if nxt is None or nxt in seen:
+            return st, ans, node
+        seen.add(nxt)
+        node = nxt
+    return st, ans, node
+
+
+def writers(cl):
+    """pool -> the name of its writer, as the leader's status says (any
+    agent's when no leader answers); {} when no agent answers."""
+    first = None
+    for n in cl.agents:
+        try:
+            st, ans, _ = call(cl.api(n), "GET", "/v1/status", timeout=2)
+        except (NotSent, Indeterminate):
+            continue
+        if st != 200 or not isinstance(ans, dict):
+            continue
+        if first is None:
+            first = ans
+        if (ans.get("self") or {}).get("state") == "leader":
+            first = ans
+            break
+    out = {}
+    for p in (first or {}).get("pools", []):
+        w = p.get("writer")
+        if isinstance(w, dict) and w.get("id") and w.get("name") in cl.agents:
+            out[p["name"]] = w["name"]
+    return out
+
+
+def pool_writer(cl, pool):
+    """The agent to ask for pool: its writer when known, else its first
+    agent (whose 421 names the writer)."""
+    return writers(cl).get(pool) or cl.pool_agent[pool]
 
 
 # ---- setup ------------------------------------------------------------------
@@ -232,28 +295,37 @@ def setup(out):
         return False
     wait_for("the topology", put_topology, 60)
 
+    if cl.multi:
+        for pool in sorted(cfg["pools"]):
+            wait_for("a writer of %s" % pool, lambda p=pool: writers(cl).get(p), 60)
+
     def ready(pool):
-        st, _, _ = call(cl.api(cl.pool_agent[pool]), "GET", "/readyz?pool=" + pool, timeout=2)
+        st, _, _ = call(cl.api(pool_writer(cl, pool)), "GET", "/readyz?pool=" + pool,
+                        timeout=2)
         return st == 200
     for pool in sorted(cfg["pools"]):
-        wait_for("%s ready at %s" % (pool, cl.pool_agent[pool]), lambda p=pool: ready(p), 60)
+        wait_for("%s ready at its writer" % pool, lambda p=pool: ready(p), 60)
     for pool, users in sorted(h["users"].items()):
+        w = pool_writer(cl, pool)
         for u in users:
             def create(u=u, pool=pool):
-                st, ans, _ = call(cl.api(cl.pool_agent[pool]), "POST", "/v1/users",
-                                  {"sip": u, "pool": pool}, timeout=5)
+                st, ans, _ = call_follow(cl, w, "POST", "/v1/users",
+                                         {"sip": u, "pool": pool}, timeout=5)
                 return st in (200, 201) or (st == 409 and isinstance(ans, dict)
                                             and ans.get("error") == "exists")
             wait_for("user %s" % u, create, 60)
     for pool in sorted(cfg["pools"]):
         def synced(pool=pool):
-            st, ans, _ = call(cl.api(cl.pool_agent[pool]), "POST",
-                              "/v1/backup/%s/sync?timeout=20" % pool, timeout=25)
+            st, ans, _ = call_follow(cl, pool_writer(cl, pool), "POST",
+                                     "/v1/backup/%s/sync?timeout=20" % pool, timeout=25)
             return st == 200 and isinstance(ans, dict) and ans.get("lag_records") == 0
         wait_for("backup sync of %s" % pool, synced, 60)
-    print("client: cluster ready: pools %s paired (%s), CMS on pool-east, policy auto, %d users"
+    wr = writers(cl) if cl.multi else {}
+    print("client: cluster ready: pools %s paired (%s), CMS on pool-east, policy auto, %d users%s"
           % (", ".join(sorted(cfg["pools"])), h.get("pair_mode", "async"),
-             sum(len(u) for u in h["users"].values())),
+             sum(len(u) for u in h["users"].values()),
+             "; writers %s" % ", ".join("%s %s" % kv for kv in sorted(wr.items()))
+             if wr else ""),
           file=sys.stderr)
 
 
@@ -274,8 +346,8 @@ def worker(out, cfg, h, proc, deadline_ns, clock):
             node = cache[pool]
             hist.op("invoke", "read", key, None, node)
             try:
-                st, ans, _ = call(cl.api(node), "GET", "/v1/users/%s/conferences/%s"
-                                  % (quote_sip(sip), conf), timeout=READ_TIMEOUT)
+                st, ans, node = call_follow(cl, node, "GET", "/v1/users/%s/conferences/%s"
+                                            % (quote_sip(sip), conf), timeout=READ_TIMEOUT)
                 if st == 200 and isinstance(ans, dict):
                     hist.op("ok", "read", key, ans.get("value"), node, user_set=pool,
                             epoch=ans.get("epoch"), seq=ans.get("seq"))
@@ -296,11 +368,22 @@ def worker(out, cfg, h, proc, deadline_ns, clock):
             conf = "c%d-%d" % (proc, n)
             key = "%s|%s" % (sip, conf)
             value = "v%d-%d-%d" % (h["seed"], proc, n)
-            node = cache[pool] if rng.random() < 0.7 else rng.choice(cl.pool_agents)
+            # 30 % to a random agent instead of the believed owner's writer:
+            # of the user's own pool when pools have several agents (an old
+            # writer among them), of any pool otherwise
+            if rng.random() < 0.7:
+                node = cache[pool]
+            elif cl.multi:
+                node = rng.choice(cl.pool_members[pool])
+            else:
+                node = rng.choice(cl.pool_agents)
             hist.op("invoke", "write", key, value, node)
             path = "/v1/users/%s/conferences/%s" % (quote_sip(sip), conf)
             outcome, err, ans, maybe = "fail", "", None, False
-            for _ in range(3):
+            seen = {node}
+            # a 421 is followed to the agent it names: not_owner to the
+            # owner pool's writer, not_writer (a standby) to its writer
+            for _ in range(4):
                 try:
                     st, ans, _ = call(cl.api(node), "PUT", path, value, timeout=WRITE_TIMEOUT)
                 except NotSent as e:
@@ -313,11 +396,12 @@ def worker(out, cfg, h, proc, deadline_ns, clock):
                 if st in (200, 201) and isinstance(ans, dict):
                     outcome = "ok"
                     break
-                if st == 421 and isinstance(ans, dict) and ans.get("owner_api"):
-                    nxt = cl.name_of(ans["owner_api"])
+                nxt = redirect(cl, st, ans)
+                if nxt is not None or st == 421:
                     err = "%s: %s" % (node, err_text(st, ans))
-                    if nxt is None or nxt == node:
+                    if nxt is None or nxt in seen:
                         break
+                    seen.add(nxt)
                     node = nxt
                     continue
                 err = "%s: %s" % (node, err_text(st, ans))
@@ -610,13 +694,22 @@ def converge(cl, seconds):
             time.sleep(1)
             continue
         lagging = []
+        wr = {}
+        for p, v in pools.items():
+            w = v.get("writer")
+            if isinstance(w, dict) and w.get("id") and w.get("name") in cl.agents:
+                wr[p] = w["name"]
+        if cl.multi and any(p not in wr for p in cl.pool_members):
+            why = "pools without a writer: %s" % sorted(set(cl.pool_members) - set(wr))
+            time.sleep(1)
+            continue
         for p, v in sorted(pools.items()):
-            owner_agent = cl.pool_agent.get(v.get("owner"))
+            owner_agent = wr.get(v.get("owner")) or cl.pool_agent.get(v.get("owner"))
             if owner_agent is None:
                 continue
             try:
-                st, ans, _ = call(cl.api(owner_agent), "POST",
-                                  "/v1/backup/%s/sync?timeout=15" % p, timeout=20)
+                st, ans, _ = call_follow(cl, owner_agent, "POST",
+                                         "/v1/backup/%s/sync?timeout=15" % p, timeout=20)
             except (NotSent, Indeterminate) as e:
                 lagging.append("%s: %s" % (p, e))
                 continue
@@ -655,6 +748,11 @@ def final(out):
                                      "state": p.get("state")}
             break
     res["owners"] = owners
+    # the agent that answers for each pool: its writer (a standby answers
+    # 421 not_writer, followed anyway)
+    wr = writers(cl) if cl.multi else {}
+    if wr:
+        res["writers"] = wr
     # every key of a write invoke, read from the owner of its user set
     keys = []
     seen = set()
@@ -670,12 +768,12 @@ def final(out):
         sip, conf = key.split("|", 1)
         us = cl.user_pool.get(sip)
         owner = (owners.get(us) or {}).get("owner") or us
-        node = cl.pool_agent.get(owner, cl.pool_agent[us])
+        node = wr.get(owner) or cl.pool_agent.get(owner, cl.pool_agent[us])
         val, err = None, None
         for _ in range(3):
             try:
-                st, ans, _ = call(cl.api(node), "GET", "/v1/users/%s/conferences/%s"
-                                  % (quote_sip(sip), conf), timeout=5)
+                st, ans, _ = call_follow(cl, node, "GET", "/v1/users/%s/conferences/%s"
+                                         % (quote_sip(sip), conf), timeout=5)
             except (NotSent, Indeterminate) as e:
                 err = str(e)
                 time.sleep(0.5)
@@ -730,13 +828,10 @@ def final(out):
     ver = {}
     for pool in sorted(cfg["pools"]):
         owner = (owners.get(pool) or {}).get("owner") or pool
-        node = cl.pool_agent.get(owner, cl.pool_agent[pool])
+        node = wr.get(owner) or cl.pool_agent.get(owner, cl.pool_agent[pool])
         try:
-            st, ans, _ = call(cl.api(node), "POST", "/v1/backup/%s/verify?repair=false" % pool,
-                              timeout=140)
-            if st == 421 and isinstance(ans, dict) and ans.get("owner_api"):
-                st, ans, _ = call(ans["owner_api"], "POST",
-                                  "/v1/backup/%s/verify?repair=false" % pool, timeout=140)
+            st, ans, _ = call_follow(cl, node, "POST", "/v1/backup/%s/verify?repair=false" % pool,
+                                     timeout=140)
         except (NotSent, Indeterminate) as e:
             ver[pool] = {"equal": False, "differing": -1, "raw": {"error": str(e)}}
             continue

@@ -27,6 +27,11 @@ Runs in the host's namespaces as root; reads OUT/run/harness.json. Faults:
   disk-full       the agent's data tmpfs filled to the last byte (ENOSPC)
   fsync-fail      fsync and fdatasync of the agent fail with EIO (libfiu)
 
+Scenario writer-loss (two agents per pool) aims kill, pause and isolate at
+the current writer of a pool, read from the leader's /v1/status when the
+fault starts (the schedule draws the pool and the fault; detail.pool,
+detail.writer and detail.token say whom it hit).
+
 The client's own host is never cut off: the workload keeps reaching every
 agent (an old owner that is cut off from the cluster still gets writes)."""
 
@@ -185,6 +190,60 @@ class Nemesis:
         rows = [d for d in b.get("backup", []) if d.get("from") == pool]
         return bool(rows) and all(d.get("lag_records") == 0 and d.get("connection") == "streaming"
                                   for d in rows)
+
+    def status(self):
+        """GET /v1/status of the Raft leader (of any agent answering when
+        none says it leads); None when no agent answers."""
+        first = None
+        for n in self.names:
+            st = self.api_get(n, "/v1/status")
+            if not st:
+                continue
+            if (st.get("self") or {}).get("state") == "leader":
+                return st
+            if first is None:
+                first = st
+        return first
+
+    def writer_of(self, pool):
+        """(name, token) of the writer of pool as the leader sees it, or
+        (None, None)."""
+        st = self.status()
+        for p in (st or {}).get("pools", []):
+            w = p.get("writer")
+            if p.get("name") == pool and isinstance(w, dict) and w.get("id") \
+                    and w.get("name") in self.agents:
+                return w["name"], w.get("token")
+        return None, None
+
+    def pools_settled(self, want_sync_standby):
+        """Every paired pool owns its user set again (normal), has a writer,
+        and its copy at the pair is caught up in sync mode; with
+        want_sync_standby also, when the agents report one (slice with hot
+        standbys), a synchronous standby: the next writer lost is then
+        taken over locally, not by the pair."""
+        st = self.status()
+        if not st:
+            return False
+        for p in st.get("pools", []):
+            pool = p.get("name")
+            if not p.get("pair"):
+                continue
+            w = p.get("writer")
+            if p.get("state") != "normal" or p.get("owner") != pool or \
+                    not isinstance(w, dict) or w.get("name") not in self.agents:
+                return False
+            if want_sync_standby and p.get("standbys") and \
+                    "sync_standby" in p and not p.get("sync_standby"):
+                return False
+            b = self.api_get(w["name"], "/v1/backup")
+            if not b or b.get("mode") != "sync":
+                return False
+            rows = [d for d in b.get("backup", []) if d.get("from") == pool]
+            if not rows or not all(d.get("lag_records") == 0 and
+                                   d.get("connection") == "streaming" for d in rows):
+                return False
+        return True
 
     def addr(self, name):
         return self.agents[name]["addr"]
@@ -454,6 +513,8 @@ class Nemesis:
 # ---- schedules -------------------------------------------------------------------
 
 NET_FAULTS = ("partition-site", "isolate", "bridge", "ring", "oneway")
+# a target standing for the writer of a pool when the fault starts
+WRITER_OF = "@writer:"
 ALL_FAULTS = NET_FAULTS + ("kill", "pause", "clock", "loss", "delay", "disk-full", "fsync-fail")
 
 
@@ -535,6 +596,22 @@ def episode(rng, nem):
         nem.episodes = getattr(nem, "episodes", 0) + 1
         kind = "disk-full" if nem.episodes % 2 == 1 else "fsync-fail"
         return [make_fault(rng, kind, nem)], rng.uniform(6, 8), rng.uniform(3, 5)
+    if sc == "writer-loss":
+        # the writer of a pool (resolved when the fault starts, see run())
+        # killed, paused past its lease or cut off from every other agent
+        lease = nem.h["defaults"]["lease_ms"] / 1000.0
+        grace = nem.h["defaults"]["grace_ms"] / 1000.0
+        pools = sorted(p for p in nem.h["users"]
+                       if sum(1 for a in nem.agents.values() if a.get("pool") == p) > 1)
+        pool = rng.choice(pools)
+        kind = rng.choice(["kill", "pause", "isolate"])
+        if kind == "kill":
+            hold = rng.uniform(5, 12)
+        elif kind == "pause":
+            hold = rng.uniform(lease + grace + 2, lease + grace + 8)
+        else:
+            hold = rng.uniform(8, 15)
+        return [(kind, [WRITER_OF + pool], {"pool": pool})], hold, rng.uniform(4, 8)
     if sc == "planned":
         return [], 1.0, 1.0
     # mixed
@@ -590,11 +667,27 @@ def run(nem):
                     not nem.settled("east"):
                 nem.reap()
                 time.sleep(0.5)
+        if nem.h["scenario"] == "writer-loss":
+            # the next writer lost only once both pools are back to normal
+            # and caught up (a pool failed over to its pair by the last
+            # loss is failed back first): one disaster at a time; for 20 s
+            # also until a standby is in sync again where there is one
+            t_wait = nem.now()
+            while not stop_req and nem.now() + hold * 1e9 <= dur - 3e9 and \
+                    not nem.pools_settled(nem.now() - t_wait < 20e9):
+                nem.reap()
+                time.sleep(0.5)
         if nem.now() + hold * 1e9 > dur - 3e9:
             break
         started = []
         try:
             for k, t, d in faults:
+                if t and t[0].startswith(WRITER_OF):
+                    w, token = nem.writer_of(t[0][len(WRITER_OF):])
+                    if w is None:
+                        raise RuntimeError("no writer of %s known" % t[0][len(WRITER_OF):])
+                    t = [w]
+                    d = dict(d, writer=w, token=token)
                 nem.start(k, t, d)
                 started.append(nem.active[-1])
         except (RuntimeError, OSError) as e:

@@ -46,14 +46,21 @@ def main():
                         "pool": pool or None, "site": site}
     for name, a in agents.items():
         if a["pool"]:
-            pools[a["pool"]] = {"agent": name, "site": a["site"]}
+            # "agent": the pool's first agent (its writer at setup when it
+            # is the only one); "agents": every agent of the pool
+            p = pools.setdefault(a["pool"], {"agent": name, "agents": [],
+                                             "site": a["site"]})
+            p["agents"].append(name)
     pools["pool-east"]["pair"] = "pool-west"
     pools["pool-west"]["pair"] = "pool-east"
     lease, grace = d["lease_ms"], d["grace_ms"]
     # site-loss: the pair replicates in sync mode, so that losing the
     # owner's disk loses nothing acknowledged and nothing-lost stays strict
-    # (in async mode the owner's unshipped tail goes with its disk: the RPO)
-    sync = os.environ["scenario"] == "site-loss"
+    # (in async mode the owner's unshipped tail goes with its disk: the RPO);
+    # writer-loss too: a writer lost while no standby of its pool is in sync
+    # (or before local takeovers exist) is a failover to the pair, which
+    # then holds every acknowledged write
+    sync = os.environ["scenario"] in ("site-loss", "writer-loss")
     election = d["election_timeout_ms"]
     cfg = {
         "seed": int(os.environ["seed"]),
