@@ -279,8 +279,10 @@ def setup(out):
         "sites": sorted({a["site"] for a in cl.agents.values()}),
         "pools": [{"name": p, "site": cfg["pools"][p]["site"], "edition": "enterprise",
                    "kind": "physical", "os": "windows-2019"} for p in sorted(cfg["pools"])],
-        "pairs": [{"a": "pool-east", "b": "pool-west", "force": False,
-                   "mode": h.get("pair_mode", "async")}],
+        "pairs": [dict({"a": "pool-east", "b": "pool-west", "force": False,
+                        "mode": h.get("pair_mode", "async")},
+                       **({"sync_timeout_ms": h["pair_sync_timeout_ms"]}
+                          if h.get("pair_sync_timeout_ms") else {}))],
         "sbas": [],
         "cms": "pool-east",
         "policy": h["policy"],

@@ -233,8 +233,11 @@ class Nemesis:
             if p.get("state") != "normal" or p.get("owner") != pool or \
                     not isinstance(w, dict) or w.get("name") not in self.agents:
                 return False
+            ss = p.get("sync_standby")
+            if isinstance(ss, dict):
+                ss = ss.get("id")
             if want_sync_standby and p.get("standbys") and \
-                    "sync_standby" in p and not p.get("sync_standby"):
+                    "sync_standby" in p and not ss:
                 return False
             b = self.api_get(w["name"], "/v1/backup")
             if not b or b.get("mode") != "sync":

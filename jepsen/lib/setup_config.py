@@ -109,6 +109,13 @@ def main():
         "faults": [f for f in os.environ.get("FAULTS_SPEC", "").split(",") if f],
         "users": users,
         "pair_mode": "sync" if sync else "async",
+        # writer-loss: the pair's sync timeout outlasts the writer's lease
+        # and grace, so that a writer cut off from everything (isolate)
+        # falls back to async only after its lease ran out: a write it
+        # acknowledges without the pair is then a fence broken, not the
+        # fallback's RPO (site-loss keeps the default, 2 s)
+        "pair_sync_timeout_ms": (lease + grace + 2000)
+        if os.environ["scenario"] == "writer-loss" else None,
         "policy": {"failover": "auto", "max_lag_on_failover_ms": MAX_LAG_MS,
                    "cooldown_ms": COOLDOWN_MS},
         "defaults": d,

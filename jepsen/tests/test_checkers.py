@@ -409,10 +409,14 @@ class TestOneWriter(Base):
         return r
 
     def takeover(self, r, t, new, token):
-        r.decision(t, "writer of pool-east: %s (member %d), token %d"
-                   % (new, 1 if new == "east" else 4, token),
-                   who="leader:auto")
+        # as the state machine words a local takeover
+        old = "east2" if new == "east" else "east"
         r.final["owners"]["pool-east"]["epoch"] += 1
+        r.decision(t, "writer of pool-east: %s -> %s (member %d), token %d, "
+                   "epoch pool-east %d"
+                   % (old, new, 1 if new == "east" else 4, token,
+                      r.final["owners"]["pool-east"]["epoch"]),
+                   who="leader:auto")
 
     def problems(self, res):
         return {v["problem"] for v in res["violations"]}
