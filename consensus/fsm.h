@@ -435,9 +435,11 @@ int fsm_failover_next(int op, int state);
 
 /* The user sets pool owns now, at most FSM_MAX_OWNED_SETS: its own (while
  * its owner is itself), its pair's (while the pair's owner is pool), and
- * FSM_CMS_USER_SET (while pool hosts the active CMS). out[i] are borrowed
- * (pool names, or the static "cms"), valid until the next apply or
- * restore. Returns how many (0 for an unknown pool, or NULL). */
+ * FSM_CMS_USER_SET (while pool hosts the active CMS), each name once (a
+ * pool named "cms" hosting the CMS: one "cms", whose position a local
+ * takeover records for both). out[i] are borrowed (pool names, or the
+ * static "cms"), valid until the next apply or restore. Returns how many
+ * (0 for an unknown pool, or NULL). */
 size_t fsm_pool_owned_sets(const struct fsm *f, const char *pool,
 			   const char *out[FSM_MAX_OWNED_SETS]);
 
@@ -498,6 +500,18 @@ const char *fsm_pool_api(const struct fsm *f, const char *pool);
  * when pool is unknown or has no writer. pool may be NULL. */
 const struct fsm_member *fsm_pool_writer(const struct fsm *f,
 					 const char *pool);
+/* The synchronous standby of pool (fsm_pool.sync_standby); NULL when pool
+ * is unknown or has none. pool may be NULL. */
+const struct fsm_member *fsm_pool_sync_standby(const struct fsm *f,
+					       const char *pool);
+/* Of user set user_set (a pool's name, or FSM_CMS_USER_SET): its epoch
+ * (the pool's epoch, or cms_epoch) into *epoch and, per lane, where the
+ * copy of its writer stood at the last local takeover (writer_seq, or
+ * cms_writer_seq) into seq. false (nothing written) when no such user
+ * set exists (an unknown pool, "cms" before the CMS is placed). epoch and
+ * seq may be NULL. */
+bool fsm_user_set_writer_seq(const struct fsm *f, const char *user_set,
+			     uint64_t *epoch, uint64_t seq[2]);
 
 /* History entry with sequence seq: from the ring, or from the kept
  * entries; NULL when it fell out of the ring and was not kept. */

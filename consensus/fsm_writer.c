@@ -42,7 +42,7 @@ size_t fsm_pool_owned_sets(const struct fsm *f, const char *pool,
 			   const char *out[FSM_MAX_OWNED_SETS])
 {
 	struct owned o[FSM_MAX_OWNED_SETS];
-	size_t n;
+	size_t n, m = 0;
 	int i;
 
 	if (pool == NULL)
@@ -51,9 +51,17 @@ size_t fsm_pool_owned_sets(const struct fsm *f, const char *pool,
 	if (i < 0)
 		return 0;
 	n = owned_sets(f, i, o);
-	for (size_t k = 0; k < n; k++)
-		out[k] = o[k].name;
-	return n;
+	for (size_t k = 0; k < n; k++) {
+		size_t j;
+
+		/* a pool named like the CMS's user set, hosting it: one name
+		 * for both (a takeover's position of it is for both) */
+		for (j = 0; j < m && strcmp(out[j], o[k].name) != 0; j++)
+			;
+		if (j == m)
+			out[m++] = o[k].name;
+	}
+	return m;
 }
 
 /* The name of member id for a sentence: "none" for 0, "member 9" for one
@@ -408,6 +416,49 @@ void fsm_writer_removed(struct fsm *f, const struct fsm_member *m,
 				", sync standby of %s: none", p->name);
 		}
 	}
+}
+
+const struct fsm_member *fsm_pool_sync_standby(const struct fsm *f,
+					       const char *pool)
+{
+	int i;
+
+	if (pool == NULL)
+		return NULL;
+	i = fsm_pool_index(f, pool);
+	if (i < 0 || f->pools[i].sync_standby == 0)
+		return NULL;
+	return fsm_member_find(f, f->pools[i].sync_standby);
+}
+
+bool fsm_user_set_writer_seq(const struct fsm *f, const char *user_set,
+			     uint64_t *epoch, uint64_t seq[2])
+{
+	const uint64_t *s;
+	uint64_t e;
+	int i;
+
+	if (user_set == NULL)
+		return false;
+	if (strcmp(user_set, FSM_CMS_USER_SET) == 0) {
+		if (f->cms_active[0] == '\0')
+			return false;
+		e = f->cms_epoch;
+		s = f->cms_writer_seq;
+	} else {
+		i = fsm_pool_index(f, user_set);
+		if (i < 0)
+			return false;
+		e = f->pools[i].epoch;
+		s = f->pools[i].writer_seq;
+	}
+	if (epoch != NULL)
+		*epoch = e;
+	if (seq != NULL) {
+		seq[0] = s[0];
+		seq[1] = s[1];
+	}
+	return true;
 }
 
 const struct fsm_member *fsm_pool_writer(const struct fsm *f, const char *pool)
