@@ -323,6 +323,45 @@ void *fuzz_cmd_failover_auto(const char *pool, size_t *len)
 	CMD(failover_begin, FAILOVER_BEGIN, m);
 }
 
+void *fuzz_cmd_pool_writer(const struct fsm *f, const char *pool,
+			   uint64_t member_id, uint64_t expect_token,
+			   size_t *len)
+{
+	Poolpair__CmdPoolWriter m = POOLPAIR__CMD_POOL_WRITER__INIT;
+	Poolpair__WriterSeq seqs[FSM_MAX_OWNED_SETS];
+	Poolpair__WriterSeq *ptrs[FSM_MAX_OWNED_SETS];
+	const char *sets[FSM_MAX_OWNED_SETS];
+	size_t n = f != NULL ? fsm_pool_owned_sets(f, pool, sets) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		poolpair__writer_seq__init(&seqs[i]);
+		seqs[i].user_set = S(sets[i]);
+		seqs[i].data_seq = 100 + i;
+		seqs[i].content_seq = 200 + i;
+		ptrs[i] = &seqs[i];
+	}
+	m.pool = S(pool);
+	m.member_id = member_id;
+	m.expect_token = expect_token;
+	m.reason = S(n > 0 ? "local takeover: writer silent 4000 ms"
+			   : "no writer");
+	m.n_seqs = n;
+	m.seqs = ptrs;
+	CMD(pool_writer, POOL_WRITER, m);
+}
+
+void *fuzz_cmd_pool_sync(const char *pool, uint64_t writer_token,
+			 uint64_t standby, size_t *len)
+{
+	Poolpair__CmdPoolSync m = POOLPAIR__CMD_POOL_SYNC__INIT;
+
+	m.pool = S(pool);
+	m.writer_token = writer_token;
+	m.standby = standby;
+	m.reason = S(standby != 0 ? "standby caught up" : "standby lost");
+	CMD(pool_sync, POOL_SYNC, m);
+}
+
 void *fuzz_cmd_topology(void *const *steps, const size_t *lens, size_t n,
 			size_t *len)
 {
@@ -475,6 +514,19 @@ void fuzz_seed_commands(void (*emit)(void *arg, const char *name,
 	EMIT("pool_pause", fuzz_cmd_pool_pause("pool-east", true, &len));
 	EMIT("pool_resume", fuzz_cmd_pool_pause("pool-std-e", false, &len));
 	EMIT("failover_auto", fuzz_cmd_failover_auto("pool-west", &len));
+	EMIT("pool_writer",
+	     fuzz_cmd_pool_writer(NULL, "pool-east", 1, 0, &len));
+	EMIT("pool_sync", fuzz_cmd_pool_sync("pool-west", 1, 2, &len));
+	{
+		/* a local takeover of pool-east (owning its user set and the
+		 * CMS): its positions, over a token it does not have yet */
+		static struct fsm f;
+
+		fsm_init(&f);
+		fuzz_state_populate(&f);
+		EMIT("pool_writer_seqs",
+		     fuzz_cmd_pool_writer(&f, "pool-east", 1, 1, &len));
+	}
 
 	steps[0] = fuzz_cmd_add_site("central", &lens[0]);
 	steps[1] = fuzz_cmd_add_pool("pool-c", "central", "enterprise",

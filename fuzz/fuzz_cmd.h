@@ -56,6 +56,14 @@ void *fuzz_cmd_record_event(const char *what, bool ok, bool keep,
 void *fuzz_cmd_pool_pause(const char *pool, bool paused, size_t *len);
 /* A disaster failover_begin made by the automatic failover. */
 void *fuzz_cmd_failover_auto(const char *pool, size_t *len);
+/* pool_writer over expect_token; with seqs, a position for each of the
+ * user sets pool owns in f (fsm_pool_owned_sets(); f may be NULL: none),
+ * data seq 100 + i, content seq 200 + i for the i-th. */
+void *fuzz_cmd_pool_writer(const struct fsm *f, const char *pool,
+			   uint64_t member_id, uint64_t expect_token,
+			   size_t *len);
+void *fuzz_cmd_pool_sync(const char *pool, uint64_t writer_token,
+			 uint64_t standby, size_t *len);
 
 /* A topology command whose steps are the n encoded commands at steps
  * (each steps[i] of lens[i] bytes, borrowed). Aborts when a step does not

@@ -7,13 +7,18 @@
  *   - the bounded pre-scan (fsm_scan_command) of the whole input returns
  *     a known result and borrows `who` from inside the input;
  *   - every command gives a known code, res->code equal to the return, a
- *     terminated reason, exactly one new history entry holding that code;
+ *     terminated reason, exactly one new history entry holding that code
+ *     (or, accepted with res->seq 0, no entry and the state unchanged);
  *   - a refused command changes nothing but the history;
  *   - the state stays within its capacities, every name terminated;
  *   - fsm_snapshot -> fsm_restore -> fsm_snapshot is byte-identical;
  *   - fsm_failover_check of each pool answers what fsm_apply of a
  *     failover_begin of it answers, fsm_cms_failover_check what a
- *     cms_failover answers;
+ *     cms_failover answers, fsm_pool_writer_check of each pool and each
+ *     member what a pool_writer over the pool's token with the positions
+ *     of what it owns answers;
+ *   - a pool's sync standby is 0 or a member of the pool, not its writer,
+ *     and only with a writer;
  *   - pairs' modes are async or sync (async and 0 unpaired), a planned
  *     CMS move drains only from a paired pool, the kept history stays
  *     within its cap. */
@@ -45,6 +50,8 @@ static int same_but_history(const struct fsm *a, const struct fsm *b)
 		   0 &&
 	       a->cms_epoch == b->cms_epoch && a->cms_state == b->cms_state &&
 	       a->cms_since_ms == b->cms_since_ms &&
+	       memcmp(a->cms_writer_seq, b->cms_writer_seq,
+		      sizeof a->cms_writer_seq) == 0 &&
 	       memcmp(&a->policy, &b->policy, sizeof a->policy) == 0;
 }
 
@@ -88,6 +95,15 @@ static void check_bounds(const struct fsm *f)
 				 p->sync_timeout_ms == 0)),
 			   "pool %s mode %d timeout %u", p->name, p->repl_mode,
 			   (unsigned)p->sync_timeout_ms);
+		FUZZ_CHECK(p->sync_standby == 0 ||
+			       (p->writer != 0 &&
+				p->sync_standby != p->writer &&
+				fsm_member_find(f, p->sync_standby) != NULL &&
+				strcmp(fsm_member_find(f, p->sync_standby)->pool,
+				       p->name) == 0),
+			   "pool %s sync standby %llu, writer %llu", p->name,
+			   (unsigned long long)p->sync_standby,
+			   (unsigned long long)p->writer);
 	}
 	for (i = 0; i < f->n_members; i++) {
 		FUZZ_CHECK(fuzz_terminated(f->members[i].name, FSM_NAME_LEN) &&
@@ -164,6 +180,42 @@ static void check_what_if(const struct fsm *f)
 	}
 
 	for (i = 0; i < f->n_pools; i++) {
+		const struct fsm_pool *p = &f->pools[i];
+
+		bool stranger = false;
+
+		for (unsigned m = 0; m <= f->n_members; m++) {
+			/* every agent of the pool, the first member that is
+			 * not, and id 0 */
+			uint64_t id = m < f->n_members ? f->members[m].id : 0;
+			struct fsm_result r1, r2;
+			void *cmd;
+			size_t len;
+			int c1, c2;
+
+			if (m < f->n_members &&
+			    strcmp(f->members[m].pool, p->name) != 0) {
+				if (stranger)
+					continue;
+				stranger = true;
+			}
+
+			c1 = fsm_pool_writer_check(f, p->name, id, &r1);
+			copy_for_apply(&g, f);
+			cmd = fuzz_cmd_pool_writer(f, p->name, id,
+						   p->writer_token, &len);
+			c2 = fsm_apply(&g, cmd, len, &r2);
+			free(cmd);
+			FUZZ_CHECK(c1 == c2 && strcmp(r1.reason, r2.reason) == 0,
+				   "writer check of %s to %llu says %s (%s), "
+				   "apply says %s (%s)",
+				   p->name, (unsigned long long)id,
+				   fsm_code_name(c1), r1.reason,
+				   fsm_code_name(c2), r2.reason);
+		}
+	}
+
+	for (i = 0; i < f->n_pools; i++) {
 		for (planned = 0; planned <= 1; planned++) {
 			struct fsm_result r1, r2;
 			bool moves = false;
@@ -211,6 +263,15 @@ static void apply_one(struct fsm *f, const uint8_t *data, size_t len)
 		   res.code);
 	FUZZ_CHECK(fuzz_terminated(res.reason, sizeof res.reason),
 		   "reason not terminated");
+	if (code == FSM_OK && res.seq == 0) {
+		/* accepted, changed nothing: no history entry */
+		FUZZ_CHECK(f->decisions == before.decisions &&
+			       same_but_history(&before, f),
+			   "a decision without a history entry changed the "
+			   "state");
+		check_bounds(f);
+		return;
+	}
 	FUZZ_CHECK(f->decisions == before.decisions + 1,
 		   "decisions %llu after %llu",
 		   (unsigned long long)f->decisions,

@@ -563,6 +563,22 @@ static void fsm_corpus(void)
 	add_cmd(&b, fuzz_cmd_cms_failover_complete(FUZZ_TIME_MS, &len), &len);
 	put("fsm", "cms-planned", b.p, b.len);
 	b.len = 0;
+	/* a second agent of pool-east: the writer, its synchronous standby
+	 * (asked twice: the second changes nothing), a local takeover with
+	 * the positions of what pool-east owns, the former writer removed */
+	fsm_init(&f);
+	fuzz_state_populate(&f);
+	add_cmd(&b, fuzz_cmd_register_member(4, "east-2", "east", "pool-east",
+					     &len),
+		&len);
+	add_cmd(&b, fuzz_cmd_pool_writer(NULL, "pool-east", 1, 0, &len), &len);
+	add_cmd(&b, fuzz_cmd_pool_sync("pool-east", 1, 4, &len), &len);
+	add_cmd(&b, fuzz_cmd_pool_sync("pool-east", 1, 4, &len), &len);
+	add_cmd(&b, fuzz_cmd_pool_writer(&f, "pool-east", 4, 1, &len), &len);
+	add_cmd(&b, fuzz_cmd_remove_member(1, &len), &len);
+	add_cmd(&b, fuzz_cmd_pool_sync("pool-east", 2, 0, &len), &len);
+	put("fsm", "local-takeover", b.p, b.len);
+	b.len = 0;
 	/* 300 kept events: the history keeps them past its ring */
 	for (int i = 0; i < 300; i++)
 		add_cmd(&b,
@@ -615,6 +631,36 @@ static void fsm_corpus(void)
 		die("fsm_snapshot");
 	}
 	put("fsm_restore", "kept-history", snap, len);
+	free(snap);
+	/* after a local takeover: a sync standby, positions, epochs raised */
+	fsm_init(&f);
+	fuzz_state_populate(&f);
+	{
+		void *cmd[5];
+		size_t lens[5];
+
+		cmd[0] = fuzz_cmd_register_member(4, "east-2", "east",
+						  "pool-east", &lens[0]);
+		cmd[1] = fuzz_cmd_register_member(5, "east-3", "east",
+						  "pool-east", &lens[1]);
+		cmd[2] = fuzz_cmd_pool_writer(NULL, "pool-east", 1, 0,
+					      &lens[2]);
+		cmd[3] = fuzz_cmd_pool_sync("pool-east", 1, 4, &lens[3]);
+		for (int i = 0; i < 4; i++) {
+			fsm_apply(&f, cmd[i], lens[i], NULL);
+			free(cmd[i]);
+		}
+		cmd[0] = fuzz_cmd_pool_writer(&f, "pool-east", 4, 1, &lens[0]);
+		cmd[1] = fuzz_cmd_pool_sync("pool-east", 2, 5, &lens[1]);
+		for (int i = 0; i < 2; i++) {
+			fsm_apply(&f, cmd[i], lens[i], NULL);
+			free(cmd[i]);
+		}
+	}
+	if (fsm_snapshot(&f, &snap, &len) != 0) {
+		die("fsm_snapshot");
+	}
+	put("fsm_restore", "local-takeover", snap, len);
 	free(snap);
 }
 
