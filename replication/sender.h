@@ -156,7 +156,9 @@ struct sender_stats {
 				     received from the pair before it took
 				     the user set over (store); the stream's
 				     position is max(head_seq, applied_seq) */
-	uint64_t lag_records;     /* unacked records (store) */
+	uint64_t lag_records;     /* unacked records (store: the pair's
+				     stream, also with no_trim, where the
+				     copy lacks head_seq - acked_seq) */
 	uint64_t lag_bytes;       /* their key + value bytes (store) */
 	uint64_t oldest_unacked_hlc; /* 0 when nothing is unacked */
 	uint64_t records_sent;    /* of this stream, since init (outbox
