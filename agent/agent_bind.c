@@ -288,6 +288,27 @@ static const struct dataplane_lease_ops data_lease_ops = {
     .view_current = data_view_current,
 };
 
+/* The stream reports last heard from member id (a standby trims its
+ * outbox with its writer's acknowledgements from the pair). */
+static unsigned data_peer_streams(void *impl, uint64_t id, uint64_t max_age_ms,
+				  struct members_stream_report *out,
+				  unsigned max)
+{
+	struct members *m = impl;
+	const struct members_seen *s = members_seen_get(m, id);
+	unsigned n;
+
+	if (s == NULL || !members_heard(m, id, max_age_ms))
+		return 0;
+	n = s->n_streams < max ? s->n_streams : max;
+	memcpy(out, s->streams, n * sizeof *out);
+	return n;
+}
+
+static const struct dataplane_peers_ops data_peers_ops = {
+    .streams = data_peer_streams,
+};
+
 static const struct members_seen *backup_seen(void *impl, uint64_t id)
 {
 	return members_seen_get(impl, id);
@@ -301,6 +322,7 @@ int agent_bind_data(struct agent *a)
 	    .fsm = &a->fsm,
 	    .clock = a->clock,
 	    .lease = {&data_lease_ops, &a->members},
+	    .peers = {&data_peers_ops, &a->members},
 	    .tls = agent_tls(a),
 	    .tls_require = cfg->tls_require != 0,
 	    .agent_id = cfg->agent_id,
@@ -653,6 +675,24 @@ static unsigned members_seed_reports(void *impl,
 	return dataplane_seed_reports(&a->data, out, max);
 }
 
+static unsigned members_copy_reports(void *impl,
+				     struct members_copy_report *out,
+				     unsigned max)
+{
+	struct agent *a = impl;
+
+	return dataplane_copy_reports(&a->data, out, max);
+}
+
+static unsigned members_standby_reports(void *impl,
+					struct members_standby_report *out,
+					unsigned max)
+{
+	struct agent *a = impl;
+
+	return dataplane_standby_reports(&a->data, out, max);
+}
+
 static void members_leader_tick(void *impl)
 {
 	struct agent *a = impl;
@@ -681,6 +721,8 @@ static const struct members_host_ops members_host_ops = {
     .set_reports = members_set_reports,
     .stream_reports = members_stream_reports,
     .seed_reports = members_seed_reports,
+    .copy_reports = members_copy_reports,
+    .standby_reports = members_standby_reports,
     .leader_tick = members_leader_tick,
     .may_write = members_may_write,
     .decided = members_decided,

@@ -72,7 +72,8 @@ static void cms_got(void *arg, int status, const struct store_item *it)
 		    json_pack("{s:s, s:o, s:I, s:I, s:s}", "name", op->name,
 			      "value", value, "epoch", (json_int_t)it->epoch,
 			      "seq", (json_int_t)it->seq, "copy",
-			      strcmp(u->deps.fsm->cms_active, u->pool) == 0
+			      strcmp(u->deps.fsm->cms_active, u->pool) == 0 &&
+				      dataplane_writer(u->deps.data, NULL) >= 0
 				  ? "active"
 				  : "standby"));
 	free(op);
@@ -104,7 +105,7 @@ static void cms_document(struct users *u, struct http_request *req,
 			    "of [A-Za-z0-9._-]");
 			return;
 		}
-	if (!users_ready(dp, req))
+	if (!(get ? users_ready_read : users_ready)(dp, req))
 		return;
 	op = calloc(1, sizeof *op);
 	if (op == NULL) {

@@ -457,7 +457,6 @@ static void dl_written(void *arg, int status)
 static bool dl_start(struct download *op, int status,
 		     const struct store_content_piece *p)
 {
-	const struct fsm_pool *pool;
 	char msg[STORE_KEY_MAX + 128];
 	char extra[64];
 
@@ -478,11 +477,9 @@ static bool dl_start(struct download *op, int status,
 		http_respond_error(op->req, 409, "incomplete", msg);
 		return false;
 	}
-	pool = fsm_pool_find(op->c->deps.fsm, op->user_set);
 	snprintf(extra, sizeof extra, "X-Copy: %s\r\n",
-		 pool != NULL && strcmp(pool->owner, op->c->pool) == 0
-		     ? "own"
-		     : "backup");
+		 users_copy_name(op->c->deps.data, op->c->deps.fsm,
+				 op->user_set));
 	op->total = p->total;
 	op->started = true;
 	http_respond_start(op->req, 200, "application/octet-stream", p->total,
@@ -544,6 +541,10 @@ static void dl_located(void *arg, int status, const struct store_item *it)
 		dl_end(op);
 		return;
 	}
+	if (users_copy_refused(op->c->deps.data, it->user_set, op->req)) {
+		dl_end(op);
+		return;
+	}
 	snprintf(op->user_set, sizeof op->user_set, "%s", it->user_set);
 	rv = store_content_read(&op->c->deps.data->store, op->user_set,
 				op->cp.sip, op->cp.conf, op->cp.name, 0,
@@ -583,7 +584,7 @@ static void download(struct content *c, struct http_request *req,
  * bad) and that the store serves. */
 static bool content_path_ok(struct content *c, struct http_request *req,
 			    const struct route_params *p,
-			    struct content_path *cp)
+			    struct content_path *cp, bool read)
 {
 	path_params(p, cp);
 	if (!users_sip_valid(cp->sip)) {
@@ -599,7 +600,8 @@ static bool content_path_ok(struct content *c, struct http_request *req,
 				   "bad conference id or content name");
 		return false;
 	}
-	return users_ready(c->deps.data, req);
+	return read ? users_ready_read(c->deps.data, req)
+		    : users_ready(c->deps.data, req);
 }
 
 int content_init(struct content *c, const struct content_deps *deps)
@@ -616,7 +618,7 @@ void content_route_put(void *module, struct http_request *req,
 {
 	struct content_path cp;
 
-	if (content_path_ok(module, req, p, &cp))
+	if (content_path_ok(module, req, p, &cp, false))
 		upload(module, req, &cp);
 }
 
@@ -625,6 +627,6 @@ void content_route_get(void *module, struct http_request *req,
 {
 	struct content_path cp;
 
-	if (content_path_ok(module, req, p, &cp))
+	if (content_path_ok(module, req, p, &cp, true))
 		download(module, req, &cp);
 }

@@ -84,6 +84,11 @@ int dataplane_init(struct dataplane *dp, const struct dataplane_deps *deps)
 	uv_timer_init(deps->loop, &dp->sync_timer);
 	dp->sync_timer.data = dp;
 	dp->sync_timer_open = true;
+	if (dataplane_local_init(dp) != 0) {
+		snprintf(dp->errmsg, sizeof dp->errmsg, "out of memory");
+		dp->state = DP_FAILED;
+		return -ENOMEM;
+	}
 	snprintf(path, sizeof path, "%s/store.db", dp->data_dir);
 	dp->state = DP_OPENING;
 	rv = store_open_async(&dp->store, deps->loop, path, NULL, opened);
@@ -111,6 +116,7 @@ static void sync_tick(uv_timer_t *t)
 	dataplane_sync_check(dp, clock_mono_ns(dp->deps.clock), caught_up);
 	dataplane_streams_follow(dp);
 	dataplane_divert_pending(dp);
+	dataplane_local_tick(dp);
 	dataplane_seeds_tick(dp);
 }
 
@@ -197,6 +203,7 @@ void dataplane_written(struct dataplane *dp)
 {
 	if (dp->sender != NULL)
 		sender_notify(dp->sender);
+	dataplane_local_notify(dp);
 }
 
 void dataplane_write_done(struct dataplane *dp, const char *user_set,
@@ -234,6 +241,7 @@ void dataplane_note_write(struct dataplane *dp, const char *user_set, int lane,
 		dp->written[i].seq[lane] = seq;
 	lagtail_add(&dp->written[i].tail[lane], seq, bytes,
 		    clock_wall_ms(dp->deps.clock));
+	dataplane_local_written(dp, user_set, lane, seq, bytes);
 }
 
 bool dataplane_drained(struct dataplane *dp, const char *user_set)
@@ -423,6 +431,7 @@ void dataplane_closed_one(struct dataplane *dp)
 
 	if (--dp->closes > 0)
 		return;
+	dataplane_local_free(dp);
 	dp->close_cb = NULL;
 	if (cb != NULL)
 		cb(dp);
@@ -463,6 +472,7 @@ void dataplane_close(struct dataplane *dp, dataplane_close_cb cb)
 		dp->state = DP_CLOSING;
 		dp->closes++; /* the store */
 		dataplane_streams_stop(dp);
+		dataplane_local_stop(dp);
 		if (dp->stream_closes == 0)
 			dataplane_store_close(dp);
 		/* else the last stream closed closes it */

@@ -18,7 +18,13 @@
  *   pool_sync asks to the leader, the fallback when it is lost;
  * - dataplane_seed.c: the seeds of the streams (a copy rebuilt from its
  *   owner's store) as an operator follows them: rates, time left, the
- *   log, status and the reports.
+ *   log, status and the reports;
+ * - dataplane_local.c: the hot standbys of this pool: at the writer, a
+ *   local sender per standby and the cap of the pair's sender by the
+ *   synchronous standby's acknowledgements; at a standby, its copy (a
+ *   receiver from its own pool in outbox mode, trimmed by the writer's
+ *   reports), the archive of a former writer's never-shipped records on
+ *   its return, and the positions it reports.
  *
  * A witness has no data plane (state DP_NONE). Loop thread only. */
 #ifndef POOLPAIR_DATAPLANE_H
@@ -191,11 +197,32 @@ struct dataplane_lsync {
 	unsigned n_standbys; /* standbys seen at the last check */
 };
 
+struct members_stream_report;
+
+/* What the data plane reads of the other agents' reports (members.h):
+ * a standby trims its outbox with the pair's acknowledgements its
+ * writer reports. Loop thread only. */
+struct dataplane_peers_ops {
+	/* The stream reports last heard from member id (at most max into
+	 * out, each {user_set, category, acked_seq, ...}); how many, 0 when
+	 * none was heard within max_age_ms. */
+	unsigned (*streams)(void *impl, uint64_t id, uint64_t max_age_ms,
+			    struct members_stream_report *out, unsigned max);
+};
+
+struct dataplane_peers {
+	const struct dataplane_peers_ops *ops; /* static; NULL: none */
+	void *impl;			       /* borrowed */
+};
+
+struct dataplane_local;
+
 struct dataplane_deps {
 	uv_loop_t *loop;	   /* borrowed */
 	const struct fsm *fsm;	   /* borrowed, read only: the applied state */
 	const struct clock *clock; /* borrowed */
 	struct dataplane_lease lease;
+	struct dataplane_peers peers;
 	struct tls_ctx *tls;	   /* borrowed, NULL without [tls]: the
 				      streams' */
 	bool tls_require;	   /* [tls] require: refuse plain peers */
@@ -285,6 +312,8 @@ struct dataplane {
 	uint64_t seeds_ms;	      /* last sample, monotonic ms */
 	/* the local synchronous copy (dataplane_lsync.c) */
 	struct dataplane_lsync lsync;
+	/* the hot standbys (dataplane_local.c): owned, NULL for a witness */
+	struct dataplane_local *local;
 	uint64_t writes_ok;
 	uint64_t writes_refused;
 	dataplane_close_cb close_cb;
@@ -468,6 +497,71 @@ void dataplane_lsync_on_ack(struct dataplane *dp, uint64_t standby_id,
  * (standbys exist but none is in sync, or the target is being dropped),
  * "none" (no standby), "off" (local_sync = false). Static string. */
 const char *dataplane_lsync_name(const struct dataplane *dp);
+
+/* ---- hot standbys (dataplane_local.c) ---- */
+
+enum dataplane_standby_state {
+	DATAPLANE_STANDBY_DISCONNECTED, /* the local sender is not streaming */
+	DATAPLANE_STANDBY_STREAMING,	/* every lane connected, no seed */
+	DATAPLANE_STANDBY_SEEDING,	/* a seed of its copy runs */
+};
+
+/* "disconnected", "streaming" or "seeding". Static string. */
+const char *dataplane_standby_state_name(int state);
+
+#define DATAPLANE_STANDBY_SETS 4
+
+/* What the writer knows of one standby of its pool (its local sender). */
+struct dataplane_standby {
+	uint64_t id;
+	char name[FSM_NAME_LEN];
+	int state; /* enum dataplane_standby_state */
+	/* per user set streamed: what the standby acknowledged (durable
+	 * there) and what there is (this writer's head), per lane */
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t acked[2];
+		uint64_t head[2];
+	} sets[DATAPLANE_STANDBY_SETS];
+	unsigned n_sets;
+	uint64_t lag_records; /* sum over the streams of head - acked */
+	uint64_t lag_ms;      /* age of the oldest write it has not acked */
+	uint64_t last_ack_ns; /* clock_mono_ns() of its last ack, 0 none */
+};
+
+/* The standbys this agent streams to as its pool's writer (0 when it is
+ * not the writer, or a witness). */
+unsigned dataplane_standby_count(const struct dataplane *dp);
+
+/* The i-th of them (0 <= i < count) into *out: 0, or -ENOENT. */
+int dataplane_standby_at(struct dataplane *dp, unsigned i,
+			 struct dataplane_standby *out);
+
+/* The one of member id: 0, or -ENOENT when this agent streams to no such
+ * standby. */
+int dataplane_standby_get(struct dataplane *dp, uint64_t id,
+			  struct dataplane_standby *out);
+
+/* Whether this agent is a standby of its pool holding a copy of the user
+ * sets its pool owns (it serves reads of them, "copy": "standby"). */
+bool dataplane_standby_copy(const struct dataplane *dp);
+
+/* Whether user_set is one this agent's pool owns now (its own, its
+ * pair's after a failover onto it, "cms" as the active CMS). */
+bool dataplane_pool_owns(const struct dataplane *dp, const char *user_set);
+
+struct members_copy_report;
+struct members_standby_report;
+
+/* A standby: where its copy stands per (user set, lane) of those its
+ * pool owns (at most max into out). How many; 0 when not a standby. */
+unsigned dataplane_copy_reports(struct dataplane *dp,
+				struct members_copy_report *out, unsigned max);
+
+/* The writer: its standbys' figures (at most max into out). How many. */
+unsigned dataplane_standby_reports(struct dataplane *dp,
+				   struct members_standby_report *out,
+				   unsigned max);
 
 /* Next hybrid logical timestamp for a local write. */
 uint64_t dataplane_hlc(struct dataplane *dp);

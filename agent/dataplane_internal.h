@@ -133,4 +133,48 @@ unsigned dataplane_lsync_standbys(struct dataplane *dp,
 /* Release every wait of the local copy (closing). */
 void dataplane_lsync_release_all(struct dataplane *dp);
 
+/* ---- dataplane_local.c: the hot standbys ---- */
+
+/* Allocate dp->local (a pool agent). 0 or -ENOMEM. */
+int dataplane_local_init(struct dataplane *dp);
+
+/* Free dp->local once everything of it closed. */
+void dataplane_local_free(struct dataplane *dp);
+
+/* Bring the local senders (writer), the standby's receiver (standby), the
+ * divert of stale records on return (R7) and the cap of the pair's sender
+ * (R3) in line with the applied state; after every apply and every tick. */
+void dataplane_local_reconcile(struct dataplane *dp);
+
+/* Every sync timer tick (100 ms): the reconcile, and about once a second
+ * the standby's positions and trim. */
+void dataplane_local_tick(struct dataplane *dp);
+
+/* seq was written in (user_set, lane) here, `bytes` key + value bytes:
+ * counted in each standby's lag until it acknowledges it. */
+void dataplane_local_written(struct dataplane *dp, const char *user_set,
+			     int lane, uint64_t seq, uint64_t bytes);
+
+/* A local write committed: wake the local senders. */
+void dataplane_local_notify(struct dataplane *dp);
+
+/* Close every local sender and the standby's receiver (counted in
+ * dp->stream_closes like the pair's streams). */
+void dataplane_local_stop(struct dataplane *dp);
+
+/* The owned user sets of pool in the applied state (its own when it owns
+ * it, its pair's after a failover, "cms" as the active CMS). */
+unsigned dataplane_owned_by(const struct fsm *f, const char *pool,
+			    const char **out, unsigned max);
+
+/* dataplane_stream.c: a stream closed (sender or receiver, pair's or
+ * local): the count of closes in flight drops; the last one while the
+ * data plane closes closes the store. arg is the dataplane. */
+void dataplane_stream_closed(void *arg);
+
+/* dataplane_stream.c: "host:port" into host (hostlen bytes) and *port;
+ * 0 or -1. "localhost" becomes 127.0.0.1. */
+int dataplane_split_hostport(const char *addr, char *host, size_t hostlen,
+			     uint16_t *port);
+
 #endif

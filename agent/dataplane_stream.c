@@ -72,7 +72,7 @@ void dataplane_streams_follow(struct dataplane *dp)
 		dataplane_streams_reconcile(dp);
 }
 
-static int split_hostport(const char *addr, char *host, size_t hostlen,
+int dataplane_split_hostport(const char *addr, char *host, size_t hostlen,
 			  uint16_t *port)
 {
 	const char *colon = strrchr(addr, ':');
@@ -102,8 +102,8 @@ static int split_hostport(const char *addr, char *host, size_t hostlen,
 
 /* The user sets owned by pool (its own, plus its pair's after a
  * failover). */
-static unsigned owned_by(const struct fsm *f, const char *pool,
-			 const char **out, unsigned max)
+unsigned dataplane_owned_by(const struct fsm *f, const char *pool,
+			    const char **out, unsigned max)
 {
 	unsigned n = 0;
 
@@ -116,7 +116,7 @@ static unsigned owned_by(const struct fsm *f, const char *pool,
 	return n;
 }
 
-static void stream_closed(void *arg)
+void dataplane_stream_closed(void *arg)
 {
 	struct dataplane *dp = arg;
 
@@ -130,12 +130,12 @@ void dataplane_streams_stop(struct dataplane *dp)
 	dataplane_sync_release_all(dp);
 	if (dp->sender != NULL) {
 		dp->stream_closes++;
-		sender_close(dp->sender, stream_closed, dp);
+		sender_close(dp->sender, dataplane_stream_closed, dp);
 		dp->sender = NULL;
 	}
 	if (dp->receiver != NULL) {
 		dp->stream_closes++;
-		receiver_close(dp->receiver, stream_closed, dp);
+		receiver_close(dp->receiver, dataplane_stream_closed, dp);
 		dp->receiver = NULL;
 	}
 	dp->pair[0] = '\0';
@@ -180,9 +180,9 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 	const struct dataplane_deps *d = &dp->deps;
 	const struct fsm *f = d->fsm;
 	const char *mine[FSM_MAX_POOLS], *theirs[FSM_MAX_POOLS];
-	unsigned n_mine = owned_by(f, me->name, mine, SENDER_MAX_USER_SETS);
+	unsigned n_mine = dataplane_owned_by(f, me->name, mine, SENDER_MAX_USER_SETS);
 	unsigned n_theirs =
-	    owned_by(f, me->pair, theirs, RECEIVER_MAX_USER_SETS);
+	    dataplane_owned_by(f, me->pair, theirs, RECEIVER_MAX_USER_SETS);
 	struct sender_config sc;
 	struct receiver_config rc;
 	int rv;
@@ -252,7 +252,7 @@ static unsigned receiver_sets(struct dataplane *dp, const struct fsm_pool *me,
 			      const char **out, unsigned max)
 {
 	const char *all[FSM_MAX_POOLS];
-	unsigned n = owned_by(dp->deps.fsm, me->pair, all, FSM_MAX_POOLS);
+	unsigned n = dataplane_owned_by(dp->deps.fsm, me->pair, all, FSM_MAX_POOLS);
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < n && k < max; i++) {
@@ -319,8 +319,20 @@ static void divert_positions(void *arg, int status,
 	dataplane_streams_reconcile(dp);
 }
 
-/* Bring sender and receiver in line with the applied state. */
+static void pair_reconcile(struct dataplane *dp);
+
+/* Bring sender and receiver in line with the applied state, and the
+ * local streams of the hot standbys (dataplane_local.c) around them: a
+ * standby's receiver is closed before the pair's starts on the same
+ * address, and starts only once the pair's closed. */
 void dataplane_streams_reconcile(struct dataplane *dp)
+{
+	dataplane_local_reconcile(dp);
+	pair_reconcile(dp);
+	dataplane_local_reconcile(dp);
+}
+
+static void pair_reconcile(struct dataplane *dp)
 {
 	const struct fsm *f = dp->deps.fsm;
 	const struct fsm_pool *me = dataplane_me(dp);
@@ -353,7 +365,7 @@ void dataplane_streams_reconcile(struct dataplane *dp)
 		char host[FSM_ADDR_LEN];
 		uint16_t port;
 
-		if (split_hostport(addr, host, sizeof host, &port) == 0 &&
+		if (dataplane_split_hostport(addr, host, sizeof host, &port) == 0 &&
 		    sender_set_peer(dp->sender, host, port) == 0) {
 			if (dp->peer_addr[0] != '\0')
 				LOG_INFO(MOD, "%s's writer is at %s now",
@@ -379,7 +391,7 @@ void dataplane_streams_reconcile(struct dataplane *dp)
 	} else if (strcmp(me->owner, me->name) == 0) {
 		dp->diverted_epoch = me->epoch;
 	}
-	n_mine = owned_by(f, me->name, mine, SENDER_MAX_USER_SETS);
+	n_mine = dataplane_owned_by(f, me->name, mine, SENDER_MAX_USER_SETS);
 	same = n_mine == dp->n_owned;
 	for (unsigned i = 0; same && i < n_mine; i++)
 		same = strcmp(mine[i], dp->owned[i]) == 0;

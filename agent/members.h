@@ -130,6 +130,29 @@ struct members_stream_report {
 	uint64_t lag_ms;   /* age of the oldest unacknowledged record */
 };
 
+#define MEMBERS_COPIES 8
+
+/* A standby's copy of a user set its pool owns, on one lane, as it
+ * reported it: the last seq applied there (its position for a local
+ * takeover, consensus: pool_writer seqs). */
+struct members_copy_report {
+	char user_set[FSM_NAME_LEN];
+	int lane; /* 0 data, 1 content */
+	uint64_t head_seq;
+};
+
+#define MEMBERS_STANDBYS 4
+
+/* A standby of the reporting writer's pool, as the writer reported it
+ * (its local sender to it, dataplane_standby()). */
+struct members_standby_report {
+	uint64_t id;
+	char state[16];	   /* "streaming", "seeding" or "disconnected" */
+	uint64_t acked[2]; /* of the pool's own user set: data, content */
+	uint64_t lag_records;
+	uint64_t lag_ms;
+};
+
 /* What an agent reports with each heartbeat (and to every other agent). */
 struct members_report {
 	uint64_t applied;  /* its applied index */
@@ -139,6 +162,11 @@ struct members_report {
 	unsigned n_streams;
 	struct members_seed_report seeds[MEMBERS_SEEDS]; /* running seeds */
 	unsigned n_seeds;
+	/* a standby: its copy's positions; a writer: its standbys */
+	struct members_copy_report copies[MEMBERS_COPIES];
+	unsigned n_copies;
+	struct members_standby_report standbys[MEMBERS_STANDBYS];
+	unsigned n_standbys;
 	int lease;         /* 1 it holds a lease, 0 not, -1 not said */
 };
 
@@ -164,6 +192,12 @@ struct members_seen {
 	 * earlier version) */
 	struct members_seed_report seeds[MEMBERS_SEEDS];
 	unsigned n_seeds;
+	/* a standby's copy positions, a writer's standbys (none from an
+	 * agent of an earlier version) */
+	struct members_copy_report copies[MEMBERS_COPIES];
+	unsigned n_copies;
+	struct members_standby_report standbys[MEMBERS_STANDBYS];
+	unsigned n_standbys;
 	int lease;            /* whether it said it held a lease: 1, 0, -1 */
 };
 
@@ -232,6 +266,13 @@ struct members_host_ops {
 	/* The seeds it takes part in that run now (either side). */
 	unsigned (*seed_reports)(void *impl, struct members_seed_report *out,
 				 unsigned max);
+	/* A standby: its copy's positions (dataplane_copy_reports()). */
+	unsigned (*copy_reports)(void *impl, struct members_copy_report *out,
+				 unsigned max);
+	/* A writer: its standbys' figures (dataplane_standby_reports()). */
+	unsigned (*standby_reports)(void *impl,
+				    struct members_standby_report *out,
+				    unsigned max);
 	/* Every tick while this agent leads (after its lease bookkeeping). */
 	void (*leader_tick)(void *impl);
 	/* /readyz: whether this agent may write pool p's user set now: 0,
@@ -319,6 +360,7 @@ struct members {
 	char hb_host[256];	      /* and goes there */
 	uint16_t hb_port;
 	struct members_set_report self_sets[MEMBERS_SETS]; /* own, live */
+	struct members_standby_report self_standbys[MEMBERS_STANDBYS];
 	unsigned reports_inflight;    /* reports to other agents */
 	unsigned self_n;
 	uint64_t placement_changes;
@@ -383,6 +425,21 @@ bool members_heard(struct members *m, uint64_t id, uint64_t window_ms);
 /* The newest report of member id (heartbeat or report), or NULL. Any
  * agent: every pool agent reports to all. */
 const struct members_seen *members_seen_get(struct members *m, uint64_t id);
+
+/* Where member id's copy of (user_set, lane) stands as it last reported
+ * it (a standby, live for this agent): true with *seq, false when it
+ * reported none. Any agent. */
+bool members_copy_position(struct members *m, uint64_t id,
+			   const char *user_set, int lane, uint64_t *seq);
+
+/* The figures of standby_id as the writer of pool last reported them
+ * (live when this agent is the writer), heard within max_age_ms; *age_ms
+ * (may be NULL) receives the report's age. NULL when none (borrowed:
+ * valid until the next call into the module). Any agent. */
+const struct members_standby_report *
+members_standby_figures(struct members *m, const char *pool,
+			uint64_t standby_id, uint64_t max_age_ms,
+			uint64_t *age_ms);
 
 /* Leader side: milliseconds since pool was last heard: its writer when
  * the applied state names one, else any agent of pool (the leader counts

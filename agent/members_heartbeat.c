@@ -54,7 +54,77 @@ void members_heartbeat_seen(struct members *m, uint64_t id,
 	k = r->n_seeds < MEMBERS_SEEDS ? r->n_seeds : MEMBERS_SEEDS;
 	memcpy(s->seeds, r->seeds, k * sizeof *r->seeds);
 	s->n_seeds = k;
+	k = r->n_copies < MEMBERS_COPIES ? r->n_copies : MEMBERS_COPIES;
+	memcpy(s->copies, r->copies, k * sizeof *r->copies);
+	s->n_copies = k;
+	k = r->n_standbys < MEMBERS_STANDBYS ? r->n_standbys
+					     : MEMBERS_STANDBYS;
+	memcpy(s->standbys, r->standbys, k * sizeof *r->standbys);
+	s->n_standbys = k;
 	s->lease = r->lease;
+}
+
+bool members_copy_position(struct members *m, uint64_t id,
+			   const char *user_set, int lane, uint64_t *seq)
+{
+	struct members_copy_report own[MEMBERS_COPIES];
+	const struct members_copy_report *r;
+	const struct members_seen *s;
+	unsigned n;
+
+	if (id == m->d.cfg.self.id) {
+		n = m->d.host->ops->copy_reports(m->d.host->impl, own,
+						 MEMBERS_COPIES);
+		r = own;
+	} else {
+		s = seen_slot(m, id, false);
+		if (s == NULL)
+			return false;
+		n = s->n_copies;
+		r = s->copies;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].lane == lane && strcmp(r[i].user_set, user_set) == 0) {
+			*seq = r[i].head_seq;
+			return true;
+		}
+	return false;
+}
+
+const struct members_standby_report *
+members_standby_figures(struct members *m, const char *pool,
+			uint64_t standby_id, uint64_t max_age_ms,
+			uint64_t *age_ms)
+{
+	const struct fsm_member *w = fsm_pool_writer(m->d.fsm, pool);
+	const struct members_standby_report *r;
+	struct members_seen *s;
+	uint64_t now = members_now_ns(m);
+	unsigned n;
+
+	if (w == NULL)
+		return NULL;
+	if (w->id == m->d.cfg.self.id) {
+		/* this agent writes the pool: its live figures */
+		n = m->d.host->ops->standby_reports(
+		    m->d.host->impl, m->self_standbys, MEMBERS_STANDBYS);
+		r = m->self_standbys;
+		if (age_ms != NULL)
+			*age_ms = 0;
+	} else {
+		s = seen_slot(m, w->id, false);
+		if (s == NULL || s->last_ns == 0 ||
+		    (now - s->last_ns) / MS > max_age_ms)
+			return NULL;
+		n = s->n_standbys;
+		r = s->standbys;
+		if (age_ms != NULL)
+			*age_ms = (now - s->last_ns) / MS;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].id == standby_id)
+			return &r[i];
+	return NULL;
 }
 
 const struct members_set_report *
@@ -420,6 +490,49 @@ static json_t *seed_json(const struct members_seed_report *r)
 	return o;
 }
 
+static json_t *copy_json(const struct members_copy_report *r)
+{
+	return json_pack("{s:s, s:s, s:I}", "user_set", r->user_set, "lane",
+			 r->lane == 1 ? "content" : "data", "head_seq",
+			 (json_int_t)r->head_seq);
+}
+
+static json_t *standby_json(const struct members_standby_report *r)
+{
+	return json_pack("{s:I, s:s, s:{s:I, s:I}, s:I, s:I}", "id",
+			 (json_int_t)r->id, "state", r->state, "acked", "data",
+			 (json_int_t)r->acked[0], "content",
+			 (json_int_t)r->acked[1], "lag_records",
+			 (json_int_t)r->lag_records, "lag_ms",
+			 (json_int_t)r->lag_ms);
+}
+
+/* Append n items made by fn to root's array key (none: no key). 0 or -1
+ * (out of memory). */
+static int add_array(json_t *root, const char *key, const void *v,
+		     size_t size, unsigned n, json_t *(*fn)(const void *))
+{
+	json_t *arr;
+
+	if (n == 0)
+		return 0;
+	arr = json_array();
+	for (unsigned i = 0; arr != NULL && i < n; i++)
+		if (json_array_append_new(arr, fn((const char *)v + i * size)) !=
+		    0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	return arr != NULL && json_object_set_new(root, key, arr) == 0 ? 0
+								      : -1;
+}
+
+static json_t *copy_json_v(const void *r) { return copy_json(r); }
+
+static json_t *standby_json_v(const void *r) { return standby_json(r); }
+
+static json_t *seed_json_v(const void *r);
+
 json_t *members_report_json(struct members *m, bool extended,
 			    bool *has_seeds)
 {
@@ -430,9 +543,14 @@ json_t *members_report_json(struct members *m, bool extended,
 	unsigned k = h->ops->stream_reports(h->impl, streams, MEMBERS_STREAMS);
 	struct members_seed_report seeds[MEMBERS_SEEDS];
 	unsigned ns = h->ops->seed_reports(h->impl, seeds, MEMBERS_SEEDS);
+	struct members_copy_report copies[MEMBERS_COPIES];
+	unsigned nc = h->ops->copy_reports(h->impl, copies, MEMBERS_COPIES);
+	struct members_standby_report sbs[MEMBERS_STANDBYS];
+	unsigned nb = h->ops->standby_reports(h->impl, sbs, MEMBERS_STANDBYS);
 	json_t *arr, *sarr, *root;
 
-	*has_seeds = ns > 0;
+	/* the keys an earlier version refuses: seeds, copies, standbys */
+	*has_seeds = ns > 0 || nc > 0 || nb > 0;
 	for (unsigned i = 0; i < n; i++)
 		if (sets[i].seeding)
 			*has_seeds = true;
@@ -456,19 +574,20 @@ json_t *members_report_json(struct members *m, bool extended,
 			 (json_int_t)proposer_applied_index(m->d.proposer),
 			 "sets", arr, "streams", sarr, "lease",
 			 members_lease_valid(m));
-	if (root != NULL && extended && ns > 0) {
-		json_t *darr = json_array();
-
-		for (unsigned i = 0; darr != NULL && i < ns; i++)
-			json_array_append_new(darr, seed_json(&seeds[i]));
-		if (darr == NULL ||
-		    json_object_set_new(root, "seeds", darr) != 0) {
-			json_decref(root);
-			return NULL;
-		}
+	if (root != NULL && extended &&
+	    (add_array(root, "seeds", seeds, sizeof *seeds, ns, seed_json_v) !=
+		 0 ||
+	     add_array(root, "copies", copies, sizeof *copies, nc,
+		       copy_json_v) != 0 ||
+	     add_array(root, "standbys", sbs, sizeof *sbs, nb,
+		       standby_json_v) != 0)) {
+		json_decref(root);
+		return NULL;
 	}
 	return root;
 }
+
+static json_t *seed_json_v(const void *r) { return seed_json(r); }
 
 /* This agent's report as text: *full with the seeds, *plain (NULL when
  * it would be the same) without. Both owned by the caller (free). */
@@ -658,12 +777,52 @@ static int parse_stream(json_t *v, struct members_stream_report *st)
 	return 0;
 }
 
+static int parse_copy(json_t *v, struct members_copy_report *c)
+{
+	json_error_t jerr;
+	const char *us, *lane;
+	json_int_t head;
+
+	if (json_unpack_ex(v, &jerr, JSON_STRICT, "{s:s, s:s, s:I}",
+			   "user_set", &us, "lane", &lane, "head_seq",
+			   &head) != 0 ||
+	    head < 0 || strlen(us) >= sizeof c->user_set ||
+	    (strcmp(lane, "data") != 0 && strcmp(lane, "content") != 0))
+		return -1;
+	snprintf(c->user_set, sizeof c->user_set, "%s", us);
+	c->lane = strcmp(lane, "content") == 0;
+	c->head_seq = (uint64_t)head;
+	return 0;
+}
+
+static int parse_standby(json_t *v, struct members_standby_report *b)
+{
+	json_error_t jerr;
+	const char *state;
+	json_int_t id, data, content, lr, lms;
+
+	if (json_unpack_ex(v, &jerr, JSON_STRICT,
+			   "{s:I, s:s, s:{s:I, s:I}, s:I, s:I}", "id", &id,
+			   "state", &state, "acked", "data", &data, "content",
+			   &content, "lag_records", &lr, "lag_ms", &lms) != 0 ||
+	    id <= 0 || data < 0 || content < 0 || lr < 0 || lms < 0 ||
+	    strlen(state) >= sizeof b->state)
+		return -1;
+	b->id = (uint64_t)id;
+	snprintf(b->state, sizeof b->state, "%s", state);
+	b->acked[0] = (uint64_t)data;
+	b->acked[1] = (uint64_t)content;
+	b->lag_records = (uint64_t)lr;
+	b->lag_ms = (uint64_t)lms;
+	return 0;
+}
+
 int members_heartbeat_parse(const char *body, size_t len,
 			    struct members_heartbeat *hb)
 {
 	json_error_t jerr;
 	json_t *root, *sets = NULL, *streams = NULL, *echo = NULL, *v;
-	json_t *seeds = NULL;
+	json_t *seeds = NULL, *copies = NULL, *standbys = NULL;
 	json_int_t id = 0, applied = 0, eclock = 0, eterm = 0, eleader = 0;
 	struct members_report *r = &hb->report;
 	int lease = -1;
@@ -673,13 +832,16 @@ int members_heartbeat_parse(const char *body, size_t len,
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL ||
 	    json_unpack_ex(root, &jerr, JSON_STRICT,
-			   "{s:I, s:I, s?o, s?o, s?b, s?o, s?o}", "id", &id,
-			   "applied", &applied, "sets", &sets, "streams",
-			   &streams, "lease", &lease, "echo", &echo, "seeds",
-			   &seeds) != 0 ||
+			   "{s:I, s:I, s?o, s?o, s?b, s?o, s?o, s?o, s?o}",
+			   "id", &id, "applied", &applied, "sets", &sets,
+			   "streams", &streams, "lease", &lease, "echo", &echo,
+			   "seeds", &seeds, "copies", &copies, "standbys",
+			   &standbys) != 0 ||
 	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)) ||
 	    (streams != NULL && !json_is_array(streams)) ||
-	    (seeds != NULL && !json_is_array(seeds)))
+	    (seeds != NULL && !json_is_array(seeds)) ||
+	    (copies != NULL && !json_is_array(copies)) ||
+	    (standbys != NULL && !json_is_array(standbys)))
 		goto bad;
 	/* the echo of the leader's clock (optional: older agents send none) */
 	if (echo != NULL &&
@@ -712,6 +874,22 @@ int members_heartbeat_parse(const char *body, size_t len,
 		if (parse_seed(v, &r->seeds[r->n_seeds]) != 0)
 			goto bad;
 		r->n_seeds++;
+	}
+	/* a standby's copy, a writer's standbys (optional: an earlier
+	 * version sends none) */
+	json_array_foreach (copies, i, v) {
+		if (r->n_copies == MEMBERS_COPIES)
+			break;
+		if (parse_copy(v, &r->copies[r->n_copies]) != 0)
+			goto bad;
+		r->n_copies++;
+	}
+	json_array_foreach (standbys, i, v) {
+		if (r->n_standbys == MEMBERS_STANDBYS)
+			break;
+		if (parse_standby(v, &r->standbys[r->n_standbys]) != 0)
+			goto bad;
+		r->n_standbys++;
 	}
 	if (echo != NULL) {
 		hb->has_echo = true;
@@ -771,7 +949,10 @@ void members_route_heartbeat(void *module, struct http_request *req,
 		    "\"from_seq\"?, \"items\", "
 		    "\"items_total\", \"bytes\", \"bytes_total\", "
 		    "\"rate_items_s\", \"rate_bytes_s\", \"eta_s\", "
-		    "\"ended\"?}]}");
+		    "\"ended\"?}], \"copies\": [{\"user_set\", \"lane\", "
+		    "\"head_seq\"}], \"standbys\": [{\"id\", \"state\", "
+		    "\"acked\": {\"data\", \"content\"}, \"lag_records\", "
+		    "\"lag_ms\"}]}");
 		return;
 	}
 	if (p->arg != 0) { /* a report: recorded only */

@@ -83,9 +83,10 @@ void members_leader_report_tick(struct members *m);
 
 /* This agent's report (a new reference, NULL out of memory). With
  * extended, the seeds it takes part in and the seeding figures of its
- * sets, when there are any; without (or when there are none) the report
- * is exactly as an earlier version's, whose parser refuses any other key.
- * *has_seeds says whether there are. */
+ * sets, a standby's copy positions ("copies") and a writer's standbys
+ * ("standbys"), when there are any; without (or when there are none) the
+ * report is exactly as an earlier version's, whose parser refuses any
+ * other key. *has_seeds says whether there are any of them. */
 json_t *members_report_json(struct members *m, bool extended,
 			    bool *has_seeds);
 
@@ -112,7 +113,8 @@ struct members_heartbeat {
 /* Parse a heartbeat (or report) body into *hb. 0, or -1 when it is not
  * {"id": N >= 1, "applied": N >= 0, "sets"?: [...], "streams"?: [...],
  * "lease"?: bool, "echo"?: {"clock_ms", "term", "leader" all >= 1},
- * "seeds"?: [...]} (more sets, streams or seeds than kept are ignored).
+ * "seeds"?: [...], "copies"?: [...], "standbys"?: [...]} (more sets,
+ * streams, seeds, copies or standbys than kept are ignored).
  * A set's "seeding", "seed_items" and "seed_items_total" and the "seeds"
  * are optional: a report of an earlier version has none. */
 int members_heartbeat_parse(const char *body, size_t len,

@@ -110,6 +110,37 @@ bool users_ready(const struct dataplane *dp, struct http_request *req)
 	return false;
 }
 
+bool users_ready_read(const struct dataplane *dp, struct http_request *req)
+{
+	/* a standby with a copy answers reads from it */
+	if (dataplane_standby_copy(dp))
+		return true;
+	return users_ready(dp, req);
+}
+
+const char *users_copy_name(const struct dataplane *dp, const struct fsm *f,
+			    const char *user_set)
+{
+	const struct fsm_pool *p;
+
+	if (dataplane_writer(dp, NULL) < 0)
+		return "standby";
+	p = fsm_pool_find(f, user_set);
+	return p != NULL && strcmp(p->owner, dp->pool) == 0 ? "own" : "backup";
+}
+
+bool users_copy_refused(const struct dataplane *dp, const char *user_set,
+			struct http_request *req)
+{
+	const struct fsm_member *w;
+
+	if (dataplane_writer(dp, &w) >= 0 || dataplane_pool_owns(dp, user_set))
+		return false;
+	/* a standby keeps a copy of what its pool owns only */
+	answer_not_writer(req, dp->pool, w, dataplane_api_scheme(dp));
+	return true;
+}
+
 bool users_sip_valid(const char *sip)
 {
 	const char *at, *p;
@@ -330,9 +361,8 @@ static void got_item(void *arg, int status, const struct store_item *it)
 {
 	struct uop *op = arg;
 	struct users *u = op->u;
-	const struct fsm_pool *p;
+	const char *copy;
 	json_t *value;
-	bool own;
 
 	if (status != 0) {
 		answer_store_error(op->req, status,
@@ -340,8 +370,7 @@ static void got_item(void *arg, int status, const struct store_item *it)
 		uop_free(op);
 		return;
 	}
-	p = fsm_pool_find(u->deps.fsm, it->user_set);
-	own = p != NULL && strcmp(p->owner, u->pool) == 0;
+	copy = users_copy_name(u->deps.data, u->deps.fsm, it->user_set);
 	value = json_loadb((const char *)it->value, it->value_len,
 			   JSON_DECODE_ANY, NULL);
 	if (value == NULL)
@@ -352,15 +381,14 @@ static void got_item(void *arg, int status, const struct store_item *it)
 				      op->sip, "conference", op->conf, "value",
 				      value, "epoch", (json_int_t)it->epoch,
 				      "seq", (json_int_t)it->seq, "copy",
-				      own ? "own" : "backup"));
+				      copy));
 	else
 		answer_json(op->req, 200,
 			    json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
 				      op->sip, "kind", store_kind_name(op->kind),
 				      "value", value, "epoch",
 				      (json_int_t)it->epoch, "seq",
-				      (json_int_t)it->seq, "copy",
-				      own ? "own" : "backup"));
+				      (json_int_t)it->seq, "copy", copy));
 	uop_free(op);
 }
 
@@ -401,6 +429,10 @@ static void located(void *arg, int status, const struct store_item *it)
 		uop_free(op);
 		return;
 	case UOP_GET:
+		if (users_copy_refused(u->deps.data, it->user_set, op->req)) {
+			uop_free(op);
+			return;
+		}
 		if (op->kind == POOLPAIR__REPL__KIND__KIND_CONFERENCE)
 			rv = store_get_conference(&u->deps.data->store,
 						  it->user_set, op->sip,
@@ -812,7 +844,7 @@ void users_route_locate(void *module, struct http_request *req,
 	char sip[USERS_SIP_MAX + 2];
 	struct uop *op;
 
-	if (!sip_param(p, req, sip) || !users_ready(users_dp(module), req) ||
+	if (!sip_param(p, req, sip) || !users_ready_read(users_dp(module), req) ||
 	    (op = uop_new(module, req, UOP_LOCATE, sip)) == NULL)
 		return;
 	lookup(op);
@@ -832,7 +864,7 @@ void users_route_conference(void *module, struct http_request *req,
 		http_respond_error(req, 404, "not_found", "no such path");
 		return;
 	}
-	if (!users_ready(users_dp(module), req) ||
+	if (!(put ? users_ready : users_ready_read)(users_dp(module), req) ||
 	    (op = uop_new(module, req, put ? UOP_PUT : UOP_GET, sip)) == NULL)
 		return;
 	op->kind = POOLPAIR__REPL__KIND__KIND_CONFERENCE;
@@ -865,7 +897,7 @@ void users_route_data(void *module, struct http_request *req,
 		http_respond_error(req, 404, "not_found", "no such path");
 		return;
 	}
-	if (!users_ready(users_dp(module), req) ||
+	if (!(put ? users_ready : users_ready_read)(users_dp(module), req) ||
 	    (op = uop_new(module, req, put ? UOP_PUT : UOP_GET, sip)) == NULL)
 		return;
 	op->kind = kind;

@@ -109,4 +109,20 @@ bool users_sip_valid(const char *sip);
  * witness (no_store) or a store not open (unavailable with why). */
 bool users_ready(const struct dataplane *dp, struct http_request *req);
 
+/* As users_ready() for a read of user data: a standby holding a copy
+ * (dataplane_standby_copy()) serves it too. */
+bool users_ready_read(const struct dataplane *dp, struct http_request *req);
+
+/* The "copy" a read answers with: "standby" at a standby, else "own"
+ * when this agent's pool owns user_set, "backup" when its pair does.
+ * Static string. */
+const char *users_copy_name(const struct dataplane *dp, const struct fsm *f,
+			    const char *user_set);
+
+/* At a standby, a read of a user set its pool does not own (it keeps no
+ * copy of it): answers req 421 not_writer and returns true; false
+ * otherwise (nothing answered). */
+bool users_copy_refused(const struct dataplane *dp, const char *user_set,
+			struct http_request *req);
+
 #endif

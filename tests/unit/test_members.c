@@ -55,6 +55,10 @@ struct fake {
 	unsigned n_seeds;
 	struct members_stream_report streams[MEMBERS_STREAMS];
 	unsigned n_streams;
+	struct members_copy_report copies[MEMBERS_COPIES];
+	unsigned n_copies;
+	struct members_standby_report standbys[MEMBERS_STANDBYS];
+	unsigned n_standbys;
 };
 
 static uint64_t fake_wall_ms(void *data)
@@ -231,6 +235,27 @@ static unsigned fake_seed_reports(void *impl, struct members_seed_report *out,
 	return n;
 }
 
+static unsigned fake_copy_reports(void *impl, struct members_copy_report *out,
+				  unsigned max)
+{
+	struct fake *f = impl;
+	unsigned n = f->n_copies < max ? f->n_copies : max;
+
+	memcpy(out, f->copies, n * sizeof *out);
+	return n;
+}
+
+static unsigned fake_standby_reports(void *impl,
+				     struct members_standby_report *out,
+				     unsigned max)
+{
+	struct fake *f = impl;
+	unsigned n = f->n_standbys < max ? f->n_standbys : max;
+
+	memcpy(out, f->standbys, n * sizeof *out);
+	return n;
+}
+
 static void fake_leader_tick(void *impl) { (void)impl; }
 
 static int fake_may_write(void *impl, const struct fsm_pool *p, char *why,
@@ -252,6 +277,8 @@ static const struct members_host_ops fake_host_ops = {
     .set_reports = fake_set_reports,
     .stream_reports = fake_stream_reports,
     .seed_reports = fake_seed_reports,
+    .copy_reports = fake_copy_reports,
+    .standby_reports = fake_standby_reports,
     .leader_tick = fake_leader_tick,
     .may_write = fake_may_write,
     .decided = fake_decided,
@@ -808,6 +835,123 @@ static void test_report_with_seeds_round_trip(void **state)
 	free(text);
 }
 
+/* A standby's copy positions and a writer's standbys travel in the
+ * report (extended only: an earlier version refuses the keys) and are
+ * found again by the lookups. */
+static void test_report_copies_and_standbys(void **state)
+{
+	struct fixture *x = *state;
+	struct members_heartbeat hb;
+	const struct members_standby_report *b;
+	struct fsm_pool *p;
+	struct fsm_member *w;
+	bool has = false;
+	uint64_t seq = 0, age = 99;
+	char *text;
+
+	x->f.n_copies = 2;
+	x->f.copies[0] = (struct members_copy_report){"pool-east", 0, 41};
+	x->f.copies[1] = (struct members_copy_report){"pool-east", 1, 7};
+	x->f.n_standbys = 1;
+	x->f.standbys[0] = (struct members_standby_report){
+	    .id = 9, .state = "streaming", .acked = {40, 7},
+	    .lag_records = 1, .lag_ms = 12};
+	text = report_text(x, true, &has);
+	assert_true(has);
+	assert_int_equal(parse(text, &hb), 0);
+	free(text);
+	assert_int_equal(hb.report.n_copies, 2);
+	assert_int_equal(hb.report.copies[1].lane, 1);
+	assert_int_equal(hb.report.copies[1].head_seq, 7);
+	assert_int_equal(hb.report.n_standbys, 1);
+	assert_int_equal(hb.report.standbys[0].id, 9);
+	assert_string_equal(hb.report.standbys[0].state, "streaming");
+	assert_int_equal(hb.report.standbys[0].acked[0], 40);
+	assert_int_equal(hb.report.standbys[0].acked[1], 7);
+	assert_int_equal(hb.report.standbys[0].lag_ms, 12);
+	/* the old form for an agent of an earlier version */
+	text = report_text(x, false, &has);
+	assert_null(strstr(text, "copies"));
+	assert_null(strstr(text, "standbys"));
+	free(text);
+	/* heard from member 7, the writer of pool-east */
+	members_heartbeat_seen(&x->m, 7, &hb.report);
+	assert_true(members_copy_position(&x->m, 7, "pool-east", 0, &seq));
+	assert_int_equal(seq, 41);
+	assert_true(members_copy_position(&x->m, 7, "pool-east", 1, &seq));
+	assert_int_equal(seq, 7);
+	assert_false(members_copy_position(&x->m, 7, "pool-west", 0, &seq));
+	assert_false(members_copy_position(&x->m, 8, "pool-east", 0, &seq));
+	/* this agent: its own, live */
+	x->f.copies[0].head_seq = 44;
+	assert_true(members_copy_position(&x->m, SELF, "pool-east", 0, &seq));
+	assert_int_equal(seq, 44);
+	/* the standby figures come from the pool's writer */
+	assert_null(members_standby_figures(&x->m, "pool-east", 9, 1000,
+					    NULL));
+	p = &x->fsm.pools[x->fsm.n_pools++];
+	snprintf(p->name, sizeof p->name, "pool-east");
+	p->writer = 7;
+	w = &x->fsm.members[x->fsm.n_members++];
+	w->id = 7;
+	snprintf(w->name, sizeof w->name, "east1");
+	snprintf(w->pool, sizeof w->pool, "pool-east");
+	b = members_standby_figures(&x->m, "pool-east", 9, 1000, &age);
+	assert_non_null(b);
+	assert_int_equal(b->acked[0], 40);
+	assert_int_equal(age, 0);
+	assert_null(members_standby_figures(&x->m, "pool-east", 10, 1000,
+					    NULL));
+	/* too old */
+	x->f.now_ns += 2000 * MS;
+	assert_null(members_standby_figures(&x->m, "pool-east", 9, 1000,
+					    NULL));
+	/* this agent the writer: its live figures */
+	w = &x->fsm.members[x->fsm.n_members++];
+	w->id = SELF;
+	snprintf(w->name, sizeof w->name, "self");
+	snprintf(w->pool, sizeof w->pool, "pool-east");
+	p->writer = SELF;
+	x->f.standbys[0].lag_records = 5;
+	b = members_standby_figures(&x->m, "pool-east", 9, 1000, &age);
+	assert_non_null(b);
+	assert_int_equal(b->lag_records, 5);
+}
+
+static void test_copy_refusals(void **state)
+{
+	static const char *const bad[] = {
+	    "{\"id\":2,\"applied\":1,\"copies\":{}}",
+	    "{\"id\":2,\"applied\":1,\"copies\":[{\"user_set\":\"p\","
+	    "\"lane\":\"video\",\"head_seq\":1}]}",
+	    "{\"id\":2,\"applied\":1,\"copies\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\",\"head_seq\":-1}]}",
+	    "{\"id\":2,\"applied\":1,\"copies\":[{\"user_set\":\"p\","
+	    "\"lane\":\"data\"}]}",
+	    "{\"id\":2,\"applied\":1,\"standbys\":[{\"id\":0,"
+	    "\"state\":\"streaming\",\"acked\":{\"data\":1,\"content\":1},"
+	    "\"lag_records\":0,\"lag_ms\":0}]}",
+	    "{\"id\":2,\"applied\":1,\"standbys\":[{\"id\":3,"
+	    "\"state\":\"streaming\",\"acked\":{\"data\":1},"
+	    "\"lag_records\":0,\"lag_ms\":0}]}",
+	    "{\"id\":2,\"applied\":1,\"standbys\":[{\"id\":3,"
+	    "\"state\":\"streaming\",\"acked\":{\"data\":1,\"content\":1},"
+	    "\"lag_records\":-1,\"lag_ms\":0}]}",
+	    "{\"id\":2,\"applied\":1,\"standbys\":[{\"id\":3,"
+	    "\"state\":\"a-state-name-too-long\",\"acked\":{\"data\":1,"
+	    "\"content\":1},\"lag_records\":0,\"lag_ms\":0}]}",
+	};
+	struct members_heartbeat hb;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&hb, 0xab, sizeof hb);
+		if (parse(bad[i], &hb) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(hb.id, 0);
+	}
+}
+
 static void test_seed_refusals(void **state)
 {
 	static const char *const bad[] = {
@@ -1276,6 +1420,8 @@ int main(void)
 	    cmocka_unit_test(test_seed_refusals),
 	    T(test_report_without_seeds_is_the_old_form),
 	    T(test_report_with_seeds_round_trip),
+	    T(test_report_copies_and_standbys),
+	    cmocka_unit_test(test_copy_refusals),
 	    T(test_plain_for_an_earlier_version),
 	    T(test_set_connected),
 	    cmocka_unit_test(test_registration_parse),

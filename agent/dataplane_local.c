@@ -1,0 +1,1011 @@
+/* dataplane_local: the hot standbys of this agent's pool (see
+ * dataplane.h).
+ *
+ * At the writer (R1): one local sender per standby of the pool (a member
+ * of it, not the writer, with a data address), to that standby's data
+ * address, streaming every user set the pool owns, from local pool to
+ * local pool, with the pair stream's TLS; it never trims the outbox
+ * (no_trim): only the pair's acknowledgements do. Its acknowledgements
+ * go to the local synchronous copy (dataplane_lsync_on_ack) and, for the
+ * synchronous standby (or the candidate the writer brings in sync), cap
+ * the pair's sender (R3): the pair never holds a record that standby
+ * does not.
+ *
+ * At a standby (R2, R7): first, from a current view, the records of its
+ * outbox a former writer never shipped are archived
+ * (store_divert_stale, for each user set the pool owns and each lane,
+ * once per writer token); then a receiver from its own pool, in outbox
+ * mode, keeps a copy of every user set the pool owns and the outbox the
+ * pair's stream would resume from if this agent became the writer. The
+ * pair's acknowledgements its writer reports trim that outbox
+ * (store_outbox_ack). Its copy's positions go into its reports.
+ *
+ * The pair's receiver (dataplane_stream.c) and a standby's receiver
+ * listen on the same data address: a standby's is closed before the
+ * pair's starts (dataplane_local_reconcile() at the top of
+ * dataplane_streams_reconcile()) and started only once the pair's is gone
+ * (at its end). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/dataplane_internal.h"
+#include "agent/log.h"
+#include "agent/members.h"
+
+#define MOD DATAPLANE_MOD_REPL
+
+#define LOCAL_MAX 8		   /* standbys streamed to */
+#define LOCAL_SETS DATAPLANE_STANDBY_SETS
+#define POSITIONS_NS 1000000000ULL /* a standby reads its positions */
+#define MS 1000000ULL
+
+/* One standby the writer streams to. Heap memory of its own: the local
+ * sender's callbacks point at it; freed once the sender closed. */
+struct lsender {
+	struct dataplane *dp; /* borrowed */
+	uint64_t id;
+	char name[FSM_NAME_LEN];
+	char addr[FSM_ADDR_LEN]; /* the data address it connects to */
+	struct sender *s;	 /* owned until closed */
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t acked[2];	/* acknowledged by the standby */
+		struct lagtail tail[2]; /* writes not acknowledged yet */
+	} sets[LOCAL_SETS];
+	unsigned n_sets;
+	uint64_t last_ack_ns;
+	uint64_t since_ns; /* created */
+};
+
+/* The roles of this agent in its pool, by the applied state. */
+enum local_role {
+	ROLE_NONE,    /* no pool, no writer, or a view not current yet */
+	ROLE_WRITER,  /* runs the local senders */
+	ROLE_STANDBY, /* keeps a copy */
+};
+
+/* The standby side's life: R7 first, then the receiver. */
+enum standby_state {
+	SB_IDLE,      /* not a standby */
+	SB_DIVERTING, /* store_divert_stale calls in flight */
+	SB_READY,     /* diverted for div_token: the receiver may run */
+};
+
+struct dataplane_local {
+	/* writer */
+	struct lsender *tx[LOCAL_MAX];
+	unsigned n_tx;
+	char sets[LOCAL_SETS][FSM_NAME_LEN]; /* the user sets they stream */
+	unsigned n_sets;
+	/* the cap of the pair's sender (R3): the sender it was set on and
+	 * the limit of each (user set, lane) */
+	const struct sender *capped;
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t limit[2];
+	} caps[LOCAL_SETS];
+	unsigned n_caps;
+	uint64_t cap_target;
+	/* standby */
+	int sb;		     /* enum standby_state */
+	uint64_t div_token;  /* writer token the divert ran (runs) for */
+	unsigned div_pending;
+	uint64_t div_archived;
+	int div_status;
+	struct receiver *rx; /* owned until closed */
+	char rx_sets[LOCAL_SETS][FSM_NAME_LEN];
+	unsigned n_rx_sets;
+	int rx_error;	     /* last receiver_init error logged, 0 none */
+	/* the copy's positions (standby) and what was trimmed of them */
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t head[2];
+		uint64_t trimmed[2];
+		bool trimming[2];
+	} copy[LOCAL_SETS];
+	unsigned n_copy;
+	bool positions_inflight;
+	uint64_t positions_ns;
+};
+
+/* ---- shared ---- */
+
+int dataplane_local_init(struct dataplane *dp)
+{
+	dp->local = calloc(1, sizeof *dp->local);
+	return dp->local != NULL ? 0 : -ENOMEM;
+}
+
+void dataplane_local_free(struct dataplane *dp)
+{
+	free(dp->local);
+	dp->local = NULL;
+}
+
+const char *dataplane_standby_state_name(int state)
+{
+	switch (state) {
+	case DATAPLANE_STANDBY_STREAMING:
+		return "streaming";
+	case DATAPLANE_STANDBY_SEEDING:
+		return "seeding";
+	default:
+		return "disconnected";
+	}
+}
+
+static bool in_sets(char (*v)[FSM_NAME_LEN], unsigned n, const char *name)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+bool dataplane_pool_owns(const struct dataplane *dp, const char *user_set)
+{
+	const char *v[FSM_MAX_POOLS];
+	unsigned n;
+
+	if (dp->pool[0] == '\0')
+		return false;
+	n = dataplane_owned_by(dp->deps.fsm, dp->pool, v, FSM_MAX_POOLS);
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(v[i], user_set) == 0)
+			return true;
+	return false;
+}
+
+static enum local_role role(const struct dataplane *dp)
+{
+	const struct fsm_pool *me;
+
+	if (dp->local == NULL || dp->state != DP_OPEN)
+		return ROLE_NONE;
+	me = dataplane_me(dp);
+	if (me == NULL || me->writer == 0)
+		return ROLE_NONE;
+	return me->writer == dp->deps.agent_id ? ROLE_WRITER : ROLE_STANDBY;
+}
+
+static bool view_current(const struct dataplane *dp)
+{
+	return dp->deps.lease.ops->view_current(dp->deps.lease.impl);
+}
+
+static void stream_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	switch (level) {
+	case STREAM_LOG_ERROR:
+		LOG_ERROR(MOD, "local: %s", msg);
+		break;
+	case STREAM_LOG_WARN:
+		LOG_WARN(MOD, "local: %s", msg);
+		break;
+	case STREAM_LOG_INFO:
+		LOG_INFO(MOD, "local: %s", msg);
+		break;
+	default:
+		LOG_DEBUG(MOD, "local: %s", msg);
+		break;
+	}
+}
+
+/* The newest epoch and the writer's position (fsm pool_writer seqs) of a
+ * user set: a pool's, or the CMS documents'. False when unknown. */
+static bool user_set_fence(const struct fsm *f, const char *user_set,
+			   uint64_t *epoch, uint64_t seq[2])
+{
+	const struct fsm_pool *p;
+
+	if (strcmp(user_set, DATAPLANE_CMS) == 0) {
+		*epoch = f->cms_epoch;
+		seq[0] = f->cms_writer_seq[0];
+		seq[1] = f->cms_writer_seq[1];
+		return true;
+	}
+	p = fsm_pool_find(f, user_set);
+	if (p == NULL)
+		return false;
+	*epoch = p->epoch;
+	seq[0] = p->writer_seq[0];
+	seq[1] = p->writer_seq[1];
+	return true;
+}
+
+/* ---- writer: the local senders (R1) ---- */
+
+static struct lsender *tx_find(struct dataplane_local *l, uint64_t id)
+{
+	for (unsigned i = 0; i < l->n_tx; i++)
+		if (l->tx[i]->id == id)
+			return l->tx[i];
+	return NULL;
+}
+
+static int tx_set(struct lsender *t, const char *user_set)
+{
+	for (unsigned i = 0; i < t->n_sets; i++)
+		if (strcmp(t->sets[i].user_set, user_set) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The standby that caps the pair's sender: the committed synchronous
+ * standby, else the candidate being brought in sync; 0 none. */
+static uint64_t cap_target(const struct dataplane *dp)
+{
+	const struct fsm_pool *me = dataplane_me(dp);
+
+	if (me == NULL)
+		return 0;
+	if (me->sync_standby != 0)
+		return me->sync_standby;
+	return dataplane_lsync_target(dp);
+}
+
+/* The limit of (user_set, lane) on the pair's sender: what the cap's
+ * target acknowledged, none without a target. */
+static uint64_t cap_limit(const struct dataplane *dp, uint64_t target,
+			  const char *user_set, int lane)
+{
+	const struct lsender *t;
+	int k;
+
+	if (target == 0)
+		return UINT64_MAX;
+	t = tx_find(dp->local, target);
+	if (t == NULL || (k = tx_set((struct lsender *)t, user_set)) < 0)
+		return 0; /* nothing known acknowledged: nothing more */
+	return t->sets[k].acked[lane];
+}
+
+/* Set the pair sender's limit of (user_set, lane) when it changed. */
+static void cap_one(struct dataplane *dp, const char *user_set, int lane,
+		    uint64_t limit)
+{
+	struct dataplane_local *l = dp->local;
+	unsigned i;
+
+	for (i = 0; i < l->n_caps; i++)
+		if (strcmp(l->caps[i].user_set, user_set) == 0)
+			break;
+	if (i == l->n_caps) {
+		if (i == LOCAL_SETS)
+			return;
+		snprintf(l->caps[i].user_set, sizeof l->caps[i].user_set, "%s",
+			 user_set);
+		/* the sender starts without limit */
+		l->caps[i].limit[0] = l->caps[i].limit[1] = UINT64_MAX;
+		l->n_caps++;
+	}
+	if (l->caps[i].limit[lane] == limit)
+		return;
+	if (sender_set_limit(dp->sender, user_set, lane, limit) == 0)
+		l->caps[i].limit[lane] = limit;
+}
+
+/* R3: bring the pair sender's limits in line with the cap's target. */
+static void caps_update(struct dataplane *dp)
+{
+	struct dataplane_local *l = dp->local;
+	uint64_t target;
+
+	if (dp->sender == NULL) {
+		l->capped = NULL;
+		l->n_caps = 0;
+		return;
+	}
+	if (l->capped != dp->sender) {
+		/* a new sender: no limit set on it yet */
+		l->capped = dp->sender;
+		l->n_caps = 0;
+	}
+	target = role(dp) == ROLE_WRITER ? cap_target(dp) : 0;
+	if (target != l->cap_target) {
+		const struct fsm_member *m =
+		    target != 0 ? fsm_member_find(dp->deps.fsm, target) : NULL;
+
+		if (target != 0)
+			LOG_INFO(MOD,
+				 "the pair receives only what %s acknowledged",
+				 m != NULL ? m->name : "the synchronous standby");
+		else
+			LOG_INFO(MOD, "the pair's stream is no longer capped by "
+				      "a standby");
+		l->cap_target = target;
+	}
+	for (unsigned i = 0; i < dp->n_owned; i++)
+		for (int lane = 0; lane < 2; lane++)
+			cap_one(dp, dp->owned[i], lane,
+				cap_limit(dp, target, dp->owned[i], lane));
+}
+
+static void tx_on_ack(void *arg, const char *user_set, int lane,
+		      uint64_t acked)
+{
+	struct lsender *t = arg;
+	struct dataplane *dp = t->dp;
+	int k = tx_set(t, user_set);
+
+	if (k < 0 || lane < 0 || lane > 1)
+		return;
+	t->last_ack_ns = clock_mono_ns(dp->deps.clock);
+	if (acked > t->sets[k].acked[lane]) {
+		t->sets[k].acked[lane] = acked;
+		lagtail_trim(&t->sets[k].tail[lane], acked, UINT64_MAX);
+	}
+	dataplane_lsync_on_ack(dp, t->id, user_set, lane, acked);
+	if (dp->local->cap_target == t->id && dp->sender != NULL)
+		cap_one(dp, user_set, lane,
+			cap_limit(dp, t->id, user_set, lane));
+}
+
+static void tx_closed(void *arg)
+{
+	struct lsender *t = arg;
+	struct dataplane *dp = t->dp;
+
+	free(t);
+	dataplane_stream_closed(dp);
+}
+
+static void tx_close(struct dataplane *dp, unsigned i)
+{
+	struct dataplane_local *l = dp->local;
+	struct lsender *t = l->tx[i];
+
+	LOG_INFO(MOD, "local stream to %s stopped", t->name);
+	l->tx[i] = l->tx[--l->n_tx];
+	if (t->s == NULL) {
+		free(t);
+		return;
+	}
+	dp->stream_closes++;
+	sender_close(t->s, tx_closed, t);
+}
+
+static void tx_keep_sets(struct lsender *t, const char *const *sets,
+			 unsigned n)
+{
+	struct lsender old = *t;
+
+	t->n_sets = 0;
+	for (unsigned i = 0; i < n && i < LOCAL_SETS; i++) {
+		int k = tx_set(&old, sets[i]);
+
+		memset(&t->sets[i], 0, sizeof t->sets[i]);
+		if (k >= 0)
+			t->sets[i] = old.sets[k];
+		snprintf(t->sets[i].user_set, sizeof t->sets[i].user_set, "%s",
+			 sets[i]);
+		t->n_sets++;
+	}
+}
+
+static struct lsender *tx_start(struct dataplane *dp, const struct fsm_pool *me,
+				const struct fsm_member *m,
+				const char *const *sets, unsigned n)
+{
+	const struct dataplane_deps *d = &dp->deps;
+	struct sender_config sc;
+	struct lsender *t;
+	char host[FSM_ADDR_LEN];
+	uint16_t port;
+	int rv;
+
+	if (dataplane_split_hostport(m->data_address, host, sizeof host,
+				     &port) != 0) {
+		LOG_WARN(MOD, "standby %s: bad data address %s", m->name,
+			 m->data_address);
+		return NULL;
+	}
+	t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return NULL;
+	t->dp = dp;
+	t->id = m->id;
+	t->since_ns = clock_mono_ns(d->clock);
+	snprintf(t->name, sizeof t->name, "%s", m->name);
+	snprintf(t->addr, sizeof t->addr, "%s", m->data_address);
+	tx_keep_sets(t, sets, n);
+	memset(&sc, 0, sizeof sc);
+	sc.local_pool = me->name;
+	sc.peer_pool = me->name;
+	sc.agent_id = d->agent_id;
+	sc.host = host;
+	sc.port = port;
+	sc.user_sets = sets;
+	sc.n_user_sets = n;
+	sc.no_trim = 1;
+	sc.log = stream_log;
+	sc.on_ack = tx_on_ack;
+	sc.arg = t;
+	sc.tls = d->tls;
+	rv = sender_init(&t->s, d->loop, &dp->store, &sc);
+	if (rv != 0) {
+		LOG_ERROR(MOD, "local sender to %s: %d", m->name, rv);
+		free(t);
+		return NULL;
+	}
+	LOG_INFO(MOD, "streaming %s to its standby %s at %s", me->name,
+		 m->name, m->data_address);
+	return t;
+}
+
+/* The standbys of this agent's pool, to stream to. */
+static bool is_standby(const struct dataplane *dp, const struct fsm_pool *me,
+		       const struct fsm_member *m)
+{
+	return strcmp(m->pool, me->name) == 0 && m->id != dp->deps.agent_id &&
+	       m->data_address[0] != '\0';
+}
+
+static void writer_reconcile(struct dataplane *dp, bool writer)
+{
+	struct dataplane_local *l = dp->local;
+	const struct fsm *f = dp->deps.fsm;
+	const struct fsm_pool *me = dataplane_me(dp);
+	const char *sets[FSM_MAX_POOLS];
+	unsigned n = 0;
+	bool same;
+
+	/* the streams of a writer start from a current view only (a replayed
+	 * state may still name it) and stay while it is the writer */
+	if (writer && l->n_tx == 0 && !view_current(dp))
+		writer = false;
+	if (writer)
+		n = dataplane_owned_by(f, me->name, sets, LOCAL_SETS);
+	same = n == l->n_sets;
+	for (unsigned i = 0; same && i < n; i++)
+		same = strcmp(sets[i], l->sets[i]) == 0;
+	if (!same) {
+		l->n_sets = 0;
+		for (unsigned i = 0; i < n; i++)
+			snprintf(l->sets[l->n_sets++], FSM_NAME_LEN, "%s",
+				 sets[i]);
+	}
+	/* stop the senders of those no longer standbys (or all) */
+	for (unsigned i = 0; i < l->n_tx;) {
+		struct lsender *t = l->tx[i];
+		const struct fsm_member *m =
+		    writer ? fsm_member_find(f, t->id) : NULL;
+
+		if (m == NULL || !is_standby(dp, me, m) || n == 0 ||
+		    strcmp(m->data_address, t->addr) != 0) {
+			tx_close(dp, i);
+			continue;
+		}
+		if (!same) {
+			sender_set_user_sets(t->s, sets, n);
+			tx_keep_sets(t, sets, n);
+		}
+		i++;
+	}
+	if (!writer || n == 0)
+		return;
+	for (unsigned i = 0; i < f->n_members && l->n_tx < LOCAL_MAX; i++) {
+		const struct fsm_member *m = &f->members[i];
+		struct lsender *t;
+
+		if (!is_standby(dp, me, m) || tx_find(l, m->id) != NULL)
+			continue;
+		t = tx_start(dp, me, m, sets, n);
+		if (t != NULL)
+			l->tx[l->n_tx++] = t;
+	}
+}
+
+void dataplane_local_written(struct dataplane *dp, const char *user_set,
+			     int lane, uint64_t seq, uint64_t bytes)
+{
+	struct dataplane_local *l = dp->local;
+	uint64_t now = clock_wall_ms(dp->deps.clock);
+
+	if (l == NULL || lane < 0 || lane > 1)
+		return;
+	for (unsigned i = 0; i < l->n_tx; i++) {
+		struct lsender *t = l->tx[i];
+		int k = tx_set(t, user_set);
+
+		if (k >= 0)
+			lagtail_add(&t->sets[k].tail[lane], seq, bytes, now);
+	}
+}
+
+void dataplane_local_notify(struct dataplane *dp)
+{
+	struct dataplane_local *l = dp->local;
+
+	for (unsigned i = 0; l != NULL && i < l->n_tx; i++)
+		sender_notify(l->tx[i]->s);
+}
+
+/* The writer's head of (user_set, lane): what it wrote (live) and what
+ * the sender saw in the store. */
+static uint64_t head_of(struct dataplane *dp, struct lsender *t,
+			const char *user_set, int lane)
+{
+	struct sender_stats st;
+	uint64_t head = 0;
+
+	for (unsigned i = 0; i < dp->n_written; i++)
+		if (strcmp(dp->written[i].user_set, user_set) == 0)
+			head = dp->written[i].seq[lane];
+	if (sender_stats_get(t->s, user_set, lane, &st) == 0) {
+		if (st.head_seq > head)
+			head = st.head_seq;
+		if (st.applied_seq > head)
+			head = st.applied_seq;
+	}
+	return head;
+}
+
+static void tx_figures(struct dataplane *dp, struct lsender *t,
+		       struct dataplane_standby *out)
+{
+	uint64_t now = clock_wall_ms(dp->deps.clock);
+	size_t n = sender_stream_count(t->s);
+	bool streaming = n > 0, seeding = false;
+
+	memset(out, 0, sizeof *out);
+	out->id = t->id;
+	snprintf(out->name, sizeof out->name, "%s", t->name);
+	out->last_ack_ns = t->last_ack_ns;
+	for (size_t i = 0; i < n; i++) {
+		struct sender_stats st;
+
+		if (sender_stats_at(t->s, i, &st) != 0)
+			continue;
+		if (st.state != SENDER_STREAMING)
+			streaming = false;
+		if (st.seeding)
+			seeding = true;
+	}
+	out->state = seeding	 ? DATAPLANE_STANDBY_SEEDING
+		     : streaming ? DATAPLANE_STANDBY_STREAMING
+				 : DATAPLANE_STANDBY_DISCONNECTED;
+	for (unsigned k = 0; k < t->n_sets && k < DATAPLANE_STANDBY_SETS; k++) {
+		snprintf(out->sets[k].user_set, sizeof out->sets[k].user_set,
+			 "%s", t->sets[k].user_set);
+		for (int lane = 0; lane < 2; lane++) {
+			uint64_t head =
+			    head_of(dp, t, t->sets[k].user_set, lane);
+			uint64_t acked = t->sets[k].acked[lane];
+			uint64_t oldest = 0;
+
+			out->sets[k].head[lane] = head;
+			out->sets[k].acked[lane] = acked;
+			if (head <= acked)
+				continue;
+			out->lag_records += head - acked;
+			lagtail_above(&t->sets[k].tail[lane], acked, &oldest);
+			if (oldest == 0) {
+				/* older than the writes this process saw:
+				 * at least since the last ack (or the
+				 * sender's start) */
+				uint64_t since = t->last_ack_ns != 0
+						     ? t->last_ack_ns
+						     : t->since_ns;
+				uint64_t mono = clock_mono_ns(dp->deps.clock);
+
+				oldest = mono > since
+					     ? now - (mono - since) / MS
+					     : now;
+			}
+			if (oldest < now && now - oldest > out->lag_ms)
+				out->lag_ms = now - oldest;
+		}
+		out->n_sets++;
+	}
+}
+
+unsigned dataplane_standby_count(const struct dataplane *dp)
+{
+	return dp->local != NULL && role(dp) == ROLE_WRITER ? dp->local->n_tx
+							    : 0;
+}
+
+int dataplane_standby_at(struct dataplane *dp, unsigned i,
+			 struct dataplane_standby *out)
+{
+	if (i >= dataplane_standby_count(dp))
+		return -ENOENT;
+	tx_figures(dp, dp->local->tx[i], out);
+	return 0;
+}
+
+int dataplane_standby_get(struct dataplane *dp, uint64_t id,
+			  struct dataplane_standby *out)
+{
+	struct lsender *t;
+
+	if (dataplane_standby_count(dp) == 0 ||
+	    (t = tx_find(dp->local, id)) == NULL)
+		return -ENOENT;
+	tx_figures(dp, t, out);
+	return 0;
+}
+
+unsigned dataplane_standby_reports(struct dataplane *dp,
+				   struct members_standby_report *out,
+				   unsigned max)
+{
+	unsigned n = dataplane_standby_count(dp), k = 0;
+
+	for (unsigned i = 0; i < n && k < max; i++) {
+		struct dataplane_standby sb;
+		struct members_standby_report *r = &out[k];
+
+		if (dataplane_standby_at(dp, i, &sb) != 0)
+			continue;
+		memset(r, 0, sizeof *r);
+		r->id = sb.id;
+		snprintf(r->state, sizeof r->state, "%s",
+			 dataplane_standby_state_name(sb.state));
+		for (unsigned j = 0; j < sb.n_sets; j++)
+			if (strcmp(sb.sets[j].user_set, dp->pool) == 0) {
+				r->acked[0] = sb.sets[j].acked[0];
+				r->acked[1] = sb.sets[j].acked[1];
+			}
+		r->lag_records = sb.lag_records;
+		r->lag_ms = sb.lag_ms;
+		k++;
+	}
+	return k;
+}
+
+/* ---- standby: the divert on return (R7) ---- */
+
+static void standby_rx_stop(struct dataplane *dp)
+{
+	struct dataplane_local *l = dp->local;
+
+	if (l->rx == NULL)
+		return;
+	dp->stream_closes++;
+	receiver_close(l->rx, dataplane_stream_closed, dp);
+	l->rx = NULL;
+	l->n_rx_sets = 0;
+}
+
+static void diverted(void *arg, int status, uint64_t archived,
+		     const char *errmsg)
+{
+	struct dataplane *dp = arg;
+	struct dataplane_local *l = dp->local;
+
+	if (l == NULL)
+		return;
+	if (status != 0) {
+		LOG_ERROR(DATAPLANE_MOD,
+			  "archiving what a former writer never shipped: %s",
+			  errmsg);
+		l->div_status = status;
+	}
+	l->div_archived += archived;
+	if (--l->div_pending > 0 || l->sb != SB_DIVERTING)
+		return;
+	if (l->div_status != 0) {
+		/* tried again at the next tick */
+		l->sb = SB_IDLE;
+		return;
+	}
+	if (l->div_archived > 0)
+		LOG_WARN(DATAPLANE_MOD,
+			 "standby of %s: %" PRIu64 " records written here "
+			 "under an older epoch were never shipped: moved to "
+			 "the divergence archive; this copy is seeded anew "
+			 "from the writer",
+			 dp->pool, l->div_archived);
+	l->sb = SB_READY;
+	l->n_copy = 0; /* positions read again */
+	l->positions_ns = 0;
+	if (dp->state == DP_OPEN)
+		dataplane_streams_reconcile(dp);
+}
+
+/* Start R7 for the current writer token: every (user set the pool owns,
+ * lane). */
+static void divert_start(struct dataplane *dp, const struct fsm_pool *me)
+{
+	struct dataplane_local *l = dp->local;
+	const struct fsm *f = dp->deps.fsm;
+	const char *sets[FSM_MAX_POOLS];
+	unsigned n = dataplane_owned_by(f, me->name, sets, FSM_MAX_POOLS);
+
+	l->sb = SB_DIVERTING;
+	l->div_token = me->writer_token;
+	l->div_pending = 1; /* this call's own */
+	l->div_archived = 0;
+	l->div_status = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t epoch, seq[2];
+
+		if (!user_set_fence(f, sets[i], &epoch, seq))
+			continue;
+		for (int lane = 0; lane < 2; lane++) {
+			int rv = store_divert_stale(&dp->store, sets[i], lane,
+						    seq[lane], epoch, diverted,
+						    dp);
+
+			if (rv == 0) {
+				l->div_pending++;
+				continue;
+			}
+			LOG_ERROR(DATAPLANE_MOD, "divert %s lane %d: %s",
+				  sets[i], lane, store_strerror(rv));
+			l->div_status = rv;
+		}
+	}
+	diverted(dp, 0, 0, "");
+}
+
+/* ---- standby: the copy (R2) ---- */
+
+static void rx_on_apply(void *arg, const char *user_set, int lane,
+			uint64_t applied)
+{
+	struct dataplane *dp = arg;
+	struct dataplane_local *l = dp->local;
+	unsigned i;
+
+	if (l == NULL || lane < 0 || lane > 1)
+		return;
+	for (i = 0; i < l->n_copy; i++)
+		if (strcmp(l->copy[i].user_set, user_set) == 0)
+			break;
+	if (i == l->n_copy) {
+		if (i == LOCAL_SETS)
+			return;
+		memset(&l->copy[i], 0, sizeof l->copy[i]);
+		snprintf(l->copy[i].user_set, sizeof l->copy[i].user_set, "%s",
+			 user_set);
+		l->n_copy++;
+	}
+	if (applied > l->copy[i].head[lane])
+		l->copy[i].head[lane] = applied;
+}
+
+static void standby_rx_start(struct dataplane *dp, const struct fsm_pool *me,
+			     const char *const *sets, unsigned n)
+{
+	struct dataplane_local *l = dp->local;
+	const struct dataplane_deps *d = &dp->deps;
+	struct receiver_config rc;
+	int rv;
+
+	memset(&rc, 0, sizeof rc);
+	rc.local_pool = me->name;
+	rc.peer_pool = me->name;
+	rc.agent_id = d->agent_id;
+	rc.host =
+	    strcmp(d->data_host, "localhost") == 0 ? "127.0.0.1" : d->data_host;
+	rc.port = d->data_port;
+	rc.user_sets = sets;
+	rc.n_user_sets = n;
+	rc.outbox_mode = 1;
+	rc.log = stream_log;
+	rc.on_apply = rx_on_apply;
+	rc.arg = dp;
+	rc.tls = d->tls;
+	rc.tls_require = d->tls_require;
+	rv = receiver_init(&l->rx, d->loop, &dp->store, &rc);
+	if (rv != 0) {
+		if (rv != l->rx_error)
+			LOG_ERROR(MOD, "standby receiver on %s port %u: %s",
+				  d->data_host, (unsigned)d->data_port,
+				  rv < 0 && rv > -4096 ? uv_strerror(rv)
+						       : "bad configuration");
+		l->rx_error = rv;
+		l->rx = NULL;
+		return;
+	}
+	l->rx_error = 0;
+	l->n_rx_sets = 0;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(l->rx_sets[l->n_rx_sets++], FSM_NAME_LEN, "%s",
+			 sets[i]);
+	LOG_INFO(MOD, "standby of %s: keeping a copy from its writer", me->name);
+}
+
+static void standby_reconcile(struct dataplane *dp, bool standby)
+{
+	struct dataplane_local *l = dp->local;
+	const struct fsm_pool *me = dataplane_me(dp);
+	const char *sets[FSM_MAX_POOLS];
+	unsigned n;
+	bool same;
+
+	if (!standby) {
+		standby_rx_stop(dp);
+		if (l->sb == SB_READY)
+			l->sb = SB_IDLE;
+		/* a divert in flight ends by itself */
+		l->n_copy = 0;
+		return;
+	}
+	/* a new writer: archive again what it never had, before its
+	 * records (R7) */
+	if (l->sb != SB_IDLE && l->div_token != me->writer_token) {
+		standby_rx_stop(dp);
+		if (l->sb == SB_READY)
+			l->sb = SB_IDLE;
+	}
+	if (l->sb == SB_IDLE && view_current(dp)) {
+		standby_rx_stop(dp);
+		divert_start(dp, me);
+	}
+	if (l->sb != SB_READY)
+		return;
+	n = dataplane_owned_by(dp->deps.fsm, me->name, sets, LOCAL_SETS);
+	if (l->rx == NULL) {
+		/* the pair's receiver listens on the same address: after it
+		 * closed */
+		if (dp->receiver == NULL && n > 0)
+			standby_rx_start(dp, me, sets, n);
+		return;
+	}
+	same = n == l->n_rx_sets;
+	for (unsigned i = 0; same && i < n; i++)
+		same = in_sets(l->rx_sets, l->n_rx_sets, sets[i]);
+	if (!same && receiver_set_user_sets(l->rx, sets, n) == 0) {
+		l->n_rx_sets = 0;
+		for (unsigned i = 0; i < n; i++)
+			snprintf(l->rx_sets[l->n_rx_sets++], FSM_NAME_LEN, "%s",
+				 sets[i]);
+	}
+}
+
+bool dataplane_standby_copy(const struct dataplane *dp)
+{
+	return dp->local != NULL && role(dp) == ROLE_STANDBY &&
+	       dp->local->rx != NULL;
+}
+
+/* ---- standby: positions and trim ---- */
+
+static void trimmed(void *arg, int status, const char *errmsg)
+{
+	(void)arg;
+	(void)status;
+	(void)errmsg; /* tried again with the next report */
+}
+
+/* Trim the copy's outbox with the pair's acknowledgements its writer
+ * reports (members stream reports: acked_seq per user set and
+ * category). */
+static void standby_trim(struct dataplane *dp)
+{
+	struct dataplane_local *l = dp->local;
+	const struct fsm_pool *me = dataplane_me(dp);
+	struct members_stream_report r[MEMBERS_STREAMS];
+	const struct dataplane_peers *p = &dp->deps.peers;
+	unsigned n;
+
+	if (p->ops == NULL || me == NULL || me->writer == 0)
+		return;
+	n = p->ops->streams(p->impl, me->writer, 60000, r, MEMBERS_STREAMS);
+	for (unsigned i = 0; i < n; i++) {
+		int lane = strcmp(r[i].category, "content") == 0;
+
+		for (unsigned k = 0; k < l->n_copy; k++) {
+			uint64_t ack = r[i].acked_seq;
+
+			if (strcmp(l->copy[k].user_set, r[i].user_set) != 0)
+				continue;
+			if (ack > l->copy[k].head[lane])
+				ack = l->copy[k].head[lane];
+			if (ack <= l->copy[k].trimmed[lane])
+				continue;
+			if (store_outbox_ack(&dp->store, r[i].user_set, lane,
+					     ack, trimmed, dp) == 0)
+				l->copy[k].trimmed[lane] = ack;
+		}
+	}
+}
+
+static void positions_read(void *arg, int status,
+			   const struct store_positions *ps)
+{
+	struct dataplane *dp = arg;
+	struct dataplane_local *l = dp->local;
+
+	if (l == NULL)
+		return;
+	l->positions_inflight = false;
+	if (status != 0 || role(dp) != ROLE_STANDBY)
+		return;
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct store_position *pos = &ps->v[i];
+		uint64_t at = pos->head_seq > pos->applied_seq
+				  ? pos->head_seq
+				  : pos->applied_seq;
+		unsigned k;
+
+		if (pos->lane < 0 || pos->lane > 1 ||
+		    !in_sets(l->rx_sets, l->n_rx_sets, pos->user_set))
+			continue;
+		rx_on_apply(dp, pos->user_set, pos->lane, 0);
+		for (k = 0; k < l->n_copy; k++)
+			if (strcmp(l->copy[k].user_set, pos->user_set) == 0)
+				break;
+		if (k == l->n_copy)
+			continue;
+		/* the store's word: also after a divert reset them */
+		l->copy[k].head[pos->lane] = at;
+		l->copy[k].trimmed[pos->lane] = pos->acked_seq;
+	}
+	standby_trim(dp);
+}
+
+unsigned dataplane_copy_reports(struct dataplane *dp,
+				struct members_copy_report *out, unsigned max)
+{
+	struct dataplane_local *l = dp->local;
+	unsigned k = 0;
+
+	if (!dataplane_standby_copy(dp))
+		return 0;
+	for (unsigned i = 0; i < l->n_copy; i++)
+		for (int lane = 0; lane < 2 && k < max; lane++) {
+			if (!in_sets(l->rx_sets, l->n_rx_sets,
+				     l->copy[i].user_set))
+				continue;
+			memset(&out[k], 0, sizeof out[k]);
+			snprintf(out[k].user_set, sizeof out[k].user_set, "%s",
+				 l->copy[i].user_set);
+			out[k].lane = lane;
+			out[k].head_seq = l->copy[i].head[lane];
+			k++;
+		}
+	return k;
+}
+
+/* ---- the life ---- */
+
+void dataplane_local_reconcile(struct dataplane *dp)
+{
+	enum local_role r;
+
+	if (dp->local == NULL)
+		return;
+	r = role(dp);
+	standby_reconcile(dp, r == ROLE_STANDBY);
+	writer_reconcile(dp, r == ROLE_WRITER);
+	caps_update(dp);
+}
+
+void dataplane_local_tick(struct dataplane *dp)
+{
+	struct dataplane_local *l = dp->local;
+	uint64_t now;
+
+	if (l == NULL || dp->state != DP_OPEN)
+		return;
+	dataplane_local_reconcile(dp);
+	if (l->rx == NULL || l->positions_inflight)
+		return;
+	now = clock_mono_ns(dp->deps.clock);
+	if (l->positions_ns != 0 && now - l->positions_ns < POSITIONS_NS)
+		return;
+	l->positions_ns = now;
+	if (store_stream_positions(&dp->store, positions_read, dp) == 0)
+		l->positions_inflight = true;
+}
+
+void dataplane_local_stop(struct dataplane *dp)
+{
+	struct dataplane_local *l = dp->local;
+
+	if (l == NULL)
+		return;
+	while (l->n_tx > 0)
+		tx_close(dp, l->n_tx - 1);
+	standby_rx_stop(dp);
+	l->sb = SB_IDLE;
+}
