@@ -4,9 +4,10 @@
 # (west) and a witness: the configuration of issue 14, where both agents
 # of pool-east wrote its user set.
 #   - exactly one writer per pool (status, metrics); the other agent of
-#     pool-east is a standby: 421 not_writer naming the writer to a write
-#     and to a read, readyz?pool=pool-east 503 there and 200 at the writer;
-#     poolpairctl follows the 421 to the writer;
+#     pool-east is a standby: 421 not_writer naming the writer to a
+#     write, reads answered from its hot copy ("copy": "standby"),
+#     readyz?pool=pool-east 503 there and 200 at the writer; poolpairctl
+#     follows the 421 of a write to the writer;
 #   - a write at the writer is read at west (replicated) and no sequence
 #     number of pool-east's user set is handed out twice;
 #   - an agent whose site is not its pool's, and one with a name in use,
@@ -72,8 +73,8 @@ assert_eq 201 "$(http -XPOST "$(url "$W")/v1/users" -d '{"sip":"sip:a@example.co
 out=$(curl -s -XPOST "$(url "$S")/v1/users" -d '{"sip":"sip:b@example.com","pool":"pool-east"}')
 assert_json "$out" ".error == \"not_writer\" and .writer == \"$W\" and .api == \"$(url "$W")\" and .pool == \"pool-east\"" "enable at the standby"
 assert_eq 421 "$(http -XPUT "$(url "$S")/v1/users/sip:a@example.com/profile" -d '{"n":0}')" "write at the standby"
-assert_eq 421 "$(http "$(url "$S")/v1/users/sip:a@example.com/profile")" "read at the standby"
-assert_eq 421 "$(http "$(url "$S")/v1/users/sip:a@example.com/location")" "location at the standby"
+# reads: from the standby's copy
+wait_until 20 "curl -s $(url "$S")/v1/users/sip:a@example.com/location | jq -e '.home_pool == \"pool-east\"'"
 # poolpairctl follows the 421 to the writer
 ctl "$S" user enable sip:b@example.com --pool pool-east >/dev/null || fail "poolpairctl user enable at the standby"
 for i in 1 2 3; do
@@ -81,8 +82,8 @@ for i in 1 2 3; do
 	out=$(ctl "$S" --json user set sip:b@example.com profile --value "{\"n\":$i}") || fail "poolpairctl user set at the standby: $out"
 	echo "sip:b@example.com $(jq -r '"\(.epoch) \(.seq)"' <<<"$out") $i" >>"$ACKS"
 done
-out=$(ctl "$S" --json user get sip:b@example.com profile) || fail "poolpairctl user get at the standby"
-assert_json "$out" '.value.n == 3 and .copy == "own"' "read through the standby"
+wait_until 20 "ctl $S --json user get sip:b@example.com profile | jq -e '.value.n == 3 and .copy == \"standby\"'"
+assert_json "$(ctl "$W" --json user get sip:b@example.com profile)" '.value.n == 3 and .copy == "own"' "read at the writer"
 # replicated: west reads the last write of each
 wait_until 20 "curl -s $(url west)/v1/users/sip:a@example.com/profile | jq -e '.value.n == 3 and .copy == \"backup\"'"
 wait_until 20 "curl -s $(url west)/v1/users/sip:b@example.com/profile | jq -e '.value.n == 3'"
@@ -152,9 +153,14 @@ assert_eq "" "$dups" "sequence numbers handed out twice"
 
 # ---- the old writer back: a standby ----
 start "$W"
-wait_until 60 "[ \"\$(http $(url "$W")/v1/users/sip:a@example.com/profile)\" == 421 ]"
+wait_until 60 "[ \"\$(http -XPUT $(url "$W")/v1/users/sip:a@example.com/profile -d '{}')\" == 421 ]"
 assert_json "$(curl -s -XPUT "$(url "$W")/v1/users/sip:a@example.com/profile" -d '{"n":7}')" ".error == \"not_writer\" and .writer == \"$S\"" "write at the old writer"
 assert_eq 503 "$(http "$(url "$W")/readyz?pool=pool-east")" "readyz at the old writer"
 assert_eq 200 "$(http "$(url "$S")/readyz?pool=pool-east")" "readyz at the new writer"
 assert_json "$(status witness)" "[.pools[] | select(.name == \"pool-east\") | .writer.name == \"$S\" and .standbys == [\"$W\"]] == [true]" "one writer of pool-east"
+# its copy follows the new writer: the last write of each reads back
+for sip in sip:a@example.com sip:b@example.com; do
+	last=$(awk -v s="$sip" '$1 == s {v = $4} END {print v}' "$ACKS")
+	wait_until 30 "curl -s $(url "$W")/v1/users/$sip/profile | jq -e '.value.n == $last and .copy == \"standby\"'"
+done
 log "ok"
