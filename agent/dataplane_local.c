@@ -195,28 +195,6 @@ static void stream_log(void *arg, int level, const char *msg)
 	}
 }
 
-/* The newest epoch and the writer's position (fsm pool_writer seqs) of a
- * user set: a pool's, or the CMS documents'. False when unknown. */
-static bool user_set_fence(const struct fsm *f, const char *user_set,
-			   uint64_t *epoch, uint64_t seq[2])
-{
-	const struct fsm_pool *p;
-
-	if (strcmp(user_set, DATAPLANE_CMS) == 0) {
-		*epoch = f->cms_epoch;
-		seq[0] = f->cms_writer_seq[0];
-		seq[1] = f->cms_writer_seq[1];
-		return true;
-	}
-	p = fsm_pool_find(f, user_set);
-	if (p == NULL)
-		return false;
-	*epoch = p->epoch;
-	seq[0] = p->writer_seq[0];
-	seq[1] = p->writer_seq[1];
-	return true;
-}
-
 /* ---- writer: the local senders (R1) ---- */
 
 static struct lsender *tx_find(struct dataplane_local *l, uint64_t id)
@@ -726,7 +704,7 @@ static void divert_start(struct dataplane *dp, const struct fsm_pool *me)
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t epoch, seq[2];
 
-		if (!user_set_fence(f, sets[i], &epoch, seq))
+		if (!fsm_user_set_writer_seq(f, sets[i], &epoch, seq))
 			continue;
 		for (int lane = 0; lane < 2; lane++) {
 			int rv = store_divert_stale(&dp->store, sets[i], lane,
