@@ -265,6 +265,13 @@ static bool verify_store_ready(void *impl, struct http_request *req)
 	return users_ready(&a->data, req);
 }
 
+static bool verify_store_ready_read(void *impl, struct http_request *req)
+{
+	struct agent *a = impl;
+
+	return users_ready_read(&a->data, req);
+}
+
 static uint64_t verify_hlc(void *impl)
 {
 	struct agent *a = impl;
@@ -274,6 +281,7 @@ static uint64_t verify_hlc(void *impl)
 
 static const struct verify_data_ops verify_data_ops = {
     .ready = verify_store_ready,
+    .ready_read = verify_store_ready_read,
     .hlc = verify_hlc,
 };
 

@@ -73,6 +73,9 @@ struct verify_data_ops {
 	 * (503: no store here, or the store is not open yet) and returns
 	 * false. */
 	bool (*ready)(void *impl, struct http_request *req);
+	/* The same for a read of the copy (digest, keys): a standby holding
+	 * a hot copy serves it too. NULL: ready. */
+	bool (*ready_read)(void *impl, struct http_request *req);
 	/* A hybrid logical clock reading, for the repairs that carry no
 	 * stored one (deletes, purges, content chunks). */
 	uint64_t (*hlc)(void *impl);

@@ -37,6 +37,14 @@ static bool ready(struct verify *m, struct http_request *req)
 	return m->d.data_ops->ready(m->d.data, req);
 }
 
+/* For the reads of a copy (digest, keys). */
+static bool ready_read(struct verify *m, struct http_request *req)
+{
+	if (m->d.data_ops->ready_read == NULL)
+		return ready(m, req);
+	return m->d.data_ops->ready_read(m->d.data, req);
+}
+
 static void digest_answer(void *arg, int status, const struct store_digest *d)
 {
 	struct http_request *req = arg;
@@ -74,7 +82,7 @@ void verify_route_digest(void *module, struct http_request *req,
 	int rv;
 
 	(void)p;
-	if (!query_user_set(req, us, sizeof us) || !ready(m, req))
+	if (!query_user_set(req, us, sizeof us) || !ready_read(m, req))
 		return;
 	rv = store_digest(m->d.store, us, digest_answer, req);
 	if (rv != 0)
@@ -173,7 +181,7 @@ void verify_route_keys(void *module, struct http_request *req,
 				   "offset must be a non-negative integer");
 		return;
 	}
-	if (!ready(m, req))
+	if (!ready_read(m, req))
 		return;
 	kr = calloc(1, sizeof *kr);
 	if (kr == NULL) {
