@@ -52,7 +52,6 @@ struct lsender {
 	struct sender *s;	 /* owned until closed */
 	struct {
 		char user_set[FSM_NAME_LEN];
-		uint64_t acked[2];	/* acknowledged by the standby */
 		struct lagtail tail[2]; /* writes not acknowledged yet */
 	} sets[LOCAL_SETS];
 	unsigned n_sets;
@@ -213,6 +212,19 @@ static int tx_set(struct lsender *t, const char *user_set)
 	return -1;
 }
 
+/* What the standby of t acknowledged of (user_set, lane): its local
+ * sender's word (it drops when the copy was reset and is seeded again),
+ * 0 when it streams no such user set. */
+static uint64_t tx_acked(const struct lsender *t, const char *user_set,
+			 int lane)
+{
+	uint64_t acked = 0;
+
+	if (t->s == NULL || sender_acked(t->s, user_set, lane, &acked) != 0)
+		return 0;
+	return acked;
+}
+
 /* The standby that caps the pair's sender: the committed synchronous
  * standby, else the candidate being brought in sync; 0 none. */
 static uint64_t cap_target(const struct dataplane *dp)
@@ -232,14 +244,13 @@ static uint64_t cap_limit(const struct dataplane *dp, uint64_t target,
 			  const char *user_set, int lane)
 {
 	const struct lsender *t;
-	int k;
 
 	if (target == 0)
 		return UINT64_MAX;
 	t = tx_find(dp->local, target);
-	if (t == NULL || (k = tx_set((struct lsender *)t, user_set)) < 0)
+	if (t == NULL)
 		return 0; /* nothing known acknowledged: nothing more */
-	return t->sets[k].acked[lane];
+	return tx_acked(t, user_set, lane);
 }
 
 /* Set the pair sender's limit of (user_set, lane) when it changed. */
@@ -313,10 +324,7 @@ static void tx_on_ack(void *arg, const char *user_set, int lane,
 	if (k < 0 || lane < 0 || lane > 1)
 		return;
 	t->last_ack_ns = clock_mono_ns(dp->deps.clock);
-	if (acked > t->sets[k].acked[lane]) {
-		t->sets[k].acked[lane] = acked;
-		lagtail_trim(&t->sets[k].tail[lane], acked, UINT64_MAX);
-	}
+	lagtail_trim(&t->sets[k].tail[lane], acked, UINT64_MAX);
 	dataplane_lsync_on_ack(dp, t->id, user_set, lane, acked);
 	if (dp->local->cap_target == t->id && dp->sender != NULL)
 		cap_one(dp, user_set, lane,
@@ -553,7 +561,8 @@ static void tx_figures(struct dataplane *dp, struct lsender *t,
 		for (int lane = 0; lane < 2; lane++) {
 			uint64_t head =
 			    head_of(dp, t, t->sets[k].user_set, lane);
-			uint64_t acked = t->sets[k].acked[lane];
+			uint64_t acked =
+			    tx_acked(t, t->sets[k].user_set, lane);
 			uint64_t oldest = 0;
 
 			out->sets[k].head[lane] = head;
