@@ -65,12 +65,26 @@ static int fo_measure(void *impl, const char *pool, bool ask_live, risk_cb cb,
 	return risk_measure(&a->risk, pool, ask_live, cb, arg);
 }
 
+static void fo_local_takeover(void *impl, const struct fsm_pool *p,
+			      struct failover_local *out)
+{
+	struct agent *a = impl;
+	struct writer_takeover_facts t;
+
+	writer_takeover_facts(&a->writer, p, &t);
+	*out = (struct failover_local){.name = t.standby_name,
+				       .silent_ms = t.silent_ms,
+				       .positions = t.positions,
+				       .inflight = t.inflight};
+}
+
 static const struct failover_liveness_ops fo_liveness = {
     .silence_ms = fo_silence_ms,
     .report = fo_report,
     .leader_since_ns = fo_leader_since_ns,
     .lease_valid = fo_lease_valid,
     .measure = fo_measure,
+    .local_takeover = fo_local_takeover,
 };
 
 /* ---- risk: its view of members (risk.h) ---- */
@@ -875,10 +889,27 @@ static bool wr_may_decide(void *impl)
 	       members_view_current(&a->members);
 }
 
+static bool wr_position(void *impl, uint64_t id, const char *user_set,
+			int lane, uint64_t *seq)
+{
+	struct agent *a = impl;
+
+	return members_copy_position(&a->members, id, user_set, lane, seq);
+}
+
+static bool wr_moving(void *impl, const char *pool)
+{
+	struct agent *a = impl;
+
+	return failover_moving(&a->failover, pool);
+}
+
 static const struct writer_members_ops writer_members_ops = {
     .silent_ms = wr_silent_ms,
     .head = wr_head,
     .may_decide = wr_may_decide,
+    .position = wr_position,
+    .moving = wr_moving,
 };
 
 void agent_bind_writer(struct agent *a)
@@ -889,6 +920,8 @@ void agent_bind_writer(struct agent *a)
 	    .clock = a->clock,
 	    .members = {&writer_members_ops, a},
 	    .lease_ms = a->cfg.lease_ms,
+	    .grace_ms = a->cfg.grace_ms,
+	    .who = agent_who,
 	};
 
 	writer_init(&a->writer, &d);

@@ -60,6 +60,14 @@ struct failover_pool *failover_slot(struct failover *fo, const char *pool)
 	return &fo->pools[fo->n_pools++];
 }
 
+bool failover_moving(const struct failover *fo, const char *pool)
+{
+	for (unsigned i = 0; i < fo->n_pools; i++)
+		if (strcmp(fo->pools[i].pool, pool) == 0)
+			return fo->pools[i].step != FO_IDLE;
+	return false;
+}
+
 const char *failover_refusal(const struct failover *fo, const char *pool)
 {
 	for (unsigned i = 0; i < fo->n_pools; i++)
@@ -373,6 +381,7 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	struct failover_lag rep = {0};
 	bool rep_known;
 	struct auto_facts facts;
+	struct failover_local local;
 	struct fsm_result res;
 	uint64_t age = 0;
 	int verdict;
@@ -404,7 +413,18 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	facts.last_auto_ms = p->last_auto_failover_ms;
 	facts.cooldown_ms = f->policy.cooldown_ms;
 	facts.retry_after_ms = fp->retry_after_ms;
+	fo->d.liveness.ops->local_takeover(fo->d.liveness.impl, p, &local);
+	facts.sync_standby = local.name;
+	facts.sync_silent_ms = local.silent_ms;
+	facts.sync_positions = local.positions;
+	facts.local_takeover = local.inflight;
 	verdict = failover_auto_gate(&facts, fp->refusal, sizeof fp->refusal);
+	if (verdict == AUTO_HOLD && !fp->holding)
+		LOG_WARN(MOD, "%s", fp->refusal);
+	else if (verdict != AUTO_HOLD && fp->holding)
+		LOG_INFO(MOD, "%s: no longer held for a local takeover (%s)",
+			 p->name, failover_auto_verdict_name(verdict));
+	fp->holding = verdict == AUTO_HOLD;
 	if (verdict != AUTO_GO)
 		return;
 	if (fsm_failover_check(f, p->name, false, &res, NULL) != FSM_OK) {

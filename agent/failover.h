@@ -59,6 +59,16 @@ struct failover_lag {
 			      copy is not known to have what was acked) */
 };
 
+/* What the writer module says of a local takeover of a pool (all zero,
+ * name "", when the pool has no synchronous standby). name borrowed:
+ * valid until the next apply. */
+struct failover_local {
+	const char *name;   /* the synchronous standby, "" none */
+	uint64_t silent_ms; /* since it was heard */
+	bool positions;	    /* it reported where its copies stand */
+	bool inflight;	    /* a local takeover is being committed */
+};
+
 /* What the module needs to know from the leader's records of the other
  * agents (members.h) and of this agent's own authority, and the data at
  * risk (risk.h). Bound to the real modules in agent.c; a unit test fakes
@@ -83,6 +93,12 @@ struct failover_liveness_ops {
 	 * negative: cb never fires). */
 	int (*measure)(void *impl, const char *pool, bool ask_live,
 		       risk_cb cb, void *arg);
+	/* What a local takeover of p would need (writer.h: the pool's
+	 * synchronous standby, how long it is silent, whether its
+	 * positions are known, whether a takeover is being committed),
+	 * for the hold-off of failover_auto.h. */
+	void (*local_takeover)(void *impl, const struct fsm_pool *p,
+			       struct failover_local *out);
 };
 
 struct failover_liveness {
@@ -136,6 +152,8 @@ struct failover_pool {
 	struct failover *owner;     /* back pointer for callbacks */
 	uint64_t seen_epoch;        /* leader: epoch last seen (hooks) */
 	uint64_t retry_after_ms;    /* no automatic attempt before (wall) */
+	bool holding;               /* held off for a local takeover (logged
+				       once when it starts) */
 };
 
 struct failover_wait;
@@ -183,6 +201,10 @@ void failover_tick(struct failover *fo);
  * heard too recently. Returns true when the move started. */
 bool failover_disaster(struct failover *fo, const char *pool, const char *who,
 		       bool forced);
+
+/* Whether a step of pool (a move to or from its pair, its hook, its
+ * decision) is under way here: a local takeover (writer.h) waits. */
+bool failover_moving(const struct failover *fo, const char *pool);
 
 /* Handlers of the route table (routes.c, route.h): POST
  * /v1/pools/{pool}/failover and /failback (leader only); module is the

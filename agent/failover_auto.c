@@ -17,6 +17,8 @@ const char *failover_auto_verdict_name(int verdict)
 		return "refused";
 	case AUTO_GO:
 		return "go";
+	case AUTO_HOLD:
+		return "hold";
 	default:
 		return "?";
 	}
@@ -45,6 +47,25 @@ int failover_auto_gate(const struct auto_facts *f, char *why, size_t len)
 	if (f->silent_ms <= f->down_ms) {
 		say(why, len, "");
 		return AUTO_HEALTHY;
+	}
+	if (f->local_takeover) {
+		if (len > 0)
+			snprintf(why, len,
+				 "%s is down: a local takeover by its "
+				 "synchronous standby %s is being committed",
+				 f->pool,
+				 f->sync_standby != NULL ? f->sync_standby : "");
+		return AUTO_HOLD;
+	}
+	if (f->sync_standby != NULL && f->sync_standby[0] != '\0' &&
+	    f->sync_silent_ms <= f->alive_ms && f->sync_positions) {
+		if (len > 0)
+			snprintf(why, len,
+				 "%s is down but its synchronous standby %s "
+				 "is alive: a local takeover comes first, no "
+				 "failover to %s",
+				 f->pool, f->sync_standby, f->pair);
+		return AUTO_HOLD;
 	}
 	if (f->leading_ms < f->down_ms)
 		return AUTO_WAIT;

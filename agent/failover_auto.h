@@ -5,22 +5,28 @@
  * failover_auto_gate() whether to fail it over now. Pure: no I/O, no
  * clock, no state; everything arrives in struct auto_facts.
  *
- * The gates, in order (the first that holds answers):
+ * A pool is down when its writer is (members.h: the pool's liveness is
+ * its writer's). The gates, in order (the first that holds answers):
  *   1. the pool was heard within down_ms (lease + grace): AUTO_HEALTHY;
- *   2. this leader has led for less than down_ms (a new leader first
+ *   2. a local takeover comes first (writer.h): one is being committed,
+ *      or the pool's synchronous standby was heard within alive_ms and
+ *      reported where its copies stand: AUTO_HOLD (with sync standby 0,
+ *      or that standby silent, the gates go on);
+ *   3. this leader has led for less than down_ms (a new leader first
  *      waits one full lease + grace): AUTO_WAIT;
- *   3. the pool is paused for maintenance: AUTO_REFUSED;
- *   4. its pair was not heard within alive_ms (the pair holds no lease):
+ *   4. the pool is paused for maintenance: AUTO_REFUSED;
+ *   5. its pair was not heard within alive_ms (the pair holds no lease):
  *      AUTO_REFUSED;
- *   5. its lag is unknown, or was more than max_lag_on_failover, or the
+ *   6. its lag is unknown, or was more than max_lag_on_failover, or the
  *      pair's copy was being rebuilt (seeded, store_seed.h: it lacks
  *      items until the seed ends): AUTO_REFUSED;
- *   6. an earlier attempt asked to wait (retry_after_ms): AUTO_WAIT;
- *   7. the pool's last automatic failover (committed, so a new leader
+ *   7. an earlier attempt asked to wait (retry_after_ms): AUTO_WAIT;
+ *   8. the pool's last automatic failover (committed, so a new leader
  *      knows it) was less than cooldown ago: AUTO_REFUSED; a time in the
  *      future (clocks of two leaders apart) counts as just now;
- *   8. otherwise AUTO_GO.
- * AUTO_REFUSED comes with the reason for status; AUTO_HEALTHY with "". */
+ *   9. otherwise AUTO_GO.
+ * AUTO_REFUSED and AUTO_HOLD come with the reason for status;
+ * AUTO_HEALTHY with "". */
 #ifndef POOLPAIR_FAILOVER_AUTO_H
 #define POOLPAIR_FAILOVER_AUTO_H
 
@@ -33,6 +39,7 @@ enum auto_verdict {
 	AUTO_WAIT,    /* not now, no reason to show (why unchanged) */
 	AUTO_REFUSED, /* not now: why says so */
 	AUTO_GO,      /* fail the pool over now */
+	AUTO_HOLD,    /* not now: a local takeover comes first (why) */
 };
 
 struct auto_facts {
@@ -60,6 +67,11 @@ struct auto_facts {
 				      never */
 	uint32_t cooldown_ms;	   /* policy cooldown */
 	uint64_t retry_after_ms;   /* no attempt before (wall), 0 none */
+	const char *sync_standby;  /* name of the pool's synchronous
+				      standby, "" (or NULL) none */
+	uint64_t sync_silent_ms;   /* since it was heard */
+	bool sync_positions;	   /* it reported where its copies stand */
+	bool local_takeover;	   /* a local takeover is being committed */
 };
 
 /* The verdict for f (borrowed); why (len bytes, may be NULL when len is
@@ -67,7 +79,7 @@ struct auto_facts {
  * AUTO_GO, and is left alone for AUTO_WAIT. */
 int failover_auto_gate(const struct auto_facts *f, char *why, size_t len);
 
-/* "healthy", "wait", "refused", "go". Static string. */
+/* "healthy", "wait", "refused", "go", "hold". Static string. */
 const char *failover_auto_verdict_name(int verdict);
 
 #endif

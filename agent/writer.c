@@ -1,6 +1,7 @@
 /* writer: the leader's choice of each pool's writer (see writer.h). */
 #include "agent/writer.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +99,8 @@ static void decided(void *arg, int status, const struct fsm_result *res)
 	uint64_t now = clock_wall_ms(w->d.clock);
 	char msg[FSM_REASON_LEN];
 
+	bool takeover = wp->step == WRITER_TAKEOVER;
+
 	wp->step = WRITER_IDLE;
 	if (w->closing)
 		return;
@@ -108,10 +111,10 @@ static void decided(void *arg, int status, const struct fsm_result *res)
 		wp->refusal[0] = '\0';
 		LOG_INFO(MOD,
 			 "writer of %s: %s (member %" PRIu64 "), token %" PRIu64
-			 " (decision %" PRIu64 ")",
+			 " (decision %" PRIu64 "%s)",
 			 wp->pool, member_name(w->d.fsm, wp->member_id),
 			 wp->member_id, p != NULL ? p->writer_token : 0,
-			 res->seq);
+			 res->seq, takeover ? ", local takeover" : "");
 		return;
 	}
 	w->refused++;
@@ -129,16 +132,20 @@ static void decided(void *arg, int status, const struct fsm_result *res)
 		 member_name(w->d.fsm, wp->member_id), msg);
 }
 
-/* Propose member id as p's writer over the token read now. */
+/* Propose member id as p's writer over the token read now; a local
+ * takeover (step WRITER_TAKEOVER) with the n positions of seqs. */
 static void propose(struct writer *w, struct writer_pool *wp,
-		    const struct fsm_pool *p, uint64_t id, const char *reason)
+		    const struct fsm_pool *p, uint64_t id, const char *reason,
+		    int step, const struct cmd_writer_seq *seqs, size_t n)
 {
 	struct cmd_ctx ctx = {.time_ms = clock_wall_ms(w->d.clock),
 			      .who = "leader:writer"};
 	struct cmd_writer cw = {.pool = p->name,
 				.member_id = id,
 				.expect_token = p->writer_token,
-				.reason = reason};
+				.reason = reason,
+				.seqs = seqs,
+				.n_seqs = n};
 	struct cmd_buf cmd = {NULL, 0};
 	char msg[FSM_REASON_LEN];
 	int rv;
@@ -151,7 +158,7 @@ static void propose(struct writer *w, struct writer_pool *wp,
 		return;
 	}
 	wp->member_id = id;
-	wp->step = WRITER_PROPOSING;
+	wp->step = step;
 	LOG_INFO(MOD, "writer of %s: proposing %s (member %" PRIu64 "): %s",
 		 p->name, member_name(w->d.fsm, id), id, reason);
 	rv = proposer_submit(w->d.proposer, &cmd, decided, wp);
@@ -173,6 +180,108 @@ static bool replaceable(const struct fsm_pool *p)
 		p->state == FSM_STATE_RECOVERING);
 }
 
+/* ---- the local takeover ---- */
+
+/* Whether p is normal and owns its own user set: its writer writes it. */
+static bool owns_itself(const struct fsm_pool *p)
+{
+	return p->state == FSM_STATE_NORMAL && strcmp(p->owner, p->name) == 0;
+}
+
+static uint64_t down_ms(const struct writer *w)
+{
+	return (uint64_t)w->d.lease_ms + w->d.grace_ms;
+}
+
+int writer_positions(const struct writer *w, const struct fsm_pool *p,
+		     uint64_t id,
+		     struct cmd_writer_seq seqs[FSM_MAX_OWNED_SETS], size_t *n,
+		     char *why, size_t len)
+{
+	const char *sets[FSM_MAX_OWNED_SETS];
+	size_t k = fsm_pool_owned_sets(w->d.fsm, p->name, sets);
+
+	*n = 0;
+	for (size_t i = 0; i < k; i++) {
+		seqs[i].user_set = sets[i];
+		for (int lane = 0; lane < 2; lane++)
+			if (!w->d.members.ops->position(w->d.members.impl, id,
+							sets[i], lane,
+							&seqs[i].seq[lane])) {
+				snprintf(why, len,
+					 "%s reported no position of its copy "
+					 "of %s (%s lane)",
+					 member_name(w->d.fsm, id), sets[i],
+					 lane == 0 ? "data" : "content");
+				return -ENOENT;
+			}
+	}
+	*n = k;
+	return 0;
+}
+
+void writer_takeover_facts(const struct writer *w, const struct fsm_pool *p,
+			   struct writer_takeover_facts *out)
+{
+	struct cmd_writer_seq seqs[FSM_MAX_OWNED_SETS];
+	char why[8];
+	size_t n;
+
+	memset(out, 0, sizeof *out);
+	out->standby_name = "";
+	for (unsigned i = 0; i < w->n_pools; i++)
+		if (strcmp(w->pools[i].pool, p->name) == 0)
+			out->inflight = w->pools[i].step == WRITER_TAKEOVER;
+	if (p->sync_standby == 0 || p->sync_standby == p->writer ||
+	    fsm_member_find(w->d.fsm, p->sync_standby) == NULL)
+		return;
+	out->standby = p->sync_standby;
+	out->standby_name = member_name(w->d.fsm, p->sync_standby);
+	out->silent_ms = silent_ms(w, p->sync_standby);
+	out->positions = writer_positions(w, p, p->sync_standby, seqs, &n, why,
+					  sizeof why) == 0;
+}
+
+/* Log why a takeover is not proposed, once per reason. */
+static void takeover_blocked(struct writer_pool *wp, const char *msg)
+{
+	if (strcmp(msg, wp->refusal) == 0)
+		return;
+	snprintf(wp->refusal, sizeof wp->refusal, "%s", msg);
+	LOG_WARN(MOD, "writer of %s: no local takeover: %s", wp->pool, msg);
+}
+
+/* A normal pool whose writer cur may be dead: its synchronous standby,
+ * alive, takes over once cur is silent for down_ms. */
+static void takeover_tick(struct writer *w, struct writer_pool *wp,
+			  const struct fsm_pool *p,
+			  const struct fsm_member *cur)
+{
+	struct cmd_writer_seq seqs[FSM_MAX_OWNED_SETS];
+	char why[FSM_REASON_LEN], reason[FSM_REASON_LEN];
+	uint64_t silent = silent_ms(w, cur->id), s = p->sync_standby;
+	size_t n;
+
+	if (silent <= down_ms(w) || s == 0 || s == cur->id ||
+	    fsm_member_find(w->d.fsm, s) == NULL || !alive(w, s))
+		return; /* alive, or no one to take over: failover.h's */
+	if (w->d.members.ops->moving(w->d.members.impl, p->name)) {
+		takeover_blocked(wp, "a failover of the pool is under way");
+		return;
+	}
+	if (writer_positions(w, p, s, seqs, &n, why, sizeof why) != 0) {
+		takeover_blocked(wp, why);
+		return;
+	}
+	snprintf(reason, sizeof reason,
+		 "local takeover: writer %s silent %" PRIu64
+		 " ms; %s is the synchronous standby",
+		 cur->name, silent, member_name(w->d.fsm, s));
+	propose(w, wp, p, s, reason, WRITER_TAKEOVER, seqs, n);
+}
+
+/* ---- the tick ---- */
+
 static void pool_tick(struct writer *w, const struct fsm_pool *p, uint64_t now)
 {
 	struct writer_pool *wp = slot(w, p->name);
@@ -189,7 +298,11 @@ static void pool_tick(struct writer *w, const struct fsm_pool *p, uint64_t now)
 			return;
 		snprintf(reason, sizeof reason, "%s had no writer; %s: %s",
 			 p->name, member_name(w->d.fsm, id), why);
-		propose(w, wp, p, id, reason);
+		propose(w, wp, p, id, reason, WRITER_PROPOSING, NULL, 0);
+		return;
+	}
+	if (owns_itself(p)) {
+		takeover_tick(w, wp, p, cur);
 		return;
 	}
 	if (!replaceable(p))
@@ -205,7 +318,7 @@ static void pool_tick(struct writer *w, const struct fsm_pool *p, uint64_t now)
 		 " ms while %s is %s; %s: %s",
 		 cur->name, silent, p->name, fsm_failover_state_name(p->state),
 		 member_name(w->d.fsm, id), why);
-	propose(w, wp, p, id, reason);
+	propose(w, wp, p, id, reason, WRITER_PROPOSING, NULL, 0);
 }
 
 void writer_tick(struct writer *w)

@@ -68,6 +68,7 @@ struct fx {
 	uint64_t leader_since_ns;
 	bool lease_valid;
 	unsigned measured;
+	struct failover_local local; /* what the writer module says of east */
 	/* the pair's agent */
 	struct http_server server;
 	struct hclient calls;
@@ -284,12 +285,24 @@ static int fake_measure(void *impl, const char *pool, bool ask_live,
 	return 0;
 }
 
+static void fake_local_takeover(void *impl, const struct fsm_pool *p,
+				struct failover_local *out)
+{
+	struct fx *fx = impl;
+
+	if (strcmp(p->name, "east") == 0 && fx->local.name != NULL)
+		*out = fx->local;
+	else
+		*out = (struct failover_local){.name = ""};
+}
+
 static const struct failover_liveness_ops fake_liveness_ops = {
     .silence_ms = fake_silence,
     .report = fake_report,
     .leader_since_ns = fake_leader_since,
     .lease_valid = fake_lease_valid,
     .measure = fake_measure,
+    .local_takeover = fake_local_takeover,
 };
 
 static void fake_who(const struct http_request *req, char *out, size_t len)
@@ -809,6 +822,75 @@ static void test_auto_moves_a_down_pool(void **state)
 	assert_int_equal(fx->n_queued, 0);
 }
 
+/* east's writer down while its synchronous standby is alive and reported
+ * its positions: no failover, a local takeover comes first; none either
+ * while a local takeover is being committed, even when the standby has
+ * gone silent since. */
+static void test_auto_held_for_a_local_takeover(void **state)
+{
+	struct fx *fx = *state;
+
+	auto_ready(fx);
+	fx->local = (struct failover_local){
+	    .name = "east2", .silent_ms = LEASE_MS, .positions = true};
+	expect_no_move(fx, "synchronous standby east2 is alive");
+	assert_true(slot_of(fx, "east")->holding);
+	expect_no_move(fx, "a local takeover comes first, no failover to west");
+	fx->local.silent_ms = LEASE_MS + 1;
+	fx->local.inflight = true;
+	expect_no_move(fx, "local takeover by its synchronous standby east2 "
+			   "is being committed");
+}
+
+/* The hold ends with the standby: silent longer than the lease (or its
+ * positions unknown, or no sync standby), east fails over as before. */
+static void test_auto_not_held_without_a_live_standby(void **state)
+{
+	struct fx *fx = *state;
+
+	auto_ready(fx);
+	fx->local = (struct failover_local){
+	    .name = "east2", .silent_ms = 100, .positions = true};
+	expect_no_move(fx, "east2 is alive");
+	fx->local.silent_ms = LEASE_MS + 1;
+	failover_tick(&fx->fo);
+	assert_false(slot_of(fx, "east")->holding);
+	assert_int_equal(fx->fo.automatic, 1);
+	assert_int_equal(step_of(fx, "east"), FO_TAKEOVER);
+	run_call(fx, "east");
+	assert_int_equal(commit(fx), 1);
+	assert_int_equal(fx->decided[0].op,
+			 POOLPAIR__COMMAND__OP_FAILOVER_BEGIN);
+}
+
+static void test_auto_not_held_without_positions(void **state)
+{
+	struct fx *fx = *state;
+
+	auto_ready(fx);
+	fx->local = (struct failover_local){
+	    .name = "east2", .silent_ms = 100, .positions = false};
+	failover_tick(&fx->fo);
+	assert_int_equal(fx->fo.automatic, 1);
+	assert_int_equal(step_of(fx, "east"), FO_TAKEOVER);
+}
+
+/* A local takeover waits while a move of the pool is under way. */
+static void test_moving(void **state)
+{
+	struct fx *fx = *state;
+
+	auto_ready(fx);
+	assert_false(failover_moving(&fx->fo, "east"));
+	failover_tick(&fx->fo);
+	assert_int_equal(step_of(fx, "east"), FO_TAKEOVER);
+	assert_true(failover_moving(&fx->fo, "east"));
+	assert_false(failover_moving(&fx->fo, "west"));
+	run_call(fx, "east");
+	assert_int_equal(commit(fx), 1);
+	assert_false(failover_moving(&fx->fo, "east"));
+}
+
 static void test_auto_manual_policy(void **state)
 {
 	struct fx *fx = *state;
@@ -1161,6 +1243,10 @@ int main(void)
 	    T(test_disaster_commits),
 	    T(test_disaster_forced_while_alive),
 	    T(test_auto_moves_a_down_pool),
+	    T(test_auto_held_for_a_local_takeover),
+	    T(test_auto_not_held_without_a_live_standby),
+	    T(test_auto_not_held_without_positions),
+	    T(test_moving),
 	    T(test_auto_manual_policy),
 	    T(test_auto_healthy),
 	    T(test_auto_paused),

@@ -182,6 +182,56 @@ static void test_cooldown(void **state)
 	assert_int_equal(gate(&f, why), AUTO_GO);
 }
 
+/* A pool whose writer is down while its synchronous standby is alive (and
+ * reported where its copies stand) is held for a local takeover, before
+ * any other gate but the pool's health; with no sync standby, a silent
+ * one, or one without positions, the gates go on as before. */
+static void test_hold_for_local_takeover(void **state)
+{
+	struct auto_facts f = down();
+	char why[256];
+
+	(void)state;
+	f.sync_standby = "east2";
+	f.sync_silent_ms = 1000; /* heard within the lease */
+	f.sync_positions = true;
+	assert_int_equal(gate(&f, why), AUTO_HOLD);
+	assert_string_equal(why, "pool-east is down but its synchronous "
+				 "standby east2 is alive: a local takeover "
+				 "comes first, no failover to pool-west");
+	assert_string_equal(failover_auto_verdict_name(AUTO_HOLD), "hold");
+	/* before the gates that would refuse or wait */
+	f.leading_ms = 0;
+	f.paused = true;
+	f.pair_silent_ms = UINT64_MAX;
+	assert_int_equal(gate(&f, why), AUTO_HOLD);
+	f = down();
+	f.sync_standby = "east2";
+	f.sync_positions = true;
+	f.silent_ms = 1500; /* the writer heard: healthy, nothing held */
+	assert_int_equal(gate(&f, why), AUTO_HEALTHY);
+	f.silent_ms = 5000;
+	f.sync_silent_ms = 1001; /* the standby silent too */
+	assert_int_equal(gate(&f, why), AUTO_GO);
+	f.sync_silent_ms = 0;
+	f.sync_positions = false; /* it cannot take over */
+	assert_int_equal(gate(&f, why), AUTO_GO);
+	f.sync_positions = true;
+	f.sync_standby = ""; /* sync standby 0 */
+	assert_int_equal(gate(&f, why), AUTO_GO);
+	f.sync_standby = NULL;
+	assert_int_equal(gate(&f, why), AUTO_GO);
+	/* a takeover being committed holds whatever the standby does now */
+	f.sync_standby = "east2";
+	f.sync_silent_ms = UINT64_MAX;
+	f.local_takeover = true;
+	assert_int_equal(gate(&f, why), AUTO_HOLD);
+	assert_string_equal(why, "pool-east is down: a local takeover by its "
+				 "synchronous standby east2 is being "
+				 "committed");
+	assert_int_equal(failover_auto_gate(&f, NULL, 0), AUTO_HOLD);
+}
+
 static void test_no_room_for_why(void **state)
 {
 	struct auto_facts f = down();
@@ -203,6 +253,7 @@ int main(void)
 	    cmocka_unit_test(test_lag),
 	    cmocka_unit_test(test_retry_after),
 	    cmocka_unit_test(test_cooldown),
+	    cmocka_unit_test(test_hold_for_local_takeover),
 	    cmocka_unit_test(test_no_room_for_why),
 	};
 

@@ -1,8 +1,9 @@
-/* Tests of agent/writer.c: the leader's choice of each pool's writer, with
- * fakes for what it reads: a proposer that queues what is submitted and
- * applies it to a real state machine (consensus/fsm.h) when the test
- * says so, the silences and reported heads of the agents, and the clock.
- * The tick is called by the test. */
+/* Tests of agent/writer.c: the leader's choice of each pool's writer and
+ * the local takeover, with fakes for what it reads: a proposer that
+ * queues what is submitted and applies it to a real state machine
+ * (consensus/fsm.h) when the test says so, the silences, reported heads
+ * and copy positions of the agents, whether a failover is under way, and
+ * the clock. The tick is called by the test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 #include "control.pb-c.h"
 
 #define LEASE_MS 1000
+#define GRACE_MS 500
+#define DOWN_MS (LEASE_MS + GRACE_MS)
 #define T0_MS 1700000000000ull
 #define MAX_SUBMITS 8
 #define N_MEMBERS 4 /* 1 east-1, 2 east-2, 3 east-3 (pool east), 4 west-1 */
@@ -39,6 +42,10 @@ struct fx {
 	uint64_t silent[N_MEMBERS + 1];
 	bool reported[N_MEMBERS + 1];
 	uint64_t head[N_MEMBERS + 1];
+	/* copy positions reported: [id][user set: east, cms, west][lane] */
+	bool pos_known[N_MEMBERS + 1][3];
+	uint64_t pos[N_MEMBERS + 1][3][2];
+	bool moving; /* a failover of east is under way */
 	bool may_decide;
 	struct writer w;
 };
@@ -135,10 +142,45 @@ static bool fake_may_decide(void *impl)
 	return ((struct fx *)impl)->may_decide;
 }
 
+static int set_index(const char *user_set)
+{
+	if (strcmp(user_set, "east") == 0)
+		return 0;
+	if (strcmp(user_set, "cms") == 0)
+		return 1;
+	if (strcmp(user_set, "west") == 0)
+		return 2;
+	fail_msg("unknown user set %s", user_set);
+	return -1;
+}
+
+static bool fake_position(void *impl, uint64_t id, const char *user_set,
+			  int lane, uint64_t *seq)
+{
+	struct fx *fx = impl;
+	int u = set_index(user_set);
+
+	assert_true(id >= 1 && id <= N_MEMBERS);
+	assert_true(lane == 0 || lane == 1);
+	if (!fx->pos_known[id][u])
+		return false;
+	*seq = fx->pos[id][u][lane];
+	return true;
+}
+
+static bool fake_moving(void *impl, const char *pool)
+{
+	struct fx *fx = impl;
+
+	return strcmp(pool, "east") == 0 && fx->moving;
+}
+
 static const struct writer_members_ops fake_members_ops = {
     .silent_ms = fake_silent_ms,
     .head = fake_head,
     .may_decide = fake_may_decide,
+    .position = fake_position,
+    .moving = fake_moving,
 };
 
 /* ---- the state machine ---- */
@@ -284,6 +326,7 @@ static int setup(void **state)
 	    .clock = &fx->clock,
 	    .members = {&fake_members_ops, fx},
 	    .lease_ms = LEASE_MS,
+	    .grace_ms = GRACE_MS,
 	};
 	writer_init(&fx->w, &d);
 	*state = fx;
@@ -515,6 +558,169 @@ static void test_closed_ignores_answer(void **state)
 	assert_int_equal(east_submits(fx, NULL), 0);
 }
 
+/* ---- the local takeover ---- */
+
+/* Commit pool_sync: standby id becomes east's synchronous standby, asked
+ * with the current token. */
+static void set_sync(struct fx *fx, uint64_t id)
+{
+	struct cmd_ctx ctx = {.time_ms = fx->wall_ms, .who = "test"};
+	struct cmd_pool_sync cs = {.pool = "east",
+				   .writer_token = east(fx)->writer_token,
+				   .standby = id,
+				   .reason = "test"};
+	struct cmd_buf b;
+	struct fsm_result res;
+
+	assert_int_equal(cmd_pool_sync(&ctx, &cs, &b), 0);
+	assert_int_equal(fsm_apply(&fx->fsm, b.buf, b.len, &res), FSM_OK);
+	cmd_buf_free(&b);
+	assert_int_equal(east(fx)->sync_standby, id);
+}
+
+/* east normal with writer east-1, east-2 its synchronous standby that
+ * reported its copies of what east owns (its own user set and, as the
+ * first pool, the CMS documents). */
+static void takeover_ready(struct fx *fx)
+{
+	make_writer(fx, 1);
+	set_sync(fx, 2);
+	assert_string_equal(fx->fsm.cms_active, "east");
+	fx->pos_known[2][0] = fx->pos_known[2][1] = true;
+	fx->pos[2][0][0] = 42;
+	fx->pos[2][0][1] = 7;
+	fx->pos[2][1][0] = 3;
+	fx->pos[2][1][1] = 0;
+}
+
+static void assert_seqs(struct fx *fx, unsigned i)
+{
+	Poolpair__Command *c;
+	Poolpair__CmdPoolWriter *pw = decoded(fx, i, &c);
+	bool seen[2] = {false, false};
+
+	assert_int_equal(pw->n_seqs, 2);
+	for (size_t k = 0; k < pw->n_seqs; k++) {
+		int u = set_index(pw->seqs[k]->user_set);
+
+		assert_true(u == 0 || u == 1);
+		assert_false(seen[u]);
+		seen[u] = true;
+		assert_int_equal(pw->seqs[k]->data_seq, fx->pos[2][u][0]);
+		assert_int_equal(pw->seqs[k]->content_seq, fx->pos[2][u][1]);
+	}
+	poolpair__command__free_unpacked(c, NULL);
+}
+
+/* The writer of a normal pool silent for lease + grace, its synchronous
+ * standby alive: the standby is proposed, over the token read, with its
+ * reported positions of every user set the pool owns; while that is
+ * being committed the failover module is told so; once committed the
+ * standby writes, with the epochs raised and its positions recorded. */
+static void test_local_takeover(void **state)
+{
+	struct fx *fx = *state;
+	struct writer_takeover_facts t;
+	uint64_t epoch = east(fx)->epoch, cms_epoch;
+	unsigned i = 0;
+
+	takeover_ready(fx);
+	cms_epoch = fx->fsm.cms_epoch;
+	fx->silent[1] = DOWN_MS; /* its lease may not have run out yet */
+	writer_tick(&fx->w);
+	assert_int_equal(east_submits(fx, NULL), 0);
+	writer_takeover_facts(&fx->w, east(fx), &t);
+	assert_int_equal(t.standby, 2);
+	assert_string_equal(t.standby_name, "east-2");
+	assert_int_equal(t.silent_ms, 0);
+	assert_true(t.positions);
+	assert_false(t.inflight);
+	fx->silent[1] = DOWN_MS + 1;
+	writer_tick(&fx->w);
+	assert_int_equal(east_submits(fx, &i), 1);
+	assert_proposed(fx, i, 2, east(fx)->writer_token,
+			"local takeover: writer east-1 silent 1501 ms");
+	assert_seqs(fx, i);
+	writer_takeover_facts(&fx->w, east(fx), &t);
+	assert_true(t.inflight);
+	writer_tick(&fx->w); /* in flight: not again */
+	assert_int_equal(east_submits(fx, NULL), 1);
+	assert_int_equal(commit(fx, i), FSM_OK);
+	assert_int_equal(east(fx)->writer, 2);
+	assert_int_equal(east(fx)->sync_standby, 0);
+	assert_int_equal(east(fx)->epoch, epoch + 1);
+	assert_int_equal(fx->fsm.cms_epoch, cms_epoch + 1);
+	assert_int_equal(east(fx)->writer_seq[0], 42);
+	assert_int_equal(east(fx)->writer_seq[1], 7);
+	assert_int_equal(fx->fsm.cms_writer_seq[0], 3);
+	writer_takeover_facts(&fx->w, east(fx), &t);
+	assert_false(t.inflight);
+	assert_int_equal(t.standby, 0);
+	assert_string_equal(t.standby_name, "");
+}
+
+/* Only the synchronous standby, only alive: another alive standby
+ * (east-3) is never proposed; with no synchronous standby nothing is
+ * proposed (the failover module moves the pool to its pair). */
+static void test_local_takeover_only_to_the_live_sync_standby(void **state)
+{
+	struct fx *fx = *state;
+	struct writer_takeover_facts t;
+
+	takeover_ready(fx);
+	fx->pos_known[3][0] = fx->pos_known[3][1] = true;
+	fx->silent[1] = 10 * LEASE_MS;
+	fx->silent[2] = LEASE_MS + 1;
+	writer_tick(&fx->w);
+	assert_int_equal(east_submits(fx, NULL), 0);
+	writer_takeover_facts(&fx->w, east(fx), &t);
+	assert_int_equal(t.standby, 2);
+	assert_int_equal(t.silent_ms, LEASE_MS + 1);
+	/* no synchronous standby */
+	fx->silent[2] = 0;
+	set_sync(fx, 0);
+	writer_tick(&fx->w);
+	assert_int_equal(east_submits(fx, NULL), 0);
+	writer_takeover_facts(&fx->w, east(fx), &t);
+	assert_int_equal(t.standby, 0);
+	assert_string_equal(t.standby_name, "");
+	assert_false(t.positions);
+}
+
+/* No takeover without a reported position of every user set the pool
+ * owns, nor while a failover of the pool is under way, nor unless the
+ * pool is normal and owns its user set. */
+static void test_local_takeover_needs(void **state)
+{
+	static const int states[] = {FSM_STATE_FAILING_OVER,
+				     FSM_STATE_FAILING_BACK};
+	struct fx *fx = *state;
+	struct writer_takeover_facts t;
+	unsigned i = 0;
+
+	takeover_ready(fx);
+	fx->silent[1] = 10 * LEASE_MS;
+	fx->pos_known[2][1] = false; /* nothing of its copy of the CMS */
+	writer_tick(&fx->w);
+	assert_int_equal(east_submits(fx, NULL), 0);
+	writer_takeover_facts(&fx->w, east(fx), &t);
+	assert_false(t.positions);
+	fx->pos_known[2][1] = true;
+	fx->moving = true;
+	writer_tick(&fx->w);
+	assert_int_equal(east_submits(fx, NULL), 0);
+	fx->moving = false;
+	for (size_t k = 0; k < sizeof states / sizeof states[0]; k++) {
+		east(fx)->state = states[k];
+		writer_tick(&fx->w);
+		assert_int_equal(east_submits(fx, NULL), 0);
+	}
+	east(fx)->state = FSM_STATE_NORMAL;
+	writer_tick(&fx->w);
+	assert_int_equal(east_submits(fx, &i), 1);
+	assert_proposed(fx, i, 2, east(fx)->writer_token, "local takeover");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +739,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_not_retried_at_once,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_closed_ignores_answer, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_local_takeover, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_local_takeover_only_to_the_live_sync_standby, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_local_takeover_needs, setup,
 					    teardown),
 	};
 
