@@ -81,6 +81,7 @@ enum route_module {
 	ROUTE_MOD_CONTENT,  /* struct content (content.h) */
 	ROUTE_MOD_REJOIN,   /* struct rejoin (rejoin.h) */
 	ROUTE_MOD_REBUILD,  /* struct rebuild (rebuild.h) */
+	ROUTE_MOD_WRITER,   /* struct writer (writer.h) */
 	ROUTE_MOD__COUNT
 };
 

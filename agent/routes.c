@@ -17,6 +17,7 @@
 #include "agent/route.h"
 #include "agent/users.h"
 #include "agent/verify.h"
+#include "agent/writer.h"
 
 #define R ROUTE_READERS
 #define W ROUTE_WRITERS
@@ -35,6 +36,7 @@
 #define MEMBERS ROUTE_MOD_MEMBERS
 #define USERS ROUTE_MOD_USERS
 #define CONTENT ROUTE_MOD_CONTENT
+#define WRITER ROUTE_MOD_WRITER
 
 const struct route agent_routes[] = {
     /* process */
@@ -57,6 +59,8 @@ const struct route agent_routes[] = {
      1},
     {"POST", "/v1/pools/{name}/resume", W, LEADER, API, api_route_pool_pause,
      0},
+    {"POST", "/v1/pools/{pool}/writer", W, LEADER, WRITER,
+     writer_route_pool_writer, 0},
     {"GET", "/v1/pairs", R, 0, API, api_route_pairs, 0},
     {"POST", "/v1/pairs", W, LEADER, API, api_route_add, API_ADD_PAIR},
     {"PUT", "/v1/pairs/{pool}", W, LEADER, API, api_route_pair_mode, 0},
@@ -117,6 +121,8 @@ const struct route agent_routes[] = {
      members_route_heartbeat, 0},
     {"POST", "/v1/internal/rejoin", A, LEADER | INTERNAL, REJOIN,
      rejoin_route, 0},
+    {"POST", "/v1/internal/pool-sync", A, LEADER | INTERNAL, WRITER,
+     writer_route_pool_sync, 0},
     {"POST", "/v1/internal/report", A, INTERNAL, MEMBERS,
      members_route_heartbeat, 1},
     {"POST", "/v1/internal/takeover", A, INTERNAL, USERS, users_route_takeover,

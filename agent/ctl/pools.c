@@ -163,6 +163,35 @@ int pools_cmd_resume(struct ctl *ctl, const struct ctl_args *a)
 			  "says");
 }
 
+/* POST /v1/pools/POOL/writer {"member": MEMBER}. */
+int pools_cmd_writer(struct ctl *ctl, const struct ctl_args *a)
+{
+	char *pool = ctl_path_join("/v1/pools", a->pos[0]);
+	char *path = NULL;
+	json_t *resp, *w;
+	int rv;
+
+	if (ctl_args_utf8(ctl, a) != CTL_OK) {
+		free(pool);
+		return CTL_USAGE;
+	}
+	if (pool == NULL || asprintf(&path, "%s/writer", pool) < 0) {
+		free(pool);
+		return ctl_out_of_memory(ctl);
+	}
+	free(pool);
+	rv = ctl_post_owned(ctl, path, json_pack("{s:s}", "member", a->pos[1]),
+			    &resp);
+	free(path);
+	if (rv != CTL_OK)
+		return rv;
+	w = json_object_get(resp, "token");
+	return ctl_write_done(ctl, resp,
+			      "writer of %s: %s, token %" JSON_INTEGER_FORMAT,
+			      a->pos[0], a->pos[1],
+			      json_is_integer(w) ? json_integer_value(w) : 0);
+}
+
 /* ---- pairs ------------------------------------------------------------ */
 
 #define SYNC_TIMEOUT_MAX_MS 3600000ULL

@@ -7,6 +7,7 @@
  *   pool remove NAME                  DELETE /v1/pools/{name}
  *   pool pause|resume NAME [--reason TEXT]
  *                                     POST /v1/pools/{name}/pause|resume
+ *   pool writer POOL MEMBER           POST /v1/pools/{pool}/writer
  *   pair A B [--force] [--mode M] [--sync-timeout D]
  *                                     POST /v1/pairs
  *   pair mode POOL async|sync [--sync-timeout D]
@@ -35,6 +36,7 @@ int pools_cmd_list(struct ctl *ctl, const struct ctl_args *a);
 int pools_cmd_remove(struct ctl *ctl, const struct ctl_args *a);
 int pools_cmd_pause(struct ctl *ctl, const struct ctl_args *a);
 int pools_cmd_resume(struct ctl *ctl, const struct ctl_args *a);
+int pools_cmd_writer(struct ctl *ctl, const struct ctl_args *a);
 
 int pools_cmd_pair(struct ctl *ctl, const struct ctl_args *a);
 int pools_cmd_pair_mode(struct ctl *ctl, const struct ctl_args *a);
