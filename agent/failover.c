@@ -349,6 +349,7 @@ bool failover_disaster(struct failover *fo, const char *pool, const char *who,
 		       bool forced)
 {
 	const struct fsm_pool *p = fsm_pool_find(fo->d.fsm, pool);
+	struct failover_local local;
 	struct failover_pool *fp;
 	char reason[96];
 	uint64_t silent;
@@ -357,6 +358,10 @@ bool failover_disaster(struct failover *fo, const char *pool, const char *who,
 		return false;
 	fp = failover_slot(fo, p->name);
 	if (fp == NULL || fp->step != FO_IDLE)
+		return false;
+	/* a local takeover being committed comes first (writer.h) */
+	fo->d.liveness.ops->local_takeover(fo->d.liveness.impl, p, &local);
+	if (local.inflight)
 		return false;
 	/* commit once the pool's lease has surely run out */
 	silent = failover_silence_ms(fo, p->name);

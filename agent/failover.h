@@ -197,8 +197,9 @@ void failover_tick(struct failover *fo);
  * pool's lease has surely run out (silent for lease + grace), or at once
  * when forced, measure the data at risk, take over at the pair and commit
  * the begin, recorded forced. Nothing when the pool is unknown, not
- * normal, or a step of it is in progress here, or (not forced) it was
- * heard too recently. Returns true when the move started. */
+ * normal, or a step of it is in progress here, or a local takeover of
+ * it is being committed (writer.h), or (not forced) it was heard too
+ * recently. Returns true when the move started. */
 bool failover_disaster(struct failover *fo, const char *pool, const char *who,
 		       bool forced);
 

@@ -760,6 +760,23 @@ static void test_disaster_commits(void **state)
 	assert_string_equal(east(fx)->owner, "west");
 }
 
+/* Not while a local takeover of the pool is being committed, even
+ * forced: it comes first. */
+static void test_disaster_waits_for_a_local_takeover(void **state)
+{
+	struct fx *fx = *state;
+
+	fx->silence[0] = 5000;
+	fx->local = (struct failover_local){.name = "east2", .inflight = true};
+	assert_false(failover_disaster(&fx->fo, "east", "operator@test",
+				       true));
+	assert_int_equal(step_of(fx, "east"), FO_IDLE);
+	fx->local.inflight = false;
+	assert_true(failover_disaster(&fx->fo, "east", "operator@test",
+				      false));
+	assert_int_equal(step_of(fx, "east"), FO_TAKEOVER);
+}
+
 static void test_disaster_forced_while_alive(void **state)
 {
 	struct fx *fx = *state;
@@ -1241,6 +1258,7 @@ int main(void)
 	    T(test_planned_takeover_refused),
 	    T(test_disaster_waits_for_the_lease),
 	    T(test_disaster_commits),
+	    T(test_disaster_waits_for_a_local_takeover),
 	    T(test_disaster_forced_while_alive),
 	    T(test_auto_moves_a_down_pool),
 	    T(test_auto_held_for_a_local_takeover),
