@@ -262,9 +262,13 @@ static void takeover_tick(struct writer *w, struct writer_pool *wp,
 	uint64_t silent = silent_ms(w, cur->id), s = p->sync_standby;
 	size_t n;
 
-	if (silent <= down_ms(w) || s == 0 || s == cur->id ||
-	    fsm_member_find(w->d.fsm, s) == NULL || !alive(w, s))
-		return; /* alive, or no one to take over: failover.h's */
+	if (silent <= down_ms(w)) {
+		wp->refusal[0] = '\0'; /* a later block is news again */
+		return;
+	}
+	if (s == 0 || s == cur->id || fsm_member_find(w->d.fsm, s) == NULL ||
+	    !alive(w, s))
+		return; /* no one to take over: failover.h's */
 	if (w->d.members.ops->moving(w->d.members.impl, p->name)) {
 		takeover_blocked(wp, "a failover of the pool is under way");
 		return;
