@@ -890,12 +890,29 @@ static bool wr_may_decide(void *impl)
 	       members_view_current(&a->members);
 }
 
+/* A standby keeping a copy reports every (user set, lane) its copy holds
+ * records of: a user set it reports nothing of while it reports others
+ * has no record there yet, position 0. */
 static bool wr_position(void *impl, uint64_t id, const char *user_set,
 			int lane, uint64_t *seq)
 {
 	struct agent *a = impl;
+	struct members_copy_report own[MEMBERS_COPIES];
+	const struct members_seen *s;
+	unsigned n;
 
-	return members_copy_position(&a->members, id, user_set, lane, seq);
+	if (members_copy_position(&a->members, id, user_set, lane, seq))
+		return true;
+	if (id == a->cfg.agent_id) {
+		n = dataplane_copy_reports(&a->data, own, MEMBERS_COPIES);
+	} else {
+		s = members_seen_get(&a->members, id);
+		n = s != NULL ? s->n_copies : 0;
+	}
+	if (n == 0)
+		return false;
+	*seq = 0;
+	return true;
 }
 
 static bool wr_moving(void *impl, const char *pool)
