@@ -23,6 +23,7 @@
 #include "agent/dataplane.h"
 #include "agent/failover.h"
 #include "agent/hclient.h"
+#include "agent/lsync_client.h"
 #include "agent/http.h"
 #include "agent/members.h"
 #include "agent/metrics.h"
@@ -63,6 +64,7 @@ struct agent {
 	struct members_raft members_raft; /* members' view of the node */
 	struct members_host members_host; /* what members asks of the agent */
 	struct dataplane data;   /* pool agents: the store */
+	struct lsync_client lsync_client; /* the writer's pool_sync asks */
 	struct users users;      /* the data-plane routes */
 	struct content content;  /* the conference content routes */
 	struct backup_cluster_src backup_src; /* status's backup section */

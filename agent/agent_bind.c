@@ -352,6 +352,12 @@ int agent_bind_data(struct agent *a)
 	    .data_dir = cfg->data_dir,
 	    .data_host = cfg->listen_data.host,
 	    .data_port = cfg->listen_data.port,
+	    .local_sync = cfg->local_sync != 0,
+	    .local_sync_timeout_ms = cfg->local_sync_timeout_ms,
+	};
+	struct lsync_client_deps lcd = {
+	    .calls = &a->calls,
+	    .proposer = &a->proposer,
 	};
 	struct users_deps ud = {
 	    .loop = a->loop,
@@ -378,6 +384,8 @@ int agent_bind_data(struct agent *a)
 	    .self_name = cfg->agent_name,
 	    .stale_ms = (uint64_t)cfg->lease_ms + cfg->grace_ms,
 	};
+	lsync_client_init(&a->lsync_client, &lcd);
+	lsync_client_ask(&a->lsync_client, &dd.ask);
 	rv = dataplane_init(&a->data, &dd);
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "%s", a->data.errmsg);

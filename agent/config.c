@@ -110,6 +110,12 @@ static const struct key_def keys[K_COUNT] = {
 		     NULL},
     [K_SYNC_TIMEOUT] = {SEC_REPLICATION, "sync_timeout", T_MOVED, 0, 0, NULL,
 			false, NULL},
+    /* the copy of every write at one local standby (agent/dataplane.h) */
+    [K_LOCAL_SYNC] = {SEC_REPLICATION, "local_sync", T_BOOL, FIELD(local_sync),
+		      false, "agent/agent_bind.c"},
+    [K_LOCAL_SYNC_TIMEOUT] = {SEC_REPLICATION, "local_sync_timeout_ms",
+			      T_SYNC_WAIT, FIELD(local_sync_timeout_ms), false,
+			      "agent/agent_bind.c"},
 };
 
 unsigned config_key_count(void) { return K_COUNT; }
@@ -183,6 +189,8 @@ void config_defaults(struct config *c)
 	c->hook_timeout_ms = 10000;
 	c->log_level = LOG_LEVEL_INFO;
 	c->tls_require = 1;
+	c->local_sync = 1;
+	c->local_sync_timeout_ms = 1000;
 }
 
 /* ---- parse context ------------------------------------------------ */

@@ -21,10 +21,13 @@
  *   [tls]       ca, cert, key (all three or none), require (true|false,
  *               default true; needs the other three)
  *   [log]       level
- *   [replication] no key: mode and sync_timeout, once here, are refused
- *               (CONFIG_E_MOVED) with a pointer to the pair's mode, a
- *               property of the pair in the replicated state (`poolpairctl
- *               pair mode`)
+ *   [replication] local_sync (true|false, default true: a write is
+ *               answered once one local standby has it too),
+ *               local_sync_timeout_ms (CONFIG_SYNC_WAIT_MIN_MS..
+ *               CONFIG_SYNC_WAIT_MAX_MS, default 1000); mode and
+ *               sync_timeout, once here, are refused (CONFIG_E_MOVED) with
+ *               a pointer to the pair's mode, a property of the pair in
+ *               the replicated state (`poolpairctl pair mode`)
  *
  * Syntax (inih): `;` and `#` start a comment line; ` ;` starts a comment
  * after a value (so no value, hook commands included, can hold " ;");
@@ -60,6 +63,9 @@
 #define CONFIG_MAX_BOOTSTRAP 16
 #define CONFIG_LINE_MAX 197	/* longest line inih's buffer holds */
 #define CONFIG_ID_MAX INT64_MAX /* ids fit a signed 64-bit (JSON) integer */
+/* Bounds of [replication] local_sync_timeout_ms. */
+#define CONFIG_SYNC_WAIT_MIN_MS 10
+#define CONFIG_SYNC_WAIT_MAX_MS 3600000
 
 /* Error codes: 0 is success; these are negative, in this module's range
  * -5101..-5199 (README, "Error codes"). */
@@ -184,6 +190,12 @@ struct config {
 
 	/* [log] */
 	int log_level; /* enum log_level, default info */
+
+	/* [replication] */
+	int local_sync;		       /* 1 (default): writes wait for one
+					  local standby; 0: never */
+	uint32_t local_sync_timeout_ms; /* default 1000: the standby silent
+					   this long is dropped */
 
 	char errmsg[CONFIG_ERRMSG_LEN]; /* first error of config_load() */
 };

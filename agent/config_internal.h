@@ -41,6 +41,7 @@ enum type {
 	T_LEVEL,    /* log level name */
 	T_MOVED,     /* refused: the key moved out of the file */
 	T_BOOL,	     /* true | false (int 1 | 0) */
+	T_SYNC_WAIT, /* milliseconds, CONFIG_SYNC_WAIT_MIN_MS..MAX_MS */
 };
 
 enum key {
@@ -78,6 +79,8 @@ enum key {
 	K_LOG_LEVEL,
 	K_REPL_MODE,
 	K_SYNC_TIMEOUT,
+	K_LOCAL_SYNC,
+	K_LOCAL_SYNC_TIMEOUT,
 	K_COUNT
 };
 

@@ -393,6 +393,11 @@ static int set_duration(struct parse *p, const struct key_def *k,
 		fail_value(p, CONFIG_E_RANGE, k, value, "must be more than 0");
 		return CONFIG_E_RANGE;
 	}
+	if (k->type == T_SYNC_WAIT &&
+	    (ms < CONFIG_SYNC_WAIT_MIN_MS || ms > CONFIG_SYNC_WAIT_MAX_MS)) {
+		fail_value(p, CONFIG_E_RANGE, k, value, "must be 10..3600000 ms");
+		return CONFIG_E_RANGE;
+	}
 	*(uint32_t *)field(p, k) = ms;
 	return 0;
 }
@@ -721,6 +726,7 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		return set_urls(p, k, value);
 	case T_DURATION:
 	case T_TIMEOUT:
+	case T_SYNC_WAIT:
 		return set_duration(p, k, value);
 	case T_COUNT:
 		return set_count(p, k, value);

@@ -163,6 +163,9 @@ static void test_good_pool_bootstrap(void **state)
 	assert_int_equal(c->max_voters, 5);
 	assert_string_equal(c->tls_ca, "");
 	assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+	/* a write waits for one local standby unless the file says no */
+	assert_int_equal(c->local_sync, 1);
+	assert_int_equal(c->local_sync_timeout_ms, 1000);
 	free(c);
 }
 
@@ -253,6 +256,8 @@ static void test_good_everything(void **state)
 	assert_string_equal(c->tls_cert, "/etc/poolpair/east.pem");
 	assert_string_equal(c->tls_key, "/etc/poolpair/east.key");
 	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(c->local_sync, 0);
+	assert_int_equal(c->local_sync_timeout_ms, 2500);
 	free(c);
 }
 
