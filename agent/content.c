@@ -43,6 +43,9 @@ struct upload {
 	size_t len, cap;
 	bool writing; /* a store write is in flight */
 	bool last;    /* the whole body was received */
+	int lane;     /* of the last committed chunk */
+	bool waiting; /* every chunk written: waits for the local standby */
+	bool waited;  /* that wait is over (or none applied) */
 };
 
 struct download {
@@ -113,10 +116,22 @@ static void up_written(void *arg, int status,
 	}
 	op->epoch = r->epoch;
 	op->seq = r->seq;
+	op->lane = r->lane;
 	if (op->req == NULL) {
 		up_end(op);
 		return;
 	}
+	up_pump(op);
+}
+
+/* The local synchronous standby has the last chunk (or was dropped). */
+static void up_released(void *arg, bool replicated)
+{
+	struct upload *op = arg;
+
+	(void)replicated;
+	op->waiting = false;
+	op->waited = true;
 	up_pump(op);
 }
 
@@ -180,11 +195,21 @@ static void up_write(struct upload *op)
 /* Next step: write a chunk, answer, or ask for more of the body. */
 static void up_pump(struct upload *op)
 {
-	if (op->writing || op->req == NULL)
+	if (op->writing || op->waiting || op->req == NULL)
 		return;
 	if (op->len >= STORE_CONTENT_CHUNK || (op->last && op->len > 0)) {
 		up_write(op);
 		return;
+	}
+	if (op->last && !op->waited && op->seq != 0) {
+		/* answered once a local standby has it too (dataplane.h) */
+		op->waited = true;
+		if (dataplane_after_content(op->c->deps.data, op->user_set,
+					    op->lane, op->seq, up_released,
+					    op) == 1) {
+			op->waiting = true;
+			return;
+		}
 	}
 	if (op->last) {
 		LOG_INFO(MOD,

@@ -114,6 +114,14 @@ static void sync_tick(uv_timer_t *t)
 		caught_up =
 		    dataplane_total_lag(dp, &streaming) == 0 && streaming;
 	dataplane_sync_check(dp, clock_mono_ns(dp->deps.clock), caught_up);
+	/* the local synchronous copy: its target lost, a candidate */
+	if (dp->lsync.state != LSYNC_OFF && view_current(dp)) {
+		struct dataplane_lsync_standby sb[FSM_MAX_MEMBERS];
+		unsigned n = dataplane_lsync_standbys(dp, sb, FSM_MAX_MEMBERS);
+
+		dataplane_lsync_check(dp, clock_mono_ns(dp->deps.clock), sb,
+				      n);
+	}
 	dataplane_streams_follow(dp);
 	dataplane_divert_pending(dp);
 	dataplane_local_tick(dp);
@@ -160,6 +168,18 @@ static void sync_follow(struct dataplane *dp)
 				  : "not paired");
 }
 
+/* Follow this pool's writer and synchronous standby in the applied state:
+ * the local synchronous copy runs at the writer (store open). */
+static void lsync_follow(struct dataplane *dp)
+{
+	const struct fsm_pool *me = dataplane_me(dp);
+
+	dataplane_lsync_follow(
+	    dp, dp->state == DP_OPEN && dataplane_writer(dp, NULL) == 1,
+	    me != NULL ? me->sync_standby : 0,
+	    me != NULL ? me->writer_token : 0);
+}
+
 void dataplane_on_applied(struct dataplane *dp)
 {
 	const struct fsm *f = dp->deps.fsm;
@@ -167,6 +187,7 @@ void dataplane_on_applied(struct dataplane *dp)
 	if (dp->state == DP_NONE)
 		return;
 	sync_follow(dp);
+	lsync_follow(dp);
 	if (dp->state != DP_OPEN)
 		return;
 	dataplane_streams_reconcile(dp);
@@ -462,6 +483,7 @@ void dataplane_close(struct dataplane *dp, dataplane_close_cb cb)
 	dp->close_asked = true;
 	dp->close_cb = cb;
 	dp->closes = 1; /* this call's own, dropped at the end */
+	dataplane_lsync_release_all(dp);
 	if (dp->sync_timer_open) {
 		dp->sync_timer_open = false;
 		dp->closes++;

@@ -183,6 +183,8 @@ struct dataplane_lsync {
 	uint64_t retry_ns;     /* no new ask before (clock_mono_ns) */
 	uint64_t choose_ns;    /* no candidate chosen before */
 	uint64_t asks;	       /* asks sent */
+	bool told;	       /* a refusal or unknown outcome was logged in
+				  this state (the next ones are not) */
 	/* the target's acknowledgements per (user set, lane) */
 	struct {
 		char user_set[FSM_NAME_LEN];
@@ -368,6 +370,13 @@ void dataplane_write_done(struct dataplane *dp, const char *user_set,
  * replicated tells whether the pair acknowledged it. */
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
 			  uint64_t seq, dataplane_release_cb cb, void *arg);
+
+/* After the last chunk of a content upload, durable here at (user_set,
+ * lane, seq): as dataplane_after_write() with the wait of the local
+ * synchronous copy alone (the pair's sync mode does not hold uploads). */
+int dataplane_after_content(struct dataplane *dp, const char *user_set,
+			    int lane, uint64_t seq, dataplane_release_cb cb,
+			    void *arg);
 
 struct members_set_report;
 
@@ -562,6 +571,16 @@ unsigned dataplane_copy_reports(struct dataplane *dp,
 unsigned dataplane_standby_reports(struct dataplane *dp,
 				   struct members_standby_report *out,
 				   unsigned max);
+/* The standbys of this writer's pool, as its local senders see them:
+ * [{id, name, state ("sync": the target, acknowledging; "streaming",
+ * "seeding", "disconnected"), acked {data, content} (the highest of its
+ * user sets), lag_records, lag_ms}]; NULL when this agent is not its
+ * pool's writer (a new reference). */
+json_t *dataplane_lsync_standbys_json(struct dataplane *dp);
+
+/* The same for the metrics: [{pool, standby (name), lag_records,
+ * lag_ms}], NULL when not the writer (a new reference). */
+json_t *dataplane_lsync_standby_rows(struct dataplane *dp);
 
 /* Next hybrid logical timestamp for a local write. */
 uint64_t dataplane_hlc(struct dataplane *dp);

@@ -95,6 +95,7 @@ static void set_state(struct dataplane *dp, int next, uint64_t target,
 	}
 	l->state = next;
 	l->target = target;
+	l->told = false;
 	if (next != LSYNC_CANDIDATE)
 		l->lost = false;
 }
@@ -368,8 +369,11 @@ static void asked(void *arg, int outcome, uint64_t standby, const char *msg)
 			known(dp, standby, true);
 		return;
 	case DATAPLANE_ASK_REFUSED:
-		LOG_WARN(MOD, "pool_sync standby=%" PRIu64 " refused: %s", sb,
-			 msg);
+		/* once per state: a refusal asked again is not logged again */
+		if (!l->told)
+			LOG_WARN(MOD, "pool_sync standby=%" PRIu64 " refused: %s",
+				 sb, msg);
+		l->told = true;
 		if (l->state == LSYNC_CANDIDATE && sb == l->target) {
 			/* nothing changed: T is not the sync standby */
 			l->choose_ns =
@@ -383,10 +387,12 @@ static void asked(void *arg, int outcome, uint64_t standby, const char *msg)
 		l->retry_ns = now_ns(dp) + LSYNC_RETRY_MS * MS;
 		return;
 	default:
-		LOG_INFO(MOD,
-			 "pool_sync standby=%" PRIu64
-			 ": outcome unknown (%s): asking again",
-			 sb, msg);
+		if (!l->told)
+			LOG_INFO(MOD,
+				 "pool_sync standby=%" PRIu64
+				 ": outcome unknown (%s): asking again",
+				 sb, msg);
+		l->told = true;
 		l->retry_ns = now_ns(dp) + LSYNC_RETRY_MS * MS;
 		if (l->state == LSYNC_CANDIDATE && l->lost) {
 			/* T may be committed: settle it by committing none */
@@ -586,4 +592,117 @@ int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
 	}
 	joint_done(j);
 	return 1;
+}
+
+int dataplane_after_content(struct dataplane *dp, const char *user_set,
+			    int lane, uint64_t seq, dataplane_release_cb cb,
+			    void *arg)
+{
+	return dataplane_lsync_wait(dp, user_set, lane, seq, cb, arg);
+}
+
+/* ---- the standbys as the local senders see them ---- */
+
+/* Whether standby b acknowledged the head of every (user set, lane)
+ * streamed to it, with no seed of its copy running. */
+static bool caught_up(const struct dataplane_standby *b)
+{
+	if (b->state != DATAPLANE_STANDBY_STREAMING || b->n_sets == 0)
+		return false;
+	for (unsigned k = 0; k < b->n_sets; k++)
+		for (int lane = 0; lane < 2; lane++)
+			if (b->sets[k].acked[lane] < b->sets[k].head[lane])
+				return false;
+	return true;
+}
+
+unsigned dataplane_lsync_standbys(struct dataplane *dp,
+				  struct dataplane_lsync_standby *out,
+				  unsigned max)
+{
+	unsigned n = 0, count = dataplane_standby_count(dp);
+	struct dataplane_standby b;
+
+	for (unsigned i = 0; i < count && n < max; i++)
+		if (dataplane_standby_at(dp, i, &b) == 0)
+			out[n++] = (struct dataplane_lsync_standby){
+			    .id = b.id,
+			    .connected =
+				b.state != DATAPLANE_STANDBY_DISCONNECTED,
+			    .caught_up = caught_up(&b),
+			};
+	return n;
+}
+
+/* "sync" for the committed sync standby while it streams, else the local
+ * sender's state. */
+static const char *standby_state(const struct dataplane *dp,
+				 const struct dataplane_standby *b)
+{
+	if (b->state == DATAPLANE_STANDBY_STREAMING &&
+	    dp->lsync.state == LSYNC_SYNC && b->id == dp->lsync.target)
+		return "sync";
+	return dataplane_standby_state_name(b->state);
+}
+
+/* What b acknowledged of the pool's own user set (else of the first one
+ * streamed), per lane. */
+static void standby_acked(const struct dataplane *dp,
+			  const struct dataplane_standby *b, uint64_t acked[2])
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < b->n_sets; i++)
+		if (strcmp(b->sets[i].user_set, dp->pool) == 0)
+			k = i;
+	acked[0] = b->n_sets > 0 ? b->sets[k].acked[0] : 0;
+	acked[1] = b->n_sets > 0 ? b->sets[k].acked[1] : 0;
+}
+
+json_t *dataplane_lsync_standbys_json(struct dataplane *dp)
+{
+	unsigned count = dataplane_standby_count(dp);
+	struct dataplane_standby b;
+	json_t *arr;
+
+	if (dataplane_writer(dp, NULL) != 1)
+		return NULL;
+	arr = json_array();
+	for (unsigned i = 0; arr != NULL && i < count; i++) {
+		uint64_t acked[2];
+
+		if (dataplane_standby_at(dp, i, &b) != 0)
+			continue;
+		standby_acked(dp, &b, acked);
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:I, s:s, s:s, s:{s:I, s:I}, s:I, s:I}", "id",
+			      (json_int_t)b.id, "name", b.name, "state",
+			      standby_state(dp, &b), "acked", "data",
+			      (json_int_t)acked[0], "content",
+			      (json_int_t)acked[1], "lag_records",
+			      (json_int_t)b.lag_records, "lag_ms",
+			      (json_int_t)b.lag_ms));
+	}
+	return arr;
+}
+
+json_t *dataplane_lsync_standby_rows(struct dataplane *dp)
+{
+	unsigned count = dataplane_standby_count(dp);
+	struct dataplane_standby b;
+	json_t *arr;
+
+	if (dataplane_writer(dp, NULL) != 1 || count == 0)
+		return NULL;
+	arr = json_array();
+	for (unsigned i = 0; arr != NULL && i < count; i++)
+		if (dataplane_standby_at(dp, i, &b) == 0)
+			json_array_append_new(
+			    arr, json_pack("{s:s, s:s, s:I, s:I}", "pool",
+					   dp->pool, "standby", b.name,
+					   "lag_records",
+					   (json_int_t)b.lag_records, "lag_ms",
+					   (json_int_t)b.lag_ms));
+	return arr;
 }

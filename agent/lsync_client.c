@@ -134,10 +134,10 @@ static int ask(void *impl, const char *pool, uint64_t writer_token,
 		c->cb = NULL;
 		return rv;
 	}
-	LOG_INFO(MOD,
-		 "asking the leader at %s:%u: pool_sync %s standby=%" PRIu64
+	LOG_DEBUG(MOD,
+		  "asking the leader at %s:%u: pool_sync %s standby=%" PRIu64
 		 " (%s)",
-		 host, (unsigned)port, pool, standby, reason);
+		  host, (unsigned)port, pool, standby, reason);
 	return 0;
 }
 

@@ -195,6 +195,30 @@ static void test_pair_and_local_both_wait(void **state)
 	dp_free(dp);
 }
 
+/* An upload's last chunk waits for the target alone (the pair's sync
+ * mode does not hold uploads). */
+static void test_content_waits_for_target_only(void **state)
+{
+	struct dataplane *dp = dp_writer(true, 2);
+	struct write a = {0};
+	int dummy = 0;
+
+	(void)state;
+	dp->sync = SYNC_ON;
+	dp->sender = (struct sender *)&dummy;
+	assert_int_equal(
+	    dataplane_after_content(dp, "east", 1, 9, released, &a), 1);
+	assert_int_equal(dp->n_waiting, 0);
+	dataplane_lsync_on_ack(dp, 2, "east", 1, 9);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.released, 2);
+	dp->sender = NULL;
+	dataplane_lsync_follow(dp, true, 0, TOKEN);
+	assert_int_equal(
+	    dataplane_after_content(dp, "east", 1, 10, released, &a), 0);
+	dp_free(dp);
+}
+
 /* ---- the candidate ---- */
 
 static void test_candidate_only_when_caught_up(void **state)
@@ -599,6 +623,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_write_waits_for_target_ack),
 	    cmocka_unit_test(test_pair_and_local_both_wait),
+	    cmocka_unit_test(test_content_waits_for_target_only),
 	    cmocka_unit_test(test_candidate_only_when_caught_up),
 	    cmocka_unit_test(test_candidate_committed_seen_applied),
 	    cmocka_unit_test(test_candidate_refused_releases),
