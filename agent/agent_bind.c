@@ -475,6 +475,42 @@ static json_t *view_rebuild(void *impl)
 	return dataplane_seeds_status(&a->data);
 }
 
+/* The standbys of pool p as its writer knows them: this agent's own
+ * figures when it is the writer, else the writer's last report (no word
+ * of its local synchronous copy then). */
+static json_t *view_standbys(void *impl, const struct fsm_pool *p,
+			     const char **local_sync)
+{
+	struct agent *a = impl;
+	const struct members_seen *s;
+	json_t *arr;
+
+	if (strcmp(p->name, a->cfg.pool) == 0 &&
+	    dataplane_writer(&a->data, NULL) == 1) {
+		*local_sync = dataplane_lsync_name(&a->data);
+		return dataplane_lsync_standbys_json(&a->data);
+	}
+	s = p->writer != 0 ? members_seen_get(&a->members, p->writer) : NULL;
+	if (s == NULL || s->last_ns == 0)
+		return NULL;
+	arr = json_array();
+	for (unsigned i = 0; arr != NULL && i < s->n_standbys; i++) {
+		const struct members_standby_report *r = &s->standbys[i];
+		const char *state = r->state;
+
+		if (r->id == p->sync_standby && strcmp(state, "streaming") == 0)
+			state = "sync";
+		json_array_append_new(
+		    arr, json_pack("{s:I, s:s, s:{s:I, s:I}, s:I, s:I}", "id",
+				   (json_int_t)r->id, "state", state, "acked",
+				   "data", (json_int_t)r->acked[0], "content",
+				   (json_int_t)r->acked[1], "lag_records",
+				   (json_int_t)r->lag_records, "lag_ms",
+				   (json_int_t)r->lag_ms));
+	}
+	return arr;
+}
+
 static const struct view_sources_ops view_sources_ops = {
     .configuration = view_configuration,
     .raft_state = view_raft_state,
@@ -485,6 +521,7 @@ static const struct view_sources_ops view_sources_ops = {
     .auto_refusal = view_auto_refusal,
     .backup = view_backup,
     .rebuild = view_rebuild,
+    .standbys = view_standbys,
 };
 
 /* What the metrics read of the other modules (metrics.h). */
@@ -554,6 +591,9 @@ static bool metrics_data(void *impl, struct metrics_data *out)
 		    : dp->sync == SYNC_FALLBACK ? METRICS_SYNC_FALLBACK
 						: METRICS_SYNC_OFF;
 	out->sync_fallbacks = dp->sync_fallbacks;
+	out->local_sync_fallbacks = dp->lsync.fallbacks;
+	out->local_sync_waiting = dp->lsync.n_waiting;
+	out->standbys = dataplane_lsync_standby_rows(dp);
 	out->streams = backup_local(dp);
 	out->seeds = dataplane_seed_rows(dp);
 	return true;

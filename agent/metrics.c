@@ -148,6 +148,39 @@ static void lease_metrics(const struct metrics *mt,
 /* The seeds of the streams (rows of dataplane_seed_rows()), labelled
  * user_set, lane and role (sender: this store seeds the pair's copy;
  * receiver: this copy is seeded). */
+/* The lag of each standby of this writer's pool (rows of
+ * metrics_data.standbys). */
+static void standby_metrics(struct out *o, json_t *rows)
+{
+	size_t i;
+	json_t *v;
+
+	if (rows == NULL || json_array_size(rows) == 0)
+		return;
+	put(o, "# HELP poolpair_standby_lag_records records of the writer "
+	       "not yet acknowledged by a standby of its pool\n"
+	       "# TYPE poolpair_standby_lag_records gauge\n");
+	json_array_foreach(rows, i, v)
+	    put(o,
+		"poolpair_standby_lag_records{pool=\"%s\",standby=\"%s\"} "
+		"%lld\n",
+		json_string_value(json_object_get(v, "pool")),
+		json_string_value(json_object_get(v, "standby")),
+		(long long)json_integer_value(
+		    json_object_get(v, "lag_records")));
+	put(o, "# HELP poolpair_standby_lag_seconds age of the oldest record "
+	       "of the writer not yet acknowledged by a standby\n"
+	       "# TYPE poolpair_standby_lag_seconds gauge\n");
+	json_array_foreach(rows, i, v)
+	    put(o,
+		"poolpair_standby_lag_seconds{pool=\"%s\",standby=\"%s\"} "
+		"%.3f\n",
+		json_string_value(json_object_get(v, "pool")),
+		json_string_value(json_object_get(v, "standby")),
+		(double)json_integer_value(json_object_get(v, "lag_ms")) /
+		    1000.0);
+}
+
 static void seed_metrics(struct out *o, json_t *rows)
 {
 	/* the JSON's names, and the metrics' (a gauge cannot end in _total:
@@ -238,6 +271,18 @@ static void metrics_data(const struct metrics *m, struct out *o)
 	    dp->sync == METRICS_SYNC_OFF, dp->sync == METRICS_SYNC_ON,
 	    dp->sync == METRICS_SYNC_FALLBACK,
 	    (unsigned long long)dp->sync_fallbacks);
+	put(o, "# HELP poolpair_local_sync_fallbacks_total times the writer "
+	       "lost its synchronous standby and dropped it\n"
+	       "# TYPE poolpair_local_sync_fallbacks_total counter\n"
+	       "poolpair_local_sync_fallbacks_total %llu\n"
+	       "# HELP poolpair_local_sync_waiting writes waiting for the "
+	       "acknowledgement of a local standby\n"
+	       "# TYPE poolpair_local_sync_waiting gauge\n"
+	       "poolpair_local_sync_waiting %llu\n",
+	    (unsigned long long)dp->local_sync_fallbacks,
+	    (unsigned long long)dp->local_sync_waiting);
+	standby_metrics(o, dd.standbys);
+	json_decref(dd.standbys);
 	seed_metrics(o, dd.seeds);
 	json_decref(dd.seeds);
 	arr = dd.streams;
@@ -391,6 +436,13 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		put(&o, "poolpair_pool_writer_token{pool=\"%s\"} %llu\n",
 		    f->pools[i].name,
 		    (unsigned long long)f->pools[i].writer_token);
+	put(&o, "# HELP poolpair_pool_sync_standby member id of each pool's "
+		"synchronous standby (0: none)\n"
+		"# TYPE poolpair_pool_sync_standby gauge\n");
+	for (unsigned i = 0; i < f->n_pools; i++)
+		put(&o, "poolpair_pool_sync_standby{pool=\"%s\"} %llu\n",
+		    f->pools[i].name,
+		    (unsigned long long)f->pools[i].sync_standby);
 
 	put(&o, "# HELP poolpair_api_requests_total API requests by method "
 		"and status class\n"

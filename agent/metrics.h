@@ -57,6 +57,14 @@ struct metrics_data {
 	uint64_t commit_ns;    /* time spent in COMMIT */
 	int sync;	       /* enum metrics_sync */
 	uint64_t sync_fallbacks;
+	/* the local synchronous copy (dataplane_lsync.c): times a standby in
+	 * sync was lost and dropped, writes waiting for one now */
+	uint64_t local_sync_fallbacks;
+	uint64_t local_sync_waiting;
+	/* the writer: its pool's standbys, [{pool, standby (name),
+	 * lag_records, lag_ms}]; a new reference the metrics release, NULL
+	 * when none (not the writer) */
+	json_t *standbys;
 	/* GET /v1/backup's rows (backup.h: from, to, user_set, category,
 	 * lag_records, lag_bytes, lag_seconds, acked_seq, head_seq,
 	 * compression_ratio, records_per_second); a new reference the

@@ -75,19 +75,68 @@ static json_t *pool_healthy(const struct view *v, const char *pool)
 	return json_boolean(any);
 }
 
+/* The figures of standby id among known (the writer's word), or NULL. */
+static json_t *known_standby(json_t *known, uint64_t id)
+{
+	size_t i;
+	json_t *k;
+
+	json_array_foreach(known, i, k)
+	{
+		if ((uint64_t)json_integer_value(json_object_get(k, "id")) == id)
+			return k;
+	}
+	return NULL;
+}
+
 /* The pool's writer {id, name, token} (id 0 and name "" while it has
- * none) and its standbys, the names of its other agents. */
-static void view_pool_writer(const struct fsm *f, const struct fsm_pool *p,
+ * none), its synchronous standby {id, name} (id 0 and name "" while it
+ * has none), its standbys (the pool's other agents in the applied state,
+ * with the writer's figures of each when known, else those null) and
+ * local_sync, the writer's local synchronous copy: its own word when
+ * known, else from the applied state ("sync" with a sync standby, "none"
+ * without standbys, "fallback" otherwise). */
+static void view_pool_writer(const struct view *view, const struct fsm_pool *p,
 			     json_t *v)
 {
+	const struct fsm *f = view->d.fsm;
 	const struct fsm_member *w = fsm_pool_writer(f, p->name);
+	const struct fsm_member *s = fsm_pool_sync_standby(f, p->name);
+	const char *local_sync = NULL;
+	json_t *known =
+	    view->d.src->ops->standbys(view->d.src->impl, p, &local_sync);
 	json_t *standbys = json_array();
 
-	for (unsigned i = 0; standbys != NULL && i < f->n_members; i++)
-		if (strcmp(f->members[i].pool, p->name) == 0 &&
-		    (w == NULL || f->members[i].id != w->id))
+	for (unsigned i = 0; standbys != NULL && i < f->n_members; i++) {
+		const struct fsm_member *m = &f->members[i];
+		json_t *k;
+
+		if (strcmp(m->pool, p->name) != 0 || (w != NULL && m->id == w->id))
+			continue;
+		k = known_standby(known, m->id);
+		if (k != NULL)
 			json_array_append_new(
-			    standbys, json_string(f->members[i].name));
+			    standbys,
+			    json_pack("{s:I, s:s, s:O, s:O, s:O, s:O}", "id",
+				      (json_int_t)m->id, "name", m->name,
+				      "state", json_object_get(k, "state"),
+				      "acked", json_object_get(k, "acked"),
+				      "lag_records",
+				      json_object_get(k, "lag_records"),
+				      "lag_ms", json_object_get(k, "lag_ms")));
+		else
+			json_array_append_new(
+			    standbys,
+			    json_pack("{s:I, s:s, s:n, s:n, s:n, s:n}", "id",
+				      (json_int_t)m->id, "name", m->name,
+				      "state", "acked", "lag_records",
+				      "lag_ms"));
+	}
+	json_decref(known);
+	if (local_sync == NULL)
+		local_sync = p->sync_standby != 0 ? "sync"
+			     : json_array_size(standbys) == 0 ? "none"
+							      : "fallback";
 	json_object_set_new(
 	    v, "writer",
 	    json_pack("{s:I, s:s, s:I}", "id",
@@ -95,6 +144,11 @@ static void view_pool_writer(const struct fsm *f, const struct fsm_pool *p,
 		      w != NULL ? w->name : "", "token",
 		      (json_int_t)p->writer_token));
 	json_object_set_new(v, "standbys", standbys);
+	json_object_set_new(
+	    v, "sync_standby",
+	    json_pack("{s:I, s:s}", "id", (json_int_t)p->sync_standby, "name",
+		      s != NULL ? s->name : ""));
+	json_object_set_new(v, "local_sync", json_string(local_sync));
 }
 
 json_t *view_pool(const struct view *view, const struct fsm_pool *p)
@@ -103,7 +157,7 @@ json_t *view_pool(const struct view *view, const struct fsm_pool *p)
 
 	if (v == NULL)
 		return NULL;
-	view_pool_writer(view->d.fsm, p, v);
+	view_pool_writer(view, p, v);
 	json_object_set_new(v, "failover_since_ms",
 			    json_integer((json_int_t)p->failover_since_ms));
 	json_object_set_new(v, "last_failover_reason",

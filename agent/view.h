@@ -74,6 +74,17 @@ struct view_sources_ops {
 	 * (dataplane_seeds_status()), null for a witness (a new reference,
 	 * NULL out of memory). */
 	json_t *(*rebuild)(void *impl);
+	/* The standbys of pool p as its writer knows them (this agent when
+	 * it is the writer, else the writer's last report): an array of
+	 * {id, state ("sync", "streaming", "seeding", "disconnected"), acked
+	 * {data, content}, lag_records, lag_ms} (the view lists the pool's
+	 * standbys from the applied state, with these figures where the ids
+	 * match), and in *local_sync the writer's state of its local
+	 * synchronous copy (dataplane_lsync_name(): static, NULL when not
+	 * known). NULL when nothing is known of them (a new reference
+	 * otherwise). */
+	json_t *(*standbys)(void *impl, const struct fsm_pool *p,
+			    const char **local_sync);
 };
 
 struct view_sources {

@@ -114,8 +114,10 @@ int ctl_render_members(struct ctl *ctl, json_t *members)
  * replication mode of its pair when sync, why its last failover was made,
  * and why an automatic failover is not made now. */
 /* A pool of several agents: "POOL: writer NAME (member ID, token T),
- * standbys A, B" ("no writer" while it has none); nothing for a pool of
- * one agent or none. */
+ * standbys A (STATE, lag N records, M ms), B (...); local sync L, sync
+ * standby S" ("no writer" while it has none; a standby's figures only
+ * when the writer's are known; "sync standby none" without one); nothing
+ * for a pool of one agent or none. */
 static void say_writer(struct ctl *ctl, const char *name, json_t *p)
 {
 	json_t *w = json_object_get(p, "writer");
@@ -123,18 +125,33 @@ static void say_writer(struct ctl *ctl, const char *name, json_t *p)
 	const char *wname = json_string_value(json_object_get(w, "name"));
 	json_int_t id = json_integer_value(json_object_get(w, "id"));
 	json_int_t token = json_integer_value(json_object_get(w, "token"));
-	char list[512] = "";
+	const char *local = json_string_value(json_object_get(p, "local_sync"));
+	const char *sync = json_string_value(
+	    json_object_get(json_object_get(p, "sync_standby"), "name"));
+	char list[1024] = "";
 	size_t n = 0, i;
 	json_t *s;
 
 	if (json_array_size(standbys) == 0)
 		return;
 	json_array_foreach (standbys, i, s) {
-		const char *sn = json_string_value(s);
+		const char *sn = json_string_value(json_object_get(s, "name"));
+		const char *st =
+		    json_string_value(json_object_get(s, "state"));
+		json_t *records = json_object_get(s, "lag_records");
+		json_t *ms = json_object_get(s, "lag_ms");
 
-		if (sn != NULL && n < sizeof(list))
-			n += (size_t)snprintf(list + n, sizeof(list) - n,
-					      "%s%s", i > 0 ? ", " : "", sn);
+		if (sn == NULL || n >= sizeof(list))
+			continue;
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+				      i > 0 ? ", " : "", sn);
+		if (st != NULL && n < sizeof(list))
+			n += (size_t)snprintf(
+			    list + n, sizeof(list) - n,
+			    " (%s, lag %" JSON_INTEGER_FORMAT
+			    " records, %" JSON_INTEGER_FORMAT " ms)",
+			    st, json_integer_value(records),
+			    json_integer_value(ms));
 	}
 	if (id > 0 && wname != NULL)
 		ctl_say(ctl->out,
@@ -145,6 +162,9 @@ static void say_writer(struct ctl *ctl, const char *name, json_t *p)
 		ctl_say(ctl->out, "%s: no writer (token %" JSON_INTEGER_FORMAT
 				  "), standbys %s",
 			name, token, list);
+	if (local != NULL)
+		ctl_say(ctl->out, "%s: local sync %s, sync standby %s", name,
+			local, sync != NULL && sync[0] != '\0' ? sync : "none");
 }
 
 static void say_pool_notes(struct ctl *ctl, json_t *pools)

@@ -150,6 +150,13 @@ static bool src_data(void *impl, struct metrics_data *out)
 	out->commit_ns = 1500000000ULL;
 	out->sync = METRICS_SYNC_FALLBACK;
 	out->sync_fallbacks = 2;
+	out->local_sync_fallbacks = 3;
+	out->local_sync_waiting = 7;
+	out->standbys = json_pack(
+	    "[{s:s, s:s, s:I, s:I}, {s:s, s:s, s:I, s:I}]", "pool",
+	    "pool-east", "standby", "east-2", "lag_records", (json_int_t)4,
+	    "lag_ms", (json_int_t)1250, "pool", "pool-east", "standby",
+	    "east-3", "lag_records", (json_int_t)0, "lag_ms", (json_int_t)0);
 	out->streams = json_pack(
 	    "[{s:s, s:s, s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:f}]", "from",
 	    "pool-east", "to", "pool-west", "user_set", "pool-east", "category",
@@ -192,6 +199,7 @@ static int setup(void **state)
 	snprintf(x->fsm->pools[0].name, FSM_NAME_LEN, "pool-east");
 	snprintf(x->fsm->pools[0].owner, FSM_NAME_LEN, "pool-west");
 	x->fsm->pools[0].epoch = 3;
+	x->fsm->pools[0].sync_standby = 6;
 	x->fsm->n_sites = 2;
 	x->fsm->decisions = 17;
 	for (unsigned i = 0; i < 3; i++) {
@@ -281,6 +289,8 @@ static void test_raft_and_state(void **state)
 	assert_line(t, "poolpair_raft_snapshots_total{op=\"restored\"} 1");
 	assert_line(t, "poolpair_fsm_decisions_total 17");
 	assert_line(t, "poolpair_pools 1");
+	assert_line(t, "# TYPE poolpair_pool_sync_standby gauge");
+	assert_line(t, "poolpair_pool_sync_standby{pool=\"pool-east\"} 6");
 	assert_line(t, "poolpair_sites 2");
 	assert_line(
 	    t, "poolpair_pool_epoch{pool=\"pool-east\",owner=\"pool-west\"} 3");
@@ -325,6 +335,19 @@ static void test_data_plane(void **state)
 	assert_line(t, "poolpair_replication_sync{mode=\"sync\"} 0");
 	assert_line(t, "poolpair_replication_sync{mode=\"fallback\"} 1");
 	assert_line(t, "poolpair_replication_sync_fallbacks_total 2");
+	/* the local synchronous copy, and each standby's lag */
+	assert_line(t, "# TYPE poolpair_local_sync_fallbacks_total counter");
+	assert_line(t, "poolpair_local_sync_fallbacks_total 3");
+	assert_line(t, "# TYPE poolpair_local_sync_waiting gauge");
+	assert_line(t, "poolpair_local_sync_waiting 7");
+	assert_line(t, "# TYPE poolpair_standby_lag_records gauge");
+	assert_line(t, "poolpair_standby_lag_records{pool=\"pool-east\","
+		       "standby=\"east-2\"} 4");
+	assert_line(t, "poolpair_standby_lag_records{pool=\"pool-east\","
+		       "standby=\"east-3\"} 0");
+	assert_line(t, "# TYPE poolpair_standby_lag_seconds gauge");
+	assert_line(t, "poolpair_standby_lag_seconds{pool=\"pool-east\","
+		       "standby=\"east-2\"} 1.250");
 	snprintf(line, sizeof line, "poolpair_backup_lag_records%s 5", labels);
 	assert_line(t, line);
 	snprintf(line, sizeof line, "poolpair_backup_lag_seconds%s 0.250",

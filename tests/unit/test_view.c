@@ -163,6 +163,22 @@ static json_t *src_rebuild(void *impl)
 	return json_pack("{s:b, s:[]}", "rebuilding", 1, "streams");
 }
 
+/* The writer's word on its standbys: known for pool-east only. */
+static json_t *src_standbys(void *impl, const struct fsm_pool *p,
+			    const char **local_sync)
+{
+	(void)impl;
+	if (strcmp(p->name, "pool-east") != 0)
+		return NULL;
+	*local_sync = "sync";
+	/* east-2 (4), and a member the applied state no longer has */
+	return json_pack("[{s:I, s:s, s:{s:I, s:I}, s:I, s:I}, {s:I, s:s}]",
+			 "id", (json_int_t)4, "state", "sync", "acked", "data",
+			 (json_int_t)41, "content", (json_int_t)3,
+			 "lag_records", (json_int_t)0, "lag_ms", (json_int_t)0,
+			 "id", (json_int_t)99, "state", "streaming");
+}
+
 static const struct view_sources_ops fake_sources_ops = {
     .configuration = src_configuration,
     .raft_state = src_raft_state,
@@ -173,6 +189,7 @@ static const struct view_sources_ops fake_sources_ops = {
     .auto_refusal = src_auto_refusal,
     .backup = src_backup,
     .rebuild = src_rebuild,
+    .standbys = src_standbys,
 };
 
 /* ---- the state ---- */
@@ -504,6 +521,64 @@ static void test_pools_on_a_follower(void **state)
 	json_decref(pools);
 }
 
+/* Pools of several agents: the writer, its synchronous standby, the
+ * standbys with the writer's figures when known (pool-east here), else
+ * from the applied state with their figures null, and local_sync. */
+static void test_pool_standbys_and_local_sync(void **state)
+{
+	struct fake *x = *state;
+	json_t *pools, *east, *west, *sb, *s0;
+
+	add_member(x->fsm, 4, "east-2", "east", "pool-east");
+	add_member(x->fsm, 5, "west-2", "west", "pool-west");
+	x->fsm->pools[0].writer = 1;
+	x->fsm->pools[0].sync_standby = 4;
+	x->fsm->pools[1].writer = 2;
+	pools = view_pools(&x->view);
+	east = find_named(pools, "name", "pool-east");
+	west = find_named(pools, "name", "pool-west");
+	sb = json_object_get(east, "sync_standby");
+	assert_int_equal(json_integer_value(json_object_get(sb, "id")), 4);
+	assert_string_equal(str(sb, "name"), "east-2");
+	assert_string_equal(str(east, "local_sync"), "sync");
+	assert_int_equal(json_array_size(json_object_get(east, "standbys")),
+			 1);
+	s0 = json_array_get(json_object_get(east, "standbys"), 0);
+	assert_string_equal(str(s0, "name"), "east-2");
+	assert_string_equal(str(s0, "state"), "sync");
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_object_get(s0, "acked"), "data")),
+			 41);
+	/* nothing known of pool-west's: its standby from the state */
+	sb = json_object_get(west, "sync_standby");
+	assert_int_equal(json_integer_value(json_object_get(sb, "id")), 0);
+	assert_string_equal(str(sb, "name"), "");
+	assert_string_equal(str(west, "local_sync"), "fallback");
+	assert_int_equal(json_array_size(json_object_get(west, "standbys")),
+			 1);
+	s0 = json_array_get(json_object_get(west, "standbys"), 0);
+	assert_int_equal(json_integer_value(json_object_get(s0, "id")), 5);
+	assert_string_equal(str(s0, "name"), "west-2");
+	assert_true(json_is_null(json_object_get(s0, "state")));
+	assert_true(json_is_null(json_object_get(s0, "lag_records")));
+	json_decref(pools);
+	/* its sync standby committed: "sync" from the state */
+	x->fsm->pools[1].sync_standby = 5;
+	pools = view_pools(&x->view);
+	west = find_named(pools, "name", "pool-west");
+	assert_string_equal(str(west, "local_sync"), "sync");
+	assert_string_equal(str(json_object_get(west, "sync_standby"), "name"),
+			    "west-2");
+	json_decref(pools);
+	/* a pool of one agent: none */
+	x->fsm->n_members = 3;
+	x->fsm->pools[1].sync_standby = 0;
+	pools = view_pools(&x->view);
+	west = find_named(pools, "name", "pool-west");
+	assert_string_equal(str(west, "local_sync"), "none");
+	json_decref(pools);
+}
+
 static void test_pool_paused_and_unpaired(void **state)
 {
 	struct fake *x = *state;
@@ -746,6 +821,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pools_on_a_follower, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_pool_standbys_and_local_sync,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pool_paused_and_unpaired,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pairs_listed_once, setup,
