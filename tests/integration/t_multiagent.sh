@@ -60,6 +60,19 @@ wait_writable 30 "$W" pool-east west pool-west
 assert_eq 503 "$(http "$(url "$S")/readyz?pool=pool-east")" "readyz at the standby"
 assert_json "$(curl -s "$(url "$S")/readyz?pool=pool-east")" ".message == \"standby of pool-east; the writer is $W\"" "readyz says why"
 
+# ---- the local synchronous copy: the standby, caught up, is the target ----
+wait_until 30 "[ \"\$(sfield $W '.pools[] | select(.name == \"pool-east\") | .local_sync')\" == sync ]"
+st=$(status "$W")
+echo "$st" | jq -c '.pools[] | select(.name == "pool-east") | {writer, standbys, sync_standby, local_sync}' >"$IT_DIR/lsync.json"
+assert_json "$st" "[.pools[] | select(.name == \"pool-east\") | .standbys[0].name == \"$S\" and (.standbys[0].state | IN(\"streaming\", \"sync\")) and (.standbys[0].lag_records | type) == \"number\"] == [true]" "the writer's figures of its standby"
+metrics=$(curl -s "$(url "$W")/metrics")
+assert_contains "$metrics" "poolpair_standby_lag_records{pool=\"pool-east\",standby=\"$S\"}" "the standby's lag metric"
+assert_contains "$metrics" "poolpair_local_sync_waiting 0" "no write waiting"
+assert_contains "$metrics" "poolpair_local_sync_fallbacks_total 0" "no fallback"
+out=$(ctl "$W" status)
+assert_contains "$out" "pool-east: local sync sync" "poolpairctl status: the local sync"
+grep "pool-east:" <<<"$out" >"$IT_DIR/lsync.ctl"
+
 # ---- writes: at the writer only ----
 ACKS=$IT_DIR/acks # SIP EPOCH SEQ VALUE of every acknowledged write
 : >"$ACKS"
