@@ -41,8 +41,12 @@ int lsync_client_outcome(int err, const struct hclient_response *resp,
 		outcome = DATAPLANE_ASK_COMMITTED;
 	} else if (resp->status == 200) {
 		snprintf(msg, len, "an answer without sync_standby");
-	} else if (resp->status == 409) {
-		snprintf(msg, len, "%s", text != NULL ? text : "refused");
+	} else if (resp->status == 409 || resp->status == 400 ||
+		   resp->status == 403 || resp->status == 404) {
+		/* refused before anything was proposed (404: a leader
+		 * without the endpoint, or the pool unknown) */
+		snprintf(msg, len, "HTTP %d: %s", resp->status,
+			 text != NULL ? text : "refused");
 		outcome = DATAPLANE_ASK_REFUSED;
 	} else if (resp->status == 307) {
 		snprintf(msg, len, "not the leader: redirected");

@@ -8,6 +8,9 @@
  *
  *   200 {"sync_standby": ID}       DATAPLANE_ASK_COMMITTED, ID
  *   409 {"error", "message"}       DATAPLANE_ASK_REFUSED, the message
+ *   400, 403, 404                  DATAPLANE_ASK_REFUSED (nothing was
+ *                                  proposed: a bad ask, a role refused,
+ *                                  a leader without the endpoint)
  *   anything else (no leader, 307, 5xx, timeout, connection lost, a body
  *   that does not parse)           DATAPLANE_ASK_UNKNOWN
  *

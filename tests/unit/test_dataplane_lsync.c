@@ -606,7 +606,13 @@ static void test_client_outcomes(void **state)
 	r.body_len = strlen(r.body);
 	assert_int_equal(lsync_client_outcome(0, &r, &sb, msg, sizeof msg),
 			 DATAPLANE_ASK_REFUSED);
-	assert_string_equal(msg, "stale writer token");
+	assert_string_equal(msg, "HTTP 409: stale writer token");
+	/* a leader without the endpoint proposed nothing */
+	r.status = 404;
+	r.body = "{\"error\": \"not_found\", \"message\": \"no such path\"}";
+	r.body_len = strlen(r.body);
+	assert_int_equal(lsync_client_outcome(0, &r, &sb, msg, sizeof msg),
+			 DATAPLANE_ASK_REFUSED);
 	r.status = 503;
 	assert_int_equal(lsync_client_outcome(0, &r, &sb, msg, sizeof msg),
 			 DATAPLANE_ASK_UNKNOWN);
