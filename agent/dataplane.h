@@ -573,8 +573,8 @@ unsigned dataplane_standby_reports(struct dataplane *dp,
 				   unsigned max);
 /* The standbys of this writer's pool, as its local senders see them:
  * [{id, name, state ("sync": the target, acknowledging; "streaming",
- * "seeding", "disconnected"), acked {data, content} (the highest of its
- * user sets), lag_records, lag_ms}]; NULL when this agent is not its
+ * "seeding", "disconnected"), acked {data, content} (of the pool's own
+ * user set), lag_records, lag_ms}]; NULL when this agent is not its
  * pool's writer (a new reference). */
 json_t *dataplane_lsync_standbys_json(struct dataplane *dp);
 
