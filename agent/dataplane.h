@@ -24,7 +24,9 @@
  *   synchronous standby's acknowledgements; at a standby, its copy (a
  *   receiver from its own pool in outbox mode, trimmed by the writer's
  *   reports), the archive of a former writer's never-shipped records on
- *   its return, and the positions it reports.
+ *   its return (past the last local takeover's position, under an epoch
+ *   older than the one it gave: fsm_user_set_writer_seq()), and the
+ *   positions it reports.
  *
  * A witness has no data plane (state DP_NONE). Loop thread only. */
 #ifndef POOLPAIR_DATAPLANE_H

@@ -12,13 +12,15 @@
  * does not.
  *
  * At a standby (R2, R7): first, from a current view, the records of its
- * outbox a former writer never shipped are archived
- * (store_divert_stale, for each user set the pool owns and each lane,
- * once per writer token); then a receiver from its own pool, in outbox
- * mode, keeps a copy of every user set the pool owns and the outbox the
- * pair's stream would resume from if this agent became the writer. The
- * pair's acknowledgements its writer reports trim that outbox
- * (store_outbox_ack). Its copy's positions go into its reports.
+ * outbox a former writer never shipped are archived (store_divert_stale,
+ * for each user set the pool owns and each lane, once per writer token:
+ * those past the user set's writer_seq under an epoch older than its
+ * writer_epoch, the last local takeover's; none without one); then a
+ * receiver from its own pool, in outbox mode, keeps a copy of every user
+ * set the pool owns and the outbox the pair's stream would resume from if
+ * this agent became the writer. The pair's acknowledgements its writer
+ * reports trim that outbox (store_outbox_ack). Its copy's positions go
+ * into its reports.
  *
  * The pair's receiver (dataplane_stream.c) and a standby's receiver
  * listen on the same data address: a standby's is closed before the
@@ -697,7 +699,12 @@ static void diverted(void *arg, int status, uint64_t archived,
 }
 
 /* Start R7 for the current writer token: every (user set the pool owns,
- * lane). */
+ * lane) that had a local takeover archives what it holds past where the
+ * new writer's copy stood then (writer_seq) under an epoch older than the
+ * one that takeover gave it (writer_epoch): those records only a former
+ * writer can hold. Not the user set's current epoch: a failover or
+ * failback since raised that, and the records written between were
+ * shipped. None without a takeover (epoch 0). */
 static void divert_start(struct dataplane *dp, const struct fsm_pool *me)
 {
 	struct dataplane_local *l = dp->local;
@@ -713,7 +720,8 @@ static void divert_start(struct dataplane *dp, const struct fsm_pool *me)
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t epoch, seq[2];
 
-		if (!fsm_user_set_writer_seq(f, sets[i], &epoch, seq))
+		if (!fsm_user_set_writer_seq(f, sets[i], &epoch, seq) ||
+		    epoch == 0)
 			continue;
 		for (int lane = 0; lane < 2; lane++) {
 			int rv = store_divert_stale(&dp->store, sets[i], lane,

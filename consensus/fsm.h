@@ -141,9 +141,14 @@ struct fsm_pool {
 	uint64_t sync_standby;
 	/* where the copy of the user set named by this pool stood, per lane
 	 * (0 data, 1 content), at the member that became its writer by the
-	 * last local takeover (0 before any): the former writer, back as a
-	 * standby, archives what it wrote after that with an older epoch */
+	 * last local takeover, and the epoch that takeover gave the user set
+	 * (all 0 before any): the former writer, back as a standby,
+	 * archives what it wrote past writer_seq under an epoch older than
+	 * writer_epoch. Later epoch raises (a failover, a failback) change
+	 * neither: what was written under writer_epoch or after was the new
+	 * writer's. */
 	uint64_t writer_seq[2];
+	uint64_t writer_epoch;
 };
 
 struct fsm_sba {
@@ -198,8 +203,10 @@ struct fsm {
 	int cms_state;             /* FSM_STATE_NORMAL, or FAILING_OVER while a
 				      planned CMS move drains */
 	uint64_t cms_since_ms;     /* time_ms of the last change of cms_state */
-	/* as fsm_pool.writer_seq, for the CMS documents (user set "cms") */
+	/* as fsm_pool.writer_seq and writer_epoch, for the CMS documents
+	 * (user set "cms"; cms_writer_epoch is a cms_epoch) */
 	uint64_t cms_writer_seq[2];
+	uint64_t cms_writer_epoch;
 	struct fsm_policy policy;
 	/* Everything from here on is the history (a topology stages and
 	 * copies only what comes before it). */
@@ -405,8 +412,9 @@ int fsm_failover_next(int op, int state);
  * pool owns (fsm_pool_owned_sets(): its own, its pair's when failed over
  * onto it — epoch of that pool + 1 —, "cms" when it hosts the active CMS
  * — cms_epoch + 1) and records where S's copy of each stood, the seqs of
- * the command: fsm_pool.writer_seq of the pool naming the user set,
- * fsm.cms_writer_seq for "cms"; the history entry reads "writer of
+ * the command, with the epoch it raised to: fsm_pool.writer_seq and
+ * writer_epoch of the pool naming the user set, fsm.cms_writer_seq and
+ * cms_writer_epoch for "cms"; the history entry reads "writer of
  * pool-east: east -> east2 (member 5), token 4, epoch pool-east 3, cms 2"
  * with the command's reason. Any other change of writer (from no writer,
  * or of a pool failed over: its user set is written by the pair) needs no
@@ -504,12 +512,16 @@ const struct fsm_member *fsm_pool_writer(const struct fsm *f,
  * is unknown or has none. pool may be NULL. */
 const struct fsm_member *fsm_pool_sync_standby(const struct fsm *f,
 					       const char *pool);
-/* Of user set user_set (a pool's name, or FSM_CMS_USER_SET): its epoch
- * (the pool's epoch, or cms_epoch) into *epoch and, per lane, where the
- * copy of its writer stood at the last local takeover (writer_seq, or
- * cms_writer_seq) into seq. false (nothing written) when no such user
- * set exists (an unknown pool, "cms" before the CMS is placed). epoch and
- * seq may be NULL. */
+/* Of user set user_set (a pool's name, or FSM_CMS_USER_SET), its last
+ * local takeover: the epoch that takeover raised it to (writer_epoch, or
+ * cms_writer_epoch; 0 when there never was one) into *epoch and, per
+ * lane, where the copy of its new writer stood (writer_seq, or
+ * cms_writer_seq) into seq. A former writer back as a standby archives
+ * the records it holds past seq under an epoch older than *epoch (none
+ * when *epoch is 0). Not the user set's current epoch: a failover or
+ * failback since raised that, not this. false (nothing written) when no
+ * such user set exists (an unknown pool, "cms" before the CMS is placed).
+ * epoch and seq may be NULL. */
 bool fsm_user_set_writer_seq(const struct fsm *f, const char *user_set,
 			     uint64_t *epoch, uint64_t seq[2]);
 

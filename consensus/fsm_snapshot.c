@@ -163,6 +163,7 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->sync_standby = p->sync_standby;
 		ps->writer_data_seq = p->writer_seq[0];
 		ps->writer_content_seq = p->writer_seq[1];
+		ps->writer_epoch = p->writer_epoch;
 		s.pool_ptrs[i] = ps;
 	}
 	st.n_pools = f->n_pools;
@@ -184,6 +185,7 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 	cms.since_ms = f->cms_since_ms;
 	cms.writer_data_seq = f->cms_writer_seq[0];
 	cms.writer_content_seq = f->cms_writer_seq[1];
+	cms.writer_epoch = f->cms_writer_epoch;
 	st.cms = &cms;
 	policy.failover = (char *)f->policy.failover;
 	policy.max_lag_on_failover_ms = f->policy.max_lag_on_failover_ms;
@@ -360,6 +362,11 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		d->sync_standby = ps->sync_standby;
 		d->writer_seq[0] = ps->writer_data_seq;
 		d->writer_seq[1] = ps->writer_content_seq;
+		/* the epoch of the last local takeover: never past the
+		 * user set's (0 from older states: none known) */
+		if (ps->writer_epoch > ps->epoch)
+			return false;
+		d->writer_epoch = ps->writer_epoch;
 		t->n_pools++;
 	}
 	/* Pairs are symmetric and consistent; owners are the pool or its
@@ -509,6 +516,9 @@ static bool restore_into(struct fsm *t, const Poolpair__State *st)
 		t->cms_since_ms = st->cms->since_ms;
 		t->cms_writer_seq[0] = st->cms->writer_data_seq;
 		t->cms_writer_seq[1] = st->cms->writer_content_seq;
+		if (st->cms->writer_epoch > st->cms->epoch)
+			return false;
+		t->cms_writer_epoch = st->cms->writer_epoch;
 	}
 	if (fsm_str(st->policy->failover)[0] != '\0' &&
 	    !fsm_failover_ok(fsm_str(st->policy->failover)))

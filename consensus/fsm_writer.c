@@ -232,7 +232,8 @@ static int check_seqs(const struct fsm *f, const Poolpair__CmdPoolWriter *c,
 }
 
 /* Raise the epoch of every user set the pool owns, record where the new
- * writer's copy of each stood, and name the epochs in o->what. */
+ * writer's copy of each stood and the epoch raised to, and name the
+ * epochs in o->what. */
 static void take_over(struct fsm *f, const Poolpair__CmdPoolWriter *c,
 		      const struct change *ch, struct outcome *o)
 {
@@ -244,6 +245,7 @@ static void take_over(struct fsm *f, const Poolpair__CmdPoolWriter *c,
 			f->cms_epoch++;
 			f->cms_writer_seq[0] = s->data_seq;
 			f->cms_writer_seq[1] = s->content_seq;
+			f->cms_writer_epoch = f->cms_epoch;
 			fsm_fmt(o->what + n, sizeof(o->what) - n,
 				", cms epoch %" PRIu64, f->cms_epoch);
 		} else {
@@ -252,6 +254,7 @@ static void take_over(struct fsm *f, const Poolpair__CmdPoolWriter *c,
 			q->epoch++;
 			q->writer_seq[0] = s->data_seq;
 			q->writer_seq[1] = s->content_seq;
+			q->writer_epoch = q->epoch;
 			fsm_fmt(o->what + n, sizeof(o->what) - n,
 				", epoch %s %" PRIu64, q->name, q->epoch);
 		}
@@ -443,13 +446,13 @@ bool fsm_user_set_writer_seq(const struct fsm *f, const char *user_set,
 	if (strcmp(user_set, FSM_CMS_USER_SET) == 0) {
 		if (f->cms_active[0] == '\0')
 			return false;
-		e = f->cms_epoch;
+		e = f->cms_writer_epoch;
 		s = f->cms_writer_seq;
 	} else {
 		i = fsm_pool_index(f, user_set);
 		if (i < 0)
 			return false;
-		e = f->pools[i].epoch;
+		e = f->pools[i].writer_epoch;
 		s = f->pools[i].writer_seq;
 	}
 	if (epoch != NULL)

@@ -52,6 +52,7 @@ static int same_but_history(const struct fsm *a, const struct fsm *b)
 	       a->cms_since_ms == b->cms_since_ms &&
 	       memcmp(a->cms_writer_seq, b->cms_writer_seq,
 		      sizeof a->cms_writer_seq) == 0 &&
+	       a->cms_writer_epoch == b->cms_writer_epoch &&
 	       memcmp(&a->policy, &b->policy, sizeof a->policy) == 0;
 }
 
@@ -104,6 +105,10 @@ static void check_bounds(const struct fsm *f)
 			   "pool %s sync standby %llu, writer %llu", p->name,
 			   (unsigned long long)p->sync_standby,
 			   (unsigned long long)p->writer);
+		FUZZ_CHECK(p->writer_epoch <= p->epoch,
+			   "pool %s writer epoch %llu past epoch %llu",
+			   p->name, (unsigned long long)p->writer_epoch,
+			   (unsigned long long)p->epoch);
 	}
 	for (i = 0; i < f->n_members; i++) {
 		FUZZ_CHECK(fuzz_terminated(f->members[i].name, FSM_NAME_LEN) &&
@@ -117,6 +122,10 @@ static void check_bounds(const struct fsm *f)
 			fsm_pool_find(f, f->cms_active) != NULL &&
 			fsm_pool_find(f, f->cms_active)->pair[0] != '\0'),
 		   "cms state %d on %s", f->cms_state, f->cms_active);
+	FUZZ_CHECK(f->cms_writer_epoch <= f->cms_epoch,
+		   "cms writer epoch %llu past epoch %llu",
+		   (unsigned long long)f->cms_writer_epoch,
+		   (unsigned long long)f->cms_epoch);
 	FUZZ_CHECK(f->n_kept <= FSM_HISTORY_KEPT, "n_kept %u", f->n_kept);
 }
 

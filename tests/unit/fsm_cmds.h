@@ -140,6 +140,33 @@ static inline Poolpair__Command *c_disaster(const char *pool)
 	return c;
 }
 
+/* The failback of pool (failed over or recovering), forced. */
+static inline Poolpair__Command *c_failback(const char *pool)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+	Poolpair__CmdFailbackBegin *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failback_begin__init(b);
+	b->pool = dup(pool);
+	b->forced = true;
+	c->op_case = POOLPAIR__COMMAND__OP_FAILBACK_BEGIN;
+	c->failback_begin = b;
+	return c;
+}
+
+/* The end of the failback of pool: its own owner again, epoch + 1. */
+static inline Poolpair__Command *c_failback_complete(const char *pool)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+	Poolpair__CmdFailbackComplete *b = zalloc(sizeof(*b));
+
+	poolpair__cmd_failback_complete__init(b);
+	b->pool = dup(pool);
+	c->op_case = POOLPAIR__COMMAND__OP_FAILBACK_COMPLETE;
+	c->failback_complete = b;
+	return c;
+}
+
 /* A topology of the one step (taken). */
 static inline Poolpair__Command *c_topology1(Poolpair__Command *step)
 {

@@ -8,7 +8,8 @@
  * - the switch of writer: the new writer streams to the former one;
  * - R7: a former writer's never-shipped records are archived when it
  *   comes back as a standby, and its copy is seeded anew from the new
- *   writer (equal digests);
+ *   writer (equal digests); later epoch raises (a failover and failback,
+ *   no local takeover) archive nothing when a standby restarts;
  * - R3: with a synchronous standby, the pair's sender is limited to
  *   what that standby acknowledged. */
 #include <setjmp.h>
@@ -55,7 +56,7 @@ struct fx {
 	/* the writer's stream reports a standby trims with (dp peers) */
 	struct members_stream_report streams[4];
 	unsigned n_streams;
-	int closed;
+	int closed; /* data planes closed by dp_restart() */
 };
 
 static unsigned fake_streams(void *impl, uint64_t id, uint64_t max_age_ms,
@@ -148,6 +149,26 @@ static void applied(struct fx *f)
 static const uint64_t ids[N_AGENTS] = {1, 2, 3};
 static const char *const pools[N_AGENTS] = {"east", "west", "east"};
 
+/* Start the data plane of agent i on its directory and port. */
+static void dp_start(struct fx *f, int i)
+{
+	struct dataplane_deps d;
+
+	memset(&d, 0, sizeof d);
+	d.loop = &f->loop;
+	d.fsm = &f->fsm;
+	d.clock = clock_system();
+	d.lease = (struct dataplane_lease){&lease_ops, &f->lease};
+	d.peers = (struct dataplane_peers){&peers_ops, f};
+	d.agent_id = ids[i];
+	d.pool = pools[i];
+	d.data_dir = f->dir[i];
+	d.data_host = "127.0.0.1";
+	d.data_port = f->port[i];
+	assert_int_equal(dataplane_init(&f->dp[i], &d), 0);
+	assert_int_equal(dataplane_start(&f->dp[i]), 0);
+}
+
 /* Three data planes (east1, west, east3), their stores open, the state:
  * east (writer east1, standby east3) paired with west, unless paired is
  * false (then west has no agent, and east no pair). */
@@ -161,25 +182,11 @@ static struct fx *fx_new(bool paired)
 	f->lease.held = true;
 	f->lease.current = true;
 	for (int i = 0; i < N_AGENTS; i++) {
-		struct dataplane_deps d;
-
 		snprintf(f->dir[i], sizeof f->dir[i],
 			 "/tmp/test_dplocal.XXXXXX");
 		assert_non_null(mkdtemp(f->dir[i]));
 		f->port[i] = free_port(&f->loop);
-		memset(&d, 0, sizeof d);
-		d.loop = &f->loop;
-		d.fsm = &f->fsm;
-		d.clock = clock_system();
-		d.lease = (struct dataplane_lease){&lease_ops, &f->lease};
-		d.peers = (struct dataplane_peers){&peers_ops, f};
-		d.agent_id = ids[i];
-		d.pool = pools[i];
-		d.data_dir = f->dir[i];
-		d.data_host = "127.0.0.1";
-		d.data_port = f->port[i];
-		assert_int_equal(dataplane_init(&f->dp[i], &d), 0);
-		assert_int_equal(dataplane_start(&f->dp[i]), 0);
+		dp_start(f, i);
 	}
 	for (int k = 0; k < 10000; k++) {
 		bool all = true;
@@ -243,6 +250,36 @@ static void run_until(struct fx *f, bool (*cond)(struct fx *, void *),
 		uv_run(&f->loop, UV_RUN_ONCE);
 	}
 	fail_msg("never: %s", what);
+}
+
+/* A data plane closed by dp_restart(): counted in its fixture's closed
+ * (the fixture is its peers' impl). */
+static void dp_restart_closed(struct dataplane *dp)
+{
+	((struct fx *)dp->deps.peers.impl)->closed++;
+}
+
+static bool dp_closed(struct fx *f, void *arg)
+{
+	return f->closed == *(int *)arg;
+}
+
+static bool dp_open(struct fx *f, void *arg)
+{
+	return dataplane_ready(&f->dp[*(int *)arg]);
+}
+
+/* Agent i restarts: its data plane closes and starts again on the same
+ * store, from the applied state. */
+static void dp_restart(struct fx *f, int i)
+{
+	int want = f->closed + 1;
+
+	dataplane_close(&f->dp[i], dp_restart_closed);
+	run_until(f, dp_closed, &want, "the data plane closed");
+	dp_start(f, i);
+	run_until(f, dp_open, &i, "the data plane open again");
+	dataplane_on_applied(&f->dp[i]);
 }
 
 /* ---- writes and reads on a store ---- */
@@ -413,6 +450,78 @@ static bool copy_at(struct fx *f, void *arg)
 	return false;
 }
 
+struct pos {
+	int done;
+	uint64_t head;
+	uint64_t acked;
+	uint64_t lag;
+};
+
+static void positions(void *arg, int status, const struct store_positions *ps)
+{
+	struct pos *p = arg;
+
+	assert_int_equal(status, 0);
+	for (size_t i = 0; i < ps->n; i++)
+		if (strcmp(ps->v[i].user_set, "east") == 0 &&
+		    ps->v[i].lane == 0) {
+			p->head = ps->v[i].head_seq;
+			p->acked = ps->v[i].acked_seq;
+			p->lag = ps->v[i].lag_records;
+		}
+	p->done = 1;
+}
+
+static bool pos_done(struct fx *f, void *arg)
+{
+	(void)f;
+	return ((struct pos *)arg)->done != 0;
+}
+
+struct dv {
+	int done;
+	size_t n;
+};
+
+static void divergences(void *arg, int status,
+			const struct store_divergence_list *l)
+{
+	struct dv *d = arg;
+
+	assert_int_equal(status, 0);
+	d->n = l->n;
+	d->done = 1;
+}
+
+static bool dv_done(struct fx *f, void *arg)
+{
+	(void)f;
+	return ((struct dv *)arg)->done != 0;
+}
+
+/* How many records agent i's divergence archive holds. */
+static size_t archived(struct fx *f, int i)
+{
+	struct dv d = {0};
+
+	assert_int_equal(
+	    store_divergence_list(&f->dp[i].store, 0, 0, divergences, &d), 0);
+	run_until(f, dv_done, &d, "the divergence archive");
+	return d.n;
+}
+
+/* The head of east's data lane in agent i's outbox (its positions). */
+static uint64_t outbox_head(struct fx *f, int i)
+{
+	struct pos p = {0};
+
+	assert_int_equal(store_stream_positions(&f->dp[i].store, positions,
+						&p),
+			 0);
+	run_until(f, pos_done, &p, "positions");
+	return p.head;
+}
+
 /* ---- the tests ---- */
 
 /* R1, R2: a write at the writer reaches the standby's copy; the writer
@@ -493,6 +602,7 @@ static void test_switch_of_writer(void **state)
 	east->writer_token = 2;
 	east->epoch = 2;
 	east->writer_seq[0] = seq;
+	east->writer_epoch = 2;
 	applied(f);
 	run_until(f, is_copy, &former, "the former writer's copy");
 	assert_false(dataplane_standby_copy(&f->dp[2]));
@@ -500,32 +610,6 @@ static void test_switch_of_writer(void **state)
 	h = (struct has){0, "sip:b@x", "2"};
 	run_until(f, has_value, &h, "the new writer's write at the former");
 	fx_free(f);
-}
-
-struct pos {
-	int done;
-	uint64_t acked;
-	uint64_t lag;
-};
-
-static void positions(void *arg, int status, const struct store_positions *ps)
-{
-	struct pos *p = arg;
-
-	assert_int_equal(status, 0);
-	for (size_t i = 0; i < ps->n; i++)
-		if (strcmp(ps->v[i].user_set, "east") == 0 &&
-		    ps->v[i].lane == 0) {
-			p->acked = ps->v[i].acked_seq;
-			p->lag = ps->v[i].lag_records;
-		}
-	p->done = 1;
-}
-
-static bool pos_done(struct fx *f, void *arg)
-{
-	(void)f;
-	return ((struct pos *)arg)->done != 0;
 }
 
 static bool trimmed_to(struct fx *f, void *arg)
@@ -542,7 +626,9 @@ static bool trimmed_to(struct fx *f, void *arg)
  * unreachable) is archived when it comes back as a standby, and its copy
  * is seeded anew from the new writer: both copies are then equal. (The
  * record the pair had acknowledged before the takeover comes with the
- * seed: east3 trimmed it from its outbox.) */
+ * seed: east3 trimmed it from its outbox.) A failover and failback later
+ * raise the epoch; the former writer restarts: what the new writer wrote
+ * since the takeover (its epoch, past the takeover's position) stays. */
 static void test_former_writer_diverts_and_reseeds(void **state)
 {
 	struct fx *f = fx_new(false);
@@ -550,9 +636,9 @@ static void test_former_writer_diverts_and_reseeds(void **state)
 	struct fsm_pool *east;
 	struct dg d0, d2;
 	struct lagging l = {0, 3};
-	int standby = 2;
+	int standby = 2, former = 0;
 	char addr[FSM_ADDR_LEN];
-	uint64_t seq;
+	uint64_t seq, head;
 	char v[64];
 
 	(void)state;
@@ -581,6 +667,7 @@ static void test_former_writer_diverts_and_reseeds(void **state)
 	east->writer_token = 2;
 	east->epoch = 2;
 	east->writer_seq[0] = seq;
+	east->writer_epoch = 2;
 	applied(f);
 	put(f, 2, "sip:b@x", "2");
 	h = (struct has){0, "sip:b@x", "2"};
@@ -594,6 +681,63 @@ static void test_former_writer_diverts_and_reseeds(void **state)
 	digest(f, 2, &d2);
 	assert_int_equal(d0.items, d2.items);
 	assert_memory_equal(d0.b, d2.b, sizeof d0.b);
+	assert_int_equal(archived(f, 0), 1);
+	/* a write of the new writer after the seed: in east1's outbox */
+	head = put(f, 2, "sip:d@x", "4");
+	assert_true(head > seq);
+	h = (struct has){0, "sip:d@x", "4"};
+	run_until(f, has_value, &h, "the next write at the former");
+	assert_int_equal(outbox_head(f, 0), head);
+	/* failover to the pair (epoch 3) and failback (epoch 4) */
+	east->epoch = 4;
+	applied(f);
+	dp_restart(f, 0);
+	run_until(f, is_copy, &former, "the restarted former writer's copy");
+	assert_int_equal(archived(f, 0), 1);
+	assert_int_equal(outbox_head(f, 0), head);
+	get(f, 0, "sip:d@x", v, sizeof v);
+	assert_string_equal(v, "4");
+	fx_free(f);
+}
+
+/* R7 after a failover and failback (no local takeover): the epoch of
+ * east went from 1 to 3, the writer stayed. The standby restarts: the
+ * records of its outbox written under epoch 1 were shipped (they came
+ * from its writer); none is archived, its outbox and copy stay, and its
+ * writer's next write follows them. */
+static void test_standby_keeps_its_copy_across_epochs(void **state)
+{
+	struct fx *f = fx_new(false);
+	struct has h = {2, "sip:b@x", "2"};
+	struct acked a;
+	int standby = 2;
+	uint64_t seq;
+	char v[64];
+
+	(void)state;
+	run_until(f, is_copy, &standby, "the standby's copy");
+	put(f, 0, "sip:a@x", "1");
+	seq = put(f, 0, "sip:b@x", "2");
+	run_until(f, has_value, &h, "the writes at the standby");
+	a = (struct acked){0, 3, seq};
+	run_until(f, copy_at, &a, "the standby's position");
+	assert_int_equal(outbox_head(f, 2), seq);
+	/* failover to the pair (epoch 2) and failback (epoch 3) */
+	pool(f, "east")->epoch = 3;
+	applied(f);
+	dp_restart(f, 2);
+	run_until(f, is_copy, &standby, "the restarted standby's copy");
+	assert_int_equal(archived(f, 2), 0);
+	assert_int_equal(outbox_head(f, 2), seq);
+	get(f, 2, "sip:a@x", v, sizeof v);
+	assert_string_equal(v, "1");
+	/* the stream goes on from there */
+	a.seq = put(f, 0, "sip:c@x", "3");
+	assert_int_equal(a.seq, seq + 1);
+	h = (struct has){2, "sip:c@x", "3"};
+	run_until(f, has_value, &h, "the next write at the standby");
+	run_until(f, copy_at, &a, "the standby's next position");
+	assert_int_equal(archived(f, 2), 0);
 	fx_free(f);
 }
 
@@ -669,6 +813,7 @@ int main(void)
 	    cmocka_unit_test(test_writer_streams_to_its_standby),
 	    cmocka_unit_test(test_switch_of_writer),
 	    cmocka_unit_test(test_former_writer_diverts_and_reseeds),
+	    cmocka_unit_test(test_standby_keeps_its_copy_across_epochs),
 	    cmocka_unit_test(test_pair_capped_by_the_sync_standby),
 	    cmocka_unit_test(test_trim),
 	};

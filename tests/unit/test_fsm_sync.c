@@ -3,7 +3,8 @@
  * cmd_pool_sync(), each refusal, the value held again (no history entry);
  * pool_writer with positions (cmd_pool_writer() seqs): a local takeover
  * only to the synchronous standby, the epochs it raises and the positions
- * it records for every user set the pool owns, its refusals, a failed-over
+ * and epochs it records for every user set the pool owns (kept through a
+ * later failover and failback), its refusals, a failed-over
  * pool or a pool without a writer (no such rule), fsm_pool_writer_check()
  * agreeing with the apply, fsm_pool_owned_sets(); the sync standby cleared
  * by a change of writer and by its removal; the fields through snapshots
@@ -370,13 +371,16 @@ static void test_takeover(void **state)
 	assert_int_equal(pool(f, "pool-east")->epoch, east_epoch + 1);
 	assert_int_equal(pool(f, "pool-east")->writer_seq[0], 10);
 	assert_int_equal(pool(f, "pool-east")->writer_seq[1], 20);
+	assert_int_equal(pool(f, "pool-east")->writer_epoch, east_epoch + 1);
 	assert_int_equal(f->cms_epoch, cms_epoch + 1);
 	assert_int_equal(f->cms_writer_seq[0], 3);
 	assert_int_equal(f->cms_writer_seq[1], 4);
+	assert_int_equal(f->cms_writer_epoch, cms_epoch + 1);
 	/* the pair's user set is the pair's: untouched */
 	assert_int_equal(pool(f, "pool-west")->epoch, west_epoch);
 	assert_int_equal(pool(f, "pool-west")->writer_seq[0], 0);
 	assert_int_equal(pool(f, "pool-west")->writer_seq[1], 0);
+	assert_int_equal(pool(f, "pool-west")->writer_epoch, 0);
 	assert_string_equal(pool(f, "pool-east")->owner, "pool-east");
 	assert_int_equal(pool(f, "pool-east")->state, FSM_STATE_NORMAL);
 	assert_string_equal(f->cms_active, "pool-east");
@@ -405,7 +409,9 @@ static void test_takeover(void **state)
 	assert_int_equal(pool(f, "pool-east")->writer, 1);
 	assert_int_equal(pool(f, "pool-east")->writer_token, 3);
 	assert_int_equal(pool(f, "pool-east")->epoch, east_epoch + 2);
+	assert_int_equal(pool(f, "pool-east")->writer_epoch, east_epoch + 2);
 	assert_int_equal(f->cms_epoch, cms_epoch + 2);
+	assert_int_equal(f->cms_writer_epoch, cms_epoch + 2);
 }
 
 /* A pool the pair failed over onto owns the pair's user set too: a local
@@ -445,6 +451,9 @@ static void test_takeover_pair_owned(void **state)
 	assert_int_equal(pool(f, "pool-west")->writer_seq[1], 40);
 	assert_int_equal(f->cms_writer_seq[0], 5);
 	assert_int_equal(f->cms_writer_seq[1], 6);
+	assert_int_equal(pool(f, "pool-east")->writer_epoch, east_epoch + 1);
+	assert_int_equal(pool(f, "pool-west")->writer_epoch, west_epoch + 1);
+	assert_int_equal(f->cms_writer_epoch, cms_epoch + 1);
 	assert_string_equal(pool(f, "pool-west")->owner, "pool-east");
 	{
 		char what[FSM_WHAT_LEN];
@@ -468,6 +477,7 @@ static void test_takeover_pair_owned(void **state)
 	assert_int_equal(pool(f, "pool-west")->sync_standby, 0);
 	assert_int_equal(pool(f, "pool-west")->epoch, west_epoch + 1);
 	assert_int_equal(pool(f, "pool-west")->writer_seq[0], 30);
+	assert_int_equal(pool(f, "pool-west")->writer_epoch, west_epoch + 1);
 	assert_string_equal(last(f)->what,
 			    "writer of pool-west: west2 (member 7), token 2");
 	round_trip(f);
@@ -491,6 +501,7 @@ static void test_writer_from_none(void **state)
 	assert_int_equal(pool(f, "pool-east")->epoch, epoch);
 	assert_int_equal(f->cms_epoch, cms_epoch);
 	assert_int_equal(pool(f, "pool-east")->writer_seq[0], 0);
+	assert_int_equal(pool(f, "pool-east")->writer_epoch, 0);
 	assert_string_equal(last(f)->what,
 			    "writer of pool-east: east3 (member 6), token 3");
 }
@@ -568,6 +579,8 @@ static void test_takeover_cms_named_pool(void **state)
 	assert_int_equal(pool(f, "cms")->writer_seq[1], 8);
 	assert_int_equal(f->cms_writer_seq[0], 7);
 	assert_int_equal(f->cms_writer_seq[1], 8);
+	assert_int_equal(pool(f, "cms")->writer_epoch, epoch + 1);
+	assert_int_equal(f->cms_writer_epoch, cms_epoch + 1);
 }
 
 /* ---- lookups ---- */
@@ -580,6 +593,7 @@ static void test_lookups(void **state)
 	    {.user_set = "cms", .seq = {3, 4}},
 	};
 	uint64_t epoch = 77, seq[2] = {77, 77};
+	uint64_t takeover_epoch, takeover_cms;
 
 	/* no CMS placed yet (the first pool added hosts it): no user set
 	 * "cms" */
@@ -588,10 +602,12 @@ static void test_lookups(void **state)
 	assert_int_equal(epoch, 77);
 	assert_int_equal(seq[0], 77);
 	ok(f, c_add_pool("pool-east", "east"));
+	/* no local takeover yet: epoch 0 (nothing to archive) */
 	assert_true(fsm_user_set_writer_seq(f, "cms", &epoch, seq));
-	assert_int_equal(epoch, 1);
+	assert_int_equal(epoch, 0);
+	epoch = 77;
 	assert_true(fsm_user_set_writer_seq(f, "pool-east", &epoch, seq));
-	assert_int_equal(epoch, pool(f, "pool-east")->epoch);
+	assert_int_equal(epoch, 0);
 	assert_int_equal(seq[0], 0);
 	assert_int_equal(seq[1], 0);
 	fsm_init(f);
@@ -608,18 +624,37 @@ static void test_lookups(void **state)
 	assert_null(fsm_pool_sync_standby(f, "pool-west"));
 	ok(f, c_writer_at("pool-east", 5, 1, "", seqs, 2));
 	assert_null(fsm_pool_sync_standby(f, "pool-east"));
+	takeover_epoch = pool(f, "pool-east")->epoch;
+	takeover_cms = f->cms_epoch;
 	assert_true(fsm_user_set_writer_seq(f, "pool-east", &epoch, seq));
-	assert_int_equal(epoch, pool(f, "pool-east")->epoch);
+	assert_int_equal(epoch, takeover_epoch);
 	assert_int_equal(seq[0], 10);
 	assert_int_equal(seq[1], 20);
 	assert_true(fsm_user_set_writer_seq(f, "cms", &epoch, seq));
-	assert_int_equal(epoch, f->cms_epoch);
+	assert_int_equal(epoch, takeover_cms);
 	assert_int_equal(seq[0], 3);
 	assert_int_equal(seq[1], 4);
 	assert_true(fsm_user_set_writer_seq(f, "pool-west", NULL, seq));
 	assert_int_equal(seq[0], 0);
 	assert_true(fsm_user_set_writer_seq(f, "pool-west", &epoch, NULL));
-	assert_int_equal(epoch, pool(f, "pool-west")->epoch);
+	assert_int_equal(epoch, 0);
+	/* a failover and failback raise the epochs since (the CMS moves
+	 * with pool-east): the takeover's epoch and positions stay */
+	ok(f, c_disaster("pool-east"));
+	ok(f, c_failback("pool-east"));
+	ok(f, c_failback_complete("pool-east"));
+	assert_int_equal(pool(f, "pool-east")->epoch, takeover_epoch + 2);
+	assert_true(f->cms_epoch > takeover_cms);
+	assert_true(fsm_user_set_writer_seq(f, "pool-east", &epoch, seq));
+	assert_int_equal(epoch, takeover_epoch);
+	assert_int_equal(seq[0], 10);
+	assert_int_equal(seq[1], 20);
+	assert_true(fsm_user_set_writer_seq(f, "cms", &epoch, seq));
+	assert_int_equal(epoch, takeover_cms);
+	assert_int_equal(seq[0], 3);
+	round_trip(f);
+	assert_true(fsm_user_set_writer_seq(f, "pool-east", &epoch, seq));
+	assert_int_equal(epoch, takeover_epoch);
 	assert_false(fsm_user_set_writer_seq(f, "pool-north", &epoch, seq));
 	assert_false(fsm_user_set_writer_seq(f, NULL, &epoch, seq));
 }
@@ -670,9 +705,23 @@ static void edit_no_new_fields(Poolpair__State *st)
 		st->pools[i]->sync_standby = 0;
 		st->pools[i]->writer_data_seq = 0;
 		st->pools[i]->writer_content_seq = 0;
+		st->pools[i]->writer_epoch = 0;
 	}
 	st->cms->writer_data_seq = 0;
 	st->cms->writer_content_seq = 0;
+	st->cms->writer_epoch = 0;
+}
+
+static void edit_writer_epoch_ahead(Poolpair__State *st)
+{
+	Poolpair__PoolState *ps = state_pool(st, "pool-east");
+
+	ps->writer_epoch = ps->epoch + 1;
+}
+
+static void edit_cms_writer_epoch_ahead(Poolpair__State *st)
+{
+	st->cms->writer_epoch = st->cms->epoch + 1;
 }
 
 static void edit_sync_unknown(Poolpair__State *st)
@@ -727,12 +776,20 @@ static void test_sync_snapshot(void **state)
 	assert_int_equal(pool(f, "pool-east")->writer_seq[1], 0);
 	assert_int_equal(f->cms_writer_seq[0], 0);
 	assert_int_equal(f->cms_writer_seq[1], 0);
+	assert_int_equal(pool(f, "pool-east")->writer_epoch, 0);
+	assert_int_equal(f->cms_writer_epoch, 0);
 	assert_int_equal(pool(f, "pool-east")->writer, 5);
 
 	/* refused, the state unchanged: a sync standby that is not a
 	 * standby of the pool in its site, is the writer, or of a pool
-	 * without a writer */
+	 * without a writer; a takeover's epoch past the user set's */
 	memcpy(f, saved, sizeof(*f));
+	assert_int_equal(pool(f, "pool-east")->writer_epoch,
+			 pool(f, "pool-east")->epoch);
+	assert_int_equal(f->cms_writer_epoch, f->cms_epoch);
+	assert_int_equal(restore_edited(f, edit_writer_epoch_ahead), -EINVAL);
+	assert_int_equal(restore_edited(f, edit_cms_writer_epoch_ahead),
+			 -EINVAL);
 	assert_int_equal(restore_edited(f, edit_sync_unknown), -EINVAL);
 	assert_int_equal(restore_edited(f, edit_sync_other_pool), -EINVAL);
 	assert_int_equal(restore_edited(f, edit_sync_witness), -EINVAL);
