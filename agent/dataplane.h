@@ -19,14 +19,14 @@
  * - dataplane_seed.c: the seeds of the streams (a copy rebuilt from its
  *   owner's store) as an operator follows them: rates, time left, the
  *   log, status and the reports;
- * - dataplane_local.c: the hot standbys of this pool: at the writer, a
+ * - dataplane_local.c: the hot standbys of this pool at the writer: a
  *   local sender per standby and the cap of the pair's sender by the
- *   synchronous standby's acknowledgements; at a standby, its copy (a
- *   receiver from its own pool in outbox mode, trimmed by the writer's
- *   reports), the archive of a former writer's never-shipped records on
- *   its return (past the last local takeover's position, under an epoch
- *   older than the one it gave: fsm_user_set_writer_seq()), and the
- *   positions it reports.
+ *   synchronous standby's acknowledgements; and the life of both sides;
+ * - dataplane_standby.c: at a standby, its copy (a receiver from its own
+ *   pool in outbox mode, trimmed by the writer's reports), the archive of
+ *   a former writer's never-shipped records on its return (past the last
+ *   local takeover's position, under an epoch older than the one it
+ *   gave: fsm_user_set_writer_seq()), and the positions it reports.
  *
  * A witness has no data plane (state DP_NONE). Loop thread only. */
 #ifndef POOLPAIR_DATAPLANE_H
@@ -509,7 +509,7 @@ void dataplane_lsync_on_ack(struct dataplane *dp, uint64_t standby_id,
  * "none" (no standby), "off" (local_sync = false). Static string. */
 const char *dataplane_lsync_name(const struct dataplane *dp);
 
-/* ---- hot standbys (dataplane_local.c) ---- */
+/* ---- hot standbys (dataplane_local.c, dataplane_standby.c) ---- */
 
 enum dataplane_standby_state {
 	DATAPLANE_STANDBY_DISCONNECTED, /* the local sender is not streaming */

@@ -1,6 +1,7 @@
 /* dataplane_internal: what crosses the files of the data plane
- * (dataplane.c, dataplane_stream.c, dataplane_sync.c, dataplane_seed.c);
- * see dataplane.h.
+ * (dataplane.c, dataplane_stream.c, dataplane_sync.c, dataplane_lsync.c,
+ * dataplane_seed.c, dataplane_local.c, dataplane_standby.c); see
+ * dataplane.h.
  * Not for other modules. Loop thread only. */
 #ifndef POOLPAIR_DATAPLANE_INTERNAL_H
 #define POOLPAIR_DATAPLANE_INTERNAL_H
@@ -133,7 +134,78 @@ unsigned dataplane_lsync_standbys(struct dataplane *dp,
 /* Release every wait of the local copy (closing). */
 void dataplane_lsync_release_all(struct dataplane *dp);
 
-/* ---- dataplane_local.c: the hot standbys ---- */
+/* ---- dataplane_local.c, dataplane_standby.c: the hot standbys ---- */
+
+#define DATAPLANE_LOCAL_MAX 8 /* standbys a writer streams to */
+
+/* The roles of this agent in its pool, by the applied state. */
+enum local_role {
+	ROLE_NONE,    /* no pool, no writer, or a view not current yet */
+	ROLE_WRITER,  /* runs the local senders */
+	ROLE_STANDBY, /* keeps a copy */
+};
+
+/* The standby side's life: R7 first, then the receiver. */
+enum standby_state {
+	SB_IDLE,      /* not a standby */
+	SB_DIVERTING, /* store_divert_stale calls in flight */
+	SB_READY,     /* diverted for div_token: the receiver may run */
+};
+
+struct lsender; /* dataplane_local.c: one standby the writer streams to */
+
+/* dp->local: the writer's local senders and the cap of the pair's sender
+ * (dataplane_local.c), the standby's divert, receiver and copy
+ * (dataplane_standby.c). */
+struct dataplane_local {
+	/* writer */
+	struct lsender *tx[DATAPLANE_LOCAL_MAX];
+	unsigned n_tx;
+	/* the user sets they stream */
+	char sets[DATAPLANE_STANDBY_SETS][FSM_NAME_LEN];
+	unsigned n_sets;
+	/* the cap of the pair's sender (R3): the sender it was set on and
+	 * the limit of each (user set, lane) */
+	const struct sender *capped;
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t limit[2];
+	} caps[DATAPLANE_STANDBY_SETS];
+	unsigned n_caps;
+	uint64_t cap_target;
+	/* standby */
+	int sb;		     /* enum standby_state */
+	uint64_t div_token;  /* writer token the divert ran (runs) for */
+	unsigned div_pending;
+	uint64_t div_archived;
+	int div_status;
+	struct receiver *rx; /* owned until closed */
+	char rx_sets[DATAPLANE_STANDBY_SETS][FSM_NAME_LEN];
+	unsigned n_rx_sets;
+	int rx_error;	     /* last receiver_init error logged, 0 none */
+	/* the copy's positions (standby) and what was trimmed of them */
+	struct {
+		char user_set[FSM_NAME_LEN];
+		uint64_t head[2];
+		uint64_t trimmed[2];
+		bool trimming[2];
+	} copy[DATAPLANE_STANDBY_SETS];
+	unsigned n_copy;
+	bool positions_inflight;
+	uint64_t positions_ns;
+};
+
+/* This agent's role in its pool by the applied state: ROLE_NONE while the
+ * data plane is not open, without a pool or a writer. */
+enum local_role dataplane_local_role(const struct dataplane *dp);
+
+/* Whether this agent's view of the applied state is current (the lease
+ * module's word). */
+bool dataplane_local_view_current(const struct dataplane *dp);
+
+/* The log callback (arg unused) of the local streams: "local: MSG" at
+ * the stream's level. */
+void dataplane_local_log(void *arg, int level, const char *msg);
 
 /* Allocate dp->local (a pool agent). 0 or -ENOMEM. */
 int dataplane_local_init(struct dataplane *dp);
@@ -161,6 +233,22 @@ void dataplane_local_notify(struct dataplane *dp);
 /* Close every local sender and the standby's receiver (counted in
  * dp->stream_closes like the pair's streams). */
 void dataplane_local_stop(struct dataplane *dp);
+
+/* dataplane_standby.c, from dataplane_local_reconcile(): as a standby
+ * (standby true), run R7 once per writer token from a current view, then
+ * the receiver of the copy of the user sets the pool owns (once the
+ * pair's receiver is gone); otherwise close that receiver and forget the
+ * copy's positions. */
+void dataplane_standby_reconcile(struct dataplane *dp, bool standby);
+
+/* dataplane_standby.c, every tick while open: about once a second, with
+ * a receiver running, read the copy's positions, then trim its outbox
+ * with the pair's acknowledgements the writer reports. */
+void dataplane_standby_tick(struct dataplane *dp);
+
+/* dataplane_standby.c: close the standby's receiver (counted in
+ * dp->stream_closes); the divert is to run again. */
+void dataplane_standby_stop(struct dataplane *dp);
 
 /* The owned user sets of pool in the applied state (its own when it owns
  * it, its pair's after a failover, "cms" as the active CMS). */

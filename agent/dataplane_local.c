@@ -1,5 +1,5 @@
-/* dataplane_local: the hot standbys of this agent's pool (see
- * dataplane.h).
+/* dataplane_local: the hot standbys of this agent's pool, at the writer
+ * (see dataplane.h; the standby's side is dataplane_standby.c).
  *
  * At the writer (R1): one local sender per standby of the pool (a member
  * of it, not the writer, with a data address), to that standby's data
@@ -11,24 +11,10 @@
  * the pair's sender (R3): the pair never holds a record that standby
  * does not.
  *
- * At a standby (R2, R7): first, from a current view, the records of its
- * outbox a former writer never shipped are archived (store_divert_stale,
- * for each user set the pool owns and each lane, once per writer token:
- * those past the user set's writer_seq under an epoch older than its
- * writer_epoch, the last local takeover's; none without one); then a
- * receiver from its own pool, in outbox mode, keeps a copy of every user
- * set the pool owns and the outbox the pair's stream would resume from if
- * this agent became the writer. The pair's acknowledgements its writer
- * reports trim that outbox (store_outbox_ack). Its copy's positions go
- * into its reports.
- *
- * The pair's receiver (dataplane_stream.c) and a standby's receiver
- * listen on the same data address: a standby's is closed before the
- * pair's starts (dataplane_local_reconcile() at the top of
- * dataplane_streams_reconcile()) and started only once the pair's is gone
- * (at its end). */
+ * Shared with dataplane_standby.c (dataplane_internal.h): dp->local, the
+ * role of this agent in its pool, the view's currency, the streams' log;
+ * and the life of both sides (reconcile, tick, stop). */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +25,8 @@
 
 #define MOD DATAPLANE_MOD_REPL
 
-#define LOCAL_MAX 8		   /* standbys streamed to */
+#define LOCAL_MAX DATAPLANE_LOCAL_MAX /* standbys streamed to */
 #define LOCAL_SETS DATAPLANE_STANDBY_SETS
-#define POSITIONS_NS 1000000000ULL /* a standby reads its positions */
 #define MS 1000000ULL
 
 /* One standby the writer streams to. Heap memory of its own: the local
@@ -59,57 +44,6 @@ struct lsender {
 	unsigned n_sets;
 	uint64_t last_ack_ns;
 	uint64_t since_ns; /* created */
-};
-
-/* The roles of this agent in its pool, by the applied state. */
-enum local_role {
-	ROLE_NONE,    /* no pool, no writer, or a view not current yet */
-	ROLE_WRITER,  /* runs the local senders */
-	ROLE_STANDBY, /* keeps a copy */
-};
-
-/* The standby side's life: R7 first, then the receiver. */
-enum standby_state {
-	SB_IDLE,      /* not a standby */
-	SB_DIVERTING, /* store_divert_stale calls in flight */
-	SB_READY,     /* diverted for div_token: the receiver may run */
-};
-
-struct dataplane_local {
-	/* writer */
-	struct lsender *tx[LOCAL_MAX];
-	unsigned n_tx;
-	char sets[LOCAL_SETS][FSM_NAME_LEN]; /* the user sets they stream */
-	unsigned n_sets;
-	/* the cap of the pair's sender (R3): the sender it was set on and
-	 * the limit of each (user set, lane) */
-	const struct sender *capped;
-	struct {
-		char user_set[FSM_NAME_LEN];
-		uint64_t limit[2];
-	} caps[LOCAL_SETS];
-	unsigned n_caps;
-	uint64_t cap_target;
-	/* standby */
-	int sb;		     /* enum standby_state */
-	uint64_t div_token;  /* writer token the divert ran (runs) for */
-	unsigned div_pending;
-	uint64_t div_archived;
-	int div_status;
-	struct receiver *rx; /* owned until closed */
-	char rx_sets[LOCAL_SETS][FSM_NAME_LEN];
-	unsigned n_rx_sets;
-	int rx_error;	     /* last receiver_init error logged, 0 none */
-	/* the copy's positions (standby) and what was trimmed of them */
-	struct {
-		char user_set[FSM_NAME_LEN];
-		uint64_t head[2];
-		uint64_t trimmed[2];
-		bool trimming[2];
-	} copy[LOCAL_SETS];
-	unsigned n_copy;
-	bool positions_inflight;
-	uint64_t positions_ns;
 };
 
 /* ---- shared ---- */
@@ -138,14 +72,6 @@ const char *dataplane_standby_state_name(int state)
 	}
 }
 
-static bool in_sets(char (*v)[FSM_NAME_LEN], unsigned n, const char *name)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (strcmp(v[i], name) == 0)
-			return true;
-	return false;
-}
-
 bool dataplane_pool_owns(const struct dataplane *dp, const char *user_set)
 {
 	const char *v[FSM_MAX_POOLS];
@@ -160,7 +86,7 @@ bool dataplane_pool_owns(const struct dataplane *dp, const char *user_set)
 	return false;
 }
 
-static enum local_role role(const struct dataplane *dp)
+enum local_role dataplane_local_role(const struct dataplane *dp)
 {
 	const struct fsm_pool *me;
 
@@ -172,12 +98,12 @@ static enum local_role role(const struct dataplane *dp)
 	return me->writer == dp->deps.agent_id ? ROLE_WRITER : ROLE_STANDBY;
 }
 
-static bool view_current(const struct dataplane *dp)
+bool dataplane_local_view_current(const struct dataplane *dp)
 {
 	return dp->deps.lease.ops->view_current(dp->deps.lease.impl);
 }
 
-static void stream_log(void *arg, int level, const char *msg)
+void dataplane_local_log(void *arg, int level, const char *msg)
 {
 	(void)arg;
 	switch (level) {
@@ -296,7 +222,7 @@ static void caps_update(struct dataplane *dp)
 		l->capped = dp->sender;
 		l->n_caps = 0;
 	}
-	target = role(dp) == ROLE_WRITER ? cap_target(dp) : 0;
+	target = dataplane_local_role(dp) == ROLE_WRITER ? cap_target(dp) : 0;
 	if (target != l->cap_target) {
 		const struct fsm_member *m =
 		    target != 0 ? fsm_member_find(dp->deps.fsm, target) : NULL;
@@ -410,7 +336,7 @@ static struct lsender *tx_start(struct dataplane *dp, const struct fsm_pool *me,
 	sc.user_sets = sets;
 	sc.n_user_sets = n;
 	sc.no_trim = 1;
-	sc.log = stream_log;
+	sc.log = dataplane_local_log;
 	sc.on_ack = tx_on_ack;
 	sc.arg = t;
 	sc.tls = d->tls;
@@ -444,7 +370,7 @@ static void writer_reconcile(struct dataplane *dp, bool writer)
 
 	/* the streams of a writer start from a current view only (a replayed
 	 * state may still name it) and stay while it is the writer */
-	if (writer && l->n_tx == 0 && !view_current(dp))
+	if (writer && l->n_tx == 0 && !dataplane_local_view_current(dp))
 		writer = false;
 	if (writer)
 		n = dataplane_owned_by(f, me->name, sets, LOCAL_SETS);
@@ -595,7 +521,7 @@ static void tx_figures(struct dataplane *dp, struct lsender *t,
 
 unsigned dataplane_standby_count(const struct dataplane *dp)
 {
-	return dp->local != NULL && role(dp) == ROLE_WRITER ? dp->local->n_tx
+	return dp->local != NULL && dataplane_local_role(dp) == ROLE_WRITER ? dp->local->n_tx
 							    : 0;
 }
 
@@ -648,319 +574,6 @@ unsigned dataplane_standby_reports(struct dataplane *dp,
 	return k;
 }
 
-/* ---- standby: the divert on return (R7) ---- */
-
-static void standby_rx_stop(struct dataplane *dp)
-{
-	struct dataplane_local *l = dp->local;
-
-	if (l->rx == NULL)
-		return;
-	dp->stream_closes++;
-	receiver_close(l->rx, dataplane_stream_closed, dp);
-	l->rx = NULL;
-	l->n_rx_sets = 0;
-}
-
-static void diverted(void *arg, int status, uint64_t archived,
-		     const char *errmsg)
-{
-	struct dataplane *dp = arg;
-	struct dataplane_local *l = dp->local;
-
-	if (l == NULL)
-		return;
-	if (status != 0) {
-		LOG_ERROR(DATAPLANE_MOD,
-			  "archiving what a former writer never shipped: %s",
-			  errmsg);
-		l->div_status = status;
-	}
-	l->div_archived += archived;
-	if (--l->div_pending > 0 || l->sb != SB_DIVERTING)
-		return;
-	if (l->div_status != 0) {
-		/* tried again at the next tick */
-		l->sb = SB_IDLE;
-		return;
-	}
-	if (l->div_archived > 0)
-		LOG_WARN(DATAPLANE_MOD,
-			 "standby of %s: %" PRIu64 " records written here "
-			 "under an older epoch were never shipped: moved to "
-			 "the divergence archive; this copy is seeded anew "
-			 "from the writer",
-			 dp->pool, l->div_archived);
-	l->sb = SB_READY;
-	l->n_copy = 0; /* positions read again */
-	l->positions_ns = 0;
-	if (dp->state == DP_OPEN)
-		dataplane_streams_reconcile(dp);
-}
-
-/* Start R7 for the current writer token: every (user set the pool owns,
- * lane) that had a local takeover archives what it holds past where the
- * new writer's copy stood then (writer_seq) under an epoch older than the
- * one that takeover gave it (writer_epoch): those records only a former
- * writer can hold. Not the user set's current epoch: a failover or
- * failback since raised that, and the records written between were
- * shipped. None without a takeover (epoch 0). */
-static void divert_start(struct dataplane *dp, const struct fsm_pool *me)
-{
-	struct dataplane_local *l = dp->local;
-	const struct fsm *f = dp->deps.fsm;
-	const char *sets[FSM_MAX_POOLS];
-	unsigned n = dataplane_owned_by(f, me->name, sets, FSM_MAX_POOLS);
-
-	l->sb = SB_DIVERTING;
-	l->div_token = me->writer_token;
-	l->div_pending = 1; /* this call's own */
-	l->div_archived = 0;
-	l->div_status = 0;
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t epoch, seq[2];
-
-		if (!fsm_user_set_writer_seq(f, sets[i], &epoch, seq) ||
-		    epoch == 0)
-			continue;
-		for (int lane = 0; lane < 2; lane++) {
-			int rv = store_divert_stale(&dp->store, sets[i], lane,
-						    seq[lane], epoch, diverted,
-						    dp);
-
-			if (rv == 0) {
-				l->div_pending++;
-				continue;
-			}
-			LOG_ERROR(DATAPLANE_MOD, "divert %s lane %d: %s",
-				  sets[i], lane, store_strerror(rv));
-			l->div_status = rv;
-		}
-	}
-	diverted(dp, 0, 0, "");
-}
-
-/* ---- standby: the copy (R2) ---- */
-
-static void rx_on_apply(void *arg, const char *user_set, int lane,
-			uint64_t applied)
-{
-	struct dataplane *dp = arg;
-	struct dataplane_local *l = dp->local;
-	unsigned i;
-
-	if (l == NULL || lane < 0 || lane > 1)
-		return;
-	for (i = 0; i < l->n_copy; i++)
-		if (strcmp(l->copy[i].user_set, user_set) == 0)
-			break;
-	if (i == l->n_copy) {
-		if (i == LOCAL_SETS)
-			return;
-		memset(&l->copy[i], 0, sizeof l->copy[i]);
-		snprintf(l->copy[i].user_set, sizeof l->copy[i].user_set, "%s",
-			 user_set);
-		l->n_copy++;
-	}
-	if (applied > l->copy[i].head[lane])
-		l->copy[i].head[lane] = applied;
-}
-
-static void standby_rx_start(struct dataplane *dp, const struct fsm_pool *me,
-			     const char *const *sets, unsigned n)
-{
-	struct dataplane_local *l = dp->local;
-	const struct dataplane_deps *d = &dp->deps;
-	struct receiver_config rc;
-	int rv;
-
-	memset(&rc, 0, sizeof rc);
-	rc.local_pool = me->name;
-	rc.peer_pool = me->name;
-	rc.agent_id = d->agent_id;
-	rc.host =
-	    strcmp(d->data_host, "localhost") == 0 ? "127.0.0.1" : d->data_host;
-	rc.port = d->data_port;
-	rc.user_sets = sets;
-	rc.n_user_sets = n;
-	rc.outbox_mode = 1;
-	rc.log = stream_log;
-	rc.on_apply = rx_on_apply;
-	rc.arg = dp;
-	rc.tls = d->tls;
-	rc.tls_require = d->tls_require;
-	rv = receiver_init(&l->rx, d->loop, &dp->store, &rc);
-	if (rv != 0) {
-		if (rv != l->rx_error)
-			LOG_ERROR(MOD, "standby receiver on %s port %u: %s",
-				  d->data_host, (unsigned)d->data_port,
-				  rv < 0 && rv > -4096 ? uv_strerror(rv)
-						       : "bad configuration");
-		l->rx_error = rv;
-		l->rx = NULL;
-		return;
-	}
-	l->rx_error = 0;
-	l->n_rx_sets = 0;
-	for (unsigned i = 0; i < n; i++)
-		snprintf(l->rx_sets[l->n_rx_sets++], FSM_NAME_LEN, "%s",
-			 sets[i]);
-	LOG_INFO(MOD, "standby of %s: keeping a copy from its writer", me->name);
-}
-
-static void standby_reconcile(struct dataplane *dp, bool standby)
-{
-	struct dataplane_local *l = dp->local;
-	const struct fsm_pool *me = dataplane_me(dp);
-	const char *sets[FSM_MAX_POOLS];
-	unsigned n;
-	bool same;
-
-	if (!standby) {
-		standby_rx_stop(dp);
-		if (l->sb == SB_READY)
-			l->sb = SB_IDLE;
-		/* a divert in flight ends by itself */
-		l->n_copy = 0;
-		return;
-	}
-	/* a new writer: archive again what it never had, before its
-	 * records (R7) */
-	if (l->sb != SB_IDLE && l->div_token != me->writer_token) {
-		standby_rx_stop(dp);
-		if (l->sb == SB_READY)
-			l->sb = SB_IDLE;
-	}
-	if (l->sb == SB_IDLE && view_current(dp)) {
-		standby_rx_stop(dp);
-		divert_start(dp, me);
-	}
-	if (l->sb != SB_READY)
-		return;
-	n = dataplane_owned_by(dp->deps.fsm, me->name, sets, LOCAL_SETS);
-	if (l->rx == NULL) {
-		/* the pair's receiver listens on the same address: after it
-		 * closed */
-		if (dp->receiver == NULL && n > 0)
-			standby_rx_start(dp, me, sets, n);
-		return;
-	}
-	same = n == l->n_rx_sets;
-	for (unsigned i = 0; same && i < n; i++)
-		same = in_sets(l->rx_sets, l->n_rx_sets, sets[i]);
-	if (!same && receiver_set_user_sets(l->rx, sets, n) == 0) {
-		l->n_rx_sets = 0;
-		for (unsigned i = 0; i < n; i++)
-			snprintf(l->rx_sets[l->n_rx_sets++], FSM_NAME_LEN, "%s",
-				 sets[i]);
-	}
-}
-
-bool dataplane_standby_copy(const struct dataplane *dp)
-{
-	return dp->local != NULL && role(dp) == ROLE_STANDBY &&
-	       dp->local->rx != NULL;
-}
-
-/* ---- standby: positions and trim ---- */
-
-static void trimmed(void *arg, int status, const char *errmsg)
-{
-	(void)arg;
-	(void)status;
-	(void)errmsg; /* tried again with the next report */
-}
-
-/* Trim the copy's outbox with the pair's acknowledgements its writer
- * reports (members stream reports: acked_seq per user set and
- * category). */
-static void standby_trim(struct dataplane *dp)
-{
-	struct dataplane_local *l = dp->local;
-	const struct fsm_pool *me = dataplane_me(dp);
-	struct members_stream_report r[MEMBERS_STREAMS];
-	const struct dataplane_peers *p = &dp->deps.peers;
-	unsigned n;
-
-	if (p->ops == NULL || me == NULL || me->writer == 0)
-		return;
-	n = p->ops->streams(p->impl, me->writer, 60000, r, MEMBERS_STREAMS);
-	for (unsigned i = 0; i < n; i++) {
-		int lane = strcmp(r[i].category, "content") == 0;
-
-		for (unsigned k = 0; k < l->n_copy; k++) {
-			uint64_t ack = r[i].acked_seq;
-
-			if (strcmp(l->copy[k].user_set, r[i].user_set) != 0)
-				continue;
-			if (ack > l->copy[k].head[lane])
-				ack = l->copy[k].head[lane];
-			if (ack <= l->copy[k].trimmed[lane])
-				continue;
-			if (store_outbox_ack(&dp->store, r[i].user_set, lane,
-					     ack, trimmed, dp) == 0)
-				l->copy[k].trimmed[lane] = ack;
-		}
-	}
-}
-
-static void positions_read(void *arg, int status,
-			   const struct store_positions *ps)
-{
-	struct dataplane *dp = arg;
-	struct dataplane_local *l = dp->local;
-
-	if (l == NULL)
-		return;
-	l->positions_inflight = false;
-	if (status != 0 || role(dp) != ROLE_STANDBY)
-		return;
-	for (size_t i = 0; i < ps->n; i++) {
-		const struct store_position *pos = &ps->v[i];
-		uint64_t at = pos->head_seq > pos->applied_seq
-				  ? pos->head_seq
-				  : pos->applied_seq;
-		unsigned k;
-
-		if (pos->lane < 0 || pos->lane > 1 ||
-		    !in_sets(l->rx_sets, l->n_rx_sets, pos->user_set))
-			continue;
-		rx_on_apply(dp, pos->user_set, pos->lane, 0);
-		for (k = 0; k < l->n_copy; k++)
-			if (strcmp(l->copy[k].user_set, pos->user_set) == 0)
-				break;
-		if (k == l->n_copy)
-			continue;
-		/* the store's word: also after a divert reset them */
-		l->copy[k].head[pos->lane] = at;
-		l->copy[k].trimmed[pos->lane] = pos->acked_seq;
-	}
-	standby_trim(dp);
-}
-
-unsigned dataplane_copy_reports(struct dataplane *dp,
-				struct members_copy_report *out, unsigned max)
-{
-	struct dataplane_local *l = dp->local;
-	unsigned k = 0;
-
-	if (!dataplane_standby_copy(dp))
-		return 0;
-	for (unsigned i = 0; i < l->n_copy; i++)
-		for (int lane = 0; lane < 2 && k < max; lane++) {
-			if (!in_sets(l->rx_sets, l->n_rx_sets,
-				     l->copy[i].user_set))
-				continue;
-			memset(&out[k], 0, sizeof out[k]);
-			snprintf(out[k].user_set, sizeof out[k].user_set, "%s",
-				 l->copy[i].user_set);
-			out[k].lane = lane;
-			out[k].head_seq = l->copy[i].head[lane];
-			k++;
-		}
-	return k;
-}
-
 /* ---- the life ---- */
 
 void dataplane_local_reconcile(struct dataplane *dp)
@@ -969,8 +582,8 @@ void dataplane_local_reconcile(struct dataplane *dp)
 
 	if (dp->local == NULL)
 		return;
-	r = role(dp);
-	standby_reconcile(dp, r == ROLE_STANDBY);
+	r = dataplane_local_role(dp);
+	dataplane_standby_reconcile(dp, r == ROLE_STANDBY);
 	writer_reconcile(dp, r == ROLE_WRITER);
 	caps_update(dp);
 }
@@ -978,19 +591,11 @@ void dataplane_local_reconcile(struct dataplane *dp)
 void dataplane_local_tick(struct dataplane *dp)
 {
 	struct dataplane_local *l = dp->local;
-	uint64_t now;
 
 	if (l == NULL || dp->state != DP_OPEN)
 		return;
 	dataplane_local_reconcile(dp);
-	if (l->rx == NULL || l->positions_inflight)
-		return;
-	now = clock_mono_ns(dp->deps.clock);
-	if (l->positions_ns != 0 && now - l->positions_ns < POSITIONS_NS)
-		return;
-	l->positions_ns = now;
-	if (store_stream_positions(&dp->store, positions_read, dp) == 0)
-		l->positions_inflight = true;
+	dataplane_standby_tick(dp);
 }
 
 void dataplane_local_stop(struct dataplane *dp)
@@ -1001,6 +606,5 @@ void dataplane_local_stop(struct dataplane *dp)
 		return;
 	while (l->n_tx > 0)
 		tx_close(dp, l->n_tx - 1);
-	standby_rx_stop(dp);
-	l->sb = SB_IDLE;
+	dataplane_standby_stop(dp);
 }

@@ -1,7 +1,8 @@
-/* Tests of agent/dataplane_local.c: the hot standbys of a pool, over real
- * stores on temp dirs and real streams on loopback, in one loop. Pool
- * east has two agents, east1 (id 1) and east3 (id 3); pool west (agent
- * 2) is its pair. The applied state is set by hand.
+/* Tests of agent/dataplane_local.c and agent/dataplane_standby.c: the hot
+ * standbys of a pool, over real stores on temp dirs and real streams on
+ * loopback, in one loop. Pool east has two agents, east1 (id 1) and east3
+ * (id 3); pool west (agent 2) is its pair. The applied state is set by
+ * hand.
  * - R1/R2: the writer streams its writes to its standby, whose copy
  *   holds them and reports its position; the writer sees the standby's
  *   acknowledgements;
