@@ -192,8 +192,8 @@ void dataplane_on_applied(struct dataplane *dp)
 		return;
 	dataplane_streams_reconcile(dp);
 	if (f->cms_epoch > dp->cms_epoch &&
-	    store_set_epoch(&dp->store, DATAPLANE_CMS, f->cms_epoch, epoch_set,
-			    dp) == 0)
+	    store_set_epoch(&dp->store, DATAPLANE_CMS, f->cms_epoch,
+			    f->cms_epoch, epoch_set, dp) == 0)
 		dp->cms_epoch = f->cms_epoch;
 	for (unsigned i = 0; i < f->n_pools; i++) {
 		const struct fsm_pool *p = &f->pools[i];
@@ -212,8 +212,8 @@ void dataplane_on_applied(struct dataplane *dp)
 		}
 		if (p->epoch <= dp->epochs[k].epoch)
 			continue;
-		if (store_set_epoch(&dp->store, p->name, p->epoch, epoch_set,
-				    dp) == 0)
+		if (store_set_epoch(&dp->store, p->name, p->epoch, p->epoch,
+				    epoch_set, dp) == 0)
 			dp->epochs[k].epoch = p->epoch;
 	}
 }

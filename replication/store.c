@@ -530,16 +530,18 @@ int store_apply_batch_outbox(struct store *s,
 }
 
 int store_set_epoch(struct store *s, const char *user_set, uint64_t epoch,
-		    store_done_cb cb, void *arg)
+		    uint64_t floor, store_done_cb cb, void *arg)
 {
 	struct store_op *op;
-	if (cb == NULL || user_set == NULL || epoch > INT64_MAX)
+	if (cb == NULL || user_set == NULL || epoch > INT64_MAX ||
+	    floor > epoch)
 		return STORE_E_INVALID;
 	int rv = simple_op(s, STORE_OP_SET_EPOCH, user_set, NULL, arg, &op);
 	if (rv != 0)
 		return rv;
 	op->cb.done = cb;
 	op->ch.epoch = epoch;
+	op->ch.total = floor; /* STORE_OP_SET_EPOCH: the floor */
 	return store_queue_submit(s, op);
 }
 

@@ -1,7 +1,7 @@
 /* store: the pool agent's SQLite database (WAL mode) — the copies of the
  * user sets this pool holds, the transactional outbox, the stream
- * positions, the newest known epoch per user set and the divergence
- * archive.
+ * positions, the newest known epoch and the floor epoch per user set and
+ * the divergence archive.
  *
  * Threads. Every function here is loop-thread only (the thread running the
  * loop given to store_open()). SQLite never runs on the loop thread, except
@@ -70,6 +70,18 @@
  * the chunks cover total bytes. Items are never held whole in memory:
  * store_content_read() returns at most STORE_READ_MAX bytes per call.
  *
+ * Epochs. Per user set the store knows two epochs, each only ever raised:
+ * the newest known epoch (raised by store_set_epoch, by a write or an
+ * applied record of a newer epoch, and by a seed's begin) and the floor
+ * epoch (raised by store_set_epoch only): the epoch of the user set's last
+ * change of owner. A local write (store_write) or repair (store_repair)
+ * under an epoch older than the newest is refused; a record received
+ * (store_apply_batch, store_apply_batch_outbox) is stale, and archived
+ * instead of applied, only when its epoch is older than the floor. Records
+ * between the floor and the newest epoch were written by a writer that was
+ * replaced within the same owner (a local takeover): the new writer
+ * continued after them, so they stand. Seeds check no epoch.
+ *
  * Memory: the store keeps no reference to caller memory after a call
  * returns (what it needs is copied). Results handed to callbacks are
  * borrowed: valid only during the callback; copy what you keep.
@@ -86,8 +98,10 @@
 #include "replication.pb-c.h"
 
 /* Schema version this code creates and understands; an older store is
- * migrated when opened (2: the seeds table of store_seed.h). */
-#define STORE_SCHEMA_VERSION 2
+ * migrated when opened (2: the seeds table of store_seed.h; 3: the floor
+ * epoch of each user set, set to its newest known epoch by the
+ * migration). */
+#define STORE_SCHEMA_VERSION 3
 
 #define STORE_NAME_MAX 128			/* user set names, incl. NUL */
 #define STORE_KEY_MAX 1024			/* record keys, excl. NUL */
@@ -188,6 +202,7 @@ struct store_position {
 	char user_set[STORE_NAME_MAX];
 	int lane;
 	uint64_t epoch;		     /* newest known epoch of the user set */
+	uint64_t floor;		     /* its floor epoch (store_set_epoch) */
 	uint64_t head_seq;	     /* sender: last seq written here */
 	uint64_t acked_seq;	     /* sender: last seq the pair acked */
 	uint64_t applied_seq;	     /* receiver: last seq received */
@@ -207,7 +222,8 @@ typedef void (*store_positions_cb)(void *arg, int status,
 struct store_apply_result {
 	size_t applied;	   /* records applied to the copy */
 	size_t duplicates; /* seq <= applied_seq: skipped */
-	size_t archived;   /* stale epoch: moved to the divergence archive */
+	size_t archived;   /* epoch below the floor: moved to the divergence
+			      archive ("stale epoch") */
 	/* Positions after this batch for every (user set, lane) it named
 	 * up to where it stopped: what to acknowledge. Present with status
 	 * 0, STORE_E_GAP and STORE_E_INVALID (what came before the bad
@@ -456,7 +472,7 @@ int store_outbox_ack(struct store *s, const char *user_set, int lane,
 		     uint64_t acked_seq, store_done_cb cb, void *arg);
 
 /* Positions of every known (user set, lane) stream: head, acked, applied,
- * newest epoch, lag (records, bytes, oldest unacked hlc). */
+ * newest and floor epochs, lag (records, bytes, oldest unacked hlc). */
 int store_stream_positions(struct store *s, store_positions_cb cb, void *arg);
 
 /* ---- receiver --------------------------------------------------------- */
@@ -467,10 +483,13 @@ int store_stream_positions(struct store *s, store_positions_cb cb, void *arg);
  *   seq <= applied          -> skipped, counted as duplicate;
  *   seq >  applied + 1      -> stop: STORE_E_GAP (records before it are
  *                              committed, none after);
- *   epoch < newest known    -> not applied: archived in the divergence
+ *   epoch < floor epoch     -> not applied: archived in the divergence
  *                              archive ("stale epoch"), applied advances;
- *   otherwise               -> applied to the copy, applied advances, a
- *                              newer epoch raises the newest known.
+ *   otherwise               -> applied to the copy (also when its epoch
+ *                              is older than the newest known, as long
+ *                              as it is not below the floor), applied
+ *                              advances, a newer epoch raises the newest
+ *                              known (never the floor).
  * A malformed record stops the batch like a gap with STORE_E_INVALID.
  * A content chunk at an offset > 0 that does not continue the copy's item
  * (its total or stored bytes other than the chunk's) is refused the same
@@ -483,10 +502,10 @@ int store_apply_batch(struct store *s, const Poolpair__Repl__RecordBatch *b,
 		      store_apply_cb cb, void *arg);
 
 /* Outbox mode (a hot standby's copy, fed by its own pool's writer): the
- * same as store_apply_batch (same checks, idempotence, archive of stale
- * epochs, result), and every record of the batch that is not a duplicate
- * is also kept in this store's outbox exactly as received (user set, lane,
- * seq, epoch, hlc, op, kind, key, value, offset, total), as if written
+ * same as store_apply_batch (same checks, idempotence, archive of records
+ * below the floor epoch, result), and every record of the batch that is not a
+ * duplicate is also kept in this store's outbox exactly as received (user set,
+ * lane, seq, epoch, hlc, op, kind, key, value, offset, total), as if written
  * here: the stream's head_seq becomes its seq (applied_seq is left as it
  * is), lag counts it, store_outbox_read returns it, store_outbox_ack trims
  * it and a later store_write continues after it. A record archived for its
@@ -502,9 +521,16 @@ int store_apply_batch_outbox(struct store *s,
 
 /* ---- epochs, failback, repair ----------------------------------------- */
 
-/* Raise the newest known epoch of user_set to epoch (never lowers it). */
+/* Raise the newest known epoch of user_set to epoch and its floor epoch to
+ * floor (never lowers either: each becomes the larger of what it was and
+ * the value given). floor is the epoch of the user set's last change of
+ * owner (failover, failback, move of the CMS), epoch its newest (a local
+ * takeover raises it and leaves the floor); records received below the
+ * floor are stale (store_apply_batch), writes below epoch are refused.
+ * Returns 0, STORE_E_INVALID (floor > epoch, epoch past INT64_MAX, no
+ * user set or cb), STORE_E_NOMEM or STORE_E_CLOSING. */
 int store_set_epoch(struct store *s, const char *user_set, uint64_t epoch,
-		    store_done_cb cb, void *arg);
+		    uint64_t floor, store_done_cb cb, void *arg);
 
 /* Failback of a returning pool: the pair continued (user_set, lane) after
  * keep_seq. Move every outbox record of the stream with seq > keep_seq to

@@ -340,7 +340,7 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 	struct store_change *ch = &op->ch;
 	struct store_stream s;
 	uint64_t newest;
-	int rc = store_txn_epoch_get(c, ch->user_set, &newest);
+	int rc = store_txn_epoch_get(c, ch->user_set, &newest, NULL);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "read epoch");
 	if (ch->epoch < newest)
@@ -350,7 +350,7 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 				     (unsigned long long)ch->epoch,
 				     ch->user_set, (unsigned long long)newest);
 	if (ch->epoch > newest &&
-	    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch)) !=
+	    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch, 0)) !=
 		SQLITE_OK)
 		return store_op_dberr(op, c, rc, "raise epoch");
 
@@ -429,7 +429,7 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 	struct store_apply_result *r = &op->res.apply;
 	char why[STORE_ERRMSG_LEN];
 	struct store_stream s;
-	uint64_t newest, at;
+	uint64_t newest, floor, at;
 	int rc;
 
 	if (ch->user_set[0] == '\0' || strlen(ch->user_set) >= STORE_NAME_MAX ||
@@ -468,11 +468,15 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		return store_op_fail(op, STORE_E_INVALID, "record seq %llu: %s",
 				     (unsigned long long)ch->seq, why);
 	}
-	rc = store_txn_epoch_get(c, ch->user_set, &newest);
+	rc = store_txn_epoch_get(c, ch->user_set, &newest, &floor);
 	if (rc != SQLITE_OK)
 		return store_op_dberr(op, c, rc, "read epoch");
 
-	if (ch->epoch < newest) {
+	/* stale only below the floor: a record of an older epoch at or
+	 * above it was written by a writer the user set's owner replaced
+	 * without a change of owner (a local takeover), and the new writer
+	 * continued after it */
+	if (ch->epoch < floor) {
 		rc = archive(c, ch, "stale epoch");
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "archive");
@@ -484,8 +488,8 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 			return op->status;
 		}
 		if (ch->epoch > newest &&
-		    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch)) !=
-			SQLITE_OK)
+		    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch,
+						0)) != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "raise epoch");
 		r->applied++;
 	} else {
@@ -504,8 +508,8 @@ static int apply_one(struct store_conn *c, struct store_op *op,
 		if (rc != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "release");
 		if (ch->epoch > newest &&
-		    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch)) !=
-			SQLITE_OK)
+		    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch,
+						0)) != SQLITE_OK)
 			return store_op_dberr(op, c, rc, "raise epoch");
 		r->applied++;
 	}
@@ -680,7 +684,7 @@ static void exec_divert(struct store_conn *c, struct store_op *op)
 static void exec_repair(struct store_conn *c, struct store_op *op)
 {
 	uint64_t newest;
-	int rc = store_txn_epoch_get(c, op->ch.user_set, &newest);
+	int rc = store_txn_epoch_get(c, op->ch.user_set, &newest, NULL);
 	if (rc != SQLITE_OK) {
 		store_op_dberr(op, c, rc, "read epoch");
 		return;
@@ -725,7 +729,8 @@ void store_exec_write(struct store_conn *c, struct store_op *op)
 		exec_ack(c, op);
 		break;
 	case STORE_OP_SET_EPOCH:
-		rc = store_txn_epoch_raise(c, op->ch.user_set, op->ch.epoch);
+		rc = store_txn_epoch_raise(c, op->ch.user_set, op->ch.epoch,
+					   op->ch.total);
 		if (rc != SQLITE_OK)
 			store_op_dberr(op, c, rc, "raise epoch");
 		break;

@@ -59,7 +59,7 @@ struct store_txn {
 	size_t n_streams;
 	struct {
 		char user_set[STORE_NAME_MAX];
-		uint64_t epoch;
+		uint64_t epoch, floor;
 	} epochs[STORE_TXN_CACHE];
 	size_t n_epochs;
 };
@@ -326,13 +326,15 @@ void store_txn_begin(struct store_conn *c, bool fast);
  * Returns an SQLite code. */
 int store_txn_flush(struct store_conn *c);
 
-/* The newest epoch known of @user_set into *@epoch (0 when none). */
+/* The newest epoch known of @user_set into *@epoch and its floor epoch
+ * into *@floor (may be NULL); 0 when none. */
 int store_txn_epoch_get(struct store_conn *c, const char *user_set,
-			uint64_t *epoch);
+			uint64_t *epoch, uint64_t *floor);
 
-/* Raises the newest epoch of @user_set to @epoch (never lowers it). */
+/* Raises the newest epoch of @user_set to @epoch and its floor epoch to
+ * @floor (never lowers either; floor 0: the floor stays). */
 int store_txn_epoch_raise(struct store_conn *c, const char *user_set,
-			  uint64_t epoch);
+			  uint64_t epoch, uint64_t floor);
 
 /* The positions of (@user_set, @lane) into *@s (zeros for a stream never
  * seen). */

@@ -283,6 +283,7 @@ static void read_outbox(struct store_conn *c, struct store_op *op)
 
 static const char *const sql_position =
     "SELECT coalesce((SELECT epoch FROM epochs WHERE user_set = ?1), 0),"
+    " coalesce((SELECT floor FROM epochs WHERE user_set = ?1), 0),"
     " coalesce(s.head_seq, 0), coalesce(s.acked_seq, 0),"
     " coalesce(s.applied_seq, 0),"
     " (SELECT count(*) FROM outbox WHERE user_set = ?1 AND lane = ?2),"
@@ -309,12 +310,13 @@ int store_position_load(struct store_conn *c, const char *user_set, int lane,
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		p->epoch = col_u64(st, 0);
-		p->head_seq = col_u64(st, 1);
-		p->acked_seq = col_u64(st, 2);
-		p->applied_seq = col_u64(st, 3);
-		p->lag_records = col_u64(st, 4);
-		p->lag_bytes = col_u64(st, 5);
-		p->oldest_unacked_hlc = col_u64(st, 6);
+		p->floor = col_u64(st, 1);
+		p->head_seq = col_u64(st, 2);
+		p->acked_seq = col_u64(st, 3);
+		p->applied_seq = col_u64(st, 4);
+		p->lag_records = col_u64(st, 5);
+		p->lag_bytes = col_u64(st, 6);
+		p->oldest_unacked_hlc = col_u64(st, 7);
 		rc = SQLITE_OK;
 	} else if (rc == SQLITE_DONE) {
 		rc = SQLITE_OK;

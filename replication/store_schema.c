@@ -134,6 +134,12 @@ static const char *const migrations[] = {
     "  items INTEGER NOT NULL,"
     "  bytes INTEGER NOT NULL,"
     "  PRIMARY KEY (user_set, lane)) WITHOUT ROWID;",
+
+    /* 2 -> 3: the floor epoch of each user set (store_set_epoch): a
+     * record older than it is stale. Until now the newest known epoch
+     * was the floor. */
+    "ALTER TABLE epochs ADD COLUMN floor INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE epochs SET floor = epoch;",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

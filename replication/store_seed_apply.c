@@ -128,7 +128,7 @@ static void exec_begin(struct store_conn *c, struct store_op *op)
 		store_op_dberr(op, c, rc, "seed: stream position");
 		return;
 	}
-	rc = store_txn_epoch_raise(c, op->ch.user_set, op->ch.epoch);
+	rc = store_txn_epoch_raise(c, op->ch.user_set, op->ch.epoch, 0);
 	if (rc != SQLITE_OK) {
 		store_op_dberr(op, c, rc, "seed: raise epoch");
 		return;

@@ -1,5 +1,5 @@
-/* store_txn: the newest epoch of each user set and the positions of each
- * (user set, lane) stream as the writer reads and changes them, through
+/* store_txn: the newest and floor epochs of each user set and the positions of
+ * each (user set, lane) stream as the writer reads and changes them, through
  * the group transaction's cache in fast mode (struct store_txn). Writer
  * connection, thread pool, inside the group's transaction. */
 #include <stdio.h>
@@ -10,11 +10,12 @@
 /* ---- epochs and streams in the database ------------------------------- */
 
 static const char *const sql_epoch_get =
-    "SELECT epoch FROM epochs WHERE user_set = ?1";
+    "SELECT epoch, floor FROM epochs WHERE user_set = ?1";
 static const char *const sql_epoch_raise =
-    "INSERT INTO epochs (user_set, epoch) VALUES (?1, ?2)"
+    "INSERT INTO epochs (user_set, epoch, floor) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (user_set) DO UPDATE"
-    " SET epoch = max(epoch, excluded.epoch)";
+    " SET epoch = max(epoch, excluded.epoch),"
+    " floor = max(floor, excluded.floor)";
 static const char *const sql_stream_get =
     "SELECT head_seq, acked_seq, applied_seq FROM streams"
     " WHERE user_set = ?1 AND lane = ?2";
@@ -25,7 +26,7 @@ static const char *const sql_stream_put =
     " acked_seq = excluded.acked_seq, applied_seq = excluded.applied_seq";
 
 static int epoch_get_db(struct store_conn *c, const char *user_set,
-			uint64_t *epoch)
+			uint64_t *epoch, uint64_t *floor)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_epoch_get);
 	if (st == NULL)
@@ -33,18 +34,20 @@ static int epoch_get_db(struct store_conn *c, const char *user_set,
 	sqlite3_bind_text(st, 1, user_set, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	*epoch = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	*floor = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 1) : 0;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int epoch_raise_db(struct store_conn *c, const char *user_set,
-			  uint64_t epoch)
+			  uint64_t epoch, uint64_t floor)
 {
 	sqlite3_stmt *st = store_stmt(c, &sql_epoch_raise);
 	if (st == NULL)
 		return sqlite3_errcode(c->db);
 	sqlite3_bind_text(st, 1, user_set, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, store_i64(epoch));
+	sqlite3_bind_int64(st, 3, store_i64(floor));
 	return store_step_done(st);
 }
 
@@ -133,39 +136,48 @@ static int txn_stream_slot(struct store_conn *c, int *rc)
 /* ---- through the cache ------------------------------------------------ */
 
 int store_txn_epoch_get(struct store_conn *c, const char *user_set,
-			uint64_t *epoch)
+			uint64_t *epoch, uint64_t *floor)
 {
 	struct store_txn *t = &c->txn;
+	uint64_t fl;
+	if (floor == NULL)
+		floor = &fl;
 	if (!t->fast)
-		return epoch_get_db(c, user_set, epoch);
+		return epoch_get_db(c, user_set, epoch, floor);
 	for (size_t i = 0; i < t->n_epochs; i++) {
 		if (strcmp(t->epochs[i].user_set, user_set) == 0) {
 			*epoch = t->epochs[i].epoch;
+			*floor = t->epochs[i].floor;
 			return SQLITE_OK;
 		}
 	}
-	int rc = epoch_get_db(c, user_set, epoch);
+	int rc = epoch_get_db(c, user_set, epoch, floor);
 	if (rc == SQLITE_OK && t->n_epochs < STORE_TXN_CACHE &&
 	    strlen(user_set) < STORE_NAME_MAX) {
 		snprintf(t->epochs[t->n_epochs].user_set, STORE_NAME_MAX, "%s",
 			 user_set);
 		t->epochs[t->n_epochs].epoch = *epoch;
+		t->epochs[t->n_epochs].floor = *floor;
 		t->n_epochs++;
 	}
 	return rc;
 }
 
 int store_txn_epoch_raise(struct store_conn *c, const char *user_set,
-			  uint64_t epoch)
+			  uint64_t epoch, uint64_t floor)
 {
 	struct store_txn *t = &c->txn;
-	int rc = epoch_raise_db(c, user_set, epoch);
+	int rc = epoch_raise_db(c, user_set, epoch, floor);
 	if (rc != SQLITE_OK || !t->fast)
 		return rc;
-	for (size_t i = 0; i < t->n_epochs; i++)
-		if (strcmp(t->epochs[i].user_set, user_set) == 0 &&
-		    t->epochs[i].epoch < epoch)
+	for (size_t i = 0; i < t->n_epochs; i++) {
+		if (strcmp(t->epochs[i].user_set, user_set) != 0)
+			continue;
+		if (t->epochs[i].epoch < epoch)
 			t->epochs[i].epoch = epoch;
+		if (t->epochs[i].floor < floor)
+			t->epochs[i].floor = floor;
+	}
 	return SQLITE_OK;
 }
 

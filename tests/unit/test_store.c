@@ -217,7 +217,8 @@ static void on_done(void *arg, int status, const char *errmsg)
 static int set_epoch(struct fx *f, const char *us, uint64_t epoch)
 {
 	int st = 1;
-	assert_int_equal(store_set_epoch(&f->s, us, epoch, on_done, &st), 0);
+	assert_int_equal(
+	    store_set_epoch(&f->s, us, epoch, epoch, on_done, &st), 0);
 	run(f);
 	return st;
 }

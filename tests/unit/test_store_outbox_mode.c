@@ -157,7 +157,8 @@ static int ack(struct fx *f, int lane, uint64_t seq)
 static int set_epoch(struct fx *f, uint64_t epoch)
 {
 	int st = 1;
-	assert_int_equal(store_set_epoch(&f->s, US, epoch, on_done, &st), 0);
+	assert_int_equal(
+	    store_set_epoch(&f->s, US, epoch, epoch, on_done, &st), 0);
 	run(f);
 	return st;
 }

@@ -1206,6 +1206,7 @@ static void test_old_store(void **state)
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 				      "DROP TABLE seeds;"
+				      " ALTER TABLE epochs DROP COLUMN floor;"
 				      " PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -1225,7 +1226,7 @@ static void test_old_store(void **state)
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(q, 0), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 2);
+	assert_int_equal(STORE_SCHEMA_VERSION, 3);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 
