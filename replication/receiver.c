@@ -362,6 +362,7 @@ int receiver_init(struct receiver **rp, uv_loop_t *loop, struct store *store,
 	snprintf(r->local_pool, sizeof(r->local_pool), "%s", cfg->local_pool);
 	snprintf(r->peer_pool, sizeof(r->peer_pool), "%s", cfg->peer_pool);
 	r->agent_id = cfg->agent_id;
+	r->peer_agent = cfg->peer_agent;
 	r->max_payload =
 	    cfg->max_payload ? cfg->max_payload : RECEIVER_DEFAULT_MAX_PAYLOAD;
 	r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
@@ -489,6 +490,34 @@ int receiver_set_peer(struct receiver *r, const char *peer_pool,
 				break;
 			}
 		}
+	}
+	return 0;
+}
+
+int receiver_set_peer_agent(struct receiver *r, uint64_t agent_id)
+{
+	struct rx_conn *c, *next;
+
+	if (r->closing)
+		return STREAM_E_CLOSING;
+	if (r->peer_agent != agent_id)
+		receiver_log(r, STREAM_LOG_INFO,
+			     "receiver: %s now accepts agent %llu of %s "
+			     "(0: any; was %llu)",
+			     r->local_pool, (unsigned long long)agent_id,
+			     r->peer_pool, (unsigned long long)r->peer_agent);
+	r->peer_agent = agent_id;
+	if (agent_id == 0)
+		return 0;
+	for (c = r->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == RX_HELLO || c->state == RX_CLOSING)
+			continue; /* its HELLO is checked when it comes */
+		if (c->from_agent != agent_id)
+			receiver_conn_fail(c, RECEIVER_ERR_HELLO, 1,
+					   "agent %llu is not the writer of %s",
+					   (unsigned long long)c->from_agent,
+					   c->from_pool);
 	}
 	return 0;
 }

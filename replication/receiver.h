@@ -3,8 +3,10 @@
  *
  * It listens on the agent's data address. A connection opens with the
  * sender's HELLO, which must name the expected peer pool as from_pool, this
- * pool as to_pool, and only user sets this receiver accepts; otherwise it
- * is refused with an ERROR frame and a log line. The receiver answers with
+ * pool as to_pool, only user sets this receiver accepts and, when one is
+ * set (peer_agent, receiver_set_peer_agent), the expected agent as its
+ * agent_id: only the writer of a pool streams it; otherwise it is refused
+ * with an ERROR frame and a log line. The receiver answers with
  * its own HELLO holding the sequence it has applied for every (user set,
  * lane) the sender named (store_stream_positions), so the sender resumes
  * right after it. The answer accepts the lz4 dictionary mode (batch.h)
@@ -107,6 +109,9 @@ const char *receiver_reason_name(int reason);
 struct receiver_config {
 	const char *local_pool; /* required: this pool (copied) */
 	const char *peer_pool;  /* required: the only pool accepted (copied) */
+	uint64_t peer_agent;    /* the only agent accepted (HELLO agent_id):
+				   the writer of peer_pool; 0: any, see
+				   receiver_set_peer_agent() */
 	uint64_t agent_id;      /* sent in the HELLO answer */
 	const char *host;       /* listen address, numeric ("127.0.0.1",
 				   "::"); required (copied) */
@@ -184,6 +189,17 @@ int receiver_set_user_sets(struct receiver *r, const char *const *user_sets,
  * set names), STREAM_E_CLOSING. Not from on_apply or log (defer it). */
 int receiver_set_peer(struct receiver *r, const char *peer_pool,
 		      const char *const *user_sets, size_t n);
+
+/* Accept only the agent agent_id (the HELLO's agent_id: the current writer
+ * of the peer pool; for a standby, of its own pool), or any agent with 0.
+ * A HELLO from another agent is refused with an ERROR frame and the log
+ * line "... agent N is not the writer of POOL", counted as a hello error;
+ * connections already open from another agent are closed the same way
+ * when this changes (those still waiting for their HELLO are checked when
+ * it comes). It applies to whatever peer pool is accepted
+ * (receiver_set_peer does not change it). Returns 0 or STREAM_E_CLOSING.
+ * Not from on_apply or log (defer it). */
+int receiver_set_peer_agent(struct receiver *r, uint64_t agent_id);
 
 /* Copy the counters into *out. */
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);

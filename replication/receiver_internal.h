@@ -87,6 +87,7 @@ struct rx_conn {
 	int handle_closed;
 	uint64_t last_rx_ms;
 	char from_pool[STREAM_NAME_MAX]; /* of the accepted HELLO */
+	uint64_t from_agent;		 /* its agent_id */
 	struct rx_named named[RX_MAX_NAMED];
 	size_t n_named;
 	struct rx_seed_step *step; /* owned, NULL until a seed batch came */
@@ -97,6 +98,7 @@ struct receiver {
 	struct store *store; /* borrowed */
 	char local_pool[STREAM_NAME_MAX];
 	char peer_pool[STREAM_NAME_MAX];
+	uint64_t peer_agent; /* the only agent accepted; 0: any */
 	uint64_t agent_id;
 	char user_sets[RECEIVER_MAX_USER_SETS][STREAM_NAME_MAX];
 	size_t n_user_sets;

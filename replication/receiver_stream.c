@@ -256,6 +256,14 @@ static void rx_on_hello(struct rx_conn *c, const struct frame *f)
 		    h->to_pool, r->local_pool);
 		goto out;
 	}
+	if (r->peer_agent != 0 && h->agent_id != r->peer_agent) {
+		receiver_conn_fail(c, RECEIVER_ERR_HELLO, 1,
+				   "hello refused: agent %llu is not the "
+				   "writer of %s",
+				   (unsigned long long)h->agent_id,
+				   h->from_pool);
+		goto out;
+	}
 	for (i = 0; i < h->n_positions; i++) {
 		if (!receiver_accepts(r, h->positions[i]->user_set)) {
 			receiver_conn_fail(
@@ -266,6 +274,7 @@ static void rx_on_hello(struct rx_conn *c, const struct frame *f)
 		}
 	}
 	snprintf(c->from_pool, sizeof(c->from_pool), "%s", h->from_pool);
+	c->from_agent = h->agent_id;
 	for (i = 0; i < h->n_positions; i++) {
 		snprintf(c->named[i].user_set, STREAM_NAME_MAX, "%s",
 			 h->positions[i]->user_set);

@@ -1,10 +1,10 @@
 /* Tests of the hot-standby hooks of replication/sender.c and
  * replication/receiver.c: a local copy's sender (no_trim), the limit of a
  * stream (sender_set_limit), receiver_set_peer with an in-site stream
- * (from_pool == to_pool) and a receiver in outbox mode whose store then
- * streams the records it kept to the pair. Three stores on one loop, real
- * TCP on loopback: A the writer of pool-east, B a standby of pool-east, C
- * the pair (pool-west). */
+ * (from_pool == to_pool), receiver_set_peer_agent (only the writer) and a
+ * receiver in outbox mode whose store then streams the records it kept to the
+ * pair. Three stores on one loop, real TCP on loopback: A the writer of
+ * pool-east, B a standby of pool-east, C the pair (pool-west). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -318,6 +318,7 @@ static void on_apply_c(void *arg, const char *user_set, int lane,
 static const char *const pool_sets[] = {POOL};
 
 static unsigned sender_stats_ms; /* 0: 50 */
+static uint64_t rx_peer_agent;	 /* receiver_config.peer_agent */
 
 /* A sender at node from for POOL, local_pool from's pool, to peer. */
 static void start_sender(struct env *e, struct node *from, const char *peer,
@@ -356,6 +357,7 @@ static int start_receiver(struct env *e, struct node *at, const char *peer,
 	c.n_user_sets = 1;
 	c.timeout_ms = 2000;
 	c.outbox_mode = outbox_mode;
+	c.peer_agent = rx_peer_agent;
 	c.log = on_log;
 	c.on_apply = at == &e->n[1] ? on_apply_b : on_apply_c;
 	c.arg = e;
@@ -655,6 +657,65 @@ static void test_set_peer(void **state)
 	free(e);
 }
 
+/* ---- (c') receiver_set_peer_agent ------------------------------------ */
+
+/* B, a standby of POOL, accepts only the writer of POOL: A's sender
+ * (agent 1) is refused while B expects agent 7 (receiver_config), taken
+ * once B expects agent 1, closed when B expects agent 2 and refused from
+ * then on, and taken again with 0 (any agent). */
+static void test_peer_agent(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct node *a = &e->n[0], *b = &e->n[1];
+	struct receiver_stats rs;
+	uint64_t hello_errors;
+	int port;
+
+	(void)state;
+	env_setup(e);
+	write_data(e, a, 0, 50);
+	e->watch[0] = "hello refused: agent 1 is not the writer of " POOL;
+	rx_peer_agent = 7;
+	port = start_receiver(e, b, POOL, 1);
+	rx_peer_agent = 0;
+	start_sender(e, a, POOL, port, 1);
+	assert_true(run_until(e, refused_seen, 10000));
+	receiver_get_stats(b->rx, &rs);
+	assert_int_equal(rs.records_applied, 0);
+	assert_int_equal(rs.handshakes, 0);
+	assert_true(rs.errors[RECEIVER_ERR_HELLO] >= 1);
+	assert_int_equal(e->rx_applied[1][LANE_DATA], 0);
+	/* the writer is agent 1: streamed */
+	assert_int_equal(receiver_set_peer_agent(b->rx, 1), 0);
+	assert_true(run_until(e, a_acked, 10000));
+	assert_int_equal(e->rx_applied[1][LANE_DATA], 50);
+	/* the same again closes nothing */
+	receiver_get_stats(b->rx, &rs);
+	hello_errors = rs.errors[RECEIVER_ERR_HELLO];
+	assert_int_equal(receiver_set_peer_agent(b->rx, 1), 0);
+	receiver_get_stats(b->rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_HELLO], hello_errors);
+	assert_true(rs.active >= 1);
+	/* the writer changes: A's open connections are closed */
+	e->watch[1] = "agent 1 is not the writer of " POOL;
+	assert_int_equal(receiver_set_peer_agent(b->rx, 2), 0);
+	receiver_get_stats(b->rx, &rs);
+	assert_true(rs.errors[RECEIVER_ERR_HELLO] >= hello_errors + 2);
+	assert_true(e->hits[1] >= 2); /* both lanes */
+	/* and A's next ones are refused: nothing more is applied */
+	e->hits[0] = 0;
+	write_data(e, a, 50, 5);
+	sender_notify(a->tx);
+	assert_true(run_until(e, refused_seen, 10000));
+	assert_int_equal(e->rx_applied[1][LANE_DATA], 50);
+	/* any agent again */
+	assert_int_equal(receiver_set_peer_agent(b->rx, 0), 0);
+	assert_true(run_until(e, a_acked, 10000));
+	assert_int_equal(e->rx_applied[1][LANE_DATA], 55);
+	env_teardown(e);
+	free(e);
+}
+
 /* ---- (d) outbox mode: B's outbox streams on to the pair ---------------- */
 
 static int c_has_all(struct env *e)
@@ -919,6 +980,7 @@ int main(void)
 	    cmocka_unit_test(test_no_trim_keeps_outbox),
 	    cmocka_unit_test(test_limit_holds_back),
 	    cmocka_unit_test(test_set_peer),
+	    cmocka_unit_test(test_peer_agent),
 	    cmocka_unit_test(test_outbox_round_trip),
 	    cmocka_unit_test(test_no_trim_copy_away),
 	    cmocka_unit_test(test_no_trim_trimmed_past),
