@@ -90,6 +90,20 @@ void answer_not_owner_message(const struct fsm_pool *p, char *msg, size_t len);
 void answer_not_owner(struct http_request *req, const struct fsm *f,
 		      const struct fsm_pool *p);
 
+/* ---- a durable write released without its acknowledgement ---- */
+
+/* A write durable here that waited for a copy's acknowledgement and was
+ * released DP_RELEASE_FAILED (dataplane.h: this agent stopped being its
+ * pool's writer, or shut down, before the acknowledgement) is not a
+ * success: 503 not_durable with this message (a batch item likewise). */
+#define ANSWER_NOT_DURABLE_STATUS 503
+#define ANSWER_NOT_DURABLE_CODE "not_durable"
+#define ANSWER_NOT_DURABLE_MESSAGE                                             \
+	"the writer changed (or shut down) before the synchronous copy "       \
+	"acknowledged this write: it may be missing from the pool's data "     \
+	"(this agent then keeps it in its divergence archive); read it "       \
+	"back before writing it again"
+
 /* ---- the request parser, the proposer ---- */
 
 /* Answers err's status, code and message. */

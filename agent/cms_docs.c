@@ -26,9 +26,18 @@ static void cms_answer(struct cms_op *op, bool replicated)
 	free(op);
 }
 
-static void cms_released(void *arg, bool replicated)
+static void cms_released(void *arg, enum dataplane_release how)
 {
-	cms_answer(arg, replicated);
+	struct cms_op *op = arg;
+
+	if (how == DP_RELEASE_FAILED) {
+		http_respond_error(op->req, ANSWER_NOT_DURABLE_STATUS,
+				   ANSWER_NOT_DURABLE_CODE,
+				   ANSWER_NOT_DURABLE_MESSAGE);
+		free(op);
+		return;
+	}
+	cms_answer(op, how == DP_RELEASE_REPLICATED);
 }
 
 static void cms_written(void *arg, int status,

@@ -124,14 +124,24 @@ static void up_written(void *arg, int status,
 	up_pump(op);
 }
 
-/* The local synchronous standby has the last chunk (or was dropped). */
-static void up_released(void *arg, bool replicated)
+/* The local synchronous standby has the last chunk (or was dropped), or
+ * this agent stopped being the writer (or closes) first: not durable. */
+static void up_released(void *arg, enum dataplane_release how)
 {
 	struct upload *op = arg;
 
-	(void)replicated;
 	op->waiting = false;
 	op->waited = true;
+	if (how == DP_RELEASE_FAILED) {
+		LOG_WARN(MOD,
+			 "%s: no longer the writer (or closing) before the "
+			 "synchronous copy acknowledged the upload: answered "
+			 "not durable",
+			 op->cp.key);
+		up_fail(op, ANSWER_NOT_DURABLE_STATUS, ANSWER_NOT_DURABLE_CODE,
+			ANSWER_NOT_DURABLE_MESSAGE);
+		return;
+	}
 	up_pump(op);
 }
 

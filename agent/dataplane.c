@@ -493,7 +493,7 @@ void dataplane_close(struct dataplane *dp, dataplane_close_cb cb)
 	case DP_OPEN:
 		dp->state = DP_CLOSING;
 		dp->closes++; /* the store */
-		dataplane_streams_stop(dp);
+		dataplane_streams_stop(dp, DP_RELEASE_FAILED);
 		dataplane_local_stop(dp);
 		if (dp->stream_closes == 0)
 			dataplane_store_close(dp);

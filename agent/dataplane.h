@@ -70,9 +70,30 @@ enum dataplane_sync {
 			  answered async until it has caught up */
 };
 
-/* Called once when a write waiting for the pair may be answered;
- * replicated says whether the pair acknowledged it. */
-typedef void (*dataplane_release_cb)(void *arg, bool replicated);
+/* How a write that waited (dataplane_after_write(),
+ * dataplane_after_content()) ends. */
+enum dataplane_release {
+	DP_RELEASE_REPLICATED, /* the pair acknowledged it (sync mode), and
+				  the local synchronous standby too when
+				  one was waited for */
+	DP_RELEASE_LOCAL,      /* durable here and the wait is over without
+				  the pair's acknowledgement: the local
+				  synchronous standby acknowledged it, or a
+				  committed decision says no copy is needed
+				  (the pair async or unpaired, sync mode's
+				  fallback, the local sync standby known
+				  dropped) */
+	DP_RELEASE_FAILED,     /* not acknowledged, and never will be from
+				  here: this agent stopped being its pool's
+				  writer (another took over) or the data
+				  plane closes. Durable here, but the pool's
+				  copy may lack it (a former writer archives
+				  what the new writer does not hold): not a
+				  success */
+};
+
+/* Called once when a waiting write may be answered, with how it ended. */
+typedef void (*dataplane_release_cb)(void *arg, enum dataplane_release how);
 
 struct dataplane_wait {
 	struct dataplane_wait *next;
@@ -339,8 +360,8 @@ int dataplane_start(struct dataplane *dp);
 
 /* Close the streams, the timer and the store; cb fires exactly once when
  * everything is closed (synchronously when nothing was open: a witness, a
- * store that failed to open and no timer). Writes waiting for the pair
- * are answered (not replicated). Idempotent: a second call is ignored. */
+ * store that failed to open and no timer). Waiting writes are released
+ * DP_RELEASE_FAILED. Idempotent: a second call is ignored. */
 void dataplane_close(struct dataplane *dp, dataplane_close_cb cb);
 
 /* Called after every applied command: follow the pair's replication mode
@@ -365,11 +386,14 @@ void dataplane_write_done(struct dataplane *dp, const char *user_set,
  * every wait that applies is over; otherwise return 0 and cb is not
  * called (answer now). The waits:
  * - sync mode with the pair: until the pair acknowledged it at or past
- *   seq (or sync falls back to async: replicated false);
+ *   seq (DP_RELEASE_REPLICATED), or sync mode falls back to or turns
+ *   async (DP_RELEASE_LOCAL);
  * - the local synchronous copy (dataplane_lsync_target() != 0): until the
  *   target acknowledged it at or past seq, or the target is known dropped
- *   (dataplane_lsync.c).
- * replicated tells whether the pair acknowledged it. */
+ *   (dataplane_lsync.c; DP_RELEASE_LOCAL for this wait).
+ * Either wait ends DP_RELEASE_FAILED when this agent stops being its
+ * pool's writer, or closes; the write's outcome is then FAILED, else the
+ * pair's (REPLICATED or LOCAL). */
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
 			  uint64_t seq, dataplane_release_cb cb, void *arg);
 

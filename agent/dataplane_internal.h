@@ -33,9 +33,10 @@ void dataplane_streams_reconcile(struct dataplane *dp);
 void dataplane_streams_follow(struct dataplane *dp);
 
 /* Close sender and receiver (counted in dp->stream_closes; while the data
- * plane closes, the last one closes the store); waiting writes are
- * answered not replicated. */
-void dataplane_streams_stop(struct dataplane *dp);
+ * plane closes, the last one closes the store); the writes waiting for the
+ * pair are released how (DP_RELEASE_FAILED: no longer the writer, or
+ * closing). */
+void dataplane_streams_stop(struct dataplane *dp, enum dataplane_release how);
 
 /* A divergence check held back until this agent's view was current runs
  * once it is (from the sync timer). */
@@ -71,13 +72,14 @@ bool dataplane_sender_seeding(struct dataplane *dp);
 
 /* A seed of the pair's copy runs: in SYNC_ON, fall back at once (the
  * pair acknowledges nothing of a seeded stream before the seed ends) and
- * release every wait, not replicated; the return to SYNC_ON waits until
+ * release every wait DP_RELEASE_LOCAL; the return to SYNC_ON waits until
  * the pair has caught up (dataplane_sync_check). */
 void dataplane_sync_seeding(struct dataplane *dp);
 
 /* Follow the applied state: want sync mode (the pair's mode is sync) with
  * timeout_ms; why_off says why not when !want. Turning async answers
- * every waiting write (not replicated). */
+ * every waiting write (DP_RELEASE_LOCAL: the committed mode needs no
+ * acknowledgement). */
 void dataplane_sync_follow(struct dataplane *dp, bool want,
 			   uint32_t timeout_ms, const char *why_off);
 
@@ -86,17 +88,18 @@ void dataplane_sync_follow(struct dataplane *dp, bool want,
 int dataplane_sync_wait(struct dataplane *dp, const char *user_set, int lane,
 			uint64_t seq, dataplane_release_cb cb, void *arg);
 
-/* The pair acknowledged (user_set, lane) up to acked: release, as
- * replicated, every wait of that stream at or below acked. */
+/* The pair acknowledged (user_set, lane) up to acked: release
+ * (DP_RELEASE_REPLICATED) every wait of that stream at or below acked. */
 void dataplane_sync_acked(struct dataplane *dp, const char *user_set, int lane,
 			  uint64_t acked);
 
-/* Release every wait, not replicated. */
-void dataplane_sync_release_all(struct dataplane *dp);
+/* Release every wait with how. */
+void dataplane_sync_release_all(struct dataplane *dp,
+				enum dataplane_release how);
 
 /* Periodic check at now_ns (clock_mono_ns): in SYNC_ON, when the oldest
  * wait is older than sync_timeout_ms, fall back (SYNC_FALLBACK, counted in
- * sync_fallbacks) and release every wait not replicated; in
+ * sync_fallbacks) and release every wait DP_RELEASE_LOCAL; in
  * SYNC_FALLBACK, return to SYNC_ON once caught_up (no lag and every
  * stream connected). */
 void dataplane_sync_check(struct dataplane *dp, uint64_t now_ns,
@@ -105,14 +108,18 @@ void dataplane_sync_check(struct dataplane *dp, uint64_t now_ns,
 /* ---- dataplane_lsync.c: the local synchronous copy ---- */
 
 /* Follow the applied state: this agent is its pool's writer (writer),
- * the pool's committed sync standby and writer token. Off (local_sync
- * false, or not the writer): every wait released. */
+ * the pool's committed sync standby and writer token. Off: every wait
+ * released, DP_RELEASE_FAILED when no longer the writer (the pool's copy
+ * is the new writer's, which may lack them), DP_RELEASE_LOCAL when
+ * local_sync is false. */
 void dataplane_lsync_follow(struct dataplane *dp, bool writer,
 			    uint64_t committed, uint64_t token);
 
 /* Queue a wait for (user_set, lane, seq) when a target exists and has not
- * acknowledged seq yet: 1 (cb fires later, once, replicated false), else 0
- * (cb never fires). 0 also out of memory. */
+ * acknowledged seq yet: 1 (cb fires later, once: DP_RELEASE_LOCAL when the
+ * target acknowledged it or is known dropped, DP_RELEASE_FAILED when this
+ * agent stopped being the writer or closes), else 0 (cb never fires). 0
+ * also out of memory. */
 int dataplane_lsync_wait(struct dataplane *dp, const char *user_set, int lane,
 			 uint64_t seq, dataplane_release_cb cb, void *arg);
 
@@ -131,7 +138,7 @@ unsigned dataplane_lsync_standbys(struct dataplane *dp,
 				  struct dataplane_lsync_standby *out,
 				  unsigned max);
 
-/* Release every wait of the local copy (closing). */
+/* Release every wait of the local copy DP_RELEASE_FAILED (closing). */
 void dataplane_lsync_release_all(struct dataplane *dp);
 
 /* ---- dataplane_local.c, dataplane_standby.c: the hot standbys ---- */

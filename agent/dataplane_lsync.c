@@ -23,7 +23,16 @@
  *   CANDIDATE --T committed--> SYNC; --refused--> NONE (release)
  *   CANDIDATE --T lost, then committed or unknown--> DROPPING (ask 0)
  *   SYNC --S lost--> DROPPING (ask 0; WARN, counted)
- *   DROPPING --0 known committed--> NONE (release) */
+ *   DROPPING --0 known committed--> NONE (release)
+ *   any --no longer the writer--> OFF (release FAILED)
+ *
+ * A wait ends DP_RELEASE_LOCAL when the target acknowledged the write, or
+ * once no synchronous standby is known committed (the decision that no
+ * copy is needed). It ends DP_RELEASE_FAILED when this agent stops being
+ * the writer while the write waits (a local takeover committed while it
+ * was cut off: the new writer's copy may lack the write, which this agent
+ * archives on its return as a standby), or when it closes: not a success.
+ */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,9 +110,9 @@ static void set_state(struct dataplane *dp, int next, uint64_t target,
 }
 
 /* Release the waits: all of them, or those of (user_set, lane) at or
- * below acked. */
+ * below acked, with how. */
 static void release(struct dataplane *dp, const char *user_set, int lane,
-		    uint64_t acked, bool all)
+		    uint64_t acked, bool all, enum dataplane_release how)
 {
 	struct dataplane_lsync *l = &dp->lsync;
 	struct dataplane_wait **pp = &l->waiting;
@@ -116,7 +125,7 @@ static void release(struct dataplane *dp, const char *user_set, int lane,
 			    w->lane == lane && w->seq <= acked)) {
 			*pp = w->next;
 			l->n_waiting--;
-			w->cb(w->arg, false);
+			w->cb(w->arg, how);
 			free(w);
 			continue;
 		}
@@ -127,14 +136,15 @@ static void release(struct dataplane *dp, const char *user_set, int lane,
 
 void dataplane_lsync_release_all(struct dataplane *dp)
 {
-	release(dp, NULL, 0, 0, true);
+	release(dp, NULL, 0, 0, true, DP_RELEASE_FAILED);
 }
 
-/* No standby in sync: answer every waiting write (durable here). */
+/* No standby in sync (known committed, or never committed): answer every
+ * waiting write (durable here). */
 static void to_none(struct dataplane *dp, const char *why)
 {
 	set_state(dp, LSYNC_NONE, 0, why);
-	release(dp, NULL, 0, 0, true);
+	release(dp, NULL, 0, 0, true, DP_RELEASE_LOCAL);
 }
 
 static uint64_t *acked_slot(struct dataplane_lsync *l, const char *user_set,
@@ -198,7 +208,7 @@ void dataplane_lsync_on_ack(struct dataplane *dp, uint64_t standby_id,
 	if (slot != NULL && acked > *slot)
 		*slot = acked;
 	/* it acknowledges: not silent */
-	release(dp, user_set, lane, acked, false);
+	release(dp, user_set, lane, acked, false, DP_RELEASE_LOCAL);
 }
 
 int dataplane_lsync_wait(struct dataplane *dp, const char *user_set, int lane,
@@ -420,10 +430,20 @@ void dataplane_lsync_follow(struct dataplane *dp, bool writer,
 		l->gone = 0;
 	if (!l->enabled || !writer) {
 		if (l->state != LSYNC_OFF) {
+			if (!writer && l->n_waiting > 0)
+				LOG_WARN(MOD,
+					 "no longer the writer of %s: %u "
+					 "write(s) not acknowledged by the "
+					 "synchronous standby answered as not "
+					 "durable",
+					 dp->pool, l->n_waiting);
 			set_state(dp, LSYNC_OFF, 0,
-				  l->enabled ? "not the writer of the pool"
-					     : "local_sync is off");
-			release(dp, NULL, 0, 0, true);
+				  !writer ? "not the writer of the pool"
+					  : "local_sync is off");
+			/* no longer the writer: the new writer's copy may
+			 * lack them, not a success */
+			release(dp, NULL, 0, 0, true,
+				writer ? DP_RELEASE_LOCAL : DP_RELEASE_FAILED);
 		}
 		return;
 	}
@@ -536,10 +556,12 @@ void dataplane_lsync_check(struct dataplane *dp, uint64_t now,
 
 /* ---- a write's waits: the pair's (sync mode) and the local copy's ---- */
 
-/* A write waiting for both: answered when both are over. */
+/* A write waiting for both: answered when both are over, FAILED when
+ * either failed, else as the pair's wait ended. */
 struct joint {
 	int left;
-	bool replicated;
+	enum dataplane_release pair;
+	bool failed;
 	dataplane_release_cb cb;
 	void *arg;
 };
@@ -548,22 +570,27 @@ static void joint_done(struct joint *j)
 {
 	if (--j->left > 0)
 		return;
-	j->cb(j->arg, j->replicated);
+	j->cb(j->arg, j->failed ? DP_RELEASE_FAILED : j->pair);
 	free(j);
 }
 
-static void joint_pair(void *arg, bool replicated)
+static void joint_pair(void *arg, enum dataplane_release how)
 {
 	struct joint *j = arg;
 
-	j->replicated = replicated;
+	j->pair = how;
+	if (how == DP_RELEASE_FAILED)
+		j->failed = true;
 	joint_done(j);
 }
 
-static void joint_local(void *arg, bool replicated)
+static void joint_local(void *arg, enum dataplane_release how)
 {
-	(void)replicated;
-	joint_done(arg);
+	struct joint *j = arg;
+
+	if (how == DP_RELEASE_FAILED)
+		j->failed = true;
+	joint_done(j);
 }
 
 int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
@@ -580,6 +607,7 @@ int dataplane_after_write(struct dataplane *dp, const char *user_set, int lane,
 	if (j == NULL)
 		return dataplane_sync_wait(dp, user_set, lane, seq, cb, arg);
 	j->left = 3; /* both waits, and this call */
+	j->pair = DP_RELEASE_LOCAL; /* unless the pair's wait says more */
 	j->cb = cb;
 	j->arg = arg;
 	if (dataplane_sync_wait(dp, user_set, lane, seq, joint_pair, j) == 0)

@@ -125,9 +125,9 @@ void dataplane_stream_closed(void *arg)
 		dataplane_store_close(dp);
 }
 
-void dataplane_streams_stop(struct dataplane *dp)
+void dataplane_streams_stop(struct dataplane *dp, enum dataplane_release how)
 {
-	dataplane_sync_release_all(dp);
+	dataplane_sync_release_all(dp, how);
 	if (dp->sender != NULL) {
 		dp->stream_closes++;
 		sender_close(dp->sender, dataplane_stream_closed, dp);
@@ -348,13 +348,17 @@ static void pair_reconcile(struct dataplane *dp)
 					 "standby of %s: no streams with %s "
 					 "(the writer runs them)",
 					 me->name, me->pair);
-			dataplane_streams_stop(dp);
+			/* no longer the writer (unpaired: the mode turned
+			 * async first, nothing waits) */
+			dataplane_streams_stop(dp, DP_RELEASE_FAILED);
 		}
 		return;
 	}
 	if (strcmp(dp->pair, me->pair) != 0) {
+		/* another pair, committed: the writes stay durable here and
+		 * the new pair's copy is seeded */
 		if (dp->pair[0] != '\0')
-			dataplane_streams_stop(dp);
+			dataplane_streams_stop(dp, DP_RELEASE_LOCAL);
 		streams_start(dp, me);
 	}
 	/* the pair's writer: the sender follows it as it changes, and

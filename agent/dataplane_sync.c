@@ -3,8 +3,10 @@
  * In sync mode a durable local write is answered once the pair
  * acknowledged it at or past its sequence. When the pair acknowledged
  * nothing for the pair's sync_timeout, the mode falls back to async: every
- * waiting write is answered (not replicated) and later writes are answered
- * at once, until the pair has caught up again. */
+ * waiting write is answered (DP_RELEASE_LOCAL, a documented success) and
+ * later writes are answered at once, until the pair has caught up again.
+ * Waits released because this agent stopped being the writer, or closes,
+ * are DP_RELEASE_FAILED (dataplane_streams_stop). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +47,10 @@ const char *dataplane_sync_name(const struct dataplane *dp)
 	}
 }
 
-/* Release waiters: all of them (not replicated) or those of (user_set,
- * lane) acknowledged up to acked. */
+/* Release waiters: all of them with how, or those of (user_set, lane)
+ * acknowledged up to acked (DP_RELEASE_REPLICATED). */
 static void release(struct dataplane *dp, const char *user_set, int lane,
-		    uint64_t acked, bool all)
+		    uint64_t acked, bool all, enum dataplane_release how)
 {
 	struct dataplane_wait **pp = &dp->waiting;
 
@@ -60,7 +62,7 @@ static void release(struct dataplane *dp, const char *user_set, int lane,
 			    w->lane == lane && w->seq <= acked)) {
 			*pp = w->next;
 			dp->n_waiting--;
-			w->cb(w->arg, !all);
+			w->cb(w->arg, all ? how : DP_RELEASE_REPLICATED);
 			free(w);
 			continue;
 		}
@@ -72,12 +74,13 @@ static void release(struct dataplane *dp, const char *user_set, int lane,
 void dataplane_sync_acked(struct dataplane *dp, const char *user_set, int lane,
 			  uint64_t acked)
 {
-	release(dp, user_set, lane, acked, false);
+	release(dp, user_set, lane, acked, false, DP_RELEASE_REPLICATED);
 }
 
-void dataplane_sync_release_all(struct dataplane *dp)
+void dataplane_sync_release_all(struct dataplane *dp,
+				enum dataplane_release how)
 {
-	release(dp, NULL, 0, 0, true);
+	release(dp, NULL, 0, 0, true, how);
 }
 
 void dataplane_sync_check(struct dataplane *dp, uint64_t now_ns, bool caught_up)
@@ -92,7 +95,7 @@ void dataplane_sync_check(struct dataplane *dp, uint64_t now_ns, bool caught_up)
 			 "the pair acknowledged nothing for %" PRIu32 " ms",
 			 dp->sync_timeout_ms);
 		sync_set(dp, SYNC_FALLBACK, why);
-		release(dp, NULL, 0, 0, true);
+		release(dp, NULL, 0, 0, true, DP_RELEASE_LOCAL);
 	} else if (dp->sync == SYNC_FALLBACK && caught_up) {
 		sync_set(dp, SYNC_ON, "the pair has caught up");
 	}
@@ -105,7 +108,7 @@ void dataplane_sync_seeding(struct dataplane *dp)
 	sync_set(dp, SYNC_FALLBACK,
 		 "the pair's copy is being rebuilt (seeded): it acknowledges "
 		 "nothing before the seed ends");
-	release(dp, NULL, 0, 0, true);
+	release(dp, NULL, 0, 0, true, DP_RELEASE_LOCAL);
 }
 
 void dataplane_sync_follow(struct dataplane *dp, bool want, uint32_t timeout_ms,
@@ -123,7 +126,7 @@ void dataplane_sync_follow(struct dataplane *dp, bool want, uint32_t timeout_ms,
 		sync_set(dp, SYNC_ON, "the pair's mode is sync");
 	} else if (!want && dp->sync != SYNC_OFF) {
 		sync_set(dp, SYNC_OFF, why_off);
-		release(dp, NULL, 0, 0, true);
+		release(dp, NULL, 0, 0, true, DP_RELEASE_LOCAL);
 	}
 }
 

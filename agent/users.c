@@ -278,9 +278,15 @@ static void answer_write(struct uop *op, bool replicated)
 	uop_free(op);
 }
 
-static void released(void *arg, bool replicated)
+/* The wait is over: a success unless this agent stopped being the writer
+ * (or closes) before the acknowledgement (dataplane.h). */
+static void released(void *arg, enum dataplane_release how)
 {
-	answer_write(arg, replicated);
+	if (how == DP_RELEASE_FAILED)
+		uop_fail(arg, ANSWER_NOT_DURABLE_STATUS,
+			 ANSWER_NOT_DURABLE_CODE, ANSWER_NOT_DURABLE_MESSAGE);
+	else
+		answer_write(arg, how == DP_RELEASE_REPLICATED);
 }
 
 static void written(void *arg, int status, const struct store_write_result *r)

@@ -778,6 +778,51 @@ static void test_pair_capped_by_the_sync_standby(void **state)
 	fx_free(f);
 }
 
+/* What a waiting write's release said: 0 not yet, 1 replicated, 2 local,
+ * 3 failed. */
+static void rel(void *arg, enum dataplane_release how)
+{
+	*(int *)arg = how == DP_RELEASE_REPLICATED ? 1
+		      : how == DP_RELEASE_LOCAL	   ? 2
+						   : 3;
+}
+
+/* Sync mode with the pair: a write waiting for the pair's acknowledgement
+ * is released LOCAL when the pair's mode turns async (a committed
+ * decision: a success), and FAILED when this agent stops being the
+ * writer of its pool (another agent took over: its copy may lack it). */
+static void test_pair_waits_fail_when_no_longer_writer(void **state)
+{
+	struct fx *f = fx_new(true);
+	int a = 0, b = 0;
+
+	(void)state;
+	pool(f, "east")->repl_mode = FSM_REPL_SYNC;
+	pool(f, "west")->repl_mode = FSM_REPL_SYNC;
+	applied(f);
+	assert_int_equal(f->dp[0].sync, SYNC_ON);
+	assert_non_null(f->dp[0].sender);
+	/* a sequence the pair cannot have acknowledged: it waits */
+	assert_int_equal(
+	    dataplane_after_write(&f->dp[0], "east", 0, 1000000, rel, &a), 1);
+	pool(f, "east")->repl_mode = FSM_REPL_ASYNC;
+	pool(f, "west")->repl_mode = FSM_REPL_ASYNC;
+	applied(f);
+	assert_int_equal(a, 2);
+	pool(f, "east")->repl_mode = FSM_REPL_SYNC;
+	pool(f, "west")->repl_mode = FSM_REPL_SYNC;
+	applied(f);
+	assert_int_equal(
+	    dataplane_after_write(&f->dp[0], "east", 0, 1000000, rel, &b), 1);
+	/* east3 takes over */
+	pool(f, "east")->writer = 3;
+	pool(f, "east")->writer_token++;
+	applied(f);
+	assert_null(f->dp[0].sender);
+	assert_int_equal(b, 3);
+	fx_free(f);
+}
+
 /* R2: the standby trims its outbox with the pair's acknowledgements its
  * writer reports, never past its own head. */
 static void test_trim(void **state)
@@ -817,6 +862,7 @@ int main(void)
 	    cmocka_unit_test(test_standby_keeps_its_copy_across_epochs),
 	    cmocka_unit_test(test_pair_capped_by_the_sync_standby),
 	    cmocka_unit_test(test_trim),
+	    cmocka_unit_test(test_pair_waits_fail_when_no_longer_writer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,18 +80,21 @@ static void answer(int outcome, uint64_t standby)
 	   outcome == DATAPLANE_ASK_REFUSED ? "refused" : "");
 }
 
-/* What a write's release said: 0 not yet, 1 replicated, 2 not. */
+/* What a write's release said: 0 not yet, 1 replicated, 2 local (durable
+ * here, no acknowledgement of the pair), 3 failed. */
 struct write {
 	int released;
 	int calls;
 };
 
-static void released(void *arg, bool replicated)
+static void released(void *arg, enum dataplane_release how)
 {
 	struct write *w = arg;
 
 	w->calls++;
-	w->released = replicated ? 1 : 2;
+	w->released = how == DP_RELEASE_REPLICATED ? 1
+		      : how == DP_RELEASE_LOCAL	   ? 2
+						   : 3;
 }
 
 /* The writer of pool east; standbys 2 and 3; committed sync standby as
@@ -568,10 +571,73 @@ static void test_not_writer_releases(void **state)
 	dataplane_lsync_follow(dp, false, 2, TOKEN + 1);
 	assert_int_equal(dp->lsync.state, LSYNC_OFF);
 	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.released, 3); /* not acknowledged: failed */
 	assert_int_equal(dataplane_after_write(dp, "east", 0, 2, released, &b),
 			 0);
 	dataplane_lsync_check(dp, now_ns, both_caught_up, 2);
 	assert_int_equal(leader.asks, 0);
+	dp_free(dp);
+}
+
+/* Cut off from the leader with writes waiting (the standby silent, "none"
+ * asked, its outcome unknown), the agent comes back to an applied state
+ * naming another writer (a local takeover): every waiting write, alone,
+ * joint with the pair's wait, or an upload's, is released FAILED, not as
+ * a success: the new writer's copy may lack them. A fallback known
+ * committed is a success (LOCAL). Closing fails the waits too. */
+static void test_writer_changed_while_waiting_fails(void **state)
+{
+	struct dataplane *dp = dp_writer(true, 2);
+	struct write a = {0}, b = {0}, c = {0}, d = {0}, e = {0};
+	uint64_t t0 = now_ns;
+	int dummy = 0;
+
+	(void)state;
+	assert_int_equal(dataplane_after_write(dp, "east", 0, 5, released, &a),
+			 1);
+	assert_int_equal(
+	    dataplane_after_content(dp, "east", 1, 3, released, &b), 1);
+	/* sync mode with the pair too: the pair acknowledges, the local
+	 * standby does not */
+	dp->sync = SYNC_ON;
+	dp->sender = (struct sender *)&dummy; /* only tested for NULL */
+	assert_int_equal(dataplane_after_write(dp, "east", 0, 6, released, &c),
+			 1);
+	dataplane_sync_acked(dp, "east", 0, 6);
+	assert_int_equal(c.calls, 0);
+	/* the standby silent: dropped, "none" asked, the leader unreachable */
+	now_ns = t0 + 1001 * MS;
+	dataplane_lsync_check(dp, now_ns, both_caught_up, 2);
+	assert_int_equal(dp->lsync.state, LSYNC_DROPPING);
+	answer(DATAPLANE_ASK_UNKNOWN, 0);
+	assert_int_equal(a.calls + b.calls + c.calls, 0);
+	/* back: the applied state names the standby the writer */
+	dataplane_lsync_follow(dp, false, 0, TOKEN + 1);
+	assert_int_equal(dp->lsync.state, LSYNC_OFF);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.released, 3);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.released, 3);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.released, 3); /* the pair's ack does not save it */
+	assert_int_equal(dp->lsync.n_waiting, 0);
+	dp->sync = SYNC_OFF;
+	dp->sender = NULL;
+	/* the writer again, with the standby: a fallback known committed
+	 * answers as a success */
+	dataplane_lsync_follow(dp, true, 2, TOKEN + 2);
+	assert_int_equal(dataplane_after_write(dp, "east", 0, 7, released, &d),
+			 1);
+	dataplane_lsync_follow(dp, true, 0, TOKEN + 2);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.released, 2);
+	/* closing with a write waiting: failed */
+	dataplane_lsync_follow(dp, true, 3, TOKEN + 2);
+	assert_int_equal(dataplane_after_write(dp, "east", 0, 8, released, &e),
+			 1);
+	dataplane_lsync_release_all(dp);
+	assert_int_equal(e.calls, 1);
+	assert_int_equal(e.released, 3);
 	dp_free(dp);
 }
 
@@ -642,6 +708,7 @@ int main(void)
 	    cmocka_unit_test(test_candidate_lost_unknown_asks_none),
 	    cmocka_unit_test(test_local_sync_off_never_waits),
 	    cmocka_unit_test(test_not_writer_releases),
+	    cmocka_unit_test(test_writer_changed_while_waiting_fails),
 	    cmocka_unit_test(test_client_outcomes),
 	};
 

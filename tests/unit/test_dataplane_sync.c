@@ -32,18 +32,21 @@ static uint64_t fake_mono(void *data)
 
 static const struct clock fake_clock = {fake_wall, fake_mono, NULL};
 
-/* What a write's release said: 0 not yet, 1 replicated, 2 not. */
+/* What a write's release said: 0 not yet, 1 replicated, 2 local (durable
+ * here, no acknowledgement of the pair), 3 failed. */
 struct write {
 	int released;
 	int calls;
 };
 
-static void released(void *arg, bool replicated)
+static void released(void *arg, enum dataplane_release how)
 {
 	struct write *w = arg;
 
 	w->calls++;
-	w->released = replicated ? 1 : 2;
+	w->released = how == DP_RELEASE_REPLICATED ? 1
+		      : how == DP_RELEASE_LOCAL	   ? 2
+						   : 3;
 }
 
 /* A data plane in sync mode with a 1000 ms timeout. */
@@ -148,7 +151,7 @@ static void test_timeout_falls_back(void **state)
 	assert_int_equal(dp->sync_fallbacks, 1);
 	assert_int_equal(dataplane_sync_wait(dp, "east", 0, 4, released, &late),
 			 1);
-	dataplane_sync_release_all(dp);
+	dataplane_sync_release_all(dp, DP_RELEASE_LOCAL);
 	assert_int_equal(late.calls, 1);
 	assert_int_equal(late.released, 2);
 	free(dp);
