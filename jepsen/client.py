@@ -407,8 +407,13 @@ def worker(out, cfg, h, proc, deadline_ns, clock):
                     node = nxt
                     continue
                 err = "%s: %s" % (node, err_text(st, ans))
-                # 504 and 503 'unavailable' leave the outcome open
-                maybe = maybe or st == 504
+                # 504 and 503 'not_durable' (durable at a writer that
+                # lost its role before the synchronous copy acknowledged
+                # it: maybe in the data, maybe in its divergence archive)
+                # leave the outcome open
+                maybe = maybe or st == 504 or (
+                    st == 503 and isinstance(ans, dict)
+                    and ans.get("error") == "not_durable")
                 break
             if outcome == "ok":
                 hist.op("ok", "write", key, value, node, user_set=pool,
