@@ -106,14 +106,23 @@ static void sync_tick(uv_timer_t *t)
 	struct dataplane *dp = t->data;
 	bool streaming = false;
 	bool caught_up = false;
+	/* without its lease, or behind the committed state, this writer may
+	 * have been replaced (a local takeover while it was cut off or
+	 * paused): its waits for the pair do not fall back (a success)
+	 * before it knows; another writer applied fails them
+	 * (dataplane_streams_stop) */
+	bool sure = dp->deps.lease.ops->held(dp->deps.lease.impl) &&
+		    view_current(dp);
 
-	if (dp->sync == SYNC_ON && dataplane_sender_seeding(dp))
+	if (sure && dp->sync == SYNC_ON && dataplane_sender_seeding(dp))
 		dataplane_sync_seeding(dp);
 	/* a seed counts in the lag: sync mode returns after its end */
 	if (dp->sync == SYNC_FALLBACK)
 		caught_up =
 		    dataplane_total_lag(dp, &streaming) == 0 && streaming;
-	dataplane_sync_check(dp, clock_mono_ns(dp->deps.clock), caught_up);
+	if (sure || dp->sync != SYNC_ON)
+		dataplane_sync_check(dp, clock_mono_ns(dp->deps.clock),
+				     caught_up);
 	/* the local synchronous copy: its target lost, a candidate */
 	if (dp->lsync.state != LSYNC_OFF && view_current(dp)) {
 		struct dataplane_lsync_standby sb[FSM_MAX_MEMBERS];

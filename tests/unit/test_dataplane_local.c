@@ -823,6 +823,47 @@ static void test_pair_waits_fail_when_no_longer_writer(void **state)
 	fx_free(f);
 }
 
+/* Run the loop for ms (the streams' and the sync mode's timers). */
+static void run_for(struct fx *f, uint64_t ms)
+{
+	uint64_t start;
+
+	uv_update_time(&f->loop);
+	start = uv_now(&f->loop);
+	while (uv_now(&f->loop) - start < ms)
+		uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+/* A writer without its lease (cut off, or paused) may have been replaced:
+ * its wait for the pair does not fall back to a success past the sync
+ * timeout; once it applies another writer, the wait fails. */
+static void test_pair_fallback_held_without_lease(void **state)
+{
+	struct fx *f = fx_new(true);
+	int a = 0;
+
+	(void)state;
+	pool(f, "east")->repl_mode = FSM_REPL_SYNC;
+	pool(f, "west")->repl_mode = FSM_REPL_SYNC;
+	pool(f, "east")->sync_timeout_ms = 200;
+	pool(f, "west")->sync_timeout_ms = 200;
+	applied(f);
+	assert_int_equal(f->dp[0].sync, SYNC_ON);
+	assert_int_equal(f->dp[0].sync_timeout_ms, 200);
+	assert_int_equal(
+	    dataplane_after_write(&f->dp[0], "east", 0, 1000000, rel, &a), 1);
+	f->lease.held = false;
+	run_for(f, 600); /* three times the sync timeout */
+	assert_int_equal(a, 0);
+	assert_int_equal(f->dp[0].sync, SYNC_ON);
+	pool(f, "east")->writer = 3;
+	pool(f, "east")->writer_token++;
+	applied(f);
+	assert_int_equal(a, 3);
+	f->lease.held = true;
+	fx_free(f);
+}
+
 /* R2: the standby trims its outbox with the pair's acknowledgements its
  * writer reports, never past its own head. */
 static void test_trim(void **state)
@@ -863,6 +904,7 @@ int main(void)
 	    cmocka_unit_test(test_pair_capped_by_the_sync_standby),
 	    cmocka_unit_test(test_trim),
 	    cmocka_unit_test(test_pair_waits_fail_when_no_longer_writer),
+	    cmocka_unit_test(test_pair_fallback_held_without_lease),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
