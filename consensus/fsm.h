@@ -107,7 +107,13 @@ struct fsm_pool {
 	bool pair_supported;       /* false: forced pairing that breaks a rule */
 	char unsupported_reason[FSM_REASON_LEN];
 	char owner[FSM_NAME_LEN];  /* pool that may write this user set */
-	uint64_t epoch;            /* raised by every change of owner */
+	uint64_t epoch;            /* raised by every change of owner, and
+				      by every local takeover */
+	/* floor epoch: the epoch of the last change of OWNER (failover,
+	 * failback; 1 when the pool was added). A local takeover raises
+	 * epoch, not this: records of an epoch in [floor_epoch, epoch) were
+	 * written by the same owner and are not stale. Never above epoch. */
+	uint64_t floor_epoch;
 	int state;                 /* enum fsm_failover_state */
 	uint64_t failover_since_ms; /* time_ms of the command that set state */
 	/* where the pair's copy stood when it last took this user set over,
@@ -200,6 +206,8 @@ struct fsm {
 	unsigned n_sbas;
 	char cms_active[FSM_NAME_LEN]; /* "" until placed */
 	uint64_t cms_epoch;
+	uint64_t cms_floor_epoch;  /* as fsm_pool.floor_epoch, for the CMS:
+				      set by every move of the CMS */
 	int cms_state;             /* FSM_STATE_NORMAL, or FAILING_OVER while a
 				      planned CMS move drains */
 	uint64_t cms_since_ms;     /* time_ms of the last change of cms_state */
@@ -314,6 +322,9 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len);
  * A failover of the pool hosting the CMS moves it, and ends a planned CMS
  * move under way (cms_state normal). Unpairing the CMS pool during a
  * planned CMS move is FSM_E_CMS_MOVING.
+ * Every epoch raised here is a change of owner: the floor epoch follows it
+ * (floor_epoch = epoch, cms_floor_epoch = cms_epoch), as it does when a
+ * pool is added (1) and when the CMS is placed.
  * An epoch that cannot grow any more is FSM_E_FULL. History entries carry
  * forced (forced flag, or a disaster failover) and the data at risk given.
  */
@@ -411,7 +422,8 @@ int fsm_failover_next(int op, int state);
  * write W answered. Accepted, it raises the epoch of every user set the
  * pool owns (fsm_pool_owned_sets(): its own, its pair's when failed over
  * onto it — epoch of that pool + 1 —, "cms" when it hosts the active CMS
- * — cms_epoch + 1) and records where S's copy of each stood, the seqs of
+ * — cms_epoch + 1; their floor epochs stay: the owner is the same, what W
+ * wrote is not stale) and records where S's copy of each stood, the seqs of
  * the command, with the epoch it raised to: fsm_pool.writer_seq and
  * writer_epoch of the pool naming the user set, fsm.cms_writer_seq and
  * cms_writer_epoch for "cms"; the history entry reads "writer of
@@ -524,6 +536,12 @@ const struct fsm_member *fsm_pool_sync_standby(const struct fsm *f,
  * epoch and seq may be NULL. */
 bool fsm_user_set_writer_seq(const struct fsm *f, const char *user_set,
 			     uint64_t *epoch, uint64_t seq[2]);
+/* Of user set user_set (a pool's name, or FSM_CMS_USER_SET): its floor
+ * epoch (fsm_pool.floor_epoch, or cms_floor_epoch), the epoch of its last
+ * change of owner, into *floor: a store holds a record of an older epoch
+ * as stale. false (nothing written) when no such user set exists. */
+bool fsm_user_set_floor_epoch(const struct fsm *f, const char *user_set,
+			      uint64_t *floor);
 
 /* History entry with sequence seq: from the ring, or from the kept
  * entries; NULL when it fell out of the ring and was not kept. */

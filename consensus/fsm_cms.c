@@ -141,6 +141,7 @@ static void cms_move(struct fsm *f, const struct fsm_pool *q)
 {
 	fsm_name_set(f->cms_active, q->name);
 	f->cms_epoch++;
+	f->cms_floor_epoch = f->cms_epoch;
 }
 
 static void effect_cms_planned(struct fsm *f, struct fo_ctx *c,

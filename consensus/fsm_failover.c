@@ -153,6 +153,7 @@ static bool fail_over(struct fsm *f, struct fo_ctx *c, uint64_t now)
 	if (cms) {
 		fsm_name_set(f->cms_active, q->name);
 		f->cms_epoch++;
+		f->cms_floor_epoch = f->cms_epoch;
 		if (f->cms_state != FSM_STATE_NORMAL) {
 			f->cms_state = FSM_STATE_NORMAL;
 			f->cms_since_ms = now;
@@ -160,6 +161,7 @@ static bool fail_over(struct fsm *f, struct fo_ctx *c, uint64_t now)
 	}
 	fsm_name_set(p->owner, q->name);
 	p->epoch++;
+	p->floor_epoch = p->epoch;
 	return cms;
 }
 
@@ -235,6 +237,7 @@ static void effect_failback_complete(struct fsm *f, struct fo_ctx *c,
 	strcpy(from, p->owner);
 	fsm_name_set(p->owner, p->name);
 	p->epoch++;
+	p->floor_epoch = p->epoch;
 	fsm_fmt(o->what, sizeof(o->what), "complete failback %s from %s",
 		p->name, from);
 }

@@ -164,6 +164,7 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 		ps->writer_data_seq = p->writer_seq[0];
 		ps->writer_content_seq = p->writer_seq[1];
 		ps->writer_epoch = p->writer_epoch;
+		ps->floor_epoch = p->floor_epoch;
 		s.pool_ptrs[i] = ps;
 	}
 	st.n_pools = f->n_pools;
@@ -186,6 +187,7 @@ int fsm_snapshot(const struct fsm *f, void **buf, size_t *len)
 	cms.writer_data_seq = f->cms_writer_seq[0];
 	cms.writer_content_seq = f->cms_writer_seq[1];
 	cms.writer_epoch = f->cms_writer_epoch;
+	cms.floor_epoch = f->cms_floor_epoch;
 	st.cms = &cms;
 	policy.failover = (char *)f->policy.failover;
 	policy.max_lag_on_failover_ms = f->policy.max_lag_on_failover_ms;
@@ -332,6 +334,7 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		    (!ps->paused && (ps->paused_since_ms != 0 ||
 				     d->pause_reason[0] != '\0')) ||
 		    !put_name(d->owner, ps->owner) || ps->epoch == 0 ||
+		    ps->floor_epoch > ps->epoch ||
 		    (int)ps->state < FSM_STATE_NORMAL ||
 		    (int)ps->state > FSM_STATE_FAILING_BACK ||
 		    ((int)ps->repl_mode != FSM_REPL_ASYNC &&
@@ -343,6 +346,9 @@ static bool restore_pools(struct fsm *t, const Poolpair__State *st)
 		d->capacity = p->capacity;
 		d->pair_supported = ps->pair_supported;
 		d->epoch = ps->epoch;
+		/* a state older than the floor: every epoch was an owner's */
+		d->floor_epoch =
+		    ps->floor_epoch != 0 ? ps->floor_epoch : ps->epoch;
 		d->state = (int)ps->state;
 		d->failover_since_ms = ps->failover_since_ms;
 		d->takeover_seq[0] = ps->takeover_data_seq;
@@ -503,6 +509,11 @@ static bool restore_into(struct fsm *t, const Poolpair__State *st)
 			return false;
 	}
 	t->cms_epoch = st->cms != NULL ? st->cms->epoch : 0;
+	if (st->cms != NULL && st->cms->floor_epoch > st->cms->epoch)
+		return false;
+	t->cms_floor_epoch = st->cms != NULL && st->cms->floor_epoch != 0
+				 ? st->cms->floor_epoch
+				 : t->cms_epoch;
 	if (st->cms != NULL) {
 		int cs = (int)st->cms->state;
 		int pi = fsm_pool_index(t, t->cms_active);

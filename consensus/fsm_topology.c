@@ -289,11 +289,13 @@ int fsm_op_add_pool(struct fsm *f, const Poolpair__CmdAddPool *c,
 	dst->pair_supported = true;
 	strcpy(dst->owner, p->name);
 	dst->epoch = 1;
+	dst->floor_epoch = 1;
 	dst->state = FSM_STATE_NORMAL;
 	dst->failover_since_ms = o->now;
 	if (f->cms_active[0] == '\0') {
 		strcpy(f->cms_active, p->name);
 		f->cms_epoch++;
+		f->cms_floor_epoch = f->cms_epoch;
 	}
 	return FSM_OK;
 }
@@ -697,6 +699,7 @@ int fsm_op_cms_place(struct fsm *f, const Poolpair__CmdCmsPlace *c,
 	if (f->cms_active[0] == '\0') {
 		strcpy(f->cms_active, f->pools[i].name);
 		f->cms_epoch++;
+		f->cms_floor_epoch = f->cms_epoch;
 		return FSM_OK;
 	}
 	if (strcmp(f->cms_active, name) == 0)

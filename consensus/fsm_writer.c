@@ -434,6 +434,26 @@ const struct fsm_member *fsm_pool_sync_standby(const struct fsm *f,
 	return fsm_member_find(f, f->pools[i].sync_standby);
 }
 
+bool fsm_user_set_floor_epoch(const struct fsm *f, const char *user_set,
+			      uint64_t *floor)
+{
+	int i;
+
+	if (user_set == NULL)
+		return false;
+	if (strcmp(user_set, FSM_CMS_USER_SET) == 0) {
+		if (f->cms_active[0] == '\0')
+			return false;
+		*floor = f->cms_floor_epoch;
+		return true;
+	}
+	i = fsm_pool_index(f, user_set);
+	if (i < 0)
+		return false;
+	*floor = f->pools[i].floor_epoch;
+	return true;
+}
+
 bool fsm_user_set_writer_seq(const struct fsm *f, const char *user_set,
 			     uint64_t *epoch, uint64_t seq[2])
 {

@@ -3,7 +3,8 @@
  * op) pair of a machine is applied for real: a pair the table lacks is
  * refused with the documented code and changes nothing, a pair it has is
  * accepted and enters the documented next state at the command's time;
- * every state reached survives a snapshot round trip byte for byte. */
+ * every state reached survives a snapshot round trip byte for byte, and
+ * the floor epochs follow the epochs (every raise is a change of owner). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -394,6 +395,9 @@ static void test_walk_table(void **state)
 			else
 				assert_int_equal(east(f)->failover_since_ms,
 						 T_OP);
+			/* every epoch raised here is a change of owner */
+			assert_int_equal(east(f)->floor_epoch, east(f)->epoch);
+			assert_int_equal(f->cms_floor_epoch, f->cms_epoch);
 			round_trip(f);
 			taken++;
 		}

@@ -8,7 +8,9 @@
  * pool or a pool without a writer (no such rule), fsm_pool_writer_check()
  * agreeing with the apply, fsm_pool_owned_sets(); the sync standby cleared
  * by a change of writer and by its removal; the fields through snapshots
- * (older ones restore 0). */
+ * (older ones restore 0); the floor epochs: left by a local takeover, set
+ * to the epoch by every change of owner, through snapshots (older ones:
+ * floor = epoch). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -803,6 +805,164 @@ static void test_sync_snapshot(void **state)
 	free(saved);
 }
 
+/* ---- the floor epochs ---- */
+
+/* A disaster move of the CMS to the pair of the pool hosting it. */
+static Poolpair__Command *c_cms_disaster(void)
+{
+	Poolpair__Command *c = cmd_new("operator@test");
+
+	c->op_case = POOLPAIR__COMMAND__OP_CMS_FAILOVER;
+	c->cms_failover = zalloc(sizeof(*c->cms_failover));
+	poolpair__cmd_cms_failover__init(c->cms_failover);
+	c->cms_failover->reason = dup("disaster");
+	return c;
+}
+
+/* The floor epoch of user_set, as fsm_user_set_floor_epoch() gives it. */
+static uint64_t floor_of(const struct fsm *f, const char *user_set)
+{
+	uint64_t floor = 0;
+
+	assert_true(fsm_user_set_floor_epoch(f, user_set, &floor));
+	return floor;
+}
+
+/* A local takeover raises the epochs and leaves the floors; every change
+ * of owner (failover, failback, a move of the CMS) sets the floor to the
+ * new epoch. */
+static void test_floor_epoch(void **state)
+{
+	struct fsm *f = *state;
+	const struct cmd_writer_seq east_seqs[] = {
+	    {.user_set = "pool-east", .seq = {10, 20}},
+	    {.user_set = "cms", .seq = {3, 4}},
+	};
+	const struct cmd_writer_seq west_seqs[] = {
+	    {.user_set = "pool-west", .seq = {1, 1}},
+	    {.user_set = "pool-east", .seq = {11, 20}},
+	    {.user_set = "cms", .seq = {4, 4}},
+	};
+	uint64_t floor = 77, east_epoch, cms_epoch;
+
+	assert_false(fsm_user_set_floor_epoch(f, "cms", &floor));
+	assert_false(fsm_user_set_floor_epoch(f, "pool-east", &floor));
+	assert_int_equal(floor, 77);
+	deployment(f);
+	assert_false(fsm_user_set_floor_epoch(f, "pool-north", &floor));
+	assert_false(fsm_user_set_floor_epoch(f, NULL, &floor));
+	assert_int_equal(floor, 77);
+	/* a new pool: floor = epoch = 1; the CMS placed: its epoch */
+	assert_int_equal(pool(f, "pool-east")->floor_epoch, 1);
+	assert_int_equal(floor_of(f, "pool-east"), 1);
+	assert_int_equal(floor_of(f, "pool-west"), 1);
+	assert_true(f->cms_epoch >= 1);
+	assert_int_equal(floor_of(f, "cms"), f->cms_epoch);
+	east_epoch = pool(f, "pool-east")->epoch;
+	cms_epoch = f->cms_epoch;
+
+	/* a local takeover: the same owner, the floors stay */
+	ok(f, c_sync("pool-east", 1, 5, ""));
+	ok(f, c_writer_at("pool-east", 5, 1, "local takeover", east_seqs, 2));
+	assert_int_equal(pool(f, "pool-east")->epoch, east_epoch + 1);
+	assert_int_equal(floor_of(f, "pool-east"), east_epoch);
+	assert_int_equal(f->cms_epoch, cms_epoch + 1);
+	assert_int_equal(floor_of(f, "cms"), cms_epoch);
+	assert_int_equal(floor_of(f, "pool-west"), 1);
+	round_trip(f);
+
+	/* a failover of pool-east, the CMS with it: floors = epochs */
+	ok(f, c_disaster("pool-east"));
+	assert_string_equal(pool(f, "pool-east")->owner, "pool-west");
+	assert_int_equal(pool(f, "pool-east")->epoch, east_epoch + 2);
+	assert_int_equal(floor_of(f, "pool-east"), east_epoch + 2);
+	assert_string_equal(f->cms_active, "pool-west");
+	assert_int_equal(f->cms_epoch, cms_epoch + 2);
+	assert_int_equal(floor_of(f, "cms"), cms_epoch + 2);
+	round_trip(f);
+
+	/* a local takeover at pool-west, which owns all three now */
+	ok(f, c_sync("pool-west", 1, 7, ""));
+	ok(f, c_writer_at("pool-west", 7, 1, "local takeover", west_seqs, 3));
+	assert_int_equal(pool(f, "pool-west")->epoch, 2);
+	assert_int_equal(floor_of(f, "pool-west"), 1);
+	assert_int_equal(pool(f, "pool-east")->epoch, east_epoch + 3);
+	assert_int_equal(floor_of(f, "pool-east"), east_epoch + 2);
+	assert_int_equal(f->cms_epoch, cms_epoch + 3);
+	assert_int_equal(floor_of(f, "cms"), cms_epoch + 2);
+
+	/* the failback: pool-east's floor = its epoch */
+	ok(f, c_failback("pool-east"));
+	ok(f, c_failback_complete("pool-east"));
+	assert_string_equal(pool(f, "pool-east")->owner, "pool-east");
+	assert_int_equal(pool(f, "pool-east")->epoch, east_epoch + 4);
+	assert_int_equal(floor_of(f, "pool-east"), east_epoch + 4);
+	assert_int_equal(floor_of(f, "cms"), cms_epoch + 2);
+	assert_int_equal(floor_of(f, "pool-west"), 1);
+
+	/* the CMS moved back: its floor = its epoch */
+	ok(f, c_cms_disaster());
+	assert_string_equal(f->cms_active, "pool-east");
+	assert_int_equal(f->cms_epoch, cms_epoch + 4);
+	assert_int_equal(floor_of(f, "cms"), cms_epoch + 4);
+	round_trip(f);
+}
+
+static void edit_no_floor(Poolpair__State *st)
+{
+	for (size_t i = 0; i < st->n_pools; i++)
+		st->pools[i]->floor_epoch = 0;
+	st->cms->floor_epoch = 0;
+}
+
+static void edit_floor_above(Poolpair__State *st)
+{
+	state_pool(st, "pool-east")->floor_epoch =
+	    state_pool(st, "pool-east")->epoch + 1;
+}
+
+static void edit_cms_floor_above(Poolpair__State *st)
+{
+	st->cms->floor_epoch = st->cms->epoch + 1;
+}
+
+/* The floors through snapshots: kept below the epochs; a snapshot from
+ * before the field restores floor = epoch; a floor above its epoch is
+ * refused. */
+static void test_floor_snapshot(void **state)
+{
+	struct fsm *f = *state;
+	struct fsm *saved = malloc(sizeof(*saved));
+	const struct cmd_writer_seq seqs[] = {
+	    {.user_set = "pool-east", .seq = {10, 20}},
+	    {.user_set = "cms", .seq = {3, 4}},
+	};
+
+	assert_non_null(saved);
+	deployment(f);
+	ok(f, c_sync("pool-east", 1, 5, ""));
+	ok(f, c_writer_at("pool-east", 5, 1, "local takeover", seqs, 2));
+	assert_true(pool(f, "pool-east")->floor_epoch <
+		    pool(f, "pool-east")->epoch);
+	assert_true(f->cms_floor_epoch < f->cms_epoch);
+	round_trip(f);
+	memcpy(saved, f, sizeof(*f));
+
+	assert_int_equal(restore_edited(f, edit_floor_above), -EINVAL);
+	assert_int_equal(restore_edited(f, edit_cms_floor_above), -EINVAL);
+	assert_memory_equal(f, saved, sizeof(*f));
+
+	assert_int_equal(restore_edited(f, edit_no_floor), 0);
+	assert_int_equal(pool(f, "pool-east")->floor_epoch,
+			 pool(f, "pool-east")->epoch);
+	assert_int_equal(pool(f, "pool-west")->floor_epoch,
+			 pool(f, "pool-west")->epoch);
+	assert_int_equal(f->cms_floor_epoch, f->cms_epoch);
+	assert_int_equal(pool(f, "pool-east")->epoch,
+			 saved->pools[0].epoch);
+	free(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -819,6 +979,8 @@ int main(void)
 	    T(test_lookups),
 	    T(test_sync_cleared),
 	    T(test_sync_snapshot),
+	    T(test_floor_epoch),
+	    T(test_floor_snapshot),
 #undef T
 	};
 
