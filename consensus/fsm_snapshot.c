@@ -446,6 +446,11 @@ static bool restore_history(struct fsm *t, const Poolpair__State *st)
 	if (st->n_history > FSM_HISTORY || st->n_history > st->decisions ||
 	    st->n_kept_history > FSM_HISTORY_KEPT)
 		return false;
+	/* every site, member, pool and SBA came by a decision (a state cut
+	 * short before its history reads as one without any) */
+	if (st->decisions == 0 &&
+	    st->n_sites + st->n_members + st->n_pools + st->n_sbas > 0)
+		return false;
 	t->decisions = st->decisions;
 	first = st->decisions > FSM_HISTORY ? st->decisions - FSM_HISTORY + 1
 					    : 1;
