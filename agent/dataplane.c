@@ -189,9 +189,24 @@ static void lsync_follow(struct dataplane *dp)
 	    me != NULL ? me->writer_token : 0);
 }
 
+/* The floor epoch of user_set to hand the store with its epoch: the
+ * applied state's, never above the epoch; none known (0) reads as the
+ * epoch, as strict as an epoch alone. */
+static uint64_t floor_of(const struct fsm *f, const char *user_set,
+			 uint64_t epoch)
+{
+	uint64_t floor = 0;
+
+	if (!fsm_user_set_floor_epoch(f, user_set, &floor) || floor == 0 ||
+	    floor > epoch)
+		return epoch;
+	return floor;
+}
+
 void dataplane_on_applied(struct dataplane *dp)
 {
 	const struct fsm *f = dp->deps.fsm;
+	uint64_t floor;
 
 	if (dp->state == DP_NONE)
 		return;
@@ -200,10 +215,15 @@ void dataplane_on_applied(struct dataplane *dp)
 	if (dp->state != DP_OPEN)
 		return;
 	dataplane_streams_reconcile(dp);
-	if (f->cms_epoch > dp->cms_epoch &&
-	    store_set_epoch(&dp->store, DATAPLANE_CMS, f->cms_epoch,
-			    f->cms_epoch, epoch_set, dp) == 0)
+	/* the epoch and its floor (F1): a record is stale below the floor,
+	 * the epoch of the last change of owner */
+	floor = floor_of(f, DATAPLANE_CMS, f->cms_epoch);
+	if ((f->cms_epoch > dp->cms_epoch || floor > dp->cms_floor) &&
+	    store_set_epoch(&dp->store, DATAPLANE_CMS, f->cms_epoch, floor,
+			    epoch_set, dp) == 0) {
 		dp->cms_epoch = f->cms_epoch;
+		dp->cms_floor = floor;
+	}
 	for (unsigned i = 0; i < f->n_pools; i++) {
 		const struct fsm_pool *p = &f->pools[i];
 		unsigned k;
@@ -217,13 +237,18 @@ void dataplane_on_applied(struct dataplane *dp)
 			snprintf(dp->epochs[k].pool, sizeof dp->epochs[k].pool,
 				 "%s", p->name);
 			dp->epochs[k].epoch = 0;
+			dp->epochs[k].floor = 0;
 			dp->n_epochs++;
 		}
-		if (p->epoch <= dp->epochs[k].epoch)
+		floor = floor_of(f, p->name, p->epoch);
+		if (p->epoch <= dp->epochs[k].epoch &&
+		    floor <= dp->epochs[k].floor)
 			continue;
-		if (store_set_epoch(&dp->store, p->name, p->epoch, p->epoch,
-				    epoch_set, dp) == 0)
+		if (store_set_epoch(&dp->store, p->name, p->epoch, floor,
+				    epoch_set, dp) == 0) {
 			dp->epochs[k].epoch = p->epoch;
+			dp->epochs[k].floor = floor;
+		}
 	}
 }
 

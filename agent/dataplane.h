@@ -272,17 +272,20 @@ struct dataplane {
 	int state;           /* enum dataplane_state */
 	struct store store;
 	struct hlc hlc;
-	/* newest epoch handed to the store per pool (index as in the FSM's
-	 * pools array is not stable: keyed by name) */
+	/* newest epoch and floor epoch handed to the store per pool (index
+	 * as in the FSM's pools array is not stable: keyed by name) */
 	struct {
 		char pool[FSM_NAME_LEN];
 		uint64_t epoch;
+		uint64_t floor;
 	} epochs[FSM_MAX_POOLS];
 	unsigned n_epochs;
 	/* replication with the pair (both NULL while unpaired) */
 	struct sender *sender;
 	struct receiver *receiver;
 	char pair[FSM_NAME_LEN];      /* the pair they were made for */
+	uint64_t rx_peer_agent;       /* the receiver takes only this agent's
+					 stream: the pair's writer, 0 any */
 	char peer_addr[FSM_ADDR_LEN]; /* the pair agent's data address */
 	char owned[FSM_MAX_POOLS][FSM_NAME_LEN]; /* user sets sent now */
 	unsigned n_owned;
@@ -320,6 +323,7 @@ struct dataplane {
 	 * to the divergence archive for this epoch */
 	uint64_t diverted_epoch;
 	uint64_t cms_epoch;           /* newest CMS epoch handed to the store */
+	uint64_t cms_floor;           /* and its floor epoch */
 	/* drains (failover of our pool, failback of the pair's): a write
 	 * queued before the drain began may still commit; a no-op write
 	 * behind them marks the point after which "drained" is final. Keyed

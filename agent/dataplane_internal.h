@@ -190,6 +190,8 @@ struct dataplane_local {
 	char rx_sets[DATAPLANE_STANDBY_SETS][FSM_NAME_LEN];
 	unsigned n_rx_sets;
 	int rx_error;	     /* last receiver_init error logged, 0 none */
+	uint64_t rx_peer_agent; /* rx takes only this agent's stream: the
+				   pool's writer (F2) */
 	/* the copy's positions (standby) and what was trimmed of them */
 	struct {
 		char user_set[FSM_NAME_LEN];
@@ -261,6 +263,16 @@ void dataplane_standby_stop(struct dataplane *dp);
  * it, its pair's after a failover, "cms" as the active CMS). */
 unsigned dataplane_owned_by(const struct fsm *f, const char *pool,
 			    const char **out, unsigned max);
+
+/* The writer of pool in the applied state (member id), 0 when pool is
+ * unknown or has none: the one agent whose stream a receiver expecting
+ * pool takes (F2: receiver_set_peer_agent, 0 any). */
+uint64_t dataplane_pool_writer_id(const struct fsm *f, const char *pool);
+
+/* The name of member id for the log, "any agent" for 0, "member N" when
+ * unknown. buf of at least FSM_NAME_LEN + 24. */
+const char *dataplane_member_name(const struct fsm *f, uint64_t id,
+				  char *buf, size_t len);
 
 /* dataplane_stream.c: a stream closed (sender or receiver, pair's or
  * local): the count of closes in flight drops; the last one while the

@@ -169,6 +169,8 @@ static void standby_rx_start(struct dataplane *dp, const struct fsm_pool *me,
 	rc.local_pool = me->name;
 	rc.peer_pool = me->name;
 	rc.agent_id = d->agent_id;
+	/* only the pool's writer streams to its standbys (F2) */
+	rc.peer_agent = me->writer;
 	rc.host =
 	    strcmp(d->data_host, "localhost") == 0 ? "127.0.0.1" : d->data_host;
 	rc.port = d->data_port;
@@ -192,6 +194,7 @@ static void standby_rx_start(struct dataplane *dp, const struct fsm_pool *me,
 		return;
 	}
 	l->rx_error = 0;
+	l->rx_peer_agent = rc.peer_agent;
 	l->n_rx_sets = 0;
 	for (unsigned i = 0; i < n; i++)
 		snprintf(l->rx_sets[l->n_rx_sets++], FSM_NAME_LEN, "%s",
@@ -235,6 +238,18 @@ void dataplane_standby_reconcile(struct dataplane *dp, bool standby)
 		if (dp->receiver == NULL && n > 0)
 			standby_rx_start(dp, me, sets, n);
 		return;
+	}
+	/* a new writer: its former writer's stream closed, refused from
+	 * now on (F2) */
+	if (me->writer != l->rx_peer_agent &&
+	    receiver_set_peer_agent(l->rx, me->writer) == 0) {
+		char name[FSM_NAME_LEN + 24];
+
+		LOG_INFO(MOD, "standby of %s: taking the copy from %s only",
+			 me->name,
+			 dataplane_member_name(dp->deps.fsm, me->writer, name,
+					       sizeof name));
+		l->rx_peer_agent = me->writer;
 	}
 	same = n == l->n_rx_sets;
 	for (unsigned i = 0; same && i < n; i++)

@@ -175,6 +175,27 @@ void dataplane_divert_pending(struct dataplane *dp)
 		dataplane_streams_reconcile(dp);
 }
 
+uint64_t dataplane_pool_writer_id(const struct fsm *f, const char *pool)
+{
+	const struct fsm_pool *p = fsm_pool_find(f, pool);
+
+	return p != NULL ? p->writer : 0;
+}
+
+const char *dataplane_member_name(const struct fsm *f, uint64_t id,
+				  char *buf, size_t len)
+{
+	const struct fsm_member *m = fsm_member_find(f, id);
+
+	if (id == 0)
+		snprintf(buf, len, "any agent");
+	else if (m != NULL)
+		snprintf(buf, len, "%s", m->name);
+	else
+		snprintf(buf, len, "member %" PRIu64, id);
+	return buf;
+}
+
 static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 {
 	const struct dataplane_deps *d = &dp->deps;
@@ -191,6 +212,8 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 	rc.local_pool = me->name;
 	rc.peer_pool = me->pair;
 	rc.agent_id = d->agent_id;
+	/* only the pair's writer streams to us (F2) */
+	rc.peer_agent = dataplane_pool_writer_id(f, me->pair);
 	rc.host =
 	    strcmp(d->data_host, "localhost") == 0 ? "127.0.0.1" : d->data_host;
 	rc.port = d->data_port;
@@ -206,6 +229,7 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 			  (unsigned)d->data_port, uv_strerror(rv));
 		dp->receiver = NULL;
 	}
+	dp->rx_peer_agent = rc.peer_agent;
 
 	memset(&sc, 0, sizeof sc);
 	sc.local_pool = me->name;
@@ -411,6 +435,20 @@ static void pair_reconcile(struct dataplane *dp)
 		unsigned n_theirs =
 		    receiver_sets(dp, me, theirs, RECEIVER_MAX_USER_SETS);
 		bool rsame = n_theirs == dp->n_received;
+		uint64_t w = dataplane_pool_writer_id(f, me->pair);
+
+		/* the pair's writer changed: its former writer's stream is
+		 * closed, and refused from now on (F2) */
+		if (w != dp->rx_peer_agent &&
+		    receiver_set_peer_agent(dp->receiver, w) == 0) {
+			char name[FSM_NAME_LEN + 24];
+
+			LOG_INFO(MOD, "taking %s's stream from %s only",
+				 me->pair,
+				 dataplane_member_name(f, w, name,
+						       sizeof name));
+			dp->rx_peer_agent = w;
+		}
 
 		for (unsigned i = 0; rsame && i < n_theirs; i++)
 			rsame = strcmp(theirs[i], dp->received[i]) == 0;
