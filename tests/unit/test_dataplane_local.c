@@ -12,7 +12,13 @@
  *   writer (equal digests); later epoch raises (a failover and failback,
  *   no local takeover) archive nothing when a standby restarts;
  * - R3: with a synchronous standby, the pair's sender is limited to
- *   what that standby acknowledged. */
+ *   what that standby acknowledged;
+ * - F1: records written before a local takeover, shipped to the pair by
+ *   the new writer, are kept there (the takeover raised the epoch, not
+ *   the floor);
+ * - F2: only the writer streams: the pair refuses the stream of a former
+ *   writer that still believes it writes (a view of before the takeover)
+ *   and takes the new writer's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +124,7 @@ static void add_pool(struct fx *f, const char *name, const char *pair,
 	snprintf(p->pair, sizeof p->pair, "%s", pair);
 	snprintf(p->owner, sizeof p->owner, "%s", name);
 	p->epoch = 1;
+	p->floor_epoch = 1; /* as the state machine adds a pool */
 	p->state = FSM_STATE_NORMAL;
 	p->writer = writer;
 	p->writer_token = 1;
@@ -894,6 +901,145 @@ static void test_trim(void **state)
 	fx_free(f);
 }
 
+/* F1: a record written before a local takeover (the pair unreachable,
+ * the synchronous standby holding it) is shipped to the pair by the new
+ * writer after the takeover and kept there: its epoch is below the new
+ * epoch but not below the floor (the owner did not change). Both copies
+ * of east end equal. */
+static void test_pair_keeps_records_from_before_a_takeover(void **state)
+{
+	struct fx *f = fx_new(true);
+	struct has h = {2, "sip:a@x", "1"};
+	struct fsm_pool *east;
+	struct dg d1, d2;
+	int standby = 2;
+	char addr[FSM_ADDR_LEN];
+	uint64_t seq;
+	char v[64];
+	struct acked a;
+
+	(void)state;
+	run_until(f, is_copy, &standby, "the standby's copy");
+	/* the pair unreachable: east1's write reaches only east3 */
+	snprintf(addr, sizeof addr, "%s", member(f, 2)->data_address);
+	snprintf(member(f, 2)->data_address, FSM_ADDR_LEN, "127.0.0.1:1");
+	applied(f);
+	seq = put(f, 0, "sip:a@x", "1");
+	run_until(f, has_value, &h, "the write at the standby");
+	a = (struct acked){0, 3, seq};
+	run_until(f, standby_acked, &a, "the standby's ack");
+	/* local takeover by east3 at its position (the epoch raised, the
+	 * floor kept); the pair reachable again */
+	snprintf(member(f, 2)->data_address, FSM_ADDR_LEN, "%s", addr);
+	east = pool(f, "east");
+	east->writer = 3;
+	east->writer_token = 2;
+	east->epoch = 2;
+	east->writer_seq[0] = seq;
+	applied(f);
+	put(f, 2, "sip:b@x", "2");
+	h = (struct has){1, "sip:b@x", "2"};
+	run_until(f, has_value, &h, "the new writer's write at the pair");
+	/* the write of before the takeover, shipped before b, is kept */
+	get(f, 1, "sip:a@x", v, sizeof v);
+	assert_string_equal(v, "1");
+	digest(f, 1, &d1);
+	digest(f, 2, &d2);
+	assert_int_equal(d1.items, 2);
+	assert_int_equal(d1.items, d2.items);
+	assert_memory_equal(d1.b, d2.b, sizeof d1.b);
+	fx_free(f);
+}
+
+/* The refusals of HELLOs by agent i's pair receiver
+ * (dataplane_receiver_status errors "hello"), and its last error into
+ * last (may be NULL). */
+static int64_t hello_refusals(struct fx *f, int i, char *last, size_t len)
+{
+	json_t *st = dataplane_receiver_status(&f->dp[i]);
+	json_t *n = json_object_get(json_object_get(st, "errors"), "hello");
+	int64_t v = json_is_integer(n) ? json_integer_value(n) : 0;
+
+	if (last != NULL)
+		snprintf(last, len, "%s",
+			 json_string_value(json_object_get(st, "last_error"))
+			     ? json_string_value(
+				   json_object_get(st, "last_error"))
+			     : "");
+	json_decref(st);
+	return v;
+}
+
+struct refusals {
+	int i;
+	int64_t above;
+};
+
+static bool refused_more(struct fx *f, void *arg)
+{
+	struct refusals *r = arg;
+
+	return hello_refusals(f, r->i, NULL, 0) > r->above;
+}
+
+/* F2: after a local takeover, the former writer east1 still believes it
+ * writes (its view is of before the takeover): the pair closes its stream
+ * and refuses it from then on ("not the writer of east"), so what it
+ * writes then never reaches the pair; the new writer east3's stream is
+ * taken. */
+static void test_pair_refuses_a_former_writer(void **state)
+{
+	struct fx *f = fx_new(true);
+	struct fsm *stale = malloc(sizeof *stale);
+	struct has h = {1, "sip:a@x", "1"};
+	struct fsm_pool *east;
+	struct refusals r = {1, 0};
+	struct acked a;
+	int standby = 2;
+	char last[256];
+	uint64_t seq;
+	char v[64];
+
+	(void)state;
+	assert_non_null(stale);
+	run_until(f, is_copy, &standby, "the standby's copy");
+	seq = put(f, 0, "sip:a@x", "1");
+	run_until(f, has_value, &h, "the write at the pair");
+	a = (struct acked){0, 3, seq};
+	run_until(f, standby_acked, &a, "the standby's ack");
+	/* east1 keeps its view of now: it is the writer there */
+	memcpy(stale, &f->fsm, sizeof *stale);
+	f->dp[0].deps.fsm = stale;
+	/* everybody else applies the local takeover by east3 */
+	east = pool(f, "east");
+	east->writer = 3;
+	east->writer_token = 2;
+	east->epoch = 2;
+	east->writer_seq[0] = seq;
+	applied(f);
+	r.above = hello_refusals(f, 1, NULL, 0);
+	/* east1 writes on under its old view: refused at the pair, while
+	 * the new writer's write arrives */
+	put(f, 0, "sip:c@x", "former");
+	run_until(f, refused_more, &r, "a refusal of the former writer");
+	hello_refusals(f, 1, last, sizeof last);
+	assert_non_null(strstr(last, "agent 1 is not the writer of east"));
+	put(f, 2, "sip:b@x", "2");
+	h = (struct has){1, "sip:b@x", "2"};
+	run_until(f, has_value, &h, "the new writer's write at the pair");
+	/* refused again once more, and still nothing of it */
+	r.above = hello_refusals(f, 1, NULL, 0);
+	run_until(f, refused_more, &r, "the former writer refused again");
+	get(f, 1, "sip:c@x", v, sizeof v);
+	assert_string_equal(v, "");
+	get(f, 1, "sip:a@x", v, sizeof v);
+	assert_string_equal(v, "1");
+	f->dp[0].deps.fsm = &f->fsm;
+	applied(f);
+	fx_free(f);
+	free(stale);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +1051,8 @@ int main(void)
 	    cmocka_unit_test(test_trim),
 	    cmocka_unit_test(test_pair_waits_fail_when_no_longer_writer),
 	    cmocka_unit_test(test_pair_fallback_held_without_lease),
+	    cmocka_unit_test(test_pair_keeps_records_from_before_a_takeover),
+	    cmocka_unit_test(test_pair_refuses_a_former_writer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
