@@ -48,7 +48,9 @@ static int same_but_history(const struct fsm *a, const struct fsm *b)
 	       memcmp(a->sbas, b->sbas, sizeof a->sbas) == 0 &&
 	       memcmp(a->cms_active, b->cms_active, sizeof a->cms_active) ==
 		   0 &&
-	       a->cms_epoch == b->cms_epoch && a->cms_state == b->cms_state &&
+	       a->cms_epoch == b->cms_epoch &&
+	       a->cms_floor_epoch == b->cms_floor_epoch &&
+	       a->cms_state == b->cms_state &&
 	       a->cms_since_ms == b->cms_since_ms &&
 	       memcmp(a->cms_writer_seq, b->cms_writer_seq,
 		      sizeof a->cms_writer_seq) == 0 &&
@@ -96,6 +98,10 @@ static void check_bounds(const struct fsm *f)
 				 p->sync_timeout_ms == 0)),
 			   "pool %s mode %d timeout %u", p->name, p->repl_mode,
 			   (unsigned)p->sync_timeout_ms);
+		FUZZ_CHECK(p->floor_epoch >= 1 && p->floor_epoch <= p->epoch,
+			   "pool %s floor epoch %llu, epoch %llu", p->name,
+			   (unsigned long long)p->floor_epoch,
+			   (unsigned long long)p->epoch);
 		FUZZ_CHECK(p->sync_standby == 0 ||
 			       (p->writer != 0 &&
 				p->sync_standby != p->writer &&
@@ -125,6 +131,11 @@ static void check_bounds(const struct fsm *f)
 	FUZZ_CHECK(f->cms_writer_epoch <= f->cms_epoch,
 		   "cms writer epoch %llu past epoch %llu",
 		   (unsigned long long)f->cms_writer_epoch,
+		   (unsigned long long)f->cms_epoch);
+	FUZZ_CHECK(f->cms_floor_epoch <= f->cms_epoch &&
+		       (f->cms_active[0] == '\0' || f->cms_floor_epoch >= 1),
+		   "cms floor epoch %llu, epoch %llu",
+		   (unsigned long long)f->cms_floor_epoch,
 		   (unsigned long long)f->cms_epoch);
 	FUZZ_CHECK(f->n_kept <= FSM_HISTORY_KEPT, "n_kept %u", f->n_kept);
 }
