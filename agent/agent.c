@@ -1,6 +1,6 @@
 /* agent: wiring of one poolpaird process (see agent.h): the order in
  * which the parts are made, started and closed. What each module is given
- * is built in agent_bind.c. */
+ * is built in agent_bind.c and agent_bind_data.c. */
 #include "agent/agent.h"
 #include "agent/agent_internal.h"
 

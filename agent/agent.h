@@ -1,7 +1,7 @@
 /* agent: one poolpaird process. Owns the parts of the process (the TLS
  * context, the HTTP client, the Raft node and its FSM, the modules, the
  * API server, the signals) and wires them: agent_init() makes them in
- * order and builds each module's dependencies (agent_bind.c), agent_stop()
+ * order and builds each module's dependencies (agent_bind*.c), agent_stop()
  * closes them in reverse order and counts what is still closing. No module
  * includes this header: main() only loads the config and runs the loop.
  *

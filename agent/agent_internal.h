@@ -1,5 +1,6 @@
-/* agent_internal: what agent.c and agent_bind.c share. Not part of the
- * agent's interface (agent.h): only those two files include it.
+/* agent_internal: what agent.c, agent_bind.c and agent_bind_data.c
+ * share. Not part of the agent's interface (agent.h): only those files
+ * include it.
  *
  * agent_bind_<module>() builds the module's dependencies from the agent's
  * parts (the loop, the applied state, the proposer, the HTTP client, the

@@ -112,10 +112,10 @@ static const struct key_def keys[K_COUNT] = {
 			false, NULL},
     /* the copy of every write at one local standby (agent/dataplane.h) */
     [K_LOCAL_SYNC] = {SEC_REPLICATION, "local_sync", T_BOOL, FIELD(local_sync),
-		      false, "agent/agent_bind.c"},
+		      false, "agent/agent_bind_data.c"},
     [K_LOCAL_SYNC_TIMEOUT] = {SEC_REPLICATION, "local_sync_timeout_ms",
 			      T_SYNC_WAIT, FIELD(local_sync_timeout_ms), false,
-			      "agent/agent_bind.c"},
+			      "agent/agent_bind_data.c"},
 };
 
 unsigned config_key_count(void) { return K_COUNT; }

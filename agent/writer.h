@@ -57,7 +57,7 @@
 #define WRITER_RETRY_MS 5000 /* after a refused or failed decision */
 
 /* What the module reads of the leader's records of the other agents
- * (members.h) and of its own authority. Bound in agent_bind.c; a unit
+ * (members.h) and of its own authority. Bound in agent_bind_data.c; a unit
  * test fakes it. Every op: loop thread only, answers at once. */
 struct writer_members_ops {
 	/* Milliseconds this leader has not heard member id: since its last
