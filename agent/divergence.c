@@ -59,7 +59,9 @@ void divergence_route_list(void *module, struct http_request *req,
 			return;
 		}
 	}
-	if (!users_ready(dp, req))
+	/* the archive is this agent's own: a standby (even one whose copy
+	 * is being rebuilt) answers from its store as the writer does */
+	if (dp->state != DP_OPEN && !users_ready(dp, req))
 		return;
 	if (store_divergence_list(&dp->store, 0, limit, divergence_listed,
 				  req) != 0)

@@ -57,6 +57,8 @@ assert_contains "$(tr -d '\r' <"$IT_DIR/headers")" "X-Copy: standby" "content re
 out=$(curl -s -XPUT "$(url "$S")/v1/users/sip:a@example.com/profile" -d '{"n":9}')
 assert_json "$out" ".error == \"not_writer\" and .writer == \"$W\"" "write at the standby"
 assert_eq 421 "$(http -XPUT --data-binary @"$IT_DIR/blob" "$(url "$S")/v1/users/sip:a@example.com/conferences/c1/content/x.bin")" "content write at the standby"
+# the divergence archive is each agent's own: a standby answers it too
+assert_json "$(curl -s "$(url "$S")/v1/divergence")" '(.divergence | type) == "array" and (.divergence | length) == 0' "divergence archive at the standby"
 # the writer's reads say own
 assert_json "$(curl -s "$(url "$W")/v1/users/sip:a@example.com/profile")" '.copy == "own"' "read at the writer"
 
