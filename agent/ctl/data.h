@@ -88,7 +88,7 @@ int data_write_done(struct ctl *ctl, json_t *resp, const char *fmt, ...)
 
 /* GET path (owned: freed here; NULL: out of memory) and print its
  * "value": only the value on ctl->out and "epoch E, seq S, copy
- * own|backup" on ctl->err (the value flushed first); with --json the whole
+ * own|backup|standby" on ctl->err (the value flushed first); with --json the whole
  * answer on ctl->out. */
 int data_get_value(struct ctl *ctl, char *path);
 

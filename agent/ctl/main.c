@@ -169,7 +169,7 @@ static const char usage_text_data[] =
     "        sent.\n"
     "    user get SIP profile|contacts|settings\n"
     "        Print the value on stdout and \"epoch E, seq S, copy\n"
-    "        own|backup\" on stderr.\n"
+    "        own|backup|standby\" on stderr.\n"
     "    user locate SIP\n"
     "        Home pool, owning pool and its API, epoch.\n"
     "\n"

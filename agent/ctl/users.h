@@ -26,7 +26,7 @@ int users_cmd_disable(struct ctl *ctl, const struct ctl_args *a);
 int users_cmd_set(struct ctl *ctl, const struct ctl_args *a);
 
 /* `user get SIP KIND`: GET /v1/users/{sip}/{kind}. Prints only the value
- * on ctl->out and "epoch E, seq S, copy own|backup" on ctl->err; with
+ * on ctl->out and "epoch E, seq S, copy own|backup|standby" on ctl->err; with
  * --json the whole answer on ctl->out. */
 int users_cmd_get(struct ctl *ctl, const struct ctl_args *a);
 
