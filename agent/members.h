@@ -7,7 +7,8 @@
  * - join (members_join.c): an agent configured with `[cluster] join` asks
  *   the leader to add it to the Raft configuration (POST /v1/members, and
  *   DELETE /v1/members/{id} to remove one);
- * - heartbeats and reports (members_heartbeat.c): every agent reports to
+ * - heartbeats and reports (members_heartbeat.c; their JSON form in
+ *   members_report.c): every agent reports to
  *   the leader every `heartbeat`; the leader's record of them is what
  *   "reachable" means in status; the leader's answer grants a lease and
  *   carries its clock, which the next heartbeat echoes; every pool agent

@@ -1,5 +1,6 @@
 /* members_internal: what the parts of the members module (members.c,
- * members_join.c, members_heartbeat.c, members_lease.c, members_place.c)
+ * members_join.c, members_heartbeat.c, members_report.c, members_lease.c,
+ * members_place.c)
  * call of each other, and the pure steps the unit tests drive. Not part
  * of the module's interface: only those files and tests/unit/test_members*
  * include it. Loop thread only. */
