@@ -3,12 +3,18 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include "tls/tls.h"
 
 static void client_err(char *errbuf, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -137,9 +143,42 @@ int client_set_tls(struct client *c, const char *ca, const char *cert,
 	return 0;
 }
 
+/* Verification of the server's certificate, in place of OpenSSL's own:
+ * the chain against the store (the CA), then the role: a server is an
+ * agent. What the certificate is goes to the client (arg) for the
+ * message. */
+static int client_verify(X509_STORE_CTX *x, void *arg)
+{
+	struct client *c = arg;
+	X509 *leaf = X509_STORE_CTX_get0_cert(x);
+	int ok;
+
+	c->peer_identity[0] = '\0';
+	c->peer_role = leaf != NULL ? tls_cert_role(leaf, c->peer_identity,
+						    sizeof c->peer_identity)
+				    : TLS_ROLE_NONE;
+	ok = X509_verify_cert(x) == 1;
+	if (ok && (c->peer_role & TLS_ROLE_AGENT) == 0) {
+		X509_STORE_CTX_set_error(x,
+					 X509_V_ERR_APPLICATION_VERIFICATION);
+		c->peer_refused = 1;
+		ok = 0;
+	}
+	return ok;
+}
+
+/* libcurl's SSL_CTX of a new TLS connection (its CA store loaded):
+ * verify the server with client_verify(). */
+static CURLcode client_ssl_ctx(CURL *curl, void *sslctx, void *arg)
+{
+	(void)curl;
+	SSL_CTX_set_cert_verify_callback(sslctx, client_verify, arg);
+	return CURLE_OK;
+}
+
 /* Apply the TLS settings of c to curl (an easy handle). Returns 0 or
  * CLIENT_EINVAL (libcurl refused an option: built without TLS). */
-static int client_apply_tls(const struct client *c, CURL *curl)
+static int client_apply_tls(struct client *c, CURL *curl)
 {
 	CURLcode rc = CURLE_OK;
 
@@ -148,6 +187,11 @@ static int client_apply_tls(const struct client *c, CURL *curl)
 		if (rc == CURLE_OK)                                            \
 			rc = curl_easy_setopt(curl, opt, val);                 \
 	} while (0)
+	/* whatever the CA, a server must be an agent */
+	CLIENT_TLS_SET(CURLOPT_SSL_CTX_FUNCTION, client_ssl_ctx);
+	CLIENT_TLS_SET(CURLOPT_SSL_CTX_DATA, c);
+	if (rc != CURLE_OK)
+		return CLIENT_EINVAL;
 	if (c->tls_ca == NULL && c->tls_cert == NULL)
 		return 0;
 	CLIENT_TLS_SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
@@ -166,10 +210,24 @@ static int client_apply_tls(const struct client *c, CURL *curl)
 	return rc == CURLE_OK ? 0 : CLIENT_EINVAL;
 }
 
+/* Forget the members learnt. */
+static void client_members_free(struct client *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_members; i++)
+		free(c->members[i]);
+	free(c->members);
+	c->members = NULL;
+	c->n_members = 0;
+	c->members_known = 0;
+}
+
 void client_close(struct client *c)
 {
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
+	client_members_free(c);
 	free(c->tls_ca);
 	free(c->tls_cert);
 	free(c->tls_key);
@@ -331,6 +389,9 @@ static int client_setup(struct client *c, struct client_xfer *x,
 	CURLcode rc = CURLE_OK;
 
 	curl_easy_reset(curl);
+	c->peer_refused = 0;
+	c->peer_role = TLS_ROLE_NONE;
+	c->peer_identity[0] = '\0';
 #define CLIENT_SET(opt, val)                                                   \
 	do {                                                                   \
 		if (rc == CURLE_OK)                                            \
@@ -441,6 +502,15 @@ static int client_transfer_error(struct client *c, const struct client_xfer *x,
 			   origin);
 		return CLIENT_ENOMEM;
 	}
+	if (c->peer_refused) {
+		client_err(errbuf, errlen,
+			   "%s is not a poolpair agent: its certificate "
+			   "(CN=%s) has role %s, a server must have role "
+			   "agent",
+			   origin, c->peer_identity[0] ? c->peer_identity : "?",
+			   tls_role_name(c->peer_role));
+		return CLIENT_EPEER;
+	}
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -489,8 +559,10 @@ static void client_progress_end(struct client *c, struct client_xfer *x)
 	x->progress(x, total > 0 ? (int64_t)total : 0, 1);
 }
 
-int client_transfer(struct client *c, struct client_xfer *x, char *errbuf,
-		    size_t errlen)
+/* client_transfer(), following redirects when follow is set, else
+ * stopping at the first answer, whatever it is. */
+static int client_hops(struct client *c, struct client_xfer *x, int follow,
+		       char *errbuf, size_t errlen)
 {
 	struct curl_slist *headers = NULL;
 	char curl_err[CURL_ERROR_SIZE];
@@ -540,7 +612,7 @@ int client_transfer(struct client *c, struct client_xfer *x, char *errbuf,
 			break;
 		}
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x->status);
-		if (x->status != 307 && x->status != 308)
+		if (!follow || (x->status != 307 && x->status != 308))
 			break;
 		client_origin(origin, sizeof(origin), x->url);
 		curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &location);
@@ -565,12 +637,132 @@ int client_transfer(struct client *c, struct client_xfer *x, char *errbuf,
 			rv = CLIENT_ENOMEM;
 			break;
 		}
+		rv = client_redirect_ok(c, x->url, location, errbuf, errlen);
+		if (rv != 0) {
+			free(location);
+			break;
+		}
 		free(x->url);
 		x->url = location;
 	}
 	curl_slist_free_all(headers);
 	return rv;
 }
+
+int client_transfer(struct client *c, struct client_xfer *x, char *errbuf,
+		    size_t errlen)
+{
+	return client_hops(c, x, 1, errbuf, errlen);
+}
+
+/* ---- redirects ---------------------------------------------------------- */
+
+/* Learn the API addresses of the cluster's members from the agent of the
+ * base URL (GET /v1/members, no redirect followed). Returns 0 or a
+ * CLIENT_E* code with errbuf set. */
+static int client_members_load(struct client *c, char *errbuf, size_t errlen)
+{
+	struct client_xfer x = {.method = "GET", .path = "/v1/members"};
+	json_t *answer = NULL, *list, *m;
+	char why[384];
+	size_t i;
+	int rv;
+
+	rv = client_hops(c, &x, 0, why, sizeof why);
+	if (rv == 0 && x.status != 200) {
+		snprintf(why, sizeof why, "%s/v1/members answered http %ld",
+			 c->base, x.status);
+		rv = CLIENT_EPROTO;
+	}
+	if (rv == 0) {
+		answer = json_loadb(x.buf != NULL ? x.buf : "", x.len, 0, NULL);
+		list = json_object_get(answer, "members");
+		if (!json_is_array(list)) {
+			snprintf(why, sizeof why,
+				 "%s/v1/members: no list of members", c->base);
+			rv = CLIENT_EPROTO;
+		}
+	}
+	client_xfer_release(&x);
+	if (rv != 0) {
+		json_decref(answer);
+		client_err(errbuf, errlen, "%s", why);
+		return rv;
+	}
+	c->members = calloc(json_array_size(list) + 1, sizeof(char *));
+	if (c->members == NULL)
+		goto nomem;
+	json_array_foreach (list, i, m) {
+		const char *api = json_string_value(json_object_get(m, "api"));
+
+		if (api == NULL || api[0] == '\0')
+			continue;
+		c->members[c->n_members] = strdup(api);
+		if (c->members[c->n_members] == NULL)
+			goto nomem;
+		c->n_members++;
+	}
+	c->members_known = 1;
+	json_decref(answer);
+	return 0;
+
+nomem:
+	json_decref(answer);
+	client_members_free(c);
+	client_err(errbuf, errlen, "out of memory");
+	return CLIENT_ENOMEM;
+}
+
+int client_redirect_ok(struct client *c, const char *from, const char *to,
+		       char *errbuf, size_t errlen)
+{
+	char origin[256];
+	const char *host;
+	size_t n, i;
+	int rv;
+
+	client_origin(origin, sizeof(origin), from);
+	if (!client_is_http_url(to)) {
+		client_err(errbuf, errlen,
+			   "refused redirect from %s to %s: not an http:// or "
+			   "https:// url",
+			   origin, to);
+		return CLIENT_EREDIRECT;
+	}
+	if (strncmp(from, "https://", 8) == 0 &&
+	    strncmp(to, "https://", 8) != 0) {
+		client_err(errbuf, errlen,
+			   "refused redirect from %s to %s: from https to "
+			   "http would send the request in the clear",
+			   origin, to);
+		return CLIENT_EREDIRECT;
+	}
+	host = strstr(to, "://") + 3;
+	n = strcspn(host, "/?#");
+	if (!c->members_known) {
+		char why[384];
+
+		rv = client_members_load(c, why, sizeof why);
+		if (rv != 0) {
+			client_err(errbuf, errlen,
+				   "refused redirect from %s to %s: cannot "
+				   "learn the cluster's members: %s",
+				   origin, to, why);
+			return rv;
+		}
+	}
+	for (i = 0; i < c->n_members; i++)
+		if (strlen(c->members[i]) == n &&
+		    strncasecmp(c->members[i], host, n) == 0)
+			return 0;
+	client_err(errbuf, errlen,
+		   "refused redirect from %s to %s: %.*s is not the api "
+		   "address of a member of the cluster",
+		   origin, to, (int)n, host);
+	return CLIENT_EREDIRECT;
+}
+
+/* ---- answers ------------------------------------------------------------ */
 
 void client_xfer_release(struct client_xfer *x)
 {
@@ -679,6 +871,8 @@ const char *client_strerror(int code)
 		return "answer too large";
 	case CLIENT_EIO:
 		return "input/output error";
+	case CLIENT_EPEER:
+		return "server is not an agent";
 	default:
 		return "unknown error";
 	}

@@ -8,11 +8,17 @@
  * or 308 answer (a follower pointing at the Raft leader) is followed by
  * the client itself: the same method and body are sent to the Location,
  * at most CLIENT_MAX_REDIRECTS times. Only http and https URLs are used.
+ * A redirect is followed only when client_redirect_ok() allows it: never
+ * from https to http, and only to the API address of a member of the
+ * cluster, as the agent of the base URL lists them (GET /v1/members, asked
+ * once, at the first redirect).
  *
  * TLS (client_set_tls()): TLS 1.3 only, the server's certificate checked
  * against the given CA (host names are not: poolpair certificates name
- * roles, not hosts), and our certificate and key presented, whose role
- * (operator, reader) decides what the agents allow.
+ * roles, not hosts) and required to carry role agent (an operator's or a
+ * reader's certificate from the same CA is not a server), and our
+ * certificate and key presented, whose role (operator, reader) decides
+ * what the agents allow.
  *
  * Not thread-safe: one struct client per thread. curl_global_init() must
  * have been called before client_init(). */
@@ -38,8 +44,11 @@ enum {
 	CLIENT_EPROTO = -5,    /* transfer failed or the answer is not JSON */
 	CLIENT_EREDIRECT = -6, /* too many redirects or a bad Location */
 	CLIENT_ETOOBIG = -7,   /* answer larger than CLIENT_MAX_RESPONSE */
-	CLIENT_EIO = -8, /* reading the body or writing the answer failed */
+	CLIENT_EIO = -8,   /* reading the body or writing the answer failed */
+	CLIENT_EPEER = -9, /* the server's certificate is not an agent's */
 };
+
+#define CLIENT_NAME_LEN 128 /* a certificate's CN, NUL included */
 
 struct client {
 	char *base;	  /* owned: base URL without trailing '/' */
@@ -49,6 +58,15 @@ struct client {
 	char *tls_ca;	  /* owned: CA file, or NULL (system store) */
 	char *tls_cert;	  /* owned: client certificate (PEM), or NULL */
 	char *tls_key;	  /* owned: its private key (PEM), or NULL */
+	/* the API addresses ("host:port") of the cluster's members, learnt
+	 * at the first redirect; owned, each and the array */
+	char **members;
+	size_t n_members;
+	int members_known; /* members holds the list */
+	/* the server certificate of the last TLS handshake: role refused */
+	int peer_refused;
+	int peer_role;			     /* TLS_ROLE_* */
+	char peer_identity[CLIENT_NAME_LEN]; /* its CN */
 };
 
 /* Prepare a client for base_url (copied; "http://host:port", optionally
@@ -64,6 +82,17 @@ int client_init(struct client *c, const char *base_url, long timeout_ms);
  * previous settings stay. */
 int client_set_tls(struct client *c, const char *ca, const char *cert,
 		   const char *key);
+
+/* Whether a redirect from URL from to URL to (both borrowed) may be
+ * followed: to is http:// or https://, not http:// when from is
+ * https:// (the request would go in the clear), and its host:port is the
+ * API address of a member of the cluster (the members are asked of the
+ * agent of the base URL the first time; that request follows no
+ * redirect). Returns 0, or CLIENT_EREDIRECT (refused) / another CLIENT_E*
+ * code (the members could not be learnt) with errbuf (errlen bytes) saying
+ * why and naming to. Uses the client's handle: not during a transfer. */
+int client_redirect_ok(struct client *c, const char *from, const char *to,
+		       char *errbuf, size_t errlen);
 
 /* Send later requests to base_url instead (copied; as client_init()
  * takes it). Returns 0, CLIENT_EINVAL (not an http:// or https:// URL) or
@@ -122,11 +151,15 @@ struct client_xfer {
 };
 
 /* Send x->method to base + x->path on the client's handle, following
- * 307/308 (the body is sent again from its start). Returns 0 when an
+ * 307/308 that client_redirect_ok() allows (the body is sent again from
+ * its start). Returns 0 when an
  * answer arrived (x->status, its body in x->buf or out), or a negative
  * CLIENT_E* code with errbuf (errlen bytes, may be 0) holding a lowercase
  * message ("cannot reach http://127.0.0.1:7101: connection refused",
- * "cannot read FILE: ...", with a hint when TLS explains a failure).
+ * "cannot read FILE: ...", with a hint when TLS explains a failure;
+ * CLIENT_EPEER: "https://127.0.0.1:7101 is not a poolpair agent: its
+ * certificate (CN=op) has role operator"). A refused redirect is
+ * CLIENT_EREDIRECT with x->status the 307 or 308.
  * Either way release x with client_xfer_release(). */
 int client_transfer(struct client *c, struct client_xfer *x, char *errbuf,
 		    size_t errlen);

@@ -261,7 +261,14 @@ int data_transfer(struct ctl *ctl, struct client_xfer *x)
 	if (writer == NULL)
 		return CTL_OK;
 	/* a standby of the pool: ask its writer, once, then the --api agent
-	 * again for what follows */
+	 * again for what follows; only a member, and never from https to
+	 * http */
+	if (client_redirect_ok(ctl->client, x->url, writer, errbuf,
+			       sizeof(errbuf)) != 0) {
+		ctl_say(ctl->err, "poolpairctl: %s", errbuf);
+		free(writer);
+		return CTL_FAILED;
+	}
 	asked = strdup(ctl->client->base);
 	if (asked == NULL || client_set_base(ctl->client, writer) != 0) {
 		free(asked);

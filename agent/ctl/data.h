@@ -56,7 +56,8 @@ int data_load_value(struct ctl *ctl, const struct ctl_args *a, json_t **value);
 
 /* Run x (see client_transfer(); x->progress may be set) on ctl's client;
  * a 421 not_writer answer is run once more at the writer's API it names
- * (the body sent again from its start). CTL_OK when an answer arrived
+ * (the body sent again from its start) when client_redirect_ok() allows
+ * it (else CTL_FAILED, reported). CTL_OK when an answer arrived
  * (x->status, its body in x->buf or x->out), else CTL_FAILED (reported).
  * Release x either way. */
 int data_transfer(struct ctl *ctl, struct client_xfer *x);

@@ -27,8 +27,9 @@ static const char usage_text[] =
     "    poolpairctl talks to any agent of a poolpair cluster over its HTTP\n"
     "    API. Reads are answered by the agent asked; a write sent to a\n"
     "    follower is redirected (307) to the Raft leader and poolpairctl\n"
-    "    repeats it there, at most 5 times. Every write is recorded in the\n"
-    "    history with the caller USER@HOST.\n"
+    "    repeats it there, at most 5 times: only to the API address of a\n"
+    "    member (GET /v1/members), never from https:// to http://. Every\n"
+    "    write is recorded in the history with the caller USER@HOST.\n"
     "\n"
     "OPTIONS\n"
     "    --api URL          agent to talk to (default: $POOLPAIR_API, else\n"
@@ -36,13 +37,17 @@ static const char usage_text[] =
     "    --json             print the server's JSON answer instead of text\n"
     "    --timeout SECONDS  give up on a request after SECONDS (default 10)\n"
     "    --ca FILE          CA certificate the agents' certificates must\n"
-    "                       verify against (https:// with [tls] agents)\n"
+    "                       verify against (https:// with [tls] agents);\n"
+    "                       a server's certificate must have role agent\n"
     "    --cert FILE        our certificate (PEM), role operator to change\n"
     "                       things, reader to look\n"
     "    --key FILE         its private key (PEM)\n"
     "    --help             print this text\n"
     "    Global options may also follow the command.\n"
-    "\n"
+    "\n";
+
+/* The commands (one literal would be too long for C99). */
+static const char usage_text_cmds[] =
     "COMMANDS\n"
     "    status\n"
     "        Cluster (leader, term, commit and applied index), members,\n"
@@ -511,6 +516,7 @@ int main(int argc, char *argv[])
 	}
 	if (o.help || (i < argc && strcmp(argv[i], "help") == 0)) {
 		fputs(usage_text, stdout);
+		fputs(usage_text_cmds, stdout);
 		fputs(usage_text_dr, stdout);
 		fputs(usage_text_data, stdout);
 		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
@@ -528,6 +534,7 @@ int main(int argc, char *argv[])
 		return rv;
 	if (o.help) {
 		fputs(usage_text, stdout);
+		fputs(usage_text_cmds, stdout);
 		fputs(usage_text_dr, stdout);
 		fputs(usage_text_data, stdout);
 		return fflush(stdout) == 0 ? CTL_OK : CTL_FAILED;
