@@ -333,6 +333,7 @@ const char *agent_api_scheme(const struct agent *a)
 /* [tls]: the context every link uses. Its own certificate must say agent. */
 static int tls_setup(struct agent *a, const struct config *cfg)
 {
+	char why[TLS_ERRMSG_LEN + TLS_PATH_LEN];
 	int rv;
 
 	if (cfg->tls_ca[0] == '\0')
@@ -349,11 +350,17 @@ static int tls_setup(struct agent *a, const struct config *cfg)
 		tls_ctx_close(&a->tls);
 		return TLS_E_CONFIG;
 	}
+	if (tls_ctx_check_agent(&a->tls, cfg->agent_id, cfg->pool, why,
+				sizeof why) != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "tls: %s", why);
+		tls_ctx_close(&a->tls);
+		return TLS_E_CONFIG;
+	}
 	a->tls_on = true;
 	LOG_INFO("tls",
 		 "TLS 1.3 on raft, replication and the API as %s (role "
-		 "agent)%s",
-		 a->tls.identity,
+		 "agent, agent %llu)%s",
+		 a->tls.identity, (unsigned long long)a->tls.agent,
 		 cfg->tls_require ? ""
 				  : "; plain peers accepted (require = "
 				    "false; the API still requires TLS)");

@@ -152,7 +152,13 @@ struct http_request {
 	int streaming;	/* 1: the body comes through http_request_on_body() */
 	int role;	/* TLS_ROLE_* of the client certificate; TLS_ROLE_NONE
 			   on a plain connection */
-	char identity[TLS_NAME_LEN]; /* its subject CN, "" when plain */
+	char identity[TLS_NAME_LEN];  /* its subject CN, "" when plain */
+	int tls;		      /* 1: the connection is TLS (identity
+					 checked), 0: plain */
+	uint64_t peer_agent;	      /* the agent the client certificate
+					 names (tls_cert_agent), 0 when none
+					 or plain */
+	char peer_pool[TLS_POOL_LEN]; /* and its pool, "" when none */
 
 	/* private to the server (agent/http_*.c) */
 	struct http_conn *conn;	    /* NULL once the connection is gone */

@@ -88,6 +88,9 @@ struct http_request *http_conn_request_new(struct http_conn *c)
 	memcpy(req->peer, c->peer, sizeof req->peer);
 	req->role = c->tls.peer_role;
 	memcpy(req->identity, c->tls.peer_identity, sizeof req->identity);
+	req->tls = c->tls.state != TLS_CONN_PLAIN;
+	req->peer_agent = c->tls.peer_agent;
+	memcpy(req->peer_pool, c->tls.peer_pool, sizeof req->peer_pool);
 	req->data = c->server->data;
 	req->start_ns = uv_hrtime();
 	req->conn = c;

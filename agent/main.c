@@ -2,8 +2,8 @@
  * the loop; everything else lives in the modules. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,29 +17,35 @@
 #include "agent/log.h"
 #include "tls/tls.h"
 
-/* --check: the [tls] files must make a context with role agent. */
+/* --check: the [tls] files must make a context with role agent that names
+ * this agent. */
 static int check_tls(const struct config *cfg)
 {
+	char why[TLS_ERRMSG_LEN + TLS_PATH_LEN];
 	struct tls_ctx tls;
-	int ok;
+	bool ok;
 
 	if (cfg->tls_ca[0] == '\0')
 		return 0;
-	if (tls_ctx_init(&tls, cfg->tls_ca, cfg->tls_cert, cfg->tls_key) !=
-	    0) {
+	if (tls_ctx_init(&tls, cfg->tls_ca, cfg->tls_cert, cfg->tls_key) != 0) {
 		fprintf(stderr, "poolpaird: %s: [tls] %s\n", cfg->path,
 			tls.errmsg);
 		return -1;
 	}
-	ok = tls.role == TLS_ROLE_AGENT;
 	if (tls.warning[0] != '\0')
-		fprintf(stderr, "poolpaird: %s: [tls] warning: %s\n",
-			cfg->path, tls.warning);
+		fprintf(stderr, "poolpaird: %s: [tls] warning: %s\n", cfg->path,
+			tls.warning);
+	ok = tls.role == TLS_ROLE_AGENT;
 	if (!ok)
 		fprintf(stderr,
 			"poolpaird: %s: [tls] cert %s has role %s; an agent "
 			"needs role agent\n",
 			cfg->path, cfg->tls_cert, tls_role_name(tls.role));
+	else if (tls_ctx_check_agent(&tls, cfg->agent_id, cfg->pool, why,
+				     sizeof why) != 0) {
+		fprintf(stderr, "poolpaird: %s: [tls] %s\n", cfg->path, why);
+		ok = false;
+	}
 	tls_ctx_close(&tls);
 	return ok ? 0 : -1;
 }
@@ -62,12 +68,12 @@ static int store_check(uv_loop_t *loop, const struct config *cfg)
 	}
 	if (rv == 0)
 		return 0;
-	LOG_ERROR("main", "store %s fails its integrity check: %s", path,
-		  why);
+	LOG_ERROR("main", "store %s fails its integrity check: %s", path, why);
 	rv = aside_move(cfg->data_dir, names, 3, where, sizeof where, why,
 			sizeof why);
 	if (rv < 0) {
-		LOG_ERROR("main", "cannot move the broken store aside: %s", why);
+		LOG_ERROR("main", "cannot move the broken store aside: %s",
+			  why);
 		return -1;
 	}
 	LOG_ERROR("main",
@@ -87,8 +93,9 @@ static int raft_aside(const struct config *cfg)
 			    sizeof why);
 
 	if (rv <= 0) {
-		LOG_ERROR("main", "cannot move the broken raft directory "
-				  "aside: %s",
+		LOG_ERROR("main",
+			  "cannot move the broken raft directory "
+			  "aside: %s",
 			  rv < 0 ? why : "it is not there");
 		return -1;
 	}

@@ -14,25 +14,31 @@ pp_build() {
 
 # ---- TLS (optional) -------------------------------------------------------
 # With PP_TLS set to a directory made by pp_tls_pki, every agent config gets a
-# [tls] section with PP_TLS/ca.crt and PP_TLS/NAME.{crt,key}, and pp_curl,
+# [tls] section with PP_TLS/ca.crt and PP_TLS/NAME.{crt,key} (issued by
+# pp_config for the agent's id and pool when missing), and pp_curl,
 # pp_ctl, pp_wait_leader talk https with the client certificate
 # PP_TLS/$PP_TLS_CLIENT.{crt,key} (default: operator).
 
-# pp_tls_pki DIR NAME...: a CA in DIR, an agent certificate per NAME, and
-# the client certificates "operator" and "reader"
+# pp_tls_pki DIR: a CA in DIR and the client certificates "operator" and
+# "reader" (agent certificates come from pp_tls_agent_cert)
 pp_tls_pki() {
-	local dir=$1 n
-	shift
+	local dir=$1
 	"$POOLPAIR_ROOT/scripts/poolpair-cert" ca "$dir" >/dev/null
-	for n in "$@"; do
-		"$POOLPAIR_ROOT/scripts/poolpair-cert" issue "$dir" "$n" --role agent >/dev/null
-	done
 	"$POOLPAIR_ROOT/scripts/poolpair-cert" issue "$dir" operator --role operator >/dev/null
 	"$POOLPAIR_ROOT/scripts/poolpair-cert" issue "$dir" reader --role reader >/dev/null
 }
 
 # pp_scheme: https with PP_TLS, else http
 pp_scheme() { if [ -n "${PP_TLS:-}" ]; then echo https; else echo http; fi; }
+
+# pp_tls_agent_cert NAME ID [POOL]: PP_TLS/NAME.{crt,key}, the certificate
+# of agent ID (of POOL; none for a witness), issued again when present
+pp_tls_agent_cert() {
+	local pool=()
+	if [ -n "${3:-}" ]; then pool=(--pool "$3"); fi
+	"$POOLPAIR_ROOT/scripts/poolpair-cert" issue "$PP_TLS" "$1" --role agent \
+		--agent-id "$2" "${pool[@]}" >/dev/null
+}
 
 # pp_tls_section NAME: the [tls] lines of agent NAME (PP_TLS set)
 pp_tls_section() {
@@ -83,7 +89,10 @@ pp_config() {
 		echo "election_timeout = ${PP_ELECTION:-500ms}"
 		echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
 		if [ -n "$extra" ]; then printf '%b\n' "$extra"; fi
-		if [ -n "${PP_TLS:-}" ]; then pp_tls_section "$name"; fi
+		if [ -n "${PP_TLS:-}" ]; then
+			[ -f "$PP_TLS/$name.crt" ] || pp_tls_agent_cert "$name" "$id" "$pool"
+			pp_tls_section "$name"
+		fi
 	} >"$dir/$name/poolpaird.conf"
 }
 

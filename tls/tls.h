@@ -35,6 +35,7 @@ struct bio_st;
 #define TLS_PATH_LEN 4096
 #define TLS_ERRMSG_LEN 256
 #define TLS_NAME_LEN 128
+#define TLS_POOL_LEN 64 /* a pool name and its NUL (as STREAM_NAME_MAX) */
 #define TLS_HANDSHAKE_TIMEOUT_MS 10000
 
 /* Error codes (negative; libuv codes are passed through as they are, so
@@ -85,6 +86,14 @@ struct x509_st;
  * into identity (len bytes; "" when it has none). */
 int tls_cert_role(struct x509_st *x, char *identity, size_t len);
 
+/* The agent certificate x speaks for: the id of its URI SAN
+ * "urn:poolpair:agent:ID" (decimal, 1..2^63-1), and into pool (len > 0
+ * bytes) the name of its URI SAN "urn:poolpair:pool:NAME" ("" when it has
+ * none: a witness). Returns 0 (and pool "") when it names no agent, names
+ * one malformed, or names several agents or several pools: such a
+ * certificate speaks for no agent. */
+uint64_t tls_cert_agent(struct x509_st *x, char *pool, size_t len);
+
 /* TLS_E_* of a failed certificate verification, given the X509_V_ERR_*
  * code (as SSL_get_verify_result() reports it): TLS_E_UNKNOWN_CA,
  * TLS_E_EXPIRED, TLS_E_NOT_YET_VALID, TLS_E_ROLE for
@@ -134,11 +143,13 @@ struct tls_ctx {
 	char key[TLS_PATH_LEN];
 	char identity[TLS_NAME_LEN];  /* CN of our own certificate */
 	int role;		      /* TLS_ROLE_* of our own certificate */
+	uint64_t agent;		      /* the agent it names (tls_cert_agent) */
+	char pool[TLS_POOL_LEN];      /* and its pool, "" when none */
 	int64_t not_after;	      /* its end of validity, Unix seconds */
 	char warning[TLS_ERRMSG_LEN]; /* "" or why peers will refuse it
 					 (expired, not yet valid) */
-	uint64_t generation; /* 1 after init, +1 per successful reload */
-	bool reloading;	     /* an async reload is in flight */
+	uint64_t generation;	/* 1 after init, +1 per successful reload */
+	bool reloading;		/* an async reload is in flight */
 	struct tls_quiet quiet; /* for the users' own warnings (handshakes
 				   refused by or to the peers it serves) */
 	char errmsg[TLS_ERRMSG_LEN];
@@ -170,6 +181,12 @@ typedef void (*tls_reload_cb)(struct tls_ctx *c, int status, void *arg);
  * stay valid until cb. Loop thread. */
 int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop, tls_reload_cb cb,
 			 void *arg);
+
+/* Whether c's own certificate speaks for agent id of pool ("" for none):
+ * 0, or -1 with msg (len > 0 bytes) saying what it names instead and how
+ * to issue the right one. */
+int tls_ctx_check_agent(const struct tls_ctx *c, uint64_t id, const char *pool,
+			char *msg, size_t len);
 
 /* Release our reference. Connections still open keep theirs. Not while an
  * async reload is in flight. */
@@ -232,6 +249,10 @@ struct tls_conn {
 	void *shutdown_arg;
 	int peer_role;			  /* TLS_ROLE_* after the handshake */
 	char peer_identity[TLS_NAME_LEN]; /* subject CN, "" when plain */
+	uint64_t peer_agent;		  /* the agent its certificate names
+					     (tls_cert_agent), 0 when none or
+					     plain */
+	char peer_pool[TLS_POOL_LEN];	  /* and its pool, "" when none */
 	char peer_address[64];		  /* "ip:port" of the TCP peer */
 	unsigned timeout_ms;
 	size_t write_queue; /* ciphertext bytes not yet written */

@@ -191,8 +191,7 @@ static int classify(struct tls_conn *c)
 		ERR_clear_error();
 		return rv;
 	}
-	rv = tls_ssl_error(ERR_peek_last_error(), c->errmsg,
-			   sizeof c->errmsg);
+	rv = tls_ssl_error(ERR_peek_last_error(), c->errmsg, sizeof c->errmsg);
 	if (c->errmsg[0] == '\0') {
 		tls_ssl_reason(why, sizeof why);
 		set_errmsg(c, "tls: %s", why[0] ? why : "protocol error");
@@ -237,6 +236,9 @@ static void conn_handshake_done(struct tls_conn *c)
 	c->peer_role = peer != NULL ? tls_cert_role(peer, c->peer_identity,
 						    sizeof c->peer_identity)
 				    : TLS_ROLE_NONE;
+	c->peer_agent = peer != NULL ? tls_cert_agent(peer, c->peer_pool,
+						      sizeof c->peer_pool)
+				     : 0;
 	if (peer == NULL) {
 		set_errmsg(c, "peer presented no certificate");
 		conn_fail_handshake(c, TLS_E_NO_CERT);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #define TLS_ROLE_URI_PREFIX "urn:poolpair:role:"
+#define TLS_AGENT_URI_PREFIX "urn:poolpair:agent:"
+#define TLS_POOL_URI_PREFIX "urn:poolpair:pool:"
 
 /* ---- certificates ---- */
 
@@ -46,34 +48,117 @@ static void subject_entry(X509 *x, int nid, bool want_role, char *out,
 	}
 }
 
-static int role_from_san(X509 *x)
+/* Call fn(uri, arg) for each URI SAN of x that fits in 128 bytes and holds
+ * no NUL, until fn returns false. */
+static void each_uri_san(X509 *x, bool (*fn)(const char *uri, void *arg),
+			 void *arg)
 {
 	GENERAL_NAMES *names =
 	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	size_t plen = strlen(TLS_ROLE_URI_PREFIX);
-	int role = TLS_ROLE_NONE;
 
 	if (names == NULL)
-		return TLS_ROLE_NONE;
-	for (int i = 0; i < sk_GENERAL_NAME_num(names) && role == 0; i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		char buf[64];
+		return;
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const unsigned char *d;
+		char buf[128];
 		int n;
 
 		if (g->type != GEN_URI)
 			continue;
 		n = ASN1_STRING_length(g->d.uniformResourceIdentifier);
-		if (n <= (int)plen || n >= (int)sizeof buf)
+		d = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+		if (n <= 0 || n >= (int)sizeof buf ||
+		    memchr(d, '\0', (size_t)n))
 			continue;
-		memcpy(buf,
-		       ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
-		       (size_t)n);
+		memcpy(buf, d, (size_t)n);
 		buf[n] = '\0';
-		if (strncmp(buf, TLS_ROLE_URI_PREFIX, plen) == 0)
-			role = tls_role_parse(buf + plen);
+		if (!fn(buf, arg))
+			break;
 	}
 	GENERAL_NAMES_free(names);
+}
+
+static bool role_uri(const char *uri, void *arg)
+{
+	int *role = arg;
+	size_t plen = strlen(TLS_ROLE_URI_PREFIX);
+
+	if (strncmp(uri, TLS_ROLE_URI_PREFIX, plen) == 0)
+		*role = tls_role_parse(uri + plen);
+	return *role == TLS_ROLE_NONE;
+}
+
+static int role_from_san(X509 *x)
+{
+	int role = TLS_ROLE_NONE;
+
+	each_uri_san(x, role_uri, &role);
 	return role;
+}
+
+struct agent_sans {
+	unsigned agents, pools; /* how many of each were seen */
+	bool bad;		/* one was malformed */
+	uint64_t id;
+	char pool[TLS_POOL_LEN];
+};
+
+/* A pool name as the rest of poolpair accepts it: 1..63 of
+ * [A-Za-z0-9._-], not starting with '-'. */
+static bool pool_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= TLS_POOL_LEN || s[0] == '-')
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._-") == n;
+}
+
+static bool agent_uri(const char *uri, void *arg)
+{
+	struct agent_sans *a = arg;
+	size_t alen = strlen(TLS_AGENT_URI_PREFIX);
+	size_t plen = strlen(TLS_POOL_URI_PREFIX);
+
+	if (strncmp(uri, TLS_AGENT_URI_PREFIX, alen) == 0) {
+		const char *d = uri + alen;
+		uint64_t id = 0;
+
+		a->agents++;
+		if (*d == '\0' || *d == '0' || strlen(d) > 19 ||
+		    strspn(d, "0123456789") != strlen(d)) {
+			a->bad = true;
+			return true;
+		}
+		for (; *d != '\0'; d++)
+			id = id * 10 + (uint64_t)(*d - '0');
+		if (id > INT64_MAX)
+			a->bad = true;
+		a->id = id;
+	} else if (strncmp(uri, TLS_POOL_URI_PREFIX, plen) == 0) {
+		a->pools++;
+		if (!pool_name_ok(uri + plen))
+			a->bad = true;
+		else
+			snprintf(a->pool, sizeof a->pool, "%s", uri + plen);
+	}
+	return true;
+}
+
+uint64_t tls_cert_agent(X509 *x, char *pool, size_t len)
+{
+	struct agent_sans a;
+
+	memset(&a, 0, sizeof a);
+	if (len > 0)
+		pool[0] = '\0';
+	each_uri_san(x, agent_uri, &a);
+	if (a.bad || a.agents != 1 || a.pools > 1 || strlen(a.pool) >= len)
+		return 0;
+	memcpy(pool, a.pool, strlen(a.pool) + 1);
+	return a.id;
 }
 
 /* Role (subject OU, else URI SAN) and identity (CN) of a certificate. */
@@ -98,6 +183,8 @@ struct built {
 	int64_t not_after;
 	char warning[TLS_ERRMSG_LEN];
 	char identity[TLS_NAME_LEN];
+	uint64_t agent;
+	char pool[TLS_POOL_LEN];
 	char errmsg[TLS_ERRMSG_LEN];
 };
 
@@ -236,6 +323,7 @@ static int build(const char *ca, const char *cert, const char *key,
 			 cert);
 		goto err;
 	}
+	b->agent = tls_cert_agent(own, b->pool, sizeof b->pool);
 	rv = check_own(ctx, own, ca, cert, b);
 	if (rv != 0)
 		goto err;
@@ -260,9 +348,57 @@ static void install(struct tls_ctx *c, struct built *b)
 	c->role = b->role;
 	c->not_after = b->not_after;
 	memcpy(c->identity, b->identity, sizeof c->identity);
+	c->agent = b->agent;
+	memcpy(c->pool, b->pool, sizeof c->pool);
 	memcpy(c->warning, b->warning, sizeof c->warning);
 	c->generation++;
 	c->errmsg[0] = '\0';
+}
+
+/* A reload may renew the certificate, not change the agent it names: who a
+ * running process is comes from its configuration, checked at start. On a
+ * change b is released and its errmsg says why. */
+static int same_holder(const struct tls_ctx *c, struct built *b)
+{
+	if (b->agent == c->agent && strcmp(b->pool, c->pool) == 0)
+		return 0;
+	snprintf(b->errmsg, sizeof b->errmsg,
+		 "cert %s names agent %llu (pool \"%s\"), the running one "
+		 "agent %llu (pool \"%s\"): restart to change it",
+		 c->cert, (unsigned long long)b->agent, b->pool,
+		 (unsigned long long)c->agent, c->pool);
+	SSL_CTX_free(b->ssl);
+	b->ssl = NULL;
+	return TLS_E_CONFIG;
+}
+
+int tls_ctx_check_agent(const struct tls_ctx *c, uint64_t id, const char *pool,
+			char *msg, size_t len)
+{
+	char opt[TLS_POOL_LEN + 16] = "";
+
+	if (c->agent == id && strcmp(c->pool, pool) == 0)
+		return 0;
+	if (pool[0] != '\0')
+		snprintf(opt, sizeof opt, " --pool %s", pool);
+	if (c->agent == 0)
+		snprintf(
+		    msg, len,
+		    "cert %s names no agent: reissue it with poolpair-cert "
+		    "issue DIR %s --role agent --agent-id %llu%s",
+		    c->cert, c->identity[0] ? c->identity : "NAME",
+		    (unsigned long long)id, opt);
+	else
+		snprintf(msg, len,
+			 "cert %s names agent %llu (pool \"%s\"), this agent "
+			 "is %llu (pool \"%s\"): reissue it with "
+			 "poolpair-cert issue DIR %s --role agent --agent-id "
+			 "%llu%s",
+			 c->cert, (unsigned long long)c->agent, c->pool,
+			 (unsigned long long)id, pool,
+			 c->identity[0] ? c->identity : "NAME",
+			 (unsigned long long)id, opt);
+	return -1;
 }
 
 static int copy_path(char *dst, const char *src, const char *what, char *errmsg)
@@ -308,6 +444,8 @@ int tls_ctx_reload(struct tls_ctx *c)
 		return TLS_E_STATE;
 	}
 	rv = build(c->ca, c->cert, c->key, &b);
+	if (rv == 0)
+		rv = same_holder(c, &b);
 	if (rv != 0) {
 		memcpy(c->errmsg, b.errmsg, sizeof c->errmsg);
 		return rv;
@@ -339,6 +477,8 @@ static void reload_after(uv_work_t *req, int status)
 	int rv = status != 0 ? status : w->rv;
 
 	c->reloading = false;
+	if (rv == 0)
+		rv = same_holder(c, &w->b);
 	if (rv == 0) {
 		install(c, &w->b);
 	} else {

@@ -12,8 +12,15 @@ CERT=$(cd "$(dirname "$0")/../.." && pwd)/scripts/poolpair-cert
 PKI=$IT_DIR/pki
 "$CERT" ca "$PKI/a" >/dev/null
 "$CERT" ca "$PKI/b" --cn "other CA" >/dev/null
-for n in east west witness; do "$CERT" issue "$PKI/a" "$n" --role agent >/dev/null; done
-"$CERT" issue "$PKI/b" rogue --role agent >/dev/null
+# agent NAME ID [POOL]: its certificate from CA a
+agent_cert() {
+	local pool=()
+	if [ -n "${3:-}" ]; then pool=(--pool "$3"); fi
+	"$CERT" issue "$PKI/a" "$1" --role agent --agent-id "$2" "${pool[@]}" >/dev/null
+}
+agent_certs() { agent_cert east 1 pool-east; agent_cert west 2 pool-west; agent_cert witness 3; }
+agent_certs
+"$CERT" issue "$PKI/b" rogue --role agent --agent-id 4 >/dev/null
 "$CERT" issue "$PKI/a" ops --role operator >/dev/null
 
 cat "$PKI/a/ca.crt" "$PKI/b/ca.crt" >"$PKI/both.crt"
@@ -55,6 +62,14 @@ cp "$IT_DIR/east/poolpaird.conf" "$IT_DIR/bad-role.conf"
 sed -i "s|$PKI/a/east\.|$PKI/a/ops.|" "$IT_DIR/bad-role.conf"
 out=$("$BUILD/poolpaird" --check -c "$IT_DIR/bad-role.conf" 2>&1) && fail "--check accepted an operator certificate"
 assert_contains "$out" "has role operator; an agent needs role agent" "--check of an operator cert"
+# a certificate speaks for one agent: west's cannot run east, by --check or
+# at start
+cp "$IT_DIR/east/poolpaird.conf" "$IT_DIR/other-agent.conf"
+sed -i "s|$PKI/a/east\.|$PKI/a/west.|" "$IT_DIR/other-agent.conf"
+out=$("$BUILD/poolpaird" --check -c "$IT_DIR/other-agent.conf" 2>&1) && fail "--check accepted west's certificate for east"
+assert_contains "$out" "names agent 2 (pool \"pool-west\"), this agent is 1 (pool \"pool-east\"): reissue it with poolpair-cert issue DIR west --role agent --agent-id 1 --pool pool-east" "--check of another agent's cert"
+out=$(timeout 10 "$BUILD/poolpaird" -c "$IT_DIR/other-agent.conf" 2>&1) && fail "east started with west's certificate"
+assert_contains "$out" "names agent 2 (pool \"pool-west\"), this agent is 1" "start with another agent's cert"
 
 start "${ALL[@]}"
 wait_leader 30 "${ALL[@]}"
@@ -111,7 +126,7 @@ wait_until 30 'agree_digest "${ALL[@]}"'
 # renewed certificates (same CA, new keys) and SIGHUP everywhere: quorum
 # holds, no election, and new links use the new files
 term=$(sfield "$LEADER" '.cluster.term')
-for n in "${ALL[@]}"; do "$CERT" issue "$PKI/a" "$n" --role agent >/dev/null; done
+agent_certs
 for n in "${ALL[@]}"; do kill -HUP "$(pid_of "$n")"; done
 for n in "${ALL[@]}"; do
 	wait_until 10 'grep -q "tls: reloaded .*/$n.crt (CN=$n, role agent, generation 2)" "$IT_DIR/$n/log"'

@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 
 CERT=$(cd "$(dirname "$0")/../.." && pwd)/scripts/poolpair-cert
 export PP_TLS=$IT_DIR/pki
-pp_tls_pki "$PP_TLS" east west witness
+pp_tls_pki "$PP_TLS"
 "$CERT" ca "$IT_DIR/other" --cn "other CA" >/dev/null
 "$CERT" issue "$IT_DIR/other" intruder --role operator >/dev/null
 "$CERT" issue "$PP_TLS" stale --role operator --not-before '10 days ago' \
@@ -153,7 +153,7 @@ expect_exit 0 ctl west backup verify pool-east
 assert_contains "$OUT" "pool-east owns the user set: asking its agent at $(api east)"
 assert_contains "$OUT" "equal after: yes"
 # a renewed agent certificate and SIGHUP: the API and the stream go on with it
-"$CERT" issue "$PP_TLS" east --role agent >/dev/null
+pp_tls_agent_cert east 1 pool-east
 kill -HUP "$(pid_of east)"
 wait_until 10 'grep -q "tls: reloaded .*/east.crt (CN=east, role agent, generation 2)" "$IT_DIR/east/log"'
 assert_eq 200 "$(code reader "$E/v1/status")" "reader: status at east after the reload"

@@ -1701,14 +1701,15 @@ static int tls_group_setup(void **state)
 	}
 	sh(CERT_TOOL " ca %s/a >/dev/null", tls_dir);
 	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a srv --role agent >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a peer --role agent >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a peer2 --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a srv --role agent --agent-id 1 >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a peer --role agent --agent-id 2 >/dev/null", tls_dir);
+	/* peer's renewed: the same agent */
+	sh(CERT_TOOL " issue %s/a peer2 --role agent --agent-id 2 >/dev/null", tls_dir);
 	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a old --role agent --not-before '10 days ago' "
+	sh(CERT_TOOL " issue %s/a old --role agent --agent-id 4 --not-before '10 days ago' "
 		     "--not-after '1 day ago' >/dev/null",
 	   tls_dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 5 >/dev/null", tls_dir);
 	/* the client's files of the reload test: peer's, then peer2's */
 	sh("mkdir %s/cli && cp %s/a/ca.crt %s/cli/ca.crt && "
 	   "cp %s/a/peer.crt %s/cli/me.crt && cp %s/a/peer.key %s/cli/me.key",

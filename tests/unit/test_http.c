@@ -1618,14 +1618,14 @@ static int tls_group_setup(void **state)
 	}
 	sh(CERT_TOOL " ca %s/a >/dev/null", tls_dir);
 	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a srv --role agent >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a peer --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a srv --role agent --agent-id 1 >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/a peer --role agent --agent-id 2 >/dev/null", tls_dir);
 	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", tls_dir);
 	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a old --role agent --not-before '10 days ago' "
+	sh(CERT_TOOL " issue %s/a old --role agent --agent-id 3 --not-before '10 days ago' "
 		     "--not-after '1 day ago' >/dev/null",
 	   tls_dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", tls_dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 4 >/dev/null", tls_dir);
 	return 0;
 }
 

@@ -1515,10 +1515,10 @@ static int tls_group_setup(void **state)
 	static const char *const cmds[] = {
 	    CERT_TOOL " ca %s/a",
 	    CERT_TOOL " ca %s/b --cn other",
-	    CERT_TOOL " issue %s/a east --role agent",
-	    CERT_TOOL " issue %s/a west --role agent",
+	    CERT_TOOL " issue %s/a east --role agent --agent-id 1",
+	    CERT_TOOL " issue %s/a west --role agent --agent-id 2",
 	    CERT_TOOL " issue %s/a ops --role operator",
-	    CERT_TOOL " issue %s/b rogue --role agent",
+	    CERT_TOOL " issue %s/b rogue --role agent --agent-id 3",
 	};
 	char cmd[256];
 	size_t i;

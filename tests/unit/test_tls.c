@@ -63,17 +63,19 @@ static int group_setup(void **state)
 		return -1;
 	sh(CERT_TOOL " ca %s/a >/dev/null", dir);
 	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n1 --role agent >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n2 --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n1 --role agent --agent-id 1 >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n2 --role agent --agent-id 2 >/dev/null", dir);
+	/* a renewal of n1's (the same agent), named n1b to tell them apart */
+	sh(CERT_TOOL " issue %s/a n1b --role agent --agent-id 1 >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a old --role agent --not-before '10 days ago' "
+	sh(CERT_TOOL " issue %s/a old --role agent --agent-id 3 --not-before '10 days ago' "
 		     "--not-after '1 day ago' >/dev/null",
 	   dir);
-	sh(CERT_TOOL " issue %s/a fut --role agent --not-before '+5 days' "
+	sh(CERT_TOOL " issue %s/a fut --role agent --agent-id 4 --not-before '+5 days' "
 		     ">/dev/null",
 	   dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 5 >/dev/null", dir);
 	/* trusting both CAs: an impostor of b that accepts a's servers */
 	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/ab.crt", dir, dir, dir);
 	/* a certificate with no role at all */
@@ -100,6 +102,7 @@ struct side {
 	int hs_status;
 	char hs_err[TLS_ERRMSG_LEN];
 	int role;
+	uint64_t agent; /* the agent the peer's certificate names */
 	char identity[TLS_NAME_LEN];
 	char got[256];
 	size_t ngot;
@@ -249,6 +252,7 @@ static void on_handshake(struct side *sd, int status)
 	sd->state_at_handshake = sd->conn.state;
 	snprintf(sd->hs_err, sizeof sd->hs_err, "%s", sd->conn.errmsg);
 	sd->role = sd->conn.peer_role;
+	sd->agent = sd->conn.peer_agent;
 	snprintf(sd->identity, sizeof sd->identity, "%s",
 		 sd->conn.peer_identity);
 }
@@ -463,8 +467,11 @@ static void test_handshake_roles(void **state)
 		assert_int_equal(p->s.state_at_handshake, TLS_CONN_OPEN);
 		assert_int_equal(p->s.role, roles[i]);
 		assert_string_equal(p->s.identity, names[i]);
+		/* only n2 names an agent (2) */
+		assert_int_equal(p->s.agent, i == 0 ? 2 : 0);
 		assert_int_equal(p->c.role, TLS_ROLE_AGENT);
 		assert_string_equal(p->c.identity, "n1");
+		assert_int_equal(p->c.agent, 1);
 		assert_string_equal(p->s.got, "ping");
 		assert_string_equal(p->c.got, "pong");
 		/* the client closed with close_notify: clean EOF */
@@ -753,8 +760,8 @@ static void test_reload(void **state)
 	assert_string_equal(s->identity, "n1");
 
 	/* renewed files (another name, to tell them apart) */
-	sh("cp %s/a/n2.crt %s/srv/me.crt && cp %s/a/n2.key %s/srv/me.key", dir,
-	   dir, dir, dir);
+	sh("cp %s/a/n1b.crt %s/srv/me.crt && cp %s/a/n1b.key %s/srv/me.key",
+	   dir, dir, dir, dir);
 	uv_loop_init(&loop);
 	assert_int_equal(tls_ctx_reload_async(s, &loop, on_reloaded, &st), 0);
 	assert_int_equal(tls_ctx_reload_async(s, &loop, on_reloaded, &st),
@@ -763,14 +770,14 @@ static void test_reload(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 	assert_int_equal(st, 0);
 	assert_int_equal(s->generation, 2);
-	assert_string_equal(s->identity, "n2");
+	assert_string_equal(s->identity, "n1b");
 
 	/* a new connection sees the new certificate */
 	p2 = pair_new(s, c);
 	pair_start(p2);
 	pair_run(p2);
 	assert_int_equal(p2->c.hs_status, 0);
-	assert_string_equal(p2->c.identity, "n2");
+	assert_string_equal(p2->c.identity, "n1b");
 	assert_string_equal(p2->c.got, "pong");
 	free(p2);
 

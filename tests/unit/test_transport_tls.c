@@ -42,10 +42,10 @@ static int group_setup(void **state)
 		return -1;
 	sh(CERT_TOOL " ca %s/a >/dev/null && " CERT_TOOL " ca %s/b >/dev/null",
 	   dir, dir);
-	sh(CERT_TOOL " issue %s/a n1 --role agent >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n2 --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n1 --role agent --agent-id 1 >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n2 --role agent --agent-id 2 >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 3 >/dev/null", dir);
 	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/b/trust.crt", dir, dir, dir);
 	return 0;
 }
