@@ -268,6 +268,13 @@ static int set_name(struct parse *p, const struct key_def *k, const char *value)
 		fail_too_long(p, k, k->size - 1);
 		return CONFIG_E_TOO_LONG;
 	}
+	if (value[0] == '-') {
+		/* hooks get it in $POOLPAIR_POOL etc.: a script passing it on
+		 * would hand a command an option */
+		fail_value(p, CONFIG_E_INVALID, k, value,
+			   "a name cannot start with '-'");
+		return CONFIG_E_INVALID;
+	}
 	for (s = value; *s != '\0'; s++) {
 		if (!is_alnum(*s) && *s != '.' && *s != '_' && *s != '-') {
 			fail_value(p, CONFIG_E_INVALID, k, value,

@@ -313,7 +313,8 @@ int request_pair_mode(const char *pool, const char *body, size_t len,
 	if (pool == NULL || !request_name_ok(pool, strnlen(pool, FSM_NAME_LEN)))
 		return request_fail(
 		    err, -EINVAL, "invalid",
-		    "pool name must be 1-%d characters of [A-Za-z0-9._-]",
+		    "pool name must be 1-%d characters of [A-Za-z0-9._-], "
+		    "not starting with '-'",
 		    FSM_NAME_LEN - 1);
 	if ((rc = request_parse_body(body, len, &root, err)) != 0)
 		return rc;
@@ -488,7 +489,8 @@ int request_cmd_name(int op, const char *name, const struct request_ctx *ctx,
 	if (name == NULL || !request_name_ok(name, strnlen(name, FSM_NAME_LEN)))
 		return request_fail(
 		    err, -EINVAL, "invalid",
-		    "%s name must be 1-%d characters of [A-Za-z0-9._-]",
+		    "%s name must be 1-%d characters of [A-Za-z0-9._-], "
+		    "not starting with '-'",
 		    nouns[op], FSM_NAME_LEN - 1);
 	request_cmd_init(&c, ctx, who);
 	switch (op) {

@@ -37,7 +37,8 @@ int request_fail_nomem(struct request_error *err);
 
 /* ---- values ---- */
 
-/* s[0..n) is a valid name: 1..FSM_NAME_LEN-1 bytes of [A-Za-z0-9._-]. */
+/* s[0..n) is a valid name: 1..FSM_NAME_LEN-1 bytes of [A-Za-z0-9._-], not
+ * starting with '-'. */
 bool request_name_ok(const char *s, size_t n);
 
 /* s[0..n) is host:port: host a name or IPv4 of [A-Za-z0-9._-] or a

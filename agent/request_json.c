@@ -81,7 +81,9 @@ bool request_name_ok(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n < 1 || n >= FSM_NAME_LEN)
+	/* hooks get pool and site names in their environment: a script
+	 * passing one on would hand a command an option */
+	if (n < 1 || n >= FSM_NAME_LEN || s[0] == '-')
 		return false;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
@@ -260,7 +262,7 @@ int request_get_name(const json_t *obj, const char *where, const char *key,
 	if (!request_name_ok(json_string_value(v), json_string_length(v)))
 		return request_fail(err, -EINVAL, "invalid",
 				    "field '%s%s' must be 1-%d characters of "
-				    "[A-Za-z0-9._-]",
+				    "[A-Za-z0-9._-], not starting with '-'",
 				    where, key, FSM_NAME_LEN - 1);
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;

@@ -47,7 +47,8 @@ int request_pool_pause(const char *pool, bool paused, const char *body,
 	if (pool == NULL || !request_name_ok(pool, strnlen(pool, FSM_NAME_LEN)))
 		return request_fail(
 		    err, -EINVAL, "invalid",
-		    "pool name must be 1-%d characters of [A-Za-z0-9._-]",
+		    "pool name must be 1-%d characters of [A-Za-z0-9._-], "
+		    "not starting with '-'",
 		    FSM_NAME_LEN - 1);
 	if (len > 0) {
 		if ((rc = request_parse_body(body, len, &root, err)) != 0)

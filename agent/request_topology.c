@@ -266,7 +266,7 @@ static int parse_topo_sites(json_t *arr, struct topo *t,
 			return request_fail(
 			    err, -EINVAL, "invalid",
 			    "field '%s' must be 1-%d characters of "
-			    "[A-Za-z0-9._-]",
+			    "[A-Za-z0-9._-], not starting with '-'",
 			    where, FSM_NAME_LEN - 1);
 		for (j = 0; j < t->n_sites; j++)
 			if (strcmp(t->sites[j], json_string_value(v)) == 0)

@@ -213,6 +213,12 @@ int fsm_check_name(struct outcome *o, const char *field, const char *s)
 
 	switch (name_check(s)) {
 	case NAME_OK:
+		/* hooks get pool and site names in their environment: a
+		 * script passing one on would hand a command an option */
+		if (s[0] == '-')
+			return fsm_fail(o, FSM_E_INVALID,
+					"%s \"%s\" starts with '-'", field,
+					fsm_clip(c, s));
 		return 0;
 	case NAME_EMPTY:
 		return fsm_fail(o, FSM_E_INVALID, "%s is empty", field);

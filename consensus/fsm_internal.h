@@ -71,11 +71,14 @@ void fsm_risk_text(char *dst, size_t cap, const struct outcome *o);
 
 /* ---- validation (fsm_check.c); strings must not be NULL ---- */
 
-/* Non-empty, shorter than FSM_NAME_LEN, only [A-Za-z0-9._-]. */
+/* Non-empty, shorter than FSM_NAME_LEN, only [A-Za-z0-9._-]: what a
+ * restored snapshot may hold (a name written before names starting with '-'
+ * were refused still restores). */
 bool fsm_name_ok(const char *s);
 
-/* Refuse with FSM_E_INVALID unless s is a valid name; field says what it
- * names ("pool name", "site", ...). Returns 0 or the code. */
+/* Refuse with FSM_E_INVALID unless s is a valid name (fsm_name_ok() and
+ * not starting with '-'); field says what it names ("pool name", "site",
+ * ...). Returns 0 or the code. */
 int fsm_check_name(struct outcome *o, const char *field, const char *s);
 
 /* Printable ASCII without spaces, shorter than FSM_ADDR_LEN ("" is ok). */

@@ -694,6 +694,37 @@ static void test_sites(void **state)
 	assert_string_equal(last(f)->what, "remove site A.b_c-9");
 }
 
+/* A name starting with '-' (a hook passing $POOLPAIR_POOL on would hand
+ * a command an option) is refused in every command that names something,
+ * so that a forged command is refused too; '-' inside a name is fine. */
+static void test_names_dash(void **state)
+{
+	struct fsm *f = *state;
+
+	refused(f, c_add_site("-east"), FSM_E_INVALID, "starts with '-'");
+	refused(f, c_add_pool("--help", "east", "enterprise", "physical",
+			      "windows-2019"),
+		FSM_E_INVALID, "pool name \"--help\" starts with '-'");
+	refused(f, c_add_pool("pool-east", "-east", "enterprise", "physical",
+			      "windows-2019"),
+		FSM_E_INVALID, "pool site \"-east\" starts with '-'");
+	refused(f, c_register(7, "w-1", "third", "-pool", "10.0.0.7:7000",
+			      "10.0.0.7:7200", "10.0.0.7:8080"),
+		FSM_E_INVALID, "member pool \"-pool\" starts with '-'");
+	refused(f, c_register(7, "w-1", "-o", "", "10.0.0.7:7000", "",
+			      "10.0.0.7:8080"),
+		FSM_E_INVALID, "member site \"-o\" starts with '-'");
+	ok(f, c_add_pool("pool-east", "east", "enterprise", "physical",
+			 "windows-2019"));
+	refused(f, c_add_sba("-sba", "branch", "pool-east"), FSM_E_INVALID,
+		"sba name \"-sba\" starts with '-'");
+	refused(f, c_add_sba("sba-1", "-branch", "pool-east"), FSM_E_INVALID,
+		"starts with '-'");
+	assert_false(fsm_site_exists(f, "-east"));
+	assert_false(fsm_site_exists(f, "-branch"));
+	assert_int_equal(f->n_pools, 1);
+}
+
 static void test_site_in_use(void **state)
 {
 	struct fsm *f = *state;
@@ -3341,6 +3372,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	    T(test_init_and_names),
 	    T(test_sites),
+	    T(test_names_dash),
 	    T(test_site_in_use),
 	    T(test_add_pool),
 	    T(test_add_pool_without_pool),

@@ -626,8 +626,13 @@ static void test_cmd_name(void **state)
 	    -EINVAL);
 	assert_int_equal(err.status, 400);
 	assert_string_equal(err.code, "invalid");
-	assert_string_equal(
-	    err.message, "pool name must be 1-63 characters of [A-Za-z0-9._-]");
+	assert_string_equal(err.message,
+			    "pool name must be 1-63 characters of "
+			    "[A-Za-z0-9._-], not starting with '-'");
+	assert_null(out.buf);
+	assert_int_equal(
+	    request_cmd_name(REQUEST_REMOVE_POOL, "-p", &ctx, &out, &err),
+	    -EINVAL);
 	assert_null(out.buf);
 	assert_int_equal(
 	    request_cmd_name(REQUEST_REMOVE_SITE, "", &ctx, &out, &err),
@@ -876,7 +881,28 @@ static const struct bad bad_cases[] = {
     {TOPO, "{\"dry_run\": true}", "missing_field", "missing field 'topology'"},
     /* invalid values */
     {SITE, "{\"name\": \"\"}", "invalid",
-     "field 'name' must be 1-63 characters of [A-Za-z0-9._-]"},
+     "field 'name' must be 1-63 characters of [A-Za-z0-9._-], not starting "
+     "with '-'"},
+    /* a name starting with '-' would be an option to a command a hook
+     * passes $POOLPAIR_POOL or $POOLPAIR_SITE to */
+    {SITE, "{\"name\": \"-east\"}", "invalid",
+     "field 'name' must be 1-63 characters of [A-Za-z0-9._-], not starting "
+     "with '-'"},
+    {POOL,
+     "{\"name\": \"--help\", \"site\": \"s\", \"edition\": \"standard\", "
+     "\"kind\": \"virtual\", \"os\": \"w\"}",
+     "invalid", NULL},
+    {POOL,
+     "{\"name\": \"p\", \"site\": \"-s\", \"edition\": \"standard\", "
+     "\"kind\": \"virtual\", \"os\": \"w\"}",
+     "invalid",
+     "field 'site' must be 1-63 characters of [A-Za-z0-9._-], not starting "
+     "with '-'"},
+    {PAIR, "{\"a\": \"x\", \"b\": \"-y\"}", "invalid", NULL},
+    {SBA, "{\"name\": \"-s\", \"site\": \"b\", \"backup_pool\": \"p\"}",
+     "invalid", NULL},
+    {SBA, "{\"name\": \"s\", \"site\": \"b\", \"backup_pool\": \"-p\"}",
+     "invalid", NULL},
     {SITE, "{\"name\": \"east site\"}", "invalid", NULL},
     {SITE, "{\"name\": \"east/1\"}", "invalid", NULL},
     {SITE, "{\"name\": \"e:1\"}", "invalid", NULL},
@@ -1643,6 +1669,19 @@ static void test_topology_bad(void **state)
 	    {TOPO, "{\"topology\": {\"sites\": [1]}}", "bad_type",
 	     "field 'topology.sites[0]' must be a string"},
 	    {TOPO, "{\"topology\": {\"sites\": [\"a b\"]}}", "invalid", NULL},
+	    {TOPO, "{\"topology\": {\"sites\": [\"-east\"]}}", "invalid",
+	     "field 'topology.sites[0]' must be 1-63 characters of "
+	     "[A-Za-z0-9._-], not starting with '-'"},
+	    {TOPO,
+	     "{\"topology\": {\"pools\": [{\"name\": \"-p\", \"site\": \"s\", "
+	     "\"edition\": \"standard\", \"kind\": \"virtual\", \"os\": \"w\"}]}}",
+	     "invalid",
+	     "field 'topology.pools[0].name' must be 1-63 characters of "
+	     "[A-Za-z0-9._-], not starting with '-'"},
+	    {TOPO,
+	     "{\"topology\": {\"sbas\": [{\"name\": \"s\", \"site\": \"-b\", "
+	     "\"backup_pool\": \"p\"}]}}",
+	     "invalid", NULL},
 	    {TOPO, "{\"topology\": {\"sites\": [\"a\", \"a\"]}}", "invalid",
 	     "site a is listed twice"},
 	    {TOPO, "{\"topology\": {\"pools\": [\"p\"]}}", "bad_type",
