@@ -192,6 +192,35 @@ static void in_hand_over(struct link *l, const char *rest, size_t nrest)
 	tr->accept_cb(tr->t, l->peer_id, l->peer_address, theirs);
 }
 
+/* With TLS, the id the hello claims must be the agent the peer's
+ * certificate names (a certificate naming none speaks for no one); else
+ * the link is refused and closed before raft sees it. A plain peer
+ * ([tls] require = false) has nothing to check. */
+static bool in_identity_ok(struct link *l)
+{
+	if (l->conn.state == TLS_CONN_PLAIN)
+		return true;
+	if (l->conn.peer_agent != 0 && l->conn.peer_agent == l->peer_id)
+		return true;
+	if (l->conn.peer_agent == 0)
+		transport_log(l->tr, true,
+			      "refused %s: raft handshake claims id %llu, "
+			      "certificate names no agent (CN=%s)",
+			      transport_link_peer(l),
+			      (unsigned long long)l->peer_id,
+			      l->conn.peer_identity);
+	else
+		transport_log(l->tr, true,
+			      "refused %s: raft handshake claims id %llu, "
+			      "certificate names agent %llu (CN=%s)",
+			      transport_link_peer(l),
+			      (unsigned long long)l->peer_id,
+			      (unsigned long long)l->conn.peer_agent,
+			      l->conn.peer_identity);
+	transport_link_close(l);
+	return false;
+}
+
 /* Accumulate the peer's hello; the rest goes to raft after hand-over. */
 static void in_feed(struct link *l, const char *data, size_t n)
 {
@@ -225,6 +254,8 @@ static void in_feed(struct link *l, const char *data, size_t n)
 		memcpy(l->peer_address, l->hello + HELLO_PREAMBLE,
 		       l->need - HELLO_PREAMBLE);
 		l->peer_address[l->need - HELLO_PREAMBLE - 1] = '\0';
+		if (!in_identity_ok(l))
+			return;
 		in_hand_over(l, data, n);
 		return;
 	}
@@ -401,6 +432,24 @@ static void on_out_handshake(struct tls_conn *c, int status)
 	if (status != 0) {
 		transport_log(tr, true, "connect %s: %s", l->peer_address,
 			      c->errmsg);
+		transport_link_close(l);
+		return;
+	}
+	/* the server must speak for the voter raft dials: an address
+	 * diverted to another agent cannot pose as it */
+	if (c->peer_agent == 0 || c->peer_agent != l->peer_id) {
+		char names[48];
+
+		if (c->peer_agent == 0)
+			snprintf(names, sizeof names, "no agent");
+		else
+			snprintf(names, sizeof names, "agent %llu",
+				 (unsigned long long)c->peer_agent);
+		transport_log(tr, true,
+			      "connect %s: server certificate names %s "
+			      "(CN=%s), not raft id %llu",
+			      l->peer_address, names, c->peer_identity,
+			      (unsigned long long)l->peer_id);
 		transport_link_close(l);
 		return;
 	}

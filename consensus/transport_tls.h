@@ -2,8 +2,11 @@
  * with mutual authentication (tls/tls.h), in place of raft_uv_tcp.
  *
  * Outgoing: resolve the peer, connect TCP, run the TLS handshake (the peer
- * must hold role agent), send the handshake raft_uv_tcp would send (protocol
- * 1, our id, our address) and wait for the peer's acknowledgement; then raft
+ * must hold role agent, and its certificate must name the agent raft dials:
+ * tls_cert_agent() == the raft id, else the link is closed, so an address
+ * diverted to another agent cannot pose as a voter), send the handshake
+ * raft_uv_tcp would send (protocol 1, our id, our address) and wait for
+ * the peer's acknowledgement; then raft
  * receives one end of a socketpair (a uv_pipe_t allocated with raft_malloc,
  * which raft closes and frees) while a bridge pumps bytes between the other
  * end and the TLS connection.
@@ -11,11 +14,15 @@
  * Incoming: accept TCP, run the handshake (role agent required), read the
  * peer's id and address, acknowledge, and hand raft the plaintext end
  * through the accept callback, exactly as raft_uv_tcp hands it the TCP
- * stream.
+ * stream. The id the peer claims must be the agent its certificate names
+ * (a certificate naming no agent speaks for none): else the link is
+ * closed before raft sees it, with a warning naming the address, the CN,
+ * the id claimed and the agent the certificate names.
  *
  * With require false, an incoming peer that does not start a TLS handshake
  * is accepted as plain raft_uv_tcp (for a rolling migration; a warning is
- * logged); outgoing links always use TLS.
+ * logged) and its id is taken as sent: a plain peer proves nothing;
+ * outgoing links always use TLS.
  *
  * Every refused or failed link is reported through the log callback with
  * the peer and the reason ("refused 127.0.0.1:41234: peer certificate

@@ -171,8 +171,25 @@ static void on_connect(struct raft_uv_connect *req, uv_stream_t *stream,
 		stream->data = f;
 }
 
-static void fix_start(struct fix *f, bool require, const char *cli_ca,
-		      const char *cli_name)
+/* How a fixture starts beyond the defaults (the client raft id 2 dials
+ * id 1, the server's deadline its default, the client connects at once). */
+struct opts {
+	raft_id cli_id;		  /* the client's own id (its hello) */
+	raft_id dial_id;	  /* the id it dials at the server */
+	unsigned srv_deadline_ms; /* the server's handshake_ms */
+	bool no_connect;	  /* the test calls fix_connect() */
+};
+
+static void fix_connect(struct fix *f, raft_id dial_id)
+{
+	f->creq.data = f;
+	assert_int_equal(f->cli.connect(&f->cli, &f->creq, dial_id,
+					f->srv_addr, on_connect),
+			 0);
+}
+
+static void fix_start_opts(struct fix *f, bool require, const char *cli_ca,
+			   const char *cli_name, const struct opts *o)
 {
 	struct transport_tls_config cfg;
 
@@ -185,6 +202,7 @@ static void fix_start(struct fix *f, bool require, const char *cli_ca,
 	memset(&cfg, 0, sizeof cfg);
 	cfg.ctx = &f->ctx_srv;
 	cfg.require = require;
+	cfg.handshake_ms = o->srv_deadline_ms;
 	cfg.log = logf_srv;
 	cfg.log_arg = f;
 	f->srv.version = 1;
@@ -202,17 +220,25 @@ static void fix_start(struct fix *f, bool require, const char *cli_ca,
 		ctx_load(&f->ctx_cli, cli_ca, cli_name);
 		cfg.ctx = &f->ctx_cli;
 		cfg.require = true;
+		cfg.handshake_ms = 0;
 		cfg.log = logf_cli;
 		assert_int_equal(transport_tls_init(&f->cli, &f->loop, &cfg),
 				 0);
 	}
-	assert_int_equal(f->cli.init(&f->cli, 2, f->cli_addr), 0);
-	f->creq.data = f;
-	assert_int_equal(
-	    f->cli.connect(&f->cli, &f->creq, 1, f->srv_addr, on_connect), 0);
+	assert_int_equal(f->cli.init(&f->cli, o->cli_id, f->cli_addr), 0);
+	if (!o->no_connect)
+		fix_connect(f, o->dial_id);
 	uv_timer_init(&f->loop, &f->guard);
 	f->guard.data = f;
 	uv_timer_start(&f->guard, on_guard, 20000, 0);
+}
+
+static void fix_start(struct fix *f, bool require, const char *cli_ca,
+		      const char *cli_name)
+{
+	const struct opts o = {.cli_id = 2, .dial_id = 1};
+
+	fix_start_opts(f, require, cli_ca, cli_name, &o);
 }
 
 static void run_until(struct fix *f, bool (*cond)(struct fix *f))
@@ -469,6 +495,65 @@ static void test_handshake_flood(void **state)
 	free(f);
 }
 
+/* ---- a certificate speaks for one agent ---- */
+
+static void test_hello_claims_other_agent(void **state)
+{
+	/* n2's certificate (agent 2) claiming raft id 1 in its hello */
+	struct fix *f = malloc(sizeof *f);
+	const struct opts o = {.cli_id = 1, .dial_id = 1};
+
+	(void)state;
+	fix_start_opts(f, true, "a", "n2", &o);
+	run_until(f, connected);
+	assert_int_equal(f->connect_status, RAFT_NOCONNECTION);
+	assert_null(f->cli_stream);
+	assert_int_equal(f->accepted, 0);
+	assert_int_equal(transport_tls_links(&f->srv), 0);
+	assert_non_null(strstr(f->srv_log, "refused 127.0.0.1:"));
+	assert_non_null(strstr(f->srv_log, ": raft handshake claims id 1, "
+					   "certificate names agent 2 "
+					   "(CN=n2)"));
+	assert_non_null(strstr(f->cli_log, "peer closed the connection "
+					   "before accepting us"));
+
+	/* retried, it is refused again and logged once a minute */
+	for (int i = 0; i < 3; i++) {
+		f->connected = false;
+		fix_connect(f, 1);
+		run_until(f, connected);
+		assert_int_equal(f->connect_status, RAFT_NOCONNECTION);
+	}
+	assert_int_equal(f->accepted, 0);
+	{
+		const char *first = strstr(f->srv_log, "claims id 1");
+
+		assert_null(strstr(first + 1, "claims id 1"));
+	}
+	fix_end(f);
+	free(f);
+}
+
+static void test_server_not_the_dialled_agent(void **state)
+{
+	/* raft dials id 3 at an address where agent 1 (n1) answers */
+	struct fix *f = malloc(sizeof *f);
+	const struct opts o = {.cli_id = 2, .dial_id = 3};
+
+	(void)state;
+	fix_start_opts(f, true, "a", "n2", &o);
+	run_until(f, connected);
+	assert_int_equal(f->connect_status, RAFT_NOCONNECTION);
+	assert_null(f->cli_stream);
+	assert_int_equal(transport_tls_links(&f->cli), 0);
+	assert_non_null(strstr(f->cli_log, "connect 127.0.0.1:"));
+	assert_non_null(strstr(f->cli_log, ": server certificate names agent "
+					   "1 (CN=n1), not raft id 3"));
+	assert_int_equal(f->accepted, 0);
+	fix_end(f);
+	free(f);
+}
+
 static bool cancelled(struct fix *f) { return f->connected; }
 
 static void test_close_cancels_connect(void **state)
@@ -502,6 +587,8 @@ int main(void)
 	    cmocka_unit_test(test_plain_peer),
 	    cmocka_unit_test(test_close_cancels_connect),
 	    cmocka_unit_test(test_handshake_flood),
+	    cmocka_unit_test(test_hello_claims_other_agent),
+	    cmocka_unit_test(test_server_not_the_dialled_agent),
 	};
 
 	/* a peer that closes first must not kill the test with SIGPIPE:
