@@ -368,6 +368,32 @@ static int tls_setup(struct agent *a, const struct config *cfg)
 	return 0;
 }
 
+/* [listen] insecure = true: say loudly what is left unprotected. */
+static void insecure_warn(const struct config *cfg)
+{
+	if (!cfg->insecure)
+		return;
+	if (cfg->tls_ca[0] == '\0')
+		LOG_WARN(MOD,
+			 "INSECURE ([listen] insecure = true): no [tls]: raft "
+			 "%s, replication %s and the API %s are neither "
+			 "authenticated nor encrypted; whoever reaches them "
+			 "can act as any agent or operator",
+			 cfg->listen_raft.address,
+			 cfg->listen_data.address[0] ? cfg->listen_data.address
+						     : "(none)",
+			 cfg->listen_api.address);
+	else
+		LOG_WARN(MOD,
+			 "INSECURE ([listen] insecure = true): [tls] require "
+			 "= false: raft %s and replication %s accept plain "
+			 "peers, neither authenticated nor encrypted; whoever "
+			 "reaches them can act as any agent there",
+			 cfg->listen_raft.address,
+			 cfg->listen_data.address[0] ? cfg->listen_data.address
+						     : "(none)");
+}
+
 static void on_watchdog(uv_timer_t *t)
 {
 	(void)t;
@@ -420,6 +446,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 	rv = tls_setup(a, cfg);
 	if (rv != 0)
 		return rv;
+	insecure_warn(cfg);
 	rv = hclient_init(&a->calls, loop, agent_tls(a));
 	if (rv != 0)
 		return init_failed(a, "http client", rv);

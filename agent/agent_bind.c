@@ -537,6 +537,7 @@ int agent_bind_api(struct agent *a)
 	    .view = &a->view,
 	    .metrics = &a->metrics,
 	    .router = &a->router,
+	    .insecure = config_insecure(&a->cfg),
 	    .who = agent_who,
 	};
 

@@ -479,7 +479,14 @@ void api_route_metrics(void *module, struct http_request *req,
 void api_route_status(void *module, struct http_request *req,
 		      const struct route_params *p)
 {
-	answer_json(req, 200, view_status(((struct api *)module)->d.view));
+	const struct api *api = module;
+	json_t *st = view_status(api->d.view);
+
+	/* absent when secure */
+	if (st != NULL && api->d.insecure != NULL)
+		json_object_set_new(st, "insecure",
+				    json_string(api->d.insecure));
+	answer_json(req, 200, st);
 }
 
 void api_route_sites(void *module, struct http_request *req,

@@ -33,6 +33,9 @@ struct api_deps {
 	const struct view *view;	 /* borrowed: the renderings */
 	struct metrics *metrics;	 /* borrowed: requests, decisions */
 	struct router *router;		 /* borrowed: every request */
+	/* why this agent runs insecure (config_insecure(), static), shown
+	 * on /v1/status as "insecure"; NULL when it does not */
+	const char *insecure;
 	/* Who asked, for a command ("X-Poolpair-Who" or "api:PEER"). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 };

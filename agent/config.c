@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ static const struct key_def keys[K_COUNT] = {
 		"agent/agent_bind.c"},
     [K_API] = {SEC_LISTEN, "api", T_ADDR, FIELD(listen_api), true,
 	       "agent/agent.c"},
+    [K_INSECURE] = {SEC_LISTEN, "insecure", T_BOOL, FIELD(insecure), false,
+		    "agent/agent.c"},
     [K_BOOTSTRAP] = {SEC_CLUSTER, "bootstrap", T_PEERS, FIELD(bootstrap),
 		     false, "agent/agent.c"},
     [K_JOIN] = {SEC_CLUSTER, "join", T_URL, FIELD(join), false,
@@ -394,6 +397,96 @@ static void check_bootstrap(struct parse *p)
 			    c->listen_raft.address);
 }
 
+int config_host_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0; /* another name: what it resolves to is not known here */
+}
+
+const char *config_insecure(const struct config *c)
+{
+	if (!c->insecure)
+		return NULL;
+	if (c->tls_ca[0] == '\0')
+		return "no [tls]: raft, replication and the API are neither "
+		       "authenticated nor encrypted";
+	return "[tls] require = false: raft and replication accept plain "
+	       "peers, neither authenticated nor encrypted";
+}
+
+/* The first of raft, data and api (data and api only when in, bits 1 and
+ * 2) that is not on a loopback address, its key in *k; NULL when none. */
+static const struct config_addr *open_listener(const struct parse *p,
+					       unsigned in, int *k)
+{
+	static const int order[] = {K_RAFT, K_DATA, K_API};
+	const struct config_addr *a[] = {&p->c->listen_raft,
+					 &p->c->listen_data,
+					 &p->c->listen_api};
+
+	for (unsigned i = 0; i < 3; i++) {
+		if (i > 0 && !(in & (1u << i)))
+			continue;
+		if (p->key_line[order[i]] != 0 &&
+		    !config_host_loopback(a[i]->host)) {
+			*k = order[i];
+			return a[i];
+		}
+	}
+	return NULL;
+}
+
+/* Without [tls], or with [tls] require = false (plain raft and replication
+ * peers accepted; the API requires TLS all the same), a listener that is
+ * not on a loopback address needs [listen] insecure = true; with [tls]
+ * requiring TLS on every link the key has nothing to allow, and is
+ * refused. */
+static void check_insecure(struct parse *p)
+{
+	const struct config *c = p->c;
+	const struct config_addr *a;
+	int k = K_RAFT;
+
+	if (c->tls_ca[0] != '\0' && c->tls_require) {
+		if (c->insecure)
+			config_fail(p, CONFIG_E_CONFLICT,
+				    p->key_line[K_INSECURE],
+				    "[listen] insecure = true, but [tls] "
+				    "requires TLS on every link: nothing is "
+				    "insecure; remove the key");
+		return;
+	}
+	if (c->insecure)
+		return;
+	if (c->tls_ca[0] == '\0') {
+		a = open_listener(p, 6, &k);
+		if (a != NULL)
+			config_fail(p, CONFIG_E_CONFLICT, p->key_line[k],
+				    "[listen] %s %s is not a loopback address "
+				    "and there is no [tls] section: nothing "
+				    "on it would be authenticated; add [tls] "
+				    "or set [listen] insecure = true",
+				    keys[k].name, a->address);
+		return;
+	}
+	a = open_listener(p, 2, &k);
+	if (a != NULL)
+		config_fail(p, CONFIG_E_CONFLICT, p->key_line[K_TLS_REQUIRE],
+			    "[tls] require = false accepts plain peers on "
+			    "[listen] %s %s, which is not a loopback address: "
+			    "set [listen] insecure = true to allow it",
+			    keys[k].name, a->address);
+}
+
 static void check(struct parse *p)
 {
 	const struct config *c = p->c;
@@ -443,6 +536,7 @@ static void check(struct parse *p)
 		    "[cluster] bootstrap and join are mutually exclusive");
 	if (p->key_line[K_BOOTSTRAP] != 0)
 		check_bootstrap(p);
+	check_insecure(p);
 	check_less(p, K_RAFT_HEARTBEAT, K_ELECTION, c->heartbeat_timeout_ms,
 		   c->election_timeout_ms);
 	check_less(p, K_HEARTBEAT, K_LEASE, c->heartbeat_ms, c->lease_ms);

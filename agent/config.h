@@ -9,6 +9,12 @@
  *
  *   [agent]     name, id, site, pool (omit for a witness), data_dir
  *   [listen]    raft, data (required with pool), api          host:port
+ *               insecure (true|false, default false): required when a
+ *               listener is not on a loopback address (127.0.0.0/8, ::1,
+ *               localhost; any other name counts as not loopback) without
+ *               [tls], or with [tls] require = false and raft or data not
+ *               on loopback; refused with [tls] requiring TLS (nothing to
+ *               allow)
  *   [cluster]   bootstrap = id@host:port, ...  | join = http://host:port
  *               (or https://host:port, only with [tls])
  *               peers = URL, ... (the other members' API, asked on an
@@ -146,6 +152,8 @@ struct config {
 	struct config_addr listen_raft;
 	struct config_addr listen_data; /* unset (port 0) for a witness */
 	struct config_addr listen_api;
+	int insecure; /* 1: links without authentication allowed where not
+			 on loopback (see config_insecure()) */
 
 	/* [cluster]: exactly one of bootstrap (n_bootstrap > 0) and join */
 	struct config_peer bootstrap[CONFIG_MAX_BOOTSTRAP];
@@ -216,6 +224,18 @@ struct config_key_info {
  * and returns 0, or returns -1. */
 unsigned config_key_count(void);
 int config_key_get(unsigned i, struct config_key_info *out);
+
+/* 1 when host (as stored, without brackets) is a loopback address:
+ * "localhost" (any case), an IPv4 literal in 127.0.0.0/8, "::1" or an
+ * IPv4-mapped 127.x.y.z; 0 for anything else, other host names included
+ * (0.0.0.0 and :: listen everywhere). */
+int config_host_loopback(const char *host);
+
+/* Why this agent runs insecure, a static string for logs and /v1/status
+ * ("no [tls]: ..." or "[tls] require = false: ..."); NULL when
+ * [listen] insecure is not set (a loaded config never sets it with [tls]
+ * requiring TLS). */
+const char *config_insecure(const struct config *c);
 
 /* Fill *c with the defaults above: every string empty, no bootstrap, ids
  * and ports 0. Never fails. */

@@ -53,6 +53,7 @@ enum key {
 	K_RAFT,
 	K_DATA,
 	K_API,
+	K_INSECURE,
 	K_BOOTSTRAP,
 	K_JOIN,
 	K_PEERS,

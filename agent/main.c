@@ -177,6 +177,11 @@ int main(int argc, char **argv)
 	if (check) {
 		if (check_tls(&cfg) != 0)
 			return 1;
+		if (config_insecure(&cfg) != NULL)
+			fprintf(stderr,
+				"poolpaird: %s: warning: [listen] insecure = "
+				"true: %s\n",
+				path, config_insecure(&cfg));
 		printf("%s: ok\n", path);
 		return 0;
 	}

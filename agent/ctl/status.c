@@ -446,6 +446,11 @@ static void say_cluster(struct ctl *ctl, json_t *st)
 			text_of(json_object_get(self, "name"), b[0], 32),
 			text_of(json_object_get(self, "id"), b[1], 32),
 			text_of(json_object_get(self, "state"), b[2], 32));
+	/* the agent answering runs without authentication ([listen]
+	 * insecure = true): say why, as it does */
+	if (json_is_string(json_object_get(st, "insecure")))
+		ctl_say(ctl->out, "INSECURE: %s",
+			json_string_value(json_object_get(st, "insecure")));
 }
 
 /* A titled section: "TITLE: none" or "TITLE:" and its table. */

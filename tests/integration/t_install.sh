@@ -76,10 +76,32 @@ done
 assert_contains "$(cat "$TMPFILES")" "d $SYSCONF/poolpair " "tmpfiles config directory"
 
 # ---- the example configs pass the unit's own check ------------------------------
+# They listen off loopback, so they come with [tls] (files under
+# /etc/poolpair/tls): made here as their comments say, with the paths
+# pointed at them, each config passes --check; as installed, --check reads
+# those files (and fails on this host, where they are not).
+PKI=$IT_DIR/pki
+"$IT_ROOT/scripts/poolpair-cert" ca "$PKI" >/dev/null
+"$IT_ROOT/scripts/poolpair-cert" issue "$PKI" east-1 --role agent --agent-id 1 --pool pool-east >/dev/null
+"$IT_ROOT/scripts/poolpair-cert" issue "$PKI" west-1 --role agent --agent-id 2 --pool pool-west >/dev/null
+"$IT_ROOT/scripts/poolpair-cert" issue "$PKI" witness-1 --role agent --agent-id 3 >/dev/null
 for f in east west witness; do
-	out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$ROOTDIR$SYSCONF/poolpair/$f.conf.example" 2>&1) ||
+	ex=$ROOTDIR$SYSCONF/poolpair/$f.conf.example
+	grep -q '^\[tls\]$' "$ex" || fail "installed $f.conf.example has no [tls] section"
+	sed -e "s#/etc/poolpair/tls/#$PKI/#" "$ex" >"$IT_DIR/$f.conf"
+	out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$IT_DIR/$f.conf" 2>&1) ||
 		fail "installed $f.conf.example fails --check: $out"
+	if [ ! -e /etc/poolpair/tls/ca.crt ]; then
+		out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$ex" 2>&1) &&
+			fail "installed $f.conf.example passes --check without its [tls] files"
+		assert_contains "$out" "/etc/poolpair/tls/" "--check of $f.conf.example as installed"
+	fi
 done
+# without [tls] they would need [listen] insecure = true
+sed -e '/^\[tls\]$/,/^key = /d' -e 's#https://#http://#g' "$IT_DIR/east.conf" >"$IT_DIR/east-plain.conf"
+out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$IT_DIR/east-plain.conf" 2>&1) &&
+	fail "east.conf.example without [tls] passes --check"
+assert_contains "$out" "is not a loopback address and there is no [tls] section" "--check without [tls]"
 
 # ---- systemd's own checks ----------------------------------------------------------
 if command -v systemd-analyze >/dev/null; then

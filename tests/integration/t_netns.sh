@@ -160,6 +160,7 @@ host_config() { # NAME ID SITE POOL|""
 		echo "raft = $a:7001"
 		echo "api = $a:7101"
 		[ -n "$pool" ] && echo "data = $a:7201"
+		echo "insecure = true" # no [tls], off loopback
 		echo
 		echo "[cluster]"
 		echo "bootstrap = $BOOT"
@@ -185,6 +186,13 @@ host_start() { # NAME: ExecStartPre, then ExecStart in its own process group
 host_config east 1 east pool-east
 host_config west 2 west pool-west
 host_config witness 3 witness ""
+# without [listen] insecure = true, listening off loopback without [tls] is
+# refused, by --check (the unit's ExecStartPre) and at start alike
+grep -v '^insecure = ' "$IT_DIR/east/poolpaird.conf" >"$IT_DIR/east/secure.conf"
+expect_exit 1 ip netns exec "$(ns east)" "$BUILD/poolpaird" --check -c "$IT_DIR/east/secure.conf"
+assert_contains "$OUT" "[listen] raft ${ADDR[east]}:7001 is not a loopback address and there is no [tls] section" "--check without insecure"
+expect_exit 1 ip netns exec "$(ns east)" "$BUILD/poolpaird" -c "$IT_DIR/east/secure.conf"
+assert_contains "$OUT" "set [listen] insecure = true" "start without insecure"
 ALL=(east west witness)
 for n in "${ALL[@]}"; do host_start "$n"; done
 
@@ -228,6 +236,15 @@ for p in "pool-east +east .* pool-west +normal +pool-east +1 +yes +active +yes" 
 	"pool-west +west .* pool-east +normal +pool-west +1 +yes +standby +yes"; do
 	grep -Eq "^ *$p *\$" <<<"$OUT" || fail "poolpairctl status: no pool row like '$p' in: $OUT"
 done
+# insecure = true: said at start, by --check, on /v1/status and by the CLI
+assert_contains "$OUT" "INSECURE: no [tls]: raft, replication and the API are neither authenticated nor encrypted" "poolpairctl status"
+for n in "${ALL[@]}"; do
+	assert_json "$(status "$n")" '.insecure == "no [tls]: raft, replication and the API are neither authenticated nor encrypted"' "status of $n"
+	grep -q "INSECURE (\[listen\] insecure = true): no \[tls\]: raft ${ADDR[$n]}:7001" "$IT_DIR/$n/log" ||
+		fail "$n logged no insecure warning at start"
+done
+out=$(ip netns exec "$(ns east)" "$BUILD/poolpaird" --check -c "$IT_DIR/east/poolpaird.conf" 2>&1)
+assert_contains "$out" "warning: [listen] insecure = true: no [tls]" "--check with insecure"
 log "status from $(ns ops):"
 while IFS= read -r line; do echo "    $line"; done <<<"$OUT" >&2
 

@@ -63,6 +63,8 @@ for n in "${ALL[@]}"; do
 	wait_until 10 "steady $n"
 	wait_until 10 "status $n | jq -e '(.backup | length) as \$n | [.backup[] | select(.stale == false and (.lag_seconds | type) == \"number\" and (.lag_bytes | type) == \"number\" and (.age_seconds | type) == \"number\")] | length == \$n'"
 	assert_json "$(status "$n")" '[.backup[] | select(.category == "cms" or (.user_set == "cms" and .category == "content"))] | length <= 1' "the CMS has no content row at $n"
+	# on loopback, without [listen] insecure: nothing to say
+	assert_json "$(status "$n")" 'has("insecure") | not' "no insecure field at $n"
 done
 assert_json "$(status east | row pool-east user_data)" '.source == "east" and .age_seconds == 0' "east's own direction, live"
 wait_until 10 "status witness | row pool-east user_data | jq -e '.source == \"east\" and .stale == false and .age_seconds >= 0'"

@@ -578,6 +578,104 @@ static void test_strerror(void **state)
 
 /* ---- config_parse_duration ---------------------------------------- */
 
+/* What counts as loopback for [listen] insecure: a name other than
+ * localhost, and the addresses that listen everywhere, do not. */
+static void test_host_loopback(void **state)
+{
+	static const struct {
+		const char *host;
+		int loopback;
+	} cases[] = {
+	    {"127.0.0.1", 1},	    {"127.255.3.9", 1},
+	    {"localhost", 1},	    {"LocalHost", 1},
+	    {"::1", 1},		    {"0:0:0:0:0:0:0:1", 1},
+	    {"::ffff:127.0.0.2", 1}, {"0.0.0.0", 0},
+	    {"::", 0},		    {"10.0.1.10", 0},
+	    {"128.0.0.1", 0},	    {"126.255.255.255", 0},
+	    {"fe80::1", 0},	    {"::ffff:10.0.0.1", 0},
+	    {"east", 0},	    {"localhost.example.net", 0},
+	    {"", 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (config_host_loopback(cases[i].host) != cases[i].loopback)
+			fail_msg("%s: loopback %d, expected %d", cases[i].host,
+				 config_host_loopback(cases[i].host),
+				 cases[i].loopback);
+}
+
+/* [listen] insecure: in effect (with its reason) where it allows
+ * something; [tls] require = false leaves the API to TLS, so only raft
+ * and data count for it. */
+static void test_insecure(void **state)
+{
+	static const char head[] =
+	    "[agent]\nname = e\nid = 1\nsite = s\npool = p\n"
+	    "data_dir = /d\n[cluster]\nbootstrap = 1@127.0.0.1:1\n";
+	static const char tls[] = "[tls]\nca = /c\ncert = /e\nkey = /k\n";
+	struct config *c = load_good("config/good/pool-bootstrap.ini");
+	char text[1024];
+	char *path;
+
+	(void)state;
+	assert_int_equal(c->insecure, 1);
+	assert_non_null(config_insecure(c));
+	assert_string_equal(config_insecure(c),
+			    "no [tls]: raft, replication and the API are "
+			    "neither authenticated nor encrypted");
+	free(c);
+	c = load_good("config/good/joiner.ini"); /* [::1], no [tls] */
+	assert_int_equal(c->insecure, 0);
+	assert_null(config_insecure(c));
+	free(c);
+	c = load_good("config/good/everything.ini"); /* [tls] */
+	assert_null(config_insecure(c));
+	free(c);
+
+	/* require = false, raft and data on loopback, the API not: fine */
+	snprintf(text, sizeof text,
+		 "%s[listen]\nraft = 127.0.0.1:1\ndata = 127.0.0.1:2\n"
+		 "api = 10.0.0.1:3\n%srequire = false\n",
+		 head, tls);
+	path = write_temp(text);
+	c = load_good(path);
+	assert_null(config_insecure(c));
+	unlink(path);
+	free(path);
+	free(c);
+
+	/* require = false off loopback, allowed */
+	snprintf(text, sizeof text,
+		 "%s[listen]\nraft = 127.0.0.1:1\ndata = 10.0.0.1:2\n"
+		 "api = 10.0.0.1:3\ninsecure = true\n%srequire = false\n",
+		 head, tls);
+	path = write_temp(text);
+	c = load_good(path);
+	assert_int_equal(c->insecure, 1);
+	assert_string_equal(config_insecure(c),
+			    "[tls] require = false: raft and replication "
+			    "accept plain peers, neither authenticated nor "
+			    "encrypted");
+	unlink(path);
+	free(path);
+	free(c);
+
+	/* insecure = false said explicitly: the same as not set */
+	snprintf(text, sizeof text,
+		 "%s[listen]\nraft = 127.0.0.1:1\ndata = 127.0.0.1:2\n"
+		 "api = 0.0.0.0:3\ninsecure = false\n",
+		 head);
+	path = write_temp(text);
+	c = new_config();
+	assert_int_equal(config_load(c, path), CONFIG_E_CONFLICT);
+	assert_non_null(strstr(c->errmsg, "[listen] api 0.0.0.0:3 is not a "
+					  "loopback address"));
+	unlink(path);
+	free(path);
+	free(c);
+}
+
 static void test_parse_duration(void **state)
 {
 	static const struct {
@@ -907,6 +1005,8 @@ int main(void)
 	    cmocka_unit_test(test_directory_is_not_a_config),
 	    cmocka_unit_test(test_line_limit),
 	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_host_loopback),
+	    cmocka_unit_test(test_insecure),
 	    cmocka_unit_test(test_parse_duration),
 	    cmocka_unit_test(test_parse_hostport),
 	    cmocka_unit_test(test_parse_hostport_small_buffer),
