@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/aside.h"
 #include "agent/config.h"
+#include "agent/config_files.h"
 #include "agent/log.h"
 #include "tls/tls.h"
 
@@ -134,6 +135,8 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
+	char why[CONFIG_ERRMSG_LEN + CONFIG_PATH_LEN];
+	char warn[CONFIG_ERRMSG_LEN + CONFIG_PATH_LEN];
 	int check = 0;
 	bool first_start = false;
 	bool raft_broken = false;
@@ -177,6 +180,13 @@ int main(int argc, char **argv)
 	if (check) {
 		if (check_tls(&cfg) != 0)
 			return 1;
+		if (config_check_files(&cfg, 0, why, sizeof why, warn,
+				       sizeof warn) != 0) {
+			fprintf(stderr, "poolpaird: %s\n", why);
+			return 1;
+		}
+		if (warn[0] != '\0')
+			fprintf(stderr, "poolpaird: warning: %s\n", warn);
 		if (config_insecure(&cfg) != NULL)
 			fprintf(stderr,
 				"poolpaird: %s: warning: [listen] insecure = "
@@ -186,6 +196,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(cfg.log_level);
+	/* the key, the config and data_dir: before anything uses them */
+	if (config_check_files(&cfg, CONFIG_FILES_CREATE, why, sizeof why,
+			       warn, sizeof warn) != 0) {
+		LOG_ERROR("main", "%s", why);
+		return 1;
+	}
+	if (warn[0] != '\0')
+		LOG_WARN("main", "%s", warn);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

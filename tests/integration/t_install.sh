@@ -97,6 +97,28 @@ for f in east west witness; do
 		assert_contains "$out" "/etc/poolpair/tls/" "--check of $f.conf.example as installed"
 	fi
 done
+# the files they name are checked as at start: a key group or others can
+# read, a config others can write, a data_dir others can write are refused
+chmod 0644 "$PKI/east-1.key"
+out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$IT_DIR/east.conf" 2>&1) &&
+	fail "--check passes with a key of mode 0644"
+assert_eq "poolpaird: tls key $PKI/east-1.key is readable by group/others (mode 0644): chmod 600 $PKI/east-1.key" "$out" "--check with a readable key"
+chmod 0600 "$PKI/east-1.key"
+chmod 0666 "$IT_DIR/east.conf"
+out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$IT_DIR/east.conf" 2>&1) &&
+	fail "--check passes with a config of mode 0666"
+assert_contains "$out" "config $IT_DIR/east.conf is writable by others (mode 0666)" "--check with a writable config"
+chmod 0644 "$IT_DIR/east.conf"
+mkdir -m 0777 "$IT_DIR/open-data"
+chmod 0777 "$IT_DIR/open-data"
+sed -e "s#^data_dir = .*#data_dir = $IT_DIR/open-data#" "$IT_DIR/east.conf" >"$IT_DIR/east-open.conf"
+out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$IT_DIR/east-open.conf" 2>&1) &&
+	fail "--check passes with a data_dir of mode 0777"
+assert_contains "$out" "data_dir $IT_DIR/open-data is writable by others (mode 0777): chmod o-w $IT_DIR/open-data" "--check with an open data_dir"
+# the agent itself refuses them too, before it listens
+out=$("$ROOTDIR$SBIN/poolpaird" -c "$IT_DIR/east-open.conf" 2>&1) &&
+	fail "poolpaird starts with a data_dir of mode 0777"
+assert_contains "$out" "data_dir $IT_DIR/open-data is writable by others" "start with an open data_dir"
 # without [tls] they would need [listen] insecure = true
 sed -e '/^\[tls\]$/,/^key = /d' -e 's#https://#http://#g' "$IT_DIR/east.conf" >"$IT_DIR/east-plain.conf"
 out=$("$ROOTDIR$SBIN/poolpaird" --check -c "$IT_DIR/east-plain.conf" 2>&1) &&
