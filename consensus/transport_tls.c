@@ -159,6 +159,19 @@ static void in_hand_over(struct link *l, const char *rest, size_t nrest)
 	uv_stream_t *theirs;
 	int rv;
 
+	if (tr->bridged_in >= TRANSPORT_TLS_LINKS_IN) {
+		transport_log(tr, true,
+			      "refused %s (id %llu, CN=%s): %u raft links from "
+			      "peers already up",
+			      transport_link_peer(l),
+			      (unsigned long long)l->peer_id,
+			      l->conn.state == TLS_CONN_PLAIN
+				  ? "-"
+				  : l->conn.peer_identity,
+			      TRANSPORT_TLS_LINKS_IN);
+		transport_link_close(l);
+		return;
+	}
 	if (!l->conn.allow_plain || l->conn.state == TLS_CONN_OPEN) {
 		uint8_t ack[HELLO_ACK];
 		uv_buf_t b = uv_buf_init((char *)ack, sizeof ack);
@@ -286,10 +299,81 @@ static void on_in_handshake(struct tls_conn *c, int status)
 	l->need = HELLO_PREAMBLE;
 }
 
+/* Incoming links of tr from ip still in their handshakes, l aside. */
+static unsigned pending_from(struct transport *tr, const char *ip,
+			     const struct link *l)
+{
+	unsigned n = 0;
+
+	for (struct link *o = tr->links; o != NULL; o = o->next)
+		if (o != l && o->dir == LINK_IN &&
+		    (o->state == LINK_TLS || o->state == LINK_HELLO) &&
+		    strcmp(o->from_ip, ip) == 0)
+			n++;
+	return n;
+}
+
+/* Every place for links in their handshakes is taken: close the oldest
+ * link of the address that holds the most of them (l, the newcomer,
+ * aside), so a flood evicts its own links rather than a peer's one. */
+static void make_room(struct transport *tr, struct link *l)
+{
+	struct link *victim = NULL;
+	unsigned most = 0;
+
+	for (struct link *o = tr->links; o != NULL; o = o->next) {
+		unsigned n;
+
+		if (o == l || o->dir != LINK_IN ||
+		    (o->state != LINK_TLS && o->state != LINK_HELLO))
+			continue;
+		n = pending_from(tr, o->from_ip, NULL);
+		/* the list is newest first: "<=" ends on the oldest */
+		if (victim == NULL || n > most ||
+		    (n == most && o->since_ms <= victim->since_ms)) {
+			most = n;
+			victim = o;
+		}
+	}
+	if (victim == NULL)
+		return;
+	transport_log(tr, true,
+		      "refused %s: closed for a newer connection: %u already "
+		      "in their handshakes, %u of them from %s",
+		      transport_link_peer(victim), TRANSPORT_TLS_PENDING, most,
+		      victim->from_ip);
+	transport_link_close(victim);
+}
+
+/* The TCP peer of a just-accepted l into l->from and l->from_ip. */
+static void link_from(struct link *l)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss, port = 0;
+
+	snprintf(l->from_ip, sizeof l->from_ip, "?");
+	if (uv_tcp_getpeername(&l->conn.tcp, (struct sockaddr *)&ss, &len) ==
+	    0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+			uv_ip4_name(in, l->from_ip, sizeof l->from_ip);
+			port = ntohs(in->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+			uv_ip6_name(in6, l->from_ip, sizeof l->from_ip);
+			port = ntohs(in6->sin6_port);
+		}
+	}
+	snprintf(l->from, sizeof l->from, "%s:%d", l->from_ip, port);
+}
+
 static void on_accept(uv_stream_t *server, int status)
 {
 	struct transport *tr = server->data;
 	struct link *l;
+	unsigned from;
 	int rv;
 
 	if (status != 0 || tr->state != TRANSPORT_LISTENING)
@@ -299,23 +383,6 @@ static void on_accept(uv_stream_t *server, int status)
 		return;
 	l->state = LINK_TLS;
 	tr->pending_in++;
-	if (tr->pending_in > PENDING_MAX) {
-		/* accept and drop: a flood of silent peers must not pile up */
-		uv_tcp_init(tr->loop, &l->conn.tcp);
-		l->conn.tcp.data = l;
-		if (uv_accept(server, (uv_stream_t *)&l->conn.tcp) == 0)
-			transport_log(
-			    tr, true,
-			    "refused a connection: %u handshakes already "
-			    "running",
-			    PENDING_MAX);
-		l->state = LINK_CLOSING;
-		tr->pending_in--;
-		l->closes++;
-		uv_close((uv_handle_t *)&l->conn.tcp,
-			 transport_link_handle_closed);
-		return;
-	}
 	rv = tls_conn_init(&l->conn, tr->loop, tr->cfg.ctx, TLS_SERVER,
 			   TLS_ROLE_AGENT);
 	if (rv != 0) {
@@ -325,10 +392,29 @@ static void on_accept(uv_stream_t *server, int status)
 	}
 	l->conn.data = l;
 	l->conn_open = true;
-	tls_conn_allow_plain(&l->conn, !tr->cfg.require);
-	if (tr->cfg.handshake_ms > 0)
-		tls_conn_set_timeout(&l->conn, tr->cfg.handshake_ms);
 	rv = uv_accept(server, (uv_stream_t *)&l->conn.tcp);
+	if (rv != 0) {
+		transport_log(tr, true, "accept: %s", uv_strerror(rv));
+		transport_link_close(l);
+		return;
+	}
+	l->since_ms = uv_now(tr->loop);
+	link_from(l);
+	/* silent peers must neither pile up nor lock real ones out */
+	from = pending_from(tr, l->from_ip, l);
+	if (from >= TRANSPORT_TLS_PENDING_PER_ADDR) {
+		transport_log(tr, true,
+			      "refused %s: %u connections from %s already in "
+			      "their handshakes",
+			      l->from, from, l->from_ip);
+		transport_link_close(l);
+		return;
+	}
+	if (tr->pending_in > TRANSPORT_TLS_PENDING)
+		make_room(tr, l);
+	tls_conn_allow_plain(&l->conn, !tr->cfg.require);
+	tls_conn_set_timeout(&l->conn, 0); /* the link's deadline covers it */
+	rv = transport_link_deadline(l);
 	if (rv == 0)
 		rv = tls_conn_start(&l->conn, on_in_handshake, on_link_read);
 	if (rv != 0) {
@@ -483,7 +569,9 @@ static void on_connected(uv_connect_t *req, int status)
 		return;
 	}
 	l->state = LINK_TLS;
-	rv = tls_conn_start(&l->conn, on_out_handshake, on_link_read);
+	rv = transport_link_deadline(l);
+	if (rv == 0)
+		rv = tls_conn_start(&l->conn, on_out_handshake, on_link_read);
 	if (rv != 0) {
 		transport_log(l->tr, true, "connect %s: %s", l->peer_address,
 			      uv_strerror(rv));
@@ -522,8 +610,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	}
 	l->conn.data = l;
 	l->conn_open = true;
-	if (tr->cfg.handshake_ms > 0)
-		tls_conn_set_timeout(&l->conn, tr->cfg.handshake_ms);
+	tls_conn_set_timeout(&l->conn, 0); /* the link's deadline covers it */
 	l->connect.data = l;
 	rv = uv_tcp_connect(&l->connect, &l->conn.tcp, res->ai_addr,
 			    on_connected);
@@ -671,6 +758,8 @@ int transport_tls_init(struct raft_uv_transport *t, uv_loop_t *loop,
 	tr->t = t;
 	tr->loop = loop;
 	tr->cfg = *cfg;
+	if (tr->cfg.handshake_ms == 0)
+		tr->cfg.handshake_ms = TRANSPORT_TLS_DEADLINE_MS;
 	tr->state = TRANSPORT_INIT;
 	t->impl = tr;
 	t->init = m_init;

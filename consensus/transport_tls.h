@@ -37,6 +37,29 @@
 
 #include "tls/tls.h"
 
+/* Limits on incoming links, so that anonymous connections cannot lock
+ * real peers out of the Raft port:
+ *
+ * - an incoming link that has not completed its TLS handshake and its
+ *   Raft hello within the deadline (handshake_ms, counted from accept) is
+ *   closed; so is an outgoing one without the peer's acknowledgement
+ *   within the same time from the TCP connect. A real peer needs a few
+ *   round trips; a silent one holds a slot for this long at most.
+ * - at most TRANSPORT_TLS_PENDING_PER_ADDR incoming links from one address
+ *   may be in their handshakes: the next one is closed at once.
+ * - at most TRANSPORT_TLS_PENDING in all: a new one then takes the place of
+ *   the oldest link of the address holding the most of them (a flood from
+ *   a few addresses evicts its own links, not a peer's single one).
+ * - at most TRANSPORT_TLS_LINKS_IN authenticated incoming links (hello
+ *   done, handed to raft); only those count against it.
+ *
+ * Every refusal is logged as a warning, once a minute per kind and peer
+ * address (with a count of the ones left out). */
+#define TRANSPORT_TLS_DEADLINE_MS 5000
+#define TRANSPORT_TLS_PENDING_PER_ADDR 8
+#define TRANSPORT_TLS_PENDING 32
+#define TRANSPORT_TLS_LINKS_IN 64
+
 /* Receives one line (borrowed, no newline); warn: false for routine events
  * (a link up), true for failures. */
 typedef void (*transport_tls_log_fn)(void *arg, bool warn, const char *msg);
@@ -44,7 +67,9 @@ typedef void (*transport_tls_log_fn)(void *arg, bool warn, const char *msg);
 struct transport_tls_config {
 	struct tls_ctx *ctx;	  /* borrowed; outlives the transport */
 	bool require;		  /* refuse peers that do not speak TLS */
-	unsigned handshake_ms;	  /* 0: TLS_HANDSHAKE_TIMEOUT_MS */
+	unsigned handshake_ms;	  /* deadline of a link's TLS handshake and
+				     hello (see above); 0:
+				     TRANSPORT_TLS_DEADLINE_MS */
 	transport_tls_log_fn log; /* may be NULL */
 	void *log_arg;
 };

@@ -22,7 +22,6 @@
 #define HELLO_ACK 8		/* u64 LE 1: the peer accepted us */
 #define BRIDGE_HIGH (1u << 20)	/* stop reading the other side above */
 #define BRIDGE_LOW (256u << 10) /* ... and resume below */
-#define PENDING_MAX 64		/* incoming links still in their handshakes */
 #define QUIET_SLOTS 16		/* distinct warnings remembered */
 #define QUIET_MS 60000		/* one line per warning and minute */
 
@@ -59,7 +58,12 @@ struct link {
 	struct tls_conn conn;
 	uv_getaddrinfo_t resolve;
 	uv_connect_t connect;
-	uv_pipe_t pipe; /* our end of the socketpair (BRIDGE) */
+	uv_timer_t deadline; /* TLS handshake + hello (+ ack) must end by */
+	bool deadline_open;  /* deadline initialised: must be closed */
+	uint64_t since_ms;   /* incoming: when accepted (loop time) */
+	char from[64];	     /* incoming: "ip:port" of the TCP peer */
+	char from_ip[48];    /* ... and its address alone, for the caps */
+	uv_pipe_t pipe;	     /* our end of the socketpair (BRIDGE) */
 	bool pipe_open;
 	bool pipe_reading;
 	bool conn_open;	   /* tls_conn_init succeeded: conn must be closed */
@@ -91,7 +95,9 @@ struct transport {
 	raft_uv_transport_close_cb close_cb;
 	struct link *links; /* every link, any state */
 	unsigned bridged;
-	unsigned pending_in; /* incoming links not bridged yet */
+	unsigned bridged_in; /* of which incoming (TRANSPORT_TLS_LINKS_IN) */
+	unsigned pending_in; /* incoming links not bridged yet
+				(TRANSPORT_TLS_PENDING) */
 	/* repeated warnings (a peer retrying every second) are logged once
 	 * a minute, with a count of the ones left out */
 	struct {
@@ -143,6 +149,11 @@ void transport_link_handle_closed(uv_handle_t *h);
 
 /* The peer of l for messages: the address dialled, or the peer's. */
 const char *transport_link_peer(struct link *l);
+
+/* Start l's deadline (tr->cfg.handshake_ms from now): unless l is bridged
+ * by then, it is closed with a warning. The timer is stopped by
+ * transport_link_bridge() and closed with l. Returns 0 or a libuv code. */
+int transport_link_deadline(struct link *l);
 
 /* Make the socketpair and bridge l's TLS connection to our end of it:
  * l enters LINK_BRIDGE; *raft_end (raft_malloc'ed, raft closes and frees

@@ -73,6 +73,15 @@ void transport_link_close(struct link *l)
 		l->tr->pending_in--;
 	if (l->state == LINK_BRIDGE && l->tr->bridged > 0)
 		l->tr->bridged--;
+	if (l->state == LINK_BRIDGE && l->dir == LINK_IN &&
+	    l->tr->bridged_in > 0)
+		l->tr->bridged_in--;
+	if (l->deadline_open) {
+		l->deadline_open = false;
+		l->closes++;
+		uv_close((uv_handle_t *)&l->deadline,
+			 transport_link_handle_closed);
+	}
 	if (l->state == LINK_RESOLVE) {
 		/* the resolver callback ends the link */
 		uv_cancel((uv_req_t *)&l->resolve);
@@ -119,7 +128,47 @@ const char *transport_link_peer(struct link *l)
 {
 	if (l->dir == LINK_OUT)
 		return l->peer_address;
-	return l->conn.peer_address[0] ? l->conn.peer_address : "?";
+	if (l->conn.peer_address[0])
+		return l->conn.peer_address;
+	return l->from[0] ? l->from : "?";
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct link *l = t->data;
+	struct transport *tr = l->tr;
+	unsigned ms = tr->cfg.handshake_ms;
+
+	if (l->state == LINK_BRIDGE || l->state == LINK_CLOSING)
+		return;
+	if (l->dir == LINK_IN)
+		transport_log(tr, true,
+			      "refused %s: no %s within %u ms of accept",
+			      transport_link_peer(l),
+			      l->state == LINK_TLS ? "tls handshake"
+						   : "raft handshake",
+			      ms);
+	else
+		transport_log(tr, true,
+			      "connect %s: not accepted within %u ms of the "
+			      "tcp connect",
+			      l->peer_address, ms);
+	transport_link_close(l);
+}
+
+int transport_link_deadline(struct link *l)
+{
+	int rv;
+
+	if (!l->deadline_open) {
+		rv = uv_timer_init(l->tr->loop, &l->deadline);
+		if (rv != 0)
+			return rv;
+		l->deadline.data = l;
+		l->deadline_open = true;
+	}
+	return uv_timer_start(&l->deadline, on_deadline,
+			      l->tr->cfg.handshake_ms, 0);
 }
 
 /* ---- the bridge ---- */
@@ -267,8 +316,12 @@ int transport_link_bridge(struct link *l, uv_stream_t **raft_end)
 		return rv;
 	}
 	l->pipe_reading = true;
-	if (l->dir == LINK_IN)
+	if (l->deadline_open)
+		uv_timer_stop(&l->deadline);
+	if (l->dir == LINK_IN) {
 		l->tr->pending_in--;
+		l->tr->bridged_in++;
+	}
 	l->state = LINK_BRIDGE;
 	l->tr->bridged++;
 	*raft_end = (uv_stream_t *)theirs;

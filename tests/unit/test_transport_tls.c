@@ -17,6 +17,7 @@
 
 #define CERT_TOOL "../../scripts/poolpair-cert"
 #define BIG (4u << 20) /* beyond the bridge's high-water mark */
+#define FLOOD (9 * TRANSPORT_TLS_PENDING_PER_ADDR) /* above 64 */
 
 static char dir[256];
 
@@ -177,6 +178,7 @@ struct opts {
 	raft_id cli_id;		  /* the client's own id (its hello) */
 	raft_id dial_id;	  /* the id it dials at the server */
 	unsigned srv_deadline_ms; /* the server's handshake_ms */
+	unsigned cli_deadline_ms; /* the client's */
 	bool no_connect;	  /* the test calls fix_connect() */
 };
 
@@ -220,7 +222,7 @@ static void fix_start_opts(struct fix *f, bool require, const char *cli_ca,
 		ctx_load(&f->ctx_cli, cli_ca, cli_name);
 		cfg.ctx = &f->ctx_cli;
 		cfg.require = true;
-		cfg.handshake_ms = 0;
+		cfg.handshake_ms = o->cli_deadline_ms;
 		cfg.log = logf_cli;
 		assert_int_equal(transport_tls_init(&f->cli, &f->loop, &cfg),
 				 0);
@@ -452,46 +454,334 @@ static void test_plain_peer(void **state)
 	free(f);
 }
 
-static bool flood_logged(struct fix *f)
+/* ---- limits before authentication ---- */
+
+/* A raw TCP connection from 127.0.0.<host> that never says anything. */
+struct raw {
+	uv_tcp_t tcp;
+	uv_connect_t req;
+	struct fix *f;
+	bool closed; /* the server closed it */
+};
+
+static int raws_closed;
+static int first_closed = -1;
+static struct raw *raws;
+
+static void raw_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
-	return strstr(f->srv_log, "handshakes already running") != NULL;
+	(void)h;
+	buf->base = malloc(size);
+	buf->len = size;
 }
 
-static void on_flood_connected(uv_connect_t *req, int status)
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-	(void)status;
-	free(req);
+	struct raw *r = s->data;
+
+	free(buf->base);
+	if (n >= 0 || r->closed)
+		return;
+	r->closed = true;
+	if (first_closed < 0)
+		first_closed = (int)(r - raws);
+	raws_closed++;
+	uv_read_stop(s);
 }
 
-static void test_handshake_flood(void **state)
+static void raw_connected(uv_connect_t *req, int status)
 {
-	/* silent peers: at most 64 handshakes wait, the rest are dropped */
-	struct fix *f = malloc(sizeof *f);
-	uv_tcp_t *raw = calloc(80, sizeof *raw);
-	struct sockaddr_in addr;
+	struct raw *r = req->data;
+
+	if (status != 0) {
+		uv_buf_t none = uv_buf_init(NULL, 0);
+
+		raw_read((uv_stream_t *)&r->tcp, status, &none);
+		return;
+	}
+	assert_int_equal(uv_read_start((uv_stream_t *)&r->tcp, raw_alloc,
+				       raw_read),
+			 0);
+}
+
+/* n raw connections to the server; connection i from 127.0.0.(2 + i /
+ * per_host). */
+static void raws_open(struct fix *f, int n, int per_host)
+{
+	struct sockaddr_in to;
 	int port;
+
+	raws = calloc((size_t)n, sizeof *raws);
+	raws_closed = 0;
+	first_closed = -1;
+	sscanf(f->srv_addr, "127.0.0.1:%d", &port);
+	uv_ip4_addr("127.0.0.1", port, &to);
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in from;
+		char host[32];
+
+		snprintf(host, sizeof host, "127.0.0.%d", 2 + i / per_host);
+		uv_ip4_addr(host, 0, &from);
+		raws[i].f = f;
+		uv_tcp_init(&f->loop, &raws[i].tcp);
+		raws[i].tcp.data = &raws[i];
+		raws[i].req.data = &raws[i];
+		assert_int_equal(uv_tcp_bind(&raws[i].tcp,
+					     (struct sockaddr *)&from, 0),
+				 0);
+		assert_int_equal(uv_tcp_connect(&raws[i].req, &raws[i].tcp,
+						(struct sockaddr *)&to,
+						raw_connected),
+				 0);
+	}
+}
+
+static void raws_end(int n)
+{
+	for (int i = 0; i < n; i++)
+		uv_close((uv_handle_t *)&raws[i].tcp, NULL);
+}
+
+static bool one_raw_closed(struct fix *f)
+{
+	(void)f;
+	return raws_closed >= 1;
+}
+
+static void test_silent_per_address(void **state)
+{
+	/* silent connections from one address: the ninth is closed at once,
+	 * the eight before it wait for their deadline */
+	struct fix *f = malloc(sizeof *f);
+	const int n = TRANSPORT_TLS_PENDING_PER_ADDR + 1;
 
 	(void)state;
 	fix_start(f, true, "a", "n2");
 	run_until(f, accepted_and_connected);
-	sscanf(f->srv_addr, "127.0.0.1:%d", &port);
-	uv_ip4_addr("127.0.0.1", port, &addr);
-	for (int i = 0; i < 80; i++) {
-		uv_connect_t *req = malloc(sizeof *req);
-
-		uv_tcp_init(&f->loop, &raw[i]);
-		assert_int_equal(uv_tcp_connect(req, &raw[i],
-						(struct sockaddr *)&addr,
-						on_flood_connected),
-				 0);
-	}
-	run_until(f, flood_logged);
+	raws_open(f, n, n);
+	run_until(f, one_raw_closed);
+	assert_int_equal(first_closed, n - 1);
+	assert_int_equal(raws_closed, 1);
+	assert_non_null(strstr(f->srv_log, "refused 127.0.0.2:"));
+	assert_non_null(strstr(f->srv_log, ": 8 connections from 127.0.0.2 "
+					   "already in their handshakes"));
 	/* the established link is unaffected */
 	assert_int_equal(transport_tls_links(&f->srv), 1);
-	for (int i = 0; i < 80; i++)
-		uv_close((uv_handle_t *)&raw[i], NULL);
+	raws_end(n);
 	fix_end(f);
-	free(raw);
+	free(raws);
+	free(f);
+}
+
+/* A TLS client with n2's certificate that completes the handshake and
+ * then says nothing. */
+struct mute {
+	struct tls_conn conn;
+	bool handshake_done;
+	bool ended; /* the server closed it */
+	bool closed;
+};
+
+static void mute_handshake(struct tls_conn *c, int status)
+{
+	struct mute *m = c->data;
+
+	assert_int_equal(status, 0);
+	m->handshake_done = true;
+}
+
+static void mute_read(struct tls_conn *c, ssize_t n, const char *data)
+{
+	struct mute *m = c->data;
+
+	(void)data;
+	if (n < 0)
+		m->ended = true;
+}
+
+static void mute_closed(struct tls_conn *c)
+{
+	struct mute *m = c->data;
+
+	m->closed = true;
+}
+
+static struct mute *mute;
+
+static void mute_connected(uv_connect_t *req, int status)
+{
+	assert_int_equal(status, 0);
+	assert_int_equal(tls_conn_start(&mute->conn, mute_handshake, mute_read),
+			 0);
+	free(req);
+}
+
+static bool silent_ones_closed(struct fix *f)
+{
+	(void)f;
+	return raws_closed >= 1 && mute->ended;
+}
+
+static void test_silent_deadline(void **state)
+{
+	struct fix *f = malloc(sizeof *f);
+	const struct opts o = {.cli_id = 2, .dial_id = 1,
+			       .srv_deadline_ms = 300};
+	struct sockaddr_in to;
+	uv_connect_t *req = malloc(sizeof *req);
+	int port;
+
+	(void)state;
+	fix_start_opts(f, true, "a", "n2", &o);
+	run_until(f, accepted_and_connected);
+	/* one raw connection that never starts TLS, one TLS client that
+	 * never sends its raft hello */
+	raws_open(f, 1, 1);
+	mute = calloc(1, sizeof *mute);
+	assert_int_equal(tls_conn_init(&mute->conn, &f->loop, &f->ctx_cli,
+				       TLS_CLIENT, TLS_ROLE_AGENT),
+			 0);
+	mute->conn.data = mute;
+	sscanf(f->srv_addr, "127.0.0.1:%d", &port);
+	uv_ip4_addr("127.0.0.1", port, &to);
+	assert_int_equal(uv_tcp_connect(req, &mute->conn.tcp,
+					(struct sockaddr *)&to, mute_connected),
+			 0);
+	run_until(f, silent_ones_closed);
+	assert_true(mute->handshake_done);
+	assert_non_null(
+	    strstr(f->srv_log, ": no tls handshake within 300 ms of accept"));
+	assert_non_null(
+	    strstr(f->srv_log, ": no raft handshake within 300 ms of accept"));
+	/* the real link lives on past the deadline */
+	assert_int_equal(transport_tls_links(&f->srv), 1);
+	tls_conn_close(&mute->conn, mute_closed);
+	raws_end(1);
+	fix_end(f);
+	assert_true(mute->closed);
+	free(mute);
+	free(raws);
+	free(f);
+}
+
+/* A server with n1's certificate that completes the TLS handshake, reads
+ * the raft hello and never acknowledges it. */
+struct mute_srv {
+	uv_tcp_t listener;
+	struct tls_conn conn;
+	struct tls_ctx *ctx;
+	bool accepted;
+	bool closed;
+};
+
+static void mute_srv_handshake(struct tls_conn *c, int status)
+{
+	(void)c;
+	(void)status;
+}
+
+static void mute_srv_read(struct tls_conn *c, ssize_t n, const char *data)
+{
+	(void)c;
+	(void)n;
+	(void)data;
+}
+
+static void mute_srv_accept(uv_stream_t *s, int status)
+{
+	struct mute_srv *m = s->data;
+
+	assert_int_equal(status, 0);
+	assert_false(m->accepted);
+	assert_int_equal(tls_conn_init(&m->conn, s->loop, m->ctx, TLS_SERVER,
+				       TLS_ROLE_AGENT),
+			 0);
+	m->conn.data = m;
+	assert_int_equal(uv_accept(s, (uv_stream_t *)&m->conn.tcp), 0);
+	assert_int_equal(
+	    tls_conn_start(&m->conn, mute_srv_handshake, mute_srv_read), 0);
+	m->accepted = true;
+}
+
+static void mute_srv_closed(struct tls_conn *c)
+{
+	struct mute_srv *m = c->data;
+
+	m->closed = true;
+}
+
+static void test_no_ack_deadline(void **state)
+{
+	/* raft dials agent 1; the server proves it is agent 1 but never
+	 * accepts the hello: the attempt fails at the client's deadline */
+	struct fix *f = malloc(sizeof *f);
+	const struct opts o = {.cli_id = 2, .dial_id = 1, .no_connect = true,
+			       .cli_deadline_ms = 300};
+	struct mute_srv *m = calloc(1, sizeof *m);
+	struct sockaddr_in a;
+	char addr[64];
+	int port = free_port();
+
+	(void)state;
+	fix_start_opts(f, true, "a", "n2", &o);
+	m->ctx = &f->ctx_srv;
+	uv_tcp_init(&f->loop, &m->listener);
+	m->listener.data = m;
+	uv_ip4_addr("127.0.0.1", port, &a);
+	assert_int_equal(uv_tcp_bind(&m->listener, (struct sockaddr *)&a, 0),
+			 0);
+	assert_int_equal(
+	    uv_listen((uv_stream_t *)&m->listener, 8, mute_srv_accept), 0);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	f->creq.data = f;
+	assert_int_equal(
+	    f->cli.connect(&f->cli, &f->creq, 1, addr, on_connect), 0);
+	run_until(f, connected);
+	assert_true(m->accepted);
+	assert_int_equal(f->connect_status, RAFT_NOCONNECTION);
+	assert_null(f->cli_stream);
+	assert_non_null(strstr(f->cli_log, ": not accepted within 300 ms of "
+					   "the tcp connect"));
+	tls_conn_close(&m->conn, mute_srv_closed);
+	uv_close((uv_handle_t *)&m->listener, NULL);
+	fix_end(f);
+	assert_true(m->closed);
+	free(m);
+	free(f);
+}
+
+static bool flood_settled(struct fix *f)
+{
+	(void)f;
+	return raws_closed >= FLOOD - TRANSPORT_TLS_PENDING;
+}
+
+static void test_peer_while_flooded(void **state)
+{
+	/* FLOOD silent connections from 9 addresses (8 each): the places
+	 * for links in their handshakes are all taken, yet a real peer
+	 * still gets its link */
+	struct fix *f = malloc(sizeof *f);
+	const struct opts o = {.cli_id = 2, .dial_id = 1, .no_connect = true};
+
+	(void)state;
+	fix_start_opts(f, true, "a", "n2", &o);
+	raws_open(f, FLOOD, TRANSPORT_TLS_PENDING_PER_ADDR);
+	run_until(f, flood_settled);
+	assert_int_equal(raws_closed, FLOOD - TRANSPORT_TLS_PENDING);
+	assert_non_null(strstr(f->srv_log, ": closed for a newer connection: "
+					   "32 already in their handshakes, "
+					   "8 of them from 127.0.0."));
+	fix_connect(f, 1);
+	run_until(f, accepted_and_connected);
+	assert_int_equal(f->connect_status, 0);
+	assert_int_equal(f->acc_id, 2);
+	assert_int_equal(transport_tls_links(&f->srv), 1);
+	/* it took the place of one flooding link */
+	assert_int_equal(raws_closed, FLOOD - TRANSPORT_TLS_PENDING + 1);
+	raws_end(FLOOD);
+	fix_end(f);
+	free(raws);
 	free(f);
 }
 
@@ -586,7 +876,10 @@ int main(void)
 	    cmocka_unit_test(test_role_refused),
 	    cmocka_unit_test(test_plain_peer),
 	    cmocka_unit_test(test_close_cancels_connect),
-	    cmocka_unit_test(test_handshake_flood),
+	    cmocka_unit_test(test_silent_per_address),
+	    cmocka_unit_test(test_silent_deadline),
+	    cmocka_unit_test(test_peer_while_flooded),
+	    cmocka_unit_test(test_no_ack_deadline),
 	    cmocka_unit_test(test_hello_claims_other_agent),
 	    cmocka_unit_test(test_server_not_the_dialled_agent),
 	};
