@@ -514,7 +514,10 @@ int agent_init(struct agent *a, uv_loop_t *loop, const struct config *cfg)
 		return rv;
 
 	memset(&hc, 0, sizeof hc);
-	hc.max_body = ((size_t)1 << 20) + 4096; /* a user-data value: 1 MiB */
+	/* the largest body (user data); router_head() gives each route its
+	 * limit, 64 KiB for the control plane, before the body is read */
+	hc.max_body = ROUTE_DATA_MAX_BODY;
+	hc.on_head = api_on_head;
 	hc.host = strcmp(cfg->listen_api.host, "localhost") == 0
 		      ? "127.0.0.1"
 		      : cfg->listen_api.host;

@@ -477,6 +477,19 @@ static uint64_t metrics_redirects(void *impl)
 	return a->router.redirects;
 }
 
+static void metrics_connections(void *impl, struct metrics_connections *out)
+{
+	struct agent *a = impl;
+	const struct http_server_stats *st = &a->api.stats;
+
+	out->refused_limit = st->refused_limit;
+	out->refused_address = st->refused_address;
+	out->evicted = st->evicted;
+	out->timeouts_handshake = st->timeouts_handshake;
+	out->timeouts_head = st->timeouts_head;
+	out->timeouts_body = st->timeouts_body;
+}
+
 static bool metrics_data(void *impl, struct metrics_data *out)
 {
 	struct agent *a = impl;
@@ -510,6 +523,7 @@ static const struct metrics_sources_ops metrics_sources_ops = {
     .reachable = metrics_reachable,
     .members = metrics_members,
     .redirects = metrics_redirects,
+    .connections = metrics_connections,
     .data = metrics_data,
 };
 

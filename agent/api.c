@@ -635,6 +635,14 @@ int api_stream_match(void *data, const struct http_request *req)
 	return router_streams(api->d.router, req);
 }
 
+void api_on_head(void *data, const struct http_request *req,
+		 struct http_head_verdict *v)
+{
+	struct api *api = data;
+
+	router_head(api->d.router, req, v);
+}
+
 void api_on_done(void *data, const struct http_request *req, int status,
 		 uint64_t duration_ns)
 {

@@ -73,6 +73,12 @@ void api_handle(struct http_request *req);
  * of req streams its body (data is the struct api). */
 int api_stream_match(void *data, const struct http_request *req);
 
+/* http_server_config.on_head for the API server: the router's role check
+ * and body limit before the body is read (router_head(); data is the
+ * struct api). */
+void api_on_head(void *data, const struct http_request *req,
+		 struct http_head_verdict *v);
+
 /* Called by the HTTP server for every finished request (metrics); data is
  * the struct api. */
 void api_on_done(void *data, const struct http_request *req, int status,

@@ -18,12 +18,49 @@
  * http_respond_end().
  *
  * The server answers on its own, without calling the handler:
- *   400 bad_request  malformed request, invalid percent-encoding or NUL in
- *                    the path (then closes the connection)
- *   413 too_large    body over max_body (closes, the rest is not read)
+ *   400 bad_request  malformed request, invalid percent-encoding, or a
+ *                    path (decoded or as sent) or query holding a control
+ *                    character (bytes 0x00-0x1f, 0x7f) (then closes)
+ *   403, ...         what cfg->on_head refused, before any of the body is
+ *                    read (closes, the body is not read)
+ *   408 request_timeout  the request line and headers not complete within
+ *                    head_timeout_ms of their first byte (of the accept
+ *                    for a connection's first request), or a body slower
+ *                    than min_body_rate (see "Deadlines"; closes)
+ *   413 too_large    body over max_body, or over the limit cfg->on_head
+ *                    gave the request (closes, the rest is not read)
  *   431 too_large    request line and headers over max_header (closes)
  * and sends "HTTP/1.1 100 Continue" to a request with
- * "Expect: 100-continue" whose body is within the limit.
+ * "Expect: 100-continue" whose body is within the limit (never to one
+ * on_head refused).
+ *
+ * Deadlines. A TLS handshake must end within handshake_timeout_ms of the
+ * accept. The request line and headers of a request must be complete
+ * within head_timeout_ms of their first byte (for a connection's first
+ * request: of the accept), however steadily the bytes come. A body must
+ * arrive at min_body_rate bytes/s or more, averaged over each window of
+ * body_window_ms while the server waits for it (time a streamed body's
+ * handler holds a piece does not count). Between requests of a kept-alive
+ * connection, and between any two bytes, idle_timeout_ms applies (closes
+ * without an answer). A request past a deadline is answered 408 and the
+ * connection closed; a streamed one's body callback then gets
+ * UV_ETIMEDOUT.
+ *
+ * Connections before authentication. A connection is unauthenticated
+ * until its TLS handshake ends (with cfg->tls) or its first request is
+ * complete (plain). At most max_unauthenticated connections, fewer than
+ * max_connections, are unauthenticated at once, so that authenticated
+ * connections (those of the agents) always have room. From one client
+ * address (the IP, any port) at most max_unauthenticated_per_address are:
+ * a further one is refused (accepted and closed at once) while one of
+ * them has been unauthenticated for unauth_grace_ms or more. When the
+ * unauthenticated connections are at their limit, a connection from an
+ * address under its own limit takes the place of the oldest one
+ * unauthenticated for unauth_grace_ms or more, which is closed; when none
+ * is that old (a burst of new connections), accepting pauses until one
+ * authenticates, closes or ages, and the kernel's backlog holds the
+ * others. Refusals are logged at most once a minute per address and kind
+ * (struct tls_quiet) and counted in struct http_server_stats.
  *
  * TLS. With cfg->tls every connection is TLS 1.3 with a client
  * certificate from the context's CA (any role); a client that fails the
@@ -48,6 +85,13 @@
 #define HTTP_DEFAULT_MAX_HEADER (16 * 1024)
 #define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
 #define HTTP_DEFAULT_MAX_CONNECTIONS 256
+#define HTTP_DEFAULT_HANDSHAKE_TIMEOUT_MS 3000 /* from the accept */
+#define HTTP_DEFAULT_HEAD_TIMEOUT_MS 10000     /* request line + headers */
+#define HTTP_DEFAULT_MIN_BODY_RATE 1024	       /* bytes/s */
+#define HTTP_DEFAULT_BODY_WINDOW_MS 10000      /* over which it is averaged */
+#define HTTP_DEFAULT_MAX_UNAUTHENTICATED 128   /* at most max_connections/2 */
+#define HTTP_DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS 8
+#define HTTP_DEFAULT_UNAUTH_GRACE_MS 1000
 #define HTTP_PEER_LEN 64 /* "[v6 address]:port" fits */
 #define HTTP_LENGTH_CHUNKED                                                    \
 	UINT64_MAX /* http_respond_start(): length unknown */
@@ -86,14 +130,36 @@ typedef int (*http_stream_match_fn)(void *data, const struct http_request *req);
 
 /* A piece of a streamed request body, in order. @last is 0 while more is to
  * come, 1 on the final call (the body is complete; @len is 0 then), or a
- * negative libuv error (UV_ECONNRESET: the connection was lost or the body
- * was malformed; the body will never complete; @len is 0) on the final call.
+ * negative libuv error on the final call (@len is 0; the body will never
+ * complete): UV_ECONNRESET (the connection was lost or the body was
+ * malformed) or UV_ETIMEDOUT (the body came slower than the minimum rate:
+ * the server answered 408 for the request and closes; answering @req only
+ * frees it).
  * @data is borrowed for the call only: copy what you keep. After a call
  * with @last == 0 nothing more is read from the client until
  * http_request_resume(). The callback may answer the request (after which
  * it is not called again). No call follows a call with @last != 0. */
 typedef void (*http_body_fn)(void *arg, struct http_request *req,
 			     const void *data, size_t len, int last);
+
+/* What cfg->on_head decides for a request whose headers are complete. */
+struct http_head_verdict {
+	size_t max_body;   /* 0: the server's max_body; else this request's
+			      (413 beyond it; ignored for a streamed one) */
+	int status;	   /* 0: go on; else answer this status now, with
+			      {"error":code,"message":message}, read none of the
+			      body (no 100 Continue) and close */
+	const char *code;  /* static string */
+	char message[128]; /* NUL-terminated */
+};
+
+/* Called for every request with a body (Content-Length > 0 or chunked)
+ * when its headers are complete, before any of the body is read or a 100
+ * Continue is sent: method, path, query, headers, role and identity are
+ * set. @v is zeroed; fill it. @data as given to http_server_init(). Must
+ * not keep @req nor answer it. */
+typedef void (*http_head_fn)(void *data, const struct http_request *req,
+			     struct http_head_verdict *v);
 
 /* Called once per http_respond_write(): @status 0 once the bytes are handed
  * to the kernel, or a negative libuv error (the client vanished, the write
@@ -121,6 +187,18 @@ struct http_server_config {
 				     a connection is accepted and closed */
 	http_done_fn on_done;	  /* optional, NULL for none */
 	http_stream_match_fn stream_match; /* optional, NULL: no streaming */
+	http_head_fn on_head; /* optional, NULL: every body up to max_body */
+	/* "Deadlines" and "Connections before authentication" above; 0
+	 * takes the HTTP_DEFAULT_* (max_unauthenticated: at most
+	 * max_connections / 2, and at least 1). max_unauthenticated above
+	 * max_connections is UV_EINVAL. */
+	uint64_t handshake_timeout_ms;
+	uint64_t head_timeout_ms;
+	size_t min_body_rate; /* bytes/s */
+	uint64_t body_window_ms;
+	unsigned max_unauthenticated;
+	unsigned max_unauthenticated_per_address;
+	uint64_t unauth_grace_ms;
 	struct tls_ctx *tls; /* optional, NULL: plain HTTP. Borrowed: must
 				outlive the server; a reload of it applies to
 				connections accepted afterwards */
@@ -184,6 +262,18 @@ struct http_request {
 	uint64_t send_length;  /* declared Content-Length */
 	uint64_t send_written; /* body bytes accepted by http_respond_write */
 	struct conn_write *send_pending; /* the write in flight */
+	size_t body_limit; /* bytes; the server's max_body or on_head's */
+	int timed_out;	   /* the server answered 408 for the handler */
+};
+
+/* What the server refused or cut (read-only; counters since init). */
+struct http_server_stats {
+	uint64_t refused_limit;	     /* max_connections reached */
+	uint64_t refused_address;    /* max_unauthenticated_per_address */
+	uint64_t evicted;	     /* unauthenticated, closed for room */
+	uint64_t timeouts_handshake; /* TLS handshake too slow */
+	uint64_t timeouts_head;	     /* 408: headers too slow */
+	uint64_t timeouts_body;	     /* 408: body too slow */
 };
 
 enum http_server_state {
@@ -196,6 +286,7 @@ enum http_server_state {
  * from http_server_init() until its close callback. */
 struct http_server {
 	uint64_t requests_total; /* finished requests (read-only) */
+	struct http_server_stats stats;
 
 	/* private to the server (agent/http_*.c) */
 	enum http_server_state state;
@@ -208,9 +299,23 @@ struct http_server {
 	uint64_t idle_timeout_ms;
 	unsigned max_connections;
 	unsigned n_conns; /* admitted connections not yet closing */
+	uint64_t handshake_timeout_ms;
+	uint64_t head_timeout_ms;
+	size_t min_body_rate;
+	uint64_t body_window_ms;
+	unsigned max_unauth;
+	unsigned max_unauth_per_address;
+	uint64_t unauth_grace_ms;
+	unsigned n_unauth;	 /* admitted, not authenticated, not closing */
+	struct http_conn *held;	 /* accepted, waiting for room (paused) */
+	int accept_pending;	 /* libuv holds an accepted socket for us */
+	uv_timer_t accept_timer; /* retries admission while paused */
+	int accept_timer_open;
+	struct tls_quiet quiet; /* refusals, evictions, deadlines */
 	http_handler_fn handler;
 	http_done_fn on_done;
 	http_stream_match_fn stream_match;
+	http_head_fn on_head;
 	struct tls_ctx *tls; /* borrowed, NULL: plain */
 	void *data;
 	struct http_conn *conns;      /* every connection with open handles */

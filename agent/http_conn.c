@@ -55,6 +55,8 @@ void http_conn_set_state(struct http_conn *c, enum conn_state next)
 
 static void conn_timer_cb(uv_timer_t *t) { http_conn_close(t->data); }
 
+static void conn_deadline_cb(uv_timer_t *t);
+
 void http_conn_timer_start(struct http_conn *c, uint64_t ms)
 {
 	uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
@@ -135,6 +137,9 @@ void http_conn_answer_written(struct http_conn *c, enum write_kind kind)
 		return;
 	}
 	http_conn_set_state(c, CONN_READING);
+	/* a pipelined request already begun is due from now */
+	c->phase = c->in_len > 0 ? PHASE_HEAD : PHASE_IDLE;
+	c->head_deadline = uv_now(c->server->loop) + c->server->head_timeout_ms;
 	conn_process(c);
 }
 
@@ -172,6 +177,14 @@ static void conn_on_read(struct tls_conn *t, ssize_t nread, const char *data)
 	}
 	memcpy(c->in + c->in_len, data, n);
 	c->in_len += n;
+	if (c->phase == PHASE_IDLE && c->state == CONN_READING) {
+		/* the first byte of the next request: its head is due */
+		c->phase = PHASE_HEAD;
+		c->head_deadline =
+		    uv_now(c->server->loop) + c->server->head_timeout_ms;
+	} else if (c->phase == PHASE_BODY) {
+		c->window_bytes += n;
+	}
 	if (c->read_starting) {
 		return; /* conn_read_on()'s caller parses it */
 	}
@@ -201,6 +214,8 @@ static void conn_dispatch(struct http_conn *c)
 	http_conn_set_state(c, CONN_HANDLING);
 	http_conn_read_off(c);
 	uv_timer_stop(&c->timer);
+	c->phase = PHASE_IDLE;
+	http_server_authenticated(c->server, c); /* plain: its first request */
 	c->server->handler(req);
 }
 
@@ -247,6 +262,9 @@ static void conn_dispatch_stream(struct http_conn *c)
 	http_conn_set_state(c, CONN_BODY);
 	http_conn_read_off(c);
 	uv_timer_stop(&c->timer);
+	c->window_end = 0; /* the window starts when the server reads */
+	c->window_left = 0;
+	http_server_authenticated(c->server, c);
 	c->server->handler(c->req);
 }
 
@@ -274,6 +292,7 @@ static void conn_body_done(struct http_conn *c)
 	http_conn_set_state(c, CONN_HANDLING);
 	http_conn_read_off(c);
 	uv_timer_stop(&c->timer);
+	c->phase = PHASE_IDLE;
 	cb(req->body_arg, req, NULL, 0, 1);
 }
 
@@ -341,9 +360,17 @@ again:
 	}
 	if (c->state == CONN_BODY && !conn_parsing(c)) {
 		/* the handler has the piece: nothing is read until it
-		 * resumes, so the client is held back */
+		 * resumes, so the client is held back; its time does not
+		 * count against the client's body rate */
 		http_conn_read_off(c);
 		uv_timer_stop(&c->timer);
+		if (c->window_end != 0) {
+			uint64_t now = uv_now(c->server->loop);
+
+			c->window_left =
+			    c->window_end > now ? c->window_end - now : 1;
+			c->window_end = 0;
+		}
 		return;
 	}
 	if (!conn_parsing(c)) {
@@ -355,8 +382,85 @@ again:
 		goto again; /* buffered while reading started */
 	}
 	if (conn_parsing(c)) {
-		http_conn_timer_start(c, c->server->idle_timeout_ms);
+		http_conn_arm(c);
 	}
+}
+
+/* ---- deadlines (http.h, "Deadlines") ---- */
+
+void http_conn_arm(struct http_conn *c)
+{
+	struct http_server *s = c->server;
+	uint64_t now = uv_now(s->loop);
+	uint64_t at = now + s->idle_timeout_ms;
+
+	if (c->phase == PHASE_HEAD && c->head_deadline < at) {
+		at = c->head_deadline;
+	} else if (c->phase == PHASE_BODY) {
+		if (c->window_end == 0) {
+			c->window_end =
+			    now + (c->window_left > 0 ? c->window_left
+						      : s->body_window_ms);
+			c->window_left = 0;
+		}
+		if (c->window_end < at) {
+			at = c->window_end;
+		}
+	}
+	uv_timer_start(&c->timer, conn_deadline_cb, at > now ? at - now : 0, 0);
+}
+
+/* A streamed body came too slowly: the server answers 408 for the
+ * handler, which learns of it through its body callback. */
+static void conn_body_timeout(struct http_conn *c, const char *msg)
+{
+	struct http_request *req = c->req;
+	http_body_fn cb = req->body_cb;
+
+	req->body_cb = NULL;
+	req->timed_out = 1;
+	c->req = NULL;
+	http_server_orphan_link(c->server, req);
+	http_conn_read_off(c);
+	uv_timer_stop(&c->timer);
+	if (http_respond_conn_error(c, 408, "request_timeout", msg) != 0) {
+		http_conn_close(c);
+	}
+	cb(req->body_arg, req, NULL, 0, UV_ETIMEDOUT);
+}
+
+static void conn_deadline_cb(uv_timer_t *t)
+{
+	struct http_conn *c = t->data;
+	struct http_server *s = c->server;
+	uint64_t now = uv_now(s->loop);
+	const char *msg;
+
+	if (c->phase == PHASE_HEAD && now >= c->head_deadline) {
+		s->stats.timeouts_head++;
+		msg = "request headers not complete in time";
+	} else if (c->phase == PHASE_BODY && c->window_end != 0 &&
+		   now >= c->window_end) {
+		if (c->window_bytes * 1000 >=
+		    (uint64_t)s->min_body_rate * s->body_window_ms) {
+			c->window_bytes = 0; /* fast enough: the next one */
+			c->window_end = now + s->body_window_ms;
+			http_conn_arm(c);
+			return;
+		}
+		s->stats.timeouts_body++;
+		msg = "request body too slow";
+	} else {
+		http_conn_close(c); /* idle */
+		return;
+	}
+	http_server_warn(s, c, msg);
+	if (c->state == CONN_BODY) {
+		conn_body_timeout(c, msg);
+		return;
+	}
+	http_conn_reject(c, 408, "request_timeout", msg);
+	conn_answer_reject(c);
 }
 
 /* ---- streamed requests ---- */
@@ -432,6 +536,9 @@ static void conn_on_handshake(struct tls_conn *t, int status)
 		    t->errmsg[0] != '\0' ? t->errmsg : tls_strerror(status);
 		char msg[TLS_ERRMSG_LEN + 64];
 
+		if (status == TLS_E_TIMEOUT) {
+			c->server->stats.timeouts_handshake++;
+		}
 		/* a client retrying: once a minute per address and reason */
 		if (c->server->tls == NULL)
 			LOG_WARN("http", "conn %s: %s", c->peer, why);
@@ -444,6 +551,9 @@ static void conn_on_handshake(struct tls_conn *t, int status)
 	}
 	/* the TLS layer reads from now on */
 	c->read_active = 1;
+	if (c->server->tls != NULL) {
+		http_server_authenticated(c->server, c);
+	}
 	http_conn_set_state(c, CONN_READING);
 	conn_process(c);
 }
@@ -522,6 +632,10 @@ void http_conn_close(struct http_conn *c)
 	if (old != CONN_ACCEPTING) {
 		c->server->n_conns--;
 	}
+	if (c->server->held == c) {
+		c->server->held = NULL;
+	}
+	http_server_authenticated(c->server, c); /* leaves the count */
 	if ((old == CONN_HANDLING || old == CONN_BODY || old == CONN_SENDING) &&
 	    c->req != NULL) {
 		req = c->req;

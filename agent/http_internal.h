@@ -6,8 +6,8 @@
  *   http_respond.c  answers, whole and streamed, and every write
  *   http_conn.c     the connection state machine, requests, reading,
  *                   streamed request bodies, closing
- *   http_server.c   listening, accepting, the connection limit, closing
- *                   the server
+ *   http_server.c   listening, accepting, the connection limits (total,
+ *                   unauthenticated, per address), closing the server
  *   http_util.c     string helpers (http_util.h)
  *
  * Every connection walks one state machine (http_conn_set_state() checks
@@ -80,6 +80,13 @@ enum pause_reason {
 
 struct http_parse; /* the parser's state, private to http_parse.c */
 
+/* Which deadline runs while the connection reads (http.h, "Deadlines"). */
+enum read_phase {
+	PHASE_IDLE, /* between requests: idle_timeout_ms, no answer */
+	PHASE_HEAD, /* request line and headers: until head_deadline */
+	PHASE_BODY  /* a body: min_body_rate over each window */
+};
+
 struct http_conn {
 	struct http_server *server;
 	struct http_conn *prev, *next;
@@ -103,6 +110,16 @@ struct http_conn {
 	char *in; /* bytes read, not parsed yet: in[in_off .. in_off+in_len) */
 	size_t in_off, in_len, in_cap;
 	char peer[HTTP_PEER_LEN];
+	char host[HTTP_PEER_LEN]; /* peer's address without the port */
+	char reject_buf[128];	  /* reject_message when not static */
+	uint64_t accepted_ms;	  /* uv_now() at the accept */
+	int unauth;		  /* counted in server->n_unauth */
+	enum read_phase phase;
+	uint64_t head_deadline; /* PHASE_HEAD: uv_now() time */
+	uint64_t window_end;	/* PHASE_BODY: end of the running window, 0
+				   while the server does not wait for it */
+	uint64_t window_left;	/* PHASE_BODY: of a window paused, ms */
+	uint64_t window_bytes;	/* PHASE_BODY: read in the running window */
 };
 
 enum write_kind {
@@ -164,6 +181,13 @@ const char *http_parse_reason_phrase(int status);
  * 0, or a negative libuv or TLS_E_* error (nothing was queued). */
 int http_respond_continue(struct http_conn *c);
 
+/* Writes an error answer that no request owns on @c (state BODY, its
+ * request just taken from it): {"error":code,"message":message}, the
+ * connection's last; @c moves to WRITING. Returns 0 or a negative error
+ * (the caller closes @c). */
+int http_respond_conn_error(struct http_conn *c, int status, const char *code,
+			    const char *message);
+
 /* ---- http_conn.c: the connection ---- */
 
 /* The one place where a connection changes state; a transition the table
@@ -197,6 +221,10 @@ void http_conn_answer_written(struct http_conn *c, enum write_kind kind);
  * Returns 0 or an error of tls_conn_start() (the caller closes @c). */
 int http_conn_start(struct http_conn *c);
 
+/* Arms the timer of a connection that reads (READING, or BODY while the
+ * server waits for the client) for the nearest of its deadlines. */
+void http_conn_arm(struct http_conn *c);
+
 /* Closes @c: its request, if the handler has it, becomes an orphan (and a
  * streamed body's callback learns of the end); @c is freed once its
  * handles are closed. A second call does nothing. */
@@ -213,5 +241,14 @@ void http_server_orphan_unlink(struct http_server *s, struct http_request *req);
 /* Finishes a closing server once its listener and every connection are
  * closed: orphans forget it and the close callback fires. */
 void http_server_maybe_closed(struct http_server *s);
+
+/* @c is no longer unauthenticated (its handshake ended, or its first
+ * request is complete), or it closes: it leaves the count. */
+void http_server_authenticated(struct http_server *s, struct http_conn *c);
+
+/* Logs a warning about @c's peer through the server's struct tls_quiet
+ * (once a minute per address and message). */
+void http_server_warn(struct http_server *s, const struct http_conn *c,
+		      const char *msg);
 
 #endif /* POOLPAIR_AGENT_HTTP_INTERNAL_H */

@@ -7,6 +7,7 @@
 #include "agent/http_internal.h"
 #include "agent/http_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -216,6 +217,11 @@ static int request_parse_target(struct http_conn *c, struct http_request *req)
 				 "invalid request target");
 		return -1;
 	}
+	if (http_util_has_control(req->url, req->url_len)) {
+		http_conn_reject(c, 400, "bad_request",
+				 "control character in request target");
+		return -1;
+	}
 	if (u.field_set & (1u << UF_PATH)) {
 		path = req->url + u.field_data[UF_PATH].off;
 		path_len = u.field_data[UF_PATH].len;
@@ -231,6 +237,12 @@ static int request_parse_target(struct http_conn *c, struct http_request *req)
 	if (rv != 0) {
 		http_conn_reject(c, 400, "bad_request",
 				 "invalid percent-encoding in path");
+		return -1;
+	}
+	if (http_util_has_control(req->path_buf, strlen(req->path_buf))) {
+		/* never handed on: it could end up in a header (Location) */
+		http_conn_reject(c, 400, "bad_request",
+				 "control character in path");
 		return -1;
 	}
 	req->path = req->path_buf;
@@ -275,6 +287,29 @@ static int on_headers_complete(http_parser *p)
 	has_body = (p->flags & F_CHUNKED) != 0 ||
 		   ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
 	expect = http_request_header(req, "Expect");
+	req->body_limit = c->server->max_body;
+	c->phase = PHASE_BODY;
+	c->window_end = 0;
+	c->window_left = 0;
+	c->window_bytes = 0;
+	if (has_body && c->server->on_head != NULL) {
+		struct http_head_verdict v;
+
+		memset(&v, 0, sizeof v);
+		c->server->on_head(c->server->data, req, &v);
+		if (v.status != 0) {
+			/* before the body and before any 100 Continue */
+			snprintf(c->reject_buf, sizeof c->reject_buf, "%s",
+				 v.message);
+			http_conn_reject(c, v.status,
+					 v.code != NULL ? v.code : "refused",
+					 c->reject_buf);
+			return -1;
+		}
+		if (v.max_body != 0) {
+			req->body_limit = v.max_body;
+		}
+	}
 	if (has_body && c->server->stream_match != NULL &&
 	    c->server->stream_match(c->server->data, req)) {
 		req->streaming = 1;
@@ -288,7 +323,7 @@ static int on_headers_complete(http_parser *p)
 		return 0;
 	}
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > 0) {
-		if (p->content_length > c->server->max_body) {
+		if (p->content_length > req->body_limit) {
 			http_conn_reject(c, 413, "too_large",
 					 "request body too large");
 			return -1;
@@ -324,7 +359,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
 		http_parser_pause(p, 1);
 		return 0;
 	}
-	if (n > c->server->max_body - req->body_len) {
+	if (n > req->body_limit - req->body_len) {
 		http_conn_reject(c, 413, "too_large", "request body too large");
 		return -1;
 	}
@@ -335,8 +370,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
 		while (cap < req->body_len + n + 1) {
 			cap *= 2;
 		}
-		if (cap > c->server->max_body + 1) {
-			cap = c->server->max_body + 1;
+		if (cap > req->body_limit + 1) {
+			cap = req->body_limit + 1;
 		}
 		b = realloc(req->body_buf, cap);
 		if (b == NULL) {

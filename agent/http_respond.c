@@ -210,10 +210,37 @@ static int conn_write_answer(struct http_conn *c, int status,
 	return 0;
 }
 
-/* The handler is done with @req: count it and tell on_done. */
+int http_respond_conn_error(struct http_conn *c, int status, const char *code,
+			    const char *message)
+{
+	char json[512];
+	size_t n = (size_t)snprintf(json, sizeof json, "{\"error\":");
+
+	n += http_json_quote(json + n, sizeof json - n, code);
+	if (n < sizeof json) {
+		n += (size_t)snprintf(json + n, sizeof json - n,
+				      ",\"message\":");
+	}
+	if (n < sizeof json) {
+		n += http_json_quote(json + n, sizeof json - n, message);
+	}
+	if (n + 2 > sizeof json) {
+		return UV_ENOBUFS;
+	}
+	snprintf(json + n, sizeof json - n, "}");
+	return conn_write_answer(c, status, "application/json", json,
+				 strlen(json), NULL, 0, 0);
+}
+
+/* The handler is done with @req: count it and tell on_done (with the
+ * status the client saw). */
 static void request_finished(struct http_request *req, int status)
 {
 	struct http_server *s = req->server;
+
+	if (req->timed_out) {
+		status = 408; /* the server answered for the handler */
+	}
 
 	if (s != NULL) {
 		s->requests_total++;

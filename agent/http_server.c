@@ -1,5 +1,6 @@
 /* http_server: the listening side of the HTTP server: the socket, accepting
- * and admitting connections (max_connections), the requests that outlive
+ * and admitting connections (max_connections, and the limits on
+ * unauthenticated ones: http.h), the requests that outlive
  * their connection (orphans), and closing the server once every
  * connection is gone. See http.h for the contract. */
 #include "agent/http_internal.h"
@@ -67,26 +68,134 @@ static void format_peer(struct http_conn *c)
 		snprintf(c->peer, sizeof c->peer, "[%s]:%u", host,
 			 (unsigned)ntohs(in6->sin6_port));
 	}
+	snprintf(c->host, sizeof c->host, "%s", host);
 }
 
-static void server_connection_cb(uv_stream_t *listener, int status)
+void http_server_warn(struct http_server *s, const struct http_conn *c,
+		      const char *msg)
 {
-	struct http_server *s = listener->data;
-	struct http_conn *c;
+	char out[TLS_ERRMSG_LEN + 64];
 
-	if (status < 0) {
-		LOG_WARN("http", "accept: %s", uv_strerror(status));
+	if (tls_quiet_pass(&s->quiet, c->peer, msg, uv_now(s->loop), out,
+			   sizeof out))
+		LOG_WARN("http", "conn %s: %s", c->peer, out);
+}
+
+void http_server_authenticated(struct http_server *s, struct http_conn *c)
+{
+	if (!c->unauth) {
 		return;
 	}
-	if (s->state != HTTP_SERVER_RUNNING) {
-		return;
+	c->unauth = 0;
+	s->n_unauth--;
+}
+
+static void accept_retry_cb(uv_timer_t *t);
+
+/* Retries admission every ACCEPT_RETRY_MS while accepting is paused. */
+#define ACCEPT_RETRY_MS 50
+
+static void accept_paused(struct http_server *s)
+{
+	if (!uv_is_active((uv_handle_t *)&s->accept_timer)) {
+		uv_timer_start(&s->accept_timer, accept_retry_cb,
+			       ACCEPT_RETRY_MS, ACCEPT_RETRY_MS);
 	}
-	c = calloc(1, sizeof *c);
+}
+
+/* Admits @c (accepted, state ACCEPTING) under the limits of http.h
+ * ("Connections before authentication"). Returns 0 (admitted: its
+ * handshake runs), -1 (refused: closed) or 1 (no room now: the caller
+ * holds it). */
+static int server_admit(struct http_server *s, struct http_conn *c)
+{
+	uint64_t now = uv_now(s->loop), ms;
+	struct http_conn *o, *oldest = NULL;
+	unsigned mine = 0;
+	int mine_stale = 0;
+	char msg[160];
+
+	if (s->n_conns >= s->max_connections) {
+		s->stats.refused_limit++;
+		snprintf(msg, sizeof msg, "refused: %u connections open",
+			 s->max_connections);
+		http_server_warn(s, c, msg);
+		http_conn_close(c);
+		return -1;
+	}
+	for (o = s->conns; o != NULL; o = o->next) {
+		int stale;
+
+		if (!o->unauth) {
+			continue;
+		}
+		stale = now - o->accepted_ms >= s->unauth_grace_ms;
+		if (strcmp(o->host, c->host) == 0) {
+			mine++;
+			mine_stale |= stale;
+		}
+		if (stale &&
+		    (oldest == NULL || o->accepted_ms < oldest->accepted_ms)) {
+			oldest = o;
+		}
+	}
+	if (mine >= s->max_unauth_per_address && mine_stale) {
+		s->stats.refused_address++;
+		snprintf(msg, sizeof msg,
+			 "refused: %u connections from this address not "
+			 "authenticated yet",
+			 s->max_unauth_per_address);
+		http_server_warn(s, c, msg);
+		http_conn_close(c);
+		return -1;
+	}
+	if (s->n_unauth >= s->max_unauth) {
+		if (mine >= s->max_unauth_per_address || oldest == NULL) {
+			return 1;
+		}
+		s->stats.evicted++;
+		snprintf(msg, sizeof msg,
+			 "closed: not authenticated within %llu ms, to make "
+			 "room for another address",
+			 (unsigned long long)s->unauth_grace_ms);
+		http_server_warn(s, oldest, msg);
+		http_conn_close(oldest);
+	}
+	uv_tcp_nodelay(&c->tls.tcp, 1);
+	http_conn_set_state(c, CONN_HANDSHAKE);
+	s->n_conns++;
+	c->unauth = 1;
+	s->n_unauth++;
+	/* the first request's head is due counted from the accept */
+	c->phase = PHASE_HEAD;
+	c->head_deadline = c->accepted_ms + s->head_timeout_ms;
+	if (s->tls != NULL) {
+		/* the handshake too, the time held included */
+		ms = s->handshake_timeout_ms;
+		ms =
+		    now - c->accepted_ms < ms ? ms - (now - c->accepted_ms) : 1;
+		if (ms > s->idle_timeout_ms) {
+			ms = s->idle_timeout_ms;
+		}
+		tls_conn_set_timeout(&c->tls, (unsigned)ms);
+	}
+	if (http_conn_start(c) != 0) {
+		http_conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Accepts the socket libuv holds for us and admits it. */
+static void server_accept(struct http_server *s)
+{
+	struct http_conn *c = calloc(1, sizeof *c);
+
 	if (c == NULL || http_parse_init(c) != 0) {
-		/* without a handle libuv pauses accepting until the next
-		 * uv_accept(); nothing better can be done without memory */
 		LOG_ERROR("http", "accept: out of memory");
 		free(c);
+		s->accept_pending = 1; /* libuv keeps it: try again later */
+		accept_paused(s);
 		return;
 	}
 	c->server = s;
@@ -96,6 +205,8 @@ static void server_connection_cb(uv_stream_t *listener, int status)
 		LOG_ERROR("http", "accept: %s", c->tls.errmsg);
 		http_parse_free(c->parse);
 		free(c);
+		s->accept_pending = 1;
+		accept_paused(s);
 		return;
 	}
 	uv_timer_init(s->loop, &c->timer);
@@ -108,27 +219,71 @@ static void server_connection_cb(uv_stream_t *listener, int status)
 	}
 	s->conns = c;
 	snprintf(c->peer, sizeof c->peer, "unknown");
-	if (uv_accept(listener, (uv_stream_t *)&c->tls.tcp) != 0) {
+	if (uv_accept((uv_stream_t *)s->listener, (uv_stream_t *)&c->tls.tcp) !=
+	    0) {
 		http_conn_close(c);
 		return;
 	}
+	c->accepted_ms = uv_now(s->loop);
 	format_peer(c);
-	if (s->n_conns >= s->max_connections) {
-		LOG_WARN("http", "conn %s: refused, %u connections open",
-			 c->peer, s->n_conns);
-		http_conn_close(c);
+	if (server_admit(s, c) == 1) {
+		s->held = c;
+		accept_paused(s);
+	}
+}
+
+/* While accepting is paused: admits the connection held, then accepts
+ * again (which lets libuv watch the listener again). */
+static void accept_retry_cb(uv_timer_t *t)
+{
+	struct http_server *s = t->data;
+	struct http_conn *c = s->held;
+
+	if (s->state != HTTP_SERVER_RUNNING) {
+		uv_timer_stop(t);
 		return;
 	}
-	uv_tcp_nodelay(&c->tls.tcp, 1);
-	http_conn_set_state(c, CONN_HANDSHAKE);
-	s->n_conns++;
-	if (s->tls != NULL &&
-	    s->idle_timeout_ms < (uint64_t)TLS_HANDSHAKE_TIMEOUT_MS) {
-		tls_conn_set_timeout(&c->tls, (unsigned)s->idle_timeout_ms);
+	if (c != NULL) {
+		s->held = NULL;
+		if (uv_now(s->loop) - c->accepted_ms >=
+		    s->handshake_timeout_ms) {
+			s->stats.timeouts_handshake++;
+			http_server_warn(s, c,
+					 "closed: no room to admit it before "
+					 "its handshake deadline");
+			http_conn_close(c);
+		} else if (server_admit(s, c) == 1) {
+			s->held = c;
+			return;
+		}
 	}
-	if (http_conn_start(c) != 0) {
-		http_conn_close(c);
+	if (s->accept_pending) {
+		s->accept_pending = 0;
+		server_accept(s);
 	}
+	if (s->held == NULL && !s->accept_pending) {
+		uv_timer_stop(t);
+	}
+}
+
+static void server_connection_cb(uv_stream_t *listener, int status)
+{
+	struct http_server *s = listener->data;
+
+	if (status < 0) {
+		LOG_WARN("http", "accept: %s", uv_strerror(status));
+		return;
+	}
+	if (s->state != HTTP_SERVER_RUNNING) {
+		return;
+	}
+	if (s->held != NULL || s->accept_pending) {
+		/* paused: without uv_accept() libuv keeps the socket and
+		 * stops watching the listener until the retry takes it */
+		s->accept_pending = 1;
+		return;
+	}
+	server_accept(s);
 }
 
 /* ---- server ---- */
@@ -138,7 +293,7 @@ void http_server_maybe_closed(struct http_server *s)
 	struct http_request *req;
 
 	if (s->state != HTTP_SERVER_CLOSING || s->listener_open ||
-	    s->conns != NULL) {
+	    s->accept_timer_open || s->conns != NULL) {
 		return;
 	}
 	/* Requests still with the handler outlive the server. */
@@ -153,6 +308,14 @@ void http_server_maybe_closed(struct http_server *s)
 }
 
 static void listener_free_cb(uv_handle_t *h) { free(h); }
+
+static void accept_timer_close_cb(uv_handle_t *h)
+{
+	struct http_server *s = h->data;
+
+	s->accept_timer_open = 0;
+	http_server_maybe_closed(s);
+}
 
 static void listener_close_cb(uv_handle_t *h)
 {
@@ -209,6 +372,12 @@ int http_server_init(struct http_server *s, uv_loop_t *loop,
 	    cfg->host == NULL || cfg->port < 0 || cfg->port > 65535) {
 		return UV_EINVAL;
 	}
+	if (cfg->max_unauthenticated > 0 &&
+	    cfg->max_unauthenticated > (cfg->max_connections
+					    ? cfg->max_connections
+					    : HTTP_DEFAULT_MAX_CONNECTIONS)) {
+		return UV_EINVAL;
+	}
 	if (uv_ip4_addr(cfg->host, cfg->port, &in4) == 0) {
 		sa = (const struct sockaddr *)&in4;
 		salen = sizeof in4;
@@ -261,9 +430,40 @@ int http_server_init(struct http_server *s, uv_loop_t *loop,
 	s->max_connections = cfg->max_connections
 				 ? cfg->max_connections
 				 : HTTP_DEFAULT_MAX_CONNECTIONS;
+	s->handshake_timeout_ms = cfg->handshake_timeout_ms
+				      ? cfg->handshake_timeout_ms
+				      : HTTP_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	s->head_timeout_ms = cfg->head_timeout_ms
+				 ? cfg->head_timeout_ms
+				 : HTTP_DEFAULT_HEAD_TIMEOUT_MS;
+	s->min_body_rate = cfg->min_body_rate ? cfg->min_body_rate
+					      : HTTP_DEFAULT_MIN_BODY_RATE;
+	s->body_window_ms = cfg->body_window_ms ? cfg->body_window_ms
+						: HTTP_DEFAULT_BODY_WINDOW_MS;
+	s->max_unauth = cfg->max_unauthenticated;
+	if (s->max_unauth == 0) {
+		s->max_unauth = s->max_connections / 2;
+		if (s->max_unauth > HTTP_DEFAULT_MAX_UNAUTHENTICATED) {
+			s->max_unauth = HTTP_DEFAULT_MAX_UNAUTHENTICATED;
+		}
+		if (s->max_unauth == 0) {
+			s->max_unauth = 1;
+		}
+	}
+	s->max_unauth_per_address =
+	    cfg->max_unauthenticated_per_address
+		? cfg->max_unauthenticated_per_address
+		: HTTP_DEFAULT_MAX_UNAUTHENTICATED_PER_ADDRESS;
+	s->unauth_grace_ms = cfg->unauth_grace_ms
+				 ? cfg->unauth_grace_ms
+				 : HTTP_DEFAULT_UNAUTH_GRACE_MS;
+	uv_timer_init(loop, &s->accept_timer);
+	s->accept_timer.data = s;
+	s->accept_timer_open = 1;
 	s->handler = handler;
 	s->on_done = cfg->on_done;
 	s->stream_match = cfg->stream_match;
+	s->on_head = cfg->on_head;
 	s->tls = cfg->tls;
 	s->data = data;
 	return 0;
@@ -285,6 +485,7 @@ void http_server_close(struct http_server *s, void (*cb)(struct http_server *s))
 	s->state = HTTP_SERVER_CLOSING;
 	s->close_cb = cb;
 	uv_close((uv_handle_t *)s->listener, listener_close_cb);
+	uv_close((uv_handle_t *)&s->accept_timer, accept_timer_close_cb);
 	for (c = s->conns; c != NULL; c = c->next) {
 		http_conn_close(c);
 	}

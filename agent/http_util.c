@@ -77,6 +77,20 @@ int http_util_pct_decode(const char *in, size_t len, int plus, char *out,
 	return n < outcap ? 0 : UV_ENOBUFS;
 }
 
+int http_util_has_control(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Whether in[0..len), percent-decoded with '+' as space, equals @name. */
 static int pct_equal(const char *in, size_t len, const char *name)
 {

@@ -14,4 +14,8 @@
 int http_util_pct_decode(const char *in, size_t len, int plus, char *out,
 			 size_t outcap);
 
+/* Whether s[0..len) holds a control character: a byte below 0x20, or
+ * 0x7f. */
+int http_util_has_control(const char *s, size_t len);
+
 #endif

@@ -459,6 +459,38 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		"leader with 307\n# TYPE poolpair_api_redirects_total counter\n"
 		"poolpair_api_redirects_total %llu\n",
 	    (unsigned long long)src->ops->redirects(src->impl));
+	{
+		struct metrics_connections mc;
+
+		memset(&mc, 0, sizeof mc);
+		src->ops->connections(src->impl, &mc);
+		put(&o,
+		    "# HELP poolpair_api_connections_refused_total API "
+		    "connections refused (limit: all connections; address: "
+		    "too many not authenticated from one address) or closed "
+		    "before authentication to make room (evicted)\n"
+		    "# TYPE poolpair_api_connections_refused_total counter\n"
+		    "poolpair_api_connections_refused_total{reason=\"limit\"} "
+		    "%llu\n"
+		    "poolpair_api_connections_refused_total{reason=\"address\"} "
+		    "%llu\n"
+		    "poolpair_api_connections_refused_total{reason=\"evicted\"} "
+		    "%llu\n",
+		    (unsigned long long)mc.refused_limit,
+		    (unsigned long long)mc.refused_address,
+		    (unsigned long long)mc.evicted);
+		put(&o,
+		    "# HELP poolpair_api_timeouts_total API connections closed "
+		    "at a deadline: TLS handshake, request headers (408), "
+		    "body rate (408)\n"
+		    "# TYPE poolpair_api_timeouts_total counter\n"
+		    "poolpair_api_timeouts_total{phase=\"handshake\"} %llu\n"
+		    "poolpair_api_timeouts_total{phase=\"head\"} %llu\n"
+		    "poolpair_api_timeouts_total{phase=\"body\"} %llu\n",
+		    (unsigned long long)mc.timeouts_handshake,
+		    (unsigned long long)mc.timeouts_head,
+		    (unsigned long long)mc.timeouts_body);
+	}
 	put(&o, "# HELP poolpair_api_request_duration_seconds API request "
 		"latency\n"
 		"# TYPE poolpair_api_request_duration_seconds histogram\n");

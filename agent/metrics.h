@@ -76,6 +76,17 @@ struct metrics_data {
 	json_t *seeds;
 };
 
+/* The API server's connections refused or cut (http.h, struct
+ * http_server_stats), counters since the start. */
+struct metrics_connections {
+	uint64_t refused_limit;	  /* its max_connections reached */
+	uint64_t refused_address; /* too many unauthenticated from one IP */
+	uint64_t evicted;	  /* unauthenticated, closed to make room */
+	uint64_t timeouts_handshake;
+	uint64_t timeouts_head; /* 408 */
+	uint64_t timeouts_body; /* 408 */
+};
+
 /* What the metrics read of other modules. Every op: loop thread only,
  * never NULL. */
 struct metrics_sources_ops {
@@ -92,6 +103,8 @@ struct metrics_sources_ops {
 	void (*members)(void *impl, struct metrics_members *out);
 	/* Requests the router answered 307 (to the leader). */
 	uint64_t (*redirects)(void *impl);
+	/* The API server's refusals and deadlines into *out. */
+	void (*connections)(void *impl, struct metrics_connections *out);
 	/* The data plane's figures into *out; false for a witness (no data
 	 * plane: nothing filled). */
 	bool (*data)(void *impl, struct metrics_data *out);

@@ -289,7 +289,8 @@ int router_check(const struct route *table, size_t n, char *errmsg,
 		    (r->roles & ~(unsigned)TLS_ROLES_ANY) != 0 ||
 		    r->module < 0 || r->module >= ROUTE_MOD__COUNT ||
 		    (r->flags & ~(unsigned)(ROUTE_LEADER | ROUTE_STREAM |
-					    ROUTE_INTERNAL)) != 0) {
+					    ROUTE_INTERNAL | ROUTE_DATA)) !=
+			0) {
 			snprintf(errmsg, errlen,
 				 "route %zu (%s %s): bad method, pattern, "
 				 "handler, roles, module or flags",
@@ -349,6 +350,22 @@ bool route_allows(const struct route *route, int role)
 	return (role & (int)route->roles) != 0;
 }
 
+/* With roles on: false, counted and logged, when the client may not call
+ * route; msg (len bytes) then says why. */
+static bool allowed(struct router *r, const struct route *route,
+		    const struct http_request *req, char *msg, size_t len)
+{
+	if (!r->cfg.roles || route_allows(route, req->role))
+		return true;
+	r->forbidden++;
+	LOG_WARN(MOD, "forbidden: %s (role %s) %s %s from %s",
+		 req->identity[0] != '\0' ? req->identity : "?",
+		 tls_role_name(req->role), req->method, req->path, req->peer);
+	snprintf(msg, len, "role %s not allowed here",
+		 tls_role_name(req->role));
+	return false;
+}
+
 /* With roles on: answers 403 and returns false when the client may not
  * call route. */
 static bool authorized(struct router *r, const struct route *route,
@@ -356,14 +373,8 @@ static bool authorized(struct router *r, const struct route *route,
 {
 	char msg[96];
 
-	if (!r->cfg.roles || route_allows(route, req->role))
+	if (allowed(r, route, req, msg, sizeof msg))
 		return true;
-	r->forbidden++;
-	LOG_WARN(MOD, "forbidden: %s (role %s) %s %s from %s",
-		 req->identity[0] != '\0' ? req->identity : "?",
-		 tls_role_name(req->role), req->method, req->path, req->peer);
-	snprintf(msg, sizeof msg, "role %s not allowed here",
-		 tls_role_name(req->role));
 	http_respond_error(req, 403, "forbidden", msg);
 	return false;
 }
@@ -380,6 +391,13 @@ static bool redirected(struct router *r, struct http_request *req)
 
 	if (proposer_is_leader(pr))
 		return false;
+	if (http_util_has_control(req->raw_path, strlen(req->raw_path)) ||
+	    http_util_has_control(req->query, strlen(req->query))) {
+		/* the server refuses them first; never in a header */
+		http_respond_error(req, 400, "bad_request",
+				   "control character in the request target");
+		return true;
+	}
 	leader = proposer_leader(pr, &api);
 	if (leader == 0) {
 		http_respond_error(req, 503, "no_leader",
@@ -444,6 +462,25 @@ void router_dispatch(struct router *r, struct http_request *req)
 		return;
 	}
 	p.route->handler(r->cfg.modules[p.route->module], req, &p);
+	route_params_free(&p);
+}
+
+void router_head(struct router *r, const struct http_request *req,
+		 struct http_head_verdict *v)
+{
+	struct route_params p;
+	int rv = route_match(r->cfg.routes, r->cfg.n_routes, req->method,
+			     req->raw_path, &p, NULL, 0);
+
+	v->max_body = ROUTE_CONTROL_MAX_BODY;
+	if (rv != 0 && p.route == NULL)
+		return; /* 404 or 405, answered after a small body */
+	if (!allowed(r, p.route, req, v->message, sizeof v->message)) {
+		v->status = 403;
+		v->code = "forbidden";
+	} else if ((p.route->flags & ROUTE_DATA) != 0) {
+		v->max_body = ROUTE_DATA_MAX_BODY;
+	}
 	route_params_free(&p);
 }
 

@@ -17,7 +17,18 @@
  * segment from the left: a literal before a parameter before a rest. No
  * two patterns of a table may have the same shape (router_check()).
  *
+ * Before the body. For a request with a body, router_head() (the server's
+ * on_head) runs once its headers are complete, before any of the body is
+ * read or a 100 Continue sent: a client whose role may not call the route
+ * is answered 403 there (the body is never read), and the body is limited
+ * to ROUTE_CONTROL_MAX_BODY (64 KiB), or ROUTE_DATA_MAX_BODY for a route
+ * with ROUTE_DATA (user data, batches, CMS documents, repairs), beyond
+ * which the server answers 413. A ROUTE_STREAM route's body is the
+ * handler's to limit.
+ *
  * Order of the answers, for a request:
+ *   400 bad_request          (the server) a control character in the
+ *                            path, decoded or as sent
  *   404 not_found            no pattern matches the path
  *   405 method_not_allowed   the best pattern has no route for the method;
  *                            Allow lists the methods it has (table order)
@@ -25,6 +36,8 @@
  *                            certificate role is not among the route's
  *                            (logged as "api: forbidden: ...")
  *   400 invalid              a parameter holds a control character
+ *                            (the server refuses them first: a table
+ *                            used without it)
  *   500 internal             out of memory
  *   307 / 503 no_leader      ROUTE_LEADER on a follower (docs/api.md,
  *                            "Followers"), or no leader known
@@ -60,7 +73,14 @@ enum {
 	ROUTE_STREAM = 1u << 1,	  /* the request body is streamed to the handler
 				     (http.h, "Streaming") */
 	ROUTE_INTERNAL = 1u << 2, /* between agents, under /v1/internal/ */
+	ROUTE_DATA = 1u << 3,	  /* a body up to ROUTE_DATA_MAX_BODY */
 };
+
+/* Body limits (router_head()). A user-data value is at most 1 MiB
+ * (users.h); the rest of a data body (a batch's items, a repair's record
+ * envelope, base64 of a repair) fits in 4 KiB more. */
+#define ROUTE_CONTROL_MAX_BODY ((size_t)64 * 1024)
+#define ROUTE_DATA_MAX_BODY (((size_t)1 << 20) + 4096)
 
 /* Who may call a route with roles on: masks of TLS_ROLE_* (tls/tls.h). */
 #define ROUTE_READERS TLS_ROLES_ANY			   /* reads */
@@ -72,7 +92,7 @@ enum {
 enum route_module {
 	ROUTE_MOD_FAILOVER, /* struct failover */
 	ROUTE_MOD_CMS_MOVE, /* struct cms_move */
-	ROUTE_MOD_RISK,     /* struct risk */
+	ROUTE_MOD_RISK,	    /* struct risk */
 	ROUTE_MOD_VERIFY,   /* struct verify */
 	ROUTE_MOD_RECOVER,  /* struct recover */
 	ROUTE_MOD_API,	    /* struct api */
@@ -174,6 +194,13 @@ int router_init(struct router *r, const struct router_config *cfg, char *errmsg,
 
 /* Answer req: by the table, or the router's own answers above. */
 void router_dispatch(struct router *r, struct http_request *req);
+
+/* What to do with req, whose headers are complete and whose body is not
+ * read yet (for http_server_config.on_head): with roles on, 403 when the
+ * client's role may not call the route it matches (counted and logged as
+ * router_dispatch() does); else its body limit (above). */
+void router_head(struct router *r, const struct http_request *req,
+		 struct http_head_verdict *v);
 
 /* Whether req (headers complete, no body yet) goes to a ROUTE_STREAM
  * route: for http_server_config.stream_match. */

@@ -2,8 +2,10 @@
  * what each answers). Every route of the agent is here and nowhere else:
  * its method, its pattern, who may call it with [tls] (reads: any role;
  * writes: operator or agent; /v1/internal/: agents only), whether a
- * follower redirects it to the leader, and the handler with the module
- * instance it is given. */
+ * follower redirects it to the leader, whether its body may be larger
+ * than a control-plane body (DATA: user data up to 1 MiB; route.h) or is
+ * streamed (STREAM), and the handler with the module instance it is
+ * given. */
 #include "agent/api.h"
 #include "agent/cms_move.h"
 #include "agent/content.h"
@@ -25,6 +27,7 @@
 #define LEADER ROUTE_LEADER
 #define STREAM ROUTE_STREAM
 #define INTERNAL ROUTE_INTERNAL
+#define DATA ROUTE_DATA
 #define API ROUTE_MOD_API
 #define FAILOVER ROUTE_MOD_FAILOVER
 #define CMS_MOVE ROUTE_MOD_CMS_MOVE
@@ -91,14 +94,14 @@ const struct route agent_routes[] = {
 
     /* the data plane (pool agents) */
     {"POST", "/v1/users", W, 0, USERS, users_route_enable, 0},
-    {"POST", "/v1/users/batch", W, 0, USERS, users_route_batch, 0},
+    {"POST", "/v1/users/batch", W, DATA, USERS, users_route_batch, 0},
     {"DELETE", "/v1/users/{sip}", W, 0, USERS, users_route_disable, 0},
     {"GET", "/v1/users/{sip}/location", R, 0, USERS, users_route_locate, 0},
     {"GET", "/v1/users/{sip}/{kind}", R, 0, USERS, users_route_data, 0},
-    {"PUT", "/v1/users/{sip}/{kind}", W, 0, USERS, users_route_data, 0},
+    {"PUT", "/v1/users/{sip}/{kind}", W, DATA, USERS, users_route_data, 0},
     {"GET", "/v1/users/{sip}/conferences/{id}", R, 0, USERS,
      users_route_conference, 0},
-    {"PUT", "/v1/users/{sip}/conferences/{id}", W, 0, USERS,
+    {"PUT", "/v1/users/{sip}/conferences/{id}", W, DATA, USERS,
      users_route_conference, 0},
     {"GET", "/v1/users/{sip}/conferences/{id}/content/{name*}", R, 0, CONTENT,
      content_route_get, 0},
@@ -106,7 +109,7 @@ const struct route agent_routes[] = {
      CONTENT, content_route_put, 0},
     {"GET", "/v1/cms/documents/{name}", R, 0, USERS, cms_docs_route,
      0},
-    {"PUT", "/v1/cms/documents/{name}", W, 0, USERS, cms_docs_route,
+    {"PUT", "/v1/cms/documents/{name}", W, DATA, USERS, cms_docs_route,
      0},
     {"GET", "/v1/backup", R, 0, USERS, backup_sync_route_status, 0},
     {"POST", "/v1/backup/{pool}/sync", W, 0, USERS, backup_sync_route_sync, 0},
@@ -131,8 +134,8 @@ const struct route agent_routes[] = {
     {"GET", "/v1/internal/digest", A, INTERNAL, VERIFY, verify_route_digest,
      0},
     {"GET", "/v1/internal/keys", A, INTERNAL, VERIFY, verify_route_keys, 0},
-    {"POST", "/v1/internal/repair", A, INTERNAL, VERIFY, verify_route_repair,
-     0},
+    {"POST", "/v1/internal/repair", A, INTERNAL | DATA, VERIFY,
+     verify_route_repair, 0},
 };
 
 const size_t agent_routes_count = sizeof agent_routes / sizeof agent_routes[0];

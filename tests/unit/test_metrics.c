@@ -176,6 +176,17 @@ static bool src_data(void *impl, struct metrics_data *out)
 	return true;
 }
 
+static void src_connections(void *impl, struct metrics_connections *out)
+{
+	(void)impl;
+	out->refused_limit = 1;
+	out->refused_address = 2;
+	out->evicted = 3;
+	out->timeouts_handshake = 4;
+	out->timeouts_head = 5;
+	out->timeouts_body = 6;
+}
+
 static const struct metrics_sources_ops sources_ops = {
     .configuration = src_configuration,
     .last_index = src_last_index,
@@ -183,6 +194,7 @@ static const struct metrics_sources_ops sources_ops = {
     .reachable = src_reachable,
     .members = src_members,
     .redirects = src_redirects,
+    .connections = src_connections,
     .data = src_data,
 };
 
@@ -295,6 +307,14 @@ static void test_raft_and_state(void **state)
 	assert_line(
 	    t, "poolpair_pool_epoch{pool=\"pool-east\",owner=\"pool-west\"} 3");
 	assert_line(t, "poolpair_api_redirects_total 9");
+	assert_line(t, "poolpair_api_connections_refused_total{reason=\"limit\"} 1");
+	assert_line(t,
+		    "poolpair_api_connections_refused_total{reason=\"address\"} 2");
+	assert_line(t,
+		    "poolpair_api_connections_refused_total{reason=\"evicted\"} 3");
+	assert_line(t, "poolpair_api_timeouts_total{phase=\"handshake\"} 4");
+	assert_line(t, "poolpair_api_timeouts_total{phase=\"head\"} 5");
+	assert_line(t, "poolpair_api_timeouts_total{phase=\"body\"} 6");
 	assert_line(t, "poolpair_heartbeats_total{result=\"sent\"} 11");
 	assert_line(t, "poolpair_heartbeats_total{result=\"failed\"} 1");
 	/* the leader's lease: proved by a barrier 1 s ago, no echoes yet */

@@ -69,7 +69,7 @@ static const struct route table[] = {
     {"DELETE", "/v1/users/{sip}", W, 0, ROUTE_MOD_API, record, 8},
     {"GET", "/v1/users/{sip}/location", R, 0, ROUTE_MOD_API, record, 9},
     {"GET", "/v1/users/{sip}/{kind}", R, 0, ROUTE_MOD_API, record, 10},
-    {"PUT", "/v1/users/{sip}/{kind}", W, 0, ROUTE_MOD_API, record, 11},
+    {"PUT", "/v1/users/{sip}/{kind}", W, ROUTE_DATA, ROUTE_MOD_API, record, 11},
     {"GET", "/v1/users/{sip}/conferences/{id}/content/{name*}", R, 0,
      ROUTE_MOD_API, record, 12},
     {"PUT", "/v1/users/{sip}/conferences/{id}/content/{name*}", W, ROUTE_STREAM,
@@ -355,10 +355,22 @@ static int stream_match(void *data, const struct http_request *req)
 	return router_streams(&w->router, req);
 }
 
+static void on_head(void *data, const struct http_request *req,
+		    struct http_head_verdict *v)
+{
+	struct world *w = data;
+
+	router_head(&w->router, req, v);
+}
+
+/* A server as the agent's: bodies up to ROUTE_DATA_MAX_BODY, each route's
+ * limit and role checked before its body (agent.c). */
 static struct world *world(bool roles)
 {
 	struct world *w = calloc(1, sizeof *w);
-	struct http_server_config hc = {.stream_match = stream_match};
+	struct http_server_config hc = {.stream_match = stream_match,
+					.on_head = on_head,
+					.max_body = ROUTE_DATA_MAX_BODY};
 	struct router_config rc = {
 	    .routes = table,
 	    .n_routes = N,
@@ -421,11 +433,13 @@ static void dispatching(void **state)
 	    "{\"error\":\"method_not_allowed\",\"message\":\"PUT "
 	    "is not allowed here (allowed: GET, POST)\"}");
 
+	/* a control character in the path never reaches the router (the
+	 * server refuses it) */
 	assert_int_equal(
 	    rt_request(&w->rt, "GET", "/v1/pools/a%0Db", NULL, NULL), 400);
 	assert_string_equal(rt_body(&w->rt),
-			    "{\"error\":\"invalid\",\"message\":\"a path "
-			    "parameter holds a control character\"}");
+			    "{\"error\":\"bad_request\",\"message\":"
+			    "\"control character in path\"}");
 	assert_int_equal(w->agent.calls, 1);
 
 	/* a content upload is streamed to its handler, a read is not */
@@ -478,6 +492,17 @@ static void leader_only(void **state)
 	    "is a follower: repeat the request at the "
 	    "leader\",\"leader\":\"10.0.0.3:7101\"}");
 	assert_int_equal(w->router.redirects, 1);
+	/* a control character never reaches a Location header: encoded
+	 * (%0D%0A) or as sent (a form feed, which the parser lets through) */
+	assert_int_equal(rt_request(&w->rt, "POST",
+				    "/v1/pools/p%0D%0AX-Evil:%201/failover",
+				    NULL, NULL),
+			 400);
+	assert_int_equal(rt_request(&w->rt, "POST",
+				    "/v1/pools/p/failover?a=\x0c", NULL, NULL),
+			 400);
+	assert_string_equal(rt_header(&w->rt, "Location", hdr, sizeof hdr), "");
+	assert_int_equal(w->router.redirects, 1);
 	/* reads and routes without the flag are answered here */
 	assert_int_equal(rt_request(&w->rt, "GET", "/v1/pools", NULL, NULL),
 			 200);
@@ -505,13 +530,72 @@ static void forbidden(void **state)
 			    "{\"error\":\"forbidden\",\"message\":\"role none "
 			    "not allowed here\"}");
 	assert_int_equal(w->router.forbidden, 1);
-	/* 404 and 405 come first; a bad parameter after the role */
+	/* 404 and 405 come first; a control character in the path before
+	 * all (the server's own 400) */
 	assert_int_equal(rt_request(&w->rt, "GET", "/nowhere", NULL, NULL),
 			 404);
 	assert_int_equal(rt_request(&w->rt, "PUT", "/v1/pools", NULL, NULL),
 			 405);
 	assert_int_equal(rt_request(&w->rt, "GET", "/v1/pools/%01", NULL, NULL),
+			 400);
+	assert_int_equal(rt_request(&w->rt, "GET", "/v1/pools/x", NULL, NULL),
 			 403);
+	assert_int_equal(w->router.forbidden, 2);
+	assert_int_equal(w->agent.calls, 0);
+	world_end(w);
+}
+
+/* A body over 64 KiB: refused on a control-plane route, taken by a data
+ * route and a streamed one. */
+static void body_limits(void **state)
+{
+	struct world *w = world(false);
+	size_t n = ROUTE_CONTROL_MAX_BODY + 1;
+	char *big = malloc(n + 1);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', n);
+	big[n] = '\0';
+	assert_int_equal(rt_request(&w->rt, "POST", "/v1/pools", NULL, big),
+			 413);
+	assert_int_equal(w->agent.calls, 0);
+	assert_int_equal(
+	    rt_request(&w->rt, "PUT", "/v1/users/s/profile", NULL, big), 200);
+	assert_int_equal(rt_request(&w->rt, "PUT",
+				    "/v1/users/s/conferences/c/content/n", NULL,
+				    big),
+			 200);
+	assert_int_equal(w->agent.calls, 2);
+	/* the control-plane limit itself is taken */
+	big[ROUTE_CONTROL_MAX_BODY] = '\0';
+	assert_int_equal(rt_request(&w->rt, "POST", "/v1/pools", NULL, big),
+			 200);
+	free(big);
+	world_end(w);
+}
+
+/* With roles on, a client that may not call a route is answered 403 as
+ * soon as its headers are in: no 100 Continue, no body read, no
+ * handler. */
+static void forbidden_before_body(void **state)
+{
+	struct world *w = world(true);
+
+	(void)state;
+	assert_int_equal(rt_request(&w->rt, "POST", "/v1/pools",
+				    "Expect: 100-continue\r\n", "{}"),
+			 403);
+	assert_null(strstr(w->rt.answer, "100 Continue"));
+	assert_string_equal(rt_body(&w->rt),
+			    "{\"error\":\"forbidden\",\"message\":\"role none "
+			    "not allowed here\"}");
+	assert_int_equal(w->router.forbidden, 1);
+	assert_int_equal(rt_request(&w->rt, "PUT",
+				    "/v1/users/s/conferences/c/content/n",
+				    "Expect: 100-continue\r\n", "bytes"),
+			 403);
+	assert_null(strstr(w->rt.answer, "100 Continue"));
 	assert_int_equal(w->router.forbidden, 2);
 	assert_int_equal(w->agent.calls, 0);
 	world_end(w);
@@ -664,6 +748,8 @@ int main(void)
 	    cmocka_unit_test(dispatching),
 	    cmocka_unit_test(leader_only),
 	    cmocka_unit_test(forbidden),
+	    cmocka_unit_test(body_limits),
+	    cmocka_unit_test(forbidden_before_body),
 	    cmocka_unit_test(the_table),
 	    cmocka_unit_test(the_table_matches_itself),
 	};
