@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# A certificate speaks only for the agent it names (issue 19, item 1), and
+# anonymous connections cannot lock peers out (item 4), on a cluster of
+# three agents over TLS with per-agent certificates.
+#
+# Raft: a process holding the witness's certificate (agent 3) that claims to
+# be agent 1 in the Raft handshake is refused by every agent it tries and
+# logged with the address, the CN and both ids; the cluster keeps its leader
+# and term and still commits. A flood of silent connections from ten
+# addresses to the leader's Raft port (more than its places for links in
+# their handshakes) is refused and logged, and a follower restarted
+# meanwhile gets its link to the leader back; decisions still commit.
+source "$(dirname "$0")/lib.sh"
+
+command -v python3 >/dev/null || fail "missing tool: python3"
+export PP_TLS=$IT_DIR/pki
+pp_tls_pki "$PP_TLS"
+
+url() { echo "https://$(api "$1")"; }
+status() { pp_curl -sf --max-time 5 "$(url "$1")/v1/status"; }
+ctl() {
+	local n=$1
+	shift
+	pp_ctl --api "$(url "$n")" "$@"
+}
+term() { sfield "$1" '.cluster.term'; }
+
+# forge PORT CERT-NAME CLAIMED-ID: a Raft handshake over TLS 1.3 with
+# PP_TLS/CERT-NAME's certificate claiming CLAIMED-ID (and agent 1's Raft
+# address); prints "accepted" when the agent acknowledged it, else "refused"
+FORGE_PY='
+import socket, ssl, struct, sys
+port, name, claim, addr = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+pki = sys.argv[5]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(pki + "/ca.crt")
+ctx.load_cert_chain(pki + "/" + name + ".crt", pki + "/" + name + ".key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port)), timeout=10))
+a = addr.encode() + b"\0"
+a += b"\0" * (-len(a) % 8)
+# raft_uv_tcp handshake: protocol 1, our id, address length; the address
+s.sendall(struct.pack("<QQQ", 1, claim, len(a)) + a)
+try:
+    ack = s.recv(8)
+except (OSError, ssl.SSLError):
+    ack = b""
+print("accepted" if ack == struct.pack("<Q", 1) else "refused")
+'
+forge() {
+	python3 -c "$FORGE_PY" "$1" "$2" "$3" "127.0.0.1:$(raft_port 1)" "$PP_TLS"
+}
+
+# flood PORT HOSTS PER SECONDS: PER silent TCP connections from each of
+# 127.0.0.2 .. 127.0.0.(HOSTS+1) to PORT, each opened again (at most every
+# 200 ms) when the agent closes it, for SECONDS
+FLOOD_PY='
+import select, socket, sys, time
+port, hosts, per, secs = (int(x) for x in sys.argv[1:5])
+end = time.time() + secs
+slots = {}
+def open_slot(i):
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (2 + i // per), 0))
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    except OSError:
+        s.close()
+        return None
+    return s
+todo = {i: 0.0 for i in range(hosts * per)}
+while time.time() < end:
+    now = time.time()
+    for i, when in list(todo.items()):
+        if when <= now:
+            s = open_slot(i)
+            del todo[i]
+            if s is None:
+                todo[i] = now + 0.2
+            else:
+                slots[s] = i
+    r = select.select(list(slots), [], [], 0.1)[0] if slots else []
+    for s in r:
+        try:
+            gone = s.recv(1) == b""
+        except OSError:
+            gone = True
+        if gone:
+            todo[slots.pop(s)] = time.time() + 0.2
+            s.close()
+'
+
+three_agents
+ALL=(east west witness)
+wait_leader 30 "${ALL[@]}"
+wait_until 20 "agree_digest ${ALL[*]}"
+LEAD=$LEADER
+TERM=$(term "$LEAD")
+log "leader $LEAD, term $TERM"
+
+# ---- the witness's certificate claiming to be agent 1 ----------------------
+for n in west witness; do
+	got=$(forge "$(raft_port "${IT_ID[$n]}")" witness 1)
+	assert_eq refused "$got" "the witness's certificate as agent 1 at $n"
+	wait_until 10 "grep -q 'raft: refused 127.0.0.1:[0-9]*: raft handshake claims id 1, certificate names agent 3 (CN=witness)' '$IT_DIR/$n/log'"
+done
+# its own id it may claim: the same certificate as agent 3 is let in
+got=$(forge "$(raft_port 2)" witness 3)
+assert_eq accepted "$got" "the witness's certificate as agent 3"
+# and again: a retrying impostor is logged once a minute, not each time
+for _ in 1 2 3; do forge "$(raft_port 2)" witness 1 >/dev/null; done
+assert_eq 1 "$(grep -c 'claims id 1, certificate names agent 3' "$IT_DIR/west/log")" "refusals logged once a minute"
+
+ctl "$LEAD" site add branch >/dev/null
+wait_until 20 "agree_digest ${ALL[*]}"
+assert_eq "$LEAD" "$(agree_leader "${ALL[@]}")" "leader kept after the impostor"
+assert_eq "$TERM" "$(term "$LEAD")" "term kept after the impostor"
+assert_contains "$(ctl "$LEAD" site list)" "branch" "a decision commits after the impostor"
+log "impostor refused at west and witness; leader and term kept"
+
+# ---- silent connections to the leader's Raft port -------------------------
+LPORT=$(raft_port "${IT_ID[$LEAD]}")
+for n in "${ALL[@]}"; do [ "$n" != "$LEAD" ] && FOLLOWER=$n && break; done
+setsid python3 -c "$FLOOD_PY" "$LPORT" 10 10 60 </dev/null >/dev/null 2>&1 &
+FLOOD_PID=$!
+PP_PIDS+=("$FLOOD_PID")
+wait_until 20 "grep -q 'raft: refused 127.0.0.[0-9]*:[0-9]*: 8 connections from 127.0.0.[0-9]* already in their handshakes' '$IT_DIR/$LEAD/log'"
+wait_until 20 "grep -q 'raft: refused 127.0.0.[0-9]*:[0-9]*: closed for a newer connection: 32 already in their handshakes' '$IT_DIR/$LEAD/log'"
+log "leader's Raft port flooded from 10 addresses"
+
+# a follower restarted now must get its link to the leader back
+pp_kill "$IT_DIR" "$FOLLOWER"
+wait_exit "$FOLLOWER" 10 || fail "$FOLLOWER did not stop"
+LINKS=$(grep -c "raft: link to 127.0.0.1:$LPORT (id ${IT_ID[$LEAD]}, CN=$LEAD) up" "$IT_DIR/$FOLLOWER/log" || true)
+start "$FOLLOWER"
+wait_until 30 "[ \$(grep -c 'raft: link to 127.0.0.1:$LPORT (id ${IT_ID[$LEAD]}, CN=$LEAD) up' '$IT_DIR/$FOLLOWER/log') -gt $LINKS ]"
+kill -0 "$FLOOD_PID" 2>/dev/null || fail "the flood ended early"
+ctl "$LEAD" site add branch2 >/dev/null
+wait_until 30 "agree_digest ${ALL[*]}"
+assert_eq "$LEAD" "$(agree_leader "${ALL[@]}")" "leader kept during the flood"
+assert_eq "$TERM" "$(term "$LEAD")" "term kept during the flood"
+assert_contains "$(ctl "$FOLLOWER" site list)" "branch2" "a decision commits during the flood"
+kill -TERM -- "-$FLOOD_PID" 2>/dev/null || true
+log "$FOLLOWER restarted and linked to $LEAD during the flood; decisions commit"
