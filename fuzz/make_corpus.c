@@ -287,6 +287,44 @@ static void batch_corpus(void)
 	free(p);
 }
 
+/* batch_budget: byte 0 mode, then a packed batch (mode 0) or a size and
+ * a pattern (modes 1-3; see fuzz_batch_budget.c). */
+static void put_budget(const char *name, uint8_t mode, int sel,
+		       const void *p, size_t len)
+{
+	struct buf b = {0};
+
+	add_u8(&b, mode);
+	if (sel >= 0) {
+		add_u8(&b, (uint8_t)sel);
+	}
+	add(&b, p, len);
+	put("batch_budget", name, b.p, b.len);
+	free(b.p);
+}
+
+static void batch_budget_corpus(void)
+{
+	static const uint8_t empty_record[] = {0x0a, 0x00};
+	static const uint8_t unknown_field[] = {0x78, 0x00};
+	static const uint8_t small_record[] = {0x0a, 0x06, 0x0a, 0x01,
+					       'p',  0x3a, 0x01, 'k'};
+	Poolpair__Repl__ChangeRecord recs[N_RECS];
+	size_t len;
+	void *p;
+
+	sample_records(recs);
+	p = pack_batch(recs, N_RECS, &len);
+	put_budget("packed", 0, -1, p, len);
+	free(p);
+	put_budget("empty-records-64k", 1, 16, empty_record,
+		   sizeof empty_record);
+	put_budget("small-records-4k-lz4", 3, 12, small_record,
+		   sizeof small_record);
+	put_budget("unknown-fields-64k", 2, 16, unknown_field,
+		   sizeof unknown_field);
+}
+
 /* batch_dict: steps of kind, u16 length, bytes (see fuzz_batch_dict.c). */
 static void add_step(struct buf *b, uint8_t kind, const void *p, size_t len)
 {
@@ -822,6 +860,7 @@ int main(int argc, char **argv)
 	}
 	batch_corpus();
 	batch_dict_corpus();
+	batch_budget_corpus();
 	frame_corpus();
 	fsm_corpus();
 	request_corpus();

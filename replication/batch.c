@@ -48,7 +48,7 @@ static int encode_prepare(const Poolpair__Repl__ChangeRecord *const *recs,
 	b->n_records = n;
 	b->records = (Poolpair__Repl__ChangeRecord **)recs;
 	*raw_len = poolpair__repl__record_batch__get_packed_size(b);
-	if (*raw_len > BATCH_DEFAULT_MAX_RAW)
+	if (*raw_len > BATCH_DEFAULT_MAX_RAW || n > BATCH_MAX_RECORDS)
 		return BATCH_E_TOO_LARGE;
 	return 0;
 }
@@ -246,18 +246,139 @@ int batch_encode_dict(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
 	return 0;
 }
 
-static int unpack(const uint8_t *p, size_t len,
-		  Poolpair__Repl__RecordBatch **out)
+/* The records a packed RecordBatch holds: its top-level field-1 tags,
+ * counted without allocating. Stops counting past BATCH_MAX_RECORDS.
+ * Returns the count, or -1 when the bytes are no protobuf message (left
+ * to protobuf-c to refuse). */
+static long count_records(const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+	long n = 0;
+
+	while (i < len && n <= (long)BATCH_MAX_RECORDS) {
+		uint64_t tag = 0, v = 0;
+		unsigned shift;
+
+		for (shift = 0; i < len && shift < 64; shift += 7) {
+			tag |= (uint64_t)(p[i] & 0x7f) << shift;
+			if ((p[i++] & 0x80) == 0)
+				break;
+		}
+		if (shift >= 64 || (i == len && (p[i - 1] & 0x80) != 0))
+			return -1;
+		switch (tag & 7) {
+		case 0: /* varint */
+			while (i < len && (p[i] & 0x80) != 0)
+				i++;
+			if (i++ >= len)
+				return -1;
+			break;
+		case 1: /* fixed64 */
+			if (len - i < 8)
+				return -1;
+			i += 8;
+			break;
+		case 5: /* fixed32 */
+			if (len - i < 4)
+				return -1;
+			i += 4;
+			break;
+		case 2: /* length-delimited */
+			for (shift = 0; i < len && shift < 64; shift += 7) {
+				v |= (uint64_t)(p[i] & 0x7f) << shift;
+				if ((p[i++] & 0x80) == 0)
+					break;
+			}
+			if (shift >= 64 || (p[i - 1] & 0x80) != 0 ||
+			    v > len - i)
+				return -1;
+			i += (size_t)v;
+			if (tag >> 3 == 1)
+				n++;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return n;
+}
+
+/* protobuf-c allocates through this while it unpacks a batch: every
+ * allocation is counted (with BATCH_ALLOC_OVERHEAD for malloc's own) and
+ * refused once the budget is spent, so that a few bytes on the wire cannot
+ * make it allocate much more. What it gives is malloc()ed: the message is
+ * freed with free_unpacked(..., NULL) as usual. */
+struct budget {
+	size_t left;
+	size_t charged; /* allocated so far, malloc's share included */
+	int spent;	/* an allocation was refused */
+};
+
+#define BATCH_ALLOC_OVERHEAD 16
+
+static void *budget_alloc(void *data, size_t size)
+{
+	struct budget *b = data;
+	size_t cost = size + BATCH_ALLOC_OVERHEAD;
+
+	if (cost < size || cost > b->left) {
+		b->spent = 1;
+		return NULL;
+	}
+	b->left -= cost;
+	b->charged += cost;
+	return malloc(size > 0 ? size : 1);
+}
+
+static void budget_free(void *data, void *ptr)
+{
+	(void)data;
+	free(ptr);
+}
+
+size_t batch_unpack_budget(size_t raw_len, size_t n_records)
+{
+	/* per record: its struct, its slot in the array, and malloc's
+	 * share of it and of its strings; the strings' bytes and the
+	 * fields of a newer peer are in raw_len (twice: their copies and
+	 * what protobuf-c keeps of each unknown field) */
+	size_t per_record = sizeof(Poolpair__Repl__ChangeRecord) +
+			    sizeof(void *) + 8 * BATCH_ALLOC_OVERHEAD;
+
+	return 2 * raw_len + n_records * per_record + BATCH_BUDGET_BASE;
+}
+
+int batch_unpack(const void *raw, size_t len, Poolpair__Repl__RecordBatch **out,
+		 size_t *charged)
 {
 	static const uint8_t empty[1];
 	Poolpair__Repl__RecordBatch *b;
+	struct budget budget = {0, 0, 0};
+	ProtobufCAllocator a = {budget_alloc, budget_free, &budget};
+	long n;
 
-	b = poolpair__repl__record_batch__unpack(NULL, len,
-						 len > 0 ? p : empty);
+	if (charged != NULL)
+		*charged = 0;
+	if (out == NULL || (raw == NULL && len > 0))
+		return BATCH_E_ARG;
+	n = count_records(raw, len);
+	if (n > (long)BATCH_MAX_RECORDS)
+		return BATCH_E_BUDGET;
+	budget.left = batch_unpack_budget(len, n > 0 ? (size_t)n : 0);
+	b = poolpair__repl__record_batch__unpack(&a, len,
+						 len > 0 ? raw : empty);
+	if (charged != NULL)
+		*charged = budget.charged;
 	if (b == NULL)
-		return BATCH_E_PROTO;
+		return budget.spent ? BATCH_E_BUDGET : BATCH_E_PROTO;
 	*out = b;
 	return 0;
+}
+
+static int unpack(const uint8_t *p, size_t len,
+		  Poolpair__Repl__RecordBatch **out)
+{
+	return batch_unpack(p, len, out, NULL);
 }
 
 /* The flag checks of both decoders. */
@@ -661,6 +782,9 @@ const char *batch_strerror(int err)
 		return "invalid record";
 	case BATCH_E_DICT:
 		return "dictionary batch without the dictionary mode";
+	case BATCH_E_BUDGET:
+		return "batch would unpack into more records or memory than "
+		       "its size allows";
 	default:
 		return "unknown batch error";
 	}

@@ -38,8 +38,16 @@
  * allocating anything, and decompresses only with LZ4_decompress_safe or
  * LZ4_decompress_safe_usingDict with the output limited to that size, so
  * no input can make it read or write out of bounds or allocate more than
- * max_raw plus the history (plus what protobuf-c needs for a message of
- * that size).
+ * max_raw plus the history, plus what protobuf-c allocates for the
+ * message: the raw batch's records are counted first (at most
+ * BATCH_MAX_RECORDS, else BATCH_E_BUDGET), and protobuf-c unpacks it
+ * through an allocator with a budget of batch_unpack_budget(raw size,
+ * records): about twice the raw size plus a few hundred bytes per record.
+ * A batch that would need more (2-byte empty records, thousands of tiny
+ * unknown fields) fails cleanly with BATCH_E_BUDGET; a batch of records
+ * as batch_encode writes them always fits. Without the budget, a 66 KB
+ * lz4 payload inflating to 16 MiB of 2-byte records made protobuf-c
+ * allocate 1.4 GB.
  *
  * Decoding checks the encoding; batch_validate() then checks what the
  * records say (names, sizes, known enums, sequence order) before anything
@@ -55,7 +63,13 @@
 
 #include "replication.pb-c.h"
 
-#define BATCH_DEFAULT_MAX_RAW ((size_t)16 << 20) /* 16 MiB */
+/* Raw size a decoder accepts by default: a sender's batch is about
+ * SENDER_DEFAULT_BATCH_BYTES (1 MiB) plus its last record (a value or
+ * chunk of at most 1 MiB, a key of 1 KiB). */
+#define BATCH_DEFAULT_MAX_RAW ((size_t)4 << 20) /* 4 MiB */
+/* Records one batch may hold (a sender's default is 1024). */
+#define BATCH_MAX_RECORDS 4096
+#define BATCH_BUDGET_BASE ((size_t)64 << 10) /* see batch_unpack_budget */
 #define BATCH_PREFIX_LEN 4    /* the u32 raw size of a compressed batch */
 #define BATCH_DICT_PREFIX_LEN 8 /* raw size and raw CRC32C (dictionary) */
 #define BATCH_USER_SET_MAX 63 /* bytes of a user set name */
@@ -76,6 +90,9 @@ enum batch_error {
 	BATCH_E_FLAGS = -5306,	   /* unknown flag bits, or DICT without LZ4 */
 	BATCH_E_INVALID = -5307,   /* a record breaks a batch_validate rule */
 	BATCH_E_DICT = -5308,	   /* dictionary batch, dictionary mode off */
+	BATCH_E_BUDGET = -5309,	   /* more than BATCH_MAX_RECORDS records, or
+				      unpacking needs more memory than
+				      batch_unpack_budget() allows */
 };
 
 /* Sizes of one encoded batch, for the compression ratio in status. */
@@ -118,7 +135,8 @@ void batch_dict_close(struct batch_dict *d);
  * keeps batches small enough for the peer's frame maximum (frame.h) by
  * looking at *len. Errors: BATCH_E_ARG (payload, len or flags NULL, a NULL
  * record, or recs NULL with n > 0), BATCH_E_TOO_LARGE (packed size over
- * BATCH_DEFAULT_MAX_RAW, which the peer would refuse), BATCH_E_NOMEM. On
+ * BATCH_DEFAULT_MAX_RAW, or more than BATCH_MAX_RECORDS records, which
+ * the peer would refuse), BATCH_E_NOMEM. On
  * error nothing is written through the output pointers. */
 int batch_encode(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
 		 void **payload, size_t *len, uint16_t *flags,
@@ -136,6 +154,21 @@ int batch_encode_dict(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
 		      struct batch_dict *dict, void **payload, size_t *len,
 		      uint16_t *flags, struct batch_stats *st);
 
+/* The allocation budget of unpacking a raw batch of raw_len bytes holding
+ * n_records records (see above): 2 * raw_len + n_records * (the size of a
+ * ChangeRecord, its array slot and malloc's share of it and its strings)
+ * + BATCH_BUDGET_BASE. */
+size_t batch_unpack_budget(size_t raw_len, size_t n_records);
+
+/* Unpack the len bytes at raw (borrowed; a packed RecordBatch, no prefix,
+ * not compressed; may be NULL when len is 0) under that budget: what
+ * batch_decode does after decompressing. On success *out as for
+ * batch_decode. *charged (when not NULL) receives the bytes allocated
+ * while unpacking, counted as the budget counts them, also on error.
+ * Errors: BATCH_E_ARG, BATCH_E_BUDGET, BATCH_E_PROTO. */
+int batch_unpack(const void *raw, size_t len,
+		 Poolpair__Repl__RecordBatch **out, size_t *charged);
+
 /* Decode the len bytes at payload (borrowed for the call; may be NULL when
  * len is 0), with the flags of its frame, into a RecordBatch.
  * max_raw is the largest raw size accepted, 0 for BATCH_DEFAULT_MAX_RAW.
@@ -147,7 +180,7 @@ int batch_encode_dict(const Poolpair__Repl__ChangeRecord *const *recs, size_t n,
  * history), BATCH_E_TOO_LARGE (declared raw size, or an uncompressed
  * payload, over max_raw), BATCH_E_CORRUPT (short prefix, or an lz4 block
  * that is damaged or does not inflate to exactly the declared size),
- * BATCH_E_PROTO, BATCH_E_NOMEM. On error *out is untouched. */
+ * BATCH_E_BUDGET, BATCH_E_PROTO, BATCH_E_NOMEM. On error *out is untouched. */
 int batch_decode(const void *payload, size_t len, uint16_t flags,
 		 size_t max_raw, Poolpair__Repl__RecordBatch **out);
 

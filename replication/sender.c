@@ -215,7 +215,9 @@ int sender_init(struct sender **sp, uv_loop_t *loop, struct store *store,
 
 	if (sp == NULL || loop == NULL || store == NULL || cfg == NULL ||
 	    !name_ok(cfg->local_pool) || !name_ok(cfg->peer_pool) ||
-	    !host_ok(cfg->host) || !names_ok(cfg->user_sets, cfg->n_user_sets))
+	    !host_ok(cfg->host) || !names_ok(cfg->user_sets, cfg->n_user_sets) ||
+	    cfg->batch_records > BATCH_MAX_RECORDS ||
+	    cfg->batch_bytes > SENDER_MAX_BATCH_BYTES)
 		return STREAM_E_ARG;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)

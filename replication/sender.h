@@ -84,6 +84,9 @@ struct tls_ctx;
 #define SENDER_DEFAULT_WINDOW ((size_t)4 << 20) /* 4 MiB */
 #define SENDER_DEFAULT_BATCH_BYTES ((size_t)1 << 20)
 #define SENDER_DEFAULT_BATCH_RECORDS 1024
+/* A batch is about batch_bytes plus its last record (at most 1 MiB and a
+ * key): within what a receiver decodes (BATCH_DEFAULT_MAX_RAW). */
+#define SENDER_MAX_BATCH_BYTES ((size_t)2 << 20)
 
 /* State of one lane's connection. */
 enum sender_state {
@@ -111,8 +114,10 @@ struct sender_config {
 					 at most SENDER_MAX_USER_SETS (copied) */
 	size_t n_user_sets;
 	size_t window_bytes;   /* unacked wire bytes per lane; 0: 4 MiB */
-	size_t batch_bytes;    /* about this much per batch; 0: 1 MiB */
-	size_t batch_records;  /* records per batch; 0: 1024 */
+	size_t batch_bytes;    /* about this much per batch; 0: 1 MiB; at
+				  most SENDER_MAX_BATCH_BYTES */
+	size_t batch_records;  /* records per batch; 0: 1024; at most
+				  BATCH_MAX_RECORDS (batch.h) */
 	unsigned ping_ms;      /* keep-alive period; 0: 1000 */
 	unsigned timeout_ms;   /* silent peer is dead after; 0: 3000 */
 	unsigned backoff_min_ms; /* first retry delay; 0: 100 */

@@ -51,6 +51,7 @@ static const int frame_codes[] = {
 static const int batch_codes[] = {
     BATCH_E_ARG,   BATCH_E_NOMEM, BATCH_E_TOO_LARGE, BATCH_E_CORRUPT,
     BATCH_E_PROTO, BATCH_E_FLAGS, BATCH_E_INVALID,   BATCH_E_DICT,
+    BATCH_E_BUDGET,
 };
 static const int store_codes[] = {
     STORE_E_STALE_EPOCH, STORE_E_GAP,	  STORE_E_FULL,
