@@ -203,6 +203,21 @@ static uint64_t floor_of(const struct fsm *f, const char *user_set,
 	return floor;
 }
 
+void dataplane_receiver_epochs(struct dataplane *dp, struct receiver *rx)
+{
+	const struct fsm *f = dp->deps.fsm;
+
+	if (receiver_set_epoch(rx, DATAPLANE_CMS, f->cms_epoch) != 0)
+		LOG_WARN(MOD, "receiver: committed epoch of %s not handed over",
+			 DATAPLANE_CMS);
+	for (unsigned i = 0; i < f->n_pools; i++)
+		if (receiver_set_epoch(rx, f->pools[i].name,
+				       f->pools[i].epoch) != 0)
+			LOG_WARN(MOD,
+				 "receiver: committed epoch of %s not handed over",
+				 f->pools[i].name);
+}
+
 void dataplane_on_applied(struct dataplane *dp)
 {
 	const struct fsm *f = dp->deps.fsm;
@@ -250,6 +265,11 @@ void dataplane_on_applied(struct dataplane *dp)
 			dp->epochs[k].floor = floor;
 		}
 	}
+	/* what the receivers take: nothing above the committed epochs */
+	if (dp->receiver != NULL)
+		dataplane_receiver_epochs(dp, dp->receiver);
+	if (dp->local != NULL && dp->local->rx != NULL)
+		dataplane_receiver_epochs(dp, dp->local->rx);
 }
 
 /* ---- writes ---- */

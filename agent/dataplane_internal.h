@@ -22,6 +22,12 @@ void dataplane_closed_one(struct dataplane *dp);
  * the store. */
 void dataplane_store_close(struct dataplane *dp);
 
+/* dataplane.c: hand rx (not NULL) the committed epoch of every user set
+ * of the applied state (each pool's, the CMS's): it refuses records and
+ * seeds above them (receiver_set_epoch). After each receiver_init and
+ * whenever the applied state changes. */
+void dataplane_receiver_epochs(struct dataplane *dp, struct receiver *rx);
+
 /* ---- dataplane_stream.c ---- */
 
 /* Bring sender and receiver in line with the applied state (pair, owners,

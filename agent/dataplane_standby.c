@@ -194,6 +194,7 @@ static void standby_rx_start(struct dataplane *dp, const struct fsm_pool *me,
 		return;
 	}
 	l->rx_error = 0;
+	dataplane_receiver_epochs(dp, l->rx);
 	l->rx_peer_agent = rc.peer_agent;
 	l->n_rx_sets = 0;
 	for (unsigned i = 0; i < n; i++)

@@ -228,6 +228,8 @@ static void streams_start(struct dataplane *dp, const struct fsm_pool *me)
 		LOG_ERROR(MOD, "receiver on %s port %u: %s", d->data_host,
 			  (unsigned)d->data_port, uv_strerror(rv));
 		dp->receiver = NULL;
+	} else {
+		dataplane_receiver_epochs(dp, dp->receiver);
 	}
 	dp->rx_peer_agent = rc.peer_agent;
 

@@ -102,6 +102,18 @@ int frame_decoder_init(struct frame_decoder *d, size_t max_payload)
 	return 0;
 }
 
+int frame_decoder_set_max(struct frame_decoder *d, size_t max_payload)
+{
+	if (d == NULL)
+		return FRAME_E_ARG;
+	if (max_payload == 0)
+		max_payload = FRAME_DEFAULT_MAX_PAYLOAD;
+	if (max_payload > FRAME_HARD_MAX_PAYLOAD)
+		return FRAME_E_ARG;
+	d->max_payload = max_payload;
+	return 0;
+}
+
 void frame_decoder_close(struct frame_decoder *d)
 {
 	if (d == NULL)

@@ -114,6 +114,12 @@ int frame_encode_header(uint8_t out[FRAME_HEADER_LEN], uint8_t type,
  * FRAME_HARD_MAX_PAYLOAD), leaving d unusable. */
 int frame_decoder_init(struct frame_decoder *d, size_t max_payload);
 
+/* Change the largest payload d accepts (0 for FRAME_DEFAULT_MAX_PAYLOAD)
+ * from the next frame header it reads on (e.g. small until a peer said
+ * who it is). Returns 0, or FRAME_E_ARG (d NULL, max_payload >
+ * FRAME_HARD_MAX_PAYLOAD), changing nothing. */
+int frame_decoder_set_max(struct frame_decoder *d, size_t max_payload);
+
 /* Free the decoder's buffer. d may be NULL. Afterwards d may be
  * initialised again. */
 void frame_decoder_close(struct frame_decoder *d);

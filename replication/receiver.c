@@ -19,8 +19,8 @@ static const char *const rx_state_names[] = {
 };
 
 static const char *const reason_names[RECEIVER_ERR_COUNT] = {
-    "frame", "truncated", "proto",   "batch", "hello",
-    "gap",   "store",	  "timeout", "io",    "seed",
+    "frame", "truncated", "proto", "batch", "hello", "gap",
+    "store", "timeout",	  "io",	   "seed",  "epoch",
 };
 
 const char *receiver_reason_name(int reason)
@@ -43,8 +43,22 @@ void receiver_log(struct receiver *r, int level, const char *fmt, ...)
 	r->log(r->arg, level, msg);
 }
 
+/* c no longer counts against any limit (it closes). */
+static void rx_conn_uncount(struct rx_conn *c)
+{
+	struct receiver *r = c->r;
+
+	if (c->counted == RX_COUNT_PENDING)
+		r->stats.pending--;
+	else if (c->counted == RX_COUNT_STREAM)
+		r->n_streaming--;
+	c->counted = RX_COUNT_NONE;
+}
+
 void receiver_conn_set_state(struct rx_conn *c, enum rx_state next)
 {
+	if (next == RX_CLOSING)
+		rx_conn_uncount(c);
 	if (c->state == next)
 		return;
 	receiver_log(c->r, STREAM_LOG_DEBUG, "receiver %s conn %llu: %s -> %s",
@@ -121,25 +135,29 @@ static void rx_shutdown_done(struct tls_conn *t, int status, void *arg)
 	rx_conn_close_handle(c);
 }
 
-/* Drop c for reason with a log line naming the peer; when tell is set the
- * peer gets an ERROR frame with the message first. */
-void receiver_conn_fail(struct rx_conn *c, int reason, int tell,
-			const char *fmt, ...)
+/* Drop c for reason; see receiver_conn_fail and receiver_conn_refuse. */
+static void rx_conn_vfail(struct rx_conn *c, int reason, int tell, int quiet,
+			  const char *fmt, va_list ap)
 {
 	struct receiver *r = c->r;
 	char msg[STREAM_ERRMSG_LEN];
-	va_list ap;
+	char line[STREAM_ERRMSG_LEN + 64];
 
 	if (c->state == RX_CLOSING)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	r->stats.errors[reason]++;
 	snprintf(r->stats.last_error, sizeof(r->stats.last_error), "%s: %s",
 		 c->peer, msg);
-	receiver_log(r, STREAM_LOG_WARN, "receiver: dropping %s (%s): %s",
-		     c->peer, reason_names[reason], msg);
+	if (!quiet)
+		receiver_log(r, STREAM_LOG_WARN,
+			     "receiver: dropping %s (%s): %s", c->peer,
+			     reason_names[reason], msg);
+	else if (tls_quiet_pass(&r->quiet, c->peer, msg, uv_now(r->loop), line,
+				sizeof(line)))
+		receiver_log(r, STREAM_LOG_WARN,
+			     "receiver: refused %s (%s): %s", c->peer,
+			     reason_names[reason], line);
 	if (c->reading) {
 		tls_conn_read_stop(&c->conn);
 		c->reading = 0;
@@ -154,9 +172,98 @@ void receiver_conn_fail(struct rx_conn *c, int reason, int tell,
 	receiver_conn_close(c);
 }
 
+void receiver_conn_fail(struct rx_conn *c, int reason, int tell,
+			const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rx_conn_vfail(c, reason, tell, 0, fmt, ap);
+	va_end(ap);
+}
+
+void receiver_conn_refuse(struct rx_conn *c, int reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rx_conn_vfail(c, reason, 1, 1, fmt, ap);
+	va_end(ap);
+}
+
+/* Closed without an answer, logged as receiver_conn_refuse does. */
+static void rx_conn_drop_quiet(struct rx_conn *c, int reason, const char *fmt,
+			       ...) __attribute__((format(printf, 3, 4)));
+
+static void rx_conn_drop_quiet(struct rx_conn *c, int reason, const char *fmt,
+			       ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rx_conn_vfail(c, reason, 0, 1, fmt, ap);
+	va_end(ap);
+}
+
+int receiver_conn_admit(struct rx_conn *c)
+{
+	struct receiver *r = c->r;
+
+	if (c->counted == RX_COUNT_STREAM)
+		return 0;
+	rx_conn_uncount(c);
+	if (r->n_streaming >= r->max_conns) {
+		receiver_conn_refuse(c, RECEIVER_ERR_HELLO,
+				     "too many connections (%u)", r->max_conns);
+		return -1;
+	}
+	c->counted = RX_COUNT_STREAM;
+	r->n_streaming++;
+	(void)frame_decoder_set_max(&c->dec, r->max_payload);
+	return 0;
+}
+
+/* ---- committed epochs ---------------------------------------------------- */
+
+static struct rx_epoch *rx_epoch_find(const struct receiver *r,
+				      const char *user_set)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_epochs; i++)
+		if (strcmp(r->epochs[i].user_set, user_set) == 0)
+			return (struct rx_epoch *)&r->epochs[i];
+	return NULL;
+}
+
+uint64_t receiver_epoch(const struct receiver *r, const char *user_set)
+{
+	const struct rx_epoch *e =
+	    user_set != NULL ? rx_epoch_find(r, user_set) : NULL;
+
+	return e != NULL ? e->epoch : 0;
+}
+
+int receiver_epoch_ok(struct rx_conn *c, const char *user_set, uint64_t epoch,
+		      const char *what)
+{
+	uint64_t committed = receiver_epoch(c->r, user_set);
+
+	if (epoch <= committed)
+		return 1;
+	receiver_conn_refuse(c, RECEIVER_ERR_EPOCH,
+			     "user set %s: %s of epoch %llu, above its "
+			     "committed epoch %llu: not stored",
+			     user_set, what, (unsigned long long)epoch,
+			     (unsigned long long)committed);
+	return 0;
+}
+
 /* ---- listener ----------------------------------------------------------- */
 
-static void peer_name(uv_tcp_t *t, char *buf, size_t len)
+/* "ip:port" of the peer into buf, "ip" into addr. */
+static void peer_name(uv_tcp_t *t, char *buf, size_t len, char *addr,
+		      size_t addr_len)
 {
 	struct sockaddr_storage ss;
 	int n = sizeof(ss);
@@ -175,6 +282,20 @@ static void peer_name(uv_tcp_t *t, char *buf, size_t len)
 		}
 	}
 	snprintf(buf, len, "%s:%d", ip, port);
+	snprintf(addr, addr_len, "%s", ip);
+}
+
+/* Connections from addr waiting for their HELLO. */
+static unsigned rx_pending_from(const struct receiver *r, const char *addr)
+{
+	const struct rx_conn *o;
+	unsigned n = 0;
+
+	for (o = r->conns; o != NULL; o = o->next)
+		if (o->counted == RX_COUNT_PENDING &&
+		    strcmp(o->addr, addr) == 0)
+			n++;
+	return n;
 }
 
 static void rx_refused_closed(uv_handle_t *h) { free(h); }
@@ -233,7 +354,10 @@ static void rx_on_connection(uv_stream_t *server, int status)
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->rbuf = malloc(RX_READ_BUF)) == NULL ||
-	    frame_decoder_init(&c->dec, r->max_payload) != 0 ||
+	    frame_decoder_init(&c->dec,
+			       r->max_payload < RECEIVER_HELLO_MAX_PAYLOAD
+				   ? r->max_payload
+				   : RECEIVER_HELLO_MAX_PAYLOAD) != 0 ||
 	    tls_conn_init(&c->conn, r->loop, r->tls, TLS_SERVER,
 			  TLS_ROLE_AGENT) != 0) {
 		uv_tcp_t *t;
@@ -260,6 +384,7 @@ static void rx_on_connection(uv_stream_t *server, int status)
 	c->conn.data = c;
 	tls_conn_allow_plain(&c->conn, r->tls != NULL && !r->tls_require);
 	c->last_rx_ms = uv_now(r->loop);
+	c->accepted_ms = c->last_rx_ms;
 	/* linked before anything can close it */
 	c->next = r->conns;
 	if (r->conns != NULL)
@@ -275,12 +400,26 @@ static void rx_on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	uv_tcp_nodelay(&c->conn.tcp, 1);
-	peer_name(&c->conn.tcp, c->peer, sizeof(c->peer));
-	if (r->stats.active > r->max_conns) {
-		receiver_conn_fail(c, RECEIVER_ERR_HELLO, 0,
-				   "too many connections (%u)", r->max_conns);
+	peer_name(&c->conn.tcp, c->peer, sizeof(c->peer), c->addr,
+		  sizeof(c->addr));
+	/* not known yet: held to the limits of connections without a
+	 * HELLO, so that they cannot take the sender's places */
+	if (r->stats.pending >= r->max_pending) {
+		rx_conn_drop_quiet(c, RECEIVER_ERR_HELLO,
+				   "too many connections waiting for their "
+				   "hello (%u)",
+				   r->max_pending);
 		return;
 	}
+	if (rx_pending_from(r, c->addr) >= r->max_pending_per_addr) {
+		rx_conn_drop_quiet(c, RECEIVER_ERR_HELLO,
+				   "too many connections from %s waiting for "
+				   "their hello (%u)",
+				   c->addr, r->max_pending_per_addr);
+		return;
+	}
+	c->counted = RX_COUNT_PENDING;
+	r->stats.pending++;
 	rv = tls_conn_start(&c->conn, rx_handshake_done, receiver_stream_read);
 	if (rv != 0)
 		receiver_conn_fail(c, RECEIVER_ERR_IO, 0, "tls: %s",
@@ -295,6 +434,13 @@ static void rx_tick(uv_timer_t *t)
 
 	for (c = r->conns; c != NULL; c = next) {
 		next = c->next;
+		if (c->counted == RX_COUNT_PENDING &&
+		    now - c->accepted_ms > r->hello_timeout_ms) {
+			rx_conn_drop_quiet(c, RECEIVER_ERR_TIMEOUT,
+					   "no hello within %u ms",
+					   r->hello_timeout_ms);
+			continue;
+		}
 		if (c->state != RX_HELLO && c->state != RX_STREAMING)
 			continue;
 		if (now - c->last_rx_ms > r->timeout_ms)
@@ -367,6 +513,11 @@ int receiver_init(struct receiver **rp, uv_loop_t *loop, struct store *store,
 	    cfg->max_payload ? cfg->max_payload : RECEIVER_DEFAULT_MAX_PAYLOAD;
 	r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 10000;
 	r->max_conns = cfg->max_conns ? cfg->max_conns : 16;
+	r->max_pending = cfg->max_pending ? cfg->max_pending : 64;
+	r->max_pending_per_addr =
+	    cfg->max_pending_per_addr ? cfg->max_pending_per_addr : 4;
+	r->hello_timeout_ms =
+	    cfg->hello_timeout_ms ? cfg->hello_timeout_ms : 5000;
 	r->lz4_dict_off = cfg->lz4_dict_off != 0;
 	r->outbox_mode = cfg->outbox_mode != 0;
 	r->log = cfg->log;
@@ -519,6 +670,30 @@ int receiver_set_peer_agent(struct receiver *r, uint64_t agent_id)
 					   (unsigned long long)c->from_agent,
 					   c->from_pool);
 	}
+	return 0;
+}
+
+int receiver_set_epoch(struct receiver *r, const char *user_set, uint64_t epoch)
+{
+	struct rx_epoch *e;
+
+	if (r->closing)
+		return STREAM_E_CLOSING;
+	if (!name_ok(user_set))
+		return STREAM_E_ARG;
+	e = rx_epoch_find(r, user_set);
+	if (e == NULL) {
+		if (r->n_epochs == RECEIVER_MAX_EPOCHS)
+			return STREAM_E_NOMEM;
+		e = &r->epochs[r->n_epochs++];
+		snprintf(e->user_set, sizeof(e->user_set), "%s", user_set);
+	} else if (e->epoch == epoch) {
+		return 0;
+	}
+	receiver_log(r, STREAM_LOG_DEBUG,
+		     "receiver: committed epoch of %s is %llu", user_set,
+		     (unsigned long long)epoch);
+	e->epoch = epoch;
 	return 0;
 }
 

@@ -41,6 +41,19 @@
  *      \          \            \            \
  *       +----------+------------+------------+--> closing
  *
+ * Limits before a sender is known. A connection counts against max_conns
+ * only once its HELLO is accepted (with TLS: after the handshake and the
+ * checks of its certificate); until then it is pending: at most
+ * max_pending of them at once, max_pending_per_addr from one address, a
+ * frame of at most RECEIVER_HELLO_MAX_PAYLOAD, and hello_timeout_ms from
+ * accept to an accepted HELLO, however slowly the bytes come. A
+ * connection over a limit is closed at once (without an answer) and one
+ * past its deadline is dropped; both are counted as hello errors and
+ * logged as warnings, the first of a kind per address and minute. So
+ * connections that never say who they are cannot take the places of the
+ * pair's sender. A HELLO accepted while max_conns connections stream
+ * already is refused ("too many connections").
+ *
  * Frames are decoded with frame_decoder (at most max_payload bytes), each
  * RECORDS payload with batch_decode_dict (on the loop thread, strictly in
  * arrival order, as the history requires) and batch_validate, and applied
@@ -53,6 +66,22 @@
  * or other store error, or silence for timeout_ms closes that connection
  * with a log line naming the peer and the reason. The store makes applies
  * idempotent, so nothing is applied twice or skipped.
+ *
+ * Committed epochs. The epoch a record carries comes from the wire: the
+ * receiver takes none above the committed epoch of its user set, handed
+ * in by the control plane with receiver_set_epoch() (as the accepted
+ * user sets and writer are). A RECORDS batch with such a record, a
+ * SEED_BEGIN of such an epoch or a SEED_RECORDS batch with such an item
+ * state is refused before anything of it is stored: the connection is
+ * dropped with an ERROR frame naming the user set and both epochs,
+ * counted as RECEIVER_ERR_EPOCH and logged as a warning (the first of a
+ * kind per address and minute; tls_quiet_pass). A user set whose
+ * committed epoch was never handed in has committed epoch 0: all of its
+ * records are refused. The refusal is transient: right after a change of
+ * owner the new owner's records may come before this agent applied the
+ * commit; its sender reconnects after its backoff and is accepted once
+ * receiver_set_epoch() caught up, nothing stored meanwhile, nothing
+ * archived as stale.
  *
  * In-site copy. A receiver whose peer_pool is its own local_pool accepts
  * the stream of its own pool's writer (HELLO from_pool == to_pool): a hot
@@ -84,7 +113,13 @@
 struct tls_ctx;
 
 #define RECEIVER_MAX_USER_SETS 16
-#define RECEIVER_DEFAULT_MAX_PAYLOAD ((size_t)8 << 20) /* 8 MiB */
+#define RECEIVER_MAX_EPOCHS 128 /* user sets with a committed epoch */
+/* The largest frame a sender sends: a batch of at most
+ * BATCH_DEFAULT_MAX_RAW (4 MiB, batch.h), and a prefix. */
+#define RECEIVER_DEFAULT_MAX_PAYLOAD (((size_t)4 << 20) + ((size_t)64 << 10))
+/* The largest frame before the HELLO is accepted (a HELLO names at most
+ * 64 streams). */
+#define RECEIVER_HELLO_MAX_PAYLOAD ((size_t)64 << 10)
 
 /* Why a connection was dropped; index of receiver_stats.errors. */
 enum receiver_reason {
@@ -100,6 +135,8 @@ enum receiver_reason {
 	RECEIVER_ERR_SEED,      /* a seed frame out of order, for another
 				   stream, or a SEED_END that does not
 				   match what was stored */
+	RECEIVER_ERR_EPOCH,     /* a record or seed of an epoch above the
+				   committed epoch of its user set */
 	RECEIVER_ERR_COUNT
 };
 
@@ -119,9 +156,17 @@ struct receiver_config {
 	const char *const *user_sets; /* accepted user sets, at most
 					 RECEIVER_MAX_USER_SETS (copied) */
 	size_t n_user_sets;
-	size_t max_payload;     /* largest frame payload; 0: 8 MiB */
+	size_t max_payload;     /* largest frame payload; 0:
+				   RECEIVER_DEFAULT_MAX_PAYLOAD */
 	unsigned timeout_ms;    /* silent connection dropped; 0: 10000 */
-	unsigned max_conns;     /* connections at once; 0: 16 */
+	unsigned max_conns;     /* connections with an accepted HELLO at
+				   once; 0: 16 */
+	unsigned max_pending;   /* connections without one yet (TLS
+				   handshake and HELLO) at once; 0: 64 */
+	unsigned max_pending_per_addr; /* of them from one address; 0: 4 */
+	unsigned hello_timeout_ms; /* from accept to an accepted HELLO,
+				      however the peer trickles bytes;
+				      0: 5000 */
 	int lz4_dict_off;       /* 1: never accept the dictionary mode, as a
 				   peer that predates it */
 	int outbox_mode;        /* 1: RECORDS applied with
@@ -150,6 +195,7 @@ struct receiver_config {
 struct receiver_stats {
 	uint64_t connections;     /* accepted since init */
 	uint64_t active;          /* open now */
+	uint64_t pending;         /* of them without an accepted HELLO */
 	uint64_t handshakes;      /* HELLOs accepted */
 	uint64_t batches;         /* batches applied */
 	uint64_t batches_dict;    /* decoded against the history */
@@ -200,6 +246,20 @@ int receiver_set_peer(struct receiver *r, const char *peer_pool,
  * (receiver_set_peer does not change it). Returns 0 or STREAM_E_CLOSING.
  * Not from on_apply or log (defer it). */
 int receiver_set_peer_agent(struct receiver *r, uint64_t agent_id);
+
+/* The committed epoch of user_set (copied; a user set name as in
+ * receiver_set_user_sets) is epoch now: records and seeds of user_set
+ * above it are refused (see "Committed epochs" above); connections
+ * already open are not touched. Call it for every user set this receiver
+ * may accept, and again whenever the committed state changes (a lower
+ * value than before is taken as given). At most RECEIVER_MAX_EPOCHS user
+ * sets. Returns 0, STREAM_E_ARG (bad name), STREAM_E_NOMEM (table full),
+ * STREAM_E_CLOSING. */
+int receiver_set_epoch(struct receiver *r, const char *user_set,
+		       uint64_t epoch);
+
+/* The committed epoch of user_set handed in, 0 when none was. */
+uint64_t receiver_epoch(const struct receiver *r, const char *user_set);
 
 /* Copy the counters into *out. */
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);

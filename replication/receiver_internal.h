@@ -28,6 +28,13 @@
 
 #define RX_MAX_NAMED 64
 
+/* What a connection counts against (struct rx_conn.counted). */
+enum {
+	RX_COUNT_NONE = 0, /* nothing: closing, or not yet accepted */
+	RX_COUNT_PENDING,  /* max_pending, max_pending_per_addr */
+	RX_COUNT_STREAM,   /* max_conns: its HELLO was accepted */
+};
+
 enum rx_state {
 	RX_HELLO = 0, /* waiting for the sender's HELLO */
 	RX_POSITIONS, /* reading positions for the HELLO answer */
@@ -86,11 +93,20 @@ struct rx_conn {
 	int ops;		/* store operations in flight */
 	int handle_closed;
 	uint64_t last_rx_ms;
+	uint64_t accepted_ms;	/* when it was accepted */
+	char addr[64];		/* the peer's address, without the port */
+	int counted;		/* RX_COUNT_*: what it counts against */
 	char from_pool[STREAM_NAME_MAX]; /* of the accepted HELLO */
 	uint64_t from_agent;		 /* its agent_id */
 	struct rx_named named[RX_MAX_NAMED];
 	size_t n_named;
 	struct rx_seed_step *step; /* owned, NULL until a seed batch came */
+};
+
+/* The committed epoch of a user set (receiver_set_epoch). */
+struct rx_epoch {
+	char user_set[STREAM_NAME_MAX];
+	uint64_t epoch;
 };
 
 struct receiver {
@@ -105,6 +121,10 @@ struct receiver {
 	size_t max_payload;
 	unsigned timeout_ms;
 	unsigned max_conns;
+	unsigned max_pending;
+	unsigned max_pending_per_addr;
+	unsigned hello_timeout_ms;
+	unsigned n_streaming; /* connections counted RX_COUNT_STREAM */
 	int lz4_dict_off;
 	int outbox_mode; /* RECORDS through store_apply_batch_outbox */
 	stream_log_fn log;
@@ -124,6 +144,9 @@ struct receiver {
 	struct receiver_stats stats;
 	struct receiver_seed seeds[RECEIVER_MAX_USER_SETS * 2];
 	size_t n_seeds;
+	struct rx_epoch epochs[RECEIVER_MAX_EPOCHS];
+	size_t n_epochs;
+	struct tls_quiet quiet; /* warnings a retrying peer repeats */
 };
 
 /* ---- receiver.c ---- */
@@ -145,6 +168,23 @@ int receiver_accepts(const struct receiver *r, const char *user_set);
 void receiver_conn_fail(struct rx_conn *c, int reason, int tell,
 			const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Same, logged through r->quiet (the first of a kind per address and
+ * minute): for refusals a retrying sender repeats. Always tells. */
+void receiver_conn_refuse(struct rx_conn *c, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Whether a record or seed of @user_set at @epoch may be stored: at most
+ * the committed epoch handed in (receiver_set_epoch). If not, @c is
+ * refused (receiver_conn_refuse, RECEIVER_ERR_EPOCH) naming @what ("record
+ * 3", "seed begin") and 0 is returned. */
+int receiver_epoch_ok(struct rx_conn *c, const char *user_set, uint64_t epoch,
+		      const char *what);
+
+/* @c's HELLO passed every check: count it against max_conns instead of
+ * the pending limits and let it read frames up to max_payload. Returns 0,
+ * or -1 after refusing @c (too many connections). */
+int receiver_conn_admit(struct rx_conn *c);
 
 /* Closes @c at once (a pending shutdown included): state CLOSING. */
 void receiver_conn_close(struct rx_conn *c);

@@ -236,6 +236,8 @@ static void rx_on_seed_begin(struct rx_conn *c, const struct frame *f)
 				   m->user_set, stream_lane_name(m->lane));
 		goto out;
 	}
+	if (!receiver_epoch_ok(c, m->user_set, m->epoch, "seed begin"))
+		goto out;
 	t = rx_step(c);
 	if (t == NULL)
 		goto out;
@@ -308,6 +310,7 @@ static void rx_on_seed_records(struct rx_conn *c, const struct frame *f)
 	const Poolpair__Repl__ChangeRecord *last;
 	char err[BATCH_ERRMSG_LEN];
 	struct rx_seed_step *t;
+	size_t i;
 	int k, rv;
 
 	/* never in dictionary mode: a FRAME_FLAG_DICT batch is refused */
@@ -341,6 +344,14 @@ static void rx_on_seed_records(struct rx_conn *c, const struct frame *f)
 				   last->user_set,
 				   stream_lane_name(last->lane));
 		goto out;
+	}
+	for (i = 0; i < b->n_records; i++) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "seed record %zu", i);
+		if (!receiver_epoch_ok(c, b->records[i]->user_set,
+				       b->records[i]->epoch, what))
+			goto out;
 	}
 	t = rx_step(c);
 	if (t == NULL)

@@ -285,6 +285,8 @@ static void rx_on_hello(struct rx_conn *c, const struct frame *f)
 	 * (the dict of a new rx_conn is zeroed) */
 	c->dict_mode = !r->lz4_dict_off && h->lz4_dict;
 	rx_replace_older(c);
+	if (receiver_conn_admit(c) != 0)
+		goto out;
 	receiver_conn_set_state(c, RX_POSITIONS);
 	rv = store_stream_positions(r->store, rx_positions_done, c);
 	if (rv != 0) {
@@ -432,6 +434,16 @@ static void rx_on_records(struct rx_conn *c, const struct frame *f)
 			    rec->user_set, stream_lane_name(rec->lane));
 			goto out;
 		}
+	}
+	/* no epoch from the wire above the committed one: it would raise
+	 * the copy's newest epoch and make every later record stale */
+	for (i = 0; i < b->n_records; i++) {
+		const Poolpair__Repl__ChangeRecord *rec = b->records[i];
+		char what[32];
+
+		snprintf(what, sizeof(what), "record %zu", i);
+		if (!receiver_epoch_ok(c, rec->user_set, rec->epoch, what))
+			goto out;
 	}
 	rv = r->outbox_mode
 		 ? store_apply_batch_outbox(r->store, b, rx_apply_done, c)

@@ -326,6 +326,8 @@ int start_receiver(struct env *e, struct node *at, const char *peer,
 	c.on_apply = at == &e->n[1] ? on_apply_b : on_apply_c;
 	c.arg = e;
 	assert_int_equal(receiver_init(&at->rx, &e->loop, &at->store, &c), 0);
+	/* the committed epoch the control plane would hand in */
+	assert_int_equal(receiver_set_epoch(at->rx, pool_sets[0], 1), 0);
 	return receiver_port(at->rx);
 }
 

@@ -532,6 +532,9 @@ static void start_receiver(struct env *e)
 	c.on_apply = on_apply;
 	c.arg = e;
 	assert_int_equal(receiver_init(&e->rx, &e->loop, &e->store[1], &c), 0);
+	/* the committed epochs the control plane would hand in */
+	for (size_t i = 0; i < N_SETS; i++)
+		assert_int_equal(receiver_set_epoch(e->rx, sets[i], 1), 0);
 	e->port = receiver_port(e->rx);
 	assert_true(e->port > 0);
 }

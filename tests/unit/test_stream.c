@@ -337,6 +337,8 @@ static int start_receiver_opt(struct env *e, struct node *at,
 	c.arg = e;
 	c.lz4_dict_off = dict_off;
 	assert_int_equal(receiver_init(&at->rx, &e->loop, &at->store, &c), 0);
+	/* the committed epoch the control plane would hand in */
+	assert_int_equal(receiver_set_epoch(at->rx, from->pool, 1), 0);
 	return receiver_port(at->rx);
 }
 
@@ -1565,6 +1567,7 @@ static int start_receiver_tls(struct env *e, struct tls_ctx *tls,
 	c.tls_require = require;
 	assert_int_equal(
 	    receiver_init(&e->n[1].rx, &e->loop, &e->n[1].store, &c), 0);
+	assert_int_equal(receiver_set_epoch(e->n[1].rx, e->n[0].pool, 1), 0);
 	return receiver_port(e->n[1].rx);
 }
 

@@ -1,0 +1,859 @@
+/* Tests of what replication/receiver.c refuses before anything is stored:
+ * records and seeds above the committed epoch of their user set (and
+ * their acceptance once the committed epoch caught up). A store per pool
+ * on one loop, real TCP on loopback, hand-made peers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "replication/batch.h"
+#include "replication/frame.h"
+#include "replication/receiver.h"
+#include "replication/sender.h"
+#include "replication/store.h"
+
+#define LANE_DATA POOLPAIR__REPL__LANE__LANE_DATA
+#define MAX_WATCH 4
+#define HUGE_EPOCH ((uint64_t)1 << 62)
+
+struct env {
+	uv_loop_t loop;
+	char dir[64];
+	struct store store[2]; /* 0: pool-east (sender), 1: pool-west */
+	struct receiver *rx;   /* at pool-west, for pool-east */
+	struct sender *tx;     /* at pool-east */
+	int pending, errors, closed, want_closed, timed_out;
+	const char *watch[MAX_WATCH];
+	int hits[MAX_WATCH];
+	uint64_t applied; /* on_apply: pool-east data */
+	uint64_t until;	  /* run_until(applied_to) */
+};
+
+/* ---- plumbing ------------------------------------------------------------ */
+
+static void on_log(void *arg, int level, const char *msg)
+{
+	struct env *e = arg;
+	int i;
+
+	if (getenv("GUARD_VERBOSE") != NULL)
+		printf("# [%d] %s\n", level, msg);
+	for (i = 0; i < MAX_WATCH; i++)
+		if (e->watch[i] != NULL && strstr(msg, e->watch[i]) != NULL)
+			e->hits[i]++;
+}
+
+static void on_apply(void *arg, const char *user_set, int lane,
+		     uint64_t applied)
+{
+	struct env *e = arg;
+
+	if (strcmp(user_set, "pool-east") == 0 && lane == LANE_DATA &&
+	    applied > e->applied)
+		e->applied = applied;
+}
+
+static void guard_fired(uv_timer_t *t)
+{
+	struct env *e = t->data;
+
+	e->timed_out = 1;
+}
+
+static int run_until(struct env *e, int (*pred)(struct env *e),
+		     unsigned timeout_ms)
+{
+	uv_timer_t guard;
+	int ok;
+
+	e->timed_out = 0;
+	guard.data = e;
+	uv_timer_init(&e->loop, &guard);
+	uv_timer_start(&guard, guard_fired, timeout_ms, 0);
+	while (!(ok = pred(e)) && !e->timed_out)
+		uv_run(&e->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&guard, NULL);
+	uv_run(&e->loop, UV_RUN_NOWAIT);
+	return ok;
+}
+
+static int nothing_pending(struct env *e) { return e->pending == 0; }
+static int all_closed(struct env *e) { return e->closed >= e->want_closed; }
+static int applied_to(struct env *e) { return e->applied >= e->until; }
+
+static int refused_thrice(struct env *e)
+{
+	struct receiver_stats rs;
+
+	receiver_get_stats(e->rx, &rs);
+	return rs.errors[RECEIVER_ERR_EPOCH] >= 3;
+}
+
+static void env_setup(struct env *e)
+{
+	static const char *const pools[2] = {"pool-east", "pool-west"};
+	char path[128], err[256];
+	int i;
+
+	memset(e, 0, sizeof(*e));
+	assert_int_equal(uv_loop_init(&e->loop), 0);
+	snprintf(e->dir, sizeof(e->dir), "/tmp/pp-guard-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.db", e->dir, pools[i]);
+		assert_int_equal(store_open(&e->store[i], &e->loop, path, NULL,
+					    err, sizeof(err)),
+				 0);
+	}
+}
+
+static void closed_cb(void *arg)
+{
+	struct env *e = arg;
+
+	e->closed++;
+}
+
+static void store_closed(struct store *s)
+{
+	struct env *e = s->loop->data;
+
+	e->closed++;
+}
+
+static void env_teardown(struct env *e)
+{
+	static const char *const files[] = {
+	    "pool-east.db", "pool-east.db-wal", "pool-east.db-shm",
+	    "pool-west.db", "pool-west.db-wal", "pool-west.db-shm"};
+	char path[160];
+	size_t i;
+
+	e->closed = 0;
+	e->want_closed = 0;
+	if (e->tx != NULL) {
+		sender_close(e->tx, closed_cb, e);
+		e->want_closed++;
+	}
+	if (e->rx != NULL) {
+		receiver_close(e->rx, closed_cb, e);
+		e->want_closed++;
+	}
+	assert_true(run_until(e, all_closed, 5000));
+	e->closed = 0;
+	e->want_closed = 2;
+	e->loop.data = e;
+	store_close(&e->store[0], store_closed);
+	store_close(&e->store[1], store_closed);
+	assert_true(run_until(e, all_closed, 5000));
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&e->loop), 0);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", e->dir, files[i]);
+		unlink(path);
+	}
+	rmdir(e->dir);
+}
+
+/* A receiver at pool-west taking pool-east's user set; its committed
+ * epoch handed in as the control plane would. Returns its port. */
+/* Limits of the receiver start_receiver starts (0: its defaults). */
+static struct receiver_config limits;
+
+static int start_receiver(struct env *e, uint64_t committed)
+{
+	static const char *const sets[] = {"pool-east"};
+	struct receiver_config c = limits;
+
+	c.local_pool = "pool-west";
+	c.peer_pool = "pool-east";
+	c.agent_id = 20;
+	c.host = "127.0.0.1";
+	c.user_sets = sets;
+	c.n_user_sets = 1;
+	c.log = on_log;
+	c.on_apply = on_apply;
+	c.arg = e;
+	assert_int_equal(receiver_init(&e->rx, &e->loop, &e->store[1], &c), 0);
+	assert_int_equal(receiver_set_epoch(e->rx, "pool-east", committed), 0);
+	assert_int_equal(receiver_epoch(e->rx, "pool-east"), committed);
+	return receiver_port(e->rx);
+}
+
+static void done_cb(void *arg, int status, const char *errmsg)
+{
+	struct env *e = arg;
+
+	e->pending--;
+	if (status != 0) {
+		e->errors++;
+		printf("# store: %s\n", errmsg);
+	}
+}
+
+static void write_done(void *arg, int status,
+		       const struct store_write_result *res)
+{
+	struct env *e = arg;
+
+	e->pending--;
+	if (status != 0) {
+		e->errors++;
+		printf("# write: %s\n", res->errmsg);
+	}
+}
+
+/* count settings records of pool-east at pool-east under epoch. */
+static void write_east(struct env *e, uint64_t epoch, int count)
+{
+	char key[64];
+	static const char v[] = "{\"presence\":\"available\"}";
+	int i;
+
+	for (i = 0; i < count; i++) {
+		struct store_write w = {0};
+
+		snprintf(key, sizeof(key), "sip:user%d@example.com", i);
+		w.user_set = "pool-east";
+		w.epoch = epoch;
+		w.hlc = (uint64_t)(i + 1) << 16;
+		w.op = POOLPAIR__REPL__OP__OP_PUT;
+		w.kind = POOLPAIR__REPL__KIND__KIND_SETTINGS;
+		w.key = key;
+		w.value = v;
+		w.value_len = sizeof(v) - 1;
+		assert_int_equal(store_write(&e->store[0], &w, write_done, e),
+				 0);
+		e->pending++;
+	}
+	assert_true(run_until(e, nothing_pending, 10000));
+	assert_int_equal(e->errors, 0);
+}
+
+/* The epoch and floor the control plane set at both stores. */
+static void set_epochs(struct env *e, uint64_t epoch, uint64_t floor)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_set_epoch(&e->store[i], "pool-east",
+						 epoch, floor, done_cb, e),
+				 0);
+		e->pending++;
+	}
+	assert_true(run_until(e, nothing_pending, 5000));
+	assert_int_equal(e->errors, 0);
+}
+
+struct pos {
+	struct env *e;
+	int done;
+	uint64_t epoch, applied;
+};
+
+static void pos_done(void *arg, int status, const struct store_positions *p)
+{
+	struct pos *c = arg;
+	size_t i;
+
+	assert_int_equal(status, 0);
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->v[i].user_set, "pool-east") == 0 &&
+		    p->v[i].lane == LANE_DATA) {
+			c->epoch = p->v[i].epoch;
+			c->applied = p->v[i].applied_seq;
+		}
+	c->done = 1;
+	c->e->pending--;
+}
+
+/* pool-east's data stream at pool-west's store. */
+static void west_position(struct env *e, struct pos *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->e = e;
+	assert_int_equal(store_stream_positions(&e->store[1], pos_done, p), 0);
+	e->pending++;
+	assert_true(run_until(e, nothing_pending, 5000));
+	assert_true(p->done);
+}
+
+/* ---- a hand-made sender ----------------------------------------------- */
+
+struct rawc {
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	struct frame_decoder dec;
+	char buf[16384];
+	int connected, eof, closed;
+	int hellos, acks, errors;
+	char error[256]; /* the last ERROR frame's text */
+};
+
+static struct rawc *rawc_now;
+static int rawc_connected_p(struct env *e)
+{
+	(void)e;
+	return rawc_now->connected;
+}
+static int rawc_hello_p(struct env *e)
+{
+	(void)e;
+	return rawc_now->hellos > 0;
+}
+static int rawc_ack_p(struct env *e)
+{
+	(void)e;
+	return rawc_now->acks > 0;
+}
+static int rawc_eof_p(struct env *e)
+{
+	(void)e;
+	return rawc_now->eof;
+}
+static int rawc_closed_p(struct env *e)
+{
+	(void)e;
+	return rawc_now->closed;
+}
+
+static void rawc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct rawc *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->buf, sizeof(c->buf));
+}
+
+static void rawc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct rawc *c = s->data;
+	struct frame f;
+	int rv;
+
+	(void)buf;
+	if (n < 0) {
+		c->eof = 1;
+		return;
+	}
+	assert_int_equal(frame_decoder_feed(&c->dec, c->buf, (size_t)n), 0);
+	while ((rv = frame_decoder_next(&c->dec, &f)) == 1) {
+		if (f.type == FRAME_HELLO) {
+			c->hellos++;
+		} else if (f.type == FRAME_ACK) {
+			c->acks++;
+		} else if (f.type == FRAME_ERROR) {
+			c->errors++;
+			snprintf(c->error, sizeof(c->error), "%.*s", (int)f.len,
+				 (const char *)f.payload);
+		}
+	}
+	assert_int_equal(rv, 0);
+}
+
+static void rawc_on_connect(uv_connect_t *req, int status)
+{
+	struct rawc *c = req->data;
+
+	assert_int_equal(status, 0);
+	c->connected = 1;
+	assert_int_equal(
+	    uv_read_start((uv_stream_t *)&c->tcp, rawc_alloc, rawc_read), 0);
+}
+
+static void rawc_on_closed(uv_handle_t *h)
+{
+	struct rawc *c = h->data;
+
+	c->closed = 1;
+}
+
+/* Connect to port from the address from (NULL: any; no HELLO yet). */
+static void rawc_connect_from(struct env *e, struct rawc *c, int port,
+			      const char *from)
+{
+	struct sockaddr_in addr;
+
+	memset(c, 0, sizeof(*c));
+	c->tcp.data = c;
+	c->creq.data = c;
+	assert_int_equal(frame_decoder_init(&c->dec, 0), 0);
+	assert_int_equal(uv_tcp_init(&e->loop, &c->tcp), 0);
+	if (from != NULL) {
+		uv_ip4_addr(from, 0, &addr);
+		assert_int_equal(
+		    uv_tcp_bind(&c->tcp, (struct sockaddr *)&addr, 0), 0);
+	}
+	uv_ip4_addr("127.0.0.1", port, &addr);
+	assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp,
+					(struct sockaddr *)&addr,
+					rawc_on_connect),
+			 0);
+	rawc_now = c;
+	assert_true(run_until(e, rawc_connected_p, 5000));
+}
+
+static void rawc_connect(struct env *e, struct rawc *c, int port)
+{
+	rawc_connect_from(e, c, port, NULL);
+}
+
+/* Send pool-east's HELLO for its data lane on c. */
+static void rawc_hello(struct rawc *c)
+{
+	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
+	Poolpair__Repl__StreamPosition pos =
+	    POOLPAIR__REPL__STREAM_POSITION__INIT;
+	Poolpair__Repl__StreamPosition *ptrs[1] = {&pos};
+
+	pos.user_set = "pool-east";
+	pos.lane = LANE_DATA;
+	pos.epoch = 1;
+	hello.from_pool = "pool-east";
+	hello.to_pool = "pool-west";
+	hello.agent_id = 7;
+	hello.positions = ptrs;
+	hello.n_positions = 1;
+	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
+					      FRAME_HELLO, &hello.base),
+			 0);
+}
+
+/* Connect and send pool-east's HELLO for its data lane; wait for the
+ * answer. */
+static void rawc_open(struct env *e, struct rawc *c, int port)
+{
+	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
+	Poolpair__Repl__StreamPosition pos =
+	    POOLPAIR__REPL__STREAM_POSITION__INIT;
+	Poolpair__Repl__StreamPosition *ptrs[1] = {&pos};
+
+	rawc_connect(e, c, port);
+	pos.user_set = "pool-east";
+	pos.lane = LANE_DATA;
+	pos.epoch = 1;
+	hello.from_pool = "pool-east";
+	hello.to_pool = "pool-west";
+	hello.agent_id = 7;
+	hello.positions = ptrs;
+	hello.n_positions = 1;
+	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
+					      FRAME_HELLO, &hello.base),
+			 0);
+	assert_true(run_until(e, rawc_hello_p, 5000));
+}
+
+static void rawc_close(struct env *e, struct rawc *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, rawc_on_closed);
+	rawc_now = c;
+	assert_true(run_until(e, rawc_closed_p, 5000));
+	frame_decoder_close(&c->dec);
+}
+
+/* A record of pool-east's data lane. */
+static void record(Poolpair__Repl__ChangeRecord *r, uint64_t seq,
+		   uint64_t epoch)
+{
+	static const char v[] = "{\"presence\":\"busy\"}";
+
+	poolpair__repl__change_record__init(r);
+	r->user_set = "pool-east";
+	r->epoch = epoch;
+	r->seq = seq;
+	r->hlc = seq << 16;
+	r->op = POOLPAIR__REPL__OP__OP_PUT;
+	r->kind = POOLPAIR__REPL__KIND__KIND_SETTINGS;
+	r->lane = LANE_DATA;
+	r->key = "sip:alice@example.com";
+	r->value.data = (uint8_t *)v;
+	r->value.len = sizeof(v) - 1;
+}
+
+/* Send the n records at r as one frame of type (RECORDS, SEED_RECORDS). */
+static void rawc_send_batch(struct rawc *c, uint8_t type,
+			    Poolpair__Repl__ChangeRecord *r, size_t n)
+{
+	const Poolpair__Repl__ChangeRecord *p[8];
+	void *payload;
+	size_t len, i;
+	uint16_t flags;
+
+	assert_true(n <= 8);
+	for (i = 0; i < n; i++)
+		p[i] = &r[i];
+	assert_int_equal(batch_encode(p, n, &payload, &len, &flags, NULL), 0);
+	assert_int_equal(stream_write_frame_owned((uv_stream_t *)&c->tcp, type,
+						  flags, payload, len),
+			 0);
+}
+
+/* ---- committed epochs (issue 19, item 6) ----------------------------- */
+
+/* A forged record far above the committed epoch is refused: nothing
+ * stored, the stored epoch stays, the peer is told why; the legitimate
+ * records after it are applied, none archived as stale. */
+static void test_forged_epoch_refused(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct rawc *c = calloc(1, sizeof(*c));
+	Poolpair__Repl__ChangeRecord r[2];
+	struct receiver_stats rs;
+	struct pos p;
+	int port;
+
+	(void)state;
+	env_setup(e);
+	set_epochs(e, 1, 1);
+	e->watch[0] = "user set pool-east: record 1 of epoch "
+		      "4611686018427387904, above its committed epoch 1";
+	port = start_receiver(e, 1);
+
+	rawc_open(e, c, port);
+	record(&r[0], 1, 1);
+	record(&r[1], 2, HUGE_EPOCH);
+	rawc_send_batch(c, FRAME_RECORDS, r, 2);
+	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_int_equal(c->acks, 0);
+	assert_int_equal(c->errors, 1);
+	assert_non_null(strstr(c->error, "4611686018427387904"));
+	assert_non_null(strstr(c->error, "committed epoch 1"));
+	assert_int_equal(e->hits[0], 1);
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_EPOCH], 1);
+	assert_int_equal(rs.records_applied, 0);
+	assert_string_equal(receiver_reason_name(RECEIVER_ERR_EPOCH), "epoch");
+	rawc_close(e, c);
+	west_position(e, &p);
+	assert_true(p.epoch <= 1); /* not raised (no row yet: 0) */
+	assert_int_equal(p.applied, 0);
+
+	/* the real sender's records go on as before */
+	rawc_open(e, c, port);
+	record(&r[0], 1, 1);
+	record(&r[1], 2, 1);
+	rawc_send_batch(c, FRAME_RECORDS, r, 2);
+	assert_true(run_until(e, rawc_ack_p, 5000));
+	rawc_close(e, c);
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.records_applied, 2);
+	assert_int_equal(rs.archived, 0);
+	west_position(e, &p);
+	assert_int_equal(p.epoch, 1);
+	assert_int_equal(p.applied, 2);
+	env_teardown(e);
+	free(c);
+	free(e);
+}
+
+/* A seed above the committed epoch is refused the same way: its
+ * SEED_BEGIN, or an item state in its SEED_RECORDS. */
+static void test_forged_seed_epoch_refused(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct rawc *c = calloc(1, sizeof(*c));
+	Poolpair__Repl__SeedBegin sb = POOLPAIR__REPL__SEED_BEGIN__INIT;
+	Poolpair__Repl__ChangeRecord r[1];
+	struct receiver_stats rs;
+	struct pos p;
+	int port;
+
+	(void)state;
+	env_setup(e);
+	set_epochs(e, 3, 3);
+	port = start_receiver(e, 3);
+
+	rawc_open(e, c, port);
+	sb.user_set = "pool-east";
+	sb.lane = LANE_DATA;
+	sb.from_seq = 10;
+	sb.epoch = HUGE_EPOCH;
+	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
+					      FRAME_SEED_BEGIN, &sb.base),
+			 0);
+	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_non_null(strstr(c->error, "user set pool-east: seed begin of "
+					 "epoch 4611686018427387904, above "
+					 "its committed epoch 3"));
+	rawc_close(e, c);
+	assert_int_equal(receiver_seeds(e->rx, NULL, 0), 0);
+
+	/* a seed of the committed epoch begins; a forged item state in it
+	 * is refused */
+	rawc_open(e, c, port);
+	sb.epoch = 3;
+	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
+					      FRAME_SEED_BEGIN, &sb.base),
+			 0);
+	record(&r[0], 4, 4);
+	rawc_send_batch(c, FRAME_SEED_RECORDS, r, 1);
+	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_non_null(strstr(c->error, "seed record 0 of epoch 4, above its "
+					 "committed epoch 3"));
+	rawc_close(e, c);
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_EPOCH], 2);
+	assert_int_equal(receiver_seeds(e->rx, NULL, 0), 1); /* begun */
+	west_position(e, &p);
+	assert_true(p.epoch <= 3);
+	env_teardown(e);
+	free(c);
+	free(e);
+}
+
+/* Right after a change of owner the new owner's records (epoch 2) may
+ * come before this agent applied the commit: refused while the committed
+ * epoch is 1, then, once it is handed in, the sender's next attempt
+ * (after its backoff) is accepted: every record applied, none archived. */
+static void test_epoch_ahead_accepted_once_committed(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc = {0};
+	static const char *const sets[] = {"pool-east"};
+	struct receiver_stats rs;
+	struct pos p;
+	int port;
+
+	(void)state;
+	env_setup(e);
+	set_epochs(e, 2, 2); /* at pool-east: the commit is applied */
+	write_east(e, 2, 50);
+	e->watch[0] = "refused 127.0.0.1:";
+	e->watch[1] = "(epoch): user set pool-east: record 0 of epoch 2, "
+		      "above its committed epoch 1";
+	port = start_receiver(e, 1); /* pool-west: not yet */
+
+	tc.local_pool = "pool-east";
+	tc.peer_pool = "pool-west";
+	tc.agent_id = 7;
+	tc.host = "127.0.0.1";
+	tc.port = (uint16_t)port;
+	tc.user_sets = sets;
+	tc.n_user_sets = 1;
+	tc.backoff_min_ms = 20;
+	tc.backoff_max_ms = 100;
+	tc.log = on_log;
+	tc.arg = e;
+	assert_int_equal(sender_init(&e->tx, &e->loop, &e->store[0], &tc), 0);
+	/* refused again and again: the same warning logged once */
+	assert_true(run_until(e, refused_thrice, 10000));
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.records_applied, 0);
+	assert_int_equal(e->applied, 0);
+	assert_int_equal(e->hits[0], 1);
+	assert_int_equal(e->hits[1], 1);
+
+	/* this agent's view caught up */
+	assert_int_equal(receiver_set_epoch(e->rx, "pool-east", 2), 0);
+	set_epochs(e, 2, 2);
+	e->until = 50;
+	assert_true(run_until(e, applied_to, 10000));
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.records_applied, 50);
+	assert_int_equal(rs.archived, 0);
+	west_position(e, &p);
+	assert_int_equal(p.epoch, 2);
+	assert_int_equal(p.applied, 50);
+	env_teardown(e);
+	free(e);
+}
+
+/* ---- limits before the HELLO (issue 19, item 4) ---------------------- */
+
+static int rx_pending_is(struct env *e, uint64_t n)
+{
+	struct receiver_stats rs;
+
+	receiver_get_stats(e->rx, &rs);
+	return rs.pending == n;
+}
+static int pending_4(struct env *e) { return rx_pending_is(e, 4); }
+static int pending_0(struct env *e) { return rx_pending_is(e, 0); }
+
+/* Connections that never send a HELLO: at most 4 from one address, and
+ * they do not count against max_conns, so the pair's sender (another
+ * address) still gets in, on both of its connections. */
+static void test_anonymous_connections_capped(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct rawc *c = calloc(7, sizeof(*c));
+	struct receiver_stats rs;
+	int port, i;
+
+	(void)state;
+	env_setup(e);
+	memset(&limits, 0, sizeof(limits));
+	limits.max_conns = 2;
+	e->watch[0] = "refused 127.0.0.1:";
+	e->watch[1] = "too many connections from 127.0.0.1 waiting for "
+		      "their hello (4)";
+	port = start_receiver(e, 1);
+	for (i = 0; i < 5; i++)
+		rawc_connect_from(e, &c[i], port, "127.0.0.1");
+	assert_true(run_until(e, pending_4, 5000));
+	rawc_now = &c[4]; /* the fifth: closed at once, without an answer */
+	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_int_equal(c[4].errors, 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(c[i].eof, 0);
+	/* the same again: counted, not logged again */
+	rawc_close(e, &c[4]);
+	rawc_connect_from(e, &c[4], port, "127.0.0.1");
+	assert_true(run_until(e, rawc_eof_p, 5000));
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_HELLO], 2);
+	assert_int_equal(e->hits[0], 1);
+	assert_int_equal(e->hits[1], 1);
+
+	/* the sender, from its own address: both lanes' HELLOs accepted */
+	rawc_connect_from(e, &c[5], port, "127.0.0.2");
+	rawc_hello(&c[5]);
+	assert_true(run_until(e, rawc_hello_p, 5000));
+	rawc_connect_from(e, &c[6], port, "127.0.0.2");
+	rawc_hello(&c[6]); /* replaces c[5]: the same stream */
+	assert_true(run_until(e, rawc_hello_p, 5000));
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.handshakes, 2);
+	assert_int_equal(rs.pending, 4);
+	for (i = 0; i < 7; i++)
+		rawc_close(e, &c[i]);
+	assert_true(run_until(e, pending_0, 5000));
+	env_teardown(e);
+	memset(&limits, 0, sizeof(limits));
+	free(c);
+	free(e);
+}
+
+struct trickle {
+	uv_timer_t t;
+	struct rawc *c;
+};
+
+static void trickle_byte(uv_timer_t *t)
+{
+	struct trickle *tr = t->data;
+	static char byte[1] = {0};
+	uv_buf_t b = uv_buf_init(byte, 1);
+
+	if (!tr->c->eof)
+		(void)uv_try_write((uv_stream_t *)&tr->c->tcp, &b, 1);
+}
+
+static void trickle_ping(uv_timer_t *t)
+{
+	struct trickle *tr = t->data;
+
+	if (!tr->c->eof)
+		(void)stream_write_frame((uv_stream_t *)&tr->c->tcp, FRAME_PING,
+					 0, NULL, 0);
+}
+
+/* The HELLO deadline runs from accept: a peer that sends a byte now and
+ * then (never silent for long) is dropped all the same. */
+static void test_hello_deadline(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct rawc *c = calloc(1, sizeof(*c));
+	struct trickle tr;
+	struct receiver_stats rs;
+	int port;
+
+	(void)state;
+	env_setup(e);
+	memset(&limits, 0, sizeof(limits));
+	limits.timeout_ms = 60000; /* silence alone would take a minute */
+	limits.hello_timeout_ms = 400;
+	e->watch[0] = "(timeout): no hello within 400 ms";
+	port = start_receiver(e, 1);
+	rawc_connect(e, c, port);
+	/* the header of a HELLO whose payload then comes a byte at a time */
+	{
+		static uint8_t payload[60000];
+		uint8_t hdr[FRAME_HEADER_LEN];
+		uv_buf_t b = uv_buf_init((char *)hdr, sizeof(hdr));
+
+		assert_int_equal(frame_encode_header(hdr, FRAME_HELLO, 0,
+						     payload, sizeof(payload)),
+				 0);
+		assert_int_equal(uv_try_write((uv_stream_t *)&c->tcp, &b, 1),
+				 (int)sizeof(hdr));
+	}
+	tr.c = c;
+	tr.t.data = &tr;
+	uv_timer_init(&e->loop, &tr.t);
+	uv_timer_start(&tr.t, trickle_byte, 50, 50);
+	assert_true(run_until(e, rawc_eof_p, 10000));
+	uv_close((uv_handle_t *)&tr.t, NULL);
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_TIMEOUT], 1);
+	assert_int_equal(rs.pending, 0);
+	assert_int_equal(e->hits[0], 1);
+	rawc_close(e, c);
+
+	/* a HELLO in time: streams, and its deadline no longer applies */
+	rawc_open(e, c, port);
+	e->hits[0] = 0;
+	tr.t.data = &tr;
+	uv_timer_init(&e->loop, &tr.t);
+	uv_timer_start(&tr.t, trickle_ping, 100, 100);
+	assert_false(run_until(e, rawc_eof_p, 1500));
+	uv_close((uv_handle_t *)&tr.t, NULL);
+	assert_int_equal(e->hits[0], 0);
+	rawc_close(e, c);
+	env_teardown(e);
+	memset(&limits, 0, sizeof(limits));
+	free(c);
+	free(e);
+}
+
+/* A frame larger than a HELLO can be, before the HELLO: bad input. */
+static void test_large_frame_before_hello(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct rawc *c = calloc(1, sizeof(*c));
+	uint8_t hdr[FRAME_HEADER_LEN];
+	static uint8_t big[RECEIVER_HELLO_MAX_PAYLOAD + 1];
+	uv_buf_t b;
+	struct receiver_stats rs;
+	int port;
+
+	(void)state;
+	env_setup(e);
+	port = start_receiver(e, 1);
+	rawc_connect(e, c, port);
+	assert_int_equal(
+	    frame_encode_header(hdr, FRAME_HELLO, 0, big, sizeof(big)), 0);
+	b = uv_buf_init((char *)hdr, sizeof(hdr));
+	assert_int_equal(uv_try_write((uv_stream_t *)&c->tcp, &b, 1),
+			 (int)sizeof(hdr));
+	assert_true(run_until(e, rawc_eof_p, 5000));
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.errors[RECEIVER_ERR_FRAME], 1);
+	rawc_close(e, c);
+	env_teardown(e);
+	free(c);
+	free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_forged_epoch_refused),
+	    cmocka_unit_test(test_forged_seed_epoch_refused),
+	    cmocka_unit_test(test_epoch_ahead_accepted_once_committed),
+	    cmocka_unit_test(test_anonymous_connections_capped),
+	    cmocka_unit_test(test_hello_deadline),
+	    cmocka_unit_test(test_large_frame_before_hello),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
