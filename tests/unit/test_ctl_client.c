@@ -60,7 +60,7 @@ static int group_setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	sh(CERT_TOOL " ca %s/a >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n1 --role agent >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a n1 --role agent --agent-id 1 >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
