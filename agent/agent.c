@@ -255,10 +255,20 @@ static void on_signal(uv_signal_t *s, int signum)
 	agent_stop(a);
 }
 
-/* Say when our own certificate is unusable or close to its end. */
+/* Say when our own certificate is unusable or close to its end, and
+ * when the CRL is due to be replaced. */
 static void tls_check_validity(const struct tls_ctx *c)
 {
 	int64_t left = c->not_after - (int64_t)time(NULL);
+	int64_t crl_left = c->crl_next_update - (int64_t)time(NULL);
+
+	if (c->crl[0] != '\0' && crl_left < 7 * 86400)
+		LOG_WARN("tls",
+			 "crl %s is due to be replaced in %lld hours: make it "
+			 "again (poolpair-cert crl) and send SIGHUP; once "
+			 "expired it cannot be loaded and every handshake "
+			 "fails",
+			 c->crl, (long long)(crl_left / 3600));
 
 	if (c->warning[0] != '\0')
 		LOG_ERROR("tls", "%s", c->warning);
@@ -289,6 +299,12 @@ static void tls_reloaded(struct tls_ctx *c, int status, void *arg)
 		 "connections use it, open ones keep theirs",
 		 c->cert, c->identity, tls_role_name(c->role),
 		 (unsigned long long)c->generation);
+	if (c->crl[0] != '\0')
+		LOG_INFO("tls",
+			 "crl %s reloaded: %u connection%s of revoked peers "
+			 "closed",
+			 c->crl, c->revoked_closed,
+			 c->revoked_closed == 1 ? "" : "s");
 	tls_check_validity(c);
 }
 
@@ -302,8 +318,9 @@ static void on_sighup(uv_signal_t *s, int signum)
 		LOG_INFO("tls", "SIGHUP: no [tls] section, nothing to reload");
 		return;
 	}
-	LOG_INFO("tls", "SIGHUP: reloading %s, %s and %s", a->tls.ca,
-		 a->tls.cert, a->tls.key);
+	LOG_INFO("tls", "SIGHUP: reloading %s, %s and %s%s%s", a->tls.ca,
+		 a->tls.cert, a->tls.key, a->tls.crl[0] ? " and crl " : "",
+		 a->tls.crl);
 	rv = tls_ctx_reload_async(&a->tls, a->loop, tls_reloaded, a);
 	if (rv != 0)
 		LOG_WARN("tls", "SIGHUP: %s",
@@ -342,6 +359,18 @@ static int tls_setup(struct agent *a, const struct config *cfg)
 	if (rv != 0) {
 		snprintf(a->errmsg, sizeof a->errmsg, "tls: %s", a->tls.errmsg);
 		return rv;
+	}
+	if (cfg->tls_crl[0] != '\0') {
+		rv = tls_ctx_set_crl(&a->tls, cfg->tls_crl);
+		if (rv != 0) {
+			snprintf(a->errmsg, sizeof a->errmsg, "tls: %s",
+				 a->tls.errmsg);
+			tls_ctx_close(&a->tls);
+			return rv;
+		}
+		LOG_INFO("tls",
+			 "crl %s: revoked peers are refused, on every link",
+			 cfg->tls_crl);
 	}
 	if (a->tls.role != TLS_ROLE_AGENT) {
 		snprintf(a->errmsg, sizeof a->errmsg,

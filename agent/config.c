@@ -105,6 +105,8 @@ static const struct key_def keys[K_COUNT] = {
 		   "agent/agent.c"},
     [K_TLS_REQUIRE] = {SEC_TLS, "require", T_BOOL, FIELD(tls_require), false,
 		       "agent/agent.c"},
+    [K_TLS_CRL] = {SEC_TLS, "crl", T_PATH, FIELD(tls_crl), false,
+		   "agent/agent.c"},
     [K_LOG_LEVEL] = {SEC_LOG, "level", T_LEVEL, FIELD(log_level), false,
 		     "agent/main.c"},
     /* the replication mode is the pair's, in the replicated state: the
@@ -506,7 +508,8 @@ static void check(struct parse *p)
 		config_fail(p, CONFIG_E_MISSING, 0,
 			    "missing [cluster] bootstrap or join");
 	if (p->key_line[K_TLS_CA] != 0 || p->key_line[K_TLS_CERT] != 0 ||
-	    p->key_line[K_TLS_KEY] != 0 || p->key_line[K_TLS_REQUIRE] != 0)
+	    p->key_line[K_TLS_KEY] != 0 || p->key_line[K_TLS_REQUIRE] != 0 ||
+	    p->key_line[K_TLS_CRL] != 0)
 		for (i = K_TLS_CA; i <= K_TLS_KEY; i++)
 			if (p->key_line[i] == 0)
 				config_fail(

@@ -25,7 +25,8 @@
  *               max_lag_on_failover, cooldown, pre_failover, fence_command,
  *               on_owner_change, hook_timeout
  *   [tls]       ca, cert, key (all three or none), require (true|false,
- *               default true; needs the other three)
+ *               default true; needs the other three), crl (optional: the
+ *               CA's revocation list; needs the other three)
  *   [log]       level
  *   [replication] local_sync (true|false, default true: a write is
  *               answered once one local standby has it too),
@@ -195,6 +196,7 @@ struct config {
 	char tls_key[CONFIG_PATH_LEN];
 	int tls_require; /* 1 (default): every link TLS; 0: plain peers
 			    also accepted on incoming links (migration) */
+	char tls_crl[CONFIG_PATH_LEN]; /* "" or the CA's CRL (PEM) */
 
 	/* [log] */
 	int log_level; /* enum log_level, default info */

@@ -95,6 +95,10 @@ static int hclient__outcome(struct hclient_req *req, CURLcode rc, char *why,
 		return req->headers_done ? 0 : UV_EOF; /* cut in the headers */
 	if (req->err == TLS_E_STATE)
 		snprintf(why, len, "tls context closed or never loaded");
+	if (req->err == TLS_E_REVOKED)
+		snprintf(why, len,
+			 "peer certificate revoked (CN=%s): connection closed",
+			 req->peer_identity[0] ? req->peer_identity : "?");
 	if (req->err != 0)
 		return req->err; /* one of our callbacks stopped it */
 	if (req->client->tls != NULL) {

@@ -8,7 +8,10 @@
  * that also requires role agent. libcurl is told to load no CA file or
  * directory of its own and to cache no store (CURLOPT_CA_CACHE_TIMEOUT 0:
  * a cached store would outlive a reload), and not to take a certificate
- * of the store as a trust anchor unless it is one (no partial chains). */
+ * of the store as a trust anchor unless it is one (no partial chains).
+ * With a CRL ([tls] crl) the store gets the context's CRLs and its CRL
+ * check; a kept-alive connection to a server that a CRL loaded later
+ * revokes is dropped before the next request would use it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +93,10 @@ static CURLcode hclient__ssl_ctx(CURL *easy, void *sslctx, void *arg)
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
 		goto err;
+	/* the CRL check of the context's store ([tls] crl) too */
+	if (X509_STORE_set1_param(
+		store, X509_STORE_get0_param(SSL_CTX_get_cert_store(src))) != 1)
+		goto err;
 	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(src));
 	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
 		X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
@@ -120,6 +127,34 @@ err:
 	return CURLE_OUT_OF_MEMORY;
 }
 
+/* Before each request is sent, on a new or a reused connection: a
+ * connection whose server a CRL loaded since (a reload) revokes is not
+ * used; the request fails and libcurl closes the connection. */
+static int hclient__prereq(void *arg, char *primary_ip, char *local_ip,
+			   int primary_port, int local_port)
+{
+	struct hclient_req *req = arg;
+	struct curl_tlssessioninfo *info = NULL;
+	X509 *peer;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (curl_easy_getinfo(req->easy, CURLINFO_TLS_SSL_PTR, &info) !=
+		CURLE_OK ||
+	    info == NULL || info->backend != CURLSSLBACKEND_OPENSSL ||
+	    info->internals == NULL)
+		return CURL_PREREQFUNC_OK;
+	peer = SSL_get0_peer_certificate(info->internals);
+	if (peer == NULL || !tls_ctx_revoked(req->client->tls, peer))
+		return CURL_PREREQFUNC_OK;
+	req->peer_role =
+	    tls_cert_role(peer, req->peer_identity, sizeof req->peer_identity);
+	req->err = TLS_E_REVOKED;
+	return CURL_PREREQFUNC_ABORT;
+}
+
 int hclient__tls_setup(struct hclient_req *req)
 {
 	CURL *e = req->easy;
@@ -137,7 +172,10 @@ int hclient__tls_setup(struct hclient_req *req)
 	    curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, hclient__ssl_ctx) !=
 		CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, req) != CURLE_OK)
+	    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, req) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, hclient__prereq) !=
+		CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PREREQDATA, req) != CURLE_OK)
 		return UV_ENOMEM;
 	return 0;
 }

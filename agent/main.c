@@ -33,6 +33,13 @@ static int check_tls(const struct config *cfg)
 			tls.errmsg);
 		return -1;
 	}
+	if (cfg->tls_crl[0] != '\0' &&
+	    tls_ctx_set_crl(&tls, cfg->tls_crl) != 0) {
+		fprintf(stderr, "poolpaird: %s: [tls] %s\n", cfg->path,
+			tls.errmsg);
+		tls_ctx_close(&tls);
+		return -1;
+	}
 	if (tls.warning[0] != '\0')
 		fprintf(stderr, "poolpaird: %s: [tls] warning: %s\n", cfg->path,
 			tls.warning);

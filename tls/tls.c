@@ -45,6 +45,8 @@ const char *tls_strerror(int rv)
 		return "not possible in this connection state";
 	case TLS_E_CLOSING:
 		return "connection closing";
+	case TLS_E_REVOKED:
+		return "peer certificate revoked";
 	default:
 		if (rv < 0 && rv > -4100)
 			return uv_strerror(rv); /* libuv's, UV_EAI_* and UV_EOF too */
@@ -110,6 +112,8 @@ int tls_verify_error(long verify_result)
 		return TLS_E_EXPIRED;
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 		return TLS_E_NOT_YET_VALID;
+	case X509_V_ERR_CERT_REVOKED:
+		return TLS_E_REVOKED;
 	case X509_V_ERR_APPLICATION_VERIFICATION: /* verify_cb, tls_conn.c */
 		return TLS_E_ROLE;
 	default:
@@ -130,10 +134,12 @@ int tls_ssl_error(unsigned long e, char *msg, size_t len)
 	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
 		why = "peer refused our certificate: certificate expired";
 		break;
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+		why = "peer refused our certificate: certificate revoked";
+		break;
 	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
 	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
 	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
-	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
 		why = "peer refused our certificate (expired, not yet valid "
 		      "or otherwise bad)";
 		break;

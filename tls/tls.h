@@ -10,7 +10,9 @@
  *   "operator" or "reader") or, without an OU, a URI SAN
  *   "urn:poolpair:role:ROLE". tls_ctx_reload() swaps in a context built
  *   from the files again: new connections use it, established ones keep
- *   theirs.
+ *   theirs. With a CRL (tls_ctx_set_crl()) a revoked peer certificate is
+ *   refused at the handshake, and a reload ends the live connections whose
+ *   peer the CRL read again revokes.
  *
  * - struct tls_conn: one connection over a uv_tcp_t it owns. The caller
  *   connects or accepts the TCP handle, then tls_conn_start() runs the
@@ -55,6 +57,7 @@ enum {
 	TLS_E_EOF = -3112,	     /* peer closed (close_notify or TCP EOF) */
 	TLS_E_STATE = -3113,	     /* call not valid in this state */
 	TLS_E_CLOSING = -3114,	     /* the connection is being closed */
+	TLS_E_REVOKED = -3115,	     /* peer certificate revoked (CRL) */
 };
 
 /* Static lowercase message of a TLS_E_* or libuv code. */
@@ -96,7 +99,7 @@ uint64_t tls_cert_agent(struct x509_st *x, char *pool, size_t len);
 
 /* TLS_E_* of a failed certificate verification, given the X509_V_ERR_*
  * code (as SSL_get_verify_result() reports it): TLS_E_UNKNOWN_CA,
- * TLS_E_EXPIRED, TLS_E_NOT_YET_VALID, TLS_E_ROLE for
+ * TLS_E_EXPIRED, TLS_E_NOT_YET_VALID, TLS_E_REVOKED, TLS_E_ROLE for
  * X509_V_ERR_APPLICATION_VERIFICATION (how a refused role is reported),
  * TLS_E_PROTOCOL for any other. */
 int tls_verify_error(long verify_result);
@@ -152,6 +155,12 @@ struct tls_ctx {
 	bool reloading;		/* an async reload is in flight */
 	struct tls_quiet quiet; /* for the users' own warnings (handshakes
 				   refused by or to the peers it serves) */
+	char crl[TLS_PATH_LEN]; /* "" or the CRL file, read again by reloads */
+	int64_t crl_next_update; /* when the CRL read last is due to be
+				    replaced, Unix seconds (INT64_MAX: none) */
+	unsigned revoked_closed; /* connections the last reload ended */
+	struct tls_conn *conns;	 /* live TLS connections made with this
+				    context (loop thread) */
 	char errmsg[TLS_ERRMSG_LEN];
 };
 
@@ -165,14 +174,36 @@ struct tls_ctx {
 int tls_ctx_init(struct tls_ctx *c, const char *ca, const char *cert,
 		 const char *key);
 
-/* Read the same three files again and, when they make a valid context,
- * use it for every connection started afterwards (established ones keep
- * the old one until they close). Returns 0, or TLS_E_CONFIG / TLS_E_NOMEM
- * with c->errmsg set; on error the old context stays in use. Blocking. */
+/* Check peers against the certificate revocation list in file crl (path
+ * copied; PEM: a CRL of every CA of the context's ca file, made by
+ * `poolpair-cert crl`): from now on a handshake with a peer whose
+ * certificate it revokes fails with TLS_E_REVOKED. The file is read now
+ * (blocking: call at start, after tls_ctx_init) and again by every
+ * reload. Returns 0, or TLS_E_CONFIG (no CRL in the file, one not signed
+ * by a CA of the context, a CA without a CRL, a CRL past its next update,
+ * our own certificate revoked), TLS_E_STATE (closed, or a reload in
+ * flight) or TLS_E_NOMEM, with c->errmsg set; on error nothing changes. */
+int tls_ctx_set_crl(struct tls_ctx *c, const char *crl);
+
+/* Whether the CRL of c (as last loaded) revokes certificate x. false
+ * without a CRL. Loop thread. */
+bool tls_ctx_revoked(const struct tls_ctx *c, struct x509_st *x);
+
+/* Read the same files again (ca, cert, key and the CRL when set) and,
+ * when they make a valid context, use it for every connection started
+ * afterwards (established ones keep the old one until they close). With a
+ * CRL, every live connection of c whose peer certificate the CRL read
+ * again revokes then ends: an open one's on_read gets TLS_E_REVOKED, one
+ * in its handshake its on_handshake (c->errmsg of the connection: "peer
+ * certificate revoked (CN=NAME): the crl reloaded revokes it"); their
+ * number is in c->revoked_closed. Returns 0, or TLS_E_CONFIG /
+ * TLS_E_NOMEM with c->errmsg set; on error the old context stays in use.
+ * Blocking. */
 int tls_ctx_reload(struct tls_ctx *c);
 
-/* Called once by tls_ctx_reload_async(): status 0 (new context in use) or
- * as tls_ctx_reload() (c->errmsg set, old context kept). */
+/* Called once by tls_ctx_reload_async(): status 0 (new context in use,
+ * connections of revoked peers ended as tls_ctx_reload() does) or as
+ * tls_ctx_reload() (c->errmsg set, old context kept). */
 typedef void (*tls_reload_cb)(struct tls_ctx *c, int status, void *arg);
 
 /* tls_ctx_reload() with the files read on libuv's thread pool; the swap
@@ -188,8 +219,8 @@ int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop, tls_reload_cb cb,
 int tls_ctx_check_agent(const struct tls_ctx *c, uint64_t id, const char *pool,
 			char *msg, size_t len);
 
-/* Release our reference. Connections still open keep theirs. Not while an
- * async reload is in flight. */
+/* Release our reference. Connections still open keep theirs (and are no
+ * longer checked on reloads). Not while an async reload is in flight. */
 void tls_ctx_close(struct tls_ctx *c);
 
 /* ---- connection ---- */
@@ -260,6 +291,11 @@ struct tls_conn {
 	tls_handshake_cb on_handshake;
 	tls_read_cb on_read;
 	tls_close_cb on_close;
+	/* in ctx->conns from tls_conn_init until the handles are closed */
+	struct tls_ctx *ctx; /* borrowed; NULL when plain or not listed */
+	struct tls_conn *ctx_prev, *ctx_next;
+	uint64_t generation; /* ctx->generation when the connection began */
+	bool revoked;	     /* a reload found its peer revoked */
 	char errmsg[TLS_ERRMSG_LEN];
 };
 

@@ -101,6 +101,13 @@ int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
 	c->pending = 2;
 	if (c->plain_only)
 		return 0; /* the BIOs only buffer: freed at close */
+	/* listed for the reloads of ctx until the handles are closed */
+	c->ctx = ctx;
+	c->generation = ctx->generation;
+	c->ctx_next = ctx->conns;
+	if (ctx->conns != NULL)
+		ctx->conns->ctx_prev = c;
+	ctx->conns = c;
 	SSL_set_bio(c->ssl, c->net_in, c->net_out); /* ssl owns both */
 	SSL_set_app_data(c->ssl, c);
 	SSL_set_verify(c->ssl,
@@ -248,6 +255,15 @@ static void conn_handshake_done(struct tls_conn *c)
 		set_errmsg(c, "role %s not allowed here (CN=%s)",
 			   tls_role_name(c->peer_role), c->peer_identity);
 		conn_fail_handshake(c, TLS_E_ROLE);
+		return;
+	}
+	/* verified with the context it began with: a reload since may have
+	 * brought a CRL that revokes the peer */
+	if (c->ctx != NULL && c->generation != c->ctx->generation &&
+	    tls_ctx_revoked(c->ctx, peer)) {
+		set_errmsg(c, "%s (CN=%s)", tls_strerror(TLS_E_REVOKED),
+			   c->peer_identity);
+		conn_fail_handshake(c, TLS_E_REVOKED);
 		return;
 	}
 	c->state = TLS_CONN_OPEN;
@@ -607,12 +623,69 @@ int tls_conn_shutdown(struct tls_conn *c, tls_write_cb cb, void *arg)
 	return 0;
 }
 
+/* Take c out of its context's list. */
+static void conn_unlist(struct tls_conn *c)
+{
+	if (c->ctx == NULL)
+		return;
+	if (c->ctx_prev != NULL)
+		c->ctx_prev->ctx_next = c->ctx_next;
+	else
+		c->ctx->conns = c->ctx_next;
+	if (c->ctx_next != NULL)
+		c->ctx_next->ctx_prev = c->ctx_prev;
+	c->ctx = NULL;
+	c->ctx_prev = c->ctx_next = NULL;
+}
+
+void tls_conns_detach(struct tls_ctx *ctx)
+{
+	while (ctx->conns != NULL)
+		conn_unlist(ctx->conns);
+}
+
+void tls_conns_check_revoked(struct tls_ctx *ctx)
+{
+	struct tls_conn *c, *next;
+
+	ctx->revoked_closed = 0;
+	if (ctx->crl[0] == '\0')
+		return;
+	/* mark first: the callbacks below may start or close connections */
+	for (c = ctx->conns; c != NULL; c = c->ctx_next) {
+		X509 *peer =
+		    c->ssl != NULL ? SSL_get0_peer_certificate(c->ssl) : NULL;
+
+		c->revoked = !c->failed &&
+			     (c->state == TLS_CONN_OPEN ||
+			      c->state == TLS_CONN_HANDSHAKE) &&
+			     peer != NULL && tls_ctx_revoked(ctx, peer);
+	}
+	for (c = ctx->conns; c != NULL; c = next) {
+		next = c->ctx_next;
+		if (!c->revoked || c->ctx != ctx)
+			continue;
+		c->revoked = false;
+		if (c->failed || c->state >= TLS_CONN_SHUTDOWN)
+			continue; /* closed by an earlier callback */
+		ctx->revoked_closed++;
+		set_errmsg(c, "%s (CN=%s): the crl reloaded revokes it",
+			   tls_strerror(TLS_E_REVOKED),
+			   c->peer_identity[0] ? c->peer_identity : "?");
+		if (c->state == TLS_CONN_HANDSHAKE)
+			conn_fail_handshake(c, TLS_E_REVOKED);
+		else
+			conn_end_read(c, TLS_E_REVOKED);
+	}
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct tls_conn *c = h->data;
 
 	if (--c->pending > 0)
 		return;
+	conn_unlist(c);
 	if (c->plain_only) {
 		BIO_free(c->net_in);
 		BIO_free(c->net_out);

@@ -181,6 +181,7 @@ struct built {
 	SSL_CTX *ssl;
 	int role;
 	int64_t not_after;
+	int64_t crl_next_update;
 	char warning[TLS_ERRMSG_LEN];
 	char identity[TLS_NAME_LEN];
 	uint64_t agent;
@@ -207,7 +208,7 @@ static int check_file(const char *what, const char *path, char *errmsg)
  * validity is only a warning (peers refuse it, but the files may be renewed
  * and reloaded without a restart). */
 static int check_own(SSL_CTX *ctx, X509 *own, const char *ca, const char *cert,
-		     struct built *b)
+		     const char *crl, struct built *b)
 {
 	X509_STORE_CTX *x = X509_STORE_CTX_new();
 	STACK_OF(X509) *chain = NULL;
@@ -245,6 +246,10 @@ static int check_own(SSL_CTX *ctx, X509 *own, const char *ca, const char *cert,
 			 "cert %s is not yet valid: peers will refuse it",
 			 cert);
 		return 0;
+	case X509_V_ERR_CERT_REVOKED:
+		snprintf(b->errmsg, sizeof b->errmsg,
+			 "cert %s is revoked by crl %s", cert, crl);
+		return TLS_E_CONFIG;
 	default:
 		snprintf(b->errmsg, sizeof b->errmsg,
 			 "cert %s does not verify against ca %s: %s", cert, ca,
@@ -253,9 +258,10 @@ static int check_own(SSL_CTX *ctx, X509 *own, const char *ca, const char *cert,
 	}
 }
 
-/* Build a context from the files; thread-safe (no loop access). */
+/* Build a context from the files (crl "": none); thread-safe (no loop
+ * access). */
 static int build(const char *ca, const char *cert, const char *key,
-		 struct built *b)
+		 const char *crl, struct built *b)
 {
 	char why[160];
 	SSL_CTX *ctx;
@@ -264,6 +270,7 @@ static int build(const char *ca, const char *cert, const char *key,
 
 	memset(b, 0, sizeof *b);
 	b->not_after = INT64_MAX;
+	b->crl_next_update = INT64_MAX;
 	if ((rv = check_file("ca", ca, b->errmsg)) != 0 ||
 	    (rv = check_file("cert", cert, b->errmsg)) != 0 ||
 	    (rv = check_file("key", key, b->errmsg)) != 0)
@@ -286,6 +293,12 @@ static int build(const char *ca, const char *cert, const char *key,
 		snprintf(b->errmsg, sizeof b->errmsg,
 			 "ca %s: no usable certificate (%s)", ca, why);
 		goto err;
+	}
+	if (crl[0] != '\0') {
+		rv = tls_crl_load(SSL_CTX_get_cert_store(ctx), crl, b->errmsg,
+				  &b->crl_next_update);
+		if (rv != 0)
+			goto err;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_ssl_reason(why, sizeof why);
@@ -324,7 +337,7 @@ static int build(const char *ca, const char *cert, const char *key,
 		goto err;
 	}
 	b->agent = tls_cert_agent(own, b->pool, sizeof b->pool);
-	rv = check_own(ctx, own, ca, cert, b);
+	rv = check_own(ctx, own, ca, cert, crl, b);
 	if (rv != 0)
 		goto err;
 	SSL_CTX_set_verify(
@@ -340,18 +353,21 @@ err:
 	return rv == TLS_E_NOMEM ? TLS_E_NOMEM : TLS_E_CONFIG;
 }
 
-static void install(struct tls_ctx *c, struct built *b)
+/* Use b from now on; a reload counts a generation more. */
+static void install(struct tls_ctx *c, struct built *b, bool reload)
 {
 	if (c->ssl != NULL)
 		SSL_CTX_free(c->ssl); /* live connections hold their own ref */
 	c->ssl = b->ssl;
 	c->role = b->role;
 	c->not_after = b->not_after;
+	c->crl_next_update = b->crl_next_update;
 	memcpy(c->identity, b->identity, sizeof c->identity);
 	c->agent = b->agent;
 	memcpy(c->pool, b->pool, sizeof c->pool);
 	memcpy(c->warning, b->warning, sizeof c->warning);
-	c->generation++;
+	if (reload || c->generation == 0)
+		c->generation++;
 	c->errmsg[0] = '\0';
 }
 
@@ -424,12 +440,36 @@ int tls_ctx_init(struct tls_ctx *c, const char *ca, const char *cert,
 	    (rv = copy_path(c->cert, cert, "cert", c->errmsg)) != 0 ||
 	    (rv = copy_path(c->key, key, "key", c->errmsg)) != 0)
 		return rv;
-	rv = build(c->ca, c->cert, c->key, &b);
+	rv = build(c->ca, c->cert, c->key, c->crl, &b);
 	if (rv != 0) {
 		memcpy(c->errmsg, b.errmsg, sizeof c->errmsg);
 		return rv;
 	}
-	install(c, &b);
+	install(c, &b, false);
+	return 0;
+}
+
+int tls_ctx_set_crl(struct tls_ctx *c, const char *crl)
+{
+	char old[TLS_PATH_LEN];
+	struct built b;
+	int rv;
+
+	if (c->reloading || c->ssl == NULL) {
+		snprintf(c->errmsg, sizeof c->errmsg,
+			 "crl: context closed or reloading");
+		return TLS_E_STATE;
+	}
+	memcpy(old, c->crl, sizeof old);
+	if ((rv = copy_path(c->crl, crl, "crl", c->errmsg)) != 0)
+		return rv;
+	rv = build(c->ca, c->cert, c->key, c->crl, &b);
+	if (rv != 0) {
+		memcpy(c->crl, old, sizeof c->crl);
+		memcpy(c->errmsg, b.errmsg, sizeof c->errmsg);
+		return rv;
+	}
+	install(c, &b, false);
 	return 0;
 }
 
@@ -443,14 +483,15 @@ int tls_ctx_reload(struct tls_ctx *c)
 			 "a reload is already in flight");
 		return TLS_E_STATE;
 	}
-	rv = build(c->ca, c->cert, c->key, &b);
+	rv = build(c->ca, c->cert, c->key, c->crl, &b);
 	if (rv == 0)
 		rv = same_holder(c, &b);
 	if (rv != 0) {
 		memcpy(c->errmsg, b.errmsg, sizeof c->errmsg);
 		return rv;
 	}
-	install(c, &b);
+	install(c, &b, true);
+	tls_conns_check_revoked(c);
 	return 0;
 }
 
@@ -467,7 +508,7 @@ static void reload_work(uv_work_t *req)
 {
 	struct reload_work *w = req->data;
 
-	w->rv = build(w->c->ca, w->c->cert, w->c->key, &w->b);
+	w->rv = build(w->c->ca, w->c->cert, w->c->key, w->c->crl, &w->b);
 }
 
 static void reload_after(uv_work_t *req, int status)
@@ -480,7 +521,8 @@ static void reload_after(uv_work_t *req, int status)
 	if (rv == 0)
 		rv = same_holder(c, &w->b);
 	if (rv == 0) {
-		install(c, &w->b);
+		install(c, &w->b, true);
+		tls_conns_check_revoked(c);
 	} else {
 		if (w->b.ssl != NULL)
 			SSL_CTX_free(w->b.ssl);
@@ -520,6 +562,7 @@ int tls_ctx_reload_async(struct tls_ctx *c, uv_loop_t *loop, tls_reload_cb cb,
 
 void tls_ctx_close(struct tls_ctx *c)
 {
+	tls_conns_detach(c);
 	if (c->ssl != NULL)
 		SSL_CTX_free(c->ssl);
 	c->ssl = NULL;

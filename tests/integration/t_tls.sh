@@ -5,7 +5,10 @@
 # replaced; plain bytes on the raft port are refused; an agent whose
 # certificate comes from another CA cannot join (and says why, as do the
 # agents it knocks at); SIGHUP with renewed certificates keeps quorum, and a
-# reload of broken files keeps the old ones.
+# reload of broken files keeps the old ones. Every agent checks the CA's
+# CRL ([tls] crl): a follower's certificate revoked, the CRL made again and
+# SIGHUP to the others: they close its links (Raft and HTTP, both ways), it
+# cannot come back, and the other two go on committing.
 source "$(dirname "$0")/lib.sh"
 
 CERT=$(cd "$(dirname "$0")/../.." && pwd)/scripts/poolpair-cert
@@ -24,6 +27,8 @@ agent_certs
 "$CERT" issue "$PKI/a" ops --role operator >/dev/null
 
 cat "$PKI/a/ca.crt" "$PKI/b/ca.crt" >"$PKI/both.crt"
+"$CERT" crl "$PKI/a" >/dev/null # nothing revoked yet
+"$CERT" crl "$PKI/b" >/dev/null
 
 # the API is https with [tls]: status and poolpairctl show the operator's
 # certificate (curl cannot skip only the host name check: -k; poolpairctl
@@ -40,10 +45,12 @@ ctl() {
 		--cert "$PKI/a/ops.crt" --key "$PKI/a/ops.key" "$@"
 }
 
-# tls_section NAME CA-DIR [TRUST]: the [tls] lines of an agent
+# tls_section NAME CA-DIR [TRUST]: the [tls] lines of an agent (with the
+# CRL of CA a when it trusts only a)
 tls_section() {
 	printf '\n[tls]\nca = %s\ncert = %s\nkey = %s\n' "${3:-$PKI/a/ca.crt}" \
 		"$PKI/$2/$1.crt" "$PKI/$2/$1.key"
+	[ -n "${3:-}" ] || printf 'crl = %s\n' "$PKI/a/ca.crl"
 }
 
 boot=$(it_boot_list 1 2 3)
@@ -70,6 +77,10 @@ out=$("$BUILD/poolpaird" --check -c "$IT_DIR/other-agent.conf" 2>&1) && fail "--
 assert_contains "$out" "names agent 2 (pool \"pool-west\"), this agent is 1 (pool \"pool-east\"): reissue it with poolpair-cert issue DIR west --role agent --agent-id 1 --pool pool-east" "--check of another agent's cert"
 out=$(timeout 10 "$BUILD/poolpaird" -c "$IT_DIR/other-agent.conf" 2>&1) && fail "east started with west's certificate"
 assert_contains "$out" "names agent 2 (pool \"pool-west\"), this agent is 1" "start with another agent's cert"
+cp "$IT_DIR/east/poolpaird.conf" "$IT_DIR/bad-crl.conf"
+sed -i "s|^crl = .*|crl = $PKI/b/ca.crl|" "$IT_DIR/bad-crl.conf"
+out=$("$BUILD/poolpaird" --check -c "$IT_DIR/bad-crl.conf" 2>&1) && fail "--check accepted a crl of another CA"
+assert_contains "$out" "[tls] crl $PKI/b/ca.crl: not issued by the ca" "--check of a crl of another CA"
 
 start "${ALL[@]}"
 wait_leader 30 "${ALL[@]}"
@@ -154,4 +165,45 @@ alive "$LEADER" || fail "$LEADER died on a bad reload"
 before=$(decisions "$LEADER")
 ctl "$LEADER" site add after-bad-reload >/dev/null
 wait_until 20 '[ "$(decisions "$LEADER")" -gt "$before" ] && agree_digest "${ALL[@]}"'
+
+# ---- revocation ----------------------------------------------------------
+# the leader's files made good again, then a follower's certificate
+# revoked: the others, SIGHUPed with the new CRL, close its links and refuse
+# it from then on
+case $LEADER in
+east) agent_cert east 1 pool-east ;;
+west) agent_cert west 2 pool-west ;;
+witness) agent_cert witness 3 ;;
+esac
+for v in "${ALL[@]}"; do [ "$v" != "$LEADER" ] && break; done
+others=()
+for n in "${ALL[@]}"; do [ "$n" == "$v" ] || others+=("$n"); done
+log "revoking $v; ${others[*]} stay"
+wait_until 30 'agree_digest "${ALL[@]}"'
+"$CERT" revoke "$PKI/a" "$v" >/dev/null
+"$CERT" crl "$PKI/a" >/dev/null
+for n in "${others[@]}"; do
+	since=$(wc -l <"$IT_DIR/$n/log")
+	kill -HUP "$(pid_of "$n")"
+	wait_until 10 'tail -n +$since "$IT_DIR/$n/log" | grep -q "tls: crl .*/ca.crl reloaded: [1-9][0-9]* connections\? of revoked peers closed"'
+	alive "$n" || fail "$n died on SIGHUP"
+done
+# its Raft links were closed with the reason, and it is refused when it
+# tries again (and told why)
+wait_until 10 'grep -q "link 127.0.0.1:[0-9]*: peer certificate revoked (CN=$v): the crl reloaded revokes it" "$IT_DIR/${others[0]}/log" "$IT_DIR/${others[1]}/log"'
+wait_until 30 'grep -q "refused 127.0.0.1:[0-9]*: peer certificate revoked (CN=$v)" "$IT_DIR/${others[0]}/log" "$IT_DIR/${others[1]}/log"'
+wait_until 30 'grep -q "peer refused our certificate: certificate revoked" "$IT_DIR/$v/log"'
+alive "$v" || fail "$v died"
+# the other two go on: a decision commits; the revoked agent does not get it
+LEADER=$(agree_leader "${others[@]}")
+before=$(decisions "$v")
+ctl "$LEADER" site add after-revocation >/dev/null
+wait_until 20 'agree_digest "${others[@]}" && sfield "$LEADER" ".sites | index(\"after-revocation\")" | grep -q "[0-9]"'
+sleep 2
+assert_eq "$before" "$(decisions "$v")" "decisions at the revoked $v"
+# poolpairctl with the CRL: the revoked agent's API is refused; the others
+# answer
+ctl "$LEADER" --crl "$PKI/a/ca.crl" status >/dev/null || fail "poolpairctl --crl refused $LEADER"
+out=$(ctl "$v" --crl "$PKI/a/ca.crl" status 2>&1) && fail "poolpairctl --crl accepted the revoked $v"
+assert_contains "$out" "(CN=$v) is revoked by crl $PKI/a/ca.crl" "poolpairctl --crl at the revoked $v"
 log "ok"

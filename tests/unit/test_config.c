@@ -255,6 +255,7 @@ static void test_good_everything(void **state)
 	assert_string_equal(c->tls_ca, "/etc/poolpair/ca.pem");
 	assert_string_equal(c->tls_cert, "/etc/poolpair/east.pem");
 	assert_string_equal(c->tls_key, "/etc/poolpair/east.key");
+	assert_string_equal(c->tls_crl, "/etc/poolpair/ca.crl");
 	assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(c->local_sync, 0);
 	assert_int_equal(c->local_sync_timeout_ms, 2500);

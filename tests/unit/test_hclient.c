@@ -2057,6 +2057,62 @@ static void test_tls_context_not_loaded(void **state)
 	free(t);
 }
 
+/* ---- revocation ---- */
+
+static void tls_crl_second(void *arg, int err,
+			   const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	t->err[i] = err;
+	t->status[i] = resp != NULL ? resp->status : 0;
+	/* a new connection to the revoked server: refused at the handshake */
+	assert_int_equal(tfx_request(t, "/three", tls_last, NULL), 0);
+}
+
+static void tls_crl_first(void *arg, int err,
+			  const struct hclient_response *resp)
+{
+	struct tfx *t = arg;
+	int i = t->calls++;
+
+	t->err[i] = err;
+	t->status[i] = resp != NULL ? resp->status : 0;
+	/* the server's certificate revoked, a new CRL, a reload */
+	sh(CERT_TOOL " revoke %s/a srv >/dev/null && " CERT_TOOL
+		     " crl %s/a >/dev/null && cp %s/a/ca.crl %s/crl/ca.crl",
+	   tls_dir, tls_dir, tls_dir, tls_dir);
+	assert_int_equal(tls_ctx_reload(&t->cli_ctx), 0);
+	/* the kept-alive connection is not used again */
+	assert_int_equal(tfx_request(t, "/two", tls_crl_second, NULL), 0);
+}
+
+/* A reload whose CRL revokes the server: the connection kept alive to it
+ * is dropped before it carries another request, and no new one is made. */
+static void test_tls_crl_reload_drops_connection(void **state)
+{
+	struct tfx *t;
+	char crl[512];
+
+	(void)state;
+	sh("mkdir %s/crl && " CERT_TOOL " crl %s/a >/dev/null && "
+	   "cp %s/a/ca.crl %s/crl/ca.crl",
+	   tls_dir, tls_dir, tls_dir, tls_dir);
+	snprintf(crl, sizeof crl, "%s/crl/ca.crl", tls_dir);
+	t = tfx_new("a", "srv", "a", "peer");
+	assert_int_equal(tls_ctx_set_crl(&t->cli_ctx, crl), 0);
+	assert_int_equal(tfx_request(t, "/one", tls_crl_first, NULL), 0);
+	tfx_finish(t);
+	assert_int_equal(t->calls, 3);
+	assert_int_equal(t->err[0], 0);
+	assert_int_equal(t->status[0], 200);
+	assert_int_equal(t->err[1], TLS_E_REVOKED);
+	assert_int_equal(t->err[2], TLS_E_REVOKED);
+	assert_int_equal(t->handled, 1);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2114,6 +2170,7 @@ int main(void)
 	    cmocka_unit_test(test_tls_reload_applies_to_next_connection),
 	    cmocka_unit_test(test_tls_reload_of_ca_applies),
 	    cmocka_unit_test(test_tls_context_not_loaded),
+	    cmocka_unit_test(test_tls_crl_reload_drops_connection),
 	};
 	int failed;
 
