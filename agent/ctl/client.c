@@ -143,6 +143,17 @@ int client_set_tls(struct client *c, const char *ca, const char *cert,
 	return 0;
 }
 
+int client_set_crl(struct client *c, const char *crl)
+{
+	char *ncrl;
+
+	if (client_dup_path(&ncrl, crl) != 0)
+		return CLIENT_ENOMEM;
+	free(c->tls_crl);
+	c->tls_crl = ncrl;
+	return 0;
+}
+
 /* Verification of the server's certificate, in place of OpenSSL's own:
  * the chain against the store (the CA), then the role: a server is an
  * agent. What the certificate is goes to the client (arg) for the
@@ -158,6 +169,8 @@ static int client_verify(X509_STORE_CTX *x, void *arg)
 						    sizeof c->peer_identity)
 				    : TLS_ROLE_NONE;
 	ok = X509_verify_cert(x) == 1;
+	if (!ok && X509_STORE_CTX_get_error(x) == X509_V_ERR_CERT_REVOKED)
+		c->peer_revoked = 1;
 	if (ok && (c->peer_role & TLS_ROLE_AGENT) == 0) {
 		X509_STORE_CTX_set_error(x,
 					 X509_V_ERR_APPLICATION_VERIFICATION);
@@ -192,7 +205,7 @@ static int client_apply_tls(struct client *c, CURL *curl)
 	CLIENT_TLS_SET(CURLOPT_SSL_CTX_DATA, c);
 	if (rc != CURLE_OK)
 		return CLIENT_EINVAL;
-	if (c->tls_ca == NULL && c->tls_cert == NULL)
+	if (c->tls_ca == NULL && c->tls_cert == NULL && c->tls_crl == NULL)
 		return 0;
 	CLIENT_TLS_SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
 	CLIENT_TLS_SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -200,6 +213,8 @@ static int client_apply_tls(struct client *c, CURL *curl)
 	CLIENT_TLS_SET(CURLOPT_SSL_VERIFYHOST, 0L);
 	if (c->tls_ca != NULL)
 		CLIENT_TLS_SET(CURLOPT_CAINFO, c->tls_ca);
+	if (c->tls_crl != NULL)
+		CLIENT_TLS_SET(CURLOPT_CRLFILE, c->tls_crl);
 	if (c->tls_cert != NULL) {
 		CLIENT_TLS_SET(CURLOPT_SSLCERT, c->tls_cert);
 		CLIENT_TLS_SET(CURLOPT_SSLCERTTYPE, "PEM");
@@ -231,6 +246,7 @@ void client_close(struct client *c)
 	free(c->tls_ca);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_crl);
 	free(c->who_header);
 	free(c->base);
 	memset(c, 0, sizeof(*c));
@@ -390,6 +406,7 @@ static int client_setup(struct client *c, struct client_xfer *x,
 
 	curl_easy_reset(curl);
 	c->peer_refused = 0;
+	c->peer_revoked = 0;
 	c->peer_role = TLS_ROLE_NONE;
 	c->peer_identity[0] = '\0';
 #define CLIENT_SET(opt, val)                                                   \
@@ -509,6 +526,13 @@ static int client_transfer_error(struct client *c, const struct client_xfer *x,
 			   "agent",
 			   origin, c->peer_identity[0] ? c->peer_identity : "?",
 			   tls_role_name(c->peer_role));
+		return CLIENT_EPEER;
+	}
+	if (c->peer_revoked) {
+		client_err(errbuf, errlen,
+			   "the certificate of %s (CN=%s) is revoked by crl %s",
+			   origin, c->peer_identity[0] ? c->peer_identity : "?",
+			   c->tls_crl != NULL ? c->tls_crl : "?");
 		return CLIENT_EPEER;
 	}
 	switch (rc) {

@@ -58,13 +58,16 @@ struct client {
 	char *tls_ca;	  /* owned: CA file, or NULL (system store) */
 	char *tls_cert;	  /* owned: client certificate (PEM), or NULL */
 	char *tls_key;	  /* owned: its private key (PEM), or NULL */
+	char *tls_crl;	  /* owned: CRL of the CA (PEM), or NULL */
 	/* the API addresses ("host:port") of the cluster's members, learnt
 	 * at the first redirect; owned, each and the array */
 	char **members;
 	size_t n_members;
 	int members_known; /* members holds the list */
-	/* the server certificate of the last TLS handshake: role refused */
+	/* the server certificate of the last TLS handshake: role refused,
+	 * or revoked by the CRL */
 	int peer_refused;
+	int peer_revoked;
 	int peer_role;			     /* TLS_ROLE_* */
 	char peer_identity[CLIENT_NAME_LEN]; /* its CN */
 };
@@ -82,6 +85,14 @@ int client_init(struct client *c, const char *base_url, long timeout_ms);
  * previous settings stay. */
 int client_set_tls(struct client *c, const char *ca, const char *cert,
 		   const char *key);
+
+/* Check the server's certificate against the CRL file crl (path copied;
+ * PEM, poolpair-cert crl; NULL or "": none): one it revokes fails the
+ * handshake (CLIENT_EPEER, "the certificate of https://HOST:PORT (CN=NAME)
+ * is revoked by crl FILE"), as does a CRL that does not cover the
+ * certificate's issuer. Returns 0 or CLIENT_ENOMEM (the previous setting
+ * stays). */
+int client_set_crl(struct client *c, const char *crl);
 
 /* Whether a redirect from URL from to URL to (both borrowed) may be
  * followed: to is http:// or https://, not http:// when from is

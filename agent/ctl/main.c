@@ -20,7 +20,8 @@ static const char usage_text[] =
     "\n"
     "SYNOPSIS\n"
     "    poolpairctl [--api URL] [--json] [--timeout SECONDS]\n"
-    "                [--ca FILE --cert FILE --key FILE] COMMAND ...\n"
+    "                [--ca FILE --cert FILE --key FILE] [--crl FILE]\n"
+    "                COMMAND ...\n"
     "    poolpairctl help | --help\n"
     "\n"
     "DESCRIPTION\n"
@@ -42,6 +43,8 @@ static const char usage_text[] =
     "    --cert FILE        our certificate (PEM), role operator to change\n"
     "                       things, reader to look\n"
     "    --key FILE         its private key (PEM)\n"
+    "    --crl FILE         CRL of the CA (PEM, poolpair-cert crl): an\n"
+    "                       agent whose certificate it revokes is refused\n"
     "    --help             print this text\n"
     "    Global options may also follow the command.\n"
     "\n";
@@ -201,8 +204,8 @@ static const char usage_text_data[] =
     "\n"
     "ENVIRONMENT\n"
     "    POOLPAIR_API       default for --api\n"
-    "    POOLPAIR_CA, POOLPAIR_CERT, POOLPAIR_KEY\n"
-    "                       defaults for --ca, --cert, --key\n"
+    "    POOLPAIR_CA, POOLPAIR_CERT, POOLPAIR_KEY, POOLPAIR_CRL\n"
+    "                       defaults for --ca, --cert, --key, --crl\n"
     "\n"
     "EXIT STATUS\n"
     "    0  done\n"
@@ -224,9 +227,11 @@ static const char usage_text_data[] =
 
 static const char short_usage_text[] =
     "usage: poolpairctl [--api URL] [--json] [--timeout SECONDS] [--ca F] "
-    "[--cert F] [--key F] "
+    "[--cert F] [--key F] [--crl F] "
     "COMMAND ...\n"
     "run 'poolpairctl help' for the commands\n";
+
+#define TLS_OPTS 4 /* --ca, --cert, --key, --crl */
 
 /* Global options, from the command line or the environment. */
 struct ctl_opts {
@@ -235,12 +240,13 @@ struct ctl_opts {
 	int json;
 	long timeout_ms;
 	int help;
-	const char *tls[3]; /* --ca, --cert, --key (or the environment) */
+	const char *tls[TLS_OPTS]; /* --ca, --cert, --key, --crl (or the
+				    * environment) */
 };
 
-static const char *const tls_opt_names[3] = {"ca", "cert", "key"};
-static const char *const tls_env_names[3] = {"POOLPAIR_CA", "POOLPAIR_CERT",
-					     "POOLPAIR_KEY"};
+static const char *const tls_opt_names[TLS_OPTS] = {"ca", "cert", "key", "crl"};
+static const char *const tls_env_names[TLS_OPTS] = {
+    "POOLPAIR_CA", "POOLPAIR_CERT", "POOLPAIR_KEY", "POOLPAIR_CRL"};
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -310,7 +316,7 @@ static int parse_global(int argc, char *argv[], int *i, struct ctl_opts *o)
 			o->help = 1;
 		return GLOBAL_YES;
 	}
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < TLS_OPTS; k++) {
 		if (!opt_is(arg, tls_opt_names[k], &val))
 			continue;
 		if (val == NULL) {
@@ -474,7 +480,7 @@ static int check_tls(const struct ctl_opts *o)
 				"(or POOLPAIR_CERT and POOLPAIR_KEY)\n");
 		return CTL_USAGE;
 	}
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < TLS_OPTS; k++) {
 		if (o->tls[k] != NULL && access(o->tls[k], R_OK) != 0) {
 			fprintf(stderr,
 				"poolpairctl: cannot read --%s %s: %s\n",
@@ -499,7 +505,7 @@ int main(int argc, char *argv[])
 
 	o.api = env != NULL && env[0] != '\0' ? env : CLIENT_DEFAULT_URL;
 	o.api_src = env != NULL && env[0] != '\0' ? "POOLPAIR_API" : "--api";
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < TLS_OPTS; i++) {
 		env = getenv(tls_env_names[i]);
 		o.tls[i] = env != NULL && env[0] != '\0' ? env : NULL;
 	}
@@ -552,7 +558,8 @@ int main(int argc, char *argv[])
 		curl_global_cleanup();
 		return CTL_FAILED;
 	}
-	if (client_set_tls(&client, o.tls[0], o.tls[1], o.tls[2]) != 0) {
+	if (client_set_tls(&client, o.tls[0], o.tls[1], o.tls[2]) != 0 ||
+	    client_set_crl(&client, o.tls[3]) != 0) {
 		fputs("poolpairctl: out of memory\n", stderr);
 		client_close(&client);
 		curl_global_cleanup();

@@ -63,6 +63,9 @@ static int group_setup(void **state)
 	sh(CERT_TOOL " issue %s/a n1 --role agent --agent-id 1 >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", dir);
 	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
+	sh(CERT_TOOL " issue %s/a gone --role agent --agent-id 2 >/dev/null", dir);
+	sh(CERT_TOOL " revoke %s/a gone >/dev/null", dir);
+	sh(CERT_TOOL " crl %s/a >/dev/null", dir);
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
@@ -315,6 +318,60 @@ static void test_tls_reader_server_refused(void **state)
 	refused_as_server("rd", "reader");
 }
 
+/* With a CRL, an agent whose certificate it revokes is refused; the
+ * others are not. */
+static void test_tls_crl(void **state)
+{
+	struct client c;
+	struct fake f, g;
+	json_t *resp = NULL;
+	char err[512], want[512];
+	long status;
+
+	(void)state;
+	fake_start(&f, "gone");
+	fake_route(&f, 0, "/v1/status", 200, "", "{\"ok\":true}");
+	fake_run(&f);
+	fake_start(&g, "n1");
+	fake_route(&g, 0, "/v1/status", 200, "", "{\"ok\":true}");
+	fake_run(&g);
+	client_for(&c, "https", f.port);
+	assert_int_equal(client_set_tls(&c, path("a/ca.crt"), path("a/op.crt"),
+					path("a/op.key")),
+			 0);
+	/* without the CRL it is taken */
+	assert_int_equal(client_request(&c, "GET", "/v1/status", NULL, &status,
+					&resp, err, sizeof err),
+			 0);
+	assert_int_equal(status, 200);
+	json_decref(resp);
+	resp = NULL;
+	assert_int_equal(client_set_crl(&c, path("a/ca.crl")), 0);
+	assert_int_equal(client_request(&c, "GET", "/v1/status", NULL, &status,
+					&resp, err, sizeof err),
+			 CLIENT_EPEER);
+	snprintf(want, sizeof want,
+		 "the certificate of https://127.0.0.1:%d (CN=gone) is "
+		 "revoked by crl %s",
+		 f.port, path("a/ca.crl"));
+	assert_string_equal(err, want);
+	assert_int_equal(hits(&f, 0), 1);
+	client_close(&c);
+	client_for(&c, "https", g.port);
+	assert_int_equal(client_set_tls(&c, path("a/ca.crt"), path("a/op.crt"),
+					path("a/op.key")),
+			 0);
+	assert_int_equal(client_set_crl(&c, path("a/ca.crl")), 0);
+	assert_int_equal(client_request(&c, "GET", "/v1/status", NULL, &status,
+					&resp, err, sizeof err),
+			 0);
+	assert_int_equal(status, 200);
+	json_decref(resp);
+	client_close(&c);
+	fake_stop(&f);
+	fake_stop(&g);
+}
+
 /* ---- redirects ---- */
 
 /* A follower's 307 to another member is followed; the members are asked
@@ -537,6 +594,7 @@ int main(void)
 	    cmocka_unit_test(test_tls_agent_server),
 	    cmocka_unit_test(test_tls_operator_server_refused),
 	    cmocka_unit_test(test_tls_reader_server_refused),
+	    cmocka_unit_test(test_tls_crl),
 	    cmocka_unit_test(test_redirect_to_member),
 	    cmocka_unit_test(test_redirect_to_stranger_refused),
 	    cmocka_unit_test(test_redirect_members_unknown),
