@@ -365,6 +365,9 @@ struct members {
 	unsigned reports_inflight;    /* reports to other agents */
 	unsigned self_n;
 	uint64_t placement_changes;
+	/* warnings about certificates that speak for another agent than the
+	 * registration, heartbeat or report claims (caller.h) */
+	struct tls_quiet quiet;
 	uint64_t heartbeats_sent;
 	uint64_t heartbeats_failed;
 };
@@ -394,7 +397,9 @@ void members_on_applied(struct members *m);
 /* ---- what was heard of the others (members_heartbeat.c) ---- */
 
 /* Record a heartbeat (leader) or a report (any agent) from member id
- * (r copied). */
+ * (r copied). Kept only for a member (registered in the applied state or
+ * in the Raft configuration): any other id is ignored; when every slot is
+ * taken, the slot of an id that is no longer a member is reused. */
 void members_heartbeat_seen(struct members *m, uint64_t id,
 			    const struct members_report *r);
 

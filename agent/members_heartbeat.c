@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/answer.h"
+#include "agent/caller.h"
 #include "agent/hclient.h"
 #include "agent/http.h"
 #include "agent/log.h"
@@ -21,18 +22,48 @@
 
 /* ---- what was heard ---- */
 
+/* Whether id is a member: registered in the applied state, or in the
+ * Raft configuration (added, not registered yet). */
+static bool member_known(struct members *m, uint64_t id)
+{
+	const struct raft_configuration *c =
+	    m->d.raft->ops->configuration(m->d.raft->impl);
+
+	if (fsm_member_find(m->d.fsm, id) != NULL)
+		return true;
+	for (unsigned i = 0; c != NULL && i < c->n; i++)
+		if (c->servers[i].id == id)
+			return true;
+	return false;
+}
+
+/* The slot of id; create: a new one when there is none, only for a member
+ * (a heartbeat or report naming any other id is not kept, so made-up ids
+ * never fill the table), taking the slot of one that is no longer a
+ * member when the table is full. */
 static struct members_seen *seen_slot(struct members *m, uint64_t id,
 				      bool create)
 {
-	for (unsigned i = 0; i < m->n_seen; i++)
+	unsigned i;
+
+	for (i = 0; i < m->n_seen; i++)
 		if (m->seen[i].id == id)
 			return &m->seen[i];
-	if (!create || m->n_seen == FSM_MAX_MEMBERS)
+	if (!create || !member_known(m, id))
 		return NULL;
-	memset(&m->seen[m->n_seen], 0, sizeof m->seen[m->n_seen]);
-	m->seen[m->n_seen].id = id;
-	m->seen[m->n_seen].lease = -1;
-	return &m->seen[m->n_seen++];
+	if (m->n_seen < FSM_MAX_MEMBERS) {
+		i = m->n_seen++;
+	} else {
+		for (i = 0; i < m->n_seen; i++)
+			if (!member_known(m, m->seen[i].id))
+				break;
+		if (i == m->n_seen)
+			return NULL;
+	}
+	memset(&m->seen[i], 0, sizeof m->seen[i]);
+	m->seen[i].id = id;
+	m->seen[i].lease = -1;
+	return &m->seen[i];
 }
 
 void members_heartbeat_seen(struct members *m, uint64_t id,
@@ -543,7 +574,8 @@ void members_heartbeat_received(struct members *m,
 				struct members_answer *out)
 {
 	members_heartbeat_seen(m, hb->id, &hb->report);
-	if (hb->has_echo)
+	/* echoes of members only: made-up ids cannot fill the echoes */
+	if (hb->has_echo && member_known(m, hb->id))
 		members_echo_seen(m, hb->id, &hb->echo);
 	out->term = proposer_term(m->d.proposer);
 	out->leader = m->d.cfg.self.id;
@@ -586,6 +618,11 @@ void members_route_heartbeat(void *module, struct http_request *req,
 		    "\"head_seq\"}], \"standbys\": [{\"id\", \"state\", "
 		    "\"acked\": {\"data\", \"content\"}, \"lag_records\", "
 		    "\"lag_ms\"}]}");
+		return;
+	}
+	/* an agent heartbeats and reports for itself only */
+	if (!caller_check(&m->quiet, req, hb->id, NULL, NULL)) {
+		free(hb);
 		return;
 	}
 	if (p->arg != 0) { /* a report: recorded only */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/answer.h"
+#include "agent/caller.h"
 #include "agent/hclient.h"
 #include "agent/http.h"
 #include "agent/log.h"
@@ -421,6 +422,10 @@ void members_route_register(void *module, struct http_request *req,
 		http_respond_error(req, err.status, err.code, err.message);
 		return;
 	}
+	/* an agent registers itself, never another: its certificate names
+	 * the id and the pool ("" for a witness) it registers */
+	if (!caller_check(&m->quiet, req, fm.id, fm.pool, NULL))
+		return;
 	snprintf(who, sizeof who, "agent:%s", fm.name);
 	ctx.time_ms = clock_wall_ms(m->d.clock);
 	ctx.who = who;

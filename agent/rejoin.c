@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "agent/answer.h"
+#include "agent/caller.h"
 #include "agent/hclient.h"
 #include "agent/log.h"
 #include "agent/request.h"
@@ -568,6 +569,9 @@ void rejoin_route(void *module, struct http_request *req,
 		answer_request_error(req, &err);
 		return;
 	}
+	/* an agent asks to rejoin for itself only */
+	if (!caller_check(&r->quiet, req, m.id, NULL, NULL))
+		return;
 	if (m.id == a->cfg.agent_id) {
 		http_respond_error(req, 409, "conflict",
 				   "the leader cannot rejoin itself");

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "agent/rejoin_decide.h"
+#include "tls/tls.h"
 
 struct agent;
 struct http_request;
@@ -71,6 +72,7 @@ struct rejoin {
 	} serving;
 	bool busy;
 	uint64_t unstick_ms; /* last leadership hand-over (uv_now) */
+	struct tls_quiet quiet; /* rejoins refused (caller.h) */
 };
 
 /* Whether the Raft directory dir holds any state (a missing directory

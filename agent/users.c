@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/answer.h"
+#include "agent/caller.h"
 #include "agent/log.h"
 #include "agent/users_internal.h"
 
@@ -768,6 +769,14 @@ static void takeover_call(struct users *u, struct http_request *req)
 		json_decref(root);
 		http_respond_error(req, 400, "bad_json",
 				   "body must be {\"user_set\": POOL}");
+		return;
+	}
+	/* the leader asks it (failover_peer.c), before it decides an owner
+	 * change: no other agent may stop this copy taking records */
+	if (!caller_check(&u->quiet, req,
+			  proposer_leader(u->deps.proposer, NULL), NULL,
+			  "only the leader asks a takeover")) {
+		json_decref(root);
 		return;
 	}
 	if (!users_ready(u->deps.data, req)) {

@@ -52,6 +52,7 @@ struct users {
 	int closes;	      /* timers closing, + 1 while users_close runs */
 	users_close_cb close_cb;
 	bool closing;
+	struct tls_quiet quiet; /* takeovers refused (caller.h) */
 };
 
 /* Prepare (deps copied; its pointers must outlive u). Returns 0. */

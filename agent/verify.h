@@ -114,6 +114,7 @@ struct verify {
 	struct verify_run *runs; /* verifies answering, owned */
 	unsigned n_runs;	 /* runs not yet freed (timers closing too) */
 	void (*close_cb)(struct verify *v);
+	struct tls_quiet quiet; /* repairs refused (caller.h) */
 };
 
 /* Set v up (caller memory, valid until the close callback). deps is

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/answer.h"
+#include "agent/caller.h"
 #include "agent/log.h"
 #include "agent/verify_b64.h"
 #include "agent/verify_internal.h"
@@ -267,6 +268,7 @@ void verify_route_repair(void *module, struct http_request *req,
 	struct verify *m = module;
 	Poolpair__Repl__ChangeRecord *rec;
 	const struct fsm_pool *pool, *o;
+	const struct fsm_member *w;
 	struct repair_req *rr;
 	int rv;
 
@@ -296,6 +298,12 @@ void verify_route_repair(void *module, struct http_request *req,
 		http_respond_error(req, 409, "not_backup", msg);
 		goto out;
 	}
+	/* the verify runs at the owner pool's writer (verify.c answers 421
+	 * elsewhere), which alone sends its repairs */
+	w = fsm_pool_writer(m->d.fsm, pool->owner);
+	if (!caller_check(&m->quiet, req, w != NULL ? w->id : 0, pool->owner,
+			  "only the writer of the owner pool sends repairs"))
+		goto out;
 	rr = calloc(1, sizeof *rr);
 	if (rr == NULL) {
 		http_respond_error(req, 500, "internal", "out of memory");

@@ -126,6 +126,7 @@ struct writer {
 	uint64_t decided; /* decisions committed (accepted) */
 	uint64_t refused; /* decisions refused or failed */
 	bool closing;
+	struct tls_quiet quiet; /* pool-syncs refused (caller.h) */
 };
 
 /* Prepare w from deps (copied). Never fails. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/answer.h"
+#include "agent/caller.h"
 #include "agent/log.h"
 #include "agent/writer.h"
 
@@ -136,6 +137,7 @@ void writer_route_pool_sync(void *module, struct http_request *req,
 			    const struct route_params *params)
 {
 	struct writer *w = module;
+	const struct fsm_member *wr;
 	const char *pool = NULL, *reason = "";
 	json_int_t token = -1, standby = -1;
 	char who[FSM_WHO_LEN];
@@ -160,6 +162,14 @@ void writer_route_pool_sync(void *module, struct http_request *req,
 				   "writer_token and standby must be integers "
 				   "of at least 0, pool a name and reason a "
 				   "text of at most 255 bytes");
+		json_decref(root);
+		return;
+	}
+	/* the pool's writer names its synchronous standby (lsync_client.c);
+	 * the token fences an old writer, the certificate any other agent */
+	wr = fsm_pool_writer(w->d.fsm, pool);
+	if (!caller_check(&w->quiet, req, wr != NULL ? wr->id : 0, pool,
+			  "only the pool's writer asks a pool-sync")) {
 		json_decref(root);
 		return;
 	}

@@ -602,6 +602,25 @@ static void test_leader_lease_from_echoes_of_a_majority(void **state)
 	assert_int_equal(a.lease_ms, 200050 + LEASE - DRIFT - 200450);
 }
 
+/* Made-up ids (not in the configuration, not registered) fill no echo
+ * slot: the voters' echoes still prove the lease after a flood of them. */
+static void test_echoes_of_members_only(void **state)
+{
+	struct fixture *x = *state;
+	struct members_answer a;
+
+	leader_of_three(x);
+	at_ms(x, 200000);
+	members_lease_tick(&x->m, true);
+	for (uint64_t id = 100; id < 100 + 2 * LEASE_ECHOES_MAX; id++)
+		heartbeat_from(x, id, 199000, 3, &a);
+	assert_int_equal(x->m.echoes.n, 0);
+	heartbeat_from(x, 2, 199500, 3, &a);
+	assert_int_equal(x->m.echoes.n, 1);
+	assert_true(members_lease_valid(&x->m));
+	assert_int_equal(x->m.echoes_proved_ns, 199500 * MS);
+}
+
 static void test_echoes_forgotten_when_not_leading(void **state)
 {
 	struct fixture *x = *state;
@@ -824,7 +843,8 @@ static void test_report_with_seeds_round_trip(void **state)
 	assert_int_equal(parse(text, &hb), 0);
 	assert_int_equal(hb.report.sets[0].lag_records, 80000);
 	free(text);
-	/* what was heard is kept with the report */
+	/* what was heard is kept with the report (of a member) */
+	add_server(x, 7, RAFT_VOTER);
 	members_heartbeat_seen(&x->m, 7, &hb.report);
 	assert_int_equal(members_seen_get(&x->m, 7)->n_seeds, 0);
 	text = report_text(x, true, &has);
@@ -874,7 +894,9 @@ static void test_report_copies_and_standbys(void **state)
 	assert_null(strstr(text, "copies"));
 	assert_null(strstr(text, "standbys"));
 	free(text);
-	/* heard from member 7, the writer of pool-east */
+	/* heard from member 7 (in the configuration), the writer of
+	 * pool-east */
+	add_server(x, 7, RAFT_VOTER);
 	members_heartbeat_seen(&x->m, 7, &hb.report);
 	assert_true(members_copy_position(&x->m, 7, "pool-east", 0, &seq));
 	assert_int_equal(seq, 41);
@@ -1338,6 +1360,48 @@ static void test_reachable_and_silence(void **state)
 	assert_int_equal(members_reachable(&x->m, 2), 0);
 }
 
+/* Heartbeats and reports are kept for members only (registered, or in
+ * the Raft configuration): made-up ids take no slot, so a flood of them
+ * keeps no member out; once the table is full, the slot of an id that is
+ * no longer a member goes to a member. */
+static void test_seen_of_members_only(void **state)
+{
+	struct fixture *x = *state;
+	struct members_report r = {0};
+	uint64_t id;
+
+	add_member(x, 2, "b");
+	add_server(x, 3, RAFT_SPARE); /* added, not registered yet */
+	for (id = 100; id < 100 + 4 * FSM_MAX_MEMBERS; id++)
+		members_heartbeat_seen(&x->m, id, &r);
+	assert_int_equal(x->m.n_seen, 0);
+	assert_null(members_seen_get(&x->m, 100));
+	assert_false(members_heard(&x->m, 100, LEASE));
+	heard(x, 2);
+	heard(x, 3);
+	assert_non_null(members_seen_get(&x->m, 2));
+	assert_non_null(members_seen_get(&x->m, 3));
+	assert_true(members_heard(&x->m, 3, LEASE));
+	/* every slot taken by members */
+	for (id = 4; x->fsm.n_members < FSM_MAX_MEMBERS; id++)
+		add_member(x, id, "c");
+	for (unsigned i = 0; i < x->fsm.n_members; i++)
+		heard(x, x->fsm.members[i].id);
+	assert_int_equal(x->m.n_seen, FSM_MAX_MEMBERS);
+	/* member 5 leaves, 500 joins: 500 takes its slot */
+	assert_int_equal(x->fsm.members[2].id, 5);
+	x->fsm.members[2].id = 500;
+	heard(x, 500);
+	assert_non_null(members_seen_get(&x->m, 500));
+	assert_null(members_seen_get(&x->m, 5));
+	assert_non_null(members_seen_get(&x->m, 2));
+	assert_non_null(members_seen_get(&x->m, 3));
+	/* a full table of members: one more made-up id changes nothing */
+	heard(x, 501);
+	assert_null(members_seen_get(&x->m, 501));
+	assert_int_equal(x->m.n_seen, FSM_MAX_MEMBERS);
+}
+
 /* Whether the reporter of a user set has its streams connected: as
  * members_set_report_aged() picks it, live for this agent. */
 static void test_set_connected(void **state)
@@ -1413,6 +1477,7 @@ int main(void)
 	    T(test_failed_barrier_proves_nothing),
 	    T(test_grant_capped_by_the_configured_lease),
 	    T(test_leader_lease_from_echoes_of_a_majority),
+	    T(test_echoes_of_members_only),
 	    T(test_echoes_forgotten_when_not_leading),
 	    cmocka_unit_test(test_heartbeat_parse),
 	    cmocka_unit_test(test_heartbeat_refusals),
@@ -1424,6 +1489,7 @@ int main(void)
 	    cmocka_unit_test(test_copy_refusals),
 	    T(test_plain_for_an_earlier_version),
 	    T(test_set_connected),
+	    T(test_seen_of_members_only),
 	    cmocka_unit_test(test_registration_parse),
 	    cmocka_unit_test(test_registration_refusals),
 	    cmocka_unit_test(test_join_check),

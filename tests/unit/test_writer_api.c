@@ -170,11 +170,27 @@ static void fake_who(const struct http_request *req, char *out, size_t len)
 	snprintf(out, len, "operator@test");
 }
 
-/* The agent's route table decides which handler answers. */
+/* The agent's route table decides which handler answers. A request
+ * with "X-Test-Cert: ID POOL" comes as over TLS with an agent certificate
+ * naming agent ID of POOL ("-": none), as http_conn.c sets it. */
 static void handle(struct http_request *req)
 {
 	struct fx *fx = req->data;
+	const char *cert = http_request_header(req, "X-Test-Cert");
 	struct route_params p;
+	unsigned long long id;
+	char pool[TLS_POOL_LEN];
+
+	if (cert != NULL) {
+		assert_int_equal(sscanf(cert, "%llu %63s", &id, pool), 2);
+		req->tls = 1;
+		req->role = TLS_ROLE_AGENT;
+		req->peer_agent = id;
+		snprintf(req->peer_pool, sizeof req->peer_pool, "%s",
+			 strcmp(pool, "-") == 0 ? "" : pool);
+		snprintf(req->identity, sizeof req->identity, "agent-%llu",
+			 id);
+	}
 
 	if (route_match(agent_routes, agent_routes_count, req->method,
 			req->raw_path, &p, NULL, 0) != 0) {
@@ -387,6 +403,51 @@ static void test_pool_sync(void **state)
 	assert_int_equal(east(fx)->sync_standby, 0);
 }
 
+/* With TLS, only the pool's writer may ask: its certificate must name the
+ * writer (agent 1) of the pool (east); anyone else is refused 403 before
+ * anything is proposed, the token notwithstanding. */
+static void test_pool_sync_identity(void **state)
+{
+	static const char body[] = "{\"pool\":\"east\",\"writer_token\":1,"
+				   "\"standby\":2,\"reason\":\"r\"}";
+	struct fx *fx = *state;
+	json_t *a;
+
+	/* east-2, a standby of the pool */
+	assert_int_equal(
+	    rt_request(&fx->rt, "POST", "/v1/internal/pool-sync",
+		       "X-Test-Cert: 2 east\r\n", body),
+	    403);
+	a = json_loads(rt_body(&fx->rt), 0, NULL);
+	assert_non_null(a);
+	assert_string_equal(str(a, "error"), "forbidden");
+	assert_string_equal(str(a, "reason"),
+			    "certificate speaks for agent 2, not 1: only the "
+			    "pool's writer asks a pool-sync");
+	json_decref(a);
+	/* agent 1, but of another pool; a certificate naming no agent */
+	assert_int_equal(
+	    rt_request(&fx->rt, "POST", "/v1/internal/pool-sync",
+		       "X-Test-Cert: 1 west\r\n", body),
+	    403);
+	assert_non_null(strstr(rt_body(&fx->rt),
+			       "agent 1 of pool west, not of pool east"));
+	assert_int_equal(
+	    rt_request(&fx->rt, "POST", "/v1/internal/pool-sync",
+		       "X-Test-Cert: 0 -\r\n", body),
+	    403);
+	assert_non_null(strstr(rt_body(&fx->rt), "speaks for no agent"));
+	assert_int_equal(fx->submitted, 0);
+	assert_int_equal(east(fx)->sync_standby, 0);
+	/* the writer's own certificate */
+	assert_int_equal(
+	    rt_request(&fx->rt, "POST", "/v1/internal/pool-sync",
+		       "X-Test-Cert: 1 east\r\n", body),
+	    200);
+	assert_int_equal(fx->submitted, 1);
+	assert_int_equal(east(fx)->sync_standby, 2);
+}
+
 /* Refused by the state machine: 409 stale (another token) or refused
  * (anything else), with the value held; nothing changed. */
 static void test_pool_sync_refused(void **state)
@@ -545,6 +606,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_pool_sync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pool_sync_identity, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pool_sync_refused, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pool_sync_unknown_and_bad,
