@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/caller.h"
 #include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/notify.h"
@@ -46,12 +47,7 @@ static void agent_set_state(struct agent *a, int state)
 
 void agent_who(const struct http_request *req, char *out, size_t len)
 {
-	const char *who = http_request_header(req, "X-Poolpair-Who");
-
-	if (who != NULL && who[0] != '\0')
-		snprintf(out, len, "%s", who);
-	else
-		snprintf(out, len, "api:%s", req->peer);
+	caller_who(req, out, len);
 }
 
 static void on_applied(void *arg)

@@ -46,7 +46,8 @@ struct tls_ctx *agent_tls(struct agent *a);
  * out (redirects to the leader). Static string. */
 const char *agent_api_scheme(const struct agent *a);
 
-/* Who asked, for a command: "X-Poolpair-Who" or "api:PEER". */
+/* Who asked, for a command: caller_who() (with TLS the certificate's CN,
+ * labelled by X-Poolpair-Who; without, the header or "api:PEER"). */
 void agent_who(const struct http_request *req, char *out, size_t len);
 
 #endif

@@ -36,7 +36,7 @@ struct api_deps {
 	/* why this agent runs insecure (config_insecure(), static), shown
 	 * on /v1/status as "insecure"; NULL when it does not */
 	const char *insecure;
-	/* Who asked, for a command ("X-Poolpair-Who" or "api:PEER"). */
+	/* Who asked, for a command (caller_who(), caller.h). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 };
 

@@ -44,7 +44,7 @@ struct cms_move_deps {
 	/* silences, reports, leadership and lease, as failover.h has them
 	 * (measure is not used) */
 	struct failover_liveness liveness;
-	/* Who asked, for a command ("X-Poolpair-Who" or "api:PEER"). */
+	/* Who asked, for a command (caller_who(), caller.h). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 	uint32_t lease_ms; /* alive: heard within the lease */
 	uint32_t grace_ms; /* down: silent for lease + grace */

@@ -115,7 +115,7 @@ struct failover_deps {
 	struct hclient *calls;		 /* calls to the new owner */
 	const struct clock *clock;
 	struct failover_liveness liveness;
-	/* Who asked, for a command ("X-Poolpair-Who" or "api:PEER"). */
+	/* Who asked, for a command (caller_who(), caller.h). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 	/* [failover] of the config */
 	uint32_t lease_ms;	   /* alive: heard within the lease */

@@ -524,17 +524,6 @@ void members_route_add(void *module, struct http_request *req,
 
 /* ---- DELETE /v1/members/{id} ---- */
 
-/* Who asked, for a command: "X-Poolpair-Who" or "api:PEER". */
-static void who_asked(const struct http_request *req, char *out, size_t len)
-{
-	const char *who = http_request_header(req, "X-Poolpair-Who");
-
-	if (who != NULL && who[0] != '\0')
-		snprintf(out, len, "%s", who);
-	else
-		snprintf(out, len, "api:%s", req->peer);
-}
-
 static void member_removed(void *arg, int status)
 {
 	struct members_op *op = arg;
@@ -558,7 +547,7 @@ static void member_removed(void *arg, int status)
 		free(op);
 		return;
 	}
-	who_asked(op->req, who, sizeof who);
+	caller_who(op->req, who, sizeof who);
 	ctx.time_ms = clock_wall_ms(m->d.clock);
 	ctx.who = who;
 	if (request_cmd_remove_member(op->id, &ctx, &cmd) != 0) {

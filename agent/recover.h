@@ -63,8 +63,7 @@ struct recover_deps {
 	const struct proposer *proposer;  /* borrowed: the history note */
 	const struct clock *clock;	  /* borrowed: the note's time */
 	const struct recover_host *host;  /* borrowed */
-	/* Who asked, for the file and the logs ("X-Poolpair-Who" or
-	 * "api:PEER"). */
+	/* Who asked, for the file and the logs (caller_who(), caller.h). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 	/* of the config (copied) */
 	char data_dir[CONFIG_PATH_LEN];

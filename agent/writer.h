@@ -97,8 +97,8 @@ struct writer_deps {
 	struct writer_members members;
 	uint32_t lease_ms; /* alive: heard within the lease */
 	uint32_t grace_ms; /* down: silent for lease + grace */
-	/* Who asked, for the command of an API call ("X-Poolpair-Who" or
-	 * "api:PEER"); may be NULL when no route is served (tests). */
+	/* Who asked, for the command of an API call (caller_who(),
+	 * caller.h); may be NULL when no route is served (tests). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 };
 
