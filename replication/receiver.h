@@ -6,7 +6,14 @@
  * pool as to_pool, only user sets this receiver accepts and, when one is
  * set (peer_agent, receiver_set_peer_agent), the expected agent as its
  * agent_id: only the writer of a pool streams it; otherwise it is refused
- * with an ERROR frame and a log line. The receiver answers with
+ * with an ERROR frame and a log line. Over TLS the sender's certificate
+ * must speak for that agent_id and that from_pool (tls_conn.peer_agent,
+ * peer_pool; a certificate naming no agent speaks for none): otherwise
+ * the HELLO is refused the same way ("hello refused: certificate speaks
+ * for agent 3, not 7"), counted as a hello error and logged as a warning
+ * once per address and minute, before it could replace any connection.
+ * Plain connections (no TLS, or tls_require off) carry no identity to
+ * check. The receiver answers with
  * its own HELLO holding the sequence it has applied for every (user set,
  * lane) the sender named (store_stream_positions), so the sender resumes
  * right after it. The answer accepts the lz4 dictionary mode (batch.h)

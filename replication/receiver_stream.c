@@ -243,6 +243,27 @@ static void rx_on_hello(struct rx_conn *c, const struct frame *f)
 		receiver_conn_fail(c, RECEIVER_ERR_HELLO, 1, "%s", err);
 		goto out;
 	}
+	/* with TLS, the certificate must speak for the agent and the pool
+	 * the HELLO claims, checked before it can replace anything */
+	if (c->conn.state == TLS_CONN_OPEN &&
+	    (c->conn.peer_agent == 0 || h->agent_id != c->conn.peer_agent)) {
+		receiver_conn_refuse(c, RECEIVER_ERR_HELLO,
+				     "hello refused: certificate speaks for "
+				     "agent %llu, not %llu",
+				     (unsigned long long)c->conn.peer_agent,
+				     (unsigned long long)h->agent_id);
+		goto out;
+	}
+	if (c->conn.state == TLS_CONN_OPEN &&
+	    strcmp(h->from_pool, c->conn.peer_pool) != 0) {
+		receiver_conn_refuse(
+		    c, RECEIVER_ERR_HELLO,
+		    "hello refused: certificate speaks for "
+		    "pool %s, not %s",
+		    c->conn.peer_pool[0] != '\0' ? c->conn.peer_pool : "(none)",
+		    h->from_pool);
+		goto out;
+	}
 	if (strcmp(h->from_pool, r->peer_pool) != 0) {
 		receiver_conn_fail(c, RECEIVER_ERR_HELLO, 1,
 				   "hello refused: from pool %s, expected %s",

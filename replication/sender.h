@@ -133,9 +133,11 @@ struct sender_config {
 				  context (tls/tls.h, borrowed: must outlive
 				  the sender; a reload applies to the next
 				  connection), the receiver must hold a
-				  certificate of role agent. A refused
-				  handshake fails the lane ("tls: reason")
-				  and is retried after the backoff */
+				  certificate of role agent that speaks for
+				  peer_pool, and answer the HELLO with the
+				  agent_id it names. A refused handshake
+				  fails the lane ("tls: reason") and is
+				  retried after the backoff */
 	/* Fired when the pair acknowledged (user_set, lane) up to acked_seq
 	 * (durable there). user_set borrowed for the call. May be NULL. It
 	 * may call sender_notify(), sender_acked() and sender_stats_*(), but

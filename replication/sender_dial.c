@@ -148,6 +148,18 @@ static void tx_handshake_done(struct tls_conn *c, int status)
 						      : tls_strerror(status));
 		return;
 	}
+	/* the pair's agent (or, in-site, one of this pool's): its
+	 * certificate must speak for the pool streamed to */
+	if (c->state == TLS_CONN_OPEN &&
+	    strcmp(c->peer_pool, l->s->peer_pool) != 0) {
+		sender_dial_fail(l,
+				 "tls: the receiver's certificate speaks for "
+				 "pool %s, not %s",
+				 c->peer_pool[0] != '\0' ? c->peer_pool
+							 : "(none)",
+				 l->s->peer_pool);
+		return;
+	}
 	sender_stream_begin(l);
 }
 

@@ -274,6 +274,15 @@ static void tx_on_hello(struct tx_lane *l, const struct frame *f)
 				 s->local_pool);
 		goto out;
 	}
+	if (l->conn.state == TLS_CONN_OPEN &&
+	    (l->conn.peer_agent == 0 || h->agent_id != l->conn.peer_agent)) {
+		sender_dial_fail(l,
+				 "hello refused: the receiver's certificate "
+				 "speaks for agent %llu, not %llu",
+				 (unsigned long long)l->conn.peer_agent,
+				 (unsigned long long)h->agent_id);
+		goto out;
+	}
 	for (i = 0; i < s->n_user_sets; i++) {
 		struct tx_stream *st = sender_lane_stream(s, l, i);
 		const Poolpair__Repl__StreamPosition *q = NULL;

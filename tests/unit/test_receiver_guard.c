@@ -1,7 +1,10 @@
 /* Tests of what replication/receiver.c refuses before anything is stored:
  * records and seeds above the committed epoch of their user set (and
- * their acceptance once the committed epoch caught up). A store per pool
- * on one loop, real TCP on loopback, hand-made peers. */
+ * their acceptance once the committed epoch caught up), connections that
+ * never say who they are, and (over TLS) a HELLO for another agent or
+ * pool than the certificate's; and of the sender refusing a receiver
+ * whose certificate speaks for another pool or agent. A store per pool on
+ * one loop, real TCP on loopback, hand-made peers and real senders. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 #include "replication/receiver.h"
 #include "replication/sender.h"
 #include "replication/store.h"
+#include "tls/tls.h"
 
 #define LANE_DATA POOLPAIR__REPL__LANE__LANE_DATA
 #define MAX_WATCH 4
@@ -175,7 +179,7 @@ static int start_receiver(struct env *e, uint64_t committed)
 
 	c.local_pool = "pool-west";
 	c.peer_pool = "pool-east";
-	c.agent_id = 20;
+	c.agent_id = limits.agent_id != 0 ? limits.agent_id : 20;
 	c.host = "127.0.0.1";
 	c.user_sets = sets;
 	c.n_user_sets = 1;
@@ -284,6 +288,29 @@ static void west_position(struct env *e, struct pos *p)
 	e->pending++;
 	assert_true(run_until(e, nothing_pending, 5000));
 	assert_true(p->done);
+}
+
+/* A sender of pool-east's user set to pool-west at port, as agent_id,
+ * over TLS with tls (NULL: plain). */
+static struct sender_config tx_config(struct env *e, int port,
+				      uint64_t agent_id, struct tls_ctx *tls)
+{
+	static const char *const sets[] = {"pool-east"};
+	struct sender_config tc = {0};
+
+	tc.local_pool = "pool-east";
+	tc.peer_pool = "pool-west";
+	tc.agent_id = agent_id;
+	tc.host = "127.0.0.1";
+	tc.port = (uint16_t)port;
+	tc.user_sets = sets;
+	tc.n_user_sets = 1;
+	tc.backoff_min_ms = 20;
+	tc.backoff_max_ms = 100;
+	tc.log = on_log;
+	tc.arg = e;
+	tc.tls = tls;
+	return tc;
 }
 
 /* ---- a hand-made sender ----------------------------------------------- */
@@ -617,8 +644,7 @@ static void test_forged_seed_epoch_refused(void **state)
 static void test_epoch_ahead_accepted_once_committed(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct sender_config tc = {0};
-	static const char *const sets[] = {"pool-east"};
+	struct sender_config tc;
 	struct receiver_stats rs;
 	struct pos p;
 	int port;
@@ -632,17 +658,7 @@ static void test_epoch_ahead_accepted_once_committed(void **state)
 		      "above its committed epoch 1";
 	port = start_receiver(e, 1); /* pool-west: not yet */
 
-	tc.local_pool = "pool-east";
-	tc.peer_pool = "pool-west";
-	tc.agent_id = 7;
-	tc.host = "127.0.0.1";
-	tc.port = (uint16_t)port;
-	tc.user_sets = sets;
-	tc.n_user_sets = 1;
-	tc.backoff_min_ms = 20;
-	tc.backoff_max_ms = 100;
-	tc.log = on_log;
-	tc.arg = e;
+	tc = tx_config(e, port, 7, NULL);
 	assert_int_equal(sender_init(&e->tx, &e->loop, &e->store[0], &tc), 0);
 	/* refused again and again: the same warning logged once */
 	assert_true(run_until(e, refused_thrice, 10000));
@@ -844,6 +860,199 @@ static void test_large_frame_before_hello(void **state)
 	free(e);
 }
 
+/* ---- identity over TLS (issue 19, item 1) ----------------------------- */
+
+#define CERT_TOOL "../../scripts/poolpair-cert"
+
+static char tls_dir[64];
+
+static int tls_group_setup(void **state)
+{
+	static const char *const cmds[] = {
+	    CERT_TOOL " ca %s/a",
+	    /* pool-east's writer, the receiver at pool-west */
+	    CERT_TOOL " issue %s/a east7 --role agent --agent-id 7 "
+		      "--pool pool-east",
+	    CERT_TOOL " issue %s/a west20 --role agent --agent-id 20 "
+		      "--pool pool-west",
+	    /* another agent of pool-east, a witness, a receiver of
+	     * another pool */
+	    CERT_TOOL " issue %s/a east3 --role agent --agent-id 3 "
+		      "--pool pool-east",
+	    CERT_TOOL " issue %s/a witness9 --role agent --agent-id 9",
+	    CERT_TOOL " issue %s/a x20 --role agent --agent-id 20 "
+		      "--pool pool-x",
+	};
+	char cmd[256];
+	size_t i;
+
+	(void)state;
+	snprintf(tls_dir, sizeof(tls_dir), "/tmp/pp-guard-tls-XXXXXX");
+	if (mkdtemp(tls_dir) == NULL)
+		return -1;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(cmd, sizeof(cmd), cmds[i], tls_dir);
+		strncat(cmd, " >/dev/null", sizeof(cmd) - strlen(cmd) - 1);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int tls_group_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void tls_load(struct tls_ctx *c, const char *name)
+{
+	char pca[160], pcert[160], pkey[160];
+
+	snprintf(pca, sizeof(pca), "%s/a/ca.crt", tls_dir);
+	snprintf(pcert, sizeof(pcert), "%s/a/%s.crt", tls_dir, name);
+	snprintf(pkey, sizeof(pkey), "%s/a/%s.key", tls_dir, name);
+	if (tls_ctx_init(c, pca, pcert, pkey) != 0)
+		fail_msg("tls_ctx_init %s: %s", name, c->errmsg);
+}
+
+static int watched(struct env *e) { return e->hits[0] > 0; }
+
+static void close_sender(struct env *e, struct sender **s)
+{
+	e->closed = 0;
+	e->want_closed = 1;
+	sender_close(*s, closed_cb, e);
+	*s = NULL;
+	assert_true(run_until(e, all_closed, 5000));
+}
+
+/* A HELLO claiming another agent or pool than the certificate's is
+ * refused, and does not replace the real writer's connections, which go
+ * on streaming. */
+static void test_tls_forged_hello_refused(void **state)
+{
+	static const struct {
+		const char *cert;
+		uint64_t claims;
+		const char *says;
+	} forged[] = {
+	    {"east3", 7,
+	     "(hello): hello refused: certificate speaks for "
+	     "agent 3, not 7"},
+	    {"witness9", 9,
+	     "(hello): hello refused: certificate speaks for "
+	     "pool (none), not pool-east"},
+	};
+	struct env *e = calloc(1, sizeof(*e));
+	struct tls_ctx west, east, f;
+	struct sender *fake = NULL;
+	struct sender_config tc;
+	struct receiver_stats rs;
+	struct sender_stats st;
+	size_t i;
+	int port;
+
+	(void)state;
+	env_setup(e);
+	tls_load(&west, "west20");
+	tls_load(&east, "east7");
+	set_epochs(e, 1, 1);
+	write_east(e, 1, 20);
+	memset(&limits, 0, sizeof(limits));
+	limits.tls = &west;
+	limits.tls_require = 1;
+	port = start_receiver(e, 1);
+	tc = tx_config(e, port, 7, &east);
+	assert_int_equal(sender_init(&e->tx, &e->loop, &e->store[0], &tc), 0);
+	e->until = 20;
+	assert_true(run_until(e, applied_to, 10000));
+
+	for (i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		e->watch[0] = forged[i].says;
+		e->hits[0] = 0;
+		tls_load(&f, forged[i].cert);
+		tc = tx_config(e, port, forged[i].claims, &f);
+		assert_int_equal(
+		    sender_init(&fake, &e->loop, &e->store[0], &tc), 0);
+		assert_true(run_until(e, watched, 10000));
+		close_sender(e, &fake);
+		tls_ctx_close(&f);
+	}
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.handshakes, 2); /* the writer's two lanes only */
+	assert_true(rs.errors[RECEIVER_ERR_HELLO] >= 2);
+	/* the writer's connections were not replaced: it streams on */
+	write_east(e, 1, 30);
+	sender_notify(e->tx);
+	e->until = 30;
+	assert_true(run_until(e, applied_to, 10000));
+	assert_int_equal(sender_stats_get(e->tx, "pool-east", LANE_DATA, &st),
+			 0);
+	assert_int_equal(st.reconnects, 0);
+	receiver_get_stats(e->rx, &rs);
+	assert_int_equal(rs.handshakes, 2);
+	env_teardown(e);
+	memset(&limits, 0, sizeof(limits));
+	tls_ctx_close(&west);
+	tls_ctx_close(&east);
+	free(e);
+}
+
+/* The sender streams only to a receiver whose certificate speaks for the
+ * pair's pool, and for the agent its HELLO answer names. */
+static void test_tls_sender_checks_receiver(void **state)
+{
+	static const struct {
+		const char *cert;
+		uint64_t answers_as;
+		const char *says;
+	} cases[] = {
+	    {"x20", 20,
+	     "the receiver's certificate speaks for pool pool-x, "
+	     "not pool-west"},
+	    {"west20", 21,
+	     "the receiver's certificate speaks for agent 20, "
+	     "not 21"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct env *e = calloc(1, sizeof(*e));
+		struct tls_ctx rx, east;
+		struct sender_config tc;
+		struct receiver_stats rs;
+		int port;
+
+		env_setup(e);
+		tls_load(&rx, cases[i].cert);
+		tls_load(&east, "east7");
+		write_east(e, 1, 5);
+		memset(&limits, 0, sizeof(limits));
+		limits.tls = &rx;
+		limits.tls_require = 1;
+		limits.agent_id = cases[i].answers_as;
+		port = start_receiver(e, 1);
+		e->watch[0] = cases[i].says;
+		tc = tx_config(e, port, 7, &east);
+		assert_int_equal(
+		    sender_init(&e->tx, &e->loop, &e->store[0], &tc), 0);
+		if (!run_until(e, watched, 10000))
+			fail_msg("case %zu: no '%s'", i, cases[i].says);
+		receiver_get_stats(e->rx, &rs);
+		assert_int_equal(rs.records_applied, 0);
+		env_teardown(e);
+		memset(&limits, 0, sizeof(limits));
+		tls_ctx_close(&rx);
+		tls_ctx_close(&east);
+		free(e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -855,5 +1064,14 @@ int main(void)
 	    cmocka_unit_test(test_large_frame_before_hello),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tls_tests[] = {
+	    cmocka_unit_test(test_tls_forged_hello_refused),
+	    cmocka_unit_test(test_tls_sender_checks_receiver),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("tls", tls_tests, tls_group_setup,
+					      tls_group_teardown);
+	return failed;
 }

@@ -1517,8 +1517,11 @@ static int tls_group_setup(void **state)
 	static const char *const cmds[] = {
 	    CERT_TOOL " ca %s/a",
 	    CERT_TOOL " ca %s/b --cn other",
-	    CERT_TOOL " issue %s/a east --role agent --agent-id 1",
-	    CERT_TOOL " issue %s/a west --role agent --agent-id 2",
+	    /* the agents start_receiver_tls and tx_config name */
+	    CERT_TOOL " issue %s/a east --role agent --agent-id 1 "
+		      "--pool pool-east",
+	    CERT_TOOL " issue %s/a west --role agent --agent-id 11 "
+		      "--pool pool-west",
 	    CERT_TOOL " issue %s/a ops --role operator",
 	    CERT_TOOL " issue %s/b rogue --role agent --agent-id 3",
 	};
