@@ -53,6 +53,8 @@ const char *store_strerror(int rv)
 		return "store closing";
 	case STORE_E_INVALID:
 		return "invalid argument";
+	case STORE_E_RESERVE:
+		return "the disk is at its reserve";
 	default:
 		return "unknown error";
 	}
@@ -72,8 +74,14 @@ static int open_conns(struct store *s)
 	if (rv != 0) {
 		store_conn_close(s->wq.conn);
 		s->wq.conn = NULL;
+		return rv;
 	}
-	return rv;
+	s->wq.conn->space_path = s->rq.conn->space_path = s->path;
+	s->wq.conn->space_cfg = s->rq.conn->space_cfg = &s->cfg;
+	/* the first figures, before any operation */
+	store_space_measure(s->wq.conn);
+	s->space = s->wq.conn->space;
+	return 0;
 }
 
 static int prepare(struct store *s, uv_loop_t *loop, const char *path,
@@ -649,5 +657,31 @@ int store_divergence_list(struct store *s, int64_t after_id, size_t limit,
 	op->cb.divergence = cb;
 	op->after_id = after_id;
 	op->limit = limit == 0 ? 100 : limit > 10000 ? 10000 : limit;
+	return store_queue_submit(s, op);
+}
+
+int store_space_refresh(struct store *s, store_done_cb cb, void *arg)
+{
+	struct store_op *op;
+	int rv = simple_op(s, STORE_OP_SPACE, NULL, NULL, arg, &op);
+	if (rv != 0)
+		return rv;
+	op->cb.done = cb;
+	return store_queue_submit(s, op);
+}
+
+int store_content_incomplete(struct store *s, const char *user_set,
+			     uint64_t before_hlc, size_t limit,
+			     store_content_list_cb cb, void *arg)
+{
+	struct store_op *op;
+	if (cb == NULL || user_set == NULL)
+		return STORE_E_INVALID;
+	int rv = simple_op(s, STORE_OP_CONTENT_LIST, user_set, NULL, arg, &op);
+	if (rv != 0)
+		return rv;
+	op->cb.content_list = cb;
+	op->ch.hlc = before_hlc;
+	op->limit = limit == 0 ? 100 : limit > 1000 ? 1000 : limit;
 	return store_queue_submit(s, op);
 }

@@ -85,6 +85,23 @@
  * Memory: the store keeps no reference to caller memory after a call
  * returns (what it needs is copied). Results handed to callbacks are
  * borrowed: valid only during the callback; copy what you keep.
+ *
+ * Reserve. The space left for the store is the free space of the
+ * filesystem holding it (statvfs f_bavail) plus the free pages inside the
+ * database file (SQLite fills them before it grows the file). It is
+ * measured on the thread pool: before each write group (on the writer)
+ * and by store_space_refresh() (on the reader); store_space() returns the
+ * last figures on the loop thread. A local write (store_write) that is not
+ * an OP_DELETE is refused with STORE_E_RESERVE, changing nothing, when
+ * the space left minus what the group's earlier writes took, minus three
+ * times its key and value (the copy, the outbox record, the write-ahead
+ * log) and 4 KiB, would fall below the reserve. Nothing else is refused
+ * for the reserve: deletes (they free space), records received from the
+ * pair (store_apply_batch*, acknowledged only once stored, so never lost:
+ * the pair keeps them in its outbox), seeds, repairs, epochs and acks use
+ * the reserve, as does the Raft log when it shares the filesystem. When
+ * the disk is really full those fail with STORE_E_FULL as before. A
+ * measure that fails (statvfs) refuses nothing; its errno is reported.
  */
 #ifndef POOLPAIR_REPLICATION_STORE_H
 #define POOLPAIR_REPLICATION_STORE_H
@@ -124,6 +141,8 @@ enum {
 	STORE_E_NOT_FOUND = -5407,   /* no such item */
 	STORE_E_CLOSING = -5408,     /* store closing or not open */
 	STORE_E_INVALID = -5409,     /* bad argument or malformed record */
+	STORE_E_RESERVE = -5410,     /* a local write would eat into the
+					reserve of the disk (see "Reserve") */
 };
 
 /* Message of a STORE_E_* code ("unknown error" for others). */
@@ -140,6 +159,11 @@ struct store_config {
 	uint64_t max_page_count;  /* 0: unlimited; else PRAGMA max_page_count
 				     (caps the file size; used by tests to
 				     provoke SQLITE_FULL) */
+	/* The reserve of the disk (see "Reserve" below): reserve_percent
+	 * (1..100) percent of the size of the filesystem holding the store
+	 * when not 0, else reserve bytes (0: no reserve). */
+	uint64_t reserve;
+	unsigned reserve_percent;
 };
 
 /* ---- results handed to callbacks (all borrowed during the callback) --- */
@@ -300,6 +324,30 @@ struct store_stats {
 	uint64_t archived; /* records put in the divergence archive */
 };
 
+/* Space figures (see "Reserve"). */
+struct store_space {
+	uint64_t fs_free;	 /* filesystem: bytes free (f_bavail) */
+	uint64_t fs_size;	 /* filesystem: bytes in all (f_blocks) */
+	uint64_t db_free;	 /* free pages inside the database file */
+	uint64_t reserve;	 /* the reserve in bytes (from the config) */
+	int64_t measured_ms;	 /* unix time of the measure; 0: never */
+	int err;		 /* errno of a failed statvfs, else 0 */
+};
+
+struct store_content_entry {
+	const char *sip, *conf_id, *name;
+	uint64_t total, stored; /* declared size, bytes stored */
+	uint64_t epoch, seq, hlc; /* of its last change */
+};
+
+struct store_content_list {
+	const struct store_content_entry *v; /* oldest change first */
+	size_t n;
+	const char *errmsg;
+};
+typedef void (*store_content_list_cb)(void *arg, int status,
+				      const struct store_content_list *l);
+
 /* ---- the store -------------------------------------------------------- */
 
 struct store_op;
@@ -328,6 +376,8 @@ struct store_queue {
 		uint64_t transactions, group_ops, group_max, commit_ns,
 		    commit_max_ns;
 	} acc;		 /* writer figures not yet in s->stats */
+	struct store_space space; /* measured, not yet in s->space */
+	bool space_new;
 	bool busy; /* loop thread: a work request is in flight */
 	bool writer;
 	uv_work_t work;
@@ -357,6 +407,7 @@ struct store {
 	void (*open_cb)(struct store *s, int status);
 	char *path; /* owned */
 	char errmsg[STORE_ERRMSG_LEN];
+	struct store_space space; /* loop thread: the last measure */
 };
 
 /* Open (create if missing) the database at path: WAL, synchronous=FULL,
@@ -385,6 +436,26 @@ int store_open_async(struct store *s, uv_loop_t *loop, const char *path,
  * there. Calling it on a store that is not open calls nothing and returns.
  */
 void store_close(struct store *s, void (*cb)(struct store *s));
+
+/* ---- space (see "Reserve") -------------------------------------------- */
+
+
+/* Space left above the reserve: fs_free + db_free - reserve, 0 when that
+ * is negative (or nothing was measured). */
+uint64_t store_space_room(const struct store_space *sp);
+
+/* Whether sp says the store is under its reserve (measured, no error, a
+ * reserve set, fs_free + db_free below it). */
+bool store_space_under(const struct store_space *sp);
+
+/* The last figures measured (loop thread; zeros before the first). */
+const struct store_space *store_space(const struct store *s);
+
+/* Measure again on the thread pool (the read queue): store_space() has
+ * the new figures when cb (may be NULL) fires with 0, or with an error
+ * (the figures keep their err). Returns 0, STORE_E_NOMEM or
+ * STORE_E_CLOSING (cb never fires). */
+int store_space_refresh(struct store *s, store_done_cb cb, void *arg);
 
 /* ---- keys ------------------------------------------------------------- */
 
@@ -588,6 +659,14 @@ int store_digest(struct store *s, const char *user_set, store_digest_cb cb,
  * differs between two copies. */
 int store_diff_keys(struct store *s, const char *user_set, unsigned bucket,
 		    store_keys_cb cb, void *arg);
+
+/* Content items of user_set that are incomplete (stored < total) and
+ * whose last change is older than before_hlc (hlc.h: wall ms << 16),
+ * oldest first, at most limit (0: 100; capped at 1000): uploads that
+ * stopped. Remove one with an OP_DELETE store_write of its key. */
+int store_content_incomplete(struct store *s, const char *user_set,
+			     uint64_t before_hlc, size_t limit,
+			     store_content_list_cb cb, void *arg);
 
 /* Divergence archive entries with id > after_id, oldest first, at most
  * limit (0: 100; capped at 10000). */

@@ -353,6 +353,8 @@ static int exec_local_write(struct store_conn *c, struct store_op *op)
 	    (rc = store_txn_epoch_raise(c, ch->user_set, ch->epoch, 0)) !=
 		SQLITE_OK)
 		return store_op_dberr(op, c, rc, "raise epoch");
+	if (store_space_charge(c, op) != 0)
+		return op->status;
 
 	rc = store_txn_stream_get(c, ch->user_set, ch->lane, &s);
 	if (rc != SQLITE_OK)

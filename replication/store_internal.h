@@ -71,6 +71,13 @@ struct store_conn {
 	size_t n;
 	uint64_t commit_ns;  /* writer: duration of the last COMMIT */
 	struct store_txn txn; /* writer: the running group transaction */
+	/* space (store_space.c): what the store's file and config are (set
+	 * by store.c after the open, read only after that), the last
+	 * measure, and (writer) the space the group's writes took so far */
+	const char *space_path;
+	const struct store_config *space_cfg;
+	struct store_space space;
+	uint64_t space_used;
 };
 
 /* Open a connection: the writer creates the file, sets WAL,
@@ -128,6 +135,8 @@ enum store_op_type {
 	STORE_OP_SEED_COUNT,
 	STORE_OP_SEED_READ,
 	STORE_OP_SEED_STATES,
+	STORE_OP_SPACE,
+	STORE_OP_CONTENT_LIST,
 };
 
 /* Whether ops of @type run on the writer queue. */
@@ -165,6 +174,7 @@ struct store_op {
 		store_seed_totals_cb seed_totals;
 		store_seed_batch_cb seed_batch;
 		store_seed_states_cb seed_states;
+		store_content_list_cb content_list;
 	} cb;
 	void *arg;
 	struct store_arena arena; /* copies of the inputs and all results */
@@ -200,6 +210,8 @@ struct store_op {
 		struct store_seed_totals seed_totals;
 		struct store_seed_batch seed_batch;
 		struct store_seed_states seed_states;
+		struct store_space space;
+		struct store_content_list content_list;
 	} res;
 };
 
@@ -344,6 +356,15 @@ int store_txn_stream_get(struct store_conn *c, const char *user_set, int lane,
 /* Sets the positions of (@user_set, @lane) to *@s (copied). */
 int store_txn_stream_put(struct store_conn *c, const char *user_set, int lane,
 			 const struct store_stream *s);
+
+/* ---- space (store_space.c) ------------------------------------------ */
+
+/* Measure the space of c's store into c->space (thread pool). */
+void store_space_measure(struct store_conn *c);
+
+/* A local write (op->ch) against the reserve: 0 and its space counted in
+ * c->space_used, or STORE_E_RESERVE set on op (store.h, "Reserve"). */
+int store_space_charge(struct store_conn *c, struct store_op *op);
 
 /* Execute one read op on the read-only connection. */
 void store_exec_read(struct store_conn *c, struct store_op *op);

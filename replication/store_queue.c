@@ -49,6 +49,7 @@ static void run_write_group(struct store_conn *c, struct store_op *batch,
 			return;
 		}
 		store_txn_begin(c, fast);
+		c->space_used = 0;
 		for (struct store_op *op = batch; op; op = op->next) {
 			if (op->done)
 				continue;
@@ -176,6 +177,8 @@ static void queue_work(uv_work_t *req)
 		uint64_t n = 0;
 		bool any_ok = false;
 		if (q->writer) {
+			/* the reserve is checked against a fresh measure */
+			store_space_measure(q->conn);
 			q->conn->commit_ns = 0;
 			run_write_group(q->conn, first, &q->conn->commit_ns);
 			for (struct store_op *o = first; o; o = o->next) {
@@ -192,6 +195,10 @@ static void queue_work(uv_work_t *req)
 		else
 			q->done = first;
 		q->done_tail = last;
+		if (q->writer) {
+			q->space = q->conn->space;
+			q->space_new = true;
+		}
 		if (any_ok) {
 			uint64_t ns = q->conn->commit_ns;
 			q->acc.transactions++;
@@ -304,6 +311,18 @@ static void op_complete(struct store *s, struct store_op *op)
 		op->res.seed_states.errmsg = em;
 		op->cb.seed_states(op->arg, st, &op->res.seed_states);
 		break;
+	case STORE_OP_SPACE:
+		if (st == 0)
+			s->space = op->res.space;
+		if (op->cb.done != NULL)
+			op->cb.done(op->arg, st, em);
+		break;
+	case STORE_OP_CONTENT_LIST:
+		if (st != 0)
+			op->res.content_list.n = 0;
+		op->res.content_list.errmsg = em;
+		op->cb.content_list(op->arg, st, &op->res.content_list);
+		break;
 	}
 }
 
@@ -324,6 +343,10 @@ static void queue_drain(struct store_queue *q)
 		if (q->acc.commit_max_ns > s->stats.commit_max_ns)
 			s->stats.commit_max_ns = q->acc.commit_max_ns;
 		memset(&q->acc, 0, sizeof(q->acc));
+	}
+	if (q->space_new) {
+		s->space = q->space;
+		q->space_new = false;
 	}
 	uv_mutex_unlock(&q->lock);
 	while (op != NULL) {

@@ -616,9 +616,70 @@ static void read_divergence(struct store_conn *c, struct store_op *op)
 		l->n = 0;
 }
 
+/* ---- incomplete content items ----------------------------------------- */
+
+static const char *const sql_content_incomplete =
+    "SELECT sip, conf_id, name, total, stored, epoch, seq, hlc FROM content"
+    " WHERE user_set = ?1 AND complete = 0 AND hlc < ?2 ORDER BY hlc"
+    " LIMIT ?3";
+
+static void read_content_incomplete(struct store_conn *c, struct store_op *op)
+{
+	struct store_content_list *l = &op->res.content_list;
+	struct store_arena *a = &op->arena;
+	struct store_content_entry *v =
+	    store_arena_alloc(a, op->limit * sizeof(*v));
+	sqlite3_stmt *st = store_stmt(c, &sql_content_incomplete);
+	int rc;
+
+	if (v == NULL) {
+		store_op_fail(op, STORE_E_NOMEM, "content list: out of memory");
+		return;
+	}
+	if (st == NULL) {
+		store_op_dberr(op, c, sqlite3_errcode(c->db), "content list");
+		return;
+	}
+	sqlite3_bind_text(st, 1, op->ch.user_set, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2,
+			   op->ch.hlc > INT64_MAX ? INT64_MAX
+						  : (int64_t)op->ch.hlc);
+	sqlite3_bind_int64(st, 3, (int64_t)op->limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_content_entry *e = &v[l->n];
+		e->sip = (const char *)col_copy(a, st, 0, NULL);
+		e->conf_id = (const char *)col_copy(a, st, 1, NULL);
+		e->name = (const char *)col_copy(a, st, 2, NULL);
+		e->total = col_u64(st, 3);
+		e->stored = col_u64(st, 4);
+		e->epoch = col_u64(st, 5);
+		e->seq = col_u64(st, 6);
+		e->hlc = col_u64(st, 7);
+		if (!e->sip || !e->conf_id || !e->name) {
+			store_op_fail(op, STORE_E_NOMEM,
+				      "content list: out of memory");
+			break;
+		}
+		l->n++;
+	}
+	if (op->status == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		store_op_dberr(op, c, rc, "content list");
+	sqlite3_reset(st);
+	l->v = v;
+	if (op->status != 0)
+		l->n = 0;
+}
+
 void store_exec_read(struct store_conn *c, struct store_op *op)
 {
 	switch (op->type) {
+	case STORE_OP_SPACE:
+		store_space_measure(c);
+		op->res.space = c->space;
+		break;
+	case STORE_OP_CONTENT_LIST:
+		read_content_incomplete(c, op);
+		break;
 	case STORE_OP_GET:
 	case STORE_OP_LOCATION:
 		read_item(c, op);

@@ -57,6 +57,7 @@ static const int store_codes[] = {
     STORE_E_STALE_EPOCH, STORE_E_GAP,	  STORE_E_FULL,
     STORE_E_IO,		 STORE_E_NOMEM,	  STORE_E_CORRUPT,
     STORE_E_NOT_FOUND,	 STORE_E_CLOSING, STORE_E_INVALID,
+    STORE_E_RESERVE,
 };
 static const int stream_codes[] = {
     STREAM_E_ARG,
