@@ -101,6 +101,11 @@ static void verify_closed(struct verify *v)
 
 static void users_closed(struct users *u) { part_closed(AGENT_OF(u, users)); }
 
+static void content_closed(struct content *c)
+{
+	part_closed(AGENT_OF(c, content));
+}
+
 static void data_closed(struct dataplane *dp)
 {
 	part_closed(AGENT_OF(dp, data));
@@ -137,7 +142,7 @@ static void calls_closed(struct hclient *c) { part_closed(AGENT_OF(c, calls)); }
 
 /* Close every part: the agent's own handles, then the modules in the
  * reverse order of agent_init() (those that hold no handle close at once:
- * the router, content, risk, writer, api, metrics, recover, view), then
+ * the router, risk, writer, api, metrics, recover, view), then
  * the API server (after the modules, so that what they answer as they
  * close still reaches the client), the node and the HTTP client (what is still
  * in flight is cancelled). Each part that closes later is counted in
@@ -162,6 +167,9 @@ static void close_all(struct agent *a)
 		a->pending_closes++;
 		users_close(&a->users, users_closed);
 	}
+	/* the sweep's timer (its store operations end with the store) */
+	if (content_close(&a->content, content_closed) == 0)
+		a->pending_closes++;
 	if (a->data.deps.fsm != NULL) { /* dataplane_init() called */
 		a->pending_closes++;
 		dataplane_close(&a->data, data_closed);

@@ -372,6 +372,13 @@ static json_t *view_backup(void *impl)
 	return backup_cluster(&a->backup_src);
 }
 
+static json_t *view_disk(void *impl)
+{
+	struct agent *a = impl;
+
+	return content_disk_json(&a->content);
+}
+
 static json_t *view_rebuild(void *impl)
 {
 	struct agent *a = impl;
@@ -425,6 +432,7 @@ static const struct view_sources_ops view_sources_ops = {
     .auto_refusal = view_auto_refusal,
     .backup = view_backup,
     .rebuild = view_rebuild,
+    .disk = view_disk,
     .standbys = view_standbys,
 };
 
@@ -501,9 +509,18 @@ static bool metrics_data(void *impl, struct metrics_data *out)
 	out->writes_ok = dp->writes_ok;
 	out->writes_refused = dp->writes_refused;
 	if (out->store_open) {
+		const struct store_space *sp = store_space(&dp->store);
+
 		out->transactions = dp->store.stats.transactions;
 		out->commit_ns = dp->store.stats.commit_ns;
+		out->space_known = sp->measured_ms != 0 && sp->err == 0;
+		out->disk_free = sp->fs_free;
+		out->disk_size = sp->fs_size;
+		out->store_free = sp->db_free;
+		out->reserve = sp->reserve;
+		out->under_reserve = store_space_under(sp);
 	}
+	out->uploads_removed = a->content.removed;
 	out->sync = dp->sync == SYNC_ON		? METRICS_SYNC_ON
 		    : dp->sync == SYNC_FALLBACK ? METRICS_SYNC_FALLBACK
 						: METRICS_SYNC_OFF;

@@ -180,6 +180,8 @@ int agent_bind_data(struct agent *a)
 	    .data_port = cfg->listen_data.port,
 	    .local_sync = cfg->local_sync != 0,
 	    .local_sync_timeout_ms = cfg->local_sync_timeout_ms,
+	    .store_reserve = cfg->store_reserve,
+	    .store_reserve_percent = cfg->store_reserve_percent,
 	};
 	struct lsync_client_deps lcd = {
 	    .calls = &a->calls,
@@ -194,6 +196,9 @@ int agent_bind_data(struct agent *a)
 	    .pool = cfg->pool,
 	};
 	struct content_deps cd = {
+	    .loop = a->loop,
+	    .clock = a->clock,
+	    .upload_timeout_ms = cfg->upload_timeout_ms,
 	    .fsm = &a->fsm,
 	    .proposer = &a->proposer,
 	    .data = &a->data,
@@ -218,6 +223,11 @@ int agent_bind_data(struct agent *a)
 		return rv;
 	}
 	users_init(&a->users, &ud);
-	content_init(&a->content, &cd);
+	rv = content_init(&a->content, &cd);
+	if (rv != 0) {
+		snprintf(a->errmsg, sizeof a->errmsg, "content: %s",
+			 uv_strerror(rv));
+		return rv;
+	}
 	return 0;
 }

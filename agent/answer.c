@@ -102,6 +102,10 @@ int answer_store_describe(int rv, const char *errmsg, const char **code,
 		*code = "full";
 		status = 507;
 		break;
+	case STORE_E_RESERVE:
+		*code = "insufficient_storage";
+		status = 507;
+		break;
 	case STORE_E_INVALID:
 		*code = "invalid";
 		status = 400;

@@ -46,7 +46,8 @@ void answer_fsm_refusal(struct http_request *req, int code, const char *reason);
 /* ---- the store ---- */
 
 /* HTTP status and error code (*code, static) of a failed store operation
- * by its STORE_E_* rv: 409 stale_epoch, 404 not_found, 507 full, 400
+ * by its STORE_E_* rv: 409 stale_epoch, 404 not_found, 507 full, 507
+ * insufficient_storage (STORE_E_RESERVE: the disk at its reserve), 400
  * invalid, anything else 503 unavailable. Writes the message into msg
  * (len bytes): "store: " and errmsg, or the code's message when errmsg is
  * NULL or "". Returns the status. */

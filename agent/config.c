@@ -30,6 +30,8 @@ const char *const config_section_names[SEC_COUNT] = {
     [SEC_TLS] = "tls",
     [SEC_LOG] = "log",
     [SEC_REPLICATION] = "replication",
+    [SEC_STORE] = "store",
+    [SEC_CONTENT] = "content",
 };
 
 #define FIELD(f)                                                               \
@@ -121,6 +123,13 @@ static const struct key_def keys[K_COUNT] = {
     [K_LOCAL_SYNC_TIMEOUT] = {SEC_REPLICATION, "local_sync_timeout_ms",
 			      T_SYNC_WAIT, FIELD(local_sync_timeout_ms), false,
 			      "agent/agent_bind_data.c"},
+    /* the reserve of the store's disk, incomplete uploads */
+    [K_STORE_RESERVE] = {SEC_STORE, "reserve", T_RESERVE,
+			 FIELD(store_reserve), false,
+			 "agent/agent_bind_data.c"},
+    [K_UPLOAD_TIMEOUT] = {SEC_CONTENT, "upload_timeout", T_TIMEOUT,
+			  FIELD(upload_timeout_ms), false,
+			  "agent/agent_bind_data.c"},
 };
 
 unsigned config_key_count(void) { return K_COUNT; }
@@ -196,6 +205,8 @@ void config_defaults(struct config *c)
 	c->tls_require = 1;
 	c->local_sync = 1;
 	c->local_sync_timeout_ms = 1000;
+	c->store_reserve_percent = CONFIG_RESERVE_PERCENT_DEFAULT;
+	c->upload_timeout_ms = CONFIG_UPLOAD_TIMEOUT_DEFAULT_MS;
 }
 
 /* ---- parse context ------------------------------------------------ */

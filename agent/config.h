@@ -35,6 +35,10 @@
  *               sync_timeout, once here, are refused (CONFIG_E_MOVED) with
  *               a pointer to the pair's mode, a property of the pair in
  *               the replicated state (`poolpairctl pair mode`)
+ *   [store]     reserve (a size or N%, default 1%: the space kept free on
+ *               the filesystem of data_dir, replication/store.h)
+ *   [content]   upload_timeout (a duration, default 10m: incomplete
+ *               uploads unchanged this long are removed)
  *
  * Syntax (inih): `;` and `#` start a comment line; ` ;` starts a comment
  * after a value (so no value, hook commands included, can hold " ;");
@@ -70,6 +74,11 @@
 #define CONFIG_MAX_BOOTSTRAP 16
 #define CONFIG_LINE_MAX 197	/* longest line inih's buffer holds */
 #define CONFIG_ID_MAX INT64_MAX /* ids fit a signed 64-bit (JSON) integer */
+/* [store] reserve: its default and largest percentage. */
+#define CONFIG_RESERVE_PERCENT_DEFAULT 1
+#define CONFIG_RESERVE_PERCENT_MAX 50
+/* [content] upload_timeout: its default (10 minutes). */
+#define CONFIG_UPLOAD_TIMEOUT_DEFAULT_MS 600000
 /* Bounds of [replication] local_sync_timeout_ms. */
 #define CONFIG_SYNC_WAIT_MIN_MS 10
 #define CONFIG_SYNC_WAIT_MAX_MS 3600000
@@ -207,6 +216,16 @@ struct config {
 	uint32_t local_sync_timeout_ms; /* default 1000: the standby silent
 					   this long is dropped */
 
+	/* [store] reserve: a percentage of the filesystem holding data_dir
+	 * (store_reserve_percent, 1..CONFIG_RESERVE_PERCENT_MAX, default
+	 * CONFIG_RESERVE_PERCENT_DEFAULT) or bytes (store_reserve, with
+	 * store_reserve_percent 0; 0: no reserve) */
+	uint64_t store_reserve;
+	unsigned store_reserve_percent;
+	/* [content] upload_timeout: an incomplete content item unchanged
+	 * this long is removed (agent/content.h) */
+	uint32_t upload_timeout_ms;
+
 	char errmsg[CONFIG_ERRMSG_LEN]; /* first error of config_load() */
 };
 
@@ -254,6 +273,15 @@ int config_load(struct config *c, const char *path);
  * CONFIG_E_INVALID (anything else, including sub-millisecond precision);
  * *ms is untouched on error. s may be NULL (CONFIG_E_EMPTY). */
 int config_parse_duration(const char *s, uint32_t *ms);
+
+/* Parse a size: decimal bytes, optionally followed by K, KiB, M, MiB, G,
+ * GiB, T or TiB (powers of 1024), into *bytes (*percent set to 0 when not
+ * NULL); or, when percent is not NULL, "N%" with N in
+ * 1..CONFIG_RESERVE_PERCENT_MAX into *percent (*bytes set to 0). Returns
+ * 0, or CONFIG_E_EMPTY, CONFIG_E_NEGATIVE, CONFIG_E_OVERFLOW (more than
+ * 2^64 - 1 bytes), CONFIG_E_RANGE (a percentage out of bounds) or
+ * CONFIG_E_INVALID; the outputs are untouched on error. */
+int config_parse_size(const char *s, uint64_t *bytes, unsigned *percent);
 
 /* Split "HOST:PORT" (see above). host receives the host, without brackets,
  * NUL-terminated, in hostlen bytes. Returns 0, or CONFIG_E_EMPTY,

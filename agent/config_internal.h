@@ -18,6 +18,8 @@ enum section {
 	SEC_TLS,
 	SEC_LOG,
 	SEC_REPLICATION,
+	SEC_STORE,
+	SEC_CONTENT,
 	SEC_COUNT,
 	SEC_NONE = -1,	  /* before the first header */
 	SEC_UNKNOWN = -2, /* after a header that was refused */
@@ -42,6 +44,7 @@ enum type {
 	T_MOVED,     /* refused: the key moved out of the file */
 	T_BOOL,	     /* true | false (int 1 | 0) */
 	T_SYNC_WAIT, /* milliseconds, CONFIG_SYNC_WAIT_MIN_MS..MAX_MS */
+	T_RESERVE,   /* a size or a percentage (config_size.c) */
 };
 
 enum key {
@@ -83,6 +86,8 @@ enum key {
 	K_SYNC_TIMEOUT,
 	K_LOCAL_SYNC,
 	K_LOCAL_SYNC_TIMEOUT,
+	K_STORE_RESERVE,
+	K_UPLOAD_TIMEOUT,
 	K_COUNT
 };
 
@@ -139,5 +144,10 @@ struct quoted config_quote(const char *v);
  * config_fail has recorded why. */
 int config_set_value(struct parse *p, const struct key_def *k,
 		     const char *value);
+
+/* Set [store] reserve (store_reserve and store_reserve_percent) from
+ * value (config_size.c); same contract as config_set_value. */
+int config_set_reserve(struct parse *p, const struct key_def *k,
+		       const char *value);
 
 #endif

@@ -745,6 +745,8 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		return set_level(p, k, value);
 	case T_BOOL:
 		return set_bool(p, k, value);
+	case T_RESERVE:
+		return config_set_reserve(p, k, value);
 	default:
 		config_fail(p, CONFIG_E_INVALID, p->lineno,
 			    "internal: key type %d", k->type);

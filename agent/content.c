@@ -22,6 +22,7 @@
 #define CONF_MAX (FSM_NAME_LEN * 2 - 2)
 #define READ_PIECE ((size_t)1 << 20)
 #define CONTENT_MAX ((uint64_t)64 << 30) /* largest item accepted */
+#define CONTENT_TICK_MS 1000		  /* the sweep's timer */
 
 struct content_path {
 	char sip[SIP_MAX + 1];
@@ -32,6 +33,7 @@ struct content_path {
 
 struct upload {
 	struct content *c;
+	struct upload *prev, *next; /* c->uploads */
 	struct http_request *req; /* NULL once answered */
 	struct content_path cp;
 	char user_set[FSM_NAME_LEN];
@@ -81,6 +83,12 @@ static void up_end(struct upload *op)
 {
 	if (op->req != NULL || op->writing)
 		return;
+	if (op->prev != NULL)
+		op->prev->next = op->next;
+	else if (op->c->uploads == op)
+		op->c->uploads = op->next;
+	if (op->next != NULL)
+		op->next->prev = op->prev;
 	free(op->buf);
 	free(op);
 }
@@ -375,8 +383,9 @@ static void up_located(void *arg, int status, const struct store_item *it)
 }
 
 /* The declared size of the upload: Content-Length, or X-Content-Length
- * with a chunked body. 0 after answering the request. */
-static uint64_t upload_size(struct http_request *req)
+ * with a chunked body, at most room bytes (the space above the store's
+ * reserve). 0 after answering the request. */
+static uint64_t upload_size(struct http_request *req, uint64_t room)
 {
 	const char *te = http_request_header(req, "Transfer-Encoding");
 	const char *cl = http_request_header(req, "Content-Length");
@@ -424,6 +433,17 @@ static uint64_t upload_size(struct http_request *req)
 				   "an item is at most 64 GiB");
 		return 0;
 	}
+	if (v > room) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg,
+			 "an item of %llu bytes does not fit: the disk "
+			 "holding the store has %llu bytes free above its "
+			 "reserve",
+			 v, (unsigned long long)room);
+		http_respond_error(req, 507, "insufficient_storage", msg);
+		return 0;
+	}
 	if (!req->streaming && v != req->body_len) {
 		http_respond_error(req, 400, "invalid",
 				   "X-Content-Length differs from the body");
@@ -435,7 +455,8 @@ static uint64_t upload_size(struct http_request *req)
 static void upload(struct content *c, struct http_request *req,
 		   const struct content_path *cp)
 {
-	uint64_t total = upload_size(req);
+	uint64_t total = upload_size(
+	    req, store_space_room(store_space(&c->deps.data->store)));
 	struct upload *op;
 	int rv;
 
@@ -450,6 +471,10 @@ static void upload(struct content *c, struct http_request *req,
 	op->req = req;
 	op->cp = *cp;
 	op->total = total;
+	op->next = c->uploads;
+	if (c->uploads != NULL)
+		c->uploads->prev = op;
+	c->uploads = op;
 	rv = store_user_location(&c->deps.data->store, cp->sip, up_located, op);
 	if (rv != 0) {
 		answer_store_error(req, rv, NULL);
@@ -639,12 +664,54 @@ static bool content_path_ok(struct content *c, struct http_request *req,
 		    : users_ready(c->deps.data, req);
 }
 
+bool content_uploading(const struct content *c, const char *user_set,
+		       const char *key)
+{
+	for (const struct upload *op = c->uploads; op != NULL; op = op->next)
+		if (strcmp(op->cp.key, key) == 0 &&
+		    (op->user_set[0] == '\0' ||
+		     strcmp(op->user_set, user_set) == 0))
+			return true;
+	return false;
+}
+
+static void tick(uv_timer_t *t) { content_sweep_tick(t->data); }
+
 int content_init(struct content *c, const struct content_deps *deps)
 {
+	int rv;
+
 	memset(c, 0, sizeof *c);
 	c->deps = *deps;
 	snprintf(c->pool, sizeof c->pool, "%s", deps->pool);
 	c->deps.pool = c->pool;
+	if (c->deps.loop == NULL || c->pool[0] == '\0')
+		return 0;
+	rv = uv_timer_init(c->deps.loop, &c->timer);
+	if (rv != 0)
+		return rv;
+	c->timer.data = c;
+	c->timer_open = true;
+	return uv_timer_start(&c->timer, tick, CONTENT_TICK_MS,
+			      CONTENT_TICK_MS);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct content *c = h->data;
+
+	if (c->close_cb != NULL)
+		c->close_cb(c);
+}
+
+int content_close(struct content *c, content_close_cb cb)
+{
+	c->closing = true;
+	if (!c->timer_open)
+		return -EALREADY;
+	c->timer_open = false;
+	c->close_cb = cb;
+	uv_close((uv_handle_t *)&c->timer, timer_closed);
 	return 0;
 }
 

@@ -91,7 +91,12 @@ int dataplane_init(struct dataplane *dp, const struct dataplane_deps *deps)
 	}
 	snprintf(path, sizeof path, "%s/store.db", dp->data_dir);
 	dp->state = DP_OPENING;
-	rv = store_open_async(&dp->store, deps->loop, path, NULL, opened);
+	rv = store_open_async(&dp->store, deps->loop, path,
+			      &(struct store_config){
+				  .reserve = deps->store_reserve,
+				  .reserve_percent = deps->store_reserve_percent,
+			      },
+			      opened);
 	if (rv != 0) {
 		snprintf(dp->errmsg, sizeof dp->errmsg, "store %s: %s", path,
 			 store_strerror(rv));

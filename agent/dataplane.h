@@ -258,6 +258,8 @@ struct dataplane_deps {
 	uint16_t data_port;
 	bool local_sync;	   /* [replication] local_sync */
 	uint32_t local_sync_timeout_ms; /* [replication] */
+	uint64_t store_reserve;	   /* [store] reserve: bytes, or */
+	unsigned store_reserve_percent; /* a percentage (store.h config) */
 	struct dataplane_ask ask;  /* pool_sync to the leader */
 };
 

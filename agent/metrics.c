@@ -257,6 +257,36 @@ static void metrics_data(const struct metrics *m, struct out *o)
 		    "poolpair_store_commit_seconds_total %.6f\n",
 		    (unsigned long long)dp->transactions,
 		    (double)dp->commit_ns / 1e9);
+	if (dp->space_known)
+		put(o,
+		    "# HELP poolpair_disk_free_bytes bytes free on the "
+		    "filesystem of data_dir (the store, the Raft log)\n"
+		    "# TYPE poolpair_disk_free_bytes gauge\n"
+		    "poolpair_disk_free_bytes %llu\n"
+		    "# HELP poolpair_disk_size_bytes size of that filesystem\n"
+		    "# TYPE poolpair_disk_size_bytes gauge\n"
+		    "poolpair_disk_size_bytes %llu\n"
+		    "# HELP poolpair_store_free_bytes free pages inside the "
+		    "store file (used before it grows)\n"
+		    "# TYPE poolpair_store_free_bytes gauge\n"
+		    "poolpair_store_free_bytes %llu\n"
+		    "# HELP poolpair_disk_reserve_bytes space kept for "
+		    "replication and the Raft log ([store] reserve)\n"
+		    "# TYPE poolpair_disk_reserve_bytes gauge\n"
+		    "poolpair_disk_reserve_bytes %llu\n"
+		    "# HELP poolpair_disk_under_reserve 1 while local writes "
+		    "are refused 507 for the reserve\n"
+		    "# TYPE poolpair_disk_under_reserve gauge\n"
+		    "poolpair_disk_under_reserve %d\n",
+		    (unsigned long long)dp->disk_free,
+		    (unsigned long long)dp->disk_size,
+		    (unsigned long long)dp->store_free,
+		    (unsigned long long)dp->reserve, dp->under_reserve ? 1 : 0);
+	put(o, "# HELP poolpair_content_incomplete_removed_total incomplete "
+	       "uploads removed after [content] upload_timeout\n"
+	       "# TYPE poolpair_content_incomplete_removed_total counter\n"
+	       "poolpair_content_incomplete_removed_total %llu\n",
+	    (unsigned long long)dp->uploads_removed);
 	put(o, "# HELP poolpair_replication_sync 1 in the current replication "
 	       "mode (async, sync, fallback)\n"
 	       "# TYPE poolpair_replication_sync gauge\n"

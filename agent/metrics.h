@@ -55,6 +55,14 @@ struct metrics_data {
 	uint64_t writes_refused;
 	uint64_t transactions; /* write transactions committed */
 	uint64_t commit_ns;    /* time spent in COMMIT */
+	/* the store's space (replication/store.h "Reserve"), with the store
+	 * open and measured: the filesystem's free bytes and size, the free
+	 * pages in the store file, the reserve, whether under it; and the
+	 * incomplete uploads removed (agent/content.h) */
+	bool space_known;
+	uint64_t disk_free, disk_size, store_free, reserve;
+	bool under_reserve;
+	uint64_t uploads_removed;
 	int sync;	       /* enum metrics_sync */
 	uint64_t sync_fallbacks;
 	/* the local synchronous copy (dataplane_lsync.c): times a standby in

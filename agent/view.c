@@ -478,6 +478,7 @@ json_t *view_status(const struct view *v)
 	    leader ? fsm_member_find(f, leader) : NULL;
 	json_t *jleader = json_null();
 	struct view_lease l;
+	json_t *st;
 
 	if (leader != 0)
 		jleader =
@@ -487,7 +488,7 @@ json_t *view_status(const struct view *v)
 			      lm != NULL ? lm->api_address : "");
 	src->ops->lease(src->impl, &l);
 
-	return json_pack(
+	st = json_pack(
 	    "{s:{s:I, s:s, s:s, s:s, s:s, s:{s:b, s:I, s:I, s:s, s:b}, s:o}, "
 	    "s:{s:o, s:I, s:I, s:I, s:I, s:o, s:o}, "
 	    "s:o, s:o, s:o, s:o, s:o, s:o}",
@@ -506,4 +507,12 @@ json_t *view_status(const struct view *v)
 	    view_pools(v), "sbas", view_sbas(v), "cms", view_cms(v), "policy",
 	    view_policy(&f->policy, fsm_failover_policy(f)), "backup",
 	    src->ops->backup(src->impl));
+	if (st != NULL && src->ops->disk != NULL) {
+		json_t *disk = src->ops->disk(src->impl);
+
+		if (disk != NULL)
+			json_object_set_new(json_object_get(st, "self"), "disk",
+					    disk);
+	}
+	return st;
 }

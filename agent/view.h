@@ -74,6 +74,10 @@ struct view_sources_ops {
 	 * (dataplane_seeds_status()), null for a witness (a new reference,
 	 * NULL out of memory). */
 	json_t *(*rebuild)(void *impl);
+	/* GET /v1/status's self.disk: the store's space and reserve
+	 * (content_disk_json()); may be NULL, or return NULL (absent: no
+	 * store). A new reference. */
+	json_t *(*disk)(void *impl);
 	/* The standbys of pool p as its writer knows them (this agent when
 	 * it is the writer, else the writer's last report): an array of
 	 * {id, state ("sync", "streaming", "seeding", "disconnected"), acked

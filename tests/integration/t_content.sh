@@ -3,8 +3,16 @@
 # owner and out again byte for byte while the agent's memory stays small;
 # refused at the agent of the other pool (421); unknown items 404; read at
 # the pair's agent from its backup copy once replication brought it there.
+# An upload cut short leaves an incomplete item (409) that east removes
+# once it is older than [content] upload_timeout (10s here): the item is
+# gone (404) at east and, through replication, at west, its rows are gone
+# from both stores and their pages are free pages of east's store. A PUT
+# larger than the space above east's reserve is refused 507 before its
+# body is read.
 source "$(dirname "$0")/lib.sh"
 
+UPLOAD_TIMEOUT=10
+IT_EXTRA="$IT_EXTRA\n[content]\nupload_timeout = ${UPLOAD_TIMEOUT}s"
 three_agents
 ALL=(east west witness)
 wait_leader 30 "${ALL[@]}"
@@ -59,10 +67,44 @@ assert_eq 404 "$(code "$E/v1/users/$C/missing")" "missing item"
 assert_eq 404 "$(code "$E/v1/users/sip:nobody@example.com/conferences/c1/content/x")" "unknown user"
 assert_eq 405 "$(code -XDELETE "$E/v1/users/$C/notes")" "DELETE not allowed"
 
-# an upload cut short leaves an incomplete item that is not served
+# larger than the space above east's reserve: 507 before the body is read
+# (the 64 GiB cap is 413 first: at most what /tmp has free above 1%)
+room=$(curl -s "$E/v1/status" | jq -r .self.disk.room_bytes)
+log "east's disk: $(curl -s "$E/v1/status" | jq -c .self.disk)"
+[ "$room" -gt 0 ] || fail "east's status has no room figure: $(curl -s "$E/v1/status" | jq -c .self)"
+big=$((room + 1073741824))
+if [ "$big" -le $((64 << 30)) ]; then
+	assert_eq 507 "$(code -XPUT -H "Content-Length: $big" -H 'Expect:' --max-time 10 "$E/v1/users/$C/huge")" "upload larger than the free space"
+	assert_json "$(body)" '.error == "insufficient_storage"' "507 body"
+	assert_eq 404 "$(code "$E/v1/users/$C/huge")" "nothing stored of the refused upload"
+else
+	log "skip: east's disk has more than 63 GiB free above its reserve: 507 not checked"
+fi
+
+# an upload cut short leaves an incomplete item that is not served, until
+# upload_timeout after its last chunk: then east removes it, and west too
 head -c 1000000 "$IT_DIR/item" >"$IT_DIR/part"
-curl -s -o /dev/null --max-time 5 -XPUT -H 'Content-Length: 5000000' --data-binary @"$IT_DIR/part" "$E/v1/users/$C/cut" || true
-wait_until 10 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$C/cut)\" == 409 ]"
+curl -s -o /dev/null --max-time 2 -XPUT -H 'Content-Length: 5000000' --data-binary @"$IT_DIR/part" "$E/v1/users/$C/cut" || true
+assert_eq 409 "$(code "$E/v1/users/$C/cut")" "incomplete item at east"
+assert_json "$(body)" '.error == "incomplete"' "409 body"
+EDB=$IT_DIR/east/data/store.db
+WDB=$IT_DIR/west/data/store.db
+rows() { sqlite3 -readonly "$1" "SELECT count(*) FROM content_chunks JOIN content ON content.id = content_id WHERE name = 'cut'"; }
+[ "$(rows "$EDB")" -gt 0 ] || fail "no chunk of the cut upload in east's store"
+wait_until 20 "[ \"\$(rows $WDB)\" -gt 0 ]"
+free0=$(sqlite3 -readonly "$EDB" 'PRAGMA freelist_count')
+wait_until $((UPLOAD_TIMEOUT + 30)) "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$C/cut)\" == 404 ]"
+assert_eq 0 "$(rows "$EDB")" "chunks of the cut upload left at east"
+wait_until 20 "[ \"\$(rows $WDB)\" == 0 ]"
+free1=$(sqlite3 -readonly "$EDB" 'PRAGMA freelist_count')
+log "east's free pages: $free0 before the removal, $free1 after"
+[ "$free1" -gt "$free0" ] || fail "the removal freed no page of east's store ($free0 -> $free1)"
+grep -q 'incomplete upload removed' "$IT_DIR/east/log" || fail "east's log does not name the removal"
+metric=$(curl -s "$E/metrics" | awk '$1 == "poolpair_content_incomplete_removed_total" { print $2 }')
+assert_eq 1 "$metric" "poolpair_content_incomplete_removed_total"
+assert_json "$(curl -s "$E/v1/status")" '.self.disk.uploads_removed == 1 and .self.disk.under_reserve == false' "status: the removal counted"
+# the complete items stay
+assert_eq 200 "$(code "$E/v1/users/$C/notes")" "complete item kept"
 
 # the other pool's agent refuses the upload once it knows where the user
 # lives (through replication of the user record); otherwise it has no user

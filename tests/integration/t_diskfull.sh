@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The receiver's disk fills up: west's data_dir is a small tmpfs the test
 # mounts (at /tmp/pp-diskfull-PID, unmounted on exit; leftovers of runs
-# whose process is gone are unmounted at start). While east is written to,
+# whose process is gone are unmounted at start), with [store] reserve =
+# 4MiB. First a filler leaves less than the reserve free: west refuses its
+# own writes (a user enable, user data, a batch item, a content upload)
+# with 507 insufficient_storage and says so on /v1/status (self.disk
+# warning) and /metrics, while it still applies what east sends (its
+# acknowledged sequence moves on) and the control plane still commits;
+# without the filler west's writes are taken again. Then, while east is written to,
 # a filler file takes every free byte of it. Then:
 #   - every write at east is still answered (async replication);
 #   - west stops acknowledging: east's direction shows a backlog that grows
@@ -67,6 +73,8 @@ agent witness 3 witness "" "$boot" ""
 WDATA=$MNT/data
 sed -i "s|^data_dir = .*|data_dir = $WDATA|" "$IT_DIR/west/poolpaird.conf"
 grep -q "^data_dir = $WDATA\$" "$IT_DIR/west/poolpaird.conf" || fail "west's data_dir not moved"
+RESERVE=$((4 << 20))
+printf '\n[store]\nreserve = 4MiB\n' >>"$IT_DIR/west/poolpaird.conf"
 start east west witness
 ALL=(east west witness)
 wait_leader 30 "${ALL[@]}"
@@ -90,6 +98,44 @@ dir_of() { # POS JQ: a field of pool-east's user data direction at east
 # a first record replicated: the streams run
 assert_eq 201 "$(http -XPOST "$E/v1/users" -d '{"sip":"sip:first@example.com","pool":"pool-east"}')" "first write"
 wait_until 30 "[ \"\$(dir_of acked_seq)\" == 1 ]"
+
+# ---- west's disk under its reserve ----------------------------------------
+assert_eq 201 "$(http -XPOST "$W/v1/users" -d '{"sip":"sip:w1@example.com","pool":"pool-west"}')" "a user of west's pool"
+free=$(df --output=avail -B1 "$MNT" | tail -n 1)
+log "west's disk before the reserve filler: $free bytes free ($(du -sh "$WDATA" | cut -f1) in its data_dir)"
+[ "$free" -gt $((RESERVE + (2 << 20))) ] || fail "the tmpfs has too little room for the reserve phase: $free bytes"
+head -c $((free - (2 << 20))) /dev/zero >"$MNT/reserve-filler"
+wstatus() { curl -s --max-time 5 "$W/v1/status"; }
+wait_until 20 "[ \"\$(wstatus | jq -r .self.disk.under_reserve)\" == true ]"
+disk=$(wstatus | jq -c .self.disk)
+log "west under its reserve: $disk"
+assert_json "$disk" ".reserve_bytes == $RESERVE and .room_bytes == 0 and (.warning | test(\"under the reserve\"))" "west's self.disk"
+wm=$(curl -s --max-time 5 "$W/metrics")
+assert_eq 1 "$(awk '$1 == "poolpair_disk_under_reserve" { print $2 }' <<<"$wm")" "poolpair_disk_under_reserve"
+assert_eq "$RESERVE" "$(awk '$1 == "poolpair_disk_reserve_bytes" { print $2 }' <<<"$wm")" "poolpair_disk_reserve_bytes"
+# west's own writes: refused, changing nothing
+out=$(curl -s -w '\n%{http_code}' --max-time 5 -XPOST "$W/v1/users" -d '{"sip":"sip:w2@example.com","pool":"pool-west"}')
+assert_eq 507 "$(tail -n 1 <<<"$out")" "a user enable at west under its reserve"
+assert_json "$(head -n 1 <<<"$out")" '.error == "insufficient_storage"' "507 body"
+assert_eq 404 "$(http "$W/v1/users/sip:w2@example.com/location")" "the refused user"
+assert_eq 507 "$(http -XPUT "$W/v1/users/sip:w1@example.com/contacts" -d '[{"n":1}]')" "user data at west under its reserve"
+batch=$(curl -s --max-time 5 -XPOST "$W/v1/users/batch" -d '{"items":[{"sip":"sip:w1@example.com","kind":"settings","value":{"a":1}}]}')
+assert_json "$batch" '.failed == 1 and .results[0].status == 507 and .results[0].error == "insufficient_storage"' "a batch item at west under its reserve"
+assert_eq 507 "$(http -XPUT --data-binary 'slides' "$W/v1/users/sip:w1@example.com/conferences/c1/content/deck")" "a content upload at west under its reserve"
+# what east sends is still applied at west (it uses the reserve)
+acked0=$(dir_of acked_seq)
+assert_eq 201 "$(http -XPOST "$E/v1/users" -d '{"sip":"sip:r1@example.com","pool":"pool-east"}')" "a write at east while west is under its reserve"
+wait_until 30 "[ \"\$(dir_of acked_seq)\" == $((acked0 + 1)) ]"
+assert_eq 200 "$(http "$W/v1/users/sip:r1@example.com/location")" "east's record at west"
+ctl east pool add pool-reserve --site reserve --edition enterprise --kind physical --os w19 >/dev/null ||
+	fail "a control-plane write with west under its reserve"
+wait_until 20 "agree_digest ${ALL[*]}"
+# space again: west takes its writes
+rm -f "$MNT/reserve-filler"
+wait_until 20 "[ \"\$(wstatus | jq -r .self.disk.under_reserve)\" == false ]"
+assert_eq 200 "$(http -XPUT "$W/v1/users/sip:w1@example.com/contacts" -d '[{"n":1}]')" "user data at west above its reserve"
+assert_json "$(wstatus | jq -c .self.disk)" 'has("warning") | not' "no warning above the reserve"
+EXTRA=1 # records of east's user set written in this phase
 
 PAD=$(head -c 1000 /dev/zero | tr '\0' x)
 requests() { # PHASE
@@ -171,11 +217,11 @@ fi
 wait_until 20 "status west"
 wait_until 120 "[ \"\$(dir_of lag_records)\" == 0 ]"
 head=$(dir_of head_seq)
-assert_eq $((2 * USERS + 1)) "$head" "east's head"
+assert_eq $((2 * USERS + 1 + EXTRA)) "$head" "east's head"
 assert_eq "$head" "$(dir_of acked_seq)" "east's acked after the disk was freed"
 expect_exit 0 ctl east --timeout 70 backup sync pool-east --wait 60
 expect_exit 0 ctl east --json --timeout 150 backup verify pool-east --no-repair
-assert_json "$OUT" ".differences_total == 0 and .equal_after == true and .complete == true and .items_owner == $((2 * USERS + 1)) and .items_backup == $((2 * USERS + 1))" "verify: both copies equal"
+assert_json "$OUT" ".differences_total == 0 and .equal_after == true and .complete == true and .items_owner == $((2 * USERS + 1 + EXTRA)) and .items_backup == $((2 * USERS + 1 + EXTRA))" "verify: both copies equal"
 for i in 1 $((USERS / 2)) "$USERS"; do
 	e=$(curl -s "$E/v1/users/sip:d$i@example.com/contacts")
 	w=$(curl -s "$W/v1/users/sip:d$i@example.com/contacts")
@@ -196,6 +242,6 @@ assert_eq ok "$(sqlite3 -readonly "$DB" 'pragma integrity_check')" "west's store
 if [ $west_exited = 0 ]; then
 	# counted since west started: each record once, none of the batches
 	# whose commit failed on the full disk
-	assert_json "$rx" ".records_applied == $((2 * USERS + 1))" "records applied at west (received.records_applied)"
+	assert_json "$rx" ".records_applied == $((2 * USERS + 1 + EXTRA))" "records applied at west (received.records_applied)"
 fi
 log "ok"

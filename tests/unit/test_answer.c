@@ -62,6 +62,7 @@ static void store_statuses(void **state)
 	    {STORE_E_STALE_EPOCH, 409, "stale_epoch"},
 	    {STORE_E_NOT_FOUND, 404, "not_found"},
 	    {STORE_E_FULL, 507, "full"},
+	    {STORE_E_RESERVE, 507, "insufficient_storage"},
 	    {STORE_E_INVALID, 400, "invalid"},
 	    {STORE_E_IO, 503, "unavailable"},
 	    {STORE_E_CLOSING, 503, "unavailable"},

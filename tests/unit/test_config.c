@@ -262,6 +262,82 @@ static void test_good_everything(void **state)
 	free(c);
 }
 
+/* [store] reserve and [content] upload_timeout: their defaults, and the
+ * values of a file. */
+static void test_good_store_content(void **state)
+{
+	struct config *c = load_good("config/good/pool-bootstrap.ini");
+
+	(void)state;
+	assert_int_equal(c->store_reserve, 0);
+	assert_int_equal(c->store_reserve_percent, 1);
+	assert_int_equal(c->upload_timeout_ms, 600000);
+	free(c);
+	c = load_good("config/good/store-content.ini");
+	assert_int_equal(c->store_reserve, (uint64_t)512 << 20);
+	assert_int_equal(c->store_reserve_percent, 0);
+	assert_int_equal(c->upload_timeout_ms, 30000);
+	free(c);
+}
+
+/* ---- config_parse_size -------------------------------------------- */
+
+static void test_parse_size(void **state)
+{
+	static const struct {
+		const char *s;
+		int rv;
+		uint64_t bytes;
+		unsigned percent;
+	} cases[] = {
+	    {"0", 0, 0, 0},
+	    {"4096", 0, 4096, 0},
+	    {"1K", 0, 1024, 0},
+	    {"2KiB", 0, 2048, 0},
+	    {"256MiB", 0, (uint64_t)256 << 20, 0},
+	    {"3G", 0, (uint64_t)3 << 30, 0},
+	    {"1TiB", 0, (uint64_t)1 << 40, 0},
+	    {"1%", 0, 0, 1},
+	    {"50%", 0, 0, 50},
+	    {"0%", CONFIG_E_RANGE, 0, 0},
+	    {"51%", CONFIG_E_RANGE, 0, 0},
+	    {"1.5G", CONFIG_E_INVALID, 0, 0},
+	    {"1 G", CONFIG_E_INVALID, 0, 0},
+	    {"1GB", CONFIG_E_INVALID, 0, 0},
+	    {"G", CONFIG_E_INVALID, 0, 0},
+	    {"-5", CONFIG_E_NEGATIVE, 0, 0},
+	    {"", CONFIG_E_EMPTY, 0, 0},
+	    {"18446744073709551616", CONFIG_E_OVERFLOW, 0, 0},
+	    {"16777216TiB", CONFIG_E_OVERFLOW, 0, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint64_t bytes = 77;
+		unsigned percent = 77;
+		int rv = config_parse_size(cases[i].s, &bytes, &percent);
+
+		if (rv != cases[i].rv)
+			fail_msg("%s: %d, expected %d", cases[i].s, rv,
+				 cases[i].rv);
+		if (rv != 0) {
+			/* untouched on error */
+			assert_int_equal(bytes, 77);
+			assert_int_equal(percent, 77);
+			continue;
+		}
+		assert_int_equal(bytes, cases[i].bytes);
+		assert_int_equal(percent, cases[i].percent);
+	}
+	/* no percentage where none is asked for */
+	{
+		uint64_t bytes = 0;
+
+		assert_int_equal(config_parse_size("5%", &bytes, NULL),
+				 CONFIG_E_INVALID);
+	}
+}
+
 /* ---- every key is in effect -------------------------------------- */
 
 static bool ident_char(char ch)
@@ -1013,6 +1089,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_hostport_small_buffer),
 	    cmocka_unit_test(test_log_level_parse),
 	    cmocka_unit_test(test_log_output),
+	    cmocka_unit_test(test_good_store_content),
+	    cmocka_unit_test(test_parse_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
