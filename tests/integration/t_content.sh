@@ -6,7 +6,8 @@
 # An upload cut short leaves an incomplete item (409) that east removes
 # once it is older than [content] upload_timeout (10s here): the item is
 # gone (404) at east and, through replication, at west, its rows are gone
-# from both stores and their pages are free pages of east's store. A PUT
+# from both stores and their pages are free pages of east's store; so is
+# one left by an east killed during the upload, after its restart. A PUT
 # larger than the space above east's reserve is refused 507 before its
 # body is read.
 source "$(dirname "$0")/lib.sh"
@@ -105,6 +106,21 @@ assert_eq 1 "$metric" "poolpair_content_incomplete_removed_total"
 assert_json "$(curl -s "$E/v1/status")" '.self.disk.uploads_removed == 1 and .self.disk.under_reserve == false' "status: the removal counted"
 # the complete items stay
 assert_eq 200 "$(code "$E/v1/users/$C/notes")" "complete item kept"
+
+# a leftover of an earlier run: east killed in the middle of an upload
+# removes the item once it runs again (policy manual: no failover meanwhile)
+assert_json "$(curl -s -L --max-time 5 -XPUT "$E/v1/policy" -d '{"failover":"manual"}')" '.policy.failover == "manual"' "policy manual"
+curl -s -o /dev/null --max-time 2 -XPUT -H 'Content-Length: 5000000' --data-binary @"$IT_DIR/part" "$E/v1/users/$C/left" || true
+assert_eq 409 "$(code "$E/v1/users/$C/left")" "incomplete item before the kill"
+pp_kill "$IT_DIR" east KILL
+wait_exit east 10 || fail "east still runs after SIGKILL"
+start east
+wait_writable 30 east pool-east
+wait_until $((UPLOAD_TIMEOUT + 30)) "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $E/v1/users/$C/left)\" == 404 ]"
+left() { sqlite3 -readonly "$1" "SELECT count(*) FROM content WHERE name = 'left'"; }
+assert_eq 0 "$(left "$EDB")" "the leftover at east"
+wait_until 20 "[ \"\$(left $WDB)\" == 0 ]"
+assert_eq 200 "$(code "$E/v1/users/$C/notes")" "complete item kept after the restart"
 
 # the other pool's agent refuses the upload once it knows where the user
 # lives (through replication of the user record); otherwise it has no user
