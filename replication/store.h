@@ -441,7 +441,8 @@ void store_close(struct store *s, void (*cb)(struct store *s));
 
 
 /* Space left above the reserve: fs_free + db_free - reserve, 0 when that
- * is negative (or nothing was measured). */
+ * is negative; UINT64_MAX when nothing is known (no measure yet, or it
+ * failed: nothing is refused then). */
 uint64_t store_space_room(const struct store_space *sp);
 
 /* Whether sp says the store is under its reserve (measured, no error, a
