@@ -7,6 +7,9 @@
 # leader, pool-east and pool-west defined and paired, three members
 # reachable at their hosts' addresses, the pair supported; a user written at
 # east's agent reaches west's; a planned failover and the failback.
+# The agents run without [tls] on their hosts' addresses: without
+# [listen] insecure = true --check and the start refuse that; with it each
+# agent warns at start, and /v1/status and poolpairctl status say so.
 #
 # The hosts are namespaces PREFIX-east, -west, -witness and -ops (the
 # operator's host: every curl and poolpairctl runs there), cabled by veth
