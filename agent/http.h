@@ -53,14 +53,16 @@
  * connections (those of the agents) always have room. From one client
  * address (the IP, any port) at most max_unauthenticated_per_address are:
  * a further one is refused (accepted and closed at once) while one of
- * them has been unauthenticated for unauth_grace_ms or more. When the
+ * them has been unauthenticated for unauth_grace_ms or more, or while all
+ * are taken and one (of any address) is that old. When the
  * unauthenticated connections are at their limit, a connection from an
  * address under its own limit takes the place of the oldest one
  * unauthenticated for unauth_grace_ms or more, which is closed; when none
  * is that old (a burst of new connections), accepting pauses until one
  * authenticates, closes or ages, and the kernel's backlog holds the
- * others. Refusals are logged at most once a minute per address and kind
- * (struct tls_quiet) and counted in struct http_server_stats.
+ * others. Refusals, evictions and deadlines are logged at most once a
+ * minute per kind, whatever the address (struct tls_quiet), and counted in
+ * struct http_server_stats.
  *
  * TLS. With cfg->tls every connection is TLS 1.3 with a client
  * certificate from the context's CA (any role); a client that fails the

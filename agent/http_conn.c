@@ -537,7 +537,13 @@ static void conn_on_handshake(struct tls_conn *t, int status)
 		char msg[TLS_ERRMSG_LEN + 64];
 
 		if (status == TLS_E_TIMEOUT) {
+			/* a flood's: once a minute in all */
 			c->server->stats.timeouts_handshake++;
+			http_server_warn(c->server, c,
+					 "closed: tls handshake not done in "
+					 "time");
+			http_conn_close(c);
+			return;
 		}
 		/* a client retrying: once a minute per address and reason */
 		if (c->server->tls == NULL)

@@ -246,8 +246,9 @@ void http_server_maybe_closed(struct http_server *s);
  * request is complete), or it closes: it leaves the count. */
 void http_server_authenticated(struct http_server *s, struct http_conn *c);
 
-/* Logs a warning about @c's peer through the server's struct tls_quiet
- * (once a minute per address and message). */
+/* Logs a warning about @c's peer through the server's struct tls_quiet:
+ * once a minute per message (@msg: a fixed text, whichever the address),
+ * naming the first peer and how many more were left out. */
 void http_server_warn(struct http_server *s, const struct http_conn *c,
 		      const char *msg);
 

@@ -76,10 +76,18 @@ void http_server_warn(struct http_server *s, const struct http_conn *c,
 {
 	char out[TLS_ERRMSG_LEN + 64];
 
-	if (tls_quiet_pass(&s->quiet, c->peer, msg, uv_now(s->loop), out,
+	/* keyed by the message alone: a flood from many addresses (more
+	 * than the slots of a tls_quiet) still logs once a minute */
+	if (tls_quiet_pass(&s->quiet, "*", msg, uv_now(s->loop), out,
 			   sizeof out))
 		LOG_WARN("http", "conn %s: %s", c->peer, out);
 }
+
+static void accept_retry_cb(uv_timer_t *t);
+
+/* Retries admission every ACCEPT_RETRY_MS while accepting is paused, and
+ * on the next loop turn once a place is free. */
+#define ACCEPT_RETRY_MS 50
 
 void http_server_authenticated(struct http_server *s, struct http_conn *c)
 {
@@ -88,12 +96,12 @@ void http_server_authenticated(struct http_server *s, struct http_conn *c)
 	}
 	c->unauth = 0;
 	s->n_unauth--;
+	if ((s->held != NULL || s->accept_pending) &&
+	    s->state == HTTP_SERVER_RUNNING) {
+		uv_timer_start(&s->accept_timer, accept_retry_cb, 0,
+			       ACCEPT_RETRY_MS);
+	}
 }
-
-static void accept_retry_cb(uv_timer_t *t);
-
-/* Retries admission every ACCEPT_RETRY_MS while accepting is paused. */
-#define ACCEPT_RETRY_MS 50
 
 static void accept_paused(struct http_server *s)
 {
@@ -139,7 +147,9 @@ static int server_admit(struct http_server *s, struct http_conn *c)
 			oldest = o;
 		}
 	}
-	if (mine >= s->max_unauth_per_address && mine_stale) {
+	if (mine >= s->max_unauth_per_address &&
+	    (mine_stale || (s->n_unauth >= s->max_unauth && oldest != NULL))) {
+		/* it holds its share, and lingers or others wait */
 		s->stats.refused_address++;
 		snprintf(msg, sizeof msg,
 			 "refused: %u connections from this address not "
@@ -150,8 +160,8 @@ static int server_admit(struct http_server *s, struct http_conn *c)
 		return -1;
 	}
 	if (s->n_unauth >= s->max_unauth) {
-		if (mine >= s->max_unauth_per_address || oldest == NULL) {
-			return 1;
+		if (oldest == NULL) {
+			return 1; /* all young: room soon */
 		}
 		s->stats.evicted++;
 		snprintf(msg, sizeof msg,
