@@ -232,17 +232,17 @@ static int request_parse_target(struct http_conn *c, struct http_request *req)
 		http_conn_reject(c, REJECT_SILENT, NULL, NULL);
 		return -1;
 	}
-	rv = http_util_pct_decode(path, path_len, 0, req->path_buf,
-				  path_len + 1);
-	if (rv != 0) {
-		http_conn_reject(c, 400, "bad_request",
-				 "invalid percent-encoding in path");
-		return -1;
-	}
-	if (http_util_has_control(req->path_buf, strlen(req->path_buf))) {
+	rv = http_util_path_decode(path, path_len, req->path_buf,
+				   path_len + 1);
+	if (rv == UV_EILSEQ) {
 		/* never handed on: it could end up in a header (Location) */
 		http_conn_reject(c, 400, "bad_request",
 				 "control character in path");
+		return -1;
+	}
+	if (rv != 0) {
+		http_conn_reject(c, 400, "bad_request",
+				 "invalid percent-encoding in path");
 		return -1;
 	}
 	req->path = req->path_buf;

@@ -91,6 +91,24 @@ int http_util_has_control(const char *s, size_t len)
 	return 0;
 }
 
+int http_util_path_decode(const char *raw, size_t len, char *out,
+			  size_t outcap)
+{
+	int rv = http_util_pct_decode(raw, len, 0, out, outcap);
+
+	if (rv != 0) {
+		return rv;
+	}
+	if (http_util_has_control(raw, len) ||
+	    http_util_has_control(out, strlen(out))) {
+		if (outcap > 0) {
+			out[0] = '\0';
+		}
+		return UV_EILSEQ;
+	}
+	return 0;
+}
+
 /* Whether in[0..len), percent-decoded with '+' as space, equals @name. */
 static int pct_equal(const char *in, size_t len, const char *name)
 {

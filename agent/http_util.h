@@ -18,4 +18,12 @@ int http_util_pct_decode(const char *in, size_t len, int plus, char *out,
  * 0x7f. */
 int http_util_has_control(const char *s, size_t len);
 
+/* The path of a request: percent-decodes raw[0..len) ('+' stays '+') into
+ * out (outcap bytes), NUL-terminated. Returns 0; UV_EINVAL (a malformed
+ * escape, or one that decodes to NUL); UV_EILSEQ (a control character,
+ * in raw or once decoded: %0D%0A; out then holds ""); or UV_ENOBUFS. A
+ * path it accepts can go into a header as it was sent or decoded. */
+int http_util_path_decode(const char *raw, size_t len, char *out,
+			  size_t outcap);
+
 #endif

@@ -20,7 +20,8 @@
  *                from a copy
  * Properties checked: no crash, no leak (LeakSanitizer), every request
  * answered exactly once (on_done statuses in 100..599), request fields as
- * http.h promises (body NUL-terminated, no NUL in the path), the bytes
+ * http.h promises (body NUL-terminated, no NUL in the path, no control
+ * character in the path, decoded or as sent, nor in the query), the bytes
  * received parse as HTTP responses (requests with HEAD excepted, whose
  * answers carry a length but no body), and every input ends within
  * FUZZ_HTTP_DEADLINE_MS (a hang aborts). */
@@ -58,6 +59,16 @@ static unsigned long handled, done;
 static int skip_known; /* FUZZ_SKIP_KNOWN set: /borrow answers from a copy */
 
 static const char hello[] = "hello, chunked world\n";
+
+static int has_control(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			return 1;
+		}
+	}
+	return 0;
+}
 
 static int prefix(const char *s, const char *p)
 {
@@ -147,6 +158,9 @@ static void handler(struct http_request *req)
 	FUZZ_CHECK(req->path != NULL && req->path[0] != '\0' &&
 		       req->query != NULL && req->method != NULL,
 		   "request fields");
+	FUZZ_CHECK(!has_control(req->path) && !has_control(req->raw_path) &&
+		       !has_control(req->query),
+		   "a control character reached the handler");
 	if (req->streaming) {
 		struct stream_arg *sa = calloc(1, sizeof *sa);
 

@@ -817,6 +817,20 @@ static void http_corpus(void)
 		 "GET /y HTTP/1.0\r\n\r\n");
 }
 
+/* ---- request paths -------------------------------------------------- */
+
+static void path_corpus(void)
+{
+	put_text("path", "pool", "/v1/pools/pool%2Deast/failover");
+	put_text("path", "content",
+		 "/v1/users/sip%3Aalice%40example.com/conferences/7/content/"
+		 "slides/a%20b.pdf");
+	put_text("path", "crlf", "/v1/pools/p%0D%0ALocation:%20http://x/");
+	put_text("path", "raw-tab", "/v1/pools/a\tb");
+	put_text("path", "bad-escape", "/v1/pools/%zz%2");
+	put_text("path", "internal", "/v1/internal/heartbeat");
+}
+
 /* ---- configuration files ------------------------------------------- */
 
 static void config_corpus(void)
@@ -865,6 +879,7 @@ int main(int argc, char **argv)
 	fsm_corpus();
 	request_corpus();
 	http_corpus();
+	path_corpus();
 	config_corpus();
 	printf("make_corpus: %u files in %s\n", written, outdir);
 	return 0;

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "agent/http.h"
+#include "agent/http_util.h"
 #include "tls/tls.h"
 
 #define N_OUT 8
@@ -350,6 +351,43 @@ static void test_control_characters_400(void **state)
 	lx_free(x);
 }
 
+static void test_path_decode(void **state)
+{
+	static const struct {
+		const char *raw;
+		int rv;
+		const char *out;
+	} cases[] = {
+	    {"/v1/pools/pool%2Deast", 0, "/v1/pools/pool-east"},
+	    {"/a+b%20c", 0, "/a+b c"},
+	    {"/%e2%82%ac", 0, "/\xe2\x82\xac"},
+	    {"/a%0D%0ALocation:%20x", UV_EILSEQ, ""},
+	    {"/a%0a", UV_EILSEQ, ""},
+	    {"/a%1f", UV_EILSEQ, ""},
+	    {"/a%7F", UV_EILSEQ, ""},
+	    {"/a\tb", UV_EILSEQ, ""},
+	    {"/a\x0c", UV_EILSEQ, ""},
+	    {"/a%00", UV_EINVAL, NULL},
+	    {"/a%2", UV_EINVAL, NULL},
+	    {"/a%zz", UV_EINVAL, NULL},
+	};
+	char out[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int rv = http_util_path_decode(
+		    cases[i].raw, strlen(cases[i].raw), out, sizeof out);
+
+		assert_int_equal(rv, cases[i].rv);
+		if (cases[i].out != NULL) {
+			assert_string_equal(out, cases[i].out);
+		}
+	}
+	assert_int_equal(http_util_path_decode("/abcdef", 7, out, 4),
+			 UV_ENOBUFS);
+}
+
 /* ---- deadlines ---- */
 
 static void client_slow_head(struct lx *x)
@@ -656,6 +694,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_control_characters_400),
+	    cmocka_unit_test(test_path_decode),
 	    cmocka_unit_test(test_head_deadline_408),
 	    cmocka_unit_test(test_body_rate_408),
 	    cmocka_unit_test(test_stream_body_rate_408),
