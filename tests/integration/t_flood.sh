@@ -10,8 +10,9 @@
 # Meanwhile, every second: every agent holds a valid lease, the leader sees
 # every member reachable (asked on new connections, as the agents' own
 # calls are when they reconnect), and a write of user data at pool-east's
-# agent succeeds. Then: no failover was decided; every silent connection was
-# closed by the agent (none outlived the handshake deadline by much), the
+# agent succeeds. Then: the writes reached west's copy; no failover was
+# decided; every silent connection was closed by the agents (none outlived
+# the deadlines before authentication by much), the
 # slowloris clients were answered 408 and closed; the refusals are logged
 # once a minute per kind and counted in /metrics.
 source "$(dirname "$0")/lib.sh"
@@ -29,35 +30,36 @@ ctl() {
 }
 code() { pp_curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
 
-# flood SECONDS PKI API-PORT RAFT-PORT: until SIGTERM (at most SECONDS);
-# prints one JSON object at the end
+# flood SECONDS PKI API-PORT RAFT-PORT DATA-PORT: until SIGTERM (at most
+# SECONDS); prints one JSON object at the end
 FLOOD_PY='
 import json, select, signal, socket, ssl, sys, time
-secs, pki, api, raft = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+secs, pki = int(sys.argv[1]), sys.argv[2]
+ports = {"api": int(sys.argv[3]), "raft": int(sys.argv[4]), "data": int(sys.argv[5])}
 def stop(sig, frame):
     global end
     end = 0
 signal.signal(signal.SIGTERM, stop)
-HOSTS, API_PER, RAFT_PER = 10, 30, 10
+HOSTS, PER = 10, {"api": 30, "raft": 10, "data": 10}
 end = time.time() + secs
 stats = {"api": {"opened": 0, "closed": 0, "longest": 0.0},
          "raft": {"opened": 0, "closed": 0, "longest": 0.0},
+         "data": {"opened": 0, "closed": 0, "longest": 0.0},
          "head": {"n": 0, "408": 0, "closed": 0},
          "body": {"n": 0, "408": 0, "closed": 0}}
 silent = {}  # socket -> (kind, slot, opened at)
 todo = []    # (when, kind, slot)
 for h in range(HOSTS):
-    for i in range(API_PER):
-        todo.append((0.0, "api", (h, i)))
-    for i in range(RAFT_PER):
-        todo.append((0.0, "raft", (h, i)))
+    for kind in PER:
+        for i in range(PER[kind]):
+            todo.append((0.0, kind, (h, i)))
 
 def open_silent(kind, slot):
     s = socket.socket()
     s.bind(("127.0.0.%d" % (2 + slot[0]), 0))
     s.setblocking(False)
     try:
-        s.connect(("127.0.0.1", api if kind == "api" else raft))
+        s.connect(("127.0.0.1", ports[kind]))
     except BlockingIOError:
         pass
     except OSError:
@@ -73,7 +75,7 @@ def slow(name, start):
     s = socket.socket()
     s.bind(("127.0.0.12", 0))
     s.settimeout(5)
-    s.connect(("127.0.0.1", api))
+    s.connect(("127.0.0.1", ports["api"]))
     t = ctx.wrap_socket(s)
     t.sendall(start)
     t.setblocking(False)
@@ -155,10 +157,10 @@ A=sip:alice@example.com
 wait_until 20 "[ \"\$(code '$E/readyz?pool=pool-east')\" == 200 ]"
 assert_eq 201 "$(code -XPOST "$E/v1/users" -d "{\"sip\":\"$A\",\"pool\":\"pool-east\"}")" "enable a user"
 DECISIONS=$(pp_curl -sf --max-time 5 "$(url "$LEAD")/v1/history?limit=200" | jq '[.history[] | select(.what | test("failover|failback|takeover"))] | length')
-log "leader $LEAD; flooding its API port $(api_port "${IT_ID[$LEAD]}") and Raft port $(raft_port "${IT_ID[$LEAD]}")"
+log "leader $LEAD; flooding its API port $(api_port "${IT_ID[$LEAD]}"), its Raft port $(raft_port "${IT_ID[$LEAD]}") and west's replication port $(data_port "${IT_ID[west]}")"
 
 setsid python3 -c "$FLOOD_PY" 120 "$PP_TLS" "$(api_port "${IT_ID[$LEAD]}")" \
-	"$(raft_port "${IT_ID[$LEAD]}")" </dev/null >"$IT_DIR/flood.json" 2>"$IT_DIR/flood.err" &
+	"$(raft_port "${IT_ID[$LEAD]}")" "$(data_port "${IT_ID[west]}")" </dev/null >"$IT_DIR/flood.json" 2>"$IT_DIR/flood.err" &
 FLOOD_PID=$!
 PP_PIDS+=("$FLOOD_PID")
 
@@ -183,10 +185,14 @@ kill -TERM "$FLOOD_PID"
 wait "$FLOOD_PID" || fail "the flood client failed: $(cat "$IT_DIR/flood.err")"
 FLOOD=$(cat "$IT_DIR/flood.json")
 log "flood: $FLOOD"
-# every silent connection was closed by the agent, at its deadlines (3 s
-# for the API's handshake, 5 s for Raft's); many were opened again
-assert_json "$FLOOD" '.api.closed > 300 and .raft.closed > 100' "silent connections closed by the agent"
-assert_json "$FLOOD" '.api.longest < 20 and .raft.longest < 20' "no silent connection held for long"
+# every silent connection was closed by the agents, at their deadlines (3 s
+# for the API's handshake, 5 s for Raft's and replication's); many were
+# opened again
+assert_json "$FLOOD" '.api.closed > 300 and .raft.closed > 100 and .data.closed > 100' "silent connections closed by the agents"
+assert_json "$FLOOD" '.api.longest < 20 and .raft.longest < 20 and .data.longest < 20' "no silent connection held for long"
+# the last write reached west's copy over the stream
+W=$(url west)
+wait_until 20 "pp_curl -sf --max-time 5 '$W/v1/users/$A/contacts' | jq -e '.copy == \"backup\" and .value[0].sip == \"sip:bob$i@example.com\"' >/dev/null"
 assert_json "$FLOOD" '.head.n == 10 and .head["408"] == 10 and .head.closed == 10' "slow headers answered 408 and closed"
 assert_json "$FLOOD" '.body.n == 5 and .body["408"] == 5 and .body.closed == 5' "slow bodies answered 408 and closed"
 
