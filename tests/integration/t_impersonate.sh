@@ -10,6 +10,11 @@
 # addresses to the leader's Raft port (more than its places for links in
 # their handshakes) is refused and logged, and a follower restarted
 # meanwhile gets its link to the leader back; decisions still commit.
+#
+# Replication: a HELLO over TLS with the witness's certificate claiming to
+# be east's writer (agent 1 of pool-east), or the witness streaming for
+# pool-east, is refused by west's receiver with an ERROR frame saying why;
+# east's own stream is not replaced and its writes still reach west.
 source "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || fail "missing tool: python3"
@@ -146,3 +151,78 @@ assert_eq "$TERM" "$(term "$LEAD")" "term kept during the flood"
 assert_contains "$(ctl "$FOLLOWER" site list)" "branch2" "a decision commits during the flood"
 kill -TERM -- "-$FLOOD_PID" 2>/dev/null || true
 log "$FOLLOWER restarted and linked to $LEAD during the flood; decisions commit"
+
+# ---- replication: a HELLO speaks for the certificate's agent and pool -----
+# HELLO_PY PORT PKI CERT-NAME FROM-POOL TO-POOL AGENT-ID: a replication HELLO
+# over TLS 1.3 with PKI/CERT-NAME's certificate; prints the text of the
+# ERROR frame the receiver answers, or "answered" / "closed"
+HELLO_PY='
+import socket, ssl, struct, sys
+port, pki, name, frm, to, agent = sys.argv[1:7]
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+    return c ^ 0xFFFFFFFF
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+def field(tag, s):
+    return bytes([tag]) + varint(len(s)) + s
+hello = field(0x0a, frm.encode()) + field(0x12, to.encode()) + b"\x18" + varint(int(agent))
+head = struct.pack("<IBBHI", len(hello), 1, 1, 0, crc32c(hello))
+frame = head + struct.pack("<I", crc32c(head)) + hello
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(pki + "/ca.crt")
+ctx.load_cert_chain(pki + "/" + name + ".crt", pki + "/" + name + ".key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port)), timeout=10))
+s.sendall(frame)
+buf = b""
+try:
+    while len(buf) < 16 or len(buf) < 16 + struct.unpack("<I", buf[:4])[0]:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+except (OSError, ssl.SSLError):
+    pass
+if len(buf) < 16:
+    print("closed")
+elif buf[4] == 6:
+    print(buf[16:16 + struct.unpack("<I", buf[:4])[0]].decode())
+else:
+    print("answered")
+'
+hello() { python3 -c "$HELLO_PY" "$(data_port 2)" "$PP_TLS" "$@"; }
+code() { pp_curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$@"; }
+reads() { pp_curl -s --max-time 10 "$(url west)/v1/users/$1/contacts"; }
+
+ctl "$LEAD" pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
+ctl "$LEAD" pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
+ctl "$LEAD" pair pool-east pool-west >/dev/null
+wait_until 20 "agree_digest ${ALL[*]}"
+wait_until 30 "[ \"\$(code -XPOST '$(url east)/v1/users' -d '{\"sip\":\"sip:imp1@example.com\",\"pool\":\"pool-east\"}')\" = 201 ]"
+assert_eq 200 "$(code -XPUT "$(url east)/v1/users/sip:imp1@example.com/contacts" -d '[{"n":1}]')" "a write at east"
+wait_until 20 "reads sip:imp1@example.com | jq -e '.copy == \"backup\" and .value[0].n == 1' >/dev/null"
+
+# the witness's certificate as east's writer (agent 1 of pool-east): refused,
+# as is the witness as itself streaming for pool-east (its certificate names
+# no pool)
+assert_eq "hello refused: certificate speaks for agent 3, not 1" \
+	"$(hello witness pool-east pool-west 1)" "the witness's certificate as east's writer"
+assert_eq "hello refused: certificate speaks for pool (none), not pool-east" \
+	"$(hello witness pool-east pool-west 3)" "the witness's certificate streaming for pool-east"
+wait_until 10 "grep -q 'hello refused: certificate speaks for agent 3, not 1' '$IT_DIR/west/log'"
+# east's own stream was not replaced: a write at east still reaches west
+assert_eq 200 "$(code -XPUT "$(url east)/v1/users/sip:imp1@example.com/contacts" -d '[{"n":2}]')" "a write at east after the forged HELLOs"
+wait_until 20 "reads sip:imp1@example.com | jq -e '.copy == \"backup\" and .value[0].n == 2' >/dev/null"
+log "forged replication HELLOs refused at west; east's stream goes on"
