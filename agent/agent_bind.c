@@ -529,6 +529,7 @@ static bool metrics_data(void *impl, struct metrics_data *out)
 	out->local_sync_waiting = dp->lsync.n_waiting;
 	out->standbys = dataplane_lsync_standby_rows(dp);
 	out->streams = backup_local(dp);
+	out->acks = backup_ack_rows(dp);
 	out->seeds = dataplane_seed_rows(dp);
 	return true;
 }

@@ -133,6 +133,36 @@ json_t *backup_local(struct dataplane *dp)
 	return arr;
 }
 
+json_t *backup_ack_rows(struct dataplane *dp)
+{
+	json_t *arr = json_array();
+	size_t n = backup_stream_count(dp);
+
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		struct backup_row row;
+		json_t *b = json_array();
+
+		if (b == NULL || backup_row(dp, i, &row) != 0) {
+			json_decref(b);
+			continue;
+		}
+		for (unsigned k = 0; k < ACKHIST_BUCKETS; k++)
+			json_array_append_new(
+			    b, json_pack("[f, I]", ACKHIST_LE[k],
+					 (json_int_t)ackhist_cumulative(
+					     &row.st.ack, k)));
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s, s:s, s:s, s:s, s:o, s:I, s:f}", "from",
+			      dp->pool, "to", dp->pair, "user_set",
+			      row.st.user_set, "category", row.category,
+			      "buckets", b, "count",
+			      (json_int_t)row.st.ack.count, "sum",
+			      row.st.ack.sum));
+	}
+	return arr;
+}
+
 /* ---- the cluster's view, for GET /v1/status ---- */
 
 static json_t *cluster_row(const char *from, const char *to,

@@ -87,6 +87,13 @@ unsigned backup_stream_reports(struct dataplane *dp,
  * (docs/api.md). */
 json_t *backup_local(struct dataplane *dp);
 
+/* The commit -> acknowledgement histogram of each of this agent's streams
+ * (sender_committed(), replication/ackhist.h), for the metrics: an array
+ * of {from, to, user_set, category, buckets: [[le, cumulative count],
+ * ...] (the bounds of ACKHIST_LE, without +Inf), count, sum (seconds)};
+ * NULL when out of memory. */
+json_t *backup_ack_rows(struct dataplane *dp);
+
 /* GET /v1/status's "backup": an array per direction and category of every
  * paired pool (docs/api.md). */
 json_t *backup_cluster(const struct backup_cluster_src *src);

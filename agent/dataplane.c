@@ -295,6 +295,9 @@ void dataplane_write_done(struct dataplane *dp, const char *user_set,
 	}
 	dp->writes_ok++;
 	dataplane_note_write(dp, user_set, r->lane, r->seq, r->bytes);
+	/* durable now: the pair's acknowledgement is timed from here */
+	if (dp->sender != NULL)
+		sender_committed(dp->sender, user_set, r->lane, r->seq);
 	dataplane_written(dp);
 }
 

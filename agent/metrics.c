@@ -181,6 +181,45 @@ static void standby_metrics(struct out *o, json_t *rows)
 		    1000.0);
 }
 
+/* The replication acknowledgement histogram, per stream (labels as the
+ * poolpair_backup_* gauges). */
+static void ack_metrics(struct out *o, json_t *rows)
+{
+	json_t *v, *b;
+	size_t i, k;
+
+	if (json_array_size(rows) == 0)
+		return;
+	put(o, "# HELP poolpair_replication_ack_seconds time from a "
+	       "record's local commit to the pair's acknowledgement of it\n"
+	       "# TYPE poolpair_replication_ack_seconds histogram\n");
+	json_array_foreach(rows, i, v)
+	{
+		char labels[256];
+
+		snprintf(labels, sizeof labels,
+			 "from=\"%s\",to=\"%s\",user_set=\"%s\",category=\"%s\"",
+			 json_string_value(json_object_get(v, "from")),
+			 json_string_value(json_object_get(v, "to")),
+			 json_string_value(json_object_get(v, "user_set")),
+			 json_string_value(json_object_get(v, "category")));
+		json_array_foreach(json_object_get(v, "buckets"), k, b)
+		put(o, "poolpair_replication_ack_seconds_bucket{%s,le=\"%g\"} "
+		       "%lld\n",
+		    labels, json_real_value(json_array_get(b, 0)),
+		    (long long)json_integer_value(json_array_get(b, 1)));
+		put(o,
+		    "poolpair_replication_ack_seconds_bucket{%s,le=\"+Inf\"} "
+		    "%lld\n"
+		    "poolpair_replication_ack_seconds_sum{%s} %.6f\n"
+		    "poolpair_replication_ack_seconds_count{%s} %lld\n",
+		    labels,
+		    (long long)json_integer_value(json_object_get(v, "count")),
+		    labels, json_real_value(json_object_get(v, "sum")), labels,
+		    (long long)json_integer_value(json_object_get(v, "count")));
+	}
+}
+
 static void seed_metrics(struct out *o, json_t *rows)
 {
 	/* the JSON's names, and the metrics' (a gauge cannot end in _total:
@@ -315,6 +354,8 @@ static void metrics_data(const struct metrics *m, struct out *o)
 	json_decref(dd.standbys);
 	seed_metrics(o, dd.seeds);
 	json_decref(dd.seeds);
+	ack_metrics(o, dd.acks);
+	json_decref(dd.acks);
 	arr = dd.streams;
 	if (arr == NULL)
 		return;

@@ -78,6 +78,11 @@ struct metrics_data {
 	 * compression_ratio, records_per_second); a new reference the
 	 * metrics release, NULL when none */
 	json_t *streams;
+	/* per stream of GET /v1/backup, the commit -> acknowledgement
+	 * histogram (backup_ack_rows(): from, to, user_set, category,
+	 * buckets [[le, cumulative count], ...], count, sum); a new reference
+	 * the metrics release, NULL when none */
+	json_t *acks;
 	/* the seeds followed since the start (dataplane_seed_rows(): role,
 	 * user_set, lane, active, items, items_total, bytes, bytes_total); a
 	 * new reference the metrics release, NULL when none */

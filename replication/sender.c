@@ -319,6 +319,33 @@ void sender_notify(struct sender *s)
 		sender_stream_pump(&s->lanes[l]);
 }
 
+static const struct tx_stream *tx_find(const struct sender *s,
+				       const char *user_set, int lane);
+
+void sender_committed(struct sender *s, const char *user_set, int lane,
+		      uint64_t seq)
+{
+	struct tx_stream *st = (struct tx_stream *)tx_find(s, user_set, lane);
+	uint64_t now = uv_hrtime();
+	struct tx_mark *last;
+
+	if (s->closing || st == NULL || seq <= st->acked_seq)
+		return;
+	last = st->mk_n > 0
+		   ? &st->marks[(st->mk_head + st->mk_n - 1) % TX_MARKS]
+		   : NULL;
+	if (last != NULL && seq <= last->seq)
+		return;
+	if (st->mk_n == TX_MARKS) {
+		last->seq = seq;
+		last->n++;
+		return;
+	}
+	st->marks[(st->mk_head + st->mk_n) % TX_MARKS] =
+	    (struct tx_mark){seq, 1, now};
+	st->mk_n++;
+}
+
 int sender_set_peer(struct sender *s, const char *host, uint16_t port)
 {
 	char *copy = NULL;
@@ -478,6 +505,7 @@ static void tx_fill_stats(const struct sender *s, const struct tx_stream *st,
 	out->seed_items_total = st->seed.items_total;
 	out->seed_bytes_total = st->seed.bytes_total;
 	out->seeds_done = st->seed.done;
+	out->ack = st->ack;
 }
 
 int sender_stats_at(const struct sender *s, size_t i, struct sender_stats *out)

@@ -75,6 +75,7 @@
 
 #include <uv.h>
 
+#include "replication/ackhist.h"
 #include "replication/store.h"
 #include "replication/stream_common.h"
 
@@ -192,6 +193,9 @@ struct sender_stats {
 	uint64_t seed_items_total; /* store_seed_count at its start */
 	uint64_t seed_bytes_total;
 	uint64_t seeds_done;	   /* seeds completed since init */
+	/* commit -> acknowledgement of the records sender_committed()
+	 * announced, since init (with no_trim: this sender's peer) */
+	struct ackhist ack;
 };
 
 struct sender;
@@ -213,6 +217,19 @@ void sender_close(struct sender *s, void (*cb)(void *arg), void *arg);
 /* A local write was committed: look at the outbox again. Cheap; many
  * calls in a row cost one outbox read per stream. */
 void sender_notify(struct sender *s);
+
+/* The local write of (user_set, lane) at seq is durable in the store (its
+ * transaction committed), at this moment of the loop's clock (uv_hrtime):
+ * once the pair acknowledges seq, the time between is counted in the
+ * stream's ack histogram (sender_stats.ack), one record per call. Call it
+ * for each committed write, in increasing seq per stream, with
+ * sender_notify(). A seq at or below what the pair already acknowledged,
+ * or of a stream not streamed, is ignored; up to 64 writes per stream are
+ * held apart, later ones share the newest's time until acknowledgements
+ * make room (counted longer, never shorter). Records the sender was not
+ * told of (written before it started) are not counted. */
+void sender_committed(struct sender *s, const char *user_set, int lane,
+		      uint64_t seq);
 
 /* Point the sender at another data address (host copied): both
  * connections are dropped and reconnect there at once. host NULL makes

@@ -24,6 +24,7 @@
 
 #include <uv.h>
 
+#include "replication/ackhist.h"
 #include "replication/batch.h"
 #include "replication/frame.h"
 #include "replication/sender.h"
@@ -38,6 +39,17 @@
 struct tx_inflight {
 	uint64_t last_seq;
 	uint64_t bytes;
+};
+
+/* Local commits a stream's acknowledgement times are measured from. */
+#define TX_MARKS 64
+
+/* Records of a stream committed at one time: up to seq, n of them, at t
+ * (uv_hrtime). */
+struct tx_mark {
+	uint64_t seq;
+	uint64_t n;
+	uint64_t t;
 };
 
 /* Where the seed of a stream is on the lane's current connection. */
@@ -93,6 +105,12 @@ struct tx_stream {
 	    bytes_wire;
 	struct stream_rate rate;
 	struct tx_seed seed;
+	/* sender_committed, oldest first (a ring), awaiting the pair's
+	 * acknowledgement; when full the newest mark takes the new records
+	 * (its earlier time: their times can only be counted longer) */
+	struct tx_mark marks[TX_MARKS];
+	size_t mk_head, mk_n;
+	struct ackhist ack; /* commit -> acknowledgement, per record */
 };
 
 /* What to do once a connection's handle has closed. */

@@ -152,10 +152,19 @@ void sender_stream_check_trimmed(struct sender *s)
  * the caller. */
 void sender_stream_acked(struct sender *s, struct tx_stream *st, uint64_t acked)
 {
+	uint64_t now = uv_hrtime();
 	struct tx_op *op;
 	int rv;
 
 	st->acked_seq = acked;
+	while (st->mk_n > 0 && st->marks[st->mk_head].seq <= acked) {
+		const struct tx_mark *m = &st->marks[st->mk_head];
+		ackhist_observe(&st->ack,
+				now > m->t ? (double)(now - m->t) / 1e9 : 0,
+				m->n);
+		st->mk_head = (st->mk_head + 1) % TX_MARKS;
+		st->mk_n--;
+	}
 	op = s->no_trim ? NULL : sender_op_new(s, NULL, 0);
 	if (op != NULL) {
 		rv = store_outbox_ack(s->store, st->user_set, st->lane, acked,

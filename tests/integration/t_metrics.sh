@@ -49,6 +49,26 @@ done
 assert_contains "$(cat "$IT_DIR/metrics.east")" 'poolpair_backup_lag_records{from="pool-east",to="pool-west",user_set="pool-east",category="content"}' "east's content stream"
 assert_contains "$(cat "$IT_DIR/metrics.witness")" "poolpair_raft_term" "the witness's metrics"
 
+# the sender's commit -> acknowledgement histogram: every record written
+# since the start and acknowledged by west is counted, per stream
+L='from="pool-east",to="pool-west",user_set="pool-east",category="user_data"'
+acked=$(curl -s "$E/v1/backup" | jq '.backup[] | select(.user_set == "pool-east" and .category == "user_data") | .acked_seq')
+[ "${acked:-0}" -ge 7 ] || fail "east's user_data acked_seq $acked, expected at least 7 writes"
+metric() { sed -n "s/^poolpair_replication_ack_seconds_$2{$L${3:-}} //p" "$IT_DIR/metrics.$1"; }
+assert_eq "histogram" "$(sed -n 's/^# TYPE poolpair_replication_ack_seconds //p' "$IT_DIR/metrics.east")" "ack histogram type"
+assert_eq "$acked" "$(metric east count)" "acknowledged records counted"
+assert_eq "$acked" "$(metric east bucket ',le="+Inf"')" "+Inf bucket"
+[ -n "$(metric east bucket ',le="0.0001"')" ] || fail "no 100 us bucket"
+[ -n "$(metric east bucket ',le="0.00025"')" ] || fail "no 250 us bucket"
+awk -v s="$(metric east sum)" 'BEGIN { exit !(s > 0) }' || fail "ack seconds sum not positive"
+prev=0
+for le in 0.0001 0.00025 0.0005 0.001 0.0025 0.005 0.01 0.025 0.1 0.5 1 5 +Inf; do
+	c=$(metric east bucket ",le=\"$le\"")
+	[ -n "$c" ] && [ "$c" -ge "$prev" ] || fail "bucket le=$le: '$c' after $prev"
+	prev=$c
+done
+assert_eq "1" "$(grep -c "^poolpair_replication_ack_seconds_count{from=\"pool-west\",to=\"pool-east\",user_set=\"pool-west\",category=\"user_data\"} [1-9]" "$IT_DIR/metrics.west")" "west's histogram counts its writes"
+
 # the alerting rules: valid, and naming only what is exported
 out=$(promtool check rules "$RULES" 2>&1) || fail "promtool check rules: $out"
 assert_contains "$out" "SUCCESS" "promtool check rules"
