@@ -150,4 +150,11 @@ int config_set_value(struct parse *p, const struct key_def *k,
 int config_set_reserve(struct parse *p, const struct key_def *k,
 		       const char *value);
 
+static inline bool config_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The start every number value shares (config_value.c): 0 when s begins
+ * with a digit, else CONFIG_E_EMPTY (NULL or ""), CONFIG_E_NEGATIVE ("-"
+ * then a digit) or CONFIG_E_INVALID. */
+int config_number_start(const char *s);
+
 #endif

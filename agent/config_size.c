@@ -7,8 +7,6 @@
 #include <stdint.h>
 #include <string.h>
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 int config_parse_size(const char *s, uint64_t *bytes, unsigned *percent)
 {
 	static const struct {
@@ -20,14 +18,12 @@ int config_parse_size(const char *s, uint64_t *bytes, unsigned *percent)
 	uint64_t v = 0;
 	const char *p = s;
 	size_t i;
+	int rv;
 
-	if (s == NULL || s[0] == '\0')
-		return CONFIG_E_EMPTY;
-	if (s[0] == '-' && is_digit(s[1]))
-		return CONFIG_E_NEGATIVE;
-	if (!is_digit(*p))
-		return CONFIG_E_INVALID;
-	for (; is_digit(*p); p++) {
+	rv = config_number_start(s);
+	if (rv != 0)
+		return rv;
+	for (; config_is_digit(*p); p++) {
 		unsigned d = (unsigned)(*p - '0');
 
 		if (v > (UINT64_MAX - d) / 10)

@@ -14,12 +14,19 @@
 
 /* ---- value parsers ------------------------------------------------ */
 
-static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
-
 static bool is_alnum(char ch)
 {
-	return is_digit(ch) || (ch >= 'a' && ch <= 'z') ||
+	return config_is_digit(ch) || (ch >= 'a' && ch <= 'z') ||
 	       (ch >= 'A' && ch <= 'Z');
+}
+
+int config_number_start(const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return CONFIG_E_EMPTY;
+	if (s[0] == '-' && config_is_digit(s[1]))
+		return CONFIG_E_NEGATIVE;
+	return config_is_digit(s[0]) ? 0 : CONFIG_E_INVALID;
 }
 
 /* Unsigned decimal in 0..max: digits only. */
@@ -31,10 +38,10 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 
 	if (s == NULL || s[0] == '\0')
 		return CONFIG_E_EMPTY;
-	if (s[0] == '-' && is_digit(s[1]))
+	if (s[0] == '-' && config_is_digit(s[1]))
 		return CONFIG_E_NEGATIVE;
 	for (p = s; *p != '\0'; p++) {
-		if (!is_digit(*p))
+		if (!config_is_digit(*p))
 			return CONFIG_E_INVALID;
 		if (!over) {
 			unsigned d = (unsigned)(*p - '0');
@@ -61,14 +68,12 @@ int config_parse_duration(const char *s, uint32_t *ms)
 	bool big = false, has_frac = false;
 	const char *p = s;
 	size_t i;
+	int rv;
 
-	if (s == NULL || s[0] == '\0')
-		return CONFIG_E_EMPTY;
-	if (s[0] == '-' && is_digit(s[1]))
-		return CONFIG_E_NEGATIVE;
-	if (!is_digit(*p))
-		return CONFIG_E_INVALID;
-	for (; is_digit(*p); p++) {
+	rv = config_number_start(s);
+	if (rv != 0)
+		return rv;
+	for (; config_is_digit(*p); p++) {
 		if (!big) {
 			whole = whole * 10 + (uint64_t)(*p - '0');
 			if (whole > UINT32_MAX)
@@ -78,9 +83,9 @@ int config_parse_duration(const char *s, uint32_t *ms)
 	if (*p == '.') {
 		has_frac = true;
 		p++;
-		if (!is_digit(*p))
+		if (!config_is_digit(*p))
 			return CONFIG_E_INVALID;
-		for (; is_digit(*p); p++) {
+		for (; config_is_digit(*p); p++) {
 			if (frac_scale >= 1000000000)
 				return CONFIG_E_INVALID; /* finer than 1 ns */
 			frac = frac * 10 + (uint64_t)(*p - '0');
@@ -123,7 +128,7 @@ static int check_host(const char *h, size_t len)
 	if (len >= sizeof buf)
 		return CONFIG_E_TOO_LONG;
 	for (i = 0; i < len; i++)
-		if (!is_digit(h[i]) && h[i] != '.')
+		if (!config_is_digit(h[i]) && h[i] != '.')
 			numeric = false;
 	if (numeric) {
 		memcpy(buf, h, len);

@@ -185,13 +185,8 @@ static void up_write(struct upload *op)
 			return;
 		}
 	}
-	memset(&w, 0, sizeof w);
-	w.user_set = p->name;
-	w.epoch = p->epoch;
-	w.hlc = dataplane_hlc(c->deps.data);
-	w.op = POOLPAIR__REPL__OP__OP_CONTENT_CHUNK;
-	w.kind = POOLPAIR__REPL__KIND__KIND_CONTENT;
-	w.key = op->cp.key;
+	content_write_init(c, p, POOLPAIR__REPL__OP__OP_CONTENT_CHUNK,
+			   op->cp.key, &w);
 	w.value = op->buf;
 	w.value_len = n;
 	w.offset = op->written;
@@ -662,6 +657,18 @@ static bool content_path_ok(struct content *c, struct http_request *req,
 	}
 	return read ? users_ready_read(c->deps.data, req)
 		    : users_ready(c->deps.data, req);
+}
+
+void content_write_init(struct content *c, const struct fsm_pool *p, int op,
+			const char *key, struct store_write *w)
+{
+	memset(w, 0, sizeof *w);
+	w->user_set = p->name;
+	w->epoch = p->epoch;
+	w->hlc = dataplane_hlc(c->deps.data);
+	w->op = op;
+	w->kind = POOLPAIR__REPL__KIND__KIND_CONTENT;
+	w->key = key;
 }
 
 bool content_uploading(const struct content *c, const char *user_set,

@@ -93,6 +93,12 @@ int content_close(struct content *c, content_close_cb cb);
 bool content_uploading(const struct content *c, const char *user_set,
 		       const char *key);
 
+/* w set (the rest zero) for a content record of pool p about key, op one
+ * of POOLPAIR__REPL__OP__OP_*, stamped with the data plane's clock now
+ * (content.c; an upload's chunk and the sweep's delete). */
+void content_write_init(struct content *c, const struct fsm_pool *p, int op,
+			const char *key, struct store_write *w);
+
 /* One tick of the sweep's timer (content_sweep.c). */
 void content_sweep_tick(struct content *c);
 

@@ -83,13 +83,7 @@ static void remove_item(struct content *c, const struct fsm_pool *p,
 		free(d);
 		return;
 	}
-	memset(&w, 0, sizeof w);
-	w.user_set = p->name;
-	w.epoch = p->epoch;
-	w.hlc = dataplane_hlc(c->deps.data);
-	w.op = POOLPAIR__REPL__OP__OP_DELETE;
-	w.kind = POOLPAIR__REPL__KIND__KIND_CONTENT;
-	w.key = d->key;
+	content_write_init(c, p, POOLPAIR__REPL__OP__OP_DELETE, d->key, &w);
 	rv = store_write(&c->deps.data->store, &w, deleted, d);
 	if (rv != 0) {
 		LOG_WARN(MOD, "%s: incomplete item not removed: %s", d->key,

@@ -117,6 +117,13 @@ static void gauge(struct out *o, const char *name, const char *help,
 	    name, value);
 }
 
+static void counter(struct out *o, const char *name, const char *help,
+		    uint64_t value)
+{
+	put(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+	    name, (unsigned long long)value);
+}
+
 /* The leader's own lease: how old the newest proof of each source is, and
  * how long its last barrier took to commit (only on the leader). */
 static void lease_metrics(const struct metrics *mt,
@@ -321,11 +328,9 @@ static void metrics_data(const struct metrics *m, struct out *o)
 		    (unsigned long long)dp->disk_size,
 		    (unsigned long long)dp->store_free,
 		    (unsigned long long)dp->reserve, dp->under_reserve ? 1 : 0);
-	put(o, "# HELP poolpair_content_incomplete_removed_total incomplete "
-	       "uploads removed after [content] upload_timeout\n"
-	       "# TYPE poolpair_content_incomplete_removed_total counter\n"
-	       "poolpair_content_incomplete_removed_total %llu\n",
-	    (unsigned long long)dp->uploads_removed);
+	counter(o, "poolpair_content_incomplete_removed_total",
+		"incomplete uploads removed after [content] upload_timeout",
+		dp->uploads_removed);
 	put(o, "# HELP poolpair_replication_sync 1 in the current replication "
 	       "mode (async, sync, fallback)\n"
 	       "# TYPE poolpair_replication_sync gauge\n"
@@ -471,11 +476,9 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		"poolpair_raft_snapshots_total{op=\"restored\"} %llu\n",
 	    (unsigned long long)taken, (unsigned long long)restored);
 
-	put(&o, "# HELP poolpair_fsm_decisions_total decisions applied to "
-		"the state machine (history sequence)\n"
-		"# TYPE poolpair_fsm_decisions_total counter\n"
-		"poolpair_fsm_decisions_total %llu\n",
-	    (unsigned long long)f->decisions);
+	counter(&o, "poolpair_fsm_decisions_total",
+		"decisions applied to the state machine (history sequence)",
+		f->decisions);
 	put(&o, "# HELP poolpair_api_decisions_total outcomes of decisions "
 		"proposed through this agent\n"
 		"# TYPE poolpair_api_decisions_total counter\n"
@@ -526,10 +529,9 @@ char *metrics_render(const struct metrics *m, size_t *len)
 				    "code=\"%s\"} %llu\n",
 				    method_names[i], class_names[k],
 				    (unsigned long long)m->requests[i][k]);
-	put(&o, "# HELP poolpair_api_redirects_total writes sent to the "
-		"leader with 307\n# TYPE poolpair_api_redirects_total counter\n"
-		"poolpair_api_redirects_total %llu\n",
-	    (unsigned long long)src->ops->redirects(src->impl));
+	counter(&o, "poolpair_api_redirects_total",
+		"writes sent to the leader with 307",
+		src->ops->redirects(src->impl));
 	{
 		struct metrics_connections mc;
 

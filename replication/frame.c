@@ -93,13 +93,8 @@ int frame_decoder_init(struct frame_decoder *d, size_t max_payload)
 {
 	if (d == NULL)
 		return FRAME_E_ARG;
-	if (max_payload == 0)
-		max_payload = FRAME_DEFAULT_MAX_PAYLOAD;
-	if (max_payload > FRAME_HARD_MAX_PAYLOAD)
-		return FRAME_E_ARG;
 	memset(d, 0, sizeof(*d));
-	d->max_payload = max_payload;
-	return 0;
+	return frame_decoder_set_max(d, max_payload);
 }
 
 int frame_decoder_set_max(struct frame_decoder *d, size_t max_payload)
