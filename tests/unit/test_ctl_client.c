@@ -22,50 +22,20 @@
 #include <unistd.h>
 
 #include "agent/ctl/client.h"
-
-#define CERT_TOOL "../../scripts/poolpair-cert"
-
-static char dir[256];
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rv;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	rv = system(cmd);
-	if (rv != 0)
-		fail_msg("command failed (%d): %s", rv, cmd);
-}
-
-static const char *path(const char *name)
-{
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
-
-	snprintf(b, 512, "%s/%s", dir, name);
-	return b;
-}
+#include "pki_fixture.h"
 
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/pp-test-ctl-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (pki_open("ctl") != 0)
 		return -1;
-	sh(CERT_TOOL " ca %s/a >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n1 --role agent --agent-id 1 >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a gone --role agent --agent-id 2 >/dev/null", dir);
-	sh(CERT_TOOL " revoke %s/a gone >/dev/null", dir);
-	sh(CERT_TOOL " crl %s/a >/dev/null", dir);
+	pki_ca("a", "");
+	pki_issue("a", "n1", "--role agent --agent-id 1");
+	pki_issue("a", "op", "--role operator");
+	pki_issue("a", "rd", "--role reader");
+	pki_issue("a", "gone", "--role agent --agent-id 2");
+	sh(CERT_TOOL " revoke %s/a gone >/dev/null", pki_dir);
+	sh(CERT_TOOL " crl %s/a >/dev/null", pki_dir);
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
@@ -73,7 +43,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	curl_global_cleanup();
-	sh("rm -rf %s", dir);
+	pki_close();
 	return 0;
 }
 
@@ -185,18 +155,16 @@ static void fake_start(struct fake *f, const char *cert)
 
 	memset(f, 0, sizeof *f);
 	if (cert != NULL) {
-		char name[64];
-
 		f->ssl = SSL_CTX_new(TLS_server_method());
 		assert_non_null(f->ssl);
 		SSL_CTX_set_min_proto_version(f->ssl, TLS1_3_VERSION);
-		snprintf(name, sizeof name, "a/%s.crt", cert);
-		assert_int_equal(
-		    SSL_CTX_use_certificate_chain_file(f->ssl, path(name)), 1);
-		snprintf(name, sizeof name, "a/%s.key", cert);
-		assert_int_equal(SSL_CTX_use_PrivateKey_file(f->ssl, path(name),
-							     SSL_FILETYPE_PEM),
+		assert_int_equal(SSL_CTX_use_certificate_chain_file(
+				     f->ssl, path("a/%s.crt", cert)),
 				 1);
+		assert_int_equal(
+		    SSL_CTX_use_PrivateKey_file(f->ssl, path("a/%s.key", cert),
+						SSL_FILETYPE_PEM),
+		    1);
 	}
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	f->fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -28,6 +28,7 @@
 
 #include "agent/hclient.h"
 #include "agent/http.h"
+#include "pki_fixture.h"
 #include "tls/tls.h"
 
 #define GUARD_MS 5000
@@ -1657,78 +1658,44 @@ static void test_parse_url_buffers(void **state)
 
 /* ---- TLS: agent/http.h's server with a context ------------------------ */
 
-#define CERT_TOOL "../../scripts/poolpair-cert"
 #define TLS_STEPS 4
-
-static char tls_dir[256];
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rv;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	rv = system(cmd);
-	if (rv != 0) {
-		fail_msg("command failed (%d): %s", rv, cmd);
-	}
-}
-
-/* A context from tls_dir/DIR: DIR/ca.crt, DIR/NAME.{crt,key}. */
-static void tls_load(struct tls_ctx *c, const char *dir, const char *name)
-{
-	char pca[512], pcert[512], pkey[512];
-
-	snprintf(pca, sizeof pca, "%s/%s/ca.crt", tls_dir, dir);
-	snprintf(pcert, sizeof pcert, "%s/%s/%s.crt", tls_dir, dir, name);
-	snprintf(pkey, sizeof pkey, "%s/%s/%s.key", tls_dir, dir, name);
-	if (tls_ctx_init(c, pca, pcert, pkey) != 0) {
-		fail_msg("tls_ctx_init %s: %s", name, c->errmsg);
-	}
-}
 
 static int tls_group_setup(void **state)
 {
 	(void)state;
-	snprintf(tls_dir, sizeof tls_dir, "/tmp/pp-test-hclient-XXXXXX");
-	if (mkdtemp(tls_dir) == NULL) {
+	if (pki_open("hclient") != 0) {
 		return -1;
 	}
-	sh(CERT_TOOL " ca %s/a >/dev/null", tls_dir);
-	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a srv --role agent --agent-id 1 >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a peer --role agent --agent-id 2 >/dev/null", tls_dir);
+	pki_ca("a", "");
+	pki_ca("b", "--cn other");
+	pki_issue("a", "srv", "--role agent --agent-id 1");
+	pki_issue("a", "peer", "--role agent --agent-id 2");
 	/* peer's renewed: the same agent */
-	sh(CERT_TOOL " issue %s/a peer2 --role agent --agent-id 2 >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a old --role agent --agent-id 4 --not-before '10 days ago' "
-		     "--not-after '1 day ago' >/dev/null",
-	   tls_dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 5 >/dev/null", tls_dir);
+	pki_issue("a", "peer2", "--role agent --agent-id 2");
+	pki_issue("a", "rd", "--role reader");
+	pki_issue("a", "old",
+		  "--role agent --agent-id 4 --not-before '10 days ago' "
+		  "--not-after '1 day ago'");
+	pki_issue("b", "rogue", "--role agent --agent-id 5");
 	/* the client's files of the reload test: peer's, then peer2's */
 	sh("mkdir %s/cli && cp %s/a/ca.crt %s/cli/ca.crt && "
 	   "cp %s/a/peer.crt %s/cli/me.crt && cp %s/a/peer.key %s/cli/me.key",
-	   tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir, pki_dir, pki_dir, pki_dir);
 	/* the CA reload test: a client trusting only a, then a and b; a
 	 * server of b that trusts both */
 	sh("mkdir %s/cli2 && cp %s/a/ca.crt %s/cli2/ca.crt && "
 	   "cp %s/a/peer.crt %s/a/peer.key %s/cli2/",
-	   tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir, pki_dir, pki_dir);
 	sh("mkdir %s/srvb && cat %s/a/ca.crt %s/b/ca.crt >%s/srvb/ca.crt && "
 	   "cp %s/b/rogue.crt %s/b/rogue.key %s/srvb/",
-	   tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir, tls_dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir, pki_dir, pki_dir, pki_dir);
 	return 0;
 }
 
 static int tls_group_teardown(void **state)
 {
 	(void)state;
-	sh("rm -rf %s", tls_dir);
+	pki_close();
 	return 0;
 }
 
@@ -1829,14 +1796,14 @@ static struct tfx *tfx_new(const char *srv_dir, const char *srv_cert,
 	memset(&cfg, 0, sizeof cfg);
 	cfg.host = "127.0.0.1";
 	if (srv_cert != NULL) {
-		tls_load(&t->srv_ctx, srv_dir, srv_cert);
+		pki_ctx(&t->srv_ctx, srv_dir, srv_cert);
 		t->srv_tls = true;
 		cfg.tls = &t->srv_ctx;
 	}
 	assert_int_equal(
 	    http_server_init(&t->server, &t->loop, &cfg, tls_handler, t), 0);
 	t->port = http_server_port(&t->server);
-	tls_load(&t->cli_ctx, cli_dir, cli_cert);
+	pki_ctx(&t->cli_ctx, cli_dir, cli_cert);
 	assert_int_equal(hclient_init(&t->client, &t->loop, &t->cli_ctx), 0);
 	t->client.data = t;
 	return t;
@@ -1973,7 +1940,7 @@ static void tls_reload_then_second(void *arg, int err,
 	/* renewed files (another certificate) and a reload */
 	sh("cp %s/a/peer2.crt %s/cli/me.crt && cp %s/a/peer2.key "
 	   "%s/cli/me.key",
-	   tls_dir, tls_dir, tls_dir, tls_dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir);
 	assert_int_equal(tls_ctx_reload(&t->cli_ctx), 0);
 	assert_int_equal(t->cli_ctx.generation, 2);
 	assert_int_equal(tfx_request(t, "/two", tls_third, NULL), 0);
@@ -2014,8 +1981,8 @@ static void tls_ca_reloaded(void *arg, int err,
 	t->err[i] = err;
 	t->status[i] = resp != NULL ? resp->status : 0;
 	/* the deployment now trusts b as well */
-	sh("cat %s/a/ca.crt %s/b/ca.crt >%s/cli2/ca.crt", tls_dir, tls_dir,
-	   tls_dir);
+	sh("cat %s/a/ca.crt %s/b/ca.crt >%s/cli2/ca.crt", pki_dir, pki_dir,
+	   pki_dir);
 	assert_int_equal(tls_ctx_reload(&t->cli_ctx), 0);
 	assert_int_equal(tfx_request(t, "/two", tls_last, NULL), 0);
 }
@@ -2082,7 +2049,7 @@ static void tls_crl_first(void *arg, int err,
 	/* the server's certificate revoked, a new CRL, a reload */
 	sh(CERT_TOOL " revoke %s/a srv >/dev/null && " CERT_TOOL
 		     " crl %s/a >/dev/null && cp %s/a/ca.crl %s/crl/ca.crl",
-	   tls_dir, tls_dir, tls_dir, tls_dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir);
 	assert_int_equal(tls_ctx_reload(&t->cli_ctx), 0);
 	/* the kept-alive connection is not used again */
 	assert_int_equal(tfx_request(t, "/two", tls_crl_second, NULL), 0);
@@ -2098,8 +2065,8 @@ static void test_tls_crl_reload_drops_connection(void **state)
 	(void)state;
 	sh("mkdir %s/crl && " CERT_TOOL " crl %s/a >/dev/null && "
 	   "cp %s/a/ca.crl %s/crl/ca.crl",
-	   tls_dir, tls_dir, tls_dir, tls_dir);
-	snprintf(crl, sizeof crl, "%s/crl/ca.crl", tls_dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir);
+	snprintf(crl, sizeof crl, "%s/crl/ca.crl", pki_dir);
 	t = tfx_new("a", "srv", "a", "peer");
 	assert_int_equal(tls_ctx_set_crl(&t->cli_ctx, crl), 0);
 	assert_int_equal(tfx_request(t, "/one", tls_crl_first, NULL), 0);

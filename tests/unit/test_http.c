@@ -26,6 +26,7 @@
 
 #include "agent/hclient.h"
 #include "agent/http.h"
+#include "pki_fixture.h"
 #include "tls/tls.h"
 
 #define OUT_CAP 16384
@@ -1574,65 +1575,31 @@ static void test_stream_download_client_vanishes(void **state)
 
 /* ---- TLS: the server with a context, hclient as the client ---- */
 
-#define CERT_TOOL "../../scripts/poolpair-cert"
 #define TLS_BIG (300 * 1024)
-
-static char tls_dir[256];
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rv;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	rv = system(cmd);
-	if (rv != 0) {
-		fail_msg("command failed (%d): %s", rv, cmd);
-	}
-}
-
-/* A context from tls_dir: CA a or b, certificate NAME issued by it. */
-static void tls_load(struct tls_ctx *c, const char *ca, const char *name)
-{
-	char pca[512], pcert[512], pkey[512];
-
-	snprintf(pca, sizeof pca, "%s/%s/ca.crt", tls_dir, ca);
-	snprintf(pcert, sizeof pcert, "%s/%s/%s.crt", tls_dir, ca, name);
-	snprintf(pkey, sizeof pkey, "%s/%s/%s.key", tls_dir, ca, name);
-	if (tls_ctx_init(c, pca, pcert, pkey) != 0) {
-		fail_msg("tls_ctx_init %s: %s", name, c->errmsg);
-	}
-}
 
 static int tls_group_setup(void **state)
 {
 	(void)state;
-	snprintf(tls_dir, sizeof tls_dir, "/tmp/pp-test-http-XXXXXX");
-	if (mkdtemp(tls_dir) == NULL) {
+	if (pki_open("http") != 0) {
 		return -1;
 	}
-	sh(CERT_TOOL " ca %s/a >/dev/null", tls_dir);
-	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a srv --role agent --agent-id 1 >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a peer --role agent --agent-id 2 >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", tls_dir);
-	sh(CERT_TOOL " issue %s/a old --role agent --agent-id 3 --not-before '10 days ago' "
-		     "--not-after '1 day ago' >/dev/null",
-	   tls_dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 4 >/dev/null", tls_dir);
+	pki_ca("a", "");
+	pki_ca("b", "--cn other");
+	pki_issue("a", "srv", "--role agent --agent-id 1");
+	pki_issue("a", "peer", "--role agent --agent-id 2");
+	pki_issue("a", "op", "--role operator");
+	pki_issue("a", "rd", "--role reader");
+	pki_issue("a", "old",
+		  "--role agent --agent-id 3 --not-before '10 days ago' "
+		  "--not-after '1 day ago'");
+	pki_issue("b", "rogue", "--role agent --agent-id 4");
 	return 0;
 }
 
 static int tls_group_teardown(void **state)
 {
 	(void)state;
-	sh("rm -rf %s", tls_dir);
+	pki_close();
 	return 0;
 }
 
@@ -1724,7 +1691,7 @@ static struct tfx *tls_exchange(const char *srv_cert, const char *cli_ca,
 	cfg.max_body = 1024 * 1024;
 	cfg.idle_timeout_ms = 5000;
 	if (srv_cert != NULL) {
-		tls_load(&t->srv_ctx, "a", srv_cert);
+		pki_ctx(&t->srv_ctx, "a", srv_cert);
 		t->srv_tls = true;
 		cfg.tls = &t->srv_ctx;
 	}
@@ -1732,7 +1699,7 @@ static struct tfx *tls_exchange(const char *srv_cert, const char *cli_ca,
 	    http_server_init(&t->server, &t->loop, &cfg, tls_handler, t), 0);
 	t->port = http_server_port(&t->server);
 	if (cli_cert != NULL) {
-		tls_load(&t->cli_ctx, cli_ca, cli_cert);
+		pki_ctx(&t->cli_ctx, cli_ca, cli_cert);
 		t->cli_tls = true;
 	}
 	assert_int_equal(hclient_init(&t->client, &t->loop,

@@ -27,11 +27,11 @@
 
 #include "agent/http.h"
 #include "agent/http_util.h"
+#include "pki_fixture.h"
 #include "tls/tls.h"
 
 #define N_OUT 8
 #define OUT_CAP 4096
-#define CERT_TOOL "../../scripts/poolpair-cert"
 
 struct lx {
 	uv_loop_t loop;
@@ -248,21 +248,11 @@ static struct lx *lx_new(const struct http_server_config *cfg, int with_tls)
 	x->cfg.on_head = on_head;
 	x->cfg.stream_match = stream_match;
 	if (with_tls) {
-		char dir[] = "/tmp/pp-test-limits-XXXXXX";
-		char cmd[512], ca[256], crt[256], key[256];
-
-		assert_non_null(mkdtemp(dir));
-		snprintf(cmd, sizeof cmd,
-			 CERT_TOOL " ca %s >/dev/null && " CERT_TOOL
-				   " issue %s srv --role operator >/dev/null",
-			 dir, dir);
-		assert_int_equal(system(cmd), 0);
-		snprintf(ca, sizeof ca, "%s/ca.crt", dir);
-		snprintf(crt, sizeof crt, "%s/srv.crt", dir);
-		snprintf(key, sizeof key, "%s/srv.key", dir);
-		assert_int_equal(tls_ctx_init(&x->tls, ca, crt, key), 0);
-		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-		assert_int_equal(system(cmd), 0);
+		assert_int_equal(pki_open("limits"), 0);
+		pki_ca("a", "");
+		pki_issue("a", "srv", "--role operator");
+		pki_ctx(&x->tls, "a", "srv");
+		pki_close();
 		x->with_tls = 1;
 		x->cfg.tls = &x->tls;
 	}

@@ -17,87 +17,49 @@
 
 #include <openssl/ssl.h>
 
+#include "pki_fixture.h"
 #include "tls/tls.h"
-
-#define CERT_TOOL "../../scripts/poolpair-cert"
-
-static char dir[256];
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rv;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	rv = system(cmd);
-	if (rv != 0)
-		fail_msg("command failed (%d): %s", rv, cmd);
-}
-
-static const char *path(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static const char *path(const char *fmt, ...)
-{
-	static char bufs[8][512];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
-	char name[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof name, fmt, ap);
-	va_end(ap);
-	snprintf(b, 512, "%s/%s", dir, name);
-	return b;
-}
 
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/pp-test-tls-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (pki_open("tls") != 0)
 		return -1;
-	sh(CERT_TOOL " ca %s/a >/dev/null", dir);
-	sh(CERT_TOOL " ca %s/b --cn other >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n1 --role agent --agent-id 1 >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n2 --role agent --agent-id 2 >/dev/null", dir);
+	pki_ca("a", "");
+	pki_ca("b", "--cn other");
+	pki_issue("a", "n1", "--role agent --agent-id 1");
+	pki_issue("a", "n2", "--role agent --agent-id 2");
 	/* a renewal of n1's (the same agent), named n1b to tell them apart */
-	sh(CERT_TOOL " issue %s/a n1b --role agent --agent-id 1 >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a op --role operator >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a old --role agent --agent-id 3 --not-before '10 days ago' "
-		     "--not-after '1 day ago' >/dev/null",
-	   dir);
-	sh(CERT_TOOL " issue %s/a fut --role agent --agent-id 4 --not-before '+5 days' "
-		     ">/dev/null",
-	   dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 5 >/dev/null", dir);
+	pki_issue("a", "n1b", "--role agent --agent-id 1");
+	pki_issue("a", "op", "--role operator");
+	pki_issue("a", "rd", "--role reader");
+	pki_issue("a", "old",
+		  "--role agent --agent-id 3 --not-before '10 days ago' "
+		  "--not-after '1 day ago'");
+	pki_issue("a", "fut",
+		  "--role agent --agent-id 4 --not-before '+5 days'");
+	pki_issue("b", "rogue", "--role agent --agent-id 5");
 	/* CA r and its CRL (nothing revoked yet) for the revocation tests */
-	sh(CERT_TOOL " ca %s/r --cn revoking >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/r r1 --role agent --agent-id 1 >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/r r2 --role agent --agent-id 2 >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/r r3 --role agent --agent-id 3 >/dev/null", dir);
-	sh(CERT_TOOL " crl %s/r >/dev/null", dir);
+	pki_ca("r", "--cn revoking");
+	pki_issue("r", "r1", "--role agent --agent-id 1");
+	pki_issue("r", "r2", "--role agent --agent-id 2");
+	pki_issue("r", "r3", "--role agent --agent-id 3");
+	sh(CERT_TOOL " crl %s/r >/dev/null", pki_dir);
 	/* trusting both CAs: an impostor of b that accepts a's servers */
-	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/ab.crt", dir, dir, dir);
+	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/ab.crt", pki_dir, pki_dir,
+	   pki_dir);
 	/* a certificate with no role at all */
 	sh("openssl req -new -x509 -nodes -newkey ec -pkeyopt "
 	   "ec_paramgen_curve:P-256 -subj /CN=norole -keyout %s/norole.key "
 	   "-out %s/norole.crt -days 2 2>/dev/null",
-	   dir, dir);
+	   pki_dir, pki_dir);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	sh("rm -rf %s", dir);
+	pki_close();
 	return 0;
 }
 
@@ -410,13 +372,9 @@ static void pair_run(struct pair *p)
 static struct tls_ctx *ctx_new(const char *ca, const char *name)
 {
 	struct tls_ctx *c = malloc(sizeof *c);
-	int rv;
 
 	assert_non_null(c);
-	rv = tls_ctx_init(c, path("%s/ca.crt", ca), path("%s/%s.crt", ca, name),
-			  path("%s/%s.key", ca, name));
-	if (rv != 0)
-		fail_msg("ctx %s/%s: %s", ca, name, c->errmsg);
+	pki_ctx(c, ca, name);
 	return c;
 }
 
@@ -748,7 +706,7 @@ static void test_reload(void **state)
 	/* the server's files: a copy of n1's */
 	sh("mkdir -p %s/srv && cp %s/a/n1.crt %s/srv/me.crt && "
 	   "cp %s/a/n1.key %s/srv/me.key",
-	   dir, dir, dir, dir, dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir, pki_dir);
 	s = malloc(sizeof *s);
 	assert_int_equal(tls_ctx_init(s, path("a/ca.crt"), path("srv/me.crt"),
 				      path("srv/me.key")),
@@ -761,7 +719,7 @@ static void test_reload(void **state)
 	assert_string_equal(p1->c.identity, "n1");
 
 	/* broken files: error, old context kept */
-	sh("echo garbage > %s/srv/me.crt", dir);
+	sh("echo garbage > %s/srv/me.crt", pki_dir);
 	assert_int_equal(tls_ctx_reload(s), TLS_E_CONFIG);
 	assert_non_null(strstr(s->errmsg, "me.crt"));
 	assert_int_equal(s->generation, 1);
@@ -769,7 +727,7 @@ static void test_reload(void **state)
 
 	/* renewed files (another name, to tell them apart) */
 	sh("cp %s/a/n1b.crt %s/srv/me.crt && cp %s/a/n1b.key %s/srv/me.key",
-	   dir, dir, dir, dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir);
 	uv_loop_init(&loop);
 	assert_int_equal(tls_ctx_reload_async(s, &loop, on_reloaded, &st), 0);
 	assert_int_equal(tls_ctx_reload_async(s, &loop, on_reloaded, &st),
@@ -829,20 +787,20 @@ static void test_crl_errors(void **state)
 	assert_string_equal(c->crl, "");
 	assert_int_equal(tls_ctx_set_crl(c, path("r/none.crl")), TLS_E_CONFIG);
 	snprintf(want, sizeof want,
-		 "crl %s/r/none.crl: No such file or directory", dir);
+		 "crl %s/r/none.crl: No such file or directory", pki_dir);
 	assert_string_equal(c->errmsg, want);
 	/* not a CRL */
 	assert_int_equal(tls_ctx_set_crl(c, path("r/r1.crt")), TLS_E_CONFIG);
 	assert_non_null(strstr(c->errmsg, "no crl in the file"));
 	/* a CRL of another CA */
-	sh(CERT_TOOL " crl %s/b >/dev/null", dir);
+	sh(CERT_TOOL " crl %s/b >/dev/null", pki_dir);
 	assert_int_equal(tls_ctx_set_crl(c, path("b/ca.crl")), TLS_E_CONFIG);
 	assert_non_null(strstr(c->errmsg, "b/ca.crl: not issued by the ca"));
 	/* past its next update */
 	sh(CERT_TOOL " crl %s/r --next-update '2 minutes ago' >/dev/null && "
 		     "mv %s/r/ca.crl %s/r/expired.crl && " CERT_TOOL
 		     " crl %s/r >/dev/null",
-	   dir, dir, dir, dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir);
 	assert_int_equal(tls_ctx_set_crl(c, path("r/expired.crl")),
 			 TLS_E_CONFIG);
 	assert_non_null(strstr(c->errmsg, "expired.crl has expired"));
@@ -859,14 +817,14 @@ static void test_crl_errors(void **state)
 
 	/* a CA trusted without a CRL would refuse all its peers */
 	c = malloc(sizeof *c);
-	sh("cat %s/r/ca.crt %s/b/ca.crt > %s/rb.crt", dir, dir, dir);
+	sh("cat %s/r/ca.crt %s/b/ca.crt > %s/rb.crt", pki_dir, pki_dir, pki_dir);
 	assert_int_equal(
 	    tls_ctx_init(c, path("rb.crt"), path("r/r1.crt"), path("r/r1.key")),
 	    0);
 	assert_int_equal(tls_ctx_set_crl(c, path("r/ca.crl")), TLS_E_CONFIG);
 	assert_non_null(
 	    strstr(c->errmsg, "no crl of the ca CN=other (every ca trusted"));
-	sh("cat %s/r/ca.crl %s/b/ca.crl > %s/rb.crl", dir, dir, dir);
+	sh("cat %s/r/ca.crl %s/b/ca.crl > %s/rb.crl", pki_dir, pki_dir, pki_dir);
 	assert_int_equal(tls_ctx_set_crl(c, path("rb.crl")), 0);
 	ctx_free(c);
 }
@@ -883,14 +841,14 @@ static void test_crl_handshake(void **state)
 	sh(CERT_TOOL " issue %s/r gone --role agent --agent-id 9 >/dev/null && " CERT_TOOL
 		     " revoke %s/r gone >/dev/null && " CERT_TOOL
 		     " crl %s/r >/dev/null && cp %s/r/ca.crl %s/r/gone.crl",
-	   dir, dir, dir, dir, dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir, pki_dir);
 	s = ctx_crl("r1", path("r/gone.crl"));
 	c = ctx_new("r", "gone");
 	/* our own certificate revoked: refused */
 	assert_int_equal(tls_ctx_set_crl(c, path("r/gone.crl")), TLS_E_CONFIG);
 	snprintf(want, sizeof want,
-		 "cert %s/r/gone.crt is revoked by crl %s/r/gone.crl", dir,
-		 dir);
+		 "cert %s/r/gone.crt is revoked by crl %s/r/gone.crl", pki_dir,
+		 pki_dir);
 	assert_string_equal(c->errmsg, want);
 	assert_true(tls_ctx_revoked(s, SSL_CTX_get0_certificate(c->ssl)));
 	assert_false(tls_ctx_revoked(c, SSL_CTX_get0_certificate(c->ssl)));
@@ -951,7 +909,7 @@ static void test_crl_reload_closes(void **state)
 	int st = 1;
 
 	(void)state;
-	sh("cp %s/r/ca.crl %s/r/live.crl", dir, dir);
+	sh("cp %s/r/ca.crl %s/r/live.crl", pki_dir, pki_dir);
 	s = ctx_crl("r1", path("r/live.crl")); /* server: r1 */
 	k = ctx_crl("r2", path("r/live.crl")); /* a client with the CRL */
 	c2 = ctx_new("r", "r2");
@@ -976,7 +934,7 @@ static void test_crl_reload_closes(void **state)
 	/* r3 revoked: the new CRL in place, then a reload */
 	sh(CERT_TOOL " revoke %s/r r3 >/dev/null && " CERT_TOOL
 		     " crl %s/r >/dev/null && cp %s/r/ca.crl %s/r/live.crl",
-	   dir, dir, dir, dir);
+	   pki_dir, pki_dir, pki_dir, pki_dir);
 	assert_int_equal(tls_ctx_reload(s), 0);
 	assert_int_equal(s->generation, 3);
 	assert_int_equal(s->revoked_closed, 1);

@@ -15,89 +15,52 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pki_fixture.h"
 #include "tls/tls.h"
 
-#define CERT_TOOL "../../scripts/poolpair-cert"
-
-static char dir[256];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command; its exit status. */
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int rv;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	rv = system(cmd);
-	return WIFEXITED(rv) ? WEXITSTATUS(rv) : -1;
-}
-
-static void must(int rv) { assert_int_equal(rv, 0); }
-
 /* A certificate signed by CA a with the URI SANs given (comma-separated
- * "URI:..." list), written as dir/NAME.crt. */
+ * "URI:..." list), written as pki_dir/NAME.crt. */
 static void raw_cert(const char *name, const char *sans)
 {
-	must(sh("cd %s && openssl req -new -nodes -newkey ec -pkeyopt "
+	sh("cd %s && openssl req -new -nodes -newkey ec -pkeyopt "
 		"ec_paramgen_curve:P-256 -subj /OU=agent/CN=%s -keyout %s.key "
 		"-out %s.csr 2>/dev/null && printf 'subjectAltName=%s\\n' > "
 		"%s.ext && openssl x509 -req -in %s.csr -CA a/ca.crt -CAkey "
 		"a/ca.key -CAcreateserial -days 2 -extfile %s.ext -out %s.crt "
 		"2>/dev/null",
-		dir, name, name, name, sans, name, name, name, name));
+		pki_dir, name, name, name, sans, name, name, name, name);
 }
 
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/pp-test-tls-agent-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (pki_open("tls-agent") != 0)
 		return -1;
-	if (sh(CERT_TOOL " ca %s/a >/dev/null", dir) != 0 ||
-	    sh(CERT_TOOL " issue %s/a east --role agent --agent-id 1 --pool "
-			 "pool-east >/dev/null",
-	       dir) != 0 ||
-	    sh(CERT_TOOL " issue %s/a witness --role agent --agent-id 3 "
-			 ">/dev/null",
-	       dir) != 0 ||
-	    sh(CERT_TOOL " issue %s/a big --role agent --agent-id "
-			 "922337203685477580 --pool p.1_x >/dev/null",
-	       dir) != 0 ||
-	    sh(CERT_TOOL " issue %s/a east2 --role agent --agent-id 2 --pool "
-			 "pool-east >/dev/null",
-	       dir) != 0 ||
-	    sh(CERT_TOOL " issue %s/a eastw --role agent --agent-id 1 --pool "
-			 "pool-west >/dev/null",
-	       dir) != 0 ||
-	    sh(CERT_TOOL " issue %s/a east1b --role agent --agent-id 1 --pool "
-			 "pool-east >/dev/null",
-	       dir) != 0 ||
-	    sh(CERT_TOOL " issue %s/a ops --role operator >/dev/null", dir) !=
-		0)
-		return -1;
+	pki_ca("a", "");
+	pki_issue("a", "east", "--role agent --agent-id 1 --pool pool-east");
+	pki_issue("a", "witness", "--role agent --agent-id 3");
+	pki_issue("a", "big",
+		  "--role agent --agent-id 922337203685477580 --pool p.1_x");
+	pki_issue("a", "east2", "--role agent --agent-id 2 --pool pool-east");
+	pki_issue("a", "eastw", "--role agent --agent-id 1 --pool pool-west");
+	pki_issue("a", "east1b", "--role agent --agent-id 1 --pool pool-east");
+	pki_issue("a", "ops", "--role operator");
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	sh("rm -rf %s", dir);
+	pki_close();
 	return 0;
 }
 
 static X509 *load(const char *name)
 {
-	char p[512];
-	FILE *f;
+	FILE *f = fopen(path("%s", name), "r");
 	X509 *x;
 
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	f = fopen(p, "r");
+
 	assert_non_null(f);
 	x = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
@@ -140,29 +103,24 @@ static void test_issue_refused(void **state)
 {
 	(void)state;
 	assert_int_not_equal(
-	    sh(CERT_TOOL " issue %s/a x --role agent 2>/dev/null", dir), 0);
+	    sh_status(CERT_TOOL " issue %s/a x --role agent 2>/dev/null", pki_dir), 0);
 	assert_int_not_equal(
-	    sh(CERT_TOOL " issue %s/a x --role agent --agent-id 0 2>/dev/null",
-	       dir),
+	    sh_status(CERT_TOOL " issue %s/a x --role agent --agent-id 0 2>/dev/null",
+	       pki_dir),
 	    0);
 	assert_int_not_equal(
-	    sh(CERT_TOOL " issue %s/a x --role agent --agent-id 1x 2>/dev/null",
-	       dir),
+	    sh_status(CERT_TOOL " issue %s/a x --role agent --agent-id 1x 2>/dev/null",
+	       pki_dir),
 	    0);
-	assert_int_not_equal(sh(CERT_TOOL " issue %s/a x --role agent "
+	assert_int_not_equal(sh_status(CERT_TOOL " issue %s/a x --role agent "
 					  "--agent-id 1 --pool -x 2>/dev/null",
-				dir),
+				pki_dir),
 			     0);
-	assert_int_not_equal(sh(CERT_TOOL " issue %s/a x --role operator "
+	assert_int_not_equal(sh_status(CERT_TOOL " issue %s/a x --role operator "
 					  "--agent-id 1 2>/dev/null",
-				dir),
+				pki_dir),
 			     0);
-	{
-		char p[512];
-
-		snprintf(p, sizeof p, "%s/a/x.crt", dir);
-		assert_int_not_equal(access(p, F_OK), 0);
-	}
+	assert_int_not_equal(access(path("a/x.crt"), F_OK), 0);
 }
 
 static void test_malformed(void **state)
@@ -203,13 +161,10 @@ static void test_malformed(void **state)
 static struct tls_ctx *ctx_of(const char *name)
 {
 	struct tls_ctx *c = malloc(sizeof *c);
-	char ca[512], crt[512], key[512];
 
 	assert_non_null(c);
-	snprintf(ca, sizeof ca, "%s/a/ca.crt", dir);
-	snprintf(crt, sizeof crt, "%s/%s.crt", dir, name);
-	snprintf(key, sizeof key, "%s/%s.key", dir, name);
-	if (tls_ctx_init(c, ca, crt, key) != 0)
+	if (tls_ctx_init(c, path("a/ca.crt"), path("%s.crt", name),
+			 path("%s.key", name)) != 0)
 		fail_msg("ctx %s: %s", name, c->errmsg);
 	return c;
 }
@@ -254,28 +209,31 @@ static void test_check_agent(void **state)
 	free(c);
 }
 
+/* Copy CA a's certificate NAME and its key to me/me.{crt,key}, the files
+ * of the reload test's context. */
+static void use_cert(const char *name)
+{
+	sh("mkdir -p %s/me && cp %s/a/%s.crt %s/me/me.crt && cp %s/a/%s.key "
+	   "%s/me/me.key",
+	   pki_dir, pki_dir, name, pki_dir, pki_dir, name, pki_dir);
+}
+
 /* A reload renews the certificate; it cannot make the process another
  * agent (its id and pool come from its configuration, checked at start). */
 static void test_reload_keeps_agent(void **state)
 {
 	struct tls_ctx *c;
-	char ca[512], crt[512], key[512];
 
 	(void)state;
-	must(sh("mkdir -p %s/me && cp %s/a/east.crt %s/me/me.crt && cp "
-		"%s/a/east.key %s/me/me.key",
-		dir, dir, dir, dir, dir));
+	use_cert("east");
 	c = malloc(sizeof *c);
 	assert_non_null(c);
-	snprintf(ca, sizeof ca, "%s/a/ca.crt", dir);
-	snprintf(crt, sizeof crt, "%s/me/me.crt", dir);
-	snprintf(key, sizeof key, "%s/me/me.key", dir);
-	assert_int_equal(tls_ctx_init(c, ca, crt, key), 0);
+	assert_int_equal(tls_ctx_init(c, path("a/ca.crt"), path("me/me.crt"),
+				      path("me/me.key")),
+			 0);
 
 	/* another agent of the same pool: refused, the old one kept */
-	must(sh("cp %s/a/east2.crt %s/me/me.crt && cp %s/a/east2.key "
-		"%s/me/me.key",
-		dir, dir, dir, dir));
+	use_cert("east2");
 	assert_int_equal(tls_ctx_reload(c), TLS_E_CONFIG);
 	assert_non_null(strstr(c->errmsg, "names agent 2 (pool \"pool-east\"), "
 					  "the running one agent 1"));
@@ -284,18 +242,14 @@ static void test_reload_keeps_agent(void **state)
 	assert_string_equal(c->identity, "east");
 
 	/* the same agent in another pool: refused too */
-	must(sh("cp %s/a/eastw.crt %s/me/me.crt && cp %s/a/eastw.key "
-		"%s/me/me.key",
-		dir, dir, dir, dir));
+	use_cert("eastw");
 	assert_int_equal(tls_ctx_reload(c), TLS_E_CONFIG);
 	assert_non_null(strstr(c->errmsg, "(pool \"pool-west\"), the running "
 					  "one agent 1 (pool \"pool-east\")"));
 	assert_int_equal(c->generation, 1);
 
 	/* a renewal for the same agent and pool: in use */
-	must(sh("cp %s/a/east1b.crt %s/me/me.crt && cp %s/a/east1b.key "
-		"%s/me/me.key",
-		dir, dir, dir, dir));
+	use_cert("east1b");
 	assert_int_equal(tls_ctx_reload(c), 0);
 	assert_int_equal(c->generation, 2);
 	assert_string_equal(c->identity, "east1b");

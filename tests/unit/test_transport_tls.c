@@ -14,60 +14,42 @@
 #include <uv.h>
 
 #include "consensus/transport_tls.h"
+#include "pki_fixture.h"
 
-#define CERT_TOOL "../../scripts/poolpair-cert"
 #define BIG (4u << 20) /* beyond the bridge's high-water mark */
 #define FLOOD (9 * TRANSPORT_TLS_PENDING_PER_ADDR) /* above 64 */
-
-static char dir[256];
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
 
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/pp-test-transport-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (pki_open("transport") != 0)
 		return -1;
-	sh(CERT_TOOL " ca %s/a >/dev/null && " CERT_TOOL " ca %s/b >/dev/null",
-	   dir, dir);
-	sh(CERT_TOOL " issue %s/a n1 --role agent --agent-id 1 >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a n2 --role agent --agent-id 2 >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/a rd --role reader >/dev/null", dir);
-	sh(CERT_TOOL " issue %s/b rogue --role agent --agent-id 3 >/dev/null", dir);
-	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/b/trust.crt", dir, dir, dir);
+	pki_ca("a", "");
+	pki_ca("b", "");
+	pki_issue("a", "n1", "--role agent --agent-id 1");
+	pki_issue("a", "n2", "--role agent --agent-id 2");
+	pki_issue("a", "rd", "--role reader");
+	pki_issue("b", "rogue", "--role agent --agent-id 3");
+	sh("cat %s/a/ca.crt %s/b/ca.crt > %s/b/trust.crt", pki_dir, pki_dir,
+	   pki_dir);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	sh("rm -rf %s", dir);
+	pki_close();
 	return 0;
 }
 
 static void ctx_load(struct tls_ctx *c, const char *ca, const char *name)
 {
-	char a[512], b[512], k[512];
-
 	/* everyone trusts a; b's impostor trusts both */
-	snprintf(a, sizeof a, "%s/%s", dir,
-		 strcmp(ca, "b") == 0 ? "b/trust.crt" : "a/ca.crt");
-	snprintf(b, sizeof b, "%s/%s/%s.crt", dir, ca, name);
-	snprintf(k, sizeof k, "%s/%s/%s.key", dir, ca, name);
-	if (tls_ctx_init(c, a, b, k) != 0)
+	if (tls_ctx_init(c,
+			 path("%s", strcmp(ca, "b") == 0 ? "b/trust.crt"
+							 : "a/ca.crt"),
+			 path("%s/%s.crt", ca, name),
+			 path("%s/%s.key", ca, name)) != 0)
 		fail_msg("ctx %s: %s", name, c->errmsg);
 }
 
