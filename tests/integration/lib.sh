@@ -278,6 +278,43 @@ ctl() {
 	"$BUILD/poolpairctl" --api "$(url "$n")" "$@"
 }
 
+# it_tls_setup: the cluster speaks TLS: the deployment's CA and the
+# operator's and reader's certificates in $IT_DIR/pki (PP_TLS; each agent
+# gets its own at start), and url, status and ctl over https with a client
+# certificate (the operator's unless PP_TLS_CLIENT)
+it_tls_setup() {
+	export PP_TLS=$IT_DIR/pki
+	pp_tls_pki "$PP_TLS"
+	url() { echo "https://$(api "$1")"; }
+	status() { pp_curl -sf --max-time 5 "$(url "$1")/v1/status"; }
+	ctl() {
+		local n=$1
+		shift
+		pp_ctl --api "$(url "$n")" "$@"
+	}
+}
+
+# as CLIENT CURL-ARGS...: curl with PP_TLS's client certificate CLIENT
+as() {
+	local c=$1
+	shift
+	PP_TLS_CLIENT=$c pp_curl -s --max-time 10 "$@"
+}
+
+# it_paired_cluster: three_agents (ALL: east, west, witness) with a leader,
+# pool-east and pool-west defined and paired, every agent agreeing; LEAD is
+# the leader's name
+it_paired_cluster() {
+	three_agents
+	ALL=(east west witness)
+	wait_leader 30 "${ALL[@]}"
+	ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
+	ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
+	ctl east pair pool-east pool-west >/dev/null
+	wait_until 20 "agree_digest ${ALL[*]}"
+	LEAD=$(agree_leader "${ALL[@]}")
+}
+
 # others NAME...: the test's agents not named
 others() {
 	local n m skip

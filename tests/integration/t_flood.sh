@@ -18,16 +18,8 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || fail "missing tool: python3"
-export PP_TLS=$IT_DIR/pki
-pp_tls_pki "$PP_TLS"
+it_tls_setup
 
-url() { echo "https://$(api "$1")"; }
-status() { pp_curl -sf --max-time 5 "$(url "$1")/v1/status"; }
-ctl() {
-	local n=$1
-	shift
-	pp_ctl --api "$(url "$n")" "$@"
-}
 code() { pp_curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
 
 # flood SECONDS PKI API-PORT RAFT-PORT DATA-PORT: until SIGTERM (at most
@@ -144,14 +136,7 @@ while time.time() < end:
 print(json.dumps(stats))
 '
 
-three_agents
-ALL=(east west witness)
-wait_leader 30 "${ALL[@]}"
-ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
-ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
-ctl east pair pool-east pool-west >/dev/null
-wait_until 20 "agree_digest ${ALL[*]}"
-LEAD=$(agree_leader "${ALL[@]}")
+it_paired_cluster
 E=$(url east)
 A=sip:alice@example.com
 wait_until 20 "[ \"\$(code '$E/readyz?pool=pool-east')\" == 200 ]"

@@ -18,16 +18,8 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || fail "missing tool: python3"
-export PP_TLS=$IT_DIR/pki
-pp_tls_pki "$PP_TLS"
+it_tls_setup
 
-url() { echo "https://$(api "$1")"; }
-status() { pp_curl -sf --max-time 5 "$(url "$1")/v1/status"; }
-ctl() {
-	local n=$1
-	shift
-	pp_ctl --api "$(url "$n")" "$@"
-}
 term() { sfield "$1" '.cluster.term'; }
 
 # forge PORT CERT-NAME CLAIMED-ID: a Raft handshake over TLS 1.3 with

@@ -16,22 +16,8 @@
 # only as a label after it.
 source "$(dirname "$0")/lib.sh"
 
-export PP_TLS=$IT_DIR/pki
-pp_tls_pki "$PP_TLS"
+it_tls_setup
 
-url() { echo "https://$(api "$1")"; }
-status() { pp_curl -sf --max-time 5 "$(url "$1")/v1/status"; }
-ctl() {
-	local n=$1
-	shift
-	pp_ctl --api "$(url "$n")" "$@"
-}
-# as CLIENT CURL-ARGS...: curl with the client certificate CLIENT
-as() {
-	local c=$1
-	shift
-	PP_TLS_CLIENT=$c pp_curl -s --max-time 10 "$@"
-}
 # post CLIENT URL BODY: the answer's body, then its status on a last line
 post() { as "$1" -XPOST "$2" -d "$3" -w '\n%{http_code}'; }
 answer_code() { tail -n1 <<<"$1"; }
@@ -43,14 +29,7 @@ refused() {
 }
 member() { sfield "$1" ".cluster.members[] | select(.id == $2) | $3"; }
 
-three_agents
-ALL=(east west witness)
-wait_leader 30 "${ALL[@]}"
-ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
-ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
-ctl east pair pool-east pool-west >/dev/null
-wait_until 20 "agree_digest ${ALL[*]}"
-LEAD=$(agree_leader "${ALL[@]}")
+it_paired_cluster
 LID=${IT_ID[$LEAD]}
 L=$(url "$LEAD")
 log "leader $LEAD (agent $LID)"

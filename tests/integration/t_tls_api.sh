@@ -13,44 +13,23 @@
 source "$(dirname "$0")/lib.sh"
 
 CERT=$(cd "$(dirname "$0")/../.." && pwd)/scripts/poolpair-cert
-export PP_TLS=$IT_DIR/pki
-pp_tls_pki "$PP_TLS"
+it_tls_setup
 "$CERT" ca "$IT_DIR/other" --cn "other CA" >/dev/null
 "$CERT" issue "$IT_DIR/other" intruder --role operator >/dev/null
 "$CERT" issue "$PP_TLS" stale --role operator --not-before '10 days ago' \
 	--not-after '1 day ago' >/dev/null
 
-# the API is https now; every client shows a certificate of the deployment
-url() { echo "https://$(api "$1")"; }
-status() { pp_curl -sf --max-time 5 "$(url "$1")/v1/status"; }
-ctl() {
-	local n=$1
-	shift
-	pp_ctl --api "$(url "$n")" "$@"
-}
-# as CLIENT CURL-ARGS...: curl with the client certificate CLIENT
-as() {
-	local c=$1
-	shift
-	PP_TLS_CLIENT=$c pp_curl -s --max-time 10 "$@"
-}
+# code CLIENT CURL-ARGS...: the HTTP status with the client certificate CLIENT
 code() {
 	local c=$1
 	shift
 	as "$c" -o /dev/null -w '%{http_code}' "$@"
 }
 
-three_agents
-ALL=(east west witness)
-wait_leader 30 "${ALL[@]}"
+it_paired_cluster
 for n in "${ALL[@]}"; do
 	assert_contains "$(cat "$IT_DIR/$n/log")" "TLS 1.3 on raft, replication and the API as $n" "tls on at $n"
 done
-ctl east pool add pool-east --site east --edition enterprise --kind physical --os w19 >/dev/null
-ctl east pool add pool-west --site west --edition enterprise --kind physical --os w19 >/dev/null
-ctl east pair pool-east pool-west >/dev/null
-wait_until 20 "agree_digest ${ALL[*]}"
-LEAD=$(agree_leader "${ALL[@]}")
 E=$(url east)
 W=$(url west)
 L=$(url "$LEAD")
