@@ -18,6 +18,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "pki_fixture.h"
+#include "rawc_fixture.h"
 #include "replication/batch.h"
 #include "replication/frame.h"
 #include "replication/receiver.h"
@@ -316,178 +318,6 @@ static struct sender_config tx_config(struct env *e, int port,
 
 /* ---- a hand-made sender ----------------------------------------------- */
 
-struct rawc {
-	uv_tcp_t tcp;
-	uv_connect_t creq;
-	struct frame_decoder dec;
-	char buf[16384];
-	int connected, eof, closed;
-	int hellos, acks, errors;
-	char error[256]; /* the last ERROR frame's text */
-};
-
-static struct rawc *rawc_now;
-static int rawc_connected_p(struct env *e)
-{
-	(void)e;
-	return rawc_now->connected;
-}
-static int rawc_hello_p(struct env *e)
-{
-	(void)e;
-	return rawc_now->hellos > 0;
-}
-static int rawc_ack_p(struct env *e)
-{
-	(void)e;
-	return rawc_now->acks > 0;
-}
-static int rawc_eof_p(struct env *e)
-{
-	(void)e;
-	return rawc_now->eof;
-}
-static int rawc_closed_p(struct env *e)
-{
-	(void)e;
-	return rawc_now->closed;
-}
-
-static void rawc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct rawc *c = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init(c->buf, sizeof(c->buf));
-}
-
-static void rawc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct rawc *c = s->data;
-	struct frame f;
-	int rv;
-
-	(void)buf;
-	if (n < 0) {
-		c->eof = 1;
-		return;
-	}
-	assert_int_equal(frame_decoder_feed(&c->dec, c->buf, (size_t)n), 0);
-	while ((rv = frame_decoder_next(&c->dec, &f)) == 1) {
-		if (f.type == FRAME_HELLO) {
-			c->hellos++;
-		} else if (f.type == FRAME_ACK) {
-			c->acks++;
-		} else if (f.type == FRAME_ERROR) {
-			c->errors++;
-			snprintf(c->error, sizeof(c->error), "%.*s", (int)f.len,
-				 (const char *)f.payload);
-		}
-	}
-	assert_int_equal(rv, 0);
-}
-
-static void rawc_on_connect(uv_connect_t *req, int status)
-{
-	struct rawc *c = req->data;
-
-	assert_int_equal(status, 0);
-	c->connected = 1;
-	assert_int_equal(
-	    uv_read_start((uv_stream_t *)&c->tcp, rawc_alloc, rawc_read), 0);
-}
-
-static void rawc_on_closed(uv_handle_t *h)
-{
-	struct rawc *c = h->data;
-
-	c->closed = 1;
-}
-
-/* Connect to port from the address from (NULL: any; no HELLO yet). */
-static void rawc_connect_from(struct env *e, struct rawc *c, int port,
-			      const char *from)
-{
-	struct sockaddr_in addr;
-
-	memset(c, 0, sizeof(*c));
-	c->tcp.data = c;
-	c->creq.data = c;
-	assert_int_equal(frame_decoder_init(&c->dec, 0), 0);
-	assert_int_equal(uv_tcp_init(&e->loop, &c->tcp), 0);
-	if (from != NULL) {
-		uv_ip4_addr(from, 0, &addr);
-		assert_int_equal(
-		    uv_tcp_bind(&c->tcp, (struct sockaddr *)&addr, 0), 0);
-	}
-	uv_ip4_addr("127.0.0.1", port, &addr);
-	assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp,
-					(struct sockaddr *)&addr,
-					rawc_on_connect),
-			 0);
-	rawc_now = c;
-	assert_true(run_until(e, rawc_connected_p, 5000));
-}
-
-static void rawc_connect(struct env *e, struct rawc *c, int port)
-{
-	rawc_connect_from(e, c, port, NULL);
-}
-
-/* Send pool-east's HELLO for its data lane on c. */
-static void rawc_hello(struct rawc *c)
-{
-	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
-	Poolpair__Repl__StreamPosition pos =
-	    POOLPAIR__REPL__STREAM_POSITION__INIT;
-	Poolpair__Repl__StreamPosition *ptrs[1] = {&pos};
-
-	pos.user_set = "pool-east";
-	pos.lane = LANE_DATA;
-	pos.epoch = 1;
-	hello.from_pool = "pool-east";
-	hello.to_pool = "pool-west";
-	hello.agent_id = 7;
-	hello.positions = ptrs;
-	hello.n_positions = 1;
-	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
-					      FRAME_HELLO, &hello.base),
-			 0);
-}
-
-/* Connect and send pool-east's HELLO for its data lane; wait for the
- * answer. */
-static void rawc_open(struct env *e, struct rawc *c, int port)
-{
-	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
-	Poolpair__Repl__StreamPosition pos =
-	    POOLPAIR__REPL__STREAM_POSITION__INIT;
-	Poolpair__Repl__StreamPosition *ptrs[1] = {&pos};
-
-	rawc_connect(e, c, port);
-	pos.user_set = "pool-east";
-	pos.lane = LANE_DATA;
-	pos.epoch = 1;
-	hello.from_pool = "pool-east";
-	hello.to_pool = "pool-west";
-	hello.agent_id = 7;
-	hello.positions = ptrs;
-	hello.n_positions = 1;
-	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
-					      FRAME_HELLO, &hello.base),
-			 0);
-	assert_true(run_until(e, rawc_hello_p, 5000));
-}
-
-static void rawc_close(struct env *e, struct rawc *c)
-{
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, rawc_on_closed);
-	rawc_now = c;
-	assert_true(run_until(e, rawc_closed_p, 5000));
-	frame_decoder_close(&c->dec);
-}
-
 /* A record of pool-east's data lane. */
 static void record(Poolpair__Repl__ChangeRecord *r, uint64_t seq,
 		   uint64_t epoch)
@@ -546,11 +376,11 @@ static void test_forged_epoch_refused(void **state)
 		      "4611686018427387904, above its committed epoch 1";
 	port = start_receiver(e, 1);
 
-	rawc_open(e, c, port);
+	rawc_open(&e->loop, c, port, 7, 0);
 	record(&r[0], 1, 1);
 	record(&r[1], 2, HUGE_EPOCH);
 	rawc_send_batch(c, FRAME_RECORDS, r, 2);
-	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_true(rawc_wait(&e->loop, &c->eof, 5000));
 	assert_int_equal(c->acks, 0);
 	assert_int_equal(c->errors, 1);
 	assert_non_null(strstr(c->error, "4611686018427387904"));
@@ -560,18 +390,18 @@ static void test_forged_epoch_refused(void **state)
 	assert_int_equal(rs.errors[RECEIVER_ERR_EPOCH], 1);
 	assert_int_equal(rs.records_applied, 0);
 	assert_string_equal(receiver_reason_name(RECEIVER_ERR_EPOCH), "epoch");
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 	west_position(e, &p);
 	assert_true(p.epoch <= 1); /* not raised (no row yet: 0) */
 	assert_int_equal(p.applied, 0);
 
 	/* the real sender's records go on as before */
-	rawc_open(e, c, port);
+	rawc_open(&e->loop, c, port, 7, 0);
 	record(&r[0], 1, 1);
 	record(&r[1], 2, 1);
 	rawc_send_batch(c, FRAME_RECORDS, r, 2);
-	assert_true(run_until(e, rawc_ack_p, 5000));
-	rawc_close(e, c);
+	assert_true(rawc_wait(&e->loop, &c->acks, 5000));
+	rawc_close(&e->loop, c);
 	receiver_get_stats(e->rx, &rs);
 	assert_int_equal(rs.records_applied, 2);
 	assert_int_equal(rs.archived, 0);
@@ -600,7 +430,7 @@ static void test_forged_seed_epoch_refused(void **state)
 	set_epochs(e, 3, 3);
 	port = start_receiver(e, 3);
 
-	rawc_open(e, c, port);
+	rawc_open(&e->loop, c, port, 7, 0);
 	sb.user_set = "pool-east";
 	sb.lane = LANE_DATA;
 	sb.from_seq = 10;
@@ -608,26 +438,26 @@ static void test_forged_seed_epoch_refused(void **state)
 	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
 					      FRAME_SEED_BEGIN, &sb.base),
 			 0);
-	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_true(rawc_wait(&e->loop, &c->eof, 5000));
 	assert_non_null(strstr(c->error, "user set pool-east: seed begin of "
 					 "epoch 4611686018427387904, above "
 					 "its committed epoch 3"));
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 	assert_int_equal(receiver_seeds(e->rx, NULL, 0), 0);
 
 	/* a seed of the committed epoch begins; a forged item state in it
 	 * is refused */
-	rawc_open(e, c, port);
+	rawc_open(&e->loop, c, port, 7, 0);
 	sb.epoch = 3;
 	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
 					      FRAME_SEED_BEGIN, &sb.base),
 			 0);
 	record(&r[0], 4, 4);
 	rawc_send_batch(c, FRAME_SEED_RECORDS, r, 1);
-	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_true(rawc_wait(&e->loop, &c->eof, 5000));
 	assert_non_null(strstr(c->error, "seed record 0 of epoch 4, above its "
 					 "committed epoch 3"));
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 	receiver_get_stats(e->rx, &rs);
 	assert_int_equal(rs.errors[RECEIVER_ERR_EPOCH], 2);
 	assert_int_equal(receiver_seeds(e->rx, NULL, 0), 1); /* begun */
@@ -715,34 +545,34 @@ static void test_anonymous_connections_capped(void **state)
 		      "their hello (4)";
 	port = start_receiver(e, 1);
 	for (i = 0; i < 5; i++)
-		rawc_connect_from(e, &c[i], port, "127.0.0.1");
+		rawc_connect(&e->loop, &c[i], port, "127.0.0.1");
 	assert_true(run_until(e, pending_4, 5000));
-	rawc_now = &c[4]; /* the fifth: closed at once, without an answer */
-	assert_true(run_until(e, rawc_eof_p, 5000));
+	/* the fifth: closed at once, without an answer */
+	assert_true(rawc_wait(&e->loop, &c[4].eof, 5000));
 	assert_int_equal(c[4].errors, 0);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(c[i].eof, 0);
 	/* the same again: counted, not logged again */
-	rawc_close(e, &c[4]);
-	rawc_connect_from(e, &c[4], port, "127.0.0.1");
-	assert_true(run_until(e, rawc_eof_p, 5000));
+	rawc_close(&e->loop, &c[4]);
+	rawc_connect(&e->loop, &c[4], port, "127.0.0.1");
+	assert_true(rawc_wait(&e->loop, &c[4].eof, 5000));
 	receiver_get_stats(e->rx, &rs);
 	assert_int_equal(rs.errors[RECEIVER_ERR_HELLO], 2);
 	assert_int_equal(e->hits[0], 1);
 	assert_int_equal(e->hits[1], 1);
 
 	/* the sender, from its own address: both lanes' HELLOs accepted */
-	rawc_connect_from(e, &c[5], port, "127.0.0.2");
-	rawc_hello(&c[5]);
-	assert_true(run_until(e, rawc_hello_p, 5000));
-	rawc_connect_from(e, &c[6], port, "127.0.0.2");
-	rawc_hello(&c[6]); /* replaces c[5]: the same stream */
-	assert_true(run_until(e, rawc_hello_p, 5000));
+	rawc_connect(&e->loop, &c[5], port, "127.0.0.2");
+	rawc_hello(&c[5], 7, 0);
+	assert_true(rawc_wait(&e->loop, &c[5].hellos, 5000));
+	rawc_connect(&e->loop, &c[6], port, "127.0.0.2");
+	rawc_hello(&c[6], 7, 0); /* replaces c[5]: the same stream */
+	assert_true(rawc_wait(&e->loop, &c[6].hellos, 5000));
 	receiver_get_stats(e->rx, &rs);
 	assert_int_equal(rs.handshakes, 2);
 	assert_int_equal(rs.pending, 4);
 	for (i = 0; i < 7; i++)
-		rawc_close(e, &c[i]);
+		rawc_close(&e->loop, &c[i]);
 	assert_true(run_until(e, pending_0, 5000));
 	env_teardown(e);
 	memset(&limits, 0, sizeof(limits));
@@ -791,7 +621,7 @@ static void test_hello_deadline(void **state)
 	limits.hello_timeout_ms = 400;
 	e->watch[0] = "(timeout): no hello within 400 ms";
 	port = start_receiver(e, 1);
-	rawc_connect(e, c, port);
+	rawc_connect(&e->loop, c, port, NULL);
 	/* the header of a HELLO whose payload then comes a byte at a time */
 	{
 		static uint8_t payload[60000];
@@ -808,24 +638,24 @@ static void test_hello_deadline(void **state)
 	tr.t.data = &tr;
 	uv_timer_init(&e->loop, &tr.t);
 	uv_timer_start(&tr.t, trickle_byte, 50, 50);
-	assert_true(run_until(e, rawc_eof_p, 10000));
+	assert_true(rawc_wait(&e->loop, &c->eof, 10000));
 	uv_close((uv_handle_t *)&tr.t, NULL);
 	receiver_get_stats(e->rx, &rs);
 	assert_int_equal(rs.errors[RECEIVER_ERR_TIMEOUT], 1);
 	assert_int_equal(rs.pending, 0);
 	assert_int_equal(e->hits[0], 1);
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 
 	/* a HELLO in time: streams, and its deadline no longer applies */
-	rawc_open(e, c, port);
+	rawc_open(&e->loop, c, port, 7, 0);
 	e->hits[0] = 0;
 	tr.t.data = &tr;
 	uv_timer_init(&e->loop, &tr.t);
 	uv_timer_start(&tr.t, trickle_ping, 100, 100);
-	assert_false(run_until(e, rawc_eof_p, 1500));
+	assert_false(rawc_wait(&e->loop, &c->eof, 1500));
 	uv_close((uv_handle_t *)&tr.t, NULL);
 	assert_int_equal(e->hits[0], 0);
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 	env_teardown(e);
 	memset(&limits, 0, sizeof(limits));
 	free(c);
@@ -846,16 +676,16 @@ static void test_large_frame_before_hello(void **state)
 	(void)state;
 	env_setup(e);
 	port = start_receiver(e, 1);
-	rawc_connect(e, c, port);
+	rawc_connect(&e->loop, c, port, NULL);
 	assert_int_equal(
 	    frame_encode_header(hdr, FRAME_HELLO, 0, big, sizeof(big)), 0);
 	b = uv_buf_init((char *)hdr, sizeof(hdr));
 	assert_int_equal(uv_try_write((uv_stream_t *)&c->tcp, &b, 1),
 			 (int)sizeof(hdr));
-	assert_true(run_until(e, rawc_eof_p, 5000));
+	assert_true(rawc_wait(&e->loop, &c->eof, 5000));
 	receiver_get_stats(e->rx, &rs);
 	assert_int_equal(rs.errors[RECEIVER_ERR_FRAME], 1);
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 	env_teardown(e);
 	free(c);
 	free(e);
@@ -863,61 +693,27 @@ static void test_large_frame_before_hello(void **state)
 
 /* ---- identity over TLS (issue 19, item 1) ----------------------------- */
 
-#define CERT_TOOL "../../scripts/poolpair-cert"
-
-static char tls_dir[64];
-
 static int tls_group_setup(void **state)
 {
-	static const char *const cmds[] = {
-	    CERT_TOOL " ca %s/a",
-	    /* pool-east's writer, the receiver at pool-west */
-	    CERT_TOOL " issue %s/a east7 --role agent --agent-id 7 "
-		      "--pool pool-east",
-	    CERT_TOOL " issue %s/a west20 --role agent --agent-id 20 "
-		      "--pool pool-west",
-	    /* another agent of pool-east, a witness, a receiver of
-	     * another pool */
-	    CERT_TOOL " issue %s/a east3 --role agent --agent-id 3 "
-		      "--pool pool-east",
-	    CERT_TOOL " issue %s/a witness9 --role agent --agent-id 9",
-	    CERT_TOOL " issue %s/a x20 --role agent --agent-id 20 "
-		      "--pool pool-x",
-	};
-	char cmd[256];
-	size_t i;
-
 	(void)state;
-	snprintf(tls_dir, sizeof(tls_dir), "/tmp/pp-guard-tls-XXXXXX");
-	if (mkdtemp(tls_dir) == NULL)
+	if (pki_open("guard-tls") != 0)
 		return -1;
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		snprintf(cmd, sizeof(cmd), cmds[i], tls_dir);
-		strncat(cmd, " >/dev/null", sizeof(cmd) - strlen(cmd) - 1);
-		if (system(cmd) != 0)
-			return -1;
-	}
+	pki_ca("a", "");
+	/* pool-east's writer, the receiver at pool-west */
+	pki_issue("a", "east7", "--role agent --agent-id 7 --pool pool-east");
+	pki_issue("a", "west20", "--role agent --agent-id 20 --pool pool-west");
+	/* another agent of pool-east, a witness, a receiver of another pool */
+	pki_issue("a", "east3", "--role agent --agent-id 3 --pool pool-east");
+	pki_issue("a", "witness9", "--role agent --agent-id 9");
+	pki_issue("a", "x20", "--role agent --agent-id 20 --pool pool-x");
 	return 0;
 }
 
 static int tls_group_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void tls_load(struct tls_ctx *c, const char *name)
-{
-	char pca[160], pcert[160], pkey[160];
-
-	snprintf(pca, sizeof(pca), "%s/a/ca.crt", tls_dir);
-	snprintf(pcert, sizeof(pcert), "%s/a/%s.crt", tls_dir, name);
-	snprintf(pkey, sizeof(pkey), "%s/a/%s.key", tls_dir, name);
-	if (tls_ctx_init(c, pca, pcert, pkey) != 0)
-		fail_msg("tls_ctx_init %s: %s", name, c->errmsg);
+	pki_close();
+	return 0;
 }
 
 static int watched(struct env *e) { return e->hits[0] > 0; }
@@ -959,8 +755,8 @@ static void test_tls_forged_hello_refused(void **state)
 
 	(void)state;
 	env_setup(e);
-	tls_load(&west, "west20");
-	tls_load(&east, "east7");
+	pki_ctx(&west, "a", "west20");
+	pki_ctx(&east, "a", "east7");
 	set_epochs(e, 1, 1);
 	write_east(e, 1, 20);
 	memset(&limits, 0, sizeof(limits));
@@ -975,7 +771,7 @@ static void test_tls_forged_hello_refused(void **state)
 	for (i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
 		e->watch[0] = forged[i].says;
 		e->hits[0] = 0;
-		tls_load(&f, forged[i].cert);
+		pki_ctx(&f, "a", forged[i].cert);
 		tc = tx_config(e, port, forged[i].claims, &f);
 		assert_int_equal(
 		    sender_init(&fake, &e->loop, &e->store[0], &tc), 0);
@@ -1030,8 +826,8 @@ static void test_tls_sender_checks_receiver(void **state)
 		int port;
 
 		env_setup(e);
-		tls_load(&rx, cases[i].cert);
-		tls_load(&east, "east7");
+		pki_ctx(&rx, "a", cases[i].cert);
+		pki_ctx(&east, "a", "east7");
 		write_east(e, 1, 5);
 		memset(&limits, 0, sizeof(limits));
 		limits.tls = &rx;

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "rawc_fixture.h"
 #include "replication/batch.h"
 #include "replication/frame.h"
 #include "replication/receiver.h"
@@ -1226,144 +1227,6 @@ static void test_dict_negotiation(void **state)
 
 /* ---- (i) a hand-made peer sends dictionary frames ------------------------ */
 
-struct rawc {
-	struct env *e;
-	uv_tcp_t tcp;
-	uv_connect_t creq;
-	struct frame_decoder dec;
-	char buf[16384];
-	int connected, eof, closed;
-	int hellos, hello_dict, errors, acks;
-};
-
-static void rawc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct rawc *c = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init(c->buf, sizeof(c->buf));
-}
-
-static void rawc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct rawc *c = s->data;
-	struct frame f;
-	int rv;
-
-	(void)buf;
-	if (n < 0) {
-		c->eof = 1;
-		return;
-	}
-	assert_int_equal(frame_decoder_feed(&c->dec, c->buf, (size_t)n), 0);
-	while ((rv = frame_decoder_next(&c->dec, &f)) == 1) {
-		if (f.type == FRAME_HELLO) {
-			Poolpair__Repl__Hello *h = poolpair__repl__hello__unpack(
-			    NULL, f.len, f.payload);
-			assert_non_null(h);
-			c->hellos++;
-			c->hello_dict = h->lz4_dict;
-			poolpair__repl__hello__free_unpacked(h, NULL);
-		} else if (f.type == FRAME_ERROR) {
-			c->errors++;
-		} else if (f.type == FRAME_ACK) {
-			c->acks++;
-		}
-	}
-	assert_int_equal(rv, 0);
-}
-
-static void rawc_connected(uv_connect_t *req, int status)
-{
-	struct rawc *c = req->data;
-
-	assert_int_equal(status, 0);
-	c->connected = 1;
-	assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, rawc_alloc,
-				       rawc_read),
-			 0);
-}
-
-static struct rawc *rawc_wait;
-static int rawc_is_connected(struct env *e)
-{
-	(void)e;
-	return rawc_wait->connected;
-}
-static int rawc_got_hello(struct env *e)
-{
-	(void)e;
-	return rawc_wait->hellos > 0;
-}
-static int rawc_got_ack(struct env *e)
-{
-	(void)e;
-	return rawc_wait->acks > 0;
-}
-static int rawc_dropped(struct env *e)
-{
-	(void)e;
-	return rawc_wait->eof;
-}
-static int rawc_closed_pred(struct env *e)
-{
-	(void)e;
-	return rawc_wait->closed;
-}
-
-static void rawc_closed(uv_handle_t *h)
-{
-	struct rawc *c = h->data;
-
-	c->closed = 1;
-}
-
-/* Connect to port and send the sender's HELLO for pool-east's data lane,
- * offering the dictionary mode or not; wait for the answer. */
-static void rawc_open(struct env *e, struct rawc *c, int port, int offer)
-{
-	Poolpair__Repl__Hello hello = POOLPAIR__REPL__HELLO__INIT;
-	Poolpair__Repl__StreamPosition pos =
-	    POOLPAIR__REPL__STREAM_POSITION__INIT;
-	Poolpair__Repl__StreamPosition *ptrs[1] = {&pos};
-	struct sockaddr_in addr;
-
-	memset(c, 0, sizeof(*c));
-	c->e = e;
-	c->tcp.data = c;
-	c->creq.data = c;
-	assert_int_equal(frame_decoder_init(&c->dec, 0), 0);
-	uv_tcp_init(&e->loop, &c->tcp);
-	uv_ip4_addr("127.0.0.1", port, &addr);
-	assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp,
-					(struct sockaddr *)&addr,
-					rawc_connected),
-			 0);
-	rawc_wait = c;
-	assert_true(run_until(e, rawc_is_connected, 5000));
-	pos.user_set = "pool-east";
-	pos.lane = LANE_DATA;
-	pos.epoch = 1;
-	hello.from_pool = "pool-east";
-	hello.to_pool = "pool-west";
-	hello.agent_id = 77;
-	hello.positions = ptrs;
-	hello.n_positions = 1;
-	hello.lz4_dict = offer;
-	assert_int_equal(stream_write_message((uv_stream_t *)&c->tcp,
-					      FRAME_HELLO, &hello.base),
-			 0);
-	assert_true(run_until(e, rawc_got_hello, 5000));
-}
-
-static void rawc_close(struct env *e, struct rawc *c)
-{
-	uv_close((uv_handle_t *)&c->tcp, rawc_closed);
-	rawc_wait = c;
-	assert_true(run_until(e, rawc_closed_pred, 5000));
-	frame_decoder_close(&c->dec);
-}
-
 /* A batch of n settings records of pool-east from seq, in dictionary mode
  * against d. */
 static void dict_batch(struct batch_dict *d, uint64_t seq, int n,
@@ -1420,7 +1283,7 @@ static void test_dict_frames_refused(void **state)
 	port = start_receiver(e, &e->n[1], &e->n[0], 0);
 
 	/* not offered, so not agreed: a dictionary frame is bad input */
-	rawc_open(e, c, port, 0);
+	rawc_open(&e->loop, c, port, 77, 0);
 	assert_int_equal(c->hello_dict, 0);
 	batch_dict_init(&d);
 	dict_batch(&d, 1, 3, &payload, &len, &flags);
@@ -1428,33 +1291,33 @@ static void test_dict_frames_refused(void **state)
 						  FRAME_RECORDS, flags,
 						  payload, len),
 			 0);
-	assert_true(run_until(e, rawc_dropped, 5000));
+	assert_true(rawc_wait(&e->loop, &c->eof, 5000));
 	assert_int_equal(c->errors, 1); /* told why */
 	assert_int_equal(e->hits[0], 1);
 	assert_int_equal(e->hits[1], 1);
 	receiver_get_stats(e->n[1].rx, &rs);
 	assert_int_equal(rs.errors[RECEIVER_ERR_PROTO], 1);
 	assert_int_equal(rs.records_applied, 0);
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 
 	/* offered and agreed: dictionary frames are applied, from an empty
 	 * history on this new connection */
 	batch_dict_reset(&d);
-	rawc_open(e, c, port, 1);
+	rawc_open(&e->loop, c, port, 77, 1);
 	assert_int_equal(c->hello_dict, 1);
 	dict_batch(&d, 1, 3, &payload, &len, &flags);
 	assert_int_equal(stream_write_frame_owned((uv_stream_t *)&c->tcp,
 						  FRAME_RECORDS, flags,
 						  payload, len),
 			 0);
-	assert_true(run_until(e, rawc_got_ack, 5000));
+	assert_true(rawc_wait(&e->loop, &c->acks, 5000));
 	c->acks = 0;
 	dict_batch(&d, 4, 2, &payload, &len, &flags);
 	assert_int_equal(stream_write_frame_owned((uv_stream_t *)&c->tcp,
 						  FRAME_RECORDS, flags,
 						  payload, len),
 			 0);
-	assert_true(run_until(e, rawc_got_ack, 5000));
+	assert_true(rawc_wait(&e->loop, &c->acks, 5000));
 	receiver_get_stats(e->n[1].rx, &rs);
 	assert_int_equal(rs.records_applied, 5);
 	assert_int_equal(rs.batches_dict, 2);
@@ -1468,13 +1331,13 @@ static void test_dict_frames_refused(void **state)
 						  FRAME_RECORDS, flags,
 						  payload, len),
 			 0);
-	assert_true(run_until(e, rawc_dropped, 5000));
+	assert_true(rawc_wait(&e->loop, &c->eof, 5000));
 	assert_int_equal(e->hits[0], 2);
 	assert_int_equal(e->hits[2], 1);
 	receiver_get_stats(e->n[1].rx, &rs);
 	assert_int_equal(rs.errors[RECEIVER_ERR_PROTO], 2);
 	assert_int_equal(rs.records_applied, 5);
-	rawc_close(e, c);
+	rawc_close(&e->loop, c);
 	batch_dict_close(&d);
 	positions(e, &e->n[1].store, "pool-east", &pc);
 	assert_int_equal(pc.applied[LANE_DATA], 5); /* resume point */
