@@ -342,6 +342,20 @@ static void test_tls_crl(void **state)
 
 /* ---- redirects ---- */
 
+/* a (with certificate a_cert, or plain) and b started, not running: a
+ * answers POST /v1/sites with a 307 to b's /v1/sites (its Location header
+ * written to loc), b with 201 {"decision":7}. */
+static void redirect_start(struct fake *a, struct fake *b, const char *a_cert,
+			   char *loc, size_t loc_len)
+{
+	fake_start(a, a_cert);
+	fake_start(b, NULL);
+	snprintf(loc, loc_len, "Location: http://127.0.0.1:%d/v1/sites\r\n",
+		 b->port);
+	fake_route(a, 0, "/v1/sites", 307, loc, "{\"error\":\"not_leader\"}");
+	fake_route(b, 0, "/v1/sites", 201, "", "{\"decision\":7}");
+}
+
 /* A follower's 307 to another member is followed; the members are asked
  * of the agent first talked to. */
 static void test_redirect_to_member(void **state)
@@ -353,17 +367,12 @@ static void test_redirect_to_member(void **state)
 	long status;
 
 	(void)state;
-	fake_start(&a, NULL);
-	fake_start(&b, NULL);
-	snprintf(loc, sizeof loc, "Location: http://127.0.0.1:%d/v1/sites\r\n",
-		 b.port);
+	redirect_start(&a, &b, NULL, loc, sizeof loc);
 	snprintf(members, sizeof members,
 		 "{\"members\":[{\"id\":1,\"api\":\"127.0.0.1:%d\"},"
 		 "{\"id\":2,\"api\":\"127.0.0.1:%d\"},{\"id\":3}]}",
 		 a.port, b.port);
-	fake_route(&a, 0, "/v1/sites", 307, loc, "{\"error\":\"not_leader\"}");
 	fake_route(&a, 1, "/v1/members", 200, "", members);
-	fake_route(&b, 0, "/v1/sites", 201, "", "{\"decision\":7}");
 	fake_run(&a);
 	fake_run(&b);
 	client_for(&c, "http", a.port);
@@ -401,15 +410,10 @@ static void test_redirect_to_stranger_refused(void **state)
 	long status;
 
 	(void)state;
-	fake_start(&a, NULL);
-	fake_start(&b, NULL);
-	snprintf(loc, sizeof loc, "Location: http://127.0.0.1:%d/v1/sites\r\n",
-		 b.port);
+	redirect_start(&a, &b, NULL, loc, sizeof loc);
 	snprintf(members, sizeof members,
 		 "{\"members\":[{\"id\":1,\"api\":\"127.0.0.1:%d\"}]}", a.port);
-	fake_route(&a, 0, "/v1/sites", 307, loc, "{\"error\":\"not_leader\"}");
 	fake_route(&a, 1, "/v1/members", 200, "", members);
-	fake_route(&b, 0, "/v1/sites", 201, "", "{\"decision\":7}");
 	fake_run(&a);
 	fake_run(&b);
 	client_for(&c, "http", a.port);
@@ -441,11 +445,7 @@ static void test_redirect_members_unknown(void **state)
 	long status;
 
 	(void)state;
-	fake_start(&a, NULL);
-	fake_start(&b, NULL);
-	snprintf(loc, sizeof loc, "Location: http://127.0.0.1:%d/v1/sites\r\n",
-		 b.port);
-	fake_route(&a, 0, "/v1/sites", 307, loc, "{\"error\":\"not_leader\"}");
+	redirect_start(&a, &b, NULL, loc, sizeof loc);
 	fake_run(&a);
 	fake_run(&b);
 	client_for(&c, "http", a.port);
@@ -471,17 +471,12 @@ static void test_redirect_https_to_http_refused(void **state)
 	long status;
 
 	(void)state;
-	fake_start(&a, "n1");
-	fake_start(&b, NULL);
-	snprintf(loc, sizeof loc, "Location: http://127.0.0.1:%d/v1/sites\r\n",
-		 b.port);
+	redirect_start(&a, &b, "n1", loc, sizeof loc);
 	snprintf(members, sizeof members,
 		 "{\"members\":[{\"id\":1,\"api\":\"127.0.0.1:%d\"},"
 		 "{\"id\":2,\"api\":\"127.0.0.1:%d\"}]}",
 		 a.port, b.port);
-	fake_route(&a, 0, "/v1/sites", 307, loc, "{\"error\":\"not_leader\"}");
 	fake_route(&a, 1, "/v1/members", 200, "", members);
-	fake_route(&b, 0, "/v1/sites", 201, "", "{\"decision\":7}");
 	fake_run(&a);
 	fake_run(&b);
 	client_for(&c, "https", a.port);
