@@ -9,27 +9,18 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "loop_fixture.h"
 #include "rawc_fixture.h"
 #include "replication/frame.h"
 #include "replication/stream_common.h"
 
 #define LANE_DATA POOLPAIR__REPL__LANE__LANE_DATA
 
-static void wait_fired(uv_timer_t *t) { *(int *)t->data = 1; }
+static int flag_set(void *arg) { return *(const int *)arg != 0; }
 
 int rawc_wait(uv_loop_t *loop, const int *flag, unsigned timeout_ms)
 {
-	uv_timer_t guard;
-	int timed_out = 0;
-
-	guard.data = &timed_out;
-	uv_timer_init(loop, &guard);
-	uv_timer_start(&guard, wait_fired, timeout_ms, 0);
-	while (*flag == 0 && !timed_out)
-		uv_run(loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&guard, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
-	return *flag != 0;
+	return loop_until(loop, flag_set, (void *)flag, timeout_ms);
 }
 
 static void rawc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)

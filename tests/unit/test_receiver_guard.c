@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "loop_fixture.h"
 #include "pki_fixture.h"
 #include "rawc_fixture.h"
 #include "replication/batch.h"
@@ -37,7 +38,7 @@ struct env {
 	struct store store[2]; /* 0: pool-east (sender), 1: pool-west */
 	struct receiver *rx;   /* at pool-west, for pool-east */
 	struct sender *tx;     /* at pool-east */
-	int pending, errors, closed, want_closed, timed_out;
+	int pending, errors, closed, want_closed;
 	const char *watch[MAX_WATCH];
 	int hits[MAX_WATCH];
 	uint64_t applied; /* on_apply: pool-east data */
@@ -68,28 +69,24 @@ static void on_apply(void *arg, const char *user_set, int lane,
 		e->applied = applied;
 }
 
-static void guard_fired(uv_timer_t *t)
-{
-	struct env *e = t->data;
+struct until {
+	struct env *e;
+	int (*pred)(struct env *e);
+};
 
-	e->timed_out = 1;
+static int until_done(void *arg)
+{
+	struct until *u = arg;
+
+	return u->pred(u->e);
 }
 
 static int run_until(struct env *e, int (*pred)(struct env *e),
 		     unsigned timeout_ms)
 {
-	uv_timer_t guard;
-	int ok;
+	struct until u = {e, pred};
 
-	e->timed_out = 0;
-	guard.data = e;
-	uv_timer_init(&e->loop, &guard);
-	uv_timer_start(&guard, guard_fired, timeout_ms, 0);
-	while (!(ok = pred(e)) && !e->timed_out)
-		uv_run(&e->loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&guard, NULL);
-	uv_run(&e->loop, UV_RUN_NOWAIT);
-	return ok;
+	return loop_until(&e->loop, until_done, &u, timeout_ms);
 }
 
 static int nothing_pending(struct env *e) { return e->pending == 0; }
@@ -138,12 +135,6 @@ static void store_closed(struct store *s)
 
 static void env_teardown(struct env *e)
 {
-	static const char *const files[] = {
-	    "pool-east.db", "pool-east.db-wal", "pool-east.db-shm",
-	    "pool-west.db", "pool-west.db-wal", "pool-west.db-shm"};
-	char path[160];
-	size_t i;
-
 	e->closed = 0;
 	e->want_closed = 0;
 	if (e->tx != NULL) {
@@ -163,10 +154,8 @@ static void env_teardown(struct env *e)
 	assert_true(run_until(e, all_closed, 5000));
 	uv_run(&e->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&e->loop), 0);
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", e->dir, files[i]);
-		unlink(path);
-	}
+	db_files_remove(e->dir, "pool-east.db");
+	db_files_remove(e->dir, "pool-west.db");
 	rmdir(e->dir);
 }
 

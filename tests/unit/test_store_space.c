@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "loop_fixture.h"
 #include "replication/store.h"
 
 #define KIND(k) POOLPAIR__REPL__KIND__KIND_##k
@@ -51,16 +52,10 @@ static void run(struct fx *f) { uv_run(&f->loop, UV_RUN_DEFAULT); }
 
 static void fx_free(struct fx *f)
 {
-	char p[160];
-
 	store_close(&f->s, NULL);
 	run(f);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	unlink(f->path);
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
+	db_files_remove(f->dir, "pool.db");
 	rmdir(f->dir);
 	free(f);
 }
