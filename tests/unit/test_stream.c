@@ -562,6 +562,59 @@ static void test_all_records_arrive(void **state)
 	free(e);
 }
 
+/* ---- (a2) a commit is sent at once, one transaction per batch ----------- */
+
+static int data_acked0(struct env *e)
+{
+	uint64_t a = 0;
+
+	return sender_acked(e->n[0].tx, e->n[0].pool, LANE_DATA, &a) == 0 &&
+	       a == e->n[0].head[LANE_DATA];
+}
+
+/* The sender's only periodic work (positions, pings) is an hour apart: a
+ * record committed and notified is sent and acknowledged without waiting
+ * for any tick, and the receiver stores its batch in one transaction. */
+static void test_sent_on_notify(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	struct sender_config tc;
+	struct receiver_stats rs0, rs1;
+	struct sender_stats st;
+	uint64_t tx0;
+	int port;
+
+	(void)state;
+	env_setup(e, "pool-east", "pool-west");
+	write_data(e, &e->n[0], 0, 10);
+	port = start_receiver(e, &e->n[1], &e->n[0], 0);
+	assert_true(port > 0);
+	tc = tx_config(e, &e->n[0], &e->n[1], port);
+	tc.stats_ms = 3600000;
+	tc.ping_ms = 3600000;
+	tc.timeout_ms = 7200000;
+	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
+			 0);
+	assert_true(run_until(e, data_acked0, 10000));
+	receiver_get_stats(e->n[1].rx, &rs0);
+	tx0 = e->n[1].store.stats.transactions;
+
+	write_data(e, &e->n[0], 10, 1);
+	assert_int_equal(e->n[0].head[LANE_DATA], 11);
+	sender_committed(e->n[0].tx, "pool-east", LANE_DATA, 11);
+	sender_notify(e->n[0].tx);
+	assert_true(run_until(e, data_acked0, 5000));
+	receiver_get_stats(e->n[1].rx, &rs1);
+	assert_int_equal(rs1.batches - rs0.batches, 1);
+	assert_int_equal(e->n[1].store.stats.transactions - tx0, 1);
+	assert_int_equal(sender_stats_get(e->n[0].tx, "pool-east", LANE_DATA,
+					  &st),
+			 0);
+	assert_int_equal(st.ack.count, 1);
+	env_teardown(e);
+	free(e);
+}
+
 /* ---- (b) receiver restarts mid-stream --------------------------------- */
 
 static int some_applied(struct env *e)
@@ -1598,6 +1651,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_all_records_arrive),
+		cmocka_unit_test(test_sent_on_notify),
 		cmocka_unit_test(test_receiver_restart),
 		cmocka_unit_test(test_mangling_proxy),
 		cmocka_unit_test(test_wrong_pool_refused),
