@@ -188,6 +188,18 @@ static void standby_metrics(struct out *o, json_t *rows)
 		    1000.0);
 }
 
+/* The labels of a replication stream's row (a JSON object with from, to,
+ * user_set, category) into buf. */
+static void stream_labels(json_t *v, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "from=\"%s\",to=\"%s\",user_set=\"%s\",category=\"%s\"",
+		 json_string_value(json_object_get(v, "from")),
+		 json_string_value(json_object_get(v, "to")),
+		 json_string_value(json_object_get(v, "user_set")),
+		 json_string_value(json_object_get(v, "category")));
+}
+
 /* The replication acknowledgement histogram, per stream (labels as the
  * poolpair_backup_* gauges). */
 static void ack_metrics(struct out *o, json_t *rows)
@@ -204,12 +216,7 @@ static void ack_metrics(struct out *o, json_t *rows)
 	{
 		char labels[256];
 
-		snprintf(labels, sizeof labels,
-			 "from=\"%s\",to=\"%s\",user_set=\"%s\",category=\"%s\"",
-			 json_string_value(json_object_get(v, "from")),
-			 json_string_value(json_object_get(v, "to")),
-			 json_string_value(json_object_get(v, "user_set")),
-			 json_string_value(json_object_get(v, "category")));
+		stream_labels(v, labels, sizeof labels);
 		json_array_foreach(json_object_get(v, "buckets"), k, b)
 		put(o, "poolpair_replication_ack_seconds_bucket{%s,le=\"%g\"} "
 		       "%lld\n",
@@ -385,12 +392,7 @@ static void metrics_data(const struct metrics *m, struct out *o)
 	{
 		char labels[256];
 
-		snprintf(labels, sizeof labels,
-			 "from=\"%s\",to=\"%s\",user_set=\"%s\",category=\"%s\"",
-			 json_string_value(json_object_get(v, "from")),
-			 json_string_value(json_object_get(v, "to")),
-			 json_string_value(json_object_get(v, "user_set")),
-			 json_string_value(json_object_get(v, "category")));
+		stream_labels(v, labels, sizeof labels);
 		put(o,
 		    "poolpair_backup_lag_records{%s} %lld\n"
 		    "poolpair_backup_lag_bytes{%s} %lld\n"
