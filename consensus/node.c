@@ -743,7 +743,16 @@ bool node_changing(struct node *n)
 {
 	/* a server that learnt a change as a follower may keep its index
 	 * after it committed: only an index above the commit index is a
-	 * change still in flight */
+	 * change still in flight. How it keeps it (libraft 0.22.1,
+	 * replication.c, replicationAppend): a follower appending a batch
+	 * whose configuration entry is not the first records the batch's
+	 * first index (index, not index + i) as the uncommitted one, and
+	 * applying the entry later never clears it, nor moves
+	 * configuration_committed_index. Once such a server leads, raft
+	 * refuses every add, assign and remove with RAFT_CANTCHANGE (here
+	 * NODE_E_BUSY) although nothing is in flight, and barriers do not
+	 * clear it; another leader does (rejoin.c hands the leadership over
+	 * on that refusal). */
 	return n->raft.configuration_uncommitted_index != 0 &&
 	       n->raft.configuration_uncommitted_index >
 		   raft_commit_index(&n->raft);
