@@ -40,11 +40,11 @@ stats = {"api": {"opened": 0, "closed": 0, "longest": 0.0},
          "head": {"n": 0, "408": 0, "closed": 0},
          "body": {"n": 0, "408": 0, "closed": 0}}
 silent = {}  # socket -> (kind, slot, opened at)
-todo = []    # (when, kind, slot)
+due = []    # (when, kind, slot)
 for h in range(HOSTS):
     for kind in PER:
         for i in range(PER[kind]):
-            todo.append((0.0, kind, (h, i)))
+            due.append((0.0, kind, (h, i)))
 
 def open_silent(kind, slot):
     s = socket.socket()
@@ -85,7 +85,7 @@ next_byte = time.time() + 1
 while time.time() < end:
     now = time.time()
     keep = []
-    for when, kind, slot in todo:
+    for when, kind, slot in due:
         if when > now:
             keep.append((when, kind, slot))
             continue
@@ -95,7 +95,7 @@ while time.time() < end:
         else:
             silent[s] = (kind, slot, now)
             stats[kind]["opened"] += 1
-    todo = keep
+    due = keep
     if now >= next_byte:
         next_byte = now + 1
         for t in list(slowloris):
@@ -116,7 +116,7 @@ while time.time() < end:
             st = stats[kind]
             st["closed"] += 1
             st["longest"] = max(st["longest"], time.time() - at)
-            todo.append((time.time() + 0.2, kind, slot))
+            due.append((time.time() + 0.2, kind, slot))
         else:
             kind = slowloris[s][0]
             try:

@@ -69,15 +69,15 @@ def open_slot(i):
         s.close()
         return None
     return s
-todo = {i: 0.0 for i in range(hosts * per)}
+due = {i: 0.0 for i in range(hosts * per)}
 while time.time() < end:
     now = time.time()
-    for i, when in list(todo.items()):
+    for i, when in list(due.items()):
         if when <= now:
             s = open_slot(i)
-            del todo[i]
+            del due[i]
             if s is None:
-                todo[i] = now + 0.2
+                due[i] = now + 0.2
             else:
                 slots[s] = i
     r = select.select(list(slots), [], [], 0.1)[0] if slots else []
@@ -87,7 +87,7 @@ while time.time() < end:
         except OSError:
             gone = True
         if gone:
-            todo[slots.pop(s)] = time.time() + 0.2
+            due[slots.pop(s)] = time.time() + 0.2
             s.close()
 '
 
