@@ -105,6 +105,28 @@ struct proposal {
 	char what[64];
 };
 
+static void pushed(void *arg, int status)
+{
+	(void)arg;
+	(void)status; /* nothing waits for it: see push_commit() */
+}
+
+/* A decision just committed: make every agent apply it now. libraft tells
+ * a follower that an entry committed only in its next message to it, the
+ * next heartbeat (up to heartbeat_timeout later): the old owner would go
+ * on writing, and the new owner would not start, until then. A barrier
+ * appends an entry and sends it at once, with the new commit index. */
+static void push_commit(struct failover *fo)
+{
+	char err[128];
+	int rv = proposer_barrier(fo->d.proposer, pushed, NULL);
+
+	if (rv != 0)
+		LOG_DEBUG(MOD, "no barrier after a decision: %s",
+			  proposer_strerror(fo->d.proposer, rv, err,
+					    sizeof err));
+}
+
 static void proposed(void *arg, int status, const struct fsm_result *res)
 {
 	struct proposal *p = arg;
@@ -121,6 +143,8 @@ static void proposed(void *arg, int status, const struct fsm_result *res)
 	else
 		LOG_INFO(MOD, "%s of %s committed (decision %" PRIu64 ")",
 			 p->what, p->pool, res->seq);
+	if (status == 0 && res->code == FSM_OK && !p->fo->closing)
+		push_commit(p->fo);
 	if (fp != NULL && fp->step == FO_PROPOSING)
 		step_set(fp, FO_IDLE);
 	free(p);

@@ -55,6 +55,8 @@ struct fx {
 	unsigned n_queued;
 	struct decided decided[MAX_SUBMITS];
 	unsigned n_decided;
+	unsigned barrier_after[MAX_SUBMITS]; /* n_decided at each barrier */
+	unsigned n_barriers;
 	/* fake clock */
 	struct clock clock;
 	uint64_t wall_ms, mono_ns;
@@ -118,12 +120,18 @@ static int fake_submit(void *impl, struct cmd_buf *cmd, proposer_cb cb,
 	return 0;
 }
 
+/* A barrier is answered at once (the fake log has nothing uncommitted);
+ * recorded with how many decisions were committed before it. */
 static int fake_barrier(void *impl, proposer_done_cb cb, void *arg)
 {
-	(void)impl;
-	(void)cb;
-	(void)arg;
-	return PROPOSER_E_NOT_LEADER;
+	struct fx *fx = impl;
+
+	if (!fx->leader)
+		return PROPOSER_E_NOT_LEADER;
+	assert_true(fx->n_barriers < MAX_SUBMITS);
+	fx->barrier_after[fx->n_barriers++] = fx->n_decided;
+	cb(arg, 0);
+	return 0;
 }
 
 static bool fake_is_leader(void *impl)
@@ -638,6 +646,27 @@ static void test_planned_drained_completes(void **state)
 	assert_int_equal(east(fx)->state, FSM_STATE_FAILED_OVER);
 	assert_string_equal(east(fx)->owner, "west");
 	assert_int_equal(step_of(fx, "east"), FO_IDLE);
+}
+
+/* Every agent applies a decision at once: the leader sends a barrier
+ * right after each one commits (libraft tells the followers of a commit
+ * only with its next message to them), not at the next heartbeat. */
+static void test_planned_decision_pushed_at_once(void **state)
+{
+	struct fx *fx = *state;
+
+	begin_planned(fx);
+	fx->report_known[0][0] = true;
+	fx->report[0][0] = (struct failover_lag){.records = 0, .bytes = 0, .ms = 0, .drained = true};
+	failover_tick(&fx->fo);
+	run_call(fx, "east");
+	assert_int_equal(step_of(fx, "east"), FO_PROPOSING);
+	assert_int_equal(fx->n_barriers, 0); /* nothing committed yet */
+	assert_int_equal(commit(fx), 1);
+	assert_int_equal(fx->decided[0].op,
+			 POOLPAIR__COMMAND__OP_FAILOVER_COMPLETE);
+	assert_int_equal(fx->n_barriers, 1);
+	assert_int_equal(fx->barrier_after[0], 1);
 }
 
 static void test_planned_cms_must_drain_too(void **state)
@@ -1253,6 +1282,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_planned_waits_for_the_drain),
 	    T(test_planned_drained_completes),
+	    T(test_planned_decision_pushed_at_once),
 	    T(test_planned_cms_must_drain_too),
 	    T(test_planned_timeout_aborts),
 	    T(test_planned_takeover_refused),
