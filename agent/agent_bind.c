@@ -226,6 +226,19 @@ int agent_bind_failover(struct agent *a)
 	return failover_init(&a->failover, &d);
 }
 
+void agent_data_drained(void *arg, const char *user_set)
+{
+	struct agent *a = arg;
+
+	(void)user_set;
+	if (a->failover.d.loop == NULL)
+		return; /* not bound yet */
+	if (proposer_is_leader(&a->proposer))
+		failover_tick(&a->failover);
+	else
+		members_report_now(&a->members);
+}
+
 int agent_bind_cms_move(struct agent *a)
 {
 	struct cms_move_deps d = {
@@ -724,6 +737,16 @@ static void members_decided(void *impl, int status,
 	metrics_decided(&a->metrics, status, res);
 }
 
+/* A report says a user set drained: the failover module's decisions now
+ * (a planned move completes), not at its next tick. */
+static void members_drained(void *impl)
+{
+	struct agent *a = impl;
+
+	if (a->failover.d.loop != NULL)
+		failover_tick(&a->failover);
+}
+
 static const struct members_host_ops members_host_ops = {
     .set_reports = members_set_reports,
     .stream_reports = members_stream_reports,
@@ -733,6 +756,7 @@ static const struct members_host_ops members_host_ops = {
     .leader_tick = members_leader_tick,
     .may_write = members_may_write,
     .decided = members_decided,
+    .drained = members_drained,
 };
 
 int agent_bind_members(struct agent *a)

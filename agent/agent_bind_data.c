@@ -182,6 +182,7 @@ int agent_bind_data(struct agent *a)
 	    .local_sync_timeout_ms = cfg->local_sync_timeout_ms,
 	    .store_reserve = cfg->store_reserve,
 	    .store_reserve_percent = cfg->store_reserve_percent,
+	    .drained = {agent_data_drained, a},
 	};
 	struct lsync_client_deps lcd = {
 	    .calls = &a->calls,

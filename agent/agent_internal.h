@@ -38,6 +38,11 @@ int agent_bind_data(struct agent *a);
 int agent_bind_verify(struct agent *a);
 int agent_bind_router(struct agent *a);
 
+/* The data plane's deps.drained (dataplane.h): a drain of this agent's
+ * writes completed; the leader hears it now (this agent leads: its
+ * failover decisions run at once; else its report goes to the leader). */
+void agent_data_drained(void *arg, const char *user_set);
+
 /* The [tls] context every link of this agent uses (borrowed: valid until
  * the agent is closed), or NULL when there is no [tls] section. */
 struct tls_ctx *agent_tls(struct agent *a);

@@ -235,6 +235,7 @@ void dataplane_on_applied(struct dataplane *dp)
 	if (dp->state != DP_OPEN)
 		return;
 	dataplane_streams_reconcile(dp);
+	dataplane_drain_kick(dp);
 	/* the epoch and its floor (F1): a record is stale below the floor,
 	 * the epoch of the last change of owner */
 	floor = floor_of(f, DATAPLANE_CMS, f->cms_epoch);

@@ -174,6 +174,14 @@ struct dataplane_ask {
 	void *impl;			     /* borrowed */
 };
 
+/* Told when a drain of this agent's writes to its pair is complete
+ * (dataplane_drain_kick()), so that the leader hears it at once. */
+struct dataplane_drained {
+	/* NULL: never told. user_set borrowed for the call. */
+	void (*cb)(void *arg, const char *user_set);
+	void *arg; /* borrowed */
+};
+
 /* A standby of the pool as the writer's local sender sees it
  * (dataplane_lsync_standbys()). */
 struct dataplane_lsync_standby {
@@ -261,6 +269,7 @@ struct dataplane_deps {
 	uint64_t store_reserve;	   /* [store] reserve: bytes, or */
 	unsigned store_reserve_percent; /* a percentage (store.h config) */
 	struct dataplane_ask ask;  /* pool_sync to the leader */
+	struct dataplane_drained drained;
 };
 
 struct dataplane;
@@ -332,6 +341,7 @@ struct dataplane {
 	 * by the failover_since_ms of the pool that started draining. */
 	uint64_t drain_mark;          /* barrier asked for this mark */
 	uint64_t drain_done;          /* barrier completed for this mark */
+	uint64_t drain_told;          /* deps.drained told for this mark */
 	/* the same for a planned move of the CMS alone from this pool,
 	 * keyed by the cms_since_ms of the move */
 	uint64_t cms_drain_mark;
@@ -448,6 +458,15 @@ void dataplane_note_write(struct dataplane *dp, const char *user_set,
 /* True when the pair acknowledged everything written to user_set here and
  * no seed of the pair's copy of it runs. */
 bool dataplane_drained(struct dataplane *dp, const char *user_set);
+
+/* A drain here may have moved on (a command applied, the drain's barrier
+ * completed, the pair acknowledged records): when this agent drains a
+ * user set (its pool failing over, or the pair's failing back while
+ * owned here), start the drain's barrier now if it is not started, and
+ * once the report of that user set (and of the CMS documents when the
+ * CMS moves with it) says drained (dataplane_set_reports()), tell
+ * deps.drained, once per drain. Nothing otherwise. */
+void dataplane_drain_kick(struct dataplane *dp);
 
 /* May this agent accept a write to the user set of pool p now? The rules,
  * in this order:

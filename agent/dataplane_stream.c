@@ -20,6 +20,7 @@ static void on_ack(void *arg, const char *user_set, int lane,
 		   uint64_t acked_seq)
 {
 	dataplane_sync_acked(arg, user_set, lane, acked_seq);
+	dataplane_drain_kick(arg);
 }
 
 static void stream_log(void *arg, int level, const char *msg)
@@ -643,10 +644,12 @@ static void drain_barrier_done(void *arg, int status, const char *errmsg)
 	struct dataplane *dp = arg;
 
 	(void)errmsg;
-	if (status == 0)
+	if (status == 0) {
 		dp->drain_done = dp->drain_mark;
-	else
+		dataplane_drain_kick(dp);
+	} else {
 		dp->drain_mark = 0; /* ask again at the next report */
+	}
 }
 
 static void cms_drain_barrier_done(void *arg, int status, const char *errmsg)
@@ -702,6 +705,37 @@ static bool drain_final(struct dataplane *dp, const char *user_set)
 			     dp) == 0)
 		dp->drain_mark = d->failover_since_ms;
 	return false;
+}
+
+void dataplane_drain_kick(struct dataplane *dp)
+{
+	const struct fsm_pool *d = draining_pool(dp);
+	struct members_set_report r[MEMBERS_SETS];
+	bool cms, set = false;
+	unsigned n;
+
+	if (d == NULL || dp->state != DP_OPEN ||
+	    dp->drain_told == d->failover_since_ms)
+		return;
+	/* the barrier now: every write accepted before the drain began is
+	 * queued already (writes are refused from the apply on) */
+	drain_final(dp, d->name);
+	cms = strcmp(dp->deps.fsm->cms_active, d->name) == 0;
+	n = dataplane_set_reports(dp, r, MEMBERS_SETS);
+	for (unsigned i = 0; i < n && i < MEMBERS_SETS; i++) {
+		if (strcmp(r[i].user_set, d->name) == 0)
+			set = r[i].drained;
+		else if (cms && strcmp(r[i].user_set, DATAPLANE_CMS) == 0 &&
+			 !r[i].drained)
+			return;
+	}
+	if (!set)
+		return;
+	dp->drain_told = d->failover_since_ms;
+	LOG_INFO(MOD, "%s drained: every write made here is at %s",
+		 d->name, dp->pair);
+	if (dp->deps.drained.cb != NULL)
+		dp->deps.drained.cb(dp->deps.drained.arg, d->name);
 }
 
 unsigned dataplane_set_reports(struct dataplane *dp,

@@ -254,7 +254,7 @@ struct members_raft {
 void members_raft_node(struct members_raft *r, struct node *n);
 
 /* What the module asks of the rest of the agent. Every op: loop thread
- * only, never NULL. */
+ * only, never NULL unless it says so. */
 struct members_host_ops {
 	/* This agent's live report of each user set it sends its pair (at
 	 * most max into out); returns how many (0 for a witness). */
@@ -284,6 +284,9 @@ struct members_host_ops {
 	 * as a proposer callback's, res NULL unless status is 0 (for the
 	 * agent's counters). */
 	void (*decided)(void *impl, int status, const struct fsm_result *res);
+	/* This agent leads and a heartbeat or report just received says a
+	 * user set drained (a planned move may go on now). May be NULL. */
+	void (*drained)(void *impl);
 };
 
 struct members_host {
@@ -393,6 +396,11 @@ void members_close(struct members *m, void (*cb)(struct members *m));
 
 /* Called after every applied command: re-check registration. */
 void members_on_applied(struct members *m);
+
+/* Send this agent's report to the leader now, not at the next heartbeat
+ * (a drain just completed here). Nothing when this agent leads (its own
+ * report is read live) or knows no leader. */
+void members_report_now(struct members *m);
 
 /* ---- what was heard of the others (members_heartbeat.c) ---- */
 

@@ -429,11 +429,40 @@ static void report_done(void *arg, int err,
 	free(rc);
 }
 
+/* A report to the agent at host:port: full carries the seeds, plain not
+ * (NULL: the same as full): an agent that refused full gets plain. */
+static void report_send(struct members *m, const char *host, uint16_t port,
+			const char *full, const char *plain)
+{
+	struct report_call *rc;
+	const char *text = full;
+
+	if (m->reports_inflight >= 16)
+		return;
+	rc = malloc(sizeof *rc);
+	if (rc == NULL)
+		return;
+	rc->m = m;
+	snprintf(rc->host, sizeof rc->host, "%s", host);
+	rc->port = port;
+	rc->extended = plain != NULL;
+	if (plain != NULL && members_plain_wanted(m, host, port)) {
+		text = plain;
+		rc->extended = false;
+	}
+	if (hclient_request(m->d.calls, "POST", host, port,
+			    "/v1/internal/report", NULL, text, strlen(text),
+			    m->d.cfg.heartbeat_ms * 4, report_done, rc,
+			    NULL) == 0)
+		m->reports_inflight++;
+	else
+		free(rc);
+}
+
 /* The same report to every other agent, so that whichever becomes leader
  * knows every pool's last lag (the data at risk) even when the pool's
- * agent was the leader itself when it died. full carries the seeds,
- * plain not (NULL: the same as full): an agent that refused full gets
- * plain. */
+ * agent was the leader itself when it died (full and plain as
+ * report_send()'s). */
 static void report_peers(struct members *m, const char *full,
 			 const char *plain, const char *leader_host,
 			 uint16_t leader_port)
@@ -445,35 +474,15 @@ static void report_peers(struct members *m, const char *full,
 
 	for (unsigned i = 0; i < f->n_members; i++) {
 		const struct fsm_member *fm = &f->members[i];
-		struct report_call *rc;
-		const char *text = full;
 
-		if (fm->id == m->d.cfg.self.id || fm->api_address[0] == '\0' ||
-		    m->reports_inflight >= 16)
+		if (fm->id == m->d.cfg.self.id || fm->api_address[0] == '\0')
 			continue;
 		snprintf(url, sizeof url, "http://%s/", fm->api_address);
 		if (hclient_parse_url(url, host, sizeof host, &port, NULL, 0) !=
 			0 ||
 		    (port == leader_port && strcmp(host, leader_host) == 0))
 			continue;
-		rc = malloc(sizeof *rc);
-		if (rc == NULL)
-			return;
-		rc->m = m;
-		snprintf(rc->host, sizeof rc->host, "%s", host);
-		rc->port = port;
-		rc->extended = plain != NULL;
-		if (plain != NULL && members_plain_wanted(m, host, port)) {
-			text = plain;
-			rc->extended = false;
-		}
-		if (hclient_request(m->d.calls, "POST", host, port,
-				    "/v1/internal/report", NULL, text,
-				    strlen(text), m->d.cfg.heartbeat_ms * 4,
-				    report_done, rc, NULL) == 0)
-			m->reports_inflight++;
-		else
-			free(rc);
+		report_send(m, host, port, full, plain);
 	}
 }
 
@@ -555,6 +564,23 @@ void members_heartbeat_tick(struct members *m)
 	free(plain);
 }
 
+void members_report_now(struct members *m)
+{
+	char host[HCLIENT_HOST_MAX];
+	uint16_t port;
+	char *full, *plain;
+
+	if (members_closing(m) || proposer_is_leader(m->d.proposer) ||
+	    members_leader_target(m, host, &port) != 0)
+		return;
+	report_texts(m, &full, &plain);
+	if (full == NULL)
+		return;
+	report_send(m, host, port, full, plain);
+	free(full);
+	free(plain);
+}
+
 void members_leader_report_tick(struct members *m)
 {
 	char *full, *plain;
@@ -582,6 +608,20 @@ void members_heartbeat_received(struct members *m,
 	out->lease_ms = members_lease_grant(m);
 	out->commit_index = proposer_commit_index(m->d.proposer);
 	out->clock_ms = members_now_ns(m) / MS;
+}
+
+/* A report that says a user set drained: the leader may move it now
+ * (host op drained), not at its next tick. */
+static void drained_heard(struct members *m, const struct members_report *r)
+{
+	if (m->d.host->ops->drained == NULL ||
+	    !proposer_is_leader(m->d.proposer))
+		return;
+	for (unsigned i = 0; i < r->n_sets; i++)
+		if (r->sets[i].drained) {
+			m->d.host->ops->drained(m->d.host->impl);
+			return;
+		}
 }
 
 void members_route_heartbeat(void *module, struct http_request *req,
@@ -627,11 +667,13 @@ void members_route_heartbeat(void *module, struct http_request *req,
 	}
 	if (p->arg != 0) { /* a report: recorded only */
 		members_heartbeat_seen(m, hb->id, &hb->report);
+		drained_heard(m, &hb->report);
 		free(hb);
 		http_respond(req, 204, "application/json", "", 0, NULL);
 		return;
 	}
 	members_heartbeat_received(m, hb, &a);
+	drained_heard(m, &hb->report);
 	free(hb);
 	answer_json(req, 200,
 		    json_pack("{s:I, s:I, s:I, s:I, s:I}", "term",
