@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "agent/answer.h"
-#include "agent/caller.h"
 #include "agent/log.h"
 #include "agent/users_internal.h"
 
@@ -33,8 +32,9 @@ struct uop {
 	char conf[FSM_NAME_LEN * 2];
 	char key[STORE_KEY_MAX + 1];
 	char home[FSM_NAME_LEN];
-	void *value; /* owned copy of the body */
+	void *value; /* owned copy of the body, or borrowed: value_borrowed */
 	size_t value_len;
+	bool value_borrowed;  /* value points into req's body (a batch) */
 	uint64_t epoch, seq;  /* where the write was stored */
 	struct ubatch *batch; /* NULL, or the batch this item belongs to */
 	size_t idx;	      /* its index in the batch */
@@ -166,20 +166,28 @@ bool users_sip_valid(const char *sip)
 	return true;
 }
 
-static int kind_parse(const char *s)
+int users_kind_parse(const char *s, size_t n)
 {
-	if (strcmp(s, "profile") == 0)
-		return POOLPAIR__REPL__KIND__KIND_PROFILE;
-	if (strcmp(s, "contacts") == 0)
-		return POOLPAIR__REPL__KIND__KIND_CONTACTS;
-	if (strcmp(s, "settings") == 0)
-		return POOLPAIR__REPL__KIND__KIND_SETTINGS;
+	static const struct {
+		const char *name;
+		int kind;
+	} kinds[] = {
+	    {"profile", POOLPAIR__REPL__KIND__KIND_PROFILE},
+	    {"contacts", POOLPAIR__REPL__KIND__KIND_CONTACTS},
+	    {"settings", POOLPAIR__REPL__KIND__KIND_SETTINGS},
+	};
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (n == strlen(kinds[i].name) &&
+		    memcmp(s, kinds[i].name, n) == 0)
+			return kinds[i].kind;
 	return -1;
 }
 
 static void uop_free(struct uop *op)
 {
-	free(op->value);
+	if (!op->value_borrowed)
+		free(op->value);
 	free(op);
 }
 
@@ -191,9 +199,9 @@ static void uop_fail(struct uop *op, int http, const char *code,
 	if (op->batch != NULL)
 		batch_item_done(op->batch, op->idx,
 				json_pack("{s:s, s:s, s:i, s:s, s:s}", "sip",
-					  op->sip, "kind", store_kind_name(op->kind),
-					  "status", http, "error", code,
-					  "message", msg),
+					  op->sip, "kind",
+					  store_kind_name(op->kind), "status",
+					  http, "error", code, "message", msg),
 				false);
 	else
 		http_respond_error(op->req, http, code, msg);
@@ -392,9 +400,9 @@ static void got_item(void *arg, int status, const struct store_item *it)
 	else
 		answer_json(op->req, 200,
 			    json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "sip",
-				      op->sip, "kind", store_kind_name(op->kind),
-				      "value", value, "epoch",
-				      (json_int_t)it->epoch, "seq",
+				      op->sip, "kind",
+				      store_kind_name(op->kind), "value", value,
+				      "epoch", (json_int_t)it->epoch, "seq",
 				      (json_int_t)it->seq, "copy", copy));
 	uop_free(op);
 }
@@ -541,8 +549,6 @@ static void lookup(struct uop *op)
 
 /* ---- batch of user-data writes ---- */
 
-#define BATCH_MAX 1000
-
 static void batch_item_done(struct ubatch *b, size_t idx, json_t *res, bool ok)
 {
 	if (res == NULL)
@@ -562,127 +568,104 @@ static void batch_item_done(struct ubatch *b, size_t idx, json_t *res, bool ok)
 	free(b);
 }
 
-/* One item of a batch body: {"sip", "kind", "value"}. Returns the kind,
- * or -1 with msg set. */
-static int batch_item_check(json_t *item, size_t i, const char **sip,
-			    json_t **value, char *msg, size_t len)
+static struct ubatch *batch_new(struct users *u, struct http_request *req,
+				size_t n, struct uop ***ops)
 {
-	json_error_t jerr;
-	const char *kind = NULL;
-	int k;
+	struct ubatch *b = calloc(1, sizeof *b);
 
-	if (json_unpack_ex(item, &jerr, JSON_STRICT, "{s:s, s:s, s:o}", "sip",
-			   sip, "kind", &kind, "value", value) != 0) {
-		snprintf(msg, len, "items[%zu]: %s", i, jerr.text);
-		return -1;
-	}
-	if (!users_sip_valid(*sip)) {
-		snprintf(msg, len,
-			 "items[%zu]: not a valid SIP URI (sip:user@host, at "
-			 "most %d characters)",
-			 i, USERS_SIP_MAX);
-		return -1;
-	}
-	k = kind_parse(kind);
-	if (k < 0) {
-		snprintf(msg, len,
-			 "items[%zu]: kind must be profile, contacts or "
-			 "settings",
-			 i);
-		return -1;
-	}
-	return k;
-}
-
-static void batch_write(struct users *u, struct http_request *req)
-{
-	json_error_t jerr;
-	json_t *root, *items, *item;
-	struct ubatch *b;
-	struct uop **ops;
-	char msg[320];
-	size_t n, i;
-
-	if (!users_ready(u->deps.data, req))
-		return;
-	root =
-	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL ||
-	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:o}", "items",
-			   &items) != 0 ||
-	    !json_is_array(items)) {
-		json_decref(root);
-		http_respond_error(req, 400, "bad_json",
-				   "body must be {\"items\": [{\"sip\", "
-				   "\"kind\", \"value\"}, ...]}");
-		return;
-	}
-	n = json_array_size(items);
-	if (n == 0 || n > BATCH_MAX) {
-		json_decref(root);
-		snprintf(msg, sizeof msg, "a batch holds 1..%d items",
-			 BATCH_MAX);
-		http_respond_error(req, 400, "invalid", msg);
-		return;
-	}
-	/* every item is checked before anything is written */
-	b = calloc(1, sizeof *b);
-	ops = calloc(n, sizeof *ops);
+	*ops = calloc(n, sizeof **ops);
 	if (b != NULL)
 		b->results = json_array();
-	if (b == NULL || ops == NULL || b->results == NULL)
-		goto nomem;
-	json_array_foreach (items, i, item) {
-		const char *sip;
-		json_t *value;
-		int kind =
-		    batch_item_check(item, i, &sip, &value, msg, sizeof msg);
-		struct uop *op;
-
-		if (kind < 0) {
-			http_respond_error(req, 400, "invalid", msg);
-			goto err;
-		}
-		if (json_array_append_new(b->results, json_null()) != 0)
-			goto nomem;
-		op = calloc(1, sizeof *op);
-		if (op == NULL)
-			goto nomem;
-		ops[i] = op;
-		op->u = u;
-		op->req = req;
-		op->what = UOP_PUT;
-		op->kind = kind;
-		op->batch = b;
-		op->idx = i;
-		snprintf(op->sip, sizeof op->sip, "%s", sip);
-		snprintf(op->key, sizeof op->key, "%s", sip);
-		op->value = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (op->value == NULL)
-			goto nomem;
-		op->value_len = strlen(op->value);
+	if (b == NULL || *ops == NULL || b->results == NULL) {
+		if (b != NULL)
+			json_decref(b->results);
+		free(b);
+		free(*ops);
+		return NULL;
 	}
-	json_decref(root);
 	b->u = u;
 	b->req = req;
 	b->pending = n;
-	/* from here on every item ends in batch_item_done, which answers
-	 * once the last one has */
-	for (i = 0; i < n; i++)
-		lookup(ops[i]);
-	free(ops);
-	return;
-nomem:
-	http_respond_error(req, 500, "internal", "out of memory");
-err:
-	for (i = 0; ops != NULL && i < n; i++)
+	return b;
+}
+
+/* Item i of batch b as an op (value still to set), or NULL. */
+static struct uop *batch_op(struct ubatch *b, size_t i, const char *sip,
+			    int kind)
+{
+	struct uop *op;
+
+	if (json_array_append_new(b->results, json_null()) != 0 ||
+	    (op = calloc(1, sizeof *op)) == NULL)
+		return NULL;
+	op->u = b->u;
+	op->req = b->req;
+	op->what = UOP_PUT;
+	op->kind = kind;
+	op->batch = b;
+	op->idx = i;
+	snprintf(op->sip, sizeof op->sip, "%s", sip);
+	snprintf(op->key, sizeof op->key, "%s", sip);
+	return op;
+}
+
+static void batch_drop(struct ubatch *b, struct uop **ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
 		if (ops[i] != NULL)
 			uop_free(ops[i]);
 	free(ops);
-	if (b != NULL)
-		json_decref(b->results);
+	json_decref(b->results);
 	free(b);
-	json_decref(root);
+}
+
+/* Every op is ready: from here on each item ends in batch_item_done,
+ * which answers once the last one has. */
+static void batch_start(struct uop **ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		lookup(ops[i]);
+	free(ops);
+}
+
+void users_batch_run(struct users *u, struct http_request *req,
+		     struct users_batch_item *items, size_t n)
+{
+	struct uop **ops;
+	struct ubatch *b = batch_new(u, req, n, &ops);
+	size_t i;
+
+	if (b == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		struct uop *op = batch_op(b, i, items[i].sip, items[i].kind);
+
+		if (op == NULL) {
+			batch_drop(b, ops, n);
+			goto nomem;
+		}
+		ops[i] = op;
+		/* a borrowed value: req's body lives until the answer, and
+		 * store_write copies it */
+		op->value = (void *)items[i].value;
+		op->value_len = items[i].value_len;
+		op->value_borrowed = !items[i].owned;
+		items[i].owned = false; /* the op's now */
+	}
+	batch_start(ops, n);
+	return;
+nomem:
+	users_batch_items_free(items, n);
+	http_respond_error(req, 500, "internal", "out of memory");
+}
+
+void users_batch_items_free(struct users_batch_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (items[i].owned) {
+			free((void *)items[i].value);
+			items[i].owned = false;
+		}
 }
 
 static void enable(struct users *u, struct http_request *req)
@@ -727,89 +710,6 @@ static void enable(struct users *u, struct http_request *req)
 	write_at_home(op);
 }
 
-/* ---- takeover (agent to agent, asked by the leader) ---- */
-
-struct takeover_ask {
-	struct users *u;
-	struct http_request *req;
-};
-
-static void taken_over(void *arg, int status, uint64_t data_seq,
-		       uint64_t content_seq)
-{
-	struct takeover_ask *t = arg;
-	struct http_request *req = t->req;
-	struct users *u = t->u;
-
-	free(t);
-	if (status != 0) {
-		answer_store_error(req, status, NULL);
-		return;
-	}
-	LOG_INFO(MOD, "takeover position: data %" PRIu64 ", content %" PRIu64,
-		 data_seq, content_seq);
-	answer_json(req, 200,
-		    json_pack("{s:I, s:I, s:s}", "data_seq",
-			      (json_int_t)data_seq, "content_seq",
-			      (json_int_t)content_seq, "pool", u->pool));
-}
-
-static void takeover_call(struct users *u, struct http_request *req)
-{
-	json_error_t jerr;
-	json_t *root;
-	const char *user_set = NULL;
-	struct takeover_ask *t;
-	int rv;
-
-	root =
-	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s}",
-					   "user_set", &user_set) != 0) {
-		json_decref(root);
-		http_respond_error(req, 400, "bad_json",
-				   "body must be {\"user_set\": POOL}");
-		return;
-	}
-	/* the leader asks it (failover_peer.c), before it decides an owner
-	 * change: no other agent may stop this copy taking records */
-	if (!caller_check(&u->quiet, req,
-			  proposer_leader(u->deps.proposer, NULL), NULL,
-			  "only the leader asks a takeover")) {
-		json_decref(root);
-		return;
-	}
-	if (!users_ready(u->deps.data, req)) {
-		json_decref(root);
-		return;
-	}
-	t = malloc(sizeof *t);
-	if (t == NULL) {
-		json_decref(root);
-		http_respond_error(req, 500, "internal", "out of memory");
-		return;
-	}
-	t->u = u;
-	t->req = req;
-	rv = dataplane_takeover(u->deps.data, user_set, taken_over, t);
-	json_decref(root);
-	if (rv != 0)
-		free(t);
-	if (rv == STORE_E_INVALID)
-		http_respond_error(req, 409, "not_pair",
-				   "this agent's pool is not the pair of that "
-				   "user set");
-	else if (rv != 0)
-		answer_store_error(req, rv, NULL);
-}
-
-void users_route_takeover(void *module, struct http_request *req,
-			  const struct route_params *p)
-{
-	(void)p;
-	takeover_call(module, req);
-}
-
 /* ---- the handlers of the route table (routes.c) ---- */
 
 void users_route_enable(void *module, struct http_request *req,
@@ -818,12 +718,6 @@ void users_route_enable(void *module, struct http_request *req,
 	if (!users_ready(users_dp(module), req))
 		return;
 	enable(module, req);
-}
-
-void users_route_batch(void *module, struct http_request *req,
-		       const struct route_params *p)
-{
-	batch_write(module, req);
 }
 
 /* The {sip} of p into sip (USERS_SIP_MAX + 2 bytes); false when too long (then
@@ -859,7 +753,8 @@ void users_route_locate(void *module, struct http_request *req,
 	char sip[USERS_SIP_MAX + 2];
 	struct uop *op;
 
-	if (!sip_param(p, req, sip) || !users_ready_read(users_dp(module), req) ||
+	if (!sip_param(p, req, sip) ||
+	    !users_ready_read(users_dp(module), req) ||
 	    (op = uop_new(module, req, UOP_LOCATE, sip)) == NULL)
 		return;
 	lookup(op);
@@ -900,7 +795,8 @@ void users_route_data(void *module, struct http_request *req,
 		      const struct route_params *p)
 {
 	bool put = req->method_id == HTTP_METHOD_PUT;
-	int kind = kind_parse(route_param(p, "kind"));
+	const char *kname = route_param(p, "kind");
+	int kind = users_kind_parse(kname, strlen(kname));
 	char sip[USERS_SIP_MAX + 2];
 	struct uop *op;
 

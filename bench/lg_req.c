@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/batch_pb.h"
 #include "bench/loadgen.h"
 
 static uint64_t rnd(struct lg *g)
@@ -291,6 +292,65 @@ static void build_batch(struct lg *g, struct lg_slot *c, bool model)
 	c->items = g->o.batch;
 }
 
+/* A varint at p; its length. */
+static size_t pb_varint(char *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		uint8_t b = v & 0x7f;
+
+		v >>= 7;
+		p[n++] = (char)(v ? b | 0x80 : b);
+	} while (v);
+	return n;
+}
+
+/* A length-delimited field (number num) of len bytes at p + the key and
+ * length (at most 6 bytes). */
+static size_t pb_len_field(char *p, unsigned num, const void *data, size_t len)
+{
+	size_t n = pb_varint(p, (uint64_t)num << 3 | 2);
+
+	n += pb_varint(p + n, len);
+	memcpy(p + n, data, len);
+	return n + len;
+}
+
+/* The same writes as build_batch, as a packed poolpair.api.UserBatch
+ * (proto/api.proto) for Content-Type application/x-protobuf. */
+static void build_batch_pb(struct lg *g, struct lg_slot *c, bool model)
+{
+	char sip[128], item[LG_BODY_MAX + 256];
+	size_t n = 0, payload = 0;
+
+	c->method = "POST";
+	snprintf(c->path, sizeof c->path, "/v1/users/batch");
+	for (unsigned i = 0; i < g->o.batch; i++) {
+		bool settings = model && rnd_below(g, 3) == 0;
+		uint64_t user = rnd(g) % g->o.active;
+		size_t want = model ? 512 + rnd_below(g, 4096 - 512 + 1)
+				    : g->o.record_bytes;
+		const char *kind = settings ? "settings" : "contacts";
+		size_t vlen, ilen;
+
+		user_sip(g, sip, sizeof sip, user);
+		vlen = settings
+			   ? body_settings(g, c->scratch, LG_BODY_MAX, want)
+			   : body_contacts(g, c->scratch, LG_BODY_MAX, want);
+		ilen = pb_len_field(item, 1, sip, strlen(sip));
+		ilen += pb_len_field(item + ilen, 2, kind, strlen(kind));
+		ilen += pb_len_field(item + ilen, 3, c->scratch, vlen);
+		if (n + ilen + 6 > c->body_cap)
+			break;
+		n += pb_len_field(c->body + n, 1, item, ilen);
+		payload += vlen;
+	}
+	c->body_len = n;
+	c->payload = payload;
+	c->items = g->o.batch;
+}
+
 /* Whether a write is due now (open loop) or wanted (closed loop). */
 static bool write_wanted(struct lg *g, uint64_t t)
 {
@@ -331,7 +391,10 @@ static void slot_send(struct lg *g, struct lg_slot *c)
 	c->busy = true;
 	c->t_sent = lg_now_ns();
 	rv = hclient_request(&g->client, c->method, g->host, g->port, c->path,
-			     NULL, c->body, c->body_len, g->o.timeout_ms,
+			     c->items > 0 && g->o.binary
+				 ? "Content-Type: " BATCH_PB_CONTENT_TYPE "\r\n"
+				 : NULL,
+			     c->body, c->body_len, g->o.timeout_ms,
 			     on_write_answer, c, NULL);
 	if (rv != 0) {
 		c->busy = false;
@@ -355,7 +418,10 @@ void lg_dispatch(struct lg *g)
 			build_post_user(g, c, g->next_user++);
 			g->ph.issued++;
 		} else if (g->o.batch > 0) {
-			build_batch(g, c, g->o.mode == MODE_MODEL);
+			if (g->o.binary)
+				build_batch_pb(g, c, g->o.mode == MODE_MODEL);
+			else
+				build_batch(g, c, g->o.mode == MODE_MODEL);
 			g->ph.issued += g->o.batch;
 		} else {
 			build_put_value(g, c, g->o.mode == MODE_MODEL);
@@ -406,7 +472,8 @@ int lg_req_open(struct lg *g)
 		c->lg = g;
 		c->body_cap = cap;
 		c->body = malloc(cap);
-		if (c->body == NULL)
+		c->scratch = g->o.binary ? malloc(LG_BODY_MAX) : NULL;
+		if (c->body == NULL || (g->o.binary && c->scratch == NULL))
 			return UV_ENOMEM;
 	}
 	for (unsigned i = 0; i < g->o.connections; i++) {
@@ -426,6 +493,8 @@ int lg_req_open(struct lg *g)
 
 void lg_req_free(struct lg *g)
 {
-	for (unsigned i = 0; g->conns != NULL && i < g->o.connections; i++)
+	for (unsigned i = 0; g->conns != NULL && i < g->o.connections; i++) {
 		free(g->conns[i].body);
+		free(g->conns[i].scratch);
+	}
 }

@@ -80,6 +80,8 @@ static void usage(FILE *f)
 	    "  [--step S (10)] [--record-bytes B (1024)] [--poll-ms P (10)]\n"
 	    "  [--batch N (0: one PUT per write; 1..1000: POST "
 	    "/v1/users/batch)]\n"
+	    "  [--binary (batches as application/x-protobuf, "
+	    "proto/api.proto)]\n"
 	    "  [--timeout-ms T (10000)] [--deadline S (300)] [--seed N]\n"
 	    "  [--domain D (bench.example.com)] [--pid NAME=PID ...] [--json]\n"
 	    "  [--ca FILE --cert FILE --key FILE (TLS 1.3, for agents with "
@@ -130,6 +132,9 @@ static int parse_opts(struct lg_opts *o, int argc, char **argv)
 			exit(0);
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
+			takes = false;
+		} else if (strcmp(a, "--binary") == 0) {
+			o->binary = true;
 			takes = false;
 		} else if (val == NULL) {
 			fprintf(stderr, "loadgen: %s needs a value\n", a);
@@ -320,9 +325,10 @@ int main(int argc, char **argv)
 	g.rng = g.o.seed * 0x9E3779B97F4A7C15ULL | 1;
 	g.loop = uv_default_loop();
 	g.conns = calloc(g.o.connections, sizeof *g.conns);
-	g.out = json_pack("{s:s, s:s, s:i, s:i, s:[]}", "api", g.o.api, "pool",
-			  g.o.pool, "connections", (int)g.o.connections,
-			  "batch", (int)g.o.batch, "phases");
+	g.out =
+	    json_pack("{s:s, s:s, s:i, s:i, s:b, s:[]}", "api", g.o.api, "pool",
+		      g.o.pool, "connections", (int)g.o.connections, "batch",
+		      (int)g.o.batch, "binary", g.o.binary, "phases");
 	if (g.conns == NULL || g.out == NULL) {
 		fprintf(stderr, "loadgen: out of memory\n");
 		return 1;

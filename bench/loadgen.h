@@ -58,6 +58,7 @@ struct lg_opts {
 	unsigned n_rates;
 	unsigned record_bytes; /* ramp */
 	unsigned batch;	       /* writes per request; 0: one PUT each */
+	bool binary;	       /* batches as a packed poolpair.api.UserBatch */
 	unsigned poll_ms;
 	unsigned timeout_ms;
 	unsigned deadline_s;
@@ -79,6 +80,7 @@ struct lg_slot {
 	uint64_t t_sent; /* when the request started (hclient_request) */
 	size_t payload;	 /* value bytes of the outstanding write(s) */
 	unsigned items;	 /* writes in the outstanding request; 0: one */
+	char *scratch;	 /* owned, LG_BODY_MAX: a value before it is framed */
 };
 
 /* A write answered, waiting for west's acknowledgement of its seq. */

@@ -82,6 +82,56 @@ assert_eq 400 "$(code -XPOST "$E/v1/users/batch" -d 'nonsense')" "batch that is 
 assert_eq 200 "$(code "$E/v1/users/$A/profile")" "profile after the refused batch"
 assert_json "$(body)" '.value.bad == null' "the refused batch wrote nothing"
 
+# ---- the binary batch body (proto/api.proto): values kept as the bytes
+# received. pbf NUM STRING: a length-delimited field (ASCII, < 128 bytes).
+pbf() { local LC_ALL=C; printf "\\x$(printf %02x $(($1 << 3 | 2)))\\x$(printf %02x ${#2})%s" "$2"; }
+pbitem() { pbf 1 "$(printf '%b' "$(pbf 1 "$1")$(pbf 2 "$2")$(pbf 3 "$3")")"; }
+pbpost() { code -XPOST "$E/v1/users/batch" -H 'Content-Type: application/x-protobuf' --data-binary @"$1"; }
+ddigest() { curl -s "$1/v1/internal/digest?user_set=pool-east"; }
+# east's and west's copies agree: the digest of both (hash of kind, key, value bytes)
+pair_digest() { local e w; e=$(ddigest "$E"); w=$(ddigest "$W"); [ -n "$e" ] && [ "$e" == "$w" ] && echo "$e"; }
+X='{"dnd": false,  "list": [1, 2]}'
+assert_eq 200 "$(code -XPUT "$E/v1/users/$B/settings" --data-binary "$X")" "put settings as text"
+wait_until 20 "pair_digest >/dev/null"
+d_put=$(pair_digest)
+# the JSON batch stores the compact form: other bytes, another digest
+assert_eq 200 "$(code -XPOST "$E/v1/users/batch" -d '{"items":[{"sip":"'$B'","kind":"settings","value":'"$X"'}]}')" "json batch"
+wait_until 20 "[ -n \"\$(pair_digest)\" ] && [ \"\$(pair_digest)\" != '$d_put' ]"
+printf '%b' "$(pbitem "$B" settings "$X")$(pbitem "$A" contacts '[{"sip":"sip:bob@example.com","group":"work"}]')" >"$IT_DIR/ok.pb"
+assert_eq 200 "$(pbpost "$IT_DIR/ok.pb")" "binary batch"
+assert_json "$(body)" '.ok == 2 and .failed == 0 and ([.results[].status] == [200, 200]) and .results[1].seq == .results[0].seq + 1' "binary batch outcomes"
+# both copies hold the bytes the PUTs stored (the digest after them
+# again: alice's contacts are the bytes of her PUT above) and not the JSON
+# batch's compact form
+wait_until 20 "[ \"\$(pair_digest)\" == '$d_put' ]" || fail "binary batch value differs from the text PUT's at the pair"
+assert_eq 200 "$(code "$E/v1/users/$A/contacts")" "binary batch item reads back"
+assert_json "$(body)" '.value[0].group == "work"' "binary batch value"
+assert_eq 200 "$(code -XPOST "$W/v1/users/batch" -H 'Content-Type: application/x-protobuf' --data-binary @"$IT_DIR/ok.pb")" "binary batch at west"
+assert_json "$(body)" '.results[0].status == 421 and .failed == 2' "binary batch items at the wrong agent"
+# bad bodies: 400, and nothing of them is written
+head -c -3 "$IT_DIR/ok.pb" >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "truncated protobuf"
+assert_json "$(body)" '.error == "bad_protobuf"' "truncated protobuf error"
+printf '\xff\xff\xff\xff\xff\xff' >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "garbage protobuf"
+printf '%b' "$(pbitem "$A" settings '{"x":1}')\x0a\x02\x08\x01" >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "sip of the wrong wire type"
+printf '%b' "$(pbitem "$A" settings '{"x":1}')$(pbitem "$A" profile '{"x":')" >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "a value that is not JSON"
+assert_json "$(body)" '.error == "invalid" and (.message | startswith("items[1]: the value is not JSON"))' "not JSON message"
+printf '%b' "$(pbitem "$A" settings '{"x":1}')$(pbitem "$A" avatar '{}')" >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "unknown kind"
+printf '%b' "$(pbitem "$A" settings '{"x":1}')$(pbitem "alice" settings '{}')" >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "invalid SIP URI"
+: >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "empty binary batch"
+for _ in $(seq 1001); do printf '\x0a\x00'; done >"$IT_DIR/bad.pb"
+assert_eq 400 "$(pbpost "$IT_DIR/bad.pb")" "more than 1000 items"
+sleep 0.5
+assert_eq "$d_put" "$(pair_digest)" "the refused binary batches wrote nothing"
+assert_eq 200 "$(code "$E/v1/users/$A/settings")" "settings after refused binary batches"
+assert_json "$(body)" '.value.x == null' "no refused item stored"
+
 # acknowledged writes survive a kill -9 of the agent
 pp_kill "$IT_DIR" east KILL
 wait_exit east 10 || fail "east still runs after SIGKILL"
