@@ -862,6 +862,57 @@ static void config_corpus(void)
 	put_text("config", "hostport-line", "[fe80::1]:65535\n");
 }
 
+/* ---- the binary batch body (proto/api.proto) ---------------------- */
+
+static void pb_len(struct buf *b, unsigned num, const void *data, size_t len)
+{
+	uint8_t h[12];
+	size_t n = 0;
+	uint64_t v = (uint64_t)num << 3 | 2;
+
+	for (int k = 0; k < 2; k++, v = len) {
+		do {
+			h[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+			v >>= 7;
+		} while (v != 0);
+	}
+	add(b, h, n);
+	add(b, data, len);
+}
+
+static void pb_item(struct buf *b, const char *sip, const char *kind,
+		    const char *value)
+{
+	struct buf it = {0};
+
+	pb_len(&it, 1, sip, strlen(sip));
+	pb_len(&it, 2, kind, strlen(kind));
+	pb_len(&it, 3, value, strlen(value));
+	pb_len(b, 1, it.p, it.len);
+	free(it.p);
+}
+
+static void batch_pb_corpus(void)
+{
+	struct buf b = {0};
+
+	pb_item(&b, "sip:alice@example.com", "contacts",
+		"{\"contacts\": [{\"sip\": \"sip:bob@example.com\", "
+		"\"name\": \"B\u00f6b\", \"fav\": true, \"n\": -1.5}]}");
+	put("batch_pb", "one", b.p, b.len);
+	pb_item(&b, "sip:bob@example.com", "settings",
+		"{\"dnd\":false,\"a\":{\"a\":[null,1e3,\"\xc3\xa9\"]}}");
+	pb_item(&b, "sip:carol@example.com", "profile", "\"x\"");
+	put("batch_pb", "three", b.p, b.len);
+	b.len = 0;
+	pb_item(&b, "sip:d@example.com", "profile", "{\"k\":1,\"k\":2}");
+	put("batch_pb", "duplicate-key", b.p, b.len);
+	put_text("batch_pb", "unknown-fields",
+		 "\x10\x96\x01\x0a\x0c\x0a\x03sip\x20\x01\x1a\x01"
+		 "1\x3a\x00");
+	free(b.p);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -881,6 +932,7 @@ int main(int argc, char **argv)
 	http_corpus();
 	path_corpus();
 	config_corpus();
+	batch_pb_corpus();
 	printf("make_corpus: %u files in %s\n", written, outdir);
 	return 0;
 }
