@@ -46,12 +46,16 @@ struct uop {
 struct ubatch {
 	struct users *u;
 	struct http_request *req;
-	json_t *results; /* array, one entry per item (null until known) */
-	size_t pending;	 /* items without an outcome yet */
+	char **results; /* n, each item's answer as JSON text (owned; NULL
+			   until known) */
+	size_t n;
+	size_t pending; /* items without an outcome yet */
 	size_t ok, failed;
+	bool oom; /* an item's outcome could not be kept: answer 500 */
 };
 
 static void batch_item_done(struct ubatch *b, size_t idx, json_t *res, bool ok);
+static void batch_item_written(struct uop *op, bool replicated);
 
 static struct dataplane *users_dp(void *module)
 {
@@ -247,13 +251,7 @@ static void answer_write(struct uop *op, bool replicated)
 	int status = 200;
 
 	if (op->batch != NULL) {
-		batch_item_done(
-		    op->batch, op->idx,
-		    json_pack("{s:s, s:s, s:i, s:I, s:I, s:b}", "sip", op->sip,
-			      "kind", store_kind_name(op->kind), "status", 200,
-			      "epoch", (json_int_t)op->epoch, "seq",
-			      (json_int_t)op->seq, "replicated", replicated),
-		    true);
+		batch_item_written(op, replicated);
 		uop_free(op);
 		return;
 	}
@@ -549,23 +547,100 @@ static void lookup(struct uop *op)
 
 /* ---- batch of user-data writes ---- */
 
-static void batch_item_done(struct ubatch *b, size_t idx, json_t *res, bool ok)
+static void batch_free(struct ubatch *b)
 {
-	if (res == NULL)
-		res = json_pack("{s:i, s:s, s:s}", "status", 500, "error",
-				"internal", "message", "out of memory");
-	json_array_set_new(b->results, idx, res);
+	for (size_t i = 0; i < b->n; i++)
+		free(b->results[i]);
+	free(b->results);
+	free(b);
+}
+
+/* The last item has its outcome: answer {"results": [...], "ok",
+ * "failed"}, the texts joined without building them again. */
+static void batch_answer(struct ubatch *b)
+{
+	size_t len = 64, at;
+	char *body;
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		len += strlen(b->results[i]) + 1;
+	body = malloc(len);
+	if (body == NULL) {
+		http_respond_error(b->req, 500, "internal",
+				   "out of memory rendering the answer");
+		batch_free(b);
+		return;
+	}
+	at = (size_t)snprintf(body, len, "{\"results\":[");
+	for (i = 0; i < b->n; i++) {
+		size_t l = strlen(b->results[i]);
+
+		if (i > 0)
+			body[at++] = ',';
+		memcpy(body + at, b->results[i], l);
+		at += l;
+	}
+	snprintf(body + at, len - at, "],\"ok\":%zu,\"failed\":%zu}", b->ok,
+		 b->failed);
+	http_respond_json(b->req, 200, body, NULL);
+	free(body);
+	batch_free(b);
+}
+
+static void batch_item_text(struct ubatch *b, size_t idx, char *text, bool ok)
+{
+	static const char oom[] = "{\"status\":500,\"error\":\"internal\","
+				  "\"message\":\"out of memory\"}";
+
+	if (text == NULL) {
+		text = strdup(oom);
+		ok = false;
+	}
+	if (text == NULL) {
+		/* nothing to say it with: the whole answer is a 500 */
+		b->oom = true;
+	}
+	b->results[idx] = text;
 	if (ok)
 		b->ok++;
 	else
 		b->failed++;
 	if (--b->pending > 0)
 		return;
-	answer_json(b->req, 200,
-		    json_pack("{s:o, s:I, s:I}", "results", b->results, "ok",
-			      (json_int_t)b->ok, "failed",
-			      (json_int_t)b->failed));
-	free(b);
+	if (b->oom) {
+		http_respond_error(b->req, 500, "internal", "out of memory");
+		batch_free(b);
+		return;
+	}
+	batch_answer(b);
+}
+
+static void batch_item_done(struct ubatch *b, size_t idx, json_t *res, bool ok)
+{
+	char *text = res != NULL
+			 ? json_dumps(res, JSON_COMPACT | JSON_ENSURE_ASCII)
+			 : NULL;
+
+	json_decref(res);
+	batch_item_text(b, idx, text, ok);
+}
+
+/* A batch item written: its answer as text straight away (its sip is a
+ * valid SIP URI, its kind a name: nothing to escape). */
+static void batch_item_written(struct uop *op, bool replicated)
+{
+	char buf[USERS_SIP_MAX + 160];
+	int n = snprintf(buf, sizeof buf,
+			 "{\"sip\":\"%s\",\"kind\":\"%s\",\"status\":200,"
+			 "\"epoch\":%" PRIu64 ",\"seq\":%" PRIu64
+			 ",\"replicated\":%s}",
+			 op->sip, store_kind_name(op->kind), op->epoch, op->seq,
+			 replicated ? "true" : "false");
+
+	batch_item_text(op->batch, op->idx,
+			n > 0 && (size_t)n < sizeof buf ? strdup(buf) : NULL,
+			true);
 }
 
 static struct ubatch *batch_new(struct users *u, struct http_request *req,
@@ -575,14 +650,15 @@ static struct ubatch *batch_new(struct users *u, struct http_request *req,
 
 	*ops = calloc(n, sizeof **ops);
 	if (b != NULL)
-		b->results = json_array();
+		b->results = calloc(n, sizeof *b->results);
 	if (b == NULL || *ops == NULL || b->results == NULL) {
 		if (b != NULL)
-			json_decref(b->results);
+			free(b->results);
 		free(b);
 		free(*ops);
 		return NULL;
 	}
+	b->n = n;
 	b->u = u;
 	b->req = req;
 	b->pending = n;
@@ -595,8 +671,7 @@ static struct uop *batch_op(struct ubatch *b, size_t i, const char *sip,
 {
 	struct uop *op;
 
-	if (json_array_append_new(b->results, json_null()) != 0 ||
-	    (op = calloc(1, sizeof *op)) == NULL)
+	if ((op = calloc(1, sizeof *op)) == NULL)
 		return NULL;
 	op->u = b->u;
 	op->req = b->req;
@@ -615,8 +690,7 @@ static void batch_drop(struct ubatch *b, struct uop **ops, size_t n)
 		if (ops[i] != NULL)
 			uop_free(ops[i]);
 	free(ops);
-	json_decref(b->results);
-	free(b);
+	batch_free(b);
 }
 
 /* Every op is ready: from here on each item ends in batch_item_done,
