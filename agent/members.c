@@ -158,12 +158,13 @@ void members_close(struct members *m, void (*cb)(struct members *m))
 		return;
 	m->state = MEMBERS_CLOSING;
 	m->close_cb = cb;
-	if (m->hb_req != NULL)
-		hclient_cancel(m->hb_req);
+	for (unsigned i = 0; i < MEMBERS_HB_INFLIGHT; i++)
+		if (m->hb[i].busy && m->hb[i].req != NULL)
+			hclient_cancel(m->hb[i].req);
 	if (m->reg_req != NULL)
 		hclient_cancel(m->reg_req);
 	if (m->join_req != NULL)
 		hclient_cancel(m->join_req);
-	m->hb_req = m->reg_req = m->join_req = NULL;
+	m->reg_req = m->join_req = NULL;
 	uv_close((uv_handle_t *)&m->tick, tick_closed);
 }

@@ -305,6 +305,28 @@ struct members_deps {
 	struct members_config cfg;	   /* copied */
 };
 
+/* Heartbeats a follower keeps in flight at most. A new one leaves every
+ * tick while earlier ones wait for their answers, each on a connection of
+ * its own (a busy HTTP/1.1 connection takes no second request), so that
+ * one connection stalled by a lost segment (TCP retransmits it only after
+ * its retransmission timeout, 200 ms at least, doubling with each loss)
+ * does not hold the renewal of the lease. Each answer grants from its own
+ * heartbeat's send time (lease.h), so a late answer is as safe as a
+ * prompt one. Enough for a heartbeat every 250 ms that waits up to the
+ * lease (2 s). */
+#define MEMBERS_HB_INFLIGHT 8
+
+/* One heartbeat in flight (req set while hclient has it). */
+struct members_hb {
+	struct members *m;
+	bool busy;                /* sent, not answered yet */
+	struct hclient_req *req;
+	uint64_t sent_ns;         /* when it left: its lease counts from here */
+	bool extended;            /* it carries seeds */
+	char host[256];           /* and goes there */
+	uint16_t port;
+};
+
 struct members {
 	int state;                    /* enum members_state */
 	struct members_deps d;        /* copied; pointers borrowed */
@@ -319,7 +341,12 @@ struct members {
 	char hint_host[256];
 	uint16_t hint_port;
 	unsigned join_backoff_ms;
-	struct hclient_req *hb_req;   /* heartbeat in flight */
+	struct members_hb hb[MEMBERS_HB_INFLIGHT]; /* heartbeats in flight */
+	unsigned hb_inflight;
+	/* the heartbeats' round trip (send to answer), smoothed as TCP does
+	 * (RFC 6298): what their timeout scales with; 0: no sample yet */
+	uint64_t hb_srtt_ns;
+	uint64_t hb_rttvar_ns;
 	struct hclient_req *reg_req;  /* registration in flight (follower) */
 	struct hclient_req *join_req; /* join in flight */
 	uint64_t reg_next_ns;
@@ -337,10 +364,10 @@ struct members {
 	 * committed barriers and by the echoes of its answers (the leader);
 	 * see lease.h */
 	struct lease lease;
-	uint64_t hb_sent_ns;          /* send time of the heartbeat in flight */
-	/* the clock of the last heartbeat answer, with its term and leader,
-	 * to echo in the next heartbeat; clock 0: nothing to echo (none yet,
-	 * or the leader's version sends none) */
+	/* the clock of the newest heartbeat answer (the highest clock of the
+	 * latest term and leader answered), with its term and leader, to echo
+	 * in the next heartbeat; clock 0: nothing to echo (none yet, or the
+	 * leader's version sends none) */
 	struct members_echo echo_next;
 	struct lease_echoes echoes;   /* leader: the echoes of this term */
 	bool barrier_inflight;
@@ -360,9 +387,6 @@ struct members {
 		uint64_t until_ns;
 	} plain[8];
 	unsigned n_plain;
-	bool hb_extended;	      /* the heartbeat in flight carries seeds */
-	char hb_host[256];	      /* and goes there */
-	uint16_t hb_port;
 	struct members_set_report self_sets[MEMBERS_SETS]; /* own, live */
 	struct members_standby_report self_standbys[MEMBERS_STANDBYS];
 	unsigned reports_inflight;    /* reports to other agents */

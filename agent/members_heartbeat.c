@@ -320,11 +320,12 @@ uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 
 /* ---- the sender's side ---- */
 
-void members_heartbeat_answered(struct members *m, const char *body,
-				size_t len)
+void members_heartbeat_answered(struct members *m, uint64_t sent_ns,
+				const char *body, size_t len)
 {
 	json_t *root = json_loadb(body, len, 0, NULL);
 	json_int_t commit = 0, leader = 0, term = 0, clock = 0, lease = 0;
+	struct members_echo *e = &m->echo_next;
 
 	if (root == NULL)
 		return;
@@ -335,19 +336,88 @@ void members_heartbeat_answered(struct members *m, const char *body,
 		leader = 0;
 	if (json_unpack(root, "{s:I}", "lease_ms", &lease) != 0 || lease < 0)
 		lease = 0;
-	lease_answer(&m->lease, members_now_ns(m), m->hb_sent_ns,
-		     (uint64_t)leader, (uint64_t)commit, (uint64_t)lease,
+	/* from this heartbeat's own send time: an answer to an older one,
+	 * arriving after a newer one's, never counts from the newer send */
+	lease_answer(&m->lease, members_now_ns(m), sent_ns, (uint64_t)leader,
+		     (uint64_t)commit, (uint64_t)lease,
 		     m->d.cfg.drift_margin_ms);
-	/* the clock to echo; an older leader sends none */
-	memset(&m->echo_next, 0, sizeof m->echo_next);
+	/* the clock to echo; an older leader sends none. Several answers
+	 * may cross: a late one of the same term and leader with an older
+	 * clock does not replace the newer (it would prove less). */
 	if (json_unpack(root, "{s:I, s:I}", "clock_ms", &clock, "term",
 			&term) == 0 &&
 	    clock > 0 && term > 0 && leader > 0) {
-		m->echo_next.clock_ms = (uint64_t)clock;
-		m->echo_next.term = (uint64_t)term;
-		m->echo_next.leader = (uint64_t)leader;
+		if (e->term != (uint64_t)term || e->leader != (uint64_t)leader ||
+		    e->clock_ms < (uint64_t)clock) {
+			e->clock_ms = (uint64_t)clock;
+			e->term = (uint64_t)term;
+			e->leader = (uint64_t)leader;
+		}
+	} else {
+		memset(e, 0, sizeof *e);
 	}
 	json_decref(root);
+}
+
+/* ---- heartbeats in flight ---- */
+
+struct members_hb *members_hb_take(struct members *m)
+{
+	for (unsigned i = 0; i < MEMBERS_HB_INFLIGHT; i++) {
+		struct members_hb *h = &m->hb[i];
+
+		if (h->busy)
+			continue;
+		memset(h, 0, sizeof *h);
+		h->m = m;
+		h->busy = true;
+		h->sent_ns = members_now_ns(m);
+		m->hb_inflight++;
+		return h;
+	}
+	return NULL;
+}
+
+void members_hb_release(struct members_hb *h)
+{
+	if (!h->busy)
+		return;
+	h->busy = false;
+	h->req = NULL;
+	h->m->hb_inflight--;
+}
+
+void members_hb_rtt(struct members *m, uint64_t rtt_ns)
+{
+	uint64_t d;
+
+	if (m->hb_srtt_ns == 0) {
+		m->hb_srtt_ns = rtt_ns > 0 ? rtt_ns : 1;
+		m->hb_rttvar_ns = rtt_ns / 2;
+		return;
+	}
+	d = m->hb_srtt_ns > rtt_ns ? m->hb_srtt_ns - rtt_ns
+				   : rtt_ns - m->hb_srtt_ns;
+	m->hb_rttvar_ns = (3 * m->hb_rttvar_ns + d) / 4;
+	m->hb_srtt_ns = (7 * m->hb_srtt_ns + rtt_ns) / 8;
+	if (m->hb_srtt_ns == 0)
+		m->hb_srtt_ns = 1;
+}
+
+unsigned members_hb_timeout_ms(const struct members *m)
+{
+	const struct members_config *c = &m->d.cfg;
+	uint64_t floor = (uint64_t)c->heartbeat_ms * 4;
+	uint64_t ceiling = c->lease_ms > c->drift_margin_ms
+			       ? c->lease_ms - c->drift_margin_ms
+			       : c->lease_ms;
+	uint64_t t = 4 * (m->hb_srtt_ns + 4 * m->hb_rttvar_ns) / MS;
+
+	if (t < floor)
+		t = floor;
+	if (t > ceiling)
+		t = ceiling;
+	return t > 0 ? (unsigned)t : 1;
 }
 
 /* ---- reports to agents of an earlier version ---- */
@@ -393,19 +463,26 @@ void members_plain_mark(struct members *m, const char *host, uint16_t port)
 static void heartbeat_done(void *arg, int err,
 			   const struct hclient_response *resp)
 {
-	struct members *m = arg;
+	struct members_hb *h = arg;
+	struct members *m = h->m;
+	uint64_t sent_ns = h->sent_ns;
+	bool extended = h->extended;
+	char host[sizeof h->host];
+	uint16_t port = h->port;
 
-	m->hb_req = NULL;
+	memcpy(host, h->host, sizeof host);
+	members_hb_release(h);
 	if (members_closing(m))
 		return;
 	members_learn_hint(m, err, resp);
-	if (err == 0 && resp->status == 400 && m->hb_extended)
-		members_plain_mark(m, m->hb_host, m->hb_port);
+	if (err == 0 && resp->status == 400 && extended)
+		members_plain_mark(m, host, port);
 	if (err != 0 || resp->status != 200) {
 		m->heartbeats_failed++;
 		return;
 	}
-	members_heartbeat_answered(m, resp->body, resp->body_len);
+	members_hb_rtt(m, members_now_ns(m) - sent_ns);
+	members_heartbeat_answered(m, sent_ns, resp->body, resp->body_len);
 }
 
 /* A report in flight to another agent. */
@@ -534,8 +611,11 @@ void members_heartbeat_tick(struct members *m)
 	json_t *body;
 	char *full, *plain, *text;
 	bool extended;
+	struct members_hb *h;
 
-	if (m->hb_req != NULL || members_leader_target(m, host, &port) != 0)
+	/* a new heartbeat even while earlier ones wait (MEMBERS_HB_INFLIGHT) */
+	if (m->hb_inflight >= MEMBERS_HB_INFLIGHT ||
+	    members_leader_target(m, host, &port) != 0)
 		return;
 	report_texts(m, &full, &plain);
 	if (full == NULL)
@@ -547,16 +627,18 @@ void members_heartbeat_tick(struct members *m)
 		   ? json_dumps(body, JSON_COMPACT)
 		   : NULL;
 	json_decref(body);
-	if (text != NULL) {
-		m->hb_sent_ns = members_now_ns(m);
-		m->hb_extended = extended;
-		snprintf(m->hb_host, sizeof m->hb_host, "%s", host);
-		m->hb_port = port;
+	h = text != NULL ? members_hb_take(m) : NULL;
+	if (h != NULL) {
+		h->extended = extended;
+		snprintf(h->host, sizeof h->host, "%s", host);
+		h->port = port;
 		if (hclient_request(m->d.calls, "POST", host, port,
 				    "/v1/internal/heartbeat", NULL, text,
-				    strlen(text), m->d.cfg.heartbeat_ms * 4,
-				    heartbeat_done, m, &m->hb_req) == 0)
+				    strlen(text), members_hb_timeout_ms(m),
+				    heartbeat_done, h, &h->req) == 0)
 			m->heartbeats_sent++;
+		else
+			members_hb_release(h);
 	}
 	report_peers(m, full, plain, host, port);
 	free(text);

@@ -137,10 +137,32 @@ void members_heartbeat_received(struct members *m,
 				struct members_answer *out);
 
 /* The follower got answer body (len bytes) to the heartbeat it sent at
- * m->hb_sent_ns: the lease it grants (lease_answer()) and the clock to
- * echo next. An answer that is not JSON changes nothing. */
-void members_heartbeat_answered(struct members *m, const char *body,
-				size_t len);
+ * sent_ns: the lease it grants, counted from sent_ns (lease_answer()),
+ * whatever heartbeats left or were answered since; and the clock to echo
+ * next when it is the newest of its term and leader. An answer that is
+ * not JSON changes nothing. */
+void members_heartbeat_answered(struct members *m, uint64_t sent_ns,
+				const char *body, size_t len);
+
+/* A free heartbeat slot, marked busy with sent_ns the module's clock now;
+ * NULL when MEMBERS_HB_INFLIGHT heartbeats are in flight. */
+struct members_hb *members_hb_take(struct members *m);
+
+/* The heartbeat h is answered (or failed): its slot is free again. */
+void members_hb_release(struct members_hb *h);
+
+/* A heartbeat answered rtt_ns after it left: the smoothed round trip and
+ * its variation (RFC 6298: first sample r: srtt r, rttvar r/2; then
+ * rttvar 3/4 rttvar + 1/4 |srtt - r|, srtt 7/8 srtt + 1/8 r). */
+void members_hb_rtt(struct members *m, uint64_t rtt_ns);
+
+/* How long a heartbeat waits for its answer, in ms: four retransmission
+ * timeouts of the measured round trip (4 (srtt + 4 rttvar): room for the
+ * answer to come after a lost segment was sent again, twice), at least 4
+ * heartbeat intervals (as before any sample) and at most the lease less
+ * the drift margin (an answer later than that cannot extend the lease:
+ * no grant exceeds the lease, and it counts from the send time). */
+unsigned members_hb_timeout_ms(const struct members *m);
 
 /* ---- members_lease.c ---- */
 
