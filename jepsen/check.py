@@ -19,7 +19,7 @@ import time
 sys.dont_write_bytecode = True      # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from checkers import CHECKERS, linearizable, timeline  # noqa: E402
+from checkers import CHECKERS, availability, linearizable, timeline  # noqa: E402
 from checkers.run import InputError, load  # noqa: E402
 
 
@@ -110,6 +110,8 @@ def main(argv=None):
         verdict["valid"] = verdict["valid"] and bool(res["valid"])
     if run.notes:
         verdict["notes"] = run.notes
+    # a figure, not a checker: judges nothing
+    verdict["availability"] = availability.figure(run)
     try:
         with open(os.path.join(args.out, "verdict.json"), "w",
                   encoding="utf-8") as fh:
@@ -126,6 +128,9 @@ def main(argv=None):
         for name, res in verdict["checkers"].items():
             print("%-20s %-7s %s" % (name, "ok" if res["valid"] else "FAIL",
                                      _summary(name, res)))
+        print("%-20s %-7s %s" % ("availability", "",
+                                 availability.summary(
+                                     verdict["availability"])))
     print("%s: %s" % (args.out, "valid" if verdict["valid"] else "INVALID"))
     return 0 if verdict["valid"] else 1
 

@@ -824,6 +824,38 @@ class TestInput(Base):
 
 # ---- check.py end to end ----
 
+class TestAvailability(Base):
+    def test_per_pool_during_and_outside_faults(self):
+        from checkers import availability
+        r = Run()
+        r.fault("loss", [], 1000, 3000)
+        r.fault("delay", [], 2000, 4000)      # merged: 1000..4000
+        r.write("sip:a@x|0", 0, 10, "east", 1)
+        r.write("sip:a@x|1", 1500, 1600, "east", 1)
+        r.write("sip:a@x|2", 1700, 1800, "east", 1, typ="fail",
+                error="east: 503 unavailable: no lease")
+        r.write("sip:a@x|3", 3900, 5000, "east", 1, typ="info")
+        r.write("sip:b@x|0", 4500, 4600, "west", 1)
+        r.write("sip:b@x|1", 4700, 4800, "west", 1, typ="fail")
+        r.write("sip:c@x|0", 2000, 2100, "west", 1, typ="fail")  # no ok
+        fig = availability.figure(self.load(r))
+        east = fig["pools"]["pool-east"]
+        self.assertEqual(east["during"], {"ok": 1, "total": 3,
+                                          "percent": 33.3})
+        self.assertEqual(east["outside"], {"ok": 1, "total": 1,
+                                           "percent": 100.0})
+        west = fig["pools"]["pool-west"]
+        self.assertEqual(west["during"], {"ok": 0, "total": 0,
+                                          "percent": None})
+        self.assertEqual(west["outside"]["percent"], 50.0)
+        self.assertEqual(fig["pools"]["?"]["during"]["total"], 1)
+        self.assertEqual(fig["fault_s"], 3.0)
+        line = availability.summary(fig)
+        self.assertIn("pool-east 33.3% of 3 writes during faults "
+                      "(100.0% of 1 outside)", line)
+        self.assertIn("pool-west - of 0 writes during faults", line)
+
+
 class TestCheckPy(Base):
     def good(self):
         r = Run()
@@ -865,6 +897,10 @@ class TestCheckPy(Base):
                                  "rto", "liveness", "one-leader-per-term"]))
         self.assertTrue(os.path.getsize(os.path.join(path, "timeline.svg")))
         self.assertIn("valid", out)
+        # the availability figure: in verdict.json and printed, judging
+        # nothing
+        self.assertIn("pool-east", verdict["availability"]["pools"])
+        self.assertIn("availability", out)
 
     def test_invalid_run(self):
         path = os.path.join(self.dir, "bad")
