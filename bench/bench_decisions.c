@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -54,6 +55,7 @@ struct opts {
 	unsigned timeout_ms; /* per request, connecting included */
 	unsigned deadline_s; /* whole run */
 	bool json;
+	const char *trace; /* file of one line per measured request, or NULL */
 };
 
 /* One request outstanding at a time. */
@@ -63,6 +65,7 @@ struct conn {
 	bool waiting;	   /* a request is outstanding */
 	uint32_t value;	   /* cooldown_ms sent */
 	uint64_t start_ns; /* of the outstanding request */
+	uint64_t start_wall_ns; /* the same instant, CLOCK_REALTIME */
 	json_int_t last_decision;
 	bool in_measure; /* the outstanding request counts */
 };
@@ -86,6 +89,7 @@ struct bench {
 	uint32_t seq;
 	double *lat; /* ms, o.count entries */
 	unsigned long n_lat;
+	FILE *trace; /* --trace */
 	int failed;
 	char errmsg[512];
 	json_int_t *decisions; /* every decision number answered */
@@ -189,6 +193,25 @@ static json_int_t duplicate_decision(json_int_t *v, size_t n)
 		if (v[i] == v[i - 1])
 			return v[i];
 	return 0;
+}
+
+/* Now on the system clock (for --trace: lines up with other logs). */
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Measured requests slower than ms (v sorted, n entries). */
+static size_t count_above(const double *v, size_t n, double ms)
+{
+	size_t k = n;
+
+	while (k > 0 && v[k - 1] > ms)
+		k--;
+	return n - k;
 }
 
 /* Nearest-rank percentile of sorted v[0..n-1], n > 0. */
@@ -318,8 +341,16 @@ static void conn_answer(void *arg, int err, const struct hclient_response *r)
 		bench_fail(b, "%s: %s", op_path(b->o.op), why);
 		return;
 	}
-	if (c->in_measure && b->n_lat < b->o.count)
+	if (c->in_measure && b->n_lat < b->o.count) {
 		b->lat[b->n_lat++] = ms;
+		if (b->trace != NULL)
+			fprintf(b->trace, "%llu.%09llu %u %.3f %lld\n",
+				(unsigned long long)(c->start_wall_ns /
+						     1000000000ULL),
+				(unsigned long long)(c->start_wall_ns %
+						     1000000000ULL),
+				c->idx, ms, (long long)c->last_decision);
+	}
 	b->done++;
 	if (b->phase == PHASE_RESOLVE) {
 		b->phase = PHASE_WARMUP;
@@ -349,6 +380,7 @@ static void conn_next(struct conn *c)
 	b->issued++;
 	c->waiting = true;
 	c->start_ns = uv_hrtime();
+	c->start_wall_ns = wall_ns();
 	if (b->o.op == OP_WRITE) {
 		c->value = 1 + (b->value_base + b->seq++) % MAX_COOLDOWN_MS;
 		snprintf(body, sizeof body, "{\"cooldown_ms\":%u}", c->value);
@@ -411,7 +443,8 @@ static void print_results(struct bench *b)
 	double secs = (double)(b->measure_end_ns - b->measure_start_ns) / 1e9;
 	double per_s = secs > 0 ? (double)b->n_lat / secs : 0;
 	size_t n = b->n_lat;
-	double p50, p90, p99, max;
+	double p50, p90, p99, p999, max;
+	size_t over1, over5;
 	const char *mode = b->o.concurrent ? "concurrent" : "sequential";
 	const char *opn = b->o.op == OP_WRITE ? "write" : "read";
 
@@ -419,17 +452,21 @@ static void print_results(struct bench *b)
 	p50 = percentile(b->lat, n, 50);
 	p90 = percentile(b->lat, n, 90);
 	p99 = percentile(b->lat, n, 99);
+	p999 = percentile(b->lat, n, 99.9);
 	max = b->lat[n - 1];
+	over1 = count_above(b->lat, n, 1.0);
+	over5 = count_above(b->lat, n, 5.0);
 	if (b->o.json) {
 		printf("{\"bench\":\"decisions\",\"op\":\"%s\",\"request\":"
 		       "\"%s\",\"api\":\"%s\",\"given_api\":\"%s\","
 		       "\"mode\":\"%s\",\"connections\":%u,\"count\":%zu,"
 		       "\"warmup\":%lu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-		       "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"per_s\":%.0f,"
+		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
+		       "\"over_1ms\":%zu,\"over_5ms\":%zu,\"per_s\":%.0f,"
 		       "\"answers_showing_later_policy\":%lu}\n",
 		       opn, op_path(b->o.op), b->target, b->o.api, mode,
-		       b->o.connections, n, b->o.warmup, p50, p90, p99, max,
-		       per_s, b->n_other_value);
+		       b->o.connections, n, b->o.warmup, p50, p90, p99, p999,
+		       max, over1, over5, per_s, b->n_other_value);
 		return;
 	}
 	printf("decisions: %s at %s%s%s%s, %s, %u connection%s, warmup %lu\n",
@@ -437,11 +474,12 @@ static void print_results(struct bench *b)
 	       b->redirected ? " (redirected from " : "",
 	       b->redirected ? b->o.api : "", b->redirected ? ")" : "", mode, b->o.connections,
 	       b->o.connections == 1 ? "" : "s", b->o.warmup);
-	printf("%-10s %8s %9s %9s %9s %9s %10s\n", "op", "count", "p50 ms",
-	       "p90 ms", "p99 ms", "max ms",
+	printf("%-10s %8s %9s %9s %9s %9s %9s %10s\n", "op", "count",
+	       "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
 	       b->o.op == OP_WRITE ? "decisions/s" : "reads/s");
-	printf("%-10s %8zu %9.3f %9.3f %9.3f %9.3f %10.0f\n", opn, n, p50, p90,
-	       p99, max, per_s);
+	printf("%-10s %8zu %9.3f %9.3f %9.3f %9.3f %9.3f %10.0f\n", opn, n,
+	       p50, p90, p99, p999, max, per_s);
+	printf("slower than 1 ms: %zu, slower than 5 ms: %zu\n", over1, over5);
 	if (b->n_other_value > 0)
 		printf("%lu answers showed a policy set by a later decision\n",
 		       b->n_other_value);
@@ -466,7 +504,10 @@ static void usage(FILE *f)
 		"  --timeout-ms MS      per request and per connect (default "
 		"5000)\n"
 		"  --deadline S         whole run (default 120)\n"
-		"  --json               print one JSON object\n",
+		"  --json               print one JSON object\n"
+		"  --trace FILE         write one line per measured request: "
+		"start (Unix s, system clock), connection, latency ms, "
+		"decision\n",
 		MAX_CONNECTIONS);
 }
 
@@ -510,6 +551,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
 			takes = false;
+		} else if (strcmp(a, "--trace") == 0) {
+			ok = val != NULL && val[0] != '\0';
+			o->trace = val;
 		} else if (strcmp(a, "--api") == 0) {
 			ok = val != NULL && strlen(val) < sizeof o->api &&
 			     addr_parse(val, host, sizeof host, &port) == 0;
@@ -622,6 +666,17 @@ int main(int argc, char **argv)
 		goto out_curl;
 	}
 	b->client_open = true;
+	if (b->o.trace != NULL) {
+		b->trace = fopen(b->o.trace, "w");
+		if (b->trace == NULL) {
+			fprintf(stderr, "bench_decisions: %s: %s\n",
+				b->o.trace, strerror(errno));
+			hclient_close(&b->client, NULL);
+			uv_run(&b->loop, UV_RUN_DEFAULT);
+			uv_loop_close(&b->loop);
+			goto out_curl;
+		}
+	}
 	b->value_base = (uint32_t)((uv_hrtime() / 1000) % MAX_COOLDOWN_MS);
 	uv_timer_init(&b->loop, &b->deadline);
 	b->deadline.data = b;
@@ -663,6 +718,11 @@ int main(int argc, char **argv)
 	} else {
 		print_results(b);
 		status = 0;
+	}
+	if (b->trace != NULL && fclose(b->trace) != 0) {
+		fprintf(stderr, "bench_decisions: %s: %s\n", b->o.trace,
+			strerror(errno));
+		status = 1;
 	}
 out_curl:
 	curl_global_cleanup();
