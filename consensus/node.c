@@ -2,6 +2,7 @@
 #include "consensus/node.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,35 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
 	return 0;
 }
 
+unsigned node_snapshot_due(uint64_t id, unsigned period, uint64_t at)
+{
+	uint64_t phase, lo, due;
+
+	if (period < 2 * NODE_SNAPSHOT_PHASES)
+		return period;
+	phase = (id % NODE_SNAPSHOT_PHASES) * (period / NODE_SNAPSHOT_PHASES);
+	lo = at + period / 2 + 1;
+	if (lo < at)
+		return period; /* at near UINT64_MAX */
+	due = lo - lo % period + phase;
+	if (due < lo)
+		due += period;
+	if (due - at > UINT_MAX)
+		return period;
+	return (unsigned)(due - at);
+}
+
+/* Arms libraft's threshold for this server's next snapshot after index at
+ * (libraft counts from its last snapshot, taken or loaded, at at). */
+static void snapshot_schedule(struct node *n, uint64_t at)
+{
+	if (n->cfg.snapshot_threshold == 0)
+		return;
+	raft_set_snapshot_threshold(
+	    &n->raft,
+	    node_snapshot_due(n->cfg.id, n->cfg.snapshot_threshold, at));
+}
+
 static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
 			   unsigned *n_bufs)
 {
@@ -180,6 +210,10 @@ static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
 	*bufs = b;
 	*n_bufs = 1;
 	n->snapshots_taken++;
+	/* libraft takes a snapshot of everything applied, which is
+	 * everything committed (raft_last_applied() == commit index) */
+	n->snapshot_index = raft_last_applied(&n->raft);
+	snapshot_schedule(n, n->snapshot_index);
 	return 0;
 }
 
@@ -327,7 +361,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 		raft_set_election_timeout(&n->raft, cfg->election_timeout_ms);
 	if (cfg->heartbeat_timeout_ms > 0)
 		raft_set_heartbeat_timeout(&n->raft, cfg->heartbeat_timeout_ms);
-	if (cfg->snapshot_threshold > 0)
+	if (cfg->snapshot_threshold > 0) /* until node_start() knows more */
 		raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
 	if (cfg->snapshot_trailing > 0)
 		raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
@@ -397,6 +431,13 @@ int node_start(struct node *n)
 			 why, n->cfg.address);
 		return node_raft_err(rv);
 	}
+	/* libraft counts the entries from its last snapshot, loaded by
+	 * raft_start(): one this server took on its phase keeps the next a
+	 * period later, on the phase again (one installed by a leader, or
+	 * taken with another period, moves it until the next is taken here);
+	 * without one it counts from 0. */
+	if (n->cfg.snapshot_threshold > 0 && n->snapshots_restored == 0)
+		snapshot_schedule(n, 0);
 	n->state = NODE_RUNNING;
 	return 0;
 }

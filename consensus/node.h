@@ -57,6 +57,10 @@ struct node_config {
 	unsigned max_voters;         /* voters in the bootstrap configuration */
 	unsigned election_timeout_ms;
 	unsigned heartbeat_timeout_ms;
+	/* Entries between snapshots on average (0: libraft's default, taken
+	 * every that many entries). Each server takes its snapshots at log
+	 * indexes of its own phase, so that the servers of a cluster do not
+	 * all take one at the same entry: see node_snapshot_due(). */
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
 	/* Raft links over TLS (consensus/transport_tls.h) when tls.ctx is
@@ -93,6 +97,7 @@ struct node {
 	uint64_t applied_total;  /* commands applied since start */
 	uint64_t snapshots_taken;
 	uint64_t snapshots_restored;
+	uint64_t snapshot_index; /* of the last snapshot taken, 0 none */
 	char errmsg[256];
 };
 
@@ -168,5 +173,22 @@ int node_match_index(struct node *n, uint64_t id, uint64_t *index);
 
 /* True while a configuration change is in flight. */
 bool node_changing(struct node *n);
+
+/* Snapshot phases: a server takes its snapshots at the log indexes i with
+ * i % period == (id % NODE_SNAPSHOT_PHASES) * (period / NODE_SNAPSHOT_PHASES),
+ * period being snapshot_threshold. Servers whose ids differ modulo 4 (ids
+ * 1, 2, 3: a three-voter cluster) never take one at the same entry: while
+ * one writes its snapshot (libraft closes its open log segment and syncs
+ * the snapshot files, which stalls its own appends for tens of
+ * milliseconds), the others keep a majority committing. */
+#define NODE_SNAPSHOT_PHASES 4
+
+/* The snapshot threshold (entries after index at, where the last snapshot
+ * was taken or loaded) that makes server id's next snapshot due at the
+ * first index of its phase more than period / 2 entries after at: between
+ * period / 2 + 1 and period * 3 / 2 entries. period itself when it is below
+ * 2 * NODE_SNAPSHOT_PHASES (too short to spread) or the answer would not
+ * fit an unsigned. Pure. */
+unsigned node_snapshot_due(uint64_t id, unsigned period, uint64_t at);
 
 #endif
