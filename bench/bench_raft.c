@@ -9,6 +9,9 @@
  *
  * Every figure is the time from raft_apply() to its callback, which fires
  * once the entry is committed by a majority and applied on the leader.
+ * Snapshots are taken as poolpaird takes them: each server at log indexes
+ * of its own phase (consensus/node.h, node_snapshot_due()), or, with
+ * --no-phases, every threshold entries on every server alike.
  * Exit status: 0 ok, 1 the run failed, 2 bad usage. */
 
 #include <errno.h>
@@ -27,6 +30,8 @@
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
+
+#include "consensus/node.h"
 
 #define N_SERVERS 3
 #define MAX_DEPTH 1024
@@ -58,6 +63,7 @@ struct opts {
 	unsigned timeout_s;
 	unsigned long snap_threshold; /* entries between snapshots */
 	unsigned long snap_trailing;  /* entries kept after a snapshot */
+	bool no_phases;		      /* every server every threshold entries */
 	bool json;
 };
 
@@ -72,6 +78,7 @@ struct server {
 	struct raft raft;
 	uint64_t applied; /* entries applied by the counting FSM */
 	uint64_t last;	  /* payload of the last applied entry */
+	uint64_t snapshots; /* taken */
 	bool inited;	  /* raft_init succeeded: closing is async */
 	bool closed;
 };
@@ -87,7 +94,9 @@ struct result {
 	const char *mode;
 	unsigned depth;
 	unsigned long count;
-	double p50, p90, p99, max; /* ms */
+	double p50, p90, p99, p999, max; /* ms */
+	size_t over5; /* commits slower than 5 ms */
+	uint64_t snapshots; /* taken by the three servers during the run */
 	double per_s;
 };
 
@@ -106,6 +115,7 @@ struct bench {
 	unsigned long target; /* entries in the current run */
 	unsigned depth;	      /* in-flight bound of the current run */
 	uint64_t run_start_ns;
+	uint64_t run_start_snapshots; /* taken by all servers until then */
 	uint64_t deadline_ns;
 	uint64_t election_deadline_ns;
 	uint64_t seq; /* payload counter */
@@ -145,7 +155,7 @@ static const char *phase_name(enum phase p)
 
 /* ---- counting state machine ---- */
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+static int count_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		     void **result)
 {
 	struct server *s = fsm->data;
@@ -158,7 +168,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	return 0;
 }
 
-static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+static int count_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 			unsigned *n_bufs)
 {
 	struct server *s = fsm->data;
@@ -176,10 +186,16 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	memcpy((char *)b->base + sizeof s->applied, &s->last, sizeof s->last);
 	*bufs = b;
 	*n_bufs = 1;
+	s->snapshots++;
+	if (!s->b->o.no_phases)
+		raft_set_snapshot_threshold(
+		    &s->raft,
+		    node_snapshot_due(s->id, (unsigned)s->b->o.snap_threshold,
+				      raft_last_applied(&s->raft)));
 	return 0;
 }
 
-static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+static int count_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
 	struct server *s = fsm->data;
 
@@ -212,6 +228,15 @@ static double percentile(const double *v, size_t n, double p)
 	return v[rank - 1];
 }
 
+static uint64_t snapshots_taken(const struct bench *b)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < N_SERVERS; i++)
+		n += b->s[i].snapshots;
+	return n;
+}
+
 static void record_result(struct bench *b, const char *mode)
 {
 	struct result *r = &b->results[b->n_results++];
@@ -222,10 +247,15 @@ static void record_result(struct bench *b, const char *mode)
 	r->mode = mode;
 	r->depth = b->depth;
 	r->count = b->target;
+	r->snapshots = snapshots_taken(b) - b->run_start_snapshots;
 	r->p50 = percentile(b->lat, n, 50);
 	r->p90 = percentile(b->lat, n, 90);
 	r->p99 = percentile(b->lat, n, 99);
+	r->p999 = percentile(b->lat, n, 99.9);
 	r->max = b->lat[n - 1];
+	for (r->over5 = 0; r->over5 < n && b->lat[n - 1 - r->over5] > 5.0;
+	     r->over5++)
+		;
 	r->per_s = secs > 0 ? (double)n / secs : 0;
 }
 
@@ -332,6 +362,7 @@ static void run_start(struct bench *b, enum phase p, unsigned long target,
 		}
 	}
 	b->run_start_ns = uv_hrtime();
+	b->run_start_snapshots = snapshots_taken(b);
 	pump(b);
 }
 
@@ -491,9 +522,9 @@ static int server_init(struct bench *b, unsigned i)
 	}
 	s->fsm.version = 2;
 	s->fsm.data = s;
-	s->fsm.apply = fsm_apply;
-	s->fsm.snapshot = fsm_snapshot;
-	s->fsm.restore = fsm_restore;
+	s->fsm.apply = count_apply;
+	s->fsm.snapshot = count_snapshot;
+	s->fsm.restore = count_restore;
 	s->fsm.snapshot_finalize = NULL;
 	rv = raft_init(&s->raft, &s->io, &s->fsm, s->id, s->address);
 	if (rv != 0) {
@@ -506,7 +537,11 @@ static int server_init(struct bench *b, unsigned i)
 	raft_set_pre_vote(&s->raft, true);
 	raft_set_election_timeout(&s->raft, ELECTION_TIMEOUT_MS);
 	raft_set_heartbeat_timeout(&s->raft, HEARTBEAT_TIMEOUT_MS);
-	raft_set_snapshot_threshold(&s->raft, (unsigned)b->o.snap_threshold);
+	raft_set_snapshot_threshold(
+	    &s->raft, b->o.no_phases
+			  ? (unsigned)b->o.snap_threshold
+			  : node_snapshot_due(s->id, (unsigned)b->o.snap_threshold,
+					      0));
 	raft_set_snapshot_trailing(&s->raft, (unsigned)b->o.snap_trailing);
 	return 0;
 
@@ -611,16 +646,20 @@ static void print_results(const struct bench *b)
 		printf(",\"fs\":");
 		json_str(b->fs);
 		printf(",\"entry_bytes\":%zu,\"warmup\":%lu,"
-		       "\"snapshot_threshold\":%lu,\"results\":[",
-		       b->o.size, b->o.warmup, b->o.snap_threshold);
+		       "\"snapshot_threshold\":%lu,\"snapshot_phases\":%s,"
+		       "\"results\":[",
+		       b->o.size, b->o.warmup, b->o.snap_threshold,
+		       b->o.no_phases ? "false" : "true");
 		for (i = 0; i < b->n_results; i++) {
 			const struct result *r = &b->results[i];
 
 			printf("%s{\"mode\":\"%s\",\"depth\":%u,\"count\":%lu,"
 			       "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
-			       "\"max_ms\":%.3f,\"commits_per_s\":%.0f}",
+			       "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"over_5ms\":%zu,"
+			       "\"commits_per_s\":%.0f,\"snapshots\":%" PRIu64 "}",
 			       i > 0 ? "," : "", r->mode, r->depth, r->count,
-			       r->p50, r->p90, r->p99, r->max, r->per_s);
+			       r->p50, r->p90, r->p99, r->p999, r->max, r->over5,
+			       r->per_s, r->snapshots);
 		}
 		printf("]}\n");
 		return;
@@ -629,14 +668,16 @@ static void print_results(const struct bench *b)
 	       "bytes, warmup %lu, snapshot every %lu\n",
 	       N_SERVERS, b->o.port, b->o.port + N_SERVERS - 1, b->dir, b->fs,
 	       b->o.size, b->o.warmup, b->o.snap_threshold);
-	printf("%-12s %5s %8s %9s %9s %9s %9s %10s\n", "mode", "depth", "count",
-	       "p50 ms", "p90 ms", "p99 ms", "max ms", "commits/s");
+	printf("%-12s %5s %8s %9s %9s %9s %9s %9s %7s %10s %9s\n", "mode",
+	       "depth", "count", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
+	       "max ms", ">5 ms", "commits/s", "snapshots");
 	for (i = 0; i < b->n_results; i++) {
 		const struct result *r = &b->results[i];
 
-		printf("%-12s %5u %8lu %9.3f %9.3f %9.3f %9.3f %10.0f\n",
+		printf("%-12s %5u %8lu %9.3f %9.3f %9.3f %9.3f %9.3f %7zu "
+		       "%10.0f %9" PRIu64 "\n",
 		       r->mode, r->depth, r->count, r->p50, r->p90, r->p99,
-		       r->max, r->per_s);
+		       r->p999, r->max, r->over5, r->per_s, r->snapshots);
 	}
 }
 
@@ -660,6 +701,8 @@ static void usage(FILE *f)
 		"(default 4096, as poolpaird)\n"
 		"  --snapshot-trailing N   entries kept after a snapshot "
 		"(default 8192)\n"
+		"  --no-phases       every server snapshots every threshold "
+		"entries (libraft alone), not at its phase as poolpaird\n"
 		"  --timeout S       give up after S seconds (default 120)\n"
 		"  --json            print one JSON object\n",
 		MAX_DEPTH, N_SERVERS);
@@ -746,6 +789,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->port = (unsigned)v;
 		} else if (strcmp(a, "--snapshot-threshold") == 0) {
 			ok = parse_ulong(val, 1, UINT_MAX, &o->snap_threshold);
+		} else if (strcmp(a, "--no-phases") == 0) {
+			o->no_phases = true;
+			takes = false;
 		} else if (strcmp(a, "--snapshot-trailing") == 0) {
 			ok = parse_ulong(val, 0, UINT_MAX, &o->snap_trailing);
 		} else if (strcmp(a, "--timeout") == 0) {
