@@ -10,8 +10,9 @@
  * Every figure is the time from raft_apply() to its callback, which fires
  * once the entry is committed by a majority and applied on the leader.
  * Snapshots are taken as poolpaird takes them: each server at log indexes
- * of its own phase (consensus/node.h, node_snapshot_due()), or, with
- * --no-phases, every threshold entries on every server alike.
+ * of its own phase (consensus/node.h, node_snapshot_due()), the leader
+ * NODE_LEADER_SNAPSHOT_PERIODS periods apart, or, with --no-phases, every
+ * threshold entries on every server alike.
  * Exit status: 0 ok, 1 the run failed, 2 bad usage. */
 
 #include <errno.h>
@@ -79,6 +80,7 @@ struct server {
 	uint64_t applied; /* entries applied by the counting FSM */
 	uint64_t last;	  /* payload of the last applied entry */
 	uint64_t snapshots; /* taken */
+	unsigned due;	    /* snapshot threshold armed, leader's extra aside */
 	bool inited;	  /* raft_init succeeded: closing is async */
 	bool closed;
 };
@@ -168,6 +170,18 @@ static int count_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	return 0;
 }
 
+/* As poolpaird: the leader takes its snapshots NODE_LEADER_SNAPSHOT_PERIODS
+ * periods apart. */
+static unsigned leader_extra(const struct server *s)
+{
+	uint64_t extra = (uint64_t)(NODE_LEADER_SNAPSHOT_PERIODS - 1) *
+			 s->b->o.snap_threshold;
+
+	if (s != s->b->leader || extra > UINT_MAX - s->due)
+		return 0;
+	return (unsigned)extra;
+}
+
 static int count_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 			unsigned *n_bufs)
 {
@@ -187,11 +201,13 @@ static int count_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	*bufs = b;
 	*n_bufs = 1;
 	s->snapshots++;
-	if (!s->b->o.no_phases)
-		raft_set_snapshot_threshold(
-		    &s->raft,
-		    node_snapshot_due(s->id, (unsigned)s->b->o.snap_threshold,
-				      raft_last_applied(&s->raft)));
+	if (!s->b->o.no_phases) {
+		s->due = node_snapshot_due(s->id,
+					   (unsigned)s->b->o.snap_threshold,
+					   raft_last_applied(&s->raft));
+		raft_set_snapshot_threshold(&s->raft,
+					    s->due + leader_extra(s));
+	}
 	return 0;
 }
 
@@ -414,6 +430,11 @@ static void tick_cb(uv_timer_t *t)
 		for (i = 0; i < N_SERVERS; i++) {
 			if (raft_state(&b->s[i].raft) == RAFT_LEADER) {
 				b->leader = &b->s[i];
+				if (!b->o.no_phases)
+					raft_set_snapshot_threshold(
+					    &b->leader->raft,
+					    b->leader->due +
+						leader_extra(b->leader));
 				run_next(b);
 				return;
 			}
@@ -537,11 +558,10 @@ static int server_init(struct bench *b, unsigned i)
 	raft_set_pre_vote(&s->raft, true);
 	raft_set_election_timeout(&s->raft, ELECTION_TIMEOUT_MS);
 	raft_set_heartbeat_timeout(&s->raft, HEARTBEAT_TIMEOUT_MS);
-	raft_set_snapshot_threshold(
-	    &s->raft, b->o.no_phases
-			  ? (unsigned)b->o.snap_threshold
-			  : node_snapshot_due(s->id, (unsigned)b->o.snap_threshold,
-					      0));
+	s->due = b->o.no_phases
+		     ? (unsigned)b->o.snap_threshold
+		     : node_snapshot_due(s->id, (unsigned)b->o.snap_threshold, 0);
+	raft_set_snapshot_threshold(&s->raft, s->due);
 	raft_set_snapshot_trailing(&s->raft, (unsigned)b->o.snap_trailing);
 	return 0;
 

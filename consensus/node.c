@@ -137,22 +137,7 @@ static void entry_decode(const struct raft_buffer *buf, const void **cmd,
 	*len = n;
 }
 
-static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
-			void **result)
-{
-	struct node *n = rf->data;
-	struct fsm_result res;
-	const void *cmd;
-	size_t len;
-
-	entry_decode(buf, &cmd, &len);
-	fsm_apply(n->fsm, cmd, len, &res);
-	*result = result_pack(&res);
-	n->applied_total++;
-	if (n->on_applied != NULL)
-		n->on_applied(n->on_applied_arg);
-	return 0;
-}
+/* ---- snapshot schedule ---- */
 
 unsigned node_snapshot_due(uint64_t id, unsigned period, uint64_t at)
 {
@@ -172,15 +157,66 @@ unsigned node_snapshot_due(uint64_t id, unsigned period, uint64_t at)
 	return (unsigned)(due - at);
 }
 
+/* Entries a leader adds to its snapshot threshold: 0 when that would not
+ * fit an unsigned. */
+static unsigned leader_extra(const struct node *n, unsigned threshold)
+{
+	uint64_t extra = (uint64_t)(NODE_LEADER_SNAPSHOT_PERIODS - 1) *
+			 n->cfg.snapshot_threshold;
+
+	if (extra > UINT_MAX - threshold)
+		return 0;
+	return (unsigned)extra;
+}
+
+static void snapshot_arm(struct node *n, unsigned threshold, unsigned extra)
+{
+	n->snap_threshold = threshold;
+	n->snap_extra = extra;
+	raft_set_snapshot_threshold(&n->raft, threshold + extra);
+}
+
 /* Arms libraft's threshold for this server's next snapshot after index at
  * (libraft counts from its last snapshot, taken or loaded, at at). */
 static void snapshot_schedule(struct node *n, uint64_t at)
 {
+	unsigned due;
+
 	if (n->cfg.snapshot_threshold == 0)
 		return;
-	raft_set_snapshot_threshold(
-	    &n->raft,
-	    node_snapshot_due(n->cfg.id, n->cfg.snapshot_threshold, at));
+	due = node_snapshot_due(n->cfg.id, n->cfg.snapshot_threshold, at);
+	snapshot_arm(n, due, n->snap_leading ? leader_extra(n, due) : 0);
+}
+
+/* The leader takes its snapshot NODE_LEADER_SNAPSHOT_PERIODS periods
+ * after its last, on its phase still; a follower one period after. Moves
+ * the armed threshold by the difference when this server starts or stops
+ * leading (libraft's count, from its last snapshot, is unchanged). */
+static void snapshot_leading(struct node *n, bool leading)
+{
+	if (n->cfg.snapshot_threshold == 0 || leading == n->snap_leading)
+		return;
+	n->snap_leading = leading;
+	snapshot_arm(n, n->snap_threshold,
+		     leading ? leader_extra(n, n->snap_threshold) : 0);
+}
+
+static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
+			void **result)
+{
+	struct node *n = rf->data;
+	struct fsm_result res;
+	const void *cmd;
+	size_t len;
+
+	snapshot_leading(n, raft_state(&n->raft) == RAFT_LEADER);
+	entry_decode(buf, &cmd, &len);
+	fsm_apply(n->fsm, cmd, len, &res);
+	*result = result_pack(&res);
+	n->applied_total++;
+	if (n->on_applied != NULL)
+		n->on_applied(n->on_applied_arg);
+	return 0;
 }
 
 static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
@@ -362,7 +398,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 	if (cfg->heartbeat_timeout_ms > 0)
 		raft_set_heartbeat_timeout(&n->raft, cfg->heartbeat_timeout_ms);
 	if (cfg->snapshot_threshold > 0) /* until node_start() knows more */
-		raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
+		snapshot_arm(n, cfg->snapshot_threshold, 0);
 	if (cfg->snapshot_trailing > 0)
 		raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
 
@@ -510,6 +546,7 @@ int node_apply(struct node *n, void *buf, size_t len, node_apply_cb cb,
 		free(buf);
 		return NODE_E_NOT_LEADER;
 	}
+	snapshot_leading(n, true);
 	if (len > UINT32_MAX - 16) {
 		free(buf);
 		return -E2BIG;
@@ -564,6 +601,7 @@ int node_barrier(struct node *n, node_change_cb cb, void *arg)
 		return NODE_E_CLOSING;
 	if (raft_state(&n->raft) != RAFT_LEADER)
 		return NODE_E_NOT_LEADER;
+	snapshot_leading(n, true);
 	r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return -ENOMEM;

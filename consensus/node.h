@@ -98,6 +98,11 @@ struct node {
 	uint64_t snapshots_taken;
 	uint64_t snapshots_restored;
 	uint64_t snapshot_index; /* of the last snapshot taken, 0 none */
+	/* the snapshot threshold armed in raft: snap_threshold entries,
+	 * plus snap_extra while leading (see NODE_LEADER_SNAPSHOT_PERIODS) */
+	unsigned snap_threshold;
+	unsigned snap_extra;
+	bool snap_leading;
 	char errmsg[256];
 };
 
@@ -182,6 +187,15 @@ bool node_changing(struct node *n);
  * the snapshot files, which stalls its own appends for tens of
  * milliseconds), the others keep a majority committing. */
 #define NODE_SNAPSHOT_PHASES 4
+
+/* The leader takes its snapshots this many periods apart, on its phase
+ * still: its own snapshot blocks its loop (libraft closes the open log
+ * segment, and with it destroys a kernel AIO context, on the loop thread:
+ * about 30 ms on a VM) and so every commit, where a follower's is covered
+ * by the other voters. A server notices that it leads at its next
+ * proposal, barrier or applied command, and that it no longer does at its
+ * next applied command. */
+#define NODE_LEADER_SNAPSHOT_PERIODS 4
 
 /* The snapshot threshold (entries after index at, where the last snapshot
  * was taken or loaded) that makes server id's next snapshot due at the

@@ -258,29 +258,9 @@ static void wait_snapshots(struct fixture *f, unsigned n)
 	assert_true(f->n_snaps >= n);
 }
 
-static void snapshots_on_the_phase(void **state)
-{
-	struct fixture *f = *state;
-	uint64_t phase = (ID % NODE_SNAPSHOT_PHASES) *
-			 (PERIOD / NODE_SNAPSHOT_PHASES);
-	unsigned i;
+/* ---- a one-voter node: it leads ---- */
 
-	lead(f);
-	/* one decision at a time: the commit index moves by one entry, so
-	 * every snapshot falls exactly on its due index */
-	for (i = 1; i <= 200; i++)
-		decide(f, i);
-	wait_snapshots(f, 3);
-	for (i = 0; i < f->n_snaps; i++) {
-		assert_int_equal(f->snaps[i] % PERIOD, phase);
-		if (i > 0)
-			assert_int_equal(f->snaps[i] - f->snaps[i - 1],
-					 PERIOD);
-	}
-	/* the first one comes earlier than a period after the start */
-	assert_int_equal(f->snaps[0], phase);
-	assert_true(f->snaps[f->n_snaps - 1] <= node_applied_index(&f->node));
-}
+#define LEADER_PERIOD (NODE_LEADER_SNAPSHOT_PERIODS * PERIOD)
 
 static void restart_keeps_state_and_phase(void **state)
 {
@@ -289,41 +269,227 @@ static void restart_keeps_state_and_phase(void **state)
 			 (PERIOD / NODE_SNAPSHOT_PHASES);
 	void *before, *after;
 	size_t before_len, after_len;
-	uint64_t last;
-	unsigned i, n;
+	unsigned i;
 
 	lead(f);
-	for (i = 1; i <= 130; i++)
+	/* one decision at a time: the commit index moves by one entry, so
+	 * every snapshot falls exactly on its due index. The leader's first
+	 * is due at 48 (phase 3 of 64), four periods later while it leads */
+	for (i = 1; i <= 250; i++)
 		decide(f, i);
-	wait_snapshots(f, 2); /* at 48 and 112 */
-	assert_int_equal(f->fsm.policy.cooldown_ms, 130);
+	wait_snapshots(f, 1);
+	assert_int_equal(f->n_snaps, 1);
+	assert_int_equal(f->snaps[0], phase + LEADER_PERIOD - PERIOD);
+	assert_int_equal(f->fsm.policy.cooldown_ms, 250);
 	assert_int_equal(fsm_snapshot(&f->fsm, &before, &before_len), 0);
 	close_node(f);
 
-	/* the restarted node loads the snapshot at 112, replays the rest,
+	/* the restarted node loads the snapshot at 240, replays the rest,
 	 * and reaches the same state */
 	open_node(f);
 	lead(f);
 	assert_int_equal(f->node.snapshots_restored, 1);
-	assert_int_equal(f->fsm.decisions, 130);
-	assert_int_equal(f->fsm.policy.cooldown_ms, 130);
+	assert_int_equal(f->fsm.decisions, 250);
+	assert_int_equal(f->fsm.policy.cooldown_ms, 250);
 	assert_int_equal(fsm_snapshot(&f->fsm, &after, &after_len), 0);
 	assert_int_equal(after_len, before_len);
 	assert_memory_equal(after, before, before_len);
 	free(before);
 	free(after);
 
-	/* counting from the loaded snapshot, the next ones stay on the
-	 * phase */
-	n = f->n_snaps;
-	last = f->snaps[n - 1];
-	for (i = 131; i <= 260; i++)
+	/* counting from the loaded snapshot, the next one is on the phase,
+	 * the leader's period later */
+	for (i = 251; i <= 510; i++)
 		decide(f, i);
-	wait_snapshots(f, n + 2);
-	for (i = n; i < f->n_snaps; i++)
-		assert_int_equal(f->snaps[i] % PERIOD, phase);
-	assert_true(f->snaps[n] > last);
-	assert_int_equal(f->fsm.policy.cooldown_ms, 260);
+	wait_snapshots(f, 2);
+	assert_int_equal(f->snaps[1] % PERIOD, phase);
+	assert_int_equal(f->snaps[1] - f->snaps[0], LEADER_PERIOD);
+	assert_int_equal(f->fsm.policy.cooldown_ms, 510);
+}
+
+/* ---- three voters on one loop ---- */
+
+struct cluster {
+	uv_loop_t loop;
+	uv_timer_t timer;
+	char dir[64];
+	struct fsm fsm[3];
+	struct node node[3];
+	unsigned closed;
+	int applied, status, code;
+	uint64_t snaps[3][MAX_SNAPS];
+	unsigned n_snaps[3];
+	uint64_t seen[3];
+};
+
+static void cluster_note(struct cluster *c)
+{
+	for (unsigned i = 0; i < 3; i++) {
+		if (c->node[i].snapshots_taken == c->seen[i])
+			continue;
+		assert_int_equal(c->node[i].snapshots_taken, c->seen[i] + 1);
+		c->seen[i]++;
+		assert_true(c->n_snaps[i] < MAX_SNAPS);
+		c->snaps[i][c->n_snaps[i]++] = c->node[i].snapshot_index;
+	}
+}
+
+static void cluster_node_closed(struct node *n)
+{
+	struct cluster *c = n->on_applied_arg;
+
+	c->closed++;
+}
+
+static void cluster_applied(void *arg) { (void)arg; }
+
+static void cluster_decided(void *arg, int status,
+			    const struct fsm_result *res)
+{
+	struct cluster *c = arg;
+
+	c->applied++;
+	c->status = status;
+	c->code = res != NULL ? res->code : -1;
+}
+
+/* Runs the loop until pred(c) (at most about 30 s). */
+static void cluster_run(struct cluster *c, bool (*pred)(struct cluster *c))
+{
+	uint64_t deadline = uv_hrtime() + 30000000000ULL;
+
+	uv_timer_start(&c->timer, tick, 10, 10);
+	while (!pred(c) && uv_hrtime() < deadline) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+		cluster_note(c);
+	}
+	uv_timer_stop(&c->timer);
+	assert_true(pred(c));
+}
+
+static int cluster_leader(struct cluster *c)
+{
+	for (int i = 0; i < 3; i++)
+		if (node_is_leader(&c->node[i]))
+			return i;
+	return -1;
+}
+
+static bool has_leader(struct cluster *c) { return cluster_leader(c) >= 0; }
+static bool was_applied(struct cluster *c) { return c->applied != 0; }
+
+/* Every server took at least two snapshots. */
+static bool two_each(struct cluster *c)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (c->n_snaps[i] < 2)
+			return false;
+	return true;
+}
+
+static void phases_of_leader_and_followers(void **state)
+{
+	struct cluster *c = calloc(1, sizeof *c);
+	int ports[3], leader = -1;
+	unsigned i, k;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(uv_loop_init(&c->loop), 0);
+	assert_int_equal(uv_timer_init(&c->loop, &c->timer), 0);
+	snprintf(c->dir, sizeof c->dir, "/tmp/test_node_snapshot.XXXXXX");
+	assert_non_null(mkdtemp(c->dir));
+	for (i = 0; i < 3; i++)
+		ports[i] = free_port();
+	for (i = 0; i < 3; i++) {
+		struct node_config nc;
+
+		memset(&nc, 0, sizeof nc);
+		nc.id = i + 1;
+		snprintf(nc.address, sizeof nc.address, "127.0.0.1:%d",
+			 ports[i]);
+		snprintf(nc.dir, sizeof nc.dir, "%s/%u", c->dir, i + 1);
+		for (k = 0; k < 3; k++) {
+			nc.bootstrap[k].id = k + 1;
+			snprintf(nc.bootstrap[k].address,
+				 sizeof nc.bootstrap[k].address,
+				 "127.0.0.1:%d", ports[k]);
+		}
+		nc.n_bootstrap = 3;
+		nc.max_voters = 3;
+		nc.election_timeout_ms = 1000;
+		nc.heartbeat_timeout_ms = 100;
+		nc.snapshot_threshold = PERIOD;
+		nc.snapshot_trailing = 16;
+		fsm_init(&c->fsm[i]);
+		assert_int_equal(
+		    node_init(&c->node[i], &c->loop, &nc, &c->fsm[i]), 0);
+		node_set_applied_cb(&c->node[i], cluster_applied, c);
+	}
+	for (i = 0; i < 3; i++)
+		assert_int_equal(node_start(&c->node[i]), 0);
+	cluster_run(c, has_leader);
+
+	/* decisions one at a time until every server took two snapshots
+	 * (the leader's come four periods apart) */
+	for (i = 1; i <= 1200 && !two_each(c); i++) {
+		const struct cmd_ctx ctx = {.time_ms = 1000 + i, .who = "op"};
+		const struct cmd_policy pol = {.failover = "manual",
+					       .max_lag_on_failover_ms = 1000,
+					       .cooldown_ms = i};
+		struct cmd_buf b;
+
+		leader = cluster_leader(c);
+		if (leader < 0) {
+			cluster_run(c, has_leader);
+			leader = cluster_leader(c);
+		}
+		assert_int_equal(cmd_set_policy(&ctx, &pol, &b), 0);
+		c->applied = 0;
+		assert_int_equal(node_apply(&c->node[leader], b.buf, b.len,
+					    cluster_decided, c),
+				 0);
+		cluster_run(c, was_applied);
+		assert_int_equal(c->status, 0);
+		assert_int_equal(c->code, FSM_OK);
+	}
+	assert_true(two_each(c));
+	for (i = 0; i < 3; i++) {
+		uint64_t phase = ((i + 1) % NODE_SNAPSHOT_PHASES) *
+				 (PERIOD / NODE_SNAPSHOT_PHASES);
+		/* a server that led throughout takes its snapshots four
+		 * periods apart, a follower one period apart */
+		uint64_t gap = (int)i == leader ? LEADER_PERIOD : PERIOD;
+
+		for (k = 0; k < c->n_snaps[i]; k++) {
+			/* followers may apply a few entries at once: at or
+			 * just after the due index */
+			assert_true(c->snaps[i][k] % PERIOD >= phase);
+			assert_true(c->snaps[i][k] % PERIOD < phase + 8);
+			if (k > 0) {
+				uint64_t d = c->snaps[i][k] - c->snaps[i][k - 1];
+
+				assert_true(d > gap - 8 && d < gap + 8);
+			}
+		}
+	}
+	/* no two servers took a snapshot at the same entry */
+	for (i = 0; i < 3; i++)
+		for (k = 0; k < c->n_snaps[i]; k++)
+			for (unsigned j = i + 1; j < 3; j++)
+				for (unsigned m = 0; m < c->n_snaps[j]; m++)
+					assert_true(c->snaps[i][k] !=
+						    c->snaps[j][m]);
+
+	for (i = 0; i < 3; i++)
+		node_close(&c->node[i], cluster_node_closed);
+	while (c->closed < 3)
+		uv_run(&c->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&c->timer, NULL);
+	uv_run(&c->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&c->loop), 0);
+	remove_dir(c->dir);
+	free(c);
 }
 
 int main(void)
@@ -331,8 +497,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(due_lands_on_the_phase),
 	    cmocka_unit_test(due_falls_back_to_the_period),
-	    cmocka_unit_test_setup_teardown(snapshots_on_the_phase, setup,
-					    teardown),
+	    cmocka_unit_test(phases_of_leader_and_followers),
 	    cmocka_unit_test_setup_teardown(restart_keeps_state_and_phase,
 					    setup, teardown),
 	};
