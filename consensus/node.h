@@ -60,7 +60,8 @@ struct node_config {
 	/* Entries between snapshots on average (0: libraft's default, taken
 	 * every that many entries). Each server takes its snapshots at log
 	 * indexes of its own phase, so that the servers of a cluster do not
-	 * all take one at the same entry: see node_snapshot_due(). */
+	 * all take one at the same entry: see node_snapshot_due(); the
+	 * leader NODE_LEADER_SNAPSHOT_PERIODS periods apart. */
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
 	/* Raft links over TLS (consensus/transport_tls.h) when tls.ctx is
