@@ -583,9 +583,11 @@ int agent_bind_api(struct agent *a)
 	    .metrics = &a->metrics,
 	    .router = &a->router,
 	    .insecure = config_insecure(&a->cfg),
+	    .profile = config_profile_name(a->cfg.profile),
 	    .who = agent_who,
 	};
 
+	config_timing_of(&a->cfg, &d.timing);
 	return api_init(&a->apis, &d);
 }
 

@@ -481,11 +481,26 @@ void api_route_status(void *module, struct http_request *req,
 {
 	const struct api *api = module;
 	json_t *st = view_status(api->d.view);
+	const struct config_timing *t = &api->d.timing;
 
 	/* absent when secure */
 	if (st != NULL && api->d.insecure != NULL)
 		json_object_set_new(st, "insecure",
 				    json_string(api->d.insecure));
+	/* this agent's own timing: every agent should show the same */
+	if (st != NULL && api->d.profile != NULL)
+		json_object_set_new(
+		    st, "timing",
+		    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "profile",
+			      api->d.profile, "heartbeat_ms",
+			      (json_int_t)t->heartbeat_ms, "lease_ms",
+			      (json_int_t)t->lease_ms, "grace_ms",
+			      (json_int_t)t->grace_ms, "drift_margin_ms",
+			      (json_int_t)t->drift_margin_ms,
+			      "election_timeout_ms",
+			      (json_int_t)t->election_timeout_ms,
+			      "heartbeat_timeout_ms",
+			      (json_int_t)t->heartbeat_timeout_ms));
 	answer_json(req, 200, st);
 }
 

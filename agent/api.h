@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "agent/clock.h"
+#include "agent/config.h"
 #include "agent/http.h"
 #include "agent/metrics.h"
 #include "agent/proposer.h"
@@ -36,6 +37,10 @@ struct api_deps {
 	/* why this agent runs insecure (config_insecure(), static), shown
 	 * on /v1/status as "insecure"; NULL when it does not */
 	const char *insecure;
+	/* the timing this agent runs with (config.h, "Timing profiles"),
+	 * shown on /v1/status as "timing": profile (static) and values */
+	const char *profile;
+	struct config_timing timing;
 	/* Who asked, for a command (caller_who(), caller.h). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 };

@@ -77,6 +77,10 @@ static const struct key_def keys[K_COUNT] = {
 			 FIELD(snapshot_trailing), false, "agent/agent.c"},
     [K_MAX_VOTERS] = {SEC_CLUSTER, "max_voters", T_VOTERS, FIELD(max_voters),
 		      false, "agent/agent.c"},
+    /* the defaults of the six timing keys (config_profile.c); the agent
+     * shows it on /v1/status */
+    [K_PROFILE] = {SEC_FAILOVER, "profile", T_PROFILE, FIELD(profile), false,
+		   "agent/agent_bind.c"},
     [K_HEARTBEAT] = {SEC_FAILOVER, "heartbeat", T_TIMEOUT, FIELD(heartbeat_ms),
 		     false, "agent/agent_bind.c"},
     [K_LEASE] = {SEC_FAILOVER, "lease", T_TIMEOUT, FIELD(lease_ms), false,
@@ -185,18 +189,36 @@ const char *config_policy_name(int policy)
 	}
 }
 
+/* The timing values of c's profile into every timing key the file did not
+ * set (p NULL: into all of them). */
+static void apply_profile(struct config *c, const struct parse *p)
+{
+	struct config_timing t;
+
+	if (config_profile_timing(c->profile, &t) != 0)
+		return; /* never: the value was checked when read */
+	if (p == NULL || p->key_line[K_HEARTBEAT] == 0)
+		c->heartbeat_ms = t.heartbeat_ms;
+	if (p == NULL || p->key_line[K_LEASE] == 0)
+		c->lease_ms = t.lease_ms;
+	if (p == NULL || p->key_line[K_GRACE] == 0)
+		c->grace_ms = t.grace_ms;
+	if (p == NULL || p->key_line[K_DRIFT] == 0)
+		c->drift_margin_ms = t.drift_margin_ms;
+	if (p == NULL || p->key_line[K_ELECTION] == 0)
+		c->election_timeout_ms = t.election_timeout_ms;
+	if (p == NULL || p->key_line[K_RAFT_HEARTBEAT] == 0)
+		c->heartbeat_timeout_ms = t.heartbeat_timeout_ms;
+}
+
 void config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof *c);
-	c->election_timeout_ms = 500;
-	c->heartbeat_timeout_ms = 100;
+	c->profile = CONFIG_PROFILE_DEFAULT;
+	apply_profile(c, NULL);
 	c->snapshot_threshold = 4096;
 	c->snapshot_trailing = 8192;
 	c->max_voters = 5;
-	c->heartbeat_ms = 250;
-	c->lease_ms = 2000;
-	c->grace_ms = 500;
-	c->drift_margin_ms = 100;
 	c->policy = CONFIG_POLICY_MANUAL; /* only with CONFIG_HAS_POLICY */
 	c->max_lag_ms = 1000;
 	c->cooldown_ms = 60000;
@@ -374,15 +396,29 @@ static unsigned later(const struct parse *p, int a, int b)
 					       : p->key_line[b];
 }
 
+/* ", profile NAME" when key k has its value from a profile the file
+ * names, "" otherwise. */
+static void from_profile(const struct parse *p, int k, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (p->key_line[k] == 0 && p->key_line[K_PROFILE] != 0)
+		snprintf(buf, len, ", profile %s",
+			 config_profile_name(p->c->profile));
+}
+
 static void check_less(struct parse *p, int small, int big, uint32_t sv,
 		       uint32_t bv)
 {
+	char sf[32], bf[32];
+
 	if (sv < bv)
 		return;
+	from_profile(p, small, sf, sizeof sf);
+	from_profile(p, big, bf, sizeof bf);
 	config_fail(p, CONFIG_E_CONFLICT, later(p, small, big),
-		    "[%s] %s (%ums) must be less than %s (%ums)",
+		    "[%s] %s (%ums%s) must be less than %s (%ums%s)",
 		    config_section_names[keys[small].section], keys[small].name,
-		    sv, keys[big].name, bv);
+		    sv, sf, keys[big].name, bv, bf);
 }
 
 static void check_bootstrap(struct parse *p)
@@ -632,8 +668,12 @@ int config_load(struct config *c, const char *path)
 		config_fail(&p, CONFIG_E_SYNTAX, (unsigned)rv,
 			    "expected '[section]' or 'key = value'");
 	}
-	if (p.err == 0)
+	if (p.err == 0) {
+		/* a profile set anywhere in the file: its defaults, under the
+		 * keys the file sets, before the checks across keys */
+		apply_profile(p.c, &p);
 		check(&p);
+	}
 	p.c->failover_keys = (p.key_line[K_POLICY] ? CONFIG_HAS_POLICY : 0) |
 			     (p.key_line[K_MAX_LAG] ? CONFIG_HAS_MAX_LAG : 0) |
 			     (p.key_line[K_COOLDOWN] ? CONFIG_HAS_COOLDOWN : 0);

@@ -21,7 +21,8 @@
  *               empty data_dir: agent/rejoin.h)
  *               election_timeout, heartbeat_timeout, snapshot_threshold,
  *               snapshot_trailing, max_voters
- *   [failover]  heartbeat, lease, grace, drift_margin, policy,
+ *   [failover]  profile (default | fast: the timing set, see below),
+ *               heartbeat, lease, grace, drift_margin, policy,
  *               max_lag_on_failover, cooldown, pre_failover, fence_command,
  *               on_owner_change, hook_timeout
  *   [tls]       ca, cert, key (all three or none), require (true|false,
@@ -46,6 +47,14 @@
  * `key = value`. There are no continuation lines. A line holds
  * at most CONFIG_LINE_MAX characters (inih's line buffer): a longer line is
  * an error, never cut.
+ *
+ * Timing profiles: [failover] profile names the set of defaults of the
+ * six timing keys, [failover] heartbeat, lease, grace, drift_margin and
+ * [cluster] election_timeout, heartbeat_timeout (config_profile.c has the
+ * values). A timing key the file sets wins over its profile's default,
+ * wherever it stands in the file; the checks across keys (heartbeat <
+ * lease, drift_margin < lease, heartbeat_timeout < election_timeout) run
+ * on the effective values. An unknown profile is refused.
  *
  * Durations: `250ms`, `2s`, `1.5s`, `1m`, `1h`, or a bare integer meaning
  * milliseconds; a whole number of milliseconds up to UINT32_MAX.
@@ -131,6 +140,34 @@ enum config_failover_key {
 /* "manual" or "auto" ("?" when out of range). Static string. */
 const char *config_policy_name(int policy);
 
+/* [failover] profile: a set of defaults of the timing keys. */
+enum config_profile {
+	CONFIG_PROFILE_DEFAULT = 0, /* lease 2 s: tolerant, RTO ~2.5 s */
+	CONFIG_PROFILE_FAST = 1,    /* lease 500 ms: RTO under 1 s, less
+				       tolerant of pauses and WAN jitter */
+	CONFIG_PROFILE_COUNT = 2,
+};
+
+/* The six timing values a profile sets, in milliseconds. */
+struct config_timing {
+	uint32_t heartbeat_ms;	       /* [failover] heartbeat */
+	uint32_t lease_ms;	       /* [failover] lease */
+	uint32_t grace_ms;	       /* [failover] grace */
+	uint32_t drift_margin_ms;      /* [failover] drift_margin */
+	uint32_t election_timeout_ms;  /* [cluster] election_timeout */
+	uint32_t heartbeat_timeout_ms; /* [cluster] heartbeat_timeout */
+};
+
+/* "default" or "fast" ("?" when out of range). Static string. */
+const char *config_profile_name(int profile);
+
+/* The profile named name (enum config_profile), or -1 when none is. */
+int config_profile_find(const char *name);
+
+/* Fill *out with the timing set of profile and return 0; -1 (and *out
+ * untouched) when profile is out of range. */
+int config_profile_timing(int profile, struct config_timing *out);
+
 /* A host:port as written and split. */
 struct config_addr {
 	char address[CONFIG_ADDR_LEN]; /* as written, "" when not set */
@@ -184,6 +221,8 @@ struct config {
 	unsigned max_voters;	       /* 1, 3 or 5; default 5 */
 
 	/* [failover] */
+	int profile;		  /* enum config_profile, default "default":
+				     the defaults of the six timing keys */
 	uint32_t heartbeat_ms;	  /* default 250, < lease */
 	uint32_t lease_ms;	  /* default 2000 */
 	uint32_t grace_ms;	  /* default 500 */
@@ -261,6 +300,15 @@ const char *config_insecure(const struct config *c);
 /* Fill *c with the defaults above: every string empty, no bootstrap, ids
  * and ports 0. Never fails. */
 void config_defaults(struct config *c);
+
+/* The effective timing values of c. */
+void config_timing_of(const struct config *c, struct config_timing *out);
+
+/* One line naming c's profile and its effective timing values (the file's
+ * keys included), for `poolpaird --check` and the start-up log:
+ * "profile fast: heartbeat 100ms, lease 500ms, ...". Returns what
+ * snprintf returns. */
+int config_timing_describe(const struct config *c, char *buf, size_t len);
 
 /* Load `path` (borrowed) into *c: defaults, then the file, then checks
  * across keys. Returns 0, or a negative enum config_error with c->errmsg

@@ -45,6 +45,7 @@ enum type {
 	T_BOOL,	     /* true | false (int 1 | 0) */
 	T_SYNC_WAIT, /* milliseconds, CONFIG_SYNC_WAIT_MIN_MS..MAX_MS */
 	T_RESERVE,   /* a size or a percentage (config_size.c) */
+	T_PROFILE,   /* a timing profile name (config_profile.c) */
 };
 
 enum key {
@@ -65,6 +66,7 @@ enum key {
 	K_SNAP_THRESHOLD,
 	K_SNAP_TRAILING,
 	K_MAX_VOTERS,
+	K_PROFILE,
 	K_HEARTBEAT,
 	K_LEASE,
 	K_GRACE,

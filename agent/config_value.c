@@ -432,6 +432,20 @@ static int set_policy(struct parse *p, const struct key_def *k,
 	return 0;
 }
 
+static int set_profile(struct parse *p, const struct key_def *k,
+		       const char *value)
+{
+	int profile = config_profile_find(value);
+
+	if (profile < 0) {
+		fail_value(p, CONFIG_E_INVALID, k, value,
+			   "expected default or fast");
+		return CONFIG_E_INVALID;
+	}
+	*(int *)field(p, k) = profile;
+	return 0;
+}
+
 static int set_bool(struct parse *p, const struct key_def *k, const char *value)
 {
 	int b;
@@ -752,6 +766,8 @@ int config_set_value(struct parse *p, const struct key_def *k,
 		return set_bool(p, k, value);
 	case T_RESERVE:
 		return config_set_reserve(p, k, value);
+	case T_PROFILE:
+		return set_profile(p, k, value);
 	default:
 		config_fail(p, CONFIG_E_INVALID, p->lineno,
 			    "internal: key type %d", k->type);

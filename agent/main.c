@@ -121,8 +121,9 @@ static void usage(FILE *f)
 		   "  -c, --config FILE  agent configuration (INI, see "
 		   "poolpaird.conf(5))\n"
 		   "  -n, --check        validate the configuration (and the "
-		   "[tls] files) and exit\n"
-		   "                     (0 valid, 1 not)\n"
+		   "[tls] files), print\n"
+		   "                     its timing profile and values, and "
+		   "exit (0 valid, 1 not)\n"
 		   "      --first-start  a new cluster: an empty data_dir of a "
 		   "bootstrap member\n"
 		   "                     without [cluster] peers may bootstrap "
@@ -199,10 +200,14 @@ int main(int argc, char **argv)
 				"poolpaird: %s: warning: [listen] insecure = "
 				"true: %s\n",
 				path, config_insecure(&cfg));
+		config_timing_describe(&cfg, why, sizeof why);
+		printf("%s: %s\n", path, why);
 		printf("%s: ok\n", path);
 		return 0;
 	}
 	log_set_level(cfg.log_level);
+	config_timing_describe(&cfg, why, sizeof why);
+	LOG_INFO("main", "timing: %s", why);
 	/* the key, the config and data_dir: before anything uses them */
 	if (config_check_files(&cfg, CONFIG_FILES_CREATE, why, sizeof why,
 			       warn, sizeof warn) != 0) {

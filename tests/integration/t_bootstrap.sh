@@ -56,6 +56,20 @@ wait_until 20 "agree_digest ${ALL[*]}"
 cp "$IT_DIR/east/poolpaird.conf" "$IT_DIR/good.conf"
 expect_exit 0 "$BUILD/poolpaird" --check -c "$IT_DIR/good.conf"
 assert_contains "$OUT" "ok" "--check output"
+# ... and prints the timing in effect: the file's keys over the profile's
+assert_contains "$OUT" "good.conf: profile default: heartbeat 100ms, lease 1000ms, grace 500ms, drift_margin 100ms" "--check timing"
+printf '[failover]\nprofile = fast\n' >"$IT_DIR/fast.ini"
+grep -v '^\(heartbeat\|lease\|grace\|election_timeout\|heartbeat_timeout\) =' "$IT_DIR/good.conf" | cat - "$IT_DIR/fast.ini" >"$IT_DIR/fast.conf"
+expect_exit 0 "$BUILD/poolpaird" --check -c "$IT_DIR/fast.conf"
+assert_contains "$OUT" "fast.conf: profile fast: heartbeat 100ms, lease 500ms, grace 150ms, drift_margin 50ms, election_timeout 300ms, heartbeat_timeout 50ms" "--check timing of profile fast"
+sed 's/^profile = fast$/profile = turbo/' "$IT_DIR/fast.conf" >"$IT_DIR/bad3.conf"
+line=$(grep -n '^profile' "$IT_DIR/bad3.conf" | cut -d: -f1)
+expect_exit 1 "$BUILD/poolpaird" --check -c "$IT_DIR/bad3.conf"
+assert_contains "$OUT" "$IT_DIR/bad3.conf:$line: bad [failover] profile 'turbo': expected default or fast" "--check of an unknown profile"
+# every agent shows its own timing on /v1/status
+for n in "${ALL[@]}"; do
+	assert_eq "default 1000 500 100" "$(sfield "$n" '"\(.timing.profile) \(.timing.lease_ms) \(.timing.grace_ms) \(.timing.heartbeat_ms)"')" "timing on the status of $n"
+done
 sed 's/^site = east$/site = east\ncolour = blue/' "$IT_DIR/good.conf" >"$IT_DIR/bad.conf"
 line=$(grep -n '^colour' "$IT_DIR/bad.conf" | cut -d: -f1)
 expect_exit 1 "$BUILD/poolpaird" --check -c "$IT_DIR/bad.conf"
