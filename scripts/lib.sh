@@ -66,6 +66,9 @@ pp_curl() {
 
 # pp_config DIR NAME ID SITE POOL RAFTPORT APIPORT DATAPORT BOOTSTRAP|"" JOIN|"" [EXTRA]
 # [cluster] peers is PP_PEERS when set (the other members' API URLs)
+# [failover] profile is PP_PROFILE when set (default | fast): then
+# [cluster] election_timeout and heartbeat_timeout are the profile's unless
+# PP_ELECTION / PP_RAFT_HEARTBEAT are set
 pp_config() {
 	local dir=$1 name=$2 id=$3 site=$4 pool=$5 rport=$6 aport=$7 dport=$8 boot=$9 join=${10} extra=${11:-}
 	mkdir -p "$dir/$name"
@@ -86,9 +89,19 @@ pp_config() {
 		if [ -n "$boot" ]; then echo "bootstrap = $boot"; fi
 		if [ -n "$join" ]; then echo "join = $join"; fi
 		if [ -n "${PP_PEERS:-}" ]; then echo "peers = $PP_PEERS"; fi
-		echo "election_timeout = ${PP_ELECTION:-500ms}"
-		echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
+		# with PP_PROFILE the profile's own values, unless PP_ELECTION /
+		# PP_RAFT_HEARTBEAT are set (a key set in the file wins)
+		if [ -z "${PP_PROFILE:-}" ] || [ -n "${PP_ELECTION:-}" ]; then
+			echo "election_timeout = ${PP_ELECTION:-500ms}"
+		fi
+		if [ -z "${PP_PROFILE:-}" ] || [ -n "${PP_RAFT_HEARTBEAT:-}" ]; then
+			echo "heartbeat_timeout = ${PP_RAFT_HEARTBEAT:-100ms}"
+		fi
 		if [ -n "$extra" ]; then printf '%b\n' "$extra"; fi
+		if [ -n "${PP_PROFILE:-}" ]; then
+			echo "[failover]"
+			echo "profile = $PP_PROFILE"
+		fi
 		if [ -n "${PP_TLS:-}" ]; then
 			[ -f "$PP_TLS/$name.crt" ] || pp_tls_agent_cert "$name" "$id" "$pool"
 			pp_tls_section "$name"

@@ -66,6 +66,9 @@ def main():
         "seed": int(os.environ["seed"]),
         "scenario": os.environ["scenario"],
         "start_wall_ms": 0,
+        # the agents' [failover] profile (jepsen/run --profile), whose
+        # values the ones below are
+        "profile": d.get("profile", "default"),
         "heartbeat_ms": d["heartbeat_ms"],
         "lease_ms": lease,
         "grace_ms": grace,
