@@ -10,8 +10,9 @@
  * heartbeat, so that an unplanned failover ends well under a second when
  * the witness leads Raft. The price: 2.5 times the heartbeats, and a stall
  * of more than about lease - drift_margin - heartbeat = 350 ms (a pause,
- * a burst of loss, a round trip that long) costs the lease, and a stall of
- * more than 650 ms a failover. Every relation the checks want holds with
+ * a burst of loss, a round trip that long) costs the lease, and 650 ms of
+ * silence at the leader a failover (a 500 ms stop of the process was
+ * enough once: bench/README.md, "Fast profile"). Every relation the checks want holds with
  * room: heartbeat (100) < lease (500), drift_margin (50) < lease,
  * heartbeat_timeout (50) < election_timeout (300); the HTTP timeout of a
  * heartbeat (4 x heartbeat = 400 ms) ends before the lease it renews
