@@ -14,8 +14,9 @@
  * silence at the leader a failover (a 500 ms stop of the process was
  * enough once: bench/README.md, "Fast profile"). Every relation the checks want holds with
  * room: heartbeat (100) < lease (500), drift_margin (50) < lease,
- * heartbeat_timeout (50) < election_timeout (300); the HTTP timeout of a
- * heartbeat (4 x heartbeat = 400 ms) ends before the lease it renews
+ * heartbeat_timeout (50) < election_timeout (300); the least time a
+ * heartbeat waits for its answer (4 x heartbeat = 400 ms,
+ * members_hb_timeout_ms()) is within the most, the lease it renews
  * (lease - drift_margin = 450 ms).
  *
  * The values are in one table, read by jepsen/lib/defaults.py: keep the

@@ -107,8 +107,9 @@ static void test_names(void **state)
 }
 
 /* Every profile keeps the relations the agent relies on, not only those
- * config_load() checks: a heartbeat's HTTP timeout (4 heartbeats,
- * members_heartbeat.c) ends before the lease it renews; grace covers the
+ * config_load() checks: the least time a heartbeat waits for its answer
+ * (4 heartbeats, members_hb_timeout_ms()) is within the most (the lease
+ * it renews, lease - drift_margin); grace covers the
  * drift margin; the fast profile is faster than the default in every
  * value, and declares a pool down in under a second. */
 static void test_relations(void **state)
