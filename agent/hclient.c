@@ -22,6 +22,7 @@
 
 #include "agent/hclient_internal.h"
 #include "agent/log.h"
+#include "tls/tcp_thin.h"
 
 #define MOD "hclient"
 
@@ -521,6 +522,14 @@ static int hclient__buf_append(struct hclient_buf *b, const char *p, size_t n,
 	return 0;
 }
 
+int hclient__sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	(void)arg;
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		tcp_thin_set(fd);
+	return CURL_SOCKOPT_OK;
+}
+
 /* CURLOPT_WRITEFUNCTION: the (de-chunked) body of the final response. */
 static size_t hclient__on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -681,6 +690,7 @@ static int hclient__setup(struct hclient_req *req, const char *url,
 	HCLIENT_SET(CURLOPT_HEADERFUNCTION, hclient__on_header);
 	HCLIENT_SET(CURLOPT_HEADERDATA, req);
 	HCLIENT_SET(CURLOPT_HTTPHEADER, req->headers);
+	HCLIENT_SET(CURLOPT_SOCKOPTFUNCTION, hclient__sockopt);
 	if (strcmp(method, "HEAD") == 0) {
 		HCLIENT_SET(CURLOPT_NOBODY, 1L);
 	} else if (!send_length) {

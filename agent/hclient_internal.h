@@ -83,6 +83,11 @@ bool hclient__valid_extra(const char *s, bool *has_type);
  * UV_EINVAL. */
 int hclient__host(const char *host, char *name, enum hclient_host_kind *kind);
 
+/* CURLOPT_SOCKOPTFUNCTION: thin-stream TCP (tls/tcp_thin.h) on every
+ * connection the client opens, before it connects. Always
+ * CURL_SOCKOPT_OK: a socket without the options still works. */
+int hclient__sockopt(void *arg, curl_socket_t fd, curlsocktype purpose);
+
 /* ---- hclient_tls.c ---- */
 
 /* Set the TLS options of req's easy handle (the client has a context).

@@ -324,7 +324,9 @@ void tls_conn_allow_plain(struct tls_conn *c, bool allow);
  * tls_conn_start. */
 void tls_conn_set_timeout(struct tls_conn *c, unsigned ms);
 
-/* Start the handshake on the connected TCP handle. on_handshake fires once,
+/* Start the handshake on the connected TCP handle, after setting the
+ * socket's thin-stream options (tcp_thin.h: TCP_NODELAY,
+ * TCP_THIN_LINEAR_TIMEOUTS). on_handshake fires once,
  * never before this call returns; on_read then receives plaintext (reading
  * starts right after a successful handshake). Returns 0, TLS_E_STATE
  * (started already) or a libuv error (no callback fires; close c). */

@@ -4,6 +4,7 @@
  * and close; see tls.h. */
 #include "tls/tls.h"
 #include "tls/tls_internal.h"
+#include "tls/tcp_thin.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -484,7 +485,8 @@ int tls_conn_start(struct tls_conn *c, tls_handshake_cb on_handshake,
 		snprintf(c->peer_address, sizeof c->peer_address, "%s:%d", ip,
 			 port);
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
+	/* every link between agents goes through here: thin-stream TCP */
+	tcp_thin_set_uv(&c->tcp);
 	c->on_handshake = on_handshake;
 	c->on_read = on_read;
 	c->reading = true;

@@ -23,10 +23,14 @@
 #include <curl/curl.h>
 #include <http_parser.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "agent/hclient.h"
+#include "agent/hclient_internal.h"
 #include "agent/http.h"
 #include "pki_fixture.h"
 #include "tls/tls.h"
@@ -1517,6 +1521,31 @@ struct url_ok {
 	const char *path;
 };
 
+static int sock_opt(int fd, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof v;
+
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, opt, &v, &len), 0);
+	return v;
+}
+
+static void test_sockopt_thin_stream(void **state)
+{
+	/* the socket option callback of every transfer: thin-stream TCP on
+	 * the connection's socket before it connects */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(sock_opt(fd, TCP_THIN_LINEAR_TIMEOUTS), 0);
+	assert_int_equal(hclient__sockopt(NULL, fd, CURLSOCKTYPE_IPCXN),
+			 CURL_SOCKOPT_OK);
+	assert_int_equal(sock_opt(fd, TCP_NODELAY), 1);
+	assert_int_equal(sock_opt(fd, TCP_THIN_LINEAR_TIMEOUTS), 1);
+	close(fd);
+}
+
 static void test_parse_url_good(void **state)
 {
 	static const struct url_ok cases[] = {
@@ -2122,6 +2151,7 @@ int main(void)
 	    T(test_close_with_requests_pending),
 	    T(test_close_from_callback),
 	    T(test_bad_arguments),
+	    cmocka_unit_test(test_sockopt_thin_stream),
 	    cmocka_unit_test(test_parse_url_good),
 	    cmocka_unit_test(test_parse_url_bad),
 	    cmocka_unit_test(test_parse_url_buffers),

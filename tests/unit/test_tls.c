@@ -90,6 +90,11 @@ static void test_handshake_roles(void **state)
 		assert_int_equal(p->c.agent, 1);
 		assert_string_equal(p->s.got, "ping");
 		assert_string_equal(p->c.got, "pong");
+		/* thin-stream TCP on both ends, dialled and accepted */
+		assert_int_equal(p->s.nodelay_at_handshake, 1);
+		assert_int_equal(p->s.thin_at_handshake, 1);
+		assert_int_equal(p->c.nodelay_at_handshake, 1);
+		assert_int_equal(p->c.thin_at_handshake, 1);
 		/* the client closed with close_notify: clean EOF */
 		assert_int_equal(p->s.read_end, TLS_E_EOF);
 		free(p);
@@ -282,6 +287,8 @@ static void test_without_tls(void **state)
 	assert_int_equal(p->c.hs_status, 0);
 	assert_int_equal(p->s.state_at_handshake, TLS_CONN_PLAIN);
 	assert_int_equal(p->c.state_at_handshake, TLS_CONN_PLAIN);
+	assert_int_equal(p->s.thin_at_handshake, 1);
+	assert_int_equal(p->c.thin_at_handshake, 1);
 	assert_int_equal(p->s.role, TLS_ROLE_NONE);
 	assert_string_equal(p->s.got, "ping");
 	assert_string_equal(p->c.got, "pong");

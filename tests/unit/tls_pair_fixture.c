@@ -6,9 +6,12 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,11 +134,27 @@ static void on_client_read(struct tls_conn *conn, ssize_t n, const char *d)
 		close_side(p, sd);
 }
 
+/* An IPPROTO_TCP option of t's socket, or -1. */
+static int tcp_opt(uv_tcp_t *t, int opt)
+{
+	uv_os_fd_t fd;
+	int v = 0;
+	socklen_t len = sizeof v;
+
+	if (uv_fileno((uv_handle_t *)t, &fd) != 0 ||
+	    getsockopt(fd, IPPROTO_TCP, opt, &v, &len) != 0)
+		return -1;
+	return v;
+}
+
 static void on_handshake(struct side *sd, int status)
 {
 	sd->hs_done = true;
 	sd->hs_status = status;
 	sd->state_at_handshake = sd->conn.state;
+	sd->nodelay_at_handshake = tcp_opt(&sd->conn.tcp, TCP_NODELAY);
+	sd->thin_at_handshake =
+	    tcp_opt(&sd->conn.tcp, TCP_THIN_LINEAR_TIMEOUTS);
 	snprintf(sd->hs_err, sizeof sd->hs_err, "%s", sd->conn.errmsg);
 	sd->role = sd->conn.peer_role;
 	sd->agent = sd->conn.peer_agent;

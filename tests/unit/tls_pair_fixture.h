@@ -28,6 +28,10 @@ struct side {
 	char read_err[TLS_ERRMSG_LEN];
 	bool closed;
 	int state_at_handshake;
+	/* the socket's TCP_NODELAY and TCP_THIN_LINEAR_TIMEOUTS at the
+	 * handshake (-1: getsockopt failed) */
+	int nodelay_at_handshake;
+	int thin_at_handshake;
 };
 
 struct pair {
