@@ -44,7 +44,16 @@ static bool fo_report(void *impl, const char *pool, const char *user_set,
 	return true;
 }
 
-static uint64_t fo_leader_since_ns(void *impl)
+/* From when the leader counts a silence (members_regime_since_ns()). */
+static uint64_t fo_regime_since_ns(void *impl)
+{
+	struct agent *a = impl;
+
+	return members_regime_since_ns(&a->members);
+}
+
+/* When this agent became leader: which leadership (policy.h). */
+static uint64_t pw_leader_since_ns(void *impl)
 {
 	struct agent *a = impl;
 
@@ -82,7 +91,7 @@ static void fo_local_takeover(void *impl, const struct fsm_pool *p,
 static const struct failover_liveness_ops fo_liveness = {
     .silence_ms = fo_silence_ms,
     .report = fo_report,
-    .leader_since_ns = fo_leader_since_ns,
+    .regime_since_ns = fo_regime_since_ns,
     .lease_valid = fo_lease_valid,
     .measure = fo_measure,
     .local_takeover = fo_local_takeover,
@@ -266,7 +275,7 @@ static bool pw_current(void *impl)
 
 static const struct policy_view_ops pw_view = {
     .current = pw_current,
-    .leader_since_ns = fo_leader_since_ns,
+    .leader_since_ns = pw_leader_since_ns,
 };
 
 int agent_bind_policy(struct agent *a)
@@ -761,9 +770,16 @@ static const struct members_host_ops members_host_ops = {
     .drained = members_drained,
 };
 
+/* Raft received a leader's message (node_set_contact_cb()). */
+static void members_contact(void *arg, uint64_t term)
+{
+	members_raft_contact(arg, term);
+}
+
 int agent_bind_members(struct agent *a)
 {
 	const struct config *cfg = &a->cfg;
+	int rv;
 	struct members_deps d = {
 	    .loop = a->loop,
 	    .fsm = &a->fsm,
@@ -795,7 +811,10 @@ int agent_bind_members(struct agent *a)
 	d.cfg.drift_margin_ms = cfg->drift_margin_ms;
 	d.cfg.election_timeout_ms = cfg->election_timeout_ms;
 	d.cfg.max_voters = cfg->max_voters;
-	return members_init(&a->members, &d);
+	rv = members_init(&a->members, &d);
+	if (rv == 0)
+		node_set_contact_cb(&a->node, members_contact, &a->members);
+	return rv;
 }
 
 /* ---- verify, the router ---- */

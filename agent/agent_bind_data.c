@@ -16,7 +16,7 @@
 static uint64_t wr_silent_ms(void *impl, uint64_t id)
 {
 	struct agent *a = impl;
-	uint64_t since = a->members.leader_since_ns;
+	uint64_t since = members_regime_since_ns(&a->members);
 	uint64_t now = clock_mono_ns(a->clock);
 	const struct members_seen *s;
 	uint64_t last;

@@ -456,7 +456,7 @@ static void tick(uv_timer_t *t)
 		return;
 	call_tick(cm);
 	if (!proposer_is_leader(cm->d.proposer) ||
-	    l->ops->leader_since_ns(l->impl) == 0 ||
+	    l->ops->regime_since_ns(l->impl) == 0 ||
 	    !l->ops->lease_valid(l->impl)) {
 		cm->step = CMS_STEP_IDLE;
 		return;

@@ -424,10 +424,10 @@ static void auto_check(struct failover *fo, struct failover_pool *fp,
 	facts.pair_silent_ms = failover_silence_ms(fo, p->pair);
 	facts.alive_ms = failover_alive_ms(fo);
 	facts.down_ms = failover_down_ms(fo);
-	facts.leading_ms = (clock_mono_ns(fo->d.clock) -
-			    fo->d.liveness.ops->leader_since_ns(
-				fo->d.liveness.impl)) /
-			   FO_MS;
+	facts.regime_ms = (clock_mono_ns(fo->d.clock) -
+			   fo->d.liveness.ops->regime_since_ns(
+			       fo->d.liveness.impl)) /
+			  FO_MS;
 	facts.paused = p->paused;
 	facts.paused_since_ms = p->paused_since_ms;
 	facts.pause_reason = p->pause_reason;
@@ -620,7 +620,7 @@ void failover_tick(struct failover *fo)
 		return;
 	failover_waits_tick(fo);
 	if (!proposer_is_leader(fo->d.proposer) ||
-	    l->ops->leader_since_ns(l->impl) == 0 ||
+	    l->ops->regime_since_ns(l->impl) == 0 ||
 	    !l->ops->lease_valid(l->impl)) {
 		for (unsigned i = 0; i < fo->n_pools; i++)
 			fo->pools[i].seen_epoch = 0;

@@ -83,9 +83,12 @@ struct failover_liveness_ops {
 	bool (*report)(void *impl, const char *pool, const char *user_set,
 		       uint64_t max_age_ms, struct failover_lag *lag,
 		       uint64_t *age_ms);
-	/* The monotonic time (clock_mono_ns) this agent became leader, 0
-	 * when it does not lead. */
-	uint64_t (*leader_since_ns)(void *impl);
+	/* From when (clock_mono_ns) this leader counts the silence of an
+	 * agent it has not heard since: when it became leader, or the
+	 * earlier bound of the earlier leaders' regimes when its voters
+	 * established one (members_regime_since_ns(), lease.h); 0 when it
+	 * does not lead. */
+	uint64_t (*regime_since_ns)(void *impl);
 	/* Whether this agent holds a valid lease (its view may be trusted). */
 	bool (*lease_valid)(void *impl);
 	/* Measure the data at risk of pool's user set as risk_measure()
@@ -188,7 +191,7 @@ int failover_start(struct failover *fo);
 int failover_close(struct failover *fo, void (*cb)(struct failover *));
 
 /* One tick of the leader's decisions: the waits of API calls, then, when
- * this agent leads, is established (leader_since_ns) and holds a lease,
+ * this agent leads, is established (regime_since_ns) and holds a lease,
  * the hooks of owner changes and each pool's step as described at the
  * top. What the timer runs; a unit test calls it itself. */
 void failover_tick(struct failover *fo);

@@ -67,7 +67,7 @@ int failover_auto_gate(const struct auto_facts *f, char *why, size_t len)
 				 f->pool, f->sync_standby, f->pair);
 		return AUTO_HOLD;
 	}
-	if (f->leading_ms < f->down_ms)
+	if (f->regime_ms < f->down_ms)
 		return AUTO_WAIT;
 	if (f->paused) {
 		char at[32];

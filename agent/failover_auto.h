@@ -12,8 +12,10 @@
  *      or the pool's synchronous standby was heard within alive_ms and
  *      reported where its copies stand: AUTO_HOLD (with sync standby 0,
  *      or that standby silent, the gates go on);
- *   3. this leader has led for less than down_ms (a new leader first
- *      waits one full lease + grace): AUTO_WAIT;
+ *   3. the silence has been counted for less than down_ms (regime_ms:
+ *      a new leader first waits one full lease + grace, from its
+ *      election or from the earlier regimes' bound, lease.h):
+ *      AUTO_WAIT;
  *   4. the pool is paused for maintenance: AUTO_REFUSED;
  *   5. its pair was not heard within alive_ms (the pair holds no lease):
  *      AUTO_REFUSED;
@@ -46,11 +48,13 @@ struct auto_facts {
 	const char *pool;	   /* names, for the reason */
 	const char *pair;
 	uint64_t silent_ms;	   /* since the pool was heard; UINT64_MAX:
-				      never since this leader leads */
+				      never since regime_ms began */
 	uint64_t pair_silent_ms;   /* the same of its pair */
 	uint64_t alive_ms;	   /* lease */
 	uint64_t down_ms;	   /* lease + grace */
-	uint64_t leading_ms;	   /* since this agent leads */
+	uint64_t regime_ms;	   /* since the silence is counted: since
+				      this agent leads, or since the
+				      earlier regimes' bound (lease.h) */
 	bool paused;		   /* committed maintenance pause */
 	uint64_t paused_since_ms;
 	const char *pause_reason;  /* "" none */

@@ -161,3 +161,112 @@ uint64_t lease_echoes_proof(const struct lease_echoes *e, uint64_t self,
 	}
 	return n >= majority ? t[majority - 1] : 0;
 }
+
+/* ---- the regime bound ---- */
+
+void lease_contacts_init(struct lease_contacts *c, uint64_t start_ns)
+{
+	*c = (struct lease_contacts){.start_ns = start_ns};
+}
+
+void lease_contact(struct lease_contacts *c, uint64_t term, uint64_t now_ns)
+{
+	unsigned i, low = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->last[i].term == term) {
+			if (now_ns > c->last[i].ns)
+				c->last[i].ns = now_ns;
+			return;
+		}
+	if (c->n < LEASE_CONTACT_TERMS) {
+		i = c->n++;
+	} else {
+		/* drop the lowest term; its contact stays in older_ns, which
+		 * counts as earlier than any term: late, never early */
+		for (i = 1; i < c->n; i++)
+			if (c->last[i].term < c->last[low].term)
+				low = i;
+		if (c->last[low].ns > c->older_ns)
+			c->older_ns = c->last[low].ns;
+		i = low;
+	}
+	c->last[i].term = term;
+	c->last[i].ns = now_ns;
+}
+
+uint64_t lease_contact_before(const struct lease_contacts *c, uint64_t term)
+{
+	uint64_t b = c->start_ns > c->older_ns ? c->start_ns : c->older_ns;
+
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->last[i].term < term && c->last[i].ns > b)
+			b = c->last[i].ns;
+	return b;
+}
+
+void lease_regime_term(struct lease_regime *g, uint64_t term)
+{
+	if (g->term == term)
+		return;
+	g->term = term;
+	g->n = 0;
+}
+
+bool lease_regime_report(struct lease_regime *g, uint64_t self, uint64_t term,
+			 uint64_t now_ns, uint64_t from, uint64_t report_term,
+			 uint64_t age_ms)
+{
+	uint64_t b;
+	unsigned i;
+
+	lease_regime_term(g, term);
+	if (term == 0 || report_term != term || from == self || from == 0)
+		return false;
+	b = age_ms < now_ns / MS ? now_ns - age_ms * MS : 0;
+	for (i = 0; i < g->n; i++)
+		if (g->r[i].id == from)
+			break;
+	if (i == g->n) {
+		if (g->n == LEASE_ECHOES_MAX)
+			return false;
+		g->n++;
+		g->r[i] = (struct lease_bound){.id = from, .bound_ns = b};
+		return true;
+	}
+	if (b < g->r[i].bound_ns)
+		g->r[i].bound_ns = b;
+	return true;
+}
+
+uint64_t lease_regime_since(const struct lease_regime *g, uint64_t self,
+			    uint64_t term, const uint64_t *voters,
+			    unsigned n_voters, uint64_t self_bound_ns,
+			    uint64_t stable_since_ns, uint64_t leader_since_ns)
+{
+	uint64_t b = self_bound_ns;
+	unsigned missing = 0;
+	bool self_voter = false;
+
+	if (leader_since_ns == 0 || term == 0 || g->term != term ||
+	    n_voters < 3 || n_voters > LEASE_ECHOES_MAX ||
+	    stable_since_ns == 0)
+		return leader_since_ns;
+	for (unsigned i = 0; i < n_voters; i++) {
+		unsigned k;
+
+		if (voters[i] == self) {
+			self_voter = true;
+			continue;
+		}
+		for (k = 0; k < g->n && g->r[k].id != voters[i]; k++)
+			;
+		if (k == g->n)
+			missing++;
+		else if (g->r[k].bound_ns > b)
+			b = g->r[k].bound_ns;
+	}
+	if (!self_voter || missing > 1 || stable_since_ns > b)
+		return leader_since_ns;
+	return b < leader_since_ns ? b : leader_since_ns;
+}

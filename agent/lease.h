@@ -155,4 +155,122 @@ uint64_t lease_echoes_proof(const struct lease_echoes *e, uint64_t self,
 			    uint64_t term, const uint64_t *voters,
 			    unsigned n_voters, uint64_t now_ns);
 
+/* ---- the regime bound (how long a new leader waits) ----
+ *
+ * A new leader N of term T may declare a member down (its lease surely
+ * over) once every lease an earlier leader could have granted has ended.
+ * Each such grant ends by b_L + lease - drift, b_L being that leader's
+ * newest proof (see above). Without more knowledge N only knows b_L < its
+ * own election, hence the wait of lease + grace from its election
+ * (leader_since). The regime bound B is a smaller upper bound of every b_L:
+ *
+ * - Contacts. Every proof of an earlier leader L at b_L is supported by a
+ *   majority of L's voters, each of which heard L after b_L: a barrier
+ *   started at b_L commits only once a majority received it in an
+ *   AppendEntries (sent after b_L); an echo of time s >= b_L was received
+ *   in a heartbeat answer (sent at s); L itself counts (at a members tick
+ *   while it leads, where every proof is taken or its barrier started).
+ *   So every agent records, on its own monotonic clock, the last moment it
+ *   heard a leader of each term (lease_contact(): every AppendEntries and
+ *   InstallSnapshot received, every heartbeat answer, every tick while it
+ *   leads), and its process start (what came before is unknown; a restart
+ *   comes after all of it). lease_contact_before(T) is then an upper bound
+ *   of every contact it had with a leader of a term before T.
+ * - Reports. A voter F in term T sends, with its heartbeat to N, its term
+ *   and the age of that bound (now - lease_contact_before(T), its clock).
+ *   N, receiving it at r (its clock), keeps B_F = r - age (0 when the age
+ *   is larger than r). Since F sent before r, B_F is after F's last contact
+ *   with any earlier leader in real time; F, in term T, refuses every Raft
+ *   message of an earlier term from then on and echoes only answers of its
+ *   own term. Only the clock rates of the two agents differ, which grace
+ *   covers as everywhere else.
+ * - Bound. When every voter of N's configuration but at most one (the
+ *   dead one) reported in term T, any majority of an earlier leader's
+ *   voters holds one that reported, or N (provided the configurations
+ *   agree, below). So b_L <= B = max(all B_F, N's own bound) for every
+ *   earlier leader L, and every earlier grant ended by B + lease - drift.
+ *   Silence may then be counted from min(leader_since, B): both bounds
+ *   are valid, the smaller is taken.
+ * - Configurations. The majorities must be drawn from N's voters. Raft
+ *   changes one voter at a time and a leader starts a change only once the
+ *   previous one is committed, so every leader's configuration after a
+ *   change committed is that one or one voter away from it. One voter away
+ *   still leaves an earlier majority with a voter that reported when N
+ *   counts at least 3 voters (4 voters, majority 3, minus the added and the
+ *   unreported one; or 2, majority 2, minus the unreported one). So B is
+ *   used only when N counts at least 3 voters and has seen the same voter
+ *   set, with no configuration change in flight, continuously since a
+ *   moment (stable_since) no later than B: then N's configuration was
+ *   committed before every proof B must bound (those after B). The stale
+ *   configuration_committed_index of libraft 0.22.1 is not used: "in
+ *   flight" is the uncommitted index, which that bug leaves set (not
+ *   cleared), so it can only keep B unused.
+ * - An agent of an earlier version sends no report: it is the unreported
+ *   voter, and when another voter is missing too, leader_since is used. */
+
+#define LEASE_CONTACT_TERMS 4 /* terms remembered (older ones merged) */
+
+struct lease_contacts {
+	uint64_t start_ns; /* process start: contacts before it are unknown */
+	struct {
+		uint64_t term;
+		uint64_t ns; /* last contact with a leader of term */
+	} last[LEASE_CONTACT_TERMS];
+	unsigned n;
+	uint64_t older_ns; /* newest contact of a term dropped from last[] */
+};
+
+/* Start empty at start_ns (the process start). */
+void lease_contacts_init(struct lease_contacts *c, uint64_t start_ns);
+
+/* A leader of term was heard at now_ns (term 0: of an unknown term, which
+ * counts as earlier than every term). */
+void lease_contact(struct lease_contacts *c, uint64_t term, uint64_t now_ns);
+
+/* An upper bound of every contact with a leader of a term before term:
+ * the newest of those recorded, of the dropped ones, and of the start. */
+uint64_t lease_contact_before(const struct lease_contacts *c, uint64_t term);
+
+struct lease_bound {
+	uint64_t id;	   /* raft id of the voter that reported */
+	uint64_t bound_ns; /* B_F, this leader's clock */
+};
+
+/* The reports a leader received in its current term. Zero-initialise. */
+struct lease_regime {
+	uint64_t term; /* the term they were reported in; 0: none */
+	struct lease_bound r[LEASE_ECHOES_MAX];
+	unsigned n;
+};
+
+/* The term the leader leads now (0 when it does not lead): the reports of
+ * any other term are forgotten. */
+void lease_regime_term(struct lease_regime *g, uint64_t term);
+
+/* The leader self, leading term, received at now_ns member from's report
+ * that it is in report_term and heard no leader of an earlier term for
+ * age_ms. Kept (B_F = now_ns - age_ms, 0 on underflow; the smallest B_F of
+ * from in this term) when report_term is term and from is not self; the
+ * reports of another term are forgotten first. Returns whether it was
+ * kept. */
+bool lease_regime_report(struct lease_regime *g, uint64_t self, uint64_t term,
+			 uint64_t now_ns, uint64_t from, uint64_t report_term,
+			 uint64_t age_ms);
+
+/* From when the leader self, leading term since leader_since_ns (0: does
+ * not lead), counts the silence of a member it has not heard since: the
+ * smaller of leader_since_ns and the regime bound B = the newest of
+ * self_bound_ns (its own lease_contact_before(term)) and the B_F of the
+ * voters (the n_voters raft ids of its configuration) that reported in
+ * term, when all of these hold: self is one of at least 3 voters, every
+ * voter but at most one is self or reported in term, and stable_since_ns
+ * (since when its voter set is unchanged with no change in flight; 0: it
+ * is not) is not after B. Otherwise leader_since_ns. A member not heard
+ * since may be declared down (lease + grace) only after the returned time
+ * plus that wait. */
+uint64_t lease_regime_since(const struct lease_regime *g, uint64_t self,
+			    uint64_t term, const uint64_t *voters,
+			    unsigned n_voters, uint64_t self_bound_ns,
+			    uint64_t stable_since_ns, uint64_t leader_since_ns);
+
 #endif

@@ -18,6 +18,7 @@ int members_init(struct members *m, const struct members_deps *deps)
 
 	memset(m, 0, sizeof *m);
 	m->d = *deps;
+	lease_contacts_init(&m->contacts, clock_mono_ns(deps->clock));
 	m->reg_state = REG_UNREGISTERED;
 	m->join_state = JOIN_NONE;
 	m->join_backoff_ms = 250;
@@ -83,14 +84,15 @@ uint64_t members_reachable_window_ns(const struct members *m)
 bool members_silent_for(struct members *m, uint64_t id, uint64_t window_ns)
 {
 	uint64_t now = members_now_ns(m);
+	uint64_t since = members_regime_since_ns(m);
 	const struct members_seen *s;
 
 	if (id == m->d.cfg.self.id)
 		return false;
 	s = members_seen_get(m, id);
-	if (s != NULL && s->last_ns >= m->leader_since_ns)
+	if (s != NULL && s->last_ns >= since)
 		return now - s->last_ns > window_ns;
-	return now - m->leader_since_ns > window_ns;
+	return now - since > window_ns;
 }
 
 int members_reachable(struct members *m, uint64_t id)
@@ -115,6 +117,7 @@ static void tick(uv_timer_t *t)
 			LOG_INFO(MOD, "leading term %" PRIu64,
 				 proposer_term(m->d.proposer));
 		}
+		members_regime_tick(m, true);
 		members_lease_tick(m, true);
 		members_leader_report_tick(m);
 		m->d.host->ops->leader_tick(m->d.host->impl);
@@ -122,6 +125,7 @@ static void tick(uv_timer_t *t)
 		members_place_tick(m);
 	} else {
 		m->leader_since_ns = 0;
+		members_regime_tick(m, false);
 		members_lease_tick(m, false);
 		members_join_tick(m);
 		members_register_tick(m);

@@ -177,6 +177,9 @@ struct members_echo {
 	uint64_t clock_ms;
 	uint64_t term;
 	uint64_t leader;
+	/* that leader takes the regime report (lease.h): its answers say so
+	 * ("regime": true); an earlier version's parser refuses the key */
+	bool regime;
 };
 
 struct members_seen {
@@ -234,6 +237,11 @@ struct members_raft_ops {
 	bool (*changing)(void *impl);
 	/* The index of the last entry of the log. */
 	uint64_t (*last_index)(void *impl);
+	/* What changes with every configuration entry appended or committed
+	 * (node_configuration_mark()); NULL: never known, so the voter set
+	 * is never taken as stable (the regime bound is not used). */
+	void (*configuration_mark)(void *impl, uint64_t *committed,
+				   uint64_t *uncommitted);
 	/* Leader only: the highest index known on server id in *index; 0,
 	 * or negative when not leader or unknown id. */
 	int (*match_index)(void *impl, uint64_t id, uint64_t *index);
@@ -370,6 +378,16 @@ struct members {
 	 * leader's version sends none) */
 	struct members_echo echo_next;
 	struct lease_echoes echoes;   /* leader: the echoes of this term */
+	/* the regime bound (lease.h): this agent's last contact with the
+	 * leader of each term (any agent), the reports of the voters in this
+	 * term (the leader), and since when the voter set it sees is unchanged
+	 * with no change in flight (0: it is not, or not looked at yet) */
+	struct lease_contacts contacts;
+	struct lease_regime regime;
+	uint64_t conf_voters[LEASE_ECHOES_MAX];
+	unsigned conf_n;		/* LEASE_ECHOES_MAX + 1: too many */
+	uint64_t conf_mark[2];
+	uint64_t conf_stable_ns;
 	bool barrier_inflight;
 	uint64_t barrier_start_ns;
 	/* leader, this leadership: the newest time each source proved (0:
@@ -490,6 +508,17 @@ uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 /* Leader view of reachability: 1 reachable, 0 not, -1 unknown (this agent
  * does not lead). */
 int members_reachable(struct members *m, uint64_t id);
+
+/* Leader side: from when the silence of a member not heard since is
+ * counted (monotonic ns), by every fence that declares a member or a pool
+ * down (lease + grace): when this agent became leader, or the earlier
+ * regime bound when its voters' reports establish one (lease.h,
+ * lease_regime_since()). 0 when this agent does not lead. */
+uint64_t members_regime_since_ns(struct members *m);
+
+/* Raft: a leader's message (AppendEntries, InstallSnapshot) of term was
+ * received now (node_set_contact_cb()): a contact for the regime bound. */
+void members_raft_contact(struct members *m, uint64_t term);
 
 /* ---- the leases (members_lease.c) ---- */
 

@@ -286,6 +286,7 @@ uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 	const struct fsm_member *writer = fsm_pool_writer(f, pool);
 	uint64_t now = members_now_ns(m);
 	uint64_t best = UINT64_MAX;
+	uint64_t since = members_regime_since_ns(m);
 
 	if (lag != NULL)
 		*lag = NULL;
@@ -305,7 +306,7 @@ uint64_t members_pool_silence_ms(struct members *m, const char *pool,
 			continue;
 		}
 		s = seen_slot(m, fm->id, false);
-		if (s == NULL || s->last_ns < m->leader_since_ns ||
+		if (s == NULL || s->last_ns < since ||
 		    s->last_ns == 0)
 			continue;
 		ms = (now - s->last_ns) / MS;
@@ -352,10 +353,17 @@ void members_heartbeat_answered(struct members *m, uint64_t sent_ns,
 			e->clock_ms = (uint64_t)clock;
 			e->term = (uint64_t)term;
 			e->leader = (uint64_t)leader;
+			e->regime =
+			    json_is_true(json_object_get(root, "regime"));
 		}
 	} else {
 		memset(e, 0, sizeof *e);
 	}
+	/* a contact with the leader of that term (lease.h: the regime
+	 * bound); of an unknown term when it named none */
+	if (json_unpack(root, "{s:I}", "term", &term) != 0 || term < 0)
+		term = 0;
+	members_regime_answer(m, (uint64_t)term);
 	json_decref(root);
 }
 
@@ -623,7 +631,8 @@ void members_heartbeat_tick(struct members *m)
 	/* the heartbeat: the report, with the echo (lease.h) */
 	extended = plain != NULL && !members_plain_wanted(m, host, port);
 	body = json_loads(extended || plain == NULL ? full : plain, 0, NULL);
-	text = body != NULL && echo_add(m, body) == 0
+	text = body != NULL && echo_add(m, body) == 0 &&
+		       members_regime_add(m, body) == 0
 		   ? json_dumps(body, JSON_COMPACT)
 		   : NULL;
 	json_decref(body);
@@ -685,11 +694,15 @@ void members_heartbeat_received(struct members *m,
 	/* echoes of members only: made-up ids cannot fill the echoes */
 	if (hb->has_echo && member_known(m, hb->id))
 		members_echo_seen(m, hb->id, &hb->echo);
+	if (hb->has_regime && member_known(m, hb->id))
+		members_regime_seen(m, hb->id, hb->regime_term,
+				    hb->regime_age_ms);
 	out->term = proposer_term(m->d.proposer);
 	out->leader = m->d.cfg.self.id;
 	out->lease_ms = members_lease_grant(m);
 	out->commit_index = proposer_commit_index(m->d.proposer);
 	out->clock_ms = members_now_ns(m) / MS;
+	out->regime = true;
 }
 
 /* A report that says a user set drained: the leader may move it now
@@ -731,7 +744,8 @@ void members_route_heartbeat(void *module, struct http_request *req,
 		    "\"state\", \"head_seq\", \"acked_seq\", "
 		    "\"lag_records\", \"lag_bytes\", \"lag_ms\"}], "
 		    "\"lease\": bool, \"echo\": {\"clock_ms\", "
-		    "\"term\", \"leader\"}, \"seeds\": "
+		    "\"term\", \"leader\"}, \"regime\": {\"term\", "
+		    "\"age_ms\"}, \"seeds\": "
 		    "[{\"user_set\", \"lane\", \"role\", "
 		    "\"from_seq\"?, \"items\", "
 		    "\"items_total\", \"bytes\", \"bytes_total\", "
@@ -758,10 +772,10 @@ void members_route_heartbeat(void *module, struct http_request *req,
 	drained_heard(m, &hb->report);
 	free(hb);
 	answer_json(req, 200,
-		    json_pack("{s:I, s:I, s:I, s:I, s:I}", "term",
+		    json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}", "term",
 			      (json_int_t)a.term, "leader",
 			      (json_int_t)a.leader, "lease_ms",
 			      (json_int_t)a.lease_ms, "commit_index",
 			      (json_int_t)a.commit_index, "clock_ms",
-			      (json_int_t)a.clock_ms));
+			      (json_int_t)a.clock_ms, "regime", a.regime));
 }

@@ -109,11 +109,15 @@ struct members_heartbeat {
 	struct members_report report;
 	bool has_echo;
 	struct members_echo echo;
+	bool has_regime; /* "regime": {"term", "age_ms"} (lease.h) */
+	uint64_t regime_term;
+	uint64_t regime_age_ms;
 };
 
 /* Parse a heartbeat (or report) body into *hb. 0, or -1 when it is not
  * {"id": N >= 1, "applied": N >= 0, "sets"?: [...], "streams"?: [...],
  * "lease"?: bool, "echo"?: {"clock_ms", "term", "leader" all >= 1},
+ * "regime"?: {"term" >= 1, "age_ms" >= 0},
  * "seeds"?: [...], "copies"?: [...], "standbys"?: [...]} (more sets,
  * streams, seeds, copies or standbys than kept are ignored).
  * A set's "seeding", "seed_items" and "seed_items_total" and the "seeds"
@@ -128,6 +132,7 @@ struct members_answer {
 	unsigned lease_ms; /* members_lease_grant() */
 	uint64_t commit_index;
 	uint64_t clock_ms; /* this agent's monotonic clock, in ms */
+	bool regime;	   /* takes the regime report (always, this version) */
 };
 
 /* The leader received heartbeat hb: record it, take its echo, and fill
@@ -170,6 +175,25 @@ unsigned members_hb_timeout_ms(const struct members *m);
  * barrier when none is in flight and takes what its echoes prove; an agent
  * that does not lead forgets its echoes and proofs. */
 void members_lease_tick(struct members *m, bool leader);
+
+/* ---- members_regime.c ---- */
+
+/* Every tick, leader true when this agent leads: its contact with itself
+ * (a leader), the regime reports' term, whether the voter set is stable. */
+void members_regime_tick(struct members *m, bool leader);
+
+/* A heartbeat answer of a leader of term (0: it named none) arrived. */
+void members_regime_answer(struct members *m, uint64_t term);
+
+/* To a heartbeat's body: "regime": {"term", "age_ms"} (lease.h), when the
+ * last answer came from the leader this agent sees now, in its term, and
+ * said it takes the report. 0 or -1 (out of memory). */
+int members_regime_add(struct members *m, json_t *body);
+
+/* Leader side: member from reported it is in term and heard no leader of
+ * an earlier term for age_ms. Ignored when this agent does not lead. */
+void members_regime_seen(struct members *m, uint64_t from, uint64_t term,
+			 uint64_t age_ms);
 
 /* ---- members_place.c ---- */
 

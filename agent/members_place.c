@@ -161,10 +161,17 @@ static int node_remove_op(void *impl, uint64_t id, members_raft_cb cb,
 	return node_remove(impl, id, cb, arg);
 }
 
+static void node_configuration_mark_op(void *impl, uint64_t *committed,
+				      uint64_t *uncommitted)
+{
+	node_configuration_mark(impl, committed, uncommitted);
+}
+
 static const struct members_raft_ops node_raft_ops = {
     .configuration = node_configuration_op,
     .changing = node_changing_op,
     .last_index = node_last_index_op,
+    .configuration_mark = node_configuration_mark_op,
     .match_index = node_match_index_op,
     .add = node_add_op,
     .assign = node_assign_op,

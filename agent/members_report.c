@@ -296,6 +296,8 @@ int members_heartbeat_parse(const char *body, size_t len,
 {
 	json_error_t jerr;
 	json_t *root, *sets = NULL, *streams = NULL, *echo = NULL, *v;
+	json_t *regime = NULL;
+	json_int_t rterm = 0, rage = 0;
 	json_t *seeds = NULL, *copies = NULL, *standbys = NULL;
 	json_int_t id = 0, applied = 0, eclock = 0, eterm = 0, eleader = 0;
 	struct members_report *r = &hb->report;
@@ -306,11 +308,11 @@ int members_heartbeat_parse(const char *body, size_t len,
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL ||
 	    json_unpack_ex(root, &jerr, JSON_STRICT,
-			   "{s:I, s:I, s?o, s?o, s?b, s?o, s?o, s?o, s?o}",
+			   "{s:I, s:I, s?o, s?o, s?b, s?o, s?o, s?o, s?o, s?o}",
 			   "id", &id, "applied", &applied, "sets", &sets,
 			   "streams", &streams, "lease", &lease, "echo", &echo,
 			   "seeds", &seeds, "copies", &copies, "standbys",
-			   &standbys) != 0 ||
+			   &standbys, "regime", &regime) != 0 ||
 	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)) ||
 	    (streams != NULL && !json_is_array(streams)) ||
 	    (seeds != NULL && !json_is_array(seeds)) ||
@@ -323,6 +325,13 @@ int members_heartbeat_parse(const char *body, size_t len,
 			    "clock_ms", &eclock, "term", &eterm, "leader",
 			    &eleader) != 0 ||
 	     eclock <= 0 || eterm <= 0 || eleader <= 0))
+		goto bad;
+	/* the regime report (optional: older agents send none, and send it
+	 * only to a leader whose answers ask for it) */
+	if (regime != NULL &&
+	    (json_unpack_ex(regime, &jerr, JSON_STRICT, "{s:I, s:I}", "term",
+			    &rterm, "age_ms", &rage) != 0 ||
+	     rterm <= 0 || rage < 0))
 		goto bad;
 	hb->id = (uint64_t)id;
 	r->applied = (uint64_t)applied;
@@ -370,6 +379,11 @@ int members_heartbeat_parse(const char *body, size_t len,
 		hb->echo.clock_ms = (uint64_t)eclock;
 		hb->echo.term = (uint64_t)eterm;
 		hb->echo.leader = (uint64_t)eleader;
+	}
+	if (regime != NULL) {
+		hb->has_regime = true;
+		hb->regime_term = (uint64_t)rterm;
+		hb->regime_age_ms = (uint64_t)rage;
 	}
 	json_decref(root);
 	return 0;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,27 @@ unsigned node_tls_links(struct node *n)
 	return transport_tls_links(&n->transport);
 }
 
+/* raft_uv's recv, wrapped: a leader's message is reported first. */
+static void io_recv(struct raft_io *io, struct raft_message *msg)
+{
+	struct node *n = (struct node *)((char *)io - offsetof(struct node, io));
+
+	if (n->on_contact != NULL && msg->type == RAFT_APPEND_ENTRIES)
+		n->on_contact(n->on_contact_arg, msg->append_entries.term);
+	else if (n->on_contact != NULL && msg->type == RAFT_INSTALL_SNAPSHOT)
+		n->on_contact(n->on_contact_arg, msg->install_snapshot.term);
+	n->io_recv(io, msg);
+}
+
+static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+		    raft_io_recv_cb recv)
+{
+	struct node *n = (struct node *)((char *)io - offsetof(struct node, io));
+
+	n->io_recv = recv;
+	return n->io_start(io, msecs, tick, io_recv);
+}
+
 int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 	      struct fsm *fsm)
 {
@@ -377,6 +399,10 @@ int node_init(struct node *n, uv_loop_t *loop, const struct node_config *cfg,
 			 n->io.errmsg);
 		goto err_after_transport;
 	}
+	/* raft_uv hands every message to the recv given to start(), with
+	 * this io: wrap it to see the leaders' messages (node_set_contact_cb) */
+	n->io_start = n->io.start;
+	n->io.start = io_start;
 
 	n->raft_fsm.version = 2;
 	n->raft_fsm.data = n;
@@ -476,6 +502,13 @@ int node_start(struct node *n)
 		snapshot_schedule(n, 0);
 	n->state = NODE_RUNNING;
 	return 0;
+}
+
+void node_set_contact_cb(struct node *n, void (*cb)(void *arg, uint64_t term),
+			 void *arg)
+{
+	n->on_contact = cb;
+	n->on_contact_arg = arg;
 }
 
 void node_set_applied_cb(struct node *n, node_applied_cb cb, void *arg)
@@ -816,6 +849,13 @@ int node_match_index(struct node *n, uint64_t id, uint64_t *index)
 		return -1;
 	*index = idx;
 	return 0;
+}
+
+void node_configuration_mark(struct node *n, uint64_t *committed,
+			     uint64_t *uncommitted)
+{
+	*committed = n->raft.configuration_committed_index;
+	*uncommitted = n->raft.configuration_uncommitted_index;
 }
 
 bool node_changing(struct node *n)

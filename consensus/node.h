@@ -95,6 +95,13 @@ struct node {
 	node_applied_cb on_applied;
 	void *on_applied_arg;
 	void (*close_cb)(struct node *n);
+	/* leader contact: every AppendEntries or InstallSnapshot received,
+	 * with its term (node_set_contact_cb) */
+	void (*on_contact)(void *arg, uint64_t term);
+	void *on_contact_arg;
+	int (*io_start)(struct raft_io *io, unsigned msecs,
+			raft_io_tick_cb tick, raft_io_recv_cb recv);
+	raft_io_recv_cb io_recv; /* raft's, wrapped */
 	uint64_t applied_total;  /* commands applied since start */
 	uint64_t snapshots_taken;
 	uint64_t snapshots_restored;
@@ -125,6 +132,15 @@ int node_start(struct node *n);
 
 /* Register a callback for every applied entry. */
 void node_set_applied_cb(struct node *n, node_applied_cb cb, void *arg);
+
+/* Register a callback for every AppendEntries or InstallSnapshot message
+ * this node receives (from a leader: the leader's term), called before
+ * Raft handles it, whatever Raft then does with it (an earlier term's is
+ * refused). It is how the agent learns when it last heard a leader of an
+ * earlier term (agent/lease.h, the regime bound). Loop thread; before
+ * node_start(). */
+void node_set_contact_cb(struct node *n, void (*cb)(void *arg, uint64_t term),
+			 void *arg);
 
 /* Propose one encoded poolpair.Command. The node takes ownership of buf
  * (malloc()ed) in every case. Returns 0 (cb will fire exactly once) or a
@@ -169,6 +185,14 @@ uint64_t node_last_index(struct node *n);
 /* The current Raft configuration (borrowed; valid until the next loop turn).
  */
 const struct raft_configuration *node_configuration(struct node *n);
+
+/* A mark that changes whenever a configuration entry is appended to or
+ * committed in this node's log: libraft's committed and uncommitted
+ * configuration indexes, which the libraft 0.22.1 bug (node_changing())
+ * may leave stale, but which still move with each new entry. Only for
+ * telling whether the configuration changed between two looks. */
+void node_configuration_mark(struct node *n, uint64_t *committed,
+			     uint64_t *uncommitted);
 
 /* Role of server id in the configuration, or -1 when absent. */
 int node_role_of(struct node *n, uint64_t id);

@@ -148,10 +148,19 @@ static int fake_remove(void *impl, uint64_t id, members_raft_cb cb, void *arg)
 	return PROPOSER_E_BUSY;
 }
 
+static void fake_mark(void *impl, uint64_t *committed, uint64_t *uncommitted)
+{
+	struct fake *f = impl;
+
+	*committed = f->mark[0];
+	*uncommitted = f->mark[1];
+}
+
 static const struct members_raft_ops fake_raft_ops = {
     .configuration = fake_configuration,
     .changing = fake_changing,
     .last_index = fake_last_index,
+    .configuration_mark = fake_mark,
     .match_index = fake_match_index,
     .add = fake_add,
     .assign = fake_assign,

@@ -36,6 +36,7 @@ struct fake {
 	struct raft_server servers[8];
 	struct raft_configuration conf;
 	bool changing;
+	uint64_t mark[2]; /* configuration_mark */
 	uint64_t last_index;
 	uint64_t match[8]; /* by server index */
 	unsigned assigns;

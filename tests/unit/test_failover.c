@@ -307,7 +307,7 @@ static void fake_local_takeover(void *impl, const struct fsm_pool *p,
 static const struct failover_liveness_ops fake_liveness_ops = {
     .silence_ms = fake_silence,
     .report = fake_report,
-    .leader_since_ns = fake_leader_since,
+    .regime_since_ns = fake_leader_since,
     .lease_valid = fake_lease_valid,
     .measure = fake_measure,
     .local_takeover = fake_local_takeover,

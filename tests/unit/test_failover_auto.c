@@ -24,7 +24,7 @@ static struct auto_facts down(void)
 	f.pair_silent_ms = 100;
 	f.alive_ms = 1000;
 	f.down_ms = 1500;
-	f.leading_ms = 60000;
+	f.regime_ms = 60000;
 	f.pause_reason = "";
 	f.lag_known = true;
 	f.lag_ms = 200;
@@ -68,10 +68,10 @@ static void test_new_leader_waits(void **state)
 	char why[256];
 
 	(void)state;
-	f.leading_ms = 1499;
+	f.regime_ms = 1499;
 	assert_int_equal(gate(&f, why), AUTO_WAIT);
 	assert_string_equal(why, "untouched");
-	f.leading_ms = 1500;
+	f.regime_ms = 1500;
 	assert_int_equal(gate(&f, why), AUTO_GO);
 }
 
@@ -201,7 +201,7 @@ static void test_hold_for_local_takeover(void **state)
 				 "comes first, no failover to pool-west");
 	assert_string_equal(failover_auto_verdict_name(AUTO_HOLD), "hold");
 	/* before the gates that would refuse or wait */
-	f.leading_ms = 0;
+	f.regime_ms = 0;
 	f.paused = true;
 	f.pair_silent_ms = UINT64_MAX;
 	assert_int_equal(gate(&f, why), AUTO_HOLD);

@@ -407,6 +407,172 @@ static void test_echoes_bounds(void **state)
 	assert_int_equal(proof(&e, voters, LEASE_ECHOES_MAX + 1, 1000), 0);
 }
 
+/* ---- the regime bound ---- */
+
+#define N_ 1 /* the new leader */
+#define RTERM 5
+#define SINCE 10000 /* ms: it leads since */
+#define STABLE 1000 /* ms: its voter set stable since */
+
+static uint64_t regime(const struct lease_regime *g, const uint64_t *voters,
+		       unsigned n, uint64_t self_bound, uint64_t stable)
+{
+	uint64_t t = lease_regime_since(g, N_, RTERM, voters, n,
+					self_bound * MS, stable * MS,
+					SINCE * MS);
+
+	return t / MS;
+}
+
+/* voter from reported at ms r that it heard no earlier leader for age */
+static bool report(struct lease_regime *g, uint64_t r, uint64_t from,
+		   uint64_t term, uint64_t age)
+{
+	return lease_regime_report(g, N_, RTERM, r * MS, from, term, age);
+}
+
+static void test_regime_all_but_one_reported(void **state)
+{
+	struct lease_regime g = {0};
+	const uint64_t v3[] = {N_, 2, 3};
+
+	(void)state;
+	/* nothing reported: the election */
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), SINCE);
+	/* 2 reported, 3 (the dead one) did not: B = max(B_2, own) */
+	assert_true(report(&g, 10200, 2, RTERM, 3200));
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), 7000);
+	/* this leader's own contact may be the newer one */
+	assert_int_equal(regime(&g, v3, 3, 7500, STABLE), 7500);
+	/* never after the election */
+	assert_int_equal(regime(&g, v3, 3, 12000, STABLE), SINCE);
+	/* not leading: 0 */
+	assert_int_equal(lease_regime_since(&g, N_, RTERM, v3, 3, 1, 1, 0), 0);
+}
+
+static void test_regime_never_before_any_report(void **state)
+{
+	struct lease_regime g = {0};
+	const uint64_t v5[] = {N_, 2, 3, 4, 5};
+
+	(void)state;
+	assert_true(report(&g, 10100, 2, RTERM, 3100)); /* 7000 */
+	assert_true(report(&g, 10100, 4, RTERM, 2100)); /* 8000 */
+	/* 3 and 5 missing: two voters did not report */
+	assert_int_equal(regime(&g, v5, 5, 6000, STABLE), SINCE);
+	assert_true(report(&g, 10100, 5, RTERM, 2600)); /* 7500 */
+	/* only 3 missing: the newest of every report */
+	assert_int_equal(regime(&g, v5, 5, 6000, STABLE), 8000);
+	/* a later report of 4 never moves its bound later: the first is an
+	 * upper bound already */
+	assert_true(report(&g, 10500, 4, RTERM, 2000)); /* 8500 */
+	assert_int_equal(regime(&g, v5, 5, 6000, STABLE), 8000);
+	/* a smaller one does */
+	assert_true(report(&g, 10500, 4, RTERM, 2700)); /* 7800 */
+	assert_int_equal(regime(&g, v5, 5, 6000, STABLE), 7800);
+	/* reports of non-voters do not stand in for voters */
+	assert_true(report(&g, 10100, 9, RTERM, 5000));
+	const uint64_t v5b[] = {N_, 2, 3, 4, 6};
+	assert_int_equal(regime(&g, v5b, 5, 6000, STABLE), SINCE);
+}
+
+static void test_regime_other_terms(void **state)
+{
+	struct lease_regime g = {0};
+	const uint64_t v3[] = {N_, 2, 3};
+
+	(void)state;
+	/* a report of an earlier (or later) term is refused */
+	assert_false(report(&g, 10200, 2, RTERM - 1, 3200));
+	assert_false(report(&g, 10200, 2, RTERM + 1, 3200));
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), SINCE);
+	/* this leader's own report is not one */
+	assert_false(report(&g, 10200, N_, RTERM, 3200));
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), SINCE);
+	/* the reports of this term are forgotten with the term */
+	assert_true(report(&g, 10200, 2, RTERM, 3200));
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), 7000);
+	lease_regime_term(&g, RTERM + 1);
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), SINCE);
+	lease_regime_term(&g, RTERM);
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), SINCE);
+}
+
+static void test_regime_configuration(void **state)
+{
+	struct lease_regime g = {0};
+	const uint64_t v3[] = {N_, 2, 3};
+	const uint64_t v2[] = {N_, 2};
+	const uint64_t not_self[] = {2, 3, 4};
+
+	(void)state;
+	assert_true(report(&g, 10200, 2, RTERM, 3200)); /* 7000 */
+	assert_true(report(&g, 10200, 4, RTERM, 3200)); /* 7000 */
+	assert_int_equal(regime(&g, v3, 3, 6900, STABLE), 7000);
+	/* the voter set not stable, or stable only since after B */
+	assert_int_equal(regime(&g, v3, 3, 6900, 0), SINCE);
+	assert_int_equal(regime(&g, v3, 3, 6900, 7001), SINCE);
+	assert_int_equal(regime(&g, v3, 3, 6900, 7000), 7000);
+	/* fewer than three voters: a majority of a configuration one voter
+	 * away may hold none that reported */
+	assert_int_equal(regime(&g, v2, 2, 6900, STABLE), SINCE);
+	/* this leader not a voter */
+	assert_int_equal(regime(&g, not_self, 3, 6900, STABLE), SINCE);
+	/* too many voters to count */
+	uint64_t many[LEASE_ECHOES_MAX + 1];
+	for (unsigned i = 0; i <= LEASE_ECHOES_MAX; i++)
+		many[i] = i + 1;
+	assert_int_equal(regime(&g, many, LEASE_ECHOES_MAX + 1, 6900, STABLE),
+			 SINCE);
+}
+
+static void test_regime_underflow(void **state)
+{
+	struct lease_regime g = {0};
+	const uint64_t v3[] = {N_, 2, 3};
+
+	(void)state;
+	/* an age older than this clock: the bound is 0, not a wrap */
+	assert_true(report(&g, 1000, 2, RTERM, 5000));
+	assert_int_equal(g.r[0].bound_ns, 0);
+	assert_int_equal(regime(&g, v3, 3, 500, 1), 500);
+	assert_true(report(&g, 1000, 2, RTERM, UINT64_MAX));
+	assert_int_equal(g.r[0].bound_ns, 0);
+	/* never 0 (which says "not leading") while leading: a bound of 0
+	 * is after no stable_since */
+	assert_int_equal(lease_regime_since(&g, N_, RTERM, v3, 3, 0, 1,
+					    SINCE * MS),
+			 SINCE * MS);
+}
+
+static void test_contacts(void **state)
+{
+	struct lease_contacts c;
+
+	(void)state;
+	lease_contacts_init(&c, 100 * MS);
+	/* nothing heard: the start */
+	assert_int_equal(lease_contact_before(&c, 5), 100 * MS);
+	lease_contact(&c, 4, 7000 * MS);
+	lease_contact(&c, 5, 9000 * MS);
+	lease_contact(&c, 4, 6000 * MS); /* never moves back */
+	assert_int_equal(lease_contact_before(&c, 5), 7000 * MS);
+	assert_int_equal(lease_contact_before(&c, 4), 100 * MS);
+	assert_int_equal(lease_contact_before(&c, 6), 9000 * MS);
+	/* of an unknown term: earlier than any */
+	lease_contact(&c, 0, 8000 * MS);
+	assert_int_equal(lease_contact_before(&c, 5), 8000 * MS);
+	assert_int_equal(lease_contact_before(&c, 1), 8000 * MS);
+	/* a term dropped from the table still counts, for every term */
+	lease_contact(&c, 6, 9500 * MS);
+	lease_contact(&c, 7, 9600 * MS); /* drops term 0 */
+	lease_contact(&c, 8, 9700 * MS); /* drops term 4 */
+	assert_int_equal(lease_contact_before(&c, 5), 8000 * MS);
+	assert_int_equal(lease_contact_before(&c, 8), 9600 * MS);
+	lease_contact(&c, 9, 9800 * MS); /* drops term 5 (9000) */
+	assert_int_equal(lease_contact_before(&c, 1), 9000 * MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +592,12 @@ int main(void)
 	    cmocka_unit_test(test_echoes_after_a_lapse_reset_the_view),
 	    cmocka_unit_test(test_granted_by_and_source_names),
 	    cmocka_unit_test(test_echoes_bounds),
+	    cmocka_unit_test(test_regime_all_but_one_reported),
+	    cmocka_unit_test(test_regime_never_before_any_report),
+	    cmocka_unit_test(test_regime_other_terms),
+	    cmocka_unit_test(test_regime_configuration),
+	    cmocka_unit_test(test_regime_underflow),
+	    cmocka_unit_test(test_contacts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

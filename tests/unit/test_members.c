@@ -991,6 +991,185 @@ static void test_reachable_and_silence(void **state)
 	assert_int_equal(members_reachable(&x->m, 2), 0);
 }
 
+/* ---- the regime bound: a new leader's wait (lease.h) ---- */
+
+/* Three voters: this agent (1), 2 and 3 (pool "p"), all registered;
+ * the voter set seen stable since 100100 ms (a follower's tick); a
+ * leader of term 3 heard by Raft at 101000 ms; at 103500 ms this agent
+ * leads term 4. */
+static void new_leader_of_three(struct fixture *x)
+{
+	add_server(x, SELF, RAFT_VOTER);
+	add_server(x, 2, RAFT_VOTER);
+	add_server(x, 3, RAFT_VOTER);
+	add_member(x, SELF, "a");
+	add_member(x, 2, "b");
+	add_member(x, 3, "c");
+	snprintf(x->fsm.members[2].pool, sizeof x->fsm.members[2].pool, "p");
+	at_ms(x, 100100);
+	members_regime_tick(&x->m, false);
+	at_ms(x, 101000);
+	members_raft_contact(&x->m, 3);
+	at_ms(x, 103500);
+	x->f.term = 4;
+	x->f.leader = true;
+	x->f.leader_id = SELF;
+	x->m.leader_since_ns = x->f.now_ns;
+	members_regime_tick(&x->m, true);
+}
+
+/* Member id's heartbeat carrying the regime report (term, age_ms). */
+static void regime_report(struct fixture *x, uint64_t id, uint64_t term,
+			  uint64_t age_ms)
+{
+	struct members_heartbeat hb;
+	struct members_answer a;
+
+	memset(&hb, 0, sizeof hb);
+	hb.id = id;
+	hb.has_regime = true;
+	hb.regime_term = term;
+	hb.regime_age_ms = age_ms;
+	members_heartbeat_received(&x->m, &hb, &a);
+	assert_true(a.regime);
+}
+
+static void test_regime_bounds_the_silence(void **state)
+{
+	struct fixture *x = *state;
+	const struct members_seen *lag;
+
+	new_leader_of_three(x);
+	/* nothing reported yet: counted from the election */
+	assert_int_equal(members_regime_since_ns(&x->m), 103500 * MS);
+	at_ms(x, 103600);
+	assert_int_equal(members_reachable(&x->m, 3), 1);
+	/* 2 heard no leader of an earlier term for 2400 ms: B_2 = 101200,
+	 * after this agent's own last contact (101000) */
+	regime_report(x, 2, 4, 2400);
+	assert_int_equal(members_regime_since_ns(&x->m), 101200 * MS);
+	/* 3, not heard since, is down lease + grace after the bound, long
+	 * before lease + grace after the election */
+	at_ms(x, 101200 + LEASE + 500);
+	assert_true(x->f.now_ns < x->m.leader_since_ns + (LEASE + 500) * MS);
+	at_ms(x, 103600);
+	assert_int_equal(members_reachable(&x->m, 3), 0);
+	assert_int_equal(members_pool_silence_ms(&x->m, "p", &lag), UINT64_MAX);
+	/* and 2, heard now, is reachable */
+	assert_int_equal(members_reachable(&x->m, 2), 1);
+	/* a leader of a later term forgets the reports */
+	x->f.term = 5;
+	x->m.leader_since_ns = x->f.now_ns;
+	members_regime_tick(&x->m, true);
+	assert_int_equal(members_regime_since_ns(&x->m), 103600 * MS);
+	assert_int_equal(members_reachable(&x->m, 3), 1);
+}
+
+static void test_regime_not_before_the_election_unless_reported(void **state)
+{
+	struct fixture *x = *state;
+
+	new_leader_of_three(x);
+	/* a report of another term counts for nothing */
+	regime_report(x, 2, 3, 2400);
+	assert_int_equal(members_regime_since_ns(&x->m), 103500 * MS);
+	/* nor does a heartbeat without one (an earlier version) */
+	regime_report(x, 3, 4, 0);
+	x->m.regime.n = 0; /* forget it: only 2's own counts below */
+	assert_int_equal(members_regime_since_ns(&x->m), 103500 * MS);
+	at_ms(x, 103600);
+	regime_report(x, 2, 4, 2400);
+	assert_int_equal(members_regime_since_ns(&x->m), 101200 * MS);
+	/* the configuration changed: a change in flight */
+	x->f.changing = true;
+	members_regime_tick(&x->m, true);
+	assert_int_equal(members_regime_since_ns(&x->m), 103500 * MS);
+	/* settled again, but only since after the bound */
+	x->f.changing = false;
+	members_regime_tick(&x->m, true);
+	assert_int_equal(members_regime_since_ns(&x->m), 103500 * MS);
+	assert_int_equal(members_reachable(&x->m, 3), 1);
+}
+
+static void test_regime_configuration_mark(void **state)
+{
+	struct fixture *x = *state;
+
+	new_leader_of_three(x);
+	regime_report(x, 2, 4, 2400);
+	assert_int_equal(members_regime_since_ns(&x->m), 101100 * MS);
+	/* a configuration entry came and went between two ticks: the voter
+	 * set is the same, the mark is not */
+	x->f.mark[0] = 17;
+	members_regime_tick(&x->m, true);
+	assert_int_equal(members_regime_since_ns(&x->m), 103500 * MS);
+}
+
+static void test_regime_report_wire(void **state)
+{
+	struct fixture *x = *state;
+	struct members_heartbeat hb;
+	json_t *body;
+	const char *ok = "{\"id\":2,\"applied\":1,\"regime\":{\"term\":4,"
+			 "\"age_ms\":2400}}";
+
+	assert_int_equal(members_heartbeat_parse(ok, strlen(ok), &hb), 0);
+	assert_true(hb.has_regime);
+	assert_int_equal(hb.regime_term, 4);
+	assert_int_equal(hb.regime_age_ms, 2400);
+	ok = "{\"id\":2,\"applied\":1}";
+	assert_int_equal(members_heartbeat_parse(ok, strlen(ok), &hb), 0);
+	assert_false(hb.has_regime);
+	const char *bad[] = {
+	    "{\"id\":2,\"applied\":1,\"regime\":{\"term\":0,\"age_ms\":1}}",
+	    "{\"id\":2,\"applied\":1,\"regime\":{\"term\":4,\"age_ms\":-1}}",
+	    "{\"id\":2,\"applied\":1,\"regime\":{\"term\":4}}",
+	    "{\"id\":2,\"applied\":1,\"regime\":{\"term\":4,\"age_ms\":1,"
+	    "\"x\":1}}",
+	    "{\"id\":2,\"applied\":1,\"regime\":true}",
+	};
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(
+		    members_heartbeat_parse(bad[i], strlen(bad[i]), &hb), -1);
+
+	/* a follower in term 4 led by 9: its contacts with term 3 */
+	x->f.term = 4;
+	x->f.leader_id = 9;
+	at_ms(x, 101000);
+	members_raft_contact(&x->m, 3);
+	at_ms(x, 101500);
+	members_raft_contact(&x->m, 4);
+	at_ms(x, 102000);
+	/* a leader that does not ask for it gets none */
+	answered(x, "{\"term\":4,\"leader\":9,\"lease_ms\":1000,"
+		    "\"commit_index\":5,\"clock_ms\":777}");
+	body = json_object();
+	assert_int_equal(members_regime_add(&x->m, body), 0);
+	assert_null(json_object_get(body, "regime"));
+	/* one that does: the age of the last contact with an earlier term */
+	answered(x, "{\"term\":4,\"leader\":9,\"lease_ms\":1000,"
+		    "\"commit_index\":5,\"clock_ms\":778,\"regime\":true}");
+	at_ms(x, 102300);
+	assert_int_equal(members_regime_add(&x->m, body), 0);
+	json_int_t term = 0, age = 0;
+	assert_int_equal(json_unpack(json_object_get(body, "regime"),
+				     "{s:I, s:I}", "term", &term, "age_ms",
+				     &age),
+			 0);
+	assert_int_equal(term, 4);
+	assert_int_equal(age, 1300);
+	json_decref(body);
+	/* an answer of term 3 arriving late is a contact too */
+	answered(x, "{\"term\":3,\"leader\":9,\"lease_ms\":1000,"
+		    "\"commit_index\":5,\"clock_ms\":777,\"regime\":true}");
+	assert_int_equal(lease_contact_before(&x->m.contacts, 4), 102300 * MS);
+	/* and the answer's term is not the one seen now: nothing added */
+	body = json_object();
+	assert_int_equal(members_regime_add(&x->m, body), 0);
+	assert_null(json_object_get(body, "regime"));
+	json_decref(body);
+}
+
 /* Heartbeats and reports are kept for members only (registered, or in
  * the Raft configuration): made-up ids take no slot, so a flood of them
  * keeps no member out; once the table is full, the slot of an id that is
@@ -1130,6 +1309,10 @@ int main(void)
 	    T(test_placement_waits),
 	    T(test_placement_caught_up_by_match_index),
 	    T(test_reachable_and_silence),
+	    T(test_regime_bounds_the_silence),
+	    T(test_regime_not_before_the_election_unless_reported),
+	    T(test_regime_configuration_mark),
+	    T(test_regime_report_wire),
 	    T(test_close_before_start),
 	    T(test_start_then_close),
 #undef T
