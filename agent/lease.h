@@ -10,7 +10,8 @@
  * from the latest time b at which it proved that no leader of a later term
  * had been elected yet: until b + lease - drift margin (lease_prove()). A
  * new leader declares nothing down before lease + grace after its
- * election, which comes after b: by then this lease, and every lease this
+ * election, which comes after b, or after the regime bound B >= b its
+ * voters establish (below): by then this lease, and every lease this
  * leader granted (never past its own), has ended. Two proofs of b:
  *
  * - barrier: a committed Raft barrier started at b. It needs disk writes
