@@ -169,12 +169,13 @@ uint64_t lease_echoes_proof(const struct lease_echoes *e, uint64_t self,
  *   majority of L's voters, each of which heard L after b_L: a barrier
  *   started at b_L commits only once a majority received it in an
  *   AppendEntries (sent after b_L); an echo of time s >= b_L was received
- *   in a heartbeat answer (sent at s); L itself counts (at a members tick
- *   while it leads, where every proof is taken or its barrier started).
+ *   in a heartbeat answer (sent at s); L itself counts (its barriers start
+ *   at a members tick while it leads, its echo proofs are taken at a tick
+ *   or as it answers a heartbeat, counting itself at that moment).
  *   So every agent records, on its own monotonic clock, the last moment it
  *   heard a leader of each term (lease_contact(): every AppendEntries and
- *   InstallSnapshot received, every heartbeat answer, every tick while it
- *   leads), and its process start (what came before is unknown; a restart
+ *   InstallSnapshot received, every heartbeat answer received or given,
+ *   every tick while it leads), and its process start (what came before is unknown; a restart
  *   comes after all of it). lease_contact_before(T) is then an upper bound
  *   of every contact it had with a leader of a term before T.
  * - Reports. A voter F in term T sends, with its heartbeat to N, its term

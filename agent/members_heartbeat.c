@@ -691,6 +691,10 @@ void members_heartbeat_received(struct members *m,
 				struct members_answer *out)
 {
 	members_heartbeat_seen(m, hb->id, &hb->report);
+	/* the answer hands out this leader's clock and a grant, and an echo
+	 * may prove its lease now (counting itself at now): a contact with
+	 * itself as the leader of its term (lease.h, the regime bound) */
+	members_regime_answer(m, proposer_term(m->d.proposer));
 	/* echoes of members only: made-up ids cannot fill the echoes */
 	if (hb->has_echo && member_known(m, hb->id))
 		members_echo_seen(m, hb->id, &hb->echo);

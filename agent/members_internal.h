@@ -182,7 +182,8 @@ void members_lease_tick(struct members *m, bool leader);
  * (a leader), the regime reports' term, whether the voter set is stable. */
 void members_regime_tick(struct members *m, bool leader);
 
-/* A heartbeat answer of a leader of term (0: it named none) arrived. */
+/* A contact with the leader of term (0: unknown, earlier than any) now:
+ * a heartbeat answer arrived, or this agent answers one as the leader. */
 void members_regime_answer(struct members *m, uint64_t term);
 
 /* To a heartbeat's body: "regime": {"term", "age_ms"} (lease.h), when the

@@ -1105,6 +1105,22 @@ static void test_regime_configuration_mark(void **state)
 	assert_int_equal(members_regime_since_ns(&x->m), 103500 * MS);
 }
 
+/* A leader answering a heartbeat hands out its clock and may prove its
+ * lease at that moment: a contact with the leader of its term. */
+static void test_regime_answering_is_a_contact(void **state)
+{
+	struct fixture *x = *state;
+
+	add_member(x, SELF, "a");
+	add_member(x, 2, "b");
+	x->f.leader = true;
+	x->f.leader_id = SELF;
+	at_ms(x, 105000);
+	regime_report(x, 2, 3, 0);
+	assert_int_equal(lease_contact_before(&x->m.contacts, 4), 105000 * MS);
+	assert_int_equal(lease_contact_before(&x->m.contacts, 3), 100000 * MS);
+}
+
 static void test_regime_report_wire(void **state)
 {
 	struct fixture *x = *state;
@@ -1313,6 +1329,7 @@ int main(void)
 	    T(test_regime_not_before_the_election_unless_reported),
 	    T(test_regime_configuration_mark),
 	    T(test_regime_report_wire),
+	    T(test_regime_answering_is_a_contact),
 	    T(test_close_before_start),
 	    T(test_start_then_close),
 #undef T
