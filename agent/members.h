@@ -499,7 +499,7 @@ members_standby_figures(struct members *m, const char *pool,
 
 /* Leader side: milliseconds since pool was last heard: its writer when
  * the applied state names one, else any agent of pool (the leader counts
- * itself); UINT64_MAX when none ever was since this agent leads; *lag
+ * itself); UINT64_MAX when none was since members_regime_since_ns(); *lag
  * (may be NULL) receives that agent's report. The liveness of a pool for
  * failover: a standby alive beside a dead writer does not keep it up. */
 uint64_t members_pool_silence_ms(struct members *m, const char *pool,

@@ -49,7 +49,8 @@ void members_learn_hint(struct members *m, int err,
 uint64_t members_reachable_window_ns(const struct members *m);
 
 /* Leader view: member id silent for longer than window_ns (since it was
- * last heard, or since this agent leads)? Never this agent. */
+ * last heard, or since members_regime_since_ns() when not since)? Never
+ * this agent. */
 bool members_silent_for(struct members *m, uint64_t id, uint64_t window_ns);
 
 /* ---- members_join.c ---- */
