@@ -556,10 +556,18 @@ static bool metrics_data(void *impl, struct metrics_data *out)
 	return true;
 }
 
+static unsigned agent_election_timeout(void *impl)
+{
+	struct agent *a = impl;
+
+	return node_election_timeout(&a->node);
+}
+
 static const struct metrics_sources_ops metrics_sources_ops = {
     .configuration = metrics_configuration,
     .last_index = metrics_last_index,
     .snapshots = metrics_snapshots,
+    .election_timeout = agent_election_timeout,
     .reachable = metrics_reachable,
     .members = metrics_members,
     .redirects = metrics_redirects,
@@ -594,6 +602,8 @@ int agent_bind_api(struct agent *a)
 	    .insecure = config_insecure(&a->cfg),
 	    .profile = config_profile_name(a->cfg.profile),
 	    .who = agent_who,
+	    .election_timeout = agent_election_timeout,
+	    .election_timeout_arg = a,
 	};
 
 	config_timing_of(&a->cfg, &d.timing);

@@ -501,6 +501,14 @@ void api_route_status(void *module, struct http_request *req,
 			      (json_int_t)t->election_timeout_ms,
 			      "heartbeat_timeout_ms",
 			      (json_int_t)t->heartbeat_timeout_ms));
+	/* and the election timeout in effect, scaled to the round trip */
+	if (st != NULL && api->d.election_timeout != NULL &&
+	    json_object_get(st, "timing") != NULL)
+		json_object_set_new(
+		    json_object_get(st, "timing"),
+		    "election_timeout_effective_ms",
+		    json_integer((json_int_t)api->d.election_timeout(
+			api->d.election_timeout_arg)));
 	answer_json(req, 200, st);
 }
 

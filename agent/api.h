@@ -41,6 +41,10 @@ struct api_deps {
 	 * shown on /v1/status as "timing": profile (static) and values */
 	const char *profile;
 	struct config_timing timing;
+	/* the Raft election timeout in effect (members_eto.c), shown in
+	 * "timing" as "election_timeout_effective_ms"; NULL: not shown */
+	unsigned (*election_timeout)(void *arg);
+	void *election_timeout_arg;
 	/* Who asked, for a command (caller_who(), caller.h). */
 	void (*who)(const struct http_request *req, char *out, size_t len);
 };

@@ -123,6 +123,7 @@ static void tick(uv_timer_t *t)
 		m->d.host->ops->leader_tick(m->d.host->impl);
 		members_register_tick(m);
 		members_place_tick(m);
+		members_eto_tick(m);
 	} else {
 		m->leader_since_ns = 0;
 		members_regime_tick(m, false);
@@ -130,6 +131,7 @@ static void tick(uv_timer_t *t)
 		members_join_tick(m);
 		members_register_tick(m);
 		members_heartbeat_tick(m);
+		members_eto_tick(m);
 	}
 }
 

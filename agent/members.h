@@ -185,6 +185,12 @@ struct members_echo {
 struct members_seen {
 	uint64_t id;
 	uint64_t last_ns;     /* monotonic time of the last heartbeat received */
+	/* the round trip of its heartbeats to this agent (leader) as it
+	 * measured it, and when it last said so (0: never; an agent of an
+	 * earlier version does not) */
+	uint64_t srtt_us;
+	uint64_t rttvar_us;
+	uint64_t rtt_ns;
 	uint64_t applied;     /* applied index it reported */
 	/* what a pool agent reported of the user sets it sends its pair */
 	struct members_set_report sets[MEMBERS_SETS];
@@ -251,6 +257,9 @@ struct members_raft_ops {
 	int (*assign)(void *impl, uint64_t id, int role, members_raft_cb cb,
 		      void *arg);
 	int (*remove)(void *impl, uint64_t id, members_raft_cb cb, void *arg);
+	/* Set the election timeout in effect (node_set_election_timeout());
+	 * NULL: the module leaves it as configured. */
+	void (*set_election_timeout)(void *impl, unsigned ms);
 };
 
 struct members_raft {
@@ -355,6 +364,12 @@ struct members {
 	 * (RFC 6298): what their timeout scales with; 0: no sample yet */
 	uint64_t hb_srtt_ns;
 	uint64_t hb_rttvar_ns;
+	/* the leader that asked for that round trip in its answers
+	 * ("rtt_wanted"), 0 none: only it gets "rtt" in the heartbeat (an
+	 * earlier version refuses a heartbeat with it) */
+	uint64_t rtt_leader;
+	/* the Raft election timeout in effect (members_eto.c), 0 not set */
+	unsigned eto_ms;
 	struct hclient_req *reg_req;  /* registration in flight (follower) */
 	struct hclient_req *join_req; /* join in flight */
 	uint64_t reg_next_ns;

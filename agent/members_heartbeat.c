@@ -327,6 +327,7 @@ void members_heartbeat_answered(struct members *m, uint64_t sent_ns,
 	json_t *root = json_loadb(body, len, 0, NULL);
 	json_int_t commit = 0, leader = 0, term = 0, clock = 0, lease = 0;
 	struct members_echo *e = &m->echo_next;
+	int wanted = 0;
 
 	if (root == NULL)
 		return;
@@ -364,6 +365,10 @@ void members_heartbeat_answered(struct members *m, uint64_t sent_ns,
 	if (json_unpack(root, "{s:I}", "term", &term) != 0 || term < 0)
 		term = 0;
 	members_regime_answer(m, (uint64_t)term);
+	/* a leader that takes "rtt" in the heartbeat says so */
+	if (json_unpack(root, "{s:b}", "rtt_wanted", &wanted) != 0)
+		wanted = 0;
+	m->rtt_leader = wanted ? (uint64_t)leader : 0;
 	json_decref(root);
 }
 
@@ -612,6 +617,21 @@ static int echo_add(struct members *m, json_t *body)
 		      "term", (json_int_t)term, "leader", (json_int_t)leader));
 }
 
+/* To a heartbeat's body: its round trip as this agent measures it, when
+ * the leader it goes to asked for it (an earlier version refuses it).
+ * Returns 0 or -1 (out of memory). */
+static int rtt_add(struct members *m, json_t *body)
+{
+	if (m->rtt_leader == 0 || m->hb_srtt_ns == 0 ||
+	    m->rtt_leader != proposer_leader(m->d.proposer, NULL))
+		return 0;
+	return json_object_set_new(
+	    body, "rtt",
+	    json_pack("{s:I, s:I}", "srtt_us",
+		      (json_int_t)(m->hb_srtt_ns / 1000 + 1), "rttvar_us",
+		      (json_int_t)(m->hb_rttvar_ns / 1000)));
+}
+
 void members_heartbeat_tick(struct members *m)
 {
 	char host[HCLIENT_HOST_MAX];
@@ -632,7 +652,7 @@ void members_heartbeat_tick(struct members *m)
 	extended = plain != NULL && !members_plain_wanted(m, host, port);
 	body = json_loads(extended || plain == NULL ? full : plain, 0, NULL);
 	text = body != NULL && echo_add(m, body) == 0 &&
-		       members_regime_add(m, body) == 0
+		       members_regime_add(m, body) == 0 && rtt_add(m, body) == 0
 		   ? json_dumps(body, JSON_COMPACT)
 		   : NULL;
 	json_decref(body);
@@ -701,6 +721,16 @@ void members_heartbeat_received(struct members *m,
 	if (hb->has_regime && member_known(m, hb->id))
 		members_regime_seen(m, hb->id, hb->regime_term,
 				    hb->regime_age_ms);
+	/* and their round trip, for the election timeout (members_eto.c) */
+	if (hb->has_rtt && member_known(m, hb->id)) {
+		struct members_seen *s = seen_slot(m, hb->id, false);
+
+		if (s != NULL) {
+			s->srtt_us = hb->srtt_us;
+			s->rttvar_us = hb->rttvar_us;
+			s->rtt_ns = members_now_ns(m);
+		}
+	}
 	out->term = proposer_term(m->d.proposer);
 	out->leader = m->d.cfg.self.id;
 	out->lease_ms = members_lease_grant(m);
@@ -749,7 +779,8 @@ void members_route_heartbeat(void *module, struct http_request *req,
 		    "\"lag_records\", \"lag_bytes\", \"lag_ms\"}], "
 		    "\"lease\": bool, \"echo\": {\"clock_ms\", "
 		    "\"term\", \"leader\"}, \"regime\": {\"term\", "
-		    "\"age_ms\"}, \"seeds\": "
+		    "\"age_ms\"}, \"rtt\": {\"srtt_us\", "
+		    "\"rttvar_us\"}, \"seeds\": "
 		    "[{\"user_set\", \"lane\", \"role\", "
 		    "\"from_seq\"?, \"items\", "
 		    "\"items_total\", \"bytes\", \"bytes_total\", "
@@ -776,10 +807,11 @@ void members_route_heartbeat(void *module, struct http_request *req,
 	drained_heard(m, &hb->report);
 	free(hb);
 	answer_json(req, 200,
-		    json_pack("{s:I, s:I, s:I, s:I, s:I, s:b}", "term",
+		    json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "term",
 			      (json_int_t)a.term, "leader",
 			      (json_int_t)a.leader, "lease_ms",
 			      (json_int_t)a.lease_ms, "commit_index",
 			      (json_int_t)a.commit_index, "clock_ms",
-			      (json_int_t)a.clock_ms, "regime", a.regime));
+			      (json_int_t)a.clock_ms, "regime", a.regime,
+			      "rtt_wanted", 1));
 }

@@ -113,12 +113,17 @@ struct members_heartbeat {
 	bool has_regime; /* "regime": {"term", "age_ms"} (lease.h) */
 	uint64_t regime_term;
 	uint64_t regime_age_ms;
+	/* its heartbeats' round trip to the leader ("rtt", optional) */
+	bool has_rtt;
+	uint64_t srtt_us;
+	uint64_t rttvar_us;
 };
 
 /* Parse a heartbeat (or report) body into *hb. 0, or -1 when it is not
  * {"id": N >= 1, "applied": N >= 0, "sets"?: [...], "streams"?: [...],
  * "lease"?: bool, "echo"?: {"clock_ms", "term", "leader" all >= 1},
  * "regime"?: {"term" >= 1, "age_ms" >= 0},
+ * "rtt"?: {"srtt_us" >= 1, "rttvar_us" >= 0},
  * "seeds"?: [...], "copies"?: [...], "standbys"?: [...]} (more sets,
  * streams, seeds, copies or standbys than kept are ignored).
  * A set's "seeding", "seed_items" and "seed_items_total" and the "seeds"
@@ -201,5 +206,12 @@ void members_regime_seen(struct members *m, uint64_t from, uint64_t term,
 
 /* The leader side of each tick: at most one placement change. */
 void members_place_tick(struct members *m);
+
+/* ---- members_eto.c ---- */
+
+/* Each tick: the Raft election timeout scaled to the round trip of this
+ * agent's Raft peers (consensus/election_timeout.h): a follower's
+ * heartbeats to the leader, or the leader's voters' as they report it. */
+void members_eto_tick(struct members *m);
 
 #endif

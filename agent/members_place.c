@@ -167,6 +167,11 @@ static void node_configuration_mark_op(void *impl, uint64_t *committed,
 	node_configuration_mark(impl, committed, uncommitted);
 }
 
+static void node_set_election_timeout_op(void *impl, unsigned ms)
+{
+	node_set_election_timeout(impl, ms);
+}
+
 static const struct members_raft_ops node_raft_ops = {
     .configuration = node_configuration_op,
     .changing = node_changing_op,
@@ -176,6 +181,7 @@ static const struct members_raft_ops node_raft_ops = {
     .add = node_add_op,
     .assign = node_assign_op,
     .remove = node_remove_op,
+    .set_election_timeout = node_set_election_timeout_op,
 };
 
 void members_raft_node(struct members_raft *r, struct node *n)

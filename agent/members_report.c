@@ -298,8 +298,9 @@ int members_heartbeat_parse(const char *body, size_t len,
 	json_t *root, *sets = NULL, *streams = NULL, *echo = NULL, *v;
 	json_t *regime = NULL;
 	json_int_t rterm = 0, rage = 0;
-	json_t *seeds = NULL, *copies = NULL, *standbys = NULL;
+	json_t *seeds = NULL, *copies = NULL, *standbys = NULL, *rtt = NULL;
 	json_int_t id = 0, applied = 0, eclock = 0, eterm = 0, eleader = 0;
+	json_int_t srtt = 0, rttvar = 0;
 	struct members_report *r = &hb->report;
 	int lease = -1;
 	size_t i;
@@ -308,11 +309,11 @@ int members_heartbeat_parse(const char *body, size_t len,
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL ||
 	    json_unpack_ex(root, &jerr, JSON_STRICT,
-			   "{s:I, s:I, s?o, s?o, s?b, s?o, s?o, s?o, s?o, s?o}",
+			   "{s:I, s:I, s?o, s?o, s?b, s?o, s?o, s?o, s?o, s?o, s?o}",
 			   "id", &id, "applied", &applied, "sets", &sets,
 			   "streams", &streams, "lease", &lease, "echo", &echo,
 			   "seeds", &seeds, "copies", &copies, "standbys",
-			   &standbys, "regime", &regime) != 0 ||
+			   &standbys, "regime", &regime, "rtt", &rtt) != 0 ||
 	    id <= 0 || applied < 0 || (sets != NULL && !json_is_array(sets)) ||
 	    (streams != NULL && !json_is_array(streams)) ||
 	    (seeds != NULL && !json_is_array(seeds)) ||
@@ -333,6 +334,17 @@ int members_heartbeat_parse(const char *body, size_t len,
 			    &rterm, "age_ms", &rage) != 0 ||
 	     rterm <= 0 || rage < 0))
 		goto bad;
+	/* the heartbeats' round trip (optional: older agents send none) */
+	if (rtt != NULL &&
+	    (json_unpack_ex(rtt, &jerr, JSON_STRICT, "{s:I, s:I}", "srtt_us",
+			    &srtt, "rttvar_us", &rttvar) != 0 ||
+	     srtt <= 0 || rttvar < 0))
+		goto bad;
+	if (rtt != NULL) {
+		hb->has_rtt = true;
+		hb->srtt_us = (uint64_t)srtt;
+		hb->rttvar_us = (uint64_t)rttvar;
+	}
 	hb->id = (uint64_t)id;
 	r->applied = (uint64_t)applied;
 	r->lease = lease;

@@ -110,6 +110,8 @@ struct metrics_sources_ops {
 	uint64_t (*last_index)(void *impl);
 	/* Snapshots taken and restored since the start. */
 	void (*snapshots)(void *impl, uint64_t *taken, uint64_t *restored);
+	/* The Raft election timeout in effect, ms (NULL: not exported). */
+	unsigned (*election_timeout)(void *impl);
 	/* The leader's view of member id: 1 reachable, 0 not, -1 unknown
 	 * (this agent does not lead). */
 	int (*reachable)(void *impl, uint64_t id);

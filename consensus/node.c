@@ -819,6 +819,18 @@ uint64_t node_applied_index(struct node *n)
 	return raft_last_applied(&n->raft);
 }
 
+void node_set_election_timeout(struct node *n, unsigned ms)
+{
+	if (ms == 0 || ms == n->raft.election_timeout)
+		return;
+	raft_set_election_timeout(&n->raft, ms);
+}
+
+unsigned node_election_timeout(const struct node *n)
+{
+	return n->raft.election_timeout;
+}
+
 uint64_t node_last_index(struct node *n)
 {
 	return raft_last_index(&n->raft);

@@ -197,6 +197,15 @@ void node_configuration_mark(struct node *n, uint64_t *committed,
 /* Role of server id in the configuration, or -1 when absent. */
 int node_role_of(struct node *n, uint64_t id);
 
+/* Set the election timeout in effect (ms >= 1; election_timeout.h says how
+ * the agent picks it). At runtime: libraft reads it at each check (a
+ * leader's contact with a majority, a follower's wait for its leader) and a
+ * follower or candidate draws its randomised timeout again in [ms, 2 ms]
+ * from its timer's start. A no-op when ms is the current value. */
+void node_set_election_timeout(struct node *n, unsigned ms);
+/* The election timeout in effect (ms). */
+unsigned node_election_timeout(const struct node *n);
+
 /* Leader only: the highest index known to be on server id; -1 when not
  * leader or unknown id. */
 int node_match_index(struct node *n, uint64_t id, uint64_t *index);

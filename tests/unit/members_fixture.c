@@ -156,6 +156,14 @@ static void fake_mark(void *impl, uint64_t *committed, uint64_t *uncommitted)
 	*uncommitted = f->mark[1];
 }
 
+static void fake_set_election_timeout(void *impl, unsigned ms)
+{
+	struct fake *f = impl;
+
+	f->election_timeout_ms = ms;
+	f->election_timeout_sets++;
+}
+
 static const struct members_raft_ops fake_raft_ops = {
     .configuration = fake_configuration,
     .changing = fake_changing,
@@ -165,6 +173,7 @@ static const struct members_raft_ops fake_raft_ops = {
     .add = fake_add,
     .assign = fake_assign,
     .remove = fake_remove,
+    .set_election_timeout = fake_set_election_timeout,
 };
 
 static unsigned fake_set_reports(void *impl, struct members_set_report *out,

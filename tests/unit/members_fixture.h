@@ -42,6 +42,8 @@ struct fake {
 	unsigned assigns;
 	uint64_t assigned_id;
 	int assigned_role;
+	unsigned election_timeout_ms; /* the last one set, 0 none */
+	unsigned election_timeout_sets;
 	/* the host */
 	unsigned decided;
 	int may_write;

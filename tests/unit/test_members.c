@@ -278,6 +278,69 @@ static int parse(const char *body, struct members_heartbeat *hb)
 	return members_heartbeat_parse(body, strlen(body), hb);
 }
 
+/* ---- the election timeout scaled to the round trip ---- */
+
+static void rtt_from(struct fixture *x, uint64_t id, uint64_t srtt_us,
+		     uint64_t rttvar_us)
+{
+	struct members_heartbeat hb;
+	struct members_answer a;
+
+	memset(&hb, 0, sizeof hb);
+	hb.id = id;
+	hb.has_rtt = true;
+	hb.srtt_us = srtt_us;
+	hb.rttvar_us = rttvar_us;
+	members_heartbeat_received(&x->m, &hb, &a);
+}
+
+static void test_leader_election_timeout_of_its_voters(void **state)
+{
+	struct fixture *x = *state;
+
+	leader_of_three(x);
+	at_ms(x, 200000);
+	/* no round trip known: the configured value */
+	members_eto_tick(&x->m);
+	assert_int_equal(x->f.election_timeout_ms,
+			 x->m.d.cfg.election_timeout_ms);
+	/* a standby's long round trip does not count, a voter's does:
+	 * 4 x (216 ms + 4 x 50 ms) */
+	rtt_from(x, 4, 900000, 300000);
+	rtt_from(x, 2, 1000, 500);
+	rtt_from(x, 3, 216000, 50000);
+	members_eto_tick(&x->m);
+	assert_int_equal(x->f.election_timeout_ms, 1664);
+	/* forgotten once older than the reachable window: decays */
+	at_ms(x, 200000 + members_reachable_window_ns(&x->m) / 1000000 + 1);
+	members_eto_tick(&x->m);
+	assert_true(x->f.election_timeout_ms < 1664);
+	assert_true(x->f.election_timeout_ms > x->m.d.cfg.election_timeout_ms);
+}
+
+static void test_follower_election_timeout_of_its_heartbeats(void **state)
+{
+	struct fixture *x = *state;
+	unsigned sets;
+
+	at_ms(x, 200000);
+	/* loopback: the configured value, set once */
+	x->m.hb_srtt_ns = 300000;
+	x->m.hb_rttvar_ns = 100000;
+	members_eto_tick(&x->m);
+	assert_int_equal(x->f.election_timeout_ms,
+			 x->m.d.cfg.election_timeout_ms);
+	sets = x->f.election_timeout_sets;
+	members_eto_tick(&x->m);
+	assert_int_equal(x->f.election_timeout_sets, sets);
+	/* a lossy WAN */
+	x->m.hb_srtt_ns = 216000000;
+	x->m.hb_rttvar_ns = 50000000;
+	members_eto_tick(&x->m);
+	assert_int_equal(x->f.election_timeout_ms, 1664);
+	assert_int_equal(x->m.eto_ms, 1664);
+}
+
 static void test_heartbeat_parse(void **state)
 {
 	struct members_heartbeat hb;
@@ -306,6 +369,15 @@ static void test_heartbeat_parse(void **state)
 	assert_int_equal(hb.echo.clock_ms, 5);
 	assert_int_equal(hb.echo.term, 6);
 	assert_int_equal(hb.echo.leader, 7);
+	assert_false(hb.has_rtt);
+	/* the round trip of its heartbeats */
+	assert_int_equal(parse("{\"id\":2,\"applied\":0,\"rtt\":"
+			       "{\"srtt_us\":216000,\"rttvar_us\":0}}",
+			       &hb),
+			 0);
+	assert_true(hb.has_rtt);
+	assert_int_equal(hb.srtt_us, 216000);
+	assert_int_equal(hb.rttvar_us, 0);
 	/* the old form: no echo, no lease said */
 	assert_int_equal(parse("{\"id\":2,\"applied\":0}", &hb), 0);
 	assert_false(hb.has_echo);
@@ -343,6 +415,14 @@ static void test_heartbeat_refusals(void **state)
 	    "{\"id\":2,\"applied\":1,\"echo\":{\"clock_ms\":1,\"term\":1}}",
 	    "{\"id\":2,\"applied\":1,\"echo\":{\"clock_ms\":1,\"term\":1,"
 	    "\"leader\":1,\"x\":1}}",
+	    "{\"id\":2,\"applied\":1,\"rtt\":{\"srtt_us\":0,"
+	    "\"rttvar_us\":1}}",
+	    "{\"id\":2,\"applied\":1,\"rtt\":{\"srtt_us\":1,"
+	    "\"rttvar_us\":-1}}",
+	    "{\"id\":2,\"applied\":1,\"rtt\":{\"srtt_us\":1}}",
+	    "{\"id\":2,\"applied\":1,\"rtt\":{\"srtt_us\":1,"
+	    "\"rttvar_us\":1,\"x\":1}}",
+	    "{\"id\":2,\"applied\":1,\"rtt\":7}",
 	};
 	struct members_heartbeat hb;
 
@@ -1305,6 +1385,8 @@ int main(void)
 	    T(test_leader_lease_from_echoes_of_a_majority),
 	    T(test_echoes_of_members_only),
 	    T(test_echoes_forgotten_when_not_leading),
+	    T(test_leader_election_timeout_of_its_voters),
+	    T(test_follower_election_timeout_of_its_heartbeats),
 	    cmocka_unit_test(test_heartbeat_parse),
 	    cmocka_unit_test(test_heartbeat_refusals),
 	    cmocka_unit_test(test_heartbeat_keeps_at_most_what_fits),
