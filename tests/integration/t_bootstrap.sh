@@ -69,6 +69,8 @@ assert_contains "$OUT" "$IT_DIR/bad3.conf:$line: bad [failover] profile 'turbo':
 # every agent shows its own timing on /v1/status
 for n in "${ALL[@]}"; do
 	assert_eq "default 1000 500 100" "$(sfield "$n" '"\(.timing.profile) \(.timing.lease_ms) \(.timing.grace_ms) \(.timing.heartbeat_ms)"')" "timing on the status of $n"
+	# the election timeout in effect: the configured one on loopback
+	assert_eq "$(sfield "$n" '.timing.election_timeout_ms')" "$(sfield "$n" '.timing.election_timeout_effective_ms')" "election timeout in effect on the status of $n"
 done
 sed 's/^site = east$/site = east\ncolour = blue/' "$IT_DIR/good.conf" >"$IT_DIR/bad.conf"
 line=$(grep -n '^colour' "$IT_DIR/bad.conf" | cut -d: -f1)
