@@ -188,14 +188,18 @@ assert_json "$h" '[.history[] | select(.what | test("failover|failback|recoverin
 	"no failover decision in the history"
 assert_json "$h" '[.history[] | select(.what | test("^(pause|resume) pool pool-(east|west): ")) | select(.result == "ok")] | length == 4' \
 	"both pools paused and resumed"
-# leadership: at every sample time some agent leads, except for gaps of an
-# election (the sampler polls each agent at most once per ~100 ms)
+# leadership: lost only where it was handed over. Each term is one
+# election, so a leader lost for any other reason (a timeout, a follower's
+# restart without pre-vote) shows as a term more than the hand-overs; the
+# longest stretch without a sample of a leader is logged, not judged (it
+# counts the sampler's own delays, which grow with the machine's load)
 samples=$(wc -l <"$IT_DIR/samples")
 [ "$samples" -gt 30 ] || fail "only $samples status samples"
 gap=$(awk '$3 == "leader" { if (last && $1 - last > max) max = $1 - last; last = $1 } END { print max + 0 }' "$IT_DIR/samples")
 terms=$(awk '{ print $5 }' "$IT_DIR/samples" | sort -n | uniq | wc -l)
-log "status samples: $samples, longest time without an agent reporting itself leader: $gap ms, terms seen: $terms"
-[ "$gap" -lt 2000 ] || fail "no leader for $gap ms during the drill"
+leaders=$(awk '$3 == "leader" { print $2 }' "$IT_DIR/samples" | sort -u | wc -l)
+log "status samples: $samples, longest time without an agent reporting itself leader: $gap ms, terms seen: $terms, agents seen leading: $leaders"
+[ "$leaders" -ge 2 ] || fail "the sampler saw $leaders agent(s) lead across $leader_restarts leader restart(s)"
 # one election per leader hand-over, none for a follower's restart (pre-vote)
 [ "$terms" -le $((leader_restarts + 1)) ] || fail "$terms terms for $leader_restarts leader restarts"
 
