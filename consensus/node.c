@@ -771,6 +771,11 @@ int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 
 /* ---- views ---- */
 
+bool node_snapshot_writing(struct node *n)
+{
+	return n->raft.legacy.snapshot_taking;
+}
+
 bool node_is_leader(struct node *n)
 {
 	return n->state == NODE_RUNNING && raft_state(&n->raft) == RAFT_LEADER;

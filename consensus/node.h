@@ -172,6 +172,11 @@ void node_close(struct node *n, void (*cb)(struct node *n));
 /* Raft links currently up over TLS (0 with the plain transport). */
 unsigned node_tls_links(struct node *n);
 
+/* Whether a snapshot taken (snapshots_taken counts it when the state is
+ * serialised) is still being written to disk: until it is, a close of the
+ * node may leave it unwritten and a restart replays the log instead. */
+bool node_snapshot_writing(struct node *n);
+
 /* Views (hints: a deposed leader may believe it leads for up to an election
  * timeout; never fence on them). */
 bool node_is_leader(struct node *n);
