@@ -27,8 +27,7 @@
  * (the queue is handed to the thread pool only once the loop comes back
  * to its poll phase, never in the middle of a callback), and what is
  * queued while a transaction is running goes together in the next one:
- * one COMMIT, one sync of the write-ahead log (see "Durability"). An
- * operation that
+ * one COMMIT, one fsync (synchronous=FULL). An operation that
  * fails (stale epoch, bad input) changes nothing and does not fail the
  * others (the group then runs again with each operation in its own
  * SAVEPOINT). Callbacks fire only after COMMIT returned: a successful write
@@ -37,31 +36,6 @@
  * stored. Up to max_group operations go in one transaction; the next group
  * starts as soon as the previous one committed, without waiting for the
  * loop thread to run its callbacks.
- *
- * Durability. The COMMIT of a group publishes it to the reader without a
- * sync (synchronous=NORMAL); the writer then syncs the write-ahead log
- * (the sync synchronous=FULL would have made inside the COMMIT) and only
- * then hands the group's callbacks to the loop: a callback reporting
- * success still means durable, and an ACK or an answer built in it too.
- * Between the COMMIT and the end of that sync (one disk flush), an item
- * read (store_get and its variants, store_location, store_content_read)
- * may already return the group's changes: a record from the pair is
- * readable before the ACK that says it is durable here (the pair keeps it
- * in its outbox until that ACK), and a local write before its writer is
- * answered (as a write that fails after being seen would be: it was never
- * acknowledged). Every other read (outbox, positions, digests, key lists,
- * divergence, seeds, content lists) feeds another agent or a decision: it
- * is handed back only once every group it could have seen is synced, so
- * nothing unsynced leaves the agent. The outbox read needs no wait: it
- * returns only the records of its stream up to the last seq known
- * durable (fewer than are committed while a sync runs; the write
- * callbacks that follow the sync are the moment to read again). At open
- * the writer syncs the log it finds (a process stopped between a COMMIT
- * and its sync left a group published but maybe not on the disk). If a sync fails, the group's
- * operations fail with STORE_E_IO (their changes may or may not survive a
- * crash: not acknowledged, not lost if they do), and so does every write
- * and every read of the second kind from then on: the store must be
- * reopened (a restart), which recovers the log as the disk holds it.
  *
  * Copies and user sets. All data is keyed by user set (a pool's name, or
  * "cms"). A store holds one copy of each user set it knows: the user set
@@ -342,7 +316,7 @@ struct store_stats {
 	uint64_t transactions; /* committed write transactions */
 	uint64_t group_ops;    /* write-side operations in them */
 	uint64_t group_max;    /* largest group */
-	uint64_t commit_ns;    /* total time in COMMIT and the sync */
+	uint64_t commit_ns;    /* total time in COMMIT (the fsyncs) */
 	uint64_t commit_max_ns;
 	uint64_t reads;	  /* read operations completed */
 	uint64_t applied; /* records applied by store_apply_batch */
@@ -409,34 +383,6 @@ struct store_queue {
 	uv_work_t work;
 };
 
-#define STORE_SYNC_BOUNDS 64 /* outbox streams whose durable seq is kept */
-#define STORE_SYNC_TRACK 8   /* outbox streams a group's tracking names */
-
-/* The durability barrier (store_sync.c). Private. */
-struct store_sync {
-	uv_mutex_t lock; /* guards the fields below */
-	uv_cond_t cond;	 /* broadcast when synced or err changes */
-	uint64_t committed; /* write groups that reached COMMIT */
-	uint64_t synced;    /* of those, every one up to here is synced (or
-			       its COMMIT failed) */
-	int err;	    /* 0, or STORE_E_IO once a sync failed: sticky */
-	char errmsg[STORE_ERRMSG_LEN];
-	int (*hook)(void *arg); /* store_set_sync_hook */
-	void *hook_arg;
-	/* Per outbox stream, the seq up to which its records are durable
-	 * (valid), so an outbox read bounded by it needs no wait; lowered
-	 * counts every lowering, which sends bounded reads back to waiting.
-	 */
-	struct {
-		char user_set[STORE_NAME_MAX];
-		int lane;
-		bool valid;
-		uint64_t durable;
-	} bounds[STORE_SYNC_BOUNDS];
-	size_t n_bounds;
-	uint64_t lowered;
-};
-
 enum store_state {
 	STORE_STATE_CLOSED = 0,
 	STORE_STATE_OPENING,
@@ -450,7 +396,6 @@ struct store {
 	struct store_config cfg;
 	struct store_queue wq;
 	struct store_queue rq;
-	struct store_sync sync;
 	struct store_stats stats;
 	void (*close_cb)(struct store *s);
 	uv_work_t close_work;
@@ -465,7 +410,7 @@ struct store {
 	struct store_space space; /* loop thread: the last measure */
 };
 
-/* Open (create if missing) the database at path: WAL (see "Durability"),
+/* Open (create if missing) the database at path: WAL, synchronous=FULL,
  * foreign keys, busy timeout; runs the schema migrations up to
  * STORE_SCHEMA_VERSION. BLOCKS the calling thread for the file opening and
  * migrations: call it at start-up before serving, or use store_open_async.
@@ -484,13 +429,6 @@ int store_open(struct store *s, uv_loop_t *loop, const char *path,
 int store_open_async(struct store *s, uv_loop_t *loop, const char *path,
 		     const struct store_config *cfg,
 		     void (*cb)(struct store *s, int status));
-
-/* Tests only: fn (NULL: the real sync) runs on the writer's thread after
- * every successful COMMIT in place of the sync of the write-ahead log;
- * its return is the sync's outcome (0 or any other value: failed). It may
- * block, holding the group's callbacks and the reads that wait for the
- * sync (see "Durability"). Loop thread, store open. */
-void store_set_sync_hook(struct store *s, int (*fn)(void *arg), void *arg);
 
 /* Refuse new operations (STORE_E_CLOSING), run those already queued to
  * completion (their callbacks fire), close both connections on the thread

@@ -332,10 +332,7 @@ int store_outbox_append(struct store_conn *c, const struct store_change *ch)
 	bind_blob(st, 9, ch->value, ch->value_len);
 	sqlite3_bind_int64(st, 10, store_i64(ch->offset));
 	sqlite3_bind_int64(st, 11, store_i64(ch->total));
-	int rc = store_step_done(st);
-	if (rc == SQLITE_OK)
-		store_sync_track(c, ch->user_set, ch->lane, ch->seq);
-	return rc;
+	return store_step_done(st);
 }
 
 static int exec_local_write(struct store_conn *c, struct store_op *op)

@@ -78,20 +78,10 @@ struct store_conn {
 	const struct store_config *space_cfg;
 	struct store_space space;
 	uint64_t space_used;
-	/* writer: the outbox records the running group attempt inserted,
-	 * per stream (store_outbox_append; store_sync_begin/end) */
-	struct {
-		char user_set[STORE_NAME_MAX];
-		int lane;
-		uint64_t min, max;
-	} ob[STORE_SYNC_TRACK];
-	size_t n_ob;
-	bool ob_overflow; /* more streams than ob holds */
 };
 
 /* Open a connection: the writer creates the file, sets WAL,
- * migrates under synchronous=FULL, then runs with synchronous=NORMAL
- * (store_sync.c syncs the log after each COMMIT), foreign keys; a reader opens read-only.
+ * synchronous=FULL, foreign keys and migrates; a reader opens read-only.
  * Returns 0 and *out (owned: store_conn_close), or a negative code with
  * errmsg set. Blocks (thread pool or start-up only). */
 int store_conn_open(struct store_conn **out, const char *path, bool writer,
@@ -106,54 +96,6 @@ sqlite3_stmt *store_stmt(struct store_conn *c, const char *const *sqlp);
 /* Step the cached statement for *sqlp (one without bindings or rows, e.g.
  * "SAVEPOINT op") and reset it. Returns an SQLite code. */
 int store_stmt_exec(struct store_conn *c, const char *const *sqlp);
-
-/* ---- the durability barrier (store_sync.c) ---------------------------- */
-
-/* Writer, at open: sync the write-ahead log as found (a previous process
- * may have committed a group and stopped before its sync: it is durable
- * before anything of it is read here). Returns 0 or an SQLite code. */
-int store_sync_open(struct store_conn *c);
-
-/* Lock and condition of s->sync; 0 or STORE_E_IO. */
-int store_sync_init(struct store *s);
-void store_sync_destroy(struct store *s);
-
-/* Writer, right before its COMMIT: count the group, lower the durable
- * bound of each outbox stream it inserted into below its first record
- * (c's tracking); returns its number for store_sync_end. Every store_sync_begin is followed by exactly one
- * store_sync_end, whatever the COMMIT returned. */
-uint64_t store_sync_begin(struct store *s, struct store_conn *c);
-
-/* Writer: a group attempt starts (no outbox record inserted yet), and
- * store_outbox_append inserted seq of (user_set, lane). */
-void store_sync_track_reset(struct store_conn *c);
-void store_sync_track(struct store_conn *c, const char *user_set, int lane,
-		      uint64_t seq);
-
-/* Reader, before a group: bound each outbox read of the group by the
- * durable seq of its stream when known (op->bounded, op->durable);
- * returns the lowering count for store_sync_bounds_held. */
-uint64_t store_sync_bound_reads(struct store *s, struct store_op *batch);
-
-/* Reader, after that group: whether no bound was lowered since, so the
- * bounded reads saw only durable records. */
-bool store_sync_bounds_held(struct store *s, uint64_t lowered);
-
-/* Writer, after the COMMIT of group gen: when committed, sync the
- * write-ahead log of c (or run the test hook instead), then raise the
- * durable bounds to what the group inserted; release the reads waiting
- * for gen. Returns 0, or STORE_E_IO with errmsg set: the
- * failure is sticky (store_sync_failed). */
-int store_sync_end(struct store *s, struct store_conn *c, uint64_t gen,
-		   bool committed, char *errmsg, size_t len);
-
-/* Reader, after a read that feeds another agent: wait until every group
- * that had reached its COMMIT by now is synced. Returns 0, or the sticky
- * error of a failed sync with errmsg set. */
-int store_sync_wait(struct store *s, char *errmsg, size_t len);
-
-/* 0, or the sticky error of a failed sync with errmsg set. */
-int store_sync_failed(struct store *s, char *errmsg, size_t len);
 
 /* Map an SQLite result code to STORE_E_*. */
 int store_sqlite_code(int rc);
@@ -248,10 +190,6 @@ struct store_op {
 	int64_t after_id;
 	unsigned bucket;
 	struct store_seed_mark *mark; /* seed read: after (in the arena) */
-	/* outbox read: read no seq past durable (bounded, set by the reader
-	 * work before the group runs) */
-	bool bounded;
-	uint64_t durable;
 
 	/* outcome, filled by the worker */
 	int status;

@@ -31,8 +31,8 @@ static const char *const sql_rollback_to = "ROLLBACK TO op";
  * the others commit. An op whose error took the whole transaction down
  * (SQLite may roll back on FULL, IOERR, NOMEM) is final; the group is then
  * run again without it. */
-static void run_write_group(struct store *s, struct store_conn *c,
-			    struct store_op *batch, uint64_t *commit_ns)
+static void run_write_group(struct store_conn *c, struct store_op *batch,
+			    uint64_t *commit_ns)
 {
 	sqlite3 *db = c->db;
 	bool fast = true;
@@ -49,7 +49,6 @@ static void run_write_group(struct store *s, struct store_conn *c,
 			return;
 		}
 		store_txn_begin(c, fast);
-		store_sync_track_reset(c);
 		c->space_used = 0;
 		for (struct store_op *op = batch; op; op = op->next) {
 			if (op->done)
@@ -110,13 +109,7 @@ static void run_write_group(struct store *s, struct store_conn *c,
 			continue;
 		}
 		uint64_t t0 = now_ns();
-		uint64_t gen = store_sync_begin(s, c);
 		rc = store_stmt_exec(c, &sql_commit);
-		/* Published to readers; durable once the log is synced,
-		 * before any callback of the group fires. */
-		char serr[STORE_ERRMSG_LEN];
-		int srv = store_sync_end(s, c, gen, rc == SQLITE_OK, serr,
-					 sizeof(serr));
 		*commit_ns = now_ns() - t0;
 		for (struct store_op *op = batch; op; op = op->next) {
 			if (op->done)
@@ -125,12 +118,6 @@ static void run_write_group(struct store *s, struct store_conn *c,
 			if (rc != SQLITE_OK) {
 				/* Nothing of the group is stored. */
 				store_op_dberr(op, c, rc, "commit");
-				if (op->type == STORE_OP_APPLY)
-					op->res.apply.n = 0;
-			} else if (srv != 0) {
-				/* Committed, but not known to be durable:
-				 * nothing of it may be acknowledged. */
-				store_op_fail(op, srv, "%s", serr);
 				if (op->type == STORE_OP_APPLY)
 					op->res.apply.n = 0;
 			}
@@ -166,67 +153,6 @@ static void run_read_group(struct store_conn *c, struct store_op *batch)
 		store_stmt_exec(c, &sql_commit);
 }
 
-/* Worker: after a failed sync of the log nothing is written any more
- * (what the failed sync covered may or may not be on the disk; only a
- * restart, which recovers the log as the disk has it, says which).
- * Returns whether the group was failed. */
-static bool fail_after_sync_error(struct store *s, struct store_op *batch)
-{
-	char em[STORE_ERRMSG_LEN];
-
-	if (store_sync_failed(s, em, sizeof(em)) == 0)
-		return false;
-	for (struct store_op *op = batch; op; op = op->next) {
-		store_op_fail(op, STORE_E_IO, "an earlier %s", em);
-		if (op->type == STORE_OP_APPLY)
-			op->res.apply.n = 0;
-		op->done = true;
-	}
-	return true;
-}
-
-/* Whether a read's result may hold a group committed but not yet synced:
- * item reads (what a client asks) may; every other read feeds another
- * agent or a decision (outbox, positions, digests, seeds, ...) and is
- * handed back only once what it saw is durable. */
-static bool read_may_see_unsynced(enum store_op_type t)
-{
-	return t == STORE_OP_GET || t == STORE_OP_LOCATION ||
-	       t == STORE_OP_CONTENT_READ || t == STORE_OP_SPACE;
-}
-
-/* Worker, after a read group: when it holds a read that must not see an
- * unsynced group, wait until every group committed by now is synced (all
- * that the reads could have seen). Outbox reads bounded by the durable
- * seq of their stream need no wait, unless a bound was lowered while the
- * group ran. A failed sync fails those reads. */
-static void wait_durable(struct store *s, struct store_op *batch,
-			 uint64_t lowered)
-{
-	char em[STORE_ERRMSG_LEN];
-	bool any = false, wait = false;
-	bool held = store_sync_bounds_held(s, lowered);
-
-	for (struct store_op *op = batch; op; op = op->next) {
-		if (read_may_see_unsynced(op->type))
-			continue;
-		any = true;
-		wait = wait || !(op->type == STORE_OP_OUTBOX_READ &&
-				 op->bounded && held);
-	}
-	if (!any)
-		return;
-	if ((wait ? store_sync_wait(s, em, sizeof(em))
-		  : store_sync_failed(s, em, sizeof(em))) == 0)
-		return;
-	for (struct store_op *op = batch; op; op = op->next) {
-		if (read_may_see_unsynced(op->type) || op->status != 0)
-			continue;
-		store_op_fail(op, STORE_E_IO, "%s", em);
-		memset(&op->res, 0, sizeof(op->res));
-	}
-}
-
 /* Worker: run the queue until it is empty, one group at a time. */
 static void queue_work(uv_work_t *req)
 {
@@ -254,17 +180,13 @@ static void queue_work(uv_work_t *req)
 			/* the reserve is checked against a fresh measure */
 			store_space_measure(q->conn);
 			q->conn->commit_ns = 0;
-			if (!fail_after_sync_error(q->s, first))
-				run_write_group(q->s, q->conn, first,
-						&q->conn->commit_ns);
+			run_write_group(q->conn, first, &q->conn->commit_ns);
 			for (struct store_op *o = first; o; o = o->next) {
 				n++;
 				any_ok = any_ok || o->status == 0 || o->keep;
 			}
 		} else {
-			uint64_t lowered = store_sync_bound_reads(q->s, first);
 			run_read_group(q->conn, first);
-			wait_durable(q->s, first, lowered);
 		}
 
 		uv_mutex_lock(&q->lock);
@@ -508,17 +430,11 @@ int store_queue_init(struct store *s)
 		goto err;
 	if (uv_mutex_init(&s->rq.lock) != 0)
 		goto err_after_wq;
-	if (store_sync_init(s) != 0)
-		goto err_after_rq;
-	s->sync.hook = NULL;
-	s->sync.hook_arg = NULL;
 	if (uv_async_init(s->loop, &s->async, queue_async) != 0)
-		goto err_after_sync;
+		goto err_after_rq;
 	s->async.data = s;
 	uv_unref((uv_handle_t *)&s->async);
 	return 0;
-err_after_sync:
-	store_sync_destroy(s);
 err_after_rq:
 	uv_mutex_destroy(&s->rq.lock);
 err_after_wq:
@@ -531,7 +447,6 @@ err:
 
 void store_queue_destroy(struct store *s)
 {
-	store_sync_destroy(s);
 	uv_mutex_destroy(&s->wq.lock);
 	uv_mutex_destroy(&s->rq.lock);
 }

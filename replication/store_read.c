@@ -219,7 +219,7 @@ out:
 static const char *const sql_outbox_read =
     "SELECT seq, epoch, hlc, op, kind, key, value, offset, total"
     " FROM outbox WHERE user_set = ?1 AND lane = ?2 AND seq > ?3"
-    " AND seq <= ?5 ORDER BY seq LIMIT ?4";
+    " ORDER BY seq LIMIT ?4";
 
 static void read_outbox(struct store_conn *c, struct store_op *op)
 {
@@ -241,9 +241,6 @@ static void read_outbox(struct store_conn *c, struct store_op *op)
 	sqlite3_bind_int(st, 2, op->ch.lane);
 	sqlite3_bind_int64(st, 3, store_i64(op->ch.seq));
 	sqlite3_bind_int64(st, 4, (int64_t)op->max_records);
-	/* only what is durable (store_sync.c) when that is known */
-	sqlite3_bind_int64(st, 5,
-			   op->bounded ? store_i64(op->durable) : INT64_MAX);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		size_t klen = (size_t)sqlite3_column_bytes(st, 5);
 		size_t vlen = (size_t)sqlite3_column_bytes(st, 6);

@@ -312,19 +312,6 @@ int store_conn_open(struct store_conn **out, const char *path, bool writer,
 				 errmsg, len);
 	if (rv == 0 && writer)
 		rv = store_schema_migrate(c->db, errmsg, len);
-	/* The migrations commit with a sync each (FULL); from here on a
-	 * COMMIT publishes the group without one and the group runner syncs
-	 * the log before any callback (store_sync.c), so readers see a
-	 * group one sync earlier than its writers hear that it is durable.
-	 */
-	if (rv == 0 && writer)
-		rv = exec_pragma(c->db, "PRAGMA synchronous = NORMAL", NULL,
-				 errmsg, len);
-	if (rv == 0 && writer && (rc = store_sync_open(c)) != SQLITE_OK) {
-		snprintf(errmsg, len, "sync of the write-ahead log: %s",
-			 sqlite3_errstr(rc));
-		rv = STORE_E_IO;
-	}
 	if (rv == 0 && !writer) {
 		/* The reader checks the schema too (and that it is a database
 		 * at all), so a bad file fails at open, not at the first read.

@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -614,89 +613,6 @@ static void test_sent_on_notify(void **state)
 	assert_int_equal(st.ack.count, 1);
 	env_teardown(e);
 	free(e);
-}
-
-/* The receiver's sync of the log held (store_set_sync_hook): the record
- * its store committed is readable there already, and no ACK for it
- * reached the sender; once the sync is done the ACK comes. */
-static struct {
-	uv_sem_t release;
-	atomic_int entered;
-	uv_async_t wake;
-	int called, status;
-} g_held;
-
-static int held_sync(void *arg)
-{
-	(void)arg;
-	atomic_fetch_add(&g_held.entered, 1);
-	uv_async_send(&g_held.wake);
-	uv_sem_wait(&g_held.release);
-	return 0;
-}
-static void held_wake(uv_async_t *h) { (void)h; }
-static int held_entered(struct env *e)
-{
-	(void)e;
-	return atomic_load(&g_held.entered) > 0;
-}
-static void held_item(void *arg, int status, const struct store_item *it)
-{
-	(void)arg;
-	(void)it;
-	g_held.called++;
-	g_held.status = status;
-}
-static int held_read(struct env *e)
-{
-	(void)e;
-	return g_held.called;
-}
-
-static void test_readable_before_ack(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-	struct sender_config tc;
-	uint64_t a = 0;
-	int port;
-
-	(void)state;
-	memset(&g_held, 0, sizeof(g_held));
-	assert_int_equal(uv_sem_init(&g_held.release, 0), 0);
-	env_setup(e, "pool-east", "pool-west");
-	assert_int_equal(uv_async_init(&e->loop, &g_held.wake, held_wake), 0);
-	uv_unref((uv_handle_t *)&g_held.wake);
-	write_data(e, &e->n[0], 0, 10);
-	port = start_receiver(e, &e->n[1], &e->n[0], 0);
-	tc = tx_config(e, &e->n[0], &e->n[1], port);
-	assert_int_equal(sender_init(&e->n[0].tx, &e->loop, &e->n[0].store, &tc),
-			 0);
-	assert_true(run_until(e, data_acked0, 10000));
-
-	store_set_sync_hook(&e->n[1].store, held_sync, NULL);
-	write_data(e, &e->n[0], 10, 1); /* sip:user10, contacts */
-	sender_committed(e->n[0].tx, "pool-east", LANE_DATA, 11);
-	sender_notify(e->n[0].tx);
-	assert_true(run_until(e, held_entered, 10000));
-	assert_int_equal(store_get(&e->n[1].store, "pool-east",
-				   POOLPAIR__REPL__KIND__KIND_CONTACTS,
-				   "sip:user10@example.com", held_item, NULL),
-			 0);
-	assert_true(run_until(e, held_read, 10000));
-	assert_int_equal(g_held.status, 0);
-	/* held: no ACK, however long the loop runs */
-	assert_false(run_until(e, data_acked0, 300));
-	assert_int_equal(sender_acked(e->n[0].tx, "pool-east", LANE_DATA, &a),
-			 0);
-	assert_int_equal(a, 10);
-
-	store_set_sync_hook(&e->n[1].store, NULL, NULL);
-	uv_sem_post(&g_held.release);
-	assert_true(run_until(e, data_acked0, 10000));
-	uv_close((uv_handle_t *)&g_held.wake, NULL);
-	env_teardown(e);
-	free(e);
-	uv_sem_destroy(&g_held.release);
 }
 
 /* ---- (b) receiver restarts mid-stream --------------------------------- */
@@ -1736,7 +1652,6 @@ int main(void)
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_all_records_arrive),
 		cmocka_unit_test(test_sent_on_notify),
-		cmocka_unit_test(test_readable_before_ack),
 		cmocka_unit_test(test_receiver_restart),
 		cmocka_unit_test(test_mangling_proxy),
 		cmocka_unit_test(test_wrong_pool_refused),
