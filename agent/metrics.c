@@ -473,11 +473,11 @@ char *metrics_render(const struct metrics *m, size_t *len)
 	lease_metrics(m, &mm, &o);
 	if (src->ops->election_timeout != NULL)
 		put(&o,
-		    "# HELP poolpair_raft_election_timeout_ms the Raft "
+		    "# HELP poolpair_raft_election_timeout_seconds the Raft "
 		    "election timeout in effect, scaled to the round trip\n"
-		    "# TYPE poolpair_raft_election_timeout_ms gauge\n"
-		    "poolpair_raft_election_timeout_ms %u\n",
-		    src->ops->election_timeout(src->impl));
+		    "# TYPE poolpair_raft_election_timeout_seconds gauge\n"
+		    "poolpair_raft_election_timeout_seconds %.3f\n",
+		    src->ops->election_timeout(src->impl) / 1000.0);
 	src->ops->snapshots(src->impl, &taken, &restored);
 	put(&o, "# HELP poolpair_raft_snapshots_total snapshots taken and "
 		"restored\n# TYPE poolpair_raft_snapshots_total counter\n"

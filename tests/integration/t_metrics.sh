@@ -48,6 +48,9 @@ for n in "${ALL[@]}"; do
 done
 assert_contains "$(cat "$IT_DIR/metrics.east")" 'poolpair_backup_lag_records{from="pool-east",to="pool-west",user_set="pool-east",category="content"}' "east's content stream"
 assert_contains "$(cat "$IT_DIR/metrics.witness")" "poolpair_raft_term" "the witness's metrics"
+# the election timeout in effect, in seconds, as /v1/status gives it in ms
+eto=$(sfield east '.timing.election_timeout_effective_ms')
+assert_contains "$(cat "$IT_DIR/metrics.east")" "poolpair_raft_election_timeout_seconds $(awk -v ms="$eto" 'BEGIN { printf "%.3f", ms / 1000 }')" "east's election timeout gauge"
 
 # the sender's commit -> acknowledgement histogram: every record written
 # since the start and acknowledged by west is counted, per stream
