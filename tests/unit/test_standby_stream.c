@@ -196,6 +196,16 @@ static void test_set_peer(void **state)
 
 /* ---- (c') receiver_set_peer_agent ------------------------------------ */
 
+/* Both of A's lanes are connected to B (the data lane's ACK does not say
+ * that the other lane's connection is up yet). */
+static int b_both_lanes(struct env *e)
+{
+	struct receiver_stats rs;
+
+	receiver_get_stats(e->n[1].rx, &rs);
+	return rs.active - rs.pending >= 2; /* HELLOs accepted */
+}
+
 /* B, a standby of POOL, accepts only the writer of POOL: A's sender
  * (agent 1) is refused while B expects agent 7 (receiver_config), taken
  * once B expects agent 1, closed when B expects agent 2 and refused from
@@ -226,6 +236,7 @@ static void test_peer_agent(void **state)
 	assert_int_equal(receiver_set_peer_agent(b->rx, 1), 0);
 	assert_true(run_until(e, a_acked, 10000));
 	assert_int_equal(e->rx_applied[1][LANE_DATA], 50);
+	assert_true(run_until(e, b_both_lanes, 10000));
 	/* the same again closes nothing */
 	receiver_get_stats(b->rx, &rs);
 	hello_errors = rs.errors[RECEIVER_ERR_HELLO];
